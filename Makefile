@@ -1,0 +1,56 @@
+# Huibao — the two commands that matter are `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: demo test install system-deps lint typecheck migrations-check test-sqlite test-postgres run bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $$(scripts/find-python) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+## Install everything, set up SQLite with the demo market and start the platform.
+demo: install
+	$(PY) manage.py setup_demo
+	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
+
+## Debian packages the browser and signature tests need (root on Debian; skipped when present).
+system-deps:
+	@scripts/system-deps
+
+## Install everything and run the whole test suite: lint, types, migrations, SQLite, PostgreSQL.
+test: install system-deps lint typecheck migrations-check test-sqlite test-postgres
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy huibao bench
+
+migrations-check: install
+	$(PY) manage.py makemigrations --check --dry-run
+
+test-sqlite: install
+	DATABASE_URL=sqlite:///var/test.sqlite3 $(VENV)/bin/pytest -p no:cacheprovider
+
+test-postgres: install
+	@if scripts/pg-ready "$(PG_URL)"; then \
+	  DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest -p no:cacheprovider; \
+	elif [ -n "$$CI" ] || [ -n "$$REQUIRE_POSTGRES" ]; then \
+	  echo "PostgreSQL at $(PG_URL) is not reachable" >&2; exit 1; \
+	else echo "PostgreSQL at $(PG_URL) is not reachable: skipping the PostgreSQL run"; fi
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache

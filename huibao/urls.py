@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from huibao.api import api
+
+urlpatterns = [
+    path("api/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("account/", include("huibao.account.urls")),
+    path("", include("huibao.catalog.web.urls")),
+]
