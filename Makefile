@@ -19,6 +19,7 @@ install: $(STAMP)
 
 ## Install everything, set up SQLite with the demo market and start the platform.
 demo: install
+	scripts/make-dotenv
 	$(PY) manage.py setup_demo
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
 

@@ -1,0 +1,52 @@
+"""`manage.py setup_demo`: migrate, load the demo market once, create the demo log-ins, print them."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Migrate the database, load the demo market (once) and print the demo log-ins."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--seed", type=int, default=20261122)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from huibao.account.demo import create_demo_users
+        from huibao.catalog.models import Product
+
+        started = time.monotonic()
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("setup_roles", verbosity=0)
+        if Product.objects.exists():
+            self.stdout.write(f"Demo market already loaded ({Product.objects.count()} products).")
+        else:
+            self.stdout.write("Loading the demo market…")
+            call_command("load_demo", seed=options["seed"], verbosity=1)
+        logins = create_demo_users()
+        elapsed = time.monotonic() - started
+        self.stdout.write(self.style.SUCCESS(f"Ready in {elapsed:.0f} s. Huibao is starting at http://127.0.0.1:8000/"))
+        self.stdout.write("")
+        self.stdout.write("Demo log-ins (password for all: see below)")
+        self.stdout.write("-" * 100)
+        for login in logins:
+            self.stdout.write(self._format(login))
+        self.stdout.write("-" * 100)
+        self.stdout.write(
+            "Customers log in at /account/login/; staff at /account/staff/login/ or /admin/ with the TOTP code"
+            " of their secret (add it to an authenticator app, or run: "
+            ".venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\")."
+        )
+
+    @staticmethod
+    def _format(login: Any) -> str:
+        parts = [f"{getattr(login, 'role', ''):<18}", f"user {getattr(login, 'username', ''):<18}"]
+        parts.append(f"password {getattr(login, 'password', '')}")
+        secret = getattr(login, "totp_secret", None)
+        if secret:
+            parts.append(f"TOTP secret {secret}")
+        return "  ".join(parts)
