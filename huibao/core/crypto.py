@@ -52,7 +52,12 @@ class KeyRing:
         key = self.keys.get(key_id)
         if key is None:
             raise DecryptionError(f"encryption key '{key_id}' is not in HUIBAO_DATA_KEYS")
-        raw = base64.b64decode(payload)
+        try:
+            raw = base64.b64decode(payload, validate=True)
+        except ValueError as exc:
+            raise DecryptionError("ciphertext is not valid base64") from exc
+        if len(raw) < 12 + 16:
+            raise DecryptionError("ciphertext is too short")
         try:
             return AESGCM(key).decrypt(raw[:12], raw[12:], context.encode()).decode()
         except Exception as exc:
@@ -60,7 +65,14 @@ class KeyRing:
 
     @staticmethod
     def key_id_of(token: str) -> str:
-        return token.split(":", 2)[1]
+        parts = token.split(":", 2)
+        if len(parts) != 3 or parts[0] != PREFIX:
+            raise DecryptionError("not an encrypted value")
+        return parts[1]
+
+    def is_current(self, token: str) -> bool:
+        """True when `token` is sealed under the primary key (nothing to re-encrypt)."""
+        return token.startswith(f"{PREFIX}:{self.primary_id}:")
 
     def lookup_hash(self, normalised: str, *, context: str) -> str:
         return hmac.new(self.lookup_key, f"{context}\x00{normalised}".encode(), hashlib.sha256).hexdigest()
@@ -86,6 +98,8 @@ def parse_key_ring(data_keys: str, lookup_key: str) -> KeyRing:
         key_id, sep, material = item.partition(":")
         if not sep or not key_id or ":" in key_id:
             raise ImproperlyConfigured("HUIBAO_DATA_KEYS entries read 'key_id:base64key'")
+        if key_id in keys:
+            raise ImproperlyConfigured(f"HUIBAO_DATA_KEYS lists key '{key_id}' twice")
         keys[key_id] = _decode_key(material, f"HUIBAO_DATA_KEYS[{key_id}]")
         order.append(key_id)
     if not order:

@@ -43,6 +43,13 @@ class EncryptedTextField(models.TextField):
     def to_python(self, value: Any) -> Any:
         return value
 
+    def get_lookup(self, lookup_name: str) -> Any:
+        # Ciphertexts are randomised, so `filter(phone=x)` would silently match nothing: only
+        # `isnull` is allowed; exact matches go through the `*_hash` column.
+        if lookup_name != "isnull":
+            return None
+        return super().get_lookup(lookup_name)
+
 
 def lookup_hash(value: str, *, context: str) -> str:
     """Keyed hash of a normalised value for exact-match look-ups on the `*_hash` column."""

@@ -38,19 +38,47 @@ def mask_name(value: str | None) -> str:
     return (value[0] + "*" * (len(value) - 1)) if value else ""
 
 
-# Longest patterns first: an 18-char ID number or a 16-19 digit card before an 11-digit mobile.
-_ID_RE = re.compile(r"(?<![0-9A-Za-z])([1-9]\d{5})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])")
-_CARD_RE = re.compile(r"(?<!\d)(\d{4})(\d{8,11})(\d{4})(?!\d)")
-_PHONE_RE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+# Most specific first: an 18-char ID number, then card numbers (grouped or not), then mobiles
+# (bare, with +86/86, or written 138 1234 5678). A match is replaced by its masked form.
+_ID_RE = re.compile(r"(?<!\d)\d{17}[0-9Xx](?![0-9A-Za-z])")
+_GROUPED_CARD_RE = re.compile(r"(?<![\dA-Za-z])\d{4}(?:[ -]\d{4}){2,3}(?:[ -]\d{1,3})?(?!\d)")
+_LONG_CARD_RE = re.compile(r"(?<!\d)\d{16,19}(?!\d)")
+_SHORT_CARD_RE = re.compile(r"(?<!\d)\d{12,15}(?!\d)")
+_PHONE_RE = re.compile(r"(?<![\d+])(\+?86[ -]?)?(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?!\d)")
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = int(ch)
+        if i % 2 == 1:
+            n = n * 2 - 9 if n > 4 else n * 2
+        total += n
+    return total % 10 == 0
+
+
+def _mask_short_card(match: re.Match[str]) -> str:
+    # 12-15 digit runs are masked only when they carry a valid card check digit, so that
+    # millisecond timestamps and order numbers stay readable.
+    digits = match.group(0)
+    return mask_bank_card(digits) if _luhn_ok(digits) else digits
 
 
 def scrub(text: str) -> str:
-    text = _ID_RE.sub(lambda m: m.group(1)[:3] + "*" * 11 + m.group(3)[-4:], text)
-    text = _CARD_RE.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
-    return _PHONE_RE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
+    """Replaces every ID number, bank card number and mobile number in `text` by its mask."""
+    text = _ID_RE.sub(lambda m: mask_id_number(m.group(0)), text)
+    text = _GROUPED_CARD_RE.sub(lambda m: mask_bank_card(re.sub(r"[ -]", "", m.group(0))), text)
+    text = _LONG_CARD_RE.sub(lambda m: mask_bank_card(m.group(0)), text)
+    text = _PHONE_RE.sub(lambda m: (m.group(1) or "") + m.group(2) + "****" + m.group(4), text)
+    return _SHORT_CARD_RE.sub(_mask_short_card, text)
+
+
+_EXCEPTION_FORMATTER = logging.Formatter()
 
 
 class MaskPersonalDataFilter(logging.Filter):
+    """Masks the message, its arguments, the traceback and the stack of every record it sees."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
@@ -60,4 +88,10 @@ class MaskPersonalDataFilter(logging.Filter):
         if cleaned != message or record.args:
             record.msg = cleaned
             record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _EXCEPTION_FORMATTER.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
         return True

@@ -25,7 +25,7 @@ def as_decimal(value: object) -> Decimal:
     """Converts an int, str or Decimal to Decimal; refuses float (binary fractions lose fen)."""
     if isinstance(value, Decimal):
         return value
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise MoneyError(f"refusing {type(value).__name__} {value!r} as an amount: use Decimal or str")
     if isinstance(value, int | str):
         try:

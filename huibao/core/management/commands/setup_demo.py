@@ -29,7 +29,9 @@ class Command(BaseCommand):
             call_command("load_demo", seed=options["seed"], verbosity=1)
         logins = create_demo_users()
         elapsed = time.monotonic() - started
-        self.stdout.write(self.style.SUCCESS(f"Ready in {elapsed:.0f} s. Huibao is starting at http://127.0.0.1:8000/"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Ready in {elapsed:.0f} s. Huibao is starting at http://127.0.0.1:8000/")
+        )
         self.stdout.write("")
         self.stdout.write("Demo log-ins (password for all: see below)")
         self.stdout.write("-" * 100)

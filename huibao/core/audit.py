@@ -1,0 +1,282 @@
+"""The audit log: append entries to the hash chain, snapshot models, verify the chain.
+
+`record()` is the one way to append. It locks the single `AuditHead` row, so concurrent writers
+append one after another (PostgreSQL row lock; SQLite serialises writers anyway), and runs
+inside the caller's transaction when there is one: the entry commits or rolls back with the
+change it describes.
+
+`entry_hash` = SHA-256 of the canonical JSON (sorted keys, no spaces, UTF-8) of every field of
+the entry, `prev_hash` included; the first entry links to `GENESIS_HASH`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import enum
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, models, transaction
+from django.db.models.fields.files import FieldFile
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.functional import Promise
+
+from huibao.core.errors import ValidationFailed
+from huibao.core.fields import EncryptedTextField
+from huibao.core.http import client_ip
+from huibao.core.masking import mask_bank_card, mask_id_number, mask_phone
+from huibao.core.models import GENESIS_HASH, AuditEntry, AuditHead
+from huibao.core.validators import validate_bank_card, validate_mobile, validate_resident_id
+
+ENCRYPTED_PLACEHOLDER = "<encrypted>"
+REDACTED_PLACEHOLDER = "<redacted>"
+# Field names whose values never enter a snapshot, whatever their type.
+ALWAYS_REDACTED = frozenset({"password"})
+USER_AGENT_MAX = 512
+
+
+def json_safe(value: Any) -> Any:
+    """`value` as plain JSON types: Decimal, dates, UUIDs and lazy strings become strings."""
+    if value is None or isinstance(value, bool | int | str):
+        return value if not isinstance(value, enum.Enum) else value.value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+    if isinstance(value, decimal.Decimal | uuid.UUID | Promise):
+        return str(value)
+    if isinstance(value, datetime.datetime):
+        if timezone.is_aware(value):
+            value = value.astimezone(datetime.UTC)
+        return value.isoformat()
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return str(value.total_seconds())
+    if isinstance(value, enum.Enum):
+        return json_safe(value.value)
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [json_safe(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, set | frozenset) else items
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, models.Model):
+        return json_safe(value.pk)
+    return str(value)
+
+
+def _masked_personal_value(value: str) -> str:
+    """The masked form of an ID number, mobile or card number; a placeholder for anything else."""
+    try:
+        return mask_id_number(validate_resident_id(value).number)
+    except ValidationFailed:
+        pass
+    try:
+        return mask_phone(validate_mobile(value))
+    except ValidationFailed:
+        pass
+    try:
+        return mask_bank_card(validate_bank_card(value))
+    except ValidationFailed:
+        return ENCRYPTED_PLACEHOLDER
+
+
+def snapshot(instance: models.Model, exclude: set[str] | None = None) -> dict[str, Any]:
+    """The instance's concrete fields (and many-to-many pks) as JSON-safe values.
+
+    Foreign keys appear as the related pk under the field name. Encrypted fields never appear in
+    plaintext: an ID/mobile/card number is stored masked, anything else as '<encrypted>'.
+    """
+    exclude = exclude or set()
+    data: dict[str, Any] = {}
+    opts = instance._meta
+    for field in opts.concrete_fields:
+        if field.name in exclude:
+            continue
+        value = getattr(instance, field.attname)
+        if field.name in ALWAYS_REDACTED:
+            data[field.name] = REDACTED_PLACEHOLDER if value else ""
+        elif isinstance(field, EncryptedTextField):
+            data[field.name] = (
+                _masked_personal_value(str(value)) if value else (value if value is None else "")
+            )
+        elif isinstance(value, FieldFile):
+            data[field.name] = value.name or ""
+        else:
+            data[field.name] = json_safe(value)
+    if instance.pk is not None:
+        for m2m in opts.many_to_many:
+            if m2m.name in exclude:
+                continue
+            manager = getattr(instance, m2m.attname)
+            data[m2m.name] = sorted(json_safe(pk) for pk in manager.values_list("pk", flat=True))
+    return data
+
+
+def canonical_json(payload: Mapping[str, Any]) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _timestamp(value: datetime.datetime) -> str:
+    return value.astimezone(datetime.UTC).isoformat(timespec="microseconds")
+
+
+def compute_entry_hash(entry: AuditEntry) -> str:
+    payload = {
+        "seq": entry.seq,
+        "occurred_at": _timestamp(entry.occurred_at),
+        "actor_id": entry.actor_id,
+        "actor_label": entry.actor_label,
+        "action": entry.action,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "before": entry.before,
+        "after": entry.after,
+        "ip": entry.ip,
+        "user_agent": entry.user_agent,
+        "prev_hash": entry.prev_hash,
+    }
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+
+
+def _actor_fields(actor: Any) -> tuple[int | None, str]:
+    if actor is None or getattr(actor, "is_anonymous", False):
+        return None, ""
+    if isinstance(actor, bool):
+        raise TypeError("actor must be a user, an id or a label")
+    if isinstance(actor, int):
+        return actor, ""
+    if isinstance(actor, str):
+        return None, actor[:150]
+    pk = getattr(actor, "pk", None)
+    label = actor.get_username() if hasattr(actor, "get_username") else str(actor)
+    return (int(pk) if isinstance(pk, int) else None), str(label)[:150]
+
+
+def _locked_head() -> AuditHead:
+    head = AuditHead.objects.select_for_update().filter(pk=1).first()
+    if head is not None:
+        return head
+    # First append on an empty database (or after a test flush): continue from the last entry.
+    last = AuditEntry.objects.order_by("-seq").first()
+    try:
+        with transaction.atomic():
+            AuditHead.objects.create(
+                pk=1,
+                seq=last.seq if last else 0,
+                last_hash=last.entry_hash if last else GENESIS_HASH,
+                last_at=last.occurred_at if last else None,
+            )
+    except IntegrityError:
+        pass  # another writer created it first
+    return AuditHead.objects.select_for_update().get(pk=1)
+
+
+def record(
+    action: str,
+    obj_type: str,
+    obj_id: str,
+    *,
+    actor: Any | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    request: HttpRequest | None = None,
+) -> AuditEntry:
+    """Appends one entry to the chain. `actor` defaults to `request.user`."""
+    if not action or not obj_type:
+        raise ValueError("record(): action and obj_type are required")
+    if actor is None and request is not None:
+        actor = getattr(request, "user", None)
+    actor_id, actor_label = _actor_fields(actor)
+    ip = client_ip(request) if request is not None else None
+    user_agent = request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX] if request is not None else ""
+    with transaction.atomic():
+        head = _locked_head()
+        occurred_at = timezone.now()
+        if head.last_at is not None and occurred_at < head.last_at:
+            occurred_at = head.last_at
+        entry = AuditEntry(
+            seq=head.seq + 1,
+            # Microseconds are what every database keeps, so the hash is over what is stored.
+            occurred_at=occurred_at,
+            actor_id=actor_id,
+            actor_label=actor_label,
+            action=action,
+            object_type=obj_type,
+            object_id=str(obj_id),
+            before=json_safe(before) if before is not None else None,
+            after=json_safe(after) if after is not None else None,
+            ip=ip,
+            user_agent=user_agent,
+            prev_hash=head.last_hash,
+        )
+        entry.entry_hash = compute_entry_hash(entry)
+        entry.save()
+        head.seq, head.last_hash, head.last_at = entry.seq, entry.entry_hash, occurred_at
+        head.save(update_fields=["seq", "last_hash", "last_at"])
+    return entry
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    ok: bool
+    checked: int
+    first_bad_seq: int | None
+    problem: str | None
+    head_seq: int = 0
+    head_hash: str = GENESIS_HASH
+
+
+def _link_problem(entry: AuditEntry) -> str:
+    """Explains why `entry.prev_hash` is not the previous entry's hash (one query, on failure)."""
+    target = AuditEntry.objects.filter(entry_hash=entry.prev_hash).values_list("seq", flat=True).first()
+    if target is None:
+        return f"deleted: entry {entry.seq} links to an entry that is no longer in the log"
+    if target >= entry.seq:
+        return f"reordered: entry {entry.seq} links to entry {target}, which comes after it"
+    return f"deleted or reordered: entry {entry.seq} links to entry {target}, not to the one before it"
+
+
+def verify_chain() -> ChainReport:
+    """Walks the log in seq order and reports the first break.
+
+    Finds an altered entry (its hash no longer matches its content), a deleted entry (a gap in
+    seq, a link to a missing entry, or a head that names a later entry than the last one) and
+    reordered entries (links that point forward, or timestamps that go backwards).
+    """
+    checked = 0
+    prev_seq = 0
+    prev_hash = GENESIS_HASH
+    prev_at: datetime.datetime | None = None
+
+    def bad(seq: int, problem: str) -> ChainReport:
+        return ChainReport(ok=False, checked=checked, first_bad_seq=seq, problem=problem)
+
+    for entry in AuditEntry.objects.order_by("seq").iterator(chunk_size=2000):
+        if entry.seq != prev_seq + 1:
+            return bad(entry.seq, f"deleted: seq jumps from {prev_seq} to {entry.seq}")
+        if entry.prev_hash != prev_hash:
+            return bad(entry.seq, _link_problem(entry))
+        if prev_at is not None and entry.occurred_at < prev_at:
+            return bad(entry.seq, f"reordered: entry {entry.seq} is dated before entry {prev_seq}")
+        if compute_entry_hash(entry) != entry.entry_hash:
+            return bad(entry.seq, f"altered: entry {entry.seq} no longer matches its hash")
+        checked += 1
+        prev_seq, prev_hash, prev_at = entry.seq, entry.entry_hash, entry.occurred_at
+
+    head = AuditHead.objects.filter(pk=1).first()
+    if head is not None and (head.seq, head.last_hash) != (prev_seq, prev_hash):
+        if head.seq > prev_seq:
+            problem = f"deleted: the head names entry {head.seq} but the log ends at {prev_seq}"
+        else:
+            problem = f"head mismatch: the head names entry {head.seq}, the log ends at {prev_seq}"
+        return bad(prev_seq + 1 if head.seq > prev_seq else head.seq, problem)
+    return ChainReport(
+        ok=True, checked=checked, first_bad_seq=None, problem=None, head_seq=prev_seq, head_hash=prev_hash
+    )

@@ -1,0 +1,84 @@
+"""Core persistence: the append-only, hash-chained audit log.
+
+Every `AuditEntry` carries `prev_hash` (the `entry_hash` of the entry before it) and its own
+`entry_hash`, a SHA-256 over a canonical JSON of all its fields (see `huibao.core.audit`). Entries
+are appended only by `huibao.core.audit.record`, which serialises writers on the single
+`AuditHead` row. Rows refuse update and delete here; on PostgreSQL a trigger refuses them too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from django.db import models
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditImmutable(Exception):
+    """Raised on any attempt to change or remove an audit entry."""
+
+
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AuditImmutable("audit entries are append-only: update() is refused")
+
+    def delete(self) -> NoReturn:
+        raise AuditImmutable("audit entries are append-only: delete() is refused")
+
+    def _raw_delete(self, using: Any) -> NoReturn:
+        raise AuditImmutable("audit entries are append-only: delete is refused")
+
+
+class AuditEntry(models.Model):
+    seq = models.PositiveBigIntegerField(unique=True, editable=False)
+    occurred_at = models.DateTimeField(editable=False)
+    actor_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    actor_label = models.CharField(max_length=150, blank=True, default="", editable=False)
+    action = models.CharField(max_length=64, editable=False)
+    object_type = models.CharField(max_length=100, editable=False)
+    object_id = models.CharField(max_length=64, blank=True, default="", editable=False)
+    before = models.JSONField(null=True, blank=True, editable=False)
+    after = models.JSONField(null=True, blank=True, editable=False)
+    ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
+    user_agent = models.CharField(max_length=512, blank=True, default="", editable=False)
+    prev_hash = models.CharField(max_length=64, editable=False)
+    entry_hash = models.CharField(max_length=64, unique=True, editable=False)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["seq"]
+        verbose_name = "审计记录"
+        verbose_name_plural = "审计记录"
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object_idx")]
+        constraints = [models.CheckConstraint(condition=models.Q(seq__gte=1), name="audit_seq_positive")]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditImmutable(f"audit entry {self.seq} is append-only: it cannot be changed")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AuditImmutable(f"audit entry {self.seq} is append-only: it cannot be deleted")
+
+
+class AuditHead(models.Model):
+    """One row (pk=1): the last appended seq and hash. Writers lock it to append in turn."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    # occurred_at of the last entry: a new entry never gets an earlier time, even if the clock
+    # steps back, so timestamps rise with seq and a reordering shows.
+    last_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="audit_head_single_row")]
+
+    def __str__(self) -> str:
+        return f"audit head #{self.seq}"

@@ -1,0 +1,131 @@
+import datetime
+
+import pytest
+from stdnum.cn import ric
+
+from huibao.core.errors import ValidationFailed
+from huibao.core.validators import (
+    ResidentId,
+    id_check_digit,
+    validate_bank_card,
+    validate_mobile,
+    validate_resident_id,
+)
+
+
+def with_check(first17: str) -> str:
+    return first17 + ric.calc_check_digit(first17 + "0")
+
+
+def field_error(exc: pytest.ExceptionInfo[ValidationFailed]) -> tuple[str, str]:
+    (error,) = exc.value.errors
+    return error.field, error.code
+
+
+def test_valid_id_returns_what_the_number_encodes():
+    # given a Beijing Chaoyang number of a woman born 31 Dec 1949 ending in X
+    number = "11010519491231002x"
+    # when
+    result = validate_resident_id(number)
+    # then
+    assert result == ResidentId(
+        number="11010519491231002X",
+        birth_date=datetime.date(1949, 12, 31),
+        sex="F",
+        region_code="110105",
+        region_name="北京市朝阳区",
+    )
+
+
+def test_odd_17th_digit_is_male():
+    # given
+    number = with_check("36042619910101007")
+    # when
+    result = validate_resident_id(number)
+    # then
+    assert result.sex == "M"
+    assert result.region_name == "江西省德安县"
+
+
+@pytest.mark.parametrize("first17", ["11010519900307123", "44030519851120456", "51010720000229789"])
+def test_check_digit_matches_iso_7064_reference(first17):
+    # given / when / then: our MOD 11-2 agrees with python-stdnum's
+    assert id_check_digit(first17) == ric.calc_check_digit(first17 + "0")
+
+
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [
+        ("11010519491231002", "id_format"),  # 17 characters
+        ("1101051949123100XX", "id_format"),  # X not last
+        ("11010519491231002A", "id_format"),
+        ("110105194912310021", "id_checksum"),  # last digit should be X
+        (with_check("11010519490231002"), "id_birth_date"),  # 31 February
+        (with_check("11010521990101002"), "id_birth_date"),  # born in 2199
+        (with_check("99010519900101002"), "id_region"),  # no region 990105
+    ],
+)
+def test_invalid_id_names_field_and_rule(number, code):
+    # given a number broken in one way
+    # when
+    with pytest.raises(ValidationFailed) as exc:
+        validate_resident_id(number, field="insured_id")
+    # then
+    assert field_error(exc) == ("insured_id", code)
+    assert exc.value.code == code
+    assert exc.value.errors[0].message  # Chinese message for the page
+
+
+def test_checksum_message_is_chinese():
+    with pytest.raises(ValidationFailed) as exc:
+        validate_resident_id("110105194912310021")
+    assert exc.value.errors[0].message == "身份证号校验位错误"
+    assert exc.value.errors[0].field == "id_number"
+
+
+def test_birth_date_in_future_relative_to_today_is_refused():
+    # given a date valid today but checked as of the day before
+    number = with_check("11010520240101002")
+    # when / then
+    assert validate_resident_id(number, today=datetime.date(2024, 1, 1)).birth_date == datetime.date(
+        2024, 1, 1
+    )
+    with pytest.raises(ValidationFailed) as exc:
+        validate_resident_id(number, today=datetime.date(2023, 12, 31))
+    assert field_error(exc) == ("id_number", "id_birth_date")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("13812345678", "13812345678"), ("+86 138 1234 5678", "13812345678"), ("8619912345678", "19912345678")],
+)
+def test_valid_mobile_is_normalised(raw, expected):
+    assert validate_mobile(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["12812345678", "1381234567", "138123456789", "1381234567a", ""])
+def test_invalid_mobile(raw):
+    with pytest.raises(ValidationFailed) as exc:
+        validate_mobile(raw)
+    assert field_error(exc) == ("phone", "phone_format")
+
+
+def test_valid_card_numbers():
+    # given Luhn-valid numbers of 16 and 19 digits, one typed in groups
+    assert validate_bank_card("4111 1111 1111 1111") == "4111111111111111"
+    assert validate_bank_card("6222020200112233446") == "6222020200112233446"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("4111111111111112", "card_luhn"),
+        ("41111111111", "card_format"),  # 11 digits
+        ("41111111111111111111", "card_format"),  # 20 digits
+        ("4111-1111-1111-111a", "card_format"),
+    ],
+)
+def test_invalid_card(raw, code):
+    with pytest.raises(ValidationFailed) as exc:
+        validate_bank_card(raw, field="payout_card")
+    assert field_error(exc) == ("payout_card", code)
