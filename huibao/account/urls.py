@@ -1,5 +1,12 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from huibao.account import views
+
 app_name = "account"
-urlpatterns = [path("login/", auth_views.LoginView.as_view(), name="login")]
+urlpatterns = [
+    path("login/", views.login_page, name="login"),
+    path("signup/", views.signup, name="signup"),
+    path("logout/", views.logout_page, name="logout"),
+    path("me/", views.me, name="me"),
+    path("staff/login/", views.staff_login, name="staff_login"),
+]

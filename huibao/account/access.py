@@ -1,0 +1,47 @@
+"""Access checkpoints for back-office pages outside the Django admin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from huibao.account.models import UserKind
+
+View = Callable[..., HttpResponse]
+
+
+def is_verified_staff(user: Any) -> bool:
+    """A staff account that logged in with password *and* a TOTP code in this session."""
+    return bool(
+        getattr(user, "is_authenticated", False)
+        and getattr(user, "kind", None) == UserKind.STAFF
+        and user.is_staff
+        and user.is_active
+        and callable(getattr(user, "is_verified", None))
+        and user.is_verified()
+    )
+
+
+def staff_required(permission: str | None = None) -> Callable[[View], View]:
+    """Decorator: verified staff only (else to the staff log-in); with `permission`, 403 without it."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not is_verified_staff(request.user):
+                query = urlencode({"next": request.get_full_path()})
+                return redirect(f"{reverse('account:staff_login')}?{query}")
+            if permission and not request.user.has_perm(permission):
+                raise PermissionDenied(permission)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

@@ -1,0 +1,75 @@
+"""Staff roles: each is a Django group whose permissions are declared here, in one table.
+
+`manage.py setup_roles` (also run after every `migrate`) makes the groups match this table
+exactly. An entry is either `app_label.codename` or a pattern with `*` (`catalog.view_*`,
+`*.view_*`, `*`); a named permission that does not exist yet (its app is not built) is skipped
+and reported, so the table can name tomorrow's models today.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+CATALOG_MODELS = ("insurer", "product", "productversion", "plan", "coverage", "document", "crowd", "scenario")
+
+
+def _perms(app: str, actions: Iterable[str], models: Iterable[str]) -> tuple[str, ...]:
+    models = tuple(models)
+    return tuple(f"{app}.{action}_{model}" for action in actions for model in models)
+
+
+CATALOG_VIEW = _perms("catalog", ["view"], CATALOG_MODELS)
+CATALOG_EDIT = _perms("catalog", ["add", "change", "view"], CATALOG_MODELS)
+QUOTE_VIEW = ("rating.view_quote",)
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    code: str
+    label: str  # Chinese display name
+    permissions: tuple[str, ...]
+
+
+ROLES: dict[str, Role] = {
+    role.code: role
+    for role in (
+        Role("operator", "运营", (*CATALOG_EDIT, *QUOTE_VIEW)),
+        Role("underwriter", "核保", (*CATALOG_VIEW, *QUOTE_VIEW)),
+        Role("claims_adjuster", "理赔", (*CATALOG_VIEW, *QUOTE_VIEW)),
+        Role("fraud_analyst", "风控", (*CATALOG_VIEW, *QUOTE_VIEW)),
+        Role("finance", "财务", (*CATALOG_VIEW, *QUOTE_VIEW)),
+        Role("customer_service", "客服", (*CATALOG_VIEW, *QUOTE_VIEW)),
+        # Auditors see everything and change nothing; the audit chain is named so a missing
+        # core.auditentry shows up in the report.
+        Role("auditor", "审计", ("*.view_*", "core.view_auditentry")),
+        Role("admin", "管理员", ("*",)),
+    )
+}
+
+
+def role_label(code: str) -> str:
+    role = ROLES.get(code)
+    return role.label if role else code
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    granted: frozenset[str]
+    missing: tuple[str, ...]  # exact names that do not exist (yet)
+
+
+def resolve_permissions(entries: Iterable[str], available: Iterable[str]) -> Resolution:
+    """Expand a role's entries against the permissions that exist (`app_label.codename`)."""
+    available_set = set(available)
+    granted: set[str] = set()
+    missing: list[str] = []
+    for entry in entries:
+        if "*" in entry:
+            granted.update(p for p in available_set if fnmatch.fnmatchcase(p, entry))
+        elif entry in available_set:
+            granted.add(entry)
+        else:
+            missing.append(entry)
+    return Resolution(granted=frozenset(granted), missing=tuple(missing))

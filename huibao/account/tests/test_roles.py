@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+
+from huibao.account.services import create_staff_user, sync_roles
+
+from .conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def _perms(group: str) -> set[str]:
+    return {
+        f"{app}.{code}"
+        for app, code in Group.objects.get(name=group).permissions.values_list(
+            "content_type__app_label", "codename"
+        )
+    }
+
+
+def test_migrate_created_the_role_groups():
+    assert set(Group.objects.values_list("name", flat=True)) >= {
+        "operator",
+        "underwriter",
+        "claims_adjuster",
+        "fraud_analyst",
+        "finance",
+        "customer_service",
+        "auditor",
+        "admin",
+    }
+
+
+def test_setup_roles_is_idempotent_and_restores_the_table():
+    # given: someone gave the underwriter a permission the table does not declare
+    from django.contrib.auth.models import Permission
+
+    Group.objects.get(name="underwriter").permissions.add(Permission.objects.get(codename="delete_product"))
+    # when: run twice
+    call_command("setup_roles", verbosity=0)
+    call_command("setup_roles", verbosity=0)
+    # then
+    assert Group.objects.filter(name="underwriter").count() == 1
+    assert "catalog.delete_product" not in _perms("underwriter")
+
+
+def test_role_permissions_follow_the_table():
+    sync_roles()
+    operator, underwriter, auditor, admin = (
+        _perms(g) for g in ("operator", "underwriter", "auditor", "admin")
+    )
+    assert {"catalog.add_product", "catalog.change_plan", "catalog.view_insurer"} <= operator
+    assert "catalog.delete_product" not in operator
+    assert {"catalog.view_product", "rating.view_quote"} <= underwriter
+    assert not {p for p in underwriter if not p.startswith(("catalog.view_", "rating.view_"))}
+    assert {"core.view_auditentry", "catalog.view_product", "rating.view_quote"} <= auditor
+    assert all(".view_" in p for p in auditor)
+    assert {"catalog.delete_product", "account.change_user"} <= admin
+
+
+def test_staff_user_has_the_permissions_of_its_role():
+    user = create_staff_user("op_wang", PASSWORD, ["operator"])
+    assert user.has_perm("catalog.change_product")
+    assert not user.has_perm("catalog.delete_product")
+    auditor = create_staff_user("audit_zhao", PASSWORD, ["auditor"])
+    assert auditor.has_perm("core.view_auditentry") and not auditor.has_perm("catalog.change_product")
+
+
+def test_sync_reports_permissions_that_do_not_exist_yet(monkeypatch):
+    from huibao.account import roles
+
+    patched = dict(roles.ROLES)
+    patched["finance"] = roles.Role("finance", "财务", ("rating.view_quote", "finance.view_settlement"))
+    monkeypatch.setattr(roles, "ROLES", patched)
+    report = {line.role: line for line in sync_roles()}
+    assert report["finance"].missing == ("finance.view_settlement",)
+    assert _perms("finance") == {"rating.view_quote"}
