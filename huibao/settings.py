@@ -128,7 +128,6 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "huibao.account.backends.PhonePasswordBackend",
     "huibao.account.backends.SmsCodeBackend",
-    "huibao.account.backends.SmsCodeBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -146,8 +145,6 @@ AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 # Customers' failures are counted under a pseudonym: mobile numbers never sit in clear in axes' tables.
 AXES_USERNAME_CALLABLE = "huibao.account.lockout.axes_username"
-AXES_LOCKOUT_CALLABLE = "huibao.account.lockout.lockout_response"
-AXES_USERNAME_CALLABLE = "huibao.account.lockout.axes_username"  # mobile numbers never stored in clear
 AXES_LOCKOUT_CALLABLE = "huibao.account.lockout.lockout_response"  # Chinese page, HTTP 429
 OTP_TOTP_ISSUER = "Huibao 汇保"
 SMS_BACKEND = env_str("SMS_BACKEND", "huibao.account.sms.ConsoleSmsBackend")
