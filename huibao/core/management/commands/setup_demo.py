@@ -33,7 +33,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"Ready in {elapsed:.0f} s. Huibao is starting at http://127.0.0.1:8000/")
         )
         self.stdout.write("")
-        self.stdout.write("Demo log-ins (password for all: see below)")
+        self.stdout.write("Demo log-ins")
         self.stdout.write("-" * 100)
         for login in logins:
             self.stdout.write(self._format(login))
