@@ -16,7 +16,9 @@ from huibao.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 
 class Quote(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    product_version = models.ForeignKey("catalog.ProductVersion", on_delete=models.PROTECT, related_name="quotes")
+    product_version = models.ForeignKey(
+        "catalog.ProductVersion", on_delete=models.PROTECT, related_name="quotes"
+    )
     plan = models.ForeignKey("catalog.Plan", on_delete=models.PROTECT, related_name="quotes")
     inputs = models.JSONField()
     steps = models.JSONField()
@@ -30,7 +32,9 @@ class Quote(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        constraints = [models.CheckConstraint(condition=models.Q(premium__gte=0), name="quote_premium_not_negative")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(premium__gte=0), name="quote_premium_not_negative")
+        ]
 
     def __str__(self) -> str:
         return f"Quote {self.id} ¥{self.premium}"

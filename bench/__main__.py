@@ -1,0 +1,49 @@
+"""`python -m bench [NAME] [--quick] [--db sqlite|postgres]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from bench import quote, search
+
+Bench = Callable[[argparse.Namespace], dict[str, Any]]
+
+REGISTRY: dict[str, tuple[Bench, str]] = {
+    "quote": (quote.run, "rating: in-process quotes/s and POST /api/v1/quotes over HTTP"),
+    "quote-engine": (quote.run_engine_only, "rating: in-process quotes/s only (no database, no server)"),
+    "search": (search.run, "catalog: GET /api/v1/products?q=… latency over the demo catalog"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("name", nargs="?", help="benchmark to run; omit to list them")
+    parser.add_argument("--quick", action="store_true", help="short runs (< 60 s)")
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--products", type=int, default=0, help="products to create when no demo loader exists"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=0, help="seconds per HTTP run (default 5 quick, 20 full)"
+    )
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args(argv)
+    if not args.name:
+        for name, (_, text) in REGISTRY.items():
+            print(f"{name:14} {text}")
+        return 0
+    if args.name not in REGISTRY:
+        parser.error(f"unknown benchmark {args.name!r}; choose from {', '.join(REGISTRY)}")
+    result = REGISTRY[args.name][0](args)
+    result = {"bench": args.name, "db": args.db, "quick": args.quick, **result}
+    result["ok"] = all(t["met"] for t in result.get("targets", {}).values())
+    print(json.dumps(result, ensure_ascii=False, sort_keys=False))
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
