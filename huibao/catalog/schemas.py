@@ -234,6 +234,16 @@ def _label(choices: type[Any], code: str) -> LabelOut:
     return LabelOut(code=code, label=str(labels.get(code, code)))
 
 
+def _labels(product: Product, kind: str) -> list[tuple[str, str]]:
+    """(code, label) pairs: attached by the search index when the product came from a search,
+    else read from the many-to-many relation."""
+    attached = getattr(product, f"{kind}_labels", None)
+    if attached is not None:
+        return list(attached)
+    related = product.crowds.all() if kind == "crowd" else product.scenarios.all()
+    return [(item.code, item.name) for item in related]
+
+
 def product_summary(product: Product) -> ProductSummaryOut:
     """Needs insurer, current_version, crowds and scenarios loaded."""
     version = product.current_version
@@ -253,8 +263,8 @@ def product_summary(product: Product) -> ProductSummaryOut:
         sales_count=product.sales_count,
         rating_avg=str(product.rating_avg),
         rating_count=product.rating_count,
-        crowds=[LabelOut(code=c.code, label=c.name) for c in product.crowds.all()],
-        scenarios=[LabelOut(code=s.code, label=s.name) for s in product.scenarios.all()],
+        crowds=[LabelOut(code=code, label=label) for code, label in _labels(product, "crowd")],
+        scenarios=[LabelOut(code=code, label=label) for code, label in _labels(product, "scenario")],
     )
 
 

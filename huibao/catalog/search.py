@@ -619,6 +619,25 @@ def _validate(sort: str, offset: int, limit: int) -> None:
         raise ValidationFailed("invalid search parameters", errors=errors)
 
 
+SUMMARY_FIELDS = (
+    "id",
+    "code",
+    "name",
+    "line",
+    "status",
+    "sales_count",
+    "rating_avg",
+    "rating_count",
+    "premium_from",
+    "insurer__code",
+    "insurer__name",
+    "insurer__short_name",
+    "current_version__number",
+    "current_version__tagline",
+    "current_version__highlights",
+)
+
+
 def search_products(
     query: str = "",
     filters: SearchFilters = SearchFilters(),  # frozen, so a shared default is safe
@@ -646,10 +665,17 @@ def search_products(
         rows = (
             Product.objects.filter(id__in=page_ids)
             .select_related("insurer", "current_version")
-            # No list needs the rating spec; it can be large.
-            .defer("current_version__pricing")
-            .prefetch_related("crowds", "scenarios")
+            # A result list shows a summary only: the versions' JSON columns (rating spec,
+            # eligibility, descriptions) are large and cost more to decode than the query itself.
+            .only(*SUMMARY_FIELDS)
         )
         by_id = {p.id: p for p in rows}
         items = [by_id[pid] for pid in page_ids if pid in by_id]
+        # Crowd and scenario labels come from the index: no per-page many-to-many queries.
+        for product in items:
+            record = index.records[product.id]
+            product.crowd_labels = [(c, index.labels["crowd"].get(c, c)) for c in record.crowds]  # type: ignore[attr-defined]
+            product.scenario_labels = [  # type: ignore[attr-defined]
+                (c, index.labels["scenario"].get(c, c)) for c in record.scenarios
+            ]
     return SearchPage(total=len(ordered_ids), items=items, facets={k: list(v) for k, v in facets.items()})

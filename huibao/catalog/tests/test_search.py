@@ -275,4 +275,5 @@ def test_query_count_does_not_grow_with_page_size(market, django_assert_max_num_
         page = search_products(limit=100)
         [p.insurer.name for p in page.items]
         [p.current_version.tagline for p in page.items]
-        [list(p.crowds.all()) for p in page.items]
+        labels = [p.crowd_labels + p.scenario_labels for p in page.items]
+    assert all(isinstance(code, str) and label for pairs in labels for code, label in pairs)
