@@ -224,9 +224,13 @@ class Coverage(models.Model):
     is_optional = models.BooleanField(default=False)
     sum_insured = models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=2)
     deductible = models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=2, default=0)
-    reimbursement_ratio = models.DecimalField(max_digits=RATE_MAX_DIGITS, decimal_places=RATE_PLACES, default=1)
+    reimbursement_ratio = models.DecimalField(
+        max_digits=RATE_MAX_DIGITS, decimal_places=RATE_PLACES, default=1
+    )
     waiting_period_days = models.PositiveSmallIntegerField(default=0)
-    per_claim_limit = models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=2, null=True, blank=True)
+    per_claim_limit = models.DecimalField(
+        max_digits=MONEY_MAX_DIGITS, decimal_places=2, null=True, blank=True
+    )
     annual_limit = models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=2, null=True, blank=True)
 
     class Meta:
@@ -284,3 +288,6 @@ class CatalogRevision(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     counter = models.PositiveBigIntegerField(default=0)
     changed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"catalog revision {self.counter}"

@@ -39,8 +39,8 @@ class Command(BaseCommand):
             self.stdout.write(self._format(login))
         self.stdout.write("-" * 100)
         self.stdout.write(
-            "Customers log in at /account/login/; staff at /account/staff/login/ or /admin/ with the TOTP code"
-            " of their secret (add it to an authenticator app, or run: "
+            "Customers log in at /account/login/; staff at /account/staff/login/ or /admin/"
+            " with the TOTP code of their secret (add it to an authenticator app, or run: "
             ".venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\")."
         )
 

@@ -1,0 +1,48 @@
+/* Small progressive enhancements; every page works without them. */
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  // Accessible tabs for plan panels: arrows move between tabs, only the chosen panel shows.
+  function initTabs(root) {
+    root.querySelectorAll("[data-tabs]").forEach(function (list) {
+      if (list.dataset.ready) return;
+      list.dataset.ready = "1";
+      var tabs = Array.prototype.slice.call(list.querySelectorAll('[role="tab"]'));
+      function select(tab, focus) {
+        tabs.forEach(function (t) {
+          var on = t === tab;
+          t.setAttribute("aria-selected", on ? "true" : "false");
+          t.tabIndex = on ? 0 : -1;
+          var panel = document.getElementById(t.getAttribute("aria-controls"));
+          if (panel) { if (on) panel.removeAttribute("data-hidden"); else panel.setAttribute("data-hidden", ""); }
+        });
+        if (focus) tab.focus();
+      }
+      tabs.forEach(function (tab, i) {
+        tab.tabIndex = tab.getAttribute("aria-selected") === "true" ? 0 : -1;
+        tab.addEventListener("click", function (e) { e.preventDefault(); select(tab, false); });
+        tab.addEventListener("keydown", function (e) {
+          if (e.key === "ArrowRight") select(tabs[(i + 1) % tabs.length], true);
+          if (e.key === "ArrowLeft") select(tabs[(i - 1 + tabs.length) % tabs.length], true);
+        });
+      });
+    });
+  }
+  // Search filters: leave empty fields out of the request, so the URL pushed to the address bar
+  // reads ?q=医疗&line=medical rather than listing every blank filter.
+  document.addEventListener("htmx:configRequest", function (e) {
+    if (e.detail.verb !== "get" || !e.detail.elt.closest("#search-form")) return;
+    var params = e.detail.parameters;
+    var names = typeof params.keys === "function" ? Array.from(params.keys()) : Object.keys(params);
+    names.forEach(function (name) {
+      var value = typeof params.get === "function" ? params.get(name) : params[name];
+      if (value === "" || value === null) {
+        if (typeof params.delete === "function") params.delete(name); else delete params[name];
+      }
+    });
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { initTabs(document); });
+  document.addEventListener("htmx:load", function (e) { initTabs(e.target); });
+})();
