@@ -36,6 +36,7 @@ from huibao.account.errors import (
 from huibao.account.models import CodePurpose, PhoneCode, User, UserKind
 from huibao.account.selectors import customer_by_phone, phone_hash_of, phone_is_registered
 from huibao.account.sms import SmsReceipt, get_sms_backend
+from huibao.core import audit
 from huibao.core.crypto import key_ring
 from huibao.core.errors import FieldError, ValidationFailed
 
@@ -213,6 +214,13 @@ def register_customer(phone: str, password: str, code: str, *, display_name: str
     try:
         with transaction.atomic():
             user.save()
+            audit.record(
+                "account.customer.register",
+                "account.user",
+                str(user.pk),
+                actor=user,
+                after=audit.snapshot(user),
+            )
     except IntegrityError as exc:
         raise PhoneAlreadyRegistered(
             _("Mobile number: this number is already registered, please log in.")
@@ -246,12 +254,22 @@ def create_staff_user(username: str, password: str, roles: list[str], *, display
                 _("Username: %(username)s belongs to a customer account.") % {"username": username},
                 errors=[FieldError("username", "not_staff", username)],
             )
+        before = (
+            None if _created else {**audit.snapshot(user), "roles": sorted(g.name for g in user.groups.all())}
+        )
         user.is_staff = True
         user.display_name = display_name or user.display_name
         user.set_password(password)
         user.save()
         groups = [Group.objects.get_or_create(name=code)[0] for code in roles]
         user.groups.set(groups)
+        audit.record(
+            "account.staff.create" if _created else "account.staff.update",
+            "account.user",
+            str(user.pk),
+            before=before,
+            after={**audit.snapshot(user), "roles": sorted(roles)},
+        )
     return user
 
 
@@ -261,7 +279,10 @@ def enrol_totp(user: User, *, key_hex: str | None = None, name: str = "default")
     if key_hex:
         device.key = key_hex
     device.confirmed = True
-    device.save()
+    with transaction.atomic():
+        device.save()
+        # The secret itself never enters the audit chain.
+        audit.record("account.staff.enrol_totp", "account.user", str(user.pk), after={"device": name})
     return device
 
 

@@ -167,6 +167,19 @@ def test_register_customer_encrypts_the_phone_and_hides_it_from_username(outbox)
     assert PHONE not in stored and stored.startswith("hb1:")
 
 
+def test_register_customer_writes_an_audit_entry_without_the_phone_in_clear(outbox):
+    from huibao.core.models import AuditEntry
+
+    # given
+    services.send_login_code(PHONE, CodePurpose.SIGNUP)
+    # when
+    user = services.register_customer(PHONE, PASSWORD, code_from(outbox, PHONE))
+    # then
+    entry = AuditEntry.objects.get(action="account.customer.register", object_id=str(user.pk))
+    assert entry.after["phone"] == PHONE[:3] + "****" + PHONE[-4:]
+    assert PHONE not in str(entry.after)
+
+
 def test_register_customer_rejects_a_weak_password_before_using_the_code(outbox):
     services.send_login_code(PHONE, CodePurpose.SIGNUP)
     code = code_from(outbox, PHONE)
