@@ -32,7 +32,7 @@ from huibao.catalog.schemas import (
     product_detail,
     product_summary,
 )
-from huibao.catalog.search import SearchFilters, search_products
+from huibao.catalog.search import SearchFilters, cached_summaries, search_products
 from huibao.core.errors import FieldError, NotFound
 
 router = Router(tags=["catalog"])
@@ -55,10 +55,10 @@ def list_products(request: HttpRequest, params: Query[ProductQuery]) -> ProductL
         max_premium=params.max_premium,
         min_rating=params.min_rating,
     )
-    page = search_products(params.q, filters, params.sort, params.offset, params.limit)
+    page = search_products(params.q, filters, params.sort, params.offset, params.limit, load_items=False)
     return ProductListOut(
         total=page.total,
-        items=[product_summary(p) for p in page.items],
+        items=cached_summaries("api", page.ids, product_summary),
         facets={
             name: [CountedLabelOut(code=code, label=label, count=n) for code, label, n in values]
             for name, values in page.facets.items()

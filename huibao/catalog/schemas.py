@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from ninja import Field, Schema
+from pydantic import BaseModel
 
 from huibao.catalog.models import (
     Document,
@@ -42,6 +43,11 @@ def rate(value: Decimal) -> str:
 # --- Query parameters -------------------------------------------------------------------------
 
 
+class OutModel(BaseModel):
+    """Response models are built explicitly from domain objects, so they skip ninja's
+    attribute-resolving `Schema` wrapper (it costs more than the search itself on list pages)."""
+
+
 class ProductQuery(Schema):
     q: str = Field(
         "", max_length=100, description="搜索词，中文分词匹配产品名、保障责任、保险公司、险种/人群/场景"
@@ -63,7 +69,7 @@ class ProductQuery(Schema):
 # --- Output -----------------------------------------------------------------------------------
 
 
-class LabelOut(Schema):
+class LabelOut(OutModel):
     code: str = Field(description="代码")
     label: str = Field(description="中文名称")
 
@@ -72,13 +78,13 @@ class CountedLabelOut(LabelOut):
     count: int = Field(description="在售产品数")
 
 
-class InsurerRefOut(Schema):
+class InsurerRefOut(OutModel):
     code: str
     name: str = Field(description="公司全称")
     short_name: str = Field(description="简称")
 
 
-class ProductSummaryOut(Schema):
+class ProductSummaryOut(OutModel):
     code: str = Field(description="产品代码，用于 /products/{code} 和报价")
     name: str
     insurer: InsurerRefOut
@@ -95,7 +101,7 @@ class ProductSummaryOut(Schema):
     scenarios: list[LabelOut]
 
 
-class ProductListOut(Schema):
+class ProductListOut(OutModel):
     total: int = Field(description="符合条件的产品总数")
     items: list[ProductSummaryOut]
     facets: dict[str, list[CountedLabelOut]] = Field(
@@ -103,7 +109,7 @@ class ProductListOut(Schema):
     )
 
 
-class CoverageOut(Schema):
+class CoverageOut(OutModel):
     code: str
     name: str = Field(description="保障责任")
     description: str
@@ -116,7 +122,7 @@ class CoverageOut(Schema):
     annual_limit: str | None = Field(description="年度赔偿限额（元）")
 
 
-class PlanOut(Schema):
+class PlanOut(OutModel):
     code: str = Field(description="方案代码，报价时作为 plan")
     name: str
     is_recommended: bool
@@ -126,14 +132,14 @@ class PlanOut(Schema):
     coverages: list[CoverageOut]
 
 
-class KeyClauseOut(Schema):
+class KeyClauseOut(OutModel):
     code: str
     kind: str = Field(description="exclusion / waiting_period / cooling_off / surrender_loss / other")
     title: str
     text: str
 
 
-class DocumentOut(Schema):
+class DocumentOut(OutModel):
     kind: LabelOut
     title: str
     min_read_seconds: int = Field(description="投保前须阅读的最短秒数")
@@ -142,12 +148,12 @@ class DocumentOut(Schema):
     body: str | None = Field(None, description="全文；仅当 include=documents 时返回")
 
 
-class HealthQuestionOut(Schema):
+class HealthQuestionOut(OutModel):
     code: str
     text: str
 
 
-class EligibilityOut(Schema):
+class EligibilityOut(OutModel):
     min_age_days: int | None = Field(description="最小投保年龄（出生天数）")
     max_age: int | None = Field(description="最大投保年龄（周岁）")
     occupation_classes: list[int] = Field(description="可承保职业类别；空表示不限")
@@ -155,7 +161,7 @@ class EligibilityOut(Schema):
     health_questions: list[HealthQuestionOut] = Field(description="健康告知问题")
 
 
-class TermOptionOut(Schema):
+class TermOptionOut(OutModel):
     code: str
     label: str
     days: int | None = None
@@ -164,25 +170,25 @@ class TermOptionOut(Schema):
     to_age: int | None = None
 
 
-class RenewalOut(Schema):
+class RenewalOut(OutModel):
     renewable: bool = Field(description="可续保")
     guaranteed_years: int | None = Field(description="保证续保年数")
     max_renewal_age: int | None = Field(description="最高续保年龄")
     note: str
 
 
-class ServiceOut(Schema):
+class ServiceOut(OutModel):
     code: str
     name: str
     description: str
 
 
-class ChoiceOut(Schema):
+class ChoiceOut(OutModel):
     value: str
     label: str
 
 
-class QuoteInputOut(Schema):
+class QuoteInputOut(OutModel):
     name: str = Field(description="报价请求 inputs 中的键")
     label: str
     type: str = Field(description="integer / decimal / choice / string")
@@ -207,7 +213,7 @@ class ProductDetailOut(ProductSummaryOut):
     quote_inputs: list[QuoteInputOut] = Field(description="报价所需输入（由定价规格推导），用于 POST 报价")
 
 
-class InsurerOut(Schema):
+class InsurerOut(OutModel):
     code: str
     name: str
     short_name: str
@@ -229,9 +235,14 @@ class InsurerDetailOut(InsurerOut):
 # --- Builders ---------------------------------------------------------------------------------
 
 
+_CHOICE_LABELS: dict[type[Any], dict[str, str]] = {}
+
+
 def _label(choices: type[Any], code: str) -> LabelOut:
-    labels = dict(choices.choices)
-    return LabelOut(code=code, label=str(labels.get(code, code)))
+    labels = _CHOICE_LABELS.get(choices)
+    if labels is None:
+        labels = _CHOICE_LABELS[choices] = {str(k): str(v) for k, v in choices.choices}
+    return LabelOut(code=code, label=labels.get(code, code))
 
 
 def _labels(product: Product, kind: str) -> list[tuple[str, str]]:

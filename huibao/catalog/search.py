@@ -30,7 +30,7 @@ import threading
 import time
 from bisect import bisect_left
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -80,6 +80,8 @@ class SearchPage:
     items: list[Product]
     # "line" / "insurer" / "crowd" / "scenario" → [(code, label, count)], largest count first.
     facets: dict[str, list[tuple[str, str, int]]]
+    # The page's product ids in order (also when the items were not loaded).
+    ids: list[int] = field(default_factory=list)
 
 
 # --- Segmentation ------------------------------------------------------------------------------
@@ -251,6 +253,8 @@ class _Index:
         default_factory=OrderedDict
     )
     _ranks: dict[str, dict[int, int]] = field(default_factory=dict)
+    # Per-product presentations built by callers (API summaries), valid while this index is.
+    summaries: dict[tuple[str, int], object] = field(default_factory=dict)
 
     def rank(self, sort: str) -> dict[int, int]:
         """product id → position in the whole catalog under `sort` (computed once per index)."""
@@ -644,6 +648,8 @@ def search_products(
     sort: str = "relevance",
     offset: int = 0,
     limit: int = 20,
+    *,
+    load_items: bool = True,
 ) -> SearchPage:
     """On-sale products matching `query` (all of them when blank) and `filters`, one page of them
     in `sort` order, with facet counts. Raises ValidationFailed for a bad sort/offset/limit."""
@@ -661,21 +667,40 @@ def search_products(
     ordered_ids, facets = cached
     page_ids = ordered_ids[offset : offset + limit]
     items: list[Product] = []
-    if page_ids:
-        rows = (
-            Product.objects.filter(id__in=page_ids)
-            .select_related("insurer", "current_version")
-            # A result list shows a summary only: the versions' JSON columns (rating spec,
-            # eligibility, descriptions) are large and cost more to decode than the query itself.
-            .only(*SUMMARY_FIELDS)
-        )
-        by_id = {p.id: p for p in rows}
-        items = [by_id[pid] for pid in page_ids if pid in by_id]
-        # Crowd and scenario labels come from the index: no per-page many-to-many queries.
-        for product in items:
-            record = index.records[product.id]
-            product.crowd_labels = [(c, index.labels["crowd"].get(c, c)) for c in record.crowds]  # type: ignore[attr-defined]
-            product.scenario_labels = [  # type: ignore[attr-defined]
-                (c, index.labels["scenario"].get(c, c)) for c in record.scenarios
-            ]
-    return SearchPage(total=len(ordered_ids), items=items, facets={k: list(v) for k, v in facets.items()})
+    if page_ids and load_items:
+        items = _load_page(index, page_ids)
+    return SearchPage(
+        total=len(ordered_ids), items=items, facets={k: list(v) for k, v in facets.items()}, ids=page_ids
+    )
+
+
+def _load_page(index: _Index, page_ids: list[int]) -> list[Product]:
+    rows = (
+        Product.objects.filter(id__in=page_ids)
+        .select_related("insurer", "current_version")
+        # A result list shows a summary only: the versions' JSON columns (rating spec,
+        # eligibility, descriptions) are large and cost more to decode than the query itself.
+        .only(*SUMMARY_FIELDS)
+    )
+    by_id = {p.id: p for p in rows}
+    items = [by_id[pid] for pid in page_ids if pid in by_id]
+    # Crowd and scenario labels come from the index: no per-page many-to-many queries.
+    crowd_labels, scenario_labels = index.labels["crowd"], index.labels["scenario"]
+    for product in items:
+        record = index.records[product.id]
+        product.crowd_labels = [(c, crowd_labels.get(c, c)) for c in record.crowds]  # type: ignore[attr-defined]
+        product.scenario_labels = [(c, scenario_labels.get(c, c)) for c in record.scenarios]  # type: ignore[attr-defined]
+    return items
+
+
+def cached_summaries[T](kind: str, page_ids: list[int], build: Callable[[Product], T]) -> list[T]:
+    """`build(product)` for each id, memoised per process until the catalog changes.
+
+    Products missing from the memo are loaded in one query (summary columns only)."""
+    index = _current_index()
+    memo = index.summaries
+    missing = [pid for pid in page_ids if (kind, pid) not in memo]
+    if missing:
+        for product in _load_page(index, missing):
+            memo[(kind, product.id)] = build(product)
+    return [memo[(kind, pid)] for pid in page_ids if (kind, pid) in memo]  # type: ignore[misc]
