@@ -146,7 +146,7 @@ class Server:
 
 
 @contextmanager
-def server(db_url: str, *, workers: int = 2) -> Iterator[Server]:
+def server(db_url: str, *, workers: int = 2, threads: int | None = None) -> Iterator[Server]:
     """Starts granian on a free port, waits until it answers, stops it afterwards."""
     port = free_port()
     backend = "sqlite" if db_url.startswith("sqlite") else "postgres"
@@ -163,7 +163,7 @@ def server(db_url: str, *, workers: int = 2) -> Iterator[Server]:
         str(port),
         "--no-ws",
         "--blocking-threads",
-        os.environ.get("BENCH_BLOCKING_THREADS", str(BLOCKING_THREADS[backend])),
+        os.environ.get("BENCH_BLOCKING_THREADS", str(threads or BLOCKING_THREADS[backend])),
         "--log-level",
         "warning",
         "huibao.wsgi:application",
