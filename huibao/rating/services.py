@@ -12,7 +12,7 @@ import threading
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 
 from huibao.catalog.models import Plan, Product, ProductStatus, ProductVersion, VersionStatus
 from huibao.core.errors import FieldError, NotFound
@@ -122,13 +122,7 @@ def create_quote(
         channel=channel,
     )
     if persist:
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                # A quote is an offer that can be recomputed (replay_quote): it need not wait for
-                # the WAL flush. Applications and policies keep full durability.
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            quote.save(force_insert=True)
+        quote.save(force_insert=True)
     return quote
 
 
