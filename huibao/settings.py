@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "huibao.catalog",
     "huibao.rating",
+    "huibao.payment",
+    "huibao.esign",
 ]
 
 MIDDLEWARE = [
@@ -156,6 +158,12 @@ HUIBAO_DATA_KEYS = env_str("HUIBAO_DATA_KEYS")
 HUIBAO_LOOKUP_KEY = env_str("HUIBAO_LOOKUP_KEY")
 if PRODUCTION and not (HUIBAO_DATA_KEYS and HUIBAO_LOOKUP_KEY):
     raise ImproperlyConfigured("HUIBAO_DATA_KEYS and HUIBAO_LOOKUP_KEY must be set in production")
+
+# --- E-signature and payments -----------------------------------------------------------------
+# Passphrase that encrypts the platform CA's private keys in VAR_DIR/ca (empty in development).
+HUIBAO_SIGNING_KEY_PASSPHRASE = env_str("HUIBAO_SIGNING_KEY_PASSPHRASE")
+# HMAC secret shared with the sandbox payment gateway (derived from SECRET_KEY when empty).
+PAYMENT_SANDBOX_SECRET = env_str("PAYMENT_SANDBOX_SECRET")
 
 # --- I18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"

@@ -8,5 +8,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("account/", include("huibao.account.urls")),
+    path("payment/", include("huibao.payment.urls")),
     path("", include("huibao.catalog.web.urls")),
 ]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class EsignConfig(AppConfig):
+    name = "huibao.esign"
+    label = "esign"

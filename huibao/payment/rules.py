@@ -1,0 +1,77 @@
+"""Pure payment rules: signatures, freshness, retry schedule, sandbox test cards, real-name match.
+
+No ORM, no I/O.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+from decimal import Decimal
+from typing import Literal
+
+from huibao.payment.states import PaymentStatus
+
+# A notification older (or further in the future) than this is refused as stale.
+NOTIFY_MAX_AGE = datetime.timedelta(minutes=5)
+# Delays between delivery attempts of one notification (the schedule WeChat Pay documents):
+# after the last one the gateway gives up and the platform's `query` reconciles.
+RETRY_DELAYS = tuple(
+    datetime.timedelta(seconds=s)
+    for s in (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600)
+)
+
+CardOutcome = Literal["success", "declined", "expired"]
+# Sandbox test cards, by their last four digits (any Luhn-valid number; others succeed).
+DECLINING_SUFFIX = "0002"
+EXPIRING_SUFFIX = "0069"
+
+
+def signing_payload(timestamp: str, notify_id: str, body: bytes) -> bytes:
+    """What is signed: the timestamp and the nonce bind the body to one delivery of one notice."""
+    return timestamp.encode() + b"\n" + notify_id.encode() + b"\n" + body
+
+
+def sign(secret: bytes, timestamp: str, notify_id: str, body: bytes) -> str:
+    return hmac.new(secret, signing_payload(timestamp, notify_id, body), hashlib.sha256).hexdigest()
+
+
+def signature_valid(secret: bytes, timestamp: str, notify_id: str, body: bytes, signature: str) -> bool:
+    return hmac.compare_digest(sign(secret, timestamp, notify_id, body), signature or "")
+
+
+def is_stale(
+    sent_at: datetime.datetime, now: datetime.datetime, max_age: datetime.timedelta = NOTIFY_MAX_AGE
+) -> bool:
+    return abs(now - sent_at) > max_age
+
+
+def retry_delay(attempts: int) -> datetime.timedelta | None:
+    """Delay before the next attempt after `attempts` failed ones; None once the schedule is spent."""
+    if attempts < 1 or attempts > len(RETRY_DELAYS):
+        return None
+    return RETRY_DELAYS[attempts - 1]
+
+
+def card_outcome(card_number: str) -> CardOutcome:
+    if card_number.endswith(DECLINING_SUFFIX):
+        return "declined"
+    if card_number.endswith(EXPIRING_SUFFIX):
+        return "expired"
+    return "success"
+
+
+def normalise_name(name: str) -> str:
+    return "".join(name.split())
+
+
+def payer_is_applicant(expected_name: str, expected_id: str, payer_name: str, payer_id: str) -> bool:
+    """Real-name payment: the payer's name and ID number are the applicant's (spaces, case aside)."""
+    return normalise_name(expected_name) == normalise_name(payer_name) and (
+        expected_id.strip().upper() == payer_id.strip().upper()
+    )
+
+
+def status_after_refund(amount: Decimal, refunded_total: Decimal) -> PaymentStatus:
+    return PaymentStatus.REFUNDED if refunded_total >= amount else PaymentStatus.PARTIALLY_REFUNDED

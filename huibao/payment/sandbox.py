@@ -1,0 +1,201 @@
+"""The sandbox payment gateway: what a remote gateway does, run in-process for development and tests.
+
+It keeps its own ledger (`SandboxCheckout`), serves a hosted pay page (see `web/views.py`),
+and tells the merchant the outcome by an HMAC-SHA256 signed POST to the merchant's notify URL,
+retried on the schedule in `rules.RETRY_DELAYS` until the merchant answers `success`.
+Each delivery is signed afresh (new timestamp); the notify_id stays the same across retries, so
+the merchant can recognise a retry or a replay.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import secrets
+from collections.abc import Callable
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from huibao.core.errors import FieldError, ValidationFailed
+from huibao.core.validators import validate_bank_card, validate_resident_id
+from huibao.payment import rules
+from huibao.payment.models import SandboxCheckout, SandboxCheckoutStatus
+
+HEADER_TIMESTAMP = "Huibao-Sandbox-Timestamp"
+HEADER_NOTIFY_ID = "Huibao-Sandbox-Notify-Id"
+HEADER_SIGNATURE = "Huibao-Sandbox-Signature"
+ACK = "success"
+HttpPost = Callable[[str, bytes, dict[str, str]], tuple[int, str]]
+
+
+class SandboxError(Exception):
+    pass
+
+
+def sandbox_secret() -> bytes:
+    """settings.PAYMENT_SANDBOX_SECRET, or (development and tests) a key derived from SECRET_KEY."""
+    configured = getattr(settings, "PAYMENT_SANDBOX_SECRET", "")
+    if configured:
+        return str(configured).encode()
+    return hashlib.sha256(f"{settings.SECRET_KEY}:payment-sandbox".encode()).hexdigest().encode()
+
+
+def open_checkout(
+    *, merchant_ref: str, amount_fen: int, notify_url: str, expires_at: datetime.datetime
+) -> str:
+    txn_id = "SBX" + secrets.token_hex(12).upper()
+    SandboxCheckout.objects.create(
+        txn_id=txn_id,
+        merchant_ref=merchant_ref,
+        amount_fen=amount_fen,
+        notify_url=notify_url,
+        expires_at=expires_at,
+    )
+    return txn_id
+
+
+def get_checkout(txn_id: str) -> SandboxCheckout:
+    checkout = SandboxCheckout.objects.filter(txn_id=txn_id).first()
+    if checkout is None:
+        raise SandboxError(f"no sandbox checkout '{txn_id}'")
+    return checkout
+
+
+def checkout_status(txn_id: str) -> str:
+    return get_checkout(txn_id).status
+
+
+def signed_headers(notify_id: str, body: bytes, now: datetime.datetime) -> dict[str, str]:
+    timestamp = str(int(now.timestamp()))
+    return {
+        "Content-Type": "application/json",
+        HEADER_TIMESTAMP: timestamp,
+        HEADER_NOTIFY_ID: notify_id,
+        HEADER_SIGNATURE: rules.sign(sandbox_secret(), timestamp, notify_id, body),
+    }
+
+
+def _close(checkout: SandboxCheckout, status: str, *, reason: str = "") -> None:
+    """Closes the checkout with `status` and queues the notification the merchant is owed."""
+    notify_status = {"paid": "success", "failed": "failed", "expired": "expired"}[status]
+    checkout.status = status
+    checkout.reason = reason
+    checkout.notify_id = "N" + secrets.token_hex(16)
+    body = {
+        "notify_id": checkout.notify_id,
+        "txn_id": checkout.txn_id,
+        "merchant_ref": checkout.merchant_ref,
+        "status": notify_status,
+        "amount_fen": checkout.amount_fen,
+        "payer_name": checkout.payer_name,
+        "payer_id_number": checkout.payer_id_number or "",
+        "reason": reason,
+    }
+    checkout.notify_body = json.dumps(body, ensure_ascii=False, sort_keys=True)
+    checkout.next_attempt_at = timezone.now()
+    checkout.save()
+    from huibao.payment.tasks import deliver_sandbox_notification
+
+    txn_id = checkout.txn_id
+    transaction.on_commit(lambda: deliver_sandbox_notification.enqueue(txn_id))
+
+
+def submit_payment(
+    txn_id: str, *, payer_name: str, id_number: str, card_number: str, action: str
+) -> SandboxCheckout:
+    """The payer's submission on the hosted page: pays (or fails) the checkout.
+
+    Card numbers ending 0002 are declined, ending 0069 make the transaction expire; `action`
+    'fail' is the payer abandoning the payment.
+    """
+    with transaction.atomic():
+        checkout = SandboxCheckout.objects.select_for_update().filter(txn_id=txn_id).first()
+        if checkout is None:
+            raise SandboxError(f"no sandbox checkout '{txn_id}'")
+        if checkout.status != SandboxCheckoutStatus.OPEN:
+            raise ValidationFailed(
+                "该笔交易已结束",
+                code="checkout_closed",
+                errors=[FieldError("txn_id", "checkout_closed", "该笔交易已结束，不能再次支付")],
+            )
+        if timezone.now() >= checkout.expires_at:
+            _close(checkout, SandboxCheckoutStatus.EXPIRED, reason="checkout_expired")
+            return checkout
+        name = payer_name.strip()
+        if not name:
+            raise ValidationFailed(
+                "付款人姓名必填",
+                code="required",
+                errors=[FieldError("payer_name", "required", "请填写付款人姓名")],
+            )
+        resident = validate_resident_id(id_number, field="id_number")
+        card = validate_bank_card(card_number, field="card_number")
+        checkout.payer_name = name
+        checkout.payer_id_number = resident.number
+        checkout.card_last4 = card[-4:]
+        if action == "fail":
+            _close(checkout, SandboxCheckoutStatus.FAILED, reason="payer_cancelled")
+            return checkout
+        outcome = rules.card_outcome(card)
+        if outcome == "declined":
+            _close(checkout, SandboxCheckoutStatus.FAILED, reason="card_declined")
+        elif outcome == "expired":
+            _close(checkout, SandboxCheckoutStatus.EXPIRED, reason="transaction_expired")
+        else:
+            _close(checkout, SandboxCheckoutStatus.PAID)
+        return checkout
+
+
+def http_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    """One HTTP delivery (tests replace this with Django's test client: no network in tests)."""
+    response = httpx.post(url, content=body, headers=headers, timeout=10.0)
+    return response.status_code, response.text
+
+
+def deliver(txn_id: str, *, now: datetime.datetime | None = None) -> bool:
+    """One delivery attempt of the checkout's notification; True once the merchant acknowledged."""
+    now = now or timezone.now()
+    checkout = get_checkout(txn_id)
+    if checkout.acknowledged_at is not None:
+        return True
+    if not checkout.notify_id:
+        raise SandboxError(f"checkout '{txn_id}' has no notification to deliver")
+    body = checkout.notify_body.encode()
+    try:
+        status, text = http_post(checkout.notify_url, body, signed_headers(checkout.notify_id, body, now))
+        acknowledged = status == 200 and text.strip() == ACK
+    except httpx.HTTPError:
+        acknowledged = False
+    checkout.attempts += 1
+    if acknowledged:
+        checkout.acknowledged_at = now
+        checkout.next_attempt_at = None
+    else:
+        delay = rules.retry_delay(checkout.attempts)
+        checkout.next_attempt_at = now + delay if delay is not None else None
+    checkout.save(update_fields=["attempts", "acknowledged_at", "next_attempt_at"])
+    return acknowledged
+
+
+def due_notifications(now: datetime.datetime) -> list[str]:
+    return list(
+        SandboxCheckout.objects.filter(
+            acknowledged_at__isnull=True, next_attempt_at__isnull=False, next_attempt_at__lte=now
+        ).values_list("txn_id", flat=True)
+    )
+
+
+def refund(txn_id: str, amount_fen: int) -> str:
+    with transaction.atomic():
+        checkout = SandboxCheckout.objects.select_for_update().filter(txn_id=txn_id).first()
+        if checkout is None or checkout.status != SandboxCheckoutStatus.PAID:
+            raise SandboxError(f"checkout '{txn_id}' was not paid")
+        if amount_fen <= 0 or checkout.refunded_fen + amount_fen > checkout.amount_fen:
+            raise SandboxError(f"refund of {amount_fen} fen exceeds what is left on '{txn_id}'")
+        checkout.refunded_fen += amount_fen
+        checkout.save(update_fields=["refunded_fen"])
+    return "R" + secrets.token_hex(12).upper()

@@ -1,0 +1,319 @@
+"""Payment use-cases: create, handle provider notifications, expire, refund.
+
+`handle_notification` is the one entry for provider notifications. It verifies the signature
+(forged → rejected, nothing stored but a forensic row), refuses stale timestamps, treats a
+notify_id already processed as an idempotent duplicate, then — in one transaction holding the
+payment row lock — checks amount and real name, moves the status through TRANSITIONS, writes
+the event and audit rows and runs the "on paid" hooks. Hooks run only on the pending → succeeded
+move, which the row lock and the guard make happen at most once per payment.
+"""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from huibao.core import audit
+from huibao.core.errors import FieldError, NotFound, ValidationFailed
+from huibao.core.fields import lookup_hash
+from huibao.core.money import as_decimal, to_fen, to_fen_int
+from huibao.core.states import check_transition
+from huibao.core.validators import validate_resident_id
+from huibao.payment import rules
+from huibao.payment.errors import InvalidAmount, InvalidSignature, PaymentNotRefundable
+from huibao.payment.models import Payment, PaymentEvent, ProviderNotification, Refund
+from huibao.payment.provider import Notification, default_provider_name, get_provider
+from huibao.payment.states import TRANSITIONS, PaymentStatus, RefundStatus
+
+ID_HASH_CONTEXT = "payment.payer_id_number"
+PaidHook = Callable[[Payment], None]
+_paid_hooks: dict[str, list[PaidHook]] = {}
+
+
+def register_paid_hook(reference_kind: str, fn: PaidHook) -> None:
+    """`fn(payment)` runs inside the transaction that marks a payment of `reference_kind` paid."""
+    hooks = _paid_hooks.setdefault(reference_kind, [])
+    if fn not in hooks:
+        hooks.append(fn)
+
+
+def unregister_paid_hook(reference_kind: str, fn: PaidHook) -> None:
+    if fn in _paid_hooks.get(reference_kind, []):
+        _paid_hooks[reference_kind].remove(fn)
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationOutcome:
+    """`acknowledge` tells the view to answer 'success' (the provider stops retrying)."""
+
+    acknowledge: bool
+    code: str
+    payment_id: int | None = None
+    message: str = ""
+
+
+def _new_merchant_ref() -> str:
+    return "HB" + timezone.now().strftime("%Y%m%d%H%M%S") + secrets.token_hex(6).upper()
+
+
+def _transition(payment: Payment, target: str, *, kind: str, detail: dict[str, Any] | None = None) -> None:
+    """Moves a locked payment to `target` through the guard, with its event and audit rows."""
+    check_transition(TRANSITIONS, payment.status, target, what="payment")
+    before = payment.status
+    payment.status = target
+    payment.save(
+        update_fields=[
+            "status",
+            "failure_reason",
+            "paid_at",
+            "refunded_amount",
+            "provider_txn_id",
+            "checkout_url",
+            "updated_at",
+        ]
+    )
+    PaymentEvent.objects.create(
+        payment=payment, kind=kind, from_status=before, to_status=target, detail=detail or {}
+    )
+    audit.record(
+        f"payment.{target}",
+        "payment",
+        str(payment.public_id),
+        actor=f"payment:{payment.provider}",
+        before={"status": before},
+        after={
+            "status": target,
+            "amount": payment.amount,
+            "reason": payment.failure_reason,
+            **(detail or {}),
+        },
+    )
+
+
+def create_payment(
+    *,
+    amount: Decimal,
+    payer_name: str,
+    payer_id_number: str,
+    reference_kind: str,
+    reference_id: str,
+    expires_in: datetime.timedelta,
+    provider: str | None = None,
+) -> Payment:
+    """Creates a payment for the applicant (`payer_*`) and opens the provider's hosted checkout."""
+    value = to_fen(as_decimal(amount))
+    if value <= 0:
+        raise InvalidAmount(
+            "amount must be positive", errors=[FieldError("amount", "positive", "支付金额必须大于0")]
+        )
+    if not payer_name.strip():
+        raise ValidationFailed(
+            "payer_name is required", errors=[FieldError("payer_name", "required", "请填写付款人姓名")]
+        )
+    resident = validate_resident_id(payer_id_number, field="payer_id_number")
+    if expires_in <= datetime.timedelta(0):
+        raise ValidationFailed(
+            "expires_in must be positive",
+            errors=[FieldError("expires_in", "positive", "支付有效期必须大于0")],
+        )
+    gateway = get_provider(provider or default_provider_name())
+    with transaction.atomic():
+        payment = Payment.objects.create(
+            merchant_ref=_new_merchant_ref(),
+            reference_kind=reference_kind,
+            reference_id=str(reference_id),
+            amount=value,
+            payer_name=payer_name.strip(),
+            payer_id_number=resident.number,
+            payer_id_number_hash=lookup_hash(resident.number, context=ID_HASH_CONTEXT),
+            provider=gateway.name,
+            expires_at=timezone.now() + expires_in,
+        )
+        PaymentEvent.objects.create(payment=payment, kind="created", to_status=payment.status)
+        audit.record(
+            "payment.created",
+            "payment",
+            str(payment.public_id),
+            actor="system",
+            after=audit.snapshot(payment),
+        )
+        checkout = gateway.create_checkout(payment)
+        payment.provider_txn_id = checkout.provider_txn_id
+        payment.checkout_url = checkout.url
+        _transition(
+            payment,
+            PaymentStatus.PENDING,
+            kind="checkout_opened",
+            detail={"provider_txn_id": checkout.provider_txn_id},
+        )
+    return payment
+
+
+def _refund_locked(payment: Payment, amount: Decimal, reason: str) -> Refund:
+    result = get_provider(payment.provider).refund(payment, amount)
+    refund_row = Refund.objects.create(
+        payment=payment,
+        amount=amount,
+        reason=reason,
+        status=RefundStatus.SUCCEEDED if result.ok else RefundStatus.FAILED,
+        provider_refund_id=result.provider_refund_id,
+    )
+    PaymentEvent.objects.create(
+        payment=payment,
+        kind="refund",
+        from_status=payment.status,
+        to_status=payment.status,
+        detail={"amount": str(amount), "reason": reason, "ok": result.ok, "message": result.message},
+    )
+    return refund_row
+
+
+def _apply(payment: Payment, note: Notification) -> str:
+    """Applies a verified, fresh, first-seen notification to the locked payment; returns the outcome code."""
+    detail = {"notify_id": note.notify_id, "provider_txn_id": note.provider_txn_id}
+    if note.status == "success":
+        if payment.status in (
+            PaymentStatus.SUCCEEDED,
+            PaymentStatus.REFUNDED,
+            PaymentStatus.PARTIALLY_REFUNDED,
+        ):
+            return "already_succeeded"
+        if payment.status not in (PaymentStatus.CREATED, PaymentStatus.PENDING):
+            # Money arrived for a payment already closed (expired, failed, refused): give it back.
+            payment.paid_at = payment.paid_at or timezone.now()
+            _refund_locked(payment, payment.amount, f"late payment on a {payment.status} payment")
+            return "late_payment_refunded"
+        if payment.status == PaymentStatus.CREATED:
+            _transition(payment, PaymentStatus.PENDING, kind="notification", detail=detail)
+        payment.paid_at = timezone.now()
+        if note.amount_fen != to_fen_int(payment.amount):
+            payment.failure_reason = "amount_mismatch"
+        elif not rules.payer_is_applicant(
+            payment.payer_name, payment.payer_id_number, note.payer_name, note.payer_id_number
+        ):
+            payment.failure_reason = "payer_not_applicant"
+        if payment.failure_reason:
+            _transition(payment, PaymentStatus.REFUSED, kind="notification", detail=detail)
+            _refund_locked(payment, payment.amount, payment.failure_reason)
+            return "refused"
+        _transition(payment, PaymentStatus.SUCCEEDED, kind="notification", detail=detail)
+        for hook in list(_paid_hooks.get(payment.reference_kind, [])):
+            hook(payment)
+        return "succeeded"
+    target = PaymentStatus.FAILED if note.status == "failed" else PaymentStatus.EXPIRED
+    if payment.status == target:
+        return "already_" + target
+    if payment.status not in (PaymentStatus.CREATED, PaymentStatus.PENDING):
+        return "ignored_closed"
+    payment.failure_reason = note.reason[:64] or note.status
+    _transition(payment, target, kind="notification", detail=detail)
+    return str(target)
+
+
+def handle_notification(
+    provider_name: str, headers: Mapping[str, str], body: bytes, *, now: datetime.datetime | None = None
+) -> NotificationOutcome:
+    now = now or timezone.now()
+    try:
+        provider = get_provider(provider_name)
+        note = provider.parse_notification(headers, body)
+    except InvalidSignature as exc:
+        notify_id = next((str(v) for k, v in headers.items() if k.lower().endswith("notify-id")), "")
+        ProviderNotification.objects.create(
+            provider=provider_name[:20],
+            notify_id=notify_id[:64],
+            raw_body=body.decode("utf-8", "replace"),
+            signature_ok=False,
+            outcome=exc.code,
+            processed_at=now,
+        )
+        return NotificationOutcome(acknowledge=False, code=exc.code, message=exc.message)
+    if rules.is_stale(note.sent_at, now):
+        return NotificationOutcome(acknowledge=False, code="stale", message="notification timestamp is stale")
+    try:
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    record = ProviderNotification.objects.create(
+                        provider=provider.name,
+                        notify_id=note.notify_id,
+                        raw_body=body.decode(),
+                        signature_ok=True,
+                    )
+            except IntegrityError:
+                return NotificationOutcome(acknowledge=True, code="duplicate")
+            payment = (
+                Payment.objects.select_for_update()
+                .filter(merchant_ref=note.merchant_ref, provider=provider.name)
+                .first()
+            )
+            if payment is None:
+                raise NotFound(f"no payment with merchant_ref '{note.merchant_ref}'", code="unknown_payment")
+            code = _apply(payment, note)
+            record.payment = payment
+            record.outcome = code
+            record.processed_at = timezone.now()
+            record.save(update_fields=["payment", "outcome", "processed_at"])
+            return NotificationOutcome(acknowledge=True, code=code, payment_id=payment.pk)
+    except NotFound as exc:
+        # Not acknowledged: the row rolled back, so a later delivery is processed afresh.
+        return NotificationOutcome(acknowledge=False, code=exc.code, message=exc.message)
+
+
+def expire_unpaid(now: datetime.datetime) -> int:
+    """Expires every open payment past its `expires_at`; returns how many were expired."""
+    expired = 0
+    ids = list(
+        Payment.objects.filter(
+            status__in=[PaymentStatus.CREATED, PaymentStatus.PENDING], expires_at__lte=now
+        ).values_list("pk", flat=True)
+    )
+    for pk in ids:
+        with transaction.atomic():
+            payment = Payment.objects.select_for_update().get(pk=pk)
+            if payment.status in (PaymentStatus.CREATED, PaymentStatus.PENDING) and payment.expires_at <= now:
+                payment.failure_reason = "not_paid_in_time"
+                _transition(payment, PaymentStatus.EXPIRED, kind="expired")
+                expired += 1
+    return expired
+
+
+def refund(payment: Payment, amount: Decimal, reason: str) -> Refund:
+    """Refunds `amount` of a succeeded payment (in full or in part) through its provider."""
+    value = to_fen(as_decimal(amount))
+    if not reason.strip():
+        raise ValidationFailed(
+            "reason is required", errors=[FieldError("reason", "required", "请填写退款原因")]
+        )
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        if locked.status not in (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED):
+            raise PaymentNotRefundable(
+                f"payment is {locked.status}: only a succeeded payment can be refunded",
+                errors=[FieldError("status", "not_refundable", "仅支付成功的订单可以退款")],
+            )
+        left = locked.amount - locked.refunded_amount
+        if value <= 0 or value > left:
+            raise InvalidAmount(
+                f"refund amount must be between 0.01 and {left}",
+                errors=[FieldError("amount", "refund_range", f"退款金额须大于0且不超过可退金额{left}元")],
+            )
+        row = _refund_locked(locked, value, reason.strip())
+        if row.status != RefundStatus.SUCCEEDED:
+            return row
+        locked.refunded_amount += value
+        _transition(
+            locked,
+            rules.status_after_refund(locked.amount, locked.refunded_amount),
+            kind="refunded",
+            detail={"refund": str(row.public_id), "amount": str(value)},
+        )
+    payment.refresh_from_db()
+    return row

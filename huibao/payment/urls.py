@@ -1,0 +1,10 @@
+from django.urls import path
+
+from huibao.payment.web import views
+
+app_name = "payment"
+
+urlpatterns = [
+    path("notify/<slug:provider>/", views.notify, name="notify"),
+    path("sandbox/pay/<slug:txn_id>/", views.sandbox_pay, name="sandbox_pay"),
+]
