@@ -1,5 +1,6 @@
 """Test-wide configuration: deterministic hypothesis runs, no network."""
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -10,3 +11,10 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 settings.load_profile("huibao")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last: they are the slowest, and Playwright's event loop must not be open
+    while other tests run."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

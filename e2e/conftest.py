@@ -26,7 +26,9 @@ PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = Path(os.environ.get("HUIBAO_SCREENSHOTS", "var/screenshots"))
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an asyncio loop running in this thread while it is
+# open, which would break later tests that call asyncio.run() (pyHanko's signing does).
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
