@@ -231,45 +231,30 @@ def publish_version(version: ProductVersion, *, actor: Any = None, request: Any 
 
 def take_off_sale(product: Product, *, actor: Any = None, request: Any = None) -> Product:
     """Stops selling a product (停售); its current version stays published for existing policies."""
-    with transaction.atomic():
-        product = Product.objects.select_for_update().get(pk=product.pk)
-        check_transition(
-            PRODUCT_TRANSITIONS, product.status, ProductStatus.OFF_SALE, what=f"product {product.code}"
-        )
-        before = _product_state(product)
-        product.status = ProductStatus.OFF_SALE
-        product.save(update_fields=["status", "updated_at"])
-        _record(
-            "catalog.product.off_sale",
-            OBJ_PRODUCT,
-            product.pk,
-            actor=actor,
-            before=before,
-            after=_product_state(product),
-            request=request,
-        )
-        bump_revision()
-    return product
+    return _move_product(product, ProductStatus.OFF_SALE, "catalog.product.off_sale", actor, request)
 
 
 def put_on_sale(product: Product, *, actor: Any = None, request: Any = None) -> Product:
     """Resumes selling an off-sale product whose current version is published."""
+    return _move_product(product, ProductStatus.ON_SALE, "catalog.product.on_sale", actor, request)
+
+
+def _move_product(product: Product, target: str, action: str, actor: Any, request: Any) -> Product:
+    """The one path of a product's status change: row lock, transition guard, audit, revision."""
     with transaction.atomic():
         product = Product.objects.select_for_update().get(pk=product.pk)
-        check_transition(
-            PRODUCT_TRANSITIONS, product.status, ProductStatus.ON_SALE, what=f"product {product.code}"
-        )
-        if product.current_version_id is None:
+        check_transition(PRODUCT_TRANSITIONS, product.status, target, what=f"product {product.code}")
+        if target == ProductStatus.ON_SALE and product.current_version_id is None:
             raise ValidationFailed(
                 f"product {product.code} has no published version",
                 code="no_published_version",
                 errors=[FieldError("current_version", "required", "publish a version first")],
             )
         before = _product_state(product)
-        product.status = ProductStatus.ON_SALE
+        product.status = target
         product.save(update_fields=["status", "updated_at"])
         _record(
-            "catalog.product.on_sale",
+            action,
             OBJ_PRODUCT,
             product.pk,
             actor=actor,
