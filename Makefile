@@ -21,6 +21,7 @@ install: $(STAMP)
 demo: install
 	scripts/make-dotenv
 	$(PY) manage.py setup_demo
+	@echo "Huibao is starting at http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs)"
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 ## Debian packages the browser and signature tests need (root on Debian; skipped when present).

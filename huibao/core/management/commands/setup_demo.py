@@ -29,9 +29,7 @@ class Command(BaseCommand):
             call_command("load_demo", seed=options["seed"], verbosity=1)
         logins = create_demo_users()
         elapsed = time.monotonic() - started
-        self.stdout.write(
-            self.style.SUCCESS(f"Ready in {elapsed:.0f} s. Huibao is starting at http://127.0.0.1:8000/")
-        )
+        self.stdout.write(self.style.SUCCESS(f"Ready in {elapsed:.0f} s."))
         self.stdout.write("")
         self.stdout.write("Demo log-ins")
         self.stdout.write("-" * 100)
