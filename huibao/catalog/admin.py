@@ -9,6 +9,7 @@ Who may change what comes from the role groups' model permissions (`huibao.accou
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -100,14 +101,25 @@ class FrozenInlineMixin:
         return not self._parent_frozen(obj) and bool(super().has_delete_permission(request, obj))  # type: ignore[misc]
 
 
-def _run(modeladmin: admin.ModelAdmin[Any], request: HttpRequest, action: Any, label: str) -> bool:
-    try:
-        action()
-    except DomainError as exc:
-        details = "；".join(f"{e.field}: {e.message}" for e in exc.errors)
-        modeladmin.message_user(request, f"{label}失败：{exc.message} {details}".strip(), messages.ERROR)
-        return False
-    return True
+def _run_each(
+    modeladmin: admin.ModelAdmin[Any],
+    request: HttpRequest,
+    objects: Iterable[Any],
+    service: Callable[[Any], object],
+    label: Callable[[Any], str],
+    done: Callable[[Any], str],
+) -> None:
+    """Runs a catalog service on each selected row, telling the user, per row, what happened.
+    A domain error on one row (e.g. a frozen version) is reported and the others still run."""
+    for obj in objects:
+        try:
+            service(obj)
+        except DomainError as exc:
+            details = "；".join(f"{e.field}: {e.message}" for e in exc.errors)
+            failure = f"{label(obj)}失败：{exc.message} {details}".strip()
+            modeladmin.message_user(request, failure, messages.ERROR)
+        else:
+            modeladmin.message_user(request, done(obj), messages.SUCCESS)
 
 
 # --- Insurers, crowds, scenarios -----------------------------------------------------------
@@ -201,36 +213,36 @@ class ProductAdmin(CatalogAdmin):
 
     @admin.action(description="创建新版本", permissions=["change"])
     def make_new_version(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
-        for product in queryset:
-            if _run(
-                self,
-                request,
-                lambda p=product: services.new_version(p, actor=request.user, request=request),
-                f"{product.code} 创建新版本",
-            ):
-                self.message_user(request, f"{product.code}：已创建新草稿版本。", messages.SUCCESS)
+        _run_each(
+            self,
+            request,
+            queryset,
+            lambda p: services.new_version(p, actor=request.user, request=request),
+            lambda p: f"{p.code} 创建新版本",
+            lambda p: f"{p.code}：已创建新草稿版本。",
+        )
 
     @admin.action(description="下架", permissions=["change"])
     def take_off_sale(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
-        for product in queryset:
-            if _run(
-                self,
-                request,
-                lambda p=product: services.take_off_sale(p, actor=request.user, request=request),
-                f"{product.code} 下架",
-            ):
-                self.message_user(request, f"{product.code}：已下架。", messages.SUCCESS)
+        _run_each(
+            self,
+            request,
+            queryset,
+            lambda p: services.take_off_sale(p, actor=request.user, request=request),
+            lambda p: f"{p.code} 下架",
+            lambda p: f"{p.code}：已下架。",
+        )
 
     @admin.action(description="重新上架", permissions=["change"])
     def put_on_sale(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
-        for product in queryset:
-            if _run(
-                self,
-                request,
-                lambda p=product: services.put_on_sale(p, actor=request.user, request=request),
-                f"{product.code} 上架",
-            ):
-                self.message_user(request, f"{product.code}：已上架。", messages.SUCCESS)
+        _run_each(
+            self,
+            request,
+            queryset,
+            lambda p: services.put_on_sale(p, actor=request.user, request=request),
+            lambda p: f"{p.code} 上架",
+            lambda p: f"{p.code}：已上架。",
+        )
 
 
 class PlanInline(FrozenInlineMixin, admin.TabularInline[Plan, ProductVersion]):
@@ -283,25 +295,25 @@ class ProductVersionAdmin(FrozenVersionMixin, CatalogAdmin):
 
     @admin.action(description="发布", permissions=["change"])
     def publish(self, request: HttpRequest, queryset: QuerySet[ProductVersion]) -> None:
-        for version in queryset.select_related("product"):
-            if _run(
-                self,
-                request,
-                lambda v=version: services.publish_version(v, actor=request.user, request=request),
-                f"{version} 发布",
-            ):
-                self.message_user(request, f"{version}：已发布并上架。", messages.SUCCESS)
+        _run_each(
+            self,
+            request,
+            queryset.select_related("product"),
+            lambda v: services.publish_version(v, actor=request.user, request=request),
+            lambda v: f"{v} 发布",
+            lambda v: f"{v}：已发布并上架。",
+        )
 
     @admin.action(description="创建新版本", permissions=["change"])
     def make_new_version(self, request: HttpRequest, queryset: QuerySet[ProductVersion]) -> None:
-        for version in queryset.select_related("product"):
-            if _run(
-                self,
-                request,
-                lambda v=version: services.new_version(v.product, actor=request.user, request=request),
-                f"{version.product.code} 创建新版本",
-            ):
-                self.message_user(request, f"{version.product.code}：已创建新草稿版本。", messages.SUCCESS)
+        _run_each(
+            self,
+            request,
+            queryset.select_related("product"),
+            lambda v: services.new_version(v.product, actor=request.user, request=request),
+            lambda v: f"{v.product.code} 创建新版本",
+            lambda v: f"{v.product.code}：已创建新草稿版本。",
+        )
 
 
 class CoverageInline(FrozenInlineMixin, admin.TabularInline[Coverage, Plan]):

@@ -36,18 +36,7 @@ SCHEMA_PATH = Path(__file__).parent / "schema" / "product.schema.json"
 SCHEMA_VERSION = 1
 
 # Version fields carried by the document, in export order.
-VERSION_FIELDS = (
-    "tagline",
-    "description",
-    "highlights",
-    "eligibility",
-    "term_options",
-    "payment_modes",
-    "cooling_off_days",
-    "renewal",
-    "value_added_services",
-    "pricing",
-)
+VERSION_FIELDS = ProductVersion.CONTENT_FIELDS
 VERSION_DEFAULTS: dict[str, Any] = {
     "tagline": "",
     "description": "",

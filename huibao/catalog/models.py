@@ -154,6 +154,20 @@ class ProductVersion(models.Model):
     - `pricing`: the rating spec (see `docs/rating.md`)
     """
 
+    # What is sold: the fields copied into a new version, exported, and editable while draft.
+    CONTENT_FIELDS: tuple[str, ...] = (
+        "tagline",
+        "description",
+        "highlights",
+        "eligibility",
+        "term_options",
+        "payment_modes",
+        "cooling_off_days",
+        "renewal",
+        "value_added_services",
+        "pricing",
+    )
+
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT)

@@ -41,20 +41,7 @@ from huibao.core.states import check_transition
 REQUIRED_DOCUMENTS: tuple[str, ...] = (DocumentKind.TERMS, DocumentKind.DISCLOSURE, DocumentKind.EXCLUSIONS)
 
 # Fields of a draft version that `update_draft` may change.
-EDITABLE_VERSION_FIELDS: frozenset[str] = frozenset(
-    {
-        "tagline",
-        "description",
-        "highlights",
-        "eligibility",
-        "term_options",
-        "payment_modes",
-        "cooling_off_days",
-        "renewal",
-        "value_added_services",
-        "pricing",
-    }
-)
+EDITABLE_VERSION_FIELDS: frozenset[str] = frozenset(ProductVersion.CONTENT_FIELDS)
 
 OBJ_PRODUCT = "catalog.product"
 OBJ_VERSION = "catalog.productversion"
@@ -340,16 +327,7 @@ def new_version(product: Product, *, actor: Any = None, request: Any = None) -> 
             product=product,
             number=top + 1,
             status=VersionStatus.DRAFT,
-            tagline=source.tagline,
-            description=source.description,
-            highlights=source.highlights,
-            eligibility=source.eligibility,
-            term_options=source.term_options,
-            payment_modes=source.payment_modes,
-            cooling_off_days=source.cooling_off_days,
-            renewal=source.renewal,
-            value_added_services=source.value_added_services,
-            pricing=source.pricing,
+            **{name: getattr(source, name) for name in ProductVersion.CONTENT_FIELDS},
         )
         _copy_content(source, target)
         _record(

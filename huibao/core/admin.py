@@ -57,13 +57,9 @@ class AuditedModelAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ("seq", "occurred_at", "actor_label", "action", "object_type", "object_id", "ip")
-    list_filter = ("action", "object_type")
-    search_fields = ("object_id", "actor_label")
-    ordering = ("-seq",)
-    readonly_fields = tuple(f.name for f in AuditEntry._meta.fields)
-    actions = None
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """Records that are written by the platform only and never edited by hand (audit entries,
+    quotes): no add, change or delete in the back office."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -73,6 +69,15 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class AuditEntryAdmin(ReadOnlyModelAdmin):
+    list_display = ("seq", "occurred_at", "actor_label", "action", "object_type", "object_id", "ip")
+    list_filter = ("action", "object_type")
+    search_fields = ("object_id", "actor_label")
+    ordering = ("-seq",)
+    readonly_fields = tuple(f.name for f in AuditEntry._meta.fields)
+    actions = None
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         user = request.user

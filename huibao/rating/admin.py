@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from huibao.core.admin import ReadOnlyModelAdmin
 from huibao.rating.models import Quote
 
 
@@ -50,7 +50,7 @@ def steps_table(steps: Any) -> SafeString:
 
 
 @admin.register(Quote)
-class QuoteAdmin(admin.ModelAdmin[Quote]):
+class QuoteAdmin(ReadOnlyModelAdmin):
     list_display = ("id", "created_at", "product_version", "plan", "premium", "channel", "user")
     list_filter = ("channel", "engine_version")
     search_fields = ("id", "product_version__product__code", "product_version__product__name")
@@ -78,12 +78,3 @@ class QuoteAdmin(admin.ModelAdmin[Quote]):
     @admin.display(description="计算步骤")
     def steps_display(self, obj: Quote) -> SafeString:
         return steps_table(obj.steps)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
