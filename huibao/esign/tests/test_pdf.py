@@ -1,13 +1,29 @@
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import hashlib
+import io
 import subprocess
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from PIL import Image, ImageChops
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import signers
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.graphics.shapes import Drawing
+from reportlab.lib.units import mm
+from reportlab.platypus import SimpleDocTemplate
 
+from huibao.esign import pdf as pdf_module
 from huibao.esign.bench import sample_policy, signature_png
-from huibao.esign.ca import SIGNING_CN
-from huibao.esign.pdf import Section, render_pdf, sign_pdf, verify_pdf
+from huibao.esign.ca import SIGNING_CN, ca_directory
+from huibao.esign.pdf import QrFlowable, Section, render_pdf, sign_pdf, verify_pdf
 
 
 def _pdftotext(path: Path) -> str:
@@ -145,8 +161,6 @@ def test_one_changed_byte_fails_both_validators(signed_policy, tmp_path):
 def test_signature_from_another_ca_is_intact_but_not_trusted(var_dir, settings, tmp_path):
     # given a PDF signed by a different CA (another installation)
     signed = sign_pdf(render_pdf("保单", [Section(paragraphs=("内容",))]), reason="出单")
-    from huibao.esign import pdf as pdf_module
-
     settings.VAR_DIR = tmp_path / "other-installation"
     pdf_module._validation_context_roots.cache_clear()
     # when it is verified against this installation's root
@@ -173,3 +187,95 @@ def test_signing_works_with_an_encrypted_key(var_dir, settings):
     signed = sign_pdf(render_pdf("保单", [Section(paragraphs=("内容",))]), reason="出单")
     # then
     assert verify_pdf(signed).valid
+
+
+# --- Speed-ups that must not change the documents -------------------------------------------
+
+
+def _rasterize(pdf: bytes, tmp_path: Path, name: str) -> Image.Image:
+    path = tmp_path / f"{name}.pdf"
+    path.write_bytes(pdf)
+    subprocess.run(
+        ["pdftoppm", "-r", "200", "-png", "-singlefile", str(path), str(tmp_path / name)], check=True
+    )
+    return Image.open(tmp_path / f"{name}.png").convert("L")
+
+
+def _one_flowable_pdf(flowable) -> bytes:
+    buffer = io.BytesIO()
+    SimpleDocTemplate(buffer, pagesize=(80 * mm, 80 * mm), leftMargin=5 * mm, topMargin=5 * mm).build(
+        [flowable]
+    )
+    return buffer.getvalue()
+
+
+def test_qr_code_looks_exactly_like_reportlabs_widget(tmp_path):
+    # given a verification URL drawn by reportlab's QR widget in a Drawing (the old way) and by ours
+    url = "https://huibao.example/verify/HB-2025-000123456"
+    size = 30 * mm
+    widget = QrCodeWidget(url, barLevel="M")
+    x0, y0, x1, y1 = widget.getBounds()
+    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
+    drawing.add(widget)
+    ours = QrFlowable(url, size)
+    # when both are rasterised at 200 dpi
+    before = _rasterize(_one_flowable_pdf(drawing), tmp_path, "widget")
+    after = _rasterize(_one_flowable_pdf(ours), tmp_path, "flowable")
+    # then they encode the same modules and every pixel is the same
+    assert ours.modules == [[bool(m) for m in row] for row in widget.qr.modules]
+    assert before.getextrema() == (0, 255)
+    assert ImageChops.difference(before, after).getbbox() is None
+
+
+def _signed_data(pdf: bytes):
+    return PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures[-1].signed_data
+
+
+def test_template_signer_makes_the_cms_pyhanko_makes(var_dir):
+    # given the cached platform signer and a document digest
+    signer = pdf_module._signer(ca_directory().resolve())
+    digest = hashlib.sha256(b"some document").digest()
+    attrs = PdfCMSSignedAttributes(signing_time=dt.datetime.now(dt.UTC))
+    # when the template path and pyHanko's own path sign it
+    fast = asyncio.run(signer.async_sign(digest, "sha256", use_pades=True, signed_attr_settings=attrs))
+    plain = asyncio.run(
+        signers.SimpleSigner.async_sign(signer, digest, "sha256", use_pades=True, signed_attr_settings=attrs)
+    )
+    # then everything but the (randomised ECDSA) signature value is the same DER
+    assert signer._template is not None
+    fast_data, plain_data = fast["content"], plain["content"]
+    fast_info, plain_info = fast_data["signer_infos"][0], plain_data["signer_infos"][0]
+    for key in ("version", "sid", "digest_algorithm", "signed_attrs", "signature_algorithm"):
+        assert fast_info[key].dump() == plain_info[key].dump(), key
+    for key in ("version", "digest_algorithms", "encap_content_info"):
+        assert fast_data[key].dump() == plain_data[key].dump(), key
+    assert {c.dump() for c in fast_data["certificates"]} == {c.dump() for c in plain_data["certificates"]}
+    assert fast_info["signed_attrs"][1]["values"][0].native == digest  # message_digest
+    # and the signature verifies over the signed attributes with the signing certificate's key
+    key = x509.load_der_x509_certificate(signer.signing_cert.dump()).public_key()
+    signed_attrs = b"\x31" + fast_info["signed_attrs"].dump()[1:]
+    key.verify(fast_info["signature"].native, signed_attrs, ec.ECDSA(hashes.SHA256()))
+
+
+def test_each_signed_document_gets_its_own_digest(var_dir):
+    # given two different documents signed one after the other (the second from the template)
+    first = sign_pdf(render_pdf("保单", [Section(paragraphs=("一",))]), reason="出单")
+    second = sign_pdf(render_pdf("保单", [Section(paragraphs=("二",))]), reason="出单")
+    # then both are valid and their CMS differ in the digest
+    assert verify_pdf(first).valid and verify_pdf(second).valid
+    digests = [
+        _signed_data(doc)["signer_infos"][0]["signed_attrs"][1]["values"][0].native for doc in (first, second)
+    ]
+    assert digests[0] != digests[1]
+
+
+def test_requests_the_template_cannot_serve_go_to_pyhanko(var_dir):
+    # given a request for a non-PAdES CMS (which carries a signing-time attribute)
+    signer = pdf_module._signer(ca_directory().resolve())
+    attrs = PdfCMSSignedAttributes(signing_time=dt.datetime.now(dt.UTC))
+    digest = hashlib.sha256(b"x").digest()
+    # when
+    content = asyncio.run(signer.async_sign(digest, "sha256", use_pades=False, signed_attr_settings=attrs))
+    # then pyHanko built it, with the attribute the template does not have
+    kinds = {attr["type"].native for attr in content["content"]["signer_infos"][0]["signed_attrs"]}
+    assert "signing_time" in kinds
