@@ -18,3 +18,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests run last: they are the slowest, and Playwright's event loop must not be open
     while other tests run."""
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
+@pytest.fixture(autouse=True)
+def _forget_compiled_products() -> None:
+    """The rating engine caches compiled product versions by primary key for the life of the
+    process. Tests roll their rows back, and SQLite hands the same keys out again, so a version
+    compiled in one test must not be seen by the next."""
+    from huibao.rating.services import clear_cache
+
+    clear_cache()

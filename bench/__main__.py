@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import quote, search
+from bench import issue, quote, search
 
 Bench = Callable[[argparse.Namespace], dict[str, Any]]
 
@@ -16,6 +16,7 @@ REGISTRY: dict[str, tuple[Bench, str]] = {
     "quote": (quote.run, "rating: in-process quotes/s and POST /api/v1/quotes over HTTP"),
     "quote-engine": (quote.run_engine_only, "rating: in-process quotes/s only (no database, no server)"),
     "search": (search.run, "catalog: GET /api/v1/products?q=… latency over the demo catalog"),
+    "issue": (issue.run, "application: quote → application → … → pay → policy issued, over HTTP"),
 }
 
 

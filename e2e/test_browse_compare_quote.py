@@ -50,10 +50,11 @@ def test_browse_compare_and_quote_on_a_phone(live_server, transactional_db, phon
     expect(page.locator("#f-line option[value=medical]")).to_have_text("医疗险 (3)")
 
     # and add the three to compare
-    for code in ("pingan-e-sheng-bao", "zhongan-zun-xiang-e-sheng", "cpic-lan-yi-bao"):
+    # (each add waits for the tray to count it: a click during the previous swap would be lost)
+    for count, code in enumerate(("pingan-e-sheng-bao", "zhongan-zun-xiang-e-sheng", "cpic-lan-yi-bao"), 1):
         page.locator(f'button[data-compare="{code}"]').click()
+        expect(page.locator("#compare-tray .compare-tray__title")).to_have_text(f"对比 {count}/4")
         expect(page.locator("#compare-tray .compare-tray__msg")).to_contain_text("加入对比")
-    expect(page.locator("#compare-tray .compare-tray__title")).to_have_text("对比 3/4")
     expect(page.locator(".tabbar .badge")).to_have_text("3")
 
     # then: the comparison highlights the rows that differ

@@ -14,7 +14,7 @@ from huibao.core.errors import DomainError
 api = NinjaAPI(
     title="Huibao API",
     version="1",
-    description="汇保 internet insurance platform: catalog, rating and quotes. All amounts are CNY strings.",
+    description="汇保 internet insurance platform: catalog, rating, quotes, applications, payments and policies. All amounts are CNY strings.",
     docs_url="/docs",
     openapi_url="/openapi.json",
     urls_namespace="api",
@@ -28,11 +28,17 @@ def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
 
 def register_routers() -> None:
     """Routers are added here, one per domain app, under /api/v1/."""
+    from huibao.application.api import router as application_router
     from huibao.catalog.api import router as catalog_router
+    from huibao.payment.api import router as payment_router
+    from huibao.policy.api import router as policy_router
     from huibao.rating.api import router as rating_router
 
     api.add_router("/v1/", catalog_router)
     api.add_router("/v1/", rating_router)
+    api.add_router("/v1/", application_router)
+    api.add_router("/v1/", payment_router)
+    api.add_router("/v1/", policy_router)
 
 
 register_routers()

@@ -50,6 +50,10 @@ INSTALLED_APPS = [
     "huibao.catalog",
     "huibao.rating",
     "huibao.payment",
+    "huibao.identity",
+    "huibao.application",
+    "huibao.underwriting",
+    "huibao.policy",
     "huibao.esign",
 ]
 
@@ -164,6 +168,13 @@ if PRODUCTION and not (HUIBAO_DATA_KEYS and HUIBAO_LOOKUP_KEY):
 HUIBAO_SIGNING_KEY_PASSPHRASE = env_str("HUIBAO_SIGNING_KEY_PASSPHRASE")
 # HMAC secret shared with the sandbox payment gateway (derived from SECRET_KEY when empty).
 PAYMENT_SANDBOX_SECRET = env_str("PAYMENT_SANDBOX_SECRET")
+# HMAC secrets of the face-check and insurer sandboxes (derived from SECRET_KEY when empty).
+FACE_SANDBOX_SECRET = env_str("FACE_SANDBOX_SECRET")
+
+# --- Applications ---------------------------------------------------------------------------
+# An application not paid within this time expires; a payment left open expires sooner.
+HUIBAO_APPLICATION_TTL_HOURS = env_int("HUIBAO_APPLICATION_TTL_HOURS", 72)
+HUIBAO_PAYMENT_TTL_MINUTES = env_int("HUIBAO_PAYMENT_TTL_MINUTES", 30)
 
 # --- I18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"

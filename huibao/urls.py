@@ -9,5 +9,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("account/", include("huibao.account.urls")),
     path("payment/", include("huibao.payment.urls")),
+    path("identity/", include("huibao.identity.urls")),
+    path("policy/", include("huibao.policy.urls")),
+    path("apply/", include("huibao.application.web.urls")),
     path("", include("huibao.catalog.web.urls")),
 ]

@@ -23,6 +23,11 @@ def _perms(app: str, actions: Iterable[str], models: Iterable[str]) -> tuple[str
 CATALOG_VIEW = _perms("catalog", ["view"], CATALOG_MODELS)
 CATALOG_EDIT = _perms("catalog", ["add", "change", "view"], CATALOG_MODELS)
 QUOTE_VIEW = ("rating.view_quote",)
+APPLICATION_VIEW = ("application.view_application", "application.view_applicationitem")
+POLICY_VIEW = ("policy.view_policy", "policy.view_insurerdelivery", "policy.view_npsresponse")
+PAYMENT_VIEW = ("payment.view_payment", "payment.view_refund", "payment.view_providernotification")
+IDENTITY_VIEW = ("identity.view_identitycheck", "identity.view_facecheck")
+UNDERWRITING = ("underwriting.view_underwritingcase", "underwriting.change_underwritingcase")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +40,27 @@ class Role:
 ROLES: dict[str, Role] = {
     role.code: role
     for role in (
-        Role("operator", "运营", (*CATALOG_EDIT, *QUOTE_VIEW)),
-        Role("underwriter", "核保", (*CATALOG_VIEW, *QUOTE_VIEW)),
-        Role("claims_adjuster", "理赔", (*CATALOG_VIEW, *QUOTE_VIEW)),
-        Role("fraud_analyst", "风控", (*CATALOG_VIEW, *QUOTE_VIEW)),
-        Role("finance", "财务", (*CATALOG_VIEW, *QUOTE_VIEW)),
-        Role("customer_service", "客服", (*CATALOG_VIEW, *QUOTE_VIEW)),
+        Role(
+            "operator",
+            "运营",
+            (*CATALOG_EDIT, *QUOTE_VIEW, *APPLICATION_VIEW, *POLICY_VIEW, "policy.change_insurerdelivery"),
+        ),
+        Role("underwriter", "核保", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *UNDERWRITING)),
+        Role("claims_adjuster", "理赔", (*CATALOG_VIEW, *QUOTE_VIEW, *POLICY_VIEW)),
+        Role("fraud_analyst", "风控", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *IDENTITY_VIEW)),
+        Role(
+            "finance",
+            "财务",
+            (*CATALOG_VIEW, *QUOTE_VIEW, *PAYMENT_VIEW, "payment.change_payment", *POLICY_VIEW),
+        ),
+        Role(
+            "customer_service",
+            "客服",
+            (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *POLICY_VIEW, "payment.view_payment"),
+        ),
         # Auditors see everything and change nothing; the audit chain is named so a missing
         # core.auditentry shows up in the report.
-        Role("auditor", "审计", ("*.view_*", "core.view_auditentry")),
+        Role("auditor", "审计", ("*.view_*", "core.view_auditentry", "application.replay_application")),
         Role("admin", "管理员", ("*",)),
     )
 }

@@ -19,6 +19,7 @@ from django.db import transaction
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from huibao.application import rules as application_rules
 from huibao.catalog.errors import ImportRejected
 from huibao.catalog.models import (
     Coverage,
@@ -31,6 +32,7 @@ from huibao.catalog.models import (
     Scenario,
 )
 from huibao.core.errors import FieldError
+from huibao.underwriting import rules as underwriting_rules
 
 SCHEMA_PATH = Path(__file__).parent / "schema" / "product.schema.json"
 SCHEMA_VERSION = 1
@@ -43,6 +45,8 @@ VERSION_DEFAULTS: dict[str, Any] = {
     "highlights": [],
     "renewal": {},
     "value_added_services": [],
+    "application_rules": {},
+    "underwriting": {},
 }
 
 
@@ -263,7 +267,18 @@ def content_errors(data: Mapping[str, Any]) -> list[FieldError]:
         errors.append(
             FieldError("$.documents", "unique", f"$.documents: document kind '{kind}' appears more than once")
         )
+    for problem in rules_errors(data["version"]):
+        path = f"$.version.{problem.field}"
+        errors.append(FieldError(path, problem.code, f"{path}: {problem.message}"))
     return errors
+
+
+def rules_errors(version: Mapping[str, Any]) -> list[FieldError]:
+    """Problems of a version's `underwriting` and `application_rules` (fields named under those
+    keys), checked by the modules that apply them."""
+    return underwriting_rules.validate_rules(
+        version.get("underwriting") or {}, eligibility=version.get("eligibility") or {}
+    ) + application_rules.validate_rules(version.get("application_rules") or {})
 
 
 def reference_errors(data: Mapping[str, Any]) -> list[FieldError]:

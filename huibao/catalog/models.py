@@ -152,6 +152,9 @@ class ProductVersion(models.Model):
     - `renewal`: {"renewable", "guaranteed_years", "max_renewal_age", "note"}
     - `value_added_services`: [{"code", "name", "description"}]
     - `pricing`: the rating spec (see `docs/rating.md`)
+    - `application_rules`: how it is applied for (see `docs/application.md`): insured relations,
+      beneficiaries, signature mode, face check, insured consent, effective date, subject fields
+    - `underwriting`: the underwriting rules as data (see `docs/underwriting.md`)
     """
 
     # What is sold: the fields copied into a new version, exported, and editable while draft.
@@ -166,6 +169,8 @@ class ProductVersion(models.Model):
         "renewal",
         "value_added_services",
         "pricing",
+        "application_rules",
+        "underwriting",
     )
 
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="versions")
@@ -181,6 +186,8 @@ class ProductVersion(models.Model):
     renewal = models.JSONField(default=dict, blank=True)
     value_added_services = models.JSONField(default=list, blank=True)
     pricing = models.JSONField(default=dict, blank=True)
+    application_rules = models.JSONField(default=dict, blank=True)
+    underwriting = models.JSONField(default=dict, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

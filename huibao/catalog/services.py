@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from huibao.catalog import rating_port
 from huibao.catalog.errors import DraftExists, VersionFrozen, VersionNotPublishable
+from huibao.catalog.io import rules_errors
 from huibao.catalog.models import (
     CatalogRevision,
     Coverage,
@@ -111,6 +112,21 @@ def _refuse_frozen(version: ProductVersion) -> None:
 # --- validation before publication ---------------------------------------------------------------
 
 
+def _covered_by_single_terms(documents: Sequence[Document]) -> set[str]:
+    """Document kinds a simple product's only document, its terms, stands in for (极简投保): the
+    exclusions when it has `exclusion` key clauses, the notice to applicants when it has the
+    `truthful_disclosure` key clause. Each is then shown and confirmed as a key clause."""
+    if len(documents) != 1 or documents[0].kind != DocumentKind.TERMS:
+        return set()
+    clauses = [c for c in documents[0].key_clauses if isinstance(c, Mapping)]
+    covered: set[str] = set()
+    if any(c.get("kind") == "exclusion" for c in clauses):
+        covered.add(DocumentKind.EXCLUSIONS)
+    if any(c.get("code") == "truthful_disclosure" for c in clauses):
+        covered.add(DocumentKind.DISCLOSURE)
+    return covered
+
+
 def publication_problems(version: ProductVersion) -> list[FieldError]:
     """Everything that stops `version` from going on sale; empty when it may be published."""
     problems: list[FieldError] = []
@@ -122,9 +138,11 @@ def publication_problems(version: ProductVersion) -> list[FieldError]:
             problems.append(
                 FieldError(f"plans.{plan.code}.coverages", "required", f"plan {plan.code} has no coverage")
             )
-    kinds = set(version.documents.values_list("kind", flat=True))
+    documents = list(version.documents.only("kind", "key_clauses"))
+    kinds = {d.kind for d in documents}
+    covered = _covered_by_single_terms(documents)
     for kind in REQUIRED_DOCUMENTS:
-        if kind not in kinds:
+        if kind not in kinds and kind not in covered:
             label = DocumentKind(kind).label
             problems.append(
                 FieldError(f"documents.{kind}", "required", f"document '{kind}' ({label}) is missing")
@@ -134,6 +152,15 @@ def publication_problems(version: ProductVersion) -> list[FieldError]:
     if not version.payment_modes:
         problems.append(FieldError("payment_modes", "required", "at least one payment mode is needed"))
     problems.extend(rating_port.pricing_problems(version))
+    problems.extend(
+        rules_errors(
+            {
+                "underwriting": version.underwriting,
+                "application_rules": version.application_rules,
+                "eligibility": version.eligibility,
+            }
+        )
+    )
     return problems
 
 

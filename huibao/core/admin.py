@@ -56,7 +56,6 @@ class AuditedModelAdmin(admin.ModelAdmin):
             record("delete", object_type, str(pk), actor=request.user, before=before, request=request)
 
 
-@admin.register(AuditEntry)
 class ReadOnlyModelAdmin(admin.ModelAdmin):
     """Records that are written by the platform only and never edited by hand (audit entries,
     quotes): no add, change or delete in the back office."""
@@ -71,6 +70,7 @@ class ReadOnlyModelAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyModelAdmin):
     list_display = ("seq", "occurred_at", "actor_label", "action", "object_type", "object_id", "ip")
     list_filter = ("action", "object_type")

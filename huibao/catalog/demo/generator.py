@@ -13,8 +13,18 @@ from decimal import Decimal
 from typing import Any
 
 from huibao.catalog.demo import data
-from huibao.catalog.demo.lines import BUILDERS, LINE_INSURER_KINDS, LINE_WEIGHTS, q, service_dicts
-from huibao.catalog.demo.texts import documents_for
+from huibao.catalog.demo.lines import (
+    AUTO_BUNDLE_ACCIDENT_N,
+    BUILDERS,
+    LINE_INSURER_KINDS,
+    LINE_WEIGHTS,
+    SIMPLE_ACCIDENT_N,
+    q,
+    rules_for,
+    service_dicts,
+    special_accident,
+)
+from huibao.catalog.demo.texts import documents_for, single_document_for
 from huibao.catalog.io import SCHEMA_VERSION
 from huibao.catalog.models import LineOfBusiness
 
@@ -37,6 +47,42 @@ LINE_CODES = {
     "flight_delay": "fly",
     "account_security": "acct",
 }
+
+
+def product_code(line: str, insurer_code: str, n: int) -> str:
+    """The code of the `n`-th (from 0) generated product of `line`."""
+    return f"{LINE_CODES[line]}-{insurer_code}-{n + 1:03d}"[:48]
+
+
+# Products whose insurer is fixed, whatever the seed, so their codes are stable:
+SIMPLE_ACCIDENT_INSURER = "zhongan"
+AUTO_BUNDLE_INSURER = "cic"  # 中华财险: 交强险 + 商业险 + 驾乘意外险 on one application
+FIXED_INSURERS: dict[tuple[str, int], str] = {
+    ("accident", SIMPLE_ACCIDENT_N): SIMPLE_ACCIDENT_INSURER,
+    ("accident", AUTO_BUNDLE_ACCIDENT_N): AUTO_BUNDLE_INSURER,
+    ("auto_compulsory", 0): AUTO_BUNDLE_INSURER,
+    ("auto_commercial", 0): AUTO_BUNDLE_INSURER,
+}
+# The simplest product to buy (no health questions, one document read for 3 s, confirmation
+# instead of a handwritten signature): in every market with at least two accident products
+# (≥ 28 products in all), e.g. the default one. Used by the benchmarks.
+SIMPLE_ACCIDENT_CODE = product_code("accident", SIMPLE_ACCIDENT_INSURER, SIMPLE_ACCIDENT_N)
+# One insurer's compulsory motor, commercial motor and driver-and-passenger accident products
+# (in every market with at least three accident products, ≥ 36 products in all).
+AUTO_BUNDLE_CODES: tuple[str, ...] = (
+    product_code("auto_compulsory", AUTO_BUNDLE_INSURER, 0),
+    product_code("auto_commercial", AUTO_BUNDLE_INSURER, 0),
+    product_code("accident", AUTO_BUNDLE_INSURER, AUTO_BUNDLE_ACCIDENT_N),
+)
+
+
+def simple_accident_product_code() -> str:
+    return SIMPLE_ACCIDENT_CODE
+
+
+def demo_auto_bundle_codes() -> list[str]:
+    """[交强险, 商业车险, 驾乘意外险] of the same insurer, in that order."""
+    return list(AUTO_BUNDLE_CODES)
 
 
 @dataclass(frozen=True)
@@ -149,6 +195,7 @@ def generate_market(seed: int = DEFAULT_SEED, products: int = DEFAULT_PRODUCTS) 
     for insurer in insurers:
         by_kind.setdefault(insurer.kind, []).append(insurer)
     levels = {i.code: Decimal(rng.randint(86, 118)) / 100 for i in insurers}
+    by_code = {i.code: i for i in insurers}
 
     result: list[DemoProduct] = []
     for line, count in line_counts(products).items():
@@ -156,25 +203,41 @@ def generate_market(seed: int = DEFAULT_SEED, products: int = DEFAULT_PRODUCTS) 
         label = LineOfBusiness(line).label
         for n in range(count):
             insurer = candidates[(n * 7 + rng.randint(0, len(candidates) - 1)) % len(candidates)]
+            insurer = by_code.get(FIXED_INSURERS.get((line, n), ""), insurer)
             built = BUILDERS[line](rng, _brand(insurer), levels[insurer.code], n)
-            code = f"{LINE_CODES[line]}-{insurer.code}-{n + 1:03d}"
+            if line == "accident":
+                built = special_accident(built, _brand(insurer), n)
+            if (line, n) in FIXED_INSURERS:
+                built.eligibility["regions"] = []  # sold everywhere: the benchmarks rely on them
+            built.application_rules, built.underwriting = rules_for(line, built, n)
+            code = product_code(line, insurer.code, n)
             coverages = [(c["name"], c["description"] or c["name"]) for c in built.plans[-1]["coverages"]]
-            documents = documents_for(
-                line=line,
-                line_label=label,
-                product_name=built.name,
-                insurer_name=insurer.name,
-                coverages=coverages,
-                waiting_days=built.waiting_days,
-                cooling_off_days=built.cooling_off_days,
-                term_label=built.term_options[0]["label"],
-                health_questions=built.eligibility.get("health_questions", []),
-                hotline=insurer.hotline,
-            )
+            if built.simple:
+                documents = single_document_for(
+                    line=line,
+                    product_name=built.name,
+                    insurer_name=insurer.name,
+                    coverages=coverages,
+                    term_label=built.term_options[0]["label"],
+                    hotline=insurer.hotline,
+                )
+            else:
+                documents = documents_for(
+                    line=line,
+                    line_label=label,
+                    product_name=built.name,
+                    insurer_name=insurer.name,
+                    coverages=coverages,
+                    waiting_days=built.waiting_days,
+                    cooling_off_days=built.cooling_off_days,
+                    term_label=built.term_options[0]["label"],
+                    health_questions=built.eligibility.get("health_questions", []),
+                    hotline=insurer.hotline,
+                )
             document = {
                 "schema_version": SCHEMA_VERSION,
                 "product": {
-                    "code": code[:48],
+                    "code": code,
                     "name": built.name[:64],
                     "insurer": insurer.code,
                     "line": line,
@@ -192,6 +255,8 @@ def generate_market(seed: int = DEFAULT_SEED, products: int = DEFAULT_PRODUCTS) 
                     "renewal": built.renewal,
                     "value_added_services": service_dicts(built.services),
                     "pricing": built.pricing,
+                    "application_rules": built.application_rules,
+                    "underwriting": built.underwriting,
                 },
                 "plans": built.plans,
                 "documents": documents,
@@ -201,4 +266,16 @@ def generate_market(seed: int = DEFAULT_SEED, products: int = DEFAULT_PRODUCTS) 
     return Market(seed, insurers, list(data.CROWDS), list(data.SCENARIOS), result)
 
 
-__all__ = ["DEFAULT_PRODUCTS", "DEFAULT_SEED", "Market", "generate_market", "line_counts", "q"]
+__all__ = [
+    "AUTO_BUNDLE_CODES",
+    "DEFAULT_PRODUCTS",
+    "DEFAULT_SEED",
+    "SIMPLE_ACCIDENT_CODE",
+    "Market",
+    "demo_auto_bundle_codes",
+    "generate_market",
+    "line_counts",
+    "product_code",
+    "q",
+    "simple_accident_product_code",
+]

@@ -106,6 +106,10 @@ class Built:
     pricing: dict[str, Any]
     waiting_days: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    application_rules: dict[str, Any] = field(default_factory=dict)
+    underwriting: dict[str, Any] = field(default_factory=dict)
+    # One document only (the terms, carrying the disclosure and exclusions as key clauses).
+    simple: bool = False
 
 
 def health_questions(rng: random.Random, line: str) -> list[dict[str, Any]]:
@@ -1526,3 +1530,283 @@ LINE_INSURER_KINDS: dict[str, tuple[str, ...]] = {
     "flight_delay": ("property",),
     "account_security": ("property",),
 }
+
+
+# --- application and underwriting rules ------------------------------------------------------------
+#
+# How each line is applied for (`application_rules`, docs/application.md) and underwritten
+# (`underwriting`, docs/underwriting.md). Derived from the built product and its position `n` only
+# (no random draws), so adding rules does not move the rest of the seeded market.
+
+ALL_RELATIONS = ["self", "spouse", "child", "parent"]
+# The accident products at these positions are special (see `special_accident`).
+SIMPLE_ACCIDENT_N = 1
+AUTO_BUNDLE_ACCIDENT_N = 2
+PLATE_PATTERN = "^[\u4e00-\u9fa5][A-Z][A-Z0-9]{5,6}$"
+VIN_PATTERN = "^[A-HJ-NPR-Z0-9]{17}$"
+PLATE_FIELD = {
+    "code": "plate_number",
+    "label": "车牌号",
+    "pattern": PLATE_PATTERN,
+    "required": True,
+    "hint": "如 京A12345 或新能源 粤B123456",
+}
+VEHICLE_FIELDS = [
+    PLATE_FIELD,
+    {
+        "code": "vin",
+        "label": "车架号（VIN）",
+        "pattern": VIN_PATTERN,
+        "required": True,
+        "hint": "17位，不含字母I、O、Q",
+    },
+    {
+        "code": "vehicle_owner",
+        "label": "行驶证车主姓名",
+        "pattern": "",
+        "required": False,
+        "hint": "与投保人不同时填写",
+    },
+]
+# 未成年人身故保险金额限额 (人身保险，父母为未成年子女投保): under 10 → ¥200,000; 10–17 → ¥500,000.
+MINOR_DEATH_LIMITS: list[dict[str, Any]] = [
+    {
+        "benefit": "death",
+        "max_age": 9,
+        "limit": "200000",
+        "reason": "未满10周岁的未成年人，各保险合同身故保险金额总和不得超过20万元",
+    },
+    {
+        "benefit": "death",
+        "min_age": 10,
+        "max_age": 17,
+        "limit": "500000",
+        "reason": "已满10周岁未满18周岁的未成年人，各保险合同身故保险金额总和不得超过50万元",
+    },
+]
+# What the adverse answer to each pooled health question does, for health and life lines.
+HEALTH_QUESTION_RULES: dict[str, dict[str, str]] = {
+    "hospitalised": {"on_yes": "refer", "reason": "近2年有住院史，需人工核保了解住院原因与治疗结果"},
+    "abnormal_exam": {"on_yes": "exclusion", "exclusion": "甲状腺结节及其并发症"},
+    "chronic": {"on_yes": "loading", "loading_percent": "30"},
+    "cancer": {
+        "on_yes": "decline",
+        "reason": "患有或曾患恶性肿瘤、原位癌或交界性肿瘤，不符合本产品的承保条件",
+    },
+    "disability": {"on_yes": "refer"},
+    "pregnant": {"on_yes": "exclusion", "exclusion": "妊娠、分娩（含难产）、流产及其并发症"},
+    "medication": {"on_yes": "refer"},
+    "declined": {"on_yes": "refer", "reason": "曾被拒保、延期或加费承保，需人工核保"},
+}
+
+
+def application_rules(
+    *,
+    relations: Sequence[str] = ("self",),
+    max_insured: int = 1,
+    beneficiary: str = "legal",
+    signature: str = "handwritten",
+    consent: str = "none",
+    face_premium_at_least: str | None = None,
+    effective: str = "next_day",
+    subject: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    rules: dict[str, Any] = {
+        "insured_relations": list(relations),
+        "max_insured": max_insured,
+        "applicant_min_age": 18,
+        "beneficiary": beneficiary,
+        "signature": signature,
+        "insured_consent": consent,
+        "effective": {"rule": effective},
+    }
+    if face_premium_at_least is not None:
+        rules["face_check"] = {"always": False, "premium_at_least": face_premium_at_least}
+    if subject:
+        rules["subject"] = [dict(f) for f in subject]
+    return rules
+
+
+def question_rules(eligibility: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The rules of the product's own health questions (others are not its business)."""
+    codes = [q["code"] for q in eligibility.get("health_questions", [])]
+    return {code: dict(HEALTH_QUESTION_RULES[code]) for code in codes if code in HEALTH_QUESTION_RULES}
+
+
+def minor_sum_limit(amount: int, what: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "max_age": 17,
+            "max_sum_insured": money(amount),
+            "reason": f"未成年人{what}保额不超过{amount // 10_000}万元",
+        }
+    ]
+
+
+def rules_for(line: str, built: Built, n: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(application_rules, underwriting) of a built product of `line`."""
+    eligibility = built.eligibility
+    max_age = int(eligibility["max_age"])
+    if line == "accident":
+        simple = n == SIMPLE_ACCIDENT_N
+        return (
+            application_rules(
+                relations=ALL_RELATIONS,
+                signature="confirmation" if simple else "handwritten",
+                consent="death_cover_other_adult",
+                subject=[PLATE_FIELD] if n == AUTO_BUNDLE_ACCIDENT_N else (),
+            ),
+            {
+                "aggregate_limits": MINOR_DEATH_LIMITS,
+                **({"refer_age_above": 80} if max_age > 80 else {}),
+            },
+        )
+    if line == "travel":
+        return (
+            application_rules(relations=ALL_RELATIONS, max_insured=5, consent="death_cover_other_adult"),
+            # No aggregate death limit here: a family trip insures children too, and travel
+            # terms pay a minor's death benefit within the statutory limit (not modelled).
+            {"refer_age_above": 75},
+        )
+    if line == "medical":
+        elderly = int(eligibility["min_age_days"]) >= 50 * YEAR_DAYS
+        return (
+            application_rules(relations=ALL_RELATIONS),
+            {
+                "questions": question_rules(eligibility),
+                "refer_age_above": max_age - 5 if elderly else min(max_age - 5, 55),
+                "sum_insured_limits": minor_sum_limit(4_000_000, "医疗保险"),
+            },
+        )
+    if line == "critical_illness":
+        return (
+            application_rules(
+                relations=ALL_RELATIONS, consent="death_cover_other_adult", face_premium_at_least="5000"
+            ),
+            {
+                "questions": question_rules(eligibility),
+                "refer_age_above": max_age - 10 if max_age > 17 else 17,
+                "sum_insured_limits": minor_sum_limit(500_000, "重大疾病保险"),
+                "aggregate_limits": MINOR_DEATH_LIMITS,
+                "refer_sum_insured_above": "800000",
+            },
+        )
+    if line == "term_life":
+        return (
+            application_rules(
+                relations=["self", "spouse"],
+                beneficiary="named_allowed",
+                consent="death_cover_other_adult",
+                face_premium_at_least="5000",
+            ),
+            {
+                "questions": question_rules(eligibility),
+                "refer_age_above": 50,
+                "aggregate_limits": MINOR_DEATH_LIMITS,
+                "refer_sum_insured_above": "1500000",
+                "sum_insured_limits": [
+                    {"min_age": 46, "max_sum_insured": "1500000", "reason": "46周岁及以上保额不超过150万元"}
+                ],
+            },
+        )
+    if line == "whole_life":
+        return (
+            application_rules(
+                relations=ALL_RELATIONS,
+                beneficiary="named_allowed",
+                consent="death_cover_other_adult",
+                face_premium_at_least="5000",
+            ),
+            {
+                "questions": question_rules(eligibility),
+                "refer_age_above": 60,
+                "sum_insured_limits": minor_sum_limit(500_000, "终身寿险"),
+                "aggregate_limits": MINOR_DEATH_LIMITS,
+                "refer_sum_insured_above": "2000000",
+            },
+        )
+    if line in ("auto_compulsory", "auto_commercial"):
+        return (
+            application_rules(subject=VEHICLE_FIELDS),
+            {"refer_premium_above": "30000"} if line == "auto_commercial" else {},
+        )
+    if line == "home_property":
+        address = {
+            "code": "property_address",
+            "label": "保险标的地址",
+            "pattern": "^.{6,100}$",
+            "required": True,
+        }
+        return application_rules(subject=[address]), {}
+    if line == "pet":
+        subject = [
+            {"code": "pet_name", "label": "宠物名字", "pattern": "^.{1,20}$", "required": True},
+            {
+                "code": "pet_chip",
+                "label": "宠物芯片号",
+                "pattern": "^[0-9]{15}$",
+                "required": False,
+                "hint": "15位数字，已植入芯片的请填写",
+            },
+        ]
+        return application_rules(subject=subject), {}
+    if line == "phone_screen":
+        imei = {
+            "code": "imei",
+            "label": "手机IMEI号",
+            "pattern": "^[0-9]{15}$",
+            "required": True,
+            "hint": "拨号*#06#查看",
+        }
+        return application_rules(signature="confirmation", subject=[imei]), {}
+    if line == "return_shipping":
+        order = {
+            "code": "order_number",
+            "label": "订单号",
+            "pattern": "^[0-9A-Za-z-]{6,32}$",
+            "required": True,
+        }
+        return application_rules(signature="confirmation", effective="same_day", subject=[order]), {}
+    if line == "flight_delay":
+        flight = {
+            "code": "flight_number",
+            "label": "航班号",
+            "pattern": "^[A-Z0-9]{2}[0-9]{1,4}$",
+            "required": True,
+            "hint": "如 MU5101",
+        }
+        return (
+            application_rules(
+                relations=ALL_RELATIONS, signature="confirmation", effective="same_day", subject=[flight]
+            ),
+            {},
+        )
+    if line == "account_security":
+        return application_rules(signature="confirmation"), {}
+    raise ValueError(f"no rules for line {line}")
+
+
+def special_accident(built: Built, brand: str, n: int) -> Built:
+    """Two accident products the demo relies on, made from the regular ones at fixed positions:
+
+    - `SIMPLE_ACCIDENT_N`: the simplest product to buy (极简投保): no health questions, one document
+      (the terms) and a confirmation instead of a handwritten signature;
+    - `AUTO_BUNDLE_ACCIDENT_N`: a driver-and-passenger accident product (驾乘意外险), sold together
+      with the same insurer's compulsory and commercial motor insurance.
+    """
+    if n == SIMPLE_ACCIDENT_N:
+        built.name = f"{brand}极简综合意外险"
+        built.tagline = "一页条款，勾选确认即可投保，次日生效"
+        built.highlights = ["无需健康告知", "勾选确认即可投保", *built.highlights[:1]]
+        built.simple = True
+    elif n == AUTO_BUNDLE_ACCIDENT_N:
+        built.name = f"{brand}驾乘意外险"
+        built.scenarios = ["driving", "commuting"]
+        built.tagline = "驾驶或乘坐私家车时的意外身故伤残与医疗，与车险一起投保"
+        built.highlights = ["与交强险、商业险一起投保", "司机乘客均可保障", *built.highlights[:1]]
+        for p in built.plans:
+            for c in p["coverages"]:
+                if c["code"] == "accidental_death":
+                    c["name"] = "驾乘意外身故/伤残"
+                    c["description"] = "驾驶或乘坐被保险机动车期间遭受意外伤害导致身故或伤残"
+    return built

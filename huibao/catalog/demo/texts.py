@@ -249,7 +249,8 @@ def documents_for(
             {
                 "kind": "health_notice",
                 "title": "健康告知",
-                "body": "被保险人是否存在以下情况（如实回答，任何一项为“是”则无法投保）：\n"
+                "body": "被保险人是否存在以下情况（请如实回答；回答“是”的，将按核保规则转人工核保、"
+                "加费或除外承保，或无法投保）：\n"
                 + "\n".join(f"{i}. {q['text']}" for i, q in enumerate(health_questions, start=1)),
                 "key_clauses": [],
                 "min_read_seconds": 10,
@@ -257,3 +258,67 @@ def documents_for(
             }
         )
     return documents
+
+
+SIMPLE_READ_SECONDS = 3
+
+
+def single_document_for(
+    *,
+    line: str,
+    product_name: str,
+    insurer_name: str,
+    coverages: Sequence[tuple[str, str]],
+    term_label: str,
+    hotline: str,
+) -> list[dict[str, Any]]:
+    """The one document of a simple short-term product (极简投保): the terms, with the notice to
+    applicants and the exclusions inside, and as key clauses the exclusions, the duty of
+    disclosure and the absence of a cooling-off period."""
+    exclusions = [*COMMON_EXCLUSIONS[:2], *LINE_EXCLUSIONS.get(line, ())[:2]]
+    body = "\n\n".join(
+        [
+            f"{insurer_name}\n{product_name}条款（含投保须知）",
+            "投保须知\n本产品由"
+            f"{insurer_name}承保，汇保作为保险专业代理机构提供销售与服务。投保人应如实告知；"
+            "保险费须在合同生效前支付，合同自支付成功次日零时起生效。电子保单与纸质保单具有同等法律效力。",
+            f"第一条 保险期间\n本合同保险期间为{term_label}，以保险单载明的起讫时间为准。",
+            "第二条 保险责任\n"
+            + "\n".join(f"{i}. {name}：{desc}" for i, (name, desc) in enumerate(coverages, start=1)),
+            "第三条 责任免除\n因下列情形之一导致保险事故的，我们不承担保险责任：\n" + _numbered(exclusions),
+            "第四条 犹豫期\n本产品为短期产品，不设犹豫期。保险责任开始后申请解除合同的，退还未满期净保险费。",
+            f"第五条 保险金申请\n发生保险事故后，请及时致电 {hotline} 或在汇保App“我的保单”中报案。",
+        ]
+    )
+    key_clauses = [
+        {
+            "code": "exclusions",
+            "kind": "exclusion",
+            "title": "责任免除",
+            "text": "因下列情形之一导致保险事故的，我们不承担保险责任：" + "；".join(exclusions) + "。",
+        },
+        {
+            "code": "truthful_disclosure",
+            "kind": "other",
+            "title": "如实告知义务",
+            "text": "投保人故意或因重大过失未履行如实告知义务，"
+            "足以影响保险人决定是否同意承保或提高保险费率的，保险人有权解除合同。",
+        },
+        {
+            "code": "no_cooling_off",
+            "kind": "cooling_off",
+            "title": "无犹豫期",
+            "text": "本产品为短期产品，不设犹豫期。"
+            "保险责任开始后申请解除合同的，按条款约定退还未满期净保险费。",
+        },
+    ]
+    return [
+        {
+            "kind": "terms",
+            "title": f"{product_name}条款",
+            "body": body,
+            "key_clauses": key_clauses,
+            "min_read_seconds": SIMPLE_READ_SECONDS,
+            "sort_order": 0,
+        }
+    ]

@@ -1,0 +1,345 @@
+"""`/api/v1/applications…`: the electronic application flow for apps and partners.
+
+Every endpoint is a thin call of one use-case in `huibao.application.services`, which checks the
+caller, the state machine and the rules; its `ValidationFailed` / `NotFound` / `Conflict` /
+`PermissionDenied` become 422 / 404 / 409 / 403 with the field named (`huibao.api`). An
+application that is not the caller's is answered 404, as if it did not exist.
+
+Authentication: the Django session (a logged-in customer), with Django's CSRF check on unsafe
+methods (send the `csrftoken` cookie's value as `X-CSRFToken`). Not logged in → 401.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Query, Router, Schema, Status
+from ninja.security import django_auth
+
+from huibao.application import schemas, services
+from huibao.application.models import Application, ClauseConfirmation, DisclosureReading
+from huibao.application.schemas import (
+    ERRORS,
+    ApplicationDataIn,
+    ApplicationListOut,
+    ApplicationOut,
+    ClauseOut,
+    DocumentTextOut,
+    ErrorOut,
+    FaceIn,
+    FaceOut,
+    IdentityIn,
+    PaymentOpenOut,
+    ReadIn,
+    SignatureIn,
+    StartIn,
+)
+from huibao.application.states import Channel
+from huibao.core.errors import Conflict, FieldError, PermissionDenied, ValidationFailed
+
+router = Router(tags=["applications"], auth=django_auth)
+
+API_CHANNELS = (Channel.APP, Channel.WEB, Channel.API, Channel.PARTNER)
+
+
+class ListQuery(Schema):
+    status: str = ""
+    offset: int = 0
+    limit: int = 20
+
+
+def _user(request: HttpRequest) -> Any:
+    return request.user
+
+
+def _app(request: HttpRequest, public_id: uuid.UUID) -> Application:
+    return services.get_for_user(public_id, _user(request))
+
+
+def _state(app: Application, request: HttpRequest) -> dict[str, Any]:
+    return schemas.application_out(app, user=_user(request))
+
+
+def _quote_ids(raw: list[str]) -> list[uuid.UUID]:
+    ids: list[uuid.UUID] = []
+    for value in raw:
+        try:
+            ids.append(uuid.UUID(str(value)))
+        except ValueError:
+            raise ValidationFailed(
+                "quote id is not a UUID",
+                errors=[FieldError("quote_ids", "invalid", f"报价编号“{str(value)[:40]}”格式错误")],
+            ) from None
+    return ids
+
+
+# --- start and read ------------------------------------------------------------------------------
+
+
+@router.post(
+    "/applications",
+    response={201: ApplicationOut, **ERRORS},
+    summary="从报价发起投保",
+    description="One quote, or several for a bundle (one application, one signature and payment, one "
+    "policy per product). Only a customer account applies for itself.",
+)
+def start(request: HttpRequest, payload: StartIn) -> Status[dict[str, Any]]:
+    user = _user(request)
+    if not getattr(user, "is_customer", False):
+        raise PermissionDenied("仅客户账号可以在线投保", code="customer_only")
+    if payload.channel not in API_CHANNELS:
+        raise ValidationFailed(
+            "unknown channel",
+            errors=[FieldError("channel", "invalid_choice", "渠道须为 app、web、api 或 partner")],
+        )
+    app = services.start_application(
+        quote_ids=_quote_ids(payload.quote_ids), user=user, channel=payload.channel, request=request
+    )
+    return Status(201, _state(app, request))
+
+
+@router.get("/applications", response=ApplicationListOut, summary="我的投保单")
+def list_mine(request: HttpRequest, params: Query[ListQuery]) -> dict[str, Any]:
+    rows = Application.objects.filter(customer=_user(request))
+    if params.status:
+        rows = rows.filter(status=params.status)
+    limit = min(max(params.limit, 1), 100)
+    offset = max(params.offset, 0)
+    page = rows.order_by("-created_at", "-id").prefetch_related("items__product_version__product")[
+        offset : offset + limit
+    ]
+    return {"total": rows.count(), "items": [schemas.application_summary(a) for a in page]}
+
+
+@router.get(
+    "/applications/{public_id}",
+    response={200: ApplicationOut, 404: ErrorOut},
+    summary="投保单详情与下一步",
+)
+def detail(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
+    return _state(_app(request, public_id), request)
+
+
+@router.get(
+    "/applications/{public_id}/data",
+    response={200: ApplicationDataIn, 403: ErrorOut, 404: ErrorOut},
+    summary="本人投保信息（未脱敏，用于修改）",
+)
+def get_data(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
+    app = _app(request, public_id)
+    services._require_owner(app, _user(request))
+    return schemas.data_out(app)
+
+
+# --- the flow -------------------------------------------------------------------------------------
+
+
+@router.put(
+    "/applications/{public_id}/data",
+    response={200: ApplicationOut, **ERRORS},
+    summary="填写或修改投保信息",
+    description="Applicant, insured persons (health answers, beneficiaries), beneficiary mode, subject. "
+    "A change after the customer confirmed sends the application back to `draft`.",
+)
+def save_data(request: HttpRequest, public_id: uuid.UUID, payload: ApplicationDataIn) -> dict[str, Any]:
+    app = services.save_data(
+        _app(request, public_id), payload.to_domain(), actor=_user(request), request=request
+    )
+    return _state(app, request)
+
+
+@router.post(
+    "/applications/{public_id}/identity",
+    response={200: ApplicationOut, **ERRORS},
+    summary="投保人实名认证",
+)
+def verify_identity(request: HttpRequest, public_id: uuid.UUID, payload: IdentityIn) -> dict[str, Any]:
+    app = services.verify_identity(
+        _app(request, public_id),
+        name=payload.name,
+        id_number=payload.id_number,
+        user=_user(request),
+        request=request,
+    )
+    return _state(app, request)
+
+
+@router.post(
+    "/applications/{public_id}/face",
+    response={200: FaceOut, **ERRORS},
+    summary="开始人脸识别",
+    description="Returns the face service's page; the result arrives asynchronously (poll the application).",
+)
+def start_face(request: HttpRequest, public_id: uuid.UUID, payload: FaceIn) -> dict[str, Any]:
+    url = services.start_face_check(
+        _app(request, public_id), user=_user(request), return_url=payload.return_url, request=request
+    )
+    return {"session_url": url}
+
+
+@router.post(
+    "/applications/{public_id}/confirm",
+    response={200: ApplicationOut, **ERRORS},
+    summary="确认投保信息（锁定并核保）",
+)
+def confirm(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
+    app = services.confirm(_app(request, public_id), user=_user(request), request=request)
+    return _state(app, request)
+
+
+@router.post(
+    "/applications/{public_id}/terms/agree",
+    response={200: ApplicationOut, **ERRORS},
+    summary="同意核保条件（加费/除外）",
+)
+def agree_terms(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
+    app = services.agree_terms(_app(request, public_id), user=_user(request), request=request)
+    return _state(app, request)
+
+
+@router.post(
+    "/applications/{public_id}/documents/{document_id}/open",
+    response={200: DocumentTextOut, **ERRORS},
+    summary="打开投保文件（开始计时）",
+    description="Starts the server's reading clock (once) and returns the text to show.",
+)
+def open_document(request: HttpRequest, public_id: uuid.UUID, document_id: int) -> dict[str, Any]:
+    reading = services.open_document(
+        _app(request, public_id), document_id, user=_user(request), request=request
+    )
+    return _document(reading)
+
+
+@router.post(
+    "/applications/{public_id}/documents/{document_id}/read",
+    response={200: DocumentTextOut, **ERRORS},
+    summary="读完投保文件",
+    description="Accepted once the document was opened, scrolled to its end and open for at least "
+    "`min_read_seconds` by the server's clock; otherwise 422 naming `reading_time` or `scrolled_to_end`.",
+)
+def finish_reading(
+    request: HttpRequest, public_id: uuid.UUID, document_id: int, payload: ReadIn
+) -> dict[str, Any]:
+    reading = services.finish_reading(
+        _app(request, public_id),
+        document_id,
+        scrolled_to_end=payload.scrolled_to_end,
+        user=_user(request),
+        request=request,
+    )
+    return _document(reading)
+
+
+def _document(reading: DisclosureReading) -> dict[str, Any]:
+    doc = reading.document
+    return {**schemas.document_out(doc, reading), "body": doc.body}
+
+
+@router.post(
+    "/applications/{public_id}/clauses/{document_id}/{clause_code}/show",
+    response={200: ClauseOut, **ERRORS},
+    summary="展示重要条款",
+)
+def show_clause(
+    request: HttpRequest, public_id: uuid.UUID, document_id: int, clause_code: str
+) -> dict[str, Any]:
+    row = services.show_clause(
+        _app(request, public_id), document_id, clause_code, user=_user(request), request=request
+    )
+    return _clause(row)
+
+
+@router.post(
+    "/applications/{public_id}/clauses/{document_id}/{clause_code}/confirm",
+    response={200: ClauseOut, **ERRORS},
+    summary="确认重要条款",
+)
+def confirm_clause(
+    request: HttpRequest, public_id: uuid.UUID, document_id: int, clause_code: str
+) -> dict[str, Any]:
+    row = services.confirm_clause(
+        _app(request, public_id), document_id, clause_code, user=_user(request), request=request
+    )
+    return _clause(row)
+
+
+def _clause(row: ClauseConfirmation) -> dict[str, Any]:
+    doc = row.document
+    clause: dict[str, Any] = next((c for c in doc.key_clauses or [] if c.get("code") == row.clause_code), {})
+    return schemas.clause_out(doc, clause, row)
+
+
+@router.post(
+    "/applications/{public_id}/signatures",
+    response={200: ApplicationOut, **ERRORS},
+    summary="签名",
+    description="`method` (see the application's `signatures`) is `handwritten` (send `ink`, checked "
+    "against the signer's name) or `confirmation` (send `confirmed: true`). When every required "
+    "signature is there the application is `signed` and its PDF form is made in the background.",
+)
+def sign(request: HttpRequest, public_id: uuid.UUID, payload: SignatureIn) -> dict[str, Any]:
+    app = services.sign(
+        _app(request, public_id),
+        user=_user(request),
+        role=payload.role,
+        insured_position=payload.insured_position,
+        ink=payload.ink,
+        confirmed=payload.confirmed,
+        request=request,
+    )
+    return _state(app, request)
+
+
+@router.post(
+    "/applications/{public_id}/payment",
+    response={200: PaymentOpenOut, **ERRORS},
+    summary="支付保费",
+    description="Opens the applicant's real-name payment and returns its hosted pay page; a retry "
+    "returns the same open payment. The policies are issued when the payment is confirmed.",
+)
+def pay(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
+    payment = services.pay(_app(request, public_id), user=_user(request), request=request)
+    return schemas.payment_open_out(payment)
+
+
+@router.post(
+    "/applications/{public_id}/cancel",
+    response={200: ApplicationOut, **ERRORS},
+    summary="撤销投保单",
+)
+def cancel(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
+    app = services.cancel(_app(request, public_id), user=_user(request), request=request)
+    return _state(app, request)
+
+
+@router.get(
+    "/applications/{public_id}/application-form.pdf",
+    response={200: None, 404: ErrorOut, 409: ErrorOut},
+    summary="电子投保单 PDF",
+    description="The signed application form (PAdES), once rendered after signing; 409 until then.",
+    openapi_extra={"responses": {200: {"description": "PDF", "content": {"application/pdf": {}}}}},
+)
+def application_form(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    app = _app(request, public_id)
+    if app.application_form_id is None:
+        raise Conflict("电子投保单正在生成，请稍后再试", code="form_not_ready")
+    document = app.application_form
+    assert document is not None
+    response = HttpResponse(document.pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{document.filename}"'
+    return response
+
+
+def _may_view_payment(reference_id: str, user: Any) -> bool:
+    return Application.objects.filter(public_id=reference_id, customer_id=getattr(user, "pk", None)).exists()
+
+
+def _register() -> None:
+    from huibao.payment.api import register_payment_viewer
+
+    register_payment_viewer(services.REFERENCE_KIND, _may_view_payment)
+
+
+_register()

@@ -1,0 +1,1717 @@
+"""Application use-cases: from quotes to a confirmed, read, verified, signed and paid application.
+
+Every function takes the application, locks its row, checks the state machine and the rules,
+changes what it must in one transaction and records the step in the audit chain
+(`trace.record_step`). Invalid input raises `ValidationFailed` with one `FieldError` per problem
+and changes nothing.
+
+The order a customer goes through (the web pages and `/api/v1` follow it; the server enforces
+every prerequisite, not the page):
+
+1. `start_application` from one or more quotes (a bundle), by the customer or by an agent;
+   `invite_customer` gives an agent's link/QR for the customer (no signing by proxy).
+2. `save_data`: applicant, insured persons, beneficiaries, subject, health answers. Any change
+   after the customer confirmed sends the whole application back to draft.
+3. `verify_identity` (real name + ID through the identity provider).
+4. `confirm` by the customer: locks the data (revision + digest) and underwrites it →
+   accepted / referred to an underwriter / declined. `agree_terms` when there is a loading or an
+   exclusion.
+5. Documents: `open_document` / `finish_reading` (server-timed), key clauses one by one
+   (`show_clause` / `confirm_clause`); face check when the rules ask for it.
+6. `sign`: handwritten (checked) or by confirmation, the applicant and, where the law needs the
+   insured's consent, the insured; then the application form PDF is made and PAdES-signed.
+7. `pay`: a real-name payment of the applicant; the payment's "paid" hook issues the policies in
+   the same transaction (`on_payment_confirmed`).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils import timezone
+
+from huibao.application import rules as app_rules
+from huibao.application.models import (
+    Application,
+    ApplicationItem,
+    Beneficiary,
+    ClauseConfirmation,
+    DisclosureReading,
+    InsuredPerson,
+    Signature,
+)
+from huibao.application.states import (
+    OPEN_STATUSES,
+    TRANSITIONS,
+    ApplicationStatus,
+    BeneficiaryMode,
+    Channel,
+    Relation,
+    SignatureMethod,
+    SignerRole,
+    UnderwritingOutcome,
+)
+from huibao.application.trace import record_step
+from huibao.catalog.models import Document, ProductStatus, VersionStatus
+from huibao.core.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
+from huibao.core.fields import lookup_hash
+from huibao.core.money import to_fen
+from huibao.core.states import check_transition
+from huibao.core.validators import validate_mobile, validate_resident_id
+from huibao.rating import rules as rating_rules
+from huibao.rating.models import Quote
+from huibao.rating.services import get_rating_product
+
+REFERENCE_KIND = "application"
+ID_HASH_CONTEXT = "person.id_number"
+MAX_ITEMS = 6
+MIN_PARENT_GAP_YEARS = 15
+MARRIAGE_AGE = {"M": 22, "F": 20}
+
+
+def application_ttl() -> datetime.timedelta:
+    return datetime.timedelta(hours=int(getattr(settings, "HUIBAO_APPLICATION_TTL_HOURS", 72)))
+
+
+def payment_ttl() -> datetime.timedelta:
+    return datetime.timedelta(minutes=int(getattr(settings, "HUIBAO_PAYMENT_TTL_MINUTES", 30)))
+
+
+# --- input shapes -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicantInput:
+    name: str
+    id_number: str
+    phone: str
+    email: str = ""
+    address: str = ""
+    region: str = ""
+    occupation: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BeneficiaryInput:
+    name: str
+    id_number: str
+    relation: str
+    share_percent: Decimal | str
+    order: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class InsuredInput:
+    relation: str
+    name: str = ""
+    id_number: str = ""
+    phone: str = ""
+    occupation: str = ""
+    occupation_class: int | None = None
+    health_answers: Mapping[str, bool] = field(default_factory=dict)
+    beneficiaries: Sequence[BeneficiaryInput] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationData:
+    applicant: ApplicantInput
+    insured: Sequence[InsuredInput]
+    beneficiary_mode: str = BeneficiaryMode.LEGAL
+    subject: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    token: str
+    path: str
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _hash_id(number: str) -> str:
+    return lookup_hash(number, context=ID_HASH_CONTEXT)
+
+
+def _new_number() -> str:
+    return "TB" + timezone.localtime().strftime("%Y%m%d%H%M%S") + secrets.token_hex(4).upper()
+
+
+def _locked(application: Application) -> Application:
+    return Application.objects.select_for_update().get(pk=application.pk)
+
+
+def _move(app: Application, target: str) -> None:
+    check_transition(TRANSITIONS, app.status, target, what="application")
+    app.status = target
+    if target in (ApplicationStatus.DECLINED, ApplicationStatus.EXPIRED, ApplicationStatus.CANCELLED):
+        # Kept 5 years after it closed unissued (issued ones: per policy term, set at issuance).
+        from huibao.application.retention import retention_until_for
+
+        app.retention_until = retention_until_for(app)
+
+
+def _is_owner(app: Application, user: Any) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False) and app.customer_id == user.pk)
+
+
+def _require_owner(app: Application, user: Any) -> None:
+    """Only the customer who owns the application may act on it (never the agent)."""
+    if not _is_owner(app, user):
+        raise PermissionDenied("只有投保人本人可以进行此操作", code="not_applicant")
+
+
+def _require_open(app: Application) -> None:
+    if app.status not in OPEN_STATUSES:
+        raise Conflict(
+            f"投保单当前状态为“{ApplicationStatus(app.status).label}”，不能再操作",
+            code="application_closed",
+        )
+
+
+def items_of(app: Application) -> list[ApplicationItem]:
+    return list(
+        app.items.select_related("product_version__product__insurer", "plan", "insured", "quote").order_by(
+            "position"
+        )
+    )
+
+
+def rules_of(item: ApplicationItem) -> app_rules.ApplicationRules:
+    return app_rules.parse_rules(item.product_version.application_rules)
+
+
+def health_questions(app: Application) -> list[dict[str, Any]]:
+    """The health questions of every product in the application, each code once."""
+    seen: dict[str, dict[str, Any]] = {}
+    for item in items_of(app):
+        for q in item.product_version.eligibility.get("health_questions", []) or []:
+            seen.setdefault(str(q["code"]), q)
+    return list(seen.values())
+
+
+def subject_fields(app: Application) -> tuple[app_rules.SubjectField, ...]:
+    return app_rules.combined_subject([rules_of(i) for i in items_of(app)])
+
+
+def required_documents(app: Application) -> list[Document]:
+    """Every document of every product, each distinct text (content hash) once."""
+    version_ids = sorted({i.product_version_id for i in app.items.all()})
+    seen: dict[str, Document] = {}
+    for doc in Document.objects.filter(version_id__in=version_ids).order_by("version_id", "sort_order", "id"):
+        key = doc.content_sha256 or f"doc:{doc.pk}"
+        seen.setdefault(key, doc)
+    return list(seen.values())
+
+
+def _doc_key(doc: Document) -> str:
+    return doc.content_sha256 or f"doc:{doc.pk}"
+
+
+def data_snapshot(app: Application) -> dict[str, Any]:
+    """The application data the customer confirms and signs (plaintext: never stored as is)."""
+    insured = []
+    for person in app.insured_persons.all().order_by("position"):
+        insured.append(
+            {
+                "position": person.position,
+                "relation": person.relation,
+                "name": person.name,
+                "id_number": person.id_number,
+                "occupation": person.occupation,
+                "occupation_class": person.occupation_class,
+                "health_answers": json.loads(person.health_answers or "{}"),
+                "beneficiaries": [
+                    {
+                        "name": b.name,
+                        "id_number": b.id_number,
+                        "relation": b.relation,
+                        "order": b.order,
+                        "share_percent": str(b.share_percent),
+                    }
+                    for b in person.beneficiaries.all()
+                ],
+            }
+        )
+    return {
+        "applicant": {
+            "name": app.applicant_name,
+            "id_number": app.applicant_id_number,
+            "phone": app.applicant_phone,
+            "email": app.applicant_email,
+            "address": app.applicant_address,
+            "region": app.applicant_region,
+            "occupation": app.applicant_occupation,
+        },
+        "insured": insured,
+        "beneficiary_mode": app.beneficiary_mode,
+        "subject": app.subject,
+        "items": [
+            {
+                "position": i.position,
+                "product_version": i.product_version_id,
+                "plan": i.plan_id,
+                "quote": str(i.quote_id),
+                "insured": i.insured.position if i.insured else None,
+                "premium": str(i.premium),
+            }
+            for i in app.items.select_related("insured").order_by("position")
+        ],
+    }
+
+
+def data_digest(app: Application) -> str:
+    canonical = json.dumps(data_snapshot(app), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# --- 1. start ----------------------------------------------------------------------------------
+
+
+def _quote_for_application(quote_id: Any) -> Quote:
+    quote = Quote.objects.select_related("product_version__product", "plan").filter(pk=quote_id).first()
+    if quote is None:
+        raise NotFound(
+            f"报价 {quote_id} 不存在", errors=[FieldError("quote_ids", "unknown_quote", "报价不存在")]
+        )
+    version = quote.product_version
+    if version.status != VersionStatus.PUBLISHED or version.product.status != ProductStatus.ON_SALE:
+        raise ValidationFailed(
+            "the quote's product version is no longer on sale",
+            errors=[
+                FieldError(
+                    "quote_ids", "version_not_on_sale", f"“{version.product.name}”已更新或停售，请重新报价"
+                )
+            ],
+        )
+    return quote
+
+
+def start_application(
+    *,
+    quote_ids: Sequence[Any],
+    user: Any = None,
+    channel: str = Channel.WEB,
+    started_by: Any = None,
+    request: HttpRequest | None = None,
+) -> Application:
+    """A draft application from one quote, or several (a bundle: one flow, several policies).
+
+    `user` is the customer applying; `started_by` an agent or staff member preparing it for a
+    customer (who then opens the invitation link and does everything else themself)."""
+    ids = list(dict.fromkeys(str(q) for q in quote_ids))
+    if not ids:
+        raise ValidationFailed(
+            "at least one quote", errors=[FieldError("quote_ids", "required", "请至少选择一个产品报价")]
+        )
+    if len(ids) > MAX_ITEMS:
+        raise ValidationFailed(
+            "too many products",
+            errors=[FieldError("quote_ids", "too_many", f"一次最多投保{MAX_ITEMS}个产品")],
+        )
+    quotes = [_quote_for_application(q) for q in ids]
+    products = [q.product_version.product_id for q in quotes]
+    if len(set(products)) != len(products):
+        raise ValidationFailed(
+            "a product twice", errors=[FieldError("quote_ids", "duplicate_product", "同一产品只需选择一次")]
+        )
+    customer = (
+        user
+        if (
+            user is not None
+            and getattr(user, "is_authenticated", False)
+            and getattr(user, "is_customer", False)
+        )
+        else None
+    )
+    if started_by is not None and channel == Channel.WEB:
+        channel = Channel.AGENT
+    with transaction.atomic():
+        app = Application.objects.create(
+            number=_new_number(),
+            channel=channel,
+            customer=customer,
+            started_by=started_by,
+            expires_at=timezone.now() + application_ttl(),
+        )
+        for position, quote in enumerate(quotes, start=1):
+            ApplicationItem.objects.create(
+                application=app,
+                position=position,
+                product_version=quote.product_version,
+                plan=quote.plan,
+                origin_quote=quote,
+                quote=quote,
+                sum_insured=_quote_sum_insured(quote),
+                base_premium=quote.premium,
+                premium=quote.premium,
+            )
+        app.total_premium = to_fen(sum((q.premium for q in quotes), Decimal(0)))
+        app.save(update_fields=["total_premium"])
+        record_step(
+            app,
+            "started",
+            actor=started_by or customer or "anonymous",
+            request=request,
+            detail={
+                "channel": app.channel,
+                "quotes": ids,
+                "products": [q.product_version.product.code for q in quotes],
+                "product_versions": [q.product_version_id for q in quotes],
+            },
+        )
+    return app
+
+
+def _quote_sum_insured(quote: Quote) -> Decimal | None:
+    raw = quote.inputs.get("sum_insured")
+    if raw is None:
+        return (
+            quote.plan.max_sum_insured if quote.plan.min_sum_insured == quote.plan.max_sum_insured else None
+        )
+    try:
+        return to_fen(Decimal(str(raw)))
+    except InvalidOperation:
+        return None
+
+
+def invite_customer(
+    application: Application, *, agent: Any, request: HttpRequest | None = None
+) -> Invitation:
+    """A fresh link (and QR code) for the customer; the previous link stops working."""
+    token = secrets.token_urlsafe(24)
+    with transaction.atomic():
+        app = _locked(application)
+        _require_open(app)
+        if app.started_by_id is None or app.started_by_id != getattr(agent, "pk", None):
+            raise PermissionDenied("只有发起该投保单的代理人可以发送邀请", code="not_agent")
+        app.invite_token_hash = hashlib.sha256(token.encode()).hexdigest()
+        app.save(update_fields=["invite_token_hash", "updated_at"])
+        record_step(app, "invitation_sent", actor=agent, request=request)
+    return Invitation(token=token, path=f"/apply/invite/{token}/")
+
+
+def claim_invitation(token: str, *, user: Any, request: HttpRequest | None = None) -> Application:
+    """The customer opens the agent's link while logged in: the application becomes theirs."""
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    with transaction.atomic():
+        app = Application.objects.select_for_update().filter(invite_token_hash=digest).first()
+        if app is None or not token:
+            raise NotFound("邀请链接无效或已失效", code="invalid_invitation")
+        _require_open(app)
+        if not getattr(user, "is_authenticated", False) or not getattr(user, "is_customer", False):
+            raise PermissionDenied("请以投保人本人的账号登录后打开链接", code="login_required")
+        if app.started_by_id == user.pk:
+            raise PermissionDenied("代理人不能代替客户确认投保", code="agent_cannot_claim")
+        if app.customer_id is not None and app.customer_id != user.pk:
+            raise PermissionDenied("该投保单已由其他客户打开", code="claimed_by_other")
+        if app.customer_id is None:
+            app.customer = user
+            app.save(update_fields=["customer", "updated_at"])
+            record_step(app, "invitation_opened", actor=user, request=request)
+    return app
+
+
+# --- 2. data -----------------------------------------------------------------------------------
+
+
+def _age_on(birth: datetime.date, on: datetime.date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def _validated_person_id(value: str, field_name: str, errors: list[FieldError]) -> Any:
+    try:
+        return validate_resident_id(value, field=field_name)
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
+        return None
+
+
+def _check_name(value: str, field_name: str, errors: list[FieldError]) -> str:
+    name = (value or "").strip()
+    if not 2 <= len(name) <= 30:
+        errors.append(FieldError(field_name, "name_length", "请填写2至30个字的真实姓名"))
+    return name
+
+
+def _validate_data(app: Application, data: ApplicationData) -> tuple[list[FieldError], dict[str, Any]]:
+    """Checks everything; returns (errors, normalized values)."""
+    errors: list[FieldError] = []
+    today = timezone.localdate()
+    items = items_of(app)
+    rule_sets = [rules_of(i) for i in items]
+    a = data.applicant
+    applicant_name = _check_name(a.name, "applicant.name", errors)
+    applicant_id = _validated_person_id(a.id_number, "applicant.id_number", errors)
+    phone = ""
+    try:
+        phone = validate_mobile(a.phone, field="applicant.phone")
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
+    if a.email and ("@" not in a.email or len(a.email) > 254):
+        errors.append(FieldError("applicant.email", "invalid", "邮箱格式错误"))
+    if len(a.address or "") > 200:
+        errors.append(FieldError("applicant.address", "too_long", "地址不超过200字"))
+    if applicant_id is not None:
+        min_age = max(r.applicant_min_age for r in rule_sets) if rule_sets else 18
+        if _age_on(applicant_id.birth_date, today) < min_age:
+            errors.append(
+                FieldError("applicant.id_number", "applicant_too_young", f"投保人须年满{min_age}周岁")
+            )
+
+    max_insured = min((r.max_insured for r in rule_sets), default=1) or 1
+    if not data.insured:
+        errors.append(FieldError("insured", "required", "请填写被保险人"))
+    if len(data.insured) > max_insured:
+        errors.append(FieldError("insured", "too_many", f"本产品每张投保单最多{max_insured}位被保险人"))
+
+    questions = health_questions(app)
+    persons: list[dict[str, Any]] = []
+    seen_ids: set[str] = set()
+    named_allowed = all(r.named_beneficiaries_allowed for r in rule_sets)
+    if data.beneficiary_mode not in BeneficiaryMode.values:
+        errors.append(FieldError("beneficiary_mode", "invalid_choice", "受益人类型须为法定或指定"))
+    elif data.beneficiary_mode == BeneficiaryMode.NAMED and not named_allowed:
+        errors.append(
+            FieldError("beneficiary_mode", "named_not_allowed", "本产品的受益人为法定受益人，不能指定")
+        )
+
+    for index, person in enumerate(data.insured):
+        prefix = f"insured[{index}]"
+        relation = person.relation
+        allowed = [r for r in Relation.values if all(r in rs.insured_relations for rs in rule_sets)]
+        if relation not in Relation.values:
+            errors.append(
+                FieldError(f"{prefix}.relation", "invalid_choice", "与投保人关系须为本人、配偶、子女或父母")
+            )
+            continue
+        if relation not in allowed:
+            labels = "、".join(str(Relation(r).label) for r in allowed)
+            errors.append(
+                FieldError(
+                    f"{prefix}.relation", "relation_not_accepted", f"本产品的被保险人只能是投保人的{labels}"
+                )
+            )
+        if relation == Relation.SELF:
+            name, resident = applicant_name, applicant_id
+            id_number = resident.number if resident else ""
+        else:
+            name = _check_name(person.name, f"{prefix}.name", errors)
+            resident = _validated_person_id(person.id_number, f"{prefix}.id_number", errors)
+            id_number = resident.number if resident else ""
+            if resident is not None and applicant_id is not None:
+                if resident.number == applicant_id.number:
+                    errors.append(
+                        FieldError(f"{prefix}.relation", "self_is_self", "被保险人是投保人本人时请选择“本人”")
+                    )
+                gap = _age_on(applicant_id.birth_date, today) - _age_on(resident.birth_date, today)
+                if relation == Relation.CHILD and gap < MIN_PARENT_GAP_YEARS:
+                    errors.append(
+                        FieldError(
+                            f"{prefix}.relation",
+                            "relation_age",
+                            "子女的年龄应比投保人小至少15岁，请核对关系或证件号",
+                        )
+                    )
+                if relation == Relation.PARENT and -gap < MIN_PARENT_GAP_YEARS:
+                    errors.append(
+                        FieldError(
+                            f"{prefix}.relation",
+                            "relation_age",
+                            "父母的年龄应比投保人大至少15岁，请核对关系或证件号",
+                        )
+                    )
+                if relation == Relation.SPOUSE:
+                    for who, res in (("被保险人", resident), ("投保人", applicant_id)):
+                        if _age_on(res.birth_date, today) < MARRIAGE_AGE[res.sex]:
+                            errors.append(
+                                FieldError(
+                                    f"{prefix}.relation", "relation_age", f"{who}未达法定婚龄，不能为配偶关系"
+                                )
+                            )
+        if id_number:
+            if id_number in seen_ids:
+                errors.append(FieldError(f"{prefix}.id_number", "duplicate", "同一被保险人不能重复填写"))
+            seen_ids.add(id_number)
+        phone_i = ""
+        if person.phone:
+            try:
+                phone_i = validate_mobile(person.phone, field=f"{prefix}.phone")
+            except ValidationFailed as exc:
+                errors.extend(exc.errors)
+        if person.occupation_class is not None and not 1 <= int(person.occupation_class) <= 6:
+            errors.append(FieldError(f"{prefix}.occupation_class", "out_of_range", "职业类别须为1至6类"))
+        answers: dict[str, bool] = {}
+        for q in questions:
+            code = str(q["code"])
+            value = person.health_answers.get(code) if person.health_answers else None
+            if not isinstance(value, bool):
+                errors.append(
+                    FieldError(f"{prefix}.health_answers.{code}", "required", f"请回答健康告知：{q['text']}")
+                )
+            else:
+                answers[code] = value
+        beneficiaries: list[dict[str, Any]] = []
+        if data.beneficiary_mode == BeneficiaryMode.NAMED:
+            if not person.beneficiaries:
+                errors.append(
+                    FieldError(f"{prefix}.beneficiaries", "required", "指定受益人时请至少填写一位受益人")
+                )
+            totals: dict[int, Decimal] = {}
+            for b_index, b in enumerate(person.beneficiaries):
+                bp = f"{prefix}.beneficiaries[{b_index}]"
+                b_name = _check_name(b.name, f"{bp}.name", errors)
+                b_id = _validated_person_id(b.id_number, f"{bp}.id_number", errors)
+                if b.relation not in Relation.values or b.relation == Relation.SELF:
+                    errors.append(
+                        FieldError(
+                            f"{bp}.relation", "invalid_choice", "受益人与被保险人的关系须为配偶、子女或父母"
+                        )
+                    )
+                if b_id is not None and id_number and b_id.number == id_number:
+                    errors.append(
+                        FieldError(
+                            f"{bp}.id_number", "beneficiary_is_insured", "身故受益人不能是被保险人本人"
+                        )
+                    )
+                try:
+                    share = Decimal(str(b.share_percent)).quantize(Decimal("0.01"))
+                except (InvalidOperation, ValueError):
+                    errors.append(FieldError(f"{bp}.share_percent", "invalid", "受益比例须为数字"))
+                    continue
+                if not Decimal(0) < share <= Decimal(100):
+                    errors.append(
+                        FieldError(f"{bp}.share_percent", "out_of_range", "受益比例须大于0且不超过100%")
+                    )
+                order = int(b.order or 1)
+                totals[order] = totals.get(order, Decimal(0)) + share
+                beneficiaries.append(
+                    {"name": b_name, "id": b_id, "relation": b.relation, "order": order, "share": share}
+                )
+            for order, total in sorted(totals.items()):
+                if total != Decimal(100):
+                    errors.append(
+                        FieldError(
+                            f"{prefix}.beneficiaries",
+                            "shares_not_100",
+                            f"第{order}顺位受益人的受益比例合计须为100%，当前为{total.normalize():f}%",
+                        )
+                    )
+        persons.append(
+            {
+                "relation": relation,
+                "name": name,
+                "resident": resident,
+                "phone": phone_i,
+                "occupation": (person.occupation or "")[:40],
+                "occupation_class": person.occupation_class,
+                "answers": answers,
+                "beneficiaries": beneficiaries,
+            }
+        )
+
+    subject: dict[str, str] = {}
+    for f in subject_fields(app):
+        text = str((data.subject or {}).get(f.code, "") or "").strip()
+        if f.code in ("plate_number", "vin"):
+            text = text.upper()
+        if not text:
+            if f.required:
+                errors.append(FieldError(f"subject.{f.code}", "required", f"请填写{f.label}"))
+            continue
+        if f.pattern and not re.fullmatch(f.pattern, text):
+            errors.append(
+                FieldError(
+                    f"subject.{f.code}", "invalid", f"{f.label}格式不正确{('：' + f.hint) if f.hint else ''}"
+                )
+            )
+        subject[f.code] = text[:64]
+    normalized = {
+        "applicant": {
+            "name": applicant_name,
+            "resident": applicant_id,
+            "phone": phone,
+            "email": (a.email or "").strip(),
+            "address": (a.address or "").strip(),
+            "region": (a.region or "")[:6],
+            "occupation": (a.occupation or "")[:40],
+        },
+        "persons": persons,
+        "subject": subject,
+    }
+    return errors, normalized
+
+
+def _reprice(item: ApplicationItem, person: InsuredPerson, *, user: Any) -> tuple[Quote, list[FieldError]]:
+    """Prices the item again on the insured's real birth date, sex and occupation, on the same
+    product version (the one the customer was shown), and records that quote."""
+    origin = item.origin_quote
+    inputs = dict(origin.inputs)
+    for key in ("age", "birth_date", "start_date"):
+        inputs.pop(key, None)
+    inputs["birth_date"] = person.birth_date.isoformat()
+    if "sex" in origin.inputs or person.sex:
+        inputs["sex"] = person.sex
+    if person.occupation_class is not None:
+        inputs["occupation_class"] = person.occupation_class
+    product = get_rating_product(item.product_version_id)
+    plan_code = item.plan.code
+    try:
+        result = rating_rules.price(product, plan_code, inputs)
+    except ValidationFailed as exc:
+        return origin, [
+            FieldError(
+                f"insured[{person.position - 1}].{e.field.removeprefix('inputs.')}",
+                e.code,
+                f"{item.product_version.product.name}：{e.message}",
+            )
+            for e in exc.errors
+        ]
+    for candidate in (item.quote, origin):
+        if candidate.premium == result.premium and candidate.inputs == result.inputs:
+            return candidate, []
+    quote = Quote(
+        product_version_id=item.product_version_id,
+        plan_id=item.plan_id,
+        inputs=result.inputs,
+        steps=result.steps_as_dicts(),
+        premium=result.premium,
+        engine_version=result.engine_version,
+        user=user if getattr(user, "is_authenticated", False) else None,
+        channel="application",
+    )
+    quote.save(force_insert=True)
+    return quote, []
+
+
+def save_data(
+    application: Application, data: ApplicationData, *, actor: Any, request: HttpRequest | None = None
+) -> Application:
+    """Enters or changes the application data. After the customer confirmed, a change sends the
+    whole application back to draft: confirmation, underwriting and signatures are void."""
+    with transaction.atomic():
+        app = _locked(application)
+        _require_open(app)
+        is_agent = (
+            actor is not None
+            and app.started_by_id is not None
+            and getattr(actor, "pk", None) == app.started_by_id
+        )
+        if not is_agent and not _is_owner(app, actor):
+            if (
+                app.customer_id is None
+                and getattr(actor, "is_authenticated", False)
+                and getattr(actor, "is_customer", False)
+            ):
+                app.customer = actor  # an anonymous start is claimed by the customer who fills it in
+            else:
+                raise PermissionDenied("无权修改此投保单", code="not_allowed")
+        if app.status == ApplicationStatus.AWAITING_PAYMENT:
+            raise Conflict(
+                "支付进行中，不能修改投保信息；如需修改请先等待支付结果或支付失效", code="payment_in_progress"
+            )
+        errors, values = _validate_data(app, data)
+        if errors:
+            raise ValidationFailed("application data is invalid", errors=errors)
+        before = {"status": app.status, "revision": app.data_revision, "confirmed": app.is_confirmed}
+        was_locked = app.status != ApplicationStatus.DRAFT or app.is_confirmed
+        _write_data(app, values)
+        for_items = _assign_items(app, user=actor)
+        if for_items:
+            raise ValidationFailed("application data is invalid", errors=for_items)
+        app.data_revision += 1
+        if was_locked:
+            _back_to_draft(app)
+        app.save()
+        record_step(
+            app,
+            "data_saved" if not was_locked else "amended",
+            actor=actor,
+            request=request,
+            page="application/data.html",
+            before=before,
+            detail={
+                "digest": data_digest(app),
+                "insured_count": len(values["persons"]),
+                "by_agent": is_agent,
+            },
+        )
+    return app
+
+
+def _write_data(app: Application, values: dict[str, Any]) -> None:
+    a = values["applicant"]
+    resident = a["resident"]
+    app.applicant_name = a["name"]
+    app.applicant_id_number = resident.number
+    app.applicant_id_hash = _hash_id(resident.number)
+    app.applicant_birth_date = resident.birth_date
+    app.applicant_sex = resident.sex
+    app.applicant_phone = a["phone"]
+    app.applicant_email = a["email"]
+    app.applicant_address = a["address"]
+    app.applicant_region = a["region"] or resident.region_code[:2] + "0000"
+    app.applicant_occupation = a["occupation"]
+    app.subject = values["subject"]
+    keep = []
+    for position, p in enumerate(values["persons"], start=1):
+        resident_i = p["resident"]
+        person, _ = InsuredPerson.objects.update_or_create(
+            application=app,
+            position=position,
+            defaults={
+                "relation": p["relation"],
+                "name": p["name"],
+                "id_number": resident_i.number,
+                "id_hash": _hash_id(resident_i.number),
+                "birth_date": resident_i.birth_date,
+                "sex": resident_i.sex,
+                "phone": p["phone"] or (a["phone"] if p["relation"] == Relation.SELF else ""),
+                "occupation": p["occupation"] or (a["occupation"] if p["relation"] == Relation.SELF else ""),
+                "occupation_class": p["occupation_class"],
+                "health_answers": json.dumps(p["answers"], sort_keys=True),
+            },
+        )
+        person.beneficiaries.all().delete()
+        for b in p["beneficiaries"]:
+            Beneficiary.objects.create(
+                insured=person,
+                name=b["name"],
+                id_number=b["id"].number,
+                id_hash=_hash_id(b["id"].number),
+                relation=b["relation"],
+                order=b["order"],
+                share_percent=b["share"],
+            )
+        keep.append(person.pk)
+    app.applicant_id_number = resident.number
+    stale = app.insured_persons.exclude(pk__in=keep)
+    ApplicationItem.objects.filter(application=app, insured__in=stale).update(insured=None)
+    stale.delete()
+
+
+def _assign_items(app: Application, *, user: Any) -> list[FieldError]:
+    """One item per (product, insured person): items are cloned or removed to match the insured
+    persons, each priced on its insured's data. Returns pricing problems."""
+    persons = list(app.insured_persons.order_by("position"))
+    items = items_of(app)
+    groups: dict[Any, list[ApplicationItem]] = {}
+    for item in items:
+        groups.setdefault(item.origin_quote_id, []).append(item)
+    errors: list[FieldError] = []
+    next_position = max((i.position for i in items), default=0) + 1
+    total = Decimal(0)
+    for group in groups.values():
+        first = group[0]
+        while len(group) < len(persons):
+            clone = ApplicationItem.objects.create(
+                application=app,
+                position=next_position,
+                product_version_id=first.product_version_id,
+                plan_id=first.plan_id,
+                origin_quote_id=first.origin_quote_id,
+                quote_id=first.origin_quote_id,
+                sum_insured=first.sum_insured,
+                base_premium=first.base_premium,
+                premium=first.premium,
+            )
+            next_position += 1
+            group.append(
+                ApplicationItem.objects.select_related(
+                    "product_version__product", "plan", "origin_quote"
+                ).get(pk=clone.pk)
+            )
+        for extra in group[len(persons) :]:
+            extra.delete()
+        for item, person in zip(group, persons, strict=False):
+            quote, problems = _reprice(item, person, user=user)
+            errors.extend(problems)
+            item.insured = person
+            item.quote = quote
+            item.base_premium = item.premium = quote.premium
+            item.loading_percent = Decimal(0)
+            item.exclusions = []
+            item.underwriting_outcome = UnderwritingOutcome.PENDING
+            item.underwriting_reasons = []
+            item.save()
+            total += quote.premium
+    app.total_premium = to_fen(total)
+    return errors
+
+
+def _back_to_draft(app: Application) -> None:
+    """Voids confirmation, underwriting, agreement and signatures (the caller saves `app`)."""
+    if app.status != ApplicationStatus.DRAFT:
+        _move(app, ApplicationStatus.DRAFT)
+    app.confirmed_revision = None
+    app.confirmed_digest = ""
+    app.confirmed_at = None
+    app.terms_agreed_at = None
+    app.signed_at = None
+    app.application_form = None
+    app.signatures.all().delete()
+    from huibao.underwriting.services import withdraw_open_cases
+
+    withdraw_open_cases(app)
+
+
+# --- 3. identity ---------------------------------------------------------------------------------
+
+
+def verify_identity(
+    application: Application, *, name: str, id_number: str, user: Any, request: HttpRequest | None = None
+) -> Application:
+    """Real-name check of the applicant by the identity provider; the name and ID must be the
+    applicant's on the application."""
+    from huibao.identity.services import verify_real_name
+
+    resident = validate_resident_id(id_number, field="id_number")
+    with transaction.atomic():
+        app = _locked(application)
+        _require_open(app)
+        _require_owner(app, user)
+        if not app.applicant_name:
+            raise Conflict("请先填写投保人信息", code="data_missing")
+        if name.strip() != app.applicant_name or resident.number != app.applicant_id_number:
+            raise ValidationFailed(
+                "not the applicant",
+                errors=[
+                    FieldError(
+                        "id_number", "not_applicant", "实名认证须为投保人本人：姓名和身份证号须与投保信息一致"
+                    )
+                ],
+            )
+    check = verify_real_name(
+        name=name.strip(),
+        id_number=resident.number,
+        reference_kind=REFERENCE_KIND,
+        reference_id=str(application.public_id),
+        request=request,
+        actor=user,
+    )
+    with transaction.atomic():
+        app = _locked(application)
+        verified = check.status == "verified"
+        if verified:
+            app.identity_check_id = check.pk
+            app.identity_verified_at = timezone.now()
+            app.save(update_fields=["identity_check_id", "identity_verified_at", "updated_at"])
+        record_step(
+            app,
+            "identity_checked",
+            actor=user,
+            request=request,
+            page="application/identity.html",
+            detail={"result": check.status, "check": check.pk, "provider": check.provider},
+        )
+    if not verified:
+        raise ValidationFailed(
+            "identity not verified", errors=[FieldError("id_number", str(check.status), check.message)]
+        )
+    return app
+
+
+def identity_is_current(app: Application) -> bool:
+    """The verified identity is the applicant's current one (a changed ID needs a new check)."""
+    if app.identity_check_id is None:
+        return False
+    from huibao.identity.models import IdentityCheck
+
+    check = IdentityCheck.objects.filter(pk=app.identity_check_id).only("id_number_hash", "status").first()
+    return bool(
+        check is not None
+        and check.status == "verified"
+        and check.id_number_hash == lookup_hash(app.applicant_id_number, context=_identity_hash_context())
+    )
+
+
+def _identity_hash_context() -> str:
+    from huibao.identity import services as identity_services
+
+    return str(getattr(identity_services, "ID_HASH_CONTEXT", "identity.id_number"))
+
+
+# --- 4. confirmation and underwriting -------------------------------------------------------------
+
+
+def _missing_for_confirmation(app: Application) -> list[FieldError]:
+    errors = []
+    if not app.applicant_name:
+        errors.append(FieldError("applicant", "required", "请填写投保人信息"))
+    if app.items.filter(insured__isnull=True).exists():
+        errors.append(FieldError("insured", "required", "请填写被保险人信息"))
+    if not identity_is_current(app):
+        errors.append(FieldError("identity", "not_verified", "请先完成投保人实名认证"))
+    return errors
+
+
+def confirm(application: Application, *, user: Any, request: HttpRequest | None = None) -> Application:
+    """The customer confirms the data they checked: it is locked and underwritten."""
+    from huibao.underwriting.services import underwrite_application
+
+    with transaction.atomic():
+        app = _locked(application)
+        _require_owner(app, user)
+        if app.status != ApplicationStatus.DRAFT:
+            raise Conflict("投保信息已确认", code="already_confirmed")
+        errors = _missing_for_confirmation(app)
+        if errors:
+            raise ValidationFailed("cannot confirm yet", errors=errors)
+        app.confirmed_revision = app.data_revision
+        app.confirmed_digest = data_digest(app)
+        app.confirmed_at = timezone.now()
+        outcome = underwrite_application(app, actor=user, request=request)
+        app.refresh_from_db(fields=["total_premium"])
+        app.face_required = any(rules_of(i).face_check_required(app.total_premium) for i in items_of(app))
+        _apply_outcome(app, outcome)
+        app.save()
+        record_step(
+            app,
+            "confirmed",
+            actor=user,
+            request=request,
+            page="application/review.html",
+            detail={
+                "digest": app.confirmed_digest,
+                "underwriting": outcome,
+                "total_premium": app.total_premium,
+            },
+        )
+    return app
+
+
+def _apply_outcome(app: Application, outcome: str) -> None:
+    if outcome == UnderwritingOutcome.DECLINE:
+        _move(app, ApplicationStatus.DECLINED)
+    elif outcome == UnderwritingOutcome.REFER:
+        _move(app, ApplicationStatus.REFERRED)
+    else:
+        _move(app, ApplicationStatus.ACCEPTED)
+        if outcome == UnderwritingOutcome.ACCEPT:
+            app.terms_agreed_at = app.confirmed_at
+
+
+def resume_after_referral(
+    application: Application, *, actor: Any, request: HttpRequest | None = None
+) -> Application:
+    """Called when an underwriter decided the last open case of the application."""
+    with transaction.atomic():
+        app = _locked(application)
+        if app.status != ApplicationStatus.REFERRED:
+            return app
+        outcomes = [i.underwriting_outcome for i in app.items.all()]
+        if UnderwritingOutcome.REFER in outcomes or UnderwritingOutcome.PENDING in outcomes:
+            return app
+        app.total_premium = to_fen(sum((i.premium for i in app.items.all()), Decimal(0)))
+        if UnderwritingOutcome.DECLINE in outcomes:
+            overall = UnderwritingOutcome.DECLINE
+        elif UnderwritingOutcome.ACCEPT_WITH_TERMS in outcomes:
+            overall = UnderwritingOutcome.ACCEPT_WITH_TERMS
+        else:
+            overall = UnderwritingOutcome.ACCEPT
+        app.face_required = any(rules_of(i).face_check_required(app.total_premium) for i in items_of(app))
+        _apply_outcome(app, overall)
+        app.save()
+        record_step(app, "underwriting_decided", actor=actor, request=request, detail={"outcome": overall})
+    return app
+
+
+def needs_terms_agreement(app: Application) -> bool:
+    return app.status == ApplicationStatus.ACCEPTED and app.terms_agreed_at is None
+
+
+def agree_terms(application: Application, *, user: Any, request: HttpRequest | None = None) -> Application:
+    """The customer accepts the loading and/or exclusions the underwriting set."""
+    with transaction.atomic():
+        app = _locked(application)
+        _require_owner(app, user)
+        if app.status != ApplicationStatus.ACCEPTED:
+            raise Conflict("当前无需确认核保条件", code="no_terms")
+        if app.terms_agreed_at is None:
+            app.terms_agreed_at = timezone.now()
+            app.save(update_fields=["terms_agreed_at", "updated_at"])
+            terms = [
+                {"item": i.position, "loading_percent": i.loading_percent, "exclusions": i.exclusions}
+                for i in app.items.all()
+            ]
+            record_step(
+                app,
+                "terms_agreed",
+                actor=user,
+                request=request,
+                page="application/terms.html",
+                detail={"terms": terms},
+            )
+    return app
+
+
+# --- 5. disclosure -------------------------------------------------------------------------------
+
+
+def _document_of(app: Application, document_id: int) -> Document:
+    doc = next((d for d in required_documents(app) if d.pk == int(document_id)), None)
+    if doc is None:
+        # A document of the same text shared by several products is read once, under the first.
+        raise NotFound(
+            "该文件不属于此投保单",
+            errors=[FieldError("document", "unknown_document", "该文件不属于此投保单")],
+        )
+    return doc
+
+
+def open_document(
+    application: Application, document_id: int, *, user: Any, request: HttpRequest | None = None
+) -> DisclosureReading:
+    """The document is shown: the reading clock starts on the server (once)."""
+    with transaction.atomic():
+        app = _locked(application)
+        _require_open(app)
+        _require_owner(app, user)
+        doc = _document_of(app, document_id)
+        reading, created = DisclosureReading.objects.get_or_create(
+            application=app,
+            content_sha256=_doc_key(doc),
+            defaults={"document": doc, "opened_at": timezone.now()},
+        )
+        if created:
+            record_step(
+                app,
+                "document_opened",
+                actor=user,
+                request=request,
+                page="application/document.html",
+                detail={
+                    "document": doc.pk,
+                    "kind": doc.kind,
+                    "title": doc.title,
+                    "content_sha256": doc.content_sha256,
+                    "product_version": doc.version_id,
+                    "min_read_seconds": doc.min_read_seconds,
+                },
+            )
+    return reading
+
+
+def finish_reading(
+    application: Application,
+    document_id: int,
+    *,
+    scrolled_to_end: bool,
+    user: Any,
+    request: HttpRequest | None = None,
+    now: datetime.datetime | None = None,
+) -> DisclosureReading:
+    """Marks a document read: it must have been opened, scrolled to its end and open at least
+    its minimum time, all measured by the server."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        app = _locked(application)
+        _require_open(app)
+        _require_owner(app, user)
+        doc = _document_of(app, document_id)
+        reading = DisclosureReading.objects.filter(application=app, content_sha256=_doc_key(doc)).first()
+        if reading is None:
+            raise ValidationFailed(
+                "open it first",
+                errors=[FieldError("document", "not_opened", f"请先打开并阅读《{doc.title}》")],
+            )
+        if reading.completed_at is not None:
+            return reading
+        if not scrolled_to_end:
+            raise ValidationFailed(
+                "scroll to the end",
+                errors=[FieldError("scrolled_to_end", "not_scrolled", f"请将《{doc.title}》滑动阅读至文末")],
+            )
+        elapsed = (now - reading.opened_at).total_seconds()
+        if elapsed < doc.min_read_seconds:
+            left = int(doc.min_read_seconds - elapsed + 0.999)
+            raise ValidationFailed(
+                "reading time too short",
+                errors=[
+                    FieldError(
+                        "reading_time",
+                        "too_short",
+                        f"《{doc.title}》需阅读至少{doc.min_read_seconds}秒，还需{left}秒",
+                    )
+                ],
+            )
+        reading.scrolled_to_end_at = now
+        reading.completed_at = now
+        reading.seconds_open = int(elapsed)
+        reading.save(update_fields=["scrolled_to_end_at", "completed_at", "seconds_open"])
+        record_step(
+            app,
+            "document_read",
+            actor=user,
+            request=request,
+            page="application/document.html",
+            detail={
+                "document": doc.pk,
+                "title": doc.title,
+                "content_sha256": doc.content_sha256,
+                "seconds_open": int(elapsed),
+                "opened_at": reading.opened_at,
+            },
+        )
+    return reading
+
+
+def key_clauses(app: Application) -> list[tuple[Document, dict[str, Any]]]:
+    """Every key clause to show and confirm, in order: (document, clause)."""
+    return [(doc, clause) for doc in required_documents(app) for clause in (doc.key_clauses or [])]
+
+
+def _clause(app: Application, document_id: int, clause_code: str) -> tuple[int, Document, dict[str, Any]]:
+    for index, (doc, clause) in enumerate(key_clauses(app)):
+        if doc.pk == int(document_id) and clause.get("code") == clause_code:
+            return index, doc, clause
+    raise NotFound(
+        "该条款不属于此投保单", errors=[FieldError("clause", "unknown_clause", "该条款不属于此投保单")]
+    )
+
+
+def show_clause(
+    application: Application,
+    document_id: int,
+    clause_code: str,
+    *,
+    user: Any,
+    request: HttpRequest | None = None,
+) -> ClauseConfirmation:
+    """A key clause is shown on its own; the previous one must be confirmed first."""
+    with transaction.atomic():
+        app = _locked(application)
+        _require_open(app)
+        _require_owner(app, user)
+        index, doc, clause = _clause(app, document_id, clause_code)
+        confirmed = set(
+            ClauseConfirmation.objects.filter(application=app, confirmed_at__isnull=False).values_list(
+                "content_sha256", "clause_code"
+            )
+        )
+        for earlier_doc, earlier in key_clauses(app)[:index]:
+            if (_doc_key(earlier_doc), earlier["code"]) not in confirmed:
+                raise ValidationFailed(
+                    "confirm in order",
+                    errors=[FieldError("clause", "previous_not_confirmed", f"请先确认“{earlier['title']}”")],
+                )
+        row, created = ClauseConfirmation.objects.get_or_create(
+            application=app,
+            content_sha256=_doc_key(doc),
+            clause_code=clause_code,
+            defaults={"document": doc, "shown_at": timezone.now()},
+        )
+        if created:
+            record_step(
+                app,
+                "clause_shown",
+                actor=user,
+                request=request,
+                page="application/clause.html",
+                detail={
+                    "document": doc.pk,
+                    "clause": clause_code,
+                    "title": clause.get("title", ""),
+                    "kind": clause.get("kind", ""),
+                },
+            )
+    return row
+
+
+def confirm_clause(
+    application: Application,
+    document_id: int,
+    clause_code: str,
+    *,
+    user: Any,
+    request: HttpRequest | None = None,
+) -> ClauseConfirmation:
+    with transaction.atomic():
+        app = _locked(application)
+        _require_open(app)
+        _require_owner(app, user)
+        _index, doc, clause = _clause(app, document_id, clause_code)
+        row = ClauseConfirmation.objects.filter(
+            application=app, content_sha256=_doc_key(doc), clause_code=clause_code
+        ).first()
+        if row is None:
+            raise ValidationFailed(
+                "show it first",
+                errors=[FieldError("clause", "not_shown", f"请先阅读“{clause.get('title', '')}”")],
+            )
+        if row.confirmed_at is None:
+            row.confirmed_at = timezone.now()
+            row.save(update_fields=["confirmed_at"])
+            record_step(
+                app,
+                "clause_confirmed",
+                actor=user,
+                request=request,
+                page="application/clause.html",
+                detail={
+                    "document": doc.pk,
+                    "clause": clause_code,
+                    "title": clause.get("title", ""),
+                    "text_sha256": hashlib.sha256(str(clause.get("text", "")).encode()).hexdigest(),
+                    "seconds_shown": int((row.confirmed_at - row.shown_at).total_seconds()),
+                },
+            )
+    return row
+
+
+def disclosure_progress(app: Application) -> dict[str, Any]:
+    docs = required_documents(app)
+    readings = {r.content_sha256: r for r in app.readings.all()}
+    clauses = key_clauses(app)
+    confirmations = {(c.content_sha256, c.clause_code): c for c in app.clause_confirmations.all()}
+    unread = [d for d in docs if not (readings.get(_doc_key(d)) and readings[_doc_key(d)].completed_at)]
+    unconfirmed = [
+        (d, c)
+        for d, c in clauses
+        if not (
+            confirmations.get((_doc_key(d), c["code"]))
+            and confirmations[(_doc_key(d), c["code"])].confirmed_at
+        )
+    ]
+    return {
+        "documents": docs,
+        "readings": readings,
+        "clauses": clauses,
+        "confirmations": confirmations,
+        "unread": unread,
+        "unconfirmed": unconfirmed,
+        "complete": not unread and not unconfirmed,
+    }
+
+
+# --- face check ----------------------------------------------------------------------------------
+
+
+def start_face_check(
+    application: Application, *, user: Any, return_url: str, request: HttpRequest | None = None
+) -> str:
+    """Opens a face check session for the applicant; returns the provider's page URL."""
+    from huibao.identity.services import start_face_check as start
+
+    with transaction.atomic():
+        app = _locked(application)
+        _require_open(app)
+        _require_owner(app, user)
+        if not identity_is_current(app):
+            raise ValidationFailed(
+                "identity first", errors=[FieldError("identity", "not_verified", "请先完成实名认证")]
+            )
+        check = start(
+            name=app.applicant_name,
+            id_number=app.applicant_id_number,
+            reference_kind=REFERENCE_KIND,
+            reference_id=str(app.public_id),
+            return_url=return_url,
+            request=request,
+        )
+        app.face_check_id = check.pk
+        app.save(update_fields=["face_check_id", "updated_at"])
+        record_step(
+            app,
+            "face_check_started",
+            actor=user,
+            request=request,
+            page="application/face.html",
+            detail={"face_check": check.pk},
+        )
+    return str(check.session_url)
+
+
+def on_face_result(face_check: Any) -> None:
+    """Face-check hook (runs in the transaction recording the provider's signed result)."""
+    app = Application.objects.select_for_update().filter(public_id=face_check.reference_id).first()
+    if app is None or app.face_check_id != face_check.pk:
+        return
+    passed = face_check.status == "passed"
+    if passed:
+        app.face_passed_at = timezone.now()
+        app.save(update_fields=["face_passed_at", "updated_at"])
+    record_step(
+        app,
+        "face_checked",
+        actor="identity:face",
+        detail={
+            "face_check": face_check.pk,
+            "result": face_check.status,
+            "reason": getattr(face_check, "failure_reason", ""),
+        },
+    )
+
+
+# --- 6. signatures -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureRequirement:
+    role: str
+    insured_position: int | None
+    name: str
+    method: str
+
+
+def signature_method(app: Application) -> str:
+    methods = {rules_of(i).signature for i in items_of(app)}
+    return (
+        SignatureMethod.HANDWRITTEN
+        if SignatureMethod.HANDWRITTEN in methods
+        else SignatureMethod.CONFIRMATION
+    )
+
+
+def required_signatures(app: Application) -> list[SignatureRequirement]:
+    """The applicant always; an insured adult other than the applicant when a product with death
+    cover needs the insured's written consent (保险法第34条)."""
+    method = signature_method(app)
+    needed = [SignatureRequirement(SignerRole.APPLICANT, None, app.applicant_name, method)]
+    today = timezone.localdate()
+    for person in app.insured_persons.order_by("position"):
+        if person.relation == Relation.SELF or _age_on(person.birth_date, today) < 18:
+            continue
+        if any(
+            rules_of(i).insured_consent_for_death_cover
+            for i in person.items.select_related("product_version")
+        ):
+            needed.append(
+                SignatureRequirement(
+                    SignerRole.INSURED, person.position, person.name, SignatureMethod.HANDWRITTEN
+                )
+            )
+    return needed
+
+
+def missing_before_signing(app: Application) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if app.status != ApplicationStatus.ACCEPTED:
+        errors.append(
+            FieldError(
+                "status", "not_accepted", f"投保单当前状态为“{ApplicationStatus(app.status).label}”，不能签名"
+            )
+        )
+        return errors
+    if not app.is_confirmed or app.confirmed_digest != data_digest(app):
+        errors.append(FieldError("confirmation", "not_confirmed", "请先确认投保信息"))
+    if app.terms_agreed_at is None:
+        errors.append(FieldError("terms", "not_agreed", "请先确认核保结论（加费或除外责任）"))
+    progress = disclosure_progress(app)
+    for doc in progress["unread"]:
+        errors.append(FieldError("documents", "unread", f"请先阅读《{doc.title}》"))
+    for _doc, clause in progress["unconfirmed"]:
+        errors.append(FieldError("clauses", "unconfirmed", f"请逐条确认“{clause.get('title', '')}”"))
+    if not identity_is_current(app):
+        errors.append(FieldError("identity", "not_verified", "请先完成实名认证"))
+    if app.face_required and app.face_passed_at is None:
+        errors.append(FieldError("face", "not_passed", "本次投保需要完成人脸识别"))
+    return errors
+
+
+def sign(
+    application: Application,
+    *,
+    user: Any,
+    role: str = SignerRole.APPLICANT,
+    insured_position: int | None = None,
+    ink: str | Mapping[str, Any] | None = None,
+    confirmed: bool = False,
+    request: HttpRequest | None = None,
+) -> Application:
+    """Records one signature; when every required signature is there the application is signed
+    and its application form PDF is made (a background task renders and PAdES-signs it)."""
+    from huibao.esign import handwriting
+
+    with transaction.atomic():
+        app = _locked(application)
+        _require_owner(app, user)
+        problems = missing_before_signing(app)
+        if problems:
+            raise ValidationFailed("not ready to sign", errors=problems)
+        needed = required_signatures(app)
+        requirement = next(
+            (
+                n
+                for n in needed
+                if n.role == role and (role == SignerRole.APPLICANT or n.insured_position == insured_position)
+            ),
+            None,
+        )
+        if requirement is None:
+            raise ValidationFailed(
+                "no such signer", errors=[FieldError("role", "not_required", "无需该签名")]
+            )
+        image_b64 = ""
+        ink_json = ""
+        if requirement.method == SignatureMethod.HANDWRITTEN:
+            parsed = handwriting.parse_strokes(ink if isinstance(ink, str) else dict(ink or {}))
+            refusals = handwriting.check_handwritten_signature(parsed, requirement.name)
+            if refusals:
+                raise ValidationFailed("signature refused", errors=refusals)
+            image_b64 = base64.b64encode(handwriting.render_signature_png(parsed)).decode()
+            ink_json = ink if isinstance(ink, str) else json.dumps(ink)
+        elif not confirmed:
+            raise ValidationFailed(
+                "confirm to sign",
+                errors=[FieldError("confirmed", "required", "请勾选确认以上投保信息真实、已阅读并同意条款")],
+            )
+        insured = (
+            app.insured_persons.filter(position=insured_position).first()
+            if role == SignerRole.INSURED and insured_position is not None
+            else None
+        )
+        app.signatures.filter(role=role, insured=insured).delete()
+        digest = app.confirmed_digest
+        Signature.objects.create(
+            application=app,
+            role=role,
+            insured=insured,
+            signer_name=requirement.name,
+            method=requirement.method,
+            ink=ink_json,
+            image_png_b64=image_b64,
+            data_revision=app.data_revision,
+            data_digest=digest,
+            signed_at=timezone.now(),
+            ip=_client_ip(request),
+            user_agent=(request.META.get("HTTP_USER_AGENT", "")[:512] if request else ""),
+        )
+        record_step(
+            app,
+            "signed",
+            actor=user,
+            request=request,
+            page="application/sign.html",
+            detail={
+                "role": role,
+                "insured": insured_position,
+                "method": requirement.method,
+                "data_digest": digest,
+                "image_sha256": hashlib.sha256(image_b64.encode()).hexdigest() if image_b64 else "",
+            },
+        )
+        have = {
+            (s.role, s.insured.position if s.insured else None)
+            for s in app.signatures.select_related("insured")
+        }
+        if all((n.role, n.insured_position) in have for n in needed):
+            _move(app, ApplicationStatus.SIGNED)
+            app.signed_at = timezone.now()
+            app.save(update_fields=["status", "signed_at", "updated_at"])
+            record_step(app, "signing_complete", actor=user, request=request)
+            public_id = str(app.public_id)
+            transaction.on_commit(lambda: _enqueue_form(public_id))
+    return app
+
+
+def _client_ip(request: HttpRequest | None) -> str | None:
+    if request is None:
+        return None
+    from huibao.core.http import client_ip
+
+    return client_ip(request)
+
+
+def _enqueue_form(public_id: str) -> None:
+    from huibao.application.tasks import render_application_form
+
+    render_application_form.enqueue(public_id)
+
+
+# --- 7. payment and issuance ---------------------------------------------------------------------
+
+
+def pay(application: Application, *, user: Any, request: HttpRequest | None = None) -> Any:
+    """Opens (or returns the open) real-name payment of the applicant for the total premium.
+    Retries and double clicks return the same payment; a failed or expired one is replaced."""
+    from huibao.payment.models import Payment
+    from huibao.payment.services import create_payment
+    from huibao.payment.states import OPEN_STATUSES as PAYMENT_OPEN
+
+    with transaction.atomic():
+        app = _locked(application)
+        _require_owner(app, user)
+        if app.status == ApplicationStatus.AWAITING_PAYMENT:
+            current = Payment.objects.filter(pk=app.payment_id).first() if app.payment_id else None
+            if current is not None and current.status in PAYMENT_OPEN and current.expires_at > timezone.now():
+                return current
+            if current is not None and current.status == "succeeded":
+                raise Conflict("已支付成功，正在出单", code="already_paid")
+            _move(app, ApplicationStatus.SIGNED)
+        if app.status != ApplicationStatus.SIGNED:
+            raise Conflict(
+                f"投保单当前状态为“{ApplicationStatus(app.status).label}”，不能支付", code="not_payable"
+            )
+        if app.expires_at <= timezone.now():
+            raise Conflict("投保单已过期，请重新投保", code="application_expired")
+        payment = create_payment(
+            amount=app.total_premium,
+            payer_name=app.applicant_name,
+            payer_id_number=app.applicant_id_number,
+            reference_kind=REFERENCE_KIND,
+            reference_id=str(app.public_id),
+            expires_in=payment_ttl(),
+        )
+        _move(app, ApplicationStatus.AWAITING_PAYMENT)
+        app.payment_id = payment.pk
+        app.save(update_fields=["status", "payment_id", "updated_at"])
+        record_step(
+            app,
+            "payment_opened",
+            actor=user,
+            request=request,
+            page="application/pay.html",
+            detail={
+                "payment": str(payment.public_id),
+                "amount": payment.amount,
+                "provider": payment.provider,
+            },
+        )
+    return payment
+
+
+def on_payment_confirmed(payment: Any) -> None:
+    """Paid hook: runs inside the transaction that marks the payment succeeded (exactly once per
+    payment). Issues the policies; money for an application that can no longer be issued (it
+    expired, was cancelled or changed meanwhile) is refunded at once."""
+    app = Application.objects.select_for_update().filter(public_id=payment.reference_id).first()
+    if app is None:
+        return
+    if app.status != ApplicationStatus.AWAITING_PAYMENT or app.payment_id != payment.pk:
+        from huibao.payment.services import refund
+
+        record_step(
+            app,
+            "payment_refused",
+            actor="system",
+            detail={"payment": str(payment.public_id), "status": app.status},
+        )
+        transaction.on_commit(lambda: refund(payment, payment.amount, "投保单已失效或已变更"))
+        return
+    _issue(app, payment)
+
+
+def _issue(app: Application, payment: Any) -> None:
+    from huibao.policy.services import issue_policies
+
+    now = timezone.now()
+    app.paid_at = payment.paid_at or now
+    policies = issue_policies(app, payment, now=now)
+    _move(app, ApplicationStatus.ISSUED)
+    app.issued_at = now
+    app.save()
+    record_step(
+        app,
+        "issued",
+        actor="system",
+        detail={
+            "payment": str(payment.public_id),
+            "amount": payment.amount,
+            "policies": [p.number for p in policies],
+        },
+    )
+
+
+def recover_paid_applications() -> list[str]:
+    """Issues every application whose payment succeeded but which is not issued (e.g. the process
+    died, or a hook was not registered, between the payment and the issuance). Idempotent."""
+    from huibao.payment.models import Payment
+
+    issued: list[str] = []
+    paid = Payment.objects.filter(reference_kind=REFERENCE_KIND, status="succeeded").values_list(
+        "pk", "reference_id"
+    )
+    candidates = {ref: pk for pk, ref in paid}
+    stuck = Application.objects.filter(
+        public_id__in=list(candidates), status=ApplicationStatus.AWAITING_PAYMENT
+    ).values_list("public_id", flat=True)
+    for public_id in stuck:
+        with transaction.atomic():
+            payment = Payment.objects.select_for_update().get(pk=candidates[str(public_id)])
+            app = Application.objects.select_for_update().get(public_id=public_id)
+            if app.status == ApplicationStatus.AWAITING_PAYMENT and app.payment_id == payment.pk:
+                _issue(app, payment)
+                issued.append(app.number)
+    return issued
+
+
+def expire_applications(now: datetime.datetime | None = None) -> int:
+    """Open applications past their time expire (an open payment is left to expire first)."""
+    now = now or timezone.now()
+    count = 0
+    ids = Application.objects.filter(
+        Q(status__in=[s for s in OPEN_STATUSES if s != ApplicationStatus.AWAITING_PAYMENT]),
+        expires_at__lte=now,
+    ).values_list("pk", flat=True)
+    for pk in list(ids):
+        with transaction.atomic():
+            app = Application.objects.select_for_update().get(pk=pk)
+            if (
+                app.status in OPEN_STATUSES
+                and app.status != ApplicationStatus.AWAITING_PAYMENT
+                and app.expires_at <= now
+            ):
+                _move(app, ApplicationStatus.EXPIRED)
+                app.save(update_fields=["status", "updated_at"])
+                from huibao.underwriting.services import withdraw_open_cases
+
+                withdraw_open_cases(app)
+                record_step(app, "expired", actor="system")
+                count += 1
+    return count
+
+
+def cancel(application: Application, *, user: Any, request: HttpRequest | None = None) -> Application:
+    with transaction.atomic():
+        app = _locked(application)
+        if not (
+            _is_owner(app, user)
+            or (app.started_by_id is not None and app.started_by_id == getattr(user, "pk", None))
+        ):
+            raise PermissionDenied("无权撤销此投保单", code="not_allowed")
+        if app.status == ApplicationStatus.AWAITING_PAYMENT:
+            raise Conflict("支付进行中，不能撤销", code="payment_in_progress")
+        _require_open(app)
+        _move(app, ApplicationStatus.CANCELLED)
+        app.save(update_fields=["status", "updated_at"])
+        from huibao.underwriting.services import withdraw_open_cases
+
+        withdraw_open_cases(app)
+        record_step(app, "cancelled", actor=user, request=request)
+    return app
+
+
+def record_page_view(
+    application: Application, page: str, *, request: HttpRequest, detail: dict[str, Any] | None = None
+) -> None:
+    """A page of the flow was shown (with its template version)."""
+    record_step(application, "page_viewed", request=request, page=page, detail=detail)
+
+
+def get_for_user(public_id: Any, user: Any) -> Application:
+    """The application of this customer, or that the agent started."""
+    app = Application.objects.filter(public_id=public_id).first()
+    if app is None or not (
+        _is_owner(app, user)
+        or (app.started_by_id is not None and app.started_by_id == getattr(user, "pk", None))
+    ):
+        raise NotFound("投保单不存在", code="application_not_found")
+    return app
+
+
+def applications_of(user: Any) -> Iterable[Application]:
+    return Application.objects.filter(customer=user).order_by("-created_at")

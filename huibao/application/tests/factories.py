@@ -1,0 +1,130 @@
+"""Builders for application tests: products with application rules, customers, valid ID numbers,
+and a walk through the flow up to any step."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from huibao.account.models import User, UserKind
+from huibao.application import services
+from huibao.application.models import Application
+from huibao.catalog.models import Document, DocumentKind, LineOfBusiness, Product
+from huibao.catalog.tests.factories import on_sale_product
+from huibao.core.validators import id_check_digit
+from huibao.rating.models import Quote
+from huibao.rating.services import clear_cache, create_quote
+
+_seq = itertools.count(100)
+
+
+def resident_id(birth: datetime.date, *, male: bool = True, region: str = "110105") -> str:
+    """A valid 18-digit resident ID number for `birth` (GB 11643 check digit)."""
+    serial = next(_seq) % 500 * 2 + (1 if male else 0)
+    first17 = f"{region}{birth:%Y%m%d}{serial:03d}"
+    return first17 + id_check_digit(first17)
+
+
+def years_ago(years: int, days: int = 0) -> datetime.date:
+    today = timezone.localdate()
+    return today.replace(year=today.year - years) - datetime.timedelta(days=days)
+
+
+APPLICANT_NAME = "王小明"
+
+
+def customer(phone: str = "13900001111") -> User:
+    user = User(username=f"c{phone}", kind=UserKind.CUSTOMER)
+    user.set_phone(phone)
+    user.set_password("pw-123456")
+    user.save()
+    return user
+
+
+def simple_product(
+    *,
+    code: str | None = None,
+    rules: dict[str, Any] | None = None,
+    underwriting: dict[str, Any] | None = None,
+    health_questions: list[dict[str, Any]] | None = None,
+    min_read_seconds: int = 0,
+    one_document: bool = True,
+    insurer: Any = None,
+    line: str = LineOfBusiness.ACCIDENT,
+) -> Product:
+    """An accident product on sale (premium = 0.1% of 100,000 = ¥100), one plan `basic`."""
+    eligibility: dict[str, Any] = {"min_age_days": 28, "max_age": 65, "occupation_classes": [1, 2, 3]}
+    if health_questions:
+        eligibility["health_questions"] = health_questions
+    product = on_sale_product(code=code, eligibility=eligibility, insurer=insurer, line=line)
+    version = product.current_version
+    assert version is not None
+    version.application_rules = rules if rules is not None else {"signature": "confirmation"}
+    version.underwriting = underwriting or {}
+    version.save(update_fields=["application_rules", "underwriting"])
+    if one_document:
+        Document.objects.filter(version=version).exclude(kind=DocumentKind.TERMS).delete()
+    for doc in Document.objects.filter(version=version):
+        doc.min_read_seconds = min_read_seconds
+        doc.content_sha256 = f"{doc.pk:064d}"
+        doc.save(update_fields=["min_read_seconds", "content_sha256"])
+    clear_cache()
+    return product
+
+
+def quote(product: Product, user: User | None = None, **inputs: Any) -> Quote:
+    return create_quote(product_code=product.code, plan_code="basic", inputs={"age": 30, **inputs}, user=user)
+
+
+def data(
+    *,
+    applicant_id: str | None = None,
+    name: str = APPLICANT_NAME,
+    insured: list[services.InsuredInput] | None = None,
+    beneficiary_mode: str = "legal",
+    subject: dict[str, str] | None = None,
+    answers: dict[str, bool] | None = None,
+) -> services.ApplicationData:
+    return services.ApplicationData(
+        applicant=services.ApplicantInput(
+            name=name,
+            id_number=applicant_id or resident_id(years_ago(35)),
+            phone="13900001111",
+            email="wang@example.com",
+            address="北京市朝阳区建国路1号",
+        ),
+        insured=insured or [services.InsuredInput(relation="self", health_answers=answers or {})],
+        beneficiary_mode=beneficiary_mode,
+        subject=subject or {},
+    )
+
+
+def read_everything(app: Application, user: User) -> None:
+    later = timezone.now() + datetime.timedelta(hours=1)
+    for doc in services.required_documents(app):
+        services.open_document(app, doc.pk, user=user)
+        services.finish_reading(app, doc.pk, scrolled_to_end=True, user=user, now=later)
+    for doc, clause in services.key_clauses(app):
+        services.show_clause(app, doc.pk, clause["code"], user=user)
+        services.confirm_clause(app, doc.pk, clause["code"], user=user)
+
+
+def to_signed(product: Product, user: User, **data_kwargs: Any) -> Application:
+    """A fresh application walked through data, identity, confirmation, reading and signature
+    (by confirmation)."""
+    app = services.start_application(quote_ids=[quote(product, user).pk], user=user)
+    d = data(**data_kwargs)
+    services.save_data(app, d, actor=user)
+    services.verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
+    app = services.confirm(app, user=user)
+    if app.terms_agreed_at is None:
+        services.agree_terms(app, user=user)
+    read_everything(app, user)
+    return services.sign(app, user=user, confirmed=True)
+
+
+PREMIUM = Decimal("100.00")

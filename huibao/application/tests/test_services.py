@@ -1,0 +1,293 @@
+"""The application flow through its services: data rules, lock and amendment, reading, clauses,
+identity, signatures, payment and issuance, each refusal changing nothing."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from huibao.application import services
+from huibao.application.models import Application, ClauseConfirmation, DisclosureReading
+from huibao.application.states import ApplicationStatus
+from huibao.application.tests import factories as f
+from huibao.core.errors import Conflict, PermissionDenied, ValidationFailed
+from huibao.core.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+
+def fields_of(exc: pytest.ExceptionInfo[ValidationFailed]) -> set[str]:
+    return {e.field for e in exc.value.errors}
+
+
+@pytest.fixture
+def product():
+    return f.simple_product(min_read_seconds=5)
+
+
+@pytest.fixture
+def user():
+    return f.customer()
+
+
+def started(product, user) -> Application:
+    return services.start_application(quote_ids=[f.quote(product, user).pk], user=user)
+
+
+def test_start_keeps_version_and_quote(product, user) -> None:
+    q = f.quote(product, user)
+    app = services.start_application(quote_ids=[q.pk], user=user)
+    item = app.items.get()
+    assert item.origin_quote_id == q.pk
+    assert item.product_version_id == product.current_version_id
+    assert app.total_premium == q.premium
+    assert AuditEntry.objects.filter(object_id=str(app.public_id), action="application.started").exists()
+
+
+def test_invalid_id_checksum_is_refused_naming_the_field_and_nothing_changes(product, user) -> None:
+    app = started(product, user)
+    valid = f.resident_id(f.years_ago(35))
+    bad = valid[:17] + ("0" if valid[17] != "0" else "1")  # right length and dates, wrong check digit
+    with pytest.raises(ValidationFailed) as exc:
+        services.save_data(app, f.data(applicant_id=bad), actor=user)
+    assert "applicant.id_number" in fields_of(exc)
+    app.refresh_from_db()
+    assert app.applicant_name == "" and app.data_revision == 1
+    assert not app.insured_persons.exists()
+
+
+def test_relation_must_be_allowed_and_fit_the_ages(user) -> None:
+    product = f.simple_product(rules={"signature": "confirmation", "insured_relations": ["self", "child"]})
+    app = started(product, user)
+    spouse = services.InsuredInput(
+        relation="spouse", name="李红", id_number=f.resident_id(f.years_ago(33), male=False)
+    )
+    with pytest.raises(ValidationFailed) as exc:
+        services.save_data(app, f.data(insured=[spouse]), actor=user)
+    assert "insured[0].relation" in fields_of(exc)
+    # a "child" only five years younger than the applicant
+    child = services.InsuredInput(relation="child", name="王小小", id_number=f.resident_id(f.years_ago(30)))
+    with pytest.raises(ValidationFailed) as exc:
+        services.save_data(app, f.data(insured=[child]), actor=user)
+    assert any(e.code == "relation_age" for e in exc.value.errors)
+
+
+def test_named_beneficiary_shares_must_add_up_to_100(user) -> None:
+    product = f.simple_product(rules={"signature": "confirmation", "beneficiary": "named_allowed"})
+    app = started(product, user)
+    wife = f.resident_id(f.years_ago(33), male=False)
+    son = f.resident_id(f.years_ago(5))
+    insured = [
+        services.InsuredInput(
+            relation="self",
+            beneficiaries=[
+                services.BeneficiaryInput("李红", wife, "spouse", "60"),
+                services.BeneficiaryInput("王小小", son, "child", "30"),
+            ],
+        )
+    ]
+    with pytest.raises(ValidationFailed) as exc:
+        services.save_data(app, f.data(insured=insured, beneficiary_mode="named"), actor=user)
+    assert [e.code for e in exc.value.errors] == ["shares_not_100"]
+    assert "90" in exc.value.errors[0].message
+    insured[0] = services.InsuredInput(
+        relation="self",
+        beneficiaries=[
+            services.BeneficiaryInput("李红", wife, "spouse", "60"),
+            services.BeneficiaryInput("王小小", son, "child", "40"),
+        ],
+    )
+    services.save_data(app, f.data(insured=insured, beneficiary_mode="named"), actor=user)
+    assert sum(b.share_percent for b in app.insured_persons.get().beneficiaries.all()) == Decimal(100)
+
+
+def test_named_beneficiaries_refused_when_the_product_only_has_legal_heirs(product, user) -> None:
+    app = started(product, user)
+    with pytest.raises(ValidationFailed) as exc:
+        services.save_data(app, f.data(beneficiary_mode="named"), actor=user)
+    assert "beneficiary_mode" in fields_of(exc)
+
+
+def test_health_answers_required_for_each_question(user) -> None:
+    product = f.simple_product(
+        health_questions=[{"code": "cancer", "text": "是否患有恶性肿瘤？", "knock_out_answer": True}]
+    )
+    app = started(product, user)
+    with pytest.raises(ValidationFailed) as exc:
+        services.save_data(app, f.data(), actor=user)
+    assert "insured[0].health_answers.cancer" in fields_of(exc)
+
+
+def test_confirm_needs_identity_then_locks_and_a_change_sends_it_back(product, user) -> None:
+    app = started(product, user)
+    d = f.data()
+    services.save_data(app, d, actor=user)
+    with pytest.raises(ValidationFailed) as exc:
+        services.confirm(app, user=user)
+    assert "identity" in fields_of(exc)
+    services.verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
+    app = services.confirm(app, user=user)
+    assert app.status == ApplicationStatus.ACCEPTED and app.is_confirmed
+    digest = app.confirmed_digest
+    # A change after confirmation: the whole application goes back for confirmation.
+    services.save_data(app, f.data(applicant_id=d.applicant.id_number, name=d.applicant.name), actor=user)
+    app.refresh_from_db()
+    assert app.status == ApplicationStatus.DRAFT and not app.is_confirmed and app.confirmed_digest == ""
+    assert AuditEntry.objects.filter(object_id=str(app.public_id), action="application.amended").exists()
+    app = services.confirm(app, user=user)
+    assert app.confirmed_digest == digest  # same data, same digest
+
+
+def test_identity_must_be_the_applicant_and_a_mismatch_is_explained(product, user) -> None:
+    app = started(product, user)
+    d = f.data()
+    services.save_data(app, d, actor=user)
+    with pytest.raises(ValidationFailed) as exc:
+        services.verify_identity(app, name="赵六", id_number=d.applicant.id_number, user=user)
+    assert exc.value.errors[0].code == "not_applicant"
+    # the sandbox registry says "不符" names do not match the ID number
+    app2 = started(product, user)
+    d2 = f.data(name="王不符")
+    services.save_data(app2, d2, actor=user)
+    with pytest.raises(ValidationFailed) as exc:
+        services.verify_identity(app2, name="王不符", id_number=d2.applicant.id_number, user=user)
+    assert exc.value.errors[0].code == "mismatch"
+    app2.refresh_from_db()
+    assert app2.identity_verified_at is None
+
+
+def test_reading_time_is_checked_on_the_server(product, user) -> None:
+    app = started(product, user)
+    doc = services.required_documents(app)[0]
+    with pytest.raises(ValidationFailed):
+        services.finish_reading(app, doc.pk, scrolled_to_end=True, user=user)  # never opened
+    reading = services.open_document(app, doc.pk, user=user)
+    with pytest.raises(ValidationFailed) as exc:
+        services.finish_reading(app, doc.pk, scrolled_to_end=True, user=user, now=reading.opened_at)
+    assert exc.value.errors[0].field == "reading_time" and "还需5秒" in exc.value.errors[0].message
+    with pytest.raises(ValidationFailed) as exc:
+        services.finish_reading(
+            app,
+            doc.pk,
+            scrolled_to_end=False,
+            user=user,
+            now=reading.opened_at + datetime.timedelta(seconds=9),
+        )
+    assert exc.value.errors[0].field == "scrolled_to_end"
+    assert DisclosureReading.objects.get(pk=reading.pk).completed_at is None
+    done = services.finish_reading(
+        app, doc.pk, scrolled_to_end=True, user=user, now=reading.opened_at + datetime.timedelta(seconds=6)
+    )
+    assert done.completed_at is not None and done.seconds_open == 6
+
+
+def test_key_clauses_are_confirmed_one_by_one_in_order(user) -> None:
+    product = f.simple_product()
+    doc = product.current_version.documents.get()
+    doc.key_clauses = [
+        {"code": "excl", "kind": "exclusion", "title": "责任免除", "text": "酒驾不赔"},
+        {"code": "wait", "kind": "waiting_period", "title": "等待期", "text": "30天"},
+    ]
+    doc.save(update_fields=["key_clauses"])
+    app = started(product, user)
+    with pytest.raises(ValidationFailed) as exc:
+        services.show_clause(app, doc.pk, "wait", user=user)
+    assert exc.value.errors[0].code == "previous_not_confirmed"
+    with pytest.raises(ValidationFailed):
+        services.confirm_clause(app, doc.pk, "excl", user=user)  # not shown yet
+    services.show_clause(app, doc.pk, "excl", user=user)
+    services.confirm_clause(app, doc.pk, "excl", user=user)
+    services.show_clause(app, doc.pk, "wait", user=user)
+    services.confirm_clause(app, doc.pk, "wait", user=user)
+    assert ClauseConfirmation.objects.filter(application=app, confirmed_at__isnull=False).count() == 2
+
+
+def test_signing_requires_every_step(product, user) -> None:
+    app = started(product, user)
+    d = f.data()
+    services.save_data(app, d, actor=user)
+    services.verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
+    app = services.confirm(app, user=user)
+    with pytest.raises(ValidationFailed) as exc:
+        services.sign(app, user=user, confirmed=True)
+    assert {e.field for e in exc.value.errors} == {"documents", "clauses"}
+    f.read_everything(app, user)
+    with pytest.raises(ValidationFailed) as exc:
+        services.sign(app, user=user, confirmed=False)
+    assert exc.value.errors[0].field == "confirmed"
+    app = services.sign(app, user=user, confirmed=True)
+    assert app.status == ApplicationStatus.SIGNED and app.signatures.count() == 1
+
+
+def test_only_the_customer_acts_never_the_agent(product, user) -> None:
+    from huibao.account.models import User, UserKind
+
+    agent = User.objects.create_user(username="agent1", password="x", kind=UserKind.STAFF)
+    q = f.quote(product)
+    app = services.start_application(quote_ids=[q.pk], started_by=agent)
+    assert app.channel == "agent" and app.customer_id is None
+    d = f.data()
+    services.save_data(app, d, actor=agent)
+    with pytest.raises(PermissionDenied):
+        services.confirm(app, user=agent)
+    invitation = services.invite_customer(app, agent=agent)
+    with pytest.raises(PermissionDenied):
+        services.claim_invitation(invitation.token, user=agent)
+    services.claim_invitation(invitation.token, user=user)
+    services.verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
+    app = services.confirm(app, user=user)
+    assert app.status == ApplicationStatus.ACCEPTED
+    # The agent changes a field after the customer confirmed: back to draft, customer re-confirms.
+    services.save_data(app, f.data(applicant_id=d.applicant.id_number), actor=agent)
+    app.refresh_from_db()
+    assert app.status == ApplicationStatus.DRAFT and not app.is_confirmed
+
+
+def test_pay_is_idempotent_and_issues_once(product, user) -> None:
+    from huibao.payment import services as payment_services
+    from huibao.payment.tests.factories import notification
+
+    app = f.to_signed(product, user)
+    payment = services.pay(app, user=user)
+    assert services.pay(app, user=user).pk == payment.pk  # a retry returns the same payment
+    d_name = app.applicant_name
+    headers, body = notification(
+        payment, payer_name=d_name, payer_id=Application.objects.get(pk=app.pk).applicant_id_number
+    )
+    outcome = payment_services.handle_notification("sandbox", headers, body)
+    assert outcome.code == "succeeded", outcome
+    app.refresh_from_db()
+    assert app.status == ApplicationStatus.ISSUED
+    assert app.policies.count() == 1
+    # the same notification again: no second policy
+    payment_services.handle_notification("sandbox", headers, body)
+    assert app.policies.count() == 1
+    assert services.recover_paid_applications() == []
+
+
+def test_payment_by_someone_else_is_refused_and_nothing_issued(product, user) -> None:
+    from huibao.payment import services as payment_services
+    from huibao.payment.tests.factories import OTHER_ID, notification
+
+    app = f.to_signed(product, user)
+    payment = services.pay(app, user=user)
+    headers, body = notification(payment, payer_name="李四", payer_id=OTHER_ID)
+    assert payment_services.handle_notification("sandbox", headers, body).code == "refused"
+    app.refresh_from_db()
+    assert app.status == ApplicationStatus.AWAITING_PAYMENT and not app.policies.exists()
+    # the customer may pay again with their own card: a new payment replaces the refused one
+    again = services.pay(app, user=user)
+    assert again.pk != payment.pk
+
+
+def test_expired_application_cannot_be_paid_and_expires(product, user) -> None:
+    app = f.to_signed(product, user)
+    Application.objects.filter(pk=app.pk).update(expires_at=timezone.now() - datetime.timedelta(minutes=1))
+    with pytest.raises(Conflict):
+        services.pay(app, user=user)
+    assert services.expire_applications() == 1
+    app.refresh_from_db()
+    assert app.status == ApplicationStatus.EXPIRED

@@ -1,0 +1,166 @@
+"""The agent's pages: start an application from quotes for a customer, fill in the data, send
+the customer a link and QR code. The customer then checks, confirms, reads, signs and pays
+themself (no signing by proxy); after the customer confirmed, the agent sees the data locked,
+and a change the agent still makes sends the application back to draft for the customer.
+
+Only verified staff (password + TOTP) reach these pages.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from huibao.account.access import staff_required
+from huibao.application import services
+from huibao.application.models import Application
+from huibao.application.states import OPEN_STATUSES, ApplicationStatus
+from huibao.application.web import flow, forms
+from huibao.application.web.qr import qr_svg
+from huibao.application.web.views import _people_summary, _posted_quote_ids, agent_amended, errors_of
+from huibao.core.errors import DomainError, FieldError
+from huibao.core.masking import mask_phone
+
+S = ApplicationStatus
+INVITES_KEY = "agent_invites"  # {application public id: invitation token} of this agent's session
+
+
+def agent_applications(user: Any) -> Any:
+    return (
+        Application.objects.filter(started_by=user)
+        .select_related("customer")
+        .prefetch_related("items__product_version__product")
+        .order_by("-created_at")
+    )
+
+
+def _agent_application(request: HttpRequest, public_id: uuid.UUID) -> Application:
+    app = Application.objects.filter(public_id=public_id, started_by_id=request.user.pk).first()
+    if app is None:
+        raise Http404("no such application")
+    return app
+
+
+@staff_required()
+@require_http_methods(["GET", "POST"])
+def home(request: HttpRequest) -> HttpResponse:
+    """The agent's applications and a form to start one from quote numbers."""
+    errors: list[FieldError] = []
+    if request.method == "POST":
+        quote_ids = _posted_quote_ids(request)
+        try:
+            app = services.start_application(quote_ids=quote_ids, started_by=request.user, request=request)
+        except DomainError as exc:
+            errors = errors_of(exc)
+        else:
+            return redirect("application:agent_edit", app.public_id)
+    rows = [
+        {
+            "app": app,
+            "products": list(dict.fromkeys(i.product_version.product.name for i in app.items.all())),
+            "status_label": S(app.status).label,
+            "customer": mask_phone(app.customer.phone) if app.customer else "",
+        }
+        for app in agent_applications(request.user)[:50]
+    ]
+    return render(
+        request,
+        "application/agent_home.html",
+        {
+            "rows": rows,
+            "errors": [e.message for e in errors],
+            "quote_value": request.POST.get("quote_id", ""),
+        },
+        status=422 if errors else 200,
+    )
+
+
+def _edit_context(request: HttpRequest, app: Application) -> dict[str, Any]:
+    token = (request.session.get(INVITES_KEY) or {}).get(str(app.public_id))
+    link = request.build_absolute_uri(reverse("application:invite", args=[token])) if token else ""
+    return {
+        "app": app,
+        "status_label": S(app.status).label,
+        "items": services.items_of(app),
+        "total": app.total_premium,
+        "data_complete": flow.data_complete(app),
+        "locked": app.status != S.DRAFT or app.is_confirmed,
+        "open": app.status in OPEN_STATUSES,
+        "editable": app.status in OPEN_STATUSES and app.status != S.AWAITING_PAYMENT,
+        "customer": mask_phone(app.customer.phone) if app.customer else "",
+        "invite_link": link,
+        "invite_qr": qr_svg(link, title="投保邀请二维码") if link else "",
+        "agent_amended": agent_amended(app),
+    }
+
+
+@staff_required()
+@require_http_methods(["GET", "POST"])
+def edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """The data form (agent as actor). Once the customer confirmed, the data shows locked; the
+    agent may still change it (`?edit=1`), which sends the application back to draft."""
+    app = _agent_application(request, public_id)
+    template = "application/agent_edit.html"
+    context = _edit_context(request, app)
+    editing = context["editable"] and (not context["locked"] or request.GET.get("edit") == "1")
+    if request.method == "GET":
+        services.record_page_view(app, template, request=request)
+        if editing:
+            context["form"] = forms.build(app, forms.values_from_app(app))
+        else:
+            context["summary"] = _people_summary(app) if flow.data_complete(app) else None
+        return render(request, template, {**context, "editing": editing})
+    if not context["editable"]:
+        messages.error(request, f"投保单当前状态为“{context['status_label']}”，不能修改")
+        return redirect("application:agent_edit", app.public_id)
+    values = forms.values_from_post(request.POST)
+    action = request.POST.get("action", "save")
+    if action != "save":
+        form = forms.build(app, forms.apply_edit(values, action))
+        return render(request, template, {**context, "form": form, "editing": True})
+    was_locked = context["locked"]
+    try:
+        app = services.save_data(app, forms.parse(request.POST, app), actor=request.user, request=request)
+    except DomainError as exc:
+        errors = errors_of(exc)
+        services.record_page_view(
+            app, template, request=request, detail={"errors": sorted({e.code for e in errors})}
+        )
+        form = forms.build(app, values, errors)
+        return render(
+            request,
+            template,
+            {**context, "form": form, "editing": True, "top_errors": [e.message for e in errors]},
+            status=exc.http_status,
+        )
+    if was_locked:
+        messages.warning(request, "已修改投保信息：投保单已退回草稿，需客户本人重新核对、确认并签名")
+    else:
+        messages.success(request, "投保信息已保存，请将邀请链接或二维码发给客户")
+    return redirect("application:agent_edit", app.public_id)
+
+
+@staff_required()
+@require_POST
+def send_invitation(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """A new link and QR code for the customer (the previous link stops working)."""
+    app = _agent_application(request, public_id)
+    if not flow.data_complete(app):
+        messages.error(request, "请先填写并保存投保信息，再发送邀请")
+        return redirect("application:agent_edit", app.public_id)
+    try:
+        invitation = services.invite_customer(app, agent=request.user, request=request)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("application:agent_edit", app.public_id)
+    invites = dict(request.session.get(INVITES_KEY) or {})
+    invites[str(app.public_id)] = invitation.token
+    request.session[INVITES_KEY] = invites
+    messages.success(request, "邀请链接已生成，之前的链接已失效")
+    return redirect("application:agent_edit", app.public_id)

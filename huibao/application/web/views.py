@@ -1,0 +1,890 @@
+"""Customer pages of the electronic application (电子投保), mobile-first and elder-friendly.
+
+Views are thin: they find the application through `services.get_for_user` (the customer's own,
+or one the agent started), call one use-case, and show its `FieldError`s next to the inputs.
+The server decides the order of the steps (`flow.next_url`); a page asked for out of turn
+redirects there. Every page shown is recorded with its template version
+(`services.record_page_view`), so the sale can be replayed.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from huibao.application import services
+from huibao.application.models import Application
+from huibao.application.states import (
+    OPEN_STATUSES,
+    ApplicationStatus,
+    Relation,
+    SignatureMethod,
+    SignerRole,
+    UnderwritingOutcome,
+)
+from huibao.application.web import flow, forms
+from huibao.catalog.models import LineOfBusiness, Product, ProductStatus
+from huibao.catalog.web.presenters import clause_kind_label, highlight_key_clauses
+from huibao.core.errors import DomainError, FieldError, NotFound, ValidationFailed
+from huibao.core.masking import mask_id_number, mask_name, mask_phone
+from huibao.core.models import AuditEntry
+from huibao.rating.models import Quote
+
+S = ApplicationStatus
+View = Callable[..., HttpResponse]
+PENDING_QUOTES_KEY = "apply_pending_quotes"  # quotes chosen before logging in
+BUNDLE_KEY = "apply_bundle"  # quote ids in the bundle basket (组合投保)
+AUTO_LINES = (LineOfBusiness.AUTO_COMPULSORY, LineOfBusiness.AUTO_COMMERCIAL)
+PAYMENT_REASONS = {
+    "card_declined": "银行卡被拒付",
+    "payer_cancelled": "您取消了支付",
+    "transaction_expired": "交易超时关闭",
+    "checkout_expired": "支付已超时",
+    "expired": "支付已超时",
+}
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def login_required_here(view: View) -> View:
+    """Anonymous visitors go to the customer log-in and come back to this page."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def login_needed(request: HttpRequest, back: str, *, invited: bool = False) -> HttpResponse:
+    """Log in, or sign up (new customers), and come back to `back`."""
+    return render(
+        request,
+        "application/login_needed.html",
+        {
+            "login_url": f"{reverse('account:login')}?{urlencode({'next': back})}",
+            "signup_url": f"{reverse('account:signup')}?{urlencode({'next': back})}",
+            "invited": invited,
+        },
+    )
+
+
+def _application(request: HttpRequest, public_id: uuid.UUID) -> Application:
+    try:
+        return services.get_for_user(public_id, request.user)
+    except NotFound:
+        raise Http404("no such application") from None
+
+
+def is_customer_of(app: Application, user: Any) -> bool:
+    return bool(app.customer_id is not None and app.customer_id == getattr(user, "pk", None))
+
+
+def errors_of(exc: DomainError) -> list[FieldError]:
+    return list(exc.errors) or [FieldError("__all__", exc.code, exc.message)]
+
+
+def agent_amended(app: Application) -> bool:
+    """The agent changed the data since the customer last confirmed it (the customer must check
+    and confirm again)."""
+    if app.status != S.DRAFT or app.is_confirmed or app.started_by_id is None:
+        return False
+    last = (
+        AuditEntry.objects.filter(
+            object_type="application",
+            object_id=str(app.public_id),
+            action__in=["application.amended", "application.confirmed"],
+        )
+        .order_by("-seq")
+        .values_list("action", "after")
+        .first()
+    )
+    return bool(last and last[0] == "application.amended" and (last[1] or {}).get("by_agent"))
+
+
+def _page(
+    request: HttpRequest,
+    app: Application,
+    template: str,
+    step: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    errors: list[FieldError] | None = None,
+    record: bool = True,
+) -> HttpResponse:
+    """Renders a page of the flow and records that it was shown (with its template version)."""
+    if record:
+        detail = {"errors": sorted({e.code for e in errors})} if errors else None
+        services.record_page_view(app, template, request=request, detail=detail)
+    full = {
+        "app": app,
+        "progress": flow.progress(step, app),
+        "step": step,
+        "is_customer": is_customer_of(app, request.user),
+        "status_label": S(app.status).label,
+        "agent_amended": agent_amended(app),
+        "top_errors": [e.message for e in errors or []],
+        **(context or {}),
+    }
+    return render(request, template, full, status=status)
+
+
+def _to_next(app: Application) -> HttpResponseRedirect:
+    return HttpResponseRedirect(flow.next_url(app))
+
+
+def _safe_referer(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.headers.get("Referer") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+def _is_verified_staff(user: Any) -> bool:
+    from huibao.account.access import is_verified_staff
+
+    return is_verified_staff(user)
+
+
+# --- 1. start, bundle, my applications ---------------------------------------------------------------
+
+
+def _start(request: HttpRequest, quote_ids: list[str]) -> HttpResponse:
+    user = request.user
+    if _is_verified_staff(user):
+        try:
+            app = services.start_application(quote_ids=quote_ids, started_by=user, request=request)
+        except DomainError as exc:
+            for e in errors_of(exc):
+                messages.error(request, e.message)
+            return redirect(_safe_referer(request, reverse("application:agent_home")))
+        return redirect("application:agent_edit", app.public_id)
+    if not getattr(user, "is_customer", False):
+        messages.error(request, "请使用客户账号登录后投保")
+        return redirect_to_login(reverse("application:start_resume"), settings.LOGIN_URL)
+    try:
+        app = services.start_application(quote_ids=quote_ids, user=user, request=request)
+    except DomainError as exc:
+        for e in errors_of(exc):
+            messages.error(request, e.message)
+        return redirect(_safe_referer(request, reverse("application:bundle")))
+    bundle = [q for q in request.session.get(BUNDLE_KEY, []) if q not in quote_ids]
+    request.session[BUNDLE_KEY] = bundle
+    return _to_next(app)
+
+
+def _posted_quote_ids(request: HttpRequest) -> list[str]:
+    ids = []
+    for raw in request.POST.getlist("quote_id"):
+        for part in raw.replace(",", " ").split():
+            try:
+                ids.append(str(uuid.UUID(part)))
+            except ValueError:
+                continue
+    return list(dict.fromkeys(ids))
+
+
+@require_POST
+def start(request: HttpRequest) -> HttpResponse:
+    """From a quote ("立即投保") or the bundle basket ("一起投保"): a new application. Visitors
+    log in (or sign up) first and come back to it."""
+    quote_ids = _posted_quote_ids(request)
+    if not quote_ids:
+        messages.error(request, "请先获取报价，再点“立即投保”")
+        return redirect(_safe_referer(request, reverse("catalog:home")))
+    if not request.user.is_authenticated:
+        request.session[PENDING_QUOTES_KEY] = quote_ids
+        return redirect("application:start_resume")
+    return _start(request, quote_ids)
+
+
+@require_GET
+def start_resume(request: HttpRequest) -> HttpResponse:
+    """The application from the quotes chosen before (once). A visitor is asked to log in or sign
+    up first; both bring them back here."""
+    if not request.user.is_authenticated:
+        if not request.session.get(PENDING_QUOTES_KEY):
+            return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+        return login_needed(request, reverse("application:start_resume"))
+    quote_ids = [str(q) for q in request.session.pop(PENDING_QUOTES_KEY, [])]
+    if not quote_ids:
+        return redirect("application:mine")
+    return _start(request, quote_ids)
+
+
+def _bundle_quotes(request: HttpRequest) -> list[Quote]:
+    ids = [str(q) for q in request.session.get(BUNDLE_KEY, [])]
+    quotes = {
+        str(q.pk): q
+        for q in Quote.objects.filter(pk__in=ids).select_related("product_version__product__insurer", "plan")
+    }
+    return [quotes[i] for i in ids if i in quotes]
+
+
+def bundle_suggestions(quotes: list[Quote]) -> list[Product]:
+    """Products that go with an auto policy of the same insurer (交强险 + 商业险 + 驾乘意外)."""
+    products = [q.product_version.product for q in quotes]
+    autos = [p for p in products if p.line in AUTO_LINES]
+    if not autos:
+        return []
+    from huibao.catalog.demo import demo_auto_bundle_codes
+
+    codes = demo_auto_bundle_codes()
+    have = {p.pk for p in products}
+    insurers = {p.insurer_id for p in autos}
+    candidates = Product.objects.filter(status=ProductStatus.ON_SALE, insurer_id__in=insurers).exclude(
+        pk__in=have
+    )
+    same_insurer = list(
+        candidates.filter(line__in=[*AUTO_LINES, LineOfBusiness.ACCIDENT])
+        .select_related("insurer")
+        .order_by("line", "name")
+    )
+    chosen = [p for p in same_insurer if p.line in AUTO_LINES or p.code in codes or "驾乘" in p.name]
+    return chosen[:4]
+
+
+@require_GET
+def bundle(request: HttpRequest) -> HttpResponse:
+    """The bundle basket: several products (one application, one signature, one payment)."""
+    quotes = _bundle_quotes(request)
+    context = {
+        "quotes": quotes,
+        "total": sum((q.premium for q in quotes), Decimal(0)),
+        "suggestions": bundle_suggestions(quotes),
+        "max_items": services.MAX_ITEMS,
+    }
+    return render(request, "application/bundle.html", context)
+
+
+@require_POST
+def bundle_add(request: HttpRequest) -> HttpResponse:
+    ids = _posted_quote_ids(request)
+    quote = Quote.objects.filter(pk__in=ids[:1]).select_related("product_version__product").first()
+    if quote is None:
+        messages.error(request, "报价不存在，请重新报价")
+        return redirect(_safe_referer(request, reverse("application:bundle")))
+    basket = [str(q) for q in request.session.get(BUNDLE_KEY, [])]
+    same_product = {
+        str(q.pk)
+        for q in Quote.objects.filter(pk__in=basket, product_version__product=quote.product_version.product)
+    }
+    basket = [q for q in basket if q not in same_product]  # a new quote replaces the product's old one
+    if len(basket) >= services.MAX_ITEMS:
+        messages.error(request, f"一次最多组合投保{services.MAX_ITEMS}个产品")
+    else:
+        basket.append(str(quote.pk))
+        messages.success(request, f"已将“{quote.product_version.product.name}”加入组合投保")
+    request.session[BUNDLE_KEY] = basket
+    return redirect("application:bundle")
+
+
+@require_POST
+def bundle_remove(request: HttpRequest) -> HttpResponse:
+    ids = set(_posted_quote_ids(request))
+    request.session[BUNDLE_KEY] = [q for q in request.session.get(BUNDLE_KEY, []) if str(q) not in ids]
+    return redirect("application:bundle")
+
+
+@require_GET
+@login_required_here
+def mine(request: HttpRequest) -> HttpResponse:
+    """我的投保单: the customer's applications, each with where to continue."""
+    if _is_verified_staff(request.user):
+        return redirect("application:agent_home")
+    rows = []
+    for app in services.applications_of(request.user):
+        items = services.items_of(app)
+        rows.append(
+            {
+                "app": app,
+                "products": list(dict.fromkeys(i.product_version.product.name for i in items)),
+                "status_label": S(app.status).label,
+                "open": app.status in OPEN_STATUSES,
+                "issued": app.status == S.ISSUED,
+                "declined": app.status == S.DECLINED,
+            }
+        )
+    return render(request, "application/mine.html", {"rows": rows})
+
+
+@require_GET
+@login_required_here
+def detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    app = _application(request, public_id)
+    if not is_customer_of(app, request.user) and app.started_by_id == request.user.pk:
+        return redirect("application:agent_edit", app.public_id)
+    return _to_next(app)
+
+
+@require_POST
+@login_required_here
+def cancel(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    app = _application(request, public_id)
+    try:
+        services.cancel(app, user=request.user, request=request)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return _to_next(app)
+    messages.success(request, f"投保单 {app.number} 已撤销")
+    return redirect("application:agent_home" if _is_verified_staff(request.user) else "application:mine")
+
+
+# --- 2. data -------------------------------------------------------------------------------------
+
+
+def _items_context(app: Application) -> dict[str, Any]:
+    items = services.items_of(app)
+    return {"items": items, "total": app.total_premium}
+
+
+@require_http_methods(["GET", "POST"])
+@login_required_here
+def data(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    app = _application(request, public_id)
+    if app.status not in OPEN_STATUSES or app.status == S.AWAITING_PAYMENT:
+        return _to_next(app)
+    template = "application/data.html"
+    locked = app.status != S.DRAFT or app.is_confirmed
+    context: dict[str, Any] = {"locked": locked, **_items_context(app)}
+    if request.method == "GET":
+        values = forms.values_from_app(app, default_phone=getattr(request.user, "phone", "") or "")
+        return _page(request, app, template, "data", {**context, "form": forms.build(app, values)})
+    values = forms.values_from_post(request.POST)
+    action = request.POST.get("action", "save")
+    if action != "save":
+        values = forms.apply_edit(values, action)
+        return _page(
+            request, app, template, "data", {**context, "form": forms.build(app, values)}, record=False
+        )
+    try:
+        app = services.save_data(app, forms.parse(request.POST, app), actor=request.user, request=request)
+    except DomainError as exc:
+        errors = errors_of(exc)
+        return _page(
+            request,
+            app,
+            template,
+            "data",
+            {**context, "form": forms.build(app, values, errors)},
+            status=exc.http_status,
+            errors=errors,
+        )
+    if locked:
+        messages.warning(request, "投保信息已修改，请重新实名认证、确认信息并签名")
+    return _to_next(app)
+
+
+# --- 3. identity, review, underwriting outcome, terms ----------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required_here
+def identity(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    app = _application(request, public_id)
+    if app.status != S.DRAFT or not flow.data_complete(app):
+        return _to_next(app)
+    template = "application/identity.html"
+    context = {
+        "name": app.applicant_name,
+        "masked_id": mask_id_number(app.applicant_id_number),
+        "verified": services.identity_is_current(app),
+    }
+    if request.method == "GET":
+        return _page(request, app, template, "identity", context)
+    if request.POST.get("consent") != "1":
+        errors = [FieldError("consent", "required", "请勾选同意进行身份核验")]
+        return _page(request, app, template, "identity", context, status=422, errors=errors)
+    try:
+        # The applicant's own name and ID as entered on the data page (shown masked here).
+        app = services.verify_identity(
+            app,
+            name=app.applicant_name,
+            id_number=app.applicant_id_number,
+            user=request.user,
+            request=request,
+        )
+    except DomainError as exc:
+        return _page(
+            request, app, template, "identity", context, status=exc.http_status, errors=errors_of(exc)
+        )
+    messages.success(request, "实名认证通过")
+    return _to_next(app)
+
+
+def _people_summary(app: Application) -> dict[str, Any]:
+    """The application data as shown for checking: ID numbers and phones masked."""
+    questions = {str(q["code"]): str(q["text"]) for q in services.health_questions(app)}
+    insured = []
+    for person in app.insured_persons.order_by("position"):
+        answers = json.loads(person.health_answers or "{}")
+        insured.append(
+            {
+                "position": person.position,
+                "relation": Relation(person.relation).label,
+                "is_self": person.relation == Relation.SELF,
+                "name": person.name,
+                "id_number": mask_id_number(person.id_number),
+                "birth_date": person.birth_date,
+                "sex": "男" if person.sex == "M" else "女",
+                "occupation": person.occupation,
+                "occupation_class": person.occupation_class,
+                "answers": [
+                    (questions.get(code, code), "是" if value else "否", value)
+                    for code, value in answers.items()
+                ],
+                "beneficiaries": [
+                    {
+                        "name": b.name,
+                        "id_number": mask_id_number(b.id_number),
+                        "relation": Relation(b.relation).label,
+                        "order": b.order,
+                        "share": b.share_percent,
+                    }
+                    for b in person.beneficiaries.all()
+                ],
+            }
+        )
+    labels = {f.code: f.label for f in services.subject_fields(app)}
+    return {
+        "applicant": {
+            "name": app.applicant_name,
+            "id_number": mask_id_number(app.applicant_id_number),
+            "phone": mask_phone(app.applicant_phone),
+            "email": app.applicant_email,
+            "address": app.applicant_address,
+            "occupation": app.applicant_occupation,
+        },
+        "insured": insured,
+        "named_beneficiaries": app.beneficiary_mode == "named",
+        "subject": [(labels.get(k, k), v) for k, v in (app.subject or {}).items()],
+        **_items_context(app),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@login_required_here
+def review(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    app = _application(request, public_id)
+    if app.status != S.DRAFT or not flow.data_complete(app):
+        return _to_next(app)
+    template = "application/review.html"
+    context = {**_people_summary(app), "identity_ok": services.identity_is_current(app)}
+    if request.method == "GET":
+        return _page(request, app, template, "review", context)
+    try:
+        app = services.confirm(app, user=request.user, request=request)
+    except DomainError as exc:
+        return _page(request, app, template, "review", context, status=exc.http_status, errors=errors_of(exc))
+    return _to_next(app)
+
+
+@require_GET
+@login_required_here
+def outcome(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Referred (waiting for an underwriter; polls), declined (reasons), expired or cancelled."""
+    app = _application(request, public_id)
+    if app.status not in (S.REFERRED, S.DECLINED, S.EXPIRED, S.CANCELLED):
+        return _to_next(app)
+    items = services.items_of(app)
+    reasons = [
+        (
+            item.product_version.product.name,
+            reason.get("message", "") if isinstance(reason, dict) else str(reason),
+        )
+        for item in items
+        if app.status == S.DECLINED and item.underwriting_outcome == UnderwritingOutcome.DECLINE
+        for reason in (item.underwriting_reasons or [])
+    ]
+    context = {"items": items, "reasons": reasons, "key": flow.state_key(app)}
+    return _page(request, app, "application/outcome.html", "outcome", context)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required_here
+def terms(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Accepted with a loading and/or exclusions: the customer agrees before going on."""
+    app = _application(request, public_id)
+    if not services.needs_terms_agreement(app):
+        return _to_next(app)
+    template = "application/terms.html"
+    items = services.items_of(app)
+    context = {
+        "items": items,
+        "total": app.total_premium,
+        "base_total": sum((i.base_premium for i in items), Decimal(0)),
+    }
+    if request.method == "GET":
+        return _page(request, app, template, "terms", context)
+    try:
+        app = services.agree_terms(app, user=request.user, request=request)
+    except DomainError as exc:
+        return _page(request, app, template, "terms", context, status=exc.http_status, errors=errors_of(exc))
+    return _to_next(app)
+
+
+# --- 4. documents and key clauses ----------------------------------------------------------------
+
+
+def _reading_context(app: Application, current_id: int) -> dict[str, Any]:
+    progress = services.disclosure_progress(app)
+    docs = progress["documents"]
+    unread = {d.pk for d in progress["unread"]}
+    return {
+        "documents": [
+            {"doc": d, "read": d.pk not in unread, "current": d.pk == current_id, "number": n}
+            for n, d in enumerate(docs, start=1)
+        ],
+        "doc_count": len(docs),
+        "clause_count": len(progress["clauses"]),
+        "clauses_left": len(progress["unconfirmed"]),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@login_required_here
+def document(request: HttpRequest, public_id: uuid.UUID, document_id: int) -> HttpResponse:
+    """One document in full in a scroll box; "我已阅读" unlocks when it was scrolled to its end and
+    its minimum reading time passed (measured by the server from when the page was opened)."""
+    app = _application(request, public_id)
+    if app.status != S.ACCEPTED:
+        return _to_next(app)
+    doc = next((d for d in services.required_documents(app) if d.pk == document_id), None)
+    if doc is None:
+        raise Http404("not a document of this application")
+    template = "application/document.html"
+    errors: list[FieldError] = []
+    status = 200
+    reading = None
+    if request.method == "POST":
+        try:
+            services.finish_reading(
+                app,
+                doc.pk,
+                scrolled_to_end=request.POST.get("scrolled_to_end") == "1",
+                user=request.user,
+                request=request,
+            )
+        except DomainError as exc:
+            errors, status = errors_of(exc), exc.http_status
+        else:
+            return _to_next(app)
+    if is_customer_of(app, request.user):
+        try:
+            reading = services.open_document(app, doc.pk, user=request.user, request=request)
+        except DomainError as exc:
+            errors, status = errors + errors_of(exc), exc.http_status
+    now = timezone.now()
+    remaining = 0
+    if reading is not None and reading.completed_at is None:
+        remaining = max(0, int(doc.min_read_seconds - (now - reading.opened_at).total_seconds() + 0.999))
+    context = {
+        "doc": doc,
+        "body_html": highlight_key_clauses(doc.body, doc.key_clauses or []),
+        "reading": reading,
+        "completed": reading is not None and reading.completed_at is not None,
+        "remaining": remaining,
+        "product_names": sorted(
+            {
+                i.product_version.product.name
+                for i in services.items_of(app)
+                if i.product_version_id == doc.version_id
+            }
+        ),
+        **_reading_context(app, doc.pk),
+    }
+    return _page(request, app, template, "document", context, status=status, errors=errors)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required_here
+def clause(request: HttpRequest, public_id: uuid.UUID, document_id: int, code: str) -> HttpResponse:
+    """A key clause (exclusion, waiting period, cooling-off…) shown on its own and confirmed."""
+    app = _application(request, public_id)
+    if app.status != S.ACCEPTED:
+        return _to_next(app)
+    found = next(
+        (
+            (i, d, c)
+            for i, (d, c) in enumerate(services.key_clauses(app))
+            if d.pk == document_id and c.get("code") == code
+        ),
+        None,
+    )
+    if found is None:
+        raise Http404("not a clause of this application")
+    index, doc, clause_ = found
+    template = "application/clause.html"
+    errors: list[FieldError] = []
+    status = 200
+    if request.method == "POST":
+        try:
+            services.confirm_clause(app, doc.pk, code, user=request.user, request=request)
+        except DomainError as exc:
+            errors, status = errors_of(exc), exc.http_status
+        else:
+            return _to_next(app)
+    if is_customer_of(app, request.user):
+        try:
+            services.show_clause(app, doc.pk, code, user=request.user, request=request)
+        except ValidationFailed as exc:
+            messages.error(request, exc.errors[0].message if exc.errors else exc.message)
+            return _to_next(app)
+        except DomainError as exc:
+            errors, status = errors + errors_of(exc), exc.http_status
+    total = len(services.key_clauses(app))
+    context = {
+        "doc": doc,
+        "clause": clause_,
+        "kind_label": clause_kind_label(str(clause_.get("kind") or "")),
+        "number": index + 1,
+        "total": total,
+    }
+    return _page(request, app, template, "clause", context, status=status, errors=errors)
+
+
+# --- 5. face check ---------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required_here
+def face(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Face recognition when the rules ask for it: to the provider's page and back here, which
+    waits for the provider's signed result."""
+    from huibao.identity.models import FaceCheck
+
+    app = _application(request, public_id)
+    if app.status != S.ACCEPTED or not app.face_required or app.face_passed_at is not None:
+        return _to_next(app)
+    template = "application/face.html"
+    if request.method == "POST":
+        try:
+            session_url = services.start_face_check(
+                app, user=request.user, return_url=flow.url("face", app), request=request
+            )
+        except DomainError as exc:
+            return _page(
+                request, app, template, "face", {"check": None}, status=exc.http_status, errors=errors_of(exc)
+            )
+        return HttpResponseRedirect(session_url)
+    check = FaceCheck.objects.filter(pk=app.face_check_id).first() if app.face_check_id else None
+    if check is not None and check.status == "pending" and check.expires_at <= timezone.now():
+        from huibao.identity.services import face_check_status
+
+        face_check_status(check.public_id)  # expires it now, rather than waiting for the sweeper
+        check.refresh_from_db()
+    context = {"check": check, "key": flow.state_key(app), "name": mask_name(app.applicant_name)}
+    return _page(request, app, template, "face", context)
+
+
+# --- 6. signatures ---------------------------------------------------------------------------------
+
+
+def _signers(app: Application) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    have = {
+        (s.role, s.insured.position if s.insured else None) for s in app.signatures.select_related("insured")
+    }
+    rows = []
+    for n in services.required_signatures(app):
+        done = (n.role, n.insured_position) in have
+        rows.append(
+            {
+                "role": n.role,
+                "role_label": SignerRole(n.role).label,
+                "position": n.insured_position,
+                "name": n.name,
+                "method": n.method,
+                "handwritten": n.method == SignatureMethod.HANDWRITTEN,
+                "done": done,
+                "key": f"{n.role}:{n.insured_position or ''}",
+            }
+        )
+    current = next((r for r in rows if not r["done"]), None)
+    return rows, current
+
+
+@require_http_methods(["GET", "POST"])
+@login_required_here
+def sign(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Each required signer signs in turn: by hand on the pad (checked) or by ticking a box."""
+    app = _application(request, public_id)
+    if app.status != S.ACCEPTED:
+        return _to_next(app)
+    template = "application/sign.html"
+    errors: list[FieldError] = []
+    status = 200
+    if request.method == "POST":
+        role = request.POST.get("role", SignerRole.APPLICANT)
+        position = request.POST.get("insured_position", "")
+        try:
+            app = services.sign(
+                app,
+                user=request.user,
+                role=role,
+                insured_position=int(position) if position.isdigit() else None,
+                ink=request.POST.get("signature", ""),
+                confirmed=request.POST.get("confirmed") == "1",
+                request=request,
+            )
+        except DomainError as exc:
+            errors, status = errors_of(exc), exc.http_status
+        else:
+            if app.status == S.SIGNED:
+                messages.success(request, "签名完成")
+                return _to_next(app)
+            messages.success(request, "签名已保存，请下一位签名")
+            return redirect("application:sign", app.public_id)
+    rows, current = _signers(app)
+    missing = services.missing_before_signing(app)
+    context = {
+        "signers": rows,
+        "current": current,
+        "missing": missing,
+        "signature_error": next((e.message for e in errors if e.field in ("signature", "confirmed")), ""),
+        **_items_context(app),
+    }
+    return _page(request, app, template, "sign", context, status=status, errors=errors)
+
+
+# --- 7. payment and the result ---------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required_here
+def pay(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """The real-name payment of the applicant at the payment provider's page; back here, the page
+    waits until the policies are issued (the provider's notification arrives on its own)."""
+    from huibao.payment.models import Payment
+    from huibao.payment.states import OPEN_STATUSES as PAYMENT_OPEN
+
+    app = _application(request, public_id)
+    if app.status not in (S.SIGNED, S.AWAITING_PAYMENT):
+        return _to_next(app)
+    template = "application/pay.html"
+    if request.method == "POST":
+        try:
+            payment = services.pay(app, user=request.user, request=request)
+        except DomainError as exc:
+            return _page(
+                request,
+                app,
+                template,
+                "pay",
+                _pay_context(app),
+                status=exc.http_status,
+                errors=errors_of(exc),
+            )
+        return HttpResponseRedirect(payment.checkout_url)
+    payment = Payment.objects.filter(pk=app.payment_id).first() if app.payment_id else None
+    context = _pay_context(app)
+    if payment is not None and app.status == S.AWAITING_PAYMENT:
+        still_open = payment.status in PAYMENT_OPEN and payment.expires_at > timezone.now()
+        context.update(
+            payment=payment,
+            payment_open=still_open,
+            payment_succeeded=payment.status == "succeeded",
+            payment_failed=not still_open and payment.status != "succeeded",
+            payment_reason=PAYMENT_REASONS.get(payment.failure_reason, payment.get_status_display()),
+        )
+    return _page(request, app, template, "pay", context)
+
+
+def _pay_context(app: Application) -> dict[str, Any]:
+    return {
+        **_items_context(app),
+        "payer": app.applicant_name,
+        "key": flow.state_key(app),
+        "expires_at": app.expires_at,
+    }
+
+
+def _policy_links(policy: Any) -> dict[str, str]:
+    """Links the policy app offers for one policy (each only if that page exists)."""
+    from django.urls import NoReverseMatch
+
+    links: dict[str, str] = {}
+    for key, name, arg in (
+        ("download", "policy:epolicy", policy.public_id),
+        ("verify", "policy:verify", policy.verification_code),
+    ):
+        try:
+            links[key] = reverse(name, args=[arg])
+        except NoReverseMatch:
+            continue
+    return links
+
+
+@require_GET
+@login_required_here
+def done(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Issued: the policy numbers, e-policy downloads, the NPS survey and "我的保单"."""
+    from django.urls import NoReverseMatch
+
+    app = _application(request, public_id)
+    if app.status != S.ISSUED:
+        return _to_next(app)
+    policies = [
+        {"policy": p, "links": _policy_links(p)}
+        for p in app.policies.select_related("product_version__product", "insurer").order_by("item__position")
+    ]
+    extra: dict[str, str] = {}
+    for key, name, args in (("nps", "policy:nps", [app.public_id]), ("mine", "policy:mine", [])):
+        try:
+            extra[key] = reverse(name, args=args)
+        except NoReverseMatch:
+            continue
+    return _page(request, app, "application/done.html", "done", {"policies": policies, "links": extra})
+
+
+@never_cache
+@require_GET
+@login_required_here
+def poll(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """htmx polling of a waiting page: 204 while nothing changed, else HX-Redirect to the page the
+    application is at now (not recorded as a page view)."""
+    app = _application(request, public_id)
+    if request.GET.get("key", "") == flow.state_key(app):
+        return HttpResponse(status=204)
+    response = HttpResponse("")
+    response["HX-Redirect"] = flow.next_url(app)
+    return response
+
+
+# --- the agent's invitation, opened by the customer ------------------------------------------------
+
+
+@require_GET
+def invite(request: HttpRequest, token: str) -> HttpResponse:
+    """The link (or QR code) an agent sent: the logged-in customer takes the application over and
+    does every step themself (a new customer signs up first)."""
+    if not request.user.is_authenticated:
+        return login_needed(request, request.get_full_path(), invited=True)
+    try:
+        app = services.claim_invitation(token, user=request.user, request=request)
+    except DomainError as exc:
+        return render(
+            request, "application/invite_error.html", {"message": exc.message}, status=exc.http_status
+        )
+    messages.info(request, "代理人已为您填写投保信息，请逐项核对；确认、签名和支付须由您本人完成")
+    return _to_next(app)

@@ -1,0 +1,153 @@
+"""Pure identity rules: names, retry schedules, signatures, freshness and the sandbox's test rules.
+
+No ORM, no I/O.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
+
+RegistryResult = Literal["match", "mismatch", "no_record"]
+FaceResult = Literal["passed", "failed", "expired"]
+
+# --- Names --------------------------------------------------------------------------------------
+NAME_MIN_LENGTH = 2
+NAME_MAX_LENGTH = 30
+NAME_DOT = "·"
+# Dots people type inside names of ethnic minorities (阿卜杜拉·买买提): all become U+00B7.
+_DOT_VARIANTS = str.maketrans(dict.fromkeys("•‧・．.", NAME_DOT))
+# CJK Unified Ideographs with extensions A–H and the compatibility block: rare characters do
+# appear in registered names (𠮷, 䶮).
+_HAN_RANGES = (
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xF900, 0xFAFF),
+    (0x20000, 0x3134F),
+)
+
+
+def normalise_name(value: str) -> str:
+    """NFC, no whitespace, every dot variant as '·'."""
+    text = unicodedata.normalize("NFC", value or "")
+    return "".join(text.split()).translate(_DOT_VARIANTS)
+
+
+def _is_han(ch: str) -> bool:
+    code = ord(ch)
+    return any(low <= code <= high for low, high in _HAN_RANGES)
+
+
+def name_problem(name: str) -> tuple[str, str] | None:
+    """(code, Chinese message) of what is wrong with a normalised name, or None if it is valid."""
+    if not name:
+        return "required", "请填写姓名"
+    if not NAME_MIN_LENGTH <= len(name) <= NAME_MAX_LENGTH:
+        return "name_length", f"姓名应为{NAME_MIN_LENGTH}至{NAME_MAX_LENGTH}个字"
+    if any(ch != NAME_DOT and not _is_han(ch) for ch in name):
+        return "name_chars", "姓名只能包含汉字和间隔号“·”，请与身份证上的姓名一致"
+    if name.startswith(NAME_DOT) or name.endswith(NAME_DOT) or NAME_DOT * 2 in name:
+        return "name_chars", "间隔号“·”只能出现在姓名中间且不能连续"
+    return None
+
+
+def sequence_code(id_number: str) -> str:
+    """The 3-digit sequence code (顺序码) of an 18-character resident ID number."""
+    return id_number[14:17]
+
+
+# --- Real-name check retries ----------------------------------------------------------------------
+REAL_NAME_MAX_ATTEMPTS = 3
+# Pause before the 2nd and the 3rd attempt (seconds): short, the applicant is waiting on the page.
+REAL_NAME_BACKOFF = (0.2, 0.5)
+
+
+def real_name_pause(attempts_made: int) -> float:
+    """Seconds to wait after `attempts_made` failed attempts before the next one."""
+    if attempts_made < 1:
+        return 0.0
+    return REAL_NAME_BACKOFF[min(attempts_made, len(REAL_NAME_BACKOFF)) - 1]
+
+
+# --- Face checks --------------------------------------------------------------------------------------
+FACE_CHECK_TTL = datetime.timedelta(minutes=10)
+
+
+# --- Signed notifications ---------------------------------------------------------------------------
+# A notification older (or further in the future) than this is refused as stale.
+NOTIFY_MAX_AGE = datetime.timedelta(minutes=5)
+# Delays between delivery attempts of one notification; after the last one the gateway gives up.
+RETRY_DELAYS = tuple(
+    datetime.timedelta(seconds=s)
+    for s in (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600)
+)
+
+
+def signing_payload(timestamp: str, notify_id: str, body: bytes) -> bytes:
+    """What is signed: the timestamp and the nonce bind the body to one delivery of one notice."""
+    return timestamp.encode() + b"\n" + notify_id.encode() + b"\n" + body
+
+
+def sign(secret: bytes, timestamp: str, notify_id: str, body: bytes) -> str:
+    return hmac.new(secret, signing_payload(timestamp, notify_id, body), hashlib.sha256).hexdigest()
+
+
+def signature_valid(secret: bytes, timestamp: str, notify_id: str, body: bytes, signature: str) -> bool:
+    return hmac.compare_digest(sign(secret, timestamp, notify_id, body), signature or "")
+
+
+def is_stale(
+    sent_at: datetime.datetime, now: datetime.datetime, max_age: datetime.timedelta = NOTIFY_MAX_AGE
+) -> bool:
+    return abs(now - sent_at) > max_age
+
+
+def retry_delay(attempts: int) -> datetime.timedelta | None:
+    """Delay before the next attempt after `attempts` failed ones; None once the schedule is spent."""
+    if attempts < 1 or attempts > len(RETRY_DELAYS):
+        return None
+    return RETRY_DELAYS[attempts - 1]
+
+
+# --- Sandbox test rules -------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class SandboxRules:
+    """How the sandbox registry and face service answer (see docs/identity.md)."""
+
+    # ID numbers whose sequence code (digits 15–17) is one of these are unknown to the registry.
+    no_record_sequences: frozenset[str] = frozenset({"999"})
+    # A name containing this never matches its ID number (real-name mismatch, face not_same_person).
+    mismatch_marker: str = "不符"
+    # A name containing this fails the liveness check.
+    not_live_marker: str = "活体失败"
+
+
+@dataclass(frozen=True, slots=True)
+class FaceVerdict:
+    result: FaceResult
+    reason: str
+    liveness_score: int
+    similarity: int
+
+
+def registry_rule(rules: SandboxRules, name: str, id_number: str) -> RegistryResult | None:
+    """The answer a sandbox rule forces for (name, id_number); None: ask the registry table."""
+    if sequence_code(id_number) in rules.no_record_sequences:
+        return "no_record"
+    if rules.mismatch_marker and rules.mismatch_marker in name:
+        return "mismatch"
+    return None
+
+
+def face_verdict(rules: SandboxRules, name: str, registry: RegistryResult) -> FaceVerdict:
+    """The sandbox face service's decision: liveness first, then the comparison with the ID photo
+    (only a person the registry knows under this name has a photo that can match)."""
+    if rules.not_live_marker and rules.not_live_marker in name:
+        return FaceVerdict("failed", "not_live", liveness_score=12, similarity=0)
+    if registry != "match":
+        return FaceVerdict("failed", "not_same_person", liveness_score=98, similarity=31)
+    return FaceVerdict("passed", "", liveness_score=98, similarity=95)

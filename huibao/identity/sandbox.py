@@ -1,0 +1,250 @@
+"""The sandbox identity services: what the remote registry and face service do, run in-process.
+
+*Registry* (like the public-security NCIIC two-factor check): keeps its own table
+(`SandboxCitizen`: keyed hash of the ID number → encrypted name). A registered ID number asked
+with another name is a mismatch; an unknown, checksum-valid one is registered on first sight
+under the name asked, unless a test rule (`rules.SandboxRules`, configured by
+`settings.HUIBAO_IDENTITY_SANDBOX`) forces "no_record" or "mismatch". Like a remote call it can
+time out: at random (`settings.HUIBAO_IDENTITY_SANDBOX_FAILURE_RATE`, 0.0–1.0) or on demand
+(`force_failures(n)`: the next n calls fail).
+
+*Face service*: opens a session per face check, serves a hosted page (see `web/views.py`),
+decides the result by its rules when the person presses "开始检测", and tells the platform by an
+HMAC-SHA256 signed POST to the platform's notify URL, retried on `rules.RETRY_DELAYS` until the
+platform answers `success`. Each delivery is signed afresh (new timestamp); the notify_id stays
+the same across retries, so the platform can recognise a retry or a replay.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import random
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from huibao.core.fields import lookup_hash
+from huibao.identity import rules
+from huibao.identity.models import SandboxCitizen, SandboxFaceSession, SandboxFaceSessionStatus
+
+HEADER_TIMESTAMP = "Huibao-Face-Timestamp"
+HEADER_NOTIFY_ID = "Huibao-Face-Notify-Id"
+HEADER_SIGNATURE = "Huibao-Face-Signature"
+ACK = "success"
+CITIZEN_HASH_CONTEXT = "identity.sandbox_citizen.id_number"
+HttpPost = Callable[[str, bytes, dict[str, str]], tuple[int, str]]
+
+
+class SandboxError(Exception):
+    pass
+
+
+class SandboxUnavailable(SandboxError):
+    """The registry timed out (injected failure)."""
+
+
+# --- Configuration ------------------------------------------------------------------------------------
+def face_sandbox_secret() -> bytes:
+    """settings.FACE_SANDBOX_SECRET, or (development and tests) a key derived from SECRET_KEY."""
+    configured = getattr(settings, "FACE_SANDBOX_SECRET", "")
+    if configured:
+        return str(configured).encode()
+    return hashlib.sha256(f"{settings.SECRET_KEY}:face-sandbox".encode()).hexdigest().encode()
+
+
+def sandbox_rules() -> rules.SandboxRules:
+    """The test rules: code defaults overridden key by key by settings.HUIBAO_IDENTITY_SANDBOX."""
+    conf: Mapping[str, Any] = getattr(settings, "HUIBAO_IDENTITY_SANDBOX", None) or {}
+    default = rules.SandboxRules()
+    return rules.SandboxRules(
+        no_record_sequences=frozenset(
+            str(s) for s in conf.get("no_record_sequences", default.no_record_sequences)
+        ),
+        mismatch_marker=str(conf.get("mismatch_marker", default.mismatch_marker)),
+        not_live_marker=str(conf.get("not_live_marker", default.not_live_marker)),
+    )
+
+
+def failure_rate() -> float:
+    return float(getattr(settings, "HUIBAO_IDENTITY_SANDBOX_FAILURE_RATE", 0.0) or 0.0)
+
+
+_faults_lock = threading.Lock()
+_forced_failures = 0
+
+
+def force_failures(count: int) -> None:
+    """The next `count` registry calls fail as a timeout would (tests and demos)."""
+    global _forced_failures
+    with _faults_lock:
+        _forced_failures = max(0, count)
+
+
+def forced_failures_left() -> int:
+    with _faults_lock:
+        return _forced_failures
+
+
+def _take_failure() -> bool:
+    global _forced_failures
+    with _faults_lock:
+        if _forced_failures > 0:
+            _forced_failures -= 1
+            return True
+    rate = failure_rate()
+    return rate > 0 and random.random() < rate
+
+
+# --- Registry --------------------------------------------------------------------------------------------
+def _registry_answer(name: str, id_number: str) -> rules.RegistryResult:
+    forced = rules.registry_rule(sandbox_rules(), name, id_number)
+    if forced is not None:
+        return forced
+    citizen, created = SandboxCitizen.objects.get_or_create(
+        id_number_hash=lookup_hash(id_number, context=CITIZEN_HASH_CONTEXT), defaults={"name": name}
+    )
+    if created:
+        return "match"
+    return "match" if rules.normalise_name(citizen.name) == rules.normalise_name(name) else "mismatch"
+
+
+def registry_check(name: str, id_number: str) -> tuple[rules.RegistryResult, str]:
+    """One query of the registry: (result, query reference). Raises SandboxUnavailable."""
+    if _take_failure():
+        raise SandboxUnavailable("sandbox registry timed out")
+    return _registry_answer(name, id_number.strip().upper()), "SBXID" + secrets.token_hex(10).upper()
+
+
+def register_citizen(name: str, id_number: str) -> None:
+    """Puts (or replaces) a person in the sandbox registry: demo and test data."""
+    SandboxCitizen.objects.update_or_create(
+        id_number_hash=lookup_hash(id_number, context=CITIZEN_HASH_CONTEXT), defaults={"name": name}
+    )
+
+
+# --- Face service ---------------------------------------------------------------------------------------
+def open_session(
+    *,
+    merchant_ref: str,
+    name: str,
+    id_number: str,
+    notify_url: str,
+    return_url: str,
+    expires_at: datetime.datetime,
+) -> str:
+    token = "SBF" + secrets.token_hex(12).upper()
+    SandboxFaceSession.objects.create(
+        token=token,
+        merchant_ref=merchant_ref,
+        name=name,
+        id_number=id_number,
+        notify_url=notify_url,
+        return_url=return_url,
+        expires_at=expires_at,
+    )
+    return token
+
+
+def get_session(token: str) -> SandboxFaceSession:
+    session = SandboxFaceSession.objects.filter(token=token).first()
+    if session is None:
+        raise SandboxError(f"no sandbox face session '{token}'")
+    return session
+
+
+def signed_headers(notify_id: str, body: bytes, now: datetime.datetime) -> dict[str, str]:
+    timestamp = str(int(now.timestamp()))
+    return {
+        "Content-Type": "application/json",
+        HEADER_TIMESTAMP: timestamp,
+        HEADER_NOTIFY_ID: notify_id,
+        HEADER_SIGNATURE: rules.sign(face_sandbox_secret(), timestamp, notify_id, body),
+    }
+
+
+def _close(session: SandboxFaceSession, verdict: rules.FaceVerdict) -> None:
+    """Closes the session with the verdict and queues the notification the platform is owed."""
+    session.status = verdict.result
+    session.reason = verdict.reason
+    session.notify_id = "F" + secrets.token_hex(16)
+    body = {
+        "notify_id": session.notify_id,
+        "session_id": session.token,
+        "merchant_ref": session.merchant_ref,
+        "result": verdict.result,
+        "reason": verdict.reason,
+        "liveness_score": verdict.liveness_score if verdict.result != "expired" else None,
+        "similarity": verdict.similarity if verdict.result != "expired" else None,
+    }
+    session.notify_body = json.dumps(body, ensure_ascii=False, sort_keys=True)
+    session.next_attempt_at = timezone.now()
+    session.save()
+    from huibao.identity.tasks import deliver_face_notification
+
+    token = session.token
+    transaction.on_commit(lambda: deliver_face_notification.enqueue(token))
+
+
+def submit_face(token: str, *, now: datetime.datetime | None = None) -> SandboxFaceSession:
+    """The person pressed "开始检测": the service decides, records and notifies (once per session)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        session = SandboxFaceSession.objects.select_for_update().filter(token=token).first()
+        if session is None:
+            raise SandboxError(f"no sandbox face session '{token}'")
+        if session.status != SandboxFaceSessionStatus.OPEN:
+            return session
+        if now >= session.expires_at:
+            verdict = rules.FaceVerdict("expired", "", liveness_score=0, similarity=0)
+        else:
+            registry = _registry_answer(session.name, session.id_number)
+            verdict = rules.face_verdict(sandbox_rules(), session.name, registry)
+        _close(session, verdict)
+        return session
+
+
+def http_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    """One HTTP delivery (tests replace this with Django's test client: no network in tests)."""
+    response = httpx.post(url, content=body, headers=headers, timeout=10.0)
+    return response.status_code, response.text
+
+
+def deliver(token: str, *, now: datetime.datetime | None = None) -> bool:
+    """One delivery attempt of the session's notification; True once the platform acknowledged."""
+    now = now or timezone.now()
+    session = get_session(token)
+    if session.acknowledged_at is not None:
+        return True
+    if not session.notify_id:
+        raise SandboxError(f"face session '{token}' has no notification to deliver")
+    body = session.notify_body.encode()
+    try:
+        status, text = http_post(session.notify_url, body, signed_headers(session.notify_id, body, now))
+        acknowledged = status == 200 and text.strip() == ACK
+    except httpx.HTTPError:
+        acknowledged = False
+    session.attempts += 1
+    if acknowledged:
+        session.acknowledged_at = now
+        session.next_attempt_at = None
+    else:
+        delay = rules.retry_delay(session.attempts)
+        session.next_attempt_at = now + delay if delay is not None else None
+    session.save(update_fields=["attempts", "acknowledged_at", "next_attempt_at"])
+    return acknowledged
+
+
+def due_notifications(now: datetime.datetime) -> list[str]:
+    return list(
+        SandboxFaceSession.objects.filter(
+            acknowledged_at__isnull=True, next_attempt_at__isnull=False, next_attempt_at__lte=now
+        ).values_list("token", flat=True)
+    )

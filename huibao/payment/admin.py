@@ -1,0 +1,210 @@
+"""Back office for payments: read-only records (payer ID masked, history and refunds inline), the
+provider notifications kept as evidence, and one action for finance: "退款" with a reason.
+
+A refund goes through `services.refund` (provider call, refund row, status move, audit row); the
+admin adds an audit row naming the staff member who asked for it and why.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from huibao.core import audit
+from huibao.core.admin import ReadOnlyModelAdmin
+from huibao.core.errors import DomainError
+from huibao.core.masking import mask_id_number, scrub
+from huibao.payment import services
+from huibao.payment.models import Payment, PaymentEvent, ProviderNotification, Refund
+
+REFUND_PERMISSION = "payment.change_payment"
+
+
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The history and refunds are part of the payment: whoever may see it sees them.
+        return bool(request.user.is_active and request.user.has_perm("payment.view_payment"))
+
+
+class PaymentEventInline(_ReadOnlyInline):
+    model = PaymentEvent
+    fields = ("created_at", "kind", "from_status", "to_status", "detail")
+    readonly_fields = fields
+    verbose_name = "支付记录"
+    verbose_name_plural = "支付记录（只增不改）"
+
+
+class RefundInline(_ReadOnlyInline):
+    model = Refund
+    fields = ("created_at", "public_id", "amount", "reason", "status", "provider_refund_id")
+    readonly_fields = fields
+    verbose_name = "退款"
+    verbose_name_plural = "退款"
+
+
+class RefundForm(forms.Form):
+    reason = forms.CharField(label="退款原因", max_length=200, widget=forms.Textarea(attrs={"rows": 3}))
+    amount = forms.CharField(
+        label="退款金额（元）",
+        required=False,
+        help_text="留空则退还全部可退金额；仅选择一笔支付时可填写部分金额",
+    )
+
+    def clean_amount(self) -> Decimal | None:
+        raw = (self.cleaned_data.get("amount") or "").strip()
+        if not raw:
+            return None
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            raise forms.ValidationError("请填写数字金额") from None
+        if value <= 0:
+            raise forms.ValidationError("退款金额须大于0")
+        return value
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyModelAdmin):
+    list_display = (
+        "merchant_ref",
+        "created_at",
+        "reference_kind",
+        "reference_id",
+        "amount",
+        "refunded_amount",
+        "status",
+        "payer_name",
+        "masked_payer_id",
+        "provider",
+    )
+    list_filter = ("status", "provider", "reference_kind")
+    search_fields = ("=merchant_ref", "=public_id", "=reference_id", "=provider_txn_id")
+    date_hierarchy = "created_at"
+    fields = (
+        "public_id",
+        "merchant_ref",
+        "reference_kind",
+        "reference_id",
+        "amount",
+        "refunded_amount",
+        "status",
+        "failure_reason",
+        "payer_name",
+        "masked_payer_id",
+        "provider",
+        "provider_txn_id",
+        "checkout_url",
+        "created_at",
+        "expires_at",
+        "paid_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+    inlines = (PaymentEventInline, RefundInline)
+    actions = ("refund_action",)
+
+    @admin.display(description="付款人证件号")
+    def masked_payer_id(self, obj: Payment) -> str:
+        return mask_id_number(obj.payer_id_number)
+
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.has_perm(REFUND_PERMISSION))
+
+    @admin.action(description="退款", permissions=["refund"])
+    def refund_action(self, request: HttpRequest, queryset: QuerySet[Payment]) -> HttpResponse | None:
+        payments = list(queryset.order_by("id"))
+        form = RefundForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            amount = form.cleaned_data["amount"]
+            if amount is not None and len(payments) != 1:
+                form.add_error("amount", "选择了多笔支付时只能全额退款")
+            else:
+                self._refund_each(request, payments, form.cleaned_data["reason"], amount)
+                return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "退款",
+            "opts": self.model._meta,
+            "payments": payments,
+            "form": form,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/payment/payment/refund.html", context)
+
+    def _refund_each(
+        self, request: HttpRequest, payments: list[Payment], reason: str, amount: Decimal | None
+    ) -> None:
+        for payment in payments:
+            value = amount if amount is not None else payment.amount - payment.refunded_amount
+            try:
+                # The service re-reads the payment under its lock and refuses what it must.
+                row = services.refund(payment, value, reason)
+            except DomainError as exc:
+                details = "；".join(e.message for e in exc.errors) or exc.message
+                self.message_user(request, f"{payment.merchant_ref} 退款失败：{details}", messages.ERROR)
+                continue
+            audit.record(
+                "payment.refund_requested",
+                "payment",
+                str(payment.public_id),
+                actor=request.user,
+                request=request,
+                after={
+                    "refund": str(row.public_id),
+                    "amount": row.amount,
+                    "reason": reason,
+                    "status": row.status,
+                },
+            )
+            if row.status == "succeeded":
+                self.message_user(
+                    request, f"{payment.merchant_ref} 已退款 ¥{row.amount:.2f}", messages.SUCCESS
+                )
+            else:
+                self.message_user(
+                    request, f"{payment.merchant_ref} 退款未成功（支付机构拒绝），请稍后重试", messages.ERROR
+                )
+
+
+@admin.register(ProviderNotification)
+class ProviderNotificationAdmin(ReadOnlyModelAdmin):
+    list_display = ("received_at", "provider", "notify_id", "signature_ok", "outcome", "payment")
+    list_filter = ("provider", "signature_ok", "outcome")
+    search_fields = ("=notify_id",)
+    date_hierarchy = "received_at"
+    fields = (
+        "received_at",
+        "processed_at",
+        "provider",
+        "notify_id",
+        "signature_ok",
+        "outcome",
+        "payment",
+        "body",
+    )
+    readonly_fields = fields
+    actions = None
+
+    @admin.display(description="通知内容")
+    def body(self, obj: ProviderNotification) -> str:
+        # Bodies carry the payer's ID number (and forged ones anything): masked even here.
+        return scrub(obj.raw_body)

@@ -1,0 +1,217 @@
+"""Policy endpoints under /api/v1/: the customer's policies and e-policies, public verification,
+and the NPS rating of an issued application.
+
+The customer's endpoints use the session (`django_auth`: 401 without a login, CSRF checked on
+POST); another customer's policy is 404. Verification needs no login and returns only public
+facts with names masked. Domain errors are mapped to responses by `huibao.api`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, Router, Schema, Status
+from ninja.security import django_auth
+
+from huibao.application.models import Application
+from huibao.core.errors import NotFound
+from huibao.policy import documents, selectors, services
+from huibao.policy.models import NpsResponse
+from huibao.policy.web import presenters
+
+router = Router(tags=["policies"])
+
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+    errors: list[dict[str, str]]
+
+
+class PolicyOut(Schema):
+    public_id: uuid.UUID
+    number: str
+    status: str
+    status_label: str
+    product_name: str
+    plan_name: str
+    insurer_name: str
+    insured_name: str
+    premium: str = Field(description="保费（元，字符串）")
+    effective_at: datetime
+    expires_at: datetime | None = Field(description="null：终身")
+    epolicy_ready: bool
+
+
+class CoverageOut(Schema):
+    code: str
+    name: str
+    description: str
+    sum_insured: str
+    waiting_period_days: int
+    optional: bool
+
+
+class PartyOut(Schema):
+    name: str
+    id_number: str = Field(description="脱敏证件号码")
+
+
+class BeneficiaryOut(PartyOut):
+    relation: str
+    order: int
+    share_percent: str
+
+
+class ClauseOut(Schema):
+    title: str
+    text: str
+    kind: str
+
+
+class PolicyDetailOut(PolicyOut):
+    period: str
+    issued_at: datetime
+    cooling_off_until: date | None
+    sum_insured: str | None
+    death_benefit: str
+    holder: PartyOut
+    insured: PartyOut
+    beneficiary_mode: str
+    beneficiaries: list[BeneficiaryOut]
+    subject: list[dict[str, str]]
+    coverages: list[CoverageOut]
+    loading_percent: str
+    exclusions: list[str]
+    key_clauses: list[ClauseOut]
+    hotline: str
+    verification_url: str
+    epolicy_url: str
+
+
+class VerificationOut(Schema):
+    genuine: bool
+    number: str
+    product_name: str
+    plan_name: str
+    insurer_name: str
+    status: str
+    status_label: str
+    effective_at: datetime
+    expires_at: datetime | None
+    issued_at: datetime
+    holder_name: str = Field(description="脱敏姓名，如 张*")
+    insured_name: str = Field(description="脱敏姓名，如 李**")
+
+
+class NpsIn(Schema):
+    score: int = Field(..., description="0–10")
+    comment: str = Field("", description="最多500字")
+
+
+class NpsOut(Schema):
+    application_id: uuid.UUID
+    score: int
+    comment: str
+    created_at: datetime
+
+
+def _policy_out(policy: Any) -> dict[str, Any]:
+    card = presenters.card(policy)
+    return {**card, "premium": str(policy.premium)}
+
+
+@router.get("/policies", response=list[PolicyOut], auth=django_auth, summary="我的保单")
+def list_policies(request: HttpRequest) -> list[dict[str, Any]]:
+    return [_policy_out(p) for p in selectors.policies_of(request.user)]
+
+
+@router.get(
+    "/policies/verify/{code}",
+    response={200: VerificationOut, 404: ErrorOut},
+    summary="保单验真（无需登录，仅返回公开信息）",
+)
+def verify_policy(request: HttpRequest, code: str) -> dict[str, Any]:
+    policy = services.policy_by_code(code)
+    if policy is None:
+        raise NotFound("未查到该验真码对应的保单：这不是汇保平台签发的真实保单", code="not_genuine")
+    return presenters.public_view(policy)
+
+
+@router.get(
+    "/policies/{public_id}",
+    response={200: PolicyDetailOut, 404: ErrorOut},
+    auth=django_auth,
+    summary="保单详情",
+)
+def get_policy(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
+    from django.urls import reverse
+
+    policy = selectors.policy_for_customer(request.user, public_id)
+    view = presenters.detail(policy)
+    return {
+        **view,
+        "premium": str(policy.premium),
+        "sum_insured": str(policy.sum_insured) if policy.sum_insured is not None else None,
+        "death_benefit": str(policy.death_benefit),
+        "coverages": [{**c, "sum_insured": c["amount"]} for c in view["coverages"]],
+        "loading_percent": view["premium_detail"]["loading_percent"],
+        "key_clauses": [
+            {"title": c.get("title", ""), "text": c.get("text", ""), "kind": c.get("kind", "")}
+            for c in view["key_clauses"]
+        ],
+        "epolicy_url": reverse("api:policy_epolicy", args=[policy.public_id]),
+    }
+
+
+@router.get(
+    "/policies/{public_id}/epolicy.pdf",
+    response={200: None, 404: ErrorOut},
+    auth=django_auth,
+    url_name="policy_epolicy",
+    summary="下载电子保单（PDF，平台电子签章）",
+)
+def get_epolicy(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    from huibao.core import audit
+
+    policy = selectors.policy_for_customer(request.user, public_id)
+    document = documents.render_epolicy(policy)
+    audit.record(
+        "policy.epolicy_downloaded",
+        "policy",
+        policy.number,
+        actor=request.user,
+        request=request,
+        after={"sha256": document.sha256, "via": "api"},
+    )
+    response = HttpResponse(document.pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{document.filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@router.post(
+    "/applications/{public_id}/nps",
+    response={201: NpsOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    auth=django_auth,
+    summary="评价投保体验（NPS，0–10）",
+)
+def rate_application(request: HttpRequest, public_id: uuid.UUID, payload: NpsIn) -> Status[dict[str, Any]]:
+    app = Application.objects.filter(public_id=public_id, customer_id=request.user.pk).first()
+    if app is None:
+        raise NotFound("投保单不存在", code="application_not_found")
+    response: NpsResponse = services.record_nps(
+        app, score=payload.score, comment=payload.comment, user=request.user, request=request
+    )
+    return Status(
+        201,
+        {
+            "application_id": app.public_id,
+            "score": response.score,
+            "comment": response.comment,
+            "created_at": response.created_at,
+        },
+    )

@@ -1,0 +1,247 @@
+"""Telling insurers about issued policies (承保信息回传): a durable queue with retries.
+
+Each policy has one `InsurerDelivery`. `deliver` sends it through its connector while holding the
+delivery's row lock (two workers never send the same delivery at once):
+
+- sent → `sent`, due again after `rules.ACK_TIMEOUT` if no acknowledgement comes (the policy is
+  sent again; insurers de-duplicate by policy number);
+- failed → `failed`, due again after an exponential backoff (`rules.retry_delay`), and `gave_up`
+  once `max_attempts()` attempts have failed — operators then see it in the back office and
+  retry it by hand ("立即重试", `retry_now`).
+
+`handle_ack` is the one entry for the insurers' acknowledgements: it verifies the signature
+(forged → rejected, only a forensic row kept), refuses stale timestamps, treats an id already
+processed as a duplicate (nothing changes), then marks the delivery acknowledged in one
+transaction with the delivery's row lock. Every status change is written to the audit chain.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from huibao.core import audit
+from huibao.core.audit import json_safe
+from huibao.core.errors import NotFound
+from huibao.core.states import check_transition
+from huibao.policy import rules
+from huibao.policy import schedule as schedule_mod
+from huibao.policy.connector import get_connector
+from huibao.policy.errors import DeliveryFailed, InvalidAck
+from huibao.policy.models import InsurerAckReceipt, InsurerDelivery, Policy
+from huibao.policy.states import DELIVERY_TRANSITIONS, RETRYABLE_DELIVERY_STATUSES, DeliveryStatus
+
+logger = logging.getLogger(__name__)
+
+OBJ_TYPE = "policy"
+ERROR_MAX = 200
+
+
+def max_attempts() -> int:
+    """Attempts before a delivery gives up (settings.HUIBAO_INSURER_DELIVERY_MAX_ATTEMPTS, default 8)."""
+    return int(getattr(settings, "HUIBAO_INSURER_DELIVERY_MAX_ATTEMPTS", rules.DEFAULT_MAX_ATTEMPTS))
+
+
+def policy_payload(policy: Policy) -> dict[str, Any]:
+    """What the insurer receives: the policy's key figures and its full schedule."""
+    return json_safe(
+        {
+            "policy_number": policy.number,
+            "insurer_code": policy.insurer.code,
+            "product_code": policy.product_version.product.code,
+            "product_version": policy.product_version.number,
+            "plan_code": policy.plan.code,
+            "status": policy.status,
+            "channel": policy.channel,
+            "premium": policy.premium,
+            "sum_insured": policy.sum_insured,
+            "effective_at": policy.effective_at,
+            "expires_at": policy.expires_at,
+            "issued_at": policy.issued_at,
+            "schedule": schedule_mod.loads(policy.schedule),
+        }
+    )
+
+
+def _move(
+    delivery: InsurerDelivery, target: str, *, actor: Any, detail: dict[str, Any] | None = None
+) -> None:
+    check_transition(DELIVERY_TRANSITIONS, delivery.status, target, what="insurer delivery")
+    before = delivery.status
+    delivery.status = target
+    delivery.save()
+    audit.record(
+        f"policy.delivery_{target}",
+        OBJ_TYPE,
+        delivery.policy.number,
+        actor=actor,
+        before={"status": before},
+        after={
+            "status": target,
+            "connector": delivery.connector,
+            "attempts": delivery.attempts,
+            "insurer_ref": delivery.insurer_ref,
+            "last_error": delivery.last_error,
+            "next_attempt_at": delivery.next_attempt_at,
+            **(detail or {}),
+        },
+    )
+
+
+def deliver(
+    delivery_id: int, *, now: datetime.datetime | None = None, force: bool = False, actor: Any = "system"
+) -> str:
+    """One attempt to send the delivery, if it is due (or `force`); returns its status after."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        delivery = (
+            InsurerDelivery.objects.select_for_update()
+            .select_related("policy__insurer", "policy__product_version__product", "policy__plan")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None:
+            raise NotFound(f"no insurer delivery {delivery_id}", code="delivery_not_found")
+        if delivery.status == DeliveryStatus.ACKNOWLEDGED:
+            return delivery.status
+        if not force and (
+            delivery.status == DeliveryStatus.GAVE_UP
+            or (delivery.next_attempt_at is not None and delivery.next_attempt_at > now)
+        ):
+            return delivery.status
+        delivery.attempts += 1
+        delivery.last_attempt_at = now
+        try:
+            connector = get_connector(delivery.connector)
+            ref = connector.send_policy(policy_payload(delivery.policy))
+        except (DeliveryFailed, InvalidAck) as exc:
+            error = f"{exc.code}: {exc.message}"
+        except Exception as exc:  # a connector bug must not lose the delivery: retry it
+            logger.exception("insurer connector %s failed", delivery.connector)
+            error = f"error: {type(exc).__name__}"
+        else:
+            delivery.insurer_ref = ref[:64]
+            delivery.last_error = ""
+            delivery.next_attempt_at = now + rules.ACK_TIMEOUT
+            _move(delivery, DeliveryStatus.SENT, actor=actor)
+            return delivery.status
+        delivery.last_error = error[:ERROR_MAX]
+        if delivery.attempts >= max_attempts():
+            delivery.next_attempt_at = None
+            _move(delivery, DeliveryStatus.GAVE_UP, actor=actor)
+        else:
+            delivery.next_attempt_at = now + rules.retry_delay(delivery.attempts)
+            _move(delivery, DeliveryStatus.FAILED, actor=actor)
+        return delivery.status
+
+
+def due_deliveries(now: datetime.datetime) -> list[int]:
+    """Deliveries to (re)send now: pending, failed, or sent without acknowledgement, and due."""
+    return list(
+        InsurerDelivery.objects.filter(
+            status__in=RETRYABLE_DELIVERY_STATUSES, next_attempt_at__isnull=False, next_attempt_at__lte=now
+        )
+        .order_by("next_attempt_at", "id")
+        .values_list("pk", flat=True)
+    )
+
+
+def retry_now(delivery: InsurerDelivery, *, actor: Any, request: HttpRequest | None = None) -> str:
+    """An operator's "立即重试": one attempt now, whatever the schedule or the attempts so far."""
+    audit.record(
+        "policy.delivery_retry_requested",
+        OBJ_TYPE,
+        delivery.policy.number,
+        actor=actor,
+        request=request,
+        before={"status": delivery.status, "attempts": delivery.attempts},
+    )
+    return deliver(delivery.pk, force=True, actor=actor)
+
+
+@dataclass(frozen=True, slots=True)
+class AckOutcome:
+    """`acknowledge` tells the view to answer 'success' (the insurer stops retrying)."""
+
+    acknowledge: bool
+    code: str
+    delivery_id: int | None = None
+    message: str = ""
+
+
+def _notify_id_of(headers: Mapping[str, str]) -> str:
+    return next((str(v) for k, v in headers.items() if k.lower().endswith("notify-id")), "")
+
+
+def handle_ack(
+    connector_name: str, headers: Mapping[str, str], body: bytes, *, now: datetime.datetime | None = None
+) -> AckOutcome:
+    now = now or timezone.now()
+    try:
+        connector = get_connector(connector_name)
+        ack = connector.parse_ack(headers, body)
+    except InvalidAck as exc:
+        InsurerAckReceipt.objects.create(
+            connector=connector_name[:32],
+            notify_id=_notify_id_of(headers)[:64],
+            raw_body=body.decode("utf-8", "replace")[:10_000],
+            signature_ok=False,
+            outcome=exc.code,
+        )
+        return AckOutcome(acknowledge=False, code=exc.code, message=exc.message)
+    if rules.is_stale(ack.sent_at, now):
+        return AckOutcome(acknowledge=False, code="stale", message="acknowledgement timestamp is stale")
+    try:
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    receipt = InsurerAckReceipt.objects.create(
+                        connector=connector.name,
+                        notify_id=ack.notify_id,
+                        raw_body=body.decode("utf-8", "replace"),
+                        signature_ok=True,
+                    )
+            except IntegrityError:
+                return AckOutcome(acknowledge=True, code="duplicate")
+            delivery = (
+                InsurerDelivery.objects.select_for_update()
+                .select_related("policy")
+                .filter(policy__number=ack.policy_number, connector=connector.name)
+                .first()
+            )
+            if delivery is None:
+                raise NotFound(f"no delivery of policy {ack.policy_number}", code="unknown_policy")
+            if delivery.insurer_ref and ack.insurer_ref != delivery.insurer_ref:
+                raise NotFound(
+                    f"insurer reference {ack.insurer_ref} is not this policy's", code="ref_mismatch"
+                )
+            if delivery.status == DeliveryStatus.ACKNOWLEDGED:
+                code = "already_acknowledged"
+            elif ack.status == "accepted":
+                delivery.insurer_ref = ack.insurer_ref[:64]
+                delivery.acknowledged_at = now
+                delivery.next_attempt_at = None
+                delivery.last_error = ""
+                _move(delivery, DeliveryStatus.ACKNOWLEDGED, actor=f"insurer:{connector.name}")
+                code = "acknowledged"
+            else:
+                delivery.insurer_ref = ack.insurer_ref[:64]
+                delivery.next_attempt_at = None
+                delivery.last_error = f"保险公司拒收：{ack.reason}"[:ERROR_MAX]
+                _move(delivery, DeliveryStatus.GAVE_UP, actor=f"insurer:{connector.name}")
+                code = "rejected_by_insurer"
+            receipt.delivery = delivery
+            receipt.outcome = code
+            receipt.save(update_fields=["delivery", "outcome"])
+            return AckOutcome(acknowledge=True, code=code, delivery_id=delivery.pk)
+    except NotFound as exc:
+        # Not acknowledged: the receipt rolled back, so a later delivery is processed afresh.
+        return AckOutcome(acknowledge=False, code=exc.code, message=exc.message)

@@ -1,0 +1,237 @@
+"""Issued policies, their numbers per insurer, deliveries to insurers and customers' ratings.
+
+A `Policy` is created exactly once per `ApplicationItem`, inside the transaction that confirms the
+payment (the one-to-one on `item` makes a second issuance impossible). Its personal data is a
+frozen, encrypted copy of what was signed. The e-policy PDF is rendered and signed by a background
+task (`epolicy` stays empty until then) and is recovered by `recover_issuance`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from huibao.core.fields import EncryptedTextField
+from huibao.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
+from huibao.policy.states import DeliveryStatus, PolicyStatus
+
+__all__ = [
+    "DeliveryStatus",
+    "InsurerAckReceipt",
+    "InsurerDelivery",
+    "NpsResponse",
+    "Policy",
+    "PolicyNumberSequence",
+    "PolicyStatus",
+    "SandboxInsurerOutage",
+    "SandboxInsurerPolicy",
+]
+
+
+def _money(**kwargs: Any) -> models.DecimalField:
+    return models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
+
+
+def new_verification_code() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class Policy(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    number = models.CharField(max_length=40, unique=True)
+    insurer = models.ForeignKey("catalog.Insurer", on_delete=models.PROTECT, related_name="policies")
+    application = models.ForeignKey(
+        "application.Application", on_delete=models.PROTECT, related_name="policies"
+    )
+    item = models.OneToOneField(
+        "application.ApplicationItem", on_delete=models.PROTECT, related_name="policy"
+    )
+    product_version = models.ForeignKey("catalog.ProductVersion", on_delete=models.PROTECT, related_name="+")
+    plan = models.ForeignKey("catalog.Plan", on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="policies"
+    )
+    channel = models.CharField(max_length=16)
+    status = models.CharField(max_length=16, choices=PolicyStatus.choices, default=PolicyStatus.PENDING_START)
+    holder_name = models.CharField(max_length=30)
+    holder_id_hash = models.CharField(max_length=64, db_index=True)
+    insured_name = models.CharField(max_length=30)
+    insured_id_hash = models.CharField(max_length=64, db_index=True)
+    # Frozen copy of the parties, coverages and terms as signed: JSON text, encrypted.
+    schedule = EncryptedTextField(context="policy.schedule")
+    premium = _money()
+    sum_insured = _money(null=True, blank=True)
+    # Death benefit of this policy, for aggregate limits per insured person (e.g. minors).
+    death_benefit = _money(default=0)
+    effective_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)  # null: whole of life
+    issued_at = models.DateTimeField()
+    cooling_off_until = models.DateField(null=True, blank=True)
+    verification_code = models.CharField(max_length=32, unique=True, default=new_verification_code)
+    epolicy = models.ForeignKey(
+        "esign.SignedDocument", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # SHA-256 of the e-policy bytes (copied from `epolicy`), indexed: an uploaded PDF is matched
+    # to what was issued without reading every signed document.
+    epolicy_sha256 = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    retention_until = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+        verbose_name = _("保单")
+        verbose_name_plural = _("保单")
+        indexes = [models.Index(fields=["insured_id_hash", "status"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=PolicyStatus.values), name="policy_status_valid"),
+            models.CheckConstraint(condition=Q(premium__gte=0), name="policy_premium_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class PolicyNumberSequence(models.Model):
+    """The last policy number given per insurer and year; locked while a number is taken.
+
+    `prefix` is the insurer's part of the number (`rules.number_prefix_candidates`), chosen when
+    the row is created and unique per year, so two insurers whose codes begin alike
+    (pingan-life, pingan-health) never produce the same number.
+    """
+
+    insurer = models.ForeignKey("catalog.Insurer", on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveSmallIntegerField()
+    prefix = models.CharField(max_length=6, default="")
+    last = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["insurer", "year"], name="policy_sequence_unique"),
+            models.UniqueConstraint(fields=["prefix", "year"], name="policy_sequence_prefix_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.insurer_id}/{self.year}: {self.last}"
+
+
+class InsurerDelivery(models.Model):
+    """The durable queue of issued policies to tell their insurer about (承保信息回传)."""
+
+    policy = models.OneToOneField(Policy, on_delete=models.PROTECT, related_name="delivery")
+    # The insurer connector that carries it (`connector.get_connector`), fixed at creation.
+    connector = models.CharField(max_length=32, default="sandbox")
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)
+    insurer_ref = models.CharField(max_length=64, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("承保信息回传")
+        verbose_name_plural = _("承保信息回传")
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=DeliveryStatus.values), name="delivery_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy_id} {self.status}"
+
+
+class NpsResponse(models.Model):
+    """The customer's rating of the experience after issuance (0–10, with a comment)."""
+
+    application = models.OneToOneField(
+        "application.Application", on_delete=models.PROTECT, related_name="nps"
+    )
+    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(max_length=16)
+    score = models.PositiveSmallIntegerField()
+    comment = models.TextField(blank=True, max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("NPS评价")
+        verbose_name_plural = _("NPS评价")
+        constraints = [models.CheckConstraint(condition=Q(score__lte=10), name="nps_score_range")]
+
+    def __str__(self) -> str:
+        return f"NPS {self.score}"
+
+
+class InsurerAckReceipt(models.Model):
+    """Each acknowledgement received from an insurer connector: idempotency, replay rejection and
+    evidence. Only verified ones hold their notify id uniquely, so a forged message reusing a real
+    id is kept for forensics without blocking the genuine one."""
+
+    connector = models.CharField(max_length=32)
+    notify_id = models.CharField(max_length=64)
+    raw_body = models.TextField()
+    signature_ok = models.BooleanField()
+    delivery = models.ForeignKey(
+        InsurerDelivery, on_delete=models.PROTECT, null=True, blank=True, related_name="acks"
+    )
+    outcome = models.CharField(max_length=40, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connector", "notify_id"],
+                condition=Q(signature_ok=True),
+                name="insurer_ack_verified_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connector}:{self.notify_id} {self.outcome}"
+
+
+class SandboxInsurerPolicy(models.Model):
+    """The sandbox insurer's side (what an insurer's core system keeps): one received policy and
+    the signed acknowledgement it owes the platform. Only `huibao.policy.sandbox` reads it."""
+
+    insurer_code = models.CharField(max_length=32)
+    ref = models.CharField(max_length=40, unique=True)
+    policy_number = models.CharField(max_length=40)
+    payload = EncryptedTextField(context="policy.sandbox_insurer_payload")
+    callback_url = models.CharField(max_length=300)
+    notify_id = models.CharField(max_length=64)
+    notify_body = models.TextField()
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["insurer_code", "policy_number"], name="sandbox_insurer_policy_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.insurer_code} {self.policy_number} → {self.ref}"
+
+
+class SandboxInsurerOutage(models.Model):
+    """Sandbox insurers marked down: every policy sent to them fails until marked up again."""
+
+    insurer_code = models.CharField(max_length=32, unique=True)
+    reason = models.CharField(max_length=100, blank=True)
+    since = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.insurer_code} down"

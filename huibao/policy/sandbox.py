@@ -1,0 +1,229 @@
+"""The sandbox insurer: what an insurer's core system does with the policies the platform sends,
+run in-process for development and tests.
+
+It keeps its own table (`SandboxInsurerPolicy`), answers `receive_policy` with its reference
+(a policy number sent twice gets the same reference: insurers de-duplicate by number), and tells
+the platform it has booked the policy by an HMAC-SHA256 signed POST to the platform's callback
+URL — later, from a task (`tasks.deliver_sandbox_insurer_ack`), retried on
+`rules.ACK_RETRY_DELAYS` until the platform answers `success`. Each delivery is signed afresh (new
+timestamp); the notify id stays the same across retries, so the platform recognises a retry.
+
+Like a remote system it fails: at random (`settings.HUIBAO_INSURER_SANDBOX_FAILURE_RATE`,
+0.0–1.0), for insurers marked down (`mark_down(code)`, or `settings.HUIBAO_INSURER_SANDBOX_DOWN`,
+a list of insurer codes), and on demand (`force_failures(n)`: the next n calls fail).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import random
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from huibao.core.audit import json_safe
+from huibao.policy import rules
+from huibao.policy.models import SandboxInsurerOutage, SandboxInsurerPolicy
+
+HEADER_TIMESTAMP = "Huibao-Insurer-Timestamp"
+HEADER_NOTIFY_ID = "Huibao-Insurer-Notify-Id"
+HEADER_SIGNATURE = "Huibao-Insurer-Signature"
+ACK = "success"
+HttpPost = Callable[[str, bytes, dict[str, str]], tuple[int, str]]
+
+
+class SandboxError(Exception):
+    pass
+
+
+class SandboxUnavailable(SandboxError):
+    """The insurer did not take the policy (timeout, down)."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# --- configuration and failures -----------------------------------------------------------------
+
+
+def insurer_sandbox_secret() -> bytes:
+    """settings.INSURER_SANDBOX_SECRET, or (development and tests) a key derived from SECRET_KEY."""
+    configured = getattr(settings, "INSURER_SANDBOX_SECRET", "")
+    if configured:
+        return str(configured).encode()
+    return hashlib.sha256(f"{settings.SECRET_KEY}:insurer-sandbox".encode()).hexdigest().encode()
+
+
+def failure_rate() -> float:
+    return float(getattr(settings, "HUIBAO_INSURER_SANDBOX_FAILURE_RATE", 0.0) or 0.0)
+
+
+_faults_lock = threading.Lock()
+_forced_failures = 0
+
+
+def force_failures(count: int) -> None:
+    """The next `count` policies sent fail as a timeout would (tests and demos)."""
+    global _forced_failures
+    with _faults_lock:
+        _forced_failures = max(0, count)
+
+
+def forced_failures_left() -> int:
+    with _faults_lock:
+        return _forced_failures
+
+
+def _take_failure() -> bool:
+    global _forced_failures
+    with _faults_lock:
+        if _forced_failures > 0:
+            _forced_failures -= 1
+            return True
+    rate = failure_rate()
+    return rate > 0 and random.random() < rate
+
+
+def mark_down(insurer_code: str, reason: str = "") -> None:
+    SandboxInsurerOutage.objects.update_or_create(insurer_code=insurer_code, defaults={"reason": reason})
+
+
+def mark_up(insurer_code: str) -> None:
+    SandboxInsurerOutage.objects.filter(insurer_code=insurer_code).delete()
+
+
+def is_down(insurer_code: str) -> bool:
+    configured = getattr(settings, "HUIBAO_INSURER_SANDBOX_DOWN", None) or ()
+    return (
+        insurer_code in configured or SandboxInsurerOutage.objects.filter(insurer_code=insurer_code).exists()
+    )
+
+
+# --- receiving policies --------------------------------------------------------------------------
+
+
+def _schedule_ack(record: SandboxInsurerPolicy) -> None:
+    from huibao.policy.tasks import deliver_sandbox_insurer_ack
+
+    ref = record.ref
+    transaction.on_commit(lambda: deliver_sandbox_insurer_ack.enqueue(ref))
+
+
+def receive_policy(payload: Mapping[str, Any], *, callback_url: str) -> str:
+    """The insurer's intake: books the policy and owes the platform an acknowledgement.
+
+    Raises SandboxUnavailable when the insurer is down or the call "times out"."""
+    insurer_code = str(payload.get("insurer_code", ""))
+    number = str(payload.get("policy_number", ""))
+    if not insurer_code or not number:
+        raise SandboxUnavailable("payload without insurer_code or policy_number", code="bad_request")
+    if is_down(insurer_code):
+        raise SandboxUnavailable(f"insurer {insurer_code} is down", code="insurer_down")
+    if _take_failure():
+        raise SandboxUnavailable("sandbox insurer timed out", code="timeout")
+    with transaction.atomic():
+        record = (
+            SandboxInsurerPolicy.objects.select_for_update()
+            .filter(insurer_code=insurer_code, policy_number=number)
+            .first()
+        )
+        if record is not None:
+            if record.acknowledged_at is None:  # the platform is still waiting: tell it again now
+                record.next_attempt_at = timezone.now()
+                record.save(update_fields=["next_attempt_at"])
+                _schedule_ack(record)
+            return record.ref
+        ref = "SBI" + secrets.token_hex(10).upper()
+        notify_id = "A" + secrets.token_hex(16)
+        body = {
+            "notify_id": notify_id,
+            "ref": ref,
+            "policy_number": number,
+            "insurer_code": insurer_code,
+            "status": "accepted",
+            "reason": "",
+        }
+        record = SandboxInsurerPolicy.objects.create(
+            insurer_code=insurer_code,
+            ref=ref,
+            policy_number=number,
+            payload=json.dumps(json_safe(dict(payload)), ensure_ascii=False, sort_keys=True),
+            callback_url=callback_url,
+            notify_id=notify_id,
+            notify_body=json.dumps(body, ensure_ascii=False, sort_keys=True),
+            next_attempt_at=timezone.now(),
+        )
+        _schedule_ack(record)
+    return ref
+
+
+def get_record(ref: str) -> SandboxInsurerPolicy:
+    record = SandboxInsurerPolicy.objects.filter(ref=ref).first()
+    if record is None:
+        raise SandboxError(f"no sandbox insurer policy '{ref}'")
+    return record
+
+
+def received_payload(ref: str) -> dict[str, Any]:
+    """What the insurer holds for a reference (tests and demos)."""
+    data: dict[str, Any] = json.loads(get_record(ref).payload)
+    return data
+
+
+# --- acknowledging ----------------------------------------------------------------------------------
+
+
+def signed_headers(notify_id: str, body: bytes, now: datetime.datetime) -> dict[str, str]:
+    timestamp = str(int(now.timestamp()))
+    return {
+        "Content-Type": "application/json",
+        HEADER_TIMESTAMP: timestamp,
+        HEADER_NOTIFY_ID: notify_id,
+        HEADER_SIGNATURE: rules.sign(insurer_sandbox_secret(), timestamp, notify_id, body),
+    }
+
+
+def http_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    """One HTTP delivery (tests replace this with Django's test client: no network in tests)."""
+    response = httpx.post(url, content=body, headers=headers, timeout=10.0)
+    return response.status_code, response.text
+
+
+def deliver_ack(ref: str, *, now: datetime.datetime | None = None) -> bool:
+    """One delivery attempt of the acknowledgement; True once the platform answered success."""
+    now = now or timezone.now()
+    record = get_record(ref)
+    if record.acknowledged_at is not None:
+        return True
+    body = record.notify_body.encode()
+    try:
+        status, text = http_post(record.callback_url, body, signed_headers(record.notify_id, body, now))
+        acknowledged = status == 200 and text.strip() == ACK
+    except httpx.HTTPError:
+        acknowledged = False
+    record.attempts += 1
+    if acknowledged:
+        record.acknowledged_at = now
+        record.next_attempt_at = None
+    else:
+        delay = rules.ack_retry_delay(record.attempts)
+        record.next_attempt_at = now + delay if delay is not None else None
+    record.save(update_fields=["attempts", "acknowledged_at", "next_attempt_at"])
+    return acknowledged
+
+
+def due_acks(now: datetime.datetime) -> list[str]:
+    return list(
+        SandboxInsurerPolicy.objects.filter(
+            acknowledged_at__isnull=True, next_attempt_at__isnull=False, next_attempt_at__lte=now
+        ).values_list("ref", flat=True)
+    )

@@ -1,0 +1,60 @@
+"""Policy and insurer-delivery statuses, and the transition tables every status change goes through.
+
+Policy::
+
+    pending_start ──effective_at reached──▶ in_force ──expires_at reached──▶ expired
+          └──────────────┬────────────────────┘
+                         ▼
+                     cancelled (surrender / cooling-off cancellation, by servicing)
+
+Insurer delivery (承保信息回传)::
+
+    pending ──send ok──▶ sent ──signed ack──▶ acknowledged
+       │                  │ no ack in time: sent again (sent → sent) or failed
+       └──send fails──▶ failed ──retry (backoff)──▶ sent / failed … ──N attempts──▶ gave_up
+                                                    gave_up ──"立即重试"──▶ sent / failed
+    A late acknowledgement is accepted from any open status (the insurer has the policy).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class PolicyStatus(models.TextChoices):
+    IN_FORCE = "in_force", _("保障中")
+    PENDING_START = "pending_start", _("待生效")
+    CANCELLED = "cancelled", _("已退保")
+    EXPIRED = "expired", _("已满期")
+
+
+P = PolicyStatus
+POLICY_TRANSITIONS: dict[str, frozenset[str]] = {
+    P.PENDING_START: frozenset({P.IN_FORCE, P.CANCELLED}),
+    P.IN_FORCE: frozenset({P.EXPIRED, P.CANCELLED}),
+    P.CANCELLED: frozenset(),
+    P.EXPIRED: frozenset(),
+}
+LIVE_POLICY_STATUSES = frozenset({P.PENDING_START, P.IN_FORCE})
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("待发送")
+    SENT = "sent", _("已发送待确认")
+    ACKNOWLEDGED = "acknowledged", _("保险公司已确认")
+    FAILED = "failed", _("发送失败待重试")
+    GAVE_UP = "gave_up", _("多次失败需人工处理")
+
+
+D = DeliveryStatus
+DELIVERY_TRANSITIONS: dict[str, frozenset[str]] = {
+    D.PENDING: frozenset({D.SENT, D.FAILED, D.GAVE_UP, D.ACKNOWLEDGED}),
+    D.SENT: frozenset({D.SENT, D.FAILED, D.GAVE_UP, D.ACKNOWLEDGED}),
+    D.FAILED: frozenset({D.SENT, D.FAILED, D.GAVE_UP, D.ACKNOWLEDGED}),
+    D.GAVE_UP: frozenset({D.SENT, D.FAILED, D.GAVE_UP, D.ACKNOWLEDGED}),
+    D.ACKNOWLEDGED: frozenset(),
+}
+# Deliveries a sweep may (re)send once `next_attempt_at` is due; `sent` ones are due again when no
+# acknowledgement came within the acknowledgement timeout.
+RETRYABLE_DELIVERY_STATUSES = frozenset({D.PENDING, D.FAILED, D.SENT})

@@ -1,0 +1,96 @@
+"""Background tasks (Django's tasks framework; durable django_tasks_db backend in deployments).
+
+On a backend without deferred runs a delivery to retry is left due (`next_attempt_at`) for the
+`retry_due_deliveries` sweep, so nothing is lost either way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.tasks import task, task_backends
+from django.utils import timezone
+
+from huibao.policy import sandbox
+from huibao.policy.states import DeliveryStatus
+
+
+@task
+def render_epolicy_task(policy_id: int) -> str | None:
+    """Renders and signs the e-policy of a policy (idempotent: an existing one is kept)."""
+    from huibao.policy.documents import render_epolicy
+    from huibao.policy.models import Policy
+
+    policy = Policy.objects.filter(pk=policy_id).first()
+    if policy is None:
+        return None
+    return str(render_epolicy(policy).public_id)
+
+
+@task
+def deliver_policy(delivery_id: int) -> str:
+    """One attempt to send a policy to its insurer; schedules the next one where it can."""
+    from huibao.policy import delivery
+    from huibao.policy.models import InsurerDelivery
+
+    status = delivery.deliver(delivery_id)
+    if status in (DeliveryStatus.FAILED, DeliveryStatus.SENT):
+        row = InsurerDelivery.objects.filter(pk=delivery_id).values_list("next_attempt_at", flat=True).first()
+        backend = task_backends[deliver_policy.backend]
+        if row is not None and backend.supports_defer:
+            deliver_policy.using(run_after=row).enqueue(delivery_id)
+    return status
+
+
+@task
+def retry_due_deliveries() -> int:
+    """Sweep: one attempt for every delivery that is due; returns how many are now sent."""
+    from huibao.policy import delivery
+
+    now = timezone.now()
+    return sum(
+        1 for pk in delivery.due_deliveries(now) if delivery.deliver(pk, now=now) == DeliveryStatus.SENT
+    )
+
+
+@task
+def recover_issuance() -> dict[str, Any]:
+    from huibao.policy import services
+
+    return services.recover_issuance()
+
+
+@task
+def update_policy_statuses() -> dict[str, int]:
+    from huibao.policy import services
+
+    return services.update_policy_statuses()
+
+
+@task
+def deliver_sandbox_insurer_ack(ref: str) -> bool:
+    """The sandbox insurer's acknowledgement callback; on failure schedules the next attempt."""
+    acknowledged = sandbox.deliver_ack(ref)
+    if not acknowledged:
+        record = sandbox.get_record(ref)
+        backend = task_backends[deliver_sandbox_insurer_ack.backend]
+        if record.next_attempt_at is not None and backend.supports_defer:
+            deliver_sandbox_insurer_ack.using(run_after=record.next_attempt_at).enqueue(ref)
+    return acknowledged
+
+
+@task
+def resend_sandbox_insurer_acks() -> int:
+    """Sweep of the sandbox insurer: re-sends every acknowledgement that is due."""
+    return sum(1 for ref in sandbox.due_acks(timezone.now()) if sandbox.deliver_ack(ref))
+
+
+__all__ = [
+    "deliver_policy",
+    "deliver_sandbox_insurer_ack",
+    "recover_issuance",
+    "render_epolicy_task",
+    "resend_sandbox_insurer_acks",
+    "retry_due_deliveries",
+    "update_policy_statuses",
+]

@@ -1,0 +1,49 @@
+"""Forms of the policy pages."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from huibao.policy.rules import NPS_COMMENT_MAX, NPS_MAX, NPS_MIN
+
+
+class LookupForm(forms.Form):
+    number = forms.CharField(
+        label=_("保单号"),
+        max_length=40,
+        error_messages={"required": _("请填写保单号")},
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
+    )
+    code = forms.CharField(
+        label=_("验真码"),
+        max_length=32,
+        error_messages={"required": _("请填写验真码")},
+        help_text=_("验真码印在电子保单末页“保单验真”处"),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("电子保单PDF文件"),
+        error_messages={"required": _("请选择要核验的PDF文件")},
+        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}),
+    )
+
+
+class NpsForm(forms.Form):
+    score = forms.TypedChoiceField(
+        label=_("您有多大可能向亲友推荐汇保？（0 = 完全不可能，10 = 非常可能）"),
+        choices=[(n, str(n)) for n in range(NPS_MIN, NPS_MAX + 1)],
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("请选择0到10之间的评分"), "invalid_choice": _("请选择0到10之间的评分")},
+    )
+    comment = forms.CharField(
+        label=_("您的建议（选填）"),
+        required=False,
+        max_length=NPS_COMMENT_MAX,
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": NPS_COMMENT_MAX}),
+        error_messages={"max_length": _("评价内容最多500字")},
+    )

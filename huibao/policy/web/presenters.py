@@ -1,0 +1,128 @@
+"""What the policy pages and the API show: plain dicts built from a policy and its schedule.
+
+`public_view` is all a stranger holding a verification code may learn: no ID number, phone,
+birth date, address or sum of another person's health — only that the policy exists, what it
+covers in name, its dates and status, and the parties' names masked (张*).
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from huibao.core.masking import mask_id_number, mask_name
+from huibao.core.money import format_cny
+from huibao.policy import schedule as schedule_mod
+from huibao.policy.documents import verification_url
+from huibao.policy.models import Policy
+from huibao.policy.states import PolicyStatus
+
+
+def _local(value: datetime.datetime | None) -> datetime.datetime | None:
+    return timezone.localtime(value) if value is not None else None
+
+
+def status_label(policy: Policy) -> str:
+    return str(PolicyStatus(policy.status).label)
+
+
+def public_view(policy: Policy) -> dict[str, Any]:
+    """The verification answer: genuine, and the policy's public facts with names masked."""
+    product = policy.product_version.product
+    return {
+        "genuine": True,
+        "number": policy.number,
+        "product_name": product.name,
+        "plan_name": policy.plan.name,
+        "insurer_name": policy.insurer.name,
+        "status": policy.status,
+        "status_label": status_label(policy),
+        "effective_at": _local(policy.effective_at),
+        "expires_at": _local(policy.expires_at),
+        "issued_at": _local(policy.issued_at),
+        "holder_name": mask_name(policy.holder_name),
+        "insured_name": mask_name(policy.insured_name),
+        "epolicy_sha256": policy.epolicy_sha256,
+    }
+
+
+def card(policy: Policy) -> dict[str, Any]:
+    """A line of "my policies"."""
+    product = policy.product_version.product
+    return {
+        "public_id": policy.public_id,
+        "number": policy.number,
+        "product_name": product.name,
+        "plan_name": policy.plan.name,
+        "insurer_name": policy.insurer.short_name or policy.insurer.name,
+        "status": policy.status,
+        "status_label": status_label(policy),
+        "insured_name": policy.insured_name,
+        "premium": format_cny(policy.premium),
+        "effective_at": _local(policy.effective_at),
+        "expires_at": _local(policy.expires_at),
+        "epolicy_ready": policy.epolicy_id is not None,
+    }
+
+
+def _money(value: str | None) -> str:
+    return format_cny(Decimal(value)) if value not in (None, "") else "—"
+
+
+def detail(policy: Policy) -> dict[str, Any]:
+    """The customer's own policy: full names, ID numbers masked."""
+    s = schedule_mod.loads(policy.schedule)
+    holder, insured = s.get("holder", {}), s.get("insured", {})
+    return {
+        **card(policy),
+        "period": s.get("period", ""),
+        "issued_at": _local(policy.issued_at),
+        "cooling_off_until": policy.cooling_off_until,
+        "sum_insured": format_cny(policy.sum_insured) if policy.sum_insured is not None else "—",
+        "holder": {"name": holder.get("name", ""), "id_number": mask_id_number(holder.get("id_number"))},
+        "insured": {
+            "name": insured.get("name", ""),
+            "id_number": mask_id_number(insured.get("id_number")),
+            "relation": insured.get("relation_label", ""),
+        },
+        "beneficiary_mode": s.get("beneficiary_mode", "legal"),
+        "beneficiaries": [
+            {
+                "name": b["name"],
+                "id_number": mask_id_number(b.get("id_number")),
+                "relation": b.get("relation_label", ""),
+                "order": b.get("order", 1),
+                "share_percent": b.get("share_percent", ""),
+            }
+            for b in s.get("beneficiaries", [])
+        ],
+        "subject": s.get("subject", []),
+        "coverages": [
+            {
+                "code": c["code"],
+                "name": c["name"],
+                "description": c.get("description", ""),
+                "sum_insured": _money(c.get("sum_insured")),
+                "amount": str(c.get("sum_insured", "")),
+                "waiting_period_days": c.get("waiting_period_days", 0),
+                "optional": c.get("optional", False),
+            }
+            for c in s.get("coverages", [])
+        ],
+        "premium_detail": {
+            "base": _money(s.get("premium", {}).get("base")),
+            "loading_percent": s.get("premium", {}).get("loading_percent", "0"),
+            "premium": _money(s.get("premium", {}).get("premium")),
+            "payment_mode": s.get("premium", {}).get("payment_mode_label", ""),
+        },
+        "exclusions": s.get("exclusions", []),
+        "key_clauses": s.get("key_clauses", []),
+        "hotline": s.get("hotline", ""),
+        "insurer_full_name": policy.insurer.name,
+        "verification_code": policy.verification_code,
+        "verification_url": verification_url(policy),
+        "application_public_id": policy.application.public_id,
+    }
