@@ -14,7 +14,10 @@ from huibao.core.errors import DomainError
 api = NinjaAPI(
     title="Huibao API",
     version="1",
-    description="汇保 internet insurance platform: catalog, rating, quotes, applications, payments and policies. All amounts are CNY strings.",
+    description=(
+        "汇保 internet insurance platform: catalog, rating, quotes, applications, payments and policies."
+        " All amounts are CNY strings."
+    ),
     docs_url="/docs",
     openapi_url="/openapi.json",
     urls_namespace="api",
