@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import issue, quote, search
+from bench import issue, pdf, quote, search
 
 Bench = Callable[[argparse.Namespace], dict[str, Any]]
 
@@ -17,6 +17,7 @@ REGISTRY: dict[str, tuple[Bench, str]] = {
     "quote-engine": (quote.run_engine_only, "rating: in-process quotes/s only (no database, no server)"),
     "search": (search.run, "catalog: GET /api/v1/products?q=… latency over the demo catalog"),
     "issue": (issue.run, "application: quote → application → … → pay → policy issued, over HTTP"),
+    "pdf": (pdf.run, "esign: signed application forms and e-policies per second (render + PAdES sign)"),
 }
 
 

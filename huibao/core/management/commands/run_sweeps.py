@@ -27,6 +27,8 @@ DEFAULT_SWEEPS = (
     "huibao.application.tasks.expire_applications",
     "huibao.policy.tasks.recover_issuance",
     "huibao.policy.tasks.retry_due_deliveries",
+    "huibao.policy.tasks.resend_sandbox_insurer_acks",
+    "huibao.policy.tasks.update_policy_statuses",
 )
 
 
