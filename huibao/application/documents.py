@@ -113,12 +113,21 @@ def _item_row(item: ApplicationItem) -> tuple[str, str]:
 
 
 def render_application_form(app: Application) -> SignedDocument:
-    """Renders, signs and stores the form; idempotent (returns the existing one)."""
+    """Renders, signs and stores the form; idempotent (returns the existing one).
+
+    The PDF is made before the row lock is taken (rendering and signing take tens of
+    milliseconds; on SQLite a write transaction would block every other writer that long), then
+    stored under the lock unless another worker stored one first or the data changed meanwhile."""
+    current = Application.objects.get(pk=app.pk)
+    if current.application_form_id is not None:
+        return SignedDocument.objects.get(pk=current.application_form_id)
+    pdf = _signed_form(current)
     with transaction.atomic():
         locked = Application.objects.select_for_update().get(pk=app.pk)
         if locked.application_form_id is not None:
             return SignedDocument.objects.get(pk=locked.application_form_id)
-        pdf = sign_pdf(render_pdf("电子投保单", application_form_sections(locked)), reason="电子投保单")
+        if locked.data_revision != current.data_revision:
+            pdf = _signed_form(locked)  # the data changed while rendering: the form shows what is stored
         document = SignedDocument(
             kind=SignedDocumentKind.APPLICATION_FORM,
             reference=locked.number,
@@ -129,3 +138,7 @@ def render_application_form(app: Application) -> SignedDocument:
         locked.application_form = document
         locked.save(update_fields=["application_form", "updated_at"])
     return document
+
+
+def _signed_form(app: Application) -> bytes:
+    return sign_pdf(render_pdf("电子投保单", application_form_sections(app)), reason="电子投保单")

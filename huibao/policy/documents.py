@@ -197,7 +197,13 @@ def epolicy_pdf(policy: Policy) -> bytes:
 
 
 def render_epolicy(policy: Policy) -> SignedDocument:
-    """Renders, signs and stores the e-policy; idempotent (returns the one already stored)."""
+    """Renders, signs and stores the e-policy; idempotent (returns the one already stored).
+
+    The PDF is made before the row lock is taken (a policy does not change once issued), so a
+    write transaction is never held open while rendering; if another worker stored one first,
+    theirs is kept and this one is dropped."""
+    current = Policy.objects.get(pk=policy.pk)
+    pdf = epolicy_pdf(current) if current.epolicy_id is None else None
     with transaction.atomic():
         locked = Policy.objects.select_for_update().get(pk=policy.pk)
         if locked.epolicy_id is not None:
@@ -208,7 +214,7 @@ def render_epolicy(policy: Policy) -> SignedDocument:
                 reference=locked.number,
                 filename=f"epolicy-{locked.number}.pdf",
             )
-            document.pdf = epolicy_pdf(locked)
+            document.pdf = pdf if pdf is not None else epolicy_pdf(locked)
             document.save()
             locked.epolicy = document
             locked.epolicy_sha256 = document.sha256
