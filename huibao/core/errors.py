@@ -54,5 +54,10 @@ class PermissionDenied(DomainError):
     http_status = 403
 
 
+class RateLimited(DomainError):
+    code = "rate_limited"
+    http_status = 429
+
+
 class InvalidTransition(Conflict):
     code = "invalid_transition"

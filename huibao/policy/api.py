@@ -17,8 +17,9 @@ from ninja import Field, Router, Schema, Status
 from ninja.security import django_auth
 
 from huibao.application.models import Application
-from huibao.core.errors import NotFound
+from huibao.core.errors import NotFound, RateLimited
 from huibao.policy import documents, selectors, services
+from huibao.policy.limits import VERIFY_LIMIT, over_limit
 from huibao.policy.models import NpsResponse
 from huibao.policy.web import presenters
 
@@ -131,10 +132,12 @@ def list_policies(request: HttpRequest) -> list[dict[str, Any]]:
 
 @router.get(
     "/policies/verify/{code}",
-    response={200: VerificationOut, 404: ErrorOut},
+    response={200: VerificationOut, 404: ErrorOut, 429: ErrorOut},
     summary="保单验真（无需登录，仅返回公开信息）",
 )
 def verify_policy(request: HttpRequest, code: str) -> dict[str, Any]:
+    if over_limit(request, "lookup", VERIFY_LIMIT):
+        raise RateLimited("验真次数过多，请10分钟后再试", code="too_many_checks")
     policy = services.policy_by_code(code)
     if policy is None:
         raise NotFound("未查到该验真码对应的保单：这不是汇保平台签发的真实保单", code="not_genuine")

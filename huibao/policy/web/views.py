@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -18,26 +17,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from huibao.application.models import Application
 from huibao.core import audit
 from huibao.core.errors import DomainError, NotFound
-from huibao.core.http import client_ip
 from huibao.policy import delivery, documents, sandbox, selectors, services
+from huibao.policy.limits import UPLOAD_LIMIT, VERIFY_LIMIT, over_limit
 from huibao.policy.web import presenters
 from huibao.policy.web.forms import LookupForm, NpsForm, UploadForm
-
-# Public checks per client address and 10 minutes (a PDF check runs a signature validation).
-VERIFY_LIMIT = 60
-UPLOAD_LIMIT = 20
-LIMIT_WINDOW = 600
-
-
-def _over_limit(request: HttpRequest, bucket: str, limit: int) -> bool:
-    key = f"policy:{bucket}:{client_ip(request) or 'unknown'}"
-    if cache.add(key, 1, LIMIT_WINDOW):
-        return False
-    try:
-        return cache.incr(key) > limit
-    except ValueError:  # expired between add and incr
-        return False
-
 
 # --- public verification -------------------------------------------------------------------------
 
@@ -58,7 +41,7 @@ def verify_form(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and request.POST.get("action") == "upload":
         upload = UploadForm(request.POST, request.FILES)
         context["upload"] = upload
-        if _over_limit(request, "upload", UPLOAD_LIMIT):
+        if over_limit(request, "upload", UPLOAD_LIMIT):
             upload.add_error(None, "核验次数过多，请10分钟后再试")
             return _verify_page(request, context, status=429)
         if not upload.is_valid():
@@ -74,7 +57,7 @@ def verify_form(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         lookup = LookupForm(request.POST)
         context["lookup"] = lookup
-        if _over_limit(request, "lookup", VERIFY_LIMIT):
+        if over_limit(request, "lookup", VERIFY_LIMIT):
             lookup.add_error(None, "查询次数过多，请10分钟后再试")
             return _verify_page(request, context, status=429)
         if not lookup.is_valid():
@@ -93,7 +76,7 @@ def verify_form(request: HttpRequest) -> HttpResponse:
 @require_GET
 def verify(request: HttpRequest, code: str) -> HttpResponse:
     """The verification page a QR code leads to: genuine or not, nothing personal."""
-    if _over_limit(request, "lookup", VERIFY_LIMIT):
+    if over_limit(request, "lookup", VERIFY_LIMIT):
         return _verify_page(request, {"lookup": LookupForm(), "upload": UploadForm(), "throttled": True}, 429)
     policy = services.policy_by_code(code)
     if policy is None:
