@@ -170,6 +170,14 @@ HUIBAO_SIGNING_KEY_PASSPHRASE = env_str("HUIBAO_SIGNING_KEY_PASSPHRASE")
 PAYMENT_SANDBOX_SECRET = env_str("PAYMENT_SANDBOX_SECRET")
 # HMAC secrets of the face-check and insurer sandboxes (derived from SECRET_KEY when empty).
 FACE_SANDBOX_SECRET = env_str("FACE_SANDBOX_SECRET")
+INSURER_SANDBOX_SECRET = env_str("INSURER_SANDBOX_SECRET")
+# Sandbox faults for trying the platform's behaviour (0–1: share of calls that fail).
+HUIBAO_IDENTITY_SANDBOX_FAILURE_RATE = float(env_str("HUIBAO_IDENTITY_SANDBOX_FAILURE_RATE", "0") or 0)
+HUIBAO_INSURER_SANDBOX_FAILURE_RATE = float(env_str("HUIBAO_INSURER_SANDBOX_FAILURE_RATE", "0") or 0)
+
+# --- Insurer deliveries -------------------------------------------------------------------------
+# Attempts to tell the insurer of an issued policy before the delivery is marked failed.
+HUIBAO_INSURER_DELIVERY_MAX_ATTEMPTS = env_int("HUIBAO_INSURER_DELIVERY_MAX_ATTEMPTS", 8)
 
 # --- Applications ---------------------------------------------------------------------------
 # An application not paid within this time expires; a payment left open expires sooner.
