@@ -6,10 +6,14 @@ here, in one place.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
+from ninja.errors import ValidationError as SchemaValidationError
 
-from huibao.core.errors import DomainError
+from huibao.core.errors import DomainError, FieldError, ValidationFailed
 
 api = NinjaAPI(
     title="Huibao API",
@@ -29,14 +33,72 @@ def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
     return api.create_response(request, exc.as_dict(), status=exc.http_status)
 
 
+_PARAM_SOURCES = frozenset({"body", "query", "path", "header", "cookie", "form", "file"})
+
+
+def schema_field_path(loc: Sequence[Any]) -> str:
+    """ninja's error location as the API names fields: `("body", "payload", "insured", 0, "name")`
+    → `insured[0].name`. The source is dropped, and for a body its parameter name too."""
+    parts = list(loc)
+    source = parts.pop(0) if parts and parts[0] in _PARAM_SOURCES else None
+    if source in ("body", "form", "file") and len(parts) > 1:
+        parts.pop(0)
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or str(source or "body")
+
+
+def _schema_message(error: dict[str, Any]) -> str:
+    kind = str(error.get("type", ""))
+    ctx = error.get("ctx") or {}
+    texts = {
+        "missing": "必填",
+        "string_type": "须为文本",
+        "string_too_long": f"最多{ctx.get('max_length')}个字符",
+        "string_too_short": f"至少{ctx.get('min_length')}个字符",
+        "int_type": "须为整数",
+        "int_parsing": "须为整数",
+        "bool_type": "须为 true 或 false",
+        "bool_parsing": "须为 true 或 false",
+        "list_type": "须为列表",
+        "dict_type": "须为对象",
+        "model_type": "须为对象",
+        "uuid_parsing": "编号格式错误",
+        "greater_than_equal": f"不能小于{ctx.get('ge')}",
+        "less_than_equal": f"不能大于{ctx.get('le')}",
+        "greater_than": f"须大于{ctx.get('gt')}",
+        "less_than": f"须小于{ctx.get('lt')}",
+    }
+    return texts.get(kind, "格式或取值无效")
+
+
+@api.exception_handler(SchemaValidationError)
+def schema_error(request: HttpRequest, exc: SchemaValidationError) -> HttpResponse:
+    """Input that does not fit the schema: 422 in the one error shape, each error naming its field."""
+    errors = []
+    for error in exc.errors:
+        field = schema_field_path(error.get("loc") or ())
+        kind = str(error.get("type") or "invalid")
+        code = "required" if kind == "missing" else kind
+        errors.append(FieldError(field, code, f"{field}：{_schema_message(error)}"))
+    failure = ValidationFailed("请求参数有误：" + "；".join(e.message for e in errors), errors=errors)
+    return api.create_response(request, failure.as_dict(), status=failure.http_status)
+
+
 def register_routers() -> None:
     """Routers are added here, one per domain app, under /api/v1/."""
+    from huibao.account.api import router as auth_router
     from huibao.application.api import router as application_router
     from huibao.catalog.api import router as catalog_router
     from huibao.payment.api import router as payment_router
     from huibao.policy.api import router as policy_router
     from huibao.rating.api import router as rating_router
 
+    api.add_router("/v1/", auth_router)
     api.add_router("/v1/", catalog_router)
     api.add_router("/v1/", rating_router)
     api.add_router("/v1/", application_router)

@@ -66,6 +66,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # Right after the middlewares that read the session user: a bearer token replaces that user
+    # under /api/ (after OTPMiddleware, so that one never reads the session for a token request).
+    "huibao.account.middleware.BearerTokenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -154,6 +157,8 @@ AXES_USERNAME_CALLABLE = "huibao.account.lockout.axes_username"
 AXES_LOCKOUT_CALLABLE = "huibao.account.lockout.lockout_response"  # Chinese page, HTTP 429
 OTP_TOTP_ISSUER = "Huibao 汇保"
 SMS_BACKEND = env_str("SMS_BACKEND", "huibao.account.sms.ConsoleSmsBackend")
+# Personal API access tokens (`Authorization: Bearer hb_…`) expire after this many days.
+HUIBAO_API_TOKEN_DAYS = env_int("HUIBAO_API_TOKEN_DAYS", 30)
 
 # --- Personal-data encryption -----------------------------------------------------------------
 # HUIBAO_DATA_KEYS: comma-separated "key_id:base64(32 bytes)"; the first one encrypts, all decrypt.

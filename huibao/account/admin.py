@@ -1,9 +1,13 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from huibao.account.models import User
+from huibao.account.models import ApiToken, User
+from huibao.account.tokens import revoke_token
+from huibao.core.admin import ReadOnlyModelAdmin
 
 
 @admin.register(User)
@@ -16,3 +20,38 @@ class HuibaoUserAdmin(UserAdmin):
         ("汇保", {"fields": ("kind", "display_name")}),
     )
     readonly_fields = ("last_login", "date_joined")
+
+
+REVOKE_PERMISSION = "account.change_apitoken"
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyModelAdmin):
+    """Personal API tokens: read-only (the secret is not kept, only its prefix and hash), with one
+    action, "吊销", for those who may change tokens (the admin role)."""
+
+    list_display = ("key_prefix", "name", "user", "created_at", "last_used_at", "expires_at", "state")
+    list_filter = ("revoked_at", "expires_at")
+    search_fields = ("=key_prefix", "name", "user__username", "user__display_name")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    list_select_related = ("user",)
+    fields = ("user", "name", "key_prefix", "created_at", "last_used_at", "expires_at", "revoked_at")
+    readonly_fields = fields
+    actions = ("revoke_action",)
+
+    @admin.display(description="状态")
+    def state(self, obj: ApiToken) -> str:
+        if obj.revoked_at is not None:
+            return "已吊销"
+        return "有效" if obj.is_active() else "已过期"
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.has_perm(REVOKE_PERMISSION))
+
+    @admin.action(description="吊销所选令牌", permissions=["revoke"])
+    def revoke_action(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        revoked = 0
+        for token in queryset.select_related("user").filter(revoked_at__isnull=True):
+            revoked += revoke_token(token, actor=request.user, request=request)
+        self.message_user(request, f"已吊销 {revoked} 个令牌", messages.SUCCESS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from huibao.core.errors import Conflict, DomainError, FieldError, ValidationFailed
+from huibao.core.errors import Conflict, DomainError, FieldError, NotFound, ValidationFailed
 
 
 class InvalidPhone(ValidationFailed):
@@ -54,3 +54,21 @@ class PhoneAlreadyRegistered(Conflict):
 class PhoneNotRegistered(DomainError):
     code = "phone_unknown"
     http_status = 404
+
+
+class InvalidCredentials(DomainError):
+    """A log-in through the API was refused (the attempt is counted like one on the log-in page)."""
+
+    code = "invalid_credentials"
+    http_status = 401
+
+
+class InvalidToken(DomainError):
+    """Unknown, malformed, expired or revoked bearer token, or its user may no longer log in."""
+
+    code = "invalid_token"
+    http_status = 401
+
+
+class TokenNotFound(NotFound):
+    code = "token_not_found"

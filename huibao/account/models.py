@@ -7,8 +7,11 @@ staff log in with a username, a password and a TOTP code, and act through their 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 
 from huibao.core.fields import EncryptedTextField, lookup_hash
 from huibao.core.masking import mask_phone
@@ -82,3 +85,32 @@ class PhoneCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} code for {self.phone_hash[:8]}…"
+
+
+class ApiToken(models.Model):
+    """A personal API access token (`Authorization: Bearer hb_…`) for apps and partners.
+
+    The secret is shown once, when issued; only its SHA-256 (`key_hash`) and its first 8
+    characters (`key_prefix`, to tell tokens apart in lists) are kept. See `tokens.py`.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField("名称", max_length=64)
+    key_prefix = models.CharField("前缀", max_length=8, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    last_used_at = models.DateTimeField("最近使用", null=True, blank=True)
+    expires_at = models.DateTimeField("过期时间")
+    revoked_at = models.DateTimeField("吊销时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API 令牌"
+        verbose_name_plural = "API 令牌"
+        indexes = [models.Index(fields=["user", "-created_at"], name="apitoken_user_created")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_prefix}…)"
+
+    def is_active(self, now: datetime | None = None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and self.expires_at > now
