@@ -45,6 +45,9 @@ ROLES: dict[str, Role] = {
             "运营",
             (*CATALOG_EDIT, *QUOTE_VIEW, *APPLICATION_VIEW, *POLICY_VIEW, "policy.change_insurerdelivery"),
         ),
+        # Sales agents start applications for customers (/apply/agent/) and see only their own;
+        # the customer confirms, signs and pays themself.
+        Role("agent", "销售代理", (*CATALOG_VIEW, *QUOTE_VIEW)),
         Role("underwriter", "核保", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *UNDERWRITING)),
         Role("claims_adjuster", "理赔", (*CATALOG_VIEW, *QUOTE_VIEW, *POLICY_VIEW)),
         Role("fraud_analyst", "风控", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *IDENTITY_VIEW)),

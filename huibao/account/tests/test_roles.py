@@ -23,6 +23,7 @@ def _perms(group: str) -> set[str]:
 def test_migrate_created_the_role_groups():
     assert set(Group.objects.values_list("name", flat=True)) >= {
         "operator",
+        "agent",
         "underwriter",
         "claims_adjuster",
         "fraud_analyst",
@@ -83,3 +84,9 @@ def test_sync_reports_permissions_that_do_not_exist_yet(monkeypatch):
     report = {line.role: line for line in sync_roles()}
     assert report["finance"].missing == ("finance.view_settlement",)
     assert _perms("finance") == {"rating.view_quote"}
+
+
+def test_agent_sees_the_catalog_and_no_one_elses_applications():
+    agent = _perms("agent")
+    assert "catalog.view_product" in agent
+    assert not any(p.startswith(("application.", "policy.", "payment.")) for p in agent)

@@ -87,6 +87,7 @@ def test_resolve_permissions_expands_patterns_and_reports_missing():
 def test_every_role_has_a_chinese_label():
     assert {code: role.label for code, role in ROLES.items()} == {
         "operator": "运营",
+        "agent": "销售代理",
         "underwriter": "核保",
         "claims_adjuster": "理赔",
         "fraud_analyst": "风控",
