@@ -15,7 +15,30 @@ from ninja.errors import ValidationError as SchemaValidationError
 
 from huibao.core.errors import DomainError, FieldError, ValidationFailed
 
-api = NinjaAPI(
+
+class HuibaoAPI(NinjaAPI):
+    """Documents, beside the session cookie, the bearer tokens that `BearerTokenMiddleware`
+    accepts on every endpoint that needs a log-in (the endpoints themselves check `django_auth`)."""
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        components = schema.setdefault("components", {})
+        schemes = components.setdefault("securitySchemes", {})
+        cookie_schemes = set(schemes)
+        schemes["bearerToken"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "an API token from POST /api/v1/auth/tokens (`hb_…`); no CSRF header needed",
+        }
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                security = operation.get("security") if isinstance(operation, dict) else None
+                if security and any(set(s) & cookie_schemes for s in security):
+                    security.append({"bearerToken": []})
+        return schema
+
+
+api = HuibaoAPI(
     title="Huibao API",
     version="1",
     description=(

@@ -492,3 +492,10 @@ def test_admin_lists_and_revokes_tokens(customer):
     assert response.status_code == 302
     assert authenticate_token(issued.secret) is None
     assert AuditEntry.objects.get(action="account.api_token.revoke").actor_id == admin_user.pk
+
+
+def test_openapi_documents_the_bearer_token_on_protected_endpoints(client) -> None:
+    schema = client.get("/api/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["bearerToken"]["scheme"] == "bearer"
+    assert {"bearerToken": []} in schema["paths"]["/api/v1/applications"]["get"]["security"]
+    assert "security" not in schema["paths"]["/api/v1/products"]["get"]  # public stays public
