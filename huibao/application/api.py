@@ -58,6 +58,12 @@ def _app(request: HttpRequest, public_id: uuid.UUID) -> Application:
     return services.get_for_user(public_id, _user(request))
 
 
+def _target(request: HttpRequest, public_id: uuid.UUID) -> Application:
+    """The application a use-case acts on (404 if not the caller's): the use-case locks and reads
+    it whole itself."""
+    return services.get_for_user(public_id, _user(request), keys_only=True)
+
+
 def _state(app: Application, request: HttpRequest) -> dict[str, Any]:
     return schemas.application_out(app, user=_user(request))
 
@@ -145,7 +151,7 @@ def get_data(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 )
 def save_data(request: HttpRequest, public_id: uuid.UUID, payload: ApplicationDataIn) -> dict[str, Any]:
     app = services.save_data(
-        _app(request, public_id), payload.to_domain(), actor=_user(request), request=request
+        _target(request, public_id), payload.to_domain(), actor=_user(request), request=request
     )
     return _state(app, request)
 
@@ -157,7 +163,7 @@ def save_data(request: HttpRequest, public_id: uuid.UUID, payload: ApplicationDa
 )
 def verify_identity(request: HttpRequest, public_id: uuid.UUID, payload: IdentityIn) -> dict[str, Any]:
     app = services.verify_identity(
-        _app(request, public_id),
+        _target(request, public_id),
         name=payload.name,
         id_number=payload.id_number,
         user=_user(request),
@@ -174,7 +180,7 @@ def verify_identity(request: HttpRequest, public_id: uuid.UUID, payload: Identit
 )
 def start_face(request: HttpRequest, public_id: uuid.UUID, payload: FaceIn) -> dict[str, Any]:
     url = services.start_face_check(
-        _app(request, public_id), user=_user(request), return_url=payload.return_url, request=request
+        _target(request, public_id), user=_user(request), return_url=payload.return_url, request=request
     )
     return {"session_url": url}
 
@@ -185,7 +191,7 @@ def start_face(request: HttpRequest, public_id: uuid.UUID, payload: FaceIn) -> d
     summary="确认投保信息（锁定并核保）",
 )
 def confirm(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
-    app = services.confirm(_app(request, public_id), user=_user(request), request=request)
+    app = services.confirm(_target(request, public_id), user=_user(request), request=request)
     return _state(app, request)
 
 
@@ -195,7 +201,7 @@ def confirm(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     summary="同意核保条件（加费/除外）",
 )
 def agree_terms(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
-    app = services.agree_terms(_app(request, public_id), user=_user(request), request=request)
+    app = services.agree_terms(_target(request, public_id), user=_user(request), request=request)
     return _state(app, request)
 
 
@@ -207,7 +213,7 @@ def agree_terms(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 )
 def open_document(request: HttpRequest, public_id: uuid.UUID, document_id: int) -> dict[str, Any]:
     reading = services.open_document(
-        _app(request, public_id), document_id, user=_user(request), request=request
+        _target(request, public_id), document_id, user=_user(request), request=request
     )
     return _document(reading)
 
@@ -223,7 +229,7 @@ def finish_reading(
     request: HttpRequest, public_id: uuid.UUID, document_id: int, payload: ReadIn
 ) -> dict[str, Any]:
     reading = services.finish_reading(
-        _app(request, public_id),
+        _target(request, public_id),
         document_id,
         scrolled_to_end=payload.scrolled_to_end,
         user=_user(request),
@@ -246,7 +252,7 @@ def show_clause(
     request: HttpRequest, public_id: uuid.UUID, document_id: int, clause_code: str
 ) -> dict[str, Any]:
     row = services.show_clause(
-        _app(request, public_id), document_id, clause_code, user=_user(request), request=request
+        _target(request, public_id), document_id, clause_code, user=_user(request), request=request
     )
     return _clause(row)
 
@@ -260,7 +266,7 @@ def confirm_clause(
     request: HttpRequest, public_id: uuid.UUID, document_id: int, clause_code: str
 ) -> dict[str, Any]:
     row = services.confirm_clause(
-        _app(request, public_id), document_id, clause_code, user=_user(request), request=request
+        _target(request, public_id), document_id, clause_code, user=_user(request), request=request
     )
     return _clause(row)
 
@@ -281,7 +287,7 @@ def _clause(row: ClauseConfirmation) -> dict[str, Any]:
 )
 def sign(request: HttpRequest, public_id: uuid.UUID, payload: SignatureIn) -> dict[str, Any]:
     app = services.sign(
-        _app(request, public_id),
+        _target(request, public_id),
         user=_user(request),
         role=payload.role,
         insured_position=payload.insured_position,
@@ -300,7 +306,7 @@ def sign(request: HttpRequest, public_id: uuid.UUID, payload: SignatureIn) -> di
     "returns the same open payment. The policies are issued when the payment is confirmed.",
 )
 def pay(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
-    payment = services.pay(_app(request, public_id), user=_user(request), request=request)
+    payment = services.pay(_target(request, public_id), user=_user(request), request=request)
     return schemas.payment_open_out(payment)
 
 
@@ -310,7 +316,7 @@ def pay(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     summary="撤销投保单",
 )
 def cancel(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
-    app = services.cancel(_app(request, public_id), user=_user(request), request=request)
+    app = services.cancel(_target(request, public_id), user=_user(request), request=request)
     return _state(app, request)
 
 

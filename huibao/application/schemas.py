@@ -521,8 +521,9 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
 
     owner = services._is_owner(app, user)
     now = timezone.now()
-    items = services.items_of(app)
-    progress = services.disclosure_progress(app)
+    # Each piece is read once here and handed to the services that need it.
+    items = services.state_items(app)
+    progress = services.disclosure_progress(app, items=items)
     identity_ok = services.identity_is_current(app)
     payment = Payment.objects.filter(pk=app.payment_id).first() if app.payment_id else None
     signatures = {
@@ -530,7 +531,9 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
         for s in app.signatures.select_related("insured")
     }
     persons = list(app.insured_persons.prefetch_related("beneficiaries").order_by("position"))
-    requirements = services.required_signatures(app) if app.applicant_name else []
+    requirements = (
+        services.required_signatures(app, items=items, persons=persons) if app.applicant_name else []
+    )
     required = [
         {
             "role": r.role,
@@ -643,7 +646,7 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
         "signature_method": (
             requirements[0].method
             if requirements
-            else (services.signature_method(app) if items else SignatureMethod.HANDWRITTEN)
+            else (services.signature_method(app, items=items) if items else SignatureMethod.HANDWRITTEN)
         ),
         "signatures": required,
         "payment": _payment_state(payment),

@@ -39,7 +39,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -183,10 +182,47 @@ def _require_open(app: Application) -> None:
 
 
 def items_of(app: Application) -> list[ApplicationItem]:
+    """The items in position order, with their product version, product, insurer, plan and insured
+    (the re-priced `quote`, rarely needed, loads on access)."""
     return list(
-        app.items.select_related("product_version__product__insurer", "plan", "insured", "quote").order_by(
-            "position"
-        )
+        app.items.select_related("product_version__product__insurer", "plan", "insured").order_by("position")
+    )
+
+
+# What `state_items` reads: the columns the application state shows or decides on.
+STATE_ITEM_FIELDS = (
+    "application_id",
+    "position",
+    "insured_id",
+    "product_version_id",
+    "plan_id",
+    "sum_insured",
+    "base_premium",
+    "premium",
+    "loading_percent",
+    "exclusions",
+    "underwriting_outcome",
+    "underwriting_reasons",
+    "product_version__number",
+    "product_version__product_id",
+    "product_version__application_rules",
+    "product_version__product__code",
+    "product_version__product__name",
+    "product_version__product__insurer_id",
+    "product_version__product__insurer__short_name",
+    "plan__code",
+    "plan__name",
+    "insured__position",
+)
+
+
+def state_items(app: Application) -> list[ApplicationItem]:
+    """`items_of` narrowed to `STATE_ITEM_FIELDS` (enough for the application state, its
+    documents, rules and signatures); any other field loads on access."""
+    return list(
+        app.items.select_related("product_version__product__insurer", "plan", "insured")
+        .only(*STATE_ITEM_FIELDS)
+        .order_by("position")
     )
 
 
@@ -194,24 +230,36 @@ def rules_of(item: ApplicationItem) -> app_rules.ApplicationRules:
     return app_rules.parse_rules(item.product_version.application_rules)
 
 
-def health_questions(app: Application) -> list[dict[str, Any]]:
-    """The health questions of every product in the application, each code once."""
+def health_questions(
+    app: Application, *, items: Sequence[ApplicationItem] | None = None
+) -> list[dict[str, Any]]:
+    """The health questions of every product in the application, each code once.
+
+    `items` (as `items_of` returns them) saves the query when the caller already has them."""
     seen: dict[str, dict[str, Any]] = {}
-    for item in items_of(app):
+    for item in items if items is not None else items_of(app):
         for q in item.product_version.eligibility.get("health_questions", []) or []:
             seen.setdefault(str(q["code"]), q)
     return list(seen.values())
 
 
-def subject_fields(app: Application) -> tuple[app_rules.SubjectField, ...]:
-    return app_rules.combined_subject([rules_of(i) for i in items_of(app)])
+def subject_fields(
+    app: Application, *, items: Sequence[ApplicationItem] | None = None
+) -> tuple[app_rules.SubjectField, ...]:
+    return app_rules.combined_subject([rules_of(i) for i in (items if items is not None else items_of(app))])
 
 
-def required_documents(app: Application) -> list[Document]:
-    """Every document of every product, each distinct text (content hash) once."""
-    version_ids = sorted({i.product_version_id for i in app.items.all()})
+def required_documents(app: Application, *, items: Sequence[ApplicationItem] | None = None) -> list[Document]:
+    """Every document of every product, each distinct text (content hash) once.
+
+    `items` (the application's items, loaded in this request) saves reading their versions;
+    without them the versions are a subquery of the one query."""
+    if items is not None:
+        docs = Document.objects.filter(version_id__in=sorted({i.product_version_id for i in items}))
+    else:
+        docs = Document.objects.filter(version_id__in=app.items.values("product_version_id"))
     seen: dict[str, Document] = {}
-    for doc in Document.objects.filter(version_id__in=version_ids).order_by("version_id", "sort_order", "id"):
+    for doc in docs.order_by("version_id", "sort_order", "id"):
         key = doc.content_sha256 or f"doc:{doc.pk}"
         seen.setdefault(key, doc)
     return list(seen.values())
@@ -221,10 +269,22 @@ def _doc_key(doc: Document) -> str:
     return doc.content_sha256 or f"doc:{doc.pk}"
 
 
-def data_snapshot(app: Application) -> dict[str, Any]:
-    """The application data the customer confirms and signs (plaintext: never stored as is)."""
+def data_snapshot(
+    app: Application,
+    *,
+    items: Sequence[ApplicationItem] | None = None,
+    persons: Sequence[InsuredPerson] | None = None,
+) -> dict[str, Any]:
+    """The application data the customer confirms and signs (plaintext: never stored as is).
+
+    `items` (as `items_of` returns them) and `persons` (the insured persons in position order,
+    best with their beneficiaries prefetched) save reading them again; both must be current."""
     insured = []
-    for person in app.insured_persons.all().order_by("position"):
+    if persons is None:
+        persons = list(app.insured_persons.all().order_by("position"))
+    if items is None:
+        items = list(app.items.select_related("insured").order_by("position"))
+    for person in persons:
         insured.append(
             {
                 "position": person.position,
@@ -268,13 +328,19 @@ def data_snapshot(app: Application) -> dict[str, Any]:
                 "insured": i.insured.position if i.insured else None,
                 "premium": str(i.premium),
             }
-            for i in app.items.select_related("insured").order_by("position")
+            for i in items
         ],
     }
 
 
-def data_digest(app: Application) -> str:
-    canonical = json.dumps(data_snapshot(app), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+def data_digest(
+    app: Application,
+    *,
+    items: Sequence[ApplicationItem] | None = None,
+    persons: Sequence[InsuredPerson] | None = None,
+) -> str:
+    snapshot = data_snapshot(app, items=items, persons=persons)
+    canonical = json.dumps(snapshot, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -346,6 +412,7 @@ def start_application(
             customer=customer,
             started_by=started_by,
             expires_at=timezone.now() + application_ttl(),
+            total_premium=to_fen(sum((q.premium for q in quotes), Decimal(0))),
         )
         for position, quote in enumerate(quotes, start=1):
             ApplicationItem.objects.create(
@@ -359,8 +426,6 @@ def start_application(
                 base_premium=quote.premium,
                 premium=quote.premium,
             )
-        app.total_premium = to_fen(sum((q.premium for q in quotes), Decimal(0)))
-        app.save(update_fields=["total_premium"])
         record_step(
             app,
             "started",
@@ -447,11 +512,14 @@ def _check_name(value: str, field_name: str, errors: list[FieldError]) -> str:
     return name
 
 
-def _validate_data(app: Application, data: ApplicationData) -> tuple[list[FieldError], dict[str, Any]]:
+def _validate_data(
+    app: Application, data: ApplicationData, *, items: Sequence[ApplicationItem] | None = None
+) -> tuple[list[FieldError], dict[str, Any]]:
     """Checks everything; returns (errors, normalized values)."""
     errors: list[FieldError] = []
     today = timezone.localdate()
-    items = items_of(app)
+    if items is None:
+        items = items_of(app)
     rule_sets = [rules_of(i) for i in items]
     a = data.applicant
     applicant_name = _check_name(a.name, "applicant.name", errors)
@@ -478,7 +546,7 @@ def _validate_data(app: Application, data: ApplicationData) -> tuple[list[FieldE
     if len(data.insured) > max_insured:
         errors.append(FieldError("insured", "too_many", f"本产品每张投保单最多{max_insured}位被保险人"))
 
-    questions = health_questions(app)
+    questions = health_questions(app, items=items)
     persons: list[dict[str, Any]] = []
     seen_ids: set[str] = set()
     named_allowed = all(r.named_beneficiaries_allowed for r in rule_sets)
@@ -624,7 +692,7 @@ def _validate_data(app: Application, data: ApplicationData) -> tuple[list[FieldE
         )
 
     subject: dict[str, str] = {}
-    for f in subject_fields(app):
+    for f in subject_fields(app, items=items):
         text = str((data.subject or {}).get(f.code, "") or "").strip()
         if f.code in ("plate_number", "vin"):
             text = text.upper()
@@ -723,13 +791,19 @@ def save_data(
             raise Conflict(
                 "支付进行中，不能修改投保信息；如需修改请先等待支付结果或支付失效", code="payment_in_progress"
             )
-        errors, values = _validate_data(app, data)
+        # Read once for the checks and the pricing (the pricing needs both quotes).
+        items = list(
+            app.items.select_related(
+                "product_version__product__insurer", "plan", "insured", "quote", "origin_quote"
+            ).order_by("position")
+        )
+        errors, values = _validate_data(app, data, items=items)
         if errors:
             raise ValidationFailed("application data is invalid", errors=errors)
         before = {"status": app.status, "revision": app.data_revision, "confirmed": app.is_confirmed}
         was_locked = app.status != ApplicationStatus.DRAFT or app.is_confirmed
-        _write_data(app, values)
-        for_items = _assign_items(app, user=actor)
+        persons = _write_data(app, values)
+        for_items = _assign_items(app, persons, items, user=actor)
         if for_items:
             raise ValidationFailed("application data is invalid", errors=for_items)
         app.data_revision += 1
@@ -752,7 +826,8 @@ def save_data(
     return app
 
 
-def _write_data(app: Application, values: dict[str, Any]) -> None:
+def _write_data(app: Application, values: dict[str, Any]) -> list[InsuredPerson]:
+    """Writes the validated values; returns the insured persons in position order."""
     a = values["applicant"]
     resident = a["resident"]
     app.applicant_name = a["name"]
@@ -766,26 +841,32 @@ def _write_data(app: Application, values: dict[str, Any]) -> None:
     app.applicant_region = a["region"] or resident.region_code[:2] + "0000"
     app.applicant_occupation = a["occupation"]
     app.subject = values["subject"]
-    keep = []
+    # The application row is locked: nobody else writes its insured persons meanwhile.
+    existing = {p.position: p for p in app.insured_persons.all()}
+    written: list[InsuredPerson] = []
     for position, p in enumerate(values["persons"], start=1):
         resident_i = p["resident"]
-        person, _ = InsuredPerson.objects.update_or_create(
-            application=app,
-            position=position,
-            defaults={
-                "relation": p["relation"],
-                "name": p["name"],
-                "id_number": resident_i.number,
-                "id_hash": _hash_id(resident_i.number),
-                "birth_date": resident_i.birth_date,
-                "sex": resident_i.sex,
-                "phone": p["phone"] or (a["phone"] if p["relation"] == Relation.SELF else ""),
-                "occupation": p["occupation"] or (a["occupation"] if p["relation"] == Relation.SELF else ""),
-                "occupation_class": p["occupation_class"],
-                "health_answers": json.dumps(p["answers"], sort_keys=True),
-            },
-        )
-        person.beneficiaries.all().delete()
+        fields = {
+            "relation": p["relation"],
+            "name": p["name"],
+            "id_number": resident_i.number,
+            "id_hash": _hash_id(resident_i.number),
+            "birth_date": resident_i.birth_date,
+            "sex": resident_i.sex,
+            "phone": p["phone"] or (a["phone"] if p["relation"] == Relation.SELF else ""),
+            "occupation": p["occupation"] or (a["occupation"] if p["relation"] == Relation.SELF else ""),
+            "occupation_class": p["occupation_class"],
+            "health_answers": json.dumps(p["answers"], sort_keys=True),
+        }
+        found = existing.pop(position, None)
+        if found is None:
+            person = InsuredPerson.objects.create(application=app, position=position, **fields)
+        else:
+            person = found
+            for name, value in fields.items():
+                setattr(person, name, value)
+            person.save(update_fields=list(fields))
+            person.beneficiaries.all().delete()
         for b in p["beneficiaries"]:
             Beneficiary.objects.create(
                 insured=person,
@@ -796,18 +877,22 @@ def _write_data(app: Application, values: dict[str, Any]) -> None:
                 order=b["order"],
                 share_percent=b["share"],
             )
-        keep.append(person.pk)
+        written.append(person)
     app.applicant_id_number = resident.number
-    stale = app.insured_persons.exclude(pk__in=keep)
-    ApplicationItem.objects.filter(application=app, insured__in=stale).update(insured=None)
-    stale.delete()
+    if existing:
+        stale = app.insured_persons.filter(pk__in=[p.pk for p in existing.values()])
+        ApplicationItem.objects.filter(application=app, insured__in=stale).update(insured=None)
+        stale.delete()
+    return written
 
 
-def _assign_items(app: Application, *, user: Any) -> list[FieldError]:
+def _assign_items(
+    app: Application, persons: Sequence[InsuredPerson], items: Sequence[ApplicationItem], *, user: Any
+) -> list[FieldError]:
     """One item per (product, insured person): items are cloned or removed to match the insured
-    persons, each priced on its insured's data. Returns pricing problems."""
-    persons = list(app.insured_persons.order_by("position"))
-    items = items_of(app)
+    persons (in position order), each priced on its insured's data. `items` are the application's
+    items in position order, read in this transaction (each gets its insured reassigned here).
+    Returns pricing problems."""
     groups: dict[Any, list[ApplicationItem]] = {}
     for item in items:
         groups.setdefault(item.origin_quote_id, []).append(item)
@@ -909,6 +994,7 @@ def verify_identity(
             app.identity_check_id = check.pk
             app.identity_verified_at = timezone.now()
             app.save(update_fields=["identity_check_id", "identity_verified_at", "updated_at"])
+            _remember_identity(app, check)  # the row just written: no need to read it back
         record_step(
             app,
             "identity_checked",
@@ -924,18 +1010,36 @@ def verify_identity(
     return app
 
 
+_IDENTITY_MEMO = "_identity_is_current"
+
+
 def identity_is_current(app: Application) -> bool:
-    """The verified identity is the applicant's current one (a changed ID needs a new check)."""
+    """The verified identity is the applicant's current one (a changed ID needs a new check).
+
+    Remembered on the instance for its current check and ID number (an identity check row never
+    changes once written), so one request asks the database once."""
     if app.identity_check_id is None:
         return False
+    key = (app.identity_check_id, app.applicant_id_number)
+    memo = app.__dict__.get(_IDENTITY_MEMO)
+    if memo is not None and memo[0] == key:
+        return bool(memo[1])
     from huibao.identity.models import IdentityCheck
 
     check = IdentityCheck.objects.filter(pk=app.identity_check_id).only("id_number_hash", "status").first()
-    return bool(
+    return _remember_identity(app, check)
+
+
+def _remember_identity(app: Application, check: Any) -> bool:
+    """Whether `check` (the application's identity check, or None) verifies the applicant's
+    current ID number; remembered on the instance for that check and number."""
+    current = bool(
         check is not None
         and check.status == "verified"
         and check.id_number_hash == lookup_hash(app.applicant_id_number, context=_identity_hash_context())
     )
+    app.__dict__[_IDENTITY_MEMO] = ((app.identity_check_id, app.applicant_id_number), current)
+    return current
 
 
 def _identity_hash_context() -> str:
@@ -947,11 +1051,11 @@ def _identity_hash_context() -> str:
 # --- 4. confirmation and underwriting -------------------------------------------------------------
 
 
-def _missing_for_confirmation(app: Application) -> list[FieldError]:
+def _missing_for_confirmation(app: Application, items: Sequence[ApplicationItem]) -> list[FieldError]:
     errors = []
     if not app.applicant_name:
         errors.append(FieldError("applicant", "required", "请填写投保人信息"))
-    if app.items.filter(insured__isnull=True).exists():
+    if any(i.insured_id is None for i in items):
         errors.append(FieldError("insured", "required", "请填写被保险人信息"))
     if not identity_is_current(app):
         errors.append(FieldError("identity", "not_verified", "请先完成投保人实名认证"))
@@ -967,15 +1071,17 @@ def confirm(application: Application, *, user: Any, request: HttpRequest | None 
         _require_owner(app, user)
         if app.status != ApplicationStatus.DRAFT:
             raise Conflict("投保信息已确认", code="already_confirmed")
-        errors = _missing_for_confirmation(app)
+        items = items_of(app)
+        errors = _missing_for_confirmation(app, items)
         if errors:
             raise ValidationFailed("cannot confirm yet", errors=errors)
         app.confirmed_revision = app.data_revision
-        app.confirmed_digest = data_digest(app)
+        app.confirmed_digest = data_digest(app, items=items)
         app.confirmed_at = timezone.now()
         outcome = underwrite_application(app, actor=user, request=request)
         app.refresh_from_db(fields=["total_premium"])
-        app.face_required = any(rules_of(i).face_check_required(app.total_premium) for i in items_of(app))
+        # Underwriting changed the items' premiums, not their product versions (all the rules need).
+        app.face_required = any(rules_of(i).face_check_required(app.total_premium) for i in items)
         _apply_outcome(app, outcome)
         app.save()
         record_step(
@@ -1081,12 +1187,14 @@ def open_document(
         _require_open(app)
         _require_owner(app, user)
         doc = _document_of(app, document_id)
-        reading, created = DisclosureReading.objects.get_or_create(
-            application=app,
-            content_sha256=_doc_key(doc),
-            defaults={"document": doc, "opened_at": timezone.now()},
-        )
-        if created:
+        # The application row is locked: no concurrent open of the same document can race here.
+        reading = DisclosureReading.objects.filter(application=app, content_sha256=_doc_key(doc)).first()
+        if reading is not None:
+            _share_document(reading, doc)
+        else:
+            reading = DisclosureReading.objects.create(
+                application=app, content_sha256=_doc_key(doc), document=doc, opened_at=timezone.now()
+            )
             record_step(
                 app,
                 "document_opened",
@@ -1123,6 +1231,8 @@ def finish_reading(
         _require_owner(app, user)
         doc = _document_of(app, document_id)
         reading = DisclosureReading.objects.filter(application=app, content_sha256=_doc_key(doc)).first()
+        if reading is not None:
+            _share_document(reading, doc)
         if reading is None:
             raise ValidationFailed(
                 "open it first",
@@ -1169,13 +1279,26 @@ def finish_reading(
     return reading
 
 
-def key_clauses(app: Application) -> list[tuple[Document, dict[str, Any]]]:
-    """Every key clause to show and confirm, in order: (document, clause)."""
-    return [(doc, clause) for doc in required_documents(app) for clause in (doc.key_clauses or [])]
+def _share_document(row: DisclosureReading | ClauseConfirmation, doc: Document) -> None:
+    """Caches the document already loaded on a reading/confirmation row that points at it."""
+    if row.document_id == doc.pk:
+        row.document = doc
 
 
-def _clause(app: Application, document_id: int, clause_code: str) -> tuple[int, Document, dict[str, Any]]:
-    for index, (doc, clause) in enumerate(key_clauses(app)):
+def key_clauses(
+    app: Application, *, documents: Sequence[Document] | None = None
+) -> list[tuple[Document, dict[str, Any]]]:
+    """Every key clause to show and confirm, in order: (document, clause).
+
+    `documents` (what `required_documents` returned in this request) saves reading them again."""
+    docs = documents if documents is not None else required_documents(app)
+    return [(doc, clause) for doc in docs for clause in (doc.key_clauses or [])]
+
+
+def _clause(
+    clauses: Sequence[tuple[Document, dict[str, Any]]], document_id: int, clause_code: str
+) -> tuple[int, Document, dict[str, Any]]:
+    for index, (doc, clause) in enumerate(clauses):
         if doc.pk == int(document_id) and clause.get("code") == clause_code:
             return index, doc, clause
     raise NotFound(
@@ -1196,25 +1319,33 @@ def show_clause(
         app = _locked(application)
         _require_open(app)
         _require_owner(app, user)
-        index, doc, clause = _clause(app, document_id, clause_code)
+        clauses = key_clauses(app)
+        index, doc, clause = _clause(clauses, document_id, clause_code)
         confirmed = set(
             ClauseConfirmation.objects.filter(application=app, confirmed_at__isnull=False).values_list(
                 "content_sha256", "clause_code"
             )
         )
-        for earlier_doc, earlier in key_clauses(app)[:index]:
+        for earlier_doc, earlier in clauses[:index]:
             if (_doc_key(earlier_doc), earlier["code"]) not in confirmed:
                 raise ValidationFailed(
                     "confirm in order",
                     errors=[FieldError("clause", "previous_not_confirmed", f"请先确认“{earlier['title']}”")],
                 )
-        row, created = ClauseConfirmation.objects.get_or_create(
-            application=app,
-            content_sha256=_doc_key(doc),
-            clause_code=clause_code,
-            defaults={"document": doc, "shown_at": timezone.now()},
-        )
-        if created:
+        # The application row is locked: no concurrent show of the same clause can race here.
+        row = ClauseConfirmation.objects.filter(
+            application=app, content_sha256=_doc_key(doc), clause_code=clause_code
+        ).first()
+        if row is not None:
+            _share_document(row, doc)
+        else:
+            row = ClauseConfirmation.objects.create(
+                application=app,
+                content_sha256=_doc_key(doc),
+                clause_code=clause_code,
+                document=doc,
+                shown_at=timezone.now(),
+            )
             record_step(
                 app,
                 "clause_shown",
@@ -1243,10 +1374,12 @@ def confirm_clause(
         app = _locked(application)
         _require_open(app)
         _require_owner(app, user)
-        _index, doc, clause = _clause(app, document_id, clause_code)
+        _index, doc, clause = _clause(key_clauses(app), document_id, clause_code)
         row = ClauseConfirmation.objects.filter(
             application=app, content_sha256=_doc_key(doc), clause_code=clause_code
         ).first()
+        if row is not None:
+            _share_document(row, doc)
         if row is None:
             raise ValidationFailed(
                 "show it first",
@@ -1272,10 +1405,17 @@ def confirm_clause(
     return row
 
 
-def disclosure_progress(app: Application) -> dict[str, Any]:
-    docs = required_documents(app)
+def disclosure_progress(
+    app: Application,
+    *,
+    items: Sequence[ApplicationItem] | None = None,
+    documents: Sequence[Document] | None = None,
+) -> dict[str, Any]:
+    """Documents and key clauses, with what was read and confirmed. `items` / `documents` loaded
+    in this request save reading them again."""
+    docs = list(documents) if documents is not None else required_documents(app, items=items)
     readings = {r.content_sha256: r for r in app.readings.all()}
-    clauses = key_clauses(app)
+    clauses = key_clauses(app, documents=docs)
     confirmations = {(c.content_sha256, c.clause_code): c for c in app.clause_confirmations.all()}
     unread = [d for d in docs if not (readings.get(_doc_key(d)) and readings[_doc_key(d)].completed_at)]
     unconfirmed = [
@@ -1367,8 +1507,8 @@ class SignatureRequirement:
     method: str
 
 
-def signature_method(app: Application) -> str:
-    methods = {rules_of(i).signature for i in items_of(app)}
+def signature_method(app: Application, *, items: Sequence[ApplicationItem] | None = None) -> str:
+    methods = {rules_of(i).signature for i in (items if items is not None else items_of(app))}
     return (
         SignatureMethod.HANDWRITTEN
         if SignatureMethod.HANDWRITTEN in methods
@@ -1376,19 +1516,32 @@ def signature_method(app: Application) -> str:
     )
 
 
-def required_signatures(app: Application) -> list[SignatureRequirement]:
+def required_signatures(
+    app: Application,
+    *,
+    items: Sequence[ApplicationItem] | None = None,
+    persons: Sequence[InsuredPerson] | None = None,
+) -> list[SignatureRequirement]:
     """The applicant always; an insured adult other than the applicant when a product with death
-    cover needs the insured's written consent (保险法第34条)."""
-    method = signature_method(app)
+    cover needs the insured's written consent (保险法第34条).
+
+    `items` (as `items_of` returns them) and `persons` (the insured persons in position order),
+    loaded in this request, save reading them again."""
+    if items is None:
+        items = items_of(app)
+    if persons is None:
+        persons = list(app.insured_persons.order_by("position"))
+    method = signature_method(app, items=items)
     needed = [SignatureRequirement(SignerRole.APPLICANT, None, app.applicant_name, method)]
     today = timezone.localdate()
-    for person in app.insured_persons.order_by("position"):
+    items_by_person: dict[int, list[ApplicationItem]] = {}
+    for item in items:
+        if item.insured_id is not None:
+            items_by_person.setdefault(item.insured_id, []).append(item)
+    for person in persons:
         if person.relation == Relation.SELF or _age_on(person.birth_date, today) < 18:
             continue
-        if any(
-            rules_of(i).insured_consent_for_death_cover
-            for i in person.items.select_related("product_version")
-        ):
+        if any(rules_of(i).insured_consent_for_death_cover for i in items_by_person.get(person.pk, [])):
             needed.append(
                 SignatureRequirement(
                     SignerRole.INSURED, person.position, person.name, SignatureMethod.HANDWRITTEN
@@ -1397,7 +1550,13 @@ def required_signatures(app: Application) -> list[SignatureRequirement]:
     return needed
 
 
-def missing_before_signing(app: Application) -> list[FieldError]:
+def missing_before_signing(
+    app: Application,
+    *,
+    items: Sequence[ApplicationItem] | None = None,
+    persons: Sequence[InsuredPerson] | None = None,
+) -> list[FieldError]:
+    """What still stands before signing. `items` / `persons` as for `data_digest`."""
     errors: list[FieldError] = []
     if app.status != ApplicationStatus.ACCEPTED:
         errors.append(
@@ -1406,11 +1565,11 @@ def missing_before_signing(app: Application) -> list[FieldError]:
             )
         )
         return errors
-    if not app.is_confirmed or app.confirmed_digest != data_digest(app):
+    if not app.is_confirmed or app.confirmed_digest != data_digest(app, items=items, persons=persons):
         errors.append(FieldError("confirmation", "not_confirmed", "请先确认投保信息"))
     if app.terms_agreed_at is None:
         errors.append(FieldError("terms", "not_agreed", "请先确认核保结论（加费或除外责任）"))
-    progress = disclosure_progress(app)
+    progress = disclosure_progress(app, items=items)
     for doc in progress["unread"]:
         errors.append(FieldError("documents", "unread", f"请先阅读《{doc.title}》"))
     for _doc, clause in progress["unconfirmed"]:
@@ -1439,10 +1598,12 @@ def sign(
     with transaction.atomic():
         app = _locked(application)
         _require_owner(app, user)
-        problems = missing_before_signing(app)
+        items = items_of(app)
+        persons = list(app.insured_persons.prefetch_related("beneficiaries").order_by("position"))
+        problems = missing_before_signing(app, items=items, persons=persons)
         if problems:
             raise ValidationFailed("not ready to sign", errors=problems)
-        needed = required_signatures(app)
+        needed = required_signatures(app, items=items, persons=persons)
         requirement = next(
             (
                 n
@@ -1470,7 +1631,7 @@ def sign(
                 errors=[FieldError("confirmed", "required", "请勾选确认以上投保信息真实、已阅读并同意条款")],
             )
         insured = (
-            app.insured_persons.filter(position=insured_position).first()
+            next((p for p in persons if p.position == insured_position), None)
             if role == SignerRole.INSURED and insured_position is not None
             else None
         )
@@ -1649,29 +1810,41 @@ def recover_paid_applications() -> list[str]:
     return issued
 
 
+def _payment_ended_unpaid(app: Application) -> bool:
+    """True when the application's current payment ended without the money being kept (failed,
+    expired, or refused and refunded), or there is none: nothing can still confirm it."""
+    if app.payment_id is None:
+        return True
+    from huibao.payment.models import Payment
+    from huibao.payment.states import OPEN_STATUSES as OPEN_PAYMENT_STATUSES
+    from huibao.payment.states import PaymentStatus
+
+    status = Payment.objects.filter(pk=app.payment_id).values_list("status", flat=True).first()
+    return status is None or (status not in OPEN_PAYMENT_STATUSES and status != PaymentStatus.SUCCEEDED)
+
+
 def expire_applications(now: datetime.datetime | None = None) -> int:
-    """Open applications past their time expire (an open payment is left to expire first)."""
+    """Open applications past their time expire. One awaiting payment expires only once its
+    payment has ended unpaid (an open payment expires first; a paid one is issued, or recovered)."""
     now = now or timezone.now()
     count = 0
-    ids = Application.objects.filter(
-        Q(status__in=[s for s in OPEN_STATUSES if s != ApplicationStatus.AWAITING_PAYMENT]),
-        expires_at__lte=now,
-    ).values_list("pk", flat=True)
+    ids = Application.objects.filter(status__in=OPEN_STATUSES, expires_at__lte=now).values_list(
+        "pk", flat=True
+    )
     for pk in list(ids):
         with transaction.atomic():
             app = Application.objects.select_for_update().get(pk=pk)
-            if (
-                app.status in OPEN_STATUSES
-                and app.status != ApplicationStatus.AWAITING_PAYMENT
-                and app.expires_at <= now
-            ):
-                _move(app, ApplicationStatus.EXPIRED)
-                app.save(update_fields=["status", "updated_at"])
-                from huibao.underwriting.services import withdraw_open_cases
+            if app.status not in OPEN_STATUSES or app.expires_at > now:
+                continue
+            if app.status == ApplicationStatus.AWAITING_PAYMENT and not _payment_ended_unpaid(app):
+                continue
+            _move(app, ApplicationStatus.EXPIRED)
+            app.save(update_fields=["status", "updated_at"])
+            from huibao.underwriting.services import withdraw_open_cases
 
-                withdraw_open_cases(app)
-                record_step(app, "expired", actor="system")
-                count += 1
+            withdraw_open_cases(app)
+            record_step(app, "expired", actor="system")
+            count += 1
     return count
 
 
@@ -1683,7 +1856,7 @@ def cancel(application: Application, *, user: Any, request: HttpRequest | None =
             or (app.started_by_id is not None and app.started_by_id == getattr(user, "pk", None))
         ):
             raise PermissionDenied("无权撤销此投保单", code="not_allowed")
-        if app.status == ApplicationStatus.AWAITING_PAYMENT:
+        if app.status == ApplicationStatus.AWAITING_PAYMENT and not _payment_ended_unpaid(app):
             raise Conflict("支付进行中，不能撤销", code="payment_in_progress")
         _require_open(app)
         _move(app, ApplicationStatus.CANCELLED)
@@ -1702,9 +1875,15 @@ def record_page_view(
     record_step(application, "page_viewed", request=request, page=page, detail=detail)
 
 
-def get_for_user(public_id: Any, user: Any) -> Application:
-    """The application of this customer, or that the agent started."""
-    app = Application.objects.filter(public_id=public_id).first()
+def get_for_user(public_id: Any, user: Any, *, keys_only: bool = False) -> Application:
+    """The application of this customer, or that the agent started.
+
+    `keys_only` reads just what identifies it and who may act on it, for handing to a use-case
+    (which reads the row again under its lock); any other field loads on access."""
+    rows = Application.objects.filter(public_id=public_id)
+    if keys_only:
+        rows = rows.only("pk", "public_id", "customer_id", "started_by_id")
+    app = rows.first()
     if app is None or not (
         _is_owner(app, user)
         or (app.started_by_id is not None and app.started_by_id == getattr(user, "pk", None))

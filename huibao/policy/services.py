@@ -140,7 +140,7 @@ def _issue_item(
         item=item,
         product_version=version,
         plan=item.plan,
-        customer=app.customer,
+        customer_id=app.customer_id,
         channel=app.channel,
         status=PolicyStatus.PENDING_START if effective_at > now else PolicyStatus.IN_FORCE,
         holder_name=app.applicant_name,

@@ -291,3 +291,41 @@ def test_expired_application_cannot_be_paid_and_expires(product, user) -> None:
     assert services.expire_applications() == 1
     app.refresh_from_db()
     assert app.status == ApplicationStatus.EXPIRED
+
+
+def _fail(payment) -> None:
+    """The gateway tells the platform the payment failed (signed, as the sandbox does)."""
+    from huibao.payment import services as payment_services
+    from huibao.payment.tests.factories import notification
+
+    headers, body = notification(payment, status="failed")
+    assert payment_services.handle_notification("sandbox", headers, body).code == "failed"
+
+
+def test_application_whose_payment_failed_expires_when_its_time_is_up(product, user) -> None:
+    app = f.to_signed(product, user)
+    payment = services.pay(app, user=user)
+    _fail(payment)
+    Application.objects.filter(pk=app.pk).update(expires_at=timezone.now() - datetime.timedelta(minutes=1))
+    assert services.expire_applications() == 1
+    app.refresh_from_db()
+    assert app.status == ApplicationStatus.EXPIRED
+
+
+def test_application_with_an_open_payment_does_not_expire_before_its_payment(product, user) -> None:
+    app = f.to_signed(product, user)
+    services.pay(app, user=user)
+    Application.objects.filter(pk=app.pk).update(expires_at=timezone.now() - datetime.timedelta(minutes=1))
+    assert services.expire_applications() == 0
+    app.refresh_from_db()
+    assert app.status == ApplicationStatus.AWAITING_PAYMENT
+    with pytest.raises(Conflict):
+        services.cancel(app, user=user)  # the customer may still be paying
+
+
+def test_application_whose_payment_failed_can_be_cancelled(product, user) -> None:
+    app = f.to_signed(product, user)
+    _fail(services.pay(app, user=user))
+    services.cancel(app, user=user)
+    app.refresh_from_db()
+    assert app.status == ApplicationStatus.CANCELLED
