@@ -196,7 +196,9 @@ def record(
     actor_id, actor_label = _actor_fields(actor)
     ip = client_ip(request) if request is not None else None
     user_agent = request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX] if request is not None else ""
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction (two round trips fewer per entry): if the
+    # append fails, the caller's whole transaction fails with it, as it must.
+    with transaction.atomic(savepoint=False):
         head = _locked_head()
         occurred_at = timezone.now()
         if head.last_at is not None and occurred_at < head.last_at:
