@@ -29,6 +29,25 @@ def is_verified_staff(user: Any) -> bool:
     )
 
 
+def is_api_staff(request: HttpRequest) -> bool:
+    """Staff on the JSON API: a verified staff session (password + TOTP), or a staff bearer token.
+
+    A token user is never OTP-verified (`BearerTokenMiddleware`), but `POST /api/v1/auth/tokens`
+    issues a staff token only after the same password + TOTP check, and `authenticate_token`
+    refuses it once the user is no longer active staff."""
+    user = request.user
+    if is_verified_staff(user):
+        return True
+    token = getattr(request, "api_token", None)
+    return bool(
+        token is not None
+        and token.user_id == getattr(user, "pk", None)
+        and getattr(user, "kind", None) == UserKind.STAFF
+        and user.is_staff
+        and user.is_active
+    )
+
+
 def staff_required(permission: str | None = None) -> Callable[[View], View]:
     """Decorator: verified staff only (else to the staff log-in); with `permission`, 403 without it."""
 

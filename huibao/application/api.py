@@ -6,7 +6,14 @@ caller, the state machine and the rules; its `ValidationFailed` / `NotFound` / `
 application that is not the caller's is answered 404, as if it did not exist.
 
 Authentication: the Django session (a logged-in customer), with Django's CSRF check on unsafe
-methods (send the `csrftoken` cookie's value as `X-CSRFToken`). Not logged in → 401.
+methods (send the `csrftoken` cookie's value as `X-CSRFToken`), or a bearer token
+(`huibao.account.middleware`). Not logged in → 401.
+
+`/agent/applications…` is the agent-started flow of `web/agent.py` for staff apps: verified staff
+only (`huibao.account.access.is_api_staff`: a password + TOTP session, or a staff token, issued
+after the same check), else 403 `staff_only`; an application another agent started is 404. The
+agent prepares the data and makes the invitation; the customer claims it
+(`POST /applications/claim`) and does every other step themself.
 """
 
 from __future__ import annotations
@@ -18,19 +25,25 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from ninja.security import django_auth
 
+from huibao.account.access import is_api_staff
 from huibao.application import schemas, services
 from huibao.application.models import Application, ClauseConfirmation, DisclosureReading
 from huibao.application.schemas import (
     ERRORS,
+    AgentApplicationListOut,
+    AgentApplicationOut,
+    AgentStartIn,
     ApplicationDataIn,
     ApplicationListOut,
     ApplicationOut,
+    ClaimIn,
     ClauseOut,
     DocumentTextOut,
     ErrorOut,
     FaceIn,
     FaceOut,
     IdentityIn,
+    InvitationOut,
     PaymentOpenOut,
     ReadIn,
     SignatureIn,
@@ -104,6 +117,30 @@ def start(request: HttpRequest, payload: StartIn) -> Status[dict[str, Any]]:
         quote_ids=_quote_ids(payload.quote_ids), user=user, channel=payload.channel, request=request
     )
     return Status(201, _state(app, request))
+
+
+@router.post(
+    "/applications/claim",
+    response={200: ApplicationOut, **ERRORS},
+    summary="打开代理人的投保邀请",
+    description="The customer opens the agent's invitation (`token`, or the whole link): the "
+    "application becomes theirs, and they check, confirm, read, sign and pay themself. Customer "
+    "accounts only (any other, the agent included: 403 `login_required`); an unknown or replaced "
+    "link → 404 `invalid_invitation` naming `token`; claimed by another customer → 403 "
+    "`claimed_by_other`. Claiming again is harmless.",
+)
+def claim(request: HttpRequest, payload: ClaimIn) -> dict[str, Any]:
+    app = services.claim_invitation(_invitation_token(payload.token), user=_user(request), request=request)
+    return _state(app, request)
+
+
+def _invitation_token(raw: str) -> str:
+    """The token itself, also from the whole link `…/apply/invite/<token>/` (what the QR code holds)."""
+    value = raw.strip()
+    marker = "/invite/"
+    if marker in value:
+        value = value.split(marker, 1)[1].split("?", 1)[0].split("#", 1)[0].strip("/")
+    return value
 
 
 @router.get("/applications", response=ApplicationListOut, summary="我的投保单")
@@ -336,6 +373,113 @@ def application_form(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
     response = HttpResponse(document.pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{document.filename}"'
     return response
+
+
+# --- the agent-started flow ------------------------------------------------------------------------
+
+AGENT_TAGS = ["agent applications"]
+
+
+def _agent(request: HttpRequest) -> Any:
+    """The calling agent: verified staff (session with TOTP, or a staff token), else 403."""
+    if not is_api_staff(request):
+        raise PermissionDenied("仅限已通过动态验证码验证的员工账号使用", code="staff_only")
+    return request.user
+
+
+def _agent_state(app: Application, agent: Any) -> dict[str, Any]:
+    return schemas.agent_application_out(app, agent=agent)
+
+
+@router.post(
+    "/agent/applications",
+    response={201: AgentApplicationOut, **ERRORS},
+    tags=AGENT_TAGS,
+    summary="代理人为客户发起投保",
+    description="From one quote, or several for a bundle, as on the agent's page: a draft of channel "
+    "`agent` without a customer. The agent fills in the data and makes the invitation; the customer "
+    "does everything else themself.",
+)
+def agent_start(request: HttpRequest, payload: AgentStartIn) -> Status[dict[str, Any]]:
+    agent = _agent(request)
+    app = services.start_application(
+        quote_ids=_quote_ids(payload.quote_ids), started_by=agent, request=request
+    )
+    return Status(201, _agent_state(app, agent))
+
+
+@router.get(
+    "/agent/applications",
+    response={200: AgentApplicationListOut, 403: ErrorOut},
+    tags=AGENT_TAGS,
+    summary="代理人发起的投保单",
+)
+def agent_list(request: HttpRequest, params: Query[ListQuery]) -> dict[str, Any]:
+    rows = services.applications_started_by(_agent(request))
+    if params.status:
+        rows = rows.filter(status=params.status)
+    limit = min(max(params.limit, 1), 100)
+    offset = max(params.offset, 0)
+    return {
+        "total": rows.count(),
+        "items": [schemas.agent_application_summary(a) for a in rows[offset : offset + limit]],
+    }
+
+
+@router.get(
+    "/agent/applications/{public_id}",
+    response={200: AgentApplicationOut, 403: ErrorOut, 404: ErrorOut},
+    tags=AGENT_TAGS,
+    summary="代理人查看投保单（已脱敏）",
+)
+def agent_detail(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
+    agent = _agent(request)
+    return _agent_state(services.get_for_agent(public_id, agent), agent)
+
+
+@router.put(
+    "/agent/applications/{public_id}/data",
+    response={200: AgentApplicationOut, **ERRORS},
+    tags=AGENT_TAGS,
+    summary="代理人填写或修改投保信息",
+    description="The same payload and checks as the customer's `PUT /applications/{id}/data`. After "
+    "the customer confirmed, a change sends the application back to `draft`: the customer checks, "
+    "confirms and signs again. Not while a payment is open (409 `payment_in_progress`) nor once "
+    "closed (409 `application_closed`).",
+)
+def agent_save_data(request: HttpRequest, public_id: uuid.UUID, payload: ApplicationDataIn) -> dict[str, Any]:
+    agent = _agent(request)
+    target = services.get_for_agent(public_id, agent, keys_only=True)
+    app = services.save_data(target, payload.to_domain(), actor=agent, request=request)
+    return _agent_state(app, agent)
+
+
+@router.post(
+    "/agent/applications/{public_id}/invitation",
+    response={201: InvitationOut, **ERRORS},
+    tags=AGENT_TAGS,
+    summary="生成投保邀请链接和二维码",
+    description="A new link (and QR code) for the customer once the data is filled in (else 422 "
+    "naming `applicant` / `insured`); the previous link stops working. The customer opens it, or "
+    "their app sends it to `POST /applications/claim`.",
+)
+def agent_invite(request: HttpRequest, public_id: uuid.UUID) -> Status[dict[str, Any]]:
+    from django.urls import reverse
+
+    from huibao.application.web.qr import qr_svg
+
+    agent = _agent(request)
+    app = services.get_for_agent(public_id, agent, keys_only=True)
+    invitation = services.invite_customer(app, agent=agent, request=request)
+    url = request.build_absolute_uri(reverse("application:invite", args=[invitation.token]))
+    expires_at = Application.objects.filter(pk=app.pk).values_list("expires_at", flat=True).get()
+    body = {
+        "url": url,
+        "token": invitation.token,
+        "expires_at": expires_at,
+        "qr_svg": str(qr_svg(url, title="投保邀请二维码")),
+    }
+    return Status(201, body)
 
 
 def _may_view_payment(reference_id: str, user: Any) -> bool:

@@ -65,6 +65,23 @@ class StartIn(Schema):
     channel: str = Field(Channel.API, description="app · web · api · partner", examples=["app"])
 
 
+class AgentStartIn(Schema):
+    quote_ids: list[str] = Field(
+        ...,
+        description="one quote per product (several make a bundle), as on the agent's page",
+        examples=[["3f0c6d0e-6a51-4c8a-9f61-2a7c1f0b8d11"]],
+    )
+
+
+class ClaimIn(Schema):
+    token: str = Field(
+        ...,
+        max_length=300,
+        description="the token of the agent's invitation (or the whole link `…/apply/invite/<token>/`)",
+        examples=["pD6u0Qw0mJ6c2kHk8yVbq3xYw1xq9Z0F"],
+    )
+
+
 class ApplicantIn(Schema):
     name: str = Field("", examples=["王小明"])
     id_number: str = Field("", description="18位居民身份证号", examples=[EXAMPLE_ID])
@@ -354,6 +371,32 @@ class ApplicationSummaryOut(Schema):
 class ApplicationListOut(Schema):
     total: int
     items: list[ApplicationSummaryOut]
+
+
+class AgentApplicationOut(ApplicationOut):
+    customer: str | None = Field(
+        ..., description="the customer who opened the invitation: phone masked; null until then"
+    )
+    invited: bool = Field(..., description="an invitation link was made (only the latest one works)")
+
+
+class AgentApplicationSummaryOut(ApplicationSummaryOut):
+    customer: str | None = Field(..., description="phone masked; null until the customer opened the link")
+    confirmed: bool
+
+
+class AgentApplicationListOut(Schema):
+    total: int
+    items: list[AgentApplicationSummaryOut]
+
+
+class InvitationOut(Schema):
+    url: str = Field(..., examples=["https://huibao.example/apply/invite/pD6u0Qw0mJ6c2kHk8yVbq3xYw1xq9Z0F/"])
+    token: str = Field(..., description="shown only here; only its SHA-256 is stored")
+    expires_at: datetime.datetime = Field(
+        ..., description="the link works until the application expires, or until a new link is made"
+    )
+    qr_svg: str = Field(..., description="the link as an inline SVG QR code (scales with its container)")
 
 
 class PaymentOpenOut(Schema):
@@ -673,6 +716,25 @@ def application_summary(app: Application) -> dict[str, Any]:
         "created_at": app.created_at,
         "expires_at": app.expires_at,
     }
+
+
+def _customer_of(app: Application) -> str | None:
+    customer = app.customer if app.customer_id is not None else None
+    return mask_phone(customer.phone) if customer is not None else None
+
+
+def agent_application_out(app: Application, *, agent: Any) -> dict[str, Any]:
+    """The state as the agent who started the application sees it: names, ID and phone numbers
+    masked (the agent is never the owner), and who the customer is (phone masked)."""
+    return {
+        **application_out(app, user=agent),
+        "customer": _customer_of(app),
+        "invited": bool(app.invite_token_hash),
+    }
+
+
+def agent_application_summary(app: Application) -> dict[str, Any]:
+    return {**application_summary(app), "customer": _customer_of(app), "confirmed": app.is_confirmed}
 
 
 def data_out(app: Application) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -453,16 +454,28 @@ def _quote_sum_insured(quote: Quote) -> Decimal | None:
         return None
 
 
+def data_complete(app: Application) -> bool:
+    """The applicant and every item's insured person are filled in (not necessarily confirmed)."""
+    return bool(app.applicant_name) and not app.items.filter(insured__isnull=True).exists()
+
+
 def invite_customer(
     application: Application, *, agent: Any, request: HttpRequest | None = None
 ) -> Invitation:
-    """A fresh link (and QR code) for the customer; the previous link stops working."""
+    """A fresh link (and QR code) for the customer, once the agent filled in the data; the
+    previous link stops working."""
     token = secrets.token_urlsafe(24)
     with transaction.atomic():
         app = _locked(application)
         _require_open(app)
         if app.started_by_id is None or app.started_by_id != getattr(agent, "pk", None):
             raise PermissionDenied("只有发起该投保单的代理人可以发送邀请", code="not_agent")
+        if not data_complete(app):
+            raise ValidationFailed(
+                "请先填写并保存投保信息，再发送邀请",
+                code="data_incomplete",
+                errors=_missing_data(app, items_of(app)),
+            )
         app.invite_token_hash = hashlib.sha256(token.encode()).hexdigest()
         app.save(update_fields=["invite_token_hash", "updated_at"])
         record_step(app, "invitation_sent", actor=agent, request=request)
@@ -475,7 +488,9 @@ def claim_invitation(token: str, *, user: Any, request: HttpRequest | None = Non
     with transaction.atomic():
         app = Application.objects.select_for_update().filter(invite_token_hash=digest).first()
         if app is None or not token:
-            raise NotFound("邀请链接无效或已失效", code="invalid_invitation")
+            message = "邀请链接无效或已失效"
+            error = FieldError("token", "invalid_invitation", message)
+            raise NotFound(message, code="invalid_invitation", errors=[error])
         _require_open(app)
         if not getattr(user, "is_authenticated", False) or not getattr(user, "is_customer", False):
             raise PermissionDenied("请以投保人本人的账号登录后打开链接", code="login_required")
@@ -1051,12 +1066,17 @@ def _identity_hash_context() -> str:
 # --- 4. confirmation and underwriting -------------------------------------------------------------
 
 
-def _missing_for_confirmation(app: Application, items: Sequence[ApplicationItem]) -> list[FieldError]:
+def _missing_data(app: Application, items: Sequence[ApplicationItem]) -> list[FieldError]:
     errors = []
     if not app.applicant_name:
         errors.append(FieldError("applicant", "required", "请填写投保人信息"))
     if any(i.insured_id is None for i in items):
         errors.append(FieldError("insured", "required", "请填写被保险人信息"))
+    return errors
+
+
+def _missing_for_confirmation(app: Application, items: Sequence[ApplicationItem]) -> list[FieldError]:
+    errors = _missing_data(app, items)
     if not identity_is_current(app):
         errors.append(FieldError("identity", "not_verified", "请先完成投保人实名认证"))
     return errors
@@ -1894,3 +1914,31 @@ def get_for_user(public_id: Any, user: Any, *, keys_only: bool = False) -> Appli
 
 def applications_of(user: Any) -> Iterable[Application]:
     return Application.objects.filter(customer=user).order_by("-created_at")
+
+
+def get_for_agent(public_id: Any, agent: Any, *, keys_only: bool = False) -> Application:
+    """An application this agent started (NotFound for any other, as if it did not exist);
+    `keys_only` as for `get_for_user`."""
+    pk = getattr(agent, "pk", None)
+    rows = (
+        Application.objects.filter(public_id=public_id, started_by_id=pk)
+        if pk is not None
+        else Application.objects.none()
+    )
+    if keys_only:
+        rows = rows.only("pk", "public_id", "customer_id", "started_by_id")
+    app = rows.first()
+    if app is None:
+        raise NotFound("投保单不存在", code="application_not_found")
+    return app
+
+
+def applications_started_by(agent: Any) -> QuerySet[Application]:
+    """The applications this agent started, newest first (with the customer and the products)."""
+    pk = getattr(agent, "pk", None)
+    rows = Application.objects.filter(started_by_id=pk) if pk is not None else Application.objects.none()
+    return (
+        rows.select_related("customer")
+        .prefetch_related("items__product_version__product")
+        .order_by("-created_at", "-id")
+    )

@@ -24,27 +24,18 @@ from huibao.application.states import OPEN_STATUSES, ApplicationStatus
 from huibao.application.web import flow, forms
 from huibao.application.web.qr import qr_svg
 from huibao.application.web.views import _people_summary, _posted_quote_ids, agent_amended, errors_of
-from huibao.core.errors import DomainError, FieldError
+from huibao.core.errors import DomainError, FieldError, NotFound
 from huibao.core.masking import mask_phone
 
 S = ApplicationStatus
 INVITES_KEY = "agent_invites"  # {application public id: invitation token} of this agent's session
 
 
-def agent_applications(user: Any) -> Any:
-    return (
-        Application.objects.filter(started_by=user)
-        .select_related("customer")
-        .prefetch_related("items__product_version__product")
-        .order_by("-created_at")
-    )
-
-
 def _agent_application(request: HttpRequest, public_id: uuid.UUID) -> Application:
-    app = Application.objects.filter(public_id=public_id, started_by_id=request.user.pk).first()
-    if app is None:
-        raise Http404("no such application")
-    return app
+    try:
+        return services.get_for_agent(public_id, request.user)
+    except NotFound:
+        raise Http404("no such application") from None
 
 
 @staff_required()
@@ -67,7 +58,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "status_label": S(app.status).label,
             "customer": mask_phone(app.customer.phone) if app.customer else "",
         }
-        for app in agent_applications(request.user)[:50]
+        for app in services.applications_started_by(request.user)[:50]
     ]
     return render(
         request,
@@ -151,9 +142,6 @@ def edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 def send_invitation(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """A new link and QR code for the customer (the previous link stops working)."""
     app = _agent_application(request, public_id)
-    if not flow.data_complete(app):
-        messages.error(request, "请先填写并保存投保信息，再发送邀请")
-        return redirect("application:agent_edit", app.public_id)
     try:
         invitation = services.invite_customer(app, agent=request.user, request=request)
     except DomainError as exc:

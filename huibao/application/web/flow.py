@@ -69,7 +69,7 @@ def url(name: str, app: Application, *args: object) -> str:
 
 
 def data_complete(app: Application) -> bool:
-    return bool(app.applicant_name) and not app.items.filter(insured__isnull=True).exists()
+    return services.data_complete(app)
 
 
 def next_url(app: Application) -> str:

@@ -26,6 +26,7 @@ urlpatterns = [
     path("<uuid:public_id>/sign/", views.sign, name="sign"),
     path("<uuid:public_id>/pay/", views.pay, name="pay"),
     path("<uuid:public_id>/done/", views.done, name="done"),
+    path("<uuid:public_id>/form.pdf", views.application_form, name="form_pdf"),
     path("<uuid:public_id>/poll/", views.poll, name="poll"),
     path("<uuid:public_id>/cancel/", views.cancel, name="cancel"),
 ]

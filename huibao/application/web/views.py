@@ -854,7 +854,35 @@ def done(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             extra[key] = reverse(name, args=args)
         except NoReverseMatch:
             continue
+    extra["form"] = reverse("application:form_pdf", args=[app.public_id])
     return _page(request, app, "application/done.html", "done", {"policies": policies, "links": extra})
+
+
+# Statuses of an application the customer has signed (the form can be made from them).
+SIGNED_STATUSES = frozenset({S.SIGNED, S.AWAITING_PAYMENT, S.ISSUED})
+
+
+@require_GET
+@login_required_here
+def application_form(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """The customer's own signed application form (PAdES PDF), rendered now if the background
+    task has not yet; 404 for anyone else (the agent included) and before signing."""
+    from huibao.application.documents import render_application_form
+
+    app = _application(request, public_id)
+    if not is_customer_of(app, request.user):
+        raise Http404("no such application")
+    if app.application_form_id is not None:
+        document = app.application_form
+    elif app.status in SIGNED_STATUSES:
+        document = render_application_form(app)
+    else:
+        raise Http404("not signed yet")
+    assert document is not None
+    response = HttpResponse(document.pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{document.filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @never_cache
