@@ -18,20 +18,18 @@ the same across retries, so the platform can recognise a retry or a replay.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
-import random
 import secrets
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import httpx
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from huibao.core import sandbox as shared
 from huibao.core.fields import lookup_hash
+from huibao.core.sandbox import HttpPost as HttpPost
 from huibao.identity import rules
 from huibao.identity.models import SandboxCitizen, SandboxFaceSession, SandboxFaceSessionStatus
 
@@ -40,7 +38,6 @@ HEADER_NOTIFY_ID = "Huibao-Face-Notify-Id"
 HEADER_SIGNATURE = "Huibao-Face-Signature"
 ACK = "success"
 CITIZEN_HASH_CONTEXT = "identity.sandbox_citizen.id_number"
-HttpPost = Callable[[str, bytes, dict[str, str]], tuple[int, str]]
 
 
 class SandboxError(Exception):
@@ -54,10 +51,7 @@ class SandboxUnavailable(SandboxError):
 # --- Configuration ------------------------------------------------------------------------------------
 def face_sandbox_secret() -> bytes:
     """settings.FACE_SANDBOX_SECRET, or (development and tests) a key derived from SECRET_KEY."""
-    configured = getattr(settings, "FACE_SANDBOX_SECRET", "")
-    if configured:
-        return str(configured).encode()
-    return hashlib.sha256(f"{settings.SECRET_KEY}:face-sandbox".encode()).hexdigest().encode()
+    return shared.derived_secret("FACE_SANDBOX_SECRET", "face-sandbox")
 
 
 def sandbox_rules() -> rules.SandboxRules:
@@ -73,34 +67,20 @@ def sandbox_rules() -> rules.SandboxRules:
     )
 
 
+_faults = shared.FaultInjector("HUIBAO_IDENTITY_SANDBOX_FAILURE_RATE")
+
+
 def failure_rate() -> float:
-    return float(getattr(settings, "HUIBAO_IDENTITY_SANDBOX_FAILURE_RATE", 0.0) or 0.0)
-
-
-_faults_lock = threading.Lock()
-_forced_failures = 0
+    return _faults.rate()
 
 
 def force_failures(count: int) -> None:
     """The next `count` registry calls fail as a timeout would (tests and demos)."""
-    global _forced_failures
-    with _faults_lock:
-        _forced_failures = max(0, count)
+    _faults.force(count)
 
 
 def forced_failures_left() -> int:
-    with _faults_lock:
-        return _forced_failures
-
-
-def _take_failure() -> bool:
-    global _forced_failures
-    with _faults_lock:
-        if _forced_failures > 0:
-            _forced_failures -= 1
-            return True
-    rate = failure_rate()
-    return rate > 0 and random.random() < rate
+    return _faults.left()
 
 
 # --- Registry --------------------------------------------------------------------------------------------
@@ -118,7 +98,7 @@ def _registry_answer(name: str, id_number: str) -> rules.RegistryResult:
 
 def registry_check(name: str, id_number: str) -> tuple[rules.RegistryResult, str]:
     """One query of the registry: (result, query reference). Raises SandboxUnavailable."""
-    if _take_failure():
+    if _faults.take():
         raise SandboxUnavailable("sandbox registry timed out")
     return _registry_answer(name, id_number.strip().upper()), "SBXID" + secrets.token_hex(10).upper()
 
@@ -161,13 +141,14 @@ def get_session(token: str) -> SandboxFaceSession:
 
 
 def signed_headers(notify_id: str, body: bytes, now: datetime.datetime) -> dict[str, str]:
-    timestamp = str(int(now.timestamp()))
-    return {
-        "Content-Type": "application/json",
-        HEADER_TIMESTAMP: timestamp,
-        HEADER_NOTIFY_ID: notify_id,
-        HEADER_SIGNATURE: rules.sign(face_sandbox_secret(), timestamp, notify_id, body),
-    }
+    return shared.signed_headers(
+        notify_id,
+        body,
+        now,
+        secret=face_sandbox_secret(),
+        sign=rules.sign,
+        names=(HEADER_TIMESTAMP, HEADER_NOTIFY_ID, HEADER_SIGNATURE),
+    )
 
 
 def _close(session: SandboxFaceSession, verdict: rules.FaceVerdict) -> None:
@@ -211,10 +192,8 @@ def submit_face(token: str, *, now: datetime.datetime | None = None) -> SandboxF
         return session
 
 
-def http_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
-    """One HTTP delivery (tests replace this with Django's test client: no network in tests)."""
-    response = httpx.post(url, content=body, headers=headers, timeout=10.0)
-    return response.status_code, response.text
+# One HTTP delivery (tests replace this with Django's test client: no network in tests).
+http_post: HttpPost = shared.http_post
 
 
 def deliver(token: str, *, now: datetime.datetime | None = None) -> bool:
@@ -226,25 +205,17 @@ def deliver(token: str, *, now: datetime.datetime | None = None) -> bool:
     if not session.notify_id:
         raise SandboxError(f"face session '{token}' has no notification to deliver")
     body = session.notify_body.encode()
-    try:
-        status, text = http_post(session.notify_url, body, signed_headers(session.notify_id, body, now))
-        acknowledged = status == 200 and text.strip() == ACK
-    except httpx.HTTPError:
-        acknowledged = False
-    session.attempts += 1
-    if acknowledged:
-        session.acknowledged_at = now
-        session.next_attempt_at = None
-    else:
-        delay = rules.retry_delay(session.attempts)
-        session.next_attempt_at = now + delay if delay is not None else None
-    session.save(update_fields=["attempts", "acknowledged_at", "next_attempt_at"])
-    return acknowledged
+    return shared.attempt_delivery(
+        session,
+        url=session.notify_url,
+        body=body,
+        headers=signed_headers(session.notify_id, body, now),
+        post=http_post,  # looked up now: tests replace this module's http_post
+        ack=ACK,
+        retry_delay=rules.retry_delay,
+        now=now,
+    )
 
 
 def due_notifications(now: datetime.datetime) -> list[str]:
-    return list(
-        SandboxFaceSession.objects.filter(
-            acknowledged_at__isnull=True, next_attempt_at__isnull=False, next_attempt_at__lte=now
-        ).values_list("token", flat=True)
-    )
+    return shared.due_keys(SandboxFaceSession.objects.all(), "token", now)

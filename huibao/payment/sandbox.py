@@ -10,17 +10,15 @@ the merchant can recognise a retry or a replay.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import secrets
-from collections.abc import Callable
 
-import httpx
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from huibao.core import sandbox as shared
 from huibao.core.errors import FieldError, ValidationFailed
+from huibao.core.sandbox import HttpPost as HttpPost
 from huibao.core.validators import validate_bank_card, validate_resident_id
 from huibao.payment import rules
 from huibao.payment.models import SandboxCheckout, SandboxCheckoutStatus
@@ -29,7 +27,6 @@ HEADER_TIMESTAMP = "Huibao-Sandbox-Timestamp"
 HEADER_NOTIFY_ID = "Huibao-Sandbox-Notify-Id"
 HEADER_SIGNATURE = "Huibao-Sandbox-Signature"
 ACK = "success"
-HttpPost = Callable[[str, bytes, dict[str, str]], tuple[int, str]]
 
 
 class SandboxError(Exception):
@@ -38,10 +35,7 @@ class SandboxError(Exception):
 
 def sandbox_secret() -> bytes:
     """settings.PAYMENT_SANDBOX_SECRET, or (development and tests) a key derived from SECRET_KEY."""
-    configured = getattr(settings, "PAYMENT_SANDBOX_SECRET", "")
-    if configured:
-        return str(configured).encode()
-    return hashlib.sha256(f"{settings.SECRET_KEY}:payment-sandbox".encode()).hexdigest().encode()
+    return shared.derived_secret("PAYMENT_SANDBOX_SECRET", "payment-sandbox")
 
 
 def open_checkout(
@@ -70,13 +64,14 @@ def checkout_status(txn_id: str) -> str:
 
 
 def signed_headers(notify_id: str, body: bytes, now: datetime.datetime) -> dict[str, str]:
-    timestamp = str(int(now.timestamp()))
-    return {
-        "Content-Type": "application/json",
-        HEADER_TIMESTAMP: timestamp,
-        HEADER_NOTIFY_ID: notify_id,
-        HEADER_SIGNATURE: rules.sign(sandbox_secret(), timestamp, notify_id, body),
-    }
+    return shared.signed_headers(
+        notify_id,
+        body,
+        now,
+        secret=sandbox_secret(),
+        sign=rules.sign,
+        names=(HEADER_TIMESTAMP, HEADER_NOTIFY_ID, HEADER_SIGNATURE),
+    )
 
 
 def _close(checkout: SandboxCheckout, status: str, *, reason: str = "") -> None:
@@ -150,10 +145,8 @@ def submit_payment(
         return checkout
 
 
-def http_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
-    """One HTTP delivery (tests replace this with Django's test client: no network in tests)."""
-    response = httpx.post(url, content=body, headers=headers, timeout=10.0)
-    return response.status_code, response.text
+# One HTTP delivery (tests replace this with Django's test client: no network in tests).
+http_post: HttpPost = shared.http_post
 
 
 def deliver(txn_id: str, *, now: datetime.datetime | None = None) -> bool:
@@ -165,28 +158,20 @@ def deliver(txn_id: str, *, now: datetime.datetime | None = None) -> bool:
     if not checkout.notify_id:
         raise SandboxError(f"checkout '{txn_id}' has no notification to deliver")
     body = checkout.notify_body.encode()
-    try:
-        status, text = http_post(checkout.notify_url, body, signed_headers(checkout.notify_id, body, now))
-        acknowledged = status == 200 and text.strip() == ACK
-    except httpx.HTTPError:
-        acknowledged = False
-    checkout.attempts += 1
-    if acknowledged:
-        checkout.acknowledged_at = now
-        checkout.next_attempt_at = None
-    else:
-        delay = rules.retry_delay(checkout.attempts)
-        checkout.next_attempt_at = now + delay if delay is not None else None
-    checkout.save(update_fields=["attempts", "acknowledged_at", "next_attempt_at"])
-    return acknowledged
+    return shared.attempt_delivery(
+        checkout,
+        url=checkout.notify_url,
+        body=body,
+        headers=signed_headers(checkout.notify_id, body, now),
+        post=http_post,  # looked up now: tests replace this module's http_post
+        ack=ACK,
+        retry_delay=rules.retry_delay,
+        now=now,
+    )
 
 
 def due_notifications(now: datetime.datetime) -> list[str]:
-    return list(
-        SandboxCheckout.objects.filter(
-            acknowledged_at__isnull=True, next_attempt_at__isnull=False, next_attempt_at__lte=now
-        ).values_list("txn_id", flat=True)
-    )
+    return shared.due_keys(SandboxCheckout.objects.all(), "txn_id", now)
 
 
 def refund(txn_id: str, amount_fen: int) -> str:

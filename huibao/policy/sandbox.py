@@ -16,20 +16,18 @@ a list of insurer codes), and on demand (`force_failures(n)`: the next n calls f
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
-import random
 import secrets
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import httpx
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from huibao.core import sandbox as shared
 from huibao.core.audit import json_safe
+from huibao.core.sandbox import HttpPost as HttpPost
 from huibao.policy import rules
 from huibao.policy.models import SandboxInsurerOutage, SandboxInsurerPolicy
 
@@ -37,7 +35,6 @@ HEADER_TIMESTAMP = "Huibao-Insurer-Timestamp"
 HEADER_NOTIFY_ID = "Huibao-Insurer-Notify-Id"
 HEADER_SIGNATURE = "Huibao-Insurer-Signature"
 ACK = "success"
-HttpPost = Callable[[str, bytes, dict[str, str]], tuple[int, str]]
 
 
 class SandboxError(Exception):
@@ -57,40 +54,23 @@ class SandboxUnavailable(SandboxError):
 
 def insurer_sandbox_secret() -> bytes:
     """settings.INSURER_SANDBOX_SECRET, or (development and tests) a key derived from SECRET_KEY."""
-    configured = getattr(settings, "INSURER_SANDBOX_SECRET", "")
-    if configured:
-        return str(configured).encode()
-    return hashlib.sha256(f"{settings.SECRET_KEY}:insurer-sandbox".encode()).hexdigest().encode()
+    return shared.derived_secret("INSURER_SANDBOX_SECRET", "insurer-sandbox")
+
+
+_faults = shared.FaultInjector("HUIBAO_INSURER_SANDBOX_FAILURE_RATE")
 
 
 def failure_rate() -> float:
-    return float(getattr(settings, "HUIBAO_INSURER_SANDBOX_FAILURE_RATE", 0.0) or 0.0)
-
-
-_faults_lock = threading.Lock()
-_forced_failures = 0
+    return _faults.rate()
 
 
 def force_failures(count: int) -> None:
     """The next `count` policies sent fail as a timeout would (tests and demos)."""
-    global _forced_failures
-    with _faults_lock:
-        _forced_failures = max(0, count)
+    _faults.force(count)
 
 
 def forced_failures_left() -> int:
-    with _faults_lock:
-        return _forced_failures
-
-
-def _take_failure() -> bool:
-    global _forced_failures
-    with _faults_lock:
-        if _forced_failures > 0:
-            _forced_failures -= 1
-            return True
-    rate = failure_rate()
-    return rate > 0 and random.random() < rate
+    return _faults.left()
 
 
 def mark_down(insurer_code: str, reason: str = "") -> None:
@@ -128,7 +108,7 @@ def receive_policy(payload: Mapping[str, Any], *, callback_url: str) -> str:
         raise SandboxUnavailable("payload without insurer_code or policy_number", code="bad_request")
     if is_down(insurer_code):
         raise SandboxUnavailable(f"insurer {insurer_code} is down", code="insurer_down")
-    if _take_failure():
+    if _faults.take():
         raise SandboxUnavailable("sandbox insurer timed out", code="timeout")
     with transaction.atomic():
         record = (
@@ -183,19 +163,18 @@ def received_payload(ref: str) -> dict[str, Any]:
 
 
 def signed_headers(notify_id: str, body: bytes, now: datetime.datetime) -> dict[str, str]:
-    timestamp = str(int(now.timestamp()))
-    return {
-        "Content-Type": "application/json",
-        HEADER_TIMESTAMP: timestamp,
-        HEADER_NOTIFY_ID: notify_id,
-        HEADER_SIGNATURE: rules.sign(insurer_sandbox_secret(), timestamp, notify_id, body),
-    }
+    return shared.signed_headers(
+        notify_id,
+        body,
+        now,
+        secret=insurer_sandbox_secret(),
+        sign=rules.sign,
+        names=(HEADER_TIMESTAMP, HEADER_NOTIFY_ID, HEADER_SIGNATURE),
+    )
 
 
-def http_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
-    """One HTTP delivery (tests replace this with Django's test client: no network in tests)."""
-    response = httpx.post(url, content=body, headers=headers, timeout=10.0)
-    return response.status_code, response.text
+# One HTTP delivery (tests replace this with Django's test client: no network in tests).
+http_post: HttpPost = shared.http_post
 
 
 def deliver_ack(ref: str, *, now: datetime.datetime | None = None) -> bool:
@@ -205,25 +184,17 @@ def deliver_ack(ref: str, *, now: datetime.datetime | None = None) -> bool:
     if record.acknowledged_at is not None:
         return True
     body = record.notify_body.encode()
-    try:
-        status, text = http_post(record.callback_url, body, signed_headers(record.notify_id, body, now))
-        acknowledged = status == 200 and text.strip() == ACK
-    except httpx.HTTPError:
-        acknowledged = False
-    record.attempts += 1
-    if acknowledged:
-        record.acknowledged_at = now
-        record.next_attempt_at = None
-    else:
-        delay = rules.ack_retry_delay(record.attempts)
-        record.next_attempt_at = now + delay if delay is not None else None
-    record.save(update_fields=["attempts", "acknowledged_at", "next_attempt_at"])
-    return acknowledged
+    return shared.attempt_delivery(
+        record,
+        url=record.callback_url,
+        body=body,
+        headers=signed_headers(record.notify_id, body, now),
+        post=http_post,  # looked up now: tests replace this module's http_post
+        ack=ACK,
+        retry_delay=rules.ack_retry_delay,
+        now=now,
+    )
 
 
 def due_acks(now: datetime.datetime) -> list[str]:
-    return list(
-        SandboxInsurerPolicy.objects.filter(
-            acknowledged_at__isnull=True, next_attempt_at__isnull=False, next_attempt_at__lte=now
-        ).values_list("ref", flat=True)
-    )
+    return shared.due_keys(SandboxInsurerPolicy.objects.all(), "ref", now)
