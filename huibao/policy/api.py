@@ -33,7 +33,7 @@ class ErrorOut(Schema):
 
 
 class PolicyOut(Schema):
-    public_id: uuid.UUID
+    id: uuid.UUID = Field(description="the policy's public id (as `id` of applications and payments)")
     number: str
     status: str
     status_label: str
@@ -122,7 +122,7 @@ class NpsOut(Schema):
 
 def _policy_out(policy: Any) -> dict[str, Any]:
     card = presenters.card(policy)
-    return {**card, "premium": str(policy.premium)}
+    return {**card, "id": policy.public_id, "premium": str(policy.premium)}
 
 
 @router.get("/policies", response=list[PolicyOut], auth=django_auth, summary="我的保单")
@@ -157,6 +157,7 @@ def get_policy(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     view = presenters.detail(policy)
     return {
         **view,
+        "id": policy.public_id,
         "premium": str(policy.premium),
         "sum_insured": str(policy.sum_insured) if policy.sum_insured is not None else None,
         "death_benefit": str(policy.death_benefit),

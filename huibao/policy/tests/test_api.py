@@ -35,7 +35,7 @@ def test_list_and_detail_show_only_the_customers_own_policies(client, owner, pol
     client.force_login(owner)
     listed = client.get("/api/v1/policies")
     assert listed.status_code == 200
-    assert [p["number"] for p in listed.json()] == [policy.number]
+    assert [(p["id"], p["number"]) for p in listed.json()] == [(str(policy.public_id), policy.number)]
     detail = client.get(f"/api/v1/policies/{policy.public_id}")
     assert detail.status_code == 200 and detail.json()["premium"] == "320.00"
     assert client.get(f"/api/v1/policies/{other.public_id}").status_code == 404
