@@ -41,7 +41,9 @@ def retention_until_for(app: Application) -> datetime.date | None:
         dates = [d for d in app.policies.values_list("retention_until", flat=True) if d is not None]
         return max(dates) if dates else None
     if app.status in FINAL_STATUSES:
-        return _add_years(timezone.localdate(app.updated_at), YEARS_WITHOUT_CONTRACT)
+        # Counted from now: this runs as the application closes, before the move is saved, when
+        # `updated_at` still holds the last change before it (possibly weeks earlier).
+        return _add_years(timezone.localdate(), YEARS_WITHOUT_CONTRACT)
     return None
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -21,10 +22,12 @@ from huibao.core import audit
 from huibao.core.admin import ReadOnlyModelAdmin
 from huibao.core.errors import DomainError
 from huibao.core.masking import mask_id_number, scrub
+from huibao.core.money import FEN, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 from huibao.payment import services
 from huibao.payment.models import Payment, PaymentEvent, ProviderNotification, Refund
 
 REFUND_PERMISSION = "payment.change_payment"
+MAX_REFUND = Decimal(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES)
 
 
 class _ReadOnlyInline(admin.TabularInline):
@@ -68,6 +71,10 @@ class RefundForm(forms.Form):
         required=False,
         help_text="留空则退还全部可退金额；仅选择一笔支付时可填写部分金额",
     )
+    # What was already refunded of each payment when the page was shown ("pk:amount,…"): a
+    # second submission of the same page (double click, browser resend) finds it changed and
+    # refunds nothing more.
+    seen = forms.CharField(widget=forms.HiddenInput)
 
     def clean_amount(self) -> Decimal | None:
         raw = (self.cleaned_data.get("amount") or "").strip()
@@ -77,9 +84,27 @@ class RefundForm(forms.Form):
             value = Decimal(raw)
         except InvalidOperation:
             raise forms.ValidationError("请填写数字金额") from None
+        if not value.is_finite():
+            raise forms.ValidationError("请填写数字金额")
         if value <= 0:
             raise forms.ValidationError("退款金额须大于0")
+        if value >= MAX_REFUND or value != value.quantize(FEN):
+            raise forms.ValidationError("退款金额最多精确到分（两位小数）")
         return value
+
+    def clean_seen(self) -> dict[int, Decimal]:
+        seen: dict[int, Decimal] = {}
+        try:
+            for part in (self.cleaned_data.get("seen") or "").split(","):
+                pk, _, refunded = part.partition(":")
+                seen[int(pk)] = Decimal(refunded)
+        except (ValueError, InvalidOperation):
+            raise forms.ValidationError("页面已失效，请重新选择支付后再退款") from None
+        return seen
+
+
+def refunded_snapshot(payments: list[Payment]) -> str:
+    return ",".join(f"{p.pk}:{p.refunded_amount}" for p in payments)
 
 
 @admin.register(Payment)
@@ -132,13 +157,18 @@ class PaymentAdmin(ReadOnlyModelAdmin):
     @admin.action(description="退款", permissions=["refund"])
     def refund_action(self, request: HttpRequest, queryset: QuerySet[Payment]) -> HttpResponse | None:
         payments = list(queryset.order_by("id"))
-        form = RefundForm(request.POST if "apply" in request.POST else None)
+        form = RefundForm(
+            request.POST if "apply" in request.POST else None,
+            initial={"seen": refunded_snapshot(payments)},
+        )
         if form.is_bound and form.is_valid():
             amount = form.cleaned_data["amount"]
             if amount is not None and len(payments) != 1:
                 form.add_error("amount", "选择了多笔支付时只能全额退款")
             else:
-                self._refund_each(request, payments, form.cleaned_data["reason"], amount)
+                self._refund_each(
+                    request, payments, form.cleaned_data["reason"], amount, form.cleaned_data["seen"]
+                )
                 return None
         context = {
             **self.admin_site.each_context(request),
@@ -151,30 +181,47 @@ class PaymentAdmin(ReadOnlyModelAdmin):
         return TemplateResponse(request, "admin/payment/payment/refund.html", context)
 
     def _refund_each(
-        self, request: HttpRequest, payments: list[Payment], reason: str, amount: Decimal | None
+        self,
+        request: HttpRequest,
+        payments: list[Payment],
+        reason: str,
+        amount: Decimal | None,
+        seen: dict[int, Decimal],
     ) -> None:
         for payment in payments:
-            value = amount if amount is not None else payment.amount - payment.refunded_amount
             try:
-                # The service re-reads the payment under its lock and refuses what it must.
-                row = services.refund(payment, value, reason)
+                with transaction.atomic():
+                    # Locked until the refund is recorded: a concurrent or repeated submission of
+                    # the same page waits here, then finds the refunded amount changed.
+                    locked = Payment.objects.select_for_update().get(pk=payment.pk)
+                    if seen.get(payment.pk) != locked.refunded_amount:
+                        self.message_user(
+                            request,
+                            f"{payment.merchant_ref} 在页面打开后已有退款"
+                            f"（已退¥{locked.refunded_amount:.2f}），为避免重复退款本次未执行，请刷新后重新确认",
+                            messages.ERROR,
+                        )
+                        continue
+                    value = amount if amount is not None else locked.amount - locked.refunded_amount
+                    # The service checks the status and the amount left under the same lock.
+                    row = services.refund(locked, value, reason)
+                    audit.record(
+                        "payment.refund_requested",
+                        "payment",
+                        str(payment.public_id),
+                        actor=request.user,
+                        request=request,
+                        after={
+                            "refund": str(row.public_id),
+                            "amount": row.amount,
+                            "reason": reason,
+                            "status": row.status,
+                        },
+                    )
             except DomainError as exc:
                 details = "；".join(e.message for e in exc.errors) or exc.message
                 self.message_user(request, f"{payment.merchant_ref} 退款失败：{details}", messages.ERROR)
                 continue
-            audit.record(
-                "payment.refund_requested",
-                "payment",
-                str(payment.public_id),
-                actor=request.user,
-                request=request,
-                after={
-                    "refund": str(row.public_id),
-                    "amount": row.amount,
-                    "reason": reason,
-                    "status": row.status,
-                },
-            )
             if row.status == "succeeded":
                 self.message_user(
                     request, f"{payment.merchant_ref} 已退款 ¥{row.amount:.2f}", messages.SUCCESS

@@ -7,7 +7,8 @@ delivery's row lock (two workers never send the same delivery at once):
   sent again; insurers de-duplicate by policy number);
 - failed → `failed`, due again after an exponential backoff (`rules.retry_delay`), and `gave_up`
   once `max_attempts()` attempts have failed — operators then see it in the back office and
-  retry it by hand ("立即重试", `retry_now`).
+  retry it by hand ("立即重试", `retry_now`);
+- sent `max_attempts()` times and still not acknowledged when due again → `gave_up` as well.
 
 `handle_ack` is the one entry for the insurers' acknowledgements: it verifies the signature
 (forged → rejected, only a forensic row kept), refuses stale timestamps, treats an id already
@@ -116,6 +117,13 @@ def deliver(
             delivery.status == DeliveryStatus.GAVE_UP
             or (delivery.next_attempt_at is not None and delivery.next_attempt_at > now)
         ):
+            return delivery.status
+        if not force and delivery.status == DeliveryStatus.SENT and delivery.attempts >= max_attempts():
+            # Sent as often as allowed and never acknowledged: a person must look (the insurer
+            # may not have the policy), instead of sending it every ACK_TIMEOUT forever.
+            delivery.next_attempt_at = None
+            delivery.last_error = f"no_ack: 已发送{delivery.attempts}次，保险公司仍未确认"[:ERROR_MAX]
+            _move(delivery, DeliveryStatus.GAVE_UP, actor=actor)
             return delivery.status
         delivery.attempts += 1
         delivery.last_attempt_at = now

@@ -296,7 +296,8 @@ def _pct(part: int, whole: int) -> Decimal:
 
 
 def nps_summary(label: str, responses: int, promoters: int, detractors: int) -> NpsSummary:
-    """Shares rounded to 0.1 point; NPS from the rounded shares of promoters and detractors."""
+    """Shares rounded to 0.1 point; NPS (% promoters − % detractors) computed exactly, then
+    rounded (2 promoters and 1 detractor of 3 is 33.3, not 66.7 − 33.3 = 33.4)."""
     passives = responses - promoters - detractors
     promoters_pct, detractors_pct = _pct(promoters, responses), _pct(detractors, responses)
     return NpsSummary(
@@ -305,5 +306,5 @@ def nps_summary(label: str, responses: int, promoters: int, detractors: int) -> 
         promoters_pct=promoters_pct,
         passives_pct=_pct(passives, responses),
         detractors_pct=detractors_pct,
-        nps=promoters_pct - detractors_pct,
+        nps=_pct(promoters - detractors, responses),
     )

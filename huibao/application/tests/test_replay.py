@@ -24,6 +24,7 @@ from huibao.application.states import ApplicationStatus
 from huibao.application.tests import factories as f
 from huibao.catalog.models import Document
 from huibao.catalog.services import document_sha256
+from huibao.core import audit
 from huibao.core.models import AuditEntry
 from huibao.esign import pdf as esign_pdf
 from huibao.esign.models import SignedDocument, SignedDocumentKind
@@ -382,6 +383,36 @@ def test_json_export_is_complete_and_verifies_on_its_own(issued, user) -> None:
     assert replay.verify_evidence(data) == [f"entry {data['entries'][0]['seq']}: hash mismatch"]
 
 
+def test_a_json_export_is_verified_against_the_audit_chain(issued) -> None:
+    # given an export as the auditor received it
+    raw = replay.render_json(replay.export_json(issued, actor="auditor-test"))
+    assert replay.verify_export(issued, raw) == []
+    data = json.loads(raw)
+    # a changed byte outside the entries (a fact, the timeline) is found by the recorded file hash
+    changed = raw.replace(b'"status": "succeeded"', b'"status": "refunded"', 1)
+    assert changed != raw
+    assert any("not that of any recorded export" in p for p in replay.verify_export(issued, changed))
+    # an entry removed from the file (its neighbours not consecutive in the chain) is found
+    dropped = json.loads(raw)
+    gone = dropped["entries"].pop(len(dropped["entries"]) // 2)
+    problems = replay.verify_export(issued, replay.render_json(dropped))
+    assert f"entry {gone['seq']}: in the audit chain but missing from the file" in problems
+    # an entry rewritten with its hash recomputed (consistent on its own) is found against the chain
+    first = data["entries"][0]
+    first["ip"] = "198.51.100.1"
+    first["entry_hash"] = audit.compute_entry_hash(
+        AuditEntry(
+            **{
+                k: (datetime.datetime.fromisoformat(v) if k == "occurred_at" else v)
+                for k, v in first.items()
+                if k != "entry_hash"
+            }
+        )
+    )
+    problems = replay.verify_export(issued, replay.render_json(data))
+    assert f"entry {first['seq']}: differs from the audit chain" in problems
+
+
 def test_pdf_export_is_signed_and_kept(issued) -> None:
     pdf = replay.export_pdf(issued, actor="auditor-test")
     check = esign_pdf.verify_pdf(pdf)
@@ -526,6 +557,17 @@ def test_an_application_within_retention_refuses_deletion(clock, product, user) 
     clock.advance(24 * 3600)
     assert [(c.number, c.deletable) for c in retention.purge()] == [(app.number, True)]
     assert not Application.objects.filter(pk=app.pk).exists()
+
+
+def test_an_unissued_application_is_kept_five_years_from_when_it_closed(clock, product, user) -> None:
+    app = services.start_application(quote_ids=[f.quote(product, user).pk], user=user)
+    # untouched for 40 days, then it closes: the date is computed as the status moves, before
+    # the move is saved (`updated_at` still says 40 days ago)
+    clock.advance(40 * 24 * 3600)
+    app.refresh_from_db()
+    app.status = ApplicationStatus.CANCELLED
+    closed = timezone.localdate()
+    assert retention.retention_until_for(app) == closed.replace(year=closed.year + 5)
 
 
 def test_an_issued_application_is_kept_while_it_has_policies(issued) -> None:

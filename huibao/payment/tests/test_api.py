@@ -3,7 +3,10 @@ payments with the payer's ID masked, notifications as evidence, and finance's au
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -153,8 +156,21 @@ def test_payments_are_read_only_and_masked(finance: tuple[Client, User]) -> None
     assert client.post(f"{LIST}{p.pk}/delete/").status_code == 403
 
 
+def _refund_page(client: Client, payments: list[Payment]) -> Any:
+    return client.post(LIST, {"action": "refund_action", "_selected_action": [str(p.pk) for p in payments]})
+
+
+def _seen(page: Any) -> str:
+    """The refunded-so-far snapshot the confirmation page carries (hidden field `seen`)."""
+    match = re.search(r'name="seen" value="([^"]*)"', page.content.decode())
+    return html.unescape(match.group(1)) if match else ""
+
+
 def _refund_post(client: Client, payments: list[Payment], **form: Any) -> Any:
+    """Submits the refund form as a browser would: from the confirmation page just shown."""
     data = {"action": "refund_action", "_selected_action": [str(p.pk) for p in payments], **form}
+    if "apply" in form and "seen" not in form:
+        data["seen"] = _seen(_refund_page(client, payments))
     return client.post(LIST, data)
 
 
@@ -206,3 +222,36 @@ def test_a_viewer_without_the_change_permission_cannot_refund() -> None:
     _refund_post(client, [p], apply="1", reason="想退")
     p.refresh_from_db()
     assert p.status == PaymentStatus.SUCCEEDED and not Refund.objects.exists()
+
+
+def test_a_double_submitted_partial_refund_refunds_once(finance: tuple[Client, User]) -> None:
+    client, _ = finance
+    p = paid("100.00")
+    # given the confirmation page shown once
+    seen = _seen(_refund_page(client, [p]))
+    assert seen == f"{p.pk}:0.00"
+    # when the same filled-in page is submitted twice (double click, browser resend)
+    form = {"apply": "1", "reason": "部分退费", "amount": "30", "seen": seen}
+    first = _refund_post(client, [p], **form)
+    second = _refund_post(client, [p], **form)
+    # then only one refund went out, and the second submission says why
+    p.refresh_from_db()
+    assert first.status_code == second.status_code == 302
+    assert p.refunded_amount == Decimal("30.00") and Refund.objects.filter(payment=p).count() == 1
+    messages = [m.message for m in second.wsgi_request._messages]  # type: ignore[attr-defined]
+    assert any("避免重复退款" in m for m in messages)
+    # and a page opened afresh refunds the rest
+    _refund_post(client, [p], apply="1", reason="退还余额")
+    p.refresh_from_db()
+    assert p.status == PaymentStatus.REFUNDED and p.refunded_amount == Decimal("100.00")
+
+
+@pytest.mark.parametrize("amount", ["10.005", "NaN", "Infinity", "1e30", "-0.01"])
+def test_refund_amounts_must_be_positive_and_to_the_fen(finance: tuple[Client, User], amount: str) -> None:
+    client, _ = finance
+    p = paid("100.00")
+    response = _refund_post(client, [p], apply="1", reason="部分退费", amount=amount)
+    # the form comes back with an error; nothing is refunded or rounded
+    assert response.status_code == 200 and "errorlist" in response.content.decode()
+    p.refresh_from_db()
+    assert p.refunded_amount == 0 and not Refund.objects.exists()

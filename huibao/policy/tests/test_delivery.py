@@ -120,6 +120,25 @@ def test_unacknowledged_policy_is_sent_again_and_the_insurer_deduplicates(policy
     assert SandboxInsurerPolicy.objects.filter(policy_number=policy.number).count() == 1
 
 
+def test_never_acknowledged_delivery_gives_up_instead_of_resending_forever(policy, settings) -> None:
+    settings.HUIBAO_INSURER_DELIVERY_MAX_ATTEMPTS = 2
+    now = timezone.now()
+    assert delivery.deliver(row(policy).pk, now=now) == DeliveryStatus.SENT
+    now += rules.ACK_TIMEOUT
+    assert delivery.deliver(row(policy).pk, now=now) == DeliveryStatus.SENT
+    # the acknowledgement still has not come after the last allowed send
+    now += rules.ACK_TIMEOUT
+    assert delivery.due_deliveries(now) == [row(policy).pk]
+    assert delivery.deliver(row(policy).pk, now=now) == DeliveryStatus.GAVE_UP
+    d = row(policy)
+    assert d.attempts == 2 and d.next_attempt_at is None and d.last_error.startswith("no_ack")
+    assert delivery.due_deliveries(now + datetime.timedelta(days=30)) == []
+    assert AuditEntry.objects.filter(action="policy.delivery_gave_up", object_id=policy.number).exists()
+    # an operator may still retry it by hand
+    staff = f.staff("op2", ["change_insurerdelivery", "view_insurerdelivery"])
+    assert delivery.retry_now(d, actor=staff) == DeliveryStatus.SENT
+
+
 def test_random_failure_rate_is_read_from_settings(policy, settings) -> None:
     settings.HUIBAO_INSURER_SANDBOX_FAILURE_RATE = 1.0
     assert delivery.deliver(row(policy).pk) == DeliveryStatus.FAILED

@@ -189,3 +189,10 @@ def test_nps_categories_and_summary() -> None:
         Decimal("30.0"),
     )
     assert rules.nps_summary("empty", 0, 0, 0).nps == 0
+
+
+def test_nps_is_rounded_once_not_from_rounded_shares() -> None:
+    # 2 promoters, 1 detractor of 3: 66.67 % − 33.33 % = 33.33 → 33.3 (not 66.7 − 33.3 = 33.4)
+    assert rules.nps_summary("x", responses=3, promoters=2, detractors=1).nps == Decimal("33.3")
+    assert rules.nps_summary("x", responses=3, promoters=1, detractors=2).nps == Decimal("-33.3")
+    assert rules.nps_summary("x", responses=3, promoters=0, detractors=3).nps == Decimal("-100.0")
