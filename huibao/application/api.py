@@ -348,6 +348,16 @@ def pay(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 
 
 @router.post(
+    "/applications/{public_id}/declined-items/drop",
+    response={200: ApplicationOut, **ERRORS},
+    summary="不投保拒保的产品，继续投保其余产品",
+)
+def drop_declined_items(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
+    app = services.drop_declined_items(_target(request, public_id), user=_user(request), request=request)
+    return _state(app, request)
+
+
+@router.post(
     "/applications/{public_id}/cancel",
     response={200: ApplicationOut, **ERRORS},
     summary="撤销投保单",

@@ -65,7 +65,8 @@ class ApplicationRules:
             return paid_at
         days = 1 if self.effective_rule == "next_day" else max(self.effective_days, 0)
         start = (paid_at + datetime.timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
-        return start
+        # 0 days after payment is the payment itself: cover never starts before it was paid for
+        return max(start, paid_at)
 
 
 def validate_rules(raw: Mapping[str, Any]) -> list[FieldError]:

@@ -86,6 +86,11 @@ def application_ttl() -> datetime.timedelta:
     return datetime.timedelta(hours=int(getattr(settings, "HUIBAO_APPLICATION_TTL_HOURS", 72)))
 
 
+def quote_ttl() -> datetime.timedelta:
+    """How long a quote may be applied for (its price is for the insured's age on the day)."""
+    return datetime.timedelta(hours=int(getattr(settings, "HUIBAO_QUOTE_TTL_HOURS", 72)))
+
+
 def payment_ttl() -> datetime.timedelta:
     return datetime.timedelta(minutes=int(getattr(settings, "HUIBAO_PAYMENT_TTL_MINUTES", 30)))
 
@@ -355,7 +360,7 @@ def _quote_for_application(quote_id: Any) -> Quote:
             f"报价 {quote_id} 不存在", errors=[FieldError("quote_ids", "unknown_quote", "报价不存在")]
         )
     version = quote.product_version
-    if version.status != VersionStatus.PUBLISHED or version.product.status != ProductStatus.ON_SALE:
+    if not _on_sale(version):
         raise ValidationFailed(
             "the quote's product version is no longer on sale",
             errors=[
@@ -364,7 +369,36 @@ def _quote_for_application(quote_id: Any) -> Quote:
                 )
             ],
         )
+    if quote.created_at + quote_ttl() <= timezone.now():
+        raise ValidationFailed(
+            "the quote expired",
+            errors=[
+                FieldError("quote_ids", "quote_expired", f"“{version.product.name}”的报价已过期，请重新报价")
+            ],
+        )
     return quote
+
+
+def _on_sale(version: Any) -> bool:
+    """The version is the one on sale: published, and its product on sale with it as current."""
+    product = version.product
+    return (
+        version.status == VersionStatus.PUBLISHED
+        and product.status == ProductStatus.ON_SALE
+        and product.current_version_id in (None, version.pk)
+    )
+
+
+def _not_on_sale(items: Sequence[ApplicationItem]) -> list[FieldError]:
+    return [
+        FieldError(
+            "items",
+            "version_not_on_sale",
+            f"“{i.product_version.product.name}”已更新或停售，本投保单不能继续，请重新报价投保",
+        )
+        for i in items
+        if not _on_sale(i.product_version)
+    ]
 
 
 def start_application(
@@ -571,6 +605,14 @@ def _validate_data(
         errors.append(
             FieldError("beneficiary_mode", "named_not_allowed", "本产品的受益人为法定受益人，不能指定")
         )
+
+    # One applicant has at most one spouse and two parents among the insured.
+    for relation_code, most, label in ((Relation.SPOUSE, 1, "配偶"), (Relation.PARENT, 2, "父母")):
+        count = sum(1 for p in data.insured if p.relation == relation_code)
+        if count > most:
+            errors.append(
+                FieldError("insured", "relation_count", f"被保险人中与投保人关系为{label}的最多{most}位")
+            )
 
     for index, person in enumerate(data.insured):
         prefix = f"insured[{index}]"
@@ -845,6 +887,10 @@ def _write_data(app: Application, values: dict[str, Any]) -> list[InsuredPerson]
     """Writes the validated values; returns the insured persons in position order."""
     a = values["applicant"]
     resident = a["resident"]
+    if app.applicant_id_number and app.applicant_id_number != resident.number:
+        # A face check of the previous applicant is not the new applicant's.
+        app.face_check_id = None
+        app.face_passed_at = None
     app.applicant_name = a["name"]
     app.applicant_id_number = resident.number
     app.applicant_id_hash = _hash_id(resident.number)
@@ -1092,14 +1138,17 @@ def confirm(application: Application, *, user: Any, request: HttpRequest | None 
         if app.status != ApplicationStatus.DRAFT:
             raise Conflict("投保信息已确认", code="already_confirmed")
         items = items_of(app)
-        errors = _missing_for_confirmation(app, items)
+        errors = _missing_for_confirmation(app, items) + _not_on_sale(items)
         if errors:
             raise ValidationFailed("cannot confirm yet", errors=errors)
         app.confirmed_revision = app.data_revision
-        app.confirmed_digest = data_digest(app, items=items)
         app.confirmed_at = timezone.now()
-        outcome = underwrite_application(app, actor=user, request=request)
+        underwrite_application(app, actor=user, request=request)
+        outcome = overall_outcome(app.items.values_list("underwriting_outcome", flat=True))
         app.refresh_from_db(fields=["total_premium"])
+        # The confirmed data with the premiums as underwritten (a loading changes them; the
+        # customer accepts it separately in `agree_terms`).
+        app.confirmed_digest = data_digest(app)
         # Underwriting changed the items' premiums, not their product versions (all the rules need).
         app.face_required = any(rules_of(i).face_check_required(app.total_premium) for i in items)
         _apply_outcome(app, outcome)
@@ -1117,6 +1166,27 @@ def confirm(application: Application, *, user: Any, request: HttpRequest | None 
             },
         )
     return app
+
+
+def overall_outcome(outcomes: Iterable[str]) -> str:
+    """The application's outcome from its items'. A bundle is declined only when every product
+    is: otherwise the others decide (refer while one waits for an underwriter, terms when one has
+    a loading or an exclusion), and the declined products wait for the customer's choice —
+    continue without them (`drop_declined_items`) or stop (`cancel`); signing waits until then."""
+    values = list(outcomes)
+    kept = [o for o in values if o != UnderwritingOutcome.DECLINE]
+    if not kept:
+        return UnderwritingOutcome.DECLINE
+    if UnderwritingOutcome.REFER in kept or UnderwritingOutcome.PENDING in kept:
+        return UnderwritingOutcome.REFER
+    if UnderwritingOutcome.ACCEPT_WITH_TERMS in kept:
+        return UnderwritingOutcome.ACCEPT_WITH_TERMS
+    return UnderwritingOutcome.ACCEPT
+
+
+def declined_items(items: Iterable[ApplicationItem]) -> list[ApplicationItem]:
+    """The items the underwriting declined, in an application that goes on with the others."""
+    return [i for i in items if i.underwriting_outcome == UnderwritingOutcome.DECLINE]
 
 
 def _apply_outcome(app: Application, outcome: str) -> None:
@@ -1141,17 +1211,77 @@ def resume_after_referral(
         outcomes = [i.underwriting_outcome for i in app.items.all()]
         if UnderwritingOutcome.REFER in outcomes or UnderwritingOutcome.PENDING in outcomes:
             return app
-        app.total_premium = to_fen(sum((i.premium for i in app.items.all()), Decimal(0)))
-        if UnderwritingOutcome.DECLINE in outcomes:
-            overall = UnderwritingOutcome.DECLINE
-        elif UnderwritingOutcome.ACCEPT_WITH_TERMS in outcomes:
-            overall = UnderwritingOutcome.ACCEPT_WITH_TERMS
-        else:
-            overall = UnderwritingOutcome.ACCEPT
+        app.total_premium = to_fen(
+            sum(
+                (i.premium for i in app.items.all() if i.underwriting_outcome != UnderwritingOutcome.DECLINE),
+                Decimal(0),
+            )
+        )
+        overall = overall_outcome(outcomes)
+        if app.is_confirmed:
+            # The underwriter's terms changed the premiums of the data the customer confirmed.
+            app.confirmed_digest = data_digest(app)
         app.face_required = any(rules_of(i).face_check_required(app.total_premium) for i in items_of(app))
         _apply_outcome(app, overall)
         app.save()
         record_step(app, "underwriting_decided", actor=actor, request=request, detail={"outcome": overall})
+    return app
+
+
+def drop_declined_items(
+    application: Application, *, user: Any, request: HttpRequest | None = None
+) -> Application:
+    """The customer continues without the products of the bundle the underwriting declined: those
+    items (and an insured person left without any) are removed, the total is re-computed, and
+    the reduced application is what the customer now confirms (they chose it on this step)."""
+    with transaction.atomic():
+        app = _locked(application)
+        _require_owner(app, user)
+        items = items_of(app)
+        declined = declined_items(items)
+        if app.status != ApplicationStatus.ACCEPTED or not declined:
+            raise Conflict("当前没有需要移除的拒保产品", code="nothing_declined")
+        kept = [i for i in items if i not in declined]
+        removed = [
+            {
+                "item": i.position,
+                "product": i.product_version.product.code,
+                "product_version": i.product_version_id,
+                "insured": i.insured.position if i.insured else None,
+                "reasons": i.underwriting_reasons,
+                "cases": list(
+                    i.cases.values("id", "status", "decision", "decision_reasons", "decided_by_id")
+                ),
+            }
+            for i in declined
+        ]
+        before = {"status": app.status, "revision": app.data_revision, "total_premium": app.total_premium}
+        ApplicationItem.objects.filter(pk__in=[i.pk for i in declined]).delete()
+        keep_persons = {i.insured_id for i in kept if i.insured_id is not None}
+        app.insured_persons.exclude(pk__in=keep_persons).delete()
+        app.total_premium = to_fen(sum((i.premium for i in kept), Decimal(0)))
+        app.face_required = any(rules_of(i).face_check_required(app.total_premium) for i in kept)
+        app.signatures.all().delete()
+        app.signed_at = None
+        app.application_form = None
+        app.data_revision += 1
+        app.confirmed_revision = app.data_revision
+        app.confirmed_digest = data_digest(app, items=kept)
+        app.confirmed_at = timezone.now()
+        app.save()
+        record_step(
+            app,
+            "declined_items_removed",
+            actor=user,
+            request=request,
+            page="application/review.html",
+            before=before,
+            detail={
+                "removed": removed,
+                "digest": app.confirmed_digest,
+                "total_premium": app.total_premium,
+            },
+        )
     return app
 
 
@@ -1585,6 +1715,17 @@ def missing_before_signing(
             )
         )
         return errors
+    if items is None:
+        items = items_of(app)
+    for item in declined_items(items):
+        errors.append(
+            FieldError(
+                "items",
+                "item_declined",
+                f"“{item.product_version.product.name}”核保未通过（拒保），"
+                "请选择不投保该产品继续投保，或撤销投保单",
+            )
+        )
     if not app.is_confirmed or app.confirmed_digest != data_digest(app, items=items, persons=persons):
         errors.append(FieldError("confirmation", "not_confirmed", "请先确认投保信息"))
     if app.terms_agreed_at is None:
@@ -1859,7 +2000,7 @@ def expire_applications(now: datetime.datetime | None = None) -> int:
             if app.status == ApplicationStatus.AWAITING_PAYMENT and not _payment_ended_unpaid(app):
                 continue
             _move(app, ApplicationStatus.EXPIRED)
-            app.save(update_fields=["status", "updated_at"])
+            app.save(update_fields=["status", "retention_until", "updated_at"])
             from huibao.underwriting.services import withdraw_open_cases
 
             withdraw_open_cases(app)
@@ -1880,7 +2021,7 @@ def cancel(application: Application, *, user: Any, request: HttpRequest | None =
             raise Conflict("支付进行中，不能撤销", code="payment_in_progress")
         _require_open(app)
         _move(app, ApplicationStatus.CANCELLED)
-        app.save(update_fields=["status", "updated_at"])
+        app.save(update_fields=["status", "retention_until", "updated_at"])
         from huibao.underwriting.services import withdraw_open_cases
 
         withdraw_open_cases(app)

@@ -242,7 +242,9 @@ class UnderwritingCaseAdmin(admin.ModelAdmin):
             for q in version.eligibility.get("health_questions") or []
         ]
         existing = (
-            services.in_force_death_benefit([insured.id_hash]).get(insured.id_hash)
+            services.existing_death_benefit(
+                [insured.id_hash], exclude_application_id=item.application_id
+            ).get(insured.id_hash)
             if insured is not None
             else None
         )

@@ -78,6 +78,61 @@ def in_force_death_benefit(id_hashes: Iterable[str]) -> dict[str, Decimal]:
     return {row["insured_id_hash"]: row["total"] or Decimal(0) for row in totals}
 
 
+# Applications whose accepted (or still referred) items already claim cover for their insured
+# persons: confirmed and not yet issued or closed. Declined items claim nothing.
+CLAIMING_APPLICATION_STATUSES = ("referred", "accepted", "signed", "awaiting_payment")
+CLAIMING_OUTCOMES = ("accept", "accept_with_terms", "refer")
+
+
+def lock_insured_persons(id_hashes: Iterable[str]) -> None:
+    """Serialises underwriting of the same insured persons across applications: locks every
+    insured-person row with one of `id_hashes` (in any application, in primary-key order), so two
+    applications of the same person confirmed at the same time are underwritten one after the
+    other, the second seeing the first's items (no aggregate limit passed twice)."""
+    hashes = sorted(set(id_hashes))
+    if hashes:
+        list(
+            InsuredPerson.objects.select_for_update()
+            .filter(id_hash__in=hashes)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+
+
+def open_application_death_benefit(
+    id_hashes: Iterable[str], *, exclude_application_id: int | None = None
+) -> dict[str, Decimal]:
+    """Death benefit per insured person (by ID hash) claimed by other confirmed applications that
+    are not issued yet (their policies do not count in `in_force_death_benefit` until then)."""
+    items = ApplicationItem.objects.filter(
+        insured__id_hash__in=set(id_hashes),
+        application__status__in=CLAIMING_APPLICATION_STATUSES,
+        underwriting_outcome__in=CLAIMING_OUTCOMES,
+    )
+    if exclude_application_id is not None:
+        items = items.exclude(application_id=exclude_application_id)
+    rows = list(items.values_list("insured__id_hash", "plan_id", "sum_insured"))
+    coverages = _coverages_by_plan(plan_id for _, plan_id, _ in rows)
+    totals: dict[str, Decimal] = {}
+    for id_hash, plan_id, sum_insured in rows:
+        benefit = rules.death_benefit(coverages.get(plan_id, []), sum_insured)
+        totals[id_hash] = totals.get(id_hash, Decimal(0)) + benefit
+    return totals
+
+
+def existing_death_benefit(
+    id_hashes: Iterable[str], *, exclude_application_id: int | None = None
+) -> dict[str, Decimal]:
+    """What an insured person already has or claims on the platform, across insurers and
+    products: live policies plus the items of other open, confirmed applications."""
+    hashes = set(id_hashes)
+    totals = dict(in_force_death_benefit(hashes))
+    pending = open_application_death_benefit(hashes, exclude_application_id=exclude_application_id)
+    for id_hash, amount in pending.items():
+        totals[id_hash] = totals.get(id_hash, Decimal(0)) + amount
+    return totals
+
+
 def facts_for(
     item: ApplicationItem,
     *,
@@ -153,7 +208,9 @@ def underwrite_application(
 
         on = timezone.localdate()
         coverages = _coverages_by_plan(item.plan_id for item in items)
-        running = in_force_death_benefit(item.insured.id_hash for item in items if item.insured)
+        hashes = [item.insured.id_hash for item in items if item.insured]
+        lock_insured_persons(hashes)
+        running = existing_death_benefit(hashes, exclude_application_id=application.pk)
         decisions: list[tuple[ApplicationItem, rules.UnderwritingDecision, Decimal]] = []
         errors: list[FieldError] = []
         for item in items:
@@ -196,7 +253,8 @@ def underwrite_application(
                     "premium",
                 ]
             )
-            total += item.premium
+            if decision.outcome != "decline":
+                total += item.premium  # a declined product is not paid for
             after: dict[str, Any] = {
                 "item": item.position,
                 "product": item.product_version.product.code,
@@ -355,7 +413,15 @@ def decide_case(
             ]
         )
         application.total_premium = to_fen(
-            sum((i.premium for i in ApplicationItem.objects.filter(application=application)), Decimal(0))
+            sum(
+                (
+                    i.premium
+                    for i in ApplicationItem.objects.filter(application=application).exclude(
+                        underwriting_outcome=CaseDecision.DECLINE
+                    )
+                ),
+                Decimal(0),
+            )
         )
         application.save(update_fields=["total_premium", "updated_at"])
         audit.record(
@@ -419,6 +485,7 @@ def open_cases() -> Any:
 
 __all__ = [
     "decide_case",
+    "existing_death_benefit",
     "in_force_death_benefit",
     "loaded_premium",
     "open_cases",

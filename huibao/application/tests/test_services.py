@@ -291,6 +291,9 @@ def test_expired_application_cannot_be_paid_and_expires(product, user) -> None:
     assert services.expire_applications() == 1
     app.refresh_from_db()
     assert app.status == ApplicationStatus.EXPIRED
+    # kept five years from its closing, and the date is stored
+    assert app.retention_until is not None
+    assert app.retention_until.year - timezone.localdate().year == 5
 
 
 def _fail(payment) -> None:
@@ -329,3 +332,4 @@ def test_application_whose_payment_failed_can_be_cancelled(product, user) -> Non
     services.cancel(app, user=user)
     app.refresh_from_db()
     assert app.status == ApplicationStatus.CANCELLED
+    assert app.retention_until is not None and app.retention_until.year - timezone.localdate().year == 5

@@ -240,7 +240,7 @@ def test_deciding_the_last_case_writes_the_terms_and_resumes_the_application(ver
     assert entry.before["status"] == "open" and entry.after["decision"] == "accept_with_terms"
 
 
-def test_the_application_waits_for_every_case_and_a_decline_declines_it(version) -> None:
+def test_the_application_waits_for_every_case_and_a_decline_waits_for_the_customer(version) -> None:
     # given
     app = referred(version, {"hospitalised": True}, {"hospitalised": True})
     first, second = UnderwritingCase.objects.order_by("id")
@@ -256,9 +256,22 @@ def test_the_application_waits_for_every_case_and_a_decline_declines_it(version)
     # when
     services.decide_case(second, decision="decline", underwriter=uw, reasons="住院原因为肝硬化，拒保")
 
-    # then
+    # then: the other insured was accepted: the customer may go on without the declined one
     app.refresh_from_db()
-    assert app.status == ApplicationStatus.DECLINED
+    assert app.status == ApplicationStatus.ACCEPTED
+    assert app.total_premium == Decimal("1000.00")
+    from huibao.application.services import missing_before_signing
+
+    assert "item_declined" in [e.code for e in missing_before_signing(app)]
+
+
+def test_declining_every_referred_item_declines_the_application(version) -> None:
+    app = referred(version, {"hospitalised": True}, {"hospitalised": True})
+    uw = f.underwriter()
+    for case in UnderwritingCase.objects.order_by("id"):
+        services.decide_case(case, decision="decline", underwriter=uw, reasons="拒保")
+    app.refresh_from_db()
+    assert app.status == ApplicationStatus.DECLINED and app.total_premium == 0
 
 
 @pytest.mark.parametrize(
@@ -357,3 +370,89 @@ def test_the_application_flow_refers_then_resumes_after_the_decision() -> None:
     # then
     app.refresh_from_db()
     assert app.status == ApplicationStatus.ACCEPTED
+
+
+# --- aggregate limits across open applications (review) ------------------------------------------
+
+
+def test_open_confirmed_applications_of_the_same_insured_count_towards_the_aggregate(version) -> None:
+    # given: an 8-year-old with ¥150,000 of death cover in an accepted, not yet issued application
+    child = f.Insured(birth=f.years_ago(8), relation="child", name="王小小")
+    first = f.application([(version, child, 150_000, 300)])
+    assert services.underwrite_application(first) == "accept"
+    Application.objects.filter(pk=first.pk).update(status=ApplicationStatus.ACCEPTED)
+    other = f.product_version(name="另一家的重疾险")
+    second = f.application([(other, f.Insured(birth=child.birth, id_number=child.id_number), 150_000, 300)])
+
+    # when: a second application of the same child, at another insurer
+    outcome = services.underwrite_application(second)
+
+    # then: ¥300,000 together exceeds ¥200,000
+    assert outcome == "decline"
+    assert second.items.get().underwriting_reasons[0]["code"] == "aggregate_death_limit"
+
+
+@pytest.mark.parametrize(
+    ("status", "first_outcome"),
+    [
+        (ApplicationStatus.DRAFT, "accept"),  # not confirmed: claims nothing yet
+        (ApplicationStatus.CANCELLED, "accept"),
+        (ApplicationStatus.ACCEPTED, "decline"),  # its declined item claims nothing
+    ],
+)
+def test_drafts_closed_applications_and_declined_items_do_not_count(version, status, first_outcome) -> None:
+    child = f.Insured(birth=f.years_ago(8), relation="child", name="王小小")
+    first = f.application([(version, child, 150_000, 300)])
+    services.underwrite_application(first)
+    first.items.update(underwriting_outcome=first_outcome)
+    Application.objects.filter(pk=first.pk).update(status=status)
+    second = f.application([(version, f.Insured(birth=child.birth, id_number=child.id_number), 150_000, 300)])
+    assert services.underwrite_application(second) == "accept"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_applications_of_the_same_child_confirmed_at_once_cannot_both_pass_the_cap(monkeypatch) -> None:
+    import contextlib
+    import threading
+
+    from django.db import connections, transaction
+
+    # PostgreSQL: the second confirmation waits on the insured persons' row locks. SQLite: it
+    # waits for the first writer's transaction (IMMEDIATE mode). Either way it reads after.
+    version = f.product_version()
+    child = f.Insured(birth=f.years_ago(8), relation="child", name="王小小")
+    apps = [
+        f.application([(version, child, 150_000, 300)]),
+        f.application([(version, f.Insured(birth=child.birth, id_number=child.id_number), 150_000, 300)]),
+    ]
+    # Both reach the read of what the child already has at the same moment, unless one waits
+    # for the other's lock (then the barrier times out and it reads after the other committed).
+    barrier = threading.Barrier(2, timeout=3)
+    original = services.existing_death_benefit
+
+    def meet_then_read(*args, **kwargs):
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(services, "existing_death_benefit", meet_then_read)
+    outcomes: dict[int, str] = {}
+
+    def confirm(app: Application) -> None:
+        try:
+            with transaction.atomic():
+                Application.objects.select_for_update().get(pk=app.pk)
+                outcome = services.underwrite_application(app)
+                status = ApplicationStatus.DECLINED if outcome == "decline" else ApplicationStatus.ACCEPTED
+                Application.objects.filter(pk=app.pk).update(status=status)
+            outcomes[app.pk] = outcome
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=confirm, args=(app,)) for app in apps]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+
+    assert sorted(outcomes.values()) == ["accept", "decline"]
