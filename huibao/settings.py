@@ -188,6 +188,8 @@ HUIBAO_INSURER_DELIVERY_MAX_ATTEMPTS = env_int("HUIBAO_INSURER_DELIVERY_MAX_ATTE
 # An application not paid within this time expires; a payment left open expires sooner.
 HUIBAO_APPLICATION_TTL_HOURS = env_int("HUIBAO_APPLICATION_TTL_HOURS", 72)
 HUIBAO_PAYMENT_TTL_MINUTES = env_int("HUIBAO_PAYMENT_TTL_MINUTES", 30)
+# A quote older than this cannot start or confirm an application (prices and rules may have moved).
+HUIBAO_QUOTE_TTL_HOURS = env_int("HUIBAO_QUOTE_TTL_HOURS", 72)
 
 # --- I18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
