@@ -646,9 +646,9 @@ def test_agent_prepares_and_invites_the_customer_confirms_and_the_agent_cannot(
     applicant_id = f.resident_id(f.years_ago(40))
     response = agent.post(response["Location"], data_post(applicant_id=applicant_id))
     assert response.status_code == 302
-    # the agent cannot confirm for the customer
+    # the agent cannot confirm for the customer: the customer's pages send them to their own
     response = agent.post(url("review", app))
-    assert response.status_code == 403 and "只有投保人本人可以进行此操作" in text_of(response)
+    assert response["Location"] == reverse("application:agent_edit", args=[app.public_id])
     app.refresh_from_db()
     assert app.status == S.DRAFT and not app.is_confirmed
     # when: the agent makes the invitation (link + QR code)
@@ -689,3 +689,142 @@ def test_agent_prepares_and_invites_the_customer_confirms_and_the_agent_cannot(
 def test_invalid_invitation_link(customer_client: Client) -> None:
     response = customer_client.get(reverse("application:invite", args=[uuid.uuid4().hex]))
     assert response.status_code == 404 and "邀请链接无效或已失效" in text_of(response)
+
+
+# --- found in review ------------------------------------------------------------------------------
+
+
+def test_the_agent_is_kept_off_every_page_of_the_customers_flow(
+    agent_client, customer_client: Client, product, user
+) -> None:
+    agent, _agent_user = agent_client
+    response = agent.post(reverse("application:agent_home"), {"quote_id": str(f.quote(product).pk)})
+    app = Application.objects.get()
+    applicant_id = f.resident_id(f.years_ago(40))
+    agent.post(response["Location"], data_post(applicant_id=applicant_id))
+    agent.post(reverse("application:agent_invite", args=[app.public_id]))
+    html = text_of(agent.get(reverse("application:agent_edit", args=[app.public_id])))
+    link = re.search(r'data-testid="invite-link">([^<]+)<', html)
+    assert link
+    customer_client.get(link.group(1).replace("http://testserver", ""))
+    customer_client.post(url("identity", app), {"consent": "1"})
+    customer_client.post(url("review", app))
+    read_all(customer_client, app)
+    app.refresh_from_db()
+    assert app.status == S.ACCEPTED
+    doc = services.required_documents(app)[0]
+    agent_page = reverse("application:agent_edit", args=[app.public_id])
+    # neither the customer's data form (full ID numbers), nor the signature pad, nor payment
+    for page in (
+        url("data", app),
+        url("identity", app),
+        url("review", app),
+        url("document", app, doc.pk),
+        url("clause", app, doc.pk, "exclusion-1"),
+        url("sign", app),
+        url("pay", app),
+        url("done", app),
+    ):
+        response = agent.get(page)
+        assert response.status_code == 302 and response["Location"] == agent_page, page
+    response = agent.post(url("sign", app), {"role": "applicant", "confirmed": "1"})
+    assert response["Location"] == agent_page
+    response = agent.post(url("data", app), data_post(applicant_id=applicant_id))
+    assert response["Location"] == agent_page
+    app.refresh_from_db()
+    assert app.status == S.ACCEPTED and not app.signatures.exists()
+    assert agent.get(reverse("application:detail", args=[app.public_id]))["Location"] == agent_page
+
+
+def test_a_key_clause_is_not_shown_before_its_document_was_read(
+    customer_client: Client, product, user
+) -> None:
+    app = confirmed(customer_client, product, user)
+    doc = services.required_documents(app)[0]
+    # a direct link to the clause while the document is unread goes back to the document
+    response = customer_client.get(url("clause", app, doc.pk, "exclusion-1"))
+    assert response.status_code == 302 and response["Location"] == url("document", app, doc.pk)
+    response = customer_client.post(url("clause", app, doc.pk, "exclusion-1"))
+    assert response["Location"] == url("document", app, doc.pk)
+    assert not app.clause_confirmations.exists()
+
+
+def test_the_insured_persons_phone_is_kept_when_the_form_is_saved_again(
+    customer_client: Client, user
+) -> None:
+    product = f.simple_product(rules={"signature": "confirmation", "insured_relations": ["self", "spouse"]})
+    app = start(customer_client, f.quote(product, user))
+    spouse = {
+        "insured[0].relation": "spouse",
+        "insured[0].name": "李小川",
+        "insured[0].id_number": f.resident_id(f.years_ago(33), male=False),
+        "insured[0].phone": "13900003333",
+    }
+    assert customer_client.post(url("data", app), data_post(**spouse)).status_code == 302
+    html = text_of(customer_client.get(url("data", app)))
+    assert re.search(r'name="insured\[0\]\.phone" value="13900003333"', html)
+
+
+def test_the_identity_consent_error_is_next_to_the_checkbox(customer_client: Client, product, user) -> None:
+    app = filled(customer_client, product, user)
+    response = customer_client.post(url("identity", app))
+    html = text_of(response)
+    assert response.status_code == 422
+    assert 'aria-describedby="f-consent-error" aria-invalid="true"' in html
+    assert re.search(r'id="f-consent-error">请勾选同意进行身份核验<', html)
+
+
+def test_the_confirmation_checkbox_error_is_tied_to_the_checkbox(
+    customer_client: Client, product, user
+) -> None:
+    app = confirmed(customer_client, product, user)
+    read_all(customer_client, app)
+    html = text_of(customer_client.post(url("sign", app), {"role": "applicant"}))
+    assert 'aria-describedby="f-confirmed-error" aria-invalid="true"' in html
+    assert re.search(r'id="f-confirmed-error">请勾选确认', html)
+
+
+def test_confirming_data_changed_since_the_review_page_was_shown_is_refused(
+    customer_client: Client, product, user
+) -> None:
+    app = filled(customer_client, product, user)
+    customer_client.post(url("identity", app), {"consent": "1"})
+    html = text_of(customer_client.get(url("review", app)))
+    app.refresh_from_db()
+    shown = re.search(r'name="revision" value="(\d+)"', html)
+    assert shown and shown.group(1) == str(app.data_revision)
+    # meanwhile the data is saved again (another tab, or the agent)
+    same_id = app.applicant_id_number
+    customer_client.post(
+        url("data", app), data_post(applicant_id=same_id, **{"applicant.email": "new@example.com"})
+    )
+    response = customer_client.post(url("review", app), {"revision": shown.group(1)})
+    assert response.status_code == 409 and "投保信息刚刚有修改" in text_of(response)
+    app.refresh_from_db()
+    assert app.status == S.DRAFT and not app.is_confirmed
+    # the page shown again carries the new revision, which confirms
+    html = text_of(response)
+    fresh = re.search(r'name="revision" value="(\d+)"', html)
+    assert fresh and fresh.group(1) == str(app.data_revision)
+    assert customer_client.post(url("review", app), {"revision": fresh.group(1)}).status_code == 302
+    app.refresh_from_db()
+    assert app.is_confirmed
+
+
+def test_a_text_shared_by_products_in_a_bundle_names_all_of_them(customer_client: Client, user) -> None:
+    from huibao.catalog.models import Document
+
+    first = f.simple_product()
+    second = f.simple_product(insurer=first.insurer)
+    Product.objects.filter(pk=first.pk).update(name="甲意外险")
+    Product.objects.filter(pk=second.pk).update(name="乙意外险")
+    shared = Document.objects.get(version=first.current_version)
+    Document.objects.filter(version=second.current_version).update(content_sha256=shared.content_sha256)
+    app = start(customer_client, f.quote(first, user), f.quote(second, user))
+    customer_client.post(url("data", app), data_post())
+    customer_client.post(url("identity", app), {"consent": "1"})
+    customer_client.post(url("review", app))
+    app.refresh_from_db()
+    assert [d.pk for d in services.required_documents(app)] == [shared.pk]
+    html = text_of(customer_client.get(url("document", app, shared.pk)))
+    assert "甲意外险、乙意外险" in html

@@ -205,12 +205,16 @@ def values_from_app(app: Application, *, default_phone: str = "") -> dict[str, s
     values["beneficiary_mode"] = snapshot["beneficiary_mode"]
     for key, value in (snapshot["subject"] or {}).items():
         values[f"subject.{key}"] = str(value)
+    # The insured's own phone is not part of the snapshot: read it so that saving the form again
+    # does not silently clear it.
+    phones = dict(app.insured_persons.values_list("position", "phone"))
     for i, person in enumerate(snapshot["insured"]):
         p = f"insured[{i}]"
         values[f"{p}.relation"] = person["relation"]
         if person["relation"] != Relation.SELF:
             values[f"{p}.name"] = person["name"]
             values[f"{p}.id_number"] = person["id_number"]
+            values[f"{p}.phone"] = str(phones.get(person["position"]) or "")
         values[f"{p}.occupation"] = person["occupation"] or ""
         values[f"{p}.occupation_class"] = str(person["occupation_class"] or "")
         for code, answer in person["health_answers"].items():

@@ -38,7 +38,7 @@ from huibao.application.states import (
     UnderwritingOutcome,
 )
 from huibao.application.web import flow, forms
-from huibao.catalog.models import LineOfBusiness, Product, ProductStatus
+from huibao.catalog.models import Document, LineOfBusiness, Product, ProductStatus
 from huibao.catalog.web.presenters import clause_kind_label, highlight_key_clauses
 from huibao.core.errors import DomainError, FieldError, NotFound, ValidationFailed
 from huibao.core.masking import mask_id_number, mask_name, mask_phone
@@ -62,14 +62,26 @@ PAYMENT_REASONS = {
 # --- helpers ------------------------------------------------------------------------------------
 
 
+class AgentOnCustomerPage(Exception):
+    """A page of the customer's own flow asked for by the agent who started the application."""
+
+    def __init__(self, app: Application) -> None:
+        super().__init__(str(app.public_id))
+        self.app = app
+
+
 def login_required_here(view: View) -> View:
-    """Anonymous visitors go to the customer log-in and come back to this page."""
+    """Anonymous visitors go to the customer log-in and come back to this page; the agent who
+    started the application, on a page only the customer may use, goes to the agent's page."""
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
-        return view(request, *args, **kwargs)
+        try:
+            return view(request, *args, **kwargs)
+        except AgentOnCustomerPage as exc:
+            return redirect("application:agent_edit", exc.app.public_id)
 
     return wrapped
 
@@ -87,11 +99,17 @@ def login_needed(request: HttpRequest, back: str, *, invited: bool = False) -> H
     )
 
 
-def _application(request: HttpRequest, public_id: uuid.UUID) -> Application:
+def _application(request: HttpRequest, public_id: uuid.UUID, *, agent_ok: bool = False) -> Application:
+    """The requester's application: the customer's own, or (only where `agent_ok`) one the agent
+    started. The agent on any other page of the customer's flow goes to the agent's page: they
+    neither see the customer's pages as the customer nor act there (no signing by proxy)."""
     try:
-        return services.get_for_user(public_id, request.user)
+        app = services.get_for_user(public_id, request.user)
     except NotFound:
         raise Http404("no such application") from None
+    if not agent_ok and not is_customer_of(app, request.user):
+        raise AgentOnCustomerPage(app)
+    return app
 
 
 def is_customer_of(app: Application, user: Any) -> bool:
@@ -332,7 +350,7 @@ def mine(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required_here
 def detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
-    app = _application(request, public_id)
+    app = _application(request, public_id, agent_ok=True)
     if not is_customer_of(app, request.user) and app.started_by_id == request.user.pk:
         return redirect("application:agent_edit", app.public_id)
     return _to_next(app)
@@ -341,7 +359,7 @@ def detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @require_POST
 @login_required_here
 def cancel(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
-    app = _application(request, public_id)
+    app = _application(request, public_id, agent_ok=True)
     try:
         services.cancel(app, user=request.user, request=request)
     except DomainError as exc:
@@ -415,6 +433,7 @@ def identity(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         return _page(request, app, template, "identity", context)
     if request.POST.get("consent") != "1":
         errors = [FieldError("consent", "required", "请勾选同意进行身份核验")]
+        context["consent_error"] = errors[0].message
         return _page(request, app, template, "identity", context, status=422, errors=errors)
     try:
         # The applicant's own name and ID as entered on the data page (shown masked here).
@@ -493,6 +512,12 @@ def review(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     context = {**_people_summary(app), "identity_ok": services.identity_is_current(app)}
     if request.method == "GET":
         return _page(request, app, template, "review", context)
+    shown = request.POST.get("revision")
+    if shown is not None and shown != str(app.data_revision):
+        # The data changed (e.g. the agent amended it) after this page was shown: confirming now
+        # would confirm what the customer has not seen.
+        errors = [FieldError("revision", "data_changed", "投保信息刚刚有修改，请重新核对以下信息后再确认")]
+        return _page(request, app, template, "review", context, status=409, errors=errors)
     try:
         app = services.confirm(app, user=request.user, request=request)
     except DomainError as exc:
@@ -562,6 +587,22 @@ def _reading_context(app: Application, current_id: int) -> dict[str, Any]:
     }
 
 
+def _products_sharing(app: Application, doc: Document) -> list[str]:
+    """The products of the application this text belongs to: in a bundle, a text several products
+    share is read once, for all of them."""
+    items = services.items_of(app)
+    versions = {doc.version_id}
+    if doc.content_sha256:
+        versions |= set(
+            Document.objects.filter(
+                version_id__in={i.product_version_id for i in items}, content_sha256=doc.content_sha256
+            ).values_list("version_id", flat=True)
+        )
+    return list(
+        dict.fromkeys(i.product_version.product.name for i in items if i.product_version_id in versions)
+    )
+
+
 @require_http_methods(["GET", "POST"])
 @login_required_here
 def document(request: HttpRequest, public_id: uuid.UUID, document_id: int) -> HttpResponse:
@@ -605,13 +646,7 @@ def document(request: HttpRequest, public_id: uuid.UUID, document_id: int) -> Ht
         "reading": reading,
         "completed": reading is not None and reading.completed_at is not None,
         "remaining": remaining,
-        "product_names": sorted(
-            {
-                i.product_version.product.name
-                for i in services.items_of(app)
-                if i.product_version_id == doc.version_id
-            }
-        ),
+        "product_names": _products_sharing(app, doc),
         **_reading_context(app, doc.pk),
     }
     return _page(request, app, template, "document", context, status=status, errors=errors)
@@ -624,16 +659,17 @@ def clause(request: HttpRequest, public_id: uuid.UUID, document_id: int, code: s
     app = _application(request, public_id)
     if app.status != S.ACCEPTED:
         return _to_next(app)
+    progress = services.disclosure_progress(app)
+    clauses = progress["clauses"]
     found = next(
-        (
-            (i, d, c)
-            for i, (d, c) in enumerate(services.key_clauses(app))
-            if d.pk == document_id and c.get("code") == code
-        ),
+        ((i, d, c) for i, (d, c) in enumerate(clauses) if d.pk == document_id and c.get("code") == code),
         None,
     )
     if found is None:
         raise Http404("not a clause of this application")
+    if progress["unread"]:
+        # The key clauses come after every document was read in full (not by a direct link).
+        return _to_next(app)
     index, doc, clause_ = found
     template = "application/clause.html"
     errors: list[FieldError] = []
@@ -653,7 +689,7 @@ def clause(request: HttpRequest, public_id: uuid.UUID, document_id: int, code: s
             return _to_next(app)
         except DomainError as exc:
             errors, status = errors + errors_of(exc), exc.http_status
-    total = len(services.key_clauses(app))
+    total = len(clauses)
     context = {
         "doc": doc,
         "clause": clause_,
@@ -869,7 +905,7 @@ def application_form(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
     task has not yet; 404 for anyone else (the agent included) and before signing."""
     from huibao.application.documents import render_application_form
 
-    app = _application(request, public_id)
+    app = _application(request, public_id, agent_ok=True)
     if not is_customer_of(app, request.user):
         raise Http404("no such application")
     if app.application_form_id is not None:
@@ -891,7 +927,7 @@ def application_form(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
 def poll(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """htmx polling of a waiting page: 204 while nothing changed, else HX-Redirect to the page the
     application is at now (not recorded as a page view)."""
-    app = _application(request, public_id)
+    app = _application(request, public_id, agent_ok=True)
     if request.GET.get("key", "") == flow.state_key(app):
         return HttpResponse(status=204)
     response = HttpResponse("")
