@@ -297,6 +297,7 @@ def data_snapshot(
                 "relation": person.relation,
                 "name": person.name,
                 "id_number": person.id_number,
+                "phone": person.phone,
                 "occupation": person.occupation,
                 "occupation_class": person.occupation_class,
                 "health_answers": json.loads(person.health_answers or "{}"),
@@ -1471,6 +1472,15 @@ def show_clause(
         _require_owner(app, user)
         clauses = key_clauses(app)
         index, doc, clause = _clause(clauses, document_id, clause_code)
+        # A key clause comes after its document was read through (the page leads there; the server
+        # holds to it for every client).
+        if not DisclosureReading.objects.filter(
+            application=app, content_sha256=_doc_key(doc), completed_at__isnull=False
+        ).exists():
+            raise ValidationFailed(
+                "read the document first",
+                errors=[FieldError("clause", "document_not_read", f"请先阅读完《{doc.title}》")],
+            )
         confirmed = set(
             ClauseConfirmation.objects.filter(application=app, confirmed_at__isnull=False).values_list(
                 "content_sha256", "clause_code"

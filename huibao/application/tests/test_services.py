@@ -193,6 +193,14 @@ def test_key_clauses_are_confirmed_one_by_one_in_order(user) -> None:
     ]
     doc.save(update_fields=["key_clauses"])
     app = started(product, user)
+    # not before the document was read through
+    with pytest.raises(ValidationFailed) as exc:
+        services.show_clause(app, doc.pk, "excl", user=user)
+    assert exc.value.errors[0].code == "document_not_read"
+    assert not ClauseConfirmation.objects.filter(application=app).exists()
+    services.open_document(app, doc.pk, user=user)
+    later = timezone.now() + datetime.timedelta(hours=1)
+    services.finish_reading(app, doc.pk, scrolled_to_end=True, user=user, now=later)
     with pytest.raises(ValidationFailed) as exc:
         services.show_clause(app, doc.pk, "wait", user=user)
     assert exc.value.errors[0].code == "previous_not_confirmed"
