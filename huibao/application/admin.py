@@ -28,6 +28,7 @@ from huibao.core.masking import mask_id_number, mask_name, mask_phone
 from huibao.core.validators import validate_resident_id
 
 VIEW_PERMISSION = "application.replay_application"
+MAX_EVIDENCE_BYTES = 20_000_000
 
 
 class ApplicationItemInline(admin.TabularInline):
@@ -140,6 +141,11 @@ class ApplicationAdmin(ReadOnlyModelAdmin):
                 name="application_application_replay_pdf",
             ),
             path(
+                "<int:object_id>/replay/verify/",
+                wrap(self.verify_export_view),
+                name="application_application_replay_verify",
+            ),
+            path(
                 "<int:object_id>/replay/document/<int:document_id>/",
                 wrap(self.document_view),
                 name="application_application_replay_document",
@@ -190,6 +196,31 @@ class ApplicationAdmin(ReadOnlyModelAdmin):
         response = HttpResponse(replay.render_json(data), content_type="application/json; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{app.number}-evidence.json"'
         return response
+
+    def verify_export_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """An evidence file (JSON export) brought back, e.g. in a dispute, checked against the
+        audit chain: unchanged, complete, and one the platform exported."""
+        app = self._application(request, object_id)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        upload = request.FILES.get("evidence")
+        if upload is None:
+            problems = ["请选择要核验的 JSON 证据文件"]
+        elif upload.size is not None and upload.size > MAX_EVIDENCE_BYTES:
+            problems = [f"文件过大（上限 {MAX_EVIDENCE_BYTES // 1_000_000} MB）"]
+        else:
+            problems = replay.verify_export(app, upload.read())
+        context = {
+            **self._context(request, app, f"证据核验：{app.number}"),
+            "filename": upload.name if upload is not None else "",
+            "problems": problems,
+        }
+        return TemplateResponse(
+            request,
+            "admin/application/application/replay_verify.html",
+            context,
+            status=200 if not problems else 422,
+        )
 
     def export_pdf_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         app = self._application(request, object_id)

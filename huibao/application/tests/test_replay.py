@@ -495,6 +495,10 @@ def test_staff_without_the_permission_cannot_replay_or_export(client, issued, ro
     assert (
         client.post(reverse("admin:application_application_replay_pdf", args=[issued.pk])).status_code == 403
     )
+    assert (
+        client.post(reverse("admin:application_application_replay_verify", args=[issued.pk])).status_code
+        == 403
+    )
     assert AuditEntry.objects.filter(action="application.evidence_exported").count() == before
 
 
@@ -587,3 +591,26 @@ def call_command_output(*args) -> str:
     out = io.StringIO()
     call_command(*args, stdout=out)
     return out.getvalue()
+
+
+def test_auditor_verifies_a_returned_evidence_file_against_the_chain(client, issued) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    staff_client(client, "audit_zhou", ["auditor"])
+    exported = client.post(reverse("admin:application_application_replay_json", args=[issued.pk])).content
+    url = reverse("admin:application_application_replay_verify", args=[issued.pk])
+    replay_page = client.get(
+        reverse("admin:application_application_replay", args=[issued.pk])
+    ).content.decode()
+    assert url in replay_page  # the form is on the replay
+    # the file as exported: verified
+    same = client.post(url, {"evidence": SimpleUploadedFile("e.json", exported, "application/json")})
+    assert same.status_code == 200 and 'data-verified="true"' in same.content.decode()
+    # one character changed in it: refused, with the reason
+    changed = exported.replace(b'"status"', b'"statuz"', 1)
+    assert changed != exported
+    bad = client.post(url, {"evidence": SimpleUploadedFile("e.json", changed, "application/json")})
+    assert bad.status_code == 422 and 'data-verified="false"' in bad.content.decode()
+    # no file, or a GET: nothing checked
+    assert client.post(url).status_code == 422
+    assert client.get(url).status_code == 405
