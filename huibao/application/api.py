@@ -38,6 +38,7 @@ from huibao.application.schemas import (
     ApplicationOut,
     ClaimIn,
     ClauseOut,
+    ConfirmIn,
     DocumentTextOut,
     ErrorOut,
     FaceIn,
@@ -227,8 +228,13 @@ def start_face(request: HttpRequest, public_id: uuid.UUID, payload: FaceIn) -> d
     response={200: ApplicationOut, **ERRORS},
     summary="确认投保信息（锁定并核保）",
 )
-def confirm(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
-    app = services.confirm(_target(request, public_id), user=_user(request), request=request)
+def confirm(request: HttpRequest, public_id: uuid.UUID, payload: ConfirmIn | None = None) -> dict[str, Any]:
+    app = services.confirm(
+        _target(request, public_id),
+        user=_user(request),
+        request=request,
+        expected_revision=payload.data_revision if payload is not None else None,
+    )
     return _state(app, request)
 
 

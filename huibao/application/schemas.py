@@ -167,6 +167,13 @@ class IdentityIn(Schema):
     id_number: str = Field(..., examples=[EXAMPLE_ID])
 
 
+class ConfirmIn(Schema):
+    data_revision: int | None = Field(
+        None,
+        description="the data revision the customer checked (data_revision in the state); 409 if it moved",
+    )
+
+
 class FaceIn(Schema):
     return_url: str = Field(
         ..., description="人脸识别完成后返回的地址（本站路径或本站URL）", examples=["/apply/face-done/"]

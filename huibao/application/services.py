@@ -1129,8 +1129,16 @@ def _missing_for_confirmation(app: Application, items: Sequence[ApplicationItem]
     return errors
 
 
-def confirm(application: Application, *, user: Any, request: HttpRequest | None = None) -> Application:
-    """The customer confirms the data they checked: it is locked and underwritten."""
+def confirm(
+    application: Application,
+    *,
+    user: Any,
+    request: HttpRequest | None = None,
+    expected_revision: int | None = None,
+) -> Application:
+    """The customer confirms the data they checked: it is locked and underwritten.
+    `expected_revision`: the data revision the customer was shown; if the data changed since
+    (another tab, the agent), nothing is confirmed."""
     from huibao.underwriting.services import underwrite_application
 
     with transaction.atomic():
@@ -1138,6 +1146,8 @@ def confirm(application: Application, *, user: Any, request: HttpRequest | None 
         _require_owner(app, user)
         if app.status != ApplicationStatus.DRAFT:
             raise Conflict("投保信息已确认", code="already_confirmed")
+        if expected_revision is not None and expected_revision != app.data_revision:
+            raise Conflict("投保信息刚刚有修改，请重新核对后再确认", code="data_changed")
         items = items_of(app)
         errors = _missing_for_confirmation(app, items) + _not_on_sale(items)
         if errors:

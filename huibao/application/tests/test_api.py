@@ -4,6 +4,7 @@ notifications, and a payment confirmed while issuance was not running."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 from concurrent.futures import ThreadPoolExecutor
@@ -516,3 +517,18 @@ def test_fifty_concurrent_duplicate_notifications_issue_exactly_one_policy() -> 
     app.refresh_from_db()
     assert app.status == ApplicationStatus.ISSUED and app.policies.count() == 1
     assert AuditEntry.objects.filter(object_id=str(app.public_id), action="application.issued").count() == 1
+
+
+def test_confirming_data_that_changed_since_it_was_shown_is_refused(api: Api, product, user) -> None:
+    app = services.start_application(quote_ids=[f.quote(product, user).pk], user=user)
+    d = f.data()
+    services.save_data(app, d, actor=user)
+    services.verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
+    shown = api.get(f"{BASE}/{app.public_id}").data["data_revision"]
+    changed = dataclasses.replace(d, applicant=dataclasses.replace(d.applicant, phone="13900009999"))
+    services.save_data(app, changed, actor=user)  # changed in another tab
+    stale = api.post(f"{BASE}/{app.public_id}/confirm", {"data_revision": shown})
+    assert stale.status_code == 409 and stale.data["code"] == "data_changed"
+    assert Application.objects.get(pk=app.pk).status == ApplicationStatus.DRAFT
+    current = api.get(f"{BASE}/{app.public_id}").data["data_revision"]
+    assert api.post(f"{BASE}/{app.public_id}/confirm", {"data_revision": current}).status_code == 200
