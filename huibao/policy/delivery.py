@@ -185,6 +185,12 @@ class AckOutcome:
     message: str = ""
 
 
+# Refused acknowledgements stored per window, and how much of each body.
+INVALID_ACK_WINDOW = datetime.timedelta(minutes=10)
+INVALID_ACKS_KEPT_PER_WINDOW = 200
+INVALID_ACK_BODY_KEPT = 2_000
+
+
 def _notify_id_of(headers: Mapping[str, str]) -> str:
     return next((str(v) for k, v in headers.items() if k.lower().endswith("notify-id")), "")
 
@@ -197,13 +203,21 @@ def handle_ack(
         connector = get_connector(connector_name)
         ack = connector.parse_ack(headers, body)
     except InvalidAck as exc:
-        InsurerAckReceipt.objects.create(
-            connector=connector_name[:32],
-            notify_id=_notify_id_of(headers)[:64],
-            raw_body=body.decode("utf-8", "replace")[:10_000],
-            signature_ok=False,
-            outcome=exc.code,
-        )
+        # Refused messages are kept as evidence, within a budget: a flood of forged posts must not
+        # fill the database (past it they are only counted in the log).
+        recent = InsurerAckReceipt.objects.filter(
+            signature_ok=False, received_at__gte=now - INVALID_ACK_WINDOW
+        ).count()
+        if recent < INVALID_ACKS_KEPT_PER_WINDOW:
+            InsurerAckReceipt.objects.create(
+                connector=connector_name[:32],
+                notify_id=_notify_id_of(headers)[:64],
+                raw_body=body.decode("utf-8", "replace")[:INVALID_ACK_BODY_KEPT],
+                signature_ok=False,
+                outcome=exc.code,
+            )
+        else:
+            logger.warning("insurer ack refused (%s) and not stored: over the budget", exc.code)
         return AckOutcome(acknowledge=False, code=exc.code, message=exc.message)
     if rules.is_stale(ack.sent_at, now):
         return AckOutcome(acknowledge=False, code="stale", message="acknowledgement timestamp is stale")

@@ -253,3 +253,22 @@ def test_sweep_sends_due_deliveries(policy) -> None:
 
 def _h(headers: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k != "Content-Type"}
+
+
+def test_a_flood_of_forged_acks_is_stored_only_up_to_the_budget(policy, client, monkeypatch) -> None:
+    from huibao.policy import delivery as delivery_module
+
+    monkeypatch.setattr(delivery_module, "INVALID_ACKS_KEPT_PER_WINDOW", 3)
+    d = sent(policy)
+    _headers, body = f.signed_ack(ack_body(d))
+    garbage = {"X-Huibao-Notify-Id": "forged", "X-Huibao-Signature": "0" * 64}
+    for _ in range(5):
+        response = client.post(
+            ACK_PATH, body + b" " * 20_000, content_type="application/json", headers=garbage
+        )
+        assert response.status_code == 400
+    kept = InsurerAckReceipt.objects.filter(signature_ok=False)
+    assert kept.count() == 3
+    assert all(len(r.raw_body) <= delivery_module.INVALID_ACK_BODY_KEPT for r in kept)
+    d.refresh_from_db()
+    assert d.status == DeliveryStatus.SENT
