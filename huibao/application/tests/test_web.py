@@ -663,8 +663,9 @@ def test_agent_prepares_and_invites_the_customer_confirms_and_the_agent_cannot(
     visitor = text_of(Client().get(path))
     assert "代理人已为您准备好投保单" in visitor
     assert "/account/signup/?next=" + path.replace("/", "%2F") in visitor
-    # then: the customer opens it, is taken to identity, and confirms themself
-    response = customer_client.get(path)
+    # then: the customer opens it, accepts, is taken to identity, and confirms themself
+    assert customer_client.get(path).status_code == 200
+    response = customer_client.post(path)
     app.refresh_from_db()
     assert app.customer == user and response["Location"] == url("identity", app)
     customer_client.post(url("identity", app), {"consent": "1"})
@@ -689,6 +690,112 @@ def test_agent_prepares_and_invites_the_customer_confirms_and_the_agent_cannot(
 def test_invalid_invitation_link(customer_client: Client) -> None:
     response = customer_client.get(reverse("application:invite", args=[uuid.uuid4().hex]))
     assert response.status_code == 404 and "邀请链接无效或已失效" in text_of(response)
+    response = customer_client.post(reverse("application:invite", args=[uuid.uuid4().hex]))
+    assert response.status_code == 404 and "邀请链接无效或已失效" in text_of(response)
+
+
+def _invitation_path(agent: Client, product: Any) -> tuple[Application, str]:
+    """An application the agent filled in, and the path of the invitation link they made."""
+    response = agent.post(reverse("application:agent_home"), {"quote_id": str(f.quote(product).pk)})
+    app = Application.objects.get()
+    agent.post(response["Location"], data_post())
+    agent.post(reverse("application:agent_invite", args=[app.public_id]))
+    html = text_of(agent.get(reverse("application:agent_edit", args=[app.public_id])))
+    link = re.search(r'data-testid="invite-link">([^<]+)<', html)
+    assert link
+    return app, link.group(1).replace("http://testserver", "")
+
+
+def test_opening_the_invitation_shows_it_and_only_the_button_takes_the_application_over(
+    agent_client, user, product
+) -> None:
+    agent, agent_user = agent_client
+    agent_user.display_name = "张经理"
+    agent_user.save(update_fields=["display_name"])
+    app, path = _invitation_path(agent, product)
+    customer = Client(enforce_csrf_checks=True)
+    customer.force_login(user)
+    # a GET shows what the invitation is, and changes nothing
+    response = customer.get(path)
+    assert response.status_code == 200
+    html = text_of(response)
+    assert product.name in html and "张经理" in html
+    assert 'data-testid="applicant-name">' + f.APPLICANT_NAME[0] + "*" * (len(f.APPLICANT_NAME) - 1) in html
+    assert f.APPLICANT_NAME not in html
+    assert 'data-testid="total">' in html and "接受邀请，核对投保信息" in html
+    app.refresh_from_db()
+    assert app.customer is None
+    assert not AuditEntry.objects.filter(action="application.invitation_opened").exists()
+    # the POST is CSRF-protected
+    assert customer.post(path).status_code == 403
+    app.refresh_from_db()
+    assert app.customer is None
+    # the button (with its token) takes it over, through the same service call
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    assert token
+    response = customer.post(path, {"csrfmiddlewaretoken": token.group(1)})
+    app.refresh_from_db()
+    assert app.customer == user and response["Location"] == url("identity", app)
+    assert AuditEntry.objects.filter(action="application.invitation_opened").count() == 1
+    # opened again, the link just leads on
+    assert customer.get(path)["Location"] == url("identity", app)
+
+
+def test_an_invitation_taken_by_another_customer_is_not_shown(agent_client, customer_client, product) -> None:
+    agent, _agent_user = agent_client
+    _app, path = _invitation_path(agent, product)
+    assert customer_client.post(path).status_code == 302
+    other = Client()
+    other.force_login(f.customer("13900009999"))
+    response = other.get(path)
+    assert response.status_code == 403 and "该投保单已由其他客户打开" in text_of(response)
+    assert product.name not in text_of(response)
+    assert other.post(path).status_code == 403
+
+
+def test_cancelling_asks_for_confirmation_first(customer_client: Client, product, user) -> None:
+    app = filled(customer_client, product, user)
+    cancel = url("cancel", app)
+    # the data page links to the confirm step (a GET, which changes nothing)
+    assert f'href="{cancel}"' in text_of(customer_client.get(url("data", app)))
+    response = customer_client.get(cancel)
+    html = text_of(response)
+    assert response.status_code == 200 and "确定撤销投保单？" in html
+    assert 'name="confirm" value="yes"' in html
+    app.refresh_from_db()
+    assert app.status == S.DRAFT
+    # a POST without the explicit confirmation is refused and changes nothing
+    response = customer_client.post(cancel)
+    assert response.status_code == 400 and "确定撤销投保单？" in text_of(response)
+    assert customer_client.post(cancel, {"confirm": "1"}).status_code == 400
+    app.refresh_from_db()
+    assert app.status == S.DRAFT
+    assert not AuditEntry.objects.filter(action="application.cancelled").exists()
+    # the confirmation cancels
+    response = customer_client.post(cancel, {"confirm": "yes"})
+    assert response["Location"] == reverse("application:mine")
+    app.refresh_from_db()
+    assert app.status == S.CANCELLED
+    assert AuditEntry.objects.filter(action="application.cancelled").count() == 1
+    # a cancelled application has nothing left to confirm
+    assert customer_client.get(cancel)["Location"] == reverse("application:detail", args=[app.public_id])
+
+
+def test_flow_pages_carry_no_agent_notice_and_the_clause_is_no_dialog(
+    customer_client: Client, product, user
+) -> None:
+    from django.template.loader import render_to_string
+
+    app = confirmed(customer_client, product, user)
+    # the agent is sent off the customer's pages, so the old "viewing as the agent" notice is gone
+    html = render_to_string("application/flow_base.html", {"app": app, "progress": [], "is_customer": False})
+    assert "以代理人身份查看" not in html
+    doc = services.required_documents(app)[0]
+    customer_client.get(url("document", app, doc.pk))
+    customer_client.post(url("document", app, doc.pk), {"scrolled_to_end": "1"})
+    response = customer_client.get(url("clause", app, doc.pk, "exclusion-1"))
+    assert response.status_code == 200 and 'class="clause-card"' in text_of(response)
+    assert 'role="dialog"' not in text_of(response)
 
 
 # --- found in review ------------------------------------------------------------------------------
@@ -706,7 +813,7 @@ def test_the_agent_is_kept_off_every_page_of_the_customers_flow(
     html = text_of(agent.get(reverse("application:agent_edit", args=[app.public_id])))
     link = re.search(r'data-testid="invite-link">([^<]+)<', html)
     assert link
-    customer_client.get(link.group(1).replace("http://testserver", ""))
+    customer_client.post(link.group(1).replace("http://testserver", ""))
     customer_client.post(url("identity", app), {"consent": "1"})
     customer_client.post(url("review", app))
     read_all(customer_client, app)

@@ -10,6 +10,7 @@ redirects there. Every page shown is recorded with its template version
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import uuid
 from collections.abc import Callable
@@ -40,7 +41,14 @@ from huibao.application.states import (
 from huibao.application.web import flow, forms
 from huibao.catalog.models import Document, LineOfBusiness, Product, ProductStatus
 from huibao.catalog.web.presenters import clause_kind_label, highlight_key_clauses
-from huibao.core.errors import DomainError, FieldError, NotFound, ValidationFailed
+from huibao.core.errors import (
+    Conflict,
+    DomainError,
+    FieldError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from huibao.core.masking import mask_id_number, mask_name, mask_phone
 from huibao.core.models import AuditEntry
 from huibao.rating.models import Quote
@@ -356,10 +364,27 @@ def detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     return _to_next(app)
 
 
-@require_POST
+CANCEL_CONFIRM_FIELD = "confirm"  # a cancel POST without it is refused (the confirm step)
+
+
+@require_http_methods(["GET", "POST"])
 @login_required_here
 def cancel(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """撤销: GET asks for confirmation; only a POST carrying the explicit confirmation cancels.
+    A POST without it (a first tap from an older page) changes nothing and asks again."""
     app = _application(request, public_id, agent_ok=True)
+    if app.status not in OPEN_STATUSES:
+        return redirect("application:detail", app.public_id)
+    confirmed = request.method == "POST" and request.POST.get(CANCEL_CONFIRM_FIELD) == "yes"
+    if not confirmed:
+        template = "application/cancel_confirm.html"
+        services.record_page_view(app, template, request=request)
+        context = {
+            "app": app,
+            "products": list(dict.fromkeys(i.product_version.product.name for i in services.items_of(app))),
+            "confirm_field": CANCEL_CONFIRM_FIELD,
+        }
+        return render(request, template, context, status=400 if request.method == "POST" else 200)
     try:
         services.cancel(app, user=request.user, request=request)
     except DomainError as exc:
@@ -512,14 +537,16 @@ def review(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     context = {**_people_summary(app), "identity_ok": services.identity_is_current(app)}
     if request.method == "GET":
         return _page(request, app, template, "review", context)
-    shown = request.POST.get("revision")
-    if shown is not None and shown != str(app.data_revision):
+    shown = request.POST.get("revision", "")
+    changed = [FieldError("revision", "data_changed", "投保信息刚刚有修改，请重新核对以下信息后再确认")]
+    if shown and shown != str(app.data_revision):
         # The data changed (e.g. the agent amended it) after this page was shown: confirming now
         # would confirm what the customer has not seen.
-        errors = [FieldError("revision", "data_changed", "投保信息刚刚有修改，请重新核对以下信息后再确认")]
-        return _page(request, app, template, "review", context, status=409, errors=errors)
+        return _page(request, app, template, "review", context, status=409, errors=changed)
     try:
-        app = services.confirm(app, user=request.user, request=request)
+        # checked again under the application's lock
+        expected = int(shown) if shown.isdigit() else None
+        app = services.confirm(app, user=request.user, request=request, expected_revision=expected)
     except DomainError as exc:
         return _page(request, app, template, "review", context, status=exc.http_status, errors=errors_of(exc))
     return _to_next(app)
@@ -938,17 +965,58 @@ def poll(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 # --- the agent's invitation, opened by the customer ------------------------------------------------
 
 
-@require_GET
+def _invitation_preview(token: str, user: Any) -> Application:
+    """The application behind the agent's link, for showing before the customer takes it over:
+    read-only, refused for the same reasons `services.claim_invitation` refuses (which decides
+    again on the POST)."""
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    app = Application.objects.select_related("started_by").filter(invite_token_hash=digest).first()
+    if app is None or not token:
+        message = "邀请链接无效或已失效"
+        raise NotFound(
+            message, code="invalid_invitation", errors=[FieldError("token", "invalid_invitation", message)]
+        )
+    if app.status not in OPEN_STATUSES:
+        raise Conflict(f"投保单当前状态为“{S(app.status).label}”，不能再操作", code="application_closed")
+    if not getattr(user, "is_customer", False):
+        raise PermissionDenied("请以投保人本人的账号登录后打开链接", code="login_required")
+    if app.started_by_id == user.pk:
+        raise PermissionDenied("代理人不能代替客户确认投保", code="agent_cannot_claim")
+    if app.customer_id is not None and app.customer_id != user.pk:
+        raise PermissionDenied("该投保单已由其他客户打开", code="claimed_by_other")
+    return app
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache
 def invite(request: HttpRequest, token: str) -> HttpResponse:
-    """The link (or QR code) an agent sent: the logged-in customer takes the application over and
-    does every step themself (a new customer signs up first)."""
+    """The link (or QR code) an agent sent. A GET only shows what the invitation is (products,
+    premium, the agent, the masked applicant name) with a button; the logged-in customer takes
+    the application over on the POST and then does every step themself (a new customer signs up
+    first)."""
     if not request.user.is_authenticated:
         return login_needed(request, request.get_full_path(), invited=True)
     try:
-        app = services.claim_invitation(token, user=request.user, request=request)
+        if request.method == "POST":
+            app = services.claim_invitation(token, user=request.user, request=request)
+        else:
+            app = _invitation_preview(token, request.user)
     except DomainError as exc:
         return render(
             request, "application/invite_error.html", {"message": exc.message}, status=exc.http_status
         )
+    if request.method == "GET":
+        if app.customer_id == request.user.pk:  # taken over already: nothing left to accept
+            return _to_next(app)
+        items = services.items_of(app)
+        agent = app.started_by
+        context = {
+            "app": app,
+            "items": items,
+            "total": app.total_premium,
+            "agent_name": (agent.display_name or agent.username) if agent else "",
+            "applicant_name": mask_name(app.applicant_name) if app.applicant_name else "",
+        }
+        return render(request, "application/invite.html", context)
     messages.info(request, "代理人已为您填写投保信息，请逐项核对；确认、签名和支付须由您本人完成")
     return _to_next(app)
