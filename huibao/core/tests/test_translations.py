@@ -45,7 +45,8 @@ def test_every_marked_string_has_an_entry(language: str) -> None:
 
 
 def test_english_catalog_translates_every_chinese_source_string() -> None:
-    untranslated = [e.msgid for e in catalog("en") if HAN.search(e.msgid) and not e.translated()]
+    entries = [e for e in catalog("en") if not e.obsolete]
+    untranslated = [e.msgid for e in entries if HAN.search(e.msgid) and not e.translated()]
     assert untranslated == []
 
 
