@@ -3,23 +3,29 @@
 An application is kept until `Application.retention_until` (see docs/traceability.md for how it
 is computed) and `Application.delete()` refuses before that date. `purge_candidates` lists the
 applications whose date has passed and says, for each, whether it may go now; `purge` deletes
-those that may (the application, its own rows — items, insured persons, beneficiaries, readings,
-clause confirmations, signatures — and its signed application form and evidence files) and
-records each deletion in the audit chain. Audit entries are never deleted.
+those that may, in one transaction each: the application with its own rows (items, insured
+persons, beneficiaries, readings, clause confirmations, signatures) and the records other apps
+keep only because of it, each deleted by the app that owns it (`purge_related`) — payments with
+their events, refunds and provider notifications, real-name and face checks with the face-provider
+notifications, underwriting cases, the signed application form and evidence files. Each deletion
+is recorded in the audit chain with the counts per kind. Audit entries are never deleted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import ProtectedError, Q
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from huibao.application.models import Application
 from huibao.application.states import FINAL_STATUSES, ApplicationStatus
 from huibao.application.trace import record_step
+from huibao.core.errors import Conflict
 
 PURGE_ACTOR = "system:retention"
 # An application that never became a contract is kept this long after it closed.
@@ -55,6 +61,66 @@ class PurgeCandidate:
     retention_until: datetime.date
     deletable: bool
     reason: str  # why it is kept, when it is not deletable
+    # What goes with it (would go, in a dry run), per kind of `PURGED_KINDS`; empty when kept.
+    counts: Mapping[str, int] = dataclasses.field(default_factory=dict)
+
+
+# Every kind of record deleted with an application, in report order, with its label.
+PURGED_KINDS: dict[str, str] = {
+    "payments": "支付记录",
+    "payment_events": "支付事件",
+    "refunds": "退款记录",
+    "payment_notifications": "支付通知",
+    "identity_checks": "实名认证记录",
+    "face_checks": "人脸识别记录",
+    "face_notifications": "人脸识别通知",
+    "underwriting_cases": "人工核保案件",
+    "signed_documents": "电子投保单及回溯证据文件",
+}
+
+
+def purge_related(app: Application, *, dry_run: bool = False) -> dict[str, int]:
+    """Deletes (counts, with `dry_run`) the records other apps keep only because of `app`, each
+    through the app that owns them; the signed documents are left for after the application row
+    (it points at its form), see `purge`. Raises `Conflict` while one of them is still needed (a
+    payment the payer may still complete, or money not returned); nothing is deleted then.
+
+    Links, none of them a foreign key: payments, real-name and face checks by
+    (`REFERENCE_KIND`, `app.public_id`); underwriting cases by the application's items."""
+    from huibao.application.services import REFERENCE_KIND
+    from huibao.identity import services as identity_services
+    from huibao.payment import services as payment_services
+    from huibao.underwriting import services as underwriting_services
+
+    ref = str(app.public_id)
+    counts: dict[str, int] = {}
+    counts.update(payment_services.purge_for_reference(REFERENCE_KIND, ref, dry_run=dry_run))
+    counts.update(identity_services.purge_for_reference(REFERENCE_KIND, ref, dry_run=dry_run))
+    counts.update(underwriting_services.purge_for_application(app, dry_run=dry_run))
+    return counts
+
+
+def _purge_documents(app_number: str, form_id: int | None, *, dry_run: bool) -> dict[str, int]:
+    """The signed application form(s) and the evidence files exported for the application."""
+    from huibao.esign import services as esign_services
+    from huibao.esign.models import SignedDocumentKind
+
+    return esign_services.purge_for_reference(
+        app_number,
+        [SignedDocumentKind.APPLICATION_FORM, SignedDocumentKind.EVIDENCE],
+        also=[form_id] if form_id is not None else [],
+        dry_run=dry_run,
+    )
+
+
+def _counted(app: Application) -> tuple[dict[str, int], str]:
+    """What would go with `app`, or why it must stay: (counts, "") or ({}, reason)."""
+    try:
+        counts = purge_related(app, dry_run=True)
+    except Conflict as exc:
+        return {}, "；".join(e.message for e in exc.errors) or exc.message
+    counts.update(_purge_documents(app.number, app.application_form_id, dry_run=True))
+    return {kind: counts.get(kind, 0) for kind in PURGED_KINDS}, ""
 
 
 def _why_kept(app: Application, today: datetime.date) -> str:
@@ -70,11 +136,15 @@ def _why_kept(app: Application, today: datetime.date) -> str:
 
 
 def purge_candidates(today: datetime.date | None = None) -> list[PurgeCandidate]:
-    """Applications whose retention date is past (strictly before `today`), oldest first."""
+    """Applications whose retention date is past (strictly before `today`), oldest first, with
+    what would be deleted with each that may go."""
     today = today or timezone.localdate()
     out: list[PurgeCandidate] = []
     for app in Application.objects.filter(retention_until__lt=today).order_by("retention_until", "id"):
         reason = _why_kept(app, today)
+        counts: dict[str, int] = {}
+        if not reason:
+            counts, reason = _counted(app)
         assert app.retention_until is not None
         out.append(
             PurgeCandidate(
@@ -84,6 +154,7 @@ def purge_candidates(today: datetime.date | None = None) -> list[PurgeCandidate]
                 retention_until=app.retention_until,
                 deletable=not reason,
                 reason=reason,
+                counts=counts,
             )
         )
     return out
@@ -91,9 +162,8 @@ def purge_candidates(today: datetime.date | None = None) -> list[PurgeCandidate]
 
 def purge(today: datetime.date | None = None) -> list[PurgeCandidate]:
     """Deletes every deletable candidate (each in its own transaction, checked again under a row
-    lock); returns the candidates with what happened to each."""
-    from huibao.esign.models import SignedDocument, SignedDocumentKind
-
+    lock) with the records that go with it; returns the candidates with what happened to each
+    (`counts`: what was deleted per kind)."""
     today = today or timezone.localdate()
     results: list[PurgeCandidate] = []
     for candidate in purge_candidates(today):
@@ -107,36 +177,33 @@ def purge(today: datetime.date | None = None) -> list[PurgeCandidate]:
                 if reason:
                     results.append(_with(candidate, deletable=False, reason=reason))
                     continue
-                number, form_id = app.number, app.application_form_id
+                number, form_id, retention_until = app.number, app.application_form_id, app.retention_until
+                counts = purge_related(app)
+                # Items first: an item's link to its insured person is PROTECT, and a single
+                # cascade from the application would reach the person before the item.
+                app.items.all().delete()
+                app.delete()
+                counts.update(_purge_documents(number, form_id, dry_run=False))
+                counts = {kind: counts.get(kind, 0) for kind in PURGED_KINDS}
+                # One entry per purged application: its number and the counts, no personal data.
+                # `app` is still in memory (public id, status), so the entry is filed under it.
                 record_step(
                     app,
                     "purged",
                     actor=PURGE_ACTOR,
-                    detail={"number": app.number, "retention_until": app.retention_until},
+                    detail={"number": number, "retention_until": retention_until, "deleted": counts},
                 )
-                app.delete()
-                # The signed application form(s) and the evidence files exported for it.
-                files = Q(
-                    reference=number,
-                    kind__in=[SignedDocumentKind.APPLICATION_FORM, SignedDocumentKind.EVIDENCE],
-                )
-                if form_id is not None:
-                    files |= Q(pk=form_id)
-                SignedDocument.objects.filter(files).delete()
+        except Conflict as exc:
+            why = "；".join(e.message for e in exc.errors) or exc.message
+            results.append(_with(candidate, deletable=False, reason=why))
+            continue
         except ProtectedError as exc:
             kinds = sorted({str(obj._meta.verbose_name) for obj in exc.protected_objects})
             results.append(_with(candidate, deletable=False, reason=f"仍被其他记录引用：{'、'.join(kinds)}"))
             continue
-        results.append(candidate)
+        results.append(dataclasses.replace(candidate, counts=counts))
     return results
 
 
 def _with(candidate: PurgeCandidate, *, deletable: bool, reason: str) -> PurgeCandidate:
-    return PurgeCandidate(
-        pk=candidate.pk,
-        number=candidate.number,
-        status=candidate.status,
-        retention_until=candidate.retention_until,
-        deletable=deletable,
-        reason=reason,
-    )
+    return dataclasses.replace(candidate, deletable=deletable, reason=reason, counts={})

@@ -446,3 +446,27 @@ def face_check_status(public_id: uuid.UUID | str, *, now: datetime.datetime | No
         reference_kind=check.reference_kind,
         reference_id=check.reference_id,
     )
+
+
+def purge_for_reference(reference_kind: str, reference_id: str, *, dry_run: bool = False) -> dict[str, int]:
+    """Deletes the real-name checks and face checks run for (reference_kind, reference_id) — with
+    the face-provider notifications matched to those checks — once the thing they were run for is
+    deleted at the end of its retention. They hold the person's name and ID number. Returns the
+    counts per kind (what would be deleted, with `dry_run`). Runs in the caller's transaction.
+    Notifications not matched to a check (forged, unknown) are not linked to any reference and stay.
+    """
+    linked = {"reference_kind": reference_kind, "reference_id": str(reference_id)}
+    identity_checks = IdentityCheck.objects.filter(**linked)
+    face_ids = list(FaceCheck.objects.filter(**linked).values_list("pk", flat=True))
+    notifications = FaceProviderNotification.objects.filter(face_check_id__in=face_ids)
+    counts = {
+        "identity_checks": identity_checks.count(),
+        "face_checks": len(face_ids),
+        "face_notifications": notifications.count(),
+    }
+    if not dry_run:
+        with transaction.atomic(savepoint=False):
+            notifications.delete()  # their link to the check is PROTECT
+            FaceCheck.objects.filter(pk__in=face_ids).delete()
+            identity_checks.delete()
+    return counts

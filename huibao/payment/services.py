@@ -21,8 +21,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from huibao.core import audit
-from huibao.core.errors import FieldError, NotFound, ValidationFailed
+from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from huibao.core.fields import lookup_hash
+from huibao.core.masking import mask_name
 from huibao.core.money import as_decimal, to_fen, to_fen_int
 from huibao.core.states import check_transition
 from huibao.core.validators import validate_resident_id
@@ -30,7 +31,7 @@ from huibao.payment import rules
 from huibao.payment.errors import InvalidAmount, InvalidSignature, PaymentNotRefundable
 from huibao.payment.models import Payment, PaymentEvent, ProviderNotification, Refund
 from huibao.payment.provider import Notification, default_provider_name, get_provider
-from huibao.payment.states import TRANSITIONS, PaymentStatus, RefundStatus
+from huibao.payment.states import OPEN_STATUSES, TRANSITIONS, PaymentStatus, RefundStatus
 
 ID_HASH_CONTEXT = "payment.payer_id_number"
 PaidHook = Callable[[Payment], None]
@@ -142,7 +143,8 @@ def create_payment(
             "payment",
             str(payment.public_id),
             actor="system",
-            after=audit.snapshot(payment),
+            # the payer's name is personal data: the chain keeps it masked, like ID numbers
+            after={**audit.snapshot(payment), "payer_name": mask_name(payment.payer_name)},
         )
         checkout = gateway.create_checkout(payment)
         payment.provider_txn_id = checkout.provider_txn_id
@@ -317,3 +319,47 @@ def refund(payment: Payment, amount: Decimal, reason: str) -> Refund:
         )
     payment.refresh_from_db()
     return row
+
+
+# A payment in one of these is still needed on its own, whatever became of what it paid for: the
+# payer may still pay (open), or the platform holds money it has not returned.
+STILL_NEEDED_STATUSES = OPEN_STATUSES | {PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED}
+
+
+def purge_for_reference(reference_kind: str, reference_id: str, *, dry_run: bool = False) -> dict[str, int]:
+    """Deletes the payments made for (reference_kind, reference_id) — with their events, refunds
+    and the provider notifications matched to them (which hold the payer's ID number, encrypted) —
+    once the thing they paid for is deleted at the end of its retention. Returns the counts per
+    kind (what would be deleted, with `dry_run`). Runs in the caller's transaction.
+
+    Raises `Conflict` and deletes nothing while any of the payments is still needed
+    (`STILL_NEEDED_STATUSES`). Notifications not matched to a payment (forged, unknown) are not
+    linked to any reference and stay.
+    """
+    payments = Payment.objects.filter(reference_kind=reference_kind, reference_id=str(reference_id))
+    needed = sorted(payments.filter(status__in=STILL_NEEDED_STATUSES).values_list("merchant_ref", flat=True))
+    if needed:
+        raise Conflict(
+            f"payments still needed: {', '.join(needed)}",
+            code="payment_still_needed",
+            errors=[FieldError("payments", "still_needed", f"仍有未结清的支付记录（{'、'.join(needed)}）")],
+        )
+    ids = list(payments.values_list("pk", flat=True))
+    notifications = ProviderNotification.objects.filter(payment_id__in=ids)
+    events = PaymentEvent.objects.filter(payment_id__in=ids)
+    refunds = Refund.objects.filter(payment_id__in=ids)
+    counts = {
+        "payments": len(ids),
+        "payment_events": events.count(),
+        "refunds": refunds.count(),
+        "payment_notifications": notifications.count(),
+    }
+    if not dry_run and ids:
+        with transaction.atomic(savepoint=False):
+            # Children first: every link to a payment is PROTECT. A queryset delete is plain SQL,
+            # so `PaymentEvent.delete()`'s append-only guard (meant for single rows) is not in play.
+            notifications.delete()
+            events.delete()
+            refunds.delete()
+            Payment.objects.filter(pk__in=ids).delete()
+    return counts

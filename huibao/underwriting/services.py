@@ -493,3 +493,15 @@ __all__ = [
     "validate_decision",
     "withdraw_open_cases",
 ]
+
+
+def purge_for_application(application: Application, *, dry_run: bool = False) -> dict[str, int]:
+    """Deletes the underwriting cases of `application`'s items (they hold the health answers and
+    the underwriter's reasons) as the application is deleted at the end of its retention; returns
+    the count (what would be deleted, with `dry_run`). Runs in the caller's transaction. The
+    cascade from the items would delete them too; this makes it explicit and counted."""
+    cases = UnderwritingCase.objects.filter(item__application=application)
+    counts = {"underwriting_cases": cases.count()}
+    if not dry_run and counts["underwriting_cases"]:
+        UnderwritingCase.objects.filter(pk__in=list(cases.values_list("pk", flat=True))).delete()
+    return counts

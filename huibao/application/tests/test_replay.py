@@ -87,6 +87,20 @@ def walk_to_issued(clock: Clock, product, user) -> Application:
     from huibao.payment import services as payment_services
     from huibao.payment.tests.factories import notification
 
+    app, payment = walk_to_payment(clock, product, user)
+    clock.advance(30)
+    applicant = Application.objects.get(pk=app.pk)
+    headers, body = notification(
+        payment, payer_name=applicant.applicant_name, payer_id=applicant.applicant_id_number
+    )
+    assert payment_services.handle_notification("sandbox", headers, body).code == "succeeded"
+    app.refresh_from_db()
+    assert app.status == ApplicationStatus.ISSUED
+    return app
+
+
+def walk_to_payment(clock: Clock, product, user):
+    """The flow up to the payment opened (identity checked, documents read, signed)."""
     req = customer_request(user)
     app = services.start_application(quote_ids=[f.quote(product, user).pk], user=user, request=req)
     clock.advance(40)
@@ -112,15 +126,7 @@ def walk_to_issued(clock: Clock, product, user) -> Application:
     services.sign(app, user=user, ink=write("王小明"), request=req)
     clock.advance(10)
     payment = services.pay(app, user=user, request=req)
-    clock.advance(30)
-    applicant = Application.objects.get(pk=app.pk)
-    headers, body = notification(
-        payment, payer_name=applicant.applicant_name, payer_id=applicant.applicant_id_number
-    )
-    assert payment_services.handle_notification("sandbox", headers, body).code == "succeeded"
-    app.refresh_from_db()
-    assert app.status == ApplicationStatus.ISSUED
-    return app
+    return app, payment
 
 
 @pytest.fixture
@@ -583,6 +589,119 @@ def test_an_issued_application_is_kept_while_it_has_policies(issued) -> None:
     assert [(c.number, c.deletable) for c in results] == [(issued.number, False)]
     assert "仍有保单记录" in results[0].reason
     assert Application.objects.filter(pk=issued.pk).exists()
+
+
+def _expired_with_records(clock: Clock, product, user, *, retention_until: datetime.date) -> Application:
+    """An application that got as far as paying: identity checked, a face check that failed, the
+    form signed and on file, an evidence file exported, the payment failed; then it expired."""
+    from huibao.identity import services as identity_services
+    from huibao.identity.tests import factories as identity_factories
+    from huibao.payment import services as payment_services
+    from huibao.payment.tests.factories import notification
+
+    app, payment = walk_to_payment(clock, product, user)
+    app.refresh_from_db()
+    headers, body = notification(
+        payment, status="failed", payer_name=app.applicant_name, payer_id=app.applicant_id_number
+    )
+    assert payment_services.handle_notification("sandbox", headers, body).code == "failed"
+    face = identity_services.start_face_check(
+        name=app.applicant_name,
+        id_number=app.applicant_id_number,
+        reference_kind=services.REFERENCE_KIND,
+        reference_id=str(app.public_id),
+        return_url="/apply/face/done/",
+    )
+    headers, body = identity_factories.notification(face, result="failed", reason="not_live")
+    identity_services.handle_face_notification("sandbox", headers, body)
+    if app.application_form_id is None:
+        from huibao.application.documents import render_application_form
+
+        render_application_form(app)
+    replay.export_pdf(app, actor="auditor-test")
+    clock.advance(30 * 24 * 3600)
+    services.expire_applications()
+    app.refresh_from_db()
+    assert app.status == ApplicationStatus.EXPIRED
+    Application.objects.filter(pk=app.pk).update(retention_until=retention_until)
+    app.refresh_from_db()
+    return app
+
+
+def _related_rows(app: Application) -> dict[str, int]:
+    """Every record kept elsewhere because of `app`, counted the way `retention.PURGED_KINDS` names them."""
+    from huibao.identity.models import FaceCheck, FaceProviderNotification, IdentityCheck
+    from huibao.payment.models import Payment, PaymentEvent, ProviderNotification, Refund
+    from huibao.underwriting.models import UnderwritingCase
+
+    linked = {"reference_kind": services.REFERENCE_KIND, "reference_id": str(app.public_id)}
+    payments = Payment.objects.filter(**linked)
+    faces = FaceCheck.objects.filter(**linked)
+    return {
+        "payments": payments.count(),
+        "payment_events": PaymentEvent.objects.filter(payment__in=payments).count(),
+        "refunds": Refund.objects.filter(payment__in=payments).count(),
+        "payment_notifications": ProviderNotification.objects.filter(payment__in=payments).count(),
+        "identity_checks": IdentityCheck.objects.filter(**linked).count(),
+        "face_checks": faces.count(),
+        "face_notifications": FaceProviderNotification.objects.filter(face_check__in=faces).count(),
+        "underwriting_cases": UnderwritingCase.objects.filter(item__application=app).count(),
+        "signed_documents": SignedDocument.objects.filter(reference=app.number).count(),
+    }
+
+
+def test_purge_deletes_the_records_kept_elsewhere_because_of_the_application(clock, product, user) -> None:
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    gone = _expired_with_records(clock, product, user, retention_until=yesterday)
+    # another application, closed the same way but kept until today: nothing of it goes
+    other_user = f.customer("13900002222")
+    kept = _expired_with_records(clock, product, other_user, retention_until=yesterday)
+    Application.objects.filter(pk=kept.pk).update(retention_until=timezone.localdate())  # the last day
+    before = _related_rows(gone)
+    for kind in ("payments", "payment_events", "payment_notifications", "identity_checks", "face_checks"):
+        assert before[kind] >= 1, kind
+    assert before["face_notifications"] == 1 and before["signed_documents"] == 2  # the form, the evidence
+    assert list(before) == list(retention.PURGED_KINDS)
+    kept_before = _related_rows(kept)
+    assert kept_before["payments"] and kept_before["identity_checks"] and kept_before["signed_documents"]
+
+    # a dry run reports the counts per kind and deletes nothing
+    [candidate] = retention.purge_candidates()
+    assert candidate.number == gone.number and candidate.deletable and dict(candidate.counts) == before
+    out = call_command_output("purge_expired_records", "--dry-run")
+    assert f"可删除 {gone.number}" in out and kept.number not in out
+    assert f"支付记录 {before['payments']}" in out and f"实名认证记录 {before['identity_checks']}" in out
+    assert _related_rows(gone) == before
+
+    out = call_command_output("purge_expired_records")
+    assert f"已删除 {gone.number}" in out
+    assert f"人脸识别记录 {before['face_checks']}" in out and "电子投保单及回溯证据文件 2" in out
+    assert not Application.objects.filter(pk=gone.pk).exists()
+    assert set(_related_rows(gone).values()) == {0}
+    # the other application and everything kept for it are untouched
+    assert Application.objects.filter(pk=kept.pk).exists() and _related_rows(kept) == kept_before
+    # one audit entry for the purge, with the counts and no personal data
+    entry = AuditEntry.objects.filter(object_id=str(gone.public_id)).latest("seq")
+    assert entry.action == "application.purged" and entry.actor_label == retention.PURGE_ACTOR
+    assert entry.after["deleted"] == before and entry.after["number"] == gone.number
+    text = json.dumps(entry.after, ensure_ascii=False)
+    assert gone.applicant_name not in text and gone.applicant_id_number not in text
+    assert audit.verify_chain().ok
+
+
+def test_purge_keeps_an_application_whose_payment_still_holds_money(clock, product, user) -> None:
+    from huibao.payment.models import Payment
+
+    app = _expired_with_records(
+        clock, product, user, retention_until=timezone.localdate() - datetime.timedelta(days=1)
+    )
+    # e.g. paid after the application expired, and not (yet) refunded
+    Payment.objects.filter(reference_id=str(app.public_id)).update(status="succeeded", paid_at=timezone.now())
+    before = _related_rows(app)
+    results = retention.purge()
+    assert [(c.number, c.deletable) for c in results] == [(app.number, False)]
+    assert "仍有未结清的支付记录" in results[0].reason
+    assert Application.objects.filter(pk=app.pk).exists() and _related_rows(app) == before
 
 
 def call_command_output(*args) -> str:

@@ -42,6 +42,14 @@ def test_create_payment_opens_a_sandbox_checkout() -> None:
     assert list(p.events.values_list("kind", flat=True)) == ["created", "checkout_opened"]
 
 
+def test_the_audit_chain_keeps_the_payer_masked() -> None:
+    p = f.payment("99.90")
+    entry = AuditEntry.objects.get(action="payment.created", object_id=str(p.public_id))
+    text = str(entry.after)
+    assert p.payer_name not in text and f.APPLICANT_ID not in text
+    assert entry.after["payer_name"].startswith(p.payer_name[0]) and "*" in entry.after["payer_name"]
+
+
 def test_create_payment_refuses_a_bad_id_number_naming_the_field() -> None:
     with pytest.raises(Exception) as exc:
         services.create_payment(
