@@ -179,6 +179,12 @@ def _require_owner(app: Application, user: Any) -> None:
         raise PermissionDenied("只有投保人本人可以进行此操作", code="not_applicant")
 
 
+def _require_not_expired(app: Application) -> None:
+    """Past its time an application takes no further step, even before the sweep closes it."""
+    if app.expires_at <= timezone.now():
+        raise Conflict("投保单已过期，请重新投保", code="application_expired")
+
+
 def _require_open(app: Application) -> None:
     if app.status not in OPEN_STATUSES:
         raise Conflict(
@@ -517,22 +523,39 @@ def invite_customer(
     return Invitation(token=token, path=f"/apply/invite/{token}/")
 
 
+def _check_invitation(app: Application | None, token: str, user: Any) -> Application:
+    """Who may take over the application behind an agent's link (the same answer for a look and
+    for the taking)."""
+    if app is None or not token:
+        message = "邀请链接无效或已失效"
+        error = FieldError("token", "invalid_invitation", message)
+        raise NotFound(message, code="invalid_invitation", errors=[error])
+    _require_open(app)
+    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_customer", False):
+        raise PermissionDenied("请以投保人本人的账号登录后打开链接", code="login_required")
+    if app.started_by_id == user.pk:
+        raise PermissionDenied("代理人不能代替客户确认投保", code="agent_cannot_claim")
+    if app.customer_id is not None and app.customer_id != user.pk:
+        raise PermissionDenied("该投保单已由其他客户打开", code="claimed_by_other")
+    return app
+
+
+def _invitation_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invitation_preview(token: str, *, user: Any) -> Application:
+    """The application behind the agent's link, to show before the customer takes it over
+    (read-only; refused for the same reasons `claim_invitation` refuses)."""
+    app = Application.objects.select_related("started_by").filter(invite_token_hash=_invitation_digest(token))
+    return _check_invitation(app.first(), token, user)
+
+
 def claim_invitation(token: str, *, user: Any, request: HttpRequest | None = None) -> Application:
     """The customer opens the agent's link while logged in: the application becomes theirs."""
-    digest = hashlib.sha256(token.encode()).hexdigest()
     with transaction.atomic():
-        app = Application.objects.select_for_update().filter(invite_token_hash=digest).first()
-        if app is None or not token:
-            message = "邀请链接无效或已失效"
-            error = FieldError("token", "invalid_invitation", message)
-            raise NotFound(message, code="invalid_invitation", errors=[error])
-        _require_open(app)
-        if not getattr(user, "is_authenticated", False) or not getattr(user, "is_customer", False):
-            raise PermissionDenied("请以投保人本人的账号登录后打开链接", code="login_required")
-        if app.started_by_id == user.pk:
-            raise PermissionDenied("代理人不能代替客户确认投保", code="agent_cannot_claim")
-        if app.customer_id is not None and app.customer_id != user.pk:
-            raise PermissionDenied("该投保单已由其他客户打开", code="claimed_by_other")
+        locked = Application.objects.select_for_update().filter(invite_token_hash=_invitation_digest(token))
+        app = _check_invitation(locked.first(), token, user)
         if app.customer_id is None:
             app.customer = user
             app.save(update_fields=["customer", "updated_at"])
@@ -1146,6 +1169,7 @@ def confirm(
         _require_owner(app, user)
         if app.status != ApplicationStatus.DRAFT:
             raise Conflict("投保信息已确认", code="already_confirmed")
+        _require_not_expired(app)
         if expected_revision is not None and expected_revision != app.data_revision:
             raise Conflict("投保信息刚刚有修改，请重新核对后再确认", code="data_changed")
         items = items_of(app)
@@ -1779,6 +1803,7 @@ def sign(
     with transaction.atomic():
         app = _locked(application)
         _require_owner(app, user)
+        _require_not_expired(app)
         items = items_of(app)
         persons = list(app.insured_persons.prefetch_related("beneficiaries").order_by("position"))
         problems = missing_before_signing(app, items=items, persons=persons)
@@ -1898,8 +1923,7 @@ def pay(application: Application, *, user: Any, request: HttpRequest | None = No
             raise Conflict(
                 f"投保单当前状态为“{ApplicationStatus(app.status).label}”，不能支付", code="not_payable"
             )
-        if app.expires_at <= timezone.now():
-            raise Conflict("投保单已过期，请重新投保", code="application_expired")
+        _require_not_expired(app)
         payment = create_payment(
             amount=app.total_premium,
             payer_name=app.applicant_name,

@@ -341,3 +341,27 @@ def test_application_whose_payment_failed_can_be_cancelled(product, user) -> Non
     app.refresh_from_db()
     assert app.status == ApplicationStatus.CANCELLED
     assert app.retention_until is not None and app.retention_until.year - timezone.localdate().year == 5
+
+
+def test_an_application_past_its_time_is_neither_confirmed_nor_signed(product, user) -> None:
+    app = started(product, user)
+    d = f.data()
+    services.save_data(app, d, actor=user)
+    services.verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
+    past = timezone.now() - datetime.timedelta(minutes=1)
+    Application.objects.filter(pk=app.pk).update(expires_at=past)
+    with pytest.raises(Conflict) as exc:
+        services.confirm(app, user=user)
+    assert exc.value.code == "application_expired"
+    assert Application.objects.get(pk=app.pk).status == ApplicationStatus.DRAFT
+    # one brought up to its signature, then past its time
+    ready = started(product, user)
+    services.save_data(ready, d, actor=user)
+    services.verify_identity(ready, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
+    ready = services.confirm(ready, user=user)
+    f.read_everything(ready, user)
+    Application.objects.filter(pk=ready.pk).update(expires_at=past)
+    with pytest.raises(Conflict) as exc:
+        services.sign(ready, user=user, confirmed=True)
+    assert exc.value.code == "application_expired"
+    assert not Application.objects.get(pk=ready.pk).signatures.exists()

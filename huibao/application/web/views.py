@@ -10,7 +10,6 @@ redirects there. Every page shown is recorded with its template version
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import uuid
 from collections.abc import Callable
@@ -42,11 +41,9 @@ from huibao.application.web import flow, forms
 from huibao.catalog.models import Document, LineOfBusiness, Product, ProductStatus
 from huibao.catalog.web.presenters import clause_kind_label, highlight_key_clauses
 from huibao.core.errors import (
-    Conflict,
     DomainError,
     FieldError,
     NotFound,
-    PermissionDenied,
     ValidationFailed,
 )
 from huibao.core.masking import mask_id_number, mask_name, mask_phone
@@ -965,28 +962,6 @@ def poll(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 # --- the agent's invitation, opened by the customer ------------------------------------------------
 
 
-def _invitation_preview(token: str, user: Any) -> Application:
-    """The application behind the agent's link, for showing before the customer takes it over:
-    read-only, refused for the same reasons `services.claim_invitation` refuses (which decides
-    again on the POST)."""
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    app = Application.objects.select_related("started_by").filter(invite_token_hash=digest).first()
-    if app is None or not token:
-        message = "邀请链接无效或已失效"
-        raise NotFound(
-            message, code="invalid_invitation", errors=[FieldError("token", "invalid_invitation", message)]
-        )
-    if app.status not in OPEN_STATUSES:
-        raise Conflict(f"投保单当前状态为“{S(app.status).label}”，不能再操作", code="application_closed")
-    if not getattr(user, "is_customer", False):
-        raise PermissionDenied("请以投保人本人的账号登录后打开链接", code="login_required")
-    if app.started_by_id == user.pk:
-        raise PermissionDenied("代理人不能代替客户确认投保", code="agent_cannot_claim")
-    if app.customer_id is not None and app.customer_id != user.pk:
-        raise PermissionDenied("该投保单已由其他客户打开", code="claimed_by_other")
-    return app
-
-
 @require_http_methods(["GET", "POST"])
 @never_cache
 def invite(request: HttpRequest, token: str) -> HttpResponse:
@@ -1000,7 +975,7 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
         if request.method == "POST":
             app = services.claim_invitation(token, user=request.user, request=request)
         else:
-            app = _invitation_preview(token, request.user)
+            app = services.invitation_preview(token, user=request.user)
     except DomainError as exc:
         return render(
             request, "application/invite_error.html", {"message": exc.message}, status=exc.http_status
