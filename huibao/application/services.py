@@ -1491,6 +1491,17 @@ def _clause(
     )
 
 
+def _clause_row(app: Application, doc: Document, clause_code: str) -> ClauseConfirmation | None:
+    """The clause's row for this text if it was shown (tied to `doc` when another product of the
+    bundle shares the text)."""
+    row = ClauseConfirmation.objects.filter(
+        application=app, content_sha256=_doc_key(doc), clause_code=clause_code
+    ).first()
+    if row is not None:
+        _share_document(row, doc)
+    return row
+
+
 def show_clause(
     application: Application,
     document_id: int,
@@ -1527,12 +1538,8 @@ def show_clause(
                     errors=[FieldError("clause", "previous_not_confirmed", f"请先确认“{earlier['title']}”")],
                 )
         # The application row is locked: no concurrent show of the same clause can race here.
-        row = ClauseConfirmation.objects.filter(
-            application=app, content_sha256=_doc_key(doc), clause_code=clause_code
-        ).first()
-        if row is not None:
-            _share_document(row, doc)
-        else:
+        row = _clause_row(app, doc, clause_code)
+        if row is None:
             row = ClauseConfirmation.objects.create(
                 application=app,
                 content_sha256=_doc_key(doc),
@@ -1569,11 +1576,7 @@ def confirm_clause(
         _require_open(app)
         _require_owner(app, user)
         _index, doc, clause = _clause(key_clauses(app), document_id, clause_code)
-        row = ClauseConfirmation.objects.filter(
-            application=app, content_sha256=_doc_key(doc), clause_code=clause_code
-        ).first()
-        if row is not None:
-            _share_document(row, doc)
+        row = _clause_row(app, doc, clause_code)
         if row is None:
             raise ValidationFailed(
                 "show it first",
