@@ -22,11 +22,12 @@ demo: install
 	scripts/make-dotenv
 	$(PY) manage.py setup_demo
 	@echo "Huibao is starting at http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs)"
-	@# The task worker (notifications, PDFs, insurer deliveries) and the periodic sweeps run
-	@# beside the web server and stop with it.
+	@# The task worker (notifications, PDFs, insurer deliveries), the periodic sweeps and the
+	@# audit chain's sealer run beside the web server and stop with it.
 	@trap 'kill 0' EXIT INT TERM; \
 	  HUIBAO_PUBLIC_URL=http://$(HOST):$(PORT) $(PY) manage.py db_worker --interval 0.2 & \
 	  HUIBAO_PUBLIC_URL=http://$(HOST):$(PORT) $(PY) manage.py run_sweeps --loop 30 & \
+	  $(PY) manage.py seal_audit --loop 0.5 & \
 	  HUIBAO_PUBLIC_URL=http://$(HOST):$(PORT) $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 ## Debian packages the browser and signature tests need (root on Debian; skipped when present).

@@ -146,7 +146,9 @@ class Server:
 
 
 @contextmanager
-def server(db_url: str, *, workers: int = 2, threads: int | None = None) -> Iterator[Server]:
+def server(
+    db_url: str, *, workers: int = 2, threads: int | None = None, extra_env: dict[str, str] | None = None
+) -> Iterator[Server]:
     """Starts granian on a free port, waits until it answers, stops it afterwards."""
     port = free_port()
     backend = "sqlite" if db_url.startswith("sqlite") else "postgres"
@@ -168,7 +170,8 @@ def server(db_url: str, *, workers: int = 2, threads: int | None = None) -> Iter
         "warning",
         "huibao.wsgi:application",
     ]
-    process = subprocess.Popen(cmd, env=child_env(db_url), cwd=ROOT, stdout=sys.stderr, stderr=sys.stderr)
+    env = {**child_env(db_url), **(extra_env or {})}
+    process = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=sys.stderr, stderr=sys.stderr)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -193,6 +196,42 @@ def server(db_url: str, *, workers: int = 2, threads: int | None = None) -> Iter
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def audit_sealer(db_url: str, *, interval: float = 0.2) -> Iterator[subprocess.Popen[bytes]]:
+    """The audit chain's sealer (`manage.py seal_audit --loop`), as it runs beside production servers."""
+    process = subprocess.Popen(
+        [PYTHON, str(ROOT / "manage.py"), "seal_audit", "--loop", str(interval)],
+        env=child_env(db_url),
+        cwd=ROOT,
+        stdout=sys.stderr,
+        stderr=sys.stderr,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def redis_env() -> dict[str, str]:
+    """`REDIS_URL` when the local Redis answers (production runs with one: cached sessions)."""
+    url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
+    host, _, port = url.split("//", 1)[1].split("/", 1)[0].partition(":")
+    try:
+        with socket.create_connection((host, int(port or 6379)), timeout=1) as conn:
+            conn.sendall(b"PING\r\n")
+            if conn.recv(16).startswith(b"+PONG"):
+                return {"REDIS_URL": url}
+    except OSError:
+        pass
+    log("Redis does not answer: sessions are read from the database only")
+    return {}
 
 
 # --- load driver ------------------------------------------------------------------------------

@@ -8,8 +8,10 @@ gateway — in this process, as the remote gateway would be — then takes the p
 (`sandbox.submit_payment`) and delivers its signed notification over HTTP to
 `/payment/notify/sandbox/`, whose paid hook issues the policy; a last GET checks it is issued.
 
-The server is granian (harness.server). Its background tasks (application-form and e-policy PDFs,
-insurer delivery) are only queued, no worker runs: the figure is the interactive path.
+The server is granian (harness.server); beside it runs the audit chain's sealer
+(`manage.py seal_audit --loop 0.2`), as in production, and on PostgreSQL the server gets the local
+Redis as its cache (sessions are then `cached_db`). Background tasks (application-form and
+e-policy PDFs, insurer delivery) are only queued, no worker runs: the figure is the interactive path.
 
 Target: ≥ 200 policies issued per second. Printed: policies/s, flows completed and failed,
 p50/p99 of each step and of the whole flow, and the target.
@@ -323,16 +325,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     url = harness.prepare(args.db, products=args.products)
     quote_body, customers = seed(url, concurrency)
     harness.log(f"{len(customers)} customers, {seconds:g} s of flows, product {quote_body['product_code']}")
-    with harness.server(url) as srv:
+    redis = harness.redis_env() if args.db == "postgres" else {}
+    with harness.server(url, extra_env=redis) as srv, harness.audit_sealer(url):
         pay = _setup_gateway(url, srv.url)
+        from huibao.core import audit
+        from huibao.core.models import AuditEntry
         from huibao.policy.models import Policy
 
         before = Policy.objects.count()
+        entries_before = AuditEntry.objects.count()
         result = asyncio.run(
             _drive(srv.url, quote_body, customers, seconds=seconds, concurrency=concurrency, pay=pay)
         )
         issued = Policy.objects.count() - before
+        written = AuditEntry.objects.count() - entries_before
+        unsealed = AuditEntry.objects.filter(seq__isnull=True).count()
+        audit.seal_pending()
     result["policies_in_database"] = issued
+    # The sealer ran beside the server: what it had not linked yet when the load stopped.
+    result["audit"] = {"entries_written": written, "unsealed_at_end": unsealed, "redis_sessions": bool(redis)}
     result["customers"] = concurrency
     result["targets"] = {
         "policies_per_s": harness.target(result["policies_per_s"], ">=", TARGET_POLICIES_PER_S),

@@ -331,8 +331,11 @@ def _entry_filter(app: Application, rel: _Related) -> Q:
 
 
 def audit_entries(application: Application) -> list[AuditEntry]:
-    """Every audit entry of the application and of what belongs to it, in chain order."""
-    return list(AuditEntry.objects.filter(_entry_filter(application, _related(application))).order_by("seq"))
+    """Every audit entry of the application and of what belongs to it, in chain order (what is
+    still unsealed is sealed first)."""
+    audit.seal_pending()
+    query = _entry_filter(application, _related(application))
+    return list(AuditEntry.objects.filter(query, seq__isnull=False).order_by("seq"))
 
 
 class _Context:
@@ -678,9 +681,10 @@ def _timeline_from(app: Application, entries: Sequence[AuditEntry]) -> list[Time
         if is_app and step in ("data_saved", "amended", "confirmed"):
             digest = str(after.get("digest") or "")
         start_at = start or entry.occurred_at
+        seq, prev_hash, entry_hash = audit.chain_fields(entry)
         out.append(
             TimelineEntry(
-                seq=entry.seq,
+                seq=seq,
                 occurred_at=entry.occurred_at,
                 action=entry.action,
                 object_type=entry.object_type,
@@ -705,8 +709,8 @@ def _timeline_from(app: Application, entries: Sequence[AuditEntry]) -> list[Time
                     (entry.occurred_at - previous).total_seconds() if previous is not None else None
                 ),
                 seconds_since_start=(entry.occurred_at - start_at).total_seconds(),
-                entry_hash=entry.entry_hash,
-                prev_hash=entry.prev_hash,
+                entry_hash=entry_hash,
+                prev_hash=prev_hash,
             )
         )
         previous = entry.occurred_at
@@ -723,28 +727,29 @@ def timeline(application: Application) -> list[TimelineEntry]:
 
 
 def _proof_of(entries: Sequence[AuditEntry]) -> ChainProof:
-    wanted = {e.seq - 1 for e in entries if e.seq > 1}
+    links = [(e, *audit.chain_fields(e)) for e in entries]
+    wanted = {seq - 1 for _, seq, _, _ in links if seq > 1}
     predecessors = dict(AuditEntry.objects.filter(seq__in=wanted).values_list("seq", "entry_hash"))
     proofs: list[EntryProof] = []
     problems: list[str] = []
-    for e in entries:
+    for e, seq, prev_hash, entry_hash in links:
         recomputed = audit.compute_entry_hash(e)
-        hash_ok = recomputed == e.entry_hash
-        expected_prev = GENESIS_HASH if e.seq == 1 else predecessors.get(e.seq - 1)
-        link_ok = expected_prev is not None and expected_prev == e.prev_hash
+        hash_ok = recomputed == entry_hash
+        expected_prev = GENESIS_HASH if seq == 1 else predecessors.get(seq - 1)
+        link_ok = expected_prev is not None and expected_prev == prev_hash
         if not hash_ok:
-            problems.append(f"第{e.seq}条记录（{e.action}）的内容与其哈希不符：记录已被改动")
+            problems.append(f"第{seq}条记录（{e.action}）的内容与其哈希不符：记录已被改动")
         if not link_ok:
-            problems.append(f"第{e.seq}条记录与链上前一条记录的哈希链接不符：记录被删除或调换")
+            problems.append(f"第{seq}条记录与链上前一条记录的哈希链接不符：记录被删除或调换")
         proofs.append(
             EntryProof(
-                seq=e.seq,
+                seq=seq,
                 action=e.action,
                 object_type=e.object_type,
                 object_id=e.object_id,
                 occurred_at=e.occurred_at,
-                entry_hash=e.entry_hash,
-                prev_hash=e.prev_hash,
+                entry_hash=entry_hash,
+                prev_hash=prev_hash,
                 recomputed_hash=recomputed,
                 hash_ok=hash_ok,
                 link_ok=link_ok,
@@ -839,6 +844,14 @@ def masked_data(application: Application) -> list[DataSection]:
 # --- evidence -----------------------------------------------------------------------------------
 
 
+def _iso(value: datetime.datetime | None) -> str | None:
+    return value.astimezone(datetime.UTC).isoformat(timespec="microseconds") if value is not None else None
+
+
+def _from_iso(value: Any) -> datetime.datetime | None:
+    return datetime.datetime.fromisoformat(value) if value else None
+
+
 def _entry_record(entry: AuditEntry) -> dict[str, Any]:
     """The entry's hashed fields, exactly as `compute_entry_hash` reads them."""
     return {
@@ -854,6 +867,7 @@ def _entry_record(entry: AuditEntry) -> dict[str, Any]:
         "ip": entry.ip,
         "user_agent": entry.user_agent,
         "prev_hash": entry.prev_hash,
+        "sealed_at": _iso(entry.sealed_at),
         "entry_hash": entry.entry_hash,
     }
 
@@ -889,7 +903,8 @@ def _gather(application: Application) -> _Evidence:
         .get(pk=application.pk)
     )
     rel = _related(app)
-    entries = list(AuditEntry.objects.filter(_entry_filter(app, rel)).order_by("seq"))
+    audit.seal_pending()
+    entries = list(AuditEntry.objects.filter(_entry_filter(app, rel), seq__isnull=False).order_by("seq"))
     steps = _timeline_from(app, entries)
     proof = _proof_of(entries)
     pages = PageTemplateVersion.objects.filter(sha256__in={s.page_version for s in steps if s.page_version})
@@ -899,8 +914,9 @@ def _gather(application: Application) -> _Evidence:
         "hash_algorithm": (
             "entry_hash = SHA-256 over the canonical JSON (sorted keys, no spaces, UTF-8) of the "
             "record's fields seq, occurred_at, actor_id, actor_label, action, object_type, "
-            "object_id, before, after, ip, user_agent, prev_hash; prev_hash is the entry_hash of "
-            "the entry before it in the platform-wide chain"
+            "object_id, before, after, ip, user_agent, prev_hash, and sealed_at when it is not null "
+            "(timestamps as ISO 8601 UTC with microseconds); prev_hash is the entry_hash of the "
+            "entry before it in the platform-wide chain"
         ),
         "application": {
             "number": app.number,
@@ -1159,6 +1175,7 @@ def verify_evidence(data: Mapping[str, Any]) -> list[str]:
             ip=record["ip"],
             user_agent=record["user_agent"],
             prev_hash=record["prev_hash"],
+            sealed_at=_from_iso(record.get("sealed_at")),
         )
         if audit.compute_entry_hash(entry) != record["entry_hash"]:
             problems.append(f"entry {record['seq']}: hash mismatch")
@@ -1197,8 +1214,9 @@ def verify_export(application: Application, raw: bytes) -> list[str]:
             problems.append(f"entry {seq}: differs from the audit chain")
     last = max(exported, default=0)
     for entry in audit_entries(application):
-        if entry.seq <= last and entry.seq not in exported:
-            problems.append(f"entry {entry.seq}: in the audit chain but missing from the file")
+        seq = audit.chain_fields(entry)[0]
+        if seq <= last and seq not in exported:
+            problems.append(f"entry {seq}: in the audit chain but missing from the file")
     digest = hashlib.sha256(raw).hexdigest()
     recorded = AuditEntry.objects.filter(
         object_type="application",

@@ -75,7 +75,7 @@ class AuditEntryAdmin(ReadOnlyModelAdmin):
     list_display = ("seq", "occurred_at", "actor_label", "action", "object_type", "object_id", "ip")
     list_filter = ("action", "object_type")
     search_fields = ("object_id", "actor_label")
-    ordering = ("-seq",)
+    ordering = ("-id",)
     readonly_fields = tuple(f.name for f in AuditEntry._meta.fields)
     actions = None
 

@@ -1,12 +1,20 @@
 """The audit log: append entries to the hash chain, snapshot models, verify the chain.
 
-`record()` is the one way to append. It locks the single `AuditHead` row, so concurrent writers
-append one after another (PostgreSQL row lock; SQLite serialises writers anyway), and runs
-inside the caller's transaction when there is one: the entry commits or rolls back with the
-change it describes.
+`record()` is the one way to append. It writes the entry inside the caller's transaction when
+there is one — the entry commits or rolls back with the change it describes — and takes no lock:
+the entry has no place in the chain yet. A sealer (`seal_pending()`, run in a loop by
+`manage.py seal_audit --loop`, and by the sweeps) locks the single `AuditHead` row for as long as
+it takes to give every committed unsealed entry its `seq`, `prev_hash`, `sealed_at` and
+`entry_hash`, in the order they were written, many entries per lock. Business transactions never
+wait for each other on the chain and pay nothing for it beyond the insert (before, each took the
+head with its first entry and held it until its commit: the platform's one serialisation point
+under load). Every reader of the chain — verification, replay, evidence export — seals first, so
+what it shows is always the whole chain. Until an entry is sealed, PostgreSQL's trigger refuses
+any change of it but the sealing itself.
 
 `entry_hash` = SHA-256 of the canonical JSON (sorted keys, no spaces, UTF-8) of every field of
-the entry, `prev_hash` included; the first entry links to `GENESIS_HASH`.
+the entry, `prev_hash` included (and `sealed_at`, for entries sealed by a sealer); the first entry
+links to `GENESIS_HASH`.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from huibao.core.errors import ValidationFailed
 from huibao.core.fields import EncryptedTextField
 from huibao.core.http import client_ip
 from huibao.core.masking import mask_bank_card, mask_id_number, mask_phone
-from huibao.core.models import GENESIS_HASH, AuditEntry, AuditHead
+from huibao.core.models import _SEALING, GENESIS_HASH, SEAL_FIELDS, AuditEntry, AuditHead
 from huibao.core.validators import validate_bank_card, validate_mobile, validate_resident_id
 
 ENCRYPTED_PLACEHOLDER = "<encrypted>"
@@ -39,6 +47,8 @@ REDACTED_PLACEHOLDER = "<redacted>"
 # Field names whose values never enter a snapshot, whatever their type.
 ALWAYS_REDACTED = frozenset({"password"})
 USER_AGENT_MAX = 512
+# Entries sealed per lock of the head; a larger backlog takes several turns.
+SEAL_BATCH = 2000
 
 
 def json_safe(value: Any) -> Any:
@@ -142,6 +152,10 @@ def compute_entry_hash(entry: AuditEntry) -> str:
         "user_agent": entry.user_agent,
         "prev_hash": entry.prev_hash,
     }
+    # Entries chained as they were written (before sealing moved after commit) have no seal time;
+    # their hash stays what it was.
+    if entry.sealed_at is not None:
+        payload["sealed_at"] = _timestamp(entry.sealed_at)
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
 
@@ -159,19 +173,23 @@ def _actor_fields(actor: Any) -> tuple[int | None, str]:
     return (int(pk) if isinstance(pk, int) else None), str(label)[:150]
 
 
-def _locked_head() -> AuditHead:
-    head = AuditHead.objects.select_for_update().filter(pk=1).first()
+def _locked_head(*, skip_locked: bool = False) -> AuditHead | None:
+    """The head row, locked; None when `skip_locked` and another sealer holds it."""
+    head = AuditHead.objects.select_for_update(skip_locked=skip_locked).filter(pk=1).first()
     if head is not None:
         return head
-    # First append on an empty database (or after a test flush): continue from the last entry.
-    last = AuditEntry.objects.order_by("-seq").first()
+    if skip_locked and AuditHead.objects.filter(pk=1).exists():
+        return None
+    # First seal on an empty database (or after a test flush): continue from the last entry.
+    last = AuditEntry.objects.filter(seq__isnull=False).order_by("-seq").first()
+    last_seq, _, last_hash = chain_fields(last) if last else (0, "", GENESIS_HASH)
     try:
         with transaction.atomic():
             AuditHead.objects.create(
                 pk=1,
-                seq=last.seq if last else 0,
-                last_hash=last.entry_hash if last else GENESIS_HASH,
-                last_at=last.occurred_at if last else None,
+                seq=last_seq,
+                last_hash=last_hash,
+                last_at=(last.sealed_at or last.occurred_at) if last else None,
             )
     except IntegrityError:
         pass  # another writer created it first
@@ -196,33 +214,64 @@ def record(
     actor_id, actor_label = _actor_fields(actor)
     ip = client_ip(request) if request is not None else None
     user_agent = request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX] if request is not None else ""
-    # No savepoint inside a caller's transaction (two round trips fewer per entry): if the
-    # append fails, the caller's whole transaction fails with it, as it must.
+    entry = AuditEntry(
+        # Microseconds are what every database keeps, so the hash is over what is stored.
+        occurred_at=timezone.now(),
+        actor_id=actor_id,
+        actor_label=actor_label,
+        action=action,
+        object_type=obj_type,
+        object_id=str(obj_id),
+        before=json_safe(before) if before is not None else None,
+        after=json_safe(after) if after is not None else None,
+        ip=ip,
+        user_agent=user_agent,
+    )
+    # No savepoint inside a caller's transaction (two round trips fewer per entry): if the insert
+    # fails, the caller's whole transaction fails with it, as it must.
     with transaction.atomic(savepoint=False):
-        head = _locked_head()
-        occurred_at = timezone.now()
-        if head.last_at is not None and occurred_at < head.last_at:
-            occurred_at = head.last_at
-        entry = AuditEntry(
-            seq=head.seq + 1,
-            # Microseconds are what every database keeps, so the hash is over what is stored.
-            occurred_at=occurred_at,
-            actor_id=actor_id,
-            actor_label=actor_label,
-            action=action,
-            object_type=obj_type,
-            object_id=str(obj_id),
-            before=json_safe(before) if before is not None else None,
-            after=json_safe(after) if after is not None else None,
-            ip=ip,
-            user_agent=user_agent,
-            prev_hash=head.last_hash,
-        )
-        entry.entry_hash = compute_entry_hash(entry)
         entry.save()
-        head.seq, head.last_hash, head.last_at = entry.seq, entry.entry_hash, occurred_at
-        head.save(update_fields=["seq", "last_hash", "last_at"])
     return entry
+
+
+def seal_pending(*, wait: bool = True) -> int:
+    """Gives every committed unsealed entry its place in the chain; returns how many it sealed.
+
+    Cheap when there is nothing to seal (one indexed query, no lock). Otherwise one short
+    transaction per batch holds the head row: the entries are read in written order, each gets
+    the next seq, the previous entry's hash, a seal time never earlier than the previous one,
+    and its own hash; the rows and the head are written together. It looks again after each
+    batch, until nothing committed is left unsealed.
+
+    `wait=False` (the looping sealer) does not queue behind another sealer holding the head:
+    that one looks again after its batch and sees what was committed meanwhile.
+    """
+    sealed = 0
+    while AuditEntry.objects.filter(seq__isnull=True).exists():
+        with transaction.atomic():
+            head = _locked_head(skip_locked=not wait)
+            if head is None:
+                break  # another sealer is at work and will look again after its batch
+            pending = list(AuditEntry.objects.filter(seq__isnull=True).order_by("id")[:SEAL_BATCH])
+            if not pending:
+                break
+            sealed_at = timezone.now()
+            if head.last_at is not None and sealed_at < head.last_at:
+                sealed_at = head.last_at
+            seq, prev_hash = head.seq, head.last_hash
+            for entry in pending:
+                seq += 1
+                entry.seq, entry.prev_hash, entry.sealed_at = seq, prev_hash, sealed_at
+                entry.entry_hash = prev_hash = compute_entry_hash(entry)
+            token = _SEALING.set(True)
+            try:
+                AuditEntry.objects.bulk_update(pending, sorted(SEAL_FIELDS))
+            finally:
+                _SEALING.reset(token)
+            head.seq, head.last_hash, head.last_at = seq, prev_hash, sealed_at
+            head.save(update_fields=["seq", "last_hash", "last_at"])
+        sealed += len(pending)
+    return sealed
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,25 +282,36 @@ class ChainReport:
     problem: str | None
     head_seq: int = 0
     head_hash: str = GENESIS_HASH
+    # Entries written but not linked when the walk ended (written by transactions still running).
+    unsealed: int = 0
+
+
+def chain_fields(entry: AuditEntry) -> tuple[int, str, str]:
+    """`seq`, `prev_hash` and `entry_hash` of a sealed entry."""
+    if entry.seq is None or entry.prev_hash is None or entry.entry_hash is None:
+        raise ValueError(f"audit entry {entry.pk} is not sealed yet")
+    return entry.seq, entry.prev_hash, entry.entry_hash
 
 
 def _link_problem(entry: AuditEntry) -> str:
     """Explains why `entry.prev_hash` is not the previous entry's hash (one query, on failure)."""
-    target = AuditEntry.objects.filter(entry_hash=entry.prev_hash).values_list("seq", flat=True).first()
+    seq, prev_hash, _ = chain_fields(entry)
+    target = AuditEntry.objects.filter(entry_hash=prev_hash).values_list("seq", flat=True).first()
     if target is None:
         return f"deleted: entry {entry.seq} links to an entry that is no longer in the log"
-    if target >= entry.seq:
+    if target >= seq:
         return f"reordered: entry {entry.seq} links to entry {target}, which comes after it"
     return f"deleted or reordered: entry {entry.seq} links to entry {target}, not to the one before it"
 
 
 def verify_chain() -> ChainReport:
-    """Walks the log in seq order and reports the first break.
+    """Seals what is pending, then walks the log in seq order and reports the first break.
 
     Finds an altered entry (its hash no longer matches its content), a deleted entry (a gap in
     seq, a link to a missing entry, or a head that names a later entry than the last one) and
-    reordered entries (links that point forward, or timestamps that go backwards).
+    reordered entries (links that point forward, or seal times that go backwards).
     """
+    seal_pending()
     checked = 0
     prev_seq = 0
     prev_hash = GENESIS_HASH
@@ -260,17 +320,19 @@ def verify_chain() -> ChainReport:
     def bad(seq: int, problem: str) -> ChainReport:
         return ChainReport(ok=False, checked=checked, first_bad_seq=seq, problem=problem)
 
-    for entry in AuditEntry.objects.order_by("seq").iterator(chunk_size=2000):
-        if entry.seq != prev_seq + 1:
-            return bad(entry.seq, f"deleted: seq jumps from {prev_seq} to {entry.seq}")
-        if entry.prev_hash != prev_hash:
-            return bad(entry.seq, _link_problem(entry))
-        if prev_at is not None and entry.occurred_at < prev_at:
-            return bad(entry.seq, f"reordered: entry {entry.seq} is dated before entry {prev_seq}")
-        if compute_entry_hash(entry) != entry.entry_hash:
-            return bad(entry.seq, f"altered: entry {entry.seq} no longer matches its hash")
+    for entry in AuditEntry.objects.filter(seq__isnull=False).order_by("seq").iterator(chunk_size=2000):
+        seq, entry_prev_hash, entry_hash = chain_fields(entry)
+        if seq != prev_seq + 1:
+            return bad(seq, f"deleted: seq jumps from {prev_seq} to {seq}")
+        if entry_prev_hash != prev_hash:
+            return bad(seq, _link_problem(entry))
+        entry_at = entry.sealed_at or entry.occurred_at
+        if prev_at is not None and entry_at < prev_at:
+            return bad(seq, f"reordered: entry {seq} is dated before entry {prev_seq}")
+        if compute_entry_hash(entry) != entry_hash:
+            return bad(seq, f"altered: entry {seq} no longer matches its hash")
         checked += 1
-        prev_seq, prev_hash, prev_at = entry.seq, entry.entry_hash, entry.occurred_at
+        prev_seq, prev_hash, prev_at = seq, entry_hash, entry_at
 
     head = AuditHead.objects.filter(pk=1).first()
     if head is not None and (head.seq, head.last_hash) != (prev_seq, prev_hash):
@@ -280,5 +342,11 @@ def verify_chain() -> ChainReport:
             problem = f"head mismatch: the head names entry {head.seq}, the log ends at {prev_seq}"
         return bad(prev_seq + 1 if head.seq > prev_seq else head.seq, problem)
     return ChainReport(
-        ok=True, checked=checked, first_bad_seq=None, problem=None, head_seq=prev_seq, head_hash=prev_hash
+        ok=True,
+        checked=checked,
+        first_bad_seq=None,
+        problem=None,
+        head_seq=prev_seq,
+        head_hash=prev_hash,
+        unsealed=AuditEntry.objects.filter(seq__isnull=True).count(),
     )

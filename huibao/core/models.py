@@ -1,18 +1,24 @@
 """Core persistence: the append-only, hash-chained audit log.
 
-Every `AuditEntry` carries `prev_hash` (the `entry_hash` of the entry before it) and its own
-`entry_hash`, a SHA-256 over a canonical JSON of all its fields (see `huibao.core.audit`). Entries
-are appended only by `huibao.core.audit.record`, which serialises writers on the single
-`AuditHead` row. Rows refuse update and delete here; on PostgreSQL a trigger refuses them too.
+Every sealed `AuditEntry` carries `seq`, `prev_hash` (the `entry_hash` of the entry before it) and
+its own `entry_hash`, a SHA-256 over a canonical JSON of all its fields (see `huibao.core.audit`).
+Entries are written by `huibao.core.audit.record` inside the business transaction without a place
+in the chain (no lock is held); once committed, the sealer (`audit.seal_pending`) gives them their
+seq, links and hashes them in written order under the single `AuditHead` row. Rows refuse update
+and delete here, apart from that one sealing; on PostgreSQL a trigger refuses them too.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any, NoReturn
 
 from django.db import models
 
 GENESIS_HASH = "0" * 64
+# The columns sealing fills in, once, on an entry that has none of them yet.
+SEAL_FIELDS = frozenset({"seq", "prev_hash", "entry_hash", "sealed_at"})
+_SEALING: ContextVar[bool] = ContextVar("audit_sealing", default=False)
 
 
 class AuditImmutable(Exception):
@@ -20,7 +26,11 @@ class AuditImmutable(Exception):
 
 
 class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
-    def update(self, **kwargs: Any) -> NoReturn:
+    def update(self, **kwargs: Any) -> int:
+        # The one change allowed: sealing unsealed rows (seq, links, hash, seal time), and only
+        # from `huibao.core.audit.seal_pending`.
+        if _SEALING.get() and set(kwargs) <= SEAL_FIELDS:
+            return models.QuerySet.update(self.filter(seq__isnull=True), **kwargs)
         raise AuditImmutable("audit entries are append-only: update() is refused")
 
     def delete(self) -> NoReturn:
@@ -31,7 +41,9 @@ class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
 
 
 class AuditEntry(models.Model):
-    seq = models.PositiveBigIntegerField(unique=True, editable=False)
+    # Empty until sealed (see `huibao.core.audit.seal_pending`): the place in the chain is given
+    # after the transaction that wrote the entry has committed.
+    seq = models.PositiveBigIntegerField(unique=True, null=True, blank=True, editable=False)
     occurred_at = models.DateTimeField(editable=False)
     actor_id = models.BigIntegerField(null=True, blank=True, editable=False)
     actor_label = models.CharField(max_length=150, blank=True, default="", editable=False)
@@ -42,16 +54,23 @@ class AuditEntry(models.Model):
     after = models.JSONField(null=True, blank=True, editable=False)
     ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
     user_agent = models.CharField(max_length=512, blank=True, default="", editable=False)
-    prev_hash = models.CharField(max_length=64, editable=False)
-    entry_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prev_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    entry_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    # When the entry took its place in the chain; never earlier than the entry before it. Empty
+    # on entries chained as they were written, before the sealer existed.
+    sealed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
-        ordering = ["seq"]
+        # Written order; the chain order is `seq`, which sealing gives.
+        ordering = ["id"]
         verbose_name = "审计记录"
         verbose_name_plural = "审计记录"
-        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object_idx")]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"], name="audit_object_idx"),
+            models.Index(fields=["id"], condition=models.Q(seq__isnull=True), name="audit_unsealed_idx"),
+        ]
         constraints = [models.CheckConstraint(condition=models.Q(seq__gte=1), name="audit_seq_positive")]
 
     def __str__(self) -> str:
@@ -68,13 +87,13 @@ class AuditEntry(models.Model):
 
 
 class AuditHead(models.Model):
-    """One row (pk=1): the last appended seq and hash. Writers lock it to append in turn."""
+    """One row (pk=1): the last sealed seq and hash. Sealers lock it to seal in turn."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     seq = models.PositiveBigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
-    # occurred_at of the last entry: a new entry never gets an earlier time, even if the clock
-    # steps back, so timestamps rise with seq and a reordering shows.
+    # Seal time of the last entry (occurred_at before sealing was deferred): a new entry is never
+    # sealed earlier, even if the clock steps back, so seal times rise with seq and a reordering shows.
     last_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -222,7 +222,7 @@ def test_quote_to_issued_policy_through_the_api(api: Api, product, user) -> None
     listing = api.get(BASE).data
     assert listing["total"] == 1 and listing["items"][0]["status"] == "issued"
     steps = list(
-        AuditEntry.objects.filter(object_id=state["id"]).order_by("seq").values_list("action", flat=True)
+        AuditEntry.objects.filter(object_id=state["id"]).order_by("id").values_list("action", flat=True)
     )
     assert steps[0] == "application.started" and steps[-1] == "application.issued"
 

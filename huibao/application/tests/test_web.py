@@ -133,7 +133,7 @@ def page_views(app: Application) -> list[str]:
         e.after["page"]
         for e in AuditEntry.objects.filter(
             object_id=str(app.public_id), action="application.page_viewed"
-        ).order_by("seq")
+        ).order_by("id")
     ]
 
 

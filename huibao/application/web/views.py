@@ -136,7 +136,7 @@ def agent_amended(app: Application) -> bool:
             object_id=str(app.public_id),
             action__in=["application.amended", "application.confirmed"],
         )
-        .order_by("-seq")
+        .order_by("-id")
         .values_list("action", "after")
         .first()
     )

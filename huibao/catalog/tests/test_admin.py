@@ -107,7 +107,7 @@ def test_operator_can_change_an_insurer_and_the_change_is_audited(operator):
     assert response.status_code == 302, response.content.decode()[:2000]
     insurer.refresh_from_db()
     assert insurer.hotline == "95511"
-    entry = AuditEntry.objects.filter(object_type="catalog.insurer", object_id=str(insurer.pk)).latest("seq")
+    entry = AuditEntry.objects.filter(object_type="catalog.insurer", object_id=str(insurer.pk)).latest("id")
     assert entry.action == "update"
     assert CatalogRevision.objects.get(pk=1).counter > counter_before
 

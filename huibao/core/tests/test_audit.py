@@ -12,7 +12,7 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.test import RequestFactory
 
 from huibao.account.models import User
-from huibao.core.audit import compute_entry_hash, record, snapshot, verify_chain
+from huibao.core.audit import compute_entry_hash, record, seal_pending, snapshot, verify_chain
 from huibao.core.models import GENESIS_HASH, AuditEntry, AuditHead, AuditImmutable
 
 pytestmark = pytest.mark.django_db
@@ -33,9 +33,12 @@ def tampering():
 
 
 def three_entries():
-    return [
+    entries = [
         record("update", "catalog.product", str(i), actor="system:test", after={"n": i}) for i in (1, 2, 3)
     ]
+    # The test's transaction never commits: seal as the after-commit hook would.
+    seal_pending()
+    return entries
 
 
 def test_record_chains_entries_and_stores_json_safe_values():
@@ -52,7 +55,11 @@ def test_record_chains_entries_and_stores_json_safe_values():
         before={"price": Decimal("12.50")},
         after={"price": Decimal("13.00"), "on": datetime.date(2026, 1, 2), "ref": uuid.UUID(int=1)},
     )
-    # then
+    # then they have no place in the chain yet (no lock was taken)
+    assert AuditEntry.objects.filter(seq__isnull=True).count() == 2
+    assert not AuditHead.objects.filter(seq__gt=0).exists()
+    # and one seal links both, in written order
+    assert seal_pending() == 2
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.seq, second.seq) == (1, 2)
@@ -82,6 +89,8 @@ def test_entry_rolls_back_with_the_change_it_describes():
         raise RuntimeError("boom")
     # then the entry is gone and the chain goes on from the head
     nxt = record("update", "catalog.product", "1")
+    seal_pending()
+    nxt.refresh_from_db()
     assert nxt.seq == 2
     assert verify_chain().ok
 
@@ -103,8 +112,9 @@ def test_model_refuses_update_and_delete():
 
 
 def test_database_trigger_refuses_raw_changes_on_postgresql():
-    # given
+    # given a sealed entry
     entry = record("create", "catalog.product", "1")
+    seal_pending()
     # when a client bypasses the model with raw SQL
     statements = [
         ("UPDATE core_auditentry SET action = 'x' WHERE id = %s", [entry.pk]),
@@ -211,8 +221,8 @@ def test_backdated_entry_is_detected_as_reordered():
     first = AuditEntry.objects.get(seq=1)
     with tampering() as cursor:
         cursor.execute(
-            "UPDATE core_auditentry SET occurred_at = %s WHERE seq = 3",
-            [first.occurred_at - datetime.timedelta(days=1)],
+            "UPDATE core_auditentry SET sealed_at = %s WHERE seq = 3",
+            [first.sealed_at - datetime.timedelta(days=1)],
         )
     report = verify_chain()
     assert (report.ok, report.first_bad_seq) == (False, 3)
@@ -285,8 +295,149 @@ def test_concurrent_writers_form_one_gapless_chain():
         t.start()
     for t in threads:
         t.join()
-    # then
+    # then a sealer links the 20 entries into one chain without gaps
     assert errors == []
-    assert list(AuditEntry.objects.values_list("seq", flat=True)) == list(range(1, 21))
+    assert seal_pending() == 20
+    assert sorted(AuditEntry.objects.values_list("seq", flat=True)) == list(range(1, 21))
     report = verify_chain()
     assert report.ok and report.checked == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sealer_links_what_has_committed_and_nothing_else():
+    # given an entry committed, and another written by a transaction still running
+    committed = record("create", "catalog.product", "1")
+    started, release = threading.Event(), threading.Event()
+
+    def running():
+        try:
+            with transaction.atomic():
+                record("create", "catalog.product", "2")
+                started.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=running)
+    thread.start()
+    try:
+        assert started.wait(10)
+        # when the sealer runs (SQLite: the running transaction holds the database, so it waits)
+        if connection.vendor == "postgresql":
+            assert seal_pending() == 1
+    finally:
+        release.set()
+        thread.join()
+    # then the committed entry is sealed first: seq, link, seal time, hash
+    call_command("seal_audit", stdout=io.StringIO())
+    committed.refresh_from_db()
+    assert committed.seq == 1 and committed.prev_hash == GENESIS_HASH and committed.sealed_at is not None
+    assert committed.entry_hash == compute_entry_hash(committed)
+    assert committed.occurred_at <= committed.sealed_at
+    # and the other one once its transaction has committed
+    later = AuditEntry.objects.get(object_id="2")
+    assert (later.seq, later.prev_hash) == (2, committed.entry_hash)
+    head = AuditHead.objects.get(pk=1)
+    assert (head.seq, head.last_hash, head.last_at) == (2, later.entry_hash, later.sealed_at)
+    assert verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweeps_and_every_reader_seal_first():
+    # given committed entries nobody has sealed
+    record("create", "catalog.product", "1")
+    record("update", "catalog.product", "1")
+    assert AuditEntry.objects.filter(seq__isnull=True).count() == 2
+    # when the sweeps run
+    call_command("run_sweeps", stdout=io.StringIO())
+    # then they are sealed
+    assert list(AuditEntry.objects.values_list("seq", flat=True)) == [1, 2]
+    # and verification seals what came since before it walks the chain
+    record("update", "catalog.product", "2")
+    report = verify_chain()
+    assert report.ok and report.checked == 3 and report.unsealed == 0
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite lets one writer at a time hold the database"
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_that_has_recorded_does_not_hold_up_others():
+    # given a transaction that has written an entry and is still running
+    started, release = threading.Event(), threading.Event()
+
+    def slow_writer():
+        try:
+            with transaction.atomic():
+                record("create", "catalog.product", "slow")
+                started.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    slow = threading.Thread(target=slow_writer)
+    slow.start()
+    assert started.wait(10)
+    # when another request records and commits meanwhile
+    done = threading.Event()
+
+    def quick_writer():
+        try:
+            record("create", "catalog.product", "quick")
+            done.set()
+        finally:
+            connection.close()
+
+    quick = threading.Thread(target=quick_writer)
+    quick.start()
+    # then it does not wait for the first (before, both queued on the chain head until commit)
+    try:
+        assert done.wait(5)
+        # and a sealer meanwhile links the committed one
+        assert seal_pending() == 1
+    finally:
+        release.set()
+        slow.join()
+        quick.join()
+    # and the chain holds both, the quick one first (commit order)
+    assert list(AuditEntry.objects.order_by("seq").values_list("object_id", flat=True)) == ["quick", "slow"]
+    assert verify_chain().ok
+
+
+def test_only_sealing_changes_an_unsealed_entry():
+    # given an unsealed entry (the test's transaction has not committed)
+    entry = record("create", "catalog.product", "1")
+    # when it is "sealed" by hand with a changed content
+    forged = (
+        "UPDATE core_auditentry SET seq = 1, prev_hash = %s, entry_hash = %s, sealed_at = %s, "
+        "object_id = '2' WHERE id = %s"
+    )
+    params = [GENESIS_HASH, "a" * 64, entry.occurred_at, entry.pk]
+    if connection.vendor == "postgresql":
+        # then PostgreSQL's trigger refuses that, and any change of its content before sealing
+        for sql, args in [
+            (forged, params),
+            ("UPDATE core_auditentry SET action = 'x' WHERE id = %s", [entry.pk]),
+        ]:
+            with (
+                pytest.raises(DatabaseError, match="append-only"),
+                transaction.atomic(),
+                connection.cursor() as c,
+            ):
+                c.execute(sql, args)
+        # while sealing passes, once: a sealed entry cannot be sealed again
+        assert seal_pending() == 1
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as c,
+        ):
+            c.execute("UPDATE core_auditentry SET seq = 7 WHERE id = %s", [entry.pk])
+        assert verify_chain().ok
+    else:
+        # SQLite has no trigger: the forged hash gives it away
+        with connection.cursor() as c:
+            c.execute(forged, params)
+        report = verify_chain()
+        assert (report.ok, report.first_bad_seq) == (False, 1)
+        assert report.problem.startswith("altered")

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 def audit_actions(app: Application) -> list[str]:
     return list(
         AuditEntry.objects.filter(object_id=str(app.public_id))
-        .order_by("seq")
+        .order_by("id")
         .values_list("action", flat=True)
     )
 

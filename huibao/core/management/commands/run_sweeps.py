@@ -29,6 +29,8 @@ DEFAULT_SWEEPS = (
     "huibao.policy.tasks.retry_due_deliveries",
     "huibao.policy.tasks.resend_sandbox_insurer_acks",
     "huibao.policy.tasks.update_policy_statuses",
+    # Last: links whatever the sweeps above wrote (`seal_audit --loop` does it continuously).
+    "huibao.core.audit.seal_pending",
 )
 
 
