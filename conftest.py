@@ -22,9 +22,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(autouse=True)
 def _forget_compiled_products() -> None:
-    """The rating engine caches compiled product versions by primary key for the life of the
-    process. Tests roll their rows back, and SQLite hands the same keys out again, so a version
-    compiled in one test must not be seen by the next."""
+    """The rating engine caches compiled product versions, and the application flow the documents
+    of frozen versions, by primary key for the life of the process. Tests roll their rows back,
+    and SQLite hands the same keys out again, so a version cached in one test must not be seen by
+    the next."""
+    from huibao.application.services import clear_document_cache
     from huibao.rating.services import clear_cache
 
     clear_cache()
+    clear_document_cache()

@@ -72,10 +72,10 @@ def _app(request: HttpRequest, public_id: uuid.UUID) -> Application:
     return services.get_for_user(public_id, _user(request))
 
 
-def _target(request: HttpRequest, public_id: uuid.UUID) -> Application:
-    """The application a use-case acts on (404 if not the caller's): the use-case locks and reads
-    it whole itself."""
-    return services.get_for_user(public_id, _user(request), keys_only=True)
+def _target(request: HttpRequest, public_id: uuid.UUID) -> services.Target:
+    """The application a use-case acts on: the use-case reads it once, under its lock, and
+    answers 404 if it is not the caller's."""
+    return services.target_for_user(public_id, _user(request))
 
 
 def _state(app: Application, request: HttpRequest) -> dict[str, Any]:
@@ -465,7 +465,7 @@ def agent_detail(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 )
 def agent_save_data(request: HttpRequest, public_id: uuid.UUID, payload: ApplicationDataIn) -> dict[str, Any]:
     agent = _agent(request)
-    target = services.get_for_agent(public_id, agent, keys_only=True)
+    target = services.target_for_agent(public_id, agent)
     app = services.save_data(target, payload.to_domain(), actor=agent, request=request)
     return _agent_state(app, agent)
 

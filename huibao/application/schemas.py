@@ -565,22 +565,46 @@ def _person_name(name: str, owner: bool) -> str:
     return name if owner else mask_name(name)
 
 
+# Statuses without signatures: a customer signs an accepted application, and the only way back
+# to draft (`services._back_to_draft`) deletes them; a referred one comes from draft.
+UNSIGNED_STATUSES = frozenset({ApplicationStatus.DRAFT, ApplicationStatus.REFERRED})
+
+
+def _signatures(
+    app: Application, persons: list[Any], rows: list[Any] | None = None
+) -> dict[tuple[str, int | None], Any]:
+    """The signatures by (role, insured position); `persons` are the application's insured
+    persons (a signature's insured is one of them); `rows`, the application's signatures when
+    already loaded."""
+    if app.status in UNSIGNED_STATUSES:
+        return {}
+    position = {p.pk: p.position for p in persons}
+    if rows is None:
+        rows = list(app.signatures.only("role", "insured", "signed_at"))
+    return {(s.role, position.get(s.insured_id) if s.insured_id is not None else None): s for s in rows}
+
+
 def application_out(app: Application, *, user: Any) -> dict[str, Any]:
     """The whole state of an application as the caller may see it."""
     from huibao.payment.models import Payment
 
     owner = services._is_owner(app, user)
     now = timezone.now()
-    # Each piece is read once here and handed to the services that need it.
-    items = services.state_items(app)
-    progress = services.disclosure_progress(app, items=items)
+    # Each piece is read once here (unless the use-case that returned `app` left it current) and
+    # handed to the services that need it.
+    loaded = services.take_loaded(app)
+    items = loaded.items if loaded.items is not None else services.state_items(app)
+    progress = services.disclosure_progress(
+        app, items=items, readings=loaded.readings, confirmations=loaded.confirmations
+    )
     identity_ok = services.identity_is_current(app)
     payment = Payment.objects.filter(pk=app.payment_id).first() if app.payment_id else None
-    signatures = {
-        (s.role, s.insured.position if s.insured else None): s
-        for s in app.signatures.select_related("insured")
-    }
-    persons = list(app.insured_persons.prefetch_related("beneficiaries").order_by("position"))
+    persons = (
+        loaded.persons
+        if loaded.persons is not None
+        else list(app.insured_persons.prefetch_related("beneficiaries").order_by("position"))
+    )
+    signatures = _signatures(app, persons, loaded.signatures)
     requirements = (
         services.required_signatures(app, items=items, persons=persons) if app.applicant_name else []
     )
@@ -596,13 +620,18 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
         for r in requirements
     ]
     signed = bool(required) and all(r["signed"] for r in required)
-    # Only the columns shown: the policy app owns the rest of its row.
-    policies = [
-        {"id": pid, "number": number, "status": status, "effective_at": starts, "expires_at": ends}
-        for pid, number, status, starts, ends in app.policies.order_by("id").values_list(
-            "public_id", "number", "status", "effective_at", "expires_at"
-        )
-    ]
+    # Only the columns shown: the policy app owns the rest of its row. Policies are issued in the
+    # transaction that makes the application `issued` (a final status): none before.
+    policies = (
+        [
+            {"id": pid, "number": number, "status": status, "effective_at": starts, "expires_at": ends}
+            for pid, number, status, starts, ends in app.policies.order_by("id").values_list(
+                "public_id", "number", "status", "effective_at", "expires_at"
+            )
+        ]
+        if app.status == ApplicationStatus.ISSUED
+        else []
+    )
     step = next_step(
         app, items=items, identity_ok=identity_ok, progress=progress, signed=signed, payment=payment
     )

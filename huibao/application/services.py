@@ -32,6 +32,7 @@ import hashlib
 import json
 import re
 import secrets
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -39,7 +40,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -65,7 +66,7 @@ from huibao.application.states import (
     UnderwritingOutcome,
 )
 from huibao.application.trace import record_step
-from huibao.catalog.models import Document, ProductStatus, VersionStatus
+from huibao.catalog.models import Document, ProductStatus, ProductVersion, VersionStatus
 from huibao.core.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from huibao.core.fields import lookup_hash
 from huibao.core.money import to_fen
@@ -155,8 +156,64 @@ def _new_number() -> str:
     return "TB" + timezone.localtime().strftime("%Y%m%d%H%M%S") + secrets.token_hex(4).upper()
 
 
-def _locked(application: Application) -> Application:
+@dataclass(frozen=True, slots=True)
+class Target:
+    """An application a caller names for a use-case, not read yet (`target_for_user`,
+    `target_for_agent`): the use-case reads it once, under its row lock, and only when `access`
+    holds for the row; otherwise `NotFound`, the answer `get_for_user` / `get_for_agent` give a
+    stranger (whose row is never locked)."""
+
+    public_id: Any
+    access: Q
+
+
+def _locked(application: Application | Target) -> Application:
+    if isinstance(application, Target):
+        app = (
+            Application.objects.select_for_update()
+            .filter(application.access, public_id=application.public_id)
+            .first()
+        )
+        if app is None:
+            raise NotFound("投保单不存在", code="application_not_found")
+        return app
     return Application.objects.select_for_update().get(pk=application.pk)
+
+
+@dataclass(slots=True)
+class Loaded:
+    """What a use-case read (or wrote) of its application and left current at its end, for the
+    state answer (`schemas.application_out`) to use rather than read again. Any part left None
+    is read there."""
+
+    key: tuple[str, int]
+    items: list[ApplicationItem] | None = None  # position order, with `STATE_ITEM_FIELDS`
+    persons: list[InsuredPerson] | None = None  # position order, beneficiaries prefetched
+    readings: list[DisclosureReading] | None = None  # all the application's
+    confirmations: list[ClauseConfirmation] | None = None  # all the application's clause rows
+    signatures: list[Signature] | None = None  # with role, insured id and signed_at
+
+
+_LOADED_MEMO = "_loaded_state"
+
+
+def _loaded_key(app: Application) -> tuple[str, int]:
+    return (str(app.status), int(app.data_revision))
+
+
+def _remember_loaded(app: Application, **parts: Any) -> None:
+    """Leaves `parts` (see `Loaded`) on the instance the use-case returns; call it last, once
+    nothing more changes them."""
+    app.__dict__[_LOADED_MEMO] = Loaded(key=_loaded_key(app), **parts)
+
+
+def take_loaded(app: Application) -> Loaded:
+    """What the last use-case left on `app` (see `Loaded`), handed out once: a later call, or
+    one after the instance's status or data revision changed, finds nothing and reads afresh."""
+    memo = app.__dict__.pop(_LOADED_MEMO, None)
+    if isinstance(memo, Loaded) and memo.key == _loaded_key(app):
+        return memo
+    return Loaded(key=_loaded_key(app))
 
 
 def _move(app: Application, target: str) -> None:
@@ -216,6 +273,7 @@ STATE_ITEM_FIELDS = (
     "underwriting_outcome",
     "underwriting_reasons",
     "product_version__number",
+    "product_version__status",
     "product_version__product_id",
     "product_version__application_rules",
     "product_version__product__code",
@@ -261,19 +319,93 @@ def subject_fields(
     return app_rules.combined_subject([rules_of(i) for i in (items if items is not None else items_of(app))])
 
 
+# The documents of frozen (published or retired) product versions, by version id, in their
+# order. A frozen version's documents never change (`catalog.services` refuses to edit them), so
+# they are read once per process; a draft's are read on every call. The instances are shared
+# between requests and threads: read them, never change or save them.
+_frozen_documents: dict[int, tuple[Document, ...]] = {}
+_frozen_documents_lock = threading.Lock()
+
+
+# The product versions of an application's items, by (public id, data revision), once all of
+# them are frozen. The set changes only with the data revision (`start_application` makes the
+# items at revision 1, `save_data` and `drop_declined_items` move the revision on with any change
+# of them) and a frozen version stays frozen, so an entry never goes stale. Bounded: the oldest
+# entries go first.
+_frozen_item_versions: dict[tuple[str, int], tuple[int, ...]] = {}
+FROZEN_ITEM_VERSIONS_MAX = 4096
+
+
+def clear_document_cache() -> None:
+    """For tests: forget the documents of frozen versions and the applications' versions (tests
+    roll their rows back, and SQLite hands the same keys out again)."""
+    with _frozen_documents_lock:
+        _frozen_documents.clear()
+        _frozen_item_versions.clear()
+
+
+def _application_versions(app: Application) -> dict[int, bool]:
+    """Version id → frozen for the application's items (see `_frozen_item_versions`)."""
+    key = (str(app.public_id), int(app.data_revision))
+    cached = _frozen_item_versions.get(key)
+    if cached is not None:
+        return dict.fromkeys(cached, True)
+    versions: dict[int, bool] = {}
+    for vid, status in app.items.values_list("product_version_id", "product_version__status"):
+        versions[vid] = versions.get(vid, False) or status != VersionStatus.DRAFT
+    if versions and all(versions.values()):
+        with _frozen_documents_lock:
+            while len(_frozen_item_versions) >= FROZEN_ITEM_VERSIONS_MAX:
+                del _frozen_item_versions[next(iter(_frozen_item_versions))]
+            _frozen_item_versions[key] = tuple(versions)
+    return versions
+
+
+def _item_versions(items: Sequence[ApplicationItem]) -> dict[int, bool]:
+    """Version id → frozen, from items loaded with their version; a version whose status was not
+    loaded counts as not frozen (read, not cached) rather than costing a query per item."""
+    versions: dict[int, bool] = {}
+    for item in items:
+        version = item.product_version
+        frozen = "status" not in version.get_deferred_fields() and version.status != VersionStatus.DRAFT
+        versions[item.product_version_id] = versions.get(item.product_version_id, False) or frozen
+    return versions
+
+
+def _version_documents(versions: Mapping[int, bool]) -> list[Document]:
+    """The documents of the versions (id → frozen) ordered by version, sort order and id."""
+    found = {vid: _frozen_documents.get(vid) for vid in versions}
+    missing = sorted(vid for vid, docs in found.items() if docs is None)
+    if missing:
+        loaded: dict[int, list[Document]] = {vid: [] for vid in missing}
+        for doc in Document.objects.filter(version_id__in=missing).order_by("version_id", "sort_order", "id"):
+            loaded[doc.version_id].append(doc)
+        with _frozen_documents_lock:
+            for vid, rows in loaded.items():
+                found[vid] = kept = tuple(rows)
+                if versions[vid]:
+                    _frozen_documents[vid] = kept
+    return [doc for vid in sorted(found) for doc in found[vid] or ()]
+
+
+def version_documents(version: ProductVersion) -> list[Document]:
+    """The documents of one product version in their order (sort order, id); a frozen version's
+    from the per-process cache (see `_frozen_documents`): read them, never change them."""
+    frozen = "status" not in version.get_deferred_fields() and version.status != VersionStatus.DRAFT
+    return _version_documents({version.pk: frozen})
+
+
 def required_documents(app: Application, *, items: Sequence[ApplicationItem] | None = None) -> list[Document]:
     """Every document of every product, each distinct text (content hash) once.
 
-    `items` (the application's items, loaded in this request) saves reading their versions;
-    without them the versions are a subquery of the one query."""
-    if items is not None:
-        docs = Document.objects.filter(version_id__in=sorted({i.product_version_id for i in items}))
-    else:
-        docs = Document.objects.filter(version_id__in=app.items.values("product_version_id"))
+    `items` (the application's items, loaded in this request with their version) saves reading
+    the versions; without them one light query reads the items' versions and statuses (once per
+    process and data revision when all are frozen: `_frozen_item_versions`). The documents of
+    frozen versions come from a per-process cache (see `_frozen_documents`)."""
+    versions = _item_versions(items) if items is not None else _application_versions(app)
     seen: dict[str, Document] = {}
-    for doc in docs.order_by("version_id", "sort_order", "id"):
-        key = doc.content_sha256 or f"doc:{doc.pk}"
-        seen.setdefault(key, doc)
+    for doc in _version_documents(versions):
+        seen.setdefault(_doc_key(doc), doc)
     return list(seen.values())
 
 
@@ -361,7 +493,9 @@ def data_digest(
 
 
 def _quote_for_application(quote_id: Any) -> Quote:
-    quote = Quote.objects.select_related("product_version__product", "plan").filter(pk=quote_id).first()
+    quote = (
+        Quote.objects.select_related("product_version__product__insurer", "plan").filter(pk=quote_id).first()
+    )
     if quote is None:
         raise NotFound(
             f"报价 {quote_id} 不存在", errors=[FieldError("quote_ids", "unknown_quote", "报价不存在")]
@@ -456,8 +590,9 @@ def start_application(
             expires_at=timezone.now() + application_ttl(),
             total_premium=to_fen(sum((q.premium for q in quotes), Decimal(0))),
         )
+        items = []
         for position, quote in enumerate(quotes, start=1):
-            ApplicationItem.objects.create(
+            item = ApplicationItem.objects.create(
                 application=app,
                 position=position,
                 product_version=quote.product_version,
@@ -468,6 +603,7 @@ def start_application(
                 base_premium=quote.premium,
                 premium=quote.premium,
             )
+            items.append(item)
         record_step(
             app,
             "started",
@@ -480,6 +616,8 @@ def start_application(
                 "product_versions": [q.product_version_id for q in quotes],
             },
         )
+    # A new application: its items (with their quotes' versions and plans) and nothing else yet.
+    _remember_loaded(app, items=items, persons=[], readings=[], confirmations=[], signatures=[])
     return app
 
 
@@ -501,7 +639,7 @@ def data_complete(app: Application) -> bool:
 
 
 def invite_customer(
-    application: Application, *, agent: Any, request: HttpRequest | None = None
+    application: Application | Target, *, agent: Any, request: HttpRequest | None = None
 ) -> Invitation:
     """A fresh link (and QR code) for the customer, once the agent filled in the data; the
     previous link stops working."""
@@ -847,7 +985,11 @@ def _reprice(item: ApplicationItem, person: InsuredPerson, *, user: Any) -> tupl
 
 
 def save_data(
-    application: Application, data: ApplicationData, *, actor: Any, request: HttpRequest | None = None
+    application: Application | Target,
+    data: ApplicationData,
+    *,
+    actor: Any,
+    request: HttpRequest | None = None,
 ) -> Application:
     """Enters or changes the application data. After the customer confirmed, a change sends the
     whole application back to draft: confirmation, underwriting and signatures are void."""
@@ -884,13 +1026,14 @@ def save_data(
         before = {"status": app.status, "revision": app.data_revision, "confirmed": app.is_confirmed}
         was_locked = app.status != ApplicationStatus.DRAFT or app.is_confirmed
         persons = _write_data(app, values)
-        for_items = _assign_items(app, persons, items, user=actor)
+        for_items, items = _assign_items(app, persons, items, user=actor)
         if for_items:
             raise ValidationFailed("application data is invalid", errors=for_items)
         app.data_revision += 1
         if was_locked:
             _back_to_draft(app)
         app.save()
+        prefetch_related_objects(persons, "beneficiaries")  # as just written, for the digest and the state
         record_step(
             app,
             "data_saved" if not was_locked else "amended",
@@ -899,11 +1042,13 @@ def save_data(
             page="application/data.html",
             before=before,
             detail={
-                "digest": data_digest(app),
+                "digest": data_digest(app, items=items, persons=persons),
                 "insured_count": len(values["persons"]),
                 "by_agent": is_agent,
             },
         )
+        # A draft now (`_back_to_draft` deleted any signature).
+        _remember_loaded(app, items=items, persons=persons, signatures=[])
     return app
 
 
@@ -973,17 +1118,18 @@ def _write_data(app: Application, values: dict[str, Any]) -> list[InsuredPerson]
 
 def _assign_items(
     app: Application, persons: Sequence[InsuredPerson], items: Sequence[ApplicationItem], *, user: Any
-) -> list[FieldError]:
+) -> tuple[list[FieldError], list[ApplicationItem]]:
     """One item per (product, insured person): items are cloned or removed to match the insured
     persons (in position order), each priced on its insured's data. `items` are the application's
     items in position order, read in this transaction (each gets its insured reassigned here).
-    Returns pricing problems."""
+    Returns the pricing problems and the items now (position order, as `items_of` loads them)."""
     groups: dict[Any, list[ApplicationItem]] = {}
     for item in items:
         groups.setdefault(item.origin_quote_id, []).append(item)
     errors: list[FieldError] = []
     next_position = max((i.position for i in items), default=0) + 1
     total = Decimal(0)
+    kept: list[ApplicationItem] = []
     for group in groups.values():
         first = group[0]
         while len(group) < len(persons):
@@ -1001,11 +1147,12 @@ def _assign_items(
             next_position += 1
             group.append(
                 ApplicationItem.objects.select_related(
-                    "product_version__product", "plan", "origin_quote"
+                    "product_version__product__insurer", "plan", "origin_quote"
                 ).get(pk=clone.pk)
             )
         for extra in group[len(persons) :]:
             extra.delete()
+        kept.extend(group[: len(persons)])
         for item, person in zip(group, persons, strict=False):
             quote, problems = _reprice(item, person, user=user)
             errors.extend(problems)
@@ -1019,7 +1166,7 @@ def _assign_items(
             item.save()
             total += quote.premium
     app.total_premium = to_fen(total)
-    return errors
+    return errors, sorted(kept, key=lambda i: i.position)
 
 
 def _back_to_draft(app: Application) -> None:
@@ -1042,15 +1189,20 @@ def _back_to_draft(app: Application) -> None:
 
 
 def verify_identity(
-    application: Application, *, name: str, id_number: str, user: Any, request: HttpRequest | None = None
+    application: Application | Target,
+    *,
+    name: str,
+    id_number: str,
+    user: Any,
+    request: HttpRequest | None = None,
 ) -> Application:
     """Real-name check of the applicant by the identity provider; the name and ID must be the
     applicant's on the application."""
     from huibao.identity.services import verify_real_name
 
-    resident = validate_resident_id(id_number, field="id_number")
     with transaction.atomic():
-        app = _locked(application)
+        app = _locked(application)  # a stranger's answer (404) comes before any other
+        resident = validate_resident_id(id_number, field="id_number")
         _require_open(app)
         _require_owner(app, user)
         if not app.applicant_name:
@@ -1068,12 +1220,12 @@ def verify_identity(
         name=name.strip(),
         id_number=resident.number,
         reference_kind=REFERENCE_KIND,
-        reference_id=str(application.public_id),
+        reference_id=str(app.public_id),
         request=request,
         actor=user,
     )
     with transaction.atomic():
-        app = _locked(application)
+        app = _locked(app)
         verified = check.status == "verified"
         if verified:
             app.identity_check_id = check.pk
@@ -1153,7 +1305,7 @@ def _missing_for_confirmation(app: Application, items: Sequence[ApplicationItem]
 
 
 def confirm(
-    application: Application,
+    application: Application | Target,
     *,
     user: Any,
     request: HttpRequest | None = None,
@@ -1172,19 +1324,24 @@ def confirm(
         _require_not_expired(app)
         if expected_revision is not None and expected_revision != app.data_revision:
             raise Conflict("投保信息刚刚有修改，请重新核对后再确认", code="data_changed")
-        items = items_of(app)
+        # Locked here for the underwriting, which writes their outcomes and premiums in place.
+        items = list(
+            app.items.select_for_update(of=("self",))
+            .select_related("product_version__product__insurer", "plan", "insured")
+            .order_by("position")
+        )
         errors = _missing_for_confirmation(app, items) + _not_on_sale(items)
         if errors:
             raise ValidationFailed("cannot confirm yet", errors=errors)
         app.confirmed_revision = app.data_revision
         app.confirmed_at = timezone.now()
-        underwrite_application(app, actor=user, request=request)
-        outcome = overall_outcome(app.items.values_list("underwriting_outcome", flat=True))
-        app.refresh_from_db(fields=["total_premium"])
+        # Sets the items' outcomes and premiums and `app.total_premium`, in the rows and here.
+        underwrite_application(app, actor=user, request=request, items=items)
+        outcome = overall_outcome(i.underwriting_outcome for i in items)
+        persons = list(app.insured_persons.prefetch_related("beneficiaries").order_by("position"))
         # The confirmed data with the premiums as underwritten (a loading changes them; the
         # customer accepts it separately in `agree_terms`).
-        app.confirmed_digest = data_digest(app)
-        # Underwriting changed the items' premiums, not their product versions (all the rules need).
+        app.confirmed_digest = data_digest(app, items=items, persons=persons)
         app.face_required = any(rules_of(i).face_check_required(app.total_premium) for i in items)
         _apply_outcome(app, outcome)
         app.save()
@@ -1200,6 +1357,8 @@ def confirm(
                 "total_premium": app.total_premium,
             },
         )
+        # Confirmed from a draft, which has no signature (`_back_to_draft` deletes them).
+        _remember_loaded(app, items=items, persons=persons, signatures=[])
     return app
 
 
@@ -1264,7 +1423,7 @@ def resume_after_referral(
 
 
 def drop_declined_items(
-    application: Application, *, user: Any, request: HttpRequest | None = None
+    application: Application | Target, *, user: Any, request: HttpRequest | None = None
 ) -> Application:
     """The customer continues without the products of the bundle the underwriting declined: those
     items (and an insured person left without any) are removed, the total is re-computed, and
@@ -1324,7 +1483,9 @@ def needs_terms_agreement(app: Application) -> bool:
     return app.status == ApplicationStatus.ACCEPTED and app.terms_agreed_at is None
 
 
-def agree_terms(application: Application, *, user: Any, request: HttpRequest | None = None) -> Application:
+def agree_terms(
+    application: Application | Target, *, user: Any, request: HttpRequest | None = None
+) -> Application:
     """The customer accepts the loading and/or exclusions the underwriting set."""
     with transaction.atomic():
         app = _locked(application)
@@ -1364,7 +1525,7 @@ def _document_of(app: Application, document_id: int) -> Document:
 
 
 def open_document(
-    application: Application, document_id: int, *, user: Any, request: HttpRequest | None = None
+    application: Application | Target, document_id: int, *, user: Any, request: HttpRequest | None = None
 ) -> DisclosureReading:
     """The document is shown: the reading clock starts on the server (once)."""
     with transaction.atomic():
@@ -1399,7 +1560,7 @@ def open_document(
 
 
 def finish_reading(
-    application: Application,
+    application: Application | Target,
     document_id: int,
     *,
     scrolled_to_end: bool,
@@ -1503,7 +1664,7 @@ def _clause_row(app: Application, doc: Document, clause_code: str) -> ClauseConf
 
 
 def show_clause(
-    application: Application,
+    application: Application | Target,
     document_id: int,
     clause_code: str,
     *,
@@ -1526,19 +1687,21 @@ def show_clause(
                 "read the document first",
                 errors=[FieldError("clause", "document_not_read", f"请先阅读完《{doc.title}》")],
             )
-        confirmed = set(
-            ClauseConfirmation.objects.filter(application=app, confirmed_at__isnull=False).values_list(
-                "content_sha256", "clause_code"
-            )
-        )
+        # One read of the application's clause rows: the confirmed ones and this clause's own.
+        rows = {
+            (c.content_sha256, c.clause_code): c for c in ClauseConfirmation.objects.filter(application=app)
+        }
         for earlier_doc, earlier in clauses[:index]:
-            if (_doc_key(earlier_doc), earlier["code"]) not in confirmed:
+            earlier_row = rows.get((_doc_key(earlier_doc), earlier["code"]))
+            if earlier_row is None or earlier_row.confirmed_at is None:
                 raise ValidationFailed(
                     "confirm in order",
                     errors=[FieldError("clause", "previous_not_confirmed", f"请先确认“{earlier['title']}”")],
                 )
         # The application row is locked: no concurrent show of the same clause can race here.
-        row = _clause_row(app, doc, clause_code)
+        row = rows.get((_doc_key(doc), clause_code))
+        if row is not None:
+            _share_document(row, doc)
         if row is None:
             row = ClauseConfirmation.objects.create(
                 application=app,
@@ -1564,7 +1727,7 @@ def show_clause(
 
 
 def confirm_clause(
-    application: Application,
+    application: Application | Target,
     document_id: int,
     clause_code: str,
     *,
@@ -1607,27 +1770,39 @@ def disclosure_progress(
     *,
     items: Sequence[ApplicationItem] | None = None,
     documents: Sequence[Document] | None = None,
+    readings: Iterable[DisclosureReading] | None = None,
+    confirmations: Iterable[ClauseConfirmation] | None = None,
 ) -> dict[str, Any]:
-    """Documents and key clauses, with what was read and confirmed. `items` / `documents` loaded
-    in this request save reading them again."""
+    """Documents and key clauses, with what was read and confirmed. `items` / `documents` /
+    `readings` / `confirmations` (all the application's rows) loaded in this request save reading
+    them again."""
     docs = list(documents) if documents is not None else required_documents(app, items=items)
-    readings = {r.content_sha256: r for r in app.readings.all()}
+    readings_by_key = {
+        r.content_sha256: r for r in (readings if readings is not None else app.readings.all())
+    }
     clauses = key_clauses(app, documents=docs)
-    confirmations = {(c.content_sha256, c.clause_code): c for c in app.clause_confirmations.all()}
-    unread = [d for d in docs if not (readings.get(_doc_key(d)) and readings[_doc_key(d)].completed_at)]
+    confirmations_by_key = {
+        (c.content_sha256, c.clause_code): c
+        for c in (confirmations if confirmations is not None else app.clause_confirmations.all())
+    }
+    unread = [
+        d
+        for d in docs
+        if not (readings_by_key.get(_doc_key(d)) and readings_by_key[_doc_key(d)].completed_at)
+    ]
     unconfirmed = [
         (d, c)
         for d, c in clauses
         if not (
-            confirmations.get((_doc_key(d), c["code"]))
-            and confirmations[(_doc_key(d), c["code"])].confirmed_at
+            confirmations_by_key.get((_doc_key(d), c["code"]))
+            and confirmations_by_key[(_doc_key(d), c["code"])].confirmed_at
         )
     ]
     return {
         "documents": docs,
-        "readings": readings,
+        "readings": readings_by_key,
         "clauses": clauses,
-        "confirmations": confirmations,
+        "confirmations": confirmations_by_key,
         "unread": unread,
         "unconfirmed": unconfirmed,
         "complete": not unread and not unconfirmed,
@@ -1638,7 +1813,7 @@ def disclosure_progress(
 
 
 def start_face_check(
-    application: Application, *, user: Any, return_url: str, request: HttpRequest | None = None
+    application: Application | Target, *, user: Any, return_url: str, request: HttpRequest | None = None
 ) -> str:
     """Opens a face check session for the applicant; returns the provider's page URL."""
     from huibao.identity.services import start_face_check as start
@@ -1752,8 +1927,10 @@ def missing_before_signing(
     *,
     items: Sequence[ApplicationItem] | None = None,
     persons: Sequence[InsuredPerson] | None = None,
+    progress: dict[str, Any] | None = None,
 ) -> list[FieldError]:
-    """What still stands before signing. `items` / `persons` as for `data_digest`."""
+    """What still stands before signing. `items` / `persons` as for `data_digest`; `progress`
+    (`disclosure_progress` of this request) saves reading the readings again."""
     errors: list[FieldError] = []
     if app.status != ApplicationStatus.ACCEPTED:
         errors.append(
@@ -1777,7 +1954,8 @@ def missing_before_signing(
         errors.append(FieldError("confirmation", "not_confirmed", "请先确认投保信息"))
     if app.terms_agreed_at is None:
         errors.append(FieldError("terms", "not_agreed", "请先确认核保结论（加费或除外责任）"))
-    progress = disclosure_progress(app, items=items)
+    if progress is None:
+        progress = disclosure_progress(app, items=items)
     for doc in progress["unread"]:
         errors.append(FieldError("documents", "unread", f"请先阅读《{doc.title}》"))
     for _doc, clause in progress["unconfirmed"]:
@@ -1790,7 +1968,7 @@ def missing_before_signing(
 
 
 def sign(
-    application: Application,
+    application: Application | Target,
     *,
     user: Any,
     role: str = SignerRole.APPLICANT,
@@ -1809,7 +1987,8 @@ def sign(
         _require_not_expired(app)
         items = items_of(app)
         persons = list(app.insured_persons.prefetch_related("beneficiaries").order_by("position"))
-        problems = missing_before_signing(app, items=items, persons=persons)
+        progress = disclosure_progress(app, items=items)
+        problems = missing_before_signing(app, items=items, persons=persons, progress=progress)
         if problems:
             raise ValidationFailed("not ready to sign", errors=problems)
         needed = required_signatures(app, items=items, persons=persons)
@@ -1844,9 +2023,16 @@ def sign(
             if role == SignerRole.INSURED and insured_position is not None
             else None
         )
-        app.signatures.filter(role=role, insured=insured).delete()
+        # The application row is locked: its signatures change only here (and when it goes back
+        # to draft), so those read now, with the new one, are all of them at the end.
+        signatures = list(app.signatures.only("role", "insured", "signed_at"))
+        insured_id = insured.pk if insured is not None else None
+        replaced = [s.pk for s in signatures if s.role == role and s.insured_id == insured_id]
+        if replaced:  # signing again replaces the signer's signature
+            Signature.objects.filter(pk__in=replaced).delete()
+            signatures = [s for s in signatures if s.pk not in replaced]
         digest = app.confirmed_digest
-        Signature.objects.create(
+        signature = Signature.objects.create(
             application=app,
             role=role,
             insured=insured,
@@ -1874,10 +2060,10 @@ def sign(
                 "image_sha256": hashlib.sha256(image_b64.encode()).hexdigest() if image_b64 else "",
             },
         )
-        have = {
-            (s.role, s.insured.position if s.insured else None)
-            for s in app.signatures.select_related("insured")
-        }
+        signatures.append(signature)
+        # A signature's insured is one of the application's insured persons.
+        positions = {p.pk: p.position for p in persons}
+        have = {(s.role, _signer_position(s, positions)) for s in signatures}
         if all((n.role, n.insured_position) in have for n in needed):
             _move(app, ApplicationStatus.SIGNED)
             app.signed_at = timezone.now()
@@ -1885,7 +2071,25 @@ def sign(
             record_step(app, "signing_complete", actor=user, request=request)
             public_id = str(app.public_id)
             transaction.on_commit(lambda: _enqueue_form(public_id))
+        # Signing changes neither the items, the persons nor what was read and confirmed.
+        _remember_loaded(
+            app,
+            items=items,
+            persons=persons,
+            readings=list(progress["readings"].values()),
+            confirmations=list(progress["confirmations"].values()),
+            signatures=signatures,
+        )
     return app
+
+
+def _signer_position(signature: Signature, positions: Mapping[int, int]) -> int | None:
+    """The position of the signature's insured person (None for the applicant's); `positions`
+    maps the application's insured persons' ids to their positions."""
+    if signature.insured_id is None:
+        return None
+    found = positions.get(signature.insured_id)
+    return found if found is not None else signature.insured.position if signature.insured else None
 
 
 def _client_ip(request: HttpRequest | None) -> str | None:
@@ -1905,7 +2109,7 @@ def _enqueue_form(public_id: str) -> None:
 # --- 7. payment and issuance ---------------------------------------------------------------------
 
 
-def pay(application: Application, *, user: Any, request: HttpRequest | None = None) -> Any:
+def pay(application: Application | Target, *, user: Any, request: HttpRequest | None = None) -> Any:
     """Opens (or returns the open) real-name payment of the applicant for the total premium.
     Retries and double clicks return the same payment; a failed or expired one is replaced."""
     from huibao.payment.models import Payment
@@ -1979,7 +2183,8 @@ def _issue(app: Application, payment: Any) -> None:
 
     now = timezone.now()
     app.paid_at = payment.paid_at or now
-    policies = issue_policies(app, payment, now=now)
+    # `app` was read under its lock in this transaction; the save below writes its retention.
+    policies = issue_policies(app, payment, now=now, locked=True)
     _move(app, ApplicationStatus.ISSUED)
     app.issued_at = now
     app.save()
@@ -2056,7 +2261,9 @@ def expire_applications(now: datetime.datetime | None = None) -> int:
     return count
 
 
-def cancel(application: Application, *, user: Any, request: HttpRequest | None = None) -> Application:
+def cancel(
+    application: Application | Target, *, user: Any, request: HttpRequest | None = None
+) -> Application:
     with transaction.atomic():
         app = _locked(application)
         if not (
@@ -2083,21 +2290,45 @@ def record_page_view(
     record_step(application, "page_viewed", request=request, page=page, detail=detail)
 
 
-def get_for_user(public_id: Any, user: Any, *, keys_only: bool = False) -> Application:
-    """The application of this customer, or that the agent started.
+def _user_access(user: Any) -> Q:
+    """The applications `user` may reach: their own as the customer (logged in), or one they
+    started as the agent."""
+    pk = getattr(user, "pk", None)
+    if pk is None:
+        return Q(pk__in=[])
+    access = Q(started_by_id=pk)
+    if getattr(user, "is_authenticated", False):
+        access |= Q(customer_id=pk)
+    return access
 
-    `keys_only` reads just what identifies it and who may act on it, for handing to a use-case
-    (which reads the row again under its lock); any other field loads on access."""
-    rows = Application.objects.filter(public_id=public_id)
+
+def _agent_access(agent: Any) -> Q:
+    pk = getattr(agent, "pk", None)
+    return Q(started_by_id=pk) if pk is not None else Q(pk__in=[])
+
+
+def _reachable(public_id: Any, access: Q, *, keys_only: bool) -> Application:
+    rows = Application.objects.filter(access, public_id=public_id)
     if keys_only:
         rows = rows.only("pk", "public_id", "customer_id", "started_by_id")
     app = rows.first()
-    if app is None or not (
-        _is_owner(app, user)
-        or (app.started_by_id is not None and app.started_by_id == getattr(user, "pk", None))
-    ):
+    if app is None:
         raise NotFound("投保单不存在", code="application_not_found")
     return app
+
+
+def get_for_user(public_id: Any, user: Any, *, keys_only: bool = False) -> Application:
+    """The application of this customer, or that the agent started.
+
+    `keys_only` reads just what identifies it and who may act on it; any other field loads on
+    access. To hand it to a use-case, `target_for_user` reads nothing at all."""
+    return _reachable(public_id, _user_access(user), keys_only=keys_only)
+
+
+def target_for_user(public_id: Any, user: Any) -> Target:
+    """The application `get_for_user` would find, for a use-case to read once under its lock
+    (the same `NotFound` for any other)."""
+    return Target(public_id=public_id, access=_user_access(user))
 
 
 def applications_of(user: Any) -> Iterable[Application]:
@@ -2107,18 +2338,12 @@ def applications_of(user: Any) -> Iterable[Application]:
 def get_for_agent(public_id: Any, agent: Any, *, keys_only: bool = False) -> Application:
     """An application this agent started (NotFound for any other, as if it did not exist);
     `keys_only` as for `get_for_user`."""
-    pk = getattr(agent, "pk", None)
-    rows = (
-        Application.objects.filter(public_id=public_id, started_by_id=pk)
-        if pk is not None
-        else Application.objects.none()
-    )
-    if keys_only:
-        rows = rows.only("pk", "public_id", "customer_id", "started_by_id")
-    app = rows.first()
-    if app is None:
-        raise NotFound("投保单不存在", code="application_not_found")
-    return app
+    return _reachable(public_id, _agent_access(agent), keys_only=keys_only)
+
+
+def target_for_agent(public_id: Any, agent: Any) -> Target:
+    """The application `get_for_agent` would find, as `target_for_user`."""
+    return Target(public_id=public_id, access=_agent_access(agent))
 
 
 def applications_started_by(agent: Any) -> QuerySet[Application]:

@@ -24,8 +24,9 @@ from django.utils import timezone
 
 from huibao.application.models import Application, ApplicationItem
 from huibao.application.rules import parse_rules
+from huibao.application.services import version_documents
 from huibao.application.states import ApplicationStatus
-from huibao.catalog.models import Coverage, Document, Insurer
+from huibao.catalog.models import Coverage, Insurer
 from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from huibao.core.states import check_transition
@@ -116,7 +117,7 @@ def _issue_item(
     coverages = _coverages(item)
     death_benefit = rules.death_benefit((c.code, c.name, amount) for c, amount in coverages)
     cooling_off_until = rules.cooling_off_until(local_now.date(), version.cooling_off_days)
-    documents = list(Document.objects.filter(version=version).order_by("sort_order", "id"))
+    documents = version_documents(version)
     year = local_now.year
     number = _next_number(sequence, year)
     schedule = schedule_mod.build_schedule(
@@ -200,21 +201,31 @@ def _enqueue_after_commit(policy_id: int, delivery_id: int) -> None:
 
 
 def issue_policies(
-    application: Application, payment: Any, *, now: datetime.datetime | None = None
+    application: Application,
+    payment: Any,
+    *,
+    now: datetime.datetime | None = None,
+    locked: bool = False,
 ) -> list[Policy]:
     """Issues one policy per item of a paid application; returns all its policies (item order).
 
     Must run inside the transaction that confirms `payment` (`payment.paid_at` is the payment
     time; the application's `paid_at`, then `now`, if it has none). Items that already have a
     policy are skipped, so calling it again — or concurrently — issues nothing twice.
-    Also sets `application.retention_until` to the latest retention date of its policies."""
+    Also sets `application.retention_until` to the latest retention date of its policies.
+
+    `locked`: the caller read `application` under its row lock in the current transaction and
+    saves it afterwards. It is not read again, its `retention_until` is set but not saved, and
+    the issuance runs in the caller's transaction (no savepoint: an error aborts it)."""
     now = now or timezone.now()
-    with transaction.atomic():
-        return _issue_policies(application, payment, now)
+    with transaction.atomic(savepoint=not locked):
+        return _issue_policies(application, payment, now, locked=locked)
 
 
-def _issue_policies(application: Application, payment: Any, now: datetime.datetime) -> list[Policy]:
-    app = Application.objects.select_for_update().get(pk=application.pk)
+def _issue_policies(
+    application: Application, payment: Any, now: datetime.datetime, *, locked: bool
+) -> list[Policy]:
+    app = application if locked else Application.objects.select_for_update().get(pk=application.pk)
     if app.status not in ISSUABLE_STATUSES:
         raise Conflict(
             f"application {app.number} is {app.status}: policies are issued only once it is paid",
@@ -226,7 +237,10 @@ def _issue_policies(application: Application, payment: Any, now: datetime.dateti
         .select_related("product_version__product__insurer", "plan", "quote", "insured")
         .order_by("position")
     )
-    done = set(Policy.objects.filter(item__in=items).values_list("item_id", flat=True))
+    # The application's policies so far (each of one of its items): one read for the items
+    # already done and for the answer.
+    policies = list(Policy.objects.filter(application=app).select_related("item"))
+    done = {p.item_id for p in policies}
     todo = [item for item in items if item.pk not in done]
     if todo:
         year = timezone.localtime(now).year
@@ -241,11 +255,13 @@ def _issue_policies(application: Application, payment: Any, now: datetime.dateti
                 now=now,
             )
             _enqueue_after_commit(policy.pk, delivery.pk)
-    policies = list(Policy.objects.filter(application=app).select_related("item").order_by("item__position"))
+            policies.append(policy)
+    policies.sort(key=lambda p: (p.item.position, p.pk))
     latest = max((p.retention_until for p in policies), default=None)
     if latest is not None and (application.retention_until is None or application.retention_until < latest):
         application.retention_until = latest
-        application.save(update_fields=["retention_until", "updated_at"])
+        if not locked:
+            application.save(update_fields=["retention_until", "updated_at"])
     return policies
 
 

@@ -179,7 +179,11 @@ def _move_case(case: UnderwritingCase, target: str) -> None:
 
 
 def underwrite_application(
-    application: Application, *, actor: Any = None, request: HttpRequest | None = None
+    application: Application,
+    *,
+    actor: Any = None,
+    request: HttpRequest | None = None,
+    items: Sequence[ApplicationItem] | None = None,
 ) -> str:
     """Underwrites every item of `application` and returns the overall outcome (the worst item's).
 
@@ -187,14 +191,20 @@ def underwrite_application(
     total premium; opens a case per referred item (after withdrawing the application's older open
     cases). Raises `ValidationFailed` naming `insured[i].health_answers.<code>` for an unanswered
     health question, changing nothing.
+
+    `items`: all the application's items in position order, with their insured and product
+    version's product, already locked by the caller in this transaction
+    (`select_for_update(of=("self",))`); they are updated in place. Without them they are read
+    and locked here.
     """
     with transaction.atomic():
-        items = list(
-            ApplicationItem.objects.select_for_update(of=("self",))
-            .filter(application=application)
-            .select_related("insured", "product_version__product")
-            .order_by("position")
-        )
+        if items is None:
+            items = list(
+                ApplicationItem.objects.select_for_update(of=("self",))
+                .filter(application=application)
+                .select_related("insured", "product_version__product")
+                .order_by("position")
+            )
         if not items:
             raise Conflict("投保单没有投保项目", code="no_items")
         missing = [

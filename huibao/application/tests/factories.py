@@ -13,6 +13,7 @@ from django.utils import timezone
 from huibao.account.models import User, UserKind
 from huibao.application import services
 from huibao.application.models import Application
+from huibao.application.services import clear_document_cache
 from huibao.catalog.models import Document, DocumentKind, LineOfBusiness, Product
 from huibao.catalog.tests.factories import on_sale_product
 from huibao.core.validators import id_check_digit
@@ -73,6 +74,7 @@ def simple_product(
         doc.content_sha256 = f"{doc.pk:064d}"
         doc.save(update_fields=["min_read_seconds", "content_sha256"])
     clear_cache()
+    clear_document_cache()
     return product
 
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from huibao.application import schemas, services
 from huibao.application.tests import factories as f
+from huibao.catalog.models import Document, ProductVersion, VersionStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -92,11 +95,61 @@ def test_the_state_of_a_signed_application_reads_each_thing_once(django_assert_m
     user = f.customer()
     app = f.to_signed(f.simple_product(), user)
     fresh = type(app).objects.get(pk=app.pk)
-    # items, documents, readings, clause confirmations, identity check, signatures, insured
-    # persons, their beneficiaries, policies (no payment yet, no face check).
-    with django_assert_max_num_queries(9):
+    # items, readings, clause confirmations, identity check, signatures, insured persons, their
+    # beneficiaries (the published version's documents were read on the way; no policies before
+    # issuance, no payment yet, no face check).
+    with django_assert_max_num_queries(7):
         state = _state(fresh, user)
     assert state["next_step"] == "pay"
     assert state["documents"] and all(d["state"] == "read" for d in state["documents"])
     assert all(c["state"] == "confirmed" for c in state["clauses"])
     assert [s["signed"] for s in state["signatures"]] == [True]
+
+
+def _tables_read(queries: CaptureQueriesContext) -> str:
+    return " ".join(q["sql"] for q in queries.captured_queries)
+
+
+def test_a_draft_state_reads_no_signatures_nor_policies() -> None:
+    # given an application being filled in (no signature and no policy can exist yet)
+    user = f.customer()
+    app = services.start_application(quote_ids=[f.quote(f.simple_product(), user).pk], user=user)
+    app = services.save_data(app, f.data(), actor=user)
+    # when its state is read
+    with CaptureQueriesContext(connection) as queries:
+        state = _state(type(app).objects.get(pk=app.pk), user)
+    # then neither table is asked, and the state still lists the signature to come
+    assert "application_signature" not in _tables_read(queries)
+    assert "policy_policy" not in _tables_read(queries)
+    assert [(s["role"], s["signed"]) for s in state["signatures"]] == [("applicant", False)]
+    assert state["policies"] == []
+
+
+def test_documents_of_a_published_version_are_read_once_per_process() -> None:
+    # given an application on a published version whose documents were read once
+    user = f.customer()
+    app = services.start_application(quote_ids=[f.quote(f.simple_product(), user).pk], user=user)
+    first = services.required_documents(app)
+    # when they are needed again, by a use-case and by the state
+    with CaptureQueriesContext(connection) as queries:
+        again = services.required_documents(app)
+        state = _state(type(app).objects.get(pk=app.pk), user)
+    # then they are not read again, and are the same documents in the same order
+    assert "catalog_document" not in _tables_read(queries)
+    assert [d.pk for d in again] == [d.pk for d in first]
+    assert [d["id"] for d in state["documents"]] == [d.pk for d in first]
+
+
+def test_documents_of_a_draft_version_are_read_on_every_call() -> None:
+    # given an application whose version is (still) a draft, its documents read once
+    user = f.customer()
+    app = services.start_application(quote_ids=[f.quote(f.simple_product(), user).pk], user=user)
+    version_id = app.items.get().product_version_id
+    ProductVersion.objects.filter(pk=version_id).update(status=VersionStatus.DRAFT)
+    doc = services.required_documents(app)[0]
+    # when a document of the draft changes
+    Document.objects.filter(pk=doc.pk).update(title="修改后的条款")
+    # then the next read shows the change
+    assert services.required_documents(app)[0].title == "修改后的条款"
+    state = _state(type(app).objects.get(pk=app.pk), user)
+    assert state["documents"][0]["title"] == "修改后的条款"
