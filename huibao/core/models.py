@@ -10,15 +10,11 @@ and delete here, apart from that one sealing; on PostgreSQL a trigger refuses th
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from typing import Any, NoReturn
 
 from django.db import models
 
 GENESIS_HASH = "0" * 64
-# The columns sealing fills in, once, on an entry that has none of them yet.
-SEAL_FIELDS = frozenset({"seq", "prev_hash", "entry_hash", "sealed_at"})
-_SEALING: ContextVar[bool] = ContextVar("audit_sealing", default=False)
 
 
 class AuditImmutable(Exception):
@@ -26,11 +22,9 @@ class AuditImmutable(Exception):
 
 
 class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
-    def update(self, **kwargs: Any) -> int:
-        # The one change allowed: sealing unsealed rows (seq, links, hash, seal time), and only
-        # from `huibao.core.audit.seal_pending`.
-        if _SEALING.get() and set(kwargs) <= SEAL_FIELDS:
-            return models.QuerySet.update(self.filter(seq__isnull=True), **kwargs)
+    def update(self, **kwargs: Any) -> NoReturn:
+        # Sealing (seq, links, hash, seal time of unsealed rows) is written by
+        # `huibao.core.audit.seal_pending` in SQL of its own, never through the ORM.
         raise AuditImmutable("audit entries are append-only: update() is refused")
 
     def delete(self) -> NoReturn:
