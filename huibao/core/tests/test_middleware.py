@@ -1,5 +1,7 @@
 """The interface language: Chinese unless the user chose otherwise."""
 
+import pytest
+
 
 def test_pages_speak_chinese_whatever_the_browser_asks_until_the_user_chooses(client, db):
     # given: a browser that prefers English
@@ -12,3 +14,16 @@ def test_pages_speak_chinese_whatever_the_browser_asks_until_the_user_chooses(cl
     page = client.get("/", HTTP_ACCEPT_LANGUAGE="zh-CN")
     # then
     assert page.headers["Content-Language"] == "en"
+
+
+@pytest.mark.django_db
+def test_the_chosen_language_ends_with_its_request(client):
+    # given a user who chose English
+    client.cookies["django_language"] = "en"
+    # when a page is served
+    page = client.get("/")
+    # then it is English, and what runs on the thread afterwards is back to the default
+    assert page.headers["Content-Language"] == "en"
+    from django.utils import translation
+
+    assert translation.get_language() == "zh-hans"
