@@ -158,7 +158,7 @@ def server(
         "--interface",
         "wsgi",
         "--workers",
-        str(workers),
+        os.environ.get("BENCH_WORKERS", str(workers)),
         "--host",
         "127.0.0.1",
         "--port",
