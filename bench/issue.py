@@ -3,7 +3,8 @@ product at once through `/api/v1`, paying on the sandbox gateway.
 
 Each simulated customer (asyncio + httpx, one session cookie each) does: quote → application →
 data → identity → confirm → open the document → wait its `min_read_seconds` (the wait overlaps
-with the other customers' work) → read → key clauses → sign (by confirmation) → pay. The sandbox
+with the other customers' work) → read (answered with the first key clause, shown) → confirm each
+key clause (answered with the next one, shown) → sign (by confirmation) → pay: 14 requests. The sandbox
 gateway — in this process, as the remote gateway would be — then takes the payer's card
 (`sandbox.submit_payment`) and delivers its signed notification over HTTP to
 `/payment/notify/sandbox/`, whose paid hook issues the policy; a last GET checks it is issued.
@@ -215,12 +216,22 @@ class Flow:
         for doc in documents:
             await self.call("open", "POST", f"{url}/documents/{doc['id']}/open")
         await asyncio.sleep(max((d["min_read_seconds"] for d in documents), default=0) + 0.05)
+        # Reading the document and confirming each key clause answer with the next clause, shown
+        # (`show_next=true`): the client never asks for a clause on its own.
+        clause = None
         for doc in documents:
-            await self.call("read", "POST", f"{url}/documents/{doc['id']}/read", {"scrolled_to_end": True})
-        for clause in state["clauses"]:
+            read = await self.call(
+                "read", "POST", f"{url}/documents/{doc['id']}/read?show_next=true", {"scrolled_to_end": True}
+            )
+            clause = read["next_clause"] or clause
+        confirmed = 0
+        while clause is not None:
             path = f"{url}/clauses/{clause['document_id']}/{clause['code']}"
-            await self.call("clause_show", "POST", f"{path}/show")
-            await self.call("clause_confirm", "POST", f"{path}/confirm")
+            answer = await self.call("clause_confirm", "POST", f"{path}/confirm?show_next=true")
+            clause = answer["next_clause"]
+            confirmed += 1
+        if confirmed != len(state["clauses"]):
+            raise Failed("clause_confirm", 200, f"{confirmed} of {len(state['clauses'])} clauses confirmed")
         await self.call("sign", "POST", f"{url}/signatures", {"role": "applicant", "confirmed": True})
         payment = await self.call("pay", "POST", f"{url}/payment")
         txn_id = payment["checkout_url"].rstrip("/").rsplit("/", 1)[1]

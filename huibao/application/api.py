@@ -37,8 +37,10 @@ from huibao.application.schemas import (
     ApplicationListOut,
     ApplicationOut,
     ClaimIn,
+    ClauseConfirmedOut,
     ClauseOut,
     ConfirmIn,
+    DocumentReadOut,
     DocumentTextOut,
     ErrorOut,
     FaceIn,
@@ -263,22 +265,27 @@ def open_document(request: HttpRequest, public_id: uuid.UUID, document_id: int) 
 
 @router.post(
     "/applications/{public_id}/documents/{document_id}/read",
-    response={200: DocumentTextOut, **ERRORS},
+    response={200: DocumentReadOut, **ERRORS},
     summary="读完投保文件",
     description="Accepted once the document was opened, scrolled to its end and open for at least "
-    "`min_read_seconds` by the server's clock; otherwise 422 naming `reading_time` or `scrolled_to_end`.",
+    "`min_read_seconds` by the server's clock; otherwise 422 naming `reading_time` or `scrolled_to_end`. "
+    "With `show_next=true` the answer also carries the first key clause still to confirm, shown (and "
+    "recorded as shown) at once when it can be (`next_clause`, else null).",
 )
 def finish_reading(
-    request: HttpRequest, public_id: uuid.UUID, document_id: int, payload: ReadIn
+    request: HttpRequest, public_id: uuid.UUID, document_id: int, payload: ReadIn, show_next: bool = False
 ) -> dict[str, Any]:
-    reading = services.finish_reading(
-        _target(request, public_id),
-        document_id,
-        scrolled_to_end=payload.scrolled_to_end,
-        user=_user(request),
-        request=request,
+    target, user = _target(request, public_id), _user(request)
+    if not show_next:
+        return _document(
+            services.finish_reading(
+                target, document_id, scrolled_to_end=payload.scrolled_to_end, user=user, request=request
+            )
+        )
+    reading, shown = services.finish_reading_and_show_next(
+        target, document_id, scrolled_to_end=payload.scrolled_to_end, user=user, request=request
     )
-    return _document(reading)
+    return {**_document(reading), "next_clause": _clause(shown) if shown is not None else None}
 
 
 def _document(reading: DisclosureReading) -> dict[str, Any]:
@@ -302,16 +309,22 @@ def show_clause(
 
 @router.post(
     "/applications/{public_id}/clauses/{document_id}/{clause_code}/confirm",
-    response={200: ClauseOut, **ERRORS},
+    response={200: ClauseConfirmedOut, **ERRORS},
     summary="确认重要条款",
+    description="With `show_next=true` the answer also carries the next key clause still to confirm, "
+    "shown (and recorded as shown) at once, so a client confirms one and shows the next in one "
+    "round trip; `next_clause` is null after the last clause or while its document is still unread.",
 )
 def confirm_clause(
-    request: HttpRequest, public_id: uuid.UUID, document_id: int, clause_code: str
+    request: HttpRequest, public_id: uuid.UUID, document_id: int, clause_code: str, show_next: bool = False
 ) -> dict[str, Any]:
-    row = services.confirm_clause(
-        _target(request, public_id), document_id, clause_code, user=_user(request), request=request
+    target, user = _target(request, public_id), _user(request)
+    if not show_next:
+        return _clause(services.confirm_clause(target, document_id, clause_code, user=user, request=request))
+    row, shown = services.confirm_clause_and_show_next(
+        target, document_id, clause_code, user=user, request=request
     )
-    return _clause(row)
+    return {**_clause(row), "next_clause": _clause(shown) if shown is not None else None}
 
 
 def _clause(row: ClauseConfirmation) -> dict[str, Any]:

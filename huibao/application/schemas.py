@@ -276,6 +276,18 @@ class ClauseOut(Schema):
     confirmed_at: datetime.datetime | None
 
 
+class ClauseConfirmedOut(ClauseOut):
+    next_clause: ClauseOut | None = Field(
+        None, description="with `show_next=true`: the next key clause, now shown (null if none can be)"
+    )
+
+
+class DocumentReadOut(DocumentTextOut):
+    next_clause: ClauseOut | None = Field(
+        None, description="with `show_next=true`: the first key clause to confirm, now shown (or null)"
+    )
+
+
 class IdentityOut(Schema):
     verified: bool = Field(..., description="the applicant's current name and ID were verified")
     verified_at: datetime.datetime | None

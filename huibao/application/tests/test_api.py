@@ -532,3 +532,66 @@ def test_confirming_data_that_changed_since_it_was_shown_is_refused(api: Api, pr
     assert Application.objects.get(pk=app.pk).status == ApplicationStatus.DRAFT
     current = api.get(f"{BASE}/{app.public_id}").data["data_revision"]
     assert api.post(f"{BASE}/{app.public_id}/confirm", {"data_revision": current}).status_code == 200
+
+
+def test_reading_and_confirming_can_show_the_next_clause_in_the_same_call(api: Api) -> None:
+    # given three documents with a key clause each, none read yet
+    product = f.simple_product(one_document=False)
+    applicant_id = f.resident_id(f.years_ago(35))
+    state = start(api, product)
+    url = f"{BASE}/{state['id']}"
+    api.put(f"{url}/data", data_body(applicant_id))
+    api.post(f"{url}/identity", {"name": f.APPLICANT_NAME, "id_number": applicant_id})
+    state = api.post(f"{url}/confirm").data
+    documents, clauses = state["documents"], state["clauses"]
+    assert len(documents) == 3 and [c["document_id"] for c in clauses] == [d["id"] for d in documents]
+    docs = [f"{url}/documents/{d['id']}" for d in documents]
+    paths = [f"{url}/clauses/{c['document_id']}/{c['code']}" for c in clauses]
+
+    def shown() -> list[int]:
+        """The documents whose clause was recorded as shown, in order."""
+        entries = AuditEntry.objects.filter(object_id=state["id"], action="application.clause_shown")
+        return [e.after["document"] for e in entries.order_by("id")]
+
+    for doc in docs:
+        api.post(f"{doc}/open")
+    # when a reading is refused, asking for the next clause changes nothing
+    refused = api.post(f"{docs[0]}/read?show_next=true", {"scrolled_to_end": False})
+    assert refused.status_code == 422 and field_errors(refused) == {"scrolled_to_end": "not_scrolled"}
+    assert shown() == []
+    # when the first document is read asking for the next clause
+    answer = api.post(f"{docs[0]}/read?show_next=true", {"scrolled_to_end": True}).data
+    # then its clause comes back shown, recorded as shown like a separate call
+    assert answer["state"] == "read"
+    assert (answer["next_clause"]["document_id"], answer["next_clause"]["state"]) == (
+        documents[0]["id"],
+        "shown",
+    )
+    assert shown() == [documents[0]["id"]]
+    # and reading the second meanwhile gives the same first clause again, shown once
+    again = api.post(f"{docs[1]}/read?show_next=true", {"scrolled_to_end": True}).data
+    assert again["next_clause"]["document_id"] == documents[0]["id"] and shown() == [documents[0]["id"]]
+    # when the first clause is confirmed asking for the next
+    answer = api.post(f"{paths[0]}/confirm?show_next=true").data
+    # then it is confirmed and the second comes back shown
+    assert answer["state"] == "confirmed" and answer["document_id"] == clauses[0]["document_id"]
+    nxt = answer["next_clause"]
+    assert (nxt["document_id"], nxt["state"], nxt["confirmed_at"]) == (
+        clauses[1]["document_id"],
+        "shown",
+        None,
+    )
+    assert shown() == [documents[0]["id"], documents[1]["id"]]
+    # when the second is confirmed the same way while the third's document is unread
+    answer = api.post(f"{paths[1]}/confirm?show_next=true").data
+    # then nothing more is shown
+    assert answer["state"] == "confirmed" and answer["next_clause"] is None
+    assert shown() == [documents[0]["id"], documents[1]["id"]]
+    assert api.get(url).data["clauses"][2]["state"] == "pending"
+    # and reading the third shows its clause; the last confirmation has no next
+    answer = api.post(f"{docs[2]}/read?show_next=true", {"scrolled_to_end": True}).data
+    assert answer["next_clause"]["document_id"] == documents[2]["id"]
+    assert shown() == [d["id"] for d in documents]
+    last = api.post(f"{paths[2]}/confirm?show_next=true").data
+    assert last["state"] == "confirmed" and last["next_clause"] is None
+    assert api.get(url).data["next_step"] == "sign"
