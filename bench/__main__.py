@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         "--duration", type=float, default=0, help="seconds per HTTP run (default 5 quick, 20 full)"
     )
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--customers", type=int, default=0, help="issue: customers at once (default 48 quick, 96 full)"
+    )
     args = parser.parse_args(argv)
     if not args.name:
         for name, (_, text) in REGISTRY.items():
