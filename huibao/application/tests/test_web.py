@@ -20,6 +20,7 @@ from huibao.application.models import Application
 from huibao.application.states import ApplicationStatus
 from huibao.application.tests import factories as f
 from huibao.catalog.models import Product
+from huibao.core.masking import mask_id_number
 from huibao.core.models import AuditEntry
 from huibao.esign.tests.ink import write
 
@@ -685,6 +686,38 @@ def test_agent_prepares_and_invites_the_customer_confirms_and_the_agent_cannot(
     assert 'data-testid="amended"' in text_of(agent.get(response["Location"]))
     html = text_of(customer_client.get(url("review", app)))
     assert 'data-testid="agent-amended"' in html
+
+
+def test_the_agent_sees_id_numbers_masked_once_saved_and_saving_them_unchanged_keeps_them(
+    agent_client, product
+) -> None:
+    agent, _agent_user = agent_client
+    # given an application the agent filled in
+    response = agent.post(reverse("application:agent_home"), {"quote_id": str(f.quote(product).pk)})
+    app = Application.objects.get()
+    edit_url = response["Location"]
+    applicant_id = f.resident_id(f.years_ago(40))
+    assert agent.post(edit_url, data_post(applicant_id=applicant_id)).status_code == 302
+    # when the agent opens the form again
+    html = text_of(agent.get(edit_url))
+    # then the number is masked, never in full
+    masked = mask_id_number(applicant_id)
+    assert applicant_id not in html and f'value="{masked}"' in html
+    # when the agent saves the form as shown (the number left masked) with another change
+    response = agent.post(edit_url, data_post(applicant_id=masked, **{"applicant.email": "new@example.com"}))
+    # then the stored number is kept and the change is saved
+    assert response.status_code == 302
+    app.refresh_from_db()
+    assert (app.applicant_id_number, app.applicant_email) == (applicant_id, "new@example.com")
+    # and a number typed anew replaces it, while a masked one that is not the stored one is refused
+    other = f.resident_id(f.years_ago(41))
+    assert agent.post(edit_url, data_post(applicant_id=other)).status_code == 302
+    app.refresh_from_db()
+    assert app.applicant_id_number == other
+    refused = agent.post(edit_url, data_post(applicant_id=masked))
+    assert refused.status_code == 422
+    app.refresh_from_db()
+    assert app.applicant_id_number == other
 
 
 def test_invalid_invitation_link(customer_client: Client) -> None:

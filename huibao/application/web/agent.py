@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -25,7 +25,7 @@ from huibao.application.web import flow, forms
 from huibao.application.web.qr import qr_svg
 from huibao.application.web.views import _people_summary, _posted_quote_ids, agent_amended, errors_of
 from huibao.core.errors import DomainError, FieldError, NotFound
-from huibao.core.masking import mask_phone
+from huibao.core.masking import mask_id_number, mask_phone
 
 S = ApplicationStatus
 INVITES_KEY = "agent_invites"  # {application public id: invitation token} of this agent's session
@@ -91,6 +91,23 @@ def _edit_context(request: HttpRequest, app: Application) -> dict[str, Any]:
     }
 
 
+def _masked_ids(values: dict[str, str]) -> dict[str, str]:
+    """The form's values with every stored ID number masked: the agent typed them once and does
+    not see them again in full (the customer, their owner, does on their own pages)."""
+    return {k: mask_id_number(v) if k.endswith(".id_number") and v else v for k, v in values.items()}
+
+
+def _unmasked_post(post: QueryDict, app: Application) -> QueryDict:
+    """The posted form with each ID number left as shown (masked) replaced by the stored number of
+    the same field; a number the agent typed again, or a field whose person moved, is kept as
+    posted (a masked number there fails the ID check and is typed again)."""
+    data = post.copy()
+    for key, stored in forms.values_from_app(app).items():
+        if key.endswith(".id_number") and stored and data.get(key) == mask_id_number(stored):
+            data[key] = stored
+    return data
+
+
 @staff_required()
 @require_http_methods(["GET", "POST"])
 def edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
@@ -103,7 +120,7 @@ def edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     if request.method == "GET":
         services.record_page_view(app, template, request=request)
         if editing:
-            context["form"] = forms.build(app, forms.values_from_app(app))
+            context["form"] = forms.build(app, _masked_ids(forms.values_from_app(app)))
         else:
             context["summary"] = _people_summary(app) if flow.data_complete(app) else None
         return render(request, template, {**context, "editing": editing})
@@ -116,8 +133,9 @@ def edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         form = forms.build(app, forms.apply_edit(values, action))
         return render(request, template, {**context, "form": form, "editing": True})
     was_locked = context["locked"]
+    posted = _unmasked_post(request.POST, app)
     try:
-        app = services.save_data(app, forms.parse(request.POST, app), actor=request.user, request=request)
+        app = services.save_data(app, forms.parse(posted, app), actor=request.user, request=request)
     except DomainError as exc:
         errors = errors_of(exc)
         services.record_page_view(
