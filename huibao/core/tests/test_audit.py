@@ -32,6 +32,30 @@ def tampering():
                 cursor.execute("ALTER TABLE core_auditentry ENABLE TRIGGER ALL")
 
 
+@contextmanager
+def transaction_left_open(object_id):
+    """Another thread's transaction that has recorded an entry and stays open inside the block."""
+    started, release = threading.Event(), threading.Event()
+
+    def running():
+        try:
+            with transaction.atomic():
+                record("create", "catalog.product", object_id)
+                started.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=running)
+    thread.start()
+    try:
+        assert started.wait(10)
+        yield
+    finally:
+        release.set()
+        thread.join()
+
+
 def three_entries():
     entries = [
         record("update", "catalog.product", str(i), actor="system:test", after={"n": i}) for i in (1, 2, 3)
@@ -307,27 +331,10 @@ def test_concurrent_writers_form_one_gapless_chain():
 def test_the_sealer_links_what_has_committed_and_nothing_else():
     # given an entry committed, and another written by a transaction still running
     committed = record("create", "catalog.product", "1")
-    started, release = threading.Event(), threading.Event()
-
-    def running():
-        try:
-            with transaction.atomic():
-                record("create", "catalog.product", "2")
-                started.set()
-                release.wait(10)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=running)
-    thread.start()
-    try:
-        assert started.wait(10)
+    with transaction_left_open("2"):
         # when the sealer runs (SQLite: the running transaction holds the database, so it waits)
         if connection.vendor == "postgresql":
             assert seal_pending() == 1
-    finally:
-        release.set()
-        thread.join()
     # then the committed entry is sealed first: seq, link, seal time, hash
     call_command("seal_audit", stdout=io.StringIO())
     committed.refresh_from_db()
@@ -363,22 +370,8 @@ def test_the_sweeps_and_every_reader_seal_first():
 )
 @pytest.mark.django_db(transaction=True)
 def test_a_transaction_that_has_recorded_does_not_hold_up_others():
-    # given a transaction that has written an entry and is still running
-    started, release = threading.Event(), threading.Event()
-
-    def slow_writer():
-        try:
-            with transaction.atomic():
-                record("create", "catalog.product", "slow")
-                started.set()
-                release.wait(10)
-        finally:
-            connection.close()
-
-    slow = threading.Thread(target=slow_writer)
-    slow.start()
-    assert started.wait(10)
-    # when another request records and commits meanwhile
+    # when another request records and commits meanwhile a transaction that has written an
+    # entry is still running
     done = threading.Event()
 
     def quick_writer():
@@ -389,15 +382,14 @@ def test_a_transaction_that_has_recorded_does_not_hold_up_others():
             connection.close()
 
     quick = threading.Thread(target=quick_writer)
-    quick.start()
-    # then it does not wait for the first (before, both queued on the chain head until commit)
     try:
-        assert done.wait(5)
-        # and a sealer meanwhile links the committed one
-        assert seal_pending() == 1
+        with transaction_left_open("slow"):
+            quick.start()
+            # then it does not wait for the first (before, both queued on the chain head until commit)
+            assert done.wait(5)
+            # and a sealer meanwhile links the committed one
+            assert seal_pending() == 1
     finally:
-        release.set()
-        slow.join()
         quick.join()
     # and the chain holds both, the quick one first (commit order)
     assert list(AuditEntry.objects.order_by("seq").values_list("object_id", flat=True)) == ["quick", "slow"]
