@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "huibao.underwriting",
     "huibao.policy",
     "huibao.esign",
+    # Last: registers its adapters with the ports of the apps above.
+    "huibao.sandbox",
 ]
 
 MIDDLEWARE = [
