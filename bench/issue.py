@@ -52,8 +52,8 @@ def _seed(count: int) -> None:
 
     from huibao.account.models import User, UserKind
     from huibao.catalog.models import Product, ProductStatus
-    from huibao.identity.models import SandboxCitizen
     from huibao.rating import rules, services
+    from huibao.sandbox.models import SandboxCitizen
 
     # The sandbox registry of this bench database starts empty each run: an ID number drawn again
     # is then always checked under the name derived from it (see Flow.run).
@@ -124,7 +124,8 @@ def _setup_gateway(db_url: str, server_url: str) -> Callable[[str, str, str], bo
     django.setup()
     import httpx
 
-    from huibao.payment import sandbox
+    from huibao.sandbox import notifications
+    from huibao.sandbox import payment as sandbox
 
     client = httpx.Client(timeout=30.0)
 
@@ -132,7 +133,7 @@ def _setup_gateway(db_url: str, server_url: str) -> Callable[[str, str, str], bo
         response = client.post(server_url + urlparse(url).path, content=body, headers=headers)
         return response.status_code, response.text
 
-    sandbox.http_post = post
+    notifications.http_post = post
 
     def pay(txn_id: str, name: str, id_number: str) -> bool:
         from django.db import connection

@@ -45,3 +45,14 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if value is None:
         return list(default or [])
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_map(name: str) -> dict[str, str]:
+    """A comma-separated list of `key:value` pairs (`PICC:picc,*:sandbox`); a pair without `:` is refused."""
+    pairs: dict[str, str] = {}
+    for item in env_list(name):
+        key, sep, value = item.partition(":")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"{name}: '{item}' is not a key:value pair")
+        pairs[key.strip()] = value.strip()
+    return pairs

@@ -13,7 +13,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from huibao.env import BASE_DIR, env_bool, env_int, env_list, env_str, load_dotenv
+from huibao.core import deployment
+from huibao.env import BASE_DIR, env_bool, env_int, env_list, env_map, env_str, load_dotenv
 
 load_dotenv(BASE_DIR / ".env")
 
@@ -55,6 +56,8 @@ INSTALLED_APPS = [
     "huibao.underwriting",
     "huibao.policy",
     "huibao.esign",
+    # Last: registers its adapters with the ports of the apps above.
+    "huibao.sandbox",
 ]
 
 MIDDLEWARE = [
@@ -71,6 +74,7 @@ MIDDLEWARE = [
     "huibao.account.middleware.BearerTokenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "huibao.core.middleware.SandboxNoticeMiddleware",  # Huibao-Sandbox header, when any is allowed
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -188,6 +192,29 @@ INSURER_SANDBOX_SECRET = env_str("INSURER_SANDBOX_SECRET")
 # Sandbox faults for trying the platform's behaviour (0–1: share of calls that fail).
 HUIBAO_IDENTITY_SANDBOX_FAILURE_RATE = float(env_str("HUIBAO_IDENTITY_SANDBOX_FAILURE_RATE", "0") or 0)
 HUIBAO_INSURER_SANDBOX_FAILURE_RATE = float(env_str("HUIBAO_INSURER_SANDBOX_FAILURE_RATE", "0") or 0)
+
+# --- Remote systems: which adapter serves each port ("sandbox": the in-process sandboxes) ------
+PAYMENT_PROVIDER = env_str("PAYMENT_PROVIDER", "sandbox")
+IDENTITY_PROVIDER = env_str("IDENTITY_PROVIDER", "sandbox")
+FACE_PROVIDER = env_str("FACE_PROVIDER", "sandbox")
+# "CODE:connector" pairs, "*" for every other insurer (default: every insurer "sandbox").
+HUIBAO_INSURER_CONNECTORS = env_map("HUIBAO_INSURER_CONNECTORS")
+# Outside development (production, or DEBUG off anywhere but the tests) the platform does not start
+# on a development part (sandbox provider, console/sandbox SMS) unless this comma list names it:
+# payment,identity,face,insurer,sms. Those allowed are announced on every page and response.
+HUIBAO_ALLOW_SANDBOX = env_list("HUIBAO_ALLOW_SANDBOX")
+HUIBAO_STRICT = PRODUCTION or not (DEBUG or TESTING)
+HUIBAO_SANDBOX_NOTICE = deployment.enforce(
+    strict=HUIBAO_STRICT,
+    in_use=deployment.sandbox_parts_in_use(
+        payment_provider=PAYMENT_PROVIDER,
+        identity_provider=IDENTITY_PROVIDER,
+        face_provider=FACE_PROVIDER,
+        insurer_connectors=HUIBAO_INSURER_CONNECTORS,
+        sms_backend=SMS_BACKEND,
+    ),
+    allowed=HUIBAO_ALLOW_SANDBOX,
+)
 
 # --- Insurer deliveries -------------------------------------------------------------------------
 # Attempts to tell the insurer of an issued policy before the delivery is marked failed.

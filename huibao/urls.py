@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("account/", include("huibao.account.urls")),
     path("payment/", include("huibao.payment.urls")),
+    path("", include("huibao.sandbox.urls")),  # the sandboxes' hosted pages (development parts)
     path("identity/", include("huibao.identity.urls")),
     path("policy/", include("huibao.policy.urls")),
     path("apply/", include("huibao.application.web.urls")),

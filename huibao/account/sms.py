@@ -1,8 +1,9 @@
 """SMS delivery behind one small interface.
 
 `settings.SMS_BACKEND` names the class; `get_sms_backend()` returns one shared instance of it.
-`ConsoleSmsBackend` is for development and tests (the text goes to the log with the number
-masked, and to `outbox`); `SandboxSmsBackend` behaves like a remote gateway — it rate-limits
+`ConsoleSmsBackend` is for development and tests (the text, with the number masked, is printed
+to the terminal — never through `logging`: a log-in code in a log file would be a log-in for
+whoever reads it — and kept in `outbox`); `SandboxSmsBackend` behaves like a remote gateway — it rate-limits
 per number, fails at a configurable rate and returns a receipt id — so the code that calls it
 is exercised against the failures a real gateway produces. A production gateway (Aliyun,
 Tencent Cloud SMS) is one more class with the same `send` method.
@@ -12,13 +13,14 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Protocol
+from typing import Protocol, TextIO
 
 from django.conf import settings
 from django.utils import timezone
@@ -53,12 +55,14 @@ class SmsBackend(Protocol):
 
 
 class ConsoleSmsBackend:
-    """Development backend: logs the message (number masked) and keeps the last ones in `outbox`."""
+    """Development backend: prints the message (number masked) to the terminal (`stream`, standard
+    error by default) and keeps the last ones in `outbox`. Production refuses it (settings)."""
 
     name = "console"
 
-    def __init__(self, outbox_size: int = 100) -> None:
+    def __init__(self, outbox_size: int = 100, stream: TextIO | None = None) -> None:
         self.outbox: deque[SentSms] = deque(maxlen=outbox_size)
+        self.stream = stream
 
     def send(self, phone: str, text: str) -> SmsReceipt:
         receipt = SmsReceipt(
@@ -68,7 +72,8 @@ class ConsoleSmsBackend:
             backend=self.name,
         )
         self.outbox.append(SentSms(phone=phone, text=text, receipt=receipt))
-        log.info("SMS to %s: %s", mask_phone(phone), text)
+        # The terminal only: the text holds a one-time log-in code, which no log may keep.
+        print(f"SMS to {mask_phone(phone)}: {text}", file=self.stream or sys.stderr, flush=True)
         return receipt
 
     def _new_receipt_id(self) -> str:

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext_lazy as _
 
 ELDER_MODE_COOKIE = "elder_mode"
 COMPARE_SESSION_KEY = "compare_codes"  # the compare tray (huibao.catalog.web.compare)
@@ -16,6 +18,16 @@ def _tray_products(codes: list[str]) -> Any:
     return products_for_compare(codes)
 
 
+# How the banner names each sandbox part (huibao.core.deployment.PARTS).
+SANDBOX_PART_LABELS = {
+    "payment": _("payment gateway"),
+    "identity": _("real-name check"),
+    "face": _("face check"),
+    "insurer": _("insurer connection"),
+    "sms": _("SMS"),
+}
+
+
 def ui_preferences(request: HttpRequest) -> dict[str, object]:
     """Elder mode (larger type, higher contrast, fewer elements) is a cookie the user switches;
     the compare tray is read from the session (its products only loaded if a page shows them)."""
@@ -25,4 +37,7 @@ def ui_preferences(request: HttpRequest) -> dict[str, object]:
         "elder_mode": request.COOKIES.get(ELDER_MODE_COOKIE) == "1",
         "compare_count": len(codes),
         "compare_tray_products": SimpleLazyObject(lambda: _tray_products(codes)),
+        # Sandbox parts allowed outside development: base.html says so on every page.
+        "sandbox_parts": [SANDBOX_PART_LABELS[part] for part in settings.HUIBAO_SANDBOX_NOTICE],
+        "sandbox_part_names": ",".join(settings.HUIBAO_SANDBOX_NOTICE),
     }

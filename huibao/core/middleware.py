@@ -14,6 +14,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
+from huibao.core import deployment
+
 
 class ChosenLanguageMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -29,4 +31,19 @@ class ChosenLanguageMiddleware:
         with translation.override(language):
             response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
+        return response
+
+
+class SandboxNoticeMiddleware:
+    """Every response of a deployment running allowed sandbox parts names them in a header
+    (`Huibao-Sandbox: payment,sms`), for API clients as the banner is for people."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        parts = settings.HUIBAO_SANDBOX_NOTICE
+        if parts:
+            response.headers[deployment.RESPONSE_HEADER] = ",".join(parts)
         return response

@@ -1,9 +1,4 @@
-"""Identity persistence: real-name checks, face checks, received face-provider notifications.
-
-`SandboxCitizen` and `SandboxFaceSession` are the sandbox services' own tables (what the remote
-registry and face service keep on their side); the platform's code never reads them — only
-`huibao.identity.sandbox` does.
-"""
+"""Identity persistence: real-name checks, face checks, received face-provider notifications."""
 
 from __future__ import annotations
 
@@ -166,45 +161,3 @@ class FaceProviderNotification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.notify_id}"
-
-
-# --- The sandbox services' own side -------------------------------------------------------------------
-class SandboxCitizen(models.Model):
-    """The sandbox registry: an ID number (by keyed hash) and the name registered for it."""
-
-    id_number_hash = models.CharField(max_length=64, unique=True)
-    name = EncryptedTextField(context="identity.sandbox_citizen.name")
-    registered_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return f"citizen {self.pk}"
-
-
-class SandboxFaceSessionStatus(models.TextChoices):
-    OPEN = "open"
-    PASSED = "passed"
-    FAILED = "failed"
-    EXPIRED = "expired"
-
-
-class SandboxFaceSession(models.Model):
-    """The sandbox face service's side: one hosted session and the notification it owes the platform."""
-
-    token = models.CharField(max_length=64, unique=True)
-    merchant_ref = models.CharField(max_length=64)
-    name = models.CharField(max_length=30)
-    id_number = EncryptedTextField(context="identity.sandbox_face.id_number")
-    notify_url = models.CharField(max_length=300)
-    return_url = models.CharField(max_length=300)
-    expires_at = models.DateTimeField()
-    status = models.CharField(max_length=20, choices=SandboxFaceSessionStatus.choices, default="open")
-    reason = models.CharField(max_length=40, blank=True)
-    notify_id = models.CharField(max_length=64, blank=True)
-    notify_body = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return f"{self.token} {self.status}"

@@ -7,5 +7,4 @@ app_name = "identity"
 urlpatterns = [
     path("face/notify/<slug:provider>/", views.face_notify, name="face_notify"),
     path("face/<uuid:public_id>/status/", views.face_status, name="face_status"),
-    path("sandbox/face/<slug:token>/", views.sandbox_face, name="sandbox_face"),
 ]

@@ -1,8 +1,4 @@
-"""Payment persistence: payments, their history, refunds, received notifications.
-
-`SandboxCheckout` is the sandbox gateway's own ledger (what a real gateway keeps on its side); the
-platform's code never reads it — only `huibao.payment.sandbox` does.
-"""
+"""Payment persistence: payments, their history, refunds, received notifications."""
 
 from __future__ import annotations
 
@@ -146,35 +142,3 @@ class ProviderNotification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.notify_id}"
-
-
-class SandboxCheckoutStatus(models.TextChoices):
-    OPEN = "open"
-    PAID = "paid"
-    FAILED = "failed"
-    EXPIRED = "expired"
-
-
-class SandboxCheckout(models.Model):
-    """The sandbox gateway's side: one hosted checkout and the notification it owes the merchant."""
-
-    txn_id = models.CharField(max_length=64, unique=True)
-    merchant_ref = models.CharField(max_length=40)
-    amount_fen = models.PositiveBigIntegerField()
-    refunded_fen = models.PositiveBigIntegerField(default=0)
-    notify_url = models.CharField(max_length=300)
-    expires_at = models.DateTimeField()
-    status = models.CharField(max_length=20, choices=SandboxCheckoutStatus.choices, default="open")
-    reason = models.CharField(max_length=40, blank=True)
-    payer_name = models.CharField(max_length=100, blank=True)
-    payer_id_number = EncryptedTextField(context="payment.sandbox_payer_id_number", blank=True)
-    card_last4 = models.CharField(max_length=4, blank=True)
-    notify_id = models.CharField(max_length=64, blank=True)
-    notify_body = EncryptedTextField(context="payment.sandbox_notify_body", blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return f"{self.txn_id} {self.status}"

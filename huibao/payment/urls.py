@@ -6,5 +6,4 @@ app_name = "payment"
 
 urlpatterns = [
     path("notify/<slug:provider>/", views.notify, name="notify"),
-    path("sandbox/pay/<slug:txn_id>/", views.sandbox_pay, name="sandbox_pay"),
 ]

@@ -29,8 +29,6 @@ __all__ = [
     "Policy",
     "PolicyNumberSequence",
     "PolicyStatus",
-    "SandboxInsurerOutage",
-    "SandboxInsurerPolicy",
 ]
 
 
@@ -197,41 +195,3 @@ class InsurerAckReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connector}:{self.notify_id} {self.outcome}"
-
-
-class SandboxInsurerPolicy(models.Model):
-    """The sandbox insurer's side (what an insurer's core system keeps): one received policy and
-    the signed acknowledgement it owes the platform. Only `huibao.policy.sandbox` reads it."""
-
-    insurer_code = models.CharField(max_length=32)
-    ref = models.CharField(max_length=40, unique=True)
-    policy_number = models.CharField(max_length=40)
-    payload = EncryptedTextField(context="policy.sandbox_insurer_payload")
-    callback_url = models.CharField(max_length=300)
-    notify_id = models.CharField(max_length=64)
-    notify_body = models.TextField()
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
-    received_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["insurer_code", "policy_number"], name="sandbox_insurer_policy_unique"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.insurer_code} {self.policy_number} → {self.ref}"
-
-
-class SandboxInsurerOutage(models.Model):
-    """Sandbox insurers marked down: every policy sent to them fails until marked up again."""
-
-    insurer_code = models.CharField(max_length=32, unique=True)
-    reason = models.CharField(max_length=100, blank=True)
-    since = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return f"{self.insurer_code} down"

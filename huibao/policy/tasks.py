@@ -11,7 +11,6 @@ from typing import Any
 from django.tasks import task, task_backends
 from django.utils import timezone
 
-from huibao.policy import sandbox
 from huibao.policy.states import DeliveryStatus
 
 
@@ -67,30 +66,10 @@ def update_policy_statuses() -> dict[str, int]:
     return services.update_policy_statuses()
 
 
-@task
-def deliver_sandbox_insurer_ack(ref: str) -> bool:
-    """The sandbox insurer's acknowledgement callback; on failure schedules the next attempt."""
-    acknowledged = sandbox.deliver_ack(ref)
-    if not acknowledged:
-        record = sandbox.get_record(ref)
-        backend = task_backends[deliver_sandbox_insurer_ack.backend]
-        if record.next_attempt_at is not None and backend.supports_defer:
-            deliver_sandbox_insurer_ack.using(run_after=record.next_attempt_at).enqueue(ref)
-    return acknowledged
-
-
-@task
-def resend_sandbox_insurer_acks() -> int:
-    """Sweep of the sandbox insurer: re-sends every acknowledgement that is due."""
-    return sum(1 for ref in sandbox.due_acks(timezone.now()) if sandbox.deliver_ack(ref))
-
-
 __all__ = [
     "deliver_policy",
-    "deliver_sandbox_insurer_ack",
     "recover_issuance",
     "render_epolicy_task",
-    "resend_sandbox_insurer_acks",
     "retry_due_deliveries",
     "update_policy_statuses",
 ]

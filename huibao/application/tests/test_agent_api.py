@@ -21,9 +21,9 @@ from huibao.application.models import Application
 from huibao.application.states import ApplicationStatus
 from huibao.application.tests import factories as f
 from huibao.application.tests.test_api import data_body, field_errors, pay_on_the_sandbox_page
-from huibao.payment import sandbox
 from huibao.payment.states import PaymentStatus
 from huibao.payment.tests.factories import client_transport
+from huibao.sandbox import notifications
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +66,7 @@ class Api:
 def _fast_and_isolated(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()
-    monkeypatch.setattr(sandbox, "http_post", client_transport(Client()))
+    monkeypatch.setattr(notifications, "http_post", client_transport(Client()))
 
 
 def staff(username: str) -> tuple[User, Any]:

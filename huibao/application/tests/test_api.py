@@ -20,11 +20,13 @@ from huibao.application.models import Application, DisclosureReading
 from huibao.application.states import ApplicationStatus
 from huibao.application.tests import factories as f
 from huibao.core.models import AuditEntry
-from huibao.payment import sandbox
 from huibao.payment import services as payment_services
-from huibao.payment.models import Payment, SandboxCheckout
+from huibao.payment.models import Payment
 from huibao.payment.states import PaymentStatus
 from huibao.payment.tests.factories import GOOD_CARD, OTHER_ID, client_transport, notification
+from huibao.sandbox import notifications
+from huibao.sandbox import payment as sandbox
+from huibao.sandbox.models import SandboxCheckout
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +82,7 @@ def product():
 
 @pytest.fixture(autouse=True)
 def _gateway_posts_through_the_test_client(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox, "http_post", client_transport(Client()))
+    monkeypatch.setattr(notifications, "http_post", client_transport(Client()))
 
 
 def data_body(applicant_id: str, *, name: str = f.APPLICANT_NAME, **overrides: Any) -> dict[str, Any]:
@@ -386,10 +388,11 @@ def test_application_form_pdf_once_rendered(api: Api, product, settings, tmp_pat
 
 
 def test_face_check_when_the_product_asks_for_it(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    from huibao.identity import sandbox as face_sandbox
     from huibao.identity.tests.factories import client_transport as face_transport
+    from huibao.sandbox import identity as face_sandbox
+    from huibao.sandbox import notifications
 
-    monkeypatch.setattr(face_sandbox, "http_post", face_transport(Client()))
+    monkeypatch.setattr(notifications, "http_post", face_transport(Client()))
     product = f.simple_product(rules={"signature": "confirmation", "face_check": {"always": True}})
     applicant_id = f.resident_id(f.years_ago(35))
     state = start(api, product)

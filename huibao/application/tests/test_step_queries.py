@@ -23,8 +23,9 @@ from huibao.application.tests import factories as f
 from huibao.catalog.models import Document
 from huibao.core.errors import NotFound
 from huibao.esign.tests.ink import write
-from huibao.payment import sandbox
 from huibao.payment.tests.factories import GOOD_CARD, client_transport
+from huibao.sandbox import notifications
+from huibao.sandbox import payment as sandbox
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +53,7 @@ MAX_QUERIES = {
 
 @pytest.fixture(autouse=True)
 def _gateway_posts_through_the_test_client(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox, "http_post", client_transport(Client()))
+    monkeypatch.setattr(notifications, "http_post", client_transport(Client()))
 
 
 class Calls:

@@ -352,10 +352,11 @@ def signed_by_confirmation(client: Client, product: Any, user: Any) -> Applicati
 
 def pay_at_the_sandbox(client: Client, app: Application, card: str, monkeypatch: Any) -> None:
     """Our pay button, the provider's page, and its signed notification delivered to us."""
-    from huibao.payment import sandbox
     from huibao.payment.tests.factories import client_transport
+    from huibao.sandbox import notifications
+    from huibao.sandbox import payment as sandbox
 
-    monkeypatch.setattr(sandbox, "http_post", client_transport(Client()))
+    monkeypatch.setattr(notifications, "http_post", client_transport(Client()))
     checkout_url = client.post(url("pay", app))["Location"]
     app.refresh_from_db()
     response = Client().post(
@@ -405,8 +406,9 @@ def test_declined_card_shows_the_reason_and_paying_again_opens_a_new_payment(
 def test_face_check_goes_to_the_provider_and_back_and_waits_for_the_result(
     customer_client: Client, user, monkeypatch
 ) -> None:
-    from huibao.identity import sandbox as face_sandbox
     from huibao.identity.tests.factories import client_transport
+    from huibao.sandbox import identity as face_sandbox
+    from huibao.sandbox import notifications
 
     product = f.simple_product(rules={"signature": "confirmation", "face_check": {"always": True}})
     app = confirmed(customer_client, product, user)
@@ -416,7 +418,7 @@ def test_face_check_goes_to_the_provider_and_back_and_waits_for_the_result(
     # to the provider's hosted page, which brings the browser back to our face page
     session_url = customer_client.post(url("face", app))["Location"]
     assert "/identity/sandbox/face/" in session_url
-    monkeypatch.setattr(face_sandbox, "http_post", client_transport(Client()))
+    monkeypatch.setattr(notifications, "http_post", client_transport(Client()))
     back = Client().post(session_url)
     assert back["Location"] == url("face", app)
     # before the result arrives: waiting and polling

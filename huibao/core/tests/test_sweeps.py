@@ -20,7 +20,7 @@ def test_every_default_sweep_resolves_to_a_callable() -> None:
 def test_policy_status_and_insurer_ack_sweeps_are_scheduled() -> None:
     # Without them policies would stay "not yet in force" and sandbox acks would never be re-sent.
     assert "huibao.policy.tasks.update_policy_statuses" in run_sweeps.DEFAULT_SWEEPS
-    assert "huibao.policy.tasks.resend_sandbox_insurer_acks" in run_sweeps.DEFAULT_SWEEPS
+    assert "huibao.sandbox.tasks.resend_due_notifications" in run_sweeps.DEFAULT_SWEEPS
 
 
 def test_command_runs_every_sweep_once_on_an_empty_database() -> None:

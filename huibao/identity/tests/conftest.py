@@ -4,7 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from huibao.identity import sandbox, services
+from huibao.identity import services
+from huibao.sandbox import identity as sandbox
 
 
 @pytest.fixture(autouse=True)

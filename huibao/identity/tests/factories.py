@@ -10,8 +10,10 @@ from urllib.parse import urlparse
 from django.test import Client
 from django.utils import timezone
 
-from huibao.identity import sandbox, services
+from huibao.identity import services
 from huibao.identity.models import FaceCheck
+from huibao.sandbox import identity as sandbox
+from huibao.sandbox import notifications
 
 NAME = "张三"
 ID_NUMBER = "110105199003071239"
@@ -68,7 +70,7 @@ def notification(
     return sandbox.signed_headers(notify_id, body, now or timezone.now()), body
 
 
-def client_transport(client: Client) -> sandbox.HttpPost:
+def client_transport(client: Client) -> notifications.HttpPost:
     """Delivers the sandbox's notifications through Django's test client instead of the network."""
 
     def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:

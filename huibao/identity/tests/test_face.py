@@ -11,9 +11,10 @@ from django.utils import timezone
 from huibao.core.errors import InvalidTransition, NotFound, ValidationFailed
 from huibao.core.models import AuditEntry
 from huibao.identity import selectors, services
-from huibao.identity.models import FaceCheck, FaceProviderNotification, SandboxFaceSession
+from huibao.identity.models import FaceCheck, FaceProviderNotification
 from huibao.identity.states import FaceCheckStatus
 from huibao.identity.tests import factories as f
+from huibao.sandbox.models import SandboxFaceSession
 
 pytestmark = pytest.mark.django_db
 

@@ -10,10 +10,12 @@ from django.test import RequestFactory, override_settings
 from huibao.account.models import User
 from huibao.core.errors import ValidationFailed
 from huibao.core.models import AuditEntry
-from huibao.identity import sandbox, selectors, services
-from huibao.identity.models import IdentityCheck, SandboxCitizen
+from huibao.identity import selectors, services
+from huibao.identity.models import IdentityCheck
 from huibao.identity.states import IdentityCheckStatus
 from huibao.identity.tests import factories as f
+from huibao.sandbox import identity as sandbox
+from huibao.sandbox.models import SandboxCitizen
 
 pytestmark = pytest.mark.django_db
 

@@ -10,10 +10,14 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from huibao.identity import sandbox, services, tasks
-from huibao.identity.models import FaceCheck, SandboxFaceSession
+from huibao.identity import services
+from huibao.identity.models import FaceCheck
 from huibao.identity.states import FaceCheckStatus
 from huibao.identity.tests import factories as f
+from huibao.sandbox import identity as sandbox
+from huibao.sandbox import notifications
+from huibao.sandbox import tasks as sandbox_tasks
+from huibao.sandbox.models import SandboxFaceSession
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +46,7 @@ def test_full_round_trip_through_the_hosted_page(
     hook_calls: list[int],
 ) -> None:
     # given
-    monkeypatch.setattr(sandbox, "http_post", f.client_transport(Client()))
+    monkeypatch.setattr(notifications, "http_post", f.client_transport(Client()))
     check = f.face_check()
     page = client.get(check.session_url)
     html = page.content.decode()
@@ -54,7 +58,7 @@ def test_full_round_trip_through_the_hosted_page(
         _press_start(client, check)
     assert len(callbacks) == 1
     assert services.face_check_status(check.public_id).status == "pending"  # not yet notified
-    acknowledged = tasks.deliver_face_notification.call(f.session_token(check))
+    acknowledged = sandbox_tasks.deliver_notification.call("face", f.session_token(check))
     # then
     check.refresh_from_db()
     session = SandboxFaceSession.objects.get(token=f.session_token(check))
@@ -74,7 +78,7 @@ def test_full_round_trip_through_the_hosted_page(
 
 
 def test_not_live_name_fails_liveness(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox, "http_post", f.client_transport(Client()))
+    monkeypatch.setattr(notifications, "http_post", f.client_transport(Client()))
     check = f.face_check(name="王活体失败")
     _press_start(client, check)
     assert sandbox.deliver(f.session_token(check))
@@ -87,7 +91,7 @@ def test_someone_else_than_the_registered_person_is_not_the_same_person(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given: the registry knows this ID number under another name
-    monkeypatch.setattr(sandbox, "http_post", f.client_transport(Client()))
+    monkeypatch.setattr(notifications, "http_post", f.client_transport(Client()))
     sandbox.register_citizen(f.OTHER_NAME, f.ID_NUMBER)
     check = f.face_check()
     # when
@@ -102,7 +106,7 @@ def test_someone_else_than_the_registered_person_is_not_the_same_person(
 def test_pressing_start_after_the_session_expired_expires_the_check(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sandbox, "http_post", f.client_transport(Client()))
+    monkeypatch.setattr(notifications, "http_post", f.client_transport(Client()))
     check = f.face_check()
     past = timezone.now() - datetime.timedelta(seconds=1)
     SandboxFaceSession.objects.filter(token=f.session_token(check)).update(expires_at=past)
@@ -120,20 +124,20 @@ def test_unacknowledged_delivery_is_retried_with_backoff(
     check = f.face_check()
     _press_start(client, check)
     token = f.session_token(check)
-    monkeypatch.setattr(sandbox, "http_post", lambda url, body, headers: (503, "down"))
+    monkeypatch.setattr(notifications, "http_post", lambda url, body, headers: (503, "down"))
     # when
-    assert not tasks.deliver_face_notification.call(token)
+    assert not sandbox_tasks.deliver_notification.call("face", token)
     session = SandboxFaceSession.objects.get(token=token)
     # then: the next attempt is due 15 s later, and the sweep delivers it once due
     assert session.attempts == 1 and session.next_attempt_at is not None
     assert (session.next_attempt_at - session.created_at).total_seconds() >= 15
-    assert sandbox.due_notifications(session.next_attempt_at - datetime.timedelta(seconds=1)) == []
-    monkeypatch.setattr(sandbox, "http_post", f.client_transport(Client()))
-    assert sandbox.due_notifications(session.next_attempt_at) == [token]
+    assert notifications.due(session.next_attempt_at - datetime.timedelta(seconds=1)) == []
+    monkeypatch.setattr(notifications, "http_post", f.client_transport(Client()))
+    assert notifications.due(session.next_attempt_at) == [("face", token)]
     assert sandbox.deliver(token, now=session.next_attempt_at)
     check.refresh_from_db()
     assert check.status == FaceCheckStatus.PASSED and hook_calls == [check.pk]
-    assert sandbox.due_notifications(timezone.now() + datetime.timedelta(days=1)) == []
+    assert notifications.due(timezone.now() + datetime.timedelta(days=1)) == []
 
 
 def test_a_failing_hook_rolls_back_and_the_retry_applies_once(
@@ -149,7 +153,9 @@ def test_a_failing_hook_rolls_back_and_the_retry_applies_once(
 
     services.register_face_result_hook(f.KIND, flaky)
     try:
-        monkeypatch.setattr(sandbox, "http_post", f.client_transport(Client(raise_request_exception=False)))
+        monkeypatch.setattr(
+            notifications, "http_post", f.client_transport(Client(raise_request_exception=False))
+        )
         check = f.face_check()
         _press_start(client, check)
         token = f.session_token(check)
@@ -193,4 +199,4 @@ def test_status_endpoint_404_for_unknown_check(client: Client) -> None:
 
 
 def test_unknown_session_page_is_404(client: Client) -> None:
-    assert client.get(reverse("identity:sandbox_face", args=["SBFNOPE"])).status_code == 404
+    assert client.get(reverse("sandbox:face", args=["SBFNOPE"])).status_code == 404

@@ -11,8 +11,10 @@ from urllib.parse import urlparse
 from django.test import Client
 from django.utils import timezone
 
-from huibao.payment import sandbox, services
+from huibao.payment import services
 from huibao.payment.models import Payment
+from huibao.sandbox import notifications
+from huibao.sandbox import payment as sandbox
 
 APPLICANT_NAME = "张三"
 APPLICANT_ID = "110105199003071239"
@@ -66,7 +68,7 @@ def notification(
     return sandbox.signed_headers(notify_id, body, now or timezone.now()), body
 
 
-def client_transport(client: Client) -> sandbox.HttpPost:
+def client_transport(client: Client) -> notifications.HttpPost:
     """Delivers the sandbox's notifications through Django's test client instead of the network."""
 
     def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:

@@ -18,10 +18,13 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from huibao.account.models import User, UserKind
 from huibao.core.models import AuditEntry
 from huibao.payment import api as payment_api
-from huibao.payment import sandbox, services
-from huibao.payment.models import Payment, Refund, SandboxCheckout
+from huibao.payment import services
+from huibao.payment.models import Payment, Refund
 from huibao.payment.states import PaymentStatus
 from huibao.payment.tests import factories as f
+from huibao.sandbox import notifications
+from huibao.sandbox import payment as sandbox
+from huibao.sandbox.models import SandboxCheckout
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +49,7 @@ def _orders_belong_to_the_customer_named_in_the_reference() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _gateway_posts_through_the_test_client(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox, "http_post", f.client_transport(Client()))
+    monkeypatch.setattr(notifications, "http_post", f.client_transport(Client()))
 
 
 def paid(amount: str = "128.50", *, ref: str = "A1") -> Payment:

@@ -11,9 +11,10 @@ from django.utils import timezone
 from huibao.core.models import AuditEntry
 from huibao.payment import services
 from huibao.payment.errors import InvalidAmount, PaymentNotRefundable
-from huibao.payment.models import Payment, PaymentEvent, ProviderNotification, Refund, SandboxCheckout
+from huibao.payment.models import Payment, PaymentEvent, ProviderNotification, Refund
 from huibao.payment.states import PaymentStatus
 from huibao.payment.tests import factories as f
+from huibao.sandbox.models import SandboxCheckout
 
 pytestmark = pytest.mark.django_db
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from huibao.payment import sandbox, tasks
-from huibao.payment.models import Payment, SandboxCheckout
+from huibao.payment.models import Payment
 from huibao.payment.states import PaymentStatus
 from huibao.payment.tests import factories as f
+from huibao.sandbox import notifications
+from huibao.sandbox import payment as sandbox
+from huibao.sandbox import tasks as sandbox_tasks
+from huibao.sandbox.models import SandboxCheckout
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +36,7 @@ def test_pay_page_flow_delivers_signed_notification_and_payment_succeeds(
     client: Client, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: object
 ) -> None:
     # given
-    monkeypatch.setattr(sandbox, "http_post", f.client_transport(Client()))
+    monkeypatch.setattr(notifications, "http_post", f.client_transport(Client()))
     p = f.payment("66.00")
     page = client.get(p.checkout_url)
     assert page.status_code == 200 and "¥66.00" in page.content.decode()
@@ -41,7 +44,7 @@ def test_pay_page_flow_delivers_signed_notification_and_payment_succeeds(
     with django_capture_on_commit_callbacks() as callbacks:  # type: ignore[operator]
         _pay(client, p, f.GOOD_CARD)
     assert len(callbacks) == 1
-    acknowledged = tasks.deliver_sandbox_notification.call(p.provider_txn_id)
+    acknowledged = sandbox_tasks.deliver_notification.call("payment", p.provider_txn_id)
     # then
     p.refresh_from_db()
     checkout = SandboxCheckout.objects.get(txn_id=p.provider_txn_id)
@@ -50,7 +53,7 @@ def test_pay_page_flow_delivers_signed_notification_and_payment_succeeds(
 
 
 def test_declined_card_fails_the_payment(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox, "http_post", f.client_transport(Client()))
+    monkeypatch.setattr(notifications, "http_post", f.client_transport(Client()))
     p = f.payment()
     _pay(client, p, f.DECLINED_CARD)
     assert sandbox.deliver(p.provider_txn_id)
@@ -59,7 +62,7 @@ def test_declined_card_fails_the_payment(client: Client, monkeypatch: pytest.Mon
 
 
 def test_expiring_card_expires_the_payment(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox, "http_post", f.client_transport(Client()))
+    monkeypatch.setattr(notifications, "http_post", f.client_transport(Client()))
     p = f.payment()
     _pay(client, p, f.EXPIRING_CARD)
     assert sandbox.deliver(p.provider_txn_id)
@@ -68,7 +71,7 @@ def test_expiring_card_expires_the_payment(client: Client, monkeypatch: pytest.M
 
 
 def test_someone_else_paying_is_refused_and_refunded(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox, "http_post", f.client_transport(Client()))
+    monkeypatch.setattr(notifications, "http_post", f.client_transport(Client()))
     p = f.payment()
     _pay(client, p, f.GOOD_CARD, name="李四", id_number=f.OTHER_ID)
     assert sandbox.deliver(p.provider_txn_id)
@@ -98,15 +101,15 @@ def test_unacknowledged_delivery_is_retried_with_backoff(
     # given: the platform is down for the first delivery
     p = f.payment()
     _pay(client, p, f.GOOD_CARD)
-    monkeypatch.setattr(sandbox, "http_post", lambda url, body, headers: (503, "down"))
+    monkeypatch.setattr(notifications, "http_post", lambda url, body, headers: (503, "down"))
     # when
     assert not sandbox.deliver(p.provider_txn_id)
     checkout = SandboxCheckout.objects.get(txn_id=p.provider_txn_id)
     # then: the next attempt is scheduled 15 s later, and the sweep delivers it once due
     assert checkout.attempts == 1 and checkout.next_attempt_at is not None
     assert (checkout.next_attempt_at - checkout.created_at).total_seconds() >= 15
-    monkeypatch.setattr(sandbox, "http_post", f.client_transport(Client()))
-    assert sandbox.due_notifications(checkout.next_attempt_at) == [p.provider_txn_id]
+    monkeypatch.setattr(notifications, "http_post", f.client_transport(Client()))
+    assert notifications.due(checkout.next_attempt_at) == [("payment", p.provider_txn_id)]
     assert sandbox.deliver(p.provider_txn_id, now=checkout.next_attempt_at)
     p.refresh_from_db()
     assert p.status == PaymentStatus.SUCCEEDED

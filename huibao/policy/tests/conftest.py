@@ -9,7 +9,7 @@ import pytest
 from django.core.cache import cache
 
 from huibao.esign import pdf
-from huibao.policy import sandbox
+from huibao.sandbox import insurer as sandbox
 
 
 @pytest.fixture(scope="session")

@@ -34,10 +34,11 @@ from huibao.catalog.tests.factories import (
 )
 from huibao.core.fields import lookup_hash
 from huibao.core.validators import id_check_digit
-from huibao.policy import sandbox
 from huibao.policy.models import Policy
 from huibao.policy.services import issue_policies
 from huibao.rating.models import Quote
+from huibao.sandbox import insurer as sandbox
+from huibao.sandbox import notifications
 
 _seq = itertools.count(1)
 
@@ -284,7 +285,7 @@ def signed_ack(body: dict[str, Any], *, notify_id: str | None = None, now: datet
     return sandbox.signed_headers(notify_id, raw, now or timezone.now()), raw
 
 
-def client_transport(client: Any) -> sandbox.HttpPost:
+def client_transport(client: Any) -> notifications.HttpPost:
     """Delivers the sandbox insurer's callbacks through Django's test client (no network)."""
     from urllib.parse import urlparse
 

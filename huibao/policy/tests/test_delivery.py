@@ -12,10 +12,14 @@ from django.test import Client
 from django.utils import timezone
 
 from huibao.core.models import AuditEntry
-from huibao.policy import delivery, rules, sandbox, tasks
-from huibao.policy.models import InsurerAckReceipt, InsurerDelivery, SandboxInsurerPolicy
+from huibao.policy import delivery, rules, tasks
+from huibao.policy.models import InsurerAckReceipt, InsurerDelivery
 from huibao.policy.states import DeliveryStatus
 from huibao.policy.tests import factories as f
+from huibao.sandbox import insurer as sandbox
+from huibao.sandbox import notifications
+from huibao.sandbox import tasks as sandbox_tasks
+from huibao.sandbox.models import SandboxInsurerPolicy
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +34,7 @@ def policy():
 @pytest.fixture
 def callbacks_via_client(monkeypatch):
     """The sandbox insurer's callbacks reach the platform through the test client."""
-    monkeypatch.setattr(sandbox, "http_post", f.client_transport(Client()))
+    monkeypatch.setattr(notifications, "http_post", f.client_transport(Client()))
 
 
 def row(policy) -> InsurerDelivery:
@@ -48,7 +52,7 @@ def test_sent_then_acknowledged_by_the_insurers_signed_callback(policy, callback
     assert received["policy_number"] == policy.number
     assert received["schedule"]["insured"]["name"] == f.INSURED_NAME
     # when: the insurer's callback task runs (asynchronously, later)
-    assert tasks.deliver_sandbox_insurer_ack.call(d.insurer_ref)
+    assert sandbox_tasks.deliver_notification.call("insurer", d.insurer_ref)
     # then
     d.refresh_from_db()
     assert d.status == DeliveryStatus.ACKNOWLEDGED and d.acknowledged_at is not None

@@ -17,7 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from huibao.application.models import Application
 from huibao.core import audit
 from huibao.core.errors import DomainError, NotFound
-from huibao.policy import delivery, documents, sandbox, selectors, services
+from huibao.policy import delivery, documents, selectors, services
+from huibao.policy.connector import ACK
 from huibao.policy.limits import UPLOAD_LIMIT, VERIFY_LIMIT, over_limit
 from huibao.policy.web import presenters
 from huibao.policy.web.forms import LookupForm, NpsForm, UploadForm
@@ -177,5 +178,5 @@ def nps(request: HttpRequest, public_id: Any) -> HttpResponse:
 def insurer_ack(request: HttpRequest, connector: str) -> HttpResponse:
     outcome = delivery.handle_ack(connector, request.headers, request.body)
     if outcome.acknowledge:
-        return HttpResponse(sandbox.ACK, content_type="text/plain")
+        return HttpResponse(ACK, content_type="text/plain")
     return HttpResponse("fail", status=400, content_type="text/plain")

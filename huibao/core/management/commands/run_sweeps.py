@@ -21,13 +21,12 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SWEEPS = (
     "huibao.payment.tasks.expire_unpaid_payments",
-    "huibao.payment.tasks.resend_sandbox_notifications",
     "huibao.identity.tasks.expire_face_checks",
-    "huibao.identity.tasks.resend_face_notifications",
     "huibao.application.tasks.expire_applications",
     "huibao.policy.tasks.recover_issuance",
     "huibao.policy.tasks.retry_due_deliveries",
-    "huibao.policy.tasks.resend_sandbox_insurer_acks",
+    # The sandboxes' signed notifications that are due again (payment, face, insurer).
+    "huibao.sandbox.tasks.resend_due_notifications",
     "huibao.policy.tasks.update_policy_statuses",
     # Last: links whatever the sweeps above wrote (`seal_audit --loop` does it continuously).
     "huibao.core.audit.seal_pending",

@@ -1,10 +1,9 @@
 """The sandbox payment gateway: what a remote gateway does, run in-process for development and tests.
 
-It keeps its own ledger (`SandboxCheckout`), serves a hosted pay page (see `web/views.py`),
-and tells the merchant the outcome by an HMAC-SHA256 signed POST to the merchant's notify URL,
-retried on the schedule in `rules.RETRY_DELAYS` until the merchant answers `success`.
-Each delivery is signed afresh (new timestamp); the notify_id stays the same across retries, so
-the merchant can recognise a retry or a replay.
+It keeps its own ledger (`SandboxCheckout`), serves a hosted pay page (`views.pay`), and tells the
+merchant the outcome by an HMAC-SHA256 signed POST to the merchant's notify URL (channel
+"payment" of `notifications`), retried on the schedule in `payment.rules.RETRY_DELAYS` until the
+merchant answers `success`.
 """
 
 from __future__ import annotations
@@ -16,26 +15,34 @@ import secrets
 from django.db import transaction
 from django.utils import timezone
 
-from huibao.core import sandbox as shared
 from huibao.core.errors import FieldError, ValidationFailed
-from huibao.core.sandbox import HttpPost as HttpPost
 from huibao.core.validators import validate_bank_card, validate_resident_id
 from huibao.payment import rules
-from huibao.payment.models import SandboxCheckout, SandboxCheckoutStatus
+from huibao.sandbox import notifications
+from huibao.sandbox.models import SandboxCheckout, SandboxCheckoutStatus
+from huibao.sandbox.notifications import SandboxError
 
 HEADER_TIMESTAMP = "Huibao-Sandbox-Timestamp"
 HEADER_NOTIFY_ID = "Huibao-Sandbox-Notify-Id"
 HEADER_SIGNATURE = "Huibao-Sandbox-Signature"
-ACK = "success"
-
-
-class SandboxError(Exception):
-    pass
 
 
 def sandbox_secret() -> bytes:
     """settings.PAYMENT_SANDBOX_SECRET, or (development and tests) a key derived from SECRET_KEY."""
-    return shared.derived_secret("PAYMENT_SANDBOX_SECRET", "payment-sandbox")
+    return notifications.derived_secret("PAYMENT_SANDBOX_SECRET", "payment-sandbox")
+
+
+CHANNEL = notifications.register(
+    notifications.Channel(
+        name="payment",
+        model=SandboxCheckout,
+        key_field="txn_id",
+        secret=sandbox_secret,
+        sign=rules.sign,
+        headers=(HEADER_TIMESTAMP, HEADER_NOTIFY_ID, HEADER_SIGNATURE),
+        retry_delay=rules.retry_delay,
+    )
+)
 
 
 def open_checkout(
@@ -64,14 +71,7 @@ def checkout_status(txn_id: str) -> str:
 
 
 def signed_headers(notify_id: str, body: bytes, now: datetime.datetime) -> dict[str, str]:
-    return shared.signed_headers(
-        notify_id,
-        body,
-        now,
-        secret=sandbox_secret(),
-        sign=rules.sign,
-        names=(HEADER_TIMESTAMP, HEADER_NOTIFY_ID, HEADER_SIGNATURE),
-    )
+    return notifications.channel_headers(CHANNEL.name, notify_id, body, now)
 
 
 def _close(checkout: SandboxCheckout, status: str, *, reason: str = "") -> None:
@@ -93,10 +93,7 @@ def _close(checkout: SandboxCheckout, status: str, *, reason: str = "") -> None:
     checkout.notify_body = json.dumps(body, ensure_ascii=False, sort_keys=True)
     checkout.next_attempt_at = timezone.now()
     checkout.save()
-    from huibao.payment.tasks import deliver_sandbox_notification
-
-    txn_id = checkout.txn_id
-    transaction.on_commit(lambda: deliver_sandbox_notification.enqueue(txn_id))
+    notifications.owe(CHANNEL.name, checkout.txn_id)
 
 
 def submit_payment(
@@ -145,33 +142,9 @@ def submit_payment(
         return checkout
 
 
-# One HTTP delivery (tests replace this with Django's test client: no network in tests).
-http_post: HttpPost = shared.http_post
-
-
 def deliver(txn_id: str, *, now: datetime.datetime | None = None) -> bool:
-    """One delivery attempt of the checkout's notification; True once the merchant acknowledged."""
-    now = now or timezone.now()
-    checkout = get_checkout(txn_id)
-    if checkout.acknowledged_at is not None:
-        return True
-    if not checkout.notify_id:
-        raise SandboxError(f"checkout '{txn_id}' has no notification to deliver")
-    body = checkout.notify_body.encode()
-    return shared.attempt_delivery(
-        checkout,
-        url=checkout.notify_url,
-        body=body,
-        headers=signed_headers(checkout.notify_id, body, now),
-        post=http_post,  # looked up now: tests replace this module's http_post
-        ack=ACK,
-        retry_delay=rules.retry_delay,
-        now=now,
-    )
-
-
-def due_notifications(now: datetime.datetime) -> list[str]:
-    return shared.due_keys(SandboxCheckout.objects.all(), "txn_id", now)
+    """One delivery attempt of the checkout's notification (see `notifications.deliver`)."""
+    return notifications.deliver(CHANNEL.name, txn_id, now=now)
 
 
 def refund(txn_id: str, amount_fen: int) -> str:

@@ -3,7 +3,8 @@ import datetime
 import httpx
 import pytest
 
-from huibao.core import sandbox
+from huibao.sandbox import notifications
+from huibao.sandbox.faults import FaultInjector
 
 NOW = datetime.datetime(2025, 3, 1, 12, 0, tzinfo=datetime.UTC)
 DELAYS = (datetime.timedelta(seconds=15), datetime.timedelta(seconds=30))
@@ -27,7 +28,7 @@ def retry_delay(attempts: int) -> datetime.timedelta | None:
 
 
 def attempt(record: Record, post, now: datetime.datetime = NOW) -> bool:
-    return sandbox.attempt_delivery(
+    return notifications.attempt_delivery(
         record,
         url="https://huibao.example/notify/",
         body=b"{}",
@@ -45,7 +46,7 @@ def attempt(record: Record, post, now: datetime.datetime = NOW) -> bool:
 def test_forced_failures_come_first_then_the_configured_rate(settings) -> None:
     # given
     settings.HUIBAO_TEST_SANDBOX_FAILURE_RATE = 0.0
-    faults = sandbox.FaultInjector("HUIBAO_TEST_SANDBOX_FAILURE_RATE")
+    faults = FaultInjector("HUIBAO_TEST_SANDBOX_FAILURE_RATE")
     faults.force(2)
     # when / then: two forced failures, then none at rate 0
     assert [faults.take() for _ in range(3)] == [True, True, False]
@@ -56,7 +57,7 @@ def test_forced_failures_come_first_then_the_configured_rate(settings) -> None:
 
 
 def test_forcing_replaces_the_count_and_never_goes_negative(settings) -> None:
-    faults = sandbox.FaultInjector("HUIBAO_UNSET_SANDBOX_FAILURE_RATE")
+    faults = FaultInjector("HUIBAO_UNSET_SANDBOX_FAILURE_RATE")
     faults.force(5)
     faults.force(-3)
     assert faults.left() == 0 and faults.rate() == 0.0 and not faults.take()
@@ -117,7 +118,7 @@ def test_signed_headers_carry_the_timestamp_the_id_and_the_signature() -> None:
         seen.append((secret, timestamp, notify_id, body))
         return "sig"
 
-    headers = sandbox.signed_headers(
+    headers = notifications.signed_headers(
         "N1", b"{}", NOW, secret=b"k", sign=sign, names=("X-Ts", "X-Id", "X-Sig")
     )
     stamp = str(int(NOW.timestamp()))
@@ -127,7 +128,7 @@ def test_signed_headers_carry_the_timestamp_the_id_and_the_signature() -> None:
 
 def test_derived_secret_prefers_the_setting(settings) -> None:
     settings.HUIBAO_TEST_SANDBOX_SECRET = "configured"
-    assert sandbox.derived_secret("HUIBAO_TEST_SANDBOX_SECRET", "x") == b"configured"
+    assert notifications.derived_secret("HUIBAO_TEST_SANDBOX_SECRET", "x") == b"configured"
     settings.HUIBAO_TEST_SANDBOX_SECRET = ""
-    derived = sandbox.derived_secret("HUIBAO_TEST_SANDBOX_SECRET", "x")
-    assert len(derived) == 64 and derived != sandbox.derived_secret("HUIBAO_TEST_SANDBOX_SECRET", "y")
+    derived = notifications.derived_secret("HUIBAO_TEST_SANDBOX_SECRET", "x")
+    assert len(derived) == 64 and derived != notifications.derived_secret("HUIBAO_TEST_SANDBOX_SECRET", "y")

@@ -4,9 +4,8 @@ run in-process for development and tests.
 It keeps its own table (`SandboxInsurerPolicy`), answers `receive_policy` with its reference
 (a policy number sent twice gets the same reference: insurers de-duplicate by number), and tells
 the platform it has booked the policy by an HMAC-SHA256 signed POST to the platform's callback
-URL — later, from a task (`tasks.deliver_sandbox_insurer_ack`), retried on
-`rules.ACK_RETRY_DELAYS` until the platform answers `success`. Each delivery is signed afresh (new
-timestamp); the notify id stays the same across retries, so the platform recognises a retry.
+URL — later, by the one delivery mechanism (channel "insurer" of `notifications`), retried on
+`policy.rules.ACK_RETRY_DELAYS` until the platform answers `success`.
 
 Like a remote system it fails: at random (`settings.HUIBAO_INSURER_SANDBOX_FAILURE_RATE`,
 0.0–1.0), for insurers marked down (`mark_down(code)`, or `settings.HUIBAO_INSURER_SANDBOX_DOWN`,
@@ -25,20 +24,16 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from huibao.core import sandbox as shared
 from huibao.core.audit import json_safe
-from huibao.core.sandbox import HttpPost as HttpPost
 from huibao.policy import rules
-from huibao.policy.models import SandboxInsurerOutage, SandboxInsurerPolicy
+from huibao.sandbox import notifications
+from huibao.sandbox.faults import FaultInjector
+from huibao.sandbox.models import SandboxInsurerOutage, SandboxInsurerPolicy
+from huibao.sandbox.notifications import SandboxError
 
 HEADER_TIMESTAMP = "Huibao-Insurer-Timestamp"
 HEADER_NOTIFY_ID = "Huibao-Insurer-Notify-Id"
 HEADER_SIGNATURE = "Huibao-Insurer-Signature"
-ACK = "success"
-
-
-class SandboxError(Exception):
-    pass
 
 
 class SandboxUnavailable(SandboxError):
@@ -54,10 +49,23 @@ class SandboxUnavailable(SandboxError):
 
 def insurer_sandbox_secret() -> bytes:
     """settings.INSURER_SANDBOX_SECRET, or (development and tests) a key derived from SECRET_KEY."""
-    return shared.derived_secret("INSURER_SANDBOX_SECRET", "insurer-sandbox")
+    return notifications.derived_secret("INSURER_SANDBOX_SECRET", "insurer-sandbox")
 
 
-_faults = shared.FaultInjector("HUIBAO_INSURER_SANDBOX_FAILURE_RATE")
+CHANNEL = notifications.register(
+    notifications.Channel(
+        name="insurer",
+        model=SandboxInsurerPolicy,
+        key_field="ref",
+        secret=insurer_sandbox_secret,
+        sign=rules.sign,
+        headers=(HEADER_TIMESTAMP, HEADER_NOTIFY_ID, HEADER_SIGNATURE),
+        retry_delay=rules.ack_retry_delay,
+    )
+)
+
+
+_faults = FaultInjector("HUIBAO_INSURER_SANDBOX_FAILURE_RATE")
 
 
 def failure_rate() -> float:
@@ -92,10 +100,7 @@ def is_down(insurer_code: str) -> bool:
 
 
 def _schedule_ack(record: SandboxInsurerPolicy) -> None:
-    from huibao.policy.tasks import deliver_sandbox_insurer_ack
-
-    ref = record.ref
-    transaction.on_commit(lambda: deliver_sandbox_insurer_ack.enqueue(ref))
+    notifications.owe(CHANNEL.name, record.ref)
 
 
 def receive_policy(payload: Mapping[str, Any], *, callback_url: str) -> str:
@@ -137,7 +142,7 @@ def receive_policy(payload: Mapping[str, Any], *, callback_url: str) -> str:
             ref=ref,
             policy_number=number,
             payload=json.dumps(json_safe(dict(payload)), ensure_ascii=False, sort_keys=True),
-            callback_url=callback_url,
+            notify_url=callback_url,
             notify_id=notify_id,
             notify_body=json.dumps(body, ensure_ascii=False, sort_keys=True),
             next_attempt_at=timezone.now(),
@@ -163,38 +168,9 @@ def received_payload(ref: str) -> dict[str, Any]:
 
 
 def signed_headers(notify_id: str, body: bytes, now: datetime.datetime) -> dict[str, str]:
-    return shared.signed_headers(
-        notify_id,
-        body,
-        now,
-        secret=insurer_sandbox_secret(),
-        sign=rules.sign,
-        names=(HEADER_TIMESTAMP, HEADER_NOTIFY_ID, HEADER_SIGNATURE),
-    )
-
-
-# One HTTP delivery (tests replace this with Django's test client: no network in tests).
-http_post: HttpPost = shared.http_post
+    return notifications.channel_headers(CHANNEL.name, notify_id, body, now)
 
 
 def deliver_ack(ref: str, *, now: datetime.datetime | None = None) -> bool:
-    """One delivery attempt of the acknowledgement; True once the platform answered success."""
-    now = now or timezone.now()
-    record = get_record(ref)
-    if record.acknowledged_at is not None:
-        return True
-    body = record.notify_body.encode()
-    return shared.attempt_delivery(
-        record,
-        url=record.callback_url,
-        body=body,
-        headers=signed_headers(record.notify_id, body, now),
-        post=http_post,  # looked up now: tests replace this module's http_post
-        ack=ACK,
-        retry_delay=rules.ack_retry_delay,
-        now=now,
-    )
-
-
-def due_acks(now: datetime.datetime) -> list[str]:
-    return shared.due_keys(SandboxInsurerPolicy.objects.all(), "ref", now)
+    """One delivery attempt of the acknowledgement (see `notifications.deliver`)."""
+    return notifications.deliver(CHANNEL.name, ref, now=now)

@@ -8,11 +8,10 @@ under the name asked, unless a test rule (`rules.SandboxRules`, configured by
 time out: at random (`settings.HUIBAO_IDENTITY_SANDBOX_FAILURE_RATE`, 0.0–1.0) or on demand
 (`force_failures(n)`: the next n calls fail).
 
-*Face service*: opens a session per face check, serves a hosted page (see `web/views.py`),
-decides the result by its rules when the person presses "开始检测", and tells the platform by an
-HMAC-SHA256 signed POST to the platform's notify URL, retried on `rules.RETRY_DELAYS` until the
-platform answers `success`. Each delivery is signed afresh (new timestamp); the notify_id stays
-the same across retries, so the platform can recognise a retry or a replay.
+*Face service*: opens a session per face check, serves a hosted page (`views.face`), decides the
+result by its rules when the person presses "开始检测", and tells the platform by an HMAC-SHA256
+signed POST to the platform's notify URL (channel "face" of `notifications`), retried on
+`identity.rules.RETRY_DELAYS` until the platform answers `success`.
 """
 
 from __future__ import annotations
@@ -27,21 +26,17 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from huibao.core import sandbox as shared
 from huibao.core.fields import lookup_hash
-from huibao.core.sandbox import HttpPost as HttpPost
 from huibao.identity import rules
-from huibao.identity.models import SandboxCitizen, SandboxFaceSession, SandboxFaceSessionStatus
+from huibao.sandbox import notifications
+from huibao.sandbox.faults import FaultInjector
+from huibao.sandbox.models import SandboxCitizen, SandboxFaceSession, SandboxFaceSessionStatus
+from huibao.sandbox.notifications import SandboxError
 
 HEADER_TIMESTAMP = "Huibao-Face-Timestamp"
 HEADER_NOTIFY_ID = "Huibao-Face-Notify-Id"
 HEADER_SIGNATURE = "Huibao-Face-Signature"
-ACK = "success"
 CITIZEN_HASH_CONTEXT = "identity.sandbox_citizen.id_number"
-
-
-class SandboxError(Exception):
-    pass
 
 
 class SandboxUnavailable(SandboxError):
@@ -51,7 +46,20 @@ class SandboxUnavailable(SandboxError):
 # --- Configuration ------------------------------------------------------------------------------------
 def face_sandbox_secret() -> bytes:
     """settings.FACE_SANDBOX_SECRET, or (development and tests) a key derived from SECRET_KEY."""
-    return shared.derived_secret("FACE_SANDBOX_SECRET", "face-sandbox")
+    return notifications.derived_secret("FACE_SANDBOX_SECRET", "face-sandbox")
+
+
+CHANNEL = notifications.register(
+    notifications.Channel(
+        name="face",
+        model=SandboxFaceSession,
+        key_field="token",
+        secret=face_sandbox_secret,
+        sign=rules.sign,
+        headers=(HEADER_TIMESTAMP, HEADER_NOTIFY_ID, HEADER_SIGNATURE),
+        retry_delay=rules.retry_delay,
+    )
+)
 
 
 def sandbox_rules() -> rules.SandboxRules:
@@ -67,7 +75,7 @@ def sandbox_rules() -> rules.SandboxRules:
     )
 
 
-_faults = shared.FaultInjector("HUIBAO_IDENTITY_SANDBOX_FAILURE_RATE")
+_faults = FaultInjector("HUIBAO_IDENTITY_SANDBOX_FAILURE_RATE")
 
 
 def failure_rate() -> float:
@@ -141,14 +149,7 @@ def get_session(token: str) -> SandboxFaceSession:
 
 
 def signed_headers(notify_id: str, body: bytes, now: datetime.datetime) -> dict[str, str]:
-    return shared.signed_headers(
-        notify_id,
-        body,
-        now,
-        secret=face_sandbox_secret(),
-        sign=rules.sign,
-        names=(HEADER_TIMESTAMP, HEADER_NOTIFY_ID, HEADER_SIGNATURE),
-    )
+    return notifications.channel_headers(CHANNEL.name, notify_id, body, now)
 
 
 def _close(session: SandboxFaceSession, verdict: rules.FaceVerdict) -> None:
@@ -168,10 +169,7 @@ def _close(session: SandboxFaceSession, verdict: rules.FaceVerdict) -> None:
     session.notify_body = json.dumps(body, ensure_ascii=False, sort_keys=True)
     session.next_attempt_at = timezone.now()
     session.save()
-    from huibao.identity.tasks import deliver_face_notification
-
-    token = session.token
-    transaction.on_commit(lambda: deliver_face_notification.enqueue(token))
+    notifications.owe(CHANNEL.name, session.token)
 
 
 def submit_face(token: str, *, now: datetime.datetime | None = None) -> SandboxFaceSession:
@@ -192,30 +190,6 @@ def submit_face(token: str, *, now: datetime.datetime | None = None) -> SandboxF
         return session
 
 
-# One HTTP delivery (tests replace this with Django's test client: no network in tests).
-http_post: HttpPost = shared.http_post
-
-
 def deliver(token: str, *, now: datetime.datetime | None = None) -> bool:
-    """One delivery attempt of the session's notification; True once the platform acknowledged."""
-    now = now or timezone.now()
-    session = get_session(token)
-    if session.acknowledged_at is not None:
-        return True
-    if not session.notify_id:
-        raise SandboxError(f"face session '{token}' has no notification to deliver")
-    body = session.notify_body.encode()
-    return shared.attempt_delivery(
-        session,
-        url=session.notify_url,
-        body=body,
-        headers=signed_headers(session.notify_id, body, now),
-        post=http_post,  # looked up now: tests replace this module's http_post
-        ack=ACK,
-        retry_delay=rules.retry_delay,
-        now=now,
-    )
-
-
-def due_notifications(now: datetime.datetime) -> list[str]:
-    return shared.due_keys(SandboxFaceSession.objects.all(), "token", now)
+    """One delivery attempt of the session's notification (see `notifications.deliver`)."""
+    return notifications.deliver(CHANNEL.name, token, now=now)

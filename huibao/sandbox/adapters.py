@@ -1,0 +1,205 @@
+"""The sandbox adapters of the platform's ports, registered by `SandboxConfig.ready()`.
+
+Each talks to its in-process sandbox the way a real adapter talks to its remote system: the payment
+provider opens a hosted checkout and verifies the gateway's signed notifications; the identity
+provider queries the registry (which may time out); the face provider opens a hosted session and
+verifies the face service's notifications; the insurer connector sends policies (which can time
+out or be refused) and verifies the insurer's signed acknowledgements.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+
+from huibao.core.errors import DomainError
+from huibao.core.money import to_fen_int
+from huibao.identity import rules as identity_rules
+from huibao.identity.errors import IdentityProviderUnavailable
+from huibao.identity.errors import InvalidSignature as InvalidFaceSignature
+from huibao.identity.models import FaceCheck
+from huibao.identity.provider import FaceNotification, IdentityAnswer
+from huibao.payment import rules as payment_rules
+from huibao.payment.errors import InvalidSignature as InvalidPaymentSignature
+from huibao.payment.models import Payment
+from huibao.payment.provider import Checkout, Notification, RefundResult
+from huibao.policy import rules as policy_rules
+from huibao.policy.connector import Ack, public_url
+from huibao.policy.errors import DeliveryFailed, InvalidAck
+from huibao.sandbox import identity, insurer, payment
+from huibao.sandbox.notifications import SandboxError
+
+NAME = "sandbox"
+
+
+def _header(headers: Mapping[str, str], name: str, missing: type[DomainError]) -> str:
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return str(value)
+    raise missing(f"header {name} is missing", code="missing_header")
+
+
+def _optional_int(value: object) -> int | None:
+    return None if value is None else int(str(value))
+
+
+def _base_url() -> str:
+    return str(settings.HUIBAO_PUBLIC_URL).rstrip("/")
+
+
+class SandboxPaymentProvider:
+    """Sandbox gateway: hosted pay page, HMAC-SHA256 signed notifications retried until acknowledged."""
+
+    name = NAME
+
+    def create_checkout(self, record: Payment) -> Checkout:
+        txn_id = payment.open_checkout(
+            merchant_ref=record.merchant_ref,
+            amount_fen=to_fen_int(record.amount),
+            notify_url=_base_url() + reverse("payment:notify", args=[self.name]),
+            expires_at=record.expires_at,
+        )
+        return Checkout(url=_base_url() + reverse("sandbox:pay", args=[txn_id]), provider_txn_id=txn_id)
+
+    def parse_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
+        invalid = InvalidPaymentSignature
+        timestamp = _header(headers, payment.HEADER_TIMESTAMP, invalid)
+        notify_id = _header(headers, payment.HEADER_NOTIFY_ID, invalid)
+        signature = _header(headers, payment.HEADER_SIGNATURE, invalid)
+        if not payment_rules.signature_valid(payment.sandbox_secret(), timestamp, notify_id, body, signature):
+            raise invalid("notification signature does not verify", code="bad_signature")
+        try:
+            data = json.loads(body)
+            notification = Notification(
+                notify_id=str(data["notify_id"]),
+                sent_at=datetime.datetime.fromtimestamp(int(timestamp), tz=datetime.UTC),
+                merchant_ref=str(data["merchant_ref"]),
+                provider_txn_id=str(data["txn_id"]),
+                status=data["status"],
+                amount_fen=int(data["amount_fen"]),
+                payer_name=str(data.get("payer_name", "")),
+                payer_id_number=str(data.get("payer_id_number", "")),
+                reason=str(data.get("reason", "")),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise invalid(f"notification body is malformed: {exc}", code="malformed") from exc
+        if notification.notify_id != notify_id:
+            raise invalid("notify_id in the body differs from the header", code="notify_id_mismatch")
+        if notification.status not in ("success", "failed", "expired"):
+            raise invalid(f"unknown notification status '{notification.status}'", code="malformed")
+        return notification
+
+    def refund(self, record: Payment, amount: Decimal) -> RefundResult:
+        try:
+            refund_id = payment.refund(record.provider_txn_id, to_fen_int(amount))
+        except SandboxError as exc:
+            return RefundResult(ok=False, provider_refund_id="", message=str(exc))
+        return RefundResult(ok=True, provider_refund_id=refund_id)
+
+    def query(self, record: Payment) -> str:
+        return payment.checkout_status(record.provider_txn_id)
+
+
+class SandboxIdentityProvider:
+    """Sandbox registry: answers by its own table and test rules, and times out on demand."""
+
+    name = NAME
+
+    def verify(self, name: str, id_number: str) -> IdentityAnswer:
+        try:
+            result, ref = identity.registry_check(name, id_number)
+        except identity.SandboxUnavailable as exc:
+            raise IdentityProviderUnavailable(str(exc), code="timeout") from exc
+        return IdentityAnswer(result=result, provider_ref=ref)
+
+
+class SandboxFaceCheckProvider:
+    """Sandbox face service: hosted page, HMAC-SHA256 signed notifications retried until acknowledged."""
+
+    name = NAME
+
+    def start(self, session: FaceCheck) -> str:
+        token = identity.open_session(
+            merchant_ref=str(session.public_id),
+            name=session.name,
+            id_number=session.id_number,
+            notify_url=_base_url() + reverse("identity:face_notify", args=[self.name]),
+            return_url=session.return_url,
+            expires_at=session.expires_at,
+        )
+        return _base_url() + reverse("sandbox:face", args=[token])
+
+    def parse_notification(self, headers: Mapping[str, str], body: bytes) -> FaceNotification:
+        invalid = InvalidFaceSignature
+        timestamp = _header(headers, identity.HEADER_TIMESTAMP, invalid)
+        notify_id = _header(headers, identity.HEADER_NOTIFY_ID, invalid)
+        signature = _header(headers, identity.HEADER_SIGNATURE, invalid)
+        secret = identity.face_sandbox_secret()
+        if not identity_rules.signature_valid(secret, timestamp, notify_id, body, signature):
+            raise invalid("notification signature does not verify", code="bad_signature")
+        try:
+            data = json.loads(body)
+            notification = FaceNotification(
+                notify_id=str(data["notify_id"]),
+                sent_at=datetime.datetime.fromtimestamp(int(timestamp), tz=datetime.UTC),
+                merchant_ref=str(data["merchant_ref"]),
+                session_id=str(data["session_id"]),
+                result=data["result"],
+                reason=str(data.get("reason") or ""),
+                liveness_score=_optional_int(data.get("liveness_score")),
+                similarity=_optional_int(data.get("similarity")),
+            )
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
+            raise invalid(f"notification body is malformed: {exc}", code="malformed") from exc
+        if notification.notify_id != notify_id:
+            raise invalid("notify_id in the body differs from the header", code="notify_id_mismatch")
+        if notification.result not in ("passed", "failed", "expired"):
+            raise invalid(f"unknown face result '{notification.result}'", code="malformed")
+        if notification.result == "failed" and notification.reason not in ("not_live", "not_same_person"):
+            raise invalid(f"unknown failure reason '{notification.reason}'", code="malformed")
+        return notification
+
+
+class SandboxInsurer:
+    """The sandbox insurer: stores what it receives, acknowledges later by a signed callback."""
+
+    name = NAME
+
+    def send_policy(self, payload: Mapping[str, Any]) -> str:
+        callback = public_url(reverse("policy:insurer_ack", args=[self.name]))
+        try:
+            return insurer.receive_policy(payload, callback_url=callback)
+        except insurer.SandboxUnavailable as exc:
+            raise DeliveryFailed(str(exc), code=exc.code) from exc
+
+    def parse_ack(self, headers: Mapping[str, str], body: bytes) -> Ack:
+        timestamp = _header(headers, insurer.HEADER_TIMESTAMP, InvalidAck)
+        notify_id = _header(headers, insurer.HEADER_NOTIFY_ID, InvalidAck)
+        signature = _header(headers, insurer.HEADER_SIGNATURE, InvalidAck)
+        secret = insurer.insurer_sandbox_secret()
+        if not policy_rules.signature_valid(secret, timestamp, notify_id, body, signature):
+            raise InvalidAck("acknowledgement signature does not verify", code="bad_signature")
+        try:
+            data = json.loads(body)
+            ack = Ack(
+                notify_id=str(data["notify_id"]),
+                sent_at=datetime.datetime.fromtimestamp(int(timestamp), tz=datetime.UTC),
+                policy_number=str(data["policy_number"]),
+                insurer_ref=str(data["ref"]),
+                status=data["status"],
+                reason=str(data.get("reason", "")),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidAck(f"acknowledgement body is malformed: {exc}", code="malformed") from exc
+        if ack.notify_id != notify_id:
+            raise InvalidAck("notify_id in the body differs from the header", code="notify_id_mismatch")
+        if ack.status not in ("accepted", "rejected"):
+            raise InvalidAck(f"unknown acknowledgement status '{ack.status}'", code="malformed")
+        return ack

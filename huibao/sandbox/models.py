@@ -1,0 +1,143 @@
+"""The sandboxes' own tables: what each remote system keeps on its side.
+
+The platform's code never reads them — only the sandbox modules do. The tables keep the names
+they had when the models lived in the domain apps (`db_table`), so a database made before the move
+keeps its rows. Each record owing the platform a signed notification carries the same delivery
+bookkeeping (`notify_id`, `notify_body`, `attempts`, `next_attempt_at`, `acknowledged_at`), which
+the one delivery mechanism (`huibao.sandbox.notifications`) reads and writes.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from huibao.core.fields import EncryptedTextField
+
+
+# --- payment gateway -------------------------------------------------------------------------------
+class SandboxCheckoutStatus(models.TextChoices):
+    OPEN = "open"
+    PAID = "paid"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class SandboxCheckout(models.Model):
+    """The sandbox gateway's side: one hosted checkout and the notification it owes the merchant."""
+
+    txn_id = models.CharField(max_length=64, unique=True)
+    merchant_ref = models.CharField(max_length=40)
+    amount_fen = models.PositiveBigIntegerField()
+    refunded_fen = models.PositiveBigIntegerField(default=0)
+    notify_url = models.CharField(max_length=300)
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=SandboxCheckoutStatus.choices, default="open")
+    reason = models.CharField(max_length=40, blank=True)
+    payer_name = models.CharField(max_length=100, blank=True)
+    # Encryption contexts are those of the first home: changing one would make the rows unreadable.
+    payer_id_number = EncryptedTextField(context="payment.sandbox_payer_id_number", blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True)
+    notify_id = models.CharField(max_length=64, blank=True)
+    notify_body = EncryptedTextField(context="payment.sandbox_notify_body", blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "payment_sandboxcheckout"
+
+    def __str__(self) -> str:
+        return f"{self.txn_id} {self.status}"
+
+
+# --- real-name registry and face service -------------------------------------------------------------
+class SandboxCitizen(models.Model):
+    """The sandbox registry: an ID number (by keyed hash) and the name registered for it."""
+
+    id_number_hash = models.CharField(max_length=64, unique=True)
+    name = EncryptedTextField(context="identity.sandbox_citizen.name")
+    registered_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "identity_sandboxcitizen"
+
+    def __str__(self) -> str:
+        return f"citizen {self.pk}"
+
+
+class SandboxFaceSessionStatus(models.TextChoices):
+    OPEN = "open"
+    PASSED = "passed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class SandboxFaceSession(models.Model):
+    """The sandbox face service's side: one hosted session and the notification it owes the platform."""
+
+    token = models.CharField(max_length=64, unique=True)
+    merchant_ref = models.CharField(max_length=64)
+    name = models.CharField(max_length=30)
+    id_number = EncryptedTextField(context="identity.sandbox_face.id_number")
+    notify_url = models.CharField(max_length=300)
+    return_url = models.CharField(max_length=300)
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=SandboxFaceSessionStatus.choices, default="open")
+    reason = models.CharField(max_length=40, blank=True)
+    notify_id = models.CharField(max_length=64, blank=True)
+    notify_body = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "identity_sandboxfacesession"
+
+    def __str__(self) -> str:
+        return f"{self.token} {self.status}"
+
+
+# --- insurer ---------------------------------------------------------------------------------------
+class SandboxInsurerPolicy(models.Model):
+    """The sandbox insurer's side (what an insurer's core system keeps): one received policy and
+    the signed acknowledgement it owes the platform."""
+
+    insurer_code = models.CharField(max_length=32)
+    ref = models.CharField(max_length=40, unique=True)
+    policy_number = models.CharField(max_length=40)
+    payload = EncryptedTextField(context="policy.sandbox_insurer_payload")
+    # The address the acknowledgement goes to (the platform's callback URL).
+    notify_url = models.CharField(max_length=300, db_column="callback_url")
+    notify_id = models.CharField(max_length=64)
+    notify_body = models.TextField()
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "policy_sandboxinsurerpolicy"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["insurer_code", "policy_number"], name="sandbox_insurer_policy_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.insurer_code} {self.policy_number} → {self.ref}"
+
+
+class SandboxInsurerOutage(models.Model):
+    """Sandbox insurers marked down: every policy sent to them fails until marked up again."""
+
+    insurer_code = models.CharField(max_length=32, unique=True)
+    reason = models.CharField(max_length=100, blank=True)
+    since = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "policy_sandboxinsureroutage"
+
+    def __str__(self) -> str:
+        return f"{self.insurer_code} down"

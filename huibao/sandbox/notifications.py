@@ -1,0 +1,205 @@
+"""The one way the sandboxes tell the platform of an outcome: signed asynchronous notifications.
+
+The payment gateway (a checkout closed), the face service (a session decided) and the insurer (a
+policy booked) each owe the platform an HMAC-SHA256 signed POST, as their real counterparts do.
+Each registers a `Channel` — its model, key field, secret, signature, header names and retry
+schedule — and the rest is the same for all three: the record keeps the notification
+(`notify_id`, `notify_body`, `notify_url`) and its delivery bookkeeping; `owe` queues the first
+attempt after commit; `deliver` makes one attempt, signed afresh (new timestamp, same notify id,
+so the platform recognises a retry or a replay); the task `tasks.deliver_notification` re-queues
+itself on the channel's schedule, and the sweep `tasks.resend_due_notifications` retries whatever
+is due where the task backend cannot defer. A notification counts as delivered once the platform
+answers 200 with the channel's acknowledgement text.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol, cast
+
+import httpx
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+
+HttpPost = Callable[[str, bytes, dict[str, str]], tuple[int, str]]
+Sign = Callable[[bytes, str, str, bytes], str]  # (secret, timestamp, notify_id, body) -> signature
+RetryDelay = Callable[[int], datetime.timedelta | None]
+
+
+class SandboxError(Exception):
+    pass
+
+
+class Deliverable(Protocol):
+    """A sandbox record owing the platform a notification (the delivery bookkeeping fields)."""
+
+    notify_id: str
+    notify_body: str
+    notify_url: str
+    attempts: int
+    acknowledged_at: datetime.datetime | None
+    next_attempt_at: datetime.datetime | None
+
+    def save(self, *, update_fields: Iterable[str] | None = ...) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """What differs between the sandboxes' notifications."""
+
+    name: str
+    model: type[models.Model]
+    key_field: str  # the record's public key (txn_id, token, ref): what the task carries
+    secret: Callable[[], bytes]
+    sign: Sign
+    headers: tuple[str, str, str]  # timestamp, notify id and signature header names
+    retry_delay: RetryDelay
+    ack: str = "success"
+
+
+_CHANNELS: dict[str, Channel] = {}
+
+
+def register(channel: Channel) -> Channel:
+    _CHANNELS[channel.name] = channel
+    return channel
+
+
+def channel(name: str) -> Channel:
+    try:
+        return _CHANNELS[name]
+    except KeyError:
+        raise SandboxError(f"no sandbox notification channel '{name}'") from None
+
+
+def derived_secret(setting: str, purpose: str) -> bytes:
+    """settings.<setting>, or (development and tests) a key derived from SECRET_KEY for `purpose`."""
+    configured = getattr(settings, setting, "")
+    if configured:
+        return str(configured).encode()
+    return hashlib.sha256(f"{settings.SECRET_KEY}:{purpose}".encode()).hexdigest().encode()
+
+
+def signed_headers(
+    notify_id: str,
+    body: bytes,
+    now: datetime.datetime,
+    *,
+    secret: bytes,
+    sign: Sign,
+    names: tuple[str, str, str],
+) -> dict[str, str]:
+    """The headers of one delivery, signed afresh: `names` are the timestamp, notify-id and
+    signature headers of the channel."""
+    timestamp_header, notify_id_header, signature_header = names
+    timestamp = str(int(now.timestamp()))
+    return {
+        "Content-Type": "application/json",
+        timestamp_header: timestamp,
+        notify_id_header: notify_id,
+        signature_header: sign(secret, timestamp, notify_id, body),
+    }
+
+
+def channel_headers(name: str, notify_id: str, body: bytes, now: datetime.datetime) -> dict[str, str]:
+    """The headers `name`'s sandbox signs a notification with (also what tests forge with)."""
+    chan = channel(name)
+    return signed_headers(notify_id, body, now, secret=chan.secret(), sign=chan.sign, names=chan.headers)
+
+
+def _network_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    response = httpx.post(url, content=body, headers=headers, timeout=10.0)
+    return response.status_code, response.text
+
+
+# One HTTP delivery over the network (tests replace this with Django's test client: no network).
+http_post: HttpPost = _network_post
+
+
+def attempt_delivery(
+    record: Deliverable,
+    *,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    post: HttpPost,
+    ack: str,
+    retry_delay: RetryDelay,
+    now: datetime.datetime,
+) -> bool:
+    """One delivery attempt of `record`'s notification; True when the platform answered `ack`.
+
+    Counts the attempt. Acknowledged: the record is marked so and nothing more is due. Otherwise
+    (another answer, or an HTTP error): the next attempt is due `retry_delay(attempts)` from `now`,
+    or never once that gives None."""
+    try:
+        status, text = post(url, body, headers)
+        acknowledged = status == 200 and text.strip() == ack
+    except httpx.HTTPError:
+        acknowledged = False
+    record.attempts += 1
+    if acknowledged:
+        record.acknowledged_at = now
+        record.next_attempt_at = None
+    else:
+        delay = retry_delay(record.attempts)
+        record.next_attempt_at = now + delay if delay is not None else None
+    record.save(update_fields=["attempts", "acknowledged_at", "next_attempt_at"])
+    return acknowledged
+
+
+def record_of(name: str, key: str) -> Deliverable:
+    chan = channel(name)
+    found = chan.model._default_manager.filter(**{chan.key_field: key}).first()
+    if found is None:
+        raise SandboxError(f"no sandbox {name} record '{key}'")
+    return cast(Deliverable, found)
+
+
+def owe(name: str, key: str) -> None:
+    """The record `key` of channel `name` owes its notification: the first attempt runs after
+    commit (the caller has set notify_id, notify_body and next_attempt_at)."""
+    from huibao.sandbox.tasks import deliver_notification
+
+    channel(name)  # an unknown channel fails now, not in the worker
+    transaction.on_commit(lambda: deliver_notification.enqueue(name, key))
+
+
+def deliver(name: str, key: str, *, now: datetime.datetime | None = None) -> bool:
+    """One delivery attempt of the record's notification; True once the platform acknowledged."""
+    now = now or timezone.now()
+    chan = channel(name)
+    record = record_of(name, key)
+    if record.acknowledged_at is not None:
+        return True
+    if not record.notify_id:
+        raise SandboxError(f"sandbox {name} record '{key}' has no notification to deliver")
+    body = record.notify_body.encode()
+    return attempt_delivery(
+        record,
+        url=record.notify_url,
+        body=body,
+        headers=channel_headers(name, record.notify_id, body, now),
+        post=http_post,  # looked up now: tests replace it
+        ack=chan.ack,
+        retry_delay=chan.retry_delay,
+        now=now,
+    )
+
+
+def due(now: datetime.datetime, *, only: str | None = None) -> list[tuple[str, str]]:
+    """(channel, key) of every notification whose next attempt is due at `now` (of one channel
+    with `only`)."""
+    found: list[tuple[str, str]] = []
+    for chan in _CHANNELS.values():
+        if only is not None and chan.name != only:
+            continue
+        keys = chan.model._default_manager.filter(
+            acknowledged_at__isnull=True, next_attempt_at__isnull=False, next_attempt_at__lte=now
+        ).values_list(chan.key_field, flat=True)
+        found.extend((chan.name, str(key)) for key in keys)
+    return found

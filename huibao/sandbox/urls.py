@@ -1,0 +1,12 @@
+"""The sandboxes' hosted pages, at the addresses they had under the domain apps' prefixes."""
+
+from django.urls import path
+
+from huibao.sandbox import views
+
+app_name = "sandbox"
+
+urlpatterns = [
+    path("payment/sandbox/pay/<slug:txn_id>/", views.pay, name="pay"),
+    path("identity/sandbox/face/<slug:token>/", views.face, name="face"),
+]

@@ -1,0 +1,69 @@
+"""The sandboxes' hosted pages: the payment gateway's pay page and the face service's check page."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from huibao.core.errors import ValidationFailed
+from huibao.core.masking import mask_id_number, mask_name
+from huibao.core.money import format_cny
+from huibao.sandbox import identity, payment
+from huibao.sandbox.models import SandboxCheckoutStatus, SandboxFaceSessionStatus
+from huibao.sandbox.notifications import SandboxError
+
+
+@require_http_methods(["GET", "POST"])
+def pay(request: HttpRequest, txn_id: str) -> HttpResponse:
+    try:
+        checkout = payment.get_checkout(txn_id)
+    except SandboxError:
+        raise Http404("no such checkout") from None
+    errors: dict[str, str] = {}
+    form = {"payer_name": "", "id_number": "", "card_number": ""}
+    if request.method == "POST" and checkout.status == SandboxCheckoutStatus.OPEN:
+        form = {key: request.POST.get(key, "") for key in form}
+        try:
+            checkout = payment.submit_payment(
+                txn_id,
+                payer_name=form["payer_name"],
+                id_number=form["id_number"],
+                card_number=form["card_number"],
+                action=request.POST.get("action", "pay"),
+            )
+        except ValidationFailed as exc:
+            errors = {e.field: e.message for e in exc.errors} or {"__all__": exc.message}
+    context = {
+        "checkout": checkout,
+        "amount": format_cny(Decimal(checkout.amount_fen) / 100),
+        "form": form,
+        "errors": errors,
+    }
+    return render(request, "sandbox/pay.html", context, status=422 if errors else 200)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def face(request: HttpRequest, token: str) -> HttpResponse:
+    """The sandbox face service's hosted page: "开始检测" submits, the service decides and notifies
+    the platform, and the browser goes back to the platform's return URL."""
+    try:
+        session = identity.get_session(token)
+    except SandboxError:
+        raise Http404("no such face session") from None
+    if request.method == "POST":
+        session = identity.submit_face(token)
+        # return_url was checked by the platform when it opened the check (a path or its own host).
+        return HttpResponseRedirect(session.return_url)
+    context = {
+        "session": session,
+        "open": session.status == SandboxFaceSessionStatus.OPEN and timezone.now() < session.expires_at,
+        "masked_name": mask_name(session.name),
+        "masked_id": mask_id_number(session.id_number),
+    }
+    return render(request, "sandbox/face.html", context)
