@@ -51,11 +51,6 @@ class PhoneAlreadyRegistered(Conflict):
     code = "phone_taken"
 
 
-class PhoneNotRegistered(DomainError):
-    code = "phone_unknown"
-    http_status = 404
-
-
 class InvalidCredentials(DomainError):
     """A log-in through the API was refused (the attempt is counted like one on the log-in page)."""
 
