@@ -99,3 +99,33 @@ def test_an_agent_still_starts_from_a_customers_quote() -> None:
     # then
     assert app.started_by == agent and app.customer is None
     assert app.items.get().origin_quote_id == quote.pk
+
+
+def test_another_customers_quote_stays_out_of_the_bundle_basket() -> None:
+    # given
+    product = f.simple_product()
+    owner, other = f.customer("13900001111"), f.customer("13900002222")
+    quote = f.quote(product, owner)
+    client = _client_of(other)
+    # when
+    response = client.post(reverse("application:bundle_add"), {"quote_id": str(quote.pk)})
+    page = client.get(reverse("application:bundle"))
+    # then: refused as an unknown quote, and the basket shows nothing of it
+    assert [str(m) for m in get_messages(response.wsgi_request)] == ["报价不存在，请重新报价"]
+    assert client.session.get("apply_bundle", []) == []
+    assert product.name not in page.content.decode()
+
+
+def test_a_basket_filled_before_logging_in_keeps_only_what_the_user_may_use() -> None:
+    # given: a visitor's basket holding an anonymous quote and (planted) another customer's quote
+    mine, theirs = f.simple_product(), f.simple_product()
+    owner, visitor = f.customer("13900001111"), f.customer("13900002222")
+    anonymous, foreign = f.quote(mine), f.quote(theirs, owner)
+    client = _client_of(visitor)
+    session = client.session
+    session["apply_bundle"] = [str(anonymous.pk), str(foreign.pk)]
+    session.save()
+    # when
+    html = client.get(reverse("application:bundle")).content.decode()
+    # then
+    assert str(anonymous.pk) in html and str(foreign.pk) not in html
