@@ -53,7 +53,11 @@ api = HuibaoAPI(
 
 @api.exception_handler(DomainError)
 def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    return api.create_response(request, exc.as_dict(), status=exc.http_status)
+    response = api.create_response(request, exc.as_dict(), status=exc.http_status)
+    retry_after = getattr(exc, "retry_after", None)  # a throttle says when to come back
+    if retry_after:
+        response["Retry-After"] = str(int(retry_after))
+    return response
 
 
 _PARAM_SOURCES = frozenset({"body", "query", "path", "header", "cookie", "form", "file"})

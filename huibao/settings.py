@@ -72,6 +72,8 @@ MIDDLEWARE = [
     # Right after the middlewares that read the session user: a bearer token replaces that user
     # under /api/ (after OTPMiddleware, so that one never reads the session for a token request).
     "huibao.account.middleware.BearerTokenMiddleware",
+    # The API's one CSRF check (a session cookie needs the token; a bearer token does not).
+    "huibao.account.middleware.ApiCsrfMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "huibao.core.middleware.SandboxNoticeMiddleware",  # Huibao-Sandbox header, when any is allowed

@@ -30,6 +30,7 @@ from huibao.account.models import ApiToken, CodePurpose, User, UserKind
 from huibao.account.services import clean_phone, send_login_code, staff_has_totp, verify_staff_totp
 from huibao.account.tokens import NAME_MAX, issue_token, revoke_own_token, tokens_of
 from huibao.core.errors import FieldError, PermissionDenied, ValidationFailed
+from huibao.core.http import client_ip
 
 router = Router(tags=["auth"])
 
@@ -202,13 +203,16 @@ def create_token(request: HttpRequest, payload: TokenIn) -> Status[dict[str, Any
 
 @router.post(
     "/auth/sms-codes",
-    response={202: SmsCodeOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut, 503: ErrorOut},
+    response={202: SmsCodeOut, 422: ErrorOut, 429: ErrorOut, 503: ErrorOut},
     summary="发送登录短信验证码",
     description="Sends a 6-digit log-in code to a registered customer's number, for "
-    "`POST /auth/tokens` with `{phone, sms_code}`. Valid 5 minutes; once per 60 seconds.",
+    "`POST /auth/tokens` with `{phone, sms_code}`. Valid 5 minutes; once per 60 seconds, at most "
+    "5 an hour and 10 a day per number, 20 per 10 minutes from one address: beyond, 429 "
+    "`sms_throttled` with `Retry-After`. The answer is the same for a number that is not "
+    "registered (that number is told by SMS to sign up), so it reveals nobody's account.",
 )
 def send_sms_code(request: HttpRequest, payload: SmsCodeIn) -> Status[dict[str, Any]]:
-    sent = send_login_code(payload.phone, CodePurpose.LOGIN)
+    sent = send_login_code(payload.phone, CodePurpose.LOGIN, client_address=client_ip(request))
     body = {
         "phone": sent.receipt.phone_masked,
         "expires_at": sent.expires_at,

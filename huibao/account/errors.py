@@ -51,11 +51,6 @@ class PhoneAlreadyRegistered(Conflict):
     code = "phone_taken"
 
 
-class PhoneNotRegistered(DomainError):
-    code = "phone_unknown"
-    http_status = 404
-
-
 class InvalidCredentials(DomainError):
     """A log-in through the API was refused (the attempt is counted like one on the log-in page)."""
 
@@ -68,6 +63,13 @@ class InvalidToken(DomainError):
 
     code = "invalid_token"
     http_status = 401
+
+
+class CsrfFailed(DomainError):
+    """An unsafe API request with the session cookie but without a valid CSRF token."""
+
+    code = "csrf_failed"
+    http_status = 403
 
 
 class TokenNotFound(NotFound):

@@ -14,6 +14,15 @@ answered at once with `401 {"code": "invalid_token", …}`; it never falls back 
 The middleware sits after `OTPMiddleware`: that one wraps `request.user` in a lazy object that
 reads the session's OTP device, which must not happen for a token. A token user is never
 OTP-verified (`is_verified()` is False): the back office stays session + TOTP only.
+
+`ApiCsrfMiddleware` (right after it) is the one CSRF check of the API: an unsafe request
+(`POST`, `PUT`, `PATCH`, `DELETE`…) under `/api/` that carries the session cookie must carry
+the CSRF token too (`X-CSRFToken`: the `csrftoken` cookie's value), whether its session is
+logged in or not, or it is answered `403 {"code": "csrf_failed", …}` before any endpoint runs.
+A request without the session cookie carries no credentials a browser would add by itself (a
+bearer token never is), so it needs no token: anonymous calls (a quote) work without one, and
+endpoints that need a log-in answer 401. Once checked here, ninja's `django_auth` does not check
+again.
 """
 
 from __future__ import annotations
@@ -21,14 +30,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 
-from huibao.account.errors import InvalidToken
+from huibao.account.errors import CsrfFailed, InvalidToken
 from huibao.account.models import User
 from huibao.account.tokens import authenticate_token
 
 API_PREFIX = "/api/"
 INVALID_TOKEN_MESSAGE = "令牌无效或已过期，请重新获取"
+CSRF_FAILED_MESSAGE = (
+    "CSRF 校验失败：以登录会话（Cookie）发送的写请求须在请求头 X-CSRFToken 中带上 csrftoken Cookie 的值；"
+    "应用与合作方请使用 Bearer 令牌"
+)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 def bearer_secret(request: HttpRequest) -> str | None:
@@ -78,4 +94,43 @@ class BearerTokenMiddleware:
                 request_any.auser = auser
                 request_any.api_token = token
                 request_any._dont_enforce_csrf_checks = True
+        return self.get_response(request)
+
+
+def csrf_failed_response() -> JsonResponse:
+    error = CsrfFailed(CSRF_FAILED_MESSAGE)
+    return JsonResponse(error.as_dict(), status=error.http_status, json_dumps_params={"ensure_ascii": False})
+
+
+def _api_endpoint(request: HttpRequest) -> HttpResponse:
+    """Stands for the endpoint in Django's check (which skips views marked `csrf_exempt`)."""
+    raise NotImplementedError  # never called: the check only looks at it
+
+
+class _CsrfCheck(CsrfViewMiddleware):
+    """Django's own check (token, cookie, Origin and Referer), asked for a verdict only."""
+
+    def check(self, request: HttpRequest) -> bool:
+        request_any: Any = request
+        request_any.csrf_processing_done = False
+        self.process_request(request)
+        return self.process_view(request, _api_endpoint, (), {}) is None
+
+
+class ApiCsrfMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.csrf = _CsrfCheck(get_response)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            request.path_info.startswith(API_PREFIX)
+            and request.method not in SAFE_METHODS
+            and not getattr(request, "_dont_enforce_csrf_checks", False)  # a bearer token
+        ):
+            if settings.SESSION_COOKIE_NAME in request.COOKIES and not self.csrf.check(request):
+                return csrf_failed_response()
+            # Decided here, once: ninja's `django_auth` would check again for logged-in endpoints.
+            request_any: Any = request
+            request_any._dont_enforce_csrf_checks = True
         return self.get_response(request)

@@ -68,3 +68,32 @@ def resend_wait(*, now: datetime, last_sent_at: datetime | None) -> int:
         return 0
     remaining = (last_sent_at + RESEND_INTERVAL - now).total_seconds()
     return max(0, int(remaining + 0.999))
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most `limit` events per fixed window of `window` seconds (windows start at multiples of
+    `window` since the epoch, so every process and Redis agree on them)."""
+
+    limit: int
+    window: int
+
+
+# Codes sent to one number, whatever the purpose (besides the 60 s resend wait per purpose).
+SMS_LIMITS_PER_NUMBER = (RateLimit(5, 3600), RateLimit(10, 86400))
+# Requests for codes from one client address. Generous: mobile carriers put many customers behind
+# one address (carrier-grade NAT), and the per-number limits already protect each number.
+SMS_LIMITS_PER_ADDRESS = (RateLimit(20, 600), RateLimit(200, 86400))
+
+
+def window_position(now: float, window: int) -> tuple[int, int]:
+    """The index of the fixed window holding `now` (seconds since the epoch) and the whole seconds
+    until it ends (at least 1)."""
+    index = int(now // window)
+    return index, max(1, int((index + 1) * window - now + 0.999))
+
+
+def wait_after(counts: list[tuple[RateLimit, int, int]]) -> int:
+    """Given (limit, count including this event, seconds left in its window) for each limit: 0 if
+    every limit holds, else the seconds until the furthest exceeded window ends."""
+    return max((left for limit, count, left in counts if count > limit.limit), default=0)

@@ -23,13 +23,12 @@ from django_otp import match_token, user_has_device
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from huibao.account import rules
+from huibao.account import rules, throttle
 from huibao.account.errors import (
     CodeExpired,
     CodeInvalid,
     InvalidPhone,
     PhoneAlreadyRegistered,
-    PhoneNotRegistered,
     SmsThrottled,
     TooManyAttempts,
 )
@@ -71,39 +70,37 @@ def _digest(code: str, *, salt: str, phone_hash: str, purpose: str) -> str:
     return key_ring().lookup_hash(f"{salt}:{code}", context=f"account.otp:{purpose}:{phone_hash}")
 
 
-def send_login_code(phone: str, purpose: str = CodePurpose.LOGIN) -> CodeSent:
+def send_login_code(
+    phone: str, purpose: str = CodePurpose.LOGIN, *, client_address: str | None = None
+) -> CodeSent:
     """Send a fresh 6-digit code for `purpose` ("login" or "signup") by SMS.
 
-    Raises `InvalidPhone`, `PhoneAlreadyRegistered` (sign-up of a known number),
-    `PhoneNotRegistered` (log-in of an unknown number), `SmsThrottled` (asked again within 60 s,
-    or the gateway's limit) and `SmsDeliveryFailed`. A failed send leaves the previous code as it was.
+    The answer does not depend on whether the number is registered, so it cannot be used to find
+    out who is a customer: for a log-in code to an unknown number, or a sign-up code to a known
+    one, the number gets a notice instead of the code (telling its owner to sign up, or to log
+    in), and the code row is stored all the same, with a code nobody is told — the same work, the
+    same resend wait, the same limits. Such a code can never log in nor sign up.
+
+    Raises `InvalidPhone`, `SmsThrottled` (asked again within 60 s, too many codes for the number
+    or from `client_address`, or the gateway's limit) and `SmsDeliveryFailed`. A failed send
+    leaves the previous code as it was.
     """
+    throttle.check_address(client_address)
     phone = clean_phone(phone)
     purpose = CodePurpose(purpose)
     registered = phone_is_registered(phone)
-    if purpose == CodePurpose.SIGNUP and registered:
-        raise PhoneAlreadyRegistered(
-            _("Mobile number: this number is already registered, please log in."),
-            errors=[
-                FieldError("phone", PhoneAlreadyRegistered.code, _("This number is already registered."))
-            ],
-        )
-    if purpose == CodePurpose.LOGIN and not registered:
-        raise PhoneNotRegistered(
-            _("Mobile number: no account uses this number, please sign up first."),
-            errors=[FieldError("phone", PhoneNotRegistered.code, _("No account uses this number."))],
-        )
+    usable = registered if purpose == CodePurpose.LOGIN else not registered
     phone_hash = phone_hash_of(phone)
     now = timezone.now()
     code = f"{secrets.randbelow(10**rules.CODE_LENGTH):0{rules.CODE_LENGTH}d}"
     salt = secrets.token_hex(8)
     minutes = int(rules.CODE_TTL.total_seconds() // 60)
-    text = _(
-        "[Huibao] Your verification code is %(code)s, valid for %(minutes)d minutes. Do not share it."
-    ) % {
-        "code": code,
-        "minutes": minutes,
-    }
+    text = (
+        _("[Huibao] Your verification code is %(code)s, valid for %(minutes)d minutes. Do not share it.")
+        % {"code": code, "minutes": minutes}
+        if usable
+        else _notice(purpose)
+    )
     try:
         with transaction.atomic():
             row = PhoneCode.objects.select_for_update().filter(phone_hash=phone_hash, purpose=purpose).first()
@@ -114,6 +111,7 @@ def send_login_code(phone: str, purpose: str = CodePurpose.LOGIN) -> CodeSent:
                     % {"seconds": wait},
                     retry_after=wait,
                 )
+            throttle.check_number(phone_hash)
             row = row or PhoneCode(phone_hash=phone_hash, purpose=purpose)
             row.code_digest = _digest(code, salt=salt, phone_hash=phone_hash, purpose=purpose)
             row.salt = salt
@@ -133,6 +131,15 @@ def send_login_code(phone: str, purpose: str = CodePurpose.LOGIN) -> CodeSent:
     return CodeSent(
         receipt=receipt, expires_at=row.expires_at, resend_after=int(rules.RESEND_INTERVAL.total_seconds())
     )
+
+
+def _notice(purpose: str) -> str:
+    """What a number gets instead of a code it could not use (see `send_login_code`)."""
+    if purpose == CodePurpose.LOGIN:
+        return _(
+            "【汇保】有人用本号码申请登录汇保，但本号码尚未注册。如需投保，请先注册；如非本人操作，请忽略本短信。"
+        )
+    return _("【汇保】有人用本号码申请注册汇保，但本号码已经注册，请直接登录。如非本人操作，请忽略本短信。")
 
 
 def verify_code(phone: str, purpose: str, code: str) -> bool:
@@ -202,6 +209,9 @@ def register_customer(phone: str, password: str, code: str, *, display_name: str
     user = User(username=customer_username(phone), kind=UserKind.CUSTOMER, display_name=display_name[:64])
     user.set_phone(phone)
     _validate_password(password, user)
+    # The code first: only who holds the number learns that it is registered (a known number
+    # was sent a notice, not a code, so its sign-up code is never right).
+    require_code(phone, CodePurpose.SIGNUP, code)
     if phone_is_registered(phone):
         raise PhoneAlreadyRegistered(
             _("Mobile number: this number is already registered, please log in."),
@@ -209,7 +219,6 @@ def register_customer(phone: str, password: str, code: str, *, display_name: str
                 FieldError("phone", PhoneAlreadyRegistered.code, _("This number is already registered."))
             ],
         )
-    require_code(phone, CodePurpose.SIGNUP, code)
     user.set_password(password)
     try:
         with transaction.atomic():

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 
 from huibao.account.backends import auth_error
+from huibao.account.errors import SmsThrottled
 from huibao.account.forms import (
     PasswordLoginForm,
     SignupForm,
@@ -35,6 +36,7 @@ from huibao.account.models import CodePurpose, User, UserKind
 from huibao.account.roles import role_label
 from huibao.account.services import register_customer, send_login_code, staff_has_totp, verify_staff_totp
 from huibao.core.errors import DomainError
+from huibao.core.http import client_ip
 
 
 def _next_url(request: HttpRequest, default: str) -> str:
@@ -50,28 +52,46 @@ def _customer_home(request: HttpRequest) -> str:
     return _next_url(request, reverse("account:me"))
 
 
-def _send_code(request: HttpRequest, form: forms.Form, purpose: str) -> None:
-    """Handle a "send code" button (`form` bound with `sending_code=True`): send, report on the page."""
+def _send_code(request: HttpRequest, form: forms.Form, purpose: str) -> int | None:
+    """Handle a "send code" button (`form` bound with `sending_code=True`): send, report on the page.
+
+    The page says the same for a registered number and for one that is not (see
+    `send_login_code`). Returns the seconds to wait when throttled (the page answers 429)."""
     if not form.is_valid():
-        return
+        return None
     try:
-        sent = send_login_code(form.cleaned_data["phone"], purpose)
+        sent = send_login_code(form.cleaned_data["phone"], purpose, client_address=client_ip(request))
+    except SmsThrottled as exc:
+        add_domain_error(form, exc)
+        return exc.retry_after
     except DomainError as exc:
         add_domain_error(form, exc)
-        return
+        return None
     messages.success(
         request,
         _("A verification code was sent to %(phone)s. It is valid for 5 minutes.")
         % {"phone": sent.receipt.phone_masked},
     )
+    return None
+
+
+def _render(
+    request: HttpRequest, template: str, context: dict[str, Any], retry_after: int | None
+) -> HttpResponse:
+    """The page; 429 with `Retry-After` when a code was asked for too often."""
+    response = render(request, template, context, status=429 if retry_after else 200)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     form: forms.Form
+    retry_after = None
     if request.method == "POST" and request.POST.get("action") == "send_code":
         form = SignupForm(request.POST, sending_code=True)
-        _send_code(request, form, CodePurpose.SIGNUP)
+        retry_after = _send_code(request, form, CodePurpose.SIGNUP)
     elif request.method == "POST":
         form = SignupForm(request.POST)
         if form.is_valid():
@@ -86,7 +106,9 @@ def signup(request: HttpRequest) -> HttpResponse:
                 return redirect(_customer_home(request))
     else:
         form = SignupForm()
-    return render(request, "account/signup.html", {"form": form, "next": _next_url(request, "")})
+    return _render(
+        request, "account/signup.html", {"form": form, "next": _next_url(request, "")}, retry_after
+    )
 
 
 def _refuse_non_customer(request: HttpRequest, username: str) -> None:
@@ -100,10 +122,11 @@ def login_page(request: HttpRequest) -> HttpResponse:
     mode = "sms" if mode == "sms" else "password"
     password_form: forms.Form = PasswordLoginForm()
     sms_form: forms.Form = SmsLoginForm()
+    retry_after = None
     if request.method == "POST" and mode == "sms":
         if request.POST.get("action") == "send_code":
             sms_form = SmsLoginForm(request.POST, sending_code=True)
-            _send_code(request, sms_form, CodePurpose.LOGIN)
+            retry_after = _send_code(request, sms_form, CodePurpose.LOGIN)
         else:
             sms_form = SmsLoginForm(request.POST)
             if sms_form.is_valid():
@@ -134,7 +157,7 @@ def login_page(request: HttpRequest) -> HttpResponse:
         "sms_form": sms_form,
         "next": _next_url(request, ""),
     }
-    return render(request, "account/login.html", context)
+    return _render(request, "account/login.html", context, retry_after)
 
 
 @require_http_methods(["GET", "POST"])

@@ -74,6 +74,7 @@ from huibao.core.states import check_transition
 from huibao.core.validators import validate_mobile, validate_resident_id
 from huibao.rating import rules as rating_rules
 from huibao.rating.models import Quote
+from huibao.rating.selectors import quote_for_user
 from huibao.rating.services import get_rating_product
 
 REFERENCE_KIND = "application"
@@ -492,10 +493,9 @@ def data_digest(
 # --- 1. start ----------------------------------------------------------------------------------
 
 
-def _quote_for_application(quote_id: Any) -> Quote:
-    quote = (
-        Quote.objects.select_related("product_version__product__insurer", "plan").filter(pk=quote_id).first()
-    )
+def _quote_for_application(quote_id: Any, user: Any) -> Quote:
+    # Someone else's quote is answered as an unknown one: its id reveals nothing.
+    quote = quote_for_user(user, quote_id)
     if quote is None:
         raise NotFound(
             f"报价 {quote_id} 不存在", errors=[FieldError("quote_ids", "unknown_quote", "报价不存在")]
@@ -564,7 +564,7 @@ def start_application(
             "too many products",
             errors=[FieldError("quote_ids", "too_many", f"一次最多投保{MAX_ITEMS}个产品")],
         )
-    quotes = [_quote_for_application(q) for q in ids]
+    quotes = [_quote_for_application(q, started_by or user) for q in ids]
     products = [q.product_version.product_id for q in quotes]
     if len(set(products)) != len(products):
         raise ValidationFailed(

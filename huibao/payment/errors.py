@@ -18,3 +18,17 @@ class PaymentNotRefundable(Conflict):
 
 class InvalidAmount(ValidationFailed):
     code = "invalid_amount"
+
+
+class TransactionMismatch(Conflict):
+    """A verified notification names another gateway transaction than the one the payment recorded
+    when its checkout was opened: it is not applied (see `services.handle_notification`)."""
+
+    code = "txn_mismatch"
+
+    def __init__(self, message: str, *, payment_public_id: str, status: str, recorded: str, notified: str):
+        super().__init__(message)
+        self.payment_public_id = payment_public_id
+        self.status = status
+        self.recorded = recorded
+        self.notified = notified

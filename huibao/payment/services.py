@@ -6,11 +6,17 @@ notify_id already processed as an idempotent duplicate, then — in one transact
 payment row lock — checks amount and real name, moves the status through TRANSITIONS, writes
 the event and audit rows and runs the "on paid" hooks. Hooks run only on the pending → succeeded
 move, which the row lock and the guard make happen at most once per payment.
+
+A notification must name the gateway transaction the payment recorded when its checkout was
+opened (`provider_txn_id`): one naming another transaction is refused — not applied, not
+acknowledged (the gateway's answer for a rejected notification), the payment left as it was, a
+warning logged and a `payment.notification_refused` entry in the audit chain.
 """
 
 from __future__ import annotations
 
 import datetime
+import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,10 +34,12 @@ from huibao.core.money import as_decimal, to_fen, to_fen_int
 from huibao.core.states import check_transition
 from huibao.core.validators import validate_resident_id
 from huibao.payment import rules
-from huibao.payment.errors import InvalidAmount, InvalidSignature, PaymentNotRefundable
+from huibao.payment.errors import InvalidAmount, InvalidSignature, PaymentNotRefundable, TransactionMismatch
 from huibao.payment.models import Payment, PaymentEvent, ProviderNotification, Refund
 from huibao.payment.provider import Notification, default_provider_name, get_provider
 from huibao.payment.states import OPEN_STATUSES, TRANSITIONS, PaymentStatus, RefundStatus
+
+log = logging.getLogger(__name__)
 
 ID_HASH_CONTEXT = "payment.payer_id_number"
 PaidHook = Callable[[Payment], None]
@@ -258,6 +266,14 @@ def handle_notification(
             )
             if payment is None:
                 raise NotFound(f"no payment with merchant_ref '{note.merchant_ref}'", code="unknown_payment")
+            if note.provider_txn_id != payment.provider_txn_id:
+                raise TransactionMismatch(
+                    "the notification names another gateway transaction than the payment's",
+                    payment_public_id=str(payment.public_id),
+                    status=payment.status,
+                    recorded=payment.provider_txn_id,
+                    notified=note.provider_txn_id,
+                )
             code = _apply(payment, note)
             record.payment = payment
             record.outcome = code
@@ -267,6 +283,35 @@ def handle_notification(
     except NotFound as exc:
         # Not acknowledged: the row rolled back, so a later delivery is processed afresh.
         return NotificationOutcome(acknowledge=False, code=exc.code, message=exc.message)
+    except TransactionMismatch as exc:
+        # Rolled back like an unknown payment; the refusal itself is kept as evidence.
+        _record_refused(provider.name, note, exc)
+        return NotificationOutcome(acknowledge=False, code=exc.code, message=exc.message)
+
+
+def _record_refused(provider_name: str, note: Notification, exc: TransactionMismatch) -> None:
+    log.warning(
+        "payment notification %s refused: transaction %s differs from the payment's %s (payment %s)",
+        note.notify_id,
+        note.provider_txn_id,
+        exc.recorded,
+        exc.payment_public_id,
+    )
+    with transaction.atomic():
+        audit.record(
+            "payment.notification_refused",
+            "payment",
+            exc.payment_public_id,
+            actor=f"payment:{provider_name}",
+            after={
+                "reason": exc.code,
+                "notify_id": note.notify_id,
+                "notified_status": note.status,
+                "notified_txn_id": note.provider_txn_id,
+                "recorded_txn_id": exc.recorded,
+                "status": exc.status,
+            },
+        )
 
 
 def expire_unpaid(now: datetime.datetime) -> int:

@@ -9,14 +9,33 @@ from huibao.core.errors import NotFound
 from huibao.rating.models import Quote
 
 
+def may_use_quote(user: Any, quote: Quote) -> bool:
+    """Who may see a quote and apply from it. Its random id is the capability for an anonymous
+    quote (made before logging in, then applied for after); a quote made by a logged-in user
+    belongs to that user, and staff (an agent starting an application for a customer) may use
+    any quote."""
+    if quote.user_id is None:
+        return True
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return bool(user.pk == quote.user_id or getattr(user, "is_staff", False))
+
+
 def quote_for_viewer(user: Any, quote_id: uuid.UUID) -> Quote:
-    """A quote by id. Its random id is the capability for an anonymous quote; a quote made by a
-    logged-in customer is visible only to that customer and to staff."""
+    """A quote by id (`may_use_quote`); someone else's is `NotFound`, as if it did not exist."""
     quote = Quote.objects.select_related("product_version__product", "plan").filter(pk=quote_id).first()
-    if quote is None:
+    if quote is None or not may_use_quote(user, quote):
         raise NotFound("报价不存在")
-    if quote.user_id is not None:
-        is_owner = getattr(user, "is_authenticated", False) and user.pk == quote.user_id
-        if not (is_owner or getattr(user, "is_staff", False)):
-            raise NotFound("报价不存在")
+    return quote
+
+
+def quote_for_user(user: Any, quote_id: Any) -> Quote | None:
+    """The quote `user` may apply from (`may_use_quote`), with its product, insurer and plan
+    loaded in the same query; None when it does not exist or is someone else's (one answer for
+    both, so a quote id reveals nothing about other customers)."""
+    quote = (
+        Quote.objects.select_related("product_version__product__insurer", "plan").filter(pk=quote_id).first()
+    )
+    if quote is None or not may_use_quote(user, quote):
+        return None
     return quote

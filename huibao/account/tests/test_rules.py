@@ -96,3 +96,23 @@ def test_every_role_has_a_chinese_label():
         "auditor": "审计",
         "admin": "管理员",
     }
+
+
+@pytest.mark.parametrize(
+    ("now", "window", "expected"),
+    [
+        (0.0, 600, (0, 600)),
+        (599.2, 600, (0, 1)),
+        (600.0, 600, (1, 600)),
+        (3601.5, 3600, (1, 3599)),
+    ],
+)
+def test_window_position_is_the_fixed_window_and_the_seconds_left(now, window, expected):
+    assert rules.window_position(now, window) == expected
+
+
+def test_wait_after_is_zero_within_every_limit_else_the_furthest_window():
+    hour, day = rules.RateLimit(5, 3600), rules.RateLimit(10, 86400)
+    assert rules.wait_after([(hour, 5, 100), (day, 10, 5000)]) == 0
+    assert rules.wait_after([(hour, 6, 100), (day, 6, 5000)]) == 100
+    assert rules.wait_after([(hour, 11, 100), (day, 11, 5000)]) == 5000

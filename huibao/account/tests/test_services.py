@@ -12,7 +12,6 @@ from huibao.account.errors import (
     CodeInvalid,
     InvalidPhone,
     PhoneAlreadyRegistered,
-    PhoneNotRegistered,
     SmsThrottled,
     TooManyAttempts,
 )
@@ -144,11 +143,13 @@ def test_malformed_code_is_invalid_and_not_counted(outbox):
     assert PhoneCode.objects.get(phone_hash=phone_hash_of(PHONE)).attempts == 0
 
 
-def test_login_code_needs_a_registered_number_and_signup_code_a_new_one(customer):
-    with pytest.raises(PhoneNotRegistered):
-        services.send_login_code(PHONE, CodePurpose.LOGIN)
-    with pytest.raises(PhoneAlreadyRegistered):
-        services.send_login_code("13912345678", CodePurpose.SIGNUP)
+def test_a_code_for_the_wrong_purpose_answers_as_usual_and_texts_a_notice(customer, outbox):
+    # an unknown number asking to log in, a known one asking to sign up: no error to tell them apart
+    login = services.send_login_code(PHONE, CodePurpose.LOGIN)
+    signup = services.send_login_code("13912345678", CodePurpose.SIGNUP)
+    assert login.resend_after == signup.resend_after == 60
+    assert "尚未注册" in (outbox.last_text_to(PHONE) or "")
+    assert "已经注册" in (outbox.last_text_to("13912345678") or "")
 
 
 def test_register_customer_encrypts_the_phone_and_hides_it_from_username(outbox):
@@ -195,3 +196,17 @@ def test_register_customer_with_a_wrong_code_creates_nothing(outbox):
     with pytest.raises(CodeInvalid):
         services.register_customer(PHONE, PASSWORD, wrong)
     assert not User.objects.filter(phone_hash=phone_hash_of(PHONE)).exists()
+
+
+def test_a_number_registered_since_its_sign_up_code_was_sent_is_refused_after_the_code(outbox):
+    # given: a sign-up code for a new number, then the number is registered meanwhile
+    services.send_login_code(PHONE, CodePurpose.SIGNUP)
+    code = code_from(outbox, PHONE)
+    with pytest.raises(CodeInvalid):  # a wrong code says nothing about the number
+        services.register_customer(PHONE, PASSWORD, "000000" if code != "000000" else "111111")
+    other = User(username=services.customer_username(PHONE), kind=UserKind.CUSTOMER)
+    other.set_phone(PHONE)
+    other.save()
+    # when / then: the right code proves the number, and only then is "registered" told
+    with pytest.raises(PhoneAlreadyRegistered):
+        services.register_customer(PHONE, PASSWORD, code)

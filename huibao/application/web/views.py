@@ -49,6 +49,7 @@ from huibao.core.errors import (
 from huibao.core.masking import mask_id_number, mask_name, mask_phone
 from huibao.core.models import AuditEntry
 from huibao.rating.models import Quote
+from huibao.rating.selectors import may_use_quote, quote_for_user
 
 S = ApplicationStatus
 View = Callable[..., HttpResponse]
@@ -262,7 +263,7 @@ def _bundle_quotes(request: HttpRequest) -> list[Quote]:
         str(q.pk): q
         for q in Quote.objects.filter(pk__in=ids).select_related("product_version__product__insurer", "plan")
     }
-    return [quotes[i] for i in ids if i in quotes]
+    return [quotes[i] for i in ids if i in quotes and may_use_quote(request.user, quotes[i])]
 
 
 def bundle_suggestions(quotes: list[Quote]) -> list[Product]:
@@ -304,7 +305,7 @@ def bundle(request: HttpRequest) -> HttpResponse:
 @require_POST
 def bundle_add(request: HttpRequest) -> HttpResponse:
     ids = _posted_quote_ids(request)
-    quote = Quote.objects.filter(pk__in=ids[:1]).select_related("product_version__product").first()
+    quote = quote_for_user(request.user, ids[0]) if ids else None  # someone else's: as unknown
     if quote is None:
         messages.error(request, "报价不存在，请重新报价")
         return redirect(_safe_referer(request, reverse("application:bundle")))

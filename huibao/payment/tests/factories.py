@@ -50,13 +50,14 @@ def notification(
     amount_fen: int | None = None,
     notify_id: str | None = None,
     now: datetime.datetime | None = None,
+    txn_id: str | None = None,
 ) -> tuple[dict[str, str], bytes]:
     """Headers and body exactly as the sandbox gateway signs them."""
     notify_id = notify_id or "N" + secrets.token_hex(16)
     body = json.dumps(
         {
             "notify_id": notify_id,
-            "txn_id": p.provider_txn_id,
+            "txn_id": p.provider_txn_id if txn_id is None else txn_id,
             "merchant_ref": p.merchant_ref,
             "status": status,
             "amount_fen": int(p.amount * 100) if amount_fen is None else amount_fen,
