@@ -189,6 +189,11 @@ INSURER_SANDBOX_SECRET = env_str("INSURER_SANDBOX_SECRET")
 HUIBAO_IDENTITY_SANDBOX_FAILURE_RATE = float(env_str("HUIBAO_IDENTITY_SANDBOX_FAILURE_RATE", "0") or 0)
 HUIBAO_INSURER_SANDBOX_FAILURE_RATE = float(env_str("HUIBAO_INSURER_SANDBOX_FAILURE_RATE", "0") or 0)
 
+# --- Audit chain -------------------------------------------------------------------------------
+# Seconds an entry's time may lie before the newest sealed entry's (or after the sealer's clock)
+# before the sealer refuses it: clock difference between servers + the longest transaction.
+AUDIT_MAX_CLOCK_SKEW = env_int("AUDIT_MAX_CLOCK_SKEW", 300)
+
 # --- Insurer deliveries -------------------------------------------------------------------------
 # Attempts to tell the insurer of an issued policy before the delivery is marked failed.
 HUIBAO_INSURER_DELIVERY_MAX_ATTEMPTS = env_int("HUIBAO_INSURER_DELIVERY_MAX_ATTEMPTS", 8)
