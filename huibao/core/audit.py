@@ -25,6 +25,7 @@ import enum
 import hashlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,11 +42,12 @@ from django.utils.functional import Promise
 from huibao.core.errors import ValidationFailed
 from huibao.core.fields import EncryptedTextField
 from huibao.core.http import client_ip
-from huibao.core.masking import mask_bank_card, mask_id_number, mask_phone
+from huibao.core.masking import mask_bank_card, mask_email, mask_id_number, mask_phone
 from huibao.core.models import GENESIS_HASH, AuditEntry, AuditHead
 from huibao.core.validators import validate_bank_card, validate_mobile, validate_resident_id
 
 ENCRYPTED_PLACEHOLDER = "<encrypted>"
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 REDACTED_PLACEHOLDER = "<redacted>"
 # Field names whose values never enter a snapshot, whatever their type.
 ALWAYS_REDACTED = frozenset({"password"})
@@ -86,7 +88,8 @@ def json_safe(value: Any) -> Any:
 
 
 def _masked_personal_value(value: str) -> str:
-    """The masked form of an ID number, mobile or card number; a placeholder for anything else."""
+    """The masked form of an ID number, mobile, card number or e-mail address; a placeholder for
+    anything else."""
     try:
         return mask_id_number(validate_resident_id(value).number)
     except ValidationFailed:
@@ -98,7 +101,10 @@ def _masked_personal_value(value: str) -> str:
     try:
         return mask_bank_card(validate_bank_card(value))
     except ValidationFailed:
-        return ENCRYPTED_PLACEHOLDER
+        pass
+    if _EMAIL.fullmatch(value.strip()):
+        return mask_email(value)
+    return ENCRYPTED_PLACEHOLDER
 
 
 def snapshot(instance: models.Model, exclude: set[str] | None = None) -> dict[str, Any]:
