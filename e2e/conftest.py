@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,16 +41,43 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
+# Every page of a watched context reports what the Content-Security-Policy blocked: the
+# `securitypolicyviolation` event (re-emitted on the console) and Chromium's own console message.
+_CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  const where = `${e.sourceFile}:${e.lineNumber}`;
+  console.error(`CSP violation: ${e.effectiveDirective} blocked ${e.blockedURI || "inline"} at ${where}`);
+});
+"""
+
+
+def watch_csp(context: Any) -> list[str]:
+    """Starts collecting the CSP violations of `context`'s pages; returns the (live) list."""
+    violations: list[str] = []
+
+    def on_console(message: Any) -> None:
+        text = message.text
+        if "CSP violation" in text or "Content Security Policy" in text:
+            violations.append(f"{message.page.url if message.page else ''}: {text}")
+
+    context.add_init_script(_CSP_LISTENER)
+    context.on("console", on_console)
+    return violations
+
+
 @pytest.fixture
 def phone(browser) -> Iterator[object]:
-    """A new visitor on a phone-sized screen (fresh cookies, Chinese locale)."""
+    """A new visitor on a phone-sized screen (fresh cookies, Chinese locale). Whatever the test
+    does, no page may break the Content-Security-Policy."""
     context = browser.new_context(
         viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN"
     )
     context.set_default_timeout(15_000)
+    violations = watch_csp(context)
     page = context.new_page()
     yield page
     context.close()
+    assert violations == [], violations
 
 
 @pytest.fixture

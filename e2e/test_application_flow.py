@@ -18,6 +18,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 
+from e2e.conftest import watch_csp
 from huibao.account.demo import totp_secret_base32
 from huibao.account.services import create_staff_user, enrol_totp
 from huibao.account.sms import get_sms_backend, reset_sms_backends
@@ -247,6 +248,7 @@ def test_agent_prepares_the_customer_confirms_signs_and_pays_themself(
     customer.save()
     id_number = f.resident_id(f.years_ago(40))
     agent_context = browser.new_context(locale="zh-CN", viewport={"width": 1024, "height": 900})
+    agent_violations = watch_csp(agent_context)
     agent_context.set_default_timeout(15_000)
     agent = agent_context.new_page()
     # when: the agent logs in with password + TOTP, quotes and starts the application
@@ -293,6 +295,7 @@ def test_agent_prepares_the_customer_confirms_signs_and_pays_themself(
     agent.reload()
     expect(agent.get_by_test_id("status")).to_have_text("已承保")
     agent_context.close()
+    assert agent_violations == []
 
 
 def test_bundle_of_three_products_one_signature_one_payment_three_policies(

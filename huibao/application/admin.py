@@ -24,7 +24,7 @@ from huibao.application.services import ID_HASH_CONTEXT
 from huibao.core.admin import ReadOnlyModelAdmin
 from huibao.core.errors import ValidationFailed
 from huibao.core.fields import lookup_hash
-from huibao.core.masking import mask_id_number, mask_name, mask_phone
+from huibao.core.masking import mask_email, mask_id_number, mask_name, mask_phone
 from huibao.core.validators import validate_resident_id
 
 VIEW_PERMISSION = "application.replay_application"
@@ -72,6 +72,7 @@ class ApplicationAdmin(ReadOnlyModelAdmin):
         "masked_applicant",
         "masked_applicant_id",
         "masked_applicant_phone",
+        "masked_applicant_email",
         "total_premium",
         "data_revision",
         "confirmed_revision",
@@ -102,6 +103,10 @@ class ApplicationAdmin(ReadOnlyModelAdmin):
     @admin.display(description="投保人手机号")
     def masked_applicant_phone(self, obj: Application) -> str:
         return mask_phone(obj.applicant_phone)
+
+    @admin.display(description="投保人邮箱")
+    def masked_applicant_email(self, obj: Application) -> str:
+        return mask_email(obj.applicant_email)
 
     @admin.display(description="回溯")
     def replay_link(self, obj: Application) -> str:

@@ -1,5 +1,5 @@
 """The electronic application form (电子投保单) as a PDF with the handwritten signatures, PAdES-signed
-by the platform. ID numbers and phones are shown masked, as on the e-policy."""
+by the platform. ID numbers, phones and e-mail addresses are shown masked, as on the e-policy."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.db import transaction
 
 from huibao.application.models import Application, ApplicationItem
 from huibao.application.states import BeneficiaryMode, Relation, SignatureMethod
-from huibao.core.masking import mask_id_number, mask_phone
+from huibao.core.masking import mask_email, mask_id_number, mask_phone
 from huibao.esign.models import SignedDocument, SignedDocumentKind
 from huibao.esign.pdf import Section, render_pdf, sign_pdf
 
@@ -37,6 +37,7 @@ def application_form_sections(app: Application) -> list[Section]:
                 ("姓名", app.applicant_name),
                 ("证件号码", mask_id_number(app.applicant_id_number)),
                 ("手机号", mask_phone(app.applicant_phone)),
+                *((("邮箱", mask_email(app.applicant_email)),) if app.applicant_email else ()),
                 ("职业", app.applicant_occupation or "—"),
             ),
         ),

@@ -57,7 +57,7 @@ class Application(models.Model):
     applicant_birth_date = models.DateField(null=True, blank=True)
     applicant_sex = models.CharField(max_length=1, blank=True)
     applicant_phone = EncryptedTextField(context="application.applicant_phone", blank=True)
-    applicant_email = models.EmailField(blank=True)
+    applicant_email = EncryptedTextField(context="application.applicant_email", blank=True)
     applicant_address = EncryptedTextField(context="application.applicant_address", blank=True)
     applicant_region = models.CharField(max_length=6, blank=True)
     applicant_occupation = models.CharField(max_length=40, blank=True)

@@ -40,7 +40,7 @@ from huibao.application.states import (
 )
 from huibao.application.trace import record_step
 from huibao.core import audit
-from huibao.core.masking import mask_id_number, mask_name, mask_phone, scrub
+from huibao.core.masking import mask_email, mask_id_number, mask_name, mask_phone, scrub
 from huibao.core.models import GENESIS_HASH, AuditEntry
 
 EVIDENCE_FORMAT = "huibao.application-evidence/1"
@@ -281,13 +281,6 @@ def _mask_text(value: str) -> str:
         return "*" * len(value)
     keep = min(6, len(value) // 3 or 1)
     return value[:keep] + "*" * min(len(value) - keep, 8)
-
-
-def _mask_email(value: str) -> str:
-    if "@" not in (value or ""):
-        return _mask_text(value)
-    local, _, domain = value.partition("@")
-    return f"{local[:1]}***@{domain}"
 
 
 # --- gathering ----------------------------------------------------------------------------------
@@ -790,7 +783,7 @@ def masked_data(application: Application) -> list[DataSection]:
                 ("姓名", mask_name(app.applicant_name)),
                 ("证件号码", mask_id_number(app.applicant_id_number)),
                 ("手机号", mask_phone(app.applicant_phone)),
-                ("邮箱", _mask_email(app.applicant_email) if app.applicant_email else "—"),
+                ("邮箱", mask_email(app.applicant_email) if app.applicant_email else "—"),
                 ("地址", _mask_text(app.applicant_address) if app.applicant_address else "—"),
                 ("职业", app.applicant_occupation or "—"),
             ),

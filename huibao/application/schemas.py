@@ -29,7 +29,7 @@ from huibao.application.states import (
     SignerRole,
     UnderwritingOutcome,
 )
-from huibao.core.masking import mask_id_number, mask_name, mask_phone
+from huibao.core.masking import mask_email, mask_id_number, mask_name, mask_phone
 
 EXAMPLE_ID = "110105199003071239"
 
@@ -206,6 +206,7 @@ class ApplicantOut(Schema):
     name: str = Field(..., examples=["王小明"])
     id_number: str = Field(..., description="masked", examples=["110***********1239"])
     phone: str = Field(..., description="masked", examples=["139****1111"])
+    email: str = Field("", description="masked; empty when not given", examples=["w***@example.com"])
     region: str
 
 
@@ -667,6 +668,7 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
                 "name": _person_name(app.applicant_name, owner),
                 "id_number": mask_id_number(app.applicant_id_number),
                 "phone": mask_phone(app.applicant_phone),
+                "email": mask_email(app.applicant_email),
                 "region": app.applicant_region,
             }
             if app.applicant_name

@@ -24,12 +24,16 @@ import decimal
 import enum
 import hashlib
 import json
+import logging
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Max, Q
 from django.db.models.fields.files import FieldFile
 from django.http import HttpRequest
 from django.utils import timezone
@@ -38,17 +42,19 @@ from django.utils.functional import Promise
 from huibao.core.errors import ValidationFailed
 from huibao.core.fields import EncryptedTextField
 from huibao.core.http import client_ip
-from huibao.core.masking import mask_bank_card, mask_id_number, mask_phone
+from huibao.core.masking import mask_bank_card, mask_email, mask_id_number, mask_phone
 from huibao.core.models import GENESIS_HASH, AuditEntry, AuditHead
 from huibao.core.validators import validate_bank_card, validate_mobile, validate_resident_id
 
 ENCRYPTED_PLACEHOLDER = "<encrypted>"
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 REDACTED_PLACEHOLDER = "<redacted>"
 # Field names whose values never enter a snapshot, whatever their type.
 ALWAYS_REDACTED = frozenset({"password"})
 USER_AGENT_MAX = 512
 # Entries sealed per lock of the head; a larger backlog takes several turns.
 SEAL_BATCH = 2000
+logger = logging.getLogger(__name__)
 
 
 def json_safe(value: Any) -> Any:
@@ -82,7 +88,8 @@ def json_safe(value: Any) -> Any:
 
 
 def _masked_personal_value(value: str) -> str:
-    """The masked form of an ID number, mobile or card number; a placeholder for anything else."""
+    """The masked form of an ID number, mobile, card number or e-mail address; a placeholder for
+    anything else."""
     try:
         return mask_id_number(validate_resident_id(value).number)
     except ValidationFailed:
@@ -94,7 +101,10 @@ def _masked_personal_value(value: str) -> str:
     try:
         return mask_bank_card(validate_bank_card(value))
     except ValidationFailed:
-        return ENCRYPTED_PLACEHOLDER
+        pass
+    if _EMAIL.fullmatch(value.strip()):
+        return mask_email(value)
+    return ENCRYPTED_PLACEHOLDER
 
 
 def snapshot(instance: models.Model, exclude: set[str] | None = None) -> dict[str, Any]:
@@ -183,6 +193,7 @@ def _locked_head(*, skip_locked: bool = False) -> AuditHead | None:
     # First seal on an empty database (or after a test flush): continue from the last entry.
     last = AuditEntry.objects.filter(seq__isnull=False).order_by("-seq").first()
     last_seq, _, last_hash = chain_fields(last) if last else (0, "", GENESIS_HASH)
+    newest = AuditEntry.objects.filter(seq__isnull=False).aggregate(at=Max("occurred_at"))["at"]
     try:
         with transaction.atomic():
             AuditHead.objects.create(
@@ -190,6 +201,7 @@ def _locked_head(*, skip_locked: bool = False) -> AuditHead | None:
                 seq=last_seq,
                 last_hash=last_hash,
                 last_at=(last.sealed_at or last.occurred_at) if last else None,
+                newest_occurred_at=newest,
             )
     except IntegrityError:
         pass  # another writer created it first
@@ -251,6 +263,77 @@ def _write_seals(entries: Sequence[AuditEntry]) -> None:
             raise IntegrityError(f"audit: {len(rows)} entries to seal, {cursor.rowcount} sealed")
 
 
+def max_clock_skew() -> datetime.timedelta:
+    """How far an entry's time may lie before the newest sealed entry's, or after the sealer's
+    clock (`settings.AUDIT_MAX_CLOCK_SKEW` seconds): the clock difference between servers plus
+    the longest transaction that records an entry (an entry is dated when written, sealed when
+    its transaction commits)."""
+    return datetime.timedelta(seconds=settings.AUDIT_MAX_CLOCK_SKEW)
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedEntry:
+    """A committed entry the sealer will not give a place in the chain: its time is too far
+    before the newest sealed entry's, or too far after the sealer's clock (a server's clock is
+    wrong, or the entry was backdated). It stays unsealed, in the table, until someone looks."""
+
+    id: int
+    occurred_at: datetime.datetime
+    problem: str
+
+
+def _sealable(newest: datetime.datetime | None, now: datetime.datetime, skew: datetime.timedelta) -> Q:
+    window = Q(occurred_at__lte=now + skew)
+    return window & Q(occurred_at__gte=newest - skew) if newest is not None else window
+
+
+def _refusal(
+    entry_at: datetime.datetime,
+    newest: datetime.datetime | None,
+    now: datetime.datetime,
+    skew: datetime.timedelta,
+) -> str | None:
+    if newest is not None and entry_at < newest - skew:
+        seconds = (newest - entry_at).total_seconds()
+        return (
+            f"dated {entry_at.isoformat()}, {seconds:.0f} s before the newest sealed entry "
+            f"({newest.isoformat()}); at most {skew.total_seconds():.0f} s are allowed (AUDIT_MAX_CLOCK_SKEW)"
+        )
+    if entry_at > now + skew:
+        seconds = (entry_at - now).total_seconds()
+        return (
+            f"dated {entry_at.isoformat()}, {seconds:.0f} s after the sealer's clock "
+            f"({now.isoformat()}); at most {skew.total_seconds():.0f} s are allowed (AUDIT_MAX_CLOCK_SKEW)"
+        )
+    return None
+
+
+def refused_entries(limit: int = 100) -> list[RefusedEntry]:
+    """The committed unsealed entries the sealer refuses (see `RefusedEntry`), oldest first."""
+    head = AuditHead.objects.filter(pk=1).first()
+    newest = head.newest_occurred_at if head is not None else None
+    now, skew = timezone.now(), max_clock_skew()
+    outside = AuditEntry.objects.filter(seq__isnull=True).exclude(_sealable(newest, now, skew))
+    refused = []
+    for pk, occurred_at in outside.order_by("id").values_list("id", "occurred_at")[:limit]:
+        problem = _refusal(occurred_at, newest, now, skew)
+        if problem is not None:
+            refused.append(RefusedEntry(id=pk, occurred_at=occurred_at, problem=problem))
+    return refused
+
+
+# Refusals already logged by this process (id -> time), so a looping sealer says it once.
+_logged_refusals: dict[int, datetime.datetime] = {}
+
+
+def _log_refusals() -> None:
+    for entry in refused_entries():
+        if _logged_refusals.get(entry.id) == entry.occurred_at:
+            continue
+        _logged_refusals[entry.id] = entry.occurred_at
+        logger.warning("audit entry %s left unsealed: %s", entry.id, entry.problem)
+
+
 def seal_pending(*, wait: bool = True) -> int:
     """Gives every committed unsealed entry its place in the chain; returns how many it sealed.
 
@@ -260,30 +343,61 @@ def seal_pending(*, wait: bool = True) -> int:
     and its own hash; the rows and the head are written together. It looks again after each
     batch, until nothing committed is left unsealed.
 
+    An entry dated more than `max_clock_skew()` before the newest entry already sealed, or after
+    the sealer's own clock, is refused: it is left unsealed and logged (once per process), and
+    `verify_chain` reports it. So the times along the chain never go back by more than the skew,
+    and one server with a wrong clock cannot date entries into the past of the chain (nor push
+    its newest time ahead, which would have every correct server's entries refused).
+
     `wait=False` (the looping sealer) does not queue behind another sealer holding the head:
     that one looks again after its batch and sees what was committed meanwhile.
     """
     sealed = 0
+    skew = max_clock_skew()
+    refusals = False
     while AuditEntry.objects.filter(seq__isnull=True).exists():
         with transaction.atomic():
             head = _locked_head(skip_locked=not wait)
             if head is None:
                 break  # another sealer is at work and will look again after its batch
-            pending = list(AuditEntry.objects.filter(seq__isnull=True).order_by("id")[:SEAL_BATCH])
+            now = timezone.now()
+            newest = head.newest_occurred_at
+            pending = list(
+                AuditEntry.objects.filter(Q(seq__isnull=True) & _sealable(newest, now, skew)).order_by("id")[
+                    :SEAL_BATCH
+                ]
+            )
             if not pending:
+                refusals = True  # what is left unsealed is refused (or a racing sealer took it)
                 break
-            sealed_at = timezone.now()
+            sealed_at = now
             if head.last_at is not None and sealed_at < head.last_at:
                 sealed_at = head.last_at
             seq, prev_hash = head.seq, head.last_hash
+            batch = []
             for entry in pending:
+                # The first entry is within the skew (the query saw to it); a later one may not be
+                # once an earlier one of the batch has moved the newest time on.
+                if _refusal(entry.occurred_at, newest, now, skew) is not None:
+                    continue
                 seq += 1
                 entry.seq, entry.prev_hash, entry.sealed_at = seq, prev_hash, sealed_at
                 entry.entry_hash = prev_hash = compute_entry_hash(entry)
-            _write_seals(pending)
-            head.seq, head.last_hash, head.last_at = seq, prev_hash, sealed_at
-            head.save(update_fields=["seq", "last_hash", "last_at"])
-        sealed += len(pending)
+                newest = entry.occurred_at if newest is None else max(newest, entry.occurred_at)
+                batch.append(entry)
+            if not batch:
+                break
+            _write_seals(batch)
+            head.seq, head.last_hash, head.last_at, head.newest_occurred_at = (
+                seq,
+                prev_hash,
+                sealed_at,
+                newest,
+            )
+            head.save(update_fields=["seq", "last_hash", "last_at", "newest_occurred_at"])
+        sealed += len(batch)
+    if refusals:
+        _log_refusals()
     return sealed
 
 
@@ -295,8 +409,14 @@ class ChainReport:
     problem: str | None
     head_seq: int = 0
     head_hash: str = GENESIS_HASH
-    # Entries written but not linked when the walk ended (written by transactions still running).
+    # Entries written but not linked when the walk ended (written by transactions still running,
+    # or refused by the sealer).
     unsealed: int = 0
+    # Entries whose time is off by more than the allowed clock skew: sealed ones dated before an
+    # earlier entry of the chain (sealed before the sealer checked times, or by a sealer with a
+    # larger skew), and committed ones the sealer refuses (`refused_entries`). Not a break of the
+    # chain — every hash still holds — but times that cannot all be true.
+    clock_problems: tuple[str, ...] = ()
 
 
 def chain_fields(entry: AuditEntry) -> tuple[int, str, str]:
@@ -329,6 +449,9 @@ def verify_chain() -> ChainReport:
     prev_seq = 0
     prev_hash = GENESIS_HASH
     prev_at: datetime.datetime | None = None
+    skew = max_clock_skew()
+    newest: tuple[int, datetime.datetime] | None = None  # seq and time of the newest entry so far
+    clock_problems: list[str] = []
 
     def bad(seq: int, problem: str) -> ChainReport:
         return ChainReport(ok=False, checked=checked, first_bad_seq=seq, problem=problem)
@@ -344,6 +467,14 @@ def verify_chain() -> ChainReport:
             return bad(seq, f"reordered: entry {seq} is dated before entry {prev_seq}")
         if compute_entry_hash(entry) != entry_hash:
             return bad(seq, f"altered: entry {seq} no longer matches its hash")
+        if newest is not None and entry.occurred_at < newest[1] - skew:
+            seconds = (newest[1] - entry.occurred_at).total_seconds()
+            clock_problems.append(
+                f"entry {seq} (id {entry.pk}) is dated {entry.occurred_at.isoformat()}, {seconds:.0f} s "
+                f"before entry {newest[0]}; at most {skew.total_seconds():.0f} s are allowed"
+            )
+        if newest is None or entry.occurred_at > newest[1]:
+            newest = (seq, entry.occurred_at)
         checked += 1
         prev_seq, prev_hash, prev_at = seq, entry_hash, entry_at
 
@@ -354,6 +485,11 @@ def verify_chain() -> ChainReport:
         else:
             problem = f"head mismatch: the head names entry {head.seq}, the log ends at {prev_seq}"
         return bad(prev_seq + 1 if head.seq > prev_seq else head.seq, problem)
+    unsealed = AuditEntry.objects.filter(seq__isnull=True).count()
+    if unsealed:
+        clock_problems += [
+            f"unsealed entry id {e.id} is refused by the sealer: {e.problem}" for e in refused_entries()
+        ]
     return ChainReport(
         ok=True,
         checked=checked,
@@ -361,5 +497,6 @@ def verify_chain() -> ChainReport:
         problem=None,
         head_seq=prev_seq,
         head_hash=prev_hash,
-        unsealed=AuditEntry.objects.filter(seq__isnull=True).count(),
+        unsealed=unsealed,
+        clock_problems=tuple(clock_problems),
     )

@@ -1,8 +1,8 @@
 """Masking personal data on screen and out of logs.
 
 `mask_*` show enough to recognise a value (`110***********1234`) and no more.
-`MaskPersonalDataFilter` rewrites every log record so that ID numbers, mobile numbers and bank
-card numbers never reach a log, whatever a developer passed to the logger.
+`MaskPersonalDataFilter` rewrites every log record so that ID numbers, mobile numbers, bank card
+numbers and e-mail addresses never reach a log, whatever a developer passed to the logger.
 """
 
 from __future__ import annotations
@@ -33,6 +33,16 @@ def mask_bank_card(value: str | None) -> str:
     return _mask(value.replace(" ", ""), 4, 4) if value else ""
 
 
+def mask_email(value: str | None) -> str:
+    """wang.xiaoming@example.com -> w***@example.com (the domain stays: it says where mail goes)."""
+    if not value:
+        return ""
+    local, at, domain = value.strip().rpartition("@")
+    if not at or not local:
+        return _mask(value, 1, 0)
+    return f"{local[0]}***@{domain}"
+
+
 def mask_name(value: str | None) -> str:
     """张三丰 -> 张**"""
     return (value[0] + "*" * (len(value) - 1)) if value else ""
@@ -45,6 +55,8 @@ _GROUPED_CARD_RE = re.compile(r"(?<![\dA-Za-z])\d{4}(?:[ -]\d{4}){2,3}(?:[ -]\d{
 _LONG_CARD_RE = re.compile(r"(?<!\d)\d{16,19}(?!\d)")
 _SHORT_CARD_RE = re.compile(r"(?<!\d)\d{12,15}(?!\d)")
 _PHONE_RE = re.compile(r"(?<![\d+])(\+?86[ -]?)?(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?!\d)")
+# An e-mail address (local part of the usual characters, a dotted domain with a letter TLD).
+_EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -65,7 +77,9 @@ def _mask_short_card(match: re.Match[str]) -> str:
 
 
 def scrub(text: str) -> str:
-    """Replaces every ID number, bank card number and mobile number in `text` by its mask."""
+    """Replaces every ID number, bank card number, mobile number and e-mail address in `text` by
+    its mask."""
+    text = _EMAIL_RE.sub(lambda m: mask_email(m.group(0)), text)
     text = _ID_RE.sub(lambda m: mask_id_number(m.group(0)), text)
     text = _GROUPED_CARD_RE.sub(lambda m: mask_bank_card(re.sub(r"[ -]", "", m.group(0))), text)
     text = _LONG_CARD_RE.sub(lambda m: mask_bank_card(m.group(0)), text)

@@ -89,6 +89,9 @@ class AuditHead(models.Model):
     # Seal time of the last entry (occurred_at before sealing was deferred): a new entry is never
     # sealed earlier, even if the clock steps back, so seal times rise with seq and a reordering shows.
     last_at = models.DateTimeField(null=True, blank=True)
+    # The latest `occurred_at` sealed so far: an entry dated more than the allowed clock skew
+    # before it is refused by the sealer (see `huibao.core.audit.seal_pending`).
+    newest_occurred_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.CheckConstraint(condition=models.Q(id=1), name="audit_head_single_row")]

@@ -19,6 +19,7 @@ import io
 import itertools
 import secrets
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 from reportlab.graphics.barcode import qrencoder
 from reportlab.lib import colors
@@ -75,14 +77,30 @@ class Section:
     qr_size_mm: float = 30
 
 
+class Coverage(StrEnum):
+    """How much of the file the signature covers."""
+
+    ENTIRE_FILE = "entire_file"  # every byte: nothing was added after signing
+    # The signed revision is whole, but bytes follow it: bytes appended after `%%EOF`, or
+    # incremental updates (see `SignatureCheck.updated_after_signing`).
+    ENTIRE_REVISION = "entire_revision"
+    PARTIAL = "partial"  # not even the signed revision (a damaged or crafted byte range)
+    NONE = "none"  # no signature, or one that could not be read
+
+
 @dataclass(frozen=True)
 class SignatureCheck:
-    valid: bool  # intact, cryptographically sound, trusted, no disallowed change after signing
+    # Intact, trusted and covering the entire file: exactly the bytes the platform signed.
+    valid: bool
     intact: bool  # the signed bytes hash to the signed digest
     signer_cn: str
     signed_at: dt.datetime | None  # the signer's claimed time (no timestamp token yet)
     trusted: bool  # the certificate chains to the platform root
     problems: tuple[str, ...] = field(default=())
+    coverage: Coverage = Coverage.NONE
+    # The file holds revisions after the signed one (incremental updates), acceptable to a
+    # PDF reader's rules or not; bytes after `%%EOF` that make no revision do not count here.
+    updated_after_signing: bool = False
 
 
 def render_pdf(title: str, sections: list[Section]) -> bytes:
@@ -305,8 +323,20 @@ def sign_pdf(
     return out.getvalue()
 
 
+_COVERAGE = {
+    SignatureCoverageLevel.ENTIRE_FILE: Coverage.ENTIRE_FILE,
+    SignatureCoverageLevel.ENTIRE_REVISION: Coverage.ENTIRE_REVISION,
+}
+
+
 def verify_pdf(pdf: bytes) -> SignatureCheck:
-    """Validate the last signature in `pdf` against the platform root; never raises on bad input."""
+    """Validate the last signature in `pdf` against the platform root; never raises on bad input.
+
+    pyHanko's bottom line accepts some changes after signing (bytes after `%%EOF`, incremental
+    updates it deems harmless, such as a rewritten document information dictionary): `valid`
+    also asks that the signature cover the entire file, so a document reads as valid only when
+    it is byte for byte what was signed, and `coverage` / `updated_after_signing` say what else
+    there is."""
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
         embedded = reader.embedded_signatures
@@ -325,14 +355,27 @@ def verify_pdf(pdf: bytes) -> SignatureCheck:
     except Exception as exc:
         return _invalid(f"validation failed: {exc}")
     cn = status.signing_cert.subject.native.get("common_name", "") if status.signing_cert else ""
+    coverage = _COVERAGE.get(status.coverage, Coverage.PARTIAL) if status.coverage else Coverage.PARTIAL
+    try:
+        updated = embedded[-1].signed_revision < reader.xrefs.total_revisions - 1
+    except Exception:  # a revision table pyHanko could not walk: nothing to claim either way
+        updated = False
     problems = [] if status.bottom_line else [status.summary()]
+    if coverage is not Coverage.ENTIRE_FILE:
+        problems.append(
+            "updated after signing"
+            if updated
+            else f"the signature does not cover the entire file ({coverage})"
+        )
     return SignatureCheck(
-        valid=bool(status.bottom_line),
+        valid=bool(status.bottom_line) and coverage is Coverage.ENTIRE_FILE,
         intact=bool(status.intact),
         signer_cn=str(cn),
         signed_at=status.signer_reported_dt,
         trusted=bool(status.trusted),
         problems=tuple(problems),
+        coverage=coverage,
+        updated_after_signing=updated,
     )
 
 

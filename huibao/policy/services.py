@@ -378,8 +378,16 @@ def policy_by_number_and_code(number: str, code: str) -> Policy | None:
 
 @dataclass(frozen=True, slots=True)
 class PdfCheck:
-    signature_valid: bool  # intact and signed by a certificate of the platform CA
-    signature_intact: bool
+    """What the verification page says of an uploaded file, one fact per line, each true on its
+    own: who signed (`signature_trusted`), whether what was signed is unchanged
+    (`signature_intact`), whether anything was added after signing (`covers_whole_file`,
+    `updated_after_signing`), and whether it is an e-policy the platform issued (`policy`)."""
+
+    signature_valid: bool  # intact, platform-signed, covering the whole file
+    signature_intact: bool  # the signed bytes are unchanged
+    signature_trusted: bool  # signed by a certificate of the platform CA
+    covers_whole_file: bool  # nothing follows the signed bytes
+    updated_after_signing: bool  # incremental updates follow the signed revision
     signer: str
     problems: tuple[str, ...]
     sha256: str
@@ -392,7 +400,7 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 def check_pdf(data: bytes) -> PdfCheck:
     """Whether an uploaded PDF carries a valid platform signature, and whether it is, byte for
     byte, an e-policy the platform issued."""
-    from huibao.esign.pdf import verify_pdf
+    from huibao.esign.pdf import Coverage, verify_pdf
 
     digest = hashlib.sha256(data).hexdigest()
     check = verify_pdf(data)
@@ -404,6 +412,9 @@ def check_pdf(data: bytes) -> PdfCheck:
     return PdfCheck(
         signature_valid=check.valid,
         signature_intact=check.intact,
+        signature_trusted=check.trusted,
+        covers_whole_file=check.coverage is Coverage.ENTIRE_FILE,
+        updated_after_signing=check.updated_after_signing,
         signer=check.signer_cn,
         problems=check.problems,
         sha256=digest,

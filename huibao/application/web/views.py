@@ -46,7 +46,7 @@ from huibao.core.errors import (
     NotFound,
     ValidationFailed,
 )
-from huibao.core.masking import mask_id_number, mask_name, mask_phone
+from huibao.core.masking import mask_email, mask_id_number, mask_name, mask_phone
 from huibao.core.models import AuditEntry
 from huibao.rating.models import Quote
 from huibao.rating.selectors import may_use_quote, quote_for_user
@@ -514,7 +514,7 @@ def _people_summary(app: Application) -> dict[str, Any]:
             "name": app.applicant_name,
             "id_number": mask_id_number(app.applicant_id_number),
             "phone": mask_phone(app.applicant_phone),
-            "email": app.applicant_email,
+            "email": mask_email(app.applicant_email),
             "address": app.applicant_address,
             "occupation": app.applicant_occupation,
         },

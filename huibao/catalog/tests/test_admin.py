@@ -1,5 +1,8 @@
+from pathlib import Path
+
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.contrib.staticfiles import finders
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -90,7 +93,9 @@ def test_admin_is_themed(operator):
     # then
     assert response.status_code == 200
     assert "汇保管理后台" in response.content.decode()
-    assert "--primary: #0b5fff" in response.content.decode()
+    # the theme is a stylesheet (the Content-Security-Policy allows no inline style)
+    assert "/static/css/admin.css" in response.content.decode()
+    assert "--primary: #0b5fff" in Path(finders.find("css/admin.css")).read_text(encoding="utf-8")
 
 
 def test_operator_can_change_an_insurer_and_the_change_is_audited(operator):

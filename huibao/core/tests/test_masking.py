@@ -6,6 +6,7 @@ import pytest
 from huibao.core.masking import (
     MaskPersonalDataFilter,
     mask_bank_card,
+    mask_email,
     mask_id_number,
     mask_name,
     mask_phone,
@@ -24,6 +25,10 @@ def test_mask_functions():
     assert mask_name("张三丰") == "张**"
     assert mask_phone("123") == "***"
     assert mask_id_number(None) == mask_phone("") == mask_bank_card(None) == mask_name(None) == ""
+    assert mask_email("wang.xiaoming@example.com") == "w***@example.com"
+    assert mask_email("a@b@example.com") == "a***@example.com"
+    assert mask_email("no-at-sign") == "n*********"
+    assert mask_email(None) == mask_email("") == ""
 
 
 @pytest.mark.parametrize(
@@ -40,6 +45,8 @@ def test_mask_functions():
         ("card 6222 0202 0011 2233 446", "0202 0011"),
         ("card 4111111111111111", "4111111111111111"),
         ("card 622202020011227", "622202020011227"),  # 15 digits, Luhn-valid
+        ("mail wang.xiaoming@example.com", "wang.xiaoming"),
+        ("<Li_Si+ins@mail.example.cn>", "Li_Si+ins"),
     ],
 )
 def test_scrub_removes_personal_numbers(text, secret):
@@ -48,6 +55,12 @@ def test_scrub_removes_personal_numbers(text, secret):
 
 def test_scrub_keeps_ordinary_numbers():
     text = "order 2024-01-01 12:00:00 took 1700000000001 ms, 42 items, amount 1234.56"
+    assert scrub(text) == text
+
+
+def test_scrub_masks_email_addresses_and_keeps_other_at_signs():
+    assert scrub("sent to wang@example.com.") == "sent to w***@example.com."
+    text = "GET /api/v1/x @ 12:00, user@localhost, v1.2@beta"
     assert scrub(text) == text
 
 

@@ -47,6 +47,10 @@ def run_command(**options):
 def test_discovers_encrypted_fields():
     found = {model._meta.label: [f.name for f in fields] for model, fields in encrypted_fields_by_model()}
     assert found["account.User"] == ["phone"]
+    # the applicant's e-mail is personal data like the phone and the address
+    assert {"applicant_phone", "applicant_email", "applicant_address"} <= set(
+        found["application.Application"]
+    )
 
 
 def test_rotation_reseals_under_new_key_and_old_key_can_go():

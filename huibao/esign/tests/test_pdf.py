@@ -12,6 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image, ImageChops
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
@@ -23,7 +25,7 @@ from reportlab.platypus import SimpleDocTemplate
 from huibao.esign import pdf as pdf_module
 from huibao.esign.bench import sample_policy, signature_png
 from huibao.esign.ca import SIGNING_CN, ca_directory
-from huibao.esign.pdf import QrFlowable, Section, render_pdf, sign_pdf, verify_pdf
+from huibao.esign.pdf import Coverage, QrFlowable, Section, render_pdf, sign_pdf, verify_pdf
 
 
 def _pdftotext(path: Path) -> str:
@@ -156,6 +158,44 @@ def test_one_changed_byte_fails_both_validators(signed_policy, tmp_path):
     assert not check.intact
     assert "Signature Validation: Digest Mismatch." in report
     assert "Signature is Valid." not in report
+
+
+def test_bytes_appended_after_signing_leave_the_signature_intact_but_not_valid(signed_policy):
+    # given a signed policy with bytes appended after its %%EOF
+    signed, _ = signed_policy
+    appended = signed + b"\n% appended\n"
+    # when
+    check = verify_pdf(appended)
+    # then what was signed is intact and the platform signed it, but the file is not what was signed
+    assert check.intact and check.trusted
+    assert check.coverage == Coverage.ENTIRE_REVISION and not check.updated_after_signing
+    assert not check.valid
+    assert "does not cover the entire file" in check.problems[-1]
+
+
+def test_an_incremental_update_after_signing_is_not_valid(signed_policy):
+    # given a signed policy with an incremental update (a new document information dictionary),
+    # which pyHanko's own rules accept
+    signed, _ = signed_policy
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed))
+    writer.set_info(
+        generic.DictionaryObject({generic.NameObject("/Producer"): generic.TextStringObject("x")})
+    )
+    out = io.BytesIO()
+    writer.write(out)
+    # when
+    check = verify_pdf(out.getvalue())
+    # then
+    assert check.intact and check.trusted
+    assert check.coverage == Coverage.ENTIRE_REVISION and check.updated_after_signing
+    assert not check.valid
+    assert check.problems[-1] == "updated after signing"
+
+
+def test_the_untouched_file_is_covered_entirely(signed_policy):
+    signed, _ = signed_policy
+    check = verify_pdf(signed)
+    assert check.valid and check.coverage == Coverage.ENTIRE_FILE and not check.updated_after_signing
 
 
 def test_signature_from_another_ca_is_intact_but_not_trusted(var_dir, settings, tmp_path):

@@ -113,6 +113,57 @@ def test_uploaded_epolicy_is_recognised_and_a_changed_copy_is_not(client, policy
     assert garbage.status_code == 200 and 'data-valid="false"' in garbage.content.decode()
 
 
+def incremental_update(pdf: bytes) -> bytes:
+    """`pdf` with an incremental update appended that replaces its document information (a change
+    pyHanko's rules accept after a signature)."""
+    import io
+
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    writer.set_info(
+        generic.DictionaryObject({generic.NameObject("/Producer"): generic.TextStringObject("x")})
+    )
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def upload(client, data: bytes) -> str:
+    response = client.post(
+        "/policy/verify/",
+        {"action": "upload", "file": SimpleUploadedFile("p.pdf", data, content_type="application/pdf")},
+    )
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_verification_never_says_unmodified_of_a_file_changed_after_signing(client, policy) -> None:
+    # given the issued e-policy, and two copies changed after signing without touching the signed
+    # bytes: bytes appended after %%EOF, and an incremental update
+    pdf = documents.render_epolicy(policy).pdf
+    appended = pdf + b"\n% appended after signing\n"
+    updated = incremental_update(pdf)
+    # when each is uploaded
+    untouched_html, appended_html, updated_html = (upload(client, d) for d in (pdf, appended, updated))
+    # then the changed ones keep the true part (the platform's signature over what it signed) and
+    # say what was done after signing; nothing on them says the file was not modified
+    for html, added in (
+        (appended_html, "文件在签署后被追加了内容"),
+        (updated_html, "文件在签署后被增量修改过"),
+    ):
+        assert "签署后未被修改" not in html
+        assert "电子签章由汇保平台证书签署，签章所覆盖的内容未被改动" in html
+        assert added in html
+        assert 'data-valid="false"' in html and 'data-whole="false"' in html and 'data-match="false"' in html
+        assert "verdict--ok" not in html
+    # and the untouched file reads as signed, whole and issued
+    assert "签署后未被修改" in untouched_html
+    assert 'data-valid="true"' in untouched_html and 'data-whole="true"' in untouched_html
+    assert 'data-match="true"' in untouched_html and "verdict--ok" in untouched_html
+
+
 def test_verification_is_rate_limited_per_address(client, policy) -> None:
     from huibao.policy.web import views
 

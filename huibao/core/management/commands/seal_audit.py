@@ -4,6 +4,9 @@ Entries are written unsealed inside the business transactions; this links and ha
 committed (`huibao.core.audit.seal_pending`), once or every SECONDS. Run one or more beside the
 app servers (several are safe: one seals while the others skip); readers of the chain seal
 first anyway, so a stopped sealer delays the hashing, never the completeness of what is shown.
+An entry dated too far before the newest sealed one (or after the sealer's clock) is refused and
+left unsealed (see `huibao.core.audit.seal_pending`): logged by the loop, listed by a single run,
+which then exits with status 3.
 """
 
 from __future__ import annotations
@@ -12,10 +15,10 @@ import logging
 import time
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
-from huibao.core.audit import seal_pending
+from huibao.core.audit import refused_entries, seal_pending
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +33,15 @@ class Command(BaseCommand):
         interval = options["loop"]
         if not interval:
             self.stdout.write(f"sealed: {seal_pending()}")
+            refused = refused_entries()
+            for entry in refused:
+                self.stderr.write(f"refused: audit entry {entry.id} left unsealed: {entry.problem}")
+            if refused:
+                raise CommandError(
+                    f"{len(refused)} audit entries left unsealed: their times are off by more than the "
+                    "allowed clock skew (check the servers' clocks; `verify_audit` lists them)",
+                    returncode=3,
+                )
             return
         while True:
             try:

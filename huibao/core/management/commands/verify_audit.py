@@ -1,9 +1,12 @@
-"""`manage.py verify_audit`: walk the audit hash chain; exit non-zero on the first break."""
+"""`manage.py verify_audit`: walk the audit hash chain; exit 2 on the first break, 3 when the chain
+holds but entries are dated out of order beyond the allowed clock skew (sealed before the sealer
+checked times, or refused by it and left unsealed)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from huibao.core.audit import verify_chain
@@ -40,4 +43,13 @@ class Command(BaseCommand):
         # Keep this pair outside the database (ticket, notarised log, WORM storage): a chain
         # rewritten from scratch verifies on its own, but cannot reproduce an anchored head.
         self.stdout.write(f"head: {report.head_seq}:{report.head_hash}")
+        if report.clock_problems:
+            for problem in report.clock_problems:
+                self.stdout.write(f"clock: {problem}")
+            raise CommandError(
+                f"audit chain intact, but {len(report.clock_problems)} entries are dated out of order "
+                f"beyond the allowed clock skew (AUDIT_MAX_CLOCK_SKEW = {settings.AUDIT_MAX_CLOCK_SKEW} s): "
+                "check the servers' clocks",
+                returncode=3,
+            )
         self.stdout.write(self.style.SUCCESS("audit chain OK"))
