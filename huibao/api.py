@@ -87,6 +87,7 @@ def _schema_message(error: dict[str, Any]) -> str:
         "string_type": "须为文本",
         "string_too_long": f"最多{ctx.get('max_length')}个字符",
         "string_too_short": f"至少{ctx.get('min_length')}个字符",
+        "too_long": f"最多{ctx.get('max_length')}项",
         "int_type": "须为整数",
         "int_parsing": "须为整数",
         "bool_type": "须为 true 或 false",

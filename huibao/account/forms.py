@@ -11,6 +11,9 @@ from huibao.account.errors import InvalidPhone
 from huibao.account.services import clean_phone
 from huibao.core.errors import DomainError
 
+# As long as any password may be (the API's limit too): hashing is never fed a megabyte.
+PASSWORD_MAX_LENGTH = 256
+
 
 def add_domain_error(form: forms.Form, exc: DomainError) -> None:
     """Show a domain error inline: on its field when the form has it, else above the form."""
@@ -81,10 +84,14 @@ class SignupForm(CodeRequestMixin):
     phone = PhoneField()
     code = _code_field(_("SMS code"))
     password = forms.CharField(
-        label=_("Password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+        label=_("Password"),
+        max_length=PASSWORD_MAX_LENGTH,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     password2 = forms.CharField(
         label=_("Confirm password"),
+        max_length=PASSWORD_MAX_LENGTH,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
@@ -105,6 +112,7 @@ class PasswordLoginForm(forms.Form):
     phone = PhoneField()
     password = forms.CharField(
         label=_("Password"),
+        max_length=PASSWORD_MAX_LENGTH,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
@@ -121,6 +129,7 @@ class StaffLoginForm(forms.Form):
     )
     password = forms.CharField(
         label=_("Password"),
+        max_length=PASSWORD_MAX_LENGTH,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )

@@ -13,19 +13,31 @@
     }
 
 Plain functions over plain data: no database access here.
+
+Also the rules of the data entered for an application (`check_data`): the applicant, the insured,
+their health answers and beneficiaries, and the subject, checked against the rule sets of the
+products and their health questions on a given day; see docs/application.md.
 """
 
 from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from huibao.application.states import Relation, SignatureMethod
-from huibao.core.errors import FieldError
+from huibao.application.states import BeneficiaryMode, Relation, SignatureMethod
+from huibao.core.errors import FieldError, ValidationFailed
+from huibao.core.validators import (
+    ResidentId,
+    normalise_person_name,
+    person_name_problem,
+    text_problem,
+    validate_mobile,
+    validate_resident_id,
+)
 
 ALL_RELATIONS: tuple[str, ...] = tuple(Relation.values)
 EFFECTIVE_RULES = ("next_day", "same_day", "days_after_payment")
@@ -83,6 +95,8 @@ def validate_rules(raw: Mapping[str, Any]) -> list[FieldError]:
         value = raw.get(name, 1)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             bad(name, "须为非负整数")
+        elif name == "max_insured" and value > MAX_INSURED:
+            bad(name, f"每张投保单最多{MAX_INSURED}位被保险人")
     if raw.get("beneficiary", "legal") not in ("legal", "named_allowed"):
         bad("beneficiary", "须为 legal 或 named_allowed")
     if raw.get("signature", "handwritten") not in SignatureMethod.values:
@@ -152,3 +166,454 @@ def combined_subject(rule_sets: list[ApplicationRules]) -> tuple[SubjectField, .
         for f in rules.subject:
             seen.setdefault(f.code, f)
     return tuple(seen.values())
+
+
+# --- the data entered ---------------------------------------------------------------------------
+#
+# What the page form (`web/forms.py`) and the API (`schemas.ApplicationDataIn`) hand over: values
+# as typed, nothing parsed yet except what the API's schema types already are. `check_data` parses
+# and checks them all and is the only place that does.
+
+MIN_PARENT_GAP_YEARS = 15
+MARRIAGE_AGE = {"M": 22, "F": 20}
+# Bounds on what one application can carry, whatever a product's rules say (`validate_rules`
+# refuses a `max_insured` above MAX_INSURED).
+MAX_INSURED = 6  # the documented range of `max_insured`: 1–6
+MAX_BENEFICIARIES = 5  # per insured person
+MAX_BENEFICIARY_ORDER = 5  # 受益顺位 1 … 5: at most one order per beneficiary
+MAX_HEALTH_ANSWERS = 100  # per insured person: more answers than any bundle has questions
+MAX_SUBJECT_FIELDS = 20
+EMAIL_MAX = 254
+ADDRESS_MAX = 200
+OCCUPATION_MAX = 40
+SUBJECT_VALUE_MAX = 64
+# Unknown codes are named in the errors, at most this many and this long (the rest is input).
+_UNKNOWN_SHOWN = 10
+_CODE_SHOWN = 40
+_HUNDRED = Decimal(100)
+_CENT = Decimal("0.01")
+_EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_REGION_SHAPE = re.compile(r"[0-9]{6}")
+_PLAIN_INTEGER = re.compile(r"([+-]?)([0-9]+)")
+_PLAIN_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+_HUGE = 10**9  # stands for an integer of more than nine digits: out of every range here
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicantInput:
+    name: str
+    id_number: str
+    phone: str
+    email: str = ""
+    address: str = ""
+    region: str = ""
+    occupation: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BeneficiaryInput:
+    name: str
+    id_number: str
+    relation: str
+    share_percent: Decimal | str | int | float  # as entered: never rounded before the check
+    order: int | str = 1  # the form's text, or the API's integer
+
+
+@dataclass(frozen=True, slots=True)
+class InsuredInput:
+    relation: str
+    name: str = ""
+    id_number: str = ""
+    phone: str = ""
+    occupation: str = ""
+    occupation_class: int | str | None = None  # "" and None: not given
+    health_answers: Mapping[str, object] = field(default_factory=dict)  # code → True / False only
+    beneficiaries: Sequence[BeneficiaryInput] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationData:
+    applicant: ApplicantInput
+    insured: Sequence[InsuredInput]
+    beneficiary_mode: str = BeneficiaryMode.LEGAL
+    subject: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthQuestion:
+    code: str
+    text: str
+
+
+def age_on(birth: datetime.date, on: datetime.date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def _shown(code: object) -> str:
+    return str(code)[:_CODE_SHOWN]
+
+
+def _name(value: str, field_name: str, errors: list[FieldError]) -> str:
+    name = normalise_person_name(value)
+    problem = person_name_problem(name)
+    if problem is not None:
+        errors.append(FieldError(field_name, *problem))
+    return name
+
+
+def _resident(value: str, field_name: str, errors: list[FieldError]) -> ResidentId | None:
+    try:
+        return validate_resident_id(value, field=field_name)
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
+        return None
+
+
+def _text(value: str, field_name: str, label: str, max_length: int, errors: list[FieldError]) -> str:
+    text = (value or "").strip()
+    problem = text_problem(text, max_length=max_length)
+    if problem is not None:
+        errors.append(FieldError(field_name, problem[0], label + problem[1]))
+    return text
+
+
+def parse_share(value: object) -> Decimal | None:
+    """A beneficiary's share as entered, exactly (`50.005` stays `50.005`); None if it is no
+    number. A JSON number arrives as its shortest decimal form (what was typed, up to 15 digits)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        value = repr(value)
+    if isinstance(value, str) and _PLAIN_DECIMAL.fullmatch(value.strip()):
+        try:
+            return Decimal(value.strip())
+        except InvalidOperation:
+            return None
+    return None
+
+
+def parse_integer(value: object) -> int | None:
+    """An order (顺位) or occupation class as an integer, from the API's integer or the form's
+    text; None if it is no integer (True is none, nor is "1.0"). More than nine digits come back
+    as ±`_HUGE`, never parsed."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        m = _PLAIN_INTEGER.fullmatch(value.strip())
+        if m is not None:
+            if len(m.group(2)) > 9:
+                return -_HUGE if m.group(1) == "-" else _HUGE
+            return int(m.group(0))
+    return None
+
+
+def _occupation_class(value: object, field_name: str, errors: list[FieldError]) -> int | None:
+    if value is None or value == "":
+        return None
+    number = parse_integer(value)
+    if number is None or not 1 <= number <= 6:
+        errors.append(FieldError(field_name, "out_of_range", "职业类别须为1至6类"))
+        return None
+    return number
+
+
+def _health_answers(
+    answers: Mapping[str, object], questions: Sequence[HealthQuestion], prefix: str, errors: list[FieldError]
+) -> dict[str, bool]:
+    """Every question answered with a real boolean (not "yes", 1 or "true"); no other code."""
+    known = {q.code for q in questions}
+    unknown = [code for code in answers if code not in known]
+    for code in unknown[:_UNKNOWN_SHOWN]:
+        errors.append(
+            FieldError(
+                f"{prefix}.health_answers.{_shown(code)}",
+                "unknown_question",
+                f"没有代码为“{_shown(code)}”的健康告知问题",
+            )
+        )
+    checked: dict[str, bool] = {}
+    for q in questions:
+        value = answers.get(q.code)
+        field_name = f"{prefix}.health_answers.{q.code}"
+        if value is None:
+            errors.append(FieldError(field_name, "required", f"请回答健康告知：{q.text}"))
+        elif not isinstance(value, bool):
+            errors.append(FieldError(field_name, "not_boolean", f"健康告知须回答“是”或“否”：{q.text}"))
+        else:
+            checked[q.code] = value
+    return checked
+
+
+def _beneficiaries(
+    person: InsuredInput, prefix: str, insured_id: str, errors: list[FieldError]
+) -> list[dict[str, Any]]:
+    rows = list(person.beneficiaries)
+    if not rows:
+        errors.append(FieldError(f"{prefix}.beneficiaries", "required", "指定受益人时请至少填写一位受益人"))
+    if len(rows) > MAX_BENEFICIARIES:
+        errors.append(
+            FieldError(
+                f"{prefix}.beneficiaries", "too_many", f"每位被保险人最多指定{MAX_BENEFICIARIES}位受益人"
+            )
+        )
+        rows = rows[:MAX_BENEFICIARIES]
+    totals: dict[int, Decimal] = {}
+    out: list[dict[str, Any]] = []
+    for index, b in enumerate(rows):
+        bp = f"{prefix}.beneficiaries[{index}]"
+        name = _name(b.name, f"{bp}.name", errors)
+        resident = _resident(b.id_number, f"{bp}.id_number", errors)
+        if b.relation not in Relation.values or b.relation == Relation.SELF:
+            errors.append(
+                FieldError(f"{bp}.relation", "invalid_choice", "受益人与被保险人的关系须为配偶、子女或父母")
+            )
+        if resident is not None and insured_id and resident.number == insured_id:
+            errors.append(
+                FieldError(f"{bp}.id_number", "beneficiary_is_insured", "身故受益人不能是被保险人本人")
+            )
+        order = parse_integer(b.order)
+        if order is None:
+            errors.append(FieldError(f"{bp}.order", "invalid", "受益顺位须为整数"))
+        elif not 1 <= order <= MAX_BENEFICIARY_ORDER:
+            errors.append(
+                FieldError(f"{bp}.order", "out_of_range", f"受益顺位须为第1至第{MAX_BENEFICIARY_ORDER}顺位")
+            )
+            order = None
+        share = parse_share(b.share_percent)
+        if share is None:
+            errors.append(FieldError(f"{bp}.share_percent", "invalid", "受益比例须为数字"))
+        elif not Decimal(0) < share <= _HUNDRED:
+            errors.append(FieldError(f"{bp}.share_percent", "out_of_range", "受益比例须大于0且不超过100%"))
+        elif share != share.quantize(_CENT):
+            # checked as entered: 50.005 is refused, never rounded to 50.01 (or 50.00)
+            errors.append(FieldError(f"{bp}.share_percent", "too_many_decimals", "受益比例最多保留两位小数"))
+        if share is None or order is None or not Decimal(0) < share <= _HUNDRED:
+            continue
+        totals[order] = totals.get(order, Decimal(0)) + share
+        # exact: a share with more than two decimals was refused above, so nothing rounds here
+        out.append(
+            {
+                "name": name,
+                "id": resident,
+                "relation": b.relation,
+                "order": order,
+                "share": share.quantize(_CENT),
+            }
+        )
+    for order, total in sorted(totals.items()):
+        if total != _HUNDRED:
+            errors.append(
+                FieldError(
+                    f"{prefix}.beneficiaries",
+                    "shares_not_100",
+                    f"第{order}顺位受益人的受益比例合计须为100%，当前为{total.normalize():f}%",
+                )
+            )
+    return out
+
+
+def _subject(
+    entered: Mapping[str, str], fields: Sequence[SubjectField], errors: list[FieldError]
+) -> dict[str, str]:
+    known = {f.code for f in fields}
+    unknown = [code for code in entered if code not in known]
+    for code in unknown[:_UNKNOWN_SHOWN]:
+        errors.append(
+            FieldError(
+                f"subject.{_shown(code)}", "unknown_field", f"本投保单没有“{_shown(code)}”这项标的信息"
+            )
+        )
+    subject: dict[str, str] = {}
+    for f in fields:
+        raw = entered.get(f.code, "")
+        text = (raw if isinstance(raw, str) else "").strip()
+        if f.code in ("plate_number", "vin"):
+            text = text.upper()
+        if not text:
+            if f.required:
+                errors.append(FieldError(f"subject.{f.code}", "required", f"请填写{f.label}"))
+            continue
+        problem = text_problem(text, max_length=SUBJECT_VALUE_MAX)
+        if problem is not None:
+            errors.append(FieldError(f"subject.{f.code}", problem[0], f.label + problem[1]))
+            continue
+        if f.pattern and not re.fullmatch(f.pattern, text):
+            errors.append(
+                FieldError(
+                    f"subject.{f.code}", "invalid", f"{f.label}格式不正确{('：' + f.hint) if f.hint else ''}"
+                )
+            )
+        subject[f.code] = text
+    return subject
+
+
+def check_data(
+    data: ApplicationData,
+    *,
+    rule_sets: Sequence[ApplicationRules],
+    questions: Sequence[HealthQuestion],
+    today: datetime.date,
+) -> tuple[list[FieldError], dict[str, Any]]:
+    """Checks the data entered against the products' rule sets and health questions on `today`;
+    returns (errors naming their fields, normalised values). The values are what
+    `services._write_data` writes; they mean something only when there is no error."""
+    errors: list[FieldError] = []
+    a = data.applicant
+    applicant_name = _name(a.name, "applicant.name", errors)
+    applicant_id = _resident(a.id_number, "applicant.id_number", errors)
+    phone = ""
+    try:
+        phone = validate_mobile(a.phone, field="applicant.phone")
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
+    email = (a.email or "").strip()
+    if email and (
+        len(email) > EMAIL_MAX
+        or not _EMAIL_SHAPE.fullmatch(email)
+        or text_problem(email, max_length=EMAIL_MAX)
+    ):
+        errors.append(FieldError("applicant.email", "invalid", "邮箱格式错误"))
+    address = _text(a.address, "applicant.address", "地址", ADDRESS_MAX, errors)
+    occupation = _text(a.occupation, "applicant.occupation", "职业", OCCUPATION_MAX, errors)
+    region = (a.region or "").strip()
+    if region and not _REGION_SHAPE.fullmatch(region):
+        errors.append(FieldError("applicant.region", "invalid", "行政区划代码须为6位数字"))
+    if applicant_id is not None:
+        min_age = max(r.applicant_min_age for r in rule_sets) if rule_sets else 18
+        if age_on(applicant_id.birth_date, today) < min_age:
+            errors.append(
+                FieldError("applicant.id_number", "applicant_too_young", f"投保人须年满{min_age}周岁")
+            )
+
+    max_insured = min((r.max_insured for r in rule_sets), default=1) or 1
+    insured = list(data.insured)
+    if not insured:
+        errors.append(FieldError("insured", "required", "请填写被保险人"))
+    if len(insured) > max_insured:
+        errors.append(FieldError("insured", "too_many", f"本产品每张投保单最多{max_insured}位被保险人"))
+        insured = insured[:MAX_INSURED]  # refused anyway: the others' errors add nothing
+
+    named_allowed = all(r.named_beneficiaries_allowed for r in rule_sets)
+    if data.beneficiary_mode not in BeneficiaryMode.values:
+        errors.append(FieldError("beneficiary_mode", "invalid_choice", "受益人类型须为法定或指定"))
+    elif data.beneficiary_mode == BeneficiaryMode.NAMED and not named_allowed:
+        errors.append(
+            FieldError("beneficiary_mode", "named_not_allowed", "本产品的受益人为法定受益人，不能指定")
+        )
+
+    # One applicant has at most one spouse and two parents among the insured.
+    for relation_code, most, label in ((Relation.SPOUSE, 1, "配偶"), (Relation.PARENT, 2, "父母")):
+        count = sum(1 for p in insured if p.relation == relation_code)
+        if count > most:
+            errors.append(
+                FieldError("insured", "relation_count", f"被保险人中与投保人关系为{label}的最多{most}位")
+            )
+
+    allowed = [r for r in Relation.values if all(r in rs.insured_relations for rs in rule_sets)]
+    persons: list[dict[str, Any]] = []
+    seen_ids: set[str] = set()
+    for index, person in enumerate(insured):
+        prefix = f"insured[{index}]"
+        relation = person.relation
+        if relation not in Relation.values:
+            errors.append(
+                FieldError(f"{prefix}.relation", "invalid_choice", "与投保人关系须为本人、配偶、子女或父母")
+            )
+            continue
+        if relation not in allowed:
+            labels = "、".join(str(Relation(r).label) for r in allowed)
+            errors.append(
+                FieldError(
+                    f"{prefix}.relation", "relation_not_accepted", f"本产品的被保险人只能是投保人的{labels}"
+                )
+            )
+        if relation == Relation.SELF:
+            name, resident = applicant_name, applicant_id
+        else:
+            name = _name(person.name, f"{prefix}.name", errors)
+            resident = _resident(person.id_number, f"{prefix}.id_number", errors)
+            if resident is not None and applicant_id is not None:
+                _check_relation(relation, resident, applicant_id, prefix, today, errors)
+        id_number = resident.number if resident else ""
+        if id_number:
+            if id_number in seen_ids:
+                errors.append(FieldError(f"{prefix}.id_number", "duplicate", "同一被保险人不能重复填写"))
+            seen_ids.add(id_number)
+        phone_i = ""
+        if person.phone:
+            try:
+                phone_i = validate_mobile(person.phone, field=f"{prefix}.phone")
+            except ValidationFailed as exc:
+                errors.extend(exc.errors)
+        occupation_i = _text(person.occupation, f"{prefix}.occupation", "职业", OCCUPATION_MAX, errors)
+        occupation_class = _occupation_class(person.occupation_class, f"{prefix}.occupation_class", errors)
+        answers = _health_answers(person.health_answers or {}, questions, prefix, errors)
+        beneficiaries: list[dict[str, Any]] = []
+        if data.beneficiary_mode == BeneficiaryMode.NAMED:
+            beneficiaries = _beneficiaries(person, prefix, id_number, errors)
+        persons.append(
+            {
+                "relation": relation,
+                "name": name,
+                "resident": resident,
+                "phone": phone_i,
+                "occupation": occupation_i,
+                "occupation_class": occupation_class,
+                "answers": answers,
+                "beneficiaries": beneficiaries,
+            }
+        )
+
+    subject = _subject(data.subject or {}, combined_subject(list(rule_sets)), errors)
+    normalized = {
+        "applicant": {
+            "name": applicant_name,
+            "resident": applicant_id,
+            "phone": phone,
+            "email": email,
+            "address": address,
+            "region": region,
+            "occupation": occupation,
+        },
+        "persons": persons,
+        "subject": subject,
+    }
+    return errors, normalized
+
+
+def _check_relation(
+    relation: str,
+    resident: ResidentId,
+    applicant: ResidentId,
+    prefix: str,
+    today: datetime.date,
+    errors: list[FieldError],
+) -> None:
+    """The insured's relation to the applicant fits their ID numbers (ages, not the same person)."""
+    if resident.number == applicant.number:
+        errors.append(FieldError(f"{prefix}.relation", "self_is_self", "被保险人是投保人本人时请选择“本人”"))
+    gap = age_on(applicant.birth_date, today) - age_on(resident.birth_date, today)
+    if relation == Relation.CHILD and gap < MIN_PARENT_GAP_YEARS:
+        errors.append(
+            FieldError(
+                f"{prefix}.relation", "relation_age", "子女的年龄应比投保人小至少15岁，请核对关系或证件号"
+            )
+        )
+    if relation == Relation.PARENT and -gap < MIN_PARENT_GAP_YEARS:
+        errors.append(
+            FieldError(
+                f"{prefix}.relation", "relation_age", "父母的年龄应比投保人大至少15岁，请核对关系或证件号"
+            )
+        )
+    if relation == Relation.SPOUSE:
+        for who, res in (("被保险人", resident), ("投保人", applicant)):
+            if age_on(res.birth_date, today) < MARRIAGE_AGE[res.sex]:
+                errors.append(
+                    FieldError(f"{prefix}.relation", "relation_age", f"{who}未达法定婚龄，不能为配偶关系")
+                )

@@ -1,8 +1,11 @@
 """Shapes of the application API (`huibao.application.api`) and the builders that fill them.
 
-Inputs are lenient on purpose (strings default to "", numbers are parsed by the services) so that
-a wrong value comes back as the project's 422 naming the field (`applicant.id_number`,
-`insured[0].beneficiaries`…) from `services`, not as a schema error.
+Inputs are lenient on purpose (strings default to "", shares are parsed by the rules, exactly as
+entered) so that a wrong value comes back as the project's 422 naming the field
+(`applicant.id_number`, `insured[0].beneficiaries`…) from `rules.check_data`. Only types that
+pydantic would otherwise coerce are strict here: health answers are JSON booleans (`"yes"`, 1 and
+`"true"` are refused), orders and occupation classes JSON integers; list and map lengths carry the
+bounds of `rules` (the schema refuses a longer one before anything reads it).
 
 Outputs never carry a full ID number, phone number or health answer: those are masked here for
 everyone, and names are masked for anyone but the customer who owns the application. The owner
@@ -19,8 +22,9 @@ from typing import Any
 
 from django.utils import timezone
 from ninja import Field, Schema
+from pydantic import StrictBool, StrictInt
 
-from huibao.application import services
+from huibao.application import rules, services
 from huibao.application.models import Application
 from huibao.application.states import (
     ApplicationStatus,
@@ -96,8 +100,11 @@ class BeneficiaryIn(Schema):
     name: str = Field("", examples=["李红"])
     id_number: str = Field("", examples=["110105199205150022"])
     relation: str = Field("", description="与被保险人关系：spouse · child · parent", examples=["spouse"])
-    share_percent: Decimal = Field(..., description="受益比例（%），同一顺位合计100", examples=["100"])
-    order: int = Field(1, description="受益顺位", examples=[1])
+    # a string is handed on as typed; a JSON number as its shortest decimal form (see rules.parse_share)
+    share_percent: Decimal | str = Field(
+        ..., description="受益比例（%），最多两位小数，同一顺位合计恰为100（不四舍五入）", examples=["100"]
+    )
+    order: StrictInt = Field(1, description=f"受益顺位：1 至 {rules.MAX_BENEFICIARY_ORDER}", examples=[1])
 
 
 class InsuredIn(Schema):
@@ -106,21 +113,28 @@ class InsuredIn(Schema):
     id_number: str = Field("", examples=[""])
     phone: str = Field("", examples=[""])
     occupation: str = Field("", examples=[""])
-    occupation_class: int | None = Field(None, examples=[1])
-    health_answers: dict[str, bool] = Field(
-        default_factory=dict, description="健康告知：问题代码 → 是/否", examples=[{"cancer": False}]
+    occupation_class: StrictInt | None = Field(None, description="1 至 6", examples=[1])
+    health_answers: dict[str, StrictBool] = Field(
+        default_factory=dict,
+        max_length=rules.MAX_HEALTH_ANSWERS,
+        description="健康告知：问题代码 → true/false（JSON 布尔值）；每个问题都须回答，未知代码被拒绝",
+        examples=[{"cancer": False}],
     )
     beneficiaries: list[BeneficiaryIn] = Field(
-        default_factory=list, description="指定受益人（beneficiary_mode=named 时）"
+        default_factory=list,
+        max_length=rules.MAX_BENEFICIARIES,
+        description="指定受益人（beneficiary_mode=named 时）",
     )
 
 
 class ApplicationDataIn(Schema):
     applicant: ApplicantIn
-    insured: list[InsuredIn] = Field(default_factory=list)
+    insured: list[InsuredIn] = Field(default_factory=list, max_length=rules.MAX_INSURED)
     beneficiary_mode: str = Field("legal", description="legal（法定）· named（指定）", examples=["legal"])
     subject: dict[str, str] = Field(
-        default_factory=dict, description="保险标的（车牌号等），见产品的 application_rules.subject"
+        default_factory=dict,
+        max_length=rules.MAX_SUBJECT_FIELDS,
+        description="保险标的（车牌号等），见产品的 application_rules.subject；未知代码被拒绝",
     )
 
     def to_domain(self) -> services.ApplicationData:
@@ -163,8 +177,8 @@ class ApplicationDataIn(Schema):
 
 
 class IdentityIn(Schema):
-    name: str = Field(..., examples=["王小明"])
-    id_number: str = Field(..., examples=[EXAMPLE_ID])
+    name: str = Field(..., max_length=64, examples=["王小明"])
+    id_number: str = Field(..., max_length=32, examples=[EXAMPLE_ID])
 
 
 class ConfirmIn(Schema):
@@ -176,7 +190,10 @@ class ConfirmIn(Schema):
 
 class FaceIn(Schema):
     return_url: str = Field(
-        ..., description="人脸识别完成后返回的地址（本站路径或本站URL）", examples=["/apply/face-done/"]
+        ...,
+        max_length=2000,
+        description="人脸识别完成后返回的地址（本站路径或本站URL）",
+        examples=["/apply/face-done/"],
     )
 
 

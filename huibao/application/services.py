@@ -30,11 +30,10 @@ import base64
 import datetime
 import hashlib
 import json
-import re
 import secrets
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -54,11 +53,14 @@ from huibao.application.models import (
     InsuredPerson,
     Signature,
 )
+from huibao.application.rules import ApplicantInput as ApplicantInput
+from huibao.application.rules import ApplicationData as ApplicationData
+from huibao.application.rules import BeneficiaryInput as BeneficiaryInput
+from huibao.application.rules import InsuredInput as InsuredInput
 from huibao.application.states import (
     OPEN_STATUSES,
     TRANSITIONS,
     ApplicationStatus,
-    BeneficiaryMode,
     Channel,
     Relation,
     SignatureMethod,
@@ -71,7 +73,7 @@ from huibao.core.errors import Conflict, FieldError, NotFound, PermissionDenied,
 from huibao.core.fields import lookup_hash
 from huibao.core.money import to_fen
 from huibao.core.states import check_transition
-from huibao.core.validators import validate_mobile, validate_resident_id
+from huibao.core.validators import normalise_person_name, validate_resident_id
 from huibao.rating import rules as rating_rules
 from huibao.rating.models import Quote
 from huibao.rating.selectors import quote_for_user
@@ -80,8 +82,6 @@ from huibao.rating.services import get_rating_product
 REFERENCE_KIND = "application"
 ID_HASH_CONTEXT = "person.id_number"
 MAX_ITEMS = 6
-MIN_PARENT_GAP_YEARS = 15
-MARRIAGE_AGE = {"M": 22, "F": 20}
 
 
 def application_ttl() -> datetime.timedelta:
@@ -98,46 +98,8 @@ def payment_ttl() -> datetime.timedelta:
 
 
 # --- input shapes -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ApplicantInput:
-    name: str
-    id_number: str
-    phone: str
-    email: str = ""
-    address: str = ""
-    region: str = ""
-    occupation: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class BeneficiaryInput:
-    name: str
-    id_number: str
-    relation: str
-    share_percent: Decimal | str
-    order: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class InsuredInput:
-    relation: str
-    name: str = ""
-    id_number: str = ""
-    phone: str = ""
-    occupation: str = ""
-    occupation_class: int | None = None
-    health_answers: Mapping[str, bool] = field(default_factory=dict)
-    beneficiaries: Sequence[BeneficiaryInput] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ApplicationData:
-    applicant: ApplicantInput
-    insured: Sequence[InsuredInput]
-    beneficiary_mode: str = BeneficiaryMode.LEGAL
-    subject: Mapping[str, str] = field(default_factory=dict)
+# The data entered (`ApplicationData` and its parts) is defined with its rules in `rules.py` and
+# imported above under the same names (`services.ApplicationData`…).
 
 
 @dataclass(frozen=True, slots=True)
@@ -704,242 +666,19 @@ def claim_invitation(token: str, *, user: Any, request: HttpRequest | None = Non
 # --- 2. data -----------------------------------------------------------------------------------
 
 
-def _age_on(birth: datetime.date, on: datetime.date) -> int:
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
-
-
-def _validated_person_id(value: str, field_name: str, errors: list[FieldError]) -> Any:
-    try:
-        return validate_resident_id(value, field=field_name)
-    except ValidationFailed as exc:
-        errors.extend(exc.errors)
-        return None
-
-
-def _check_name(value: str, field_name: str, errors: list[FieldError]) -> str:
-    name = (value or "").strip()
-    if not 2 <= len(name) <= 30:
-        errors.append(FieldError(field_name, "name_length", "请填写2至30个字的真实姓名"))
-    return name
-
-
 def _validate_data(
     app: Application, data: ApplicationData, *, items: Sequence[ApplicationItem] | None = None
 ) -> tuple[list[FieldError], dict[str, Any]]:
-    """Checks everything; returns (errors, normalized values)."""
-    errors: list[FieldError] = []
-    today = timezone.localdate()
+    """Checks everything (`rules.check_data`, pure); returns (errors, normalized values)."""
     if items is None:
         items = items_of(app)
-    rule_sets = [rules_of(i) for i in items]
-    a = data.applicant
-    applicant_name = _check_name(a.name, "applicant.name", errors)
-    applicant_id = _validated_person_id(a.id_number, "applicant.id_number", errors)
-    phone = ""
-    try:
-        phone = validate_mobile(a.phone, field="applicant.phone")
-    except ValidationFailed as exc:
-        errors.extend(exc.errors)
-    if a.email and ("@" not in a.email or len(a.email) > 254):
-        errors.append(FieldError("applicant.email", "invalid", "邮箱格式错误"))
-    if len(a.address or "") > 200:
-        errors.append(FieldError("applicant.address", "too_long", "地址不超过200字"))
-    if applicant_id is not None:
-        min_age = max(r.applicant_min_age for r in rule_sets) if rule_sets else 18
-        if _age_on(applicant_id.birth_date, today) < min_age:
-            errors.append(
-                FieldError("applicant.id_number", "applicant_too_young", f"投保人须年满{min_age}周岁")
-            )
-
-    max_insured = min((r.max_insured for r in rule_sets), default=1) or 1
-    if not data.insured:
-        errors.append(FieldError("insured", "required", "请填写被保险人"))
-    if len(data.insured) > max_insured:
-        errors.append(FieldError("insured", "too_many", f"本产品每张投保单最多{max_insured}位被保险人"))
-
-    questions = health_questions(app, items=items)
-    persons: list[dict[str, Any]] = []
-    seen_ids: set[str] = set()
-    named_allowed = all(r.named_beneficiaries_allowed for r in rule_sets)
-    if data.beneficiary_mode not in BeneficiaryMode.values:
-        errors.append(FieldError("beneficiary_mode", "invalid_choice", "受益人类型须为法定或指定"))
-    elif data.beneficiary_mode == BeneficiaryMode.NAMED and not named_allowed:
-        errors.append(
-            FieldError("beneficiary_mode", "named_not_allowed", "本产品的受益人为法定受益人，不能指定")
-        )
-
-    # One applicant has at most one spouse and two parents among the insured.
-    for relation_code, most, label in ((Relation.SPOUSE, 1, "配偶"), (Relation.PARENT, 2, "父母")):
-        count = sum(1 for p in data.insured if p.relation == relation_code)
-        if count > most:
-            errors.append(
-                FieldError("insured", "relation_count", f"被保险人中与投保人关系为{label}的最多{most}位")
-            )
-
-    for index, person in enumerate(data.insured):
-        prefix = f"insured[{index}]"
-        relation = person.relation
-        allowed = [r for r in Relation.values if all(r in rs.insured_relations for rs in rule_sets)]
-        if relation not in Relation.values:
-            errors.append(
-                FieldError(f"{prefix}.relation", "invalid_choice", "与投保人关系须为本人、配偶、子女或父母")
-            )
-            continue
-        if relation not in allowed:
-            labels = "、".join(str(Relation(r).label) for r in allowed)
-            errors.append(
-                FieldError(
-                    f"{prefix}.relation", "relation_not_accepted", f"本产品的被保险人只能是投保人的{labels}"
-                )
-            )
-        if relation == Relation.SELF:
-            name, resident = applicant_name, applicant_id
-            id_number = resident.number if resident else ""
-        else:
-            name = _check_name(person.name, f"{prefix}.name", errors)
-            resident = _validated_person_id(person.id_number, f"{prefix}.id_number", errors)
-            id_number = resident.number if resident else ""
-            if resident is not None and applicant_id is not None:
-                if resident.number == applicant_id.number:
-                    errors.append(
-                        FieldError(f"{prefix}.relation", "self_is_self", "被保险人是投保人本人时请选择“本人”")
-                    )
-                gap = _age_on(applicant_id.birth_date, today) - _age_on(resident.birth_date, today)
-                if relation == Relation.CHILD and gap < MIN_PARENT_GAP_YEARS:
-                    errors.append(
-                        FieldError(
-                            f"{prefix}.relation",
-                            "relation_age",
-                            "子女的年龄应比投保人小至少15岁，请核对关系或证件号",
-                        )
-                    )
-                if relation == Relation.PARENT and -gap < MIN_PARENT_GAP_YEARS:
-                    errors.append(
-                        FieldError(
-                            f"{prefix}.relation",
-                            "relation_age",
-                            "父母的年龄应比投保人大至少15岁，请核对关系或证件号",
-                        )
-                    )
-                if relation == Relation.SPOUSE:
-                    for who, res in (("被保险人", resident), ("投保人", applicant_id)):
-                        if _age_on(res.birth_date, today) < MARRIAGE_AGE[res.sex]:
-                            errors.append(
-                                FieldError(
-                                    f"{prefix}.relation", "relation_age", f"{who}未达法定婚龄，不能为配偶关系"
-                                )
-                            )
-        if id_number:
-            if id_number in seen_ids:
-                errors.append(FieldError(f"{prefix}.id_number", "duplicate", "同一被保险人不能重复填写"))
-            seen_ids.add(id_number)
-        phone_i = ""
-        if person.phone:
-            try:
-                phone_i = validate_mobile(person.phone, field=f"{prefix}.phone")
-            except ValidationFailed as exc:
-                errors.extend(exc.errors)
-        if person.occupation_class is not None and not 1 <= int(person.occupation_class) <= 6:
-            errors.append(FieldError(f"{prefix}.occupation_class", "out_of_range", "职业类别须为1至6类"))
-        answers: dict[str, bool] = {}
-        for q in questions:
-            code = str(q["code"])
-            value = person.health_answers.get(code) if person.health_answers else None
-            if not isinstance(value, bool):
-                errors.append(
-                    FieldError(f"{prefix}.health_answers.{code}", "required", f"请回答健康告知：{q['text']}")
-                )
-            else:
-                answers[code] = value
-        beneficiaries: list[dict[str, Any]] = []
-        if data.beneficiary_mode == BeneficiaryMode.NAMED:
-            if not person.beneficiaries:
-                errors.append(
-                    FieldError(f"{prefix}.beneficiaries", "required", "指定受益人时请至少填写一位受益人")
-                )
-            totals: dict[int, Decimal] = {}
-            for b_index, b in enumerate(person.beneficiaries):
-                bp = f"{prefix}.beneficiaries[{b_index}]"
-                b_name = _check_name(b.name, f"{bp}.name", errors)
-                b_id = _validated_person_id(b.id_number, f"{bp}.id_number", errors)
-                if b.relation not in Relation.values or b.relation == Relation.SELF:
-                    errors.append(
-                        FieldError(
-                            f"{bp}.relation", "invalid_choice", "受益人与被保险人的关系须为配偶、子女或父母"
-                        )
-                    )
-                if b_id is not None and id_number and b_id.number == id_number:
-                    errors.append(
-                        FieldError(
-                            f"{bp}.id_number", "beneficiary_is_insured", "身故受益人不能是被保险人本人"
-                        )
-                    )
-                try:
-                    share = Decimal(str(b.share_percent)).quantize(Decimal("0.01"))
-                except (InvalidOperation, ValueError):
-                    errors.append(FieldError(f"{bp}.share_percent", "invalid", "受益比例须为数字"))
-                    continue
-                if not Decimal(0) < share <= Decimal(100):
-                    errors.append(
-                        FieldError(f"{bp}.share_percent", "out_of_range", "受益比例须大于0且不超过100%")
-                    )
-                order = int(b.order or 1)
-                totals[order] = totals.get(order, Decimal(0)) + share
-                beneficiaries.append(
-                    {"name": b_name, "id": b_id, "relation": b.relation, "order": order, "share": share}
-                )
-            for order, total in sorted(totals.items()):
-                if total != Decimal(100):
-                    errors.append(
-                        FieldError(
-                            f"{prefix}.beneficiaries",
-                            "shares_not_100",
-                            f"第{order}顺位受益人的受益比例合计须为100%，当前为{total.normalize():f}%",
-                        )
-                    )
-        persons.append(
-            {
-                "relation": relation,
-                "name": name,
-                "resident": resident,
-                "phone": phone_i,
-                "occupation": (person.occupation or "")[:40],
-                "occupation_class": person.occupation_class,
-                "answers": answers,
-                "beneficiaries": beneficiaries,
-            }
-        )
-
-    subject: dict[str, str] = {}
-    for f in subject_fields(app, items=items):
-        text = str((data.subject or {}).get(f.code, "") or "").strip()
-        if f.code in ("plate_number", "vin"):
-            text = text.upper()
-        if not text:
-            if f.required:
-                errors.append(FieldError(f"subject.{f.code}", "required", f"请填写{f.label}"))
-            continue
-        if f.pattern and not re.fullmatch(f.pattern, text):
-            errors.append(
-                FieldError(
-                    f"subject.{f.code}", "invalid", f"{f.label}格式不正确{('：' + f.hint) if f.hint else ''}"
-                )
-            )
-        subject[f.code] = text[:64]
-    normalized = {
-        "applicant": {
-            "name": applicant_name,
-            "resident": applicant_id,
-            "phone": phone,
-            "email": (a.email or "").strip(),
-            "address": (a.address or "").strip(),
-            "region": (a.region or "")[:6],
-            "occupation": (a.occupation or "")[:40],
-        },
-        "persons": persons,
-        "subject": subject,
-    }
-    return errors, normalized
+    questions = [
+        app_rules.HealthQuestion(code=str(q["code"]), text=str(q.get("text", "")))
+        for q in health_questions(app, items=items)
+    ]
+    return app_rules.check_data(
+        data, rule_sets=[rules_of(i) for i in items], questions=questions, today=timezone.localdate()
+    )
 
 
 def _reprice(item: ApplicationItem, person: InsuredPerson, *, user: Any) -> tuple[Quote, list[FieldError]]:
@@ -1207,7 +946,7 @@ def verify_identity(
         _require_owner(app, user)
         if not app.applicant_name:
             raise Conflict("请先填写投保人信息", code="data_missing")
-        if name.strip() != app.applicant_name or resident.number != app.applicant_id_number:
+        if normalise_person_name(name) != app.applicant_name or resident.number != app.applicant_id_number:
             raise ValidationFailed(
                 "not the applicant",
                 errors=[
@@ -1969,7 +1708,7 @@ def required_signatures(
         if item.insured_id is not None:
             items_by_person.setdefault(item.insured_id, []).append(item)
     for person in persons:
-        if person.relation == Relation.SELF or _age_on(person.birth_date, today) < 18:
+        if person.relation == Relation.SELF or app_rules.age_on(person.birth_date, today) < 18:
             continue
         if any(rules_of(i).insured_consent_for_death_cover for i in items_by_person.get(person.pk, [])):
             needed.append(

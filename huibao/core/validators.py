@@ -1,4 +1,5 @@
-"""Validation of personal data: mainland resident ID numbers, mobile numbers, bank card numbers.
+"""Validation of personal data: names, mainland resident ID numbers, mobile numbers, bank card
+numbers, and the characters of free text.
 
 Pure functions: no ORM, no I/O (the region table ships inside python-stdnum). Each raises
 `ValidationFailed` carrying one `FieldError` that names the field and the rule, with a Chinese
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
@@ -104,3 +106,103 @@ def validate_bank_card(value: str, *, field: str = "card_number") -> str:
     if not luhn.is_valid(number):
         raise _fail(field, "card_luhn", "银行卡号校验位错误，请核对卡号")
     return number
+
+
+# --- Names ----------------------------------------------------------------------------------------
+#
+# A person's name as on the resident ID card: Chinese characters, and for names of ethnic
+# minorities the middle dot U+00B7 between their parts (阿卜杜拉·买买提). Nothing else: the
+# real-name registry and the insurer compare the name character by character, so a name with a
+# Latin letter, a digit, an emoji or an invisible character (U+200B, U+202E, U+FEFF…) can never
+# be verified, and an invisible one would make two different names look the same on every page.
+#
+# The dots people type in place of U+00B7 (• U+2022, ・ U+30FB, ･ U+FF65, ‧ U+2027, ∙ U+2219,
+# ⋅ U+22C5, ⸱ U+2E31, ． U+FF0E, "." U+002E) are normalised to it rather than refused: input methods
+# and phones offer them beside (or instead of) U+00B7, and they can only mean that dot here.
+# Whitespace inside a name is dropped (a Chinese name has none; "张 三" is 张三).
+
+NAME_MIN_LENGTH = 2
+NAME_MAX_LENGTH = 30
+NAME_DOT = "\u00b7"
+_NAME_DOT_VARIANTS = str.maketrans(
+    dict.fromkeys("\u2022\u30fb\uff65\u2027\u2219\u22c5\u2e31\uff0e.", NAME_DOT)
+)
+# CJK Unified Ideographs, extensions A–I and the compatibility blocks: rare characters do appear in
+# registered names (𠮷, 䶮).
+_HAN_RANGES = (
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xF900, 0xFAFF),
+    (0x20000, 0x323AF),
+)
+# Unicode categories of characters nobody can see or that steer how text is shown: controls (Cc),
+# format characters (Cf: U+200B, U+200D, U+202E, U+2066, U+FEFF…), surrogates (Cs), private use
+# (Co), unassigned (Cn), line and paragraph separators (Zl, Zp).
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+# Variation selectors and the combining keycap: invisible parts of emoji, category Mn/Me.
+_EMOJI_PARTS = frozenset(range(0xFE00, 0xFE10)) | frozenset(range(0xE0100, 0xE01F0)) | {0x20E3}
+
+
+def is_invisible(ch: str) -> bool:
+    """A control, format or other character that shows nothing (or reorders what is shown)."""
+    return unicodedata.category(ch) in INVISIBLE_CATEGORIES or ord(ch) in _EMOJI_PARTS
+
+
+def _is_han(ch: str) -> bool:
+    code = ord(ch)
+    return any(low <= code <= high for low, high in _HAN_RANGES)
+
+
+def _is_symbol(ch: str) -> bool:
+    """Emoji, pictographs and other symbols (categories So, Sk, Sm, Sc)."""
+    return unicodedata.category(ch).startswith("S")
+
+
+def normalise_person_name(value: str) -> str:
+    """NFC, no whitespace, every dot variant as U+00B7 (see above); nothing refused here."""
+    text = unicodedata.normalize("NFC", value or "")
+    return "".join(text.split()).translate(_NAME_DOT_VARIANTS)
+
+
+def person_name_problem(name: str) -> tuple[str, str] | None:
+    """(code, Chinese message) of what is wrong with a normalised name, or None if it is valid.
+
+    Invisible characters and emoji are named as such, so the person knows what to look for."""
+    if not name:
+        return "required", "请填写姓名"
+    # Symbols first: an emoji often carries invisible parts (U+FE0F, U+200D) of its own.
+    if any(_is_symbol(ch) for ch in name):
+        return "name_symbol", "姓名不能包含表情符号或其他符号"
+    if any(is_invisible(ch) for ch in name):
+        return "name_invisible", "姓名含有控制字符或不可见字符（可能是复制时带入的），请重新输入"
+    if not NAME_MIN_LENGTH <= len(name) <= NAME_MAX_LENGTH:
+        return "name_length", f"姓名应为{NAME_MIN_LENGTH}至{NAME_MAX_LENGTH}个字"
+    if any(ch != NAME_DOT and not _is_han(ch) for ch in name):
+        return "name_chars", "姓名只能包含汉字和间隔号“·”，请与身份证上的姓名一致"
+    if name.startswith(NAME_DOT) or name.endswith(NAME_DOT) or NAME_DOT * 2 in name:
+        return "name_chars", "间隔号“·”只能出现在姓名中间且不能连续"
+    return None
+
+
+def validate_person_name(value: str, *, field: str = "name") -> str:
+    """The name normalised (`normalise_person_name`), or ValidationFailed naming `field`."""
+    name = normalise_person_name(value)
+    problem = person_name_problem(name)
+    if problem is not None:
+        raise _fail(field, *problem)
+    return name
+
+
+# --- Free text ------------------------------------------------------------------------------------
+
+
+def text_problem(value: str, *, max_length: int, multiline: bool = False) -> tuple[str, str] | None:
+    """(code, Chinese message) of what is wrong with a free-text value (an address, an
+    occupation…), or None: longer than `max_length` characters, or a control or invisible
+    character (line breaks only where `multiline`). The caller prefixes the field's label."""
+    if len(value) > max_length:
+        return "too_long", f"不能超过{max_length}个字"
+    allowed = {"\n", "\r", "\t"} if multiline else set()
+    if any(is_invisible(ch) and ch not in allowed for ch in value):
+        return "invisible_characters", "不能含有控制字符或不可见字符"
+    return None

@@ -8,51 +8,22 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
-import unicodedata
 from dataclasses import dataclass
 from typing import Literal
+
+from huibao.core import validators
 
 RegistryResult = Literal["match", "mismatch", "no_record"]
 FaceResult = Literal["passed", "failed", "expired"]
 
 # --- Names --------------------------------------------------------------------------------------
-NAME_MIN_LENGTH = 2
-NAME_MAX_LENGTH = 30
-NAME_DOT = "·"
-# Dots people type inside names of ethnic minorities (阿卜杜拉·买买提): all become U+00B7.
-_DOT_VARIANTS = str.maketrans(dict.fromkeys("•‧・．.", NAME_DOT))
-# CJK Unified Ideographs with extensions A–H and the compatibility block: rare characters do
-# appear in registered names (𠮷, 䶮).
-_HAN_RANGES = (
-    (0x3400, 0x4DBF),
-    (0x4E00, 0x9FFF),
-    (0xF900, 0xFAFF),
-    (0x20000, 0x3134F),
-)
-
-
-def normalise_name(value: str) -> str:
-    """NFC, no whitespace, every dot variant as '·'."""
-    text = unicodedata.normalize("NFC", value or "")
-    return "".join(text.split()).translate(_DOT_VARIANTS)
-
-
-def _is_han(ch: str) -> bool:
-    code = ord(ch)
-    return any(low <= code <= high for low, high in _HAN_RANGES)
-
-
-def name_problem(name: str) -> tuple[str, str] | None:
-    """(code, Chinese message) of what is wrong with a normalised name, or None if it is valid."""
-    if not name:
-        return "required", "请填写姓名"
-    if not NAME_MIN_LENGTH <= len(name) <= NAME_MAX_LENGTH:
-        return "name_length", f"姓名应为{NAME_MIN_LENGTH}至{NAME_MAX_LENGTH}个字"
-    if any(ch != NAME_DOT and not _is_han(ch) for ch in name):
-        return "name_chars", "姓名只能包含汉字和间隔号“·”，请与身份证上的姓名一致"
-    if name.startswith(NAME_DOT) or name.endswith(NAME_DOT) or NAME_DOT * 2 in name:
-        return "name_chars", "间隔号“·”只能出现在姓名中间且不能连续"
-    return None
+# One rule for a person's name everywhere: `huibao.core.validators` (Chinese characters and the
+# middle dot, its look-alikes normalised; no invisible characters or emoji).
+NAME_MIN_LENGTH = validators.NAME_MIN_LENGTH
+NAME_MAX_LENGTH = validators.NAME_MAX_LENGTH
+NAME_DOT = validators.NAME_DOT
+normalise_name = validators.normalise_person_name
+name_problem = validators.person_name_problem
 
 
 def sequence_code(id_number: str) -> str:

@@ -11,6 +11,7 @@ import hmac
 from decimal import Decimal
 from typing import Literal
 
+from huibao.core.validators import normalise_person_name
 from huibao.payment.states import PaymentStatus
 
 # A notification older (or further in the future) than this is refused as stale.
@@ -63,7 +64,9 @@ def card_outcome(card_number: str) -> CardOutcome:
 
 
 def normalise_name(name: str) -> str:
-    return "".join(name.split())
+    """As everywhere a person's name is compared (whitespace dropped, the middle dot's look-alikes
+    as U+00B7): `huibao.core.validators.normalise_person_name`."""
+    return normalise_person_name(name)
 
 
 def payer_is_applicant(expected_name: str, expected_id: str, payer_name: str, payer_id: str) -> bool:

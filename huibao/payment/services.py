@@ -32,7 +32,7 @@ from huibao.core.fields import lookup_hash
 from huibao.core.masking import mask_name
 from huibao.core.money import as_decimal, to_fen, to_fen_int
 from huibao.core.states import check_transition
-from huibao.core.validators import validate_resident_id
+from huibao.core.validators import validate_person_name, validate_resident_id
 from huibao.payment import rules
 from huibao.payment.errors import InvalidAmount, InvalidSignature, PaymentNotRefundable, TransactionMismatch
 from huibao.payment.models import Payment, PaymentEvent, ProviderNotification, Refund
@@ -126,6 +126,7 @@ def create_payment(
         raise ValidationFailed(
             "payer_name is required", errors=[FieldError("payer_name", "required", "请填写付款人姓名")]
         )
+    payer_name = validate_person_name(payer_name, field="payer_name")
     resident = validate_resident_id(payer_id_number, field="payer_id_number")
     if expires_in <= datetime.timedelta(0):
         raise ValidationFailed(
@@ -139,7 +140,7 @@ def create_payment(
             reference_kind=reference_kind,
             reference_id=str(reference_id),
             amount=value,
-            payer_name=payer_name.strip(),
+            payer_name=payer_name,
             payer_id_number=resident.number,
             payer_id_number_hash=lookup_hash(resident.number, context=ID_HASH_CONTEXT),
             provider=gateway.name,

@@ -30,6 +30,7 @@ from huibao.catalog.models import Coverage, Insurer
 from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from huibao.core.states import check_transition
+from huibao.core.validators import text_problem
 from huibao.policy import rules
 from huibao.policy import schedule as schedule_mod
 from huibao.policy.connector import connector_for
@@ -444,6 +445,8 @@ def record_nps(
         errors.append(
             FieldError("comment", "too_long", f"评价内容最多{rules.NPS_COMMENT_MAX}字，当前{len(comment)}字")
         )
+    elif (problem := text_problem(comment, max_length=rules.NPS_COMMENT_MAX, multiline=True)) is not None:
+        errors.append(FieldError("comment", problem[0], "评价内容" + problem[1]))
     if errors:
         raise ValidationFailed("invalid rating", errors=errors)
     with transaction.atomic():

@@ -16,14 +16,14 @@ from typing import Any
 
 from django.http import QueryDict
 
-from huibao.application import services
+from huibao.application import rules, services
 from huibao.application.models import Application
 from huibao.application.states import BeneficiaryMode, Relation
 from huibao.core.errors import FieldError
 
 _INSURED_RE = re.compile(r"^insured\[(\d{1,2})\]\.relation$")
 _BENEFICIARY_RE = re.compile(r"^insured\[(\d{1,2})\]\.beneficiaries\[(\d{1,2})\]\.name$")
-MAX_BENEFICIARIES = 5
+MAX_BENEFICIARIES = rules.MAX_BENEFICIARIES
 OCCUPATION_CLASSES = [("", "请选择（不清楚可不选）")] + [(str(i), f"第{i}类") for i in range(1, 7)]
 BENEFICIARY_RELATIONS = [(r, str(Relation(r).label)) for r in Relation.values if r != Relation.SELF]
 YES_NO = [("no", "否"), ("yes", "是")]
@@ -150,17 +150,15 @@ def parse(post: QueryDict | Mapping[str, str], app: Application) -> services.App
             if bi != i:
                 continue
             bp = f"{p}.beneficiaries[{bj}]"
-            order = get(f"{bp}.order")
             beneficiaries.append(
                 services.BeneficiaryInput(
                     name=get(f"{bp}.name"),
                     id_number=get(f"{bp}.id_number"),
                     relation=get(f"{bp}.relation"),
-                    share_percent=get(f"{bp}.share_percent"),
-                    order=int(order) if order.isdigit() else 1,
+                    share_percent=get(f"{bp}.share_percent"),  # as typed: the rules read it exactly
+                    order=get(f"{bp}.order"),
                 )
             )
-        occupation_class = get(f"{p}.occupation_class")
         insured.append(
             services.InsuredInput(
                 relation=get(f"{p}.relation"),
@@ -168,7 +166,7 @@ def parse(post: QueryDict | Mapping[str, str], app: Application) -> services.App
                 id_number=get(f"{p}.id_number"),
                 phone=get(f"{p}.phone"),
                 occupation=get(f"{p}.occupation"),
-                occupation_class=int(occupation_class) if occupation_class.isdigit() else None,
+                occupation_class=get(f"{p}.occupation_class"),
                 health_answers=answers,
                 beneficiaries=beneficiaries,
             )
@@ -472,7 +470,8 @@ def build(
                             v(f"{bp}.share_percent"),
                             kind="number",
                             inputmode="decimal",
-                            hint="同一顺位的比例合计须为100%",
+                            maxlength=6,
+                            hint="最多两位小数，同一顺位的比例合计须为100%",
                         ),
                     ],
                 )

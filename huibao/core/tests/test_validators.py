@@ -7,8 +7,11 @@ from huibao.core.errors import ValidationFailed
 from huibao.core.validators import (
     ResidentId,
     id_check_digit,
+    normalise_person_name,
+    text_problem,
     validate_bank_card,
     validate_mobile,
+    validate_person_name,
     validate_resident_id,
 )
 
@@ -129,3 +132,83 @@ def test_invalid_card(raw, code):
     with pytest.raises(ValidationFailed) as exc:
         validate_bank_card(raw, field="payout_card")
     assert field_error(exc) == ("payout_card", code)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("王小明", "王小明"),
+        (" 张 三 ", "张三"),
+        ("张\u3000三", "张三"),  # the ideographic space is whitespace too
+        ("阿卜杜拉·买买提", "阿卜杜拉·买买提"),  # U+00B7, as on the ID card
+        # the dots typed in its place all become U+00B7
+        ("阿卜杜拉•买买提", "阿卜杜拉·买买提"),  # U+2022
+        ("阿卜杜拉・买买提", "阿卜杜拉·买买提"),  # U+30FB
+        ("阿卜杜拉･买买提", "阿卜杜拉·买买提"),  # U+FF65
+        ("阿卜杜拉‧买买提", "阿卜杜拉·买买提"),  # U+2027
+        ("阿卜杜拉∙买买提", "阿卜杜拉·买买提"),  # U+2219
+        ("阿卜杜拉⋅买买提", "阿卜杜拉·买买提"),  # U+22C5
+        ("阿卜杜拉．买买提", "阿卜杜拉·买买提"),  # U+FF0E
+        ("阿卜杜拉.买买提", "阿卜杜拉·买买提"),
+        ("阿卜杜拉 · 买买提", "阿卜杜拉·买买提"),
+        ("𠮷野家", "𠮷野家"),
+    ],
+)
+def test_a_name_is_normalised_and_accepted(raw, expected):
+    assert normalise_person_name(raw) == expected
+    assert validate_person_name(raw, field="applicant.name") == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("", "required"),
+        ("  ", "required"),
+        ("张", "name_length"),
+        ("张" * 31, "name_length"),
+        ("王\u202e明", "name_invisible"),  # right-to-left override
+        ("王\u200b明", "name_invisible"),  # zero-width space
+        ("\ufeff王明", "name_invisible"),  # byte order mark
+        ("王\u200d明", "name_invisible"),  # zero-width joiner
+        ("王\u2066明\u2069", "name_invisible"),  # bidi isolates
+        ("王\x00明", "name_invisible"),
+        ("王\x7f明", "name_invisible"),
+        ("王\ud800明", "name_invisible"),  # a lone surrogate
+        ("王\ue000明", "name_invisible"),  # private use
+        ("王明\ufe0f", "name_invisible"),  # a variation selector on its own
+        ("王😀明", "name_symbol"),
+        ("王明❤️", "name_symbol"),
+        ("👨\u200d👩\u200d👧王", "name_symbol"),
+        ("王☆明", "name_symbol"),
+        ("王+明", "name_symbol"),
+        ("Zhang San", "name_chars"),
+        ("张三1", "name_chars"),
+        ("张三-李", "name_chars"),
+        ("·张三", "name_chars"),
+        ("张三·", "name_chars"),
+        ("张··三", "name_chars"),
+        ("张•·三", "name_chars"),  # two dots once normalised
+    ],
+)
+def test_a_name_with_anything_but_chinese_characters_and_the_dot_is_refused(raw, code):
+    with pytest.raises(ValidationFailed) as exc:
+        validate_person_name(raw, field="insured[0].name")
+    assert field_error(exc) == ("insured[0].name", code)
+    assert exc.value.errors[0].message.startswith(("姓名", "请填写姓名", "间隔号"))
+
+
+@pytest.mark.parametrize(
+    ("value", "multiline", "code"),
+    [
+        ("北京市朝阳区建国路1号", False, None),
+        ("a" * 200, False, None),
+        ("a" * 201, False, "too_long"),
+        ("建国路\n1号", False, "invisible_characters"),
+        ("建国路\n1号", True, None),
+        ("建国路\u202e1号", True, "invisible_characters"),
+        ("建国路\x00", False, "invisible_characters"),
+    ],
+)
+def test_free_text_has_a_limit_and_no_invisible_characters(value, multiline, code):
+    problem = text_problem(value, max_length=200, multiline=multiline)
+    assert (problem[0] if problem else None) == code

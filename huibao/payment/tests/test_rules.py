@@ -35,4 +35,8 @@ def test_test_cards_and_real_name_match() -> None:
     assert rules.card_outcome("4000000000000069") == "expired"
     assert rules.card_outcome("4242424242424242") == "success"
     assert rules.payer_is_applicant("张 三", "11010519900307123x", "张三", "11010519900307123X")
+    # the middle dot of a minority name, typed as one of its look-alikes
+    assert rules.payer_is_applicant(
+        "阿卜杜拉·买买提", "110105199003071239", "阿卜杜拉•买买提", "110105199003071239"
+    )
     assert not rules.payer_is_applicant("张三", "110105199003071239", "张三", "110105198511204566")

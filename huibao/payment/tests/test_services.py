@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from huibao.core.errors import ValidationFailed
 from huibao.core.models import AuditEntry
 from huibao.payment import services
 from huibao.payment.errors import InvalidAmount, PaymentNotRefundable
@@ -63,6 +64,33 @@ def test_create_payment_refuses_a_bad_id_number_naming_the_field() -> None:
         )
     assert exc.value.errors[0].field == "payer_id_number"  # type: ignore[attr-defined]
     assert Payment.objects.count() == 0
+
+
+@pytest.mark.parametrize("name", ["张\u202e三", "张三😀", "Zhang San"])
+def test_create_payment_refuses_a_payer_name_with_invisible_characters_or_emoji(name: str) -> None:
+    with pytest.raises(ValidationFailed) as exc:
+        services.create_payment(
+            amount=Decimal("1"),
+            payer_name=name,
+            payer_id_number=f.APPLICANT_ID,
+            reference_kind="x",
+            reference_id="1",
+            expires_in=datetime.timedelta(minutes=5),
+        )
+    assert [e.field for e in exc.value.errors] == ["payer_name"]
+    assert Payment.objects.count() == 0
+
+
+def test_create_payment_keeps_the_payer_name_normalised() -> None:
+    p = services.create_payment(
+        amount=Decimal("1"),
+        payer_name=" 阿卜杜拉•买买提 ",
+        payer_id_number=f.APPLICANT_ID,
+        reference_kind="x",
+        reference_id="1",
+        expires_in=datetime.timedelta(minutes=5),
+    )
+    assert p.payer_name == "阿卜杜拉·买买提"
 
 
 def test_success_notification_marks_paid_and_runs_hook_once(hook_calls: list[int]) -> None:

@@ -61,6 +61,17 @@ def test_comment_at_most_500_characters(owner, issued_app) -> None:
     assert [(e.field, e.code) for e in exc.value.errors] == [("comment", "too_long")]
 
 
+@pytest.mark.parametrize("comment", ["很好\u202e评差", "很好\u200b", "很好\x00"])
+def test_comment_with_invisible_characters_is_refused(owner, issued_app, comment) -> None:
+    with pytest.raises(ValidationFailed) as exc:
+        services.record_nps(issued_app, score=9, comment=comment, user=owner)
+    assert [(e.field, e.code) for e in exc.value.errors] == [("comment", "invisible_characters")]
+    assert not NpsResponse.objects.exists()
+    # line breaks are fine in a comment
+    saved = services.record_nps(issued_app, score=9, comment="很好\n下次还来", user=owner)
+    assert saved.comment == "很好\n下次还来"
+
+
 def test_only_the_customer_and_only_once_issued(owner, issued_app) -> None:
     with pytest.raises(NotFound):
         services.record_nps(issued_app, score=9, comment="", user=f.customer())
