@@ -4,6 +4,7 @@ holds, and cProfile statistics of the requests the bench asks to profile."""
 from __future__ import annotations
 
 import pstats
+import time
 
 import pytest
 from django.db import connection, transaction
@@ -60,6 +61,37 @@ def test_a_row_lock_is_reported_with_its_hold_time_until_commit():
     assert held > 0
     assert took >= 0
     assert timing.app_ms == 50.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lock_hold_ends_at_the_commit_not_after_the_work_queued_for_after_it():
+    # given: a transaction that queued slow work for after its commit before it took the lock
+    meter = Meter()
+    sql = 'SELECT "x"."id" FROM "policy_policynumbersequence" WHERE "x"."id" = %s FOR UPDATE'
+    # when
+    with transaction.atomic():
+        transaction.on_commit(lambda: time.sleep(0.2))
+        meter(lambda *args: None, sql, (1,), False, {"connection": connection})
+    # then
+    held, _took = meter.locks["policy_policynumbersequence"]
+    assert 0 < held < 0.2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lock_taken_in_a_savepoint_rolled_back_is_not_reported_as_released_by_a_commit():
+    # given
+    meter = Meter()
+    sql = 'SELECT "x"."id" FROM "payment_payment" WHERE "x"."id" = %s FOR UPDATE'
+    # when
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                meter(lambda *args: None, sql, (1,), False, {"connection": connection})
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+    # then
+    assert meter.locks["payment_payment"][0] == 0.0
 
 
 def test_the_header_reads_back_as_written():
