@@ -208,9 +208,8 @@ class Costs:
     """The `Server-Timing` figures of one phase: per step, per completed flow, per locked table."""
 
     steps: dict[str, list[Timing]] = field(default_factory=dict)
-    flows: list[tuple[float, float, int, int]] = field(
-        default_factory=list
-    )  # app ms, sql ms, statements, requests
+    # per completed flow: app ms, sql ms, statements, requests, cpu ms
+    flows: list[tuple[float, float, int, int, float]] = field(default_factory=list)
 
     def step(self, name: str, timing: Timing | None) -> Timing | None:
         if timing is not None:
@@ -229,6 +228,7 @@ class Costs:
         return {
             "flows": len(self.flows),
             "server_ms_per_flow": med([f[0] for f in self.flows]),
+            "server_cpu_ms_per_flow": med([f[4] for f in self.flows]),
             "sql_ms_per_flow": med([f[1] for f in self.flows]),
             "statements_per_flow": med([float(f[2]) for f in self.flows]),
             "requests_per_flow": med([float(f[3]) for f in self.flows]),
@@ -236,6 +236,7 @@ class Costs:
                 name: {
                     "n": len(ts),
                     "server_ms": med([t.app_ms for t in ts]),
+                    "cpu_ms": med([t.cpu_ms for t in ts]),
                     "sql_ms": med([t.sql_ms for t in ts]),
                     "statements": med([float(t.statements) for t in ts]),
                 }
@@ -265,6 +266,7 @@ class FlowCost:
     sql_ms: float = 0.0
     statements: int = 0
     requests: int = 0
+    cpu_ms: float = 0.0
 
     def add(self, timing: Timing | None) -> None:
         self.requests += 1
@@ -272,6 +274,7 @@ class FlowCost:
             self.app_ms += timing.app_ms
             self.sql_ms += timing.sql_ms
             self.statements += timing.statements
+            self.cpu_ms += timing.cpu_ms
 
 
 # --- one customer ------------------------------------------------------------------------------------
@@ -411,6 +414,16 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
+RAMP_SHARE = 0.25
+
+
+def _steady_rate(finished: list[float], began: float, deadline: float) -> float:
+    """Flows completed per second between the end of the ramp and the deadline."""
+    start = began + (deadline - began) * RAMP_SHARE
+    window = deadline - start
+    return round(sum(1 for t in finished if start <= t <= deadline) / window, 2) if window > 0 else 0.0
+
+
 async def _drive(
     server_url: str,
     quote_body: dict[str, Any],
@@ -430,6 +443,7 @@ async def _drive(
     timings: dict[str, list[float]] = {}
     costs = Costs()
     flows: list[float] = []
+    finished: list[float] = []  # monotonic time each completed flow ended
     errors: dict[str, int] = {}
     samples: list[str] = []
     gateway_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gateway")
@@ -439,7 +453,8 @@ async def _drive(
     async def gateway(txn_id: str, name: str, id_number: str) -> tuple[bool, list[Timing]]:
         return await loop.run_in_executor(gateway_pool, pay, txn_id, name, id_number)
 
-    deadline = time.monotonic() + seconds
+    began = time.monotonic()
+    deadline = began + seconds
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
     async def customer_loop(index: int) -> None:
@@ -469,10 +484,10 @@ async def _drive(
                         samples.append(repr(exc))
                 else:
                     flows.append((time.perf_counter() - started) * 1000)
+                    finished.append(time.monotonic())
                     c = flow.cost
-                    costs.flows.append((c.app_ms, c.sql_ms, c.statements, c.requests))
+                    costs.flows.append((c.app_ms, c.sql_ms, c.statements, c.requests, c.cpu_ms))
 
-    began = time.monotonic()
     await asyncio.gather(*(customer_loop(i) for i in range(concurrency)))
     elapsed = time.monotonic() - began
     gateway_pool.shutdown()
@@ -480,7 +495,10 @@ async def _drive(
         "seconds": round(elapsed, 2),
         "flows_completed": len(flows),
         "flows_failed": sum(errors.values()),
-        "flows_per_s": round(len(flows) / elapsed, 2) if elapsed else 0.0,
+        # Customers all start at once and finish the flow they are in after the deadline: the
+        # rate is taken over the steady part, from RAMP_SHARE of the time to the deadline.
+        "flows_per_s": _steady_rate(finished, began, deadline),
+        "flows_per_s_whole_run": round(len(flows) / elapsed, 2) if elapsed else 0.0,
         "requests_per_s": round(
             sum(len(v) for k, v in timings.items() if k != "gateway_pay_and_notify") / elapsed, 1
         ),
@@ -597,17 +615,18 @@ def _phase(
     result = run()
     time.sleep(1.2)  # backends report their statistics at most once a second
     result["resources"] = meter.between(before, meter.snapshot(), result["flows_completed"])
+    server = result["server"]
     harness.log(
         f"phase {name}: {result['flows_completed']} flows, {result['flows_per_s']} /s, "
-        f"server {result['server']['server_ms_per_flow']} ms and {result['server']['statements_per_flow']} "
-        f"statements per flow, {result['resources']}"
+        f"server {server['server_ms_per_flow']} ms (CPU {server['server_cpu_ms_per_flow']}) "
+        f"and {server['statements_per_flow']} statements per flow, {result['resources']}"
     )
     return result
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     quick = bool(args.quick)
-    seconds = args.duration or (12.0 if quick else 40.0)
+    seconds = args.duration or (20.0 if quick else 60.0)
     concurrency = getattr(args, "customers", 0) or (48 if quick else 96)
     serial = getattr(args, "serial_flows", 0) or (5 if quick else 10)
     profiled = (3 if quick else 6) if getattr(args, "profile", False) else 0
@@ -681,6 +700,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result["ratio"] = {
         "flows_per_s": round(load_real["flows_per_s"] / floor_rate, 3) if floor_rate else 0.0,
         "server_ms_per_flow": _ratio(serial_real, serial_floor, "server_ms_per_flow"),
+        "server_cpu_ms_per_flow": _ratio(serial_real, serial_floor, "server_cpu_ms_per_flow"),
         "statements_per_flow": _ratio(serial_real, serial_floor, "statements_per_flow"),
     }
     result["policy_number_lock"] = load_real["server"]["locks"].get("policy_policynumbersequence", {})

@@ -3,7 +3,10 @@ requests sent with `X-Bench-Profile: <step>` (`huibao.benchmark.timing`), merged
 
 from __future__ import annotations
 
+import json
 import pstats
+import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,20 @@ AREAS: list[tuple[str, Any]] = [
     ("JSON", lambda f, n: "/json/" in f or "json" in n),
     ("Huibao code", lambda f, n: "/huibao/" in f),
 ]
+
+
+_TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', re.IGNORECASE)
+
+
+def statement_kind(sql: str) -> str:
+    """`SELECT application_application (FOR UPDATE)`, `INSERT core_auditentry`, `SAVEPOINT`…"""
+    words = sql.split(None, 1)
+    verb = words[0].upper() if words else "?"
+    if verb in ("SAVEPOINT", "RELEASE", "ROLLBACK"):
+        return verb
+    match = _TABLE.search(sql)
+    kind = f"{verb} {match.group(1)}" if match else verb
+    return kind + (" (FOR UPDATE)" if "FOR UPDATE" in sql.upper() else "")
 
 
 def _socket_wait(filename: str, name: str) -> bool:
@@ -58,8 +75,14 @@ def summarise_step(files: list[Path], *, top: int = 12) -> dict[str, Any]:
         key=lambda kv: kv[1][3],
         reverse=True,
     )[:top]
+    kinds: Counter[str] = Counter()
+    for f in files:
+        sql_file = f.with_name(f.name.removesuffix(".prof") + ".sql.json")
+        if sql_file.exists():
+            kinds.update(statement_kind(sql) for sql in json.loads(sql_file.read_text(encoding="utf-8")))
     return {
         "profiled_requests": n,
+        "statements_per_request_by_kind": {k: round(c / n, 1) for k, c in kinds.most_common()},
         "profiled_ms_per_request": round(total * 1000 / n, 1),
         "own_time_by_area_pct": {
             label: round(100 * seconds / total, 1)
@@ -79,7 +102,8 @@ def summarise_step(files: list[Path], *, top: int = 12) -> dict[str, Any]:
 
 def summarise(directory: Path, steps: dict[str, Any], *, flows: int, top: int = 3) -> dict[str, Any]:
     """The `top` steps that cost the most server time per flow (`steps`: the serial phase's
-    per-step medians), each with its figures and its profile."""
+    per-step medians), each with its figures and its profile; then, for every step, its
+    statements by kind."""
     per_flow = {name: s["server_ms"] * s["n"] / max(flows, 1) for name, s in steps.items() if name != "floor"}
     out: dict[str, Any] = {}
     for name in sorted(per_flow, key=lambda k: per_flow[k], reverse=True)[:top]:
@@ -93,4 +117,9 @@ def summarise(directory: Path, steps: dict[str, Any], *, flows: int, top: int = 
         if files:
             entry.update(summarise_step(files))
         out[name] = entry
+    out["statements_by_step"] = {
+        name: summarise_step(files, top=0)["statements_per_request_by_kind"]
+        for name in steps
+        if (files := sorted(directory.glob(f"{name}.*.prof")))
+    }
     return out

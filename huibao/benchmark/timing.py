@@ -4,25 +4,30 @@
 what it measures is everything Django does for the request — session, user, CSRF, the view, the
 answer — and nothing of the HTTP server's own work. Its header reads
 
-    Server-Timing: app;dur=12.345, sql;dur=3.210;desc="9", lock.policy_policynumbersequence;dur=4.1;desc="0.2"
+    Server-Timing: app;dur=12.345, cpu;dur=9.876, sql;dur=3.210;desc="9",
+                   lock.policy_policynumbersequence;dur=4.1;desc="0.2"
 
-`app` is the request's in-process milliseconds; `sql` the milliseconds spent waiting for SQL
-statements (each round trip, the database's own work included) and, as its description, how many
-statements were sent (an `executemany` is one; BEGIN and COMMIT are driver calls, not statements,
-and are not counted — savepoints are). Each `lock.<table>` is a row lock taken with
-`SELECT … FOR UPDATE` (PostgreSQL: SQLite has no row locks): its duration is the time from
-holding the lock to the end of the commit that released it (measured by the first of Django's
-`on_commit` callbacks, so what the others do after the commit is not counted), and its description the
-milliseconds the statement waited for the lock and ran.
+`app` is the request's in-process milliseconds (wall clock); `cpu` the CPU time its thread used
+meanwhile (what the request costs, whatever else the machine runs: `app` includes the waits for
+a core); `sql` the milliseconds spent waiting for SQL statements (each round trip, the database's
+own work included) and, as its description, how many statements were sent (an `executemany` is
+one; BEGIN and COMMIT are driver calls, not statements, and are not counted — savepoints are).
+Each `lock.<table>` is a row lock taken with `SELECT … FOR UPDATE` (PostgreSQL: SQLite has no
+row locks): its duration is the time from holding the lock to the end of the commit that
+released it (measured by the first of Django's `on_commit` callbacks, so what the others do after
+the commit is not counted), and its description the milliseconds the statement waited for the
+lock and ran.
 
 With `HUIBAO_BENCH_PROFILE_DIR` set, a request sent with `X-Bench-Profile: <step>` is profiled
-with cProfile and its statistics written to `<dir>/<step>.<pid>.<n>.prof` for the bench to merge.
+with cProfile and its statistics written to `<dir>/<step>.<pid>.<n>.prof` for the bench to merge,
+beside the text of its SQL statements (`….sql.json`).
 """
 
 from __future__ import annotations
 
 import cProfile
 import itertools
+import json
 import os
 import re
 import time
@@ -51,6 +56,8 @@ class Meter:
     sql_seconds: float = 0.0
     # table → [seconds held until commit, seconds the locking statement took]
     locks: dict[str, list[float]] = field(default_factory=dict)
+    # The statements' text, kept only for a profiled request (None otherwise).
+    sql: list[str] | None = None
 
     def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
         started = time.perf_counter()
@@ -60,6 +67,8 @@ class Meter:
             now = time.perf_counter()
             self.statements += 1
             self.sql_seconds += now - started
+            if self.sql is not None:
+                self.sql.append(sql)
             if "FOR UPDATE" in sql.upper():
                 self._lock_taken(sql, now, now - started, context["connection"].alias)
 
@@ -81,9 +90,10 @@ class Meter:
         else:
             transaction.on_commit(released, using=alias)
 
-    def header(self, app_seconds: float) -> str:
+    def header(self, app_seconds: float, cpu_seconds: float = 0.0) -> str:
         parts = [
             f"app;dur={app_seconds * 1000:.3f}",
+            f"cpu;dur={cpu_seconds * 1000:.3f}",
             f'sql;dur={self.sql_seconds * 1000:.3f};desc="{self.statements}"',
         ]
         for table, (held, took) in sorted(self.locks.items()):
@@ -100,6 +110,7 @@ class Timing:
     statements: int
     # table → (ms held until commit, ms the locking statement took)
     locks: dict[str, tuple[float, float]]
+    cpu_ms: float = 0.0
 
 
 def parse_header(value: str) -> Timing | None:
@@ -123,6 +134,7 @@ def parse_header(value: str) -> Timing | None:
         sql_ms=float(sql.get("dur", 0) or 0),
         statements=int(sql.get("desc", 0) or 0),
         locks=locks,
+        cpu_ms=float(metrics.get("cpu", {}).get("dur", 0) or 0),
     )
 
 
@@ -133,10 +145,10 @@ class ServerTimingMiddleware:
         self.profile_dir = Path(directory) if directory else None
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        meter = Meter()
         step = request.headers.get(PROFILE_HEADER, "") if self.profile_dir else ""
+        meter = Meter(sql=[] if step else None)
         profiler = cProfile.Profile() if step else None
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         with connection.execute_wrapper(meter):
             if profiler is not None:
                 profiler.enable()
@@ -145,9 +157,13 @@ class ServerTimingMiddleware:
             finally:
                 if profiler is not None:
                     profiler.disable()
-        response["Server-Timing"] = meter.header(time.perf_counter() - started)
+        response["Server-Timing"] = meter.header(
+            time.perf_counter() - started, time.thread_time() - cpu_started
+        )
         if profiler is not None and self.profile_dir is not None:
             name = _STEP_NAME.sub("_", step.lower())[:40] or "request"
             self.profile_dir.mkdir(parents=True, exist_ok=True)
-            profiler.dump_stats(self.profile_dir / f"{name}.{os.getpid()}.{next(_counter)}.prof")
+            stem = self.profile_dir / f"{name}.{os.getpid()}.{next(_counter)}"
+            profiler.dump_stats(stem.with_name(stem.name + ".prof"))
+            stem.with_name(stem.name + ".sql.json").write_text(json.dumps(meter.sql), encoding="utf-8")
         return response

@@ -3,6 +3,7 @@ holds, and cProfile statistics of the requests the bench asks to profile."""
 
 from __future__ import annotations
 
+import json
 import pstats
 import time
 
@@ -35,6 +36,7 @@ def test_every_response_says_its_time_and_the_statements_it_sent(timed):
     assert timing is not None
     assert timing.statements == len(queries.captured_queries) > 0
     assert timing.app_ms > timing.sql_ms > 0
+    assert timing.cpu_ms > 0
 
 
 @pytest.mark.django_db
@@ -96,12 +98,19 @@ def test_a_lock_taken_in_a_savepoint_rolled_back_is_not_reported_as_released_by_
 
 def test_the_header_reads_back_as_written():
     # given
-    header = 'app;dur=12.345, sql;dur=3.210;desc="9", lock.policy_policynumbersequence;dur=4.100;desc="0.200"'
+    header = (
+        'app;dur=12.345, cpu;dur=9.5, sql;dur=3.210;desc="9", '
+        'lock.policy_policynumbersequence;dur=4.100;desc="0.200"'
+    )
     # when
     timing = parse_header(header)
     # then
     assert timing == Timing(
-        app_ms=12.345, sql_ms=3.21, statements=9, locks={"policy_policynumbersequence": (4.1, 0.2)}
+        app_ms=12.345,
+        sql_ms=3.21,
+        statements=9,
+        locks={"policy_policynumbersequence": (4.1, 0.2)},
+        cpu_ms=9.5,
     )
     assert parse_header("cache;desc=hit, db;dur=53") is None
 
@@ -119,6 +128,9 @@ def test_a_request_the_bench_names_is_profiled_into_the_profile_directory(timed,
     assert [f.name.split(".")[0] for f in files] == ["search_step"]
     stats = pstats.Stats(str(files[0]))
     assert any("get_response" in name for (_file, _line, name) in stats.stats)  # type: ignore[attr-defined]
+    statements = json.loads(files[0].with_name(files[0].name.removesuffix(".prof") + ".sql.json").read_text())
+    assert statements
+    assert all(isinstance(s, str) and s.split()[0] in {"SELECT", "SAVEPOINT", "RELEASE"} for s in statements)
 
 
 def test_profiling_is_off_without_a_directory(settings):
