@@ -14,8 +14,25 @@ The server is granian (harness.server); beside it runs the audit chain's sealer
 Redis as its cache (sessions are then `cached_db`). Background tasks (application-form and
 e-policy PDFs, insurer delivery) are only queued, no worker runs: the figure is the interactive path.
 
-Target: ≥ 200 policies issued per second. Printed: policies/s, flows completed and failed,
-p50/p99 of each step and of the whole flow, and the target.
+The floor, measured in the same run against the same server processes (bench mode,
+`HUIBAO_BENCH_FLOOR=1`): the same customers send as many requests per flow as the real flow
+makes, with the same session and CSRF token, each doing the least any recorded step must do —
+one locked read of the customer's row, one audit entry, one small update, a small JSON answer
+(`huibao.benchmark`). The floor does not wait for a reading minimum: it measures what the server
+can carry, and with 48 customers the real flow keeps the server busy through its waits.
+
+One run, one server, one sealer: serial flows first (one customer, nothing else running: server
+milliseconds and SQL statements per flow and per step, from each answer's `Server-Timing`), then
+each side under load for the same time (flows/s, and the same figures under load). On
+PostgreSQL, for each phase, the database's own cost per flow: CPU of the server processes serving
+the platform (the gateway's connections excluded), `active_time` of `pg_stat_database`, commits.
+The policy-number lock's hold time comes from the notification answers (`lock.…` in
+`Server-Timing`). `--profile` adds serial flows profiled with cProfile in the server, and prints
+the three most expensive steps with where their time goes.
+
+Targets (PostgreSQL): the real flow reaches ≥ 60 % of the floor's flows/s, ≤ 90 SQL statements
+and ≤ 80 ms of in-process server time per flow (serial). Printed: both sides' figures, their
+ratio, the targets and which are met.
 """
 
 from __future__ import annotations
@@ -27,17 +44,30 @@ import json
 import os
 import random
 import secrets
+import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from bench import harness
+from bench import harness, profile
+from huibao.benchmark.timing import PROFILE_HEADER, Timing, parse_header
 
-TARGET_POLICIES_PER_S = 200
+TARGET_FLOOR_RATIO = 0.60
+TARGET_STATEMENTS_PER_FLOW = 90
+TARGET_SERVER_MS_PER_FLOW = 80
+REQUESTS_PER_FLOW = 14  # the real flow for the demo's simplest product; checked in the serial phase
+BENCH_MODE = {"HUIBAO_BENCH_FLOOR": "1", "HUIBAO_ALLOW_BENCH_FLOOR": "1"}
+GATEWAY_APP_NAME = "bench-gateway"
+# Set while profiled flows run: the gateway's notification is then profiled too.
+PROFILE_NOTIFY = threading.Event()
 NAMES = ["王小明", "李晓红", "张伟", "刘洋", "陈静", "杨帆", "赵磊", "黄丽", "周杰", "吴敏"]
 SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -46,11 +76,13 @@ SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 def _seed(count: int) -> None:
-    """Prints one JSON line with the product and quote body, then one per customer session."""
+    """Prints one JSON line with the product and quote body, then one per customer session (with
+    the customer's floor row)."""
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
 
     from huibao.account.models import User, UserKind
+    from huibao.benchmark.models import FloorRow
     from huibao.catalog.models import Product, ProductStatus
     from huibao.rating import rules, services
     from huibao.sandbox.models import SandboxCitizen
@@ -71,6 +103,7 @@ def _seed(count: int) -> None:
         )
     )
     existing = {u.username: u for u in User.objects.filter(username__startswith="bench-issue-")}
+    rows = {r.owner_id: r for r in FloorRow.objects.filter(owner__username__startswith="bench-issue-")}
     for i in range(count):
         username = f"bench-issue-{i:05d}"
         user = existing.get(username)
@@ -79,12 +112,22 @@ def _seed(count: int) -> None:
             user.set_phone(f"139{i:08d}")
             user.set_unusable_password()
             user.save()
+        row = rows.get(user.pk) or FloorRow.objects.create(owner=user)
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
         session[BACKEND_SESSION_KEY] = SESSION_BACKEND
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.create()
-        print(json.dumps({"session": session.session_key, "name": NAMES[i % len(NAMES)]}, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "session": session.session_key,
+                    "name": NAMES[i % len(NAMES)],
+                    "floor_row": str(row.public_id),
+                },
+                ensure_ascii=False,
+            )
+        )
     print(f"[bench] {count} customers logged in; product {code}", file=sys.stderr)
 
 
@@ -113,12 +156,17 @@ def seed(db_url: str, count: int) -> tuple[dict[str, Any], list[dict[str, Any]]]
 
 # --- the gateway (this process, with Django) --------------------------------------------------------
 
+Pay = Callable[[str, str, str], tuple[bool, list[Timing]]]
 
-def _setup_gateway(db_url: str, server_url: str) -> Callable[[str, str, str], bool]:
-    """Django in this process for the sandbox gateway's side; its deliveries go to `server_url`."""
+
+def _setup_gateway(db_url: str, server_url: str) -> Pay:
+    """Django in this process for the sandbox gateway's side; its deliveries go to `server_url`.
+    `pay` answers whether the platform acknowledged, with the `Server-Timing` of its answers."""
     os.environ.update(harness.child_env(db_url))
     # The gateway's own delivery task would be queued in the database: it delivers at once instead.
     os.environ["TASKS_BACKEND"] = "django.tasks.backends.dummy.DummyBackend"
+    # Named, so that the database's cost per flow leaves out the gateway's (a remote system's) work.
+    os.environ["PGAPPNAME"] = GATEWAY_APP_NAME
     import django
 
     django.setup()
@@ -128,25 +176,110 @@ def _setup_gateway(db_url: str, server_url: str) -> Callable[[str, str, str], bo
     from huibao.sandbox import payment as sandbox
 
     client = httpx.Client(timeout=30.0)
+    answers = threading.local()
 
     def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        if PROFILE_NOTIFY.is_set():
+            headers = {**headers, PROFILE_HEADER: "notify"}
         response = client.post(server_url + urlparse(url).path, content=body, headers=headers)
+        timing = parse_header(response.headers.get("server-timing", ""))
+        if timing is not None:
+            answers.timings.append(timing)
         return response.status_code, response.text
 
     notifications.http_post = post
 
-    def pay(txn_id: str, name: str, id_number: str) -> bool:
+    def pay(txn_id: str, name: str, id_number: str) -> tuple[bool, list[Timing]]:
         from django.db import connection
 
+        answers.timings = []
         try:
             sandbox.submit_payment(
                 txn_id, payer_name=name, id_number=id_number, card_number="4242424242424242", action="pay"
             )
-            return sandbox.deliver(txn_id)
+            return sandbox.deliver(txn_id), answers.timings
         finally:
             connection.close()
 
     return pay
+
+
+# --- what the server said it spent ------------------------------------------------------------------
+
+
+@dataclass
+class Costs:
+    """The `Server-Timing` figures of one phase: per step, per completed flow, per locked table."""
+
+    steps: dict[str, list[Timing]] = field(default_factory=dict)
+    answered: list[float] = field(default_factory=list)  # monotonic time of each answer
+    # per completed flow: app ms, sql ms, statements, requests, cpu ms
+    flows: list[tuple[float, float, int, int, float]] = field(default_factory=list)
+
+    def step(self, name: str, timing: Timing | None) -> Timing | None:
+        if timing is not None:
+            self.steps.setdefault(name, []).append(timing)
+        return timing
+
+    def summary(self) -> dict[str, Any]:
+        def med(values: list[float]) -> float:
+            return round(statistics.median(values), 1) if values else 0.0
+
+        locks: dict[str, list[tuple[float, float]]] = {}
+        for timings in self.steps.values():
+            for t in timings:
+                for table, held in t.locks.items():
+                    locks.setdefault(table, []).append(held)
+        return {
+            "flows": len(self.flows),
+            "server_ms_per_flow": med([f[0] for f in self.flows]),
+            "server_cpu_ms_per_flow": med([f[4] for f in self.flows]),
+            "sql_ms_per_flow": med([f[1] for f in self.flows]),
+            "statements_per_flow": med([float(f[2]) for f in self.flows]),
+            "requests_per_flow": med([float(f[3]) for f in self.flows]),
+            "steps": {
+                name: {
+                    "n": len(ts),
+                    "server_ms": med([t.app_ms for t in ts]),
+                    "cpu_ms": med([t.cpu_ms for t in ts]),
+                    "sql_ms": med([t.sql_ms for t in ts]),
+                    "statements": med([float(t.statements) for t in ts]),
+                }
+                for name, ts in self.steps.items()
+            },
+            "locks": {
+                table: {
+                    "n": len(values),
+                    "held_p50_ms": _pct([v[0] for v in values], 0.5),
+                    "held_p99_ms": _pct([v[0] for v in values], 0.99),
+                    "wait_p50_ms": _pct([v[1] for v in values], 0.5),
+                    "wait_p99_ms": _pct([v[1] for v in values], 0.99),
+                }
+                for table, values in sorted(locks.items())
+            },
+        }
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))], 2) if ordered else 0.0
+
+
+@dataclass
+class FlowCost:
+    app_ms: float = 0.0
+    sql_ms: float = 0.0
+    statements: int = 0
+    requests: int = 0
+    cpu_ms: float = 0.0
+
+    def add(self, timing: Timing | None) -> None:
+        self.requests += 1
+        if timing is not None:
+            self.app_ms += timing.app_ms
+            self.sql_ms += timing.sql_ms
+            self.statements += timing.statements
+            self.cpu_ms += timing.cpu_ms
 
 
 # --- one customer ------------------------------------------------------------------------------------
@@ -169,14 +302,19 @@ class Failed(Exception):
 
 
 class Flow:
+    """The real flow: quote → … → pay, the gateway's notification, the final check."""
+
     def __init__(
         self,
         client: Any,
         quote_body: dict[str, Any],
         customer: dict[str, Any],
         timings: dict[str, list[float]],
-        gateway: Callable[[str, str, str], Awaitable[bool]],
+        gateway: Callable[[str, str, str], Awaitable[tuple[bool, list[Timing]]]],
         rng: random.Random,
+        costs: Costs,
+        *,
+        profile: bool = False,
     ) -> None:
         self.client = client
         self.quote_body = quote_body
@@ -184,11 +322,17 @@ class Flow:
         self.timings = timings
         self.gateway = gateway
         self.rng = rng
+        self.costs = costs
+        self.cost = FlowCost()
+        self.profile = profile
 
     async def call(self, step: str, method: str, path: str, body: Any = None) -> Any:
+        headers = {PROFILE_HEADER: step} if self.profile else None
         started = time.perf_counter()
-        response = await self.client.request(method, path, json=body)
+        response = await self.client.request(method, path, json=body, headers=headers)
         self.timings.setdefault(step, []).append((time.perf_counter() - started) * 1000)
+        self.costs.answered.append(time.monotonic())
+        self.cost.add(self.costs.step(step, parse_header(response.headers.get("server-timing", ""))))
         if response.status_code >= 300:
             raise Failed(step, response.status_code, response.text)
         return response.json()
@@ -237,13 +381,29 @@ class Flow:
         payment = await self.call("pay", "POST", f"{url}/payment")
         txn_id = payment["checkout_url"].rstrip("/").rsplit("/", 1)[1]
         started = time.perf_counter()
-        acknowledged = await self.gateway(txn_id, name, id_number)
+        acknowledged, answers = await self.gateway(txn_id, name, id_number)
         self.timings.setdefault("gateway_pay_and_notify", []).append((time.perf_counter() - started) * 1000)
+        for timing in answers:
+            self.cost.add(self.costs.step("notify", timing))
+            self.costs.answered.append(time.monotonic())
         if not acknowledged:
             raise Failed("notify", 0, "the platform did not acknowledge the notification")
         final = await self.call("check", "GET", url)
         if final["status"] != "issued" or len(final["policies"]) != 1:
             raise Failed("check", 200, f"status {final['status']}, {len(final['policies'])} policies")
+
+
+class FloorFlow(Flow):
+    """The floor: as many requests as the real flow, each the least a recorded step must do."""
+
+    requests = REQUESTS_PER_FLOW
+
+    async def run(self) -> None:
+        path = f"/api/bench/floor/{self.customer['floor_row']}"
+        for step in range(self.requests):
+            answer = await self.call("floor", "POST", path, {"step": step})
+            if answer["step"] != step:
+                raise Failed("floor", 200, f"step {answer['step']} answered for {step}")
 
 
 # --- the run -----------------------------------------------------------------------------------------
@@ -261,6 +421,16 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
+RAMP_SHARE = 0.25
+
+
+def _steady_rate(done: list[float], began: float, deadline: float, per: float = 1.0) -> float:
+    """Events per second between the end of the ramp and the deadline, divided by `per`."""
+    start = began + (deadline - began) * RAMP_SHARE
+    window = deadline - start
+    return round(sum(1 for t in done if start <= t <= deadline) / window / per, 2) if window > 0 else 0.0
+
+
 async def _drive(
     server_url: str,
     quote_body: dict[str, Any],
@@ -268,21 +438,31 @@ async def _drive(
     *,
     seconds: float,
     concurrency: int,
-    pay: Callable[[str, str, str], bool],
+    pay: Pay,
+    flow_class: type[Flow] = Flow,
+    max_flows: int = 0,
+    profile: bool = False,
+    per_flow: int = REQUESTS_PER_FLOW,
 ) -> dict[str, Any]:
+    """`concurrency` customers each run flows until `seconds` have passed (or, with `max_flows`,
+    until that many flows have been started)."""
     import httpx
 
     timings: dict[str, list[float]] = {}
+    costs = Costs()
     flows: list[float] = []
+    finished: list[float] = []  # monotonic time each completed flow ended
     errors: dict[str, int] = {}
     samples: list[str] = []
     gateway_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gateway")
     loop = asyncio.get_running_loop()
+    started_flows = [0]
 
-    async def gateway(txn_id: str, name: str, id_number: str) -> bool:
+    async def gateway(txn_id: str, name: str, id_number: str) -> tuple[bool, list[Timing]]:
         return await loop.run_in_executor(gateway_pool, pay, txn_id, name, id_number)
 
-    deadline = time.monotonic() + seconds
+    began = time.monotonic()
+    deadline = began + seconds
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
     async def customer_loop(index: int) -> None:
@@ -296,10 +476,12 @@ async def _drive(
             cookies={"sessionid": customer["session"], "csrftoken": csrf},
             headers={"X-CSRFToken": csrf},
         ) as client:
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and not (max_flows and started_flows[0] >= max_flows):
+                started_flows[0] += 1
                 started = time.perf_counter()
+                flow = flow_class(client, quote_body, customer, timings, gateway, rng, costs, profile=profile)
                 try:
-                    await Flow(client, quote_body, customer, timings, gateway, rng).run()
+                    await flow.run()
                 except Failed as exc:
                     errors[exc.step] = errors.get(exc.step, 0) + 1
                     if len(samples) < 5:
@@ -310,8 +492,10 @@ async def _drive(
                         samples.append(repr(exc))
                 else:
                     flows.append((time.perf_counter() - started) * 1000)
+                    finished.append(time.monotonic())
+                    c = flow.cost
+                    costs.flows.append((c.app_ms, c.sql_ms, c.statements, c.requests, c.cpu_ms))
 
-    began = time.monotonic()
     await asyncio.gather(*(customer_loop(i) for i in range(concurrency)))
     elapsed = time.monotonic() - began
     gateway_pool.shutdown()
@@ -319,48 +503,243 @@ async def _drive(
         "seconds": round(elapsed, 2),
         "flows_completed": len(flows),
         "flows_failed": sum(errors.values()),
-        "policies_per_s": round(len(flows) / elapsed, 2) if elapsed else 0.0,
+        # Customers all start at once and finish the flow they are in after the deadline, and under
+        # load one real flow can take longer than the run: the rate is the requests answered in the
+        # steady part (from RAMP_SHARE of the time to the deadline) over the requests of a flow.
+        "flows_per_s": _steady_rate(costs.answered, began, deadline, per_flow)
+        if not max_flows
+        else round(len(flows) / elapsed, 2),
+        "flows_completed_per_s": _steady_rate(finished, began, deadline),
+        "flows_per_s_whole_run": round(len(flows) / elapsed, 2) if elapsed else 0.0,
         "requests_per_s": round(
             sum(len(v) for k, v in timings.items() if k != "gateway_pay_and_notify") / elapsed, 1
         ),
         "flow": _percentiles(flows),
         "steps": {step: _percentiles(values) for step, values in timings.items()},
+        "server": costs.summary(),
         "errors": errors,
         "error_samples": samples,
     }
 
 
+# --- the database's side (PostgreSQL) --------------------------------------------------------------
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu_ms(pid: int) -> float:
+    """User + system CPU of a process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) * 1000 / _CLK_TCK
+
+
+def process_tree_cpu_ms(root: int) -> float:
+    """CPU so far of `root` and its descendants (the app server's workers)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, todo = {root}, [root]
+    while todo:
+        pid = todo.pop()
+        for child, parent in parents.items():
+            if parent == pid and child not in tree:
+                tree.add(child)
+                todo.append(child)
+    return sum(_proc_cpu_ms(pid) for pid in tree)
+
+
+class DatabaseMeter:
+    """What PostgreSQL spent for the platform during a phase, without `pg_stat_statements` (it
+    needs `shared_preload_libraries`, i.e. a restart of a server other work shares): the CPU of
+    the bench database's backends (the gateway's excluded) read from `/proc` (the server runs
+    on this machine), and `pg_stat_database`'s `active_time` (time spent executing statements,
+    all backends of the database, the gateway's included) and commits."""
+
+    def __init__(self, db_url: str, server_pid: int) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(db_url, autocommit=True)
+        self.server_pid = server_pid
+
+    def _backend_pids(self) -> list[tuple[int, str]]:
+        rows = self.conn.execute(
+            "SELECT pid, application_name FROM pg_stat_activity "
+            "WHERE datname = current_database() AND backend_type = 'client backend' "
+            "AND pid <> pg_backend_pid()"
+        ).fetchall()
+        return [(int(pid), str(name or "")) for pid, name in rows]
+
+    def snapshot(self) -> dict[str, Any]:
+        self.conn.execute("SELECT pg_stat_clear_snapshot()")
+        active, commits = self.conn.execute(
+            "SELECT active_time, xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone() or (0.0, 0)
+        backends = {pid: _proc_cpu_ms(pid) for pid, name in self._backend_pids() if name != GATEWAY_APP_NAME}
+        return {
+            "active_ms": float(active or 0),
+            "commits": int(commits or 0),
+            "backends": backends,
+            "app_cpu_ms": process_tree_cpu_ms(self.server_pid),
+        }
+
+    def between(self, before: dict[str, Any], after: dict[str, Any], flows: int) -> dict[str, Any]:
+        cpu = sum(ms - before["backends"].get(pid, 0.0) for pid, ms in after["backends"].items())
+        per = max(flows, 1)
+        return {
+            "db_cpu_ms_per_flow": round(cpu / per, 1),
+            "db_active_ms_per_flow": round((after["active_ms"] - before["active_ms"]) / per, 1),
+            "commits_per_flow": round((after["commits"] - before["commits"]) / per, 1),
+            "app_cpu_ms_per_flow": round((after["app_cpu_ms"] - before["app_cpu_ms"]) / per, 1),
+        }
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class _NoDatabaseMeter:
+    """SQLite: the database is the app server's own work; only the app server's CPU is read."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"app_cpu_ms": process_tree_cpu_ms(self.server_pid)}
+
+    def between(self, before: dict[str, Any], after: dict[str, Any], flows: int) -> dict[str, Any]:
+        return {"app_cpu_ms_per_flow": round((after["app_cpu_ms"] - before["app_cpu_ms"]) / max(flows, 1), 1)}
+
+    def close(self) -> None:
+        pass
+
+
+def _phase(
+    meter: DatabaseMeter | _NoDatabaseMeter, name: str, run: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    harness.log(f"phase {name}")
+    before = meter.snapshot()
+    result = run()
+    time.sleep(1.2)  # backends report their statistics at most once a second
+    result["resources"] = meter.between(before, meter.snapshot(), result["flows_completed"])
+    server = result["server"]
+    harness.log(
+        f"phase {name}: {result['flows_completed']} flows, {result['flows_per_s']} /s, "
+        f"server {server['server_ms_per_flow']} ms (CPU {server['server_cpu_ms_per_flow']}) "
+        f"and {server['statements_per_flow']} statements per flow, {result['resources']}"
+    )
+    return result
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     quick = bool(args.quick)
-    seconds = args.duration or (12.0 if quick else 40.0)
+    seconds = args.duration or (30.0 if quick else 60.0)
     concurrency = getattr(args, "customers", 0) or (48 if quick else 96)
+    serial = getattr(args, "serial_flows", 0) or (5 if quick else 10)
+    profiled = (3 if quick else 6) if getattr(args, "profile", False) else 0
     url = harness.prepare(args.db, products=args.products)
     quote_body, customers = seed(url, concurrency)
     harness.log(f"{len(customers)} customers, {seconds:g} s of flows, product {quote_body['product_code']}")
     redis = harness.redis_env() if args.db == "postgres" else {}
-    with harness.server(url, extra_env=redis) as srv, harness.audit_sealer(url):
+    profile_dir = Path(tempfile.mkdtemp(prefix="huibao-profile-")) if profiled else None
+    extra_env = {**redis, **BENCH_MODE}
+    if profile_dir is not None:
+        extra_env["HUIBAO_BENCH_PROFILE_DIR"] = str(profile_dir)
+    result: dict[str, Any] = {}
+    with harness.server(url, extra_env=extra_env) as srv, harness.audit_sealer(url):
         pay = _setup_gateway(url, srv.url)
         from huibao.core import audit
         from huibao.core.models import AuditEntry
         from huibao.policy.models import Policy
 
-        before = Policy.objects.count()
-        entries_before = AuditEntry.objects.count()
-        result = asyncio.run(
-            _drive(srv.url, quote_body, customers, seconds=seconds, concurrency=concurrency, pay=pay)
+        meter: DatabaseMeter | _NoDatabaseMeter = (
+            DatabaseMeter(url, srv.process.pid)
+            if args.db == "postgres"
+            else _NoDatabaseMeter(srv.process.pid)
         )
-        issued = Policy.objects.count() - before
-        written = AuditEntry.objects.count() - entries_before
-        unsealed = AuditEntry.objects.filter(seq__isnull=True).count()
-        audit.seal_pending()
+
+        def drive(flow_class: type[Flow], *, n: int, limit: float, flows: int = 0, prof: bool = False) -> Any:
+            return lambda: asyncio.run(
+                _drive(
+                    srv.url,
+                    quote_body,
+                    customers,
+                    seconds=limit,
+                    concurrency=n,
+                    pay=pay,
+                    flow_class=flow_class,
+                    max_flows=flows,
+                    profile=prof,
+                    per_flow=FloorFlow.requests,
+                )
+            )
+
+        try:
+            before = Policy.objects.count()
+            entries_before = AuditEntry.objects.count()
+            # Both workers compile, cache and connect once before anything is measured.
+            harness.log("warm-up")
+            drive(Flow, n=2, limit=600, flows=2)()
+            drive(FloorFlow, n=2, limit=600, flows=2)()
+            serial_real = _phase(meter, "real, serial", drive(Flow, n=1, limit=600, flows=serial))
+            made = serial_real["server"]["requests_per_flow"]
+            FloorFlow.requests = int(made) if made else REQUESTS_PER_FLOW
+            serial_floor = _phase(meter, "floor, serial", drive(FloorFlow, n=1, limit=600, flows=serial))
+            load_floor = _phase(meter, "floor, load", drive(FloorFlow, n=concurrency, limit=seconds))
+            load_real = _phase(meter, "real, load", drive(Flow, n=concurrency, limit=seconds))
+            profiles: dict[str, Any] = {}
+            if profile_dir is not None:
+                PROFILE_NOTIFY.set()
+                drive(Flow, n=1, limit=600, flows=profiled, prof=True)()
+                PROFILE_NOTIFY.clear()
+                profiles = profile.summarise(
+                    profile_dir, serial_real["server"]["steps"], flows=serial_real["flows_completed"], top=3
+                )
+            issued = Policy.objects.count() - before
+            written = AuditEntry.objects.count() - entries_before
+            unsealed = AuditEntry.objects.filter(seq__isnull=True).count()
+            audit.seal_pending()
+        finally:
+            meter.close()
+    result["requests_per_flow"] = FloorFlow.requests
+    result["customers"] = concurrency
+    result["real"] = {"load": load_real, "serial": serial_real}
+    result["floor"] = {"load": load_floor, "serial": serial_floor}
+    floor_rate = load_floor["flows_per_s"]
+    result["policies_per_s"] = load_real["flows_per_s"]
+    result["ratio"] = {
+        "flows_per_s": round(load_real["flows_per_s"] / floor_rate, 3) if floor_rate else 0.0,
+        "server_ms_per_flow": _ratio(serial_real, serial_floor, "server_ms_per_flow"),
+        "server_cpu_ms_per_flow": _ratio(serial_real, serial_floor, "server_cpu_ms_per_flow"),
+        "statements_per_flow": _ratio(serial_real, serial_floor, "statements_per_flow"),
+    }
+    result["policy_number_lock"] = load_real["server"]["locks"].get("policy_policynumbersequence", {})
     result["policies_in_database"] = issued
     # The sealer ran beside the server: what it had not linked yet when the load stopped.
     result["audit"] = {"entries_written": written, "unsealed_at_end": unsealed, "redis_sessions": bool(redis)}
-    result["customers"] = concurrency
+    if profiles:
+        result["profile"] = profiles
     result["targets"] = {
-        "policies_per_s": harness.target(result["policies_per_s"], ">=", TARGET_POLICIES_PER_S),
+        "floor_ratio": harness.target(result["ratio"]["flows_per_s"], ">=", TARGET_FLOOR_RATIO),
+        "statements_per_flow": harness.target(
+            serial_real["server"]["statements_per_flow"], "<=", TARGET_STATEMENTS_PER_FLOW
+        ),
+        "server_ms_per_flow": harness.target(
+            serial_real["server"]["server_ms_per_flow"], "<=", TARGET_SERVER_MS_PER_FLOW
+        ),
     }
+    result["met"] = {name: t["met"] for name, t in result["targets"].items()}
     return result
+
+
+def _ratio(real: dict[str, Any], floor: dict[str, Any], key: str) -> float:
+    below = floor["server"][key]
+    return round(real["server"][key] / below, 2) if below else 0.0
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
+from huibao.benchmark.config import check_bench_mode
 from huibao.core import deployment
 from huibao.env import BASE_DIR, env_bool, env_int, env_list, env_map, env_str, load_dotenv
 
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "huibao.underwriting",
     "huibao.policy",
     "huibao.esign",
+    "huibao.benchmark",
     # Only so that /api/docs serves Swagger UI from our static files, not from a CDN.
     "ninja",
     # Last: registers its adapters with the ports of the apps above.
@@ -84,6 +86,19 @@ MIDDLEWARE = [
     "huibao.core.middleware.SandboxNoticeMiddleware",  # Huibao-Sandbox header, when any is allowed
     "axes.middleware.AxesMiddleware",
 ]
+
+# Bench mode (`python -m bench issue`): the floor endpoint and a Server-Timing header on every
+# response; refused with DEBUG off unless HUIBAO_ALLOW_BENCH_FLOOR=1 (huibao/benchmark/config.py).
+HUIBAO_BENCH_FLOOR = env_bool("HUIBAO_BENCH_FLOOR")
+HUIBAO_BENCH_PROFILE_DIR = env_str("HUIBAO_BENCH_PROFILE_DIR")
+check_bench_mode(
+    enabled=HUIBAO_BENCH_FLOOR,
+    debug=DEBUG,
+    allowed=env_bool("HUIBAO_ALLOW_BENCH_FLOOR"),
+    profile_dir=HUIBAO_BENCH_PROFILE_DIR,
+)
+if HUIBAO_BENCH_FLOOR:
+    MIDDLEWARE.insert(0, "huibao.benchmark.timing.ServerTimingMiddleware")
 
 ROOT_URLCONF = "huibao.urls"
 WSGI_APPLICATION = "huibao.wsgi.application"

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -15,3 +16,8 @@ urlpatterns = [
     path("apply/", include("huibao.application.web.urls")),
     path("", include("huibao.catalog.web.urls")),
 ]
+
+if settings.HUIBAO_BENCH_FLOOR:
+    from huibao.benchmark.api import floor_api
+
+    urlpatterns.insert(0, path("api/bench/", floor_api.urls))
