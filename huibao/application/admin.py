@@ -20,7 +20,7 @@ from django.utils.html import format_html
 
 from huibao.application import replay
 from huibao.application.models import Application, ApplicationItem, PageTemplateVersion
-from huibao.application.services import ID_HASH_CONTEXT
+from huibao.application.selectors import ID_HASH_CONTEXT
 from huibao.core.admin import ReadOnlyModelAdmin
 from huibao.core.errors import ValidationFailed
 from huibao.core.fields import lookup_hash

@@ -28,7 +28,9 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
+from huibao.account.models import User
 from huibao.application.models import Application, PageTemplateVersion, Signature
+from huibao.application.selectors import data_digest, health_questions, items_of
 from huibao.application.states import (
     ApplicationStatus,
     BeneficiaryMode,
@@ -39,9 +41,17 @@ from huibao.application.states import (
     UnderwritingOutcome,
 )
 from huibao.application.trace import record_step
+from huibao.catalog.models import Document, Product
+from huibao.catalog.services import document_sha256
 from huibao.core import audit
 from huibao.core.masking import mask_email, mask_id_number, mask_name, mask_phone, scrub
 from huibao.core.models import GENESIS_HASH, AuditEntry
+from huibao.esign.models import SignedDocument, SignedDocumentKind
+from huibao.esign.pdf import Section, render_pdf, sign_pdf
+from huibao.identity.models import FaceCheck, IdentityCheck
+from huibao.payment.models import Payment
+from huibao.policy.models import Policy, PolicyStatus
+from huibao.underwriting.models import UnderwritingCase
 
 EVIDENCE_FORMAT = "huibao.application-evidence/1"
 EXPORT_STEP = "evidence_exported"
@@ -287,11 +297,6 @@ def _mask_text(value: str) -> str:
 
 
 def _related(app: Application) -> _Related:
-    from huibao.identity.models import FaceCheck, IdentityCheck
-    from huibao.payment.models import Payment
-    from huibao.policy.models import Policy
-    from huibao.underwriting.models import UnderwritingCase
-
     ref = str(app.public_id)
     kind = "application"
     return _Related(
@@ -335,10 +340,6 @@ class _Context:
     """What the descriptions need, loaded once for all entries."""
 
     def __init__(self, app: Application, entries: Sequence[AuditEntry]) -> None:
-        from huibao.account.models import User
-        from huibao.application.services import data_digest
-        from huibao.catalog.models import Document
-
         self.app = app
         actor_ids = {e.actor_id for e in entries if e.actor_id is not None}
         self.users = User.objects.filter(pk__in=actor_ids).prefetch_related("groups").in_bulk()
@@ -386,8 +387,6 @@ class _Context:
         return "system", name
 
     def document(self, entry: AuditEntry) -> DocumentShown | None:
-        from huibao.catalog.services import document_sha256
-
         after = entry.after if isinstance(entry.after, dict) else {}
         doc_id = after.get("document")
         if not isinstance(doc_id, int):
@@ -451,8 +450,6 @@ class _Context:
 
 
 def _items_summary(after: Mapping[str, Any]) -> str:
-    from huibao.catalog.models import Product
-
     codes = [str(c) for c in after.get("products") or []]
     names = dict(Product.objects.filter(code__in=codes).values_list("code", "name"))
     return "、".join(names.get(c, c) for c in codes)
@@ -502,8 +499,6 @@ def _describe(entry: AuditEntry, ctx: _Context) -> tuple[str, list[str]]:
 
 
 def _describe_policy(number: str, step: str, after: Mapping[str, Any]) -> tuple[str, list[str]]:
-    from huibao.policy.models import PolicyStatus
-
     if step == "issued":
         details = []
         if after.get("effective_at"):
@@ -773,8 +768,6 @@ def masked_data(application: Application) -> list[DataSection]:
     """The application data as the customer confirmed it, with personal data masked. Health
     answers are not shown (only that each question was answered): they are sensitive and their
     values are covered by the data digest and the signed application form."""
-    from huibao.application.services import health_questions, items_of
-
     app = application
     sections: list[DataSection] = [
         DataSection(
@@ -888,8 +881,6 @@ def evidence(application: Application) -> dict[str, Any]:
 
 
 def _gather(application: Application) -> _Evidence:
-    from huibao.application.services import data_digest, items_of
-
     app = (
         Application.objects.select_related("application_form")
         .defer("application_form__content_b64")  # the PDF itself is not needed, only its hash
@@ -1274,9 +1265,6 @@ def export_json(
 def export_pdf(application: Application, *, actor: Any = None, request: HttpRequest | None = None) -> bytes:
     """The evidence as a PAdES-signed PDF (personal data masked), kept as a signed document of
     kind `evidence`; the export is recorded in the audit chain with the file's SHA-256."""
-    from huibao.esign.models import SignedDocument, SignedDocumentKind
-    from huibao.esign.pdf import render_pdf, sign_pdf
-
     app = Application.objects.get(pk=application.pk)
     gathered = _gather(app)
     data, steps, proof = gathered.data, gathered.steps, gathered.proof
@@ -1313,8 +1301,6 @@ def _pdf_sections(
     exported_by: str,
 ) -> list[Any]:
     import base64
-
-    from huibao.esign.pdf import Section
 
     sections: list[Section] = [
         Section(

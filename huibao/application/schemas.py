@@ -24,8 +24,19 @@ from django.utils import timezone
 from ninja import Field, Schema
 from pydantic import StrictBool, StrictInt
 
-from huibao.application import rules, services
+from huibao.application import rules
 from huibao.application.models import Application
+from huibao.application.rules import ApplicantInput, ApplicationData, BeneficiaryInput, InsuredInput
+from huibao.application.selectors import (
+    disclosure_progress,
+    doc_key,
+    identity_is_current,
+    needs_terms_agreement,
+    state_items,
+)
+from huibao.application.services._common import _is_owner
+from huibao.application.services.loaded import take_loaded
+from huibao.application.services.sign import required_signatures, signature_method
 from huibao.application.states import (
     ApplicationStatus,
     Channel,
@@ -137,10 +148,10 @@ class ApplicationDataIn(Schema):
         description="保险标的（车牌号等），见产品的 application_rules.subject；未知代码被拒绝",
     )
 
-    def to_domain(self) -> services.ApplicationData:
+    def to_domain(self) -> ApplicationData:
         a = self.applicant
-        return services.ApplicationData(
-            applicant=services.ApplicantInput(
+        return ApplicationData(
+            applicant=ApplicantInput(
                 name=a.name,
                 id_number=a.id_number,
                 phone=a.phone,
@@ -150,7 +161,7 @@ class ApplicationDataIn(Schema):
                 occupation=a.occupation,
             ),
             insured=[
-                services.InsuredInput(
+                InsuredInput(
                     relation=i.relation,
                     name=i.name,
                     id_number=i.id_number,
@@ -159,7 +170,7 @@ class ApplicationDataIn(Schema):
                     occupation_class=i.occupation_class,
                     health_answers=dict(i.health_answers),
                     beneficiaries=[
-                        services.BeneficiaryInput(
+                        BeneficiaryInput(
                             name=b.name,
                             id_number=b.id_number,
                             relation=b.relation,
@@ -596,7 +607,7 @@ def _person_name(name: str, owner: bool) -> str:
 
 
 # Statuses without signatures: a customer signs an accepted application, and the only way back
-# to draft (`services._back_to_draft`) deletes them; a referred one comes from draft.
+# to draft (`_back_to_draft`) deletes them; a referred one comes from draft.
 UNSIGNED_STATUSES = frozenset({ApplicationStatus.DRAFT, ApplicationStatus.REFERRED})
 
 
@@ -618,16 +629,16 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
     """The whole state of an application as the caller may see it."""
     from huibao.payment.models import Payment
 
-    owner = services._is_owner(app, user)
+    owner = _is_owner(app, user)
     now = timezone.now()
     # Each piece is read once here (unless the use-case that returned `app` left it current) and
     # handed to the services that need it.
-    loaded = services.take_loaded(app)
-    items = loaded.items if loaded.items is not None else services.state_items(app)
-    progress = services.disclosure_progress(
+    loaded = take_loaded(app)
+    items = loaded.items if loaded.items is not None else state_items(app)
+    progress = disclosure_progress(
         app, items=items, readings=loaded.readings, confirmations=loaded.confirmations
     )
-    identity_ok = services.identity_is_current(app)
+    identity_ok = identity_is_current(app)
     payment = Payment.objects.filter(pk=app.payment_id).first() if app.payment_id else None
     persons = (
         loaded.persons
@@ -635,9 +646,7 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
         else list(app.insured_persons.prefetch_related("beneficiaries").order_by("position"))
     )
     signatures = _signatures(app, persons, loaded.signatures)
-    requirements = (
-        services.required_signatures(app, items=items, persons=persons) if app.applicant_name else []
-    )
+    requirements = required_signatures(app, items=items, persons=persons) if app.applicant_name else []
     required = [
         {
             "role": r.role,
@@ -737,11 +746,10 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
             for i in items
         ],
         "documents": [
-            document_out(d, progress["readings"].get(services._doc_key(d)), now=now)
-            for d in progress["documents"]
+            document_out(d, progress["readings"].get(doc_key(d)), now=now) for d in progress["documents"]
         ],
         "clauses": [
-            clause_out(d, c, progress["confirmations"].get((services._doc_key(d), c.get("code"))))
+            clause_out(d, c, progress["confirmations"].get((doc_key(d), c.get("code"))))
             for d, c in progress["clauses"]
         ],
         "identity": {
@@ -750,13 +758,13 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
         },
         "face": _face_state(app),
         "terms": {
-            "required": services.needs_terms_agreement(app),
+            "required": needs_terms_agreement(app),
             "agreed_at": app.terms_agreed_at,
         },
         "signature_method": (
             requirements[0].method
             if requirements
-            else (services.signature_method(app, items=items) if items else SignatureMethod.HANDWRITTEN)
+            else (signature_method(app, items=items) if items else SignatureMethod.HANDWRITTEN)
         ),
         "signatures": required,
         "payment": _payment_state(payment),

@@ -18,13 +18,13 @@ def render_application_form(public_id: str) -> str:
 
 @task
 def expire_applications() -> int:
-    from huibao.application.services import expire_applications as expire
+    from huibao.application.services.close import expire_applications as expire
 
     return expire(timezone.now())
 
 
 @task
 def recover_paid_applications() -> list[str]:
-    from huibao.application.services import recover_paid_applications as recover
+    from huibao.application.services.pay import recover_paid_applications as recover
 
     return recover()

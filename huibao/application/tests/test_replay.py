@@ -18,10 +18,21 @@ from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 
 from huibao.account.services import create_staff_user, enrol_totp, sync_roles
-from huibao.application import replay, retention, services, trace
+from huibao.application import replay, retention, trace
 from huibao.application.models import Application
+from huibao.application.selectors import REFERENCE_KIND, key_clauses, required_documents
+from huibao.application.services.close import cancel, expire_applications
+from huibao.application.services.confirm import agree_terms, confirm
+from huibao.application.services.data import save_data
+from huibao.application.services.disclosure import confirm_clause, finish_reading, open_document, show_clause
+from huibao.application.services.identity import verify_identity
+from huibao.application.services.invitation import claim_invitation, invite_customer
+from huibao.application.services.pay import pay
+from huibao.application.services.sign import sign
+from huibao.application.services.start import start_application
 from huibao.application.states import ApplicationStatus
 from huibao.application.tests import factories as f
+from huibao.application.trace import record_page_view
 from huibao.catalog.models import Document
 from huibao.catalog.services import document_sha256
 from huibao.core import audit
@@ -102,30 +113,28 @@ def walk_to_issued(clock: Clock, product, user) -> Application:
 def walk_to_payment(clock: Clock, product, user):
     """The flow up to the payment opened (identity checked, documents read, signed)."""
     req = customer_request(user)
-    app = services.start_application(quote_ids=[f.quote(product, user).pk], user=user, request=req)
+    app = start_application(quote_ids=[f.quote(product, user).pk], user=user, request=req)
     clock.advance(40)
     d = f.data()
-    services.save_data(app, d, actor=user, request=req)
+    save_data(app, d, actor=user, request=req)
     clock.advance(20)
-    services.verify_identity(
-        app, name=d.applicant.name, id_number=d.applicant.id_number, user=user, request=req
-    )
+    verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user, request=req)
     clock.advance(15)
-    app = services.confirm(app, user=user, request=req)
-    for seconds, doc in zip((62, 45, 31), services.required_documents(app), strict=True):
+    app = confirm(app, user=user, request=req)
+    for seconds, doc in zip((62, 45, 31), required_documents(app), strict=True):
         clock.advance(2)
-        services.open_document(app, doc.pk, user=user, request=req)
+        open_document(app, doc.pk, user=user, request=req)
         clock.advance(seconds)
-        services.finish_reading(app, doc.pk, scrolled_to_end=True, user=user, request=req)
-    for doc, clause in services.key_clauses(app):
+        finish_reading(app, doc.pk, scrolled_to_end=True, user=user, request=req)
+    for doc, clause in key_clauses(app):
         clock.advance(3)
-        services.show_clause(app, doc.pk, clause["code"], user=user, request=req)
+        show_clause(app, doc.pk, clause["code"], user=user, request=req)
         clock.advance(8)
-        services.confirm_clause(app, doc.pk, clause["code"], user=user, request=req)
+        confirm_clause(app, doc.pk, clause["code"], user=user, request=req)
     clock.advance(25)
-    services.sign(app, user=user, ink=write("王小明"), request=req)
+    sign(app, user=user, ink=write("王小明"), request=req)
     clock.advance(10)
-    payment = services.pay(app, user=user, request=req)
+    payment = pay(app, user=user, request=req)
     return app, payment
 
 
@@ -254,12 +263,12 @@ def test_agent_started_application_names_the_agent_and_masks_the_data(clock, pro
     from huibao.account.models import User, UserKind
 
     agent = User.objects.create_user(username="agent7", password="x", kind=UserKind.STAFF)
-    app = services.start_application(quote_ids=[f.quote(product).pk], started_by=agent)
+    app = start_application(quote_ids=[f.quote(product).pk], started_by=agent)
     d = f.data()
-    services.save_data(app, d, actor=agent)
-    invitation = services.invite_customer(app, agent=agent)
+    save_data(app, d, actor=agent)
+    invitation = invite_customer(app, agent=agent)
     clock.advance(120)
-    services.claim_invitation(invitation.token, user=user)
+    claim_invitation(invitation.token, user=user)
     steps = replay.timeline(app)
     assert [(s.actor, s.description) for s in steps[:4]] == [
         ("代理人", "发起投保（代理人）：测试意外险"),
@@ -284,11 +293,11 @@ def test_referred_application_shows_the_underwriter_and_the_terms_agreed(clock, 
     product = f.simple_product(
         health_questions=[question], underwriting={"questions": {"hospitalised": {"on_yes": "refer"}}}
     )
-    app = services.start_application(quote_ids=[f.quote(product, user).pk], user=user)
+    app = start_application(quote_ids=[f.quote(product, user).pk], user=user)
     d = f.data(answers={"hospitalised": True})
-    services.save_data(app, d, actor=user)
-    services.verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
-    app = services.confirm(app, user=user)
+    save_data(app, d, actor=user)
+    verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
+    app = confirm(app, user=user)
     assert app.status == ApplicationStatus.REFERRED
     # when an underwriter accepts with a loading an hour later, and the customer agrees
     sync_roles()
@@ -299,7 +308,7 @@ def test_referred_application_shows_the_underwriter_and_the_terms_agreed(clock, 
         case, decision="accept_with_terms", underwriter=underwriter, reasons="住院已痊愈", loading_percent=50
     )
     clock.advance(300)
-    services.agree_terms(app, user=user)
+    agree_terms(app, user=user)
     # then
     steps = replay.timeline(app)
     lines = [(s.actor, s.description) for s in steps]
@@ -474,7 +483,7 @@ def test_auditor_exports_are_recorded_with_the_auditor_and_file_hash(client, iss
 def test_document_and_page_versions_can_be_opened(client, issued, user) -> None:
     staff_client(client, "audit_sun", ["auditor"])
     page = "admin/application/application/replay_page.html"
-    services.record_page_view(issued, page, request=customer_request(user))
+    record_page_view(issued, page, request=customer_request(user))
     step = replay.timeline(issued)[-1]
     assert step.page_version_stored and step.description == "查看页面：" + page
     source = client.get(
@@ -524,9 +533,9 @@ def test_customers_and_unverified_staff_never_reach_the_replay(client, issued, u
 
 
 def _closed_application(product, user, *, retention_until, status="cancelled") -> Application:
-    app = services.start_application(quote_ids=[f.quote(product, user).pk], user=user)
+    app = start_application(quote_ids=[f.quote(product, user).pk], user=user)
     if status == "cancelled":
-        services.cancel(app, user=user)
+        cancel(app, user=user)
     Application.objects.filter(pk=app.pk).update(retention_until=retention_until)
     app.refresh_from_db()
     return app
@@ -571,7 +580,7 @@ def test_an_application_within_retention_refuses_deletion(clock, product, user) 
 
 
 def test_an_unissued_application_is_kept_five_years_from_when_it_closed(clock, product, user) -> None:
-    app = services.start_application(quote_ids=[f.quote(product, user).pk], user=user)
+    app = start_application(quote_ids=[f.quote(product, user).pk], user=user)
     # untouched for 40 days, then it closes: the date is computed as the status moves, before
     # the move is saved (`updated_at` still says 40 days ago)
     clock.advance(40 * 24 * 3600)
@@ -609,7 +618,7 @@ def _expired_with_records(clock: Clock, product, user, *, retention_until: datet
     face = identity_services.start_face_check(
         name=app.applicant_name,
         id_number=app.applicant_id_number,
-        reference_kind=services.REFERENCE_KIND,
+        reference_kind=REFERENCE_KIND,
         reference_id=str(app.public_id),
         return_url="/apply/face/done/",
     )
@@ -621,7 +630,7 @@ def _expired_with_records(clock: Clock, product, user, *, retention_until: datet
         render_application_form(app)
     replay.export_pdf(app, actor="auditor-test")
     clock.advance(30 * 24 * 3600)
-    services.expire_applications()
+    expire_applications()
     app.refresh_from_db()
     assert app.status == ApplicationStatus.EXPIRED
     Application.objects.filter(pk=app.pk).update(retention_until=retention_until)
@@ -635,7 +644,7 @@ def _related_rows(app: Application) -> dict[str, int]:
     from huibao.payment.models import Payment, PaymentEvent, ProviderNotification, Refund
     from huibao.underwriting.models import UnderwritingCase
 
-    linked = {"reference_kind": services.REFERENCE_KIND, "reference_id": str(app.public_id)}
+    linked = {"reference_kind": REFERENCE_KIND, "reference_id": str(app.public_id)}
     payments = Payment.objects.filter(**linked)
     faces = FaceCheck.objects.filter(**linked)
     return {

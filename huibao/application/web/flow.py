@@ -10,8 +10,13 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
-from huibao.application import services
 from huibao.application.models import Application
+from huibao.application.selectors import (
+    data_complete,
+    disclosure_progress,
+    identity_is_current,
+    needs_terms_agreement,
+)
 from huibao.application.states import ApplicationStatus
 
 S = ApplicationStatus
@@ -68,23 +73,19 @@ def url(name: str, app: Application, *args: object) -> str:
     return reverse(f"application:{name}", args=[app.public_id, *args])
 
 
-def data_complete(app: Application) -> bool:
-    return services.data_complete(app)
-
-
 def next_url(app: Application) -> str:
     """The page the customer should see now."""
     status = app.status
     if status == S.DRAFT:
         if not data_complete(app):
             return url("data", app)
-        if not services.identity_is_current(app):
+        if not identity_is_current(app):
             return url("identity", app)
         return url("review", app)
     if status == S.ACCEPTED:
-        if services.needs_terms_agreement(app):
+        if needs_terms_agreement(app):
             return url("terms", app)
-        progress_ = services.disclosure_progress(app)
+        progress_ = disclosure_progress(app)
         if progress_["unread"]:
             return url("document", app, progress_["unread"][0].pk)
         if progress_["unconfirmed"]:
