@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from huibao.application import schemas
+from huibao.application.api import schemas
 from huibao.application.rules import InsuredInput
 from huibao.application.selectors import data_digest, identity_is_current, required_documents
 from huibao.application.services.data import save_data

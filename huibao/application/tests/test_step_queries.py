@@ -16,7 +16,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from huibao.application import schemas
+from huibao.application.api import schemas
 from huibao.application.models import Application
 from huibao.application.rules import InsuredInput
 from huibao.application.selectors import required_documents

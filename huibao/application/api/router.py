@@ -26,9 +26,8 @@ from ninja import Query, Router, Schema, Status
 from ninja.security import django_auth
 
 from huibao.account.access import is_api_staff
-from huibao.application import schemas
-from huibao.application.models import Application, ClauseConfirmation, DisclosureReading
-from huibao.application.schemas import (
+from huibao.application.api import schemas
+from huibao.application.api.schemas import (
     ERRORS,
     AgentApplicationListOut,
     AgentApplicationOut,
@@ -52,6 +51,7 @@ from huibao.application.schemas import (
     SignatureIn,
     StartIn,
 )
+from huibao.application.models import Application, ClauseConfirmation, DisclosureReading
 from huibao.application.selectors import (
     REFERENCE_KIND,
     Target,
