@@ -26,7 +26,7 @@ from ninja import Query, Router, Schema, Status
 from ninja.security import django_auth
 
 from huibao.account.access import is_api_staff
-from huibao.application.api import schemas
+from huibao.application.api import presenters
 from huibao.application.api.schemas import (
     ERRORS,
     AgentApplicationListOut,
@@ -102,7 +102,7 @@ def _target(request: HttpRequest, public_id: uuid.UUID) -> Target:
 
 
 def _state(app: Application, request: HttpRequest) -> dict[str, Any]:
-    return schemas.application_out(app, user=_user(request))
+    return presenters.application_out(app, user=_user(request))
 
 
 def _quote_ids(raw: list[str]) -> list[uuid.UUID]:
@@ -177,7 +177,7 @@ def list_mine(request: HttpRequest, params: Query[ListQuery]) -> dict[str, Any]:
     page = rows.order_by("-created_at", "-id").prefetch_related("items__product_version__product")[
         offset : offset + limit
     ]
-    return {"total": rows.count(), "items": [schemas.application_summary(a) for a in page]}
+    return {"total": rows.count(), "items": [presenters.application_summary(a) for a in page]}
 
 
 @router.get(
@@ -197,7 +197,7 @@ def detail(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 def get_data(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     app = _app(request, public_id)
     _require_owner(app, _user(request))
-    return schemas.data_out(app)
+    return presenters.data_out(app)
 
 
 # --- the flow -------------------------------------------------------------------------------------
@@ -311,7 +311,7 @@ def finish_reading(
 
 def _document(reading: DisclosureReading) -> dict[str, Any]:
     doc = reading.document
-    return {**schemas.document_out(doc, reading), "body": doc.body}
+    return {**presenters.document_out(doc, reading), "body": doc.body}
 
 
 @router.post(
@@ -351,7 +351,7 @@ def confirm_clause(
 def _clause(row: ClauseConfirmation) -> dict[str, Any]:
     doc = row.document
     clause: dict[str, Any] = next((c for c in doc.key_clauses or [] if c.get("code") == row.clause_code), {})
-    return schemas.clause_out(doc, clause, row)
+    return presenters.clause_out(doc, clause, row)
 
 
 @router.post(
@@ -384,7 +384,7 @@ def sign(request: HttpRequest, public_id: uuid.UUID, payload: SignatureIn) -> di
 )
 def pay(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     payment = pay_service.pay(_target(request, public_id), user=_user(request), request=request)
-    return schemas.payment_open_out(payment)
+    return presenters.payment_open_out(payment)
 
 
 @router.post(
@@ -440,7 +440,7 @@ def _agent(request: HttpRequest) -> Any:
 
 
 def _agent_state(app: Application, agent: Any) -> dict[str, Any]:
-    return schemas.agent_application_out(app, agent=agent)
+    return presenters.agent_application_out(app, agent=agent)
 
 
 @router.post(
@@ -472,7 +472,7 @@ def agent_list(request: HttpRequest, params: Query[ListQuery]) -> dict[str, Any]
     offset = max(params.offset, 0)
     return {
         "total": rows.count(),
-        "items": [schemas.agent_application_summary(a) for a in rows[offset : offset + limit]],
+        "items": [presenters.agent_application_summary(a) for a in rows[offset : offset + limit]],
     }
 
 

@@ -18,7 +18,7 @@ from huibao.application.models import (
 @dataclass(slots=True)
 class Loaded:
     """What a use-case read (or wrote) of its application and left current at its end, for the
-    state answer (`schemas.application_out`) to use rather than read again. Any part left None
+    state answer (`api.presenters.application_out`) to use rather than read again. Any part left None
     is read there."""
 
     key: tuple[str, int]

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from huibao.application.api import schemas
+from huibao.application.api import presenters
 from huibao.application.rules import InsuredInput
 from huibao.application.selectors import data_digest, identity_is_current, required_documents
 from huibao.application.services.data import save_data
@@ -30,7 +30,7 @@ def _spouse(spouse_id: str) -> InsuredInput:
 
 
 def _state(app: Any, user: Any) -> dict[str, Any]:
-    return schemas.application_out(app, user=user)
+    return presenters.application_out(app, user=user)
 
 
 def test_identity_follows_a_changed_applicant_id() -> None:

@@ -16,7 +16,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from huibao.application.api import schemas
+from huibao.application.api import presenters
 from huibao.application.models import Application
 from huibao.application.rules import InsuredInput
 from huibao.application.selectors import required_documents
@@ -278,9 +278,9 @@ def test_what_a_use_case_left_is_used_once_and_only_while_current() -> None:
     app = save_data(app, f.data(), actor=user)
     # when its state is answered twice
     with CaptureQueriesContext(connection) as first:
-        schemas.application_out(app, user=user)
+        presenters.application_out(app, user=user)
     with CaptureQueriesContext(connection) as second:
-        schemas.application_out(app, user=user)
+        presenters.application_out(app, user=user)
     # then the first answer uses what `save_data` loaded, the second reads afresh
     assert _reads([q["sql"] for q in first.captured_queries])["application_applicationitem"] == 0
     assert _reads([q["sql"] for q in second.captured_queries])["application_applicationitem"] == 1
@@ -288,7 +288,7 @@ def test_what_a_use_case_left_is_used_once_and_only_while_current() -> None:
     app = save_data(app, f.data(), actor=user)
     app.data_revision += 1
     with CaptureQueriesContext(connection) as moved:
-        schemas.application_out(app, user=user)
+        presenters.application_out(app, user=user)
     assert _reads([q["sql"] for q in moved.captured_queries])["application_applicationitem"] == 1
 
 
@@ -361,7 +361,7 @@ def test_signing_again_replaces_the_signers_signature() -> None:
     # then the second signature replaced the first, and the application waits for the spouse
     assert first.status == again.status == ApplicationStatus.ACCEPTED
     assert list(app.signatures.values_list("role", flat=True)) == ["applicant"]
-    state = schemas.application_out(again, user=user)
+    state = presenters.application_out(again, user=user)
     assert [(s["role"], s["signed"]) for s in state["signatures"]] == [
         ("applicant", True),
         ("insured", False),
