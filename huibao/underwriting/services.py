@@ -24,6 +24,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from huibao.application.models import Application, ApplicationItem, InsuredPerson
+from huibao.application.premium import total_premium
 from huibao.catalog.models import Coverage
 from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, PermissionDenied, ValidationFailed
@@ -262,7 +263,6 @@ def underwrite_application(
             unique = list({(e.field, e.code): e for e in errors}.values())
             raise ValidationFailed("health questions not answered", errors=unique)
 
-        total = Decimal(0)
         for item, decision, benefit in decisions:
             terms = decision.outcome == "accept_with_terms"
             item.underwriting_outcome = decision.outcome
@@ -279,8 +279,6 @@ def underwrite_application(
                     "premium",
                 ]
             )
-            if decision.outcome != "decline":
-                total += item.premium  # a declined product is not paid for
             after: dict[str, Any] = {
                 "item": item.position,
                 "product": item.product_version.product.code,
@@ -308,7 +306,7 @@ def underwrite_application(
                 after=after,
                 request=request,
             )
-        application.total_premium = to_fen(total)
+        application.total_premium = total_premium(item for item, _decision, _benefit in decisions)
         Application.objects.filter(pk=application.pk).update(total_premium=application.total_premium)
     return rules.worst(d.outcome for _, d, _ in decisions)
 
@@ -438,17 +436,7 @@ def decide_case(
                 "premium",
             ]
         )
-        application.total_premium = to_fen(
-            sum(
-                (
-                    i.premium
-                    for i in ApplicationItem.objects.filter(application=application).exclude(
-                        underwriting_outcome=CaseDecision.DECLINE
-                    )
-                ),
-                Decimal(0),
-            )
-        )
+        application.total_premium = total_premium(ApplicationItem.objects.filter(application=application))
         application.save(update_fields=["total_premium", "updated_at"])
         audit.record(
             "underwriting.case_decided",

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from huibao.application.journey import Journey
 from huibao.application.models import Application
 from huibao.application.selectors import (
     disclosure_progress,
@@ -32,6 +33,7 @@ from huibao.application.states import (
     UnderwritingOutcome,
 )
 from huibao.core.masking import mask_email, mask_id_number, mask_name, mask_phone
+from huibao.payment import selectors as payments
 
 NEXT_STEP_LABELS: dict[str, str] = {
     "fill_data": "请填写投保信息",
@@ -98,9 +100,7 @@ def clause_out(doc: Any, clause: dict[str, Any], row: Any) -> dict[str, Any]:
 def _payment_state(payment: Any) -> dict[str, Any] | None:
     if payment is None:
         return None
-    from huibao.payment.states import OPEN_STATUSES
-
-    is_open = payment.status in OPEN_STATUSES and payment.expires_at > timezone.now()
+    is_open = payments.is_open(payment)
     return {
         "id": payment.public_id,
         "status": payment.status,
@@ -132,50 +132,6 @@ def _face_state(app: Application) -> dict[str, Any]:
         found = FaceCheck.objects.filter(pk=app.face_check_id).values_list("status", flat=True).first()
         status = str(found or "none")
     return {"required": app.face_required, "status": status, "passed_at": app.face_passed_at}
-
-
-def next_step(
-    app: Application,
-    *,
-    items: list[Any],
-    identity_ok: bool,
-    progress: dict[str, Any],
-    signed: bool,
-    payment: Any,
-) -> str:
-    """What the customer must do next; the server enforces the same order in `services`."""
-    status = app.status
-    if status == ApplicationStatus.DRAFT:
-        if not app.applicant_name or any(i.insured_id is None for i in items):
-            return "fill_data"
-        return "verify_identity" if not identity_ok else "confirm"
-    if status == ApplicationStatus.REFERRED:
-        return "wait_underwriting"
-    if status == ApplicationStatus.ACCEPTED:
-        if app.terms_agreed_at is None:
-            return "agree_terms"
-        if progress["unread"]:
-            return "read_documents"
-        if progress["unconfirmed"]:
-            return "confirm_clauses"
-        if not identity_ok:
-            return "verify_identity"
-        if app.face_required and app.face_passed_at is None:
-            return "face_check"
-        return "sign" if not signed else "pay"
-    if status == ApplicationStatus.SIGNED:
-        return "pay"
-    if status == ApplicationStatus.AWAITING_PAYMENT:
-        from huibao.payment.states import OPEN_STATUSES
-
-        if payment is not None and payment.status == "succeeded":
-            return "wait_issue"
-        if payment is not None and payment.status in OPEN_STATUSES and payment.expires_at > timezone.now():
-            return "complete_payment"
-        return "pay"
-    if status == ApplicationStatus.ISSUED:
-        return "done"
-    return str(status)
 
 
 def _person_name(name: str, owner: bool) -> str:
@@ -247,9 +203,9 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
         if app.status == ApplicationStatus.ISSUED
         else []
     )
-    step = next_step(
-        app, items=items, identity_ok=identity_ok, progress=progress, signed=signed, payment=payment
-    )
+    step = Journey(
+        app, items=items, persons=persons, progress=progress, payment=payment, signed=signed
+    ).next_step()
     return {
         "id": app.public_id,
         "number": app.number,

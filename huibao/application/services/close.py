@@ -20,19 +20,14 @@ from huibao.application.states import (
 )
 from huibao.application.trace import record_step
 from huibao.core.errors import Conflict, PermissionDenied
-from huibao.payment.models import Payment
-from huibao.payment.states import OPEN_STATUSES as OPEN_PAYMENT_STATUSES
-from huibao.payment.states import PaymentStatus
+from huibao.payment import selectors as payments
 from huibao.underwriting.services import withdraw_open_cases
 
 
 def _payment_ended_unpaid(app: Application) -> bool:
     """True when the application's current payment ended without the money being kept (failed,
     expired, or refused and refunded), or there is none: nothing can still confirm it."""
-    if app.payment_id is None:
-        return True
-    status = Payment.objects.filter(pk=app.payment_id).values_list("status", flat=True).first()
-    return status is None or (status not in OPEN_PAYMENT_STATUSES and status != PaymentStatus.SUCCEEDED)
+    return payments.ended_unpaid(payments.status_of(app.payment_id))
 
 
 def expire_applications(now: datetime.datetime | None = None) -> int:

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from huibao.application.journey import _missing_for_confirmation
+from huibao.application.journey import missing_for_confirmation
 from huibao.application.models import (
     Application,
     ApplicationItem,
 )
+from huibao.application.premium import total_premium
 from huibao.application.selectors import Target, data_digest, declined_items, items_of, rules_of
 from huibao.application.services._common import (
     _locked,
@@ -30,7 +30,6 @@ from huibao.application.states import (
 )
 from huibao.application.trace import record_step
 from huibao.core.errors import Conflict, ValidationFailed
-from huibao.core.money import to_fen
 from huibao.underwriting.services import CasesDecided, underwrite_application
 
 
@@ -58,7 +57,7 @@ def confirm(
             .select_related("product_version__product__insurer", "plan", "insured")
             .order_by("position")
         )
-        errors = _missing_for_confirmation(app, items) + _not_on_sale(items)
+        errors = missing_for_confirmation(app, items) + _not_on_sale(items)
         if errors:
             raise ValidationFailed("cannot confirm yet", errors=errors)
         app.confirmed_revision = app.data_revision
@@ -128,12 +127,7 @@ def resume_after_referral(
         outcomes = [i.underwriting_outcome for i in app.items.all()]
         if UnderwritingOutcome.REFER in outcomes or UnderwritingOutcome.PENDING in outcomes:
             return app
-        app.total_premium = to_fen(
-            sum(
-                (i.premium for i in app.items.all() if i.underwriting_outcome != UnderwritingOutcome.DECLINE),
-                Decimal(0),
-            )
-        )
+        app.total_premium = total_premium(app.items.all())
         overall = overall_outcome(outcomes)
         if app.is_confirmed:
             # The underwriter's terms changed the premiums of the data the customer confirmed.
@@ -181,7 +175,7 @@ def drop_declined_items(
         ApplicationItem.objects.filter(pk__in=[i.pk for i in declined]).delete()
         keep_persons = {i.insured_id for i in kept if i.insured_id is not None}
         app.insured_persons.exclude(pk__in=keep_persons).delete()
-        app.total_premium = to_fen(sum((i.premium for i in kept), Decimal(0)))
+        app.total_premium = total_premium(kept)
         app.face_required = any(rules_of(i).face_check_required(app.total_premium) for i in kept)
         app.signatures.all().delete()
         app.signed_at = None

@@ -19,6 +19,7 @@ from huibao.application.models import (
     Beneficiary,
     InsuredPerson,
 )
+from huibao.application.premium import total_premium
 from huibao.application.rules import ApplicationData
 from huibao.application.selectors import (
     ID_HASH_CONTEXT,
@@ -38,7 +39,6 @@ from huibao.application.states import (
 from huibao.application.trace import record_step
 from huibao.core.errors import Conflict, FieldError, PermissionDenied, ValidationFailed
 from huibao.core.fields import lookup_hash
-from huibao.core.money import to_fen
 from huibao.rating import rules as rating_rules
 from huibao.rating.models import Quote
 from huibao.rating.services import get_rating_product
@@ -252,7 +252,6 @@ def _assign_items(
         groups.setdefault(item.origin_quote_id, []).append(item)
     errors: list[FieldError] = []
     next_position = max((i.position for i in items), default=0) + 1
-    total = Decimal(0)
     kept: list[ApplicationItem] = []
     for group in groups.values():
         first = group[0]
@@ -288,8 +287,7 @@ def _assign_items(
             item.underwriting_outcome = UnderwritingOutcome.PENDING
             item.underwriting_reasons = []
             item.save()
-            total += quote.premium
-    app.total_premium = to_fen(total)
+    app.total_premium = total_premium(kept)
     return errors, sorted(kept, key=lambda i: i.position)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest
 
-from huibao.application.journey import _missing_data
+from huibao.application.journey import missing_data
 from huibao.application.models import (
     Application,
 )
@@ -41,7 +41,7 @@ def invite_customer(
             raise ValidationFailed(
                 "请先填写并保存投保信息，再发送邀请",
                 code="data_incomplete",
-                errors=_missing_data(app, items_of(app)),
+                errors=missing_data(app, items_of(app)),
             )
         app.invite_token_hash = hashlib.sha256(token.encode()).hexdigest()
         app.save(update_fields=["invite_token_hash", "updated_at"])

@@ -20,9 +20,9 @@ from huibao.application.states import (
 )
 from huibao.application.trace import record_step
 from huibao.core.errors import Conflict
+from huibao.payment import selectors as payments
 from huibao.payment.models import Payment
 from huibao.payment.services import create_payment, refund
-from huibao.payment.states import OPEN_STATUSES as PAYMENT_OPEN
 from huibao.policy import services as policy_services
 from huibao.policy.services import IssuanceRecovery
 
@@ -39,7 +39,7 @@ def pay(application: Application | Target, *, user: Any, request: HttpRequest | 
         _require_owner(app, user)
         if app.status == ApplicationStatus.AWAITING_PAYMENT:
             current = Payment.objects.filter(pk=app.payment_id).first() if app.payment_id else None
-            if current is not None and current.status in PAYMENT_OPEN and current.expires_at > timezone.now():
+            if current is not None and payments.is_open(current):
                 return current
             if current is not None and current.status == "succeeded":
                 raise Conflict("已支付成功，正在出单", code="already_paid")

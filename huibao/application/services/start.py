@@ -17,6 +17,7 @@ from huibao.application.models import (
     Application,
     ApplicationItem,
 )
+from huibao.application.premium import total_premium
 from huibao.application.services._common import _on_sale
 from huibao.application.services.loaded import _remember_loaded
 from huibao.application.states import (
@@ -111,18 +112,8 @@ def start_application(
     if started_by is not None and channel == Channel.WEB:
         channel = Channel.AGENT
     with transaction.atomic():
-        app = Application.objects.create(
-            number=_new_number(),
-            channel=channel,
-            customer=customer,
-            started_by=started_by,
-            expires_at=timezone.now() + application_ttl(),
-            total_premium=to_fen(sum((q.premium for q in quotes), Decimal(0))),
-        )
-        items = []
-        for position, quote in enumerate(quotes, start=1):
-            item = ApplicationItem.objects.create(
-                application=app,
+        items = [
+            ApplicationItem(
                 position=position,
                 product_version=quote.product_version,
                 plan=quote.plan,
@@ -132,7 +123,19 @@ def start_application(
                 base_premium=quote.premium,
                 premium=quote.premium,
             )
-            items.append(item)
+            for position, quote in enumerate(quotes, start=1)
+        ]
+        app = Application.objects.create(
+            number=_new_number(),
+            channel=channel,
+            customer=customer,
+            started_by=started_by,
+            expires_at=timezone.now() + application_ttl(),
+            total_premium=total_premium(items),
+        )
+        for item in items:
+            item.application = app
+            item.save(force_insert=True)
         record_step(
             app,
             "started",

@@ -19,13 +19,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from huibao.account.access import staff_required
 from huibao.application.models import Application
-from huibao.application.selectors import applications_started_by, get_for_agent, items_of
+from huibao.application.selectors import applications_started_by, data_complete, get_for_agent, items_of
 from huibao.application.services.data import save_data
 from huibao.application.services.invitation import invite_customer
 from huibao.application.services.start import start_application
 from huibao.application.states import OPEN_STATUSES, ApplicationStatus
 from huibao.application.trace import record_page_view
-from huibao.application.web import flow, forms
+from huibao.application.web import forms
 from huibao.application.web.qr import qr_svg
 from huibao.application.web.views import _people_summary, _posted_quote_ids, agent_amended, errors_of
 from huibao.core.errors import DomainError, FieldError, NotFound
@@ -84,7 +84,7 @@ def _edit_context(request: HttpRequest, app: Application) -> dict[str, Any]:
         "status_label": S(app.status).label,
         "items": items_of(app),
         "total": app.total_premium,
-        "data_complete": flow.data_complete(app),
+        "data_complete": data_complete(app),
         "locked": app.status != S.DRAFT or app.is_confirmed,
         "open": app.status in OPEN_STATUSES,
         "editable": app.status in OPEN_STATUSES and app.status != S.AWAITING_PAYMENT,
@@ -126,7 +126,7 @@ def edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         if editing:
             context["form"] = forms.build(app, _masked_ids(forms.values_from_app(app)))
         else:
-            context["summary"] = _people_summary(app) if flow.data_complete(app) else None
+            context["summary"] = _people_summary(app) if data_complete(app) else None
         return render(request, template, {**context, "editing": editing})
     if not context["editable"]:
         messages.error(request, f"投保单当前状态为“{context['status_label']}”，不能修改")

@@ -10,13 +10,8 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
+from huibao.application import journey
 from huibao.application.models import Application
-from huibao.application.selectors import (
-    data_complete,
-    disclosure_progress,
-    identity_is_current,
-    needs_terms_agreement,
-)
 from huibao.application.states import ApplicationStatus
 
 S = ApplicationStatus
@@ -43,6 +38,21 @@ PAGE_STEP = {
     "sign": "sign",
     "pay": "pay",
     "done": "pay",
+}
+
+
+# The page of each step of the journey (reading and clauses: the first document or clause left).
+STEP_PAGES = {
+    journey.FILL_DATA: "data",
+    journey.VERIFY_IDENTITY: "identity",
+    journey.CONFIRM: "review",
+    journey.AGREE_TERMS: "terms",
+    journey.FACE_CHECK: "face",
+    journey.SIGN: "sign",
+    journey.PAY: "pay",
+    journey.COMPLETE_PAYMENT: "pay",
+    journey.WAIT_ISSUE: "pay",
+    journey.DONE: "done",
 }
 
 
@@ -74,31 +84,19 @@ def url(name: str, app: Application, *args: object) -> str:
 
 
 def next_url(app: Application) -> str:
-    """The page the customer should see now."""
-    status = app.status
-    if status == S.DRAFT:
-        if not data_complete(app):
-            return url("data", app)
-        if not identity_is_current(app):
-            return url("identity", app)
-        return url("review", app)
-    if status == S.ACCEPTED:
-        if needs_terms_agreement(app):
-            return url("terms", app)
-        progress_ = disclosure_progress(app)
-        if progress_["unread"]:
-            return url("document", app, progress_["unread"][0].pk)
-        if progress_["unconfirmed"]:
-            doc, clause = progress_["unconfirmed"][0]
-            return url("clause", app, doc.pk, clause["code"])
-        if app.face_required and app.face_passed_at is None:
-            return url("face", app)
-        return url("sign", app)
-    if status in (S.SIGNED, S.AWAITING_PAYMENT):
-        return url("pay", app)
-    if status == S.ISSUED:
-        return url("done", app)
-    return url("outcome", app)  # referred, declined, expired, cancelled
+    """The page of the customer's next step (`journey.Journey.next_step`)."""
+    position = journey.Journey(app)
+    step = position.next_step()
+    if step == journey.READ_DOCUMENTS:
+        document = position.first_unread()
+        assert document is not None
+        return url("document", app, document.pk)
+    if step == journey.CONFIRM_CLAUSES:
+        unconfirmed = position.first_unconfirmed()
+        assert unconfirmed is not None
+        doc, clause = unconfirmed
+        return url("clause", app, doc.pk, clause["code"])
+    return url(STEP_PAGES.get(step, "outcome"), app)  # referred, declined, expired, cancelled
 
 
 def state_key(app: Application) -> str:

@@ -31,6 +31,7 @@ from huibao.application.journey import missing_before_signing
 from huibao.application.models import Application
 from huibao.application.selectors import (
     applications_of,
+    data_complete,
     disclosure_progress,
     get_for_user,
     health_questions,
@@ -70,6 +71,7 @@ from huibao.core.errors import (
 )
 from huibao.core.masking import mask_email, mask_id_number, mask_name, mask_phone
 from huibao.core.models import AuditEntry
+from huibao.payment import selectors as payments
 from huibao.rating.models import Quote
 from huibao.rating.selectors import may_use_quote, quote_for_user
 
@@ -466,7 +468,7 @@ def data(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @login_required_here
 def identity(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     app = _application(request, public_id)
-    if app.status != S.DRAFT or not flow.data_complete(app):
+    if app.status != S.DRAFT or not data_complete(app):
         return _to_next(app)
     template = "application/identity.html"
     context = {
@@ -551,7 +553,7 @@ def _people_summary(app: Application) -> dict[str, Any]:
 @login_required_here
 def review(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     app = _application(request, public_id)
-    if app.status != S.DRAFT or not flow.data_complete(app):
+    if app.status != S.DRAFT or not data_complete(app):
         return _to_next(app)
     template = "application/review.html"
     context = {**_people_summary(app), "identity_ok": identity_is_current(app)}
@@ -859,7 +861,6 @@ def pay(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """The real-name payment of the applicant at the payment provider's page; back here, the page
     waits until the policies are issued (the provider's notification arrives on its own)."""
     from huibao.payment.models import Payment
-    from huibao.payment.states import OPEN_STATUSES as PAYMENT_OPEN
 
     app = _application(request, public_id)
     if app.status not in (S.SIGNED, S.AWAITING_PAYMENT):
@@ -882,7 +883,7 @@ def pay(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     payment = Payment.objects.filter(pk=app.payment_id).first() if app.payment_id else None
     context = _pay_context(app)
     if payment is not None and app.status == S.AWAITING_PAYMENT:
-        still_open = payment.status in PAYMENT_OPEN and payment.expires_at > timezone.now()
+        still_open = payments.is_open(payment)
         context.update(
             payment=payment,
             payment_open=still_open,
