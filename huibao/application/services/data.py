@@ -39,9 +39,8 @@ from huibao.application.states import (
 from huibao.application.trace import record_step
 from huibao.core.errors import Conflict, FieldError, PermissionDenied, ValidationFailed
 from huibao.core.fields import lookup_hash
-from huibao.rating import rules as rating_rules
 from huibao.rating.models import Quote
-from huibao.rating.services import get_rating_product
+from huibao.rating.services import PersonFacts, reprice_for_person
 from huibao.underwriting.services import withdraw_open_cases
 
 # The data entered (`ApplicationData` and its parts) is defined with its rules in `rules.py`.
@@ -67,23 +66,15 @@ def _validate_data(
 
 
 def _reprice(item: ApplicationItem, person: InsuredPerson, *, user: Any) -> tuple[Quote, list[FieldError]]:
-    """Prices the item again on the insured's real birth date, sex and occupation, on the same
-    product version (the one the customer was shown), and records that quote."""
-    origin = item.origin_quote
-    inputs = dict(origin.inputs)
-    for key in ("age", "birth_date", "start_date"):
-        inputs.pop(key, None)
-    inputs["birth_date"] = person.birth_date.isoformat()
-    if "sex" in origin.inputs or person.sex:
-        inputs["sex"] = person.sex
-    if person.occupation_class is not None:
-        inputs["occupation_class"] = person.occupation_class
-    product = get_rating_product(item.product_version_id)
-    plan_code = item.plan.code
+    """The item priced again for its insured person (`rating.services.reprice_for_person`);
+    pricing problems come back named after the person's fields, with the product's name."""
+    facts = PersonFacts(
+        birth_date=person.birth_date, sex=person.sex, occupation_class=person.occupation_class
+    )
     try:
-        result = rating_rules.price(product, plan_code, inputs)
+        return reprice_for_person(item.origin_quote, facts, candidates=(item.quote,), user=user), []
     except ValidationFailed as exc:
-        return origin, [
+        return item.origin_quote, [
             FieldError(
                 f"insured[{person.position - 1}].{e.field.removeprefix('inputs.')}",
                 e.code,
@@ -91,21 +82,6 @@ def _reprice(item: ApplicationItem, person: InsuredPerson, *, user: Any) -> tupl
             )
             for e in exc.errors
         ]
-    for candidate in (item.quote, origin):
-        if candidate.premium == result.premium and candidate.inputs == result.inputs:
-            return candidate, []
-    quote = Quote(
-        product_version_id=item.product_version_id,
-        plan_id=item.plan_id,
-        inputs=result.inputs,
-        steps=result.steps_as_dicts(),
-        premium=result.premium,
-        engine_version=result.engine_version,
-        user=user if getattr(user, "is_authenticated", False) else None,
-        channel="application",
-    )
-    quote.save(force_insert=True)
-    return quote, []
 
 
 def save_data(
