@@ -91,6 +91,10 @@ def next_url(app: Application) -> str:
         document = position.first_unread()
         assert document is not None
         return url("document", app, document.pk)
+    if step == journey.VERIFY_IDENTITY and app.status != S.DRAFT:
+        # The identity page verifies a draft's applicant; past it the signing page names the
+        # problem (an accepted application's identity changes only with its data, back to draft).
+        return url("sign", app)
     if step == journey.CONFIRM_CLAUSES:
         unconfirmed = position.first_unconfirmed()
         assert unconfirmed is not None
