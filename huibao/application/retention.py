@@ -22,10 +22,10 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
+from huibao.application.evidence.trace import record_step
 from huibao.application.models import Application
 from huibao.application.selectors import REFERENCE_KIND
 from huibao.application.states import FINAL_STATUSES, ApplicationStatus
-from huibao.application.trace import record_step
 from huibao.core.errors import Conflict
 from huibao.esign import services as esign_services
 from huibao.esign.models import SignedDocumentKind

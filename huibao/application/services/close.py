@@ -9,6 +9,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from huibao.application.evidence.trace import record_step
 from huibao.application.models import (
     Application,
 )
@@ -18,7 +19,6 @@ from huibao.application.states import (
     OPEN_STATUSES,
     ApplicationStatus,
 )
-from huibao.application.trace import record_step
 from huibao.core.errors import Conflict, PermissionDenied
 from huibao.payment import selectors as payments
 from huibao.underwriting.services import withdraw_open_cases

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from huibao.application.evidence.trace import record_step
 from huibao.application.journey import missing_for_confirmation
 from huibao.application.models import (
     Application,
@@ -28,7 +29,6 @@ from huibao.application.states import (
     ApplicationStatus,
     UnderwritingOutcome,
 )
-from huibao.application.trace import record_step
 from huibao.core.errors import Conflict, ValidationFailed
 from huibao.underwriting.services import CasesDecided, underwrite_application
 

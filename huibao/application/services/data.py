@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from huibao.application import rules as app_rules
+from huibao.application.evidence.trace import record_step
 from huibao.application.models import (
     Application,
     ApplicationItem,
@@ -36,7 +37,6 @@ from huibao.application.states import (
     Relation,
     UnderwritingOutcome,
 )
-from huibao.application.trace import record_step
 from huibao.core.errors import Conflict, FieldError, PermissionDenied, ValidationFailed
 from huibao.core.fields import lookup_hash
 from huibao.rating.models import Quote

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from huibao.application.evidence.trace import record_step
 from huibao.application.models import (
     Application,
     ClauseConfirmation,
@@ -18,7 +19,6 @@ from huibao.application.models import (
 )
 from huibao.application.selectors import Target, doc_key, key_clauses, required_documents
 from huibao.application.services._common import _locked, _require_open, _require_owner
-from huibao.application.trace import record_step
 from huibao.catalog.models import Document
 from huibao.core.errors import FieldError, NotFound, ValidationFailed
 

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from huibao.application.evidence.trace import record_step
 from huibao.application.models import (
     Application,
 )
@@ -18,7 +19,6 @@ from huibao.application.services._common import _locked, _move, _require_not_exp
 from huibao.application.states import (
     ApplicationStatus,
 )
-from huibao.application.trace import record_step
 from huibao.core.errors import Conflict
 from huibao.payment import selectors as payments
 from huibao.payment.models import Payment

@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from huibao.application import rules as app_rules
+from huibao.application.evidence.trace import record_step
 from huibao.application.journey import missing_before_signing
 from huibao.application.models import (
     Application,
@@ -31,7 +32,6 @@ from huibao.application.states import (
     SignerRole,
 )
 from huibao.application.tasks import render_application_form
-from huibao.application.trace import record_step
 from huibao.core.errors import FieldError, ValidationFailed
 from huibao.core.http import client_ip
 from huibao.esign import handwriting

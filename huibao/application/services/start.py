@@ -13,6 +13,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from huibao.application.evidence.trace import record_step
 from huibao.application.models import (
     Application,
     ApplicationItem,
@@ -23,7 +24,6 @@ from huibao.application.services.loaded import _remember_loaded
 from huibao.application.states import (
     Channel,
 )
-from huibao.application.trace import record_step
 from huibao.core.errors import FieldError, NotFound, ValidationFailed
 from huibao.core.money import to_fen
 from huibao.rating.models import Quote

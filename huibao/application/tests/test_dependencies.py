@@ -10,7 +10,7 @@ from pathlib import Path
 import huibao
 
 ROOT = Path(huibao.__file__).parent
-ENGINES = ("underwriting", "policy", "payment", "identity", "esign", "rating", "catalog", "core")
+ENGINES = ("underwriting", "policy", "payment", "identity", "esign", "rating", "catalog", "core", "sandbox")
 APPLICATION_SERVICES = "huibao.application.services"
 # Reads and rules the use-cases build on: they never reach back into the use-cases.
 BELOW_SERVICES = (
@@ -20,7 +20,7 @@ BELOW_SERVICES = (
     "rules.py",
     "models.py",
     "states.py",
-    "trace.py",
+    "evidence/trace.py",
 )
 
 

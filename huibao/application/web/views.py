@@ -27,6 +27,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from huibao.application.evidence.trace import record_page_view
 from huibao.application.journey import missing_before_signing
 from huibao.application.models import Application
 from huibao.application.selectors import (
@@ -59,7 +60,6 @@ from huibao.application.states import (
     SignerRole,
     UnderwritingOutcome,
 )
-from huibao.application.trace import record_page_view
 from huibao.application.web import flow, forms
 from huibao.catalog.models import Document, LineOfBusiness, Product, ProductStatus
 from huibao.catalog.web.presenters import clause_kind_label, highlight_key_clauses
