@@ -18,10 +18,7 @@ from huibao.application.models import (
     DisclosureReading,
     InsuredPerson,
 )
-from huibao.application.states import (
-    ApplicationStatus,
-    UnderwritingOutcome,
-)
+from huibao.application.states import ApplicationStatus, UnderwritingOutcome
 from huibao.catalog.documents import (
     documents_of_versions,
     frozen_versions,

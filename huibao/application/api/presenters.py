@@ -27,11 +27,7 @@ from huibao.application.selectors import (
 from huibao.application.services._common import _is_owner
 from huibao.application.services.loaded import take_loaded
 from huibao.application.services.sign import required_signatures, signature_method
-from huibao.application.states import (
-    ApplicationStatus,
-    SignatureMethod,
-    UnderwritingOutcome,
-)
+from huibao.application.states import ApplicationStatus, SignatureMethod, UnderwritingOutcome
 from huibao.core.masking import mask_email, mask_id_number, mask_name, mask_phone
 from huibao.payment import selectors as payments
 

@@ -6,12 +6,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from huibao.application.states import (
-    Channel,
-    SignatureMethod,
-    SignerRole,
-    UnderwritingOutcome,
-)
+from huibao.application.states import Channel, SignatureMethod, SignerRole, UnderwritingOutcome
 from huibao.catalog.models import Product
 from huibao.core.models import AuditEntry
 from huibao.policy.models import PolicyStatus

@@ -27,12 +27,7 @@ from huibao.application.evidence.timeline import (
 from huibao.application.evidence.trace import record_step
 from huibao.application.models import Application, PageTemplateVersion
 from huibao.application.selectors import data_digest, items_of
-from huibao.application.states import (
-    ApplicationStatus,
-    Channel,
-    SignatureMethod,
-    SignerRole,
-)
+from huibao.application.states import ApplicationStatus, Channel, SignatureMethod, SignerRole
 from huibao.core import audit
 from huibao.core.masking import mask_id_number, mask_name, scrub
 from huibao.core.models import AuditEntry

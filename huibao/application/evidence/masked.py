@@ -8,11 +8,7 @@ from dataclasses import dataclass
 from huibao.application.evidence.describe import _label, _mask_text, format_money
 from huibao.application.models import Application
 from huibao.application.selectors import health_questions, items_of
-from huibao.application.states import (
-    BeneficiaryMode,
-    Relation,
-    UnderwritingOutcome,
-)
+from huibao.application.states import BeneficiaryMode, Relation, UnderwritingOutcome
 from huibao.core.masking import mask_email, mask_id_number, mask_name, mask_phone
 
 

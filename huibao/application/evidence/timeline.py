@@ -27,10 +27,7 @@ from huibao.application.evidence.describe import (
 )
 from huibao.application.models import Application, PageTemplateVersion, Signature
 from huibao.application.selectors import data_digest
-from huibao.application.states import (
-    SignatureMethod,
-    SignerRole,
-)
+from huibao.application.states import SignatureMethod, SignerRole
 from huibao.catalog.models import Document
 from huibao.catalog.services import document_sha256
 from huibao.core import audit

@@ -7,17 +7,10 @@ from typing import Any
 
 from django.utils import timezone
 
-from huibao.application.models import (
-    Application,
-    ApplicationItem,
-)
+from huibao.application.models import Application, ApplicationItem
 from huibao.application.retention import retention_until_for
 from huibao.application.selectors import Target
-from huibao.application.states import (
-    OPEN_STATUSES,
-    TRANSITIONS,
-    ApplicationStatus,
-)
+from huibao.application.states import OPEN_STATUSES, TRANSITIONS, ApplicationStatus
 from huibao.catalog.models import ProductStatus, VersionStatus
 from huibao.core.errors import Conflict, FieldError, NotFound, PermissionDenied
 from huibao.core.states import check_transition

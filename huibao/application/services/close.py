@@ -10,15 +10,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from huibao.application.evidence.trace import record_step
-from huibao.application.models import (
-    Application,
-)
+from huibao.application.models import Application
 from huibao.application.selectors import Target
 from huibao.application.services._common import _is_owner, _locked, _move, _require_open
-from huibao.application.states import (
-    OPEN_STATUSES,
-    ApplicationStatus,
-)
+from huibao.application.states import OPEN_STATUSES, ApplicationStatus
 from huibao.core.errors import Conflict, PermissionDenied
 from huibao.payment import selectors as payments
 from huibao.underwriting.services import withdraw_open_cases

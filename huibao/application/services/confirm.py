@@ -11,10 +11,7 @@ from django.utils import timezone
 
 from huibao.application.evidence.trace import record_step
 from huibao.application.journey import missing_for_confirmation
-from huibao.application.models import (
-    Application,
-    ApplicationItem,
-)
+from huibao.application.models import Application, ApplicationItem
 from huibao.application.premium import total_premium
 from huibao.application.selectors import Target, data_digest, declined_items, items_of, rules_of
 from huibao.application.services._common import (
@@ -25,10 +22,7 @@ from huibao.application.services._common import (
     _require_owner,
 )
 from huibao.application.services.loaded import _remember_loaded
-from huibao.application.states import (
-    ApplicationStatus,
-    UnderwritingOutcome,
-)
+from huibao.application.states import ApplicationStatus, UnderwritingOutcome
 from huibao.core.errors import Conflict, ValidationFailed
 from huibao.underwriting.services import CasesDecided, underwrite_application
 

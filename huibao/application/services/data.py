@@ -14,12 +14,7 @@ from django.utils import timezone
 
 from huibao.application import rules as app_rules
 from huibao.application.evidence.trace import record_step
-from huibao.application.models import (
-    Application,
-    ApplicationItem,
-    Beneficiary,
-    InsuredPerson,
-)
+from huibao.application.models import Application, ApplicationItem, Beneficiary, InsuredPerson
 from huibao.application.premium import total_premium
 from huibao.application.rules import ApplicationData
 from huibao.application.selectors import (
@@ -32,11 +27,7 @@ from huibao.application.selectors import (
 )
 from huibao.application.services._common import _is_owner, _locked, _move, _require_open
 from huibao.application.services.loaded import _remember_loaded
-from huibao.application.states import (
-    ApplicationStatus,
-    Relation,
-    UnderwritingOutcome,
-)
+from huibao.application.states import ApplicationStatus, Relation, UnderwritingOutcome
 from huibao.core.errors import Conflict, FieldError, PermissionDenied, ValidationFailed
 from huibao.core.fields import lookup_hash
 from huibao.rating.models import Quote

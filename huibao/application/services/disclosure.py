@@ -12,11 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from huibao.application.evidence.trace import record_step
-from huibao.application.models import (
-    Application,
-    ClauseConfirmation,
-    DisclosureReading,
-)
+from huibao.application.models import Application, ClauseConfirmation, DisclosureReading
 from huibao.application.selectors import Target, doc_key, key_clauses, required_documents
 from huibao.application.services._common import _locked, _require_open, _require_owner
 from huibao.catalog.models import Document

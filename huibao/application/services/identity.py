@@ -9,9 +9,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from huibao.application.evidence.trace import record_step
-from huibao.application.models import (
-    Application,
-)
+from huibao.application.models import Application
 from huibao.application.selectors import REFERENCE_KIND, Target, _remember_identity, identity_is_current
 from huibao.application.services._common import _locked, _require_open, _require_owner
 from huibao.core.errors import Conflict, FieldError, ValidationFailed

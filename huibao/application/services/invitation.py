@@ -12,9 +12,7 @@ from django.http import HttpRequest
 
 from huibao.application.evidence.trace import record_step
 from huibao.application.journey import missing_data
-from huibao.application.models import (
-    Application,
-)
+from huibao.application.models import Application
 from huibao.application.selectors import Target, data_complete, items_of
 from huibao.application.services._common import _locked, _require_open
 from huibao.core.errors import FieldError, NotFound, PermissionDenied, ValidationFailed

@@ -11,14 +11,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from huibao.application.evidence.trace import record_step
-from huibao.application.models import (
-    Application,
-)
+from huibao.application.models import Application
 from huibao.application.selectors import REFERENCE_KIND, Target
 from huibao.application.services._common import _locked, _move, _require_not_expired, _require_owner
-from huibao.application.states import (
-    ApplicationStatus,
-)
+from huibao.application.states import ApplicationStatus
 from huibao.core.errors import Conflict
 from huibao.payment import selectors as payments
 from huibao.payment.models import Payment

@@ -16,21 +16,11 @@ from django.utils import timezone
 from huibao.application import rules as app_rules
 from huibao.application.evidence.trace import record_step
 from huibao.application.journey import missing_before_signing
-from huibao.application.models import (
-    Application,
-    ApplicationItem,
-    InsuredPerson,
-    Signature,
-)
+from huibao.application.models import Application, ApplicationItem, InsuredPerson, Signature
 from huibao.application.selectors import Target, disclosure_progress, items_of, rules_of
 from huibao.application.services._common import _locked, _move, _require_not_expired, _require_owner
 from huibao.application.services.loaded import _remember_loaded
-from huibao.application.states import (
-    ApplicationStatus,
-    Relation,
-    SignatureMethod,
-    SignerRole,
-)
+from huibao.application.states import ApplicationStatus, Relation, SignatureMethod, SignerRole
 from huibao.application.tasks import render_application_form
 from huibao.core.errors import FieldError, ValidationFailed
 from huibao.core.http import client_ip

@@ -14,16 +14,11 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from huibao.application.evidence.trace import record_step
-from huibao.application.models import (
-    Application,
-    ApplicationItem,
-)
+from huibao.application.models import Application, ApplicationItem
 from huibao.application.premium import total_premium
 from huibao.application.services._common import _on_sale
 from huibao.application.services.loaded import _remember_loaded
-from huibao.application.states import (
-    Channel,
-)
+from huibao.application.states import Channel
 from huibao.core.errors import FieldError, NotFound, ValidationFailed
 from huibao.core.money import to_fen
 from huibao.rating.models import Quote
