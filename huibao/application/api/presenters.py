@@ -29,7 +29,9 @@ from huibao.application.services.loaded import take_loaded
 from huibao.application.services.sign import required_signatures, signature_method
 from huibao.application.states import ApplicationStatus, SignatureMethod, UnderwritingOutcome
 from huibao.core.masking import mask_email, mask_id_number, mask_name, mask_phone
+from huibao.identity.models import FaceCheck
 from huibao.payment import selectors as payments
+from huibao.payment.models import Payment
 
 NEXT_STEP_LABELS: dict[str, str] = {
     "fill_data": "请填写投保信息",
@@ -123,8 +125,6 @@ def _face_state(app: Application) -> dict[str, Any]:
     if app.face_passed_at is not None:
         status = "passed"
     elif app.face_check_id is not None:
-        from huibao.identity.models import FaceCheck
-
         found = FaceCheck.objects.filter(pk=app.face_check_id).values_list("status", flat=True).first()
         status = str(found or "none")
     return {"required": app.face_required, "status": status, "passed_at": app.face_passed_at}
@@ -155,8 +155,6 @@ def _signatures(
 
 def application_out(app: Application, *, user: Any) -> dict[str, Any]:
     """The whole state of an application as the caller may see it."""
-    from huibao.payment.models import Payment
-
     owner = _is_owner(app, user)
     now = timezone.now()
     # Each piece is read once here (unless the use-case that returned `app` left it current) and

@@ -13,6 +13,8 @@ from django.urls import reverse
 from huibao.application import journey
 from huibao.application.models import Application
 from huibao.application.states import ApplicationStatus
+from huibao.identity.models import FaceCheck
+from huibao.payment.models import Payment
 
 S = ApplicationStatus
 
@@ -106,9 +108,6 @@ def next_url(app: Application) -> str:
 def state_key(app: Application) -> str:
     """Changes whenever something a waiting page waits for happens (underwriting decision,
     payment result, face-check result, issuance)."""
-    from huibao.identity.models import FaceCheck
-    from huibao.payment.models import Payment
-
     payment = (
         Payment.objects.filter(pk=app.payment_id).values_list("status", flat=True).first()
         if app.payment_id
