@@ -40,12 +40,6 @@ from pathlib import Path
 from typing import Any
 
 from bench import harness
-from huibao.application.services.confirm import agree_terms, confirm
-from huibao.application.services.data import save_data
-from huibao.application.services.identity import verify_identity
-from huibao.application.services.pay import pay
-from huibao.application.services.sign import sign
-from huibao.application.services.start import start_application
 
 TARGET_EPOLICIES_PER_S = 20
 CUSTOMER_PREFIX = "bench-pdf-"
@@ -77,6 +71,12 @@ def _buy(index: int, code: str) -> Any:
     """One customer buys `code` through the platform's services; returns the issued policy."""
     from huibao.account.models import User, UserKind
     from huibao.application.models import Application
+    from huibao.application.services.confirm import agree_terms, confirm
+    from huibao.application.services.data import save_data
+    from huibao.application.services.identity import verify_identity
+    from huibao.application.services.pay import pay
+    from huibao.application.services.sign import sign
+    from huibao.application.services.start import start_application
     from huibao.application.tests import factories as af
     from huibao.catalog.models import Product, ProductStatus
     from huibao.payment import services as payment_services
