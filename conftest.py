@@ -26,7 +26,7 @@ def _forget_compiled_products() -> None:
     of frozen versions, by primary key for the life of the process. Tests roll their rows back,
     and SQLite hands the same keys out again, so a version cached in one test must not be seen by
     the next."""
-    from huibao.application.services import clear_document_cache
+    from huibao.catalog.documents import clear_document_cache
     from huibao.rating.services import clear_cache
 
     clear_cache()

@@ -70,8 +70,13 @@ def _resident_id(index: int) -> str:
 def _buy(index: int, code: str) -> Any:
     """One customer buys `code` through the platform's services; returns the issued policy."""
     from huibao.account.models import User, UserKind
-    from huibao.application import services as app_services
     from huibao.application.models import Application
+    from huibao.application.services.confirm import agree_terms, confirm
+    from huibao.application.services.data import save_data
+    from huibao.application.services.identity import verify_identity
+    from huibao.application.services.pay import pay
+    from huibao.application.services.sign import sign
+    from huibao.application.services.start import start_application
     from huibao.application.tests import factories as af
     from huibao.catalog.models import Product, ProductStatus
     from huibao.payment import services as payment_services
@@ -96,17 +101,17 @@ def _buy(index: int, code: str) -> Any:
     plan = next((p for p in rating.plans if p.code == "basic"), rating.plans[0])
     inputs = rules.fill_profile(rating, plan, {"age": 36, "sex": "M"})
     quote = rating_services.create_quote(product_code=code, plan_code=plan.code, inputs=inputs, user=user)
-    app = app_services.start_application(quote_ids=[quote.pk], user=user)
+    app = start_application(quote_ids=[quote.pk], user=user)
     name = APPLICANT_NAMES[index % len(APPLICANT_NAMES)]
     data = af.data(applicant_id=_resident_id(index), name=name)
-    app_services.save_data(app, data, actor=user)
-    app_services.verify_identity(app, name=name, id_number=data.applicant.id_number, user=user)
-    app = app_services.confirm(app, user=user)
+    save_data(app, data, actor=user)
+    verify_identity(app, name=name, id_number=data.applicant.id_number, user=user)
+    app = confirm(app, user=user)
     if app.terms_agreed_at is None:
-        app_services.agree_terms(app, user=user)
+        agree_terms(app, user=user)
     af.read_everything(app, user)
-    app = app_services.sign(app, user=user, confirmed=True)
-    payment = app_services.pay(app, user=user)
+    app = sign(app, user=user, confirmed=True)
+    payment = pay(app, user=user)
     stored = Application.objects.get(pk=app.pk)
     headers, body = notification(
         payment, payer_name=stored.applicant_name, payer_id=stored.applicant_id_number

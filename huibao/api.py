@@ -120,7 +120,7 @@ def schema_error(request: HttpRequest, exc: SchemaValidationError) -> HttpRespon
 def register_routers() -> None:
     """Routers are added here, one per domain app, under /api/v1/."""
     from huibao.account.api import router as auth_router
-    from huibao.application.api import router as application_router
+    from huibao.application.api.router import router as application_router
     from huibao.catalog.api import router as catalog_router
     from huibao.payment.api import router as payment_router
     from huibao.policy.api import router as policy_router

@@ -18,9 +18,13 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from huibao.application import replay
+from huibao.application.evidence.export import export_json, export_pdf, render_json
+from huibao.application.evidence.masked import masked_data
+from huibao.application.evidence.proof import timeline_with_proof
+from huibao.application.evidence.timeline import timeline
+from huibao.application.evidence.verification import verify_export
 from huibao.application.models import Application, ApplicationItem, PageTemplateVersion
-from huibao.application.services import ID_HASH_CONTEXT
+from huibao.application.selectors import ID_HASH_CONTEXT
 from huibao.core.admin import ReadOnlyModelAdmin
 from huibao.core.errors import ValidationFailed
 from huibao.core.fields import lookup_hash
@@ -182,13 +186,13 @@ class ApplicationAdmin(ReadOnlyModelAdmin):
 
     def replay_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         app = self._application(request, object_id)
-        steps, proof = replay.timeline_with_proof(app)
+        steps, proof = timeline_with_proof(app)
         proof_by_seq = {p.seq: p for p in proof.entries}
         context = {
             **self._context(request, app, f"投保过程回溯：{app.number}"),
             "steps": [(s, proof_by_seq.get(s.seq)) for s in steps],
             "proof": proof,
-            "data_sections": replay.masked_data(app) if app.applicant_name else [],
+            "data_sections": masked_data(app) if app.applicant_name else [],
             "items": app.items.select_related("product_version__product", "plan").order_by("position"),
         }
         return TemplateResponse(request, "admin/application/application/replay.html", context)
@@ -197,8 +201,8 @@ class ApplicationAdmin(ReadOnlyModelAdmin):
         app = self._application(request, object_id)
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        data = replay.export_json(app, actor=request.user, request=request)
-        response = HttpResponse(replay.render_json(data), content_type="application/json; charset=utf-8")
+        data = export_json(app, actor=request.user, request=request)
+        response = HttpResponse(render_json(data), content_type="application/json; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{app.number}-evidence.json"'
         return response
 
@@ -214,7 +218,7 @@ class ApplicationAdmin(ReadOnlyModelAdmin):
         elif upload.size is not None and upload.size > MAX_EVIDENCE_BYTES:
             problems = [f"文件过大（上限 {MAX_EVIDENCE_BYTES // 1_000_000} MB）"]
         else:
-            problems = replay.verify_export(app, upload.read())
+            problems = verify_export(app, upload.read())
         context = {
             **self._context(request, app, f"证据核验：{app.number}"),
             "filename": upload.name if upload is not None else "",
@@ -231,7 +235,7 @@ class ApplicationAdmin(ReadOnlyModelAdmin):
         app = self._application(request, object_id)
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        pdf = replay.export_pdf(app, actor=request.user, request=request)
+        pdf = export_pdf(app, actor=request.user, request=request)
         response = HttpResponse(pdf, content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{app.number}-evidence.pdf"'
         return response
@@ -240,11 +244,7 @@ class ApplicationAdmin(ReadOnlyModelAdmin):
         """The exact text of a document version shown during this application."""
         app = self._application(request, object_id)
         shown = next(
-            (
-                s.document
-                for s in replay.timeline(app)
-                if s.document and s.document.document_id == document_id
-            ),
+            (s.document for s in timeline(app) if s.document and s.document.document_id == document_id),
             None,
         )
         if shown is None:
@@ -255,7 +255,7 @@ class ApplicationAdmin(ReadOnlyModelAdmin):
     def page_view(self, request: HttpRequest, object_id: int, sha256: str) -> HttpResponse:
         """The stored source of a page template version shown during this application."""
         app = self._application(request, object_id)
-        if not any(s.page_version == sha256 for s in replay.timeline(app)):
+        if not any(s.page_version == sha256 for s in timeline(app)):
             raise Http404("该页面版本未在此投保单中出现")
         page = PageTemplateVersion.objects.filter(sha256=sha256).first()
         if page is None:

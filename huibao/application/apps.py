@@ -7,14 +7,21 @@ class ApplicationConfig(AppConfig):
     verbose_name = "Application"
 
     def ready(self) -> None:
-        # The payment's "paid" hook issues the policies in the transaction confirming the payment;
-        # the face-check hook records the provider's result on the application.
-        from huibao.application import services
-        from huibao.payment.services import register_paid_hook
+        # The engines the application uses announce what happened through their hooks; the
+        # application listens here (imported now: the models are ready). The payment's "paid"
+        # hook issues the policies in the transaction confirming the payment; the face-check hook
+        # records the provider's result; the underwriting's hook moves a referred application on
+        # once its last case is decided; the policy's recovery issues what was paid, not issued.
+        from huibao.application.selectors import REFERENCE_KIND
+        from huibao.application.services.confirm import on_cases_decided
+        from huibao.application.services.identity import on_face_result
+        from huibao.application.services.pay import on_issuance_recovery, on_payment_confirmed
+        from huibao.identity.services import face_result
+        from huibao.payment.services import payment_paid
+        from huibao.policy.services import issuance_recovery
+        from huibao.underwriting.services import cases_decided
 
-        register_paid_hook(services.REFERENCE_KIND, services.on_payment_confirmed)
-        try:
-            from huibao.identity.services import register_face_result_hook
-        except ImportError:  # pragma: no cover - the identity app is always installed
-            return
-        register_face_result_hook(services.REFERENCE_KIND, services.on_face_result)
+        payment_paid.register(REFERENCE_KIND, on_payment_confirmed)
+        face_result.register(REFERENCE_KIND, on_face_result)
+        cases_decided.register(on_cases_decided)
+        issuance_recovery.register(on_issuance_recovery)

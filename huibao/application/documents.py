@@ -9,6 +9,7 @@ import json
 from django.db import transaction
 
 from huibao.application.models import Application, ApplicationItem
+from huibao.application.selectors import health_questions, items_of
 from huibao.application.states import BeneficiaryMode, Relation, SignatureMethod
 from huibao.core.masking import mask_email, mask_id_number, mask_phone
 from huibao.esign.models import SignedDocument, SignedDocumentKind
@@ -16,8 +17,6 @@ from huibao.esign.pdf import Section, render_pdf, sign_pdf
 
 
 def application_form_sections(app: Application) -> list[Section]:
-    from huibao.application.services import health_questions, items_of
-
     items = items_of(app)
     sections = [
         Section(

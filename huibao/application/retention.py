@@ -22,10 +22,16 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
+from huibao.application.evidence.trace import record_step
 from huibao.application.models import Application
+from huibao.application.selectors import REFERENCE_KIND
 from huibao.application.states import FINAL_STATUSES, ApplicationStatus
-from huibao.application.trace import record_step
 from huibao.core.errors import Conflict
+from huibao.esign import services as esign_services
+from huibao.esign.models import SignedDocumentKind
+from huibao.identity import services as identity_services
+from huibao.payment import services as payment_services
+from huibao.underwriting import services as underwriting_services
 
 PURGE_ACTOR = "system:retention"
 # An application that never became a contract is kept this long after it closed.
@@ -87,11 +93,6 @@ def purge_related(app: Application, *, dry_run: bool = False) -> dict[str, int]:
 
     Links, none of them a foreign key: payments, real-name and face checks by
     (`REFERENCE_KIND`, `app.public_id`); underwriting cases by the application's items."""
-    from huibao.application.services import REFERENCE_KIND
-    from huibao.identity import services as identity_services
-    from huibao.payment import services as payment_services
-    from huibao.underwriting import services as underwriting_services
-
     ref = str(app.public_id)
     counts: dict[str, int] = {}
     counts.update(payment_services.purge_for_reference(REFERENCE_KIND, ref, dry_run=dry_run))
@@ -102,9 +103,6 @@ def purge_related(app: Application, *, dry_run: bool = False) -> dict[str, int]:
 
 def _purge_documents(app_number: str, form_id: int | None, *, dry_run: bool) -> dict[str, int]:
     """The signed application form(s) and the evidence files exported for the application."""
-    from huibao.esign import services as esign_services
-    from huibao.esign.models import SignedDocumentKind
-
     return esign_services.purge_for_reference(
         app_number,
         [SignedDocumentKind.APPLICATION_FORM, SignedDocumentKind.EVIDENCE],

@@ -5,26 +5,23 @@ from __future__ import annotations
 from django.tasks import task
 from django.utils import timezone
 
+from huibao.application import documents
+from huibao.application.models import Application
+from huibao.application.services import close, pay
+
 
 @task
 def render_application_form(public_id: str) -> str:
     """Renders and PAdES-signs the application form of a signed application (idempotent)."""
-    from huibao.application.documents import render_application_form as render
-    from huibao.application.models import Application
-
     app = Application.objects.get(public_id=public_id)
-    return str(render(app).public_id)
+    return str(documents.render_application_form(app).public_id)
 
 
 @task
 def expire_applications() -> int:
-    from huibao.application.services import expire_applications as expire
-
-    return expire(timezone.now())
+    return close.expire_applications(timezone.now())
 
 
 @task
 def recover_paid_applications() -> list[str]:
-    from huibao.application.services import recover_paid_applications as recover
-
-    return recover()
+    return pay.recover_paid_applications()

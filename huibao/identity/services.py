@@ -32,6 +32,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from huibao.core import audit
 from huibao.core.errors import FieldError, NotFound, ValidationFailed
 from huibao.core.fields import lookup_hash
+from huibao.core.hooks import KeyedHook
 from huibao.core.masking import mask_id_number, mask_name
 from huibao.core.states import check_transition
 from huibao.core.validators import validate_resident_id
@@ -55,7 +56,9 @@ from huibao.identity.states import (
 # One hash context for both tables, so one ID number can be followed across checks.
 ID_HASH_CONTEXT = "identity.id_number"
 FaceResultHook = Callable[[FaceCheck], None]
-_face_hooks: dict[str, list[FaceResultHook]] = {}
+# A listener runs inside the transaction that moves a face check of its reference kind out of
+# `pending`; the domain that owns the reference registers it in its `AppConfig.ready()`.
+face_result: KeyedHook[FaceCheck, None] = KeyedHook("identity.face_result")
 # Pause between registry attempts; tests replace it (no real sleeping in tests).
 _pause: Callable[[float], None] = time.sleep
 
@@ -74,14 +77,11 @@ _FACE_TARGET = {
 def register_face_result_hook(reference_kind: str, fn: FaceResultHook) -> None:
     """`fn(face_check)` runs inside the transaction that moves a face check of `reference_kind`
     out of `pending` (to passed, failed or expired): once per face check."""
-    hooks = _face_hooks.setdefault(reference_kind, [])
-    if fn not in hooks:
-        hooks.append(fn)
+    face_result.register(reference_kind, fn)
 
 
 def unregister_face_result_hook(reference_kind: str, fn: FaceResultHook) -> None:
-    if fn in _face_hooks.get(reference_kind, []):
-        _face_hooks[reference_kind].remove(fn)
+    face_result.unregister(reference_kind, fn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,8 +307,7 @@ def _finish(check: FaceCheck, target: str, *, actor: str, detail: dict[str, Any]
             **(detail or {}),
         },
     )
-    for hook in list(_face_hooks.get(check.reference_kind, [])):
-        hook(check)
+    face_result.announce(check.reference_kind, check)
 
 
 def _apply(check: FaceCheck, note: FaceNotification) -> str:

@@ -18,8 +18,9 @@ from ninja import Field, Router, Schema
 from ninja.security import django_auth
 
 from huibao.core.errors import NotFound
+from huibao.payment import selectors
 from huibao.payment.models import Payment
-from huibao.payment.states import OPEN_STATUSES, PaymentStatus, RefundStatus
+from huibao.payment.states import PaymentStatus, RefundStatus
 
 router = Router(tags=["payments"], auth=django_auth)
 
@@ -72,9 +73,7 @@ def payment_for_viewer(user: Any, public_id: uuid.UUID) -> Payment:
 
 
 def payment_out(payment: Payment) -> dict[str, Any]:
-    from django.utils import timezone
-
-    is_open = payment.status in OPEN_STATUSES and payment.expires_at > timezone.now()
+    is_open = selectors.is_open(payment)
     return {
         "id": payment.public_id,
         "reference_kind": payment.reference_kind,

@@ -29,6 +29,7 @@ from django.utils import timezone
 from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from huibao.core.fields import lookup_hash
+from huibao.core.hooks import KeyedHook
 from huibao.core.masking import mask_name
 from huibao.core.money import as_decimal, to_fen, to_fen_int
 from huibao.core.states import check_transition
@@ -43,19 +44,18 @@ log = logging.getLogger(__name__)
 
 ID_HASH_CONTEXT = "payment.payer_id_number"
 PaidHook = Callable[[Payment], None]
-_paid_hooks: dict[str, list[PaidHook]] = {}
+# A listener runs inside the transaction that marks a payment of its reference kind paid (once
+# per payment); the domain that owns the reference registers it in its `AppConfig.ready()`.
+payment_paid: KeyedHook[Payment, None] = KeyedHook("payment.paid")
 
 
 def register_paid_hook(reference_kind: str, fn: PaidHook) -> None:
     """`fn(payment)` runs inside the transaction that marks a payment of `reference_kind` paid."""
-    hooks = _paid_hooks.setdefault(reference_kind, [])
-    if fn not in hooks:
-        hooks.append(fn)
+    payment_paid.register(reference_kind, fn)
 
 
 def unregister_paid_hook(reference_kind: str, fn: PaidHook) -> None:
-    if fn in _paid_hooks.get(reference_kind, []):
-        _paid_hooks[reference_kind].remove(fn)
+    payment_paid.unregister(reference_kind, fn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,8 +215,7 @@ def _apply(payment: Payment, note: Notification) -> str:
             _refund_locked(payment, payment.amount, payment.failure_reason)
             return "refused"
         _transition(payment, PaymentStatus.SUCCEEDED, kind="notification", detail=detail)
-        for hook in list(_paid_hooks.get(payment.reference_kind, [])):
-            hook(payment)
+        payment_paid.announce(payment.reference_kind, payment)
         return "succeeded"
     target = PaymentStatus.FAILED if note.status == "failed" else PaymentStatus.EXPIRED
     if payment.status == target:

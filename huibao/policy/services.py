@@ -24,11 +24,12 @@ from django.utils import timezone
 
 from huibao.application.models import Application, ApplicationItem
 from huibao.application.rules import parse_rules
-from huibao.application.services import version_documents
 from huibao.application.states import ApplicationStatus
+from huibao.catalog.documents import version_documents
 from huibao.catalog.models import Coverage, Insurer
 from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from huibao.core.hooks import Hook
 from huibao.core.states import check_transition
 from huibao.core.validators import text_problem
 from huibao.policy import rules
@@ -271,6 +272,17 @@ def _issue_policies(
 RECOVERY_BATCH = 500
 
 
+@dataclass(frozen=True, slots=True)
+class IssuanceRecovery:
+    """A recovery run (`recover_issuance`): each listener issues what was paid but not issued
+    and answers the numbers of what it issued."""
+
+    now: datetime.datetime
+
+
+issuance_recovery: Hook[IssuanceRecovery, list[str]] = Hook("policy.issuance_recovery")
+
+
 def missing_epolicies(limit: int = RECOVERY_BATCH) -> list[int]:
     return list(
         Policy.objects.filter(epolicy__isnull=True).order_by("id").values_list("pk", flat=True)[:limit]
@@ -280,8 +292,9 @@ def missing_epolicies(limit: int = RECOVERY_BATCH) -> list[int]:
 def recover_issuance(now: datetime.datetime | None = None) -> dict[str, Any]:
     """Finishes whatever a crash or a lost task left undone, idempotently:
 
-    (a) issues paid-but-unissued applications (`application.services.recover_paid_applications`
-    when it exists), (b) renders every missing e-policy (up to `RECOVERY_BATCH` per run), (c)
+    (a) issues paid-but-unissued applications (the listeners of `issuance_recovery`: the
+    application app registers its recovery there), (b) renders every missing e-policy (up to
+    `RECOVERY_BATCH` per run), (c)
     re-enqueues the insurer deliveries that are pending, failed or unacknowledged and due.
     Each part runs on its own, so one failing does not stop the others."""
     from huibao.policy import delivery, documents
@@ -290,11 +303,8 @@ def recover_issuance(now: datetime.datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     result: dict[str, Any] = {"issued": [], "epolicies_rendered": 0, "deliveries_enqueued": 0, "errors": []}
     try:
-        from huibao.application import services as application_services
-
-        recover_paid = getattr(application_services, "recover_paid_applications", None)
-        if recover_paid is not None:
-            result["issued"] = list(recover_paid())
+        for issued in issuance_recovery.announce(IssuanceRecovery(now=now)):
+            result["issued"].extend(issued)
     except Exception as exc:
         logger.exception("recovery of paid applications failed")
         result["errors"].append(f"issue: {exc}")

@@ -7,8 +7,11 @@ process by version id; drafts are compiled on every call. Pricing a quote costs 
 
 from __future__ import annotations
 
+import datetime
 import functools
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -126,10 +129,63 @@ def create_quote(
     return quote
 
 
-def replay_quote(quote: Quote) -> QuoteResult:
-    """Re-prices a stored quote from its version and recorded inputs (for audits and disputes)."""
-    product = get_rating_product(quote.product_version_id)
+def _plan_code(product: RatingProduct, quote: Quote) -> str:
     plan_code = next((p.code for p in product.plans if p.plan_id == quote.plan_id), None)
     if plan_code is None:
         raise NotFound(f"报价 {quote.pk} 的方案已不在产品版本中")
-    return rules.price(product, plan_code, quote.inputs)
+    return plan_code
+
+
+def replay_quote(quote: Quote) -> QuoteResult:
+    """Re-prices a stored quote from its version and recorded inputs (for audits and disputes)."""
+    product = get_rating_product(quote.product_version_id)
+    return rules.price(product, _plan_code(product, quote), quote.inputs)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonFacts:
+    """What a quote assumed about the insured that is known for certain once they are named."""
+
+    birth_date: datetime.date
+    sex: str
+    occupation_class: int | None
+
+
+def reprice_for_person(
+    origin: Quote,
+    person: PersonFacts,
+    *,
+    candidates: Sequence[Quote] = (),
+    user: Any = None,
+    channel: str = "application",
+) -> Quote:
+    """Prices `origin`'s product version and plan again (the one the customer was shown) on the
+    person's real birth date, sex and occupation class, and records that quote — unless one of
+    `candidates` or `origin` (in that order) already has the same inputs and premium, which is
+    then returned. Raises `ValidationFailed` (fields `inputs.…`) when the person cannot be
+    priced."""
+    inputs = dict(origin.inputs)
+    for key in ("age", "birth_date", "start_date"):
+        inputs.pop(key, None)
+    inputs["birth_date"] = person.birth_date.isoformat()
+    if "sex" in origin.inputs or person.sex:
+        inputs["sex"] = person.sex
+    if person.occupation_class is not None:
+        inputs["occupation_class"] = person.occupation_class
+    product = get_rating_product(origin.product_version_id)
+    result = rules.price(product, _plan_code(product, origin), inputs)
+    for candidate in (*candidates, origin):
+        if candidate.premium == result.premium and candidate.inputs == result.inputs:
+            return candidate
+    quote = Quote(
+        product_version_id=origin.product_version_id,
+        plan_id=origin.plan_id,
+        inputs=result.inputs,
+        steps=result.steps_as_dicts(),
+        premium=result.premium,
+        engine_version=result.engine_version,
+        user=user if getattr(user, "is_authenticated", False) else None,
+        channel=channel,
+    )
+    quote.save(force_insert=True)
+    return quote

@@ -4,7 +4,8 @@ withdraw open cases.
 `underwrite_application` runs the version's rules (`huibao.underwriting.rules`) on every item and
 writes the outcome, reasons, loading, exclusions and premium on the item; it opens a case for each
 referred item. It never changes the application's status: the application service moves it from
-the returned outcome (and, after the last open case is decided, in `resume_after_referral`).
+the returned outcome; after the last open case of an application is decided, `cases_decided`
+announces it (the application app listens, registered in its `AppConfig.ready()`).
 Every outcome and decision is written to the audit chain on the application.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -22,9 +24,11 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from huibao.application.models import Application, ApplicationItem, InsuredPerson
+from huibao.application.premium import total_premium
 from huibao.catalog.models import Coverage
 from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, PermissionDenied, ValidationFailed
+from huibao.core.hooks import Hook
 from huibao.core.money import to_fen
 from huibao.core.states import check_transition
 from huibao.policy.models import Policy, PolicyStatus
@@ -39,6 +43,19 @@ LIVE_POLICY_STATUSES = (PolicyStatus.IN_FORCE, PolicyStatus.PENDING_START)
 MAX_EXCLUSIONS = 10
 PERCENT = Decimal("0.01")
 MAX_EXCLUSION_LENGTH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class CasesDecided:
+    """The underwriters decided the last open case of `application` (inside `decide_case`'s
+    transaction, the application row locked)."""
+
+    application: Application
+    actor: Any
+    request: HttpRequest | None
+
+
+cases_decided: Hook[CasesDecided, None] = Hook("underwriting.cases_decided")
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -246,7 +263,6 @@ def underwrite_application(
             unique = list({(e.field, e.code): e for e in errors}.values())
             raise ValidationFailed("health questions not answered", errors=unique)
 
-        total = Decimal(0)
         for item, decision, benefit in decisions:
             terms = decision.outcome == "accept_with_terms"
             item.underwriting_outcome = decision.outcome
@@ -263,8 +279,6 @@ def underwrite_application(
                     "premium",
                 ]
             )
-            if decision.outcome != "decline":
-                total += item.premium  # a declined product is not paid for
             after: dict[str, Any] = {
                 "item": item.position,
                 "product": item.product_version.product.code,
@@ -292,7 +306,7 @@ def underwrite_application(
                 after=after,
                 request=request,
             )
-        application.total_premium = to_fen(total)
+        application.total_premium = total_premium(item for item, _decision, _benefit in decisions)
         Application.objects.filter(pk=application.pk).update(total_premium=application.total_premium)
     return rules.worst(d.outcome for _, d, _ in decisions)
 
@@ -422,17 +436,7 @@ def decide_case(
                 "premium",
             ]
         )
-        application.total_premium = to_fen(
-            sum(
-                (
-                    i.premium
-                    for i in ApplicationItem.objects.filter(application=application).exclude(
-                        underwriting_outcome=CaseDecision.DECLINE
-                    )
-                ),
-                Decimal(0),
-            )
-        )
+        application.total_premium = total_premium(ApplicationItem.objects.filter(application=application))
         application.save(update_fields=["total_premium", "updated_at"])
         audit.record(
             "underwriting.case_decided",
@@ -451,9 +455,7 @@ def decide_case(
             item__application=application, status=CaseStatus.OPEN
         ).exists()
         if not still_open:
-            from huibao.application.services import resume_after_referral
-
-            resume_after_referral(application, actor=underwriter, request=request)
+            cases_decided.announce(CasesDecided(application, underwriter, request))
     locked.item = item
     return locked
 

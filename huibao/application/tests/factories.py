@@ -11,9 +11,16 @@ from typing import Any
 from django.utils import timezone
 
 from huibao.account.models import User, UserKind
-from huibao.application import services
 from huibao.application.models import Application
-from huibao.application.services import clear_document_cache
+from huibao.application.rules import ApplicantInput, ApplicationData, InsuredInput
+from huibao.application.selectors import key_clauses, required_documents
+from huibao.application.services.confirm import agree_terms, confirm
+from huibao.application.services.data import save_data
+from huibao.application.services.disclosure import confirm_clause, finish_reading, open_document, show_clause
+from huibao.application.services.identity import verify_identity
+from huibao.application.services.sign import sign
+from huibao.application.services.start import start_application
+from huibao.catalog.documents import clear_document_cache
 from huibao.catalog.models import Document, DocumentKind, LineOfBusiness, Product
 from huibao.catalog.tests.factories import on_sale_product
 from huibao.core.validators import id_check_digit
@@ -86,20 +93,20 @@ def data(
     *,
     applicant_id: str | None = None,
     name: str = APPLICANT_NAME,
-    insured: list[services.InsuredInput] | None = None,
+    insured: list[InsuredInput] | None = None,
     beneficiary_mode: str = "legal",
     subject: dict[str, str] | None = None,
     answers: dict[str, bool] | None = None,
-) -> services.ApplicationData:
-    return services.ApplicationData(
-        applicant=services.ApplicantInput(
+) -> ApplicationData:
+    return ApplicationData(
+        applicant=ApplicantInput(
             name=name,
             id_number=applicant_id or resident_id(years_ago(35)),
             phone="13900001111",
             email="wang@example.com",
             address="北京市朝阳区建国路1号",
         ),
-        insured=insured or [services.InsuredInput(relation="self", health_answers=answers or {})],
+        insured=insured or [InsuredInput(relation="self", health_answers=answers or {})],
         beneficiary_mode=beneficiary_mode,
         subject=subject or {},
     )
@@ -107,26 +114,26 @@ def data(
 
 def read_everything(app: Application, user: User) -> None:
     later = timezone.now() + datetime.timedelta(hours=1)
-    for doc in services.required_documents(app):
-        services.open_document(app, doc.pk, user=user)
-        services.finish_reading(app, doc.pk, scrolled_to_end=True, user=user, now=later)
-    for doc, clause in services.key_clauses(app):
-        services.show_clause(app, doc.pk, clause["code"], user=user)
-        services.confirm_clause(app, doc.pk, clause["code"], user=user)
+    for doc in required_documents(app):
+        open_document(app, doc.pk, user=user)
+        finish_reading(app, doc.pk, scrolled_to_end=True, user=user, now=later)
+    for doc, clause in key_clauses(app):
+        show_clause(app, doc.pk, clause["code"], user=user)
+        confirm_clause(app, doc.pk, clause["code"], user=user)
 
 
 def to_signed(product: Product, user: User, **data_kwargs: Any) -> Application:
     """A fresh application walked through data, identity, confirmation, reading and signature
     (by confirmation)."""
-    app = services.start_application(quote_ids=[quote(product, user).pk], user=user)
+    app = start_application(quote_ids=[quote(product, user).pk], user=user)
     d = data(**data_kwargs)
-    services.save_data(app, d, actor=user)
-    services.verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
-    app = services.confirm(app, user=user)
+    save_data(app, d, actor=user)
+    verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
+    app = confirm(app, user=user)
     if app.terms_agreed_at is None:
-        services.agree_terms(app, user=user)
+        agree_terms(app, user=user)
     read_everything(app, user)
-    return services.sign(app, user=user, confirmed=True)
+    return sign(app, user=user, confirmed=True)
 
 
 PREMIUM = Decimal("100.00")

@@ -15,8 +15,12 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from huibao.application import services
 from huibao.application.models import Application, DisclosureReading
+from huibao.application.selectors import REFERENCE_KIND
+from huibao.application.services.data import save_data
+from huibao.application.services.identity import verify_identity
+from huibao.application.services.pay import on_payment_confirmed, pay, recover_paid_applications
+from huibao.application.services.start import start_application
 from huibao.application.states import ApplicationStatus
 from huibao.application.tests import factories as f
 from huibao.core.models import AuditEntry
@@ -469,20 +473,20 @@ def test_paid_while_issuance_was_not_running_is_recovered_exactly_once(api: Api,
     applicant_id = f.resident_id(f.years_ago(35))
     state = to_signed(api, product, applicant_id)
     opened = api.post(f"{BASE}/{state['id']}/payment").data
-    payment_services.unregister_paid_hook(services.REFERENCE_KIND, services.on_payment_confirmed)
+    payment_services.unregister_paid_hook(REFERENCE_KIND, on_payment_confirmed)
     try:
         payment = pay_on_the_sandbox_page(
             opened["checkout_url"], name=f.APPLICANT_NAME, id_number=applicant_id
         )
     finally:
-        payment_services.register_paid_hook(services.REFERENCE_KIND, services.on_payment_confirmed)
+        payment_services.register_paid_hook(REFERENCE_KIND, on_payment_confirmed)
     assert payment.status == PaymentStatus.SUCCEEDED
     app = Application.objects.get(public_id=state["id"])
     assert app.status == ApplicationStatus.AWAITING_PAYMENT and not app.policies.exists()
     assert api.get(f"{BASE}/{state['id']}").data["next_step"] == "wait_issue"
     # when: the recovery sweep runs, twice
-    first = services.recover_paid_applications()
-    second = services.recover_paid_applications()
+    first = recover_paid_applications()
+    second = recover_paid_applications()
     # then
     assert first == [app.number] and second == []
     app.refresh_from_db()
@@ -496,7 +500,7 @@ def test_fifty_concurrent_duplicate_notifications_issue_exactly_one_policy() -> 
     product = f.simple_product(min_read_seconds=0)
     user = f.customer()
     app = f.to_signed(product, user)
-    payment = services.pay(app, user=user)
+    payment = pay(app, user=user)
     app.refresh_from_db()
     first = notification(payment, payer_name=app.applicant_name, payer_id=app.applicant_id_number)
     copies = [first] * 25 + [
@@ -523,13 +527,13 @@ def test_fifty_concurrent_duplicate_notifications_issue_exactly_one_policy() -> 
 
 
 def test_confirming_data_that_changed_since_it_was_shown_is_refused(api: Api, product, user) -> None:
-    app = services.start_application(quote_ids=[f.quote(product, user).pk], user=user)
+    app = start_application(quote_ids=[f.quote(product, user).pk], user=user)
     d = f.data()
-    services.save_data(app, d, actor=user)
-    services.verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
+    save_data(app, d, actor=user)
+    verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
     shown = api.get(f"{BASE}/{app.public_id}").data["data_revision"]
     changed = dataclasses.replace(d, applicant=dataclasses.replace(d.applicant, phone="13900009999"))
-    services.save_data(app, changed, actor=user)  # changed in another tab
+    save_data(app, changed, actor=user)  # changed in another tab
     stale = api.post(f"{BASE}/{app.public_id}/confirm", {"data_revision": shown})
     assert stale.status_code == 409 and stale.data["code"] == "data_changed"
     assert Application.objects.get(pk=app.pk).status == ApplicationStatus.DRAFT

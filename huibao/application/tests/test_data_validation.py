@@ -12,8 +12,13 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from huibao.application import rules, services
+from huibao.application import rules
 from huibao.application.models import Application
+from huibao.application.rules import BeneficiaryInput, InsuredInput
+from huibao.application.selectors import identity_is_current
+from huibao.application.services.data import save_data
+from huibao.application.services.identity import verify_identity
+from huibao.application.services.start import start_application
 from huibao.application.tests import factories as f
 from huibao.core.errors import ValidationFailed
 
@@ -40,7 +45,7 @@ def health_product():
 
 
 def started(product, user) -> Application:
-    return services.start_application(quote_ids=[f.quote(product, user).pk], user=user)
+    return start_application(quote_ids=[f.quote(product, user).pk], user=user)
 
 
 def unchanged(app: Application) -> bool:
@@ -52,10 +57,10 @@ WIFE = f.resident_id(f.years_ago(33), male=False)
 SON = f.resident_id(f.years_ago(5))
 
 
-def two_beneficiaries(first: Any, second: Any, *, order: Any = 1) -> list[services.BeneficiaryInput]:
+def two_beneficiaries(first: Any, second: Any, *, order: Any = 1) -> list[BeneficiaryInput]:
     return [
-        services.BeneficiaryInput("李红", WIFE, "spouse", first, order),
-        services.BeneficiaryInput("王小小", SON, "child", second, order),
+        BeneficiaryInput("李红", WIFE, "spouse", first, order),
+        BeneficiaryInput("王小小", SON, "child", second, order),
     ]
 
 
@@ -69,10 +74,10 @@ def codes(exc: pytest.ExceptionInfo[ValidationFailed]) -> set[tuple[str, str]]:
 def test_shares_with_a_third_decimal_are_refused_not_rounded(named_product, user) -> None:
     # given
     app = started(named_product, user)
-    insured = [services.InsuredInput(relation="self", beneficiaries=two_beneficiaries("50.005", "49.995"))]
+    insured = [InsuredInput(relation="self", beneficiaries=two_beneficiaries("50.005", "49.995"))]
     # when
     with pytest.raises(ValidationFailed) as exc:
-        services.save_data(app, f.data(insured=insured, beneficiary_mode="named"), actor=user)
+        save_data(app, f.data(insured=insured, beneficiary_mode="named"), actor=user)
     # then
     assert codes(exc) == {
         (f"{B0}.share_percent", "too_many_decimals"),
@@ -87,12 +92,10 @@ def test_shares_with_a_third_decimal_are_refused_not_rounded(named_product, user
 def test_an_order_below_1_or_out_of_bounds_is_refused(named_product, user, order: int, code: str) -> None:
     app = started(named_product, user)
     insured = [
-        services.InsuredInput(
-            relation="self", beneficiaries=[services.BeneficiaryInput("李红", WIFE, "spouse", "100", order)]
-        )
+        InsuredInput(relation="self", beneficiaries=[BeneficiaryInput("李红", WIFE, "spouse", "100", order)])
     ]
     with pytest.raises(ValidationFailed) as exc:
-        services.save_data(app, f.data(insured=insured, beneficiary_mode="named"), actor=user)
+        save_data(app, f.data(insured=insured, beneficiary_mode="named"), actor=user)
     assert codes(exc) == {(f"{B0}.order", code)}
     assert unchanged(app)
 
@@ -101,7 +104,7 @@ def test_an_order_below_1_or_out_of_bounds_is_refused(named_product, user, order
 def test_a_name_with_invisible_characters_or_emoji_is_refused(health_product, user, name: str) -> None:
     app = started(health_product, user)
     with pytest.raises(ValidationFailed) as exc:
-        services.save_data(app, f.data(name=name, answers={"cancer": False}), actor=user)
+        save_data(app, f.data(name=name, answers={"cancer": False}), actor=user)
     assert {field for field, _ in codes(exc)} == {"applicant.name"}
     assert unchanged(app)
 
@@ -113,12 +116,12 @@ def test_a_look_alike_dot_is_stored_as_the_middle_dot_and_identity_accepts_eithe
     app = started(health_product, user)
     d = f.data(name="阿卜杜拉•买买提", answers={"cancer": False})
     # when
-    services.save_data(app, d, actor=user)
+    save_data(app, d, actor=user)
     # then
     app.refresh_from_db()
     assert app.applicant_name == "阿卜杜拉·买买提"
-    services.verify_identity(app, name="阿卜杜拉・买买提", id_number=d.applicant.id_number, user=user)
-    assert services.identity_is_current(Application.objects.get(pk=app.pk))
+    verify_identity(app, name="阿卜杜拉・买买提", id_number=d.applicant.id_number, user=user)
+    assert identity_is_current(Application.objects.get(pk=app.pk))
 
 
 @pytest.mark.parametrize(
@@ -134,16 +137,16 @@ def test_health_answers_must_be_booleans_to_known_questions(
 ) -> None:
     app = started(health_product, user)
     with pytest.raises(ValidationFailed) as exc:
-        services.save_data(app, f.data(answers=answers), actor=user)  # type: ignore[arg-type]
+        save_data(app, f.data(answers=answers), actor=user)  # type: ignore[arg-type]
     assert codes(exc) == expected
     assert unchanged(app)
 
 
 def test_an_occupation_too_long_is_refused_not_cut(health_product, user) -> None:
     app = started(health_product, user)
-    insured = [services.InsuredInput(relation="self", occupation="职" * 41, health_answers={"cancer": False})]
+    insured = [InsuredInput(relation="self", occupation="职" * 41, health_answers={"cancer": False})]
     with pytest.raises(ValidationFailed) as exc:
-        services.save_data(app, f.data(insured=insured), actor=user)
+        save_data(app, f.data(insured=insured), actor=user)
     assert codes(exc) == {("insured[0].occupation", "too_long")}
     assert unchanged(app)
 

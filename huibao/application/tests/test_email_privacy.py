@@ -17,9 +17,11 @@ from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 
 from huibao.account.services import create_staff_user, enrol_totp, sync_roles
-from huibao.application import services
 from huibao.application.documents import application_form_sections
 from huibao.application.models import Application
+from huibao.application.services.data import save_data
+from huibao.application.services.identity import verify_identity
+from huibao.application.services.start import start_application
 from huibao.application.tests import factories as f
 from huibao.core import audit
 from huibao.core.crypto import key_ring
@@ -45,8 +47,8 @@ def user():
 @pytest.fixture
 def app(user) -> Application:
     product = f.simple_product(min_read_seconds=0)
-    app = services.start_application(quote_ids=[f.quote(product, user).pk], user=user)
-    services.save_data(app, f.data(), actor=user)
+    app = start_application(quote_ids=[f.quote(product, user).pk], user=user)
+    save_data(app, f.data(), actor=user)
     return Application.objects.get(pk=app.pk)
 
 
@@ -76,7 +78,7 @@ def test_the_review_page_shows_the_email_masked(user, app) -> None:
     # given the owner on the review page
     client = Client()
     client.force_login(user)
-    services.verify_identity(app, name=f.APPLICANT_NAME, id_number=app.applicant_id_number, user=user)
+    verify_identity(app, name=f.APPLICANT_NAME, id_number=app.applicant_id_number, user=user)
     # when
     html = client.get(f"/apply/{app.public_id}/review/").content.decode()
     # then

@@ -13,8 +13,8 @@ from django.test import Client
 from django.urls import reverse
 
 from huibao.account.services import create_staff_user
-from huibao.application import services
 from huibao.application.models import Application
+from huibao.application.services.start import start_application
 from huibao.application.tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -95,7 +95,7 @@ def test_an_agent_still_starts_from_a_customers_quote() -> None:
     quote = f.quote(product, owner)
     agent = create_staff_user("agent_wang", "Sturdy-pass-2026", ["customer_service"])
     # when
-    app = services.start_application(quote_ids=[quote.pk], started_by=agent)
+    app = start_application(quote_ids=[quote.pk], started_by=agent)
     # then
     assert app.started_by == agent and app.customer is None
     assert app.items.get().origin_quote_id == quote.pk

@@ -18,8 +18,26 @@ from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 
 from huibao.account.services import create_staff_user, enrol_totp, sync_roles
-from huibao.application import replay, retention, services, trace
+from huibao.application import retention
+from huibao.application.evidence import trace
+from huibao.application.evidence.describe import format_duration, format_money
+from huibao.application.evidence.export import evidence, export_json, export_pdf, render_json
+from huibao.application.evidence.masked import masked_data
+from huibao.application.evidence.proof import chain_proof
+from huibao.application.evidence.timeline import timeline
+from huibao.application.evidence.trace import record_page_view
+from huibao.application.evidence.verification import verify_evidence, verify_export
 from huibao.application.models import Application
+from huibao.application.selectors import REFERENCE_KIND, key_clauses, required_documents
+from huibao.application.services.close import cancel, expire_applications
+from huibao.application.services.confirm import agree_terms, confirm
+from huibao.application.services.data import save_data
+from huibao.application.services.disclosure import confirm_clause, finish_reading, open_document, show_clause
+from huibao.application.services.identity import verify_identity
+from huibao.application.services.invitation import claim_invitation, invite_customer
+from huibao.application.services.pay import pay
+from huibao.application.services.sign import sign
+from huibao.application.services.start import start_application
 from huibao.application.states import ApplicationStatus
 from huibao.application.tests import factories as f
 from huibao.catalog.models import Document
@@ -102,30 +120,28 @@ def walk_to_issued(clock: Clock, product, user) -> Application:
 def walk_to_payment(clock: Clock, product, user):
     """The flow up to the payment opened (identity checked, documents read, signed)."""
     req = customer_request(user)
-    app = services.start_application(quote_ids=[f.quote(product, user).pk], user=user, request=req)
+    app = start_application(quote_ids=[f.quote(product, user).pk], user=user, request=req)
     clock.advance(40)
     d = f.data()
-    services.save_data(app, d, actor=user, request=req)
+    save_data(app, d, actor=user, request=req)
     clock.advance(20)
-    services.verify_identity(
-        app, name=d.applicant.name, id_number=d.applicant.id_number, user=user, request=req
-    )
+    verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user, request=req)
     clock.advance(15)
-    app = services.confirm(app, user=user, request=req)
-    for seconds, doc in zip((62, 45, 31), services.required_documents(app), strict=True):
+    app = confirm(app, user=user, request=req)
+    for seconds, doc in zip((62, 45, 31), required_documents(app), strict=True):
         clock.advance(2)
-        services.open_document(app, doc.pk, user=user, request=req)
+        open_document(app, doc.pk, user=user, request=req)
         clock.advance(seconds)
-        services.finish_reading(app, doc.pk, scrolled_to_end=True, user=user, request=req)
-    for doc, clause in services.key_clauses(app):
+        finish_reading(app, doc.pk, scrolled_to_end=True, user=user, request=req)
+    for doc, clause in key_clauses(app):
         clock.advance(3)
-        services.show_clause(app, doc.pk, clause["code"], user=user, request=req)
+        show_clause(app, doc.pk, clause["code"], user=user, request=req)
         clock.advance(8)
-        services.confirm_clause(app, doc.pk, clause["code"], user=user, request=req)
+        confirm_clause(app, doc.pk, clause["code"], user=user, request=req)
     clock.advance(25)
-    services.sign(app, user=user, ink=write("王小明"), request=req)
+    sign(app, user=user, ink=write("王小明"), request=req)
     clock.advance(10)
-    payment = services.pay(app, user=user, request=req)
+    payment = pay(app, user=user, request=req)
     return app, payment
 
 
@@ -175,13 +191,13 @@ def tampering():
 
 def test_timeline_has_every_step_in_chain_order_with_readable_texts(issued) -> None:
     # when
-    steps = replay.timeline(issued)
+    steps = timeline(issued)
     texts = [s.description for s in steps]
     # then: chain order, every object of the application
     assert [s.seq for s in steps] == sorted(s.seq for s in steps)
     assert {s.object_type for s in steps} >= {"application", "payment", "identity_check", "policy"}
     policy = issued.policies.get()
-    premium = replay.format_money(issued.total_premium)
+    premium = format_money(issued.total_premium)
     expected_in_order = [
         "发起投保（官网）：测试意外险",
         "填写投保信息",
@@ -208,7 +224,7 @@ def test_timeline_has_every_step_in_chain_order_with_readable_texts(issued) -> N
 
 
 def test_timeline_actors_ip_pages_and_durations(issued, user) -> None:
-    steps = replay.timeline(issued)
+    steps = timeline(issued)
     by_text = {s.description: s for s in steps}
     read = by_text["阅读《保险条款》用时62秒（要求≥30秒）"]
     # the reading step: the customer, from their phone, 62 s after opening the document
@@ -246,7 +262,7 @@ def test_a_changed_document_text_shows_on_the_replay(issued) -> None:
     terms = Document.objects.get(version=issued.items.get().product_version, kind="terms")
     Document.objects.filter(pk=terms.pk).update(body="第一条 保险责任（改）")
     # then the replay says the text kept is not the text shown
-    read = next(s for s in replay.timeline(issued) if s.description.startswith("阅读《保险条款》"))
+    read = next(s for s in timeline(issued) if s.description.startswith("阅读《保险条款》"))
     assert read.document is not None and not read.document.text_matches
 
 
@@ -254,13 +270,13 @@ def test_agent_started_application_names_the_agent_and_masks_the_data(clock, pro
     from huibao.account.models import User, UserKind
 
     agent = User.objects.create_user(username="agent7", password="x", kind=UserKind.STAFF)
-    app = services.start_application(quote_ids=[f.quote(product).pk], started_by=agent)
+    app = start_application(quote_ids=[f.quote(product).pk], started_by=agent)
     d = f.data()
-    services.save_data(app, d, actor=agent)
-    invitation = services.invite_customer(app, agent=agent)
+    save_data(app, d, actor=agent)
+    invitation = invite_customer(app, agent=agent)
     clock.advance(120)
-    services.claim_invitation(invitation.token, user=user)
-    steps = replay.timeline(app)
+    claim_invitation(invitation.token, user=user)
+    steps = timeline(app)
     assert [(s.actor, s.description) for s in steps[:4]] == [
         ("代理人", "发起投保（代理人）：测试意外险"),
         ("代理人", "填写投保信息（代理人录入，须客户本人确认）"),
@@ -268,12 +284,12 @@ def test_agent_started_application_names_the_agent_and_masks_the_data(clock, pro
         ("客户", "客户本人打开代理人的投保邀请链接"),
     ]
     assert steps[3].since_previous == "2分00秒"
-    rows = dict(row for section in replay.masked_data(app) for row in section.rows)
+    rows = dict(row for section in masked_data(app) for row in section.rows)
     assert (
         rows["姓名"] == "王**"
         and rows["证件号码"] == d.applicant.id_number[:3] + "*" * 11 + d.applicant.id_number[-4:]
     )
-    assert d.applicant.id_number not in json.dumps(replay.evidence(app), ensure_ascii=False)
+    assert d.applicant.id_number not in json.dumps(evidence(app), ensure_ascii=False)
 
 
 def test_referred_application_shows_the_underwriter_and_the_terms_agreed(clock, user) -> None:
@@ -284,11 +300,11 @@ def test_referred_application_shows_the_underwriter_and_the_terms_agreed(clock, 
     product = f.simple_product(
         health_questions=[question], underwriting={"questions": {"hospitalised": {"on_yes": "refer"}}}
     )
-    app = services.start_application(quote_ids=[f.quote(product, user).pk], user=user)
+    app = start_application(quote_ids=[f.quote(product, user).pk], user=user)
     d = f.data(answers={"hospitalised": True})
-    services.save_data(app, d, actor=user)
-    services.verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
-    app = services.confirm(app, user=user)
+    save_data(app, d, actor=user)
+    verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
+    app = confirm(app, user=user)
     assert app.status == ApplicationStatus.REFERRED
     # when an underwriter accepts with a loading an hour later, and the customer agrees
     sync_roles()
@@ -299,9 +315,9 @@ def test_referred_application_shows_the_underwriter_and_the_terms_agreed(clock, 
         case, decision="accept_with_terms", underwriter=underwriter, reasons="住院已痊愈", loading_percent=50
     )
     clock.advance(300)
-    services.agree_terms(app, user=user)
+    agree_terms(app, user=user)
     # then
-    steps = replay.timeline(app)
+    steps = timeline(app)
     lines = [(s.actor, s.description) for s in steps]
     referred = lines.index(("客户", "自动核保（第1项）：转人工核保"))
     decided = lines.index(("核保员", "人工核保决定（第1项）：加费/除外承保"))
@@ -310,13 +326,13 @@ def test_referred_application_shows_the_underwriter_and_the_terms_agreed(clock, 
     assert steps[decided].since_previous == "1小时00分"
     assert "加费50.00%" in steps[decided].details and "决定理由：住院已痊愈" in steps[decided].details
     assert "第1项：加费50.00%" in steps[agreed].details
-    data = replay.evidence(app)
+    data = evidence(app)
     assert data["underwriting_cases"][0]["decision"] == "accept_with_terms"
     assert data["underwriting_cases"][0]["decided_by"] == underwriter.pk
 
 
 def test_format_duration_and_money() -> None:
-    assert [replay.format_duration(s) for s in (None, 0.2, 5, 62, 3600 + 61, 90000)] == [
+    assert [format_duration(s) for s in (None, 0.2, 5, 62, 3600 + 61, 90000)] == [
         "",
         "不足1秒",
         "5秒",
@@ -324,16 +340,16 @@ def test_format_duration_and_money() -> None:
         "1小时01分",
         "1天1小时",
     ]
-    assert replay.format_money(Decimal("128.5")) == "¥128.50"
+    assert format_money(Decimal("128.5")) == "¥128.50"
 
 
 # --- chain proof ----------------------------------------------------------------------------------
 
 
 def test_chain_proof_of_an_untouched_application_verifies(issued) -> None:
-    proof = replay.chain_proof(issued)
+    proof = chain_proof(issued)
     assert proof.ok and proof.entries_ok and proof.chain.ok and proof.problems == ()
-    assert len(proof.entries) == len(replay.timeline(issued))
+    assert len(proof.entries) == len(timeline(issued))
     assert all(p.recomputed_hash == p.entry_hash for p in proof.entries)
 
 
@@ -350,7 +366,7 @@ def test_an_altered_entry_is_reported_by_the_chain_proof(issued) -> None:
             f'UPDATE core_auditentry SET "after" = {cast} WHERE seq = %s', [json.dumps(forged), entry.seq]
         )
     # when
-    proof = replay.chain_proof(issued)
+    proof = chain_proof(issued)
     # then the entry and the whole chain fail, naming the entry
     assert not proof.ok
     bad = [p for p in proof.entries if not p.hash_ok]
@@ -358,9 +374,9 @@ def test_an_altered_entry_is_reported_by_the_chain_proof(issued) -> None:
     assert proof.chain.first_bad_seq == entry.seq and proof.chain.problem.startswith("altered")
     assert any(f"第{entry.seq}条" in p for p in proof.problems)
     # and an export made now carries the failed proof
-    data = replay.evidence(issued)
+    data = evidence(issued)
     assert data["chain_proof"]["ok"] is False
-    assert replay.verify_evidence(data) == [f"entry {entry.seq}: hash mismatch"]
+    assert verify_evidence(data) == [f"entry {entry.seq}: hash mismatch"]
 
 
 # --- exports --------------------------------------------------------------------------------------
@@ -368,13 +384,13 @@ def test_an_altered_entry_is_reported_by_the_chain_proof(issued) -> None:
 
 def test_json_export_is_complete_and_verifies_on_its_own(issued, user) -> None:
     # when
-    data = replay.export_json(issued, actor="auditor-test")
-    data = json.loads(replay.render_json(data))
+    data = export_json(issued, actor="auditor-test")
+    data = json.loads(render_json(data))
     # then every entry is there with its hash, and recomputing them finds nothing wrong
-    steps = replay.timeline(issued)
+    steps = timeline(issued)
     exported = [e for e in steps if e.action == "application.evidence_exported"]
     assert [e["seq"] for e in data["entries"]] == [s.seq for s in steps if s not in exported]
-    assert replay.verify_evidence(data) == []
+    assert verify_evidence(data) == []
     assert data["chain_proof"]["ok"] is True
     # documents with their texts and hashes, payments and policies as facts
     titles = {d["title"]: d for d in data["documents"]}
@@ -387,22 +403,22 @@ def test_json_export_is_complete_and_verifies_on_its_own(issued, user) -> None:
     assert data["signatures"][0]["image_png_b64"]
     # a forged field in the file is found
     data["entries"][0]["ip"] = "198.51.100.1"
-    assert replay.verify_evidence(data) == [f"entry {data['entries'][0]['seq']}: hash mismatch"]
+    assert verify_evidence(data) == [f"entry {data['entries'][0]['seq']}: hash mismatch"]
 
 
 def test_a_json_export_is_verified_against_the_audit_chain(issued) -> None:
     # given an export as the auditor received it
-    raw = replay.render_json(replay.export_json(issued, actor="auditor-test"))
-    assert replay.verify_export(issued, raw) == []
+    raw = render_json(export_json(issued, actor="auditor-test"))
+    assert verify_export(issued, raw) == []
     data = json.loads(raw)
     # a changed byte outside the entries (a fact, the timeline) is found by the recorded file hash
     changed = raw.replace(b'"status": "succeeded"', b'"status": "refunded"', 1)
     assert changed != raw
-    assert any("not that of any recorded export" in p for p in replay.verify_export(issued, changed))
+    assert any("not that of any recorded export" in p for p in verify_export(issued, changed))
     # an entry removed from the file (its neighbours not consecutive in the chain) is found
     dropped = json.loads(raw)
     gone = dropped["entries"].pop(len(dropped["entries"]) // 2)
-    problems = replay.verify_export(issued, replay.render_json(dropped))
+    problems = verify_export(issued, render_json(dropped))
     assert f"entry {gone['seq']}: in the audit chain but missing from the file" in problems
     # an entry rewritten with its hash recomputed (consistent on its own) is found against the chain
     first = data["entries"][0]
@@ -416,12 +432,12 @@ def test_a_json_export_is_verified_against_the_audit_chain(issued) -> None:
             }
         )
     )
-    problems = replay.verify_export(issued, replay.render_json(data))
+    problems = verify_export(issued, render_json(data))
     assert f"entry {first['seq']}: differs from the audit chain" in problems
 
 
 def test_pdf_export_is_signed_and_kept(issued) -> None:
-    pdf = replay.export_pdf(issued, actor="auditor-test")
+    pdf = export_pdf(issued, actor="auditor-test")
     check = esign_pdf.verify_pdf(pdf)
     assert check.valid and check.intact and check.trusted, check.problems
     kept = SignedDocument.objects.get(kind=SignedDocumentKind.EVIDENCE, reference=issued.number)
@@ -460,12 +476,12 @@ def test_auditor_exports_are_recorded_with_the_auditor_and_file_hash(client, iss
     assert client.get(url).status_code == 405  # exports are POSTs, never a prefetchable link
     response = client.post(url)
     assert response.status_code == 200 and response["Content-Type"].startswith("application/json")
-    assert replay.verify_evidence(json.loads(response.content)) == []
+    assert verify_evidence(json.loads(response.content)) == []
     entry = AuditEntry.objects.filter(action="application.evidence_exported").latest("id")
     assert entry.object_id == str(issued.public_id) and entry.actor_id == auditor.pk
     assert entry.after["sha256"] == hashlib.sha256(response.content).hexdigest()
     # the export shows on the replay, by the auditor
-    last = replay.timeline(issued)[-1]
+    last = timeline(issued)[-1]
     assert (last.actor, last.description) == ("审计人员", "导出回溯证据（JSON）")
     pdf = client.post(reverse("admin:application_application_replay_pdf", args=[issued.pk]))
     assert pdf.status_code == 200 and esign_pdf.verify_pdf(pdf.content).valid
@@ -474,14 +490,14 @@ def test_auditor_exports_are_recorded_with_the_auditor_and_file_hash(client, iss
 def test_document_and_page_versions_can_be_opened(client, issued, user) -> None:
     staff_client(client, "audit_sun", ["auditor"])
     page = "admin/application/application/replay_page.html"
-    services.record_page_view(issued, page, request=customer_request(user))
-    step = replay.timeline(issued)[-1]
+    record_page_view(issued, page, request=customer_request(user))
+    step = timeline(issued)[-1]
     assert step.page_version_stored and step.description == "查看页面：" + page
     source = client.get(
         reverse("admin:application_application_replay_page", args=[issued.pk, step.page_version])
     )
     assert source.status_code == 200 and "page-source" in source.content.decode()
-    terms = next(s.document for s in replay.timeline(issued) if s.document and s.document.title == "保险条款")
+    terms = next(s.document for s in timeline(issued) if s.document and s.document.title == "保险条款")
     doc = client.get(
         reverse("admin:application_application_replay_document", args=[issued.pk, terms.document_id])
     )
@@ -524,9 +540,9 @@ def test_customers_and_unverified_staff_never_reach_the_replay(client, issued, u
 
 
 def _closed_application(product, user, *, retention_until, status="cancelled") -> Application:
-    app = services.start_application(quote_ids=[f.quote(product, user).pk], user=user)
+    app = start_application(quote_ids=[f.quote(product, user).pk], user=user)
     if status == "cancelled":
-        services.cancel(app, user=user)
+        cancel(app, user=user)
     Application.objects.filter(pk=app.pk).update(retention_until=retention_until)
     app.refresh_from_db()
     return app
@@ -571,7 +587,7 @@ def test_an_application_within_retention_refuses_deletion(clock, product, user) 
 
 
 def test_an_unissued_application_is_kept_five_years_from_when_it_closed(clock, product, user) -> None:
-    app = services.start_application(quote_ids=[f.quote(product, user).pk], user=user)
+    app = start_application(quote_ids=[f.quote(product, user).pk], user=user)
     # untouched for 40 days, then it closes: the date is computed as the status moves, before
     # the move is saved (`updated_at` still says 40 days ago)
     clock.advance(40 * 24 * 3600)
@@ -609,7 +625,7 @@ def _expired_with_records(clock: Clock, product, user, *, retention_until: datet
     face = identity_services.start_face_check(
         name=app.applicant_name,
         id_number=app.applicant_id_number,
-        reference_kind=services.REFERENCE_KIND,
+        reference_kind=REFERENCE_KIND,
         reference_id=str(app.public_id),
         return_url="/apply/face/done/",
     )
@@ -619,9 +635,9 @@ def _expired_with_records(clock: Clock, product, user, *, retention_until: datet
         from huibao.application.documents import render_application_form
 
         render_application_form(app)
-    replay.export_pdf(app, actor="auditor-test")
+    export_pdf(app, actor="auditor-test")
     clock.advance(30 * 24 * 3600)
-    services.expire_applications()
+    expire_applications()
     app.refresh_from_db()
     assert app.status == ApplicationStatus.EXPIRED
     Application.objects.filter(pk=app.pk).update(retention_until=retention_until)
@@ -635,7 +651,7 @@ def _related_rows(app: Application) -> dict[str, int]:
     from huibao.payment.models import Payment, PaymentEvent, ProviderNotification, Refund
     from huibao.underwriting.models import UnderwritingCase
 
-    linked = {"reference_kind": services.REFERENCE_KIND, "reference_id": str(app.public_id)}
+    linked = {"reference_kind": REFERENCE_KIND, "reference_id": str(app.public_id)}
     payments = Payment.objects.filter(**linked)
     faces = FaceCheck.objects.filter(**linked)
     return {

@@ -6,7 +6,13 @@ import datetime
 
 import pytest
 
-from huibao.application import services
+from huibao.application.journey import missing_before_signing
+from huibao.application.rules import InsuredInput
+from huibao.application.services.confirm import agree_terms, confirm, drop_declined_items
+from huibao.application.services.data import save_data
+from huibao.application.services.identity import verify_identity
+from huibao.application.services.sign import sign
+from huibao.application.services.start import start_application
 from huibao.application.states import ApplicationStatus
 from huibao.application.tests import factories as f
 
@@ -17,11 +23,11 @@ BP = {"code": "bp", "text": "是否患有高血压？", "knock_out_answer": True
 
 def confirmed(product_or_products, user, **data_kwargs):
     products = product_or_products if isinstance(product_or_products, list) else [product_or_products]
-    app = services.start_application(quote_ids=[f.quote(p, user).pk for p in products], user=user)
+    app = start_application(quote_ids=[f.quote(p, user).pk for p in products], user=user)
     d = f.data(**data_kwargs)
-    services.save_data(app, d, actor=user)
-    services.verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
-    return services.confirm(app, user=user)
+    save_data(app, d, actor=user)
+    verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
+    return confirm(app, user=user)
 
 
 def test_an_application_with_a_loading_can_be_signed_after_the_terms_are_agreed() -> None:
@@ -32,10 +38,10 @@ def test_an_application_with_a_loading_can_be_signed_after_the_terms_are_agreed(
     )
     app = confirmed(product, user, answers={"bp": True})
     assert app.status == ApplicationStatus.ACCEPTED and app.total_premium == f.PREMIUM * 5 / 4
-    app = services.agree_terms(app, user=user)
+    app = agree_terms(app, user=user)
     f.read_everything(app, user)
-    assert services.missing_before_signing(app) == []
-    app = services.sign(app, user=user, confirmed=True)
+    assert missing_before_signing(app) == []
+    app = sign(app, user=user, confirmed=True)
     assert app.status == ApplicationStatus.SIGNED
 
 
@@ -57,10 +63,10 @@ def test_an_underwriters_loading_can_be_agreed_and_signed() -> None:
         reasons="已痊愈",
         loading_percent=50,
     )
-    app = services.agree_terms(app, user=user)
+    app = agree_terms(app, user=user)
     f.read_everything(app, user)
-    assert services.missing_before_signing(app) == []
-    assert services.sign(app, user=user, confirmed=True).status == ApplicationStatus.SIGNED
+    assert missing_before_signing(app) == []
+    assert sign(app, user=user, confirmed=True).status == ApplicationStatus.SIGNED
 
 
 # --- bundles: one product declined, the others accepted ------------------------------------------
@@ -78,16 +84,16 @@ def test_a_bundle_with_one_declined_product_waits_for_the_customer_to_drop_it() 
     # then: not declined as a whole; signing waits for the customer's choice
     assert app.status == ApplicationStatus.ACCEPTED
     assert app.total_premium == f.PREMIUM  # the declined product is not charged
-    codes = [e.code for e in services.missing_before_signing(app)]
+    codes = [e.code for e in missing_before_signing(app)]
     assert "item_declined" in codes
     # when: the customer continues without it
-    app = services.drop_declined_items(app, user=user)
+    app = drop_declined_items(app, user=user)
     # then
     assert [i.product_version.product_id for i in app.items.all()] == [ok.pk]
     assert app.total_premium == f.PREMIUM and app.is_confirmed
     f.read_everything(app, user)
-    assert services.missing_before_signing(app) == []
-    assert services.sign(app, user=user, confirmed=True).status == ApplicationStatus.SIGNED
+    assert missing_before_signing(app) == []
+    assert sign(app, user=user, confirmed=True).status == ApplicationStatus.SIGNED
 
 
 def test_a_bundle_declined_everywhere_is_declined_and_a_refer_beside_a_decline_waits() -> None:
@@ -110,7 +116,7 @@ def test_nothing_to_drop_is_refused() -> None:
     user = f.customer()
     app = confirmed(f.simple_product(), user)
     with pytest.raises(Conflict):
-        services.drop_declined_items(app, user=user)
+        drop_declined_items(app, user=user)
 
 
 # --- quotes and versions ---------------------------------------------------------------------------
@@ -125,7 +131,7 @@ def test_an_expired_quote_is_refused(settings) -> None:
     settings.HUIBAO_QUOTE_TTL_HOURS = 1
     Quote.objects.filter(pk=q.pk).update(created_at=q.created_at - datetime.timedelta(hours=2))
     with pytest.raises(ValidationFailed) as exc:
-        services.start_application(quote_ids=[q.pk], user=user)
+        start_application(quote_ids=[q.pk], user=user)
     assert exc.value.errors[0].code == "quote_expired"
 
 
@@ -135,13 +141,13 @@ def test_a_version_taken_off_sale_before_confirmation_is_refused() -> None:
 
     user = f.customer()
     product = f.simple_product()
-    app = services.start_application(quote_ids=[f.quote(product, user).pk], user=user)
+    app = start_application(quote_ids=[f.quote(product, user).pk], user=user)
     d = f.data()
-    services.save_data(app, d, actor=user)
-    services.verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
+    save_data(app, d, actor=user)
+    verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
     Product.objects.filter(pk=product.pk).update(status=ProductStatus.OFF_SALE)
     with pytest.raises(ValidationFailed) as exc:
-        services.confirm(app, user=user)
+        confirm(app, user=user)
     assert [e.code for e in exc.value.errors] == ["version_not_on_sale"]
 
 
@@ -151,10 +157,10 @@ def test_a_new_applicant_voids_the_previous_face_check() -> None:
     from huibao.application.models import Application
 
     user = f.customer()
-    app = services.start_application(quote_ids=[f.quote(f.simple_product(), user).pk], user=user)
-    services.save_data(app, f.data(), actor=user)
+    app = start_application(quote_ids=[f.quote(f.simple_product(), user).pk], user=user)
+    save_data(app, f.data(), actor=user)
     Application.objects.filter(pk=app.pk).update(face_check_id=1, face_passed_at=timezone.now())
-    app = services.save_data(app, f.data(applicant_id=f.resident_id(f.years_ago(40))), actor=user)
+    app = save_data(app, f.data(applicant_id=f.resident_id(f.years_ago(40))), actor=user)
     assert app.face_passed_at is None and app.face_check_id is None
 
 
@@ -163,15 +169,13 @@ def test_two_spouses_are_refused() -> None:
 
     user = f.customer()
     product = f.simple_product(rules={"signature": "confirmation", "max_insured": 3})
-    app = services.start_application(quote_ids=[f.quote(product, user).pk], user=user)
+    app = start_application(quote_ids=[f.quote(product, user).pk], user=user)
     spouses = [
-        services.InsuredInput(
-            relation="spouse", name=name, id_number=f.resident_id(f.years_ago(33), male=False)
-        )
+        InsuredInput(relation="spouse", name=name, id_number=f.resident_id(f.years_ago(33), male=False))
         for name in ("李小红", "张小丽")
     ]
     with pytest.raises(ValidationFailed) as exc:
-        services.save_data(app, f.data(insured=spouses), actor=user)
+        save_data(app, f.data(insured=spouses), actor=user)
     assert "relation_count" in [e.code for e in exc.value.errors]
 
 

@@ -9,8 +9,18 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from huibao.application import services
 from huibao.application.models import Application, ClauseConfirmation, DisclosureReading
+from huibao.application.rules import BeneficiaryInput, InsuredInput
+from huibao.application.selectors import required_documents
+from huibao.application.services.close import cancel, expire_applications
+from huibao.application.services.confirm import confirm
+from huibao.application.services.data import save_data
+from huibao.application.services.disclosure import confirm_clause, finish_reading, open_document, show_clause
+from huibao.application.services.identity import verify_identity
+from huibao.application.services.invitation import claim_invitation, invite_customer
+from huibao.application.services.pay import pay, recover_paid_applications
+from huibao.application.services.sign import sign
+from huibao.application.services.start import start_application
 from huibao.application.states import ApplicationStatus
 from huibao.application.tests import factories as f
 from huibao.core.errors import Conflict, PermissionDenied, ValidationFailed
@@ -34,12 +44,12 @@ def user():
 
 
 def started(product, user) -> Application:
-    return services.start_application(quote_ids=[f.quote(product, user).pk], user=user)
+    return start_application(quote_ids=[f.quote(product, user).pk], user=user)
 
 
 def test_start_keeps_version_and_quote(product, user) -> None:
     q = f.quote(product, user)
-    app = services.start_application(quote_ids=[q.pk], user=user)
+    app = start_application(quote_ids=[q.pk], user=user)
     item = app.items.get()
     assert item.origin_quote_id == q.pk
     assert item.product_version_id == product.current_version_id
@@ -52,7 +62,7 @@ def test_invalid_id_checksum_is_refused_naming_the_field_and_nothing_changes(pro
     valid = f.resident_id(f.years_ago(35))
     bad = valid[:17] + ("0" if valid[17] != "0" else "1")  # right length and dates, wrong check digit
     with pytest.raises(ValidationFailed) as exc:
-        services.save_data(app, f.data(applicant_id=bad), actor=user)
+        save_data(app, f.data(applicant_id=bad), actor=user)
     assert "applicant.id_number" in fields_of(exc)
     app.refresh_from_db()
     assert app.applicant_name == "" and app.data_revision == 1
@@ -62,16 +72,16 @@ def test_invalid_id_checksum_is_refused_naming_the_field_and_nothing_changes(pro
 def test_relation_must_be_allowed_and_fit_the_ages(user) -> None:
     product = f.simple_product(rules={"signature": "confirmation", "insured_relations": ["self", "child"]})
     app = started(product, user)
-    spouse = services.InsuredInput(
+    spouse = InsuredInput(
         relation="spouse", name="李红", id_number=f.resident_id(f.years_ago(33), male=False)
     )
     with pytest.raises(ValidationFailed) as exc:
-        services.save_data(app, f.data(insured=[spouse]), actor=user)
+        save_data(app, f.data(insured=[spouse]), actor=user)
     assert "insured[0].relation" in fields_of(exc)
     # a "child" only five years younger than the applicant
-    child = services.InsuredInput(relation="child", name="王小小", id_number=f.resident_id(f.years_ago(30)))
+    child = InsuredInput(relation="child", name="王小小", id_number=f.resident_id(f.years_ago(30)))
     with pytest.raises(ValidationFailed) as exc:
-        services.save_data(app, f.data(insured=[child]), actor=user)
+        save_data(app, f.data(insured=[child]), actor=user)
     assert any(e.code == "relation_age" for e in exc.value.errors)
 
 
@@ -81,33 +91,33 @@ def test_named_beneficiary_shares_must_add_up_to_100(user) -> None:
     wife = f.resident_id(f.years_ago(33), male=False)
     son = f.resident_id(f.years_ago(5))
     insured = [
-        services.InsuredInput(
+        InsuredInput(
             relation="self",
             beneficiaries=[
-                services.BeneficiaryInput("李红", wife, "spouse", "60"),
-                services.BeneficiaryInput("王小小", son, "child", "30"),
+                BeneficiaryInput("李红", wife, "spouse", "60"),
+                BeneficiaryInput("王小小", son, "child", "30"),
             ],
         )
     ]
     with pytest.raises(ValidationFailed) as exc:
-        services.save_data(app, f.data(insured=insured, beneficiary_mode="named"), actor=user)
+        save_data(app, f.data(insured=insured, beneficiary_mode="named"), actor=user)
     assert [e.code for e in exc.value.errors] == ["shares_not_100"]
     assert "90" in exc.value.errors[0].message
-    insured[0] = services.InsuredInput(
+    insured[0] = InsuredInput(
         relation="self",
         beneficiaries=[
-            services.BeneficiaryInput("李红", wife, "spouse", "60"),
-            services.BeneficiaryInput("王小小", son, "child", "40"),
+            BeneficiaryInput("李红", wife, "spouse", "60"),
+            BeneficiaryInput("王小小", son, "child", "40"),
         ],
     )
-    services.save_data(app, f.data(insured=insured, beneficiary_mode="named"), actor=user)
+    save_data(app, f.data(insured=insured, beneficiary_mode="named"), actor=user)
     assert sum(b.share_percent for b in app.insured_persons.get().beneficiaries.all()) == Decimal(100)
 
 
 def test_named_beneficiaries_refused_when_the_product_only_has_legal_heirs(product, user) -> None:
     app = started(product, user)
     with pytest.raises(ValidationFailed) as exc:
-        services.save_data(app, f.data(beneficiary_mode="named"), actor=user)
+        save_data(app, f.data(beneficiary_mode="named"), actor=user)
     assert "beneficiary_mode" in fields_of(exc)
 
 
@@ -117,43 +127,43 @@ def test_health_answers_required_for_each_question(user) -> None:
     )
     app = started(product, user)
     with pytest.raises(ValidationFailed) as exc:
-        services.save_data(app, f.data(), actor=user)
+        save_data(app, f.data(), actor=user)
     assert "insured[0].health_answers.cancer" in fields_of(exc)
 
 
 def test_confirm_needs_identity_then_locks_and_a_change_sends_it_back(product, user) -> None:
     app = started(product, user)
     d = f.data()
-    services.save_data(app, d, actor=user)
+    save_data(app, d, actor=user)
     with pytest.raises(ValidationFailed) as exc:
-        services.confirm(app, user=user)
+        confirm(app, user=user)
     assert "identity" in fields_of(exc)
-    services.verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
-    app = services.confirm(app, user=user)
+    verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
+    app = confirm(app, user=user)
     assert app.status == ApplicationStatus.ACCEPTED and app.is_confirmed
     digest = app.confirmed_digest
     # A change after confirmation: the whole application goes back for confirmation.
-    services.save_data(app, f.data(applicant_id=d.applicant.id_number, name=d.applicant.name), actor=user)
+    save_data(app, f.data(applicant_id=d.applicant.id_number, name=d.applicant.name), actor=user)
     app.refresh_from_db()
     assert app.status == ApplicationStatus.DRAFT and not app.is_confirmed and app.confirmed_digest == ""
     assert AuditEntry.objects.filter(object_id=str(app.public_id), action="application.amended").exists()
-    app = services.confirm(app, user=user)
+    app = confirm(app, user=user)
     assert app.confirmed_digest == digest  # same data, same digest
 
 
 def test_identity_must_be_the_applicant_and_a_mismatch_is_explained(product, user) -> None:
     app = started(product, user)
     d = f.data()
-    services.save_data(app, d, actor=user)
+    save_data(app, d, actor=user)
     with pytest.raises(ValidationFailed) as exc:
-        services.verify_identity(app, name="赵六", id_number=d.applicant.id_number, user=user)
+        verify_identity(app, name="赵六", id_number=d.applicant.id_number, user=user)
     assert exc.value.errors[0].code == "not_applicant"
     # the sandbox registry says "不符" names do not match the ID number
     app2 = started(product, user)
     d2 = f.data(name="王不符")
-    services.save_data(app2, d2, actor=user)
+    save_data(app2, d2, actor=user)
     with pytest.raises(ValidationFailed) as exc:
-        services.verify_identity(app2, name="王不符", id_number=d2.applicant.id_number, user=user)
+        verify_identity(app2, name="王不符", id_number=d2.applicant.id_number, user=user)
     assert exc.value.errors[0].code == "mismatch"
     app2.refresh_from_db()
     assert app2.identity_verified_at is None
@@ -161,15 +171,15 @@ def test_identity_must_be_the_applicant_and_a_mismatch_is_explained(product, use
 
 def test_reading_time_is_checked_on_the_server(product, user) -> None:
     app = started(product, user)
-    doc = services.required_documents(app)[0]
+    doc = required_documents(app)[0]
     with pytest.raises(ValidationFailed):
-        services.finish_reading(app, doc.pk, scrolled_to_end=True, user=user)  # never opened
-    reading = services.open_document(app, doc.pk, user=user)
+        finish_reading(app, doc.pk, scrolled_to_end=True, user=user)  # never opened
+    reading = open_document(app, doc.pk, user=user)
     with pytest.raises(ValidationFailed) as exc:
-        services.finish_reading(app, doc.pk, scrolled_to_end=True, user=user, now=reading.opened_at)
+        finish_reading(app, doc.pk, scrolled_to_end=True, user=user, now=reading.opened_at)
     assert exc.value.errors[0].field == "reading_time" and "还需5秒" in exc.value.errors[0].message
     with pytest.raises(ValidationFailed) as exc:
-        services.finish_reading(
+        finish_reading(
             app,
             doc.pk,
             scrolled_to_end=False,
@@ -178,7 +188,7 @@ def test_reading_time_is_checked_on_the_server(product, user) -> None:
         )
     assert exc.value.errors[0].field == "scrolled_to_end"
     assert DisclosureReading.objects.get(pk=reading.pk).completed_at is None
-    done = services.finish_reading(
+    done = finish_reading(
         app, doc.pk, scrolled_to_end=True, user=user, now=reading.opened_at + datetime.timedelta(seconds=6)
     )
     assert done.completed_at is not None and done.seconds_open == 6
@@ -195,38 +205,38 @@ def test_key_clauses_are_confirmed_one_by_one_in_order(user) -> None:
     app = started(product, user)
     # not before the document was read through
     with pytest.raises(ValidationFailed) as exc:
-        services.show_clause(app, doc.pk, "excl", user=user)
+        show_clause(app, doc.pk, "excl", user=user)
     assert exc.value.errors[0].code == "document_not_read"
     assert not ClauseConfirmation.objects.filter(application=app).exists()
-    services.open_document(app, doc.pk, user=user)
+    open_document(app, doc.pk, user=user)
     later = timezone.now() + datetime.timedelta(hours=1)
-    services.finish_reading(app, doc.pk, scrolled_to_end=True, user=user, now=later)
+    finish_reading(app, doc.pk, scrolled_to_end=True, user=user, now=later)
     with pytest.raises(ValidationFailed) as exc:
-        services.show_clause(app, doc.pk, "wait", user=user)
+        show_clause(app, doc.pk, "wait", user=user)
     assert exc.value.errors[0].code == "previous_not_confirmed"
     with pytest.raises(ValidationFailed):
-        services.confirm_clause(app, doc.pk, "excl", user=user)  # not shown yet
-    services.show_clause(app, doc.pk, "excl", user=user)
-    services.confirm_clause(app, doc.pk, "excl", user=user)
-    services.show_clause(app, doc.pk, "wait", user=user)
-    services.confirm_clause(app, doc.pk, "wait", user=user)
+        confirm_clause(app, doc.pk, "excl", user=user)  # not shown yet
+    show_clause(app, doc.pk, "excl", user=user)
+    confirm_clause(app, doc.pk, "excl", user=user)
+    show_clause(app, doc.pk, "wait", user=user)
+    confirm_clause(app, doc.pk, "wait", user=user)
     assert ClauseConfirmation.objects.filter(application=app, confirmed_at__isnull=False).count() == 2
 
 
 def test_signing_requires_every_step(product, user) -> None:
     app = started(product, user)
     d = f.data()
-    services.save_data(app, d, actor=user)
-    services.verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
-    app = services.confirm(app, user=user)
+    save_data(app, d, actor=user)
+    verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
+    app = confirm(app, user=user)
     with pytest.raises(ValidationFailed) as exc:
-        services.sign(app, user=user, confirmed=True)
+        sign(app, user=user, confirmed=True)
     assert {e.field for e in exc.value.errors} == {"documents", "clauses"}
     f.read_everything(app, user)
     with pytest.raises(ValidationFailed) as exc:
-        services.sign(app, user=user, confirmed=False)
+        sign(app, user=user, confirmed=False)
     assert exc.value.errors[0].field == "confirmed"
-    app = services.sign(app, user=user, confirmed=True)
+    app = sign(app, user=user, confirmed=True)
     assert app.status == ApplicationStatus.SIGNED and app.signatures.count() == 1
 
 
@@ -235,21 +245,21 @@ def test_only_the_customer_acts_never_the_agent(product, user) -> None:
 
     agent = User.objects.create_user(username="agent1", password="x", kind=UserKind.STAFF)
     q = f.quote(product)
-    app = services.start_application(quote_ids=[q.pk], started_by=agent)
+    app = start_application(quote_ids=[q.pk], started_by=agent)
     assert app.channel == "agent" and app.customer_id is None
     d = f.data()
-    services.save_data(app, d, actor=agent)
+    save_data(app, d, actor=agent)
     with pytest.raises(PermissionDenied):
-        services.confirm(app, user=agent)
-    invitation = services.invite_customer(app, agent=agent)
+        confirm(app, user=agent)
+    invitation = invite_customer(app, agent=agent)
     with pytest.raises(PermissionDenied):
-        services.claim_invitation(invitation.token, user=agent)
-    services.claim_invitation(invitation.token, user=user)
-    services.verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
-    app = services.confirm(app, user=user)
+        claim_invitation(invitation.token, user=agent)
+    claim_invitation(invitation.token, user=user)
+    verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
+    app = confirm(app, user=user)
     assert app.status == ApplicationStatus.ACCEPTED
     # The agent changes a field after the customer confirmed: back to draft, customer re-confirms.
-    services.save_data(app, f.data(applicant_id=d.applicant.id_number), actor=agent)
+    save_data(app, f.data(applicant_id=d.applicant.id_number), actor=agent)
     app.refresh_from_db()
     assert app.status == ApplicationStatus.DRAFT and not app.is_confirmed
 
@@ -259,8 +269,8 @@ def test_pay_is_idempotent_and_issues_once(product, user) -> None:
     from huibao.payment.tests.factories import notification
 
     app = f.to_signed(product, user)
-    payment = services.pay(app, user=user)
-    assert services.pay(app, user=user).pk == payment.pk  # a retry returns the same payment
+    payment = pay(app, user=user)
+    assert pay(app, user=user).pk == payment.pk  # a retry returns the same payment
     d_name = app.applicant_name
     headers, body = notification(
         payment, payer_name=d_name, payer_id=Application.objects.get(pk=app.pk).applicant_id_number
@@ -273,7 +283,7 @@ def test_pay_is_idempotent_and_issues_once(product, user) -> None:
     # the same notification again: no second policy
     payment_services.handle_notification("sandbox", headers, body)
     assert app.policies.count() == 1
-    assert services.recover_paid_applications() == []
+    assert recover_paid_applications() == []
 
 
 def test_payment_by_someone_else_is_refused_and_nothing_issued(product, user) -> None:
@@ -281,13 +291,13 @@ def test_payment_by_someone_else_is_refused_and_nothing_issued(product, user) ->
     from huibao.payment.tests.factories import OTHER_ID, notification
 
     app = f.to_signed(product, user)
-    payment = services.pay(app, user=user)
+    payment = pay(app, user=user)
     headers, body = notification(payment, payer_name="李四", payer_id=OTHER_ID)
     assert payment_services.handle_notification("sandbox", headers, body).code == "refused"
     app.refresh_from_db()
     assert app.status == ApplicationStatus.AWAITING_PAYMENT and not app.policies.exists()
     # the customer may pay again with their own card: a new payment replaces the refused one
-    again = services.pay(app, user=user)
+    again = pay(app, user=user)
     assert again.pk != payment.pk
 
 
@@ -295,8 +305,8 @@ def test_expired_application_cannot_be_paid_and_expires(product, user) -> None:
     app = f.to_signed(product, user)
     Application.objects.filter(pk=app.pk).update(expires_at=timezone.now() - datetime.timedelta(minutes=1))
     with pytest.raises(Conflict):
-        services.pay(app, user=user)
-    assert services.expire_applications() == 1
+        pay(app, user=user)
+    assert expire_applications() == 1
     app.refresh_from_db()
     assert app.status == ApplicationStatus.EXPIRED
     # kept five years from its closing, and the date is stored
@@ -315,29 +325,29 @@ def _fail(payment) -> None:
 
 def test_application_whose_payment_failed_expires_when_its_time_is_up(product, user) -> None:
     app = f.to_signed(product, user)
-    payment = services.pay(app, user=user)
+    payment = pay(app, user=user)
     _fail(payment)
     Application.objects.filter(pk=app.pk).update(expires_at=timezone.now() - datetime.timedelta(minutes=1))
-    assert services.expire_applications() == 1
+    assert expire_applications() == 1
     app.refresh_from_db()
     assert app.status == ApplicationStatus.EXPIRED
 
 
 def test_application_with_an_open_payment_does_not_expire_before_its_payment(product, user) -> None:
     app = f.to_signed(product, user)
-    services.pay(app, user=user)
+    pay(app, user=user)
     Application.objects.filter(pk=app.pk).update(expires_at=timezone.now() - datetime.timedelta(minutes=1))
-    assert services.expire_applications() == 0
+    assert expire_applications() == 0
     app.refresh_from_db()
     assert app.status == ApplicationStatus.AWAITING_PAYMENT
     with pytest.raises(Conflict):
-        services.cancel(app, user=user)  # the customer may still be paying
+        cancel(app, user=user)  # the customer may still be paying
 
 
 def test_application_whose_payment_failed_can_be_cancelled(product, user) -> None:
     app = f.to_signed(product, user)
-    _fail(services.pay(app, user=user))
-    services.cancel(app, user=user)
+    _fail(pay(app, user=user))
+    cancel(app, user=user)
     app.refresh_from_db()
     assert app.status == ApplicationStatus.CANCELLED
     assert app.retention_until is not None and app.retention_until.year - timezone.localdate().year == 5
@@ -346,22 +356,22 @@ def test_application_whose_payment_failed_can_be_cancelled(product, user) -> Non
 def test_an_application_past_its_time_is_neither_confirmed_nor_signed(product, user) -> None:
     app = started(product, user)
     d = f.data()
-    services.save_data(app, d, actor=user)
-    services.verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
+    save_data(app, d, actor=user)
+    verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
     past = timezone.now() - datetime.timedelta(minutes=1)
     Application.objects.filter(pk=app.pk).update(expires_at=past)
     with pytest.raises(Conflict) as exc:
-        services.confirm(app, user=user)
+        confirm(app, user=user)
     assert exc.value.code == "application_expired"
     assert Application.objects.get(pk=app.pk).status == ApplicationStatus.DRAFT
     # one brought up to its signature, then past its time
     ready = started(product, user)
-    services.save_data(ready, d, actor=user)
-    services.verify_identity(ready, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
-    ready = services.confirm(ready, user=user)
+    save_data(ready, d, actor=user)
+    verify_identity(ready, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
+    ready = confirm(ready, user=user)
     f.read_everything(ready, user)
     Application.objects.filter(pk=ready.pk).update(expires_at=past)
     with pytest.raises(Conflict) as exc:
-        services.sign(ready, user=user, confirmed=True)
+        sign(ready, user=user, confirmed=True)
     assert exc.value.code == "application_expired"
     assert not Application.objects.get(pk=ready.pk).signatures.exists()

@@ -10,7 +10,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from huibao.application import schemas, services
+from huibao.application.api import presenters
+from huibao.application.rules import InsuredInput
+from huibao.application.selectors import data_digest, identity_is_current, required_documents
+from huibao.application.services.data import save_data
+from huibao.application.services.identity import verify_identity
+from huibao.application.services.start import start_application
 from huibao.application.tests import factories as f
 from huibao.catalog.models import Document, ProductVersion, VersionStatus
 
@@ -20,24 +25,22 @@ SPOUSE_NAME = "李红"
 CONSENT_RULES = {"signature": "confirmation", "insured_consent": "death_cover_other_adult", "max_insured": 2}
 
 
-def _spouse(spouse_id: str) -> services.InsuredInput:
-    return services.InsuredInput(relation="spouse", name=SPOUSE_NAME, id_number=spouse_id)
+def _spouse(spouse_id: str) -> InsuredInput:
+    return InsuredInput(relation="spouse", name=SPOUSE_NAME, id_number=spouse_id)
 
 
 def _state(app: Any, user: Any) -> dict[str, Any]:
-    return schemas.application_out(app, user=user)
+    return presenters.application_out(app, user=user)
 
 
 def test_identity_follows_a_changed_applicant_id() -> None:
     user = f.customer()
     product = f.simple_product()
-    app = services.start_application(quote_ids=[f.quote(product, user).pk], user=user)
+    app = start_application(quote_ids=[f.quote(product, user).pk], user=user)
     first = f.data()
-    app = services.save_data(app, first, actor=user)
-    app = services.verify_identity(
-        app, name=first.applicant.name, id_number=first.applicant.id_number, user=user
-    )
-    assert services.identity_is_current(app)
+    app = save_data(app, first, actor=user)
+    app = verify_identity(app, name=first.applicant.name, id_number=first.applicant.id_number, user=user)
+    assert identity_is_current(app)
     assert _state(app, user)["identity"]["verified"] is True
     assert _state(app, user)["next_step"] == "confirm"
 
@@ -45,11 +48,11 @@ def test_identity_follows_a_changed_applicant_id() -> None:
     other_id = f.resident_id(f.years_ago(40))
     original = app.applicant_id_number
     app.applicant_id_number = other_id
-    assert not services.identity_is_current(app)
+    assert not identity_is_current(app)
     app.applicant_id_number = original
-    assert services.identity_is_current(app)
+    assert identity_is_current(app)
 
-    changed = services.save_data(app, f.data(applicant_id=other_id), actor=user)
+    changed = save_data(app, f.data(applicant_id=other_id), actor=user)
     state = _state(changed, user)
     assert state["identity"] == {"verified": False, "verified_at": None}
     assert state["next_step"] == "verify_identity"
@@ -58,16 +61,16 @@ def test_identity_follows_a_changed_applicant_id() -> None:
 def test_state_shows_the_insured_persons_save_data_changed() -> None:
     user = f.customer()
     product = f.simple_product(rules=CONSENT_RULES)
-    app = services.start_application(quote_ids=[f.quote(product, user).pk], user=user)
-    app = services.save_data(app, f.data(), actor=user)
+    app = start_application(quote_ids=[f.quote(product, user).pk], user=user)
+    app = save_data(app, f.data(), actor=user)
     state = _state(app, user)
     assert [(p["position"], p["relation"]) for p in state["insured"]] == [(1, "self")]
     assert [(i["position"], i["insured_position"]) for i in state["items"]] == [(1, 1)]
     assert [(s["role"], s["insured_position"]) for s in state["signatures"]] == [("applicant", None)]
 
     spouse_id = f.resident_id(f.years_ago(33), male=False)
-    two = f.data(insured=[services.InsuredInput(relation="self"), _spouse(spouse_id)])
-    app = services.save_data(app, two, actor=user)
+    two = f.data(insured=[InsuredInput(relation="self"), _spouse(spouse_id)])
+    app = save_data(app, two, actor=user)
     state = _state(app, user)
     assert [(p["position"], p["relation"]) for p in state["insured"]] == [(1, "self"), (2, "spouse")]
     assert [(i["position"], i["insured_position"]) for i in state["items"]] == [(1, 1), (2, 2)]
@@ -77,7 +80,7 @@ def test_state_shows_the_insured_persons_save_data_changed() -> None:
     ]
     assert state["total_premium"] == "200.00"
 
-    app = services.save_data(app, f.data(insured=[_spouse(spouse_id)]), actor=user)
+    app = save_data(app, f.data(insured=[_spouse(spouse_id)]), actor=user)
     state = _state(app, user)
     assert [(p["position"], p["relation"], p["name"]) for p in state["insured"]] == [
         (1, "spouse", SPOUSE_NAME)
@@ -88,7 +91,7 @@ def test_state_shows_the_insured_persons_save_data_changed() -> None:
         ("insured", 1),
     ]
     assert state["total_premium"] == "100.00"
-    assert services.data_digest(app) == services.data_digest(type(app).objects.get(pk=app.pk))
+    assert data_digest(app) == data_digest(type(app).objects.get(pk=app.pk))
 
 
 def test_the_state_of_a_signed_application_reads_each_thing_once(django_assert_max_num_queries: Any) -> None:
@@ -113,8 +116,8 @@ def _tables_read(queries: CaptureQueriesContext) -> str:
 def test_a_draft_state_reads_no_signatures_nor_policies() -> None:
     # given an application being filled in (no signature and no policy can exist yet)
     user = f.customer()
-    app = services.start_application(quote_ids=[f.quote(f.simple_product(), user).pk], user=user)
-    app = services.save_data(app, f.data(), actor=user)
+    app = start_application(quote_ids=[f.quote(f.simple_product(), user).pk], user=user)
+    app = save_data(app, f.data(), actor=user)
     # when its state is read
     with CaptureQueriesContext(connection) as queries:
         state = _state(type(app).objects.get(pk=app.pk), user)
@@ -128,11 +131,11 @@ def test_a_draft_state_reads_no_signatures_nor_policies() -> None:
 def test_documents_of_a_published_version_are_read_once_per_process() -> None:
     # given an application on a published version whose documents were read once
     user = f.customer()
-    app = services.start_application(quote_ids=[f.quote(f.simple_product(), user).pk], user=user)
-    first = services.required_documents(app)
+    app = start_application(quote_ids=[f.quote(f.simple_product(), user).pk], user=user)
+    first = required_documents(app)
     # when they are needed again, by a use-case and by the state
     with CaptureQueriesContext(connection) as queries:
-        again = services.required_documents(app)
+        again = required_documents(app)
         state = _state(type(app).objects.get(pk=app.pk), user)
     # then they are not read again, and are the same documents in the same order
     assert "catalog_document" not in _tables_read(queries)
@@ -143,13 +146,13 @@ def test_documents_of_a_published_version_are_read_once_per_process() -> None:
 def test_documents_of_a_draft_version_are_read_on_every_call() -> None:
     # given an application whose version is (still) a draft, its documents read once
     user = f.customer()
-    app = services.start_application(quote_ids=[f.quote(f.simple_product(), user).pk], user=user)
+    app = start_application(quote_ids=[f.quote(f.simple_product(), user).pk], user=user)
     version_id = app.items.get().product_version_id
     ProductVersion.objects.filter(pk=version_id).update(status=VersionStatus.DRAFT)
-    doc = services.required_documents(app)[0]
+    doc = required_documents(app)[0]
     # when a document of the draft changes
     Document.objects.filter(pk=doc.pk).update(title="修改后的条款")
     # then the next read shows the change
-    assert services.required_documents(app)[0].title == "修改后的条款"
+    assert required_documents(app)[0].title == "修改后的条款"
     state = _state(type(app).objects.get(pk=app.pk), user)
     assert state["documents"][0]["title"] == "修改后的条款"

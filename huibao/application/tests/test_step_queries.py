@@ -16,8 +16,16 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from huibao.application import schemas, services
+from huibao.application.api import presenters
 from huibao.application.models import Application
+from huibao.application.rules import InsuredInput
+from huibao.application.selectors import required_documents
+from huibao.application.services.confirm import confirm, drop_declined_items
+from huibao.application.services.data import save_data
+from huibao.application.services.disclosure import open_document
+from huibao.application.services.identity import verify_identity
+from huibao.application.services.sign import sign
+from huibao.application.services.start import start_application
 from huibao.application.states import ApplicationStatus
 from huibao.application.tests import factories as f
 from huibao.catalog.models import Document
@@ -266,29 +274,29 @@ def test_states_match_step_by_step(two_insured: bool) -> None:
 def test_what_a_use_case_left_is_used_once_and_only_while_current() -> None:
     # given an application whose data was just saved (the use-case leaves what it loaded)
     user = f.customer()
-    app = services.start_application(quote_ids=[f.quote(f.simple_product(), user).pk], user=user)
-    app = services.save_data(app, f.data(), actor=user)
+    app = start_application(quote_ids=[f.quote(f.simple_product(), user).pk], user=user)
+    app = save_data(app, f.data(), actor=user)
     # when its state is answered twice
     with CaptureQueriesContext(connection) as first:
-        schemas.application_out(app, user=user)
+        presenters.application_out(app, user=user)
     with CaptureQueriesContext(connection) as second:
-        schemas.application_out(app, user=user)
+        presenters.application_out(app, user=user)
     # then the first answer uses what `save_data` loaded, the second reads afresh
     assert _reads([q["sql"] for q in first.captured_queries])["application_applicationitem"] == 0
     assert _reads([q["sql"] for q in second.captured_queries])["application_applicationitem"] == 1
     # and what was left on an instance whose data revision moved on since is not used
-    app = services.save_data(app, f.data(), actor=user)
+    app = save_data(app, f.data(), actor=user)
     app.data_revision += 1
     with CaptureQueriesContext(connection) as moved:
-        schemas.application_out(app, user=user)
+        presenters.application_out(app, user=user)
     assert _reads([q["sql"] for q in moved.captured_queries])["application_applicationitem"] == 1
 
 
 def test_a_stranger_gets_404_before_any_other_answer() -> None:
     # given someone else's application with its data filled in
     owner = f.customer()
-    app = services.start_application(quote_ids=[f.quote(f.simple_product(), owner).pk], user=owner)
-    app = services.save_data(app, f.data(), actor=owner)
+    app = start_application(quote_ids=[f.quote(f.simple_product(), owner).pk], user=owner)
+    app = save_data(app, f.data(), actor=owner)
     stranger = Client()
     stranger.force_login(f.customer("13900002222"))
     url = f"{BASE}/{app.public_id}"
@@ -315,49 +323,49 @@ def test_documents_follow_the_items_when_a_declined_product_is_dropped() -> None
     user = f.customer()
     ok = f.simple_product()
     strict = f.simple_product(health_questions=[CANCER], insurer=ok.insurer)
-    app = services.start_application(quote_ids=[f.quote(ok, user).pk, f.quote(strict, user).pk], user=user)
+    app = start_application(quote_ids=[f.quote(ok, user).pk, f.quote(strict, user).pk], user=user)
     d = f.data(answers={"cancer": True})
-    app = services.save_data(app, d, actor=user)
-    app = services.verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
-    app = services.confirm(app, user=user)
+    app = save_data(app, d, actor=user)
+    app = verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
+    app = confirm(app, user=user)
     declined_doc = Document.objects.get(version=strict.current_version)
     # when its documents are opened, twice
-    services.open_document(app, declined_doc.pk, user=user)
+    open_document(app, declined_doc.pk, user=user)
     with CaptureQueriesContext(connection) as again:
-        services.open_document(app, declined_doc.pk, user=user)
+        open_document(app, declined_doc.pk, user=user)
     # then the second time does not read the items' versions (published: known for this revision)
     assert not [q for q in again.captured_queries if "product_version__status" in q["sql"]]
     # and once the customer drops the declined product, its document is no longer theirs to open
-    app = services.drop_declined_items(app, user=user)
+    app = drop_declined_items(app, user=user)
     with pytest.raises(NotFound):
-        services.open_document(app, declined_doc.pk, user=user)
-    assert [d.version_id for d in services.required_documents(app)] == [ok.current_version_id]
+        open_document(app, declined_doc.pk, user=user)
+    assert [d.version_id for d in required_documents(app)] == [ok.current_version_id]
 
 
 def test_signing_again_replaces_the_signers_signature() -> None:
     # given an application that needs the applicant's and the insured spouse's signatures
     user = f.customer()
     product = f.simple_product(rules=CONSENT_RULES)
-    app = services.start_application(quote_ids=[f.quote(product, user).pk], user=user)
-    spouse = services.InsuredInput(
+    app = start_application(quote_ids=[f.quote(product, user).pk], user=user)
+    spouse = InsuredInput(
         relation="spouse", name=SPOUSE_NAME, id_number=f.resident_id(f.years_ago(33), male=False)
     )
-    d = f.data(insured=[services.InsuredInput(relation="self"), spouse])
-    app = services.save_data(app, d, actor=user)
-    app = services.verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
-    app = services.confirm(app, user=user)
+    d = f.data(insured=[InsuredInput(relation="self"), spouse])
+    app = save_data(app, d, actor=user)
+    app = verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
+    app = confirm(app, user=user)
     f.read_everything(app, user)
     # when the applicant signs twice, then the spouse
-    first = services.sign(app, user=user, confirmed=True)
-    again = services.sign(app, user=user, confirmed=True)
+    first = sign(app, user=user, confirmed=True)
+    again = sign(app, user=user, confirmed=True)
     # then the second signature replaced the first, and the application waits for the spouse
     assert first.status == again.status == ApplicationStatus.ACCEPTED
     assert list(app.signatures.values_list("role", flat=True)) == ["applicant"]
-    state = schemas.application_out(again, user=user)
+    state = presenters.application_out(again, user=user)
     assert [(s["role"], s["signed"]) for s in state["signatures"]] == [
         ("applicant", True),
         ("insured", False),
     ]
-    signed = services.sign(app, user=user, role="insured", insured_position=2, ink=write(SPOUSE_NAME))
+    signed = sign(app, user=user, role="insured", insured_position=2, ink=write(SPOUSE_NAME))
     assert signed.status == ApplicationStatus.SIGNED
     assert sorted(app.signatures.values_list("role", flat=True)) == ["applicant", "insured"]

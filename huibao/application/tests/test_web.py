@@ -15,8 +15,8 @@ from django.urls import reverse
 
 from huibao.account.demo import totp_secret_base32
 from huibao.account.services import create_staff_user, enrol_totp
-from huibao.application import services
 from huibao.application.models import Application
+from huibao.application.selectors import disclosure_progress, required_documents
 from huibao.application.states import ApplicationStatus
 from huibao.application.tests import factories as f
 from huibao.catalog.models import Product
@@ -313,7 +313,7 @@ def test_customer_walks_identity_review_reading_signing_to_the_payment_page(
     response = c.post(url("review", app))
     app.refresh_from_db()
     assert app.status == S.ACCEPTED and app.is_confirmed
-    doc = services.required_documents(app)[0]
+    doc = required_documents(app)[0]
     assert response["Location"] == url("document", app, doc.pk)
     # reading: the button starts disabled, the box holds the whole text
     html = text_of(c.get(url("document", app, doc.pk)))
@@ -434,7 +434,7 @@ def test_face_check_goes_to_the_provider_and_back_and_waits_for_the_result(
 def test_reading_too_short_is_refused_with_the_servers_message(customer_client: Client, user) -> None:
     product = f.simple_product(min_read_seconds=30)
     app = confirmed(customer_client, product, user)
-    doc = services.required_documents(app)[0]
+    doc = required_documents(app)[0]
     html = text_of(customer_client.get(url("document", app, doc.pk)))
     assert 'data-remaining="30"' in html or 'data-remaining="29"' in html
     response = customer_client.post(url("document", app, doc.pk), {"scrolled_to_end": "1"})
@@ -442,12 +442,12 @@ def test_reading_too_short_is_refused_with_the_servers_message(customer_client: 
     assert re.search(r"需阅读至少30秒，还需\d+秒", text_of(response))
     not_scrolled = customer_client.post(url("document", app, doc.pk), {"scrolled_to_end": "0"})
     assert "滑动阅读至文末" in text_of(not_scrolled)
-    assert services.disclosure_progress(app)["unread"] == [doc]
+    assert disclosure_progress(app)["unread"] == [doc]
 
 
 def test_key_clause_is_shown_alone_and_confirmed(customer_client: Client, product, user) -> None:
     app = confirmed(customer_client, product, user)
-    doc = services.required_documents(app)[0]
+    doc = required_documents(app)[0]
     customer_client.get(url("document", app, doc.pk))
     response = customer_client.post(url("document", app, doc.pk), {"scrolled_to_end": "1"})
     clause_url = url("clause", app, doc.pk, "exclusion-1")
@@ -455,7 +455,7 @@ def test_key_clause_is_shown_alone_and_confirmed(customer_client: Client, produc
     html = text_of(customer_client.get(clause_url))
     assert "酒后驾驶不赔。" in html and "重要条款提示（1/1）" in html
     customer_client.post(clause_url)
-    assert services.disclosure_progress(app)["complete"]
+    assert disclosure_progress(app)["complete"]
 
 
 def test_empty_and_wrong_handwritten_signatures_are_refused(customer_client: Client, user) -> None:
@@ -825,7 +825,7 @@ def test_flow_pages_carry_no_agent_notice_and_the_clause_is_no_dialog(
     # the agent is sent off the customer's pages, so the old "viewing as the agent" notice is gone
     html = render_to_string("application/flow_base.html", {"app": app, "progress": [], "is_customer": False})
     assert "以代理人身份查看" not in html
-    doc = services.required_documents(app)[0]
+    doc = required_documents(app)[0]
     customer_client.get(url("document", app, doc.pk))
     customer_client.post(url("document", app, doc.pk), {"scrolled_to_end": "1"})
     response = customer_client.get(url("clause", app, doc.pk, "exclusion-1"))
@@ -854,7 +854,7 @@ def test_the_agent_is_kept_off_every_page_of_the_customers_flow(
     read_all(customer_client, app)
     app.refresh_from_db()
     assert app.status == S.ACCEPTED
-    doc = services.required_documents(app)[0]
+    doc = required_documents(app)[0]
     agent_page = reverse("application:agent_edit", args=[app.public_id])
     # neither the customer's data form (full ID numbers), nor the signature pad, nor payment
     for page in (
@@ -882,7 +882,7 @@ def test_a_key_clause_is_not_shown_before_its_document_was_read(
     customer_client: Client, product, user
 ) -> None:
     app = confirmed(customer_client, product, user)
-    doc = services.required_documents(app)[0]
+    doc = required_documents(app)[0]
     # a direct link to the clause while the document is unread goes back to the document
     response = customer_client.get(url("clause", app, doc.pk, "exclusion-1"))
     assert response.status_code == 302 and response["Location"] == url("document", app, doc.pk)
@@ -967,6 +967,6 @@ def test_a_text_shared_by_products_in_a_bundle_names_all_of_them(customer_client
     customer_client.post(url("identity", app), {"consent": "1"})
     customer_client.post(url("review", app))
     app.refresh_from_db()
-    assert [d.pk for d in services.required_documents(app)] == [shared.pk]
+    assert [d.pk for d in required_documents(app)] == [shared.pk]
     html = text_of(customer_client.get(url("document", app, shared.pk)))
     assert "甲意外险、乙意外险" in html

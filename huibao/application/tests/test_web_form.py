@@ -10,8 +10,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from huibao.application import services
 from huibao.application.models import Application
+from huibao.application.services.pay import pay
+from huibao.application.services.start import start_application
 from huibao.application.states import ApplicationStatus
 from huibao.application.tests import factories as f
 
@@ -54,7 +55,7 @@ def issued(app: Application, user: Any) -> Application:
     from huibao.payment import services as payment_services
     from huibao.payment.tests.factories import notification
 
-    payment = services.pay(app, user=user)
+    payment = pay(app, user=user)
     app.refresh_from_db()
     headers, body = notification(payment, payer_name=app.applicant_name, payer_id=app.applicant_id_number)
     assert payment_services.handle_notification("sandbox", headers, body).code == "succeeded"
@@ -94,10 +95,10 @@ def test_nobody_else_gets_the_form_and_not_before_signing(customer_client: Clien
     anonymous = Client().get(form_url(app))
     assert anonymous.status_code == 302 and reverse("account:login") in anonymous["Location"]
     # not signed yet: nothing to download
-    draft = services.start_application(quote_ids=[f.quote(product, user).pk], user=user)
+    draft = start_application(quote_ids=[f.quote(product, user).pk], user=user)
     assert customer_client.get(form_url(draft)).status_code == 404
     # the agent who started an application is not its owner
-    started = services.start_application(quote_ids=[f.quote(product).pk], started_by=agent)
+    started = start_application(quote_ids=[f.quote(product).pk], started_by=agent)
     agent_client = Client()
     agent_client.force_login(agent)
     assert agent_client.get(form_url(started)).status_code == 404

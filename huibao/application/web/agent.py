@@ -18,10 +18,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from huibao.account.access import staff_required
-from huibao.application import services
+from huibao.application.evidence.trace import record_page_view
 from huibao.application.models import Application
+from huibao.application.selectors import applications_started_by, data_complete, get_for_agent, items_of
+from huibao.application.services.data import save_data
+from huibao.application.services.invitation import invite_customer
+from huibao.application.services.start import start_application
 from huibao.application.states import OPEN_STATUSES, ApplicationStatus
-from huibao.application.web import flow, forms
+from huibao.application.web import forms
 from huibao.application.web.qr import qr_svg
 from huibao.application.web.views import _people_summary, _posted_quote_ids, agent_amended, errors_of
 from huibao.core.errors import DomainError, FieldError, NotFound
@@ -33,7 +37,7 @@ INVITES_KEY = "agent_invites"  # {application public id: invitation token} of th
 
 def _agent_application(request: HttpRequest, public_id: uuid.UUID) -> Application:
     try:
-        return services.get_for_agent(public_id, request.user)
+        return get_for_agent(public_id, request.user)
     except NotFound:
         raise Http404("no such application") from None
 
@@ -46,7 +50,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         quote_ids = _posted_quote_ids(request)
         try:
-            app = services.start_application(quote_ids=quote_ids, started_by=request.user, request=request)
+            app = start_application(quote_ids=quote_ids, started_by=request.user, request=request)
         except DomainError as exc:
             errors = errors_of(exc)
         else:
@@ -58,7 +62,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "status_label": S(app.status).label,
             "customer": mask_phone(app.customer.phone) if app.customer else "",
         }
-        for app in services.applications_started_by(request.user)[:50]
+        for app in applications_started_by(request.user)[:50]
     ]
     return render(
         request,
@@ -78,9 +82,9 @@ def _edit_context(request: HttpRequest, app: Application) -> dict[str, Any]:
     return {
         "app": app,
         "status_label": S(app.status).label,
-        "items": services.items_of(app),
+        "items": items_of(app),
         "total": app.total_premium,
-        "data_complete": flow.data_complete(app),
+        "data_complete": data_complete(app),
         "locked": app.status != S.DRAFT or app.is_confirmed,
         "open": app.status in OPEN_STATUSES,
         "editable": app.status in OPEN_STATUSES and app.status != S.AWAITING_PAYMENT,
@@ -118,11 +122,11 @@ def edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     context = _edit_context(request, app)
     editing = context["editable"] and (not context["locked"] or request.GET.get("edit") == "1")
     if request.method == "GET":
-        services.record_page_view(app, template, request=request)
+        record_page_view(app, template, request=request)
         if editing:
             context["form"] = forms.build(app, _masked_ids(forms.values_from_app(app)))
         else:
-            context["summary"] = _people_summary(app) if flow.data_complete(app) else None
+            context["summary"] = _people_summary(app) if data_complete(app) else None
         return render(request, template, {**context, "editing": editing})
     if not context["editable"]:
         messages.error(request, f"投保单当前状态为“{context['status_label']}”，不能修改")
@@ -135,12 +139,10 @@ def edit(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     was_locked = context["locked"]
     posted = _unmasked_post(request.POST, app)
     try:
-        app = services.save_data(app, forms.parse(posted, app), actor=request.user, request=request)
+        app = save_data(app, forms.parse(posted, app), actor=request.user, request=request)
     except DomainError as exc:
         errors = errors_of(exc)
-        services.record_page_view(
-            app, template, request=request, detail={"errors": sorted({e.code for e in errors})}
-        )
+        record_page_view(app, template, request=request, detail={"errors": sorted({e.code for e in errors})})
         form = forms.build(app, values, errors)
         return render(
             request,
@@ -161,7 +163,7 @@ def send_invitation(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """A new link and QR code for the customer (the previous link stops working)."""
     app = _agent_application(request, public_id)
     try:
-        invitation = services.invite_customer(app, agent=request.user, request=request)
+        invitation = invite_customer(app, agent=request.user, request=request)
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("application:agent_edit", app.public_id)

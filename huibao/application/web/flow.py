@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
-from huibao.application import services
+from huibao.application import journey
 from huibao.application.models import Application
 from huibao.application.states import ApplicationStatus
+from huibao.identity.models import FaceCheck
+from huibao.payment.models import Payment
 
 S = ApplicationStatus
 
@@ -38,6 +40,21 @@ PAGE_STEP = {
     "sign": "sign",
     "pay": "pay",
     "done": "pay",
+}
+
+
+# The page of each step of the journey (reading and clauses: the first document or clause left).
+STEP_PAGES = {
+    journey.FILL_DATA: "data",
+    journey.VERIFY_IDENTITY: "identity",
+    journey.CONFIRM: "review",
+    journey.AGREE_TERMS: "terms",
+    journey.FACE_CHECK: "face",
+    journey.SIGN: "sign",
+    journey.PAY: "pay",
+    journey.COMPLETE_PAYMENT: "pay",
+    journey.WAIT_ISSUE: "pay",
+    journey.DONE: "done",
 }
 
 
@@ -68,44 +85,29 @@ def url(name: str, app: Application, *args: object) -> str:
     return reverse(f"application:{name}", args=[app.public_id, *args])
 
 
-def data_complete(app: Application) -> bool:
-    return services.data_complete(app)
-
-
 def next_url(app: Application) -> str:
-    """The page the customer should see now."""
-    status = app.status
-    if status == S.DRAFT:
-        if not data_complete(app):
-            return url("data", app)
-        if not services.identity_is_current(app):
-            return url("identity", app)
-        return url("review", app)
-    if status == S.ACCEPTED:
-        if services.needs_terms_agreement(app):
-            return url("terms", app)
-        progress_ = services.disclosure_progress(app)
-        if progress_["unread"]:
-            return url("document", app, progress_["unread"][0].pk)
-        if progress_["unconfirmed"]:
-            doc, clause = progress_["unconfirmed"][0]
-            return url("clause", app, doc.pk, clause["code"])
-        if app.face_required and app.face_passed_at is None:
-            return url("face", app)
+    """The page of the customer's next step (`journey.Journey.next_step`)."""
+    position = journey.Journey(app)
+    step = position.next_step()
+    if step == journey.READ_DOCUMENTS:
+        document = position.first_unread()
+        assert document is not None
+        return url("document", app, document.pk)
+    if step == journey.VERIFY_IDENTITY and app.status != S.DRAFT:
+        # The identity page verifies a draft's applicant; past it the signing page names the
+        # problem (an accepted application's identity changes only with its data, back to draft).
         return url("sign", app)
-    if status in (S.SIGNED, S.AWAITING_PAYMENT):
-        return url("pay", app)
-    if status == S.ISSUED:
-        return url("done", app)
-    return url("outcome", app)  # referred, declined, expired, cancelled
+    if step == journey.CONFIRM_CLAUSES:
+        unconfirmed = position.first_unconfirmed()
+        assert unconfirmed is not None
+        doc, clause = unconfirmed
+        return url("clause", app, doc.pk, clause["code"])
+    return url(STEP_PAGES.get(step, "outcome"), app)  # referred, declined, expired, cancelled
 
 
 def state_key(app: Application) -> str:
     """Changes whenever something a waiting page waits for happens (underwriting decision,
     payment result, face-check result, issuance)."""
-    from huibao.identity.models import FaceCheck
-    from huibao.payment.models import Payment
-
     payment = (
         Payment.objects.filter(pk=app.payment_id).values_list("status", flat=True).first()
         if app.payment_id

@@ -1,4 +1,4 @@
-"""The application data form: posted fields in, `services.ApplicationData` out, and back again.
+"""The application data form: posted fields in, `ApplicationData` out, and back again.
 
 Input names are the field names the services use in their errors (`applicant.id_number`,
 `insured[0].relation`, `insured[0].beneficiaries[1].share_percent`,
@@ -16,8 +16,10 @@ from typing import Any
 
 from django.http import QueryDict
 
-from huibao.application import rules, services
+from huibao.application import rules
 from huibao.application.models import Application
+from huibao.application.rules import ApplicantInput, ApplicationData, BeneficiaryInput, InsuredInput
+from huibao.application.selectors import data_snapshot, health_questions, items_of, rules_of, subject_fields
 from huibao.application.states import BeneficiaryMode, Relation
 from huibao.core.errors import FieldError
 
@@ -130,14 +132,14 @@ def _answer(value: str) -> bool | None:
     return {"yes": True, "no": False}.get(value)
 
 
-def parse(post: QueryDict | Mapping[str, str], app: Application) -> services.ApplicationData:
+def parse(post: QueryDict | Mapping[str, str], app: Application) -> ApplicationData:
     """What the customer (or agent) posted, as the services' input."""
 
     def get(name: str) -> str:
         return str(post.get(name, "") or "").strip()
 
-    questions = [str(q["code"]) for q in services.health_questions(app)]
-    insured: list[services.InsuredInput] = []
+    questions = [str(q["code"]) for q in health_questions(app)]
+    insured: list[InsuredInput] = []
     for (i,) in _indices(post, _INSURED_RE):
         p = f"insured[{i}]"
         answers: dict[str, bool] = {}
@@ -151,7 +153,7 @@ def parse(post: QueryDict | Mapping[str, str], app: Application) -> services.App
                 continue
             bp = f"{p}.beneficiaries[{bj}]"
             beneficiaries.append(
-                services.BeneficiaryInput(
+                BeneficiaryInput(
                     name=get(f"{bp}.name"),
                     id_number=get(f"{bp}.id_number"),
                     relation=get(f"{bp}.relation"),
@@ -160,7 +162,7 @@ def parse(post: QueryDict | Mapping[str, str], app: Application) -> services.App
                 )
             )
         insured.append(
-            services.InsuredInput(
+            InsuredInput(
                 relation=get(f"{p}.relation"),
                 name=get(f"{p}.name"),
                 id_number=get(f"{p}.id_number"),
@@ -171,8 +173,8 @@ def parse(post: QueryDict | Mapping[str, str], app: Application) -> services.App
                 beneficiaries=beneficiaries,
             )
         )
-    return services.ApplicationData(
-        applicant=services.ApplicantInput(
+    return ApplicationData(
+        applicant=ApplicantInput(
             name=get("applicant.name"),
             id_number=get("applicant.id_number"),
             phone=get("applicant.phone"),
@@ -182,7 +184,7 @@ def parse(post: QueryDict | Mapping[str, str], app: Application) -> services.App
         ),
         insured=insured,
         beneficiary_mode=get("beneficiary_mode") or BeneficiaryMode.LEGAL,
-        subject={f.code: get(f"subject.{f.code}") for f in services.subject_fields(app)},
+        subject={f.code: get(f"subject.{f.code}") for f in subject_fields(app)},
     )
 
 
@@ -197,7 +199,7 @@ def values_from_app(app: Application, *, default_phone: str = "") -> dict[str, s
         values["applicant.phone"] = default_phone
         values["insured[0].relation"] = Relation.SELF
         return values
-    snapshot = services.data_snapshot(app)
+    snapshot = data_snapshot(app)
     for key, value in snapshot["applicant"].items():
         values[f"applicant.{key}"] = str(value or "")
     values["beneficiary_mode"] = snapshot["beneficiary_mode"]
@@ -285,17 +287,17 @@ def _renumber(values: dict[str, str], pattern: str, template: str) -> dict[str, 
 
 
 def allowed_relations(app: Application) -> list[str]:
-    rule_sets = [services.rules_of(i) for i in services.items_of(app)]
+    rule_sets = [rules_of(i) for i in items_of(app)]
     return [r for r in Relation.values if all(r in rs.insured_relations for rs in rule_sets)]
 
 
 def max_insured(app: Application) -> int:
-    rule_sets = [services.rules_of(i) for i in services.items_of(app)]
+    rule_sets = [rules_of(i) for i in items_of(app)]
     return min((r.max_insured for r in rule_sets), default=1) or 1
 
 
 def named_beneficiaries_allowed(app: Application) -> bool:
-    rule_sets = [services.rules_of(i) for i in services.items_of(app)]
+    rule_sets = [rules_of(i) for i in items_of(app)]
     return bool(rule_sets) and all(r.named_beneficiaries_allowed for r in rule_sets)
 
 
@@ -313,7 +315,7 @@ def build(
         return str(values.get(name, "") or "")
 
     relations = allowed_relations(app)
-    questions = services.health_questions(app)
+    questions = health_questions(app)
     named_allowed = named_beneficiaries_allowed(app)
     mode = v("beneficiary_mode") or BeneficiaryMode.LEGAL
 
@@ -373,7 +375,7 @@ def build(
             hint=f.hint,
             maxlength=64,
         )
-        for f in services.subject_fields(app)
+        for f in subject_fields(app)
     ]
     beneficiary_mode = (
         Field(

@@ -1,10 +1,10 @@
 """Customer pages of the electronic application (电子投保), mobile-first and elder-friendly.
 
-Views are thin: they find the application through `services.get_for_user` (the customer's own,
+Views are thin: they find the application through `get_for_user` (the customer's own,
 or one the agent started), call one use-case, and show its `FieldError`s next to the inputs.
 The server decides the order of the steps (`flow.next_url`); a page asked for out of turn
 redirects there. Every page shown is recorded with its template version
-(`services.record_page_view`), so the sale can be replayed.
+(`record_page_view`), so the sale can be replayed.
 """
 
 from __future__ import annotations
@@ -27,8 +27,31 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from huibao.application import services
+from huibao.application.evidence.trace import record_page_view
+from huibao.application.journey import missing_before_signing
 from huibao.application.models import Application
+from huibao.application.selectors import (
+    applications_of,
+    data_complete,
+    disclosure_progress,
+    get_for_user,
+    health_questions,
+    identity_is_current,
+    items_of,
+    needs_terms_agreement,
+    required_documents,
+    subject_fields,
+)
+from huibao.application.services import close as close_service
+from huibao.application.services import pay as pay_service
+from huibao.application.services import sign as sign_service
+from huibao.application.services.confirm import agree_terms, confirm
+from huibao.application.services.data import save_data
+from huibao.application.services.disclosure import confirm_clause, finish_reading, open_document, show_clause
+from huibao.application.services.identity import start_face_check, verify_identity
+from huibao.application.services.invitation import claim_invitation, invitation_preview
+from huibao.application.services.sign import required_signatures
+from huibao.application.services.start import MAX_ITEMS, start_application
 from huibao.application.states import (
     OPEN_STATUSES,
     ApplicationStatus,
@@ -48,6 +71,7 @@ from huibao.core.errors import (
 )
 from huibao.core.masking import mask_email, mask_id_number, mask_name, mask_phone
 from huibao.core.models import AuditEntry
+from huibao.payment import selectors as payments
 from huibao.rating.models import Quote
 from huibao.rating.selectors import may_use_quote, quote_for_user
 
@@ -110,7 +134,7 @@ def _application(request: HttpRequest, public_id: uuid.UUID, *, agent_ok: bool =
     started. The agent on any other page of the customer's flow goes to the agent's page: they
     neither see the customer's pages as the customer nor act there (no signing by proxy)."""
     try:
-        app = services.get_for_user(public_id, request.user)
+        app = get_for_user(public_id, request.user)
     except NotFound:
         raise Http404("no such application") from None
     if not agent_ok and not is_customer_of(app, request.user):
@@ -158,7 +182,7 @@ def _page(
     """Renders a page of the flow and records that it was shown (with its template version)."""
     if record:
         detail = {"errors": sorted({e.code for e in errors})} if errors else None
-        services.record_page_view(app, template, request=request, detail=detail)
+        record_page_view(app, template, request=request, detail=detail)
     full = {
         "app": app,
         "progress": flow.progress(step, app),
@@ -198,7 +222,7 @@ def _start(request: HttpRequest, quote_ids: list[str]) -> HttpResponse:
     user = request.user
     if _is_verified_staff(user):
         try:
-            app = services.start_application(quote_ids=quote_ids, started_by=user, request=request)
+            app = start_application(quote_ids=quote_ids, started_by=user, request=request)
         except DomainError as exc:
             for e in errors_of(exc):
                 messages.error(request, e.message)
@@ -208,7 +232,7 @@ def _start(request: HttpRequest, quote_ids: list[str]) -> HttpResponse:
         messages.error(request, "请使用客户账号登录后投保")
         return redirect_to_login(reverse("application:start_resume"), settings.LOGIN_URL)
     try:
-        app = services.start_application(quote_ids=quote_ids, user=user, request=request)
+        app = start_application(quote_ids=quote_ids, user=user, request=request)
     except DomainError as exc:
         for e in errors_of(exc):
             messages.error(request, e.message)
@@ -297,7 +321,7 @@ def bundle(request: HttpRequest) -> HttpResponse:
         "quotes": quotes,
         "total": sum((q.premium for q in quotes), Decimal(0)),
         "suggestions": bundle_suggestions(quotes),
-        "max_items": services.MAX_ITEMS,
+        "max_items": MAX_ITEMS,
     }
     return render(request, "application/bundle.html", context)
 
@@ -315,8 +339,8 @@ def bundle_add(request: HttpRequest) -> HttpResponse:
         for q in Quote.objects.filter(pk__in=basket, product_version__product=quote.product_version.product)
     }
     basket = [q for q in basket if q not in same_product]  # a new quote replaces the product's old one
-    if len(basket) >= services.MAX_ITEMS:
-        messages.error(request, f"一次最多组合投保{services.MAX_ITEMS}个产品")
+    if len(basket) >= MAX_ITEMS:
+        messages.error(request, f"一次最多组合投保{MAX_ITEMS}个产品")
     else:
         basket.append(str(quote.pk))
         messages.success(request, f"已将“{quote.product_version.product.name}”加入组合投保")
@@ -338,8 +362,8 @@ def mine(request: HttpRequest) -> HttpResponse:
     if _is_verified_staff(request.user):
         return redirect("application:agent_home")
     rows = []
-    for app in services.applications_of(request.user):
-        items = services.items_of(app)
+    for app in applications_of(request.user):
+        items = items_of(app)
         rows.append(
             {
                 "app": app,
@@ -376,15 +400,15 @@ def cancel(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     confirmed = request.method == "POST" and request.POST.get(CANCEL_CONFIRM_FIELD) == "yes"
     if not confirmed:
         template = "application/cancel_confirm.html"
-        services.record_page_view(app, template, request=request)
+        record_page_view(app, template, request=request)
         context = {
             "app": app,
-            "products": list(dict.fromkeys(i.product_version.product.name for i in services.items_of(app))),
+            "products": list(dict.fromkeys(i.product_version.product.name for i in items_of(app))),
             "confirm_field": CANCEL_CONFIRM_FIELD,
         }
         return render(request, template, context, status=400 if request.method == "POST" else 200)
     try:
-        services.cancel(app, user=request.user, request=request)
+        close_service.cancel(app, user=request.user, request=request)
     except DomainError as exc:
         messages.error(request, exc.message)
         return _to_next(app)
@@ -396,7 +420,7 @@ def cancel(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 
 
 def _items_context(app: Application) -> dict[str, Any]:
-    items = services.items_of(app)
+    items = items_of(app)
     return {"items": items, "total": app.total_premium}
 
 
@@ -420,7 +444,7 @@ def data(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             request, app, template, "data", {**context, "form": forms.build(app, values)}, record=False
         )
     try:
-        app = services.save_data(app, forms.parse(request.POST, app), actor=request.user, request=request)
+        app = save_data(app, forms.parse(request.POST, app), actor=request.user, request=request)
     except DomainError as exc:
         errors = errors_of(exc)
         return _page(
@@ -444,13 +468,13 @@ def data(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @login_required_here
 def identity(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     app = _application(request, public_id)
-    if app.status != S.DRAFT or not flow.data_complete(app):
+    if app.status != S.DRAFT or not data_complete(app):
         return _to_next(app)
     template = "application/identity.html"
     context = {
         "name": app.applicant_name,
         "masked_id": mask_id_number(app.applicant_id_number),
-        "verified": services.identity_is_current(app),
+        "verified": identity_is_current(app),
     }
     if request.method == "GET":
         return _page(request, app, template, "identity", context)
@@ -460,7 +484,7 @@ def identity(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         return _page(request, app, template, "identity", context, status=422, errors=errors)
     try:
         # The applicant's own name and ID as entered on the data page (shown masked here).
-        app = services.verify_identity(
+        app = verify_identity(
             app,
             name=app.applicant_name,
             id_number=app.applicant_id_number,
@@ -477,7 +501,7 @@ def identity(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 
 def _people_summary(app: Application) -> dict[str, Any]:
     """The application data as shown for checking: ID numbers and phones masked."""
-    questions = {str(q["code"]): str(q["text"]) for q in services.health_questions(app)}
+    questions = {str(q["code"]): str(q["text"]) for q in health_questions(app)}
     insured = []
     for person in app.insured_persons.order_by("position"):
         answers = json.loads(person.health_answers or "{}")
@@ -508,7 +532,7 @@ def _people_summary(app: Application) -> dict[str, Any]:
                 ],
             }
         )
-    labels = {f.code: f.label for f in services.subject_fields(app)}
+    labels = {f.code: f.label for f in subject_fields(app)}
     return {
         "applicant": {
             "name": app.applicant_name,
@@ -529,10 +553,10 @@ def _people_summary(app: Application) -> dict[str, Any]:
 @login_required_here
 def review(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     app = _application(request, public_id)
-    if app.status != S.DRAFT or not flow.data_complete(app):
+    if app.status != S.DRAFT or not data_complete(app):
         return _to_next(app)
     template = "application/review.html"
-    context = {**_people_summary(app), "identity_ok": services.identity_is_current(app)}
+    context = {**_people_summary(app), "identity_ok": identity_is_current(app)}
     if request.method == "GET":
         return _page(request, app, template, "review", context)
     shown = request.POST.get("revision", "")
@@ -544,7 +568,7 @@ def review(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     try:
         # checked again under the application's lock
         expected = int(shown) if shown.isdigit() else None
-        app = services.confirm(app, user=request.user, request=request, expected_revision=expected)
+        app = confirm(app, user=request.user, request=request, expected_revision=expected)
     except DomainError as exc:
         return _page(request, app, template, "review", context, status=exc.http_status, errors=errors_of(exc))
     return _to_next(app)
@@ -557,7 +581,7 @@ def outcome(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     app = _application(request, public_id)
     if app.status not in (S.REFERRED, S.DECLINED, S.EXPIRED, S.CANCELLED):
         return _to_next(app)
-    items = services.items_of(app)
+    items = items_of(app)
     reasons = [
         (
             item.product_version.product.name,
@@ -576,10 +600,10 @@ def outcome(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 def terms(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """Accepted with a loading and/or exclusions: the customer agrees before going on."""
     app = _application(request, public_id)
-    if not services.needs_terms_agreement(app):
+    if not needs_terms_agreement(app):
         return _to_next(app)
     template = "application/terms.html"
-    items = services.items_of(app)
+    items = items_of(app)
     context = {
         "items": items,
         "total": app.total_premium,
@@ -588,7 +612,7 @@ def terms(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     if request.method == "GET":
         return _page(request, app, template, "terms", context)
     try:
-        app = services.agree_terms(app, user=request.user, request=request)
+        app = agree_terms(app, user=request.user, request=request)
     except DomainError as exc:
         return _page(request, app, template, "terms", context, status=exc.http_status, errors=errors_of(exc))
     return _to_next(app)
@@ -598,7 +622,7 @@ def terms(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 
 
 def _reading_context(app: Application, current_id: int) -> dict[str, Any]:
-    progress = services.disclosure_progress(app)
+    progress = disclosure_progress(app)
     docs = progress["documents"]
     unread = {d.pk for d in progress["unread"]}
     return {
@@ -615,7 +639,7 @@ def _reading_context(app: Application, current_id: int) -> dict[str, Any]:
 def _products_sharing(app: Application, doc: Document) -> list[str]:
     """The products of the application this text belongs to: in a bundle, a text several products
     share is read once, for all of them."""
-    items = services.items_of(app)
+    items = items_of(app)
     versions = {doc.version_id}
     if doc.content_sha256:
         versions |= set(
@@ -636,7 +660,7 @@ def document(request: HttpRequest, public_id: uuid.UUID, document_id: int) -> Ht
     app = _application(request, public_id)
     if app.status != S.ACCEPTED:
         return _to_next(app)
-    doc = next((d for d in services.required_documents(app) if d.pk == document_id), None)
+    doc = next((d for d in required_documents(app) if d.pk == document_id), None)
     if doc is None:
         raise Http404("not a document of this application")
     template = "application/document.html"
@@ -645,7 +669,7 @@ def document(request: HttpRequest, public_id: uuid.UUID, document_id: int) -> Ht
     reading = None
     if request.method == "POST":
         try:
-            services.finish_reading(
+            finish_reading(
                 app,
                 doc.pk,
                 scrolled_to_end=request.POST.get("scrolled_to_end") == "1",
@@ -658,7 +682,7 @@ def document(request: HttpRequest, public_id: uuid.UUID, document_id: int) -> Ht
             return _to_next(app)
     if is_customer_of(app, request.user):
         try:
-            reading = services.open_document(app, doc.pk, user=request.user, request=request)
+            reading = open_document(app, doc.pk, user=request.user, request=request)
         except DomainError as exc:
             errors, status = errors + errors_of(exc), exc.http_status
     now = timezone.now()
@@ -684,7 +708,7 @@ def clause(request: HttpRequest, public_id: uuid.UUID, document_id: int, code: s
     app = _application(request, public_id)
     if app.status != S.ACCEPTED:
         return _to_next(app)
-    progress = services.disclosure_progress(app)
+    progress = disclosure_progress(app)
     clauses = progress["clauses"]
     found = next(
         ((i, d, c) for i, (d, c) in enumerate(clauses) if d.pk == document_id and c.get("code") == code),
@@ -701,14 +725,14 @@ def clause(request: HttpRequest, public_id: uuid.UUID, document_id: int, code: s
     status = 200
     if request.method == "POST":
         try:
-            services.confirm_clause(app, doc.pk, code, user=request.user, request=request)
+            confirm_clause(app, doc.pk, code, user=request.user, request=request)
         except DomainError as exc:
             errors, status = errors_of(exc), exc.http_status
         else:
             return _to_next(app)
     if is_customer_of(app, request.user):
         try:
-            services.show_clause(app, doc.pk, code, user=request.user, request=request)
+            show_clause(app, doc.pk, code, user=request.user, request=request)
         except ValidationFailed as exc:
             messages.error(request, exc.errors[0].message if exc.errors else exc.message)
             return _to_next(app)
@@ -741,7 +765,7 @@ def face(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     template = "application/face.html"
     if request.method == "POST":
         try:
-            session_url = services.start_face_check(
+            session_url = start_face_check(
                 app, user=request.user, return_url=flow.url("face", app), request=request
             )
         except DomainError as exc:
@@ -767,7 +791,7 @@ def _signers(app: Application) -> tuple[list[dict[str, Any]], dict[str, Any] | N
         (s.role, s.insured.position if s.insured else None) for s in app.signatures.select_related("insured")
     }
     rows = []
-    for n in services.required_signatures(app):
+    for n in required_signatures(app):
         done = (n.role, n.insured_position) in have
         rows.append(
             {
@@ -799,7 +823,7 @@ def sign(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         role = request.POST.get("role", SignerRole.APPLICANT)
         position = request.POST.get("insured_position", "")
         try:
-            app = services.sign(
+            app = sign_service.sign(
                 app,
                 user=request.user,
                 role=role,
@@ -817,7 +841,7 @@ def sign(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             messages.success(request, "签名已保存，请下一位签名")
             return redirect("application:sign", app.public_id)
     rows, current = _signers(app)
-    missing = services.missing_before_signing(app)
+    missing = missing_before_signing(app)
     context = {
         "signers": rows,
         "current": current,
@@ -837,7 +861,6 @@ def pay(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """The real-name payment of the applicant at the payment provider's page; back here, the page
     waits until the policies are issued (the provider's notification arrives on its own)."""
     from huibao.payment.models import Payment
-    from huibao.payment.states import OPEN_STATUSES as PAYMENT_OPEN
 
     app = _application(request, public_id)
     if app.status not in (S.SIGNED, S.AWAITING_PAYMENT):
@@ -845,7 +868,7 @@ def pay(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     template = "application/pay.html"
     if request.method == "POST":
         try:
-            payment = services.pay(app, user=request.user, request=request)
+            payment = pay_service.pay(app, user=request.user, request=request)
         except DomainError as exc:
             return _page(
                 request,
@@ -860,7 +883,7 @@ def pay(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     payment = Payment.objects.filter(pk=app.payment_id).first() if app.payment_id else None
     context = _pay_context(app)
     if payment is not None and app.status == S.AWAITING_PAYMENT:
-        still_open = payment.status in PAYMENT_OPEN and payment.expires_at > timezone.now()
+        still_open = payments.is_open(payment)
         context.update(
             payment=payment,
             payment_open=still_open,
@@ -974,9 +997,9 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
         return login_needed(request, request.get_full_path(), invited=True)
     try:
         if request.method == "POST":
-            app = services.claim_invitation(token, user=request.user, request=request)
+            app = claim_invitation(token, user=request.user, request=request)
         else:
-            app = services.invitation_preview(token, user=request.user)
+            app = invitation_preview(token, user=request.user)
     except DomainError as exc:
         return render(
             request, "application/invite_error.html", {"message": exc.message}, status=exc.http_status
@@ -984,7 +1007,7 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "GET":
         if app.customer_id == request.user.pk:  # taken over already: nothing left to accept
             return _to_next(app)
-        items = services.items_of(app)
+        items = items_of(app)
         agent = app.started_by
         context = {
             "app": app,

@@ -21,7 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from huibao.account.models import User, UserKind
 from huibao.application.models import Application, ApplicationItem, Beneficiary, InsuredPerson
-from huibao.application.services import ID_HASH_CONTEXT
+from huibao.application.selectors import ID_HASH_CONTEXT
 from huibao.application.states import ApplicationStatus, BeneficiaryMode
 from huibao.catalog.models import LineOfBusiness, ProductStatus, ProductVersion, VersionStatus
 from huibao.catalog.tests.factories import (

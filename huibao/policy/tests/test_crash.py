@@ -19,8 +19,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from huibao.application import services as app_services
 from huibao.application.models import Application
+from huibao.application.services.pay import pay, recover_paid_applications
 from huibao.application.states import ApplicationStatus
 from huibao.application.tests import factories as af
 from huibao.payment import services as payment_services
@@ -94,7 +94,7 @@ def paying(settings):
     product = af.simple_product()
     user = af.customer("13900007777")
     app = af.to_signed(product, user)
-    payment = app_services.pay(app, user=user)
+    payment = pay(app, user=user)
     stored = Application.objects.get(pk=app.pk)
     headers, body = notification(
         payment, payer_name=stored.applicant_name, payer_id=stored.applicant_id_number
@@ -115,7 +115,7 @@ def test_killed_before_commit_keeps_nothing_and_the_redelivery_issues_once(payin
     payment_services.handle_notification("sandbox", headers, body)
     assert Application.objects.get(pk=app.pk).status == ApplicationStatus.ISSUED
     assert Policy.objects.filter(application=app).count() == 1
-    assert app_services.recover_paid_applications() == []
+    assert recover_paid_applications() == []
 
 
 def test_killed_after_commit_is_finished_by_the_recovery_job(paying) -> None:
@@ -134,5 +134,5 @@ def test_killed_after_commit_is_finished_by_the_recovery_job(paying) -> None:
     assert result["epolicies_rendered"] == 1 and policy.epolicy_id is not None
     assert result["deliveries_enqueued"] == 1  # the insurer delivery row was committed with the policy
     assert InsurerDelivery.objects.filter(policy=policy).count() == 1
-    assert app_services.recover_paid_applications() == []
+    assert recover_paid_applications() == []
     assert Policy.objects.filter(application=app).count() == 1

@@ -11,6 +11,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
+from huibao.application.services.pay import pay
 from huibao.application.states import ApplicationStatus
 from huibao.core.errors import Conflict
 from huibao.core.models import AuditEntry
@@ -227,7 +228,6 @@ def test_rendering_and_delivery_are_enqueued_only_after_commit(django_capture_on
 
 def test_real_flow_paid_hook_issues_the_policy() -> None:
     # given: an application walked through the real flow up to the signature
-    from huibao.application import services as app_services
     from huibao.application.models import Application
     from huibao.application.tests import factories as af
     from huibao.payment import services as payment_services
@@ -236,7 +236,7 @@ def test_real_flow_paid_hook_issues_the_policy() -> None:
     product = af.simple_product()
     user = af.customer("13900002222")
     app = af.to_signed(product, user)
-    payment = app_services.pay(app, user=user)
+    payment = pay(app, user=user)
     stored = Application.objects.get(pk=app.pk)
     headers, body = notification(
         payment, payer_name=stored.applicant_name, payer_id=stored.applicant_id_number

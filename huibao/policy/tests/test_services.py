@@ -7,6 +7,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from huibao.application.services.pay import pay
 from huibao.application.states import ApplicationStatus
 from huibao.core.errors import Conflict, NotFound, ValidationFailed
 from huibao.core.models import AuditEntry
@@ -115,21 +116,31 @@ def test_recovery_leaves_deliveries_that_are_not_due(monkeypatch) -> None:
     assert services.recover_issuance()["deliveries_enqueued"] == 0
 
 
-def test_recovery_issues_paid_applications_through_the_application_app(monkeypatch) -> None:
-    from huibao.application import services as application_services
-
+def test_recovery_issues_paid_applications_through_its_hook() -> None:
+    # given: a listener of the recovery hook (as the application app registers one)
     calls: list[int] = []
 
-    def recover() -> list[str]:
+    def recover(run: services.IssuanceRecovery) -> list[str]:
         calls.append(1)
         return ["TB1"]
 
-    monkeypatch.setattr(application_services, "recover_paid_applications", recover)
-    assert services.recover_issuance()["issued"] == ["TB1"] and calls == [1]
+    services.issuance_recovery.register(recover)
+    try:
+        # when / then: what it issued is reported
+        assert services.recover_issuance()["issued"] == ["TB1"] and calls == [1]
+    finally:
+        services.issuance_recovery.unregister(recover)
+
     # an error there does not stop the rest
-    monkeypatch.setattr(application_services, "recover_paid_applications", lambda: 1 / 0)
-    f.simple_issued()
-    result = services.recover_issuance()
+    def broken(run: services.IssuanceRecovery) -> list[str]:
+        raise ZeroDivisionError
+
+    services.issuance_recovery.register(broken)
+    try:
+        f.simple_issued()
+        result = services.recover_issuance()
+    finally:
+        services.issuance_recovery.unregister(broken)
     assert result["epolicies_rendered"] == 1 and result["errors"][0].startswith("issue:")
 
 
@@ -144,7 +155,6 @@ def test_recovery_command_and_task(capsys) -> None:
 
 def test_paid_but_unissued_application_is_issued_by_recovery() -> None:
     # given: the real flow, paid, but the process died before the hook issued anything
-    from huibao.application import services as app_services
     from huibao.application.models import Application
     from huibao.application.tests import factories as af
     from huibao.payment.models import Payment
@@ -152,7 +162,7 @@ def test_paid_but_unissued_application_is_issued_by_recovery() -> None:
     product = af.simple_product()
     user = af.customer("13900006666")
     app = af.to_signed(product, user)
-    payment = app_services.pay(app, user=user)
+    payment = pay(app, user=user)
     Payment.objects.filter(pk=payment.pk).update(status="succeeded", paid_at=timezone.now())
     # when
     result = services.recover_issuance()

@@ -1,9 +1,10 @@
+import datetime
 from decimal import Decimal
 
 import pytest
 
 from huibao.catalog.models import ProductStatus, VersionStatus
-from huibao.core.errors import NotFound
+from huibao.core.errors import NotFound, ValidationFailed
 from huibao.rating import services
 from huibao.rating.errors import QuoteRejected
 from huibao.rating.models import Quote
@@ -121,3 +122,37 @@ def test_create_quote_costs_one_read_and_one_insert(django_assert_num_queries):
             plan_code="basic",
             inputs={"age": 30, "occupation_class": 1, "sum_insured": 100000},
         )
+
+
+def _born_years_ago(years: int) -> datetime.date:
+    today = datetime.date.today()
+    return today.replace(year=today.year - years) - datetime.timedelta(days=30)
+
+
+def test_reprice_for_person_prices_the_same_version_on_the_real_birth_date_and_reuses_equal_quotes():
+    # given a quote at an assumed age of 35
+    version = factories.term_life_version()
+    inputs = {"age": 35, "sex": "M", "sum_insured": 500000, "term": "20y", "payment_mode": "monthly"}
+    origin = services.create_quote(product_code=version.product.code, plan_code="standard", inputs=inputs)
+    # when it is priced for a named person of 45
+    older = services.PersonFacts(birth_date=_born_years_ago(45), sex="M", occupation_class=None)
+    repriced = services.reprice_for_person(origin, older)
+    # then a new quote of the same version and plan is recorded, its age from the birth date
+    assert repriced.pk != origin.pk and Quote.objects.filter(pk=repriced.pk).exists()
+    assert (repriced.product_version_id, repriced.plan_id) == (origin.product_version_id, origin.plan_id)
+    assert repriced.inputs["birth_date"] == older.birth_date.isoformat() and repriced.inputs["age"] == 45
+    assert repriced.premium > origin.premium
+    # and pricing the same person again returns that quote instead of recording another
+    count = Quote.objects.count()
+    assert services.reprice_for_person(origin, older, candidates=(repriced,)) == repriced
+    assert Quote.objects.count() == count
+
+
+def test_reprice_for_person_refuses_a_person_the_product_cannot_price():
+    version = factories.term_life_version()
+    inputs = {"age": 35, "sex": "M", "sum_insured": 500000, "term": "20y", "payment_mode": "monthly"}
+    origin = services.create_quote(product_code=version.product.code, plan_code="standard", inputs=inputs)
+    too_old = services.PersonFacts(birth_date=_born_years_ago(99), sex="M", occupation_class=None)
+    with pytest.raises(ValidationFailed) as refused:
+        services.reprice_for_person(origin, too_old)
+    assert refused.value.errors and all(e.field.startswith("inputs.") for e in refused.value.errors)

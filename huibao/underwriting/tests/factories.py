@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from huibao.account.models import User, UserKind
 from huibao.application.models import Application, ApplicationItem, InsuredPerson
-from huibao.application.services import ID_HASH_CONTEXT
+from huibao.application.selectors import ID_HASH_CONTEXT
 from huibao.application.states import ApplicationStatus
 from huibao.catalog.models import LineOfBusiness, ProductStatus, ProductVersion, VersionStatus
 from huibao.catalog.tests.factories import (

@@ -8,6 +8,10 @@ from decimal import Decimal
 import pytest
 
 from huibao.application.models import Application
+from huibao.application.services.confirm import confirm
+from huibao.application.services.data import save_data
+from huibao.application.services.identity import verify_identity
+from huibao.application.services.start import start_application
 from huibao.application.states import ApplicationStatus
 from huibao.core.errors import Conflict, PermissionDenied, ValidationFailed
 from huibao.core.models import AuditEntry
@@ -260,7 +264,7 @@ def test_the_application_waits_for_every_case_and_a_decline_waits_for_the_custom
     app.refresh_from_db()
     assert app.status == ApplicationStatus.ACCEPTED
     assert app.total_premium == Decimal("1000.00")
-    from huibao.application.services import missing_before_signing
+    from huibao.application.journey import missing_before_signing
 
     assert "item_declined" in [e.code for e in missing_before_signing(app)]
 
@@ -341,7 +345,6 @@ def test_withdraw_open_cases_counts_and_audits(version) -> None:
 
 
 def test_the_application_flow_refers_then_resumes_after_the_decision() -> None:
-    from huibao.application import services as app_services
     from huibao.application.tests import factories as af
 
     # given: a product whose rules refer a past hospital stay
@@ -352,13 +355,13 @@ def test_the_application_flow_refers_then_resumes_after_the_decision() -> None:
         underwriting={"questions": {"hospitalised": {"on_yes": "refer"}}},
     )
     user = af.customer()
-    app = app_services.start_application(quote_ids=[af.quote(product, user).pk], user=user)
+    app = start_application(quote_ids=[af.quote(product, user).pk], user=user)
     d = af.data(answers={"hospitalised": True})
-    app_services.save_data(app, d, actor=user)
-    app_services.verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
+    save_data(app, d, actor=user)
+    verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)
 
     # when
-    app = app_services.confirm(app, user=user)
+    app = confirm(app, user=user)
 
     # then
     assert app.status == ApplicationStatus.REFERRED

@@ -68,3 +68,10 @@ def record_step(
         after=after,
         request=request,
     )
+
+
+def record_page_view(
+    application: Application, page: str, *, request: HttpRequest, detail: dict[str, Any] | None = None
+) -> None:
+    """A page of the flow was shown (with its template version)."""
+    record_step(application, "page_viewed", request=request, page=page, detail=detail)

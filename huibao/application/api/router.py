@@ -26,9 +26,8 @@ from ninja import Query, Router, Schema, Status
 from ninja.security import django_auth
 
 from huibao.account.access import is_api_staff
-from huibao.application import schemas, services
-from huibao.application.models import Application, ClauseConfirmation, DisclosureReading
-from huibao.application.schemas import (
+from huibao.application.api import presenters
+from huibao.application.api.schemas import (
     ERRORS,
     AgentApplicationListOut,
     AgentApplicationOut,
@@ -52,6 +51,28 @@ from huibao.application.schemas import (
     SignatureIn,
     StartIn,
 )
+from huibao.application.models import Application, ClauseConfirmation, DisclosureReading
+from huibao.application.selectors import (
+    REFERENCE_KIND,
+    Target,
+    applications_started_by,
+    get_for_agent,
+    get_for_user,
+    target_for_agent,
+    target_for_user,
+)
+from huibao.application.services import close as close_service
+from huibao.application.services import confirm as confirm_service
+from huibao.application.services import data as data_service
+from huibao.application.services import disclosure as disclosure_service
+from huibao.application.services import identity as identity_service
+from huibao.application.services import pay as pay_service
+from huibao.application.services import sign as sign_service
+from huibao.application.services._common import _require_owner
+from huibao.application.services.disclosure import confirm_clause_and_show_next, finish_reading_and_show_next
+from huibao.application.services.identity import start_face_check
+from huibao.application.services.invitation import claim_invitation, invite_customer
+from huibao.application.services.start import start_application
 from huibao.application.states import Channel
 from huibao.core.errors import Conflict, FieldError, PermissionDenied, ValidationFailed
 
@@ -71,17 +92,17 @@ def _user(request: HttpRequest) -> Any:
 
 
 def _app(request: HttpRequest, public_id: uuid.UUID) -> Application:
-    return services.get_for_user(public_id, _user(request))
+    return get_for_user(public_id, _user(request))
 
 
-def _target(request: HttpRequest, public_id: uuid.UUID) -> services.Target:
+def _target(request: HttpRequest, public_id: uuid.UUID) -> Target:
     """The application a use-case acts on: the use-case reads it once, under its lock, and
     answers 404 if it is not the caller's."""
-    return services.target_for_user(public_id, _user(request))
+    return target_for_user(public_id, _user(request))
 
 
 def _state(app: Application, request: HttpRequest) -> dict[str, Any]:
-    return schemas.application_out(app, user=_user(request))
+    return presenters.application_out(app, user=_user(request))
 
 
 def _quote_ids(raw: list[str]) -> list[uuid.UUID]:
@@ -116,7 +137,7 @@ def start(request: HttpRequest, payload: StartIn) -> Status[dict[str, Any]]:
             "unknown channel",
             errors=[FieldError("channel", "invalid_choice", "渠道须为 app、web、api 或 partner")],
         )
-    app = services.start_application(
+    app = start_application(
         quote_ids=_quote_ids(payload.quote_ids), user=user, channel=payload.channel, request=request
     )
     return Status(201, _state(app, request))
@@ -133,7 +154,7 @@ def start(request: HttpRequest, payload: StartIn) -> Status[dict[str, Any]]:
     "`claimed_by_other`. Claiming again is harmless.",
 )
 def claim(request: HttpRequest, payload: ClaimIn) -> dict[str, Any]:
-    app = services.claim_invitation(_invitation_token(payload.token), user=_user(request), request=request)
+    app = claim_invitation(_invitation_token(payload.token), user=_user(request), request=request)
     return _state(app, request)
 
 
@@ -156,7 +177,7 @@ def list_mine(request: HttpRequest, params: Query[ListQuery]) -> dict[str, Any]:
     page = rows.order_by("-created_at", "-id").prefetch_related("items__product_version__product")[
         offset : offset + limit
     ]
-    return {"total": rows.count(), "items": [schemas.application_summary(a) for a in page]}
+    return {"total": rows.count(), "items": [presenters.application_summary(a) for a in page]}
 
 
 @router.get(
@@ -175,8 +196,8 @@ def detail(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 )
 def get_data(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     app = _app(request, public_id)
-    services._require_owner(app, _user(request))
-    return schemas.data_out(app)
+    _require_owner(app, _user(request))
+    return presenters.data_out(app)
 
 
 # --- the flow -------------------------------------------------------------------------------------
@@ -190,7 +211,7 @@ def get_data(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     "A change after the customer confirmed sends the application back to `draft`.",
 )
 def save_data(request: HttpRequest, public_id: uuid.UUID, payload: ApplicationDataIn) -> dict[str, Any]:
-    app = services.save_data(
+    app = data_service.save_data(
         _target(request, public_id), payload.to_domain(), actor=_user(request), request=request
     )
     return _state(app, request)
@@ -202,7 +223,7 @@ def save_data(request: HttpRequest, public_id: uuid.UUID, payload: ApplicationDa
     summary="投保人实名认证",
 )
 def verify_identity(request: HttpRequest, public_id: uuid.UUID, payload: IdentityIn) -> dict[str, Any]:
-    app = services.verify_identity(
+    app = identity_service.verify_identity(
         _target(request, public_id),
         name=payload.name,
         id_number=payload.id_number,
@@ -219,7 +240,7 @@ def verify_identity(request: HttpRequest, public_id: uuid.UUID, payload: Identit
     description="Returns the face service's page; the result arrives asynchronously (poll the application).",
 )
 def start_face(request: HttpRequest, public_id: uuid.UUID, payload: FaceIn) -> dict[str, Any]:
-    url = services.start_face_check(
+    url = start_face_check(
         _target(request, public_id), user=_user(request), return_url=payload.return_url, request=request
     )
     return {"session_url": url}
@@ -231,7 +252,7 @@ def start_face(request: HttpRequest, public_id: uuid.UUID, payload: FaceIn) -> d
     summary="确认投保信息（锁定并核保）",
 )
 def confirm(request: HttpRequest, public_id: uuid.UUID, payload: ConfirmIn | None = None) -> dict[str, Any]:
-    app = services.confirm(
+    app = confirm_service.confirm(
         _target(request, public_id),
         user=_user(request),
         request=request,
@@ -246,7 +267,7 @@ def confirm(request: HttpRequest, public_id: uuid.UUID, payload: ConfirmIn | Non
     summary="同意核保条件（加费/除外）",
 )
 def agree_terms(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
-    app = services.agree_terms(_target(request, public_id), user=_user(request), request=request)
+    app = confirm_service.agree_terms(_target(request, public_id), user=_user(request), request=request)
     return _state(app, request)
 
 
@@ -257,7 +278,7 @@ def agree_terms(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     description="Starts the server's reading clock (once) and returns the text to show.",
 )
 def open_document(request: HttpRequest, public_id: uuid.UUID, document_id: int) -> dict[str, Any]:
-    reading = services.open_document(
+    reading = disclosure_service.open_document(
         _target(request, public_id), document_id, user=_user(request), request=request
     )
     return _document(reading)
@@ -278,11 +299,11 @@ def finish_reading(
     target, user = _target(request, public_id), _user(request)
     if not show_next:
         return _document(
-            services.finish_reading(
+            disclosure_service.finish_reading(
                 target, document_id, scrolled_to_end=payload.scrolled_to_end, user=user, request=request
             )
         )
-    reading, shown = services.finish_reading_and_show_next(
+    reading, shown = finish_reading_and_show_next(
         target, document_id, scrolled_to_end=payload.scrolled_to_end, user=user, request=request
     )
     return {**_document(reading), "next_clause": _clause(shown) if shown is not None else None}
@@ -290,7 +311,7 @@ def finish_reading(
 
 def _document(reading: DisclosureReading) -> dict[str, Any]:
     doc = reading.document
-    return {**schemas.document_out(doc, reading), "body": doc.body}
+    return {**presenters.document_out(doc, reading), "body": doc.body}
 
 
 @router.post(
@@ -301,7 +322,7 @@ def _document(reading: DisclosureReading) -> dict[str, Any]:
 def show_clause(
     request: HttpRequest, public_id: uuid.UUID, document_id: int, clause_code: str
 ) -> dict[str, Any]:
-    row = services.show_clause(
+    row = disclosure_service.show_clause(
         _target(request, public_id), document_id, clause_code, user=_user(request), request=request
     )
     return _clause(row)
@@ -320,17 +341,17 @@ def confirm_clause(
 ) -> dict[str, Any]:
     target, user = _target(request, public_id), _user(request)
     if not show_next:
-        return _clause(services.confirm_clause(target, document_id, clause_code, user=user, request=request))
-    row, shown = services.confirm_clause_and_show_next(
-        target, document_id, clause_code, user=user, request=request
-    )
+        return _clause(
+            disclosure_service.confirm_clause(target, document_id, clause_code, user=user, request=request)
+        )
+    row, shown = confirm_clause_and_show_next(target, document_id, clause_code, user=user, request=request)
     return {**_clause(row), "next_clause": _clause(shown) if shown is not None else None}
 
 
 def _clause(row: ClauseConfirmation) -> dict[str, Any]:
     doc = row.document
     clause: dict[str, Any] = next((c for c in doc.key_clauses or [] if c.get("code") == row.clause_code), {})
-    return schemas.clause_out(doc, clause, row)
+    return presenters.clause_out(doc, clause, row)
 
 
 @router.post(
@@ -342,7 +363,7 @@ def _clause(row: ClauseConfirmation) -> dict[str, Any]:
     "signature is there the application is `signed` and its PDF form is made in the background.",
 )
 def sign(request: HttpRequest, public_id: uuid.UUID, payload: SignatureIn) -> dict[str, Any]:
-    app = services.sign(
+    app = sign_service.sign(
         _target(request, public_id),
         user=_user(request),
         role=payload.role,
@@ -362,8 +383,8 @@ def sign(request: HttpRequest, public_id: uuid.UUID, payload: SignatureIn) -> di
     "returns the same open payment. The policies are issued when the payment is confirmed.",
 )
 def pay(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
-    payment = services.pay(_target(request, public_id), user=_user(request), request=request)
-    return schemas.payment_open_out(payment)
+    payment = pay_service.pay(_target(request, public_id), user=_user(request), request=request)
+    return presenters.payment_open_out(payment)
 
 
 @router.post(
@@ -372,7 +393,9 @@ def pay(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     summary="不投保拒保的产品，继续投保其余产品",
 )
 def drop_declined_items(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
-    app = services.drop_declined_items(_target(request, public_id), user=_user(request), request=request)
+    app = confirm_service.drop_declined_items(
+        _target(request, public_id), user=_user(request), request=request
+    )
     return _state(app, request)
 
 
@@ -382,7 +405,7 @@ def drop_declined_items(request: HttpRequest, public_id: uuid.UUID) -> dict[str,
     summary="撤销投保单",
 )
 def cancel(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
-    app = services.cancel(_target(request, public_id), user=_user(request), request=request)
+    app = close_service.cancel(_target(request, public_id), user=_user(request), request=request)
     return _state(app, request)
 
 
@@ -417,7 +440,7 @@ def _agent(request: HttpRequest) -> Any:
 
 
 def _agent_state(app: Application, agent: Any) -> dict[str, Any]:
-    return schemas.agent_application_out(app, agent=agent)
+    return presenters.agent_application_out(app, agent=agent)
 
 
 @router.post(
@@ -431,9 +454,7 @@ def _agent_state(app: Application, agent: Any) -> dict[str, Any]:
 )
 def agent_start(request: HttpRequest, payload: AgentStartIn) -> Status[dict[str, Any]]:
     agent = _agent(request)
-    app = services.start_application(
-        quote_ids=_quote_ids(payload.quote_ids), started_by=agent, request=request
-    )
+    app = start_application(quote_ids=_quote_ids(payload.quote_ids), started_by=agent, request=request)
     return Status(201, _agent_state(app, agent))
 
 
@@ -444,14 +465,14 @@ def agent_start(request: HttpRequest, payload: AgentStartIn) -> Status[dict[str,
     summary="代理人发起的投保单",
 )
 def agent_list(request: HttpRequest, params: Query[ListQuery]) -> dict[str, Any]:
-    rows = services.applications_started_by(_agent(request))
+    rows = applications_started_by(_agent(request))
     if params.status:
         rows = rows.filter(status=params.status)
     limit = min(max(params.limit, 1), 100)
     offset = max(params.offset, 0)
     return {
         "total": rows.count(),
-        "items": [schemas.agent_application_summary(a) for a in rows[offset : offset + limit]],
+        "items": [presenters.agent_application_summary(a) for a in rows[offset : offset + limit]],
     }
 
 
@@ -463,7 +484,7 @@ def agent_list(request: HttpRequest, params: Query[ListQuery]) -> dict[str, Any]
 )
 def agent_detail(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
     agent = _agent(request)
-    return _agent_state(services.get_for_agent(public_id, agent), agent)
+    return _agent_state(get_for_agent(public_id, agent), agent)
 
 
 @router.put(
@@ -478,8 +499,8 @@ def agent_detail(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 )
 def agent_save_data(request: HttpRequest, public_id: uuid.UUID, payload: ApplicationDataIn) -> dict[str, Any]:
     agent = _agent(request)
-    target = services.target_for_agent(public_id, agent)
-    app = services.save_data(target, payload.to_domain(), actor=agent, request=request)
+    target = target_for_agent(public_id, agent)
+    app = data_service.save_data(target, payload.to_domain(), actor=agent, request=request)
     return _agent_state(app, agent)
 
 
@@ -498,8 +519,8 @@ def agent_invite(request: HttpRequest, public_id: uuid.UUID) -> Status[dict[str,
     from huibao.application.web.qr import qr_svg
 
     agent = _agent(request)
-    app = services.get_for_agent(public_id, agent, keys_only=True)
-    invitation = services.invite_customer(app, agent=agent, request=request)
+    app = get_for_agent(public_id, agent, keys_only=True)
+    invitation = invite_customer(app, agent=agent, request=request)
     url = request.build_absolute_uri(reverse("application:invite", args=[invitation.token]))
     expires_at = Application.objects.filter(pk=app.pk).values_list("expires_at", flat=True).get()
     body = {
@@ -518,7 +539,7 @@ def _may_view_payment(reference_id: str, user: Any) -> bool:
 def _register() -> None:
     from huibao.payment.api import register_payment_viewer
 
-    register_payment_viewer(services.REFERENCE_KIND, _may_view_payment)
+    register_payment_viewer(REFERENCE_KIND, _may_view_payment)
 
 
 _register()

@@ -1,0 +1,1 @@
+"""The application API: `router` (endpoints), `schemas` (shapes), `presenters` (state answers)."""

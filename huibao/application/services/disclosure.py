@@ -1,0 +1,319 @@
+"""Reading the documents and confirming their key clauses, timed by the server."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from huibao.application.evidence.trace import record_step
+from huibao.application.models import Application, ClauseConfirmation, DisclosureReading
+from huibao.application.selectors import Target, doc_key, key_clauses, required_documents
+from huibao.application.services._common import _locked, _require_open, _require_owner
+from huibao.catalog.models import Document
+from huibao.core.errors import FieldError, NotFound, ValidationFailed
+
+
+def _document_of(app: Application, document_id: int) -> Document:
+    doc = next((d for d in required_documents(app) if d.pk == int(document_id)), None)
+    if doc is None:
+        # A document of the same text shared by several products is read once, under the first.
+        raise NotFound(
+            "该文件不属于此投保单",
+            errors=[FieldError("document", "unknown_document", "该文件不属于此投保单")],
+        )
+    return doc
+
+
+def open_document(
+    application: Application | Target, document_id: int, *, user: Any, request: HttpRequest | None = None
+) -> DisclosureReading:
+    """The document is shown: the reading clock starts on the server (once)."""
+    with transaction.atomic():
+        app = _locked(application)
+        _require_open(app)
+        _require_owner(app, user)
+        doc = _document_of(app, document_id)
+        # The application row is locked: no concurrent open of the same document can race here.
+        reading = DisclosureReading.objects.filter(application=app, content_sha256=doc_key(doc)).first()
+        if reading is not None:
+            _share_document(reading, doc)
+        else:
+            reading = DisclosureReading.objects.create(
+                application=app, content_sha256=doc_key(doc), document=doc, opened_at=timezone.now()
+            )
+            record_step(
+                app,
+                "document_opened",
+                actor=user,
+                request=request,
+                page="application/document.html",
+                detail={
+                    "document": doc.pk,
+                    "kind": doc.kind,
+                    "title": doc.title,
+                    "content_sha256": doc.content_sha256,
+                    "product_version": doc.version_id,
+                    "min_read_seconds": doc.min_read_seconds,
+                },
+            )
+    return reading
+
+
+def finish_reading(
+    application: Application | Target,
+    document_id: int,
+    *,
+    scrolled_to_end: bool,
+    user: Any,
+    request: HttpRequest | None = None,
+    now: datetime.datetime | None = None,
+) -> DisclosureReading:
+    """Marks a document read: it must have been opened, scrolled to its end and open at least
+    its minimum time, all measured by the server."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        app = _locked(application)
+        _require_open(app)
+        _require_owner(app, user)
+        doc = _document_of(app, document_id)
+        reading = DisclosureReading.objects.filter(application=app, content_sha256=doc_key(doc)).first()
+        if reading is not None:
+            _share_document(reading, doc)
+        if reading is None:
+            raise ValidationFailed(
+                "open it first",
+                errors=[FieldError("document", "not_opened", f"请先打开并阅读《{doc.title}》")],
+            )
+        if reading.completed_at is not None:
+            return reading
+        if not scrolled_to_end:
+            raise ValidationFailed(
+                "scroll to the end",
+                errors=[FieldError("scrolled_to_end", "not_scrolled", f"请将《{doc.title}》滑动阅读至文末")],
+            )
+        elapsed = (now - reading.opened_at).total_seconds()
+        if elapsed < doc.min_read_seconds:
+            left = int(doc.min_read_seconds - elapsed + 0.999)
+            raise ValidationFailed(
+                "reading time too short",
+                errors=[
+                    FieldError(
+                        "reading_time",
+                        "too_short",
+                        f"《{doc.title}》需阅读至少{doc.min_read_seconds}秒，还需{left}秒",
+                    )
+                ],
+            )
+        reading.scrolled_to_end_at = now
+        reading.completed_at = now
+        reading.seconds_open = int(elapsed)
+        reading.save(update_fields=["scrolled_to_end_at", "completed_at", "seconds_open"])
+        record_step(
+            app,
+            "document_read",
+            actor=user,
+            request=request,
+            page="application/document.html",
+            detail={
+                "document": doc.pk,
+                "title": doc.title,
+                "content_sha256": doc.content_sha256,
+                "seconds_open": int(elapsed),
+                "opened_at": reading.opened_at,
+            },
+        )
+    return reading
+
+
+def _share_document(row: DisclosureReading | ClauseConfirmation, doc: Document) -> None:
+    """Caches the document already loaded on a reading/confirmation row that points at it."""
+    if row.document_id == doc.pk:
+        row.document = doc
+
+
+def _clause(
+    clauses: Sequence[tuple[Document, dict[str, Any]]], document_id: int, clause_code: str
+) -> tuple[int, Document, dict[str, Any]]:
+    for index, (doc, clause) in enumerate(clauses):
+        if doc.pk == int(document_id) and clause.get("code") == clause_code:
+            return index, doc, clause
+    raise NotFound(
+        "该条款不属于此投保单", errors=[FieldError("clause", "unknown_clause", "该条款不属于此投保单")]
+    )
+
+
+def _clause_row(app: Application, doc: Document, clause_code: str) -> ClauseConfirmation | None:
+    """The clause's row for this text if it was shown (tied to `doc` when another product of the
+    bundle shares the text)."""
+    row = ClauseConfirmation.objects.filter(
+        application=app, content_sha256=doc_key(doc), clause_code=clause_code
+    ).first()
+    if row is not None:
+        _share_document(row, doc)
+    return row
+
+
+def show_clause(
+    application: Application | Target,
+    document_id: int,
+    clause_code: str,
+    *,
+    user: Any,
+    request: HttpRequest | None = None,
+) -> ClauseConfirmation:
+    """A key clause is shown on its own; the previous one must be confirmed first."""
+    with transaction.atomic():
+        app = _locked(application)
+        _require_open(app)
+        _require_owner(app, user)
+        clauses = key_clauses(app)
+        index, doc, clause = _clause(clauses, document_id, clause_code)
+        # A key clause comes after its document was read through (the page leads there; the server
+        # holds to it for every client).
+        if not DisclosureReading.objects.filter(
+            application=app, content_sha256=doc_key(doc), completed_at__isnull=False
+        ).exists():
+            raise ValidationFailed(
+                "read the document first",
+                errors=[FieldError("clause", "document_not_read", f"请先阅读完《{doc.title}》")],
+            )
+        # One read of the application's clause rows: the confirmed ones and this clause's own.
+        rows = {
+            (c.content_sha256, c.clause_code): c for c in ClauseConfirmation.objects.filter(application=app)
+        }
+        for earlier_doc, earlier in clauses[:index]:
+            earlier_row = rows.get((doc_key(earlier_doc), earlier["code"]))
+            if earlier_row is None or earlier_row.confirmed_at is None:
+                raise ValidationFailed(
+                    "confirm in order",
+                    errors=[FieldError("clause", "previous_not_confirmed", f"请先确认“{earlier['title']}”")],
+                )
+        # The application row is locked: no concurrent show of the same clause can race here.
+        row = rows.get((doc_key(doc), clause_code))
+        if row is not None:
+            _share_document(row, doc)
+        if row is None:
+            row = ClauseConfirmation.objects.create(
+                application=app,
+                content_sha256=doc_key(doc),
+                clause_code=clause_code,
+                document=doc,
+                shown_at=timezone.now(),
+            )
+            record_step(
+                app,
+                "clause_shown",
+                actor=user,
+                request=request,
+                page="application/clause.html",
+                detail={
+                    "document": doc.pk,
+                    "clause": clause_code,
+                    "title": clause.get("title", ""),
+                    "kind": clause.get("kind", ""),
+                },
+            )
+    return row
+
+
+def confirm_clause(
+    application: Application | Target,
+    document_id: int,
+    clause_code: str,
+    *,
+    user: Any,
+    request: HttpRequest | None = None,
+) -> ClauseConfirmation:
+    with transaction.atomic():
+        app = _locked(application)
+        _require_open(app)
+        _require_owner(app, user)
+        _index, doc, clause = _clause(key_clauses(app), document_id, clause_code)
+        row = _clause_row(app, doc, clause_code)
+        if row is None:
+            raise ValidationFailed(
+                "show it first",
+                errors=[FieldError("clause", "not_shown", f"请先阅读“{clause.get('title', '')}”")],
+            )
+        if row.confirmed_at is None:
+            row.confirmed_at = timezone.now()
+            row.save(update_fields=["confirmed_at"])
+            record_step(
+                app,
+                "clause_confirmed",
+                actor=user,
+                request=request,
+                page="application/clause.html",
+                detail={
+                    "document": doc.pk,
+                    "clause": clause_code,
+                    "title": clause.get("title", ""),
+                    "text_sha256": hashlib.sha256(str(clause.get("text", "")).encode()).hexdigest(),
+                    "seconds_shown": int((row.confirmed_at - row.shown_at).total_seconds()),
+                },
+            )
+    return row
+
+
+def show_next_clause(
+    application: Application | Target, *, user: Any, request: HttpRequest | None = None
+) -> ClauseConfirmation | None:
+    """Shows the first key clause not yet confirmed, exactly as `show_clause` would (recorded as
+    shown); None when every clause is confirmed or the next one cannot be shown yet (its document
+    is not read through). Nothing changes then."""
+    with transaction.atomic():
+        app = _locked(application)
+        confirmed = set(
+            ClauseConfirmation.objects.filter(application=app, confirmed_at__isnull=False).values_list(
+                "content_sha256", "clause_code"
+            )
+        )
+        for doc, clause in key_clauses(app):
+            if (doc_key(doc), clause["code"]) in confirmed:
+                continue
+            try:
+                return show_clause(app, doc.pk, clause["code"], user=user, request=request)
+            except ValidationFailed:
+                return None  # its document is not read yet: it is shown after the reading
+        return None
+
+
+def confirm_clause_and_show_next(
+    application: Application | Target,
+    document_id: int,
+    clause_code: str,
+    *,
+    user: Any,
+    request: HttpRequest | None = None,
+) -> tuple[ClauseConfirmation, ClauseConfirmation | None]:
+    """Confirms a key clause and, in the same transaction, shows the next one (`show_next_clause`)
+    — what a client does next anyway, in one round trip instead of two: a phone on a slow network
+    waits once."""
+    with transaction.atomic():
+        app = _locked(application)  # a stranger gets the same 404 as from `confirm_clause`
+        row = confirm_clause(app, document_id, clause_code, user=user, request=request)
+        return row, show_next_clause(app, user=user, request=request)
+
+
+def finish_reading_and_show_next(
+    application: Application | Target,
+    document_id: int,
+    *,
+    scrolled_to_end: bool,
+    user: Any,
+    request: HttpRequest | None = None,
+) -> tuple[DisclosureReading, ClauseConfirmation | None]:
+    """Finishes a reading (`finish_reading`, with all its checks) and shows the first key clause
+    it unlocks (`show_next_clause`), in one transaction and one round trip."""
+    with transaction.atomic():
+        app = _locked(application)
+        reading = finish_reading(
+            app, document_id, scrolled_to_end=scrolled_to_end, user=user, request=request
+        )
+        return reading, show_next_clause(app, user=user, request=request)

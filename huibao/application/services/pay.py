@@ -1,0 +1,136 @@
+"""Payment of the total premium and issuance from the payment's paid hook; recovery."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from huibao.application.evidence.trace import record_step
+from huibao.application.models import Application
+from huibao.application.selectors import REFERENCE_KIND, Target
+from huibao.application.services._common import _locked, _move, _require_not_expired, _require_owner
+from huibao.application.states import ApplicationStatus
+from huibao.core.errors import Conflict
+from huibao.payment import selectors as payments
+from huibao.payment.models import Payment
+from huibao.payment.services import create_payment, refund
+from huibao.policy import services as policy_services
+from huibao.policy.services import IssuanceRecovery
+
+
+def payment_ttl() -> datetime.timedelta:
+    return datetime.timedelta(minutes=int(getattr(settings, "HUIBAO_PAYMENT_TTL_MINUTES", 30)))
+
+
+def pay(application: Application | Target, *, user: Any, request: HttpRequest | None = None) -> Any:
+    """Opens (or returns the open) real-name payment of the applicant for the total premium.
+    Retries and double clicks return the same payment; a failed or expired one is replaced."""
+    with transaction.atomic():
+        app = _locked(application)
+        _require_owner(app, user)
+        if app.status == ApplicationStatus.AWAITING_PAYMENT:
+            current = Payment.objects.filter(pk=app.payment_id).first() if app.payment_id else None
+            if current is not None and payments.is_open(current):
+                return current
+            if current is not None and current.status == "succeeded":
+                raise Conflict("已支付成功，正在出单", code="already_paid")
+            _move(app, ApplicationStatus.SIGNED)
+        if app.status != ApplicationStatus.SIGNED:
+            raise Conflict(
+                f"投保单当前状态为“{ApplicationStatus(app.status).label}”，不能支付", code="not_payable"
+            )
+        _require_not_expired(app)
+        payment = create_payment(
+            amount=app.total_premium,
+            payer_name=app.applicant_name,
+            payer_id_number=app.applicant_id_number,
+            reference_kind=REFERENCE_KIND,
+            reference_id=str(app.public_id),
+            expires_in=payment_ttl(),
+        )
+        _move(app, ApplicationStatus.AWAITING_PAYMENT)
+        app.payment_id = payment.pk
+        app.save(update_fields=["status", "payment_id", "updated_at"])
+        record_step(
+            app,
+            "payment_opened",
+            actor=user,
+            request=request,
+            page="application/pay.html",
+            detail={
+                "payment": str(payment.public_id),
+                "amount": payment.amount,
+                "provider": payment.provider,
+            },
+        )
+    return payment
+
+
+def on_payment_confirmed(payment: Any) -> None:
+    """Paid hook: runs inside the transaction that marks the payment succeeded (exactly once per
+    payment). Issues the policies; money for an application that can no longer be issued (it
+    expired, was cancelled or changed meanwhile) is refunded at once."""
+    app = Application.objects.select_for_update().filter(public_id=payment.reference_id).first()
+    if app is None:
+        return
+    if app.status != ApplicationStatus.AWAITING_PAYMENT or app.payment_id != payment.pk:
+        record_step(
+            app,
+            "payment_refused",
+            actor="system",
+            detail={"payment": str(payment.public_id), "status": app.status},
+        )
+        transaction.on_commit(lambda: refund(payment, payment.amount, "投保单已失效或已变更"))
+        return
+    _issue(app, payment)
+
+
+def _issue(app: Application, payment: Any) -> None:
+    now = timezone.now()
+    app.paid_at = payment.paid_at or now
+    # `app` was read under its lock in this transaction; the save below writes its retention.
+    policies = policy_services.issue_policies(app, payment, now=now, locked=True)
+    _move(app, ApplicationStatus.ISSUED)
+    app.issued_at = now
+    app.save()
+    record_step(
+        app,
+        "issued",
+        actor="system",
+        detail={
+            "payment": str(payment.public_id),
+            "amount": payment.amount,
+            "policies": [p.number for p in policies],
+        },
+    )
+
+
+def recover_paid_applications() -> list[str]:
+    """Issues every application whose payment succeeded but which is not issued (e.g. the process
+    died, or a hook was not registered, between the payment and the issuance). Idempotent."""
+    issued: list[str] = []
+    paid = Payment.objects.filter(reference_kind=REFERENCE_KIND, status="succeeded").values_list(
+        "pk", "reference_id"
+    )
+    candidates = {ref: pk for pk, ref in paid}
+    stuck = Application.objects.filter(
+        public_id__in=list(candidates), status=ApplicationStatus.AWAITING_PAYMENT
+    ).values_list("public_id", flat=True)
+    for public_id in stuck:
+        with transaction.atomic():
+            payment = Payment.objects.select_for_update().get(pk=candidates[str(public_id)])
+            app = Application.objects.select_for_update().get(public_id=public_id)
+            if app.status == ApplicationStatus.AWAITING_PAYMENT and app.payment_id == payment.pk:
+                _issue(app, payment)
+                issued.append(app.number)
+    return issued
+
+
+def on_issuance_recovery(run: IssuanceRecovery) -> list[str]:
+    """Policy recovery hook: issues what was paid but not issued (`recover_paid_applications`)."""
+    return recover_paid_applications()
