@@ -269,9 +269,23 @@ def _refs(value: Any) -> set[str]:
     return found
 
 
+def _integers_are_int64(value: Any) -> None:
+    """What `refuse_out_of_range` holds, said in the document: every integer is an int64."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("type") == "integer":
+                item.setdefault("format", "int64")
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def document_errors(schema: dict[str, Any], api: NinjaAPI) -> dict[str, Any]:
     """Every error answer of every operation, declared with the one `Error` schema; the error
-    schemas that endpoints declared themselves (each module had its own `ErrorOut`) give way."""
+    schemas that endpoints declared themselves (each module had its own `ErrorOut`) give way.
+    Integers are documented as int64, the range the input layer accepts."""
     throttled = throttled_operation_ids(api)
     for operations in schema.get("paths", {}).values():
         for method, operation in operations.items():
@@ -307,4 +321,5 @@ def document_errors(schema: dict[str, Any], api: NinjaAPI) -> dict[str, Any]:
         frontier |= _refs(schemas[name])
     for name in [n for n in schemas if n not in reachable]:
         del schemas[name]
+    _integers_are_int64(schema)
     return schema

@@ -17,9 +17,9 @@ after it, so nothing changes. Under `/api/`, an error answer that some other lay
 or empty (ninja's 405, a middleware's page) is put into the same shape on its way out.
 
 A JSON body is only decoded here when it could hold such a character: a raw NUL byte, or a
-`\\u` escape (a lone surrogate can only arrive escaped: its UTF-8 bytes would not decode). The
-decoded value is kept on the request (`parsed_json`) so that the API's parser does not decode
-it twice.
+`\\u0000` / `\\uD800`–`\\uDFFF` escape (a lone surrogate can only arrive escaped: its UTF-8
+bytes would not decode). The decoded value is kept on the request (`parsed_json`) so that the
+API's parser does not decode it twice.
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ API_PREFIX = "/api/"
 # so a surrogate left in a `str` is always a lone one.
 FORBIDDEN_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
 _PARSED_JSON = "_huibao_parsed_json"
+# The only escapes that decode to NUL or to a surrogate. A body without one (and without a raw
+# NUL byte) cannot hold either once decoded, and is not decoded here at all.
+SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 class InvalidCharacters(DomainError):
@@ -173,12 +176,6 @@ def parsed_json(request: HttpRequest) -> tuple[bool, Any]:
 
 # --- the request ------------------------------------------------------------------------------
 
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-def _is_form(request: HttpRequest) -> bool:
-    return (request.content_type or "") in _FORM_TYPES
-
 
 def _is_json(request: HttpRequest) -> bool:
     content_type = request.content_type or ""
@@ -206,8 +203,18 @@ def _check_pairs(pairs: Iterable[tuple[str, list[str]]]) -> InvalidCharacters | 
     return None
 
 
+def _may_hold_nul(encoded: str | bytes) -> bool:
+    """Whether URL-encoded text can decode to a NUL (decoding is the cost: a query or a form
+    is parsed here only then; a surrogate cannot come out of it, bad UTF-8 becomes U+FFFD)."""
+    if isinstance(encoded, bytes):
+        return b"%00" in encoded or b"\x00" in encoded
+    return "%00" in encoded or "\x00" in encoded
+
+
 def _check_body(request: HttpRequest, api: bool) -> DomainError | None:
-    if _is_form(request):
+    if request.content_type == "application/x-www-form-urlencoded":
+        return _check_pairs(request.POST.lists()) if _may_hold_nul(request.body) else None
+    if request.content_type == "multipart/form-data":
         return _check_pairs(request.POST.lists())
     # Under /api/ every other body is read as JSON (whatever its declared type); on pages only a
     # JSON one is.
@@ -216,7 +223,7 @@ def _check_body(request: HttpRequest, api: bool) -> DomainError | None:
     body = request.body
     if b"\x00" in body:
         return invalid_characters("body", "null_character")
-    if b"\\u" not in body:
+    if SUSPECT_ESCAPE.search(body) is None:
         return None
     try:
         data = load_json(body)
@@ -240,9 +247,10 @@ def refusal(request: HttpRequest) -> DomainError | None:
     problem = character_problem(request.path_info)
     if problem is not None:
         return invalid_characters("path", problem)
-    found = _check_pairs(request.GET.lists())
-    if found is not None:
-        return found
+    if _may_hold_nul(request.META.get("QUERY_STRING", "")):
+        found = _check_pairs(request.GET.lists())
+        if found is not None:
+            return found
     for key, value in request.META.items():
         if key.startswith("HTTP_") and key != "HTTP_COOKIE" and isinstance(value, str):
             problem = character_problem(value)

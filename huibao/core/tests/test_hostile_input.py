@@ -409,6 +409,21 @@ def test_the_error_shape_is_one_component():
     assert not [name for name in schemas if name.endswith("ErrorOut")]
 
 
+def test_every_integer_is_documented_as_int64():
+    found = []
+    stack: list[Any] = [SCHEMA]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("type") == "integer":
+                found.append(item.get("format"))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    assert found
+    assert set(found) == {"int64"}
+
+
 def test_throttled_and_lock_out_statuses_stay_declared():
     paths = SCHEMA["paths"]
     assert "429" in paths["/api/v1/auth/tokens"]["post"]["responses"]

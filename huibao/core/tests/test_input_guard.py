@@ -65,3 +65,15 @@ def test_out_of_range_names_the_first_integer_that_does_not_fit_64_bits():
     assert out_of_range({"payload": Data(extra={"ink": [[1, -(2**63) - 1]]})}) == "extra.ink[0][1]"
     assert out_of_range({"document_id": 2**63}) == "document_id"
     assert out_of_range({"flag": True}) is None
+
+
+def test_an_escaped_surrogate_pair_is_one_character_and_passes():
+    assert json_refusal(load_json(b'{"comment": "\\ud83d\\ude00 \\u738b"}')) is None
+
+
+def test_only_escapes_that_can_decode_to_nul_or_a_surrogate_are_suspect():
+    from huibao.core.input_guard import SUSPECT_ESCAPE
+
+    assert SUSPECT_ESCAPE.search(b'{"a": "\\u738b\\u00e9"}') is None
+    assert SUSPECT_ESCAPE.search(b'{"a": "\\u0000"}')
+    assert SUSPECT_ESCAPE.search(b'{"a": "\\uDc00"}')
