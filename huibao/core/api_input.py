@@ -116,8 +116,6 @@ def refuse_out_of_range(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def _error_for_http_error(exc: HttpError) -> DomainError:
     cause = exc.__cause__
-    if isinstance(cause, DomainError):
-        return cause
     if isinstance(cause, ValueError | RecursionError):
         return malformed_body()  # ninja's "Cannot parse request body"
     if isinstance(exc, AuthenticationError):
@@ -229,15 +227,15 @@ UNSAFE_METHODS = frozenset({"post", "put", "patch", "delete"})
 def expected_error_statuses(method: str, operation: dict[str, Any], *, throttled: bool = False) -> set[int]:
     """The error statuses an operation can answer, from what it is: every one may be refused as
     malformed (400), too large (413) or for a bad bearer token (401); with parameters or a body it
-    may fail validation (422); with path parameters, find nothing (404); with a log-in and an
-    unsafe method, fail the CSRF check (403); throttled, 429."""
+    may fail validation (422); with path parameters, find nothing (404); with an unsafe method,
+    fail the CSRF check of a session that came along (403); throttled, 429."""
     statuses = {400, 401, 413}
     parameters = operation.get("parameters") or []
     if parameters or operation.get("requestBody"):
         statuses.add(422)
     if any(p.get("in") == "path" for p in parameters):
         statuses.add(404)
-    if operation.get("security") and method.lower() in UNSAFE_METHODS:
+    if method.lower() in UNSAFE_METHODS:
         statuses.add(403)
     if throttled:
         statuses.add(429)
