@@ -330,12 +330,8 @@ def test_a_beneficiary_order_of_10_to_the_30_is_422_naming_the_field(world):
     # then
     assert response.status_code == 422
     assert response.json()["code"] == "validation_failed"
-    assert response.json()["errors"] == [
-        {
-            "field": "insured[0].beneficiaries[0].order",
-            "code": "out_of_range",
-            "message": "insured[0].beneficiaries[0].order：数值超出允许范围",
-        }
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [
+        ("insured[0].beneficiaries[0].order", "out_of_range")
     ]
     assert row_counts() == before
 
