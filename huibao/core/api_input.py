@@ -4,7 +4,7 @@
   once (the input guard may already have done it).
 - `refuse_out_of_range`: after the schema validated the input, and before the endpoint runs,
   every integer anywhere in it (path, query, body, nested models, free JSON such as quote
-  inputs) must fit a signed 64-bit column; else 422 `out_of_range` naming the field.
+  inputs) must fit a signed 64-bit column; else 422 `out_of_range` naming each such field.
 - exception handlers: ninja's own `HttpError`s (an unparseable body, not logged in, a CSRF
   failure, throttled), Django's `Http404` / `PermissionDenied` / `SuspiciousOperation`, and a
   number out of a column's range met by the database, all answer in the one error shape.
@@ -69,32 +69,35 @@ def _path(parts: tuple[str | int, ...]) -> str:
     return path
 
 
-def out_of_range(values: dict[str, Any]) -> str | None:
-    """The field (as the API names it) of the first integer in an endpoint's validated input that
-    does not fit 64 bits. A schema (the body, a `Query[...]` model) is not named itself, its
-    fields are; walked without recursion."""
+def out_of_range(values: dict[str, Any]) -> list[str]:
+    """The fields (as the API names them, in input order) of the integers in an endpoint's
+    validated input that do not fit 64 bits. A schema (the body, a `Query[...]` model) is not
+    named itself, its fields are; walked without recursion."""
+    found: list[str] = []
     stack: list[tuple[tuple[str | int, ...], Any]] = []
-    for name, value in values.items():
+    for name, value in reversed(values.items()):
         stack.append(((), value) if isinstance(value, BaseModel) else ((name,), value))
     while stack:
         where, item = stack.pop()
+        children: list[tuple[tuple[str | int, ...], Any]] = []
         if isinstance(item, bool):
             continue
         if isinstance(item, int):
             if not INT64_MIN <= item <= INT64_MAX:
-                return _path(where) or "body"
+                found.append(_path(where) or "body")
         elif isinstance(item, BaseModel):
-            stack.extend(((*where, name), getattr(item, name, None)) for name in type(item).model_fields)
+            children = [((*where, name), getattr(item, name, None)) for name in type(item).model_fields]
         elif isinstance(item, dict):
-            stack.extend(((*where, str(key)), child) for key, child in item.items())
+            children = [((*where, str(key)), child) for key, child in item.items()]
         elif isinstance(item, list | tuple | set | frozenset):
-            stack.extend(((*where, index), child) for index, child in enumerate(item))
-    return None
+            children = [((*where, index), child) for index, child in enumerate(item)]
+        stack.extend(reversed(children))
+    return found
 
 
-def out_of_range_error(field: str) -> ValidationFailed:
-    message = f"{field}：数值超出允许范围"
-    return ValidationFailed(message, errors=[FieldError(field, "out_of_range", message)])
+def out_of_range_error(fields: list[str]) -> ValidationFailed:
+    errors = [FieldError(field, "out_of_range", f"{field}：数值超出允许范围") for field in fields]
+    return ValidationFailed("；".join(e.message for e in errors), errors=errors)
 
 
 def refuse_out_of_range(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -103,9 +106,9 @@ def refuse_out_of_range(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(view)
     def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        field = out_of_range(kwargs)
-        if field is not None:
-            raise out_of_range_error(field)
+        fields = out_of_range(kwargs)
+        if fields:
+            raise out_of_range_error(fields)
         return view(request, *args, **kwargs)
 
     return guarded
@@ -170,14 +173,14 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(OverflowError)
     def overflow(request: HttpRequest, exc: OverflowError) -> HttpResponse:
         logger.warning("number out of range in %s %s", request.method, request.path_info)
-        return answer(request, out_of_range_error("body"))
+        return answer(request, out_of_range_error(["body"]))
 
     @api.exception_handler(DataError)
     def data_error(request: HttpRequest, exc: DataError) -> HttpResponse:
         if not _numeric_out_of_range(exc):
             raise exc
         logger.warning("number out of a column's range in %s %s", request.method, request.path_info)
-        return answer(request, out_of_range_error("body"))
+        return answer(request, out_of_range_error(["body"]))
 
 
 # --- OpenAPI ----------------------------------------------------------------------------------

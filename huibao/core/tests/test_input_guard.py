@@ -57,14 +57,19 @@ class Data(BaseModel):
     extra: dict[str, object] = {}
 
 
-def test_out_of_range_names_the_first_integer_that_does_not_fit_64_bits():
+def test_out_of_range_names_every_integer_that_does_not_fit_64_bits_in_input_order():
     ok = Data(insured=[Insured(beneficiaries=[Beneficiary(order=INT64_MAX)])], extra={"n": INT64_MIN})
-    assert out_of_range({"payload": ok, "document_id": 3}) is None
-    deep = Data(insured=[Insured(), Insured(beneficiaries=[Beneficiary(order=10**30)])])
-    assert out_of_range({"payload": deep}) == "insured[1].beneficiaries[0].order"
-    assert out_of_range({"payload": Data(extra={"ink": [[1, -(2**63) - 1]]})}) == "extra.ink[0][1]"
-    assert out_of_range({"document_id": 2**63}) == "document_id"
-    assert out_of_range({"flag": True}) is None
+    assert out_of_range({"payload": ok, "document_id": 3}) == []
+    deep = Data(
+        insured=[Insured(), Insured(beneficiaries=[Beneficiary(order=10**30), Beneficiary(order=-(10**30))])]
+    )
+    assert out_of_range({"payload": deep, "document_id": 2**63}) == [
+        "insured[1].beneficiaries[0].order",
+        "insured[1].beneficiaries[1].order",
+        "document_id",
+    ]
+    assert out_of_range({"payload": Data(extra={"ink": [[1, -(2**63) - 1]]})}) == ["extra.ink[0][1]"]
+    assert out_of_range({"flag": True}) == []
 
 
 def test_an_escaped_surrogate_pair_is_one_character_and_passes():
