@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import ValidationError as SchemaValidationError
 
+from huibao.core import api_input
 from huibao.core.errors import DomainError, FieldError, ValidationFailed
 
 
@@ -35,7 +36,7 @@ class HuibaoAPI(NinjaAPI):
                 security = operation.get("security") if isinstance(operation, dict) else None
                 if security and any(set(s) & cookie_schemes for s in security):
                     security.append({"bearerToken": []})
-        return schema
+        return api_input.document_errors(schema, self)
 
 
 api = HuibaoAPI(
@@ -49,6 +50,9 @@ api = HuibaoAPI(
     openapi_url="/openapi.json",
     urls_namespace="api",
 )
+# Hostile and malformed input, for every operation: one parser, one integer guard, and handlers
+# that answer ninja's and Django's own errors in the one error shape.
+api_input.install(api)
 
 
 @api.exception_handler(DomainError)

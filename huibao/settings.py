@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads cookies, headers or the body: NUL / lone surrogates, too-large bodies.
+    "huibao.core.input_guard.InputGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "huibao.core.middleware.ChosenLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -303,6 +305,8 @@ SECURE_CSP = {
     "form-action": [CSP.SELF, *env_list("HUIBAO_CSP_FORM_ACTION", [])],
     "frame-ancestors": [CSP.NONE],
 }
+# In the API's error shape under /api/, a Chinese page elsewhere.
+CSRF_FAILURE_VIEW = "huibao.core.error_views.csrf_failure"
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)

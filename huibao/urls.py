@@ -21,3 +21,9 @@ if settings.HUIBAO_BENCH_FLOOR:
     from huibao.benchmark.api import floor_api
 
     urlpatterns.insert(0, path("api/bench/", floor_api.urls))
+
+# Under /api/ the API's one error shape, elsewhere a Chinese page.
+handler400 = "huibao.core.error_views.bad_request"
+handler403 = "huibao.core.error_views.permission_denied"
+handler404 = "huibao.core.error_views.page_not_found"
+handler500 = "huibao.core.error_views.server_error"
