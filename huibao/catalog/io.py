@@ -19,7 +19,6 @@ from django.db import transaction
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from huibao.application import rules as application_rules
 from huibao.catalog.errors import ImportRejected
 from huibao.catalog.models import (
     Coverage,
@@ -32,7 +31,7 @@ from huibao.catalog.models import (
     Scenario,
 )
 from huibao.core.errors import FieldError
-from huibao.underwriting import rules as underwriting_rules
+from huibao.core.hooks import Hook
 
 SCHEMA_PATH = Path(__file__).parent / "schema" / "product.schema.json"
 SCHEMA_VERSION = 1
@@ -48,6 +47,13 @@ VERSION_DEFAULTS: dict[str, Any] = {
     "application_rules": {},
     "underwriting": {},
 }
+
+
+# A version carries the rule documents of the apps that apply them (`application_rules`,
+# `underwriting`); those apps know what the documents mean and register their checks here in
+# their `AppConfig.ready()`: each is handed the version's document and answers its problems,
+# fields named under its own key. The catalog never imports them (they sit above it).
+rules_checks: Hook[Mapping[str, Any], list[FieldError]] = Hook("catalog.rules_checks")
 
 
 @cache
@@ -275,10 +281,8 @@ def content_errors(data: Mapping[str, Any]) -> list[FieldError]:
 
 def rules_errors(version: Mapping[str, Any]) -> list[FieldError]:
     """Problems of a version's `underwriting` and `application_rules` (fields named under those
-    keys), checked by the modules that apply them."""
-    return underwriting_rules.validate_rules(
-        version.get("underwriting") or {}, eligibility=version.get("eligibility") or {}
-    ) + application_rules.validate_rules(version.get("application_rules") or {})
+    keys), checked by the apps that apply them (`rules_checks`)."""
+    return [problem for problems in rules_checks.announce(version) for problem in problems]
 
 
 def reference_errors(data: Mapping[str, Any]) -> list[FieldError]:
