@@ -37,9 +37,11 @@ system-deps:
 ## Install everything and run the whole test suite: lint, types, migrations, SQLite, PostgreSQL.
 test: install system-deps lint typecheck migrations-check test-sqlite test-postgres
 
+## ruff, and the import contracts of pyproject.toml (apps and modules in layers; docs/architecture.md).
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: install
 	$(VENV)/bin/mypy huibao bench

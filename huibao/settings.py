@@ -118,6 +118,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "huibao.core.context_processors.ui_preferences",
+                "huibao.catalog.context_processors.compare_tray",
                 "django.template.context_processors.csp",
             ],
         },

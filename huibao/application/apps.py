@@ -25,3 +25,9 @@ class ApplicationConfig(AppConfig):
         face_result.register(REFERENCE_KIND, on_face_result)
         cases_decided.register(on_cases_decided)
         issuance_recovery.register(on_issuance_recovery)
+
+        # The catalog checks a version's `application_rules` on import and publication with ours.
+        from huibao.application.rules import validate_rules
+        from huibao.catalog.io import rules_checks
+
+        rules_checks.register(lambda version: validate_rules(version.get("application_rules") or {}))

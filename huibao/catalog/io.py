@@ -1,8 +1,8 @@
 """Import and export of a whole product version as one JSON document.
 
 The format is `huibao/catalog/schema/product.schema.json` (JSON Schema draft 2020-12), documented
-in `docs/catalog.md`. `export_product` → `import_product` → `export_product` gives the same
-document. The conversion between the document and model field values lives here, in one place,
+in `docs/catalog.md`. `export_product` → `services.import_product` → `export_product` gives the
+same document. The conversion between the document and model field values lives here, in one place,
 and is shared by the demo market loader.
 """
 
@@ -15,11 +15,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from huibao.application import rules as application_rules
 from huibao.catalog.errors import ImportRejected
 from huibao.catalog.models import (
     Coverage,
@@ -31,8 +29,9 @@ from huibao.catalog.models import (
     ProductVersion,
     Scenario,
 )
+from huibao.catalog.rules import document_sha256
 from huibao.core.errors import FieldError
-from huibao.underwriting import rules as underwriting_rules
+from huibao.core.hooks import Hook
 
 SCHEMA_PATH = Path(__file__).parent / "schema" / "product.schema.json"
 SCHEMA_VERSION = 1
@@ -48,6 +47,13 @@ VERSION_DEFAULTS: dict[str, Any] = {
     "application_rules": {},
     "underwriting": {},
 }
+
+
+# A version carries the rule documents of the apps that apply them (`application_rules`,
+# `underwriting`); those apps know what the documents mean and register their checks here in
+# their `AppConfig.ready()`: each is handed the version's document and answers its problems,
+# fields named under its own key. The catalog never imports them (they sit above it).
+rules_checks: Hook[Mapping[str, Any], list[FieldError]] = Hook("catalog.rules_checks")
 
 
 @cache
@@ -214,8 +220,6 @@ def coverage_kwargs(data: Mapping[str, Any], index: int) -> dict[str, Any]:
 
 
 def document_kwargs(data: Mapping[str, Any], index: int) -> dict[str, Any]:
-    from huibao.catalog.services import document_sha256
-
     key_clauses = data.get("key_clauses", [])
     return {
         "kind": data["kind"],
@@ -275,10 +279,8 @@ def content_errors(data: Mapping[str, Any]) -> list[FieldError]:
 
 def rules_errors(version: Mapping[str, Any]) -> list[FieldError]:
     """Problems of a version's `underwriting` and `application_rules` (fields named under those
-    keys), checked by the modules that apply them."""
-    return underwriting_rules.validate_rules(
-        version.get("underwriting") or {}, eligibility=version.get("eligibility") or {}
-    ) + application_rules.validate_rules(version.get("application_rules") or {})
+    keys), checked by the apps that apply them (`rules_checks`)."""
+    return [problem for problems in rules_checks.announce(version) for problem in problems]
 
 
 def reference_errors(data: Mapping[str, Any]) -> list[FieldError]:
@@ -329,19 +331,3 @@ def import_errors(data: object) -> list[FieldError]:
         return errors
     assert isinstance(data, Mapping)
     return content_errors(data) + reference_errors(data)
-
-
-def import_product(data: dict[str, Any], *, actor: Any = None, request: Any = None) -> ProductVersion:
-    """Writes a document as a draft version and returns it; all or nothing.
-
-    A new product gets version 1. An existing product gets its open draft replaced, or, when its
-    latest version is published or retired, a new draft numbered one higher. Errors are collected
-    and raised together as `ImportRejected`, each naming its JSON path and rule.
-    """
-    from huibao.catalog import services
-
-    errors = import_errors(data)
-    if errors:
-        raise ImportRejected(f"the product document has {len(errors)} error(s)", errors=errors)
-    with transaction.atomic():
-        return services.save_draft_from_document(data, actor=actor, request=request)

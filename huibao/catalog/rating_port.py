@@ -1,37 +1,81 @@
-"""The catalog's one door to the rating engine (`huibao.rating`).
+"""The catalog's one door to the rating engine.
 
-Publication needs two answers from the engine: does the version's pricing spec compile against
-the version's own data (plans, terms, payment modes), and what is its cheapest premium
-("from ¥x"). Keeping the calls here means the catalog depends on a small contract, not on the
-engine's internals.
+The catalog needs a few answers from the engine: does a version's pricing spec compile against
+the version's own data (plans, terms, payment modes), its cheapest premium ("from ¥x"), a
+profile's premium (the "cheapest for you" ranking), the inputs a version's formulas use (the
+quote form) and a quote (the quote pages). The rating engine sits above the catalog (it prices
+the catalog's versions), so the catalog never imports it: the engine registers a `RatingEngine`
+in its `AppConfig.ready()` (`huibao.rating.catalog_adapter`), as the sandbox's adapters register
+with the payment's port.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Protocol
+
+from django.core.exceptions import ImproperlyConfigured
 
 from huibao.catalog.models import Plan, ProductVersion
 from huibao.core.errors import FieldError
-from huibao.rating import rules
-from huibao.rating.errors import SpecError
-from huibao.rating.services import build_rating_product
+
+
+class RatingEngine(Protocol):
+    def pricing_problems(self, version: ProductVersion, plans: Sequence[Plan] | None) -> list[FieldError]:
+        """Errors of the version's pricing spec (empty when it compiles against the version)."""
+        ...
+
+    def cheapest_premium(self, version: ProductVersion, plans: Sequence[Plan] | None) -> Decimal | None:
+        """The lowest premium of the version; None when nothing can be priced."""
+        ...
+
+    def premium_for_profile(self, version_id: int, *, age: int, sex: str) -> Decimal | None:
+        """The premium of an insured of `age` and `sex`; None when the profile is not eligible or
+        the version's spec does not compile."""
+        ...
+
+    def referenced_inputs(self, version_id: int) -> frozenset[str]:
+        """The input names the version's pricing formulas use; empty when the spec does not compile."""
+        ...
+
+    def create_quote(
+        self,
+        *,
+        product_code: str,
+        plan_code: str,
+        inputs: Mapping[str, object],
+        user: object | None,
+        channel: str,
+        persist: bool,
+    ) -> object:
+        """A quote of the product's current version (shown by the templates as the engine made it);
+        raises `ValidationFailed` naming every invalid input."""
+        ...
+
+
+_engine: RatingEngine | None = None
+
+
+def register_engine(engine: RatingEngine) -> None:
+    global _engine
+    _engine = engine
+
+
+def engine() -> RatingEngine:
+    if _engine is None:
+        raise ImproperlyConfigured("no rating engine is registered with the catalog")
+    return _engine
 
 
 def pricing_problems(version: ProductVersion, plans: Sequence[Plan] | None = None) -> list[FieldError]:
     """Errors of the version's pricing spec (empty when it compiles against the version)."""
     if not version.pricing:
         return [FieldError("pricing", "required", "the version has no pricing spec")]
-    try:
-        build_rating_product(version, list(plans) if plans is not None else None)
-    except SpecError as exc:
-        where = f"pricing.{exc.step}" if exc.step else "pricing"
-        return [FieldError(where, "spec_error", str(exc))]
-    return []
+    return engine().pricing_problems(version, plans)
 
 
 def cheapest_premium(version: ProductVersion, plans: Sequence[Plan] | None = None) -> Decimal | None:
     """The lowest premium of the version (youngest eligible adult, minimum sum insured, cheapest
-    plan), computed by `huibao.rating.rules.cheapest_premium`; None when nothing can be priced."""
-    product = build_rating_product(version, list(plans) if plans is not None else None)
-    return rules.cheapest_premium(product)
+    plan); None when nothing can be priced."""
+    return engine().cheapest_premium(version, plans)

@@ -7,8 +7,6 @@ transition against `huibao.catalog.states`, writes an audit entry for every chan
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -17,8 +15,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from huibao.catalog import rating_port
-from huibao.catalog.errors import DraftExists, VersionFrozen, VersionNotPublishable
+from huibao.catalog import io, rating_port
+from huibao.catalog.errors import DraftExists, ImportRejected, VersionFrozen, VersionNotPublishable
 from huibao.catalog.io import rules_errors
 from huibao.catalog.models import (
     CatalogRevision,
@@ -34,6 +32,7 @@ from huibao.catalog.models import (
     Scenario,
     VersionStatus,
 )
+from huibao.catalog.rules import document_sha256
 from huibao.catalog.states import PRODUCT_TRANSITIONS, VERSION_TRANSITIONS
 from huibao.core import audit
 from huibao.core.errors import FieldError, NotFound, ValidationFailed
@@ -50,17 +49,6 @@ OBJ_DOCUMENT = "catalog.document"
 
 
 # --- small helpers -------------------------------------------------------------------------------
-
-
-def document_sha256(title: str, body: str, key_clauses: Sequence[Mapping[str, Any]]) -> str:
-    """SHA-256 of what the customer reads: title, body and key clauses in canonical JSON."""
-    canonical = json.dumps(
-        {"title": title, "body": body, "key_clauses": list(key_clauses)},
-        ensure_ascii=False,
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def bump_revision() -> int:
@@ -465,16 +453,28 @@ def save_document(
     return doc
 
 
+def import_product(data: dict[str, Any], *, actor: Any = None, request: Any = None) -> ProductVersion:
+    """Writes a document as a draft version and returns it; all or nothing.
+
+    A new product gets version 1. An existing product gets its open draft replaced, or, when its
+    latest version is published or retired, a new draft numbered one higher. Errors are collected
+    and raised together as `ImportRejected`, each naming its JSON path and rule.
+    """
+    errors = io.import_errors(data)
+    if errors:
+        raise ImportRejected(f"the product document has {len(errors)} error(s)", errors=errors)
+    with transaction.atomic():
+        return save_draft_from_document(data, actor=actor, request=request)
+
+
 def save_draft_from_document(
     data: Mapping[str, Any], *, actor: Any = None, request: Any = None
 ) -> ProductVersion:
     """Writes a validated product document (see `huibao.catalog.io`) as a draft version.
 
-    Call `huibao.catalog.io.import_product`, which validates first; this function assumes a valid
-    document and must run inside its transaction.
+    Call `import_product`, which validates first; this function assumes a valid document and
+    must run inside its transaction.
     """
-    from huibao.catalog import io
-
     p = data["product"]
     insurer = Insurer.objects.get(code=p["insurer"])
     product = Product.objects.select_for_update().filter(code=p["code"]).first()
@@ -529,8 +529,6 @@ def save_draft_from_document(
 
 def write_content(version: ProductVersion, data: Mapping[str, Any]) -> None:
     """Creates the plans, coverages and documents of a document on an empty draft version."""
-    from huibao.catalog import io
-
     plans = Plan.objects.bulk_create(
         [Plan(version=version, **io.plan_kwargs(p, i)) for i, p in enumerate(data["plans"])]
     )

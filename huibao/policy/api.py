@@ -18,10 +18,9 @@ from ninja.security import django_auth
 
 from huibao.application.models import Application
 from huibao.core.errors import NotFound, RateLimited
-from huibao.policy import documents, selectors, services
+from huibao.policy import documents, presenters, selectors, services
 from huibao.policy.limits import VERIFY_LIMIT, over_limit
 from huibao.policy.models import NpsResponse
-from huibao.policy.web import presenters
 
 router = Router(tags=["policies"])
 

@@ -516,7 +516,7 @@ def agent_save_data(request: HttpRequest, public_id: uuid.UUID, payload: Applica
 def agent_invite(request: HttpRequest, public_id: uuid.UUID) -> Status[dict[str, Any]]:
     from django.urls import reverse
 
-    from huibao.application.web.qr import qr_svg
+    from huibao.application.qr import qr_svg
 
     agent = _agent(request)
     app = get_for_agent(public_id, agent, keys_only=True)

@@ -20,13 +20,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from huibao.account.access import staff_required
 from huibao.application.evidence.trace import record_page_view
 from huibao.application.models import Application
+from huibao.application.qr import qr_svg
 from huibao.application.selectors import applications_started_by, data_complete, get_for_agent, items_of
 from huibao.application.services.data import save_data
 from huibao.application.services.invitation import invite_customer
 from huibao.application.services.start import start_application
 from huibao.application.states import OPEN_STATUSES, ApplicationStatus
 from huibao.application.web import forms
-from huibao.application.web.qr import qr_svg
 from huibao.application.web.views import _people_summary, _posted_quote_ids, agent_amended, errors_of
 from huibao.core.errors import DomainError, FieldError, NotFound
 from huibao.core.masking import mask_id_number, mask_phone

@@ -6,8 +6,9 @@ from django.core.management import CommandError, call_command
 
 from huibao.catalog import services
 from huibao.catalog.errors import ImportRejected
-from huibao.catalog.io import export_product, import_product, schema_errors
+from huibao.catalog.io import export_product, schema_errors
 from huibao.catalog.models import Plan, Product, ProductVersion, VersionStatus
+from huibao.catalog.services import import_product
 from huibao.catalog.tests.catalog_docs import product_document, reference_rows
 
 pytestmark = pytest.mark.django_db

@@ -19,8 +19,9 @@ from huibao.catalog.demo import (
 )
 from huibao.catalog.demo.lines import PLATE_PATTERN, VIN_PATTERN
 from huibao.catalog.errors import ImportRejected, VersionNotPublishable
-from huibao.catalog.io import import_product, rules_errors, schema_errors
+from huibao.catalog.io import rules_errors, schema_errors
 from huibao.catalog.models import Document, DocumentKind, Product, ProductStatus, ProductVersion
+from huibao.catalog.services import import_product
 from huibao.catalog.tests.catalog_docs import product_document, reference_rows
 from huibao.catalog.tests.factories import (
     CoverageFactory,

@@ -4,9 +4,9 @@ import pytest
 
 from huibao.catalog import services
 from huibao.catalog.errors import DraftExists, VersionFrozen, VersionNotPublishable
-from huibao.catalog.io import import_product
 from huibao.catalog.models import Document, DocumentKind, ProductStatus, VersionStatus
 from huibao.catalog.selectors import catalog_revision
+from huibao.catalog.services import import_product
 from huibao.catalog.tests.catalog_docs import product_document, reference_rows
 from huibao.core.errors import InvalidTransition
 from huibao.core.models import AuditEntry

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from huibao.catalog import rating_port
 from huibao.catalog.models import DocumentKind, LineOfBusiness, ProductVersion
 from huibao.catalog.search import SearchFilters, search_products
 from huibao.catalog.web import compare as cmp
@@ -30,8 +31,7 @@ from huibao.catalog.web.forms import SORT_LABELS, ProfileForm, QuoteForm, Search
 from huibao.catalog.web.presenters import clause_kind_label, highlight_key_clauses
 from huibao.catalog.web.rankings import cheapest_for_profile
 from huibao.core.context_processors import ELDER_MODE_COOKIE
-from huibao.core.errors import DomainError, ValidationFailed
-from huibao.rating import services as rating
+from huibao.core.errors import ValidationFailed
 
 PAGE_SIZE = 10
 RANKING_SIZE = 10
@@ -235,11 +235,8 @@ def document_detail(request: HttpRequest, code: str, kind: str) -> HttpResponse:
 
 
 def _quote_form(version: ProductVersion, data: Any = None) -> QuoteForm:
-    try:
-        referenced = frozenset(rating.get_rating_product(version.pk).spec.referenced)
-    except DomainError:  # a spec that does not compile: the form still shows, quotes say why
-        referenced = frozenset()
-    return QuoteForm(version, data, referenced=referenced)
+    # A spec that does not compile references nothing: the form still shows, quotes say why.
+    return QuoteForm(version, data, referenced=rating_port.engine().referenced_inputs(version.pk))
 
 
 def _quote(request: HttpRequest, code: str, *, persist: bool) -> tuple[Any, QuoteForm, Any]:
@@ -250,7 +247,7 @@ def _quote(request: HttpRequest, code: str, *, persist: bool) -> tuple[Any, Quot
     quote = None
     if form.is_valid():
         try:
-            quote = rating.create_quote(
+            quote = rating_port.engine().create_quote(
                 product_code=product.code,
                 plan_code=form.plan_code(),
                 inputs=form.engine_inputs(),

@@ -17,10 +17,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from huibao.application.models import Application
 from huibao.core import audit
 from huibao.core.errors import DomainError, NotFound
-from huibao.policy import delivery, documents, selectors, services
+from huibao.policy import delivery, documents, presenters, selectors, services
 from huibao.policy.connector import ACK
 from huibao.policy.limits import UPLOAD_LIMIT, VERIFY_LIMIT, over_limit
-from huibao.policy.web import presenters
 from huibao.policy.web.forms import LookupForm, NpsForm, UploadForm
 
 # --- public verification -------------------------------------------------------------------------

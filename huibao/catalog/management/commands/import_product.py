@@ -9,8 +9,7 @@ from typing import Any
 import yaml
 from django.core.management.base import BaseCommand, CommandError
 
-from huibao.catalog.io import import_product
-from huibao.catalog.services import publish_version
+from huibao.catalog.services import import_product, publish_version
 from huibao.core.errors import DomainError
 
 

@@ -1,4 +1,7 @@
-"""`manage.py setup_demo`: migrate, load the demo market once, create the demo log-ins, print them."""
+"""`manage.py setup_demo`: migrate, load the demo market once, create the demo log-ins, print them.
+
+It sets up every app, so it lives in the application, the app that may know all the others.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,9 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from huibao.account.demo import create_demo_users
+from huibao.catalog.models import Product
+
 
 class Command(BaseCommand):
     help = "Migrate the database, load the demo market (once) and print the demo log-ins."
@@ -16,9 +22,6 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=20261122)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from huibao.account.demo import create_demo_users
-        from huibao.catalog.models import Product
-
         started = time.monotonic()
         call_command("migrate", interactive=False, verbosity=0)
         call_command("setup_roles", verbosity=0)
