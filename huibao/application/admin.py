@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from huibao.application import admin_underwriting  # noqa: F401  (registers the underwriter queue)
 from huibao.application.evidence.export import export_json, export_pdf, render_json
 from huibao.application.evidence.masked import masked_data
 from huibao.application.evidence.proof import timeline_with_proof

@@ -10,20 +10,16 @@ class ApplicationConfig(AppConfig):
         # The engines the application uses announce what happened through their hooks; the
         # application listens here (imported now: the models are ready). The payment's "paid"
         # hook issues the policies in the transaction confirming the payment; the face-check hook
-        # records the provider's result; the underwriting's hook moves a referred application on
-        # once its last case is decided; the policy's recovery issues what was paid, not issued.
+        # records the provider's result; the policy's recovery issues what was paid, not issued.
         from huibao.application.selectors import REFERENCE_KIND
-        from huibao.application.services.confirm import on_cases_decided
         from huibao.application.services.identity import on_face_result
         from huibao.application.services.pay import on_issuance_recovery, on_payment_confirmed
         from huibao.identity.services import face_result
         from huibao.payment.services import payment_paid
         from huibao.policy.services import issuance_recovery
-        from huibao.underwriting.services import cases_decided
 
         payment_paid.register(REFERENCE_KIND, on_payment_confirmed)
         face_result.register(REFERENCE_KIND, on_face_result)
-        cases_decided.register(on_cases_decided)
         issuance_recovery.register(on_issuance_recovery)
 
         # The catalog checks a version's `application_rules` on import and publication with ours.

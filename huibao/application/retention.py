@@ -97,7 +97,7 @@ def purge_related(app: Application, *, dry_run: bool = False) -> dict[str, int]:
     counts: dict[str, int] = {}
     counts.update(payment_services.purge_for_reference(REFERENCE_KIND, ref, dry_run=dry_run))
     counts.update(identity_services.purge_for_reference(REFERENCE_KIND, ref, dry_run=dry_run))
-    counts.update(underwriting_services.purge_for_application(app, dry_run=dry_run))
+    counts.update(underwriting_services.purge_for_application(app.pk, dry_run=dry_run))
     return counts
 
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from huibao.core.benefits import is_death_coverage
 from huibao.core.money import to_fen
-from huibao.underwriting.rules import is_death_coverage
 
 # --- policy numbers ---------------------------------------------------------------------------
 
@@ -215,7 +215,7 @@ def scaled_sum(amount: Decimal, plan_max: Decimal, chosen: Decimal | None) -> De
 
 def death_benefit(coverages: Iterable[tuple[str, str, Decimal]]) -> Decimal:
     """The sum of the (already scaled) sums insured of the death coverages (code says `death`, or
-    the name says 身故; third-party liability excepted — see `underwriting.rules`)."""
+    the name says 身故; third-party liability excepted — see `core.benefits`)."""
     total = Decimal(0)
     for code, name, amount in coverages:
         if amount > 0 and is_death_coverage(code, name):

@@ -1,7 +1,7 @@
 """Underwriting cases referred to a person (人工核保): the underwriter queue.
 
-A case is opened by `services.underwrite_application` for every item the rules refer, and is
-closed either by an underwriter's decision (`services.decide_case`) or by withdrawal when the
+A case is opened by `services.underwrite` for every item the rules refer, and is closed either
+by an underwriter's decision (`services.decide_case`, driven by the application) or by withdrawal when the
 application changes or ends meanwhile. The terms the rules would have set (loading, exclusions)
 are kept as a suggestion for the underwriter.
 """

@@ -21,12 +21,12 @@ fires gives a `Reason` with a Chinese message; loadings add up; exclusions are l
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
+from huibao.core.benefits import is_death_coverage
 from huibao.core.errors import FieldError, ValidationFailed
 
 Outcome = Literal["accept", "accept_with_terms", "refer", "decline"]
@@ -294,21 +294,6 @@ def evaluate(
 
 
 # --- death benefit ---------------------------------------------------------------------------
-
-DEATH_NAME_WORDS = ("身故",)
-# Coverages that pay others (third-party liability) are never the insured's death benefit, even
-# when their code says "death" (交强险 "死亡伤残赔偿").
-LIABILITY_NAME_WORDS = ("责任", "赔偿")
-
-
-def is_death_coverage(code: str, name: str) -> bool:
-    """A coverage pays a death benefit of the insured when its code has the word `death`
-    (`death`, `accidental_death`, `death_disability`…) or its name says 身故, and its name does
-    not make it a liability cover (责任 / 赔偿)."""
-    if any(word in name for word in LIABILITY_NAME_WORDS):
-        return False
-    tokens = re.split(r"[_\-]", code.lower())
-    return "death" in tokens or any(word in name for word in DEATH_NAME_WORDS)
 
 
 def death_benefit(

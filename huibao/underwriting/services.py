@@ -1,61 +1,114 @@
-"""Underwriting use-cases: underwrite an application automatically, decide a referred case,
+"""Underwriting use-cases: underwrite the items of an application, decide a referred case,
 withdraw open cases.
 
-`underwrite_application` runs the version's rules (`huibao.underwriting.rules`) on every item and
-writes the outcome, reasons, loading, exclusions and premium on the item; it opens a case for each
-referred item. It never changes the application's status: the application service moves it from
-the returned outcome; after the last open case of an application is decided, `cases_decided`
-announces it (the application app listens, registered in its `AppConfig.ready()`).
-Every outcome and decision is written to the audit chain on the application.
+Underwriting knows the application only through typed values the application builds
+(`Subject`, `UnderwritingRequest` and its items): it never imports the application app, nor the
+policy app. `underwrite` runs the version's rules (`huibao.underwriting.rules`) on every item and
+answers each item's outcome, reasons, loading, exclusions and premium, which the application
+writes on its items; it opens a case for each referred item. `decide_case` records an
+underwriter's decision on a case and answers what the item becomes and whether the subject
+still has open cases. Every outcome and decision is written to the audit chain on the
+application.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import transaction
-from django.db.models import Sum
 from django.http import HttpRequest
 from django.utils import timezone
 
-from huibao.application.models import Application, ApplicationItem, InsuredPerson
-from huibao.application.premium import total_premium
-from huibao.catalog.models import Coverage
+from huibao.catalog.models import Coverage, ProductVersion
 from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, PermissionDenied, ValidationFailed
-from huibao.core.hooks import Hook
 from huibao.core.money import to_fen
 from huibao.core.states import check_transition
-from huibao.policy.models import Policy, PolicyStatus
 from huibao.underwriting import rules
 from huibao.underwriting.models import UnderwritingCase
 from huibao.underwriting.states import CASE_TRANSITIONS, CaseDecision, CaseStatus
 
 OBJ_TYPE = "application"
 DECIDE_PERMISSION = "underwriting.change_underwritingcase"
-# Policies that count towards an insured person's aggregate limits.
-LIVE_POLICY_STATUSES = (PolicyStatus.IN_FORCE, PolicyStatus.PENDING_START)
 MAX_EXCLUSIONS = 10
 PERCENT = Decimal("0.01")
 MAX_EXCLUSION_LENGTH = 200
 
+Coverages = Sequence[tuple[str, str, Decimal | None]]
+
+
+# --- what underwriting is given ------------------------------------------------------------------
+
+
+class Subject(Protocol):
+    """The application the underwritten items (and so the cases) belong to."""
+
+    @property
+    def pk(self) -> Any: ...
+
+    @property
+    def public_id(self) -> uuid.UUID: ...
+
 
 @dataclass(frozen=True, slots=True)
-class CasesDecided:
-    """The underwriters decided the last open case of `application` (inside `decide_case`'s
-    transaction, the application row locked)."""
+class InsuredToUnderwrite:
+    """The insured person of an item, as the rules see them."""
 
-    application: Application
-    actor: Any
-    request: HttpRequest | None
+    position: int  # 1-based, for the field names of errors (`insured[position - 1]`)
+    id_hash: str
+    birth_date: datetime.date
+    sex: str
+    relation: str
+    occupation_class: int | None
+    health_answers: Mapping[str, bool]
 
 
-cases_decided: Hook[CasesDecided, None] = Hook("underwriting.cases_decided")
+@dataclass(frozen=True, slots=True)
+class ItemToUnderwrite:
+    item_id: int
+    position: int
+    product_version: ProductVersion  # with its product
+    plan_id: int
+    sum_insured: Decimal | None
+    base_premium: Decimal
+    insured: InsuredToUnderwrite
+
+
+@dataclass(frozen=True, slots=True)
+class UnderwritingRequest:
+    """All the items of `subject` in position order. `existing_death_benefit`: per insured
+    person (ID hash), the death benefit they already have or claim on the platform — live
+    policies and the items of other open, confirmed applications — read under the locks of those
+    persons (so no aggregate limit is passed twice by two applications at once)."""
+
+    subject: Subject
+    items: tuple[ItemToUnderwrite, ...]
+    existing_death_benefit: Mapping[str, Decimal]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemOutcome:
+    """What an item becomes: the caller writes it on the item."""
+
+    item_id: int
+    outcome: str
+    reasons: list[dict[str, Any]]
+    loading_percent: Decimal
+    exclusions: list[str]
+    premium: Decimal
+    death_benefit: Decimal
+    case_id: int | None  # the case opened for a referred item
+
+
+@dataclass(frozen=True, slots=True)
+class UnderwritingResult:
+    outcome: str  # the worst item's
+    items: tuple[ItemOutcome, ...]
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -71,12 +124,13 @@ def loaded_premium(base: Decimal, loading_percent: Decimal) -> Decimal:
     return to_fen(base * (1 + loading_percent / 100))
 
 
-def health_answers_of(insured: InsuredPerson) -> dict[str, bool]:
-    raw = json.loads(insured.health_answers or "{}")
+def health_answers(raw: Mapping[str, Any]) -> dict[str, bool]:
+    """The answers that are booleans, by question code (anything else counts as unanswered)."""
     return {str(k): v for k, v in raw.items() if isinstance(v, bool)}
 
 
-def _coverages_by_plan(plan_ids: Iterable[int]) -> dict[int, list[tuple[str, str, Decimal | None]]]:
+def coverages_by_plan(plan_ids: Iterable[int]) -> dict[int, list[tuple[str, str, Decimal | None]]]:
+    """(code, name, sum insured) of each plan's coverages, by plan id (no query for none)."""
     result: dict[int, list[tuple[str, str, Decimal | None]]] = {}
     for plan_id, code, name, amount in Coverage.objects.filter(plan_id__in=set(plan_ids)).values_list(
         "plan_id", "code", "name", "sum_insured"
@@ -85,80 +139,14 @@ def _coverages_by_plan(plan_ids: Iterable[int]) -> dict[int, list[tuple[str, str
     return result
 
 
-def in_force_death_benefit(id_hashes: Iterable[str]) -> dict[str, Decimal]:
-    """Death benefit of live policies on the platform per insured person (by ID hash)."""
-    totals = (
-        Policy.objects.filter(insured_id_hash__in=set(id_hashes), status__in=LIVE_POLICY_STATUSES)
-        .values("insured_id_hash")
-        .annotate(total=Sum("death_benefit"))
-    )
-    return {row["insured_id_hash"]: row["total"] or Decimal(0) for row in totals}
-
-
-# Applications whose accepted (or still referred) items already claim cover for their insured
-# persons: confirmed and not yet issued or closed. Declined items claim nothing.
-CLAIMING_APPLICATION_STATUSES = ("referred", "accepted", "signed", "awaiting_payment")
-CLAIMING_OUTCOMES = ("accept", "accept_with_terms", "refer")
-
-
-def lock_insured_persons(id_hashes: Iterable[str]) -> None:
-    """Serialises underwriting of the same insured persons across applications: locks every
-    insured-person row with one of `id_hashes` (in any application, in primary-key order), so two
-    applications of the same person confirmed at the same time are underwritten one after the
-    other, the second seeing the first's items (no aggregate limit passed twice)."""
-    hashes = sorted(set(id_hashes))
-    if hashes:
-        list(
-            InsuredPerson.objects.select_for_update()
-            .filter(id_hash__in=hashes)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-
-
-def open_application_death_benefit(
-    id_hashes: Iterable[str], *, exclude_application_id: int | None = None
-) -> dict[str, Decimal]:
-    """Death benefit per insured person (by ID hash) claimed by other confirmed applications that
-    are not issued yet (their policies do not count in `in_force_death_benefit` until then)."""
-    items = ApplicationItem.objects.filter(
-        insured__id_hash__in=set(id_hashes),
-        application__status__in=CLAIMING_APPLICATION_STATUSES,
-        underwriting_outcome__in=CLAIMING_OUTCOMES,
-    )
-    if exclude_application_id is not None:
-        items = items.exclude(application_id=exclude_application_id)
-    rows = list(items.values_list("insured__id_hash", "plan_id", "sum_insured"))
-    coverages = _coverages_by_plan(plan_id for _, plan_id, _ in rows)
-    totals: dict[str, Decimal] = {}
-    for id_hash, plan_id, sum_insured in rows:
-        benefit = rules.death_benefit(coverages.get(plan_id, []), sum_insured)
-        totals[id_hash] = totals.get(id_hash, Decimal(0)) + benefit
-    return totals
-
-
-def existing_death_benefit(
-    id_hashes: Iterable[str], *, exclude_application_id: int | None = None
-) -> dict[str, Decimal]:
-    """What an insured person already has or claims on the platform, across insurers and
-    products: live policies plus the items of other open, confirmed applications."""
-    hashes = set(id_hashes)
-    totals = dict(in_force_death_benefit(hashes))
-    pending = open_application_death_benefit(hashes, exclude_application_id=exclude_application_id)
-    for id_hash, amount in pending.items():
-        totals[id_hash] = totals.get(id_hash, Decimal(0)) + amount
-    return totals
-
-
 def facts_for(
-    item: ApplicationItem,
+    item: ItemToUnderwrite,
     *,
     existing_death_benefit: Decimal,
-    coverages: Sequence[tuple[str, str, Decimal | None]],
+    coverages: Coverages,
     on: datetime.date,
 ) -> rules.UnderwritingFacts:
     insured = item.insured
-    assert insured is not None
     version = item.product_version
     return rules.UnderwritingFacts(
         product_code=version.product.code,
@@ -171,15 +159,15 @@ def facts_for(
         sum_insured=item.sum_insured,
         death_benefit=rules.death_benefit(coverages, item.sum_insured),
         existing_death_benefit=existing_death_benefit,
-        health_answers=health_answers_of(insured),
+        health_answers=dict(insured.health_answers),
         premium=item.base_premium,
     )
 
 
-def _case_state(case: UnderwritingCase) -> dict[str, Any]:
+def _case_state(case: UnderwritingCase, position: int) -> dict[str, Any]:
     return {
         "case": case.pk,
-        "item": case.item.position,
+        "item": position,
         "status": case.status,
         "decision": case.decision,
         "loading_percent": case.loading_percent,
@@ -195,54 +183,32 @@ def _move_case(case: UnderwritingCase, target: str) -> None:
 # --- automatic underwriting --------------------------------------------------------------------
 
 
-def underwrite_application(
-    application: Application,
+def underwrite(
+    to_underwrite: UnderwritingRequest,
     *,
     actor: Any = None,
     request: HttpRequest | None = None,
-    items: Sequence[ApplicationItem] | None = None,
-) -> str:
-    """Underwrites every item of `application` and returns the overall outcome (the worst item's).
+) -> UnderwritingResult:
+    """Underwrites every item of the request and answers each item's outcome and the overall
+    outcome (the worst item's). Withdraws the subject's older open cases first and opens a case
+    per referred item. Raises `ValidationFailed` naming `insured[i].health_answers.<code>` for an
+    unanswered health question (the caller's transaction then changes nothing).
 
-    Writes each item's outcome, reasons, loading, exclusions and premium and the application's
-    total premium; opens a case per referred item (after withdrawing the application's older open
-    cases). Raises `ValidationFailed` naming `insured[i].health_answers.<code>` for an unanswered
-    health question, changing nothing.
-
-    `items`: all the application's items in position order, with their insured and product
-    version's product, already locked by the caller in this transaction
-    (`select_for_update(of=("self",))`); they are updated in place. Without them they are read
-    and locked here.
-    """
-    with transaction.atomic():
-        if items is None:
-            items = list(
-                ApplicationItem.objects.select_for_update(of=("self",))
-                .filter(application=application)
-                .select_related("insured", "product_version__product")
-                .order_by("position")
-            )
-        if not items:
-            raise Conflict("投保单没有投保项目", code="no_items")
-        missing = [
-            FieldError("insured", "required", f"第{item.position}项未填写被保险人")
-            for item in items
-            if item.insured is None
-        ]
-        if missing:
-            raise ValidationFailed("insured persons missing", errors=missing)
-        withdraw_open_cases(application, actor=actor, request=request)
-
+    Runs in the caller's transaction, which holds the subject's row lock."""
+    subject = to_underwrite.subject
+    items = to_underwrite.items
+    if not items:
+        raise Conflict("投保单没有投保项目", code="no_items")
+    # No savepoint: an error (an unanswered question) aborts the caller's transaction anyway.
+    with transaction.atomic(savepoint=False):
+        withdraw_open_cases(subject, actor=actor, request=request)
         on = timezone.localdate()
-        coverages = _coverages_by_plan(item.plan_id for item in items)
-        hashes = [item.insured.id_hash for item in items if item.insured]
-        lock_insured_persons(hashes)
-        running = existing_death_benefit(hashes, exclude_application_id=application.pk)
-        decisions: list[tuple[ApplicationItem, rules.UnderwritingDecision, Decimal]] = []
+        coverages = coverages_by_plan(item.plan_id for item in items)
+        running = dict(to_underwrite.existing_death_benefit)
+        decisions: list[tuple[ItemToUnderwrite, rules.UnderwritingDecision, Decimal]] = []
         errors: list[FieldError] = []
         for item in items:
             insured = item.insured
-            assert insured is not None
             existing = running.get(insured.id_hash, Decimal(0))
             facts = facts_for(
                 item, existing_death_benefit=existing, coverages=coverages.get(item.plan_id, []), on=on
@@ -263,52 +229,54 @@ def underwrite_application(
             unique = list({(e.field, e.code): e for e in errors}.values())
             raise ValidationFailed("health questions not answered", errors=unique)
 
+        outcomes: list[ItemOutcome] = []
         for item, decision, benefit in decisions:
             terms = decision.outcome == "accept_with_terms"
-            item.underwriting_outcome = decision.outcome
-            item.underwriting_reasons = [r.as_json() for r in decision.reasons]
-            item.loading_percent = (decision.loading_percent if terms else Decimal(0)).quantize(PERCENT)
-            item.exclusions = list(decision.exclusions) if terms else []
-            item.premium = loaded_premium(item.base_premium, item.loading_percent)
-            item.save(
-                update_fields=[
-                    "underwriting_outcome",
-                    "underwriting_reasons",
-                    "loading_percent",
-                    "exclusions",
-                    "premium",
-                ]
-            )
+            reasons = [r.as_json() for r in decision.reasons]
+            loading = (decision.loading_percent if terms else Decimal(0)).quantize(PERCENT)
+            exclusions = list(decision.exclusions) if terms else []
+            premium = loaded_premium(item.base_premium, loading)
             after: dict[str, Any] = {
                 "item": item.position,
                 "product": item.product_version.product.code,
                 "outcome": decision.outcome,
-                "reasons": item.underwriting_reasons,
-                "loading": item.loading_percent,
-                "exclusions": item.exclusions,
+                "reasons": reasons,
+                "loading": loading,
+                "exclusions": exclusions,
                 "death_benefit": benefit,
-                "premium": item.premium,
+                "premium": premium,
             }
+            case_id: int | None = None
             if decision.outcome == "refer":
                 case = UnderwritingCase.objects.create(
-                    item=item,
+                    item_id=item.item_id,
                     status=CaseStatus.OPEN,
-                    referral_reasons=item.underwriting_reasons,
+                    referral_reasons=reasons,
                     suggested_loading_percent=decision.loading_percent,
                     suggested_exclusions=list(decision.exclusions),
                 )
-                after["case"] = case.pk
+                case_id = after["case"] = case.pk
             audit.record(
                 f"underwriting.{decision.outcome}",
                 OBJ_TYPE,
-                str(application.public_id),
+                str(subject.public_id),
                 actor=actor,
                 after=after,
                 request=request,
             )
-        application.total_premium = total_premium(item for item, _decision, _benefit in decisions)
-        Application.objects.filter(pk=application.pk).update(total_premium=application.total_premium)
-    return rules.worst(d.outcome for _, d, _ in decisions)
+            outcomes.append(
+                ItemOutcome(
+                    item_id=item.item_id,
+                    outcome=decision.outcome,
+                    reasons=reasons,
+                    loading_percent=loading,
+                    exclusions=exclusions,
+                    premium=premium,
+                    death_benefit=benefit,
+                    case_id=case_id,
+                )
+            )
+    return UnderwritingResult(outcome=rules.worst(o.outcome for o in outcomes), items=tuple(outcomes))
 
 
 # --- the underwriter's decision ----------------------------------------------------------------
@@ -368,32 +336,65 @@ def validate_decision(
     return errors, loading, cleaned
 
 
+def check_decision(
+    underwriter: Any, decision: str, reasons: str, loading_percent: Any, exclusions: Iterable[str]
+) -> tuple[Decimal, list[str]]:
+    """The underwriter may decide and the decision is complete: answers (loading, cleaned
+    exclusions); raises PermissionDenied or ValidationFailed naming the fields."""
+    if not (getattr(underwriter, "is_active", False) and underwriter.has_perm(DECIDE_PERMISSION)):
+        raise PermissionDenied("无人工核保权限", code="not_underwriter")
+    errors, loading, cleaned = validate_decision(decision, reasons, loading_percent, exclusions)
+    if errors:
+        raise ValidationFailed("the decision is incomplete", errors=errors)
+    return loading, cleaned
+
+
+@dataclass(frozen=True, slots=True)
+class CaseItem:
+    """The item a case is on, as the decision needs it."""
+
+    position: int
+    base_premium: Decimal  # before any loading
+
+
+@dataclass(frozen=True, slots=True)
+class CaseDecided:
+    """An underwriter decided `case`: what its item becomes (the caller writes it on the item)
+    and whether the subject still has open cases."""
+
+    case: UnderwritingCase
+    item_id: int
+    outcome: str
+    reasons: list[dict[str, Any]]  # the underwriter's first, then the rules' referral reasons
+    loading_percent: Decimal
+    exclusions: list[str]
+    premium: Decimal
+    still_open: bool
+
+
 def decide_case(
     case: UnderwritingCase,
     *,
+    subject: Subject,
+    item: CaseItem,
     decision: str,
     underwriter: Any,
     reasons: str,
     loading_percent: Decimal | int | str = 0,
     exclusions: Sequence[str] = (),
     request: HttpRequest | None = None,
-) -> UnderwritingCase:
-    """An underwriter decides an open case: the item gets the outcome, terms and premium; when it
-    was the application's last open case, the application resumes (`resume_after_referral`)."""
-    if not (getattr(underwriter, "is_active", False) and underwriter.has_perm(DECIDE_PERMISSION)):
-        raise PermissionDenied("无人工核保权限", code="not_underwriter")
-    errors, loading, cleaned = validate_decision(decision, reasons, loading_percent, exclusions)
-    if errors:
-        raise ValidationFailed("the decision is incomplete", errors=errors)
+) -> CaseDecided:
+    """An underwriter decides an open case of `subject` on `item`: the case is decided and
+    written to the audit chain.
 
-    with transaction.atomic():
-        # The application first, then the case: the order every application service locks in.
-        application_id = ApplicationItem.objects.values_list("application_id", flat=True).get(pk=case.item_id)
-        application = Application.objects.select_for_update().get(pk=application_id)
-        locked = UnderwritingCase.objects.select_for_update().select_related("item").get(pk=case.pk)
+    Runs in the caller's transaction, which holds the subject's and the item's row locks (in
+    that order, as every application use-case locks: the case is locked after them)."""
+    loading, cleaned = check_decision(underwriter, decision, reasons, loading_percent, exclusions)
+    with transaction.atomic(savepoint=False):
+        locked = UnderwritingCase.objects.select_for_update().get(pk=case.pk)
         if locked.status != CaseStatus.OPEN:
             raise Conflict(f"该核保案件{locked.get_status_display()}，不能再作决定", code="case_not_open")
-        before = _case_state(locked)
+        before = _case_state(locked, item.position)
         _move_case(locked, CaseStatus.DECIDED)
         locked.decision = decision
         locked.loading_percent = loading
@@ -412,14 +413,9 @@ def decide_case(
                 "decided_at",
             ]
         )
-
-        item = ApplicationItem.objects.select_for_update().get(pk=locked.item_id)
-        item.underwriting_outcome = decision
-        item.loading_percent = loading
-        item.exclusions = cleaned
-        item.premium = loaded_premium(item.base_premium, loading)
+        premium = loaded_premium(item.base_premium, loading)
         label = CaseDecision(decision).label
-        item.underwriting_reasons = [
+        item_reasons = [
             {
                 "code": f"underwriter_{decision}",
                 "message": f"人工核保：{label}。{locked.decision_reasons}",
@@ -427,64 +423,57 @@ def decide_case(
             },
             *[r for r in locked.referral_reasons if not str(r.get("code", "")).startswith("underwriter_")],
         ]
-        item.save(
-            update_fields=[
-                "underwriting_outcome",
-                "underwriting_reasons",
-                "loading_percent",
-                "exclusions",
-                "premium",
-            ]
-        )
-        application.total_premium = total_premium(ApplicationItem.objects.filter(application=application))
-        application.save(update_fields=["total_premium", "updated_at"])
         audit.record(
             "underwriting.case_decided",
             OBJ_TYPE,
-            str(application.public_id),
+            str(subject.public_id),
             actor=underwriter,
             before=before,
             after={
-                **_case_state(locked),
+                **_case_state(locked, item.position),
                 "reasons": locked.decision_reasons,
-                "premium": item.premium,
+                "premium": premium,
             },
             request=request,
         )
         still_open = UnderwritingCase.objects.filter(
-            item__application=application, status=CaseStatus.OPEN
+            item__application_id=subject.pk, status=CaseStatus.OPEN
         ).exists()
-        if not still_open:
-            cases_decided.announce(CasesDecided(application, underwriter, request))
-    locked.item = item
-    return locked
+    return CaseDecided(
+        case=locked,
+        item_id=locked.item_id,
+        outcome=decision,
+        reasons=item_reasons,
+        loading_percent=loading,
+        exclusions=cleaned,
+        premium=premium,
+        still_open=still_open,
+    )
 
 
-def withdraw_open_cases(
-    application: Application, *, actor: Any = None, request: HttpRequest | None = None
-) -> int:
-    """Withdraws the application's open cases (it was amended, re-underwritten or closed);
-    returns how many."""
+def withdraw_open_cases(subject: Subject, *, actor: Any = None, request: HttpRequest | None = None) -> int:
+    """Withdraws the subject's open cases (it was amended, re-underwritten or closed); returns
+    how many."""
     with transaction.atomic():
         cases = list(
             UnderwritingCase.objects.select_for_update(of=("self",))
-            .filter(item__application=application, status=CaseStatus.OPEN)
+            .filter(item__application_id=subject.pk, status=CaseStatus.OPEN)
             .select_related("item")
             .order_by("id")
         )
         now = timezone.now()
         for case in cases:
-            before = _case_state(case)
+            before = _case_state(case, case.item.position)
             _move_case(case, CaseStatus.WITHDRAWN)
             case.withdrawn_at = now
             case.save(update_fields=["status", "withdrawn_at"])
             audit.record(
                 "underwriting.case_withdrawn",
                 OBJ_TYPE,
-                str(application.public_id),
+                str(subject.public_id),
                 actor=actor or "system",
                 before=before,
-                after=_case_state(case),
+                after=_case_state(case, case.item.position),
                 request=request,
             )
     return len(cases)
@@ -495,25 +484,33 @@ def open_cases() -> Any:
     return UnderwritingCase.objects.filter(status=CaseStatus.OPEN).order_by("created_at", "id")
 
 
-__all__ = [
-    "decide_case",
-    "existing_death_benefit",
-    "in_force_death_benefit",
-    "loaded_premium",
-    "open_cases",
-    "underwrite_application",
-    "validate_decision",
-    "withdraw_open_cases",
-]
-
-
-def purge_for_application(application: Application, *, dry_run: bool = False) -> dict[str, int]:
-    """Deletes the underwriting cases of `application`'s items (they hold the health answers and
-    the underwriter's reasons) as the application is deleted at the end of its retention; returns
-    the count (what would be deleted, with `dry_run`). Runs in the caller's transaction. The
-    cascade from the items would delete them too; this makes it explicit and counted."""
-    cases = UnderwritingCase.objects.filter(item__application=application)
+def purge_for_application(application_id: int, *, dry_run: bool = False) -> dict[str, int]:
+    """Deletes the underwriting cases of the application's items (they hold the health answers
+    and the underwriter's reasons) as the application is deleted at the end of its retention;
+    returns the count (what would be deleted, with `dry_run`). Runs in the caller's transaction.
+    The cascade from the items would delete them too; this makes it explicit and counted."""
+    cases = UnderwritingCase.objects.filter(item__application_id=application_id)
     counts = {"underwriting_cases": cases.count()}
     if not dry_run and counts["underwriting_cases"]:
         UnderwritingCase.objects.filter(pk__in=list(cases.values_list("pk", flat=True))).delete()
     return counts
+
+
+__all__ = [
+    "CaseDecided",
+    "CaseItem",
+    "InsuredToUnderwrite",
+    "ItemOutcome",
+    "ItemToUnderwrite",
+    "Subject",
+    "UnderwritingRequest",
+    "UnderwritingResult",
+    "check_decision",
+    "decide_case",
+    "loaded_premium",
+    "open_cases",
+    "purge_for_application",
+    "underwrite",
+    "validate_decision",
+    "withdraw_open_cases",
+]

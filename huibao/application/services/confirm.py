@@ -22,9 +22,9 @@ from huibao.application.services._common import (
     _require_owner,
 )
 from huibao.application.services.loaded import _remember_loaded
+from huibao.application.services.underwriting import underwrite_application
 from huibao.application.states import ApplicationStatus, UnderwritingOutcome
 from huibao.core.errors import Conflict, ValidationFailed
-from huibao.underwriting.services import CasesDecided, underwrite_application
 
 
 def confirm(
@@ -131,11 +131,6 @@ def resume_after_referral(
         app.save()
         record_step(app, "underwriting_decided", actor=actor, request=request, detail={"outcome": overall})
     return app
-
-
-def on_cases_decided(event: CasesDecided) -> None:
-    """Underwriting hook: the last open case of the application was decided."""
-    resume_after_referral(event.application, actor=event.actor, request=event.request)
 
 
 def drop_declined_items(

@@ -36,6 +36,7 @@ from huibao.application.services.disclosure import confirm_clause, finish_readin
 from huibao.application.services.identity import verify_identity
 from huibao.application.services.invitation import claim_invitation, invite_customer
 from huibao.application.services.pay import pay
+from huibao.application.services.referral import decide_case
 from huibao.application.services.sign import sign
 from huibao.application.services.start import start_application
 from huibao.application.states import ApplicationStatus
@@ -293,8 +294,6 @@ def test_agent_started_application_names_the_agent_and_masks_the_data(clock, pro
 
 
 def test_referred_application_shows_the_underwriter_and_the_terms_agreed(clock, user) -> None:
-    from huibao.underwriting.services import decide_case
-
     # given a product that refers an applicant who was in hospital
     question = {"code": "hospitalised", "text": "过去2年内是否曾住院？", "knock_out_answer": True}
     product = f.simple_product(

@@ -11,6 +11,7 @@ from huibao.application.rules import InsuredInput
 from huibao.application.services.confirm import agree_terms, confirm, drop_declined_items
 from huibao.application.services.data import save_data
 from huibao.application.services.identity import verify_identity
+from huibao.application.services.referral import decide_case
 from huibao.application.services.sign import sign
 from huibao.application.services.start import start_application
 from huibao.application.states import ApplicationStatus
@@ -46,7 +47,6 @@ def test_an_application_with_a_loading_can_be_signed_after_the_terms_are_agreed(
 
 
 def test_an_underwriters_loading_can_be_agreed_and_signed() -> None:
-    from huibao.underwriting.services import decide_case
     from huibao.underwriting.tests.factories import underwriter
 
     user = f.customer()

@@ -10,9 +10,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from huibao.account.models import User, UserKind
 from huibao.application.models import Application
+from huibao.application.services import referral
+from huibao.application.services import underwriting as application_underwriting
 from huibao.application.states import ApplicationStatus
 from huibao.core.models import AuditEntry
-from huibao.underwriting import services
 from huibao.underwriting.models import CaseStatus, UnderwritingCase
 from huibao.underwriting.tests import factories as f
 
@@ -52,7 +53,7 @@ def referred_case(name: str = "张三丰") -> UnderwritingCase:
     version = f.product_version(name="守卫者重疾险")
     insured = f.Insured(answers={**f.NO, "hospitalised": True, "chronic": True}, name=name)
     app = f.application([(version, insured, 300_000, "1000.00")])
-    services.underwrite_application(app)
+    application_underwriting.underwrite_application(app)
     Application.objects.filter(pk=app.pk).update(status=ApplicationStatus.REFERRED)
     return UnderwritingCase.objects.get(item__application=app, status=CaseStatus.OPEN)
 
@@ -61,7 +62,7 @@ def test_the_queue_lists_open_cases_first_with_masked_insured(underwriter) -> No
     # given: an older case already decided, a newer one open
     client, user = underwriter
     old = referred_case("李四光")
-    services.decide_case(old, decision="accept", underwriter=user, reasons="ok")
+    referral.decide_case(old, decision="accept", underwriter=user, reasons="ok")
     new = referred_case("张三丰")
 
     # when
@@ -154,7 +155,7 @@ def test_a_viewer_sees_the_case_but_cannot_decide(viewer) -> None:
 def test_a_decided_case_shows_the_decision_without_a_form(underwriter) -> None:
     client, user = underwriter
     case = referred_case()
-    services.decide_case(case, decision="decline", underwriter=user, reasons="肝功能异常，拒保")
+    referral.decide_case(case, decision="decline", underwriter=user, reasons="肝功能异常，拒保")
 
     page = client.get(f"{LIST_URL}{case.pk}/change/").content.decode()
 

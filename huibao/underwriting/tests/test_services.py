@@ -8,6 +8,8 @@ from decimal import Decimal
 import pytest
 
 from huibao.application.models import Application
+from huibao.application.services import referral
+from huibao.application.services import underwriting as application_underwriting
 from huibao.application.services.confirm import confirm
 from huibao.application.services.data import save_data
 from huibao.application.services.identity import verify_identity
@@ -44,7 +46,7 @@ def test_a_clean_declaration_is_accepted_at_the_base_premium(version) -> None:
     app = f.application([(version, f.Insured(), 300_000, "1000.00")])
 
     # when
-    outcome = services.underwrite_application(app, actor="tester")
+    outcome = application_underwriting.underwrite_application(app, actor="tester")
 
     # then
     item = app.items.get()
@@ -63,7 +65,7 @@ def test_loading_and_exclusion_change_the_premium_and_are_audited(version) -> No
     app = f.application([(version, insured, 300_000, "1234.57")])
 
     # when
-    outcome = services.underwrite_application(app)
+    outcome = application_underwriting.underwrite_application(app)
 
     # then
     item = app.items.get()
@@ -87,7 +89,7 @@ def test_a_referral_opens_a_case_and_underwriting_again_withdraws_it(version) ->
     app = f.application([(version, insured, 300_000, "1000.00")])
 
     # when
-    assert services.underwrite_application(app) == "refer"
+    assert application_underwriting.underwrite_application(app) == "refer"
 
     # then
     case = UnderwritingCase.objects.get()
@@ -98,7 +100,7 @@ def test_a_referral_opens_a_case_and_underwriting_again_withdraws_it(version) ->
     assert item.underwriting_outcome == "refer" and item.premium == Decimal("1000.00")
 
     # when: underwritten again (e.g. after an amendment)
-    assert services.underwrite_application(app) == "refer"
+    assert application_underwriting.underwrite_application(app) == "refer"
 
     # then
     assert list(UnderwritingCase.objects.order_by("id").values_list("status", flat=True)) == [
@@ -116,7 +118,7 @@ def test_the_worst_item_decides_the_application(version) -> None:
     app = f.application([(ok, insured, 100_000, 50), (other, insured, 100_000, 500)])
 
     # when
-    outcome = services.underwrite_application(app)
+    outcome = application_underwriting.underwrite_application(app)
 
     # then
     assert outcome == "decline"
@@ -134,7 +136,7 @@ def test_an_unanswered_question_is_refused_and_changes_nothing(version) -> None:
 
     # when
     with pytest.raises(ValidationFailed) as exc:
-        services.underwrite_application(app)
+        application_underwriting.underwrite_application(app)
 
     # then
     assert {e.field for e in exc.value.errors} == {
@@ -148,7 +150,7 @@ def test_an_unanswered_question_is_refused_and_changes_nothing(version) -> None:
 
 def test_age_referral_uses_the_insured_birth_date(version) -> None:
     app = f.application([(version, f.Insured(birth=f.years_ago(56)), 300_000, 1000)])
-    assert services.underwrite_application(app) == "refer"
+    assert application_underwriting.underwrite_application(app) == "refer"
     assert app.items.get().underwriting_reasons[0]["code"] == "refer_age"
 
 
@@ -163,7 +165,7 @@ def test_a_child_over_the_aggregate_death_limit_is_declined_counting_live_polici
     app = f.application([(version, child, 100_000, 300)])
 
     # when
-    outcome = services.underwrite_application(app)
+    outcome = application_underwriting.underwrite_application(app)
 
     # then: 150,000 + 100,000 > 200,000 (the cancelled policy does not count)
     assert outcome == "decline"
@@ -182,7 +184,7 @@ def test_earlier_items_of_the_same_application_count_for_the_same_insured(versio
     )
 
     # when
-    services.underwrite_application(app)
+    application_underwriting.underwrite_application(app)
 
     # then: the first fits, the second exceeds ¥200,000 together; the sibling is separate
     outcomes = list(app.items.order_by("position").values_list("underwriting_outcome", flat=True))
@@ -194,7 +196,7 @@ def test_cover_without_death_benefit_does_not_count(version) -> None:
     f.policy_in_force(child, 200_000)
     medical = f.product_version(coverages=(("general_medical", "一般医疗保险金", 2_000_000),), name="医疗险")
     app = f.application([(medical, child, None, 300)])
-    assert services.underwrite_application(app) == "accept"
+    assert application_underwriting.underwrite_application(app) == "accept"
 
 
 # --- the underwriter's decision ----------------------------------------------------------------------
@@ -207,7 +209,7 @@ def referred(version, *answers: dict[str, bool]) -> Application:
         for i, a in enumerate(answers)
     ]
     app = f.application(items)
-    assert services.underwrite_application(app) == "refer"
+    assert application_underwriting.underwrite_application(app) == "refer"
     Application.objects.filter(pk=app.pk).update(status=ApplicationStatus.REFERRED)
     app.refresh_from_db()
     return app
@@ -220,7 +222,7 @@ def test_deciding_the_last_case_writes_the_terms_and_resumes_the_application(ver
     uw = f.underwriter()
 
     # when
-    decided = services.decide_case(
+    decided = referral.decide_case(
         case,
         decision="accept_with_terms",
         underwriter=uw,
@@ -251,14 +253,14 @@ def test_the_application_waits_for_every_case_and_a_decline_waits_for_the_custom
     uw = f.underwriter()
 
     # when
-    services.decide_case(first, decision="accept", underwriter=uw, reasons="已复查正常")
+    referral.decide_case(first, decision="accept", underwriter=uw, reasons="已复查正常")
 
     # then
     app.refresh_from_db()
     assert app.status == ApplicationStatus.REFERRED
 
     # when
-    services.decide_case(second, decision="decline", underwriter=uw, reasons="住院原因为肝硬化，拒保")
+    referral.decide_case(second, decision="decline", underwriter=uw, reasons="住院原因为肝硬化，拒保")
 
     # then: the other insured was accepted: the customer may go on without the declined one
     app.refresh_from_db()
@@ -273,7 +275,7 @@ def test_declining_every_referred_item_declines_the_application(version) -> None
     app = referred(version, {"hospitalised": True}, {"hospitalised": True})
     uw = f.underwriter()
     for case in UnderwritingCase.objects.order_by("id"):
-        services.decide_case(case, decision="decline", underwriter=uw, reasons="拒保")
+        referral.decide_case(case, decision="decline", underwriter=uw, reasons="拒保")
     app.refresh_from_db()
     assert app.status == ApplicationStatus.DECLINED and app.total_premium == 0
 
@@ -298,7 +300,7 @@ def test_an_incomplete_decision_is_refused_and_changes_nothing(version, kwargs, 
 
     # when
     with pytest.raises(ValidationFailed) as exc:
-        services.decide_case(case, underwriter=f.underwriter(), **kwargs)
+        referral.decide_case(case, underwriter=f.underwriter(), **kwargs)
 
     # then
     assert field in {e.field for e in exc.value.errors}
@@ -311,19 +313,19 @@ def test_a_closed_case_cannot_be_decided_and_only_underwriters_decide(version) -
     app = referred(version, {"hospitalised": True})
     case = UnderwritingCase.objects.get()
     with pytest.raises(PermissionDenied):
-        services.decide_case(
+        referral.decide_case(
             case, decision="accept", underwriter=f.underwriter("viewer", can_decide=False), reasons="x"
         )
     uw = f.underwriter()
-    services.decide_case(case, decision="accept", underwriter=uw, reasons="ok")
+    referral.decide_case(case, decision="accept", underwriter=uw, reasons="ok")
     with pytest.raises(Conflict):
-        services.decide_case(case, decision="decline", underwriter=uw, reasons="changed my mind")
+        referral.decide_case(case, decision="decline", underwriter=uw, reasons="changed my mind")
     assert UnderwritingCase.objects.get().decision == "accept"
     # a withdrawn case neither
     app2 = referred(version, {"hospitalised": True})
     assert services.withdraw_open_cases(app2) == 1
     with pytest.raises(Conflict):
-        services.decide_case(
+        referral.decide_case(
             UnderwritingCase.objects.get(item__application=app2),
             decision="accept",
             underwriter=uw,
@@ -368,7 +370,7 @@ def test_the_application_flow_refers_then_resumes_after_the_decision() -> None:
     case = UnderwritingCase.objects.get(item__application=app, status=CaseStatus.OPEN)
 
     # when
-    services.decide_case(case, decision="accept", underwriter=f.underwriter(), reasons="住院为分娩，正常")
+    referral.decide_case(case, decision="accept", underwriter=f.underwriter(), reasons="住院为分娩，正常")
 
     # then
     app.refresh_from_db()
@@ -382,13 +384,13 @@ def test_open_confirmed_applications_of_the_same_insured_count_towards_the_aggre
     # given: an 8-year-old with ¥150,000 of death cover in an accepted, not yet issued application
     child = f.Insured(birth=f.years_ago(8), relation="child", name="王小小")
     first = f.application([(version, child, 150_000, 300)])
-    assert services.underwrite_application(first) == "accept"
+    assert application_underwriting.underwrite_application(first) == "accept"
     Application.objects.filter(pk=first.pk).update(status=ApplicationStatus.ACCEPTED)
     other = f.product_version(name="另一家的重疾险")
     second = f.application([(other, f.Insured(birth=child.birth, id_number=child.id_number), 150_000, 300)])
 
     # when: a second application of the same child, at another insurer
-    outcome = services.underwrite_application(second)
+    outcome = application_underwriting.underwrite_application(second)
 
     # then: ¥300,000 together exceeds ¥200,000
     assert outcome == "decline"
@@ -406,11 +408,11 @@ def test_open_confirmed_applications_of_the_same_insured_count_towards_the_aggre
 def test_drafts_closed_applications_and_declined_items_do_not_count(version, status, first_outcome) -> None:
     child = f.Insured(birth=f.years_ago(8), relation="child", name="王小小")
     first = f.application([(version, child, 150_000, 300)])
-    services.underwrite_application(first)
+    application_underwriting.underwrite_application(first)
     first.items.update(underwriting_outcome=first_outcome)
     Application.objects.filter(pk=first.pk).update(status=status)
     second = f.application([(version, f.Insured(birth=child.birth, id_number=child.id_number), 150_000, 300)])
-    assert services.underwrite_application(second) == "accept"
+    assert application_underwriting.underwrite_application(second) == "accept"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -431,21 +433,21 @@ def test_two_applications_of_the_same_child_confirmed_at_once_cannot_both_pass_t
     # Both reach the read of what the child already has at the same moment, unless one waits
     # for the other's lock (then the barrier times out and it reads after the other committed).
     barrier = threading.Barrier(2, timeout=3)
-    original = services.existing_death_benefit
+    original = application_underwriting.existing_death_benefit
 
     def meet_then_read(*args, **kwargs):
         with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait()
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(services, "existing_death_benefit", meet_then_read)
+    monkeypatch.setattr(application_underwriting, "existing_death_benefit", meet_then_read)
     outcomes: dict[int, str] = {}
 
     def confirm(app: Application) -> None:
         try:
             with transaction.atomic():
                 Application.objects.select_for_update().get(pk=app.pk)
-                outcome = services.underwrite_application(app)
+                outcome = application_underwriting.underwrite_application(app)
                 status = ApplicationStatus.DECLINED if outcome == "decline" else ApplicationStatus.ACCEPTED
                 Application.objects.filter(pk=app.pk).update(status=status)
             outcomes[app.pk] = outcome

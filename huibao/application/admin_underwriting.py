@@ -1,9 +1,11 @@
-"""The underwriter queue in the back office (人工核保).
+"""The underwriter queue in the back office (人工核保), registered by the application app (it
+shows the application's data; underwriting does not import the application), at the
+underwriting case's usual admin address.
 
 The list shows open cases first (oldest first), with the application number, product, the insured
 (masked), age and why the rules referred it. A case's page shows the health declaration (question
 and answer) and the referral reasons, and — for users with `underwriting.change_underwritingcase`
-— a form to decide it. The decision goes through `services.decide_case`, which checks it, writes
+— a form to decide it. The decision goes through `referral.decide_case`, which checks it, writes
 the audit entry with the underwriter as actor and resumes the application. Nothing is edited
 through a model form: no add, no delete, no raw save.
 """
@@ -24,6 +26,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from huibao.application.models import ApplicationItem
+from huibao.application.services import referral
+from huibao.application.services import underwriting as application_underwriting
 from huibao.application.states import Relation
 from huibao.core.errors import DomainError
 from huibao.core.masking import mask_id_number, mask_name
@@ -210,7 +214,7 @@ class UnderwritingCaseAdmin(admin.ModelAdmin):
 
     def _decide(self, request: HttpRequest, case: UnderwritingCase, form: DecideForm) -> bool:
         try:
-            services.decide_case(
+            referral.decide_case(
                 case,
                 decision=form.cleaned_data["decision"],
                 underwriter=request.user,
@@ -232,7 +236,7 @@ class UnderwritingCaseAdmin(admin.ModelAdmin):
         insured = item.insured
         today = timezone.localdate()
         version = item.product_version
-        answers = services.health_answers_of(insured) if insured is not None else {}
+        answers = application_underwriting.health_answers_of(insured) if insured is not None else {}
         health = [
             {
                 "text": q.get("text", q["code"]),
@@ -242,7 +246,7 @@ class UnderwritingCaseAdmin(admin.ModelAdmin):
             for q in version.eligibility.get("health_questions") or []
         ]
         existing = (
-            services.existing_death_benefit(
+            application_underwriting.existing_death_benefit(
                 [insured.id_hash], exclude_application_id=item.application_id
             ).get(insured.id_hash)
             if insured is not None
