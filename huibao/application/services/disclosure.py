@@ -16,6 +16,7 @@ from huibao.application.models import Application, ClauseConfirmation, Disclosur
 from huibao.application.selectors import Target, doc_key, key_clauses, required_documents
 from huibao.application.services._common import _locked, _require_open, _require_owner
 from huibao.catalog.models import Document
+from huibao.core import audit
 from huibao.core.errors import FieldError, NotFound, ValidationFailed
 
 
@@ -374,7 +375,7 @@ def confirm_clause_and_show_next(
     """Confirms a key clause and, in the same transaction, shows the next one (`show_next_clause`)
     — what a client does next anyway, in one round trip instead of two: a phone on a slow network
     waits once. One lock of the application and one read of its clause rows serve both."""
-    with transaction.atomic():
+    with transaction.atomic(), audit.batched():
         app = _locked(application)  # a stranger gets the same 404 as from `confirm_clause`
         _require_open(app)
         _require_owner(app, user)
@@ -394,7 +395,7 @@ def finish_reading_and_show_next(
 ) -> tuple[DisclosureReading, ClauseConfirmation | None]:
     """Finishes a reading (`finish_reading`, with all its checks) and shows the first key clause
     it unlocks (`show_next_clause`), in one transaction and one round trip, under one lock."""
-    with transaction.atomic():
+    with transaction.atomic(), audit.batched():
         app = _locked(application)
         _require_open(app)
         _require_owner(app, user)
