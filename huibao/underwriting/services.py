@@ -214,7 +214,8 @@ def underwrite_application(
     (`select_for_update(of=("self",))`); they are updated in place. Without them they are read
     and locked here.
     """
-    with transaction.atomic():
+    # With the caller's locked items the caller owns the transaction: no savepoint of its own.
+    with transaction.atomic(savepoint=items is None):
         if items is None:
             items = list(
                 ApplicationItem.objects.select_for_update(of=("self",))
@@ -465,7 +466,7 @@ def withdraw_open_cases(
 ) -> int:
     """Withdraws the application's open cases (it was amended, re-underwritten or closed);
     returns how many."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # nothing here is rolled back on its own
         cases = list(
             UnderwritingCase.objects.select_for_update(of=("self",))
             .filter(item__application=application, status=CaseStatus.OPEN)
