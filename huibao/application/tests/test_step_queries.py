@@ -45,20 +45,20 @@ CONSENT_RULES = {"signature": "confirmation", "insured_consent": "death_cover_ot
 # and the sandbox identity provider's and pay page's own rows included).
 MAX_QUERIES = {
     "start": 8,
-    "data": 15,
+    "data": 14,
     "identity": 23,
-    "confirm": 25,
+    "confirm": 20,
     "open": 9,
     "read": 8,
     "clause_show": 9,
     "clause_confirm": 8,
     # answered with the next clause, shown (`?show_next=true`): one lock and one read of the clause
     # rows serve both halves
-    "read_next": 11,
+    "read_next": 10,
     "clause_confirm_next": 8,
-    "sign": 16,
-    "pay": 16,
-    "notify": 24,
+    "sign": 15,
+    "pay": 14,
+    "notify": 23,
     "detail": 12,
 }
 
