@@ -24,6 +24,7 @@ from huibao.application.services._common import (
 from huibao.application.services.loaded import _remember_loaded
 from huibao.application.services.underwriting import underwrite_application
 from huibao.application.states import ApplicationStatus, UnderwritingOutcome
+from huibao.core import audit
 from huibao.core.errors import Conflict, ValidationFailed
 
 
@@ -37,7 +38,7 @@ def confirm(
     """The customer confirms the data they checked: it is locked and underwritten.
     `expected_revision`: the data revision the customer was shown; if the data changed since
     (another tab, the agent), nothing is confirmed."""
-    with transaction.atomic():
+    with transaction.atomic(), audit.batched():
         app = _locked(application)
         _require_owner(app, user)
         if app.status != ApplicationStatus.DRAFT:

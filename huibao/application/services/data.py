@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import prefetch_related_objects
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -124,7 +124,12 @@ def save_data(
         if was_locked:
             _back_to_draft(app)
         app.save()
-        prefetch_related_objects(persons, "beneficiaries")  # as just written, for the digest and the state
+        # As just written, for the digest and the state: none to read when none was written (the
+        # persons' earlier ones were deleted in `_write_data`).
+        written = any(p["beneficiaries"] for p in values["persons"])
+        prefetch_related_objects(
+            persons, "beneficiaries" if written else Prefetch("beneficiaries", Beneficiary.objects.none())
+        )
         record_step(
             app,
             "data_saved" if not was_locked else "amended",

@@ -16,6 +16,7 @@ from huibao.application.models import Application, ClauseConfirmation, Disclosur
 from huibao.application.selectors import Target, doc_key, key_clauses, required_documents
 from huibao.application.services._common import _locked, _require_open, _require_owner
 from huibao.catalog.models import Document
+from huibao.core import audit
 from huibao.core.errors import FieldError, NotFound, ValidationFailed
 
 
@@ -76,59 +77,75 @@ def finish_reading(
 ) -> DisclosureReading:
     """Marks a document read: it must have been opened, scrolled to its end and open at least
     its minimum time, all measured by the server."""
-    now = now or timezone.now()
     with transaction.atomic():
         app = _locked(application)
         _require_open(app)
         _require_owner(app, user)
-        doc = _document_of(app, document_id)
-        reading = DisclosureReading.objects.filter(application=app, content_sha256=doc_key(doc)).first()
-        if reading is not None:
-            _share_document(reading, doc)
-        if reading is None:
-            raise ValidationFailed(
-                "open it first",
-                errors=[FieldError("document", "not_opened", f"请先打开并阅读《{doc.title}》")],
-            )
-        if reading.completed_at is not None:
-            return reading
-        if not scrolled_to_end:
-            raise ValidationFailed(
-                "scroll to the end",
-                errors=[FieldError("scrolled_to_end", "not_scrolled", f"请将《{doc.title}》滑动阅读至文末")],
-            )
-        elapsed = (now - reading.opened_at).total_seconds()
-        if elapsed < doc.min_read_seconds:
-            left = int(doc.min_read_seconds - elapsed + 0.999)
-            raise ValidationFailed(
-                "reading time too short",
-                errors=[
-                    FieldError(
-                        "reading_time",
-                        "too_short",
-                        f"《{doc.title}》需阅读至少{doc.min_read_seconds}秒，还需{left}秒",
-                    )
-                ],
-            )
-        reading.scrolled_to_end_at = now
-        reading.completed_at = now
-        reading.seconds_open = int(elapsed)
-        reading.save(update_fields=["scrolled_to_end_at", "completed_at", "seconds_open"])
-        record_step(
-            app,
-            "document_read",
-            actor=user,
-            request=request,
-            page="application/document.html",
-            detail={
-                "document": doc.pk,
-                "title": doc.title,
-                "content_sha256": doc.content_sha256,
-                "seconds_open": int(elapsed),
-                "opened_at": reading.opened_at,
-            },
+        reading, _doc = _finish_reading(
+            app, document_id, scrolled_to_end=scrolled_to_end, user=user, request=request, now=now
         )
     return reading
+
+
+def _finish_reading(
+    app: Application,
+    document_id: int,
+    *,
+    scrolled_to_end: bool,
+    user: Any,
+    request: HttpRequest | None,
+    now: datetime.datetime | None = None,
+) -> tuple[DisclosureReading, Document]:
+    """`finish_reading` on the application locked by the caller, open and the user's."""
+    now = now or timezone.now()
+    doc = _document_of(app, document_id)
+    reading = DisclosureReading.objects.filter(application=app, content_sha256=doc_key(doc)).first()
+    if reading is not None:
+        _share_document(reading, doc)
+    if reading is None:
+        raise ValidationFailed(
+            "open it first",
+            errors=[FieldError("document", "not_opened", f"请先打开并阅读《{doc.title}》")],
+        )
+    if reading.completed_at is not None:
+        return reading, doc
+    if not scrolled_to_end:
+        raise ValidationFailed(
+            "scroll to the end",
+            errors=[FieldError("scrolled_to_end", "not_scrolled", f"请将《{doc.title}》滑动阅读至文末")],
+        )
+    elapsed = (now - reading.opened_at).total_seconds()
+    if elapsed < doc.min_read_seconds:
+        left = int(doc.min_read_seconds - elapsed + 0.999)
+        raise ValidationFailed(
+            "reading time too short",
+            errors=[
+                FieldError(
+                    "reading_time",
+                    "too_short",
+                    f"《{doc.title}》需阅读至少{doc.min_read_seconds}秒，还需{left}秒",
+                )
+            ],
+        )
+    reading.scrolled_to_end_at = now
+    reading.completed_at = now
+    reading.seconds_open = int(elapsed)
+    reading.save(update_fields=["scrolled_to_end_at", "completed_at", "seconds_open"])
+    record_step(
+        app,
+        "document_read",
+        actor=user,
+        request=request,
+        page="application/document.html",
+        detail={
+            "document": doc.pk,
+            "title": doc.title,
+            "content_sha256": doc.content_sha256,
+            "seconds_open": int(elapsed),
+            "opened_at": reading.opened_at,
+        },
+    )
+    return reading, doc
 
 
 def _share_document(row: DisclosureReading | ClauseConfirmation, doc: Document) -> None:
@@ -148,15 +165,26 @@ def _clause(
     )
 
 
-def _clause_row(app: Application, doc: Document, clause_code: str) -> ClauseConfirmation | None:
-    """The clause's row for this text if it was shown (tied to `doc` when another product of the
-    bundle shares the text)."""
-    row = ClauseConfirmation.objects.filter(
-        application=app, content_sha256=doc_key(doc), clause_code=clause_code
-    ).first()
-    if row is not None:
-        _share_document(row, doc)
-    return row
+ClauseRows = dict[tuple[str, str], ClauseConfirmation]
+
+
+def _clause_rows(app: Application) -> ClauseRows:
+    """The application's clause rows (one read), by (content hash, clause code); a use-case keeps
+    the dict current with what it writes, under the application's lock."""
+    return {(c.content_sha256, c.clause_code): c for c in ClauseConfirmation.objects.filter(application=app)}
+
+
+def _document_read(app: Application, doc: Document, read: set[str]) -> bool:
+    """Whether `doc` was read through; `read` holds the documents' keys already known read in
+    this transaction (and gains this one when it is)."""
+    key = doc_key(doc)
+    if key not in read:
+        if not DisclosureReading.objects.filter(
+            application=app, content_sha256=key, completed_at__isnull=False
+        ).exists():
+            return False
+        read.add(key)
+    return True
 
 
 def show_clause(
@@ -173,52 +201,68 @@ def show_clause(
         _require_open(app)
         _require_owner(app, user)
         clauses = key_clauses(app)
-        index, doc, clause = _clause(clauses, document_id, clause_code)
-        # A key clause comes after its document was read through (the page leads there; the server
-        # holds to it for every client).
-        if not DisclosureReading.objects.filter(
-            application=app, content_sha256=doc_key(doc), completed_at__isnull=False
-        ).exists():
+        index = _clause(clauses, document_id, clause_code)[0]
+        return _show_clause(app, clauses, index, rows=None, read=set(), user=user, request=request)
+
+
+def _show_clause(
+    app: Application,
+    clauses: Sequence[tuple[Document, dict[str, Any]]],
+    index: int,
+    *,
+    rows: ClauseRows | None,
+    read: set[str],
+    user: Any,
+    request: HttpRequest | None,
+) -> ClauseConfirmation:
+    """`show_clause` of `clauses[index]` on the application locked by the caller, open and the
+    user's; `rows` (`_clause_rows`, current) saves reading them, `read` as in `_document_read`.
+    Raises ValidationFailed before writing anything."""
+    doc, clause = clauses[index]
+    clause_code = str(clause.get("code"))
+    # A key clause comes after its document was read through (the page leads there; the server
+    # holds to it for every client).
+    if not _document_read(app, doc, read):
+        raise ValidationFailed(
+            "read the document first",
+            errors=[FieldError("clause", "document_not_read", f"请先阅读完《{doc.title}》")],
+        )
+    # One read of the application's clause rows: the confirmed ones and this clause's own.
+    if rows is None:
+        rows = _clause_rows(app)
+    for earlier_doc, earlier in clauses[:index]:
+        earlier_row = rows.get((doc_key(earlier_doc), earlier["code"]))
+        if earlier_row is None or earlier_row.confirmed_at is None:
             raise ValidationFailed(
-                "read the document first",
-                errors=[FieldError("clause", "document_not_read", f"请先阅读完《{doc.title}》")],
+                "confirm in order",
+                errors=[FieldError("clause", "previous_not_confirmed", f"请先确认“{earlier['title']}”")],
             )
-        # One read of the application's clause rows: the confirmed ones and this clause's own.
-        rows = {
-            (c.content_sha256, c.clause_code): c for c in ClauseConfirmation.objects.filter(application=app)
-        }
-        for earlier_doc, earlier in clauses[:index]:
-            earlier_row = rows.get((doc_key(earlier_doc), earlier["code"]))
-            if earlier_row is None or earlier_row.confirmed_at is None:
-                raise ValidationFailed(
-                    "confirm in order",
-                    errors=[FieldError("clause", "previous_not_confirmed", f"请先确认“{earlier['title']}”")],
-                )
-        # The application row is locked: no concurrent show of the same clause can race here.
-        row = rows.get((doc_key(doc), clause_code))
-        if row is not None:
-            _share_document(row, doc)
-        if row is None:
-            row = ClauseConfirmation.objects.create(
-                application=app,
-                content_sha256=doc_key(doc),
-                clause_code=clause_code,
-                document=doc,
-                shown_at=timezone.now(),
-            )
-            record_step(
-                app,
-                "clause_shown",
-                actor=user,
-                request=request,
-                page="application/clause.html",
-                detail={
-                    "document": doc.pk,
-                    "clause": clause_code,
-                    "title": clause.get("title", ""),
-                    "kind": clause.get("kind", ""),
-                },
-            )
+    # The application row is locked: no concurrent show of the same clause can race here.
+    row = rows.get((doc_key(doc), clause_code))
+    if row is not None:
+        _share_document(row, doc)
+        return row
+    row = ClauseConfirmation.objects.create(
+        application=app,
+        content_sha256=doc_key(doc),
+        clause_code=clause_code,
+        document=doc,
+        shown_at=timezone.now(),
+    )
+    rows[(doc_key(doc), clause_code)] = row
+    record_step(
+        app,
+        "clause_shown",
+        actor=user,
+        request=request,
+        page="application/clause.html",
+        detail={
+            "document": doc.pk,
+            "clause": clause_code,
+            "title": clause.get("title", ""),
+            "kind": clause.get("kind", ""),
+        },
+    )
     return row
 
 
@@ -234,30 +278,52 @@ def confirm_clause(
         app = _locked(application)
         _require_open(app)
         _require_owner(app, user)
-        _index, doc, clause = _clause(key_clauses(app), document_id, clause_code)
-        row = _clause_row(app, doc, clause_code)
-        if row is None:
-            raise ValidationFailed(
-                "show it first",
-                errors=[FieldError("clause", "not_shown", f"请先阅读“{clause.get('title', '')}”")],
-            )
-        if row.confirmed_at is None:
-            row.confirmed_at = timezone.now()
-            row.save(update_fields=["confirmed_at"])
-            record_step(
-                app,
-                "clause_confirmed",
-                actor=user,
-                request=request,
-                page="application/clause.html",
-                detail={
-                    "document": doc.pk,
-                    "clause": clause_code,
-                    "title": clause.get("title", ""),
-                    "text_sha256": hashlib.sha256(str(clause.get("text", "")).encode()).hexdigest(),
-                    "seconds_shown": int((row.confirmed_at - row.shown_at).total_seconds()),
-                },
-            )
+        clauses = key_clauses(app)
+        return _confirm_clause(app, clauses, document_id, clause_code, rows=None, user=user, request=request)
+
+
+def _confirm_clause(
+    app: Application,
+    clauses: Sequence[tuple[Document, dict[str, Any]]],
+    document_id: int,
+    clause_code: str,
+    *,
+    rows: ClauseRows | None,
+    user: Any,
+    request: HttpRequest | None,
+) -> ClauseConfirmation:
+    """`confirm_clause` on the application locked by the caller, open and the user's; `rows`
+    (`_clause_rows`, current) saves reading the clause's row."""
+    _index, doc, clause = _clause(clauses, document_id, clause_code)
+    if rows is None:
+        row = ClauseConfirmation.objects.filter(
+            application=app, content_sha256=doc_key(doc), clause_code=clause_code
+        ).first()
+    else:
+        row = rows.get((doc_key(doc), clause_code))
+    if row is None:
+        raise ValidationFailed(
+            "show it first",
+            errors=[FieldError("clause", "not_shown", f"请先阅读“{clause.get('title', '')}”")],
+        )
+    _share_document(row, doc)
+    if row.confirmed_at is None:
+        row.confirmed_at = timezone.now()
+        row.save(update_fields=["confirmed_at"])
+        record_step(
+            app,
+            "clause_confirmed",
+            actor=user,
+            request=request,
+            page="application/clause.html",
+            detail={
+                "document": doc.pk,
+                "clause": clause_code,
+                "title": clause.get("title", ""),
+                "text_sha256": hashlib.sha256(str(clause.get("text", "")).encode()).hexdigest(),
+                "seconds_shown": int((row.confirmed_at - row.shown_at).total_seconds()),
+            },
+        )
     return row
 
 
@@ -269,19 +335,33 @@ def show_next_clause(
     is not read through). Nothing changes then."""
     with transaction.atomic():
         app = _locked(application)
-        confirmed = set(
-            ClauseConfirmation.objects.filter(application=app, confirmed_at__isnull=False).values_list(
-                "content_sha256", "clause_code"
-            )
-        )
-        for doc, clause in key_clauses(app):
-            if (doc_key(doc), clause["code"]) in confirmed:
-                continue
-            try:
-                return show_clause(app, doc.pk, clause["code"], user=user, request=request)
-            except ValidationFailed:
-                return None  # its document is not read yet: it is shown after the reading
-        return None
+        return _show_next_clause(app, key_clauses(app), rows=None, read=set(), user=user, request=request)
+
+
+def _show_next_clause(
+    app: Application,
+    clauses: Sequence[tuple[Document, dict[str, Any]]],
+    *,
+    rows: ClauseRows | None,
+    read: set[str],
+    user: Any,
+    request: HttpRequest | None,
+) -> ClauseConfirmation | None:
+    """`show_next_clause` on the application locked by the caller (it checks open and owner
+    before it shows)."""
+    if rows is None:
+        rows = _clause_rows(app)
+    for index, (doc, clause) in enumerate(clauses):
+        row = rows.get((doc_key(doc), clause["code"]))
+        if row is not None and row.confirmed_at is not None:
+            continue
+        _require_open(app)
+        _require_owner(app, user)
+        try:
+            return _show_clause(app, clauses, index, rows=rows, read=read, user=user, request=request)
+        except ValidationFailed:
+            return None  # its document is not read yet: it is shown after the reading
+    return None
 
 
 def confirm_clause_and_show_next(
@@ -294,11 +374,15 @@ def confirm_clause_and_show_next(
 ) -> tuple[ClauseConfirmation, ClauseConfirmation | None]:
     """Confirms a key clause and, in the same transaction, shows the next one (`show_next_clause`)
     — what a client does next anyway, in one round trip instead of two: a phone on a slow network
-    waits once."""
-    with transaction.atomic():
+    waits once. One lock of the application and one read of its clause rows serve both."""
+    with transaction.atomic(), audit.batched():
         app = _locked(application)  # a stranger gets the same 404 as from `confirm_clause`
-        row = confirm_clause(app, document_id, clause_code, user=user, request=request)
-        return row, show_next_clause(app, user=user, request=request)
+        _require_open(app)
+        _require_owner(app, user)
+        clauses = key_clauses(app)
+        rows = _clause_rows(app)
+        row = _confirm_clause(app, clauses, document_id, clause_code, rows=rows, user=user, request=request)
+        return row, _show_next_clause(app, clauses, rows=rows, read=set(), user=user, request=request)
 
 
 def finish_reading_and_show_next(
@@ -310,10 +394,15 @@ def finish_reading_and_show_next(
     request: HttpRequest | None = None,
 ) -> tuple[DisclosureReading, ClauseConfirmation | None]:
     """Finishes a reading (`finish_reading`, with all its checks) and shows the first key clause
-    it unlocks (`show_next_clause`), in one transaction and one round trip."""
-    with transaction.atomic():
+    it unlocks (`show_next_clause`), in one transaction and one round trip, under one lock."""
+    with transaction.atomic(), audit.batched():
         app = _locked(application)
-        reading = finish_reading(
+        _require_open(app)
+        _require_owner(app, user)
+        reading, doc = _finish_reading(
             app, document_id, scrolled_to_end=scrolled_to_end, user=user, request=request
         )
-        return reading, show_next_clause(app, user=user, request=request)
+        # `_finish_reading` returns only a reading completed: that document needs no second look.
+        return reading, _show_next_clause(
+            app, key_clauses(app), rows=None, read={doc_key(doc)}, user=user, request=request
+        )

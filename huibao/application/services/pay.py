@@ -15,6 +15,7 @@ from huibao.application.models import Application
 from huibao.application.selectors import REFERENCE_KIND, Target
 from huibao.application.services._common import _locked, _move, _require_not_expired, _require_owner
 from huibao.application.states import ApplicationStatus
+from huibao.core import audit
 from huibao.core.errors import Conflict
 from huibao.payment import selectors as payments
 from huibao.payment.models import Payment
@@ -30,7 +31,7 @@ def payment_ttl() -> datetime.timedelta:
 def pay(application: Application | Target, *, user: Any, request: HttpRequest | None = None) -> Any:
     """Opens (or returns the open) real-name payment of the applicant for the total premium.
     Retries and double clicks return the same payment; a failed or expired one is replaced."""
-    with transaction.atomic():
+    with transaction.atomic(), audit.batched():
         app = _locked(application)
         _require_owner(app, user)
         if app.status == ApplicationStatus.AWAITING_PAYMENT:
@@ -91,6 +92,11 @@ def on_payment_confirmed(payment: Any) -> None:
 
 
 def _issue(app: Application, payment: Any) -> None:
+    with audit.batched():  # the policies' entries and the application's: one insert
+        _issue_policies(app, payment)
+
+
+def _issue_policies(app: Application, payment: Any) -> None:
     now = timezone.now()
     app.paid_at = payment.paid_at or now
     # `app` was read under its lock in this transaction; the save below writes its retention.

@@ -22,6 +22,7 @@ from huibao.application.services._common import _locked, _move, _require_not_exp
 from huibao.application.services.loaded import _remember_loaded
 from huibao.application.states import ApplicationStatus, Relation, SignatureMethod, SignerRole
 from huibao.application.tasks import render_application_form
+from huibao.core import audit
 from huibao.core.errors import FieldError, ValidationFailed
 from huibao.core.http import client_ip
 from huibao.esign import handwriting
@@ -90,7 +91,7 @@ def sign(
 ) -> Application:
     """Records one signature; when every required signature is there the application is signed
     and its application form PDF is made (a background task renders and PAdES-signs it)."""
-    with transaction.atomic():
+    with transaction.atomic(), audit.batched():
         app = _locked(application)
         _require_owner(app, user)
         _require_not_expired(app)

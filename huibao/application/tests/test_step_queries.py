@@ -45,16 +45,20 @@ CONSENT_RULES = {"signature": "confirmation", "insured_consent": "death_cover_ot
 # and the sandbox identity provider's and pay page's own rows included).
 MAX_QUERIES = {
     "start": 8,
-    "data": 15,
+    "data": 14,
     "identity": 23,
-    "confirm": 25,
+    "confirm": 20,
     "open": 9,
     "read": 8,
     "clause_show": 9,
     "clause_confirm": 8,
-    "sign": 16,
-    "pay": 16,
-    "notify": 24,
+    # answered with the next clause, shown (`?show_next=true`): one lock and one read of the clause
+    # rows serve both halves
+    "read_next": 10,
+    "clause_confirm_next": 8,
+    "sign": 15,
+    "pay": 14,
+    "notify": 23,
     "detail": 12,
 }
 
@@ -111,8 +115,9 @@ def _reads(sqls: list[str]) -> Counter[str]:
     return found
 
 
-def _walk(calls: Calls, product: Any) -> None:
-    """The whole flow, from the quote to the issued policy."""
+def _walk(calls: Calls, product: Any, *, show_next: bool = False) -> None:
+    """The whole flow, from the quote to the issued policy; with `show_next`, as the bench's
+    client goes: the reading and each clause confirmation answered with the next clause, shown."""
     applicant_id = f.resident_id(f.years_ago(35))
     quote = calls.call(
         "quote",
@@ -125,10 +130,27 @@ def _walk(calls: Calls, product: Any) -> None:
     calls.call("data", "PUT", f"{url}/data", _data_body(applicant_id))
     calls.call("identity", "POST", f"{url}/identity", {"name": f.APPLICANT_NAME, "id_number": applicant_id})
     state = calls.call("confirm", "POST", f"{url}/confirm")
-    for doc in state["documents"]:
+    if show_next:
+        shown = None
+        for doc in state["documents"]:
+            calls.call("open", "POST", f"{url}/documents/{doc['id']}/open")
+            answer = calls.call(
+                "read_next",
+                "POST",
+                f"{url}/documents/{doc['id']}/read?show_next=true",
+                {"scrolled_to_end": True},
+            )
+            shown = shown or answer["next_clause"]
+        assert shown is not None
+        while shown is not None:
+            clause_url = f"{url}/clauses/{shown['document_id']}/{shown['code']}"
+            shown = calls.call("clause_confirm_next", "POST", f"{clause_url}/confirm?show_next=true")[
+                "next_clause"
+            ]
+    for doc in [] if show_next else state["documents"]:
         calls.call("open", "POST", f"{url}/documents/{doc['id']}/open")
         calls.call("read", "POST", f"{url}/documents/{doc['id']}/read", {"scrolled_to_end": True})
-    for clause in state["clauses"]:
+    for clause in [] if show_next else state["clauses"]:
         clause_url = f"{url}/clauses/{clause['document_id']}/{clause['code']}"
         calls.call("clause_show", "POST", f"{clause_url}/show")
         calls.call("clause_confirm", "POST", f"{clause_url}/confirm")
@@ -151,18 +173,20 @@ def _walk(calls: Calls, product: Any) -> None:
     assert calls.call("detail", "GET", url)["status"] == "issued"
 
 
-def test_each_step_reads_the_application_once_and_stays_within_its_queries() -> None:
+@pytest.mark.parametrize("show_next", [False, True])
+def test_each_step_reads_the_application_once_and_stays_within_its_queries(show_next: bool) -> None:
     # given a customer and a product with one document and one key clause, who went through the
     # flow once (what is read once per process is read: page template versions, documents)
     product = f.simple_product(min_read_seconds=0)
-    _walk(Calls(f.customer()), product)
+    _walk(Calls(f.customer()), product, show_next=show_next)
     calls = Calls(f.customer("13900003333"))
-    # when they go from the quote to the issued policy again
-    _walk(calls, product)
+    # when they go from the quote to the issued policy again (reading and confirming each clause
+    # apart, or each answered with the next clause)
+    _walk(calls, product, show_next=show_next)
     # then no step asks more than pinned, and each reads the application row once, under its lock
     # when it changes it
     counts = {step: max(len(q) for q in runs) for step, runs in calls.queries.items()}
-    over = {step: (counts[step], most) for step, most in MAX_QUERIES.items() if counts[step] > most}
+    over = {step: (counts[step], most) for step, most in MAX_QUERIES.items() if counts.get(step, 0) > most}
     assert not over, over
     for step, runs in calls.queries.items():
         if step in ("quote", "start"):

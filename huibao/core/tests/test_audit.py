@@ -10,9 +10,10 @@ from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 
 from huibao.account.models import User
-from huibao.core.audit import compute_entry_hash, record, seal_pending, snapshot, verify_chain
+from huibao.core.audit import batched, compute_entry_hash, record, seal_pending, snapshot, verify_chain
 from huibao.core.models import GENESIS_HASH, AuditEntry, AuditHead, AuditImmutable
 
 pytestmark = pytest.mark.django_db
@@ -117,6 +118,44 @@ def test_entry_rolls_back_with_the_change_it_describes():
     nxt.refresh_from_db()
     assert nxt.seq == 2
     assert verify_chain().ok
+
+
+def test_a_batch_inserts_its_entries_at_its_end_in_one_statement_and_in_order():
+    # given a transaction that records three entries in a batch
+    with transaction.atomic(), CaptureQueriesContext(connection) as captured:
+        with batched():
+            entries = [record("update", "catalog.product", str(i), actor="system:test") for i in (1, 2, 3)]
+            with batched():  # a nested batch joins the outer one
+                entries.append(record("update", "catalog.product", "4", actor="system:test"))
+            # when it is still open, then nothing is written yet
+            assert not captured.captured_queries and AuditEntry.objects.count() == 0
+        # when it ends, then one INSERT wrote them all, in the order recorded, with their times
+        inserts = [q for q in captured.captured_queries if q["sql"].lstrip().startswith("INSERT")]
+    assert len(inserts) == 1
+    stored = list(AuditEntry.objects.order_by("id"))
+    assert [e.object_id for e in stored] == ["1", "2", "3", "4"]
+    assert [e.pk for e in entries] == [e.pk for e in stored]
+    assert [e.occurred_at for e in stored] == sorted(e.occurred_at for e in stored)
+    # and they seal into a chain that verifies
+    assert seal_pending() == 4 and verify_chain().ok
+
+
+def test_a_batch_that_fails_writes_nothing_and_needs_a_transaction():
+    # given a batch whose block raises
+    with pytest.raises(RuntimeError), transaction.atomic(), batched():
+        record("delete", "catalog.product", "1")
+        raise RuntimeError("boom")
+    # then no entry was written, and the next one is recorded as usual
+    assert AuditEntry.objects.count() == 0
+    record("update", "catalog.product", "1")
+    assert AuditEntry.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_outside_a_transaction_is_refused():
+    with pytest.raises(RuntimeError), batched():
+        record("update", "catalog.product", "1")
+    assert AuditEntry.objects.count() == 0
 
 
 def test_model_refuses_update_and_delete():
