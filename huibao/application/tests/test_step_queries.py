@@ -47,7 +47,7 @@ MAX_QUERIES = {
     "start": 8,
     "data": 14,
     "identity": 23,
-    "confirm": 20,
+    "confirm": 24,
     "open": 9,
     "read": 8,
     "clause_show": 9,
