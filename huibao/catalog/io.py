@@ -43,6 +43,7 @@ VERSION_DEFAULTS: dict[str, Any] = {
     "description": "",
     "highlights": [],
     "renewal": {},
+    "servicing": {},
     "value_added_services": [],
     "application_rules": {},
     "underwriting": {},

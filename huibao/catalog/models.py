@@ -150,6 +150,7 @@ class ProductVersion(models.Model):
     - `term_options`: [{"code", "label", "days"|"months"|"years"|"to_age"}]
     - `payment_modes`: ["single", "annual", "monthly"]
     - `renewal`: {"renewable", "guaranteed_years", "max_renewal_age", "note"}
+    - `servicing`: what the policy allows after the sale (see `catalog/servicing.py`)
     - `value_added_services`: [{"code", "name", "description"}]
     - `pricing`: the rating spec (see `docs/rating.md`)
     - `application_rules`: how it is applied for (see `docs/application.md`): insured relations,
@@ -167,6 +168,7 @@ class ProductVersion(models.Model):
         "payment_modes",
         "cooling_off_days",
         "renewal",
+        "servicing",
         "value_added_services",
         "pricing",
         "application_rules",
@@ -184,6 +186,7 @@ class ProductVersion(models.Model):
     payment_modes = models.JSONField(default=list, blank=True)
     cooling_off_days = models.PositiveSmallIntegerField(default=0)
     renewal = models.JSONField(default=dict, blank=True)
+    servicing = models.JSONField(default=dict, blank=True)
     value_added_services = models.JSONField(default=list, blank=True)
     pricing = models.JSONField(default=dict, blank=True)
     application_rules = models.JSONField(default=dict, blank=True)

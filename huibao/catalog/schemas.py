@@ -26,6 +26,7 @@ from huibao.catalog.models import (
     ProductVersion,
 )
 from huibao.catalog.search import SORTS
+from huibao.catalog.servicing import servicing_rules
 from huibao.core.money import to_fen
 
 MAX_PAGE = 100
@@ -177,6 +178,19 @@ class RenewalOut(OutModel):
     note: str
 
 
+class ServicingOut(OutModel):
+    endorsements: list[str] = Field(
+        description="可在线办理的保全变更：contact / beneficiaries / insured_correction / plan / sum_insured"
+    )
+    refund_method: str = Field(
+        description="犹豫期后退保的退费方式：pro_rata / short_rate / cash_value / none"
+    )
+    refund_fee_rate: str = Field(description="按日退费时扣除的未满期保费比例")
+    grace_days: int = Field(description="宽限期（天）")
+    reinstatement_years: int = Field(description="复效期（年）")
+    auto_renewal: bool = Field(description="可开通自动续保")
+
+
 class ServiceOut(OutModel):
     code: str
     name: str
@@ -207,6 +221,7 @@ class ProductDetailOut(ProductSummaryOut):
     payment_modes: list[LabelOut] = Field(description="缴费方式")
     cooling_off_days: int = Field(description="犹豫期（天）")
     renewal: RenewalOut
+    servicing: ServicingOut
     value_added_services: list[ServiceOut] = Field(description="增值服务")
     plans: list[PlanOut]
     documents: list[DocumentOut]
@@ -359,6 +374,18 @@ def _renewal(data: Mapping[str, Any]) -> RenewalOut:
         guaranteed_years=_int_or_none(data.get("guaranteed_years")),
         max_renewal_age=_int_or_none(data.get("max_renewal_age")),
         note=str(data.get("note", "")),
+    )
+
+
+def _servicing(data: Mapping[str, Any]) -> ServicingOut:
+    rules = servicing_rules(data)
+    return ServicingOut(
+        endorsements=sorted(rules.endorsements.allowed),
+        refund_method=str(rules.cancellation.method),
+        refund_fee_rate=str(rules.cancellation.fee_rate),
+        grace_days=rules.grace_days,
+        reinstatement_years=rules.reinstatement.years,
+        auto_renewal=rules.auto_renewal,
     )
 
 
@@ -554,6 +581,7 @@ def product_detail(product: Product, *, with_document_bodies: bool) -> ProductDe
         ],
         cooling_off_days=version.cooling_off_days,
         renewal=_renewal(version.renewal if isinstance(version.renewal, Mapping) else {}),
+        servicing=_servicing(version.servicing if isinstance(version.servicing, Mapping) else {}),
         value_added_services=[
             ServiceOut(
                 code=str(s.get("code", "")),

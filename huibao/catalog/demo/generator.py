@@ -24,6 +24,7 @@ from huibao.catalog.demo.lines import (
     service_dicts,
     special_accident,
 )
+from huibao.catalog.demo.servicing import servicing_for
 from huibao.catalog.demo.texts import documents_for, single_document_for
 from huibao.catalog.io import SCHEMA_VERSION
 from huibao.catalog.models import LineOfBusiness
@@ -253,6 +254,7 @@ def generate_market(seed: int = DEFAULT_SEED, products: int = DEFAULT_PRODUCTS) 
                     "payment_modes": built.payment_modes,
                     "cooling_off_days": built.cooling_off_days,
                     "renewal": built.renewal,
+                    "servicing": servicing_for(line, renewable=bool(built.renewal.get("renewable"))),
                     "value_added_services": service_dicts(built.services),
                     "pricing": built.pricing,
                     "application_rules": built.application_rules,
