@@ -35,7 +35,7 @@ from huibao.catalog.tests.factories import (
 from huibao.core.fields import lookup_hash
 from huibao.core.validators import id_check_digit
 from huibao.policy.models import Policy
-from huibao.policy.services import issue_policies
+from huibao.application.services.issuance import issue_policies
 from huibao.rating.models import Quote
 from huibao.sandbox import insurer as sandbox
 from huibao.sandbox import notifications

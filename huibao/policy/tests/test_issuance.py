@@ -17,7 +17,7 @@ from huibao.core.errors import Conflict
 from huibao.core.models import AuditEntry
 from huibao.policy import rules, schedule
 from huibao.policy.models import InsurerDelivery, Policy, PolicyNumberSequence
-from huibao.policy.services import issue_policies
+from huibao.application.services.issuance import issue_policies
 from huibao.policy.states import DeliveryStatus, PolicyStatus
 from huibao.policy.tests import factories as f
 
