@@ -202,6 +202,8 @@ def get_epolicy(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     summary="评价投保体验（NPS，0–10）",
 )
 def rate_application(request: HttpRequest, public_id: uuid.UUID, payload: NpsIn) -> Status[dict[str, Any]]:
+    if not services.rated_policies(public_id, request.user):  # not theirs (or not issued): 404 first
+        raise NotFound("投保单不存在", code="application_not_found")
     response: NpsResponse = services.record_nps(
         public_id, score=payload.score, comment=payload.comment, user=request.user, request=request
     )
