@@ -14,6 +14,23 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+# What an issued policy keeps of the application (relations, beneficiary mode, channel) is the
+# policy's own vocabulary: defined there (same stored values and labels), used here.
+from huibao.policy.states import BeneficiaryMode, Channel, Relation
+
+__all__ = [
+    "FINAL_STATUSES",
+    "OPEN_STATUSES",
+    "TRANSITIONS",
+    "ApplicationStatus",
+    "BeneficiaryMode",
+    "Channel",
+    "Relation",
+    "SignatureMethod",
+    "SignerRole",
+    "UnderwritingOutcome",
+]
+
 
 class ApplicationStatus(models.TextChoices):
     DRAFT = "draft", _("填写中")
@@ -46,20 +63,6 @@ OPEN_STATUSES = frozenset({S.DRAFT, S.REFERRED, S.ACCEPTED, S.SIGNED, S.AWAITING
 FINAL_STATUSES = frozenset({S.DECLINED, S.ISSUED, S.EXPIRED, S.CANCELLED})
 
 
-class Relation(models.TextChoices):
-    """Relation of the insured (or a beneficiary) to the applicant."""
-
-    SELF = "self", _("本人")
-    SPOUSE = "spouse", _("配偶")
-    CHILD = "child", _("子女")
-    PARENT = "parent", _("父母")
-
-
-class BeneficiaryMode(models.TextChoices):
-    LEGAL = "legal", _("法定受益人")
-    NAMED = "named", _("指定受益人")
-
-
 class UnderwritingOutcome(models.TextChoices):
     PENDING = "pending", _("待核保")
     ACCEPT = "accept", _("标准体承保")
@@ -76,11 +79,3 @@ class SignerRole(models.TextChoices):
 class SignatureMethod(models.TextChoices):
     HANDWRITTEN = "handwritten", _("手写签名")
     CONFIRMATION = "confirmation", _("勾选确认")
-
-
-class Channel(models.TextChoices):
-    WEB = "web", _("官网")
-    APP = "app", _("App")
-    AGENT = "agent", _("代理人")
-    API = "api", _("API")
-    PARTNER = "partner", _("合作渠道")

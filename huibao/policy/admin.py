@@ -20,7 +20,7 @@ from huibao.core.masking import mask_name
 from huibao.policy import delivery as delivery_service
 from huibao.policy import rules
 from huibao.policy.models import InsurerDelivery, NpsResponse, Policy
-from huibao.policy.states import DeliveryStatus
+from huibao.policy.states import Channel, DeliveryStatus
 
 
 @admin.register(Policy)
@@ -39,7 +39,7 @@ class PolicyAdmin(ReadOnlyModelAdmin):
         "delivery_status",
     )
     list_filter = ("status", "insurer", "channel")
-    search_fields = ("number", "application__number")
+    search_fields = ("number", "application_number")
     search_help_text = _("按保单号或投保单号搜索")
     date_hierarchy = "issued_at"
     list_select_related = ("insurer", "product_version__product", "delivery")
@@ -72,10 +72,6 @@ class PolicyAdmin(ReadOnlyModelAdmin):
     @admin.display(description=_("产品"))
     def product_name(self, obj: Policy) -> str:
         return obj.product_version.product.name
-
-    @admin.display(description=_("投保单号"))
-    def application_number(self, obj: Policy) -> str:
-        return obj.application.number
 
     @admin.display(description=_("投保人"))
     def masked_holder(self, obj: Policy) -> str:
@@ -183,9 +179,9 @@ class NpsResponseAdmin(ReadOnlyModelAdmin):
         "comment_short",
     )
     list_filter = ("channel", "score", ("product", admin.RelatedOnlyFieldListFilter))
-    search_fields = ("application__number",)
+    search_fields = ("application_number",)
     date_hierarchy = "created_at"
-    list_select_related = ("application", "product")
+    list_select_related = ("product",)
     readonly_fields = (
         "application_number",
         "product",
@@ -197,10 +193,6 @@ class NpsResponseAdmin(ReadOnlyModelAdmin):
     )
     fields = readonly_fields
     actions = None
-
-    @admin.display(description=_("投保单号"))
-    def application_number(self, obj: NpsResponse) -> str:
-        return obj.application.number
 
     @admin.display(description=_("类别"))
     def category(self, obj: NpsResponse) -> str:
@@ -241,7 +233,6 @@ def _summaries(queryset: QuerySet[NpsResponse], key: str, label_of: dict[Any, st
 
 def nps_report(queryset: QuerySet[NpsResponse]) -> dict[str, Any]:
     """NPS overall, by product and by channel, for the responses in `queryset`."""
-    from huibao.application.states import Channel
     from huibao.catalog.models import Product
 
     totals = queryset.aggregate(

@@ -1,5 +1,5 @@
 """Policy endpoints under /api/v1/: the customer's policies and e-policies, public verification,
-and the NPS rating of an issued application.
+and the NPS rating of an issued application (by the application reference its policies hold).
 
 The customer's endpoints use the session (`django_auth`: 401 without a login, CSRF checked on
 POST); another customer's policy is 404. Verification needs no login and returns only public
@@ -16,7 +16,6 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 from ninja.security import django_auth
 
-from huibao.application.models import Application
 from huibao.core.errors import NotFound, RateLimited
 from huibao.policy import documents, presenters, selectors, services
 from huibao.policy.limits import VERIFY_LIMIT, over_limit
@@ -203,16 +202,15 @@ def get_epolicy(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     summary="评价投保体验（NPS，0–10）",
 )
 def rate_application(request: HttpRequest, public_id: uuid.UUID, payload: NpsIn) -> Status[dict[str, Any]]:
-    app = Application.objects.filter(public_id=public_id, customer_id=request.user.pk).first()
-    if app is None:
+    if not services.rated_policies(public_id, request.user):  # not theirs (or not issued): 404 first
         raise NotFound("投保单不存在", code="application_not_found")
     response: NpsResponse = services.record_nps(
-        app, score=payload.score, comment=payload.comment, user=request.user, request=request
+        public_id, score=payload.score, comment=payload.comment, user=request.user, request=request
     )
     return Status(
         201,
         {
-            "application_id": app.public_id,
+            "application_id": public_id,
             "score": response.score,
             "comment": response.comment,
             "created_at": response.created_at,

@@ -1,9 +1,12 @@
 """Issued policies, their numbers per insurer, deliveries to insurers and customers' ratings.
 
 A `Policy` is created exactly once per `ApplicationItem`, inside the transaction that confirms the
-payment (the one-to-one on `item` makes a second issuance impossible). Its personal data is a
-frozen, encrypted copy of what was signed. The e-policy PDF is rendered and signed by a background
-task (`epolicy` stays empty until then) and is recovered by `recover_issuance`.
+payment (the one-to-one on `item` makes a second issuance impossible). Its personal data is the
+policy's own, encrypted at rest: the parties (`PolicyParty`: holder and insured) and the named
+beneficiaries (`PolicyBeneficiary`), which servicing changes, and the frozen schedule of what was
+signed. The application is referred to (its id, number and public id), never read. The e-policy
+PDF is rendered and signed by a background task (`epolicy` stays empty until then) and is
+recovered by `recover_issuance`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from huibao.core.fields import EncryptedTextField
 from huibao.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
-from huibao.policy.states import DeliveryStatus, PolicyStatus
+from huibao.policy.states import BeneficiaryMode, DeliveryStatus, PartyRole, PolicyStatus, Relation
 
 __all__ = [
     "DeliveryStatus",
@@ -27,7 +30,9 @@ __all__ = [
     "InsurerDelivery",
     "NpsResponse",
     "Policy",
+    "PolicyBeneficiary",
     "PolicyNumberSequence",
+    "PolicyParty",
     "PolicyStatus",
 ]
 
@@ -61,6 +66,12 @@ class Policy(models.Model):
     holder_id_hash = models.CharField(max_length=64, db_index=True)
     insured_name = models.CharField(max_length=30)
     insured_id_hash = models.CharField(max_length=64, db_index=True)
+    # The application it was issued from, as a reference: what pages and the NPS need of it.
+    application_number = models.CharField(_("投保单号"), max_length=32, blank=True, default="")
+    application_public_id = models.UUIDField(null=True, blank=True, db_index=True)
+    beneficiary_mode = models.CharField(
+        max_length=8, choices=BeneficiaryMode.choices, default=BeneficiaryMode.LEGAL
+    )
     # Frozen copy of the parties, coverages and terms as signed: JSON text, encrypted.
     schedule = EncryptedTextField(context="policy.schedule")
     premium = _money()
@@ -93,6 +104,59 @@ class Policy(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+
+class PolicyParty(models.Model):
+    """The holder (投保人) or the insured (被保险人) of a policy, as issued; servicing changes them
+    through endorsements. Encrypted as the application encrypts them; look-ups by `id_hash`."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="parties")
+    role = models.CharField(max_length=8, choices=PartyRole.choices)
+    name = models.CharField(max_length=30)
+    id_number = EncryptedTextField(context="policy.party_id_number", blank=True)
+    id_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    birth_date = models.DateField(null=True, blank=True)
+    sex = models.CharField(max_length=1, blank=True)
+    relation = models.CharField(max_length=8, choices=Relation.choices, default=Relation.SELF)
+    phone = EncryptedTextField(context="policy.party_phone", blank=True)
+    email = EncryptedTextField(context="policy.party_email", blank=True)
+    occupation = models.CharField(max_length=40, blank=True)
+    occupation_class = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["policy_id", "role"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "role"], name="policy_party_unique_role"),
+            models.CheckConstraint(condition=Q(role__in=PartyRole.values), name="policy_party_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy_id} {self.role}"
+
+
+class PolicyBeneficiary(models.Model):
+    """A named beneficiary (指定受益人) of a policy's death benefit; shares of one order (顺位) add
+    up to 100%. None in the legal mode (法定继承人)."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="beneficiaries")
+    name = models.CharField(max_length=30)
+    id_number = EncryptedTextField(context="policy.beneficiary_id_number")
+    id_hash = models.CharField(max_length=64)
+    relation = models.CharField(max_length=8, choices=Relation.choices)
+    order = models.PositiveSmallIntegerField(default=1)
+    share_percent = models.DecimalField(max_digits=5, decimal_places=2)
+
+    class Meta:
+        ordering = ["policy_id", "order", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(share_percent__gt=0) & Q(share_percent__lte=100),
+                name="policy_beneficiary_share_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy_id} beneficiary {self.order}/{self.share_percent}%"
 
 
 class PolicyNumberSequence(models.Model):
@@ -149,11 +213,13 @@ class InsurerDelivery(models.Model):
 
 
 class NpsResponse(models.Model):
-    """The customer's rating of the experience after issuance (0–10, with a comment)."""
+    """The customer's rating of the experience after issuance (0–10, with a comment), one per
+    application (a reference: the one its policies were issued from)."""
 
     application = models.OneToOneField(
         "application.Application", on_delete=models.PROTECT, related_name="nps"
     )
+    application_number = models.CharField(_("投保单号"), max_length=32, blank=True, default="")
     product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="+")
     channel = models.CharField(max_length=16)
     score = models.PositiveSmallIntegerField()

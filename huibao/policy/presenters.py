@@ -17,8 +17,8 @@ from huibao.core.masking import mask_id_number, mask_name
 from huibao.core.money import format_cny
 from huibao.policy import schedule as schedule_mod
 from huibao.policy.documents import verification_url
-from huibao.policy.models import Policy
-from huibao.policy.states import PolicyStatus
+from huibao.policy.models import Policy, PolicyParty
+from huibao.policy.states import PartyRole, PolicyStatus, Relation
 
 
 def _local(value: datetime.datetime | None) -> datetime.datetime | None:
@@ -72,32 +72,44 @@ def _money(value: str | None) -> str:
     return format_cny(Decimal(value)) if value not in (None, "") else "—"
 
 
+def _relation_label(value: str) -> str:
+    try:
+        return str(Relation(value).label)
+    except ValueError:
+        return value
+
+
 def detail(policy: Policy) -> dict[str, Any]:
-    """The customer's own policy: full names, ID numbers masked."""
+    """The customer's own policy: full names, ID numbers masked. The parties and beneficiaries
+    are the policy's own rows (what servicing changes); coverages and terms its schedule."""
     s = schedule_mod.loads(policy.schedule)
-    holder, insured = s.get("holder", {}), s.get("insured", {})
+    parties: dict[str, PolicyParty] = {p.role: p for p in policy.parties.all()}
+    holder, insured = parties.get(PartyRole.HOLDER), parties.get(PartyRole.INSURED)
     return {
         **card(policy),
         "period": s.get("period", ""),
         "issued_at": _local(policy.issued_at),
         "cooling_off_until": policy.cooling_off_until,
         "sum_insured": format_cny(policy.sum_insured) if policy.sum_insured is not None else "—",
-        "holder": {"name": holder.get("name", ""), "id_number": mask_id_number(holder.get("id_number"))},
-        "insured": {
-            "name": insured.get("name", ""),
-            "id_number": mask_id_number(insured.get("id_number")),
-            "relation": insured.get("relation_label", ""),
+        "holder": {
+            "name": holder.name if holder else "",
+            "id_number": mask_id_number(holder.id_number if holder else None),
         },
-        "beneficiary_mode": s.get("beneficiary_mode", "legal"),
+        "insured": {
+            "name": insured.name if insured else "",
+            "id_number": mask_id_number(insured.id_number if insured else None),
+            "relation": _relation_label(insured.relation) if insured else "",
+        },
+        "beneficiary_mode": policy.beneficiary_mode,
         "beneficiaries": [
             {
-                "name": b["name"],
-                "id_number": mask_id_number(b.get("id_number")),
-                "relation": b.get("relation_label", ""),
-                "order": b.get("order", 1),
-                "share_percent": b.get("share_percent", ""),
+                "name": b.name,
+                "id_number": mask_id_number(b.id_number),
+                "relation": _relation_label(b.relation),
+                "order": b.order,
+                "share_percent": str(b.share_percent),
             }
-            for b in s.get("beneficiaries", [])
+            for b in policy.beneficiaries.all()
         ],
         "subject": s.get("subject", []),
         "coverages": [
@@ -124,5 +136,5 @@ def detail(policy: Policy) -> dict[str, Any]:
         "insurer_full_name": policy.insurer.name,
         "verification_code": policy.verification_code,
         "verification_url": verification_url(policy),
-        "application_public_id": policy.application.public_id,
+        "application_public_id": policy.application_public_id,
     }

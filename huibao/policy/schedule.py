@@ -34,11 +34,10 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from huibao.application.models import Application, ApplicationItem, InsuredPerson
-from huibao.application.rules import parse_rules
-from huibao.application.states import BeneficiaryMode, Relation
 from huibao.catalog.models import Coverage, Document, LineOfBusiness, PaymentMode
+from huibao.policy.issuance import IssuanceRequest, ItemToIssue
 from huibao.policy.rules import Term, period_text
+from huibao.policy.states import BeneficiaryMode, Relation
 
 SCHEDULE_VERSION = 1
 SEXES = {"M": "男", "F": "女"}
@@ -79,9 +78,8 @@ def coverage_rows(coverages: Sequence[tuple[Coverage, Decimal]]) -> list[dict[st
 def build_schedule(
     *,
     number: str,
-    app: Application,
-    item: ApplicationItem,
-    insured: InsuredPerson | None,
+    request: IssuanceRequest,
+    item: ItemToIssue,
     term: Term,
     issued_at: datetime.datetime,
     effective_at: datetime.datetime,
@@ -94,14 +92,16 @@ def build_schedule(
     version = item.product_version
     product = version.product
     insurer = product.insurer
+    holder_data = request.holder
     holder = {
-        "name": app.applicant_name,
-        "id_number": app.applicant_id_number,
-        "birth_date": _iso(app.applicant_birth_date),
-        "sex": app.applicant_sex,
-        "phone": app.applicant_phone,
-        "email": app.applicant_email,
+        "name": holder_data.name,
+        "id_number": holder_data.id_number,
+        "birth_date": _iso(holder_data.birth_date),
+        "sex": holder_data.sex,
+        "phone": holder_data.phone,
+        "email": holder_data.email,
     }
+    insured = item.insured
     if insured is not None:
         insured_part: dict[str, Any] = {
             "name": insured.name,
@@ -122,21 +122,16 @@ def build_schedule(
                 "order": b.order,
                 "share_percent": str(b.share_percent),
             }
-            for b in insured.beneficiaries.all()
+            for b in item.beneficiaries
         ]
     else:  # property lines without a separate insured person: the applicant is the insured
         insured_part = {**holder, "relation": Relation.SELF, "relation_label": str(Relation.SELF.label)}
         insured_part.pop("phone")
         insured_part.pop("email")
         beneficiaries = []
-    named = app.beneficiary_mode == BeneficiaryMode.NAMED and bool(beneficiaries)
-    subject_fields = parse_rules(version.application_rules).subject
-    subject = [
-        {"code": f.code, "label": f.label, "value": str(app.subject.get(f.code, ""))}
-        for f in subject_fields
-        if app.subject.get(f.code) not in (None, "")
-    ]
-    payment_mode = str(item.quote.inputs.get("payment_mode") or "single")
+    named = request.named_beneficiaries and bool(beneficiaries)
+    subject = [{"code": f.code, "label": f.label, "value": f.value} for f in item.subject]
+    payment_mode = item.payment_mode or "single"
     key_clauses = [
         {
             "document": doc.title,
@@ -152,7 +147,7 @@ def build_schedule(
     return {
         "version": SCHEDULE_VERSION,
         "number": number,
-        "application_number": app.number,
+        "application_number": request.application_number,
         "issued_at": _iso(issued_at),
         "effective_at": _iso(effective_at),
         "expires_at": _iso(expires_at),
@@ -189,7 +184,7 @@ def build_schedule(
             "payment_mode": payment_mode,
             "payment_mode_label": _label(PaymentMode, payment_mode),
         },
-        "exclusions": [str(e) for e in item.exclusions or []],
+        "exclusions": [str(e) for e in item.exclusions],
         "underwriting_outcome": item.underwriting_outcome,
         "key_clauses": key_clauses,
         "documents": [

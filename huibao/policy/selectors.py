@@ -19,14 +19,19 @@ def policies_of(user: Any) -> QuerySet[Policy]:
         return Policy.objects.none()
     return (
         Policy.objects.filter(customer_id=user.pk)
-        .select_related("insurer", "product_version__product", "plan", "application")
+        .select_related("insurer", "product_version__product", "plan")
         .order_by("-issued_at", "-id")
     )
 
 
 def policy_for_customer(user: Any, public_id: Any) -> Policy:
-    """The customer's policy by public id; NotFound for anyone else's (no hint that it exists)."""
-    policy = policies_of(user).filter(public_id=public_id).first() if public_id else None
+    """The customer's policy by public id, with its parties and beneficiaries; NotFound for
+    anyone else's (no hint that it exists)."""
+    policy = (
+        policies_of(user).filter(public_id=public_id).prefetch_related("parties", "beneficiaries").first()
+        if public_id
+        else None
+    )
     if policy is None:
         raise NotFound("保单不存在", code="policy_not_found")
     return policy

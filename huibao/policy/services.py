@@ -1,10 +1,13 @@
 """Policy use-cases: issuance, recovery, status sweeps, verification and NPS.
 
 `issue_policies` runs inside the transaction that confirms the payment (the application's paid
-hook). It locks the application row, so concurrent or repeated calls issue each item once (the
-one-to-one `Policy.item` is the last guard), takes numbers from `PolicyNumberSequence` under row
+hook), on typed values (`issuance.IssuanceRequest`) the application builds from its rows; the
+policy never imports the application. The caller holds the application's row lock, so concurrent
+or repeated calls issue each item once (the one-to-one `Policy.item` is the last guard), takes
+numbers from `PolicyNumberSequence` under row
 locks taken in insurer order (no deadlock between bundles of several insurers), writes the
-policy, its insurer delivery and the audit entry, and — only after commit — enqueues the e-policy
+policy, its parties and beneficiaries (one insert per table for all the items), its insurer
+delivery and the audit entry, and — only after commit — enqueues the e-policy
 rendering and the delivery to the insurer. A crash after commit loses at most those tasks, which
 `recover_issuance` finds again.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import logging
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -22,9 +26,6 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from huibao.application.models import Application, ApplicationItem
-from huibao.application.rules import parse_rules
-from huibao.application.states import ApplicationStatus
 from huibao.catalog.documents import version_documents
 from huibao.catalog.models import Coverage, Insurer
 from huibao.core import audit
@@ -35,14 +36,21 @@ from huibao.core.validators import text_problem
 from huibao.policy import rules
 from huibao.policy import schedule as schedule_mod
 from huibao.policy.connector import connector_for
-from huibao.policy.models import InsurerDelivery, NpsResponse, Policy, PolicyNumberSequence
-from huibao.policy.states import POLICY_TRANSITIONS, PolicyStatus
+from huibao.policy.issuance import IssuanceRequest, ItemToIssue
+from huibao.policy.models import (
+    InsurerDelivery,
+    NpsResponse,
+    Policy,
+    PolicyBeneficiary,
+    PolicyNumberSequence,
+    PolicyParty,
+)
+from huibao.policy.states import POLICY_TRANSITIONS, PartyRole, PolicyStatus, Relation
 
 logger = logging.getLogger(__name__)
 
 OBJ_TYPE = "policy"
 SYSTEM = "system"
-ISSUABLE_STATUSES = (ApplicationStatus.AWAITING_PAYMENT, ApplicationStatus.ISSUED)
 SEQUENCE_ATTEMPTS = 8
 
 
@@ -91,7 +99,7 @@ def _next_number(sequence: PolicyNumberSequence, year: int) -> str:
 # --- issuance ----------------------------------------------------------------------------------
 
 
-def _coverages(item: ApplicationItem) -> list[tuple[Coverage, Decimal]]:
+def _coverages(item: ItemToIssue) -> list[tuple[Coverage, Decimal]]:
     plan = item.plan
     return [
         (c, rules.scaled_sum(c.sum_insured, plan.max_sum_insured, item.sum_insured))
@@ -99,22 +107,89 @@ def _coverages(item: ApplicationItem) -> list[tuple[Coverage, Decimal]]:
     ]
 
 
+def _parties(policy: Policy, request: IssuanceRequest, item: ItemToIssue) -> list[PolicyParty]:
+    """The holder and the insured of `policy` (the holder again, as "self", when the item has no
+    insured person of its own)."""
+    holder = request.holder
+    insured = item.insured
+    rows = [
+        PolicyParty(
+            policy=policy,
+            role=PartyRole.HOLDER,
+            name=holder.name,
+            id_number=holder.id_number,
+            id_hash=holder.id_hash,
+            birth_date=holder.birth_date,
+            sex=holder.sex,
+            relation=Relation.SELF,
+            phone=holder.phone,
+            email=holder.email,
+        )
+    ]
+    if insured is None:
+        rows.append(
+            PolicyParty(
+                policy=policy,
+                role=PartyRole.INSURED,
+                name=holder.name,
+                id_number=holder.id_number,
+                id_hash=holder.id_hash,
+                birth_date=holder.birth_date,
+                sex=holder.sex,
+                relation=Relation.SELF,
+            )
+        )
+    else:
+        rows.append(
+            PolicyParty(
+                policy=policy,
+                role=PartyRole.INSURED,
+                name=insured.name,
+                id_number=insured.id_number,
+                id_hash=insured.id_hash,
+                birth_date=insured.birth_date,
+                sex=insured.sex,
+                relation=insured.relation,
+                phone=insured.phone,
+                occupation=insured.occupation,
+                occupation_class=insured.occupation_class,
+            )
+        )
+    return rows
+
+
+def _beneficiaries(policy: Policy, request: IssuanceRequest, item: ItemToIssue) -> list[PolicyBeneficiary]:
+    if not request.named_beneficiaries or item.insured is None:
+        return []
+    return [
+        PolicyBeneficiary(
+            policy=policy,
+            name=b.name,
+            id_number=b.id_number,
+            id_hash=b.id_hash,
+            relation=b.relation,
+            order=b.order,
+            share_percent=b.share_percent,
+        )
+        for b in item.beneficiaries
+    ]
+
+
 def _issue_item(
-    app: Application,
-    item: ApplicationItem,
+    request: IssuanceRequest,
+    item: ItemToIssue,
     *,
     sequence: PolicyNumberSequence,
-    paid_at: datetime.datetime,
     now: datetime.datetime,
 ) -> tuple[Policy, InsurerDelivery]:
     version = item.product_version
     insurer = version.product.insurer
     insured = item.insured
+    holder = request.holder
     local_now = timezone.localtime(now)
-    effective_at = parse_rules(version.application_rules).effective_at(timezone.localtime(paid_at))
-    effective_at = timezone.localtime(effective_at)
-    term = rules.choose_term(version.term_options or [], item.quote.inputs.get("term"))
-    birth = insured.birth_date if insured is not None else app.applicant_birth_date
+    effective_at = timezone.localtime(item.effective_at)
+    term = rules.choose_term(version.term_options or [], item.term)
+    birth = insured.birth_date if insured is not None else holder.birth_date
     expires_at = rules.contract_end(term, effective_at, birth)
     coverages = _coverages(item)
     death_benefit = rules.death_benefit((c.code, c.name, amount) for c, amount in coverages)
@@ -124,9 +199,8 @@ def _issue_item(
     number = _next_number(sequence, year)
     schedule = schedule_mod.build_schedule(
         number=number,
-        app=app,
+        request=request,
         item=item,
-        insured=insured,
         term=term,
         issued_at=local_now,
         effective_at=effective_at,
@@ -139,17 +213,20 @@ def _issue_item(
     policy = Policy.objects.create(
         number=number,
         insurer=insurer,
-        application=app,
-        item=item,
+        application_id=request.application_id,
+        application_number=request.application_number,
+        application_public_id=request.application_public_id,
+        item_id=item.item_id,
         product_version=version,
         plan=item.plan,
-        customer_id=app.customer_id,
-        channel=app.channel,
+        customer_id=request.customer_id,
+        channel=request.channel,
         status=PolicyStatus.PENDING_START if effective_at > now else PolicyStatus.IN_FORCE,
-        holder_name=app.applicant_name,
-        holder_id_hash=app.applicant_id_hash,
-        insured_name=insured.name if insured is not None else app.applicant_name,
-        insured_id_hash=insured.id_hash if insured is not None else app.applicant_id_hash,
+        holder_name=holder.name,
+        holder_id_hash=holder.id_hash,
+        insured_name=insured.name if insured is not None else holder.name,
+        insured_id_hash=insured.id_hash if insured is not None else holder.id_hash,
+        beneficiary_mode=schedule["beneficiary_mode"],
         schedule=schedule_mod.dumps(schedule),
         premium=item.premium,
         sum_insured=item.sum_insured,
@@ -171,13 +248,13 @@ def _issue_item(
         after={
             "number": number,
             "public_id": policy.public_id,
-            "application": app.number,
+            "application": request.application_number,
             "item": item.position,
             "insurer": insurer.code,
             "product": version.product.code,
             "product_version": version.number,
             "plan": item.plan.code,
-            "channel": app.channel,
+            "channel": request.channel,
             "status": policy.status,
             "premium": policy.premium,
             "sum_insured": policy.sum_insured,
@@ -202,68 +279,44 @@ def _enqueue_after_commit(policy_id: int, delivery_id: int) -> None:
     transaction.on_commit(enqueue)
 
 
-def issue_policies(
-    application: Application,
-    payment: Any,
-    *,
-    now: datetime.datetime | None = None,
-    locked: bool = False,
-) -> list[Policy]:
-    """Issues one policy per item of a paid application; returns all its policies (item order).
+def issue_policies(request: IssuanceRequest, *, now: datetime.datetime | None = None) -> list[Policy]:
+    """Issues one policy per item of `request`; returns all the application's policies (item
+    order). Items that already have a policy are skipped, so calling it again — or concurrently,
+    under the application's lock the caller holds — issues nothing twice.
 
-    Must run inside the transaction that confirms `payment` (`payment.paid_at` is the payment
-    time; the application's `paid_at`, then `now`, if it has none). Items that already have a
-    policy are skipped, so calling it again — or concurrently — issues nothing twice.
-    Also sets `application.retention_until` to the latest retention date of its policies.
-
-    `locked`: the caller read `application` under its row lock in the current transaction and
-    saves it afterwards. It is not read again, its `retention_until` is set but not saved, and
-    the issuance runs in the caller's transaction (no savepoint: an error aborts it)."""
+    Must run inside the caller's transaction (the one confirming the payment): no savepoint of its
+    own, an error aborts it. The parties and beneficiaries of all the new policies are written
+    with one insert per table."""
     now = now or timezone.now()
-    with transaction.atomic(savepoint=not locked):
-        return _issue_policies(application, payment, now, locked=locked)
+    with transaction.atomic(savepoint=False):
+        return _issue_policies(request, now)
 
 
-def _issue_policies(
-    application: Application, payment: Any, now: datetime.datetime, *, locked: bool
-) -> list[Policy]:
-    app = application if locked else Application.objects.select_for_update().get(pk=application.pk)
-    if app.status not in ISSUABLE_STATUSES:
-        raise Conflict(
-            f"application {app.number} is {app.status}: policies are issued only once it is paid",
-            code="application_not_paid",
-        )
-    paid_at = getattr(payment, "paid_at", None) or application.paid_at or app.paid_at or now
-    items = list(
-        ApplicationItem.objects.filter(application=app)
-        .select_related("product_version__product__insurer", "plan", "quote", "insured")
-        .order_by("position")
-    )
+def _issue_policies(request: IssuanceRequest, now: datetime.datetime) -> list[Policy]:
+    positions = {item.item_id: item.position for item in request.items}
     # The application's policies so far (each of one of its items): one read for the items
     # already done and for the answer.
-    policies = list(Policy.objects.filter(application=app).select_related("item"))
+    policies = list(Policy.objects.filter(application_id=request.application_id))
     done = {p.item_id for p in policies}
-    todo = [item for item in items if item.pk not in done]
+    todo = [item for item in request.items if item.item_id not in done]
     if todo:
         year = timezone.localtime(now).year
         insurers = sorted({i.product_version.product.insurer for i in todo}, key=lambda ins: ins.pk)
         sequences = {insurer.pk: _locked_sequence(insurer, year) for insurer in insurers}
+        parties: list[PolicyParty] = []
+        beneficiaries: list[PolicyBeneficiary] = []
         for item in todo:
             policy, delivery = _issue_item(
-                app,
-                item,
-                sequence=sequences[item.product_version.product.insurer_id],
-                paid_at=paid_at,
-                now=now,
+                request, item, sequence=sequences[item.product_version.product.insurer_id], now=now
             )
+            parties.extend(_parties(policy, request, item))
+            beneficiaries.extend(_beneficiaries(policy, request, item))
             _enqueue_after_commit(policy.pk, delivery.pk)
             policies.append(policy)
-    policies.sort(key=lambda p: (p.item.position, p.pk))
-    latest = max((p.retention_until for p in policies), default=None)
-    if latest is not None and (application.retention_until is None or application.retention_until < latest):
-        application.retention_until = latest
-        if not locked:
-            application.save(update_fields=["retention_until", "updated_at"])
+        PolicyParty.objects.bulk_create(parties)
+        if beneficiaries:
+            PolicyBeneficiary.objects.bulk_create(beneficiaries)
+    policies.sort(key=lambda p: (positions.get(p.item_id, 0), p.pk))
     return policies
 
 
@@ -436,17 +489,35 @@ def check_pdf(data: bytes) -> PdfCheck:
 # --- NPS -----------------------------------------------------------------------------------------
 
 
+def rated_policies(application_public_id: uuid.UUID | str, user: Any) -> list[Policy]:
+    """The customer's policies issued from one application (by its public id), item order: what
+    the NPS of that application is about. Empty for anyone else, or before issuance."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    try:
+        reference = uuid.UUID(str(application_public_id))
+    except ValueError:
+        return []
+    return list(
+        Policy.objects.filter(application_public_id=reference, customer_id=user.pk)
+        .select_related("product_version__product")
+        .order_by("issued_at", "id")
+    )
+
+
 def record_nps(
-    application: Application,
+    application_public_id: uuid.UUID | str,
     *,
     score: int,
     comment: str,
     user: Any,
     request: HttpRequest | None = None,
 ) -> NpsResponse:
-    """The customer's rating (0–10 and a comment of at most 500 characters) of an issued
-    application, once. Raises NotFound (not theirs), Conflict (not issued, already rated) or
-    ValidationFailed (`score`, `comment`)."""
+    """The customer's rating (0–10 and a comment of at most 500 characters) of the application
+    their policies were issued from, once. Raises NotFound (no policy of theirs from it: not
+    theirs, or not issued), Conflict (already rated) or ValidationFailed (`score`, `comment`).
+
+    Keyed by the application's reference its policies hold: the application is not read."""
     errors: list[FieldError] = []
     if isinstance(score, bool) or not isinstance(score, int) or not rules.NPS_MIN <= score <= rules.NPS_MAX:
         errors.append(FieldError("score", "out_of_range", "请选择0到10之间的评分"))
@@ -460,22 +531,23 @@ def record_nps(
     if errors:
         raise ValidationFailed("invalid rating", errors=errors)
     with transaction.atomic():
-        app = Application.objects.select_for_update().filter(pk=application.pk).first()
-        if app is None or not getattr(user, "is_authenticated", False) or app.customer_id != user.pk:
+        policies = rated_policies(application_public_id, user)
+        if not policies:
             raise NotFound("投保单不存在", code="application_not_found")
-        if app.status != ApplicationStatus.ISSUED:
-            raise Conflict("保单签发后才能评价", code="not_issued")
-        if NpsResponse.objects.filter(application=app).exists():
+        # The first item's policy (the product rated), locked: two ratings of one application
+        # are taken one after the other (the one-to-one on the application is the last guard).
+        first = min(policies, key=lambda p: (p.issued_at, p.pk))
+        Policy.objects.select_for_update().filter(pk=first.pk).values_list("pk", flat=True).first()
+        if NpsResponse.objects.filter(application_id=first.application_id).exists():
             raise Conflict("您已评价过本次投保，感谢您的反馈", code="already_rated")
-        item = app.items.select_related("product_version__product").order_by("position").first()
-        if item is None:
-            raise Conflict("投保单没有产品", code="no_items")
+        product = first.product_version.product
         try:
             with transaction.atomic():
                 response = NpsResponse.objects.create(
-                    application=app,
-                    product=item.product_version.product,
-                    channel=app.channel,
+                    application_id=first.application_id,
+                    application_number=first.application_number,
+                    product=product,
+                    channel=first.channel,
                     score=score,
                     comment=comment,
                 )
@@ -484,19 +556,22 @@ def record_nps(
         audit.record(
             "policy.nps_recorded",
             "application",
-            str(app.public_id),
+            str(first.application_public_id),
             actor=user,
             request=request,
             after={
                 "score": score,
                 "category": rules.nps_category(score),
-                "product": item.product_version.product.code,
-                "channel": app.channel,
+                "product": product.code,
+                "channel": first.channel,
                 "comment_length": len(comment),
             },
         )
     return response
 
 
-def nps_for(application: Application) -> NpsResponse | None:
-    return NpsResponse.objects.filter(application=application).first()
+def nps_for(application_id: int | None) -> NpsResponse | None:
+    """The rating of the application its policies refer to (`Policy.application_id`), if any."""
+    if application_id is None:
+        return None
+    return NpsResponse.objects.filter(application_id=application_id).first()

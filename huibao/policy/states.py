@@ -58,3 +58,33 @@ DELIVERY_TRANSITIONS: dict[str, frozenset[str]] = {
 # Deliveries a sweep may (re)send once `next_attempt_at` is due; `sent` ones are due again when no
 # acknowledgement came within the acknowledgement timeout.
 RETRYABLE_DELIVERY_STATUSES = frozenset({D.PENDING, D.FAILED, D.SENT})
+
+
+# --- the parties' vocabulary (the application uses the same values when it collects them) ---
+
+
+class Relation(models.TextChoices):
+    """Relation of the insured (or a beneficiary) to the applicant."""
+
+    SELF = "self", _("本人")
+    SPOUSE = "spouse", _("配偶")
+    CHILD = "child", _("子女")
+    PARENT = "parent", _("父母")
+
+
+class BeneficiaryMode(models.TextChoices):
+    LEGAL = "legal", _("法定受益人")
+    NAMED = "named", _("指定受益人")
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("官网")
+    APP = "app", _("App")
+    AGENT = "agent", _("代理人")
+    API = "api", _("API")
+    PARTNER = "partner", _("合作渠道")
+
+
+class PartyRole(models.TextChoices):
+    HOLDER = "holder", _("投保人")
+    INSURED = "insured", _("被保险人")

@@ -14,13 +14,13 @@ from huibao.application.evidence.trace import record_step
 from huibao.application.models import Application
 from huibao.application.selectors import REFERENCE_KIND, Target
 from huibao.application.services._common import _locked, _move, _require_not_expired, _require_owner
+from huibao.application.services.issuance import issue_policies
 from huibao.application.states import ApplicationStatus
 from huibao.core import audit
 from huibao.core.errors import Conflict
 from huibao.payment import selectors as payments
 from huibao.payment.models import Payment
 from huibao.payment.services import create_payment, refund
-from huibao.policy import services as policy_services
 from huibao.policy.services import IssuanceRecovery
 
 
@@ -100,7 +100,7 @@ def _issue_policies(app: Application, payment: Any) -> None:
     now = timezone.now()
     app.paid_at = payment.paid_at or now
     # `app` was read under its lock in this transaction; the save below writes its retention.
-    policies = policy_services.issue_policies(app, payment, now=now, locked=True)
+    policies = issue_policies(app, payment, now=now, locked=True)
     _move(app, ApplicationStatus.ISSUED)
     app.issued_at = now
     app.save()

@@ -22,6 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from huibao.account.models import User, UserKind
 from huibao.application.models import Application, ApplicationItem, Beneficiary, InsuredPerson
 from huibao.application.selectors import ID_HASH_CONTEXT
+from huibao.application.services.issuance import issue_policies
 from huibao.application.states import ApplicationStatus, BeneficiaryMode
 from huibao.catalog.models import LineOfBusiness, ProductStatus, ProductVersion, VersionStatus
 from huibao.catalog.tests.factories import (
@@ -35,7 +36,6 @@ from huibao.catalog.tests.factories import (
 from huibao.core.fields import lookup_hash
 from huibao.core.validators import id_check_digit
 from huibao.policy.models import Policy
-from huibao.policy.services import issue_policies
 from huibao.rating.models import Quote
 from huibao.sandbox import insurer as sandbox
 from huibao.sandbox import notifications

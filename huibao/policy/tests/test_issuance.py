@@ -9,15 +9,22 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from huibao.application.services.issuance import issue_policies
 from huibao.application.services.pay import pay
 from huibao.application.states import ApplicationStatus
 from huibao.core.errors import Conflict
 from huibao.core.models import AuditEntry
 from huibao.policy import rules, schedule
-from huibao.policy.models import InsurerDelivery, Policy, PolicyNumberSequence
-from huibao.policy.services import issue_policies
+from huibao.policy.models import (
+    InsurerDelivery,
+    Policy,
+    PolicyBeneficiary,
+    PolicyNumberSequence,
+    PolicyParty,
+)
 from huibao.policy.states import DeliveryStatus, PolicyStatus
 from huibao.policy.tests import factories as f
 
@@ -253,3 +260,106 @@ def test_real_flow_paid_hook_issues_the_policy() -> None:
     assert policy.retention_until == rules.retention_until(
         timezone.localtime(policy.effective_at), timezone.localtime(policy.expires_at), None
     )
+
+
+# --- the policy's own parties and beneficiaries ----------------------------------------------------
+
+
+def _raw(table: str, column: str, policy_id: int) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {column} FROM {table} WHERE policy_id = %s", [policy_id])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_parties_and_beneficiaries_are_the_policys_own_rows_encrypted_one_insert_per_table() -> None:
+    # given: a bundle of two products for one insured person with two named beneficiaries
+    person = f.Person(beneficiaries=[("王大宝", "child", Decimal(60)), ("王二宝", "child", Decimal(40))])
+    app = f.application(
+        [
+            (f.product_version(insurer_code="zhongan"), person, 500_000, "300.00", {"term": "1y"}),
+            (f.product_version(insurer_code="taikang-life"), person, 500_000, "900.00", {"term": "1y"}),
+        ]
+    )
+    # when
+    with CaptureQueriesContext(connection) as captured, transaction.atomic():
+        policies = issue_policies(app, f.payment())
+    # then: holder and insured of each policy, and the beneficiaries, as signed
+    insured = app.insured_persons.get()
+    for policy in policies:
+        parties = {p.role: p for p in PolicyParty.objects.filter(policy=policy)}
+        holder = parties["holder"]
+        assert (holder.name, holder.id_number) == (f.HOLDER_NAME, app.applicant_id_number)
+        assert parties["holder"].id_hash == app.applicant_id_hash == policy.holder_id_hash
+        assert (parties["insured"].name, parties["insured"].relation) == (f.INSURED_NAME, "spouse")
+        assert parties["insured"].id_number == insured.id_number
+        assert parties["insured"].id_hash == insured.id_hash == policy.insured_id_hash
+        assert [
+            (b.name, b.relation, b.order, b.share_percent, b.id_hash)
+            for b in PolicyBeneficiary.objects.filter(policy=policy)
+        ] == [(b.name, b.relation, b.order, b.share_percent, b.id_hash) for b in insured.beneficiaries.all()]
+        assert policy.beneficiary_mode == "named"
+        assert (policy.application_number, policy.application_public_id) == (app.number, app.public_id)
+        # encrypted at rest, as the application stores them
+        assert app.applicant_id_number not in _raw("policy_policyparty", "id_number", policy.pk)
+        assert insured.id_number not in _raw("policy_policyparty", "id_number", policy.pk)
+        raw_ids = _raw("policy_policybeneficiary", "id_number", policy.pk)
+        assert len(raw_ids) == 2 and all(b.id_number not in raw_ids for b in insured.beneficiaries.all())
+    # and the rows of both policies were written with one statement per table
+    inserts = [q["sql"] for q in captured.captured_queries if q["sql"].lstrip().startswith("INSERT")]
+    assert sum('"policy_policyparty"' in sql for sql in inserts) == 1
+    assert sum('"policy_policybeneficiary"' in sql for sql in inserts) == 1
+
+
+def test_legal_beneficiaries_write_no_beneficiary_rows_and_the_detail_reads_the_policys_rows() -> None:
+    # given: an issued policy with legal beneficiaries
+    policy = f.simple_issued(f.customer())
+    assert policy.beneficiary_mode == "legal" and not PolicyBeneficiary.objects.filter(policy=policy).exists()
+    # when the insured's name changes on the policy's own row (as an endorsement will)
+    PolicyParty.objects.filter(policy=policy, role="insured").update(name="李四")
+    # then the customer's page shows the policy's row, not what the application holds
+    from huibao.policy import presenters, selectors
+
+    view = presenters.detail(selectors.policy_for_customer(policy.customer, policy.public_id))
+    assert view["insured"]["name"] == "李四" and view["beneficiaries"] == []
+    assert view["holder"]["name"] == f.HOLDER_NAME and "*" in view["holder"]["id_number"]
+
+
+def test_backfill_copies_what_issuance_writes_from_the_application_rows() -> None:
+    # given: policies issued (named beneficiaries, legal ones), then their own rows removed, as
+    # for a policy issued before the policy kept them
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("huibao.policy.migrations.0003_parties_and_references")
+    person = f.Person(beneficiaries=[("王大宝", "child", Decimal(100))])
+    named = f.issue(f.application([(f.product_version(), person, 500_000, "300.00", {"term": "1y"})]))[0]
+    legal = f.simple_issued(f.customer())
+
+    def rows(policy: Policy) -> tuple:
+        policy.refresh_from_db()
+        parties = [
+            (p.role, p.name, p.id_number, p.id_hash, p.birth_date, p.sex, p.relation, p.phone, p.email)
+            for p in PolicyParty.objects.filter(policy=policy).order_by("role")
+        ]
+        beneficiaries = [
+            (b.name, b.id_number, b.id_hash, b.relation, b.order, b.share_percent)
+            for b in PolicyBeneficiary.objects.filter(policy=policy)
+        ]
+        return (
+            policy.application_number,
+            policy.application_public_id,
+            policy.beneficiary_mode,
+            parties,
+            beneficiaries,
+        )
+
+    issued = {p.pk: rows(p) for p in (named, legal)}
+    PolicyBeneficiary.objects.all().delete()
+    PolicyParty.objects.all().delete()
+    Policy.objects.update(application_number="", application_public_id=None, beneficiary_mode="legal")
+    # when
+    migration.backfill(apps, None)
+    # then
+    assert {p.pk: rows(p) for p in (named, legal)} == issued
+    assert issued[named.pk][2] == "named" and len(issued[named.pk][4]) == 1

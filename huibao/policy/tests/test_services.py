@@ -30,13 +30,15 @@ def owner():
 
 @pytest.fixture
 def issued_app(owner):
-    return f.simple_issued(owner).application
+    # the NPS is keyed by the application's reference its policies hold (its public id)
+    return f.simple_issued(owner).application.public_id
 
 
 def test_nps_is_recorded_once_for_the_customers_issued_application(owner, issued_app) -> None:
     response = services.record_nps(issued_app, score=10, comment="  很好  ", user=owner)
     assert (response.score, response.comment, response.channel) == (10, "很好", "web")
-    assert response.product == issued_app.items.get().product_version.product
+    assert response.product == Policy.objects.get().product_version.product
+    assert response.application_number == Policy.objects.get().application_number != ""
     entry = AuditEntry.objects.get(action="policy.nps_recorded")
     assert entry.after["score"] == 10 and "很好" not in str(entry.after)
     with pytest.raises(Conflict) as exc:
@@ -56,7 +58,7 @@ def test_score_must_be_0_to_10(owner, issued_app, score) -> None:
 def test_comment_at_most_500_characters(owner, issued_app) -> None:
     services_ok = services.record_nps(issued_app, score=0, comment="好" * 500, user=owner)
     assert len(services_ok.comment) == 500
-    other = f.simple_issued(owner).application
+    other = f.simple_issued(owner).application.public_id
     with pytest.raises(ValidationFailed) as exc:
         services.record_nps(other, score=5, comment="差" * 501, user=owner)
     assert [(e.field, e.code) for e in exc.value.errors] == [("comment", "too_long")]
@@ -78,9 +80,10 @@ def test_only_the_customer_and_only_once_issued(owner, issued_app) -> None:
         services.record_nps(issued_app, score=9, comment="", user=f.customer())
     version = f.product_version()
     unpaid = f.application([(version, f.Person(), 500_000, "100.00", {})], customer=owner)
-    with pytest.raises(Conflict) as exc:
-        services.record_nps(unpaid, score=9, comment="", user=owner)
-    assert exc.value.code == "not_issued"
+    # an application with no policy yet is, to the policy, one it knows nothing of
+    with pytest.raises(NotFound) as exc:
+        services.record_nps(unpaid.public_id, score=9, comment="", user=owner)
+    assert exc.value.code == "application_not_found"
     assert not NpsResponse.objects.exists()
 
 

@@ -14,7 +14,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from huibao.application.models import Application
 from huibao.core import audit
 from huibao.core.errors import DomainError, NotFound
 from huibao.policy import delivery, documents, presenters, selectors, services
@@ -110,7 +109,7 @@ def detail(request: HttpRequest, public_id: Any) -> HttpResponse:
     policy = _own(request, public_id)
     context = {
         "policy": presenters.detail(policy),
-        "rated": services.nps_for(policy.application) is not None,
+        "rated": services.nps_for(policy.application_id) is not None,
     }
     return render(request, "policy/pages/detail.html", context)
 
@@ -141,17 +140,18 @@ def epolicy_pdf(request: HttpRequest, public_id: Any) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def nps(request: HttpRequest, public_id: Any) -> HttpResponse:
-    app = Application.objects.filter(public_id=public_id, customer_id=request.user.pk).first()
-    if app is None:
+    # The application rated is known here by the reference its policies hold (not read).
+    policies = services.rated_policies(public_id, request.user)
+    if not policies:
         raise Http404("投保单不存在")
-    existing = services.nps_for(app)
+    existing = services.nps_for(policies[0].application_id)
     form = NpsForm(request.POST or None)
     status = 200
     if request.method == "POST" and existing is None:
         if form.is_valid():
             try:
                 existing = services.record_nps(
-                    app,
+                    public_id,
                     score=form.cleaned_data["score"],
                     comment=form.cleaned_data["comment"],
                     user=request.user,
@@ -164,8 +164,8 @@ def nps(request: HttpRequest, public_id: Any) -> HttpResponse:
                     form.add_error(None, exc.message)
         if existing is None:
             status = 422
-    policies = list(app.policies.select_related("product_version__product").order_by("item__position"))
-    context = {"application": app, "form": form, "response": existing, "policies": policies}
+    application = {"public_id": public_id, "number": policies[0].application_number}
+    context = {"application": application, "form": form, "response": existing, "policies": policies}
     return render(request, "policy/pages/nps.html", context, status=status)
 
 

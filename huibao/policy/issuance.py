@@ -1,0 +1,120 @@
+"""What a policy is issued from: typed values, built by the seller (the application) from its own
+rows and passed to `services.issue_policies`. The policy never reads the application: what it
+keeps — the parties, the beneficiaries, the item's terms — it copies from here onto its own
+tables and into its schedule, in the issuing transaction.
+
+Personal data (ID numbers, phone, e-mail) travels in plaintext inside the process only; the
+policy's columns encrypt it at rest, and none of it is logged or audited.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from huibao.policy.states import BeneficiaryMode, Relation
+
+if TYPE_CHECKING:
+    from huibao.catalog.models import Plan, ProductVersion
+
+
+@dataclass(frozen=True, slots=True)
+class HolderData:
+    """The policyholder (投保人), as signed."""
+
+    name: str
+    id_number: str
+    id_hash: str
+    birth_date: datetime.date | None
+    sex: str
+    phone: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InsuredData:
+    """An insured person (被保险人), as signed; `relation` is to the holder."""
+
+    name: str
+    id_number: str
+    id_hash: str
+    birth_date: datetime.date | None
+    sex: str
+    relation: str = Relation.SELF
+    occupation: str = ""
+    occupation_class: int | None = None
+    phone: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BeneficiaryData:
+    """A named beneficiary (指定受益人) of the insured's death benefit."""
+
+    name: str
+    id_number: str
+    id_hash: str
+    relation: str
+    order: int
+    share_percent: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectValue:
+    """A field of the insured subject (vehicle, home…) as the product's rules label it."""
+
+    code: str
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemToIssue:
+    """One product for one insured person: one policy.
+
+    `item_id` is the seller's reference of the item (the policy's one-to-one guard against a
+    second issuance); `insured` None means the holder is the insured (property lines);
+    `beneficiaries` are kept only in the named mode. `effective_at` is when cover starts, by the
+    product's rules, for the payment time (aware); `term` the code of the term option the quote
+    chose (None: the version's first)."""
+
+    item_id: int
+    position: int
+    product_version: ProductVersion
+    plan: Plan
+    sum_insured: Decimal | None
+    base_premium: Decimal
+    premium: Decimal
+    loading_percent: Decimal
+    payment_mode: str
+    term: str | None
+    effective_at: datetime.datetime
+    exclusions: tuple[str, ...] = ()
+    underwriting_outcome: str = ""
+    insured: InsuredData | None = None
+    beneficiaries: tuple[BeneficiaryData, ...] = ()
+    subject: tuple[SubjectValue, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IssuanceRequest:
+    """Everything the policies of one paid application are issued from.
+
+    The caller holds the row lock of the application (`application_id`) in the current
+    transaction, so two issuances of it run one after the other; items that already have a
+    policy are skipped."""
+
+    application_id: int
+    application_public_id: uuid.UUID
+    application_number: str
+    channel: str
+    customer_id: int | None
+    holder: HolderData
+    beneficiary_mode: str
+    items: tuple[ItemToIssue, ...]
+
+    @property
+    def named_beneficiaries(self) -> bool:
+        return self.beneficiary_mode == BeneficiaryMode.NAMED
