@@ -118,7 +118,9 @@ class AliyunSmsBackend:
             phone_numbers=phone,
             sign_name=self.sign_name,
             template_code=template_code,
-            template_param=json.dumps({k: str(v) for k, v in (params or {}).items()}, ensure_ascii=False),
+            template_param=json.dumps(
+                {k: str(v) for k, v in (params or {}).items()}, ensure_ascii=False, separators=(",", ":")
+            ),
             out_id=out_id or None,
         )
         runtime = RuntimeOptions(
