@@ -25,11 +25,11 @@ class AttentionFilter(admin.SimpleListFilter):
         return [("yes", str(_("发送失败或已放弃"))), ("all", str(_("全部")))]
 
     def choices(self, changelist: Any) -> Any:
-        # "yes" is the default view: what an operator opens this page for.
-        for choice in super().choices(changelist):
-            if choice["display"] == _("All"):
-                continue
-            yield choice
+        # "yes" is the default view (what an operator opens this page for), so the filter's
+        # first, unfiltered "All" choice would lie: "全部" stands for it.
+        choices = iter(super().choices(changelist))
+        next(choices, None)
+        yield from choices
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> QuerySet[OutboxMessage]:
         if self.value() == "all":

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from django.db import transaction
@@ -43,6 +44,13 @@ class Recipient(Protocol):
     email: str
     phone: str
     is_active: bool
+
+
+class Owner(Protocol):
+    """Whose inbox or preferences: any user object (the page views' `request.user`)."""
+
+    @property
+    def pk(self) -> Any: ...
 
 
 def _params(context: Mapping[str, ContextValue]) -> str:
@@ -106,8 +114,7 @@ def notify(
         created = list(OutboxMessage.objects.filter(public_id__in=[r.public_id for r in rows]).order_by("id"))
         for row in created:
             if row.channel != Channel.INBOX:
-                pk = row.pk
-                transaction.on_commit(lambda pk=pk: send_outbox_message.enqueue(pk))
+                transaction.on_commit(partial(send_outbox_message.enqueue, row.pk))
     return created
 
 
@@ -115,7 +122,7 @@ def notify(
 
 
 def set_preferences(
-    user: AbstractBaseUser | Recipient,
+    user: Owner,
     *,
     email: bool,
     sms: bool,
@@ -145,7 +152,7 @@ def set_preferences(
 # --- inbox ---------------------------------------------------------------------------------------
 
 
-def mark_read(user: AbstractBaseUser | Recipient, public_id: uuid.UUID | str) -> OutboxMessage:
+def mark_read(user: Owner, public_id: uuid.UUID | str) -> OutboxMessage:
     """Marks one of the user's in-site messages read (reading it again changes nothing)."""
     message = selectors.inbox_message_for(user, public_id)
     if message.read_at is None:
@@ -154,7 +161,7 @@ def mark_read(user: AbstractBaseUser | Recipient, public_id: uuid.UUID | str) ->
     return message
 
 
-def mark_all_read(user: AbstractBaseUser | Recipient) -> int:
+def mark_all_read(user: Owner) -> int:
     return selectors.inbox_for(user).filter(read_at__isnull=True).update(read_at=timezone.now())
 
 
@@ -184,6 +191,5 @@ def resend(message: OutboxMessage, *, actor: Any, request: HttpRequest | None = 
             before=before,
             after={"status": row.status, "channel": row.channel, "template": row.template},
         )
-        pk = row.pk
-        transaction.on_commit(lambda: send_outbox_message.enqueue(pk))
+        transaction.on_commit(partial(send_outbox_message.enqueue, row.pk))
     return row
