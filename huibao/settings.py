@@ -38,6 +38,7 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 INSTALLED_APPS = [
     "huibao.core",
+    "huibao.notification",
     "huibao.account",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -196,6 +197,37 @@ AXES_USERNAME_CALLABLE = "huibao.account.lockout.axes_username"
 AXES_LOCKOUT_CALLABLE = "huibao.account.lockout.lockout_response"  # Chinese page, HTTP 429
 OTP_TOTP_ISSUER = "Huibao 汇保"
 SMS_BACKEND = env_str("SMS_BACKEND", "huibao.account.sms.ConsoleSmsBackend")
+# --- Notifications (docs/notification.md) ---------------------------------------------------------
+# E-mail through Django's mailers (Django 6.1 `MAILERS`): SMTP from EMAIL_HOST/EMAIL_PORT/… in the
+# environment; development without EMAIL_HOST prints messages to the console instead.
+_EMAIL_HOST = env_str("EMAIL_HOST")
+if _EMAIL_HOST or PRODUCTION:
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": _EMAIL_HOST or "localhost",
+                "port": env_int("EMAIL_PORT", 25),
+                "username": env_str("EMAIL_HOST_USER"),
+                "password": env_str("EMAIL_HOST_PASSWORD"),
+                "use_tls": env_bool("EMAIL_USE_TLS", False),
+                "use_ssl": env_bool("EMAIL_USE_SSL", False),
+                "timeout": env_int("EMAIL_TIMEOUT", 10),
+            },
+        }
+    }
+else:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "汇保 <noreply@huibao.local>")
+HUIBAO_MAIL_DOMAIN = env_str("HUIBAO_MAIL_DOMAIN", "huibao.local")  # right of the @ in Message-IDs
+HUIBAO_NOTIFICATION_MAX_ATTEMPTS = env_int("HUIBAO_NOTIFICATION_MAX_ATTEMPTS", 6)
+# SMS_BACKEND=huibao.notification.aliyun.AliyunSmsBackend: 阿里云短信 (huibao/notification/aliyun.py).
+ALIYUN_SMS_ACCESS_KEY_ID = env_str("ALIYUN_SMS_ACCESS_KEY_ID")
+ALIYUN_SMS_ACCESS_KEY_SECRET = env_str("ALIYUN_SMS_ACCESS_KEY_SECRET")
+ALIYUN_SMS_SIGN_NAME = env_str("ALIYUN_SMS_SIGN_NAME", "汇保")
+ALIYUN_SMS_ENDPOINT = env_str("ALIYUN_SMS_ENDPOINT", "dysmsapi.aliyuncs.com")
+# "our_template:SMS_123" pairs, e.g. "account.login_code:SMS_1,policy.issued:SMS_2".
+ALIYUN_SMS_TEMPLATES = env_map("ALIYUN_SMS_TEMPLATES")
 # Personal API access tokens (`Authorization: Bearer hb_…`) expire after this many days.
 HUIBAO_API_TOKEN_DAYS = env_int("HUIBAO_API_TOKEN_DAYS", 30)
 

@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("account/", include("huibao.notification.web.urls")),  # /account/messages/
     path("account/", include("huibao.account.urls")),
     path("payment/", include("huibao.payment.urls")),
     path("", include("huibao.sandbox.urls")),  # the sandboxes' hosted pages (development parts)

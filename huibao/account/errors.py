@@ -4,25 +4,13 @@ from __future__ import annotations
 
 from huibao.core.errors import Conflict, DomainError, FieldError, NotFound, ValidationFailed
 
+# The SMS port's refusals belong to the port (`huibao.notification.sms`); named here as before.
+from huibao.notification.errors import SmsDeliveryFailed as SmsDeliveryFailed
+from huibao.notification.errors import SmsThrottled as SmsThrottled
+
 
 class InvalidPhone(ValidationFailed):
     code = "phone_invalid"
-
-
-class SmsThrottled(DomainError):
-    """Another code was asked for too soon (resend throttle, or the gateway's own rate limit)."""
-
-    code = "sms_throttled"
-    http_status = 429
-
-    def __init__(self, message: str, *, retry_after: int, field: str = "phone") -> None:
-        super().__init__(message, errors=[FieldError(field, self.code, message)])
-        self.retry_after = retry_after
-
-
-class SmsDeliveryFailed(DomainError):
-    code = "sms_failed"
-    http_status = 503
 
 
 class CodeError(DomainError):

@@ -27,6 +27,8 @@ APPLICATION_VIEW = ("application.view_application", "application.view_applicatio
 POLICY_VIEW = ("policy.view_policy", "policy.view_insurerdelivery", "policy.view_npsresponse")
 PAYMENT_VIEW = ("payment.view_payment", "payment.view_refund", "payment.view_providernotification")
 IDENTITY_VIEW = ("identity.view_identitycheck", "identity.view_facecheck")
+# Failed and given-up e-mails/SMS, and their re-send (the outbox's back office).
+NOTIFICATION_RESEND = ("notification.view_outboxmessage", "notification.change_outboxmessage")
 UNDERWRITING = ("underwriting.view_underwritingcase", "underwriting.change_underwritingcase")
 
 
@@ -43,7 +45,14 @@ ROLES: dict[str, Role] = {
         Role(
             "operator",
             "运营",
-            (*CATALOG_EDIT, *QUOTE_VIEW, *APPLICATION_VIEW, *POLICY_VIEW, "policy.change_insurerdelivery"),
+            (
+                *CATALOG_EDIT,
+                *QUOTE_VIEW,
+                *APPLICATION_VIEW,
+                *POLICY_VIEW,
+                "policy.change_insurerdelivery",
+                *NOTIFICATION_RESEND,
+            ),
         ),
         # Sales agents start applications for customers (/apply/agent/) and see only their own;
         # the customer confirms, signs and pays themself.
@@ -59,7 +68,14 @@ ROLES: dict[str, Role] = {
         Role(
             "customer_service",
             "客服",
-            (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *POLICY_VIEW, "payment.view_payment"),
+            (
+                *CATALOG_VIEW,
+                *QUOTE_VIEW,
+                *APPLICATION_VIEW,
+                *POLICY_VIEW,
+                "payment.view_payment",
+                *NOTIFICATION_RESEND,
+            ),
         ),
         # Auditors see everything and change nothing; the audit chain is named so a missing
         # core.auditentry shows up in the report.

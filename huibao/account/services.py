@@ -120,7 +120,13 @@ def send_login_code(
             row.attempts = 0
             row.burnt = False
             # Sent while the row is locked: if the gateway refuses, the new code is rolled back.
-            receipt = get_sms_backend().send(phone, text)
+            # `template`/`params`: for gateways that send registered templates (阿里云短信).
+            receipt = get_sms_backend().send(
+                phone,
+                text,
+                template="account.login_code" if usable else f"account.{purpose}_notice",
+                params={"code": code} if usable else {},
+            )
             row.receipt_id = receipt.receipt_id[:64]
             row.save()
     except IntegrityError as exc:  # a concurrent first send for the same number won the insert

@@ -24,7 +24,12 @@ SANDBOX_PROVIDER = "sandbox"
 # The order parts are listed in (errors, banner, header).
 PARTS = ("payment", "identity", "face", "insurer", "sms")
 DEVELOPMENT_SMS_BACKENDS = frozenset(
-    {"huibao.account.sms.ConsoleSmsBackend", "huibao.account.sms.SandboxSmsBackend"}
+    {
+        "huibao.account.sms.ConsoleSmsBackend",
+        "huibao.account.sms.SandboxSmsBackend",
+        "huibao.notification.sms.ConsoleSmsBackend",
+        "huibao.notification.sms.SandboxSmsBackend",
+    }
 )
 
 

@@ -28,6 +28,8 @@ DEFAULT_SWEEPS = (
     # The sandboxes' signed notifications that are due again (payment, face, insurer).
     "huibao.sandbox.tasks.resend_due_notifications",
     "huibao.policy.tasks.update_policy_statuses",
+    # E-mails and SMS due again, and sends whose worker died.
+    "huibao.notification.tasks.send_due_messages",
     # Last: links whatever the sweeps above wrote (`seal_audit --loop` does it continuously).
     "huibao.core.audit.seal_pending",
 )

@@ -1,0 +1,195 @@
+"""Notification use-cases: `notify` (the one entry point other apps call), the customer's
+preferences and inbox, and the operator's re-send.
+
+`notify` runs inside the caller's business transaction: it renders the template locally and
+writes one outbox row per channel, so the message exists exactly when the business change
+commits; the send task is enqueued on commit (`tasks.send_outbox_message`), and the sweep
+(`tasks.send_due_messages`) sends whatever a lost enqueue or a dead worker left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from huibao.core import audit
+from huibao.core.errors import ValidationFailed
+from huibao.core.states import check_transition
+from huibao.notification import catalogue, rules, selectors
+from huibao.notification.models import NotificationPreference, OutboxMessage
+from huibao.notification.states import OUTBOX_TRANSITIONS, Channel, OutboxStatus
+from huibao.notification.tasks import send_outbox_message
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+type ContextValue = str | int | Decimal | date | datetime
+DEDUP_KEY_MAX = 200
+OBJ_TYPE = "notification"
+
+
+class Recipient(Protocol):
+    """What notification needs of a user (the project's `account.User` has it)."""
+
+    pk: Any
+    email: str
+    phone: str
+    is_active: bool
+
+
+class Owner(Protocol):
+    """Whose inbox or preferences: any user object (the page views' `request.user`)."""
+
+    @property
+    def pk(self) -> Any: ...
+
+
+def _params(context: Mapping[str, ContextValue]) -> str:
+    return json.dumps({k: str(v) for k, v in context.items()}, ensure_ascii=False, sort_keys=True)
+
+
+def notify(
+    *,
+    user: AbstractBaseUser | Recipient,
+    template: str,
+    context: Mapping[str, ContextValue],
+    category: Literal["service", "marketing"] = "service",
+    dedup_key: str,
+    reference: str = "",
+) -> list[OutboxMessage]:
+    """Writes the message to the outbox, one row per channel it goes to; returns the rows this
+    call created ([] when every channel already has a row for `dedup_key`: a job run again)."""
+    if not dedup_key or len(dedup_key) > DEDUP_KEY_MAX:
+        raise ValidationFailed(f"dedup_key: 1–{DEDUP_KEY_MAX} characters", code="dedup_key_invalid")
+    spec = catalogue.get(template)
+    # A marketing template is marketing whatever the caller says.
+    effective = rules.MARKETING if rules.MARKETING in (category, spec.category) else rules.SERVICE
+    target: Recipient = user  # type: ignore[assignment]
+    if not target.is_active:
+        return []
+    channels = rules.channels_for(
+        category=effective,
+        preferences=selectors.preferences_of(target),
+        reachable=rules.Reachable(email=bool(target.email), sms=bool(getattr(target, "phone", ""))),
+        renders=spec.renders,
+    )
+    if not channels:
+        return []
+    now = timezone.now()
+    rows = []
+    for channel in channels:
+        rendered = catalogue.render(spec, channel, context)
+        inbox = channel == Channel.INBOX
+        rows.append(
+            OutboxMessage(
+                public_id=uuid.uuid4(),
+                user_id=target.pk,
+                template=spec.code,
+                category=effective,
+                channel=channel,
+                dedup_key=dedup_key,
+                reference=reference[:64],
+                subject=rendered.subject,
+                body=rendered.body,
+                params=_params(context) if channel == Channel.SMS else "",
+                # Storing an in-site message is its delivery.
+                status=OutboxStatus.SENT if inbox else OutboxStatus.PENDING,
+                sent_at=now if inbox else None,
+                next_attempt_at=None if inbox else now,
+            )
+        )
+    with transaction.atomic(savepoint=False):
+        # A row that exists for (dedup_key, channel) is skipped, also when a concurrent call
+        # wrote it a moment ago: no savepoint, no IntegrityError in the caller's transaction.
+        OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)
+        created = list(OutboxMessage.objects.filter(public_id__in=[r.public_id for r in rows]).order_by("id"))
+        for row in created:
+            if row.channel != Channel.INBOX:
+                transaction.on_commit(partial(send_outbox_message.enqueue, row.pk))
+    return created
+
+
+# --- preferences ---------------------------------------------------------------------------------
+
+
+def set_preferences(
+    user: Owner,
+    *,
+    email: bool,
+    sms: bool,
+    marketing: bool,
+    request: HttpRequest | None = None,
+) -> rules.Preferences:
+    """Saves the customer's channel choices (audited: consent to marketing is evidence)."""
+    with transaction.atomic():
+        row, _ = NotificationPreference.objects.select_for_update().get_or_create(user_id=user.pk)
+        before = {"email": row.email, "sms": row.sms, "marketing": row.marketing}
+        row.email, row.sms, row.marketing = email, sms, marketing
+        row.save(update_fields=["email", "sms", "marketing", "updated_at"])
+        after = {"email": email, "sms": sms, "marketing": marketing}
+        if before != after:
+            audit.record(
+                "notification.preferences_changed",
+                OBJ_TYPE,
+                f"user:{user.pk}",
+                actor=user,
+                request=request,
+                before=before,
+                after=after,
+            )
+    return rules.Preferences(email=email, sms=sms, marketing=marketing)
+
+
+# --- inbox ---------------------------------------------------------------------------------------
+
+
+def mark_read(user: Owner, public_id: uuid.UUID | str) -> OutboxMessage:
+    """Marks one of the user's in-site messages read (reading it again changes nothing)."""
+    message = selectors.inbox_message_for(user, public_id)
+    if message.read_at is None:
+        message.read_at = timezone.now()
+        OutboxMessage.objects.filter(pk=message.pk, read_at__isnull=True).update(read_at=message.read_at)
+    return message
+
+
+def mark_all_read(user: Owner) -> int:
+    return selectors.inbox_for(user).filter(read_at__isnull=True).update(read_at=timezone.now())
+
+
+# --- operators -----------------------------------------------------------------------------------
+
+
+def resend(message: OutboxMessage, *, actor: Any, request: HttpRequest | None = None) -> OutboxMessage:
+    """An operator's "重新发送" of a failed or given-up e-mail/SMS: due now, attempts from zero."""
+    with transaction.atomic():
+        row = OutboxMessage.objects.select_for_update().get(pk=message.pk)
+        check_transition(OUTBOX_TRANSITIONS, row.status, OutboxStatus.PENDING, what="outbox message")
+        if row.status == OutboxStatus.SENDING:
+            raise ValidationFailed("消息正在发送中，请稍后再试。", code="message_sending")
+        before = {"status": row.status, "attempts": row.attempts, "last_error": row.last_error}
+        row.status = OutboxStatus.PENDING
+        row.attempts = 0
+        row.next_attempt_at = timezone.now()
+        row.attempt_id = ""
+        row.claimed_at = None
+        row.save(update_fields=["status", "attempts", "next_attempt_at", "attempt_id", "claimed_at"])
+        audit.record(
+            "notification.resend_requested",
+            OBJ_TYPE,
+            str(row.public_id),
+            actor=actor,
+            request=request,
+            before=before,
+            after={"status": row.status, "channel": row.channel, "template": row.template},
+        )
+        transaction.on_commit(partial(send_outbox_message.enqueue, row.pk))
+    return row
