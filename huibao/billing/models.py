@@ -55,7 +55,10 @@ class PremiumSchedule(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     reference_kind = models.CharField(max_length=40)
     reference_id = models.CharField(max_length=64)
-    customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # The policyholder's account (none for a policy issued to a customer without one).
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     currency = models.CharField(max_length=3, default="CNY")
     mode = models.CharField(max_length=16)
     line = models.CharField(max_length=32, blank=True)

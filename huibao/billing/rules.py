@@ -28,6 +28,8 @@ from huibao.core.money import to_fen
 
 INSTALMENTS_PER_YEAR: Mapping[str, int] = {"single": 1, "annual": 1, "monthly": 12}
 MONTHS_BETWEEN: Mapping[str, int] = {"single": 12, "annual": 12, "monthly": 1}
+# The modes paid in several instalments a year (the others are paid whole at checkout).
+INSTALMENT_MODES = frozenset(mode for mode, count in INSTALMENTS_PER_YEAR.items() if count > 1)
 
 # Business parameters with their defaults in code (docs/billing.md).
 LONG_GRACE_LINES = frozenset({"term_life", "whole_life", "critical_illness"})

@@ -255,7 +255,7 @@ def create_schedule(
     *,
     reference_kind: str,
     reference_id: str,
-    customer_id: int,
+    customer_id: int | None,
     mode: str,
     annual_premium: Decimal,
     start: datetime.date,
@@ -370,7 +370,11 @@ def collect_due(today: datetime.date) -> int:
     charged = 0
     for pk in ids:
         with transaction.atomic(), audit.batched():
-            inst = Instalment.objects.select_for_update().select_related("schedule__mandate").get(pk=pk)
+            inst = (
+                Instalment.objects.select_for_update(of=("self",))
+                .select_related("schedule__mandate")
+                .get(pk=pk)
+            )
             if inst.status not in UNPAID_STATUSES or inst.schedule.status != ScheduleStatus.ACTIVE:
                 continue
             charged += _charge_locked(inst, inst.schedule, today)
@@ -379,7 +383,7 @@ def collect_due(today: datetime.date) -> int:
 
 def _collection_of(payment: Payment) -> Collection | None:
     return (
-        Collection.objects.select_for_update()
+        Collection.objects.select_for_update(of=("self",))
         .select_related("instalment__schedule")
         .filter(out_trade_no=payment.merchant_ref)
         .first()
@@ -439,7 +443,7 @@ def mark_overdue(today: datetime.date) -> int:
     moved = 0
     for pk in ids:
         with transaction.atomic(), audit.batched():
-            inst = Instalment.objects.select_for_update().select_related("schedule").get(pk=pk)
+            inst = Instalment.objects.select_for_update(of=("self",)).select_related("schedule").get(pk=pk)
             if inst.status != InstalmentStatus.DUE or not rules.is_overdue(inst.due_on, today):
                 continue
             _move_instalment(inst, InstalmentStatus.OVERDUE)
@@ -530,7 +534,7 @@ def reinstate(
     for number in quote.numbers:
         with transaction.atomic(), audit.batched():
             inst = (
-                Instalment.objects.select_for_update()
+                Instalment.objects.select_for_update(of=("self",))
                 .select_related("schedule__mandate")
                 .get(schedule=schedule, number=number)
             )

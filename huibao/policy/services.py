@@ -25,6 +25,9 @@ from django.utils import timezone
 from huibao.application.models import Application, ApplicationItem
 from huibao.application.rules import parse_rules
 from huibao.application.states import ApplicationStatus
+from huibao.billing import rules as billing_rules
+from huibao.billing import services as billing
+from huibao.billing.services import ScheduleEvent
 from huibao.catalog.documents import version_documents
 from huibao.catalog.models import Coverage, Insurer
 from huibao.core import audit
@@ -106,6 +109,7 @@ def _issue_item(
     sequence: PolicyNumberSequence,
     paid_at: datetime.datetime,
     now: datetime.datetime,
+    payment_ref: str = "",
 ) -> tuple[Policy, InsurerDelivery]:
     version = item.product_version
     insurer = version.product.insurer
@@ -160,6 +164,7 @@ def _issue_item(
         cooling_off_until=cooling_off_until,
         retention_until=rules.retention_until(effective_at, expires_at, birth),
     )
+    _start_premium_schedule(policy, item, payment_ref=payment_ref, paid_at=paid_at)
     delivery = InsurerDelivery.objects.create(
         policy=policy, connector=connector_for(insurer.code), next_attempt_at=now
     )
@@ -190,6 +195,39 @@ def _issue_item(
         },
     )
     return policy, delivery
+
+
+def _start_premium_schedule(
+    policy: Policy, item: ApplicationItem, *, payment_ref: str, paid_at: datetime.datetime
+) -> None:
+    """A policy paid in instalments gets its billing schedule (the first instalment is the
+    checkout's payment); a single or annual premium is paid whole at checkout and needs none."""
+    mode = str(item.quote.inputs.get("payment_mode") or "single")
+    if billing_rules.instalment_count(mode) == 1:
+        return
+    billing.create_schedule(
+        reference_kind=OBJ_TYPE,
+        reference_id=policy.number,
+        customer_id=policy.customer_id,
+        mode=mode,
+        annual_premium=policy.premium,
+        start=timezone.localtime(policy.effective_at).date(),
+        first_payment_ref=payment_ref or policy.number,
+        paid_at=paid_at,
+        line=policy.product_version.product.line,
+    )
+
+
+def on_schedule_lapsed(event: ScheduleEvent) -> None:
+    """Billing's lapse of a policy's premium schedule (grace period over). Recorded in the audit
+    chain; moving the policy to lapsed belongs to the policy lifecycle (issue 10, item 1)."""
+    audit.record(
+        "policy.premium_lapsed",
+        OBJ_TYPE,
+        event.reference_id,
+        actor=SYSTEM,
+        after={"schedule": event.schedule, "lapsed_on": event.on},
+    )
 
 
 def _enqueue_after_commit(policy_id: int, delivery_id: int) -> None:
@@ -255,6 +293,7 @@ def _issue_policies(
                 sequence=sequences[item.product_version.product.insurer_id],
                 paid_at=paid_at,
                 now=now,
+                payment_ref=str(getattr(payment, "merchant_ref", "") or ""),
             )
             _enqueue_after_commit(policy.pk, delivery.pk)
             policies.append(policy)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -127,7 +128,7 @@ def test_instalments_sum_to_the_premium_and_dates_increase(
     planned = rules.plan(premium, mode, start)
     assert sum(p.amount for p in planned) == premium
     assert all(p.amount > 0 and p.amount == p.amount.quantize(D("0.01")) for p in planned)
-    assert all(a.due_on < b.due_on for a, b in zip(planned, planned[1:], strict=False))
+    assert all(a.due_on < b.due_on for a, b in itertools.pairwise(planned))
     assert planned[0].due_on == start
     # never more than a month apart, never past the start's day of month
     assert all(p.due_on.day <= start.day for p in planned)

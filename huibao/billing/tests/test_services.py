@@ -217,7 +217,7 @@ def test_reinstatement_quote_counts_only_what_fell_due() -> None:
 def test_medical_lapses_after_30_days(heard) -> None:
     start = datetime.date(2026, 1, 15)
     with at(start):
-        schedule = f.schedule(start=start, line="medical", with_mandate=False)
+        f.schedule(start=start, line="medical", with_mandate=False)
     assert run(datetime.date(2026, 3, 17)).lapsed == 0  # due 15 Feb + 30 = 17 Mar: last grace day
     assert run(datetime.date(2026, 3, 18)).lapsed == 1
     assert run(datetime.date(2026, 3, 18)).lapsed == 0  # idempotent
