@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "huibao.catalog",
     "huibao.rating",
     "huibao.payment",
+    "huibao.billing",
     "huibao.identity",
     "huibao.application",
     "huibao.underwriting",

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from huibao.application.states import UnderwritingOutcome
+from huibao.billing.rules import first_instalment
 from huibao.core.money import to_fen
 
 
@@ -26,4 +27,20 @@ def total_premium(items: Iterable[PricedItem]) -> Decimal:
     is not paid for), rounded to the fen."""
     return to_fen(
         sum((i.premium for i in items if i.underwriting_outcome != UnderwritingOutcome.DECLINE), Decimal(0))
+    )
+
+
+def due_at_checkout(items: Iterable[tuple[Decimal, str, str | None]]) -> Decimal:
+    """What the customer pays at checkout for items given as (premium, underwriting outcome,
+    payment mode): each item's first instalment (`billing.rules.first_instalment`: the whole
+    premium for single or annual payment, the first month for monthly), declined items left out."""
+    return to_fen(
+        sum(
+            (
+                first_instalment(premium, mode or "single")
+                for premium, outcome, mode in items
+                if outcome != UnderwritingOutcome.DECLINE and premium > 0
+            ),
+            Decimal(0),
+        )
     )

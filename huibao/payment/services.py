@@ -37,7 +37,7 @@ from huibao.core.validators import validate_person_name, validate_resident_id
 from huibao.payment import rules
 from huibao.payment.errors import InvalidAmount, InvalidSignature, PaymentNotRefundable, TransactionMismatch
 from huibao.payment.models import Payment, PaymentEvent, ProviderNotification, Refund
-from huibao.payment.provider import Notification, default_provider_name, get_provider
+from huibao.payment.provider import Notification, default_provider_name, get_mandate_provider, get_provider
 from huibao.payment.states import OPEN_STATUSES, TRANSITIONS, PaymentStatus, RefundStatus
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,8 @@ PaidHook = Callable[[Payment], None]
 # A listener runs inside the transaction that marks a payment of its reference kind paid (once
 # per payment); the domain that owns the reference registers it in its `AppConfig.ready()`.
 payment_paid: KeyedHook[Payment, None] = KeyedHook("payment.paid")
+# Announced inside the transaction that moves a payment of its reference kind to failed or expired.
+payment_failed: KeyedHook[Payment, None] = KeyedHook("payment.failed")
 
 
 def register_paid_hook(reference_kind: str, fn: PaidHook) -> None:
@@ -167,6 +169,67 @@ def create_payment(
     return payment
 
 
+def charge_mandate(
+    *,
+    agreement_id: str,
+    amount: Decimal,
+    out_trade_no: str,
+    payer_name: str,
+    payer_id_number: str,
+    reference_kind: str,
+    reference_id: str,
+    provider: str,
+    expires_in: datetime.timedelta = datetime.timedelta(days=1),
+) -> Payment:
+    """Charges a stored authorisation: a payment whose merchant reference is `out_trade_no`,
+    pending until the provider's notification (the same `handle_notification`, hooks included).
+
+    Idempotent: a second call with the same `out_trade_no` returns the first payment and charges
+    nothing (the unique merchant reference holds it even between two processes)."""
+    value = to_fen(as_decimal(amount))
+    if value <= 0:
+        raise InvalidAmount(
+            "amount must be positive", errors=[FieldError("amount", "positive", "支付金额必须大于0")]
+        )
+    existing = Payment.objects.filter(merchant_ref=out_trade_no).first()
+    if existing is not None:
+        return existing
+    gateway = get_mandate_provider(provider)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                payment = Payment.objects.create(
+                    merchant_ref=out_trade_no,
+                    reference_kind=reference_kind,
+                    reference_id=str(reference_id),
+                    amount=value,
+                    payer_name=payer_name,
+                    payer_id_number=payer_id_number,
+                    payer_id_number_hash=lookup_hash(payer_id_number, context=ID_HASH_CONTEXT),
+                    provider=gateway.name,
+                    expires_at=timezone.now() + expires_in,
+                )
+        except IntegrityError:
+            return Payment.objects.get(merchant_ref=out_trade_no)
+        PaymentEvent.objects.create(payment=payment, kind="created", to_status=payment.status)
+        audit.record(
+            "payment.created",
+            "payment",
+            str(payment.public_id),
+            actor="system",
+            after={**audit.snapshot(payment), "payer_name": mask_name(payment.payer_name), "mandate": True},
+        )
+        accepted = gateway.charge_mandate(agreement_id, value, out_trade_no)
+        payment.provider_txn_id = accepted.provider_txn_id
+        _transition(
+            payment,
+            PaymentStatus.PENDING,
+            kind="mandate_charged",
+            detail={"provider_txn_id": accepted.provider_txn_id},
+        )
+    return payment
+
+
 def _refund_locked(payment: Payment, amount: Decimal, reason: str) -> Refund:
     result = get_provider(payment.provider).refund(payment, amount)
     refund_row = Refund.objects.create(
@@ -224,6 +287,7 @@ def _apply(payment: Payment, note: Notification) -> str:
         return "ignored_closed"
     payment.failure_reason = note.reason[:64] or note.status
     _transition(payment, target, kind="notification", detail=detail)
+    payment_failed.announce(payment.reference_kind, payment)
     return str(target)
 
 
@@ -328,6 +392,7 @@ def expire_unpaid(now: datetime.datetime) -> int:
             if payment.status in (PaymentStatus.CREATED, PaymentStatus.PENDING) and payment.expires_at <= now:
                 payment.failure_reason = "not_paid_in_time"
                 _transition(payment, PaymentStatus.EXPIRED, kind="expired")
+                payment_failed.announce(payment.reference_kind, payment)
                 expired += 1
     return expired
 

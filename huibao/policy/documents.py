@@ -46,6 +46,10 @@ def _money(value: str | None) -> str:
     return format_cny(Decimal(value)) if value not in (None, "") else "—"
 
 
+# At issuance the first instalment is the checkout's payment; billing collects the others.
+_INSTALMENT_STATE = {True: "已缴（投保时支付）", False: "待缴（协议代扣）"}
+
+
 def _date(value: str | None) -> str:
     if not value:
         return "—"
@@ -97,7 +101,7 @@ def epolicy_sections(policy: Policy, data: dict[str, Any] | None = None) -> list
                     else "无",
                 ),
                 ("基本保险金额", _money(s.get("sum_insured"))),
-                (premium_label, _money(premium["premium"])),
+                (premium_label, _money(premium.get("first_instalment") or premium["premium"])),
                 ("投保单号", s["application_number"]),
             ),
         ),
@@ -142,11 +146,26 @@ def epolicy_sections(policy: Policy, data: dict[str, Any] | None = None) -> list
     premium_rows: list[tuple[str, str]] = [("标准保费", _money(premium["base"]))]
     if Decimal(premium.get("loading_percent") or 0) > 0:
         premium_rows.append(("加费比例", f"{premium['loading_percent']}%"))
+    if premium.get("instalments"):
+        premium_rows.append(("年度保险费", _money(premium["premium"])))
     premium_rows += [
-        (premium_label, _money(premium["premium"])),
+        (premium_label, _money(premium.get("first_instalment") or premium["premium"])),
         ("交费方式", premium.get("payment_mode_label", mode)),
     ]
     sections.append(Section(heading="保险费", table=tuple(premium_rows)))
+    if premium.get("instalments"):
+        sections.append(
+            Section(
+                heading="缴费计划",
+                table=tuple(
+                    (
+                        f"第{i['number']}期 {_date(i['due_on'])}",
+                        f"{_money(i['amount'])}  {_INSTALMENT_STATE[i['number'] == 1]}",
+                    )
+                    for i in premium["instalments"]
+                ),
+            )
+        )
     if s["exclusions"] or Decimal(premium.get("loading_percent") or 0) > 0:
         paragraphs = [f"{i}. 除外责任：{text}" for i, text in enumerate(s["exclusions"], start=1)]
         if Decimal(premium.get("loading_percent") or 0) > 0:

@@ -114,6 +114,10 @@ class IssuanceRequest:
     holder: HolderData
     beneficiary_mode: str
     items: tuple[ItemToIssue, ...]
+    # When the first payment was made, and the payment's merchant reference (billing records the
+    # first instalment of a policy paid in instalments as paid by it).
+    paid_at: datetime.datetime | None = None
+    payment_ref: str = ""
 
     @property
     def named_beneficiaries(self) -> bool:

@@ -17,7 +17,9 @@ so those never depend on catalog rows that may change later.
      "coverages": [{"code", "name", "description", "sum_insured", "deductible",
                     "reimbursement_ratio", "waiting_period_days", "optional"}],
      "sum_insured", "death_benefit",
-     "premium": {"base", "loading_percent", "premium", "payment_mode", "payment_mode_label"},
+     "premium": {"base", "loading_percent", "premium", "payment_mode", "payment_mode_label",
+                 and for instalment modes "first_instalment", "instalments": [{"number",
+                 "due_on", "amount"}] (billing's plan of the first policy year)},
      "exclusions": [str], "underwriting_outcome",
      "key_clauses": [{"document", "code", "kind", "title", "text"}],
      "documents": [{"kind", "title", "content_sha256"}],
@@ -34,6 +36,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from huibao.billing import rules as billing_rules
 from huibao.catalog.models import Coverage, Document, LineOfBusiness, PaymentMode
 from huibao.policy.issuance import IssuanceRequest, ItemToIssue
 from huibao.policy.rules import Term, period_text
@@ -50,6 +53,20 @@ def _iso(value: datetime.datetime | datetime.date | None) -> str | None:
 def _plain(value: Decimal) -> str:
     """1.000000 → "1", 30.00 → "30", 0.85 → "0.85" (never exponent notation)."""
     return format(value.normalize(), "f")
+
+
+def instalment_plan(premium: Decimal, payment_mode: str, start: datetime.date) -> dict[str, Any]:
+    """The instalments of the first policy year, for a mode paid in several (monthly); nothing
+    for single or annual payment (one payment, the premium)."""
+    if billing_rules.instalment_count(payment_mode) == 1:
+        return {}
+    planned = billing_rules.plan(premium, payment_mode, start)
+    return {
+        "first_instalment": str(planned[0].amount),
+        "instalments": [
+            {"number": p.number, "due_on": p.due_on.isoformat(), "amount": str(p.amount)} for p in planned
+        ],
+    }
 
 
 def _label(choices: Any, value: str) -> str:
@@ -183,6 +200,7 @@ def build_schedule(
             "premium": str(item.premium),
             "payment_mode": payment_mode,
             "payment_mode_label": _label(PaymentMode, payment_mode),
+            **instalment_plan(item.premium, payment_mode, effective_at.date()),
         },
         "exclusions": [str(e) for e in item.exclusions],
         "underwriting_outcome": item.underwriting_outcome,

@@ -26,6 +26,9 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from huibao.billing import rules as billing_rules
+from huibao.billing import services as billing
+from huibao.billing.services import ScheduleEvent
 from huibao.catalog.documents import version_documents
 from huibao.catalog.models import Coverage, Insurer
 from huibao.core import audit
@@ -237,6 +240,7 @@ def _issue_item(
         cooling_off_until=cooling_off_until,
         retention_until=rules.retention_until(effective_at, expires_at, birth),
     )
+    _start_premium_schedule(policy, item, payment_ref=request.payment_ref, paid_at=request.paid_at or now)
     delivery = InsurerDelivery.objects.create(
         policy=policy, connector=connector_for(insurer.code), next_attempt_at=now
     )
@@ -267,6 +271,39 @@ def _issue_item(
         },
     )
     return policy, delivery
+
+
+def _start_premium_schedule(
+    policy: Policy, item: ItemToIssue, *, payment_ref: str, paid_at: datetime.datetime
+) -> None:
+    """A policy paid in instalments gets its billing schedule (the first instalment is the
+    checkout's payment); a single or annual premium is paid whole at checkout and needs none."""
+    mode = item.payment_mode
+    if billing_rules.instalment_count(mode) == 1:
+        return
+    billing.create_schedule(
+        reference_kind=OBJ_TYPE,
+        reference_id=policy.number,
+        customer_id=policy.customer_id,
+        mode=mode,
+        annual_premium=policy.premium,
+        start=timezone.localtime(policy.effective_at).date(),
+        first_payment_ref=payment_ref or policy.number,
+        paid_at=paid_at,
+        line=policy.product_version.product.line,
+    )
+
+
+def on_schedule_lapsed(event: ScheduleEvent) -> None:
+    """Billing's lapse of a policy's premium schedule (grace period over). Recorded in the audit
+    chain; moving the policy to lapsed belongs to the policy lifecycle (issue 10, item 1)."""
+    audit.record(
+        "policy.premium_lapsed",
+        OBJ_TYPE,
+        event.reference_id,
+        actor=SYSTEM,
+        after={"schedule": event.schedule, "lapsed_on": event.on},
+    )
 
 
 def _enqueue_after_commit(policy_id: int, delivery_id: int) -> None:

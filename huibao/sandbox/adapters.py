@@ -28,7 +28,7 @@ from huibao.identity.provider import FaceNotification, IdentityAnswer
 from huibao.payment import rules as payment_rules
 from huibao.payment.errors import InvalidSignature as InvalidPaymentSignature
 from huibao.payment.models import Payment
-from huibao.payment.provider import Checkout, Notification, RefundResult
+from huibao.payment.provider import ChargeAccepted, Checkout, Mandate, Notification, RefundResult
 from huibao.policy import rules as policy_rules
 from huibao.policy.connector import Ack, public_url
 from huibao.policy.errors import DeliveryFailed, InvalidAck
@@ -105,6 +105,24 @@ class SandboxPaymentProvider:
 
     def query(self, record: Payment) -> str:
         return payment.checkout_status(record.provider_txn_id)
+
+    def create_mandate(self, *, payer_name: str, payer_id_number: str, account_number: str) -> Mandate:
+        signed = payment.sign_mandate(
+            payer_name=payer_name, id_number=payer_id_number, card_number=account_number
+        )
+        return Mandate(agreement_id=signed.agreement_id, masked_account=f"**** {signed.card_last4}")
+
+    def revoke_mandate(self, agreement_id: str) -> None:
+        payment.revoke_mandate(agreement_id)
+
+    def charge_mandate(self, agreement_id: str, amount: Decimal, out_trade_no: str) -> ChargeAccepted:
+        txn_id = payment.charge_mandate(
+            agreement_id=agreement_id,
+            merchant_ref=out_trade_no,
+            amount_fen=to_fen_int(amount),
+            notify_url=_base_url() + reverse("payment:notify", args=[self.name]),
+        )
+        return ChargeAccepted(provider_txn_id=txn_id)
 
 
 class SandboxIdentityProvider:

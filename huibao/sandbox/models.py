@@ -51,6 +51,22 @@ class SandboxCheckout(models.Model):
         return f"{self.txn_id} {self.status}"
 
 
+class SandboxMandate(models.Model):
+    """The sandbox gateway's side of a stored payment authorisation (代扣协议). Its charges are
+    `SandboxCheckout` rows (merchant_ref = the charge's out_trade_no), so they are notified
+    through the same channel as hosted payments."""
+
+    agreement_id = models.CharField(max_length=64, unique=True)
+    payer_name = EncryptedTextField(context="sandbox.mandate.payer_name")
+    payer_id_number = EncryptedTextField(context="sandbox.mandate.payer_id_number")
+    card_last4 = models.CharField(max_length=4)
+    revoked = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"mandate {self.agreement_id}"
+
+
 # --- real-name registry and face service -------------------------------------------------------------
 class SandboxCitizen(models.Model):
     """The sandbox registry: an ID number (by keyed hash) and the name registered for it."""

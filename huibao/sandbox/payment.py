@@ -19,7 +19,8 @@ from huibao.core.errors import FieldError, ValidationFailed
 from huibao.core.validators import validate_bank_card, validate_resident_id
 from huibao.payment import rules
 from huibao.sandbox import notifications
-from huibao.sandbox.models import SandboxCheckout, SandboxCheckoutStatus
+from huibao.sandbox.faults import FaultInjector
+from huibao.sandbox.models import SandboxCheckout, SandboxCheckoutStatus, SandboxMandate
 from huibao.sandbox.notifications import SandboxError
 
 HEADER_TIMESTAMP = "Huibao-Sandbox-Timestamp"
@@ -157,3 +158,54 @@ def refund(txn_id: str, amount_fen: int) -> str:
         checkout.refunded_fen += amount_fen
         checkout.save(update_fields=["refunded_fen"])
     return "R" + secrets.token_hex(12).upper()
+
+
+# --- stored payment authorisations (代扣) -----------------------------------------------------
+# Mandate charges fail for insufficient funds at `SANDBOX_MANDATE_FAILURE_RATE` (0.0–1.0), or the
+# next n charges when forced (`MANDATE_FAULTS.force(n)`); a card ending 0002 always lacks funds.
+MANDATE_FAULTS = FaultInjector("SANDBOX_MANDATE_FAILURE_RATE")
+
+
+def sign_mandate(*, payer_name: str, id_number: str, card_number: str) -> SandboxMandate:
+    """The payer authorises the gateway to charge their card (what the signing page submits)."""
+    resident = validate_resident_id(id_number, field="id_number")
+    card = validate_bank_card(card_number, field="card_number")
+    return SandboxMandate.objects.create(
+        agreement_id="AGR" + secrets.token_hex(10).upper(),
+        payer_name=payer_name.strip(),
+        payer_id_number=resident.number,
+        card_last4=card[-4:],
+    )
+
+
+def revoke_mandate(agreement_id: str) -> None:
+    SandboxMandate.objects.filter(agreement_id=agreement_id).update(revoked=True)
+
+
+def charge_mandate(*, agreement_id: str, merchant_ref: str, amount_fen: int, notify_url: str) -> str:
+    """Charges a mandate: the charge is decided at once and notified asynchronously, signed, on
+    the payment channel. The same `merchant_ref` returns the same charge (never a second)."""
+    with transaction.atomic():
+        existing = SandboxCheckout.objects.select_for_update().filter(merchant_ref=merchant_ref).first()
+        if existing is not None:
+            return existing.txn_id
+        mandate = SandboxMandate.objects.filter(agreement_id=agreement_id).first()
+        if mandate is None:
+            raise SandboxError(f"no sandbox mandate '{agreement_id}'")
+        checkout = SandboxCheckout.objects.create(
+            txn_id="SBX" + secrets.token_hex(12).upper(),
+            merchant_ref=merchant_ref,
+            amount_fen=amount_fen,
+            notify_url=notify_url,
+            expires_at=timezone.now() + datetime.timedelta(days=1),
+            payer_name=mandate.payer_name,
+            payer_id_number=mandate.payer_id_number,
+            card_last4=mandate.card_last4,
+        )
+        if mandate.revoked:
+            _close(checkout, SandboxCheckoutStatus.FAILED, reason="mandate_revoked")
+        elif mandate.card_last4 == "0002" or MANDATE_FAULTS.take():
+            _close(checkout, SandboxCheckoutStatus.FAILED, reason="insufficient_funds")
+        else:
+            _close(checkout, SandboxCheckoutStatus.PAID)
+        return checkout.txn_id

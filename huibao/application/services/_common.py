@@ -16,17 +16,15 @@ from huibao.core.errors import Conflict, FieldError, NotFound, PermissionDenied
 from huibao.core.states import check_transition
 
 
-def _locked(application: Application | Target) -> Application:
+def _locked(application: Application | Target, **annotations: Any) -> Application:
+    """The application under its row lock; `annotations` are computed by the same query."""
+    rows = Application.objects.select_for_update().annotate(**annotations)
     if isinstance(application, Target):
-        app = (
-            Application.objects.select_for_update()
-            .filter(application.access, public_id=application.public_id)
-            .first()
-        )
+        app = rows.filter(application.access, public_id=application.public_id).first()
         if app is None:
             raise NotFound("投保单不存在", code="application_not_found")
         return app
-    return Application.objects.select_for_update().get(pk=application.pk)
+    return rows.get(pk=application.pk)
 
 
 def _move(app: Application, target: str) -> None:

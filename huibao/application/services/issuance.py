@@ -64,7 +64,11 @@ def _beneficiaries_by_insured(
 
 
 def issuance_request(
-    app: Application, items: Sequence[ApplicationItem], *, paid_at: datetime.datetime
+    app: Application,
+    items: Sequence[ApplicationItem],
+    *,
+    paid_at: datetime.datetime,
+    payment_ref: str = "",
 ) -> IssuanceRequest:
     """What the policies of `app` are issued from. `items` are its items in position order, read
     with their version (product, insurer), plan, quote and insured person."""
@@ -123,6 +127,8 @@ def issuance_request(
             email=app.applicant_email,
         ),
         beneficiary_mode=app.beneficiary_mode,
+        paid_at=paid_at,
+        payment_ref=payment_ref,
         items=tuple(to_issue),
     )
 
@@ -159,7 +165,12 @@ def issue_policies(
             .select_related("product_version__product__insurer", "plan", "quote", "insured")
             .order_by("position")
         )
-        policies = policy_services.issue_policies(issuance_request(app, items, paid_at=paid_at), now=now)
+        policies = policy_services.issue_policies(
+            issuance_request(
+                app, items, paid_at=paid_at, payment_ref=str(getattr(payment, "merchant_ref", "") or "")
+            ),
+            now=now,
+        )
         latest = max((p.retention_until for p in policies), default=None)
         current = application.retention_until
         if latest is not None and (current is None or current < latest):

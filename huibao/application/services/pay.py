@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest
 from django.utils import timezone
 
 from huibao.application.evidence.trace import record_step
-from huibao.application.models import Application
+from huibao.application.models import Application, ApplicationItem
+from huibao.application.premium import due_at_checkout
 from huibao.application.selectors import REFERENCE_KIND, Target
 from huibao.application.services._common import _locked, _move, _require_not_expired, _require_owner
 from huibao.application.services.issuance import issue_policies
 from huibao.application.states import ApplicationStatus
+from huibao.billing.rules import INSTALMENT_MODES
 from huibao.core import audit
 from huibao.core.errors import Conflict
 from huibao.payment import selectors as payments
@@ -28,11 +32,33 @@ def payment_ttl() -> datetime.timedelta:
     return datetime.timedelta(minutes=int(getattr(settings, "HUIBAO_PAYMENT_TTL_MINUTES", 30)))
 
 
+# Computed by the locked read: whether an item is paid in instalments (then its first is due).
+_IN_INSTALMENTS = {
+    "in_instalments": Exists(
+        ApplicationItem.objects.filter(
+            application=OuterRef("pk"), quote__inputs__payment_mode__in=sorted(INSTALMENT_MODES)
+        )
+    )
+}
+
+
+def _due_at_checkout(app: Application) -> Decimal:
+    """The first payment: the total premium or, when an item is paid monthly, the items' first
+    instalments (billing collects the rest through a payment mandate). The annual path reads
+    nothing more than the locked application."""
+    if not getattr(app, "in_instalments", False):
+        return app.total_premium
+    rows = ApplicationItem.objects.filter(application=app).values_list(
+        "premium", "underwriting_outcome", "quote__inputs__payment_mode"
+    )
+    return due_at_checkout(rows)
+
+
 def pay(application: Application | Target, *, user: Any, request: HttpRequest | None = None) -> Any:
     """Opens (or returns the open) real-name payment of the applicant for the total premium.
     Retries and double clicks return the same payment; a failed or expired one is replaced."""
     with transaction.atomic(), audit.batched():
-        app = _locked(application)
+        app = _locked(application, **_IN_INSTALMENTS)
         _require_owner(app, user)
         if app.status == ApplicationStatus.AWAITING_PAYMENT:
             current = Payment.objects.filter(pk=app.payment_id).first() if app.payment_id else None
@@ -47,7 +73,7 @@ def pay(application: Application | Target, *, user: Any, request: HttpRequest | 
             )
         _require_not_expired(app)
         payment = create_payment(
-            amount=app.total_premium,
+            amount=_due_at_checkout(app),
             payer_name=app.applicant_name,
             payer_id_number=app.applicant_id_number,
             reference_kind=REFERENCE_KIND,

@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from huibao.billing import selectors as billing_selectors
 from huibao.core import audit
 from huibao.core.errors import DomainError, NotFound
 from huibao.policy import delivery, documents, presenters, selectors, services
@@ -93,6 +94,9 @@ def verify(request: HttpRequest, code: str) -> HttpResponse:
 @require_GET
 def mine(request: HttpRequest) -> HttpResponse:
     policies = [presenters.card(p) for p in selectors.policies_of(request.user)]
+    schedules = billing_selectors.schedules_for("policy", [p["number"] for p in policies])
+    for p in policies:
+        p["billing"] = schedules.get(p["number"])
     return render(request, "policy/pages/mine.html", {"policies": policies})
 
 
@@ -110,6 +114,7 @@ def detail(request: HttpRequest, public_id: Any) -> HttpResponse:
     context = {
         "policy": presenters.detail(policy),
         "rated": services.nps_for(policy.application_id) is not None,
+        "billing": billing_selectors.schedule_for("policy", policy.number),
     }
     return render(request, "policy/pages/detail.html", context)
 

@@ -1,0 +1,13 @@
+"""Billing's domain errors (codes and HTTP statuses come from `huibao.core.errors`)."""
+
+from __future__ import annotations
+
+from huibao.core.errors import Conflict
+
+
+class NotReinstatable(Conflict):
+    code = "not_reinstatable"
+
+
+class NoActiveMandate(Conflict):
+    code = "no_active_mandate"

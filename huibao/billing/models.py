@@ -1,0 +1,158 @@
+"""Billing persistence: premium schedules, their instalments, payment mandates (代扣协议) and
+collection attempts. A schedule belongs to an opaque reference (`reference_kind`,
+`reference_id`: a policy, for the policy app); billing never reads what it refers to."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from huibao.billing.states import CollectionStatus, InstalmentStatus, MandateStatus, ScheduleStatus
+from huibao.core.fields import EncryptedTextField
+from huibao.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
+
+
+def _money(**kwargs: Any) -> models.DecimalField:
+    return models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
+
+
+class PaymentMandate(models.Model):
+    """A stored payment authorisation (代扣协议) at a provider: the agreement id and a masked
+    account, never the account number itself."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    provider = models.CharField(max_length=20)
+    agreement_id = models.CharField(max_length=64)
+    masked_account = models.CharField(max_length=32)
+    payer_name = EncryptedTextField(context="billing.mandate.payer_name")
+    payer_id_number = EncryptedTextField(context="billing.mandate.payer_id_number")
+    status = models.CharField(max_length=16, choices=MandateStatus.choices, default=MandateStatus.ACTIVE)
+    signed_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "agreement_id"], name="billing_mandate_unique"),
+            models.CheckConstraint(
+                condition=Q(status__in=MandateStatus.values), name="billing_mandate_status"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=MandateStatus.REVOKED) | Q(revoked_at__isnull=False),
+                name="billing_mandate_revoked_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"mandate {self.provider}:{self.masked_account} {self.status}"
+
+
+class PremiumSchedule(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    reference_kind = models.CharField(max_length=40)
+    reference_id = models.CharField(max_length=64)
+    # The policyholder's account (none for a policy issued to a customer without one).
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    currency = models.CharField(max_length=3, default="CNY")
+    mode = models.CharField(max_length=16)
+    line = models.CharField(max_length=32, blank=True)
+    total = _money()
+    grace_days = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=16, choices=ScheduleStatus.choices, default=ScheduleStatus.ACTIVE)
+    mandate = models.ForeignKey(
+        PaymentMandate, on_delete=models.PROTECT, null=True, blank=True, related_name="schedules"
+    )
+    lapsed_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reference_kind", "reference_id"], name="billing_schedule_reference"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ScheduleStatus.values), name="billing_schedule_status"
+            ),
+            models.CheckConstraint(condition=Q(total__gt=0), name="billing_schedule_total_positive"),
+            models.CheckConstraint(condition=Q(currency="CNY"), name="billing_schedule_cny"),
+            models.CheckConstraint(
+                condition=~Q(status=ScheduleStatus.LAPSED) | Q(lapsed_on__isnull=False),
+                name="billing_schedule_lapsed_has_date",
+            ),
+        ]
+        indexes = [models.Index(fields=["status"])]
+
+    def __str__(self) -> str:
+        return f"schedule {self.reference_kind}:{self.reference_id} {self.mode} {self.status}"
+
+
+class Instalment(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    schedule = models.ForeignKey(PremiumSchedule, on_delete=models.PROTECT, related_name="instalments")
+    number = models.PositiveSmallIntegerField()
+    due_on = models.DateField()
+    amount = _money()
+    status = models.CharField(max_length=16, choices=InstalmentStatus.choices, default=InstalmentStatus.DUE)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    payment_reference = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["schedule_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["schedule", "number"], name="billing_instalment_number"),
+            models.CheckConstraint(
+                condition=Q(status__in=InstalmentStatus.values), name="billing_instalment_status"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="billing_instalment_amount_positive"),
+            models.CheckConstraint(
+                condition=~Q(status=InstalmentStatus.PAID)
+                | (Q(paid_at__isnull=False) & ~Q(payment_reference="")),
+                name="billing_instalment_paid_has_payment",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "due_on"])]
+
+    def __str__(self) -> str:
+        return f"instalment {self.number} of {self.schedule_id} {self.status}"
+
+
+class Collection(models.Model):
+    """One attempt to collect an instalment through a mandate: `out_trade_no` is the merchant
+    reference of the charge (one per instalment and day), and at most one attempt per
+    instalment is pending at a time."""
+
+    instalment = models.ForeignKey(Instalment, on_delete=models.PROTECT, related_name="collections")
+    mandate = models.ForeignKey(PaymentMandate, on_delete=models.PROTECT, related_name="+")
+    out_trade_no = models.CharField(max_length=40, unique=True)
+    payment_id = models.BigIntegerField(null=True, blank=True)
+    amount = _money()
+    status = models.CharField(
+        max_length=16, choices=CollectionStatus.choices, default=CollectionStatus.PENDING
+    )
+    reason = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instalment"],
+                condition=Q(status=CollectionStatus.PENDING),
+                name="billing_one_pending_collection",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=CollectionStatus.values), name="billing_collection_status"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="billing_collection_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.out_trade_no} {self.status}"

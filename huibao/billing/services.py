@@ -1,0 +1,543 @@
+"""Billing use-cases: schedules at issuance, mandates, collection, overdue, lapse, reinstatement.
+
+Billing is an engine: a schedule belongs to an opaque reference (`reference_kind`,
+`reference_id`), and what happens to it is announced on keyed hooks under that kind
+(`instalment_paid["policy"]`…), whose listeners run in the announcing transaction. Charges are
+payments of kind `COLLECTION_KIND` made through the payment port's stored authorisation
+(`payment.services.charge_mandate`); their outcome arrives by the provider's signed notification
+and reaches billing through the payment engine's `payment_paid` / `payment_failed` hooks.
+
+Idempotency: one `Collection` per instalment and day (`rules.out_trade_no`, unique), at most one
+pending per instalment (a partial unique constraint), taken under the instalment's row lock — a
+retried, resumed or concurrent `collect_due` charges an instalment at most once a day and never
+while a charge is outstanding. The daily sweeps (`run_daily`) may be run again for the same date,
+or for a past one, and change nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from huibao.billing import rules
+from huibao.billing.errors import NoActiveMandate, NotReinstatable
+from huibao.billing.models import Collection, Instalment, PaymentMandate, PremiumSchedule
+from huibao.billing.states import (
+    COLLECTION_TRANSITIONS,
+    INSTALMENT_TRANSITIONS,
+    MANDATE_TRANSITIONS,
+    SCHEDULE_TRANSITIONS,
+    UNPAID_STATUSES,
+    CollectionStatus,
+    InstalmentStatus,
+    MandateStatus,
+    ScheduleStatus,
+)
+from huibao.core import audit
+from huibao.core.hooks import KeyedHook
+from huibao.core.masking import mask_name
+from huibao.core.states import check_transition
+from huibao.payment import services as payments
+from huibao.payment.models import Payment
+from huibao.payment.provider import default_provider_name, get_mandate_provider
+
+log = logging.getLogger(__name__)
+
+COLLECTION_KIND = "billing_instalment"
+ACTOR = "billing"
+
+
+@dataclass(frozen=True, slots=True)
+class InstalmentEvent:
+    reference_kind: str
+    reference_id: str
+    schedule: str  # public id
+    number: int
+    due_on: datetime.date
+    amount: Decimal
+    status: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleEvent:
+    reference_kind: str
+    reference_id: str
+    schedule: str
+    status: str
+    on: datetime.date
+
+
+# Keyed by the schedule's reference kind. Where a customer is to be told (due soon, charge
+# failed, overdue, lapsed), the notification app listens here.
+instalment_paid: KeyedHook[InstalmentEvent, None] = KeyedHook("billing.instalment_paid")
+instalment_overdue: KeyedHook[InstalmentEvent, None] = KeyedHook("billing.instalment_overdue")
+collection_failed: KeyedHook[InstalmentEvent, None] = KeyedHook("billing.collection_failed")
+schedule_lapsed: KeyedHook[ScheduleEvent, None] = KeyedHook("billing.schedule_lapsed")
+schedule_reinstated: KeyedHook[ScheduleEvent, None] = KeyedHook("billing.schedule_reinstated")
+
+
+@dataclass(frozen=True, slots=True)
+class DailyRun:
+    day: datetime.date
+    overdue: int
+    lapsed: int
+    charged: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReinstatementQuote:
+    amount: Decimal
+    numbers: tuple[int, ...]
+    until: datetime.date
+
+
+# --- state moves ---------------------------------------------------------------------------------
+
+
+def _instalment_event(inst: Instalment, schedule: PremiumSchedule, reason: str = "") -> InstalmentEvent:
+    return InstalmentEvent(
+        reference_kind=schedule.reference_kind,
+        reference_id=schedule.reference_id,
+        schedule=str(schedule.public_id),
+        number=inst.number,
+        due_on=inst.due_on,
+        amount=inst.amount,
+        status=inst.status,
+        reason=reason,
+    )
+
+
+def _schedule_event(schedule: PremiumSchedule, on: datetime.date) -> ScheduleEvent:
+    return ScheduleEvent(
+        reference_kind=schedule.reference_kind,
+        reference_id=schedule.reference_id,
+        schedule=str(schedule.public_id),
+        status=schedule.status,
+        on=on,
+    )
+
+
+def _move_instalment(inst: Instalment, target: str, **detail: Any) -> None:
+    check_transition(INSTALMENT_TRANSITIONS, inst.status, target, what="instalment")
+    before = inst.status
+    inst.status = target
+    inst.save(update_fields=["status", "paid_at", "payment_reference"])
+    audit.record(
+        f"billing.instalment_{target}",
+        "instalment",
+        str(inst.public_id),
+        actor=ACTOR,
+        before={"status": before},
+        after={"status": target, "number": inst.number, "amount": inst.amount, **detail},
+    )
+
+
+def _move_schedule(schedule: PremiumSchedule, target: str, **detail: Any) -> None:
+    check_transition(SCHEDULE_TRANSITIONS, schedule.status, target, what="premium schedule")
+    before = schedule.status
+    schedule.status = target
+    schedule.save(update_fields=["status", "lapsed_on", "mandate", "updated_at"])
+    audit.record(
+        f"billing.schedule_{target}",
+        "premium_schedule",
+        str(schedule.public_id),
+        actor=ACTOR,
+        before={"status": before},
+        after={"status": target, "reference": f"{schedule.reference_kind}:{schedule.reference_id}", **detail},
+    )
+
+
+def _move_collection(collection: Collection, target: str, *, reason: str = "") -> None:
+    check_transition(COLLECTION_TRANSITIONS, collection.status, target, what="collection")
+    before = collection.status
+    collection.status = target
+    collection.reason = reason[:64]
+    collection.finished_at = timezone.now()
+    collection.save(update_fields=["status", "reason", "finished_at"])
+    audit.record(
+        f"billing.collection_{target}",
+        "collection",
+        collection.out_trade_no,
+        actor=ACTOR,
+        before={"status": before},
+        after={"status": target, "amount": collection.amount, "reason": reason},
+    )
+
+
+# --- mandates ------------------------------------------------------------------------------------
+
+
+def sign_mandate(
+    *,
+    customer_id: int,
+    payer_name: str,
+    payer_id_number: str,
+    account_number: str,
+    provider: str | None = None,
+) -> PaymentMandate:
+    """Signs a stored payment authorisation (代扣协议) at the provider and keeps its agreement id
+    and a masked account (the account number is not stored)."""
+    gateway = get_mandate_provider(provider or default_provider_name())
+    signed = gateway.create_mandate(
+        payer_name=payer_name, payer_id_number=payer_id_number, account_number=account_number
+    )
+    with transaction.atomic():
+        mandate = PaymentMandate.objects.create(
+            customer_id=customer_id,
+            provider=gateway.name,
+            agreement_id=signed.agreement_id,
+            masked_account=signed.masked_account,
+            payer_name=payer_name.strip(),
+            payer_id_number=payer_id_number,
+            signed_at=timezone.now(),
+        )
+        audit.record(
+            "billing.mandate_signed",
+            "payment_mandate",
+            str(mandate.public_id),
+            actor=ACTOR,
+            after={
+                "provider": mandate.provider,
+                "account": mandate.masked_account,
+                "payer_name": mask_name(mandate.payer_name),
+            },
+        )
+    return mandate
+
+
+def revoke_mandate(mandate: PaymentMandate) -> PaymentMandate:
+    with transaction.atomic():
+        locked = PaymentMandate.objects.select_for_update().get(pk=mandate.pk)
+        check_transition(MANDATE_TRANSITIONS, locked.status, MandateStatus.REVOKED, what="payment mandate")
+        get_mandate_provider(locked.provider).revoke_mandate(locked.agreement_id)
+        locked.status = MandateStatus.REVOKED
+        locked.revoked_at = timezone.now()
+        locked.save(update_fields=["status", "revoked_at"])
+        audit.record(
+            "billing.mandate_revoked",
+            "payment_mandate",
+            str(locked.public_id),
+            actor=ACTOR,
+            before={"status": MandateStatus.ACTIVE},
+            after={"status": MandateStatus.REVOKED},
+        )
+    return locked
+
+
+def attach_mandate(schedule: PremiumSchedule, mandate: PaymentMandate) -> None:
+    """Future instalments of `schedule` are charged through `mandate`."""
+    with transaction.atomic():
+        locked = PremiumSchedule.objects.select_for_update().get(pk=schedule.pk)
+        locked.mandate = mandate
+        locked.save(update_fields=["mandate", "updated_at"])
+        audit.record(
+            "billing.mandate_attached",
+            "premium_schedule",
+            str(locked.public_id),
+            actor=ACTOR,
+            after={"mandate": str(mandate.public_id), "account": mandate.masked_account},
+        )
+    schedule.mandate = mandate
+
+
+# --- schedules -----------------------------------------------------------------------------------
+
+
+def create_schedule(
+    *,
+    reference_kind: str,
+    reference_id: str,
+    customer_id: int | None,
+    mode: str,
+    annual_premium: Decimal,
+    start: datetime.date,
+    first_payment_ref: str,
+    paid_at: datetime.datetime,
+    line: str = "",
+    mandate: PaymentMandate | None = None,
+    grace_overrides: Mapping[str, int] | None = None,
+) -> PremiumSchedule:
+    """The premium schedule of a year starting on `start`; the first instalment is the one paid
+    at checkout (`first_payment_ref`). Idempotent per reference. Runs in the caller's transaction."""
+    existing = PremiumSchedule.objects.filter(
+        reference_kind=reference_kind, reference_id=str(reference_id)
+    ).first()
+    if existing is not None:
+        return existing
+    planned = rules.plan(annual_premium, mode, start)
+    schedule = PremiumSchedule.objects.create(
+        reference_kind=reference_kind,
+        reference_id=str(reference_id),
+        customer_id=customer_id,
+        mode=mode,
+        line=line,
+        total=sum((p.amount for p in planned), Decimal(0)),
+        grace_days=rules.grace_days(line, grace_overrides),
+        mandate=mandate,
+        status=ScheduleStatus.COMPLETED if len(planned) == 1 else ScheduleStatus.ACTIVE,
+    )
+    rows = [
+        Instalment(
+            schedule=schedule,
+            number=p.number,
+            due_on=p.due_on,
+            amount=p.amount,
+            status=InstalmentStatus.PAID if p.number == 1 else InstalmentStatus.DUE,
+            paid_at=paid_at if p.number == 1 else None,
+            payment_reference=first_payment_ref if p.number == 1 else "",
+        )
+        for p in planned
+    ]
+    Instalment.objects.bulk_create(rows)
+    audit.record(
+        "billing.schedule_created",
+        "premium_schedule",
+        str(schedule.public_id),
+        actor=ACTOR,
+        after={
+            "reference": f"{reference_kind}:{reference_id}",
+            "mode": mode,
+            "total": schedule.total,
+            "grace_days": schedule.grace_days,
+            "instalments": [[p.number, p.due_on, p.amount] for p in planned],
+            "first_payment": first_payment_ref,
+        },
+    )
+    return schedule
+
+
+# --- collection ----------------------------------------------------------------------------------
+
+
+def _charge_locked(inst: Instalment, schedule: PremiumSchedule, today: datetime.date) -> bool:
+    """Charges the locked unpaid instalment through the schedule's mandate, once a day at most."""
+    mandate = schedule.mandate
+    if mandate is None or mandate.status != MandateStatus.ACTIVE:
+        return False
+    if Collection.objects.filter(instalment=inst, status=CollectionStatus.PENDING).exists():
+        return False
+    out_trade_no = rules.out_trade_no(inst.pk, today)
+    try:
+        with transaction.atomic():
+            collection = Collection.objects.create(
+                instalment=inst, mandate=mandate, out_trade_no=out_trade_no, amount=inst.amount
+            )
+    except IntegrityError:
+        return False  # already attempted today, or a charge is outstanding
+    payment = payments.charge_mandate(
+        agreement_id=mandate.agreement_id,
+        amount=inst.amount,
+        out_trade_no=out_trade_no,
+        payer_name=mandate.payer_name,
+        payer_id_number=mandate.payer_id_number,
+        reference_kind=COLLECTION_KIND,
+        reference_id=str(inst.public_id),
+        provider=mandate.provider,
+    )
+    collection.payment_id = payment.pk
+    collection.save(update_fields=["payment_id"])
+    audit.record(
+        "billing.collection_started",
+        "collection",
+        out_trade_no,
+        actor=ACTOR,
+        after={"instalment": str(inst.public_id), "number": inst.number, "amount": inst.amount},
+    )
+    return True
+
+
+def collect_due(today: datetime.date) -> int:
+    """Charges every unpaid instalment of an active schedule due by `today` through its mandate;
+    returns how many charges were started. Idempotent and resumable (see the module doc)."""
+    ids = list(
+        Instalment.objects.filter(
+            status__in=UNPAID_STATUSES,
+            due_on__lte=today,
+            schedule__status=ScheduleStatus.ACTIVE,
+            schedule__mandate__status=MandateStatus.ACTIVE,
+        )
+        .order_by("due_on", "pk")
+        .values_list("pk", flat=True)
+    )
+    charged = 0
+    for pk in ids:
+        with transaction.atomic(), audit.batched():
+            inst = (
+                Instalment.objects.select_for_update(of=("self",))
+                .select_related("schedule__mandate")
+                .get(pk=pk)
+            )
+            if inst.status not in UNPAID_STATUSES or inst.schedule.status != ScheduleStatus.ACTIVE:
+                continue
+            charged += _charge_locked(inst, inst.schedule, today)
+    return charged
+
+
+def _collection_of(payment: Payment) -> Collection | None:
+    return (
+        Collection.objects.select_for_update(of=("self",))
+        .select_related("instalment__schedule")
+        .filter(out_trade_no=payment.merchant_ref)
+        .first()
+    )
+
+
+def on_collection_paid(payment: Payment) -> None:
+    """Paid hook (inside the transaction confirming the charge): the instalment is paid; a
+    lapsed schedule with nothing left owed is reinstated; a fully paid one completed."""
+    collection = _collection_of(payment)
+    if collection is None or collection.status != CollectionStatus.PENDING:
+        return
+    _move_collection(collection, CollectionStatus.SUCCEEDED)
+    inst = Instalment.objects.select_for_update().get(pk=collection.instalment_id)
+    schedule = PremiumSchedule.objects.select_for_update().get(pk=inst.schedule_id)
+    if inst.status not in UNPAID_STATUSES:
+        # Paid meanwhile by other means: the money goes back.
+        transaction.on_commit(lambda: payments.refund(payment, payment.amount, "分期保费已缴，重复扣款退回"))
+        return
+    inst.paid_at = payment.paid_at or timezone.now()
+    inst.payment_reference = payment.merchant_ref
+    _move_instalment(inst, InstalmentStatus.PAID, payment=payment.merchant_ref)
+    instalment_paid.announce(schedule.reference_kind, _instalment_event(inst, schedule))
+    today = timezone.localdate(inst.paid_at)
+    unpaid = schedule.instalments.filter(status__in=UNPAID_STATUSES)
+    if schedule.status == ScheduleStatus.LAPSED and not unpaid.filter(due_on__lte=today).exists():
+        schedule.lapsed_on = None
+        _move_schedule(schedule, ScheduleStatus.ACTIVE, reinstated_on=today)
+        schedule_reinstated.announce(schedule.reference_kind, _schedule_event(schedule, today))
+    if schedule.status == ScheduleStatus.ACTIVE and not unpaid.exists():
+        _move_schedule(schedule, ScheduleStatus.COMPLETED)
+
+
+def on_collection_failed(payment: Payment) -> None:
+    """Failed hook: the attempt is closed with the provider's reason; the instalment stays unpaid
+    and is tried again on a later day while its grace lasts."""
+    collection = _collection_of(payment)
+    if collection is None or collection.status != CollectionStatus.PENDING:
+        return
+    _move_collection(collection, CollectionStatus.FAILED, reason=payment.failure_reason)
+    inst = collection.instalment
+    collection_failed.announce(
+        inst.schedule.reference_kind, _instalment_event(inst, inst.schedule, payment.failure_reason)
+    )
+
+
+# --- overdue, lapse ------------------------------------------------------------------------------
+
+
+def mark_overdue(today: datetime.date) -> int:
+    """Due instalments of active schedules whose due date has passed unpaid become overdue."""
+    ids = list(
+        Instalment.objects.filter(
+            status=InstalmentStatus.DUE, due_on__lt=today, schedule__status=ScheduleStatus.ACTIVE
+        ).values_list("pk", flat=True)
+    )
+    moved = 0
+    for pk in ids:
+        with transaction.atomic(), audit.batched():
+            inst = Instalment.objects.select_for_update(of=("self",)).select_related("schedule").get(pk=pk)
+            if inst.status != InstalmentStatus.DUE or not rules.is_overdue(inst.due_on, today):
+                continue
+            _move_instalment(inst, InstalmentStatus.OVERDUE)
+            instalment_overdue.announce(inst.schedule.reference_kind, _instalment_event(inst, inst.schedule))
+            moved += 1
+    return moved
+
+
+def lapse_after_grace(today: datetime.date) -> int:
+    """Active schedules with an instalment unpaid past its grace period lapse (on `today`)."""
+    earliest = today - datetime.timedelta(days=min(rules.DEFAULT_GRACE_DAYS, rules.LONG_GRACE_DAYS))
+    candidates = (
+        Instalment.objects.filter(
+            status__in=UNPAID_STATUSES, due_on__lt=earliest, schedule__status=ScheduleStatus.ACTIVE
+        )
+        .values_list("schedule_id", "due_on", "schedule__grace_days")
+        .order_by("schedule_id", "due_on")
+    )
+    due = sorted({sid for sid, due_on, days in candidates if rules.lapses(due_on, today, days)})
+    lapsed = 0
+    for sid in due:
+        with transaction.atomic(), audit.batched():
+            schedule = PremiumSchedule.objects.select_for_update().get(pk=sid)
+            if schedule.status != ScheduleStatus.ACTIVE:
+                continue
+            oldest = schedule.instalments.filter(status__in=UNPAID_STATUSES).order_by("due_on").first()
+            if oldest is None or not rules.lapses(oldest.due_on, today, schedule.grace_days):
+                continue
+            schedule.lapsed_on = today
+            _move_schedule(schedule, ScheduleStatus.LAPSED, lapsed_on=today, unpaid_since=oldest.due_on)
+            schedule_lapsed.announce(schedule.reference_kind, _schedule_event(schedule, today))
+            lapsed += 1
+    return lapsed
+
+
+def run_daily(today: datetime.date) -> DailyRun:
+    """The day's billing work, in order: overdue marks, lapses, then the charges due."""
+    overdue = mark_overdue(today)
+    lapsed = lapse_after_grace(today)
+    charged = collect_due(today)
+    return DailyRun(day=today, overdue=overdue, lapsed=lapsed, charged=charged)
+
+
+# --- reinstatement -------------------------------------------------------------------------------
+
+
+def _unpaid_plan(schedule: PremiumSchedule) -> list[rules.PlannedInstalment]:
+    return [
+        rules.PlannedInstalment(number=i.number, due_on=i.due_on, amount=i.amount)
+        for i in schedule.instalments.filter(status__in=UNPAID_STATUSES).order_by("number")
+    ]
+
+
+def reinstatement_quote(schedule: PremiumSchedule, today: datetime.date) -> ReinstatementQuote:
+    """What reinstating a lapsed schedule costs today: every unpaid instalment fallen due."""
+    if schedule.status != ScheduleStatus.LAPSED or schedule.lapsed_on is None:
+        raise NotReinstatable("只有已失效的缴费计划可以复效")
+    if not rules.can_reinstate(schedule.lapsed_on, today):
+        raise NotReinstatable(
+            f"已超过复效期（失效后两年，至{rules.reinstatement_until(schedule.lapsed_on):%Y-%m-%d}）"
+        )
+    owed = rules.owed(_unpaid_plan(schedule), today)
+    return ReinstatementQuote(
+        amount=sum((p.amount for p in owed), Decimal("0.00")),
+        numbers=tuple(p.number for p in owed),
+        until=rules.reinstatement_until(schedule.lapsed_on),
+    )
+
+
+def reinstate(
+    schedule: PremiumSchedule, today: datetime.date, *, mandate: PaymentMandate | None = None
+) -> ReinstatementQuote:
+    """Charges the premiums owed (the quote) through the schedule's mandate — or `mandate`, which
+    then replaces it. The schedule is active again once they are all paid (`on_collection_paid`)."""
+    quote = reinstatement_quote(schedule, today)
+    if mandate is not None:
+        attach_mandate(schedule, mandate)
+    current = mandate or schedule.mandate
+    if current is None or current.status != MandateStatus.ACTIVE:
+        raise NoActiveMandate("没有有效的代扣协议，请先签约")
+    audit.record(
+        "billing.reinstatement_requested",
+        "premium_schedule",
+        str(schedule.public_id),
+        actor=ACTOR,
+        after={"amount": quote.amount, "instalments": list(quote.numbers)},
+    )
+    for number in quote.numbers:
+        with transaction.atomic(), audit.batched():
+            inst = (
+                Instalment.objects.select_for_update(of=("self",))
+                .select_related("schedule__mandate")
+                .get(schedule=schedule, number=number)
+            )
+            if inst.status in UNPAID_STATUSES:
+                _charge_locked(inst, inst.schedule, today)
+    return quote
