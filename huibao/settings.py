@@ -171,6 +171,11 @@ TASKS = {
         "BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
     }
 }
+# TASKS_BACKEND=django_tasks_rq.RQBackend (the `rq` extra): the queue lives in Redis at
+# RQ_URL (default REDIS_URL); workers run `rqworker default` (docs/notification.md).
+RQ_QUEUES = {"default": {"URL": env_str("RQ_URL", REDIS_URL or "redis://127.0.0.1:6379/0")}}
+if TASKS["default"]["BACKEND"] == "django_tasks_rq.RQBackend":
+    INSTALLED_APPS.append("django_rq")  # its `rqworker` command
 
 # --- Accounts -------------------------------------------------------------------------------
 AUTH_USER_MODEL = "account.User"

@@ -295,3 +295,16 @@ def test_another_app_registers_a_template_in_five_lines(customer):
     )
     # then only the inbox: the template has no e-mail or SMS text
     assert [(r.channel, r.body) for r in rows] == [("inbox", "您的保单P9将在30天后到期。")]
+
+
+def test_the_sends_are_queued_in_the_durable_database_backend_on_commit(
+    customer, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    # given / when the business transaction commits
+    with django_capture_on_commit_callbacks(execute=True):
+        rows = issued(customer)
+    # then one durable task per e-mail/SMS row, naming the send task and the row
+    queued = DBTaskResult.objects.filter(task_path="huibao.notification.tasks.send_outbox_message")
+    assert sorted(q.args_kwargs["args"][0] for q in queued) == sorted(r.pk for r in rows[1:])

@@ -79,3 +79,9 @@ def test_the_preferences_page_turns_marketing_on_and_sms_off(client, customer):
 def test_pages_need_a_login(client):
     response = client.get("/account/messages/")
     assert response.status_code == 302 and "/account/login/" in response["Location"]
+
+
+def test_my_account_links_to_the_messages(client, customer):
+    client.force_login(customer)
+    html = client.get(reverse("account:me")).content.decode()
+    assert 'href="/account/messages/"' in html and 'href="/account/messages/settings/"' in html
