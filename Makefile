@@ -10,7 +10,7 @@ PORT ?= 8000
 .PHONY: demo port-free test install system-deps lint typecheck migrations-check test-sqlite test-postgres run bench clean
 
 $(STAMP): pyproject.toml
-	@echo "Installing Huibao's Python packages into $(VENV) (about a minute the first time)…"
+	@echo "Installing Huibao's Python packages into $(VENV) (one to three minutes the first time)…"
 	@test -x $(PY) || $$(scripts/find-python) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
