@@ -7,9 +7,10 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test install system-deps lint typecheck migrations-check test-sqlite test-postgres run bench clean
+.PHONY: demo port-free test install system-deps lint typecheck migrations-check test-sqlite test-postgres run bench clean
 
 $(STAMP): pyproject.toml
+	@echo "Installing Huibao's Python packages into $(VENV) (one to three minutes the first time)…"
 	@test -x $(PY) || $$(scripts/find-python) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -18,17 +19,24 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## Install everything, set up SQLite with the demo market and start the platform.
-demo: install
+demo: port-free install
 	scripts/make-dotenv
 	$(PY) manage.py setup_demo
-	@echo "Huibao is starting at http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs)"
+	@echo "Huibao is starting at http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs); Ctrl-C stops it."
 	@# The task worker (notifications, PDFs, insurer deliveries), the periodic sweeps and the
-	@# audit chain's sealer run beside the web server and stop with it.
-	@trap 'kill 0' EXIT INT TERM; \
+	@# audit chain's sealer run beside the web server and stop with it. Only these children are
+	@# stopped: `kill 0` would also kill make itself, which then reports a bogus "Segmentation fault".
+	@trap 'kill $$(jobs -p) 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	  HUIBAO_PUBLIC_URL=http://$(HOST):$(PORT) $(PY) manage.py db_worker --interval 0.2 & \
 	  HUIBAO_PUBLIC_URL=http://$(HOST):$(PORT) $(PY) manage.py run_sweeps --loop 30 & \
 	  $(PY) manage.py seal_audit --loop 0.5 & \
 	  HUIBAO_PUBLIC_URL=http://$(HOST):$(PORT) $(PY) manage.py runserver $(HOST):$(PORT) --noreload
+
+# Before the minute of set-up: say at once when another server holds the demo's port.
+port-free:
+	@if (exec 3<>/dev/tcp/$(HOST)/$(PORT)) 2>/dev/null; then \
+	  echo "Port $(PORT) on $(HOST) is already in use (another Huibao?): stop it, or run: make demo PORT=8001" >&2; \
+	  exit 1; fi
 
 ## Debian packages the browser and signature tests need (root on Debian; skipped when present).
 system-deps:

@@ -47,6 +47,19 @@ def test_setup_roles_is_idempotent_and_restores_the_table():
     assert "catalog.delete_product" not in _perms("underwriter")
 
 
+def test_setup_roles_prints_its_table_only_when_asked():
+    # given
+    from io import StringIO
+
+    quiet, loud = StringIO(), StringIO()
+    # when: setup_demo's call (verbosity 0), then a person's
+    call_command("setup_roles", verbosity=0, stdout=quiet)
+    call_command("setup_roles", verbosity=1, stdout=loud)
+    # then: the quiet run prints nothing but still syncs; the other shows every role
+    assert quiet.getvalue() == ""
+    assert "underwriter" in loud.getvalue() and "permissions" in loud.getvalue()
+
+
 def test_role_permissions_follow_the_table():
     sync_roles()
     operator, underwriter, auditor, admin = (
