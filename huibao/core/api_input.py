@@ -39,9 +39,8 @@ from huibao.core.errors import (
     ValidationFailed,
 )
 from huibao.core.input_guard import (
-    CSRF_MESSAGE,
-    CsrfFailed,
     NotAuthenticated,
+    csrf_failed,
     load_json,
     malformed_body,
     parsed_json,
@@ -128,7 +127,7 @@ def _error_for_http_error(exc: HttpError) -> DomainError:
         return RateLimited("请求过于频繁，请稍后再试")
     if exc.status_code == 403:
         if "csrf" in exc.message.lower():
-            return CsrfFailed(CSRF_MESSAGE)
+            return csrf_failed()
         return PermissionDenied("无权访问")
     if exc.status_code == 404:
         return NotFound("未找到")
