@@ -195,7 +195,7 @@ AXES_ENABLED = env_bool("AXES_ENABLED", True)
 AXES_USERNAME_CALLABLE = "huibao.account.lockout.axes_username"
 AXES_LOCKOUT_CALLABLE = "huibao.account.lockout.lockout_response"  # Chinese page, HTTP 429
 OTP_TOTP_ISSUER = "Huibao 汇保"
-SMS_BACKEND = env_str("SMS_BACKEND", "huibao.account.sms.ConsoleSmsBackend")
+SMS_BACKEND = deployment.sms_backend(env_str("SMS_BACKEND", "huibao.account.sms.ConsoleSmsBackend"))
 # Personal API access tokens (`Authorization: Bearer hb_…`) expire after this many days.
 HUIBAO_API_TOKEN_DAYS = env_int("HUIBAO_API_TOKEN_DAYS", 30)
 

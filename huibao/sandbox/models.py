@@ -143,3 +143,22 @@ class SandboxInsurerOutage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.insurer_code} down"
+
+
+# --- SMS gateway -----------------------------------------------------------------------------------
+class SandboxSms(models.Model):
+    """The sandbox SMS gateway's inbox: each text it "sent", for the people testing a deployment
+    without a terminal (`/sandbox/sms/`, staff only). The number is kept as its keyed hash and
+    masked; the text (a log-in code) encrypted, read in clear only by that page."""
+
+    phone_hash = models.CharField(max_length=64)
+    phone_masked = models.CharField(max_length=20)
+    text = EncryptedTextField(context="sandbox.sms.text")
+    receipt_id = models.CharField(max_length=64, unique=True)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["phone_hash", "-sent_at"]), models.Index(fields=["-sent_at"])]
+
+    def __str__(self) -> str:
+        return f"SMS to {self.phone_masked} at {self.sent_at:%Y-%m-%d %H:%M:%S}"
