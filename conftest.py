@@ -1,5 +1,8 @@
 """Test-wide configuration: deterministic hypothesis runs, no network."""
 
+import logging
+from collections.abc import Iterator
+
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -31,3 +34,46 @@ def _forget_compiled_products() -> None:
 
     clear_cache()
     clear_document_cache()
+
+
+class LogRecords(list[logging.LogRecord]):
+    """Every record logged while the `every_record` fixture is active."""
+
+    @staticmethod
+    def text_of(record: logging.LogRecord) -> str:
+        """All a record could put in a log: its formatted message, its arguments, its extras."""
+        formatted = logging.Formatter("%(name)s %(message)s").format(record)
+        return " ".join([formatted, repr(record.args), repr(getattr(record, "__dict__", {}))])
+
+    def holding(self, secret: str) -> list[str]:
+        """The texts of the records that hold `secret` anywhere."""
+        return [text for text in map(self.text_of, self) if secret in text]
+
+
+class _Everything(logging.Handler):
+    def __init__(self, records: LogRecords) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def every_record() -> Iterator[LogRecords]:
+    """Every record of every logger at DEBUG, also of loggers that do not propagate ("django")."""
+    records = LogRecords()
+    handler = _Everything(records)
+    loggers = [logging.getLogger()] + [
+        logger for logger in logging.root.manager.loggerDict.values() if isinstance(logger, logging.Logger)
+    ]
+    levels = [(logger, logger.level) for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        for logger, level in levels:
+            logger.removeHandler(handler)
+            logger.setLevel(level)

@@ -202,7 +202,7 @@ AXES_ENABLED = env_bool("AXES_ENABLED", True)
 AXES_USERNAME_CALLABLE = "huibao.account.lockout.axes_username"
 AXES_LOCKOUT_CALLABLE = "huibao.account.lockout.lockout_response"  # Chinese page, HTTP 429
 OTP_TOTP_ISSUER = "Huibao 汇保"
-SMS_BACKEND = env_str("SMS_BACKEND", "huibao.account.sms.ConsoleSmsBackend")
+SMS_BACKEND = deployment.sms_backend(env_str("SMS_BACKEND", "huibao.notification.sms.ConsoleSmsBackend"))
 # --- Notifications (docs/notification.md) ---------------------------------------------------------
 # E-mail through Django's mailers (Django 6.1 `MAILERS`): SMTP from EMAIL_HOST/EMAIL_PORT/… in the
 # environment; development without EMAIL_HOST prints messages to the console instead.

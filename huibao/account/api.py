@@ -29,22 +29,11 @@ from huibao.account.errors import CodeError, InvalidCredentials
 from huibao.account.models import ApiToken, CodePurpose, User, UserKind
 from huibao.account.services import clean_phone, send_login_code, staff_has_totp, verify_staff_totp
 from huibao.account.tokens import NAME_MAX, issue_token, revoke_own_token, tokens_of
+from huibao.core.api_schemas import errors
 from huibao.core.errors import FieldError, PermissionDenied, ValidationFailed
 from huibao.core.http import client_ip
 
 router = Router(tags=["auth"])
-
-
-class FieldErrorOut(Schema):
-    field: str
-    code: str
-    message: str
-
-
-class ErrorOut(Schema):
-    code: str = Field(..., examples=["invalid_credentials"])
-    message: str = Field(..., examples=["手机号或密码错误"])
-    errors: list[FieldErrorOut] = Field(default_factory=list)
 
 
 class TokenIn(Schema):
@@ -179,7 +168,7 @@ def _token_info(token: ApiToken, request: HttpRequest) -> dict[str, Any]:
 
 @router.post(
     "/auth/tokens",
-    response={201: TokenOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut, 429: ErrorOut},
+    response={201: TokenOut, **errors(401, 403, 422, 429)},
     summary="登录并获取 API 令牌",
     description="Customers: `{phone, password}` or `{phone, sms_code}`. Staff: `{username, password, "
     "totp}`. Failures count towards the same lock-out as the log-in pages (429 `locked_out`). The "
@@ -203,7 +192,7 @@ def create_token(request: HttpRequest, payload: TokenIn) -> Status[dict[str, Any
 
 @router.post(
     "/auth/sms-codes",
-    response={202: SmsCodeOut, 422: ErrorOut, 429: ErrorOut, 503: ErrorOut},
+    response={202: SmsCodeOut, **errors(422, 429, 503)},
     summary="发送登录短信验证码",
     description="Sends a 6-digit log-in code to a registered customer's number, for "
     "`POST /auth/tokens` with `{phone, sms_code}`. Valid 5 minutes; once per 60 seconds, at most "
@@ -231,7 +220,7 @@ def list_tokens(request: HttpRequest, params: Query[TokenListQuery]) -> dict[str
 
 @router.delete(
     "/auth/tokens/{token_id}",
-    response={204: None, 404: ErrorOut},
+    response={204: None, **errors(404)},
     auth=django_auth,
     summary="吊销 API 令牌",
     description="Revokes one of the caller's tokens at once (again: still 204). Another user's "

@@ -53,12 +53,5 @@ class InvalidToken(DomainError):
     http_status = 401
 
 
-class CsrfFailed(DomainError):
-    """An unsafe API request with the session cookie but without a valid CSRF token."""
-
-    code = "csrf_failed"
-    http_status = 403
-
-
 class TokenNotFound(NotFound):
     code = "token_not_found"

@@ -18,7 +18,9 @@ OTP-verified (`is_verified()` is False): the back office stays session + TOTP on
 `ApiCsrfMiddleware` (right after it) is the one CSRF check of the API: an unsafe request
 (`POST`, `PUT`, `PATCH`, `DELETE`…) under `/api/` that carries the session cookie must carry
 the CSRF token too (`X-CSRFToken`: the `csrftoken` cookie's value), whether its session is
-logged in or not, or it is answered `403 {"code": "csrf_failed", …}` before any endpoint runs.
+logged in or not, or it is refused before any endpoint runs — with the answer of
+`CSRF_FAILURE_VIEW` (`core.error_views.csrf_failure`), the one place that answers every refused
+CSRF check: `403 {"code": "csrf_failed", …}` under `/api/`.
 A request without the session cookie carries no credentials a browser would add by itself (a
 bearer token never is), so it needs no token: anonymous calls (a quote) work without one, and
 endpoints that need a log-in answer 401. Once checked here, ninja's `django_auth` does not check
@@ -34,16 +36,12 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 
-from huibao.account.errors import CsrfFailed, InvalidToken
+from huibao.account.errors import InvalidToken
 from huibao.account.models import User
 from huibao.account.tokens import authenticate_token
 
 API_PREFIX = "/api/"
 INVALID_TOKEN_MESSAGE = "令牌无效或已过期，请重新获取"
-CSRF_FAILED_MESSAGE = (
-    "CSRF 校验失败：以登录会话（Cookie）发送的写请求须在请求头 X-CSRFToken 中带上 csrftoken Cookie 的值；"
-    "应用与合作方请使用 Bearer 令牌"
-)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
@@ -97,24 +95,20 @@ class BearerTokenMiddleware:
         return self.get_response(request)
 
 
-def csrf_failed_response() -> JsonResponse:
-    error = CsrfFailed(CSRF_FAILED_MESSAGE)
-    return JsonResponse(error.as_dict(), status=error.http_status, json_dumps_params={"ensure_ascii": False})
-
-
 def _api_endpoint(request: HttpRequest) -> HttpResponse:
     """Stands for the endpoint in Django's check (which skips views marked `csrf_exempt`)."""
     raise NotImplementedError  # never called: the check only looks at it
 
 
 class _CsrfCheck(CsrfViewMiddleware):
-    """Django's own check (token, cookie, Origin and Referer), asked for a verdict only."""
+    """Django's own check (token, cookie, Origin and Referer), run for the API's requests."""
 
-    def check(self, request: HttpRequest) -> bool:
+    def refusal(self, request: HttpRequest) -> HttpResponse | None:
+        """None when the request passes; else the answer of `CSRF_FAILURE_VIEW`."""
         request_any: Any = request
         request_any.csrf_processing_done = False
         self.process_request(request)
-        return self.process_view(request, _api_endpoint, (), {}) is None
+        return self.process_view(request, _api_endpoint, (), {})
 
 
 class ApiCsrfMiddleware:
@@ -128,8 +122,10 @@ class ApiCsrfMiddleware:
             and request.method not in SAFE_METHODS
             and not getattr(request, "_dont_enforce_csrf_checks", False)  # a bearer token
         ):
-            if settings.SESSION_COOKIE_NAME in request.COOKIES and not self.csrf.check(request):
-                return csrf_failed_response()
+            if settings.SESSION_COOKIE_NAME in request.COOKIES:
+                refused = self.csrf.refusal(request)
+                if refused is not None:
+                    return refused
             # Decided here, once: ninja's `django_auth` would check again for logged-in endpoints.
             request_any: Any = request
             request_any._dont_enforce_csrf_checks = True

@@ -4,7 +4,6 @@ callers keep working."""
 
 from huibao.notification.sms import (
     ConsoleSmsBackend,
-    SandboxSmsBackend,
     SentSms,
     SmsBackend,
     SmsReceipt,
@@ -14,7 +13,6 @@ from huibao.notification.sms import (
 
 __all__ = [
     "ConsoleSmsBackend",
-    "SandboxSmsBackend",
     "SentSms",
     "SmsBackend",
     "SmsReceipt",

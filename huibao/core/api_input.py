@@ -29,6 +29,7 @@ from ninja.errors import AuthenticationError, HttpError, Throttled
 from ninja.parser import Parser
 from pydantic import BaseModel
 
+from huibao.core import api_schemas
 from huibao.core.errors import (
     DomainError,
     FieldError,
@@ -38,9 +39,8 @@ from huibao.core.errors import (
     ValidationFailed,
 )
 from huibao.core.input_guard import (
-    CSRF_MESSAGE,
-    CsrfFailed,
     NotAuthenticated,
+    csrf_failed,
     load_json,
     malformed_body,
     parsed_json,
@@ -127,7 +127,7 @@ def _error_for_http_error(exc: HttpError) -> DomainError:
         return RateLimited("请求过于频繁，请稍后再试")
     if exc.status_code == 403:
         if "csrf" in exc.message.lower():
-            return CsrfFailed(CSRF_MESSAGE)
+            return csrf_failed()
         return PermissionDenied("无权访问")
     if exc.status_code == 404:
         return NotFound("未找到")
@@ -186,30 +186,15 @@ def install(api: NinjaAPI) -> None:
 # --- OpenAPI ----------------------------------------------------------------------------------
 
 ERROR_REF = "#/components/schemas/Error"
-ERROR_COMPONENTS: dict[str, Any] = {
-    "Error": {
-        "title": "Error",
-        "description": "The one error shape of every 4xx answer: `code` says what went wrong (stable, "
-        "for programs), `message` says it in Chinese, `errors` names each field concerned.",
-        "type": "object",
-        "required": ["code", "message", "errors"],
-        "properties": {
-            "code": {"type": "string", "examples": ["validation_failed"]},
-            "message": {"type": "string", "examples": ["请求参数有误：insured[0].name：必填"]},
-            "errors": {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}},
-        },
-    },
-    "FieldError": {
-        "title": "FieldError",
-        "type": "object",
-        "required": ["field", "code", "message"],
-        "properties": {
-            "field": {"type": "string", "examples": ["insured[0].name"]},
-            "code": {"type": "string", "examples": ["required"]},
-            "message": {"type": "string", "examples": ["insured[0].name：必填"]},
-        },
-    },
-}
+
+
+def _error_components() -> dict[str, Any]:
+    """`Error` and the `FieldError` it refers to, as OpenAPI components (from `api_schemas`)."""
+    schema = api_schemas.Error.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {**schema.pop("$defs", {}), "Error": schema}
+
+
+ERROR_COMPONENTS: dict[str, Any] = _error_components()
 
 DESCRIPTIONS = {
     400: "Malformed input: a NUL or lone-surrogate character in the path, the query, a header or the "
@@ -284,8 +269,8 @@ def _integers_are_int64(value: Any) -> None:
 
 
 def document_errors(schema: dict[str, Any], api: NinjaAPI) -> dict[str, Any]:
-    """Every error answer of every operation, declared with the one `Error` schema; the error
-    schemas that endpoints declared themselves (each module had its own `ErrorOut`) give way.
+    """Every error answer of every operation, declared with the one `Error` schema
+    (`api_schemas.Error`), also where an endpoint declared none for a status it can answer.
     Integers are documented as int64, the range the input layer accepts."""
     throttled = throttled_operation_ids(api)
     for operations in schema.get("paths", {}).values():

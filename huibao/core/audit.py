@@ -149,7 +149,7 @@ def _timestamp(value: datetime.datetime) -> str:
     return value.astimezone(datetime.UTC).isoformat(timespec="microseconds")
 
 
-def compute_entry_hash(entry: AuditEntry) -> str:
+def _hashed_fields(entry: AuditEntry) -> dict[str, Any]:
     payload = {
         "seq": entry.seq,
         "occurred_at": _timestamp(entry.occurred_at),
@@ -168,7 +168,38 @@ def compute_entry_hash(entry: AuditEntry) -> str:
     # their hash stays what it was.
     if entry.sealed_at is not None:
         payload["sealed_at"] = _timestamp(entry.sealed_at)
-    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+    return payload
+
+
+def compute_entry_hash(entry: AuditEntry) -> str:
+    return hashlib.sha256(canonical_json(_hashed_fields(entry)).encode()).hexdigest()
+
+
+def entry_record(entry: AuditEntry) -> dict[str, Any]:
+    """The entry as a JSON record that anyone can check: the fields its hash covers (`sealed_at`
+    null when it has none) and the hash; `entry_from_record` reads it back."""
+    return {"sealed_at": None, **_hashed_fields(entry), "entry_hash": entry.entry_hash}
+
+
+def entry_from_record(record: Mapping[str, Any]) -> AuditEntry:
+    """The (unsaved) entry of a record made by `entry_record`: `compute_entry_hash` of it is the
+    hash the record must carry. Raises KeyError or ValueError for a record that is not one."""
+    sealed_at = record.get("sealed_at")
+    return AuditEntry(
+        seq=record["seq"],
+        occurred_at=datetime.datetime.fromisoformat(record["occurred_at"]),
+        actor_id=record["actor_id"],
+        actor_label=record["actor_label"],
+        action=record["action"],
+        object_type=record["object_type"],
+        object_id=record["object_id"],
+        before=record["before"],
+        after=record["after"],
+        ip=record["ip"],
+        user_agent=record["user_agent"],
+        prev_hash=record["prev_hash"],
+        sealed_at=datetime.datetime.fromisoformat(sealed_at) if sealed_at else None,
+    )
 
 
 def _actor_fields(actor: Any) -> tuple[int | None, str]:

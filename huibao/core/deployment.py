@@ -23,14 +23,20 @@ RESPONSE_HEADER = "Huibao-Sandbox"
 SANDBOX_PROVIDER = "sandbox"
 # The order parts are listed in (errors, banner, header).
 PARTS = ("payment", "identity", "face", "insurer", "sms")
+SANDBOX_SMS_BACKEND = "huibao.sandbox.sms.SandboxSmsBackend"
+# Where the sandbox SMS gateway lived before it moved to the sandbox app: still read as it.
+MOVED_SMS_BACKENDS = {
+    "huibao.account.sms.SandboxSmsBackend": SANDBOX_SMS_BACKEND,
+    "huibao.notification.sms.SandboxSmsBackend": SANDBOX_SMS_BACKEND,
+}
 DEVELOPMENT_SMS_BACKENDS = frozenset(
-    {
-        "huibao.account.sms.ConsoleSmsBackend",
-        "huibao.account.sms.SandboxSmsBackend",
-        "huibao.notification.sms.ConsoleSmsBackend",
-        "huibao.notification.sms.SandboxSmsBackend",
-    }
+    {"huibao.account.sms.ConsoleSmsBackend", "huibao.notification.sms.ConsoleSmsBackend", SANDBOX_SMS_BACKEND}
 )
+
+
+def sms_backend(configured: str) -> str:
+    """The dotted path of the SMS backend `SMS_BACKEND` names (a moved one at its new place)."""
+    return MOVED_SMS_BACKENDS.get(configured, configured)
 
 
 def sandbox_parts_in_use(

@@ -13,9 +13,8 @@ from django.http import HttpRequest, HttpResponse
 from huibao.core.errors import DomainError, NotFound, PermissionDenied
 from huibao.core.input_guard import (
     API_PREFIX,
-    CSRF_MESSAGE,
-    CsrfFailed,
     api_error_response,
+    csrf_failure_response,
     malformed_body,
     page_error_response,
     request_too_large,
@@ -52,4 +51,6 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    return _answer(request, CsrfFailed(CSRF_MESSAGE))
+    """`CSRF_FAILURE_VIEW`: every refused CSRF check ends here (`reason` is Django's, in English:
+    not shown)."""
+    return csrf_failure_response(request)

@@ -74,9 +74,13 @@ class CsrfFailed(PermissionDenied):
 
 
 CSRF_MESSAGE = (
-    "CSRF 校验失败：请刷新页面后重试，或在请求头 X-CSRFToken 中带上 csrftoken 的值"
-    "（API 客户端可改用 API 令牌）"
+    "CSRF 校验失败：以登录会话（Cookie）发送的写请求须在请求头 X-CSRFToken 中带上 csrftoken Cookie 的值；"
+    "应用与合作方请使用 API 令牌（Bearer）"
 )
+
+
+def csrf_failed() -> CsrfFailed:
+    return CsrfFailed(CSRF_MESSAGE)
 
 
 def character_problem(text: str) -> str | None:
@@ -285,16 +289,31 @@ PAGE_ERRORS: dict[int, tuple[str, str]] = {
     413: (gettext_noop("提交内容过大"), gettext_noop("您提交的内容超过了允许的大小，请精简后重试。")),
     500: (gettext_noop("服务暂时不可用"), gettext_noop("服务器出现了问题，我们正在处理，请稍后再试。")),
 }
+# A refused CSRF check on a page: mostly a form left open too long, or cookies switched off.
+CSRF_PAGE_ERROR = (
+    gettext_noop("页面已过期"),
+    gettext_noop("本次提交未被受理：页面可能已过期，或浏览器禁用了 Cookie。请刷新页面后重新提交。"),
+)
 
 
-def page_error_response(status: int) -> HttpResponse:
+def page_error_response(status: int, *, page: tuple[str, str] | None = None) -> HttpResponse:
     """A Chinese error page that needs nothing but the template: no session, user or database
-    (it also serves requests refused before those middlewares ran, and server errors)."""
-    title, message = PAGE_ERRORS.get(status, PAGE_ERRORS[400 if status < 500 else 500])
+    (it also serves requests refused before those middlewares ran, and server errors). `page`:
+    its (title, message) when not those of the status."""
+    title, message = page or PAGE_ERRORS.get(status, PAGE_ERRORS[400 if status < 500 else 500])
     html = render_to_string(
         "core/error.html", {"status": status, "title": gettext(title), "message": gettext(message)}
     )
     return HttpResponse(html, status=status, content_type="text/html; charset=utf-8")
+
+
+def csrf_failure_response(request: HttpRequest) -> HttpResponse:
+    """The one answer to a refused CSRF check, wherever it was found (Django's middleware on a page,
+    `ApiCsrfMiddleware` under `/api/`; both reach it as `CSRF_FAILURE_VIEW`): 403 in the API's
+    error shape under `/api/`, a Chinese page elsewhere."""
+    if request.path_info.startswith(API_PREFIX):
+        return api_error_response(csrf_failed())
+    return page_error_response(403, page=CSRF_PAGE_ERROR)
 
 
 ERROR_CODES = {

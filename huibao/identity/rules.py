@@ -1,4 +1,4 @@
-"""Pure identity rules: names, retry schedules, signatures, freshness and the sandbox's test rules.
+"""Pure identity rules: names, retry schedules, notification freshness and the sandbox's test rules.
 
 No ORM, no I/O.
 """
@@ -6,8 +6,6 @@ No ORM, no I/O.
 from __future__ import annotations
 
 import datetime
-import hashlib
-import hmac
 from dataclasses import dataclass
 from typing import Literal
 
@@ -56,19 +54,6 @@ RETRY_DELAYS = tuple(
     datetime.timedelta(seconds=s)
     for s in (15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600)
 )
-
-
-def signing_payload(timestamp: str, notify_id: str, body: bytes) -> bytes:
-    """What is signed: the timestamp and the nonce bind the body to one delivery of one notice."""
-    return timestamp.encode() + b"\n" + notify_id.encode() + b"\n" + body
-
-
-def sign(secret: bytes, timestamp: str, notify_id: str, body: bytes) -> str:
-    return hmac.new(secret, signing_payload(timestamp, notify_id, body), hashlib.sha256).hexdigest()
-
-
-def signature_valid(secret: bytes, timestamp: str, notify_id: str, body: bytes, signature: str) -> bool:
-    return hmac.compare_digest(sign(secret, timestamp, notify_id, body), signature or "")
 
 
 def is_stale(

@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema
 from ninja.security import django_auth
 
+from huibao.core.api_schemas import errors
 from huibao.core.errors import NotFound
 from huibao.payment import selectors
 from huibao.payment.models import Payment
@@ -58,12 +59,6 @@ class PaymentOut(Schema):
     refunds: list[RefundOut]
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-    errors: list[dict[str, str]]
-
-
 def payment_for_viewer(user: Any, public_id: uuid.UUID) -> Payment:
     payment = Payment.objects.filter(public_id=public_id).first()
     viewer = _viewers.get(payment.reference_kind) if payment is not None else None
@@ -103,7 +98,7 @@ def payment_out(payment: Payment) -> dict[str, Any]:
 
 @router.get(
     "/payments/{public_id}",
-    response={200: PaymentOut, 404: ErrorOut},
+    response={200: PaymentOut, **errors(404)},
     summary="支付详情",
     description="Status, amount, time paid and refunds of one of the caller's payments.",
 )

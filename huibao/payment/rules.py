@@ -1,4 +1,4 @@
-"""Pure payment rules: signatures, freshness, retry schedule, sandbox test cards, real-name match.
+"""Pure payment rules: notification freshness, retry schedule, sandbox test cards, real-name match.
 
 No ORM, no I/O.
 """
@@ -6,8 +6,6 @@ No ORM, no I/O.
 from __future__ import annotations
 
 import datetime
-import hashlib
-import hmac
 from decimal import Decimal
 from typing import Literal
 
@@ -27,19 +25,6 @@ CardOutcome = Literal["success", "declined", "expired"]
 # Sandbox test cards, by their last four digits (any Luhn-valid number; others succeed).
 DECLINING_SUFFIX = "0002"
 EXPIRING_SUFFIX = "0069"
-
-
-def signing_payload(timestamp: str, notify_id: str, body: bytes) -> bytes:
-    """What is signed: the timestamp and the nonce bind the body to one delivery of one notice."""
-    return timestamp.encode() + b"\n" + notify_id.encode() + b"\n" + body
-
-
-def sign(secret: bytes, timestamp: str, notify_id: str, body: bytes) -> str:
-    return hmac.new(secret, signing_payload(timestamp, notify_id, body), hashlib.sha256).hexdigest()
-
-
-def signature_valid(secret: bytes, timestamp: str, notify_id: str, body: bytes, signature: str) -> bool:
-    return hmac.compare_digest(sign(secret, timestamp, notify_id, body), signature or "")
 
 
 def is_stale(

@@ -16,18 +16,13 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
 from ninja.security import django_auth
 
+from huibao.core.api_schemas import errors
 from huibao.core.errors import NotFound, RateLimited
 from huibao.policy import documents, presenters, selectors, services
 from huibao.policy.limits import VERIFY_LIMIT, over_limit
 from huibao.policy.models import NpsResponse
 
 router = Router(tags=["policies"])
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
-    errors: list[dict[str, str]]
 
 
 class PolicyOut(Schema):
@@ -130,7 +125,7 @@ def list_policies(request: HttpRequest) -> list[dict[str, Any]]:
 
 @router.get(
     "/policies/verify/{code}",
-    response={200: VerificationOut, 404: ErrorOut, 429: ErrorOut},
+    response={200: VerificationOut, **errors(404, 429)},
     summary="保单验真（无需登录，仅返回公开信息）",
 )
 def verify_policy(request: HttpRequest, code: str) -> dict[str, Any]:
@@ -144,7 +139,7 @@ def verify_policy(request: HttpRequest, code: str) -> dict[str, Any]:
 
 @router.get(
     "/policies/{public_id}",
-    response={200: PolicyDetailOut, 404: ErrorOut},
+    response={200: PolicyDetailOut, **errors(404)},
     auth=django_auth,
     summary="保单详情",
 )
@@ -171,7 +166,7 @@ def get_policy(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 
 @router.get(
     "/policies/{public_id}/epolicy.pdf",
-    response={200: None, 404: ErrorOut},
+    response={200: None, **errors(404)},
     auth=django_auth,
     url_name="policy_epolicy",
     summary="下载电子保单（PDF，平台电子签章）",
@@ -197,7 +192,7 @@ def get_epolicy(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 
 @router.post(
     "/applications/{public_id}/nps",
-    response={201: NpsOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    response={201: NpsOut, **errors(404, 409, 422)},
     auth=django_auth,
     summary="评价投保体验（NPS，0–10）",
 )

@@ -1,5 +1,5 @@
 """Pure policy rules: numbers, terms and dates, retention, sums insured, delivery backoff,
-acknowledgement signatures and NPS. No ORM, no I/O.
+acknowledgement freshness and NPS. No ORM, no I/O.
 
 Dates: `effective_at` is an aware local datetime (usually local midnight). A term ends at
 `expires_at`, exclusive — a one-year policy starting 2026-01-01 00:00 ends 2027-01-01 00:00,
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import calendar
 import datetime
-import hashlib
-import hmac
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -246,19 +244,6 @@ def ack_retry_delay(attempts: int) -> datetime.timedelta | None:
     if attempts < 1 or attempts > len(ACK_RETRY_DELAYS):
         return None
     return ACK_RETRY_DELAYS[attempts - 1]
-
-
-def signing_payload(timestamp: str, notify_id: str, body: bytes) -> bytes:
-    """What is signed: the timestamp and the id bind the body to one delivery of one message."""
-    return timestamp.encode() + b"\n" + notify_id.encode() + b"\n" + body
-
-
-def sign(secret: bytes, timestamp: str, notify_id: str, body: bytes) -> str:
-    return hmac.new(secret, signing_payload(timestamp, notify_id, body), hashlib.sha256).hexdigest()
-
-
-def signature_valid(secret: bytes, timestamp: str, notify_id: str, body: bytes, signature: str) -> bool:
-    return hmac.compare_digest(sign(secret, timestamp, notify_id, body), signature or "")
 
 
 def is_stale(

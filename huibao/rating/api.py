@@ -13,6 +13,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
+from huibao.core.api_schemas import errors
 from huibao.rating import selectors, services
 from huibao.rating.models import Quote
 from huibao.rating.rules import instalment_for
@@ -57,12 +58,6 @@ class QuoteOut(Schema):
     created_at: datetime | None
 
 
-class ErrorOut(Schema):
-    code: str
-    message: str
-    errors: list[dict[str, str]]
-
-
 def _quote_out(quote: Quote) -> dict[str, Any]:
     product = services.get_rating_product(quote.product_version_id)
     plan = next(p for p in product.plans if p.plan_id == quote.plan_id)
@@ -86,7 +81,7 @@ def _quote_out(quote: Quote) -> dict[str, Any]:
     }
 
 
-@router.post("/quotes", response={201: QuoteOut, 404: ErrorOut, 422: ErrorOut}, summary="报价")
+@router.post("/quotes", response={201: QuoteOut, **errors(404, 422)}, summary="报价")
 def create_quote(request: HttpRequest, payload: QuoteIn) -> Status[dict[str, Any]]:
     quote = services.create_quote(
         product_code=payload.product_code,
@@ -98,6 +93,6 @@ def create_quote(request: HttpRequest, payload: QuoteIn) -> Status[dict[str, Any
     return Status(201, _quote_out(quote))
 
 
-@router.get("/quotes/{quote_id}", response={200: QuoteOut, 404: ErrorOut}, summary="报价详情")
+@router.get("/quotes/{quote_id}", response={200: QuoteOut, **errors(404)}, summary="报价详情")
 def get_quote(request: HttpRequest, quote_id: uuid.UUID) -> dict[str, Any]:
     return _quote_out(selectors.quote_for_viewer(getattr(request, "user", None), quote_id))

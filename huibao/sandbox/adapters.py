@@ -10,7 +10,6 @@ out or be refused) and verifies the insurer's signed acknowledgements.
 from __future__ import annotations
 
 import datetime
-import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -18,32 +17,58 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
-from huibao.core.errors import DomainError
 from huibao.core.money import to_fen_int
-from huibao.identity import rules as identity_rules
 from huibao.identity.errors import IdentityProviderUnavailable
 from huibao.identity.errors import InvalidSignature as InvalidFaceSignature
 from huibao.identity.models import FaceCheck
 from huibao.identity.provider import FaceNotification, IdentityAnswer
-from huibao.payment import rules as payment_rules
 from huibao.payment.errors import InvalidSignature as InvalidPaymentSignature
 from huibao.payment.models import Payment
 from huibao.payment.provider import ChargeAccepted, Checkout, Mandate, Notification, RefundResult
-from huibao.policy import rules as policy_rules
 from huibao.policy.connector import Ack, public_url
 from huibao.policy.errors import DeliveryFailed, InvalidAck
-from huibao.sandbox import identity, insurer, payment
+from huibao.sandbox import identity, insurer, notifications, payment
 from huibao.sandbox.notifications import SandboxError
 
 NAME = "sandbox"
 
 
-def _header(headers: Mapping[str, str], name: str, missing: type[DomainError]) -> str:
-    lowered = name.lower()
-    for key, value in headers.items():
-        if key.lower() == lowered:
-            return str(value)
-    raise missing(f"header {name} is missing", code="missing_header")
+def _payment_notification(data: Any, sent_at: datetime.datetime) -> Notification:
+    return Notification(
+        notify_id=str(data["notify_id"]),
+        sent_at=sent_at,
+        merchant_ref=str(data["merchant_ref"]),
+        provider_txn_id=str(data["txn_id"]),
+        status=data["status"],
+        amount_fen=int(data["amount_fen"]),
+        payer_name=str(data.get("payer_name", "")),
+        payer_id_number=str(data.get("payer_id_number", "")),
+        reason=str(data.get("reason", "")),
+    )
+
+
+def _face_notification(data: Any, sent_at: datetime.datetime) -> FaceNotification:
+    return FaceNotification(
+        notify_id=str(data["notify_id"]),
+        sent_at=sent_at,
+        merchant_ref=str(data["merchant_ref"]),
+        session_id=str(data["session_id"]),
+        result=data["result"],
+        reason=str(data.get("reason") or ""),
+        liveness_score=_optional_int(data.get("liveness_score")),
+        similarity=_optional_int(data.get("similarity")),
+    )
+
+
+def _ack(data: Any, sent_at: datetime.datetime) -> Ack:
+    return Ack(
+        notify_id=str(data["notify_id"]),
+        sent_at=sent_at,
+        policy_number=str(data["policy_number"]),
+        insurer_ref=str(data["ref"]),
+        status=data["status"],
+        reason=str(data.get("reason", "")),
+    )
 
 
 def _optional_int(value: object) -> int | None:
@@ -70,28 +95,9 @@ class SandboxPaymentProvider:
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
         invalid = InvalidPaymentSignature
-        timestamp = _header(headers, payment.HEADER_TIMESTAMP, invalid)
-        notify_id = _header(headers, payment.HEADER_NOTIFY_ID, invalid)
-        signature = _header(headers, payment.HEADER_SIGNATURE, invalid)
-        if not payment_rules.signature_valid(payment.sandbox_secret(), timestamp, notify_id, body, signature):
-            raise invalid("notification signature does not verify", code="bad_signature")
-        try:
-            data = json.loads(body)
-            notification = Notification(
-                notify_id=str(data["notify_id"]),
-                sent_at=datetime.datetime.fromtimestamp(int(timestamp), tz=datetime.UTC),
-                merchant_ref=str(data["merchant_ref"]),
-                provider_txn_id=str(data["txn_id"]),
-                status=data["status"],
-                amount_fen=int(data["amount_fen"]),
-                payer_name=str(data.get("payer_name", "")),
-                payer_id_number=str(data.get("payer_id_number", "")),
-                reason=str(data.get("reason", "")),
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise invalid(f"notification body is malformed: {exc}", code="malformed") from exc
-        if notification.notify_id != notify_id:
-            raise invalid("notify_id in the body differs from the header", code="notify_id_mismatch")
+        notification = notifications.parse_signed(
+            payment.CHANNEL.name, headers, body, build=_payment_notification, invalid=invalid
+        )
         if notification.status not in ("success", "failed", "expired"):
             raise invalid(f"unknown notification status '{notification.status}'", code="malformed")
         return notification
@@ -156,28 +162,9 @@ class SandboxFaceCheckProvider:
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> FaceNotification:
         invalid = InvalidFaceSignature
-        timestamp = _header(headers, identity.HEADER_TIMESTAMP, invalid)
-        notify_id = _header(headers, identity.HEADER_NOTIFY_ID, invalid)
-        signature = _header(headers, identity.HEADER_SIGNATURE, invalid)
-        secret = identity.face_sandbox_secret()
-        if not identity_rules.signature_valid(secret, timestamp, notify_id, body, signature):
-            raise invalid("notification signature does not verify", code="bad_signature")
-        try:
-            data = json.loads(body)
-            notification = FaceNotification(
-                notify_id=str(data["notify_id"]),
-                sent_at=datetime.datetime.fromtimestamp(int(timestamp), tz=datetime.UTC),
-                merchant_ref=str(data["merchant_ref"]),
-                session_id=str(data["session_id"]),
-                result=data["result"],
-                reason=str(data.get("reason") or ""),
-                liveness_score=_optional_int(data.get("liveness_score")),
-                similarity=_optional_int(data.get("similarity")),
-            )
-        except (ValueError, KeyError, TypeError, OverflowError) as exc:
-            raise invalid(f"notification body is malformed: {exc}", code="malformed") from exc
-        if notification.notify_id != notify_id:
-            raise invalid("notify_id in the body differs from the header", code="notify_id_mismatch")
+        notification = notifications.parse_signed(
+            identity.CHANNEL.name, headers, body, build=_face_notification, invalid=invalid
+        )
         if notification.result not in ("passed", "failed", "expired"):
             raise invalid(f"unknown face result '{notification.result}'", code="malformed")
         if notification.result == "failed" and notification.reason not in ("not_live", "not_same_person"):
@@ -198,26 +185,9 @@ class SandboxInsurer:
             raise DeliveryFailed(str(exc), code=exc.code) from exc
 
     def parse_ack(self, headers: Mapping[str, str], body: bytes) -> Ack:
-        timestamp = _header(headers, insurer.HEADER_TIMESTAMP, InvalidAck)
-        notify_id = _header(headers, insurer.HEADER_NOTIFY_ID, InvalidAck)
-        signature = _header(headers, insurer.HEADER_SIGNATURE, InvalidAck)
-        secret = insurer.insurer_sandbox_secret()
-        if not policy_rules.signature_valid(secret, timestamp, notify_id, body, signature):
-            raise InvalidAck("acknowledgement signature does not verify", code="bad_signature")
-        try:
-            data = json.loads(body)
-            ack = Ack(
-                notify_id=str(data["notify_id"]),
-                sent_at=datetime.datetime.fromtimestamp(int(timestamp), tz=datetime.UTC),
-                policy_number=str(data["policy_number"]),
-                insurer_ref=str(data["ref"]),
-                status=data["status"],
-                reason=str(data.get("reason", "")),
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InvalidAck(f"acknowledgement body is malformed: {exc}", code="malformed") from exc
-        if ack.notify_id != notify_id:
-            raise InvalidAck("notify_id in the body differs from the header", code="notify_id_mismatch")
+        ack = notifications.parse_signed(
+            insurer.CHANNEL.name, headers, body, build=_ack, invalid=InvalidAck, noun="acknowledgement"
+        )
         if ack.status not in ("accepted", "rejected"):
             raise InvalidAck(f"unknown acknowledgement status '{ack.status}'", code="malformed")
         return ack

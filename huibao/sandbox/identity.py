@@ -17,7 +17,6 @@ signed POST to the platform's notify URL (channel "face" of `notifications`), re
 from __future__ import annotations
 
 import datetime
-import json
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -55,7 +54,6 @@ CHANNEL = notifications.register(
         model=SandboxFaceSession,
         key_field="token",
         secret=face_sandbox_secret,
-        sign=rules.sign,
         headers=(HEADER_TIMESTAMP, HEADER_NOTIFY_ID, HEADER_SIGNATURE),
         retry_delay=rules.retry_delay,
     )
@@ -156,9 +154,9 @@ def _close(session: SandboxFaceSession, verdict: rules.FaceVerdict) -> None:
     """Closes the session with the verdict and queues the notification the platform is owed."""
     session.status = verdict.result
     session.reason = verdict.reason
-    session.notify_id = "F" + secrets.token_hex(16)
+    notify_id = "F" + secrets.token_hex(16)
     body = {
-        "notify_id": session.notify_id,
+        "notify_id": notify_id,
         "session_id": session.token,
         "merchant_ref": session.merchant_ref,
         "result": verdict.result,
@@ -166,8 +164,7 @@ def _close(session: SandboxFaceSession, verdict: rules.FaceVerdict) -> None:
         "liveness_score": verdict.liveness_score if verdict.result != "expired" else None,
         "similarity": verdict.similarity if verdict.result != "expired" else None,
     }
-    session.notify_body = json.dumps(body, ensure_ascii=False, sort_keys=True)
-    session.next_attempt_at = timezone.now()
+    notifications.compose(session, notify_id, body)
     session.save()
     notifications.owe(CHANNEL.name, session.token)
 

@@ -58,7 +58,6 @@ CHANNEL = notifications.register(
         model=SandboxInsurerPolicy,
         key_field="ref",
         secret=insurer_sandbox_secret,
-        sign=rules.sign,
         headers=(HEADER_TIMESTAMP, HEADER_NOTIFY_ID, HEADER_SIGNATURE),
         retry_delay=rules.ack_retry_delay,
     )
@@ -137,16 +136,15 @@ def receive_policy(payload: Mapping[str, Any], *, callback_url: str) -> str:
             "status": "accepted",
             "reason": "",
         }
-        record = SandboxInsurerPolicy.objects.create(
+        record = SandboxInsurerPolicy(
             insurer_code=insurer_code,
             ref=ref,
             policy_number=number,
             payload=json.dumps(json_safe(dict(payload)), ensure_ascii=False, sort_keys=True),
             notify_url=callback_url,
-            notify_id=notify_id,
-            notify_body=json.dumps(body, ensure_ascii=False, sort_keys=True),
-            next_attempt_at=timezone.now(),
         )
+        notifications.compose(record, notify_id, body)
+        record.save(force_insert=True)
         _schedule_ack(record)
     return ref
 

@@ -2,9 +2,10 @@
 
 The platform's code never reads them — only the sandbox modules do. The tables keep the names
 they had when the models lived in the domain apps (`db_table`), so a database made before the move
-keeps its rows. Each record owing the platform a signed notification carries the same delivery
-bookkeeping (`notify_id`, `notify_body`, `attempts`, `next_attempt_at`, `acknowledged_at`), which
-the one delivery mechanism (`huibao.sandbox.notifications`) reads and writes.
+keeps its rows. Each record owing the platform a signed notification is a `SignedNotification`:
+the same notification and delivery bookkeeping (`notify_url`, `notify_id`, `notify_body`,
+`attempts`, `next_attempt_at`, `acknowledged_at`), which the one delivery mechanism
+(`huibao.sandbox.notifications`) reads and writes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,21 @@ from __future__ import annotations
 from django.db import models
 
 from huibao.core.fields import EncryptedTextField
+
+
+class SignedNotification(models.Model):
+    """A sandbox record that owes the platform one signed asynchronous notification: where it
+    goes, what it says, and how its delivery went (abstract: each sandbox has its own table)."""
+
+    notify_url = models.CharField(max_length=300)
+    notify_id = models.CharField(max_length=64, blank=True)
+    notify_body = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
 
 
 # --- payment gateway -------------------------------------------------------------------------------
@@ -22,14 +38,13 @@ class SandboxCheckoutStatus(models.TextChoices):
     EXPIRED = "expired"
 
 
-class SandboxCheckout(models.Model):
+class SandboxCheckout(SignedNotification):
     """The sandbox gateway's side: one hosted checkout and the notification it owes the merchant."""
 
     txn_id = models.CharField(max_length=64, unique=True)
     merchant_ref = models.CharField(max_length=40)
     amount_fen = models.PositiveBigIntegerField()
     refunded_fen = models.PositiveBigIntegerField(default=0)
-    notify_url = models.CharField(max_length=300)
     expires_at = models.DateTimeField()
     status = models.CharField(max_length=20, choices=SandboxCheckoutStatus.choices, default="open")
     reason = models.CharField(max_length=40, blank=True)
@@ -37,11 +52,8 @@ class SandboxCheckout(models.Model):
     # Encryption contexts are those of the first home: changing one would make the rows unreadable.
     payer_id_number = EncryptedTextField(context="payment.sandbox_payer_id_number", blank=True)
     card_last4 = models.CharField(max_length=4, blank=True)
-    notify_id = models.CharField(max_length=64, blank=True)
+    # The payer's ID number travels in the body: encrypted here, unlike the other sandboxes'.
     notify_body = EncryptedTextField(context="payment.sandbox_notify_body", blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -89,23 +101,17 @@ class SandboxFaceSessionStatus(models.TextChoices):
     EXPIRED = "expired"
 
 
-class SandboxFaceSession(models.Model):
+class SandboxFaceSession(SignedNotification):
     """The sandbox face service's side: one hosted session and the notification it owes the platform."""
 
     token = models.CharField(max_length=64, unique=True)
     merchant_ref = models.CharField(max_length=64)
     name = models.CharField(max_length=30)
     id_number = EncryptedTextField(context="identity.sandbox_face.id_number")
-    notify_url = models.CharField(max_length=300)
     return_url = models.CharField(max_length=300)
     expires_at = models.DateTimeField()
     status = models.CharField(max_length=20, choices=SandboxFaceSessionStatus.choices, default="open")
     reason = models.CharField(max_length=40, blank=True)
-    notify_id = models.CharField(max_length=64, blank=True)
-    notify_body = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -116,7 +122,7 @@ class SandboxFaceSession(models.Model):
 
 
 # --- insurer ---------------------------------------------------------------------------------------
-class SandboxInsurerPolicy(models.Model):
+class SandboxInsurerPolicy(SignedNotification):
     """The sandbox insurer's side (what an insurer's core system keeps): one received policy and
     the signed acknowledgement it owes the platform."""
 
@@ -124,13 +130,9 @@ class SandboxInsurerPolicy(models.Model):
     ref = models.CharField(max_length=40, unique=True)
     policy_number = models.CharField(max_length=40)
     payload = EncryptedTextField(context="policy.sandbox_insurer_payload")
-    # The address the acknowledgement goes to (the platform's callback URL).
+    # The address the acknowledgement goes to (the platform's callback URL): the column keeps
+    # its first name.
     notify_url = models.CharField(max_length=300, db_column="callback_url")
-    notify_id = models.CharField(max_length=64)
-    notify_body = models.TextField()
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -157,3 +159,22 @@ class SandboxInsurerOutage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.insurer_code} down"
+
+
+# --- SMS gateway -----------------------------------------------------------------------------------
+class SandboxSms(models.Model):
+    """The sandbox SMS gateway's inbox: each text it "sent", for the people testing a deployment
+    without a terminal (`/sandbox/sms/`, staff only). The number is kept as its keyed hash and
+    masked; the text (a log-in code) encrypted, read in clear only by that page."""
+
+    phone_hash = models.CharField(max_length=64)
+    phone_masked = models.CharField(max_length=20)
+    text = EncryptedTextField(context="sandbox.sms.text")
+    receipt_id = models.CharField(max_length=64, unique=True)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["phone_hash", "-sent_at"]), models.Index(fields=["-sent_at"])]
+
+    def __str__(self) -> str:
+        return f"SMS to {self.phone_masked} at {self.sent_at:%Y-%m-%d %H:%M:%S}"

@@ -2,28 +2,35 @@
 
 The payment gateway (a checkout closed), the face service (a session decided) and the insurer (a
 policy booked) each owe the platform an HMAC-SHA256 signed POST, as their real counterparts do.
-Each registers a `Channel` — its model, key field, secret, signature, header names and retry
-schedule — and the rest is the same for all three: the record keeps the notification
-(`notify_id`, `notify_body`, `notify_url`) and its delivery bookkeeping; `owe` queues the first
-attempt after commit; `deliver` makes one attempt, signed afresh (new timestamp, same notify id,
-so the platform recognises a retry or a replay); the task `tasks.deliver_notification` re-queues
-itself on the channel's schedule, and the sweep `tasks.resend_due_notifications` retries whatever
-is due where the task backend cannot defer. A notification counts as delivered once the platform
-answers 200 with the channel's acknowledgement text.
+Each registers a `Channel` — its model, key field, secret, header names and retry schedule — and
+the rest is the same for all three: the record (a `models.SignedNotification`) keeps the
+notification (`notify_id`, `notify_body`, `notify_url`) and its delivery bookkeeping; `compose`
+writes it, `owe` queues the first attempt after commit; `deliver` makes one attempt, signed afresh
+(new timestamp, same notify id, so the platform recognises a retry or a replay); the task
+`tasks.deliver_notification` re-queues itself on the channel's schedule, and the sweep
+`tasks.resend_due_notifications` retries whatever is due where the task backend cannot defer. A
+notification counts as delivered once the platform answers 200 with the channel's acknowledgement
+text. One signature serves all three (`signing`); on the platform's side each adapter reads a
+notification with `parse_signed`.
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
-from collections.abc import Callable, Iterable
+import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import httpx
 from django.conf import settings
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
+
+from huibao.core.errors import DomainError
+from huibao.sandbox import signing
+from huibao.sandbox.models import SignedNotification
 
 HttpPost = Callable[[str, bytes, dict[str, str]], tuple[int, str]]
 Sign = Callable[[bytes, str, str, bytes], str]  # (secret, timestamp, notify_id, body) -> signature
@@ -52,10 +59,9 @@ class Channel:
     """What differs between the sandboxes' notifications."""
 
     name: str
-    model: type[models.Model]
+    model: type[SignedNotification]
     key_field: str  # the record's public key (txn_id, token, ref): what the task carries
     secret: Callable[[], bytes]
-    sign: Sign
     headers: tuple[str, str, str]  # timestamp, notify id and signature header names
     retry_delay: RetryDelay
     ack: str = "success"
@@ -90,8 +96,8 @@ def signed_headers(
     now: datetime.datetime,
     *,
     secret: bytes,
-    sign: Sign,
     names: tuple[str, str, str],
+    sign: Sign = signing.sign,
 ) -> dict[str, str]:
     """The headers of one delivery, signed afresh: `names` are the timestamp, notify-id and
     signature headers of the channel."""
@@ -108,7 +114,50 @@ def signed_headers(
 def channel_headers(name: str, notify_id: str, body: bytes, now: datetime.datetime) -> dict[str, str]:
     """The headers `name`'s sandbox signs a notification with (also what tests forge with)."""
     chan = channel(name)
-    return signed_headers(notify_id, body, now, secret=chan.secret(), sign=chan.sign, names=chan.headers)
+    return signed_headers(notify_id, body, now, secret=chan.secret(), names=chan.headers)
+
+
+class HasNotifyId(Protocol):
+    @property
+    def notify_id(self) -> str: ...
+
+
+def _header(headers: Mapping[str, str], name: str, invalid: type[DomainError]) -> str:
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return str(value)
+    raise invalid(f"header {name} is missing", code="missing_header")
+
+
+def parse_signed[Parsed: HasNotifyId](
+    name: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    build: Callable[[Any, datetime.datetime], Parsed],
+    invalid: type[DomainError],
+    noun: str = "notification",
+) -> Parsed:
+    """The platform's side of channel `name`: a notification whose signature verifies, built by
+    `build(decoded body, time it was sent)`; raises `invalid` with code missing_header,
+    bad_signature, malformed (the body does not decode or `build` fails on it) or
+    notify_id_mismatch (the body's notify id is not the signed one)."""
+    chan = channel(name)
+    timestamp_header, notify_id_header, signature_header = chan.headers
+    timestamp = _header(headers, timestamp_header, invalid)
+    notify_id = _header(headers, notify_id_header, invalid)
+    signature = _header(headers, signature_header, invalid)
+    if not signing.signature_valid(chan.secret(), timestamp, notify_id, body, signature):
+        raise invalid(f"{noun} signature does not verify", code="bad_signature")
+    try:
+        sent_at = datetime.datetime.fromtimestamp(int(timestamp), tz=datetime.UTC)
+        parsed = build(json.loads(body), sent_at)
+    except (ValueError, KeyError, TypeError, OverflowError, OSError) as exc:
+        raise invalid(f"{noun} body is malformed: {exc}", code="malformed") from exc
+    if parsed.notify_id != notify_id:
+        raise invalid("notify_id in the body differs from the header", code="notify_id_mismatch")
+    return parsed
 
 
 def _network_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
@@ -158,6 +207,20 @@ def record_of(name: str, key: str) -> Deliverable:
     if found is None:
         raise SandboxError(f"no sandbox {name} record '{key}'")
     return cast(Deliverable, found)
+
+
+def compose(
+    record: SignedNotification,
+    notify_id: str,
+    body: Mapping[str, Any],
+    *,
+    now: datetime.datetime | None = None,
+) -> None:
+    """Writes the notification `record` owes (its id, the body as sorted JSON, due `now`) without
+    saving it: the caller saves, then calls `owe`."""
+    record.notify_id = notify_id
+    record.notify_body = json.dumps(body, ensure_ascii=False, sort_keys=True)
+    record.next_attempt_at = now or timezone.now()
 
 
 def owe(name: str, key: str) -> None:

@@ -9,7 +9,6 @@ merchant answers `success`.
 from __future__ import annotations
 
 import datetime
-import json
 import secrets
 
 from django.db import transaction
@@ -39,7 +38,6 @@ CHANNEL = notifications.register(
         model=SandboxCheckout,
         key_field="txn_id",
         secret=sandbox_secret,
-        sign=rules.sign,
         headers=(HEADER_TIMESTAMP, HEADER_NOTIFY_ID, HEADER_SIGNATURE),
         retry_delay=rules.retry_delay,
     )
@@ -80,9 +78,9 @@ def _close(checkout: SandboxCheckout, status: str, *, reason: str = "") -> None:
     notify_status = {"paid": "success", "failed": "failed", "expired": "expired"}[status]
     checkout.status = status
     checkout.reason = reason
-    checkout.notify_id = "N" + secrets.token_hex(16)
+    notify_id = "N" + secrets.token_hex(16)
     body = {
-        "notify_id": checkout.notify_id,
+        "notify_id": notify_id,
         "txn_id": checkout.txn_id,
         "merchant_ref": checkout.merchant_ref,
         "status": notify_status,
@@ -91,8 +89,7 @@ def _close(checkout: SandboxCheckout, status: str, *, reason: str = "") -> None:
         "payer_id_number": checkout.payer_id_number or "",
         "reason": reason,
     }
-    checkout.notify_body = json.dumps(body, ensure_ascii=False, sort_keys=True)
-    checkout.next_attempt_at = timezone.now()
+    notifications.compose(checkout, notify_id, body)
     checkout.save()
     notifications.owe(CHANNEL.name, checkout.txn_id)
 

@@ -9,4 +9,5 @@ app_name = "sandbox"
 urlpatterns = [
     path("payment/sandbox/pay/<slug:txn_id>/", views.pay, name="pay"),
     path("identity/sandbox/face/<slug:token>/", views.face, name="face"),
+    path("sandbox/sms/", views.sms_inbox, name="sms_inbox"),
 ]

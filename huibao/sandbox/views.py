@@ -1,4 +1,5 @@
-"""The sandboxes' hosted pages: the payment gateway's pay page and the face service's check page."""
+"""The sandboxes' pages: the payment gateway's pay page, the face service's check page, and the
+SMS gateway's inbox (staff only)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from huibao.account.access import staff_required
 from huibao.core.errors import ValidationFailed
 from huibao.core.masking import mask_id_number, mask_name
 from huibao.core.money import format_cny
-from huibao.sandbox import identity, payment
+from huibao.sandbox import identity, payment, sms
 from huibao.sandbox.models import SandboxCheckoutStatus, SandboxFaceSessionStatus
 from huibao.sandbox.notifications import SandboxError
 
@@ -67,3 +69,14 @@ def face(request: HttpRequest, token: str) -> HttpResponse:
         "masked_id": mask_id_number(session.id_number),
     }
     return render(request, "sandbox/face.html", context)
+
+
+@never_cache
+@require_http_methods(["GET"])
+@staff_required(permission="sandbox.view_sandboxsms")
+def sms_inbox(request: HttpRequest) -> HttpResponse:
+    """The sandbox SMS gateway's inbox: the last texts per (masked) number, codes in clear, for
+    verified staff allowed to read it; not served where the sandbox is not allowed."""
+    if not sms.inbox_allowed():
+        raise Http404("no sandbox SMS inbox here")
+    return render(request, "sandbox/sms.html", {"numbers": sms.inbox()})

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.http import HttpResponse
 from django.test import Client
 
 from huibao.account.models import ApiToken, User
@@ -169,3 +170,36 @@ def test_safe_methods_need_no_token(product: Any) -> None:
     response = client.get(f"/api/v1/quotes/{quote.pk}")
     # then
     assert response.status_code == 200
+
+
+def answered_by_the_failure_view(request: Any, reason: str = "") -> HttpResponse:
+    return HttpResponse(f"failure view: {request.path_info}", status=403)
+
+
+def test_the_api_refusal_is_the_answer_of_the_one_csrf_failure_view(product: Any, settings: Any) -> None:
+    # given: another CSRF failure view configured
+    settings.CSRF_FAILURE_VIEW = f"{__name__}.answered_by_the_failure_view"
+    client = _browser(f.customer())
+    # when: an API request fails the check, and so does a page's
+    api_answer = _post(client, "/api/v1/quotes", {"product_code": product.code, **QUOTE})
+    page_answer = Client(enforce_csrf_checks=True).post("/account/login/", {"phone": "13900001111"})
+    # then: both were answered by it, not by a second answer of the API's own
+    assert api_answer.status_code == 403 and page_answer.status_code == 403
+    assert page_answer.content.decode() == "failure view: /account/login/"
+    # (the input guard still puts a non-JSON error under /api/ into the one error shape)
+    assert api_answer.json()["code"] == "permission_denied"
+
+
+def test_the_configured_failure_view_answers_csrf_failed_under_the_api_and_a_page_elsewhere(
+    product: Any,
+) -> None:
+    # given the project's CSRF failure view (settings.CSRF_FAILURE_VIEW)
+    assert settings.CSRF_FAILURE_VIEW == "huibao.core.error_views.csrf_failure"
+    client = _browser(f.customer())
+    # when
+    api_answer = _post(client, "/api/v1/quotes", {"product_code": product.code, **QUOTE})
+    page_answer = client.post("/account/logout/")
+    # then
+    _assert_csrf_refused(api_answer)
+    assert page_answer.status_code == 403 and page_answer["Content-Type"].startswith("text/html")
+    assert "页面已过期" in page_answer.content.decode()

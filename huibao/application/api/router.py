@@ -41,7 +41,6 @@ from huibao.application.api.schemas import (
     ConfirmIn,
     DocumentReadOut,
     DocumentTextOut,
-    ErrorOut,
     FaceIn,
     FaceOut,
     IdentityIn,
@@ -74,6 +73,7 @@ from huibao.application.services.identity import start_face_check
 from huibao.application.services.invitation import claim_invitation, invite_customer
 from huibao.application.services.start import start_application
 from huibao.application.states import Channel
+from huibao.core.api_schemas import errors
 from huibao.core.errors import Conflict, FieldError, PermissionDenied, ValidationFailed
 
 router = Router(tags=["applications"], auth=django_auth)
@@ -182,7 +182,7 @@ def list_mine(request: HttpRequest, params: Query[ListQuery]) -> dict[str, Any]:
 
 @router.get(
     "/applications/{public_id}",
-    response={200: ApplicationOut, 404: ErrorOut},
+    response={200: ApplicationOut, **errors(404)},
     summary="投保单详情与下一步",
 )
 def detail(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
@@ -191,7 +191,7 @@ def detail(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 
 @router.get(
     "/applications/{public_id}/data",
-    response={200: ApplicationDataIn, 403: ErrorOut, 404: ErrorOut},
+    response={200: ApplicationDataIn, **errors(403, 404)},
     summary="本人投保信息（未脱敏，用于修改）",
 )
 def get_data(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
@@ -411,7 +411,7 @@ def cancel(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 
 @router.get(
     "/applications/{public_id}/application-form.pdf",
-    response={200: None, 404: ErrorOut, 409: ErrorOut},
+    response={200: None, **errors(404, 409)},
     summary="电子投保单 PDF",
     description="The signed application form (PAdES), once rendered after signing; 409 until then.",
     openapi_extra={"responses": {200: {"description": "PDF", "content": {"application/pdf": {}}}}},
@@ -460,7 +460,7 @@ def agent_start(request: HttpRequest, payload: AgentStartIn) -> Status[dict[str,
 
 @router.get(
     "/agent/applications",
-    response={200: AgentApplicationListOut, 403: ErrorOut},
+    response={200: AgentApplicationListOut, **errors(403)},
     tags=AGENT_TAGS,
     summary="代理人发起的投保单",
 )
@@ -478,7 +478,7 @@ def agent_list(request: HttpRequest, params: Query[ListQuery]) -> dict[str, Any]
 
 @router.get(
     "/agent/applications/{public_id}",
-    response={200: AgentApplicationOut, 403: ErrorOut, 404: ErrorOut},
+    response={200: AgentApplicationOut, **errors(403, 404)},
     tags=AGENT_TAGS,
     summary="代理人查看投保单（已脱敏）",
 )

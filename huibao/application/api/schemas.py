@@ -26,28 +26,15 @@ from huibao.application.states import (
     Channel,
     SignerRole,
 )
+from huibao.core.api_schemas import errors
 
 EXAMPLE_ID = "110105199003071239"
 
 # --- errors ---------------------------------------------------------------------------------------
 
 
-class FieldErrorOut(Schema):
-    field: str = Field(..., examples=["applicant.id_number"])
-    code: str = Field(..., examples=["checksum"])
-    message: str = Field(..., examples=["身份证号码校验位错误"])
-
-
-class ErrorOut(Schema):
-    """The one error shape (422 invalid input, 404 not found or not yours, 409 wrong state,
-    403 not allowed)."""
-
-    code: str = Field(..., examples=["validation_failed"])
-    message: str = Field(..., examples=["application data is invalid"])
-    errors: list[FieldErrorOut] = Field(default_factory=list)
-
-
-ERRORS: dict[int, Any] = {403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+# The error statuses of most endpoints here, each answering the API's one error shape.
+ERRORS: dict[int, Any] = errors(403, 404, 409, 422)
 
 # --- inputs ---------------------------------------------------------------------------------------
 

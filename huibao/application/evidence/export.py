@@ -40,34 +40,6 @@ EVIDENCE_FORMAT = "huibao.application-evidence/1"
 EXPORT_STEP = "evidence_exported"
 
 
-def _iso(value: datetime.datetime | None) -> str | None:
-    return value.astimezone(datetime.UTC).isoformat(timespec="microseconds") if value is not None else None
-
-
-def _from_iso(value: Any) -> datetime.datetime | None:
-    return datetime.datetime.fromisoformat(value) if value else None
-
-
-def _entry_record(entry: AuditEntry) -> dict[str, Any]:
-    """The entry's hashed fields, exactly as `compute_entry_hash` reads them."""
-    return {
-        "seq": entry.seq,
-        "occurred_at": entry.occurred_at.astimezone(datetime.UTC).isoformat(timespec="microseconds"),
-        "actor_id": entry.actor_id,
-        "actor_label": entry.actor_label,
-        "action": entry.action,
-        "object_type": entry.object_type,
-        "object_id": entry.object_id,
-        "before": entry.before,
-        "after": entry.after,
-        "ip": entry.ip,
-        "user_agent": entry.user_agent,
-        "prev_hash": entry.prev_hash,
-        "sealed_at": _iso(entry.sealed_at),
-        "entry_hash": entry.entry_hash,
-    }
-
-
 def _documents_of(app: Application, steps: Iterable[TimelineEntry]) -> list[DocumentShown]:
     """Every document version shown, each once (by id and recorded hash), in order of first showing."""
     seen: dict[tuple[int, str], DocumentShown] = {}
@@ -166,7 +138,7 @@ def _gather(application: Application) -> _Evidence:
             }
             for i in items_of(app)
         ],
-        "entries": [_entry_record(e) for e in entries],
+        "entries": [audit.entry_record(e) for e in entries],
         "timeline": [
             {
                 "seq": s.seq,

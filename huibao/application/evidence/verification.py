@@ -3,13 +3,12 @@ exported by the platform."""
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
 
-from huibao.application.evidence.export import EXPORT_STEP, _from_iso
+from huibao.application.evidence.export import EXPORT_STEP
 from huibao.application.evidence.timeline import audit_entries
 from huibao.application.models import Application
 from huibao.core import audit
@@ -23,21 +22,7 @@ def verify_evidence(data: Mapping[str, Any]) -> list[str]:
     records = list(data.get("entries") or [])
     by_seq = {int(r["seq"]): r for r in records}
     for record in records:
-        entry = AuditEntry(
-            seq=record["seq"],
-            occurred_at=datetime.datetime.fromisoformat(record["occurred_at"]),
-            actor_id=record["actor_id"],
-            actor_label=record["actor_label"],
-            action=record["action"],
-            object_type=record["object_type"],
-            object_id=record["object_id"],
-            before=record["before"],
-            after=record["after"],
-            ip=record["ip"],
-            user_agent=record["user_agent"],
-            prev_hash=record["prev_hash"],
-            sealed_at=_from_iso(record.get("sealed_at")),
-        )
+        entry = audit.entry_from_record(record)
         if audit.compute_entry_hash(entry) != record["entry_hash"]:
             problems.append(f"entry {record['seq']}: hash mismatch")
         previous = by_seq.get(int(record["seq"]) - 1)

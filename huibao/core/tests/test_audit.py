@@ -13,7 +13,16 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from huibao.account.models import User
-from huibao.core.audit import batched, compute_entry_hash, record, seal_pending, snapshot, verify_chain
+from huibao.core.audit import (
+    batched,
+    compute_entry_hash,
+    entry_from_record,
+    entry_record,
+    record,
+    seal_pending,
+    snapshot,
+    verify_chain,
+)
 from huibao.core.models import GENESIS_HASH, AuditEntry, AuditHead, AuditImmutable
 
 pytestmark = pytest.mark.django_db
@@ -472,3 +481,40 @@ def test_only_sealing_changes_an_unsealed_entry():
         report = verify_chain()
         assert (report.ok, report.first_bad_seq) == (False, 1)
         assert report.problem.startswith("altered")
+
+
+def test_an_entry_record_reads_back_to_the_entry_it_was_made_of() -> None:
+    # given: a sealed entry
+    with transaction.atomic():
+        record("create", "catalog.product", "P-REC", after={"name": "意外险"})
+    seal_pending()
+    entry = AuditEntry.objects.get(object_id="P-REC")
+    # when
+    exported = entry_record(entry)
+    read_back = entry_from_record(exported)
+    # then: the record carries the hash, and the entry read back hashes to it
+    assert exported["entry_hash"] == entry.entry_hash and exported["sealed_at"] is not None
+    assert compute_entry_hash(read_back) == entry.entry_hash
+    # and a changed field no longer does
+    exported["after"] = {"name": "寿险"}
+    assert compute_entry_hash(entry_from_record(exported)) != entry.entry_hash
+
+
+def test_an_entry_chained_before_sealing_moved_keeps_its_hash_without_a_seal_time() -> None:
+    # given: an entry without a seal time (chained as it was written)
+    entry = AuditEntry(
+        seq=1,
+        occurred_at=datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC),
+        action="create",
+        object_type="catalog.product",
+        object_id="P-OLD",
+        before={},
+        after={},
+        prev_hash=GENESIS_HASH,
+    )
+    entry.entry_hash = compute_entry_hash(entry)
+    # when
+    exported = entry_record(entry)
+    # then
+    assert exported["sealed_at"] is None
+    assert compute_entry_hash(entry_from_record(exported)) == entry.entry_hash

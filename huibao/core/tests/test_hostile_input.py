@@ -561,4 +561,7 @@ def test_an_unknown_page_is_a_chinese_404(client, db):
 def test_a_page_csrf_failure_is_a_chinese_403(db):
     response = Client(enforce_csrf_checks=True).post("/account/login/", {"phone": "13900001111"})
     assert response.status_code == 403
-    assert "无权访问" in response.content.decode()
+    page = response.content.decode()
+    # our page, in the site's style, not Django's English "403 Forbidden" CSRF page
+    assert "页面已过期" in page and "请刷新页面后重新提交" in page and "css/huibao.css" in page
+    assert "CSRF verification failed" not in page and "Forbidden" not in page

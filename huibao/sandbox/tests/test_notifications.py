@@ -1,10 +1,13 @@
 import datetime
+from dataclasses import dataclass
 
 import httpx
 import pytest
 
+from huibao.core.errors import DomainError
 from huibao.sandbox import notifications
 from huibao.sandbox.faults import FaultInjector
+from huibao.sandbox.models import SandboxFaceSession
 
 NOW = datetime.datetime(2025, 3, 1, 12, 0, tzinfo=datetime.UTC)
 DELAYS = (datetime.timedelta(seconds=15), datetime.timedelta(seconds=30))
@@ -119,7 +122,7 @@ def test_signed_headers_carry_the_timestamp_the_id_and_the_signature() -> None:
         return "sig"
 
     headers = notifications.signed_headers(
-        "N1", b"{}", NOW, secret=b"k", sign=sign, names=("X-Ts", "X-Id", "X-Sig")
+        "N1", b"{}", NOW, secret=b"k", names=("X-Ts", "X-Id", "X-Sig"), sign=sign
     )
     stamp = str(int(NOW.timestamp()))
     assert headers == {"Content-Type": "application/json", "X-Ts": stamp, "X-Id": "N1", "X-Sig": "sig"}
@@ -132,3 +135,70 @@ def test_derived_secret_prefers_the_setting(settings) -> None:
     settings.HUIBAO_TEST_SANDBOX_SECRET = ""
     derived = notifications.derived_secret("HUIBAO_TEST_SANDBOX_SECRET", "x")
     assert len(derived) == 64 and derived != notifications.derived_secret("HUIBAO_TEST_SANDBOX_SECRET", "y")
+
+
+# --- reading a signed notification on the platform's side --------------------------------------
+
+
+class _Refused(DomainError):
+    pass
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    notify_id: str
+    sent_at: datetime.datetime
+    status: str
+
+
+def _build(data, sent_at) -> _Parsed:
+    return _Parsed(notify_id=str(data["notify_id"]), sent_at=sent_at, status=str(data["status"]))
+
+
+def _parse(headers: dict[str, str], body: bytes) -> _Parsed:
+    return notifications.parse_signed("payment", headers, body, build=_build, invalid=_Refused)
+
+
+def _refusal(headers: dict[str, str], body: bytes) -> str:
+    with pytest.raises(_Refused) as refused:
+        _parse(headers, body)
+    return refused.value.code
+
+
+def test_parse_signed_reads_what_its_channel_signed() -> None:
+    # given: a notification signed as the payment sandbox signs it
+    body = b'{"notify_id": "N1", "status": "success"}'
+    headers = notifications.channel_headers("payment", "N1", body, NOW)
+    # when
+    parsed = _parse({name.lower(): value for name, value in headers.items()}, body)
+    # then: header names are matched whatever their case, and the send time is the signed one
+    assert parsed == _Parsed(notify_id="N1", sent_at=NOW, status="success")
+
+
+def test_parse_signed_refuses_each_kind_of_bad_notification() -> None:
+    body = b'{"notify_id": "N1", "status": "success"}'
+    headers = notifications.channel_headers("payment", "N1", body, NOW)
+    signature = next(name for name in headers if name.endswith("-Signature"))
+    # a header missing, a changed body, another channel's signature
+    assert _refusal({k: v for k, v in headers.items() if k != signature}, body) == "missing_header"
+    assert _refusal(headers, body.replace(b"success", b"failed")) == "bad_signature"
+    face = notifications.channel_headers("face", "N1", body, NOW)
+    assert _refusal({**headers, signature: face["Huibao-Face-Signature"]}, body) == "bad_signature"
+    # a body that does not decode or lacks a field, signed all the same
+    for bad in (b"not json", b'{"notify_id": "N1"}', b"[1]"):
+        assert _refusal(notifications.channel_headers("payment", "N1", bad, NOW), bad) == "malformed"
+    # a body naming another notification than the signed header
+    other = b'{"notify_id": "N2", "status": "success"}'
+    assert _refusal(notifications.channel_headers("payment", "N1", other, NOW), other) == "notify_id_mismatch"
+
+
+@pytest.mark.django_db
+def test_compose_writes_the_notification_due_now_without_saving() -> None:
+    # given
+    record = SandboxFaceSession(token="SBFC1", merchant_ref="F1", name="张三", id_number="1", expires_at=NOW)
+    # when
+    notifications.compose(record, "F9", {"b": 2, "a": "甲"}, now=NOW)
+    # then
+    assert (record.notify_id, record.next_attempt_at) == ("F9", NOW)
+    assert record.notify_body == '{"a": "甲", "b": 2}'
+    assert record.pk is None

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sandbox', '0001_initial'),
+        ('sandbox', '0003_sandbox_sms'),
     ]
 
     operations = [
