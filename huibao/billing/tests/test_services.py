@@ -252,3 +252,22 @@ def test_a_charge_confirmed_twice_pays_once() -> None:
         outcomes = [payments.handle_notification("sandbox", *pf.notification(charge)).code for _ in range(2)]
     assert outcomes == ["succeeded", "already_succeeded"]
     assert Instalment.objects.filter(schedule=schedule, status="paid").count() == 2
+
+
+def test_the_daily_command_runs_a_past_date() -> None:
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    # given: an instalment due on 10 Feb
+    with at(datetime.date(2026, 1, 10)):
+        schedule = f.schedule(start=datetime.date(2026, 1, 10))
+    out = io.StringIO()
+    # when: the run for 11 Feb is made by hand (catch-up)
+    with at(datetime.date(2026, 2, 12)):
+        call_command("billing_daily", "--date", "2026-02-11", stdout=out)
+        f.deliver_owed()
+    # then
+    assert json.loads(out.getvalue()) == {"day": "2026-02-11", "overdue": 1, "lapsed": 0, "charged": 1}
+    assert statuses(schedule)[1] == InstalmentStatus.PAID
