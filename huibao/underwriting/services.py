@@ -454,7 +454,8 @@ def decide_case(
 def withdraw_open_cases(subject: Subject, *, actor: Any = None, request: HttpRequest | None = None) -> int:
     """Withdraws the subject's open cases (it was amended, re-underwritten or closed); returns
     how many."""
-    with transaction.atomic():
+    # No savepoint of its own: inside a caller's transaction a failure aborts it anyway.
+    with transaction.atomic(savepoint=False):
         cases = list(
             UnderwritingCase.objects.select_for_update(of=("self",))
             .filter(item__application_id=subject.pk, status=CaseStatus.OPEN)

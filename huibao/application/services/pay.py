@@ -13,7 +13,7 @@ from django.utils import timezone
 from huibao.application.evidence.trace import record_step
 from huibao.application.models import Application
 from huibao.application.selectors import REFERENCE_KIND, Target
-from huibao.application.services._common import _locked, _move, _require_not_expired, _require_owner
+from huibao.application.services._common import _acting, _move, _require_not_expired
 from huibao.application.states import ApplicationStatus
 from huibao.core import audit
 from huibao.core.errors import Conflict
@@ -32,8 +32,7 @@ def pay(application: Application | Target, *, user: Any, request: HttpRequest | 
     """Opens (or returns the open) real-name payment of the applicant for the total premium.
     Retries and double clicks return the same payment; a failed or expired one is replaced."""
     with transaction.atomic(), audit.batched():
-        app = _locked(application)
-        _require_owner(app, user)
+        app = _acting(application, user, open=False)
         if app.status == ApplicationStatus.AWAITING_PAYMENT:
             current = Payment.objects.filter(pk=app.payment_id).first() if app.payment_id else None
             if current is not None and payments.is_open(current):
@@ -103,7 +102,8 @@ def _issue_policies(app: Application, payment: Any) -> None:
     policies = policy_services.issue_policies(app, payment, now=now, locked=True)
     _move(app, ApplicationStatus.ISSUED)
     app.issued_at = now
-    app.save()
+    # What issuance changes (`issue_policies` set the retention): one UPDATE of those columns.
+    app.save(update_fields=["paid_at", "status", "issued_at", "retention_until", "updated_at"])
     record_step(
         app,
         "issued",

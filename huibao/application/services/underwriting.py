@@ -118,9 +118,10 @@ def underwrite_application(
 ) -> str:
     """Underwrites every item of `application` and returns the overall outcome (the worst item's).
 
-    Writes each item's outcome, reasons, loading, exclusions and premium and the application's
-    total premium; underwriting opens a case per referred item (after withdrawing the
-    application's older open cases). Raises `ValidationFailed` naming
+    Writes each item's outcome, reasons, loading, exclusions and premium, and sets the
+    application's total premium on `application` (the caller, which owns the transaction, saves
+    the row once with the rest of what it changes); underwriting opens a case per referred item
+    (after withdrawing the application's older open cases). Raises `ValidationFailed` naming
     `insured[i].health_answers.<code>` for an unanswered health question, changing nothing.
 
     `items`: all the application's items in position order, with their insured and product
@@ -128,7 +129,8 @@ def underwrite_application(
     (`select_for_update(of=("self",))`); they are updated in place. Without them they are read
     and locked here.
     """
-    with transaction.atomic():
+    # No savepoint: an error (an unanswered question) aborts the caller's transaction anyway.
+    with transaction.atomic(savepoint=False):
         if items is None:
             items = list(
                 ApplicationItem.objects.select_for_update(of=("self",))
@@ -164,5 +166,4 @@ def underwrite_application(
             item.premium = outcome.premium
             item.save(update_fields=ITEM_OUTCOME_FIELDS)
         application.total_premium = total_premium(by_id[o.item_id] for o in result.items)
-        Application.objects.filter(pk=application.pk).update(total_premium=application.total_premium)
     return result.outcome
