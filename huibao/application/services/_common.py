@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from huibao.application.models import Application, ApplicationItem, ClauseConfirmation, DisclosureReading
 from huibao.application.retention import retention_until_for
-from huibao.application.selectors import Target
+from huibao.application.selectors import Target, keep_identity_check, with_identity_check
 from huibao.application.states import OPEN_STATUSES, TRANSITIONS, ApplicationStatus
 from huibao.catalog.models import ProductStatus, VersionStatus
 from huibao.core.errors import Conflict, FieldError, NotFound, PermissionDenied
@@ -19,11 +19,14 @@ from huibao.core.states import check_transition
 
 def _locked_rows() -> Any:
     """The application rows read under their lock, each with whether it has any reading or clause
-    row yet (two index look-ups in the same statement: a step that leaves the state answer to the
-    presenter then reads neither table when the answer is none)."""
-    return Application.objects.select_for_update().annotate(
-        has_readings=Exists(DisclosureReading.objects.filter(application=OuterRef("pk"))),
-        has_clause_rows=Exists(ClauseConfirmation.objects.filter(application=OuterRef("pk"))),
+    row yet and with its identity check's status (index look-ups in the same statement: a step
+    that leaves the state answer to the presenter then reads neither table when there is none,
+    and no step reads the identity check again)."""
+    return with_identity_check(
+        Application.objects.select_for_update().annotate(
+            has_readings=Exists(DisclosureReading.objects.filter(application=OuterRef("pk"))),
+            has_clause_rows=Exists(ClauseConfirmation.objects.filter(application=OuterRef("pk"))),
+        )
     )
 
 
@@ -34,8 +37,8 @@ def _locked(application: Application | Target) -> Application:
         app = _locked_rows().filter(application.access, public_id=application.public_id).first()
         if app is None:
             raise NotFound("投保单不存在", code="application_not_found")
-        return cast(Application, app)
-    return cast(Application, _locked_rows().get(pk=application.pk))
+        return keep_identity_check(app)
+    return keep_identity_check(_locked_rows().get(pk=application.pk))
 
 
 def _acting(

@@ -18,6 +18,7 @@ from django.http import HttpRequest
 
 from huibao.application.models import Application, ApplicationItem, InsuredPerson
 from huibao.application.premium import total_premium
+from huibao.catalog.models import VersionStatus
 from huibao.core.errors import FieldError, ValidationFailed
 from huibao.policy.selectors import in_force_death_benefit
 from huibao.underwriting import rules as underwriting_rules
@@ -67,10 +68,12 @@ def open_application_death_benefit(
     )
     if exclude_application_id is not None:
         items = items.exclude(application_id=exclude_application_id)
-    rows = list(items.values_list("insured__id_hash", "plan_id", "sum_insured"))
-    coverages = underwriting.coverages_by_plan(plan_id for _, plan_id, _ in rows)
+    rows = list(items.values_list("insured__id_hash", "plan_id", "sum_insured", "product_version__status"))
+    coverages = underwriting.coverages_by_plan(
+        {plan_id: status != VersionStatus.DRAFT for _, plan_id, _, status in rows}
+    )
     totals: dict[str, Decimal] = {}
-    for id_hash, plan_id, sum_insured in rows:
+    for id_hash, plan_id, sum_insured, _status in rows:
         benefit = underwriting_rules.death_benefit(coverages.get(plan_id, []), sum_insured)
         totals[id_hash] = totals.get(id_hash, Decimal(0)) + benefit
     return totals

@@ -215,9 +215,10 @@ def test_the_state_of_sign_and_confirm_reads_nothing_the_use_case_had() -> None:
         "application_disclosurereading",
         "application_clauseconfirmation",
         "application_signature",
-        "identity_identitycheck",
     ):
         assert sign[table] == 1, (table, sign)
+    # and the identity check not at all: the application's locked read brings its status
+    assert sign["identity_identitycheck"] == 0, sign
     # and confirming reads the items and the insured persons once (the underwriting included)
     confirm = _reads(calls.queries["confirm"][0])
     assert confirm["application_applicationitem"] == 1 and confirm["application_insuredperson"] == 1, confirm
