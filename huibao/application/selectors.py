@@ -8,12 +8,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from huibao.application import rules as app_rules
 from huibao.application.models import (
     Application,
     ApplicationItem,
+    Beneficiary,
     ClauseConfirmation,
     DisclosureReading,
     InsuredPerson,
@@ -255,6 +256,25 @@ class _CheckRow:
     id_number_hash: str
 
 
+def with_beneficiaries_known(rows: QuerySet[Application]) -> QuerySet[Application]:
+    """`rows` with whether any of their insured persons has a named beneficiary
+    (`has_beneficiaries`, one index look-up in the same statement): `insured_persons` then reads
+    no beneficiaries when there is none."""
+    return rows.annotate(
+        has_beneficiaries=Exists(Beneficiary.objects.filter(insured__application=OuterRef("pk")))
+    )
+
+
+def insured_persons(app: Application) -> list[InsuredPerson]:
+    """The insured persons in position order, their beneficiaries prefetched — none read when
+    `app` was read knowing it has none (`with_beneficiaries_known`; a use-case that writes
+    beneficiaries sets `has_beneficiaries` on the instance)."""
+    rows = app.insured_persons.order_by("position")
+    if getattr(app, "has_beneficiaries", True) is False:
+        return list(rows.prefetch_related(Prefetch("beneficiaries", Beneficiary.objects.none())))
+    return list(rows.prefetch_related("beneficiaries"))
+
+
 def with_identity_check(rows: QuerySet[Application]) -> QuerySet[Application]:
     """`rows` with their identity check's status and ID number hash, in the same statement
     (two look-ups by primary key): `identity_is_current` then asks nothing. Apply
@@ -392,7 +412,7 @@ def _reachable(public_id: Any, access: Q, *, keys_only: bool) -> Application:
     if keys_only:
         rows = rows.only("pk", "public_id", "customer_id", "started_by_id")
     else:
-        rows = with_identity_check(rows)
+        rows = with_beneficiaries_known(with_identity_check(rows))
     app = rows.first()
     if app is None:
         raise NotFound("投保单不存在", code="application_not_found")

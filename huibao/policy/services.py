@@ -19,10 +19,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import HttpRequest
 from django.utils import timezone
 
-from huibao.application.models import Application, ApplicationItem
+from huibao.application.models import Application, ApplicationItem, Beneficiary
 from huibao.application.rules import parse_rules
 from huibao.application.states import ApplicationStatus
 from huibao.catalog.documents import coverages_of_plans, is_frozen, version_documents
@@ -238,6 +239,12 @@ def _issue_policies(
         .select_related("product_version__product__insurer", "plan", "quote", "insured")
         .order_by("position")
     )
+    if getattr(app, "has_beneficiaries", None) is False:
+        # The caller read the application knowing none of its insured has a named beneficiary.
+        prefetch_related_objects(
+            [i.insured for i in items if i.insured is not None],
+            Prefetch("beneficiaries", Beneficiary.objects.none()),
+        )
     # The application's policies so far (each of one of its items): one read for the items
     # already done and for the answer.
     policies = list(Policy.objects.filter(application=app).select_related("item"))

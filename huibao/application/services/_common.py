@@ -10,7 +10,12 @@ from django.utils import timezone
 
 from huibao.application.models import Application, ApplicationItem, ClauseConfirmation, DisclosureReading
 from huibao.application.retention import retention_until_for
-from huibao.application.selectors import Target, keep_identity_check, with_identity_check
+from huibao.application.selectors import (
+    Target,
+    keep_identity_check,
+    with_beneficiaries_known,
+    with_identity_check,
+)
 from huibao.application.states import OPEN_STATUSES, TRANSITIONS, ApplicationStatus
 from huibao.catalog.models import ProductStatus, VersionStatus
 from huibao.core.errors import Conflict, FieldError, NotFound, PermissionDenied
@@ -18,15 +23,13 @@ from huibao.core.states import check_transition
 
 
 def _locked_rows() -> Any:
-    """The application rows read under their lock, each with whether it has any reading or clause
-    row yet and with its identity check's status (index look-ups in the same statement: a step
-    that leaves the state answer to the presenter then reads neither table when there is none,
-    and no step reads the identity check again)."""
-    return with_identity_check(
-        Application.objects.select_for_update().annotate(
-            has_readings=Exists(DisclosureReading.objects.filter(application=OuterRef("pk"))),
-            has_clause_rows=Exists(ClauseConfirmation.objects.filter(application=OuterRef("pk"))),
-        )
+    """The application rows read under their lock, each with whether it has any reading, clause
+    row or named beneficiary yet, and its identity check's status (index look-ups in the same
+    statement): a step then reads none of these tables when there is nothing in them, and no
+    step reads the identity check again."""
+    return with_beneficiaries_known(with_identity_check(Application.objects.select_for_update())).annotate(
+        has_readings=Exists(DisclosureReading.objects.filter(application=OuterRef("pk"))),
+        has_clause_rows=Exists(ClauseConfirmation.objects.filter(application=OuterRef("pk"))),
     )
 
 

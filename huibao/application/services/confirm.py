@@ -13,7 +13,14 @@ from huibao.application.evidence.trace import record_step
 from huibao.application.journey import missing_for_confirmation
 from huibao.application.models import Application, ApplicationItem
 from huibao.application.premium import total_premium
-from huibao.application.selectors import Target, data_digest, declined_items, items_of, rules_of
+from huibao.application.selectors import (
+    Target,
+    data_digest,
+    declined_items,
+    insured_persons,
+    items_of,
+    rules_of,
+)
 from huibao.application.services._common import (
     _acting,
     _known_empty,
@@ -75,7 +82,7 @@ def confirm(
         # Sets the items' outcomes and premiums and `app.total_premium`, in the rows and here.
         underwrite_application(app, actor=user, request=request, items=items)
         outcome = overall_outcome(i.underwriting_outcome for i in items)
-        persons = list(app.insured_persons.prefetch_related("beneficiaries").order_by("position"))
+        persons = insured_persons(app)
         # The confirmed data with the premiums as underwritten (a loading changes them; the
         # customer accepts it separately in `agree_terms`).
         app.confirmed_digest = data_digest(app, items=items, persons=persons)

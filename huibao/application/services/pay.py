@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from huibao.application.evidence.trace import record_step
 from huibao.application.models import Application
-from huibao.application.selectors import REFERENCE_KIND, Target
+from huibao.application.selectors import REFERENCE_KIND, Target, with_beneficiaries_known
 from huibao.application.services._common import _acting, _move, _require_not_expired
 from huibao.application.states import ApplicationStatus
 from huibao.core import audit
@@ -75,7 +75,12 @@ def on_payment_confirmed(payment: Any) -> None:
     """Paid hook: runs inside the transaction that marks the payment succeeded (exactly once per
     payment). Issues the policies; money for an application that can no longer be issued (it
     expired, was cancelled or changed meanwhile) is refunded at once."""
-    app = Application.objects.select_for_update().filter(public_id=payment.reference_id).first()
+    # Knowing whether it has named beneficiaries: the issuance reads none when there is none.
+    app = (
+        with_beneficiaries_known(Application.objects.select_for_update())
+        .filter(public_id=payment.reference_id)
+        .first()
+    )
     if app is None:
         return
     if app.status != ApplicationStatus.AWAITING_PAYMENT or app.payment_id != payment.pk:
