@@ -407,12 +407,24 @@ def _agent_access(agent: Any) -> Q:
     return Q(started_by_id=pk) if pk is not None else Q(pk__in=[])
 
 
+_STATE_ROWS: QuerySet[Application] | None = None
+
+
+def _state_rows() -> QuerySet[Application]:
+    """The applications with what the state answer asks of other tables in the same statement
+    (`with_identity_check`, `with_beneficiaries_known`); built once per process, cloned by use."""
+    global _STATE_ROWS
+    if _STATE_ROWS is None:
+        _STATE_ROWS = with_beneficiaries_known(with_identity_check(Application.objects.all()))
+    return _STATE_ROWS.all()
+
+
 def _reachable(public_id: Any, access: Q, *, keys_only: bool) -> Application:
-    rows = Application.objects.filter(access, public_id=public_id)
     if keys_only:
+        rows = Application.objects.filter(access, public_id=public_id)
         rows = rows.only("pk", "public_id", "customer_id", "started_by_id")
     else:
-        rows = with_beneficiaries_known(with_identity_check(rows))
+        rows = _state_rows().filter(access, public_id=public_id)
     app = rows.first()
     if app is None:
         raise NotFound("投保单不存在", code="application_not_found")

@@ -80,7 +80,7 @@ def confirm(
         app.confirmed_revision = app.data_revision
         app.confirmed_at = timezone.now()
         # Sets the items' outcomes and premiums and `app.total_premium`, in the rows and here.
-        underwrite_application(app, actor=user, request=request, items=items)
+        underwrite_application(app, actor=user, request=request, items=items, locked=True)
         outcome = overall_outcome(i.underwriting_outcome for i in items)
         persons = insured_persons(app)
         # The confirmed data with the premiums as underwritten (a loading changes them; the

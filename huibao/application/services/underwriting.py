@@ -118,22 +118,26 @@ def underwrite_application(
     actor: Any = None,
     request: HttpRequest | None = None,
     items: Sequence[ApplicationItem] | None = None,
+    locked: bool = False,
 ) -> str:
     """Underwrites every item of `application` and returns the overall outcome (the worst item's).
 
-    Writes each item's outcome, reasons, loading, exclusions and premium, and sets the
-    application's total premium on `application` (the caller, which owns the transaction, saves
-    the row once with the rest of what it changes); underwriting opens a case per referred item
-    (after withdrawing the application's older open cases). Raises `ValidationFailed` naming
+    Writes each item's outcome, reasons, loading, exclusions and premium and the application's
+    total premium; underwriting opens a case per referred item (after
+    withdrawing the application's older open cases). Raises `ValidationFailed` naming
     `insured[i].health_answers.<code>` for an unanswered health question, changing nothing.
 
     `items`: all the application's items in position order, with their insured and product
     version's product, already locked by the caller in this transaction
     (`select_for_update(of=("self",))`); they are updated in place. Without them they are read
     and locked here.
+
+    `locked`: the caller read `application` under its row lock in the transaction it owns and
+    saves the row afterwards: the total premium is set on `application`, not written here (one
+    UPDATE of the row, the caller's), and no savepoint is taken (an error aborts the caller's
+    transaction anyway). Otherwise an error changes nothing (a savepoint of its own).
     """
-    # No savepoint: an error (an unanswered question) aborts the caller's transaction anyway.
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic(savepoint=not locked):
         if items is None:
             items = list(
                 ApplicationItem.objects.select_for_update(of=("self",))
@@ -169,4 +173,6 @@ def underwrite_application(
             item.premium = outcome.premium
             item.save(update_fields=ITEM_OUTCOME_FIELDS)
         application.total_premium = total_premium(by_id[o.item_id] for o in result.items)
+        if not locked:
+            Application.objects.filter(pk=application.pk).update(total_premium=application.total_premium)
     return result.outcome
