@@ -127,7 +127,7 @@ def save_data(
         # As just written, for the digest and the state: none to read when none was written (the
         # persons' earlier ones were deleted in `_write_data`).
         written = any(p["beneficiaries"] for p in values["persons"])
-        app.has_beneficiaries = written  # what `_locked` found is no longer current
+        app.__dict__["has_beneficiaries"] = written  # what `_locked` found is no longer current
         prefetch_related_objects(
             persons, "beneficiaries" if written else Prefetch("beneficiaries", Beneficiary.objects.none())
         )
