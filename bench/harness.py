@@ -29,7 +29,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "bench"
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-PG_BENCH_URL = "postgres://postgres@127.0.0.1:5432/huibao_bench"
+# BENCH_PG_DB names another bench database, so two checkouts benchmarking at once do not collide.
+PG_BENCH_DB = os.environ.get("BENCH_PG_DB", "huibao_bench")
+PG_BENCH_URL = f"postgres://postgres@127.0.0.1:5432/{PG_BENCH_DB}"
 PYTHON = sys.executable
 # Python threads per granian worker. SQLite: one — a second thread only waits on the file's write
 # lock (measured on 2 cores: 1,210 req/s p99 31 ms with 1 thread, 624 req/s p99 144 ms with 4).
@@ -52,12 +54,13 @@ def database_url(db: str) -> str:
 
 def _ensure_postgres_database() -> None:
     import psycopg
+    from psycopg import sql
 
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = 'huibao_bench'").fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [PG_BENCH_DB]).fetchone()
         if not exists:
-            log("creating database huibao_bench")
-            conn.execute("CREATE DATABASE huibao_bench")
+            log(f"creating database {PG_BENCH_DB}")
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(PG_BENCH_DB)))
 
 
 def child_env(db_url: str) -> dict[str, str]:

@@ -10,6 +10,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from huibao.benchmark.timing import outer_statement
+
 # (what a reader calls it, test on the function's file name and function name)
 AREAS: list[tuple[str, Any]] = [
     (
@@ -36,7 +38,7 @@ def statement_kind(sql: str) -> str:
     verb = words[0].upper() if words else "?"
     if verb in ("SAVEPOINT", "RELEASE", "ROLLBACK"):
         return verb
-    match = _TABLE.search(sql)
+    match = _TABLE.search(outer_statement(sql))
     kind = f"{verb} {match.group(1)}" if match else verb
     return kind + (" (FOR UPDATE)" if "FOR UPDATE" in sql.upper() else "")
 

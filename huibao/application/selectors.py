@@ -8,12 +8,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from huibao.application import rules as app_rules
 from huibao.application.models import (
     Application,
     ApplicationItem,
+    Beneficiary,
     ClauseConfirmation,
     DisclosureReading,
     InsuredPerson,
@@ -245,17 +246,73 @@ def data_complete(app: Application) -> bool:
 _IDENTITY_MEMO = "_identity_is_current"
 
 
+# What `with_identity_check` read with the application: (check id, status, ID number hash).
+_IDENTITY_ROW = "_identity_check_row"
+
+
+@dataclass(frozen=True, slots=True)
+class _CheckRow:
+    status: str
+    id_number_hash: str
+
+
+def with_beneficiaries_known(rows: QuerySet[Application]) -> QuerySet[Application]:
+    """`rows` with whether any of their insured persons has a named beneficiary
+    (`has_beneficiaries`, one index look-up in the same statement): `insured_persons` then reads
+    no beneficiaries when there is none."""
+    return rows.annotate(
+        has_beneficiaries=Exists(Beneficiary.objects.filter(insured__application=OuterRef("pk")))
+    )
+
+
+def insured_persons(app: Application) -> list[InsuredPerson]:
+    """The insured persons in position order, their beneficiaries prefetched — none read when
+    `app` was read knowing it has none (`with_beneficiaries_known`; a use-case that writes
+    beneficiaries sets `has_beneficiaries` on the instance)."""
+    rows = app.insured_persons.order_by("position")
+    if getattr(app, "has_beneficiaries", True) is False:
+        return list(rows.prefetch_related(Prefetch("beneficiaries", Beneficiary.objects.none())))
+    return list(rows.prefetch_related("beneficiaries"))
+
+
+def with_identity_check(rows: QuerySet[Application]) -> QuerySet[Application]:
+    """`rows` with their identity check's status and ID number hash, in the same statement
+    (two look-ups by primary key): `identity_is_current` then asks nothing. Apply
+    `keep_identity_check` to each instance read."""
+    check = IdentityCheck.objects.filter(pk=OuterRef("identity_check_id"))
+    return rows.annotate(
+        identity_check_status=Subquery(check.values("status")[:1]),
+        identity_check_id_hash=Subquery(check.values("id_number_hash")[:1]),
+    )
+
+
+def keep_identity_check(app: Application) -> Application:
+    """Keeps what `with_identity_check` read on `app`, for the check it names now (an identity
+    check row never changes once written)."""
+    if "identity_check_status" in app.__dict__:
+        app.__dict__[_IDENTITY_ROW] = (
+            app.identity_check_id,
+            app.__dict__.pop("identity_check_status"),
+            app.__dict__.pop("identity_check_id_hash", None),
+        )
+    return app
+
+
 def identity_is_current(app: Application) -> bool:
     """The verified identity is the applicant's current one (a changed ID needs a new check).
 
     Remembered on the instance for its current check and ID number (an identity check row never
-    changes once written), so one request asks the database once."""
+    changes once written), so one request asks the database once — not at all when the
+    application was read `with_identity_check`."""
     if app.identity_check_id is None:
         return False
     key = (app.identity_check_id, app.applicant_id_number)
     memo = app.__dict__.get(_IDENTITY_MEMO)
     if memo is not None and memo[0] == key:
         return bool(memo[1])
+    row = app.__dict__.get(_IDENTITY_ROW)
+    if row is not None and row[0] == app.identity_check_id:
+        return _remember_identity(app, None if row[1] is None else _CheckRow(row[1], row[2] or ""))
     check = IdentityCheck.objects.filter(pk=app.identity_check_id).only("id_number_hash", "status").first()
     return _remember_identity(app, check)
 
@@ -350,14 +407,28 @@ def _agent_access(agent: Any) -> Q:
     return Q(started_by_id=pk) if pk is not None else Q(pk__in=[])
 
 
+_STATE_ROWS: QuerySet[Application] | None = None
+
+
+def _state_rows() -> QuerySet[Application]:
+    """The applications with what the state answer asks of other tables in the same statement
+    (`with_identity_check`, `with_beneficiaries_known`); built once per process, cloned by use."""
+    global _STATE_ROWS
+    if _STATE_ROWS is None:
+        _STATE_ROWS = with_beneficiaries_known(with_identity_check(Application.objects.all()))
+    return _STATE_ROWS.all()
+
+
 def _reachable(public_id: Any, access: Q, *, keys_only: bool) -> Application:
-    rows = Application.objects.filter(access, public_id=public_id)
     if keys_only:
+        rows = Application.objects.filter(access, public_id=public_id)
         rows = rows.only("pk", "public_id", "customer_id", "started_by_id")
+    else:
+        rows = _state_rows().filter(access, public_id=public_id)
     app = rows.first()
     if app is None:
         raise NotFound("投保单不存在", code="application_not_found")
-    return app
+    return keep_identity_check(app)
 
 
 def get_for_user(public_id: Any, user: Any, *, keys_only: bool = False) -> Application:

@@ -42,6 +42,19 @@ from django.http import HttpRequest, HttpResponse
 
 PROFILE_HEADER = "X-Bench-Profile"
 _LOCKED_TABLE = re.compile(r'\bFROM\s+"?(\w+)"?', re.IGNORECASE)
+_INNERMOST_PARENS = re.compile(r"\([^()]*\)")
+
+
+def outer_statement(sql: str) -> str:
+    """`sql` without what is inside parentheses (subqueries in the select list, `IN (…)`): the
+    statement's own table is then its first `FROM`."""
+    while True:
+        stripped = _INNERMOST_PARENS.sub("", sql)
+        if stripped == sql:
+            return sql
+        sql = stripped
+
+
 _STEP_NAME = re.compile(r"[^a-z0-9_-]")
 _METRIC = re.compile(r'\s*([\w.-]+)((?:\s*;\s*\w+\s*=\s*(?:"[^"]*"|[^,;]*))*)\s*(?:,|$)')
 _PARAM = re.compile(r'\s*;\s*(\w+)\s*=\s*("[^"]*"|[^,;]*)')
@@ -73,7 +86,7 @@ class Meter:
                 self._lock_taken(sql, now, now - started, context["connection"].alias)
 
     def _lock_taken(self, sql: str, at: float, took: float, alias: str) -> None:
-        match = _LOCKED_TABLE.search(sql)
+        match = _LOCKED_TABLE.search(outer_statement(sql))
         table = match.group(1) if match else "unknown"
         held = self.locks.setdefault(table, [0.0, 0.0])
         held[1] += took

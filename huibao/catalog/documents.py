@@ -1,4 +1,5 @@
-"""The documents of product versions, read once per process for frozen versions.
+"""The documents of product versions, and the coverages of their plans, read once per process
+for frozen versions.
 
 A frozen (published or retired) version's documents never change (`catalog.services` refuses to
 edit them), so they are read once per process; a draft's are read on every call. The instances
@@ -15,9 +16,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Hashable, Iterable, Mapping
 
-from huibao.catalog.models import Document, ProductVersion, VersionStatus
+from huibao.catalog.models import Coverage, Document, ProductVersion, VersionStatus
 
 _frozen_documents: dict[int, tuple[Document, ...]] = {}
+# The coverages of the plans of frozen versions, by plan id (a frozen version's plans and their
+# coverages never change either).
+_frozen_coverages: dict[int, tuple[Coverage, ...]] = {}
 _frozen_documents_lock = threading.Lock()
 
 # Sets of frozen versions by their holder's key. Bounded: the oldest entries go first.
@@ -31,6 +35,7 @@ def clear_document_cache() -> None:
     with _frozen_documents_lock:
         _frozen_documents.clear()
         _frozen_version_sets.clear()
+        _frozen_coverages.clear()
 
 
 def is_frozen(version: ProductVersion) -> bool:
@@ -72,3 +77,23 @@ def version_documents(version: ProductVersion) -> list[Document]:
     """The documents of one product version in their order (sort order, id); a frozen version's
     from the per-process cache: read them, never change them."""
     return documents_of_versions({version.pk: is_frozen(version)})
+
+
+def coverages_of_plans(plans: Mapping[int, bool]) -> dict[int, tuple[Coverage, ...]]:
+    """The coverages of the plans (plan id → its version is frozen, `is_frozen`), each plan's in
+    its order (sort order, code); a frozen version's from the per-process cache (read them, never
+    change them). One query for the plans not cached, none when all are."""
+    found: dict[int, tuple[Coverage, ...] | None] = {pid: _frozen_coverages.get(pid) for pid in plans}
+    missing = sorted(pid for pid, rows in found.items() if rows is None)
+    if missing:
+        loaded: dict[int, list[Coverage]] = {pid: [] for pid in missing}
+        for coverage in Coverage.objects.filter(plan_id__in=missing).order_by(
+            "plan_id", "sort_order", "code"
+        ):
+            loaded[coverage.plan_id].append(coverage)
+        with _frozen_documents_lock:
+            for pid, rows in loaded.items():
+                found[pid] = kept = tuple(rows)
+                if plans[pid]:
+                    _frozen_coverages[pid] = kept
+    return {pid: rows or () for pid, rows in found.items()}

@@ -136,7 +136,8 @@ def create_payment(
             errors=[FieldError("expires_in", "positive", "支付有效期必须大于0")],
         )
     gateway = get_provider(provider or default_provider_name())
-    with transaction.atomic():
+    # No savepoint of its own inside a caller's transaction: a failure aborts that one anyway.
+    with transaction.atomic(savepoint=False):
         payment = Payment.objects.create(
             merchant_ref=_new_merchant_ref(),
             reference_kind=reference_kind,
@@ -311,18 +312,19 @@ def handle_notification(
         return NotificationOutcome(acknowledge=False, code=exc.code, message=exc.message)
     if rules.is_stale(note.sent_at, now):
         return NotificationOutcome(acknowledge=False, code="stale", message="notification timestamp is stale")
+    recorded = False
     try:
-        with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    record = ProviderNotification.objects.create(
-                        provider=provider.name,
-                        notify_id=note.notify_id,
-                        raw_body=body.decode(),
-                        signature_ok=True,
-                    )
-            except IntegrityError:
-                return NotificationOutcome(acknowledge=True, code="duplicate")
+        # The entries of the payment's move and of its paid hook (the issuance): one insert.
+        with transaction.atomic(), audit.batched():
+            # First statement, no savepoint: a duplicate (unique provider + notify id) rolls the
+            # whole transaction back before anything else happened, and is answered below.
+            record = ProviderNotification.objects.create(
+                provider=provider.name,
+                notify_id=note.notify_id,
+                raw_body=body.decode(),
+                signature_ok=True,
+            )
+            recorded = True
             payment = (
                 Payment.objects.select_for_update()
                 .filter(merchant_ref=note.merchant_ref, provider=provider.name)
@@ -344,6 +346,10 @@ def handle_notification(
             record.processed_at = timezone.now()
             record.save(update_fields=["payment", "outcome", "processed_at"])
             return NotificationOutcome(acknowledge=True, code=code, payment_id=payment.pk)
+    except IntegrityError:
+        if recorded:
+            raise  # not the notification's own row: a real error
+        return NotificationOutcome(acknowledge=True, code="duplicate")
     except NotFound as exc:
         # Not acknowledged: the row rolled back, so a later delivery is processed afresh.
         return NotificationOutcome(acknowledge=False, code=exc.code, message=exc.message)

@@ -29,7 +29,7 @@ from django.utils import timezone
 from huibao.billing import rules as billing_rules
 from huibao.billing import services as billing
 from huibao.billing.services import ScheduleEvent
-from huibao.catalog.documents import version_documents
+from huibao.catalog.documents import coverages_of_plans, is_frozen, version_documents
 from huibao.catalog.models import Coverage, Insurer
 from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -104,10 +104,9 @@ def _next_number(sequence: PolicyNumberSequence, year: int) -> str:
 
 def _coverages(item: ItemToIssue) -> list[tuple[Coverage, Decimal]]:
     plan = item.plan
-    return [
-        (c, rules.scaled_sum(c.sum_insured, plan.max_sum_insured, item.sum_insured))
-        for c in Coverage.objects.filter(plan=plan).order_by("sort_order", "code")
-    ]
+    # A frozen version's from the per-process cache (its plans' coverages never change).
+    rows = coverages_of_plans({plan.pk: is_frozen(item.product_version)})[plan.pk]
+    return [(c, rules.scaled_sum(c.sum_insured, plan.max_sum_insured, item.sum_insured)) for c in rows]
 
 
 def _parties(policy: Policy, request: IssuanceRequest, item: ItemToIssue) -> list[PolicyParty]:

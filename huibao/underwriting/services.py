@@ -24,7 +24,8 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from huibao.catalog.models import Coverage, ProductVersion
+from huibao.catalog.documents import coverages_of_plans, is_frozen
+from huibao.catalog.models import ProductVersion
 from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, PermissionDenied, ValidationFailed
 from huibao.core.money import to_fen
@@ -129,14 +130,15 @@ def health_answers(raw: Mapping[str, Any]) -> dict[str, bool]:
     return {str(k): v for k, v in raw.items() if isinstance(v, bool)}
 
 
-def coverages_by_plan(plan_ids: Iterable[int]) -> dict[int, list[tuple[str, str, Decimal | None]]]:
-    """(code, name, sum insured) of each plan's coverages, by plan id (no query for none)."""
-    result: dict[int, list[tuple[str, str, Decimal | None]]] = {}
-    for plan_id, code, name, amount in Coverage.objects.filter(plan_id__in=set(plan_ids)).values_list(
-        "plan_id", "code", "name", "sum_insured"
-    ):
-        result.setdefault(plan_id, []).append((code, name, amount))
-    return result
+def coverages_by_plan(plans: Mapping[int, bool]) -> dict[int, list[tuple[str, str, Decimal | None]]]:
+    """(code, name, sum insured) of each plan's coverages, by plan id; `plans`: plan id → its
+    version is frozen (then read once per process, `catalog.documents.coverages_of_plans`; no
+    query for none)."""
+    return {
+        plan_id: [(c.code, c.name, c.sum_insured) for c in rows]
+        for plan_id, rows in coverages_of_plans(plans).items()
+        if rows
+    }
 
 
 def facts_for(
@@ -203,7 +205,7 @@ def underwrite(
     with transaction.atomic(savepoint=False):
         withdraw_open_cases(subject, actor=actor, request=request)
         on = timezone.localdate()
-        coverages = coverages_by_plan(item.plan_id for item in items)
+        coverages = coverages_by_plan({item.plan_id: is_frozen(item.product_version) for item in items})
         running = dict(to_underwrite.existing_death_benefit)
         decisions: list[tuple[ItemToUnderwrite, rules.UnderwritingDecision, Decimal]] = []
         errors: list[FieldError] = []
@@ -454,7 +456,8 @@ def decide_case(
 def withdraw_open_cases(subject: Subject, *, actor: Any = None, request: HttpRequest | None = None) -> int:
     """Withdraws the subject's open cases (it was amended, re-underwritten or closed); returns
     how many."""
-    with transaction.atomic():
+    # No savepoint of its own: inside a caller's transaction a failure aborts it anyway.
+    with transaction.atomic(savepoint=False):
         cases = list(
             UnderwritingCase.objects.select_for_update(of=("self",))
             .filter(item__application_id=subject.pk, status=CaseStatus.OPEN)

@@ -21,6 +21,7 @@ from huibao.application.selectors import (
     disclosure_progress,
     doc_key,
     identity_is_current,
+    insured_persons,
     needs_terms_agreement,
     state_items,
 )
@@ -166,11 +167,7 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
     )
     identity_ok = identity_is_current(app)
     payment = Payment.objects.filter(pk=app.payment_id).first() if app.payment_id else None
-    persons = (
-        loaded.persons
-        if loaded.persons is not None
-        else list(app.insured_persons.prefetch_related("beneficiaries").order_by("position"))
-    )
+    persons = loaded.persons if loaded.persons is not None else insured_persons(app)
     signatures = _signatures(app, persons, loaded.signatures)
     requirements = required_signatures(app, items=items, persons=persons) if app.applicant_name else []
     required = [

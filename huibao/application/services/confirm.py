@@ -13,19 +13,42 @@ from huibao.application.evidence.trace import record_step
 from huibao.application.journey import missing_for_confirmation
 from huibao.application.models import Application, ApplicationItem
 from huibao.application.premium import total_premium
-from huibao.application.selectors import Target, data_digest, declined_items, items_of, rules_of
+from huibao.application.selectors import (
+    Target,
+    data_digest,
+    declined_items,
+    insured_persons,
+    items_of,
+    rules_of,
+)
 from huibao.application.services._common import (
+    _acting,
+    _known_empty,
     _locked,
     _move,
     _not_on_sale,
     _require_not_expired,
-    _require_owner,
 )
 from huibao.application.services.loaded import _remember_loaded
 from huibao.application.services.underwriting import underwrite_application
 from huibao.application.states import ApplicationStatus, UnderwritingOutcome
 from huibao.core import audit
 from huibao.core.errors import Conflict, ValidationFailed
+
+# What `confirm` changes on the application row: its own columns, the underwriting's total
+# premium and what `_apply_outcome` sets (status, terms agreed when accepted without terms, and
+# the retention date when declined).
+CONFIRMED_FIELDS = [
+    "confirmed_revision",
+    "confirmed_at",
+    "confirmed_digest",
+    "total_premium",
+    "face_required",
+    "status",
+    "terms_agreed_at",
+    "retention_until",
+    "updated_at",
+]
 
 
 def confirm(
@@ -39,8 +62,7 @@ def confirm(
     `expected_revision`: the data revision the customer was shown; if the data changed since
     (another tab, the agent), nothing is confirmed."""
     with transaction.atomic(), audit.batched():
-        app = _locked(application)
-        _require_owner(app, user)
+        app = _acting(application, user, open=False)
         if app.status != ApplicationStatus.DRAFT:
             raise Conflict("投保信息已确认", code="already_confirmed")
         _require_not_expired(app)
@@ -58,15 +80,16 @@ def confirm(
         app.confirmed_revision = app.data_revision
         app.confirmed_at = timezone.now()
         # Sets the items' outcomes and premiums and `app.total_premium`, in the rows and here.
-        underwrite_application(app, actor=user, request=request, items=items)
+        underwrite_application(app, actor=user, request=request, items=items, locked=True)
         outcome = overall_outcome(i.underwriting_outcome for i in items)
-        persons = list(app.insured_persons.prefetch_related("beneficiaries").order_by("position"))
+        persons = insured_persons(app)
         # The confirmed data with the premiums as underwritten (a loading changes them; the
         # customer accepts it separately in `agree_terms`).
         app.confirmed_digest = data_digest(app, items=items, persons=persons)
         app.face_required = any(rules_of(i).face_check_required(app.total_premium) for i in items)
         _apply_outcome(app, outcome)
-        app.save()
+        # One UPDATE of what confirming changes (the underwriting's total premium included).
+        app.save(update_fields=CONFIRMED_FIELDS)
         record_step(
             app,
             "confirmed",
@@ -80,7 +103,7 @@ def confirm(
             },
         )
         # Confirmed from a draft, which has no signature (`_back_to_draft` deletes them).
-        _remember_loaded(app, items=items, persons=persons, signatures=[])
+        _remember_loaded(app, items=items, persons=persons, signatures=[], **_known_empty(app))
     return app
 
 
@@ -141,8 +164,7 @@ def drop_declined_items(
     items (and an insured person left without any) are removed, the total is re-computed, and
     the reduced application is what the customer now confirms (they chose it on this step)."""
     with transaction.atomic():
-        app = _locked(application)
-        _require_owner(app, user)
+        app = _acting(application, user, open=False)
         items = items_of(app)
         declined = declined_items(items)
         if app.status != ApplicationStatus.ACCEPTED or not declined:
@@ -196,8 +218,7 @@ def agree_terms(
 ) -> Application:
     """The customer accepts the loading and/or exclusions the underwriting set."""
     with transaction.atomic():
-        app = _locked(application)
-        _require_owner(app, user)
+        app = _acting(application, user, open=False)
         if app.status != ApplicationStatus.ACCEPTED:
             raise Conflict("当前无需确认核保条件", code="no_terms")
         if app.terms_agreed_at is None:

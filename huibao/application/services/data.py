@@ -25,7 +25,7 @@ from huibao.application.selectors import (
     items_of,
     rules_of,
 )
-from huibao.application.services._common import _is_owner, _locked, _move, _require_open
+from huibao.application.services._common import _acting, _is_owner, _known_empty, _move
 from huibao.application.services.loaded import _remember_loaded
 from huibao.application.states import ApplicationStatus, Relation, UnderwritingOutcome
 from huibao.core.errors import Conflict, FieldError, PermissionDenied, ValidationFailed
@@ -85,8 +85,8 @@ def save_data(
     """Enters or changes the application data. After the customer confirmed, a change sends the
     whole application back to draft: confirmation, underwriting and signatures are void."""
     with transaction.atomic():
-        app = _locked(application)
-        _require_open(app)
+        # Open; the owner is checked below (the agent who started it may change it too).
+        app = _acting(application, actor, owner=False)
         is_agent = (
             actor is not None
             and app.started_by_id is not None
@@ -127,6 +127,7 @@ def save_data(
         # As just written, for the digest and the state: none to read when none was written (the
         # persons' earlier ones were deleted in `_write_data`).
         written = any(p["beneficiaries"] for p in values["persons"])
+        app.__dict__["has_beneficiaries"] = written  # what `_locked` found is no longer current
         prefetch_related_objects(
             persons, "beneficiaries" if written else Prefetch("beneficiaries", Beneficiary.objects.none())
         )
@@ -144,7 +145,7 @@ def save_data(
             },
         )
         # A draft now (`_back_to_draft` deleted any signature).
-        _remember_loaded(app, items=items, persons=persons, signatures=[])
+        _remember_loaded(app, items=items, persons=persons, signatures=[], **_known_empty(app))
     return app
 
 

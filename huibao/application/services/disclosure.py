@@ -14,7 +14,7 @@ from django.utils import timezone
 from huibao.application.evidence.trace import record_step
 from huibao.application.models import Application, ClauseConfirmation, DisclosureReading
 from huibao.application.selectors import Target, doc_key, key_clauses, required_documents
-from huibao.application.services._common import _locked, _require_open, _require_owner
+from huibao.application.services._common import _acting, _locked, _require_acting
 from huibao.catalog.models import Document
 from huibao.core import audit
 from huibao.core.errors import FieldError, NotFound, ValidationFailed
@@ -36,9 +36,7 @@ def open_document(
 ) -> DisclosureReading:
     """The document is shown: the reading clock starts on the server (once)."""
     with transaction.atomic():
-        app = _locked(application)
-        _require_open(app)
-        _require_owner(app, user)
+        app = _acting(application, user)
         doc = _document_of(app, document_id)
         # The application row is locked: no concurrent open of the same document can race here.
         reading = DisclosureReading.objects.filter(application=app, content_sha256=doc_key(doc)).first()
@@ -78,9 +76,7 @@ def finish_reading(
     """Marks a document read: it must have been opened, scrolled to its end and open at least
     its minimum time, all measured by the server."""
     with transaction.atomic():
-        app = _locked(application)
-        _require_open(app)
-        _require_owner(app, user)
+        app = _acting(application, user)
         reading, _doc = _finish_reading(
             app, document_id, scrolled_to_end=scrolled_to_end, user=user, request=request, now=now
         )
@@ -197,9 +193,7 @@ def show_clause(
 ) -> ClauseConfirmation:
     """A key clause is shown on its own; the previous one must be confirmed first."""
     with transaction.atomic():
-        app = _locked(application)
-        _require_open(app)
-        _require_owner(app, user)
+        app = _acting(application, user)
         clauses = key_clauses(app)
         index = _clause(clauses, document_id, clause_code)[0]
         return _show_clause(app, clauses, index, rows=None, read=set(), user=user, request=request)
@@ -275,9 +269,7 @@ def confirm_clause(
     request: HttpRequest | None = None,
 ) -> ClauseConfirmation:
     with transaction.atomic():
-        app = _locked(application)
-        _require_open(app)
-        _require_owner(app, user)
+        app = _acting(application, user)
         clauses = key_clauses(app)
         return _confirm_clause(app, clauses, document_id, clause_code, rows=None, user=user, request=request)
 
@@ -355,8 +347,7 @@ def _show_next_clause(
         row = rows.get((doc_key(doc), clause["code"]))
         if row is not None and row.confirmed_at is not None:
             continue
-        _require_open(app)
-        _require_owner(app, user)
+        _require_acting(app, user)
         try:
             return _show_clause(app, clauses, index, rows=rows, read=read, user=user, request=request)
         except ValidationFailed:
@@ -376,9 +367,7 @@ def confirm_clause_and_show_next(
     — what a client does next anyway, in one round trip instead of two: a phone on a slow network
     waits once. One lock of the application and one read of its clause rows serve both."""
     with transaction.atomic(), audit.batched():
-        app = _locked(application)  # a stranger gets the same 404 as from `confirm_clause`
-        _require_open(app)
-        _require_owner(app, user)
+        app = _acting(application, user)  # a stranger gets the same 404 as from `confirm_clause`
         clauses = key_clauses(app)
         rows = _clause_rows(app)
         row = _confirm_clause(app, clauses, document_id, clause_code, rows=rows, user=user, request=request)
@@ -396,9 +385,7 @@ def finish_reading_and_show_next(
     """Finishes a reading (`finish_reading`, with all its checks) and shows the first key clause
     it unlocks (`show_next_clause`), in one transaction and one round trip, under one lock."""
     with transaction.atomic(), audit.batched():
-        app = _locked(application)
-        _require_open(app)
-        _require_owner(app, user)
+        app = _acting(application, user)
         reading, doc = _finish_reading(
             app, document_id, scrolled_to_end=scrolled_to_end, user=user, request=request
         )

@@ -11,7 +11,8 @@ from django.utils import timezone
 from huibao.application.evidence.trace import record_step
 from huibao.application.models import Application
 from huibao.application.selectors import REFERENCE_KIND, Target, _remember_identity, identity_is_current
-from huibao.application.services._common import _locked, _require_open, _require_owner
+from huibao.application.services._common import _acting, _known_empty, _locked, _require_acting
+from huibao.application.services.loaded import _remember_loaded
 from huibao.core.errors import Conflict, FieldError, ValidationFailed
 from huibao.core.validators import normalise_person_name, validate_resident_id
 from huibao.identity import services as identity_services
@@ -30,8 +31,7 @@ def verify_identity(
     with transaction.atomic():
         app = _locked(application)  # a stranger's answer (404) comes before any other
         resident = validate_resident_id(id_number, field="id_number")
-        _require_open(app)
-        _require_owner(app, user)
+        _require_acting(app, user)
         if not app.applicant_name:
             raise Conflict("请先填写投保人信息", code="data_missing")
         if normalise_person_name(name) != app.applicant_name or resident.number != app.applicant_id_number:
@@ -67,6 +67,8 @@ def verify_identity(
             page="application/identity.html",
             detail={"result": check.status, "check": check.pk, "provider": check.provider},
         )
+        # For the state answer: what the lock found empty is not read again.
+        _remember_loaded(app, **_known_empty(app))
     if not verified:
         raise ValidationFailed(
             "identity not verified", errors=[FieldError("id_number", str(check.status), check.message)]
@@ -79,9 +81,7 @@ def start_face_check(
 ) -> str:
     """Opens a face check session for the applicant; returns the provider's page URL."""
     with transaction.atomic():
-        app = _locked(application)
-        _require_open(app)
-        _require_owner(app, user)
+        app = _acting(application, user)
         if not identity_is_current(app):
             raise ValidationFailed(
                 "identity first", errors=[FieldError("identity", "not_verified", "请先完成实名认证")]

@@ -14,7 +14,7 @@ from huibao.application.evidence.trace import record_step
 from huibao.application.journey import missing_data
 from huibao.application.models import Application
 from huibao.application.selectors import Target, data_complete, items_of
-from huibao.application.services._common import _locked, _require_open
+from huibao.application.services._common import _acting, _require_open
 from huibao.core.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
 
 
@@ -31,8 +31,7 @@ def invite_customer(
     previous link stops working."""
     token = secrets.token_urlsafe(24)
     with transaction.atomic():
-        app = _locked(application)
-        _require_open(app)
+        app = _acting(application, agent, owner=False)  # the agent's own check follows
         if app.started_by_id is None or app.started_by_id != getattr(agent, "pk", None):
             raise PermissionDenied("只有发起该投保单的代理人可以发送邀请", code="not_agent")
         if not data_complete(app):

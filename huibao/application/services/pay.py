@@ -15,8 +15,8 @@ from django.utils import timezone
 from huibao.application.evidence.trace import record_step
 from huibao.application.models import Application, ApplicationItem
 from huibao.application.premium import due_at_checkout
-from huibao.application.selectors import REFERENCE_KIND, Target
-from huibao.application.services._common import _locked, _move, _require_not_expired, _require_owner
+from huibao.application.selectors import REFERENCE_KIND, Target, with_beneficiaries_known
+from huibao.application.services._common import _locked, _move, _require_acting, _require_not_expired
 from huibao.application.services.issuance import issue_policies
 from huibao.application.states import ApplicationStatus
 from huibao.billing.rules import INSTALMENT_MODES
@@ -59,7 +59,7 @@ def pay(application: Application | Target, *, user: Any, request: HttpRequest | 
     Retries and double clicks return the same payment; a failed or expired one is replaced."""
     with transaction.atomic(), audit.batched():
         app = _locked(application, **_IN_INSTALMENTS)
-        _require_owner(app, user)
+        _require_acting(app, user, open=False)
         if app.status == ApplicationStatus.AWAITING_PAYMENT:
             current = Payment.objects.filter(pk=app.payment_id).first() if app.payment_id else None
             if current is not None and payments.is_open(current):
@@ -102,7 +102,12 @@ def on_payment_confirmed(payment: Any) -> None:
     """Paid hook: runs inside the transaction that marks the payment succeeded (exactly once per
     payment). Issues the policies; money for an application that can no longer be issued (it
     expired, was cancelled or changed meanwhile) is refunded at once."""
-    app = Application.objects.select_for_update().filter(public_id=payment.reference_id).first()
+    # Knowing whether it has named beneficiaries: the issuance reads none when there is none.
+    app = (
+        with_beneficiaries_known(Application.objects.select_for_update())
+        .filter(public_id=payment.reference_id)
+        .first()
+    )
     if app is None:
         return
     if app.status != ApplicationStatus.AWAITING_PAYMENT or app.payment_id != payment.pk:
@@ -129,7 +134,8 @@ def _issue_policies(app: Application, payment: Any) -> None:
     policies = issue_policies(app, payment, now=now, locked=True)
     _move(app, ApplicationStatus.ISSUED)
     app.issued_at = now
-    app.save()
+    # What issuance changes (`issue_policies` set the retention): one UPDATE of those columns.
+    app.save(update_fields=["paid_at", "status", "issued_at", "retention_until", "updated_at"])
     record_step(
         app,
         "issued",

@@ -17,8 +17,8 @@ from huibao.application import rules as app_rules
 from huibao.application.evidence.trace import record_step
 from huibao.application.journey import missing_before_signing
 from huibao.application.models import Application, ApplicationItem, InsuredPerson, Signature
-from huibao.application.selectors import Target, disclosure_progress, items_of, rules_of
-from huibao.application.services._common import _locked, _move, _require_not_expired, _require_owner
+from huibao.application.selectors import Target, disclosure_progress, insured_persons, items_of, rules_of
+from huibao.application.services._common import _acting, _move
 from huibao.application.services.loaded import _remember_loaded
 from huibao.application.states import ApplicationStatus, Relation, SignatureMethod, SignerRole
 from huibao.application.tasks import render_application_form
@@ -92,11 +92,9 @@ def sign(
     """Records one signature; when every required signature is there the application is signed
     and its application form PDF is made (a background task renders and PAdES-signs it)."""
     with transaction.atomic(), audit.batched():
-        app = _locked(application)
-        _require_owner(app, user)
-        _require_not_expired(app)
+        app = _acting(application, user, open=False, not_expired=True)
         items = items_of(app)
-        persons = list(app.insured_persons.prefetch_related("beneficiaries").order_by("position"))
+        persons = insured_persons(app)
         progress = disclosure_progress(app, items=items)
         problems = missing_before_signing(app, items=items, persons=persons, progress=progress)
         if problems:

@@ -18,6 +18,7 @@ from django.http import HttpRequest
 
 from huibao.application.models import Application, ApplicationItem, InsuredPerson
 from huibao.application.premium import total_premium
+from huibao.catalog.models import VersionStatus
 from huibao.core.errors import FieldError, ValidationFailed
 from huibao.policy.selectors import in_force_death_benefit
 from huibao.underwriting import rules as underwriting_rules
@@ -67,10 +68,12 @@ def open_application_death_benefit(
     )
     if exclude_application_id is not None:
         items = items.exclude(application_id=exclude_application_id)
-    rows = list(items.values_list("insured__id_hash", "plan_id", "sum_insured"))
-    coverages = underwriting.coverages_by_plan(plan_id for _, plan_id, _ in rows)
+    rows = list(items.values_list("insured__id_hash", "plan_id", "sum_insured", "product_version__status"))
+    coverages = underwriting.coverages_by_plan(
+        {plan_id: status != VersionStatus.DRAFT for _, plan_id, _, status in rows}
+    )
     totals: dict[str, Decimal] = {}
-    for id_hash, plan_id, sum_insured in rows:
+    for id_hash, plan_id, sum_insured, _status in rows:
         benefit = underwriting_rules.death_benefit(coverages.get(plan_id, []), sum_insured)
         totals[id_hash] = totals.get(id_hash, Decimal(0)) + benefit
     return totals
@@ -115,20 +118,26 @@ def underwrite_application(
     actor: Any = None,
     request: HttpRequest | None = None,
     items: Sequence[ApplicationItem] | None = None,
+    locked: bool = False,
 ) -> str:
     """Underwrites every item of `application` and returns the overall outcome (the worst item's).
 
     Writes each item's outcome, reasons, loading, exclusions and premium and the application's
-    total premium; underwriting opens a case per referred item (after withdrawing the
-    application's older open cases). Raises `ValidationFailed` naming
+    total premium; underwriting opens a case per referred item (after
+    withdrawing the application's older open cases). Raises `ValidationFailed` naming
     `insured[i].health_answers.<code>` for an unanswered health question, changing nothing.
 
     `items`: all the application's items in position order, with their insured and product
     version's product, already locked by the caller in this transaction
     (`select_for_update(of=("self",))`); they are updated in place. Without them they are read
     and locked here.
+
+    `locked`: the caller read `application` under its row lock in the transaction it owns and
+    saves the row afterwards: the total premium is set on `application`, not written here (one
+    UPDATE of the row, the caller's), and no savepoint is taken (an error aborts the caller's
+    transaction anyway). Otherwise an error changes nothing (a savepoint of its own).
     """
-    with transaction.atomic():
+    with transaction.atomic(savepoint=not locked):
         if items is None:
             items = list(
                 ApplicationItem.objects.select_for_update(of=("self",))
@@ -164,5 +173,6 @@ def underwrite_application(
             item.premium = outcome.premium
             item.save(update_fields=ITEM_OUTCOME_FIELDS)
         application.total_premium = total_premium(by_id[o.item_id] for o in result.items)
-        Application.objects.filter(pk=application.pk).update(total_premium=application.total_premium)
+        if not locked:
+            Application.objects.filter(pk=application.pk).update(total_premium=application.total_premium)
     return result.outcome
