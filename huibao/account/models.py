@@ -56,6 +56,9 @@ class User(AbstractUser):
 class CodePurpose(models.TextChoices):
     LOGIN = "login", "登录"
     SIGNUP = "signup", "注册"
+    # Confirmation of a change to one's own policy (保全: endorsement, cancellation, surrender),
+    # sent to the number on the policy; always a usable code.
+    SERVICING = "servicing", "保全确认"
 
 
 class PhoneCode(models.Model):
@@ -79,7 +82,8 @@ class PhoneCode(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["phone_hash", "purpose"], name="phonecode_one_per_purpose"),
             models.CheckConstraint(
-                condition=models.Q(purpose__in=["login", "signup"]), name="phonecode_purpose_valid"
+                condition=models.Q(purpose__in=["login", "signup", "servicing"]),
+                name="phonecode_purpose_valid",
             ),
         ]
 

@@ -70,10 +70,23 @@ def _digest(code: str, *, salt: str, phone_hash: str, purpose: str) -> str:
     return key_ring().lookup_hash(f"{salt}:{code}", context=f"account.otp:{purpose}:{phone_hash}")
 
 
+def send_servicing_code(phone: str, *, operation: str, client_address: str | None = None) -> CodeSent:
+    """Send a code confirming a change to one's own policy (保全) to the number on the policy.
+
+    `operation` names what is being confirmed in the text (e.g. 「退保」); the caller has already
+    checked that `phone` is the policy holder's. Checked with `verify_code(phone, "servicing", …)`
+    or `require_code`; the same resend wait and limits as the log-in codes."""
+    return send_login_code(phone, CodePurpose.SERVICING, client_address=client_address, operation=operation)
+
+
 def send_login_code(
-    phone: str, purpose: str = CodePurpose.LOGIN, *, client_address: str | None = None
+    phone: str,
+    purpose: str = CodePurpose.LOGIN,
+    *,
+    client_address: str | None = None,
+    operation: str = "",
 ) -> CodeSent:
-    """Send a fresh 6-digit code for `purpose` ("login" or "signup") by SMS.
+    """Send a fresh 6-digit code for `purpose` ("login", "signup" or "servicing") by SMS.
 
     The answer does not depend on whether the number is registered, so it cannot be used to find
     out who is a customer: for a log-in code to an unknown number, or a sign-up code to a known
@@ -89,18 +102,29 @@ def send_login_code(
     phone = clean_phone(phone)
     purpose = CodePurpose(purpose)
     registered = phone_is_registered(phone)
-    usable = registered if purpose == CodePurpose.LOGIN else not registered
+    usable = (
+        True
+        if purpose == CodePurpose.SERVICING
+        else registered
+        if purpose == CodePurpose.LOGIN
+        else not registered
+    )
     phone_hash = phone_hash_of(phone)
     now = timezone.now()
     code = f"{secrets.randbelow(10**rules.CODE_LENGTH):0{rules.CODE_LENGTH}d}"
     salt = secrets.token_hex(8)
     minutes = int(rules.CODE_TTL.total_seconds() // 60)
-    text = (
-        _("[Huibao] Your verification code is %(code)s, valid for %(minutes)d minutes. Do not share it.")
-        % {"code": code, "minutes": minutes}
-        if usable
-        else _notice(purpose)
-    )
+    if purpose == CodePurpose.SERVICING:
+        text = _(
+            "【汇保】您正在办理保单业务：%(operation)s。"  # noqa: E501 (one msgid)
+            "验证码 %(code)s，%(minutes)d 分钟内有效，请勿泄露给他人。"
+        ) % {"operation": operation, "code": code, "minutes": minutes}
+    elif usable:
+        text = _(
+            "[Huibao] Your verification code is %(code)s, valid for %(minutes)d minutes. Do not share it."
+        ) % {"code": code, "minutes": minutes}
+    else:
+        text = _notice(purpose)
     try:
         with transaction.atomic():
             row = PhoneCode.objects.select_for_update().filter(phone_hash=phone_hash, purpose=purpose).first()
@@ -124,8 +148,20 @@ def send_login_code(
             receipt = get_sms_backend().send(
                 phone,
                 text,
-                template="account.login_code" if usable else f"account.{purpose}_notice",
-                params={"code": code} if usable else {},
+                template=(
+                    "account.servicing_code"
+                    if purpose == CodePurpose.SERVICING
+                    else "account.login_code"
+                    if usable
+                    else f"account.{purpose}_notice"
+                ),
+                params=(
+                    {"code": code, "operation": operation}
+                    if purpose == CodePurpose.SERVICING
+                    else {"code": code}
+                    if usable
+                    else {}
+                ),
             )
             row.receipt_id = receipt.receipt_id[:64]
             row.save()

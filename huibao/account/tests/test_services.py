@@ -210,3 +210,19 @@ def test_a_number_registered_since_its_sign_up_code_was_sent_is_refused_after_th
     # when / then: the right code proves the number, and only then is "registered" told
     with pytest.raises(PhoneAlreadyRegistered):
         services.register_customer(PHONE, PASSWORD, code)
+
+
+def test_servicing_code_names_the_operation_and_opens_only_servicing(outbox, customer):
+    # given: a registered holder confirming a cancellation
+    services.send_servicing_code("13912345678", operation="退保")
+    # then: the text says what is confirmed and carries the code
+    text = outbox.outbox[-1].text
+    assert "退保" in text and "验证码" in text
+    code = code_from(outbox, "13912345678")
+    # the code cannot log in (another purpose) …
+    with pytest.raises(CodeInvalid):
+        services.verify_code("13912345678", CodePurpose.LOGIN, code)
+    # … and confirms the servicing operation once
+    assert services.verify_code("13912345678", CodePurpose.SERVICING, code) is True
+    with pytest.raises(CodeExpired):
+        services.verify_code("13912345678", CodePurpose.SERVICING, code)
