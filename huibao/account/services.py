@@ -116,7 +116,7 @@ def send_login_code(
     minutes = int(rules.CODE_TTL.total_seconds() // 60)
     if purpose == CodePurpose.SERVICING:
         text = _(
-            "【汇保】您正在办理保单业务：%(operation)s。"  # noqa: E501 (one msgid)
+            "【汇保】您正在办理保单业务：%(operation)s。"
             "验证码 %(code)s，%(minutes)d 分钟内有效，请勿泄露给他人。"
         ) % {"operation": operation, "code": code, "minutes": minutes}
     elif usable:
