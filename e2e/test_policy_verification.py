@@ -65,7 +65,9 @@ def genuine(page: Page, number: str) -> None:
 
 
 def test_the_qr_link_says_genuine(live_server: Any, visitor: Page, issued: Any) -> None:
-    visitor.goto(documents.verification_url(issued).replace(documents.public_base_url().rstrip("/"), live_server.url))
+    # the link printed in the e-policy's QR code, on this server
+    link = documents.verification_url(issued)
+    visitor.goto(link.replace(documents.public_base_url().rstrip("/"), live_server.url))
     genuine(visitor, issued.number)
 
 
