@@ -16,8 +16,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from huibao.billing import selectors as billing_selectors
 from huibao.core import audit
-from huibao.core.errors import DomainError, NotFound
-from huibao.policy import delivery, documents, presenters, selectors, services
+from huibao.core.errors import DomainError, NotFound, ValidationFailed
+from huibao.policy import delivery, documents, hub, presenters, selectors, services
+from huibao.policy.actions import actions_for, most_relevant
 from huibao.policy.connector import ACK
 from huibao.policy.limits import UPLOAD_LIMIT, VERIFY_LIMIT, over_limit
 from huibao.policy.web.forms import LookupForm, NpsForm, UploadForm
@@ -96,7 +97,13 @@ def verify(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 @require_GET
 def mine(request: HttpRequest) -> HttpResponse:
-    policies = [presenters.card(p) for p in selectors.policies_of(request.user)]
+    rows = list(selectors.policies_of(request.user))
+    hub.prime_schedules(rows)
+    policies = []
+    for row in rows:
+        card = presenters.card(row)
+        card["action"] = most_relevant(actions_for(row, request.user))
+        policies.append(card)
     schedules = billing_selectors.schedules_for("policy", [p["number"] for p in policies])
     for p in policies:
         p["billing"] = schedules.get(p["number"])
@@ -116,10 +123,37 @@ def detail(request: HttpRequest, public_id: Any) -> HttpResponse:
     policy = _own(request, public_id)
     context = {
         "policy": presenters.detail(policy),
+        "actions": actions_for(policy, request.user),
+        "status_meaning": hub.status_meaning(policy),
         "rated": services.nps_for(policy.application_id) is not None,
         "billing": billing_selectors.schedule_for("policy", policy.number),
     }
     return render(request, "policy/pages/detail.html", context)
+
+
+@login_required
+@require_GET
+def history(request: HttpRequest, public_id: Any) -> HttpResponse:
+    """The policy's timeline, and the policy as of a day (`?on=YYYY-MM-DD`)."""
+    policy = _own(request, public_id)
+    status = 200
+    error = ""
+    as_of = None
+    raw = request.GET.get("on", "")
+    try:
+        on = selectors.parse_on(raw)
+    except ValidationFailed as exc:
+        on, status, error = None, 422, exc.errors[0].message
+    if on is not None:
+        as_of = selectors.policy_as_of(policy, on)
+    context = {
+        "policy": presenters.card(policy),
+        "timeline": selectors.policy_timeline(policy),
+        "as_of": as_of,
+        "on": raw,
+        "on_error": error,
+    }
+    return render(request, "policy/pages/history.html", context, status=status)
 
 
 @login_required
