@@ -11,6 +11,7 @@ urlpatterns = [
     path("mine/<uuid:public_id>/", views.detail, name="detail"),
     path("mine/<uuid:public_id>/epolicy.pdf", views.epolicy_pdf, name="epolicy"),
     path("mine/<uuid:public_id>/history/", views.history, name="history"),
+    path("mine/<uuid:public_id>/mandate/", views.mandate, name="mandate"),
     path("nps/<uuid:public_id>/", views.nps, name="nps"),
     path("insurer/ack/<slug:connector>/", views.insurer_ack, name="insurer_ack"),
 ]

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -17,11 +19,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from huibao.billing import selectors as billing_selectors
 from huibao.core import audit
 from huibao.core.errors import DomainError, NotFound, ValidationFailed
-from huibao.policy import delivery, documents, hub, presenters, selectors, services
+from huibao.policy import delivery, documents, hub, mandates, presenters, selectors, services
 from huibao.policy.actions import actions_for, most_relevant
 from huibao.policy.connector import ACK
 from huibao.policy.limits import UPLOAD_LIMIT, VERIFY_LIMIT, over_limit
-from huibao.policy.web.forms import LookupForm, NpsForm, UploadForm
+from huibao.policy.web.forms import LookupForm, MandateForm, NpsForm, RevokeMandateForm, UploadForm
 
 # --- public verification -------------------------------------------------------------------------
 
@@ -154,6 +156,46 @@ def history(request: HttpRequest, public_id: Any) -> HttpResponse:
         "on_error": error,
     }
     return render(request, "policy/pages/history.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mandate(request: HttpRequest, public_id: Any) -> HttpResponse:
+    """The policy's payment authorisation: the stored one (masked), sign a new one, revoke it."""
+    policy = _own(request, public_id)
+    if not hub.pays_in_instalments(policy):
+        raise Http404("这张保单不是分期缴费")
+    sign_form, revoke_form = MandateForm(), RevokeMandateForm()
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action")
+        form = MandateForm(request.POST) if action == "sign" else RevokeMandateForm(request.POST)
+        if action == "sign":
+            sign_form = form
+        else:
+            revoke_form = form
+        if form.is_valid():
+            try:
+                if action == "sign":
+                    mandates.sign(policy, user=request.user, request=request, **form.cleaned_data)
+                    messages.success(request, _("代扣授权已签署，之后每期保费将按期自动扣款。"))
+                else:
+                    mandates.revoke(policy, user=request.user, request=request)
+                    messages.success(request, _("代扣授权已解约，请按时手动缴纳每期保费。"))
+                return HttpResponseRedirect(reverse("policy:mandate", args=[policy.public_id]))
+            except DomainError as exc:
+                for error in exc.errors:
+                    form.add_error(error.field if error.field in form.fields else None, error.message)
+                if not exc.errors:
+                    form.add_error(None, exc.message)
+        status = 422
+    context = {
+        "policy": presenters.card(policy),
+        "mandate": mandates.mandate_of(policy),
+        "sign_form": sign_form,
+        "revoke_form": revoke_form,
+    }
+    return render(request, "policy/pages/mandate.html", context, status=status)
 
 
 @login_required
