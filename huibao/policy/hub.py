@@ -10,6 +10,7 @@ from typing import Any
 from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
 
+from huibao.billing import rules as billing_rules
 from huibao.billing.models import Instalment, PremiumSchedule
 from huibao.billing.states import InstalmentStatus, ScheduleStatus
 from huibao.policy.actions import register_action
@@ -73,7 +74,7 @@ def grace_ends_on(policy: Policy) -> datetime.date | None:
     )
     if oldest is None:
         return None
-    return oldest + datetime.timedelta(days=schedule.grace_days)
+    return billing_rules.grace_ends(oldest, schedule.grace_days)
 
 
 def status_meaning(policy: Policy) -> str:

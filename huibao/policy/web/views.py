@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -169,11 +170,11 @@ def mandate(request: HttpRequest, public_id: Any) -> HttpResponse:
     status = 200
     if request.method == "POST":
         action = request.POST.get("action")
-        form = MandateForm(request.POST) if action == "sign" else RevokeMandateForm(request.POST)
+        form: forms.Form
         if action == "sign":
-            sign_form = form
+            form = sign_form = MandateForm(request.POST)
         else:
-            revoke_form = form
+            form = revoke_form = RevokeMandateForm(request.POST)
         if form.is_valid():
             try:
                 if action == "sign":
