@@ -143,6 +143,7 @@ def register_policy_actions() -> None:
         available=_always,
         icon="document",
         group="documents",
+        api_url_name="api:policy_epolicy",
     )
     register_action(
         "premiums",
