@@ -65,9 +65,13 @@ def assert_tappable_and_uncovered(page: Page, selector: str) -> int:
     return count
 
 
-@pytest.mark.parametrize("elder", [False, True], ids=["standard", "elder"])
+@pytest.mark.parametrize(
+    ("elder", "language"),
+    [(False, "zh-hans"), (True, "zh-hans"), (True, "en")],
+    ids=["standard", "elder", "elder-en"],
+)
 def test_the_policys_actions_are_one_tap_away_on_a_phone(
-    live_server: Any, phone: Page, owner: Any, elder: bool, screenshot_dir: Path
+    live_server: Any, phone: Page, owner: Any, elder: bool, language: str, screenshot_dir: Path
 ) -> None:
     # given: the owner of an issued policy with an unread message, logged in on a phone
     policy = pf.simple_issued(owner)
@@ -78,7 +82,8 @@ def test_the_policys_actions_are_one_tap_away_on_a_phone(
         dedup_key=f"e2e:{owner.pk}",
     )
     page = phone
-    log_in(page, live_server.url, owner, **({"elder_mode": "1"} if elder else {}))
+    log_in(page, live_server.url, owner, django_language=language, **({"elder_mode": "1"} if elder else {}))
+    english = language == "en"
 
     # when: they open "my policies"
     page.goto(f"{live_server.url}/policy/mine/")
@@ -88,10 +93,10 @@ def test_the_policys_actions_are_one_tap_away_on_a_phone(
     expect(card.get_by_test_id("top-action")).to_have_attribute("data-action", "epolicy")
     assert_tappable_and_uncovered(page, '[data-testid="top-action"], [data-testid="all-actions"]')
     inbox = page.get_by_test_id("inbox-link")
-    expect(inbox).to_have_attribute("aria-label", "消息，1条未读")
+    expect(inbox).to_have_attribute("aria-label", "Messages, 1 unread" if english else "消息，1条未读")
     assert inbox.evaluate(UNCOVERED)
 
-    mode = "elder" if elder else "standard"
+    mode = ("elder" if elder else "standard") + f"-{language}"
     page.screenshot(path=str(screenshot_dir / f"policy-hub-mine-{mode}.png"))
     card.get_by_test_id("all-actions").tap()
 
@@ -99,8 +104,8 @@ def test_the_policys_actions_are_one_tap_away_on_a_phone(
     # target that nothing fixed covers
     page.wait_for_url(f"**/policy/mine/{policy.public_id}/")
     hub = page.get_by_test_id("policy-hub")
-    expect(hub.get_by_role("heading", name="我能做什么")).to_be_visible()
-    expect(hub.get_by_test_id("status")).to_have_text("待生效")
+    expect(hub.get_by_role("heading", name="What can I do" if english else "我能做什么")).to_be_visible()
+    expect(hub.get_by_test_id("status")).to_have_text("Not yet in force" if english else "待生效")
     expect(hub.get_by_test_id("status-meaning")).to_be_visible()
     first = hub.locator(".hub-action").first
     box = first.bounding_box()
@@ -118,4 +123,4 @@ def test_the_policys_actions_are_one_tap_away_on_a_phone(
     # and one tap on 历史记录 leads to the policy's history
     page.locator('.hub-action[data-action="history"]').tap()
     page.wait_for_url(f"**/policy/mine/{policy.public_id}/history/")
-    expect(page.get_by_test_id("timeline")).to_contain_text("保单签发")
+    expect(page.get_by_test_id("timeline")).to_contain_text("Policy issued" if english else "保单签发")
