@@ -242,7 +242,7 @@ class PolicyActionsOut(Schema):
 
 class TimelineEventOut(Schema):
     at: datetime
-    kind: str = Field(description="issued | status (servicing features add theirs)")
+    kind: str = Field(description="issued | status | audit (servicing features add theirs)")
     title: str
     detail: str
     status: PolicyStatus | None = Field(description="the status after the event, if it moved")

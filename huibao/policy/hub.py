@@ -77,6 +77,14 @@ def grace_ends_on(policy: Policy) -> datetime.date | None:
     return billing_rules.grace_ends(oldest, schedule.grace_days)
 
 
+def reinstatement_until(policy: Policy) -> datetime.date | None:
+    """The last day a lapsed policy may be reinstated (billing's rule: two years on)."""
+    schedule = schedule_of(policy)
+    if schedule is None or schedule.lapsed_on is None:
+        return None
+    return billing_rules.reinstatement_until(schedule.lapsed_on)
+
+
 def status_meaning(policy: Policy) -> str:
     """One sentence: what the policy's status means for the customer now."""
     status = policy.status
@@ -92,6 +100,11 @@ def status_meaning(policy: Policy) -> str:
             }
         return _t("保费逾期未缴，仍在宽限期内、保障继续。请尽快缴费，否则保单将失效。")
     if status == PolicyStatus.LAPSED:
+        until = reinstatement_until(policy)
+        if until is not None:
+            return _t("宽限期内未缴保费，保单效力中止、暂无保障。%(day)s前补缴所欠保费可申请复效。") % {
+                "day": until.strftime("%Y-%m-%d")
+            }
         return _t("宽限期内未缴保费，保单效力中止、暂无保障。补缴所欠保费后可申请复效。")
     if status == PolicyStatus.REINSTATED:
         return _t("保单已复效，保障已恢复。")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from huibao.billing.models import PremiumSchedule
 from huibao.policy import actions, hub
 from huibao.policy.lifecycle import lock_policy, transition
 from huibao.policy.states import PolicyStatus
@@ -163,3 +164,18 @@ def test_another_customers_policy_is_not_found(client, policy) -> None:
     client.force_login(f.customer())
     assert client.get(f"/policy/mine/{policy.public_id}/").status_code == 404
     assert client.get(f"/policy/mine/{policy.public_id}/history/").status_code == 404
+
+
+def test_lapsed_says_until_when_it_may_be_reinstated(monthly) -> None:
+    import datetime
+
+    schedule = hub.schedule_of(monthly)
+    PremiumSchedule.objects.filter(pk=schedule.pk).update(
+        status="lapsed", lapsed_on=datetime.date(2027, 3, 1)
+    )
+    with_lock = lock_policy(monthly.pk)
+    transition(with_lock, PolicyStatus.IN_FORCE, reason="start", actor="test")
+    transition(with_lock, PolicyStatus.IN_GRACE, reason="instalment_overdue", actor="test")
+    transition(with_lock, PolicyStatus.LAPSED, reason="grace_over", actor="test")
+    fresh = lock_policy(monthly.pk)
+    assert "2029-03-01前补缴所欠保费可申请复效" in hub.status_meaning(fresh)
