@@ -10,9 +10,13 @@ class PolicyConfig(AppConfig):
         # Billing announces what happens to a policy's premium schedule under the kind "policy";
         # the lifecycle moves the policy (policy/services.py, "billing → lifecycle").
         from huibao.billing import services as billing
-        from huibao.policy import services
+        from huibao.policy import lifecycle, notices, services
 
         billing.instalment_overdue.register(services.OBJ_TYPE, services.on_instalment_overdue)
         billing.instalment_paid.register(services.OBJ_TYPE, services.on_instalment_paid)
         billing.schedule_lapsed.register(services.OBJ_TYPE, services.on_schedule_lapsed)
         billing.schedule_reinstated.register(services.OBJ_TYPE, services.on_schedule_reinstated)
+        # The customer's messages: premiums and the policy's status.
+        notices.register_templates()
+        billing.collection_failed.register(services.OBJ_TYPE, notices.on_collection_failed)
+        lifecycle.policy_status_changed.register(notices.on_status_changed)
