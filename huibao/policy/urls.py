@@ -10,6 +10,9 @@ urlpatterns = [
     path("mine/", views.mine, name="mine"),
     path("mine/<uuid:public_id>/", views.detail, name="detail"),
     path("mine/<uuid:public_id>/epolicy.pdf", views.epolicy_pdf, name="epolicy"),
+    path("mine/<uuid:public_id>/premiums/", views.premiums_page, name="premiums"),
+    path("mine/<uuid:public_id>/premiums/reinstate/", views.reinstate, name="reinstate"),
+    path("mine/<uuid:public_id>/history/", views.history, name="history"),
     path("nps/<uuid:public_id>/", views.nps, name="nps"),
     path("insurer/ack/<slug:connector>/", views.insurer_ack, name="insurer_ack"),
 ]
