@@ -21,3 +21,11 @@ class BillingConfig(AppConfig):
         payment_paid.register(COLLECTION_KIND, on_collection_paid)
         payment_paid.register(CHECKOUT_KIND, on_checkout_paid)
         payment_failed.register(COLLECTION_KIND, on_collection_failed)
+
+        # The day's billing work, a daily job (before the policy's status sweep and reminders).
+        from huibao.billing import jobs
+        from huibao.jobs.registry import register_job
+
+        register_job(
+            "billing.daily", jobs.billing_day, order=jobs.ORDER, description="分期保费：逾期、失效、代扣"
+        )

@@ -20,3 +20,16 @@ class PolicyConfig(AppConfig):
         notices.register_templates()
         billing.collection_failed.register(services.OBJ_TYPE, notices.on_collection_failed)
         lifecycle.policy_status_changed.register(notices.on_status_changed)
+        # The daily jobs: the status sweep and the premium due reminders.
+        from huibao.jobs.registry import register_job
+        from huibao.policy import jobs
+
+        register_job(
+            "policy.statuses", jobs.update_statuses, order=jobs.STATUSES_ORDER, description="保单生效与满期"
+        )
+        register_job(
+            "policy.premium_due_reminders",
+            jobs.premium_due_reminders,
+            order=jobs.REMINDERS_ORDER,
+            description="分期保费到期提醒（到期前3天）",
+        )

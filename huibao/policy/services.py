@@ -19,6 +19,7 @@ import datetime
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -526,13 +527,17 @@ REMINDER_BATCH = 500
 
 
 def send_due_reminders(
-    run_date: datetime.date, *, cursor: int = 0, batch: int = REMINDER_BATCH
+    run_date: datetime.date,
+    *,
+    cursor: int = 0,
+    batch: int = REMINDER_BATCH,
+    save_cursor: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
     """The daily reminder (run for the business date `run_date`, a past one for catch-up): each
     unpaid instalment of an active policy schedule due `DUE_REMINDER_DAYS` days after it, to
     the policy's customer. Idempotent (one dedup key per instalment: a second run sends nothing);
-    resumable: instalments by id after `cursor`, `batch` per transaction; answers the counts and
-    the last id done."""
+    resumable: instalments by id after `cursor`, `batch` per transaction, `save_cursor(last id)`
+    called inside each batch's transaction; answers the counts and the last id done."""
     from huibao.billing.states import ScheduleStatus
     from huibao.policy.notices import send_due_reminder
 
@@ -564,6 +569,8 @@ def send_due_reminders(
                 policy = policies.get(inst.schedule.reference_id)
                 if policy is not None and send_due_reminder(policy, inst):
                     counts["reminded"] += 1
+            if save_cursor is not None:
+                save_cursor(chunk[-1].pk)
         counts["cursor"] = chunk[-1].pk
 
 

@@ -386,3 +386,23 @@ def test_a_failed_collection_tells_the_reason_and_how_to_pay_now(gateway) -> Non
     day(due(policy, 2))  # the same day again: one attempt a day, one message
     [failed] = messages(policy, "policy.collection_failed")
     assert "账户余额不足" in failed.body and "立即缴费" in failed.body
+
+
+def test_the_daily_jobs_move_the_policy_and_remind_once(gateway) -> None:
+    from huibao.jobs import services as jobs
+
+    # given: a monthly policy with a mandate whose charges fail
+    policy = monthly_policy(with_mandate=True)
+    gateway.SANDBOX_MANDATE_FAILURE_RATE = 1.0
+    names = ["billing.daily", "policy.statuses", "policy.premium_due_reminders"]
+    reminder_day = due(policy, 2) - datetime.timedelta(days=3)
+    # when: the jobs run for the reminder day, twice, then for the day after the due date
+    for run_date in (reminder_day, reminder_day, due(policy, 2), due(policy, 2) + datetime.timedelta(days=1)):
+        with at(run_date, 2):
+            outcomes = jobs.run_daily(run_date, only=names)
+            deliver_owed()
+        assert [o.job for o in outcomes] == names
+    # then: one reminder; the failed charge told; the policy in grace
+    assert len(messages(policy, "policy.premium_due")) == 1
+    assert len(messages(policy, "policy.collection_failed")) >= 1
+    assert Policy.objects.get(pk=policy.pk).status == P.IN_GRACE
