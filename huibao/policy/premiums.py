@@ -31,7 +31,6 @@ from huibao.catalog.servicing import servicing_rules
 from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from huibao.payment.models import Payment
-from huibao.policy import lifecycle
 from huibao.policy.models import Policy
 from huibao.policy.states import PartyRole, PolicyStatus
 
@@ -205,6 +204,16 @@ def premiums_of(policy: Policy, *, today: datetime.date | None = None) -> Premiu
     )
 
 
+def _fresh(policy: Policy) -> Policy:
+    """The policy as it is now, not locked: billing locks the schedule, and billing's hooks lock
+    the schedule before the policy — taking the policy first here could deadlock with them. Its
+    status is advisory; the schedule's status under billing's lock decides."""
+    fresh = Policy.objects.select_related("product_version").filter(pk=policy.pk).first()
+    if fresh is None:
+        raise NotFound("保单不存在", code="policy_not_found")
+    return fresh
+
+
 def _payer(policy: Policy) -> tuple[str, str]:
     holder = policy.parties.filter(role=PartyRole.HOLDER).first()
     if holder is None or not holder.id_number:
@@ -217,7 +226,7 @@ def pay_instalment(policy: Policy, number: int, *, user: Any, request: HttpReque
     policy); the same open payment again on a retry. Raises Conflict / NotFound naming the field
     `instalment`; nothing changes then."""
     with transaction.atomic():
-        locked = lifecycle.lock_policy(policy.pk)
+        locked = _fresh(policy)
         if locked.status not in PAYABLE_STATUSES:
             if locked.status == PolicyStatus.LAPSED:
                 message, code = "保单已因欠缴保费失效，请办理复效", "policy_lapsed"
@@ -279,7 +288,7 @@ def request_reinstatement(
     question); nothing changes then — but a referral to staff is recorded."""
     today = today or timezone.localdate()
     with transaction.atomic():
-        locked = lifecycle.lock_policy(policy.pk)
+        locked = _fresh(policy)
         offer = reinstatement_offer(locked, today=today)
         if not offer.available:
             code = "not_lapsed" if locked.status != PolicyStatus.LAPSED else "not_reinstatable"
@@ -302,7 +311,7 @@ def request_reinstatement(
             errors=[FieldError(f"health_answers.{code}", "needs_underwriting", message) for code in flagged],
         )
     with transaction.atomic():
-        locked = lifecycle.lock_policy(policy.pk)
+        locked = _fresh(policy)
         schedule = schedule_of(locked)
         if schedule is None or locked.status != PolicyStatus.LAPSED:
             raise Conflict("保单状态已变化，请刷新后重试", code="not_lapsed")
