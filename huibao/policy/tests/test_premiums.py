@@ -406,3 +406,29 @@ def test_the_daily_jobs_move_the_policy_and_remind_once(gateway) -> None:
     assert len(messages(policy, "policy.premium_due")) == 1
     assert len(messages(policy, "policy.collection_failed")) >= 1
     assert Policy.objects.get(pk=policy.pk).status == P.IN_GRACE
+
+
+def test_the_openapi_lists_the_premium_endpoints_and_their_statuses(client) -> None:
+    paths = client.get("/api/openapi.json").json()["paths"]
+    base = "/api/v1/policies/{public_id}"
+    expected = {
+        (f"{base}/premiums", "get"): {"200", "404"},
+        (f"{base}/premiums/{{number}}/payments", "post"): {"201", "404", "409", "422"},
+        (f"{base}/reinstatement", "get"): {"200", "404"},
+        (f"{base}/reinstatement", "post"): {"201", "404", "409", "422"},
+        (f"{base}/history", "get"): {"200", "404"},
+    }
+    for (path, method), statuses in expected.items():
+        assert statuses <= set(paths[path][method]["responses"]), path
+
+
+def test_checkout_references_round_trip() -> None:
+    from huibao.billing import rules
+
+    assert rules.checkout_reference("abc", (2, 3)) == "abc:2,3"
+    assert rules.parse_checkout_reference("abc:2,3") == ("abc", (2, 3))
+    for bad in ("abc", "abc:", ":2", "abc:x"):
+        with pytest.raises(rules.ScheduleError):
+            rules.parse_checkout_reference(bad)
+    # twelve instalments fit the payment's reference (64 characters)
+    assert len(rules.checkout_reference("0" * 36, tuple(range(1, 13)))) <= 64
