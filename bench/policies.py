@@ -22,9 +22,9 @@ import datetime
 import random
 import time
 import uuid
-from decimal import Decimal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 MONTHLY = 12
