@@ -1,10 +1,11 @@
 """A generator of N in-force policies for the daily-run and renewal benchmarks.
 
 Two template policies are issued through the real flow (`issue_policies`) with a product version
-that the rating engine can price (`template_version`: a published one-year version of the demo
-catalog when one is loaded, else the policy tests' critical-illness product): one paid annually,
-one paid monthly with a stored payment authorisation and its twelve instalments. Their rows —
-application, application item, policy, parties, mandate, schedule, instalments — are then cloned
+the rating engine prices (by default the policy tests' one-year critical-illness product, whose
+pricing is a rating spec; `make_templates(version)` takes any published version with a one-year
+term and one plan): one paid annually, one paid monthly with a stored payment authorisation and
+its twelve instalments. Their rows — application, application item, policy, parties, status
+history (issued, then started), mandate, schedule, instalments — are then cloned
 N times with new keys, numbers and dates, written with COPY on PostgreSQL (psycopg's `copy`) and
 `executemany` on SQLite, in chunks (memory flat in N). The clones share the templates' insured
 person, quote and encrypted texts (the same ciphertexts decrypt for every clone).
@@ -64,30 +65,49 @@ class Generated:
 # --- templates ---------------------------------------------------------------------------------
 
 
-def template_version() -> Any:
-    """A published one-year product version the rating engine prices: the demo catalog's first
-    critical-illness or medical one when loaded, else the policy tests' product."""
-    from huibao.catalog.models import ProductStatus, ProductVersion, VersionStatus
-    from huibao.policy.tests import factories as f
+TEMPLATE_PRODUCT = "基准测试重疾险"
 
-    for version in ProductVersion.objects.filter(
-        status=VersionStatus.PUBLISHED, product__status=ProductStatus.ON_SALE
-    ).order_by("pk")[:200]:
-        terms = version.term_options or []
-        if any(t.get("years") == 1 for t in terms if isinstance(t, dict)) and version.plans.count() == 1:
-            return version
-    return f.product_version(name="基准测试重疾险")
+
+def find_templates() -> Templates | None:
+    """The templates an earlier generation in this database issued (of `TEMPLATE_PRODUCT`)."""
+    from huibao.billing.models import PremiumSchedule
+    from huibao.policy.models import Policy
+
+    issued = Policy.objects.filter(product_version__product__name=TEMPLATE_PRODUCT).exclude(
+        number__startswith=NUMBER_PREFIX
+    )
+    monthly_numbers = set(
+        PremiumSchedule.objects.filter(
+            reference_kind="policy", reference_id__in=issued.values("number"), mandate__isnull=False
+        ).values_list("reference_id", flat=True)
+    )
+    annual = monthly = None
+    for policy in issued.order_by("pk"):
+        if policy.number in monthly_numbers:
+            monthly = monthly or policy
+        else:
+            annual = annual or policy
+    if annual is None or monthly is None:
+        return None
+    return Templates(
+        annual=annual.pk, monthly=monthly.pk, version_id=annual.product_version_id, plan_id=annual.plan_id
+    )
 
 
 def make_templates(version: Any = None) -> Templates:
     """Issues the two template policies (annual, monthly with a mandate)."""
+    import itertools
+
     from django.db import transaction
 
     from huibao.billing.models import PremiumSchedule
     from huibao.billing.tests import factories as billing_f
     from huibao.policy.tests import factories as f
 
-    version = version or f.product_version(name="基准测试重疾险")
+    # The factories number applications and phones from 1 in each process: start past the rows a
+    # previous run left, so that a second generation in the same database does not collide.
+    f._seq = itertools.count(10_000 + 10 * _next_id("application_application"))
+    version = version or f.product_version(name=TEMPLATE_PRODUCT)
     plan = version.plans.get()
     user = f.customer()
     annual = f.issue(
@@ -230,11 +250,12 @@ def generate(
     from huibao.application.models import Application, ApplicationItem
     from huibao.billing.models import Instalment, PaymentMandate, PremiumSchedule
     from huibao.billing.states import InstalmentStatus, ScheduleStatus
-    from huibao.policy.models import Policy, PolicyParty
+    from huibao.policy.models import Policy, PolicyParty, PolicyStatusChange
     from huibao.policy.states import PolicyStatus
+    from huibao.sandbox.models import SandboxMandate
 
     began = time.monotonic()
-    templates = templates or make_templates()
+    templates = templates or find_templates() or make_templates()
     ops = connection.ops
     pg = connection.vendor == "postgresql"
 
@@ -254,7 +275,12 @@ def generate(
         "policy": [Table(Policy, "id = %s", [p.pk]) for p in (annual, monthly)],
         "party": [Table(PolicyParty, "policy_id = %s", [p.pk], order="role") for p in (annual, monthly)],
     }
+    t_change = Table(PolicyStatusChange, "policy_id = %s", [annual.pk])
+    put_change = t_change.setter("id", "policy_id", "from_status", "to_status", "reason", "at")
     t_mandate = Table(PaymentMandate, "id = %s", [t_schedule.mandate_id])
+    # The sandbox gateway's side of each mandate (what a charge looks up).
+    t_gateway = Table(SandboxMandate, "agreement_id = %s", [t_schedule.mandate.agreement_id])
+    put_gateway = t_gateway.setter("id", "agreement_id")
     t_sched = Table(PremiumSchedule, "id = %s", [t_schedule.pk])
     t_inst = Table(Instalment, "schedule_id = %s", [t_schedule.pk], order="number")
     put_app = tables["app"][0].setter("id", "public_id", "number")
@@ -282,7 +308,17 @@ def generate(
     put_inst = t_inst.setter(
         "id", "public_id", "schedule_id", "due_on", "status", "paid_at", "payment_reference"
     )
-    names = [Application, ApplicationItem, Policy, PolicyParty, PaymentMandate, PremiumSchedule, Instalment]
+    names = [
+        Application,
+        ApplicationItem,
+        Policy,
+        PolicyParty,
+        PolicyStatusChange,
+        PaymentMandate,
+        SandboxMandate,
+        PremiumSchedule,
+        Instalment,
+    ]
     next_ids = {m._meta.db_table: _next_id(m._meta.db_table) for m in names}
     out = Generated(first_pk=next_ids[Policy._meta.db_table])
     rng = random.Random(spec.seed)
@@ -307,7 +343,9 @@ def generate(
         items: list[list[Any]] = []
         policies: list[list[Any]] = []
         parties: list[list[Any]] = []
+        changes: list[list[Any]] = []
         mandates: list[list[Any]] = []
+        gateway: list[list[Any]] = []
         schedules: list[list[Any]] = []
         instalments: list[list[Any]] = []
         for i in range(first, last):
@@ -352,12 +390,25 @@ def generate(
                 pid = next_ids["policy_policyparty"]
                 next_ids["policy_policyparty"] += 1
                 parties.append(put_party(party, (pid, pol_id)))
+            history = [("", PolicyStatus.PENDING_START, "issued", issued)]
+            if status == PolicyStatus.IN_FORCE:
+                history.append((PolicyStatus.PENDING_START, PolicyStatus.IN_FORCE, "start", _midnight(start)))
+            for before, after, reason, when in history:
+                cid = next_ids["policy_policystatuschange"]
+                next_ids["policy_policystatuschange"] += 1
+                changes.append(
+                    put_change(t_change.templates[0], (cid, pol_id, before, after, reason, dt(when)))
+                )
             if not is_monthly:
                 continue
             out.monthly += 1
             mid = next_ids["billing_paymentmandate"]
             next_ids["billing_paymentmandate"] += 1
-            mandates.append(put_mandate(t_mandate.templates[0], (mid, uid(), f"GEN{mid:012d}")))
+            agreement = f"GEN{mid:012d}"
+            mandates.append(put_mandate(t_mandate.templates[0], (mid, uid(), agreement)))
+            gid = next_ids["sandbox_sandboxmandate"]
+            next_ids["sandbox_sandboxmandate"] += 1
+            gateway.append(put_gateway(t_gateway.templates[0], (gid, agreement)))
             sid = next_ids["billing_premiumschedule"]
             next_ids["billing_premiumschedule"] += 1
             schedules.append(
@@ -394,7 +445,9 @@ def generate(
                 (tables["item"][0], items),
                 (tables["policy"][0], policies),
                 (tables["party"][0], parties),
+                (t_change, changes),
                 (t_mandate, mandates),
+                (t_gateway, gateway),
                 (t_sched, schedules),
                 (t_inst, instalments),
             ):
