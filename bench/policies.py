@@ -277,6 +277,8 @@ def generate(
     }
     t_change = Table(PolicyStatusChange, "policy_id = %s", [annual.pk])
     put_change = t_change.setter("id", "policy_id", "from_status", "to_status", "reason", "at")
+    if t_schedule.mandate is None:
+        raise LookupError("the monthly template has no mandate")
     t_mandate = Table(PaymentMandate, "id = %s", [t_schedule.mandate_id])
     # The sandbox gateway's side of each mandate (what a charge looks up).
     t_gateway = Table(SandboxMandate, "agreement_id = %s", [t_schedule.mandate.agreement_id])
