@@ -7,6 +7,7 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
 
@@ -118,8 +119,6 @@ def status_meaning(policy: Policy) -> str:
 
 
 def _day(value: datetime.datetime | None) -> str:
-    from django.utils import timezone
-
     return timezone.localtime(value).strftime("%Y-%m-%d") if value is not None else ""
 
 
@@ -135,10 +134,21 @@ def _in_grace(policy: Policy, user: Any) -> bool:
     return policy.status == PolicyStatus.IN_GRACE and pays_in_instalments(policy)
 
 
+def _reinstatable(policy: Policy, user: Any) -> bool:
+    schedule = schedule_of(policy)
+    return (
+        policy.status == PolicyStatus.LAPSED
+        and schedule is not None
+        and schedule.status == ScheduleStatus.LAPSED
+        and schedule.lapsed_on is not None
+        and billing_rules.can_reinstate(schedule.lapsed_on, timezone.localdate())
+    )
+
+
 def register_policy_actions() -> None:
     """The actions every policy has (and the instalment ones), registered by the policy app.
-    `policy:premiums` is the lifecycle's page: until its URL exists the hub leaves the two
-    premium actions out (see `policy.actions`)."""
+    The premium actions name the lifecycle's pages (`policy:premiums`, `policy:reinstate`): were
+    a URL name not routed, the hub would leave its action out (see `policy.actions`)."""
     register_action(
         "pay_now",
         label=_("续期缴费"),
@@ -147,6 +157,17 @@ def register_policy_actions() -> None:
         available=_in_grace,
         icon="pay",
         group="payment",
+        api_url_name="api:get_premiums",
+    )
+    register_action(
+        "reinstate",
+        label=_("申请复效"),
+        url_name="policy:reinstate",
+        order=15,
+        available=_reinstatable,
+        icon="pay",
+        group="payment",
+        api_url_name="api:get_reinstatement",
     )
     register_action(
         "epolicy",
@@ -166,6 +187,7 @@ def register_policy_actions() -> None:
         available=lambda policy, user: pays_in_instalments(policy) and policy.status != PolicyStatus.IN_GRACE,
         icon="pay",
         group="payment",
+        api_url_name="api:get_premiums",
     )
     register_action(
         "mandate",
