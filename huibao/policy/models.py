@@ -327,6 +327,7 @@ class Endorsement(models.Model):
         ordering = ["policy_id", "sequence"]
         verbose_name = _("批改")
         verbose_name_plural = _("批改")
+        permissions = [("approve_endorsement", "可审核批改")]
         indexes = [models.Index(fields=["status", "confirm_by"])]
         constraints = [
             models.UniqueConstraint(fields=["policy", "sequence"], name="endorsement_sequence_unique"),

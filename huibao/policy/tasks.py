@@ -27,6 +27,23 @@ def render_epolicy_task(policy_id: int) -> str | None:
 
 
 @task
+def render_endorsement_task(endorsement_id: int) -> str | None:
+    """Renders and signs the 批单 of an applied endorsement (idempotent)."""
+    from huibao.policy.endorsement_documents import render_endorsement
+
+    document = render_endorsement(endorsement_id)
+    return str(document.public_id) if document is not None else None
+
+
+@task
+def expire_endorsements() -> int:
+    """Sweep: endorsements unconfirmed or unpaid past their deadline are expired."""
+    from huibao.policy import endorsements
+
+    return endorsements.expire_unconfirmed(timezone.localdate())
+
+
+@task
 def deliver_policy(delivery_id: int) -> str:
     """One attempt to send a policy to its insurer; schedules the next one where it can."""
     from huibao.policy import delivery
@@ -68,7 +85,9 @@ def update_policy_statuses() -> dict[str, int]:
 
 __all__ = [
     "deliver_policy",
+    "expire_endorsements",
     "recover_issuance",
+    "render_endorsement_task",
     "render_epolicy_task",
     "retry_due_deliveries",
     "update_policy_statuses",
