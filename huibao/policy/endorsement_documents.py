@@ -102,7 +102,8 @@ def sections(endorsement: Endorsement) -> list[Section]:
                 ("保险费差额", delta_text),
             ),
             paragraphs=(
-                "保险费差额 =（批改后年缴保险费 − 批改前年缴保险费）× 剩余天数 ÷ 保险期间天数，按分四舍五入。",
+                "保险费差额 =（批改后年缴保险费 − 批改前年缴保险费）× 剩余天数 ÷ 保险期间天数，"
+                "按分四舍五入。",
             ),
         ),
         Section(

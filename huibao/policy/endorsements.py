@@ -27,7 +27,6 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Max, Sum
-from django.urls import reverse
 from django.utils import timezone
 
 from huibao.account import services as account_services
@@ -46,7 +45,6 @@ from huibao.payment.models import Payment
 from huibao.payment.states import PaymentStatus, RefundStatus
 from huibao.policy import endorsement_rules as er
 from huibao.policy import rules as policy_rules
-from huibao.policy.documents import public_base_url
 from huibao.policy.models import Endorsement, Policy, PolicyBeneficiary, PolicyParty, PolicyVersion
 from huibao.policy.states import (
     COVERED_STATUSES,

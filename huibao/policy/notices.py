@@ -20,7 +20,10 @@ ENDORSEMENT_TEMPLATES = (
         category="service",
         required=("policy_number", "endorsement_number", "kind_label"),
         title="批改审核通过：{{ kind_label }}",
-        body="您的保单{{ policy_number }}的{{ kind_label }}申请（批单号{{ endorsement_number }}）已审核通过。",
+        body=(
+            "您的保单{{ policy_number }}的{{ kind_label }}申请"
+            "（批单号{{ endorsement_number }}）已审核通过。"
+        ),
         sms="【汇保】您的保单{{ policy_number }}的{{ kind_label }}申请已审核通过。",
     ),
     MessageTemplate(
@@ -45,7 +48,8 @@ ENDORSEMENT_TEMPLATES = (
         ),
         email_subject="【汇保】保单{{ policy_number }}批改已生效",
         email_body=(
-            "尊敬的客户：\n\n您的保单{{ policy_number }}的{{ kind_label }}已生效，批单号{{ endorsement_number }}。\n"
+            "尊敬的客户：\n\n"
+            "您的保单{{ policy_number }}的{{ kind_label }}已生效，批单号{{ endorsement_number }}。\n"
             "电子批单可在此查看和下载：{{ link }}\n\n汇保"
         ),
         sms="【汇保】您的保单{{ policy_number }}的{{ kind_label }}已生效，批单号{{ endorsement_number }}。",
