@@ -8,77 +8,25 @@ e-policy: ID numbers, phones and e-mail addresses show only their ends.
 from __future__ import annotations
 
 import json
-from decimal import Decimal
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from huibao.catalog.servicing import EndorsementKind
 from huibao.core import audit
-from huibao.core.masking import mask_email, mask_id_number, mask_phone
 from huibao.core.money import format_cny
 from huibao.esign.models import SignedDocument, SignedDocumentKind
 from huibao.esign.pdf import Section, render_pdf, sign_pdf
 from huibao.policy import endorsement_rules as er
 from huibao.policy.documents import verification_url
 from huibao.policy.models import Endorsement
-from huibao.policy.states import BeneficiaryMode, Relation
 
 TITLE = "批单"
 SIGN_REASON = "保单批改批单签发"
-SEXES = {"M": "男", "F": "女"}
-
-
-def _relation(value: str) -> str:
-    try:
-        return str(Relation(value).label)
-    except ValueError:
-        return value
-
-
-def _rows(kind: str, values: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    """The (label, value) rows a change of `kind` shows, masked."""
-    if kind == EndorsementKind.CONTACT:
-        return (
-            ("投保人手机号", mask_phone(values.get("phone")) or "—"),
-            ("电子邮箱", mask_email(values.get("email")) or "—"),
-            ("联系地址", values.get("address") or "—"),
-        )
-    if kind == EndorsementKind.BENEFICIARIES:
-        if values.get("mode") != BeneficiaryMode.NAMED or not values.get("beneficiaries"):
-            return (("身故受益人", "法定继承人（法定）"),)
-        return tuple(
-            (
-                f"第{b['order']}顺位 {_relation(b['relation'])}",
-                f"{b['name']}  {mask_id_number(b['id_number'])}  受益比例 {b['share_percent']}%",
-            )
-            for b in values["beneficiaries"]
-        )
-    if kind == EndorsementKind.INSURED_CORRECTION:
-        return (
-            ("被保险人姓名", values.get("name") or "—"),
-            ("证件号码", mask_id_number(values.get("id_number"))),
-            ("性别", SEXES.get(values.get("sex") or "", "—")),
-        )
-    rows: list[tuple[str, str]] = []
-    if kind == EndorsementKind.PLAN:
-        rows.append(("保障方案", values.get("plan_name") or values.get("plan_code") or "—"))
-    si = values.get("sum_insured")
-    rows.append(("基本保险金额", format_cny(Decimal(si)) if si else "—"))
-    return tuple(rows)
 
 
 def sections(endorsement: Endorsement) -> list[Section]:
     policy = endorsement.policy
     effective = timezone.localtime(endorsement.effective_at) if endorsement.effective_at else None
-    delta = endorsement.premium_delta
-    if delta > 0:
-        delta_text = f"应补缴保险费 {format_cny(delta)}"
-    elif delta < 0:
-        delta_text = f"应退还保险费 {format_cny(-delta)}"
-    else:
-        delta_text = "本次批改不涉及保险费变化"
     out = [
         Section(
             heading="批改信息",
@@ -92,14 +40,14 @@ def sections(endorsement: Endorsement) -> list[Section]:
                 ("保单数据版本", f"第{endorsement.version}版" if endorsement.version else "—"),
             ),
         ),
-        Section(heading="批改前", table=_rows(endorsement.kind, json.loads(endorsement.previous))),
-        Section(heading="批改后", table=_rows(endorsement.kind, json.loads(endorsement.changes))),
+        Section(heading="批改前", table=er.display_rows(endorsement.kind, json.loads(endorsement.previous))),
+        Section(heading="批改后", table=er.display_rows(endorsement.kind, json.loads(endorsement.changes))),
         Section(
             heading="保险费",
             table=(
                 ("批改前年缴保险费", format_cny(endorsement.old_premium)),
                 ("批改后年缴保险费", format_cny(endorsement.new_premium)),
-                ("保险费差额", delta_text),
+                ("保险费差额", er.delta_text(endorsement.premium_delta)),
             ),
             paragraphs=(
                 "保险费差额 =（批改后年缴保险费 − 批改前年缴保险费）× 剩余天数 ÷ 保险期间天数，"

@@ -27,7 +27,8 @@ from typing import Any, Protocol
 
 from huibao.catalog.servicing import EndorsementKind, EndorsementRules
 from huibao.core.errors import FieldError, ValidationFailed
-from huibao.core.money import to_fen
+from huibao.core.masking import mask_email, mask_id_number, mask_phone
+from huibao.core.money import format_cny, to_fen
 from huibao.core.validators import (
     ResidentId,
     normalise_person_name,
@@ -537,3 +538,56 @@ def premium_delta(
 def loaded_premium(rated: Decimal, loading_percent: Decimal) -> Decimal:
     """The annual premium of a re-rated quote with the policy's underwriting loading kept."""
     return to_fen(rated * (1 + loading_percent / _HUNDRED))
+
+
+# --- what a change shows (pages, API, the 批单) ------------------------------------------------
+
+SEXES = {"M": "男", "F": "女"}
+
+
+def _relation_label(value: str) -> str:
+    try:
+        return str(Relation(value).label)
+    except ValueError:
+        return value
+
+
+def display_rows(kind: str, values: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The (label, value) rows a change of `kind` (or the values it replaced) shows: ID numbers,
+    phones and e-mail addresses masked."""
+    if kind == EndorsementKind.CONTACT:
+        return (
+            ("投保人手机号", mask_phone(values.get("phone")) or "—"),
+            ("电子邮箱", mask_email(values.get("email")) or "—"),
+            ("联系地址", values.get("address") or "—"),
+        )
+    if kind == EndorsementKind.BENEFICIARIES:
+        if values.get("mode") != BeneficiaryMode.NAMED or not values.get("beneficiaries"):
+            return (("身故受益人", "法定继承人（法定）"),)
+        return tuple(
+            (
+                f"第{b['order']}顺位 {_relation_label(b['relation'])}",
+                f"{b['name']}  {mask_id_number(b['id_number'])}  受益比例 {b['share_percent']}%",
+            )
+            for b in values["beneficiaries"]
+        )
+    if kind == EndorsementKind.INSURED_CORRECTION:
+        return (
+            ("被保险人姓名", values.get("name") or "—"),
+            ("证件号码", mask_id_number(values.get("id_number"))),
+            ("性别", SEXES.get(values.get("sex") or "", "—")),
+        )
+    rows: list[tuple[str, str]] = []
+    if kind == EndorsementKind.PLAN:
+        rows.append(("保障方案", values.get("plan_name") or values.get("plan_code") or "—"))
+    si = values.get("sum_insured")
+    rows.append(("基本保险金额", format_cny(Decimal(si)) if si else "—"))
+    return tuple(rows)
+
+
+def delta_text(delta: Decimal) -> str:
+    if delta > 0:
+        return f"应补缴保险费 {format_cny(delta)}"
+    if delta < 0:
+        return f"应退还保险费 {format_cny(-delta)}"
+    return "本次批改不涉及保险费变化"

@@ -21,8 +21,7 @@ ENDORSEMENT_TEMPLATES = (
         required=("policy_number", "endorsement_number", "kind_label"),
         title="批改审核通过：{{ kind_label }}",
         body=(
-            "您的保单{{ policy_number }}的{{ kind_label }}申请"
-            "（批单号{{ endorsement_number }}）已审核通过。"
+            "您的保单{{ policy_number }}的{{ kind_label }}申请（批单号{{ endorsement_number }}）已审核通过。"
         ),
         sms="【汇保】您的保单{{ policy_number }}的{{ kind_label }}申请已审核通过。",
     ),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from huibao.policy.web import views
+from huibao.policy.web import endorsements, views
 
 app_name = "policy"
 
@@ -10,6 +10,20 @@ urlpatterns = [
     path("mine/", views.mine, name="mine"),
     path("mine/<uuid:public_id>/", views.detail, name="detail"),
     path("mine/<uuid:public_id>/epolicy.pdf", views.epolicy_pdf, name="epolicy"),
+    path("mine/<uuid:public_id>/changes/", endorsements.changes, name="endorse"),
+    path("mine/<uuid:public_id>/changes/new/<slug:kind>/", endorsements.change_form, name="endorse_form"),
+    path("mine/<uuid:public_id>/changes/<str:number>/", endorsements.endorsement, name="endorsement"),
+    path(
+        "mine/<uuid:public_id>/changes/<str:number>/<slug:action>/",
+        endorsements.endorsement_action,
+        name="endorsement_action",
+    ),
+    path(
+        "mine/<uuid:public_id>/changes/<str:number>/endorsement.pdf",
+        endorsements.endorsement_pdf,
+        name="endorsement_pdf",
+    ),
+    path("staff/endorsements/", endorsements.approvals, name="endorsement_approvals"),
     path("nps/<uuid:public_id>/", views.nps, name="nps"),
     path("insurer/ack/<slug:connector>/", views.insurer_ack, name="insurer_ack"),
 ]
