@@ -27,6 +27,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Max, Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from huibao.account import services as account_services
@@ -45,6 +46,7 @@ from huibao.payment.models import Payment
 from huibao.payment.states import PaymentStatus, RefundStatus
 from huibao.policy import endorsement_rules as er
 from huibao.policy import rules as policy_rules
+from huibao.policy.documents import public_base_url
 from huibao.policy.models import Endorsement, Policy, PolicyBeneficiary, PolicyParty, PolicyVersion
 from huibao.policy.states import (
     COVERED_STATUSES,
@@ -781,8 +783,16 @@ def _apply(endorsement: Endorsement, policy: Policy, *, actor: Any, now: datetim
             "payment": endorsement.payment_ref,
         },
     )
+    link = public_base_url().rstrip("/") + reverse(
+        "policy:endorsement", args=[policy.public_id, endorsement.number]
+    )
     _notify(
-        policy, endorsement, "policy.endorsement_applied", "applied", delta=str(endorsement.premium_delta)
+        policy,
+        endorsement,
+        "policy.endorsement_applied",
+        "applied",
+        delta=str(endorsement.premium_delta),
+        link=link,
     )
     _render_after_commit(endorsement.pk)
 
@@ -804,9 +814,8 @@ def on_endorsement_paid(payment: Payment) -> None:
     if locked.status == E.AWAITING_PAYMENT and locked.payment_ref == str(payment.public_id):
         _apply(locked, policy, actor="system", now=timezone.now())
     elif locked.status in (E.WITHDRAWN, E.EXPIRED):
-        transaction.on_commit(
-            lambda: payments.refund(payment, payment.amount, f"批改{locked.number}已撤销，退还补缴保费")
-        )
+        # inside the confirming transaction the payment is succeeded: refunded at once
+        payments.refund(payment, payment.amount, f"批改{locked.number}已撤销，退还补缴保费")
         audit.record("policy.endorsement_paid_late", OBJ_TYPE, locked.number, actor="system")
 
 
