@@ -2,8 +2,10 @@
 
 `manage.py setup_roles` (also run after every `migrate`) makes the groups match this table
 exactly. An entry is either `app_label.codename` or a pattern with `*` (`catalog.view_*`,
-`*.view_*`, `*`); a named permission that does not exist yet (its app is not built) is skipped
-and reported, so the table can name tomorrow's models today.
+`*.view_*`, `*`), or an exclusion `!pattern` applied after all the others (`!sandbox.*`: the
+auditor reads every record but not the sandbox's, whose SMS inbox holds one-time codes). A named
+permission that does not exist yet (its app is not built) is skipped and reported, so the table
+can name tomorrow's models today.
 """
 
 from __future__ import annotations
@@ -79,7 +81,11 @@ ROLES: dict[str, Role] = {
         ),
         # Auditors see everything and change nothing; the audit chain is named so a missing
         # core.auditentry shows up in the report.
-        Role("auditor", "审计", ("*.view_*", "core.view_auditentry", "application.replay_application")),
+        Role(
+            "auditor",
+            "审计",
+            ("*.view_*", "core.view_auditentry", "application.replay_application", "!sandbox.*"),
+        ),
         Role("admin", "管理员", ("*",)),
     )
 }
@@ -101,11 +107,15 @@ def resolve_permissions(entries: Iterable[str], available: Iterable[str]) -> Res
     available_set = set(available)
     granted: set[str] = set()
     missing: list[str] = []
+    excluded = [entry[1:] for entry in entries if entry.startswith("!")]
     for entry in entries:
+        if entry.startswith("!"):
+            continue
         if "*" in entry:
             granted.update(p for p in available_set if fnmatch.fnmatchcase(p, entry))
         elif entry in available_set:
             granted.add(entry)
         else:
             missing.append(entry)
+    granted = {p for p in granted if not any(fnmatch.fnmatchcase(p, pattern) for pattern in excluded)}
     return Resolution(granted=frozenset(granted), missing=tuple(missing))

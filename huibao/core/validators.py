@@ -14,9 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from stdnum import luhn
-from stdnum.cn import ric
-from stdnum.exceptions import ValidationError as StdnumValidationError
+from stdnum import luhn, numdb
 
 from huibao.core.errors import FieldError, ValidationFailed
 
@@ -53,7 +51,8 @@ def validate_resident_id(
     """Checks an 18-character mainland resident ID number and returns what it encodes.
 
     Order of checks: shape, check digit, birth date (a real date, not in the future), region
-    code (known to the administrative-division table for the year of birth).
+    code (one that exists or existed in the administrative-division table, GB/T 2260 with its
+    history: see `region_of`).
     """
     number = _SEPARATORS.sub("", value or "").upper()
     if not _ID_SHAPE.match(number):
@@ -66,24 +65,48 @@ def validate_resident_id(
         raise _fail(field, "id_birth_date", "身份证号中的出生日期无效") from None
     if birth_date > (today or datetime.date.today()) or birth_date.year < 1900:
         raise _fail(field, "id_birth_date", "身份证号中的出生日期无效")
-    try:
-        # stdnum raises InvalidComponent both for an unknown region code and for a code that
-        # was not in force in the year of birth; the date is already known to be valid here.
-        place = ric.get_birth_place(number)
-    except StdnumValidationError:
-        raise _fail(field, "id_region", "身份证号中的地区代码不存在") from None
-    parts: list[str] = []
-    for key in ("province", "prefecture", "county"):
-        part = place.get(key, "")
-        if part and part not in parts:
-            parts.append(part)
+    region_name = region_of(number[:6])
+    if region_name is None:
+        raise _fail(field, "id_region", "身份证号中的地区代码不存在")
     return ResidentId(
         number=number,
         birth_date=birth_date,
         sex="M" if int(number[16]) % 2 == 1 else "F",
         region_code=number[:6],
-        region_name="".join(parts),
+        region_name=region_name,
     )
+
+
+# "[1983-1989]南头区办事处,[1990-]南山区": a county code's names with the years each was in force.
+_NAMED_PERIOD = re.compile(r"^\[(\d*)-(\d*)\](.*)$")
+
+
+def region_of(code: str) -> str | None:
+    """The name of the administrative division a 6-digit code stands for, or None if no
+    division ever had it (python-stdnum's GB/T 2260 table with its history).
+
+    An ID number keeps the code of the office that issued it, which need not have existed when
+    its holder was born (a Pudong 310115 number of someone born in 1986: Pudong New Area got the
+    code in 1992), nor exist today (崇文区 110103, merged into 东城区 in 2010). So any code that
+    exists or existed is accepted, whatever the birth year; the name is the latest it had.
+    """
+    parts: list[str] = []
+    for _prefix, props in numdb.get("cn/loc").info(code):
+        for key in ("province", "prefecture", "county"):
+            value = props.get(key, "")
+            if not value:
+                continue
+            names = value.split(",")
+            latest = names[-1]
+            match = _NAMED_PERIOD.match(latest)
+            name = match.group(3) if match else latest
+            if key != "province" and not parts:
+                return None  # a county without its province: not a code of the table
+            if name not in parts:
+                parts.append(name)
+    if len(parts) < 2 and not (len(parts) == 1 and code.endswith("0000")):
+        return None  # no county- or prefecture-level entry: the province alone is not a code
+    return "".join(parts)
 
 
 def validate_mobile(value: str, *, field: str = "phone") -> str:

@@ -45,6 +45,7 @@ from huibao.payment import services as payments
 from huibao.payment.models import Payment
 from huibao.payment.states import PaymentStatus, RefundStatus
 from huibao.policy import endorsement_rules as er
+from huibao.policy import lifecycle
 from huibao.policy import rules as policy_rules
 from huibao.policy.documents import public_base_url
 from huibao.policy.models import Endorsement, Policy, PolicyBeneficiary, PolicyParty, PolicyVersion
@@ -209,12 +210,8 @@ def allowed_kinds(policy: Policy) -> list[EndorsementKind]:
 
 
 def _lock(policy: Policy | int) -> Policy:
-    pk = policy.pk if isinstance(policy, Policy) else policy
-    return (
-        Policy.objects.select_for_update(of=("self",))
-        .select_related("product_version__product", "plan")
-        .get(pk=pk)
-    )
+    """The policy, locked (the lifecycle's one lock) until the end of the caller's transaction."""
+    return lifecycle.lock_policy(policy.pk if isinstance(policy, Policy) else policy)
 
 
 def _require_covered(policy: Policy) -> None:

@@ -212,3 +212,35 @@ def test_a_name_with_anything_but_chinese_characters_and_the_dot_is_refused(raw,
 def test_free_text_has_a_limit_and_no_invisible_characters(value, multiline, code):
     problem = text_problem(value, max_length=200, multiline=multiline)
     assert (problem[0] if problem else None) == code
+
+
+@pytest.mark.parametrize(
+    ("first17", "region"),
+    [
+        # 浦东新区 got 310115 in 1992: a Pudong number of someone born in 1986
+        ("31011519860415123", "上海市浦东新区"),
+        # 简阳市 has been under 成都 (510185) since 2016: holder born in 1975
+        ("51018519750101234", "四川省简阳市"),
+        # 栾城区 (130111) since 2014, holder born in 1990
+        ("13011119900512345", "河北省栾城区"),
+        # 崇文区 (110103) was merged into 东城区 in 2010: a code that no longer exists, still valid
+        ("11010319800101123", "北京市崇文区"),
+        # 南头区办事处 became 南山区 (440305) in 1990: born 1985, named by the latest name
+        ("44030519851120456", "广东省南山区"),
+    ],
+)
+def test_id_keeps_the_code_of_where_it_was_issued_whatever_the_birth_year(first17, region):
+    # given a real district code created, renamed or abolished after (or before) the holder's birth
+    number = with_check(first17)
+    # when
+    result = validate_resident_id(number)
+    # then: accepted, with the division's latest name
+    assert result.region_code == first17[:6]
+    assert result.region_name == region
+
+
+@pytest.mark.parametrize("code", ["999999", "110199", "990105"])
+def test_codes_no_division_ever_had_are_refused(code):
+    with pytest.raises(ValidationFailed) as exc:
+        validate_resident_id(with_check(code + "19900101002"))
+    assert field_error(exc) == ("id_number", "id_region")

@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('application', '0002_applicant_email_encrypted'),
         ('esign', '0001_initial'),
-        ('policy', '0003_parties_and_references'),
+        ('policy', '0004_lifecycle'),
         ('rating', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -271,7 +271,9 @@ def test_a_rejected_change_changes_nothing_and_tells_the_customer_why() -> None:
     assert "手机号非本人实名" in message.body
 
 
-@pytest.mark.parametrize("status", ["expired", "cancelled", "pending_start"])
+@pytest.mark.parametrize(
+    "status", ["expired", "lapsed", "surrendered", "cancelled_cooling_off", "pending_start"]
+)
 def test_a_change_to_a_policy_not_in_cover_is_refused_with_nothing_written(status: str) -> None:
     policy = ef.covered_policy()
     Policy.objects.filter(pk=policy.pk).update(status=status)

@@ -59,6 +59,8 @@ def test_verification_page_confirms_the_policy_without_personal_data(client, pol
     for secret in personal_data(policy):
         assert secret not in html, secret
     assert response["X-Robots-Tag"] == "noindex"
+    # the URL (it holds the code) goes to no other site, but the page's own forms keep an Origin
+    assert response["Referrer-Policy"] == "same-origin"
 
 
 def test_unknown_code_says_it_is_not_genuine(client, policy) -> None:

@@ -28,7 +28,10 @@ from huibao.policy.web.forms import LookupForm, NpsForm, UploadForm
 def _verify_page(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
     response = render(request, "policy/pages/verify.html", context, status=status)
     response["X-Robots-Tag"] = "noindex"
-    response["Referrer-Policy"] = "no-referrer"
+    # Nothing of the page (its URL holds the verification code) goes to another site; its own
+    # forms keep a readable Origin for the CSRF check (`no-referrer` makes browsers send
+    # `Origin: null`, and the lookup and the upload were refused).
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 
