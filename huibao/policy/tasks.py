@@ -36,14 +36,6 @@ def render_endorsement_task(endorsement_id: int) -> str | None:
 
 
 @task
-def expire_endorsements() -> int:
-    """Sweep: endorsements unconfirmed or unpaid past their deadline are expired."""
-    from huibao.policy import endorsements
-
-    return endorsements.expire_unconfirmed(timezone.localdate())
-
-
-@task
 def deliver_policy(delivery_id: int) -> str:
     """One attempt to send a policy to its insurer; schedules the next one where it can."""
     from huibao.policy import delivery
@@ -85,7 +77,6 @@ def update_policy_statuses() -> dict[str, int]:
 
 __all__ = [
     "deliver_policy",
-    "expire_endorsements",
     "recover_issuance",
     "render_endorsement_task",
     "render_epolicy_task",
