@@ -31,6 +31,13 @@ SERVICING: dict[str, Any] = {
         "sum_insured": {"increase": True, "decrease": True},
     }
 }
+
+
+def with_approval(*kinds: str) -> dict[str, Any]:
+    """Every change allowed, `kinds` needing staff approval."""
+    return {**SERVICING, "endorsements": {**SERVICING["endorsements"], "needs_approval": list(kinds)}}
+
+
 # Priced on the sum insured and the insured's age: corrections of the birth date are re-rated.
 AGE_PRICING: dict[str, Any] = {
     "inputs": {},
