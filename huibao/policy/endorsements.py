@@ -808,7 +808,19 @@ def on_endorsement_paid(payment: Payment) -> None:
     delta is in, the change is applied — once, whatever the number of notifications. Paid for a
     change withdrawn or expired meanwhile: the money goes back."""
     locked, policy = _get_locked(payment.reference_id)
-    if locked.status == E.AWAITING_PAYMENT and locked.payment_ref == str(payment.public_id):
+    if locked.status == E.AWAITING_PAYMENT and policy.status not in COVERED_STATUSES:
+        # the policy left cover while the premium was being paid: nothing applied, money back
+        _move(locked, E.EXPIRED)
+        locked.save(update_fields=["status", "updated_at"])
+        payments.refund(payment, payment.amount, f"保单已不在保障中，批改{locked.number}未生效，退还补缴保费")
+        audit.record(
+            "policy.endorsement_expired",
+            OBJ_TYPE,
+            locked.number,
+            actor="system",
+            after={"why": "not_covered"},
+        )
+    elif locked.status == E.AWAITING_PAYMENT and locked.payment_ref == str(payment.public_id):
         _apply(locked, policy, actor="system", now=timezone.now())
     elif locked.status in (E.WITHDRAWN, E.EXPIRED):
         # inside the confirming transaction the payment is succeeded: refunded at once

@@ -397,3 +397,38 @@ def test_a_premium_paid_for_a_change_withdrawn_meanwhile_is_refunded() -> None:
     payment = ef.pay_delta(e)
     assert Payment.objects.get(pk=payment.pk).status == "refunded"
     assert PolicyVersion.objects.filter(policy=policy).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ten_concurrent_requests_for_one_policy_record_exactly_one_endorsement() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    policy = ef.covered_policy()
+
+    def ask(i: int) -> str:
+        try:
+            _request(Policy.objects.get(pk=policy.pk), "contact", {"phone": f"1370000{7000 + i}"})
+            return "created"
+        except Conflict as exc:
+            return exc.code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        outcomes = list(pool.map(ask, range(10)))
+    assert outcomes.count("created") == 1 and set(outcomes) == {"created", "endorsement_open"}
+    assert Endorsement.objects.filter(policy=policy).count() == 1
+
+
+def test_a_premium_paid_after_the_policy_left_cover_applies_nothing_and_goes_back() -> None:
+    policy = ef.covered_policy()
+    e = _request(policy, "sum_insured", {"sum_insured": "600000"})
+    ef.confirm(e, policy.customer)
+    Policy.objects.filter(pk=policy.pk).update(status="lapsed")
+    before = _state(policy)
+    payment = ef.pay_delta(e)
+    e.refresh_from_db()
+    assert e.status == "expired" and Payment.objects.get(pk=payment.pk).status == "refunded"
+    assert _state(policy) == before

@@ -204,7 +204,7 @@ def endorsement(request: HttpRequest, public_id: Any, number: str) -> HttpRespon
     context = {
         "policy": policy,
         "e": view_of(e),
-        "message": request.GET.get("sent") and "验证码已发送至投保人手机",
+        "message": _("验证码已发送至投保人手机") if request.GET.get("sent") else "",
     }
     return render(request, "policy/pages/endorsement.html", context)
 
