@@ -435,7 +435,7 @@ def _holder_phone(policy: Policy) -> str:
 
 
 def confirmation_method(policy: Policy) -> Confirmation:
-    """SMS; `same_as_application` is confirmed by SMS code too (see docs/endorsement.md)."""
+    """SMS; `same_as_application` is confirmed by SMS code too for now (docs/endorsement.md)."""
     return rules_of(policy).endorsements.confirmation
 
 
