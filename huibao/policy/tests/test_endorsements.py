@@ -432,3 +432,18 @@ def test_a_premium_paid_after_the_policy_left_cover_applies_nothing_and_goes_bac
     e.refresh_from_db()
     assert e.status == "expired" and Payment.objects.get(pk=payment.pk).status == "refunded"
     assert _state(policy) == before
+
+
+def test_the_daily_job_expires_unconfirmed_changes_for_a_past_date_and_a_rerun_skips() -> None:
+    from huibao.jobs import services as jobs
+
+    policy = ef.covered_policy()
+    e = _request(policy, "contact", {"phone": "13700007777"})
+    due = timezone.localdate() + datetime.timedelta(days=endorsements.CONFIRM_DAYS)
+    with time_machine.travel(due + datetime.timedelta(days=5)):
+        (outcome,) = jobs.run_daily(due, only=["policy.expire_endorsements"])  # a catch-up date
+        assert (outcome.status, outcome.done) == ("succeeded", 1)
+        (again,) = jobs.run_daily(due, only=["policy.expire_endorsements"])
+        assert again.status == "skipped"
+    e.refresh_from_db()
+    assert e.status == "expired"
