@@ -38,7 +38,9 @@ def policy(settings: Any, tmp_path: Path) -> Iterator[Any]:
     pdf._validation_context_roots.cache_clear()
 
 
-def test_a_customer_changes_a_beneficiary_on_a_phone(live_server: Any, phone: Page, policy: Any) -> None:
+def test_a_customer_changes_a_beneficiary_on_a_phone(
+    live_server: Any, phone: Page, policy: Any, screenshot_dir: Path
+) -> None:
     page = phone
     base = live_server.url
     changes = f"/policy/mine/{policy.public_id}/changes/"
@@ -58,9 +60,12 @@ def test_a_customer_changes_a_beneficiary_on_a_phone(live_server: Any, phone: Pa
     expect(page.get_by_test_id("beneficiary-0")).to_contain_text("受益比例最多保留两位小数")
     page.get_by_test_id("beneficiary-0").locator("input[name='b-0-share_percent']").fill("100")
     page.get_by_test_id("submit-change").click()
+    page.screenshot(path=str(screenshot_dir / "endorsement-form-error.png"), full_page=True)
     # the summary: before and after (ID numbers masked), no premium change
     expect(page.get_by_test_id("after")).to_contain_text("王大伟")
     expect(page.get_by_test_id("premium")).to_contain_text("不涉及保险费变化")
+    # nothing wider than the phone
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.get_by_test_id("send-code").click()
     text = get_sms_backend().last_text_to(ef.HOLDER_PHONE)  # type: ignore[attr-defined]
     code = re.search(r"(?<!\d)(\d{6})(?!\d)", text or "")
@@ -69,6 +74,7 @@ def test_a_customer_changes_a_beneficiary_on_a_phone(live_server: Any, phone: Pa
     page.get_by_test_id("confirm").click()
     # applied: the new version and the PDF link
     expect(page.get_by_test_id("applied")).to_contain_text("保单数据第2版")
+    page.screenshot(path=str(screenshot_dir / "endorsement-applied.png"), full_page=True)
     with page.expect_download() as download:
         page.get_by_test_id("applied").get_by_test_id("endorsement-pdf").click()
     assert Path(download.value.path()).read_bytes().startswith(b"%PDF")
