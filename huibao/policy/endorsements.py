@@ -343,18 +343,6 @@ def _field_for(kind: EndorsementKind) -> str:
     }.get(kind, "kind")
 
 
-def preview(
-    policy: Policy, kind: Any, changes: dict[str, Any], *, now: datetime.datetime | None = None
-) -> Pricing:
-    """The premium a change would give, without recording anything but a re-rated quote."""
-    now = now or timezone.now()
-    _require_covered(policy)
-    parsed = er.parse_kind(kind)
-    facts = facts_of(policy)
-    change = er.check_change(parsed, changes, facts)
-    return _price(policy, parsed, change, facts, now)
-
-
 def open_endorsement(policy: Policy) -> Endorsement | None:
     return Endorsement.objects.filter(policy=policy, status__in=OPEN_ENDORSEMENT_STATUSES).first()
 

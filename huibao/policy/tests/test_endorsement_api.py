@@ -56,7 +56,13 @@ def test_the_api_takes_a_change_from_request_to_applied_owner_only() -> None:
     assert Client().get(base).status_code == 401
     status, body = _post(client, f"{base}/{number}/confirmation-code", {})
     assert status == 202 and body["status"] == "awaiting_confirmation"
-    status, body = _post(client, f"{base}/{number}/confirmation", {"code": ef.code_to()})
+    code = ef.code_to()
+    status, body = _post(
+        client, f"{base}/{number}/confirmation", {"code": "000000" if code != "000000" else "111111"}
+    )
+    assert status == 422 and body["errors"][0]["field"] == "code"
+    assert client.get(f"{base}/{number}").json()["status"] == "awaiting_confirmation"
+    status, body = _post(client, f"{base}/{number}/confirmation", {"code": code})
     assert status == 200 and body["status"] == "applied" and body["version"] == 2
     assert body["pdf_url"].endswith("endorsement.pdf")
     listed = client.get(base).json()
