@@ -213,3 +213,16 @@ def test_the_staff_queue_page_approves() -> None:
     assert e.status == "applied"
     clerk = f.staff_login(Client(), f.staff("clerk", []))
     assert clerk.get("/policy/staff/endorsements/").status_code == 403
+
+
+def test_the_policy_detail_shows_the_data_an_endorsement_changed() -> None:
+    policy = ef.covered_policy()
+    e = endorsements.request_endorsement(
+        policy, "sum_insured", {"sum_insured": "600000"}, actor=policy.customer
+    )
+    ef.confirm(e, policy.customer)
+    ef.pay_delta(e)
+    body = _client(policy.customer).get(f"/api/v1/policies/{policy.public_id}").json()
+    assert body["sum_insured"] == "600000.00" and body["premium"] == "600.00"
+    page = _client(policy.customer).get(f"/policy/mine/{policy.public_id}/").content.decode()
+    assert "¥600.00" in page and "¥600,000.00" in page
