@@ -41,7 +41,14 @@ class EndorsementIn(Schema):
 
 
 class ConfirmationIn(Schema):
-    code: str = Field(description="短信验证码（先以 code 为空请求发送）", examples=["123456"])
+    code: str = Field(description="短信验证码（先请求 confirmation-code 发送）", examples=["123456"])
+    signature: dict[str, Any] | None = Field(
+        None,
+        description=(
+            "投保人手写签名（signature_required 为 true 时必填）："
+            "{width, height, strokes: [[[x, y, t_ms], …], …]}"
+        ),
+    )
 
 
 class DecisionIn(Schema):
@@ -77,6 +84,7 @@ class EndorsementOut(Schema):
     payment_url: str | None = Field(description="待补缴保费时的支付页面")
     pdf_url: str | None = Field(description="已生效后的电子批单")
     withdrawable: bool
+    signature_required: bool = Field(description="确认时须附投保人手写签名（与投保时相同的签名规则）")
 
 
 class CodeSentOut(Schema):
@@ -116,6 +124,7 @@ def out(e: Endorsement) -> dict[str, Any]:
         if e.status == EndorsementStatus.APPLIED
         else None,
         "withdrawable": e.status in WITHDRAWABLE_STATUSES,
+        "signature_required": endorsements.signature_required(e.policy),
     }
 
 
@@ -188,7 +197,9 @@ def confirm(
     request: HttpRequest, public_id: uuid.UUID, number: str, payload: ConfirmationIn
 ) -> dict[str, Any]:
     e = _own_endorsement(request, public_id, number)
-    return out(endorsements.confirm_endorsement(e, payload.code, actor=request.user))
+    return out(
+        endorsements.confirm_endorsement(e, payload.code, actor=request.user, signature=payload.signature)
+    )
 
 
 @router.post(

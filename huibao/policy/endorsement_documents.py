@@ -7,6 +7,7 @@ e-policy: ID numbers, phones and e-mail addresses show only their ends.
 
 from __future__ import annotations
 
+import base64
 import json
 
 from django.db import transaction
@@ -53,6 +54,11 @@ def sections(endorsement: Endorsement) -> list[Section]:
                 "保险费差额 =（批改后年缴保险费 − 批改前年缴保险费）× 剩余天数 ÷ 保险期间天数，"
                 "按分四舍五入。",
             ),
+        ),
+        *(
+            [Section(heading="投保人签名", image_png=base64.b64decode(endorsement.signature_png))]
+            if endorsement.signature_png
+            else []
         ),
         Section(
             heading="特别约定",

@@ -19,6 +19,7 @@ version; the delta is `endorsement_rules.premium_delta`.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from huibao.core.errors import Conflict, FieldError, NotFound, PermissionDenied,
 from huibao.core.fields import lookup_hash
 from huibao.core.masking import mask_email, mask_id_number, mask_name, mask_phone
 from huibao.core.states import check_transition
+from huibao.esign import handwriting
 from huibao.notification.services import notify
 from huibao.payment import services as payments
 from huibao.payment.models import Payment
@@ -423,8 +425,36 @@ def _holder_phone(policy: Policy) -> str:
 
 
 def confirmation_method(policy: Policy) -> Confirmation:
-    """SMS; `same_as_application` is confirmed by SMS code too for now (docs/endorsement.md)."""
     return rules_of(policy).endorsements.confirmation
+
+
+def signature_required(policy: Policy) -> bool:
+    """A handwritten signature besides the SMS code: the product confirms changes as it signs
+    applications (`same_as_application`) and its applications are signed by hand."""
+    if confirmation_method(policy) != Confirmation.SAME_AS_APPLICATION:
+        return False
+    rules = policy.product_version.application_rules or {}
+    return str(rules.get("signature", "handwritten")) == "handwritten"
+
+
+def holder_name(policy: Policy) -> str:
+    holder = _party(policy, PartyRole.HOLDER)
+    return holder.name if holder else policy.holder_name
+
+
+def _checked_signature(policy: Policy, ink: object) -> str:
+    """The holder's handwritten signature checked against their name (as the application checks
+    it), as a base64 PNG; `ValidationFailed` on the field `signature` otherwise."""
+    if ink is None or ink == "":
+        raise ValidationFailed(
+            "请投保人在签名框内手写签名",
+            errors=[FieldError("signature", "required", "请投保人在签名框内手写签名")],
+        )
+    parsed = handwriting.parse_strokes(ink if isinstance(ink, str) else dict(ink))  # type: ignore[call-overload]
+    refusals = handwriting.check_handwritten_signature(parsed, holder_name(policy))
+    if refusals:
+        raise ValidationFailed(refusals[0].message, errors=refusals)
+    return base64.b64encode(handwriting.render_signature_png(parsed)).decode()
 
 
 def _get_locked(endorsement: Endorsement | str) -> tuple[Endorsement, Policy]:
@@ -463,10 +493,16 @@ def send_confirmation_code(
 
 
 def confirm_endorsement(
-    endorsement: Endorsement, code: str, *, actor: Any, now: datetime.datetime | None = None
+    endorsement: Endorsement,
+    code: str,
+    *,
+    actor: Any,
+    signature: object = None,
+    now: datetime.datetime | None = None,
 ) -> Endorsement:
-    """The customer's confirmation with the SMS code. A retry after success changes nothing;
-    a wrong code is refused (and counted) with nothing changed."""
+    """The customer's confirmation with the SMS code (and the holder's handwritten signature
+    where `signature_required`). A retry after success changes nothing; a wrong code or a
+    refused signature changes nothing (a wrong code is counted)."""
     now = now or timezone.now()
     current = Endorsement.objects.select_related("policy").get(pk=endorsement.pk)
     if current.confirmed_at is not None:
@@ -476,6 +512,9 @@ def confirm_endorsement(
             f"批改{current.number}当前状态为“{E(current.status).label}”，不能确认",
             code="not_awaiting_confirmation",
         )
+    signature_png = (
+        _checked_signature(current.policy, signature) if signature_required(current.policy) else ""
+    )
     # checked (and its try counted) in its own transaction, before anything is changed
     account_services.require_code(_holder_phone(current.policy), "servicing", code)
     with transaction.atomic():
@@ -486,12 +525,12 @@ def confirm_endorsement(
             raise Conflict(f"批改{locked.number}当前不能确认", code="not_awaiting_confirmation")
         _require_covered(policy)
         locked.confirmed_at = now
-        audit.record(
-            "policy.endorsement_confirmed", OBJ_TYPE, locked.number, actor=actor, after={"by": "sms"}
-        )
+        locked.signature_png = signature_png
+        by = "sms+handwritten" if signature_png else "sms"
+        audit.record("policy.endorsement_confirmed", OBJ_TYPE, locked.number, actor=actor, after={"by": by})
         if locked.needs_approval:
             _move(locked, E.PENDING_APPROVAL)
-            locked.save(update_fields=["status", "confirmed_at", "updated_at"])
+            locked.save(update_fields=["status", "confirmed_at", "signature_png", "updated_at"])
         else:
             _proceed(locked, policy, actor=actor, now=now)
     return locked

@@ -344,6 +344,9 @@ class Endorsement(models.Model):
     requested_at = models.DateTimeField()
     confirm_by = models.DateTimeField()
     confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The holder's handwritten signature (PNG, base64) where the product confirms changes as it
+    # signs applications (`same_as_application` with a handwritten signature).
+    signature_png = EncryptedTextField(context="policy.endorsement_signature", blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

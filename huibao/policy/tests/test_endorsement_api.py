@@ -226,3 +226,22 @@ def test_the_policy_detail_shows_the_data_an_endorsement_changed() -> None:
     assert body["sum_insured"] == "600000.00" and body["premium"] == "600.00"
     page = _client(policy.customer).get(f"/policy/mine/{policy.public_id}/").content.decode()
     assert "¥600.00" in page and "¥600,000.00" in page
+
+
+def test_the_confirmation_page_asks_for_the_handwritten_signature_where_the_product_does() -> None:
+    from huibao.catalog.models import ProductVersion
+
+    servicing = {"endorsements": {**ef.SERVICING["endorsements"], "confirmation": "same_as_application"}}
+    policy = ef.covered_policy(servicing=servicing)
+    ProductVersion.objects.filter(pk=policy.product_version_id).update(
+        application_rules={"signature": "handwritten"}
+    )
+    e = endorsements.request_endorsement(policy, "contact", {"phone": "13700007777"}, actor=policy.customer)
+    client = _client(policy.customer)
+    url = f"/policy/mine/{policy.public_id}/changes/{e.number}/"
+    assert "data-signature-pad" not in client.get(url).content.decode()  # not before the code
+    client.post(url + "code/")
+    page = client.get(url).content.decode()
+    assert "data-signature-pad" in page and f.HOLDER_NAME in page
+    refused = client.post(url + "confirm/", {"code": ef.code_to()})
+    assert refused.status_code == 422 and "请投保人在签名框内手写签名" in refused.content.decode()

@@ -447,3 +447,30 @@ def test_the_daily_job_expires_unconfirmed_changes_for_a_past_date_and_a_rerun_s
         assert again.status == "skipped"
     e.refresh_from_db()
     assert e.status == "expired"
+
+
+def test_a_product_confirming_as_it_signs_applications_needs_the_holders_handwritten_signature() -> None:
+    from huibao.catalog.models import ProductVersion
+    from huibao.esign.tests.ink import write
+
+    servicing = {"endorsements": {**ef.SERVICING["endorsements"], "confirmation": "same_as_application"}}
+    policy = ef.covered_policy(servicing=servicing)
+    ProductVersion.objects.filter(pk=policy.product_version_id).update(
+        application_rules={"signature": "handwritten"}
+    )
+    policy.refresh_from_db()
+    assert endorsements.signature_required(policy)
+    e = _request(policy, "contact", {"phone": "13700007777"})
+    endorsements.send_confirmation_code(e, actor=policy.customer)
+    code = ef.code_to()
+    for ink, problem in ((None, "required"), (write("王小"), "")):  # none, or two characters for 王小明
+        with pytest.raises(ValidationFailed) as refused:
+            endorsements.confirm_endorsement(e, code, actor=policy.customer, signature=ink)
+        assert refused.value.errors[0].field == "signature"
+        assert not problem or refused.value.errors[0].code == problem
+    e.refresh_from_db()
+    assert e.status == "awaiting_confirmation"
+    done = endorsements.confirm_endorsement(e, code, actor=policy.customer, signature=write(f.HOLDER_NAME))
+    assert done.status == "applied" and done.signature_png
+    document = endorsement_documents.render_endorsement(e.pk)
+    assert document is not None and verify_pdf(document.pdf).valid and b"/Subtype /Image" in document.pdf

@@ -72,6 +72,9 @@ def view_of(e: Endorsement) -> dict[str, Any]:
         "has_pdf": e.document_id is not None or e.status == E.APPLIED,
         "pay_url": payment.checkout_url if payment is not None else "",
         "withdrawable": e.status in WITHDRAWABLE_STATUSES,
+        "signature_required": e.status == E.AWAITING_CONFIRMATION
+        and endorsements.signature_required(e.policy),
+        "holder_name": endorsements.holder_name(e.policy),
     }
 
 
@@ -222,7 +225,9 @@ def endorsement_action(request: HttpRequest, public_id: Any, number: str, action
             )
             return HttpResponseRedirect(url + "?sent=1")
         if action == "confirm":
-            endorsements.confirm_endorsement(e, request.POST.get("code", ""), actor=request.user)
+            endorsements.confirm_endorsement(
+                e, request.POST.get("code", ""), actor=request.user, signature=request.POST.get("signature")
+            )
         elif action == "withdraw":
             endorsements.withdraw_endorsement(e, actor=request.user)
         else:
