@@ -333,6 +333,13 @@ def _price(
         ) from exc
     # the recorded quote may be the policy's own (the same price): the loading is applied anew
     new = old if quote.pk == origin.pk else er.loaded_premium(quote.premium, _loading(policy))
+    if new != old and billing_selectors.schedule_for("policy", policy.number) is not None:
+        # the instalments still due would stay at the old premium: not re-planned online yet
+        raise Conflict(
+            "分期缴费的保单暂不支持在线办理改变保费的批改，请联系客服办理",
+            code="instalments_not_rerateable",
+            errors=[FieldError("kind", "instalments", "分期缴费的保单暂不支持在线办理改变保费的批改")],
+        )
     delta = er.premium_delta(old, new, period_start=period_start, period_end=period_end, on=on)
     return Pricing(old, new, delta, quote, period_start, period_end, on)
 

@@ -61,7 +61,10 @@ def covered_policy(
     beneficiary unless `named` is False; a second plan "plus" in its version."""
     user = customer or f.customer()
     version = f.product_version()
-    updates: dict[str, Any] = {"servicing": servicing if servicing is not None else SERVICING}
+    updates: dict[str, Any] = {
+        "servicing": servicing if servicing is not None else SERVICING,
+        "payment_modes": ["single", "monthly"],
+    }
     if pricing is not None:
         updates["pricing"] = pricing
     ProductVersion.objects.filter(pk=version.pk).update(**updates)

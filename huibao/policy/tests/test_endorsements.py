@@ -474,3 +474,15 @@ def test_a_product_confirming_as_it_signs_applications_needs_the_holders_handwri
     assert done.status == "applied" and done.signature_png
     document = endorsement_documents.render_endorsement(e.pk)
     assert document is not None and verify_pdf(document.pdf).valid and b"/Subtype /Image" in document.pdf
+
+
+def test_a_premium_change_of_a_policy_paid_in_instalments_is_refused_but_other_changes_are_not() -> None:
+    from huibao.billing.models import PremiumSchedule
+
+    policy = ef.covered_policy(quote_inputs={"term": "1y", "payment_mode": "monthly"})
+    assert PremiumSchedule.objects.filter(reference_id=policy.number).exists()
+    with pytest.raises(Conflict) as refused:
+        _request(policy, "sum_insured", {"sum_insured": "600000"})
+    assert refused.value.code == "instalments_not_rerateable" and not Endorsement.objects.exists()
+    assert _request(policy, "contact", {"phone": "13700007777"}).status == "requested"
+    assert endorsements.paid_for_policy(policy) == Decimal("26.67")  # the first instalment paid
