@@ -275,9 +275,6 @@ def _masked_change(kind: str, change: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-masked_change = _masked_change
-
-
 # --- request ------------------------------------------------------------------------------------
 
 
