@@ -10,17 +10,43 @@ class PolicyConfig(AppConfig):
         # Billing announces what happens to a policy's premium schedule under the kind "policy";
         # the lifecycle moves the policy (policy/services.py, "billing → lifecycle").
         from huibao.billing import services as billing
-        from huibao.policy import services
+        from huibao.policy import hub, lifecycle, notices, queue, services
 
         billing.instalment_overdue.register(services.OBJ_TYPE, services.on_instalment_overdue)
         billing.instalment_paid.register(services.OBJ_TYPE, services.on_instalment_paid)
         billing.schedule_lapsed.register(services.OBJ_TYPE, services.on_schedule_lapsed)
         billing.schedule_reinstated.register(services.OBJ_TYPE, services.on_schedule_reinstated)
 
-        # A premium delta paid applies its endorsement; the customer messages of servicing.
+        # The policy's own actions on the "what can I do" hub (policy/actions.py).
+        hub.register_policy_actions()
+        # The staff servicing queue's own sections (policy/queue.py).
+        queue.register_platform_sections()
+        # The customer's messages: premiums and the policy's status.
+        notices.register_templates()
+        billing.collection_failed.register(services.OBJ_TYPE, notices.on_collection_failed)
+        lifecycle.policy_status_changed.register(notices.on_status_changed)
+        # The daily jobs: the status sweep and the premium due reminders.
+        from huibao.jobs.registry import register_job
+        from huibao.policy import jobs
+
+        register_job(
+            "policy.statuses", jobs.update_statuses, order=jobs.STATUSES_ORDER, description="保单生效与满期"
+        )
+        register_job(
+            "policy.premium_due_reminders",
+            jobs.premium_due_reminders,
+            order=jobs.REMINDERS_ORDER,
+            description="分期保费到期提醒（到期前3天）",
+        )
+        register_job(
+            "policy.expire_endorsements",
+            jobs.expire_endorsements,
+            order=jobs.EXPIRE_ENDORSEMENTS_ORDER,
+            description="过期未确认或未补缴保费的批改申请",
+        )
+        # A premium delta paid applies its endorsement; the customer messages of endorsements.
         from huibao.payment.services import payment_paid
-        from huibao.policy import endorsements, jobs, notices
+        from huibao.policy import endorsement_notices, endorsements
 
         payment_paid.register(endorsements.REFERENCE_KIND, endorsements.on_endorsement_paid)
-        notices.register_templates()
-        jobs.register()
+        endorsement_notices.register_templates()
