@@ -46,7 +46,8 @@ class PolicyConfig(AppConfig):
         )
         # A premium delta paid applies its endorsement; the customer messages of endorsements.
         from huibao.payment.services import payment_paid
-        from huibao.policy import endorsement_notices, endorsements
+        from huibao.policy import endorsement_hub, endorsement_notices, endorsements
 
         payment_paid.register(endorsements.REFERENCE_KIND, endorsements.on_endorsement_paid)
         endorsement_notices.register_templates()
+        endorsement_hub.register()  # the "保单变更" action and the approvals queue section

@@ -155,6 +155,7 @@ def create_endorsement(
     "/policies/{public_id}/endorsements",
     response={200: list[EndorsementOut], **errors(404)},
     auth=django_auth,
+    url_name="policy_endorsements",
     summary="保单的批改记录",
 )
 def list_endorsements(request: HttpRequest, public_id: uuid.UUID) -> list[dict[str, Any]]:

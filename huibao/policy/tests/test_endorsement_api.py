@@ -245,3 +245,56 @@ def test_the_confirmation_page_asks_for_the_handwritten_signature_where_the_prod
     assert "data-signature-pad" in page and f.HOLDER_NAME in page
     refused = client.post(url + "confirm/", {"code": ef.code_to()})
     assert refused.status_code == 422 and "请投保人在签名框内手写签名" in refused.content.decode()
+
+
+def test_the_hub_offers_the_change_and_the_history_shows_it_with_the_data_version_at_a_date() -> None:
+    import datetime
+
+    import time_machine
+    from django.utils import timezone
+
+    policy = ef.covered_policy()
+    client = _client(policy.customer)
+    actions = client.get(f"/api/v1/policies/{policy.public_id}/actions").json()["actions"]
+    endorse = next(a for a in actions if a["key"] == "endorse")
+    assert endorse["url"] == f"/policy/mine/{policy.public_id}/changes/"
+    assert endorse["api_url"] == f"/api/v1/policies/{policy.public_id}/endorsements"
+    assert "保单变更" in client.get(f"/policy/mine/{policy.public_id}/").content.decode()
+    later = timezone.now() + datetime.timedelta(days=3)
+    with time_machine.travel(later):
+        e = endorsements.request_endorsement(
+            policy, "contact", {"phone": "13700007777"}, actor=policy.customer
+        )
+        ef.confirm(e, policy.customer)
+    history = client.get(
+        f"/api/v1/policies/{policy.public_id}/history?on={timezone.localdate(later):%Y-%m-%d}"
+    )
+    body = history.json()
+    kinds = [(t["kind"], t["title"]) for t in body["timeline"] if t["kind"] == "endorsement"]
+    assert kinds == [("endorsement", "申请联系方式变更"), ("endorsement", "联系方式变更生效")]
+    assert body["as_of"]["data_version"] == 2
+    before = client.get(
+        f"/api/v1/policies/{policy.public_id}/history?on={timezone.localdate():%Y-%m-%d}"
+    ).json()
+    assert before["as_of"]["data_version"] == 1
+    page = client.get(f"/policy/mine/{policy.public_id}/history/?on={timezone.localdate(later):%Y-%m-%d}")
+    assert "保单数据第2版" in page.content.decode()
+    # a lapsed policy offers no change
+    from huibao.policy.models import Policy
+
+    Policy.objects.filter(pk=policy.pk).update(status="lapsed")
+    actions = client.get(f"/api/v1/policies/{policy.public_id}/actions").json()["actions"]
+    assert "endorse" not in {a["key"] for a in actions}
+
+
+def test_the_servicing_queue_has_the_pending_approvals_for_approvers_only() -> None:
+    policy = ef.covered_policy(servicing=ef.with_approval("contact"))
+    e = endorsements.request_endorsement(policy, "contact", {"phone": "13700007777"}, actor=policy.customer)
+    ef.confirm(e, policy.customer)
+    roles = ["view_policy", "view_insurerdelivery"]
+    approver = f.staff_login(Client(), f.staff("approver", ["approve_endorsement", *roles]))
+    page = approver.get("/policy/staff/servicing/")
+    assert page.status_code == 200 and e.number in page.content.decode()
+    other = f.staff_login(Client(), f.staff("viewer", roles))
+    response = other.get("/policy/staff/servicing/")
+    assert response.status_code == 200 and e.number not in response.content.decode()
