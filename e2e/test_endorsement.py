@@ -1,6 +1,6 @@
-"""A customer changes the beneficiary of their policy on a phone: from the policy's changes page,
-the form (a bad share refused beside its field), the summary, the SMS code, and the applied
-change with the link to the signed endorsement PDF (批单)."""
+"""A customer changes the beneficiary of their policy on a phone: from the policy's hub to its
+changes page, the form (a bad share refused beside its field), the summary, the SMS code, and
+the applied change with the link to the signed endorsement PDF (批单)."""
 
 from __future__ import annotations
 
@@ -44,10 +44,14 @@ def test_a_customer_changes_a_beneficiary_on_a_phone(
     page = phone
     base = live_server.url
     changes = f"/policy/mine/{policy.public_id}/changes/"
-    page.goto(f"{base}/account/login/?next={changes}")
+    detail = f"/policy/mine/{policy.public_id}/"
+    page.goto(f"{base}/account/login/?next={detail}")
     page.locator("#id_phone").fill("13900006677")
     page.locator("#id_password").fill(PASSWORD)
     page.locator("form.account-form button[type=submit]").click()
+    # one tap from the policy: its "what can I do" hub
+    page.locator("[data-testid=actions] a[data-action=endorse]").click()
+    expect(page).to_have_url(f"{base}{changes}")
     # the changes the product allows, as buttons
     page.get_by_test_id("kind-beneficiaries").click()
     row = page.get_by_test_id("beneficiary-0")
