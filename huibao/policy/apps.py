@@ -42,7 +42,7 @@ class PolicyConfig(AppConfig):
             "policy.expire_endorsements",
             jobs.expire_endorsements,
             order=jobs.EXPIRE_ENDORSEMENTS_ORDER,
-            description="过期未确认或未补缴保费的批改申请",
+            description="endorsements unconfirmed or unpaid past their deadline",
         )
         # A premium delta paid applies its endorsement; the customer messages of endorsements.
         from huibao.payment.services import payment_paid

@@ -42,6 +42,7 @@ from huibao.core.fields import lookup_hash
 from huibao.core.masking import mask_email, mask_id_number, mask_name, mask_phone
 from huibao.core.states import check_transition
 from huibao.esign import handwriting
+from huibao.jobs.dates import cutoff
 from huibao.notification.services import notify
 from huibao.payment import services as payments
 from huibao.payment.models import Payment
@@ -863,16 +864,16 @@ def on_endorsement_paid(payment: Payment) -> None:
 
 
 def expire_unconfirmed(run_date: datetime.date, *, batch: int = 500) -> int:
-    """Endorsements still unconfirmed or unpaid past their deadline (before the end of
-    `run_date`): expired. Idempotent (an expired one is not open any more)."""
-    end = timezone.make_aware(
-        datetime.datetime.combine(run_date + datetime.timedelta(days=1), datetime.time())
-    )
+    """Endorsements still unconfirmed or unpaid past their deadline as of `run_date` (its last
+    instant for a past date, now for today: `jobs.dates.cutoff`): expired. Idempotent (an
+    expired one is not open any more); each one in its own transaction, so a run killed
+    half-way and run again expires the rest."""
+    end = cutoff(run_date)
     done = 0
     while True:
         ids = list(
             Endorsement.objects.filter(
-                status__in=(E.REQUESTED, E.AWAITING_CONFIRMATION, E.AWAITING_PAYMENT), confirm_by__lt=end
+                status__in=(E.REQUESTED, E.AWAITING_CONFIRMATION, E.AWAITING_PAYMENT), confirm_by__lte=end
             )
             .order_by("id")
             .values_list("number", flat=True)[:batch]

@@ -43,7 +43,7 @@ def premium_due_reminders(ctx: JobContext) -> None:
     ctx.progress(counts["reminded"])
 
 
-EXPIRE_ENDORSEMENTS_ORDER = 50
+EXPIRE_ENDORSEMENTS_ORDER = 400  # after the status sweep
 
 
 def expire_endorsements(ctx: JobContext) -> None:

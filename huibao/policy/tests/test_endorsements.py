@@ -383,6 +383,11 @@ def test_unconfirmed_changes_expire_after_the_deadline_once() -> None:
     assert endorsements.expire_unconfirmed(today) == 0
     later = today + datetime.timedelta(days=endorsements.CONFIRM_DAYS + 1)
     with time_machine.travel(later + datetime.timedelta(hours=12)):
+        # a catch-up for a date before the deadline expires nothing
+        assert (
+            endorsements.expire_unconfirmed(today + datetime.timedelta(days=endorsements.CONFIRM_DAYS - 1))
+            == 0
+        )
         assert endorsements.expire_unconfirmed(later) == 1
         assert endorsements.expire_unconfirmed(later) == 0  # run again: nothing more
     e.refresh_from_db()
