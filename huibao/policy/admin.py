@@ -19,7 +19,7 @@ from huibao.core.admin import ReadOnlyModelAdmin
 from huibao.core.masking import mask_name
 from huibao.policy import delivery as delivery_service
 from huibao.policy import rules
-from huibao.policy.models import InsurerDelivery, NpsResponse, Policy
+from huibao.policy.models import Endorsement, InsurerDelivery, NpsResponse, Policy
 from huibao.policy.states import Channel, DeliveryStatus
 
 
@@ -248,3 +248,42 @@ def nps_report(queryset: QuerySet[NpsResponse]) -> dict[str, Any]:
         "by_product": _summaries(queryset, "product_id", products),
         "by_channel": _summaries(queryset, "channel", channels),
     }
+
+
+@admin.register(Endorsement)
+class EndorsementAdmin(ReadOnlyModelAdmin):
+    """The endorsements (批改), read-only: changes are decided on the approval page
+    (/policy/staff/endorsements/) or the API, never edited here. The requested change and the
+    values it replaced are encrypted and not shown."""
+
+    list_display = (
+        "number",
+        "kind",
+        "status",
+        "premium_delta",
+        "needs_approval",
+        "requested_at",
+        "effective_at",
+    )
+    list_filter = ("status", "kind", "needs_approval")
+    search_fields = ("number",)
+    search_help_text = _("按批单号搜索")
+    date_hierarchy = "requested_at"
+    fields = (
+        "number",
+        "kind",
+        "status",
+        "version",
+        "needs_approval",
+        "old_premium",
+        "new_premium",
+        "premium_delta",
+        "payment_ref",
+        "refund_ref",
+        "requested_at",
+        "confirm_by",
+        "confirmed_at",
+        "decided_at",
+        "decision_reason",
+        "effective_at",
+    )

@@ -242,7 +242,7 @@ class PolicyActionsOut(Schema):
 
 class TimelineEventOut(Schema):
     at: datetime
-    kind: str = Field(description="issued | status | audit (servicing features add theirs)")
+    kind: str = Field(description="issued | status | audit | endorsement (servicing features add theirs)")
     title: str
     detail: str
     status: PolicyStatus | None = Field(description="the status after the event, if it moved")
@@ -255,6 +255,7 @@ class AsOfOut(Schema):
     status_label: str
     existed: bool
     covered: bool = Field(description="the policy covered the insured at the end of that day")
+    data_version: int | None = Field(None, description="the policy data version then (1 as issued)")
 
 
 class PolicyHistoryOut(Schema):
@@ -337,6 +338,7 @@ def get_policy_history(
             "status_label": as_of.status_label,
             "existed": as_of.existed,
             "covered": as_of.covered,
+            "data_version": as_of.data_version,
         },
     }
 

@@ -38,3 +38,16 @@ class PolicyConfig(AppConfig):
             order=300,
             description="reminders of the instalments due in three days",
         )
+        register_job(
+            "policy.expire_endorsements",
+            jobs.expire_endorsements,
+            order=jobs.EXPIRE_ENDORSEMENTS_ORDER,
+            description="endorsements unconfirmed or unpaid past their deadline",
+        )
+        # A premium delta paid applies its endorsement; the customer messages of endorsements.
+        from huibao.payment.services import payment_paid
+        from huibao.policy import endorsement_hub, endorsement_notices, endorsements
+
+        payment_paid.register(endorsements.REFERENCE_KIND, endorsements.on_endorsement_paid)
+        endorsement_notices.register_templates()
+        endorsement_hub.register()  # the "保单变更" action and the approvals queue section

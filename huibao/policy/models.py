@@ -20,12 +20,23 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from huibao.catalog.servicing import EndorsementKind
 from huibao.core.fields import EncryptedTextField
 from huibao.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
-from huibao.policy.states import BeneficiaryMode, DeliveryStatus, PartyRole, PolicyStatus, Relation
+from huibao.policy.states import (
+    OPEN_ENDORSEMENT_STATUSES,
+    BeneficiaryMode,
+    DeliveryStatus,
+    EndorsementStatus,
+    PartyRole,
+    PolicyStatus,
+    Relation,
+)
 
 __all__ = [
     "DeliveryStatus",
+    "Endorsement",
+    "EndorsementStatus",
     "InsurerAckReceipt",
     "InsurerDelivery",
     "NpsResponse",
@@ -35,6 +46,7 @@ __all__ = [
     "PolicyParty",
     "PolicyStatus",
     "PolicyStatusChange",
+    "PolicyVersion",
 ]
 
 
@@ -58,6 +70,10 @@ class Policy(models.Model):
     )
     product_version = models.ForeignKey("catalog.ProductVersion", on_delete=models.PROTECT, related_name="+")
     plan = models.ForeignKey("catalog.Plan", on_delete=models.PROTECT, related_name="+")
+    # The rating quote the premium was priced by: endorsements re-rate from it.
+    quote = models.ForeignKey(
+        "rating.Quote", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     customer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="policies"
     )
@@ -152,6 +168,7 @@ class PolicyParty(models.Model):
     relation = models.CharField(max_length=8, choices=Relation.choices, default=Relation.SELF)
     phone = EncryptedTextField(context="policy.party_phone", blank=True)
     email = EncryptedTextField(context="policy.party_email", blank=True)
+    address = EncryptedTextField(context="policy.party_address", blank=True)
     occupation = models.CharField(max_length=40, blank=True)
     occupation_class = models.PositiveSmallIntegerField(null=True, blank=True)
 
@@ -293,3 +310,100 @@ class InsurerAckReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connector}:{self.notify_id} {self.outcome}"
+
+
+class Endorsement(models.Model):
+    """A change to an issued policy (批改), numbered per policy (`<policy number>-E01`, …) under
+    the policy's row lock. At most one is open per policy (the partial unique constraint). The
+    requested change and the values it replaces are JSON, encrypted (they hold ID numbers and
+    phones); `version` is the policy data version it produced once applied."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    number = models.CharField(_("批单号"), max_length=48, unique=True)
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="endorsements")
+    sequence = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=24, choices=[(k.value, k.value) for k in EndorsementKind])
+    status = models.CharField(
+        max_length=24, choices=EndorsementStatus.choices, default=EndorsementStatus.REQUESTED
+    )
+    version = models.PositiveIntegerField(null=True, blank=True)
+    changes = EncryptedTextField(context="policy.endorsement_changes")
+    previous = EncryptedTextField(context="policy.endorsement_previous")
+    needs_approval = models.BooleanField(default=False)
+    old_premium = _money()
+    new_premium = _money()
+    premium_delta = _money(default=0)
+    quote = models.ForeignKey(
+        "rating.Quote", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    payment_ref = models.CharField(max_length=64, blank=True, default="")
+    refund_ref = models.CharField(max_length=64, blank=True, default="")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    requested_at = models.DateTimeField()
+    confirm_by = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The holder's handwritten signature (PNG, base64) where the product confirms changes as it
+    # signs applications (`same_as_application` with a handwritten signature).
+    signature_png = EncryptedTextField(context="policy.endorsement_signature", blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.CharField(max_length=200, blank=True, default="")
+    effective_at = models.DateTimeField(null=True, blank=True)
+    document = models.ForeignKey(
+        "esign.SignedDocument", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["policy_id", "sequence"]
+        verbose_name = _("批改")
+        verbose_name_plural = _("批改")
+        permissions = [("approve_endorsement", "可审核批改")]
+        indexes = [models.Index(fields=["status", "confirm_by"])]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "sequence"], name="endorsement_sequence_unique"),
+            models.UniqueConstraint(
+                fields=["policy", "version"],
+                condition=Q(version__isnull=False),
+                name="endorsement_version_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["policy"],
+                condition=Q(status__in=sorted(OPEN_ENDORSEMENT_STATUSES)),
+                name="endorsement_one_open_per_policy",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=EndorsementStatus.values), name="endorsement_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class PolicyVersion(models.Model):
+    """The policy's data from `valid_from` on: version 1 as issued (written when first needed),
+    then one per applied endorsement. The snapshot (parties, beneficiaries, plan, sum insured,
+    premium) is JSON, encrypted."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    valid_from = models.DateTimeField()
+    endorsement = models.OneToOneField(
+        Endorsement, on_delete=models.PROTECT, null=True, blank=True, related_name="produced"
+    )
+    snapshot = EncryptedTextField(context="policy.version_snapshot")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["policy_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "number"], name="policy_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy_id} v{self.number}"

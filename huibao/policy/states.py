@@ -118,3 +118,47 @@ class Channel(models.TextChoices):
 class PartyRole(models.TextChoices):
     HOLDER = "holder", _("投保人")
     INSURED = "insured", _("被保险人")
+
+
+# --- endorsements (批改/保全) ------------------------------------------------------------------
+class EndorsementStatus(models.TextChoices):
+    """An endorsement's life::
+
+    requested ──code sent──▶ awaiting_confirmation ──code right──▶ [pending_approval ──staff──▶]
+        approved ──[premium to pay: awaiting_payment ──paid──▶] applied
+    pending_approval ──staff──▶ rejected; open ones ──customer──▶ withdrawn;
+    unconfirmed or unpaid after N days ──sweep──▶ expired
+    """
+
+    REQUESTED = "requested", _("待确认")
+    AWAITING_CONFIRMATION = "awaiting_confirmation", _("待短信确认")
+    PENDING_APPROVAL = "pending_approval", _("待审核")
+    APPROVED = "approved", _("审核通过")
+    AWAITING_PAYMENT = "awaiting_payment", _("待补缴保费")
+    APPLIED = "applied", _("已生效")
+    REJECTED = "rejected", _("未通过")
+    WITHDRAWN = "withdrawn", _("已撤销")
+    EXPIRED = "expired", _("已过期")
+
+
+E = EndorsementStatus
+ENDORSEMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    E.REQUESTED: frozenset({E.AWAITING_CONFIRMATION, E.WITHDRAWN, E.EXPIRED}),
+    E.AWAITING_CONFIRMATION: frozenset(
+        {E.AWAITING_CONFIRMATION, E.PENDING_APPROVAL, E.APPROVED, E.WITHDRAWN, E.EXPIRED}
+    ),
+    E.PENDING_APPROVAL: frozenset({E.APPROVED, E.REJECTED, E.WITHDRAWN}),
+    E.APPROVED: frozenset({E.AWAITING_PAYMENT, E.APPLIED}),
+    E.AWAITING_PAYMENT: frozenset({E.APPLIED, E.WITHDRAWN, E.EXPIRED}),
+    E.APPLIED: frozenset(),
+    E.REJECTED: frozenset(),
+    E.WITHDRAWN: frozenset(),
+    E.EXPIRED: frozenset(),
+}
+OPEN_ENDORSEMENT_STATUSES = frozenset(
+    {E.REQUESTED, E.AWAITING_CONFIRMATION, E.PENDING_APPROVAL, E.APPROVED, E.AWAITING_PAYMENT}
+)
+# Open ones the customer may still withdraw (not once approved and being applied).
+WITHDRAWABLE_STATUSES = frozenset(
+    {E.REQUESTED, E.AWAITING_CONFIRMATION, E.PENDING_APPROVAL, E.AWAITING_PAYMENT}
+)

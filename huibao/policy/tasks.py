@@ -27,6 +27,15 @@ def render_epolicy_task(policy_id: int) -> str | None:
 
 
 @task
+def render_endorsement_task(endorsement_id: int) -> str | None:
+    """Renders and signs the 批单 of an applied endorsement (idempotent)."""
+    from huibao.policy.endorsement_documents import render_endorsement
+
+    document = render_endorsement(endorsement_id)
+    return str(document.public_id) if document is not None else None
+
+
+@task
 def deliver_policy(delivery_id: int) -> str:
     """One attempt to send a policy to its insurer; schedules the next one where it can."""
     from huibao.policy import delivery
@@ -69,6 +78,7 @@ def update_policy_statuses() -> dict[str, int]:
 __all__ = [
     "deliver_policy",
     "recover_issuance",
+    "render_endorsement_task",
     "render_epolicy_task",
     "retry_due_deliveries",
     "update_policy_statuses",
