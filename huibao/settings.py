@@ -39,6 +39,7 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 INSTALLED_APPS = [
     "huibao.core",
     "huibao.notification",
+    "huibao.jobs",
     "huibao.account",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -176,6 +177,11 @@ TASKS = {
 RQ_QUEUES = {"default": {"URL": env_str("RQ_URL", REDIS_URL or "redis://127.0.0.1:6379/0")}}
 if TASKS["default"]["BACKEND"] == "django_tasks_rq.RQBackend":
     INSTALLED_APPS.append("django_rq")  # its `rqworker` command
+
+# --- Daily jobs (huibao.jobs; docs/deploy.md "Daily jobs") -----------------------------------
+JOBS_DAILY_AT = env_str("JOBS_DAILY_AT", "00:30")  # local time the scheduler starts the daily run
+JOBS_STALE_AFTER = 600  # seconds without a heartbeat after which a running job is resumed elsewhere
+JOBS_CATCH_UP_MAX_DAYS = 31  # catch-up goes back at most this many days
 
 # --- Accounts -------------------------------------------------------------------------------
 AUTH_USER_MODEL = "account.User"

@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from huibao.billing import rules
@@ -264,9 +265,13 @@ def create_schedule(
     line: str = "",
     mandate: PaymentMandate | None = None,
     grace_overrides: Mapping[str, int] | None = None,
+    grace_days: int | None = None,
 ) -> PremiumSchedule:
     """The premium schedule of a year starting on `start`; the first instalment is the one paid
-    at checkout (`first_payment_ref`). Idempotent per reference. Runs in the caller's transaction."""
+    at checkout (`first_payment_ref`). Idempotent per reference. Runs in the caller's transaction.
+
+    `grace_days`: the grace period the reference's own terms state (the policy passes its
+    product version's); None for the line's default (`rules.grace_days`)."""
     existing = PremiumSchedule.objects.filter(
         reference_kind=reference_kind, reference_id=str(reference_id)
     ).first()
@@ -280,7 +285,7 @@ def create_schedule(
         mode=mode,
         line=line,
         total=sum((p.amount for p in planned), Decimal(0)),
-        grace_days=rules.grace_days(line, grace_overrides),
+        grace_days=grace_days if grace_days is not None else rules.grace_days(line, grace_overrides),
         mandate=mandate,
         status=ScheduleStatus.COMPLETED if len(planned) == 1 else ScheduleStatus.ACTIVE,
     )
@@ -454,7 +459,13 @@ def mark_overdue(today: datetime.date) -> int:
 
 def lapse_after_grace(today: datetime.date) -> int:
     """Active schedules with an instalment unpaid past its grace period lapse (on `today`)."""
-    earliest = today - datetime.timedelta(days=min(rules.DEFAULT_GRACE_DAYS, rules.LONG_GRACE_DAYS))
+    # The shortest grace of any active schedule (a product may state its own, shorter than the
+    # line's default) bounds which unpaid instalments can lapse a schedule today.
+    active = PremiumSchedule.objects.filter(status=ScheduleStatus.ACTIVE)
+    shortest = active.aggregate(m=Min("grace_days"))["m"]
+    if shortest is None:
+        return 0
+    earliest = today - datetime.timedelta(days=shortest)
     candidates = (
         Instalment.objects.filter(
             status__in=UNPAID_STATUSES, due_on__lt=earliest, schedule__status=ScheduleStatus.ACTIVE

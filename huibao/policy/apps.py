@@ -7,8 +7,12 @@ class PolicyConfig(AppConfig):
     verbose_name = "Policy"
 
     def ready(self) -> None:
-        # Billing announces what happens to a policy's premium schedule under the kind "policy".
-        from huibao.billing.services import schedule_lapsed
-        from huibao.policy.services import OBJ_TYPE, on_schedule_lapsed
+        # Billing announces what happens to a policy's premium schedule under the kind "policy";
+        # the lifecycle moves the policy (policy/services.py, "billing → lifecycle").
+        from huibao.billing import services as billing
+        from huibao.policy import services
 
-        schedule_lapsed.register(OBJ_TYPE, on_schedule_lapsed)
+        billing.instalment_overdue.register(services.OBJ_TYPE, services.on_instalment_overdue)
+        billing.instalment_paid.register(services.OBJ_TYPE, services.on_instalment_paid)
+        billing.schedule_lapsed.register(services.OBJ_TYPE, services.on_schedule_lapsed)
+        billing.schedule_reinstated.register(services.OBJ_TYPE, services.on_schedule_reinstated)

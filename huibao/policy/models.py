@@ -34,6 +34,7 @@ __all__ = [
     "PolicyNumberSequence",
     "PolicyParty",
     "PolicyStatus",
+    "PolicyStatusChange",
 ]
 
 
@@ -61,7 +62,7 @@ class Policy(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="policies"
     )
     channel = models.CharField(max_length=16)
-    status = models.CharField(max_length=16, choices=PolicyStatus.choices, default=PolicyStatus.PENDING_START)
+    status = models.CharField(max_length=24, choices=PolicyStatus.choices, default=PolicyStatus.PENDING_START)
     holder_name = models.CharField(max_length=30)
     holder_id_hash = models.CharField(max_length=64, db_index=True)
     insured_name = models.CharField(max_length=30)
@@ -104,6 +105,37 @@ class Policy(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+
+class PolicyStatusChange(models.Model):
+    """One move of a policy's status (`lifecycle.transition`), in the order they took effect:
+    the history page and `lifecycle.policy_state_at` read these rows. The first one of a policy
+    is its issuance (`from_status` empty, reason "issued")."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=24, blank=True, default="")
+    to_status = models.CharField(max_length=24, choices=PolicyStatus.choices)
+    # A short code: issued, start, expiry, instalment_overdue, overdue_paid, grace_over,
+    # reinstated, cooling_off_cancellation, surrender, termination…
+    reason = models.CharField(max_length=40)
+    note = models.CharField(max_length=200, blank=True, default="")
+    at = models.DateTimeField()  # when it took effect
+    actor = models.CharField(max_length=64, blank=True, default="")  # who made it (a label)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("保单状态变更")
+        verbose_name_plural = _("保单状态变更")
+        indexes = [models.Index(fields=["policy", "at"], name="policy_status_change_at")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(to_status__in=PolicyStatus.values), name="policy_status_change_to_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy_id} {self.from_status or '-'} → {self.to_status} ({self.reason})"
 
 
 class PolicyParty(models.Model):

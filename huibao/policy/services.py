@@ -6,7 +6,8 @@ policy never imports the application. The caller holds the application's row loc
 or repeated calls issue each item once (the one-to-one `Policy.item` is the last guard), takes
 numbers from `PolicyNumberSequence` under row
 locks taken in insurer order (no deadlock between bundles of several insurers), writes the
-policy, its parties and beneficiaries (one insert per table for all the items), its insurer
+policy, its parties, beneficiaries and first status-history row (one insert per table for all
+the items), its insurer
 delivery and the audit entry, and — only after commit — enqueues the e-policy
 rendering and the delivery to the insurer. A crash after commit loses at most those tasks, which
 `recover_issuance` finds again.
@@ -28,18 +29,21 @@ from django.utils import timezone
 
 from huibao.billing import rules as billing_rules
 from huibao.billing import services as billing
-from huibao.billing.services import ScheduleEvent
+from huibao.billing.models import Instalment
+from huibao.billing.services import InstalmentEvent, ScheduleEvent
+from huibao.billing.states import UNPAID_STATUSES
 from huibao.catalog.documents import coverages_of_plans, is_frozen, version_documents
-from huibao.catalog.models import Coverage, Insurer
+from huibao.catalog.models import Coverage, Insurer, ProductVersion
+from huibao.catalog.servicing import servicing_rules
 from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from huibao.core.hooks import Hook
-from huibao.core.states import check_transition
 from huibao.core.validators import text_problem
-from huibao.policy import rules
+from huibao.policy import lifecycle, rules
 from huibao.policy import schedule as schedule_mod
 from huibao.policy.connector import connector_for
 from huibao.policy.issuance import IssuanceRequest, ItemToIssue
+from huibao.policy.lifecycle import Reason
 from huibao.policy.models import (
     InsurerDelivery,
     NpsResponse,
@@ -47,8 +51,9 @@ from huibao.policy.models import (
     PolicyBeneficiary,
     PolicyNumberSequence,
     PolicyParty,
+    PolicyStatusChange,
 )
-from huibao.policy.states import POLICY_TRANSITIONS, PartyRole, PolicyStatus, Relation
+from huibao.policy.states import PartyRole, PolicyStatus, Relation
 
 logger = logging.getLogger(__name__)
 
@@ -272,6 +277,16 @@ def _issue_item(
     return policy, delivery
 
 
+def grace_days_of(version: ProductVersion) -> int | None:
+    """The grace period (宽限期, days) the version's servicing document states; None when it
+    states none, and billing's default for the product line applies (60 days for long-term life
+    and health, 30 otherwise — what the catalog's defaults describe)."""
+    document = version.servicing or {}
+    if "grace_days" not in document:
+        return None
+    return servicing_rules(document).grace_days
+
+
 def _start_premium_schedule(
     policy: Policy, item: ItemToIssue, *, payment_ref: str, paid_at: datetime.datetime
 ) -> None:
@@ -290,18 +305,106 @@ def _start_premium_schedule(
         first_payment_ref=payment_ref or policy.number,
         paid_at=paid_at,
         line=policy.product_version.product.line,
+        grace_days=grace_days_of(policy.product_version),
+    )
+
+
+# --- billing → lifecycle -------------------------------------------------------------------------
+#
+# Billing announces what happens to a policy's premium schedule under the kind "policy" (its
+# reference id is the policy number); each listener runs in billing's transaction, locks the
+# policy and moves it through `lifecycle.transition`. An event that does not apply to the
+# policy's status (a second overdue instalment while already in grace, a paid instalment of a
+# policy in force) changes nothing, so a re-run of billing's day moves nothing twice.
+#
+#   instalment_overdue   in_force | reinstated → in_grace      (instalment_overdue)
+#   instalment_paid      in_grace → in_force, once nothing else is overdue (overdue_paid) — also
+#                        for a policy reinstated before: the history keeps the reinstatement
+#   schedule_lapsed      in_grace → lapsed                     (grace_over)
+#   schedule_reinstated  lapsed → reinstated                   (reinstated)
+
+BILLING_ACTOR = "billing"
+
+
+def _locked_by_number(number: str) -> Policy | None:
+    return Policy.objects.select_for_update().filter(number=number).first()
+
+
+def _day_start(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def on_instalment_overdue(event: InstalmentEvent) -> None:
+    """An instalment is unpaid after its due date: the policy is in its grace period from the
+    day after the due date."""
+    policy = _locked_by_number(event.reference_id)
+    if policy is None or policy.status not in (PolicyStatus.IN_FORCE, PolicyStatus.REINSTATED):
+        return
+    lifecycle.transition(
+        policy,
+        PolicyStatus.IN_GRACE,
+        reason=Reason.INSTALMENT_OVERDUE,
+        actor=BILLING_ACTOR,
+        at=_day_start(event.due_on + datetime.timedelta(days=1)),
+        detail={"instalment": event.number, "due_on": event.due_on, "amount": event.amount},
+    )
+
+
+def on_instalment_paid(event: InstalmentEvent) -> None:
+    """An instalment is paid: a policy in grace with no other instalment overdue is in force."""
+    policy = _locked_by_number(event.reference_id)
+    if policy is None or policy.status != PolicyStatus.IN_GRACE:
+        return
+    today = timezone.localdate()
+    still_overdue = Instalment.objects.filter(
+        schedule__public_id=event.schedule, status__in=UNPAID_STATUSES, due_on__lt=today
+    ).exists()
+    if still_overdue:
+        return
+    lifecycle.transition(
+        policy,
+        PolicyStatus.IN_FORCE,
+        reason=Reason.OVERDUE_PAID,
+        actor=BILLING_ACTOR,
+        detail={"instalment": event.number, "amount": event.amount},
     )
 
 
 def on_schedule_lapsed(event: ScheduleEvent) -> None:
-    """Billing's lapse of a policy's premium schedule (grace period over). Recorded in the audit
-    chain; moving the policy to lapsed belongs to the policy lifecycle (issue 10, item 1)."""
-    audit.record(
-        "policy.premium_lapsed",
-        OBJ_TYPE,
-        event.reference_id,
-        actor=SYSTEM,
-        after={"schedule": event.schedule, "lapsed_on": event.on},
+    """The grace period is over with premiums unpaid: the policy lapses (效力中止) on the day
+    billing lapsed its schedule. A policy billing never reported overdue passes through its
+    grace period first, so the history says why."""
+    policy = _locked_by_number(event.reference_id)
+    if policy is None:
+        return
+    at = _day_start(event.on)
+    if policy.status in (PolicyStatus.IN_FORCE, PolicyStatus.REINSTATED):
+        lifecycle.transition(
+            policy, PolicyStatus.IN_GRACE, reason=Reason.INSTALMENT_OVERDUE, actor=BILLING_ACTOR, at=at
+        )
+    if policy.status != PolicyStatus.IN_GRACE:
+        return
+    lifecycle.transition(
+        policy,
+        PolicyStatus.LAPSED,
+        reason=Reason.GRACE_OVER,
+        actor=BILLING_ACTOR,
+        at=at,
+        detail={"schedule": event.schedule, "lapsed_on": event.on},
+    )
+
+
+def on_schedule_reinstated(event: ScheduleEvent) -> None:
+    """Everything owed is paid within the reinstatement period: the policy is reinstated."""
+    policy = _locked_by_number(event.reference_id)
+    if policy is None or policy.status != PolicyStatus.LAPSED:
+        return
+    lifecycle.transition(
+        policy,
+        PolicyStatus.REINSTATED,
+        reason=Reason.REINSTATED,
+        actor=BILLING_ACTOR,
+        detail={"schedule": event.schedule, "reinstated_on": event.on},
     )
 
 
@@ -341,15 +444,18 @@ def _issue_policies(request: IssuanceRequest, now: datetime.datetime) -> list[Po
         sequences = {insurer.pk: _locked_sequence(insurer, year) for insurer in insurers}
         parties: list[PolicyParty] = []
         beneficiaries: list[PolicyBeneficiary] = []
+        histories: list[PolicyStatusChange] = []
         for item in todo:
             policy, delivery = _issue_item(
                 request, item, sequence=sequences[item.product_version.product.insurer_id], now=now
             )
             parties.extend(_parties(policy, request, item))
             beneficiaries.extend(_beneficiaries(policy, request, item))
+            histories.append(lifecycle.issued_change(policy, at=now))
             _enqueue_after_commit(policy.pk, delivery.pk)
             policies.append(policy)
         PolicyParty.objects.bulk_create(parties)
+        PolicyStatusChange.objects.bulk_create(histories)
         if beneficiaries:
             PolicyBeneficiary.objects.bulk_create(beneficiaries)
     policies.sort(key=lambda p: (positions.get(p.item_id, 0), p.pk))
@@ -413,42 +519,38 @@ def recover_issuance(now: datetime.datetime | None = None) -> dict[str, Any]:
 # --- statuses ----------------------------------------------------------------------------------
 
 
-def _move(policy: Policy, target: str, *, actor: Any = SYSTEM) -> None:
-    check_transition(POLICY_TRANSITIONS, policy.status, target, what="policy")
-    before = policy.status
-    policy.status = target
-    policy.save(update_fields=["status"])
-    audit.record(
-        f"policy.{target}",
-        OBJ_TYPE,
-        policy.number,
-        actor=actor,
-        before={"status": before},
-        after={"status": target},
-    )
+# Statuses that end when the policy's term does (a lapsed one too: nothing is left to reinstate).
+ENDING_STATUSES = (
+    PolicyStatus.IN_FORCE,
+    PolicyStatus.IN_GRACE,
+    PolicyStatus.REINSTATED,
+    PolicyStatus.LAPSED,
+)
 
 
 def update_policy_statuses(now: datetime.datetime | None = None) -> dict[str, int]:
-    """Sweep: policies whose start has come are in force, those past their end expired."""
+    """Sweep: policies whose start has come are in force (at their `effective_at`), those past
+    their end expired (at their `expires_at`) — in force, in grace, reinstated or lapsed.
+    Idempotent: each policy is re-read under its lock and moved only if it still should be."""
     now = now or timezone.now()
     counts = {"in_force": 0, "expired": 0}
     starting = Policy.objects.filter(status=PolicyStatus.PENDING_START, effective_at__lte=now)
-    ending = Policy.objects.filter(
-        status__in=[PolicyStatus.PENDING_START, PolicyStatus.IN_FORCE],
-        expires_at__isnull=False,
-        expires_at__lte=now,
-    )
     for pk in list(starting.values_list("pk", flat=True)):
         with transaction.atomic():
-            policy = Policy.objects.select_for_update().get(pk=pk)
+            policy = lifecycle.lock_policy(pk)
             if policy.status == PolicyStatus.PENDING_START and policy.effective_at <= now:
-                _move(policy, PolicyStatus.IN_FORCE)
+                lifecycle.transition(
+                    policy, PolicyStatus.IN_FORCE, reason=Reason.START, actor=SYSTEM, at=policy.effective_at
+                )
                 counts["in_force"] += 1
+    ending = Policy.objects.filter(status__in=ENDING_STATUSES, expires_at__isnull=False, expires_at__lte=now)
     for pk in list(ending.values_list("pk", flat=True)):
         with transaction.atomic():
-            policy = Policy.objects.select_for_update().get(pk=pk)
-            if policy.status == PolicyStatus.IN_FORCE and policy.expires_at and policy.expires_at <= now:
-                _move(policy, PolicyStatus.EXPIRED)
+            policy = lifecycle.lock_policy(pk)
+            if policy.status in ENDING_STATUSES and policy.expires_at and policy.expires_at <= now:
+                lifecycle.transition(
+                    policy, PolicyStatus.EXPIRED, reason=Reason.EXPIRY, actor=SYSTEM, at=policy.expires_at
+                )
                 counts["expired"] += 1
     return counts
 

@@ -1,11 +1,25 @@
 """Policy and insurer-delivery statuses, and the transition tables every status change goes through.
 
-Policy::
+Policy (`POLICY_TRANSITIONS`; every move through `huibao.policy.lifecycle.transition`)::
 
     pending_start ──effective_at reached──▶ in_force ──expires_at reached──▶ expired
-          └──────────────┬────────────────────┘
-                         ▼
-                     cancelled (surrender / cooling-off cancellation, by servicing)
+         │                                   │  ▲
+         │            instalment overdue ────┘  │ overdue paid (nothing else overdue)
+         │                    ▼                 │
+         │                 in_grace ────────────┘      in_grace ──end reached──▶ expired
+         │                    │ grace over (billing lapses the schedule)
+         │                    ▼
+         │                 lapsed (已失效/中止) ──premiums owed paid──▶ reinstated
+         │                    │                                         │ overdue again ──▶ in_grace
+         │                    └──end reached──▶ expired                 └──end reached──▶ expired
+         │
+         ├── cooling-off cancellation (pending_start, in_force) ──▶ cancelled_cooling_off
+         ├── surrender (in_force, in_grace, lapsed: cash value, reinstated) ──▶ surrendered
+         └── termination (any open status: rescission, death claim…) ──▶ terminated
+
+    expired, cancelled_cooling_off, surrendered and terminated are final. A policy covers the
+    insured in `COVERED_STATUSES` (in_force, in_grace, reinstated); `LIVE_POLICY_STATUSES` adds
+    pending_start (it will cover: counts towards aggregate limits).
 
 Insurer delivery (承保信息回传)::
 
@@ -23,20 +37,36 @@ from django.utils.translation import gettext_lazy as _
 
 
 class PolicyStatus(models.TextChoices):
-    IN_FORCE = "in_force", _("保障中")
     PENDING_START = "pending_start", _("待生效")
-    CANCELLED = "cancelled", _("已退保")
+    IN_FORCE = "in_force", _("保障中")
+    IN_GRACE = "in_grace", _("宽限期")
+    LAPSED = "lapsed", _("已失效（中止）")
+    REINSTATED = "reinstated", _("已复效")
     EXPIRED = "expired", _("已满期")
+    CANCELLED_COOLING_OFF = "cancelled_cooling_off", _("犹豫期退保")
+    SURRENDERED = "surrendered", _("已退保")
+    TERMINATED = "terminated", _("已终止")
 
 
 P = PolicyStatus
 POLICY_TRANSITIONS: dict[str, frozenset[str]] = {
-    P.PENDING_START: frozenset({P.IN_FORCE, P.CANCELLED}),
-    P.IN_FORCE: frozenset({P.EXPIRED, P.CANCELLED}),
-    P.CANCELLED: frozenset(),
+    P.PENDING_START: frozenset({P.IN_FORCE, P.CANCELLED_COOLING_OFF, P.TERMINATED}),
+    P.IN_FORCE: frozenset({P.IN_GRACE, P.EXPIRED, P.CANCELLED_COOLING_OFF, P.SURRENDERED, P.TERMINATED}),
+    P.IN_GRACE: frozenset({P.IN_FORCE, P.LAPSED, P.SURRENDERED, P.TERMINATED, P.EXPIRED}),
+    # surrendered from lapsed: the cash value is paid out
+    P.LAPSED: frozenset({P.REINSTATED, P.TERMINATED, P.SURRENDERED, P.EXPIRED}),
+    # the cooling-off period is long over when a policy is reinstated
+    P.REINSTATED: frozenset({P.IN_GRACE, P.EXPIRED, P.SURRENDERED, P.TERMINATED}),
     P.EXPIRED: frozenset(),
+    P.CANCELLED_COOLING_OFF: frozenset(),
+    P.SURRENDERED: frozenset(),
+    P.TERMINATED: frozenset(),
 }
-LIVE_POLICY_STATUSES = frozenset({P.PENDING_START, P.IN_FORCE})
+FINAL_POLICY_STATUSES = frozenset(s for s, targets in POLICY_TRANSITIONS.items() if not targets)
+# The policy covers the insured.
+COVERED_STATUSES = frozenset({P.IN_FORCE, P.IN_GRACE, P.REINSTATED})
+# Will cover or covers: what aggregate limits per insured person count.
+LIVE_POLICY_STATUSES = frozenset({P.PENDING_START}) | COVERED_STATUSES
 
 
 class DeliveryStatus(models.TextChoices):

@@ -193,7 +193,9 @@ def _describe_policy(number: str, step: str, after: Mapping[str, Any]) -> tuple[
             details.append(f"保存至：{after['retention_until']}")
         premium = after.get("premium")
         return f"出单：保单号{number}" + (f"，保费{format_money(premium)}" if premium else ""), details
-    if step in PolicyStatus.values:
+    if step == "status_changed" and after.get("status") in PolicyStatus.values:
+        return f"保单{number}：{_label(PolicyStatus, after['status'])}", []
+    if step in PolicyStatus.values:  # entries written before the lifecycle (policy.<status>)
         return f"保单{number}：{_label(PolicyStatus, step)}", []
     return f"保单{number}：{step}", []
 

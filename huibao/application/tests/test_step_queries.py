@@ -58,7 +58,9 @@ MAX_QUERIES = {
     "clause_confirm_next": 8,
     "sign": 13,
     "pay": 12,
-    "notify": 19,  # 23 this morning; the policy's own party rows (one INSERT) came with the layering
+    # 23 this morning; the policy's own party rows (one INSERT) came with the layering, its first
+    # status-history row (one INSERT for all the items) with the lifecycle
+    "notify": 20,
     "detail": 10,
 }
 

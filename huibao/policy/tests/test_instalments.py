@@ -91,14 +91,23 @@ def test_annual_policy_has_no_schedule_and_keeps_its_epolicy() -> None:
 
 def test_a_lapse_is_recorded_on_the_policy() -> None:
     from huibao.billing import services as billing
+    from huibao.policy import services
+    from huibao.policy.models import PolicyStatusChange
+    from huibao.policy.states import PolicyStatus
 
-    # given: an issued monthly policy
+    # given: an issued monthly policy, in force
     user = f.customer()
     policy = f.issue(_monthly_app(user, status=ApplicationStatus.AWAITING_PAYMENT))[0]
+    services.update_policy_statuses(policy.effective_at)
     schedule = PremiumSchedule.objects.get(reference_id=policy.number)
     # when: the second instalment stays unpaid past the 60 days of grace
     day = schedule.instalments.get(number=2).due_on + datetime.timedelta(days=61)
     assert billing.lapse_after_grace(day) == 1
-    # then: the policy's listener recorded it
-    entry = AuditEntry.objects.get(action="policy.premium_lapsed", object_id=policy.number)
-    assert entry.after["lapsed_on"] == day.isoformat()
+    # then: the policy's listener moved it (through its grace period) to lapsed, on that day
+    policy.refresh_from_db()
+    assert policy.status == PolicyStatus.LAPSED
+    change = PolicyStatusChange.objects.filter(policy=policy).last()
+    assert change is not None and change.reason == "grace_over"
+    assert timezone.localtime(change.at).date() == day
+    entry = AuditEntry.objects.filter(action="policy.status_changed", object_id=policy.number).last()
+    assert entry is not None and entry.after["lapsed_on"] == day.isoformat()

@@ -192,5 +192,6 @@ def test_status_sweep_starts_and_ends_policies() -> None:
     assert policy.expires_at is not None
     assert services.update_policy_statuses(policy.expires_at)["expired"] == 1
     assert Policy.objects.get(pk=policy.pk).status == PolicyStatus.EXPIRED
-    actions = set(AuditEntry.objects.filter(object_id=policy.number).values_list("action", flat=True))
-    assert {"policy.in_force", "policy.expired"} <= actions
+    entries = AuditEntry.objects.filter(object_id=policy.number, action="policy.status_changed")
+    moves = [e.after["status"] for e in entries.order_by("id")]
+    assert moves == [PolicyStatus.IN_FORCE, PolicyStatus.EXPIRED]

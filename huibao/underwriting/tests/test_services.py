@@ -161,7 +161,7 @@ def test_a_child_over_the_aggregate_death_limit_is_declined_counting_live_polici
     # given: a 5-year-old with ¥150,000 death cover in force and ¥80,000 cancelled
     child = f.Insured(birth=f.years_ago(5), relation="child", name="王小小")
     f.policy_in_force(child, 150_000)
-    f.policy_in_force(child, 80_000, status=PolicyStatus.CANCELLED)
+    f.policy_in_force(child, 80_000, status=PolicyStatus.SURRENDERED)
     app = f.application([(version, child, 100_000, 300)])
 
     # when
