@@ -11,8 +11,10 @@ class PolicyConfig(AppConfig):
         # the lifecycle moves the policy (policy/services.py, "billing → lifecycle").
         from huibao.billing import services as billing
         from huibao.policy import services
+        from huibao.policy.messages import register_messages
 
         billing.instalment_overdue.register(services.OBJ_TYPE, services.on_instalment_overdue)
         billing.instalment_paid.register(services.OBJ_TYPE, services.on_instalment_paid)
         billing.schedule_lapsed.register(services.OBJ_TYPE, services.on_schedule_lapsed)
         billing.schedule_reinstated.register(services.OBJ_TYPE, services.on_schedule_reinstated)
+        register_messages()

@@ -332,3 +332,36 @@ def refund_quote(rule: CancellationRule, figures: PolicyFigures, request_date: d
     if rule.fee_fixed:
         lines.append(line)
     return _finish(kind, str(method), paid, lines, left, days=days, term=term)
+
+
+# --- where the refund goes -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RefundSource:
+    """A payment that paid for the policy: `available` is what of it may go back to this policy
+    (its share for this policy, less what was already refunded of it)."""
+
+    key: str
+    available: Decimal
+    paid_at: datetime.datetime
+
+
+def allocate_refund(amount: Decimal, sources: list[RefundSource]) -> list[tuple[str, Decimal]]:
+    """Splits a refund over the payments that paid for the policy, latest payment first (the
+    cover earned so far used the earliest premiums), each up to what is available of it. Raises
+    ValueError when the sources do not cover the amount (the caller refuses the refund)."""
+    left = to_fen(amount)
+    if left < 0:
+        raise ValueError("a refund is never negative")
+    parts: list[tuple[str, Decimal]] = []
+    for source in sorted(sources, key=lambda s: (s.paid_at, s.key), reverse=True):
+        if left <= 0:
+            break
+        take = min(left, to_fen(source.available))
+        if take > 0:
+            parts.append((source.key, take))
+            left -= take
+    if left > 0:
+        raise ValueError(f"the payments cover {to_fen(amount) - left} of a refund of {to_fen(amount)}")
+    return parts

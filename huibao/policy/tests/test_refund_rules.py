@@ -234,3 +234,26 @@ def test_default_rule_is_pro_rata_less_a_quarter() -> None:
         "basis_text": "本保单已缴纳的保费合计",
         "params": {"paid": "365.00"},
     }
+
+
+# --- allocation ------------------------------------------------------------------------------
+
+
+def _source(key: str, available: str, day: int) -> rr.RefundSource:
+    return rr.RefundSource(key, M(available), datetime.datetime(2026, 1, day, tzinfo=datetime.UTC))
+
+
+def test_refund_goes_to_the_latest_payments_first_each_capped() -> None:
+    sources = [_source("checkout", "100.00", 1), _source("inst2", "100.00", 2), _source("inst3", "100.00", 3)]
+    assert rr.allocate_refund(M("152.05"), sources) == [("inst3", M("100.00")), ("inst2", M("52.05"))]
+    assert rr.allocate_refund(M("300.00"), sources) == [
+        ("inst3", M("100.00")),
+        ("inst2", M("100.00")),
+        ("checkout", M("100.00")),
+    ]
+    assert rr.allocate_refund(M("0.00"), sources) == []
+
+
+def test_refund_larger_than_the_payments_is_refused() -> None:
+    with pytest.raises(ValueError):
+        rr.allocate_refund(M("300.01"), [_source("checkout", "300.00", 1)])
