@@ -396,71 +396,80 @@ def confirm(
     current = Cancellation.objects.select_related("policy").get(pk=cancellation.pk)
     if current.status in CANCELLATION_CONFIRMED_STATUSES:
         return current
-    if current.status != S.AWAITING_CONFIRMATION:
-        raise Conflict(
-            "请先获取短信验证码",
-            code="code_not_sent",
-            errors=[FieldError("code", "not_sent", "请先获取短信验证码")],
-        )
-    try:
-        accounts.require_code(holder_phone(current.policy), "servicing", code)
-    except CodeError:
-        # A concurrent confirmation used the code: it is confirmed, the answer is the same.
-        again = Cancellation.objects.get(pk=cancellation.pk)
-        if again.status in CANCELLATION_CONFIRMED_STATUSES:
-            return again
-        raise
     now = now or timezone.now()
     on = timezone.localdate(now)
+    wrong_code: CodeError | None = None
     with transaction.atomic(), audit.batched():
+        # The locks first (the policy's, then the cancellation's, as a request takes them): a
+        # second confirmation waits here and then finds the first one's result.
         policy = lifecycle.lock_policy(current.policy_id)
         locked = Cancellation.objects.select_for_update().get(pk=cancellation.pk)
         locked.policy = policy
         if locked.status in CANCELLATION_CONFIRMED_STATUSES:
             return locked
-        if locked.status != S.AWAITING_CONFIRMATION:
+        if locked.status == S.WITHDRAWN:
             raise Conflict("该退保申请已撤回", code="withdrawn")
-        result = quote(policy, on=on)
-        sources = refund_sources(policy)
-        refundable = sum((s.available for s in sources), Decimal("0.00"))
-        if result.amount > refundable:
-            message = f"退款金额{result.amount}元超过本保单可退的已缴保费{refundable}元，请联系客服"
-            raise RefundExceedsPaid(message, errors=[FieldError("amount", "exceeds_paid", message)])
-        parts = refund_rules.allocate_refund(result.amount, sources)
-        _quote_onto(locked, result, on)
-        locked.confirmed_at = now
-        locked.insurer_connector = connector_for(policy.insurer.code)
-        locked.insurer_next_attempt_at = now
-        change = lifecycle.transition(
-            policy,
-            _target(result.kind),
-            reason=Reason.COOLING_OFF_CANCELLATION
-            if result.kind == CancellationKind.COOLING_OFF
-            else Reason.SURRENDER,
-            actor=user,
-            at=now,
-            detail={"cancellation": str(locked.public_id), "refund": result.amount},
-        )
-        schedule = billing.cancel_schedule(POLICY_KIND, policy.number, on)
-        _move(
-            locked,
-            S.CONFIRMED,
-            actor=user,
-            method=result.method,
-            lines=result.lines_json(),
-            status_change=change.pk,
-            instalments_cancelled=list(schedule.cancelled),
-        )
-        CancellationRefund.objects.bulk_create(
-            CancellationRefund(cancellation=locked, payment_id=int(key), amount=amount)
-            for key, amount in parts
-        )
-        _tell_customer(policy, locked, "policy.cancellation_confirmed", "confirmed")
-        if not parts:  # nothing to give back
-            locked.completed_at = now
-            _move(locked, S.COMPLETED, actor=user)
-        _enqueue(locked.pk, refund=bool(parts))
+        if locked.status != S.AWAITING_CONFIRMATION:
+            raise Conflict(
+                "请先获取短信验证码",
+                code="code_not_sent",
+                errors=[FieldError("code", "not_sent", "请先获取短信验证码")],
+            )
+        try:
+            accounts.require_code(holder_phone(policy), "servicing", code)
+        except CodeError as exc:
+            # Committed as it is: the wrong try counts (nothing else was changed).
+            wrong_code = exc
+        else:
+            _confirm_locked(locked, policy, user=user, now=now, on=on)
+    if wrong_code is not None:
+        raise wrong_code
     return locked
+
+
+def _confirm_locked(
+    locked: Cancellation, policy: Policy, *, user: Any, now: datetime.datetime, on: datetime.date
+) -> None:
+    """Cancels the locked policy for the locked cancellation whose code was right."""
+    result = quote(policy, on=on)
+    sources = refund_sources(policy)
+    refundable = sum((s.available for s in sources), Decimal("0.00"))
+    if result.amount > refundable:
+        message = f"退款金额{result.amount}元超过本保单可退的已缴保费{refundable}元，请联系客服"
+        raise RefundExceedsPaid(message, errors=[FieldError("amount", "exceeds_paid", message)])
+    parts = refund_rules.allocate_refund(result.amount, sources)
+    _quote_onto(locked, result, on)
+    locked.confirmed_at = now
+    locked.insurer_connector = connector_for(policy.insurer.code)
+    locked.insurer_next_attempt_at = now
+    change = lifecycle.transition(
+        policy,
+        _target(result.kind),
+        reason=Reason.COOLING_OFF_CANCELLATION
+        if result.kind == CancellationKind.COOLING_OFF
+        else Reason.SURRENDER,
+        actor=user,
+        at=now,
+        detail={"cancellation": str(locked.public_id), "refund": result.amount},
+    )
+    schedule = billing.cancel_schedule(POLICY_KIND, policy.number, on)
+    _move(
+        locked,
+        S.CONFIRMED,
+        actor=user,
+        method=result.method,
+        lines=result.lines_json(),
+        status_change=change.pk,
+        instalments_cancelled=list(schedule.cancelled),
+    )
+    CancellationRefund.objects.bulk_create(
+        CancellationRefund(cancellation=locked, payment_id=int(key), amount=amount) for key, amount in parts
+    )
+    _tell_customer(policy, locked, "policy.cancellation_confirmed", "confirmed")
+    if not parts:  # nothing to give back
+        locked.completed_at = now
+        _move(locked, S.COMPLETED, actor=user)
+    _enqueue(locked.pk, refund=bool(parts))
 
 
 # --- refund --------------------------------------------------------------------------------------

@@ -284,7 +284,7 @@ def test_a_policy_not_live_is_refused() -> None:
 
 
 def test_method_none_after_cooling_off_is_refused_with_the_products_text() -> None:
-    user, p = policy(servicing={"cancellation": {"method": "none", "refusal": "本产品犹豫期后不得退保"}})
+    _user, p = policy(servicing={"cancellation": {"method": "none", "refusal": "本产品犹豫期后不得退保"}})
     with cf.at(datetime.date(2026, 4, 1)), pytest.raises(NotCancellable) as exc:
         svc.quote(p)
     assert exc.value.message == "本产品犹豫期后不得退保" and exc.value.code == "cancellation_not_allowed"
