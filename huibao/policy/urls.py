@@ -1,6 +1,6 @@
 from django.urls import path
 
-from huibao.policy.web import views
+from huibao.policy.web import cancel, views
 
 app_name = "policy"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("mine/", views.mine, name="mine"),
     path("mine/<uuid:public_id>/", views.detail, name="detail"),
     path("mine/<uuid:public_id>/epolicy.pdf", views.epolicy_pdf, name="epolicy"),
+    path("mine/<uuid:public_id>/cancel/", cancel.cancel, name="cancel"),
     path("nps/<uuid:public_id>/", views.nps, name="nps"),
     path("insurer/ack/<slug:connector>/", views.insurer_ack, name="insurer_ack"),
 ]

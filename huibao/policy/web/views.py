@@ -20,6 +20,7 @@ from huibao.core.errors import DomainError, NotFound
 from huibao.policy import delivery, documents, presenters, selectors, services
 from huibao.policy.connector import ACK
 from huibao.policy.limits import UPLOAD_LIMIT, VERIFY_LIMIT, over_limit
+from huibao.policy.states import LIVE_POLICY_STATUSES
 from huibao.policy.web.forms import LookupForm, NpsForm, UploadForm
 
 # --- public verification -------------------------------------------------------------------------
@@ -100,6 +101,7 @@ def mine(request: HttpRequest) -> HttpResponse:
     schedules = billing_selectors.schedules_for("policy", [p["number"] for p in policies])
     for p in policies:
         p["billing"] = schedules.get(p["number"])
+        p["cancellable"] = p["status"] in LIVE_POLICY_STATUSES
     return render(request, "policy/pages/mine.html", {"policies": policies})
 
 
