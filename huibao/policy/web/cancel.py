@@ -83,6 +83,7 @@ def cancel(request: HttpRequest, public_id: Any) -> HttpResponse:
             _errors_onto(code_form, exc)
             status = exc.http_status if exc.http_status >= 400 else 422
     current = service.open_cancellation(policy)
+    pending = current is not None and current.status in CANCELLATION_PENDING_STATUSES
     context: dict[str, Any] = {
         "policy": presenters.card(policy),
         "reason_form": reason_form,
@@ -90,20 +91,32 @@ def cancel(request: HttpRequest, public_id: Any) -> HttpResponse:
         "cancellation": None,
         "quote": None,
         "refusal": "",
+        "done": current is not None and not pending,
+        "pending": pending,
+        "awaiting_code": current is not None and current.status == "awaiting_confirmation",
+        "phone": "",
+        "shown": [],
+        "shown_kind": "",
+        "shown_total": "",
     }
     if current is not None:
-        context["cancellation"] = cancel_presenters.cancellation_view(current, service.refunds_of(current))
-        context["pending"] = current.status in CANCELLATION_PENDING_STATUSES
-        context["awaiting_code"] = current.status == "awaiting_confirmation"
+        view = cancel_presenters.cancellation_view(current, service.refunds_of(current))
+        context.update(cancellation=view, shown=view["lines"], shown_kind=view["kind_label"])
+        context["shown_total"] = view["amount_display"]
         try:
             context["phone"] = mask_phone(service.holder_phone(policy))
         except DomainError:
-            context["phone"] = ""
-    if current is None or current.status in CANCELLATION_PENDING_STATUSES:
+            pass
+    if current is None or pending:
         try:
-            context["quote"] = cancel_presenters.quote_view(service.quote(policy))
+            quote = cancel_presenters.quote_view(service.quote(policy))
         except DomainError as exc:
             context["refusal"] = exc.message
+        else:
+            context["quote"] = quote
             if current is None:
-                status = max(status, 200)
+                context.update(
+                    shown=quote["lines"], shown_kind=quote["kind_label"], shown_total=quote["amount_display"]
+                )
+    context["show_reason_form"] = bool(context["quote"]) and not context["awaiting_code"]
     return render(request, "policy/pages/cancel.html", context, status=status)
