@@ -415,23 +415,42 @@ def confirm(
                 code="code_not_sent",
                 errors=[FieldError("code", "not_sent", "请先获取短信验证码")],
             )
-        try:
-            accounts.require_code(holder_phone(policy), "servicing", code)
-        except CodeError as exc:
-            # Committed as it is: the wrong try counts (nothing else was changed).
-            wrong_code = exc
+        result = quote(policy, on=on)
+        if (str(result.kind), result.amount) != (locked.kind, locked.amount):
+            # The quote shown is not today's (the request was made another day): the customer
+            # sees the new one first; the code is not used.
+            _quote_onto(locked, result, on)
+            locked.save()
+            message = f"退款金额已按今天重新计算为{result.amount}元，请查看明细后再确认"
+            changed: DomainError | None = Conflict(
+                message, code="quote_changed", errors=[FieldError("amount", "quote_changed", message)]
+            )
         else:
-            _confirm_locked(locked, policy, user=user, now=now, on=on)
+            changed = None
+            try:
+                accounts.require_code(holder_phone(policy), "servicing", code)
+            except CodeError as exc:
+                # Committed as it is: the wrong try counts (nothing else was changed).
+                wrong_code = exc
+            else:
+                _confirm_locked(locked, policy, result, user=user, now=now, on=on)
+    if changed is not None:
+        raise changed
     if wrong_code is not None:
         raise wrong_code
     return locked
 
 
 def _confirm_locked(
-    locked: Cancellation, policy: Policy, *, user: Any, now: datetime.datetime, on: datetime.date
+    locked: Cancellation,
+    policy: Policy,
+    result: RefundQuote,
+    *,
+    user: Any,
+    now: datetime.datetime,
+    on: datetime.date,
 ) -> None:
     """Cancels the locked policy for the locked cancellation whose code was right."""
-    result = quote(policy, on=on)
     sources = refund_sources(policy)
     refundable = sum((s.available for s in sources), Decimal("0.00"))
     if result.amount > refundable:

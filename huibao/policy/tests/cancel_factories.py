@@ -27,8 +27,8 @@ TZ = timezone.get_default_timezone()
 HOLDER_PHONE = "13900001111"  # the applicant's phone of `factories.application`
 
 
-def at(d: datetime.date, hour: int = 10) -> time_machine.travel:
-    return time_machine.travel(datetime.datetime(d.year, d.month, d.day, hour, tzinfo=TZ), tick=False)
+def at(d: datetime.date, hour: int = 10, minute: int = 0) -> time_machine.travel:
+    return time_machine.travel(datetime.datetime(d.year, d.month, d.day, hour, minute, tzinfo=TZ), tick=False)
 
 
 def paid_policies(

@@ -13,6 +13,7 @@ from django.test import Client
 from huibao.account.errors import CodeInvalid
 from huibao.billing.models import PremiumSchedule
 from huibao.billing.states import InstalmentStatus, ScheduleStatus
+from huibao.core.errors import Conflict
 from huibao.core.models import AuditEntry
 from huibao.notification.models import OutboxMessage
 from huibao.payment.models import Payment, Refund
@@ -341,3 +342,24 @@ def test_a_bad_reason_names_the_field(reason: str, text: str, field: str) -> Non
         svc.request_cancellation(p, user=user, reason=reason, reason_text=text)
     assert exc.value.errors[0].field == field
     assert not Cancellation.objects.exists()
+
+
+def test_a_quote_of_another_day_is_shown_again_before_confirming() -> None:
+    # given: requested on the last day of cooling-off (everything back), confirmed the day after
+    user, p = policy(premium="365.00")
+    with cf.at(datetime.date(2026, 3, 16), hour=23, minute=58):
+        services.update_policy_statuses()
+        c = svc.request_cancellation(p, user=user, reason="no_longer_needed")
+        code = cf.sms_code()
+    with cf.at(datetime.date(2026, 3, 17), hour=0, minute=1):
+        with pytest.raises(Conflict) as exc:
+            svc.confirm(c, user=user, code=code)
+        # then: refused with the new amount, nothing cancelled, the code still good
+        assert exc.value.code == "quote_changed" and "261.75" in exc.value.message
+        c.refresh_from_db()
+        assert c.kind == "surrender" and c.amount == D("261.75")
+        assert c.status == CancellationStatus.AWAITING_CONFIRMATION
+        p.refresh_from_db()
+        assert p.status == PolicyStatus.IN_FORCE
+        confirmed = svc.confirm(c, user=user, code=code)
+    assert confirmed.status == CancellationStatus.CONFIRMED and confirmed.amount == D("261.75")

@@ -183,7 +183,7 @@ def test_api_refusals_use_the_error_shape_and_are_owner_only() -> None:
 
 def test_openapi_lists_the_cancellation_statuses() -> None:
     schema = Client().get("/api/openapi.json").json()
-    assert f"/api/v1/policies/{{public_id}}/cancellations/{{cancellation_id}}/confirmation" in schema["paths"]
+    assert "/api/v1/policies/{public_id}/cancellations/{cancellation_id}/confirmation" in schema["paths"]
     text = json.dumps(schema["components"]["schemas"], ensure_ascii=False)
     for status in CancellationStatus.values:
         assert f'"{status}"' in text

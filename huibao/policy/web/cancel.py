@@ -4,6 +4,7 @@ refund's status. One address, by the cancellation's state; thin: forms and use-c
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -103,10 +104,8 @@ def cancel(request: HttpRequest, public_id: Any) -> HttpResponse:
         view = cancel_presenters.cancellation_view(current, service.refunds_of(current))
         context.update(cancellation=view, shown=view["lines"], shown_kind=view["kind_label"])
         context["shown_total"] = view["amount_display"]
-        try:
+        with contextlib.suppress(DomainError):
             context["phone"] = mask_phone(service.holder_phone(policy))
-        except DomainError:
-            pass
     if current is None or pending:
         try:
             quote = cancel_presenters.quote_view(service.quote(policy))
