@@ -18,3 +18,13 @@ class PolicyConfig(AppConfig):
         billing.schedule_lapsed.register(services.OBJ_TYPE, services.on_schedule_lapsed)
         billing.schedule_reinstated.register(services.OBJ_TYPE, services.on_schedule_reinstated)
         register_messages()
+
+        from huibao.jobs.registry import register_job
+        from huibao.policy.cancellation import insurer_notices_job
+
+        register_job(
+            "policy.cancellation_insurer_notices",
+            insurer_notices_job,
+            order=80,
+            description="退保信息回传：补发未被保险公司接收的退保通知",
+        )

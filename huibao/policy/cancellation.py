@@ -44,6 +44,7 @@ from huibao.core.audit import json_safe
 from huibao.core.errors import Conflict, DomainError, FieldError, NotFound, ValidationFailed
 from huibao.core.money import to_fen
 from huibao.core.states import check_transition
+from huibao.jobs.registry import JobContext
 from huibao.notification.services import notify
 from huibao.payment import services as payments
 from huibao.payment.models import Payment
@@ -711,3 +712,18 @@ def cancellation_for_customer(user: Any, public_id: Any) -> Cancellation:
     if found is None:
         raise NotFound("退保申请不存在", code="cancellation_not_found")
     return found
+
+
+def insurer_notices_job(ctx: JobContext) -> None:
+    """Daily job `policy.cancellation_insurer_notices`: every notice due (catch-up of what the
+    sweep has not sent). Resumable (cursor: the last cancellation tried); run again, it sends
+    nothing twice (a notice taken by the insurer is never sent again)."""
+    now = timezone.now()
+    start = int(ctx.cursor or 0)
+    ids = sorted(pk for pk in due_insurer_notices(now) if pk > start)
+    for done, pk in enumerate(ids, start=1):
+        ctx.check_stop()
+        with transaction.atomic():
+            notify_insurer(pk, now=now)
+            ctx.save_cursor(pk)
+        ctx.progress(done, len(ids))

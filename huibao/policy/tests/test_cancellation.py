@@ -363,3 +363,35 @@ def test_a_quote_of_another_day_is_shown_again_before_confirming() -> None:
         assert p.status == PolicyStatus.IN_FORCE
         confirmed = svc.confirm(c, user=user, code=code)
     assert confirmed.status == CancellationStatus.CONFIRMED and confirmed.amount == D("261.75")
+
+
+def test_the_daily_job_sends_the_notices_due_once() -> None:
+    from huibao.jobs.registry import JobContext, get_job
+    from huibao.policy import delivery
+
+    user, p = policy()
+    with cf.at(ISSUED):
+        delivery.deliver(p.delivery.pk)
+    c = cancel(user, p, datetime.date(2026, 3, 5))
+    Cancellation.objects.filter(pk=c.pk).update(
+        insurer_next_attempt_at=datetime.datetime(2026, 3, 5, tzinfo=cf.TZ)
+    )
+    cursors: list[object] = []
+
+    def run() -> None:
+        ctx = JobContext(
+            job="policy.cancellation_insurer_notices",
+            run_date=datetime.date(2026, 3, 6),
+            cursor=None,
+            _save=cursors.append,
+            _progress=lambda done, total: None,
+        )
+        with cf.at(datetime.date(2026, 3, 6)):
+            get_job("policy.cancellation_insurer_notices").fn(ctx)
+
+    run()
+    c.refresh_from_db()
+    assert c.insurer_notified_at is not None and c.insurer_attempts == 1 and cursors == [c.pk]
+    run()  # again for the same date: nothing sent twice
+    c.refresh_from_db()
+    assert c.insurer_attempts == 1 and cursors == [c.pk]
