@@ -96,6 +96,7 @@ def _out(c: Cancellation) -> dict[str, Any]:
     "/policies/{public_id}/cancellation-quote",
     response={200: QuoteOut, **errors(404, 409)},
     auth=django_auth,
+    url_name="policy_cancellation_quote",
     summary="退保试算（不保存，逐项说明）",
 )
 def get_quote(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:

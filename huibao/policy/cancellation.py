@@ -33,6 +33,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from huibao.account import services as accounts
 from huibao.account.errors import CodeError
@@ -50,6 +51,7 @@ from huibao.payment import services as payments
 from huibao.payment.models import Payment
 from huibao.payment.states import PaymentStatus, RefundStatus
 from huibao.policy import lifecycle, refund_rules, rules
+from huibao.policy.actions import register_action
 from huibao.policy.connector import connector_for, get_connector
 from huibao.policy.errors import DeliveryFailed, InvalidAck, NotCancellable, RefundExceedsPaid
 from huibao.policy.lifecycle import Reason
@@ -727,3 +729,24 @@ def insurer_notices_job(ctx: JobContext) -> None:
             notify_insurer(pk, now=now)
             ctx.save_cursor(pk)
         ctx.progress(done, len(ids))
+
+
+# --- the "what can I do" hub -------------------------------------------------------------------
+
+
+def cancellable(policy: Policy, user: Any = None) -> bool:
+    """Whether to offer 退保 on the policy (the page says why when the product refuses)."""
+    return policy.status in LIVE_POLICY_STATUSES
+
+
+def register_cancel_action() -> None:
+    register_action(
+        "cancel",
+        label=gettext_lazy("退保"),
+        url_name="policy:cancel",
+        order=300,
+        available=cancellable,
+        icon="cancel",
+        group="servicing",
+        api_url_name="api:policy_cancellation_quote",
+    )

@@ -214,3 +214,22 @@ def test_staff_see_the_refund_status_and_retry_a_failed_refund(monkeypatch: pyte
     viewer = f.staff_login(Client(), f.staff("viewer", ["view_cancellation"]))
     viewer.post(changelist, {"action": "retry_refund", "_selected_action": [c.pk]})
     assert "retry_refund" not in viewer.get(changelist).content.decode()
+
+
+def test_the_policy_page_offers_cancellation_until_the_policy_is_cancelled() -> None:
+    from huibao.policy.actions import actions_for
+
+    client, user, policy = owned()
+    url = reverse("policy:cancel", args=[policy.public_id])
+    detail = client.get(reverse("policy:detail", args=[policy.public_id])).content.decode()
+    assert f'href="{url}"' in detail
+    assert "cancel" in [a.key for a in actions_for(policy, user)]
+    api = client.get(f"/api/v1/policies/{policy.public_id}/actions").json()
+    assert any(a.get("key") == "cancel" for a in (api if isinstance(api, list) else api.get("actions", [])))
+    with cf.at(DAY):
+        c = svc.request_cancellation(policy, user=user, reason="no_longer_needed")
+        svc.confirm(c, user=user, code=cf.sms_code())
+    policy.refresh_from_db()
+    assert "cancel" not in [a.key for a in actions_for(policy, user)]
+    mine = client.get(reverse("policy:mine")).content.decode()
+    assert 'data-testid="cancel-entry"' not in mine
