@@ -25,10 +25,15 @@ class PolicyConfig(AppConfig):
         register_messages()
 
         from huibao.jobs.registry import register_job
-        from huibao.policy.cancellation import insurer_notices_job, register_cancel_action
+        from huibao.policy.cancellation import (
+            insurer_notices_job,
+            register_cancel_action,
+            register_queue_section,
+        )
 
-        # 退保 on the hub (policy/cancellation.py).
+        # 退保 on the hub and in the staff servicing queue (policy/cancellation.py).
         register_cancel_action()
+        register_queue_section()
 
         register_job(
             "policy.cancellation_insurer_notices",

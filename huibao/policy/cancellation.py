@@ -750,3 +750,44 @@ def register_cancel_action() -> None:
         group="servicing",
         api_url_name="api:policy_cancellation_quote",
     )
+
+
+# --- the staff servicing queue -------------------------------------------------------------------
+
+QUEUE_LIMIT = 100
+
+
+def _needing_attention() -> Any:
+    from django.db.models import Q
+
+    return Cancellation.objects.filter(
+        Q(status=S.REFUND_FAILED)
+        | Q(
+            status__in=sorted(CANCELLATION_CONFIRMED_STATUSES),
+            insurer_notified_at__isnull=True,
+            insurer_next_attempt_at__isnull=True,
+        )
+    )
+
+
+def attention_rows(user: Any) -> list[Cancellation]:
+    """Cancellations a person must look at: a refund failed, or the insurer never took the notice."""
+    return list(_needing_attention().select_related("policy__insurer").order_by("-updated_at")[:QUEUE_LIMIT])
+
+
+def attention_count(user: Any) -> int:
+    return int(_needing_attention().count())
+
+
+def register_queue_section() -> None:
+    from huibao.policy.queue import register_queue_section as register
+
+    register(
+        "cancellations",
+        label=gettext_lazy("退款失败或未通知保险公司的退保"),
+        order=35,
+        rows=attention_rows,
+        count=attention_count,
+        template="policy/staff/partials/cancellations.html",
+        permission="policy.view_cancellation",
+    )

@@ -17,5 +17,10 @@ urlpatterns = [
     path("staff/servicing/", staff.servicing, name="staff_servicing"),
     path("staff/servicing/messages/<uuid:public_id>/resend/", staff.resend, name="staff_resend"),
     path("staff/servicing/deliveries/<int:pk>/retry/", staff.retry_delivery, name="staff_retry_delivery"),
+    path(
+        "staff/servicing/cancellations/<uuid:public_id>/retry/",
+        cancel.staff_retry,
+        name="staff_cancellation_retry",
+    ),
     path("insurer/ack/<slug:connector>/", views.insurer_ack, name="insurer_ack"),
 ]

@@ -233,3 +233,33 @@ def test_the_policy_page_offers_cancellation_until_the_policy_is_cancelled() -> 
     assert "cancel" not in [a.key for a in actions_for(policy, user)]
     mine = client.get(reverse("policy:mine")).content.decode()
     assert 'data-testid="cancel-entry"' not in mine
+
+
+def test_the_servicing_queue_lists_a_failed_refund_and_retries_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    _client, user, policy = owned()
+    provider = get_provider("sandbox")
+    original = provider.refund
+    monkeypatch.setattr(provider, "refund", lambda payment, amount: RefundResult(False, "", "bank down"))
+    with cf.at(DAY):
+        c = svc.request_cancellation(policy, user=user, reason="no_longer_needed")
+        c = svc.confirm(c, user=user, code=cf.sms_code())
+        svc.refund(c.pk)
+    monkeypatch.setattr(provider, "refund", original)
+    ops = f.staff_login(
+        Client(), f.staff("queue", ["view_policy", "view_cancellation", "change_cancellation"])
+    )
+    page = ops.get(reverse("policy:staff_servicing")).content.decode()
+    assert 'data-testid="cancellation-row"' in page and policy.number in page
+    response = ops.post(reverse("policy:staff_cancellation_retry", args=[c.public_id]))
+    assert response.status_code == 302
+    c.refresh_from_db()
+    assert c.status == CancellationStatus.COMPLETED
+    # a viewer of the queue without the cancellation permissions sees no such section
+    viewer = f.staff_login(Client(), f.staff("viewer2", ["view_policy"]))
+    assert (
+        'data-testid="cancellation-row"' not in viewer.get(reverse("policy:staff_servicing")).content.decode()
+    )
+    assert viewer.post(reverse("policy:staff_cancellation_retry", args=[c.public_id])).status_code in (
+        302,
+        403,
+    )

@@ -7,18 +7,22 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
+from huibao.account.access import staff_required
 from huibao.core.errors import DomainError, NotFound
 from huibao.core.masking import mask_phone
 from huibao.policy import cancel_presenters, presenters, selectors
 from huibao.policy import cancellation as service
-from huibao.policy.states import CANCELLATION_PENDING_STATUSES
+from huibao.policy.models import Cancellation
+from huibao.policy.states import CANCELLATION_PENDING_STATUSES, CancellationStatus
 from huibao.policy.web.forms import CancellationForm, CodeForm
 
 
@@ -119,3 +123,26 @@ def cancel(request: HttpRequest, public_id: Any) -> HttpResponse:
                 )
     context["show_reason_form"] = bool(context["quote"]) and not context["awaiting_code"]
     return render(request, "policy/pages/cancel.html", context, status=status)
+
+
+@never_cache
+@require_POST
+@staff_required(permission="policy.change_cancellation")
+def staff_retry(request: HttpRequest, public_id: Any) -> HttpResponse:
+    """The servicing queue's button: retries a failed refund, or tells the insurer now."""
+    found = Cancellation.objects.select_related("policy").filter(public_id=public_id).first()
+    if found is None:
+        raise Http404("退保申请不存在")
+    try:
+        if found.status == CancellationStatus.REFUND_FAILED:
+            status = service.retry_refund(found, actor=request.user)
+            messages.success(
+                request, gettext("已重试退款：%(status)s") % {"status": CancellationStatus(status).label}
+            )
+        elif service.notify_insurer(found.pk, force=True, actor=request.user):
+            messages.success(request, gettext("保险公司已接收退保通知。"))
+        else:
+            messages.error(request, gettext("保险公司仍未接收，请稍后再试。"))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return HttpResponseRedirect(reverse("policy:staff_servicing"))
