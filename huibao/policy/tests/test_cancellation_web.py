@@ -263,3 +263,15 @@ def test_the_servicing_queue_lists_a_failed_refund_and_retries_it(monkeypatch: p
         302,
         403,
     )
+
+
+def test_the_refund_is_explained_in_english_too() -> None:
+    from django.conf import settings
+
+    client, _user, policy = owned("365.00")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    with cf.at(datetime.date(2026, 3, 20)):
+        services.update_policy_statuses()
+        page = client.get(reverse("policy:cancel", args=[policy.public_id])).content.decode()
+    assert "Premium paid" in page and "Premium ¥365.00 × 19 days covered ÷ 365 days of cover" in page
+    assert "Unearned premium × 25%" in page
