@@ -10,8 +10,7 @@ class PolicyConfig(AppConfig):
         # Billing announces what happens to a policy's premium schedule under the kind "policy";
         # the lifecycle moves the policy (policy/services.py, "billing → lifecycle").
         from huibao.billing import services as billing
-        from huibao.policy import hub, queue, services
-        from huibao.policy.messages import register_messages
+        from huibao.policy import hub, lifecycle, notices, queue, services
 
         billing.instalment_overdue.register(services.OBJ_TYPE, services.on_instalment_overdue)
         billing.instalment_paid.register(services.OBJ_TYPE, services.on_instalment_paid)
@@ -22,22 +21,39 @@ class PolicyConfig(AppConfig):
         hub.register_policy_actions()
         # The staff servicing queue's own sections (policy/queue.py).
         queue.register_platform_sections()
-        register_messages()
-
+        # The customer's messages: premiums and the policy's status.
+        notices.register_templates()
+        billing.collection_failed.register(services.OBJ_TYPE, notices.on_collection_failed)
+        lifecycle.policy_status_changed.register(notices.on_status_changed)
+        # The daily jobs: the status sweep and the premium due reminders.
         from huibao.jobs.registry import register_job
+        from huibao.policy import jobs
+
+        register_job(
+            "policy.statuses", jobs.policy_statuses, order=100, description="policy starts and expiries"
+        )
+        register_job(
+            "policy.premium_due_reminders",
+            jobs.premium_due_reminders,
+            order=300,
+            description="reminders of the instalments due in three days",
+        )
+
+        # Cancellation (policy/cancellation.py): its customer messages, 退保 on the hub, its
+        # section of the staff servicing queue, and the catch-up of the notices to insurers.
         from huibao.policy.cancellation import (
             insurer_notices_job,
             register_cancel_action,
             register_queue_section,
         )
+        from huibao.policy.messages import register_messages
 
-        # 退保 on the hub and in the staff servicing queue (policy/cancellation.py).
+        register_messages()
         register_cancel_action()
         register_queue_section()
-
         register_job(
             "policy.cancellation_insurer_notices",
             insurer_notices_job,
             order=80,
-            description="退保信息回传：补发未被保险公司接收的退保通知",
+            description="insurer notices of cancellations not yet taken",
         )
