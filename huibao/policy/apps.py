@@ -54,6 +54,6 @@ class PolicyConfig(AppConfig):
         register_job(
             "policy.cancellation_insurer_notices",
             insurer_notices_job,
-            order=80,
+            order=400,
             description="insurer notices of cancellations not yet taken",
         )
