@@ -206,3 +206,15 @@ def test_lapsed_says_until_when_it_may_be_reinstated(monthly) -> None:
         and found[0].url == f"/policy/mine/{monthly.public_id}/premiums/reinstate/"
     )
     assert found[0].api_url == f"/api/v1/policies/{monthly.public_id}/reinstatement"
+
+
+def test_elder_mode_renders_the_history_and_authorisation_pages(client, monthly, owner) -> None:
+    client.force_login(owner)
+    client.cookies["elder_mode"] = "1"
+    for path in ("history/", "history/?on=2026-01-01", "mandate/"):
+        response = client.get(f"/policy/mine/{monthly.public_id}/{path}")
+        html = response.content.decode()
+        assert response.status_code == 200 and 'class="elder"' in html, path
+    # the answer for a day is content, not `.secondary` (which elder mode hides)
+    html = client.get(f"/policy/mine/{monthly.public_id}/history/?on=2026-01-01").content.decode()
+    assert 'data-testid="as-of"' in html and "保单尚未签发" in html
