@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from huibao.core.masking import mask_id_number, mask_name
 from huibao.core.money import format_cny
@@ -24,42 +23,6 @@ from huibao.policy.states import PartyRole, PolicyStatus, Relation
 
 def _local(value: datetime.datetime | None) -> datetime.datetime | None:
     return timezone.localtime(value) if value is not None else None
-
-
-# Why a policy's status changed (`PolicyStatusChange.reason`), as the history page says it.
-REASON_LABELS = {
-    "issued": _("出单"),
-    "start": _("保单生效"),
-    "expiry": _("保险期满"),
-    "instalment_overdue": _("保费逾期未缴，进入宽限期"),
-    "overdue_paid": _("逾期保费已缴清"),
-    "grace_over": _("宽限期满仍未缴费"),
-    "reinstated": _("缴清欠缴保费，保单复效"),
-    "cooling_off_cancellation": _("犹豫期内退保"),
-    "surrender": _("退保"),
-    "termination": _("合同终止"),
-}
-
-
-def reason_label(reason: str) -> str:
-    return str(REASON_LABELS.get(reason, reason))
-
-
-def history(policy: Policy) -> list[dict[str, Any]]:
-    """The policy's status changes, oldest first, for the history page and the API."""
-    return [
-        {
-            "at": _local(c.at),
-            "from_status": c.from_status,
-            "from_label": str(PolicyStatus(c.from_status).label) if c.from_status else "",
-            "to_status": c.to_status,
-            "to_label": str(PolicyStatus(c.to_status).label),
-            "reason": c.reason,
-            "reason_label": reason_label(c.reason),
-            "note": c.note,
-        }
-        for c in policy.status_changes.order_by("at", "id")
-    ]
 
 
 def status_label(policy: Policy) -> str:
