@@ -130,7 +130,8 @@ def revoke(policy: Policy, *, user: Any, request: HttpRequest | None = None) -> 
     automatically (they still fall due, and overdue ones start the grace period)."""
     with transaction.atomic():
         schedule = (
-            PremiumSchedule.objects.select_for_update()
+            # the schedule only: its mandate is the nullable side of the join
+            PremiumSchedule.objects.select_for_update(of=("self",))
             .filter(reference_kind=OBJ_TYPE, reference_id=policy.number)
             .select_related("mandate")
             .first()
