@@ -29,8 +29,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def owner(settings: Any, live_server: Any, tmp_path: Path) -> Any:
-    """The policy's owner; the gateway's notifications delivered at once to the live server."""
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    """The policy's owner; the gateway's pages at the live server's address."""
     settings.HUIBAO_PUBLIC_URL = live_server.url
     settings.VAR_DIR = tmp_path / "var"
     settings.HUIBAO_SIGNING_KEY_PASSPHRASE = ""
@@ -78,9 +77,12 @@ def no_horizontal_scroll(page: Page) -> None:
 
 
 def test_premiums_in_grace_on_a_phone_and_pay_now(
-    live_server: Any, phone: Page, owner: Any, screenshot_dir: Path
+    live_server: Any, phone: Page, owner: Any, screenshot_dir: Path, settings: Any
 ) -> None:
     policy = monthly_policy_in(owner, PolicyStatus.IN_GRACE)
+    # the gateway's notifications delivered at once to the live server (after issuance: the
+    # e-policy's signing must not run inside the browser's event loop)
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
     page = phone
     log_in(page, live_server.url, owner)
     page.goto(f"{live_server.url}/policy/mine/{policy.public_id}/premiums/")
