@@ -22,10 +22,22 @@ class BillingConfig(AppConfig):
         payment_paid.register(CHECKOUT_KIND, on_checkout_paid)
         payment_failed.register(COLLECTION_KIND, on_collection_failed)
 
-        # The day's billing work, a daily job (before the policy's status sweep and reminders).
+        # The day's billing run, step by step (docs/billing.md, docs/deploy.md "Daily jobs").
         from huibao.billing import jobs
         from huibao.jobs.registry import register_job
 
         register_job(
-            "billing.daily", jobs.billing_day, order=jobs.ORDER, description="分期保费：逾期、失效、代扣"
+            "billing.mark_overdue",
+            jobs.mark_overdue,
+            order=200,
+            description="instalments unpaid past their due date",
+        )
+        register_job(
+            "billing.lapse_after_grace",
+            jobs.lapse_after_grace,
+            order=210,
+            description="schedules unpaid past grace",
+        )
+        register_job(
+            "billing.collect_due", jobs.collect_due, order=220, description="charges of the instalments due"
         )

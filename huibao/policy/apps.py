@@ -31,11 +31,11 @@ class PolicyConfig(AppConfig):
         from huibao.policy import jobs
 
         register_job(
-            "policy.statuses", jobs.update_statuses, order=jobs.STATUSES_ORDER, description="保单生效与满期"
+            "policy.statuses", jobs.policy_statuses, order=100, description="policy starts and expiries"
         )
         register_job(
             "policy.premium_due_reminders",
             jobs.premium_due_reminders,
-            order=jobs.REMINDERS_ORDER,
-            description="分期保费到期提醒（到期前3天）",
+            order=300,
+            description="reminders of the instalments due in three days",
         )

@@ -1,36 +1,42 @@
-"""The policy's daily jobs (`huibao.jobs`), registered in `PolicyConfig.ready`: the status sweep
-(start, expiry) and the premium due reminders. Both are idempotent for a date and resumable."""
+"""The policy app's daily jobs (registered in `PolicyConfig.ready()`): the status sweep (starts,
+expiries) and the premium due reminders; both idempotent for a date and resumable."""
 
 from __future__ import annotations
 
-import datetime
+from typing import Any
 
-from django.utils import timezone
-
+from huibao.jobs.dates import cutoff
 from huibao.jobs.registry import JobContext
 from huibao.policy import services
 
-STATUSES_ORDER = 30  # after billing's day (overdue, lapse, charges)
-REMINDERS_ORDER = 40
 
+def policy_statuses(ctx: JobContext) -> None:
+    """Starts and expiries up to the end of the business date (`update_policy_statuses`),
+    resumed from the cursor saved with each batch."""
+    at = cutoff(ctx.run_date)
+    total = services.count_policy_status_moves(at)
+    start: dict[str, Any] = ctx.cursor or {}
+    base = start.get("in_force", 0) + start.get("expired", 0)
+    ctx.progress(base, base + total)
 
-def end_of(run_date: datetime.date) -> datetime.datetime:
-    """The end of the business date (local midnight after it), never later than now."""
-    midnight = timezone.make_aware(
-        datetime.datetime.combine(run_date + datetime.timedelta(days=1), datetime.time.min)
+    def checkpoint(state: dict[str, Any]) -> None:
+        ctx.save_cursor(state)
+        ctx.progress(state["in_force"] + state["expired"], base + total)
+
+    result = services.update_policy_statuses(
+        at,
+        cursor=ctx.cursor,
+        batch=services.STATUS_BATCH,
+        checkpoint=checkpoint,
+        stop=lambda: ctx.should_stop,
     )
-    return min(midnight, timezone.now())
-
-
-def update_statuses(ctx: JobContext) -> None:
-    """Policies started or ended by the end of the business date (each moved once: re-read under
-    its lock)."""
-    counts = services.update_policy_statuses(end_of(ctx.run_date))
-    ctx.progress(counts["in_force"] + counts["expired"])
+    ctx.check_stop()
+    ctx.progress(result["in_force"] + result["expired"], result["in_force"] + result["expired"])
 
 
 def premium_due_reminders(ctx: JobContext) -> None:
-    """The reminders of instalments due three days after the business date."""
+    """The reminders of instalments due three days after the business date (one per
+    instalment: the outbox's dedup key), resumed from the last instalment reminded."""
     counts = services.send_due_reminders(
         ctx.run_date, cursor=int(ctx.cursor or 0), save_cursor=ctx.save_cursor
     )

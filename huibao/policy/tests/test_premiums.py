@@ -405,7 +405,13 @@ def test_the_daily_jobs_move_the_policy_and_remind_once(gateway) -> None:
     # given: a monthly policy with a mandate whose charges fail
     policy = monthly_policy(with_mandate=True)
     gateway.SANDBOX_MANDATE_FAILURE_RATE = 1.0
-    names = ["billing.daily", "policy.statuses", "policy.premium_due_reminders"]
+    names = [
+        "policy.statuses",
+        "billing.mark_overdue",
+        "billing.lapse_after_grace",
+        "billing.collect_due",
+        "policy.premium_due_reminders",
+    ]
     reminder_day = due(policy, 2) - datetime.timedelta(days=3)
     # when: the jobs run for the reminder day, twice, then for the day after the due date
     for run_date in (reminder_day, reminder_day, due(policy, 2), due(policy, 2) + datetime.timedelta(days=1)):
