@@ -441,6 +441,7 @@ def _checkout_out(payment: Any) -> dict[str, Any]:
     "/policies/{public_id}/premiums",
     response={200: PremiumsOut, **errors(404)},
     auth=django_auth,
+    url_name="policy_premiums",
     summary="保单的分期保费：已缴、待缴、逾期",
 )
 def get_premiums(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
@@ -477,6 +478,7 @@ def pay_premium(request: HttpRequest, public_id: uuid.UUID, number: int) -> Stat
     "/policies/{public_id}/reinstatement",
     response={200: ReinstatementOut, **errors(404)},
     auth=django_auth,
+    url_name="policy_reinstatement",
     summary="复效：能否在线办理、需补缴的保费、健康告知问题",
 )
 def get_reinstatement(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:

@@ -10,7 +10,7 @@ class PolicyConfig(AppConfig):
         # Billing announces what happens to a policy's premium schedule under the kind "policy";
         # the lifecycle moves the policy (policy/services.py, "billing → lifecycle").
         from huibao.billing import services as billing
-        from huibao.policy import hub, lifecycle, notices, queue, services
+        from huibao.policy import hub, lifecycle, notices, premiums, queue, services
 
         billing.instalment_overdue.register(services.OBJ_TYPE, services.on_instalment_overdue)
         billing.instalment_paid.register(services.OBJ_TYPE, services.on_instalment_paid)
@@ -21,6 +21,7 @@ class PolicyConfig(AppConfig):
         hub.register_policy_actions()
         # The staff servicing queue's own sections (policy/queue.py).
         queue.register_platform_sections()
+        premiums.register_actions()
         # The customer's messages: premiums and the policy's status.
         notices.register_templates()
         billing.collection_failed.register(services.OBJ_TYPE, notices.on_collection_failed)
