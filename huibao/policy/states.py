@@ -14,7 +14,8 @@ Policy (`POLICY_TRANSITIONS`; every move through `huibao.policy.lifecycle.transi
          │                    └──end reached──▶ expired                 └──end reached──▶ expired
          │
          ├── cooling-off cancellation (pending_start, in_force) ──▶ cancelled_cooling_off
-         ├── surrender (in_force, in_grace, lapsed: cash value, reinstated) ──▶ surrendered
+         ├── surrender (pending_start past its cooling-off — a policy starting months after
+         │   its sale —, in_force, in_grace, lapsed: cash value, reinstated) ──▶ surrendered
          └── termination (any open status: rescission, death claim…) ──▶ terminated
 
     expired, cancelled_cooling_off, surrendered and terminated are final. A policy covers the
@@ -50,7 +51,7 @@ class PolicyStatus(models.TextChoices):
 
 P = PolicyStatus
 POLICY_TRANSITIONS: dict[str, frozenset[str]] = {
-    P.PENDING_START: frozenset({P.IN_FORCE, P.CANCELLED_COOLING_OFF, P.TERMINATED}),
+    P.PENDING_START: frozenset({P.IN_FORCE, P.CANCELLED_COOLING_OFF, P.SURRENDERED, P.TERMINATED}),
     P.IN_FORCE: frozenset({P.IN_GRACE, P.EXPIRED, P.CANCELLED_COOLING_OFF, P.SURRENDERED, P.TERMINATED}),
     P.IN_GRACE: frozenset({P.IN_FORCE, P.LAPSED, P.SURRENDERED, P.TERMINATED, P.EXPIRED}),
     # surrendered from lapsed: the cash value is paid out
