@@ -30,7 +30,7 @@ router = Router(tags=["policies"])
 class PolicyOut(Schema):
     id: uuid.UUID = Field(description="the policy's public id (as `id` of applications and payments)")
     number: str
-    status: str
+    status: PolicyStatus
     status_label: str
     product_name: str
     plan_name: str
@@ -94,7 +94,7 @@ class VerificationOut(Schema):
     product_name: str
     plan_name: str
     insurer_name: str
-    status: str
+    status: PolicyStatus
     status_label: str
     effective_at: datetime
     expires_at: datetime | None
@@ -242,7 +242,7 @@ class PolicyActionsOut(Schema):
 
 class TimelineEventOut(Schema):
     at: datetime
-    kind: str = Field(description="issued | status | endorsement (servicing features add theirs)")
+    kind: str = Field(description="issued | status | audit | endorsement (servicing features add theirs)")
     title: str
     detail: str
     status: PolicyStatus | None = Field(description="the status after the event, if it moved")

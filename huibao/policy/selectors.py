@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from huibao.core.errors import FieldError, NotFound, ValidationFailed
+from huibao.core.models import AuditEntry
 from huibao.policy.endorsement_rules import KIND_LABELS
 from huibao.policy.lifecycle import policy_state_at
 from huibao.policy.models import Endorsement, Policy, PolicyStatusChange, PolicyVersion
@@ -91,10 +92,19 @@ def _status_label(value: str) -> str:
         return value
 
 
+# Audit entries of the policy (object type "policy", id its number) that are events of its life,
+# by action: what the timeline calls them. A servicing feature adds its own here.
+AUDIT_EVENTS: dict[str, Any] = {
+    "policy.mandate_signed": _("签署代扣授权"),
+    "policy.mandate_revoked": _("解约代扣授权"),
+}
+
+
 def policy_timeline(policy: Policy) -> list[TimelineEvent]:
-    """The policy's history, oldest first: its issuance and every status change (from the
-    lifecycle's `PolicyStatusChange` rows). The one place the history page and the API read; a
-    servicing feature adds its own events here (endorsement versions, refunds…)."""
+    """The policy's history, oldest first: its issuance, every status change (from the
+    lifecycle's `PolicyStatusChange` rows) and the audited events of `AUDIT_EVENTS`. The one
+    place the history page and the API read; a servicing feature adds its own events here
+    (endorsement versions, refunds…)."""
     events: list[TimelineEvent] = []
     changes = list(PolicyStatusChange.objects.filter(policy=policy).order_by("at", "id"))
     if not any(c.reason == "issued" for c in changes):
@@ -110,6 +120,13 @@ def policy_timeline(policy: Policy) -> list[TimelineEvent]:
                 status=change.to_status,
                 status_label=_status_label(change.to_status),
             )
+        )
+    audited = AuditEntry.objects.filter(
+        object_type="policy", object_id=policy.number, action__in=list(AUDIT_EVENTS)
+    ).order_by("occurred_at", "id")
+    for entry in audited:
+        events.append(
+            TimelineEvent(at=entry.occurred_at, kind="audit", title=str(AUDIT_EVENTS[entry.action]))
         )
     events.extend(_endorsement_events(policy))
     events.sort(key=lambda e: e.at)

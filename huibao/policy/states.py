@@ -162,3 +162,62 @@ OPEN_ENDORSEMENT_STATUSES = frozenset(
 WITHDRAWABLE_STATUSES = frozenset(
     {E.REQUESTED, E.AWAITING_CONFIRMATION, E.PENDING_APPROVAL, E.AWAITING_PAYMENT}
 )
+# --- cancellation (退保) -------------------------------------------------------------------------
+
+
+class CancellationKind(models.TextChoices):
+    COOLING_OFF = "cooling_off", _("犹豫期退保")
+    SURRENDER = "surrender", _("退保")
+
+
+class CancellationStatus(models.TextChoices):
+    """A cancellation request (`CANCELLATION_TRANSITIONS`)::
+
+    quoted ──code sent──▶ awaiting_confirmation ──code right──▶ confirmed ──▶ refunding ──▶ completed
+       └──────────┴──withdrawn by the customer          confirmed ──nothing to refund──▶ completed
+                            refunding ──provider refused──▶ refund_failed ──retry──▶ refunding
+    """
+
+    QUOTED = "quoted", _("已试算")
+    AWAITING_CONFIRMATION = "awaiting_confirmation", _("待确认")
+    CONFIRMED = "confirmed", _("已确认")
+    REFUNDING = "refunding", _("退款中")
+    COMPLETED = "completed", _("已完成")
+    REFUND_FAILED = "refund_failed", _("退款失败")
+    WITHDRAWN = "withdrawn", _("已撤回")
+
+
+C = CancellationStatus
+CANCELLATION_TRANSITIONS: dict[str, frozenset[str]] = {
+    C.QUOTED: frozenset({C.QUOTED, C.AWAITING_CONFIRMATION, C.WITHDRAWN}),
+    C.AWAITING_CONFIRMATION: frozenset({C.AWAITING_CONFIRMATION, C.CONFIRMED, C.WITHDRAWN}),
+    C.CONFIRMED: frozenset({C.REFUNDING, C.COMPLETED}),
+    C.REFUNDING: frozenset({C.COMPLETED, C.REFUND_FAILED}),
+    C.REFUND_FAILED: frozenset({C.REFUNDING}),
+    C.COMPLETED: frozenset(),
+    C.WITHDRAWN: frozenset(),
+}
+# Not yet confirmed: the customer may change the reason, ask for a new code or withdraw.
+CANCELLATION_PENDING_STATUSES = frozenset({C.QUOTED, C.AWAITING_CONFIRMATION})
+# Confirmed: the policy is cancelled, the refund is under way or done.
+CANCELLATION_CONFIRMED_STATUSES = frozenset({C.CONFIRMED, C.REFUNDING, C.REFUND_FAILED, C.COMPLETED})
+
+
+class CancellationReason(models.TextChoices):
+    """Why the customer cancels (a short list; `other` with the customer's own words)."""
+
+    NO_LONGER_NEEDED = "no_longer_needed", _("不再需要这份保障")
+    FOUND_BETTER = "found_better", _("找到更合适的产品")
+    TOO_EXPENSIVE = "too_expensive", _("保费负担较重")
+    MISUNDERSTOOD = "misunderstood", _("对保障内容理解有误")
+    FINANCIAL = "financial", _("资金周转需要")
+    OTHER = "other", _("其他原因")
+
+
+class RefundPartStatus(models.TextChoices):
+    PENDING = "pending", _("待退款")
+    SUCCEEDED = "succeeded", _("已退款")
+    FAILED = "failed", _("退款失败")
+
+
+CANCELLATION_REASON_TEXT_MAX = 200
