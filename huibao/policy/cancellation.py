@@ -55,7 +55,7 @@ from huibao.policy.actions import register_action
 from huibao.policy.connector import connector_for, get_connector
 from huibao.policy.errors import DeliveryFailed, InvalidAck, NotCancellable, RefundExceedsPaid
 from huibao.policy.lifecycle import Reason
-from huibao.policy.models import Cancellation, CancellationRefund, Policy, PolicyParty
+from huibao.policy.models import Cancellation, CancellationRefund, Endorsement, Policy, PolicyParty
 from huibao.policy.refund_rules import PolicyFigures, RefundQuote, RefundSource
 from huibao.policy.states import (
     CANCELLATION_CONFIRMED_STATUSES,
@@ -67,6 +67,7 @@ from huibao.policy.states import (
     CancellationKind,
     CancellationReason,
     CancellationStatus,
+    EndorsementStatus,
     PartyRole,
     PolicyStatus,
     RefundPartStatus,
@@ -78,6 +79,7 @@ OBJ_TYPE = "cancellation"
 POLICY_KIND = "policy"  # billing's reference kind of a policy's schedule
 # The payment engine's reference kind of a checkout (the application's, by its public id).
 CHECKOUT_KIND = "application"
+ENDORSEMENT_KIND = "endorsement"  # payments of an endorsement's premium delta (policy/endorsements.py)
 OPERATION = "退保"
 ERROR_MAX = 200
 REFUNDABLE = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED)
@@ -92,12 +94,35 @@ def _local_date(value: datetime.datetime | None) -> datetime.date | None:
     return None if value is None else timezone.localdate(value)
 
 
+@dataclass(frozen=True, slots=True)
+class _EndorsementMoney:
+    annual_change: Decimal  # the annual premium's change by the applied endorsements
+    paid: Decimal  # premium deltas paid (each through its own payment)
+    refunded: Decimal  # premium deltas given back (through the checkout payment)
+
+
+def _endorsement_money(policy: Policy) -> _EndorsementMoney:
+    change = paid = refunded = Decimal("0.00")
+    for old, new, delta in Endorsement.objects.filter(
+        policy=policy, status=EndorsementStatus.APPLIED
+    ).values_list("old_premium", "new_premium", "premium_delta"):
+        change += new - old
+        if delta > 0:
+            paid += delta
+        else:
+            refunded -= delta
+    return _EndorsementMoney(annual_change=change, paid=paid, refunded=refunded)
+
+
 def _paid_for(policy: Policy) -> Decimal:
-    """What was paid for the policy: its paid instalments, or the whole premium at checkout."""
+    """What was paid for the policy: its paid instalments; or the premium paid at checkout (the
+    issued premium: today's less the applied endorsements' changes) with the endorsements' premium
+    deltas paid, less those given back."""
     paid = billing_selectors.paid_instalments(POLICY_KIND, policy.number)
     if paid:
         return sum((p.amount for p in paid), Decimal("0.00"))
-    return policy.premium
+    money = _endorsement_money(policy)
+    return to_fen(policy.premium - money.annual_change + money.paid - money.refunded)
 
 
 def figures(policy: Policy) -> PolicyFigures:
@@ -119,7 +144,10 @@ def refund_sources(policy: Policy) -> list[RefundSource]:
     payment."""
     paid = billing_selectors.paid_instalments(POLICY_KIND, policy.number)
     shares: dict[str, Decimal] = {}
-    checkout_share = policy.premium
+    money = _endorsement_money(policy)
+    # the policy's share of its checkout: the premium it was issued with, less the endorsement
+    # refunds already taken from that payment
+    checkout_share = policy.premium - money.annual_change - money.refunded
     if paid:
         checkout_share = Decimal("0.00")
         for inst in paid:
@@ -132,6 +160,19 @@ def refund_sources(policy: Policy) -> list[RefundSource]:
         )
     )
     found = {p.merchant_ref: p for p in checkout}
+    # each endorsement's premium delta was a payment of its own, all of it the policy's
+    endorsement_payments = {
+        p.merchant_ref: p
+        for p in Payment.objects.filter(
+            reference_kind=ENDORSEMENT_KIND,
+            reference_id__in=list(
+                Endorsement.objects.filter(policy=policy, status=EndorsementStatus.APPLIED).values_list(
+                    "number", flat=True
+                )
+            ),
+            status__in=REFUNDABLE,
+        )
+    }
     if shares:
         found.update(
             {
@@ -146,10 +187,14 @@ def refund_sources(policy: Policy) -> list[RefundSource]:
     ).values_list("payment_id", "amount"):
         taken[payment_id] = taken.get(payment_id, Decimal(0)) + amount
     sources = []
+    found.update(endorsement_payments)
     for ref, payment in found.items():
-        share = shares.get(ref, Decimal(0)) if shares else checkout_share
-        if not shares and payment.reference_kind != CHECKOUT_KIND:
-            continue
+        if ref in endorsement_payments:
+            share = payment.amount
+        else:
+            share = shares.get(ref, Decimal(0)) if shares else checkout_share
+            if not shares and payment.reference_kind != CHECKOUT_KIND:
+                continue
         available = min(share - taken.get(payment.pk, Decimal(0)), payment.amount - payment.refunded_amount)
         if available > 0:
             sources.append(
