@@ -371,7 +371,10 @@ def confirm_clause_and_show_next(
         clauses = key_clauses(app)
         rows = _clause_rows(app)
         row = _confirm_clause(app, clauses, document_id, clause_code, rows=rows, user=user, request=request)
-        return row, _show_next_clause(app, clauses, rows=rows, read=set(), user=user, request=request)
+        # A clause is shown only once its document was read through, and neither row is ever
+        # removed: every document with a clause row is read, without asking for its reading.
+        read = {key for key, _code in rows}
+        return row, _show_next_clause(app, clauses, rows=rows, read=read, user=user, request=request)
 
 
 def finish_reading_and_show_next(

@@ -226,9 +226,9 @@ def test_the_state_of_sign_and_confirm_reads_nothing_the_use_case_had() -> None:
     assert confirm["application_applicationitem"] == 1 and confirm["application_insuredperson"] == 1, confirm
     assert confirm["application_signature"] == 0  # confirmed from a draft: there is none
     # and the payment notification reads neither the documents (published: cached) nor the
-    # policies twice
+    # policies (the application moves from awaiting payment to issued under its lock: it has none)
     notify = _reads(calls.queries["notify"][0])
-    assert notify["application_application"] == 1 and notify["policy_policy"] == 1, notify
+    assert notify["application_application"] == 1 and notify["policy_policy"] == 0, notify
     assert notify["catalog_document"] == 0, notify
 
 
