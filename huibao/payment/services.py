@@ -99,7 +99,9 @@ def _transition(
             "updated_at",
         ]
     )
-    event = PaymentEvent(payment=payment, kind=kind, from_status=before, to_status=target, detail=detail or {})
+    event = PaymentEvent(
+        payment=payment, kind=kind, from_status=before, to_status=target, detail=detail or {}
+    )
     if earlier:
         PaymentEvent.objects.bulk_create([*earlier, event])
     else:

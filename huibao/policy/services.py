@@ -463,7 +463,9 @@ def _issue_policies(request: IssuanceRequest, now: datetime.datetime) -> list[Po
     positions = {item.item_id: item.position for item in request.items}
     # The application's policies so far (each of one of its items): one read for the items
     # already done and for the answer — none when the caller knows there is none.
-    policies = [] if request.none_issued else list(Policy.objects.filter(application_id=request.application_id))
+    policies = (
+        [] if request.none_issued else list(Policy.objects.filter(application_id=request.application_id))
+    )
     done = {p.item_id for p in policies}
     todo = [item for item in request.items if item.item_id not in done]
     if todo:
