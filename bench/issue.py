@@ -213,8 +213,8 @@ class Costs:
 
     steps: dict[str, list[Timing]] = field(default_factory=dict)
     answered: list[float] = field(default_factory=list)  # monotonic time of each answer
-    # per completed flow: app ms, sql ms, statements, requests, cpu ms
-    flows: list[tuple[float, float, int, int, float]] = field(default_factory=list)
+    # per completed flow: app ms, sql ms, statements, requests, thread cpu ms, process cpu ms
+    flows: list[tuple[float, float, int, int, float, float]] = field(default_factory=list)
 
     def step(self, name: str, timing: Timing | None) -> Timing | None:
         if timing is not None:
@@ -234,6 +234,15 @@ class Costs:
             "flows": len(self.flows),
             "server_ms_per_flow": med([f[0] for f in self.flows]),
             "server_cpu_ms_per_flow": med([f[4] for f in self.flows]),
+            # The server process's CPU (`time.process_time()`) while it served each request of the
+            # flow, summed per flow; the median over the phase's flows. Serially (one request at a
+            # time in the process) this is the flow's whole in-process cost; under load the
+            # process's other requests overlap and it overcounts — read the serial figure.
+            "server_process_cpu_ms_per_flow": med([f[5] for f in self.flows]),
+            "server_process_cpu_ms_per_flow_range": [
+                round(min((f[5] for f in self.flows), default=0.0), 1),
+                round(max((f[5] for f in self.flows), default=0.0), 1),
+            ],
             "sql_ms_per_flow": med([f[1] for f in self.flows]),
             "statements_per_flow": med([float(f[2]) for f in self.flows]),
             "requests_per_flow": med([float(f[3]) for f in self.flows]),
@@ -242,6 +251,7 @@ class Costs:
                     "n": len(ts),
                     "server_ms": med([t.app_ms for t in ts]),
                     "cpu_ms": med([t.cpu_ms for t in ts]),
+                    "process_cpu_ms": med([t.process_cpu_ms for t in ts]),
                     "sql_ms": med([t.sql_ms for t in ts]),
                     "statements": med([float(t.statements) for t in ts]),
                 }
@@ -272,6 +282,7 @@ class FlowCost:
     statements: int = 0
     requests: int = 0
     cpu_ms: float = 0.0
+    process_cpu_ms: float = 0.0
 
     def add(self, timing: Timing | None) -> None:
         self.requests += 1
@@ -280,6 +291,7 @@ class FlowCost:
             self.sql_ms += timing.sql_ms
             self.statements += timing.statements
             self.cpu_ms += timing.cpu_ms
+            self.process_cpu_ms += timing.process_cpu_ms
 
 
 # --- one customer ------------------------------------------------------------------------------------
@@ -494,7 +506,9 @@ async def _drive(
                     flows.append((time.perf_counter() - started) * 1000)
                     finished.append(time.monotonic())
                     c = flow.cost
-                    costs.flows.append((c.app_ms, c.sql_ms, c.statements, c.requests, c.cpu_ms))
+                    costs.flows.append(
+                        (c.app_ms, c.sql_ms, c.statements, c.requests, c.cpu_ms, c.process_cpu_ms)
+                    )
 
     await asyncio.gather(*(customer_loop(i) for i in range(concurrency)))
     elapsed = time.monotonic() - began
@@ -630,7 +644,8 @@ def _phase(
     server = result["server"]
     harness.log(
         f"phase {name}: {result['flows_completed']} flows, {result['flows_per_s']} /s, "
-        f"server {server['server_ms_per_flow']} ms (CPU {server['server_cpu_ms_per_flow']}) "
+        f"server {server['server_ms_per_flow']} ms (CPU {server['server_cpu_ms_per_flow']}, "
+        f"process CPU {server['server_process_cpu_ms_per_flow']}) "
         f"and {server['statements_per_flow']} statements per flow, {result['resources']}"
     )
     return result
@@ -716,6 +731,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "flows_per_s": round(load_real["flows_per_s"] / floor_rate, 3) if floor_rate else 0.0,
         "server_ms_per_flow": _ratio(serial_real, serial_floor, "server_ms_per_flow"),
         "server_cpu_ms_per_flow": _ratio(serial_real, serial_floor, "server_cpu_ms_per_flow"),
+        "server_process_cpu_ms_per_flow": _ratio(serial_real, serial_floor, "server_process_cpu_ms_per_flow"),
         "statements_per_flow": _ratio(serial_real, serial_floor, "statements_per_flow"),
     }
     result["policy_number_lock"] = load_real["server"]["locks"].get("policy_policynumbersequence", {})
@@ -731,6 +747,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ),
         "server_ms_per_flow": harness.target(
             serial_real["server"]["server_ms_per_flow"], "<=", TARGET_SERVER_MS_PER_FLOW
+        ),
+        # The same target on the flow's in-process CPU (serial, median over flows): what the wall
+        # figure is on a machine with a core free for the server, and steady on a busy one.
+        "server_cpu_ms_per_flow": harness.target(
+            serial_real["server"]["server_process_cpu_ms_per_flow"], "<=", TARGET_SERVER_MS_PER_FLOW
         ),
     }
     result["met"] = {name: t["met"] for name, t in result["targets"].items()}

@@ -30,7 +30,7 @@ def enqueue_all(calls: Sequence[Call]) -> None:
         for task, args, kwargs in calls:
             task.enqueue(*args, **kwargs)
         return
-    rows = []
+    rows: list[DBTaskResult] = []
     for task, args, kwargs in calls:
         backend.validate_task(task)
         rows.append(

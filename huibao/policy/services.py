@@ -94,10 +94,9 @@ def _take_numbers(insurer: Insurer, year: int, count: int) -> NumberBlock:
     constraint inside its own savepoint, and the loop simply takes numbers from the row the first
     one made. The same happens when the prefix this insurer wants was just taken by another
     insurer: the next candidate prefix is tried."""
-    table = PolicyNumberSequence._meta.db_table
     sql = (
-        f'UPDATE "{table}" SET "last" = "last" + %s WHERE "insurer_id" = %s AND "year" = %s '
-        'RETURNING "prefix", "last"'
+        'UPDATE "policy_policynumbersequence" SET "last" = "last" + %s '
+        'WHERE "insurer_id" = %s AND "year" = %s RETURNING "prefix", "last"'
     )
     for _ in range(SEQUENCE_ATTEMPTS):
         with connection.cursor() as cursor:

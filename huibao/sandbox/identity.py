@@ -107,10 +107,10 @@ def _register_unless_known(id_number_hash: str, name: str) -> str | None:
     field = SandboxCitizen._meta.get_field("name")
     sealed = field.get_db_prep_value(name, connection)
     at = SandboxCitizen._meta.get_field("registered_at").get_db_prep_value(timezone.now(), connection)
-    table = SandboxCitizen._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f'INSERT INTO "{table}" ("id_number_hash", "name", "registered_at") VALUES (%s, %s, %s) '
+            'INSERT INTO "identity_sandboxcitizen" ("id_number_hash", "name", "registered_at") '
+            "VALUES (%s, %s, %s) "
             'ON CONFLICT ("id_number_hash") DO UPDATE SET "id_number_hash" = EXCLUDED."id_number_hash" '
             'RETURNING "name"',
             [id_number_hash, sealed, at],
