@@ -576,11 +576,13 @@ class DatabaseMeter:
     on this machine), and `pg_stat_database`'s `active_time` (time spent executing statements,
     all backends of the database, the gateway's included) and commits."""
 
-    def __init__(self, db_url: str, server_pid: int) -> None:
+    def __init__(self, db_url: str, server_pid: int, statement_log: str = "") -> None:
         import psycopg
 
         self.conn = psycopg.connect(db_url, autocommit=True)
         self.server_pid = server_pid
+        self.statement_log = statement_log
+        self.database = urlparse(db_url).path.lstrip("/")
 
     def _backend_pids(self) -> list[tuple[int, str]]:
         rows = self.conn.execute(
@@ -601,7 +603,28 @@ class DatabaseMeter:
             "commits": int(commits or 0),
             "backends": backends,
             "app_cpu_ms": process_tree_cpu_ms(self.server_pid),
+            "log_offset": os.path.getsize(self.statement_log) if self.statement_log else 0,
         }
+
+    def _logged(self, start: int, end: int) -> tuple[float, int]:
+        """Milliseconds and statements PostgreSQL logged for the server's connections between two
+        offsets of its log (`log_min_duration_statement = 0`, set through `PGOPTIONS` for the app
+        server's connections only: the sealer's and the gateway's are not logged)."""
+        marker = f"@{self.database} LOG:  duration: "
+        total, count = 0.0, 0
+        with open(self.statement_log, "rb") as log:
+            log.seek(start)
+            for raw in log.read(max(end - start, 0)).splitlines():
+                line = raw.decode("utf-8", "replace")
+                at = line.find(marker)
+                if at < 0:
+                    continue
+                try:
+                    total += float(line[at + len(marker) :].split(" ", 1)[0])
+                except ValueError:
+                    continue
+                count += 1
+        return total, count
 
     def between(self, before: dict[str, Any], after: dict[str, Any], flows: int) -> dict[str, Any]:
         cpu = sum(ms - before["backends"].get(pid, 0.0) for pid, ms in after["backends"].items())
@@ -611,6 +634,18 @@ class DatabaseMeter:
             "db_active_ms_per_flow": round((after["active_ms"] - before["active_ms"]) / per, 1),
             "commits_per_flow": round((after["commits"] - before["commits"]) / per, 1),
             "app_cpu_ms_per_flow": round((after["app_cpu_ms"] - before["app_cpu_ms"]) / per, 1),
+            **self._statement_time(before, after, per),
+        }
+
+    def _statement_time(self, before: dict[str, Any], after: dict[str, Any], per: int) -> dict[str, Any]:
+        if not self.statement_log:
+            return {}
+        ms, count = self._logged(before["log_offset"], after["log_offset"])
+        # Every statement of the app server's connections, BEGIN and COMMIT included (the COMMIT's
+        # WAL flush is its duration): the database's own time per flow, without the round trips.
+        return {
+            "pg_statement_ms_per_flow": round(ms / per, 1),
+            "pg_logged_statements_per_flow": round(count / per, 1),
         }
 
     def close(self) -> None:
@@ -663,6 +698,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     redis = harness.redis_env() if args.db == "postgres" else {}
     profile_dir = Path(tempfile.mkdtemp(prefix="huibao-profile-")) if profiled else None
     extra_env = {**redis, **BENCH_MODE}
+    # BENCH_PG_STATEMENT_LOG=<PostgreSQL's log file, readable here>: the app server's connections
+    # log every statement's duration (a superuser setting, for those connections only), and each
+    # phase reports PostgreSQL's own time per flow from it — what `pg_stat_statements` would give
+    # without loading it (that needs a restart of a server other work shares).
+    statement_log = os.environ.get("BENCH_PG_STATEMENT_LOG", "") if args.db == "postgres" else ""
+    if statement_log:
+        extra_env["PGOPTIONS"] = "-c log_min_duration_statement=0"
     if profile_dir is not None:
         extra_env["HUIBAO_BENCH_PROFILE_DIR"] = str(profile_dir)
     result: dict[str, Any] = {}
@@ -673,7 +715,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from huibao.policy.models import Policy
 
         meter: DatabaseMeter | _NoDatabaseMeter = (
-            DatabaseMeter(url, srv.process.pid)
+            DatabaseMeter(url, srv.process.pid, statement_log)
             if args.db == "postgres"
             else _NoDatabaseMeter(srv.process.pid)
         )

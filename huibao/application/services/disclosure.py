@@ -39,7 +39,12 @@ def open_document(
         app = _acting(application, user)
         doc = _document_of(app, document_id)
         # The application row is locked: no concurrent open of the same document can race here.
-        reading = DisclosureReading.objects.filter(application=app, content_sha256=doc_key(doc)).first()
+        # (None to read when the locked read found no reading at all.)
+        reading = (
+            None
+            if getattr(app, "has_readings", True) is False
+            else DisclosureReading.objects.filter(application=app, content_sha256=doc_key(doc)).first()
+        )
         if reading is not None:
             _share_document(reading, doc)
         else:

@@ -48,7 +48,7 @@ MAX_QUERIES = {
     "data": 11,
     "identity": 17,
     "confirm": 13,
-    "open": 9,
+    "open": 8,
     "read": 8,
     "clause_show": 9,
     "clause_confirm": 8,
