@@ -31,8 +31,12 @@ The policy-number lock's hold time comes from the notification answers (`lock.�
 the three most expensive steps with where their time goes.
 
 Targets (PostgreSQL): the real flow reaches ≥ 60 % of the floor's flows/s, ≤ 90 SQL statements
-and ≤ 80 ms of in-process server time per flow (serial). Printed: both sides' figures, their
-ratio, the targets and which are met.
+and ≤ 80 ms of in-process server time per flow (serial: as wall time, and as the server
+process's CPU — `pcpu` of `Server-Timing`, summed per flow, the median over the serial flows —
+which a busy machine does not inflate by its waits). Printed: both sides' figures, their ratio,
+the targets and which are met. With `BENCH_PG_STATEMENT_LOG` naming PostgreSQL's log file (read
+here), the app server's connections log their statements' durations and each phase reports
+PostgreSQL's own time per flow.
 """
 
 from __future__ import annotations
