@@ -120,6 +120,10 @@ class IssuanceRequest:
     # first instalment of a policy paid in instalments as paid by it).
     paid_at: datetime.datetime | None = None
     payment_ref: str = ""
+    # The caller knows the application has no policy yet (it moves to issued in this transaction,
+    # under its lock): the policies so far are not read. The one-to-one `Policy.item` still
+    # refuses a second policy of an item, should the caller be wrong.
+    none_issued: bool = False
 
     @property
     def named_beneficiaries(self) -> bool:
