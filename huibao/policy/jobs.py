@@ -1,4 +1,5 @@
-"""The policy app's daily jobs (registered in `PolicyConfig.ready()`)."""
+"""The policy app's daily jobs (registered in `PolicyConfig.ready()`): the status sweep (starts,
+expiries) and the premium due reminders; both idempotent for a date and resumable."""
 
 from __future__ import annotations
 
@@ -31,3 +32,12 @@ def policy_statuses(ctx: JobContext) -> None:
     )
     ctx.check_stop()
     ctx.progress(result["in_force"] + result["expired"], result["in_force"] + result["expired"])
+
+
+def premium_due_reminders(ctx: JobContext) -> None:
+    """The reminders of instalments due three days after the business date (one per
+    instalment: the outbox's dedup key), resumed from the last instalment reminded."""
+    counts = services.send_due_reminders(
+        ctx.run_date, cursor=int(ctx.cursor or 0), save_cursor=ctx.save_cursor
+    )
+    ctx.progress(counts["reminded"])

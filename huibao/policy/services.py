@@ -54,7 +54,7 @@ from huibao.policy.models import (
     PolicyParty,
     PolicyStatusChange,
 )
-from huibao.policy.states import PartyRole, PolicyStatus, Relation
+from huibao.policy.states import COVERED_STATUSES, PartyRole, PolicyStatus, Relation
 
 logger = logging.getLogger(__name__)
 
@@ -518,6 +518,60 @@ def recover_issuance(now: datetime.datetime | None = None) -> dict[str, Any]:
 
 
 # --- statuses ----------------------------------------------------------------------------------
+
+
+# --- premium reminders ---------------------------------------------------------------------------
+
+DUE_REMINDER_DAYS = 3
+REMINDER_BATCH = 500
+
+
+def send_due_reminders(
+    run_date: datetime.date,
+    *,
+    cursor: int = 0,
+    batch: int = REMINDER_BATCH,
+    save_cursor: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """The daily reminder (run for the business date `run_date`, a past one for catch-up): each
+    unpaid instalment of an active policy schedule due `DUE_REMINDER_DAYS` days after it, to
+    the policy's customer. Idempotent (one dedup key per instalment: a second run sends nothing);
+    resumable: instalments by id after `cursor`, `batch` per transaction, `save_cursor(last id)`
+    called inside each batch's transaction; answers the counts and the last id done."""
+    from huibao.billing.states import ScheduleStatus
+    from huibao.policy.notices import send_due_reminder
+
+    due_on = run_date + datetime.timedelta(days=DUE_REMINDER_DAYS)
+    rows = (
+        Instalment.objects.filter(
+            status__in=UNPAID_STATUSES,
+            due_on=due_on,
+            schedule__reference_kind=OBJ_TYPE,
+            schedule__status=ScheduleStatus.ACTIVE,
+            pk__gt=cursor,
+        )
+        .select_related("schedule")
+        .order_by("pk")
+    )
+    counts = {"reminded": 0, "cursor": cursor}
+    while True:
+        chunk = list(rows.filter(pk__gt=counts["cursor"])[:batch])
+        if not chunk:
+            return counts
+        policies = {
+            p.number: p
+            for p in Policy.objects.select_related("customer", "product_version__product").filter(
+                number__in=[i.schedule.reference_id for i in chunk], status__in=COVERED_STATUSES
+            )
+        }
+        with transaction.atomic():
+            for inst in chunk:
+                policy = policies.get(inst.schedule.reference_id)
+                if policy is not None and send_due_reminder(policy, inst):
+                    counts["reminded"] += 1
+            if save_cursor is not None:
+                save_cursor(chunk[-1].pk)
+        counts["cursor"] = chunk[-1].pk
 
 
 # Statuses that end when the policy's term does (a lapsed one too: nothing is left to reinstate).
