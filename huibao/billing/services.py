@@ -752,3 +752,77 @@ def on_checkout_paid(payment: Payment) -> None:
     if back > 0:
         transaction.on_commit(lambda: payments.refund(payment, back, "分期保费已缴，重复缴费退回"))
     _after_paid(schedule, timezone.localdate(payment.paid_at or timezone.now()))
+
+
+# --- cancellation --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CancelledSchedule:
+    """What `cancel_schedule` did: the schedule's public id ("" when the reference has none), the
+    numbers of the instalments cancelled, the charges still pending (left to settle: money
+    collected for a cancelled instalment goes back by `on_collection_paid`), and whether the
+    mandate is to be revoked (none of the customer's other schedules uses it)."""
+
+    schedule: str
+    cancelled: tuple[int, ...]
+    pending_collections: tuple[str, ...]
+    mandate_revoked: bool
+    paid: Decimal
+
+
+def _revoke_quietly(mandate_id: int) -> None:
+    mandate = PaymentMandate.objects.filter(pk=mandate_id, status=MandateStatus.ACTIVE).first()
+    if mandate is None:
+        return
+    try:
+        revoke_mandate(mandate)
+    except Exception:  # the schedule is cancelled: nothing charges it; operators see the log
+        log.exception("revoking mandate %s after a cancelled schedule failed", mandate.public_id)
+
+
+def cancel_schedule(reference_kind: str, reference_id: str, on: datetime.date) -> CancelledSchedule:
+    """Ends the premium schedule of a reference (a policy cancelled or surrendered on `on`): its
+    unpaid instalments are cancelled, the schedule moves to cancelled, a charge already pending is
+    left to settle, and the mandate is revoked (after commit, at the provider) unless another
+    active schedule still uses it. Runs in the caller's transaction under the schedule's row
+    lock; calling it again changes nothing. A reference without a schedule (a single premium):
+    nothing to do."""
+    schedule = (
+        PremiumSchedule.objects.select_for_update()
+        .filter(reference_kind=reference_kind, reference_id=str(reference_id))
+        .first()
+    )
+    if schedule is None:
+        return CancelledSchedule("", (), (), False, Decimal("0.00"))
+    cancelled: list[int] = []
+    for inst in (
+        Instalment.objects.select_for_update()
+        .filter(schedule=schedule, status__in=UNPAID_STATUSES)
+        .order_by("number")
+    ):
+        _move_instalment(inst, InstalmentStatus.CANCELLED, cancelled_on=on)
+        cancelled.append(inst.number)
+    pending = tuple(
+        Collection.objects.filter(instalment__schedule=schedule, status=CollectionStatus.PENDING).values_list(
+            "out_trade_no", flat=True
+        )
+    )
+    revoke = False
+    if schedule.status in (ScheduleStatus.ACTIVE, ScheduleStatus.LAPSED):
+        mandate = schedule.mandate
+        schedule.mandate = None
+        _move_schedule(schedule, ScheduleStatus.CANCELLED, cancelled_on=on, instalments_cancelled=cancelled)
+        if mandate is not None and mandate.status == MandateStatus.ACTIVE:
+            others = PremiumSchedule.objects.filter(
+                mandate=mandate, status__in=(ScheduleStatus.ACTIVE, ScheduleStatus.LAPSED)
+            ).exclude(pk=schedule.pk)
+            if not others.exists():
+                revoke = True
+                mandate_id = mandate.pk
+                transaction.on_commit(lambda: _revoke_quietly(mandate_id))
+    paid = sum(
+        schedule.instalments.filter(status=InstalmentStatus.PAID).values_list("amount", flat=True),
+        Decimal("0.00"),
+    )
+    return CancelledSchedule(str(schedule.public_id), tuple(cancelled), pending, revoke, paid)

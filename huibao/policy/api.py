@@ -30,7 +30,7 @@ router = Router(tags=["policies"])
 class PolicyOut(Schema):
     id: uuid.UUID = Field(description="the policy's public id (as `id` of applications and payments)")
     number: str
-    status: str
+    status: PolicyStatus
     status_label: str
     product_name: str
     plan_name: str
@@ -94,7 +94,7 @@ class VerificationOut(Schema):
     product_name: str
     plan_name: str
     insurer_name: str
-    status: str
+    status: PolicyStatus
     status_label: str
     effective_at: datetime
     expires_at: datetime | None
@@ -242,7 +242,7 @@ class PolicyActionsOut(Schema):
 
 class TimelineEventOut(Schema):
     at: datetime
-    kind: str = Field(description="issued | status (servicing features add theirs)")
+    kind: str = Field(description="issued | status | audit | endorsement (servicing features add theirs)")
     title: str
     detail: str
     status: PolicyStatus | None = Field(description="the status after the event, if it moved")
@@ -255,6 +255,7 @@ class AsOfOut(Schema):
     status_label: str
     existed: bool
     covered: bool = Field(description="the policy covered the insured at the end of that day")
+    data_version: int | None = Field(None, description="the policy data version then (1 as issued)")
 
 
 class PolicyHistoryOut(Schema):
@@ -337,6 +338,7 @@ def get_policy_history(
             "status_label": as_of.status_label,
             "existed": as_of.existed,
             "covered": as_of.covered,
+            "data_version": as_of.data_version,
         },
     }
 
@@ -439,6 +441,7 @@ def _checkout_out(payment: Any) -> dict[str, Any]:
     "/policies/{public_id}/premiums",
     response={200: PremiumsOut, **errors(404)},
     auth=django_auth,
+    url_name="policy_premiums",
     summary="保单的分期保费：已缴、待缴、逾期",
 )
 def get_premiums(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
@@ -475,6 +478,7 @@ def pay_premium(request: HttpRequest, public_id: uuid.UUID, number: int) -> Stat
     "/policies/{public_id}/reinstatement",
     response={200: ReinstatementOut, **errors(404)},
     auth=django_auth,
+    url_name="policy_reinstatement",
     summary="复效：能否在线办理、需补缴的保费、健康告知问题",
 )
 def get_reinstatement(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:

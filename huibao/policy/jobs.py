@@ -7,7 +7,7 @@ from typing import Any
 
 from huibao.jobs.dates import cutoff
 from huibao.jobs.registry import JobContext
-from huibao.policy import services
+from huibao.policy import endorsements, services
 
 
 def policy_statuses(ctx: JobContext) -> None:
@@ -41,3 +41,14 @@ def premium_due_reminders(ctx: JobContext) -> None:
         ctx.run_date, cursor=int(ctx.cursor or 0), save_cursor=ctx.save_cursor
     )
     ctx.progress(counts["reminded"])
+
+
+EXPIRE_ENDORSEMENTS_ORDER = 400  # after the status sweep
+
+
+def expire_endorsements(ctx: JobContext) -> None:
+    """Endorsements left unconfirmed or unpaid past their deadline by the end of the business
+    date are expired. Idempotent: an expired endorsement is not open any more, so a run again (or
+    one resumed after a crash) finds nothing left; each one is its own transaction."""
+    done = endorsements.expire_unconfirmed(ctx.run_date)
+    ctx.progress(done, done)

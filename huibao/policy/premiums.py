@@ -333,3 +333,26 @@ def request_reinstatement(
             },
         )
     return offer, payment
+
+
+def _lapsed_with_schedule(policy: Policy, user: Any) -> bool:
+    return policy.status == PolicyStatus.LAPSED and schedule_of(policy) is not None
+
+
+def register_actions() -> None:
+    """The hub's "申请复效" for a lapsed policy paid in instalments (urgent: order below 100);
+    paying now and the premiums page are the hub's own `pay_now` and `premiums`."""
+    from django.utils.translation import gettext_lazy as _
+
+    from huibao.policy.actions import register_action
+
+    register_action(
+        "reinstate",
+        label=_("申请复效"),
+        url_name="policy:reinstate",
+        order=15,
+        available=_lapsed_with_schedule,
+        icon="pay",
+        group="payment",
+        api_url_name="api:policy_reinstatement",
+    )

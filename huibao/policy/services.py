@@ -227,6 +227,7 @@ def _issue_item(
         item_id=item.item_id,
         product_version=version,
         plan=item.plan,
+        quote_id=item.quote_id,
         customer_id=request.customer_id,
         channel=request.channel,
         status=PolicyStatus.PENDING_START if effective_at > now else PolicyStatus.IN_FORCE,

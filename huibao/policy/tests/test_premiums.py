@@ -304,6 +304,12 @@ def test_the_reinstatement_page_explains_what_is_owed_and_refuses_a_yes(client) 
         unanswered = client.post(url, {"q_hospital": "no"})
         ok = client.post(url, {"q_hospital": "no", "q_cancer": "no"})
     assert 'data-testid="reinstate"' in premiums_page
+    with at(on):
+        actions = {
+            a["key"]: a for a in api(client, "get", f"/policies/{policy.public_id}/actions").json()["actions"]
+        }
+    assert actions["reinstate"]["url"] == url and actions["reinstate"]["urgent"] is True
+    assert actions["reinstate"]["api_url"] == f"/api/v1/policies/{policy.public_id}/reinstatement"
     # lapsed on 14 Mar: instalments 2 (11 Feb) and 3 (11 Mar) are owed
     assert page.count('data-testid="owed-line"') == 2 and "¥200.00" in page
     assert page.count('data-testid="question"') == 2
@@ -334,21 +340,26 @@ def test_another_customer_gets_404_everywhere(client) -> None:
     assert not Payment.objects.filter(reference_kind=billing.CHECKOUT_KIND).exists()
 
 
-def test_the_api_lists_premiums_and_the_history(client) -> None:
+def test_the_api_lists_premiums_and_the_hub_links_the_page(client) -> None:
     policy = monthly_policy()
     client.force_login(policy.customer)
+    page_url = reverse("policy:premiums", args=[policy.public_id])
     with at(due(policy, 2)):
         premiums = api(client, "get", f"/policies/{policy.public_id}/premiums").json()
-        history = api(client, "get", f"/policies/{policy.public_id}/history").json()
-        page = client.get(reverse("policy:history", args=[policy.public_id])).content.decode()
+        actions = {
+            a["key"]: a for a in api(client, "get", f"/policies/{policy.public_id}/actions").json()["actions"]
+        }
     assert premiums["has_schedule"] is True and premiums["payable_instalment"] == 2
     assert [i["status"] for i in premiums["instalments"]][:2] == ["paid", "due"]
     assert premiums["paid_total"] == "100.00" and premiums["total"] == "1200.00"
-    assert [(e["kind"], e["status"]) for e in history["timeline"]] == [
-        ("issued", "pending_start"),
-        ("status", "in_force"),
-    ]
-    assert "保单生效" in page and 'data-testid="timeline"' in page
+    assert actions["premiums"]["url"] == page_url and "pay_now" not in actions
+    # in grace: the urgent "pay now" leads to the same page
+    day(due(policy, 2) + datetime.timedelta(days=1))
+    with at(due(policy, 2) + datetime.timedelta(days=1), 10):
+        actions = {
+            a["key"]: a for a in api(client, "get", f"/policies/{policy.public_id}/actions").json()["actions"]
+        }
+    assert actions["pay_now"]["url"] == page_url and actions["pay_now"]["urgent"] is True
 
 
 def test_a_policy_paid_in_full_has_no_schedule(client) -> None:
@@ -422,7 +433,6 @@ def test_the_openapi_lists_the_premium_endpoints_and_their_statuses(client) -> N
         (f"{base}/premiums/{{number}}/payments", "post"): {"201", "404", "409", "422"},
         (f"{base}/reinstatement", "get"): {"200", "404"},
         (f"{base}/reinstatement", "post"): {"201", "404", "409", "422"},
-        (f"{base}/history", "get"): {"200", "404"},
     }
     for (path, method), statuses in expected.items():
         assert statuses <= set(paths[path][method]["responses"]), path

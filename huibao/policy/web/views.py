@@ -24,6 +24,7 @@ from huibao.policy import delivery, documents, hub, mandates, premiums, presente
 from huibao.policy.actions import actions_for, most_relevant
 from huibao.policy.connector import ACK
 from huibao.policy.limits import UPLOAD_LIMIT, VERIFY_LIMIT, over_limit
+from huibao.policy.states import LIVE_POLICY_STATUSES
 from huibao.policy.web.forms import LookupForm, MandateForm, NpsForm, RevokeMandateForm, UploadForm
 
 # --- public verification -------------------------------------------------------------------------
@@ -110,6 +111,9 @@ def mine(request: HttpRequest) -> HttpResponse:
     schedules = billing_selectors.schedules_for("policy", [p["number"] for p in policies])
     for p in policies:
         p["billing"] = schedules.get(p["number"])
+        # 退保 is always one tap away in "my policies" (unless it is the top action already).
+        action = p["action"]
+        p["cancel_entry"] = p["status"] in LIVE_POLICY_STATUSES and (action is None or action.key != "cancel")
     return render(request, "policy/pages/mine.html", {"policies": policies})
 
 
