@@ -164,6 +164,7 @@ class Runner:
         last = [0.0]
 
         def progress(done: int, total: int | None) -> None:
+            run.done, run.total = done, total  # written at the end whatever the throttle skipped
             now = time.monotonic()
             if now - last[0] >= PROGRESS_EVERY or (total is not None and done >= total):
                 last[0] = now
@@ -184,11 +185,11 @@ class Runner:
             check_transition(JOB_RUN_TRANSITIONS, row.status, target, what="job run")
             row.status = target
             row.error = error
+            row.done, row.total = run.done, run.total
             row.finished_at = timezone.now()
             row.heartbeat_at = row.finished_at
-            row.save(update_fields=["status", "error", "finished_at", "heartbeat_at"])
+            row.save(update_fields=["status", "error", "done", "total", "finished_at", "heartbeat_at"])
             _record(target, row, done=row.done, total=row.total, error=error[:200])
-        run.done, run.total = row.done, row.total
         return True
 
     def run_job(self, job: Job, run_date: datetime.date) -> RunOutcome:

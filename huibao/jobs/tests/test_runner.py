@@ -308,3 +308,16 @@ def test_a_claim_lost_to_another_runner_between_read_and_update_is_busy(
     got, why = services.Runner(worker_id="me").claim("raced", DAY)
     assert (got, why) == (None, "busy")
     assert JobRun.objects.get(pk=run.pk).worker_id == "other"
+
+
+@pytest.mark.django_db
+def test_the_last_progress_reported_is_kept_whatever_the_throttle_skipped(clean_registry: Any) -> None:
+    def chatty(ctx: JobContext) -> None:
+        for i in range(1, 501):
+            ctx.progress(i)
+
+    register_job("chatty", chatty, order=10)
+    outcome = services.run_daily(DAY)[0]
+    run = JobRun.objects.get(job="chatty")
+    assert (run.done, run.total) == (500, None)
+    assert (outcome.done, outcome.total) == (500, None)

@@ -54,7 +54,7 @@ class Command(BaseCommand):
                     if run
                     else "not run"
                 )
-                self.stdout.write(f"{job.order:>4}  {job.name:32} {state:20} {job.description}")
+                self.stdout.write(f"{job.order:>4}  {job.name:36} {state:20} {job.description}")
             return
         stop = threading.Event()
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
