@@ -16,6 +16,7 @@ from typing import Any
 
 from huibao.core.errors import FieldError
 from huibao.core.money import to_fen
+from huibao.core.premium import per_period
 from huibao.rating.errors import MissingFactor, QuoteRejected, RatingError, SpecError
 from huibao.rating.formula import CompiledFormula, Scope, Table, Type, compile_formula
 
@@ -35,7 +36,6 @@ UNIVERSAL_INPUTS: dict[str, Type] = {
 PAYMENT_MODES = ("single", "annual", "monthly")
 SEXES = {"M": "男", "F": "女"}
 ADULT_AGE = 18
-TWELVE = Decimal(12)
 FEN_ZERO = Decimal("0.00")
 
 
@@ -343,8 +343,9 @@ class QuoteResult:
 
 
 def instalment_for(premium: Decimal, payment_mode: str) -> Decimal | None:
-    """The monthly payment: the rounded yearly premium over 12, rounded once more."""
-    return to_fen(premium / TWELVE) if payment_mode == "monthly" else None
+    """The monthly payment: the rounded yearly premium over 12, rounded once more — the first
+    instalment billing collects (`huibao.core.premium.per_period`, the one owner of it)."""
+    return per_period(premium, payment_mode) if payment_mode == "monthly" else None
 
 
 def _field(name: str) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
+from django.db.models.fields.json import KeyTextTransform
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -30,6 +31,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from huibao.application.evidence.trace import record_page_view
 from huibao.application.journey import missing_before_signing
 from huibao.application.models import Application
+from huibao.application.premium import total_shown
 from huibao.application.selectors import (
     applications_of,
     data_complete,
@@ -39,6 +41,7 @@ from huibao.application.selectors import (
     identity_is_current,
     items_of,
     needs_terms_agreement,
+    payment_mode_of,
     required_documents,
     subject_fields,
 )
@@ -71,6 +74,7 @@ from huibao.core.errors import (
 )
 from huibao.core.masking import mask_email, mask_id_number, mask_name, mask_phone
 from huibao.core.models import AuditEntry
+from huibao.core.premium import shown_total
 from huibao.payment import selectors as payments
 from huibao.rating.models import Quote
 from huibao.rating.selectors import may_use_quote, quote_for_user
@@ -320,6 +324,7 @@ def bundle(request: HttpRequest) -> HttpResponse:
     context = {
         "quotes": quotes,
         "total": sum((q.premium for q in quotes), Decimal(0)),
+        "total_shown": shown_total([(q.premium, q.inputs.get("payment_mode")) for q in quotes]),
         "suggestions": bundle_suggestions(quotes),
         "max_items": MAX_ITEMS,
     }
@@ -368,6 +373,7 @@ def mine(request: HttpRequest) -> HttpResponse:
             {
                 "app": app,
                 "products": list(dict.fromkeys(i.product_version.product.name for i in items)),
+                "premium": _total_shown(items),
                 "status_label": S(app.status).label,
                 "open": app.status in OPEN_STATUSES,
                 "issued": app.status == S.ISSUED,
@@ -419,9 +425,14 @@ def cancel(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 # --- 2. data -------------------------------------------------------------------------------------
 
 
+def _total_shown(items: list[Any]) -> Any:
+    """The application's premium as paid: per month and per year when an item is paid monthly."""
+    return total_shown((i.premium, i.underwriting_outcome, payment_mode_of(i)) for i in items)
+
+
 def _items_context(app: Application) -> dict[str, Any]:
     items = items_of(app)
-    return {"items": items, "total": app.total_premium}
+    return {"items": items, "total": app.total_premium, "total_shown": _total_shown(items)}
 
 
 @require_http_methods(["GET", "POST"])
@@ -607,6 +618,7 @@ def terms(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     context = {
         "items": items,
         "total": app.total_premium,
+        "total_shown": _total_shown(items),
         "base_total": sum((i.base_premium for i in items), Decimal(0)),
     }
     if request.method == "GET":
@@ -930,7 +942,9 @@ def done(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         return _to_next(app)
     policies = [
         {"policy": p, "links": _policy_links(p)}
-        for p in app.policies.select_related("product_version__product", "insurer").order_by("item__position")
+        for p in app.policies.select_related("product_version__product", "insurer")
+        .annotate(payment_mode=KeyTextTransform("payment_mode", "item__quote__inputs"))
+        .order_by("item__position")
     ]
     extra: dict[str, str] = {}
     for key, name, args in (("nps", "policy:nps", [app.public_id]), ("mine", "policy:mine", [])):
@@ -1013,6 +1027,7 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
             "app": app,
             "items": items,
             "total": app.total_premium,
+            "total_shown": _total_shown(items),
             "agent_name": (agent.display_name or agent.username) if agent else "",
             "applicant_name": mask_name(app.applicant_name) if app.applicant_name else "",
         }

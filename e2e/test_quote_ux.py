@@ -1,0 +1,94 @@
+"""What a customer reads about their premium, their quote, their underwriting and their payment,
+on a phone: per month when paid monthly, a plain explanation, the rule that fired, and why a
+payment was refused."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from e2e.test_application_flow import (  # noqa: F401 (the fixture)
+    PASSWORD,
+    fill_data,
+    flow,
+    log_in,
+    pay,
+    product,
+    quote_and,
+    read_documents,
+    sign,
+    verify_and_confirm,
+)
+from huibao.application.models import Application
+from huibao.application.tests import factories as f
+from huibao.catalog.models import ProductVersion
+from huibao.payment.models import Payment
+from huibao.rating.services import clear_cache
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def customer(phone_number: str) -> Any:
+    user = f.customer(phone_number)
+    user.set_password(PASSWORD)
+    user.save()
+    return user
+
+
+def monthly(p: Any) -> Any:
+    ProductVersion.objects.filter(pk=p.current_version_id).update(payment_modes=["monthly", "annual"])
+    clear_cache()
+    return p
+
+
+def test_monthly_payment_shows_the_month_and_the_year_everywhere(flow: str, phone: Page) -> None:
+    # given: an accident product of ¥100.00 a year, paid monthly (¥8.33 a month)
+    accident = monthly(product("月缴意外险"))
+    customer("13900008888")
+    id_number = f.resident_id(f.years_ago(35))
+    page = phone
+    log_in(page, flow, "13900008888", "/")
+    # when: they quote it
+    page.goto(f"{flow}/products/{accident.code}/")
+    page.get_by_role("button", name="获取报价").click()
+    box = page.locator(".premium-box--saved .premium-box__amount")
+    # then: the amount per month, with its period and the total per year
+    expect(box).to_contain_text("¥8.33/月")
+    expect(box).to_contain_text("年缴合计 ¥100.00")
+    page.locator(".premium-box--saved").get_by_role("button", name="立即投保").click()
+    # and so does every page of the application
+    expect(page.get_by_test_id("item-premium")).to_contain_text("¥8.33/月")
+    expect(page.get_by_test_id("total")).to_contain_text("年缴合计 ¥100.00")
+    fill_data(page, "王小明", id_number)
+    verify_and_confirm(page)
+    read_documents(page, 1)
+    sign(page, "王小明")
+    expect(page.get_by_test_id("item-premium")).to_contain_text("¥8.33/月")
+    # the first instalment is what is charged at checkout
+    expect(page.get_by_role("button", name=re.compile("去支付"))).to_have_text("去支付 ¥8.33")
+    pay(page, "王小明", id_number)
+    app = Application.objects.get()
+    assert Payment.objects.get(pk=app.payment_id).amount == Decimal("8.33")
+    expect(page.get_by_test_id("policy")).to_contain_text("¥8.33/月")
+    expect(page.get_by_test_id("policy")).to_contain_text("年缴合计 ¥100.00")
+    page.goto(f"{flow}/apply/")
+    expect(page.get_by_test_id("app-premium")).to_contain_text("¥8.33/月")
+    page.goto(f"{flow}/policy/mine/")
+    expect(page.get_by_test_id("premium")).to_contain_text("¥8.33/月")
+    page.get_by_test_id("policy").locator("a.policy-card").click()
+    expect(page.get_by_test_id("premium")).to_contain_text("¥8.33/月")
+    expect(page.get_by_test_id("premium")).to_contain_text("年缴合计 ¥100.00")
+
+
+def test_annual_payment_is_shown_unchanged(flow: str, phone: Page) -> None:
+    accident = product("年缴意外险")
+    customer("13900008889")
+    page = phone
+    log_in(page, flow, "13900008889", "/")
+    quote_and(page, flow, accident, "立即投保")
+    expect(page.get_by_test_id("item-premium")).to_have_text("¥100.00")
+    expect(page.get_by_test_id("total")).to_have_text("¥100.00")
