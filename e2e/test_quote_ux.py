@@ -27,6 +27,7 @@ from huibao.application.models import Application
 from huibao.application.tests import factories as f
 from huibao.catalog.models import ProductVersion
 from huibao.payment.models import Payment
+from huibao.rating.models import Quote
 from huibao.rating.services import clear_cache
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -45,7 +46,7 @@ def monthly(p: Any) -> Any:
     return p
 
 
-def test_monthly_payment_shows_the_month_and_the_year_everywhere(flow: str, phone: Page) -> None:
+def test_monthly_payment_shows_the_month_and_the_year_everywhere(flow: str, phone: Page) -> None:  # noqa: F811
     # given: an accident product of ¥100.00 a year, paid monthly (¥8.33 a month)
     accident = monthly(product("月缴意外险"))
     customer("13900008888")
@@ -84,7 +85,7 @@ def test_monthly_payment_shows_the_month_and_the_year_everywhere(flow: str, phon
     expect(page.get_by_test_id("premium")).to_contain_text("年缴合计 ¥100.00")
 
 
-def test_annual_payment_is_shown_unchanged(flow: str, phone: Page) -> None:
+def test_annual_payment_is_shown_unchanged(flow: str, phone: Page) -> None:  # noqa: F811
     accident = product("年缴意外险")
     customer("13900008889")
     page = phone
@@ -92,3 +93,59 @@ def test_annual_payment_is_shown_unchanged(flow: str, phone: Page) -> None:
     quote_and(page, flow, accident, "立即投保")
     expect(page.get_by_test_id("item-premium")).to_have_text("¥100.00")
     expect(page.get_by_test_id("total")).to_have_text("¥100.00")
+
+
+MEDICAL_PRICING = {
+    "inputs": {
+        "social_insurance": {
+            "type": "choice",
+            "label": "有无社保",
+            "choices": {"yes": "有社保", "no": "无社保"},
+            "default": "yes",
+        }
+    },
+    "tables": {
+        "base": {
+            "label": "年龄段基础保费",
+            "keys": ["age", "social_insurance"],
+            "bands": {"age": [0, 31]},
+            "values": {"0|yes": "200", "0|no": "440", "31|yes": "300", "31|no": "660"},
+        },
+        "plan_factor": {"label": "计划系数", "keys": ["plan"], "values": {"basic": "1.539"}},
+    },
+    "steps": [
+        {"name": "base", "label": "基础保费", "expr": "table('base')"},
+        {"name": "plan_factor", "label": "计划系数", "expr": "table('plan_factor')"},
+        {"name": "premium", "label": "应缴保费", "expr": "base * plan_factor"},
+    ],
+    "result": "premium",
+}
+
+
+def test_the_saved_quote_is_explained_in_plain_words_with_a_short_number(flow: str, phone: Page) -> None:  # noqa: F811
+    # given: a medical product priced by age band, social insurance and plan
+    medical = product("安心百万医疗")
+    ProductVersion.objects.filter(pk=medical.current_version_id).update(
+        pricing=MEDICAL_PRICING, payment_modes=["annual"]
+    )
+    clear_cache()
+    page = phone
+    page.goto(f"{flow}/products/{medical.code}/")
+    page.get_by_label("被保险人年龄").fill("33")
+    # when: they ask for the quote
+    page.get_by_role("button", name="获取报价").click()
+    saved = page.locator(".premium-box--saved")
+    expect(saved).to_be_visible()
+    # then: a short quote number, and the calculation in words and money to the fen
+    quote = Quote.objects.get()
+    expect(page.get_by_test_id("quote-number")).to_have_text(re.compile(r"^Q\d{8}[2-9A-Z]{6}$"))
+    expect(page.get_by_test_id("quote-number")).to_have_text(quote.number)
+    steps = page.get_by_test_id("explanation").locator("li")
+    expect(steps.nth(0)).to_have_text("基础保费（33岁，有社保）¥300.00")
+    expect(steps.nth(1)).to_have_text("计划系数（基础版）1.539")
+    expect(steps.nth(2)).to_have_text("应缴保费¥300.00 × 1.539 = ¥461.70")
+    text = saved.inner_text()
+    for developer in ("base[", "plan_factor", "461.700000", str(quote.id)):
+        assert developer not in text, developer
+    # and the UUID stays the public id the buttons post
+    assert saved.locator("input[name=quote_id]").first.get_attribute("value") == str(quote.id)
