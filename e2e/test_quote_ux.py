@@ -149,3 +149,59 @@ def test_the_saved_quote_is_explained_in_plain_words_with_a_short_number(flow: s
         assert developer not in text, developer
     # and the UUID stays the public id the buttons post
     assert saved.locator("input[name=quote_id]").first.get_attribute("value") == str(quote.id)
+
+
+def test_manual_underwriting_gives_the_rule_that_fired_and_the_underwriters_note(
+    flow: str,  # noqa: F811
+    phone: Page,
+) -> None:
+    from huibao.application.services.referral import decide_case
+    from huibao.underwriting.tests.factories import underwriter
+
+    # given: a product that refers a sum insured above ¥5万 (the quote's is ¥10万), one question
+    hospital = {"code": "hospitalised", "text": "过去2年内是否曾住院？", "knock_out_answer": True}
+    accident = product(
+        "高额意外险",
+        **{},
+    )
+    version = accident.current_version
+    eligibility = {**version.eligibility, "health_questions": [hospital]}
+    ProductVersion.objects.filter(pk=version.pk).update(
+        eligibility=eligibility, underwriting={"refer_sum_insured_above": "50000"}
+    )
+    clear_cache()
+    customer("13900008890")
+    id_number = f.resident_id(f.years_ago(35))
+    page = phone
+    log_in(page, flow, "13900008890", "/")
+    quote_and(page, flow, accident, "立即投保")
+    # when: every health answer is 否 and the application goes to an underwriter
+    page.get_by_label("姓名", exact=True).fill("王小明")
+    page.get_by_label("身份证号", exact=True).fill(id_number)
+    page.get_by_label("手机号", exact=True).fill("13900008890")
+    page.locator(".question label.radio", has_text="否").click()
+    page.get_by_role("button", name="保存，下一步").click()
+    verify_and_confirm(page)
+    # then: the reason is the sum insured, in plain words — not the health answers
+    expect(page.locator("h1")).to_have_text("人工核保中")
+    reasons = page.get_by_test_id("referral-reasons")
+    expect(reasons).to_contain_text("保额10万元超过5万元，需由核保人员人工审核。")
+    expect(page.locator("main")).not_to_contain_text("健康告知")
+    expect(page.locator("main")).not_to_contain_text("财务核保")
+    # when: the underwriter accepts with a loading and a note
+    app = Application.objects.get()
+    decide_case(
+        app.items.get().cases.get(),
+        decision="accept_with_terms",
+        underwriter=underwriter(),
+        reasons="保额较高，按标准保费加收25%承保",
+        loading_percent=25,
+    )
+    page.reload()
+    # then: the terms page gives the underwriter's note and the rule, and no health reason
+    expect(page.locator("h1")).to_have_text("核保通过，但有附加条件")
+    expect(page.get_by_test_id("underwriter-note")).to_have_text(
+        "核保人员说明：保额较高，按标准保费加收25%承保"
+    )
+    expect(page.get_by_test_id("terms-reasons")).to_contain_text("保额10万元超过5万元")
+    expect(page.locator("main")).not_to_contain_text("根据您的健康告知")

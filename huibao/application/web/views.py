@@ -78,6 +78,7 @@ from huibao.core.premium import shown_total
 from huibao.payment import selectors as payments
 from huibao.rating.models import Quote
 from huibao.rating.selectors import may_use_quote, quote_for_user
+from huibao.underwriting.rules import customer_reasons
 
 S = ApplicationStatus
 View = Callable[..., HttpResponse]
@@ -602,7 +603,18 @@ def outcome(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         if app.status == S.DECLINED and item.underwriting_outcome == UnderwritingOutcome.DECLINE
         for reason in (item.underwriting_reasons or [])
     ]
-    context = {"items": items, "reasons": reasons, "key": flow.state_key(app)}
+    # Why it went to an underwriter: the rules that fired, in the customer's words.
+    referred = [
+        (item.product_version.product.name, customer_reasons(item.underwriting_reasons or []))
+        for item in items
+        if app.status == S.REFERRED and item.underwriting_outcome == UnderwritingOutcome.REFER
+    ]
+    context = {
+        "items": items,
+        "reasons": reasons,
+        "referred": [(name, why) for name, why in referred if why],
+        "key": flow.state_key(app),
+    }
     return _page(request, app, "application/outcome.html", "outcome", context)
 
 
@@ -615,6 +627,8 @@ def terms(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         return _to_next(app)
     template = "application/terms.html"
     items = items_of(app)
+    for item in items:  # why these terms: the rules that fired and the underwriter's note
+        item.customer_reasons = customer_reasons(item.underwriting_reasons or [])  # type: ignore[attr-defined]
     context = {
         "items": items,
         "total": app.total_premium,
