@@ -205,3 +205,43 @@ def test_manual_underwriting_gives_the_rule_that_fired_and_the_underwriters_note
     )
     expect(page.get_by_test_id("terms-reasons")).to_contain_text("保额10万元超过5万元")
     expect(page.locator("main")).not_to_contain_text("根据您的健康告知")
+
+
+def test_paying_with_someone_elses_card_says_why_and_what_is_refunded_when(
+    flow: str,  # noqa: F811
+    phone: Page,
+) -> None:
+    from huibao.payment.tests.factories import GOOD_CARD
+
+    accident = product("他人代付意外险")
+    customer("13900008891")
+    id_number = f.resident_id(f.years_ago(35))
+    page = phone
+    log_in(page, flow, "13900008891", "/")
+    quote_and(page, flow, accident, "立即投保")
+    fill_data(page, "王小明", id_number)
+    verify_and_confirm(page)
+    read_documents(page, 1)
+    sign(page, "王小明")
+    # when: the applicant's spouse pays with her own card
+    expect(page.locator("h1")).to_have_text("支付保费")
+    our_page = page.url
+    page.get_by_role("button", name=re.compile("去支付")).click()
+    page.wait_for_url(re.compile(r"/payment/sandbox/pay/"))
+    page.get_by_label("付款人姓名").fill("李小红")
+    page.get_by_label("身份证号").fill(f.resident_id(f.years_ago(33)))
+    page.get_by_label("银行卡号").fill(GOOD_CARD)
+    page.get_by_role("button", name="确认支付").click()
+    expect(page.get_by_test_id("result")).to_be_visible()
+    page.goto(our_page)
+    # then: why, how much comes back and when — and a way to pay again
+    refused = page.get_by_test_id("payment-refused")
+    expect(refused).to_contain_text("付款人须为投保人本人")
+    expect(refused).to_contain_text("全额退款 ¥100.00")
+    expect(refused).to_contain_text("预计1–7个工作日到账")
+    expect(refused).to_contain_text("请使用投保人 王小明 本人名下的银行卡重新支付")
+    expect(page.locator("main")).not_to_contain_text("已拒收并退款")
+    expect(page.get_by_role("button", name=re.compile("去支付"))).to_be_visible()
+    # and the back office has the real payer and the refund
+    payment = Payment.objects.get()
+    assert payment.paid_by_name == "李小红" and payment.refunded_amount == Decimal("100.00")

@@ -916,6 +916,8 @@ def pay(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             payment_succeeded=payment.status == "succeeded",
             payment_failed=not still_open and payment.status != "succeeded",
             payment_reason=PAYMENT_REASONS.get(payment.failure_reason, payment.get_status_display()),
+            # Money arrived but was refused (someone else's card): why, the refund and when.
+            payment_refusal=payments.refusal_text(payment),
         )
     return _page(request, app, template, "pay", context)
 
