@@ -118,6 +118,7 @@ class PaymentAdmin(ReadOnlyModelAdmin):
         "refunded_amount",
         "status",
         "masked_payer_name",
+        "masked_payer_id",
         "masked_paid_by",
         "provider",
     )

@@ -60,3 +60,14 @@ def test_the_back_office_shows_the_real_payer_masked() -> None:
 def test_a_refund_not_yet_made_says_so() -> None:
     text = rules.refusal_text("payer_not_applicant", Decimal(0), None)
     assert text.startswith("付款人须为投保人本人") and "退款正在处理" in text
+
+
+def test_the_payments_list_shows_the_real_payer_masked_and_the_refund(client) -> None:
+    from huibao.payment.tests.test_api import FINANCE, staff_client
+
+    p = refused()
+    staff, _ = staff_client("fin_qian", FINANCE)
+    html = staff.get("/admin/payment/payment/").content.decode()
+    assert "李*（非投保人本人）" in html and "李四" not in html and f.OTHER_ID not in html
+    detail = staff.get(f"/admin/payment/payment/{p.pk}/change/").content.decode()
+    assert "128.50" in detail and "实际付款人" in detail and f.OTHER_ID not in detail
