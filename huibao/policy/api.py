@@ -13,14 +13,16 @@ from datetime import date, datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.security import django_auth
 
 from huibao.core.api_schemas import errors
 from huibao.core.errors import NotFound, RateLimited
-from huibao.policy import documents, presenters, selectors, services
+from huibao.policy import documents, hub, premiums, presenters, selectors, services
+from huibao.policy.actions import actions_for
 from huibao.policy.limits import VERIFY_LIMIT, over_limit
 from huibao.policy.models import NpsResponse
+from huibao.policy.states import PolicyStatus
 
 router = Router(tags=["policies"])
 
@@ -28,7 +30,7 @@ router = Router(tags=["policies"])
 class PolicyOut(Schema):
     id: uuid.UUID = Field(description="the policy's public id (as `id` of applications and payments)")
     number: str
-    status: str
+    status: PolicyStatus
     status_label: str
     product_name: str
     plan_name: str
@@ -92,7 +94,7 @@ class VerificationOut(Schema):
     product_name: str
     plan_name: str
     insurer_name: str
-    status: str
+    status: PolicyStatus
     status_label: str
     effective_at: datetime
     expires_at: datetime | None
@@ -211,3 +213,290 @@ def rate_application(request: HttpRequest, public_id: uuid.UUID, payload: NpsIn)
             "created_at": response.created_at,
         },
     )
+
+
+# --- what can I do with this policy, and its history ------------------------------------------------
+
+
+class ActionOut(Schema):
+    key: str = Field(
+        description="stable key: epolicy, pay_now, premiums, mandate, history, verify, contact, …"
+    )
+    label: str
+    url: str = Field(description="the page doing it (path)")
+    api_url: str = Field(description='the API operation doing it (path), "" when there is none')
+    order: int = Field(description="lowest first; below 100: urgent (pay now in grace, renew)")
+    urgent: bool
+    group: str
+    icon: str
+
+
+class PolicyActionsOut(Schema):
+    id: uuid.UUID
+    number: str
+    status: PolicyStatus
+    status_label: str
+    status_meaning: str = Field(description="what the status means for the customer now")
+    actions: list[ActionOut]
+
+
+class TimelineEventOut(Schema):
+    at: datetime
+    kind: str = Field(description="issued | status | audit | endorsement (servicing features add theirs)")
+    title: str
+    detail: str
+    status: PolicyStatus | None = Field(description="the status after the event, if it moved")
+    status_label: str
+
+
+class AsOfOut(Schema):
+    on: date
+    status: PolicyStatus | None = Field(description="null: the policy was not issued yet")
+    status_label: str
+    existed: bool
+    covered: bool = Field(description="the policy covered the insured at the end of that day")
+    data_version: int | None = Field(None, description="the policy data version then (1 as issued)")
+
+
+class PolicyHistoryOut(Schema):
+    id: uuid.UUID
+    number: str
+    status: PolicyStatus
+    timeline: list[TimelineEventOut]
+    as_of: AsOfOut | None = Field(description="with ?on=YYYY-MM-DD: the policy at the end of that day")
+
+
+class HistoryQuery(Schema):
+    on: str | None = Field(None, description="YYYY-MM-DD: also the policy's status at the end of that day")
+
+
+@router.get(
+    "/policies/{public_id}/actions",
+    response={200: PolicyActionsOut, **errors(404)},
+    auth=django_auth,
+    url_name="policy_actions",
+    summary="我能做什么（保单可办理的服务）",
+)
+def get_policy_actions(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
+    policy = selectors.policy_for_customer(request.user, public_id)
+    found = actions_for(policy, request.user)
+    return {
+        "id": policy.public_id,
+        "number": policy.number,
+        "status": policy.status,
+        "status_label": presenters.status_label(policy),
+        "status_meaning": hub.status_meaning(policy),
+        "actions": [
+            {
+                "key": a.key,
+                "label": a.label,
+                "url": a.url,
+                "api_url": a.api_url,
+                "order": a.order,
+                "urgent": a.urgent,
+                "group": a.group,
+                "icon": a.icon,
+            }
+            for a in found
+        ],
+    }
+
+
+@router.get(
+    "/policies/{public_id}/history",
+    response={200: PolicyHistoryOut, **errors(404, 422)},
+    auth=django_auth,
+    url_name="policy_history",
+    summary="保单历史记录与某日状态",
+)
+def get_policy_history(
+    request: HttpRequest, public_id: uuid.UUID, params: Query[HistoryQuery]
+) -> dict[str, Any]:
+    policy = selectors.policy_for_customer(request.user, public_id)
+    on = selectors.parse_on(params.on)
+    as_of = selectors.policy_as_of(policy, on) if on is not None else None
+    return {
+        "id": policy.public_id,
+        "number": policy.number,
+        "status": policy.status,
+        "timeline": [
+            {
+                "at": e.at,
+                "kind": e.kind,
+                "title": e.title,
+                "detail": e.detail,
+                "status": e.status or None,
+                "status_label": e.status_label,
+            }
+            for e in selectors.policy_timeline(policy)
+        ],
+        "as_of": None
+        if as_of is None
+        else {
+            "on": as_of.on,
+            "status": as_of.status or None,
+            "status_label": as_of.status_label,
+            "existed": as_of.existed,
+            "covered": as_of.covered,
+            "data_version": as_of.data_version,
+        },
+    }
+
+
+# --- premiums, reinstatement, history ------------------------------------------------------------
+
+
+class PremiumLineOut(Schema):
+    number: int = Field(description="期数，从1开始")
+    due_on: date
+    amount: str = Field(description="金额（元，字符串）")
+    status: str = Field(description="due | paid | overdue | waived | cancelled")
+    status_label: str
+    paid: bool
+    paid_at: datetime | None
+    overdue: bool = Field(description="未缴且已过应缴日")
+    payable: bool = Field(description="现在可以缴纳的一期（最早未缴的一期）")
+
+
+class PremiumsOut(Schema):
+    policy_id: uuid.UUID
+    policy_status: str
+    has_schedule: bool = Field(description="false：保费已在投保时一次缴清")
+    mode: str = Field(description="monthly…；无分期时为空")
+    schedule_status: str = Field(description="active | completed | lapsed | cancelled；无分期时为空")
+    total: str
+    paid_total: str
+    grace_until: date | None = Field(description="宽限期最后一天（保单处于宽限期时）")
+    payable_instalment: int | None = Field(description="现在可以缴纳的期数")
+    reinstatement_available: bool
+    instalments: list[PremiumLineOut]
+
+
+class CheckoutOut(Schema):
+    payment_id: uuid.UUID
+    amount: str
+    checkout_url: str = Field(description="支付机构的收银台页面；支付结果由异步通知确认")
+    expires_at: datetime
+
+
+class HealthQuestionOut(Schema):
+    code: str
+    text: str
+
+
+class ReinstatementOut(Schema):
+    available: bool
+    refusal: str = Field(description="不能在线复效的原因")
+    lapsed_on: date | None
+    until: date | None = Field(description="复效期最后一天")
+    total: str = Field(description="需补缴的保费合计（元）")
+    instalments: list[PremiumLineOut] = Field(description="需补缴的各期保费")
+    health_questions: list[HealthQuestionOut] = Field(description="需重新回答的健康告知")
+
+
+class ReinstatementIn(Schema):
+    health_answers: dict[str, bool] = Field(default_factory=dict, description="问题代码 → 是/否")
+
+
+class ReinstatementCheckoutOut(CheckoutOut):
+    reinstatement: ReinstatementOut
+
+
+def _line_out(line: premiums.PremiumLine) -> dict[str, Any]:
+    return {
+        "number": line.number,
+        "due_on": line.due_on,
+        "amount": str(line.amount),
+        "status": line.status,
+        "status_label": line.status_label,
+        "paid": line.paid,
+        "paid_at": line.paid_at,
+        "overdue": line.overdue,
+        "payable": line.payable,
+    }
+
+
+def _offer_out(offer: premiums.ReinstatementOffer) -> dict[str, Any]:
+    return {
+        "available": offer.available,
+        "refusal": offer.refusal,
+        "lapsed_on": offer.lapsed_on,
+        "until": offer.until,
+        "total": str(offer.total),
+        "instalments": [_line_out(line) for line in offer.lines],
+        "health_questions": [{"code": q.code, "text": q.text} for q in offer.health_questions],
+    }
+
+
+def _checkout_out(payment: Any) -> dict[str, Any]:
+    return {
+        "payment_id": payment.public_id,
+        "amount": str(payment.amount),
+        "checkout_url": payment.checkout_url,
+        "expires_at": payment.expires_at,
+    }
+
+
+@router.get(
+    "/policies/{public_id}/premiums",
+    response={200: PremiumsOut, **errors(404)},
+    auth=django_auth,
+    url_name="policy_premiums",
+    summary="保单的分期保费：已缴、待缴、逾期",
+)
+def get_premiums(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
+    policy = selectors.policy_for_customer(request.user, public_id)
+    view = premiums.premiums_of(policy)
+    return {
+        "policy_id": policy.public_id,
+        "policy_status": policy.status,
+        "has_schedule": view.has_schedule,
+        "mode": view.mode,
+        "schedule_status": view.schedule_status,
+        "total": str(view.total),
+        "paid_total": str(view.paid_total),
+        "grace_until": view.grace_until,
+        "payable_instalment": view.payable.number if view.payable else None,
+        "reinstatement_available": bool(view.reinstatement and view.reinstatement.available),
+        "instalments": [_line_out(line) for line in view.lines],
+    }
+
+
+@router.post(
+    "/policies/{public_id}/premiums/{number}/payments",
+    response={201: CheckoutOut, **errors(404, 409, 422)},
+    auth=django_auth,
+    summary="立即缴纳一期保费（打开收银台；重复请求返回同一笔未完成的支付）",
+)
+def pay_premium(request: HttpRequest, public_id: uuid.UUID, number: int) -> Status[dict[str, Any]]:
+    policy = selectors.policy_for_customer(request.user, public_id)
+    payment = premiums.pay_instalment(policy, number, user=request.user, request=request)
+    return Status(201, _checkout_out(payment))
+
+
+@router.get(
+    "/policies/{public_id}/reinstatement",
+    response={200: ReinstatementOut, **errors(404)},
+    auth=django_auth,
+    url_name="policy_reinstatement",
+    summary="复效：能否在线办理、需补缴的保费、健康告知问题",
+)
+def get_reinstatement(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
+    policy = selectors.policy_for_customer(request.user, public_id)
+    return _offer_out(premiums.reinstatement_offer(policy))
+
+
+@router.post(
+    "/policies/{public_id}/reinstatement",
+    response={201: ReinstatementCheckoutOut, **errors(404, 409, 422)},
+    auth=django_auth,
+    summary="申请复效：回答健康告知并打开补缴保费的收银台",
+)
+def request_reinstatement(
+    request: HttpRequest, public_id: uuid.UUID, payload: ReinstatementIn
+) -> Status[dict[str, Any]]:
+    policy = selectors.policy_for_customer(request.user, public_id)
+    offer, payment = premiums.request_reinstatement(
+        policy, payload.health_answers, user=request.user, request=request
+    )
+    return Status(201, {**_checkout_out(payment), "reinstatement": _offer_out(offer)})

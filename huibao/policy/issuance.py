@@ -96,6 +96,8 @@ class ItemToIssue:
     insured: InsuredData | None = None
     beneficiaries: tuple[BeneficiaryData, ...] = ()
     subject: tuple[SubjectValue, ...] = ()
+    # The rating quote the premium came from (endorsements re-rate from it); None: unknown.
+    quote_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,7 @@ def issuance_request(
         to_issue.append(
             ItemToIssue(
                 item_id=item.pk,
+                quote_id=item.quote_id,
                 position=item.position,
                 product_version=version,
                 plan=item.plan,
