@@ -110,5 +110,5 @@ def test_browse_compare_and_quote_on_a_phone(live_server, transactional_db, phon
     # then: it is saved and explained
     expect(page.locator(".premium-box--saved")).to_be_visible()
     saved = Quote.objects.get()
-    expect(page.locator(".premium-box__id")).to_contain_text(str(saved.id))
+    expect(page.get_by_test_id("quote-number")).to_have_text(saved.number)
     expect(page.locator(".steps li")).to_have_count(len(saved.steps))

@@ -8,8 +8,8 @@ from decimal import Decimal
 from typing import Protocol
 
 from huibao.application.states import UnderwritingOutcome
-from huibao.billing.rules import first_instalment
 from huibao.core.money import to_fen
+from huibao.core.premium import ShownPremium, shown, shown_total
 
 
 class PricedItem(Protocol):
@@ -32,15 +32,20 @@ def total_premium(items: Iterable[PricedItem]) -> Decimal:
 
 def due_at_checkout(items: Iterable[tuple[Decimal, str, str | None]]) -> Decimal:
     """What the customer pays at checkout for items given as (premium, underwriting outcome,
-    payment mode): each item's first instalment (`billing.rules.first_instalment`: the whole
-    premium for single or annual payment, the first month for monthly), declined items left out."""
-    return to_fen(
-        sum(
-            (
-                first_instalment(premium, mode or "single")
-                for premium, outcome, mode in items
-                if outcome != UnderwritingOutcome.DECLINE and premium > 0
-            ),
-            Decimal(0),
-        )
-    )
+    payment mode): each item's first instalment (`huibao.core.premium.per_period`, the split
+    `billing.rules` makes: the whole premium for single or annual payment, the first month for
+    monthly), declined items left out — the amount `total_shown` shows."""
+    return total_shown(items).amount
+
+
+def item_shown(premium: Decimal, mode: str | None) -> ShownPremium:
+    """An item's premium as the customer pays it (per month and per year when paid monthly)."""
+    return shown(premium, mode)
+
+
+def total_shown(items: Iterable[tuple[Decimal, str, str | None]]) -> ShownPremium:
+    """The application's premium as the customer pays it, for items given as (premium,
+    underwriting outcome, payment mode): the first payment (per month when every item is paid
+    monthly) with the total per year when some item is paid in instalments."""
+    paid = [(p, mode) for p, outcome, mode in items if outcome != UnderwritingOutcome.DECLINE and p > 0]
+    return shown_total(paid)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.fields.json import KeyTextTransform
 
 from huibao.application import rules as app_rules
 from huibao.application.models import (
@@ -50,10 +51,13 @@ class Target:
 
 
 def items_of(app: Application) -> list[ApplicationItem]:
-    """The items in position order, with their product version, product, insurer, plan and insured
-    (the re-priced `quote`, rarely needed, loads on access)."""
+    """The items in position order, with their product version, product, insurer, plan, insured
+    and `payment_mode` (the re-priced quote's, read in the same query; the quote itself, rarely
+    needed, loads on access)."""
     return list(
-        app.items.select_related("product_version__product__insurer", "plan", "insured").order_by("position")
+        app.items.select_related("product_version__product__insurer", "plan", "insured")
+        .annotate(payment_mode=KeyTextTransform("payment_mode", "quote__inputs"))
+        .order_by("position")
     )
 
 
@@ -91,8 +95,19 @@ def state_items(app: Application) -> list[ApplicationItem]:
     return list(
         app.items.select_related("product_version__product__insurer", "plan", "insured")
         .only(*STATE_ITEM_FIELDS)
+        .annotate(payment_mode=KeyTextTransform("payment_mode", "quote__inputs"))
         .order_by("position")
     )
+
+
+def payment_mode_of(item: ApplicationItem) -> str | None:
+    """The item's payment mode: the `payment_mode` the item queries here annotate, else its
+    re-priced quote's (read once if not loaded)."""
+    if hasattr(item, "payment_mode"):
+        mode = item.payment_mode
+    else:
+        mode = (item.quote.inputs or {}).get("payment_mode")
+    return str(mode) if mode else None
 
 
 def rules_of(item: ApplicationItem) -> app_rules.ApplicationRules:

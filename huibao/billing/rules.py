@@ -1,9 +1,9 @@
 """Premium schedules, pure: no Django, no I/O.
 
 A premium mode splits the annual premium into instalments. The one rounding point: every
-instalment but the last is the rounded share (`to_fen(annual / count)`, ROUND_HALF_UP — the
-monthly instalment rating quotes, `rating.rules.instalment_for`), and the **last** instalment
-absorbs the remainder, so the instalments add up to the annual premium exactly. The annual
+instalment but the last is the rounded share (`huibao.core.premium.per_period`: `to_fen(annual /
+count)`, ROUND_HALF_UP — the monthly instalment rating quotes and every page shows), and the
+**last** instalment absorbs the remainder, so the instalments add up to the annual premium exactly. The annual
 premium is the rated one: a modal loading for monthly payment is whatever the product's pricing
 spec computes from the `payment_mode` input (rating prices `monthly` with it), so billing splits
 the rated premium and adds no factor of its own (`modal_factor` exists for products that state
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from huibao.core.money import to_fen
+from huibao.core.premium import INSTALMENTS_PER_YEAR, per_period
 
-INSTALMENTS_PER_YEAR: Mapping[str, int] = {"single": 1, "annual": 1, "monthly": 12}
 MONTHS_BETWEEN: Mapping[str, int] = {"single": 12, "annual": 12, "monthly": 1}
 # The modes paid in several instalments a year (the others are paid whole at checkout).
 INSTALMENT_MODES = frozenset(mode for mode, count in INSTALMENTS_PER_YEAR.items() if count > 1)
@@ -71,7 +71,7 @@ def amounts(annual_premium: Decimal, mode: str, *, modal_factor: Decimal = Decim
         raise ScheduleError("the modal factor must be positive")
     total = to_fen(annual_premium * modal_factor)
     count = instalment_count(mode)
-    share = to_fen(total / count)
+    share = per_period(total, mode)
     head = [share] * (count - 1)
     last = total - sum(head, Decimal(0))
     if share <= 0 or last <= 0:

@@ -53,6 +53,11 @@ class RatingEngine(Protocol):
         raises `ValidationFailed` naming every invalid input."""
         ...
 
+    def explain_quote(self, quote: object) -> list[object]:
+        """A saved quote's calculation in the customer's words: items with `label`, `basis`,
+        `value`, `formula` and `is_result` (money to the fen; the full trace is for staff)."""
+        ...
+
 
 _engine: RatingEngine | None = None
 

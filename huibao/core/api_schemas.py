@@ -30,3 +30,18 @@ class Error(Schema):
 def errors(*statuses: int) -> dict[int, Any]:
     """`response={200: Out, **errors(404, 409)}`: these statuses answer the one error shape."""
     return dict.fromkeys(statuses, Error)
+
+
+class ShownPremiumOut(Schema):
+    """A premium as the customer pays it (`huibao.core.premium.ShownPremium`): `amount` per
+    `period` and, when paid in instalments, the total per year."""
+
+    amount: str = Field(description="the amount per period (the first instalment)", examples=["30.78"])
+    period: str | None = Field(
+        description="month when paid monthly, first for a bundle mixing monthly and yearly items; null "
+        "when paid once or yearly",
+        examples=["month"],
+    )
+    annual_total: str | None = Field(
+        description="the total per year when paid in instalments", examples=["369.36"]
+    )

@@ -21,7 +21,7 @@ from django.template.response import TemplateResponse
 from huibao.core import audit
 from huibao.core.admin import ReadOnlyModelAdmin
 from huibao.core.errors import DomainError
-from huibao.core.masking import mask_id_number, scrub
+from huibao.core.masking import mask_id_number, mask_name, scrub
 from huibao.core.money import FEN, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 from huibao.payment import services
 from huibao.payment.models import Payment, PaymentEvent, ProviderNotification, Refund
@@ -117,8 +117,9 @@ class PaymentAdmin(ReadOnlyModelAdmin):
         "amount",
         "refunded_amount",
         "status",
-        "payer_name",
+        "masked_payer_name",
         "masked_payer_id",
+        "masked_paid_by",
         "provider",
     )
     list_filter = ("status", "provider", "reference_kind")
@@ -133,8 +134,10 @@ class PaymentAdmin(ReadOnlyModelAdmin):
         "refunded_amount",
         "status",
         "failure_reason",
-        "payer_name",
+        "masked_payer_name",
         "masked_payer_id",
+        "masked_paid_by",
+        "masked_paid_by_id",
         "provider",
         "provider_txn_id",
         "checkout_url",
@@ -147,9 +150,25 @@ class PaymentAdmin(ReadOnlyModelAdmin):
     inlines = (PaymentEventInline, RefundInline)
     actions = ("refund_action",)
 
-    @admin.display(description="付款人证件号")
+    @admin.display(description="应付款人（投保人）")
+    def masked_payer_name(self, obj: Payment) -> str:
+        return mask_name(obj.payer_name) if obj.payer_name else "—"
+
+    @admin.display(description="应付款人证件号")
     def masked_payer_id(self, obj: Payment) -> str:
         return mask_id_number(obj.payer_id_number)
+
+    @admin.display(description="实际付款人")
+    def masked_paid_by(self, obj: Payment) -> str:
+        """Who paid, as the provider reported it (the applicant, or someone else: refused)."""
+        if not obj.paid_by_name:
+            return "—"
+        differs = obj.failure_reason == "payer_not_applicant"
+        return mask_name(obj.paid_by_name) + ("（非投保人本人）" if differs else "")
+
+    @admin.display(description="实际付款人证件号")
+    def masked_paid_by_id(self, obj: Payment) -> str:
+        return mask_id_number(obj.paid_by_id_number) if obj.paid_by_id_number else "—"
 
     def has_refund_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_active and request.user.has_perm(REFUND_PERMISSION))

@@ -29,6 +29,10 @@ class Payment(models.Model):
     payer_name = models.CharField(max_length=100)
     payer_id_number = EncryptedTextField(context="payment.payer_id_number")
     payer_id_number_hash = models.CharField(max_length=64, db_index=True)
+    # Who actually paid, as the provider's success notification names them: the applicant, or
+    # someone else (then the payment is refused and refunded). Shown masked.
+    paid_by_name = models.CharField(max_length=100, blank=True)
+    paid_by_id_number = EncryptedTextField(context="payment.paid_by_id_number", blank=True)
     status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.CREATED)
     failure_reason = models.CharField(max_length=64, blank=True)
     provider = models.CharField(max_length=20)

@@ -63,3 +63,26 @@ def payer_is_applicant(expected_name: str, expected_id: str, payer_name: str, pa
 
 def status_after_refund(amount: Decimal, refunded_total: Decimal) -> PaymentStatus:
     return PaymentStatus.REFUNDED if refunded_total >= amount else PaymentStatus.PARTIALLY_REFUNDED
+
+
+# --- why a payment was refused, as the payer reads it -------------------------------------------
+
+# A payment the platform refused after the money arrived (status `refused`), by failure reason.
+REFUSAL_REASONS = {
+    "payer_not_applicant": "付款人须为投保人本人",
+    "amount_mismatch": "支付金额与订单金额不符",
+}
+# How long a refund takes to reach the payer's account, back the way it was paid.
+REFUND_ARRIVAL = "1–7个工作日"
+
+
+def refusal_text(reason: str, refunded: Decimal, refunded_on: datetime.date | None) -> str:
+    """The refusal in the payer's words: why, how much is refunded, and when it arrives."""
+    why = REFUSAL_REASONS.get(reason, "付款未通过平台校验")
+    if refunded > 0:
+        when = f"已于{refunded_on.year}年{refunded_on.month}月{refunded_on.day}日" if refunded_on else "已"
+        return (
+            f"{why}，本次付款已拒收。{when}全额退款 ¥{refunded:,.2f}，按原支付方式退回付款账户，"
+            f"预计{REFUND_ARRIVAL}到账。"
+        )
+    return f"{why}，本次付款已拒收，退款正在处理，到账前客服会与您联系。"

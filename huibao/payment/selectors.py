@@ -7,8 +7,9 @@ import datetime
 
 from django.utils import timezone
 
-from huibao.payment.models import Payment
-from huibao.payment.states import OPEN_STATUSES, PaymentStatus
+from huibao.payment import rules
+from huibao.payment.models import Payment, Refund
+from huibao.payment.states import OPEN_STATUSES, PaymentStatus, RefundStatus
 
 
 def is_open(payment: Payment, *, now: datetime.datetime | None = None) -> bool:
@@ -27,3 +28,14 @@ def status_of(payment_id: int | None) -> str | None:
     if payment_id is None:
         return None
     return Payment.objects.filter(pk=payment_id).values_list("status", flat=True).first()
+
+
+def refusal_text(payment: Payment) -> str | None:
+    """Why a refused payment was refused, how much was refunded and when (None unless refused)."""
+    if payment.status != PaymentStatus.REFUSED:
+        return None
+    refund = (
+        Refund.objects.filter(payment=payment, status=RefundStatus.SUCCEEDED).order_by("-created_at").first()
+    )
+    refunded_on = timezone.localdate(refund.created_at) if refund is not None else None
+    return rules.refusal_text(payment.failure_reason, payment.refunded_amount, refunded_on)

@@ -94,6 +94,8 @@ def _transition(
             "failure_reason",
             "paid_at",
             "refunded_amount",
+            "paid_by_name",
+            "paid_by_id_number",
             "provider_txn_id",
             "checkout_url",
             "updated_at",
@@ -283,6 +285,8 @@ def _apply(payment: Payment, note: Notification) -> str:
         if payment.status == PaymentStatus.CREATED:
             _transition(payment, PaymentStatus.PENDING, kind="notification", detail=detail)
         payment.paid_at = timezone.now()
+        payment.paid_by_name = (note.payer_name or "")[:100]
+        payment.paid_by_id_number = note.payer_id_number or ""
         if note.amount_fen != to_fen_int(payment.amount):
             payment.failure_reason = "amount_mismatch"
         elif not rules.payer_is_applicant(
@@ -291,7 +295,11 @@ def _apply(payment: Payment, note: Notification) -> str:
             payment.failure_reason = "payer_not_applicant"
         if payment.failure_reason:
             _transition(payment, PaymentStatus.REFUSED, kind="notification", detail=detail)
-            _refund_locked(payment, payment.amount, payment.failure_reason)
+            # Refunded in full at once: the refund row and the refunded amount say so.
+            row = _refund_locked(payment, payment.amount, payment.failure_reason)
+            if row.status == RefundStatus.SUCCEEDED:
+                payment.refunded_amount = payment.amount
+                payment.save(update_fields=["refunded_amount", "updated_at"])
             return "refused"
         _transition(payment, PaymentStatus.SUCCEEDED, kind="notification", detail=detail)
         payment_paid.announce(payment.reference_kind, payment)

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from huibao.core.masking import mask_id_number, mask_name
 from huibao.core.money import format_cny
+from huibao.core.premium import shown
 from huibao.policy import schedule as schedule_mod
 from huibao.policy.documents import verification_url
 from huibao.policy.models import Policy, PolicyParty
@@ -62,10 +63,17 @@ def card(policy: Policy) -> dict[str, Any]:
         "status_label": status_label(policy),
         "insured_name": policy.insured_name,
         "premium": format_cny(policy.premium),
+        # Per month with the yearly total when paid monthly (`huibao.core.premium`).
+        "premium_shown": shown(policy.premium, _payment_mode(policy)),
         "effective_at": _local(policy.effective_at),
         "expires_at": _local(policy.expires_at),
         "epolicy_ready": policy.epolicy_id is not None,
     }
+
+
+def _payment_mode(policy: Policy) -> str | None:
+    mode = schedule_mod.loads(policy.schedule).get("premium", {}).get("payment_mode")
+    return str(mode) if mode else None
 
 
 def _money(value: str | None) -> str:

@@ -51,12 +51,13 @@ def steps_table(steps: Any) -> SafeString:
 
 @admin.register(Quote)
 class QuoteAdmin(ReadOnlyModelAdmin):
-    list_display = ("id", "created_at", "product_version", "plan", "premium", "channel", "user")
+    list_display = ("number", "id", "created_at", "product_version", "plan", "premium", "channel", "user")
     list_filter = ("channel", "engine_version")
-    search_fields = ("id", "product_version__product__code", "product_version__product__name")
+    search_fields = ("number", "id", "product_version__product__code", "product_version__product__name")
     list_select_related = ("product_version__product", "plan", "user")
     date_hierarchy = "created_at"
     fields = (
+        "number",
         "id",
         "created_at",
         "product_version",

@@ -13,7 +13,8 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from huibao.core.api_schemas import errors
+from huibao.core.api_schemas import ShownPremiumOut, errors
+from huibao.core.premium import shown
 from huibao.rating import selectors, services
 from huibao.rating.models import Quote
 from huibao.rating.rules import instalment_for
@@ -52,6 +53,7 @@ class QuoteOut(Schema):
     annual_premium: str | None
     instalment: str | None
     payment_mode: str | None
+    per_period: ShownPremiumOut = Field(description="what the customer pays per period, and per year")
     inputs: dict[str, Any]
     steps: list[StepOut]
     engine_version: str
@@ -74,6 +76,7 @@ def _quote_out(quote: Quote) -> dict[str, Any]:
         "annual_premium": str(quote.premium) if mode and mode != "single" else None,
         "instalment": str(instalment) if instalment is not None else None,
         "payment_mode": mode,
+        "per_period": shown(quote.premium, mode).as_dict(),
         "inputs": quote.inputs,
         "steps": quote.steps,
         "engine_version": quote.engine_version,

@@ -39,6 +39,10 @@ class CatalogRating:
         except DomainError:
             return frozenset()
 
+    def explain_quote(self, quote: object) -> list[object]:
+        assert isinstance(quote, Quote)
+        return list(services.explain_quote(quote))
+
     def create_quote(
         self,
         *,

@@ -8,6 +8,7 @@ the steps and rounds the premium once with `to_fen`.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -16,6 +17,7 @@ from typing import Any
 
 from huibao.core.errors import FieldError
 from huibao.core.money import to_fen
+from huibao.core.premium import per_period
 from huibao.rating.errors import MissingFactor, QuoteRejected, RatingError, SpecError
 from huibao.rating.formula import CompiledFormula, Scope, Table, Type, compile_formula
 
@@ -35,7 +37,6 @@ UNIVERSAL_INPUTS: dict[str, Type] = {
 PAYMENT_MODES = ("single", "annual", "monthly")
 SEXES = {"M": "男", "F": "女"}
 ADULT_AGE = 18
-TWELVE = Decimal(12)
 FEN_ZERO = Decimal("0.00")
 
 
@@ -343,8 +344,9 @@ class QuoteResult:
 
 
 def instalment_for(premium: Decimal, payment_mode: str) -> Decimal | None:
-    """The monthly payment: the rounded yearly premium over 12, rounded once more."""
-    return to_fen(premium / TWELVE) if payment_mode == "monthly" else None
+    """The monthly payment: the rounded yearly premium over 12, rounded once more — the first
+    instalment billing collects (`huibao.core.premium.per_period`, the one owner of it)."""
+    return per_period(premium, payment_mode) if payment_mode == "monthly" else None
 
 
 def _field(name: str) -> str:
@@ -727,3 +729,142 @@ def cheapest_premium(product: RatingProduct) -> Decimal | None:
     """The "from ¥x" price: the lowest premium over plans for the youngest eligible adult with the
     minimum sum insured; None if no plan can be priced that way."""
     return premium_for_profile(product, {})
+
+
+# --- The customer's explanation of a quote ---------------------------------------------------
+
+# Steps whose value is a factor or a rate (shown as a plain number), by name or label; every
+# other step is an amount of money (shown in yuan to the fen).
+_FACTOR_NAME = re.compile(r"(factor|loading|rate|discount|ratio|coefficient|ncd)", re.IGNORECASE)
+_FACTOR_LABEL = ("系数", "费率", "折扣", "优待", "比例", "倍数")
+_PAYMENT_MODE_LABELS = {"single": "趸缴", "annual": "按年缴费", "monthly": "按月缴费"}
+_IDENT = re.compile(
+    r"table\('([A-Za-z_][A-Za-z0-9_]*)'\)|[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|\*\*|[-+*/()]|\s+"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainedStep:
+    """One line of the customer's explanation: 基础保费（31岁，有社保） ¥300.00, or for a step
+    computed from others, its formula in their values (¥300.00 × 1.5 = ¥450.00)."""
+
+    label: str
+    basis: str  # what the step depends on, in words ("31岁，有社保"); "" when nothing
+    value: str  # ¥300.00 or 1.5
+    formula: str  # "¥300.00 × 1.5" for a step made of others; "" otherwise
+    is_result: bool = False
+
+
+def _plain_number(value: Decimal) -> str:
+    text = f"{value.normalize():f}"
+    return text
+
+
+def _is_factor(name: str, label: str) -> bool:
+    return bool(_FACTOR_NAME.search(name)) or any(word in label for word in _FACTOR_LABEL)
+
+
+def _step_value(name: str, label: str, raw: object, *, result: bool) -> str:
+    if isinstance(raw, bool) or raw in ("true", "false"):
+        return "是" if raw in (True, "true") else "否"
+    try:
+        number = Decimal(str(raw))
+    except InvalidOperation:
+        return str(raw)
+    if not number.is_finite():
+        return str(raw)
+    if result or not _is_factor(name, label):
+        return f"¥{to_fen(number):,.2f}"
+    return _plain_number(number)
+
+
+def _input_words(product: RatingProduct, plan_code: str, name: str, value: object) -> str | None:
+    """One input in words: 31岁, 女, 有社保, 保额¥100,000.00…; None when not worth saying."""
+    if value is None or value == "":
+        return None
+    if name == "age":
+        return f"{value}岁"
+    if name == "birth_date":
+        return None
+    if name == "sex":
+        return SEXES.get(str(value), str(value))
+    if name == "plan":
+        plan = product.plan(plan_code)
+        return plan.name if plan else str(value)
+    if name == "sum_insured":
+        amount = _as_decimal(value)
+        return f"保额¥{amount:,.0f}" if amount is not None else None
+    if name == "occupation_class":
+        return f"{value}类职业"
+    if name == "payment_mode":
+        return _PAYMENT_MODE_LABELS.get(str(value), str(value))
+    if name == "term":
+        term = next((t for t in product.term_options if t.code == str(value)), None)
+        return term.label if term else str(value)
+    spec = next((i for i in product.spec.inputs if i.name == name), None)
+    if spec is None:
+        return None
+    if spec.choices:
+        for choice, label in zip(spec.choices, spec.choice_labels, strict=False):
+            if str(choice) == str(value):
+                return label
+    return f"{spec.label}{value}"
+
+
+def explain(
+    product: RatingProduct, plan_code: str, inputs: Mapping[str, Any], steps: Iterable[Mapping[str, Any]]
+) -> list[ExplainedStep]:
+    """A recorded calculation (a quote's `steps`) in the customer's words: each step's label, the
+    answers it depends on, its value in money to the fen (factors as plain numbers), and for a
+    step computed from earlier ones its formula in their values. The full trace (formulas,
+    tables, keys, full precision) stays in the quote for staff."""
+    env: dict[str, Any] = {"plan": plan_code, **dict(inputs)}
+    spec = product.spec
+    shown: dict[str, str] = {}
+    lines: list[ExplainedStep] = []
+    step_list = [s for s in steps if isinstance(s, Mapping)]
+    for step in step_list:
+        name, label = str(step.get("name", "")), str(step.get("label") or step.get("name", ""))
+        expr = str(step.get("expr", ""))
+        result = name == spec.result
+        value = _step_value(name, label, step.get("value"), result=result)
+        words: list[str] = []
+        names: list[str] = []
+        for lookup in step.get("lookups") or []:
+            table = spec.tables.get(str(lookup.get("table")))
+            names.extend(table.keys if table else ())
+        formula_parts: list[str] = []
+        plain = True
+        for match in _IDENT.finditer(expr):
+            token = match.group(0)
+            if token.isspace():
+                continue
+            if match.group(1):  # table('x')
+                table = spec.tables.get(match.group(1))
+                names.extend(table.keys if table else ())
+                plain = False
+            elif token in shown:
+                formula_parts.append(shown[token])
+            elif token in spec.constants:
+                formula_parts.append(_plain_number(spec.constants[token]))
+            elif token in env or token in UNIVERSAL_INPUTS:
+                names.append(token)
+                amount = _as_decimal(env.get(token))
+                formula_parts.append(f"{amount:,.0f}" if amount is not None else str(env.get(token, token)))
+            elif token in ("*", "/", "+", "-", "(", ")"):
+                formula_parts.append({"*": "×", "/": "÷"}.get(token, token))
+            elif token.replace(".", "", 1).isdigit():
+                formula_parts.append(token)
+            else:  # a function (max, if…) or a comparison: no plain formula
+                plain = False
+        for input_name in dict.fromkeys(names):
+            text = _input_words(product, plan_code, input_name, env.get(input_name))
+            if text and text not in words:
+                words.append(text)
+        made_of_steps = any(token in shown for token in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expr))
+        formula = " ".join(formula_parts) if plain and made_of_steps and len(formula_parts) > 1 else ""
+        lines.append(
+            ExplainedStep(label, "" if formula else "，".join(words), value, formula, is_result=result)
+        )
+        shown[name] = value
+    return lines

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from huibao.catalog.models import Plan, Product, ProductStatus, ProductVersion, VersionStatus
 from huibao.core.errors import FieldError, NotFound
 from huibao.rating import rules
-from huibao.rating.models import Quote
+from huibao.rating.models import Quote, new_quote_number
 from huibao.rating.rules import PlanTerms, QuoteResult, RatingProduct
 
 _cache: dict[int, RatingProduct] = {}
@@ -125,8 +125,30 @@ def create_quote(
         channel=channel,
     )
     if persist:
-        quote.save(force_insert=True)
+        save_new_quote(quote)
     return quote
+
+
+NUMBER_ATTEMPTS = 5
+
+
+def save_new_quote(quote: Quote) -> None:
+    """Inserts a new quote with a fresh short number; a clash of numbers (about 1 in 10⁹ per day
+    and pair) takes another one. Outside a transaction (a quote page, the API) an insert is all it
+    costs; inside one, the insert runs in a savepoint so the caller's transaction survives a
+    clash. Any other refusal is raised after the last attempt."""
+    for attempt in range(NUMBER_ATTEMPTS):
+        quote.number = new_quote_number()
+        try:
+            if connection.in_atomic_block:
+                with transaction.atomic():
+                    quote.save(force_insert=True)
+            else:
+                quote.save(force_insert=True)
+            return
+        except IntegrityError:
+            if attempt == NUMBER_ATTEMPTS - 1:
+                raise
 
 
 def _plan_code(product: RatingProduct, quote: Quote) -> str:
@@ -134,6 +156,12 @@ def _plan_code(product: RatingProduct, quote: Quote) -> str:
     if plan_code is None:
         raise NotFound(f"报价 {quote.pk} 的方案已不在产品版本中")
     return plan_code
+
+
+def explain_quote(quote: Quote) -> list[rules.ExplainedStep]:
+    """The quote's calculation in the customer's words (`rules.explain`); staff see the trace."""
+    product = get_rating_product(quote.product_version_id)
+    return rules.explain(product, _plan_code(product, quote), quote.inputs, quote.steps or [])
 
 
 def replay_quote(quote: Quote) -> QuoteResult:
@@ -215,5 +243,5 @@ def reprice(
         user=user if getattr(user, "is_authenticated", False) else None,
         channel=channel,
     )
-    quote.save(force_insert=True)
+    save_new_quote(quote)
     return quote

@@ -436,3 +436,46 @@ def validate_rules(raw: Any, *, eligibility: Mapping[str, Any] | None = None) ->
             if key == "sum_insured_limits" and limit.get("action", "decline") not in LIMIT_ACTIONS:
                 bad(f"{path}.action", "invalid", f"须为 {', '.join(LIMIT_ACTIONS)} 之一")
     return errors
+
+
+# --- what the customer reads -------------------------------------------------------------------
+
+UNDERWRITER_PREFIX = "underwriter_"
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerReason:
+    """One reason as the customer reads it: a rule that fired (`kind` "rule") or the
+    underwriter's note on their decision (`kind` "underwriter")."""
+
+    kind: Literal["rule", "underwriter"]
+    text: str
+    code: str = ""
+
+
+def _plain_words(message: str) -> str:
+    """A rule's message without the back office's words (人工核保, 财务核保)."""
+    text = message.replace("（财务核保）", "").replace("需人工核保", "需由核保人员人工审核")
+    return text.rstrip("。") + "。"
+
+
+def customer_reasons(reasons: Iterable[Mapping[str, Any] | str], *, note: str = "") -> list[CustomerReason]:
+    """The reasons recorded on an item (`Reason.as_json`, an underwriter's decision first) as the
+    customer reads them: the underwriter's note (or `note`) first when there is one, then each
+    rule that fired, in plain words. Never a generic reason no rule gave."""
+    out: list[CustomerReason] = []
+    notes: list[str] = [note.strip()] if note.strip() else []
+    for reason in reasons:
+        if isinstance(reason, str):
+            code, message = "", reason
+        else:
+            code, message = str(reason.get("code", "")), str(reason.get("message", ""))
+        if code.startswith(UNDERWRITER_PREFIX):
+            # "人工核保：加费承保。<the underwriter's words>"
+            said = message.split("。", 1)[1].strip() if "。" in message else ""
+            if said and said not in notes:
+                notes.append(said)
+            continue
+        if message.strip():
+            out.append(CustomerReason("rule", _plain_words(message.strip()), code))
+    return [CustomerReason("underwriter", n, "underwriter_note") for n in notes] + out

@@ -17,12 +17,14 @@ from django.utils import timezone
 
 from huibao.application.journey import Journey
 from huibao.application.models import Application
+from huibao.application.premium import item_shown, total_shown
 from huibao.application.selectors import (
     disclosure_progress,
     doc_key,
     identity_is_current,
     insured_persons,
     needs_terms_agreement,
+    payment_mode_of,
     state_items,
 )
 from huibao.application.services._common import _is_owner
@@ -182,6 +184,7 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
         for r in requirements
     ]
     signed = bool(required) and all(r["signed"] for r in required)
+    modes = {i.position: payment_mode_of(i) for i in items}
     # Only the columns shown: the policy app owns the rest of its row. Policies are issued in the
     # transaction that makes the application `issued` (a final status): none before.
     policies = (
@@ -209,6 +212,9 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
         "created_at": app.created_at,
         "expires_at": app.expires_at,
         "total_premium": _money(app.total_premium),
+        "per_period": total_shown(
+            (i.premium, i.underwriting_outcome, modes[i.position]) for i in items
+        ).as_dict(),
         "data_revision": app.data_revision,
         "confirmed": app.is_confirmed,
         "confirmed_at": app.confirmed_at,
@@ -258,6 +264,8 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
                 "sum_insured": _money(i.sum_insured),
                 "base_premium": _money(i.base_premium),
                 "premium": _money(i.premium),
+                "payment_mode": modes[i.position],
+                "per_period": item_shown(i.premium, modes[i.position]).as_dict(),
                 "loading_percent": f"{i.loading_percent:.2f}",
                 "exclusions": [str(e) for e in (i.exclusions or [])],
                 "underwriting": {

@@ -26,7 +26,7 @@ from huibao.application.states import (
     Channel,
     SignerRole,
 )
-from huibao.core.api_schemas import errors
+from huibao.core.api_schemas import ShownPremiumOut, errors
 
 EXAMPLE_ID = "110105199003071239"
 
@@ -241,6 +241,8 @@ class ItemOut(Schema):
     sum_insured: str | None = Field(..., examples=["100000.00"])
     base_premium: str = Field(..., examples=["100.00"])
     premium: str = Field(..., description="after any loading", examples=["100.00"])
+    payment_mode: str | None = Field(..., examples=["monthly"])
+    per_period: ShownPremiumOut
     loading_percent: str = Field(..., examples=["0.00"])
     exclusions: list[str]
     underwriting: UnderwritingOut
@@ -353,6 +355,9 @@ class ApplicationOut(Schema):
     created_at: datetime.datetime
     expires_at: datetime.datetime
     total_premium: str = Field(..., examples=["100.00"])
+    per_period: ShownPremiumOut = Field(
+        ..., description="the first payment and, when paid monthly, the yearly total"
+    )
     data_revision: int
     confirmed: bool
     confirmed_at: datetime.datetime | None

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+from django.db.models.fields.json import KeyTextTransform
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -73,6 +74,7 @@ def confirm(
         items = list(
             app.items.select_for_update(of=("self",))
             .select_related("product_version__product__insurer", "plan", "insured")
+            .annotate(payment_mode=KeyTextTransform("payment_mode", "quote__inputs"))
             .order_by("position")
         )
         errors = missing_for_confirmation(app, items) + _not_on_sale(items)

@@ -20,8 +20,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 from huibao.account.access import staff_required
 from huibao.application.evidence.trace import record_page_view
 from huibao.application.models import Application
+from huibao.application.premium import total_shown
 from huibao.application.qr import qr_svg
-from huibao.application.selectors import applications_started_by, data_complete, get_for_agent, items_of
+from huibao.application.selectors import (
+    applications_started_by,
+    data_complete,
+    get_for_agent,
+    items_of,
+    payment_mode_of,
+)
 from huibao.application.services.data import save_data
 from huibao.application.services.invitation import invite_customer
 from huibao.application.services.start import start_application
@@ -79,11 +86,13 @@ def home(request: HttpRequest) -> HttpResponse:
 def _edit_context(request: HttpRequest, app: Application) -> dict[str, Any]:
     token = (request.session.get(INVITES_KEY) or {}).get(str(app.public_id))
     link = request.build_absolute_uri(reverse("application:invite", args=[token])) if token else ""
+    items = items_of(app)
     return {
         "app": app,
         "status_label": S(app.status).label,
-        "items": items_of(app),
+        "items": items,
         "total": app.total_premium,
+        "total_shown": total_shown((i.premium, i.underwriting_outcome, payment_mode_of(i)) for i in items),
         "data_complete": data_complete(app),
         "locked": app.status != S.DRAFT or app.is_confirmed,
         "open": app.status in OPEN_STATUSES,

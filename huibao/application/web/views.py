@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
+from django.db.models.fields.json import KeyTextTransform
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -30,6 +31,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from huibao.application.evidence.trace import record_page_view
 from huibao.application.journey import missing_before_signing
 from huibao.application.models import Application
+from huibao.application.premium import total_shown
 from huibao.application.selectors import (
     applications_of,
     data_complete,
@@ -39,6 +41,7 @@ from huibao.application.selectors import (
     identity_is_current,
     items_of,
     needs_terms_agreement,
+    payment_mode_of,
     required_documents,
     subject_fields,
 )
@@ -71,9 +74,11 @@ from huibao.core.errors import (
 )
 from huibao.core.masking import mask_email, mask_id_number, mask_name, mask_phone
 from huibao.core.models import AuditEntry
+from huibao.core.premium import shown_total
 from huibao.payment import selectors as payments
 from huibao.rating.models import Quote
 from huibao.rating.selectors import may_use_quote, quote_for_user
+from huibao.underwriting.rules import customer_reasons
 
 S = ApplicationStatus
 View = Callable[..., HttpResponse]
@@ -320,6 +325,7 @@ def bundle(request: HttpRequest) -> HttpResponse:
     context = {
         "quotes": quotes,
         "total": sum((q.premium for q in quotes), Decimal(0)),
+        "total_shown": shown_total([(q.premium, q.inputs.get("payment_mode")) for q in quotes]),
         "suggestions": bundle_suggestions(quotes),
         "max_items": MAX_ITEMS,
     }
@@ -368,6 +374,7 @@ def mine(request: HttpRequest) -> HttpResponse:
             {
                 "app": app,
                 "products": list(dict.fromkeys(i.product_version.product.name for i in items)),
+                "premium": _total_shown(items),
                 "status_label": S(app.status).label,
                 "open": app.status in OPEN_STATUSES,
                 "issued": app.status == S.ISSUED,
@@ -419,9 +426,14 @@ def cancel(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 # --- 2. data -------------------------------------------------------------------------------------
 
 
+def _total_shown(items: list[Any]) -> Any:
+    """The application's premium as paid: per month and per year when an item is paid monthly."""
+    return total_shown((i.premium, i.underwriting_outcome, payment_mode_of(i)) for i in items)
+
+
 def _items_context(app: Application) -> dict[str, Any]:
     items = items_of(app)
-    return {"items": items, "total": app.total_premium}
+    return {"items": items, "total": app.total_premium, "total_shown": _total_shown(items)}
 
 
 @require_http_methods(["GET", "POST"])
@@ -591,7 +603,18 @@ def outcome(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         if app.status == S.DECLINED and item.underwriting_outcome == UnderwritingOutcome.DECLINE
         for reason in (item.underwriting_reasons or [])
     ]
-    context = {"items": items, "reasons": reasons, "key": flow.state_key(app)}
+    # Why it went to an underwriter: the rules that fired, in the customer's words.
+    referred = [
+        (item.product_version.product.name, customer_reasons(item.underwriting_reasons or []))
+        for item in items
+        if app.status == S.REFERRED and item.underwriting_outcome == UnderwritingOutcome.REFER
+    ]
+    context = {
+        "items": items,
+        "reasons": reasons,
+        "referred": [(name, why) for name, why in referred if why],
+        "key": flow.state_key(app),
+    }
     return _page(request, app, "application/outcome.html", "outcome", context)
 
 
@@ -604,9 +627,12 @@ def terms(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         return _to_next(app)
     template = "application/terms.html"
     items = items_of(app)
+    for item in items:  # why these terms: the rules that fired and the underwriter's note
+        item.customer_reasons = customer_reasons(item.underwriting_reasons or [])  # type: ignore[attr-defined]
     context = {
         "items": items,
         "total": app.total_premium,
+        "total_shown": _total_shown(items),
         "base_total": sum((i.base_premium for i in items), Decimal(0)),
     }
     if request.method == "GET":
@@ -890,6 +916,8 @@ def pay(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             payment_succeeded=payment.status == "succeeded",
             payment_failed=not still_open and payment.status != "succeeded",
             payment_reason=PAYMENT_REASONS.get(payment.failure_reason, payment.get_status_display()),
+            # Money arrived but was refused (someone else's card): why, the refund and when.
+            payment_refusal=payments.refusal_text(payment),
         )
     return _page(request, app, template, "pay", context)
 
@@ -930,7 +958,9 @@ def done(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         return _to_next(app)
     policies = [
         {"policy": p, "links": _policy_links(p)}
-        for p in app.policies.select_related("product_version__product", "insurer").order_by("item__position")
+        for p in app.policies.select_related("product_version__product", "insurer")
+        .annotate(payment_mode=KeyTextTransform("payment_mode", "item__quote__inputs"))
+        .order_by("item__position")
     ]
     extra: dict[str, str] = {}
     for key, name, args in (("nps", "policy:nps", [app.public_id]), ("mine", "policy:mine", [])):
@@ -1013,6 +1043,7 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
             "app": app,
             "items": items,
             "total": app.total_premium,
+            "total_shown": _total_shown(items),
             "agent_name": (agent.display_name or agent.username) if agent else "",
             "applicant_name": mask_name(app.applicant_name) if app.applicant_name else "",
         }

@@ -270,7 +270,13 @@ def quote_page(request: HttpRequest, code: str) -> HttpResponse:
         version = queries.current_version(product)
         return render(request, "catalog/pages/quote.html", {"product": product, "form": _quote_form(version)})
     product, form, quote = _quote(request, code, persist=True)
-    context = {"product": product, "form": form, "quote": quote, "saved": quote is not None}
+    context = {
+        "product": product,
+        "form": form,
+        "quote": quote,
+        "saved": quote is not None,
+        "explanation": rating_port.engine().explain_quote(quote) if quote is not None else [],
+    }
     if _is_htmx(request):
         return render(request, "catalog/partials/quote_result.html", context)
     return render(

@@ -45,6 +45,8 @@ def test_post_quote_returns_201_with_premium_and_explanation(client: Client):
     assert body["premium"] == "280.50"
     assert body["annual_premium"] == "280.50"
     assert body["instalment"] == "23.38"
+    # per period, as every page shows it: the first instalment billing collects, and the year
+    assert body["per_period"] == {"amount": "23.38", "period": "month", "annual_total": "280.50"}
     assert body["product_code"] == version.product.code
     assert body["product_version_id"] == version.pk
     assert body["plan_name"] == "标准版"
@@ -95,6 +97,7 @@ def test_get_quote_returns_the_stored_quote(client: Client):
     assert body["premium"] == created["premium"] == "400.00"
     assert body["steps"] == created["steps"]
     assert body["instalment"] is None and body["annual_premium"] is None
+    assert body["per_period"] == {"amount": "400.00", "period": None, "annual_total": None}
 
 
 def test_quote_of_a_customer_is_hidden_from_others(client: Client):

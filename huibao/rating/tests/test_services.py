@@ -113,6 +113,7 @@ def test_published_versions_are_cached_and_drafts_are_not(django_assert_num_quer
         services.get_rating_product(draft.pk)
 
 
+@pytest.mark.django_db(transaction=True)  # a quote page or the API: not in a transaction
 def test_create_quote_costs_one_read_and_one_insert(django_assert_num_queries):
     version = factories.accident_version()
     services.get_rating_product(version.pk)
