@@ -80,7 +80,7 @@ class ItemToIssue:
     product's rules, for the payment time (aware); `term` the code of the term option the quote
     chose (None: the version's first)."""
 
-    item_id: int
+    item_id: int | None
     position: int
     product_version: ProductVersion
     plan: Plan
@@ -100,14 +100,14 @@ class ItemToIssue:
 
 @dataclass(frozen=True, slots=True)
 class IssuanceRequest:
-    """Everything the policies of one paid application are issued from.
+    """Everything the policies of one paid application (or one renewal) are issued from.
 
     The caller holds the row lock of the application (`application_id`) in the current
     transaction, so two issuances of it run one after the other; items that already have a
     policy are skipped."""
 
-    application_id: int
-    application_public_id: uuid.UUID
+    application_id: int | None
+    application_public_id: uuid.UUID | None
     application_number: str
     channel: str
     customer_id: int | None
@@ -118,6 +118,8 @@ class IssuanceRequest:
     # first instalment of a policy paid in instalments as paid by it).
     paid_at: datetime.datetime | None = None
     payment_ref: str = ""
+    # A renewal (续保) is issued from the policy it renews (its number), with no application.
+    renewed_from_number: str = ""
 
     @property
     def named_beneficiaries(self) -> bool:

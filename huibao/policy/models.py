@@ -50,11 +50,16 @@ class Policy(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     number = models.CharField(max_length=40, unique=True)
     insurer = models.ForeignKey("catalog.Insurer", on_delete=models.PROTECT, related_name="policies")
+    # The application and item it was issued from; none for a renewal (issued from the policy it
+    # renews, `renewed_from`: one renewal per policy, the one-to-one guards a second).
     application = models.ForeignKey(
-        "application.Application", on_delete=models.PROTECT, related_name="policies"
+        "application.Application", on_delete=models.PROTECT, null=True, blank=True, related_name="policies"
     )
     item = models.OneToOneField(
-        "application.ApplicationItem", on_delete=models.PROTECT, related_name="policy"
+        "application.ApplicationItem", on_delete=models.PROTECT, null=True, blank=True, related_name="policy"
+    )
+    renewed_from = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="renewal"
     )
     product_version = models.ForeignKey("catalog.ProductVersion", on_delete=models.PROTECT, related_name="+")
     plan = models.ForeignKey("catalog.Plan", on_delete=models.PROTECT, related_name="+")

@@ -188,6 +188,7 @@ def _issue_item(
     *,
     sequence: PolicyNumberSequence,
     now: datetime.datetime,
+    renewed_from: Policy | None = None,
 ) -> tuple[Policy, InsurerDelivery]:
     version = item.product_version
     insurer = version.product.insurer
@@ -224,6 +225,7 @@ def _issue_item(
         application_number=request.application_number,
         application_public_id=request.application_public_id,
         item_id=item.item_id,
+        renewed_from=renewed_from,
         product_version=version,
         plan=item.plan,
         customer_id=request.customer_id,
@@ -257,6 +259,7 @@ def _issue_item(
             "number": number,
             "public_id": policy.public_id,
             "application": request.application_number,
+            "renewed_from": request.renewed_from_number,
             "item": item.position,
             "insurer": insurer.code,
             "product": version.product.code,
@@ -460,6 +463,35 @@ def _issue_policies(request: IssuanceRequest, now: datetime.datetime) -> list[Po
             PolicyBeneficiary.objects.bulk_create(beneficiaries)
     policies.sort(key=lambda p: (positions.get(p.item_id, 0), p.pk))
     return policies
+
+
+def issue_renewal(
+    request: IssuanceRequest, *, renewed_from: Policy, now: datetime.datetime | None = None
+) -> Policy:
+    """Issues the renewal (续保) of `renewed_from` for its next term from `request` (one item, no
+    application): a new number, the parties and beneficiaries of the request (the expiring
+    policy's, copied by the caller), its own schedule, history, insurer delivery and e-policy,
+    as `issue_policies` issues. The caller holds the row lock of `renewed_from` in its
+    transaction; a policy renewed already returns its renewal (the one-to-one
+    `Policy.renewed_from` is the last guard)."""
+    now = now or timezone.now()
+    if len(request.items) != 1 or request.application_id is not None:
+        raise ValueError("issue_renewal(): one item and no application")
+    with transaction.atomic(savepoint=False):
+        existing = Policy.objects.filter(renewed_from=renewed_from).first()
+        if existing is not None:
+            return existing
+        item = request.items[0]
+        insurer = item.product_version.product.insurer
+        sequence = _locked_sequence(insurer, timezone.localtime(now).year)
+        policy, delivery = _issue_item(request, item, sequence=sequence, now=now, renewed_from=renewed_from)
+        PolicyParty.objects.bulk_create(_parties(policy, request, item))
+        beneficiaries = _beneficiaries(policy, request, item)
+        if beneficiaries:
+            PolicyBeneficiary.objects.bulk_create(beneficiaries)
+        lifecycle.issued_change(policy, at=now).save(force_insert=True)
+        _enqueue_after_commit(policy.pk, delivery.pk)
+    return policy
 
 
 # --- recovery ----------------------------------------------------------------------------------
