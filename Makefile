@@ -23,12 +23,13 @@ demo: port-free install
 	scripts/make-dotenv
 	$(PY) manage.py setup_demo
 	@echo "Huibao is starting at http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs); Ctrl-C stops it."
-	@# The task worker (notifications, PDFs, insurer deliveries), the periodic sweeps and the
-	@# audit chain's sealer run beside the web server and stop with it. Only these children are
+	@# The task worker (notifications, PDFs, insurer deliveries), the periodic sweeps, the daily
+	@# jobs' scheduler and the audit chain's sealer run beside the web server and stop with it. Only these children are
 	@# stopped: `kill 0` would also kill make itself, which then reports a bogus "Segmentation fault".
 	@trap 'kill $$(jobs -p) 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	  HUIBAO_PUBLIC_URL=http://$(HOST):$(PORT) $(PY) manage.py db_worker --interval 0.2 & \
 	  HUIBAO_PUBLIC_URL=http://$(HOST):$(PORT) $(PY) manage.py run_sweeps --loop 30 & \
+	  HUIBAO_PUBLIC_URL=http://$(HOST):$(PORT) $(PY) manage.py run_scheduler & \
 	  $(PY) manage.py seal_audit --loop 0.5 & \
 	  HUIBAO_PUBLIC_URL=http://$(HOST):$(PORT) $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 

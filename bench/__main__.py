@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import issue, pdf, quote, sealer, search
+from bench import daily, issue, pdf, quote, sealer, search
 
 Bench = Callable[[argparse.Namespace], dict[str, Any]]
 
@@ -21,6 +21,10 @@ REGISTRY: dict[str, tuple[Bench, str]] = {
         "application: quote → … → policy issued over HTTP, beside its floor (the least a step must do)",
     ),
     "sealer": (sealer.run, "audit: the sealer's entries per second and its lock hold per batch"),
+    "daily": (
+        daily.run,
+        "jobs: the whole daily run for one date over 1,000,000 generated in-force policies (two sizes)",
+    ),
     "pdf": (pdf.run, "esign: signed application forms and e-policies per second (render + PAdES sign)"),
 }
 

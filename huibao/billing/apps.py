@@ -14,3 +14,23 @@ class BillingConfig(AppConfig):
 
         payment_paid.register(COLLECTION_KIND, on_collection_paid)
         payment_failed.register(COLLECTION_KIND, on_collection_failed)
+
+        # The day's billing run, step by step (docs/billing.md, docs/deploy.md "Daily jobs").
+        from huibao.billing import jobs
+        from huibao.jobs.registry import register_job
+
+        register_job(
+            "billing.mark_overdue",
+            jobs.mark_overdue,
+            order=200,
+            description="instalments unpaid past their due date",
+        )
+        register_job(
+            "billing.lapse_after_grace",
+            jobs.lapse_after_grace,
+            order=210,
+            description="schedules unpaid past grace",
+        )
+        register_job(
+            "billing.collect_due", jobs.collect_due, order=220, description="charges of the instalments due"
+        )

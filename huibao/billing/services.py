@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -50,6 +50,9 @@ from huibao.payment.models import Payment
 from huibao.payment.provider import default_provider_name, get_mandate_provider
 
 log = logging.getLogger(__name__)
+
+Checkpoint = Callable[[int], None]
+SWEEP_CHUNK = 1000
 
 COLLECTION_KIND = "billing_instalment"
 ACTOR = "billing"
@@ -98,6 +101,17 @@ class ReinstatementQuote:
     amount: Decimal
     numbers: tuple[int, ...]
     until: datetime.date
+
+
+def _keyset(query: Any, after: int = 0, chunk: int = SWEEP_CHUNK) -> Iterator[int]:
+    """The primary keys of `query` above `after`, in order, read `chunk` at a time (memory flat
+    in the number of rows)."""
+    while True:
+        ids = list(query.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:chunk])
+        if not ids:
+            return
+        yield from ids
+        after = ids[-1]
 
 
 # --- state moves ---------------------------------------------------------------------------------
@@ -359,30 +373,40 @@ def _charge_locked(inst: Instalment, schedule: PremiumSchedule, today: datetime.
     return True
 
 
-def collect_due(today: datetime.date) -> int:
-    """Charges every unpaid instalment of an active schedule due by `today` through its mandate;
-    returns how many charges were started. Idempotent and resumable (see the module doc)."""
-    ids = list(
-        Instalment.objects.filter(
-            status__in=UNPAID_STATUSES,
-            due_on__lte=today,
-            schedule__status=ScheduleStatus.ACTIVE,
-            schedule__mandate__status=MandateStatus.ACTIVE,
-        )
-        .order_by("due_on", "pk")
-        .values_list("pk", flat=True)
+def collect_candidates(today: datetime.date) -> Any:
+    """Unpaid instalments of active schedules with an active mandate, due by `today`."""
+    return Instalment.objects.filter(
+        status__in=UNPAID_STATUSES,
+        due_on__lte=today,
+        schedule__status=ScheduleStatus.ACTIVE,
+        schedule__mandate__status=MandateStatus.ACTIVE,
     )
+
+
+def collect_due(
+    today: datetime.date,
+    *,
+    after: int = 0,
+    checkpoint: Checkpoint | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> int:
+    """Charges every unpaid instalment of an active schedule due by `today` through its mandate;
+    returns how many charges were started. Idempotent and resumable (see the module doc; a
+    schedule's instalments are charged in their order, which is their primary keys')."""
     charged = 0
-    for pk in ids:
+    for pk in _keyset(collect_candidates(today), after):
         with transaction.atomic(), audit.batched():
             inst = (
                 Instalment.objects.select_for_update(of=("self",))
                 .select_related("schedule__mandate")
                 .get(pk=pk)
             )
-            if inst.status not in UNPAID_STATUSES or inst.schedule.status != ScheduleStatus.ACTIVE:
-                continue
-            charged += _charge_locked(inst, inst.schedule, today)
+            if inst.status in UNPAID_STATUSES and inst.schedule.status == ScheduleStatus.ACTIVE:
+                charged += _charge_locked(inst, inst.schedule, today)
+            if checkpoint is not None:
+                checkpoint(pk)
+        if stop is not None and stop():
+            break
     return charged
 
 
@@ -438,55 +462,82 @@ def on_collection_failed(payment: Payment) -> None:
 # --- overdue, lapse ------------------------------------------------------------------------------
 
 
-def mark_overdue(today: datetime.date) -> int:
-    """Due instalments of active schedules whose due date has passed unpaid become overdue."""
-    ids = list(
-        Instalment.objects.filter(
-            status=InstalmentStatus.DUE, due_on__lt=today, schedule__status=ScheduleStatus.ACTIVE
-        ).values_list("pk", flat=True)
+def overdue_candidates(today: datetime.date) -> Any:
+    return Instalment.objects.filter(
+        status=InstalmentStatus.DUE, due_on__lt=today, schedule__status=ScheduleStatus.ACTIVE
     )
+
+
+def mark_overdue(
+    today: datetime.date,
+    *,
+    after: int = 0,
+    checkpoint: Checkpoint | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> int:
+    """Due instalments of active schedules whose due date has passed unpaid become overdue.
+    Resumable: `after` is the last instalment done, `checkpoint(pk)` is called in each one's
+    transaction."""
     moved = 0
-    for pk in ids:
+    for pk in _keyset(overdue_candidates(today), after):
         with transaction.atomic(), audit.batched():
             inst = Instalment.objects.select_for_update(of=("self",)).select_related("schedule").get(pk=pk)
-            if inst.status != InstalmentStatus.DUE or not rules.is_overdue(inst.due_on, today):
-                continue
-            _move_instalment(inst, InstalmentStatus.OVERDUE)
-            instalment_overdue.announce(inst.schedule.reference_kind, _instalment_event(inst, inst.schedule))
-            moved += 1
+            if inst.status == InstalmentStatus.DUE and rules.is_overdue(inst.due_on, today):
+                _move_instalment(inst, InstalmentStatus.OVERDUE)
+                instalment_overdue.announce(
+                    inst.schedule.reference_kind, _instalment_event(inst, inst.schedule)
+                )
+                moved += 1
+            if checkpoint is not None:
+                checkpoint(pk)
+        if stop is not None and stop():
+            break
     return moved
 
 
-def lapse_after_grace(today: datetime.date) -> int:
-    """Active schedules with an instalment unpaid past its grace period lapse (on `today`)."""
-    # The shortest grace of any active schedule (a product may state its own, shorter than the
-    # line's default) bounds which unpaid instalments can lapse a schedule today.
+def lapse_candidates(today: datetime.date) -> Any:
+    """Active schedules with an instalment unpaid for longer than the shortest grace of any
+    active schedule (a product may state its own, shorter than the line's default); each is
+    checked against its own grace under its lock."""
     active = PremiumSchedule.objects.filter(status=ScheduleStatus.ACTIVE)
     shortest = active.aggregate(m=Min("grace_days"))["m"]
     if shortest is None:
-        return 0
+        return active.none()
     earliest = today - datetime.timedelta(days=shortest)
-    candidates = (
-        Instalment.objects.filter(
-            status__in=UNPAID_STATUSES, due_on__lt=earliest, schedule__status=ScheduleStatus.ACTIVE
-        )
-        .values_list("schedule_id", "due_on", "schedule__grace_days")
-        .order_by("schedule_id", "due_on")
+    return active.filter(
+        pk__in=Instalment.objects.filter(status__in=UNPAID_STATUSES, due_on__lt=earliest).values(
+            "schedule_id"
+        ),
     )
-    due = sorted({sid for sid, due_on, days in candidates if rules.lapses(due_on, today, days)})
+
+
+def lapse_after_grace(
+    today: datetime.date,
+    *,
+    after: int = 0,
+    checkpoint: Checkpoint | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> int:
+    """Active schedules with an instalment unpaid past its grace period lapse (on `today`).
+    Resumable as `mark_overdue` (by schedule)."""
     lapsed = 0
-    for sid in due:
+    for sid in _keyset(lapse_candidates(today), after):
         with transaction.atomic(), audit.batched():
             schedule = PremiumSchedule.objects.select_for_update().get(pk=sid)
-            if schedule.status != ScheduleStatus.ACTIVE:
-                continue
-            oldest = schedule.instalments.filter(status__in=UNPAID_STATUSES).order_by("due_on").first()
-            if oldest is None or not rules.lapses(oldest.due_on, today, schedule.grace_days):
-                continue
-            schedule.lapsed_on = today
-            _move_schedule(schedule, ScheduleStatus.LAPSED, lapsed_on=today, unpaid_since=oldest.due_on)
-            schedule_lapsed.announce(schedule.reference_kind, _schedule_event(schedule, today))
-            lapsed += 1
+            oldest = (
+                schedule.instalments.filter(status__in=UNPAID_STATUSES).order_by("due_on").first()
+                if schedule.status == ScheduleStatus.ACTIVE
+                else None
+            )
+            if oldest is not None and rules.lapses(oldest.due_on, today, schedule.grace_days):
+                schedule.lapsed_on = today
+                _move_schedule(schedule, ScheduleStatus.LAPSED, lapsed_on=today, unpaid_since=oldest.due_on)
+                schedule_lapsed.announce(schedule.reference_kind, _schedule_event(schedule, today))
+                lapsed += 1
+            if checkpoint is not None:
+                checkpoint(sid)
+        if stop is not None and stop():
+            break
     return lapsed
 
 

@@ -5,3 +5,11 @@ class PaymentConfig(AppConfig):
     name = "huibao.payment"
     label = "payment"
     verbose_name = "Payment"
+
+    def ready(self) -> None:
+        from huibao.jobs.registry import register_job
+        from huibao.payment import jobs
+
+        register_job(
+            "payment.expire_unpaid", jobs.expire_unpaid, order=50, description="open payments past expiry"
+        )

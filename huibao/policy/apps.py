@@ -16,3 +16,10 @@ class PolicyConfig(AppConfig):
         billing.instalment_paid.register(services.OBJ_TYPE, services.on_instalment_paid)
         billing.schedule_lapsed.register(services.OBJ_TYPE, services.on_schedule_lapsed)
         billing.schedule_reinstated.register(services.OBJ_TYPE, services.on_schedule_reinstated)
+
+        from huibao.jobs.registry import register_job
+        from huibao.policy import jobs
+
+        register_job(
+            "policy.statuses", jobs.policy_statuses, order=100, description="policy starts and expiries"
+        )

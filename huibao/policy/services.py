@@ -19,6 +19,7 @@ import datetime
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -560,31 +561,71 @@ ENDING_STATUSES = (
 )
 
 
-def update_policy_statuses(now: datetime.datetime | None = None) -> dict[str, int]:
-    """Sweep: policies whose start has come are in force (at their `effective_at`), those past
-    their end expired (at their `expires_at`) — in force, in grace, reinstated or lapsed.
-    Idempotent: each policy is re-read under its lock and moved only if it still should be."""
+STATUS_BATCH = 500
+
+# The two moves of the sweep, in order: (phase, status filter, time field, target, reason).
+_STATUS_PHASES: tuple[tuple[str, tuple[str, ...], str, str, str], ...] = (
+    ("start", (PolicyStatus.PENDING_START,), "effective_at", PolicyStatus.IN_FORCE, Reason.START),
+    ("expiry", ENDING_STATUSES, "expires_at", PolicyStatus.EXPIRED, Reason.EXPIRY),
+)
+
+
+def _status_candidates(phase: int, cutoff: datetime.datetime) -> Any:
+    _, statuses, field, _, _ = _STATUS_PHASES[phase]
+    return Policy.objects.filter(status__in=statuses, **{f"{field}__lte": cutoff})
+
+
+def count_policy_status_moves(cutoff: datetime.datetime) -> int:
+    """How many policies the sweep would move at `cutoff` (one count per move)."""
+    return sum(_status_candidates(i, cutoff).count() for i in range(len(_STATUS_PHASES)))
+
+
+def update_policy_statuses(
+    now: datetime.datetime | None = None,
+    *,
+    cursor: dict[str, Any] | None = None,
+    batch: int = STATUS_BATCH,
+    checkpoint: Callable[[dict[str, Any]], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> dict[str, int]:
+    """Sweep: policies whose start has come (`effective_at` ≤ `now`) are in force, those past
+    their end (`expires_at` ≤ `now`) expired — in force, in grace, reinstated or lapsed; each
+    change takes effect at the policy's own start or end.
+
+    Set-based and batched: each batch is the next `batch` candidates by primary key (one
+    query: only the policies that change are read), locked together and moved in one
+    transaction through `lifecycle.transition`. `cursor` (a dict: phase, last primary key and
+    the counts so far) resumes a sweep that stopped; `checkpoint(cursor)` is called inside each
+    batch's transaction, so what a daily job saves commits with the batch; `stop()` is checked
+    between batches. Idempotent: each policy is re-read under its lock and moved only if it
+    still should be."""
     now = now or timezone.now()
-    counts = {"in_force": 0, "expired": 0}
-    starting = Policy.objects.filter(status=PolicyStatus.PENDING_START, effective_at__lte=now)
-    for pk in list(starting.values_list("pk", flat=True)):
-        with transaction.atomic():
-            policy = lifecycle.lock_policy(pk)
-            if policy.status == PolicyStatus.PENDING_START and policy.effective_at <= now:
-                lifecycle.transition(
-                    policy, PolicyStatus.IN_FORCE, reason=Reason.START, actor=SYSTEM, at=policy.effective_at
-                )
-                counts["in_force"] += 1
-    ending = Policy.objects.filter(status__in=ENDING_STATUSES, expires_at__isnull=False, expires_at__lte=now)
-    for pk in list(ending.values_list("pk", flat=True)):
-        with transaction.atomic():
-            policy = lifecycle.lock_policy(pk)
-            if policy.status in ENDING_STATUSES and policy.expires_at and policy.expires_at <= now:
-                lifecycle.transition(
-                    policy, PolicyStatus.EXPIRED, reason=Reason.EXPIRY, actor=SYSTEM, at=policy.expires_at
-                )
-                counts["expired"] += 1
-    return counts
+    state = {"phase": 0, "after": 0, "in_force": 0, "expired": 0, **(cursor or {})}
+    counted = {"start": "in_force", "expiry": "expired"}
+    while state["phase"] < len(_STATUS_PHASES):
+        name, statuses, field, target, reason = _STATUS_PHASES[state["phase"]]
+        ids = list(
+            _status_candidates(state["phase"], now)
+            .filter(pk__gt=state["after"])
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            state = {**state, "phase": state["phase"] + 1, "after": 0}
+            continue
+        with transaction.atomic(), audit.batched():
+            moved = 0
+            for policy in Policy.objects.select_for_update().filter(pk__in=ids).order_by("pk"):
+                at = getattr(policy, field)
+                if policy.status in statuses and at is not None and at <= now:
+                    lifecycle.transition(policy, target, reason=reason, actor=SYSTEM, at=at)
+                    moved += 1
+            state = {**state, "after": ids[-1], counted[name]: state[counted[name]] + moved}
+            if checkpoint is not None:
+                checkpoint(state)
+        if stop is not None and stop():
+            break
+    return {"in_force": state["in_force"], "expired": state["expired"]}
 
 
 # --- verification (public) -----------------------------------------------------------------------

@@ -153,3 +153,20 @@ def test_due_date_and_next_run_at() -> None:
     assert next_run_at(datetime.datetime(2026, 3, 10, 0, 30, tzinfo=TZ), at) == datetime.datetime(
         2026, 3, 11, 0, 30, tzinfo=TZ
     )
+
+
+@pytest.mark.django_db
+def test_the_task_the_scheduler_enqueues_catches_up_to_its_date(clean_registry: Any) -> None:
+    from huibao.jobs.tasks import run_daily_task
+
+    dates: list[datetime.date] = []
+    register_job("daily", lambda ctx: dates.append(ctx.run_date), order=10)
+    services.run_daily(datetime.date(2026, 3, 8))
+    dates.clear()
+    with time_machine.travel(NOW, tick=False):
+        result = run_daily_task.call(until="2026-03-10", catch_up=True)
+    assert dates == [datetime.date(2026, 3, 9), datetime.date(2026, 3, 10)]
+    assert result == [
+        {"job": "daily", "date": "2026-03-09", "status": "succeeded"},
+        {"job": "daily", "date": "2026-03-10", "status": "succeeded"},
+    ]

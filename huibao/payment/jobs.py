@@ -1,0 +1,15 @@
+"""The payment engine's daily job (registered in `PaymentConfig.ready()`): open payments past
+their expiry are expired — the same sweep `run_sweeps` runs every 30 seconds, here as a safety
+net for the business date. It needs no cursor: each payment is expired in its own transaction
+and an expired one no longer matches, so a run after a crash only does what is left."""
+
+from __future__ import annotations
+
+from huibao.jobs.dates import cutoff
+from huibao.jobs.registry import JobContext
+from huibao.payment import services
+
+
+def expire_unpaid(ctx: JobContext) -> None:
+    expired = services.expire_unpaid(cutoff(ctx.run_date))
+    ctx.progress(expired, expired)
