@@ -130,6 +130,7 @@ def register_routers() -> None:
     from huibao.payment.api import router as payment_router
     from huibao.policy.api import router as policy_router
     from huibao.rating.api import router as rating_router
+    from huibao.renewal.api import router as renewal_router
 
     api.add_router("/v1/", auth_router)
     api.add_router("/v1/", catalog_router)
@@ -138,6 +139,7 @@ def register_routers() -> None:
     api.add_router("/v1/", payment_router)
     api.add_router("/v1/", policy_router)
     api.add_router("/v1/", notification_router)
+    api.add_router("/v1/", renewal_router)
 
 
 register_routers()

@@ -102,7 +102,11 @@ class Policy(models.Model):
         ordering = ["-issued_at", "-id"]
         verbose_name = _("保单")
         verbose_name_plural = _("保单")
-        indexes = [models.Index(fields=["insured_id_hash", "status"])]
+        indexes = [
+            models.Index(fields=["insured_id_hash", "status"]),
+            # Daily work by expiry date (renewal offers, expiries) reads a day's policies.
+            models.Index(fields=["expires_at"], name="policy_expires_at"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=PolicyStatus.values), name="policy_status_valid"),
             models.CheckConstraint(condition=Q(premium__gte=0), name="policy_premium_not_negative"),
