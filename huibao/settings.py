@@ -123,6 +123,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "huibao.core.context_processors.ui_preferences",
                 "huibao.catalog.context_processors.compare_tray",
+                "huibao.notification.context_processors.inbox_badge",
                 "django.template.context_processors.csp",
             ],
         },

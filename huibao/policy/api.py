@@ -13,14 +13,16 @@ from datetime import date, datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.security import django_auth
 
 from huibao.core.api_schemas import errors
 from huibao.core.errors import NotFound, RateLimited
-from huibao.policy import documents, presenters, selectors, services
+from huibao.policy import documents, hub, presenters, selectors, services
+from huibao.policy.actions import actions_for
 from huibao.policy.limits import VERIFY_LIMIT, over_limit
 from huibao.policy.models import NpsResponse
+from huibao.policy.states import PolicyStatus
 
 router = Router(tags=["policies"])
 
@@ -211,3 +213,129 @@ def rate_application(request: HttpRequest, public_id: uuid.UUID, payload: NpsIn)
             "created_at": response.created_at,
         },
     )
+
+
+# --- what can I do with this policy, and its history ------------------------------------------------
+
+
+class ActionOut(Schema):
+    key: str = Field(
+        description="stable key: epolicy, pay_now, premiums, mandate, history, verify, contact, …"
+    )
+    label: str
+    url: str = Field(description="the page doing it (path)")
+    api_url: str = Field(description='the API operation doing it (path), "" when there is none')
+    order: int = Field(description="lowest first; below 100: urgent (pay now in grace, renew)")
+    urgent: bool
+    group: str
+    icon: str
+
+
+class PolicyActionsOut(Schema):
+    id: uuid.UUID
+    number: str
+    status: PolicyStatus
+    status_label: str
+    status_meaning: str = Field(description="what the status means for the customer now")
+    actions: list[ActionOut]
+
+
+class TimelineEventOut(Schema):
+    at: datetime
+    kind: str = Field(description="issued | status (servicing features add theirs)")
+    title: str
+    detail: str
+    status: PolicyStatus | None = Field(description="the status after the event, if it moved")
+    status_label: str
+
+
+class AsOfOut(Schema):
+    on: date
+    status: PolicyStatus | None = Field(description="null: the policy was not issued yet")
+    status_label: str
+    existed: bool
+    covered: bool = Field(description="the policy covered the insured at the end of that day")
+
+
+class PolicyHistoryOut(Schema):
+    id: uuid.UUID
+    number: str
+    status: PolicyStatus
+    timeline: list[TimelineEventOut]
+    as_of: AsOfOut | None = Field(description="with ?on=YYYY-MM-DD: the policy at the end of that day")
+
+
+class HistoryQuery(Schema):
+    on: str | None = Field(None, description="YYYY-MM-DD: also the policy's status at the end of that day")
+
+
+@router.get(
+    "/policies/{public_id}/actions",
+    response={200: PolicyActionsOut, **errors(404)},
+    auth=django_auth,
+    url_name="policy_actions",
+    summary="我能做什么（保单可办理的服务）",
+)
+def get_policy_actions(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
+    policy = selectors.policy_for_customer(request.user, public_id)
+    found = actions_for(policy, request.user)
+    return {
+        "id": policy.public_id,
+        "number": policy.number,
+        "status": policy.status,
+        "status_label": presenters.status_label(policy),
+        "status_meaning": hub.status_meaning(policy),
+        "actions": [
+            {
+                "key": a.key,
+                "label": a.label,
+                "url": a.url,
+                "api_url": a.api_url,
+                "order": a.order,
+                "urgent": a.urgent,
+                "group": a.group,
+                "icon": a.icon,
+            }
+            for a in found
+        ],
+    }
+
+
+@router.get(
+    "/policies/{public_id}/history",
+    response={200: PolicyHistoryOut, **errors(404, 422)},
+    auth=django_auth,
+    url_name="policy_history",
+    summary="保单历史记录与某日状态",
+)
+def get_policy_history(
+    request: HttpRequest, public_id: uuid.UUID, params: Query[HistoryQuery]
+) -> dict[str, Any]:
+    policy = selectors.policy_for_customer(request.user, public_id)
+    on = selectors.parse_on(params.on)
+    as_of = selectors.policy_as_of(policy, on) if on is not None else None
+    return {
+        "id": policy.public_id,
+        "number": policy.number,
+        "status": policy.status,
+        "timeline": [
+            {
+                "at": e.at,
+                "kind": e.kind,
+                "title": e.title,
+                "detail": e.detail,
+                "status": e.status or None,
+                "status_label": e.status_label,
+            }
+            for e in selectors.policy_timeline(policy)
+        ],
+        "as_of": None
+        if as_of is None
+        else {
+            "on": as_of.on,
+            "status": as_of.status or None,
+            "status_label": as_of.status_label,
+            "existed": as_of.existed,
+            "covered": as_of.covered,
+        },
+    }

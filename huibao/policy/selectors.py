@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet, Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from huibao.core.errors import NotFound
-from huibao.policy.models import Policy
-from huibao.policy.states import LIVE_POLICY_STATUSES
+from huibao.core.errors import FieldError, NotFound, ValidationFailed
+from huibao.policy.lifecycle import policy_state_at
+from huibao.policy.models import Policy, PolicyStatusChange
+from huibao.policy.states import COVERED_STATUSES, LIVE_POLICY_STATUSES, PolicyStatus
 
 
 def policies_of(user: Any) -> QuerySet[Policy]:
@@ -46,3 +51,104 @@ def in_force_death_benefit(id_hashes: Iterable[str]) -> dict[str, Decimal]:
         .annotate(total=Sum("death_benefit"))
     )
     return {row["insured_id_hash"]: row["total"] or Decimal(0) for row in totals}
+
+
+# --- the policy's history ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEvent:
+    """One line of a policy's history, oldest first. `kind` is "issued" or "status" (the
+    servicing features add theirs: "endorsement", …); `status` the status after it, if it moved."""
+
+    at: datetime.datetime
+    kind: str
+    title: str
+    detail: str = ""
+    status: str = ""
+    status_label: str = ""
+
+
+REASON_LABELS: dict[str, Any] = {
+    "issued": _("保单签发"),
+    "start": _("保单生效"),
+    "expiry": _("保险期间届满"),
+    "instalment_overdue": _("保费逾期未缴，进入宽限期"),
+    "overdue_paid": _("补缴逾期保费，恢复正常"),
+    "grace_over": _("宽限期满未缴费，保单效力中止"),
+    "reinstated": _("补缴所欠保费，保单复效"),
+    "cooling_off_cancellation": _("犹豫期内退保"),
+    "surrender": _("退保"),
+    "termination": _("保单终止"),
+}
+
+
+def _status_label(value: str) -> str:
+    try:
+        return str(PolicyStatus(value).label)
+    except ValueError:
+        return value
+
+
+def policy_timeline(policy: Policy) -> list[TimelineEvent]:
+    """The policy's history, oldest first: its issuance and every status change (from the
+    lifecycle's `PolicyStatusChange` rows). The one place the history page and the API read; a
+    servicing feature adds its own events here (endorsement versions, refunds…)."""
+    events: list[TimelineEvent] = []
+    changes = list(PolicyStatusChange.objects.filter(policy=policy).order_by("at", "id"))
+    if not any(c.reason == "issued" for c in changes):
+        events.append(TimelineEvent(at=policy.issued_at, kind="issued", title=str(REASON_LABELS["issued"])))
+    for change in changes:
+        label = REASON_LABELS.get(change.reason)
+        events.append(
+            TimelineEvent(
+                at=change.at,
+                kind="issued" if change.reason == "issued" else "status",
+                title=str(label) if label is not None else change.reason,
+                detail=change.note,
+                status=change.to_status,
+                status_label=_status_label(change.to_status),
+            )
+        )
+    events.sort(key=lambda e: e.at)
+    return events
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyAsOf:
+    """The policy as it stood at the end of a day: its status then (\"\" before it existed)."""
+
+    on: datetime.date
+    status: str
+    status_label: str
+    existed: bool
+    covered: bool
+    events: tuple[TimelineEvent, ...]
+
+
+def policy_as_of(policy: Policy, on: datetime.date) -> PolicyAsOf:
+    """Status of the policy at the end of day `on` (local time), and its history up to then."""
+    end = timezone.make_aware(datetime.datetime.combine(on + datetime.timedelta(days=1), datetime.time.min))
+    status = policy_state_at(policy, end - datetime.timedelta(microseconds=1))
+    return PolicyAsOf(
+        on=on,
+        status=status,
+        status_label=_status_label(status) if status else "",
+        existed=bool(status),
+        covered=status in COVERED_STATUSES,
+        events=tuple(e for e in policy_timeline(policy) if e.at < end),
+    )
+
+
+def parse_on(value: str | None) -> datetime.date | None:
+    """The `?on=YYYY-MM-DD` of the history page and API; ValidationFailed naming `on`."""
+    if not value:
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(
+            "日期格式不正确",
+            code="invalid_date",
+            errors=[FieldError("on", "invalid_date", "日期格式应为YYYY-MM-DD，例如2026-01-31")],
+        ) from None

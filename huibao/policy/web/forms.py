@@ -47,3 +47,34 @@ class NpsForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "maxlength": NPS_COMMENT_MAX}),
         error_messages={"max_length": _("评价内容最多500字")},
     )
+
+
+class MandateForm(forms.Form):
+    """A new payment authorisation (代扣授权): the payer and the card instalments are collected from."""
+
+    payer_name = forms.CharField(
+        label=_("付款人姓名"),
+        max_length=30,
+        error_messages={"required": _("请填写付款人姓名")},
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    payer_id_number = forms.CharField(
+        label=_("付款人身份证号"),
+        max_length=24,
+        error_messages={"required": _("请填写付款人身份证号")},
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
+    )
+    account_number = forms.CharField(
+        label=_("银行卡号"),
+        max_length=30,
+        error_messages={"required": _("请填写银行卡号")},
+        help_text=_("仅保存卡号后四位；每期保费到期日自动扣款"),
+        widget=forms.TextInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric"}),
+    )
+
+
+class RevokeMandateForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("我已知晓：解约后需按时手动缴纳每期保费，逾期未缴将进入宽限期"),
+        error_messages={"required": _("请确认您已知晓解约后需手动缴费")},
+    )

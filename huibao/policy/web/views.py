@@ -6,21 +6,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from huibao.billing import selectors as billing_selectors
 from huibao.core import audit
-from huibao.core.errors import DomainError, NotFound
-from huibao.policy import delivery, documents, presenters, selectors, services
+from huibao.core.errors import DomainError, NotFound, ValidationFailed
+from huibao.policy import delivery, documents, hub, mandates, presenters, selectors, services
+from huibao.policy.actions import actions_for, most_relevant
 from huibao.policy.connector import ACK
 from huibao.policy.limits import UPLOAD_LIMIT, VERIFY_LIMIT, over_limit
-from huibao.policy.web.forms import LookupForm, NpsForm, UploadForm
+from huibao.policy.web.forms import LookupForm, MandateForm, NpsForm, RevokeMandateForm, UploadForm
 
 # --- public verification -------------------------------------------------------------------------
 
@@ -96,7 +100,13 @@ def verify(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 @require_GET
 def mine(request: HttpRequest) -> HttpResponse:
-    policies = [presenters.card(p) for p in selectors.policies_of(request.user)]
+    rows = list(selectors.policies_of(request.user))
+    hub.prime_schedules(rows)
+    policies = []
+    for row in rows:
+        card = presenters.card(row)
+        card["action"] = most_relevant(actions_for(row, request.user))
+        policies.append(card)
     schedules = billing_selectors.schedules_for("policy", [p["number"] for p in policies])
     for p in policies:
         p["billing"] = schedules.get(p["number"])
@@ -116,10 +126,77 @@ def detail(request: HttpRequest, public_id: Any) -> HttpResponse:
     policy = _own(request, public_id)
     context = {
         "policy": presenters.detail(policy),
+        "actions": actions_for(policy, request.user),
+        "status_meaning": hub.status_meaning(policy),
         "rated": services.nps_for(policy.application_id) is not None,
         "billing": billing_selectors.schedule_for("policy", policy.number),
     }
     return render(request, "policy/pages/detail.html", context)
+
+
+@login_required
+@require_GET
+def history(request: HttpRequest, public_id: Any) -> HttpResponse:
+    """The policy's timeline, and the policy as of a day (`?on=YYYY-MM-DD`)."""
+    policy = _own(request, public_id)
+    status = 200
+    error = ""
+    as_of = None
+    raw = request.GET.get("on", "")
+    try:
+        on = selectors.parse_on(raw)
+    except ValidationFailed as exc:
+        on, status, error = None, 422, exc.errors[0].message
+    if on is not None:
+        as_of = selectors.policy_as_of(policy, on)
+    context = {
+        "policy": presenters.card(policy),
+        "timeline": selectors.policy_timeline(policy),
+        "as_of": as_of,
+        "on": raw,
+        "on_error": error,
+    }
+    return render(request, "policy/pages/history.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mandate(request: HttpRequest, public_id: Any) -> HttpResponse:
+    """The policy's payment authorisation: the stored one (masked), sign a new one, revoke it."""
+    policy = _own(request, public_id)
+    if not hub.pays_in_instalments(policy):
+        raise Http404("这张保单不是分期缴费")
+    sign_form, revoke_form = MandateForm(), RevokeMandateForm()
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action")
+        form: forms.Form
+        if action == "sign":
+            form = sign_form = MandateForm(request.POST)
+        else:
+            form = revoke_form = RevokeMandateForm(request.POST)
+        if form.is_valid():
+            try:
+                if action == "sign":
+                    mandates.sign(policy, user=request.user, request=request, **form.cleaned_data)
+                    messages.success(request, _("代扣授权已签署，之后每期保费将按期自动扣款。"))
+                else:
+                    mandates.revoke(policy, user=request.user, request=request)
+                    messages.success(request, _("代扣授权已解约，请按时手动缴纳每期保费。"))
+                return HttpResponseRedirect(reverse("policy:mandate", args=[policy.public_id]))
+            except DomainError as exc:
+                for error in exc.errors:
+                    form.add_error(error.field if error.field in form.fields else None, error.message)
+                if not exc.errors:
+                    form.add_error(None, exc.message)
+        status = 422
+    context = {
+        "policy": presenters.card(policy),
+        "mandate": mandates.mandate_of(policy),
+        "sign_form": sign_form,
+        "revoke_form": revoke_form,
+    }
+    return render(request, "policy/pages/mandate.html", context, status=status)
 
 
 @login_required
