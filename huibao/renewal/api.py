@@ -100,6 +100,7 @@ def _reload(request: HttpRequest, policy_id: uuid.UUID) -> dict[str, Any]:
     "/policies/{policy_id}/renewal-offer",
     response={200: OfferOut, **errors(404)},
     auth=django_auth,
+    url_name="renewal_offer",
     summary="续保要约（保费按续保时年龄重新计算，含明细）",
 )
 def get_offer(request: HttpRequest, policy_id: uuid.UUID) -> dict[str, Any]:

@@ -913,13 +913,8 @@ def _issue(offer: RenewalOffer, payment: Payment) -> Policy:
     return policy_services.issue_renewal(request, renewed_from=previous)
 
 
-def offers_of_policies(policy_ids: Iterable[int]) -> dict[int, RenewalOffer]:
-    return {o.policy_id: o for o in RenewalOffer.objects.filter(policy_id__in=list(policy_ids))}
-
-
-def can_renew(policy: Policy) -> bool:
-    """The policy has an offer the customer can act on (the per-policy actions list)."""
-    return (
-        policy.status in COVERED_STATUSES | {"expired"}
-        and RenewalOffer.objects.filter(policy=policy).exclude(status=OfferStatus.REFUSED).exists()
-    )
+def can_renew(policy: Policy, user: Any = None) -> bool:
+    """The policy has an open offer its customer can act on (the "what can I do" hub)."""
+    return RenewalOffer.objects.filter(
+        policy=policy, status__in=OPEN_STATUSES, premium__isnull=False
+    ).exists()
