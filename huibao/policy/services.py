@@ -436,6 +436,8 @@ def issue_policies(request: IssuanceRequest, *, now: datetime.datetime | None = 
 
 
 def _issue_policies(request: IssuanceRequest, now: datetime.datetime) -> list[Policy]:
+    if request.application_id is None:
+        raise ValueError("issue_policies(): an application's request (a renewal: issue_renewal)")
     positions = {item.item_id: item.position for item in request.items}
     # The application's policies so far (each of one of its items): one read for the items
     # already done and for the answer.
@@ -748,6 +750,8 @@ def record_nps(
         # The first item's policy (the product rated), locked: two ratings of one application
         # are taken one after the other (the one-to-one on the application is the last guard).
         first = min(policies, key=lambda p: (p.issued_at, p.pk))
+        if first.application_id is None:  # rated_policies answers an application's policies only
+            raise NotFound("投保单不存在", code="application_not_found")
         Policy.objects.select_for_update().filter(pk=first.pk).values_list("pk", flat=True).first()
         if NpsResponse.objects.filter(application_id=first.application_id).exists():
             raise Conflict("您已评价过本次投保，感谢您的反馈", code="already_rated")

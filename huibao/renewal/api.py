@@ -77,7 +77,11 @@ def offer_out(offer: RenewalOffer) -> dict[str, Any]:
         "previous_premium": None if offer.previous_premium is None else str(offer.previous_premium),
         "insured_age": offer.insured_age,
         "steps": [
-            {"name": str(s.get("name", "")), "label": str(s.get("label", "")), "value": str(s.get("value", ""))}
+            {
+                "name": str(s.get("name", "")),
+                "label": str(s.get("label", "")),
+                "value": str(s.get("value", "")),
+            }
             for s in offer.steps
             if isinstance(s, dict)
         ],

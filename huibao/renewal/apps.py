@@ -21,11 +21,18 @@ class RenewalConfig(AppConfig):
         payments.payment_failed.register(services.PAYMENT_KIND, services.on_renewal_failed)
         register_job("renewal.offers", jobs.offers, order=300, description="renewal offers before expiry")
         register_job(
-            "renewal.offer_notices", jobs.offer_notices, order=305, description="notices of new renewal offers"
+            "renewal.offer_notices",
+            jobs.offer_notices,
+            order=305,
+            description="notices of new renewal offers",
         )
         register_job("renewal.reminders", jobs.reminders, order=310, description="renewal reminders 30/7/1")
-        register_job("renewal.auto_renew", jobs.auto_renew, order=320, description="automatic renewal charges")
-        register_job("renewal.lapse", jobs.lapse, order=330, description="renewal offers not paid by grace end")
+        register_job(
+            "renewal.auto_renew", jobs.auto_renew, order=320, description="automatic renewal charges"
+        )
+        register_job(
+            "renewal.lapse", jobs.lapse, order=330, description="renewal offers not paid by grace end"
+        )
         # Renew, highlighted, while an offer is open (policy/actions.py order bands: 1–99 urgent).
         register_action(
             "renew",

@@ -34,7 +34,9 @@ class RenewalOffer(models.Model):
     term_number = models.PositiveSmallIntegerField(default=2)
     guaranteed = models.BooleanField(default=False)
     product_version = models.ForeignKey("catalog.ProductVersion", on_delete=models.PROTECT, related_name="+")
-    plan = models.ForeignKey("catalog.Plan", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    plan = models.ForeignKey(
+        "catalog.Plan", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     term_code = models.CharField(max_length=16, blank=True, default="")
     insured_age = models.PositiveSmallIntegerField(default=0)
     premium = _money(null=True, blank=True)
@@ -69,9 +71,12 @@ class RenewalOffer(models.Model):
         verbose_name_plural = _("续保要约")
         indexes = [models.Index(fields=["status", "expires_on"], name="renewal_offer_status_exp")]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=OfferStatus.values), name="renewal_offer_status_valid"),
             models.CheckConstraint(
-                condition=Q(premium__isnull=True) | Q(premium__gte=0), name="renewal_offer_premium_not_negative"
+                condition=Q(status__in=OfferStatus.values), name="renewal_offer_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(premium__isnull=True) | Q(premium__gte=0),
+                name="renewal_offer_premium_not_negative",
             ),
         ]
 

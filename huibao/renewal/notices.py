@@ -30,7 +30,10 @@ TEMPLATES = (
             "{{ expires_on|date:'Y年n月j日' }}到期，续保保费{{ premium }}元。\n"
             "请登录汇保，在“我的保单”中查看续保明细并确认续保。\n\n汇保"
         ),
-        sms="【汇保】您的保单{{ policy_number }}将于{{ expires_on|date:'n月j日' }}到期，续保保费{{ premium }}元，请登录汇保续保。",
+        sms=(
+            "【汇保】您的保单{{ policy_number }}将于{{ expires_on|date:'n月j日' }}到期，"
+            "续保保费{{ premium }}元，请登录汇保续保。"
+        ),
     ),
     MessageTemplate(
         code=REMINDER,
@@ -43,7 +46,9 @@ TEMPLATES = (
             "{% if auto_renew %}已开通自动续保，届时将自动扣款，请确保账户余额充足。{% else %}"
             "逾期未续保，保障将中断。{% endif %}"
         ),
-        sms="【汇保】您的保单{{ policy_number }}将在{{ days }}天后到期，续保保费{{ premium }}元，请及时续保。",
+        sms=(
+            "【汇保】您的保单{{ policy_number }}将在{{ days }}天后到期，续保保费{{ premium }}元，请及时续保。"
+        ),
     ),
     MessageTemplate(
         code=RENEWED,
@@ -92,7 +97,10 @@ TEMPLATES = (
             "您的保单{{ policy_number }}（{{ product_name }}）将于{{ expires_on|date:'Y年n月j日' }}到期，"
             "到期后不能续保：{{ reason }}。如需继续保障，请在到期前选购其他产品。"
         ),
-        sms="【汇保】您的保单{{ policy_number }}将于{{ expires_on|date:'n月j日' }}到期且不能续保，原因：{{ reason }}。",
+        sms=(
+            "【汇保】您的保单{{ policy_number }}将于{{ expires_on|date:'n月j日' }}到期且不能续保，"
+            "原因：{{ reason }}。"
+        ),
     ),
 )
 

@@ -21,7 +21,7 @@ import dataclasses
 import datetime
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -48,7 +48,7 @@ from huibao.policy import schedule as schedule_mod
 from huibao.policy import services as policy_services
 from huibao.policy.issuance import BeneficiaryData, HolderData, InsuredData, IssuanceRequest, ItemToIssue
 from huibao.policy.models import Policy, PolicyBeneficiary, PolicyParty
-from huibao.policy.states import COVERED_STATUSES, LIVE_POLICY_STATUSES, PartyRole
+from huibao.policy.states import LIVE_POLICY_STATUSES, PartyRole
 from huibao.rating import services as rating
 from huibao.rating.errors import QuoteRejected, RatingError
 from huibao.rating.rules import RatingProduct
@@ -223,7 +223,9 @@ class _Catalogue:
             codes[pk] = code
         terms = {
             pk: policy_rules.choose_term(options or [], None)
-            for pk, options in ProductVersion.objects.filter(pk__in=versions).values_list("id", "term_options")
+            for pk, options in ProductVersion.objects.filter(pk__in=versions).values_list(
+                "id", "term_options"
+            )
         }
         return cls(current, plans, codes, terms)
 
@@ -305,7 +307,13 @@ def make_offers(
                 .filter(pk__gt=state.get(key, 0))
                 .order_by("pk")
                 .values(
-                    "id", "customer_id", "product_version_id", "plan_id", "sum_insured", "premium", "expires_at"
+                    "id",
+                    "customer_id",
+                    "product_version_id",
+                    "plan_id",
+                    "sum_insured",
+                    "premium",
+                    "expires_at",
                 )[:batch]
             )
             if not rows:
@@ -358,7 +366,7 @@ def _offers_for(
         term_number = terms_before.get(row["id"], 1) + 1
         starts_at = row["expires_at"]
         expires_on = timezone.localtime(starts_at).date()
-        party = insured.get(row["id"]) or {}
+        party: dict[str, Any] = dict(insured.get(row["id"]) or {})
         birth = party.get("birth_date")
         age = rules.age_on(birth, expires_on) if birth else 0
         plan_code = catalogue.plan_codes.get(row["plan_id"], "")
@@ -525,7 +533,9 @@ def send_reminders(
 
 
 def offer_of(policy: Policy) -> RenewalOffer:
-    offer = RenewalOffer.objects.filter(policy=policy).select_related("product_version__product", "plan").first()
+    offer = (
+        RenewalOffer.objects.filter(policy=policy).select_related("product_version__product", "plan").first()
+    )
     if offer is None:
         raise NotFound("该保单暂无续保要约", code="renewal_offer_not_found")
     return offer
@@ -543,7 +553,9 @@ def _check_open(offer: RenewalOffer, today: datetime.date) -> None:
     if offer.status == OfferStatus.RENEWED:
         raise Conflict("该保单已续保", code="renewal_already_renewed")
     if offer.status not in OPEN_STATUSES or offer.premium is None:
-        raise Conflict(f"续保要约当前状态为“{offer.get_status_display()}”，不能办理续保", code="renewal_not_open")
+        raise Conflict(
+            f"续保要约当前状态为“{offer.get_status_display()}”，不能办理续保", code="renewal_not_open"
+        )
     if today > offer.grace_until:
         raise Conflict("已超过续保宽限期，不能再续保", code="renewal_grace_over")
 
@@ -590,7 +602,9 @@ def decline(offer: RenewalOffer, *, user: Any) -> RenewalOffer:
     with transaction.atomic():
         locked = _locked_offer(offer.pk)
         if locked.status not in OPEN_STATUSES:
-            raise Conflict(f"续保要约当前状态为“{locked.get_status_display()}”，不能放弃", code="renewal_not_open")
+            raise Conflict(
+                f"续保要约当前状态为“{locked.get_status_display()}”，不能放弃", code="renewal_not_open"
+            )
         locked.decided_at = timezone.now()
         locked.auto_renew = False
         _move(locked, OfferStatus.DECLINED, actor=user)
@@ -613,7 +627,9 @@ def set_auto_renew(
                     errors=[FieldError("auto_renew", "not_offered", "本产品不支持自动续保")],
                 )
             mandate = (
-                PaymentMandate.objects.filter(customer_id=locked.policy.customer_id, status=MandateStatus.ACTIVE)
+                PaymentMandate.objects.filter(
+                    customer_id=locked.policy.customer_id, status=MandateStatus.ACTIVE
+                )
                 .order_by("-pk")
                 .first()
             )
@@ -778,7 +794,9 @@ def on_renewal_paid(payment: Payment) -> None:
     if offer is None:
         return
     if offer.status not in OPEN_STATUSES or payment.amount != offer.premium:
-        reason = "续保已完成，重复支付退回" if offer.status == OfferStatus.RENEWED else "续保要约已结束，款项退回"
+        reason = (
+            "续保已完成，重复支付退回" if offer.status == OfferStatus.RENEWED else "续保要约已结束，款项退回"
+        )
         transaction.on_commit(lambda: payments.refund(payment, payment.amount, reason))
         return
     _move(offer, OfferStatus.PAID, actor=SYSTEM, payment=payment.merchant_ref, amount=payment.amount)
@@ -845,7 +863,9 @@ def _issue(offer: RenewalOffer, payment: Payment) -> Policy:
     if plan is None:
         raise Conflict("续保方案不存在", code="renewal_plan_missing")
     modes = list(version.payment_modes or [])
-    payment_mode = "annual" if "annual" in modes or not modes else ("single" if "single" in modes else modes[0])
+    payment_mode = (
+        "annual" if "annual" in modes or not modes else ("single" if "single" in modes else modes[0])
+    )
     if payment_mode == "monthly":
         payment_mode = "annual"
     premium = offer.premium or Decimal("0.00")

@@ -1,14 +1,14 @@
 """Renewal offer statuses and their transitions (every move through `check_transition`).
 
-    offered ──accept──▶ accepted ──paid──▶ paid ──issued──▶ renewed
-       │  │                │
-       │  └─auto-renewal charge fails──▶ failed ──charge/cashier paid──▶ paid
-       │                   │               │
-       ├──decline──▶ declined ◀────────────┤
-       └──not paid by the end of grace──▶ lapsed (also from accepted, failed)
+offered ──accept──▶ accepted ──paid──▶ paid ──issued──▶ renewed
+   │  │                │
+   │  └─auto-renewal charge fails──▶ failed ──charge/cashier paid──▶ paid
+   │                   │               │
+   ├──decline──▶ declined ◀────────────┤
+   └──not paid by the end of grace──▶ lapsed (also from accepted, failed)
 
-    refused (不予续保): made so, at offer time, where the product no longer renews the policy.
-    renewed, declined, lapsed and refused are final.
+refused (不予续保): made so, at offer time, where the product no longer renews the policy.
+renewed, declined, lapsed and refused are final.
 """
 
 from __future__ import annotations
@@ -28,17 +28,17 @@ class OfferStatus(models.TextChoices):
     REFUSED = "refused", _("不予续保")
 
 
-O = OfferStatus
+S = OfferStatus
 OFFER_TRANSITIONS: dict[str, frozenset[str]] = {
-    O.OFFERED: frozenset({O.ACCEPTED, O.PAID, O.FAILED, O.DECLINED, O.LAPSED}),
-    O.ACCEPTED: frozenset({O.PAID, O.FAILED, O.DECLINED, O.LAPSED}),
-    O.FAILED: frozenset({O.ACCEPTED, O.PAID, O.FAILED, O.DECLINED, O.LAPSED}),
-    O.PAID: frozenset({O.RENEWED}),
-    O.RENEWED: frozenset(),
-    O.DECLINED: frozenset(),
-    O.LAPSED: frozenset(),
-    O.REFUSED: frozenset(),
+    S.OFFERED: frozenset({S.ACCEPTED, S.PAID, S.FAILED, S.DECLINED, S.LAPSED}),
+    S.ACCEPTED: frozenset({S.PAID, S.FAILED, S.DECLINED, S.LAPSED}),
+    S.FAILED: frozenset({S.ACCEPTED, S.PAID, S.FAILED, S.DECLINED, S.LAPSED}),
+    S.PAID: frozenset({S.RENEWED}),
+    S.RENEWED: frozenset(),
+    S.DECLINED: frozenset(),
+    S.LAPSED: frozenset(),
+    S.REFUSED: frozenset(),
 }
 # Waiting for the customer (or the mandate): reminders go out, payment is possible.
-OPEN_STATUSES = frozenset({O.OFFERED, O.ACCEPTED, O.FAILED})
+OPEN_STATUSES = frozenset({S.OFFERED, S.ACCEPTED, S.FAILED})
 FINAL_STATUSES = frozenset(s for s, targets in OFFER_TRANSITIONS.items() if not targets)

@@ -77,7 +77,11 @@ def pay_at_cashier(payment: Payment, policy: Policy, *, card: str = GOOD_CARD) -
     """The holder pays the sandbox's hosted checkout and the gateway notifies."""
     holder = PolicyParty.objects.get(policy=policy, role=PartyRole.HOLDER)
     sandbox_payment.submit_payment(
-        payment.provider_txn_id, payer_name=holder.name, id_number=holder.id_number, card_number=card, action="pay"
+        payment.provider_txn_id,
+        payer_name=holder.name,
+        id_number=holder.id_number,
+        card_number=card,
+        action="pay",
     )
     deliver_owed()
 

@@ -22,7 +22,9 @@ pytestmark = pytest.mark.django_db
 def offer():
     policy = renewable_policy()
     day = expiry_date(policy) - datetime.timedelta(days=30)
-    with time_machine.travel(timezone.make_aware(datetime.datetime.combine(day, datetime.time(8))), tick=False):
+    with time_machine.travel(
+        timezone.make_aware(datetime.datetime.combine(day, datetime.time(8))), tick=False
+    ):
         services.make_offers(day)
         yield RenewalOffer.objects.select_related("policy").get(policy=policy)
 
@@ -85,7 +87,9 @@ def test_api_is_owner_only_and_acts(client, offer):
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "card_number"
     on = client.post(
-        _api(offer, "/auto-renewal"), {"enabled": True, "card_number": "4242424242424242"}, content_type="application/json"
+        _api(offer, "/auto-renewal"),
+        {"enabled": True, "card_number": "4242424242424242"},
+        content_type="application/json",
     )
     assert on.status_code == 200 and on.json()["auto_renew"] is True and on.json()["mandate_account"]
     accepted = client.post(_api(offer, "/accept"), content_type="application/json")

@@ -22,7 +22,9 @@ DAY = datetime.timedelta(days=1)
 
 
 def _at(day: datetime.date):
-    return time_machine.travel(timezone.make_aware(datetime.datetime.combine(day, datetime.time(6))), tick=False)
+    return time_machine.travel(
+        timezone.make_aware(datetime.datetime.combine(day, datetime.time(6))), tick=False
+    )
 
 
 def test_offer_made_on_the_right_day_re_rated_at_the_new_age():
@@ -42,7 +44,9 @@ def test_offer_made_on_the_right_day_re_rated_at_the_new_age():
     assert [s["label"] for s in offer.steps] == ["年龄段基础保费", "应缴保费"]
     assert offer.steps[0]["value"] == "150"
     assert offer.starts_at == policy.expires_at
-    assert timezone.localtime(offer.ends_at).date() == expiry_date(policy).replace(year=expiry_date(policy).year + 1)
+    assert timezone.localtime(offer.ends_at).date() == expiry_date(policy).replace(
+        year=expiry_date(policy).year + 1
+    )
     assert offer.grace_until == expiry_date(policy) - DAY + datetime.timedelta(days=15)
     assert offer.product_version_id == policy.product_version_id
     # the customer is told once
@@ -60,7 +64,9 @@ def test_offer_days_come_from_the_servicing_rules():
     with _at(day):
         assert services.make_offers(day + DAY) == 0
         assert services.make_offers(day) == 1
-    assert RenewalOffer.objects.get(policy=policy).grace_until == expiry_date(policy) + datetime.timedelta(days=29)
+    assert RenewalOffer.objects.get(policy=policy).grace_until == expiry_date(policy) + datetime.timedelta(
+        days=29
+    )
 
 
 def test_guaranteed_renewal_keeps_the_version_and_its_rate_table_when_the_product_stops_selling():

@@ -27,7 +27,9 @@ DAY = datetime.timedelta(days=1)
 
 
 def _at(day: datetime.date, hour: int = 9):
-    return time_machine.travel(timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour))), tick=False)
+    return time_machine.travel(
+        timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour))), tick=False
+    )
 
 
 def offered(**kwargs) -> RenewalOffer:
@@ -70,17 +72,25 @@ def test_accept_and_pay_issues_one_renewal_policy_copying_the_parties():
     old = {p.role: (p.name, p.id_number, p.birth_date) for p in PolicyParty.objects.filter(policy=policy)}
     new = {p.role: (p.name, p.id_number, p.birth_date) for p in PolicyParty.objects.filter(policy=renewal)}
     assert new == old
-    assert PolicyBeneficiary.objects.filter(policy=renewal).count() == PolicyBeneficiary.objects.filter(
-        policy=policy
-    ).count()
+    assert (
+        PolicyBeneficiary.objects.filter(policy=renewal).count()
+        == PolicyBeneficiary.objects.filter(policy=policy).count()
+    )
     assert Policy.objects.filter(renewed_from=policy).count() == 1
-    assert OutboxMessage.objects.filter(template="renewal.renewed", channel="inbox", user=policy.customer).count() == 1
+    assert (
+        OutboxMessage.objects.filter(
+            template="renewal.renewed", channel="inbox", user=policy.customer
+        ).count()
+        == 1
+    )
     # Paying is over: a new acceptance is refused.
     with _at(offer.offered_on), pytest.raises(Conflict):
         services.accept(offer, user=offer.customer)
 
 
-def test_a_second_payment_of_a_renewed_offer_is_refunded_and_issues_nothing(django_capture_on_commit_callbacks):
+def test_a_second_payment_of_a_renewed_offer_is_refunded_and_issues_nothing(
+    django_capture_on_commit_callbacks,
+):
     offer = offered()
     with _at(offer.offered_on):
         first = services.accept(offer, user=offer.customer)
@@ -141,7 +151,9 @@ def test_auto_renewal_fails_then_succeeds_on_a_retry_within_grace():
     offer.refresh_from_db()
     assert offer.status == OfferStatus.FAILED
     assert offer.last_failure == "insufficient_funds"
-    notice = OutboxMessage.objects.get(template="renewal.auto_renewal_failed", channel="inbox", user=offer.customer)
+    notice = OutboxMessage.objects.get(
+        template="renewal.auto_renewal_failed", channel="inbox", user=offer.customer
+    )
     assert "余额不足" in notice.body and "手动支付" in notice.body
     # the next day, after the policy expired, within grace: retried and renewed
     with _at(last_day + 2 * DAY):
@@ -176,7 +188,12 @@ def test_auto_renewal_failing_past_grace_is_not_renewed_with_a_notice():
     offer.refresh_from_db()
     assert offer.status == OfferStatus.LAPSED
     assert not Policy.objects.filter(renewed_from=offer.policy).exists()
-    assert OutboxMessage.objects.filter(template="renewal.not_renewed", channel="inbox", user=offer.customer).count() == 1
+    assert (
+        OutboxMessage.objects.filter(
+            template="renewal.not_renewed", channel="inbox", user=offer.customer
+        ).count()
+        == 1
+    )
     # one failure notice per attempt, each once
     failures = OutboxMessage.objects.filter(template="renewal.auto_renewal_failed", channel="inbox")
     assert failures.count() == offer.attempts

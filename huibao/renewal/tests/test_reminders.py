@@ -19,7 +19,9 @@ DAY = datetime.timedelta(days=1)
 
 
 def _at(day: datetime.date):
-    return time_machine.travel(timezone.make_aware(datetime.datetime.combine(day, datetime.time(7))), tick=False)
+    return time_machine.travel(
+        timezone.make_aware(datetime.datetime.combine(day, datetime.time(7))), tick=False
+    )
 
 
 def _reminders():
@@ -94,7 +96,9 @@ def test_the_daily_jobs_make_offers_notices_and_reminders_and_a_rerun_changes_no
     policy = renewable_policy()
     offer_day = expiry_date(policy) - datetime.timedelta(days=30)
     with _at(offer_day):
-        outcomes = jobs.run_daily(offer_day, only=["renewal.offers", "renewal.offer_notices", "renewal.reminders"])
+        outcomes = jobs.run_daily(
+            offer_day, only=["renewal.offers", "renewal.offer_notices", "renewal.reminders"]
+        )
         assert {o.job: o.status for o in outcomes} == {
             "renewal.offers": "succeeded",
             "renewal.offer_notices": "succeeded",

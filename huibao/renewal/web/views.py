@@ -16,6 +16,7 @@ from huibao.renewal import selectors, services
 from huibao.renewal.models import RenewalOffer
 from huibao.renewal.states import OPEN_STATUSES, OfferStatus
 
+
 def presented(offer: RenewalOffer) -> dict[str, Any]:
     policy = offer.policy
     change = None
