@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -26,7 +27,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
 from django.utils import timezone
 
 from huibao.billing import services as billing
@@ -109,6 +111,9 @@ class Priced:
     premium: Decimal
     steps: list[dict[str, Any]]
     inputs: dict[str, Any]
+    # As stored (JSON text), encoded once per rating rather than once per offer.
+    steps_json: str = "[]"
+    inputs_json: str = "{}"
 
 
 class _Rater:
@@ -170,7 +175,14 @@ class _Rater:
         except RatingError as exc:
             result = str(exc)[:120] or "无法按续保年龄计算保费"
         else:
-            result = Priced(to_fen(quoted.premium), quoted.steps_as_dicts(), quoted.inputs)
+            steps = quoted.steps_as_dicts()
+            result = Priced(
+                to_fen(quoted.premium),
+                steps,
+                quoted.inputs,
+                json.dumps(steps, ensure_ascii=False, cls=DjangoJSONEncoder),
+                json.dumps(quoted.inputs, ensure_ascii=False, cls=DjangoJSONEncoder),
+            )
         if len(self._prices) >= self.LIMIT:
             self._prices.clear()
         self._prices[key] = result
@@ -320,22 +332,23 @@ def make_offers(
                 break
             offers = _offers_for(rows, run_date, facts, catalogue, rater)
             state[key] = rows[-1]["id"]
-            with transaction.atomic(), audit.batched():
-                created = RenewalOffer.objects.bulk_create(offers, ignore_conflicts=True)
-                for offer in created:
-                    audit.record(
-                        "renewal.offer_" + offer.status,
-                        OBJ_TYPE,
-                        str(offer.public_id),
-                        actor=SYSTEM,
-                        after={
-                            "policy": offer.policy_id,
-                            "premium": offer.premium,
-                            "version": offer.product_version_id,
-                            "guaranteed": offer.guaranteed,
-                            "refusal": offer.refusal,
-                        },
-                    )
+            with transaction.atomic():
+                _insert_offers(offers)
+                # One entry per batch: what was offered (or refused) to which policy, at what premium.
+                audit.record(
+                    "renewal.offers_made",
+                    OBJ_TYPE,
+                    f"{run_date.isoformat()}/{days}/{rows[0]['id']}-{rows[-1]['id']}",
+                    actor=SYSTEM,
+                    after={
+                        "run_date": run_date,
+                        "expires_on": day,
+                        "offers": [
+                            [str(o["public_id"]), o["policy_id"], o["status"], o["premium"], o["refusal"]]
+                            for o in offers
+                        ],
+                    },
+                )
                 if checkpoint is not None:
                     checkpoint(dict(state))
             made += len(offers)
@@ -348,7 +361,7 @@ def _offers_for(
     facts: dict[int, VersionFacts],
     catalogue: _Catalogue,
     rater: _Rater,
-) -> list[RenewalOffer]:
+) -> list[dict[str, Any]]:
     ids = [r["id"] for r in rows]
     insured = {
         p["policy_id"]: p
@@ -360,7 +373,7 @@ def _offers_for(
     terms_before = dict(
         RenewalOffer.objects.filter(renewal_policy_id__in=ids).values_list("renewal_policy_id", "term_number")
     )
-    offers: list[RenewalOffer] = []
+    offers: list[dict[str, Any]] = []
     for row in rows:
         own = facts[row["product_version_id"]]
         term_number = terms_before.get(row["id"], 1) + 1
@@ -383,23 +396,28 @@ def _offers_for(
         )
         use = _facts_of(version_id, facts)
         term = catalogue.terms.get(version_id) or policy_rules.choose_term([], None)
-        offer = RenewalOffer(
-            public_id=uuid.uuid4(),
-            policy_id=row["id"],
-            customer_id=row["customer_id"],
-            term_number=term_number,
-            guaranteed=decision.guaranteed,
-            product_version_id=version_id,
-            plan_id=plan_id,
-            term_code=term.code,
-            insured_age=age,
-            previous_premium=row["premium"],
-            starts_at=starts_at,
-            expires_on=expires_on,
-            grace_until=rules.grace_until(expires_on, use.grace_days),
-            offered_on=run_date,
-            auto_renew=False,
-        )
+        offer: dict[str, Any] = {
+            "public_id": uuid.uuid4(),
+            "policy_id": row["id"],
+            "customer_id": row["customer_id"],
+            "status": OfferStatus.OFFERED.value,
+            "term_number": term_number,
+            "guaranteed": decision.guaranteed,
+            "product_version_id": version_id,
+            "plan_id": plan_id,
+            "term_code": term.code,
+            "insured_age": age,
+            "premium": None,
+            "previous_premium": row["premium"],
+            "steps": "[]",
+            "inputs": "{}",
+            "starts_at": starts_at,
+            "ends_at": None,
+            "expires_on": expires_on,
+            "grace_until": rules.grace_until(expires_on, use.grace_days),
+            "offered_on": run_date,
+            "refusal": "",
+        }
         refusal = decision.refusal
         if not refusal and plan_id is not None:
             priced = rater.price(
@@ -415,13 +433,76 @@ def _offers_for(
             if isinstance(priced, str):
                 refusal = f"无法按续保年龄承保：{priced}"
             else:
-                offer.premium, offer.steps, offer.inputs = priced.premium, priced.steps, priced.inputs
-                offer.ends_at = policy_rules.contract_end(term, timezone.localtime(starts_at), birth)
+                offer["premium"], offer["steps"], offer["inputs"] = (
+                    priced.premium,
+                    priced.steps_json,
+                    priced.inputs_json,
+                )
+                offer["ends_at"] = policy_rules.contract_end(term, timezone.localtime(starts_at), birth)
         if refusal:
-            offer.status = OfferStatus.REFUSED
-            offer.refusal = refusal[:120]
+            offer["status"] = OfferStatus.REFUSED.value
+            offer["refusal"] = refusal[:120]
         offers.append(offer)
     return offers
+
+
+def _insert_offers(offers: list[dict[str, Any]]) -> None:
+    """One multi-row insert of the batch's offers, skipping a policy that has one already (a
+    concurrent run): values adapted by hand, since the ORM's per-field preparation of 100,000
+    model instances costs more than the rating and the database together."""
+    if not offers:
+        return
+    now = timezone.now()
+    pg = connection.vendor == "postgresql"
+    ops = connection.ops
+    fields = [f for f in RenewalOffer._meta.concrete_fields if not f.primary_key]
+    defaults: dict[str, Any] = {
+        "auto_renew": False,
+        "mandate_id": None,
+        "attempts": 0,
+        "last_failure": "",
+        "notified_at": None,
+        "renewal_policy_id": None,
+        "decided_at": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    adapters: list[Callable[[Any], Any]] = []
+    placeholders: list[str] = []
+    for f in fields:
+        kind = f.get_internal_type()
+        placeholders.append("%s::jsonb" if pg and kind == "JSONField" else "%s")
+        if pg or kind in ("JSONField", "CharField", "BooleanField", "DecimalField") or "Integer" in kind:
+            adapters.append(_same)
+        elif kind == "UUIDField":
+            adapters.append(_uuid_hex)
+        elif kind == "DateTimeField":
+            adapters.append(ops.adapt_datetimefield_value)
+        elif kind == "DateField":
+            adapters.append(ops.adapt_datefield_value)
+        else:
+            adapters.append(_same)
+    table = ops.quote_name(RenewalOffer._meta.db_table)
+    columns = ", ".join(ops.quote_name(str(f.column)) for f in fields)
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES ({', '.join(placeholders)}) "  # noqa: S608
+        "ON CONFLICT DO NOTHING"
+    )
+    names = [f.attname for f in fields]
+    values = [
+        [adapt(o[n] if n in o else defaults[n]) for n, adapt in zip(names, adapters, strict=True)]
+        for o in offers
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, values)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _uuid_hex(value: Any) -> Any:
+    return value.hex if isinstance(value, uuid.UUID) else value
 
 
 # --- notices and reminders -----------------------------------------------------------------------
