@@ -148,7 +148,7 @@ def _spread_ages() -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                "UPDATE policy_policyparty SET birth_date = birth_date - ((policy_id %% 40) * 365) "
+                "UPDATE policy_policyparty SET birth_date = birth_date - ((policy_id % 40)::int * 365) "
                 "WHERE role = 'insured' AND birth_date IS NOT NULL"
             )
         else:
@@ -217,10 +217,7 @@ def main(argv: list[str] | None = None) -> None:
 
     django.setup()
     day = datetime.date.fromisoformat(args.date)
-    if args.action == "generate":
-        result = _generate(args.count, args.expiring, day)
-    else:
-        result = _measure(day)
+    result = _generate(args.count, args.expiring, day) if args.action == "generate" else _measure(day)
     print(json.dumps(result))
 
 

@@ -343,10 +343,8 @@ def make_offers(
                     after={
                         "run_date": run_date,
                         "expires_on": day,
-                        "offers": [
-                            [str(o["public_id"]), o["policy_id"], o["status"], o["premium"], o["refusal"]]
-                            for o in offers
-                        ],
+                        # policy id:status:premium (refusals: their reason), one string per offer
+                        "offers": [_audit_line(o) for o in offers],
                     },
                 )
                 if checkpoint is not None:
@@ -374,11 +372,14 @@ def _offers_for(
         RenewalOffer.objects.filter(renewal_policy_id__in=ids).values_list("renewal_policy_id", "term_number")
     )
     offers: list[dict[str, Any]] = []
+    tz = timezone.get_current_timezone()
+    ends: dict[tuple[Any, ...], datetime.datetime | None] = {}
     for row in rows:
         own = facts[row["product_version_id"]]
         term_number = terms_before.get(row["id"], 1) + 1
         starts_at = row["expires_at"]
-        expires_on = timezone.localtime(starts_at).date()
+        local_start = starts_at.astimezone(tz)
+        expires_on = local_start.date()
         party: dict[str, Any] = dict(insured.get(row["id"]) or {})
         birth = party.get("birth_date")
         age = rules.age_on(birth, expires_on) if birth else 0
@@ -438,12 +439,21 @@ def _offers_for(
                     priced.steps_json,
                     priced.inputs_json,
                 )
-                offer["ends_at"] = policy_rules.contract_end(term, timezone.localtime(starts_at), birth)
+                end_key = (term, local_start, birth if term.kind == "to_age" else None)
+                if end_key not in ends:
+                    ends[end_key] = policy_rules.contract_end(term, local_start, birth)
+                offer["ends_at"] = ends[end_key]
         if refusal:
             offer["status"] = OfferStatus.REFUSED.value
             offer["refusal"] = refusal[:120]
         offers.append(offer)
     return offers
+
+
+def _audit_line(offer: dict[str, Any]) -> str:
+    """policy id:status:premium (a refusal: its reason)."""
+    what = offer["refusal"] if offer["premium"] is None else offer["premium"]
+    return f"{offer['policy_id']}:{offer['status']}:{what}"
 
 
 def _insert_offers(offers: list[dict[str, Any]]) -> None:
@@ -484,16 +494,33 @@ def _insert_offers(offers: list[dict[str, Any]]) -> None:
             adapters.append(_same)
     table = ops.quote_name(RenewalOffer._meta.db_table)
     columns = ", ".join(ops.quote_name(str(f.column)) for f in fields)
-    sql = (
-        f"INSERT INTO {table} ({columns}) VALUES ({', '.join(placeholders)}) "  # noqa: S608
-        "ON CONFLICT DO NOTHING"
-    )
     names = [f.attname for f in fields]
     values = [
         [adapt(o[n] if n in o else defaults[n]) for n, adapt in zip(names, adapters, strict=True)]
         for o in offers
     ]
     with connection.cursor() as cursor:
+        if pg:
+            # COPY into a scratch table, then one INSERT … SELECT that skips existing offers.
+            load = ops.quote_name("renewal_offer_load")
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {load} AS "  # noqa: S608
+                f"SELECT {columns} FROM {table} WITH NO DATA"
+            )
+            raw = cursor.cursor
+            with raw.copy(f"COPY {load} ({columns}) FROM STDIN") as copy:
+                for row in values:
+                    copy.write_row(row)
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {load} "  # noqa: S608
+                "ON CONFLICT DO NOTHING"
+            )
+            cursor.execute(f"DELETE FROM {load}")  # noqa: S608
+            return
+        sql = (
+            f"INSERT INTO {table} ({columns}) VALUES ({', '.join(placeholders)}) "  # noqa: S608
+            "ON CONFLICT DO NOTHING"
+        )
         cursor.executemany(sql, values)
 
 
@@ -623,7 +650,7 @@ def offer_of(policy: Policy) -> RenewalOffer:
 
 
 def _locked_offer(offer_id: int) -> RenewalOffer:
-    return RenewalOffer.objects.select_for_update().select_related("policy").get(pk=offer_id)
+    return RenewalOffer.objects.select_for_update(of=("self",)).select_related("policy").get(pk=offer_id)
 
 
 def _holder(policy: Policy) -> PolicyParty:
@@ -774,7 +801,9 @@ def auto_renew(
             return charged
         for pk in ids[start : start + batch]:
             with transaction.atomic():
-                offer = RenewalOffer.objects.select_for_update().select_related("mandate").get(pk=pk)
+                offer = (
+                    RenewalOffer.objects.select_for_update(of=("self",)).select_related("mandate").get(pk=pk)
+                )
                 if offer.status not in (OfferStatus.OFFERED, OfferStatus.FAILED) or not offer.auto_renew:
                     continue
                 mandate = offer.mandate
