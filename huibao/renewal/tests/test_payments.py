@@ -218,3 +218,14 @@ def test_the_paid_hook_run_again_issues_nothing_more():
     with _at(offer.offered_on):
         services.on_renewal_paid(payment)
     assert list(Policy.objects.filter(renewed_from=offer.policy)) == [renewal]
+
+
+def test_the_renewal_e_policy_names_the_policy_it_renews_and_is_signed():
+    from huibao.policy import documents
+
+    offer = offered()
+    renewal = renew_now(offer)
+    rows = [row for section in documents.epolicy_sections(renewal) for row in (section.table or ())]
+    assert ("续保自保单", offer.policy.number) in rows
+    signed = documents.render_epolicy(renewal)
+    assert signed.pdf.startswith(b"%PDF")
