@@ -786,7 +786,7 @@ def auto_renew(
     never while a charge is outstanding. The outcome comes back through the payment hooks."""
     ids = list(
         RenewalOffer.objects.filter(
-            status__in=(OfferStatus.OFFERED, OfferStatus.FAILED),
+            status__in=OPEN_STATUSES,
             auto_renew=True,
             mandate__status=MandateStatus.ACTIVE,
             expires_on__lte=run_date + datetime.timedelta(days=1),
@@ -804,7 +804,7 @@ def auto_renew(
                 offer = (
                     RenewalOffer.objects.select_for_update(of=("self",)).select_related("mandate").get(pk=pk)
                 )
-                if offer.status not in (OfferStatus.OFFERED, OfferStatus.FAILED) or not offer.auto_renew:
+                if offer.status not in OPEN_STATUSES or not offer.auto_renew:
                     continue
                 mandate = offer.mandate
                 if mandate is None or mandate.status != MandateStatus.ACTIVE or offer.premium is None:
