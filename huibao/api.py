@@ -129,6 +129,8 @@ def register_routers() -> None:
     from huibao.notification.api import router as notification_router
     from huibao.payment.api import router as payment_router
     from huibao.policy.api import router as policy_router
+    from huibao.policy.cancel_api import router as cancellation_router
+    from huibao.policy.endorsement_api import router as endorsement_router
     from huibao.rating.api import router as rating_router
     from huibao.renewal.api import router as renewal_router
 
@@ -138,6 +140,8 @@ def register_routers() -> None:
     api.add_router("/v1/", application_router)
     api.add_router("/v1/", payment_router)
     api.add_router("/v1/", policy_router)
+    api.add_router("/v1/", endorsement_router)
+    api.add_router("/v1/", cancellation_router)
     api.add_router("/v1/", notification_router)
     api.add_router("/v1/", renewal_router)
 

@@ -25,7 +25,7 @@ import datetime
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from huibao.application.states import BeneficiaryMode, Relation, SignatureMethod
@@ -38,6 +38,12 @@ from huibao.core.validators import (
     validate_mobile,
     validate_resident_id,
 )
+
+# shared with the policy's endorsements (one check of beneficiaries, shares and orders)
+from huibao.policy.endorsement_rules import MAX_BENEFICIARIES as MAX_BENEFICIARIES
+from huibao.policy.endorsement_rules import MAX_BENEFICIARY_ORDER as MAX_BENEFICIARY_ORDER
+from huibao.policy.endorsement_rules import check_beneficiaries, parse_integer
+from huibao.policy.endorsement_rules import parse_share as parse_share
 
 ALL_RELATIONS: tuple[str, ...] = tuple(Relation.values)
 EFFECTIVE_RULES = ("next_day", "same_day", "days_after_payment")
@@ -179,8 +185,6 @@ MARRIAGE_AGE = {"M": 22, "F": 20}
 # Bounds on what one application can carry, whatever a product's rules say (`validate_rules`
 # refuses a `max_insured` above MAX_INSURED).
 MAX_INSURED = 6  # the documented range of `max_insured`: 1–6
-MAX_BENEFICIARIES = 5  # per insured person
-MAX_BENEFICIARY_ORDER = 5  # 受益顺位 1 … 5: at most one order per beneficiary
 MAX_HEALTH_ANSWERS = 100  # per insured person: more answers than any bundle has questions
 MAX_SUBJECT_FIELDS = 20
 EMAIL_MAX = 254
@@ -277,42 +281,6 @@ def _text(value: str, field_name: str, label: str, max_length: int, errors: list
     return text
 
 
-def parse_share(value: object) -> Decimal | None:
-    """A beneficiary's share as entered, exactly (`50.005` stays `50.005`); None if it is no
-    number. A JSON number arrives as its shortest decimal form (what was typed, up to 15 digits)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, Decimal):
-        return value if value.is_finite() else None
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
-        value = repr(value)
-    if isinstance(value, str) and _PLAIN_DECIMAL.fullmatch(value.strip()):
-        try:
-            return Decimal(value.strip())
-        except InvalidOperation:
-            return None
-    return None
-
-
-def parse_integer(value: object) -> int | None:
-    """An order (顺位) or occupation class as an integer, from the API's integer or the form's
-    text; None if it is no integer (True is none, nor is "1.0"). More than nine digits come back
-    as ±`_HUGE`, never parsed."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        m = _PLAIN_INTEGER.fullmatch(value.strip())
-        if m is not None:
-            if len(m.group(2)) > 9:
-                return -_HUGE if m.group(1) == "-" else _HUGE
-            return int(m.group(0))
-    return None
-
-
 def _occupation_class(value: object, field_name: str, errors: list[FieldError]) -> int | None:
     if value is None or value == "":
         return None
@@ -353,69 +321,7 @@ def _health_answers(
 def _beneficiaries(
     person: InsuredInput, prefix: str, insured_id: str, errors: list[FieldError]
 ) -> list[dict[str, Any]]:
-    rows = list(person.beneficiaries)
-    if not rows:
-        errors.append(FieldError(f"{prefix}.beneficiaries", "required", "指定受益人时请至少填写一位受益人"))
-    if len(rows) > MAX_BENEFICIARIES:
-        errors.append(
-            FieldError(
-                f"{prefix}.beneficiaries", "too_many", f"每位被保险人最多指定{MAX_BENEFICIARIES}位受益人"
-            )
-        )
-        rows = rows[:MAX_BENEFICIARIES]
-    totals: dict[int, Decimal] = {}
-    out: list[dict[str, Any]] = []
-    for index, b in enumerate(rows):
-        bp = f"{prefix}.beneficiaries[{index}]"
-        name = _name(b.name, f"{bp}.name", errors)
-        resident = _resident(b.id_number, f"{bp}.id_number", errors)
-        if b.relation not in Relation.values or b.relation == Relation.SELF:
-            errors.append(
-                FieldError(f"{bp}.relation", "invalid_choice", "受益人与被保险人的关系须为配偶、子女或父母")
-            )
-        if resident is not None and insured_id and resident.number == insured_id:
-            errors.append(
-                FieldError(f"{bp}.id_number", "beneficiary_is_insured", "身故受益人不能是被保险人本人")
-            )
-        order = parse_integer(b.order)
-        if order is None:
-            errors.append(FieldError(f"{bp}.order", "invalid", "受益顺位须为整数"))
-        elif not 1 <= order <= MAX_BENEFICIARY_ORDER:
-            errors.append(
-                FieldError(f"{bp}.order", "out_of_range", f"受益顺位须为第1至第{MAX_BENEFICIARY_ORDER}顺位")
-            )
-            order = None
-        share = parse_share(b.share_percent)
-        if share is None:
-            errors.append(FieldError(f"{bp}.share_percent", "invalid", "受益比例须为数字"))
-        elif not Decimal(0) < share <= _HUNDRED:
-            errors.append(FieldError(f"{bp}.share_percent", "out_of_range", "受益比例须大于0且不超过100%"))
-        elif share != share.quantize(_CENT):
-            # checked as entered: 50.005 is refused, never rounded to 50.01 (or 50.00)
-            errors.append(FieldError(f"{bp}.share_percent", "too_many_decimals", "受益比例最多保留两位小数"))
-        if share is None or order is None or not Decimal(0) < share <= _HUNDRED:
-            continue
-        totals[order] = totals.get(order, Decimal(0)) + share
-        # exact: a share with more than two decimals was refused above, so nothing rounds here
-        out.append(
-            {
-                "name": name,
-                "id": resident,
-                "relation": b.relation,
-                "order": order,
-                "share": share.quantize(_CENT),
-            }
-        )
-    for order, total in sorted(totals.items()):
-        if total != _HUNDRED:
-            errors.append(
-                FieldError(
-                    f"{prefix}.beneficiaries",
-                    "shares_not_100",
-                    f"第{order}顺位受益人的受益比例合计须为100%，当前为{total.normalize():f}%",
-                )
-            )
-    return out
+    return check_beneficiaries(person.beneficiaries, prefix, insured_id, errors)
 
 
 def _subject(

@@ -4,19 +4,23 @@
 what it measures is everything Django does for the request — session, user, CSRF, the view, the
 answer — and nothing of the HTTP server's own work. Its header reads
 
-    Server-Timing: app;dur=12.345, cpu;dur=9.876, sql;dur=3.210;desc="9",
+    Server-Timing: app;dur=12.345, cpu;dur=9.876, pcpu;dur=10.012, sql;dur=3.210;desc="9",
                    lock.policy_policynumbersequence;dur=4.1;desc="0.2"
 
 `app` is the request's in-process milliseconds (wall clock); `cpu` the CPU time its thread used
 meanwhile (what the request costs, whatever else the machine runs: `app` includes the waits for
-a core); `sql` the milliseconds spent waiting for SQL statements (each round trip, the database's
-own work included) and, as its description, how many statements were sent (an `executemany` is
-one; BEGIN and COMMIT are driver calls, not statements, and are not counted — savepoints are).
-Each `lock.<table>` is a row lock taken with `SELECT … FOR UPDATE` (PostgreSQL: SQLite has no
+a core); `pcpu` the CPU time of the whole server process meanwhile (`time.process_time()`: the
+request's thread and whatever else the process did for it — the HTTP server's own threads, the
+garbage collector's work on any thread; with one request at a time in the process, as in the
+bench's serial phase, that is the request's whole in-process cost); `sql` the milliseconds
+spent waiting for SQL statements (each round trip, the database's own work included) and, as
+its description, how many statements were sent (an `executemany` is one; BEGIN and COMMIT are
+driver calls, not statements, and are not counted — savepoints are). Each `lock.<table>` is a
+row lock taken with `SELECT … FOR UPDATE` or `UPDATE … RETURNING` (PostgreSQL: SQLite has no
 row locks): its duration is the time from holding the lock to the end of the commit that
-released it (measured by the first of Django's `on_commit` callbacks, so what the others do after
-the commit is not counted), and its description the milliseconds the statement waited for the
-lock and ran.
+released it (measured by the first of Django's `on_commit` callbacks, so what the others do
+after the commit is not counted), and its description the milliseconds the statement waited
+for the lock and ran.
 
 With `HUIBAO_BENCH_PROFILE_DIR` set, a request sent with `X-Bench-Profile: <step>` is profiled
 with cProfile and its statistics written to `<dir>/<step>.<pid>.<n>.prof` for the bench to merge,
@@ -42,6 +46,8 @@ from django.http import HttpRequest, HttpResponse
 
 PROFILE_HEADER = "X-Bench-Profile"
 _LOCKED_TABLE = re.compile(r'\bFROM\s+"?(\w+)"?', re.IGNORECASE)
+# An `UPDATE … RETURNING` (a counter taken in one statement) locks the rows it updates.
+_UPDATED_TABLE = re.compile(r'\s*UPDATE\s+"?(\w+)"?', re.IGNORECASE)
 _INNERMOST_PARENS = re.compile(r"\([^()]*\)")
 
 
@@ -82,11 +88,13 @@ class Meter:
             self.sql_seconds += now - started
             if self.sql is not None:
                 self.sql.append(sql)
-            if "FOR UPDATE" in sql.upper():
+            upper = sql.upper()
+            if "FOR UPDATE" in upper or (upper.lstrip().startswith("UPDATE") and "RETURNING" in upper):
                 self._lock_taken(sql, now, now - started, context["connection"].alias)
 
     def _lock_taken(self, sql: str, at: float, took: float, alias: str) -> None:
-        match = _LOCKED_TABLE.search(outer_statement(sql))
+        statement = outer_statement(sql)
+        match = _UPDATED_TABLE.match(statement) or _LOCKED_TABLE.search(statement)
         table = match.group(1) if match else "unknown"
         held = self.locks.setdefault(table, [0.0, 0.0])
         held[1] += took
@@ -103,10 +111,11 @@ class Meter:
         else:
             transaction.on_commit(released, using=alias)
 
-    def header(self, app_seconds: float, cpu_seconds: float = 0.0) -> str:
+    def header(self, app_seconds: float, cpu_seconds: float = 0.0, process_cpu_seconds: float = 0.0) -> str:
         parts = [
             f"app;dur={app_seconds * 1000:.3f}",
             f"cpu;dur={cpu_seconds * 1000:.3f}",
+            f"pcpu;dur={process_cpu_seconds * 1000:.3f}",
             f'sql;dur={self.sql_seconds * 1000:.3f};desc="{self.statements}"',
         ]
         for table, (held, took) in sorted(self.locks.items()):
@@ -124,6 +133,7 @@ class Timing:
     # table → (ms held until commit, ms the locking statement took)
     locks: dict[str, tuple[float, float]]
     cpu_ms: float = 0.0
+    process_cpu_ms: float = 0.0
 
 
 def parse_header(value: str) -> Timing | None:
@@ -148,6 +158,7 @@ def parse_header(value: str) -> Timing | None:
         statements=int(sql.get("desc", 0) or 0),
         locks=locks,
         cpu_ms=float(metrics.get("cpu", {}).get("dur", 0) or 0),
+        process_cpu_ms=float(metrics.get("pcpu", {}).get("dur", 0) or 0),
     )
 
 
@@ -161,7 +172,7 @@ class ServerTimingMiddleware:
         step = request.headers.get(PROFILE_HEADER, "") if self.profile_dir else ""
         meter = Meter(sql=[] if step else None)
         profiler = cProfile.Profile() if step else None
-        started, cpu_started = time.perf_counter(), time.thread_time()
+        started, cpu_started, process_started = time.perf_counter(), time.thread_time(), time.process_time()
         with connection.execute_wrapper(meter):
             if profiler is not None:
                 profiler.enable()
@@ -171,7 +182,9 @@ class ServerTimingMiddleware:
                 if profiler is not None:
                     profiler.disable()
         response["Server-Timing"] = meter.header(
-            time.perf_counter() - started, time.thread_time() - cpu_started
+            time.perf_counter() - started,
+            time.thread_time() - cpu_started,
+            time.process_time() - process_started,
         )
         if profiler is not None and self.profile_dir is not None:
             name = _STEP_NAME.sub("_", step.lower())[:40] or "request"

@@ -9,10 +9,17 @@ class BillingConfig(AppConfig):
     def ready(self) -> None:
         # Billing's charges are payments of its own reference kind: it listens to the payment
         # engine's outcome hooks for them.
-        from huibao.billing.services import COLLECTION_KIND, on_collection_failed, on_collection_paid
+        from huibao.billing.services import (
+            CHECKOUT_KIND,
+            COLLECTION_KIND,
+            on_checkout_paid,
+            on_collection_failed,
+            on_collection_paid,
+        )
         from huibao.payment.services import payment_failed, payment_paid
 
         payment_paid.register(COLLECTION_KIND, on_collection_paid)
+        payment_paid.register(CHECKOUT_KIND, on_checkout_paid)
         payment_failed.register(COLLECTION_KIND, on_collection_failed)
 
         # The day's billing run, step by step (docs/billing.md, docs/deploy.md "Daily jobs").

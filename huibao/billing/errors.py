@@ -11,3 +11,9 @@ class NotReinstatable(Conflict):
 
 class NoActiveMandate(Conflict):
     code = "no_active_mandate"
+
+
+class NotPayable(Conflict):
+    """An instalment that cannot be paid now (already paid, an earlier one unpaid, lapsed…)."""
+
+    code = "not_payable"

@@ -116,13 +116,33 @@ def lapses(due_on: datetime.date, today: datetime.date, days: int) -> bool:
     return today > grace_ends(due_on, days)
 
 
-def reinstatement_until(lapsed_on: datetime.date) -> datetime.date:
-    """The last day a schedule lapsed on `lapsed_on` may be reinstated (two years on)."""
-    return add_months(lapsed_on, 12 * REINSTATEMENT_YEARS)
+def reinstatement_until(lapsed_on: datetime.date, years: int = REINSTATEMENT_YEARS) -> datetime.date:
+    """The last day a schedule lapsed on `lapsed_on` may be reinstated (two years on, unless the
+    reference's terms state another number of years)."""
+    return add_months(lapsed_on, 12 * years)
 
 
-def can_reinstate(lapsed_on: datetime.date, today: datetime.date) -> bool:
-    return lapsed_on <= today <= reinstatement_until(lapsed_on)
+def can_reinstate(lapsed_on: datetime.date, today: datetime.date, years: int = REINSTATEMENT_YEARS) -> bool:
+    return lapsed_on <= today <= reinstatement_until(lapsed_on, years)
+
+
+def checkout_reference(schedule_public_id: str, numbers: tuple[int, ...]) -> str:
+    """The reference of a customer's payment of some instalments at the hosted checkout:
+    `<schedule public id>:<n>,<n>…` (at most 12 instalments: 63 characters)."""
+    if not numbers:
+        raise ScheduleError("a checkout pays at least one instalment")
+    return f"{schedule_public_id}:{','.join(str(n) for n in numbers)}"
+
+
+def parse_checkout_reference(reference: str) -> tuple[str, tuple[int, ...]]:
+    schedule, _, numbers = reference.partition(":")
+    try:
+        parsed = tuple(int(n) for n in numbers.split(",") if n)
+    except ValueError:
+        raise ScheduleError(f"not a checkout reference: {reference!r}") from None
+    if not schedule or not parsed:
+        raise ScheduleError(f"not a checkout reference: {reference!r}")
+    return schedule, parsed
 
 
 def owed(unpaid: list[PlannedInstalment], today: datetime.date) -> list[PlannedInstalment]:

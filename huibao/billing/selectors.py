@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from huibao.billing.models import PremiumSchedule
+from huibao.billing.models import Instalment, PremiumSchedule
 from huibao.billing.states import InstalmentStatus, ScheduleStatus
 
 
@@ -68,3 +68,26 @@ def schedules_for(reference_kind: str, reference_ids: Iterable[str]) -> dict[str
 
 def schedule_for(reference_kind: str, reference_id: str) -> ScheduleView | None:
     return schedules_for(reference_kind, [reference_id]).get(str(reference_id))
+
+
+@dataclass(frozen=True, slots=True)
+class PaidInstalment:
+    number: int
+    amount: Decimal
+    paid_at: datetime.datetime | None
+    # The merchant reference of the payment that paid it (the checkout's for the first).
+    payment_reference: str
+
+
+def paid_instalments(reference_kind: str, reference_id: str) -> list[PaidInstalment]:
+    """The paid instalments of a reference's schedule, in order ([] without a schedule)."""
+    rows = (
+        Instalment.objects.filter(
+            schedule__reference_kind=reference_kind,
+            schedule__reference_id=str(reference_id),
+            status=InstalmentStatus.PAID,
+        )
+        .order_by("number")
+        .values_list("number", "amount", "paid_at", "payment_reference")
+    )
+    return [PaidInstalment(number, amount, paid_at, ref) for number, amount, paid_at, ref in rows]

@@ -28,7 +28,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from huibao.billing import rules
-from huibao.billing.errors import NoActiveMandate, NotReinstatable
+from huibao.billing.errors import NoActiveMandate, NotPayable, NotReinstatable
 from huibao.billing.models import Collection, Instalment, PaymentMandate, PremiumSchedule
 from huibao.billing.states import (
     COLLECTION_TRANSITIONS,
@@ -42,10 +42,12 @@ from huibao.billing.states import (
     ScheduleStatus,
 )
 from huibao.core import audit
+from huibao.core.errors import FieldError
 from huibao.core.hooks import KeyedHook
 from huibao.core.masking import mask_name
 from huibao.core.states import check_transition
 from huibao.payment import services as payments
+from huibao.payment import states as payment_states
 from huibao.payment.models import Payment
 from huibao.payment.provider import default_provider_name, get_mandate_provider
 
@@ -55,6 +57,10 @@ Checkpoint = Callable[[int], None]
 SWEEP_CHUNK = 1000
 
 COLLECTION_KIND = "billing_instalment"
+# A customer's own payment of instalments at the provider's hosted checkout (pay now, reinstate);
+# the reference is `rules.checkout_reference(schedule, numbers)`.
+CHECKOUT_KIND = "billing_checkout"
+CHECKOUT_EXPIRES_IN = datetime.timedelta(minutes=30)
 ACTOR = "billing"
 
 
@@ -432,11 +438,20 @@ def on_collection_paid(payment: Payment) -> None:
         # Paid meanwhile by other means: the money goes back.
         transaction.on_commit(lambda: payments.refund(payment, payment.amount, "分期保费已缴，重复扣款退回"))
         return
+    _settle(inst, schedule, payment)
+    _after_paid(schedule, timezone.localdate(inst.paid_at))
+
+
+def _settle(inst: Instalment, schedule: PremiumSchedule, payment: Payment) -> None:
+    """The locked unpaid instalment is paid by `payment`, and announced."""
     inst.paid_at = payment.paid_at or timezone.now()
     inst.payment_reference = payment.merchant_ref
     _move_instalment(inst, InstalmentStatus.PAID, payment=payment.merchant_ref)
     instalment_paid.announce(schedule.reference_kind, _instalment_event(inst, schedule))
-    today = timezone.localdate(inst.paid_at)
+
+
+def _after_paid(schedule: PremiumSchedule, today: datetime.date) -> None:
+    """A lapsed schedule with nothing left owed is reinstated; a fully paid one completed."""
     unpaid = schedule.instalments.filter(status__in=UNPAID_STATUSES)
     if schedule.status == ScheduleStatus.LAPSED and not unpaid.filter(due_on__lte=today).exists():
         schedule.lapsed_on = None
@@ -559,19 +574,21 @@ def _unpaid_plan(schedule: PremiumSchedule) -> list[rules.PlannedInstalment]:
     ]
 
 
-def reinstatement_quote(schedule: PremiumSchedule, today: datetime.date) -> ReinstatementQuote:
-    """What reinstating a lapsed schedule costs today: every unpaid instalment fallen due."""
+def reinstatement_quote(
+    schedule: PremiumSchedule, today: datetime.date, *, years: int = rules.REINSTATEMENT_YEARS
+) -> ReinstatementQuote:
+    """What reinstating a lapsed schedule costs today: every unpaid instalment fallen due.
+    `years`: the reinstatement period the reference's terms state (two by default)."""
     if schedule.status != ScheduleStatus.LAPSED or schedule.lapsed_on is None:
         raise NotReinstatable("只有已失效的缴费计划可以复效")
-    if not rules.can_reinstate(schedule.lapsed_on, today):
-        raise NotReinstatable(
-            f"已超过复效期（失效后两年，至{rules.reinstatement_until(schedule.lapsed_on):%Y-%m-%d}）"
-        )
+    until = rules.reinstatement_until(schedule.lapsed_on, years)
+    if not rules.can_reinstate(schedule.lapsed_on, today, years):
+        raise NotReinstatable(f"已超过复效期（失效后{years}年，至{until:%Y-%m-%d}）")
     owed = rules.owed(_unpaid_plan(schedule), today)
     return ReinstatementQuote(
         amount=sum((p.amount for p in owed), Decimal("0.00")),
         numbers=tuple(p.number for p in owed),
-        until=rules.reinstatement_until(schedule.lapsed_on),
+        until=until,
     )
 
 
@@ -603,3 +620,209 @@ def reinstate(
             if inst.status in UNPAID_STATUSES:
                 _charge_locked(inst, inst.schedule, today)
     return quote
+
+
+# --- paying at the hosted checkout ---------------------------------------------------------------
+
+
+def _open_checkout(
+    schedule: PremiumSchedule,
+    numbers: tuple[int, ...],
+    amount: Decimal,
+    *,
+    payer_name: str,
+    payer_id_number: str,
+) -> Payment:
+    """The open checkout payment of these instalments (the same one again on a retry while it is
+    open), or a new one."""
+    reference = rules.checkout_reference(str(schedule.public_id), numbers)
+    now = timezone.now()
+    existing = (
+        Payment.objects.filter(
+            reference_kind=CHECKOUT_KIND,
+            reference_id=reference,
+            status__in=payment_states.OPEN_STATUSES,
+            expires_at__gt=now,
+            amount=amount,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if existing is not None:
+        return existing
+    payment = payments.create_payment(
+        amount=amount,
+        payer_name=payer_name,
+        payer_id_number=payer_id_number,
+        reference_kind=CHECKOUT_KIND,
+        reference_id=reference,
+        expires_in=CHECKOUT_EXPIRES_IN,
+    )
+    audit.record(
+        "billing.checkout_opened",
+        "premium_schedule",
+        str(schedule.public_id),
+        actor=ACTOR,
+        after={"instalments": list(numbers), "amount": amount, "payment": str(payment.public_id)},
+    )
+    return payment
+
+
+def _not_payable(message: str, code: str) -> NotPayable:
+    return NotPayable(message, code=code, errors=[FieldError("instalment", code, message)])
+
+
+def pay_instalment_now(
+    schedule: PremiumSchedule, number: int, *, payer_name: str, payer_id_number: str
+) -> Payment:
+    """Opens the hosted checkout for instalment `number` of an active schedule: the oldest unpaid
+    one (due or overdue), and none charged through the mandate at the moment. Raises
+    NotPayable (field `instalment`) otherwise. Runs in the caller's transaction; locks the
+    schedule."""
+    with transaction.atomic(savepoint=False):
+        locked = PremiumSchedule.objects.select_for_update().get(pk=schedule.pk)
+        if locked.status == ScheduleStatus.LAPSED:
+            raise _not_payable("保单已因欠缴保费失效，请办理复效", "schedule_lapsed")
+        if locked.status != ScheduleStatus.ACTIVE:
+            raise _not_payable("该缴费计划已缴清或已终止，无需缴费", "schedule_closed")
+        inst = locked.instalments.filter(number=number).first()
+        if inst is None:
+            raise _not_payable(f"第{number}期保费不存在", "instalment_not_found")
+        if inst.status not in UNPAID_STATUSES:
+            raise _not_payable(f"第{number}期保费已缴，无需重复缴费", "instalment_paid")
+        oldest = locked.instalments.filter(status__in=UNPAID_STATUSES).order_by("number").first()
+        if oldest is not None and oldest.number != number:
+            raise _not_payable(f"请先缴纳第{oldest.number}期保费", "earlier_instalment_unpaid")
+        if Collection.objects.filter(instalment=inst, status=CollectionStatus.PENDING).exists():
+            raise _not_payable("该期保费正在代扣中，请稍后查看结果", "collection_pending")
+        return _open_checkout(
+            locked, (number,), inst.amount, payer_name=payer_name, payer_id_number=payer_id_number
+        )
+
+
+def reinstate_by_checkout(
+    schedule: PremiumSchedule,
+    today: datetime.date,
+    *,
+    payer_name: str,
+    payer_id_number: str,
+    years: int = rules.REINSTATEMENT_YEARS,
+) -> tuple[ReinstatementQuote, Payment]:
+    """Opens the hosted checkout for the premiums owed to reinstate a lapsed schedule (the
+    quote); once paid the schedule is active again (`on_checkout_paid`). Raises NotReinstatable."""
+    with transaction.atomic(savepoint=False):
+        locked = PremiumSchedule.objects.select_for_update().get(pk=schedule.pk)
+        quote = reinstatement_quote(locked, today, years=years)
+        if not quote.numbers:
+            raise NotReinstatable("没有应缴的保费", code="nothing_owed")
+        payment = _open_checkout(
+            locked, quote.numbers, quote.amount, payer_name=payer_name, payer_id_number=payer_id_number
+        )
+        audit.record(
+            "billing.reinstatement_requested",
+            "premium_schedule",
+            str(locked.public_id),
+            actor=ACTOR,
+            after={"amount": quote.amount, "instalments": list(quote.numbers), "via": "checkout"},
+        )
+    return quote, payment
+
+
+def on_checkout_paid(payment: Payment) -> None:
+    """Paid hook of a checkout payment: each instalment it pays is paid (one still unpaid); what
+    was paid meanwhile by other means goes back; then reinstatement or completion."""
+    try:
+        schedule_id, numbers = rules.parse_checkout_reference(payment.reference_id)
+    except rules.ScheduleError:
+        log.warning("checkout payment %s has no instalments in its reference", payment.public_id)
+        return
+    schedule = PremiumSchedule.objects.select_for_update().filter(public_id=schedule_id).first()
+    if schedule is None:
+        return
+    back = Decimal("0.00")
+    for inst in (
+        Instalment.objects.select_for_update()
+        .filter(schedule=schedule, number__in=numbers)
+        .order_by("number")
+    ):
+        if inst.status in UNPAID_STATUSES:
+            _settle(inst, schedule, payment)
+        else:
+            back += inst.amount
+    if back > 0:
+        transaction.on_commit(lambda: payments.refund(payment, back, "分期保费已缴，重复缴费退回"))
+    _after_paid(schedule, timezone.localdate(payment.paid_at or timezone.now()))
+
+
+# --- cancellation --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CancelledSchedule:
+    """What `cancel_schedule` did: the schedule's public id ("" when the reference has none), the
+    numbers of the instalments cancelled, the charges still pending (left to settle: money
+    collected for a cancelled instalment goes back by `on_collection_paid`), and whether the
+    mandate is to be revoked (none of the customer's other schedules uses it)."""
+
+    schedule: str
+    cancelled: tuple[int, ...]
+    pending_collections: tuple[str, ...]
+    mandate_revoked: bool
+    paid: Decimal
+
+
+def _revoke_quietly(mandate_id: int) -> None:
+    mandate = PaymentMandate.objects.filter(pk=mandate_id, status=MandateStatus.ACTIVE).first()
+    if mandate is None:
+        return
+    try:
+        revoke_mandate(mandate)
+    except Exception:  # the schedule is cancelled: nothing charges it; operators see the log
+        log.exception("revoking mandate %s after a cancelled schedule failed", mandate.public_id)
+
+
+def cancel_schedule(reference_kind: str, reference_id: str, on: datetime.date) -> CancelledSchedule:
+    """Ends the premium schedule of a reference (a policy cancelled or surrendered on `on`): its
+    unpaid instalments are cancelled, the schedule moves to cancelled, a charge already pending is
+    left to settle, and the mandate is revoked (after commit, at the provider) unless another
+    active schedule still uses it. Runs in the caller's transaction under the schedule's row
+    lock; calling it again changes nothing. A reference without a schedule (a single premium):
+    nothing to do."""
+    schedule = (
+        PremiumSchedule.objects.select_for_update()
+        .filter(reference_kind=reference_kind, reference_id=str(reference_id))
+        .first()
+    )
+    if schedule is None:
+        return CancelledSchedule("", (), (), False, Decimal("0.00"))
+    cancelled: list[int] = []
+    for inst in (
+        Instalment.objects.select_for_update()
+        .filter(schedule=schedule, status__in=UNPAID_STATUSES)
+        .order_by("number")
+    ):
+        _move_instalment(inst, InstalmentStatus.CANCELLED, cancelled_on=on)
+        cancelled.append(inst.number)
+    pending = tuple(
+        Collection.objects.filter(instalment__schedule=schedule, status=CollectionStatus.PENDING).values_list(
+            "out_trade_no", flat=True
+        )
+    )
+    revoke = False
+    if schedule.status in (ScheduleStatus.ACTIVE, ScheduleStatus.LAPSED):
+        mandate = schedule.mandate
+        schedule.mandate = None
+        _move_schedule(schedule, ScheduleStatus.CANCELLED, cancelled_on=on, instalments_cancelled=cancelled)
+        if mandate is not None and mandate.status == MandateStatus.ACTIVE:
+            others = PremiumSchedule.objects.filter(
+                mandate=mandate, status__in=(ScheduleStatus.ACTIVE, ScheduleStatus.LAPSED)
+            ).exclude(pk=schedule.pk)
+            if not others.exists():
+                revoke = True
+                mandate_id = mandate.pk
+                transaction.on_commit(lambda: _revoke_quietly(mandate_id))
+    paid = sum(
+        schedule.instalments.filter(status=InstalmentStatus.PAID).values_list("amount", flat=True),
+        Decimal("0.00"),
+    )
+    return CancelledSchedule(str(schedule.public_id), tuple(cancelled), pending, revoke, paid)

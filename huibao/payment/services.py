@@ -74,8 +74,17 @@ def _new_merchant_ref() -> str:
     return "HB" + timezone.now().strftime("%Y%m%d%H%M%S") + secrets.token_hex(6).upper()
 
 
-def _transition(payment: Payment, target: str, *, kind: str, detail: dict[str, Any] | None = None) -> None:
-    """Moves a locked payment to `target` through the guard, with its event and audit rows."""
+def _transition(
+    payment: Payment,
+    target: str,
+    *,
+    kind: str,
+    detail: dict[str, Any] | None = None,
+    earlier: tuple[PaymentEvent, ...] = (),
+) -> None:
+    """Moves a locked payment to `target` through the guard, with its event and audit rows.
+    `earlier`: events of this payment not yet written, inserted before this one in the same
+    statement."""
     check_transition(TRANSITIONS, payment.status, target, what="payment")
     before = payment.status
     payment.status = target
@@ -90,9 +99,13 @@ def _transition(payment: Payment, target: str, *, kind: str, detail: dict[str, A
             "updated_at",
         ]
     )
-    PaymentEvent.objects.create(
+    event = PaymentEvent(
         payment=payment, kind=kind, from_status=before, to_status=target, detail=detail or {}
     )
+    if earlier:
+        PaymentEvent.objects.bulk_create([*earlier, event])
+    else:
+        event.save()
     audit.record(
         f"payment.{target}",
         "payment",
@@ -149,7 +162,8 @@ def create_payment(
             provider=gateway.name,
             expires_at=timezone.now() + expires_in,
         )
-        PaymentEvent.objects.create(payment=payment, kind="created", to_status=payment.status)
+        # Written with the checkout's event below: one insert for the two.
+        created = PaymentEvent(payment=payment, kind="created", to_status=payment.status)
         audit.record(
             "payment.created",
             "payment",
@@ -166,6 +180,7 @@ def create_payment(
             PaymentStatus.PENDING,
             kind="checkout_opened",
             detail={"provider_txn_id": checkout.provider_txn_id},
+            earlier=(created,),
         )
     return payment
 

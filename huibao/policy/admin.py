@@ -17,10 +17,18 @@ from django.utils.translation import gettext_lazy as _
 
 from huibao.core.admin import ReadOnlyModelAdmin
 from huibao.core.masking import mask_name
+from huibao.policy import cancellation as cancellation_service
 from huibao.policy import delivery as delivery_service
 from huibao.policy import rules
-from huibao.policy.models import InsurerDelivery, NpsResponse, Policy
-from huibao.policy.states import Channel, DeliveryStatus
+from huibao.policy.models import (
+    Cancellation,
+    CancellationRefund,
+    Endorsement,
+    InsurerDelivery,
+    NpsResponse,
+    Policy,
+)
+from huibao.policy.states import CancellationStatus, Channel, DeliveryStatus
 
 
 @admin.register(Policy)
@@ -248,3 +256,152 @@ def nps_report(queryset: QuerySet[NpsResponse]) -> dict[str, Any]:
         "by_product": _summaries(queryset, "product_id", products),
         "by_channel": _summaries(queryset, "channel", channels),
     }
+
+
+@admin.register(Endorsement)
+class EndorsementAdmin(ReadOnlyModelAdmin):
+    """The endorsements (批改), read-only: changes are decided on the approval page
+    (/policy/staff/endorsements/) or the API, never edited here. The requested change and the
+    values it replaced are encrypted and not shown."""
+
+    list_display = (
+        "number",
+        "kind",
+        "status",
+        "premium_delta",
+        "needs_approval",
+        "requested_at",
+        "effective_at",
+    )
+    list_filter = ("status", "kind", "needs_approval")
+    search_fields = ("number",)
+    search_help_text = _("按批单号搜索")
+    date_hierarchy = "requested_at"
+    fields = (
+        "number",
+        "kind",
+        "status",
+        "version",
+        "needs_approval",
+        "old_premium",
+        "new_premium",
+        "premium_delta",
+        "payment_ref",
+        "refund_ref",
+        "requested_at",
+        "confirm_by",
+        "confirmed_at",
+        "decided_at",
+        "decision_reason",
+        "effective_at",
+    )
+
+
+class CancellationRefundInline(admin.TabularInline):
+    model = CancellationRefund
+    fields = ("payment_ref", "amount", "status", "attempts", "last_error", "updated_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    @admin.display(description=_("原支付"))
+    def payment_ref(self, obj: CancellationRefund) -> str:
+        return obj.payment.merchant_ref
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Cancellation)
+class CancellationAdmin(admin.ModelAdmin):
+    """Cancellations with their refund status; "重试退款" for a failed refund and "立即通知保险公司"
+    for a notice the insurer has not taken (both through the cancellation service, audited)."""
+
+    list_display = (
+        "policy_number",
+        "kind",
+        "status",
+        "amount",
+        "refunded",
+        "refund_error",
+        "confirmed_at",
+        "insurer_told",
+        "insurer_attempts",
+    )
+    list_filter = ("status", "kind", "method")
+    search_fields = ("policy__number",)
+    search_help_text = _("按保单号搜索")
+    list_select_related = ("policy",)
+    ordering = ("-created_at",)
+    fields = (
+        "policy_number",
+        "kind",
+        "method",
+        "status",
+        "request_date",
+        "paid",
+        "amount",
+        "refunded",
+        "lines",
+        "reason",
+        "reason_text",
+        "created_at",
+        "confirmed_at",
+        "completed_at",
+        "refund_attempts",
+        "refund_error",
+        "insurer_connector",
+        "insurer_attempts",
+        "insurer_next_attempt_at",
+        "insurer_last_error",
+        "insurer_ref",
+        "insurer_notified_at",
+    )
+    readonly_fields = fields
+    inlines = (CancellationRefundInline,)
+    actions = ("retry_refund", "notify_insurer_now")
+
+    @admin.display(description=_("保单号"), ordering="policy__number")
+    def policy_number(self, obj: Cancellation) -> str:
+        return obj.policy.number
+
+    @admin.display(description=_("已通知保险公司"), boolean=True)
+    def insurer_told(self, obj: Cancellation) -> bool:
+        return obj.insurer_notified_at is not None
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Only the actions on the list; a cancellation's page stays read-only.
+        if obj is not None:
+            return False
+        return bool(request.user.has_perm("policy.change_cancellation"))
+
+    @admin.action(description=_("重试退款"), permissions=["change"])
+    def retry_refund(self, request: HttpRequest, queryset: QuerySet[Cancellation]) -> None:
+        done = skipped = 0
+        for row in queryset.select_related("policy"):
+            if row.status != CancellationStatus.REFUND_FAILED:
+                skipped += 1
+                continue
+            status = cancellation_service.retry_refund(row, actor=request.user)
+            done += status == CancellationStatus.COMPLETED
+        self.message_user(request, f"已重试退款：{done} 笔退款完成", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"{skipped} 笔不是“退款失败”状态，无需重试", messages.INFO)
+
+    @admin.action(description=_("立即通知保险公司"), permissions=["change"])
+    def notify_insurer_now(self, request: HttpRequest, queryset: QuerySet[Cancellation]) -> None:
+        told = sum(
+            1
+            for pk in queryset.values_list("pk", flat=True)
+            if cancellation_service.notify_insurer(pk, force=True, actor=request.user)
+        )
+        self.message_user(request, f"保险公司已接收：{told} 笔", messages.SUCCESS)

@@ -18,7 +18,7 @@ from ninja.security import django_auth
 
 from huibao.core.api_schemas import errors
 from huibao.core.errors import NotFound, RateLimited
-from huibao.policy import documents, hub, presenters, selectors, services
+from huibao.policy import documents, hub, premiums, presenters, selectors, services
 from huibao.policy.actions import actions_for
 from huibao.policy.limits import VERIFY_LIMIT, over_limit
 from huibao.policy.models import NpsResponse
@@ -30,7 +30,7 @@ router = Router(tags=["policies"])
 class PolicyOut(Schema):
     id: uuid.UUID = Field(description="the policy's public id (as `id` of applications and payments)")
     number: str
-    status: str
+    status: PolicyStatus
     status_label: str
     product_name: str
     plan_name: str
@@ -94,7 +94,7 @@ class VerificationOut(Schema):
     product_name: str
     plan_name: str
     insurer_name: str
-    status: str
+    status: PolicyStatus
     status_label: str
     effective_at: datetime
     expires_at: datetime | None
@@ -242,7 +242,7 @@ class PolicyActionsOut(Schema):
 
 class TimelineEventOut(Schema):
     at: datetime
-    kind: str = Field(description="issued | status (servicing features add theirs)")
+    kind: str = Field(description="issued | status | audit | endorsement (servicing features add theirs)")
     title: str
     detail: str
     status: PolicyStatus | None = Field(description="the status after the event, if it moved")
@@ -255,6 +255,7 @@ class AsOfOut(Schema):
     status_label: str
     existed: bool
     covered: bool = Field(description="the policy covered the insured at the end of that day")
+    data_version: int | None = Field(None, description="the policy data version then (1 as issued)")
 
 
 class PolicyHistoryOut(Schema):
@@ -337,5 +338,165 @@ def get_policy_history(
             "status_label": as_of.status_label,
             "existed": as_of.existed,
             "covered": as_of.covered,
+            "data_version": as_of.data_version,
         },
     }
+
+
+# --- premiums, reinstatement, history ------------------------------------------------------------
+
+
+class PremiumLineOut(Schema):
+    number: int = Field(description="期数，从1开始")
+    due_on: date
+    amount: str = Field(description="金额（元，字符串）")
+    status: str = Field(description="due | paid | overdue | waived | cancelled")
+    status_label: str
+    paid: bool
+    paid_at: datetime | None
+    overdue: bool = Field(description="未缴且已过应缴日")
+    payable: bool = Field(description="现在可以缴纳的一期（最早未缴的一期）")
+
+
+class PremiumsOut(Schema):
+    policy_id: uuid.UUID
+    policy_status: str
+    has_schedule: bool = Field(description="false：保费已在投保时一次缴清")
+    mode: str = Field(description="monthly…；无分期时为空")
+    schedule_status: str = Field(description="active | completed | lapsed | cancelled；无分期时为空")
+    total: str
+    paid_total: str
+    grace_until: date | None = Field(description="宽限期最后一天（保单处于宽限期时）")
+    payable_instalment: int | None = Field(description="现在可以缴纳的期数")
+    reinstatement_available: bool
+    instalments: list[PremiumLineOut]
+
+
+class CheckoutOut(Schema):
+    payment_id: uuid.UUID
+    amount: str
+    checkout_url: str = Field(description="支付机构的收银台页面；支付结果由异步通知确认")
+    expires_at: datetime
+
+
+class HealthQuestionOut(Schema):
+    code: str
+    text: str
+
+
+class ReinstatementOut(Schema):
+    available: bool
+    refusal: str = Field(description="不能在线复效的原因")
+    lapsed_on: date | None
+    until: date | None = Field(description="复效期最后一天")
+    total: str = Field(description="需补缴的保费合计（元）")
+    instalments: list[PremiumLineOut] = Field(description="需补缴的各期保费")
+    health_questions: list[HealthQuestionOut] = Field(description="需重新回答的健康告知")
+
+
+class ReinstatementIn(Schema):
+    health_answers: dict[str, bool] = Field(default_factory=dict, description="问题代码 → 是/否")
+
+
+class ReinstatementCheckoutOut(CheckoutOut):
+    reinstatement: ReinstatementOut
+
+
+def _line_out(line: premiums.PremiumLine) -> dict[str, Any]:
+    return {
+        "number": line.number,
+        "due_on": line.due_on,
+        "amount": str(line.amount),
+        "status": line.status,
+        "status_label": line.status_label,
+        "paid": line.paid,
+        "paid_at": line.paid_at,
+        "overdue": line.overdue,
+        "payable": line.payable,
+    }
+
+
+def _offer_out(offer: premiums.ReinstatementOffer) -> dict[str, Any]:
+    return {
+        "available": offer.available,
+        "refusal": offer.refusal,
+        "lapsed_on": offer.lapsed_on,
+        "until": offer.until,
+        "total": str(offer.total),
+        "instalments": [_line_out(line) for line in offer.lines],
+        "health_questions": [{"code": q.code, "text": q.text} for q in offer.health_questions],
+    }
+
+
+def _checkout_out(payment: Any) -> dict[str, Any]:
+    return {
+        "payment_id": payment.public_id,
+        "amount": str(payment.amount),
+        "checkout_url": payment.checkout_url,
+        "expires_at": payment.expires_at,
+    }
+
+
+@router.get(
+    "/policies/{public_id}/premiums",
+    response={200: PremiumsOut, **errors(404)},
+    auth=django_auth,
+    url_name="policy_premiums",
+    summary="保单的分期保费：已缴、待缴、逾期",
+)
+def get_premiums(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
+    policy = selectors.policy_for_customer(request.user, public_id)
+    view = premiums.premiums_of(policy)
+    return {
+        "policy_id": policy.public_id,
+        "policy_status": policy.status,
+        "has_schedule": view.has_schedule,
+        "mode": view.mode,
+        "schedule_status": view.schedule_status,
+        "total": str(view.total),
+        "paid_total": str(view.paid_total),
+        "grace_until": view.grace_until,
+        "payable_instalment": view.payable.number if view.payable else None,
+        "reinstatement_available": bool(view.reinstatement and view.reinstatement.available),
+        "instalments": [_line_out(line) for line in view.lines],
+    }
+
+
+@router.post(
+    "/policies/{public_id}/premiums/{number}/payments",
+    response={201: CheckoutOut, **errors(404, 409, 422)},
+    auth=django_auth,
+    summary="立即缴纳一期保费（打开收银台；重复请求返回同一笔未完成的支付）",
+)
+def pay_premium(request: HttpRequest, public_id: uuid.UUID, number: int) -> Status[dict[str, Any]]:
+    policy = selectors.policy_for_customer(request.user, public_id)
+    payment = premiums.pay_instalment(policy, number, user=request.user, request=request)
+    return Status(201, _checkout_out(payment))
+
+
+@router.get(
+    "/policies/{public_id}/reinstatement",
+    response={200: ReinstatementOut, **errors(404)},
+    auth=django_auth,
+    url_name="policy_reinstatement",
+    summary="复效：能否在线办理、需补缴的保费、健康告知问题",
+)
+def get_reinstatement(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
+    policy = selectors.policy_for_customer(request.user, public_id)
+    return _offer_out(premiums.reinstatement_offer(policy))
+
+
+@router.post(
+    "/policies/{public_id}/reinstatement",
+    response={201: ReinstatementCheckoutOut, **errors(404, 409, 422)},
+    auth=django_auth,
+    summary="申请复效：回答健康告知并打开补缴保费的收银台",
+)
+def request_reinstatement(
+    request: HttpRequest, public_id: uuid.UUID, payload: ReinstatementIn
+) -> Status[dict[str, Any]]:
+    policy = selectors.policy_for_customer(request.user, public_id)
+    offer, payment = premiums.request_reinstatement(
+        policy, payload.health_answers, user=request.user, request=request
+    )
+    return Status(201, {**_checkout_out(payment), "reinstatement": _offer_out(offer)})

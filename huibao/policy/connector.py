@@ -44,6 +44,12 @@ class InsurerConnector(Protocol):
         """Hands the policy to the insurer; returns the insurer's reference. Raises DeliveryFailed."""
         ...
 
+    def send_cancellation(self, payload: Mapping[str, Any]) -> str:
+        """Tells the insurer a policy was cancelled (退保信息回传); returns the insurer's reference
+        of the cancellation (the same one for the same cancellation sent again). Raises
+        DeliveryFailed."""
+        ...
+
     def parse_ack(self, headers: Mapping[str, str], body: bytes) -> Ack:
         """Verifies and reads an acknowledgement. Raises InvalidAck."""
         ...

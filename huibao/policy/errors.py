@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from huibao.core.errors import DomainError
+from huibao.core.errors import Conflict, DomainError
 
 
 class InvalidAck(DomainError):
@@ -19,3 +19,15 @@ class DeliveryFailed(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+class NotCancellable(Conflict):
+    """The policy cannot be cancelled now (its status, or the product's rule after cooling-off)."""
+
+    code = "not_cancellable"
+
+
+class RefundExceedsPaid(Conflict):
+    """The refund would be larger than what was paid for the policy and is still refundable."""
+
+    code = "refund_exceeds_paid"

@@ -7,6 +7,7 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
 
@@ -77,6 +78,14 @@ def grace_ends_on(policy: Policy) -> datetime.date | None:
     return billing_rules.grace_ends(oldest, schedule.grace_days)
 
 
+def reinstatement_until(policy: Policy) -> datetime.date | None:
+    """The last day a lapsed policy may be reinstated (billing's rule: two years on)."""
+    schedule = schedule_of(policy)
+    if schedule is None or schedule.lapsed_on is None:
+        return None
+    return billing_rules.reinstatement_until(schedule.lapsed_on)
+
+
 def status_meaning(policy: Policy) -> str:
     """One sentence: what the policy's status means for the customer now."""
     status = policy.status
@@ -92,6 +101,11 @@ def status_meaning(policy: Policy) -> str:
             }
         return _t("保费逾期未缴，仍在宽限期内、保障继续。请尽快缴费，否则保单将失效。")
     if status == PolicyStatus.LAPSED:
+        until = reinstatement_until(policy)
+        if until is not None:
+            return _t("宽限期内未缴保费，保单效力中止、暂无保障。%(day)s前补缴所欠保费可申请复效。") % {
+                "day": until.strftime("%Y-%m-%d")
+            }
         return _t("宽限期内未缴保费，保单效力中止、暂无保障。补缴所欠保费后可申请复效。")
     if status == PolicyStatus.REINSTATED:
         return _t("保单已复效，保障已恢复。")
@@ -105,8 +119,6 @@ def status_meaning(policy: Policy) -> str:
 
 
 def _day(value: datetime.datetime | None) -> str:
-    from django.utils import timezone
-
     return timezone.localtime(value).strftime("%Y-%m-%d") if value is not None else ""
 
 
@@ -122,10 +134,21 @@ def _in_grace(policy: Policy, user: Any) -> bool:
     return policy.status == PolicyStatus.IN_GRACE and pays_in_instalments(policy)
 
 
+def _reinstatable(policy: Policy, user: Any) -> bool:
+    schedule = schedule_of(policy)
+    return (
+        policy.status == PolicyStatus.LAPSED
+        and schedule is not None
+        and schedule.status == ScheduleStatus.LAPSED
+        and schedule.lapsed_on is not None
+        and billing_rules.can_reinstate(schedule.lapsed_on, timezone.localdate())
+    )
+
+
 def register_policy_actions() -> None:
     """The actions every policy has (and the instalment ones), registered by the policy app.
-    `policy:premiums` is the lifecycle's page: until its URL exists the hub leaves the two
-    premium actions out (see `policy.actions`)."""
+    The premium actions name the lifecycle's pages (`policy:premiums`, `policy:reinstate`): were
+    a URL name not routed, the hub would leave its action out (see `policy.actions`)."""
     register_action(
         "pay_now",
         label=_("续期缴费"),
@@ -134,6 +157,17 @@ def register_policy_actions() -> None:
         available=_in_grace,
         icon="pay",
         group="payment",
+        api_url_name="api:get_premiums",
+    )
+    register_action(
+        "reinstate",
+        label=_("申请复效"),
+        url_name="policy:reinstate",
+        order=15,
+        available=_reinstatable,
+        icon="pay",
+        group="payment",
+        api_url_name="api:get_reinstatement",
     )
     register_action(
         "epolicy",
@@ -153,6 +187,7 @@ def register_policy_actions() -> None:
         available=lambda policy, user: pays_in_instalments(policy) and policy.status != PolicyStatus.IN_GRACE,
         icon="pay",
         group="payment",
+        api_url_name="api:get_premiums",
     )
     register_action(
         "mandate",

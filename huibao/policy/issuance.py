@@ -96,6 +96,8 @@ class ItemToIssue:
     insured: InsuredData | None = None
     beneficiaries: tuple[BeneficiaryData, ...] = ()
     subject: tuple[SubjectValue, ...] = ()
+    # The rating quote the premium came from (endorsements re-rate from it); None: unknown.
+    quote_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,10 @@ class IssuanceRequest:
     payment_ref: str = ""
     # A renewal (续保) is issued from the policy it renews (its number), with no application.
     renewed_from_number: str = ""
+    # The caller knows the application has no policy yet (it moves to issued in this transaction,
+    # under its lock): the policies so far are not read. The one-to-one `Policy.item` still
+    # refuses a second policy of an item, should the caller be wrong.
+    none_issued: bool = False
 
     @property
     def named_beneficiaries(self) -> bool:

@@ -130,7 +130,7 @@ def revoke(policy: Policy, *, user: Any, request: HttpRequest | None = None) -> 
     automatically (they still fall due, and overdue ones start the grace period)."""
     with transaction.atomic():
         schedule = (
-            PremiumSchedule.objects.select_for_update()
+            PremiumSchedule.objects.select_for_update(of=("self",))
             .filter(reference_kind=OBJ_TYPE, reference_id=policy.number)
             .select_related("mandate")
             .first()

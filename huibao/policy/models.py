@@ -20,12 +20,29 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from huibao.catalog.servicing import EndorsementKind
 from huibao.core.fields import EncryptedTextField
 from huibao.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
-from huibao.policy.states import BeneficiaryMode, DeliveryStatus, PartyRole, PolicyStatus, Relation
+from huibao.policy.states import (
+    OPEN_ENDORSEMENT_STATUSES,
+    BeneficiaryMode,
+    CancellationKind,
+    CancellationReason,
+    CancellationStatus,
+    DeliveryStatus,
+    EndorsementStatus,
+    PartyRole,
+    PolicyStatus,
+    RefundPartStatus,
+    Relation,
+)
 
 __all__ = [
+    "Cancellation",
+    "CancellationRefund",
     "DeliveryStatus",
+    "Endorsement",
+    "EndorsementStatus",
     "InsurerAckReceipt",
     "InsurerDelivery",
     "NpsResponse",
@@ -35,6 +52,7 @@ __all__ = [
     "PolicyParty",
     "PolicyStatus",
     "PolicyStatusChange",
+    "PolicyVersion",
 ]
 
 
@@ -63,6 +81,10 @@ class Policy(models.Model):
     )
     product_version = models.ForeignKey("catalog.ProductVersion", on_delete=models.PROTECT, related_name="+")
     plan = models.ForeignKey("catalog.Plan", on_delete=models.PROTECT, related_name="+")
+    # The rating quote the premium was priced by: endorsements re-rate from it.
+    quote = models.ForeignKey(
+        "rating.Quote", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     customer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="policies"
     )
@@ -161,6 +183,7 @@ class PolicyParty(models.Model):
     relation = models.CharField(max_length=8, choices=Relation.choices, default=Relation.SELF)
     phone = EncryptedTextField(context="policy.party_phone", blank=True)
     email = EncryptedTextField(context="policy.party_email", blank=True)
+    address = EncryptedTextField(context="policy.party_address", blank=True)
     occupation = models.CharField(max_length=40, blank=True)
     occupation_class = models.PositiveSmallIntegerField(null=True, blank=True)
 
@@ -302,3 +325,202 @@ class InsurerAckReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connector}:{self.notify_id} {self.outcome}"
+
+
+class Endorsement(models.Model):
+    """A change to an issued policy (批改), numbered per policy (`<policy number>-E01`, …) under
+    the policy's row lock. At most one is open per policy (the partial unique constraint). The
+    requested change and the values it replaces are JSON, encrypted (they hold ID numbers and
+    phones); `version` is the policy data version it produced once applied."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    number = models.CharField(_("批单号"), max_length=48, unique=True)
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="endorsements")
+    sequence = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=24, choices=[(k.value, k.value) for k in EndorsementKind])
+    status = models.CharField(
+        max_length=24, choices=EndorsementStatus.choices, default=EndorsementStatus.REQUESTED
+    )
+    version = models.PositiveIntegerField(null=True, blank=True)
+    changes = EncryptedTextField(context="policy.endorsement_changes")
+    previous = EncryptedTextField(context="policy.endorsement_previous")
+    needs_approval = models.BooleanField(default=False)
+    old_premium = _money()
+    new_premium = _money()
+    premium_delta = _money(default=0)
+    quote = models.ForeignKey(
+        "rating.Quote", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    payment_ref = models.CharField(max_length=64, blank=True, default="")
+    refund_ref = models.CharField(max_length=64, blank=True, default="")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    requested_at = models.DateTimeField()
+    confirm_by = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The holder's handwritten signature (PNG, base64) where the product confirms changes as it
+    # signs applications (`same_as_application` with a handwritten signature).
+    signature_png = EncryptedTextField(context="policy.endorsement_signature", blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.CharField(max_length=200, blank=True, default="")
+    effective_at = models.DateTimeField(null=True, blank=True)
+    document = models.ForeignKey(
+        "esign.SignedDocument", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["policy_id", "sequence"]
+        verbose_name = _("批改")
+        verbose_name_plural = _("批改")
+        permissions = [("approve_endorsement", "可审核批改")]
+        indexes = [models.Index(fields=["status", "confirm_by"])]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "sequence"], name="endorsement_sequence_unique"),
+            models.UniqueConstraint(
+                fields=["policy", "version"],
+                condition=Q(version__isnull=False),
+                name="endorsement_version_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["policy"],
+                condition=Q(status__in=sorted(OPEN_ENDORSEMENT_STATUSES)),
+                name="endorsement_one_open_per_policy",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=EndorsementStatus.values), name="endorsement_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class PolicyVersion(models.Model):
+    """The policy's data from `valid_from` on: version 1 as issued (written when first needed),
+    then one per applied endorsement. The snapshot (parties, beneficiaries, plan, sum insured,
+    premium) is JSON, encrypted."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    valid_from = models.DateTimeField()
+    endorsement = models.OneToOneField(
+        Endorsement, on_delete=models.PROTECT, null=True, blank=True, related_name="produced"
+    )
+    snapshot = EncryptedTextField(context="policy.version_snapshot")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["policy_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "number"], name="policy_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy_id} v{self.number}"
+
+
+class Cancellation(models.Model):
+    """A cancellation request (退保): inside the cooling-off period or a surrender after it.
+
+    The quote is kept from the request (`lines`, `amount`) and frozen at confirmation, when the
+    policy is cancelled in the same transaction. At most one per policy that is not withdrawn (a
+    partial unique constraint): a retried or concurrent request finds the one there is. The
+    refund goes back to the paying account(s) in parts (`CancellationRefund`, one per payment);
+    the insurer is told through its connector, retried with backoff until it answers."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="cancellations")
+    kind = models.CharField(_("退保类型"), max_length=16, choices=CancellationKind.choices)
+    status = models.CharField(
+        _("状态"), max_length=24, choices=CancellationStatus.choices, default=CancellationStatus.QUOTED
+    )
+    method = models.CharField(max_length=16)  # cooling_off, pro_rata, short_rate, cash_value
+    request_date = models.DateField()  # the date the quote is for (local)
+    paid = _money()  # paid for the policy, as quoted
+    amount = _money()  # the refund
+    lines = models.JSONField(default=list)  # the explanation, frozen at confirmation
+    reason = models.CharField(_("退保原因"), max_length=24, choices=CancellationReason.choices)
+    reason_text = models.CharField(_("原因说明"), max_length=200, blank=True, default="")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    refunded = _money(default=0)
+    refund_attempts = models.PositiveIntegerField(default=0)
+    refund_error = models.CharField(max_length=200, blank=True, default="")
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # The insurer's side (退保信息回传): told when `insurer_notified_at` is set.
+    insurer_connector = models.CharField(max_length=32, blank=True, default="")
+    insurer_attempts = models.PositiveIntegerField(default=0)
+    insurer_next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    insurer_last_error = models.CharField(max_length=200, blank=True, default="")
+    insurer_ref = models.CharField(max_length=64, blank=True, default="")
+    insurer_notified_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("退保申请")
+        verbose_name_plural = _("退保申请")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy"],
+                condition=~Q(status=CancellationStatus.WITHDRAWN),
+                name="policy_one_open_cancellation",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=CancellationStatus.values), name="cancellation_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=CancellationKind.values), name="cancellation_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gte=0, paid__gte=0, refunded__gte=0)
+                & Q(amount__lte=models.F("paid"), refunded__lte=models.F("amount")),
+                name="cancellation_amounts_within_paid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy_id} {self.kind} {self.status}"
+
+
+class CancellationRefund(models.Model):
+    """One part of a cancellation's refund: so much of one payment back to the account that paid
+    it (the checkout, or an instalment's charge). One per payment and cancellation; a failed part
+    is tried again, a succeeded one never."""
+
+    cancellation = models.ForeignKey(Cancellation, on_delete=models.PROTECT, related_name="refunds")
+    payment = models.ForeignKey("payment.Payment", on_delete=models.PROTECT, related_name="+")
+    amount = _money()
+    status = models.CharField(
+        max_length=16, choices=RefundPartStatus.choices, default=RefundPartStatus.PENDING
+    )
+    refund = models.ForeignKey(
+        "payment.Refund", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["cancellation_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cancellation", "payment"], name="cancellation_refund_per_payment"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="cancellation_refund_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=RefundPartStatus.values), name="cancellation_refund_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cancellation_id}: {self.amount} of payment {self.payment_id} {self.status}"

@@ -127,7 +127,8 @@ def detail(policy: Policy) -> dict[str, Any]:
         "premium_detail": {
             "base": _money(s.get("premium", {}).get("base")),
             "loading_percent": s.get("premium", {}).get("loading_percent", "0"),
-            "premium": _money(s.get("premium", {}).get("premium")),
+            # the policy's current premium (an endorsement may have re-rated it since issuance)
+            "premium": format_cny(policy.premium),
             "payment_mode": s.get("premium", {}).get("payment_mode_label", ""),
         },
         "exclusions": s.get("exclusions", []),

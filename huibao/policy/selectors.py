@@ -13,9 +13,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from huibao.core.errors import FieldError, NotFound, ValidationFailed
+from huibao.core.models import AuditEntry
+from huibao.policy.endorsement_rules import KIND_LABELS
 from huibao.policy.lifecycle import policy_state_at
-from huibao.policy.models import Policy, PolicyStatusChange
-from huibao.policy.states import COVERED_STATUSES, LIVE_POLICY_STATUSES, PolicyStatus
+from huibao.policy.models import Endorsement, Policy, PolicyStatusChange, PolicyVersion
+from huibao.policy.states import COVERED_STATUSES, LIVE_POLICY_STATUSES, EndorsementStatus, PolicyStatus
 
 
 def policies_of(user: Any) -> QuerySet[Policy]:
@@ -90,10 +92,19 @@ def _status_label(value: str) -> str:
         return value
 
 
+# Audit entries of the policy (object type "policy", id its number) that are events of its life,
+# by action: what the timeline calls them. A servicing feature adds its own here.
+AUDIT_EVENTS: dict[str, Any] = {
+    "policy.mandate_signed": _("签署代扣授权"),
+    "policy.mandate_revoked": _("解约代扣授权"),
+}
+
+
 def policy_timeline(policy: Policy) -> list[TimelineEvent]:
-    """The policy's history, oldest first: its issuance and every status change (from the
-    lifecycle's `PolicyStatusChange` rows). The one place the history page and the API read; a
-    servicing feature adds its own events here (endorsement versions, refunds…)."""
+    """The policy's history, oldest first: its issuance, every status change (from the
+    lifecycle's `PolicyStatusChange` rows) and the audited events of `AUDIT_EVENTS`. The one
+    place the history page and the API read; a servicing feature adds its own events here
+    (endorsement versions, refunds…)."""
     events: list[TimelineEvent] = []
     changes = list(PolicyStatusChange.objects.filter(policy=policy).order_by("at", "id"))
     if not any(c.reason == "issued" for c in changes):
@@ -110,8 +121,68 @@ def policy_timeline(policy: Policy) -> list[TimelineEvent]:
                 status_label=_status_label(change.to_status),
             )
         )
+    audited = AuditEntry.objects.filter(
+        object_type="policy", object_id=policy.number, action__in=list(AUDIT_EVENTS)
+    ).order_by("occurred_at", "id")
+    for entry in audited:
+        events.append(
+            TimelineEvent(at=entry.occurred_at, kind="audit", title=str(AUDIT_EVENTS[entry.action]))
+        )
+    events.extend(_endorsement_events(policy))
     events.sort(key=lambda e: e.at)
     return events
+
+
+_ENDORSEMENT_OUTCOMES: dict[str, Any] = {
+    EndorsementStatus.REJECTED: _("未通过审核"),
+    EndorsementStatus.WITHDRAWN: _("已撤销"),
+    EndorsementStatus.EXPIRED: _("已过期"),
+}
+
+
+def _endorsement_events(policy: Policy) -> list[TimelineEvent]:
+    """Each endorsement requested, and what became of it: applied (the data version it made),
+    rejected (why), withdrawn or expired."""
+    events: list[TimelineEvent] = []
+    for e in Endorsement.objects.filter(policy=policy).order_by("sequence"):
+        label = KIND_LABELS.get(e.kind, e.kind)
+        events.append(
+            TimelineEvent(at=e.requested_at, kind="endorsement", title=f"{_('申请')}{label}", detail=e.number)
+        )
+        if e.status == EndorsementStatus.APPLIED and e.effective_at is not None:
+            events.append(
+                TimelineEvent(
+                    at=e.effective_at,
+                    kind="endorsement",
+                    title=f"{label}{_('生效')}",
+                    detail=f"{e.number} · " + str(_("保单数据第%(v)s版") % {"v": e.version}),
+                )
+            )
+        elif e.status in _ENDORSEMENT_OUTCOMES:
+            at = e.decided_at or e.updated_at
+            detail = f"{e.number} · {e.decision_reason}" if e.decision_reason else e.number
+            events.append(
+                TimelineEvent(
+                    at=at,
+                    kind="endorsement",
+                    title=f"{label}{_ENDORSEMENT_OUTCOMES[e.status]}",
+                    detail=detail,
+                )
+            )
+    return events
+
+
+def data_version_at(policy: Policy, when: datetime.datetime) -> int | None:
+    """The policy's data version at `when` (1 as issued; None before issuance)."""
+    if when < policy.issued_at:
+        return None
+    number = (
+        PolicyVersion.objects.filter(policy=policy, valid_from__lte=when)
+        .order_by("-valid_from", "-number")
+        .values_list("number", flat=True)
+        .first()
+    )
+    return number or 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +195,7 @@ class PolicyAsOf:
     existed: bool
     covered: bool
     events: tuple[TimelineEvent, ...]
+    data_version: int | None = None  # the policy data version then (endorsements make 2, 3, …)
 
 
 def policy_as_of(policy: Policy, on: datetime.date) -> PolicyAsOf:
@@ -137,6 +209,7 @@ def policy_as_of(policy: Policy, on: datetime.date) -> PolicyAsOf:
         existed=bool(status),
         covered=status in COVERED_STATUSES,
         events=tuple(e for e in policy_timeline(policy) if e.at < end),
+        data_version=data_version_at(policy, end - datetime.timedelta(microseconds=1)),
     )
 
 

@@ -4,8 +4,8 @@
 hook), on typed values (`issuance.IssuanceRequest`) the application builds from its rows; the
 policy never imports the application. The caller holds the application's row lock, so concurrent
 or repeated calls issue each item once (the one-to-one `Policy.item` is the last guard), takes
-numbers from `PolicyNumberSequence` under row
-locks taken in insurer order (no deadlock between bundles of several insurers), writes the
+numbers from `PolicyNumberSequence` (one `UPDATE … RETURNING` per insurer: row
+locks taken in insurer order, no deadlock between bundles of several insurers), writes the
 policy, its parties, beneficiaries and first status-history row (one insert per table for all
 the items), its insurer
 delivery and the audit entry, and — only after commit — enqueues the e-policy
@@ -19,12 +19,13 @@ import datetime
 import hashlib
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -39,6 +40,7 @@ from huibao.catalog.servicing import servicing_rules
 from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from huibao.core.hooks import Hook
+from huibao.core.taskqueue import Call, enqueue_all
 from huibao.core.validators import text_problem
 from huibao.policy import lifecycle, rules
 from huibao.policy import schedule as schedule_mod
@@ -54,7 +56,7 @@ from huibao.policy.models import (
     PolicyParty,
     PolicyStatusChange,
 )
-from huibao.policy.states import PartyRole, PolicyStatus, Relation
+from huibao.policy.states import COVERED_STATUSES, PartyRole, PolicyStatus, Relation
 
 logger = logging.getLogger(__name__)
 
@@ -66,18 +68,44 @@ SEQUENCE_ATTEMPTS = 8
 # --- numbers -----------------------------------------------------------------------------------
 
 
-def _locked_sequence(insurer: Insurer, year: int) -> PolicyNumberSequence:
-    """The insurer's sequence row for `year`, locked until the end of the transaction.
+@dataclass(slots=True)
+class NumberBlock:
+    """Policy numbers taken from an insurer's sequence for one issuance, handed out in order."""
+
+    prefix: str
+    year: int
+    next: int
+    last: int
+
+    def take(self) -> str:
+        if self.next > self.last:
+            raise Conflict("more policies than numbers taken", code="sequence_exhausted")
+        number = rules.format_number(self.prefix, self.year, self.next)
+        self.next += 1
+        return number
+
+
+def _take_numbers(insurer: Insurer, year: int, count: int) -> NumberBlock:
+    """`count` numbers from the insurer's sequence row for `year`, in one statement
+    (`UPDATE … RETURNING`, PostgreSQL and SQLite ≥ 3.35): the row stays locked until the end of
+    the transaction, from this statement on.
 
     The first policy of a year creates the row. Two transactions may try that at once: on
     PostgreSQL the second insert waits for the first to commit, then fails on the unique
-    constraint inside its own savepoint, and the loop simply locks the row the first one made.
-    The same happens when the prefix this insurer wants was just taken by another insurer: the
-    next candidate prefix is tried."""
+    constraint inside its own savepoint, and the loop simply takes numbers from the row the first
+    one made. The same happens when the prefix this insurer wants was just taken by another
+    insurer: the next candidate prefix is tried."""
+    sql = (
+        'UPDATE "policy_policynumbersequence" SET "last" = "last" + %s '
+        'WHERE "insurer_id" = %s AND "year" = %s RETURNING "prefix", "last"'
+    )
     for _ in range(SEQUENCE_ATTEMPTS):
-        row = PolicyNumberSequence.objects.select_for_update().filter(insurer=insurer, year=year).first()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [count, insurer.pk, year])
+            row = cursor.fetchone()
         if row is not None:
-            return row
+            prefix, last = row[0], int(row[1])
+            return NumberBlock(prefix=prefix, year=year, next=last - count + 1, last=last)
         previous = (
             PolicyNumberSequence.objects.filter(insurer=insurer)
             .order_by("-year")
@@ -97,12 +125,6 @@ def _locked_sequence(insurer: Insurer, year: int) -> PolicyNumberSequence:
         except IntegrityError:
             continue
     raise Conflict(f"could not create the policy number sequence of {insurer.code}", code="sequence_busy")
-
-
-def _next_number(sequence: PolicyNumberSequence, year: int) -> str:
-    sequence.last += 1
-    sequence.save(update_fields=["last"])
-    return rules.format_number(sequence.prefix, year, sequence.last)
 
 
 # --- issuance ----------------------------------------------------------------------------------
@@ -187,7 +209,7 @@ def _issue_item(
     request: IssuanceRequest,
     item: ItemToIssue,
     *,
-    sequence: PolicyNumberSequence,
+    numbers: NumberBlock,
     now: datetime.datetime,
     renewed_from: Policy | None = None,
 ) -> tuple[Policy, InsurerDelivery]:
@@ -204,8 +226,7 @@ def _issue_item(
     death_benefit = rules.death_benefit((c.code, c.name, amount) for c, amount in coverages)
     cooling_off_until = rules.cooling_off_until(local_now.date(), version.cooling_off_days)
     documents = version_documents(version)
-    year = local_now.year
-    number = _next_number(sequence, year)
+    number = numbers.take()
     schedule = schedule_mod.build_schedule(
         number=number,
         request=request,
@@ -229,6 +250,7 @@ def _issue_item(
         renewed_from=renewed_from,
         product_version=version,
         plan=item.plan,
+        quote_id=item.quote_id,
         customer_id=request.customer_id,
         channel=request.channel,
         status=PolicyStatus.PENDING_START if effective_at > now else PolicyStatus.IN_FORCE,
@@ -412,12 +434,18 @@ def on_schedule_reinstated(event: ScheduleEvent) -> None:
     )
 
 
-def _enqueue_after_commit(policy_id: int, delivery_id: int) -> None:
+def _enqueue_after_commit(issued: list[tuple[int, int]]) -> None:
+    """After the commit, each issued policy's e-policy rendering and insurer delivery (policy and
+    delivery ids): one insert for all of them on the database backend."""
+
     def enqueue() -> None:
         from huibao.policy.tasks import deliver_policy, render_epolicy_task
 
-        render_epolicy_task.enqueue(policy_id)
-        deliver_policy.enqueue(delivery_id)
+        calls: list[Call] = []
+        for policy_id, delivery_id in issued:
+            calls.append((render_epolicy_task, (policy_id,), {}))
+            calls.append((deliver_policy, (delivery_id,), {}))
+        enqueue_all(calls)
 
     transaction.on_commit(enqueue)
 
@@ -440,26 +468,31 @@ def _issue_policies(request: IssuanceRequest, now: datetime.datetime) -> list[Po
         raise ValueError("issue_policies(): an application's request (a renewal: issue_renewal)")
     positions = {item.item_id: item.position for item in request.items}
     # The application's policies so far (each of one of its items): one read for the items
-    # already done and for the answer.
-    policies = list(Policy.objects.filter(application_id=request.application_id))
+    # already done and for the answer — none when the caller knows there is none.
+    policies = (
+        [] if request.none_issued else list(Policy.objects.filter(application_id=request.application_id))
+    )
     done = {p.item_id for p in policies}
     todo = [item for item in request.items if item.item_id not in done]
     if todo:
         year = timezone.localtime(now).year
         insurers = sorted({i.product_version.product.insurer for i in todo}, key=lambda ins: ins.pk)
-        sequences = {insurer.pk: _locked_sequence(insurer, year) for insurer in insurers}
+        counts = Counter(i.product_version.product.insurer_id for i in todo)
+        blocks = {insurer.pk: _take_numbers(insurer, year, counts[insurer.pk]) for insurer in insurers}
         parties: list[PolicyParty] = []
         beneficiaries: list[PolicyBeneficiary] = []
         histories: list[PolicyStatusChange] = []
+        issued: list[tuple[int, int]] = []
         for item in todo:
             policy, delivery = _issue_item(
-                request, item, sequence=sequences[item.product_version.product.insurer_id], now=now
+                request, item, numbers=blocks[item.product_version.product.insurer_id], now=now
             )
             parties.extend(_parties(policy, request, item))
             beneficiaries.extend(_beneficiaries(policy, request, item))
             histories.append(lifecycle.issued_change(policy, at=now))
-            _enqueue_after_commit(policy.pk, delivery.pk)
+            issued.append((policy.pk, delivery.pk))
             policies.append(policy)
+        _enqueue_after_commit(issued)
         PolicyParty.objects.bulk_create(parties)
         PolicyStatusChange.objects.bulk_create(histories)
         if beneficiaries:
@@ -486,14 +519,14 @@ def issue_renewal(
             return existing
         item = request.items[0]
         insurer = item.product_version.product.insurer
-        sequence = _locked_sequence(insurer, timezone.localtime(now).year)
-        policy, delivery = _issue_item(request, item, sequence=sequence, now=now, renewed_from=renewed_from)
+        numbers = _take_numbers(insurer, timezone.localtime(now).year, 1)
+        policy, delivery = _issue_item(request, item, numbers=numbers, now=now, renewed_from=renewed_from)
         PolicyParty.objects.bulk_create(_parties(policy, request, item))
         beneficiaries = _beneficiaries(policy, request, item)
         if beneficiaries:
             PolicyBeneficiary.objects.bulk_create(beneficiaries)
         lifecycle.issued_change(policy, at=now).save(force_insert=True)
-        _enqueue_after_commit(policy.pk, delivery.pk)
+        _enqueue_after_commit([(policy.pk, delivery.pk)])
     return policy
 
 
@@ -552,6 +585,60 @@ def recover_issuance(now: datetime.datetime | None = None) -> dict[str, Any]:
 
 
 # --- statuses ----------------------------------------------------------------------------------
+
+
+# --- premium reminders ---------------------------------------------------------------------------
+
+DUE_REMINDER_DAYS = 3
+REMINDER_BATCH = 500
+
+
+def send_due_reminders(
+    run_date: datetime.date,
+    *,
+    cursor: int = 0,
+    batch: int = REMINDER_BATCH,
+    save_cursor: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """The daily reminder (run for the business date `run_date`, a past one for catch-up): each
+    unpaid instalment of an active policy schedule due `DUE_REMINDER_DAYS` days after it, to
+    the policy's customer. Idempotent (one dedup key per instalment: a second run sends nothing);
+    resumable: instalments by id after `cursor`, `batch` per transaction, `save_cursor(last id)`
+    called inside each batch's transaction; answers the counts and the last id done."""
+    from huibao.billing.states import ScheduleStatus
+    from huibao.policy.notices import send_due_reminder
+
+    due_on = run_date + datetime.timedelta(days=DUE_REMINDER_DAYS)
+    rows = (
+        Instalment.objects.filter(
+            status__in=UNPAID_STATUSES,
+            due_on=due_on,
+            schedule__reference_kind=OBJ_TYPE,
+            schedule__status=ScheduleStatus.ACTIVE,
+            pk__gt=cursor,
+        )
+        .select_related("schedule")
+        .order_by("pk")
+    )
+    counts = {"reminded": 0, "cursor": cursor}
+    while True:
+        chunk = list(rows.filter(pk__gt=counts["cursor"])[:batch])
+        if not chunk:
+            return counts
+        policies = {
+            p.number: p
+            for p in Policy.objects.select_related("customer", "product_version__product").filter(
+                number__in=[i.schedule.reference_id for i in chunk], status__in=COVERED_STATUSES
+            )
+        }
+        with transaction.atomic():
+            for inst in chunk:
+                policy = policies.get(inst.schedule.reference_id)
+                if policy is not None and send_due_reminder(policy, inst):
+                    counts["reminded"] += 1
+            if save_cursor is not None:
+                save_cursor(chunk[-1].pk)
+        counts["cursor"] = chunk[-1].pk
 
 
 # Statuses that end when the policy's term does (a lapsed one too: nothing is left to reinstate).

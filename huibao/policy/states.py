@@ -14,7 +14,8 @@ Policy (`POLICY_TRANSITIONS`; every move through `huibao.policy.lifecycle.transi
          │                    └──end reached──▶ expired                 └──end reached──▶ expired
          │
          ├── cooling-off cancellation (pending_start, in_force) ──▶ cancelled_cooling_off
-         ├── surrender (in_force, in_grace, lapsed: cash value, reinstated) ──▶ surrendered
+         ├── surrender (pending_start past its cooling-off — a policy starting months after
+         │   its sale —, in_force, in_grace, lapsed: cash value, reinstated) ──▶ surrendered
          └── termination (any open status: rescission, death claim…) ──▶ terminated
 
     expired, cancelled_cooling_off, surrendered and terminated are final. A policy covers the
@@ -50,7 +51,7 @@ class PolicyStatus(models.TextChoices):
 
 P = PolicyStatus
 POLICY_TRANSITIONS: dict[str, frozenset[str]] = {
-    P.PENDING_START: frozenset({P.IN_FORCE, P.CANCELLED_COOLING_OFF, P.TERMINATED}),
+    P.PENDING_START: frozenset({P.IN_FORCE, P.CANCELLED_COOLING_OFF, P.SURRENDERED, P.TERMINATED}),
     P.IN_FORCE: frozenset({P.IN_GRACE, P.EXPIRED, P.CANCELLED_COOLING_OFF, P.SURRENDERED, P.TERMINATED}),
     P.IN_GRACE: frozenset({P.IN_FORCE, P.LAPSED, P.SURRENDERED, P.TERMINATED, P.EXPIRED}),
     # surrendered from lapsed: the cash value is paid out
@@ -118,3 +119,106 @@ class Channel(models.TextChoices):
 class PartyRole(models.TextChoices):
     HOLDER = "holder", _("投保人")
     INSURED = "insured", _("被保险人")
+
+
+# --- endorsements (批改/保全) ------------------------------------------------------------------
+class EndorsementStatus(models.TextChoices):
+    """An endorsement's life::
+
+    requested ──code sent──▶ awaiting_confirmation ──code right──▶ [pending_approval ──staff──▶]
+        approved ──[premium to pay: awaiting_payment ──paid──▶] applied
+    pending_approval ──staff──▶ rejected; open ones ──customer──▶ withdrawn;
+    unconfirmed or unpaid after N days ──sweep──▶ expired
+    """
+
+    REQUESTED = "requested", _("待确认")
+    AWAITING_CONFIRMATION = "awaiting_confirmation", _("待短信确认")
+    PENDING_APPROVAL = "pending_approval", _("待审核")
+    APPROVED = "approved", _("审核通过")
+    AWAITING_PAYMENT = "awaiting_payment", _("待补缴保费")
+    APPLIED = "applied", _("已生效")
+    REJECTED = "rejected", _("未通过")
+    WITHDRAWN = "withdrawn", _("已撤销")
+    EXPIRED = "expired", _("已过期")
+
+
+E = EndorsementStatus
+ENDORSEMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    E.REQUESTED: frozenset({E.AWAITING_CONFIRMATION, E.WITHDRAWN, E.EXPIRED}),
+    E.AWAITING_CONFIRMATION: frozenset(
+        {E.AWAITING_CONFIRMATION, E.PENDING_APPROVAL, E.APPROVED, E.WITHDRAWN, E.EXPIRED}
+    ),
+    E.PENDING_APPROVAL: frozenset({E.APPROVED, E.REJECTED, E.WITHDRAWN}),
+    E.APPROVED: frozenset({E.AWAITING_PAYMENT, E.APPLIED}),
+    E.AWAITING_PAYMENT: frozenset({E.APPLIED, E.WITHDRAWN, E.EXPIRED}),
+    E.APPLIED: frozenset(),
+    E.REJECTED: frozenset(),
+    E.WITHDRAWN: frozenset(),
+    E.EXPIRED: frozenset(),
+}
+OPEN_ENDORSEMENT_STATUSES = frozenset(
+    {E.REQUESTED, E.AWAITING_CONFIRMATION, E.PENDING_APPROVAL, E.APPROVED, E.AWAITING_PAYMENT}
+)
+# Open ones the customer may still withdraw (not once approved and being applied).
+WITHDRAWABLE_STATUSES = frozenset(
+    {E.REQUESTED, E.AWAITING_CONFIRMATION, E.PENDING_APPROVAL, E.AWAITING_PAYMENT}
+)
+# --- cancellation (退保) -------------------------------------------------------------------------
+
+
+class CancellationKind(models.TextChoices):
+    COOLING_OFF = "cooling_off", _("犹豫期退保")
+    SURRENDER = "surrender", _("退保")
+
+
+class CancellationStatus(models.TextChoices):
+    """A cancellation request (`CANCELLATION_TRANSITIONS`)::
+
+    quoted ──code sent──▶ awaiting_confirmation ──code right──▶ confirmed ──▶ refunding ──▶ completed
+       └──────────┴──withdrawn by the customer          confirmed ──nothing to refund──▶ completed
+                            refunding ──provider refused──▶ refund_failed ──retry──▶ refunding
+    """
+
+    QUOTED = "quoted", _("已试算")
+    AWAITING_CONFIRMATION = "awaiting_confirmation", _("待确认")
+    CONFIRMED = "confirmed", _("已确认")
+    REFUNDING = "refunding", _("退款中")
+    COMPLETED = "completed", _("已完成")
+    REFUND_FAILED = "refund_failed", _("退款失败")
+    WITHDRAWN = "withdrawn", _("已撤回")
+
+
+C = CancellationStatus
+CANCELLATION_TRANSITIONS: dict[str, frozenset[str]] = {
+    C.QUOTED: frozenset({C.QUOTED, C.AWAITING_CONFIRMATION, C.WITHDRAWN}),
+    C.AWAITING_CONFIRMATION: frozenset({C.AWAITING_CONFIRMATION, C.CONFIRMED, C.WITHDRAWN}),
+    C.CONFIRMED: frozenset({C.REFUNDING, C.COMPLETED}),
+    C.REFUNDING: frozenset({C.COMPLETED, C.REFUND_FAILED}),
+    C.REFUND_FAILED: frozenset({C.REFUNDING}),
+    C.COMPLETED: frozenset(),
+    C.WITHDRAWN: frozenset(),
+}
+# Not yet confirmed: the customer may change the reason, ask for a new code or withdraw.
+CANCELLATION_PENDING_STATUSES = frozenset({C.QUOTED, C.AWAITING_CONFIRMATION})
+# Confirmed: the policy is cancelled, the refund is under way or done.
+CANCELLATION_CONFIRMED_STATUSES = frozenset({C.CONFIRMED, C.REFUNDING, C.REFUND_FAILED, C.COMPLETED})
+
+
+class CancellationReason(models.TextChoices):
+    """Why the customer cancels (a short list; `other` with the customer's own words)."""
+
+    NO_LONGER_NEEDED = "no_longer_needed", _("不再需要这份保障")
+    FOUND_BETTER = "found_better", _("找到更合适的产品")
+    TOO_EXPENSIVE = "too_expensive", _("保费负担较重")
+    MISUNDERSTOOD = "misunderstood", _("对保障内容理解有误")
+    FINANCIAL = "financial", _("资金周转需要")
+    OTHER = "other", _("其他原因")
+
+
+class RefundPartStatus(models.TextChoices):
+    PENDING = "pending", _("待退款")
+    SUCCEEDED = "succeeded", _("已退款")
+    FAILED = "failed", _("退款失败")
+
+
+CANCELLATION_REASON_TEXT_MAX = 200

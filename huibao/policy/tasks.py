@@ -27,6 +27,15 @@ def render_epolicy_task(policy_id: int) -> str | None:
 
 
 @task
+def render_endorsement_task(endorsement_id: int) -> str | None:
+    """Renders and signs the 批单 of an applied endorsement (idempotent)."""
+    from huibao.policy.endorsement_documents import render_endorsement
+
+    document = render_endorsement(endorsement_id)
+    return str(document.public_id) if document is not None else None
+
+
+@task
 def deliver_policy(delivery_id: int) -> str:
     """One attempt to send a policy to its insurer; schedules the next one where it can."""
     from huibao.policy import delivery
@@ -66,10 +75,49 @@ def update_policy_statuses() -> dict[str, int]:
     return services.update_policy_statuses()
 
 
+@task
+def refund_cancellation(cancellation_id: int) -> str:
+    """Refunds a confirmed cancellation (idempotent: parts refunded are not refunded again)."""
+    from huibao.policy import cancellation
+
+    return cancellation.refund(cancellation_id)
+
+
+@task
+def notify_insurer_of_cancellation(cancellation_id: int) -> bool:
+    """One attempt to tell the insurer of a cancellation; schedules the next one where it can."""
+    from huibao.policy import cancellation
+    from huibao.policy.models import Cancellation
+
+    done = cancellation.notify_insurer(cancellation_id)
+    if not done:
+        due = (
+            Cancellation.objects.filter(pk=cancellation_id)
+            .values_list("insurer_next_attempt_at", flat=True)
+            .first()
+        )
+        backend = task_backends[notify_insurer_of_cancellation.backend]
+        if due is not None and backend.supports_defer:
+            notify_insurer_of_cancellation.using(run_after=due).enqueue(cancellation_id)
+    return done
+
+
+@task
+def retry_due_insurer_notices() -> int:
+    """Sweep: cancellations the insurer has not taken yet and that are due again."""
+    from huibao.policy import cancellation
+
+    return cancellation.retry_due_insurer_notices()
+
+
 __all__ = [
     "deliver_policy",
+    "notify_insurer_of_cancellation",
     "recover_issuance",
+    "refund_cancellation",
+    "render_endorsement_task",
     "render_epolicy_task",
     "retry_due_deliveries",
+    "retry_due_insurer_notices",
     "update_policy_statuses",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import functools
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -164,22 +164,50 @@ def reprice_for_person(
     `candidates` or `origin` (in that order) already has the same inputs and premium, which is
     then returned. Raises `ValidationFailed` (fields `inputs.…`) when the person cannot be
     priced."""
-    inputs = dict(origin.inputs)
-    for key in ("age", "birth_date", "start_date"):
-        inputs.pop(key, None)
-    inputs["birth_date"] = person.birth_date.isoformat()
+    changes: dict[str, object] = {"birth_date": person.birth_date.isoformat()}
     if "sex" in origin.inputs or person.sex:
-        inputs["sex"] = person.sex
+        changes["sex"] = person.sex
     if person.occupation_class is not None:
-        inputs["occupation_class"] = person.occupation_class
+        changes["occupation_class"] = person.occupation_class
+    return reprice(
+        origin, changes=changes, drop=("age", "start_date"), candidates=candidates, user=user, channel=channel
+    )
+
+
+def reprice(
+    origin: Quote,
+    *,
+    changes: Mapping[str, object],
+    plan_code: str | None = None,
+    drop: Sequence[str] = (),
+    candidates: Sequence[Quote] = (),
+    user: Any = None,
+    channel: str = "servicing",
+) -> Quote:
+    """The one re-pricing path: `origin`'s product version (never the one on sale now) on its
+    recorded inputs less `drop`, with `changes`, for its plan or `plan_code` (another plan of
+    that version). Records the quote unless one of `candidates` or `origin` already has the
+    same plan, inputs and premium (returned instead). Raises `ValidationFailed` (fields
+    `inputs.…`, `plan_code`) when it cannot be priced."""
+    inputs = dict(origin.inputs)
+    for key in (*drop, *changes):
+        inputs.pop(key, None)
+    inputs.update(changes)
     product = get_rating_product(origin.product_version_id)
-    result = rules.price(product, _plan_code(product, origin), inputs)
+    code = plan_code or _plan_code(product, origin)
+    result = rules.price(product, code, inputs)
+    plan = product.plans_by_code[code]
+    plan_id = plan.plan_id or origin.plan_id
     for candidate in (*candidates, origin):
-        if candidate.premium == result.premium and candidate.inputs == result.inputs:
+        if (
+            candidate.plan_id == plan_id
+            and candidate.premium == result.premium
+            and candidate.inputs == result.inputs
+        ):
             return candidate
     quote = Quote(
         product_version_id=origin.product_version_id,
-        plan_id=origin.plan_id,
+        plan_id=plan_id,
         inputs=result.inputs,
         steps=result.steps_as_dicts(),
         premium=result.premium,

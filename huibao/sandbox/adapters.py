@@ -184,6 +184,12 @@ class SandboxInsurer:
         except insurer.SandboxUnavailable as exc:
             raise DeliveryFailed(str(exc), code=exc.code) from exc
 
+    def send_cancellation(self, payload: Mapping[str, Any]) -> str:
+        try:
+            return insurer.receive_cancellation(payload)
+        except insurer.SandboxUnavailable as exc:
+            raise DeliveryFailed(str(exc), code=exc.code) from exc
+
     def parse_ack(self, headers: Mapping[str, str], body: bytes) -> Ack:
         ack = notifications.parse_signed(
             insurer.CHANNEL.name, headers, body, build=_ack, invalid=InvalidAck, noun="acknowledgement"

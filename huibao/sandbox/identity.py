@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from huibao.core.fields import lookup_hash
@@ -94,12 +94,32 @@ def _registry_answer(name: str, id_number: str) -> rules.RegistryResult:
     forced = rules.registry_rule(sandbox_rules(), name, id_number)
     if forced is not None:
         return forced
-    citizen, created = SandboxCitizen.objects.get_or_create(
-        id_number_hash=lookup_hash(id_number, context=CITIZEN_HASH_CONTEXT), defaults={"name": name}
-    )
-    if created:
+    registered = _register_unless_known(lookup_hash(id_number, context=CITIZEN_HASH_CONTEXT), name)
+    if registered is None:
         return "match"
-    return "match" if rules.normalise_name(citizen.name) == rules.normalise_name(name) else "mismatch"
+    return "match" if rules.normalise_name(registered) == rules.normalise_name(name) else "mismatch"
+
+
+def _register_unless_known(id_number_hash: str, name: str) -> str | None:
+    """Registers `name` for the ID number unless it is known, in one statement (an insert that,
+    on a known number, answers the row already there: `ON CONFLICT … RETURNING`, PostgreSQL and
+    SQLite ≥ 3.35). None when it was registered now, else the name registered before."""
+    field = SandboxCitizen._meta.get_field("name")
+    sealed = field.get_db_prep_value(name, connection)
+    at = SandboxCitizen._meta.get_field("registered_at").get_db_prep_value(timezone.now(), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'INSERT INTO "identity_sandboxcitizen" ("id_number_hash", "name", "registered_at") '
+            "VALUES (%s, %s, %s) "
+            'ON CONFLICT ("id_number_hash") DO UPDATE SET "id_number_hash" = EXCLUDED."id_number_hash" '
+            'RETURNING "name"',
+            [id_number_hash, sealed, at],
+        )
+        row = cursor.fetchone()
+    # A sealed value carries its own random nonce: the row holds ours only if it was inserted now.
+    if row is None or row[0] == sealed:
+        return None
+    return str(field.from_db_value(row[0], None, connection))
 
 
 def registry_check(name: str, id_number: str) -> tuple[rules.RegistryResult, str]:

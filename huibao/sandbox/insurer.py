@@ -15,6 +15,7 @@ a list of insurer codes), and on demand (`force_failures(n)`: the next n calls f
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import secrets
 from collections.abc import Mapping
@@ -147,6 +148,28 @@ def receive_policy(payload: Mapping[str, Any], *, callback_url: str) -> str:
         record.save(force_insert=True)
         _schedule_ack(record)
     return ref
+
+
+def receive_cancellation(payload: Mapping[str, Any]) -> str:
+    """The insurer's intake of a cancellation (退保): the policy must be one it booked; answers a
+    reference derived from the cancellation (the same for the same cancellation sent again).
+    Fails like `receive_policy` (down, timeouts, forced failures)."""
+    insurer_code = str(payload.get("insurer_code", ""))
+    number = str(payload.get("policy_number", ""))
+    cancellation_id = str(payload.get("cancellation_id", ""))
+    if not insurer_code or not number or not cancellation_id:
+        raise SandboxUnavailable(
+            "payload without insurer_code, policy_number or cancellation_id", code="bad_request"
+        )
+    if is_down(insurer_code):
+        raise SandboxUnavailable(f"insurer {insurer_code} is down", code="insurer_down")
+    if _faults.take():
+        raise SandboxUnavailable("sandbox insurer timed out", code="timeout")
+    if not SandboxInsurerPolicy.objects.filter(insurer_code=insurer_code, policy_number=number).exists():
+        # Not booked yet (the issuance is still on its way): the platform tries again later.
+        raise SandboxUnavailable(f"policy {number} is not booked at {insurer_code}", code="unknown_policy")
+    digest = hashlib.sha256(f"{insurer_code}:{number}:{cancellation_id}".encode()).hexdigest()
+    return "SBC" + digest[:20].upper()
 
 
 def get_record(ref: str) -> SandboxInsurerPolicy:

@@ -90,6 +90,9 @@ class UnderwritingRequest:
     subject: Subject
     items: tuple[ItemToUnderwrite, ...]
     existing_death_benefit: Mapping[str, Decimal]
+    # False when the caller knows, under the subject's lock, that it has no open case: none is
+    # read to be withdrawn.
+    has_open_cases: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +206,8 @@ def underwrite(
         raise Conflict("投保单没有投保项目", code="no_items")
     # No savepoint: an error (an unanswered question) aborts the caller's transaction anyway.
     with transaction.atomic(savepoint=False):
-        withdraw_open_cases(subject, actor=actor, request=request)
+        if to_underwrite.has_open_cases:
+            withdraw_open_cases(subject, actor=actor, request=request)
         on = timezone.localdate()
         coverages = coverages_by_plan({item.plan_id: is_frozen(item.product_version) for item in items})
         running = dict(to_underwrite.existing_death_benefit)

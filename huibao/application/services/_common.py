@@ -8,7 +8,14 @@ from typing import Any
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from huibao.application.models import Application, ApplicationItem, ClauseConfirmation, DisclosureReading
+from huibao.application.models import (
+    Application,
+    ApplicationItem,
+    ClauseConfirmation,
+    DisclosureReading,
+    InsuredPerson,
+    Signature,
+)
 from huibao.application.retention import retention_until_for
 from huibao.application.selectors import (
     Target,
@@ -20,6 +27,8 @@ from huibao.application.states import OPEN_STATUSES, TRANSITIONS, ApplicationSta
 from huibao.catalog.models import ProductStatus, VersionStatus
 from huibao.core.errors import Conflict, FieldError, NotFound, PermissionDenied
 from huibao.core.states import check_transition
+from huibao.underwriting.models import UnderwritingCase
+from huibao.underwriting.states import CaseStatus
 
 
 def _locked_rows() -> Any:
@@ -40,12 +49,35 @@ def _locked_rows() -> Any:
 
 _LOCKED_ROWS: Any = None
 
+# What a step may ask the locked read to tell as well (`knowing`), each an index look-up in the
+# same statement, so that it does not read a table that has nothing for it: whether the
+# application has insured persons, signatures, open underwriting cases.
+KNOWABLE: dict[str, Any] = {
+    "has_persons": lambda: Exists(InsuredPerson.objects.filter(application=OuterRef("pk"))),
+    "has_signatures": lambda: Exists(Signature.objects.filter(application=OuterRef("pk"))),
+    "has_open_cases": lambda: Exists(
+        UnderwritingCase.objects.filter(item__application=OuterRef("pk"), status=CaseStatus.OPEN)
+    ),
+}
+_KNOWING_ROWS: dict[tuple[str, ...], Any] = {}
 
-def _locked(application: Application | Target, **annotations: Any) -> Application:
+
+def _locked_rows_knowing(knowing: tuple[str, ...]) -> Any:
+    """`_locked_rows()` with the `KNOWABLE` annotations named, built once per process each."""
+    rows = _KNOWING_ROWS.get(knowing)
+    if rows is None:
+        rows = _locked_rows().annotate(**{name: KNOWABLE[name]() for name in knowing})
+        _KNOWING_ROWS[knowing] = rows
+    return rows.all()
+
+
+def _locked(
+    application: Application | Target, *, knowing: tuple[str, ...] = (), **annotations: Any
+) -> Application:
     """The application read once, under its row lock; a `Target` that is not the caller's is
-    `NotFound` (before anything else is read or checked). `annotations` are computed by the
-    same statement."""
-    rows = _locked_rows()
+    `NotFound` (before anything else is read or checked). `knowing` (names of `KNOWABLE`) and
+    `annotations` are computed by the same statement."""
+    rows = _locked_rows_knowing(knowing) if knowing else _locked_rows()
     if annotations:
         rows = rows.annotate(**annotations)
     if isinstance(application, Target):
@@ -63,11 +95,13 @@ def _acting(
     open: bool = True,
     owner: bool = True,
     not_expired: bool = False,
+    knowing: tuple[str, ...] = (),
 ) -> Application:
     """The prelude of a step: the application read once under its lock (`_locked`: a stranger's
     404 comes first), then, in this order, still open (`open`), acted on by its own customer
-    (`owner`) and not past its time (`not_expired`). One statement, whatever is checked."""
-    app = _locked(application)
+    (`owner`) and not past its time (`not_expired`). One statement, whatever is checked, and
+    whatever it is `knowing` (`KNOWABLE`)."""
+    app = _locked(application, knowing=knowing)
     _require_acting(app, user, open=open, owner=owner, not_expired=not_expired)
     return app
 

@@ -62,7 +62,8 @@ def confirm(
     `expected_revision`: the data revision the customer was shown; if the data changed since
     (another tab, the agent), nothing is confirmed."""
     with transaction.atomic(), audit.batched():
-        app = _acting(application, user, open=False)
+        # Knowing whether it has open underwriting cases: none is read to be withdrawn otherwise.
+        app = _acting(application, user, open=False, knowing=("has_open_cases",))
         if app.status != ApplicationStatus.DRAFT:
             raise Conflict("投保信息已确认", code="already_confirmed")
         _require_not_expired(app)

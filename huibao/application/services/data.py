@@ -86,7 +86,7 @@ def save_data(
     whole application back to draft: confirmation, underwriting and signatures are void."""
     with transaction.atomic():
         # Open; the owner is checked below (the agent who started it may change it too).
-        app = _acting(application, actor, owner=False)
+        app = _acting(application, actor, owner=False, knowing=("has_persons",))
         is_agent = (
             actor is not None
             and app.started_by_id is not None
@@ -169,7 +169,9 @@ def _write_data(app: Application, values: dict[str, Any]) -> list[InsuredPerson]
     app.applicant_occupation = a["occupation"]
     app.subject = values["subject"]
     # The application row is locked: nobody else writes its insured persons meanwhile.
-    existing = {p.position: p for p in app.insured_persons.all()}
+    # (None to read when the locked read found none.)
+    no_persons = getattr(app, "has_persons", True) is False
+    existing = {} if no_persons else {p.position: p for p in app.insured_persons.all()}
     written: list[InsuredPerson] = []
     for position, p in enumerate(values["persons"], start=1):
         resident_i = p["resident"]

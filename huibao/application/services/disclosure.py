@@ -39,7 +39,12 @@ def open_document(
         app = _acting(application, user)
         doc = _document_of(app, document_id)
         # The application row is locked: no concurrent open of the same document can race here.
-        reading = DisclosureReading.objects.filter(application=app, content_sha256=doc_key(doc)).first()
+        # (None to read when the locked read found no reading at all.)
+        reading = (
+            None
+            if getattr(app, "has_readings", True) is False
+            else DisclosureReading.objects.filter(application=app, content_sha256=doc_key(doc)).first()
+        )
         if reading is not None:
             _share_document(reading, doc)
         else:
@@ -371,7 +376,10 @@ def confirm_clause_and_show_next(
         clauses = key_clauses(app)
         rows = _clause_rows(app)
         row = _confirm_clause(app, clauses, document_id, clause_code, rows=rows, user=user, request=request)
-        return row, _show_next_clause(app, clauses, rows=rows, read=set(), user=user, request=request)
+        # A clause is shown only once its document was read through, and neither row is ever
+        # removed: every document with a clause row is read, without asking for its reading.
+        read = {key for key, _code in rows}
+        return row, _show_next_clause(app, clauses, rows=rows, read=read, user=user, request=request)
 
 
 def finish_reading_and_show_next(

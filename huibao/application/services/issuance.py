@@ -69,6 +69,7 @@ def issuance_request(
     *,
     paid_at: datetime.datetime,
     payment_ref: str = "",
+    none_issued: bool = False,
 ) -> IssuanceRequest:
     """What the policies of `app` are issued from. `items` are its items in position order, read
     with their version (product, insurer), plan, quote and insured person."""
@@ -82,6 +83,7 @@ def issuance_request(
         to_issue.append(
             ItemToIssue(
                 item_id=item.pk,
+                quote_id=item.quote_id,
                 position=item.position,
                 product_version=version,
                 plan=item.plan,
@@ -130,6 +132,7 @@ def issuance_request(
         paid_at=paid_at,
         payment_ref=payment_ref,
         items=tuple(to_issue),
+        none_issued=none_issued,
     )
 
 
@@ -167,7 +170,13 @@ def issue_policies(
         )
         policies = policy_services.issue_policies(
             issuance_request(
-                app, items, paid_at=paid_at, payment_ref=str(getattr(payment, "merchant_ref", "") or "")
+                app,
+                items,
+                paid_at=paid_at,
+                payment_ref=str(getattr(payment, "merchant_ref", "") or ""),
+                # Under the caller's lock, moving from awaiting payment to issued in this
+                # transaction: no policy of it can exist yet.
+                none_issued=locked and app.status == ApplicationStatus.AWAITING_PAYMENT,
             ),
             now=now,
         )

@@ -33,7 +33,7 @@ def payment_ttl() -> datetime.timedelta:
 
 
 # Computed by the locked read: whether an item is paid in instalments (then its first is due).
-_IN_INSTALMENTS = {
+_IN_INSTALMENTS: dict[str, Any] = {
     "in_instalments": Exists(
         ApplicationItem.objects.filter(
             application=OuterRef("pk"), quote__inputs__payment_mode__in=sorted(INSTALMENT_MODES)

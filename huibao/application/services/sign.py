@@ -92,7 +92,7 @@ def sign(
     """Records one signature; when every required signature is there the application is signed
     and its application form PDF is made (a background task renders and PAdES-signs it)."""
     with transaction.atomic(), audit.batched():
-        app = _acting(application, user, open=False, not_expired=True)
+        app = _acting(application, user, open=False, not_expired=True, knowing=("has_signatures",))
         items = items_of(app)
         persons = insured_persons(app)
         progress = disclosure_progress(app, items=items)
@@ -133,7 +133,12 @@ def sign(
         )
         # The application row is locked: its signatures change only here (and when it goes back
         # to draft), so those read now, with the new one, are all of them at the end.
-        signatures = list(app.signatures.only("role", "insured", "signed_at"))
+        # (None to read when the locked read found none.)
+        signatures = (
+            []
+            if getattr(app, "has_signatures", True) is False
+            else list(app.signatures.only("role", "insured", "signed_at"))
+        )
         insured_id = insured.pk if insured is not None else None
         replaced = [s.pk for s in signatures if s.role == role and s.insured_id == insured_id]
         if replaced:  # signing again replaces the signer's signature

@@ -159,6 +159,8 @@ def underwrite_application(
                 subject=application,
                 items=tuple(_to_underwrite(item, item.insured) for item in items if item.insured),
                 existing_death_benefit=existing_death_benefit(hashes, exclude_application_id=application.pk),
+                # Known from the locked read (`has_open_cases`) when the caller asked for it.
+                has_open_cases=getattr(application, "has_open_cases", True) is not False,
             ),
             actor=actor,
             request=request,

@@ -47,19 +47,28 @@ def test_a_flows_cost_adds_its_answers_and_the_phase_keeps_medians_per_step():
     # given
     costs, flow = Costs(), FlowCost()
     answers = [
-        ("start", Timing(10.0, 4.0, 5, {}, cpu_ms=6.0)),
-        ("notify", Timing(30.0, 12.0, 22, {"policy_policynumbersequence": (9.0, 0.5)}, cpu_ms=15.0)),
+        ("start", Timing(10.0, 4.0, 5, {}, cpu_ms=6.0, process_cpu_ms=6.5)),
+        (
+            "notify",
+            Timing(
+                30.0, 12.0, 22, {"policy_policynumbersequence": (9.0, 0.5)}, cpu_ms=15.0, process_cpu_ms=16.0
+            ),
+        ),
         ("check", None),  # an answer without the header still counts as a request
     ]
     # when
     for step, timing in answers:
         flow.add(costs.step(step, timing))
-    costs.flows.append((flow.app_ms, flow.sql_ms, flow.statements, flow.requests, flow.cpu_ms))
+    costs.flows.append(
+        (flow.app_ms, flow.sql_ms, flow.statements, flow.requests, flow.cpu_ms, flow.process_cpu_ms)
+    )
     summary = costs.summary()
     # then
     assert (flow.app_ms, flow.cpu_ms, flow.statements, flow.requests) == (40.0, 21.0, 27, 3)
     assert summary["server_ms_per_flow"] == 40.0
     assert summary["server_cpu_ms_per_flow"] == 21.0
+    assert summary["server_process_cpu_ms_per_flow"] == 22.5
+    assert summary["steps"]["notify"]["process_cpu_ms"] == 16.0
     assert summary["statements_per_flow"] == 27
     assert summary["steps"]["notify"]["statements"] == 22
     assert summary["locks"]["policy_policynumbersequence"]["held_p50_ms"] == 9.0

@@ -37,6 +37,7 @@ def test_every_response_says_its_time_and_the_statements_it_sent(timed):
     assert timing.statements == len(queries.captured_queries) > 0
     assert timing.app_ms > timing.sql_ms > 0
     assert timing.cpu_ms > 0
+    assert timing.process_cpu_ms > 0
 
 
 @pytest.mark.django_db
@@ -63,6 +64,22 @@ def test_a_row_lock_is_reported_with_its_hold_time_until_commit():
     assert held > 0
     assert took >= 0
     assert timing.app_ms == 50.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_counter_taken_by_update_returning_is_a_row_lock_of_its_table():
+    # given: a sequence row's counter taken in one statement, then a plain update
+    meter = Meter()
+    taken = 'UPDATE "policy_policynumbersequence" SET "last" = "last" + %s WHERE "id" = %s RETURNING "last"'
+    # when
+    with transaction.atomic():
+        meter(lambda *args: None, taken, (1, 1), False, {"connection": connection})
+        meter(lambda *args: None, 'UPDATE "t" SET "n" = 1', (), False, {"connection": connection})
+    # then: the first is the sequence table's lock, held until the commit; the second none
+    timing = parse_header(meter.header(0.01))
+    assert timing is not None
+    assert list(timing.locks) == ["policy_policynumbersequence"]
+    assert timing.locks["policy_policynumbersequence"][0] > 0
 
 
 @pytest.mark.django_db(transaction=True)
@@ -99,7 +116,7 @@ def test_a_lock_taken_in_a_savepoint_rolled_back_is_not_reported_as_released_by_
 def test_the_header_reads_back_as_written():
     # given
     header = (
-        'app;dur=12.345, cpu;dur=9.5, sql;dur=3.210;desc="9", '
+        'app;dur=12.345, cpu;dur=9.5, pcpu;dur=9.750, sql;dur=3.210;desc="9", '
         'lock.policy_policynumbersequence;dur=4.100;desc="0.200"'
     )
     # when
@@ -111,6 +128,7 @@ def test_the_header_reads_back_as_written():
         statements=9,
         locks={"policy_policynumbersequence": (4.1, 0.2)},
         cpu_ms=9.5,
+        process_cpu_ms=9.75,
     )
     assert parse_header("cache;desc=hit, db;dur=53") is None
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import connection
 from django.test import RequestFactory, override_settings
+from django.test.utils import CaptureQueriesContext
 
 from huibao.account.models import User
 from huibao.core.errors import ValidationFailed
@@ -38,6 +40,18 @@ def test_first_sight_registers_and_matches_then_the_same_person_matches_again() 
     assert first.id_number == f.ID_NUMBER and first.id_number_hash and first.name == "张三"
     assert first.attempts == 1 and first.provider == "sandbox" and first.provider_ref.startswith("SBXID")
     assert second.name == "张三"  # whitespace typed inside the name is not part of it
+
+
+def test_the_registry_is_asked_in_one_statement_known_or_not() -> None:
+    # when the registry is asked about a number it does not know, then about it again
+    for name in (f.NAME, "李四"):
+        with CaptureQueriesContext(connection) as captured:
+            result, _ref = sandbox.registry_check(name, f.ID_NUMBER)
+        # then each time one statement answers (registering it the first time)
+        registry = [q for q in captured.captured_queries if "identity_sandboxcitizen" in q["sql"]]
+        assert len(registry) == 1, registry
+        assert result == ("match" if name == f.NAME else "mismatch")
+    assert SandboxCitizen.objects.get().name == f.NAME  # the first name stays registered
 
 
 def test_registered_id_with_another_name_is_a_mismatch() -> None:

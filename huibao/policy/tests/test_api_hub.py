@@ -54,12 +54,13 @@ def test_history_with_the_policy_as_of_a_day(client, policy, owner) -> None:
         "status_label": "待生效",
         "existed": True,
         "covered": False,
+        "data_version": 1,  # as issued
     }
     later = (timezone.localtime(started).date() + datetime.timedelta(days=1)).isoformat()
     after = client.get(f"/api/v1/policies/{policy.public_id}/history?on={later}").json()["as_of"]
     assert after["status"] == "in_force" and after["covered"] is True
     long_ago = client.get(f"/api/v1/policies/{policy.public_id}/history?on=2000-01-01").json()["as_of"]
-    assert long_ago["existed"] is False and long_ago["status"] is None
+    assert long_ago["existed"] is False and long_ago["status"] is None and long_ago["data_version"] is None
 
 
 def test_a_bad_date_names_the_field(client, policy, owner) -> None:

@@ -4,7 +4,10 @@ app's own actions, and the "我能做什么" section of the policy pages."""
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
+from huibao.billing import rules as billing_rules
+from huibao.billing.models import PremiumSchedule
 from huibao.policy import actions, hub
 from huibao.policy.lifecycle import lock_policy, transition
 from huibao.policy.states import PolicyStatus
@@ -138,6 +141,25 @@ def test_in_grace_the_status_says_by_when_to_pay(monthly, owner) -> None:
 
     ends = second.due_on + datetime.timedelta(days=schedule.grace_days)
     assert ends.strftime("%Y-%m-%d") in hub.status_meaning(fresh)
+    # and paying is the first, urgent action (the premiums record gives way to it)
+    found = actions.actions_for(fresh, monthly.customer)
+    assert found[0].key == "pay_now" and found[0].urgent
+    assert found[0].url == f"/policy/mine/{monthly.public_id}/premiums/"
+    assert "premiums" not in [a.key for a in found]
+
+
+def test_my_policies_puts_pay_now_first_for_a_policy_in_grace(client, monthly, owner) -> None:
+    schedule = hub.schedule_of(monthly)
+    schedule.instalments.filter(number=2).update(status="overdue")
+    with_lock = lock_policy(monthly.pk)
+    transition(with_lock, PolicyStatus.IN_FORCE, reason="start", actor="test")
+    transition(with_lock, PolicyStatus.IN_GRACE, reason="instalment_overdue", actor="test")
+    client.force_login(owner)
+    html = client.get("/policy/mine/").content.decode()
+    top = html[html.index('data-testid="top-action"') - 200 : html.index('data-testid="top-action"') + 80]
+    assert 'data-action="pay_now"' in top and "续期缴费" in html
+    detail = client.get(f"/policy/mine/{monthly.public_id}/").content.decode()
+    assert 'hub-action hub-action--urgent" href="/policy/mine/' in detail
 
 
 def test_elder_mode_renders_the_hub(client, policy, owner) -> None:
@@ -163,3 +185,36 @@ def test_another_customers_policy_is_not_found(client, policy) -> None:
     client.force_login(f.customer())
     assert client.get(f"/policy/mine/{policy.public_id}/").status_code == 404
     assert client.get(f"/policy/mine/{policy.public_id}/history/").status_code == 404
+
+
+def test_lapsed_says_until_when_it_may_be_reinstated(monthly) -> None:
+    import datetime
+
+    schedule = hub.schedule_of(monthly)
+    lapsed_on = timezone.localdate() - datetime.timedelta(days=10)
+    PremiumSchedule.objects.filter(pk=schedule.pk).update(status="lapsed", lapsed_on=lapsed_on)
+    with_lock = lock_policy(monthly.pk)
+    transition(with_lock, PolicyStatus.IN_FORCE, reason="start", actor="test")
+    transition(with_lock, PolicyStatus.IN_GRACE, reason="instalment_overdue", actor="test")
+    transition(with_lock, PolicyStatus.LAPSED, reason="grace_over", actor="test")
+    fresh = lock_policy(monthly.pk)
+    until = billing_rules.reinstatement_until(lapsed_on)
+    assert f"{until:%Y-%m-%d}前补缴所欠保费可申请复效" in hub.status_meaning(fresh)
+    found = actions.actions_for(fresh, monthly.customer)
+    assert (
+        found[0].key == "reinstate"
+        and found[0].url == f"/policy/mine/{monthly.public_id}/premiums/reinstate/"
+    )
+    assert found[0].api_url == f"/api/v1/policies/{monthly.public_id}/reinstatement"
+
+
+def test_elder_mode_renders_the_history_and_authorisation_pages(client, monthly, owner) -> None:
+    client.force_login(owner)
+    client.cookies["elder_mode"] = "1"
+    for path in ("history/", "history/?on=2026-01-01", "mandate/"):
+        response = client.get(f"/policy/mine/{monthly.public_id}/{path}")
+        html = response.content.decode()
+        assert response.status_code == 200 and 'class="elder"' in html, path
+    # the answer for a day is content, not `.secondary` (which elder mode hides)
+    html = client.get(f"/policy/mine/{monthly.public_id}/history/?on=2026-01-01").content.decode()
+    assert 'data-testid="as-of"' in html and "保单尚未签发" in html

@@ -201,6 +201,25 @@ def test_numbers_continue_per_insurer_and_year() -> None:
     assert numbers == [f"ZHONGA{year}{n:08d}" for n in (1, 2, 3)]
 
 
+def test_two_items_of_one_insurer_take_their_numbers_in_one_statement() -> None:
+    # given: a bundle of two products of one insurer, after one policy of that insurer this year
+    first = f.product_version(insurer_code="zhongan")
+    second = f.product_version(insurer_code="zhongan", name="百万医疗")
+    f.issue(f.application([(first, f.Person(), 500_000, "100.00", {})]))
+    app = f.application(
+        [(first, f.Person(), 500_000, "100.00", {}), (second, f.Person(), 500_000, "200.00", {})]
+    )
+    # when
+    with CaptureQueriesContext(connection) as captured:
+        policies = f.issue(app)
+    # then: the next two numbers, in item order, from one UPDATE of the sequence row (no read)
+    year = timezone.localdate().year
+    assert [p.number for p in policies] == [f"ZHONGA{year}{n:08d}" for n in (2, 3)]
+    sequence = [q["sql"] for q in captured.captured_queries if "policy_policynumbersequence" in q["sql"]]
+    assert len(sequence) == 1 and sequence[0].lstrip().startswith("UPDATE"), sequence
+    assert PolicyNumberSequence.objects.get(insurer=first.product.insurer).last == 3
+
+
 def test_insurers_with_the_same_code_start_get_distinct_prefixes() -> None:
     a = f.product_version(insurer_code="pingan-life")
     b = f.product_version(insurer_code="pingan-health")

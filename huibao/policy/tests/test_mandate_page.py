@@ -118,3 +118,13 @@ def test_only_the_owner_reaches_it(client, monthly) -> None:
 def test_a_single_premium_policy_has_no_authorisation_page(client, owner) -> None:
     client.force_login(owner)
     assert client.get(_url(f.simple_issued(owner))).status_code == 404
+
+
+def test_signing_and_revoking_show_in_the_policy_history(client, monthly, owner) -> None:
+    client.force_login(owner)
+    _sign(client, monthly)
+    client.post(_url(monthly), {"action": "revoke", "confirm": "on"})
+    html = client.get(f"/policy/mine/{monthly.public_id}/history/").content.decode()
+    assert html.index("签署代扣授权") < html.index("解约代扣授权")
+    body = client.get(f"/api/v1/policies/{monthly.public_id}/history").json()
+    assert [e["title"] for e in body["timeline"] if e["kind"] == "audit"] == ["签署代扣授权", "解约代扣授权"]

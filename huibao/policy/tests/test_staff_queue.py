@@ -174,3 +174,8 @@ def test_a_feature_adds_its_own_section(operator) -> None:
         queue.unregister_queue_section("t_approvals")
     assert 'data-section="t_approvals"' in html and "待审批的批改" in html
     assert "E1" in html and "E2" in html
+
+
+def test_the_back_office_links_to_the_queue(operator) -> None:
+    html = operator.get("/admin/").content.decode()
+    assert f'href="{URL}"' in html and "保全服务工作台" in html

@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from huibao.policy.rules import NPS_COMMENT_MAX, NPS_MAX, NPS_MIN
+from huibao.policy.states import CANCELLATION_REASON_TEXT_MAX, CancellationReason
 
 
 class LookupForm(forms.Form):
@@ -46,6 +47,39 @@ class NpsForm(forms.Form):
         max_length=NPS_COMMENT_MAX,
         widget=forms.Textarea(attrs={"rows": 4, "maxlength": NPS_COMMENT_MAX}),
         error_messages={"max_length": _("评价内容最多500字")},
+    )
+
+
+class CancellationForm(forms.Form):
+    reason = forms.ChoiceField(
+        label=_("退保原因"),
+        choices=CancellationReason.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("请选择退保原因"), "invalid_choice": _("请选择退保原因")},
+    )
+    reason_text = forms.CharField(
+        label=_("原因说明（选填，选择“其他原因”时必填）"),
+        required=False,
+        max_length=CANCELLATION_REASON_TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": CANCELLATION_REASON_TEXT_MAX}),
+        error_messages={"max_length": _("原因说明最多200字")},
+    )
+
+
+class CodeForm(forms.Form):
+    code = forms.RegexField(
+        label=_("短信验证码"),
+        regex=r"^\d{6}$",
+        max_length=6,
+        error_messages={"required": _("请填写短信验证码"), "invalid": _("请填写短信中的6位数字验证码")},
+        widget=forms.TextInput(
+            attrs={
+                "inputmode": "numeric",
+                "autocomplete": "one-time-code",
+                "maxlength": 6,
+                "pattern": r"\d{6}",
+            }
+        ),
     )
 
 

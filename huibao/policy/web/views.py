@@ -20,10 +20,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from huibao.billing import selectors as billing_selectors
 from huibao.core import audit
 from huibao.core.errors import DomainError, NotFound, ValidationFailed
-from huibao.policy import delivery, documents, hub, mandates, presenters, selectors, services
+from huibao.policy import delivery, documents, hub, mandates, premiums, presenters, selectors, services
 from huibao.policy.actions import actions_for, most_relevant
 from huibao.policy.connector import ACK
 from huibao.policy.limits import UPLOAD_LIMIT, VERIFY_LIMIT, over_limit
+from huibao.policy.states import LIVE_POLICY_STATUSES
 from huibao.policy.web.forms import LookupForm, MandateForm, NpsForm, RevokeMandateForm, UploadForm
 
 # --- public verification -------------------------------------------------------------------------
@@ -110,6 +111,9 @@ def mine(request: HttpRequest) -> HttpResponse:
     schedules = billing_selectors.schedules_for("policy", [p["number"] for p in policies])
     for p in policies:
         p["billing"] = schedules.get(p["number"])
+        # 退保 is always one tap away in "my policies" (unless it is the top action already).
+        action = p["action"]
+        p["cancel_entry"] = p["status"] in LIVE_POLICY_STATUSES and (action is None or action.key != "cancel")
     return render(request, "policy/pages/mine.html", {"policies": policies})
 
 
@@ -217,6 +221,75 @@ def epolicy_pdf(request: HttpRequest, public_id: Any) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{document.filename}"'
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+# --- premiums, reinstatement, history ----------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def premiums_page(request: HttpRequest, public_id: Any) -> HttpResponse:
+    """The schedule of a policy paid in instalments: what is paid and due, and paying the next
+    instalment now at the provider's page (the notification settles it)."""
+    policy = _own(request, public_id)
+    errors: list[str] = []
+    status = 200
+    if request.method == "POST":
+        raw = request.POST.get("instalment", "")
+        if not raw.isdigit():
+            errors, status = ["请选择要缴纳的期数"], 422
+        else:
+            try:
+                payment = premiums.pay_instalment(policy, int(raw), user=request.user, request=request)
+            except DomainError as exc:
+                errors, status = [exc.message], exc.http_status
+            else:
+                return HttpResponseRedirect(payment.checkout_url)
+        policy = _own(request, public_id)
+    context = {"policy": presenters.card(policy), "premiums": premiums.premiums_of(policy), "errors": errors}
+    return render(request, "policy/pages/premiums.html", context, status=status)
+
+
+def _answers(request: HttpRequest, questions: Any) -> dict[str, bool]:
+    """The yes/no answers posted as `q_<code>` (anything else is left out: unanswered)."""
+    answers: dict[str, bool] = {}
+    for q in questions:
+        value = request.POST.get(f"q_{q.code}", "")
+        if value in ("yes", "no"):
+            answers[q.code] = value == "yes"
+    return answers
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def reinstate(request: HttpRequest, public_id: Any) -> HttpResponse:
+    """Reinstating a lapsed policy (复效): the premiums owed line by line, the health questions
+    again, then the payment at the provider's page."""
+    policy = _own(request, public_id)
+    errors: list[str] = []
+    field_errors: dict[str, str] = {}
+    answers: dict[str, bool] = {}
+    status = 200
+    offer = premiums.reinstatement_offer(policy)
+    if request.method == "POST":
+        answers = _answers(request, offer.health_questions)
+        try:
+            _, payment = premiums.request_reinstatement(policy, answers, user=request.user, request=request)
+        except DomainError as exc:
+            status = exc.http_status
+            for e in exc.errors:
+                field_errors[e.field.removeprefix("health_answers.")] = e.message
+            errors = [exc.message] if exc.code != "validation_failed" else ["请回答全部健康告知问题"]
+        else:
+            return HttpResponseRedirect(payment.checkout_url)
+    context = {
+        "policy": presenters.card(policy),
+        "offer": offer,
+        "answers": answers,
+        "errors": errors,
+        "field_errors": field_errors,
+    }
+    return render(request, "policy/pages/reinstate.html", context, status=status)
 
 
 # --- NPS ------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ DEFAULT_SWEEPS = (
     "huibao.application.tasks.expire_applications",
     "huibao.policy.tasks.recover_issuance",
     "huibao.policy.tasks.retry_due_deliveries",
+    "huibao.policy.tasks.retry_due_insurer_notices",
     # The sandboxes' signed notifications that are due again (payment, face, insurer).
     "huibao.sandbox.tasks.resend_due_notifications",
     "huibao.policy.tasks.update_policy_statuses",
