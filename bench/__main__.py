@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import daily, issue, pdf, quote, sealer, search
+from bench import daily, issue, pdf, quote, renewal, sealer, search
 
 Bench = Callable[[argparse.Namespace], dict[str, Any]]
 
@@ -24,6 +24,10 @@ REGISTRY: dict[str, tuple[Bench, str]] = {
     "daily": (
         daily.run,
         "jobs: the whole daily run for one date over 1,000,000 generated in-force policies (two sizes)",
+    ),
+    "renewal": (
+        renewal.run,
+        "renewal: offers for 100,000 policies expiring together (each re-rated) of 1,000,000 (two sizes)",
     ),
     "pdf": (pdf.run, "esign: signed application forms and e-policies per second (render + PAdES sign)"),
 }

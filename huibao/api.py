@@ -132,6 +132,7 @@ def register_routers() -> None:
     from huibao.policy.cancel_api import router as cancellation_router
     from huibao.policy.endorsement_api import router as endorsement_router
     from huibao.rating.api import router as rating_router
+    from huibao.renewal.api import router as renewal_router
 
     api.add_router("/v1/", auth_router)
     api.add_router("/v1/", catalog_router)
@@ -142,6 +143,7 @@ def register_routers() -> None:
     api.add_router("/v1/", endorsement_router)
     api.add_router("/v1/", cancellation_router)
     api.add_router("/v1/", notification_router)
+    api.add_router("/v1/", renewal_router)
 
 
 register_routers()

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "huibao.application",
     "huibao.underwriting",
     "huibao.policy",
+    "huibao.renewal",
     "huibao.esign",
     "huibao.benchmark",
     # Only so that /api/docs serves Swagger UI from our static files, not from a CDN.

@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("huibao.sandbox.urls")),  # the sandboxes' hosted pages (development parts)
     path("identity/", include("huibao.identity.urls")),
     path("policy/", include("huibao.policy.urls")),
+    path("renewal/", include("huibao.renewal.urls")),
     path("apply/", include("huibao.application.web.urls")),
     path("", include("huibao.catalog.web.urls")),
 ]

@@ -102,7 +102,9 @@ def epolicy_sections(policy: Policy, data: dict[str, Any] | None = None) -> list
                 ),
                 ("基本保险金额", _money(s.get("sum_insured"))),
                 (premium_label, _money(premium.get("first_instalment") or premium["premium"])),
-                ("投保单号", s["application_number"]),
+                ("续保自保单", s["renewed_from"])
+                if s.get("renewed_from")
+                else ("投保单号", s["application_number"]),
             ),
         ),
         Section(

@@ -80,7 +80,7 @@ class ItemToIssue:
     product's rules, for the payment time (aware); `term` the code of the term option the quote
     chose (None: the version's first)."""
 
-    item_id: int
+    item_id: int | None
     position: int
     product_version: ProductVersion
     plan: Plan
@@ -102,14 +102,14 @@ class ItemToIssue:
 
 @dataclass(frozen=True, slots=True)
 class IssuanceRequest:
-    """Everything the policies of one paid application are issued from.
+    """Everything the policies of one paid application (or one renewal) are issued from.
 
     The caller holds the row lock of the application (`application_id`) in the current
     transaction, so two issuances of it run one after the other; items that already have a
     policy are skipped."""
 
-    application_id: int
-    application_public_id: uuid.UUID
+    application_id: int | None
+    application_public_id: uuid.UUID | None
     application_number: str
     channel: str
     customer_id: int | None
@@ -120,6 +120,8 @@ class IssuanceRequest:
     # first instalment of a policy paid in instalments as paid by it).
     paid_at: datetime.datetime | None = None
     payment_ref: str = ""
+    # A renewal (续保) is issued from the policy it renews (its number), with no application.
+    renewed_from_number: str = ""
     # The caller knows the application has no policy yet (it moves to issued in this transaction,
     # under its lock): the policies so far are not read. The one-to-one `Policy.item` still
     # refuses a second policy of an item, should the caller be wrong.

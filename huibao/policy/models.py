@@ -68,11 +68,16 @@ class Policy(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     number = models.CharField(max_length=40, unique=True)
     insurer = models.ForeignKey("catalog.Insurer", on_delete=models.PROTECT, related_name="policies")
+    # The application and item it was issued from; none for a renewal (issued from the policy it
+    # renews, `renewed_from`: one renewal per policy, the one-to-one guards a second).
     application = models.ForeignKey(
-        "application.Application", on_delete=models.PROTECT, related_name="policies"
+        "application.Application", on_delete=models.PROTECT, null=True, blank=True, related_name="policies"
     )
     item = models.OneToOneField(
-        "application.ApplicationItem", on_delete=models.PROTECT, related_name="policy"
+        "application.ApplicationItem", on_delete=models.PROTECT, null=True, blank=True, related_name="policy"
+    )
+    renewed_from = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="renewal"
     )
     product_version = models.ForeignKey("catalog.ProductVersion", on_delete=models.PROTECT, related_name="+")
     plan = models.ForeignKey("catalog.Plan", on_delete=models.PROTECT, related_name="+")
@@ -119,7 +124,11 @@ class Policy(models.Model):
         ordering = ["-issued_at", "-id"]
         verbose_name = _("保单")
         verbose_name_plural = _("保单")
-        indexes = [models.Index(fields=["insured_id_hash", "status"])]
+        indexes = [
+            models.Index(fields=["insured_id_hash", "status"]),
+            # Daily work by expiry date (renewal offers, expiries) reads a day's policies.
+            models.Index(fields=["expires_at"], name="policy_expires_at"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=PolicyStatus.values), name="policy_status_valid"),
             models.CheckConstraint(condition=Q(premium__gte=0), name="policy_premium_not_negative"),

@@ -165,6 +165,7 @@ def build_schedule(
         "version": SCHEDULE_VERSION,
         "number": number,
         "application_number": request.application_number,
+        "renewed_from": request.renewed_from_number,
         "issued_at": _iso(issued_at),
         "effective_at": _iso(effective_at),
         "expires_at": _iso(expires_at),

@@ -211,6 +211,7 @@ def _issue_item(
     *,
     numbers: NumberBlock,
     now: datetime.datetime,
+    renewed_from: Policy | None = None,
 ) -> tuple[Policy, InsurerDelivery]:
     version = item.product_version
     insurer = version.product.insurer
@@ -246,6 +247,7 @@ def _issue_item(
         application_number=request.application_number,
         application_public_id=request.application_public_id,
         item_id=item.item_id,
+        renewed_from=renewed_from,
         product_version=version,
         plan=item.plan,
         quote_id=item.quote_id,
@@ -280,6 +282,7 @@ def _issue_item(
             "number": number,
             "public_id": policy.public_id,
             "application": request.application_number,
+            "renewed_from": request.renewed_from_number,
             "item": item.position,
             "insurer": insurer.code,
             "product": version.product.code,
@@ -461,6 +464,8 @@ def issue_policies(request: IssuanceRequest, *, now: datetime.datetime | None = 
 
 
 def _issue_policies(request: IssuanceRequest, now: datetime.datetime) -> list[Policy]:
+    if request.application_id is None:
+        raise ValueError("issue_policies(): an application's request (a renewal: issue_renewal)")
     positions = {item.item_id: item.position for item in request.items}
     # The application's policies so far (each of one of its items): one read for the items
     # already done and for the answer — none when the caller knows there is none.
@@ -494,6 +499,35 @@ def _issue_policies(request: IssuanceRequest, now: datetime.datetime) -> list[Po
             PolicyBeneficiary.objects.bulk_create(beneficiaries)
     policies.sort(key=lambda p: (positions.get(p.item_id, 0), p.pk))
     return policies
+
+
+def issue_renewal(
+    request: IssuanceRequest, *, renewed_from: Policy, now: datetime.datetime | None = None
+) -> Policy:
+    """Issues the renewal (续保) of `renewed_from` for its next term from `request` (one item, no
+    application): a new number, the parties and beneficiaries of the request (the expiring
+    policy's, copied by the caller), its own schedule, history, insurer delivery and e-policy,
+    as `issue_policies` issues. The caller holds the row lock of `renewed_from` in its
+    transaction; a policy renewed already returns its renewal (the one-to-one
+    `Policy.renewed_from` is the last guard)."""
+    now = now or timezone.now()
+    if len(request.items) != 1 or request.application_id is not None:
+        raise ValueError("issue_renewal(): one item and no application")
+    with transaction.atomic(savepoint=False):
+        existing = Policy.objects.filter(renewed_from=renewed_from).first()
+        if existing is not None:
+            return existing
+        item = request.items[0]
+        insurer = item.product_version.product.insurer
+        numbers = _take_numbers(insurer, timezone.localtime(now).year, 1)
+        policy, delivery = _issue_item(request, item, numbers=numbers, now=now, renewed_from=renewed_from)
+        PolicyParty.objects.bulk_create(_parties(policy, request, item))
+        beneficiaries = _beneficiaries(policy, request, item)
+        if beneficiaries:
+            PolicyBeneficiary.objects.bulk_create(beneficiaries)
+        lifecycle.issued_change(policy, at=now).save(force_insert=True)
+        _enqueue_after_commit([(policy.pk, delivery.pk)])
+    return policy
 
 
 # --- recovery ----------------------------------------------------------------------------------
@@ -803,6 +837,8 @@ def record_nps(
         # The first item's policy (the product rated), locked: two ratings of one application
         # are taken one after the other (the one-to-one on the application is the last guard).
         first = min(policies, key=lambda p: (p.issued_at, p.pk))
+        if first.application_id is None:  # rated_policies answers an application's policies only
+            raise NotFound("投保单不存在", code="application_not_found")
         Policy.objects.select_for_update().filter(pk=first.pk).values_list("pk", flat=True).first()
         if NpsResponse.objects.filter(application_id=first.application_id).exists():
             raise Conflict("您已评价过本次投保，感谢您的反馈", code="already_rated")
