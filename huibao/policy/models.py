@@ -128,6 +128,10 @@ class Policy(models.Model):
             models.Index(fields=["insured_id_hash", "status"]),
             # Daily work by expiry date (renewal offers, expiries) reads a day's policies.
             models.Index(fields=["expires_at"], name="policy_expires_at"),
+            # The daily status sweep's candidates: pending policies whose start has come, and
+            # open ones whose end has (a few thousand a day among millions).
+            models.Index(fields=["status", "effective_at"], name="policy_status_effective"),
+            models.Index(fields=["status", "expires_at"], name="policy_status_expires"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=PolicyStatus.values), name="policy_status_valid"),

@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('billing', '0001_initial'),
         ('catalog', '0003_productversion_servicing'),
-        ('policy', '0007_renewal'),
+        ('policy', '0008_renewal'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
         ('application', '0002_applicant_email_encrypted'),
         ('catalog', '0003_productversion_servicing'),
         ('esign', '0001_initial'),
-        ('policy', '0004_lifecycle'),
+        ('policy', '0007_merge_endorsement_cancellation'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
