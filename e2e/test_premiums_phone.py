@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import Page, expect
@@ -66,7 +67,8 @@ def monthly_policy_in(owner: Any, status: str) -> Any:
         PolicyStatus.LAPSED: [PolicyStatus.IN_FORCE, PolicyStatus.IN_GRACE, PolicyStatus.LAPSED],
     }[status]
     for target in moves:
-        lifecycle.transition(lifecycle.lock_policy(policy.pk), target, reason="test", actor="test")
+        with transaction.atomic():  # the lock is held by the caller's transaction
+            lifecycle.transition(lifecycle.lock_policy(policy.pk), target, reason="test", actor="test")
     if status == PolicyStatus.LAPSED:
         PremiumSchedule.objects.filter(pk=schedule.pk).update(status="lapsed", lapsed_on=today)
     return policy
