@@ -1,7 +1,7 @@
 """`python -m bench daily`: the whole daily run (every registered job) for one business date over
 N generated in-force policies, its time and peak memory, at two sizes.
 
-A fresh database (PostgreSQL `huibao_bench_daily`, or var/bench/daily.sqlite3) is migrated, then
+A fresh database (PostgreSQL `huibao_bench_daily`, or var/bench/huibao_bench_daily.sqlite3) is migrated, then
 `bench.policies` generates the first size for date D (a few thousand policies expiring on D, some
 starting on D, a tenth paying monthly — their instalments due on D charged, a few overdue or
 lapsing) and a fresh process runs the daily run for D; then it generates up to the second size
@@ -17,7 +17,6 @@ import argparse
 import datetime
 import json
 import os
-import subprocess
 import sys
 import time
 from typing import Any
@@ -28,38 +27,9 @@ FULL_SIZES = (250_000, 1_000_000)
 QUICK_SIZES = (20_000, 50_000)
 
 
-def _database(db: str) -> str:
-    if db == "sqlite":
-        harness.VAR.mkdir(parents=True, exist_ok=True)
-        path = harness.VAR / "daily.sqlite3"
-        path.unlink(missing_ok=True)
-        return f"sqlite:///{path}"
-    import psycopg
-    from psycopg import sql
-
-    name = "huibao_bench_daily"
-    with psycopg.connect(harness.PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return f"postgres://postgres@127.0.0.1:5432/{name}"
-
-
-def _child(url: str, *args: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [harness.PYTHON, "-m", "bench.daily", *args],
-        env=harness.child_env(url),
-        cwd=harness.ROOT,
-        check=True,
-        text=True,
-        stdout=subprocess.PIPE,
-    )
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
-    url = _database(args.db)
+    url = harness.fresh_database(args.db, "huibao_bench_daily")
     harness.log(f"migrating a fresh {args.db} database")
     harness.manage(url, "migrate", "--noinput", "-v", "0")
     today = datetime.date.today()
@@ -69,10 +39,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for n, size in enumerate(sizes):
         day = first_day + datetime.timedelta(days=n)
         harness.log(f"generating {size - have:,} policies (to {size:,}) for {day}")
-        gen = _child(url, "generate", "--count", str(size - have), "--date", day.isoformat())
+        gen = harness.child_result(
+            "bench.daily", url, "generate", "--count", str(size - have), "--date", day.isoformat()
+        )
         have = size
         harness.log(f"generated in {gen['seconds']:.0f}s; the daily run for {day}")
-        measured = _child(url, "measure", "--date", day.isoformat())
+        measured = harness.child_result("bench.daily", url, "measure", "--date", day.isoformat())
         measured.update(policies=size, generate_seconds=round(gen["seconds"], 1), generated_rows=gen["rows"])
         harness.log(
             f"{size:,} policies: {measured['seconds']:.1f}s, peak +{measured['peak_mb_over_base']:.0f} MB"

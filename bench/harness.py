@@ -63,6 +63,38 @@ def _ensure_postgres_database() -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(PG_BENCH_DB)))
 
 
+def fresh_database(db: str, name: str) -> str:
+    """The URL of an empty database `name` made for one bench run: var/bench/NAME.sqlite3 removed,
+    or the PostgreSQL database dropped (connections forced off) and created again."""
+    if db == "sqlite":
+        VAR.mkdir(parents=True, exist_ok=True)
+        path = VAR / f"{name}.sqlite3"
+        path.unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return f"postgres://postgres@127.0.0.1:5432/{name}"
+
+
+def child_result(module: str, db_url: str, *args: str) -> dict[str, Any]:
+    """Runs `python -m MODULE ARGS` against `db_url` in a fresh process; its last line of output,
+    one JSON object, is the result."""
+    out = subprocess.run(
+        [PYTHON, "-m", module, *args],
+        env=child_env(db_url),
+        cwd=ROOT,
+        check=True,
+        text=True,
+        stdout=subprocess.PIPE,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
 def child_env(db_url: str) -> dict[str, str]:
     """The environment of every child: fixed keys so `bench` runs are reproducible."""
     env = dict(os.environ)

@@ -2,7 +2,7 @@
 at the insured's new age), over N generated in-force policies, at two sizes: time and peak memory
 of `renewal.services.make_offers` for that date.
 
-A fresh database (PostgreSQL `huibao_bench_renewal`, or var/bench/renewal.sqlite3) is migrated;
+A fresh database (PostgreSQL `huibao_bench_renewal`, or var/bench/huibao_bench_renewal.sqlite3) is migrated;
 `bench.policies` generates the first size with a share expiring on date E1 (a renewable one-year
 product priced by an age-band table; the insured's birth dates are then spread over 40 years so
 that ratings differ), and a fresh process makes the offers for E1 − 30 days (the product's
@@ -19,7 +19,6 @@ import argparse
 import datetime
 import json
 import os
-import subprocess
 import sys
 import time
 from typing import Any
@@ -33,37 +32,9 @@ OFFER_DAYS = 30
 DB_NAME = "huibao_bench_renewal"
 
 
-def _database(db: str) -> str:
-    if db == "sqlite":
-        harness.VAR.mkdir(parents=True, exist_ok=True)
-        path = harness.VAR / "renewal.sqlite3"
-        path.unlink(missing_ok=True)
-        return f"sqlite:///{path}"
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(harness.PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB_NAME)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
-    return f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
-
-
-def _child(url: str, *args: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [harness.PYTHON, "-m", "bench.renewal", *args],
-        env=harness.child_env(url),
-        cwd=harness.ROOT,
-        check=True,
-        text=True,
-        stdout=subprocess.PIPE,
-    )
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
-    url = _database(args.db)
+    url = harness.fresh_database(args.db, DB_NAME)
     harness.log(f"migrating a fresh {args.db} database")
     harness.manage(url, "migrate", "--noinput", "-v", "0")
     first = datetime.date.today() + datetime.timedelta(days=OFFER_DAYS + 30)
@@ -72,7 +43,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for n, (size, expiring) in enumerate(sizes):
         expiry = first + datetime.timedelta(days=n)
         harness.log(f"generating {size - have:,} policies (to {size:,}), {expiring:,} expiring on {expiry}")
-        gen = _child(
+        gen = harness.child_result(
+            "bench.renewal",
             url,
             "generate",
             "--count",
@@ -85,7 +57,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         have = size
         offer_day = expiry - datetime.timedelta(days=OFFER_DAYS)
         harness.log(f"generated in {gen['seconds']:.0f}s; renewal offers on {offer_day}")
-        measured = _child(url, "measure", "--date", offer_day.isoformat())
+        measured = harness.child_result("bench.renewal", url, "measure", "--date", offer_day.isoformat())
         measured.update(policies=size, expiring=expiring, generate_seconds=round(gen["seconds"], 1))
         harness.log(
             f"{size:,} policies: {measured['offers']:,} offers in {measured['seconds']:.1f}s "
