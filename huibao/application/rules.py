@@ -32,11 +32,8 @@ from huibao.application.states import BeneficiaryMode, Relation, SignatureMethod
 from huibao.core.errors import FieldError, ValidationFailed
 from huibao.core.validators import (
     ResidentId,
-    normalise_person_name,
-    person_name_problem,
     text_problem,
     validate_mobile,
-    validate_resident_id,
 )
 
 # shared with the policy's endorsements (one check of beneficiaries, shares and orders)
@@ -44,6 +41,8 @@ from huibao.policy.endorsement_rules import MAX_BENEFICIARIES as MAX_BENEFICIARI
 from huibao.policy.endorsement_rules import MAX_BENEFICIARY_ORDER as MAX_BENEFICIARY_ORDER
 from huibao.policy.endorsement_rules import check_beneficiaries, parse_integer
 from huibao.policy.endorsement_rules import parse_share as parse_share
+from huibao.policy.endorsement_rules import person_name as _name
+from huibao.policy.endorsement_rules import resident as _resident
 
 ALL_RELATIONS: tuple[str, ...] = tuple(Relation.values)
 EFFECTIVE_RULES = ("next_day", "same_day", "days_after_payment")
@@ -255,22 +254,6 @@ def age_on(birth: datetime.date, on: datetime.date) -> int:
 
 def _shown(code: object) -> str:
     return str(code)[:_CODE_SHOWN]
-
-
-def _name(value: str, field_name: str, errors: list[FieldError]) -> str:
-    name = normalise_person_name(value)
-    problem = person_name_problem(name)
-    if problem is not None:
-        errors.append(FieldError(field_name, *problem))
-    return name
-
-
-def _resident(value: str, field_name: str, errors: list[FieldError]) -> ResidentId | None:
-    try:
-        return validate_resident_id(value, field=field_name)
-    except ValidationFailed as exc:
-        errors.extend(exc.errors)
-        return None
 
 
 def _text(value: str, field_name: str, label: str, max_length: int, errors: list[FieldError]) -> str:
