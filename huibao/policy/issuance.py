@@ -13,7 +13,7 @@ import datetime
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from huibao.policy.states import BeneficiaryMode, Relation
 
@@ -48,6 +48,21 @@ class InsuredData:
     occupation_class: int | None = None
     phone: str = ""
 
+    @classmethod
+    def of(cls, person: Any) -> InsuredData:
+        """From any record of an insured with these fields (the application's, a policy's party)."""
+        return cls(
+            name=person.name,
+            id_number=person.id_number,
+            id_hash=person.id_hash,
+            birth_date=person.birth_date,
+            sex=person.sex,
+            relation=person.relation,
+            occupation=person.occupation,
+            occupation_class=person.occupation_class,
+            phone=person.phone,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class BeneficiaryData:
@@ -59,6 +74,18 @@ class BeneficiaryData:
     relation: str
     order: int
     share_percent: Decimal
+
+    @classmethod
+    def of(cls, beneficiary: Any) -> BeneficiaryData:
+        """From any record of a named beneficiary with these fields."""
+        return cls(
+            name=beneficiary.name,
+            id_number=beneficiary.id_number,
+            id_hash=beneficiary.id_hash,
+            relation=beneficiary.relation,
+            order=beneficiary.order,
+            share_percent=beneficiary.share_percent,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -994,30 +994,8 @@ def _issue(offer: RenewalOffer, payment: Payment) -> Policy:
         # Guaranteed renewal asks no new health questions: the terms signed carry over.
         exclusions=tuple(str(e) for e in old.get("exclusions") or ()),
         underwriting_outcome=str(old.get("underwriting_outcome") or ""),
-        insured=None
-        if insured is None
-        else InsuredData(
-            name=insured.name,
-            id_number=insured.id_number,
-            id_hash=insured.id_hash,
-            birth_date=insured.birth_date,
-            sex=insured.sex,
-            relation=insured.relation,
-            occupation=insured.occupation,
-            occupation_class=insured.occupation_class,
-            phone=insured.phone,
-        ),
-        beneficiaries=tuple(
-            BeneficiaryData(
-                name=b.name,
-                id_number=b.id_number,
-                id_hash=b.id_hash,
-                relation=b.relation,
-                order=b.order,
-                share_percent=b.share_percent,
-            )
-            for b in PolicyBeneficiary.objects.filter(policy=previous)
-        ),
+        insured=None if insured is None else InsuredData.of(insured),
+        beneficiaries=tuple(BeneficiaryData.of(b) for b in PolicyBeneficiary.objects.filter(policy=previous)),
     )
     request = IssuanceRequest(
         application_id=None,

@@ -50,16 +50,7 @@ def _beneficiaries_by_insured(
         return {}
     found: dict[int, list[BeneficiaryData]] = {}
     for b in Beneficiary.objects.filter(insured_id__in=insured_ids).order_by("insured_id", "order", "id"):
-        found.setdefault(b.insured_id, []).append(
-            BeneficiaryData(
-                name=b.name,
-                id_number=b.id_number,
-                id_hash=b.id_hash,
-                relation=b.relation,
-                order=b.order,
-                share_percent=b.share_percent,
-            )
-        )
+        found.setdefault(b.insured_id, []).append(BeneficiaryData.of(b))
     return {insured_id: tuple(rows) for insured_id, rows in found.items()}
 
 
@@ -96,19 +87,7 @@ def issuance_request(
                 effective_at=parse_rules(version.application_rules).effective_at(local_paid_at),
                 exclusions=tuple(str(e) for e in item.exclusions or []),
                 underwriting_outcome=item.underwriting_outcome,
-                insured=None
-                if insured is None
-                else InsuredData(
-                    name=insured.name,
-                    id_number=insured.id_number,
-                    id_hash=insured.id_hash,
-                    birth_date=insured.birth_date,
-                    sex=insured.sex,
-                    relation=insured.relation,
-                    occupation=insured.occupation,
-                    occupation_class=insured.occupation_class,
-                    phone=insured.phone,
-                ),
+                insured=None if insured is None else InsuredData.of(insured),
                 beneficiaries=beneficiaries.get(insured.pk, ()) if insured is not None else (),
                 subject=_subject(app, item),
             )
