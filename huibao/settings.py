@@ -61,6 +61,9 @@ INSTALLED_APPS = [
     "huibao.underwriting",
     "huibao.policy",
     "huibao.renewal",
+    "huibao.fraud",
+    "huibao.provider",
+    "huibao.claim",
     "huibao.esign",
     "huibao.benchmark",
     # Only so that /api/docs serves Swagger UI from our static files, not from a CDN.

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ProviderConfig(AppConfig):
+    name = "huibao.provider"
+    label = "provider"
+    verbose_name = "Service providers"
