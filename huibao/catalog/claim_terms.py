@@ -3,7 +3,7 @@
 Pure: no ORM, no I/O. A version's `claims` document (JSON beside `servicing`; schema in
 `catalog/schema/product.schema.json`, `$defs/claims`) and its plans' coverages are read into these
 values by `claim_terms(...)`, with defaults for a version that states nothing, so that the claim
-code (eligibility, the checklist, the benefit rules in `claim/benefit_rules.py`) never reads raw
+code (eligibility, the checklist, the benefit rules in `claim/rules.py`) never reads raw
 JSON. Money is `Decimal` CNY with two places; ratios have four.
 """
 
