@@ -31,6 +31,9 @@ PAYMENT_VIEW = ("payment.view_payment", "payment.view_refund", "payment.view_pro
 IDENTITY_VIEW = ("identity.view_identitycheck", "identity.view_facecheck")
 # Failed and given-up e-mails/SMS, and their re-send (the outbox's back office).
 NOTIFICATION_RESEND = ("notification.view_outboxmessage", "notification.change_outboxmessage")
+CLAIM_MODELS = ("claim", "claimstatuschange", "claimmaterial")
+CLAIM_VIEW = _perms("claim", ["view"], CLAIM_MODELS)
+CLAIM_HANDLE = (*CLAIM_VIEW, "claim.change_claim")
 UNDERWRITING = ("underwriting.view_underwritingcase", "underwriting.change_underwritingcase")
 
 
@@ -60,7 +63,7 @@ ROLES: dict[str, Role] = {
         # the customer confirms, signs and pays themself.
         Role("agent", "销售代理", (*CATALOG_VIEW, *QUOTE_VIEW)),
         Role("underwriter", "核保", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *UNDERWRITING)),
-        Role("claims_adjuster", "理赔", (*CATALOG_VIEW, *QUOTE_VIEW, *POLICY_VIEW)),
+        Role("claims_adjuster", "理赔", (*CATALOG_VIEW, *QUOTE_VIEW, *POLICY_VIEW, *CLAIM_HANDLE)),
         Role("fraud_analyst", "风控", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *IDENTITY_VIEW)),
         Role(
             "finance",
@@ -75,6 +78,7 @@ ROLES: dict[str, Role] = {
                 *QUOTE_VIEW,
                 *APPLICATION_VIEW,
                 *POLICY_VIEW,
+                *CLAIM_VIEW,
                 "payment.view_payment",
                 *NOTIFICATION_RESEND,
             ),

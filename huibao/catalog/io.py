@@ -44,6 +44,7 @@ VERSION_DEFAULTS: dict[str, Any] = {
     "highlights": [],
     "renewal": {},
     "servicing": {},
+    "claims": {},
     "value_added_services": [],
     "application_rules": {},
     "underwriting": {},

@@ -151,6 +151,7 @@ class ProductVersion(models.Model):
     - `payment_modes`: ["single", "annual", "monthly"]
     - `renewal`: {"renewable", "guaranteed_years", "max_renewal_age", "note"}
     - `servicing`: what the policy allows after the sale (see `catalog/servicing.py`)
+    - `claims`: what it pays and asks for at claim time (see `catalog/claim_terms.py`)
     - `value_added_services`: [{"code", "name", "description"}]
     - `pricing`: the rating spec (see `docs/rating.md`)
     - `application_rules`: how it is applied for (see `docs/application.md`): insured relations,
@@ -169,6 +170,7 @@ class ProductVersion(models.Model):
         "cooling_off_days",
         "renewal",
         "servicing",
+        "claims",
         "value_added_services",
         "pricing",
         "application_rules",
@@ -187,6 +189,7 @@ class ProductVersion(models.Model):
     cooling_off_days = models.PositiveSmallIntegerField(default=0)
     renewal = models.JSONField(default=dict, blank=True)
     servicing = models.JSONField(default=dict, blank=True)
+    claims = models.JSONField(default=dict, blank=True)
     value_added_services = models.JSONField(default=list, blank=True)
     pricing = models.JSONField(default=dict, blank=True)
     application_rules = models.JSONField(default=dict, blank=True)

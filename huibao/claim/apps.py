@@ -5,3 +5,21 @@ class ClaimConfig(AppConfig):
     name = "huibao.claim"
     label = "claim"
     verbose_name = "Claims"
+
+    def ready(self) -> None:
+        # The templates join the catalogue; 理赔 joins the policy hub (servicing band).
+        from django.utils.translation import gettext_lazy as _
+
+        from huibao.claim import notices, selectors
+        from huibao.policy.actions import register_action
+
+        notices.register_all()
+        register_action(
+            "claim",
+            label=_("理赔"),
+            url_name="claim:report",
+            order=150,
+            available=lambda policy, user: policy.status in selectors.CLAIMABLE_POLICY_STATUSES,
+            icon="claim",
+            group="claim",
+        )

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from huibao.catalog.demo import data
+from huibao.catalog.demo.claims import claims_for
 from huibao.catalog.demo.lines import (
     AUTO_BUNDLE_ACCIDENT_N,
     BUILDERS,
@@ -255,6 +256,7 @@ def generate_market(seed: int = DEFAULT_SEED, products: int = DEFAULT_PRODUCTS) 
                     "cooling_off_days": built.cooling_off_days,
                     "renewal": built.renewal,
                     "servicing": servicing_for(line, renewable=bool(built.renewal.get("renewable"))),
+                    "claims": claims_for(line, built.plans),
                     "value_added_services": service_dicts(built.services),
                     "pricing": built.pricing,
                     "application_rules": built.application_rules,

@@ -1,0 +1,157 @@
+"""Claims (理赔案件), their timeline and their materials: persistence and constraints only.
+
+A `Claim` belongs to one policy and its insurer; its personal data (the description, which may
+hold health facts, and the payee's bank account) is encrypted at rest. `ClaimStatusChange` is the
+timeline the customer sees (one row per move, written by `lifecycle.transition`). A
+`ClaimMaterial` is one uploaded file, stored through Django's storage API (the default storage:
+the filesystem under MEDIA_ROOT, or S3-compatible — docs/claim.md), with its content digest.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from huibao.catalog.claim_terms import ClaimType, MaterialKind
+from huibao.claim.states import ClaimStatus, DecisionKind
+from huibao.core.fields import EncryptedTextField
+from huibao.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
+
+CLAIM_TYPE_CHOICES = [(t.value, t.value) for t in ClaimType]
+MATERIAL_CHOICES = [(k.value, k.value) for k in MaterialKind]
+
+
+def _money(**kwargs: Any) -> models.DecimalField:
+    return models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
+
+
+class Claim(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    number = models.CharField(_("赔案号"), max_length=20, unique=True)
+    policy = models.ForeignKey("policy.Policy", on_delete=models.PROTECT, related_name="claims")
+    insurer = models.ForeignKey("catalog.Insurer", on_delete=models.PROTECT, related_name="claims")
+    insured = models.ForeignKey("policy.PolicyParty", on_delete=models.PROTECT, related_name="claims")
+    claimant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="claims"
+    )
+    claim_type = models.CharField(max_length=24, choices=CLAIM_TYPE_CHOICES)
+    coverage_codes = models.JSONField(default=list)
+    # The material kinds the claim type asked for when reported (the version's terms, frozen).
+    required_materials = models.JSONField(default=list)
+    incident_date = models.DateField()
+    region_code = models.CharField(max_length=6)
+    place = models.CharField(max_length=120)
+    description = EncryptedTextField(context="claim.description")
+    cause_code = models.CharField(max_length=32, blank=True, default="")
+    amount_claimed = _money()
+    social_insurance_settled = models.BooleanField(default=True)
+    payee_name = models.CharField(max_length=30)
+    payee_account = EncryptedTextField(context="claim.payee_account")
+    payee_account_last4 = models.CharField(max_length=4)
+    payee_bank = models.CharField(max_length=40, blank=True, default="")
+    status = models.CharField(max_length=24, choices=ClaimStatus.choices, default=ClaimStatus.REPORTED)
+    reported_at = models.DateTimeField()
+    materials_complete_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    # The decision (wave 2's adjudication and fast track write these).
+    decision_kind = models.CharField(max_length=8, choices=DecisionKind.choices, blank=True, default="")
+    approved_amount = _money(null=True, blank=True)
+    reason_code = models.CharField(max_length=40, blank=True, default="")
+    clause = models.CharField(max_length=120, blank=True, default="")
+    benefit = models.JSONField(default=dict, blank=True)  # the explanation, line by line
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    auto_decided = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-reported_at", "-id"]
+        verbose_name = _("理赔案件")
+        verbose_name_plural = _("理赔案件")
+        indexes = [
+            models.Index(fields=["status", "reported_at"], name="claim_status_reported"),
+            models.Index(fields=["insurer", "status"], name="claim_insurer_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=ClaimStatus.values), name="claim_status_valid"),
+            models.CheckConstraint(
+                condition=Q(claim_type__in=[t.value for t in ClaimType]), name="claim_type_valid"
+            ),
+            models.CheckConstraint(condition=Q(amount_claimed__gt=0), name="claim_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(approved_amount__isnull=True) | Q(approved_amount__gt=0),
+                name="claim_approved_amount_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(decision_kind="") | Q(decision_kind__in=DecisionKind.values),
+                name="claim_decision_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class ClaimStatusChange(models.Model):
+    """One step of the claim's timeline."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=24, blank=True, default="")
+    to_status = models.CharField(max_length=24, choices=ClaimStatus.choices)
+    at = models.DateTimeField()
+    actor = models.CharField(max_length=64, blank=True, default="")  # a label, never a name or phone
+    line = models.CharField(max_length=200)  # what the customer reads (Chinese)
+    note = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["claim_id", "at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(to_status__in=ClaimStatus.values), name="claim_status_change_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.claim_id} {self.from_status or '-'} → {self.to_status}"
+
+
+def material_path(instance: ClaimMaterial, filename: str) -> str:
+    """Where a material is stored: under the claim's public id, named by a fresh UUID (never by
+    the uploaded name); the extension follows the sniffed content type."""
+    return f"claims/{instance.claim.public_id}/{uuid.uuid4().hex}{filename[filename.rfind('.') :]}"
+
+
+class ClaimMaterial(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="materials")
+    kind = models.CharField(max_length=24, choices=MATERIAL_CHOICES)
+    file = models.FileField(upload_to=material_path, max_length=200)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    invoice_number = models.CharField(max_length=40, blank=True, default="", db_index=True)
+    # The same file or invoice number on another claim: flagged, not refused (the screen decides).
+    duplicate_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="duplicates"
+    )
+    duplicate_reason = models.CharField(max_length=16, blank=True, default="")  # "sha256" | "invoice"
+    uploaded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["claim_id", "uploaded_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=[k.value for k in MaterialKind]), name="claim_material_kind_valid"
+            ),
+            models.CheckConstraint(condition=Q(size__gt=0), name="claim_material_size_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.claim_id} {self.kind}"

@@ -1,0 +1,49 @@
+"""The customer's moves of a claim: submit when the checklist is complete (or again after more
+information was asked for), withdraw while it is open."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from huibao.claim.lifecycle import lock_claim, transition
+from huibao.claim.models import Claim
+from huibao.claim.selectors import checklist, claim_for_customer
+from huibao.claim.states import OPEN_STATUSES, ClaimStatus
+from huibao.core.errors import Conflict, FieldError, ValidationFailed
+
+
+def submit_claim(user: Any, claim_id: Any) -> Claim:
+    """reported → materials_complete once every required material is there; info_requested →
+    under_review (the materials asked for were added). Refused naming what is missing."""
+    found = claim_for_customer(user, claim_id)
+    with transaction.atomic():
+        claim = lock_claim(found.public_id)
+        if claim.status not in (ClaimStatus.REPORTED, ClaimStatus.INFO_REQUESTED):
+            raise Conflict("该案件当前不需要提交", code="not_submittable")
+        listed = checklist(claim)
+        if not listed.complete:
+            message = f"材料不齐全，还需上传：{listed.missing_text()}"
+            raise ValidationFailed(
+                message,
+                code="materials_missing",
+                errors=[FieldError("materials", "materials_missing", message)],
+            )
+        target = (
+            ClaimStatus.MATERIALS_COMPLETE
+            if claim.status == ClaimStatus.REPORTED
+            else ClaimStatus.UNDER_REVIEW
+        )
+        transition(claim, target, actor=user, note="已补充材料" if target == ClaimStatus.UNDER_REVIEW else "")
+    return claim
+
+
+def withdraw_claim(user: Any, claim_id: Any, *, reason: str = "") -> Claim:
+    found = claim_for_customer(user, claim_id)
+    with transaction.atomic():
+        claim = lock_claim(found.public_id)
+        if claim.status not in OPEN_STATUSES:
+            raise Conflict("该案件已不能撤销", code="not_withdrawable")
+        transition(claim, ClaimStatus.WITHDRAWN, actor=user, note=reason.strip()[:200])
+    return claim

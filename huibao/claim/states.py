@@ -1,0 +1,82 @@
+"""Claim statuses and the transition table every status change goes through
+(`huibao.claim.lifecycle.transition`).
+
+    reported ──checklist complete, submitted──▶ materials_complete ──▶ under_review
+    under_review ──▶ info_requested ──materials added──▶ under_review
+    under_review ──▶ investigating ──▶ under_review
+    under_review ──▶ approved (full or partial) | denied
+    approved ──▶ paying ──▶ paid | payment_failed ──retry──▶ paying
+    denied | approved (partial) | paid (partial) ──▶ appealed ──▶ under_review
+    paid | denied ──▶ closed;  any open status ──▶ withdrawn (by the customer)
+
+The fast track moves materials_complete straight to approved (decided by the system).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ClaimStatus(models.TextChoices):
+    REPORTED = "reported", _("已报案")
+    MATERIALS_COMPLETE = "materials_complete", _("材料齐全")
+    UNDER_REVIEW = "under_review", _("审核中")
+    INFO_REQUESTED = "info_requested", _("待补充材料")
+    INVESTIGATING = "investigating", _("调查中")
+    APPROVED = "approved", _("审核通过")
+    DENIED = "denied", _("拒赔")
+    PAYING = "paying", _("支付中")
+    PAID = "paid", _("已赔付")
+    PAYMENT_FAILED = "payment_failed", _("支付失败")
+    APPEALED = "appealed", _("申诉中")
+    WITHDRAWN = "withdrawn", _("已撤案")
+    CLOSED = "closed", _("已结案")
+
+
+class DecisionKind(models.TextChoices):
+    APPROVE = "approve", _("全额赔付")
+    PARTIAL = "partial", _("部分赔付")
+    DENY = "deny", _("拒赔")
+
+
+S = ClaimStatus
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.REPORTED: frozenset({S.MATERIALS_COMPLETE, S.WITHDRAWN}),
+    S.MATERIALS_COMPLETE: frozenset({S.UNDER_REVIEW, S.APPROVED, S.DENIED, S.WITHDRAWN}),
+    S.UNDER_REVIEW: frozenset({S.INFO_REQUESTED, S.INVESTIGATING, S.APPROVED, S.DENIED, S.WITHDRAWN}),
+    S.INFO_REQUESTED: frozenset({S.UNDER_REVIEW, S.WITHDRAWN}),
+    S.INVESTIGATING: frozenset({S.UNDER_REVIEW, S.WITHDRAWN}),
+    S.APPROVED: frozenset({S.PAYING, S.APPEALED}),
+    S.DENIED: frozenset({S.APPEALED, S.CLOSED}),
+    S.PAYING: frozenset({S.PAID, S.PAYMENT_FAILED}),
+    S.PAYMENT_FAILED: frozenset({S.PAYING}),
+    S.PAID: frozenset({S.APPEALED, S.CLOSED}),
+    S.APPEALED: frozenset({S.UNDER_REVIEW, S.WITHDRAWN}),
+    S.WITHDRAWN: frozenset(),
+    S.CLOSED: frozenset(),
+}
+FINAL_STATUSES = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
+# Waiting for the platform or the insurer: what the customer may still withdraw.
+OPEN_STATUSES = frozenset(s for s, targets in TRANSITIONS.items() if S.WITHDRAWN in targets)
+# The customer may add (or remove) materials.
+MATERIALS_OPEN = frozenset({S.REPORTED, S.INFO_REQUESTED, S.APPEALED})
+# Removing a material is allowed before review only.
+REMOVABLE = frozenset({S.REPORTED})
+
+# What the customer's timeline says of each status (Chinese; the pages translate).
+CUSTOMER_LINES: dict[str, str] = {
+    S.REPORTED: "报案成功，请上传理赔材料",
+    S.MATERIALS_COMPLETE: "材料已齐全，等待审核",
+    S.UNDER_REVIEW: "理赔审核中",
+    S.INFO_REQUESTED: "需要补充材料",
+    S.INVESTIGATING: "案件调查中",
+    S.APPROVED: "审核通过，即将赔付",
+    S.DENIED: "很抱歉，本次理赔未能通过",
+    S.PAYING: "赔款支付中",
+    S.PAID: "赔款已到账",
+    S.PAYMENT_FAILED: "赔款支付失败，我们将重新支付",
+    S.APPEALED: "申诉已受理",
+    S.WITHDRAWN: "已撤销报案",
+    S.CLOSED: "已结案",
+}
