@@ -222,3 +222,10 @@ def policy_for_report(user: Any, public_id: Any) -> Policy:
     if policy.status not in CLAIMABLE_POLICY_STATUSES:
         raise NotFound("该保单不能报案", code="policy_not_claimable")
     return policy
+
+
+def claim_type_label(value: str) -> str:
+    try:
+        return eligibility.CLAIM_TYPE_LABELS[ClaimType(value)]
+    except ValueError:
+        return value

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 
 class ClaimStatus(models.TextChoices):
@@ -64,19 +65,20 @@ MATERIALS_OPEN = frozenset({S.REPORTED, S.INFO_REQUESTED, S.APPEALED})
 # Removing a material is allowed before review only.
 REMOVABLE = frozenset({S.REPORTED})
 
-# What the customer's timeline says of each status (Chinese; the pages translate).
+# What the customer's timeline says of each status (Chinese msgids, kept as is on the row; the
+# pages translate them).
 CUSTOMER_LINES: dict[str, str] = {
-    S.REPORTED: "报案成功，请上传理赔材料",
-    S.MATERIALS_COMPLETE: "材料已齐全，等待审核",
-    S.UNDER_REVIEW: "理赔审核中",
-    S.INFO_REQUESTED: "需要补充材料",
-    S.INVESTIGATING: "案件调查中",
-    S.APPROVED: "审核通过，即将赔付",
-    S.DENIED: "很抱歉，本次理赔未能通过",
-    S.PAYING: "赔款支付中",
-    S.PAID: "赔款已到账",
-    S.PAYMENT_FAILED: "赔款支付失败，我们将重新支付",
-    S.APPEALED: "申诉已受理",
-    S.WITHDRAWN: "已撤销报案",
-    S.CLOSED: "已结案",
+    S.REPORTED: gettext_noop("报案成功，请上传理赔材料"),
+    S.MATERIALS_COMPLETE: gettext_noop("材料已齐全，等待审核"),
+    S.UNDER_REVIEW: gettext_noop("理赔审核中"),
+    S.INFO_REQUESTED: gettext_noop("需要补充材料"),
+    S.INVESTIGATING: gettext_noop("案件调查中"),
+    S.APPROVED: gettext_noop("审核通过，即将赔付"),
+    S.DENIED: gettext_noop("很抱歉，本次理赔未能通过"),
+    S.PAYING: gettext_noop("赔款支付中"),
+    S.PAID: gettext_noop("赔款已到账"),
+    S.PAYMENT_FAILED: gettext_noop("赔款支付失败，我们将重新支付"),
+    S.APPEALED: gettext_noop("申诉已受理"),
+    S.WITHDRAWN: gettext_noop("已撤销报案"),
+    S.CLOSED: gettext_noop("已结案"),
 }

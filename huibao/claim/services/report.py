@@ -14,9 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from huibao.catalog.claim_terms import ClaimType
 from huibao.claim import notices, selectors
-from huibao.claim.eligibility import CLAIM_TYPE_LABELS
 from huibao.claim.lifecycle import record_step
 from huibao.claim.models import Claim
 from huibao.claim.states import FINAL_STATUSES, ClaimStatus
@@ -130,7 +128,7 @@ def report_claim(user: Any, data: ReportInput, *, today: datetime.date | None = 
         )
         if same is not None:
             raise Conflict(
-                f"该保单已有相同出险日期的{found_label(data.claim_type)}案件：{same.number}",
+                f"该保单已有相同出险日期的{selectors.claim_type_label(data.claim_type)}案件：{same.number}",
                 code="claim_exists",
                 errors=[FieldError("incident_date", "claim_exists", f"已有未结案件{same.number}")],
             )
@@ -191,10 +189,3 @@ def report_claim(user: Any, data: ReportInput, *, today: datetime.date | None = 
             reference=claim.number,
         )
     return claim
-
-
-def found_label(claim_type: str) -> str:
-    try:
-        return CLAIM_TYPE_LABELS[ClaimType(claim_type)]
-    except ValueError:
-        return claim_type
