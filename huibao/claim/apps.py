@@ -18,7 +18,7 @@ class ClaimConfig(AppConfig):
             "claim",
             label=_("理赔"),
             url_name="claim:report",
-            order=150,
+            order=205,
             available=lambda policy, user: policy.status in selectors.CLAIMABLE_POLICY_STATUSES,
             icon="claim",
             group="claim",

@@ -12,10 +12,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from huibao.catalog.claim_terms import ClaimTerms
+from huibao.catalog.claim_terms import ClaimTerms, MaterialKind
 from huibao.claim import selectors, services
 from huibao.claim.eligibility import MATERIAL_LABELS
-from huibao.claim.models import Claim
+from huibao.claim.models import Claim, ClaimMaterial
 from huibao.claim.services.materials import max_bytes
 from huibao.claim.states import MATERIALS_OPEN, OPEN_STATUSES, REMOVABLE, ClaimStatus
 from huibao.core.errors import DomainError, NotFound
@@ -116,6 +116,11 @@ def report(request: HttpRequest, public_id: Any) -> HttpResponse:
     return render(request, "claim/pages/report.html", context, status=status)
 
 
+def _labelled(material: ClaimMaterial) -> ClaimMaterial:
+    material.label = MATERIAL_LABELS.get(MaterialKind(material.kind), material.kind)  # type: ignore[attr-defined]
+    return material
+
+
 def _detail_context(claim: Claim) -> dict[str, Any]:
     listed = selectors.checklist(claim)
     return {
@@ -124,7 +129,7 @@ def _detail_context(claim: Claim) -> dict[str, Any]:
         "product_name": claim.policy.product_version.product.name,
         "type_label": selectors.claim_type_label(claim.claim_type),
         "checklist": listed,
-        "materials": selectors.materials_of(claim),
+        "materials": [_labelled(m) for m in selectors.materials_of(claim)],
         "timeline": selectors.timeline(claim),
         "kinds": [(k.value, v) for k, v in MATERIAL_LABELS.items()],
         "first_missing": listed.missing[0].value if listed.missing else "",
