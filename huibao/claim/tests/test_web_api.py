@@ -11,10 +11,19 @@ import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from huibao.claim.models import Claim, ClaimMaterial
+from huibao.claim.services import report_claim
 from huibao.claim.states import ClaimStatus
-from huibao.claim.tests.factories import GOOD_CARD, in_force, jpeg, medical_policy, pdf, start_of
+from huibao.claim.tests.factories import (
+    GOOD_CARD,
+    in_force,
+    jpeg,
+    medical_policy,
+    pdf,
+    report_input,
+    start_of,
+)
 from huibao.policy.actions import actions_for
-from huibao.policy.tests.factories import customer
+from huibao.policy.tests.factories import customer, staff, staff_login
 
 pytestmark = pytest.mark.django_db
 
@@ -177,3 +186,13 @@ def test_openapi_documents_every_claim_status(client):
     text = str(schema["components"]["schemas"])
     for status in ClaimStatus.values:
         assert status in text
+
+
+def test_the_back_office_shows_a_claim_read_only_with_the_account_masked(client, policy, day_130):
+    claim = report_claim(policy.customer, report_input(policy))
+    adjuster = staff("adjuster1", ["view_claim"], app_label="claim")
+    staff_login(client, adjuster)
+    page = client.get(f"/admin/claim/claim/{claim.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert claim.number in html and GOOD_CARD not in html and "5679" in html
