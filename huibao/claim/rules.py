@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
 from huibao.catalog.claim_terms import (
     BenefitKind,
@@ -136,6 +137,50 @@ class Benefit:
     usage_added: UsageSoFar  # what to add to the ledger when the benefit is paid
     refusal: str = ""  # non-empty: nothing payable, and why (e.g. the exclusion's text)
     clause: str = ""  # the clause quoted for a refusal or a cap
+
+
+# --- stored form ----------------------------------------------------------------------------------
+
+
+def usage_as_json(usage: UsageSoFar) -> dict[str, Any]:
+    return {
+        "paid": str(usage.paid),
+        "deductible_used": str(usage.deductible_used),
+        "item_paid": {k: str(v) for k, v in usage.item_paid.items()},
+        "days_paid": usage.days_paid,
+    }
+
+
+def usage_from_json(data: Mapping[str, Any]) -> UsageSoFar:
+    return UsageSoFar(
+        paid=Decimal(data.get("paid", "0")),
+        deductible_used=Decimal(data.get("deductible_used", "0")),
+        item_paid=MappingProxyType({k: Decimal(v) for k, v in data.get("item_paid", {}).items()}),
+        days_paid=int(data.get("days_paid", 0)),
+    )
+
+
+def benefit_as_json(benefit: Benefit) -> dict[str, Any]:
+    """A benefit as JSON (amounts as strings), read back exactly by `benefit_from_json`."""
+    return {
+        "payable": str(benefit.payable),
+        "lines": [{"label": x.label, "amount": str(x.amount), "note": x.note} for x in benefit.lines],
+        "deductible_applied": str(benefit.deductible_applied),
+        "usage_added": usage_as_json(benefit.usage_added),
+        "refusal": benefit.refusal,
+        "clause": benefit.clause,
+    }
+
+
+def benefit_from_json(data: Mapping[str, Any]) -> Benefit:
+    return Benefit(
+        payable=Decimal(data["payable"]),
+        lines=tuple(BenefitLine(x["label"], Decimal(x["amount"]), x.get("note", "")) for x in data["lines"]),
+        deductible_applied=Decimal(data["deductible_applied"]),
+        usage_added=usage_from_json(data["usage_added"]),
+        refusal=data.get("refusal", ""),
+        clause=data.get("clause", ""),
+    )
 
 
 # --- policy years -------------------------------------------------------------------------------
