@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
-from types import MappingProxyType
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -184,7 +183,7 @@ def _store(row: BenefitUsage, usage: UsageSoFar) -> None:
 
 
 def _items(data: Mapping[str, Any]) -> Mapping[str, Decimal]:
-    return MappingProxyType({k: Decimal(v) for k, v in (data or {}).items()})
+    return {k: Decimal(v) for k, v in (data or {}).items()}
 
 
 def _items_json(items: Mapping[str, Decimal]) -> dict[str, str]:

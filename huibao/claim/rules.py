@@ -34,7 +34,6 @@ from huibao.catalog.claim_terms import (
 from huibao.core.money import FEN, format_cny, to_fen
 
 ZERO = Decimal("0")
-_EMPTY: Mapping[str, Decimal] = MappingProxyType({})
 
 # Chinese names of the expense categories item limits are stated for; others are shown as given.
 CATEGORY_LABELS: Mapping[str, str] = MappingProxyType(
@@ -90,11 +89,11 @@ class Loss:
 @dataclass(frozen=True, slots=True)
 class UsageSoFar:
     """What earlier claims of the same policy year already used (or, as `Benefit.usage_added`,
-    what one claim adds)."""
+    what one claim adds). `item_paid` is a plain dict (picklable), never mutated here."""
 
     paid: Decimal = ZERO  # paid under this coverage this policy year
     deductible_used: Decimal = ZERO  # PER_YEAR deductible already absorbed
-    item_paid: Mapping[str, Decimal] = field(default_factory=lambda: _EMPTY)  # per item-limit category
+    item_paid: Mapping[str, Decimal] = field(default_factory=dict)  # per item-limit category
     days_paid: int = 0
 
     def plus(self, other: UsageSoFar) -> UsageSoFar:
@@ -105,7 +104,7 @@ class UsageSoFar:
         return UsageSoFar(
             paid=self.paid + other.paid,
             deductible_used=self.deductible_used + other.deductible_used,
-            item_paid=MappingProxyType(items),
+            item_paid=items,
             days_paid=self.days_paid + other.days_paid,
         )
 
@@ -117,7 +116,7 @@ class UsageSoFar:
         return UsageSoFar(
             paid=max(ZERO, self.paid - other.paid),
             deductible_used=max(ZERO, self.deductible_used - other.deductible_used),
-            item_paid=MappingProxyType({k: v for k, v in items.items() if v}),
+            item_paid={k: v for k, v in items.items() if v},
             days_paid=max(0, self.days_paid - other.days_paid),
         )
 
@@ -155,7 +154,7 @@ def usage_from_json(data: Mapping[str, Any]) -> UsageSoFar:
     return UsageSoFar(
         paid=Decimal(data.get("paid", "0")),
         deductible_used=Decimal(data.get("deductible_used", "0")),
-        item_paid=MappingProxyType({k: Decimal(v) for k, v in data.get("item_paid", {}).items()}),
+        item_paid={k: Decimal(v) for k, v in data.get("item_paid", {}).items()},
         days_paid=int(data.get("days_paid", 0)),
     )
 
@@ -312,7 +311,7 @@ def _reimbursement(terms: CoverageTerms, loss: Loss, usage: UsageSoFar) -> Benef
             deductible_used=deductible_applied
             if terms.deductible_basis is DeductibleBasis.PER_YEAR
             else ZERO,
-            item_paid=MappingProxyType({k: v for k, v in admitted_items.items() if v}),
+            item_paid={k: v for k, v in admitted_items.items() if v},
         ),
         nothing="没有可赔付的费用：费用均不在保障范围内或未超过免赔额",
     )

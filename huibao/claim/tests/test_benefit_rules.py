@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import pickle
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -24,6 +26,8 @@ from huibao.claim.rules import (
     Expense,
     Loss,
     UsageSoFar,
+    benefit_as_json,
+    benefit_from_json,
     calculate_benefit,
     policy_year_bounds,
 )
@@ -711,3 +715,25 @@ def test_usage_minus_undoes_plus() -> None:
     )
     assert a.plus(b).minus(b) == a
     assert UsageSoFar().plus(reduce(UsageSoFar.plus, [b, b])).minus(b) == b
+
+
+@given(reimbursement_terms(), expenses, st.booleans(), usages())
+def test_a_benefit_reads_back_from_json_and_pickles(terms, items, social, usage) -> None:
+    loss = Loss(
+        amount_claimed=Decimal("100000000.00"), expenses=tuple(items), social_insurance_settled=social
+    )
+    benefit = calculate_benefit(terms, loss, usage)
+    assert benefit_from_json(json.loads(json.dumps(benefit_as_json(benefit)))) == benefit
+    assert pickle.loads(pickle.dumps(benefit)) == benefit
+
+
+@given(st.integers(1, 30), st.integers(1, 60), st.lists(st.integers(0, 40), max_size=10))
+def test_daily_days_of_a_year_stay_within_its_day_cap(per_claim, per_year, stays) -> None:
+    terms = hospital_cash(max_days=per_claim, max_days_per_year=per_year, sum_insured=D("100000.00"))
+    usage = UsageSoFar()
+    for days in stays:
+        benefit = calculate_benefit(terms, Loss(amount_claimed=D("100000.00"), days=days), usage)
+        assert benefit.usage_added.days_paid <= min(days, per_claim)
+        assert benefit.payable == D("100.00") * benefit.usage_added.days_paid
+        usage = usage.plus(benefit.usage_added)
+    assert usage.days_paid <= per_year
