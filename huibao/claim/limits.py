@@ -60,14 +60,17 @@ def record_benefit(
     if not reference:
         raise ValueError("record_benefit(): a claim reference is required")
     start, end = policy_year(policy, incident_date)
+    live_entry = BenefitEntry.objects.filter(reference=reference, coverage_code=terms.code, released=False)
+    # A retry answers without waiting for the lock (entries are only written under it).
+    done = live_entry.first()
+    if done is not None:
+        return benefit_from_json(done.benefit)
     with transaction.atomic():
         usage = _locked_usage(policy, terms.code, start, end)
-        # Looked up under the lock: a concurrent call for the same claim has committed by now.
-        live = BenefitEntry.objects.filter(
-            reference=reference, coverage_code=terms.code, released=False
-        ).first()
-        if live is not None:
-            return benefit_from_json(live.benefit)
+        # Again under the lock: a concurrent call for the same claim has committed by now.
+        done = live_entry.first()
+        if done is not None:
+            return benefit_from_json(done.benefit)
         so_far = _usage_of(usage)
         benefit = calculate_benefit(terms, loss, so_far)
         added = benefit.usage_added

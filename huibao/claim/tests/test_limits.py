@@ -276,3 +276,17 @@ def test_a_policy_effective_on_29_february() -> None:
         (datetime.date(2028, 2, 29), datetime.date(2029, 2, 27), D("100.00")),
         (datetime.date(2029, 2, 28), datetime.date(2030, 2, 27), D("200.00")),
     ]
+
+
+def test_a_claim_on_a_used_year_costs_six_statements_and_a_retry_one(django_assert_max_num_queries) -> None:
+    # given a year row already there
+    policy, terms = f.policy(), f.medical()
+    the_loss = loss(Expense("inpatient", D("900.00")))
+    limits.record_benefit(policy, terms, the_loss, reference="CLM1", incident_date=MARCH)
+    # when the next claim is recorded, then: look-up, lock, look-up, entry, sums, audit (+ the
+    # savepoint pair)
+    with django_assert_max_num_queries(8):
+        limits.record_benefit(policy, terms, the_loss, reference="CLM2", incident_date=MARCH)
+    # and a retry only finds its entry, without the lock
+    with django_assert_max_num_queries(1):
+        limits.record_benefit(policy, terms, the_loss, reference="CLM2", incident_date=MARCH)
