@@ -31,6 +31,7 @@ from huibao.catalog.claim_terms import (
     DeductibleBasis,
     ExclusionTerm,
 )
+from huibao.core.errors import FieldError, ValidationFailed
 from huibao.core.money import FEN, format_cny, to_fen
 
 ZERO = Decimal("0")
@@ -59,9 +60,13 @@ DISABILITY_SCALE: Mapping[int, Decimal] = MappingProxyType(
 DEATH_SHARE = Decimal("1")
 
 
-class BenefitInputError(ValueError):
+class BenefitInputError(ValidationFailed, ValueError):
     """A loss or usage the rules cannot compute with (negative, more than two places, grade
-    outside 1–10): the caller's validation missed it."""
+    outside 1–10, an incident before the policy): the caller's validation missed it. It names
+    the field in the API's one error shape (422), in Chinese."""
+
+    def __init__(self, field_name: str, code: str, message: str) -> None:
+        super().__init__(message, errors=[FieldError(field=field_name, code=code, message=message)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +202,9 @@ def policy_year_bounds(effective: date, incident: date) -> tuple[date, date]:
     """The policy year holding `incident`: from the anniversary of `effective` on or before it to
     the day before the next anniversary (both days included)."""
     if incident < effective:
-        raise BenefitInputError(f"incident {incident} before the policy's effective date {effective}")
+        raise BenefitInputError(
+            "incident_date", "before_policy", f"出险日期 {incident} 早于保单生效日 {effective}"
+        )
     years = incident.year - effective.year
     if anniversary(effective, years) > incident:
         years -= 1
@@ -505,25 +512,25 @@ def _hours(hours: Decimal) -> str:
 
 
 def _check(loss: Loss, usage: UsageSoFar) -> None:
-    _fen("amount_claimed", loss.amount_claimed)
+    _fen("amount_claimed", "申请金额", loss.amount_claimed)
     for i, e in enumerate(loss.expenses):
-        _fen(f"expenses[{i}].amount", e.amount)
+        _fen(f"expenses[{i}].amount", f"第 {i + 1} 项费用金额", e.amount)
     if loss.days < 0:
-        raise BenefitInputError(f"days: negative ({loss.days})")
+        raise BenefitInputError("days", "negative", f"住院天数不能为负数（{loss.days}）")
     if loss.delay_hours is not None and loss.delay_hours < 0:
-        raise BenefitInputError(f"delay_hours: negative ({loss.delay_hours})")
+        raise BenefitInputError("delay_hours", "negative", f"延误时长不能为负数（{loss.delay_hours}）")
     if loss.grade is not None and loss.grade not in DISABILITY_SCALE:
-        raise BenefitInputError(f"grade: {loss.grade} is not a disability grade 1–10")
-    _fen("usage.paid", usage.paid)
-    _fen("usage.deductible_used", usage.deductible_used)
+        raise BenefitInputError("grade", "out_of_range", f"伤残等级应为 1–10 级（{loss.grade}）")
+    _fen("usage.paid", "已赔付金额", usage.paid)
+    _fen("usage.deductible_used", "已抵扣免赔额", usage.deductible_used)
     if usage.days_paid < 0:
-        raise BenefitInputError(f"usage.days_paid: negative ({usage.days_paid})")
+        raise BenefitInputError("usage.days_paid", "negative", f"已给付天数不能为负数（{usage.days_paid}）")
 
 
-def _fen(name: str, amount: Decimal) -> None:
+def _fen(field_name: str, label: str, amount: Decimal) -> None:
     if not isinstance(amount, Decimal) or not amount.is_finite():
-        raise BenefitInputError(f"{name}: not a Decimal amount ({amount!r})")
+        raise BenefitInputError(field_name, "invalid", f"{label}不是有效金额（{amount!r}）")
     if amount < 0:
-        raise BenefitInputError(f"{name}: negative ({amount})")
+        raise BenefitInputError(field_name, "negative", f"{label}不能为负数（{amount}）")
     if amount != amount.quantize(FEN):
-        raise BenefitInputError(f"{name}: more than two decimal places ({amount})")
+        raise BenefitInputError(field_name, "too_many_places", f"{label}最多保留两位小数（{amount}）")

@@ -582,6 +582,26 @@ def test_impossible_input_is_refused_loudly(loss) -> None:
         calculate_benefit(accident() if loss.grade is not None else medical(), loss, NO_USAGE)
 
 
+def test_the_refusal_names_the_field_in_the_apis_error_shape() -> None:
+    loss = Loss(
+        amount_claimed=D("10.00"), expenses=(Expense("inpatient", D("1.00")), Expense("drugs", D("-5.00")))
+    )
+    with pytest.raises(BenefitInputError) as caught:
+        calculate_benefit(medical(), loss, NO_USAGE)
+    assert caught.value.http_status == 422
+    assert caught.value.as_dict() == {
+        "code": "validation_failed",
+        "message": "第 2 项费用金额不能为负数（-5.00）",
+        "errors": [
+            {
+                "field": "expenses[1].amount",
+                "code": "negative",
+                "message": "第 2 项费用金额不能为负数（-5.00）",
+            }
+        ],
+    }
+
+
 def test_a_zero_claim_pays_nothing_and_says_so() -> None:
     benefit = calculate_benefit(medical(), Loss(amount_claimed=D("0.00")), NO_USAGE)
     assert benefit.payable == 0 and benefit.refusal == "申请金额为零"
