@@ -202,9 +202,10 @@ def test_bad_input_changes_nothing() -> None:
         limits.record_benefit(
             policy, terms, Loss(amount_claimed=D("1.00")), reference="", incident_date=MARCH
         )
-    # then no row was written
+    # then no row was written, and the year reads as unused
     assert not BenefitEntry.objects.exists()
     assert not BenefitUsage.objects.exists()
+    assert limits.usage_for(policy, "medical", MARCH) == UsageSoFar()
 
 
 def test_the_database_refuses_a_negative_usage_and_a_second_live_entry() -> None:
