@@ -107,8 +107,12 @@ class CoverageTerms:
     # Sub-limits per expense category of a reimbursement (e.g. {"outpatient": 5000}).
     item_limits: dict[str, Decimal] = field(default_factory=dict)
     fixed_amount: Decimal | None = None  # FIXED: None pays the sum insured
+    # FIXED: paid at most once per policy year (a critical illness lump sum); False lets several
+    # claims of a year pay, within what the year has left.
+    fixed_once_per_year: bool = True
     daily_amount: Decimal | None = None  # DAILY
     max_days: int | None = None  # DAILY: days paid per claim
+    max_days_per_year: int | None = None  # DAILY: days paid per policy year, across its claims
     hour_bands: tuple[HourBand, ...] = ()  # HOURLY_BANDS, any order
     waiting_period_days: int = 0
     exclusions: tuple[ExclusionTerm, ...] = ()

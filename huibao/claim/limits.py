@@ -1,0 +1,193 @@
+"""The remaining-limit ledger: what each coverage of a policy has used per policy year.
+
+`record_benefit` locks the year's `BenefitUsage` row, computes the benefit with the pure
+`rules.calculate_benefit` against the locked usage, writes one `BenefitEntry` for the claim and
+adds its `usage_added` to the row — all in the caller's transaction (a savepoint of it), so
+concurrent claims on one policy queue on the row and never exceed a limit. It is idempotent per
+(claim reference, coverage): a retry answers the benefit already recorded. `release_benefit`
+takes a claim's entries back exactly once (a payout that finally failed, an appeal re-decided);
+a later `record_benefit` for the same reference then records afresh.
+
+Locks are taken in one order — the usage row first, then entries — by both use-cases, so they
+cannot deadlock each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from huibao.catalog.claim_terms import CoverageTerms
+from huibao.claim.models import BenefitEntry, BenefitUsage
+from huibao.claim.rules import (
+    Benefit,
+    Loss,
+    UsageSoFar,
+    benefit_as_json,
+    benefit_from_json,
+    calculate_benefit,
+    policy_year_bounds,
+)
+from huibao.core.audit import record
+from huibao.policy.models import Policy
+
+# A lost race to create the year's row is retried once: the second try finds the winner's row.
+_CREATE_ATTEMPTS = 3
+
+
+def policy_year(policy: Policy, incident_date: date) -> tuple[date, date]:
+    """The policy year of `policy` holding `incident_date` (local dates, Asia/Shanghai)."""
+    return policy_year_bounds(timezone.localdate(policy.effective_at), incident_date)
+
+
+def usage_for(policy: Policy, coverage_code: str, incident_date: date) -> UsageSoFar:
+    """What the policy year of `incident_date` has used of the coverage (a read, no lock)."""
+    start, _end = policy_year(policy, incident_date)
+    row = BenefitUsage.objects.filter(policy=policy, coverage_code=coverage_code, period_start=start).first()
+    return _usage_of(row) if row is not None else UsageSoFar()
+
+
+def record_benefit(
+    policy: Policy, terms: CoverageTerms, loss: Loss, *, reference: str, incident_date: date
+) -> Benefit:
+    """Computes the benefit of claim `reference` under coverage `terms` against the locked usage
+    of its policy year and adds it to the ledger. Idempotent per (reference, coverage)."""
+    if not reference:
+        raise ValueError("record_benefit(): a claim reference is required")
+    start, end = policy_year(policy, incident_date)
+    live_entry = BenefitEntry.objects.filter(reference=reference, coverage_code=terms.code, released=False)
+    # A retry answers without waiting for the lock (entries are only written under it).
+    done = live_entry.first()
+    if done is not None:
+        return benefit_from_json(done.benefit)
+    with transaction.atomic():
+        usage = _locked_usage(policy, terms.code, start, end)
+        # Again under the lock: a concurrent call for the same claim has committed by now.
+        done = live_entry.first()
+        if done is not None:
+            return benefit_from_json(done.benefit)
+        so_far = _usage_of(usage)
+        benefit = calculate_benefit(terms, loss, so_far)
+        added = benefit.usage_added
+        BenefitEntry.objects.create(
+            usage=usage,
+            reference=reference,
+            coverage_code=terms.code,
+            paid=added.paid,
+            deductible_used=added.deductible_used,
+            item_paid=_items_json(added.item_paid),
+            days_paid=added.days_paid,
+            benefit=benefit_as_json(benefit),
+        )
+        _store(usage, so_far.plus(added))
+        record(
+            "claim.benefit_recorded",
+            "claim",
+            reference,
+            after={
+                "coverage": terms.code,
+                "period_start": start.isoformat(),
+                "payable": str(benefit.payable),
+                "paid_in_year": str(usage.paid),
+                "refusal": benefit.refusal,
+            },
+        )
+    return benefit
+
+
+def release_benefit(reference: str, *, coverage_code: str | None = None) -> int:
+    """Takes back what claim `reference` (or one coverage of it) added to the ledger; returns how
+    many entries it released — 0 on a repeat, so a retried release changes nothing."""
+    with transaction.atomic():
+        entries = BenefitEntry.objects.filter(reference=reference, released=False)
+        if coverage_code is not None:
+            entries = entries.filter(coverage_code=coverage_code)
+        usage_ids = sorted(set(entries.values_list("usage_id", flat=True)))
+        if not usage_ids:
+            return 0
+        usages = {
+            u.pk: u for u in BenefitUsage.objects.select_for_update().filter(pk__in=usage_ids).order_by("pk")
+        }
+        # Re-read under the usage locks: a concurrent release of the same claim is done by now.
+        live = list(entries.select_for_update().order_by("pk"))
+        now = timezone.now()
+        for entry in live:
+            usage = usages[entry.usage_id]
+            _store(usage, _usage_of(usage).minus(_entry_usage(entry)))
+            entry.released = True
+            entry.released_at = now
+            entry.save(update_fields=["released", "released_at"])
+            record(
+                "claim.benefit_released",
+                "claim",
+                reference,
+                before={"coverage": entry.coverage_code, "paid": str(entry.paid)},
+                after={"paid_in_year": str(usage.paid)},
+            )
+        return len(live)
+
+
+def live_entries(reference: str) -> list[BenefitEntry]:
+    """The unreleased entries of claim `reference`, one per coverage it used."""
+    return list(BenefitEntry.objects.filter(reference=reference, released=False).order_by("coverage_code"))
+
+
+def _locked_usage(policy: Policy, coverage_code: str, start: date, end: date) -> BenefitUsage:
+    """The year's row, locked; created on first use. Two first claims at once both miss the row
+    and both insert: the loser's insert fails on the unique constraint inside its own savepoint
+    (the caller's transaction survives), and its next read locks the winner's row."""
+    lookup = {"policy": policy, "coverage_code": coverage_code, "period_start": start}
+    for _attempt in range(_CREATE_ATTEMPTS):
+        row = _find_locked(lookup)
+        if row is not None:
+            return row
+        try:
+            with transaction.atomic():
+                return BenefitUsage.objects.create(**lookup, period_end=end)
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"benefit usage of policy {policy.pk} {coverage_code} {start}: not created nor found")
+
+
+def _find_locked(lookup: Mapping[str, Any]) -> BenefitUsage | None:
+    return BenefitUsage.objects.select_for_update().filter(**lookup).first()
+
+
+def _usage_of(row: BenefitUsage) -> UsageSoFar:
+    return UsageSoFar(
+        # Decimal(): a row just created holds its int defaults until read back.
+        paid=Decimal(row.paid),
+        deductible_used=Decimal(row.deductible_used),
+        item_paid=_items(row.item_paid),
+        days_paid=row.days_paid,
+    )
+
+
+def _entry_usage(entry: BenefitEntry) -> UsageSoFar:
+    return UsageSoFar(
+        paid=Decimal(entry.paid),
+        deductible_used=Decimal(entry.deductible_used),
+        item_paid=_items(entry.item_paid),
+        days_paid=entry.days_paid,
+    )
+
+
+def _store(row: BenefitUsage, usage: UsageSoFar) -> None:
+    row.paid = usage.paid
+    row.deductible_used = usage.deductible_used
+    row.item_paid = _items_json(usage.item_paid)
+    row.days_paid = usage.days_paid
+    row.save(update_fields=["paid", "deductible_used", "item_paid", "days_paid", "updated_at"])
+
+
+def _items(data: Mapping[str, Any]) -> Mapping[str, Decimal]:
+    return {k: Decimal(v) for k, v in (data or {}).items()}
+
+
+def _items_json(items: Mapping[str, Decimal]) -> dict[str, str]:
+    return {k: str(v) for k, v in sorted(items.items()) if v}
