@@ -13,3 +13,9 @@ class PaymentConfig(AppConfig):
         register_job(
             "payment.expire_unpaid", jobs.expire_unpaid, order=50, description="open payments past expiry"
         )
+        register_job(
+            "payment.query_stale_payouts",
+            jobs.query_stale_payouts,
+            order=51,
+            description="submitted payouts with no result yet, asked of the provider",
+        )
