@@ -16,6 +16,7 @@ class PaymentConfig(AppConfig):
         register_job(
             "payment.query_stale_payouts",
             jobs.query_stale_payouts,
-            order=51,
+            # Independent of the other jobs: after the collections, before the renewal work.
+            order=230,
             description="submitted payouts with no result yet, asked of the provider",
         )
