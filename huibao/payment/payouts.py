@@ -194,6 +194,11 @@ def _same_or_conflict(existing: Payout, value: Decimal, account: str) -> Payout:
     return existing
 
 
+def _existing(kind: str, reference: str) -> Payout | None:
+    """The payout already made for the reference (a plain read: the insert's constraint decides a race)."""
+    return Payout.objects.filter(kind=kind, reference=reference).first()
+
+
 def request_payout(
     *,
     kind: str,
@@ -213,7 +218,7 @@ def request_payout(
         amount, kind, reference, payee_name, account_number, bank_name, memo
     )
     kind, reference = kind.strip(), reference.strip()
-    existing = Payout.objects.filter(kind=kind, reference=reference).first()
+    existing = _existing(kind, reference)
     if existing is not None:
         return _same_or_conflict(existing, value, account)
     gateway = get_payout_provider(provider or default_payout_provider_name())

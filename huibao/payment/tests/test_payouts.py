@@ -121,6 +121,19 @@ def test_another_amount_for_the_same_reference_is_refused_and_changes_nothing() 
     assert f.request("C8", kind="other_kind", amount="100.01").pk != first.pk
 
 
+def test_a_request_losing_the_race_to_the_insert_returns_the_winner(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given: another process inserted the payout after this one looked (its read saw nothing)
+    winner = f.request("C9")
+    monkeypatch.setattr(payouts, "_existing", lambda kind, reference: None)
+    # when: the unique constraint refuses this insert
+    same = f.request("C9")
+    with pytest.raises(payouts.PayoutConflict):
+        f.request("C9", amount="1.00")
+    # then: the winner, in a transaction that goes on (the savepoint took the failed insert)
+    assert same.pk == winner.pk and Payout.objects.count() == 1
+    assert AuditEntry.objects.filter(action="payout.requested").count() == 1
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
