@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -40,6 +40,7 @@ from huibao.core.hooks import KeyedHook
 from huibao.core.masking import mask_name
 from huibao.core.money import as_decimal, to_fen, to_fen_int
 from huibao.core.states import check_transition
+from huibao.core.taskqueue import enqueue_all
 from huibao.core.validators import text_problem, validate_bank_card
 from huibao.payment import rules
 from huibao.payment.errors import InvalidAmount, InvalidSignature
@@ -222,7 +223,8 @@ def request_payout(
     if existing is not None:
         return _same_or_conflict(existing, value, account)
     gateway = get_payout_provider(provider or default_payout_provider_name())
-    with transaction.atomic():
+    # No savepoint of its own inside a caller's transaction (the insert below has one).
+    with transaction.atomic(savepoint=False):
         try:
             # Its own savepoint: a concurrent request for the same reference fails the unique
             # constraint here, and the caller's transaction goes on with the other's payout.
@@ -243,23 +245,113 @@ def request_payout(
                 )
         except IntegrityError:
             return _same_or_conflict(Payout.objects.get(kind=kind, reference=reference), value, account)
-        audit.record(
-            "payout.requested",
-            "payout",
-            str(payout.public_id),
-            actor="system",
-            after={
-                "kind": kind,
-                "reference": reference,
-                "amount": value,
-                "payee_name": mask_name(name),
-                "account": rules.mask_account(payout.account_last4),
-                "bank_name": bank,
-                "provider": gateway.name,
-            },
-        )
+        _audit_requested(payout)
         _enqueue_submit(payout.pk)
     return payout
+
+
+def _audit_requested(payout: Payout) -> None:
+    audit.record(
+        "payout.requested",
+        "payout",
+        str(payout.public_id),
+        actor="system",
+        after={
+            "kind": payout.kind,
+            "reference": payout.reference,
+            "amount": payout.amount,
+            "payee_name": mask_name(payout.payee_name),
+            "account": rules.mask_account(payout.account_last4),
+            "bank_name": payout.bank_name,
+            "provider": payout.provider,
+        },
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutAsk:
+    """One payout of a batch (`request_payouts`): the arguments of `request_payout`."""
+
+    kind: str
+    reference: str
+    amount: Decimal
+    payee_name: str
+    account_number: str
+    bank_name: str = ""
+    memo: str = ""
+
+
+def request_payouts(asks: Sequence[PayoutAsk], *, provider: str | None = None) -> list[Payout]:
+    """Many payouts at once (an event paying every insured traveller on a flight), each exactly as
+    `request_payout` would make it — idempotent on (kind, reference), another amount or account
+    refused — with one read, one insert, one audit insert and one enqueue for the whole batch.
+    All or nothing: one bad ask (its index in the field names) or one conflict changes nothing.
+    Returns the payouts in the order of `asks` (an ask repeated returns the same payout)."""
+    gateway = get_payout_provider(provider or default_payout_provider_name())
+    cleaned: dict[tuple[str, str], Payout] = {}
+    for index, ask in enumerate(asks):
+        try:
+            value, name, account, bank, note = _clean_request(
+                ask.amount,
+                ask.kind,
+                ask.reference,
+                ask.payee_name,
+                ask.account_number,
+                ask.bank_name,
+                ask.memo,
+            )
+        except ValidationFailed as exc:
+            errors = [FieldError(f"{index}.{e.field}", e.code, e.message) for e in exc.errors]
+            raise ValidationFailed(exc.message, code=exc.code, errors=errors) from exc
+        key = (ask.kind.strip(), ask.reference.strip())
+        candidate = Payout(
+            kind=key[0],
+            reference=key[1],
+            amount=value,
+            payee_name=name,
+            account_number=account,
+            account_number_hash=lookup_hash(account, context=ACCOUNT_HASH_CONTEXT),
+            account_last4=account[-4:],
+            bank_name=bank,
+            memo=note,
+            provider=gateway.name,
+            max_attempts=rules.PAYOUT_MAX_ATTEMPTS,
+            next_attempt_at=timezone.now(),
+        )
+        if key in cleaned:
+            _same_or_conflict(cleaned[key], value, account)
+        else:
+            cleaned[key] = candidate
+    if not cleaned:
+        return []
+
+    def stored() -> dict[tuple[str, str], Payout]:
+        rows = Payout.objects.filter(kind__in={k for k, _ in cleaned}, reference__in={r for _, r in cleaned})
+        return {(p.kind, p.reference): p for p in rows if (p.kind, p.reference) in cleaned}
+
+    with transaction.atomic(), audit.batched():
+        before = stored()
+        fresh = [p for key, p in cleaned.items() if key not in before]
+        # A concurrent batch may insert some of the same references first: theirs stand.
+        Payout.objects.bulk_create(fresh, ignore_conflicts=True)
+        found = stored()
+        ours: list[int] = []
+        for key, candidate in cleaned.items():
+            row = found[key]
+            if row.public_id == candidate.public_id:
+                ours.append(row.pk)
+                _audit_requested(row)
+            else:
+                _same_or_conflict(row, candidate.amount, candidate.account_number)
+        if ours:
+            transaction.on_commit(lambda: _enqueue_submits(ours))
+    return [found[(a.kind.strip(), a.reference.strip())] for a in asks]
+
+
+def _enqueue_submits(payout_ids: list[int]) -> None:
+    from huibao.payment.tasks import submit_payout_task
+
+    enqueue_all([(submit_payout_task, (pk,), {}) for pk in payout_ids])
 
 
 def _fail(

@@ -426,3 +426,64 @@ def test_payout_retry_delays_back_off_and_stop() -> None:
     assert delays[:-1] == sorted(delays[:-1]) and all(d is not None for d in delays[:-1])
     assert delays[-1] is None and rules.payout_retry_delay(0) is None
     assert rules.out_biz_no("ab" * 16, 3) == rules.out_biz_no("ab" * 16, 3) != rules.out_biz_no("ab" * 16, 4)
+
+
+# --- many at once (event-triggered payouts) ----------------------------------------------------
+
+
+def _asks(count: int, *, amount: str = "300.00", start: int = 0) -> list[payouts.PayoutAsk]:
+    return [
+        payouts.PayoutAsk(
+            kind="test_claim",
+            reference=f"FL-{i}",
+            amount=Decimal(amount),
+            payee_name=f.PAYEE,
+            account_number=f.account(f"{i:04d}"[-4:] if i % 10000 else "2345"),
+        )
+        for i in range(start, start + count)
+    ]
+
+
+def test_a_batch_makes_each_payout_once_with_one_enqueue(
+    django_assert_max_num_queries, django_capture_on_commit_callbacks
+) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    # given: two of the batch requested before, one by one
+    single = f.request("FL-1", amount="300.00", account_number=_asks(2)[1].account_number)
+    asks = _asks(40)
+    # when
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, django_assert_max_num_queries(12):
+        made = payouts.request_payouts([*asks, asks[5]])
+    # then: one payout per reference, the earlier one kept, the repeated ask answered by the same
+    assert len(made) == 41 and len({p.pk for p in made}) == 40 and made[1].pk == single.pk
+    assert made[5].pk == made[40].pk
+    assert Payout.objects.filter(reference__startswith="FL-").count() == 40
+    assert AuditEntry.objects.filter(action="payout.requested").count() == 40
+    assert len(callbacks) == 1
+    assert DBTaskResult.objects.filter(task_path="huibao.payment.tasks.submit_payout_task").count() == 39
+    # and the same batch again changes nothing
+    again = payouts.request_payouts(asks)
+    assert [p.pk for p in again] == [p.pk for p in made[:40]]
+    assert AuditEntry.objects.filter(action="payout.requested").count() == 40
+
+
+def test_a_batch_with_one_conflict_or_one_bad_ask_changes_nothing() -> None:
+    # given
+    f.request("FL-3", amount="1.00", account_number=_asks(4)[3].account_number)
+    # when / then: another amount for FL-3
+    with pytest.raises(payouts.PayoutConflict):
+        payouts.request_payouts(_asks(10))
+    # and a bad amount in the 7th ask, named by its index
+    bad = _asks(10, start=20)
+    bad[6] = payouts.PayoutAsk(
+        kind="test_claim",
+        reference="FL-26",
+        amount=Decimal("0"),
+        payee_name=f.PAYEE,
+        account_number=f.GOOD_ACCOUNT,
+    )
+    with pytest.raises(ValidationFailed) as refused:
+        payouts.request_payouts(bad)
+    assert [e.field for e in refused.value.errors] == ["6.amount"]
+    assert Payout.objects.count() == 1
