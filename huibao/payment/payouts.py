@@ -244,9 +244,14 @@ def request_payout(
                     next_attempt_at=timezone.now(),
                 )
         except IntegrityError:
-            return _same_or_conflict(Payout.objects.get(kind=kind, reference=reference), value, account)
-        _audit_requested(payout)
-        _enqueue_submit(payout.pk)
+            lost = True
+        else:
+            lost = False
+            _audit_requested(payout)
+            _enqueue_submit(payout.pk)
+    if lost:
+        # Outside the block: a conflict raised here leaves the caller's transaction usable.
+        return _same_or_conflict(Payout.objects.get(kind=kind, reference=reference), value, account)
     return payout
 
 
