@@ -105,7 +105,7 @@ def child_env(db_url: str) -> dict[str, str]:
             "HUIBAO_ENV": "bench",
             "DEBUG": "0",
             # DEBUG off: the sandboxes the bench drives must be named to be allowed.
-            "HUIBAO_ALLOW_SANDBOX": "payment,identity,face,insurer,sms",
+            "HUIBAO_ALLOW_SANDBOX": "payment,payout,identity,face,insurer,sms",
             "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
             "HUIBAO_DATA_KEYS": f"bench:{key}",
             "HUIBAO_LOOKUP_KEY": base64.b64encode(b"l" * 32).decode(),

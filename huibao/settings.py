@@ -264,25 +264,33 @@ PAYMENT_SANDBOX_SECRET = env_str("PAYMENT_SANDBOX_SECRET")
 # HMAC secrets of the face-check and insurer sandboxes (derived from SECRET_KEY when empty).
 FACE_SANDBOX_SECRET = env_str("FACE_SANDBOX_SECRET")
 INSURER_SANDBOX_SECRET = env_str("INSURER_SANDBOX_SECRET")
+PAYOUT_SANDBOX_SECRET = env_str("PAYOUT_SANDBOX_SECRET")
 # Sandbox faults for trying the platform's behaviour (0–1: share of calls that fail).
 HUIBAO_IDENTITY_SANDBOX_FAILURE_RATE = float(env_str("HUIBAO_IDENTITY_SANDBOX_FAILURE_RATE", "0") or 0)
 HUIBAO_INSURER_SANDBOX_FAILURE_RATE = float(env_str("HUIBAO_INSURER_SANDBOX_FAILURE_RATE", "0") or 0)
+# Share of payout submissions the sandbox refuses at once as 系统繁忙 (retryable).
+HUIBAO_PAYOUT_SANDBOX_FAILURE_RATE = float(env_str("HUIBAO_PAYOUT_SANDBOX_FAILURE_RATE", "0") or 0)
+# Seconds the sandbox payout gateway waits before it notifies the result of a transfer.
+HUIBAO_PAYOUT_SANDBOX_DELAY = env_int("HUIBAO_PAYOUT_SANDBOX_DELAY", 3)
 
 # --- Remote systems: which adapter serves each port ("sandbox": the in-process sandboxes) ------
 PAYMENT_PROVIDER = env_str("PAYMENT_PROVIDER", "sandbox")
+# Payouts to customers' bank accounts (claim payments, event-triggered benefits): docs/payment.md.
+PAYOUT_PROVIDER = env_str("PAYOUT_PROVIDER", "sandbox")
 IDENTITY_PROVIDER = env_str("IDENTITY_PROVIDER", "sandbox")
 FACE_PROVIDER = env_str("FACE_PROVIDER", "sandbox")
 # "CODE:connector" pairs, "*" for every other insurer (default: every insurer "sandbox").
 HUIBAO_INSURER_CONNECTORS = env_map("HUIBAO_INSURER_CONNECTORS")
 # Outside development (production, or DEBUG off anywhere but the tests) the platform does not start
 # on a development part (sandbox provider, console/sandbox SMS) unless this comma list names it:
-# payment,identity,face,insurer,sms. Those allowed are announced on every page and response.
+# payment,payout,identity,face,insurer,sms. Those allowed are announced on every page and response.
 HUIBAO_ALLOW_SANDBOX = env_list("HUIBAO_ALLOW_SANDBOX")
 HUIBAO_STRICT = PRODUCTION or not (DEBUG or TESTING)
 HUIBAO_SANDBOX_NOTICE = deployment.enforce(
     strict=HUIBAO_STRICT,
     in_use=deployment.sandbox_parts_in_use(
         payment_provider=PAYMENT_PROVIDER,
+        payout_provider=PAYOUT_PROVIDER,
         identity_provider=IDENTITY_PROVIDER,
         face_provider=FACE_PROVIDER,
         insurer_connectors=HUIBAO_INSURER_CONNECTORS,

@@ -28,6 +28,8 @@ QUOTE_VIEW = ("rating.view_quote",)
 APPLICATION_VIEW = ("application.view_application", "application.view_applicationitem")
 POLICY_VIEW = ("policy.view_policy", "policy.view_insurerdelivery", "policy.view_npsresponse")
 PAYMENT_VIEW = ("payment.view_payment", "payment.view_refund", "payment.view_providernotification")
+# Payouts to customers and the provider's result notifications; change = retry a failed one by hand.
+PAYOUT_VIEW = ("payment.view_payout", "payment.view_payoutattempt", "payment.view_payoutnotification")
 IDENTITY_VIEW = ("identity.view_identitycheck", "identity.view_facecheck")
 # Failed and given-up e-mails/SMS, and their re-send (the outbox's back office).
 NOTIFICATION_RESEND = ("notification.view_outboxmessage", "notification.change_outboxmessage")
@@ -68,7 +70,15 @@ ROLES: dict[str, Role] = {
         Role(
             "finance",
             "财务",
-            (*CATALOG_VIEW, *QUOTE_VIEW, *PAYMENT_VIEW, "payment.change_payment", *POLICY_VIEW),
+            (
+                *CATALOG_VIEW,
+                *QUOTE_VIEW,
+                *PAYMENT_VIEW,
+                "payment.change_payment",
+                *PAYOUT_VIEW,
+                "payment.change_payout",
+                *POLICY_VIEW,
+            ),
         ),
         Role(
             "customer_service",

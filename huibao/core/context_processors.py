@@ -9,6 +9,7 @@ ELDER_MODE_COOKIE = "elder_mode"
 # How the banner names each sandbox part (huibao.core.deployment.PARTS).
 SANDBOX_PART_LABELS = {
     "payment": _("payment gateway"),
+    "payout": _("payout gateway"),
     "identity": _("real-name check"),
     "face": _("face check"),
     "insurer": _("insurer connection"),

@@ -1,7 +1,7 @@
 """Development parts a deployment would use, and their refusal outside development.
 
-The remote systems the platform talks to (payment gateway, real-name registry, face service,
-insurers, SMS gateway) each have a stand-in for development: the in-process sandboxes (provider
+The remote systems the platform talks to (payment gateway, payout gateway, real-name registry, face
+service, insurers, SMS gateway) each have a stand-in for development: the in-process sandboxes (provider
 name "sandbox") and the console/sandbox SMS backends. A production server that used one would
 take no real money, check no real identity and book no real policy while looking as if it did,
 so outside development (`settings.HUIBAO_STRICT`) the settings refuse to load — and with them
@@ -22,7 +22,7 @@ ALLOW_SETTING = "HUIBAO_ALLOW_SANDBOX"
 RESPONSE_HEADER = "Huibao-Sandbox"
 SANDBOX_PROVIDER = "sandbox"
 # The order parts are listed in (errors, banner, header).
-PARTS = ("payment", "identity", "face", "insurer", "sms")
+PARTS = ("payment", "payout", "identity", "face", "insurer", "sms")
 SANDBOX_SMS_BACKEND = "huibao.sandbox.sms.SandboxSmsBackend"
 # Where the sandbox SMS gateway lived before it moved to the sandbox app: still read as it.
 MOVED_SMS_BACKENDS = {
@@ -46,11 +46,15 @@ def sandbox_parts_in_use(
     face_provider: str,
     insurer_connectors: Mapping[str, str],
     sms_backend: str,
+    payout_provider: str = "",
 ) -> dict[str, str]:
     """{part: "SETTING=value"} for each development part the configuration uses."""
     used: dict[str, str] = {}
     if payment_provider == SANDBOX_PROVIDER:
         used["payment"] = f"PAYMENT_PROVIDER={payment_provider}"
+    if payout_provider == SANDBOX_PROVIDER:
+        # Payouts pay real money out: a sandbox there is its own part, named on its own.
+        used["payout"] = f"PAYOUT_PROVIDER={payout_provider}"
     if identity_provider == SANDBOX_PROVIDER:
         used["identity"] = f"IDENTITY_PROVIDER={identity_provider}"
     if face_provider == SANDBOX_PROVIDER:

@@ -3,6 +3,10 @@ provider notifications kept as evidence, and one action for finance: "退款" wi
 
 A refund goes through `services.refund` (provider call, refund row, status move, audit row); the
 admin adds an audit row naming the staff member who asked for it and why.
+
+Payouts (money out to customers): listed by status, failed ones with their reason, attempts
+inline; finance may send a failed one again at once ("立即重试付款", `payouts.retry_by_hand`, which
+writes an audit row naming them).
 """
 
 from __future__ import annotations
@@ -23,10 +27,20 @@ from huibao.core.admin import ReadOnlyModelAdmin
 from huibao.core.errors import DomainError
 from huibao.core.masking import mask_id_number, mask_name, scrub
 from huibao.core.money import FEN, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
-from huibao.payment import services
-from huibao.payment.models import Payment, PaymentEvent, ProviderNotification, Refund
+from huibao.payment import payouts, rules, services
+from huibao.payment.models import (
+    Payment,
+    PaymentEvent,
+    Payout,
+    PayoutAttempt,
+    PayoutNotification,
+    ProviderNotification,
+    Refund,
+)
+from huibao.payment.states import PayoutStatus
 
 REFUND_PERMISSION = "payment.change_payment"
+PAYOUT_RETRY_PERMISSION = "payment.change_payout"
 MAX_REFUND = Decimal(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES)
 
 
@@ -273,4 +287,129 @@ class ProviderNotificationAdmin(ReadOnlyModelAdmin):
     @admin.display(description="通知内容")
     def body(self, obj: ProviderNotification) -> str:
         # Bodies carry the payer's ID number (and forged ones anything): masked even here.
+        return scrub(obj.raw_body)
+
+
+class PayoutAttemptInline(_ReadOnlyInline):
+    model = PayoutAttempt
+    fields = (
+        "number",
+        "created_at",
+        "out_biz_no",
+        "provider_trade_no",
+        "status",
+        "failure_code",
+        "failure_reason",
+        "requested_by",
+        "finished_at",
+    )
+    readonly_fields = fields
+    verbose_name = "付款尝试"
+    verbose_name_plural = "付款尝试"
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_active and request.user.has_perm("payment.view_payout"))
+
+
+@admin.register(Payout)
+class PayoutAdmin(ReadOnlyModelAdmin):
+    list_display = (
+        "requested_at",
+        "kind",
+        "reference",
+        "amount",
+        "status",
+        "reason",
+        "attempts",
+        "next_attempt_at",
+        "masked_payee",
+        "masked_account",
+        "bank_name",
+        "provider",
+    )
+    list_filter = ("status", "kind", "provider", "failure_code")
+    search_fields = ("=reference", "=public_id", "=provider_trade_no", "=out_biz_no")
+    date_hierarchy = "requested_at"
+    fields = (
+        "public_id",
+        "kind",
+        "reference",
+        "amount",
+        "status",
+        "masked_payee",
+        "masked_account",
+        "bank_name",
+        "memo",
+        "provider",
+        "out_biz_no",
+        "provider_trade_no",
+        "failure_code",
+        "failure_reason",
+        "retryable",
+        "attempts",
+        "max_attempts",
+        "next_attempt_at",
+        "requested_at",
+        "submitted_at",
+        "succeeded_at",
+        "given_up_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+    inlines = (PayoutAttemptInline,)
+    actions = ("retry_action",)
+
+    @admin.display(description="失败原因")
+    def reason(self, obj: Payout) -> str:
+        if obj.status not in (PayoutStatus.FAILED, PayoutStatus.GIVEN_UP):
+            return "—"
+        return f"{obj.failure_reason}（{obj.failure_code}）" if obj.failure_code else obj.failure_reason
+
+    @admin.display(description="收款人")
+    def masked_payee(self, obj: Payout) -> str:
+        return mask_name(obj.payee_name)
+
+    @admin.display(description="收款账户")
+    def masked_account(self, obj: Payout) -> str:
+        return rules.mask_account(obj.account_last4)
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.has_perm(PAYOUT_RETRY_PERMISSION))
+
+    @admin.action(description="立即重试付款", permissions=["retry"])
+    def retry_action(self, request: HttpRequest, queryset: QuerySet[Payout]) -> None:
+        for payout in queryset.order_by("id"):
+            try:
+                outcome = payouts.retry_by_hand(payout, user=request.user, request=request)
+            except DomainError as exc:
+                details = "；".join(e.message for e in exc.errors) or exc.message
+                self.message_user(
+                    request, f"{payout.kind} {payout.reference} 未重试：{details}", messages.ERROR
+                )
+                continue
+            payout.refresh_from_db()
+            if outcome == "submitted":
+                self.message_user(
+                    request, f"{payout.kind} {payout.reference} 已重新提交银行", messages.SUCCESS
+                )
+            else:
+                self.message_user(
+                    request,
+                    f"{payout.kind} {payout.reference} 重试未受理：{payout.failure_reason or outcome}"
+                    f"（{payout.get_status_display()}）",
+                    messages.WARNING,
+                )
+
+
+@admin.register(PayoutNotification)
+class PayoutNotificationAdmin(ReadOnlyModelAdmin):
+    list_display = ("received_at", "provider", "notify_id", "signature_ok", "outcome", "payout")
+    list_filter = ("provider", "signature_ok", "outcome")
+    search_fields = ("=notify_id",)
+    fields = ("received_at", "provider", "notify_id", "signature_ok", "outcome", "payout", "body")
+    readonly_fields = fields
+    actions = None
+
+    @admin.display(description="通知内容")
+    def body(self, obj: PayoutNotification) -> str:
         return scrub(obj.raw_body)

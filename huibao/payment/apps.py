@@ -13,3 +13,10 @@ class PaymentConfig(AppConfig):
         register_job(
             "payment.expire_unpaid", jobs.expire_unpaid, order=50, description="open payments past expiry"
         )
+        register_job(
+            "payment.query_stale_payouts",
+            jobs.query_stale_payouts,
+            # Independent of the other jobs: after the collections, before the renewal work.
+            order=230,
+            description="submitted payouts with no result yet, asked of the provider",
+        )

@@ -10,7 +10,7 @@ from django.db import models
 
 from huibao.core.fields import EncryptedTextField
 from huibao.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
-from huibao.payment.states import PaymentStatus, RefundStatus
+from huibao.payment.states import PaymentStatus, PayoutAttemptStatus, PayoutStatus, RefundStatus
 
 
 def _money(**kwargs: Any) -> models.DecimalField:
@@ -141,6 +141,120 @@ class ProviderNotification(models.Model):
                 fields=["provider", "notify_id"],
                 condition=models.Q(signature_ok=True),
                 name="notification_verified_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.notify_id}"
+
+
+# --- payouts -----------------------------------------------------------------------------------
+
+
+class Payout(models.Model):
+    """Money paid out to a customer's bank account, owed by something identified by
+    (kind, reference): a claim payment, an event-triggered benefit… One per (kind, reference):
+    the unique constraint is what makes `payouts.request_payout` idempotent across processes."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=40)
+    reference = models.CharField(max_length=64)
+    amount = _money()
+    payee_name = models.CharField(max_length=100)
+    account_number = EncryptedTextField(context="payment.payout_account_number")
+    account_number_hash = models.CharField(max_length=64, db_index=True)
+    account_last4 = models.CharField(max_length=4)
+    bank_name = models.CharField(max_length=60, blank=True)
+    memo = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=20, choices=PayoutStatus.choices, default=PayoutStatus.REQUESTED)
+    provider = models.CharField(max_length=20)
+    # The current attempt's numbers: the merchant's (`out_biz_no`) and the provider's.
+    out_biz_no = models.CharField(max_length=40, blank=True)
+    provider_trade_no = models.CharField(max_length=64, blank=True)
+    failure_code = models.CharField(max_length=40, blank=True)
+    failure_reason = models.CharField(max_length=200, blank=True)
+    retryable = models.BooleanField(default=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField()
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+    given_up_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["status", "submitted_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "reference"], name="payout_kind_reference_unique"),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="payout_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=PayoutStatus.values), name="payout_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="succeeded") | models.Q(succeeded_at__isnull=False),
+                name="payout_succeeded_has_time",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(attempts__lte=models.F("max_attempts")), name="payout_attempts_within_max"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"payout {self.kind}:{self.reference} {self.status}"
+
+
+class PayoutAttempt(models.Model):
+    """One submission of a payout to its provider (append-mostly: its outcome is filled in once).
+    A notification names the attempt by its `out_biz_no`, so one for an earlier attempt arriving
+    late is recognised and changes nothing of the current one."""
+
+    payout = models.ForeignKey(Payout, on_delete=models.PROTECT, related_name="attempt_rows")
+    number = models.PositiveSmallIntegerField()
+    out_biz_no = models.CharField(max_length=40, unique=True)
+    provider_trade_no = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=20, choices=PayoutAttemptStatus.choices)
+    failure_code = models.CharField(max_length=40, blank=True)
+    failure_reason = models.CharField(max_length=200, blank=True)
+    # Who asked for it: "system" (the first submission and the automatic retries) or a staff member.
+    requested_by = models.CharField(max_length=150, default="system")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["payout_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["payout", "number"], name="payout_attempt_number_unique"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=PayoutAttemptStatus.values), name="payout_attempt_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.out_biz_no} {self.status}"
+
+
+class PayoutNotification(models.Model):
+    """Each payout result notification received, for idempotency and evidence (verified ones hold
+    their notify id uniquely, as `ProviderNotification` does for payments)."""
+
+    provider = models.CharField(max_length=20)
+    notify_id = models.CharField(max_length=64)
+    raw_body = EncryptedTextField(context="payment.payout_notification_body")
+    signature_ok = models.BooleanField()
+    payout = models.ForeignKey(Payout, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    outcome = models.CharField(max_length=40, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "notify_id"],
+                condition=models.Q(signature_ok=True),
+                name="payout_notification_verified_unique",
             )
         ]
 

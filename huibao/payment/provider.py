@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 from django.conf import settings
 
 from huibao.payment.errors import InvalidSignature
-from huibao.payment.models import Payment
+from huibao.payment.models import Payment, Payout
 
 NotificationStatus = Literal["success", "failed", "expired"]
 # What the notify endpoint answers a notification it has taken (the providers stop retrying).
@@ -93,6 +93,100 @@ class MandateProvider(Protocol):
     def revoke_mandate(self, agreement_id: str) -> None: ...
 
     def charge_mandate(self, agreement_id: str, amount: Decimal, out_trade_no: str) -> ChargeAccepted: ...
+
+
+# --- payouts (money out to a bank account: 企业付款 / 单笔转账) ------------------------------------
+
+PayoutResultStatus = Literal["processing", "success", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutRequest:
+    """What one submission sends: `out_biz_no` names the attempt (the provider is idempotent on
+    it: the same number never transfers twice)."""
+
+    out_biz_no: str
+    amount_fen: int
+    payee_name: str
+    account_number: str
+    bank_name: str
+    memo: str
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutAccepted:
+    """The provider took the transfer; its result comes later by a signed notification (or a query)."""
+
+    provider_trade_no: str
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutRefused:
+    """The provider refused the transfer at once (synchronous answer): nothing was sent."""
+
+    code: str
+    reason: str
+    retryable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutResult:
+    """A transfer's result, from a verified notification or a query."""
+
+    out_biz_no: str
+    provider_trade_no: str
+    status: PayoutResultStatus
+    amount_fen: int | None = None
+    failure_code: str = ""
+    reason: str = ""
+    retryable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutNotice:
+    """A verified payout notification: the signature matched; freshness is checked by the service."""
+
+    notify_id: str
+    sent_at: datetime.datetime
+    result: PayoutResult
+
+
+class PayoutProviderUnavailable(Exception):
+    """The provider could not be reached or did not answer: whether it took the transfer is
+    unknown, so the same attempt (the same `out_biz_no`) is sent again later."""
+
+
+class PayoutProvider(Protocol):
+    name: str
+
+    def submit_payout(self, request: PayoutRequest) -> PayoutAccepted | PayoutRefused: ...
+
+    def parse_payout_notification(self, headers: Mapping[str, str], body: bytes) -> PayoutNotice:
+        """Verifies the signature (raises `InvalidSignature`) and reads the result."""
+        ...
+
+    def query_payout(self, payout: Payout) -> PayoutResult:
+        """The result of the payout's current attempt (`payout.out_biz_no`)."""
+        ...
+
+
+_PAYOUT_PROVIDERS: dict[str, PayoutProvider] = {}
+
+
+def register_payout_provider(provider: PayoutProvider) -> None:
+    """Adds (or replaces) a payout adapter under its name."""
+    _PAYOUT_PROVIDERS[provider.name] = provider
+
+
+def get_payout_provider(name: str) -> PayoutProvider:
+    try:
+        return _PAYOUT_PROVIDERS[name]
+    except KeyError:
+        raise InvalidSignature(f"unknown payout provider '{name}'", code="unknown_provider") from None
+
+
+def default_payout_provider_name() -> str:
+    return str(settings.PAYOUT_PROVIDER)
 
 
 _PROVIDERS: dict[str, PaymentProvider] = {}

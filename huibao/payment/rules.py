@@ -86,3 +86,50 @@ def refusal_text(reason: str, refunded: Decimal, refunded_on: datetime.date | No
             f"预计{REFUND_ARRIVAL}到账。"
         )
     return f"{why}，本次付款已拒收，退款正在处理，到账前客服会与您联系。"
+
+
+# --- payouts (money out to a bank account) -----------------------------------------------------
+
+# Attempts (submissions) of one payout before a retryable failure is given up.
+PAYOUT_MAX_ATTEMPTS = 4
+# Delay before the next submission after `attempts` failed ones (retryable failures only).
+PAYOUT_RETRY_DELAYS = tuple(datetime.timedelta(minutes=m) for m in (1, 10, 60))
+# A submitted payout with no result after this long is asked about (`query_payout`).
+PAYOUT_QUERY_AFTER = datetime.timedelta(minutes=10)
+
+# Failure codes the platform knows, with the reason finance and the customer read. A provider
+# sends its own Chinese reason too; these are the fall-back for a code without one.
+PAYOUT_FAILURE_REASONS = {
+    "ACCOUNT_NOT_FOUND": "账户不存在",
+    "PAYEE_NAME_MISMATCH": "收款人姓名与账户不符",
+    "BANK_TIMEOUT": "银行处理超时",
+    "SYSTEM_BUSY": "支付机构系统繁忙",
+    "ACCOUNT_FROZEN": "收款账户已冻结",
+    "PROVIDER_UNAVAILABLE": "支付机构暂时无法连接",
+}
+
+
+def payout_reason(code: str, reason: str = "") -> str:
+    """The Chinese reason of a failure: the provider's, else the platform's for the code."""
+    return reason.strip() or PAYOUT_FAILURE_REASONS.get(code, "付款失败")
+
+
+def payout_retry_delay(
+    attempts: int, *, max_attempts: int = PAYOUT_MAX_ATTEMPTS
+) -> datetime.timedelta | None:
+    """Delay before the next submission after `attempts` ones, the last of which failed in a
+    retryable way; None once the attempts are spent (the payout is given up)."""
+    if attempts < 1 or attempts >= max_attempts:
+        return None
+    return PAYOUT_RETRY_DELAYS[min(attempts, len(PAYOUT_RETRY_DELAYS)) - 1]
+
+
+def out_biz_no(payout_public_hex: str, attempt: int) -> str:
+    """The merchant's number of one submission (`out_biz_no`): the same attempt of the same payout
+    always gets the same number, so a provider that is idempotent on it never pays it twice; the
+    next attempt gets a new one, as the gateways require after a failed transfer."""
+    return f"PO{payout_public_hex[:24].upper()}{attempt:02d}"
+
+
+def mask_account(last4: str) -> str:
+    return f"**** {last4}" if last4 else "—"

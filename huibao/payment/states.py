@@ -37,3 +37,34 @@ OPEN_STATUSES = frozenset({S.CREATED, S.PENDING})
 class RefundStatus(models.TextChoices):
     SUCCEEDED = "succeeded", _("退款成功")
     FAILED = "failed", _("退款失败")
+
+
+class PayoutStatus(models.TextChoices):
+    """A payout (money out to a customer's bank account): requested by the domain that owes it,
+    submitted to the provider, then succeeded, or failed — retried while attempts remain, else
+    given up (final: `payout_failed` is announced)."""
+
+    REQUESTED = "requested", _("待提交")
+    SUBMITTED = "submitted", _("已提交银行")
+    SUCCEEDED = "succeeded", _("已到账")
+    FAILED = "failed", _("付款失败待重试")
+    GIVEN_UP = "given_up", _("付款失败")
+
+
+P = PayoutStatus
+PAYOUT_TRANSITIONS: dict[str, frozenset[str]] = {
+    P.REQUESTED: frozenset({P.SUBMITTED, P.FAILED}),
+    P.SUBMITTED: frozenset({P.SUCCEEDED, P.FAILED}),
+    # failed → failed: a retry the provider refused at once (a synchronous refusal).
+    P.FAILED: frozenset({P.SUBMITTED, P.FAILED, P.GIVEN_UP}),
+    P.SUCCEEDED: frozenset(),
+    P.GIVEN_UP: frozenset(),
+}
+PAYOUT_FINAL_STATUSES = frozenset({P.SUCCEEDED, P.GIVEN_UP})
+
+
+class PayoutAttemptStatus(models.TextChoices):
+    SUBMITTED = "submitted", _("处理中")
+    REFUSED = "refused", _("银行拒绝受理")
+    SUCCEEDED = "succeeded", _("成功")
+    FAILED = "failed", _("失败")

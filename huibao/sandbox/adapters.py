@@ -23,11 +23,23 @@ from huibao.identity.errors import InvalidSignature as InvalidFaceSignature
 from huibao.identity.models import FaceCheck
 from huibao.identity.provider import FaceNotification, IdentityAnswer
 from huibao.payment.errors import InvalidSignature as InvalidPaymentSignature
-from huibao.payment.models import Payment
-from huibao.payment.provider import ChargeAccepted, Checkout, Mandate, Notification, RefundResult
+from huibao.payment.models import Payment, Payout
+from huibao.payment.provider import (
+    ChargeAccepted,
+    Checkout,
+    Mandate,
+    Notification,
+    PayoutAccepted,
+    PayoutNotice,
+    PayoutRefused,
+    PayoutRequest,
+    PayoutResult,
+    PayoutResultStatus,
+    RefundResult,
+)
 from huibao.policy.connector import Ack, public_url
 from huibao.policy.errors import DeliveryFailed, InvalidAck
-from huibao.sandbox import identity, insurer, notifications, payment
+from huibao.sandbox import identity, insurer, notifications, payment, payout
 from huibao.sandbox.notifications import SandboxError
 
 NAME = "sandbox"
@@ -45,6 +57,25 @@ def _payment_notification(data: Any, sent_at: datetime.datetime) -> Notification
         payer_id_number=str(data.get("payer_id_number", "")),
         reason=str(data.get("reason", "")),
     )
+
+
+def _payout_result(data: Any) -> PayoutResult:
+    status = data["status"]
+    if status not in ("processing", "success", "failed"):
+        raise ValueError(f"unknown payout status '{status}'")
+    return PayoutResult(
+        out_biz_no=str(data["out_biz_no"]),
+        provider_trade_no=str(data["trade_no"]),
+        status=status,
+        amount_fen=int(data["amount_fen"]),
+        failure_code=str(data.get("failure_code") or ""),
+        reason=str(data.get("reason") or ""),
+        retryable=bool(data.get("retryable", False)),
+    )
+
+
+def _payout_notice(data: Any, sent_at: datetime.datetime) -> PayoutNotice:
+    return PayoutNotice(notify_id=str(data["notify_id"]), sent_at=sent_at, result=_payout_result(data))
 
 
 def _face_notification(data: Any, sent_at: datetime.datetime) -> FaceNotification:
@@ -129,6 +160,52 @@ class SandboxPaymentProvider:
             notify_url=_base_url() + reverse("payment:notify", args=[self.name]),
         )
         return ChargeAccepted(provider_txn_id=txn_id)
+
+
+class SandboxPayoutProvider:
+    """Sandbox payout gateway: takes a transfer at once (or refuses it), tells its result later by
+    an HMAC-SHA256 signed notification retried until acknowledged; idempotent on out_biz_no."""
+
+    name = NAME
+
+    def submit_payout(self, request: PayoutRequest) -> PayoutAccepted | PayoutRefused:
+        try:
+            trade_no = payout.submit(
+                out_biz_no=request.out_biz_no,
+                amount_fen=request.amount_fen,
+                payee_name=request.payee_name,
+                account_number=request.account_number,
+                notify_url=_base_url() + reverse("payment:payout_notify", args=[self.name]),
+            )
+        except payout.Refused as exc:
+            return PayoutRefused(code=exc.code, reason=exc.reason, retryable=exc.retryable)
+        return PayoutAccepted(provider_trade_no=trade_no)
+
+    def parse_payout_notification(self, headers: Mapping[str, str], body: bytes) -> PayoutNotice:
+        notice = notifications.parse_signed(
+            payout.CHANNEL.name, headers, body, build=_payout_notice, invalid=InvalidPaymentSignature
+        )
+        if notice.result.status == "processing":
+            raise InvalidPaymentSignature("a result notification cannot be 'processing'", code="malformed")
+        return notice
+
+    def query_payout(self, record: Payout) -> PayoutResult:
+        row = payout.by_out_biz_no(record.out_biz_no)
+        if row is None:
+            return PayoutResult(out_biz_no=record.out_biz_no, provider_trade_no="", status="processing")
+        reported = payout.reported(row)
+        status: PayoutResultStatus = (
+            "success" if reported == "success" else "failed" if reported == "failed" else "processing"
+        )
+        return PayoutResult(
+            out_biz_no=row.out_biz_no,
+            provider_trade_no=row.trade_no,
+            status=status,
+            amount_fen=row.amount_fen,
+            failure_code=row.failure_code,
+            reason=row.reason,
+            retryable=row.retryable,
+        )
 
 
 class SandboxIdentityProvider:

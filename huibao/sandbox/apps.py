@@ -9,13 +9,18 @@ class SandboxConfig(AppConfig):
     def ready(self) -> None:
         # The sandboxes' modules register their notification channels as they load.
         from huibao.identity.provider import register_face_provider, register_identity_provider
-        from huibao.payment.provider import register_mandate_provider, register_provider
+        from huibao.payment.provider import (
+            register_mandate_provider,
+            register_payout_provider,
+            register_provider,
+        )
         from huibao.policy.connector import register_connector
         from huibao.sandbox import adapters
 
         gateway = adapters.SandboxPaymentProvider()
         register_provider(gateway)
         register_mandate_provider(gateway)
+        register_payout_provider(adapters.SandboxPayoutProvider())
         register_identity_provider(adapters.SandboxIdentityProvider())
         register_face_provider(adapters.SandboxFaceCheckProvider())
         register_connector(adapters.SandboxInsurer())

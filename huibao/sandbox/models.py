@@ -178,3 +178,30 @@ class SandboxSms(models.Model):
 
     def __str__(self) -> str:
         return f"SMS to {self.phone_masked} at {self.sent_at:%Y-%m-%d %H:%M:%S}"
+
+
+# --- payout gateway (企业付款 / 单笔转账) --------------------------------------------------------
+class SandboxPayoutStatus(models.TextChoices):
+    PROCESSING = "processing"
+    SUCCESS = "success"
+    FAILED = "failed"
+
+
+class SandboxPayout(SignedNotification):
+    """The sandbox payout gateway's side: one transfer (by the merchant's `out_biz_no`, on which
+    it is idempotent) and the result notification it owes the merchant."""
+
+    trade_no = models.CharField(max_length=64, unique=True)
+    out_biz_no = models.CharField(max_length=40, unique=True)
+    amount_fen = models.PositiveBigIntegerField()
+    payee_name = models.CharField(max_length=100)
+    account_number = EncryptedTextField(context="sandbox.payout.account_number")
+    account_hash = models.CharField(max_length=64, db_index=True)
+    status = models.CharField(max_length=20, choices=SandboxPayoutStatus.choices, default="processing")
+    failure_code = models.CharField(max_length=40, blank=True)
+    reason = models.CharField(max_length=100, blank=True)
+    retryable = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.trade_no} {self.status}"

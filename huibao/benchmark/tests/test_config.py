@@ -32,7 +32,7 @@ def _start(**env: str) -> subprocess.CompletedProcess[str]:
         env={
             **base,
             "DJANGO_SETTINGS_MODULE": "huibao.settings",
-            "HUIBAO_ALLOW_SANDBOX": "payment,identity,face,insurer,sms",
+            "HUIBAO_ALLOW_SANDBOX": "payment,payout,identity,face,insurer,sms",
             **env,
         },
         capture_output=True,

@@ -19,6 +19,7 @@ from huibao.core import deployment
 ROOT = Path(__file__).resolve().parents[3]
 ALL_SANDBOX = {
     "payment_provider": "sandbox",
+    "payout_provider": "sandbox",
     "identity_provider": "sandbox",
     "face_provider": "sandbox",
     "insurer_connectors": {},
@@ -26,6 +27,7 @@ ALL_SANDBOX = {
 }
 NONE_SANDBOX = {
     "payment_provider": "alipay",
+    "payout_provider": "alipay",
     "identity_provider": "nciic",
     "face_provider": "tencent",
     "insurer_connectors": {"*": "picc"},
@@ -37,7 +39,8 @@ def test_every_development_part_in_use_is_named_with_its_setting():
     # when
     used = deployment.sandbox_parts_in_use(**ALL_SANDBOX)
     # then
-    assert list(used) == ["payment", "identity", "face", "insurer", "sms"]
+    assert list(used) == ["payment", "payout", "identity", "face", "insurer", "sms"]
+    assert used["payout"] == "PAYOUT_PROVIDER=sandbox"
     assert used["payment"] == "PAYMENT_PROVIDER=sandbox"
     assert used["sms"] == "SMS_BACKEND=huibao.account.sms.ConsoleSmsBackend"
     assert "HUIBAO_INSURER_CONNECTORS" in used["insurer"]
@@ -74,9 +77,10 @@ def test_strict_refuses_each_part_not_allowed_naming_the_setting():
 
 def test_strict_with_every_part_allowed_announces_them():
     used = deployment.sandbox_parts_in_use(**ALL_SANDBOX)
-    allowed = ["sms", "payment", " Insurer", "identity", "face"]
+    allowed = ["sms", "payment", " Insurer", "identity", "face", "payout"]
     assert deployment.enforce(strict=True, in_use=used, allowed=allowed) == (
         "payment",
+        "payout",
         "identity",
         "face",
         "insurer",
@@ -131,6 +135,24 @@ def test_production_check_deploy_and_wsgi_refuse_the_sandboxes(tmp_path):
         assert result.returncode != 0
         assert "ImproperlyConfigured: HUIBAO_ALLOW_SANDBOX" in result.stderr
         assert "PAYMENT_PROVIDER=sandbox" in result.stderr and "SMS_BACKEND=" in result.stderr
+        assert "payout (PAYOUT_PROVIDER=sandbox)" in result.stderr
+
+
+def test_production_refuses_the_sandbox_payout_provider_unless_named(tmp_path):
+    # given: every other part real or allowed, payouts left on the sandbox
+    env = _production_env(tmp_path, HUIBAO_ALLOW_SANDBOX="payment,identity,face,insurer,sms")
+    # when
+    refused = _run([sys.executable, "manage.py", "check"], env)
+    allowed = _run(
+        [sys.executable, "manage.py", "check"],
+        {**env, "HUIBAO_ALLOW_SANDBOX": "payment,payout,identity,face,insurer,sms"},
+    )
+    real = _run([sys.executable, "manage.py", "check"], {**env, "PAYOUT_PROVIDER": "alipay"})
+    # then
+    assert refused.returncode != 0 and "payout (PAYOUT_PROVIDER=sandbox)" in refused.stderr
+    assert "payment (" not in refused.stderr.split("ImproperlyConfigured")[-1]
+    assert allowed.returncode == 0, allowed.stderr
+    assert real.returncode == 0, real.stderr
 
 
 def test_debug_off_outside_the_tests_refuses_too(tmp_path):
@@ -140,14 +162,14 @@ def test_debug_off_outside_the_tests_refuses_too(tmp_path):
 
 
 def test_production_starts_when_each_sandbox_is_allowed(tmp_path):
-    env = _production_env(tmp_path, HUIBAO_ALLOW_SANDBOX="payment,identity,face,insurer,sms")
+    env = _production_env(tmp_path, HUIBAO_ALLOW_SANDBOX="payment,payout,identity,face,insurer,sms")
     code = (
         "import django; django.setup(); from django.conf import settings; "
         "print(settings.HUIBAO_SANDBOX_NOTICE)"
     )
     result = _run([sys.executable, "-c", code], env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "('payment', 'identity', 'face', 'insurer', 'sms')"
+    assert result.stdout.strip() == "('payment', 'payout', 'identity', 'face', 'insurer', 'sms')"
 
 
 # --- the notice ----------------------------------------------------------------------------------

@@ -11,9 +11,15 @@ import pytest
 from django.utils import timezone
 
 from huibao.identity.provider import get_face_provider, get_identity_provider
-from huibao.payment.provider import get_provider
+from huibao.payment.provider import (
+    PayoutAccepted,
+    PayoutRefused,
+    PayoutRequest,
+    get_payout_provider,
+    get_provider,
+)
 from huibao.policy.connector import get_connector
-from huibao.sandbox import adapters, notifications, tasks
+from huibao.sandbox import adapters, notifications, payout, tasks
 from huibao.sandbox.models import SandboxCheckout, SandboxFaceSession, SandboxInsurerPolicy
 
 HUIBAO = Path(__file__).resolve().parents[2]
@@ -52,6 +58,53 @@ def test_each_port_has_the_sandbox_adapter_registered_by_the_app():
     assert isinstance(get_identity_provider("sandbox"), adapters.SandboxIdentityProvider)
     assert isinstance(get_face_provider("sandbox"), adapters.SandboxFaceCheckProvider)
     assert isinstance(get_connector("sandbox"), adapters.SandboxInsurer)
+    assert isinstance(get_payout_provider("sandbox"), adapters.SandboxPayoutProvider)
+
+
+def _transfer(out_biz_no: str, account: str = "6222021000052345") -> PayoutAccepted | PayoutRefused:
+    request = PayoutRequest(
+        out_biz_no=out_biz_no,
+        amount_fen=5000,
+        payee_name="李四",
+        account_number=account,
+        bank_name="",
+        memo="",
+    )
+    return get_payout_provider("sandbox").submit_payout(request)
+
+
+@pytest.mark.django_db
+def test_the_sandbox_payout_gateway_is_idempotent_on_out_biz_no_and_fails_on_demand():
+    # when: the same transfer twice, then a forced refusal
+    first = _transfer("PO1")
+    again = _transfer("PO1")
+    payout.PAYOUT_FAULTS.force(1)
+    refused = _transfer("PO2")
+    after = _transfer("PO2")
+    # then
+    assert isinstance(first, PayoutAccepted) and again == first
+    assert refused == PayoutRefused(code="SYSTEM_BUSY", reason="系统繁忙，请稍后再试", retryable=True)
+    assert isinstance(after, PayoutAccepted) and after != first
+    assert payout.get(first.provider_trade_no).out_biz_no == "PO1"
+    # the result is not told before the gateway's delay; a query says processing until then
+    row = payout.get(first.provider_trade_no)
+    assert payout.reported(row) == "processing"
+    assert payout.reported(row, now=row.next_attempt_at) == "success"
+
+
+@pytest.mark.django_db
+def test_the_sandbox_payout_test_accounts():
+    missing = _transfer("PO3", "6222021000050000")
+    slow_first = _transfer("PO4", "6222021000091111")
+    slow_again = _transfer("PO5", "6222021000091111")
+    rows = [payout.get(a.provider_trade_no) for a in (missing, slow_first, slow_again)]  # type: ignore[union-attr]
+    assert [(r.status, r.failure_code, r.retryable) for r in rows] == [
+        ("failed", "ACCOUNT_NOT_FOUND", False),
+        ("failed", "BANK_TIMEOUT", True),
+        ("success", "", False),
+    ]
+    assert rows[0].reason == "账户不存在"
+    assert "6222021000050000" not in rows[0].notify_body
 
 
 @pytest.mark.django_db

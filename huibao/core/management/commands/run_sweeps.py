@@ -21,6 +21,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SWEEPS = (
     "huibao.payment.tasks.expire_unpaid_payments",
+    # Payouts due (first submission lost, back-off over), and submitted ones with no result.
+    "huibao.payment.tasks.retry_due_payouts",
+    "huibao.payment.tasks.query_stale_payouts",
     "huibao.identity.tasks.expire_face_checks",
     "huibao.application.tasks.expire_applications",
     "huibao.policy.tasks.recover_issuance",
