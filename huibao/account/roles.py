@@ -31,6 +31,9 @@ PAYMENT_VIEW = ("payment.view_payment", "payment.view_refund", "payment.view_pro
 IDENTITY_VIEW = ("identity.view_identitycheck", "identity.view_facecheck")
 # Failed and given-up e-mails/SMS, and their re-send (the outbox's back office).
 NOTIFICATION_RESEND = ("notification.view_outboxmessage", "notification.change_outboxmessage")
+FRAUD_MODELS = ("fraudrule", "screenedclaim", "screening", "fraudcase", "blacklistentry")
+# Fraud analysts: the queue, the cases, the rules' parameters and the shared blacklist.
+FRAUD = _perms("fraud", ["view", "change"], FRAUD_MODELS)
 UNDERWRITING = ("underwriting.view_underwritingcase", "underwriting.change_underwritingcase")
 
 
@@ -61,7 +64,9 @@ ROLES: dict[str, Role] = {
         Role("agent", "销售代理", (*CATALOG_VIEW, *QUOTE_VIEW)),
         Role("underwriter", "核保", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *UNDERWRITING)),
         Role("claims_adjuster", "理赔", (*CATALOG_VIEW, *QUOTE_VIEW, *POLICY_VIEW)),
-        Role("fraud_analyst", "风控", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *IDENTITY_VIEW)),
+        Role(
+            "fraud_analyst", "风控", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *IDENTITY_VIEW, *FRAUD)
+        ),
         Role(
             "finance",
             "财务",
