@@ -109,6 +109,9 @@ class ScreenedInvoice(models.Model):
             models.CheckConstraint(condition=Q(kind__in=InvoiceKind.values), name="fraud_inv_kind_valid"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
 
 class Screening(models.Model):
     """One evaluation of a subject: the score, the route and the rules that fired, each with its
@@ -135,6 +138,9 @@ class Screening(models.Model):
                 condition=Q(route__in=RouteChoice.values), name="fraud_screening_route_valid"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"screening {self.public_id} ({self.route})"
 
 
 class FraudCase(models.Model):
@@ -169,6 +175,9 @@ class FraudCase(models.Model):
                 name="fraud_case_resolved_has_note",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"case {self.public_id} ({self.status})"
 
 
 class BlacklistSource(models.TextChoices):
@@ -218,3 +227,6 @@ class BlacklistEntry(models.Model):
                 name="fraud_bl_valid_range",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"blacklist {self.public_id}"

@@ -250,7 +250,7 @@ RULES: dict[str, RuleSpec] = {}
 def register_rule(spec: RuleSpec) -> RuleSpec:
     if spec.code in RULES and RULES[spec.code] is not spec:
         raise ValueError(f"fraud rule {spec.code!r} is registered twice")
-    clean, errors = validate_parameters(spec.params, spec.defaults)
+    _, errors = validate_parameters(spec.params, spec.defaults)
     if errors:
         raise ValueError(f"fraud rule {spec.code!r}: defaults break its schema: {errors}")
     RULES[spec.code] = spec

@@ -139,7 +139,7 @@ def is_blacklisted(id_hash: str, *, on: datetime.date | None = None) -> bool:
 def blacklist(subject: ClaimSubject, params: Mapping[str, Any]) -> tuple[Match, ...]:
     hashes = {h for h in (subject.claimant_id_hash, subject.insured_id_hash) if h}
     rows = (
-        active_blacklist(subject.reported_at.date())
+        active_blacklist()  # as the list stands now, when the claim is screened
         .filter(id_hash__in=hashes)
         .values("public_id", "id_hash", "source", "insurer_code")[:EVIDENCE_LIMIT]
     )

@@ -357,7 +357,7 @@ def update_rule(
             score=current.score if score is None else score,
             route=current.route if route is None else route,
             parameters=current.parameters if clean is None else clean,
-            changed_by=actor,
+            changed_by=actor if getattr(actor, "pk", None) else None,
             change_reason=reason[:200],
         )
         audit.record(
