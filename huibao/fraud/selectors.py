@@ -166,6 +166,10 @@ def current_rule(code: str) -> FraudRule:
     return row
 
 
+def active_rule_rows() -> QuerySet[FraudRule]:
+    return FraudRule.objects.filter(is_current=True).order_by("subject_kind", "code")
+
+
 def rule_versions(code: str) -> QuerySet[FraudRule]:
     return FraudRule.objects.filter(code=code).order_by("-version")
 
