@@ -385,10 +385,10 @@ def update_rule(
         return new
 
 
-def seed_rule_rows(model: Any) -> int:
-    """Creates version 1 of every registered rule that has no row (the data migration's step;
-    `model` is the migration's historical FraudRule)."""
-    existing = set(model.objects.values_list("code", flat=True))
+def seed_rule_rows(model: Any, *, using: str = "default") -> int:
+    """Creates version 1 of every registered rule that has no row (`model`: the live FraudRule,
+    or a migration's historical one)."""
+    existing = set(model.objects.using(using).values_list("code", flat=True))
     created = [
         model(
             code=spec.code,
@@ -405,7 +405,7 @@ def seed_rule_rows(model: Any) -> int:
         for spec in rules.RULES.values()
         if spec.code not in existing
     ]
-    model.objects.bulk_create(created)
+    model.objects.using(using).bulk_create(created)
     return len(created)
 
 

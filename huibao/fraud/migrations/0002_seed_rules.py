@@ -9,7 +9,7 @@ from django.db import migrations
 def seed(apps: Any, schema_editor: Any) -> None:
     from huibao.fraud.services import seed_rule_rows
 
-    seed_rule_rows(apps.get_model("fraud", "FraudRule"))
+    seed_rule_rows(apps.get_model("fraud", "FraudRule"), using=schema_editor.connection.alias)
 
 
 class Migration(migrations.Migration):

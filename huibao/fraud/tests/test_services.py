@@ -268,3 +268,31 @@ def test_screening_uses_a_bounded_number_of_queries(django_assert_max_num_querie
     s = subject(invoice_numbers=("N1", "N2"), file_digests=("ee" * 32,))
     with django_assert_max_num_queries(20):
         screen_claim(s)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_screenings_of_one_reference_make_one_subject() -> None:
+    # given: the rules are back after the previous flush (post_migrate)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection, transaction
+
+    assert FraudRule.objects.filter(is_current=True).count() == len(RULES)
+    s = subject(invoice_numbers=("RACE",))
+
+    def screen(_: int) -> int:
+        try:
+            with transaction.atomic():
+                return screen_claim(s).claim_id
+        finally:
+            connection.close()
+
+    # when
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        claim_ids = set(pool.map(screen, range(2)))
+    # then
+    assert len(claim_ids) == 1 and ScreenedClaim.objects.count() == 1 and ScreenedInvoice.objects.count() == 1
+
+
+def test_after_a_flush_the_rules_are_seeded_again() -> None:
+    assert FraudRule.objects.filter(is_current=True).count() == len(RULES)
