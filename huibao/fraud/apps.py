@@ -19,7 +19,7 @@ def _seed_rules_after_migrate(sender: AppConfig, using: str = "default", **kwarg
 class FraudConfig(AppConfig):
     name = "huibao.fraud"
     label = "fraud"
-    verbose_name = "Risk control"
+    verbose_name = "风控"
 
     def ready(self) -> None:
         post_migrate.connect(_seed_rules_after_migrate, sender=self, dispatch_uid="huibao.fraud.seed_rules")

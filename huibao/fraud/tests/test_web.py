@@ -142,3 +142,13 @@ def test_the_blacklist_page_adds_refuses_and_removes(analyst) -> None:
     entry.refresh_from_db()
     assert entry.removed_at is not None and entry.removal_reason == "误报"
     assert not services.selectors.is_blacklisted(entry.id_hash)
+
+
+def test_the_back_office_lists_the_fraud_records_read_only(client) -> None:
+    _case()
+    auditor = staff_client(client, "auditor", username="auditor1")
+    for path in ("fraudrule", "screening", "fraudcase", "blacklistentry"):
+        assert auditor.get(f"/admin/fraud/{path}/").status_code == 200
+    assert auditor.get("/fraud/blacklist/").status_code == 200
+    assert auditor.post("/fraud/blacklist/", {"id_number": VALID_ID, "reason": "x"}).status_code == 403
+    assert not BlacklistEntry.objects.exists()

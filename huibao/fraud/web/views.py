@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -89,7 +90,7 @@ def case_action(request: HttpRequest, public_id: uuid.UUID, action: str) -> Http
         elif action == "confirm":
             reason = request.POST.get("blacklist_reason", "") if request.POST.get("blacklist") else ""
             if reason and not request.user.has_perm(BLACKLIST_CHANGE):
-                raise Http404
+                raise PermissionDenied(BLACKLIST_CHANGE)
             services.confirm_case(
                 found, actor=request.user, note=note, blacklist_reason=reason, request=request
             )
@@ -113,7 +114,7 @@ def rules_page(request: HttpRequest) -> HttpResponse:
     editing = ""
     if request.method == "POST":
         if not request.user.has_perm(RULES_CHANGE):
-            raise Http404
+            raise PermissionDenied(RULES_CHANGE)
         editing = request.POST.get("code", "")
         spec = RULES.get(editing)
         if spec is None:
@@ -158,7 +159,7 @@ def blacklist(request: HttpRequest) -> HttpResponse:
     values: dict[str, str] = {}
     if request.method == "POST":
         if not request.user.has_perm(BLACKLIST_CHANGE):
-            raise Http404
+            raise PermissionDenied(BLACKLIST_CHANGE)
         values = {
             k: request.POST.get(k, "").strip()
             for k in ("id_number", "name", "reason", "source", "insurer_code", "valid_until")
