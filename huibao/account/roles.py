@@ -36,6 +36,9 @@ NOTIFICATION_RESEND = ("notification.view_outboxmessage", "notification.change_o
 CLAIM_MODELS = ("claim", "claimstatuschange", "claimmaterial")
 CLAIM_VIEW = _perms("claim", ["view"], CLAIM_MODELS)
 CLAIM_HANDLE = (*CLAIM_VIEW, "claim.change_claim")
+FRAUD_MODELS = ("fraudrule", "screenedclaim", "screening", "fraudcase", "blacklistentry")
+# Fraud analysts: the queue, the cases, the rules' parameters and the shared blacklist.
+FRAUD = _perms("fraud", ["view", "change"], FRAUD_MODELS)
 UNDERWRITING = ("underwriting.view_underwritingcase", "underwriting.change_underwritingcase")
 
 
@@ -66,7 +69,9 @@ ROLES: dict[str, Role] = {
         Role("agent", "销售代理", (*CATALOG_VIEW, *QUOTE_VIEW)),
         Role("underwriter", "核保", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *UNDERWRITING)),
         Role("claims_adjuster", "理赔", (*CATALOG_VIEW, *QUOTE_VIEW, *POLICY_VIEW, *CLAIM_HANDLE)),
-        Role("fraud_analyst", "风控", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *IDENTITY_VIEW)),
+        Role(
+            "fraud_analyst", "风控", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *IDENTITY_VIEW, *FRAUD)
+        ),
         Role(
             "finance",
             "财务",
