@@ -15,6 +15,7 @@ urlpatterns = [
     path("identity/", include("huibao.identity.urls")),
     path("policy/", include("huibao.policy.urls")),
     path("renewal/", include("huibao.renewal.urls")),
+    path("provider/", include("huibao.provider.urls")),
     path("apply/", include("huibao.application.web.urls")),
     path("", include("huibao.catalog.web.urls")),
 ]

@@ -31,6 +31,15 @@ PAYMENT_VIEW = ("payment.view_payment", "payment.view_refund", "payment.view_pro
 IDENTITY_VIEW = ("identity.view_identitycheck", "identity.view_facecheck")
 # Failed and given-up e-mails/SMS, and their re-send (the outbox's back office).
 NOTIFICATION_RESEND = ("notification.view_outboxmessage", "notification.change_outboxmessage")
+# The O2O provider network: operators manage providers, adjusters assign tasks, a provider's own
+# staff work their tasks (which ones: huibao.provider.selectors, by the user's provider).
+PROVIDER_MANAGE = (
+    *_perms("provider", ["add", "change", "view"], ["serviceprovider"]),
+    "provider.view_servicetask",
+    "provider.view_taskevent",
+)
+PROVIDER_ASSIGN = ("provider.view_serviceprovider", "provider.add_servicetask", "provider.view_servicetask")
+PROVIDER_WORK = ("provider.view_servicetask", "provider.change_servicetask")
 UNDERWRITING = ("underwriting.view_underwritingcase", "underwriting.change_underwritingcase")
 
 
@@ -54,13 +63,16 @@ ROLES: dict[str, Role] = {
                 *POLICY_VIEW,
                 "policy.change_insurerdelivery",
                 *NOTIFICATION_RESEND,
+                *PROVIDER_MANAGE,
             ),
         ),
         # Sales agents start applications for customers (/apply/agent/) and see only their own;
         # the customer confirms, signs and pays themself.
         Role("agent", "销售代理", (*CATALOG_VIEW, *QUOTE_VIEW)),
         Role("underwriter", "核保", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *UNDERWRITING)),
-        Role("claims_adjuster", "理赔", (*CATALOG_VIEW, *QUOTE_VIEW, *POLICY_VIEW)),
+        Role("claims_adjuster", "理赔", (*CATALOG_VIEW, *QUOTE_VIEW, *POLICY_VIEW, *PROVIDER_ASSIGN)),
+        # A service provider's staff (公估、救援、法律、医院、维修): their own provider's tasks only.
+        Role("provider", "服务商", PROVIDER_WORK),
         Role("fraud_analyst", "风控", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *IDENTITY_VIEW)),
         Role(
             "finance",
