@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.security import django_auth
 
 from huibao.account.access import is_api_staff
@@ -288,7 +288,7 @@ def list_providers(request: HttpRequest, filters: Query[ProviderQuery]) -> list[
     tags=OPERATOR_TAGS,
     summary="添加服务商",
 )
-def create_provider(request: HttpRequest, payload: ProviderIn) -> tuple[int, dict[str, Any]]:
+def create_provider(request: HttpRequest, payload: ProviderIn) -> Status:
     _operator(request, "provider.add_serviceprovider")
     data = services.ProviderInput(
         **{
@@ -298,7 +298,7 @@ def create_provider(request: HttpRequest, payload: ProviderIn) -> tuple[int, dic
             "excluded_insurers": tuple(payload.excluded_insurers),
         }
     )
-    return 201, provider_out(services.create_provider(data, actor=request.user))
+    return Status(201, provider_out(services.create_provider(data, actor=request.user)))
 
 
 @router.post(

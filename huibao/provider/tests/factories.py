@@ -84,9 +84,13 @@ def subject(reference: str = "CLM-0001", region: str = "440305", insurer: str = 
     return TaskSubject("claim", reference, region, "车辆追尾，需现场查勘", insurer)
 
 
-def task(to: ServiceProvider, *, kind: str = "survey", reference: str | None = None, **kwargs: Any) -> ServiceTask:
+def task(
+    to: ServiceProvider, *, kind: str = "survey", reference: str | None = None, **kwargs: Any
+) -> ServiceTask:
     return assign_task(subject(reference or f"CLM-{next(_seq):04d}"), kind, to, **kwargs)
 
 
-def upload(name: str = "report.pdf", content: bytes = PDF, content_type: str = "application/pdf") -> SimpleUploadedFile:
+def upload(
+    name: str = "report.pdf", content: bytes = PDF, content_type: str = "application/pdf"
+) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, content, content_type=content_type)

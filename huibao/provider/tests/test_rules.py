@@ -74,7 +74,9 @@ def test_ranking_drops_incapable_inactive_excluded_and_skipped():
     ranked = rank_providers(cands, kind="survey", region="440305", insurer="pingan", skip=frozenset({5}))
     assert [r.candidate.id for r in ranked] == [1]
     # another insurer does use provider 4
-    assert {r.candidate.id for r in rank_providers(cands, kind="survey", region="440305", insurer="cpic")} == {1, 4, 5}
+    assert {
+        r.candidate.id for r in rank_providers(cands, kind="survey", region="440305", insurer="cpic")
+    } == {1, 4, 5}
 
 
 @given(st.lists(st.tuples(st.sampled_from(["44", "4403", "440305", "31"]), st.integers(0, 50)), max_size=12))
@@ -87,5 +89,10 @@ def test_ranked_order_never_puts_a_weaker_match_first(rows):
 
 
 def test_status_line_is_chinese_and_names_provider():
-    assert status_line("accepted", kind_label="查勘", provider_name="平安公估") == "平安公估已接单，将尽快为您提供查勘服务"
-    assert status_line("in_progress", kind_label="救援", provider_name="A", note="已到达现场").endswith("（已到达现场）")
+    assert (
+        status_line("accepted", kind_label="查勘", provider_name="平安公估")
+        == "平安公估已接单，将尽快为您提供查勘服务"
+    )
+    assert status_line("in_progress", kind_label="救援", provider_name="A", note="已到达现场").endswith(
+        "（已到达现场）"
+    )

@@ -62,7 +62,9 @@ def test_assign_task_offers_the_best_match_with_sla_and_is_idempotent(heard):
     assert [e.status for e in heard] == ["offered"]
     assert heard[0].subject_reference == "CLM-1" and heard[0].provider_name == "深圳公估"
     assert "等待服务商接单" in heard[0].status_line
-    assert AuditEntry.objects.filter(action="provider.task.offered", object_id=str(task.public_id)).count() == 1
+    assert (
+        AuditEntry.objects.filter(action="provider.task.offered", object_id=str(task.public_id)).count() == 1
+    )
     assert list(task.events.values_list("action", flat=True)) == ["offered"]
 
 
@@ -167,9 +169,19 @@ def test_life_of_a_task_records_each_step(heard):
         "completed",
     ]
     files = list(TaskFile.objects.filter(task=done))
-    assert [(x.name, x.content_type) for x in files] == [("report.pdf", "application/pdf"), ("scene.jpg", "image/jpeg")]
+    assert [(x.name, x.content_type) for x in files] == [
+        ("report.pdf", "application/pdf"),
+        ("scene.jpg", "image/jpeg"),
+    ]
     assert files[0].file.read().startswith(b"%PDF-")
-    assert [e.status for e in heard] == ["offered", "accepted", "in_progress", "in_progress", "in_progress", "completed"]
+    assert [e.status for e in heard] == [
+        "offered",
+        "accepted",
+        "in_progress",
+        "in_progress",
+        "in_progress",
+        "completed",
+    ]
     assert "已到达现场" in heard[3].status_line
     actions = set(AuditEntry.objects.filter(object_id=str(task.public_id)).values_list("action", flat=True))
     assert actions == {
