@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -30,12 +31,12 @@ from huibao.provider.states import (
 TASK_PERMISSION = "provider.view_servicetask"
 MANAGE_PERMISSION = "provider.change_serviceprovider"
 # The list's tabs: what to do now, then what is done.
-TABS: tuple[tuple[str, str], ...] = (
-    ("open", "待处理"),
-    (TaskStatus.OFFERED, str(TaskStatus.OFFERED.label)),
-    (TaskStatus.IN_PROGRESS, str(TaskStatus.IN_PROGRESS.label)),
-    (TaskStatus.COMPLETED, str(TaskStatus.COMPLETED.label)),
-    ("closed", "已关闭"),
+TABS: tuple[tuple[str, Any], ...] = (
+    ("open", gettext_lazy("待处理")),
+    (TaskStatus.OFFERED, TaskStatus.OFFERED.label),
+    (TaskStatus.IN_PROGRESS, TaskStatus.IN_PROGRESS.label),
+    (TaskStatus.COMPLETED, TaskStatus.COMPLETED.label),
+    ("closed", gettext_lazy("已关闭")),
 )
 
 
@@ -68,7 +69,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
         query = query.filter(status__in=[TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS])
     else:
         query = query.filter(status=tab)
-    tabs = [{"key": key, "label": _(label), "current": key == tab} for key, label in TABS]
+    tabs = [{"key": key, "label": label, "current": key == tab} for key, label in TABS]
     return render(
         request,
         "provider/tasks.html",
