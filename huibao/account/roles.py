@@ -39,7 +39,9 @@ PROVIDER_MANAGE = (
     "provider.view_taskevent",
 )
 PROVIDER_ASSIGN = ("provider.view_serviceprovider", "provider.add_servicetask", "provider.view_servicetask")
-PROVIDER_WORK = ("provider.view_servicetask", "provider.change_servicetask")
+# No model permission at all: which tasks a provider's staff see is decided by their provider link
+# alone, and a model permission would open the admin's list of every provider's tasks to them.
+PROVIDER_WORK: tuple[str, ...] = ()
 UNDERWRITING = ("underwriting.view_underwritingcase", "underwriting.change_underwritingcase")
 
 

@@ -99,7 +99,7 @@ def task_out(task: ServiceTask) -> dict[str, Any]:
         "files": [f.name for f in task.files.all()],
         "events": [
             {"action": e.action, "status": e.status, "note": e.note, "at": e.created_at}
-            for e in selectors.events_of(task)
+            for e in task.events.all()  # ordered by time (Meta), prefetched by the list
         ],
         "reoffer_of": task.reoffer_of.public_id if task.reoffer_of_id and task.reoffer_of else None,
     }
@@ -125,7 +125,11 @@ def _own(request: HttpRequest, task_id: uuid.UUID) -> ServiceTask:
 def list_tasks(request: HttpRequest, filters: Query[TaskListQuery]) -> list[dict[str, Any]]:
     _provider_staff(request)
     provider = selectors.provider_of(request.user)
-    query = selectors.tasks_of(provider, status=filters.status or "").prefetch_related("files")
+    query = (
+        selectors.tasks_of(provider, status=filters.status or "")
+        .select_related("reoffer_of")
+        .prefetch_related("files", "events")
+    )
     return [task_out(t) for t in query[:500]]
 
 

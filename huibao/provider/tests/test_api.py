@@ -159,3 +159,14 @@ def test_provider_staff_cannot_use_operator_endpoints(prov):
         post(prov, f"{API}/assignments", {"reference": "X", "region": "44", "kind": "survey"}).status_code
         == 403
     )
+
+
+def test_task_list_queries_do_not_grow_with_tasks(prov, mine, django_assert_max_num_queries):
+    for n in range(6):
+        task = f.task(mine, reference=f"CLM-Q{n}")
+    from huibao.provider import services
+
+    services.accept(task, actor=None)
+    with django_assert_max_num_queries(12):
+        listed = prov.get(f"{API}/tasks").json()
+    assert len(listed) == 6 and [e["action"] for e in listed[-1]["events"]] == ["offered", "accepted"]

@@ -48,7 +48,7 @@ def test_staff_without_a_provider_link_and_anonymous_are_kept_out(client):
     task = f.task(f.provider())
     assert client.get("/provider/").status_code == 302  # to the staff log-in
     f.login(client, f.staff("claims_adjuster"))
-    assert client.get(f"/provider/tasks/{task.public_id}/").status_code in (403, 404)
+    assert client.get(f"/provider/tasks/{task.public_id}/").status_code == 404
 
 
 def test_accept_update_complete_with_files_from_the_page(driver, mine):
@@ -154,3 +154,9 @@ def test_operator_adds_and_suspends_a_provider(operator):
 
 def test_provider_staff_cannot_manage_providers(driver):
     assert driver.get("/provider/staff/providers/").status_code == 403
+
+
+def test_provider_staff_do_not_reach_tasks_through_the_admin(driver):
+    # the provider link is the only way in: the role grants no model permission
+    f.task(f.provider("别家公估"))
+    assert driver.get("/admin/provider/servicetask/").status_code in (302, 403)

@@ -28,7 +28,6 @@ from huibao.provider.states import (
     TaskStatus,
 )
 
-TASK_PERMISSION = "provider.view_servicetask"
 MANAGE_PERMISSION = "provider.change_serviceprovider"
 # The list's tabs: what to do now, then what is done.
 TABS: tuple[tuple[str, Any], ...] = (
@@ -54,7 +53,7 @@ def _errors(exc: DomainError) -> tuple[str, dict[str, str]]:
 
 @never_cache
 @require_GET
-@staff_required(permission=TASK_PERMISSION)
+@staff_required()
 def task_list(request: HttpRequest) -> HttpResponse:
     provider = _provider(request)
     tab = request.GET.get("status", "open")
@@ -89,7 +88,7 @@ def _task_context(task: ServiceTask) -> dict[str, Any]:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-@staff_required(permission=TASK_PERMISSION)
+@staff_required()
 def task_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     try:
         task = selectors.task_for_provider_user(request.user, public_id)
@@ -133,7 +132,7 @@ def task_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 
 @never_cache
 @require_GET
-@staff_required(permission=TASK_PERMISSION)
+@staff_required()
 def task_file(request: HttpRequest, public_id: uuid.UUID, file_id: int) -> Any:
     try:
         task = selectors.task_for_provider_user(request.user, public_id)
