@@ -11,19 +11,16 @@ from huibao.provider import services
 
 
 def overdue(ctx: JobContext) -> None:
-    """Flags tasks past due by the end of the run date (or now, for today's run): idempotent, a
-    task is flagged once; resumes from the last committed batch."""
-    end = timezone.make_aware(
+    """Flags tasks past due by the end of the run date (or by now, for today's run): idempotent,
+    a task is flagged once; resumes after the last committed batch (`ctx.cursor`: a task id)."""
+    day_end = timezone.make_aware(
         datetime.datetime.combine(ctx.run_date + datetime.timedelta(days=1), datetime.time())
     )
-    moment = min(timezone.now(), end)
-    done = [0]
-
-    def save(cursor: int) -> None:
-        ctx.save_cursor(cursor)
-
-    done[0] = services.flag_overdue(
-        moment, cursor=int(ctx.cursor or 0), checkpoint=save, stop=lambda: ctx.should_stop
+    flagged = services.flag_overdue(
+        min(timezone.now(), day_end),
+        cursor=int(ctx.cursor or 0),
+        checkpoint=ctx.save_cursor,
+        stop=lambda: ctx.should_stop,
     )
     ctx.check_stop()
-    ctx.progress(done[0])
+    ctx.progress(flagged)
