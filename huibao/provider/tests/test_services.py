@@ -337,3 +337,34 @@ def test_create_and_suspend_provider():
     assert AuditEntry.objects.filter(action="provider.suspended", object_id=str(created.public_id)).exists()
     with pytest.raises(ValidationFailed):
         services.set_provider_status(created, "active", actor=op, reason="x" * 201)
+
+
+def test_overdue_resumes_after_its_cursor_and_commits_it_per_batch():
+    # given: three overdue tasks; a run that got to the first one before it stopped
+    tasks = [f.task(f.provider(kind="rescue", capabilities=("rescue",)), kind="rescue") for _ in range(3)]
+    later = timezone.now() + datetime.timedelta(hours=3)
+    saved: list[int] = []
+    # when
+    flagged = services.flag_overdue(later, cursor=tasks[0].pk, checkpoint=saved.append)
+    # then
+    assert flagged == 2 and saved == [tasks[2].pk]
+    assert [ServiceTask.objects.get(pk=t.pk).overdue_at is not None for t in tasks] == [False, True, True]
+
+
+def test_a_failing_listener_rolls_the_change_back():
+    # given
+    task = f.task(f.provider())
+
+    def broken(event: TaskChanged) -> None:
+        raise RuntimeError("timeline down")
+
+    task_changed.register(broken)
+    try:
+        # when
+        with pytest.raises(RuntimeError):
+            services.accept(task, actor=None)
+    finally:
+        task_changed.unregister(broken)
+    # then
+    task.refresh_from_db()
+    assert task.status == TaskStatus.OFFERED and task.events.count() == 1
