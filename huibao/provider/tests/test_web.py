@@ -160,3 +160,12 @@ def test_provider_staff_do_not_reach_tasks_through_the_admin(driver):
     # the provider link is the only way in: the role grants no model permission
     f.task(f.provider("别家公估"))
     assert driver.get("/admin/provider/servicetask/").status_code in (302, 403)
+
+
+def test_decline_with_nobody_left_says_the_platform_arranges_it(driver, mine):
+    task = f.task(mine)
+    page = driver.post(
+        f"/provider/tasks/{task.public_id}/", {"action": "decline", "reason": "车辆不足"}, follow=True
+    )
+    assert "已拒单，平台将人工安排该任务。" in page.content.decode()
+    assert not ServiceTask.objects.filter(reoffer_of=task).exists()

@@ -102,8 +102,10 @@ def task_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             if action == "accept":
                 services.accept(task, actor=request.user)
             elif action == "decline":
-                services.decline(task, request.POST.get("reason", ""), actor=request.user)
-                messages.success(request, _("已拒单，任务已改派其他服务商。"))
+                nxt = services.decline(task, request.POST.get("reason", ""), actor=request.user)
+                # Which provider took it over is not shown: only that the work is taken care of.
+                done = _("已拒单，任务已改派其他服务商。") if nxt else _("已拒单，平台将人工安排该任务。")
+                messages.success(request, done)
                 return redirect("provider:tasks")
             elif action == "start":
                 services.start(task, actor=request.user)
