@@ -450,41 +450,45 @@ def decline(task: ServiceTask, reason: str, *, actor: Any) -> ServiceTask | None
     none is left, announced as unassigned (None) for a person to arrange."""
     text = _checked_text(reason, "reason", "拒单原因", REASON_MAX, required=True)
     with transaction.atomic():
-        locked = _locked(task)
-        locked.decline_reason = text
-        locked.closed_at = timezone.now()
-        _move(
-            locked,
-            TaskStatus.DECLINED,
-            TaskAction.DECLINED,
-            actor=actor,
-            note=text,
-            fields=["decline_reason", "closed_at"],
-        )
-        declined = set(
-            ServiceTask.objects.filter(
-                subject_kind=locked.subject_kind,
-                subject_reference=locked.subject_reference,
-                kind=locked.kind,
-                status=TaskStatus.DECLINED,
-            ).values_list("provider_id", flat=True)
-        )
-        subject = TaskSubject(
-            locked.subject_kind, locked.subject_reference, locked.region, locked.summary, locked.insurer_code
-        )
-        ranked = rank_providers(
-            selectors.candidates(),
+        return _decline_locked(_locked(task), text, actor=actor)
+
+
+def _decline_locked(locked: ServiceTask, text: str, *, actor: Any) -> ServiceTask | None:
+    """`decline` on a task whose row the caller holds locked, in the caller's transaction."""
+    locked.decline_reason = text
+    locked.closed_at = timezone.now()
+    _move(
+        locked,
+        TaskStatus.DECLINED,
+        TaskAction.DECLINED,
+        actor=actor,
+        note=text,
+        fields=["decline_reason", "closed_at"],
+    )
+    declined = set(
+        ServiceTask.objects.filter(
+            subject_kind=locked.subject_kind,
+            subject_reference=locked.subject_reference,
             kind=locked.kind,
-            region=locked.region,
-            insurer=locked.insurer_code,
-            skip=frozenset(declined),
-        )
-        if not ranked:
-            _announce(locked, status="unassigned")
-            return None
-        nxt = ServiceProvider.objects.get(pk=ranked[0].candidate.id)
-        remaining = max(1, int((locked.due_at - locked.created_at).total_seconds() // 3600))
-        return _offer(subject, locked.kind, nxt, remaining, actor=actor, reoffer_of=locked)
+            status=TaskStatus.DECLINED,
+        ).values_list("provider_id", flat=True)
+    )
+    subject = TaskSubject(
+        locked.subject_kind, locked.subject_reference, locked.region, locked.summary, locked.insurer_code
+    )
+    ranked = rank_providers(
+        selectors.candidates(),
+        kind=locked.kind,
+        region=locked.region,
+        insurer=locked.insurer_code,
+        skip=frozenset(declined),
+    )
+    if not ranked:
+        _announce(locked, status="unassigned")
+        return None
+    nxt = ServiceProvider.objects.get(pk=ranked[0].candidate.id)
+    remaining = max(1, int((locked.due_at - locked.created_at).total_seconds() // 3600))
+    return _offer(subject, locked.kind, nxt, remaining, actor=actor, reoffer_of=locked)
 
 
 def cancel(task: ServiceTask, reason: str, *, actor: Any) -> ServiceTask:
@@ -641,7 +645,8 @@ def create_provider(data: ProviderInput, *, actor: Any) -> ServiceProvider:
 def set_provider_status(
     provider: ServiceProvider, status: str, *, actor: Any, reason: str = ""
 ) -> ServiceProvider:
-    """Suspends (no new tasks are offered to it; its open tasks stay) or reactivates a provider."""
+    """Suspends (no new tasks are offered to it; its offered tasks are re-offered to the next
+    provider; accepted and in-progress ones stay) or reactivates a provider."""
     if status not in ProviderStatus.values:
         raise _invalid("status", "invalid", "状态无效")
     text = _checked_text(reason, "reason", "原因", REASON_MAX, required=status == ProviderStatus.SUSPENDED)
@@ -652,6 +657,12 @@ def set_provider_status(
         before = {"status": locked.status}
         locked.status = status
         locked.save(update_fields=["status", "updated_at"])
+        if status == ProviderStatus.SUSPENDED:
+            # Work it has not accepted yet goes to the next provider at once; accepted work
+            # stays with it (a rescue under way is not taken off the road).
+            offered = ServiceTask.objects.select_for_update().select_related("provider")
+            for task in offered.filter(provider=locked, status=TaskStatus.OFFERED).order_by("pk"):
+                _decline_locked(task, f"服务商已暂停合作：{text}"[:REASON_MAX], actor=actor)
         record(
             f"provider.{'suspended' if status == ProviderStatus.SUSPENDED else 'reactivated'}",
             "provider.serviceprovider",

@@ -368,3 +368,22 @@ def test_a_failing_listener_rolls_the_change_back():
     # then
     task.refresh_from_db()
     assert task.status == TaskStatus.OFFERED and task.events.count() == 1
+
+
+def test_suspending_a_provider_reoffers_what_it_has_not_accepted():
+    # given: a provider with one offered and one accepted task, and another provider nearby
+    op = f.staff("operator")
+    first = f.provider("深圳公估", regions=("4403",))
+    other = f.provider("广东公估")
+    offered = f.task(first, reference="CLM-S1")
+    accepted = services.accept(f.task(first, reference="CLM-S2"), actor=None)
+    # when
+    services.set_provider_status(
+        first, "suspended", actor=op, reason="资质" * 100
+    )  # 200: the prefixed note is cut to fit
+    # then
+    offered.refresh_from_db()
+    accepted.refresh_from_db()
+    assert offered.status == TaskStatus.DECLINED and offered.decline_reason.startswith("服务商已暂停合作：")
+    assert ServiceTask.objects.get(reoffer_of=offered).provider == other
+    assert accepted.status == TaskStatus.ACCEPTED and accepted.provider == first
