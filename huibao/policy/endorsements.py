@@ -47,8 +47,8 @@ from huibao.notification.services import notify
 from huibao.payment import services as payments
 from huibao.payment.models import Payment
 from huibao.payment.states import PaymentStatus, RefundStatus
+from huibao.policy import delivery, lifecycle
 from huibao.policy import endorsement_rules as er
-from huibao.policy import lifecycle
 from huibao.policy import rules as policy_rules
 from huibao.policy.documents import public_base_url
 from huibao.policy.models import Endorsement, Policy, PolicyBeneficiary, PolicyParty, PolicyVersion
@@ -824,6 +824,7 @@ def _apply(endorsement: Endorsement, policy: Policy, *, actor: Any, now: datetim
         link=link,
     )
     _render_after_commit(endorsement.pk)
+    delivery.queue_endorsement(endorsement, now=now)
 
 
 def _render_after_commit(endorsement_id: int) -> None:

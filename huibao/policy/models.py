@@ -29,6 +29,7 @@ from huibao.policy.states import (
     CancellationKind,
     CancellationReason,
     CancellationStatus,
+    DeliveryKind,
     DeliveryStatus,
     EndorsementStatus,
     PartyRole,
@@ -251,9 +252,15 @@ class PolicyNumberSequence(models.Model):
 
 
 class InsurerDelivery(models.Model):
-    """The durable queue of issued policies to tell their insurer about (承保信息回传)."""
+    """The durable queue of what to tell insurers: each issued policy once (承保信息回传, kind
+    "policy") and each applied endorsement once (批改信息回传, kind "endorsement", with its
+    endorsement). Both are sent, retried and acknowledged the same way (`delivery.py`)."""
 
-    policy = models.OneToOneField(Policy, on_delete=models.PROTECT, related_name="delivery")
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="deliveries")
+    kind = models.CharField(max_length=16, choices=DeliveryKind.choices, default=DeliveryKind.POLICY)
+    endorsement = models.OneToOneField(
+        "Endorsement", on_delete=models.PROTECT, null=True, blank=True, related_name="delivery"
+    )
     # The insurer connector that carries it (`connector.get_connector`), fixed at creation.
     connector = models.CharField(max_length=32, default="sandbox")
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
@@ -274,10 +281,19 @@ class InsurerDelivery(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=DeliveryStatus.values), name="delivery_status_valid"
             ),
+            # One policy delivery per policy; an endorsement delivery names its endorsement.
+            models.UniqueConstraint(
+                fields=["policy"], condition=Q(kind=DeliveryKind.POLICY), name="delivery_one_per_policy"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind=DeliveryKind.POLICY, endorsement__isnull=True)
+                | Q(kind=DeliveryKind.ENDORSEMENT, endorsement__isnull=False),
+                name="delivery_kind_matches_endorsement",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.policy_id} {self.status}"
+        return f"{self.policy_id} {self.kind} {self.status}"
 
 
 class NpsResponse(models.Model):

@@ -78,6 +78,14 @@ class DeliveryStatus(models.TextChoices):
     GAVE_UP = "gave_up", _("多次失败需人工处理")
 
 
+class DeliveryKind(models.TextChoices):
+    """What a delivery tells the insurer: an issued policy (承保信息回传) or an applied
+    endorsement (批改信息回传). Cancellations keep their own notice on the cancellation."""
+
+    POLICY = "policy", _("承保")
+    ENDORSEMENT = "endorsement", _("批改")
+
+
 D = DeliveryStatus
 DELIVERY_TRANSITIONS: dict[str, frozenset[str]] = {
     D.PENDING: frozenset({D.SENT, D.FAILED, D.GAVE_UP, D.ACKNOWLEDGED}),

@@ -58,7 +58,7 @@ def resend(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @require_POST
 @staff_required(permission="policy.change_insurerdelivery")
 def retry_delivery(request: HttpRequest, pk: int) -> HttpResponse:
-    found: Any = InsurerDelivery.objects.select_related("policy").filter(pk=pk).first()
+    found: Any = InsurerDelivery.objects.select_related("policy", "endorsement").filter(pk=pk).first()
     if found is None:
         raise Http404("回传记录不存在")
     if found.status == DeliveryStatus.ACKNOWLEDGED:
