@@ -400,7 +400,7 @@ class CancellationAdmin(admin.ModelAdmin):
     @admin.action(description=_("重试退款"), permissions=["change"])
     def retry_refund(self, request: HttpRequest, queryset: QuerySet[Cancellation]) -> None:
         done = skipped = 0
-        for row in queryset.select_related("policy", "endorsement"):
+        for row in queryset.select_related("policy"):
             if row.status != CancellationStatus.REFUND_FAILED:
                 skipped += 1
                 continue

@@ -108,8 +108,9 @@ def endorsement_payload(endorsement: Endorsement) -> dict[str, Any]:
 
 def queue_endorsement(endorsement: Endorsement, *, now: datetime.datetime) -> InsurerDelivery:
     """The applied endorsement's delivery to its insurer, in the caller's transaction (the one
-    applying it), sent by a task after the commit; one per endorsement (a second call returns
-    the first)."""
+    applying it, which enqueues `tasks.deliver_policy` for it after the commit; the sweep
+    `retry_due_deliveries` sends it otherwise); one per endorsement (a second call returns the
+    first)."""
     policy = endorsement.policy
     existing = InsurerDelivery.objects.filter(endorsement=endorsement).first()
     if existing is not None:
@@ -128,13 +129,6 @@ def queue_endorsement(endorsement: Endorsement, *, now: datetime.datetime) -> In
         actor="system",
         after={"kind": row.kind, "policy": policy.number, "connector": row.connector},
     )
-
-    def enqueue() -> None:
-        from huibao.policy.tasks import deliver_policy
-
-        deliver_policy.enqueue(row.pk)
-
-    transaction.on_commit(enqueue)
     return row
 
 

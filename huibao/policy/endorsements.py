@@ -823,15 +823,17 @@ def _apply(endorsement: Endorsement, policy: Policy, *, actor: Any, now: datetim
         delta=str(endorsement.premium_delta),
         link=link,
     )
-    _render_after_commit(endorsement.pk)
-    delivery.queue_endorsement(endorsement, now=now)
+    # The insurer is told of it as of the policy (批改信息回传), after the commit.
+    queued = delivery.queue_endorsement(endorsement, now=now)
+    _render_after_commit(endorsement.pk, delivery_id=queued.pk)
 
 
-def _render_after_commit(endorsement_id: int) -> None:
+def _render_after_commit(endorsement_id: int, *, delivery_id: int) -> None:
     def enqueue() -> None:
-        from huibao.policy.tasks import render_endorsement_task
+        from huibao.policy.tasks import deliver_policy, render_endorsement_task
 
         render_endorsement_task.enqueue(endorsement_id)
+        deliver_policy.enqueue(delivery_id)
 
     transaction.on_commit(enqueue)
 

@@ -34,6 +34,7 @@ from huibao.policy.states import (
     EndorsementStatus,
     PartyRole,
     PolicyStatus,
+    ReferralStatus,
     RefundPartStatus,
     Relation,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "PolicyStatus",
     "PolicyStatusChange",
     "PolicyVersion",
+    "ReinstatementReferral",
 ]
 
 
@@ -544,3 +546,49 @@ class CancellationRefund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cancellation_id}: {self.amount} of payment {self.payment_id} {self.status}"
+
+
+class ReinstatementReferral(models.Model):
+    """A reinstatement (复效) of a lapsed policy whose health answers need underwriting: a work
+    item of the staff servicing queue, decided once (approve, or decline with a reason). It is
+    for one lapse (`lapsed_on`): an approval lets the customer pay what is owed for that lapse
+    without answering again. At most one is waiting per policy (the partial unique constraint:
+    a retried or concurrent request finds the one there is). The answers are health data:
+    encrypted, shown only to the staff who decide."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="reinstatement_referrals")
+    status = models.CharField(max_length=16, choices=ReferralStatus.choices, default=ReferralStatus.REFERRED)
+    lapsed_on = models.DateField()
+    amount = _money()  # owed when referred
+    answers = EncryptedTextField(context="policy.reinstatement_answers")  # JSON {code: bool}
+    flagged = models.PositiveSmallIntegerField()  # how many answers need underwriting
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    requested_at = models.DateTimeField()
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.CharField(max_length=200, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["requested_at", "id"]
+        verbose_name = _("复效人工核保")
+        verbose_name_plural = _("复效人工核保")
+        permissions = [("decide_reinstatement", "可审核复效申请")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy"],
+                condition=Q(status=ReferralStatus.REFERRED),
+                name="reinstatement_one_referred_per_policy",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ReferralStatus.values), name="reinstatement_referral_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy_id} {self.lapsed_on} {self.status}"

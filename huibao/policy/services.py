@@ -42,7 +42,7 @@ from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from huibao.core.hooks import Hook
 from huibao.core.taskqueue import Call, enqueue_all
 from huibao.core.validators import text_problem
-from huibao.policy import lifecycle, rules
+from huibao.policy import lifecycle, reinstatement, rules
 from huibao.policy import schedule as schedule_mod
 from huibao.policy.connector import connector_for
 from huibao.policy.issuance import IssuanceRequest, ItemToIssue
@@ -433,6 +433,8 @@ def on_schedule_reinstated(event: ScheduleEvent) -> None:
         actor=BILLING_ACTOR,
         detail={"schedule": event.schedule, "reinstated_on": event.on},
     )
+    # An approved referral has served its purpose (and a waiting one is moot).
+    reinstatement.close_referrals(policy, actor=BILLING_ACTOR)
 
 
 def _enqueue_after_commit(issued: list[tuple[int, int]]) -> None:

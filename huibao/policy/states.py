@@ -129,6 +129,30 @@ class PartyRole(models.TextChoices):
     INSURED = "insured", _("被保险人")
 
 
+# --- reinstatement referred to staff (复效人工核保) ---------------------------------------------
+class ReferralStatus(models.TextChoices):
+    """A reinstatement whose health answers need underwriting::
+
+    referred ──staff──▶ approved (the customer pays what is owed without answering again)
+    referred ──staff──▶ declined (with a reason; no online reinstatement for that lapse)
+    referred ──the policy leaves "lapsed" (reinstated otherwise, terminated)──▶ closed
+    """
+
+    REFERRED = "referred", _("待人工核保")
+    APPROVED = "approved", _("核保通过")
+    DECLINED = "declined", _("核保未通过")
+    CLOSED = "closed", _("已关闭")
+
+
+RR = ReferralStatus
+REFERRAL_TRANSITIONS: dict[str, frozenset[str]] = {
+    RR.REFERRED: frozenset({RR.APPROVED, RR.DECLINED, RR.CLOSED}),
+    RR.APPROVED: frozenset({RR.CLOSED}),
+    RR.DECLINED: frozenset(),
+    RR.CLOSED: frozenset(),
+}
+
+
 # --- endorsements (批改/保全) ------------------------------------------------------------------
 class EndorsementStatus(models.TextChoices):
     """An endorsement's life::
