@@ -32,6 +32,11 @@ IDENTITY_VIEW = ("identity.view_identitycheck", "identity.view_facecheck")
 # Failed and given-up e-mails/SMS, and their re-send (the outbox's back office).
 NOTIFICATION_RESEND = ("notification.view_outboxmessage", "notification.change_outboxmessage")
 UNDERWRITING = ("underwriting.view_underwritingcase", "underwriting.change_underwritingcase")
+REINSTATEMENT_DECISIONS = (
+    "policy.view_policy",
+    "policy.view_reinstatementreferral",
+    "policy.decide_reinstatement",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +64,13 @@ ROLES: dict[str, Role] = {
         # Sales agents start applications for customers (/apply/agent/) and see only their own;
         # the customer confirms, signs and pays themself.
         Role("agent", "销售代理", (*CATALOG_VIEW, *QUOTE_VIEW)),
-        Role("underwriter", "核保", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *UNDERWRITING)),
+        # Underwriters also decide reinstatements whose health answers were referred, from the
+        # servicing queue (/policy/staff/servicing/).
+        Role(
+            "underwriter",
+            "核保",
+            (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *UNDERWRITING, *REINSTATEMENT_DECISIONS),
+        ),
         Role("claims_adjuster", "理赔", (*CATALOG_VIEW, *QUOTE_VIEW, *POLICY_VIEW)),
         Role("fraud_analyst", "风控", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *IDENTITY_VIEW)),
         Role(

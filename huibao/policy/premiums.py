@@ -171,7 +171,9 @@ def reinstatement_offer(
     if status == ReferralStatus.REFERRED:
         refusal = "您的复效申请正在人工核保中，结果将通过站内信通知您。"
     elif status == ReferralStatus.DECLINED and referral is not None:
-        refusal = f"您的复效申请未通过人工核保（{referral.decision_reason}），暂不能在线复效，如有疑问请联系客服。"
+        refusal = (
+            f"您的复效申请未通过人工核保（{referral.decision_reason}），暂不能在线复效，如有疑问请联系客服。"
+        )
     return ReinstatementOffer(
         available=bool(quote.numbers) and status not in (ReferralStatus.REFERRED, ReferralStatus.DECLINED),
         refusal=refusal,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -29,12 +30,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from huibao.core.states import check_transition
 from huibao.notification.catalogue import MessageTemplate, register
 from huibao.notification.services import notify
+from huibao.policy import queue
 from huibao.policy.documents import public_base_url
 from huibao.policy.models import Policy, ReinstatementReferral
 from huibao.policy.states import REFERRAL_TRANSITIONS, PolicyStatus, ReferralStatus
@@ -116,9 +119,7 @@ def waiting() -> QuerySet[ReinstatementReferral]:
 
 
 def by_public_id(public_id: Any) -> ReinstatementReferral:
-    found = (
-        ReinstatementReferral.objects.select_related("policy").filter(public_id=str(public_id)).first()
-    )
+    found = ReinstatementReferral.objects.select_related("policy").filter(public_id=str(public_id)).first()
     if found is None:
         raise NotFound("复效申请不存在", code="referral_not_found")
     return found
@@ -127,6 +128,69 @@ def by_public_id(public_id: Any) -> ReinstatementReferral:
 def answers_of(referral: ReinstatementReferral) -> dict[str, bool]:
     data: dict[str, bool] = json.loads(referral.answers or "{}")
     return data
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    question: str
+    yes: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralRow:
+    """A waiting referral as the servicing queue and the staff API show it."""
+
+    public_id: Any
+    policy_number: str
+    policy_public_id: Any
+    product_name: str
+    lapsed_on: datetime.date
+    amount: Decimal
+    flagged: int
+    requested_at: datetime.datetime
+    answers: tuple[Answer, ...]
+
+
+def _question_texts(policy: Policy) -> dict[str, str]:
+    questions = (policy.product_version.eligibility or {}).get("health_questions") or []
+    return {str(q.get("code")): str(q.get("text", "")) for q in questions if isinstance(q, Mapping)}
+
+
+def row_of(referral: ReinstatementReferral) -> ReferralRow:
+    policy = referral.policy
+    texts = _question_texts(policy)
+    return ReferralRow(
+        public_id=referral.public_id,
+        policy_number=policy.number,
+        policy_public_id=policy.public_id,
+        product_name=policy.product_version.product.name,
+        lapsed_on=referral.lapsed_on,
+        amount=referral.amount,
+        flagged=referral.flagged,
+        requested_at=referral.requested_at,
+        answers=tuple(Answer(texts.get(code, code), yes) for code, yes in answers_of(referral).items()),
+    )
+
+
+def waiting_rows(user: Any, *, limit: int = 100) -> list[ReferralRow]:
+    return [row_of(r) for r in waiting()[:limit]]
+
+
+def waiting_count(user: Any) -> int:
+    return ReinstatementReferral.objects.filter(status=RR.REFERRED).count()
+
+
+def register_queue_section() -> None:
+    """The section of the staff servicing queue: the referrals waiting, with approve / decline."""
+    queue.register_queue_section(
+        "reinstatements",
+        label=_("待人工核保的复效申请"),
+        order=45,
+        rows=waiting_rows,
+        count=waiting_count,
+        template="policy/staff/partials/reinstatements.html",
+        permission=DECIDE_PERMISSION,
+    )
 
 
 # --- use-cases -----------------------------------------------------------------------------------
