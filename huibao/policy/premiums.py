@@ -356,7 +356,7 @@ def request_reinstatement(
     return offer, payment
 
 
-_REFERRAL_REFUSALS = {
+_REFERRAL_REFUSALS: dict[str, str] = {
     ReferralStatus.REFERRED: "referral_pending",
     ReferralStatus.DECLINED: "reinstatement_declined",
 }

@@ -23,6 +23,7 @@ from huibao.billing.models import PremiumSchedule
 from huibao.core.models import AuditEntry
 from huibao.esign import handwriting
 from huibao.jobs.models import JobRun
+from huibao.jobs.services import run_daily
 from huibao.payment.models import Payment
 from huibao.policy import cancellation, premiums
 from huibao.policy.models import InsurerDelivery, Policy
@@ -49,11 +50,16 @@ def test_the_demo_signature_passes_the_handwriting_check() -> None:
     assert handwriting.check_handwritten_signature(ink, "张明远") == []
 
 
+@pytest.mark.parametrize("jobs_ran_before", [False, True], ids=["fresh", "scheduler-ran-before"])
 def test_load_demo_policies_gives_the_demo_customer_a_policy_at_each_point_of_its_life(
-    demo_customer, django_capture_on_commit_callbacks
+    demo_customer, django_capture_on_commit_callbacks, jobs_ran_before
 ) -> None:
-    # given: the demo market and log-ins
+    # given: the demo market and log-ins (and, on a kept database, the days' jobs already run
+    # by the scheduler before the customer had policies)
     today = timezone.localdate()
+    if jobs_ran_before:
+        for days_ago in range(demo.JOBS_FROM_DAYS_AGO, -1, -1):
+            run_daily(today - datetime.timedelta(days=days_ago))
 
     # when: the command runs (twice: setup_demo is run again on a kept database)
     out = StringIO()
