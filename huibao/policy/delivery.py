@@ -180,7 +180,7 @@ def deliver(
     now = now or timezone.now()
     with transaction.atomic():
         delivery = (
-            InsurerDelivery.objects.select_for_update()
+            InsurerDelivery.objects.select_for_update(of=("self",))
             .select_related(
                 "policy__insurer", "policy__product_version__product", "policy__plan", "endorsement"
             )
@@ -344,7 +344,7 @@ def handle_ack(
 def _delivery_acknowledged(ack: Ack, connector_name: str) -> InsurerDelivery:
     """The delivery an acknowledgement is about, locked: the endorsement's when it names one
     (it must be of the policy it names too), else the policy's own. Raises NotFound."""
-    rows = InsurerDelivery.objects.select_for_update().select_related("policy", "endorsement")
+    rows = InsurerDelivery.objects.select_for_update(of=("self",)).select_related("policy", "endorsement")
     if ack.endorsement_number:
         delivery = rows.filter(
             kind=DeliveryKind.ENDORSEMENT,

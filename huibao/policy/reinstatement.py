@@ -254,7 +254,7 @@ def refer(
 
 def _locked(referral: ReinstatementReferral) -> ReinstatementReferral:
     locked = (
-        ReinstatementReferral.objects.select_for_update()
+        ReinstatementReferral.objects.select_for_update(of=("self",))
         .select_related("policy__customer")
         .filter(pk=referral.pk)
         .first()
