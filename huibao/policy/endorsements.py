@@ -825,10 +825,12 @@ def _apply(endorsement: Endorsement, policy: Policy, *, actor: Any, now: datetim
     )
     # The insurer is told of it as of the policy (批改信息回传), after the commit.
     queued = delivery.queue_endorsement(endorsement, now=now)
-    _render_after_commit(endorsement.pk, delivery_id=queued.pk)
+    _enqueue_after_commit(endorsement.pk, delivery_id=queued.pk)
 
 
-def _render_after_commit(endorsement_id: int, *, delivery_id: int) -> None:
+def _enqueue_after_commit(endorsement_id: int, *, delivery_id: int) -> None:
+    """The 批单's rendering and the insurer delivery, after the commit."""
+
     def enqueue() -> None:
         from huibao.policy.tasks import deliver_policy, render_endorsement_task
 

@@ -143,3 +143,16 @@ def test_without_a_demo_customer_the_command_says_so() -> None:
 
     with pytest.raises(CommandError, match="setup_demo"):
         call_command("load_demo_policies", phone="13800000000", stdout=StringIO())
+
+
+def test_a_market_without_a_product_for_a_story_leaves_that_story_out() -> None:
+    # given: the demo log-ins, no market
+    create_demo_users()
+    out = StringIO()
+
+    # when
+    call_command("load_demo_policies", stdout=out)
+
+    # then: nothing bought, the set-up goes on and says why
+    assert not Policy.objects.exists()
+    assert "no medical product for 5 of them" in out.getvalue()
