@@ -243,3 +243,20 @@ def test_the_staff_api_lists_approves_and_declines_with_the_permission_only() ->
     missing = "00000000-0000-0000-0000-000000000000"
     assert _post(uw, f"/api/v1/staff/reinstatements/{missing}/approval", {})[0] == 404
     assert uw.get("/api/v1/staff/reinstatements").json() == []
+
+
+def test_the_servicing_queue_shows_no_referral_to_staff_without_the_permission() -> None:
+    # given: a referred reinstatement and an operator (sees the queue, may not decide)
+    _policy, _on, referral = _referred()
+    operator = f.staff_login(Client(), f.staff("op2", ["view_policy"]))
+
+    # when: the operator opens the queue and tries to approve
+    page = operator.get("/policy/staff/servicing/").content.decode()
+    response = operator.post(
+        reverse("policy:staff_reinstatement_decide", args=[referral.public_id, "approve"])
+    )
+
+    # then: no such section, the decision refused, nothing changed
+    assert 'data-testid="queue-reinstatements"' not in page and 'data-testid="reinstatement-row"' not in page
+    assert response.status_code == 403
+    assert ReinstatementReferral.objects.get(pk=referral.pk).status == "referred"
