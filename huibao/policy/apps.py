@@ -22,6 +22,11 @@ class PolicyConfig(AppConfig):
         # The staff servicing queue's own sections (policy/queue.py).
         queue.register_platform_sections()
         premiums.register_actions()
+        # Reinstatements referred to an underwriter: their messages and queue section.
+        from huibao.policy import reinstatement
+
+        reinstatement.register_templates()
+        reinstatement.register_queue_section()
         # The customer's messages: premiums and the policy's status.
         notices.register_templates()
         billing.collection_failed.register(services.OBJ_TYPE, notices.on_collection_failed)

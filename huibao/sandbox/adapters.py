@@ -99,6 +99,7 @@ def _ack(data: Any, sent_at: datetime.datetime) -> Ack:
         insurer_ref=str(data["ref"]),
         status=data["status"],
         reason=str(data.get("reason", "")),
+        endorsement_number=str(data.get("endorsement_number") or ""),
     )
 
 
@@ -258,6 +259,13 @@ class SandboxInsurer:
         callback = public_url(reverse("policy:insurer_ack", args=[self.name]))
         try:
             return insurer.receive_policy(payload, callback_url=callback)
+        except insurer.SandboxUnavailable as exc:
+            raise DeliveryFailed(str(exc), code=exc.code) from exc
+
+    def send_endorsement(self, payload: Mapping[str, Any]) -> str:
+        callback = public_url(reverse("policy:insurer_ack", args=[self.name]))
+        try:
+            return insurer.receive_endorsement(payload, callback_url=callback)
         except insurer.SandboxUnavailable as exc:
             raise DeliveryFailed(str(exc), code=exc.code) from exc
 

@@ -147,6 +147,29 @@ class SandboxInsurerPolicy(SignedNotification):
         return f"{self.insurer_code} {self.policy_number} → {self.ref}"
 
 
+class SandboxInsurerEndorsement(SignedNotification):
+    """The sandbox insurer's side of an endorsement (批改) the platform sent: booked against a
+    policy it holds, and the signed acknowledgement it owes the platform (channel
+    "insurer_endorsement", to the same callback as the policies')."""
+
+    insurer_code = models.CharField(max_length=32)
+    ref = models.CharField(max_length=40, unique=True)
+    policy_number = models.CharField(max_length=40)
+    endorsement_number = models.CharField(max_length=48)
+    payload = EncryptedTextField(context="sandbox.insurer_endorsement_payload")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["insurer_code", "endorsement_number"], name="sandbox_insurer_endorsement_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.insurer_code} {self.endorsement_number} → {self.ref}"
+
+
 class SandboxInsurerOutage(models.Model):
     """Sandbox insurers marked down: every policy sent to them fails until marked up again."""
 

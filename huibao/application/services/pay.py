@@ -122,16 +122,28 @@ def on_payment_confirmed(payment: Any) -> None:
     _issue(app, payment)
 
 
-def _issue(app: Application, payment: Any) -> None:
+def _issue(
+    app: Application,
+    payment: Any,
+    *,
+    now: datetime.datetime | None = None,
+    paid_at: datetime.datetime | None = None,
+) -> None:
     with audit.batched():  # the policies' entries and the application's: one insert
-        _issue_policies(app, payment)
+        _issue_policies(app, payment, now=now, paid_at=paid_at)
 
 
-def _issue_policies(app: Application, payment: Any) -> None:
-    now = timezone.now()
-    app.paid_at = payment.paid_at or now
+def _issue_policies(
+    app: Application,
+    payment: Any,
+    *,
+    now: datetime.datetime | None = None,
+    paid_at: datetime.datetime | None = None,
+) -> None:
+    now = now or timezone.now()
+    app.paid_at = paid_at or payment.paid_at or now
     # `app` was read under its lock in this transaction; the save below writes its retention.
-    policies = issue_policies(app, payment, now=now, locked=True)
+    policies = issue_policies(app, payment, now=now, locked=True, paid_at=app.paid_at)
     _move(app, ApplicationStatus.ISSUED)
     app.issued_at = now
     # What issuance changes (`issue_policies` set the retention): one UPDATE of those columns.
@@ -167,6 +179,29 @@ def recover_paid_applications() -> list[str]:
                 _issue(app, payment)
                 issued.append(app.number)
     return issued
+
+
+def issue_paid_as_of(
+    application: Application, payment: Payment, *, paid_at: datetime.datetime, now: datetime.datetime
+) -> Application:
+    """Issues the policies of an application whose payment succeeded while its paid hook did
+    not run (what `recover_paid_applications` finds), as of a past business time: paid at
+    `paid_at`, issued at `now` — the steps and audit entries of the paid hook, the entries
+    recorded today. The demo set-up tells its customer's policy history this way
+    (`sandbox/demo.py`). Raises Conflict unless the application awaits this very payment."""
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        app = with_beneficiaries_known(Application.objects.select_for_update()).get(pk=application.pk)
+        if (
+            locked.status != "succeeded"
+            or app.status != ApplicationStatus.AWAITING_PAYMENT
+            or app.payment_id != locked.pk
+        ):
+            raise Conflict(
+                f"application {app.number} does not await payment {locked.public_id}", code="not_issuable"
+            )
+        _issue(app, locked, now=now, paid_at=paid_at)
+    return app
 
 
 def on_issuance_recovery(run: IssuanceRecovery) -> list[str]:
