@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sandbox', '0004_sandboxmandate'),
+        ('sandbox', '0005_sandboxpayout'),
     ]
 
     operations = [
