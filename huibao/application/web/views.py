@@ -514,6 +514,7 @@ def identity(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 def _people_summary(app: Application) -> dict[str, Any]:
     """The application data as shown for checking: ID numbers and phones masked."""
     questions = {str(q["code"]): str(q["text"]) for q in health_questions(app)}
+    order = {code: n for n, code in enumerate(questions)}
     insured = []
     for person in app.insured_persons.order_by("position"):
         answers = json.loads(person.health_answers or "{}")
@@ -524,13 +525,15 @@ def _people_summary(app: Application) -> dict[str, Any]:
                 "is_self": person.relation == Relation.SELF,
                 "name": person.name,
                 "id_number": mask_id_number(person.id_number),
+                "phone": mask_phone(person.phone) if person.phone else "",
                 "birth_date": person.birth_date,
                 "sex": "男" if person.sex == "M" else "女",
                 "occupation": person.occupation,
                 "occupation_class": person.occupation_class,
+                # In the order the form asked them (they are stored by code).
                 "answers": [
-                    (questions.get(code, code), "是" if value else "否", value)
-                    for code, value in answers.items()
+                    (questions.get(code, code), "是" if answers[code] else "否", answers[code])
+                    for code in sorted(answers, key=lambda c: (c not in order, order.get(c, 0)))
                 ],
                 "beneficiaries": [
                     {
