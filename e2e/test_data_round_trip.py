@@ -135,7 +135,7 @@ def test_every_field_of_the_data_form_reaches_review_policy_pdf_and_api(
     expect(page.locator("h1")).to_have_text("签名确认")
     page.get_by_label("我已阅读并同意以上声明，确认投保").check()
     page.get_by_role("button", name="确认签名").click()
-    pay(page, "王建国", applicant_id)
+    pay(page, "王建国")
 
     app = Application.objects.get()
     assert app.status == ApplicationStatus.ISSUED and app.beneficiary_mode == "named"
