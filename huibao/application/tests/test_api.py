@@ -442,6 +442,8 @@ def test_payment_by_someone_else_is_refused_refunded_and_not_issued(api: Api, pr
     state = api.get(url).data
     assert state["status"] == "signed" and state["policies"] == []
     assert state["next_step"] == "pay"
+    assert state["payment"]["failure_reason"] == "payer_not_applicant"
+    assert state["payment"]["failure_message"].startswith("付款人须为投保人本人")
     shown = api.get(f"/api/v1/payments/{opened['id']}").data
     assert shown["status"] == "refused" and shown["refunds"][0]["amount"] == "100.00"
     # the applicant pays again with their own card: a new payment
