@@ -630,6 +630,8 @@ def _proceed(endorsement: Endorsement, policy: Policy, *, actor: Any, now: datet
             reference_kind=REFERENCE_KIND,
             reference_id=endorsement.number,
             expires_in=PAYMENT_TTL,
+            # back from the cashier to the change's own page
+            return_url=reverse("policy:endorsement", args=[policy.public_id, endorsement.number]),
         )
         _move(endorsement, E.AWAITING_PAYMENT)
         endorsement.payment_ref = str(payment.public_id)

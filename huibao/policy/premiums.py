@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 
 from huibao.billing import rules as billing_rules
@@ -259,7 +260,13 @@ def pay_instalment(policy: Policy, number: int, *, user: Any, request: HttpReque
                 errors=[FieldError("instalment", "no_schedule", "该保单没有分期缴费计划")],
             )
         name, id_number = _payer(locked)
-        payment = billing.pay_instalment_now(schedule, number, payer_name=name, payer_id_number=id_number)
+        payment = billing.pay_instalment_now(
+            schedule,
+            number,
+            payer_name=name,
+            payer_id_number=id_number,
+            return_url=reverse("policy:premiums", args=[locked.public_id]),
+        )
         audit.record(
             "policy.instalment_checkout",
             OBJ_TYPE,
@@ -338,7 +345,12 @@ def request_reinstatement(
             raise Conflict("保单状态已变化，请刷新后重试", code="not_lapsed")
         name, id_number = _payer(locked)
         quote, payment = billing.reinstate_by_checkout(
-            schedule, today, payer_name=name, payer_id_number=id_number, years=_reinstatement_years(locked)
+            schedule,
+            today,
+            payer_name=name,
+            payer_id_number=id_number,
+            years=_reinstatement_years(locked),
+            return_url=reverse("policy:premiums", args=[locked.public_id]),
         )
         audit.record(
             "policy.reinstatement_checkout",

@@ -111,6 +111,11 @@ def _base_url() -> str:
     return str(settings.HUIBAO_PUBLIC_URL).rstrip("/")
 
 
+def _absolute(url: str) -> str:
+    """A remote gateway needs the whole address: a path is completed with the public URL."""
+    return _base_url() + url if url.startswith("/") else url
+
+
 class SandboxPaymentProvider:
     """Sandbox gateway: hosted pay page, HMAC-SHA256 signed notifications retried until acknowledged."""
 
@@ -122,6 +127,10 @@ class SandboxPaymentProvider:
             amount_fen=to_fen_int(record.amount),
             notify_url=_base_url() + reverse("payment:notify", args=[self.name]),
             expires_at=record.expires_at,
+            # Real-name payment: the payer the order is bound to travels with it.
+            bound_name=record.payer_name,
+            bound_id_number=record.payer_id_number,
+            return_url=_absolute(record.return_url),
         )
         return Checkout(url=_base_url() + reverse("sandbox:pay", args=[txn_id]), provider_txn_id=txn_id)
 

@@ -52,6 +52,12 @@ class SandboxCheckout(SignedNotification):
     # Encryption contexts are those of the first home: changing one would make the rows unreadable.
     payer_id_number = EncryptedTextField(context="payment.sandbox_payer_id_number", blank=True)
     card_last4 = models.CharField(max_length=4, blank=True)
+    # The real-name binding the merchant sent with the order (as Alipay's ext_user_info or WeChat
+    # Pay's identity): the cashier pays as this person unless the payer uses another's card.
+    bound_name = EncryptedTextField(context="sandbox.checkout.bound_name", blank=True)
+    bound_id_number = EncryptedTextField(context="sandbox.checkout.bound_id_number", blank=True)
+    # Where the cashier sends the payer back to (the merchant's result page).
+    return_url = models.CharField(max_length=300, blank=True)
     # The payer's ID number travels in the body: encrypted here, unlike the other sandboxes'.
     notify_body = EncryptedTextField(context="payment.sandbox_notify_body", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 
 from huibao.application.evidence.trace import record_step
@@ -79,6 +80,8 @@ def pay(application: Application | Target, *, user: Any, request: HttpRequest | 
             reference_kind=REFERENCE_KIND,
             reference_id=str(app.public_id),
             expires_in=payment_ttl(),
+            # The provider's page sends the payer back to our pay page, which shows the result.
+            return_url=reverse("application:pay", args=[app.public_id]),
         )
         _move(app, ApplicationStatus.AWAITING_PAYMENT)
         app.payment_id = payment.pk
@@ -207,3 +210,24 @@ def issue_paid_as_of(
 def on_issuance_recovery(run: IssuanceRecovery) -> list[str]:
     """Policy recovery hook: issues what was paid but not issued (`recover_paid_applications`)."""
     return recover_paid_applications()
+
+
+def on_payment_failed(payment: Any) -> None:
+    """Failed hook: the current payment of an application ended without the money being kept
+    (declined, cancelled, expired, or refused and refunded). The application is back to signed,
+    waiting for a new payment: it never reads 支付中 while nothing is being paid."""
+    app = Application.objects.select_for_update().filter(public_id=payment.reference_id).first()
+    if app is None or app.status != ApplicationStatus.AWAITING_PAYMENT or app.payment_id != payment.pk:
+        return
+    _move(app, ApplicationStatus.SIGNED)
+    app.save(update_fields=["status", "updated_at"])
+    record_step(
+        app,
+        "payment_failed",
+        actor="system",
+        detail={
+            "payment": str(payment.public_id),
+            "status": payment.status,
+            "reason": payment.failure_reason,
+        },
+    )
