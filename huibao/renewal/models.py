@@ -69,7 +69,14 @@ class RenewalOffer(models.Model):
         ordering = ["expires_on", "id"]
         verbose_name = _("续保要约")
         verbose_name_plural = _("续保要约")
-        indexes = [models.Index(fields=["status", "expires_on"], name="renewal_offer_status_exp")]
+        indexes = [
+            models.Index(fields=["status", "expires_on"], name="renewal_offer_status_exp"),
+            # The offer-notice job's candidates: the few offers not yet notified, found without
+            # reading every offer ever made (the table grows by a day's expiring policies daily).
+            models.Index(
+                fields=["id"], condition=Q(notified_at__isnull=True), name="renewal_offer_unnotified"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=OfferStatus.values), name="renewal_offer_status_valid"

@@ -40,7 +40,7 @@ from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from huibao.core.money import to_fen
 from huibao.core.states import check_transition
-from huibao.notification.services import notify
+from huibao.notification.services import Notice, notify, notify_many
 from huibao.payment import services as payments
 from huibao.payment.models import Payment
 from huibao.payment.states import PaymentStatus
@@ -570,6 +570,7 @@ def notify_offers(
             if not offers:
                 break
             now = timezone.now()
+            messages: list[Notice] = []
             for offer in offers:
                 user = offer.customer
                 if user is not None:
@@ -577,14 +578,18 @@ def notify_offers(
                     context = _context(offer, offer.policy)
                     if refused:
                         context["reason"] = offer.refusal
-                    notify(
-                        user=user,
-                        template=notices.REFUSED if refused else notices.OFFERED,
-                        context=context,
-                        dedup_key=f"renewal:{offer.pk}:offered",
-                        reference=offer.policy.number,
+                    messages.append(
+                        Notice(
+                            user=user,
+                            template=notices.REFUSED if refused else notices.OFFERED,
+                            context=context,
+                            dedup_key=f"renewal:{offer.pk}:offered",
+                            reference=offer.policy.number,
+                        )
                     )
-                    sent += 1
+            # one batch of messages: three statements, not three per offer
+            notify_many(messages)
+            sent += len(messages)
             RenewalOffer.objects.filter(pk__in=[o.pk for o in offers]).update(notified_at=now)
             if checkpoint is not None:
                 checkpoint({"id": offers[-1].pk})
@@ -621,17 +626,19 @@ def send_reminders(
                     ignore_conflicts=True,
                 )
                 del created
-                for offer in offers:
-                    if offer.customer is None:
-                        continue
-                    notify(
+                batch_notices = [
+                    Notice(
                         user=offer.customer,
                         template=notices.REMINDER,
                         context={**_context(offer, offer.policy), "days": days},
                         dedup_key=f"renewal:{offer.pk}:reminder:{days}",
                         reference=offer.policy.number,
                     )
-                    sent += 1
+                    for offer in offers
+                    if offer.customer is not None
+                ]
+                notify_many(batch_notices)
+                sent += len(batch_notices)
                 if checkpoint is not None:
                     checkpoint({"days": days, "id": offers[-1].pk})
     return sent
