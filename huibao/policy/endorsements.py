@@ -394,6 +394,49 @@ def instalment_changes_of(endorsement: Endorsement) -> list[billing_selectors.Ch
     return billing_selectors.changes_by(REFERENCE_KIND, endorsement.number)
 
 
+@dataclass(frozen=True, slots=True)
+class InstalmentLine:
+    """One instalment as a premium change of a policy paid in instalments moves it: before the
+    customer confirms, the plan; once applied, the schedule's history."""
+
+    number: int
+    due_on: datetime.date
+    old_amount: Decimal
+    new_amount: Decimal
+    adjustment: Decimal  # charged (+) or refunded (−) now: the instalment was paid already
+    settled: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "due_on": self.due_on,
+            "old_amount": str(self.old_amount),
+            "new_amount": str(self.new_amount),
+            "adjustment": str(self.adjustment),
+            "paid": self.settled,
+        }
+
+
+def instalment_lines(endorsement: Endorsement) -> list[InstalmentLine]:
+    """The instalments the change moves ([] for a policy paid whole or a change of no premium)."""
+    if endorsement.status == E.APPLIED:
+        return [
+            InstalmentLine(
+                c.number, c.due_on, c.old_amount, c.new_amount, c.adjustment - c.carried, c.adjustment != 0
+            )
+            for c in instalment_changes_of(endorsement)
+        ]
+    if endorsement.status not in OPEN_ENDORSEMENT_STATUSES:
+        return []
+    plan_ = replan_of(endorsement)
+    if plan_ is None:
+        return []
+    return [
+        InstalmentLine(x.number, x.due_on, x.old_amount, x.new_amount, x.adjustment, x.settled)
+        for x in plan_.changed
+    ]
+
+
 def _priced_on(endorsement: Endorsement) -> datetime.date:
     """The day the change takes effect, as `_price` took it: the request's day, not before the
     policy's start."""

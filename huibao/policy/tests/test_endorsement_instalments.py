@@ -229,3 +229,50 @@ def test_an_instalment_collected_between_request_and_payment_carries_its_delta_t
     total = sum((i.amount for i in rows), D(0)) + delta
     start = rows[0].due_on
     assert total == expected_year(D("320.00"), D("600.00"), start, third.due_on - datetime.timedelta(days=1))
+
+
+def test_the_page_and_the_api_show_the_new_schedule_before_confirming_and_the_history_after() -> None:
+    # given a monthly policy with instalment 2 paid, and a rise requested over the API on 10 Mar
+    policy = monthly_policy()
+    collect(instalments(policy)[1].due_on)
+    client = Client()
+    client.force_login(policy.customer)
+    base = f"/api/v1/policies/{policy.public_id}/endorsements"
+    with at(datetime.date(2026, 3, 10)):
+        response = client.post(
+            base,
+            '{"kind": "sum_insured", "changes": {"sum_insured": "600000"}}',
+            content_type="application/json",
+        )
+        assert response.status_code == 201
+        body = response.json()
+        # then the API lists the plan: instalment 2 paid (its 21 days left charged), 3–12 at 50.00
+        lines = body["instalments"]
+        assert lines[0] == {
+            "number": 2,
+            "due_on": "2026-02-28",
+            "old_amount": "26.67",
+            "new_amount": "26.67",
+            "adjustment": str(to_fen(D("23.33") * 21 / 31)),
+            "paid": True,
+        }
+        assert [(x["number"], x["new_amount"]) for x in lines[1:]] == [(n, "50.00") for n in range(3, 13)]
+        assert body["premium_delta"] == lines[0]["adjustment"]
+        # and the page shows it before the customer confirms
+        page = client.get(f"/policy/mine/{policy.public_id}/changes/{body['number']}/")
+        assert page.status_code == 200
+        html = page.content.decode()
+        assert "调整后的缴费计划" in html and "¥26.67（已缴）" in html and html.count("¥50.00") == 10
+        e = Endorsement.objects.get(number=body["number"])
+        ef.confirm(e, policy.customer)
+        ef.pay_delta(e)
+    # then once applied the same rows are the schedule's history of this change
+    after = client.get(f"{base}/{body['number']}").json()
+    assert after["status"] == "applied"
+    assert [(x["number"], x["new_amount"]) for x in after["instalments"]] == [(2, "26.67")] + [
+        (n, "50.00") for n in range(3, 13)
+    ]
+    assert (
+        "缴费计划调整记录"
+        in client.get(f"/policy/mine/{policy.public_id}/changes/{body['number']}/").content.decode()
+    )
