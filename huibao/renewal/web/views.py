@@ -37,6 +37,7 @@ def presented(offer: RenewalOffer) -> dict[str, Any]:
         "monthly": offer.payment_mode == "monthly",
         "due_now": services.due_now(offer) if offer.premium is not None else None,
         "loading": offer.loading_percent,
+        "loading_text": f"{offer.loading_percent}%",
     }
 
 
