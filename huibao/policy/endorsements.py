@@ -378,13 +378,15 @@ def replan_of(endorsement: Endorsement) -> billing_rules.Replan | None:
     if endorsement.new_premium == endorsement.old_premium or endorsement.quote_id is None:
         return None
     try:
-        return billing_selectors.replan_preview(
+        plan_ = billing_selectors.replan_preview(
             SCHEDULE_KIND,
             endorsement.policy.number,
             old_annual=endorsement.old_premium,
             new_annual=endorsement.new_premium,
             effective_on=_priced_on(endorsement),
         )
+        # as it will be applied: what an instalment settled since pricing cannot take, carried
+        return None if plan_ is None else billing_rules.carry(plan_, endorsement.premium_delta)
     except billing_rules.ScheduleError:
         return None
 
@@ -421,9 +423,7 @@ def instalment_lines(endorsement: Endorsement) -> list[InstalmentLine]:
     """The instalments the change moves ([] for a policy paid whole or a change of no premium)."""
     if endorsement.status == E.APPLIED:
         return [
-            InstalmentLine(
-                c.number, c.due_on, c.old_amount, c.new_amount, c.adjustment - c.carried, c.adjustment != 0
-            )
+            InstalmentLine(c.number, c.due_on, c.old_amount, c.new_amount, c.adjustment, c.adjustment != 0)
             for c in instalment_changes_of(endorsement)
         ]
     if endorsement.status not in OPEN_ENDORSEMENT_STATUSES:

@@ -219,6 +219,9 @@ def test_an_instalment_collected_between_request_and_payment_carries_its_delta_t
         ef.confirm(e, policy.customer)
     # … and instalment 3 collected at the old amount before the delta is paid
     collect(third.due_on)
+    e.refresh_from_db()
+    shown = endorsements.replan_of(e)  # what the page shows while the delta is unpaid: as applied
+    assert shown is not None and shown.lines[3].new_amount == D("73.33") and shown.adjustment == delta
     with at(third.due_on):
         ef.pay_delta(e)
     # then instalment 4 carries instalment 3's delta, so the year still costs what was shown
