@@ -279,3 +279,8 @@ def test_the_page_and_the_api_show_the_new_schedule_before_confirming_and_the_hi
         "缴费计划调整记录"
         in client.get(f"/policy/mine/{policy.public_id}/changes/{body['number']}/").content.decode()
     )
+    # and the policy's premiums name the change on each instalment it moved
+    premiums = client.get(f"/api/v1/policies/{policy.public_id}/premiums").json()
+    assert [x["changed_by"] for x in premiums["instalments"]] == [[]] + [[body["number"]]] * 11
+    page = client.get(f"/policy/mine/{policy.public_id}/premiums/").content.decode()
+    assert page.count(f"经批改{body['number']}调整") == 11
