@@ -127,6 +127,7 @@ def register_routers() -> None:
     from huibao.application.api.router import router as application_router
     from huibao.catalog.api import router as catalog_router
     from huibao.claim.api import router as claim_router
+    from huibao.claim.events_api import router as events_router
     from huibao.notification.api import router as notification_router
     from huibao.payment.api import router as payment_router
     from huibao.policy.api import router as policy_router
@@ -146,6 +147,7 @@ def register_routers() -> None:
     api.add_router("/v1/", notification_router)
     api.add_router("/v1/", renewal_router)
     api.add_router("/v1/", claim_router)
+    api.add_router("/v1/", events_router)
 
 
 register_routers()

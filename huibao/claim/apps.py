@@ -14,6 +14,14 @@ class ClaimConfig(AppConfig):
         from huibao.policy.actions import register_action
 
         notices.register_all()
+        # Event-triggered payouts: index flight/return policies at issuance; follow their payouts.
+        from huibao.claim import triggers
+        from huibao.payment.payouts import payout_failed, payout_succeeded
+        from huibao.policy.services import policies_issued
+
+        policies_issued.register(triggers.on_policies_issued)
+        payout_succeeded.register(triggers.PAYOUT_KIND, triggers.on_payout_succeeded)
+        payout_failed.register(triggers.PAYOUT_KIND, triggers.on_payout_failed)
         register_action(
             "claim",
             label=_("理赔"),

@@ -234,3 +234,26 @@ class BenefitEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} {self.coverage_code}: {self.paid}"
+
+
+# The event-triggered payouts' tables live in their own module (kept apart for the merges).
+from huibao.claim.event_models import (  # noqa: E402
+    EventNonce,
+    PayoutAccount,
+    TriggeredPayout,
+    TriggerEvent,
+    TriggerIndex,
+)
+
+__all__ = [
+    "BenefitEntry",
+    "BenefitUsage",
+    "Claim",
+    "ClaimMaterial",
+    "ClaimStatusChange",
+    "EventNonce",
+    "PayoutAccount",
+    "TriggerEvent",
+    "TriggerIndex",
+    "TriggeredPayout",
+]

@@ -24,3 +24,8 @@ class SandboxConfig(AppConfig):
         register_identity_provider(adapters.SandboxIdentityProvider())
         register_face_provider(adapters.SandboxFaceCheckProvider())
         register_connector(adapters.SandboxInsurer())
+        # The flight-status feed: an event source of the claim app's trigger intake.
+        from huibao.claim.events_port import register_source
+        from huibao.sandbox.flight_feed import SandboxFlightFeed
+
+        register_source(SandboxFlightFeed())
