@@ -44,7 +44,7 @@ def auto_claim(request: HttpRequest, public_id: Any) -> HttpResponse:
             )
             return redirect("claim:auto_list")
         except DomainError as exc:
-            errors = {e.field: e.message for e in exc.errors} or {"__all__": exc.message}
+            errors = {e.field: e.message for e in exc.errors} or {"form": exc.message}
     open_to_claim = tp.status in (TriggeredPayoutStatus.AWAITING_ACCOUNT, TriggeredPayoutStatus.FAILED)
     return render(
         request,
