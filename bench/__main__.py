@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import daily, issue, pdf, quote, renewal, sealer, search
+from bench import daily, flight, issue, pdf, quote, renewal, sealer, search
 
 Bench = Callable[[argparse.Namespace], dict[str, Any]]
 
@@ -28,6 +28,10 @@ REGISTRY: dict[str, tuple[Bench, str]] = {
     "renewal": (
         renewal.run,
         "renewal: offers for 100,000 policies expiring together (each re-rated) of 1,000,000 (two sizes)",
+    ),
+    "flight": (
+        flight.run,
+        "claim: a delay event for a flight with 300 insured travellers paid out (payout requests made)",
     ),
     "pdf": (pdf.run, "esign: signed application forms and e-policies per second (render + PAdES sign)"),
 }

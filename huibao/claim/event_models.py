@@ -129,10 +129,18 @@ class TriggeredPayout(models.Model):
         "payment.Payout", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField()
+    notified_at = models.DateTimeField(null=True, blank=True)  # the insured told (claim/tasks.py)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["notified_at"],
+                name="claim_triggered_unnotified",
+                condition=Q(notified_at__isnull=True),
+            )
+        ]
         verbose_name = _("自动赔付")
         verbose_name_plural = _("自动赔付")
         constraints = [

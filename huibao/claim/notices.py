@@ -8,7 +8,7 @@ from huibao.notification.catalogue import MessageTemplate, register
 REPORTED = "claim.reported"
 PROGRESS = "claim.progress"
 
-TEMPLATES = (
+TEMPLATES: tuple[MessageTemplate, ...] = (
     MessageTemplate(
         code=REPORTED,
         category=rules.SERVICE,

@@ -35,6 +35,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from huibao.catalog.claim_terms import ClaimTerms, claim_terms
+from huibao.catalog.models import ProductVersion
 from huibao.claim import notices
 from huibao.claim.event_models import (
     EventChannel,
@@ -46,6 +47,7 @@ from huibao.claim.event_models import (
 )
 from huibao.claim.rules import benefit_as_json
 from huibao.claim.selectors import CLAIMABLE_POLICY_STATUSES, coverage_bases
+from huibao.claim.tasks import notify_triggered_payouts
 from huibao.claim.triggers_ledger import BenefitAsk, record_benefits
 from huibao.claim.triggers_rules import FLIGHT, RETURN, EventFact, decide, flight_key, order_key
 from huibao.core.audit import batched, record
@@ -238,12 +240,20 @@ def pay_event(event: TriggerEvent, fact: EventFact, *, now: datetime.datetime) -
     """Pays each policy indexed on the event's key that it triggers and that no event has paid
     yet; returns how many it paid. Inside `receive_event`'s transaction."""
     # The key's index rows, locked: events of one flight are paid one after another.
+    # (The policies without their schedules and the versions once each: a flight's 300
+    # travellers share one or two versions, whose JSON documents are large.)
     index = list(
         TriggerIndex.objects.select_for_update(of=("self",))
         .filter(key=event.key)
-        .select_related("policy__product_version__product", "policy__plan", "insured")
+        .select_related("policy")
+        .defer("policy__schedule")
         .order_by("pk")
     )
+    versions = ProductVersion.objects.select_related("product").in_bulk(
+        {row.policy.product_version_id for row in index}
+    )
+    for row in index:
+        row.policy.product_version = versions[row.policy.product_version_id]
     paid_already = set(TriggeredPayout.objects.filter(key=event.key).values_list("policy_id", flat=True))
     cache: dict[tuple[int, int, Decimal | None], ClaimTerms] = {}
     chosen: list[tuple[TriggerIndex, str, BenefitAsk]] = []
@@ -269,7 +279,7 @@ def pay_event(event: TriggerEvent, fact: EventFact, *, now: datetime.datetime) -
             made.append(
                 TriggeredPayout(
                     policy=row.policy,
-                    insured=row.insured,
+                    insured_id=row.insured_id,
                     event=event,
                     key=event.key,
                     coverage_code=ask.terms.code,
@@ -280,8 +290,9 @@ def pay_event(event: TriggerEvent, fact: EventFact, *, now: datetime.datetime) -
                     created_at=now,
                 )
             )
-        TriggeredPayout.objects.bulk_create(made)
+        # The payouts first, so that each benefit row is written once, with its payout.
         _request_payouts(event, made)
+        TriggeredPayout.objects.bulk_create(made)
         for tp in made:
             record(
                 "claim.triggered_payout",
@@ -289,7 +300,11 @@ def pay_event(event: TriggerEvent, fact: EventFact, *, now: datetime.datetime) -
                 str(tp.public_id),
                 after={"event": str(event.public_id), "policy": tp.policy.number, "amount": str(tp.amount)},
             )
-    _notify(made)
+    if made:
+        # Each insured is told by a task after the commit (300 messages would triple the time
+        # to pay); `notified_at` and the daily sweep make sure none is lost.
+        event_pk = event.pk
+        transaction.on_commit(lambda: notify_triggered_payouts.enqueue(event_pk))
     event.policies_found = len(index)
     event.payouts_made = len(made)
     event.note = "；".join(sorted(r for r in refusals if r))[:200]
@@ -301,12 +316,12 @@ def _request_payouts(event: TriggerEvent, made: Sequence[TriggeredPayout]) -> No
     """Asks the payout of each benefit whose customer has a stored account; the others wait."""
     customers = {tp.policy.customer_id for tp in made if tp.policy.customer_id}
     accounts = {a.user_id: a for a in PayoutAccount.objects.filter(user_id__in=customers)}
-    payable = [tp for tp in made if tp.policy.customer_id in accounts]
+    payable = [tp for tp in made if tp.policy.customer_id is not None and tp.policy.customer_id in accounts]
     if not payable:
         return
     asks = []
     for tp in payable:
-        account = accounts[tp.policy.customer_id]
+        account = accounts[tp.policy.customer_id or 0]
         asks.append(
             PayoutAsk(
                 kind=PAYOUT_KIND,
@@ -322,22 +337,6 @@ def _request_payouts(event: TriggerEvent, made: Sequence[TriggeredPayout]) -> No
     for tp, payout in zip(payable, payouts, strict=True):
         tp.payout = payout
         tp.status = TriggeredPayoutStatus.REQUESTED
-    TriggeredPayout.objects.bulk_update(payable, ["payout", "status"])
-
-
-def _notify(made: Sequence[TriggeredPayout]) -> None:
-    for tp in made:
-        customer = tp.policy.customer
-        if customer is None:
-            continue
-        waiting = tp.status == TriggeredPayoutStatus.AWAITING_ACCOUNT
-        notify(
-            user=customer,
-            template=notices.TRIGGER_UNCLAIMED if waiting else notices.TRIGGER_PAID,
-            context={"policy_number": tp.policy.number, "line": tp.line, "amount": format_cny(tp.amount)},
-            dedup_key=f"trigger:{tp.public_id}",
-            reference=tp.policy.number,
-        )
 
 
 # --- the customer claims a waiting benefit; payout results -------------------------------------

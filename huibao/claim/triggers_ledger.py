@@ -9,12 +9,14 @@ answers its stored benefit. A few statements for the whole batch instead of eigh
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from huibao.catalog.claim_terms import CoverageTerms
@@ -129,7 +131,29 @@ def record_benefits(asks: Sequence[BenefitAsk]) -> list[Benefit]:
             results.append(benefit)
         if entries:
             BenefitEntry.objects.bulk_create(entries)
-            BenefitUsage.objects.bulk_update(
-                list(touched.values()), ["paid", "deductible_used", "item_paid", "days_paid", "updated_at"]
-            )
+            _update_usages(list(touched.values()))
     return results
+
+
+def _update_usages(rows: list[BenefitUsage]) -> None:
+    """The locked rows' new sums: one `UPDATE … FROM (VALUES …)` on PostgreSQL (Django's
+    `bulk_update` builds a CASE per column and row: ten times slower at 300 rows)."""
+    fields = ["paid", "deductible_used", "item_paid", "days_paid", "updated_at"]
+    if connection.vendor != "postgresql":
+        BenefitUsage.objects.bulk_update(rows, fields)
+        return
+    table = BenefitUsage._meta.db_table
+    values = ", ".join(
+        ["(%s, %s::numeric, %s::numeric, %s::jsonb, %s::integer, %s::timestamptz)"] * len(rows)
+    )
+    params: list[Any] = []
+    for r in rows:
+        params += [r.pk, r.paid, r.deductible_used, json.dumps(r.item_paid), r.days_paid, r.updated_at]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'UPDATE "{table}" AS u SET paid = v.paid, deductible_used = v.deductible_used, '  # noqa: S608 (the table name and placeholders only)
+            "item_paid = v.item_paid, days_paid = v.days_paid, updated_at = v.updated_at "
+            f"FROM (VALUES {values}) AS v(id, paid, deductible_used, item_paid, days_paid, updated_at) "
+            "WHERE u.id = v.id",
+            params,
+        )

@@ -21,6 +21,7 @@ from huibao.claim.event_models import (
     TriggerIndex,
 )
 from huibao.claim.events_intake import import_file
+from huibao.claim.tasks import notify_pending
 from huibao.claim.tests.factories import GOOD_CARD
 from huibao.claim.tests.trigger_factories import (
     KEY,
@@ -90,7 +91,8 @@ def test_a_delay_beyond_the_threshold_pays_each_insured_on_the_flight_once(clien
         assert tp.payout.account_last4 == GOOD_CARD[-4:]
     assert Payout.objects.filter(kind="trigger").count() == 3
     assert not TriggeredPayout.objects.filter(policy=elsewhere).exists()
-    # each insured is told
+    # each insured is told, once, by the task after the commit
+    assert notify_pending() == 3 and notify_pending() == 0
     assert OutboxMessage.objects.filter(template="claim.trigger_paid", channel="inbox").count() == 3
 
 
@@ -299,6 +301,7 @@ def test_without_a_stored_account_the_benefit_waits_and_the_customer_claims_it(c
     post(client, flight_body(policy, event_id="W-1"))
     tp = TriggeredPayout.objects.get(policy=policy)
     assert tp.status == TriggeredPayoutStatus.AWAITING_ACCOUNT and tp.payout is None
+    notify_pending()
     assert OutboxMessage.objects.filter(user=owner, template="claim.trigger_unclaimed").exists()
     client.force_login(owner)
     # when: a bad card first, then a good one

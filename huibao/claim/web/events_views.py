@@ -27,7 +27,7 @@ def auto_list(request: HttpRequest) -> HttpResponse:
 def auto_claim(request: HttpRequest, public_id: Any) -> HttpResponse:
     tp = (
         TriggeredPayout.objects.select_related("policy", "event", "payout")
-        .filter(public_id=public_id, policy__customer=request.user)
+        .filter(public_id=public_id, policy__customer_id=request.user.pk)
         .first()
     )
     if tp is None:
@@ -66,7 +66,7 @@ def import_events(request: HttpRequest) -> HttpResponse:
             outcomes = import_file(
                 request.POST.get("source", ""),
                 request.POST.get("kind", ""),
-                upload.name if upload else "",
+                (upload.name or "") if upload else "",
                 upload.read() if upload else b"",
             )
         except DomainError as exc:
