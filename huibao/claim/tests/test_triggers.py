@@ -404,3 +404,27 @@ def test_staff_see_event_to_payouts_and_payout_to_event(client, flight):
     assert payout_url in event_page and payout_url in payout_page
     assert f"{SOURCE}:T-1" in payout_page
     assert json.dumps(str(tp.amount))[1:-1] in payout_page
+
+
+def test_a_reported_return_pays_the_order_s_policy_once(client):
+    from huibao.claim.tests.factories import GOOD_CARD as CARD
+    from huibao.claim.tests.trigger_factories import return_policy
+
+    # given
+    policy = return_policy("ORD-20261203-01")
+    other = return_policy("ORD-20261203-02")
+    body = json.dumps(
+        {"event_id": "RET-1", "order_number": "ORD-20261203-01", "returned_at": "2026-12-03T10:00:00+08:00"}
+    ).encode()
+    url = f"/api/v1/events/{SOURCE}/return"
+    # when
+    first = post(client, body, url=url)
+    again = post(client, body, url=url)
+    # then
+    assert first.status_code == 200, first.content
+    assert first.json()["payouts"] == 1 and again.json()["duplicate"] is True
+    tp = TriggeredPayout.objects.select_related("payout").get()
+    assert tp.policy_id == policy.pk and tp.amount == Decimal("12.00")
+    assert tp.line == "退货已完成，运费险已自动赔付 ¥12.00"
+    assert tp.payout.account_last4 == CARD[-4:]
+    assert not TriggeredPayout.objects.filter(policy=other).exists()

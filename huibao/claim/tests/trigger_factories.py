@@ -28,7 +28,6 @@ FLIGHT_RULES: dict[str, Any] = {
 }
 FLIGHT_CLAIMS: dict[str, Any] = {
     "trigger": {"kind": "flight_delay", "delay_hours": 3, "pays_on_cancellation": True},
-    "coverages": {"delay": {"fixed_once_per_year": False}},
 }
 SOURCE = "feedco"
 KEY = "feedco-test-key"
@@ -94,3 +93,33 @@ def signed(
         "HTTP_" + HEADER_NONCE.upper().replace("-", "_"): nonce,
         "HTTP_" + HEADER_SIGNATURE.upper().replace("-", "_"): sign(key.encode(), timestamp, nonce, body),
     }
+
+
+def return_policy(order_number: str) -> Policy:
+    """A return-shipping (退货运费险) policy on one order, its customer with a stored account."""
+    version = product_version(
+        name="退货无忧运费险",
+        line="return_shipping",
+        coverages=(("return_freight", "退货运费", 12, False),),
+        term_options=[{"code": "order", "label": "单笔订单", "days": 90}],
+        cooling_off_days=0,
+        rules={
+            "signature": "confirmation",
+            "effective": {"rule": "same_day"},
+            "subject": [{"code": "order_number", "label": "订单号", "pattern": "^[0-9A-Za-z-]{6,32}$"}],
+        },
+        min_sum=12,
+        max_sum=12,
+    )
+    version.claims = {"trigger": {"kind": "return_shipping"}}
+    version.save(update_fields=["claims"])
+    owner = customer()
+    PayoutAccount.objects.create(
+        user=owner, payee_name="李春花", account_number=GOOD_CARD, account_last4=GOOD_CARD[-4:]
+    )
+    app = application(
+        [(version, Person(), 12, "1.50", {"term": "order"})],
+        customer=owner,
+        subject={"order_number": order_number},
+    )
+    return issue(app)[0]
