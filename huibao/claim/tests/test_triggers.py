@@ -428,3 +428,27 @@ def test_a_reported_return_pays_the_order_s_policy_once(client):
     assert tp.line == "退货已完成，运费险已自动赔付 ¥12.00"
     assert tp.payout.account_last4 == CARD[-4:]
     assert not TriggeredPayout.objects.filter(policy=other).exists()
+
+
+def test_the_ledger_holds_a_benefit_already_paid_by_a_claim(client, flight):
+    from huibao.claim import limits, selectors
+    from huibao.claim.rules import Loss
+
+    # given: one traveller's delay benefit already paid through an ordinary claim
+    _, on_board, _ = flight
+    claimed = on_board[0]
+    terms = selectors.terms_of(claimed).coverage("delay")
+    assert terms is not None
+    limits.record_benefit(
+        claimed,
+        terms,
+        Loss(amount_claimed=Decimal("200")),
+        reference="LP-1",
+        incident_date=departure(claimed),
+    )
+    # when
+    answer = post(client, flight_body(claimed, delay_minutes=300)).json()
+    # then: the other two are paid, the claimed one is not paid twice
+    assert answer["payouts"] == 2
+    assert "已给付过" in answer["note"]
+    assert not TriggeredPayout.objects.filter(policy=claimed).exists()
