@@ -35,7 +35,9 @@ IDENTITY_VIEW = ("identity.view_identitycheck", "identity.view_facecheck")
 NOTIFICATION_RESEND = ("notification.view_outboxmessage", "notification.change_outboxmessage")
 CLAIM_MODELS = ("claim", "claimstatuschange", "claimmaterial")
 CLAIM_VIEW = _perms("claim", ["view"], CLAIM_MODELS)
-CLAIM_HANDLE = (*CLAIM_VIEW, "claim.change_claim")
+# Event-triggered payouts: adjusters see events and their payouts and import event files.
+TRIGGER_VIEW = _perms("claim", ["view"], ["triggerevent", "triggeredpayout", "triggerindex"])
+CLAIM_HANDLE = (*CLAIM_VIEW, "claim.change_claim", *TRIGGER_VIEW, "claim.add_triggerevent")
 FRAUD_MODELS = ("fraudrule", "screenedclaim", "screening", "fraudcase", "blacklistentry")
 # Fraud analysts: the queue, the cases, the rules' parameters and the shared blacklist.
 FRAUD = _perms("fraud", ["view", "change"], FRAUD_MODELS)

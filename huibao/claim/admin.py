@@ -80,3 +80,7 @@ class ClaimAdmin(ReadOnlyModelAdmin):
     @admin.display(description="收款账户")
     def masked_account(self, obj: Claim) -> str:
         return mask_bank_card(obj.payee_account)
+
+
+# Event-triggered payouts (events_admin.py): events, their payouts, the index.
+from huibao.claim import events_admin  # noqa: E402,F401

@@ -354,3 +354,29 @@ class ClaimApproval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.claim_id} {self.amount} {self.status}"
+
+
+# The event-triggered payouts' tables live in their own module (kept apart for the merges).
+from huibao.claim.event_models import (  # noqa: E402
+    EventNonce,
+    PayoutAccount,
+    TriggeredPayout,
+    TriggerEvent,
+    TriggerIndex,
+)
+
+__all__ = [
+    "BenefitEntry",
+    "BenefitUsage",
+    "Claim",
+    "ClaimApproval",
+    "ClaimMaterial",
+    "ClaimStatusChange",
+    "ClaimsDesk",
+    "EventNonce",
+    "InsurerClaimSettings",
+    "PayoutAccount",
+    "TriggerEvent",
+    "TriggerIndex",
+    "TriggeredPayout",
+]
