@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import daily, issue, pdf, quote, renewal, sealer, search
+from bench import daily, fraud, issue, pdf, quote, renewal, sealer, search
 
 Bench = Callable[[argparse.Namespace], dict[str, Any]]
 
@@ -29,6 +29,7 @@ REGISTRY: dict[str, tuple[Bench, str]] = {
         renewal.run,
         "renewal: offers for 100,000 policies expiring together (each re-rated) of 1,000,000 (two sizes)",
     ),
+    "fraud": (fraud.run, "fraud: one claim screening (every rule) over 1,000,000 stored claims, p50/p99"),
     "pdf": (pdf.run, "esign: signed application forms and e-policies per second (render + PAdES sign)"),
 }
 

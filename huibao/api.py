@@ -127,11 +127,13 @@ def register_routers() -> None:
     from huibao.application.api.router import router as application_router
     from huibao.catalog.api import router as catalog_router
     from huibao.claim.api import router as claim_router
+    from huibao.fraud.api import router as fraud_router
     from huibao.notification.api import router as notification_router
     from huibao.payment.api import router as payment_router
     from huibao.policy.api import router as policy_router
     from huibao.policy.cancel_api import router as cancellation_router
     from huibao.policy.endorsement_api import router as endorsement_router
+    from huibao.provider.api import router as provider_router
     from huibao.rating.api import router as rating_router
     from huibao.renewal.api import router as renewal_router
 
@@ -146,6 +148,8 @@ def register_routers() -> None:
     api.add_router("/v1/", notification_router)
     api.add_router("/v1/", renewal_router)
     api.add_router("/v1/", claim_router)
+    api.add_router("/v1/", fraud_router)
+    api.add_router("/v1/", provider_router)
 
 
 register_routers()

@@ -16,6 +16,8 @@ urlpatterns = [
     path("policy/", include("huibao.policy.urls")),
     path("renewal/", include("huibao.renewal.urls")),
     path("claims/", include("huibao.claim.urls")),
+    path("fraud/", include("huibao.fraud.urls")),
+    path("provider/", include("huibao.provider.urls")),
     path("apply/", include("huibao.application.web.urls")),
     path("", include("huibao.catalog.web.urls")),
 ]
