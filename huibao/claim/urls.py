@@ -1,6 +1,6 @@
 from django.urls import path
 
-from huibao.claim.web import views
+from huibao.claim.web import desk, views
 
 app_name = "claim"
 
@@ -9,4 +9,9 @@ urlpatterns = [
     path("report/<uuid:public_id>/", views.report, name="report"),
     path("report/<uuid:public_id>/check/", views.check, name="check"),
     path("<uuid:public_id>/", views.detail, name="detail"),
+    # The adjusters' desk.
+    path("desk/", desk.queue, name="desk"),
+    path("desk/<uuid:public_id>/", desk.review_page, name="desk_review"),
+    path("desk/<uuid:public_id>/<slug:action>/", desk.act, name="desk_act"),
+    path("desk/materials/<uuid:public_id>/", desk.material, name="desk_material"),
 ]
