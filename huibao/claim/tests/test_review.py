@@ -208,3 +208,24 @@ def test_desk_stats_count_automatic_decisions_and_report_to_payment():
     assert (stats.decided, stats.automatic, stats.paid) == (2, 1, 1)
     assert stats.automatic_share == 0.5 and stats.report_to_paid_hours is not None
     assert timezone.now()  # the clock is real here
+
+
+def test_demo_desks_are_created_once_and_printed():
+    # given
+    from django.core.management import call_command
+
+    from huibao.claim.models import ClaimsDesk
+
+    insurer = _other_insurer()
+    out = io.StringIO()
+    # when
+    call_command("load_demo_desks", stdout=out)
+    call_command("load_demo_desks", stdout=io.StringIO())
+    # then
+    desks = {d.user.username: d for d in ClaimsDesk.objects.select_related("user")}
+    assert {"adjuster_agency", "adjuster_insurer", "adjuster_senior"} <= set(desks)
+    assert desks["adjuster_senior"].senior and desks["adjuster_agency"].insurer is None
+    assert desks["adjuster_insurer"].insurer is not None
+    assert "adjuster_insurer" in out.getvalue() and "TOTP secret" in out.getvalue()
+    assert InsurerClaimSettings.objects.filter(decision_days=15).count() == 1
+    assert insurer.pk
