@@ -25,6 +25,7 @@ from huibao.provider.models import ServiceProvider, ServiceTask
 from huibao.provider.rules import TaskSubject
 from huibao.provider.selectors import tasks_of_subject
 from huibao.provider.services import TaskChanged, assign_task
+from huibao.provider.services import cancel as cancel_task
 from huibao.provider.states import OPEN_STATUSES as TASK_OPEN
 from huibao.provider.states import TaskStatus
 
@@ -111,12 +112,16 @@ def auto_assign(claim: Claim) -> int | None:
 
 
 def on_status_changed(event: ClaimStatusChanged) -> None:
-    """Complete materials: the claim goes to an adjuster (`claim_status_changed` listener)."""
-    if event.to_status != ClaimStatus.MATERIALS_COMPLETE:
-        return
-    claim = Claim.objects.select_for_update().filter(pk=event.claim_id).first()
-    if claim is not None:
-        auto_assign(claim)
+    """`claim_status_changed` listener: complete materials go to an adjuster; a withdrawn claim
+    calls off the provider tasks still open."""
+    if event.to_status == ClaimStatus.MATERIALS_COMPLETE:
+        claim = Claim.objects.select_for_update().filter(pk=event.claim_id).first()
+        if claim is not None:
+            auto_assign(claim)
+    elif event.to_status == ClaimStatus.WITHDRAWN:
+        for task in tasks_of_subject("claim", event.number):
+            if task.status in TASK_OPEN:
+                cancel_task(task, "客户已撤销报案", actor="system")
 
 
 def assign(claim: Claim, *, to: Any, actor: Any, request: Any = None) -> Claim:

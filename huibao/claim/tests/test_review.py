@@ -178,6 +178,23 @@ def test_investigation_by_a_provider_comes_back_on_the_timeline_and_returns_to_r
     assert lines[-1] == ("under_review", "system")
 
 
+def test_withdrawing_a_claim_under_investigation_calls_off_the_providers_task():
+    # given
+    from huibao.claim.services import withdraw_claim
+
+    alice = adjuster("alice")
+    claim = under_review(complete_claim())
+    provider("上海公估", regions=("31",), capabilities=("survey",))
+    task = send_to_investigation(claim, task_kind="survey", summary="现场查勘", actor=alice)
+    # when
+    withdraw_claim(claim.claimant, claim.public_id, reason="已私下解决")
+    # then
+    task.refresh_from_db()
+    claim.refresh_from_db()
+    assert task.status == "cancelled" and task.cancel_reason == "客户已撤销报案"
+    assert claim.status == ClaimStatus.WITHDRAWN
+
+
 def test_review_starts_only_from_complete_materials():
     # given
     alice = adjuster("alice")
