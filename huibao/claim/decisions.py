@@ -48,6 +48,7 @@ from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from huibao.core.money import format_cny, to_fen
 from huibao.core.states import check_transition
+from huibao.core.validators import validate_bank_card
 from huibao.payment import payouts
 from huibao.payment.models import Payout
 
@@ -546,14 +547,31 @@ def reject_approval(claim: Claim, *, actor: Any, note: str, request: Any = None)
     return claim
 
 
-def retry_payment(claim: Claim, *, actor: Any, request: Any = None) -> Claim:
+def retry_payment(
+    claim: Claim, *, actor: Any, payee_account: str = "", payee_bank: str = "", request: Any = None
+) -> Claim:
     """Pays a claim whose payout was given up again (payment_failed → paying): the benefit is
-    recorded anew (it was released) for the approved amount, and paid under a new reference."""
+    recorded anew (it was released) for the approved amount, and paid under a new reference —
+    to a corrected account when `payee_account` is given (the bank did not know the old one)."""
+    account = validate_bank_card(payee_account, field="payee_account") if payee_account.strip() else ""
     with transaction.atomic():
         locked = lock_claim(claim.public_id)
         desk_for_claim(actor, locked)
         if locked.status != ClaimStatus.PAYMENT_FAILED:
             raise Conflict("该案件当前不需要重新支付", code="not_payment_failed")
+        if account:
+            before = locked.payee_account_last4
+            locked.payee_account = account
+            locked.payee_account_last4 = account[-4:]
+            locked.payee_bank = payee_bank.strip()[:40]
+            locked.save(update_fields=["payee_account", "payee_account_last4", "payee_bank", "updated_at"])
+            _audit(
+                "claim.payee_account_changed",
+                locked,
+                actor,
+                request,
+                {"before": before, "after": account[-4:]},
+            )
         amount = Decimal(locked.approved_amount or 0)
         recorded = _record(locked, terms_of(locked.policy), loss_of(locked), amount)
         if recorded.payable != amount:

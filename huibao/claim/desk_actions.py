@@ -131,7 +131,13 @@ def run_action(request: HttpRequest, claim: Claim, action: str, data: Any) -> st
         decisions.reject_approval(claim, actor=user, note=str(data.get("note", "") or ""), request=request)
         return "已退回重新审核"
     if action == "retry_payment":
-        decisions.retry_payment(claim, actor=user, request=request)
+        decisions.retry_payment(
+            claim,
+            actor=user,
+            payee_account=str(data.get("payee_account", "") or ""),
+            payee_bank=str(data.get("payee_bank", "") or ""),
+            request=request,
+        )
         return "已重新发起赔付"
     if action == "uphold":
         appeals.uphold_appeal(claim, actor=user, note=str(data.get("note", "") or ""), request=request)

@@ -89,7 +89,7 @@ class ActionIn(Schema):
     """The fields an action reads (others are ignored): decide — kind, amount (partial), reason_code,
     clause, note, days, grade, delay_hours; assign — assignee (user id, "me" or "auto");
     request_info — kinds, note; investigate — task_kind, summary, provider (public id);
-    confirm / reject / uphold / dismiss — note."""
+    retry_payment — payee_account, payee_bank (optional); confirm / reject / uphold / dismiss — note."""
 
     kind: str = ""
     amount: str | None = None
@@ -104,6 +104,8 @@ class ActionIn(Schema):
     task_kind: str = ""
     summary: str = ""
     provider: str = ""
+    payee_account: str = Field("", description="retry_payment：更正后的收款银行卡号（可空）")
+    payee_bank: str = ""
 
 
 class AppealIn(Schema):
