@@ -127,6 +127,7 @@ def register_routers() -> None:
     from huibao.application.api.router import router as application_router
     from huibao.catalog.api import router as catalog_router
     from huibao.claim.api import router as claim_router
+    from huibao.claim.desk_api import router as claim_desk_router
     from huibao.claim.events_api import router as events_router
     from huibao.fraud.api import router as fraud_router
     from huibao.notification.api import router as notification_router
@@ -148,6 +149,7 @@ def register_routers() -> None:
     api.add_router("/v1/", cancellation_router)
     api.add_router("/v1/", notification_router)
     api.add_router("/v1/", renewal_router)
+    api.add_router("/v1/", claim_desk_router)
     api.add_router("/v1/", claim_router)
     api.add_router("/v1/", fraud_router)
     api.add_router("/v1/", provider_router)

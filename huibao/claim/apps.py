@@ -11,8 +11,11 @@ class ClaimConfig(AppConfig):
         from django.utils.translation import gettext_lazy as _
 
         from huibao.claim import decisions, notices, selectors
+        from huibao.claim.lifecycle import claim_status_changed
+        from huibao.claim.services import review
         from huibao.payment.payouts import payout_failed, payout_succeeded
         from huibao.policy.actions import register_action
+        from huibao.provider.services import task_changed
 
         notices.register_all()
         # The claim's payouts move it to paid, or to payment_failed (the benefit released).
@@ -33,6 +36,9 @@ class ClaimConfig(AppConfig):
         )
         payout_succeeded.register(triggers.PAYOUT_KIND, triggers.on_payout_succeeded)
         payout_failed.register(triggers.PAYOUT_KIND, triggers.on_payout_failed)
+        # Complete materials go to an adjuster; a provider's task changes join the timeline.
+        claim_status_changed.register(review.on_status_changed)
+        task_changed.register(review.on_task_changed)
         register_action(
             "claim",
             label=_("理赔"),

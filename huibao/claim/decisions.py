@@ -42,12 +42,13 @@ from huibao.claim import limits
 from huibao.claim.lifecycle import SYSTEM, lock_claim, transition
 from huibao.claim.models import ApprovalStatus, Claim, ClaimApproval, ClaimsDesk, InsurerClaimSettings
 from huibao.claim.rules import Benefit, Loss, benefit_as_json, calculate_benefit
-from huibao.claim.selectors import terms_of
+from huibao.claim.selectors import DEFAULT_DECISION_DAYS, terms_of
 from huibao.claim.states import DECIDABLE_STATUSES, TRANSITIONS, ClaimStatus, DecisionKind, DecisionReason
 from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from huibao.core.money import format_cny, to_fen
 from huibao.core.states import check_transition
+from huibao.core.validators import validate_bank_card
 from huibao.payment import payouts
 from huibao.payment.models import Payout
 
@@ -55,7 +56,6 @@ log = logging.getLogger(__name__)
 
 PAYOUT_KIND = "claim"
 DEFAULT_FOUR_EYES_AMOUNT = Decimal("10000.00")
-DEFAULT_DECISION_DAYS = 30  # 保险法 Art. 23: within 30 days of complete materials
 ZERO = Decimal("0")
 
 
@@ -109,7 +109,7 @@ def desk_of(user: Any) -> ClaimsDesk | None:
     return ClaimsDesk.objects.filter(user_id=user.pk, active=True).select_related("insurer").first()
 
 
-def _desk_for(actor: Any, claim: Claim) -> ClaimsDesk | None:
+def desk_for_claim(actor: Any, claim: Claim) -> ClaimsDesk | None:
     """The human actor's desk, which must see the claim's insurer; None for the system."""
     if not is_person(actor):
         return None
@@ -254,7 +254,7 @@ def decide(claim: Claim, decision: Decision, *, actor: Any, auto: bool = False, 
     kind = DecisionKind(decision.kind)
     with transaction.atomic():
         locked = lock_claim(claim.public_id)
-        desk = _desk_for(actor, locked)
+        desk = desk_for_claim(actor, locked)
         if locked.status not in DECIDABLE_STATUSES:
             raise Conflict("该案件当前不能做出理赔决定", code="not_decidable")
         if ClaimApproval.objects.filter(claim=locked, status=ApprovalStatus.PENDING).exists():
@@ -415,21 +415,43 @@ def _approved_then_pay(claim: Claim, *, actor: Any, request: Any) -> None:
         request,
         {"kind": claim.decision_kind, "amount": str(amount), "auto": claim.auto_decided},
     )
-    _pay(claim, reference=claim.number, actor=actor)
+    _pay(claim, actor=actor)
 
 
-def _pay(claim: Claim, *, reference: str, actor: Any) -> Payout:
+def paid_so_far(claim: Claim) -> Decimal:
+    """What the claim's payouts have paid (an appeal's re-decision pays only the difference)."""
+    rows = Payout.objects.filter(kind=PAYOUT_KIND, reference__startswith=claim.number, status="succeeded")
+    return sum((Decimal(p.amount) for p in rows), ZERO)
+
+
+def _next_reference(claim: Claim) -> str:
+    """The claim number for its first payout, then `<number>-2`, `-3`… (a payout's reference is
+    unique: a retry or a re-decision is a new payout)."""
+    made = Payout.objects.filter(kind=PAYOUT_KIND, reference__startswith=claim.number).count()
+    return claim.number if made == 0 else f"{claim.number}-{made + 1}"
+
+
+def _pay(claim: Claim, *, actor: Any) -> Payout | None:
+    due = Decimal(claim.approved_amount or 0) - paid_so_far(claim)
+    if due <= ZERO:
+        # A re-decision that pays no more than was paid already: nothing moves.
+        transition(claim, ClaimStatus.PAYING, actor=actor, note="本次核定金额已全部支付")
+        transition(claim, ClaimStatus.PAID, actor=SYSTEM, note="无需另行支付")
+        return None
     payout = payouts.request_payout(
         kind=PAYOUT_KIND,
-        reference=reference,
-        amount=Decimal(claim.approved_amount or 0),
+        reference=_next_reference(claim),
+        amount=due,
         payee_name=claim.payee_name,
         account_number=claim.payee_account,
         bank_name=claim.payee_bank,
         memo=f"赔案{claim.number}赔款",
     )
     transition(
-        claim, ClaimStatus.PAYING, actor=actor, note=f"赔款将支付至尾号{claim.payee_account_last4}的银行卡"
+        claim,
+        ClaimStatus.PAYING,
+        actor=actor,
+        note=f"赔款 {format_cny(due)} 将支付至尾号{claim.payee_account_last4}的银行卡",
     )
     return payout
 
@@ -454,7 +476,7 @@ def confirm_approval(claim: Claim, *, actor: Any, note: str = "", request: Any =
     who proposed it; their own approval limit must reach the amount."""
     with transaction.atomic():
         locked = lock_claim(claim.public_id)
-        desk = _desk_for(actor, locked)
+        desk = desk_for_claim(actor, locked)
         if desk is None:
             raise PermissionDenied("复核必须由理赔人员完成", code="reviewer_required")
         approval = (
@@ -500,7 +522,7 @@ def reject_approval(claim: Claim, *, actor: Any, note: str, request: Any = None)
         raise _refuse("note", "note_required", "请填写退回原因")
     with transaction.atomic():
         locked = lock_claim(claim.public_id)
-        desk = _desk_for(actor, locked)
+        desk = desk_for_claim(actor, locked)
         if desk is None:
             raise PermissionDenied("复核必须由理赔人员完成", code="reviewer_required")
         approval = (
@@ -525,14 +547,31 @@ def reject_approval(claim: Claim, *, actor: Any, note: str, request: Any = None)
     return claim
 
 
-def retry_payment(claim: Claim, *, actor: Any, request: Any = None) -> Claim:
+def retry_payment(
+    claim: Claim, *, actor: Any, payee_account: str = "", payee_bank: str = "", request: Any = None
+) -> Claim:
     """Pays a claim whose payout was given up again (payment_failed → paying): the benefit is
-    recorded anew (it was released) for the approved amount, and paid under a new reference."""
+    recorded anew (it was released) for the approved amount, and paid under a new reference —
+    to a corrected account when `payee_account` is given (the bank did not know the old one)."""
+    account = validate_bank_card(payee_account, field="payee_account") if payee_account.strip() else ""
     with transaction.atomic():
         locked = lock_claim(claim.public_id)
-        _desk_for(actor, locked)
+        desk_for_claim(actor, locked)
         if locked.status != ClaimStatus.PAYMENT_FAILED:
             raise Conflict("该案件当前不需要重新支付", code="not_payment_failed")
+        if account:
+            before = locked.payee_account_last4
+            locked.payee_account = account
+            locked.payee_account_last4 = account[-4:]
+            locked.payee_bank = payee_bank.strip()[:40]
+            locked.save(update_fields=["payee_account", "payee_account_last4", "payee_bank", "updated_at"])
+            _audit(
+                "claim.payee_account_changed",
+                locked,
+                actor,
+                request,
+                {"before": before, "after": account[-4:]},
+            )
         amount = Decimal(locked.approved_amount or 0)
         recorded = _record(locked, terms_of(locked.policy), loss_of(locked), amount)
         if recorded.payable != amount:
@@ -541,9 +580,8 @@ def retry_payment(claim: Claim, *, actor: Any, request: Any = None) -> Claim:
                 f"（现可赔付 {format_cny(recorded.payable)}），请重新审核",
                 code="benefit_changed",
             )
-        tries = Payout.objects.filter(kind=PAYOUT_KIND, reference__startswith=locked.number).count()
-        _audit("claim.payment_retried", locked, actor, request, {"attempt": tries + 1})
-        _pay(locked, reference=f"{locked.number}-{tries + 1}", actor=actor)
+        _audit("claim.payment_retried", locked, actor, request, {"reference": _next_reference(locked)})
+        _pay(locked, actor=actor)
     claim.refresh_from_db()
     return claim
 

@@ -78,6 +78,9 @@ class Claim(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     assigned_at = models.DateTimeField(null=True, blank=True)
+    # What the adjuster asked for ({"kinds": [...], "at": iso, "note": "..."}); each kind needs a
+    # new upload after "at" before the customer can resubmit.
+    info_request = models.JSONField(default=dict, blank=True)
     # When the claim entered its current status (the queues show the time since each step).
     status_since = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -356,6 +359,53 @@ class ClaimApproval(models.Model):
         return f"{self.claim_id} {self.amount} {self.status}"
 
 
+class AppealStatus(models.TextChoices):
+    OPEN = "open", _("审理中")
+    UPHELD = "upheld", _("申诉成立")
+    DISMISSED = "dismissed", _("申诉驳回")
+
+
+class ClaimAppeal(models.Model):
+    """A customer's appeal of a denial or a partial payment: the reason, the decision appealed
+    (as it stood), the senior adjuster it went to (never the one who decided) and the outcome."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="appeals")
+    reason = models.CharField(max_length=1000)
+    filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    filed_at = models.DateTimeField()
+    from_status = models.CharField(max_length=24, choices=ClaimStatus.choices)
+    # The decision appealed: kind, amount, reason code, clause, decided by (user id).
+    decision = models.JSONField(default=dict)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=12, choices=AppealStatus.choices, default=AppealStatus.OPEN)
+    outcome_note = models.CharField(max_length=500, blank=True, default="")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["claim_id", "filed_at", "id"]
+        verbose_name = _("理赔申诉")
+        verbose_name_plural = _("理赔申诉")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["claim"], condition=Q(status="open"), name="claim_appeal_one_open"
+            ),
+            models.CheckConstraint(condition=Q(status__in=AppealStatus.values), name="claim_appeal_status"),
+            models.CheckConstraint(
+                condition=Q(status="open", decided_at__isnull=True)
+                | (~Q(status="open") & Q(decided_at__isnull=False)),
+                name="claim_appeal_decided_at",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.claim_id} appeal {self.status}"
+
+
 # The event-triggered payouts' tables live in their own module (kept apart for the merges).
 from huibao.claim.event_models import (  # noqa: E402
     EventNonce,
@@ -369,6 +419,7 @@ __all__ = [
     "BenefitEntry",
     "BenefitUsage",
     "Claim",
+    "ClaimAppeal",
     "ClaimApproval",
     "ClaimMaterial",
     "ClaimStatusChange",

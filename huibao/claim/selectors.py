@@ -14,13 +14,17 @@ from django.utils import timezone
 
 from huibao.catalog.claim_terms import ClaimTerms, ClaimType, CoverageBasis, MaterialKind, claim_terms
 from huibao.claim import eligibility
-from huibao.claim.models import Claim, ClaimMaterial, ClaimStatusChange
+from huibao.claim.models import Claim, ClaimMaterial, ClaimsDesk, ClaimStatusChange, InsurerClaimSettings
+from huibao.claim.states import ClaimStatus
 from huibao.core.errors import NotFound
+from huibao.fraud.models import Screening
 from huibao.policy.lifecycle import policy_state_at
 from huibao.policy.models import Policy, PolicyParty
 from huibao.policy.schedule import loads
 from huibao.policy.selectors import policy_for_customer
 from huibao.policy.states import COVERED_STATUSES, PartyRole, PolicyStatus
+
+DEFAULT_DECISION_DAYS = 30  # 保险法 Art. 23: within 30 days of complete materials
 
 # A customer may report on a policy that covers now or covered before (an expired or ended one:
 # the incident may have happened while it was in force).
@@ -229,3 +233,158 @@ def claim_type_label(value: str) -> str:
         return eligibility.CLAIM_TYPE_LABELS[ClaimType(value)]
     except ValueError:
         return value
+
+
+# --- the back office (adjusters) ----------------------------------------------------------------
+
+# Before a decision: what the insurer's promised decision time (保险法 Art. 23) runs against.
+AWAITING_DECISION = (
+    ClaimStatus.MATERIALS_COMPLETE,
+    ClaimStatus.UNDER_REVIEW,
+    ClaimStatus.INFO_REQUESTED,
+    ClaimStatus.INVESTIGATING,
+    ClaimStatus.APPEALED,
+)
+
+
+def desk_of(user: Any) -> ClaimsDesk | None:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return ClaimsDesk.objects.filter(user_id=user.pk, active=True).select_related("insurer").first()
+
+
+def claims_for_desk(user: Any) -> QuerySet[Claim]:
+    """The claims an adjuster may see: every insurer's for the agency's claims staff (a desk with
+    no insurer), their own insurer's for an insurer's adjuster, none without a desk."""
+    desk = desk_of(user)
+    if desk is None:
+        return Claim.objects.none()
+    rows = Claim.objects.select_related("insurer", "policy__product_version__product", "assigned_to")
+    return rows if desk.insurer_id is None else rows.filter(insurer_id=desk.insurer_id)
+
+
+def claim_for_desk(user: Any, public_id: Any) -> Claim:
+    """One claim the adjuster may see; NotFound for another insurer's (no hint that it exists)."""
+    try:
+        claim = claims_for_desk(user).filter(public_id=public_id).first() if public_id else None
+    except (ValidationError, ValueError):
+        claim = None
+    if claim is None:
+        raise NotFound("理赔案件不存在", code="claim_not_found")
+    return claim
+
+
+def decision_days(insurer_id: int) -> int:
+    row = InsurerClaimSettings.objects.filter(insurer_id=insurer_id).first()
+    return row.decision_days if row is not None else DEFAULT_DECISION_DAYS
+
+
+def decision_due(claim: Claim, days: int | None = None) -> datetime.datetime | None:
+    """When the insurer must have decided: complete materials + its promised days (at most 30)."""
+    if claim.materials_complete_at is None:
+        return None
+    return claim.materials_complete_at + datetime.timedelta(days=days or decision_days(claim.insurer_id))
+
+
+def is_overdue(claim: Claim, *, now: datetime.datetime | None = None, days: int | None = None) -> bool:
+    due = decision_due(claim, days)
+    return due is not None and claim.status in AWAITING_DECISION and (now or timezone.now()) > due
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    claim: Claim
+    since: datetime.timedelta  # in the current status
+    waiting: datetime.timedelta | None  # since complete materials, until decided
+    due: datetime.datetime | None
+    overdue: bool
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilters:
+    claim_type: str = ""
+    region: str = ""  # a region code prefix
+    status: str = ""  # "" = awaiting a decision
+    insurer: str = ""  # insurer code
+    assigned: str = ""  # "" all | "me" | "none"
+    overdue: bool = False
+
+
+def queue(user: Any, filters: QueueFilters, *, limit: int = 200) -> list[QueueRow]:
+    """The adjuster's queue, oldest first, with the time since each step and the SLA flag."""
+    rows = claims_for_desk(user)
+    rows = rows.filter(status=filters.status) if filters.status else rows.filter(status__in=AWAITING_DECISION)
+    if filters.claim_type:
+        rows = rows.filter(claim_type=filters.claim_type)
+    if filters.region:
+        rows = rows.filter(region_code__startswith=filters.region)
+    if filters.insurer:
+        rows = rows.filter(insurer__code=filters.insurer)
+    if filters.assigned == "me":
+        rows = rows.filter(assigned_to_id=user.pk)
+    elif filters.assigned == "none":
+        rows = rows.filter(assigned_to__isnull=True)
+    found = list(
+        rows.order_by("materials_complete_at", "reported_at", "id")[: limit * (5 if filters.overdue else 1)]
+    )
+    days = dict(InsurerClaimSettings.objects.values_list("insurer_id", "decision_days"))
+    now = timezone.now()
+    out = []
+    for claim in found:
+        promised = days.get(claim.insurer_id, DEFAULT_DECISION_DAYS)
+        due = decision_due(claim, promised)
+        late = is_overdue(claim, now=now, days=promised)
+        if filters.overdue and not late:
+            continue
+        end = claim.decided_at or now
+        out.append(
+            QueueRow(
+                claim=claim,
+                since=now - (claim.status_since or claim.reported_at),
+                waiting=(end - claim.materials_complete_at) if claim.materials_complete_at else None,
+                due=due,
+                overdue=late,
+            )
+        )
+    return out[:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class DeskStats:
+    decided: int
+    automatic: int
+    paid: int
+    report_to_paid_hours: float | None  # the average, for claims paid
+
+    @property
+    def automatic_share(self) -> float:
+        return self.automatic / self.decided if self.decided else 0.0
+
+
+def desk_stats(user: Any) -> DeskStats:
+    """The share of claims decided automatically, and the time from report to payment."""
+    rows = claims_for_desk(user).filter(decided_at__isnull=False)
+    decided = rows.count()
+    automatic = rows.filter(auto_decided=True).count()
+    paid = list(rows.filter(paid_at__isnull=False).values_list("reported_at", "paid_at")[:5000])
+    hours = [(p - r).total_seconds() / 3600 for r, p in paid if p is not None]
+    return DeskStats(decided, automatic, len(paid), sum(hours) / len(hours) if hours else None)
+
+
+def screening_of(claim: Claim) -> Any:
+    """The fraud screen's latest result for the claim, or None."""
+    return Screening.objects.filter(claim__reference=claim.number).order_by("-created_at", "-id").first()
+
+
+def material_for_desk(user: Any, public_id: Any) -> ClaimMaterial:
+    try:
+        found = (
+            ClaimMaterial.objects.filter(public_id=public_id, claim__in=claims_for_desk(user))
+            .select_related("claim")
+            .first()
+        )
+    except (ValidationError, ValueError):
+        found = None
+    if found is None:
+        raise NotFound("材料不存在", code="material_not_found")
+    return found

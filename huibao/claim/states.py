@@ -7,7 +7,8 @@
     under_review ──▶ approved (full or partial) | denied
     approved ──▶ paying ──▶ paid | payment_failed ──retry──▶ paying
     denied | approved (partial) | paid (partial) ──▶ appealed ──▶ under_review
-    paid | denied ──▶ closed;  any open status ──▶ withdrawn (by the customer)
+    paid | denied ──▶ closed;  appealed ──dismissed──▶ closed
+    any open status ──▶ withdrawn (by the customer)
 
 The fast track moves materials_complete straight to approved (decided by the system).
 """
@@ -53,7 +54,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.PAYING: frozenset({S.PAID, S.PAYMENT_FAILED}),
     S.PAYMENT_FAILED: frozenset({S.PAYING}),
     S.PAID: frozenset({S.APPEALED, S.CLOSED}),
-    S.APPEALED: frozenset({S.UNDER_REVIEW, S.WITHDRAWN}),
+    # Upheld → a new review; dismissed → closed (the decision stands).
+    S.APPEALED: frozenset({S.UNDER_REVIEW, S.CLOSED, S.WITHDRAWN}),
     S.WITHDRAWN: frozenset(),
     S.CLOSED: frozenset(),
 }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from huibao.claim.web import events_views, views
+from huibao.claim.web import desk, events_views, views
 
 app_name = "claim"
 
@@ -12,4 +12,9 @@ urlpatterns = [
     path("auto/", events_views.auto_list, name="auto_list"),
     path("auto/<uuid:public_id>/", events_views.auto_claim, name="auto_claim"),
     path("events/import/", events_views.import_events, name="import_events"),
+    # The adjusters' desk.
+    path("desk/", desk.queue, name="desk"),
+    path("desk/<uuid:public_id>/", desk.review_page, name="desk_review"),
+    path("desk/<uuid:public_id>/<slug:action>/", desk.act, name="desk_act"),
+    path("desk/materials/<uuid:public_id>/", desk.material, name="desk_material"),
 ]

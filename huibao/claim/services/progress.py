@@ -3,12 +3,15 @@ information was asked for), withdraw while it is open."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.db import transaction
 
+from huibao.catalog.claim_terms import MaterialKind
+from huibao.claim.eligibility import MATERIAL_LABELS
 from huibao.claim.lifecycle import lock_claim, transition
-from huibao.claim.models import Claim
+from huibao.claim.models import Claim, ClaimMaterial
 from huibao.claim.selectors import checklist, claim_for_customer
 from huibao.claim.states import OPEN_STATUSES, ClaimStatus
 from huibao.core.errors import Conflict, FieldError, ValidationFailed
@@ -23,6 +26,15 @@ def submit_claim(user: Any, claim_id: Any) -> Claim:
         if claim.status not in (ClaimStatus.REPORTED, ClaimStatus.INFO_REQUESTED):
             raise Conflict("该案件当前不需要提交", code="not_submittable")
         listed = checklist(claim)
+        if claim.status == ClaimStatus.INFO_REQUESTED:
+            still = _still_requested(claim)
+            if still:
+                message = f"请先上传补充材料：{still}"
+                raise ValidationFailed(
+                    message,
+                    code="materials_missing",
+                    errors=[FieldError("materials", "materials_missing", message)],
+                )
         if not listed.complete:
             message = f"材料不齐全，还需上传：{listed.missing_text()}"
             raise ValidationFailed(
@@ -37,6 +49,19 @@ def submit_claim(user: Any, claim_id: Any) -> Claim:
         )
         transition(claim, target, actor=user, note="已补充材料" if target == ClaimStatus.UNDER_REVIEW else "")
     return claim
+
+
+def _still_requested(claim: Claim) -> str:
+    """The material kinds the adjuster asked for with no upload since they asked (labels)."""
+    asked = claim.info_request or {}
+    kinds = asked.get("kinds") or []
+    if not kinds:
+        return ""
+    since = datetime.datetime.fromisoformat(asked["at"])
+    added = set(
+        ClaimMaterial.objects.filter(claim=claim, uploaded_at__gte=since).values_list("kind", flat=True)
+    )
+    return "、".join(MATERIAL_LABELS[MaterialKind(k)] for k in kinds if k not in added)
 
 
 def withdraw_claim(user: Any, claim_id: Any, *, reason: str = "") -> Claim:

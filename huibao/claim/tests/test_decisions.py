@@ -25,7 +25,7 @@ from huibao.core.errors import Conflict, NotFound, PermissionDenied, ValidationF
 from huibao.core.models import AuditEntry
 from huibao.notification.models import OutboxMessage
 from huibao.payment.states import PayoutStatus
-from huibao.payment.tests.payout_factories import NOT_FOUND_ACCOUNT
+from huibao.payment.tests.payout_factories import GOOD_ACCOUNT, NOT_FOUND_ACCOUNT
 
 pytestmark = pytest.mark.django_db
 
@@ -274,11 +274,22 @@ def test_a_payout_given_up_releases_the_benefit_and_a_retry_pays_again(alice):
     assert claim.status == ClaimStatus.PAYMENT_FAILED and _paid_in_year(claim) == Decimal("0")
     failed = ClaimStatusChange.objects.get(claim=claim, to_status="payment_failed")
     assert "账户不存在" in failed.note
-    # when: the back office pays again
-    retried = retry_payment(claim, actor=alice)
-    # then: recorded again, a new payout under a new reference
+    # a corrected account that is not a card number is refused, nothing changed
+    with pytest.raises(ValidationFailed) as exc:
+        retry_payment(claim, actor=alice, payee_account="6222020200112345671")
+    assert exc.value.errors[0].field == "payee_account"
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.PAYMENT_FAILED and _paid_in_year(claim) == Decimal("0")
+    # when: the back office pays again, to the corrected account
+    retried = retry_payment(claim, actor=alice, payee_account=GOOD_ACCOUNT)
+    # then: recorded again, a new payout under a new reference, to the new account
     assert retried.status == ClaimStatus.PAYING and _paid_in_year(claim) == Decimal("8600.00")
-    assert payout_of(claim).reference == f"{claim.number}-2"
+    again = payout_of(claim)
+    assert again.reference == f"{claim.number}-2" and again.account_last4 == GOOD_ACCOUNT[-4:]
+    assert retried.payee_account == GOOD_ACCOUNT
+    assert bank_result(claim).status == PayoutStatus.SUCCEEDED
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.PAID
 
 
 def test_system_decisions_from_complete_materials_are_marked_automatic():

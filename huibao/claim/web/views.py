@@ -16,6 +16,7 @@ from huibao.catalog.claim_terms import ClaimTerms, MaterialKind
 from huibao.claim import selectors, services
 from huibao.claim.eligibility import MATERIAL_LABELS
 from huibao.claim.models import Claim, ClaimMaterial
+from huibao.claim.services import appeals
 from huibao.claim.services.materials import max_bytes
 from huibao.claim.states import MATERIALS_OPEN, OPEN_STATUSES, REMOVABLE, ClaimStatus
 from huibao.core.errors import DomainError, NotFound
@@ -137,6 +138,7 @@ def _detail_context(claim: Claim) -> dict[str, Any]:
         "can_remove": claim.status in REMOVABLE,
         "can_submit": claim.status in (ClaimStatus.REPORTED, ClaimStatus.INFO_REQUESTED) and listed.complete,
         "can_withdraw": claim.status in OPEN_STATUSES,
+        "can_appeal": appeals.appealable(claim),
         "account": mask_bank_card(claim.payee_account),
         "max_mb": max_bytes() // (1024 * 1024),
     }
@@ -167,6 +169,8 @@ def detail(request: HttpRequest, public_id: Any) -> HttpResponse:
                 services.remove_material(request.user, request.POST.get("material", ""))
             elif action == "submit":
                 services.submit_claim(request.user, claim.public_id)
+            elif action == "appeal":
+                appeals.file_appeal(request.user, claim.public_id, reason=request.POST.get("reason", ""))
             elif action == "withdraw":
                 services.withdraw_claim(request.user, claim.public_id, reason=request.POST.get("reason", ""))
             if not field_errors:

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('claim', '0003_adjudication'),
+        ('claim', '0004_desks_appeals'),
         ('payment', '0004_payout_payoutattempt_payoutnotification'),
         ('policy', '0009_status_sweep_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
