@@ -36,6 +36,14 @@ NOTIFICATION_RESEND = ("notification.view_outboxmessage", "notification.change_o
 CLAIM_MODELS = ("claim", "claimstatuschange", "claimmaterial")
 CLAIM_VIEW = _perms("claim", ["view"], CLAIM_MODELS)
 CLAIM_HANDLE = (*CLAIM_VIEW, "claim.change_claim")
+# The insurers' side of claims: deliveries, notices, chases and overdue flags (read by claims
+# staff); the per-insurer settings (who decides, promised days, who pays) changed by operators.
+INSURER_CLAIM_VIEW = _perms(
+    "claim",
+    ["view"],
+    ("insurerclaimsetting", "insurerclaimdelivery", "insurerclaimnotice", "claimchase", "claimoverdue"),
+)
+INSURER_CLAIM_SETTINGS = ("claim.view_insurerclaimsetting", "claim.change_insurerclaimsetting")
 FRAUD_MODELS = ("fraudrule", "screenedclaim", "screening", "fraudcase", "blacklistentry")
 # Fraud analysts: the queue, the cases, the rules' parameters and the shared blacklist.
 FRAUD = _perms("fraud", ["view", "change"], FRAUD_MODELS)
@@ -62,13 +70,18 @@ ROLES: dict[str, Role] = {
                 *POLICY_VIEW,
                 "policy.change_insurerdelivery",
                 *NOTIFICATION_RESEND,
+                *INSURER_CLAIM_SETTINGS,
             ),
         ),
         # Sales agents start applications for customers (/apply/agent/) and see only their own;
         # the customer confirms, signs and pays themself.
         Role("agent", "销售代理", (*CATALOG_VIEW, *QUOTE_VIEW)),
         Role("underwriter", "核保", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *UNDERWRITING)),
-        Role("claims_adjuster", "理赔", (*CATALOG_VIEW, *QUOTE_VIEW, *POLICY_VIEW, *CLAIM_HANDLE)),
+        Role(
+            "claims_adjuster",
+            "理赔",
+            (*CATALOG_VIEW, *QUOTE_VIEW, *POLICY_VIEW, *CLAIM_HANDLE, *INSURER_CLAIM_VIEW),
+        ),
         Role(
             "fraud_analyst", "风控", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *IDENTITY_VIEW, *FRAUD)
         ),

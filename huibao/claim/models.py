@@ -234,3 +234,26 @@ class BenefitEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} {self.coverage_code}: {self.paid}"
+
+
+# The insurers' side (settings, deliveries, notices, chases, overdue flags): its own module.
+from huibao.claim.insurer_models import (  # noqa: E402
+    ClaimChase,
+    ClaimOverdue,
+    InsurerClaimDelivery,
+    InsurerClaimNotice,
+    InsurerClaimSetting,
+)
+
+__all__ = [
+    "BenefitEntry",
+    "BenefitUsage",
+    "Claim",
+    "ClaimChase",
+    "ClaimMaterial",
+    "ClaimOverdue",
+    "ClaimStatusChange",
+    "InsurerClaimDelivery",
+    "InsurerClaimNotice",
+    "InsurerClaimSetting",
+]
