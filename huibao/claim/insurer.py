@@ -168,7 +168,7 @@ def material_token(material_public_id: str) -> str:
 def material_from_token(token: str) -> str:
     """The material's public id a signed URL names; raises NotFound when forged or expired."""
     try:
-        return str(signing.loads(token, salt=MATERIAL_SALT, max_age=MATERIAL_URL_MAX_AGE.total_seconds()))
+        return str(signing.loads(token, salt=MATERIAL_SALT, max_age=MATERIAL_URL_MAX_AGE))
     except signing.BadSignature:
         raise NotFound("链接无效或已过期", code="material_link_invalid") from None
 
@@ -712,6 +712,8 @@ def flag_overdue(now: datetime.datetime | None = None, *, batch: int = 200) -> l
     )
     due_ids: list[tuple[int, datetime.datetime]] = []
     for pk, insurer_id, complete_at in candidates.iterator():
+        if complete_at is None:
+            continue
         if insurer_id not in terms:
             terms[insurer_id] = terms_for(insurer_id)
         due_at = insurer_rules.decision_due(complete_at, terms[insurer_id].decision_days)

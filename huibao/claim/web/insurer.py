@@ -109,7 +109,7 @@ def insurer_notify(request: HttpRequest, connector: str) -> HttpResponse:
 
 
 @require_GET
-def insurer_material(request: HttpRequest, token: str) -> HttpResponse:
+def insurer_material(request: HttpRequest, token: str) -> FileResponse:
     """A material the insurer fetches by the signed link it was sent (valid 7 days)."""
     try:
         public_id = insurer.material_from_token(token)
