@@ -184,3 +184,20 @@ def test_the_insurer_fetches_a_material_by_its_signed_link_only(claim) -> None:
     assert ok.status_code == 200 and b"".join(ok.streaming_content).startswith(b"%PDF")
     assert ok["Cache-Control"] == "private, no-store"
     assert forged.status_code == 404
+
+
+def test_the_demo_sets_insurers_each_way_once() -> None:
+    # given: four insurers
+    from huibao.catalog.models import Insurer
+    from huibao.claim.insurer_demo import load_insurer_settings
+
+    for code in ("ZA", "PA", "TK", "CP"):
+        Insurer.objects.create(code=f"demo{code.lower()}", name=f"演示保险{code}", short_name=code, kind="life")
+    # when
+    first = load_insurer_settings()
+    again = load_insurer_settings()
+    # then
+    modes = sorted(InsurerClaimSetting.objects.values_list("mode", "payer"))
+    assert first == Insurer.objects.count() and again == 0
+    assert ("connector", "insurer") in modes and ("connector", "platform") in modes
+    assert ("back_office", "platform") in modes
