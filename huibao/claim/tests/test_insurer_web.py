@@ -192,7 +192,9 @@ def test_the_demo_sets_insurers_each_way_once() -> None:
     from huibao.claim.insurer_demo import load_insurer_settings
 
     for code in ("ZA", "PA", "TK", "CP"):
-        Insurer.objects.create(code=f"demo{code.lower()}", name=f"演示保险{code}", short_name=code, kind="life")
+        Insurer.objects.create(
+            code=f"demo{code.lower()}", name=f"演示保险{code}", short_name=code, kind="life"
+        )
     # when
     first = load_insurer_settings()
     again = load_insurer_settings()
