@@ -41,9 +41,9 @@ CLAIM_HANDLE = (*CLAIM_VIEW, "claim.change_claim")
 INSURER_CLAIM_VIEW = _perms(
     "claim",
     ["view"],
-    ("insurerclaimsetting", "insurerclaimdelivery", "insurerclaimnotice", "claimchase", "claimoverdue"),
+    ("insurerclaimsettings", "insurerclaimdelivery", "insurerclaimnotice", "claimchase", "claimoverdue"),
 )
-INSURER_CLAIM_SETTINGS = ("claim.view_insurerclaimsetting", "claim.change_insurerclaimsetting")
+INSURER_CLAIM_SETTINGS = ("claim.view_insurerclaimsettings", "claim.change_insurerclaimsettings")
 FRAUD_MODELS = ("fraudrule", "screenedclaim", "screening", "fraudcase", "blacklistentry")
 # Fraud analysts: the queue, the cases, the rules' parameters and the shared blacklist.
 FRAUD = _perms("fraud", ["view", "change"], FRAUD_MODELS)

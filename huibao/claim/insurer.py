@@ -1,7 +1,7 @@
 """Claims decided by the insurer in its own system (connector mode, issue 11 item 3a(a)) and the
 agency chasing a slow insurer — the use-cases.
 
-- `save_setting`: an operator sets how an insurer's claims are decided (`InsurerClaimSetting`).
+- `save_setting`: an operator sets how an insurer's claims are decided (`InsurerClaimSettings`).
 - `open_delivery` (on `claim_status_changed` → materials_complete, registered by
   `insurer_tasks`): a claim of a connector-mode insurer gets its `InsurerClaimDelivery`, sent by
   `deliver_claim` after commit — durable, retried with back-off (`insurer_rules.retry_delay`),
@@ -38,13 +38,13 @@ from django.utils import timezone
 from huibao.account.models import User, UserKind
 from huibao.catalog.models import Insurer
 from huibao.claim import insurer_rules, lifecycle, limits, selectors
+from huibao.claim.decisions import Decision, decide
 from huibao.claim.insurer_models import (
     MAX_DECISION_DAYS,
     ClaimChase,
     ClaimOverdue,
     InsurerClaimDelivery,
     InsurerClaimNotice,
-    InsurerClaimSetting,
 )
 from huibao.claim.insurer_rules import InsurerTerms
 from huibao.claim.insurer_states import (
@@ -60,9 +60,9 @@ from huibao.claim.insurer_states import (
     NoticeOutcome,
     Payer,
 )
-from huibao.claim.models import Claim
+from huibao.claim.models import Claim, InsurerClaimSettings
 from huibao.claim.rules import Loss, calculate_benefit
-from huibao.claim.states import ClaimStatus
+from huibao.claim.states import ClaimStatus, DecisionKind, DecisionReason
 from huibao.core import audit
 from huibao.core.audit import json_safe
 from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -101,7 +101,7 @@ def max_attempts() -> int:
 def terms_for(insurer_id: int) -> InsurerTerms:
     """How an insurer's claims are decided: its setting, or the defaults (back office, 30 days,
     Huibao pays)."""
-    row = InsurerClaimSetting.objects.filter(insurer_id=insurer_id).first()
+    row = InsurerClaimSettings.objects.filter(insurer_id=insurer_id).first()
     if row is None:
         return insurer_rules.DEFAULTS
     return InsurerTerms(mode=row.mode, decision_days=row.decision_days, payer=row.payer)
@@ -115,7 +115,7 @@ def save_setting(
     payer: str,
     actor: Any,
     request: HttpRequest | None = None,
-) -> InsurerClaimSetting:
+) -> InsurerClaimSettings:
     """Sets how `insurer`'s claims are decided; refuses bad input naming the field (nothing saved)."""
     errors: list[FieldError] = []
     if mode not in DecisionMode.values:
@@ -139,12 +139,11 @@ def save_setting(
     if errors:
         raise ValidationFailed("；".join(e.message for e in errors), errors=errors)
     with transaction.atomic():
-        row = InsurerClaimSetting.objects.select_for_update().filter(insurer=insurer).first()
+        row = InsurerClaimSettings.objects.select_for_update().filter(insurer=insurer).first()
         before = {"mode": row.mode, "decision_days": row.decision_days, "payer": row.payer} if row else {}
         if row is None:
-            row = InsurerClaimSetting(insurer=insurer)
+            row = InsurerClaimSettings(insurer=insurer)
         row.mode, row.decision_days, row.payer = mode, days, payer
-        row.updated_by = actor if getattr(actor, "pk", None) else None
         row.save()
         audit.record(
             "claim.insurer_setting_changed",
@@ -532,16 +531,21 @@ def _apply(
 def _apply_decision(
     delivery: InsurerClaimDelivery, notice: ClaimNotice, *, actor: str, now: datetime.datetime
 ) -> tuple[str, str]:
-    from huibao.claim.decisions import Decision, decide
-
+    """The insurer's decision, applied once with `decisions.decide` (the one decision path): an
+    approval pays the benefit Huibao calculated (the pre-review the insurer was sent); a partial
+    payment the insurer's amount; a denial its reason and clause. When the insurer pays itself no
+    payout is requested: its "paid" notice completes the claim."""
     kind = notice.decision
-    amount = _amount(notice.amount) if kind in ("approve", "partial") else None
-    if kind not in ("approve", "partial", "deny") or (kind != "deny" and amount is None):
+    if kind not in DecisionKind.values:
         raise ValidationFailed(
-            "决定无效：decision须为approve/partial/deny，赔付时amount须大于0",
+            "决定无效：decision须为approve、partial或deny",
             code="bad_decision",
-            errors=[FieldError("decision", "invalid", "决定或金额无效")],
+            errors=[FieldError("decision", "invalid", "保险公司的决定无效")],
         )
+    amount = _amount(notice.amount) if kind == DecisionKind.PARTIAL else None
+    reason = notice.reason_code if notice.reason_code in DecisionReason.values else ""
+    if kind != DecisionKind.APPROVE and not reason:
+        reason = DecisionReason.OTHER
     claim = lifecycle.lock_claim(delivery.claim.public_id)
     if claim.status not in UNDECIDED:
         return NoticeOutcome.STALE, f"claim already {claim.status}"
@@ -549,13 +553,14 @@ def _apply_decision(
     decide(
         claim,
         Decision(
-            kind=kind,
-            reason_code=notice.reason_code[:40],
+            kind=DecisionKind(kind),
+            reason_code=reason,
             clause=notice.clause[:120],
             note=notice.note[:500],
             amount=amount,
         ),
         actor=actor,
+        pay=delivery.payer != Payer.INSURER,
     )
     delivery.decided_at = now
     delivery.next_attempt_at = None

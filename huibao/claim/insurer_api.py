@@ -21,8 +21,8 @@ from huibao.core.errors import NotFound, PermissionDenied
 router = Router(tags=["claim-insurers"])
 VIEW = "claim.view_claim"
 CHASE = "claim.change_claim"
-SETTINGS = "claim.change_insurerclaimsetting"
-SETTINGS_VIEW = "claim.view_insurerclaimsetting"
+SETTINGS = "claim.change_insurerclaimsettings"
+SETTINGS_VIEW = "claim.view_insurerclaimsettings"
 
 
 def _staff(request: HttpRequest, permission: str) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from huibao.catalog.models import Insurer
 from huibao.claim import insurer
-from huibao.claim.insurer_models import InsurerClaimSetting
+from huibao.claim.models import InsurerClaimSettings
 
 # By the insurer's place in code order: (mode, promised days, payer), in turn.
 PATTERN = (
@@ -18,7 +18,7 @@ PATTERN = (
 
 def load_insurer_settings(*, actor: str = "load_demo") -> int:
     """Sets every insurer without a setting by `PATTERN`; returns how many were set."""
-    done = set(InsurerClaimSetting.objects.values_list("insurer_id", flat=True))
+    done = set(InsurerClaimSettings.objects.values_list("insurer_id", flat=True))
     count = 0
     for index, found in enumerate(Insurer.objects.order_by("code")):
         if found.pk in done:

@@ -1,8 +1,7 @@
 """The insurers' side of claims: persistence and constraints only (imported by `models.py`).
 
-`InsurerClaimSetting`: per insurer, who decides its claims (its own system through the connector,
-or its adjusters in Huibao's back office), the decision time it promises (at most 30 days,
-保险法 Art. 23) and who pays the customer. An insurer without a row gets `insurer_rules.DEFAULTS`.
+Per insurer, who decides its claims and who pays are fields of `models.InsurerClaimSettings`
+(beside its promised decision days and its four-eyes amount); no row: `insurer_rules.DEFAULTS`.
 `InsurerClaimDelivery`: one per claim sent to an insurer (connector mode), a durable queue with
 retries like the policy's `InsurerDelivery`. `InsurerClaimNotice`: every notice the insurer sent
 back, verified or not (the verified ones unique by notify id: a duplicate changes nothing).
@@ -19,7 +18,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from huibao.claim.insurer_states import ClaimDeliveryStatus, DecisionMode, NoticeOutcome, Payer
+from huibao.claim.insurer_states import ClaimDeliveryStatus, NoticeOutcome, Payer
 from huibao.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 
 MAX_DECISION_DAYS = 30  # 保险法 Art. 23: a decision within 30 days of complete materials
@@ -27,38 +26,6 @@ MAX_DECISION_DAYS = 30  # 保险法 Art. 23: a decision within 30 days of comple
 
 def _money(**kwargs: Any) -> models.DecimalField:
     return models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
-
-
-class InsurerClaimSetting(models.Model):
-    insurer = models.OneToOneField(
-        "catalog.Insurer", on_delete=models.CASCADE, related_name="claim_setting", verbose_name=_("保险公司")
-    )
-    mode = models.CharField(
-        _("审核方式"), max_length=16, choices=DecisionMode.choices, default=DecisionMode.BACK_OFFICE
-    )
-    decision_days = models.PositiveSmallIntegerField(_("承诺审核时效（天）"), default=MAX_DECISION_DAYS)
-    payer = models.CharField(_("赔款支付方"), max_length=16, choices=Payer.choices, default=Payer.PLATFORM)
-    updated_at = models.DateTimeField(auto_now=True)
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-
-    class Meta:
-        verbose_name = _("保险公司理赔设置")
-        verbose_name_plural = _("保险公司理赔设置")
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(mode__in=DecisionMode.values), name="claim_setting_mode_valid"
-            ),
-            models.CheckConstraint(condition=Q(payer__in=Payer.values), name="claim_setting_payer_valid"),
-            models.CheckConstraint(
-                condition=Q(decision_days__gte=1, decision_days__lte=MAX_DECISION_DAYS),
-                name="claim_setting_decision_days_1_30",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.insurer_id} {self.mode}"
 
 
 class InsurerClaimDelivery(models.Model):

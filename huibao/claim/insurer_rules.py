@@ -19,7 +19,7 @@ NOTICE_MAX_AGE = datetime.timedelta(days=3)
 
 @dataclass(frozen=True, slots=True)
 class InsurerTerms:
-    """How an insurer's claims are decided (its `InsurerClaimSetting`, or the defaults)."""
+    """How an insurer's claims are decided (its `InsurerClaimSettings`, or the defaults)."""
 
     mode: str  # DecisionMode
     decision_days: int

@@ -15,10 +15,10 @@ from django.utils.translation import gettext_noop
 from huibao.catalog.models import Insurer
 from huibao.claim import insurer_rules
 from huibao.claim.insurer import UNDECIDED, terms_for
-from huibao.claim.insurer_models import ClaimChase, InsurerClaimDelivery, InsurerClaimSetting
+from huibao.claim.insurer_models import ClaimChase, InsurerClaimDelivery
 from huibao.claim.insurer_rules import InsurerTerms
 from huibao.claim.insurer_states import Payer
-from huibao.claim.models import Claim, ClaimStatusChange
+from huibao.claim.models import Claim, ClaimStatusChange, InsurerClaimSettings
 from huibao.claim.states import ClaimStatus
 
 
@@ -145,7 +145,7 @@ class InsurerSettingRow:
 
 
 def insurer_settings() -> list[InsurerSettingRow]:
-    rows = {s.insurer_id: s for s in InsurerClaimSetting.objects.all()}
+    rows = {s.insurer_id: s for s in InsurerClaimSettings.objects.all()}
     out = []
     for insurer in Insurer.objects.order_by("name", "id"):
         row = rows.get(insurer.pk)

@@ -169,7 +169,7 @@ def receive_claim(payload: Mapping[str, Any], *, callback_url: str) -> str:
                 note="保险公司核定赔付" if outcome == "approve" else "部分费用不在保障范围内",
             )
             if outcome == "partial":
-                decision.update(reason_code="partly_covered", clause="第四条")
+                decision.update(reason_code="uncovered_expenses", clause="第四条")
         _owe(record, "decision", decision, decided_at)
         if record.insurer_pays and outcome != "deny":
             paid = {

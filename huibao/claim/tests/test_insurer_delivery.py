@@ -20,12 +20,11 @@ from huibao.claim.insurer_models import (
     ClaimOverdue,
     InsurerClaimDelivery,
     InsurerClaimNotice,
-    InsurerClaimSetting,
 )
 from huibao.claim.insurer_states import ClaimDeliveryStatus as D
 from huibao.claim.insurer_tasks import on_claim_status_changed, overdue_job
 from huibao.claim.lifecycle import claim_status_changed
-from huibao.claim.models import ClaimStatusChange
+from huibao.claim.models import ClaimStatusChange, InsurerClaimSettings
 from huibao.claim.services import withdraw_claim
 from huibao.claim.states import ClaimStatus
 from huibao.claim.tests.factories import in_force, medical_policy
@@ -286,7 +285,7 @@ def test_settings_refuse_more_than_30_days_naming_the_field(policy) -> None:
     # then
     assert {e.field for e in exc.value.errors} == {"decision_days", "payer"}
     assert "30" in exc.value.message
-    assert not InsurerClaimSetting.objects.exists()
+    assert not InsurerClaimSettings.objects.exists()
 
 
 def test_overdue_claims_are_flagged_once_and_staff_told(client, policy, claim) -> None:

@@ -10,7 +10,8 @@ import time_machine
 from django.test import Client
 
 from huibao.claim import insurer
-from huibao.claim.insurer_models import ClaimChase, InsurerClaimDelivery, InsurerClaimSetting
+from huibao.claim.insurer_models import ClaimChase, InsurerClaimDelivery
+from huibao.claim.models import InsurerClaimSettings
 from huibao.claim.tests.factories import in_force, medical_policy
 from huibao.claim.tests.insurer_factories import at, complete_claim, connector_mode, staff
 from huibao.policy.tests.factories import customer
@@ -130,14 +131,14 @@ def test_an_operator_sets_an_insurer_on_the_page_and_bad_days_are_refused(client
     # then: refused naming the field, nothing saved
     assert bad.status_code == 422
     assert 'data-field="decision_days"' in bad.content.decode()
-    assert not InsurerClaimSetting.objects.exists()
+    assert not InsurerClaimSettings.objects.exists()
     # when
     good = client.post(
         SETTINGS, {"insurer": code, "mode": "connector", "decision_days": "20", "payer": "insurer"}
     )
     # then
     assert good.status_code == 302
-    row = InsurerClaimSetting.objects.get(insurer=policy.insurer)
+    row = InsurerClaimSettings.objects.get(insurer=policy.insurer)
     assert (row.mode, row.decision_days, row.payer) == ("connector", 20, "insurer")
     assert code in client.get(SETTINGS).content.decode()
 
@@ -168,7 +169,7 @@ def test_a_claims_adjuster_cannot_change_settings(client, policy) -> None:
         {"mode": "connector", "decision_days": 7, "payer": "platform"},
         content_type="application/json",
     )
-    assert response.status_code == 403 and not InsurerClaimSetting.objects.exists()
+    assert response.status_code == 403 and not InsurerClaimSettings.objects.exists()
 
 
 def test_the_insurer_fetches_a_material_by_its_signed_link_only(claim) -> None:
@@ -199,7 +200,7 @@ def test_the_demo_sets_insurers_each_way_once() -> None:
     first = load_insurer_settings()
     again = load_insurer_settings()
     # then
-    modes = sorted(InsurerClaimSetting.objects.values_list("mode", "payer"))
+    modes = sorted(InsurerClaimSettings.objects.values_list("mode", "payer"))
     assert first == Insurer.objects.count() and again == 0
     assert ("connector", "insurer") in modes and ("connector", "platform") in modes
     assert ("back_office", "platform") in modes

@@ -26,7 +26,7 @@ from huibao.policy.connector import ACK
 
 VIEW = "claim.view_claim"
 CHASE = "claim.change_claim"
-SETTINGS = "claim.change_insurerclaimsetting"
+SETTINGS = "claim.change_insurerclaimsettings"
 
 
 @never_cache
