@@ -80,3 +80,7 @@ class ClaimAdmin(ReadOnlyModelAdmin):
     @admin.display(description="收款账户")
     def masked_account(self, obj: Claim) -> str:
         return mask_bank_card(obj.payee_account)
+
+
+# The insurers' side (deliveries, notices, chases, overdue flags): its own module.
+from huibao.claim import insurer_admin  # noqa: E402, F401

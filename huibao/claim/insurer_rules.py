@@ -13,8 +13,9 @@ FIRST_RETRY_DELAY = datetime.timedelta(minutes=1)
 MAX_RETRY_DELAY = datetime.timedelta(hours=6)
 # Sent and no notice at all (not even "received") after this long: sent again.
 NOTICE_TIMEOUT = datetime.timedelta(hours=2)
-# Notices older than this (by their signed timestamp) are refused: a replay.
-NOTICE_MAX_AGE = datetime.timedelta(days=3)
+# Notices signed longer ago than this are refused (a replay): the insurer signs each attempt
+# afresh, as the policy acknowledgements (`policy.rules.ACK_MAX_AGE`).
+NOTICE_MAX_AGE = datetime.timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
