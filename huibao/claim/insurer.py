@@ -359,7 +359,10 @@ def deliver_claim(
             _move(delivery, D.GAVE_UP, actor=actor)
             return delivery.status
         claim = lifecycle.lock_claim(delivery.claim.public_id)
-        if claim.status not in UNDECIDED:  # withdrawn, or decided in the meantime
+        if claim.status not in UNDECIDED:  # decided on the platform in the meantime: nothing to send
+            delivery.next_attempt_at = None
+            delivery.last_error = f"not_sent: 赔案已{claim.status}，无需发送"[:ERROR_MAX]
+            delivery.save(update_fields=["next_attempt_at", "last_error"])
             return delivery.status
         delivery.attempts += 1
         delivery.last_attempt_at = now

@@ -49,6 +49,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.HUIBAO_INSURER_CLAIM_SANDBOX_OUTCOME = "approve"  # not drawn from the claim number
     insurer_claims.CLAIM_FAULTS.force(0)
     yield
     insurer_claims.CLAIM_FAULTS.force(0)
@@ -344,3 +345,30 @@ def test_a_claim_no_longer_waiting_cannot_be_chased(owner, policy, claim) -> Non
             insurer.chase(claim.public_id, actor=user)
     # then
     assert exc.value.code == "not_waiting" and not ClaimChase.objects.exists()
+
+
+def test_the_sandbox_draws_every_outcome_and_keeps_one_per_claim(settings) -> None:
+    # given: no forced outcome
+    settings.HUIBAO_INSURER_CLAIM_SANDBOX_OUTCOME = ""
+    # when
+    drawn = [insurer_claims._draw(f"LP20270101{n:08d}") for n in range(400)]
+    # then: approve most, the others some, the same claim always the same
+    share = {k: drawn.count(k) / len(drawn) for k in ("approve", "partial", "deny", "slow")}
+    assert share["approve"] > 0.5 and all(0.02 < share[k] < 0.3 for k in ("partial", "deny", "slow"))
+    assert insurer_claims._draw("LP2027010100000007") == drawn[7]
+
+
+def test_a_delivery_of_a_claim_decided_meanwhile_sends_nothing(owner, policy, claim) -> None:
+    # given: the claim withdrawn before the first attempt ran (the delivery row already there)
+    delivery = _delivery(claim)
+    InsurerClaimDelivery.objects.filter(pk=delivery.pk).update(status=D.PENDING)
+    from huibao.claim.models import Claim
+
+    Claim.objects.filter(pk=claim.pk).update(status=ClaimStatus.DENIED)
+    # when
+    with at(policy, 130, 1):
+        status = insurer.deliver_claim(delivery.pk)
+        due = insurer.due_claim_deliveries(timezone.now())
+    # then: not sent, and not due any more
+    assert status == D.PENDING and due == []
+    assert not insurer_claims.owed_notices(claim.number)
