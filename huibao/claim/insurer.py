@@ -496,7 +496,11 @@ def handle_claim_notice(
                 _apply_deferred(delivery, now=now)
             return NoticeResult(True, str(outcome), detail)
     except (NotFound, Conflict, ValidationFailed) as exc:
-        # Not taken: the receipt rolled back with it, so a corrected notice is processed afresh.
+        # Not taken: the receipt rolled back with it, so a corrected notice is processed afresh;
+        # the claims staff see why on the chase board (the delivery's last error).
+        InsurerClaimDelivery.objects.filter(
+            claim__number=notice.claim_number, connector=connector.name
+        ).update(last_error=f"notice_refused: {notice.kind} {exc.code}: {exc.message}"[:ERROR_MAX])
         return NoticeResult(False, exc.code, exc.message, http_status=exc.http_status)
 
 

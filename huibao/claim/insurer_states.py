@@ -39,9 +39,10 @@ class ClaimDeliveryStatus(models.TextChoices):
 
 D = ClaimDeliveryStatus
 DELIVERY_TRANSITIONS: dict[str, frozenset[str]] = {
-    D.PENDING: frozenset({D.SENT, D.FAILED, D.GAVE_UP, D.WITHDRAWN}),
-    D.FAILED: frozenset({D.SENT, D.FAILED, D.GAVE_UP, D.WITHDRAWN}),
-    D.GAVE_UP: frozenset({D.SENT, D.FAILED, D.GAVE_UP, D.WITHDRAWN}),
+    # The insurer may have the claim although our send's answer was lost: its notices count.
+    D.PENDING: frozenset({D.SENT, D.FAILED, D.GAVE_UP, D.RECEIVED, D.DECIDED, D.WITHDRAWN}),
+    D.FAILED: frozenset({D.SENT, D.FAILED, D.GAVE_UP, D.RECEIVED, D.DECIDED, D.WITHDRAWN}),
+    D.GAVE_UP: frozenset({D.SENT, D.FAILED, D.GAVE_UP, D.RECEIVED, D.DECIDED, D.WITHDRAWN}),
     # Sent again when no notice came in time; a notice may come before the send's answer did.
     D.SENT: frozenset({D.SENT, D.FAILED, D.GAVE_UP, D.RECEIVED, D.DECIDED, D.WITHDRAWN}),
     D.RECEIVED: frozenset({D.DECIDED, D.WITHDRAWN}),

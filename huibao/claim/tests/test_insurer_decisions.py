@@ -171,3 +171,41 @@ def test_a_slow_insurer_decides_after_40_days(settings, owner, policy) -> None:
     decision = notice_of(claim.number, "decision")
     # then: not due before 40 days
     assert (decision.next_attempt_at - claim.materials_complete_at).days >= 39
+
+
+def test_a_decision_decide_refuses_is_not_taken_and_staff_see_why(client, settings, owner, policy) -> None:
+    # given: received
+    claim = _sent(owner, policy, settings=settings)
+    delivery = InsurerClaimDelivery.objects.get(claim=claim)
+    body = {
+        "notify_id": "Ctoomuch",
+        "kind": "decision",
+        "claim_number": claim.number,
+        "ref": delivery.insurer_ref,
+        "decision": "partial",
+        "amount": "99999.00",
+        "reason_code": "other",
+    }
+    # when: a partial payment above the benefit
+    with at(policy, 131):
+        response = signed_post(client, body, now=timezone.now())
+    # then: 422 in the error shape, nothing decided, the reason on the delivery
+    assert response.status_code == 422 and response.json()["code"] == "amount_above_benefit"
+    claim.refresh_from_db()
+    delivery.refresh_from_db()
+    assert claim.status == ClaimStatus.UNDER_REVIEW and claim.decision_kind == ""
+    assert "amount_above_benefit" in delivery.last_error
+    assert not InsurerClaimNotice.objects.filter(notify_id="Ctoomuch").exists()
+
+
+def test_notices_count_when_our_send_seemed_to_fail(settings, owner, policy) -> None:
+    # given: the insurer has the claim, but our side recorded the send as failed (a lost answer)
+    claim = _sent(owner, policy, settings=settings)
+    InsurerClaimDelivery.objects.filter(claim=claim).update(status=D.FAILED)
+    # when
+    with at(policy, 131):
+        assert insurer_claims.deliver_notice(notice_of(claim.number, "decision").notify_id)
+    # then
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.APPROVED
+    assert InsurerClaimDelivery.objects.get(claim=claim).status == D.DECIDED
