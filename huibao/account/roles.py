@@ -59,6 +59,11 @@ PROVIDER_ASSIGN = ("provider.view_serviceprovider", "provider.add_servicetask", 
 # alone, and a model permission would open the admin's list of every provider's tasks to them.
 PROVIDER_WORK: tuple[str, ...] = ()
 UNDERWRITING = ("underwriting.view_underwritingcase", "underwriting.change_underwritingcase")
+REINSTATEMENT_DECISIONS = (
+    "policy.view_policy",
+    "policy.view_reinstatementreferral",
+    "policy.decide_reinstatement",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +93,13 @@ ROLES: dict[str, Role] = {
         # Sales agents start applications for customers (/apply/agent/) and see only their own;
         # the customer confirms, signs and pays themself.
         Role("agent", "销售代理", (*CATALOG_VIEW, *QUOTE_VIEW)),
-        Role("underwriter", "核保", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *UNDERWRITING)),
+        # Underwriters also decide reinstatements whose health answers were referred, from the
+        # servicing queue (/policy/staff/servicing/).
+        Role(
+            "underwriter",
+            "核保",
+            (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *UNDERWRITING, *REINSTATEMENT_DECISIONS),
+        ),
         Role(
             "claims_adjuster",
             "理赔",

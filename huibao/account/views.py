@@ -32,6 +32,7 @@ from huibao.account.forms import (
     StaffLoginForm,
     add_domain_error,
 )
+from huibao.account.me import sections_for
 from huibao.account.models import CodePurpose, User, UserKind
 from huibao.account.roles import role_label
 from huibao.account.services import register_customer, send_login_code, staff_has_totp, verify_staff_totp
@@ -203,4 +204,6 @@ def me(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
     roles = [role_label(g.name) for g in user.groups.all()] if user.kind == UserKind.STAFF else []
-    return render(request, "account/me.html", {"account": user, "roles": roles})
+    # A customer's policies and applications, from the domains that own them (`account.me`).
+    sections = sections_for(user) if user.is_customer else []
+    return render(request, "account/me.html", {"account": user, "roles": roles, "sections": sections})

@@ -13,12 +13,23 @@ class ApplicationConfig(AppConfig):
         # records the provider's result; the policy's recovery issues what was paid, not issued.
         from huibao.application.selectors import REFERENCE_KIND
         from huibao.application.services.identity import on_face_result
-        from huibao.application.services.pay import on_issuance_recovery, on_payment_confirmed
+        from huibao.application.services.pay import (
+            on_issuance_recovery,
+            on_payment_confirmed,
+            on_payment_failed,
+        )
         from huibao.identity.services import face_result
-        from huibao.payment.services import payment_paid
+        from huibao.payment.services import payment_failed, payment_paid
         from huibao.policy.services import issuance_recovery
 
         payment_paid.register(REFERENCE_KIND, on_payment_confirmed)
+        # A payment that ended unpaid puts the application back to "signed", to be paid again.
+        payment_failed.register(REFERENCE_KIND, on_payment_failed)
+        # The applications still to finish, on the customer's 我的 page.
+        from huibao.account.me import me_sections
+        from huibao.application.web.me import my_applications
+
+        me_sections.register(my_applications)
         face_result.register(REFERENCE_KIND, on_face_result)
         issuance_recovery.register(on_issuance_recovery)
 

@@ -472,6 +472,7 @@ def check_data(
         },
         "persons": persons,
         "subject": subject,
+        "beneficiary_mode": data.beneficiary_mode,
     }
     return errors, normalized
 

@@ -632,9 +632,10 @@ def _open_checkout(
     *,
     payer_name: str,
     payer_id_number: str,
+    return_url: str = "",
 ) -> Payment:
     """The open checkout payment of these instalments (the same one again on a retry while it is
-    open), or a new one."""
+    open), or a new one. `return_url`: the page the cashier sends the payer back to."""
     reference = rules.checkout_reference(str(schedule.public_id), numbers)
     now = timezone.now()
     existing = (
@@ -657,6 +658,7 @@ def _open_checkout(
         reference_kind=CHECKOUT_KIND,
         reference_id=reference,
         expires_in=CHECKOUT_EXPIRES_IN,
+        return_url=return_url,
     )
     audit.record(
         "billing.checkout_opened",
@@ -673,7 +675,7 @@ def _not_payable(message: str, code: str) -> NotPayable:
 
 
 def pay_instalment_now(
-    schedule: PremiumSchedule, number: int, *, payer_name: str, payer_id_number: str
+    schedule: PremiumSchedule, number: int, *, payer_name: str, payer_id_number: str, return_url: str = ""
 ) -> Payment:
     """Opens the hosted checkout for instalment `number` of an active schedule: the oldest unpaid
     one (due or overdue), and none charged through the mandate at the moment. Raises
@@ -696,7 +698,12 @@ def pay_instalment_now(
         if Collection.objects.filter(instalment=inst, status=CollectionStatus.PENDING).exists():
             raise _not_payable("该期保费正在代扣中，请稍后查看结果", "collection_pending")
         return _open_checkout(
-            locked, (number,), inst.amount, payer_name=payer_name, payer_id_number=payer_id_number
+            locked,
+            (number,),
+            inst.amount,
+            payer_name=payer_name,
+            payer_id_number=payer_id_number,
+            return_url=return_url,
         )
 
 
@@ -707,6 +714,7 @@ def reinstate_by_checkout(
     payer_name: str,
     payer_id_number: str,
     years: int = rules.REINSTATEMENT_YEARS,
+    return_url: str = "",
 ) -> tuple[ReinstatementQuote, Payment]:
     """Opens the hosted checkout for the premiums owed to reinstate a lapsed schedule (the
     quote); once paid the schedule is active again (`on_checkout_paid`). Raises NotReinstatable."""
@@ -716,7 +724,12 @@ def reinstate_by_checkout(
         if not quote.numbers:
             raise NotReinstatable("没有应缴的保费", code="nothing_owed")
         payment = _open_checkout(
-            locked, quote.numbers, quote.amount, payer_name=payer_name, payer_id_number=payer_id_number
+            locked,
+            quote.numbers,
+            quote.amount,
+            payer_name=payer_name,
+            payer_id_number=payer_id_number,
+            return_url=return_url,
         )
         audit.record(
             "billing.reinstatement_requested",

@@ -1,4 +1,5 @@
-"""Signed documents kept by the platform: application forms and e-policies, as signed PDF bytes.
+"""Signed documents kept by the platform: application forms, e-policies, endorsements (批单) and
+evidence exports, as signed PDF bytes.
 
 A row is written once; the bytes never change (a re-issued document is a new row). `sha256` is
 over the exact bytes, so a copy a customer shows later can be matched to what was issued. The
@@ -22,6 +23,7 @@ class SignedDocumentKind(models.TextChoices):
     APPLICATION_FORM = "application_form", "电子投保单"
     EPOLICY = "epolicy", "电子保单"
     EVIDENCE = "evidence", "回溯证据"
+    ENDORSEMENT = "endorsement", "批单"
 
 
 class SignedDocument(models.Model):
@@ -35,6 +37,8 @@ class SignedDocument(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # An uploaded file is matched to what was issued by its digest (the verification page).
+        indexes = [models.Index(fields=["kind", "sha256"], name="signed_document_kind_sha256")]
 
     def __str__(self) -> str:
         return self.filename

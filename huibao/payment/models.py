@@ -38,6 +38,9 @@ class Payment(models.Model):
     provider = models.CharField(max_length=20)
     provider_txn_id = models.CharField(max_length=64, blank=True)
     checkout_url = models.CharField(max_length=300, blank=True)
+    # Where the provider's page sends the payer back to (the merchant's own result page), as
+    # real gateways take a return_url with the order; empty: the provider's page ends there.
+    return_url = models.CharField(max_length=300, blank=True)
     expires_at = models.DateTimeField()
     paid_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -65,7 +65,25 @@ def status_after_refund(amount: Decimal, refunded_total: Decimal) -> PaymentStat
     return PaymentStatus.REFUNDED if refunded_total >= amount else PaymentStatus.PARTIALLY_REFUNDED
 
 
-# --- why a payment was refused, as the payer reads it -------------------------------------------
+# --- why a payment failed or was refused, as the payer reads it ---------------------------------
+
+# A payment that ended unpaid (failed or expired), by the provider's reason code: what the payer
+# reads instead of the code, and what to do next.
+FAILURE_REASONS = {
+    "card_declined": "银行卡被发卡行拒绝，请换一张本人名下的银行卡重试",
+    "insufficient_funds": "银行卡余额不足，请换一张卡或充值后重试",
+    "payer_cancelled": "您取消了支付",
+    "transaction_expired": "交易超时关闭",
+    "checkout_expired": "支付已超时",
+    "not_paid_in_time": "支付已超时",
+    "expired": "支付已超时",
+}
+
+
+def failure_text(reason: str) -> str:
+    """The reason a payment ended unpaid in the payer's words (never the provider's raw code)."""
+    return FAILURE_REASONS.get(reason, "支付未完成")
+
 
 # A payment the platform refused after the money arrived (status `refused`), by failure reason.
 REFUSAL_REASONS = {

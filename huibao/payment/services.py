@@ -22,9 +22,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -47,7 +50,9 @@ PaidHook = Callable[[Payment], None]
 # A listener runs inside the transaction that marks a payment of its reference kind paid (once
 # per payment); the domain that owns the reference registers it in its `AppConfig.ready()`.
 payment_paid: KeyedHook[Payment, None] = KeyedHook("payment.paid")
-# Announced inside the transaction that moves a payment of its reference kind to failed or expired.
+# Announced inside the transaction that moves a payment of its reference kind to failed or expired,
+# or to refused (the money came from someone else or did not match, and was given back): each
+# ended without the money being kept, so what it was for may be paid again.
 payment_failed: KeyedHook[Payment, None] = KeyedHook("payment.failed")
 
 
@@ -132,8 +137,13 @@ def create_payment(
     reference_id: str,
     expires_in: datetime.timedelta,
     provider: str | None = None,
+    return_url: str = "",
 ) -> Payment:
-    """Creates a payment for the applicant (`payer_*`) and opens the provider's hosted checkout."""
+    """Creates a payment for the applicant (`payer_*`) and opens the provider's hosted checkout.
+
+    The payer's name and ID number go to the provider with the order (real-name payment: the
+    provider's page shows the bound payer and does not ask them again); `return_url` is where the
+    provider's page sends the payer back to once the payment ended."""
     value = to_fen(as_decimal(amount))
     if value <= 0:
         raise InvalidAmount(
@@ -150,6 +160,12 @@ def create_payment(
             "expires_in must be positive",
             errors=[FieldError("expires_in", "positive", "支付有效期必须大于0")],
         )
+    if return_url and not _is_own_url(return_url):
+        raise ValidationFailed(
+            "return_url must be a path or a URL on this site",
+            code="return_url_invalid",
+            errors=[FieldError("return_url", "return_url_invalid", "支付完成后的返回地址无效")],
+        )
     gateway = get_provider(provider or default_provider_name())
     # No savepoint of its own inside a caller's transaction: a failure aborts that one anyway.
     with transaction.atomic(savepoint=False):
@@ -163,6 +179,7 @@ def create_payment(
             payer_id_number_hash=lookup_hash(resident.number, context=ID_HASH_CONTEXT),
             provider=gateway.name,
             expires_at=timezone.now() + expires_in,
+            return_url=return_url[:300],
         )
         # Written with the checkout's event below: one insert for the two.
         created = PaymentEvent(payment=payment, kind="created", to_status=payment.status)
@@ -185,6 +202,12 @@ def create_payment(
             earlier=(created,),
         )
     return payment
+
+
+def _is_own_url(url: str) -> bool:
+    """A path, or a URL on HUIBAO_PUBLIC_URL's host: the provider never sends the payer elsewhere."""
+    allowed = {urlsplit(str(settings.HUIBAO_PUBLIC_URL)).netloc}
+    return len(url) <= 300 and url_has_allowed_host_and_scheme(url, allowed_hosts=allowed)
 
 
 def charge_mandate(
@@ -300,6 +323,7 @@ def _apply(payment: Payment, note: Notification) -> str:
             if row.status == RefundStatus.SUCCEEDED:
                 payment.refunded_amount = payment.amount
                 payment.save(update_fields=["refunded_amount", "updated_at"])
+            payment_failed.announce(payment.reference_kind, payment)
             return "refused"
         _transition(payment, PaymentStatus.SUCCEEDED, kind="notification", detail=detail)
         payment_paid.announce(payment.reference_kind, payment)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
@@ -28,7 +28,7 @@ from huibao.policy.models import (
     NpsResponse,
     Policy,
 )
-from huibao.policy.states import CancellationStatus, Channel, DeliveryStatus
+from huibao.policy.states import CancellationStatus, Channel, DeliveryKind, DeliveryStatus
 
 
 @admin.register(Policy)
@@ -50,7 +50,7 @@ class PolicyAdmin(ReadOnlyModelAdmin):
     search_fields = ("number", "application_number")
     search_help_text = _("按保单号或投保单号搜索")
     date_hierarchy = "issued_at"
-    list_select_related = ("insurer", "product_version__product", "delivery")
+    list_select_related = ("insurer", "product_version__product")
     fields = (
         "number",
         "public_id",
@@ -93,16 +93,23 @@ class PolicyAdmin(ReadOnlyModelAdmin):
     def epolicy_ready(self, obj: Policy) -> bool:
         return obj.epolicy_id is not None
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Policy]:
+        # The status of the policy's own delivery (承保信息回传), read with the list.
+        own = InsurerDelivery.objects.filter(policy=OuterRef("pk"), kind=DeliveryKind.POLICY)
+        return super().get_queryset(request).annotate(own_delivery_status=Subquery(own.values("status")[:1]))
+
     @admin.display(description=_("回传状态"))
     def delivery_status(self, obj: Policy) -> str:
-        row = getattr(obj, "delivery", None)
-        return str(DeliveryStatus(row.status).label) if row is not None else "—"
+        status = getattr(obj, "own_delivery_status", None)
+        return str(DeliveryStatus(status).label) if status else "—"
 
 
 @admin.register(InsurerDelivery)
 class InsurerDeliveryAdmin(admin.ModelAdmin):
     list_display = (
         "policy_number",
+        "kind",
+        "endorsement_number",
         "insurer",
         "status",
         "attempts",
@@ -112,13 +119,15 @@ class InsurerDeliveryAdmin(admin.ModelAdmin):
         "insurer_ref",
         "acknowledged_at",
     )
-    list_filter = ("status", ("policy__insurer", admin.RelatedOnlyFieldListFilter), "connector")
-    search_fields = ("policy__number", "insurer_ref")
-    search_help_text = _("按保单号或保险公司回执号搜索")
-    list_select_related = ("policy__insurer",)
+    list_filter = ("status", "kind", ("policy__insurer", admin.RelatedOnlyFieldListFilter), "connector")
+    search_fields = ("policy__number", "endorsement__number", "insurer_ref")
+    search_help_text = _("按保单号、批单号或保险公司回执号搜索")
+    list_select_related = ("policy__insurer", "endorsement")
     ordering = ("-updated_at",)
     fields = (
         "policy_number",
+        "kind",
+        "endorsement_number",
         "insurer",
         "connector",
         "status",
@@ -137,6 +146,10 @@ class InsurerDeliveryAdmin(admin.ModelAdmin):
     @admin.display(description=_("保单号"), ordering="policy__number")
     def policy_number(self, obj: InsurerDelivery) -> str:
         return obj.policy.number
+
+    @admin.display(description=_("批单号"), ordering="endorsement__number")
+    def endorsement_number(self, obj: InsurerDelivery) -> str:
+        return obj.endorsement.number if obj.endorsement is not None else "—"
 
     @admin.display(description=_("保险公司"), ordering="policy__insurer__name")
     def insurer(self, obj: InsurerDelivery) -> str:
@@ -159,7 +172,7 @@ class InsurerDeliveryAdmin(admin.ModelAdmin):
     def retry_now(self, request: HttpRequest, queryset: QuerySet[InsurerDelivery]) -> None:
         results: dict[str, int] = {}
         skipped = 0
-        for row in queryset.select_related("policy"):
+        for row in queryset.select_related("policy", "endorsement"):
             if row.status == DeliveryStatus.ACKNOWLEDGED:
                 skipped += 1
                 continue

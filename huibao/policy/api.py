@@ -16,13 +16,14 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from ninja.security import django_auth
 
+from huibao.account.access import is_api_staff
 from huibao.core.api_schemas import errors
-from huibao.core.errors import NotFound, RateLimited
-from huibao.policy import documents, hub, premiums, presenters, selectors, services
+from huibao.core.errors import NotFound, PermissionDenied, RateLimited
+from huibao.policy import documents, hub, premiums, presenters, reinstatement, selectors, services
 from huibao.policy.actions import actions_for
 from huibao.policy.limits import VERIFY_LIMIT, over_limit
 from huibao.policy.models import NpsResponse
-from huibao.policy.states import PolicyStatus
+from huibao.policy.states import PolicyStatus, ReferralStatus
 
 router = Router(tags=["policies"])
 
@@ -392,6 +393,11 @@ class ReinstatementOut(Schema):
     total: str = Field(description="需补缴的保费合计（元）")
     instalments: list[PremiumLineOut] = Field(description="需补缴的各期保费")
     health_questions: list[HealthQuestionOut] = Field(description="需重新回答的健康告知")
+    referral_status: str = Field(
+        "",
+        description="人工核保：referred 待核保、approved 已通过（无需再告知）、declined 未通过；空为未转人工",
+    )
+    referral_reason: str = Field("", description="核保意见（未通过时为原因）")
 
 
 class ReinstatementIn(Schema):
@@ -425,6 +431,8 @@ def _offer_out(offer: premiums.ReinstatementOffer) -> dict[str, Any]:
         "total": str(offer.total),
         "instalments": [_line_out(line) for line in offer.lines],
         "health_questions": [{"code": q.code, "text": q.text} for q in offer.health_questions],
+        "referral_status": offer.referral_status,
+        "referral_reason": offer.referral_reason,
     }
 
 
@@ -500,3 +508,113 @@ def request_reinstatement(
         policy, payload.health_answers, user=request.user, request=request
     )
     return Status(201, {**_checkout_out(payment), "reinstatement": _offer_out(offer)})
+
+
+# --- staff: reinstatements referred to an underwriter ----------------------------------------------
+
+STAFF_TAGS = ["reinstatement referrals"]
+
+
+class ReferralAnswerOut(Schema):
+    question: str
+    yes: bool
+
+
+class ReferralOut(Schema):
+    id: uuid.UUID
+    policy_number: str
+    product_name: str
+    status: str
+    lapsed_on: date
+    amount: str = Field(description="转人工时需补缴的保费（元）")
+    flagged: int = Field(description="需人工核保的回答数")
+    requested_at: datetime
+    answers: list[ReferralAnswerOut] = Field(description="健康告知及回答（仅核保人员可见）")
+
+
+class ReferralDecisionOut(Schema):
+    id: uuid.UUID
+    policy_number: str
+    status: str
+    status_label: str
+    decision_reason: str
+    decided_at: datetime | None
+
+
+class ReferralDecisionIn(Schema):
+    reason: str = Field("", max_length=200, description="核保意见（不通过时必填）")
+
+
+def _decider(request: HttpRequest) -> Any:
+    if not is_api_staff(request):
+        raise PermissionDenied("仅限已通过动态验证码验证的员工账号使用", code="staff_only")
+    if not request.user.has_perm(reinstatement.DECIDE_PERMISSION):
+        raise PermissionDenied("无复效核保权限", code="not_allowed")
+    return request.user
+
+
+def _referral_out(row: reinstatement.ReferralRow) -> dict[str, Any]:
+    return {
+        "id": row.public_id,
+        "policy_number": row.policy_number,
+        "product_name": row.product_name,
+        "status": ReferralStatus.REFERRED,
+        "lapsed_on": row.lapsed_on,
+        "amount": str(row.amount),
+        "flagged": row.flagged,
+        "requested_at": row.requested_at,
+        "answers": [{"question": a.question, "yes": a.yes} for a in row.answers],
+    }
+
+
+def _decision_out(referral: Any) -> dict[str, Any]:
+    return {
+        "id": referral.public_id,
+        "policy_number": referral.policy.number,
+        "status": referral.status,
+        "status_label": str(ReferralStatus(referral.status).label),
+        "decision_reason": referral.decision_reason,
+        "decided_at": referral.decided_at,
+    }
+
+
+@router.get(
+    "/staff/reinstatements",
+    response={200: list[ReferralOut], **errors(403)},
+    auth=django_auth,
+    tags=STAFF_TAGS,
+    summary="待人工核保的复效申请",
+)
+def referral_queue(request: HttpRequest) -> list[dict[str, Any]]:
+    _decider(request)
+    return [_referral_out(row) for row in reinstatement.waiting_rows(request.user)]
+
+
+@router.post(
+    "/staff/reinstatements/{referral_id}/approval",
+    response={200: ReferralDecisionOut, **errors(403, 404, 409)},
+    auth=django_auth,
+    tags=STAFF_TAGS,
+    summary="复效核保通过（客户随后补缴保费即可复效，无需再次告知）",
+)
+def approve_referral(
+    request: HttpRequest, referral_id: uuid.UUID, payload: ReferralDecisionIn
+) -> dict[str, Any]:
+    actor = _decider(request)
+    referral = reinstatement.by_public_id(referral_id)
+    return _decision_out(reinstatement.approve_referral(referral, actor=actor, reason=payload.reason))
+
+
+@router.post(
+    "/staff/reinstatements/{referral_id}/rejection",
+    response={200: ReferralDecisionOut, **errors(403, 404, 409, 422)},
+    auth=django_auth,
+    tags=STAFF_TAGS,
+    summary="复效核保不通过（须填写原因）",
+)
+def decline_referral(
+    request: HttpRequest, referral_id: uuid.UUID, payload: ReferralDecisionIn
+) -> dict[str, Any]:
+    actor = _decider(request)
+    referral = reinstatement.by_public_id(referral_id)
+    return _decision_out(reinstatement.decline_referral(referral, actor=actor, reason=payload.reason))

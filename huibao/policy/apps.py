@@ -19,9 +19,19 @@ class PolicyConfig(AppConfig):
 
         # The policy's own actions on the "what can I do" hub (policy/actions.py).
         hub.register_policy_actions()
+        # The customer's policies on the 我的 page.
+        from huibao.account.me import me_sections
+        from huibao.policy.web.me import my_policies
+
+        me_sections.register(my_policies)
         # The staff servicing queue's own sections (policy/queue.py).
         queue.register_platform_sections()
         premiums.register_actions()
+        # Reinstatements referred to an underwriter: their messages and queue section.
+        from huibao.policy import reinstatement
+
+        reinstatement.register_templates()
+        reinstatement.register_queue_section()
         # The customer's messages: premiums and the policy's status.
         notices.register_templates()
         billing.collection_failed.register(services.OBJ_TYPE, notices.on_collection_failed)

@@ -1,7 +1,9 @@
-"""The insurer-connector port (承保信息回传): its interface and the registry of its adapters.
+"""The insurer-connector port (承保/批改/退保信息回传): its interface and the registry of its
+adapters.
 
-A connector sends an issued policy to its insurer's system and reads the insurer's signed
-acknowledgement, which comes later and asynchronously to `/policy/insurer/ack/<connector>/`.
+A connector sends an issued policy or an applied endorsement to its insurer's system and reads
+the insurer's signed acknowledgement, which comes later and asynchronously to
+`/policy/insurer/ack/<connector>/`.
 Adapters register themselves (`register_connector`) from their app's `AppConfig.ready()`: the
 sandbox insurer's is the `sandbox` app's.
 
@@ -35,6 +37,8 @@ class Ack:
     insurer_ref: str
     status: AckStatus
     reason: str = ""
+    # The endorsement acknowledged (批单号); empty when it is the policy itself.
+    endorsement_number: str = ""
 
 
 ClaimNoticeKind = Literal["received", "decision", "paid"]
@@ -70,6 +74,13 @@ class InsurerConnector(Protocol):
     def send_cancellation(self, payload: Mapping[str, Any]) -> str:
         """Tells the insurer a policy was cancelled (退保信息回传); returns the insurer's reference
         of the cancellation (the same one for the same cancellation sent again). Raises
+        DeliveryFailed."""
+        ...
+
+    def send_endorsement(self, payload: Mapping[str, Any]) -> str:
+        """Hands an applied endorsement to the insurer (批改信息回传); returns the insurer's
+        reference of it (the same one for the same endorsement sent again). The insurer
+        acknowledges it later, as it does a policy, naming the endorsement. Raises
         DeliveryFailed."""
         ...
 

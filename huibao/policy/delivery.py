@@ -1,7 +1,11 @@
-"""Telling insurers about issued policies (承保信息回传): a durable queue with retries.
+"""Telling insurers about issued policies (承保信息回传) and applied endorsements (批改信息回传):
+a durable queue with retries.
 
-Each policy has one `InsurerDelivery`. `deliver` sends it through its connector while holding the
-delivery's row lock (two workers never send the same delivery at once):
+Each policy has one `InsurerDelivery` of kind "policy", each applied endorsement one of kind
+"endorsement" (`queue_endorsement`, in the transaction that applies it); both kinds go through
+the same steps below, the connector's `send_policy` or `send_endorsement` carrying them.
+`deliver` sends it through its connector while holding the delivery's row lock (two workers
+never send the same delivery at once):
 
 - sent → `sent`, due again after `rules.ACK_TIMEOUT` if no acknowledgement comes (the policy is
   sent again; insurers de-duplicate by policy number);
@@ -19,6 +23,7 @@ transaction with the delivery's row lock. Every status change is written to the 
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,14 +40,20 @@ from huibao.core.errors import NotFound
 from huibao.core.states import check_transition
 from huibao.policy import rules
 from huibao.policy import schedule as schedule_mod
-from huibao.policy.connector import get_connector
+from huibao.policy.connector import Ack, InsurerConnector, connector_for, get_connector
 from huibao.policy.errors import DeliveryFailed, InvalidAck
-from huibao.policy.models import InsurerAckReceipt, InsurerDelivery, Policy
-from huibao.policy.states import DELIVERY_TRANSITIONS, RETRYABLE_DELIVERY_STATUSES, DeliveryStatus
+from huibao.policy.models import Endorsement, InsurerAckReceipt, InsurerDelivery, Policy
+from huibao.policy.states import (
+    DELIVERY_TRANSITIONS,
+    RETRYABLE_DELIVERY_STATUSES,
+    DeliveryKind,
+    DeliveryStatus,
+)
 
 logger = logging.getLogger(__name__)
 
 OBJ_TYPE = "policy"
+ENDORSEMENT_OBJ_TYPE = "endorsement"
 ERROR_MAX = 200
 
 
@@ -72,6 +83,69 @@ def policy_payload(policy: Policy) -> dict[str, Any]:
     )
 
 
+def endorsement_payload(endorsement: Endorsement) -> dict[str, Any]:
+    """What the insurer receives of an applied endorsement: which policy, what changed (the new
+    values, as the policy now holds them), from when, and the premium after it."""
+    policy = endorsement.policy
+    return json_safe(
+        {
+            "endorsement_number": endorsement.number,
+            "policy_number": policy.number,
+            "insurer_code": policy.insurer.code,
+            "product_code": policy.product_version.product.code,
+            "kind": endorsement.kind,
+            "sequence": endorsement.sequence,
+            "policy_version": endorsement.version,
+            "changes": json.loads(endorsement.changes or "{}"),
+            "effective_at": endorsement.effective_at,
+            "old_premium": endorsement.old_premium,
+            "new_premium": endorsement.new_premium,
+            "premium_delta": endorsement.premium_delta,
+            "decided_at": endorsement.decided_at,
+        }
+    )
+
+
+def queue_endorsement(endorsement: Endorsement, *, now: datetime.datetime) -> InsurerDelivery:
+    """The applied endorsement's delivery to its insurer, in the caller's transaction (the one
+    applying it, which enqueues `tasks.deliver_policy` for it after the commit; the sweep
+    `retry_due_deliveries` sends it otherwise); one per endorsement (a second call returns the
+    first)."""
+    policy = endorsement.policy
+    existing = InsurerDelivery.objects.filter(endorsement=endorsement).first()
+    if existing is not None:
+        return existing
+    row = InsurerDelivery.objects.create(
+        policy=policy,
+        kind=DeliveryKind.ENDORSEMENT,
+        endorsement=endorsement,
+        connector=connector_for(policy.insurer.code),
+        next_attempt_at=now,
+    )
+    audit.record(
+        "policy.delivery_queued",
+        ENDORSEMENT_OBJ_TYPE,
+        endorsement.number,
+        actor="system",
+        after={"kind": row.kind, "policy": policy.number, "connector": row.connector},
+    )
+    return row
+
+
+def subject_of(delivery: InsurerDelivery) -> tuple[str, str]:
+    """The audit object a delivery is about: its policy, or its endorsement."""
+    if delivery.kind == DeliveryKind.ENDORSEMENT and delivery.endorsement is not None:
+        return ENDORSEMENT_OBJ_TYPE, delivery.endorsement.number
+    return OBJ_TYPE, delivery.policy.number
+
+
+def _send(connector: InsurerConnector, delivery: InsurerDelivery) -> str:
+    if delivery.kind == DeliveryKind.ENDORSEMENT:
+        assert delivery.endorsement is not None  # the check constraint holds it
+        return connector.send_endorsement(endorsement_payload(delivery.endorsement))
+    return connector.send_policy(policy_payload(delivery.policy))
+
+
 def _move(
     delivery: InsurerDelivery, target: str, *, actor: Any, detail: dict[str, Any] | None = None
 ) -> None:
@@ -79,14 +153,16 @@ def _move(
     before = delivery.status
     delivery.status = target
     delivery.save()
+    obj_type, obj_id = subject_of(delivery)
     audit.record(
         f"policy.delivery_{target}",
-        OBJ_TYPE,
-        delivery.policy.number,
+        obj_type,
+        obj_id,
         actor=actor,
         before={"status": before},
         after={
             "status": target,
+            "kind": delivery.kind,
             "connector": delivery.connector,
             "attempts": delivery.attempts,
             "insurer_ref": delivery.insurer_ref,
@@ -104,8 +180,10 @@ def deliver(
     now = now or timezone.now()
     with transaction.atomic():
         delivery = (
-            InsurerDelivery.objects.select_for_update()
-            .select_related("policy__insurer", "policy__product_version__product", "policy__plan")
+            InsurerDelivery.objects.select_for_update(of=("self",))
+            .select_related(
+                "policy__insurer", "policy__product_version__product", "policy__plan", "endorsement"
+            )
             .filter(pk=delivery_id)
             .first()
         )
@@ -129,7 +207,7 @@ def deliver(
         delivery.last_attempt_at = now
         try:
             connector = get_connector(delivery.connector)
-            ref = connector.send_policy(policy_payload(delivery.policy))
+            ref = _send(connector, delivery)
         except (DeliveryFailed, InvalidAck) as exc:
             error = f"{exc.code}: {exc.message}"
         except Exception as exc:  # a connector bug must not lose the delivery: retry it
@@ -164,10 +242,11 @@ def due_deliveries(now: datetime.datetime) -> list[int]:
 
 def retry_now(delivery: InsurerDelivery, *, actor: Any, request: HttpRequest | None = None) -> str:
     """An operator's "立即重试": one attempt now, whatever the schedule or the attempts so far."""
+    obj_type, obj_id = subject_of(delivery)
     audit.record(
         "policy.delivery_retry_requested",
-        OBJ_TYPE,
-        delivery.policy.number,
+        obj_type,
+        obj_id,
         actor=actor,
         request=request,
         before={"status": delivery.status, "attempts": delivery.attempts},
@@ -233,17 +312,10 @@ def handle_ack(
                     )
             except IntegrityError:
                 return AckOutcome(acknowledge=True, code="duplicate")
-            delivery = (
-                InsurerDelivery.objects.select_for_update()
-                .select_related("policy")
-                .filter(policy__number=ack.policy_number, connector=connector.name)
-                .first()
-            )
-            if delivery is None:
-                raise NotFound(f"no delivery of policy {ack.policy_number}", code="unknown_policy")
+            delivery = _delivery_acknowledged(ack, connector.name)
             if delivery.insurer_ref and ack.insurer_ref != delivery.insurer_ref:
                 raise NotFound(
-                    f"insurer reference {ack.insurer_ref} is not this policy's", code="ref_mismatch"
+                    f"insurer reference {ack.insurer_ref} is not this delivery's", code="ref_mismatch"
                 )
             if delivery.status == DeliveryStatus.ACKNOWLEDGED:
                 code = "already_acknowledged"
@@ -267,3 +339,25 @@ def handle_ack(
     except NotFound as exc:
         # Not acknowledged: the receipt rolled back, so a later delivery is processed afresh.
         return AckOutcome(acknowledge=False, code=exc.code, message=exc.message)
+
+
+def _delivery_acknowledged(ack: Ack, connector_name: str) -> InsurerDelivery:
+    """The delivery an acknowledgement is about, locked: the endorsement's when it names one
+    (it must be of the policy it names too), else the policy's own. Raises NotFound."""
+    rows = InsurerDelivery.objects.select_for_update(of=("self",)).select_related("policy", "endorsement")
+    if ack.endorsement_number:
+        delivery = rows.filter(
+            kind=DeliveryKind.ENDORSEMENT,
+            endorsement__number=ack.endorsement_number,
+            policy__number=ack.policy_number,
+            connector=connector_name,
+        ).first()
+        if delivery is None:
+            raise NotFound(f"no delivery of endorsement {ack.endorsement_number}", code="unknown_endorsement")
+        return delivery
+    delivery = rows.filter(
+        kind=DeliveryKind.POLICY, policy__number=ack.policy_number, connector=connector_name
+    ).first()
+    if delivery is None:
+        raise NotFound(f"no delivery of policy {ack.policy_number}", code="unknown_policy")
+    return delivery

@@ -60,6 +60,12 @@ def _sex(code: str | None) -> str:
     return {"M": "男", "F": "女"}.get(code or "", "—")
 
 
+def _share(text: str) -> str:
+    """A beneficiary's share as the customer typed it and the pages show it: 50, 33.33, 12.50."""
+    value = Decimal(text)
+    return str(int(value)) if value == value.to_integral_value() else f"{value:.2f}"
+
+
 def _coverage_text(c: dict[str, Any]) -> str:
     parts = [f"保额 {_money(c['sum_insured'])}"]
     if Decimal(c.get("deductible") or 0) > 0:
@@ -131,7 +137,7 @@ def epolicy_sections(policy: Policy, data: dict[str, Any] | None = None) -> list
         rows = tuple(
             (
                 f"第{b['order']}顺位 {b['relation_label']}",
-                f"{b['name']}  {mask_id_number(b['id_number'])}  受益比例 {b['share_percent']}%",
+                f"{b['name']}  {mask_id_number(b['id_number'])}  受益比例 {_share(b['share_percent'])}%",
             )
             for b in s["beneficiaries"]
         )

@@ -87,9 +87,8 @@ def render_endorsement(endorsement_id: int) -> SignedDocument | None:
         locked = Endorsement.objects.select_for_update().get(pk=endorsement_id)
         if locked.document_id is not None:
             return SignedDocument.objects.get(pk=locked.document_id)
-        # esign has no kind of its own for a 批单 yet: it is filed with the policy documents
         document = SignedDocument(
-            kind=SignedDocumentKind.EPOLICY,
+            kind=SignedDocumentKind.ENDORSEMENT,
             reference=locked.number,
             filename=f"endorsement-{locked.number}.pdf",
         )

@@ -47,8 +47,8 @@ from huibao.notification.services import notify
 from huibao.payment import services as payments
 from huibao.payment.models import Payment
 from huibao.payment.states import PaymentStatus, RefundStatus
+from huibao.policy import delivery, lifecycle
 from huibao.policy import endorsement_rules as er
-from huibao.policy import lifecycle
 from huibao.policy import rules as policy_rules
 from huibao.policy.documents import public_base_url
 from huibao.policy.models import Endorsement, Policy, PolicyBeneficiary, PolicyParty, PolicyVersion
@@ -630,6 +630,8 @@ def _proceed(endorsement: Endorsement, policy: Policy, *, actor: Any, now: datet
             reference_kind=REFERENCE_KIND,
             reference_id=endorsement.number,
             expires_in=PAYMENT_TTL,
+            # back from the cashier to the change's own page
+            return_url=reverse("policy:endorsement", args=[policy.public_id, endorsement.number]),
         )
         _move(endorsement, E.AWAITING_PAYMENT)
         endorsement.payment_ref = str(payment.public_id)
@@ -823,14 +825,19 @@ def _apply(endorsement: Endorsement, policy: Policy, *, actor: Any, now: datetim
         delta=str(endorsement.premium_delta),
         link=link,
     )
-    _render_after_commit(endorsement.pk)
+    # The insurer is told of it as of the policy (批改信息回传), after the commit.
+    queued = delivery.queue_endorsement(endorsement, now=now)
+    _enqueue_after_commit(endorsement.pk, delivery_id=queued.pk)
 
 
-def _render_after_commit(endorsement_id: int) -> None:
+def _enqueue_after_commit(endorsement_id: int, *, delivery_id: int) -> None:
+    """The 批单's rendering and the insurer delivery, after the commit."""
+
     def enqueue() -> None:
-        from huibao.policy.tasks import render_endorsement_task
+        from huibao.policy.tasks import deliver_policy, render_endorsement_task
 
         render_endorsement_task.enqueue(endorsement_id)
+        deliver_policy.enqueue(delivery_id)
 
     transaction.on_commit(enqueue)
 

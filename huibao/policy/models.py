@@ -29,10 +29,12 @@ from huibao.policy.states import (
     CancellationKind,
     CancellationReason,
     CancellationStatus,
+    DeliveryKind,
     DeliveryStatus,
     EndorsementStatus,
     PartyRole,
     PolicyStatus,
+    ReferralStatus,
     RefundPartStatus,
     Relation,
 )
@@ -53,6 +55,7 @@ __all__ = [
     "PolicyStatus",
     "PolicyStatusChange",
     "PolicyVersion",
+    "ReinstatementReferral",
 ]
 
 
@@ -251,9 +254,15 @@ class PolicyNumberSequence(models.Model):
 
 
 class InsurerDelivery(models.Model):
-    """The durable queue of issued policies to tell their insurer about (承保信息回传)."""
+    """The durable queue of what to tell insurers: each issued policy once (承保信息回传, kind
+    "policy") and each applied endorsement once (批改信息回传, kind "endorsement", with its
+    endorsement). Both are sent, retried and acknowledged the same way (`delivery.py`)."""
 
-    policy = models.OneToOneField(Policy, on_delete=models.PROTECT, related_name="delivery")
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="deliveries")
+    kind = models.CharField(max_length=16, choices=DeliveryKind.choices, default=DeliveryKind.POLICY)
+    endorsement = models.OneToOneField(
+        "Endorsement", on_delete=models.PROTECT, null=True, blank=True, related_name="delivery"
+    )
     # The insurer connector that carries it (`connector.get_connector`), fixed at creation.
     connector = models.CharField(max_length=32, default="sandbox")
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
@@ -274,10 +283,19 @@ class InsurerDelivery(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=DeliveryStatus.values), name="delivery_status_valid"
             ),
+            # One policy delivery per policy; an endorsement delivery names its endorsement.
+            models.UniqueConstraint(
+                fields=["policy"], condition=Q(kind=DeliveryKind.POLICY), name="delivery_one_per_policy"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind=DeliveryKind.POLICY, endorsement__isnull=True)
+                | Q(kind=DeliveryKind.ENDORSEMENT, endorsement__isnull=False),
+                name="delivery_kind_matches_endorsement",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.policy_id} {self.status}"
+        return f"{self.policy_id} {self.kind} {self.status}"
 
 
 class NpsResponse(models.Model):
@@ -528,3 +546,49 @@ class CancellationRefund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cancellation_id}: {self.amount} of payment {self.payment_id} {self.status}"
+
+
+class ReinstatementReferral(models.Model):
+    """A reinstatement (复效) of a lapsed policy whose health answers need underwriting: a work
+    item of the staff servicing queue, decided once (approve, or decline with a reason). It is
+    for one lapse (`lapsed_on`): an approval lets the customer pay what is owed for that lapse
+    without answering again. At most one is waiting per policy (the partial unique constraint:
+    a retried or concurrent request finds the one there is). The answers are health data:
+    encrypted, shown only to the staff who decide."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="reinstatement_referrals")
+    status = models.CharField(max_length=16, choices=ReferralStatus.choices, default=ReferralStatus.REFERRED)
+    lapsed_on = models.DateField()
+    amount = _money()  # owed when referred
+    answers = EncryptedTextField(context="policy.reinstatement_answers")  # JSON {code: bool}
+    flagged = models.PositiveSmallIntegerField()  # how many answers need underwriting
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    requested_at = models.DateTimeField()
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.CharField(max_length=200, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["requested_at", "id"]
+        verbose_name = _("复效人工核保")
+        verbose_name_plural = _("复效人工核保")
+        permissions = [("decide_reinstatement", "可审核复效申请")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy"],
+                condition=Q(status=ReferralStatus.REFERRED),
+                name="reinstatement_one_referred_per_policy",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ReferralStatus.values), name="reinstatement_referral_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy_id} {self.lapsed_on} {self.status}"

@@ -6,8 +6,8 @@ Billing keeps the schedule and takes the payments (`billing.services.pay_instalm
 hook, and billing's hooks move the policy (`services.py`, "billing → lifecycle"): a paid overdue
 instalment brings it back in force, the premiums owed of a lapsed one reinstate it. What the
 policy adds: the payer (the holder, real name), the product's reinstatement period and its
-health questions asked again — an answer that needs underwriting refuses online reinstatement
-(staff take it from the audit entry `policy.reinstatement_referred`).
+health questions asked again — an answer that needs underwriting refers the reinstatement to an
+underwriter (`reinstatement.py`: a work item of the staff servicing queue, approved or declined).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 
 from huibao.billing import rules as billing_rules
@@ -31,8 +32,9 @@ from huibao.catalog.servicing import servicing_rules
 from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from huibao.payment.models import Payment
+from huibao.policy import reinstatement
 from huibao.policy.models import Policy
-from huibao.policy.states import PartyRole, PolicyStatus
+from huibao.policy.states import PartyRole, PolicyStatus, ReferralStatus
 
 OBJ_TYPE = "policy"
 PAYABLE_STATUSES = frozenset({PolicyStatus.IN_FORCE, PolicyStatus.IN_GRACE, PolicyStatus.REINSTATED})
@@ -68,6 +70,10 @@ class ReinstatementOffer:
     lines: tuple[PremiumLine, ...]
     total: Decimal
     health_questions: tuple[HealthQuestion, ...]
+    # The underwriter's part when the answers were referred (`reinstatement.py`): referred,
+    # approved (no questions asked again) or declined (with the reason); empty when never.
+    referral_status: str = ""
+    referral_reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,14 +166,26 @@ def reinstatement_offer(
     except NotReinstatable as exc:
         return refused(exc.message, schedule.lapsed_on)
     rows = list(schedule.instalments.filter(number__in=quote.numbers).order_by("number"))
+    referral = reinstatement.referral_for(policy, schedule.lapsed_on)
+    status = referral.status if referral is not None else ""
+    refusal = "" if quote.numbers else "没有应缴的保费"
+    if status == ReferralStatus.REFERRED:
+        refusal = "您的复效申请正在人工核保中，结果将通过站内信通知您。"
+    elif status == ReferralStatus.DECLINED and referral is not None:
+        refusal = (
+            f"您的复效申请未通过人工核保（{referral.decision_reason}），暂不能在线复效，如有疑问请联系客服。"
+        )
     return ReinstatementOffer(
-        available=bool(quote.numbers),
-        refusal="" if quote.numbers else "没有应缴的保费",
+        available=bool(quote.numbers) and status not in (ReferralStatus.REFERRED, ReferralStatus.DECLINED),
+        refusal=refusal,
         lapsed_on=schedule.lapsed_on,
         until=quote.until,
         lines=_lines(rows, today, payable_number=None),
         total=quote.amount,
-        health_questions=questions,
+        # answers an underwriter accepted are not asked again
+        health_questions=() if status == ReferralStatus.APPROVED else questions,
+        referral_status=status,
+        referral_reason=referral.decision_reason if referral is not None else "",
     )
 
 
@@ -242,7 +260,13 @@ def pay_instalment(policy: Policy, number: int, *, user: Any, request: HttpReque
                 errors=[FieldError("instalment", "no_schedule", "该保单没有分期缴费计划")],
             )
         name, id_number = _payer(locked)
-        payment = billing.pay_instalment_now(schedule, number, payer_name=name, payer_id_number=id_number)
+        payment = billing.pay_instalment_now(
+            schedule,
+            number,
+            payer_name=name,
+            payer_id_number=id_number,
+            return_url=reverse("policy:premiums", args=[locked.public_id]),
+        )
         audit.record(
             "policy.instalment_checkout",
             OBJ_TYPE,
@@ -283,27 +307,31 @@ def request_reinstatement(
     today: datetime.date | None = None,
 ) -> tuple[ReinstatementOffer, Payment]:
     """Opens the hosted checkout for the premiums owed to reinstate the lapsed policy, after its
-    health questions (when the product asks them again). Raises Conflict (not lapsed, past the
-    reinstatement period, an answer that needs underwriting) or ValidationFailed (an unanswered
-    question); nothing changes then — but a referral to staff is recorded."""
+    health questions (when the product asks them again and no underwriter has accepted them).
+    Raises Conflict (not lapsed, past the reinstatement period, an answer that needs
+    underwriting, a referral waiting or declined) or ValidationFailed (an unanswered question);
+    nothing changes then — but an answer that needs underwriting becomes a referral to staff
+    (`reinstatement.refer`: the servicing queue's work item)."""
     today = today or timezone.localdate()
     with transaction.atomic():
         locked = _fresh(policy)
         offer = reinstatement_offer(locked, today=today)
         if not offer.available:
             code = "not_lapsed" if locked.status != PolicyStatus.LAPSED else "not_reinstatable"
+            code = _REFERRAL_REFUSALS.get(offer.referral_status, code)
             raise Conflict(offer.refusal, code=code, errors=[FieldError("policy", code, offer.refusal)])
         flagged = _check_answers(offer.health_questions, answers, locked)
     if flagged:
-        message = "根据您的健康告知，复效需要人工核保，暂不能在线办理。请联系客服，我们会尽快与您联系。"
-        audit.record(
-            "policy.reinstatement_referred",
-            OBJ_TYPE,
-            policy.number,
-            actor=user,
+        message = "根据您的健康告知，复效需要人工核保。我们已为您提交核保申请，结果将通过站内信通知您。"
+        assert offer.lapsed_on is not None  # an available offer is of a lapse
+        reinstatement.refer(
+            locked,
+            {q.code: answers[q.code] for q in offer.health_questions},
+            flagged=len(flagged),
+            lapsed_on=offer.lapsed_on,
+            amount=offer.total,
+            user=user,
             request=request,
-            # how many answers need underwriting, never which (health data stays out of the log)
-            after={"flagged_answers": len(flagged), "amount": offer.total},
         )
         raise Conflict(
             message,
@@ -317,7 +345,12 @@ def request_reinstatement(
             raise Conflict("保单状态已变化，请刷新后重试", code="not_lapsed")
         name, id_number = _payer(locked)
         quote, payment = billing.reinstate_by_checkout(
-            schedule, today, payer_name=name, payer_id_number=id_number, years=_reinstatement_years(locked)
+            schedule,
+            today,
+            payer_name=name,
+            payer_id_number=id_number,
+            years=_reinstatement_years(locked),
+            return_url=reverse("policy:premiums", args=[locked.public_id]),
         )
         audit.record(
             "policy.reinstatement_checkout",
@@ -333,6 +366,12 @@ def request_reinstatement(
             },
         )
     return offer, payment
+
+
+_REFERRAL_REFUSALS: dict[str, str] = {
+    ReferralStatus.REFERRED: "referral_pending",
+    ReferralStatus.DECLINED: "reinstatement_declined",
+}
 
 
 def _lapsed_with_schedule(policy: Policy, user: Any) -> bool:

@@ -174,7 +174,9 @@ def _failed_deliveries() -> Any:
 
 def failed_delivery_rows(user: Any) -> list[InsurerDelivery]:
     return list(
-        _failed_deliveries().select_related("policy", "policy__insurer").order_by("-updated_at")[:ROW_LIMIT]
+        _failed_deliveries()
+        .select_related("policy", "policy__insurer", "endorsement")
+        .order_by("-updated_at")[:ROW_LIMIT]
     )
 
 

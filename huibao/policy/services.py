@@ -42,12 +42,13 @@ from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from huibao.core.hooks import Hook
 from huibao.core.taskqueue import Call, enqueue_all
 from huibao.core.validators import text_problem
-from huibao.policy import lifecycle, rules
+from huibao.policy import lifecycle, reinstatement, rules
 from huibao.policy import schedule as schedule_mod
 from huibao.policy.connector import connector_for
 from huibao.policy.issuance import IssuanceRequest, ItemToIssue
 from huibao.policy.lifecycle import Reason
 from huibao.policy.models import (
+    Endorsement,
     InsurerDelivery,
     NpsResponse,
     Policy,
@@ -432,6 +433,8 @@ def on_schedule_reinstated(event: ScheduleEvent) -> None:
         actor=BILLING_ACTOR,
         detail={"schedule": event.schedule, "reinstated_on": event.on},
     )
+    # An approved referral has served its purpose (and a waiting one is moot).
+    reinstatement.close_referrals(policy, actor=BILLING_ACTOR)
 
 
 def _enqueue_after_commit(issued: list[tuple[int, int]]) -> None:
@@ -745,7 +748,9 @@ class PdfCheck:
     """What the verification page says of an uploaded file, one fact per line, each true on its
     own: who signed (`signature_trusted`), whether what was signed is unchanged
     (`signature_intact`), whether anything was added after signing (`covers_whole_file`,
-    `updated_after_signing`), and whether it is an e-policy the platform issued (`policy`)."""
+    `updated_after_signing`), and which document the platform issued it is, if any: the
+    e-policy of `policy` (`document_kind` "epolicy") or the 批单 `endorsement_number` of
+    `policy` ("endorsement")."""
 
     signature_valid: bool  # intact, platform-signed, covering the whole file
     signature_intact: bool  # the signed bytes are unchanged
@@ -755,7 +760,9 @@ class PdfCheck:
     signer: str
     problems: tuple[str, ...]
     sha256: str
-    policy: Policy | None  # the issued e-policy with exactly these bytes, if any
+    policy: Policy | None  # the policy of the issued document with exactly these bytes, if any
+    document_kind: str = ""  # esign.SignedDocumentKind of that document: epolicy, endorsement
+    endorsement_number: str = ""  # the 批单号 when it is an endorsement
 
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -763,16 +770,24 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 def check_pdf(data: bytes) -> PdfCheck:
     """Whether an uploaded PDF carries a valid platform signature, and whether it is, byte for
-    byte, an e-policy the platform issued."""
+    byte, an e-policy or a 批单 the platform issued."""
+    from huibao.esign.models import SignedDocumentKind
     from huibao.esign.pdf import Coverage, verify_pdf
 
     digest = hashlib.sha256(data).hexdigest()
     check = verify_pdf(data)
-    policy = (
-        Policy.objects.select_related("insurer", "product_version__product", "plan")
-        .filter(epolicy_sha256=digest)
-        .first()
-    )
+    policies = Policy.objects.select_related("insurer", "product_version__product", "plan")
+    policy = policies.filter(epolicy_sha256=digest).first()
+    kind, endorsement_number = (SignedDocumentKind.EPOLICY.value if policy else ""), ""
+    if policy is None:
+        endorsement = (
+            Endorsement.objects.filter(document__kind=SignedDocumentKind.ENDORSEMENT, document__sha256=digest)
+            .only("number", "policy_id")
+            .first()
+        )
+        if endorsement is not None:
+            policy = policies.get(pk=endorsement.policy_id)
+            kind, endorsement_number = SignedDocumentKind.ENDORSEMENT.value, endorsement.number
     return PdfCheck(
         signature_valid=check.valid,
         signature_intact=check.intact,
@@ -783,6 +798,8 @@ def check_pdf(data: bytes) -> PdfCheck:
         problems=check.problems,
         sha256=digest,
         policy=policy,
+        document_kind=kind,
+        endorsement_number=endorsement_number,
     )
 
 

@@ -78,6 +78,14 @@ class DeliveryStatus(models.TextChoices):
     GAVE_UP = "gave_up", _("多次失败需人工处理")
 
 
+class DeliveryKind(models.TextChoices):
+    """What a delivery tells the insurer: an issued policy (承保信息回传) or an applied
+    endorsement (批改信息回传). Cancellations keep their own notice on the cancellation."""
+
+    POLICY = "policy", _("承保")
+    ENDORSEMENT = "endorsement", _("批改")
+
+
 D = DeliveryStatus
 DELIVERY_TRANSITIONS: dict[str, frozenset[str]] = {
     D.PENDING: frozenset({D.SENT, D.FAILED, D.GAVE_UP, D.ACKNOWLEDGED}),
@@ -119,6 +127,30 @@ class Channel(models.TextChoices):
 class PartyRole(models.TextChoices):
     HOLDER = "holder", _("投保人")
     INSURED = "insured", _("被保险人")
+
+
+# --- reinstatement referred to staff (复效人工核保) ---------------------------------------------
+class ReferralStatus(models.TextChoices):
+    """A reinstatement whose health answers need underwriting::
+
+    referred ──staff──▶ approved (the customer pays what is owed without answering again)
+    referred ──staff──▶ declined (with a reason; no online reinstatement for that lapse)
+    referred ──the policy leaves "lapsed" (reinstated otherwise, terminated)──▶ closed
+    """
+
+    REFERRED = "referred", _("待人工核保")
+    APPROVED = "approved", _("核保通过")
+    DECLINED = "declined", _("核保未通过")
+    CLOSED = "closed", _("已关闭")
+
+
+RR = ReferralStatus
+REFERRAL_TRANSITIONS: dict[str, frozenset[str]] = {
+    RR.REFERRED: frozenset({RR.APPROVED, RR.DECLINED, RR.CLOSED}),
+    RR.APPROVED: frozenset({RR.CLOSED}),
+    RR.DECLINED: frozenset(),
+    RR.CLOSED: frozenset(),
+}
 
 
 # --- endorsements (批改/保全) ------------------------------------------------------------------

@@ -38,5 +38,10 @@ urlpatterns = [
         cancel.staff_retry,
         name="staff_cancellation_retry",
     ),
+    path(
+        "staff/servicing/reinstatements/<uuid:public_id>/<slug:action>/",
+        staff.decide_reinstatement,
+        name="staff_reinstatement_decide",
+    ),
     path("insurer/ack/<slug:connector>/", views.insurer_ack, name="insurer_ack"),
 ]

@@ -29,6 +29,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from huibao.billing import services as billing
@@ -701,6 +702,7 @@ def accept(offer: RenewalOffer, *, user: Any, today: datetime.date | None = None
             reference_kind=PAYMENT_KIND,
             reference_id=str(locked.public_id),
             expires_in=CASHIER_EXPIRES,
+            return_url=reverse("renewal:offer", args=[locked.public_id]),
         )
     offer.refresh_from_db()
     return payment

@@ -99,6 +99,7 @@ def _ack(data: Any, sent_at: datetime.datetime) -> Ack:
         insurer_ref=str(data["ref"]),
         status=data["status"],
         reason=str(data.get("reason", "")),
+        endorsement_number=str(data.get("endorsement_number") or ""),
     )
 
 
@@ -129,6 +130,11 @@ def _base_url() -> str:
     return str(settings.HUIBAO_PUBLIC_URL).rstrip("/")
 
 
+def _absolute(url: str) -> str:
+    """A remote gateway needs the whole address: a path is completed with the public URL."""
+    return _base_url() + url if url.startswith("/") else url
+
+
 class SandboxPaymentProvider:
     """Sandbox gateway: hosted pay page, HMAC-SHA256 signed notifications retried until acknowledged."""
 
@@ -140,6 +146,10 @@ class SandboxPaymentProvider:
             amount_fen=to_fen_int(record.amount),
             notify_url=_base_url() + reverse("payment:notify", args=[self.name]),
             expires_at=record.expires_at,
+            # Real-name payment: the payer the order is bound to travels with it.
+            bound_name=record.payer_name,
+            bound_id_number=record.payer_id_number,
+            return_url=_absolute(record.return_url),
         )
         return Checkout(url=_base_url() + reverse("sandbox:pay", args=[txn_id]), provider_txn_id=txn_id)
 
@@ -277,6 +287,13 @@ class SandboxInsurer:
         callback = public_url(reverse("policy:insurer_ack", args=[self.name]))
         try:
             return insurer.receive_policy(payload, callback_url=callback)
+        except insurer.SandboxUnavailable as exc:
+            raise DeliveryFailed(str(exc), code=exc.code) from exc
+
+    def send_endorsement(self, payload: Mapping[str, Any]) -> str:
+        callback = public_url(reverse("policy:insurer_ack", args=[self.name]))
+        try:
+            return insurer.receive_endorsement(payload, callback_url=callback)
         except insurer.SandboxUnavailable as exc:
             raise DeliveryFailed(str(exc), code=exc.code) from exc
 

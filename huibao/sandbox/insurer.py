@@ -1,7 +1,8 @@
 """The sandbox insurer: what an insurer's core system does with the policies the platform sends,
 run in-process for development and tests.
 
-It keeps its own table (`SandboxInsurerPolicy`), answers `receive_policy` with its reference
+It keeps its own tables (`SandboxInsurerPolicy`, `SandboxInsurerEndorsement`), answers
+`receive_policy` (and `receive_endorsement`, for a policy it holds) with its reference
 (a policy number sent twice gets the same reference: insurers de-duplicate by number), and tells
 the platform it has booked the policy by an HMAC-SHA256 signed POST to the platform's callback
 URL — later, by the one delivery mechanism (channel "insurer" of `notifications`), retried on
@@ -29,7 +30,7 @@ from huibao.core.audit import json_safe
 from huibao.policy import rules
 from huibao.sandbox import notifications
 from huibao.sandbox.faults import FaultInjector
-from huibao.sandbox.models import SandboxInsurerOutage, SandboxInsurerPolicy
+from huibao.sandbox.models import SandboxInsurerEndorsement, SandboxInsurerOutage, SandboxInsurerPolicy
 from huibao.sandbox.notifications import SandboxError
 
 HEADER_TIMESTAMP = "Huibao-Insurer-Timestamp"
@@ -57,6 +58,19 @@ CHANNEL = notifications.register(
     notifications.Channel(
         name="insurer",
         model=SandboxInsurerPolicy,
+        key_field="ref",
+        secret=insurer_sandbox_secret,
+        headers=(HEADER_TIMESTAMP, HEADER_NOTIFY_ID, HEADER_SIGNATURE),
+        retry_delay=rules.ack_retry_delay,
+    )
+)
+
+# Endorsements are acknowledged like policies, to the same callback and with the same key and
+# headers (the platform verifies both with one connector); only the record differs.
+ENDORSEMENT_CHANNEL = notifications.register(
+    notifications.Channel(
+        name="insurer_endorsement",
+        model=SandboxInsurerEndorsement,
         key_field="ref",
         secret=insurer_sandbox_secret,
         headers=(HEADER_TIMESTAMP, HEADER_NOTIFY_ID, HEADER_SIGNATURE),
@@ -172,6 +186,71 @@ def receive_cancellation(payload: Mapping[str, Any]) -> str:
     return "SBC" + digest[:20].upper()
 
 
+def receive_endorsement(payload: Mapping[str, Any], *, callback_url: str) -> str:
+    """The insurer's intake of an endorsement (批改): the policy must be one it booked; books the
+    endorsement once (the same reference for the same endorsement sent again) and owes the
+    platform an acknowledgement naming it. Fails like `receive_policy` (down, timeouts, forced
+    failures)."""
+    insurer_code = str(payload.get("insurer_code", ""))
+    number = str(payload.get("policy_number", ""))
+    endorsement_number = str(payload.get("endorsement_number", ""))
+    if not insurer_code or not number or not endorsement_number:
+        raise SandboxUnavailable(
+            "payload without insurer_code, policy_number or endorsement_number", code="bad_request"
+        )
+    if is_down(insurer_code):
+        raise SandboxUnavailable(f"insurer {insurer_code} is down", code="insurer_down")
+    if _faults.take():
+        raise SandboxUnavailable("sandbox insurer timed out", code="timeout")
+    if not SandboxInsurerPolicy.objects.filter(insurer_code=insurer_code, policy_number=number).exists():
+        # Not booked yet (the issuance is still on its way): the platform tries again later.
+        raise SandboxUnavailable(f"policy {number} is not booked at {insurer_code}", code="unknown_policy")
+    with transaction.atomic():
+        record = (
+            SandboxInsurerEndorsement.objects.select_for_update()
+            .filter(insurer_code=insurer_code, endorsement_number=endorsement_number)
+            .first()
+        )
+        if record is not None:
+            if record.acknowledged_at is None:
+                record.next_attempt_at = timezone.now()
+                record.save(update_fields=["next_attempt_at"])
+                notifications.owe(ENDORSEMENT_CHANNEL.name, record.ref)
+            return record.ref
+        ref = "SBE" + secrets.token_hex(10).upper()
+        notify_id = "A" + secrets.token_hex(16)
+        body = {
+            "notify_id": notify_id,
+            "ref": ref,
+            "policy_number": number,
+            "endorsement_number": endorsement_number,
+            "insurer_code": insurer_code,
+            "status": "accepted",
+            "reason": "",
+        }
+        record = SandboxInsurerEndorsement(
+            insurer_code=insurer_code,
+            ref=ref,
+            policy_number=number,
+            endorsement_number=endorsement_number,
+            payload=json.dumps(json_safe(dict(payload)), ensure_ascii=False, sort_keys=True),
+            notify_url=callback_url,
+        )
+        notifications.compose(record, notify_id, body)
+        record.save(force_insert=True)
+        notifications.owe(ENDORSEMENT_CHANNEL.name, record.ref)
+    return ref
+
+
+def received_endorsement(ref: str) -> dict[str, Any]:
+    """What the insurer holds of an endorsement it booked (tests and demos)."""
+    record = SandboxInsurerEndorsement.objects.filter(ref=ref).first()
+    if record is None:
+        raise SandboxError(f"no sandbox insurer endorsement '{ref}'")
+    data: dict[str, Any] = json.loads(record.payload)
+    return data
+
+
 def get_record(ref: str) -> SandboxInsurerPolicy:
     record = SandboxInsurerPolicy.objects.filter(ref=ref).first()
     if record is None:
@@ -195,3 +274,8 @@ def signed_headers(notify_id: str, body: bytes, now: datetime.datetime) -> dict[
 def deliver_ack(ref: str, *, now: datetime.datetime | None = None) -> bool:
     """One delivery attempt of the acknowledgement (see `notifications.deliver`)."""
     return notifications.deliver(CHANNEL.name, ref, now=now)
+
+
+def deliver_endorsement_ack(ref: str, *, now: datetime.datetime | None = None) -> bool:
+    """One delivery attempt of an endorsement's acknowledgement."""
+    return notifications.deliver(ENDORSEMENT_CHANNEL.name, ref, now=now)

@@ -52,6 +52,12 @@ class SandboxCheckout(SignedNotification):
     # Encryption contexts are those of the first home: changing one would make the rows unreadable.
     payer_id_number = EncryptedTextField(context="payment.sandbox_payer_id_number", blank=True)
     card_last4 = models.CharField(max_length=4, blank=True)
+    # The real-name binding the merchant sent with the order (as Alipay's ext_user_info or WeChat
+    # Pay's identity): the cashier pays as this person unless the payer uses another's card.
+    bound_name = EncryptedTextField(context="sandbox.checkout.bound_name", blank=True)
+    bound_id_number = EncryptedTextField(context="sandbox.checkout.bound_id_number", blank=True)
+    # Where the cashier sends the payer back to (the merchant's result page).
+    return_url = models.CharField(max_length=300, blank=True)
     # The payer's ID number travels in the body: encrypted here, unlike the other sandboxes'.
     notify_body = EncryptedTextField(context="payment.sandbox_notify_body", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -145,6 +151,29 @@ class SandboxInsurerPolicy(SignedNotification):
 
     def __str__(self) -> str:
         return f"{self.insurer_code} {self.policy_number} → {self.ref}"
+
+
+class SandboxInsurerEndorsement(SignedNotification):
+    """The sandbox insurer's side of an endorsement (批改) the platform sent: booked against a
+    policy it holds, and the signed acknowledgement it owes the platform (channel
+    "insurer_endorsement", to the same callback as the policies')."""
+
+    insurer_code = models.CharField(max_length=32)
+    ref = models.CharField(max_length=40, unique=True)
+    policy_number = models.CharField(max_length=40)
+    endorsement_number = models.CharField(max_length=48)
+    payload = EncryptedTextField(context="sandbox.insurer_endorsement_payload")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["insurer_code", "endorsement_number"], name="sandbox_insurer_endorsement_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.insurer_code} {self.endorsement_number} → {self.ref}"
 
 
 class SandboxInsurerOutage(models.Model):

@@ -45,8 +45,17 @@ CHANNEL = notifications.register(
 
 
 def open_checkout(
-    *, merchant_ref: str, amount_fen: int, notify_url: str, expires_at: datetime.datetime
+    *,
+    merchant_ref: str,
+    amount_fen: int,
+    notify_url: str,
+    expires_at: datetime.datetime,
+    bound_name: str = "",
+    bound_id_number: str = "",
+    return_url: str = "",
 ) -> str:
+    """Opens a hosted checkout. `bound_*`: the real-name binding of the order (the payer the
+    merchant expects); `return_url`: where the cashier sends the payer back to."""
     txn_id = "SBX" + secrets.token_hex(12).upper()
     SandboxCheckout.objects.create(
         txn_id=txn_id,
@@ -54,6 +63,9 @@ def open_checkout(
         amount_fen=amount_fen,
         notify_url=notify_url,
         expires_at=expires_at,
+        bound_name=bound_name,
+        bound_id_number=bound_id_number,
+        return_url=return_url,
     )
     return txn_id
 
@@ -94,13 +106,30 @@ def _close(checkout: SandboxCheckout, status: str, *, reason: str = "") -> None:
     notifications.owe(CHANNEL.name, checkout.txn_id)
 
 
+# What the cashier tells the payer when a payment did not go through (never the raw code).
+REASON_TEXTS = {
+    "card_declined": "发卡行拒绝了本次交易，请换一张银行卡重新支付",
+    "payer_cancelled": "您已取消支付",
+    "transaction_expired": "交易超时，已关闭",
+    "checkout_expired": "订单已超过支付时间，已关闭",
+    "insufficient_funds": "银行卡余额不足",
+    "mandate_revoked": "代扣协议已解除",
+}
+
+
+def reason_text(reason: str) -> str:
+    return REASON_TEXTS.get(reason, "交易未完成") if reason else ""
+
+
 def submit_payment(
-    txn_id: str, *, payer_name: str, id_number: str, card_number: str, action: str
+    txn_id: str, *, card_number: str, action: str, payer_name: str = "", id_number: str = ""
 ) -> SandboxCheckout:
     """The payer's submission on the hosted page: pays (or fails) the checkout.
 
-    Card numbers ending 0002 are declined, ending 0069 make the transaction expire; `action`
-    'fail' is the payer abandoning the payment.
+    The payer is the order's real-name binding unless `payer_name` and `id_number` name someone
+    else (paying with another person's card: the gateway reports that payer, and the merchant
+    decides). Card numbers ending 0002 are declined, ending 0069 make the transaction expire;
+    `action` 'fail' is the payer abandoning the payment.
     """
     with transaction.atomic():
         checkout = SandboxCheckout.objects.select_for_update().filter(txn_id=txn_id).first()
@@ -115,6 +144,8 @@ def submit_payment(
         if timezone.now() >= checkout.expires_at:
             _close(checkout, SandboxCheckoutStatus.EXPIRED, reason="checkout_expired")
             return checkout
+        if not payer_name.strip() and not id_number.strip() and checkout.bound_id_number:
+            payer_name, id_number = checkout.bound_name, checkout.bound_id_number
         name = payer_name.strip()
         if not name:
             raise ValidationFailed(

@@ -20,8 +20,12 @@ from huibao.sandbox.models import SandboxCheckoutStatus, SandboxFaceSessionStatu
 from huibao.sandbox.notifications import SandboxError
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def pay(request: HttpRequest, txn_id: str) -> HttpResponse:
+    """The sandbox gateway's cashier, as a phone cashier behaves: the order's amount, the payer of
+    its real-name binding (masked; not asked again), a card number. Paid: back to the merchant's
+    return URL at once. Declined or closed: the reason in words and the way back to pay again."""
     try:
         checkout = payment.get_checkout(txn_id)
     except SandboxError:
@@ -39,12 +43,25 @@ def pay(request: HttpRequest, txn_id: str) -> HttpResponse:
                 action=request.POST.get("action", "pay"),
             )
         except ValidationFailed as exc:
-            errors = {e.field: e.message for e in exc.errors} or {"__all__": exc.message}
+            errors = {e.field: e.message for e in exc.errors} or {"form": exc.message}
+        else:
+            # return_url was checked by the merchant's payment service (its own site only).
+            if checkout.status == SandboxCheckoutStatus.PAID and checkout.return_url:
+                return HttpResponseRedirect(checkout.return_url)
+    bound = bool(checkout.bound_id_number)
     context = {
         "checkout": checkout,
         "amount": format_cny(Decimal(checkout.amount_fen) / 100),
         "form": form,
         "errors": errors,
+        "bound": bound,
+        "payer_name": mask_name(checkout.bound_name) if bound else "",
+        "payer_id": mask_id_number(checkout.bound_id_number) if bound else "",
+        # Someone else's card: its holder's fields open when they were used (or are in error).
+        "other_payer": bool(
+            form["payer_name"] or form["id_number"] or "payer_name" in errors or "id_number" in errors
+        ),
+        "reason": payment.reason_text(checkout.reason),
     }
     return render(request, "sandbox/pay.html", context, status=422 if errors else 200)
 

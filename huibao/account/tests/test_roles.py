@@ -69,9 +69,16 @@ def test_role_permissions_follow_the_table():
     assert "catalog.delete_product" not in operator
     assert {"catalog.view_product", "rating.view_quote"} <= underwriter
     assert "underwriting.change_underwritingcase" in underwriter
+    # and referred reinstatements (复效人工核保), decided from the servicing queue
+    reinstatements = {
+        "policy.view_policy",
+        "policy.view_reinstatementreferral",
+        "policy.decide_reinstatement",
+    }
+    assert reinstatements <= underwriter
     assert not {
         p
-        for p in underwriter
+        for p in underwriter - reinstatements
         if not p.startswith(("catalog.view_", "rating.view_", "application.view_", "underwriting."))
     }
     assert {"core.view_auditentry", "catalog.view_product", "rating.view_quote"} <= auditor

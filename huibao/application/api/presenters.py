@@ -33,6 +33,7 @@ from huibao.application.services.sign import required_signatures, signature_meth
 from huibao.application.states import ApplicationStatus, SignatureMethod, UnderwritingOutcome
 from huibao.core.masking import mask_email, mask_id_number, mask_name, mask_phone
 from huibao.identity.models import FaceCheck
+from huibao.payment import rules as payment_rules
 from huibao.payment import selectors as payments
 from huibao.payment.models import Payment
 
@@ -110,7 +111,16 @@ def _payment_state(payment: Any) -> dict[str, Any] | None:
         "expires_at": payment.expires_at,
         "paid_at": payment.paid_at,
         "refunded_amount": _money(payment.refunded_amount),
+        "failure_reason": payment.failure_reason if payments.ended_unpaid(payment.status) else "",
+        "failure_message": _failure_message(payment),
     }
+
+
+def _failure_message(payment: Any) -> str:
+    """Why the payment ended unpaid, in the payer's words (empty while open or once paid)."""
+    if not payments.ended_unpaid(payment.status):
+        return ""
+    return payments.refusal_text(payment) or payment_rules.failure_text(payment.failure_reason)
 
 
 def payment_open_out(payment: Any) -> dict[str, Any]:

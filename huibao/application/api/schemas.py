@@ -320,6 +320,10 @@ class PaymentStateOut(Schema):
     expires_at: datetime.datetime
     paid_at: datetime.datetime | None
     refunded_amount: str
+    failure_reason: str = Field("", description="the provider's code once it ended unpaid (card_declined…)")
+    failure_message: str = Field(
+        "", description="why it ended unpaid, in the payer's words (Chinese), to show instead of the code"
+    )
 
 
 class PolicyOut(Schema):

@@ -300,6 +300,8 @@ def _describe_application(step: str, after: Mapping[str, Any], ctx: _Context) ->
             return "签署完成，生成电子投保单", details
         case "payment_opened":
             return f"发起支付 {format_money(after.get('amount', '0'))}", details
+        case "payment_failed":
+            return "支付未成功，投保单回到待支付", details
         case "payment_refused":
             return "支付到账时投保单已失效或已变更，退款", details
         case "issued":

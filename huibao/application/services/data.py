@@ -168,6 +168,8 @@ def _write_data(app: Application, values: dict[str, Any]) -> list[InsuredPerson]
     app.applicant_region = a["region"] or resident.region_code[:2] + "0000"
     app.applicant_occupation = a["occupation"]
     app.subject = values["subject"]
+    # Checked by the rules: named only where every product allows it (then each insured's list).
+    app.beneficiary_mode = values["beneficiary_mode"]
     # The application row is locked: nobody else writes its insured persons meanwhile.
     # (None to read when the locked read found none.)
     no_persons = getattr(app, "has_persons", True) is False

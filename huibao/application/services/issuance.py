@@ -121,11 +121,12 @@ def issue_policies(
     *,
     now: datetime.datetime | None = None,
     locked: bool = False,
+    paid_at: datetime.datetime | None = None,
 ) -> list[Policy]:
     """Issues one policy per item of a paid application; returns all its policies (item order).
 
-    Must run inside the transaction that confirms `payment` (`payment.paid_at` is the payment
-    time; the application's `paid_at`, then `now`, if it has none). Items that already have a
+    Must run inside the transaction that confirms `payment` (`paid_at`, else `payment.paid_at`,
+    is the payment time; the application's `paid_at`, then `now`, if it has none). Items that already have a
     policy are skipped, so calling it again — or concurrently — issues nothing twice (the
     application's row lock orders concurrent calls). Also sets `application.retention_until` to
     the latest retention date of its policies.
@@ -141,7 +142,7 @@ def issue_policies(
                 f"application {app.number} is {app.status}: policies are issued only once it is paid",
                 code="application_not_paid",
             )
-        paid_at = getattr(payment, "paid_at", None) or application.paid_at or app.paid_at or now
+        paid_at = paid_at or getattr(payment, "paid_at", None) or application.paid_at or app.paid_at or now
         items = list(
             ApplicationItem.objects.filter(application=app)
             .select_related("product_version__product__insurer", "plan", "quote", "insured")

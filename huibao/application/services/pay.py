@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 
 from huibao.application.evidence.trace import record_step
@@ -79,6 +80,8 @@ def pay(application: Application | Target, *, user: Any, request: HttpRequest | 
             reference_kind=REFERENCE_KIND,
             reference_id=str(app.public_id),
             expires_in=payment_ttl(),
+            # The provider's page sends the payer back to our pay page, which shows the result.
+            return_url=reverse("application:pay", args=[app.public_id]),
         )
         _move(app, ApplicationStatus.AWAITING_PAYMENT)
         app.payment_id = payment.pk
@@ -122,16 +125,28 @@ def on_payment_confirmed(payment: Any) -> None:
     _issue(app, payment)
 
 
-def _issue(app: Application, payment: Any) -> None:
+def _issue(
+    app: Application,
+    payment: Any,
+    *,
+    now: datetime.datetime | None = None,
+    paid_at: datetime.datetime | None = None,
+) -> None:
     with audit.batched():  # the policies' entries and the application's: one insert
-        _issue_policies(app, payment)
+        _issue_policies(app, payment, now=now, paid_at=paid_at)
 
 
-def _issue_policies(app: Application, payment: Any) -> None:
-    now = timezone.now()
-    app.paid_at = payment.paid_at or now
+def _issue_policies(
+    app: Application,
+    payment: Any,
+    *,
+    now: datetime.datetime | None = None,
+    paid_at: datetime.datetime | None = None,
+) -> None:
+    now = now or timezone.now()
+    app.paid_at = paid_at or payment.paid_at or now
     # `app` was read under its lock in this transaction; the save below writes its retention.
-    policies = issue_policies(app, payment, now=now, locked=True)
+    policies = issue_policies(app, payment, now=now, locked=True, paid_at=app.paid_at)
     _move(app, ApplicationStatus.ISSUED)
     app.issued_at = now
     # What issuance changes (`issue_policies` set the retention): one UPDATE of those columns.
@@ -169,6 +184,50 @@ def recover_paid_applications() -> list[str]:
     return issued
 
 
+def issue_paid_as_of(
+    application: Application, payment: Payment, *, paid_at: datetime.datetime, now: datetime.datetime
+) -> Application:
+    """Issues the policies of an application whose payment succeeded while its paid hook did
+    not run (what `recover_paid_applications` finds), as of a past business time: paid at
+    `paid_at`, issued at `now` — the steps and audit entries of the paid hook, the entries
+    recorded today. The demo set-up tells its customer's policy history this way
+    (`sandbox/demo.py`). Raises Conflict unless the application awaits this very payment."""
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        app = with_beneficiaries_known(Application.objects.select_for_update()).get(pk=application.pk)
+        if (
+            locked.status != "succeeded"
+            or app.status != ApplicationStatus.AWAITING_PAYMENT
+            or app.payment_id != locked.pk
+        ):
+            raise Conflict(
+                f"application {app.number} does not await payment {locked.public_id}", code="not_issuable"
+            )
+        _issue(app, locked, now=now, paid_at=paid_at)
+    return app
+
+
 def on_issuance_recovery(run: IssuanceRecovery) -> list[str]:
     """Policy recovery hook: issues what was paid but not issued (`recover_paid_applications`)."""
     return recover_paid_applications()
+
+
+def on_payment_failed(payment: Any) -> None:
+    """Failed hook: the current payment of an application ended without the money being kept
+    (declined, cancelled, expired, or refused and refunded). The application is back to signed,
+    waiting for a new payment: it never reads 支付中 while nothing is being paid."""
+    app = Application.objects.select_for_update().filter(public_id=payment.reference_id).first()
+    if app is None or app.status != ApplicationStatus.AWAITING_PAYMENT or app.payment_id != payment.pk:
+        return
+    _move(app, ApplicationStatus.SIGNED)
+    app.save(update_fields=["status", "updated_at"])
+    record_step(
+        app,
+        "payment_failed",
+        actor="system",
+        detail={
+            "payment": str(payment.public_id),
+            "status": payment.status,
+            "reason": payment.failure_reason,
+        },
+    )

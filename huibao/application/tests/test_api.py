@@ -145,7 +145,8 @@ def pay_on_the_sandbox_page(checkout_url: str, *, name: str, id_number: str) -> 
     page = Client().post(
         checkout_url, {"payer_name": name, "id_number": id_number, "card_number": GOOD_CARD, "action": "pay"}
     )
-    assert page.status_code == 200, page.content.decode()
+    # paid: the cashier sends the payer back to our pay page at once
+    assert page.status_code == 302 and page["Location"].endswith("/pay/"), page.content.decode()
     txn_id = checkout_url.rstrip("/").rsplit("/", 1)[1]
     assert sandbox.deliver(txn_id)
     return Payment.objects.get(provider_txn_id=txn_id)
@@ -439,8 +440,10 @@ def test_payment_by_someone_else_is_refused_refunded_and_not_issued(api: Api, pr
     checkout = SandboxCheckout.objects.get(txn_id=payment.provider_txn_id)
     assert checkout.refunded_fen == checkout.amount_fen
     state = api.get(url).data
-    assert state["status"] == "awaiting_payment" and state["policies"] == []
+    assert state["status"] == "signed" and state["policies"] == []
     assert state["next_step"] == "pay"
+    assert state["payment"]["failure_reason"] == "payer_not_applicant"
+    assert state["payment"]["failure_message"].startswith("付款人须为投保人本人")
     shown = api.get(f"/api/v1/payments/{opened['id']}").data
     assert shown["status"] == "refused" and shown["refunds"][0]["amount"] == "100.00"
     # the applicant pays again with their own card: a new payment
@@ -602,3 +605,99 @@ def test_reading_and_confirming_can_show_the_next_clause_in_the_same_call(api: A
     last = api.post(f"{paths[2]}/confirm?show_next=true").data
     assert last["state"] == "confirmed" and last["next_clause"] is None
     assert api.get(url).data["next_step"] == "sign"
+
+
+def test_every_field_put_through_the_api_comes_back_and_reaches_the_policy(api: Api) -> None:
+    # given: a product with a subject field, named beneficiaries, a spouse as insured, two questions
+    product = f.simple_product(
+        rules={
+            "signature": "confirmation",
+            "beneficiary": "named_allowed",
+            "insured_relations": ["self", "spouse"],
+            "subject": [{"code": "employer", "label": "工作单位", "required": True}],
+        },
+        health_questions=[
+            {"code": "hospital", "text": "过去两年内是否住院治疗？"},
+            {"code": "chronic", "text": "是否患有慢性病？"},
+        ],
+    )
+    applicant_id = f.resident_id(f.years_ago(36))
+    spouse_id = f.resident_id(f.years_ago(33), male=False, region="310115")
+    beneficiaries = [
+        {"name": "王小宝", "id_number": f.resident_id(f.years_ago(6)), "relation": "child", "order": 1},
+        {
+            "name": "张桂兰",
+            "id_number": f.resident_id(f.years_ago(62), male=False),
+            "relation": "parent",
+            "order": 1,
+        },
+    ]
+    body = {
+        "applicant": {
+            "name": "王建国",
+            "id_number": applicant_id,
+            "phone": "13900005555",
+            "email": "jianguo@example.com",
+            "address": "上海市浦东新区世纪大道100号",
+            "occupation": "会计",
+        },
+        "insured": [
+            {
+                "relation": "spouse",
+                "name": "李秀英",
+                "id_number": spouse_id,
+                "phone": "13900006666",
+                "occupation": "教师",
+                "occupation_class": 2,
+                "health_answers": {"hospital": False, "chronic": False},
+                "beneficiaries": [{**b, "share_percent": "50"} for b in beneficiaries],
+            }
+        ],
+        "beneficiary_mode": "named",
+        "subject": {"employer": "浦东会计师事务所"},
+    }
+    state = start(api, product)
+    url = f"{BASE}/{state['id']}"
+    # when: every field is put, and the application goes on to an issued policy
+    assert api.put(f"{url}/data", body).status_code == 200
+    mine = api.get(f"{url}/data").data
+    assert api.post(f"{url}/identity", {"name": "王建国", "id_number": applicant_id}).status_code == 200
+    state = api.post(f"{url}/confirm").data
+    for doc in state["documents"]:
+        api.post(f"{url}/documents/{doc['id']}/open")
+        api.post(f"{url}/documents/{doc['id']}/read", {"scrolled_to_end": True})
+    for clause in state["clauses"]:
+        api.post(f"{url}/clauses/{clause['document_id']}/{clause['code']}/show")
+        api.post(f"{url}/clauses/{clause['document_id']}/{clause['code']}/confirm")
+    assert api.post(f"{url}/signatures", {"role": "applicant", "confirmed": True}).status_code == 200
+    checkout = api.post(f"{url}/payment").data["checkout_url"]
+    pay_on_the_sandbox_page(checkout, name="王建国", id_number=applicant_id)
+    state = api.get(url).data
+    # then: what was put is what the owner reads back, every field
+    (insured,) = mine["insured"]
+    assert mine["applicant"] == {
+        **body["applicant"],
+        "region": "110000",
+    }  # region: from the ID when not given
+    assert mine["beneficiary_mode"] == "named" and mine["subject"] == body["subject"]
+    assert {k: insured[k] for k in ("relation", "name", "id_number", "phone", "occupation")} == {
+        k: body["insured"][0][k] for k in ("relation", "name", "id_number", "phone", "occupation")
+    }
+    assert str(insured["occupation_class"]) == "2" and insured["health_answers"] == {
+        "hospital": False,
+        "chronic": False,
+    }
+    assert [
+        (b["name"], b["id_number"], b["relation"], str(b["order"]), b["share_percent"])
+        for b in insured["beneficiaries"]
+    ] == [(b["name"], b["id_number"], b["relation"], "1", "50.00") for b in beneficiaries]
+    # and: the issued policy names the same people, shares and subject
+    assert state["status"] == "issued"
+    policy = api.get(f"/api/v1/policies/{state['policies'][0]['id']}").data
+    assert policy["beneficiary_mode"] == "named"
+    assert [(b["name"], b["relation"], b["order"], b["share_percent"]) for b in policy["beneficiaries"]] == [
+        ("王小宝", "子女", 1, "50.00"),
+        ("张桂兰", "父母", 1, "50.00"),
+    ]
+    assert policy["holder"]["name"] == "王建国" and policy["insured"]["name"] == "李秀英"
+    assert policy["subject"] == [{"code": "employer", "label": "工作单位", "value": "浦东会计师事务所"}]

@@ -18,7 +18,7 @@ from huibao.application.services.data import save_data
 from huibao.application.services.disclosure import confirm_clause, finish_reading, open_document, show_clause
 from huibao.application.services.identity import verify_identity
 from huibao.application.services.invitation import claim_invitation, invite_customer
-from huibao.application.services.pay import pay, recover_paid_applications
+from huibao.application.services.pay import on_payment_failed, pay, recover_paid_applications
 from huibao.application.services.sign import sign
 from huibao.application.services.start import start_application
 from huibao.application.states import ApplicationStatus
@@ -295,7 +295,8 @@ def test_payment_by_someone_else_is_refused_and_nothing_issued(product, user) ->
     headers, body = notification(payment, payer_name="李四", payer_id=OTHER_ID)
     assert payment_services.handle_notification("sandbox", headers, body).code == "refused"
     app.refresh_from_db()
-    assert app.status == ApplicationStatus.AWAITING_PAYMENT and not app.policies.exists()
+    # back to signed (nothing is being paid: never "支付中"), nothing issued
+    assert app.status == ApplicationStatus.SIGNED and not app.policies.exists()
     # the customer may pay again with their own card: a new payment replaces the refused one
     again = pay(app, user=user)
     assert again.pk != payment.pk
@@ -321,6 +322,39 @@ def _fail(payment) -> None:
 
     headers, body = notification(payment, status="failed")
     assert payment_services.handle_notification("sandbox", headers, body).code == "failed"
+
+
+def test_a_failed_payment_puts_the_application_back_to_signed_and_paying_again_opens_a_new_one(
+    product, user
+) -> None:
+    # given: an application being paid
+    app = f.to_signed(product, user)
+    payment = pay(app, user=user)
+    app.refresh_from_db()
+    assert app.status == ApplicationStatus.AWAITING_PAYMENT
+    # when: the gateway says the card was declined
+    _fail(payment)
+    # then: signed again (not "支付中"), the failure in its timeline, and a new payment can be opened
+    app.refresh_from_db()
+    assert app.status == ApplicationStatus.SIGNED and app.payment_id == payment.pk
+    entries = AuditEntry.objects.filter(object_id=str(app.public_id), action="application.payment_failed")
+    assert entries.exists()
+    again = pay(app, user=user)
+    app.refresh_from_db()
+    assert again.pk != payment.pk and app.status == ApplicationStatus.AWAITING_PAYMENT
+
+
+def test_a_failure_of_an_earlier_payment_leaves_the_current_one_alone(product, user) -> None:
+    # given: a payment that failed and a second one open
+    app = f.to_signed(product, user)
+    first = pay(app, user=user)
+    _fail(first)
+    second = pay(app, user=user)
+    # when: the first one's failure is announced again (a late duplicate reaching the hook)
+    on_payment_failed(first)
+    # then: the application still waits for the second
+    app.refresh_from_db()
+    assert app.status == ApplicationStatus.AWAITING_PAYMENT and app.payment_id == second.pk
 
 
 def test_application_whose_payment_failed_expires_when_its_time_is_up(product, user) -> None:

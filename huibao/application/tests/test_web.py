@@ -363,7 +363,8 @@ def pay_at_the_sandbox(client: Client, app: Application, card: str, monkeypatch:
         checkout_url,
         {"payer_name": app.applicant_name, "id_number": app.applicant_id_number, "card_number": card},
     )
-    assert response.status_code == 200, text_of(response)
+    # paid: straight back to our pay page; declined: the cashier's page says why
+    assert response.status_code == (200 if card.endswith("0002") else 302), text_of(response)
     txn = checkout_url.rstrip("/").rsplit("/", 1)[1]
     assert sandbox.deliver(txn)
 
@@ -396,8 +397,11 @@ def test_declined_card_shows_the_reason_and_paying_again_opens_a_new_payment(
     pay_at_the_sandbox(customer_client, app, DECLINED_CARD, monkeypatch)
     app.refresh_from_db()
     first = app.payment_id
+    # the failed payment put the application back to signed: it is not "支付中" any more
+    assert app.status == S.SIGNED and first is not None
     html = text_of(customer_client.get(url("pay", app)))
-    assert "支付未成功（银行卡被拒付）" in html and "去支付" in html
+    assert "支付未成功" in html and "银行卡被发卡行拒绝" in html and "去支付" in html
+    assert "card_declined" not in html
     location = customer_client.post(url("pay", app))["Location"]
     app.refresh_from_db()
     assert "/payment/sandbox/pay/" in location and app.payment_id != first

@@ -25,6 +25,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -75,6 +76,7 @@ from huibao.core.errors import (
 from huibao.core.masking import mask_email, mask_id_number, mask_name, mask_phone
 from huibao.core.models import AuditEntry
 from huibao.core.premium import shown_total
+from huibao.payment import rules as payment_rules
 from huibao.payment import selectors as payments
 from huibao.rating.models import Quote
 from huibao.rating.selectors import may_use_quote, quote_for_user
@@ -85,13 +87,6 @@ View = Callable[..., HttpResponse]
 PENDING_QUOTES_KEY = "apply_pending_quotes"  # quotes chosen before logging in
 BUNDLE_KEY = "apply_bundle"  # quote ids in the bundle basket (组合投保)
 AUTO_LINES = (LineOfBusiness.AUTO_COMPULSORY, LineOfBusiness.AUTO_COMMERCIAL)
-PAYMENT_REASONS = {
-    "card_declined": "银行卡被拒付",
-    "payer_cancelled": "您取消了支付",
-    "transaction_expired": "交易超时关闭",
-    "checkout_expired": "支付已超时",
-    "expired": "支付已超时",
-}
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -514,6 +509,7 @@ def identity(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 def _people_summary(app: Application) -> dict[str, Any]:
     """The application data as shown for checking: ID numbers and phones masked."""
     questions = {str(q["code"]): str(q["text"]) for q in health_questions(app)}
+    order = {code: n for n, code in enumerate(questions)}
     insured = []
     for person in app.insured_persons.order_by("position"):
         answers = json.loads(person.health_answers or "{}")
@@ -524,13 +520,15 @@ def _people_summary(app: Application) -> dict[str, Any]:
                 "is_self": person.relation == Relation.SELF,
                 "name": person.name,
                 "id_number": mask_id_number(person.id_number),
+                "phone": mask_phone(person.phone) if person.phone else "",
                 "birth_date": person.birth_date,
                 "sex": "男" if person.sex == "M" else "女",
                 "occupation": person.occupation,
                 "occupation_class": person.occupation_class,
+                # In the order the form asked them (they are stored by code).
                 "answers": [
-                    (questions.get(code, code), "是" if value else "否", value)
-                    for code, value in answers.items()
+                    (questions.get(code, code), "是" if answers[code] else "否", answers[code])
+                    for code in sorted(answers, key=lambda c: (c not in order, order.get(c, 0)))
                 ],
                 "beneficiaries": [
                     {
@@ -908,14 +906,15 @@ def pay(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         return HttpResponseRedirect(payment.checkout_url)
     payment = Payment.objects.filter(pk=app.payment_id).first() if app.payment_id else None
     context = _pay_context(app)
-    if payment is not None and app.status == S.AWAITING_PAYMENT:
+    # Signed again after a payment that failed (the failed hook moved it back): say why.
+    if payment is not None and app.status in (S.AWAITING_PAYMENT, S.SIGNED):
         still_open = payments.is_open(payment)
         context.update(
             payment=payment,
             payment_open=still_open,
             payment_succeeded=payment.status == "succeeded",
             payment_failed=not still_open and payment.status != "succeeded",
-            payment_reason=PAYMENT_REASONS.get(payment.failure_reason, payment.get_status_display()),
+            payment_reason=_(payment_rules.failure_text(payment.failure_reason)),
             # Money arrived but was refused (someone else's card): why, the refund and when.
             payment_refusal=payments.refusal_text(payment),
         )

@@ -233,7 +233,7 @@ def test_the_insurer_is_told_with_retries() -> None:
 
     user, p = policy()
     with cf.at(ISSUED):
-        assert delivery.deliver(p.delivery.pk) == "sent"
+        assert delivery.deliver(p.deliveries.get(kind="policy").pk) == "sent"
     c = cancel(user, p, datetime.date(2026, 3, 5))
     sandbox_insurer.force_failures(2)
     base = datetime.datetime(2026, 3, 5, 12, tzinfo=cf.TZ)
@@ -371,7 +371,7 @@ def test_the_daily_job_sends_the_notices_due_once() -> None:
 
     user, p = policy()
     with cf.at(ISSUED):
-        delivery.deliver(p.delivery.pk)
+        delivery.deliver(p.deliveries.get(kind="policy").pk)
     c = cancel(user, p, datetime.date(2026, 3, 5))
     Cancellation.objects.filter(pk=c.pk).update(
         insurer_next_attempt_at=datetime.datetime(2026, 3, 5, tzinfo=cf.TZ)

@@ -22,8 +22,8 @@ from huibao.core.models import AuditEntry
 from huibao.notification.models import OutboxMessage
 from huibao.payment.models import Payment
 from huibao.payment.tests.factories import GOOD_CARD
-from huibao.policy import services
-from huibao.policy.models import Policy
+from huibao.policy import reinstatement, services
+from huibao.policy.models import Policy, ReinstatementReferral
 from huibao.policy.states import PartyRole, PolicyStatus
 from huibao.policy.tests import factories as f
 from huibao.sandbox import payment as sandbox_payment
@@ -233,15 +233,25 @@ def test_reinstatement_by_the_api_health_questions_then_payment(client) -> None:
         missing = api(client, "post", path, {"health_answers": {"hospital": False}})
         assert missing.status_code == 422
         assert [e["field"] for e in missing.json()["errors"]] == ["health_answers.cancer"]
-        # when: a "yes": online reinstatement refused, staff referred
+        # when: a "yes": online reinstatement refused, referred to an underwriter
         yes = api(client, "post", path, {"health_answers": {"hospital": True, "cancer": False}})
         assert yes.status_code == 409 and yes.json()["code"] == "needs_underwriting"
         assert "人工核保" in yes.json()["message"]
         assert not Payment.objects.filter(reference_kind=billing.CHECKOUT_KIND).exists()
         referred = AuditEntry.objects.get(action="policy.reinstatement_referred", object_id=policy.number)
         assert referred.after["flagged_answers"] == 1 and "hospital" not in json.dumps(referred.after)
-        # when: all "no"
-        ok = api(client, "post", path, {"health_answers": {"hospital": False, "cancer": False}})
+        # when: answered again while the underwriter has it: refused, nothing opened
+        waiting = api(client, "post", path, {"health_answers": {"hospital": False, "cancer": False}})
+        assert waiting.status_code == 409 and waiting.json()["code"] == "referral_pending"
+        assert api(client, "get", path).json()["referral_status"] == "referred"
+        # when: the underwriter accepts the answers
+        underwriter = f.staff("uw", ["decide_reinstatement"])
+        reinstatement.approve_referral(ReinstatementReferral.objects.get(policy=policy), actor=underwriter)
+        after = api(client, "get", path).json()
+        assert after["available"] is True and after["health_questions"] == []
+        assert after["referral_status"] == "approved"
+        # then: the checkout opens without asking the questions again
+        ok = api(client, "post", path, {})
         assert ok.status_code == 201, ok.content
         payment = Payment.objects.get(reference_kind=billing.CHECKOUT_KIND)
         assert ok.json()["checkout_url"] == payment.checkout_url and payment.amount == Decimal("200.00")
@@ -255,6 +265,8 @@ def test_reinstatement_by_the_api_health_questions_then_payment(client) -> None:
     )
     assert statuses[2] == statuses[3] == "paid" and statuses[4] == "due"
     assert len(messages(policy, "policy.reinstated")) == 1
+    # and the approved referral has served its purpose
+    assert ReinstatementReferral.objects.get(policy=policy).status == "closed"
     # when: asked again: refused, it is not lapsed
     with at(on):
         again = api(client, "post", path, {"health_answers": {"hospital": False, "cancer": False}})
@@ -292,7 +304,7 @@ def test_reinstatement_past_the_products_period_is_refused(client) -> None:
     assert not Payment.objects.filter(reference_kind=billing.CHECKOUT_KIND).exists()
 
 
-def test_the_reinstatement_page_explains_what_is_owed_and_refuses_a_yes(client) -> None:
+def test_the_reinstatement_page_explains_what_is_owed_and_opens_the_checkout(client) -> None:
     policy = monthly_policy()
     on = lapse(policy)
     client.force_login(policy.customer)
@@ -300,7 +312,6 @@ def test_the_reinstatement_page_explains_what_is_owed_and_refuses_a_yes(client) 
     with at(on):
         premiums_page = client.get(reverse("policy:premiums", args=[policy.public_id])).content.decode()
         page = client.get(url).content.decode()
-        yes = client.post(url, {"q_hospital": "yes", "q_cancer": "no"})
         unanswered = client.post(url, {"q_hospital": "no"})
         ok = client.post(url, {"q_hospital": "no", "q_cancer": "no"})
     assert 'data-testid="reinstate"' in premiums_page
@@ -313,7 +324,6 @@ def test_the_reinstatement_page_explains_what_is_owed_and_refuses_a_yes(client) 
     # lapsed on 14 Mar: instalments 2 (11 Feb) and 3 (11 Mar) are owed
     assert page.count('data-testid="owed-line"') == 2 and "¥200.00" in page
     assert page.count('data-testid="question"') == 2
-    assert yes.status_code == 409 and "人工核保" in yes.content.decode()
     assert unanswered.status_code == 422 and "请回答健康告知" in unanswered.content.decode()
     payment = Payment.objects.get(reference_kind=billing.CHECKOUT_KIND)
     assert ok.status_code == 302 and ok["Location"] == payment.checkout_url

@@ -1,5 +1,6 @@
 """The staff servicing queue: sections of what needs a person (policy/queue.py), with the
-operators' re-send of a failed message and immediate retry of a failed insurer delivery.
+operators' re-send of a failed message and immediate retry of a failed insurer delivery, and the
+underwriters' decision on a referred reinstatement.
 Verified staff only (password + TOTP); each section and each button has its permission."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from huibao.account.access import staff_required
 from huibao.core.errors import DomainError
 from huibao.notification import services as notification_services
 from huibao.notification.models import OutboxMessage
-from huibao.policy import delivery, queue
+from huibao.policy import delivery, queue, reinstatement
 from huibao.policy.models import InsurerDelivery
 from huibao.policy.states import DeliveryStatus
 
@@ -58,7 +59,7 @@ def resend(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @require_POST
 @staff_required(permission="policy.change_insurerdelivery")
 def retry_delivery(request: HttpRequest, pk: int) -> HttpResponse:
-    found: Any = InsurerDelivery.objects.select_related("policy").filter(pk=pk).first()
+    found: Any = InsurerDelivery.objects.select_related("policy", "endorsement").filter(pk=pk).first()
     if found is None:
         raise Http404("回传记录不存在")
     if found.status == DeliveryStatus.ACKNOWLEDGED:
@@ -71,4 +72,28 @@ def retry_delivery(request: HttpRequest, pk: int) -> HttpResponse:
         return _back()
     label = str(DeliveryStatus(status).label)
     messages.success(request, _("已立即重试：%(status)s") % {"status": label})
+    return _back()
+
+
+@never_cache
+@require_POST
+@staff_required(permission=reinstatement.DECIDE_PERMISSION)
+def decide_reinstatement(request: HttpRequest, public_id: uuid.UUID, action: str) -> HttpResponse:
+    """核保通过 / 不通过 (with a reason) of a referred reinstatement; the customer is told."""
+    if action not in ("approve", "decline"):
+        raise Http404("未知操作")
+    try:
+        referral = reinstatement.by_public_id(public_id)
+        if action == "approve":
+            reinstatement.approve_referral(referral, actor=request.user)
+            messages.success(request, _("复效申请已核保通过，已通知客户补缴保费。"))
+        else:
+            reinstatement.decline_referral(
+                referral, actor=request.user, reason=request.POST.get("reason", "")
+            )
+            messages.success(request, _("复效申请已处理为不通过，已通知客户。"))
+    except DomainError as exc:
+        if exc.code == "referral_not_found":
+            raise Http404(exc.message) from exc
+        messages.error(request, exc.errors[0].message if exc.errors else exc.message)
     return _back()

@@ -280,6 +280,10 @@ def reinstate(request: HttpRequest, public_id: Any) -> HttpResponse:
             for e in exc.errors:
                 field_errors[e.field.removeprefix("health_answers.")] = e.message
             errors = [exc.message] if exc.code != "validation_failed" else ["请回答全部健康告知问题"]
+            if exc.code == "needs_underwriting":
+                # referred to an underwriter: the page now says it waits, without the form
+                offer = premiums.reinstatement_offer(policy)
+                field_errors = {}
         else:
             return HttpResponseRedirect(payment.checkout_url)
     context = {

@@ -1,4 +1,5 @@
-"""`manage.py setup_demo`: migrate, load the demo market once, create the demo log-ins, print them.
+"""`manage.py setup_demo`: migrate, load the demo market once, create the demo log-ins, give the
+demo customer their policies (`load_demo_policies`), print them.
 
 It sets up every app, so it lives in the application, the app that may know all the others.
 """
@@ -6,6 +7,7 @@ It sets up every app, so it lives in the application, the app that may know all 
 from __future__ import annotations
 
 import time
+from io import StringIO
 from typing import Any
 
 from django.core.management import call_command
@@ -21,6 +23,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--seed", type=int, default=20261122)
+        parser.add_argument(
+            "--no-policies", action="store_true", help="do not give the demo customer their policies"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
@@ -35,6 +40,11 @@ class Command(BaseCommand):
         call_command("load_demo_claim_insurers", verbosity=0)
         logins = create_demo_users()
         network = load_providers()
+        # The demo customer's policies, at each point of a policy's life (bought through the
+        # sandbox gateway: the command lives in the sandbox app; see huibao/sandbox/demo.py).
+        policies = StringIO()
+        if not options["no_policies"]:
+            call_command("load_demo_policies", stdout=policies)
         elapsed = time.monotonic() - started
         self.stdout.write(self.style.SUCCESS(f"Ready in {elapsed:.0f} s."))
         self.stdout.write("")
@@ -43,6 +53,9 @@ class Command(BaseCommand):
         for login in logins:
             self.stdout.write(self._format(login))
         self.stdout.write("-" * 100)
+        if policies.getvalue():
+            self.stdout.write(policies.getvalue().rstrip())
+            self.stdout.write("-" * 100)
         self.stdout.write(
             "Customers log in at /account/login/; staff at /account/staff/login/ or /admin/"
             " with the TOTP code of their secret (add it to an authenticator app, or run: "

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sandbox', '0005_sandboxpayout'),
+        ('sandbox', '0007_checkout_binding_and_return_url'),
     ]
 
     operations = [
