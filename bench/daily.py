@@ -29,7 +29,8 @@ QUICK_SIZES = (20_000, 50_000)
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
-    url = harness.fresh_database(args.db, "huibao_bench_daily")
+    # BENCH_DAILY_DB names the database (several people may run benches on one machine).
+    url = harness.fresh_database(args.db, os.environ.get("BENCH_DAILY_DB", "huibao_bench_daily"))
     harness.log(f"migrating a fresh {args.db} database")
     harness.manage(url, "migrate", "--noinput", "-v", "0")
     today = datetime.date.today()

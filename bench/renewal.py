@@ -29,7 +29,8 @@ from bench import harness
 FULL_SIZES = ((250_000, 25_000), (1_000_000, 100_000))
 QUICK_SIZES = ((20_000, 2_000), (50_000, 8_000))
 OFFER_DAYS = 30
-DB_NAME = "huibao_bench_renewal"
+# BENCH_RENEWAL_DB names the database (several people may run benches on one machine).
+DB_NAME = os.environ.get("BENCH_RENEWAL_DB", "huibao_bench_renewal")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

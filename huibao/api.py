@@ -127,6 +127,7 @@ def register_routers() -> None:
     from huibao.application.api.router import router as application_router
     from huibao.catalog.api import router as catalog_router
     from huibao.claim.api import router as claim_router
+    from huibao.claim.events_api import router as events_router
     from huibao.claim.insurer_api import router as claim_insurer_router
     from huibao.fraud.api import router as fraud_router
     from huibao.notification.api import router as notification_router
@@ -152,6 +153,7 @@ def register_routers() -> None:
     api.add_router("/v1/", claim_insurer_router)
     api.add_router("/v1/", fraud_router)
     api.add_router("/v1/", provider_router)
+    api.add_router("/v1/", events_router)
 
 
 register_routers()

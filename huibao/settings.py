@@ -265,6 +265,10 @@ PAYMENT_SANDBOX_SECRET = env_str("PAYMENT_SANDBOX_SECRET")
 FACE_SANDBOX_SECRET = env_str("FACE_SANDBOX_SECRET")
 INSURER_SANDBOX_SECRET = env_str("INSURER_SANDBOX_SECRET")
 PAYOUT_SANDBOX_SECRET = env_str("PAYOUT_SANDBOX_SECRET")
+# HMAC keys of the event feeds (flight status, returns): "source:key" pairs (claim/events_port.py).
+EVENT_SOURCE_KEYS = env_map("HUIBAO_EVENT_SOURCE_KEYS")
+# HMAC key of the sandbox flight-status feed (derived from SECRET_KEY when empty).
+FLIGHT_FEED_SANDBOX_SECRET = env_str("FLIGHT_FEED_SANDBOX_SECRET")
 # Sandbox faults for trying the platform's behaviour (0–1: share of calls that fail).
 HUIBAO_IDENTITY_SANDBOX_FAILURE_RATE = float(env_str("HUIBAO_IDENTITY_SANDBOX_FAILURE_RATE", "0") or 0)
 HUIBAO_INSURER_SANDBOX_FAILURE_RATE = float(env_str("HUIBAO_INSURER_SANDBOX_FAILURE_RATE", "0") or 0)

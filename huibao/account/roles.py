@@ -35,7 +35,6 @@ IDENTITY_VIEW = ("identity.view_identitycheck", "identity.view_facecheck")
 NOTIFICATION_RESEND = ("notification.view_outboxmessage", "notification.change_outboxmessage")
 CLAIM_MODELS = ("claim", "claimstatuschange", "claimmaterial")
 CLAIM_VIEW = _perms("claim", ["view"], CLAIM_MODELS)
-CLAIM_HANDLE = (*CLAIM_VIEW, "claim.change_claim")
 # The insurers' side of claims: deliveries, notices, chases and overdue flags (read by claims
 # staff); the per-insurer settings (who decides, promised days, who pays) changed by operators.
 INSURER_CLAIM_VIEW = _perms(
@@ -44,6 +43,9 @@ INSURER_CLAIM_VIEW = _perms(
     ("insurerclaimsettings", "insurerclaimdelivery", "insurerclaimnotice", "claimchase", "claimoverdue"),
 )
 INSURER_CLAIM_SETTINGS = ("claim.view_insurerclaimsettings", "claim.change_insurerclaimsettings")
+# Event-triggered payouts: adjusters see events and their payouts and import event files.
+TRIGGER_VIEW = _perms("claim", ["view"], ["triggerevent", "triggeredpayout", "triggerindex"])
+CLAIM_HANDLE = (*CLAIM_VIEW, "claim.change_claim", *TRIGGER_VIEW, "claim.add_triggerevent")
 FRAUD_MODELS = ("fraudrule", "screenedclaim", "screening", "fraudcase", "blacklistentry")
 # Fraud analysts: the queue, the cases, the rules' parameters and the shared blacklist.
 FRAUD = _perms("fraud", ["view", "change"], FRAUD_MODELS)

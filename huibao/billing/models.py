@@ -156,3 +156,33 @@ class Collection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.out_trade_no} {self.status}"
+
+
+class InstalmentChange(models.Model):
+    """The history of a schedule re-planned: which change (an opaque cause, e.g. ("endorsement",
+    "<number>")) moved which instalment from `old_amount` to `new_amount` from `effective_on`, and
+    what was settled apart for an instalment already paid (`adjustment`: + charged, − refunded).
+    One row per instalment and cause: a re-plan run again writes nothing."""
+
+    instalment = models.ForeignKey(Instalment, on_delete=models.PROTECT, related_name="changes")
+    cause_kind = models.CharField(max_length=40)
+    cause_id = models.CharField(max_length=64)
+    effective_on = models.DateField()
+    old_amount = _money()
+    new_amount = _money()
+    adjustment = _money(default=0)
+    carried = _money(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["instalment_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instalment", "cause_kind", "cause_id"], name="billing_change_once_per_cause"
+            ),
+            models.CheckConstraint(condition=Q(new_amount__gt=0), name="billing_change_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["cause_kind", "cause_id"], name="billing_change_cause")]
+
+    def __str__(self) -> str:
+        return f"{self.cause_kind}:{self.cause_id} #{self.instalment_id} {self.old_amount}→{self.new_amount}"

@@ -19,6 +19,7 @@ fallen due meanwhile.
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,6 +37,10 @@ LONG_GRACE_LINES = frozenset({"term_life", "whole_life", "critical_illness"})
 LONG_GRACE_DAYS = 60
 DEFAULT_GRACE_DAYS = 30
 REINSTATEMENT_YEARS = 2
+
+
+# The payment kind of a customer's own payment of instalments at the hosted checkout.
+CHECKOUT_KIND = "billing_checkout"
 
 
 class ScheduleError(ValueError):
@@ -159,3 +164,159 @@ def out_trade_no(instalment_id: int, today: datetime.date) -> str:
     or concurrent collection on the same day names the same charge (the gateway and the unique
     constraint refuse a second), and the next day's retry is a new attempt."""
     return f"BL{instalment_id:012d}D{today:%Y%m%d}"
+
+
+# --- re-planning a schedule when its premium changes (an endorsement) ------------------------------
+#
+# From the change's effective date the rest of the year carries the new premium. The instalment
+# whose period the date falls in (its due date to the next one's) is the current one: the part of
+# it still to run is re-rated pro rata, once rounded to the fen (ROUND_HALF_UP):
+#
+#     current delta = to_fen((new per-period − old per-period) × remaining days / period days)
+#
+# and every later instalment becomes the new schedule's amount (`amounts(new annual)`: the one
+# owner of per-period amounts, its last absorbing the remainder). An instalment already settled —
+# paid, or being charged or paid at the checkout right now — never changes: its delta is settled
+# apart (charged or refunded now). So over the year the customer pays exactly
+#
+#     Σ instalments before + current instalment + current delta + Σ new amounts after
+#
+# = the old premium to the change date + the new premium after it, with one rounding.
+
+
+@dataclass(frozen=True, slots=True)
+class InstalmentNow:
+    """One instalment as a re-plan finds it: `settled` means its amount may not change (paid, or
+    a charge or checkout of it outstanding); `frozen` instalments (waived, cancelled) are left."""
+
+    number: int
+    due_on: datetime.date
+    amount: Decimal
+    settled: bool
+    frozen: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReplannedInstalment:
+    number: int
+    due_on: datetime.date
+    old_amount: Decimal
+    new_amount: Decimal  # the instalment's amount from now on (== old for a settled one)
+    adjustment: Decimal  # settled apart, now: + to charge, − to refund (0 when the amount moved)
+    settled: bool
+    current: bool  # the instalment whose period the change falls in (re-rated pro rata)
+    # Part of `new_amount` carried from a settled instalment's delta not settled apart (`carry`).
+    carried: Decimal = Decimal("0.00")
+
+    @property
+    def changed(self) -> bool:
+        return self.new_amount != self.old_amount or self.adjustment != 0
+
+
+@dataclass(frozen=True, slots=True)
+class Replan:
+    effective_on: datetime.date
+    old_annual: Decimal
+    new_annual: Decimal
+    remaining_days: int  # of the current instalment's period, from the effective date
+    period_days: int
+    lines: tuple[ReplannedInstalment, ...]
+
+    @property
+    def adjustment(self) -> Decimal:
+        """What is charged (+) or refunded (−) now, apart from the instalments."""
+        return sum((line.adjustment - line.carried for line in self.lines), Decimal("0.00"))
+
+    @property
+    def year_total(self) -> Decimal:
+        """What the customer pays for the schedule's year once re-planned."""
+        return sum((line.new_amount for line in self.lines), Decimal("0.00")) + self.adjustment
+
+    @property
+    def changed(self) -> tuple[ReplannedInstalment, ...]:
+        return tuple(line for line in self.lines if line.changed)
+
+
+def replan(
+    instalments: list[InstalmentNow],
+    *,
+    mode: str,
+    start: datetime.date,
+    old_annual: Decimal,
+    new_annual: Decimal,
+    effective_on: datetime.date,
+) -> Replan:
+    """The schedule of the year starting on `start` re-planned for `new_annual` from
+    `effective_on` (see above). Raises ScheduleError when the date is past the schedule's year,
+    or an instalment would not stay positive."""
+    ordered = sorted(instalments, key=lambda i: i.number)
+    count = instalment_count(mode)
+    if count == 1 or len(ordered) != count:
+        raise ScheduleError("only a schedule of several instalments is re-planned")
+    step = MONTHS_BETWEEN[mode]
+    year_end = add_months(start, count * step)
+    if effective_on >= year_end:
+        raise ScheduleError("the change takes effect after the schedule's year")
+    try:
+        new = amounts(new_annual, mode)
+        old = amounts(old_annual, mode)
+    except ScheduleError as exc:
+        raise ScheduleError(f"the new premium cannot be split into instalments: {exc}") from None
+    day = max(effective_on, start)
+    current = next(
+        i
+        for i in ordered
+        if add_months(start, (i.number - 1) * step) <= day < add_months(start, i.number * step)
+    )
+    period_start = add_months(start, (current.number - 1) * step)
+    period_end = add_months(start, current.number * step)
+    period_days = (period_end - period_start).days
+    remaining = (period_end - day).days
+    lines = []
+    for inst in ordered:
+        index = inst.number - 1
+        if inst.number < current.number or inst.frozen:
+            delta = Decimal("0.00")
+        elif inst.number == current.number:
+            delta = to_fen((new[index] - old[index]) * Decimal(remaining) / Decimal(period_days))
+        else:
+            delta = new[index] - inst.amount
+        if inst.settled or inst.frozen:
+            amount, adjustment = inst.amount, delta
+        else:
+            amount, adjustment = inst.amount + delta, Decimal("0.00")
+        if amount <= 0:
+            raise ScheduleError(f"instalment {inst.number} would be {amount}: it must stay positive")
+        lines.append(
+            ReplannedInstalment(
+                number=inst.number,
+                due_on=inst.due_on,
+                old_amount=inst.amount,
+                new_amount=amount,
+                adjustment=adjustment,
+                settled=inst.settled,
+                current=inst.number == current.number,
+            )
+        )
+    return Replan(day, old_annual, new_annual, remaining, period_days, tuple(lines))
+
+
+def carry(plan_: Replan, settled_apart: Decimal) -> Replan:
+    """`plan_` when `settled_apart` — not its own adjustment — is what was charged or refunded
+    apart: an instalment settled (or unsettled, a charge having failed) since the change was
+    priced. The difference moves onto the next instalment from the current one that can still
+    change (`carried`). ScheduleError when none can, or it would not stay positive."""
+    difference = plan_.adjustment - settled_apart
+    if difference == 0:
+        return plan_
+    lines = list(plan_.lines)
+    current = next(line.number for line in lines if line.current)
+    target = next((n for n, line in enumerate(lines) if not line.settled and line.number >= current), None)
+    if target is None:
+        raise ScheduleError("no instalment left to carry the difference")
+    line = lines[target]
+    amount = line.new_amount + difference
+    if amount <= 0:
+        raise ScheduleError(f"instalment {line.number} would be {amount}: it must stay positive")
+    lines[target] = dataclasses.replace(line, new_amount=amount, carried=line.carried + difference)
+    return dataclasses.replace(plan_, lines=tuple(lines))

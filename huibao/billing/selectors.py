@@ -7,8 +7,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from huibao.billing.models import Instalment, PremiumSchedule
-from huibao.billing.states import InstalmentStatus, ScheduleStatus
+from huibao.billing import rules
+from huibao.billing.models import Collection, Instalment, InstalmentChange, PremiumSchedule
+from huibao.billing.states import CollectionStatus, InstalmentStatus, ScheduleStatus
+from huibao.payment import states as payment_states
+from huibao.payment.models import Payment
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,3 +94,119 @@ def paid_instalments(reference_kind: str, reference_id: str) -> list[PaidInstalm
         .values_list("number", "amount", "paid_at", "payment_reference")
     )
     return [PaidInstalment(number, amount, paid_at, ref) for number, amount, paid_at, ref in rows]
+
+
+# --- re-planning: what the instalments are now, and the plan a premium change would give --------
+
+REPLANNABLE = frozenset({ScheduleStatus.ACTIVE, ScheduleStatus.COMPLETED})
+
+
+def instalments_now(schedule: PremiumSchedule) -> list[rules.InstalmentNow]:
+    """The schedule's instalments as a re-plan sees them: settled when paid, or when a mandate
+    charge or a hosted checkout of them is outstanding (its amount is fixed at the provider)."""
+    pending = set(
+        Collection.objects.filter(instalment__schedule=schedule, status=CollectionStatus.PENDING).values_list(
+            "instalment__number", flat=True
+        )
+    )
+    for reference in Payment.objects.filter(
+        reference_kind=rules.CHECKOUT_KIND,
+        reference_id__startswith=f"{schedule.public_id}:",
+        status__in=payment_states.OPEN_STATUSES,
+    ).values_list("reference_id", flat=True):
+        try:
+            pending.update(rules.parse_checkout_reference(reference)[1])
+        except rules.ScheduleError:
+            continue
+    return [
+        rules.InstalmentNow(
+            number=i.number,
+            due_on=i.due_on,
+            amount=i.amount,
+            settled=i.status == InstalmentStatus.PAID or i.number in pending,
+            frozen=i.status in (InstalmentStatus.WAIVED, InstalmentStatus.CANCELLED),
+        )
+        for i in schedule.instalments.order_by("number")
+    ]
+
+
+def schedule_start(schedule: PremiumSchedule) -> datetime.date:
+    first = schedule.instalments.order_by("number").values_list("due_on", flat=True).first()
+    assert first is not None
+    return first
+
+
+def replan_preview(
+    reference_kind: str,
+    reference_id: str,
+    *,
+    old_annual: Decimal,
+    new_annual: Decimal,
+    effective_on: datetime.date,
+) -> rules.Replan | None:
+    """What `services.replan_schedule` would do now (nothing written): None when the reference has
+    no schedule. Raises rules.ScheduleError when the schedule cannot be re-planned (closed, the
+    date past its year, an instalment that would not stay positive)."""
+    schedule = PremiumSchedule.objects.filter(
+        reference_kind=reference_kind, reference_id=str(reference_id)
+    ).first()
+    if schedule is None:
+        return None
+    if schedule.status not in REPLANNABLE:
+        raise rules.ScheduleError(f"a {schedule.status} schedule is not re-planned")
+    return rules.replan(
+        instalments_now(schedule),
+        mode=schedule.mode,
+        start=schedule_start(schedule),
+        old_annual=old_annual,
+        new_annual=new_annual,
+        effective_on=effective_on,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeLine:
+    number: int
+    due_on: datetime.date
+    old_amount: Decimal
+    new_amount: Decimal
+    adjustment: Decimal
+    carried: Decimal
+    status: str
+
+
+def changes_by(cause_kind: str, cause_id: str) -> list[ChangeLine]:
+    """What one cause (an endorsement) changed in a schedule, instalment by instalment."""
+    rows = (
+        InstalmentChange.objects.filter(cause_kind=cause_kind, cause_id=str(cause_id))
+        .select_related("instalment")
+        .order_by("instalment__number")
+    )
+    return [
+        ChangeLine(
+            number=c.instalment.number,
+            due_on=c.instalment.due_on,
+            old_amount=c.old_amount,
+            new_amount=c.new_amount,
+            adjustment=c.adjustment,
+            carried=c.carried,
+            status=c.instalment.status,
+        )
+        for c in rows
+    ]
+
+
+def change_causes(reference_kind: str, reference_id: str) -> dict[int, list[str]]:
+    """Per instalment number, the causes that changed it (its history), in order."""
+    rows = (
+        InstalmentChange.objects.filter(
+            instalment__schedule__reference_kind=reference_kind,
+            instalment__schedule__reference_id=str(reference_id),
+        )
+        .order_by("id")
+        .values_list("instalment__number", "cause_id")
+    )
+    out: dict[int, list[str]] = {}
+    for number, cause in rows:
+        out.setdefault(number, []).append(cause)
+    return out

@@ -27,9 +27,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from huibao.billing import rules
+from huibao.billing import rules, selectors
 from huibao.billing.errors import NoActiveMandate, NotPayable, NotReinstatable
-from huibao.billing.models import Collection, Instalment, PaymentMandate, PremiumSchedule
+from huibao.billing.models import Collection, Instalment, InstalmentChange, PaymentMandate, PremiumSchedule
 from huibao.billing.states import (
     COLLECTION_TRANSITIONS,
     INSTALMENT_TRANSITIONS,
@@ -59,7 +59,7 @@ SWEEP_CHUNK = 1000
 COLLECTION_KIND = "billing_instalment"
 # A customer's own payment of instalments at the provider's hosted checkout (pay now, reinstate);
 # the reference is `rules.checkout_reference(schedule, numbers)`.
-CHECKOUT_KIND = "billing_checkout"
+CHECKOUT_KIND = rules.CHECKOUT_KIND
 CHECKOUT_EXPIRES_IN = datetime.timedelta(minutes=30)
 ACTOR = "billing"
 
@@ -765,6 +765,93 @@ def on_checkout_paid(payment: Payment) -> None:
     if back > 0:
         transaction.on_commit(lambda: payments.refund(payment, back, "分期保费已缴，重复缴费退回"))
     _after_paid(schedule, timezone.localdate(payment.paid_at or timezone.now()))
+
+
+# --- re-planning (a premium change) -------------------------------------------------------------
+
+
+def replan_schedule(
+    reference_kind: str,
+    reference_id: str,
+    *,
+    old_annual: Decimal,
+    new_annual: Decimal,
+    effective_on: datetime.date,
+    cause_kind: str,
+    cause_id: str,
+    settled_apart: Decimal,
+) -> rules.Replan | None:
+    """Re-plans the reference's schedule for `new_annual` from `effective_on` (`rules.replan`):
+    unsettled instalments from the current one take their new amounts, settled ones keep theirs,
+    and each change is a history row naming its cause. `settled_apart` is what the caller charged
+    or refunded apart (the plan's adjustment when it was priced); a difference since — an
+    instalment settled meanwhile — is carried to the next instalment (`rules.carry`). Runs in the
+    caller's transaction under the schedule's lock; run again for the same cause it changes
+    nothing. None without a schedule; rules.ScheduleError when it cannot be re-planned."""
+    with transaction.atomic(savepoint=False):
+        schedule = (
+            PremiumSchedule.objects.select_for_update()
+            .filter(reference_kind=reference_kind, reference_id=str(reference_id))
+            .first()
+        )
+        if schedule is None:
+            return None
+        if InstalmentChange.objects.filter(
+            instalment__schedule=schedule, cause_kind=cause_kind, cause_id=str(cause_id)
+        ).exists():
+            return None  # re-planned for this cause already
+        if schedule.status not in selectors.REPLANNABLE:
+            raise rules.ScheduleError(f"a {schedule.status} schedule is not re-planned")
+        rows = {i.number: i for i in Instalment.objects.select_for_update().filter(schedule=schedule)}
+        plan_ = rules.replan(
+            selectors.instalments_now(schedule),
+            mode=schedule.mode,
+            start=min(i.due_on for i in rows.values()),
+            old_annual=old_annual,
+            new_annual=new_annual,
+            effective_on=effective_on,
+        )
+        plan_ = rules.carry(plan_, settled_apart)
+        changes = []
+        for line in plan_.changed:
+            inst = rows[line.number]
+            if line.new_amount != inst.amount:
+                inst.amount = line.new_amount
+                inst.save(update_fields=["amount"])
+            changes.append(
+                InstalmentChange(
+                    instalment=inst,
+                    cause_kind=cause_kind,
+                    cause_id=str(cause_id),
+                    effective_on=plan_.effective_on,
+                    old_amount=line.old_amount,
+                    new_amount=line.new_amount,
+                    adjustment=line.adjustment,
+                    carried=line.carried,
+                )
+            )
+        InstalmentChange.objects.bulk_create(changes)
+        schedule.total = sum((i.amount for i in rows.values()), Decimal(0))
+        schedule.save(update_fields=["total", "updated_at"])
+        audit.record(
+            "billing.schedule_replanned",
+            "premium_schedule",
+            str(schedule.public_id),
+            actor=ACTOR,
+            before={"annual": old_annual},
+            after={
+                "cause": f"{cause_kind}:{cause_id}",
+                "annual": new_annual,
+                "effective_on": plan_.effective_on,
+                "settled_apart": plan_.adjustment,
+                "instalments": [
+                    [line.number, line.old_amount, line.new_amount, line.adjustment, line.carried]
+                    for line in plan_.changed
+                ],
+                "total": schedule.total,
+            },
+        )
+    return plan_
 
 
 # --- cancellation --------------------------------------------------------------------------------

@@ -18,6 +18,21 @@ class ClaimConfig(AppConfig):
         # The claim's payouts move it to paid, or to payment_failed (the benefit released).
         payout_succeeded.register(decisions.PAYOUT_KIND, decisions.on_payout_succeeded)
         payout_failed.register(decisions.PAYOUT_KIND, decisions.on_payout_failed)
+        # Event-triggered payouts: index flight/return policies at issuance; follow their payouts.
+        from huibao.claim import triggers
+        from huibao.claim.tasks import trigger_notices_job
+        from huibao.jobs.registry import register_job
+        from huibao.policy.services import policies_issued
+
+        policies_issued.register(triggers.on_policies_issued)
+        register_job(
+            "claim.trigger_notices",
+            trigger_notices_job,
+            order=420,
+            description="messages of automatic benefits a lost task did not write",
+        )
+        payout_succeeded.register(triggers.PAYOUT_KIND, triggers.on_payout_succeeded)
+        payout_failed.register(triggers.PAYOUT_KIND, triggers.on_payout_failed)
         register_action(
             "claim",
             label=_("理赔"),

@@ -369,6 +369,14 @@ class ClaimApproval(models.Model):
 
 
 # The insurers' side (settings, deliveries, notices, chases, overdue flags): its own module.
+# The event-triggered payouts' tables live in their own module (kept apart for the merges).
+from huibao.claim.event_models import (  # noqa: E402
+    EventNonce,
+    PayoutAccount,
+    TriggeredPayout,
+    TriggerEvent,
+    TriggerIndex,
+)
 from huibao.claim.insurer_models import (  # noqa: E402
     ClaimChase,
     ClaimOverdue,
@@ -380,10 +388,18 @@ __all__ = [
     "BenefitEntry",
     "BenefitUsage",
     "Claim",
+    "ClaimApproval",
     "ClaimChase",
     "ClaimMaterial",
     "ClaimOverdue",
     "ClaimStatusChange",
+    "ClaimsDesk",
+    "EventNonce",
     "InsurerClaimDelivery",
     "InsurerClaimNotice",
+    "InsurerClaimSettings",
+    "PayoutAccount",
+    "TriggerEvent",
+    "TriggerIndex",
+    "TriggeredPayout",
 ]

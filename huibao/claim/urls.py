@@ -1,7 +1,7 @@
 from django.urls import path
 
+from huibao.claim.web import events_views, views
 from huibao.claim.web import insurer as insurer_views
-from huibao.claim.web import views
 
 app_name = "claim"
 
@@ -16,4 +16,7 @@ urlpatterns = [
     path("staff/<uuid:public_id>/chase/", insurer_views.chase, name="staff_chase"),
     path("insurer/notify/<slug:connector>/", insurer_views.insurer_notify, name="insurer_notify"),
     path("insurer/material/<str:token>/", insurer_views.insurer_material, name="insurer_material"),
+    path("auto/", events_views.auto_list, name="auto_list"),
+    path("auto/<uuid:public_id>/", events_views.auto_claim, name="auto_claim"),
+    path("events/import/", events_views.import_events, name="import_events"),
 ]

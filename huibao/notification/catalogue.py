@@ -22,9 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 
-from django.template import Context, Engine
+from django.template import Context, Engine, Template
 
 from huibao.notification import rules
 from huibao.notification.errors import TemplateContextMissing, UnknownTemplate
@@ -96,10 +96,16 @@ def _engine() -> Engine:
     return Engine(autoescape=False)
 
 
+@lru_cache(maxsize=1024)
+def _compiled(source: str) -> Template:
+    # Templates are data registered once: each text is compiled once per process, not per message.
+    return _engine().from_string(source)
+
+
 def _render(source: str, context: Mapping[str, ContextValue]) -> str:
     if not source:
         return ""
-    return _engine().from_string(source).render(Context(dict(context), autoescape=False)).strip()
+    return _compiled(source).render(Context(dict(context), autoescape=False)).strip()
 
 
 def render(template: MessageTemplate, channel: str, context: Mapping[str, ContextValue]) -> Rendered:

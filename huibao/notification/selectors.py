@@ -20,6 +20,15 @@ def preferences_of(user: Any) -> rules.Preferences:
     return rules.Preferences(email=row.email, sms=row.sms, marketing=row.marketing)
 
 
+def preferences_for(user_ids: set[Any]) -> dict[Any, rules.Preferences]:
+    """The saved preferences of several users at once (a user without a row is absent: the
+    defaults apply)."""
+    return {
+        row.user_id: rules.Preferences(email=row.email, sms=row.sms, marketing=row.marketing)
+        for row in NotificationPreference.objects.filter(user_id__in=user_ids)
+    }
+
+
 def inbox_for(user: Any) -> QuerySet[OutboxMessage]:
     return OutboxMessage.objects.filter(user_id=user.pk, channel=Channel.INBOX).order_by("-created_at", "-id")
 

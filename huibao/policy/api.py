@@ -357,6 +357,9 @@ class PremiumLineOut(Schema):
     paid_at: datetime | None
     overdue: bool = Field(description="未缴且已过应缴日")
     payable: bool = Field(description="现在可以缴纳的一期（最早未缴的一期）")
+    changed_by: list[str] = Field(
+        default_factory=list, description="调整过该期金额的批改号（缴费计划的调整记录）"
+    )
 
 
 class PremiumsOut(Schema):
@@ -419,6 +422,7 @@ def _line_out(line: premiums.PremiumLine) -> dict[str, Any]:
         "paid_at": line.paid_at,
         "overdue": line.overdue,
         "payable": line.payable,
+        "changed_by": list(line.changed_by),
     }
 
 

@@ -9,7 +9,7 @@ requester. Domain errors answer the one error shape (`huibao.api`).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.http import HttpRequest
@@ -60,6 +60,15 @@ class RowOut(Schema):
     value: str
 
 
+class InstalmentChangeOut(Schema):
+    number: int = Field(description="第几期")
+    due_on: date
+    old_amount: str
+    new_amount: str = Field(description="该期调整后应缴（已缴的期次不变）")
+    adjustment: str = Field(description="已缴期次的差额：正数随本次批改补缴，负数退还")
+    paid: bool
+
+
 class EndorsementOut(Schema):
     number: str
     policy_id: uuid.UUID
@@ -85,6 +94,9 @@ class EndorsementOut(Schema):
     pdf_url: str | None = Field(description="已生效后的电子批单")
     withdrawable: bool
     signature_required: bool = Field(description="确认时须附投保人手写签名（与投保时相同的签名规则）")
+    instalments: list[InstalmentChangeOut] = Field(
+        description="分期缴费保单改变保费时的缴费计划调整（确认前为调整方案，生效后为调整记录）"
+    )
 
 
 class CodeSentOut(Schema):
@@ -125,6 +137,7 @@ def out(e: Endorsement) -> dict[str, Any]:
         else None,
         "withdrawable": e.status in WITHDRAWABLE_STATUSES,
         "signature_required": endorsements.signature_required(e.policy),
+        "instalments": [line.as_dict() for line in endorsements.instalment_lines(e)],
     }
 
 

@@ -32,7 +32,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from huibao.account import services as account_services
+from huibao.billing import rules as billing_rules
 from huibao.billing import selectors as billing_selectors
+from huibao.billing import services as billing
 from huibao.catalog.documents import coverages_of_plans, is_frozen
 from huibao.catalog.models import Plan
 from huibao.catalog.servicing import Confirmation, EndorsementKind, ServicingRules, servicing_rules
@@ -331,15 +333,115 @@ def _price(
         ) from exc
     # the recorded quote may be the policy's own (the same price): the loading is applied anew
     new = old if quote.pk == origin.pk else er.loaded_premium(quote.premium, _loading(policy))
-    if new != old and billing_selectors.schedule_for("policy", policy.number) is not None:
-        # the instalments still due would stay at the old premium: not re-planned online yet
-        raise Conflict(
-            "分期缴费的保单暂不支持在线办理改变保费的批改，请联系客服办理",
-            code="instalments_not_rerateable",
-            errors=[FieldError("kind", "instalments", "分期缴费的保单暂不支持在线办理改变保费的批改")],
-        )
+    if new != old:
+        replan = _replan_preview(policy, kind, old=old, new=new, on=on)
+        if replan is not None:
+            # paid in instalments: the current instalment's days left and the instalments settled
+            # already are what is charged or refunded now; the unpaid ones take the new amounts
+            return Pricing(old, new, replan.adjustment, quote, period_start, period_end, on)
     delta = er.premium_delta(old, new, period_start=period_start, period_end=period_end, on=on)
     return Pricing(old, new, delta, quote, period_start, period_end, on)
+
+
+SCHEDULE_KIND = "policy"  # the billing reference kind of a policy's premium schedule
+
+
+def _replan_preview(
+    policy: Policy, kind: EndorsementKind, *, old: Decimal, new: Decimal, on: datetime.date
+) -> billing_rules.Replan | None:
+    """The policy's premium schedule re-planned for the new premium from `on` (nothing written),
+    None for a policy paid whole. Refused when it cannot be: past the schedule's year, the
+    schedule closed, or an instalment that would not stay positive."""
+    try:
+        return billing_selectors.replan_preview(
+            SCHEDULE_KIND, policy.number, old_annual=old, new_annual=new, effective_on=on
+        )
+    except billing_rules.ScheduleError as exc:
+        if "positive" in str(exc) or "cannot be split" in str(exc):
+            message = "变更后的每期保费须大于零，本项变更无法按分期缴费办理"
+            raise ValidationFailed(
+                message,
+                code="instalment_not_positive",
+                errors=[FieldError(_field_for(kind), "instalment_not_positive", message)],
+            ) from exc
+        raise Conflict(
+            "本保单的缴费计划当前无法调整（已终止或已过本缴费年度），请联系客服办理",
+            code="instalments_not_rerateable",
+            errors=[FieldError("kind", "instalments", "缴费计划当前无法调整")],
+        ) from exc
+
+
+def replan_of(endorsement: Endorsement) -> billing_rules.Replan | None:
+    """The new premium schedule a premium change of a policy paid in instalments gives, as the
+    customer sees it before confirming (None: no schedule, or no premium change). Computed from
+    the instalments as they stand now, for the date the change was priced on."""
+    if endorsement.new_premium == endorsement.old_premium or endorsement.quote_id is None:
+        return None
+    try:
+        plan_ = billing_selectors.replan_preview(
+            SCHEDULE_KIND,
+            endorsement.policy.number,
+            old_annual=endorsement.old_premium,
+            new_annual=endorsement.new_premium,
+            effective_on=_priced_on(endorsement),
+        )
+        # as it will be applied: what an instalment settled since pricing cannot take, carried
+        return None if plan_ is None else billing_rules.carry(plan_, endorsement.premium_delta)
+    except billing_rules.ScheduleError:
+        return None
+
+
+def instalment_changes_of(endorsement: Endorsement) -> list[billing_selectors.ChangeLine]:
+    """What an applied change did to the policy's instalments (its history)."""
+    return billing_selectors.changes_by(REFERENCE_KIND, endorsement.number)
+
+
+@dataclass(frozen=True, slots=True)
+class InstalmentLine:
+    """One instalment as a premium change of a policy paid in instalments moves it: before the
+    customer confirms, the plan; once applied, the schedule's history."""
+
+    number: int
+    due_on: datetime.date
+    old_amount: Decimal
+    new_amount: Decimal
+    adjustment: Decimal  # charged (+) or refunded (−) now: the instalment was paid already
+    settled: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "due_on": self.due_on,
+            "old_amount": str(self.old_amount),
+            "new_amount": str(self.new_amount),
+            "adjustment": str(self.adjustment),
+            "paid": self.settled,
+        }
+
+
+def instalment_lines(endorsement: Endorsement) -> list[InstalmentLine]:
+    """The instalments the change moves ([] for a policy paid whole or a change of no premium)."""
+    if endorsement.status == E.APPLIED:
+        return [
+            InstalmentLine(c.number, c.due_on, c.old_amount, c.new_amount, c.adjustment, c.adjustment != 0)
+            for c in instalment_changes_of(endorsement)
+        ]
+    if endorsement.status not in OPEN_ENDORSEMENT_STATUSES:
+        return []
+    plan_ = replan_of(endorsement)
+    if plan_ is None:
+        return []
+    return [
+        InstalmentLine(x.number, x.due_on, x.old_amount, x.new_amount, x.adjustment, x.settled)
+        for x in plan_.changed
+    ]
+
+
+def _priced_on(endorsement: Endorsement) -> datetime.date:
+    """The day the change takes effect, as `_price` took it: the request's day, not before the
+    policy's start."""
+    start = timezone.localtime(endorsement.policy.effective_at).date()
+    return max(timezone.localtime(endorsement.requested_at).date(), start)
 
 
 def _field_for(kind: EndorsementKind) -> str:
@@ -777,6 +879,7 @@ def _apply_change(endorsement: Endorsement, policy: Policy) -> list[str]:
 def _apply(endorsement: Endorsement, policy: Policy, *, actor: Any, now: datetime.datetime) -> None:
     if endorsement.premium_delta < 0:
         _refund(endorsement, policy, -endorsement.premium_delta)
+    _replan(endorsement, policy)
     before = current_version(policy)
     fields = _apply_change(endorsement, policy)
     if fields:
@@ -828,6 +931,31 @@ def _apply(endorsement: Endorsement, policy: Policy, *, actor: Any, now: datetim
     # The insurer is told of it as of the policy (批改信息回传), after the commit.
     queued = delivery.queue_endorsement(endorsement, now=now)
     _enqueue_after_commit(endorsement.pk, delivery_id=queued.pk)
+
+
+def _replan(endorsement: Endorsement, policy: Policy) -> None:
+    """A premium change of a policy paid in instalments re-plans its schedule from the day it was
+    priced on: what was charged or refunded apart is the endorsement's delta (billing carries to
+    the next instalment what an instalment settled meanwhile could not take)."""
+    if endorsement.quote_id is None or endorsement.new_premium == endorsement.old_premium:
+        return
+    try:
+        billing.replan_schedule(
+            SCHEDULE_KIND,
+            policy.number,
+            old_annual=endorsement.old_premium,
+            new_annual=endorsement.new_premium,
+            effective_on=_priced_on(endorsement),
+            cause_kind=REFERENCE_KIND,
+            cause_id=endorsement.number,
+            settled_apart=endorsement.premium_delta,
+        )
+    except billing_rules.ScheduleError as exc:
+        raise Conflict(
+            "缴费计划无法按本次变更调整，请联系客服办理",
+            code="instalments_not_rerateable",
+            errors=[FieldError("kind", "instalments", "缴费计划无法按本次变更调整")],
+        ) from exc
 
 
 def _enqueue_after_commit(endorsement_id: int, *, delivery_id: int) -> None:

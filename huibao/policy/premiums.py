@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from huibao.billing import rules as billing_rules
+from huibao.billing import selectors as billing_selectors
 from huibao.billing import services as billing
 from huibao.billing.errors import NotReinstatable
 from huibao.billing.models import Instalment, PremiumSchedule
@@ -51,6 +52,7 @@ class PremiumLine:
     paid_at: datetime.datetime | None
     overdue: bool
     payable: bool  # the one the customer may pay now
+    changed_by: tuple[str, ...] = ()  # the endorsements that changed its amount (the schedule's history)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,11 @@ def schedule_of(policy: Policy) -> PremiumSchedule | None:
 
 
 def _lines(
-    rows: list[Instalment], today: datetime.date, *, payable_number: int | None
+    rows: list[Instalment],
+    today: datetime.date,
+    *,
+    payable_number: int | None,
+    causes: dict[int, list[str]] | None = None,
 ) -> tuple[PremiumLine, ...]:
     return tuple(
         PremiumLine(
@@ -108,6 +114,7 @@ def _lines(
             paid_at=i.paid_at,
             overdue=i.status in UNPAID_STATUSES and i.due_on < today,
             payable=i.number == payable_number,
+            changed_by=tuple((causes or {}).get(i.number, ())),
         )
         for i in rows
     )
@@ -197,7 +204,8 @@ def premiums_of(policy: Policy, *, today: datetime.date | None = None) -> Premiu
         return Premiums(policy, False, "", "", policy.premium, policy.premium, (), None, None, None)
     rows = list(schedule.instalments.order_by("number"))
     payable = _payable_number(policy, schedule, rows)
-    lines = _lines(rows, today, payable_number=payable)
+    causes = billing_selectors.change_causes(OBJ_TYPE, policy.number)
+    lines = _lines(rows, today, payable_number=payable, causes=causes)
     oldest_unpaid = next((line for line in lines if line.status in UNPAID_STATUSES), None)
     grace_until = (
         billing_rules.grace_ends(oldest_unpaid.due_on, schedule.grace_days)

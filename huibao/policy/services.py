@@ -45,7 +45,7 @@ from huibao.core.validators import text_problem
 from huibao.policy import lifecycle, reinstatement, rules
 from huibao.policy import schedule as schedule_mod
 from huibao.policy.connector import connector_for
-from huibao.policy.issuance import IssuanceRequest, ItemToIssue
+from huibao.policy.issuance import IssuanceRequest, ItemToIssue, SubjectValue
 from huibao.policy.lifecycle import Reason
 from huibao.policy.models import (
     Endorsement,
@@ -453,6 +453,29 @@ def _enqueue_after_commit(issued: list[tuple[int, int]]) -> None:
     transaction.on_commit(enqueue)
 
 
+@dataclass(frozen=True, slots=True)
+class IssuedPolicy:
+    """One policy just issued, with what its request said of it: its parties (holder, insured)
+    and its insured subject (a flight number, an order number…), so listeners need not decrypt
+    the schedule again."""
+
+    policy: Policy
+    parties: tuple[PolicyParty, ...]
+    subject: tuple[SubjectValue, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PoliciesIssued:
+    """Policies issued in one transaction (an application's items, or one renewal)."""
+
+    issued: tuple[IssuedPolicy, ...]
+
+
+# Announced inside the issuing transaction, after the parties are written (the claim app indexes
+# event-triggered products here: which flight or order a policy pays on).
+policies_issued: Hook[PoliciesIssued, None] = Hook("policy.policies_issued")
+
+
 def issue_policies(request: IssuanceRequest, *, now: datetime.datetime | None = None) -> list[Policy]:
     """Issues one policy per item of `request`; returns all the application's policies (item
     order). Items that already have a policy are skipped, so calling it again — or concurrently,
@@ -486,11 +509,14 @@ def _issue_policies(request: IssuanceRequest, now: datetime.datetime) -> list[Po
         beneficiaries: list[PolicyBeneficiary] = []
         histories: list[PolicyStatusChange] = []
         issued: list[tuple[int, int]] = []
+        announced: list[IssuedPolicy] = []
         for item in todo:
             policy, delivery = _issue_item(
                 request, item, numbers=blocks[item.product_version.product.insurer_id], now=now
             )
-            parties.extend(_parties(policy, request, item))
+            own = _parties(policy, request, item)
+            parties.extend(own)
+            announced.append(IssuedPolicy(policy=policy, parties=tuple(own), subject=tuple(item.subject)))
             beneficiaries.extend(_beneficiaries(policy, request, item))
             histories.append(lifecycle.issued_change(policy, at=now))
             issued.append((policy.pk, delivery.pk))
@@ -500,6 +526,7 @@ def _issue_policies(request: IssuanceRequest, now: datetime.datetime) -> list[Po
         PolicyStatusChange.objects.bulk_create(histories)
         if beneficiaries:
             PolicyBeneficiary.objects.bulk_create(beneficiaries)
+        policies_issued.announce(PoliciesIssued(issued=tuple(announced)))
     policies.sort(key=lambda p: (positions.get(p.item_id, 0), p.pk))
     return policies
 
@@ -524,11 +551,17 @@ def issue_renewal(
         insurer = item.product_version.product.insurer
         numbers = _take_numbers(insurer, timezone.localtime(now).year, 1)
         policy, delivery = _issue_item(request, item, numbers=numbers, now=now, renewed_from=renewed_from)
-        PolicyParty.objects.bulk_create(_parties(policy, request, item))
+        own = _parties(policy, request, item)
+        PolicyParty.objects.bulk_create(own)
         beneficiaries = _beneficiaries(policy, request, item)
         if beneficiaries:
             PolicyBeneficiary.objects.bulk_create(beneficiaries)
         lifecycle.issued_change(policy, at=now).save(force_insert=True)
+        policies_issued.announce(
+            PoliciesIssued(
+                issued=(IssuedPolicy(policy=policy, parties=tuple(own), subject=tuple(item.subject)),)
+            )
+        )
         _enqueue_after_commit([(policy.pk, delivery.pk)])
     return policy
 

@@ -39,6 +39,9 @@ class OfferOut(Schema):
     refusal: str = Field(description="不予续保的原因（status=refused）")
     premium: str | None = Field(description="续保保费（元，字符串）")
     previous_premium: str | None
+    payment_mode: str = Field(description="缴费方式：annual 年交、monthly 月交（沿用原保单）、single 趸交")
+    due_now: str | None = Field(description="续保时应付（月交为首期保费）")
+    loading_percent: str = Field(description="沿用原保单的核保加费比例（%），已含在续保保费中")
     insured_age: int = Field(description="续保时被保险人年龄（周岁）")
     steps: list[StepOut] = Field(description="保费计算明细（按续保时年龄）")
     starts_at: datetime.datetime
@@ -75,6 +78,9 @@ def offer_out(offer: RenewalOffer) -> dict[str, Any]:
         "refusal": offer.refusal,
         "premium": None if offer.premium is None else str(offer.premium),
         "previous_premium": None if offer.previous_premium is None else str(offer.previous_premium),
+        "payment_mode": offer.payment_mode,
+        "due_now": None if offer.premium is None else str(services.due_now(offer)),
+        "loading_percent": str(offer.loading_percent),
         "insured_age": offer.insured_age,
         "steps": [
             {

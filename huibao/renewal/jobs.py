@@ -31,13 +31,15 @@ def offers(ctx: JobContext) -> None:
 
 
 def offer_notices(ctx: JobContext) -> None:
-    services.notify_offers(ctx.run_date, checkpoint=_checkpoint(ctx), stop=lambda: ctx.should_stop)
+    sent = services.notify_offers(ctx.run_date, checkpoint=ctx.save_cursor, stop=lambda: ctx.should_stop)
     ctx.check_stop()
+    ctx.progress(sent)  # messages written (the batches are the cursor's)
 
 
 def reminders(ctx: JobContext) -> None:
-    services.send_reminders(ctx.run_date, checkpoint=_checkpoint(ctx), stop=lambda: ctx.should_stop)
+    sent = services.send_reminders(ctx.run_date, checkpoint=ctx.save_cursor, stop=lambda: ctx.should_stop)
     ctx.check_stop()
+    ctx.progress(sent)
 
 
 def auto_renew(ctx: JobContext) -> None:

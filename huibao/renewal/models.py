@@ -39,7 +39,14 @@ class RenewalOffer(models.Model):
     )
     term_code = models.CharField(max_length=16, blank=True, default="")
     insured_age = models.PositiveSmallIntegerField(default=0)
+    # The annual premium of the new term: the rated one (`rated_premium`) with the underwriting
+    # loading the policy carries (`loading_percent`) applied again.
     premium = _money(null=True, blank=True)
+    rated_premium = _money(null=True, blank=True)
+    loading_percent = models.DecimalField(max_digits=6, decimal_places=2, default=0)
+    # The premium mode kept from the expiring policy (monthly renews monthly: the first
+    # instalment is what is paid to renew) where the version still offers it.
+    payment_mode = models.CharField(max_length=16, default="annual")
     previous_premium = _money(null=True, blank=True)
     # The rating steps at the new age (what the page shows line by line) and the inputs priced.
     steps = models.JSONField(default=list, blank=True)
@@ -69,7 +76,14 @@ class RenewalOffer(models.Model):
         ordering = ["expires_on", "id"]
         verbose_name = _("续保要约")
         verbose_name_plural = _("续保要约")
-        indexes = [models.Index(fields=["status", "expires_on"], name="renewal_offer_status_exp")]
+        indexes = [
+            models.Index(fields=["status", "expires_on"], name="renewal_offer_status_exp"),
+            # The offer-notice job's candidates: the few offers not yet notified, found without
+            # reading every offer ever made (the table grows by a day's expiring policies daily).
+            models.Index(
+                fields=["id"], condition=Q(notified_at__isnull=True), name="renewal_offer_unnotified"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=OfferStatus.values), name="renewal_offer_status_valid"

@@ -32,8 +32,9 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from huibao.billing import rules as billing_rules
 from huibao.billing import services as billing
-from huibao.billing.models import PaymentMandate
+from huibao.billing.models import PaymentMandate, PremiumSchedule
 from huibao.billing.states import MandateStatus
 from huibao.catalog.models import Plan, Product, ProductStatus, ProductVersion
 from huibao.catalog.servicing import servicing_rules
@@ -41,10 +42,11 @@ from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from huibao.core.money import to_fen
 from huibao.core.states import check_transition
-from huibao.notification.services import notify
+from huibao.notification.services import Notice, notify, notify_many
 from huibao.payment import services as payments
 from huibao.payment.models import Payment
 from huibao.payment.states import PaymentStatus
+from huibao.policy import endorsement_rules as er
 from huibao.policy import lifecycle
 from huibao.policy import rules as policy_rules
 from huibao.policy import schedule as schedule_mod
@@ -151,9 +153,10 @@ class _Rater:
         occupation_class: int | None,
         sum_insured: Decimal | None,
         term: str,
+        payment_mode: str = "",
     ) -> Priced | str:
         """The price, or the rating engine's reason it cannot price (a refusal)."""
-        key = (version_id, max_age, plan_code, age, sex, occupation_class, sum_insured, term)
+        key = (version_id, max_age, plan_code, age, sex, occupation_class, sum_insured, term, payment_mode)
         hit = self._prices.get(key)
         if hit is not None:
             return hit
@@ -168,6 +171,8 @@ class _Rater:
             inputs["occupation_class"] = occupation_class
         if term and "term" in referenced:
             inputs["term"] = term
+        if payment_mode and "payment_mode" in referenced:
+            inputs["payment_mode"] = payment_mode  # a modal loading the spec states for monthly
         result: Priced | str
         try:
             quoted = rate(product, plan_code, inputs)
@@ -217,6 +222,7 @@ class _Catalogue:
     plans: dict[tuple[int, str], int]
     plan_codes: dict[int, str]
     terms: dict[int, policy_rules.Term]  # version id → the term a renewal runs (its first option)
+    modes: dict[int, tuple[str, ...]]  # version id → the premium modes it offers
 
     @classmethod
     def load(cls, facts: dict[int, VersionFacts]) -> _Catalogue:
@@ -234,13 +240,14 @@ class _Catalogue:
         ):
             plans[(version_id, code)] = pk
             codes[pk] = code
-        terms = {
-            pk: policy_rules.choose_term(options or [], None)
-            for pk, options in ProductVersion.objects.filter(pk__in=versions).values_list(
-                "id", "term_options"
-            )
-        }
-        return cls(current, plans, codes, terms)
+        terms: dict[int, policy_rules.Term] = {}
+        modes: dict[int, tuple[str, ...]] = {}
+        for pk, options, payment_modes in ProductVersion.objects.filter(pk__in=versions).values_list(
+            "id", "term_options", "payment_modes"
+        ):
+            terms[pk] = policy_rules.choose_term(options or [], None)
+            modes[pk] = tuple(payment_modes or ())
+        return cls(current, plans, codes, terms, modes)
 
 
 def _facts_of(version_id: int, facts: dict[int, VersionFacts]) -> VersionFacts:
@@ -324,9 +331,11 @@ def make_offers(
                     "customer_id",
                     "product_version_id",
                     "plan_id",
+                    "number",
                     "sum_insured",
                     "premium",
                     "expires_at",
+                    "item__loading_percent",
                 )[:batch]
             )
             if not rows:
@@ -368,9 +377,18 @@ def _offers_for(
             "policy_id", "birth_date", "sex", "occupation_class"
         )
     }
-    # A policy that is itself a renewal: its term number is its offer's.
-    terms_before = dict(
-        RenewalOffer.objects.filter(renewal_policy_id__in=ids).values_list("renewal_policy_id", "term_number")
+    # A policy that is itself a renewal: its term number and its loading are its offer's.
+    terms_before: dict[int, int] = {}
+    loading_before: dict[int, Decimal] = {}
+    for policy_id, term_number, loading in RenewalOffer.objects.filter(renewal_policy_id__in=ids).values_list(
+        "renewal_policy_id", "term_number", "loading_percent"
+    ):
+        terms_before[policy_id], loading_before[policy_id] = term_number, loading
+    # A policy paid in instalments has its billing schedule: its mode renews with it.
+    modes_now = dict(
+        PremiumSchedule.objects.filter(
+            reference_kind="policy", reference_id__in=[r["number"] for r in rows]
+        ).values_list("reference_id", "mode")
     )
     offers: list[dict[str, Any]] = []
     tz = timezone.get_current_timezone()
@@ -398,6 +416,11 @@ def _offers_for(
         )
         use = _facts_of(version_id, facts)
         term = catalogue.terms.get(version_id) or policy_rules.choose_term([], None)
+        mode = renewal_mode(modes_now.get(row["number"], ""), catalogue.modes.get(version_id, ()))
+        if row["id"] in loading_before:
+            loading = loading_before[row["id"]]
+        else:
+            loading = row["item__loading_percent"] or Decimal(0)
         offer: dict[str, Any] = {
             "public_id": uuid.uuid4(),
             "policy_id": row["id"],
@@ -410,6 +433,9 @@ def _offers_for(
             "term_code": term.code,
             "insured_age": age,
             "premium": None,
+            "rated_premium": None,
+            "loading_percent": loading,
+            "payment_mode": mode,
             "previous_premium": row["premium"],
             "steps": "[]",
             "inputs": "{}",
@@ -431,15 +457,18 @@ def _offers_for(
                 occupation_class=party.get("occupation_class"),
                 sum_insured=row["sum_insured"],
                 term=term.code,
+                payment_mode=mode,
             )
             if isinstance(priced, str):
                 refusal = f"无法按续保年龄承保：{priced}"
             else:
-                offer["premium"], offer["steps"], offer["inputs"] = (
+                offer["rated_premium"], offer["steps"], offer["inputs"] = (
                     priced.premium,
                     priced.steps_json,
                     priced.inputs_json,
                 )
+                # the underwriting loading the policy carries applies to the new term too
+                offer["premium"] = er.loaded_premium(priced.premium, loading) if loading else priced.premium
                 end_key = (term, local_start, birth if term.kind == "to_age" else None)
                 if end_key not in ends:
                     ends[end_key] = policy_rules.contract_end(term, local_start, birth)
@@ -449,6 +478,23 @@ def _offers_for(
             offer["refusal"] = refusal[:120]
         offers.append(offer)
     return offers
+
+
+def renewal_mode(current: str, offered: tuple[str, ...]) -> str:
+    """The premium mode of the renewal: the expiring policy's instalment mode (`current`, its
+    billing schedule's) where the version still offers it, else paid yearly as before."""
+    if current and current in offered:
+        return current
+    if not offered or "annual" in offered:
+        return "annual"
+    return "single" if "single" in offered else offered[0]
+
+
+def due_now(offer: RenewalOffer) -> Decimal:
+    """What is paid to renew: the whole premium, or the first instalment of a monthly renewal
+    (`billing.rules.first_instalment`, the one owner of per-period amounts)."""
+    assert offer.premium is not None
+    return billing_rules.first_instalment(offer.premium, offer.payment_mode or "annual")
 
 
 def _audit_line(offer: dict[str, Any]) -> str:
@@ -571,6 +617,7 @@ def notify_offers(
             if not offers:
                 break
             now = timezone.now()
+            messages: list[Notice] = []
             for offer in offers:
                 user = offer.customer
                 if user is not None:
@@ -578,14 +625,18 @@ def notify_offers(
                     context = _context(offer, offer.policy)
                     if refused:
                         context["reason"] = offer.refusal
-                    notify(
-                        user=user,
-                        template=notices.REFUSED if refused else notices.OFFERED,
-                        context=context,
-                        dedup_key=f"renewal:{offer.pk}:offered",
-                        reference=offer.policy.number,
+                    messages.append(
+                        Notice(
+                            user=user,
+                            template=notices.REFUSED if refused else notices.OFFERED,
+                            context=context,
+                            dedup_key=f"renewal:{offer.pk}:offered",
+                            reference=offer.policy.number,
+                        )
                     )
-                    sent += 1
+            # one batch of messages: three statements, not three per offer
+            notify_many(messages)
+            sent += len(messages)
             RenewalOffer.objects.filter(pk__in=[o.pk for o in offers]).update(notified_at=now)
             if checkpoint is not None:
                 checkpoint({"id": offers[-1].pk})
@@ -622,17 +673,19 @@ def send_reminders(
                     ignore_conflicts=True,
                 )
                 del created
-                for offer in offers:
-                    if offer.customer is None:
-                        continue
-                    notify(
+                batch_notices = [
+                    Notice(
                         user=offer.customer,
                         template=notices.REMINDER,
                         context={**_context(offer, offer.policy), "days": days},
                         dedup_key=f"renewal:{offer.pk}:reminder:{days}",
                         reference=offer.policy.number,
                     )
-                    sent += 1
+                    for offer in offers
+                    if offer.customer is not None
+                ]
+                notify_many(batch_notices)
+                sent += len(batch_notices)
                 if checkpoint is not None:
                     checkpoint({"days": days, "id": offers[-1].pk})
     return sent
@@ -688,15 +741,16 @@ def accept(offer: RenewalOffer, *, user: Any, today: datetime.date | None = None
             .order_by("-pk")
             .first()
         )
-        if open_payment is not None and open_payment.amount == locked.premium:
+        amount = due_now(locked) if locked.premium is not None else None
+        if open_payment is not None and open_payment.amount == amount:
             return open_payment
         if locked.status != OfferStatus.ACCEPTED:
             locked.decided_at = timezone.now()
             _move(locked, OfferStatus.ACCEPTED, actor=user)
         holder = _holder(locked.policy)
-        assert locked.premium is not None
+        assert amount is not None
         payment = payments.create_payment(
-            amount=locked.premium,
+            amount=amount,
             payer_name=holder.name,
             payer_id_number=holder.id_number,
             reference_kind=PAYMENT_KIND,
@@ -821,7 +875,7 @@ def auto_renew(
                     continue  # tried today already
                 payments.charge_mandate(
                     agreement_id=mandate.agreement_id,
-                    amount=offer.premium,
+                    amount=due_now(offer),
                     out_trade_no=out_trade_no,
                     payer_name=mandate.payer_name,
                     payer_id_number=mandate.payer_id_number,
@@ -836,7 +890,7 @@ def auto_renew(
                     OBJ_TYPE,
                     reference,
                     actor=SYSTEM,
-                    after={"out_trade_no": out_trade_no, "amount": offer.premium, "attempt": offer.attempts},
+                    after={"out_trade_no": out_trade_no, "amount": due_now(offer), "attempt": offer.attempts},
                 )
                 charged += 1
         if checkpoint is not None:
@@ -905,7 +959,7 @@ def on_renewal_paid(payment: Payment) -> None:
     offer = _offer_of_payment(payment)
     if offer is None:
         return
-    if offer.status not in OPEN_STATUSES or payment.amount != offer.premium:
+    if offer.status not in OPEN_STATUSES or offer.premium is None or payment.amount != due_now(offer):
         reason = (
             "续保已完成，重复支付退回" if offer.status == OfferStatus.RENEWED else "续保要约已结束，款项退回"
         )
@@ -974,12 +1028,7 @@ def _issue(offer: RenewalOffer, payment: Payment) -> Policy:
     plan = offer.plan
     if plan is None:
         raise Conflict("续保方案不存在", code="renewal_plan_missing")
-    modes = list(version.payment_modes or [])
-    payment_mode = (
-        "annual" if "annual" in modes or not modes else ("single" if "single" in modes else modes[0])
-    )
-    if payment_mode == "monthly":
-        payment_mode = "annual"
+    payment_mode = renewal_mode(offer.payment_mode, tuple(version.payment_modes or ()))
     premium = offer.premium or Decimal("0.00")
     item = ItemToIssue(
         item_id=None,
@@ -987,9 +1036,9 @@ def _issue(offer: RenewalOffer, payment: Payment) -> Policy:
         product_version=version,
         plan=plan,
         sum_insured=previous.sum_insured,
-        base_premium=premium,
+        base_premium=offer.rated_premium if offer.rated_premium is not None else premium,
         premium=premium,
-        loading_percent=Decimal("0"),
+        loading_percent=offer.loading_percent,
         payment_mode=payment_mode,
         term=offer.term_code or None,
         effective_at=offer.starts_at,
@@ -1020,7 +1069,27 @@ def _issue(offer: RenewalOffer, payment: Payment) -> Policy:
         payment_ref=payment.merchant_ref,
         renewed_from_number=previous.number,
     )
-    return policy_services.issue_renewal(request, renewed_from=previous)
+    renewal = policy_services.issue_renewal(request, renewed_from=previous)
+    _keep_mandate(offer, previous, renewal)
+    return renewal
+
+
+def _keep_mandate(offer: RenewalOffer, previous: Policy, renewal: Policy) -> None:
+    """A renewal paid in instalments is collected like the term before: through the offer's
+    mandate (automatic renewal), else the one the expiring policy's schedule used, if active."""
+    schedule = PremiumSchedule.objects.filter(reference_kind="policy", reference_id=renewal.number).first()
+    if schedule is None or schedule.mandate_id is not None:
+        return
+    mandate = offer.mandate
+    if mandate is None or mandate.status != MandateStatus.ACTIVE:
+        before = (
+            PremiumSchedule.objects.filter(reference_kind="policy", reference_id=previous.number)
+            .select_related("mandate")
+            .first()
+        )
+        mandate = before.mandate if before is not None else None
+    if mandate is not None and mandate.status == MandateStatus.ACTIVE:
+        billing.attach_mandate(schedule, mandate)
 
 
 def can_renew(policy: Policy, user: Any = None) -> bool:

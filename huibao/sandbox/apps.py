@@ -24,3 +24,12 @@ class SandboxConfig(AppConfig):
         register_identity_provider(adapters.SandboxIdentityProvider())
         register_face_provider(adapters.SandboxFaceCheckProvider())
         register_connector(adapters.SandboxInsurer())
+        # The flight-status feed: an event source of the claim app's trigger intake — trusted
+        # outside development only where HUIBAO_ALLOW_SANDBOX names "flight" (its events pay).
+        from django.conf import settings
+
+        from huibao.claim.events_port import register_source
+        from huibao.sandbox.flight_feed import SandboxFlightFeed
+
+        if not settings.HUIBAO_STRICT or "flight" in settings.HUIBAO_ALLOW_SANDBOX:
+            register_source(SandboxFlightFeed())

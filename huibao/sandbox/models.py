@@ -274,3 +274,19 @@ class SandboxPayout(SignedNotification):
 
     def __str__(self) -> str:
         return f"{self.trade_no} {self.status}"
+
+
+# --- flight-status feed ----------------------------------------------------------------------------
+class SandboxFlightEvent(SignedNotification):
+    """The sandbox flight-status feed's side: one status event of one flight and the signed
+    delivery it owes the platform (a new nonce on every attempt; the event id stays)."""
+
+    event_id = models.CharField(max_length=64, unique=True)
+    flight_number = models.CharField(max_length=8)
+    flight_date = models.DateField()
+    status = models.CharField(max_length=12)
+    delay_minutes = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.flight_number} {self.flight_date} {self.status}"

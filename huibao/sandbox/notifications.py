@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
@@ -65,6 +66,11 @@ class Channel:
     headers: tuple[str, str, str]  # timestamp, notify id and signature header names
     retry_delay: RetryDelay
     ack: str = "success"
+    # A feed that signs a new nonce into every attempt (the event feeds: a retry is a new request,
+    # the event id in the body says it is the same event) instead of the notify id.
+    fresh_nonce: bool = False
+    # A platform endpoint that answers JSON: a 200 whose JSON object has this key acknowledges.
+    ack_json_key: str = ""
 
 
 _CHANNELS: dict[str, Channel] = {}
@@ -232,6 +238,19 @@ def owe(name: str, key: str) -> None:
     transaction.on_commit(lambda: deliver_notification.enqueue(name, key))
 
 
+def _json_ack(post: HttpPost, key: str, ack: str) -> HttpPost:
+    def posted(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        status, text = post(url, body, headers)
+        try:
+            data = json.loads(text)
+            answered = status == 200 and isinstance(data, dict) and key in data
+        except (ValueError, TypeError):
+            answered = False
+        return (status, ack) if answered else (status, text)
+
+    return posted
+
+
 def deliver(
     name: str, key: str, *, now: datetime.datetime | None = None, post: HttpPost | None = None
 ) -> bool:
@@ -246,12 +265,16 @@ def deliver(
     if not record.notify_id:
         raise SandboxError(f"sandbox {name} record '{key}' has no notification to deliver")
     body = record.notify_body.encode()
+    nonce = secrets.token_hex(16) if chan.fresh_nonce else record.notify_id
+    post = post or http_post  # looked up now: tests replace it
+    if chan.ack_json_key:
+        post = _json_ack(post, chan.ack_json_key, chan.ack)
     return attempt_delivery(
         record,
         url=record.notify_url,
         body=body,
-        headers=channel_headers(name, record.notify_id, body, now),
-        post=post or http_post,  # looked up now: tests replace it
+        headers=channel_headers(name, nonce, body, now),
+        post=post,
         ack=chan.ack,
         retry_delay=chan.retry_delay,
         now=now,

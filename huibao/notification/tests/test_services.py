@@ -308,3 +308,40 @@ def test_the_sends_are_queued_in_the_durable_database_backend_on_commit(
     # then one durable task per e-mail/SMS row, naming the send task and the row
     queued = DBTaskResult.objects.filter(task_path="huibao.notification.tasks.send_outbox_message")
     assert sorted(q.args_kwargs["args"][0] for q in queued) == sorted(r.pk for r in rows[1:])
+
+
+def test_notify_many_writes_what_notify_writes_in_three_statements_whatever_the_batch(
+    django_assert_max_num_queries,
+):
+    # given five customers, one of whom turned e-mail and SMS off, one of them inactive
+    people = [make_customer(email=f"p{n}@example.com") for n in range(5)]
+    services.set_preferences(people[1], email=False, sms=False, marketing=False)
+    people[4].is_active = False
+    people[4].save(update_fields=["is_active"])
+    batch = [
+        services.Notice(user=u, template="policy.issued", context=ISSUED, dedup_key=f"k{n}", reference="P1")
+        for n, u in enumerate(people)
+    ]
+    # when the batch is written, then again (a job run twice)
+    with django_assert_max_num_queries(3):
+        first = services.notify_many(batch)
+    again = services.notify_many(batch)
+    # then each reachable channel once per active customer, the preferences followed, no duplicate
+    by_user = {u.pk: sorted(r.channel for r in first if r.user_id == u.pk) for u in people}
+    assert by_user[people[0].pk] == ["email", "inbox", "sms"]
+    assert by_user[people[1].pk] == ["inbox"]
+    assert by_user[people[4].pk] == []
+    assert len(first) == 3 * 3 + 1 and again == []
+    assert OutboxMessage.objects.count() == 10
+
+
+def test_notify_many_refuses_an_unknown_template_before_writing_anything(customer):
+    # given a batch whose second message names no registered template
+    batch = [
+        services.Notice(user=customer, template="policy.issued", context=ISSUED, dedup_key="a"),
+        services.Notice(user=customer, template="no.such.template", context={}, dedup_key="b"),
+    ]
+    # when / then
+    with pytest.raises(UnknownTemplate):
+        services.notify_many(batch)
+    assert not OutboxMessage.objects.exists()

@@ -481,13 +481,21 @@ def test_a_product_confirming_as_it_signs_applications_needs_the_holders_handwri
     assert document is not None and verify_pdf(document.pdf).valid and b"/Subtype /Image" in document.pdf
 
 
-def test_a_premium_change_of_a_policy_paid_in_instalments_is_refused_but_other_changes_are_not() -> None:
+def test_a_premium_change_of_a_policy_paid_in_instalments_is_priced_on_its_schedule() -> None:
     from huibao.billing.models import PremiumSchedule
 
+    # given a monthly policy (its re-plan: test_endorsement_instalments.py)
     policy = ef.covered_policy(quote_inputs={"term": "1y", "payment_mode": "monthly"})
-    assert PremiumSchedule.objects.filter(reference_id=policy.number).exists()
+    schedule = PremiumSchedule.objects.get(reference_id=policy.number)
+    # when its schedule cannot be re-planned (closed) a premium change is refused, nothing written
+    PremiumSchedule.objects.filter(pk=schedule.pk).update(status="cancelled")
     with pytest.raises(Conflict) as refused:
         _request(policy, "sum_insured", {"sum_insured": "600000"})
     assert refused.value.code == "instalments_not_rerateable" and not Endorsement.objects.exists()
+    # then with the schedule active it is priced on the schedule, and other changes are unaffected
+    PremiumSchedule.objects.filter(pk=schedule.pk).update(status="active")
+    e = _request(policy, "sum_insured", {"sum_insured": "600000"})
+    assert e.new_premium == Decimal("600.00") and endorsements.replan_of(e) is not None
+    endorsements.withdraw_endorsement(e, actor=policy.customer)
     assert _request(policy, "contact", {"phone": "13700007777"}).status == "requested"
     assert endorsements.paid_for_policy(policy) == Decimal("26.67")  # the first instalment paid

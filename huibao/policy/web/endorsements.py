@@ -75,6 +75,7 @@ def view_of(e: Endorsement) -> dict[str, Any]:
         "signature_required": e.status == E.AWAITING_CONFIRMATION
         and endorsements.signature_required(e.policy),
         "holder_name": endorsements.holder_name(e.policy),
+        "instalments": endorsements.instalment_lines(e),
     }
 
 

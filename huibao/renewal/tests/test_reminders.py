@@ -110,3 +110,23 @@ def test_the_daily_jobs_make_offers_notices_and_reminders_and_a_rerun_changes_no
     assert OutboxMessage.objects.count() == before
     templates = set(OutboxMessage.objects.filter(channel="inbox").values_list("template", flat=True))
     assert {"renewal.offered", "renewal.reminder"} <= templates
+
+
+def test_notices_and_reminders_cost_a_few_statements_per_batch_not_per_offer(django_assert_max_num_queries):
+    # given eight offers made on the same day (one batch each for notices and for the 30-day reminder)
+    version = renewable_version()
+    policies = [renewable_policy(version) for _ in range(8)]
+    offer_day = expiry_date(policies[0]) - datetime.timedelta(days=30)
+    with _at(offer_day):
+        services.make_offers(offer_day)
+        # when the notices and the reminders go out (the statements do not grow with the offers:
+        # per batch one read, the messages in three, the mark; the reminders' empty 7 and 1 days;
+        # SQLite counts its BEGIN and savepoints) — three statements per offer before
+        with django_assert_max_num_queries(12):
+            notified = services.notify_offers(offer_day)
+        with django_assert_max_num_queries(18):
+            reminded = services.send_reminders(offer_day)
+    # then every customer was told and reminded once
+    assert notified == 8 and reminded == 8
+    assert OutboxMessage.objects.filter(template="renewal.offered", channel="inbox").count() == 8
+    assert len(_reminders()) == 8

@@ -34,6 +34,10 @@ def presented(offer: RenewalOffer) -> dict[str, Any]:
         "ends_at": timezone.localtime(offer.ends_at) if offer.ends_at else None,
         "account": offer.mandate.masked_account if offer.mandate else "",
         "renewed": offer.status == OfferStatus.RENEWED,
+        "monthly": offer.payment_mode == "monthly",
+        "due_now": services.due_now(offer) if offer.premium is not None else None,
+        "loading": offer.loading_percent,
+        "loading_text": f"{offer.loading_percent}%",
     }
 
 

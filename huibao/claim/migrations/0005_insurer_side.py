@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('catalog', '0004_productversion_claims'),
-        ('claim', '0003_adjudication'),
+        ('claim', '0004_trigger_events'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

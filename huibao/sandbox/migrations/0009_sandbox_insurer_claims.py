@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sandbox', '0007_checkout_binding_and_return_url'),
+        ('sandbox', '0008_sandboxflightevent'),
     ]
 
     operations = [

@@ -1,0 +1,429 @@
+"""Event-triggered payouts (自动理赔): a flight reported delayed beyond a product's threshold or
+cancelled, or an order's return reported, pays every insured policy it concerns — no claim filed.
+
+Why a `TriggeredPayout` row and not a `Claim`: a claim is the customer's request, with an insured
+who reports, materials, a checklist and an adjudication timeline; an event payout has none of
+that, and a flight pays hundreds of policies at once (a claim per traveller would be ~10 writes
+each, through the guarded transition). So the event's payout is its own row — linked to the
+policy, the insured and the event that caused it, with the benefit explained line by line and
+the customer's line (航班延误 5 小时，已自动赔付) — and it goes through the same benefit rules and
+ledger (`triggers_ledger.record_benefits`, so the annual limit holds against ordinary claims)
+and the same payout port (`payment.payouts.request_payouts`, kind "trigger", reference
+"E<event id>:<policy number>").
+
+The payee: the customer's `PayoutAccount` (the account they last gave for an automatic benefit).
+Payment keeps nothing of a premium payer's account but a masked number (real gateways pay back
+only to the original channel, and only for refunds), so without a stored account the benefit
+waits (`awaiting_account`) and the customer is told to claim it (领取) with an account of theirs.
+
+One policy is paid at most once per flight (or order): `TriggeredPayout` is unique per (policy,
+key), and an event takes the row locks of its key's index rows first, so two sources, a
+duplicate, a replay or a corrected event for the same flight queue and the later ones find the
+policies paid.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from huibao.catalog.claim_terms import ClaimTerms, claim_terms
+from huibao.catalog.models import ProductVersion
+from huibao.claim import notices
+from huibao.claim.event_models import (
+    EventChannel,
+    PayoutAccount,
+    TriggeredPayout,
+    TriggeredPayoutStatus,
+    TriggerEvent,
+    TriggerIndex,
+)
+from huibao.claim.rules import benefit_as_json
+from huibao.claim.selectors import CLAIMABLE_POLICY_STATUSES, coverage_bases
+from huibao.claim.tasks import notify_triggered_payouts
+from huibao.claim.triggers_ledger import BenefitAsk, record_benefits
+from huibao.claim.triggers_rules import FLIGHT, RETURN, EventFact, decide, flight_key, order_key
+from huibao.core.audit import batched, record
+from huibao.core.errors import Conflict, NotFound, ValidationFailed
+from huibao.core.money import format_cny
+from huibao.core.validators import validate_bank_card
+from huibao.notification.services import notify
+from huibao.payment.models import Payout
+from huibao.payment.payouts import PayoutAsk, request_payout, request_payouts
+from huibao.policy.models import Policy, PolicyParty
+from huibao.policy.schedule import loads as load_schedule
+from huibao.policy.services import PoliciesIssued
+from huibao.policy.states import PartyRole
+
+log = logging.getLogger(__name__)
+PAYOUT_KIND = "trigger"
+SUBJECT_FIELDS = {FLIGHT: "flight_number", RETURN: "order_number"}
+
+
+# --- the index: which policies an event pays ----------------------------------------------------
+
+
+def _trigger_kind(claims_doc: Any) -> str:
+    trigger = (claims_doc or {}).get("trigger") if isinstance(claims_doc, dict) else None
+    kind = str((trigger or {}).get("kind", ""))
+    return kind if kind in SUBJECT_FIELDS else ""
+
+
+def index_key(kind: str, subject: dict[str, str], effective_at: datetime.datetime) -> str:
+    """The trigger key of a policy from its subject: the flight on the day cover starts (a flight
+    policy is one 航段, effective the day of departure), or the order number."""
+    value = subject.get(SUBJECT_FIELDS[kind], "").strip()
+    if not value:
+        return ""
+    if kind == FLIGHT:
+        return flight_key(value, timezone.localdate(effective_at))
+    return order_key(value)
+
+
+def _insured(parties: Iterable[PolicyParty]) -> PolicyParty | None:
+    by_role = {p.role: p for p in parties}
+    return by_role.get(PartyRole.INSURED) or by_role.get(PartyRole.HOLDER)
+
+
+def on_policies_issued(event: PoliciesIssued) -> None:
+    """policy.policies_issued: index the event-triggered policies just issued (same transaction)."""
+    rows = []
+    for issued in event.issued:
+        policy = issued.policy
+        kind = _trigger_kind(policy.product_version.claims)
+        if not kind:
+            continue
+        key = index_key(kind, {s.code: s.value for s in issued.subject}, policy.effective_at)
+        insured = _insured(issued.parties)
+        if not key or insured is None:
+            log.warning("policy %s: no %s to index", policy.number, SUBJECT_FIELDS[kind])
+            continue
+        rows.append(
+            TriggerIndex(policy=policy, insured=insured, kind=kind, key=key, plan_code=policy.plan.code)
+        )
+    if rows:
+        TriggerIndex.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def backfill_index(*, batch: int = 500) -> int:
+    """Indexes the event-triggered policies issued before the index existed; returns how many
+    rows it added (0 when run again)."""
+    added = 0
+    policies = (
+        Policy.objects.filter(product_version__claims__has_key="trigger")
+        .select_related("product_version", "plan")
+        .order_by("pk")
+    )
+    last = 0
+    while True:
+        chunk = list(policies.filter(pk__gt=last)[:batch])
+        if not chunk:
+            return added
+        last = chunk[-1].pk
+        parties: dict[int, list[PolicyParty]] = {}
+        for party in PolicyParty.objects.filter(policy__in=chunk):
+            parties.setdefault(party.policy_id, []).append(party)
+        rows = []
+        for policy in chunk:
+            kind = _trigger_kind(policy.product_version.claims)
+            subject = {
+                str(f["code"]): str(f["value"]) for f in load_schedule(policy.schedule).get("subject", [])
+            }
+            key = index_key(kind, subject, policy.effective_at) if kind else ""
+            insured = _insured(parties.get(policy.pk, []))
+            if key and insured is not None:
+                rows.append(
+                    TriggerIndex(
+                        policy=policy, insured=insured, kind=kind, key=key, plan_code=policy.plan.code
+                    )
+                )
+        with transaction.atomic():
+            before = TriggerIndex.objects.filter(policy__in=chunk).count()
+            TriggerIndex.objects.bulk_create(rows, ignore_conflicts=True)
+            added += TriggerIndex.objects.filter(policy__in=chunk).count() - before
+
+
+# --- receiving an event ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What receiving one event did: `duplicate` when (source, event id) was received before
+    with the same content (it paid nobody again)."""
+
+    event: TriggerEvent
+    duplicate: bool
+    payouts: int
+
+
+def receive_event(
+    *,
+    source: str,
+    event_id: str,
+    fact: EventFact,
+    payload_sha256: str,
+    channel: str = EventChannel.API,
+    now: datetime.datetime | None = None,
+) -> Receipt:
+    """Stores the event (once per source and event id) and pays what it triggers, in one
+    transaction. The same event again answers the first one's receipt; the same id with other
+    content is refused (409): a source corrects by sending a new event id."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        existing = TriggerEvent.objects.filter(source=source, event_id=event_id).first()
+        if existing is None:
+            try:
+                with transaction.atomic():
+                    event = TriggerEvent.objects.create(
+                        source=source,
+                        event_id=event_id,
+                        channel=channel,
+                        kind=fact.kind,
+                        key=fact.key,
+                        payload_sha256=payload_sha256,
+                        received_at=now,
+                        flight_number=fact.flight_number,
+                        flight_date=fact.flight_date,
+                        status=fact.status,
+                        delay_minutes=fact.delay_minutes,
+                        order_number=fact.order_number,
+                        returned_at=fact.returned_at,
+                    )
+            except IntegrityError:
+                existing = TriggerEvent.objects.get(source=source, event_id=event_id)
+        if existing is not None:
+            if existing.payload_sha256 != payload_sha256:
+                raise Conflict(
+                    f"事件 {event_id} 已收到，内容不同：更正请使用新的事件编号",
+                    code="event_id_reused",
+                )
+            return Receipt(event=existing, duplicate=True, payouts=0)
+        record("claim.trigger_event_received", "trigger_event", str(event.public_id), after=_fact_json(event))
+        made = pay_event(event, fact, now=now)
+        return Receipt(event=event, duplicate=False, payouts=made)
+
+
+def _fact_json(event: TriggerEvent) -> dict[str, Any]:
+    return {
+        "source": event.source,
+        "event_id": event.event_id,
+        "key": event.key,
+        "status": event.status,
+        "delay_minutes": event.delay_minutes,
+        "sha256": event.payload_sha256,
+    }
+
+
+def _terms(policy: Policy, cache: dict[tuple[int, int, Decimal | None], ClaimTerms]) -> ClaimTerms:
+    # Policies of one version, plan and sum insured have the same coverages: one schedule read
+    # per kind, not per traveller.
+    cache_key = (policy.product_version_id, policy.plan_id, policy.sum_insured)
+    if cache_key not in cache:
+        version = policy.product_version
+        cache[cache_key] = claim_terms(version.claims, coverage_bases(policy), line=version.product.line)
+    return cache[cache_key]
+
+
+def payout_reference(event: TriggerEvent, policy: Policy, attempt: int = 1) -> str:
+    base = f"E{event.pk}:{policy.number}"
+    return base if attempt == 1 else f"{base}:{attempt}"
+
+
+def pay_event(event: TriggerEvent, fact: EventFact, *, now: datetime.datetime) -> int:
+    """Pays each policy indexed on the event's key that it triggers and that no event has paid
+    yet; returns how many it paid. Inside `receive_event`'s transaction."""
+    # The key's index rows, locked: events of one flight are paid one after another.
+    # (The policies without their schedules and the versions once each: a flight's 300
+    # travellers share one or two versions, whose JSON documents are large.)
+    index = list(
+        TriggerIndex.objects.select_for_update(of=("self",))
+        .filter(key=event.key)
+        .select_related("policy")
+        .defer("policy__schedule")
+        .order_by("pk")
+    )
+    versions = ProductVersion.objects.select_related("product").in_bulk(
+        {row.policy.product_version_id for row in index}
+    )
+    for row in index:
+        row.policy.product_version = versions[row.policy.product_version_id]
+    paid_already = set(TriggeredPayout.objects.filter(key=event.key).values_list("policy_id", flat=True))
+    cache: dict[tuple[int, int, Decimal | None], ClaimTerms] = {}
+    chosen: list[tuple[TriggerIndex, str, BenefitAsk]] = []
+    refusals: set[str] = set()
+    for row in index:
+        policy = row.policy
+        if policy.pk in paid_already or policy.status not in CLAIMABLE_POLICY_STATUSES:
+            continue
+        decision = decide(_terms(policy, cache), row.plan_code, fact)
+        if decision.coverage is None or decision.loss is None:
+            refusals.add(decision.refusal)
+            continue
+        incident = fact.flight_date or timezone.localdate(fact.returned_at or now)
+        ask = BenefitAsk(policy, decision.coverage, decision.loss, payout_reference(event, policy), incident)
+        chosen.append((row, decision.line, ask))
+    made: list[TriggeredPayout] = []
+    with batched():
+        benefits = record_benefits([ask for _, _, ask in chosen])
+        for (row, line, ask), benefit in zip(chosen, benefits, strict=True):
+            if benefit.payable <= 0:
+                refusals.add(benefit.refusal)
+                continue
+            made.append(
+                TriggeredPayout(
+                    policy=row.policy,
+                    insured_id=row.insured_id,
+                    event=event,
+                    key=event.key,
+                    coverage_code=ask.terms.code,
+                    amount=benefit.payable,
+                    benefit=benefit_as_json(benefit),
+                    line=f"{line} {format_cny(benefit.payable)}",
+                    status=TriggeredPayoutStatus.AWAITING_ACCOUNT,
+                    created_at=now,
+                )
+            )
+        # The payouts first, so that each benefit row is written once, with its payout.
+        _request_payouts(event, made)
+        TriggeredPayout.objects.bulk_create(made)
+        for tp in made:
+            record(
+                "claim.triggered_payout",
+                "triggered_payout",
+                str(tp.public_id),
+                after={"event": str(event.public_id), "policy": tp.policy.number, "amount": str(tp.amount)},
+            )
+    if made:
+        # Each insured is told by a task after the commit (300 messages would triple the time
+        # to pay); `notified_at` and the daily sweep make sure none is lost.
+        event_pk = event.pk
+        transaction.on_commit(lambda: notify_triggered_payouts.enqueue(event_pk))
+    event.policies_found = len(index)
+    event.payouts_made = len(made)
+    event.note = "；".join(sorted(r for r in refusals if r))[:200]
+    event.save(update_fields=["policies_found", "payouts_made", "note"])
+    return len(made)
+
+
+def _request_payouts(event: TriggerEvent, made: Sequence[TriggeredPayout]) -> None:
+    """Asks the payout of each benefit whose customer has a stored account; the others wait."""
+    customers = {tp.policy.customer_id for tp in made if tp.policy.customer_id}
+    accounts = {a.user_id: a for a in PayoutAccount.objects.filter(user_id__in=customers)}
+    payable = [tp for tp in made if tp.policy.customer_id is not None and tp.policy.customer_id in accounts]
+    if not payable:
+        return
+    asks = []
+    for tp in payable:
+        account = accounts[tp.policy.customer_id or 0]
+        asks.append(
+            PayoutAsk(
+                kind=PAYOUT_KIND,
+                reference=payout_reference(event, tp.policy),
+                amount=tp.amount,
+                payee_name=account.payee_name,
+                account_number=account.account_number,
+                bank_name=account.bank_name,
+                memo=f"保单{tp.policy.number}自动理赔"[:100],
+            )
+        )
+    payouts = request_payouts(asks)
+    for tp, payout in zip(payable, payouts, strict=True):
+        tp.payout = payout
+        tp.status = TriggeredPayoutStatus.REQUESTED
+
+
+# --- the customer claims a waiting benefit; payout results -------------------------------------
+
+
+def claim_money(
+    user: Any, public_id: Any, *, payee_name: str, account_number: str, bank_name: str = ""
+) -> TriggeredPayout:
+    """The customer gives an account for a benefit that waits for one (or whose payout failed):
+    the account is kept for the next automatic benefit and the payout asked at once."""
+    account = validate_bank_card(account_number, field="account_number")
+    name = payee_name.strip()
+    if not name or len(name) > 30:
+        raise ValidationFailed("收款人姓名必填（不超过30个字）", code="payee_name_invalid")
+    with transaction.atomic():
+        tp = (
+            TriggeredPayout.objects.select_for_update(of=("self",))
+            .select_related("policy", "event")
+            .filter(public_id=public_id, policy__customer=user)
+            .first()
+        )
+        if tp is None:
+            raise NotFound("没有这笔自动赔付", code="triggered_payout_not_found")
+        if tp.status not in (TriggeredPayoutStatus.AWAITING_ACCOUNT, TriggeredPayoutStatus.FAILED):
+            raise Conflict("这笔赔款已发起付款，无需再次领取", code="already_requested")
+        PayoutAccount.objects.update_or_create(
+            user=user,
+            defaults={
+                "payee_name": name,
+                "account_number": account,
+                "account_last4": account[-4:],
+                "bank_name": bank_name,
+            },
+        )
+        attempt = (
+            1
+            if tp.payout_id is None
+            else 2
+            + Payout.objects.filter(
+                kind=PAYOUT_KIND, reference__startswith=payout_reference(tp.event, tp.policy) + ":"
+            ).count()
+        )
+        payout = request_payout(
+            kind=PAYOUT_KIND,
+            reference=payout_reference(tp.event, tp.policy, attempt),
+            amount=tp.amount,
+            payee_name=name,
+            account_number=account,
+            bank_name=bank_name,
+            memo=f"保单{tp.policy.number}自动理赔",
+        )
+        tp.payout = payout
+        tp.status = TriggeredPayoutStatus.REQUESTED
+        tp.save(update_fields=["payout", "status", "updated_at"])
+        record("claim.triggered_payout_claimed", "triggered_payout", str(tp.public_id), actor=user)
+    return tp
+
+
+def on_payout_succeeded(payout: Payout) -> None:
+    """payment.payout_succeeded["trigger"]."""
+    tp = TriggeredPayout.objects.filter(payout=payout).select_related("policy__customer").first()
+    if tp is None:
+        return
+    tp.status = TriggeredPayoutStatus.PAID
+    tp.save(update_fields=["status", "updated_at"])
+
+
+def on_payout_failed(payout: Payout) -> None:
+    """payment.payout_failed["trigger"]: the payout was given up; the customer may give another
+    account (the benefit stays recorded in the ledger: it is still owed)."""
+    tp = TriggeredPayout.objects.filter(payout=payout).select_related("policy__customer").first()
+    if tp is None:
+        return
+    tp.status = TriggeredPayoutStatus.FAILED
+    tp.save(update_fields=["status", "updated_at"])
+    if tp.policy.customer is not None:
+        notify(
+            user=tp.policy.customer,
+            template=notices.TRIGGER_FAILED,
+            context={"policy_number": tp.policy.number, "amount": format_cny(tp.amount)},
+            dedup_key=f"trigger-failed:{payout.public_id}",
+            reference=tp.policy.number,
+        )
+
+
+def payouts_of(user: Any) -> list[TriggeredPayout]:
+    """The customer's automatic benefits, newest first."""
+    return list(
+        TriggeredPayout.objects.filter(policy__customer=user).select_related("policy", "event", "payout")
+    )

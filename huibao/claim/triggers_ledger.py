@@ -1,0 +1,159 @@
+"""The benefit ledger for many policies at once: `limits.record_benefit`'s batch form, for an
+event that pays every insured traveller on a flight.
+
+Same rows, same rules, same lock order as `limits.py` (the usage rows first, locked in primary-key
+order, then the entries), so a claim and an event on one policy queue on the same row and the
+annual limit holds between them. Idempotent per (reference, coverage): an entry already live
+answers its stored benefit. A few statements for the whole batch instead of eight per policy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from huibao.catalog.claim_terms import CoverageTerms
+from huibao.claim.limits import policy_year
+from huibao.claim.models import BenefitEntry, BenefitUsage
+from huibao.claim.rules import (
+    Benefit,
+    Loss,
+    UsageSoFar,
+    benefit_as_json,
+    benefit_from_json,
+    calculate_benefit,
+)
+from huibao.core.audit import record
+from huibao.policy.models import Policy
+
+
+@dataclass(frozen=True, slots=True)
+class BenefitAsk:
+    policy: Policy
+    terms: CoverageTerms
+    loss: Loss
+    reference: str
+    incident_date: date
+
+
+def _usage_of(row: BenefitUsage) -> UsageSoFar:
+    return UsageSoFar(
+        paid=Decimal(row.paid),
+        deductible_used=Decimal(row.deductible_used),
+        item_paid={k: Decimal(v) for k, v in (row.item_paid or {}).items()},
+        days_paid=row.days_paid,
+    )
+
+
+def record_benefits(asks: Sequence[BenefitAsk]) -> list[Benefit]:
+    """The benefit of each ask, recorded in the ledger (inside the caller's transaction)."""
+    if not asks:
+        return []
+    with transaction.atomic():
+        years = {id(a): policy_year(a.policy, a.incident_date) for a in asks}
+        wanted = {(a.policy.pk, a.terms.code, years[id(a)][0]): years[id(a)][1] for a in asks}
+        policy_ids = sorted({k[0] for k in wanted})
+        codes = sorted({k[1] for k in wanted})
+
+        def locked() -> dict[tuple[int, str, date], BenefitUsage]:
+            rows = (
+                BenefitUsage.objects.select_for_update()
+                .filter(policy_id__in=policy_ids, coverage_code__in=codes)
+                .order_by("pk")
+            )
+            return {(r.policy_id, r.coverage_code, r.period_start): r for r in rows}
+
+        usages = locked()
+        missing = [k for k in wanted if k not in usages]
+        if missing:
+            BenefitUsage.objects.bulk_create(
+                [
+                    BenefitUsage(policy_id=p, coverage_code=c, period_start=s, period_end=wanted[(p, c, s)])
+                    for p, c, s in missing
+                ],
+                ignore_conflicts=True,
+            )
+            usages = locked()
+        done = {
+            (e.reference, e.coverage_code): e
+            for e in BenefitEntry.objects.filter(reference__in=[a.reference for a in asks], released=False)
+        }
+        results: list[Benefit] = []
+        entries: list[BenefitEntry] = []
+        touched: dict[int, BenefitUsage] = {}
+        for ask in asks:
+            entry = done.get((ask.reference, ask.terms.code))
+            if entry is not None:
+                results.append(benefit_from_json(entry.benefit))
+                continue
+            usage = usages[(ask.policy.pk, ask.terms.code, years[id(ask)][0])]
+            so_far = _usage_of(usage)
+            benefit = calculate_benefit(ask.terms, ask.loss, so_far)
+            added = benefit.usage_added
+            entries.append(
+                BenefitEntry(
+                    usage=usage,
+                    reference=ask.reference,
+                    coverage_code=ask.terms.code,
+                    paid=added.paid,
+                    deductible_used=added.deductible_used,
+                    item_paid={k: str(v) for k, v in sorted(added.item_paid.items()) if v},
+                    days_paid=added.days_paid,
+                    benefit=benefit_as_json(benefit),
+                )
+            )
+            after = so_far.plus(added)
+            usage.paid = after.paid
+            usage.deductible_used = after.deductible_used
+            usage.item_paid = {k: str(v) for k, v in sorted(after.item_paid.items()) if v}
+            usage.days_paid = after.days_paid
+            usage.updated_at = timezone.now()
+            touched[usage.pk] = usage
+            record(
+                "claim.benefit_recorded",
+                "claim",
+                ask.reference,
+                after={
+                    "coverage": ask.terms.code,
+                    "period_start": years[id(ask)][0].isoformat(),
+                    "payable": str(benefit.payable),
+                    "paid_in_year": str(usage.paid),
+                    "refusal": benefit.refusal,
+                },
+            )
+            results.append(benefit)
+        if entries:
+            BenefitEntry.objects.bulk_create(entries)
+            _update_usages(list(touched.values()))
+    return results
+
+
+def _update_usages(rows: list[BenefitUsage]) -> None:
+    """The locked rows' new sums: one `UPDATE … FROM (VALUES …)` on PostgreSQL (Django's
+    `bulk_update` builds a CASE per column and row: ten times slower at 300 rows)."""
+    fields = ["paid", "deductible_used", "item_paid", "days_paid", "updated_at"]
+    if connection.vendor != "postgresql":
+        BenefitUsage.objects.bulk_update(rows, fields)
+        return
+    table = BenefitUsage._meta.db_table
+    values = ", ".join(
+        ["(%s, %s::numeric, %s::numeric, %s::jsonb, %s::integer, %s::timestamptz)"] * len(rows)
+    )
+    params: list[Any] = []
+    for r in rows:
+        params += [r.pk, r.paid, r.deductible_used, json.dumps(r.item_paid), r.days_paid, r.updated_at]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'UPDATE "{table}" AS u SET paid = v.paid, deductible_used = v.deductible_used, '  # noqa: S608 (the table name and placeholders only)
+            "item_paid = v.item_paid, days_paid = v.days_paid, updated_at = v.updated_at "
+            f"FROM (VALUES {values}) AS v(id, paid, deductible_used, item_paid, days_paid, updated_at) "
+            "WHERE u.id = v.id",
+            params,
+        )
