@@ -3,7 +3,6 @@ event's commit, and the daily sweep `claim.trigger_notices` for any a lost task 
 
 from __future__ import annotations
 
-from typing import Any
 
 from django.db import transaction
 from django.tasks import task
@@ -12,6 +11,7 @@ from django.utils import timezone
 from huibao.claim import notices
 from huibao.claim.event_models import TriggeredPayout, TriggeredPayoutStatus
 from huibao.core.money import format_cny
+from huibao.jobs.registry import JobContext
 from huibao.notification.services import notify
 
 
@@ -49,9 +49,9 @@ def notify_triggered_payouts(event_pk: int) -> int:
     return notify_pending(event_pk=event_pk)
 
 
-def trigger_notices_job(ctx: Any) -> None:
+def trigger_notices_job(ctx: JobContext) -> None:
     """Daily job: the automatic benefits whose message a lost task never wrote."""
-    while not ctx.should_stop():
+    while not ctx.should_stop:
         if (
             notify_pending(limit=500) == 0
             and not TriggeredPayout.objects.filter(notified_at__isnull=True).exists()

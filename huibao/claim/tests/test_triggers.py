@@ -452,3 +452,22 @@ def test_the_ledger_holds_a_benefit_already_paid_by_a_claim(client, flight):
     assert answer["payouts"] == 2
     assert "已给付过" in answer["note"]
     assert not TriggeredPayout.objects.filter(policy=claimed).exists()
+
+
+def test_the_daily_job_writes_the_messages_a_lost_task_did_not(client, flight):
+    # given: three automatic benefits whose after-commit message task never ran
+    from huibao.jobs import services as jobs
+    from huibao.jobs.registry import registered_jobs
+
+    _, on_board, _ = flight
+    assert post(client, flight_body(on_board[0], delay_minutes=245)).status_code == 200
+    assert TriggeredPayout.objects.filter(notified_at__isnull=True).count() == 3
+    (job,) = registered_jobs(["claim.trigger_notices"])
+    # when: the daily runner runs it, twice
+    first = jobs.Runner().run_job(job, timezone.localdate())
+    again = jobs.Runner().run_job(job, timezone.localdate())
+    # then: each insured is told once, and the second run has nothing to do
+    assert first.status == "succeeded", first.error
+    assert again.status in {"succeeded", "skipped"}
+    assert not TriggeredPayout.objects.filter(notified_at__isnull=True).exists()
+    assert OutboxMessage.objects.filter(template="claim.trigger_paid", channel="inbox").count() == 3
