@@ -3,7 +3,6 @@ event's commit, and the daily sweep `claim.trigger_notices` for any a lost task 
 
 from __future__ import annotations
 
-
 from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
