@@ -35,6 +35,14 @@ IDENTITY_VIEW = ("identity.view_identitycheck", "identity.view_facecheck")
 NOTIFICATION_RESEND = ("notification.view_outboxmessage", "notification.change_outboxmessage")
 CLAIM_MODELS = ("claim", "claimstatuschange", "claimmaterial")
 CLAIM_VIEW = _perms("claim", ["view"], CLAIM_MODELS)
+# The insurers' side of claims: deliveries, notices, chases and overdue flags (read by claims
+# staff); the per-insurer settings (who decides, promised days, who pays) changed by operators.
+INSURER_CLAIM_VIEW = _perms(
+    "claim",
+    ["view"],
+    ("insurerclaimsettings", "insurerclaimdelivery", "insurerclaimnotice", "claimchase", "claimoverdue"),
+)
+INSURER_CLAIM_SETTINGS = ("claim.view_insurerclaimsettings", "claim.change_insurerclaimsettings")
 # Event-triggered payouts: adjusters see events and their payouts and import event files.
 TRIGGER_VIEW = _perms("claim", ["view"], ["triggerevent", "triggeredpayout", "triggerindex"])
 CLAIM_HANDLE = (*CLAIM_VIEW, "claim.change_claim", *TRIGGER_VIEW, "claim.add_triggerevent")
@@ -81,6 +89,7 @@ ROLES: dict[str, Role] = {
                 "policy.change_insurerdelivery",
                 *NOTIFICATION_RESEND,
                 *PROVIDER_MANAGE,
+                *INSURER_CLAIM_SETTINGS,
             ),
         ),
         # Sales agents start applications for customers (/apply/agent/) and see only their own;
@@ -96,7 +105,7 @@ ROLES: dict[str, Role] = {
         Role(
             "claims_adjuster",
             "理赔",
-            (*CATALOG_VIEW, *QUOTE_VIEW, *POLICY_VIEW, *CLAIM_HANDLE, *PROVIDER_ASSIGN),
+            (*CATALOG_VIEW, *QUOTE_VIEW, *POLICY_VIEW, *CLAIM_HANDLE, *PROVIDER_ASSIGN, *INSURER_CLAIM_VIEW),
         ),
         # A service provider's staff (公估、救援、法律、医院、维修): their own provider's tasks only.
         Role("provider", "服务商", PROVIDER_WORK),

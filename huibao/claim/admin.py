@@ -82,5 +82,6 @@ class ClaimAdmin(ReadOnlyModelAdmin):
         return mask_bank_card(obj.payee_account)
 
 
-# Event-triggered payouts (events_admin.py): events, their payouts, the index.
-from huibao.claim import events_admin  # noqa: E402,F401
+# The insurers' side (deliveries, notices, chases, overdue flags) and the event-triggered payouts
+# (events, their payouts, the index): their own modules.
+from huibao.claim import events_admin, insurer_admin  # noqa: E402, F401

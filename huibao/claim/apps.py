@@ -48,3 +48,20 @@ class ClaimConfig(AppConfig):
             icon="claim",
             group="claim",
         )
+        self._insurer_side()
+
+    def _insurer_side(self) -> None:
+        # Claims decided by the insurer's own system: sent on complete materials; the daily
+        # overdue flags (保险法 Art. 23) and the staff's message.
+        from huibao.claim import insurer_notices, insurer_tasks
+        from huibao.claim.lifecycle import claim_status_changed
+        from huibao.jobs.registry import register_job
+
+        insurer_notices.register_all()
+        claim_status_changed.register(insurer_tasks.on_claim_status_changed)
+        register_job(
+            "claim.insurer_overdue",
+            insurer_tasks.overdue_job,
+            order=420,
+            description="claims past their insurer's promised decision time: flag and tell staff",
+        )

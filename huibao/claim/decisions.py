@@ -245,9 +245,13 @@ def customer_note(reason_code: str, clause: str, note: str) -> str:
 # --- the use-cases ------------------------------------------------------------------------------
 
 
-def decide(claim: Claim, decision: Decision, *, actor: Any, auto: bool = False, request: Any = None) -> Claim:
+def decide(
+    claim: Claim, decision: Decision, *, actor: Any, auto: bool = False, request: Any = None, pay: bool = True
+) -> Claim:
     """Approves, approves in part or denies the claim (see the module's docstring). Bad input
-    raises ValidationFailed naming the field; nothing is changed then."""
+    raises ValidationFailed naming the field; nothing is changed then. `pay=False`: an approval
+    stays approved with no payout requested — the insurer pays the customer itself and reports
+    it (`insurer.handle_claim_notice`)."""
     errors = check_decision(decision)
     if errors:
         raise ValidationFailed(errors[0].message, errors=errors)
@@ -268,7 +272,9 @@ def decide(claim: Claim, decision: Decision, *, actor: Any, auto: bool = False, 
                 locked, decision, preview(locked, loss, terms=terms), actor=actor, auto=auto, request=request
             )
         else:
-            _approve(locked, decision, kind, terms, loss, desk, actor=actor, auto=auto, request=request)
+            _approve(
+                locked, decision, kind, terms, loss, desk, actor=actor, auto=auto, request=request, pay=pay
+            )
     claim.refresh_from_db()
     return claim
 
@@ -313,6 +319,7 @@ def _approve(
     actor: Any,
     auto: bool,
     request: Any,
+    pay: bool = True,
 ) -> None:
     cap = decision.amount if kind is DecisionKind.PARTIAL else None
     recorded = _record(claim, terms, loss, cap)
@@ -360,7 +367,7 @@ def _approve(
         decided_by=actor,
         auto=auto,
     )
-    _approved_then_pay(claim, actor=actor, request=request)
+    _approved_then_pay(claim, actor=actor, request=request, pay=pay)
 
 
 def _store_decision(
@@ -398,7 +405,7 @@ def _store_decision(
     )
 
 
-def _approved_then_pay(claim: Claim, *, actor: Any, request: Any) -> None:
+def _approved_then_pay(claim: Claim, *, actor: Any, request: Any, pay: bool = True) -> None:
     partial = claim.decision_kind == DecisionKind.PARTIAL
     note = customer_note(claim.reason_code, claim.clause, claim.decision_note) if partial else ""
     amount = Decimal(claim.approved_amount or 0)
@@ -415,7 +422,8 @@ def _approved_then_pay(claim: Claim, *, actor: Any, request: Any) -> None:
         request,
         {"kind": claim.decision_kind, "amount": str(amount), "auto": claim.auto_decided},
     )
-    _pay(claim, actor=actor)
+    if pay:
+        _pay(claim, actor=actor)
 
 
 def paid_so_far(claim: Claim) -> Decimal:

@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from huibao.catalog.claim_terms import ClaimType, MaterialKind
+from huibao.claim.insurer_states import DecisionMode, Payer
 from huibao.claim.states import ClaimStatus, DecisionKind
 from huibao.core.fields import EncryptedTextField
 from huibao.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
@@ -252,11 +253,18 @@ class BenefitEntry(models.Model):
 class InsurerClaimSettings(models.Model):
     """What an insurer set for the adjudication of its claims: the amount above which an approval
     needs a second adjuster (four eyes), and the days it promises to decide in after complete
-    materials (保险法 Art. 23: at most 30). No row: the code defaults (`decisions.py`)."""
+    materials (保险法 Art. 23: at most 30). No row: the code defaults (`decisions.py`).
+
+    `mode` and `payer` (the insurers' side, `insurer.py`): whether the insurer decides in its own
+    system (connector: the claim is sent to it, its decision and payment come back as signed
+    notices) or its adjusters work in Huibao's back office; and whether it pays the customer
+    itself or Huibao pays on its behalf (through the payout port)."""
 
     insurer = models.OneToOneField("catalog.Insurer", on_delete=models.CASCADE, related_name="claim_settings")
     four_eyes_amount = _money(default=10000)
     decision_days = models.PositiveSmallIntegerField(default=30)
+    mode = models.CharField(max_length=16, choices=DecisionMode.choices, default=DecisionMode.BACK_OFFICE)
+    payer = models.CharField(max_length=16, choices=Payer.choices, default=Payer.PLATFORM)
 
     class Meta:
         verbose_name = _("保险公司理赔设置")
@@ -269,6 +277,10 @@ class InsurerClaimSettings(models.Model):
                 condition=Q(decision_days__gte=1) & Q(decision_days__lte=30),
                 name="claim_settings_decision_days",
             ),
+            models.CheckConstraint(
+                condition=Q(mode__in=DecisionMode.values), name="claim_settings_mode_valid"
+            ),
+            models.CheckConstraint(condition=Q(payer__in=Payer.values), name="claim_settings_payer_valid"),
         ]
 
     def __str__(self) -> str:
@@ -406,13 +418,20 @@ class ClaimAppeal(models.Model):
         return f"{self.claim_id} appeal {self.status}"
 
 
-# The event-triggered payouts' tables live in their own module (kept apart for the merges).
+# The event-triggered payouts' tables and the insurers' side (deliveries, notices, chases,
+# overdue flags) live in modules of their own (kept apart for the merges).
 from huibao.claim.event_models import (  # noqa: E402
     EventNonce,
     PayoutAccount,
     TriggeredPayout,
     TriggerEvent,
     TriggerIndex,
+)
+from huibao.claim.insurer_models import (  # noqa: E402
+    ClaimChase,
+    ClaimOverdue,
+    InsurerClaimDelivery,
+    InsurerClaimNotice,
 )
 
 __all__ = [
@@ -421,10 +440,14 @@ __all__ = [
     "Claim",
     "ClaimAppeal",
     "ClaimApproval",
+    "ClaimChase",
     "ClaimMaterial",
+    "ClaimOverdue",
     "ClaimStatusChange",
     "ClaimsDesk",
     "EventNonce",
+    "InsurerClaimDelivery",
+    "InsurerClaimNotice",
     "InsurerClaimSettings",
     "PayoutAccount",
     "TriggerEvent",

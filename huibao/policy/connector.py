@@ -41,6 +41,29 @@ class Ack:
     endorsement_number: str = ""
 
 
+ClaimNoticeKind = Literal["received", "decision", "paid"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimNotice:
+    """A verified notice about a claim sent to the insurer (理赔信息回传): it took the claim
+    (`received`), decided it (`decision`: approve | partial | deny, the amount, the reason code
+    and clause) or paid the customer itself (`paid`: its payment reference and the amount).
+    The signature matched; freshness and order are the claim side's business."""
+
+    notify_id: str
+    sent_at: datetime.datetime
+    kind: ClaimNoticeKind
+    claim_number: str
+    insurer_ref: str
+    decision: str = ""
+    amount: str = ""  # a Decimal string (CNY): the approved or the paid amount
+    reason_code: str = ""
+    clause: str = ""
+    note: str = ""
+    payment_ref: str = ""
+
+
 class InsurerConnector(Protocol):
     name: str
 
@@ -63,6 +86,23 @@ class InsurerConnector(Protocol):
 
     def parse_ack(self, headers: Mapping[str, str], body: bytes) -> Ack:
         """Verifies and reads an acknowledgement. Raises InvalidAck."""
+        ...
+
+    def send_claim(self, payload: Mapping[str, Any], *, callback_url: str) -> str:
+        """Hands a claim (its data, materials and the platform's pre-review) to the insurer, which
+        decides it in its own system and answers later by signed notices to `callback_url`;
+        returns the insurer's reference (the same one for the same claim sent again). Raises
+        DeliveryFailed."""
+        ...
+
+    def query_claim(self, claim_number: str, insurer_ref: str) -> str:
+        """Asks the insurer where a claim stands (a chase, 催办): returns its status in a word
+        ("received", "deciding", "decided", "paid", "unknown"); what it owes comes again as
+        notices. Raises DeliveryFailed."""
+        ...
+
+    def parse_claim_notice(self, headers: Mapping[str, str], body: bytes) -> ClaimNotice:
+        """Verifies and reads a claim notice. Raises InvalidAck."""
         ...
 
 

@@ -37,9 +37,9 @@ from huibao.payment.provider import (
     PayoutResultStatus,
     RefundResult,
 )
-from huibao.policy.connector import Ack, public_url
+from huibao.policy.connector import Ack, ClaimNotice, public_url
 from huibao.policy.errors import DeliveryFailed, InvalidAck
-from huibao.sandbox import identity, insurer, notifications, payment, payout
+from huibao.sandbox import identity, insurer, insurer_claims, notifications, payment, payout
 from huibao.sandbox.notifications import SandboxError
 
 NAME = "sandbox"
@@ -100,6 +100,25 @@ def _ack(data: Any, sent_at: datetime.datetime) -> Ack:
         status=data["status"],
         reason=str(data.get("reason", "")),
         endorsement_number=str(data.get("endorsement_number") or ""),
+    )
+
+
+def _claim_notice(data: Any, sent_at: datetime.datetime) -> ClaimNotice:
+    kind = str(data["kind"])
+    if kind not in ("received", "decision", "paid"):
+        raise ValueError(f"unknown claim notice kind '{kind}'")
+    return ClaimNotice(
+        notify_id=str(data["notify_id"]),
+        sent_at=sent_at,
+        kind=kind,  # type: ignore[arg-type]
+        claim_number=str(data["claim_number"]),
+        insurer_ref=str(data["ref"]),
+        decision=str(data.get("decision", "")),
+        amount=str(data.get("amount", "")),
+        reason_code=str(data.get("reason_code", "")),
+        clause=str(data.get("clause", "")),
+        note=str(data.get("note", "")),
+        payment_ref=str(data.get("payment_ref", "")),
     )
 
 
@@ -291,3 +310,25 @@ class SandboxInsurer:
         if ack.status not in ("accepted", "rejected"):
             raise InvalidAck(f"unknown acknowledgement status '{ack.status}'", code="malformed")
         return ack
+
+    def send_claim(self, payload: Mapping[str, Any], *, callback_url: str) -> str:
+        try:
+            return insurer_claims.receive_claim(payload, callback_url=callback_url)
+        except insurer.SandboxUnavailable as exc:
+            raise DeliveryFailed(str(exc), code=exc.code) from exc
+
+    def query_claim(self, claim_number: str, insurer_ref: str) -> str:
+        try:
+            return insurer_claims.query_claim(claim_number, insurer_ref)
+        except insurer.SandboxUnavailable as exc:
+            raise DeliveryFailed(str(exc), code=exc.code) from exc
+
+    def parse_claim_notice(self, headers: Mapping[str, str], body: bytes) -> ClaimNotice:
+        return notifications.parse_signed(
+            insurer_claims.CHANNEL.name,
+            headers,
+            body,
+            build=_claim_notice,
+            invalid=InvalidAck,
+            noun="claim notice",
+        )

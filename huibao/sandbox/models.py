@@ -190,6 +190,46 @@ class SandboxInsurerOutage(models.Model):
         return f"{self.insurer_code} down"
 
 
+class SandboxInsurerClaim(models.Model):
+    """The sandbox insurer's claims system: one claim received from the platform, the outcome it
+    decided for it (told later, by the notices below) and the full payload (encrypted: it holds
+    health facts and, when the insurer pays, the bank account)."""
+
+    insurer_code = models.CharField(max_length=32)
+    ref = models.CharField(max_length=40, unique=True)
+    claim_number = models.CharField(max_length=20)
+    payload = EncryptedTextField(context="sandbox.insurer_claim_payload")
+    notify_url = models.CharField(max_length=300)
+    outcome = models.CharField(max_length=8)  # approve | partial | deny
+    amount = models.CharField(max_length=20, blank=True)
+    insurer_pays = models.BooleanField(default=False)
+    received_at = models.DateTimeField(auto_now_add=True)
+    queries = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["insurer_code", "claim_number"], name="sandbox_insurer_claim_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.insurer_code} {self.claim_number} → {self.ref}"
+
+
+class SandboxInsurerClaimNotice(SignedNotification):
+    """One notice the sandbox insurer owes the platform about a claim (received, decision, paid)."""
+
+    claim = models.ForeignKey(SandboxInsurerClaim, on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(max_length=16)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["notify_id"], name="sandbox_insurer_claim_notice_id")]
+
+    def __str__(self) -> str:
+        return f"{self.claim_id} {self.kind}"
+
+
 # --- SMS gateway -----------------------------------------------------------------------------------
 class SandboxSms(models.Model):
     """The sandbox SMS gateway's inbox: each text it "sent", for the people testing a deployment

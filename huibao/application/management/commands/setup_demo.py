@@ -36,6 +36,8 @@ class Command(BaseCommand):
         else:
             self.stdout.write("Loading the demo market…")
             call_command("load_demo", seed=options["seed"], verbosity=1)
+        # Who decides each insurer's claims (connector or back office): kept once set.
+        call_command("load_demo_claim_insurers", verbosity=0)
         logins = create_demo_users()
         network = load_providers()
         # The demo customer's policies, at each point of a policy's life (bought through the
