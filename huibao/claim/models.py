@@ -234,3 +234,41 @@ class BenefitEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} {self.coverage_code}: {self.paid}"
+
+
+class ClaimTriage(models.Model):
+    """What the system found when the claim's materials were complete: the fraud screen (its
+    public id, route and score — the details stay in the fraud app), whether the fraud review
+    holds the claim, and whether the fast track decided it or why not (shown to staff only)."""
+
+    claim = models.OneToOneField(Claim, on_delete=models.CASCADE, related_name="triage")
+    screening_id = models.UUIDField(null=True, blank=True)
+    route = models.CharField(max_length=8, blank=True, default="")  # pass | review | block
+    score = models.IntegerField(default=0)
+    # A fraud review (or block) holds the claim until an analyst resolves it.
+    held = models.BooleanField(default=False)
+    fraud_outcome = models.CharField(max_length=12, blank=True, default="")  # cleared | confirmed
+    fast_tracked = models.BooleanField(default=False)
+    reason_codes = models.JSONField(default=list, blank=True)  # why not fast tracked
+    reason = models.CharField(max_length=300, blank=True, default="")
+    screened_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("理赔分流")
+        verbose_name_plural = _("理赔分流")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(route__in=["", "pass", "review", "block"]), name="claim_triage_route_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(fraud_outcome__in=["", "cleared", "confirmed"]),
+                name="claim_triage_fraud_outcome_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(fast_tracked=False) | Q(held=False), name="claim_triage_fast_track_not_held"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.claim_id} {self.route or '-'} fast={self.fast_tracked}"

@@ -36,6 +36,8 @@ def submit_claim(user: Any, claim_id: Any) -> Claim:
             else ClaimStatus.UNDER_REVIEW
         )
         transition(claim, target, actor=user, note="已补充材料" if target == ClaimStatus.UNDER_REVIEW else "")
+        # The triage listener may have moved it on (fast-tracked, queued): answer what is true.
+        claim.refresh_from_db()
     return claim
 
 
