@@ -14,13 +14,10 @@ class ClaimConfig(AppConfig):
         from huibao.policy.actions import register_action
 
         notices.register_all()
-        # Complete materials are screened and fast-tracked in the same transaction; a resolved
-        # fraud review continues the claim it held.
-        from huibao.claim.lifecycle import claim_status_changed
+        # A resolved fraud review continues the claim it held.
         from huibao.claim.services import triage
         from huibao.fraud.services import screening_resolved
 
-        claim_status_changed.register(triage.on_claim_status_changed)
         screening_resolved.register("claim", triage.on_screening_resolved)
         register_action(
             "claim",

@@ -1,8 +1,10 @@
 """Triage of a claim whose materials are complete: the fraud screen, then the fast track.
 
-Runs inside the transaction that moved the claim to materials_complete (the listener of
-`claim_status_changed`, registered in ClaimConfig.ready()), under the claim's row lock, so the
-customer's submit answers with the outcome at once (已赔付/赔付中 or 审核中):
+Runs inside the transaction that moved the claim to materials_complete, under the claim's row
+lock, so the customer's submit answers with the outcome at once (已赔付/赔付中 or 审核中).
+`submit_claim` calls it explicitly after the move rather than from a `claim_status_changed`
+listener: a listener that moved the claim again would announce the next move before the other
+listeners had seen the first one.
 
 1. the claim is handed to `fraud.services.screen_claim` as a `ClaimSubject` (policy dates,
    waiting period end, the last sum-insured increase, invoice numbers and file digests, region,
@@ -29,7 +31,7 @@ from django.utils import timezone
 
 from huibao.catalog.claim_terms import BenefitKind, ClaimTerms, CoverageTerms
 from huibao.claim import fast_track, limits, selectors
-from huibao.claim.lifecycle import SYSTEM, ClaimStatusChanged, transition
+from huibao.claim.lifecycle import SYSTEM, transition
 from huibao.claim.models import Claim, ClaimMaterial, ClaimTriage
 from huibao.claim.rules import Benefit, Loss, calculate_benefit
 from huibao.claim.states import ClaimStatus
@@ -133,7 +135,9 @@ def preview_benefit(claim: Claim, coverage: CoverageTerms) -> Benefit:
         social_insurance_settled=claim.social_insurance_settled,
         cause=claim.cause_code,
     )
-    return calculate_benefit(coverage, loss, limits.usage_for(claim.policy, coverage.code, claim.incident_date))
+    return calculate_benefit(
+        coverage, loss, limits.usage_for(claim.policy, coverage.code, claim.incident_date)
+    )
 
 
 def evaluate(
@@ -248,11 +252,6 @@ def triage_claim(claim_id: int) -> ClaimTriage:
         return triage
     _fast_track_or_queue(claim, terms, triage)
     return triage
-
-
-def on_claim_status_changed(event: ClaimStatusChanged) -> None:
-    if event.to_status == ClaimStatus.MATERIALS_COMPLETE:
-        triage_claim(event.claim_id)
 
 
 def on_screening_resolved(event: ScreeningResolved) -> None:
