@@ -127,6 +127,7 @@ def register_routers() -> None:
     from huibao.application.api.router import router as application_router
     from huibao.catalog.api import router as catalog_router
     from huibao.claim.api import router as claim_router
+    from huibao.claim.figures_api import router as claim_figures_router
     from huibao.fraud.api import router as fraud_router
     from huibao.notification.api import router as notification_router
     from huibao.payment.api import router as payment_router
@@ -147,6 +148,7 @@ def register_routers() -> None:
     api.add_router("/v1/", notification_router)
     api.add_router("/v1/", renewal_router)
     api.add_router("/v1/", claim_router)
+    api.add_router("/v1/", claim_figures_router)
     api.add_router("/v1/", fraud_router)
 
 

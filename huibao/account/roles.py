@@ -36,6 +36,8 @@ NOTIFICATION_RESEND = ("notification.view_outboxmessage", "notification.change_o
 CLAIM_MODELS = ("claim", "claimstatuschange", "claimmaterial")
 CLAIM_VIEW = _perms("claim", ["view"], CLAIM_MODELS)
 CLAIM_HANDLE = (*CLAIM_VIEW, "claim.change_claim")
+# The claim figures page and endpoint (share decided automatically, time to payment).
+CLAIM_FIGURES = ("claim.view_claim_figures",)
 FRAUD_MODELS = ("fraudrule", "screenedclaim", "screening", "fraudcase", "blacklistentry")
 # Fraud analysts: the queue, the cases, the rules' parameters and the shared blacklist.
 FRAUD = _perms("fraud", ["view", "change"], FRAUD_MODELS)
@@ -68,7 +70,11 @@ ROLES: dict[str, Role] = {
         # the customer confirms, signs and pays themself.
         Role("agent", "销售代理", (*CATALOG_VIEW, *QUOTE_VIEW)),
         Role("underwriter", "核保", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *UNDERWRITING)),
-        Role("claims_adjuster", "理赔", (*CATALOG_VIEW, *QUOTE_VIEW, *POLICY_VIEW, *CLAIM_HANDLE)),
+        Role(
+            "claims_adjuster",
+            "理赔",
+            (*CATALOG_VIEW, *QUOTE_VIEW, *POLICY_VIEW, *CLAIM_HANDLE, *CLAIM_FIGURES),
+        ),
         Role(
             "fraud_analyst", "风控", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *IDENTITY_VIEW, *FRAUD)
         ),
@@ -83,6 +89,7 @@ ROLES: dict[str, Role] = {
                 *PAYOUT_VIEW,
                 "payment.change_payout",
                 *POLICY_VIEW,
+                *CLAIM_FIGURES,
             ),
         ),
         Role(

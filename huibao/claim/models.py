@@ -80,6 +80,8 @@ class Claim(models.Model):
         indexes = [
             models.Index(fields=["status", "reported_at"], name="claim_status_reported"),
             models.Index(fields=["insurer", "status"], name="claim_insurer_status"),
+            # The back-office figures read a window of decided claims.
+            models.Index(fields=["decided_at"], name="claim_decided_at"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=ClaimStatus.values), name="claim_status_valid"),
@@ -257,6 +259,8 @@ class ClaimTriage(models.Model):
     class Meta:
         verbose_name = _("理赔分流")
         verbose_name_plural = _("理赔分流")
+        # The back-office figures (share decided automatically, time to payment).
+        permissions = [("view_claim_figures", "Can view the claim figures")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(route__in=["", "pass", "review", "block"]), name="claim_triage_route_valid"

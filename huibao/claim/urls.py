@@ -1,6 +1,6 @@
 from django.urls import path
 
-from huibao.claim.web import views
+from huibao.claim.web import figures, views
 
 app_name = "claim"
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("report/<uuid:public_id>/", views.report, name="report"),
     path("report/<uuid:public_id>/check/", views.check, name="check"),
     path("<uuid:public_id>/", views.detail, name="detail"),
+    path("figures/", figures.page, name="figures"),
 ]
