@@ -134,6 +134,7 @@ def register_routers() -> None:
     from huibao.policy.api import router as policy_router
     from huibao.policy.cancel_api import router as cancellation_router
     from huibao.policy.endorsement_api import router as endorsement_router
+    from huibao.provider.api import router as provider_router
     from huibao.rating.api import router as rating_router
     from huibao.renewal.api import router as renewal_router
 
@@ -150,6 +151,7 @@ def register_routers() -> None:
     api.add_router("/v1/", claim_router)
     api.add_router("/v1/", claim_figures_router)
     api.add_router("/v1/", fraud_router)
+    api.add_router("/v1/", provider_router)
 
 
 register_routers()

@@ -17,6 +17,7 @@ urlpatterns = [
     path("renewal/", include("huibao.renewal.urls")),
     path("claims/", include("huibao.claim.urls")),
     path("fraud/", include("huibao.fraud.urls")),
+    path("provider/", include("huibao.provider.urls")),
     path("apply/", include("huibao.application.web.urls")),
     path("", include("huibao.catalog.web.urls")),
 ]

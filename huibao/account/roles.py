@@ -41,6 +41,17 @@ CLAIM_FIGURES = ("claim.view_claim_figures",)
 FRAUD_MODELS = ("fraudrule", "screenedclaim", "screening", "fraudcase", "blacklistentry")
 # Fraud analysts: the queue, the cases, the rules' parameters and the shared blacklist.
 FRAUD = _perms("fraud", ["view", "change"], FRAUD_MODELS)
+# The O2O provider network: operators manage providers, adjusters assign tasks, a provider's own
+# staff work their tasks (which ones: huibao.provider.selectors, by the user's provider).
+PROVIDER_MANAGE = (
+    *_perms("provider", ["add", "change", "view"], ["serviceprovider"]),
+    "provider.view_servicetask",
+    "provider.view_taskevent",
+)
+PROVIDER_ASSIGN = ("provider.view_serviceprovider", "provider.add_servicetask", "provider.view_servicetask")
+# No model permission at all: which tasks a provider's staff see is decided by their provider link
+# alone, and a model permission would open the admin's list of every provider's tasks to them.
+PROVIDER_WORK: tuple[str, ...] = ()
 UNDERWRITING = ("underwriting.view_underwritingcase", "underwriting.change_underwritingcase")
 
 
@@ -64,6 +75,7 @@ ROLES: dict[str, Role] = {
                 *POLICY_VIEW,
                 "policy.change_insurerdelivery",
                 *NOTIFICATION_RESEND,
+                *PROVIDER_MANAGE,
             ),
         ),
         # Sales agents start applications for customers (/apply/agent/) and see only their own;
@@ -73,8 +85,10 @@ ROLES: dict[str, Role] = {
         Role(
             "claims_adjuster",
             "理赔",
-            (*CATALOG_VIEW, *QUOTE_VIEW, *POLICY_VIEW, *CLAIM_HANDLE, *CLAIM_FIGURES),
+            (*CATALOG_VIEW, *QUOTE_VIEW, *POLICY_VIEW, *CLAIM_HANDLE, *PROVIDER_ASSIGN, *CLAIM_FIGURES),
         ),
+        # A service provider's staff (公估、救援、法律、医院、维修): their own provider's tasks only.
+        Role("provider", "服务商", PROVIDER_WORK),
         Role(
             "fraud_analyst", "风控", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *IDENTITY_VIEW, *FRAUD)
         ),

@@ -90,6 +90,7 @@ def test_every_role_has_a_chinese_label():
         "agent": "销售代理",
         "underwriter": "核保",
         "claims_adjuster": "理赔",
+        "provider": "服务商",
         "fraud_analyst": "风控",
         "finance": "财务",
         "customer_service": "客服",

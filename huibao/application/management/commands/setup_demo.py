@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand
 
 from huibao.account.demo import create_demo_users
 from huibao.catalog.models import Product
+from huibao.provider.demo import load_providers
 
 
 class Command(BaseCommand):
@@ -31,6 +32,7 @@ class Command(BaseCommand):
             self.stdout.write("Loading the demo market…")
             call_command("load_demo", seed=options["seed"], verbosity=1)
         logins = create_demo_users()
+        network = load_providers()
         elapsed = time.monotonic() - started
         self.stdout.write(self.style.SUCCESS(f"Ready in {elapsed:.0f} s."))
         self.stdout.write("")
@@ -43,6 +45,10 @@ class Command(BaseCommand):
             "Customers log in at /account/login/; staff at /account/staff/login/ or /admin/"
             " with the TOTP code of their secret (add it to an authenticator app, or run: "
             ".venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\")."
+        )
+        self.stdout.write(
+            f"The provider log-in works for {network.provider_name}: its tasks at /provider/"
+            " (operators manage providers at /provider/staff/providers/)."
         )
 
     @staticmethod
