@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import daily, fraud, issue, pdf, quote, renewal, sealer, search
+from bench import daily, fasttrack, fraud, issue, pdf, quote, renewal, sealer, search
 
 Bench = Callable[[argparse.Namespace], dict[str, Any]]
 
@@ -30,6 +30,10 @@ REGISTRY: dict[str, tuple[Bench, str]] = {
         "renewal: offers for 100,000 policies expiring together (each re-rated) of 1,000,000 (two sizes)",
     ),
     "fraud": (fraud.run, "fraud: one claim screening (every rule) over 1,000,000 stored claims, p50/p99"),
+    "fasttrack": (
+        fasttrack.run,
+        "claim: complete small claim submitted → fast-track decision, over 1,000,000 claims (p50/p99, 2 threads)",
+    ),
     "pdf": (pdf.run, "esign: signed application forms and e-policies per second (render + PAdES sign)"),
 }
 
