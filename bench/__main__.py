@@ -32,7 +32,7 @@ REGISTRY: dict[str, tuple[Bench, str]] = {
     "fraud": (fraud.run, "fraud: one claim screening (every rule) over 1,000,000 stored claims, p50/p99"),
     "fasttrack": (
         fasttrack.run,
-        "claim: complete small claim submitted → fast-track decision, over 1,000,000 claims (p50/p99, 2 threads)",
+        "claim: a complete small claim submitted → fast-track decision, 1,000,000 claims, p50/p99",
     ),
     "pdf": (pdf.run, "esign: signed application forms and e-policies per second (render + PAdES sign)"),
 }
