@@ -113,7 +113,22 @@ def _copy(model: Any, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
         return
     marks = ", ".join("?" for _ in columns)
     with connection.cursor() as cursor:
-        cursor.executemany(f'INSERT INTO "{table}" ({cols}) VALUES ({marks})', rows)
+        cursor.executemany(
+            f'INSERT INTO "{table}" ({cols}) VALUES ({marks})', [tuple(map(_sqlite, r)) for r in rows]
+        )
+
+
+def _sqlite(value: Any) -> Any:
+    """A value as Django's SQLite backend stores it (naive UTC datetimes, text decimals and UUIDs)."""
+    if isinstance(value, uuid.UUID):
+        return value.hex
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime.datetime):
+        return value.astimezone(datetime.UTC).replace(tzinfo=None).isoformat(" ")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return value
 
 
 def _prepared(model: Any, values: dict[str, Any]) -> tuple[list[str], list[Any]]:
@@ -236,7 +251,7 @@ def _history(count: int, policy_ids: list[int]) -> dict[str, int]:
             s[sc_at["incident_date"]] = row[at["incident_date"]]
             s[sc_at["reported_at"]] = reported
             s[sc_at["subject_digest"]] = _hash("digest", i)
-            s[sc_at["created_at"]] = s[sc_at["updated_at"]] = reported
+            s[sc_at["updated_at"]] = reported
             screened.append(tuple(s))
             facts.append((f"H{i:012d}", f"INVH{i:012d}", _hash("file", i), complete))
         with transaction.atomic():
