@@ -141,6 +141,8 @@ class ClaimTerms:
     fast_track_limit: Decimal = Decimal("2000.00")  # 小额快赔: at or under, decided by the system
     report_within_days: int = 0  # 0: no time limit to report after the incident
     trigger: TriggerTerms | None = None
+    # An approval above it needs a second adjuster (四眼复核); None: the insurer's setting alone.
+    four_eyes_amount: Decimal | None = None
 
     def coverage(self, code: str) -> CoverageTerms | None:
         return next((c for c in self.coverages if c.code == code), None)
@@ -380,4 +382,5 @@ def claim_terms(
         fast_track_limit=base.fast_track_limit if limit is None else limit,
         report_within_days=int(doc.get("report_within_days", base.report_within_days)),
         trigger=trigger,
+        four_eyes_amount=_money(doc.get("four_eyes_amount")),
     )

@@ -109,7 +109,8 @@ def transition(claim: Claim, target: str, *, actor: Any, note: str = "", line: s
     now = timezone.now()
     with transaction.atomic(savepoint=False):
         claim.status = target
-        fields = ["status", "updated_at"]
+        claim.status_since = now
+        fields = ["status", "status_since", "updated_at"]
         stamp = _STAMPS.get(ClaimStatus(target))
         if stamp is not None:
             setattr(claim, stamp, now)

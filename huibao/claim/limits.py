@@ -31,6 +31,7 @@ from huibao.claim.rules import (
     benefit_as_json,
     benefit_from_json,
     calculate_benefit,
+    capped_by_adjuster,
     policy_year_bounds,
 )
 from huibao.core.audit import record
@@ -53,10 +54,17 @@ def usage_for(policy: Policy, coverage_code: str, incident_date: date) -> UsageS
 
 
 def record_benefit(
-    policy: Policy, terms: CoverageTerms, loss: Loss, *, reference: str, incident_date: date
+    policy: Policy,
+    terms: CoverageTerms,
+    loss: Loss,
+    *,
+    reference: str,
+    incident_date: date,
+    cap: Decimal | None = None,
 ) -> Benefit:
     """Computes the benefit of claim `reference` under coverage `terms` against the locked usage
-    of its policy year and adds it to the ledger. Idempotent per (reference, coverage)."""
+    of its policy year and adds it to the ledger. Idempotent per (reference, coverage). `cap`:
+    an adjuster's partial approval (`rules.capped_by_adjuster`), applied under the lock."""
     if not reference:
         raise ValueError("record_benefit(): a claim reference is required")
     start, end = policy_year(policy, incident_date)
@@ -73,6 +81,8 @@ def record_benefit(
             return benefit_from_json(done.benefit)
         so_far = _usage_of(usage)
         benefit = calculate_benefit(terms, loss, so_far)
+        if cap is not None:
+            benefit = capped_by_adjuster(benefit, cap)
         added = benefit.usage_added
         BenefitEntry.objects.create(
             usage=usage,

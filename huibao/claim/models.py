@@ -71,6 +71,15 @@ class Claim(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     auto_decided = models.BooleanField(default=False)
+    # The adjuster's note to the customer (a denial's or a partial payment's explanation).
+    decision_note = models.CharField(max_length=500, blank=True, default="")
+    # The adjuster the claim is assigned to (assignment on materials complete, or by hand).
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    # When the claim entered its current status (the queues show the time since each step).
+    status_since = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -80,6 +89,7 @@ class Claim(models.Model):
         indexes = [
             models.Index(fields=["status", "reported_at"], name="claim_status_reported"),
             models.Index(fields=["insurer", "status"], name="claim_insurer_status"),
+            models.Index(fields=["assigned_to", "status"], name="claim_assignee_status"),
             # The back-office figures read a window of decided claims.
             models.Index(fields=["decided_at"], name="claim_decided_at"),
         ]
@@ -236,6 +246,116 @@ class BenefitEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} {self.coverage_code}: {self.paid}"
+
+
+class InsurerClaimSettings(models.Model):
+    """What an insurer set for the adjudication of its claims: the amount above which an approval
+    needs a second adjuster (four eyes), and the days it promises to decide in after complete
+    materials (保险法 Art. 23: at most 30). No row: the code defaults (`decisions.py`)."""
+
+    insurer = models.OneToOneField("catalog.Insurer", on_delete=models.CASCADE, related_name="claim_settings")
+    four_eyes_amount = _money(default=10000)
+    decision_days = models.PositiveSmallIntegerField(default=30)
+
+    class Meta:
+        verbose_name = _("保险公司理赔设置")
+        verbose_name_plural = _("保险公司理赔设置")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(four_eyes_amount__gt=0), name="claim_settings_four_eyes_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(decision_days__gte=1) & Q(decision_days__lte=30),
+                name="claim_settings_decision_days",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.insurer_id}: {self.four_eyes_amount} / {self.decision_days}d"
+
+
+class ClaimsDesk(models.Model):
+    """An adjuster's profile: whom they work for (no insurer: the agency's own claims staff, who
+    see every insurer's claims), what they handle (regions by code prefix, claim types; empty:
+    all), whether they are senior (appeals), and the largest approval they may make alone."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="claims_desk"
+    )
+    insurer = models.ForeignKey(
+        "catalog.Insurer", on_delete=models.PROTECT, null=True, blank=True, related_name="claims_desks"
+    )
+    regions = models.JSONField(default=list, blank=True)  # ["31", "3201"]: region code prefixes
+    claim_types = models.JSONField(default=list, blank=True)
+    senior = models.BooleanField(default=False)
+    approval_limit = _money(null=True, blank=True)  # None: no limit of their own
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = _("理赔岗")
+        verbose_name_plural = _("理赔岗")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(approval_limit__isnull=True) | Q(approval_limit__gt=0),
+                name="claims_desk_approval_limit_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"desk:{self.user_id}"
+
+
+class ApprovalStatus(models.TextChoices):
+    PENDING = "pending", _("待复核")
+    CONFIRMED = "confirmed", _("复核通过")
+    REJECTED = "rejected", _("复核退回")
+
+
+class ClaimApproval(models.Model):
+    """An approval above the four-eyes amount, waiting for a second adjuster (never the one who
+    proposed it) before any money moves. The benefit is already recorded on the ledger (so the
+    limits stay right); a rejection releases it."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="approvals")
+    kind = models.CharField(max_length=8, choices=DecisionKind.choices)
+    amount = _money()
+    reason_code = models.CharField(max_length=40, blank=True, default="")
+    clause = models.CharField(max_length=120, blank=True, default="")
+    decision_note = models.CharField(max_length=500, blank=True, default="")
+    benefit = models.JSONField(default=dict, blank=True)  # the explanation as recorded
+    auto = models.BooleanField(default=False)  # proposed by the system (the fast track)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    proposed_at = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=500, blank=True, default="")  # the reviewer's
+
+    class Meta:
+        ordering = ["claim_id", "proposed_at", "id"]
+        verbose_name = _("赔付复核")
+        verbose_name_plural = _("赔付复核")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["claim"], condition=Q(status="pending"), name="claim_approval_one_pending"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ApprovalStatus.values), name="claim_approval_status"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="claim_approval_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status="pending", reviewed_at__isnull=True)
+                | (~Q(status="pending") & Q(reviewed_at__isnull=False)),
+                name="claim_approval_reviewed_at",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.claim_id} {self.amount} {self.status}"
 
 
 class ClaimTriage(models.Model):

@@ -187,6 +187,34 @@ def benefit_from_json(data: Mapping[str, Any]) -> Benefit:
     )
 
 
+def capped_by_adjuster(benefit: Benefit, cap: Decimal) -> Benefit:
+    """The benefit paid in part: `cap` (to the fen, above zero, at most the payable) replaces the
+    payable, explained by a line `理赔核定金额`; the ledger adds the capped amount as paid (the
+    deductible and item usage stay as computed: the expenses were admitted)."""
+    if cap <= ZERO or cap != to_fen(cap):
+        raise BenefitInputError("amount", "amount_invalid", "核定金额必须大于零且最多两位小数")
+    if cap >= benefit.payable:
+        return benefit
+    added = benefit.usage_added
+    return Benefit(
+        payable=cap,
+        lines=(
+            *benefit.lines[:-1],
+            BenefitLine("理赔核定金额", cap, f"经审核核定赔付 {format_cny(cap)}"),
+            BenefitLine("应赔付金额", cap, ""),
+        ),
+        deductible_applied=benefit.deductible_applied,
+        usage_added=UsageSoFar(
+            paid=cap,
+            deductible_used=added.deductible_used,
+            item_paid=added.item_paid,
+            days_paid=added.days_paid,
+        ),
+        refusal="",
+        clause=benefit.clause,
+    )
+
+
 # --- policy years -------------------------------------------------------------------------------
 
 

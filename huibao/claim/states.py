@@ -82,3 +82,26 @@ CUSTOMER_LINES: dict[str, str] = {
     S.WITHDRAWN: gettext_noop("已撤销报案"),
     S.CLOSED: gettext_noop("已结案"),
 }
+
+
+class DecisionReason(models.TextChoices):
+    """Why a claim is denied or paid in part (a denial and a partial payment need one); the
+    customer reads the label with the clause quoted and the adjuster's note."""
+
+    NOT_COVERED = "not_covered", _("不属于保险责任范围")
+    EXCLUSION = "exclusion", _("属于责任免除情形")
+    WAITING_PERIOD = "waiting_period", _("出险时间在等待期内")
+    NOT_IN_FORCE = "not_in_force", _("出险时保单不在保障期间")
+    PRE_EXISTING = "pre_existing", _("既往症不在保障范围内")
+    NON_DISCLOSURE = "non_disclosure", _("投保时未如实告知")
+    INSUFFICIENT_EVIDENCE = "insufficient_evidence", _("材料不足以证明保险事故")
+    UNCOVERED_EXPENSES = "uncovered_expenses", _("部分费用不属于保障范围")
+    LIMIT_REACHED = "limit_reached", _("超出保险金额或赔付限额")
+    DEDUCTIBLE = "deductible", _("未超过免赔额")
+    DUPLICATE = "duplicate", _("重复索赔")
+    FRAUD = "fraud", _("虚构或夸大保险事故")
+    OTHER = "other", _("其他原因")
+
+
+# Where a decision can be made from: the review, or (the fast track) complete materials.
+DECIDABLE_STATUSES = frozenset({S.UNDER_REVIEW, S.MATERIALS_COMPLETE})

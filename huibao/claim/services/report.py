@@ -154,6 +154,7 @@ def report_claim(user: Any, data: ReportInput, *, today: datetime.date | None = 
             payee_bank=data.payee_bank.strip(),
             status=ClaimStatus.REPORTED,
             reported_at=now,
+            status_since=now,
         )
         for _attempt in range(5):
             claim.number = _new_number(now)
