@@ -7,12 +7,12 @@ the one staff read in the queue). A claim qualifies when all of these hold:
 - its materials are complete and none is flagged as a duplicate of another claim's;
 - the policy is still eligible for it (in force on the incident date, waiting period over…);
 - the fraud screen passed (route ``pass``), or an analyst cleared the review it routed to;
-- the benefit is calculable from what the claim says (one coverage, an amount the rules can
-  compute without days, hours or a grade an adjuster must read off a document), nothing refused,
+- the benefit is calculable from what the claim says (every coverage pays a reimbursement or a
+  fixed sum — no days, hours or grade an adjuster must read off a document), nothing refused,
   something payable.
 
-A partial benefit (a deductible, a ratio) still qualifies: the explanation shows every line, and
-the decision kind is ``partial``. A refusal (an exclusion) never does: only a person denies.
+A benefit below the amount claimed (a deductible, a ratio) still qualifies: it is an approval of
+the calculated benefit, whose explanation shows every line. A refusal (an exclusion) never does: only a person denies.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ REASONS: dict[str, str] = {
     "fraud_review": gettext_noop("风控筛查需人工复核"),
     "fraud_block": gettext_noop("风控筛查拦截"),
     "not_screened": gettext_noop("尚未完成风控筛查"),
-    "several_coverages": gettext_noop("涉及多项保障，需人工分配赔付"),
+    "four_eyes": gettext_noop("赔付金额需第二位理赔员复核"),
     "not_calculable": gettext_noop("赔付金额需人工核定（天数、时长或伤残等级等）"),
     "benefit_refused": gettext_noop("按条款不予赔付，需人工审核"),
     "nothing_payable": gettext_noop("计算后无可赔付金额，需人工审核"),
@@ -57,7 +57,6 @@ class Facts:
     eligible: bool
     route: str  # the screen's route: "pass" | "review" | "block" | "" (not screened)
     cleared: bool = False  # an analyst cleared the review the screen routed to
-    coverages: int = 1
     calculable: bool = True
     payable: Decimal | None = None
     refusal: str = ""
@@ -96,20 +95,13 @@ def qualify(facts: Facts) -> Qualification:
         found.append("fraud_review")
     elif facts.route not in ("pass", "review"):
         found.append("not_screened")
-    if facts.coverages != 1:
-        found.append("several_coverages")
-    elif not facts.calculable:
+    if not facts.calculable:
         found.append("not_calculable")
     elif facts.refusal:
         found.append("benefit_refused")
     elif facts.payable is None or facts.payable <= 0:
         found.append("nothing_payable")
     return Qualification(tuple(reason(code) for code in found))
-
-
-def decision_kind(amount_claimed: Decimal, payable: Decimal) -> str:
-    """``approve`` when the benefit pays what was claimed, ``partial`` when less."""
-    return "approve" if payable >= amount_claimed else "partial"
 
 
 # --- the figures' arithmetic -------------------------------------------------------------------

@@ -29,12 +29,11 @@ from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
-from huibao.catalog.claim_terms import BenefitKind, ClaimTerms, CoverageTerms
-from huibao.claim import fast_track, limits, selectors
+from huibao.catalog.claim_terms import BenefitKind, ClaimTerms
+from huibao.claim import decisions, fast_track, selectors
 from huibao.claim.lifecycle import SYSTEM, transition
 from huibao.claim.models import Claim, ClaimMaterial, ClaimTriage
-from huibao.claim.rules import Benefit, Loss, calculate_benefit
-from huibao.claim.states import ClaimStatus
+from huibao.claim.states import ClaimStatus, DecisionKind, DecisionReason
 from huibao.core import audit
 from huibao.fraud import services as fraud
 from huibao.fraud.rules import ClaimSubject, HeldPolicy
@@ -45,7 +44,6 @@ from huibao.policy.states import COVERED_STATUSES, EndorsementStatus
 if TYPE_CHECKING:
     from huibao.fraud.services import ScreeningResolved
 
-FRAUD_REASON_CODE = "fraud_confirmed"
 FRAUD_CLAUSE = "《保险法》第二十七条"
 # Benefit kinds whose amount follows from what the report says (no days, hours or grade to read).
 CALCULABLE = frozenset({BenefitKind.REIMBURSEMENT, BenefitKind.FIXED})
@@ -121,28 +119,9 @@ def subject_of(claim: Claim, terms: ClaimTerms, materials: list[ClaimMaterial]) 
 # --- the fast track -----------------------------------------------------------------------------
 
 
-def _coverage(claim: Claim, terms: ClaimTerms) -> CoverageTerms | None:
-    if len(claim.coverage_codes) != 1:
-        return None
-    return terms.coverage(claim.coverage_codes[0])
-
-
-def preview_benefit(claim: Claim, coverage: CoverageTerms) -> Benefit:
-    """The benefit as the rules compute it against the year's usage now (a read; `decide`
-    records it under the ledger's lock)."""
-    loss = Loss(
-        amount_claimed=claim.amount_claimed,
-        social_insurance_settled=claim.social_insurance_settled,
-        cause=claim.cause_code,
-    )
-    return calculate_benefit(
-        coverage, loss, limits.usage_for(claim.policy, coverage.code, claim.incident_date)
-    )
-
-
 def evaluate(
     claim: Claim, terms: ClaimTerms, triage: ClaimTriage, materials: list[ClaimMaterial]
-) -> tuple[fast_track.Qualification, Benefit | None]:
+) -> tuple[fast_track.Qualification, decisions.ClaimBenefit | None]:
     """The fast-track facts of `claim` gathered and judged (nothing written)."""
     found = selectors.check_eligibility(
         claim.policy,
@@ -153,9 +132,10 @@ def evaluate(
         today=timezone.localtime(claim.reported_at).date(),
         terms=terms,
     )
-    coverage = _coverage(claim, terms)
-    calculable = coverage is not None and coverage.benefit_kind in CALCULABLE
-    benefit = preview_benefit(claim, coverage) if coverage is not None and calculable else None
+    coverages = [terms.coverage(code) for code in claim.coverage_codes]
+    calculable = bool(coverages) and all(c is not None and c.benefit_kind in CALCULABLE for c in coverages)
+    # The benefit as `decide` will record it, read now (decide computes it again under the lock).
+    benefit = decisions.preview(claim, terms=terms) if calculable else None
     required = set(claim.required_materials)
     facts = fast_track.Facts(
         amount_claimed=claim.amount_claimed,
@@ -165,7 +145,6 @@ def evaluate(
         eligible=not found.problems,
         route=triage.route,
         cleared=triage.fraud_outcome == "cleared",
-        coverages=len(claim.coverage_codes),
         calculable=calculable,
         payable=benefit.payable if benefit is not None else None,
         refusal=benefit.refusal if benefit is not None else "",
@@ -173,29 +152,22 @@ def evaluate(
     return fast_track.qualify(facts), benefit
 
 
-def _auto_decide(claim: Claim, benefit: Benefit) -> None:
-    from huibao.claim.decisions import Decision, decide
-
-    decide(
+def _auto_decide(claim: Claim) -> Claim:
+    """Approves the calculated benefit by the system; the payout is requested by `decide`."""
+    return decisions.decide(
         claim,
-        Decision(
-            kind=fast_track.decision_kind(claim.amount_claimed, benefit.payable),
-            reason_code="fast_track",
-            clause=benefit.clause,
-            note="小额快赔，系统自动审核",
-            amount=benefit.payable,
-        ),
+        decisions.Decision(kind=DecisionKind.APPROVE, note="小额快赔，系统自动审核通过"),
         actor=SYSTEM,
         auto=True,
     )
 
 
 def _deny_for_fraud(claim: Claim, note: str) -> None:
-    from huibao.claim.decisions import Decision, decide
-
-    decide(
+    decisions.decide(
         claim,
-        Decision(kind="deny", reason_code=FRAUD_REASON_CODE, clause=FRAUD_CLAUSE, note=note, amount=None),
+        decisions.Decision(
+            kind=DecisionKind.DENY, reason_code=DecisionReason.FRAUD, clause=FRAUD_CLAUSE, note=note
+        ),
         actor=SYSTEM,
     )
 
@@ -206,9 +178,12 @@ def _fast_track_or_queue(claim: Claim, terms: ClaimTerms, triage: ClaimTriage) -
     triage.reason_codes = list(verdict.codes)
     triage.reason = verdict.summary[:300]
     if verdict.qualified and benefit is not None:
-        triage.fast_tracked = True
+        decided = _auto_decide(claim)
+        if decided.status in (ClaimStatus.APPROVED, ClaimStatus.PAYING, ClaimStatus.PAID):
+            triage.fast_tracked = True
+        else:  # above the four-eyes amount: a second adjuster confirms the system's approval
+            triage.reason_codes, triage.reason = ["four_eyes"], fast_track.REASONS["four_eyes"]
         triage.save(update_fields=["reason_codes", "reason", "fast_tracked", "updated_at"])
-        _auto_decide(claim, benefit)
         return
     triage.save(update_fields=["reason_codes", "reason", "updated_at"])
     if claim.status == ClaimStatus.MATERIALS_COMPLETE:

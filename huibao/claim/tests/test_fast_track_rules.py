@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from huibao.claim import fast_track
-from huibao.claim.fast_track import Facts, decision_kind, percentile, qualify
+from huibao.claim.fast_track import Facts, percentile, qualify
 
 CLEAN = Facts(
     amount_claimed=Decimal("1800.00"),
@@ -36,12 +36,11 @@ CLEAN = Facts(
         ({"route": "block"}, ("fraud_block",)),
         ({"route": "block", "cleared": True}, ("fraud_block",)),  # a block is never cleared into it
         ({"route": ""}, ("not_screened",)),
-        ({"coverages": 2}, ("several_coverages",)),
         ({"calculable": False, "payable": None}, ("not_calculable",)),
         ({"refusal": "既往症不予赔偿", "payable": Decimal("0")}, ("benefit_refused",)),
         ({"payable": Decimal("0")}, ("nothing_payable",)),
         ({"payable": None}, ("nothing_payable",)),
-        ({"payable": Decimal("1500.00")}, ()),  # a deductible applied: still fast, partial
+        ({"payable": Decimal("1500.00")}, ()),  # a deductible applied: still fast
         (
             {"amount_claimed": Decimal("5000"), "route": "review", "duplicate_materials": True},
             ("over_limit", "duplicate_material", "fraud_review"),
@@ -53,14 +52,6 @@ def test_qualify(changes: dict, codes: tuple[str, ...]) -> None:
     assert verdict.codes == codes
     assert verdict.qualified is (codes == ())
     assert verdict.summary == "；".join(fast_track.REASONS[c] for c in codes)
-
-
-@pytest.mark.parametrize(
-    ("claimed", "payable", "kind"),
-    [("1800", "1800", "approve"), ("1800", "1700", "partial"), ("1800", "1800.00", "approve")],
-)
-def test_decision_kind(claimed: str, payable: str, kind: str) -> None:
-    assert decision_kind(Decimal(claimed), Decimal(payable)) == kind
 
 
 @pytest.mark.parametrize(
