@@ -93,7 +93,8 @@ def _issue(count: int) -> list[int]:
         for i in range(count):
             birth = datetime.date(1970, 1, 1) + datetime.timedelta(days=37 * i + 11)
             app = application(
-                [(version, Person(birth=birth), 2_000_000, "300.00", {"term": "1y"})], customer=customer()
+                [(version, Person(birth=birth), 2_000_000, Decimal("300.00"), {"term": "1y"})],
+                customer=customer(),
             )
             ids.append(issue(app)[0].pk)
             if (i + 1) % 100 == 0:

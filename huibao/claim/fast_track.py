@@ -12,7 +12,8 @@ the one staff read in the queue). A claim qualifies when all of these hold:
   something payable.
 
 A benefit below the amount claimed (a deductible, a ratio) still qualifies: it is an approval of
-the calculated benefit, whose explanation shows every line. A refusal (an exclusion) never does: only a person denies.
+the calculated benefit, whose explanation shows every line. A refusal (an exclusion) never does:
+only a person denies.
 """
 
 from __future__ import annotations

@@ -125,6 +125,7 @@ def claim_figures(
     by_product: dict[str, _Acc] = defaultdict(_Acc)
     total = _Acc()
     for code, name, auto, reported, complete, decided, paid in rows.iterator(chunk_size=5000):
+        assert decided is not None  # the filter
         names[code] = name
         for acc in (by_week[(code, monday_of(decided))], by_product[code], total):
             acc.add(auto, reported, complete, decided, paid)
