@@ -81,7 +81,7 @@ def _issue(count: int) -> list[int]:
     import time_machine
     from django.utils import timezone
 
-    from huibao.claim.tests.factories import MEDICAL_COVERAGES
+    from huibao.claim.tests.factories import MEDICAL_COVERAGES, in_force
     from huibao.policy.tests.factories import Person, application, customer, issue, product_version
 
     began = timezone.now() - datetime.timedelta(days=200)
@@ -96,7 +96,7 @@ def _issue(count: int) -> list[int]:
                 [(version, Person(birth=birth), 2_000_000, Decimal("300.00"), {"term": "1y"})],
                 customer=customer(),
             )
-            ids.append(issue(app)[0].pk)
+            ids.append(in_force(issue(app)[0]).pk)
             if (i + 1) % 100 == 0:
                 harness.log(f"  {i + 1} policies")
     return ids
@@ -304,7 +304,9 @@ def _generate(count: int, policies: int) -> dict[str, Any]:
 
 
 def _pdf(n: int) -> bytes:
-    return f"%PDF-1.4\n% invoice {n} {uuid.uuid4()}\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n".encode()
+    from huibao.claim.tests.factories import pdf
+
+    return pdf() + f"% invoice {n}\n".encode()  # distinct bytes per claim
 
 
 def _jpeg(n: int) -> bytes:
