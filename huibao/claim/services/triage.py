@@ -172,8 +172,11 @@ def _deny_for_fraud(claim: Claim, note: str) -> None:
     )
 
 
-def _fast_track_or_queue(claim: Claim, terms: ClaimTerms, triage: ClaimTriage) -> None:
-    materials = list(ClaimMaterial.objects.filter(claim=claim))
+def _fast_track_or_queue(
+    claim: Claim, terms: ClaimTerms, triage: ClaimTriage, materials: list[ClaimMaterial] | None = None
+) -> None:
+    if materials is None:
+        materials = list(ClaimMaterial.objects.filter(claim=claim))
     verdict, benefit = evaluate(claim, terms, triage, materials)
     triage.reason_codes = list(verdict.codes)
     triage.reason = verdict.summary[:300]
@@ -194,7 +197,7 @@ def triage_claim(claim_id: int) -> ClaimTriage:
     """Screens the claim and fast-tracks or queues it (the caller's transaction; locks the claim)."""
     claim = (
         Claim.objects.select_for_update()
-        .select_related("policy__product_version__product", "policy__insurer", "insured")
+        .select_related("policy__product_version__product", "policy__insurer", "policy__plan", "insured")
         .get(pk=claim_id)
     )
     terms = selectors.terms_of(claim.policy)
@@ -225,7 +228,7 @@ def triage_claim(claim_id: int) -> ClaimTriage:
         triage.save(update_fields=["reason_codes", "reason", "updated_at"])
         transition(claim, ClaimStatus.UNDER_REVIEW, actor=SYSTEM)
         return triage
-    _fast_track_or_queue(claim, terms, triage)
+    _fast_track_or_queue(claim, terms, triage, materials)
     return triage
 
 
