@@ -35,7 +35,9 @@ IDENTITY_VIEW = ("identity.view_identitycheck", "identity.view_facecheck")
 NOTIFICATION_RESEND = ("notification.view_outboxmessage", "notification.change_outboxmessage")
 CLAIM_MODELS = ("claim", "claimstatuschange", "claimmaterial")
 CLAIM_VIEW = _perms("claim", ["view"], CLAIM_MODELS)
-CLAIM_HANDLE = (*CLAIM_VIEW, "claim.change_claim")
+# Adjusters also read the triage (the fraud route and why the fast track did not decide);
+# customer service does not.
+CLAIM_HANDLE = (*CLAIM_VIEW, "claim.change_claim", "claim.view_claimtriage")
 # The claim figures page and endpoint (share decided automatically, time to payment).
 CLAIM_FIGURES = ("claim.view_claim_figures",)
 FRAUD_MODELS = ("fraudrule", "screenedclaim", "screening", "fraudcase", "blacklistentry")

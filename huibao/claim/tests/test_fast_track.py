@@ -197,3 +197,17 @@ def test_a_confirmed_fraud_review_denies_the_claim_with_the_fraud_reason(reviewe
     assert reviewed.clause and payout_of(reviewed) is None
     denial = ClaimStatusChange.objects.filter(claim=reviewed).order_by("-id").first()
     assert denial.to_status == "denied" and "虚构或夸大保险事故" in denial.note
+
+
+def test_the_back_office_shows_why_a_claim_was_not_fast_tracked(client):
+    # given: a claim above the limit, triaged into the adjusters' queue
+    from huibao.policy.tests.factories import staff, staff_login
+
+    claim = complete_claim(amount_claimed=Decimal("8600.00"))
+    adjuster = staff("adjuster9", ["view_claim", "view_claimtriage"], app_label="claim")
+    staff_login(client, adjuster)
+    # when
+    html = client.get(f"/admin/claim/claim/{claim.pk}/change/").content.decode()
+    # then
+    triage = ClaimTriage.objects.get(claim=claim)
+    assert "申请金额超过小额快赔限额" in html and str(triage.screening_id) in html
