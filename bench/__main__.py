@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import daily, flight, fraud, issue, pdf, quote, renewal, sealer, search
+from bench import daily, fasttrack, flight, fraud, issue, pdf, quote, renewal, sealer, search
 
 Bench = Callable[[argparse.Namespace], dict[str, Any]]
 
@@ -33,6 +33,10 @@ REGISTRY: dict[str, tuple[Bench, str]] = {
     "flight": (
         flight.run,
         "claim: a delay event for a flight with 300 insured travellers paid out (payout requests made)",
+    ),
+    "fasttrack": (
+        fasttrack.run,
+        "claim: a complete small claim submitted → fast-track decision, 1,000,000 claims, p50/p99",
     ),
     "pdf": (pdf.run, "esign: signed application forms and e-policies per second (render + PAdES sign)"),
 }

@@ -129,6 +129,7 @@ def register_routers() -> None:
     from huibao.claim.api import router as claim_router
     from huibao.claim.desk_api import router as claim_desk_router
     from huibao.claim.events_api import router as events_router
+    from huibao.claim.figures_api import router as claim_figures_router
     from huibao.claim.insurer_api import router as claim_insurer_router
     from huibao.fraud.api import router as fraud_router
     from huibao.notification.api import router as notification_router
@@ -153,6 +154,7 @@ def register_routers() -> None:
     api.add_router("/v1/", claim_desk_router)
     api.add_router("/v1/", claim_router)
     api.add_router("/v1/", claim_insurer_router)
+    api.add_router("/v1/", claim_figures_router)
     api.add_router("/v1/", fraud_router)
     api.add_router("/v1/", provider_router)
     api.add_router("/v1/", events_router)

@@ -45,7 +45,17 @@ INSURER_CLAIM_VIEW = _perms(
 INSURER_CLAIM_SETTINGS = ("claim.view_insurerclaimsettings", "claim.change_insurerclaimsettings")
 # Event-triggered payouts: adjusters see events and their payouts and import event files.
 TRIGGER_VIEW = _perms("claim", ["view"], ["triggerevent", "triggeredpayout", "triggerindex"])
-CLAIM_HANDLE = (*CLAIM_VIEW, "claim.change_claim", *TRIGGER_VIEW, "claim.add_triggerevent")
+# Adjusters also read the triage (the fraud route and why the fast track did not decide);
+# customer service does not.
+CLAIM_HANDLE = (
+    *CLAIM_VIEW,
+    "claim.change_claim",
+    *TRIGGER_VIEW,
+    "claim.add_triggerevent",
+    "claim.view_claimtriage",
+)
+# The claim figures page and endpoint (share decided automatically, time to payment).
+CLAIM_FIGURES = ("claim.view_claim_figures",)
 FRAUD_MODELS = ("fraudrule", "screenedclaim", "screening", "fraudcase", "blacklistentry")
 # Fraud analysts: the queue, the cases, the rules' parameters and the shared blacklist.
 FRAUD = _perms("fraud", ["view", "change"], FRAUD_MODELS)
@@ -105,7 +115,15 @@ ROLES: dict[str, Role] = {
         Role(
             "claims_adjuster",
             "理赔",
-            (*CATALOG_VIEW, *QUOTE_VIEW, *POLICY_VIEW, *CLAIM_HANDLE, *PROVIDER_ASSIGN, *INSURER_CLAIM_VIEW),
+            (
+                *CATALOG_VIEW,
+                *QUOTE_VIEW,
+                *POLICY_VIEW,
+                *CLAIM_HANDLE,
+                *PROVIDER_ASSIGN,
+                *INSURER_CLAIM_VIEW,
+                *CLAIM_FIGURES,
+            ),
         ),
         # A service provider's staff (公估、救援、法律、医院、维修): their own provider's tasks only.
         Role("provider", "服务商", PROVIDER_WORK),
@@ -123,6 +141,7 @@ ROLES: dict[str, Role] = {
                 *PAYOUT_VIEW,
                 "payment.change_payout",
                 *POLICY_VIEW,
+                *CLAIM_FIGURES,
             ),
         ),
         Role(

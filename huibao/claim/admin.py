@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from huibao.claim.models import Claim, ClaimMaterial, ClaimStatusChange
+from huibao.claim.models import Claim, ClaimMaterial, ClaimStatusChange, ClaimTriage
 from huibao.core.admin import ReadOnlyModelAdmin
 from huibao.core.masking import mask_bank_card
 
@@ -37,6 +37,29 @@ class MaterialInline(admin.TabularInline):
         "duplicate_of",
         "duplicate_reason",
         "uploaded_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class TriageInline(admin.StackedInline):
+    """The fraud screen (its id, route, score), the hold, and why the fast track did not decide."""
+
+    model = ClaimTriage
+    extra = 0
+    can_delete = False
+    fields = (
+        "screening_id",
+        "route",
+        "score",
+        "held",
+        "fraud_outcome",
+        "fast_tracked",
+        "reason",
+        "reason_codes",
+        "screened_at",
     )
     readonly_fields = fields
 
@@ -75,7 +98,7 @@ class ClaimAdmin(ReadOnlyModelAdmin):
         "auto_decided",
     )
     readonly_fields = fields
-    inlines = [MaterialInline, StatusChangeInline]
+    inlines = [TriageInline, MaterialInline, StatusChangeInline]
 
     @admin.display(description="收款账户")
     def masked_account(self, obj: Claim) -> str:

@@ -39,6 +39,11 @@ class ClaimConfig(AppConfig):
         # Complete materials go to an adjuster; a provider's task changes join the timeline.
         claim_status_changed.register(review.on_status_changed)
         task_changed.register(review.on_task_changed)
+        # A resolved fraud review continues the claim it held.
+        from huibao.claim.services import triage
+        from huibao.fraud.services import screening_resolved
+
+        screening_resolved.register("claim", triage.on_screening_resolved)
         register_action(
             "claim",
             label=_("理赔"),

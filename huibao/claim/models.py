@@ -94,6 +94,8 @@ class Claim(models.Model):
             models.Index(fields=["status", "reported_at"], name="claim_status_reported"),
             models.Index(fields=["insurer", "status"], name="claim_insurer_status"),
             models.Index(fields=["assigned_to", "status"], name="claim_assignee_status"),
+            # The back-office figures read a window of decided claims.
+            models.Index(fields=["decided_at"], name="claim_decided_at"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=ClaimStatus.values), name="claim_status_valid"),
@@ -418,6 +420,46 @@ class ClaimAppeal(models.Model):
         return f"{self.claim_id} appeal {self.status}"
 
 
+class ClaimTriage(models.Model):
+    """What the system found when the claim's materials were complete: the fraud screen (its
+    public id, route and score — the details stay in the fraud app), whether the fraud review
+    holds the claim, and whether the fast track decided it or why not (shown to staff only)."""
+
+    claim = models.OneToOneField(Claim, on_delete=models.CASCADE, related_name="triage")
+    screening_id = models.UUIDField(null=True, blank=True)
+    route = models.CharField(max_length=8, blank=True, default="")  # pass | review | block
+    score = models.IntegerField(default=0)
+    # A fraud review (or block) holds the claim until an analyst resolves it.
+    held = models.BooleanField(default=False)
+    fraud_outcome = models.CharField(max_length=12, blank=True, default="")  # cleared | confirmed
+    fast_tracked = models.BooleanField(default=False)
+    reason_codes = models.JSONField(default=list, blank=True)  # why not fast tracked
+    reason = models.CharField(max_length=300, blank=True, default="")
+    screened_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("理赔分流")
+        verbose_name_plural = _("理赔分流")
+        # The back-office figures (share decided automatically, time to payment).
+        permissions = [("view_claim_figures", "Can view the claim figures")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(route__in=["", "pass", "review", "block"]), name="claim_triage_route_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(fraud_outcome__in=["", "cleared", "confirmed"]),
+                name="claim_triage_fraud_outcome_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(fast_tracked=False) | Q(held=False), name="claim_triage_fast_track_not_held"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.claim_id} {self.route or '-'} fast={self.fast_tracked}"
+
+
 # The event-triggered payouts' tables and the insurers' side (deliveries, notices, chases,
 # overdue flags) live in modules of their own (kept apart for the merges).
 from huibao.claim.event_models import (  # noqa: E402
@@ -444,6 +486,7 @@ __all__ = [
     "ClaimMaterial",
     "ClaimOverdue",
     "ClaimStatusChange",
+    "ClaimTriage",
     "ClaimsDesk",
     "EventNonce",
     "InsurerClaimDelivery",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from huibao.claim.web import desk, events_views, views
+from huibao.claim.web import desk, events_views, figures, views
 from huibao.claim.web import insurer as insurer_views
 
 app_name = "claim"
@@ -24,4 +24,5 @@ urlpatterns = [
     path("desk/<uuid:public_id>/", desk.review_page, name="desk_review"),
     path("desk/<uuid:public_id>/<slug:action>/", desk.act, name="desk_act"),
     path("desk/materials/<uuid:public_id>/", desk.material, name="desk_material"),
+    path("figures/", figures.page, name="figures"),
 ]

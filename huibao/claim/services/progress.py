@@ -13,6 +13,7 @@ from huibao.claim.eligibility import MATERIAL_LABELS
 from huibao.claim.lifecycle import lock_claim, transition
 from huibao.claim.models import Claim, ClaimMaterial
 from huibao.claim.selectors import checklist, claim_for_customer
+from huibao.claim.services.triage import triage_claim
 from huibao.claim.states import OPEN_STATUSES, ClaimStatus
 from huibao.core.errors import Conflict, FieldError, ValidationFailed
 
@@ -48,6 +49,11 @@ def submit_claim(user: Any, claim_id: Any) -> Claim:
             else ClaimStatus.UNDER_REVIEW
         )
         transition(claim, target, actor=user, note="已补充材料" if target == ClaimStatus.UNDER_REVIEW else "")
+        if target == ClaimStatus.MATERIALS_COMPLETE:
+            # Screened and fast-tracked (or queued) in this transaction, after the move's own
+            # announcement, so every claim_status_changed listener sees the moves in order.
+            triage_claim(claim.pk)
+            claim.refresh_from_db()
     return claim
 
 

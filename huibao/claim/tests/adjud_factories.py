@@ -62,7 +62,8 @@ def under_review(claim: Claim) -> Claim:
 
     with transaction.atomic():
         locked = lock_claim(claim.public_id)
-        transition(locked, ClaimStatus.UNDER_REVIEW, actor="system")
+        if locked.status != ClaimStatus.UNDER_REVIEW:  # the triage queues most claims itself
+            transition(locked, ClaimStatus.UNDER_REVIEW, actor="system")
     claim.refresh_from_db()
     return claim
 

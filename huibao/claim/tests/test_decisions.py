@@ -293,12 +293,13 @@ def test_a_payout_given_up_releases_the_benefit_and_a_retry_pays_again(alice):
 
 
 def test_system_decisions_from_complete_materials_are_marked_automatic():
-    # given
-    claim = complete_claim(amount_claimed=Decimal("800.00"))
-    # when
-    decided = decide(claim, APPROVE, actor="system", auto=True)
+    # given / when: a small claim's complete materials are triaged, and the fast track decides
+    # it by calling decide(..., actor="system", auto=True)
+    decided = complete_claim(amount_claimed=Decimal("800.00"))
     # then
     assert decided.status == ClaimStatus.PAYING and decided.auto_decided and decided.decided_by is None
+    with pytest.raises(Conflict):
+        decide(decided, APPROVE, actor="system", auto=True)
 
 
 def test_an_insurers_adjuster_cannot_decide_another_insurers_claim(claim):

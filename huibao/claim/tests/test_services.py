@@ -257,10 +257,14 @@ def test_submit_refuses_an_incomplete_checklist_then_moves_to_materials_complete
     finally:
         claim_status_changed.unregister(seen.append)
     # then
-    assert submitted.status == ClaimStatus.MATERIALS_COMPLETE and submitted.materials_complete_at is not None
-    assert [(e.from_status, e.to_status) for e in seen] == [("reported", "materials_complete")]
-    line = ClaimStatusChange.objects.filter(claim=claim).order_by("-id").first()
-    assert line is not None and line.line == "材料已齐全，等待审核"
+    # (8,600 yuan is over the fast-track limit: the triage queues it for an adjuster at once)
+    assert submitted.status == ClaimStatus.UNDER_REVIEW and submitted.materials_complete_at is not None
+    assert [(e.from_status, e.to_status) for e in seen] == [
+        ("reported", "materials_complete"),
+        ("materials_complete", "under_review"),
+    ]
+    lines = list(ClaimStatusChange.objects.filter(claim=claim).order_by("id").values_list("line", flat=True))
+    assert lines[-2:] == ["材料已齐全，等待审核", "理赔审核中"]
     assert OutboxMessage.objects.filter(reference=claim.number, template="claim.progress").exists()
 
 

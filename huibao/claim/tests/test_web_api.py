@@ -124,7 +124,9 @@ def test_detail_page_uploads_from_the_phone_shows_the_checklist_and_submits(clie
     assert 'data-testid="checklist-complete"' in page and 'data-testid="submit"' in page
     assert client.post(url, {"action": "submit"}).status_code == 302
     claim.refresh_from_db()
-    assert claim.status == ClaimStatus.MATERIALS_COMPLETE
+    assert (
+        claim.status == ClaimStatus.UNDER_REVIEW and claim.materials_complete_at is not None
+    )  # over the fast-track limit
     page = client.get(url).content.decode()
     assert "材料已齐全，等待审核" in page and 'data-testid="upload-form"' not in page
     assert claim.number in client.get("/claims/").content.decode()
@@ -160,8 +162,8 @@ def test_api_reports_uploads_submits_and_answers_errors_in_one_shape(client, pol
         uploaded = client.post(f"{base}/materials", {"kind": kind, "file": SimpleUploadedFile("a", data)})
         assert uploaded.status_code == 201, uploaded.content
     submitted = client.post(f"{base}/submit", content_type="application/json").json()
-    assert submitted["status"] == "materials_complete"
-    assert [s["status"] for s in submitted["timeline"]] == ["reported", "materials_complete"]
+    assert submitted["status"] == "under_review"  # over the fast-track limit: queued at once
+    assert [s["status"] for s in submitted["timeline"]] == ["reported", "materials_complete", "under_review"]
     assert [c["number"] for c in client.get("/api/v1/claims").json()] == [claim["number"]]
     withdrawn = client.post(
         f"{base}/withdraw", {"reason": "不需要了"}, content_type="application/json"
