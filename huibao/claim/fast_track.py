@@ -6,6 +6,7 @@ the one staff read in the queue). A claim qualifies when all of these hold:
 - the amount claimed is at or under the version's `fast_track_limit` (claim terms, per product);
 - its materials are complete and none is flagged as a duplicate of another claim's;
 - the policy is still eligible for it (in force on the incident date, waiting period over…);
+- the policy's insurer decides its claims on Huibao (not in its own system through the connector);
 - the fraud screen passed (route ``pass``), or an analyst cleared the review it routed to;
 - the benefit is calculable from what the claim says (every coverage pays a reimbursement or a
   fixed sum — no days, hours or grade an adjuster must read off a document), nothing refused,
@@ -42,6 +43,7 @@ REASONS: dict[str, str] = {
     "not_calculable": gettext_noop("赔付金额需人工核定（天数、时长或伤残等级等）"),
     "benefit_refused": gettext_noop("按条款不予赔付，需人工审核"),
     "nothing_payable": gettext_noop("计算后无可赔付金额，需人工审核"),
+    "insurer_decides": gettext_noop("该保险公司在其自有系统中审核理赔（已转保险公司）"),
 }
 
 
@@ -61,6 +63,7 @@ class Facts:
     calculable: bool = True
     payable: Decimal | None = None
     refusal: str = ""
+    insurer_decides: bool = False  # the insurer decides in its own system (connector mode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,8 @@ class Qualification:
 
 def qualify(facts: Facts) -> Qualification:
     found: list[str] = []
+    if facts.insurer_decides:
+        found.append("insurer_decides")
     if facts.amount_claimed > facts.fast_track_limit:
         found.append("over_limit")
     if not facts.materials_complete:

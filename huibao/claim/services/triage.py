@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from huibao.catalog.claim_terms import BenefitKind, ClaimTerms
 from huibao.claim import decisions, fast_track, selectors
+from huibao.claim.insurer import terms_for as insurer_terms_for
 from huibao.claim.lifecycle import SYSTEM, transition
 from huibao.claim.models import Claim, ClaimMaterial, ClaimTriage
 from huibao.claim.states import ClaimStatus, DecisionKind, DecisionReason
@@ -148,6 +149,7 @@ def evaluate(
         calculable=calculable,
         payable=benefit.payable if benefit is not None else None,
         refusal=benefit.refusal if benefit is not None else "",
+        insurer_decides=insurer_terms_for(claim.insurer_id).by_connector,
     )
     return fast_track.qualify(facts), benefit
 
@@ -189,6 +191,8 @@ def _fast_track_or_queue(
         triage.save(update_fields=["reason_codes", "reason", "fast_tracked", "updated_at"])
         return
     triage.save(update_fields=["reason_codes", "reason", "updated_at"])
+    if "insurer_decides" in verdict.codes:
+        return  # the insurer's delivery forwards it (已转保险公司审核) and its callbacks decide
     if claim.status == ClaimStatus.MATERIALS_COMPLETE:
         transition(claim, ClaimStatus.UNDER_REVIEW, actor=SYSTEM)
 

@@ -99,6 +99,24 @@ def test_a_small_complete_claim_is_screened_approved_and_paid_without_a_person(c
     assert AuditEntry.objects.filter(object_id=claim.number, action="claim.screened").exists()
 
 
+def test_a_small_claim_of_an_insurer_that_decides_in_its_own_system_is_left_to_it():
+    # given: a small, clean, complete claim, but the insurer decides its claims through the connector
+    from huibao.claim.insurer_models import InsurerClaimDelivery
+    from huibao.claim.tests.insurer_factories import connector_mode
+
+    policy = in_force(medical_policy(customer()))
+    connector_mode(policy)
+    # when
+    claim = complete_claim(policy, amount_claimed=SMALL)
+    # then: screened, not decided by Huibao, left at complete materials for the insurer's delivery
+    assert claim.status == ClaimStatus.MATERIALS_COMPLETE and not claim.auto_decided
+    triage = ClaimTriage.objects.get(claim=claim)
+    assert triage.route == "pass" and not triage.fast_tracked
+    assert triage.reason_codes == ["insurer_decides"]
+    assert InsurerClaimDelivery.objects.filter(claim=claim).exists()
+    assert not Payout.objects.exists()
+
+
 def test_a_claim_above_the_products_limit_goes_to_the_adjuster_with_the_reason():
     # given: the product sets its fast-track limit at 1,000 yuan
     policy = in_force(

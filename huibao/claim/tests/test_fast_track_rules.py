@@ -41,6 +41,7 @@ CLEAN = Facts(
         ({"payable": Decimal("0")}, ("nothing_payable",)),
         ({"payable": None}, ("nothing_payable",)),
         ({"payable": Decimal("1500.00")}, ()),  # a deductible applied: still fast
+        ({"insurer_decides": True}, ("insurer_decides",)),  # the insurer's own system decides
         (
             {"amount_claimed": Decimal("5000"), "route": "review", "duplicate_materials": True},
             ("over_limit", "duplicate_material", "fraud_review"),
