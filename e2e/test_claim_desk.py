@@ -1,7 +1,7 @@
 """An adjuster on the desk (phone-sized, the worst case of a desk-first page): the queue shows a
-claim with complete materials; the review page shows the photo inline and the benefit line by
-line; a partial amount above the benefit is refused on its field; the adjuster approves; the
-sandbox bank pays; the customer sees the claim paid on their timeline."""
+claim the triage queued (too large for the fast track, and why); the review page shows the photo
+inline and the benefit line by line; a partial amount above the benefit is refused on its field;
+the adjuster approves; the sandbox bank pays; the customer sees the claim paid on their timeline."""
 
 from __future__ import annotations
 
@@ -39,11 +39,11 @@ def test_an_adjuster_approves_and_the_customer_sees_it_paid(
     phone.goto(base + "/claims/desk/")
     expect(phone.locator("h1")).to_have_text("理赔工作台")
     phone.get_by_role("link", name=claim.number).click()
-    expect(phone.get_by_test_id("claim-status")).to_have_text("材料齐全")
+    # the triage queued it (too large for the fast track) and says why the system did not decide
+    expect(phone.get_by_test_id("claim-status")).to_have_text("审核中")
+    expect(phone.get_by_test_id("triage-reasons")).to_contain_text("申请金额超过小额快赔限额")
     expect(phone.locator(".desk-materials img").first).to_be_visible()
     expect(phone.get_by_test_id("preview")).to_contain_text("应赔付金额")
-    phone.get_by_test_id("start").click()
-    expect(phone.get_by_test_id("claim-status")).to_have_text("审核中")
     # a partial amount above the calculated benefit is refused on its field
     form = phone.get_by_test_id("decide-form")
     form.get_by_test_id("kind").select_option("partial")

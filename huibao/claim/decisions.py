@@ -40,7 +40,14 @@ from django.utils import timezone
 from huibao.catalog.claim_terms import ClaimTerms
 from huibao.claim import limits
 from huibao.claim.lifecycle import SYSTEM, lock_claim, transition
-from huibao.claim.models import ApprovalStatus, Claim, ClaimApproval, ClaimsDesk, InsurerClaimSettings
+from huibao.claim.models import (
+    ApprovalStatus,
+    Claim,
+    ClaimApproval,
+    ClaimsDesk,
+    ClaimTriage,
+    InsurerClaimSettings,
+)
 from huibao.claim.rules import Benefit, Loss, benefit_as_json, calculate_benefit
 from huibao.claim.selectors import DEFAULT_DECISION_DAYS, terms_of
 from huibao.claim.states import DECIDABLE_STATUSES, TRANSITIONS, ClaimStatus, DecisionKind, DecisionReason
@@ -263,6 +270,9 @@ def decide(
             raise Conflict("该案件当前不能做出理赔决定", code="not_decidable")
         if ClaimApproval.objects.filter(claim=locked, status=ApprovalStatus.PENDING).exists():
             raise Conflict("该案件的赔付正在等待复核", code="approval_pending")
+        if kind is not DecisionKind.DENY and ClaimTriage.objects.filter(claim=locked, held=True).exists():
+            # A fraud review holds it: money moves only once an analyst has cleared it.
+            raise Conflict("该案件正在风控复核中，复核结束前不能批准赔付", code="fraud_review_pending")
         target = ClaimStatus.DENIED if kind is DecisionKind.DENY else ClaimStatus.APPROVED
         check_transition(TRANSITIONS, locked.status, target, what=f"claim {locked.number}")
         terms = terms_of(locked.policy)

@@ -229,3 +229,37 @@ def test_the_back_office_shows_why_a_claim_was_not_fast_tracked(client):
     # then
     triage = ClaimTriage.objects.get(claim=claim)
     assert "申请金额超过小额快赔限额" in html and str(triage.screening_id) in html
+
+
+def test_an_adjuster_cannot_approve_a_claim_the_fraud_review_holds_but_may_deny_it(client, reviewed):
+    # given: the claim is held by an open fraud review, and an adjuster of the agency opens it
+    from django.urls import reverse
+
+    from huibao.claim import decisions
+    from huibao.claim.tests.adjud_factories import adjuster
+    from huibao.core.errors import Conflict
+    from huibao.provider.tests.factories import login
+
+    person = adjuster("adjuster-held")
+    client = login(client, person)
+    # when: the desk page is opened
+    page = client.get(reverse("claim:desk_review", args=[reviewed.public_id])).content.decode()
+    # then: it says why the system did not decide and that approval waits for the analyst
+    assert 'data-testid="triage-held"' in page and "风控筛查需人工复核" in page
+    # when: the adjuster approves anyway
+    with pytest.raises(Conflict) as refused:
+        decisions.decide(reviewed, decisions.Decision(kind=DecisionKind.APPROVE), actor=person)
+    # then: refused, nothing recorded, no money
+    assert refused.value.code == "fraud_review_pending"
+    reviewed.refresh_from_db()
+    assert reviewed.status == ClaimStatus.UNDER_REVIEW and payout_of(reviewed) is None
+    assert reviewed.decision_kind == ""
+    # a denial stays possible (the adjuster found the policy does not cover it)
+    denied = decisions.decide(
+        reviewed,
+        decisions.Decision(
+            kind=DecisionKind.DENY, reason_code="not_covered", clause="第五条", note="不在保障范围"
+        ),
+        actor=person,
+    )
+    assert denied.status == ClaimStatus.DENIED

@@ -126,7 +126,7 @@ def test_a_back_office_insurer_gets_no_delivery(owner, policy) -> None:
         claim = complete_claim(owner, policy)
     # then
     assert not InsurerClaimDelivery.objects.filter(claim=claim).exists()
-    assert claim.status == ClaimStatus.MATERIALS_COMPLETE
+    assert claim.status == ClaimStatus.UNDER_REVIEW  # in the adjusters' queue (the triage put it there)
 
 
 def test_a_failed_send_is_retried_with_back_off_then_sent(policy, claim) -> None:

@@ -18,7 +18,7 @@ from huibao.claim.selectors import QueueFilters
 from huibao.claim.services import submit_claim, upload_material
 from huibao.claim.services.review import assign, request_info, send_to_investigation, start_review
 from huibao.claim.states import ClaimStatus
-from huibao.claim.tests.adjud_factories import adjuster, complete_claim, under_review
+from huibao.claim.tests.adjud_factories import adjuster, at, complete_claim, under_review
 from huibao.claim.tests.factories import jpeg
 from huibao.core.errors import Conflict, NotFound, ValidationFailed
 from huibao.provider import services as provider_services
@@ -117,7 +117,8 @@ def test_queue_filters_by_type_region_status_and_assignment():
     assert selectors.queue(alice, QueueFilters(claim_type="auto")) == []
     assert len(selectors.queue(alice, QueueFilters(region="31"))) == 1
     assert selectors.queue(alice, QueueFilters(region="44")) == []
-    assert len(selectors.queue(alice, QueueFilters(status="materials_complete"))) == 1
+    assert len(selectors.queue(alice, QueueFilters(status="under_review"))) == 1  # triaged
+    assert selectors.queue(alice, QueueFilters(status="materials_complete")) == []
     assert len(selectors.queue(alice, QueueFilters(assigned="me"))) == 1  # auto-assigned to alice
     assert selectors.queue(alice, QueueFilters(assigned="none")) == []
     assert selectors.queue(alice, QueueFilters(insurer="nope")) == []
@@ -196,9 +197,21 @@ def test_withdrawing_a_claim_under_investigation_calls_off_the_providers_task():
 
 
 def test_review_starts_only_from_complete_materials():
-    # given
+    # given: a claim at complete materials that the triage has not queued yet
+    from django.db import transaction
+
+    from huibao.claim.lifecycle import lock_claim, transition
+
     alice = adjuster("alice")
     claim = complete_claim()
+    with transaction.atomic():
+        locked = lock_claim(claim.public_id)
+        transition(locked, ClaimStatus.INFO_REQUESTED, actor=alice)
+    with pytest.raises(Conflict):  # asking for information is not complete materials
+        start_review(claim, actor=alice)
+    claim.refresh_from_db()
+    claim.status = ClaimStatus.MATERIALS_COMPLETE  # as the submit leaves it before the triage
+    claim.save(update_fields=["status"])
     # when
     started = start_review(claim, actor=alice)
     # then
@@ -215,8 +228,9 @@ def test_desk_stats_count_automatic_decisions_and_report_to_payment():
 
     alice = adjuster("alice")
     small = complete_claim(amount_claimed=Decimal("500.00"))
-    decide(small, Decision(DecisionKind.APPROVE), actor="system", auto=True)
-    bank_result(small)
+    assert small.auto_decided  # the fast track decided it at the submit
+    with at(small.policy, 130):
+        bank_result(small)
     other = under_review(complete_claim())
     decide(other, Decision(DecisionKind.DENY, reason_code="other"), actor=alice)
     # when

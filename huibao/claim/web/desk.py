@@ -19,16 +19,17 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from huibao.account.access import staff_required
 from huibao.account.models import User
 from huibao.catalog.claim_terms import ClaimType, MaterialKind
-from huibao.claim import decisions, selectors
+from huibao.claim import decisions, fast_track, selectors
 from huibao.claim.desk_actions import ACTIONS, run_action
 from huibao.claim.eligibility import MATERIAL_LABELS
-from huibao.claim.models import Claim, ClaimMaterial
+from huibao.claim.models import Claim, ClaimMaterial, ClaimTriage
 from huibao.claim.selectors import QueueFilters
 from huibao.claim.services import appeals
 from huibao.claim.states import ClaimStatus, DecisionReason
@@ -144,6 +145,13 @@ def _review_context(request: HttpRequest, claim: Claim) -> dict[str, Any]:
         "eligibility": eligibility,
         "preview": preview,
         "screening": selectors.screening_of(claim),
+        "triage": (triage := ClaimTriage.objects.filter(claim=claim).first()),
+        # Why the system did not decide it (the fast track's reasons, in the reader's language).
+        "triage_reasons": [
+            gettext(fast_track.REASONS[code])
+            for code in (triage.reason_codes if triage else [])
+            if code in fast_track.REASONS
+        ],
         "materials": _material_rows(claim),
         "checklist": selectors.checklist(claim),
         "timeline": selectors.timeline(claim),
