@@ -27,6 +27,12 @@ class BillingConfig(AppConfig):
         from huibao.jobs.registry import register_job
 
         register_job(
+            "billing.roll_forward",
+            jobs.roll_forward,
+            order=195,
+            description="the next policy year's instalments of multi-year premium terms",
+        )
+        register_job(
             "billing.mark_overdue",
             jobs.mark_overdue,
             order=200,

@@ -1,6 +1,6 @@
 """Billing's daily jobs (registered in `BillingConfig.ready()`): the day's run of
-`services.run_daily` split in its three steps, in its order — overdue marks, lapses, then the
-charges due — each resumable from the last instalment (or schedule) it finished."""
+`services.run_daily` split in its steps, in its order — the next policy years planned, overdue
+marks, lapses, then the charges due — each resumable from the last instalment (or schedule) it finished."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ def _resumable(ctx: JobContext, candidates: Any, step: Callable[..., int]) -> No
     step(ctx.run_date, after=cursor["after"], checkpoint=checkpoint, stop=lambda: ctx.should_stop)
     ctx.check_stop()
     ctx.progress(state["done"], state["done"])
+
+
+def roll_forward(ctx: JobContext) -> None:
+    _resumable(ctx, services.roll_forward_candidates(ctx.run_date), services.roll_forward)
 
 
 def mark_overdue(ctx: JobContext) -> None:

@@ -69,6 +69,16 @@ class PremiumSchedule(models.Model):
         PaymentMandate, on_delete=models.PROTECT, null=True, blank=True, related_name="schedules"
     )
     lapsed_on = models.DateField(null=True, blank=True)
+    # The premium term (缴费期间) in policy years, and the policy years planned so far: a
+    # multi-year schedule rolls forward one year at a time (`services.roll_forward`).
+    premium_years = models.PositiveSmallIntegerField(default=1)
+    policy_year = models.PositiveSmallIntegerField(default=1)
+    # The first day of the first policy year (the anniversaries' base) and the annual premium
+    # the next year is planned from (None on schedules made before multi-year terms).
+    start_on = models.DateField(null=True, blank=True)
+    annual_premium = _money(null=True, blank=True)
+    # The day the next policy year's instalments are created; None when the term is over.
+    next_year_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -86,8 +96,26 @@ class PremiumSchedule(models.Model):
                 condition=~Q(status=ScheduleStatus.LAPSED) | Q(lapsed_on__isnull=False),
                 name="billing_schedule_lapsed_has_date",
             ),
+            models.CheckConstraint(
+                condition=Q(premium_years__gte=1)
+                & Q(policy_year__gte=1)
+                & Q(policy_year__lte=models.F("premium_years")),
+                name="billing_schedule_years",
+            ),
+            models.CheckConstraint(
+                condition=Q(next_year_on__isnull=True) | Q(policy_year__lt=models.F("premium_years")),
+                name="billing_schedule_next_year_in_term",
+            ),
         ]
-        indexes = [models.Index(fields=["status"])]
+        indexes = [
+            models.Index(fields=["status"]),
+            # The roll-forward's candidates: active schedules with a year still to plan.
+            models.Index(
+                fields=["next_year_on"],
+                condition=Q(status="active") & Q(next_year_on__isnull=False),
+                name="billing_schedule_roll_forward",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"schedule {self.reference_kind}:{self.reference_id} {self.mode} {self.status}"

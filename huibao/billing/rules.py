@@ -100,6 +100,56 @@ def plan(
     ]
 
 
+# --- policy years after the first (a premium term of several years, 缴费期间) -----------------
+
+# How many days before a policy year's first due date its instalments are created (the
+# roll-forward), so the year shows on the pages and a due-soon reminder can be sent in time.
+ROLL_FORWARD_LEAD_DAYS = 30
+
+
+def year_start(start: datetime.date, year: int) -> datetime.date:
+    """The first day of policy year `year` (1-based): the `year - 1`th anniversary of `start`
+    (29 Feb → 28 Feb in a common year)."""
+    if year < 1:
+        raise ScheduleError("policy years start at 1")
+    return add_months(start, 12 * (year - 1))
+
+
+def plan_year(
+    annual_premium: Decimal,
+    mode: str,
+    start: datetime.date,
+    year: int,
+    *,
+    modal_factor: Decimal = Decimal(1),
+) -> list[PlannedInstalment]:
+    """The instalments of policy year `year`: the same amounts as every year (`amounts`), due
+    from its anniversary on, numbered on from the years before (year 2 monthly: 13…24)."""
+    per_year = instalment_count(mode)
+    offset = per_year * (year - 1)
+    return [
+        PlannedInstalment(number=offset + p.number, due_on=p.due_on, amount=p.amount)
+        for p in plan(annual_premium, mode, year_start(start, year), modal_factor=modal_factor)
+    ]
+
+
+def next_year_on(
+    start: datetime.date, planned_years: int, premium_years: int, *, lead_days: int = ROLL_FORWARD_LEAD_DAYS
+) -> datetime.date | None:
+    """The day the instalments of the year after `planned_years` are to be created, `lead_days`
+    before its anniversary; None when the premium term is over (nothing after its last year)."""
+    if premium_years < 1 or planned_years < 1:
+        raise ScheduleError("the premium term and the planned years are at least one year")
+    if planned_years >= premium_years:
+        return None
+    return year_start(start, planned_years + 1) - datetime.timedelta(days=lead_days)
+
+
+def year_of(number: int, mode: str) -> int:
+    """The policy year an instalment number falls in (monthly 13 → year 2)."""
+    return (number - 1) // instalment_count(mode) + 1
+
+
 def grace_days(line: str, overrides: Mapping[str, int] | None = None) -> int:
     """The grace period of a product line: an operator's override, else the default in code."""
     if overrides and line in overrides:

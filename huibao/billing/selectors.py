@@ -32,13 +32,32 @@ class ScheduleView:
     total: Decimal
     paid_total: Decimal
     lines: tuple[InstalmentLine, ...]
+    # The premium term (缴费期间) and the policy year planned last: 第 policy_year/premium_years 年.
+    policy_year: int = 1
+    premium_years: int = 1
+
+    @property
+    def multi_year(self) -> bool:
+        return self.premium_years > 1
 
     @property
     def next_due(self) -> InstalmentLine | None:
         return next((line for line in self.lines if not line.paid and line.status != "cancelled"), None)
 
 
+def year_rows(rows: Iterable[Instalment], mode: str, policy_year: int) -> list[Instalment]:
+    """What a page shows of a schedule: the instalments of the policy year planned last, and any
+    earlier one still unpaid (a 30-year monthly schedule holds up to 360 rows)."""
+    unpaid = {InstalmentStatus.DUE, InstalmentStatus.OVERDUE}
+    return [
+        i
+        for i in sorted(rows, key=lambda i: i.number)
+        if rules.year_of(i.number, mode) == policy_year or i.status in unpaid
+    ]
+
+
 def _view(schedule: PremiumSchedule) -> ScheduleView:
+    shown = year_rows(schedule.instalments.all(), schedule.mode, schedule.policy_year)
     lines = tuple(
         InstalmentLine(
             number=i.number,
@@ -48,15 +67,21 @@ def _view(schedule: PremiumSchedule) -> ScheduleView:
             status_label=str(InstalmentStatus(i.status).label),
             paid=i.status == InstalmentStatus.PAID,
         )
-        for i in sorted(schedule.instalments.all(), key=lambda i: i.number)
+        for i in shown
     )
     return ScheduleView(
         mode=schedule.mode,
         status=schedule.status,
         status_label=str(ScheduleStatus(schedule.status).label),
-        total=schedule.total,
+        # the year's premium (the whole schedule's for a one-year term)
+        total=sum(
+            (i.amount for i in shown if rules.year_of(i.number, schedule.mode) == schedule.policy_year),
+            Decimal("0.00"),
+        ),
         paid_total=sum((line.amount for line in lines if line.paid), Decimal("0.00")),
         lines=lines,
+        policy_year=schedule.policy_year,
+        premium_years=schedule.premium_years,
     )
 
 

@@ -100,6 +100,7 @@ class DailyRun:
     overdue: int
     lapsed: int
     charged: int
+    planned: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,9 +287,13 @@ def create_schedule(
     mandate: PaymentMandate | None = None,
     grace_overrides: Mapping[str, int] | None = None,
     grace_days: int | None = None,
+    premium_years: int = 1,
 ) -> PremiumSchedule:
     """The premium schedule of a year starting on `start`; the first instalment is the one paid
     at checkout (`first_payment_ref`). Idempotent per reference. Runs in the caller's transaction.
+
+    `premium_years`: the premium term (缴费期间) in policy years; the first year is planned now,
+    each later one by `roll_forward` shortly before its anniversary (`rules.next_year_on`).
 
     `grace_days`: the grace period the reference's own terms state (the policy passes its
     product version's); None for the line's default (`rules.grace_days`)."""
@@ -298,6 +303,7 @@ def create_schedule(
     if existing is not None:
         return existing
     planned = rules.plan(annual_premium, mode, start)
+    next_year = rules.next_year_on(start, 1, premium_years)
     schedule = PremiumSchedule.objects.create(
         reference_kind=reference_kind,
         reference_id=str(reference_id),
@@ -307,7 +313,11 @@ def create_schedule(
         total=sum((p.amount for p in planned), Decimal(0)),
         grace_days=grace_days if grace_days is not None else rules.grace_days(line, grace_overrides),
         mandate=mandate,
-        status=ScheduleStatus.COMPLETED if len(planned) == 1 else ScheduleStatus.ACTIVE,
+        status=ScheduleStatus.COMPLETED if len(planned) == 1 and next_year is None else ScheduleStatus.ACTIVE,
+        premium_years=premium_years,
+        start_on=start,
+        annual_premium=annual_premium,
+        next_year_on=next_year,
     )
     rows = [
         Instalment(
@@ -332,6 +342,7 @@ def create_schedule(
             "mode": mode,
             "total": schedule.total,
             "grace_days": schedule.grace_days,
+            "premium_years": premium_years,
             "instalments": [[p.number, p.due_on, p.amount] for p in planned],
             "first_payment": first_payment_ref,
         },
@@ -457,7 +468,7 @@ def _after_paid(schedule: PremiumSchedule, today: datetime.date) -> None:
         schedule.lapsed_on = None
         _move_schedule(schedule, ScheduleStatus.ACTIVE, reinstated_on=today)
         schedule_reinstated.announce(schedule.reference_kind, _schedule_event(schedule, today))
-    if schedule.status == ScheduleStatus.ACTIVE and not unpaid.exists():
+    if schedule.status == ScheduleStatus.ACTIVE and schedule.next_year_on is None and not unpaid.exists():
         _move_schedule(schedule, ScheduleStatus.COMPLETED)
 
 
@@ -557,11 +568,82 @@ def lapse_after_grace(
 
 
 def run_daily(today: datetime.date) -> DailyRun:
-    """The day's billing work, in order: overdue marks, lapses, then the charges due."""
+    """The day's billing work, in order: the next policy years planned, overdue marks, lapses,
+    then the charges due."""
+    planned = roll_forward(today)
     overdue = mark_overdue(today)
     lapsed = lapse_after_grace(today)
     charged = collect_due(today)
-    return DailyRun(day=today, overdue=overdue, lapsed=lapsed, charged=charged)
+    return DailyRun(day=today, overdue=overdue, lapsed=lapsed, charged=charged, planned=planned)
+
+
+# --- policy years after the first ----------------------------------------------------------------
+
+
+def roll_forward_candidates(today: datetime.date) -> Any:
+    """Active schedules whose next policy year is to be planned by `today` (the partial index
+    `billing_schedule_roll_forward` holds only active schedules with a year still to plan)."""
+    return PremiumSchedule.objects.filter(status=ScheduleStatus.ACTIVE, next_year_on__lte=today)
+
+
+def roll_forward(
+    today: datetime.date,
+    *,
+    after: int = 0,
+    checkpoint: Checkpoint | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> int:
+    """Each candidate schedule gets its next policy year's instalments (the same amounts, due
+    from the anniversary on), one year per schedule and run, under the schedule's lock; a
+    schedule lapsed or cancelled meanwhile gets none, and a repeated or resumed run plans no
+    year twice (the lock, `next_year_on` moved on, the unique instalment numbers). Resumable
+    like the other sweeps (`after` the last schedule done, `checkpoint(pk)` in its transaction)."""
+    planned = 0
+    for pk in _keyset(roll_forward_candidates(today), after):
+        with transaction.atomic(), audit.batched():
+            schedule = PremiumSchedule.objects.select_for_update().get(pk=pk)
+            if _plan_next_year(schedule, today):
+                planned += 1
+            if checkpoint is not None:
+                checkpoint(pk)
+        if stop is not None and stop():
+            break
+    return planned
+
+
+def _plan_next_year(schedule: PremiumSchedule, today: datetime.date) -> bool:
+    """The locked schedule's next year, when it is still due to be planned."""
+    if (
+        schedule.status != ScheduleStatus.ACTIVE
+        or schedule.next_year_on is None
+        or schedule.next_year_on > today
+    ):
+        return False
+    start = schedule.start_on or timezone.localdate(schedule.created_at)
+    annual = schedule.annual_premium or schedule.total
+    year = schedule.policy_year + 1
+    planned = rules.plan_year(annual, schedule.mode, start, year)
+    Instalment.objects.bulk_create(
+        [Instalment(schedule=schedule, number=p.number, due_on=p.due_on, amount=p.amount) for p in planned]
+    )
+    schedule.policy_year = year
+    schedule.next_year_on = rules.next_year_on(start, year, schedule.premium_years)
+    schedule.total += sum((p.amount for p in planned), Decimal(0))
+    schedule.save(update_fields=["policy_year", "next_year_on", "total", "updated_at"])
+    audit.record(
+        "billing.year_planned",
+        "premium_schedule",
+        str(schedule.public_id),
+        actor=ACTOR,
+        after={
+            "reference": f"{schedule.reference_kind}:{schedule.reference_id}",
+            "policy_year": year,
+            "premium_years": schedule.premium_years,
+            "instalments": [[p.number, p.due_on, p.amount] for p in planned],
+            "next_year_on": schedule.next_year_on,
+        },
+    )
+    return True
 
 
 # --- reinstatement -------------------------------------------------------------------------------
@@ -832,7 +914,9 @@ def replan_schedule(
             )
         InstalmentChange.objects.bulk_create(changes)
         schedule.total = sum((i.amount for i in rows.values()), Decimal(0))
-        schedule.save(update_fields=["total", "updated_at"])
+        # The policy years still to plan (`roll_forward`) take the new annual premium.
+        schedule.annual_premium = new_annual
+        schedule.save(update_fields=["total", "annual_premium", "updated_at"])
         audit.record(
             "billing.schedule_replanned",
             "premium_schedule",

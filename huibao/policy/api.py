@@ -373,6 +373,8 @@ class PremiumsOut(Schema):
     grace_until: date | None = Field(description="宽限期最后一天（保单处于宽限期时）")
     payable_instalment: int | None = Field(description="现在可以缴纳的期数")
     reinstatement_available: bool
+    policy_year: int = Field(1, description="缴费计划当前的保单年度（第 N 年）")
+    premium_years: int = Field(1, description="缴费期间（年）")
     instalments: list[PremiumLineOut]
 
 
@@ -470,6 +472,8 @@ def get_premiums(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
         "grace_until": view.grace_until,
         "payable_instalment": view.payable.number if view.payable else None,
         "reinstatement_available": bool(view.reinstatement and view.reinstatement.available),
+        "policy_year": view.policy_year,
+        "premium_years": view.premium_years,
         "instalments": [_line_out(line) for line in view.lines],
     }
 

@@ -90,6 +90,9 @@ class Premiums:
     payable: PremiumLine | None
     grace_until: datetime.date | None  # the last day of grace of the oldest unpaid instalment
     reinstatement: ReinstatementOffer | None  # for a lapsed policy
+    # The premium term (缴费期间) and the policy year shown: 第 policy_year/premium_years 年.
+    policy_year: int = 1
+    premium_years: int = 1
 
 
 def schedule_of(policy: Policy) -> PremiumSchedule | None:
@@ -202,7 +205,7 @@ def premiums_of(policy: Policy, *, today: datetime.date | None = None) -> Premiu
     schedule = schedule_of(policy)
     if schedule is None:
         return Premiums(policy, False, "", "", policy.premium, policy.premium, (), None, None, None)
-    rows = list(schedule.instalments.order_by("number"))
+    rows = billing_selectors.year_rows(schedule.instalments.all(), schedule.mode, schedule.policy_year)
     payable = _payable_number(policy, schedule, rows)
     causes = billing_selectors.change_causes(OBJ_TYPE, policy.number)
     lines = _lines(rows, today, payable_number=payable, causes=causes)
@@ -217,7 +220,15 @@ def premiums_of(policy: Policy, *, today: datetime.date | None = None) -> Premiu
         has_schedule=True,
         mode=schedule.mode,
         schedule_status=schedule.status,
-        total=schedule.total,
+        # the year's premium (the whole schedule's for a one-year term)
+        total=sum(
+            (
+                line.amount
+                for line in lines
+                if billing_rules.year_of(line.number, schedule.mode) == schedule.policy_year
+            ),
+            Decimal("0.00"),
+        ),
         paid_total=sum((line.amount for line in lines if line.paid), Decimal("0.00")),
         lines=lines,
         payable=next((line for line in lines if line.payable), None),
@@ -227,6 +238,8 @@ def premiums_of(policy: Policy, *, today: datetime.date | None = None) -> Premiu
             if policy.status == PolicyStatus.LAPSED
             else None
         ),
+        policy_year=schedule.policy_year,
+        premium_years=schedule.premium_years,
     )
 
 

@@ -118,6 +118,26 @@ def birthday(birth: datetime.date, age: int) -> datetime.date:
     return birth.replace(year=year, day=min(birth.day, calendar.monthrange(year, birth.month)[1]))
 
 
+def premium_years(
+    term: Term,
+    effective_at: datetime.datetime,
+    expires_at: datetime.datetime | None,
+    pay_years: int | None = None,
+) -> int:
+    """The premium term (缴费期间) in policy years: the `pay_years` the quote chose (a whole-life
+    product's 交费期间; 1 is 趸交), else every policy year of a term counted in years or to an
+    age (a level-premium term life pays throughout), else one year (cover of days or months, or
+    a lifetime term whose product states no premium term)."""
+    if pay_years is not None and pay_years >= 1:
+        return pay_years
+    if term.kind in ("years", "to_age") and expires_at is not None:
+        years = 1
+        while add_years(effective_at, years) < expires_at:
+            years += 1
+        return years
+    return 1
+
+
 def contract_end(
     term: Term, effective_at: datetime.datetime, insured_birth: datetime.date | None
 ) -> datetime.datetime | None:

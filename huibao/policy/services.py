@@ -58,6 +58,7 @@ from huibao.policy.models import (
     PolicyStatusChange,
 )
 from huibao.policy.states import COVERED_STATUSES, PartyRole, PolicyStatus, Relation
+from huibao.rating.models import Quote
 
 logger = logging.getLogger(__name__)
 
@@ -270,7 +271,13 @@ def _issue_item(
         cooling_off_until=cooling_off_until,
         retention_until=rules.retention_until(effective_at, expires_at, birth),
     )
-    _start_premium_schedule(policy, item, payment_ref=request.payment_ref, paid_at=request.paid_at or now)
+    _start_premium_schedule(
+        policy,
+        item,
+        payment_ref=request.payment_ref,
+        paid_at=request.paid_at or now,
+        premium_years=rules.premium_years(term, effective_at, expires_at, _pay_years(item)),
+    )
     delivery = InsurerDelivery.objects.create(
         policy=policy, connector=connector_for(insurer.code), next_attempt_at=now
     )
@@ -314,13 +321,33 @@ def grace_days_of(version: ProductVersion) -> int | None:
     return servicing_rules(document).grace_days
 
 
+def _pay_years(item: ItemToIssue) -> int | None:
+    """The premium term the quote chose, for a product that prices one (`pay_years`, 交费期间);
+    read only for such a product (one query), None otherwise."""
+    inputs = (item.product_version.pricing or {}).get("inputs") or {}
+    if "pay_years" not in inputs or item.quote_id is None:
+        return None
+    chosen = Quote.objects.filter(id=item.quote_id).values_list("inputs", flat=True).first() or {}
+    value = chosen.get("pay_years", inputs["pay_years"].get("default"))
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _start_premium_schedule(
-    policy: Policy, item: ItemToIssue, *, payment_ref: str, paid_at: datetime.datetime
+    policy: Policy,
+    item: ItemToIssue,
+    *,
+    payment_ref: str,
+    paid_at: datetime.datetime,
+    premium_years: int = 1,
 ) -> None:
-    """A policy paid in instalments gets its billing schedule (the first instalment is the
-    checkout's payment); a single or annual premium is paid whole at checkout and needs none."""
+    """A policy paid in instalments, or annually over several years (`premium_years`, 缴费期间),
+    gets its billing schedule (the first instalment is the checkout's payment; the later years
+    are planned by billing's roll-forward); a premium paid whole at checkout needs none."""
     mode = item.payment_mode
-    if billing_rules.instalment_count(mode) == 1:
+    if billing_rules.instalment_count(mode) == 1 and (mode == "single" or premium_years <= 1):
         return
     billing.create_schedule(
         reference_kind=OBJ_TYPE,
@@ -333,6 +360,7 @@ def _start_premium_schedule(
         paid_at=paid_at,
         line=policy.product_version.product.line,
         grace_days=grace_days_of(policy.product_version),
+        premium_years=premium_years if mode != "single" else 1,
     )
 
 

@@ -30,6 +30,7 @@ def schedule(
     mode: str = "monthly",
     line: str = "term_life",
     with_mandate: bool = True,
+    premium_years: int = 1,
 ) -> PremiumSchedule:
     user = customer()
     return services.create_schedule(
@@ -43,6 +44,7 @@ def schedule(
         paid_at=timezone.now(),
         line=line,
         mandate=mandate(user.pk) if with_mandate else None,
+        premium_years=premium_years,
     )
 
 

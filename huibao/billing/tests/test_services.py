@@ -39,31 +39,6 @@ def statuses(schedule: PremiumSchedule) -> list[str]:
     return list(schedule.instalments.order_by("number").values_list("status", flat=True))
 
 
-class Listener:
-    def __init__(self) -> None:
-        self.events: list[object] = []
-
-    def __call__(self, event: object) -> None:
-        self.events.append(event)
-
-
-@pytest.fixture
-def heard():
-    hooks = {
-        "paid": services.instalment_paid,
-        "overdue": services.instalment_overdue,
-        "failed": services.collection_failed,
-        "lapsed": services.schedule_lapsed,
-        "reinstated": services.schedule_reinstated,
-    }
-    listeners = {name: Listener() for name in hooks}
-    for name, hook in hooks.items():
-        hook.register("policy", listeners[name])
-    yield listeners
-    for name, hook in hooks.items():
-        hook.unregister("policy", listeners[name])
-
-
 def test_schedule_at_issuance_records_the_first_instalment_paid() -> None:
     # given / when
     with at(datetime.date(2026, 1, 31)):
@@ -269,5 +244,11 @@ def test_the_daily_command_runs_a_past_date() -> None:
         call_command("billing_daily", "--date", "2026-02-11", stdout=out)
         f.deliver_owed()
     # then
-    assert json.loads(out.getvalue()) == {"day": "2026-02-11", "overdue": 1, "lapsed": 0, "charged": 1}
+    assert json.loads(out.getvalue()) == {
+        "day": "2026-02-11",
+        "overdue": 1,
+        "lapsed": 0,
+        "charged": 1,
+        "planned": 0,
+    }
     assert statuses(schedule)[1] == InstalmentStatus.PAID

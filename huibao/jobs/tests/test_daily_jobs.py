@@ -45,9 +45,10 @@ def _changes(policy: Policy, reason: str) -> int:
 
 def test_the_apps_register_their_daily_jobs_in_order() -> None:
     names = [j.name for j in registered_jobs()]
-    assert names[:5] == [
+    assert names[:6] == [
         "payment.expire_unpaid",
         "policy.statuses",
+        "billing.roll_forward",
         "billing.mark_overdue",
         "billing.lapse_after_grace",
         "billing.collect_due",
