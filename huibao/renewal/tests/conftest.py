@@ -3,18 +3,12 @@ notifications through the test client, no injected failures unless a test asks."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
-from django.test import Client
 
-from huibao.esign import pdf
-from huibao.payment.tests.factories import client_transport
-from huibao.rating import services as rating
-from huibao.sandbox import insurer as sandbox_insurer
-from huibao.sandbox import notifications
-from huibao.sandbox import payment as sandbox_payment
+from huibao.sandbox.tests.platform import isolated_platform
 
 
 @pytest.fixture(scope="session")
@@ -23,21 +17,5 @@ def _session_var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated(settings, monkeypatch, _session_var_dir: Path):
-    settings.VAR_DIR = _session_var_dir
-    settings.HUIBAO_SIGNING_KEY_PASSPHRASE = ""
-    settings.HUIBAO_PUBLIC_URL = "https://huibao.example"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.HUIBAO_INSURER_SANDBOX_FAILURE_RATE = 0.0
-    settings.SANDBOX_MANDATE_FAILURE_RATE = 0.0
-    monkeypatch.setattr(notifications, "http_post", client_transport(Client()))
-    pdf._signer.cache_clear()
-    pdf._validation_context_roots.cache_clear()
-    sandbox_insurer.force_failures(0)
-    sandbox_payment.MANDATE_FAULTS.force(0)
-    rating.clear_cache()
-    cache.clear()
-    yield
-    sandbox_payment.MANDATE_FAULTS.force(0)
-    sandbox_insurer.force_failures(0)
-    rating.clear_cache()
+def _isolated(settings, monkeypatch, _session_var_dir: Path) -> Iterator[None]:
+    yield from isolated_platform(settings, monkeypatch, _session_var_dir)
