@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "axes",
     "django_tasks_db",
     "huibao.catalog",
+    "huibao.distribution",
     "huibao.rating",
     "huibao.payment",
     "huibao.billing",
@@ -64,6 +65,8 @@ INSTALLED_APPS = [
     "huibao.fraud",
     "huibao.provider",
     "huibao.claim",
+    "huibao.finance",
+    "huibao.report",
     "huibao.esign",
     "huibao.benchmark",
     # Only so that /api/docs serves Swagger UI from our static files, not from a CDN.

@@ -47,6 +47,11 @@ class Application(models.Model):
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # The agent, channel or sub-channel the sale is attributed to (an agent's own application,
+    # or a referral code the customer arrived with); copied to each policy at issuance.
+    seller = models.ForeignKey(
+        "distribution.SalesUnit", on_delete=models.PROTECT, null=True, blank=True, related_name="applications"
+    )
     # Hash of the secret in the link/QR code an agent sends to the customer.
     invite_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
 

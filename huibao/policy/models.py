@@ -92,6 +92,11 @@ class Policy(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="policies"
     )
     channel = models.CharField(max_length=16)
+    # Who sold it (an agent, a channel or sub-channel): copied from the application at issuance
+    # (a renewal keeps its predecessor's); commissions are paid up this unit's hierarchy.
+    seller = models.ForeignKey(
+        "distribution.SalesUnit", on_delete=models.PROTECT, null=True, blank=True, related_name="policies"
+    )
     status = models.CharField(max_length=24, choices=PolicyStatus.choices, default=PolicyStatus.PENDING_START)
     holder_name = models.CharField(max_length=30)
     holder_id_hash = models.CharField(max_length=64, db_index=True)

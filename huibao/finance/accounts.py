@@ -1,0 +1,87 @@
+"""The chart of accounts: one function per account, so every poster names an account the same
+way. Accounts are created on first use (`ledger.account`).
+
+Normal balances: assets and expenses are debit-normal, liabilities, income and equity
+credit-normal (`ledger.balance` returns the balance on the account's normal side).
+
+| code                                   | kind      | what it holds                                  |
+|----------------------------------------|-----------|------------------------------------------------|
+| cash                                   | asset     | the agency's collection account (备付金/收款户) |
+| premium_payable:insurer:<code>         | liability | premium collected, owed to the insurer         |
+| commission_receivable:insurer:<code>   | asset     | commission (手续费) the insurer owes, VAT incl. |
+| commission_income                      | income    | commission income, net of VAT                  |
+| vat_payable                            | liability | output VAT on commission income                |
+| commission_payable:unit:<code>         | liability | commission owed to a channel or an agent       |
+| commission_expense                     | expense   | commission paid out to channels and agents     |
+| withholding_tax_payable                | liability | individual income tax withheld from agents     |
+| refunds_payable                        | liability | premium to give back to customers              |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from huibao.finance.models import AccountKind
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRef:
+    code: str
+    name: str
+    kind: str
+    party_kind: str = ""
+    party_id: int | None = None
+
+
+def cash() -> AccountRef:
+    return AccountRef("cash", "银行存款-收款户", AccountKind.ASSET)
+
+
+def premium_payable(insurer: object) -> AccountRef:
+    return AccountRef(
+        f"premium_payable:insurer:{insurer.code}",  # type: ignore[attr-defined]
+        f"应付保费-{insurer.short_name}",  # type: ignore[attr-defined]
+        AccountKind.LIABILITY,
+        "insurer",
+        insurer.pk,  # type: ignore[attr-defined]
+    )
+
+
+def commission_receivable(insurer: object) -> AccountRef:
+    return AccountRef(
+        f"commission_receivable:insurer:{insurer.code}",  # type: ignore[attr-defined]
+        f"应收手续费-{insurer.short_name}",  # type: ignore[attr-defined]
+        AccountKind.ASSET,
+        "insurer",
+        insurer.pk,  # type: ignore[attr-defined]
+    )
+
+
+def commission_income() -> AccountRef:
+    return AccountRef("commission_income", "手续费收入", AccountKind.INCOME)
+
+
+def vat_payable() -> AccountRef:
+    return AccountRef("vat_payable", "应交税费-增值税(销项)", AccountKind.LIABILITY)
+
+
+def commission_payable(unit: object) -> AccountRef:
+    return AccountRef(
+        f"commission_payable:unit:{unit.code}",  # type: ignore[attr-defined]
+        f"应付佣金-{unit.name}",  # type: ignore[attr-defined]
+        AccountKind.LIABILITY,
+        "sales_unit",
+        unit.pk,  # type: ignore[attr-defined]
+    )
+
+
+def commission_expense() -> AccountRef:
+    return AccountRef("commission_expense", "佣金支出", AccountKind.EXPENSE)
+
+
+def withholding_tax_payable() -> AccountRef:
+    return AccountRef("withholding_tax_payable", "应交税费-代扣个人所得税", AccountKind.LIABILITY)
+
+
+def refunds_payable() -> AccountRef:
+    return AccountRef("refunds_payable", "应付退保金", AccountKind.LIABILITY)
