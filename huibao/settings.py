@@ -128,6 +128,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "huibao.core.context_processors.ui_preferences",
+                "huibao.core.context_processors.backoffice",
                 "huibao.catalog.context_processors.compare_tray",
                 "huibao.notification.context_processors.inbox_badge",
                 "django.template.context_processors.csp",

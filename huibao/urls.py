@@ -18,6 +18,9 @@ urlpatterns = [
     path("claims/", include("huibao.claim.urls")),
     path("fraud/", include("huibao.fraud.urls")),
     path("provider/", include("huibao.provider.urls")),
+    path("distribution/", include("huibao.distribution.urls")),
+    path("finance/", include("huibao.finance.urls")),
+    path("reports/", include("huibao.report.urls")),
     path("apply/", include("huibao.application.web.urls")),
     path("", include("huibao.catalog.web.urls")),
 ]

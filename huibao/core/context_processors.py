@@ -26,3 +26,12 @@ def ui_preferences(request: HttpRequest) -> dict[str, object]:
         "sandbox_parts": [SANDBOX_PART_LABELS[part] for part in settings.HUIBAO_SANDBOX_NOTICE],
         "sandbox_part_names": ",".join(settings.HUIBAO_SANDBOX_NOTICE),
     }
+
+
+def backoffice(request: HttpRequest) -> dict[str, object]:
+    """The back-office sections the user may open (`staff_base.html`'s navigation), computed
+    only when a template asks for them."""
+    from huibao.core.backoffice import sections_for
+
+    user = getattr(request, "user", None)
+    return {"backoffice_sections": lambda: sections_for(user)}

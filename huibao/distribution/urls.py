@@ -1,0 +1,7 @@
+"""Pages of the distribution app (each area adds its own include here)."""
+
+from django.urls import URLPattern, URLResolver
+
+app_name = "distribution"
+
+urlpatterns: list[URLPattern | URLResolver] = []
