@@ -5,3 +5,29 @@ class FinanceConfig(AppConfig):
     name = "huibao.finance"
     label = "finance"
     verbose_name = "Finance: ledger, commissions, settlement, reconciliation"
+
+    def ready(self) -> None:
+        # --- ledger: postings from real events (huibao/finance/postings.py) and its pages ---
+        # Finance is after application, policy and renewal in INSTALLED_APPS, so its paid hooks
+        # run after theirs, in the same transaction: an endorsement's change is applied (or its
+        # money refunded) before the ledger looks at it.
+        from django.utils.translation import gettext_lazy as _
+
+        from huibao.billing.services import instalment_paid
+        from huibao.core.backoffice import register_section
+        from huibao.finance import postings
+        from huibao.payment.services import payment_paid, refund_succeeded
+        from huibao.policy.services import policies_issued
+
+        policies_issued.register(postings.on_policies_issued)
+        payment_paid.register(postings.ENDORSEMENT_KIND, postings.on_endorsement_paid)
+        instalment_paid.register(postings.POLICY_SCHEDULE_KIND, postings.on_instalment_paid)
+        for kind in postings.PREMIUM_KINDS:
+            refund_succeeded.register(kind, postings.on_refund_succeeded)
+        register_section(
+            "finance.ledger", _("总账"), "finance:trial_balance", perm="finance.view_journaltransaction", order=300
+        )
+        register_section(
+            "finance.ageing", _("账龄"), "finance:ageing", perm="finance.view_journalline", order=310
+        )
+        # --- end ledger ---

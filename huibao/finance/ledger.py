@@ -45,9 +45,6 @@ def credit(account: AccountRef, amount: Decimal, *, policy_id: int | None = None
     return Line(account, credit=amount, policy_id=policy_id, memo=memo)
 
 
-_accounts: dict[str, int] = {}
-
-
 def account(ref: AccountRef) -> LedgerAccount:
     obj, _created = LedgerAccount.objects.get_or_create(
         code=ref.code,
@@ -56,15 +53,15 @@ def account(ref: AccountRef) -> LedgerAccount:
     return obj
 
 
-def _account_id(ref: AccountRef) -> int:
-    # Cached per process: accounts are never deleted. A cached id missing after a test database
-    # flush is refetched (get_or_create again) by the caller's IntegrityError path.
-    cached = _accounts.get(ref.code)
-    if cached is not None:
-        return cached
-    pk = account(ref).pk
-    _accounts[ref.code] = pk
-    return pk
+def _account_ids(refs: Sequence[AccountRef]) -> dict[str, int]:
+    """The ids of the accounts named, created on first use: one query when they all exist. Not
+    cached across calls: an id cached from a transaction that rolled back would point nowhere."""
+    codes = {ref.code for ref in refs}
+    found = dict(LedgerAccount.objects.filter(code__in=codes).values_list("code", "pk"))
+    for ref in refs:
+        if ref.code not in found:
+            found[ref.code] = account(ref).pk
+    return found
 
 
 def _check(lines: Sequence[Line]) -> None:
@@ -100,6 +97,7 @@ def post(
     existing = JournalTransaction.objects.filter(key=key).first()
     if existing is not None:
         return existing
+    ids = _account_ids([line.account for line in lines])
     try:
         with transaction.atomic():
             txn = JournalTransaction.objects.create(
@@ -109,7 +107,7 @@ def post(
                 [
                     JournalLine(
                         transaction=txn,
-                        account_id=_account_id(line.account),
+                        account_id=ids[line.account.code],
                         debit=line.debit,
                         credit=line.credit,
                         posted_on=on,
@@ -120,7 +118,7 @@ def post(
                 ]
             )
     except IntegrityError:
-        _accounts.clear()
+        # Posted concurrently under the same key by another worker: theirs is the one.
         existing = JournalTransaction.objects.filter(key=key).first()
         if existing is None:
             raise
@@ -139,28 +137,35 @@ def reverse(
     if txn.reverses_id is not None:
         raise LedgerError(f"{txn.key} is itself a reversal; post a new transaction instead")
     lines = list(txn.lines.select_related("account"))
-    with transaction.atomic():
-        rev = JournalTransaction.objects.create(
-            key=f"reversal:{txn.key}"[:128],
-            posted_on=on,
-            description=f"冲销 {txn.description}: {reason}"[:255],
-            reverses=txn,
-            actor=actor,
-        )
-        JournalLine.objects.bulk_create(
-            [
-                JournalLine(
-                    transaction=rev,
-                    account_id=line.account_id,
-                    debit=line.credit,
-                    credit=line.debit,
-                    posted_on=on,
-                    policy_id=line.policy_id,
-                    memo=reason[:255],
-                )
-                for line in lines
-            ]
-        )
+    try:
+        with transaction.atomic():
+            rev = JournalTransaction.objects.create(
+                key=f"reversal:{txn.key}"[:128],
+                posted_on=on,
+                description=f"冲销 {txn.description}: {reason}"[:255],
+                reverses=txn,
+                actor=actor,
+            )
+            JournalLine.objects.bulk_create(
+                [
+                    JournalLine(
+                        transaction=rev,
+                        account_id=line.account_id,
+                        debit=line.credit,
+                        credit=line.debit,
+                        posted_on=on,
+                        policy_id=line.policy_id,
+                        memo=reason[:255],
+                    )
+                    for line in lines
+                ]
+            )
+    except IntegrityError:
+        # Reversed concurrently by another worker: its reversal is the one.
+        already = JournalTransaction.objects.filter(reverses=txn).first()
+        if already is None:
+            raise
+        return already
     return rev
 
 
@@ -175,6 +180,125 @@ def balance(ref: AccountRef | LedgerAccount, *, on: datetime.date | None = None)
     if on is not None:
         lines = lines.filter(posted_on__lte=on)
     sums = lines.aggregate(d=Sum("debit"), c=Sum("credit"))
-    d = sums["d"] or Decimal("0")
-    c = sums["c"] or Decimal("0")
-    return (d - c) if kind in _DEBIT_NORMAL else (c - d)
+    d = sums["d"] or Decimal("0.00")
+    c = sums["c"] or Decimal("0.00")
+    return _signed(kind, d, c)
+
+
+def _signed(kind: str, debit_total: Decimal, credit_total: Decimal) -> Decimal:
+    return (debit_total - credit_total) if kind in _DEBIT_NORMAL else (credit_total - debit_total)
+
+
+# --- reads: trial balance, statement ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TrialBalanceRow:
+    account: LedgerAccount
+    debit: Decimal  # the sum of the account's debits up to the date
+    credit: Decimal
+    # The net on the account's own side: a debit balance or a credit balance, one of them zero.
+    debit_balance: Decimal
+    credit_balance: Decimal
+
+    @property
+    def balance(self) -> Decimal:
+        """On the account's normal side (what `balance()` answers)."""
+        return _signed(self.account.kind, self.debit, self.credit)
+
+
+@dataclass(frozen=True, slots=True)
+class TrialBalance:
+    on: datetime.date | None
+    rows: tuple[TrialBalanceRow, ...]
+    debit: Decimal
+    credit: Decimal
+    debit_balance: Decimal
+    credit_balance: Decimal
+
+    @property
+    def balanced(self) -> bool:
+        return self.debit == self.credit and self.debit_balance == self.credit_balance
+
+
+def trial_balance(*, on: datetime.date | None = None) -> TrialBalance:
+    """Every account with lines up to the end of `on` (all time when None): its debit and credit
+    totals and its net balance, with the column sums. Debits equal credits whenever every
+    transaction balances, which `post` guarantees. One grouped query."""
+    lines = JournalLine.objects.all()
+    if on is not None:
+        lines = lines.filter(posted_on__lte=on)
+    sums = {
+        row["account_id"]: (row["d"] or Decimal("0"), row["c"] or Decimal("0"))
+        for row in lines.values("account_id").annotate(d=Sum("debit"), c=Sum("credit")).order_by()
+    }
+    rows = []
+    for acc in LedgerAccount.objects.filter(pk__in=list(sums)).order_by("code"):
+        d, c = sums[acc.pk]
+        net = d - c
+        rows.append(
+            TrialBalanceRow(
+                account=acc,
+                debit=d,
+                credit=c,
+                debit_balance=net if net > 0 else Decimal("0.00"),
+                credit_balance=-net if net < 0 else Decimal("0.00"),
+            )
+        )
+    zero = Decimal("0.00")
+    return TrialBalance(
+        on=on,
+        rows=tuple(rows),
+        debit=sum((r.debit for r in rows), zero),
+        credit=sum((r.credit for r in rows), zero),
+        debit_balance=sum((r.debit_balance for r in rows), zero),
+        credit_balance=sum((r.credit_balance for r in rows), zero),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    line: JournalLine
+    running: Decimal  # the account's balance (normal side) after this line
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    account: LedgerAccount
+    since: datetime.date | None
+    until: datetime.date | None
+    opening: Decimal  # the balance at the end of the day before `since`
+    lines: tuple[StatementLine, ...]
+    closing: Decimal
+    truncated: bool  # more lines than `limit` in the period: the closing is still exact
+
+
+STATEMENT_LIMIT = 2000
+
+
+def statement(
+    acc: LedgerAccount,
+    *,
+    since: datetime.date | None = None,
+    until: datetime.date | None = None,
+    limit: int = STATEMENT_LIMIT,
+) -> Statement:
+    """The account's lines in [since, until] in posting order (date, then line id), each with the
+    running balance on the account's normal side, from the opening balance before `since`."""
+    opening = Decimal("0.00")
+    if since is not None:
+        opening = balance(acc, on=since - datetime.timedelta(days=1))
+    lines = JournalLine.objects.filter(account=acc)
+    if since is not None:
+        lines = lines.filter(posted_on__gte=since)
+    if until is not None:
+        lines = lines.filter(posted_on__lte=until)
+    shown = list(lines.select_related("transaction", "policy").order_by("posted_on", "id")[: limit + 1])
+    truncated = len(shown) > limit
+    running = opening
+    out = []
+    for line in shown[:limit]:
+        running += _signed(acc.kind, line.debit, line.credit)
+        out.append(StatementLine(line, running))
+    closing = running if not truncated else balance(acc, on=until)
+    return Statement(acc, since, until, opening, tuple(out), closing, truncated)

@@ -14,6 +14,7 @@ channel or agent), with the rule that computed it (`explanation`).
 from __future__ import annotations
 
 import uuid
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db import models
@@ -55,7 +56,44 @@ class LedgerAccount(models.Model):
         return self.code
 
 
-class JournalTransaction(models.Model):
+class ImmutableEntry(Exception):
+    """A journal row was to be changed or deleted: entries are only ever added (a mistake is
+    undone by a reversing transaction)."""
+
+
+class _AppendOnlyQuerySet(models.QuerySet[Any]):
+    """Refuses bulk changes: `update()` and `delete()` raise. Rows are added with `create` or
+    `bulk_create`, and never touched again."""
+
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise ImmutableEntry(f"{self.model.__name__} rows are never updated; post a reversal")
+
+    def delete(self) -> NoReturn:
+        raise ImmutableEntry(f"{self.model.__name__} rows are never deleted; post a reversal")
+
+    def _raw_delete(self, using: Any) -> NoReturn:
+        raise ImmutableEntry(f"{self.model.__name__} rows are never deleted; post a reversal")
+
+
+class _AppendOnly(models.Model):
+    """Model-level immutability: a saved row is not saved again nor deleted (on PostgreSQL the
+    trigger of migration 0002 holds the same below the ORM)."""
+
+    objects = _AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ImmutableEntry(f"{type(self).__name__} {self.pk} is never changed; post a reversal")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise ImmutableEntry(f"{type(self).__name__} {self.pk} is never deleted; post a reversal")
+
+
+class JournalTransaction(_AppendOnly):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # What caused it, unique: the same event posted twice is one transaction.
     key = models.CharField(max_length=128, unique=True)
@@ -78,7 +116,7 @@ class JournalTransaction(models.Model):
         return self.key
 
 
-class JournalLine(models.Model):
+class JournalLine(_AppendOnly):
     transaction = models.ForeignKey(JournalTransaction, on_delete=models.PROTECT, related_name="lines")
     account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="lines")
     debit = _money(default=0)

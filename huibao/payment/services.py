@@ -56,6 +56,21 @@ payment_paid: KeyedHook[Payment, None] = KeyedHook("payment.paid")
 payment_failed: KeyedHook[Payment, None] = KeyedHook("payment.failed")
 
 
+@dataclass(frozen=True, slots=True)
+class RefundSucceeded:
+    """A refund the provider made (inside the refunding transaction). `policy_id`: the policy it
+    is for, when the caller says so (a payment of an application pays for several policies; the
+    ledger books the refund against the one cancelled or endorsed)."""
+
+    refund: Refund
+    payment: Payment
+    policy_id: int | None = None
+
+
+# Keyed by the payment's reference kind, like `payment_paid` (the finance ledger listens).
+refund_succeeded: KeyedHook[RefundSucceeded, None] = KeyedHook("payment.refund_succeeded")
+
+
 def register_paid_hook(reference_kind: str, fn: PaidHook) -> None:
     """`fn(payment)` runs inside the transaction that marks a payment of `reference_kind` paid."""
     payment_paid.register(reference_kind, fn)
@@ -271,7 +286,9 @@ def charge_mandate(
     return payment
 
 
-def _refund_locked(payment: Payment, amount: Decimal, reason: str) -> Refund:
+def _refund_locked(
+    payment: Payment, amount: Decimal, reason: str, *, policy_id: int | None = None
+) -> Refund:
     result = get_provider(payment.provider).refund(payment, amount)
     refund_row = Refund.objects.create(
         payment=payment,
@@ -287,6 +304,8 @@ def _refund_locked(payment: Payment, amount: Decimal, reason: str) -> Refund:
         to_status=payment.status,
         detail={"amount": str(amount), "reason": reason, "ok": result.ok, "message": result.message},
     )
+    if refund_row.status == RefundStatus.SUCCEEDED:
+        refund_succeeded.announce(payment.reference_kind, RefundSucceeded(refund_row, payment, policy_id))
     return refund_row
 
 
@@ -450,8 +469,9 @@ def expire_unpaid(now: datetime.datetime) -> int:
     return expired
 
 
-def refund(payment: Payment, amount: Decimal, reason: str) -> Refund:
-    """Refunds `amount` of a succeeded payment (in full or in part) through its provider."""
+def refund(payment: Payment, amount: Decimal, reason: str, *, policy_id: int | None = None) -> Refund:
+    """Refunds `amount` of a succeeded payment (in full or in part) through its provider.
+    `policy_id` is passed on to `refund_succeeded` listeners (which policy it is for)."""
     value = to_fen(as_decimal(amount))
     if not reason.strip():
         raise ValidationFailed(
@@ -470,7 +490,7 @@ def refund(payment: Payment, amount: Decimal, reason: str) -> Refund:
                 f"refund amount must be between 0.01 and {left}",
                 errors=[FieldError("amount", "refund_range", f"退款金额须大于0且不超过可退金额{left}元")],
             )
-        row = _refund_locked(locked, value, reason.strip())
+        row = _refund_locked(locked, value, reason.strip(), policy_id=policy_id)
         if row.status != RefundStatus.SUCCEEDED:
             return row
         locked.refunded_amount += value

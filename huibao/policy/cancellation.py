@@ -570,7 +570,9 @@ def refund(cancellation_id: int) -> str:
         for part in parts:
             part.attempts += 1
             try:
-                row = payments.refund(part.payment, part.amount, f"退保 {c.policy.number}")
+                row = payments.refund(
+                    part.payment, part.amount, f"退保 {c.policy.number}", policy_id=c.policy_id
+                )
             except DomainError as exc:
                 part.status, part.last_error = (
                     RefundPartStatus.FAILED,

@@ -794,7 +794,7 @@ def _refund(endorsement: Endorsement, policy: Policy, amount: Decimal) -> None:
         part = min(available, left)
         if part <= 0:
             continue
-        row = payments.refund(source, part, f"批改{endorsement.number}退还保费")
+        row = payments.refund(source, part, f"批改{endorsement.number}退还保费", policy_id=policy.pk)
         if row.status != RefundStatus.SUCCEEDED:
             raise Conflict("退款未成功，请稍后再试", code="refund_failed")
         refs.append(str(row.public_id))

@@ -494,9 +494,12 @@ class IssuedPolicy:
 
 @dataclass(frozen=True, slots=True)
 class PoliciesIssued:
-    """Policies issued in one transaction (an application's items, or one renewal)."""
+    """Policies issued in one transaction (an application's items, or one renewal), and the
+    merchant reference of the payment that paid for them ("" when none: the finance ledger
+    books that payment's premium against these policies)."""
 
     issued: tuple[IssuedPolicy, ...]
+    payment_ref: str = ""
 
 
 # Announced inside the issuing transaction, after the parties are written (the claim app indexes
@@ -554,7 +557,7 @@ def _issue_policies(request: IssuanceRequest, now: datetime.datetime) -> list[Po
         PolicyStatusChange.objects.bulk_create(histories)
         if beneficiaries:
             PolicyBeneficiary.objects.bulk_create(beneficiaries)
-        policies_issued.announce(PoliciesIssued(issued=tuple(announced)))
+        policies_issued.announce(PoliciesIssued(issued=tuple(announced), payment_ref=request.payment_ref))
     policies.sort(key=lambda p: (positions.get(p.item_id, 0), p.pk))
     return policies
 
@@ -587,7 +590,8 @@ def issue_renewal(
         lifecycle.issued_change(policy, at=now).save(force_insert=True)
         policies_issued.announce(
             PoliciesIssued(
-                issued=(IssuedPolicy(policy=policy, parties=tuple(own), subject=tuple(item.subject)),)
+                issued=(IssuedPolicy(policy=policy, parties=tuple(own), subject=tuple(item.subject)),),
+                payment_ref=request.payment_ref,
             )
         )
         _enqueue_after_commit([(policy.pk, delivery.pk)])
