@@ -71,6 +71,15 @@ PROVIDER_ASSIGN = ("provider.view_serviceprovider", "provider.add_servicetask", 
 # alone, and a model permission would open the admin's list of every provider's tasks to them.
 PROVIDER_WORK: tuple[str, ...] = ()
 UNDERWRITING = ("underwriting.view_underwritingcase", "underwriting.change_underwritingcase")
+# --- ledger (issue 12): finance reads the books (trial balance, statements, ageing) and reverses a
+# transaction (a reversal is a new transaction: add). ---
+LEDGER = (
+    "finance.view_ledgeraccount",
+    "finance.view_journaltransaction",
+    "finance.view_journalline",
+    "finance.add_journaltransaction",
+)
+# --- end ledger ---
 REINSTATEMENT_DECISIONS = (
     "policy.view_policy",
     "policy.view_reinstatementreferral",
@@ -142,6 +151,7 @@ ROLES: dict[str, Role] = {
                 "payment.change_payout",
                 *POLICY_VIEW,
                 *CLAIM_FIGURES,
+                *LEDGER,
             ),
         ),
         Role(

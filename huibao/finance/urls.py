@@ -2,6 +2,9 @@
 
 from django.urls import URLPattern, URLResolver
 
+from huibao.finance.web import ledger as ledger_pages
+
 app_name = "finance"
 
 urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns += ledger_pages.urlpatterns  # the ledger: trial balance, statements, transactions, ageing

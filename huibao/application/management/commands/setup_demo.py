@@ -45,6 +45,9 @@ class Command(BaseCommand):
         policies = StringIO()
         if not options["no_policies"]:
             call_command("load_demo_policies", stdout=policies)
+        # The ledger: every demo payment's premium and refund booked (the finance app's command,
+        # idempotent; the paid hooks booked most of them already).
+        call_command("finance_backfill", verbosity=0, stdout=StringIO())
         elapsed = time.monotonic() - started
         self.stdout.write(self.style.SUCCESS(f"Ready in {elapsed:.0f} s."))
         self.stdout.write("")
