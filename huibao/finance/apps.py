@@ -25,7 +25,11 @@ class FinanceConfig(AppConfig):
         for kind in postings.PREMIUM_KINDS:
             refund_succeeded.register(kind, postings.on_refund_succeeded)
         register_section(
-            "finance.ledger", _("总账"), "finance:trial_balance", perm="finance.view_journaltransaction", order=300
+            "finance.ledger",
+            _("总账"),
+            "finance:trial_balance",
+            perm="finance.view_journaltransaction",
+            order=300,
         )
         register_section(
             "finance.ageing", _("账龄"), "finance:ageing", perm="finance.view_journalline", order=310

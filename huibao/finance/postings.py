@@ -32,6 +32,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from huibao.billing.models import Collection, Instalment
+from huibao.billing.services import InstalmentEvent
 from huibao.billing.states import CollectionStatus
 from huibao.core.models import AuditEntry
 from huibao.core.money import to_fen
@@ -39,8 +40,10 @@ from huibao.distribution.models import AgreementStatus, InsurerAgreement, Premiu
 from huibao.finance import accounts, ledger
 from huibao.finance.models import JournalLine, JournalTransaction
 from huibao.payment.models import Payment, Refund
+from huibao.payment.services import RefundSucceeded
 from huibao.payment.states import PaymentStatus, RefundStatus
 from huibao.policy.models import CancellationRefund, Endorsement, Policy
+from huibao.policy.services import PoliciesIssued
 from huibao.policy.states import EndorsementStatus
 
 log = logging.getLogger(__name__)
@@ -157,7 +160,9 @@ def _post_premium(payment: Payment, shares: Sequence[Share], *, split: bool) -> 
                 on=on,
                 description=f"收到保费 {policy.number}",
                 lines=[
-                    ledger.debit(accounts.cash(), share.amount, policy_id=policy.pk, memo=payment.merchant_ref),
+                    ledger.debit(
+                        accounts.cash(), share.amount, policy_id=policy.pk, memo=payment.merchant_ref
+                    ),
                     ledger.credit(
                         accounts.premium_payable(policy.insurer), share.amount, policy_id=policy.pk
                     ),
@@ -184,10 +189,7 @@ def post_application_premium(payment: Payment, policies: Sequence[Policy]) -> li
     """An application's payment over its policies (one key per policy), split by what each
     policy's checkout amount was (one policy: all of it)."""
     policies = sorted(policies, key=lambda p: p.pk)
-    if len(policies) == 1:
-        parts = [payment.amount]
-    else:
-        parts = allocate(payment.amount, _due_at_checkout(policies))
+    parts = [payment.amount] if len(policies) == 1 else allocate(payment.amount, _due_at_checkout(policies))
     return _post_premium(payment, [Share(p, a) for p, a in zip(policies, parts, strict=True)], split=True)
 
 
@@ -203,11 +205,11 @@ def _with_money(query: Iterable[Payment]) -> Payment | None:
     return None
 
 
-def on_policies_issued(event: object) -> None:
+def on_policies_issued(event: PoliciesIssued) -> None:
     """`policy.services.policies_issued`: the issued policies and the payment that paid for them
     (an application's, or a renewal's)."""
-    payment_ref = getattr(event, "payment_ref", "")
-    issued = [i.policy for i in getattr(event, "issued", ())]
+    payment_ref = event.payment_ref
+    issued = [i.policy for i in event.issued]
     if not payment_ref or not issued:
         return
     payment = _with_money(Payment.objects.filter(merchant_ref=payment_ref))
@@ -238,21 +240,19 @@ def _policy_by_number(number: str) -> Policy | None:
     return Policy.objects.select_related("insurer", "product_version__product").filter(number=number).first()
 
 
-def on_instalment_paid(event: object) -> None:
+def on_instalment_paid(event: InstalmentEvent) -> None:
     """`billing.services.instalment_paid["policy"]`: an instalment collected (by mandate or at
     checkout); the payment is the instalment's `payment_reference`. A checkout paying several
     instalments is one payment, posted once."""
     instalment = (
-        Instalment.objects.filter(
-            schedule__public_id=getattr(event, "schedule", None), number=getattr(event, "number", 0)
-        )
+        Instalment.objects.filter(schedule__public_id=event.schedule, number=event.number)
         .values_list("payment_reference", flat=True)
         .first()
     )
     if not instalment:
         return
     payment = _with_money(Payment.objects.filter(merchant_ref=instalment))
-    policy = _policy_by_number(str(getattr(event, "reference_id", "")))
+    policy = _policy_by_number(event.reference_id)
     if payment is None or policy is None or payment.reference_kind not in (INSTALMENT_KIND, CHECKOUT_KIND):
         return
     post_single_premium(payment, policy)
@@ -285,7 +285,9 @@ def _policies_of(payment: Payment) -> list[Policy]:
     return []
 
 
-def post_refund(refund: Refund, payment: Payment, *, policy_id: int | None = None) -> JournalTransaction | None:
+def post_refund(
+    refund: Refund, payment: Payment, *, policy_id: int | None = None
+) -> JournalTransaction | None:
     """A succeeded refund. Against the premium the payment booked (the policy it is for when
     known, else spread over the payment's policies in proportion to their premium); money that
     was never premium goes out through refunds payable; nothing when the insurer collected."""
@@ -333,11 +335,9 @@ def post_refund(refund: Refund, payment: Payment, *, policy_id: int | None = Non
     )
 
 
-def on_refund_succeeded(event: object) -> None:
+def on_refund_succeeded(event: RefundSucceeded) -> None:
     """`payment.services.refund_succeeded` (every premium kind)."""
-    refund = getattr(event, "refund")  # noqa: B009 - the event is payment's RefundSucceeded
-    payment = getattr(event, "payment")  # noqa: B009
-    post_refund(refund, payment, policy_id=getattr(event, "policy_id", None))
+    post_refund(event.refund, event.payment, policy_id=event.policy_id)
 
 
 # --- backfill -------------------------------------------------------------------------------------
@@ -423,9 +423,7 @@ def backfill(*, batch: int = 500) -> Backfill:
             result.premium += backfill_payment(payment)
         last = chunk[-1].pk
     refunds = Refund.objects.filter(status=RefundStatus.SUCCEEDED).select_related("payment").order_by("pk")
-    posted = set(
-        JournalTransaction.objects.filter(key__startswith="refund:").values_list("key", flat=True)
-    )
+    posted = set(JournalTransaction.objects.filter(key__startswith="refund:").values_list("key", flat=True))
     for refund in refunds.iterator(chunk_size=batch):
         if refund_key(refund.pk) in posted:
             continue

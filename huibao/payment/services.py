@@ -286,9 +286,7 @@ def charge_mandate(
     return payment
 
 
-def _refund_locked(
-    payment: Payment, amount: Decimal, reason: str, *, policy_id: int | None = None
-) -> Refund:
+def _refund_locked(payment: Payment, amount: Decimal, reason: str, *, policy_id: int | None = None) -> Refund:
     result = get_provider(payment.provider).refund(payment, amount)
     refund_row = Refund.objects.create(
         payment=payment,

@@ -22,7 +22,16 @@ def day(n: int) -> datetime.date:
 
 @pytest.mark.parametrize(
     ("age_days", "bucket"),
-    [(0, "0-30"), (30, "0-30"), (31, "31-60"), (60, "31-60"), (61, "61-90"), (90, "61-90"), (91, "90+"), (400, "90+")],
+    [
+        (0, "0-30"),
+        (30, "0-30"),
+        (31, "31-60"),
+        (60, "31-60"),
+        (61, "61-90"),
+        (90, "61-90"),
+        (91, "90+"),
+        (400, "90+"),
+    ],
 )
 def test_buckets_edges(age_days: int, bucket: str) -> None:
     assert ageing.bucket_of(age_days) == bucket
@@ -74,11 +83,31 @@ def test_the_selector_ages_party_accounts_from_the_lines() -> None:
     owed = AccountRef("commission_payable:unit:u1", "应付佣金-乙", AccountKind.LIABILITY, "sales_unit", 7)
     expense = AccountRef("commission_expense", "佣金支出", AccountKind.EXPENSE)
     for key, on, amount in (("a", day(100), "300.00"), ("b", day(50), "200.00"), ("c", day(3), "100.00")):
-        ledger.post(key, on=on, description="保费", lines=[ledger.debit(cash, D(amount)), ledger.credit(payable, D(amount))])
-    ledger.post("remit", on=day(20), description="划付", lines=[ledger.debit(payable, D("350.00")), ledger.credit(cash, D("350.00"))])
-    ledger.post("comm", on=day(65), description="佣金", lines=[ledger.debit(expense, D("12.50")), ledger.credit(owed, D("12.50"))])
+        ledger.post(
+            key,
+            on=on,
+            description="保费",
+            lines=[ledger.debit(cash, D(amount)), ledger.credit(payable, D(amount))],
+        )
+    ledger.post(
+        "remit",
+        on=day(20),
+        description="划付",
+        lines=[ledger.debit(payable, D("350.00")), ledger.credit(cash, D("350.00"))],
+    )
+    ledger.post(
+        "comm",
+        on=day(65),
+        description="佣金",
+        lines=[ledger.debit(expense, D("12.50")), ledger.credit(owed, D("12.50"))],
+    )
     # a line after the date does not count
-    ledger.post("later", on=ON + datetime.timedelta(days=1), description="保费", lines=[ledger.debit(cash, D("9.00")), ledger.credit(payable, D("9.00"))])
+    ledger.post(
+        "later",
+        on=ON + datetime.timedelta(days=1),
+        description="保费",
+        lines=[ledger.debit(cash, D("9.00")), ledger.credit(payable, D("9.00"))],
+    )
     # when
     rows = {r.account.code: r for r in ageing.ageing(on=ON)}
     # then
@@ -88,5 +117,7 @@ def test_the_selector_ages_party_accounts_from_the_lines() -> None:
     assert p.oldest == day(50)
     assert rows["commission_payable:unit:u1"].buckets["61-90"] == D("12.50")
     assert "cash" not in rows
-    assert [r.account.code for r in ageing.ageing(on=ON, party_kind="sales_unit")] == ["commission_payable:unit:u1"]
+    assert [r.account.code for r in ageing.ageing(on=ON, party_kind="sales_unit")] == [
+        "commission_payable:unit:u1"
+    ]
     assert ageing.totals(rows.values())["total"] == D("262.50")

@@ -54,7 +54,10 @@ def test_a_posting_balances_and_reads_on_both_normal_sides() -> None:
         ([ledger.debit(CASH, Decimal("1.001")), ledger.credit(PAYABLE, Decimal("1.001"))], "two decimals"),
         ([ledger.debit(CASH, Decimal("-1")), ledger.credit(PAYABLE, Decimal("-1"))], "non-negative"),
         ([ledger.debit(CASH, 1.0), ledger.credit(PAYABLE, 1.0)], "non-negative Decimals"),  # type: ignore[arg-type]
-        ([ledger.Line(CASH, Decimal("1"), Decimal("1")), ledger.credit(PAYABLE, Decimal("0"))], "exactly one"),
+        (
+            [ledger.Line(CASH, Decimal("1"), Decimal("1")), ledger.credit(PAYABLE, Decimal("0"))],
+            "exactly one",
+        ),
     ],
 )
 def test_bad_postings_are_refused_and_write_nothing(lines: list[ledger.Line], message: str) -> None:
@@ -89,7 +92,9 @@ def test_rows_refuse_update_and_delete_from_the_orm() -> None:
         JournalLine.objects.filter(pk=line.pk).update(debit=Decimal("2.00"))
     with pytest.raises(ImmutableEntry):
         JournalTransaction.objects.all().delete()
-    assert JournalLine.objects.get(pk=line.pk).debit + JournalLine.objects.get(pk=line.pk).credit == Decimal("50.00")
+    assert JournalLine.objects.get(pk=line.pk).debit + JournalLine.objects.get(pk=line.pk).credit == Decimal(
+        "50.00"
+    )
 
 
 def test_the_database_refuses_update_and_delete_below_the_orm() -> None:
@@ -201,7 +206,10 @@ def test_random_posts_and_reversals_keep_the_books(ops: list[tuple[object, ...]]
                 existed = JournalTransaction.objects.filter(key=key).first()
                 snapshot = _balances()
                 txn = ledger.post(
-                    key, on=on, description="p", lines=[ledger.debit(dr, amount), ledger.credit(cr, amount)]  # type: ignore[arg-type]
+                    key,
+                    on=on,
+                    description="p",
+                    lines=[ledger.debit(dr, amount), ledger.credit(cr, amount)],  # type: ignore[arg-type]
                 )
                 if existed is not None:
                     # re-posting a key changes nothing

@@ -17,7 +17,9 @@ from huibao.finance.models import AccountKind, JournalLine, JournalTransaction
 PAYABLE = AccountRef("premium_payable:insurer:c1", "应付保费-并发", AccountKind.LIABILITY, "insurer", 1)
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite lets one writer at a time hold the database")
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite lets one writer at a time hold the database"
+)
 @pytest.mark.django_db(transaction=True)
 def test_a_concurrent_double_post_writes_one_transaction() -> None:
     # given: the accounts exist (as after the first posting of the day)
@@ -38,7 +40,7 @@ def test_a_concurrent_double_post_writes_one_transaction() -> None:
                     lines=[ledger.debit(cash(), Decimal("10.00")), ledger.credit(PAYABLE, Decimal("10.00"))],
                 )
                 got.append(txn.pk)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()
@@ -56,7 +58,9 @@ def test_a_concurrent_double_post_writes_one_transaction() -> None:
     assert ledger.balance(cash()) == Decimal("10.00")
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite lets one writer at a time hold the database")
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite lets one writer at a time hold the database"
+)
 @pytest.mark.django_db(transaction=True)
 def test_a_concurrent_double_reversal_writes_one_reversal() -> None:
     txn = ledger.post(
@@ -74,7 +78,7 @@ def test_a_concurrent_double_reversal_writes_one_reversal() -> None:
             with transaction.atomic():
                 barrier.wait()
                 got.append(ledger.reverse(txn, on=datetime.date(2026, 3, 2), reason="r").pk)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()

@@ -48,7 +48,9 @@ def test_finance_reads_the_trial_balance_and_a_statement() -> None:
     assert 'data-account="cash"' in body and 'data-balanced="1"' in body and "320.00" in body
     assert 'data-testid="staff-nav"' in body and "/finance/ageing/" in body
     acc = LedgerAccount.objects.get(code=PAYABLE.code)
-    statement = client.get(f"/finance/ledger/accounts/{acc.pk}/", {"since": "2026-03-01", "until": "2026-03-31"})
+    statement = client.get(
+        f"/finance/ledger/accounts/{acc.pk}/", {"since": "2026-03-01", "until": "2026-03-31"}
+    )
     assert statement.status_code == 200
     assert statement.context["st"].closing == D("320.00")
     assert [s.running for s in statement.context["st"].lines] == [D("320.00")]
@@ -58,7 +60,9 @@ def test_a_bad_date_is_named_and_nothing_else_happens() -> None:
     client = _client(["finance"])
     page = client.get("/finance/ledger/", {"on": "2026-13-01"})
     assert page.status_code == 422
-    assert page.context["errors"] == [{"field": "on", "code": "invalid_date", "message": "日期格式应为 YYYY-MM-DD"}]
+    assert page.context["errors"] == [
+        {"field": "on", "code": "invalid_date", "message": "日期格式应为 YYYY-MM-DD"}
+    ]
 
 
 def test_finance_reverses_a_transaction_with_a_reason() -> None:

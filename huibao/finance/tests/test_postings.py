@@ -89,7 +89,9 @@ def test_several_policies_of_one_payment_are_split_per_policy() -> None:
     assert payment.amount == D("419.90")
     # then: one transaction per policy, summing to the payment
     amounts = {
-        p.pk: JournalLine.objects.get(transaction__key=postings.premium_key(payment.pk, p.pk), credit__gt=0).credit
+        p.pk: JournalLine.objects.get(
+            transaction__key=postings.premium_key(payment.pk, p.pk), credit__gt=0
+        ).credit
         for p in policies
     }
     assert amounts == {policies[0].pk: D("320.00"), policies[1].pk: D("99.90")}
@@ -118,7 +120,9 @@ def test_an_instalment_collected_is_premium_on_its_own_payment() -> None:
     with cf.at(ISSUED):
         policy = cf.one_policy(f.customer(), premium="1200.00", mode="monthly")
     checkout = Payment.objects.get(reference_kind="application")
-    first = JournalLine.objects.get(transaction__key=postings.premium_key(checkout.pk, policy.pk), credit__gt=0)
+    first = JournalLine.objects.get(
+        transaction__key=postings.premium_key(checkout.pk, policy.pk), credit__gt=0
+    )
     # when
     cf.collect_instalments(policy, 1)
     # then
@@ -175,7 +179,9 @@ def test_a_refused_payment_passes_through_refunds_payable() -> None:
     # given: an application's payment paid by someone else's card (refused, refunded at once)
     p = pf.payment(kind="application", ref=str(uuid.uuid4()))
     SandboxCheckout.objects.filter(txn_id=p.provider_txn_id).update(status="paid")
-    payment_services.handle_notification("sandbox", *pf.notification(p, payer_name="李四", payer_id=pf.OTHER_ID))
+    payment_services.handle_notification(
+        "sandbox", *pf.notification(p, payer_name="李四", payer_id=pf.OTHER_ID)
+    )
     p.refresh_from_db()
     assert p.status == PaymentStatus.REFUSED
     refund = Refund.objects.get(payment=p)
@@ -195,7 +201,9 @@ def test_a_refused_payment_passes_through_refunds_payable() -> None:
 def test_nothing_is_posted_when_the_insurer_collects_the_premium() -> None:
     # given: the insurer's active agreement says it collects the premium itself
     version = f.product_version()
-    agency = AgencyEntity.objects.create(code="hb", name="汇保代理", licence_number="L1", licence_lines=["health"])
+    agency = AgencyEntity.objects.create(
+        code="hb", name="汇保代理", licence_number="L1", licence_lines=["health"]
+    )
     agreement = InsurerAgreement.objects.create(
         number="XY-1",
         agency=agency,

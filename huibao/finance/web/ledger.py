@@ -79,11 +79,7 @@ def account_statement(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _transaction(public_id: uuid.UUID) -> JournalTransaction:
-    txn = (
-        JournalTransaction.objects.select_related("reverses", "actor")
-        .filter(public_id=public_id)
-        .first()
-    )
+    txn = JournalTransaction.objects.select_related("reverses", "actor").filter(public_id=public_id).first()
     if txn is None:
         raise Http404
     return txn
@@ -136,10 +132,8 @@ def _xlsx(rows: list[ageing_reads.AgeingRow], on: datetime.date) -> bytes:
     labels = [b[0] for b in ageing_reads.BUCKETS]
     ws.append([_("截至日期"), on.isoformat()])
     days = _("天")
-    ws.append(
-        [_("科目代码"), _("科目"), _("应收/应付"), *[f"{label}{days}" for label in labels]]
-        + [_("未核销"), _("合计"), _("最早未清日期")]
-    )
+    heads = [f"{label}{days}" for label in labels]
+    ws.append([_("科目代码"), _("科目"), _("应收/应付"), *heads, _("未核销"), _("合计"), _("最早未清日期")])
     for row in rows:
         ws.append(
             [
@@ -153,7 +147,9 @@ def _xlsx(rows: list[ageing_reads.AgeingRow], on: datetime.date) -> bytes:
             ]
         )
     total = ageing_reads.totals(rows)
-    ws.append([_("合计"), "", "", *[total[label] for label in labels], total["unapplied"], total["total"], ""])
+    ws.append(
+        [_("合计"), "", "", *[total[label] for label in labels], total["unapplied"], total["total"], ""]
+    )
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -167,7 +163,9 @@ def ageing(request: HttpRequest) -> HttpResponse:
     on = _date(request, "on", errors) or timezone.localdate()
     party = request.GET.get("party", "")
     if party not in ("", "insurer", "sales_unit"):
-        errors.append({"field": "party", "code": "invalid_choice", "message": _("对象类型只能是保险公司或渠道/代理人")})
+        errors.append(
+            {"field": "party", "code": "invalid_choice", "message": _("对象类型只能是保险公司或渠道/代理人")}
+        )
         party = ""
     rows = ageing_reads.ageing(on=on, party_kind=party)
     if request.GET.get("format") == "xlsx" and not errors:
