@@ -90,13 +90,17 @@ def post(
     description: str,
     lines: Sequence[Line],
     actor: Any = None,
+    checked: bool = False,
 ) -> JournalTransaction:
     """Posts one balanced transaction, or returns the one already posted under `key` (the same
-    event delivered twice). Runs in its own savepoint: a refused transaction writes nothing."""
+    event delivered twice). Runs in its own savepoint: a refused transaction writes nothing.
+    `checked`: the caller has just seen no transaction under `key` (the unique key still decides
+    a race)."""
     _check(lines)
-    existing = JournalTransaction.objects.filter(key=key).first()
-    if existing is not None:
-        return existing
+    if not checked:
+        existing = JournalTransaction.objects.filter(key=key).first()
+        if existing is not None:
+            return existing
     ids = _account_ids([line.account for line in lines])
     try:
         with transaction.atomic():

@@ -146,17 +146,24 @@ def _post_premium(payment: Payment, shares: Sequence[Share], *, split: bool) -> 
     """Books `payment`'s premium per share: Dr cash / Cr premium payable to the share's insurer,
     both lines on the share's policy. Nothing when the money was booked as not premium (it was
     given back) or the insurer collects."""
-    if JournalTransaction.objects.filter(key=receipt_key(payment.pk)).exists():
+    keys = {share.policy.pk: premium_key(payment.pk, share.policy.pk if split else None) for share in shares}
+    # One read for all: what is posted already, and whether the money was booked as not premium.
+    done = set(
+        JournalTransaction.objects.filter(key__in=[*keys.values(), receipt_key(payment.pk)]).values_list(
+            "key", flat=True
+        )
+    )
+    if receipt_key(payment.pk) in done:
         return []
     on = _local_date(payment.paid_at)
     posted = []
     for share in shares:
-        if share.amount <= 0 or insurer_collects(share.policy, on):
-            continue
         policy = share.policy
+        if share.amount <= 0 or keys[policy.pk] in done or insurer_collects(policy, on):
+            continue
         posted.append(
             ledger.post(
-                premium_key(payment.pk, policy.pk if split else None),
+                keys[policy.pk],
                 on=on,
                 description=f"收到保费 {policy.number}",
                 lines=[
@@ -167,6 +174,7 @@ def _post_premium(payment: Payment, shares: Sequence[Share], *, split: bool) -> 
                         accounts.premium_payable(policy.insurer), share.amount, policy_id=policy.pk
                     ),
                 ],
+                checked=True,
             )
         )
     return posted

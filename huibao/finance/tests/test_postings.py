@@ -253,3 +253,34 @@ def test_the_backfill_posts_what_the_hooks_missed_once() -> None:
 def test_allocate_sums_to_the_total(total: str, weights: list[str], parts: list[str]) -> None:
     result = postings.allocate(D(total), [D(w) for w in weights])
     assert result == [D(p) for p in parts] and sum(result) == D(total)
+
+
+def test_an_endorsements_extra_premium_is_booked_when_applied(
+    settings: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huibao.account.sms import reset_sms_backends
+    from huibao.policy.tests import endorsement_factories as ef
+    from huibao.policy.tests.test_endorsement_rules import rid
+    from huibao.rating.services import clear_cache
+
+    settings.SMS_BACKEND = "huibao.account.sms.ConsoleSmsBackend"  # type: ignore[attr-defined]
+    reset_sms_backends()
+    clear_cache()
+    # given: a covered policy whose insured's age correction costs more premium
+    policy = ef.covered_policy(
+        pricing=ef.AGE_PRICING,
+        quote_inputs={"birth_date": "1996-01-15", "start_date": "2026-01-01"},
+        premium="560.00",
+    )
+    e = endorsements.request_endorsement(
+        policy, "insured_correction", {"id_number": rid("1986-01-15", 12)}, actor=policy.customer
+    )
+    ef.confirm(e, policy.customer)
+    # when: the delta is paid
+    payment = ef.pay_delta(e)
+    e.refresh_from_db()
+    # then
+    assert e.status == "applied" and payment.amount == e.premium_delta > 0
+    assert _lines(postings.premium_key(payment.pk))[1][1:] == (D("0"), payment.amount, policy.pk)
+    assert _payable(policy) == payment.amount  # the checkout was not a real payment here
+    reset_sms_backends()
