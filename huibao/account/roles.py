@@ -71,6 +71,17 @@ PROVIDER_ASSIGN = ("provider.view_serviceprovider", "provider.add_servicetask", 
 # alone, and a model permission would open the admin's list of every provider's tasks to them.
 PROVIDER_WORK: tuple[str, ...] = ()
 UNDERWRITING = ("underwriting.view_underwritingcase", "underwriting.change_underwritingcase")
+# --- settlement (issue 12): statements with insurers, channels and agents. Finance generates,
+# submits, approves (four eyes above the threshold: huibao.finance.settlement) and marks them
+# paid; the auditor reads them through *.view_*. Insurer and channel staff need no permission:
+# their membership decides which statements they see (finance.settlement_selectors).
+SETTLEMENT = (
+    *_perms("finance", ["view", "change"], ["settlementstatement"]),
+    "finance.view_settlementline",
+    "finance.view_statementstatuschange",
+    "finance.approve_settlementstatement",
+    "finance.pay_settlementstatement",
+)
 REINSTATEMENT_DECISIONS = (
     "policy.view_policy",
     "policy.view_reinstatementreferral",
@@ -142,6 +153,7 @@ ROLES: dict[str, Role] = {
                 "payment.change_payout",
                 *POLICY_VIEW,
                 *CLAIM_FIGURES,
+                *SETTLEMENT,
             ),
         ),
         Role(

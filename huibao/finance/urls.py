@@ -2,6 +2,9 @@
 
 from django.urls import URLPattern, URLResolver
 
+from huibao.finance.web import settlement as settlement_pages
+
 app_name = "finance"
 
 urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns += settlement_pages.urlpatterns  # settlement statements (/finance/statements/)
