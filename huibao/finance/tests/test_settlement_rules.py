@@ -28,7 +28,9 @@ D = Decimal
         (rules.NET, "100.005", "0.004", "100.01", "100.01", "0.00", "100.01", "100.01"),
     ],
 )
-def test_insurer_totals_per_mode(mode, premium, commission, net, payable, receivable, approval, premium_shown):
+def test_insurer_totals_per_mode(
+    mode, premium, commission, net, payable, receivable, approval, premium_shown
+):
     totals = rules.insurer_totals(mode, D(premium), D(commission))
     assert (totals.net, totals.payable, totals.receivable, totals.approval_amount) == (
         D(net),
