@@ -9,7 +9,7 @@ import datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.security import django_auth
 
 from huibao.account.access import is_api_staff
@@ -224,7 +224,7 @@ class GenerateIn(Schema):
     auth=django_auth,
     summary="生成结算单（同一对象同一期间幂等：已有则返回已有的）",
 )
-def generate(request: HttpRequest, data: GenerateIn) -> tuple[int, dict[str, Any]]:
+def generate(request: HttpRequest, data: GenerateIn) -> Status:
     user = _staff(request, CHANGE)
     code = data.party.strip()
     if data.party_kind == PartyKind.INSURER:
@@ -252,7 +252,7 @@ def generate(request: HttpRequest, data: GenerateIn) -> tuple[int, dict[str, Any
             "party_kind：取值无效",
             errors=[FieldError("party_kind", "invalid", "party_kind：应为 insurer 或 sales_unit")],
         )
-    return (201 if after > before else 200), _detail(row)
+    return Status(201 if after > before else 200, _detail(row))
 
 
 class ReasonIn(Schema):
