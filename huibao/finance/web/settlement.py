@@ -24,7 +24,7 @@ from huibao.core.errors import DomainError
 from huibao.distribution.models import SalesUnit
 from huibao.finance import settlement, settlement_exports
 from huibao.finance import settlement_selectors as selectors
-from huibao.finance.settlement_states import PartyKind, StatementStatus
+from huibao.finance.settlement_states import LineKind, PartyKind, StatementStatus
 
 VIEW = selectors.VIEW_ALL
 CHANGE = "finance.change_settlementstatement"
@@ -74,7 +74,10 @@ def statement_detail(request: HttpRequest, number: str) -> HttpResponse:
     context = {
         "s": row,
         "overdue": selectors.is_overdue(row),
-        "lines": list(selectors.lines_of(row)[:LINES_SHOWN]),
+        "lines": [
+            {**line, "kind_label": LineKind(line["kind"]).label}
+            for line in selectors.lines_of(row)[:LINES_SHOWN]
+        ],
         "lines_shown": LINES_SHOWN,
         "changes": selectors.status_changes(row),
         "can_submit": user.has_perm(CHANGE) and row.status == StatementStatus.DRAFT,
