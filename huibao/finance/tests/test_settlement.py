@@ -415,3 +415,23 @@ def test_the_overdue_job_flags_unpaid_statements_once_and_tells_finance():
     assert messages.count() >= 1
     assert all(unpaid.number in m.body and paid.number not in m.body for m in messages)
     assert messages.values("channel").distinct().count() == messages.count()  # one per channel, not repeated
+
+
+def test_the_demo_is_idempotent_and_shows_an_overdue_statement():
+    # given: three insurers without agreements (the demo market's)
+    from huibao.catalog.models import Insurer
+    from huibao.finance.settlement_demo import load_demo_settlement
+
+    for code in ("demo-a", "demo-b", "demo-c"):
+        Insurer.objects.create(code=code, name=f"演示{code}", short_name=code, kind="property")
+    today = datetime.date(2025, 12, 3)
+    # when
+    first = load_demo_settlement(today)
+    count = SettlementStatement.objects.count()
+    again = load_demo_settlement(today)
+    # then: 3 insurers and 2 units over two months; nothing doubled the second time
+    assert first.statements == count == 10 and first.overdue == 5
+    assert SettlementStatement.objects.count() == count and again.overdue == 0
+    assert SettlementStatement.objects.filter(status=StatementStatus.SUBMITTED).count() == 1
+    october = SettlementStatement.objects.filter(period_key="2025-10", insurer__code="demo-a").get()
+    assert october.premium_total == D("28006.50") and october.mode == "net"
