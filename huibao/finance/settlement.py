@@ -622,13 +622,20 @@ def bulk_commission_run(
             direction,
             explanation,
             *day_param,
-            timezone.now(),
-            since,
-            until,
+            *(connection.ops.adapt_datetimefield_value(v) for v in (timezone.now(), since, until)),
         ]
+        prefix = f"run:{period.key}:{tag}:"
+        before = (
+            0
+            if connection.vendor == "postgresql"
+            else CommissionEntry.objects.filter(key__startswith=prefix).count()
+        )
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            written += max(cursor.rowcount, 0)
+            if connection.vendor == "postgresql":
+                written += max(cursor.rowcount, 0)
+            else:  # SQLite's rowcount of an INSERT after a WITH clause is not the rows inserted
+                written += CommissionEntry.objects.filter(key__startswith=prefix).count() - before
     return written
 
 

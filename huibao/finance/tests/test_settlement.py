@@ -435,3 +435,29 @@ def test_the_demo_is_idempotent_and_shows_an_overdue_statement():
     assert SettlementStatement.objects.filter(status=StatementStatus.SUBMITTED).count() == 1
     october = SettlementStatement.objects.filter(period_key="2025-10", insurer__code="demo-a").get()
     assert october.premium_total == D("28006.50") and october.mode == "net"
+
+
+def test_the_bulk_commission_run_writes_the_months_entries_once():
+    # given: one issued policy, moved into November and sold by a channel
+    from django.utils import timezone as tz
+
+    from huibao.finance.settlement import RunRates, bulk_commission_run
+    from huibao.policy.models import Policy
+    from huibao.policy.tests.factories import simple_issued
+
+    policy = simple_issued()
+    channel = f.unit()
+    issued = datetime.datetime(2025, 11, 30, 23, 30, tzinfo=tz.get_current_timezone())  # local day: 30 Nov
+    Policy.objects.filter(pk=policy.pk).update(issued_at=issued, seller=channel)
+    rates = {policy.insurer_id: RunRates(inbound=D("0.15"), outbound=D("0.09"))}
+    # when
+    written = bulk_commission_run(datetime.date(2025, 11, 1), rates)
+    again = bulk_commission_run(datetime.date(2025, 11, 1), rates)
+    december = bulk_commission_run(datetime.date(2025, 12, 1), rates)
+    # then
+    assert (written, again, december) == (2, 0, 0)
+    entries = {e.direction: e for e in CommissionEntry.objects.filter(policy=policy)}
+    assert D(str(entries["inbound"].amount)) == (policy.premium * D("0.15")).quantize(D("0.01"))
+    assert D(str(entries["outbound"].amount)) == (policy.premium * D("0.09")).quantize(D("0.01"))
+    assert entries["outbound"].sales_unit == channel and entries["inbound"].sales_unit is None
+    assert entries["inbound"].occurred_on == datetime.date(2025, 11, 30)
