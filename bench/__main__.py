@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import daily, fasttrack, flight, fraud, issue, pdf, quote, renewal, sealer, search
+from bench import daily, fasttrack, flight, fraud, issue, pdf, quote, renewal, sealer, search, settlement
 
 Bench = Callable[[argparse.Namespace], dict[str, Any]]
 
@@ -39,6 +39,10 @@ REGISTRY: dict[str, tuple[Bench, str]] = {
         "claim: a complete small claim submitted → fast-track decision, 1,000,000 claims, p50/p99",
     ),
     "pdf": (pdf.run, "esign: signed application forms and e-policies per second (render + PAdES sign)"),
+    "settlement": (
+        settlement.run,
+        "finance: the month's commission run and 60 insurers' settlement statements, 1,000,000 policies",
+    ),
 }
 
 

@@ -80,6 +80,17 @@ LEDGER = (
     "finance.add_journaltransaction",
 )
 # --- end ledger ---
+# --- settlement (issue 12): statements with insurers, channels and agents. Finance generates,
+# submits, approves (four eyes above the threshold: huibao.finance.settlement) and marks them
+# paid; the auditor reads them through *.view_*. Insurer and channel staff need no permission:
+# their membership decides which statements they see (finance.settlement_selectors).
+SETTLEMENT = (
+    *_perms("finance", ["view", "change"], ["settlementstatement"]),
+    "finance.view_settlementline",
+    "finance.view_statementstatuschange",
+    "finance.approve_settlementstatement",
+    "finance.pay_settlementstatement",
+)
 REINSTATEMENT_DECISIONS = (
     "policy.view_policy",
     "policy.view_reinstatementreferral",
@@ -152,6 +163,7 @@ ROLES: dict[str, Role] = {
                 *POLICY_VIEW,
                 *CLAIM_FIGURES,
                 *LEDGER,
+                *SETTLEMENT,
             ),
         ),
         Role(

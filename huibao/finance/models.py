@@ -207,3 +207,11 @@ class CommissionEntry(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+# Settlement statements (issue 12, settlement area): their own module, registered here.
+from huibao.finance.settlement_models import (  # noqa: E402, F401
+    SettlementLine,
+    SettlementStatement,
+    StatementStatusChange,
+)

@@ -57,6 +57,8 @@ class Command(BaseCommand):
             self.stdout.write(self._format(login))
         # The claims desks (the claim app's command: application does not import claim).
         call_command("load_demo_desks", stdout=self.stdout)
+        # Settlement statements with insurers, channels and agents (the finance app's command).
+        call_command("load_demo_settlement", stdout=self.stdout)
         self.stdout.write("-" * 100)
         if policies.getvalue():
             self.stdout.write(policies.getvalue().rstrip())
