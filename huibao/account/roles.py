@@ -71,6 +71,9 @@ PROVIDER_ASSIGN = ("provider.view_serviceprovider", "provider.add_servicetask", 
 # alone, and a model permission would open the admin's list of every provider's tasks to them.
 PROVIDER_WORK: tuple[str, ...] = ()
 UNDERWRITING = ("underwriting.view_underwritingcase", "underwriting.change_underwritingcase")
+# Reports (issue 12, item 8): the whole agency's sales reports (agents and channel staff see
+# their own subtree without it, by their sales unit).
+REPORT_VIEW = ("report.view_sales_report",)
 REINSTATEMENT_DECISIONS = (
     "policy.view_policy",
     "policy.view_reinstatementreferral",
@@ -100,6 +103,7 @@ ROLES: dict[str, Role] = {
                 *NOTIFICATION_RESEND,
                 *PROVIDER_MANAGE,
                 *INSURER_CLAIM_SETTINGS,
+                *REPORT_VIEW,
             ),
         ),
         # Sales agents start applications for customers (/apply/agent/) and see only their own;
@@ -142,6 +146,7 @@ ROLES: dict[str, Role] = {
                 "payment.change_payout",
                 *POLICY_VIEW,
                 *CLAIM_FIGURES,
+                *REPORT_VIEW,
             ),
         ),
         Role(
