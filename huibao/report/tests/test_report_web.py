@@ -193,3 +193,11 @@ def test_daily_report_once_per_manager_and_day(world) -> None:
     assert saved and saved[-1] == {"user": max(boss1.pk, boss2.pk, clerk.pk)}
     # a resumed run starts after the cursor: nothing is left to write
     assert services.send_daily_reports(D(2026, 4, 2), cursor=saved[-1]) == 0
+
+
+def test_demo_sends_the_daily_report_once(world, finance) -> None:
+    from huibao.report.demo import load_demo_report
+
+    first = load_demo_report()
+    assert first.messages == 2  # the finance clerk: inbox and e-mail
+    assert load_demo_report().messages == 0

@@ -54,6 +54,8 @@ class Command(BaseCommand):
             self.stdout.write(self._format(login))
         # The claims desks (the claim app's command: application does not import claim).
         call_command("load_demo_desks", stdout=self.stdout)
+        # The reports (the report app's command: application does not import report).
+        call_command("load_demo_report", stdout=self.stdout)
         self.stdout.write("-" * 100)
         if policies.getvalue():
             self.stdout.write(policies.getvalue().rstrip())
