@@ -15,7 +15,7 @@ from django.contrib.auth.models import Group, Permission
 from huibao.account.models import User, UserKind
 from huibao.catalog.models import LineOfBusiness
 from huibao.catalog.tests.factories import InsurerFactory, PlanFactory, ProductFactory, ProductVersionFactory
-from huibao.distribution.models import AgencyEntity, SalesUnit, SalesUnitKind, SalesUnitMember
+from huibao.distribution.models import AgencyEntity, SalesUnit, SalesUnitKind
 from huibao.finance.models import CommissionDirection, CommissionEntry, CommissionEvent
 from huibao.policy.models import Cancellation, Policy
 from huibao.policy.states import CancellationKind, CancellationReason, CancellationStatus, PolicyStatus
@@ -31,7 +31,11 @@ def at(day: datetime.date, hour: int = 12, minute: int = 0) -> datetime.datetime
 
 def staff_user(username: str, *, perms: tuple[str, ...] = (), groups: tuple[str, ...] = ()) -> User:
     user = User.objects.create_user(
-        username=username, password="x-unused-123", kind=UserKind.STAFF, is_staff=True, email=f"{username}@example.com"
+        username=username,
+        password="x-unused-123",
+        kind=UserKind.STAFF,
+        is_staff=True,
+        email=f"{username}@example.com",
     )
     for perm in perms:
         app, codename = perm.split(".")
@@ -58,9 +62,15 @@ class World:
         self.team1 = unit("SH-T1", SalesUnitKind.TEAM, self.branch, self.agency, name="一组")
         self.team2 = unit("SH-T2", SalesUnitKind.TEAM, self.branch, self.agency, name="二组")
         self.agent_users = [staff_user(f"agent{i}") for i in (1, 2, 3)]
-        self.a1 = unit("A1", SalesUnitKind.AGENT, self.team1, self.agency, name="张一", user=self.agent_users[0])
-        self.a2 = unit("A2", SalesUnitKind.AGENT, self.team1, self.agency, name="李二", user=self.agent_users[1])
-        self.a3 = unit("A3", SalesUnitKind.AGENT, self.team2, self.agency, name="王三", user=self.agent_users[2])
+        self.a1 = unit(
+            "A1", SalesUnitKind.AGENT, self.team1, self.agency, name="张一", user=self.agent_users[0]
+        )
+        self.a2 = unit(
+            "A2", SalesUnitKind.AGENT, self.team1, self.agency, name="李二", user=self.agent_users[1]
+        )
+        self.a3 = unit(
+            "A3", SalesUnitKind.AGENT, self.team2, self.agency, name="王三", user=self.agent_users[2]
+        )
         self.channel = unit("CH", SalesUnitKind.CHANNEL, self.hq, self.agency, name="合作渠道")
         self.sub = unit("CH-S", SalesUnitKind.SUBCHANNEL, self.channel, self.agency, name="子渠道")
         self.pingan = InsurerFactory(code="pingan", name="平安")

@@ -70,7 +70,14 @@ def test_labels(period: Period, start: datetime.date, label: str) -> None:
     assert rules.label(period, start) == label
 
 
-KINDS = {"HQ": "agency", "SH": "branch", "SH-T1": "team", "A1": "agent", "CH": "channel", "CH-S": "subchannel"}
+KINDS = {
+    "HQ": "agency",
+    "SH": "branch",
+    "SH-T1": "team",
+    "A1": "agent",
+    "CH": "channel",
+    "CH-S": "subchannel",
+}
 
 
 @pytest.mark.parametrize(
@@ -120,13 +127,17 @@ def test_commission_state(
 ) -> None:
     today = D(2026, 4, 10)
     assert (
-        rules.commission_state(occurred_on=occurred, cooling_off_until=cooling_off_until, paid=paid, today=today)
+        rules.commission_state(
+            occurred_on=occurred, cooling_off_until=cooling_off_until, paid=paid, today=today
+        )
         == state
     )
 
 
 def test_figures_add_and_margin() -> None:
-    a = Figures(policies=1, premium=Decimal("100.00"), commission_in=Decimal("30.00"), commission_out=Decimal("12.50"))
+    a = Figures(
+        policies=1, premium=Decimal("100.00"), commission_in=Decimal("30.00"), commission_out=Decimal("12.50")
+    )
     a.add(Figures(policies=2, premium=Decimal("50.00"), commission_in=Decimal("5.00"), cancellations=1))
     assert (a.policies, a.premium, a.margin, a.cancellations) == (3, Decimal("150.00"), Decimal("22.50"), 1)
     assert rules.share(Decimal("25"), Decimal("100")) == Decimal("0.2500")

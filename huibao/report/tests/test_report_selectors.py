@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from huibao.distribution.models import SalesUnitMember
-from huibao.report import selectors
+from huibao.report import rules, selectors
 from huibao.report.rules import Group, Period
 from huibao.report.selectors import Scope
 from huibao.report.tests import factories as f
@@ -21,7 +21,13 @@ type Expect = tuple[int, str, str, str, int]
 
 
 def figures(fig) -> Expect:
-    return (fig.policies, str(fig.premium), str(fig.commission_in), str(fig.commission_out), fig.cancellations)
+    return (
+        fig.policies,
+        str(fig.premium),
+        str(fig.commission_in),
+        str(fig.commission_out),
+        fig.cancellations,
+    )
 
 
 def by_key(report) -> dict[str, Expect]:
@@ -36,22 +42,32 @@ def by_key(report) -> dict[str, Expect]:
             Period.MONTH,
             D(2026, 3, 1),
             D(2026, 5, 1),
-            {D(2026, 3, 1): (1, "1000.00", "300.00", "150.00", 0), D(2026, 4, 1): (4, "1050.00", "200.00", "125.00", 1)},
+            {
+                D(2026, 3, 1): (1, "1000.00", "300.00", "150.00", 0),
+                D(2026, 4, 1): (4, "1050.00", "200.00", "125.00", 1),
+            },
         ),
         (
             Period.QUARTER,
             D(2026, 1, 1),
             D(2026, 7, 1),
-            {D(2026, 1, 1): (1, "1000.00", "300.00", "150.00", 0), D(2026, 4, 1): (4, "1050.00", "200.00", "125.00", 1)},
+            {
+                D(2026, 1, 1): (1, "1000.00", "300.00", "150.00", 0),
+                D(2026, 4, 1): (4, "1050.00", "200.00", "125.00", 1),
+            },
         ),
         (
             Period.DAY,
             D(2026, 3, 31),
             D(2026, 4, 2),
-            {D(2026, 3, 31): (1, "1000.00", "300.00", "150.00", 0), D(2026, 4, 1): (1, "200.00", "40.00", "25.00", 0)},
+            {
+                D(2026, 3, 31): (1, "1000.00", "300.00", "150.00", 0),
+                D(2026, 4, 1): (1, "200.00", "40.00", "25.00", 0),
+            },
         ),
         (
-            Period.WEEK,  # Monday 30 March – Sunday 5 April holds both; the week of 13 April p3 and the cancellation
+            # Monday 30 March – Sunday 5 April holds p1 and p2; the week of 6 April the cancellation
+            Period.WEEK,
             D(2026, 3, 30),
             D(2026, 4, 20),
             {
@@ -77,7 +93,7 @@ def test_periods(world, period, since, until, expected) -> None:
         )
     # every period of the window is a row, the empty ones too (a chart's axis has no gaps)
     assert [r.period for r in report.by_period] == sorted(found)
-    assert len(report.by_period) == len(list(__import__("huibao.report.rules", fromlist=["x"]).periods(period, since, until)))
+    assert len(report.by_period) == len(list(rules.periods(period, since, until)))
 
 
 APRIL = (D(2026, 4, 1), D(2026, 5, 1))
@@ -161,19 +177,17 @@ SPRING = (D(2026, 3, 1), D(2026, 5, 1))
 )
 def test_groups_and_roll_up(world, group, window, expected) -> None:
     report = selectors.sales_report(ALL, period=Period.MONTH, since=window[0], until=window[1], group=group)
-    got = {
-        k: (v[0], Decimal(v[1]), Decimal(v[2]), Decimal(v[3]), v[4]) for k, v in by_key(report).items()
-    }
-    want = {
-        k: (v[0], Decimal(v[1]), Decimal(v[2]), Decimal(v[3]), v[4]) for k, v in expected.items()
-    }
+    got = {k: (v[0], Decimal(v[1]), Decimal(v[2]), Decimal(v[3]), v[4]) for k, v in by_key(report).items()}
+    want = {k: (v[0], Decimal(v[1]), Decimal(v[2]), Decimal(v[3]), v[4]) for k, v in expected.items()}
     assert got == want
     # the groups add up to the total
     assert report.total.premium == sum((r.figures.premium for r in report.by_key), Decimal(0))
 
 
 def test_margin_and_names(world) -> None:
-    report = selectors.sales_report(ALL, period=Period.MONTH, since=APRIL[0], until=APRIL[1], group=Group.TEAM)
+    report = selectors.sales_report(
+        ALL, period=Period.MONTH, since=APRIL[0], until=APRIL[1], group=Group.TEAM
+    )
     rows = {r.key: r for r in report.by_key}
     assert rows["SH-T1"].name == "一组"
     assert rows["SH-T1"].figures.margin == Decimal("15.00")
@@ -206,7 +220,9 @@ def test_scope_of_a_team_manager_is_the_team(world) -> None:
     SalesUnitMember.objects.create(unit=world.team1, user=manager, is_manager=True)
     scope = selectors.scope_for(manager)
     assert scope is not None and scope.roots == ("HQ/SH/SH-T1",) and scope.managed == (world.team1,)
-    report = selectors.sales_report(scope, period=Period.MONTH, since=SPRING[0], until=SPRING[1], group=Group.AGENT)
+    report = selectors.sales_report(
+        scope, period=Period.MONTH, since=SPRING[0], until=SPRING[1], group=Group.AGENT
+    )
     assert set(by_key(report)) == {"A1", "A2"}
 
 
@@ -233,9 +249,15 @@ def test_finance_sees_everything_and_others_nothing(world) -> None:
 
 
 def test_commission_totals_by_state(world) -> None:
-    f.commission(world.p1, "10.00", D(2026, 3, 31), direction="outbound", to=world.a1, paid=True, event="adjustment")
+    f.commission(
+        world.p1, "10.00", D(2026, 3, 31), direction="outbound", to=world.a1, paid=True, event="adjustment"
+    )
     during = selectors.commission_totals([world.a1], D(2026, 4, 10))  # p1's cooling-off runs to 15 April
-    assert (during.pending, during.earned, during.paid) == (Decimal("150.00"), Decimal("0.00"), Decimal("10.00"))
+    assert (during.pending, during.earned, during.paid) == (
+        Decimal("150.00"),
+        Decimal("0.00"),
+        Decimal("10.00"),
+    )
     after = selectors.commission_totals([world.a1], D(2026, 4, 16))
     assert (after.pending, after.earned, after.paid, after.earned_total) == (
         Decimal("0.00"),

@@ -50,7 +50,9 @@ def test_sales_page_has_the_figures_and_the_charts(client, world, finance) -> No
     insurer = chart_json(html, "chart-insurer")
     assert {i["name"]: i["value"] for i in insurer["items"]} == {"平安": "1550.00", "人保": "500.00"}
     ranking = chart_json(html, "chart-ranking")
-    assert ranking["labels"][-1] == "张一" and ranking["values"][-1] == "1000.00"  # the top agent last (top bar)
+    assert (
+        ranking["labels"][-1] == "张一" and ranking["values"][-1] == "1000.00"
+    )  # the top agent last (top bar)
     for name in ("chart-trend", "chart-insurer", "chart-line", "chart-ranking"):
         assert f'data-chart="{name}"' in html
     assert "vendor/echarts/echarts.min.js" in html and "report/charts.js" in html
@@ -176,16 +178,24 @@ def test_daily_report_once_per_manager_and_day(world) -> None:
     clerk = f.staff_user("fin2", groups=("finance",))
     saved: list[object] = []
     ctx = JobContext(
-        job="report.daily_sales", run_date=D(2026, 4, 2), cursor=None, _save=saved.append, _progress=lambda *a: None
+        job="report.daily_sales",
+        run_date=D(2026, 4, 2),
+        cursor=None,
+        _save=saved.append,
+        _progress=lambda *a: None,
     )
     # when: the job runs twice for 2 April (yesterday's figures: 1 April)
     jobs.daily_sales(ctx)
     again = services.send_daily_reports(D(2026, 4, 2))
     # then
     assert again == 0
-    inbox = {m.user_id: m for m in OutboxMessage.objects.filter(channel="inbox", template="report.daily_sales")}
+    inbox = {
+        m.user_id: m for m in OutboxMessage.objects.filter(channel="inbox", template="report.daily_sales")
+    }
     assert set(inbox) == {boss1.pk, boss2.pk, clerk.pk}
-    assert OutboxMessage.objects.filter(user=boss1, template="report.daily_sales").count() == 2  # inbox + e-mail
+    assert (
+        OutboxMessage.objects.filter(user=boss1, template="report.daily_sales").count() == 2
+    )  # inbox + e-mail
     assert "出单1件，保费200.00元" in inbox[boss1.pk].body and "一组" in inbox[boss1.pk].subject
     assert "毛利15.00元" in inbox[boss1.pk].body and "退保0件" in inbox[boss1.pk].body
     assert "出单0件" in inbox[boss2.pk].body
