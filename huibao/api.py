@@ -141,6 +141,7 @@ def register_routers() -> None:
     from huibao.provider.api import router as provider_router
     from huibao.rating.api import router as rating_router
     from huibao.renewal.api import router as renewal_router
+    from huibao.report.sales_api import router as report_sales_router
 
     api.add_router("/v1/", auth_router)
     api.add_router("/v1/", catalog_router)
@@ -160,6 +161,7 @@ def register_routers() -> None:
     api.add_router("/v1/", provider_router)
     api.add_router("/v1/", events_router)
     api.add_router("/v1/", settlement_router)
+    api.add_router("/v1/", report_sales_router)
 
 
 register_routers()

@@ -91,6 +91,9 @@ SETTLEMENT = (
     "finance.approve_settlementstatement",
     "finance.pay_settlementstatement",
 )
+# Reports (issue 12, item 8): the whole agency's sales reports (agents and channel staff see
+# their own subtree without it, by their sales unit).
+REPORT_VIEW = ("report.view_sales_report",)
 REINSTATEMENT_DECISIONS = (
     "policy.view_policy",
     "policy.view_reinstatementreferral",
@@ -120,6 +123,7 @@ ROLES: dict[str, Role] = {
                 *NOTIFICATION_RESEND,
                 *PROVIDER_MANAGE,
                 *INSURER_CLAIM_SETTINGS,
+                *REPORT_VIEW,
             ),
         ),
         # Sales agents start applications for customers (/apply/agent/) and see only their own;
@@ -164,6 +168,7 @@ ROLES: dict[str, Role] = {
                 *CLAIM_FIGURES,
                 *LEDGER,
                 *SETTLEMENT,
+                *REPORT_VIEW,
             ),
         ),
         Role(
