@@ -22,7 +22,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from huibao.catalog.claim_terms import CoverageTerms
+from huibao.catalog.claim_terms import BenefitKind, CoverageTerms
 from huibao.claim.models import BenefitEntry, BenefitUsage
 from huibao.claim.rules import (
     Benefit,
@@ -82,7 +82,8 @@ def record_benefit(
         so_far = _usage_of(usage)
         benefit = calculate_benefit(terms, loss, so_far)
         if cap is not None:
-            benefit = capped_by_adjuster(benefit, cap)
+            daily = terms.daily_amount if terms.benefit_kind is BenefitKind.DAILY else None
+            benefit = capped_by_adjuster(benefit, cap, daily_amount=daily)
         added = benefit.usage_added
         BenefitEntry.objects.create(
             usage=usage,
