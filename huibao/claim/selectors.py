@@ -188,7 +188,7 @@ class Checklist:
         return not self.missing
 
     def missing_text(self) -> str:
-        return "、".join(eligibility.MATERIAL_LABELS[k] for k in self.missing)
+        return "、".join(str(eligibility.MATERIAL_LABELS[k]) for k in self.missing)
 
 
 def checklist(claim: Claim) -> Checklist:
@@ -202,7 +202,7 @@ def checklist(claim: Claim) -> Checklist:
     return Checklist(
         tuple(
             ChecklistItem(
-                kind, eligibility.MATERIAL_LABELS[kind], counts.get(kind.value, 0), kind in required
+                kind, str(eligibility.MATERIAL_LABELS[kind]), counts.get(kind.value, 0), kind in required
             )
             for kind in (*required, *extra)
         )
@@ -230,7 +230,7 @@ def policy_for_report(user: Any, public_id: Any) -> Policy:
 
 def claim_type_label(value: str) -> str:
     try:
-        return eligibility.CLAIM_TYPE_LABELS[ClaimType(value)]
+        return str(eligibility.CLAIM_TYPE_LABELS[ClaimType(value)])
     except ValueError:
         return value
 

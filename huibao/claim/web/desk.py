@@ -107,7 +107,7 @@ def _material_rows(claim: Claim) -> list[dict[str, Any]]:
     return [
         {
             "m": m,
-            "label": MATERIAL_LABELS.get(MaterialKind(m.kind), m.kind),
+            "label": str(MATERIAL_LABELS.get(MaterialKind(m.kind), m.kind)),
             "image": m.content_type in IMAGE_TYPES,
             "url": reverse("claim:desk_material", args=[m.public_id]),
         }
