@@ -148,6 +148,13 @@ def live_entries(reference: str) -> list[BenefitEntry]:
     return list(BenefitEntry.objects.filter(reference=reference, released=False).order_by("coverage_code"))
 
 
+def locked_usage(policy: Policy, coverage_code: str, incident_date: date) -> BenefitUsage:
+    """The usage row of the policy year holding `incident_date`, locked (created on first use);
+    inside the caller's transaction."""
+    start, end = policy_year(policy, incident_date)
+    return _locked_usage(policy, coverage_code, start, end)
+
+
 def _locked_usage(policy: Policy, coverage_code: str, start: date, end: date) -> BenefitUsage:
     """The year's row, locked; created on first use. Two first claims at once both miss the row
     and both insert: the loser's insert fails on the unique constraint inside its own savepoint

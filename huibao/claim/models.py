@@ -11,6 +11,7 @@ policy year of a coverage has used, and one entry per claim that used it.
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from typing import Any
 
@@ -62,6 +63,11 @@ class Claim(models.Model):
     materials_complete_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    # The decision clock stops while more information is asked of the customer (补充材料):
+    # `sla_paused` the time of the requests answered, `sla_paused_since` the open one's start
+    # (`lifecycle.transition` keeps both; `insurer_rules.decision_due` adds them to the due time).
+    sla_paused = models.DurationField(default=datetime.timedelta)
+    sla_paused_since = models.DateTimeField(null=True, blank=True)
     # The decision (wave 2's adjudication and fast track write these).
     decision_kind = models.CharField(max_length=8, choices=DecisionKind.choices, blank=True, default="")
     approved_amount = _money(null=True, blank=True)
@@ -465,6 +471,7 @@ class ClaimTriage(models.Model):
 from huibao.claim.event_models import (  # noqa: E402
     EventNonce,
     PayoutAccount,
+    TriggerCorrection,
     TriggeredPayout,
     TriggerEvent,
     TriggerIndex,
@@ -493,6 +500,7 @@ __all__ = [
     "InsurerClaimNotice",
     "InsurerClaimSettings",
     "PayoutAccount",
+    "TriggerCorrection",
     "TriggerEvent",
     "TriggerIndex",
     "TriggeredPayout",
