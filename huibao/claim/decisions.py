@@ -38,7 +38,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from huibao.catalog.claim_terms import ClaimTerms
-from huibao.claim import limits
+from huibao.claim import limits, recoveries
 from huibao.claim.lifecycle import SYSTEM, lock_claim, transition
 from huibao.claim.models import (
     ApprovalStatus,
@@ -309,6 +309,12 @@ def _deny(
         actor=actor,
         note=customer_note(decision.reason_code, decision.clause, decision.note),
     )
+    paid = paid_so_far(claim)
+    if paid > ZERO:
+        # Denied after payment (fraud found later): the benefit goes back to the ledger and what
+        # was paid is to be recovered from the payee — by a person, never automatically.
+        limits.release_benefit(claim.number)
+        recoveries.open_recovery(claim, paid, actor=actor, reason_code=decision.reason_code)
     _audit(
         "claim.denied",
         claim,
@@ -439,7 +445,8 @@ def _approved_then_pay(claim: Claim, *, actor: Any, request: Any, pay: bool = Tr
 def paid_so_far(claim: Claim) -> Decimal:
     """What the claim's payouts have paid (an appeal's re-decision pays only the difference)."""
     rows = Payout.objects.filter(kind=PAYOUT_KIND, reference__startswith=claim.number, status="succeeded")
-    return sum((Decimal(p.amount) for p in rows), ZERO)
+    # What the payee paid back (a recovery recorded recovered) is no longer paid.
+    return sum((Decimal(p.amount) for p in rows), ZERO) - recoveries.recovered_total(claim)
 
 
 def _next_reference(claim: Claim) -> str:
@@ -452,7 +459,10 @@ def _next_reference(claim: Claim) -> str:
 def _pay(claim: Claim, *, actor: Any) -> Payout | None:
     due = Decimal(claim.approved_amount or 0) - paid_so_far(claim)
     if due <= ZERO:
-        # A re-decision that pays no more than was paid already: nothing moves.
+        # A re-decision that pays no more than was paid already: nothing moves; what was paid
+        # beyond it is to be recovered (an open recovery is replaced by this decision's).
+        if due < ZERO or recoveries.open_recovery_of(claim) is not None:
+            recoveries.open_recovery(claim, -due, actor=actor, reason_code=claim.reason_code)
         transition(claim, ClaimStatus.PAYING, actor=actor, note="本次核定金额已全部支付")
         transition(claim, ClaimStatus.PAID, actor=SYSTEM, note="无需另行支付")
         return None

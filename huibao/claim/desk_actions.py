@@ -11,11 +11,11 @@ from typing import Any
 from django.http import HttpRequest
 
 from huibao.account.models import User
-from huibao.claim import decisions
+from huibao.claim import decisions, recoveries
 from huibao.claim.models import Claim
 from huibao.claim.rules import Loss
 from huibao.claim.services import appeals, review
-from huibao.claim.states import DecisionKind
+from huibao.claim.states import DecisionKind, RecoveryStatus
 from huibao.core.errors import FieldError, NotFound, ValidationFailed
 from huibao.provider.models import ServiceProvider
 
@@ -145,6 +145,15 @@ def run_action(request: HttpRequest, claim: Claim, action: str, data: Any) -> st
     if action == "dismiss":
         appeals.dismiss_appeal(claim, actor=user, note=str(data.get("note", "") or ""), request=request)
         return "申诉已驳回"
+    if action == "reopen":
+        recoveries.reopen_claim(claim, actor=user, reason=str(data.get("note", "") or ""), request=request)
+        return "案件已重新打开审核"
+    if action in ("recovered", "write_off"):
+        status = RecoveryStatus.RECOVERED if action == "recovered" else RecoveryStatus.WRITTEN_OFF
+        recoveries.resolve_recovery(
+            claim, status=status, actor=user, note=str(data.get("note", "") or ""), request=request
+        )
+        return "已记录追回结果"
     raise NotFound("没有这个操作", code="unknown_action")
 
 
@@ -159,4 +168,7 @@ ACTIONS = (
     "retry_payment",
     "uphold",
     "dismiss",
+    "reopen",
+    "recovered",
+    "write_off",
 )

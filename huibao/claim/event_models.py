@@ -8,6 +8,9 @@
 - `TriggeredPayout`: what one event paid one policy — one per (policy, trigger key), whichever
   event or source came first: the unique constraint is what makes a duplicate, a replay, a
   second source or a corrected event pay nobody twice.
+- `TriggerCorrection`: what a later event for the same flight changed about a benefit already
+  made — a top-up into a higher hour band (its own ledger entry and payout), or an overpayment
+  recorded when the corrected delay pays less (never clawed back automatically).
 - `EventNonce`: the nonces of signed deliveries seen (a replay with the same nonce is refused).
 - `PayoutAccount`: the customer's account for automatic benefits (the last one they gave).
 
@@ -158,6 +161,68 @@ class TriggeredPayout(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} {self.policy_id}: {self.amount}"
+
+
+class TriggerCorrectionKind(models.TextChoices):
+    TOP_UP = "top_up", _("补付")
+    OVERPAYMENT = "overpayment", _("多付")
+
+
+class TriggerCorrectionStatus(models.TextChoices):
+    # A top-up's payout, as a triggered payout's.
+    AWAITING_ACCOUNT = "awaiting_account", _("待领取")
+    REQUESTED = "requested", _("已发起付款")
+    PAID = "paid", _("已到账")
+    FAILED = "failed", _("付款失败")
+    # An overpayment: open until finance settles it by hand; superseded by a later correction.
+    OPEN = "open", _("待处理")
+    SUPERSEDED = "superseded", _("已被更正")
+
+
+TOP_UP_STATUSES = ("awaiting_account", "requested", "paid", "failed")
+OVERPAYMENT_STATUSES = ("open", "superseded")
+
+
+class TriggerCorrection(models.Model):
+    """One corrected event's effect on one benefit: `amount` topped up or overpaid, and the
+    benefit's `total_after` (what the corrected delay entitles the policy to)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    triggered_payout = models.ForeignKey(
+        TriggeredPayout, on_delete=models.PROTECT, related_name="corrections"
+    )
+    event = models.ForeignKey(TriggerEvent, on_delete=models.PROTECT, related_name="corrections")
+    kind = models.CharField(max_length=20, choices=TriggerCorrectionKind.choices)
+    amount = models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES)
+    total_after = models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES)
+    benefit = models.JSONField(default=dict)  # the corrected benefit, line by line
+    line = models.CharField(max_length=200)  # what the customer reads
+    status = models.CharField(max_length=20, choices=TriggerCorrectionStatus.choices)
+    payout = models.OneToOneField(
+        "payment.Payout", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("自动赔付更正")
+        verbose_name_plural = _("自动赔付更正")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["triggered_payout", "event"], name="claim_trigger_correction_once"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="claim_trigger_correction_positive"),
+            models.CheckConstraint(condition=Q(total_after__gte=0), name="claim_trigger_correction_total"),
+            models.CheckConstraint(
+                condition=(Q(kind="top_up") & Q(status__in=TOP_UP_STATUSES))
+                | (Q(kind="overpayment") & Q(status__in=OVERPAYMENT_STATUSES) & Q(payout__isnull=True)),
+                name="claim_trigger_correction_kind_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} ({self.triggered_payout_id})"
 
 
 class EventNonce(models.Model):

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from huibao.claim.event_models import TriggeredPayout, TriggerEvent, TriggerIndex
+from huibao.claim.event_models import TriggerCorrection, TriggeredPayout, TriggerEvent, TriggerIndex
 from huibao.core.admin import ReadOnlyModelAdmin
 
 
@@ -75,8 +75,22 @@ class TriggerEventAdmin(ReadOnlyModelAdmin):
     inlines = [TriggeredPayoutInline]
 
 
+class TriggerCorrectionInline(admin.TabularInline):
+    """A corrected flight's top-ups and overpayments of this benefit, each with its event."""
+
+    model = TriggerCorrection
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "event", "kind", "amount", "total_after", "status", "payout", "line")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(TriggeredPayout)
 class TriggeredPayoutAdmin(ReadOnlyModelAdmin):
+    inlines = [TriggerCorrectionInline]
     list_display = ("created_at", "key", "policy", "amount", "status", "event")
     list_filter = ("status",)
     search_fields = ("key", "policy__number", "event__event_id")

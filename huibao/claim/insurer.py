@@ -720,15 +720,17 @@ def flag_overdue(now: datetime.datetime | None = None, *, batch: int = 200) -> l
     candidates = (
         Claim.objects.filter(status__in=UNDECIDED, materials_complete_at__isnull=False, overdue__isnull=True)
         .order_by("materials_complete_at", "id")
-        .values_list("pk", "insurer_id", "materials_complete_at")
+        .values_list("pk", "insurer_id", "materials_complete_at", "sla_paused", "sla_paused_since")
     )
     due_ids: list[tuple[int, datetime.datetime]] = []
-    for pk, insurer_id, complete_at in candidates.iterator():
+    for pk, insurer_id, complete_at, paused, paused_since in candidates.iterator():
         if complete_at is None:
             continue
         if insurer_id not in terms:
             terms[insurer_id] = terms_for(insurer_id)
-        due_at = insurer_rules.decision_due(complete_at, terms[insurer_id].decision_days)
+        due_at = insurer_rules.decision_due(
+            complete_at, terms[insurer_id].decision_days, paused=paused, paused_since=paused_since, now=now
+        )
         if insurer_rules.is_overdue(due_at, now):
             due_ids.append((pk, due_at))
     staff = claims_staff()

@@ -41,11 +41,24 @@ def retry_delay(attempts: int) -> datetime.timedelta:
     return min(FIRST_RETRY_DELAY * 2 ** (attempts - 1), MAX_RETRY_DELAY)
 
 
-def decision_due(materials_complete_at: datetime.datetime, decision_days: int) -> datetime.datetime:
-    """When the insurer's decision is due: `decision_days` (1–30) after the materials were complete."""
+def decision_due(
+    materials_complete_at: datetime.datetime,
+    decision_days: int,
+    *,
+    paused: datetime.timedelta = datetime.timedelta(0),
+    paused_since: datetime.datetime | None = None,
+    now: datetime.datetime | None = None,
+) -> datetime.datetime:
+    """When the insurer's decision is due: `decision_days` (1–30) after the materials were
+    complete, not counting the time more information was asked of the customer — `paused` (the
+    requests answered) and, while one is open (`paused_since`), the time since it began: the
+    clock is stopped, so the due time moves on with `now`."""
     if not 1 <= decision_days <= MAX_DECISION_DAYS:
         raise ValueError("decision_days must be 1 to 30")
-    return materials_complete_at + datetime.timedelta(days=decision_days)
+    stopped = paused
+    if paused_since is not None and now is not None and now > paused_since:
+        stopped += now - paused_since
+    return materials_complete_at + datetime.timedelta(days=decision_days) + stopped
 
 
 def is_overdue(due_at: datetime.datetime, now: datetime.datetime) -> bool:

@@ -114,7 +114,13 @@ def chase_board(
             moments.append((gettext_noop("审核决定"), claim.decided_at))
         steps = tuple(Step(label, at, elapsed_label(now - at)) for label, at in moments if at is not None)
         due_at = (
-            insurer_rules.decision_due(claim.materials_complete_at, group.terms.decision_days)
+            insurer_rules.decision_due(
+                claim.materials_complete_at,
+                group.terms.decision_days,
+                paused=claim.sla_paused,
+                paused_since=claim.sla_paused_since,
+                now=now,
+            )
             if claim.materials_complete_at is not None and claim.status in UNDECIDED
             else None
         )

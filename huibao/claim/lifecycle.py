@@ -100,6 +100,19 @@ def record_step(
     return change
 
 
+def _pause_clock(claim: Claim, before: str, target: str, now: datetime.datetime) -> list[str]:
+    """The decision clock stops when more information is asked (→ info_requested) and runs again
+    when the customer supplies it (info_requested → anything): the fields changed."""
+    if target == ClaimStatus.INFO_REQUESTED and claim.sla_paused_since is None:
+        claim.sla_paused_since = now
+        return ["sla_paused_since"]
+    if before == ClaimStatus.INFO_REQUESTED and claim.sla_paused_since is not None:
+        claim.sla_paused = (claim.sla_paused or datetime.timedelta(0)) + (now - claim.sla_paused_since)
+        claim.sla_paused_since = None
+        return ["sla_paused", "sla_paused_since"]
+    return []
+
+
 def transition(claim: Claim, target: str, *, actor: Any, note: str = "", line: str = "") -> ClaimStatusChange:
     """Moves the (locked) `claim` to `target`; raises InvalidTransition when the table forbids it
     (nothing written). `note` is shown to the customer under the step (a reason, what to add);
@@ -115,6 +128,7 @@ def transition(claim: Claim, target: str, *, actor: Any, note: str = "", line: s
         if stamp is not None:
             setattr(claim, stamp, now)
             fields.append(stamp)
+        fields += _pause_clock(claim, before, target, now)
         claim.save(update_fields=fields)
         change = record_step(claim, from_status=before, actor=actor, note=note, line=line)
         audit.record(

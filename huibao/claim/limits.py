@@ -22,7 +22,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from huibao.catalog.claim_terms import CoverageTerms
+from huibao.catalog.claim_terms import BenefitKind, CoverageTerms
 from huibao.claim.models import BenefitEntry, BenefitUsage
 from huibao.claim.rules import (
     Benefit,
@@ -82,7 +82,8 @@ def record_benefit(
         so_far = _usage_of(usage)
         benefit = calculate_benefit(terms, loss, so_far)
         if cap is not None:
-            benefit = capped_by_adjuster(benefit, cap)
+            daily = terms.daily_amount if terms.benefit_kind is BenefitKind.DAILY else None
+            benefit = capped_by_adjuster(benefit, cap, daily_amount=daily)
         added = benefit.usage_added
         BenefitEntry.objects.create(
             usage=usage,
@@ -145,6 +146,13 @@ def release_benefit(reference: str, *, coverage_code: str | None = None) -> int:
 def live_entries(reference: str) -> list[BenefitEntry]:
     """The unreleased entries of claim `reference`, one per coverage it used."""
     return list(BenefitEntry.objects.filter(reference=reference, released=False).order_by("coverage_code"))
+
+
+def locked_usage(policy: Policy, coverage_code: str, incident_date: date) -> BenefitUsage:
+    """The usage row of the policy year holding `incident_date`, locked (created on first use);
+    inside the caller's transaction."""
+    start, end = policy_year(policy, incident_date)
+    return _locked_usage(policy, coverage_code, start, end)
 
 
 def _locked_usage(policy: Policy, coverage_code: str, start: date, end: date) -> BenefitUsage:

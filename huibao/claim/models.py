@@ -11,6 +11,7 @@ policy year of a coverage has used, and one entry per claim that used it.
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from typing import Any
 
@@ -21,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from huibao.catalog.claim_terms import ClaimType, MaterialKind
 from huibao.claim.insurer_states import DecisionMode, Payer
-from huibao.claim.states import ClaimStatus, DecisionKind
+from huibao.claim.states import ClaimStatus, DecisionKind, RecoveryStatus
 from huibao.core.fields import EncryptedTextField
 from huibao.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 
@@ -62,6 +63,11 @@ class Claim(models.Model):
     materials_complete_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    # The decision clock stops while more information is asked of the customer (补充材料):
+    # `sla_paused` the time of the requests answered, `sla_paused_since` the open one's start
+    # (`lifecycle.transition` keeps both; `insurer_rules.decision_due` adds them to the due time).
+    sla_paused = models.DurationField(default=datetime.timedelta)
+    sla_paused_since = models.DateTimeField(null=True, blank=True)
     # The decision (wave 2's adjudication and fast track write these).
     decision_kind = models.CharField(max_length=8, choices=DecisionKind.choices, blank=True, default="")
     approved_amount = _money(null=True, blank=True)
@@ -460,11 +466,58 @@ class ClaimTriage(models.Model):
         return f"{self.claim_id} {self.route or '-'} fast={self.fast_tracked}"
 
 
+class ClaimRecovery(models.Model):
+    """Money paid on a claim that a later decision no longer owes — a denial after payment (fraud
+    found later) or a re-decision below what was paid: `amount` to recover from the payee. Open
+    until claims staff record it recovered (the payee paid it back) or written off; at most one
+    open per claim. `recoveries.py` writes it; the benefit ledger was released when the claim was
+    reopened, and a recovered amount no longer counts as paid (`decisions.paid_so_far`)."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="recoveries")
+    amount = _money()
+    status = models.CharField(max_length=12, choices=RecoveryStatus.choices, default=RecoveryStatus.OPEN)
+    reason_code = models.CharField(max_length=40, blank=True, default="")  # the decision's reason
+    payee_name = models.CharField(max_length=30)
+    payee_account_last4 = models.CharField(max_length=4)
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    opened_at = models.DateTimeField()
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["claim_id", "opened_at", "id"]
+        verbose_name = _("理赔追回")
+        verbose_name_plural = _("理赔追回")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["claim"], condition=Q(status="open"), name="claim_recovery_one_open"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="claim_recovery_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=RecoveryStatus.values), name="claim_recovery_status"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open", resolved_at__isnull=True)
+                | (~Q(status="open") & Q(resolved_at__isnull=False)),
+                name="claim_recovery_resolved_at",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.claim_id} recovery {self.amount} {self.status}"
+
+
 # The event-triggered payouts' tables and the insurers' side (deliveries, notices, chases,
 # overdue flags) live in modules of their own (kept apart for the merges).
 from huibao.claim.event_models import (  # noqa: E402
     EventNonce,
     PayoutAccount,
+    TriggerCorrection,
     TriggeredPayout,
     TriggerEvent,
     TriggerIndex,
@@ -485,6 +538,7 @@ __all__ = [
     "ClaimChase",
     "ClaimMaterial",
     "ClaimOverdue",
+    "ClaimRecovery",
     "ClaimStatusChange",
     "ClaimTriage",
     "ClaimsDesk",
@@ -493,6 +547,7 @@ __all__ = [
     "InsurerClaimNotice",
     "InsurerClaimSettings",
     "PayoutAccount",
+    "TriggerCorrection",
     "TriggerEvent",
     "TriggerIndex",
     "TriggeredPayout",

@@ -187,15 +187,20 @@ def benefit_from_json(data: Mapping[str, Any]) -> Benefit:
     )
 
 
-def capped_by_adjuster(benefit: Benefit, cap: Decimal) -> Benefit:
+def capped_by_adjuster(benefit: Benefit, cap: Decimal, *, daily_amount: Decimal | None = None) -> Benefit:
     """The benefit paid in part: `cap` (to the fen, above zero, at most the payable) replaces the
     payable, explained by a line `理赔核定金额`; the ledger adds the capped amount as paid (the
-    deductible and item usage stay as computed: the expenses were admitted)."""
+    deductible and item usage stay as computed: the expenses were admitted). A daily benefit
+    (`daily_amount`: the coverage's amount per day) uses only the days the cap pays — whole days,
+    as `_daily` counts them — so the days left in the year are the days not approved."""
     if cap <= ZERO or cap != to_fen(cap):
         raise BenefitInputError("amount", "amount_invalid", "核定金额必须大于零且最多两位小数")
     if cap >= benefit.payable:
         return benefit
     added = benefit.usage_added
+    days_paid = added.days_paid
+    if daily_amount is not None and daily_amount > ZERO:
+        days_paid = min(days_paid, int(cap // daily_amount))
     return Benefit(
         payable=cap,
         lines=(
@@ -208,7 +213,7 @@ def capped_by_adjuster(benefit: Benefit, cap: Decimal) -> Benefit:
             paid=cap,
             deductible_used=added.deductible_used,
             item_paid=added.item_paid,
-            days_paid=added.days_paid,
+            days_paid=days_paid,
         ),
         refusal="",
         clause=benefit.clause,

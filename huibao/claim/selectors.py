@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from huibao.catalog.claim_terms import ClaimTerms, ClaimType, CoverageBasis, MaterialKind, claim_terms
-from huibao.claim import eligibility
+from huibao.claim import eligibility, insurer_rules
 from huibao.claim.models import Claim, ClaimMaterial, ClaimsDesk, ClaimStatusChange, InsurerClaimSettings
 from huibao.claim.states import ClaimStatus
 from huibao.core.errors import NotFound
@@ -188,7 +188,7 @@ class Checklist:
         return not self.missing
 
     def missing_text(self) -> str:
-        return "、".join(eligibility.MATERIAL_LABELS[k] for k in self.missing)
+        return "、".join(str(eligibility.MATERIAL_LABELS[k]) for k in self.missing)
 
 
 def checklist(claim: Claim) -> Checklist:
@@ -202,7 +202,7 @@ def checklist(claim: Claim) -> Checklist:
     return Checklist(
         tuple(
             ChecklistItem(
-                kind, eligibility.MATERIAL_LABELS[kind], counts.get(kind.value, 0), kind in required
+                kind, str(eligibility.MATERIAL_LABELS[kind]), counts.get(kind.value, 0), kind in required
             )
             for kind in (*required, *extra)
         )
@@ -230,7 +230,7 @@ def policy_for_report(user: Any, public_id: Any) -> Policy:
 
 def claim_type_label(value: str) -> str:
     try:
-        return eligibility.CLAIM_TYPE_LABELS[ClaimType(value)]
+        return str(eligibility.CLAIM_TYPE_LABELS[ClaimType(value)])
     except ValueError:
         return value
 
@@ -279,16 +279,26 @@ def decision_days(insurer_id: int) -> int:
     return row.decision_days if row is not None else DEFAULT_DECISION_DAYS
 
 
-def decision_due(claim: Claim, days: int | None = None) -> datetime.datetime | None:
-    """When the insurer must have decided: complete materials + its promised days (at most 30)."""
+def decision_due(
+    claim: Claim, days: int | None = None, *, now: datetime.datetime | None = None
+) -> datetime.datetime | None:
+    """When the insurer must have decided: complete materials + its promised days (at most 30),
+    the time more information was asked of the customer not counted (`insurer_rules.decision_due`)."""
     if claim.materials_complete_at is None:
         return None
-    return claim.materials_complete_at + datetime.timedelta(days=days or decision_days(claim.insurer_id))
+    return insurer_rules.decision_due(
+        claim.materials_complete_at,
+        days or decision_days(claim.insurer_id),
+        paused=claim.sla_paused,
+        paused_since=claim.sla_paused_since,
+        now=now or timezone.now(),
+    )
 
 
 def is_overdue(claim: Claim, *, now: datetime.datetime | None = None, days: int | None = None) -> bool:
-    due = decision_due(claim, days)
-    return due is not None and claim.status in AWAITING_DECISION and (now or timezone.now()) > due
+    now = now or timezone.now()
+    due = decision_due(claim, days, now=now)
+    return due is not None and claim.status in AWAITING_DECISION and insurer_rules.is_overdue(due, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +342,7 @@ def queue(user: Any, filters: QueueFilters, *, limit: int = 200) -> list[QueueRo
     out = []
     for claim in found:
         promised = days.get(claim.insurer_id, DEFAULT_DECISION_DAYS)
-        due = decision_due(claim, promised)
+        due = decision_due(claim, promised, now=now)
         late = is_overdue(claim, now=now, days=promised)
         if filters.overdue and not late:
             continue

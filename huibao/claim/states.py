@@ -8,6 +8,7 @@
     approved ──▶ paying ──▶ paid | payment_failed ──retry──▶ paying
     denied | approved (partial) | paid (partial) ──▶ appealed ──▶ under_review
     paid | denied ──▶ closed;  appealed ──dismissed──▶ closed
+    paid ──reopened (fraud found later)──▶ under_review  (a re-decision: `recoveries.reopen_claim`)
     any open status ──▶ withdrawn (by the customer)
 
 The fast track moves materials_complete straight to approved (decided by the system).
@@ -53,7 +54,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.DENIED: frozenset({S.APPEALED, S.CLOSED}),
     S.PAYING: frozenset({S.PAID, S.PAYMENT_FAILED}),
     S.PAYMENT_FAILED: frozenset({S.PAYING}),
-    S.PAID: frozenset({S.APPEALED, S.CLOSED}),
+    S.PAID: frozenset({S.APPEALED, S.CLOSED, S.UNDER_REVIEW}),
     # Upheld → a new review; dismissed → closed (the decision stands).
     S.APPEALED: frozenset({S.UNDER_REVIEW, S.CLOSED, S.WITHDRAWN}),
     S.WITHDRAWN: frozenset(),
@@ -103,6 +104,21 @@ class DecisionReason(models.TextChoices):
     DUPLICATE = "duplicate", _("重复索赔")
     FRAUD = "fraud", _("虚构或夸大保险事故")
     OTHER = "other", _("其他原因")
+
+
+class RecoveryStatus(models.TextChoices):
+    """A recovery of money paid on a claim that a re-decision no longer owes (追偿/追回)."""
+
+    OPEN = "open", _("待追回")
+    RECOVERED = "recovered", _("已追回")
+    WRITTEN_OFF = "written_off", _("已核销")
+
+
+RECOVERY_TRANSITIONS: dict[str, frozenset[str]] = {
+    RecoveryStatus.OPEN: frozenset({RecoveryStatus.RECOVERED, RecoveryStatus.WRITTEN_OFF}),
+    RecoveryStatus.RECOVERED: frozenset(),
+    RecoveryStatus.WRITTEN_OFF: frozenset(),
+}
 
 
 # Where a decision can be made from: the review, or (the fast track) complete materials.

@@ -20,6 +20,14 @@ One policy is paid at most once per flight (or order): `TriggeredPayout` is uniq
 key), and an event takes the row locks of its key's index rows first, so two sources, a
 duplicate, a replay or a corrected event for the same flight queue and the later ones find the
 policies paid.
+
+A later event for a flight already paid re-prices each benefit at its delay (`_correct`): a
+higher hour band tops up the difference (a `TriggerCorrection` with its own ledger entry
+"<reference>:T<event id>" and payout, or waiting with the benefit for the customer's account);
+a lower band, or none, records the overpayment (open, for finance; never clawed back from the
+customer automatically — the insurer decides whether to ask for it); the same delay again
+changes nothing. A correction that changes the cover (a delay into a cancellation) is left to a
+person.
 """
 
 from __future__ import annotations
@@ -40,6 +48,9 @@ from huibao.claim import notices
 from huibao.claim.event_models import (
     EventChannel,
     PayoutAccount,
+    TriggerCorrection,
+    TriggerCorrectionKind,
+    TriggerCorrectionStatus,
     TriggeredPayout,
     TriggeredPayoutStatus,
     TriggerEvent,
@@ -48,7 +59,7 @@ from huibao.claim.event_models import (
 from huibao.claim.rules import benefit_as_json
 from huibao.claim.selectors import CLAIMABLE_POLICY_STATUSES, coverage_bases
 from huibao.claim.tasks import notify_triggered_payouts
-from huibao.claim.triggers_ledger import BenefitAsk, record_benefits
+from huibao.claim.triggers_ledger import BenefitAsk, record_benefits, record_top_up
 from huibao.claim.triggers_rules import FLIGHT, RETURN, EventFact, decide, flight_key, order_key
 from huibao.core.audit import batched, record
 from huibao.core.errors import Conflict, NotFound, ValidationFailed
@@ -238,7 +249,8 @@ def payout_reference(event: TriggerEvent, policy: Policy, attempt: int = 1) -> s
 
 def pay_event(event: TriggerEvent, fact: EventFact, *, now: datetime.datetime) -> int:
     """Pays each policy indexed on the event's key that it triggers and that no event has paid
-    yet; returns how many it paid. Inside `receive_event`'s transaction."""
+    yet, and re-prices those an earlier event paid (`_correct`); returns how many it paid (top-ups
+    included). Inside `receive_event`'s transaction."""
     # The key's index rows, locked: events of one flight are paid one after another.
     # (The policies without their schedules and the versions once each: a flight's 300
     # travellers share one or two versions, whose JSON documents are large.)
@@ -258,6 +270,10 @@ def pay_event(event: TriggerEvent, fact: EventFact, *, now: datetime.datetime) -
     cache: dict[tuple[int, int, Decimal | None], ClaimTerms] = {}
     chosen: list[tuple[TriggerIndex, str, BenefitAsk]] = []
     refusals: set[str] = set()
+    corrected = 0
+    if paid_already and fact.kind == FLIGHT:
+        # A later report of a flight already paid: a correction of its delay (rare: one by one).
+        corrected = _correct(event, fact, [r for r in index if r.policy.pk in paid_already], cache, now=now)
     for row in index:
         policy = row.policy
         if policy.pk in paid_already or policy.status not in CLAIMABLE_POLICY_STATUSES:
@@ -306,10 +322,140 @@ def pay_event(event: TriggerEvent, fact: EventFact, *, now: datetime.datetime) -
         event_pk = event.pk
         transaction.on_commit(lambda: notify_triggered_payouts.enqueue(event_pk))
     event.policies_found = len(index)
-    event.payouts_made = len(made)
+    event.payouts_made = len(made) + corrected
     event.note = "；".join(sorted(r for r in refusals if r))[:200]
     event.save(update_fields=["policies_found", "payouts_made", "note"])
-    return len(made)
+    return len(made) + corrected
+
+
+# --- a corrected flight: top up into a higher band, record an overpayment -------------------------
+
+
+def _correct(
+    event: TriggerEvent,
+    fact: EventFact,
+    rows: Sequence[TriggerIndex],
+    cache: dict[tuple[int, int, Decimal | None], ClaimTerms],
+    *,
+    now: datetime.datetime,
+) -> int:
+    """Each benefit already made on the flight, re-priced at the corrected delay: a higher band
+    tops up the difference (a ledger entry and a payout of its own), a lower one (or none) records
+    the overpayment; the same delay again changes nothing. Returns the top-ups paid."""
+    by_policy = {
+        tp.policy_id: tp
+        for tp in TriggeredPayout.objects.select_for_update(of=("self",))
+        .filter(key=event.key, policy_id__in=[r.policy.pk for r in rows])
+        .select_related("event")
+    }
+    topped = 0
+    for row in rows:
+        tp = by_policy.get(row.policy.pk)
+        if tp is None:
+            continue
+        tp.policy = row.policy
+        decision = decide(_terms(row.policy, cache), row.plan_code, fact)
+        if decision.coverage is not None and decision.coverage.code != tp.coverage_code:
+            # A delay corrected into a cancellation (or back) changes the cover: a person decides.
+            log.info("trigger event %s: policy %s changes cover, not corrected", event.pk, row.policy.number)
+            continue
+        corrections = list(tp.corrections.all())
+        paid_total = Decimal(tp.amount) + sum(
+            (Decimal(c.amount) for c in corrections if c.kind == TriggerCorrectionKind.TOP_UP), Decimal("0")
+        )
+        open_over = [
+            c
+            for c in corrections
+            if c.kind == TriggerCorrectionKind.OVERPAYMENT and c.status == TriggerCorrectionStatus.OPEN
+        ]
+        own = payout_reference(tp.event, row.policy)
+        if decision.coverage is None or decision.loss is None:
+            new_total, benefit_json, top_up = Decimal("0"), {}, Decimal("0")
+        else:
+            incident = fact.flight_date or timezone.localdate(now)
+            ask = BenefitAsk(row.policy, decision.coverage, decision.loss, f"{own}:T{event.pk}", incident)
+            benefit, top_up = record_top_up(ask, own=own, paid_total=paid_total)
+            new_total, benefit_json = benefit.payable, benefit_as_json(benefit)
+        owed_back = max(Decimal("0"), paid_total - new_total)
+        if top_up <= 0 and sum((Decimal(c.amount) for c in open_over), Decimal("0")) == owed_back:
+            continue  # the same delay again (or the same overpayment): nothing changes
+        for c in open_over:
+            c.status = TriggerCorrectionStatus.SUPERSEDED
+            c.save(update_fields=["status", "updated_at"])
+        if top_up > 0:
+            _top_up(tp, event, top_up, new_total, benefit_json, decision.line, now=now)
+            topped += 1
+        elif owed_back > 0:
+            TriggerCorrection.objects.create(
+                triggered_payout=tp,
+                event=event,
+                kind=TriggerCorrectionKind.OVERPAYMENT,
+                amount=owed_back,
+                total_after=new_total,
+                benefit=benefit_json,
+                line=f"航班信息更正：应赔 {format_cny(new_total)}，多付 {format_cny(owed_back)}"[:200],
+                status=TriggerCorrectionStatus.OPEN,
+                created_at=now,
+            )
+            record(
+                "claim.trigger_overpaid",
+                "triggered_payout",
+                str(tp.public_id),
+                after={"event": str(event.public_id), "overpaid": str(owed_back), "total": str(new_total)},
+            )
+    return topped
+
+
+def _top_up(
+    tp: TriggeredPayout,
+    event: TriggerEvent,
+    amount: Decimal,
+    total: Decimal,
+    benefit_json: dict[str, Any],
+    line: str,
+    *,
+    now: datetime.datetime,
+) -> TriggerCorrection:
+    """The top-up's row, and its payout to the customer's stored account when the first benefit's
+    money has been asked for; otherwise it waits and is paid with the benefit (`claim_money`)."""
+    correction = TriggerCorrection(
+        triggered_payout=tp,
+        event=event,
+        kind=TriggerCorrectionKind.TOP_UP,
+        amount=amount,
+        total_after=total,
+        benefit=benefit_json,
+        line=f"航班信息更正：{line}，补付 {format_cny(amount)}"[:200],
+        status=TriggerCorrectionStatus.AWAITING_ACCOUNT,
+        created_at=now,
+    )
+    account = (
+        PayoutAccount.objects.filter(user_id=tp.policy.customer_id).first() if tp.policy.customer_id else None
+    )
+    if account is not None and tp.status in (TriggeredPayoutStatus.REQUESTED, TriggeredPayoutStatus.PAID):
+        correction.payout = request_payout(
+            kind=PAYOUT_KIND,
+            reference=top_up_reference(tp, event),
+            amount=amount,
+            payee_name=account.payee_name,
+            account_number=account.account_number,
+            bank_name=account.bank_name,
+            memo=f"保单{tp.policy.number}自动理赔补付"[:100],
+        )
+        correction.status = TriggerCorrectionStatus.REQUESTED
+    correction.save()
+    record(
+        "claim.trigger_topped_up",
+        "triggered_payout",
+        str(tp.public_id),
+        after={"event": str(event.public_id), "top_up": str(amount), "total": str(total)},
+    )
+    return correction
+
+
+def top_up_reference(tp: TriggeredPayout, event: TriggerEvent, attempt: int = 1) -> str:
+    base = f"{payout_reference(tp.event, tp.policy)}:T{event.pk}"
+    return base if attempt == 1 else f"{base}:{attempt}"
 
 
 def _request_payouts(event: TriggerEvent, made: Sequence[TriggeredPayout]) -> None:
@@ -391,14 +537,46 @@ def claim_money(
         tp.payout = payout
         tp.status = TriggeredPayoutStatus.REQUESTED
         tp.save(update_fields=["payout", "status", "updated_at"])
+        _pay_waiting_top_ups(tp, payee_name=name, account_number=account, bank_name=bank_name)
         record("claim.triggered_payout_claimed", "triggered_payout", str(tp.public_id), actor=user)
     return tp
+
+
+def _pay_waiting_top_ups(
+    tp: TriggeredPayout, *, payee_name: str, account_number: str, bank_name: str
+) -> None:
+    """The top-ups of a corrected flight that waited for the benefit's account are paid with it."""
+    waiting = tp.corrections.select_related("event").filter(
+        kind=TriggerCorrectionKind.TOP_UP,
+        status__in=[TriggerCorrectionStatus.AWAITING_ACCOUNT, TriggerCorrectionStatus.FAILED],
+    )
+    for correction in waiting:
+        base = top_up_reference(tp, correction.event)
+        attempt = (
+            1
+            if correction.payout_id is None
+            else 2 + Payout.objects.filter(kind=PAYOUT_KIND, reference__startswith=base + ":").count()
+        )
+        correction.payout = request_payout(
+            kind=PAYOUT_KIND,
+            reference=top_up_reference(tp, correction.event, attempt),
+            amount=correction.amount,
+            payee_name=payee_name,
+            account_number=account_number,
+            bank_name=bank_name,
+            memo=f"保单{tp.policy.number}自动理赔补付",
+        )
+        correction.status = TriggerCorrectionStatus.REQUESTED
+        correction.save(update_fields=["payout", "status", "updated_at"])
 
 
 def on_payout_succeeded(payout: Payout) -> None:
     """payment.payout_succeeded["trigger"]."""
     tp = TriggeredPayout.objects.filter(payout=payout).select_related("policy__customer").first()
     if tp is None:
+        TriggerCorrection.objects.filter(payout=payout).update(
+            status=TriggerCorrectionStatus.PAID, updated_at=timezone.now()
+        )
         return
     tp.status = TriggeredPayoutStatus.PAID
     tp.save(update_fields=["status", "updated_at"])
@@ -409,6 +587,9 @@ def on_payout_failed(payout: Payout) -> None:
     account (the benefit stays recorded in the ledger: it is still owed)."""
     tp = TriggeredPayout.objects.filter(payout=payout).select_related("policy__customer").first()
     if tp is None:
+        TriggerCorrection.objects.filter(payout=payout).update(
+            status=TriggerCorrectionStatus.FAILED, updated_at=timezone.now()
+        )
         return
     tp.status = TriggeredPayoutStatus.FAILED
     tp.save(update_fields=["status", "updated_at"])

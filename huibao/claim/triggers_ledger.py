@@ -17,10 +17,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from huibao.catalog.claim_terms import CoverageTerms
-from huibao.claim.limits import policy_year
+from huibao.claim.limits import locked_usage, policy_year
 from huibao.claim.models import BenefitEntry, BenefitUsage
 from huibao.claim.rules import (
     Benefit,
@@ -133,6 +134,42 @@ def record_benefits(asks: Sequence[BenefitAsk]) -> list[Benefit]:
             BenefitEntry.objects.bulk_create(entries)
             _update_usages(list(touched.values()))
     return results
+
+
+def record_top_up(ask: BenefitAsk, *, own: str, paid_total: Decimal) -> tuple[Benefit, Decimal]:
+    """A corrected event's benefit for a policy it has paid already: the benefit of the corrected
+    loss against the year's usage without this benefit's own entries (the reference `own` and its
+    top-ups `own:…`), and the top-up — what it pays beyond `paid_total` — recorded as an entry of
+    reference `ask.reference` (nothing when it is not above). Under the usage row's lock, so the
+    annual limit holds against concurrent claims. Returns (the corrected benefit, the top-up)."""
+    with transaction.atomic():
+        usage = locked_usage(ask.policy, ask.terms.code, ask.incident_date)
+        mine = BenefitEntry.objects.filter(usage=usage, coverage_code=ask.terms.code, released=False).filter(
+            Q(reference=own) | Q(reference__startswith=f"{own}:")
+        )
+        so_far = _usage_of(usage)
+        for entry in mine:
+            so_far = so_far.minus(UsageSoFar(paid=Decimal(entry.paid), days_paid=entry.days_paid))
+        benefit = calculate_benefit(ask.terms, ask.loss, so_far)
+        top_up = benefit.payable - paid_total
+        if top_up <= 0:
+            return benefit, Decimal("0")
+        BenefitEntry.objects.create(
+            usage=usage,
+            reference=ask.reference,
+            coverage_code=ask.terms.code,
+            paid=top_up,
+            benefit=benefit_as_json(benefit),
+        )
+        usage.paid = Decimal(usage.paid) + top_up
+        usage.save(update_fields=["paid", "updated_at"])
+        record(
+            "claim.benefit_recorded",
+            "claim",
+            ask.reference,
+            after={"coverage": ask.terms.code, "top_up": str(top_up), "paid_in_year": str(usage.paid)},
+        )
+    return benefit, top_up
 
 
 def _update_usages(rows: list[BenefitUsage]) -> None:

@@ -84,6 +84,10 @@ class ClaimSubject:
     fast_track_threshold: Decimal | None = None
     held_policies: tuple[HeldPolicy, ...] | None = None
     claimant_name: str = ""  # shown masked; offered to the blacklist on confirmation
+    # The day the policy was applied for (bought). The claim side passes the policy's issue date:
+    # an internet policy is issued within minutes of its application being paid. None: unknown
+    # (the rule `applied_near_effective_frequent` then stays silent).
+    policy_applied_date: datetime.date | None = None
 
     kind = "claim"
 
@@ -385,6 +389,30 @@ def _blacklisted(
     return Finding(f"{'、'.join(who)}在共享黑名单上", {"who": who}, matches)
 
 
+def _applied_near_effective_frequent(
+    subject: ClaimSubject, params: Mapping[str, Any], matches: tuple[Match, ...]
+) -> Finding | None:
+    """Huize's rule: the application close to the effective date and more than N claims."""
+    gap = _days_between(subject.policy_applied_date, subject.policy_effective_date)
+    if gap is None or gap < 0 or gap > int(params["gap_days"]):
+        return None
+    total = len(matches) + 1  # the insured's earlier claims in the window, and this one
+    if total <= int(params["max_claims"]):
+        return None
+    return Finding(
+        f"投保（{subject.policy_applied_date}）后{gap}天即生效，且被保险人{params['days']}天内已有"
+        f"{total}件理赔（阈值：投保至生效不超过{params['gap_days']}天、理赔超过{params['max_claims']}件）",
+        {
+            "applied": subject.policy_applied_date,
+            "effective": subject.policy_effective_date,
+            "gap_days": gap,
+            "claims_in_window": total,
+            "max_claims": int(params["max_claims"]),
+        },
+        matches,
+    )
+
+
 def _multiple_insurers(
     subject: ClaimSubject, params: Mapping[str, Any], matches: tuple[Match, ...]
 ) -> Finding | None:
@@ -483,6 +511,20 @@ register_rule(
         40,
         Route.REVIEW,
         _frequency("同一被保险人"),
+        query="same_insured",
+    )
+)
+register_rule(
+    RuleSpec(
+        "applied_near_effective_frequent",
+        "claim",
+        "投保即生效且多次理赔",
+        "投保日期与生效日期相隔不超过N天，且被保险人M天内理赔超过K件（慧择：投保日期与生效日期接近且出险超过2次）。",
+        (Param("gap_days", "投保至生效天数上限", int, Decimal(0), Decimal(365)), MAX_CLAIMS, DAYS),
+        {"gap_days": 1, "max_claims": 2, "days": 365},
+        40,
+        Route.REVIEW,
+        _applied_near_effective_frequent,
         query="same_insured",
     )
 )

@@ -67,7 +67,7 @@ def _still_requested(claim: Claim) -> str:
     added = set(
         ClaimMaterial.objects.filter(claim=claim, uploaded_at__gte=since).values_list("kind", flat=True)
     )
-    return "、".join(MATERIAL_LABELS[MaterialKind(k)] for k in kinds if k not in added)
+    return "、".join(str(MATERIAL_LABELS[MaterialKind(k)]) for k in kinds if k not in added)
 
 
 def withdraw_claim(user: Any, claim_id: Any, *, reason: str = "") -> Claim:

@@ -176,7 +176,7 @@ def request_info(claim: Claim, *, kinds: Sequence[str], note: str, actor: Any, r
         desk_for_claim(actor, locked)
         if locked.status != ClaimStatus.UNDER_REVIEW:
             raise Conflict("只有审核中的案件可以要求补充材料", code="not_under_review")
-        wanted = "、".join(MATERIAL_LABELS[MaterialKind(k)] for k in dict.fromkeys(chosen))
+        wanted = "、".join(str(MATERIAL_LABELS[MaterialKind(k)]) for k in dict.fromkeys(chosen))
         text = "；".join(x for x in (f"请补充：{wanted}" if wanted else "", note) if x)
         locked.info_request = {
             "kinds": list(dict.fromkeys(chosen)),

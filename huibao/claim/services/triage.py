@@ -114,6 +114,7 @@ def subject_of(claim: Claim, terms: ClaimTerms, materials: list[ClaimMaterial]) 
         fast_track_threshold=terms.fast_track_limit,
         held_policies=_held_policies(policy, product.line),
         claimant_name=claim.insured.name,
+        policy_applied_date=timezone.localtime(policy.issued_at).date(),
     )
 
 

@@ -56,3 +56,17 @@ def medical(**kw: object) -> CoverageTerms:
         item_limits={"outpatient": Decimal("3000.00")},
     )
     return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def hospital_cash(**kw: object) -> CoverageTerms:
+    """A daily benefit: ¥100 a day, at most 30 days per policy year."""
+    base = CoverageTerms(
+        code="hospital_cash",
+        name="住院津贴保险金",
+        claim_type=ClaimType.HOSPITAL_CASH,
+        benefit_kind=BenefitKind.DAILY,
+        sum_insured=Decimal("3000.00"),
+        daily_amount=Decimal("100.00"),
+        max_days_per_year=30,
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import re
 from decimal import Decimal
 
 import pytest
 import time_machine
 from django.db import IntegrityError, transaction
+from django.utils import translation
 
 from huibao.catalog.claim_terms import ClaimTerms, ClaimType, CoverageBasis, claim_terms
 from huibao.claim.eligibility import Facts, check
@@ -80,6 +82,79 @@ def facts(**kw) -> Facts:
 )
 def test_eligibility_answers_every_problem_by_code(overrides, codes):
     assert [p.code for p in check(facts(**overrides)).problems] == codes
+
+
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "english"),
+    [
+        ({"amount": Decimal("0")}, "The amount claimed must be more than ¥0"),
+        (
+            {"incident_date": START + datetime.timedelta(days=80)},
+            "The incident date cannot be later than today",
+        ),
+        (
+            {"claim_type": ClaimType.PHONE_SCREEN},
+            "This policy does not cover this claim type (available: Medical",
+        ),
+        ({"coverage_codes": ("proton",)}, "Coverage not in this policy for this claim type: proton"),
+        (
+            {"covered_on_incident": False, "state_label": ""},
+            "The incident date 2026-03-02 is outside the period of cover (the policy had not yet "
+            "taken effect that day); the policy period is 2026-01-01 to 2027-01-01",
+        ),
+        ({"reported_on": START + datetime.timedelta(days=100)}, "must be reported within 30 days"),
+    ],
+)
+def test_eligibility_problems_are_in_english_in_english_mode(overrides, english):
+    # given a customer who chose English
+    with translation.override("en"):
+        # when the claim is checked
+        problems = check(facts(**overrides)).problems
+    # then the message is English, with no Chinese left in it
+    assert english in problems[0].message
+    assert not CJK.search(problems[0].message), problems[0].message
+
+
+def test_eligibility_lines_are_in_english_in_english_mode_and_chinese_by_default():
+    # given a renewal checked after the waiting period
+    renewed = facts(
+        effective_on=START + datetime.timedelta(days=365),
+        continuous_since=START,
+        incident_date=START + datetime.timedelta(days=370),
+        reported_on=START + datetime.timedelta(days=371),
+    )
+    # when checked in English, then in Chinese
+    with translation.override("en"):
+        english = check(renewed).lines
+    with translation.override("zh-hans"):
+        chinese = check(renewed).lines
+    # then every line reads in the language chosen (the coverage's name is the product's own)
+    assert english[0] == "The incident date 2027-01-06 is within the period of cover"
+    assert english[1] == "Reported within the 30-day reporting limit"
+    assert english[2].startswith("The waiting period is over (a renewal continues the cover")
+    assert english[3] == "Coverage that applies: 一般医疗"
+    assert chinese[0] == "出险日期2027年1月6日在保障期间内"
+
+
+def test_the_waiting_period_message_is_english_around_the_coverage_name():
+    with translation.override("en"):
+        message = (
+            check(
+                facts(
+                    incident_date=START + datetime.timedelta(days=10),
+                    reported_on=START + datetime.timedelta(days=20),
+                )
+            )
+            .problems[0]
+            .message
+        )
+    assert message == (
+        "The incident date is in the waiting period: 一般医疗 has a 30-day waiting period; "
+        "claims are accepted from 2026-01-31"
+    )
 
 
 def test_a_renewal_starts_no_new_waiting_period():

@@ -291,3 +291,47 @@ def test_a_claim_on_a_used_year_costs_six_statements_and_a_retry_one(django_asse
     # and a retry only finds its entry, without the lock
     with django_assert_max_num_queries(1):
         limits.record_benefit(policy, terms, the_loss, reference="CLM2", incident_date=MARCH)
+
+
+def test_a_partial_approval_of_a_daily_benefit_uses_only_the_days_approved() -> None:
+    # given a hospital-cash coverage at ¥100 a day, 30 days a year, and a claim for 10 days
+    policy, terms = f.policy(), f.hospital_cash()
+    ten_days = Loss(amount_claimed=D("1000.00"), days=10)
+    # when the adjuster approves ¥400 of it (4 days)
+    benefit = limits.record_benefit(
+        policy, terms, ten_days, reference="CLM1", incident_date=MARCH, cap=D("400.00")
+    )
+    # then the ledger holds 4 days used, not the 10 claimed
+    assert benefit.payable == D("400.00")
+    assert benefit.usage_added.days_paid == 4
+    assert BenefitUsage.objects.get().days_paid == 4
+    assert BenefitEntry.objects.get().days_paid == 4
+    # and a later claim of the year may still be paid 26 days
+    later = limits.record_benefit(
+        policy,
+        terms,
+        Loss(amount_claimed=D("3000.00"), days=30),
+        reference="CLM2",
+        incident_date=datetime.date(2026, 6, 1),
+    )
+    assert later.usage_added.days_paid == 26
+    assert later.payable == D("2600.00")
+
+
+def test_a_partial_approval_between_whole_days_counts_the_whole_days_it_pays() -> None:
+    # given a claim for 5 hospital days at ¥100
+    policy, terms = f.policy(), f.hospital_cash()
+    # when ¥250 is approved
+    benefit = limits.record_benefit(
+        policy,
+        terms,
+        Loss(amount_claimed=D("500.00"), days=5),
+        reference="CLM1",
+        incident_date=MARCH,
+        cap=D("250.00"),
+    )
+    # then 2 days are used (a part day is not a day paid), and releasing it gives them back
+    assert BenefitUsage.objects.get().days_paid == 2
+    assert benefit.usage_added.days_paid == 2
+    limits.release_benefit("CLM1")
+    assert BenefitUsage.objects.get().days_paid == 0

@@ -12,7 +12,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from huibao.claim import selectors
+from huibao.claim import insurer, selectors
 from huibao.claim.models import ClaimStatusChange, InsurerClaimSettings
 from huibao.claim.selectors import QueueFilters
 from huibao.claim.services import submit_claim, upload_material
@@ -106,6 +106,37 @@ def test_the_queue_flags_claims_past_the_insurers_promised_time():
     InsurerClaimSettings.objects.create(insurer=claim.insurer, decision_days=10)
     with time_machine.travel(completed + datetime.timedelta(days=11), tick=False):
         assert selectors.queue(alice, QueueFilters())[0].overdue
+
+
+def test_the_decision_clock_stops_while_more_information_is_asked_of_the_customer():
+    # given: materials complete (30 days promised), more information asked on day 10
+    claim = under_review(complete_claim())
+    alice = adjuster("alice")
+    completed = claim.materials_complete_at
+    assert completed is not None
+    with time_machine.travel(completed + datetime.timedelta(days=10), tick=False):
+        request_info(claim, kinds=["diagnosis"], note="", actor=alice)
+    # when: still not supplied on day 40 — the clock is stopped, nothing is late
+    with time_machine.travel(completed + datetime.timedelta(days=40), tick=False):
+        claim.refresh_from_db()
+        assert not selectors.is_overdue(claim)
+        assert selectors.queue(alice, QueueFilters(overdue=True)) == []
+        assert selectors.decision_due(claim) == completed + datetime.timedelta(days=60)
+    # when: the customer supplies it on day 45 (35 days paused)
+    with time_machine.travel(completed + datetime.timedelta(days=45), tick=False):
+        upload_material(claim.claimant, claim.public_id, kind="diagnosis", file=io.BytesIO(jpeg("green")))
+        submit_claim(claim.claimant, claim.public_id)
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.UNDER_REVIEW
+    assert claim.sla_paused == datetime.timedelta(days=35) and claim.sla_paused_since is None
+    # then: due 30 + 35 days after completion — in time on day 64, late on day 66
+    assert selectors.decision_due(claim) == completed + datetime.timedelta(days=65)
+    with time_machine.travel(completed + datetime.timedelta(days=64), tick=False):
+        assert not selectors.queue(alice, QueueFilters())[0].overdue
+        assert insurer.flag_overdue() == []
+    with time_machine.travel(completed + datetime.timedelta(days=66), tick=False):
+        assert selectors.queue(alice, QueueFilters(overdue=True))[0].overdue
+        assert [row.claim_id for row in insurer.flag_overdue()] == [claim.pk]
 
 
 def test_queue_filters_by_type_region_status_and_assignment():

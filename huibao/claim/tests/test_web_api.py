@@ -183,6 +183,20 @@ def test_api_eligibility_explains_before_reporting(client, policy, day_130):
     assert answer["eligible"] is False and answer["problems"][0]["code"] == "in_waiting_period"
 
 
+def test_api_eligibility_answers_in_english_for_an_english_customer(client, policy, day_130, settings):
+    # given a customer who chose English
+    client.force_login(policy.customer)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    # when the claim is checked before reporting
+    answer = client.post(
+        "/api/v1/claims/eligibility",
+        {"policy_id": str(policy.public_id), "claim_type": "medical", "incident_date": _incident(policy, 10)},
+        content_type="application/json",
+    ).json()
+    # then the problem is explained in English
+    assert answer["problems"][0]["message"].startswith("The incident date is in the waiting period:")
+
+
 def test_openapi_documents_every_claim_status(client):
     schema = client.get("/api/openapi.json").json()
     text = str(schema["components"]["schemas"])

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from huibao.account.access import staff_required
 from huibao.account.models import User
 from huibao.catalog.claim_terms import ClaimType, MaterialKind
-from huibao.claim import decisions, fast_track, selectors
+from huibao.claim import decisions, fast_track, recoveries, selectors
 from huibao.claim.desk_actions import ACTIONS, run_action
 from huibao.claim.eligibility import MATERIAL_LABELS
 from huibao.claim.models import Claim, ClaimMaterial, ClaimTriage
@@ -107,7 +107,7 @@ def _material_rows(claim: Claim) -> list[dict[str, Any]]:
     return [
         {
             "m": m,
-            "label": MATERIAL_LABELS.get(MaterialKind(m.kind), m.kind),
+            "label": str(MATERIAL_LABELS.get(MaterialKind(m.kind), m.kind)),
             "image": m.content_type in IMAGE_TYPES,
             "url": reverse("claim:desk_material", args=[m.public_id]),
         }
@@ -181,6 +181,9 @@ def _review_context(request: HttpRequest, claim: Claim) -> dict[str, Any]:
         and desk.senior
         and request.user.pk not in (claim.decided_by_id, appeal.decision.get("decided_by")),
         "decision_value": claim.decision_kind,
+        "recoveries": list(claim.recoveries.order_by("opened_at", "pk")),
+        "open_recovery": recoveries.open_recovery_of(claim),
+        "can_reopen": claim.status == ClaimStatus.PAID and desk is not None and desk.senior,
     }
 
 

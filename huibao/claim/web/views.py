@@ -118,7 +118,7 @@ def report(request: HttpRequest, public_id: Any) -> HttpResponse:
 
 
 def _labelled(material: ClaimMaterial) -> ClaimMaterial:
-    material.label = MATERIAL_LABELS.get(MaterialKind(material.kind), material.kind)  # type: ignore[attr-defined]
+    material.label = str(MATERIAL_LABELS.get(MaterialKind(material.kind), material.kind))  # type: ignore[attr-defined]
     return material
 
 

@@ -74,6 +74,35 @@ def test_frequency_rules(code, earlier_claims, max_claims, expected) -> None:
 
 
 @pytest.mark.parametrize(
+    ("applied", "effective", "earlier_claims", "expected"),
+    [
+        (D(2026, 1, 1), D(2026, 1, 1), 2, True),  # applied and in force the same day, 3 claims
+        (D(2026, 1, 1), D(2026, 1, 2), 2, True),  # the next day: still "close"
+        (D(2026, 1, 1), D(2026, 1, 1), 1, False),  # 2 claims: not more than 2
+        (D(2026, 1, 1), D(2026, 1, 5), 5, False),  # applied well before it took effect
+        (None, D(2026, 1, 1), 5, False),  # the claim side could not tell
+        (D(2026, 1, 3), D(2026, 1, 1), 5, False),  # applied after the start (a data error)
+    ],
+)
+def test_applied_close_to_the_effective_date_and_more_than_two_claims(
+    applied, effective, earlier_claims, expected
+) -> None:
+    s = subject(policy_applied_date=applied, policy_effective_date=effective)
+    assert fires("applied_near_effective_frequent", s, earlier(earlier_claims)) is expected
+
+
+def test_the_huize_rule_names_its_numbers_and_is_tunable() -> None:
+    s = subject(policy_applied_date=D(2026, 1, 1), policy_effective_date=D(2026, 1, 1))
+    spec = rules.RULES["applied_near_effective_frequent"]
+    finding = spec.evaluate(s, spec.defaults, earlier(2))
+    assert finding is not None and finding.facts["claims_in_window"] == 3 and finding.facts["gap_days"] == 0
+    # an analyst widening "close" to 7 days catches a policy applied for 5 days ahead
+    later = subject(policy_applied_date=D(2026, 1, 1), policy_effective_date=D(2026, 1, 6))
+    assert not fires("applied_near_effective_frequent", later, earlier(2))
+    assert fires("applied_near_effective_frequent", later, earlier(2), gap_days=7)
+
+
+@pytest.mark.parametrize(
     ("amount", "threshold_on_subject", "earlier_claims", "expected"),
     [
         ("1900.00", None, 2, True),  # 3 claims within 10 % under 2000

@@ -94,6 +94,29 @@ def test_frequent_claims_by_the_insured_within_the_window() -> None:
     assert rule["facts"]["claims_in_window"] == 4 and len(rule["matches"]) == 3
 
 
+def test_a_policy_bought_the_day_it_starts_with_a_third_claim_goes_to_review() -> None:
+    # given: a policy applied for on the day it took effect, two earlier claims of the insured
+    bought = {
+        "policy_applied_date": datetime.date(2025, 1, 1),
+        "policy_effective_date": datetime.date(2025, 1, 1),
+    }
+    for days in (10, 200):
+        screen_claim(subject(reported_at=REPORTED - datetime.timedelta(days=days), **bought))
+    # when: the third claim is screened
+    screening = screen_claim(subject(**bought))
+    # then: Huize's rule fires with its numbers, and the claim goes to an analyst
+    assert "applied_near_effective_frequent" in fired(screening)
+    rule = next(f for f in screening.fired if f["code"] == "applied_near_effective_frequent")
+    assert rule["facts"]["claims_in_window"] == 3 and rule["facts"]["gap_days"] == 0
+    assert screening.route == "review"
+    # and a policy applied for a month ahead with the same claims does not fire it
+    ahead = {
+        "policy_applied_date": datetime.date(2024, 12, 1),
+        "policy_effective_date": datetime.date(2025, 1, 1),
+    }
+    assert "applied_near_effective_frequent" not in fired(screen_claim(subject(**ahead)))
+
+
 def test_frequent_claims_from_one_institution_and_one_region() -> None:
     services.update_rule("frequent_institution", actor="test", parameters={"max_claims": 2, "days": 30})
     services.update_rule("frequent_region", actor="test", parameters={"max_claims": 3, "days": 30})
