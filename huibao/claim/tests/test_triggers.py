@@ -413,8 +413,10 @@ def test_a_reported_return_pays_the_order_s_policy_once(client):
     # given
     policy = return_policy("ORD-20261203-01")
     other = return_policy("ORD-20261203-02")
+    # the return happened just now, while the policy (effective the day it is issued) is in force
+    returned_at = max(policy.effective_at, timezone.now()).isoformat()
     body = json.dumps(
-        {"event_id": "RET-1", "order_number": "ORD-20261203-01", "returned_at": "2026-12-03T10:00:00+08:00"}
+        {"event_id": "RET-1", "order_number": "ORD-20261203-01", "returned_at": returned_at}
     ).encode()
     url = f"/api/v1/events/{SOURCE}/return"
     # when
