@@ -71,6 +71,25 @@ PROVIDER_ASSIGN = ("provider.view_serviceprovider", "provider.add_servicetask", 
 # alone, and a model permission would open the admin's list of every provider's tasks to them.
 PROVIDER_WORK: tuple[str, ...] = ()
 UNDERWRITING = ("underwriting.view_underwritingcase", "underwriting.change_underwritingcase")
+# --- distribution: agreements with insurers and the sales hierarchy ---
+DISTRIBUTION_MODELS = (
+    "agencyentity",
+    "insureragreement",
+    "agreementstatuschange",
+    "salesunit",
+    "salesunitmember",
+)
+DISTRIBUTION_VIEW = _perms("distribution", ["view"], DISTRIBUTION_MODELS)
+DISTRIBUTION_MANAGE = (
+    *DISTRIBUTION_VIEW,
+    *_perms("distribution", ["add", "change"], ("insureragreement", "salesunit", "salesunitmember")),
+)
+# Finance reads the agreements (settlement terms), not the hierarchy's staff links.
+AGREEMENT_VIEW = (
+    "distribution.view_agencyentity",
+    "distribution.view_insureragreement",
+    "distribution.view_agreementstatuschange",
+)
 REINSTATEMENT_DECISIONS = (
     "policy.view_policy",
     "policy.view_reinstatementreferral",
@@ -100,6 +119,7 @@ ROLES: dict[str, Role] = {
                 *NOTIFICATION_RESEND,
                 *PROVIDER_MANAGE,
                 *INSURER_CLAIM_SETTINGS,
+                *DISTRIBUTION_MANAGE,
             ),
         ),
         # Sales agents start applications for customers (/apply/agent/) and see only their own;
@@ -142,6 +162,7 @@ ROLES: dict[str, Role] = {
                 "payment.change_payout",
                 *POLICY_VIEW,
                 *CLAIM_FIGURES,
+                *AGREEMENT_VIEW,
             ),
         ),
         Role(
@@ -164,6 +185,9 @@ ROLES: dict[str, Role] = {
             "审计",
             ("*.view_*", "core.view_auditentry", "application.replay_application", "!sandbox.*"),
         ),
+        # A partner channel's (or a branch's) manager: their own subtree of the hierarchy, which
+        # is decided by their SalesUnitMember link, not by a model permission.
+        Role("channel_manager", "渠道经理", CATALOG_VIEW),
         Role("admin", "管理员", ("*",)),
     )
 }
