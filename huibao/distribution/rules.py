@@ -134,8 +134,3 @@ def licence_refusal(
         if line not in licence_lines:
             return "licence_not_covering", f"销售资质不含{line_label}"
     return None
-
-
-def descendant_path(old_prefix: str, new_prefix: str, path: str) -> str:
-    """The path of a node of a moved subtree."""
-    return new_prefix + path[len(old_prefix) :]
