@@ -125,8 +125,10 @@ def load_demo_distribution() -> DemoDistribution:
                         licence=f"0201{31 if city == 'SH' else 44}0000{serial:06d}",
                         valid_until=today + datetime.timedelta(days=20 if serial == 5 else 700),
                     )
-        for code, name, sub1, sub2, lines in _CHANNELS:
-            channel = _unit(code, name, SalesUnitKind.CHANNEL, hq, lines=lines, licence=f"JY{code[3:]}2025")
+        for code, name, sub1, sub2, channel_lines in _CHANNELS:
+            channel = _unit(
+                code, name, SalesUnitKind.CHANNEL, hq, lines=channel_lines, licence=f"JY{code[3:]}2025"
+            )
             for sub_code, sub_name in (sub1, sub2):
                 _unit(sub_code, sub_name, SalesUnitKind.SUBCHANNEL, channel)
         manager = User.objects.filter(username=DEMO_CHANNEL_MANAGER_USERNAME).first()

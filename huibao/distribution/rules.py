@@ -119,18 +119,18 @@ def licence_refusal(
     licence_lines: Collection[str],
     licence_valid_until: datetime.date | None,
     line: str,
-    line_label: str,
     on: datetime.date,
-) -> tuple[str, str] | None:
-    """(code, message) when a seller may not sell a product of `line` on `on`; None when it may.
-    An agent needs its own practice registration covering the line; a channel or sub-channel
-    with a licence of its own needs it to cover the line; the agency's own units (branch,
-    team) sell under the agency's licence."""
+) -> str | None:
+    """Why (a code) a seller may not sell a product of `line` on `on`; None when it may. An
+    agent needs its own practice registration covering the line, valid on the day (the check
+    reads the date: an expired registration stops selling on the next day, no job needed); a
+    channel or sub-channel with a licence of its own needs it to cover the line; the agency's
+    own units (branch, team) sell under the agency's licence."""
     if not is_active:
-        return "seller_inactive", "该销售人员或渠道已停用"
+        return "seller_inactive"
     if kind == "agent" or (kind in ("channel", "subchannel") and licence_lines):
         if licence_valid_until is not None and licence_valid_until < on:
-            return "licence_expired", f"销售资质已于{licence_valid_until:%Y-%m-%d}到期"
+            return "licence_expired"
         if line not in licence_lines:
-            return "licence_not_covering", f"销售资质不含{line_label}"
+            return "licence_not_covering"
     return None

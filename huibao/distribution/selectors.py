@@ -20,6 +20,7 @@ from django.db import connection
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from huibao.catalog.models import Insurer, LineOfBusiness, Product
 from huibao.core.errors import FieldError
@@ -95,7 +96,9 @@ def sellable(
     name = product.name
     if mode == "insurer":
         if product.insurer.code != own_insurer:
-            return FieldError(field, "not_sold_here", f"“{name}”不在本平台销售")
+            return FieldError(
+                field, "not_sold_here", str(AGREEMENT_MESSAGES["not_sold_here"]) % {"name": name}
+            )
     else:
         covering = _covering(product)
         if not any(
@@ -103,35 +106,52 @@ def sellable(
         ):
             return _agreement_refusal(product, covering, on, field)
     if seller is not None:
-        refusal = rules.licence_refusal(
+        code = rules.licence_refusal(
             kind=seller.kind,
             is_active=seller.is_active,
             licence_lines=seller.licence_lines or [],
             licence_valid_until=seller.licence_valid_until,
             line=product.line,
-            line_label=line_label(product.line),
             on=on,
         )
-        if refusal is not None:
-            code, why = refusal
-            return FieldError("seller_code", code, f"{why}，不能销售“{name}”")
+        if code is not None:
+            until = seller.licence_valid_until.isoformat() if seller.licence_valid_until else ""
+            message = str(LICENCE_MESSAGES[code]) % {
+                "name": name,
+                "line": line_label(product.line),
+                "date": until,
+            }
+            return FieldError("seller_code", code, message)
     return None
+
+
+LICENCE_MESSAGES = {
+    "seller_inactive": _("销售人员或渠道已停用，不能销售“%(name)s”"),
+    "licence_expired": _("销售资质已于%(date)s到期，不能销售“%(name)s”"),
+    "licence_not_covering": _("销售资质不含%(line)s，不能销售“%(name)s”"),
+}
+AGREEMENT_MESSAGES = {
+    "agreement_suspended": _("“%(name)s”的保险公司合作协议已暂停，暂停销售"),
+    "agreement_not_in_force": _("“%(name)s”的保险公司合作协议不在有效期内，暂停销售"),
+    "agreement_ended": _("“%(name)s”的保险公司合作协议已终止，停止销售"),
+    "no_agreement": _("“%(name)s”暂无生效的保险公司合作协议，暂不可售"),
+    "not_sold_here": _("“%(name)s”不在本平台销售"),
+}
 
 
 def _agreement_refusal(
     product: Product, covering: list[InsurerAgreement], on: datetime.date, field: str
 ) -> FieldError:
-    name = product.name
     statuses = {a.status for a in covering}
     if AgreementStatus.SUSPENDED in statuses:
-        return FieldError(field, "agreement_suspended", f"“{name}”的保险公司合作协议已暂停，暂停销售")
-    if any(a.status == AgreementStatus.ACTIVE for a in covering):
-        return FieldError(
-            field, "agreement_not_in_force", f"“{name}”的保险公司合作协议不在有效期内，暂停销售"
-        )
-    if AgreementStatus.ENDED in statuses:
-        return FieldError(field, "agreement_ended", f"“{name}”的保险公司合作协议已终止，停止销售")
-    return FieldError(field, "no_agreement", f"“{name}”暂无生效的保险公司合作协议，暂不可售")
+        code = "agreement_suspended"
+    elif any(a.status == AgreementStatus.ACTIVE for a in covering):
+        code = "agreement_not_in_force"
+    elif AgreementStatus.ENDED in statuses:
+        code = "agreement_ended"
+    else:
+        code = "no_agreement"
+    return FieldError(field, code, str(AGREEMENT_MESSAGES[code]) % {"name": product.name})
 
 
 def was_sellable_at(product_or_version: Any, at: datetime.datetime) -> bool:

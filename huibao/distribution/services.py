@@ -58,7 +58,7 @@ def _data_errors(data: AgreementData, *, pk: int | None) -> list[FieldError]:
     errors: list[FieldError] = []
     if not data.number.strip():
         errors.append(FieldError("number", "required", "请填写协议编号"))
-    elif InsurerAgreement.objects.filter(number=data.number.strip()).exclude(pk=pk).exists():
+    elif InsurerAgreement.objects.filter(number=data.number.strip()).exclude(pk=pk or 0).exists():
         errors.append(FieldError("number", "duplicate", "协议编号已存在"))
     unknown = [line for line in data.lines if line not in LineOfBusiness.values]
     if unknown:
@@ -182,7 +182,7 @@ def _activation_errors(terms: rules.AgreementTerms, agency: AgencyEntity) -> lis
         for a in InsurerAgreement.objects.filter(
             insurer_id=terms.insurer_id, status__in=[AgreementStatus.ACTIVE, AgreementStatus.SUSPENDED]
         )
-        .exclude(pk=terms.pk)
+        .exclude(pk=terms.pk or 0)
         .prefetch_related("products")
     ]
     other_ids = {p for o in others for p in o.product_ids}

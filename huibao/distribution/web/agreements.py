@@ -136,7 +136,7 @@ def _form_context(posted: Any, *, insurer: Insurer | None = None) -> dict[str, A
 @require_http_methods(["GET", "POST"])
 @staff_required(permission=VIEW_AGREEMENT)
 def agreements(request: HttpRequest) -> HttpResponse:
-    error, field_errors = "", {}
+    error, field_errors = "", dict[str, str]()
     if request.method == "POST":
         if not request.user.has_perm(ADD_AGREEMENT):
             raise PermissionDenied(ADD_AGREEMENT)
@@ -198,7 +198,7 @@ NEXT_ACTIONS = {
 @staff_required(permission=VIEW_AGREEMENT)
 def agreement(request: HttpRequest, pk: int) -> HttpResponse:
     found = _agreement_or_404(request, pk)
-    error, field_errors = "", {}
+    error, field_errors = "", dict[str, str]()
     posted: QueryDict = _initial(found)
     if request.method == "POST":
         if not request.user.has_perm(CHANGE_AGREEMENT):
@@ -263,7 +263,7 @@ def _require_hierarchy(request: HttpRequest) -> None:
 def units(request: HttpRequest) -> HttpResponse:
     _require_hierarchy(request)
     may_change = request.user.has_perm(CHANGE_UNIT)
-    error, field_errors = "", {}
+    error, field_errors = "", dict[str, str]()
     if request.method == "POST":
         if not may_change:
             raise PermissionDenied(CHANGE_UNIT)
@@ -305,8 +305,9 @@ def units(request: HttpRequest) -> HttpResponse:
 def _unit_data(post: QueryDict) -> services.UnitData:
     errors: list[FieldError] = []
     parent = None
-    if post.get("parent", "").isdigit():
-        parent = SalesUnit.objects.filter(pk=int(post["parent"])).first()
+    raw_parent = post.get("parent", "")
+    if raw_parent.isdigit():
+        parent = SalesUnit.objects.filter(pk=int(raw_parent)).first()
         if parent is None:
             errors.append(FieldError("parent", "unknown", _("上级组织不存在")))
     valid_until = _date(post, "licence_valid_until", _("资质有效期"), errors, required=False)
