@@ -63,8 +63,9 @@ MAX_QUERIES = {
     "pay": 11,
     # 23 this morning; the policy's own party rows (one INSERT) came with the layering, its first
     # status-history row (one INSERT for all the items) with the lifecycle; 18 since the policy
-    # number is one UPDATE … RETURNING and the policies so far are not read
-    "notify": 18,
+    # number is one UPDATE … RETURNING and the policies so far are not read; 19 since issuance
+    # checks that an active agreement still covers every product (one read for all the items)
+    "notify": 19,
     "detail": 10,
 }
 
