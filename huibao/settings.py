@@ -83,6 +83,8 @@ MIDDLEWARE = [
     # Before anything reads cookies, headers or the body: NUL / lone surrogates, too-large bodies.
     "huibao.core.input_guard.InputGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # ?ref=CODE on any page: the channel or agent the customer came from (distribution).
+    "huibao.distribution.middleware.ReferralMiddleware",
     "huibao.core.middleware.ChosenLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -318,6 +320,10 @@ HUIBAO_INSURER_DELIVERY_MAX_ATTEMPTS = env_int("HUIBAO_INSURER_DELIVERY_MAX_ATTE
 
 # --- Applications ---------------------------------------------------------------------------
 # An application not paid within this time expires; a payment left open expires sooner.
+# Who runs the platform (huibao.distribution.selectors): "agency" — a licensed agency; a product
+# sells only under an active agreement with its insurer — or "insurer:<code>", one insurer's own
+# online channel (its products need no agreement; other insurers' are refused).
+HUIBAO_OPERATOR = env_str("HUIBAO_OPERATOR", "agency")
 HUIBAO_APPLICATION_TTL_HOURS = env_int("HUIBAO_APPLICATION_TTL_HOURS", 72)
 HUIBAO_PAYMENT_TTL_MINUTES = env_int("HUIBAO_PAYMENT_TTL_MINUTES", 30)
 # A quote older than this cannot start or confirm an application (prices and rules may have moved).

@@ -94,6 +94,25 @@ SETTLEMENT = (
 # Reports (issue 12, item 8): the whole agency's sales reports (agents and channel staff see
 # their own subtree without it, by their sales unit).
 REPORT_VIEW = ("report.view_sales_report",)
+# --- distribution: agreements with insurers and the sales hierarchy ---
+DISTRIBUTION_MODELS = (
+    "agencyentity",
+    "insureragreement",
+    "agreementstatuschange",
+    "salesunit",
+    "salesunitmember",
+)
+DISTRIBUTION_VIEW = _perms("distribution", ["view"], DISTRIBUTION_MODELS)
+DISTRIBUTION_MANAGE = (
+    *DISTRIBUTION_VIEW,
+    *_perms("distribution", ["add", "change"], ("insureragreement", "salesunit", "salesunitmember")),
+)
+# Finance reads the agreements (settlement terms), not the hierarchy's staff links.
+AGREEMENT_VIEW = (
+    "distribution.view_agencyentity",
+    "distribution.view_insureragreement",
+    "distribution.view_agreementstatuschange",
+)
 REINSTATEMENT_DECISIONS = (
     "policy.view_policy",
     "policy.view_reinstatementreferral",
@@ -124,6 +143,7 @@ ROLES: dict[str, Role] = {
                 *PROVIDER_MANAGE,
                 *INSURER_CLAIM_SETTINGS,
                 *REPORT_VIEW,
+                *DISTRIBUTION_MANAGE,
             ),
         ),
         # Sales agents start applications for customers (/apply/agent/) and see only their own;
@@ -169,6 +189,7 @@ ROLES: dict[str, Role] = {
                 *LEDGER,
                 *SETTLEMENT,
                 *REPORT_VIEW,
+                *AGREEMENT_VIEW,
             ),
         ),
         Role(
@@ -191,6 +212,9 @@ ROLES: dict[str, Role] = {
             "审计",
             ("*.view_*", "core.view_auditentry", "application.replay_application", "!sandbox.*"),
         ),
+        # A partner channel's (or a branch's) manager: their own subtree of the hierarchy, which
+        # is decided by their SalesUnitMember link, not by a model permission.
+        Role("channel_manager", "渠道经理", CATALOG_VIEW),
         Role("admin", "管理员", ("*",)),
     )
 }

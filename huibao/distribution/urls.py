@@ -2,6 +2,10 @@
 
 from django.urls import URLPattern, URLResolver
 
+from huibao.distribution.web import agreements
+
 app_name = "distribution"
 
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns: list[URLPattern | URLResolver] = [
+    *agreements.urlpatterns,
+]

@@ -153,6 +153,9 @@ class IssuanceRequest:
     # under its lock): the policies so far are not read. The one-to-one `Policy.item` still
     # refuses a second policy of an item, should the caller be wrong.
     none_issued: bool = False
+    # Who sold it (distribution.SalesUnit id): copied to every policy. A renewal keeps the
+    # seller of the policy it renews, whatever this says.
+    seller_id: int | None = None
 
     @property
     def named_beneficiaries(self) -> bool:

@@ -250,6 +250,7 @@ def _issue_item(
         application_public_id=request.application_public_id,
         item_id=item.item_id,
         renewed_from=renewed_from,
+        seller_id=renewed_from.seller_id if renewed_from is not None else request.seller_id,
         product_version=version,
         plan=item.plan,
         quote_id=item.quote_id,

@@ -15,6 +15,7 @@ from ninja import Field, Router, Schema, Status
 
 from huibao.core.api_schemas import ShownPremiumOut, errors
 from huibao.core.premium import shown
+from huibao.distribution import services as distribution_services
 from huibao.rating import selectors, services
 from huibao.rating.models import Quote
 from huibao.rating.rules import instalment_for
@@ -26,6 +27,8 @@ class QuoteIn(Schema):
     product_code: str = Field(..., max_length=48, examples=["term-life"])
     plan_code: str = Field(..., max_length=32, examples=["standard"])
     inputs: dict[str, Any] = Field(default_factory=dict, examples=[{"age": 30, "sex": "F"}])
+    # A channel's, sub-channel's or agent's referral code: the product must be sellable by it.
+    seller_code: str | None = Field(None, max_length=32, examples=["CH-QUNAR"])
 
 
 class LookupOut(Schema):
@@ -86,12 +89,14 @@ def _quote_out(quote: Quote) -> dict[str, Any]:
 
 @router.post("/quotes", response={201: QuoteOut, **errors(404, 422)}, summary="报价")
 def create_quote(request: HttpRequest, payload: QuoteIn) -> Status[dict[str, Any]]:
+    seller = distribution_services.seller_from_code(payload.seller_code)
     quote = services.create_quote(
         product_code=payload.product_code,
         plan_code=payload.plan_code,
         inputs=payload.inputs,
         user=getattr(request, "user", None),
         channel="api",
+        seller=seller,
     )
     return Status(201, _quote_out(quote))
 

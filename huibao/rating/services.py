@@ -18,7 +18,8 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 
 from huibao.catalog.models import Plan, Product, ProductStatus, ProductVersion, VersionStatus
-from huibao.core.errors import FieldError, NotFound
+from huibao.core.errors import FieldError, NotFound, ValidationFailed
+from huibao.distribution import selectors as distribution_selectors
 from huibao.rating import rules
 from huibao.rating.models import Quote, new_quote_number
 from huibao.rating.rules import PlanTerms, QuoteResult, RatingProduct
@@ -99,6 +100,40 @@ def _CURRENT_VERSION_SQL() -> str:
     )
 
 
+def sellable_version_id(product_code: str) -> int:
+    """`current_version_id`, and the product may be sold today (an active agreement of its
+    insurer covers it: `distribution.selectors`) — still one read: the coverage is a column of
+    the same query. Raises NotFound, or ValidationFailed naming `product_code` and why."""
+    coverage, params = distribution_selectors.coverage_sql("p")
+    with connection.cursor() as cursor:
+        cursor.execute(_SELLABLE_VERSION_SQL(coverage), [*params, product_code, ProductStatus.ON_SALE])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound(
+            f"产品“{product_code}”不存在或已停售",
+            errors=[FieldError("product_code", "not_on_sale", f"产品“{product_code}”不存在或已停售")],
+        )
+    if not row[1]:
+        product = Product.objects.select_related("insurer").get(code=product_code)
+        refusal = distribution_selectors.sellable(product) or FieldError(
+            "product_code", "not_sellable", f"“{product.name}”暂不可售"
+        )
+        raise ValidationFailed(refusal.message, code="not_sellable", errors=[refusal])
+    return int(row[0])
+
+
+@functools.cache
+def _SELLABLE_VERSION_SQL(coverage: str) -> str:
+    qn = connection.ops.quote_name
+    # Only quoted identifiers and the distribution's own fragment are interpolated; values are
+    # parameters.
+    table = qn(Product._meta.db_table)
+    return (
+        f"SELECT p.{qn('current_version_id')}, CASE WHEN {coverage} THEN 1 ELSE 0 END FROM {table} p "  # noqa: S608
+        f"WHERE p.{qn('code')} = %s AND p.{qn('status')} = %s AND p.{qn('current_version_id')} IS NOT NULL"
+    )
+
+
 def create_quote(
     *,
     product_code: str,
@@ -107,10 +142,22 @@ def create_quote(
     user: Any = None,
     channel: str = "web",
     persist: bool = True,
+    seller: Any = None,
 ) -> Quote:
     """Prices the product's current version and records the quote (unless `persist` is False).
-    Raises NotFound (no such product on sale) or QuoteRejected (every invalid input)."""
-    version_id = current_version_id(product_code)
+    Raises NotFound (no such product on sale), ValidationFailed (the product may not be sold:
+    no active agreement covers it, or `seller`'s licence does not cover its line) or
+    QuoteRejected (every invalid input)."""
+    version_id = sellable_version_id(product_code)
+    if seller is None and getattr(user, "is_authenticated", False) and not getattr(user, "is_customer", True):
+        # Staff quoting: an agent's own licence must cover the line (customers cost no read).
+        seller = distribution_selectors.seller_for_user(user)
+    if seller is not None:
+        refusal = distribution_selectors.sellable(
+            Product.objects.select_related("insurer").get(code=product_code), seller=seller
+        )
+        if refusal is not None:
+            raise ValidationFailed(refusal.message, code="not_sellable", errors=[refusal])
     product = get_rating_product(version_id)
     result = rules.price(product, plan_code, inputs)
     plan = product.plans_by_code[plan_code]

@@ -41,6 +41,8 @@ from huibao.application.services.sign import sign
 from huibao.application.services.start import start_application
 from huibao.catalog.models import LineOfBusiness, Product, ProductStatus
 from huibao.core.validators import id_check_digit
+from huibao.distribution.demo import DEMO_AGENT_CODE
+from huibao.distribution.selectors import seller_by_code
 from huibao.jobs import services as jobs
 from huibao.jobs.registry import JobContext, registered_jobs
 from huibao.jobs.states import JobRunStatus
@@ -257,7 +259,8 @@ def _buy(
         inputs={"age": _age(insured.birth, today), "term": "1y", "payment_mode": story.mode},
         user=user,
     )
-    app = start_application(quote_ids=[quote.pk], user=user)
+    # Sold by the demo agent (load_demo_distribution), when the hierarchy is loaded.
+    app = start_application(quote_ids=[quote.pk], user=user, seller=seller_by_code(DEMO_AGENT_CODE))
     insured_id = (
         holder_id
         if story.insured == "self"

@@ -95,6 +95,7 @@ def test_every_role_has_a_chinese_label():
         "finance": "财务",
         "customer_service": "客服",
         "auditor": "审计",
+        "channel_manager": "渠道经理",
         "admin": "管理员",
     }
 

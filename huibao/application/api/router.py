@@ -75,6 +75,7 @@ from huibao.application.services.start import start_application
 from huibao.application.states import Channel
 from huibao.core.api_schemas import errors
 from huibao.core.errors import Conflict, FieldError, PermissionDenied, ValidationFailed
+from huibao.distribution import services as distribution_services
 
 router = Router(tags=["applications"], auth=django_auth)
 
@@ -138,7 +139,11 @@ def start(request: HttpRequest, payload: StartIn) -> Status[dict[str, Any]]:
             errors=[FieldError("channel", "invalid_choice", "渠道须为 app、web、api 或 partner")],
         )
     app = start_application(
-        quote_ids=_quote_ids(payload.quote_ids), user=user, channel=payload.channel, request=request
+        quote_ids=_quote_ids(payload.quote_ids),
+        user=user,
+        channel=payload.channel,
+        request=request,
+        seller=distribution_services.seller_from_code(payload.seller_code),
     )
     return Status(201, _state(app, request))
 

@@ -46,6 +46,12 @@ class StartIn(Schema):
         examples=[["3f0c6d0e-6a51-4c8a-9f61-2a7c1f0b8d11"]],
     )
     channel: str = Field(Channel.API, description="app · web · api · partner", examples=["app"])
+    seller_code: str | None = Field(
+        None,
+        max_length=32,
+        description="the referral code of the channel, sub-channel or agent the customer came with",
+        examples=["CH-QUNAR"],
+    )
 
 
 class AgentStartIn(Schema):

@@ -112,6 +112,7 @@ def issuance_request(
         payment_ref=payment_ref,
         items=tuple(to_issue),
         none_issued=none_issued,
+        seller_id=app.seller_id,
     )
 
 

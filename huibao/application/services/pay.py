@@ -23,6 +23,7 @@ from huibao.application.states import ApplicationStatus
 from huibao.billing.rules import INSTALMENT_MODES
 from huibao.core import audit
 from huibao.core.errors import Conflict
+from huibao.distribution import selectors as distribution_selectors
 from huibao.payment import selectors as payments
 from huibao.payment.models import Payment
 from huibao.payment.services import create_payment, refund
@@ -132,8 +133,45 @@ def _issue(
     now: datetime.datetime | None = None,
     paid_at: datetime.datetime | None = None,
 ) -> None:
+    refused = _not_sellable(app)
+    if refused:
+        _refuse_issuance(app, payment, refused)
+        return
     with audit.batched():  # the policies' entries and the application's: one insert
         _issue_policies(app, payment, now=now, paid_at=paid_at)
+
+
+def _not_sellable(app: Application) -> list[Any]:
+    """The products of `app` that may no longer be sold (no active agreement covers them
+    today) and were not sellable either when the customer signed. A product whose agreement
+    was active at signing is issued anyway: the customer paid for what they were offered, and
+    a suspension afterwards is between the agency and the insurer (docs/distribution.md). One
+    query when everything sells."""
+    products = distribution_selectors.unsellable_products(
+        ApplicationItem.objects.filter(application=app).values("product_version__product_id")
+    )
+    if not products or app.signed_at is None:
+        return products
+    return [p for p in products if not distribution_selectors.was_sellable_at(p, app.signed_at)]
+
+
+def _refuse_issuance(app: Application, payment: Any, products: list[Any]) -> None:
+    """No policy: the application is cancelled and the payment refunded in full after commit
+    (the refusal path of a payment for an application that can no longer be issued)."""
+    reasons = [distribution_selectors.sellable(p) for p in products]
+    _move(app, ApplicationStatus.CANCELLED)
+    app.save(update_fields=["status", "retention_until", "updated_at"])
+    record_step(
+        app,
+        "issuance_refused",
+        actor="system",
+        detail={
+            "payment": str(payment.public_id),
+            "products": [p.code for p in products],
+            "reasons": [r.code for r in reasons if r is not None],
+        },
+    )
+    transaction.on_commit(lambda: refund(payment, payment.amount, "产品暂停销售，保费全额退还"))
 
 
 def _issue_policies(

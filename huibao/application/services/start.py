@@ -21,6 +21,9 @@ from huibao.application.services.loaded import _remember_loaded
 from huibao.application.states import Channel
 from huibao.core.errors import FieldError, NotFound, ValidationFailed
 from huibao.core.money import to_fen
+from huibao.distribution import selectors as distribution_selectors
+from huibao.distribution import services as distribution_services
+from huibao.distribution.models import SalesUnit
 from huibao.rating.models import Quote
 from huibao.rating.selectors import quote_for_user
 
@@ -74,11 +77,15 @@ def start_application(
     channel: str = Channel.WEB,
     started_by: Any = None,
     request: HttpRequest | None = None,
+    seller: SalesUnit | None = None,
 ) -> Application:
     """A draft application from one quote, or several (a bundle: one flow, several policies).
 
     `user` is the customer applying; `started_by` an agent or staff member preparing it for a
-    customer (who then opens the invitation link and does everything else themself)."""
+    customer (who then opens the invitation link and does everything else themself). Who sold
+    it (`Application.seller`): the agent unit of `started_by`, else `seller` (the channel or
+    agent of the referral code the customer came with); the seller's licence must cover the
+    line of every product (ValidationFailed naming `seller_code`)."""
     ids = list(dict.fromkeys(str(q) for q in quote_ids))
     if not ids:
         raise ValidationFailed(
@@ -95,6 +102,15 @@ def start_application(
         raise ValidationFailed(
             "a product twice", errors=[FieldError("quote_ids", "duplicate_product", "同一产品只需选择一次")]
         )
+    seller = distribution_services.attribute(started_by=started_by) or seller
+    if seller is not None:
+        refusals = [
+            r
+            for r in (distribution_selectors.sellable(q.product_version, seller=seller) for q in quotes)
+            if r is not None
+        ]
+        if refusals:
+            raise ValidationFailed(refusals[0].message, code="not_sellable", errors=refusals)
     customer = (
         user
         if (
@@ -125,6 +141,7 @@ def start_application(
             channel=channel,
             customer=customer,
             started_by=started_by,
+            seller=seller,
             expires_at=timezone.now() + application_ttl(),
             total_premium=total_premium(items),
         )
@@ -138,6 +155,7 @@ def start_application(
             request=request,
             detail={
                 "channel": app.channel,
+                "seller": seller.code if seller is not None else "",
                 "quotes": ids,
                 "products": [q.product_version.product.code for q in quotes],
                 "product_versions": [q.product_version_id for q in quotes],

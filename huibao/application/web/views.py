@@ -76,6 +76,8 @@ from huibao.core.errors import (
 from huibao.core.masking import mask_email, mask_id_number, mask_name, mask_phone
 from huibao.core.models import AuditEntry
 from huibao.core.premium import shown_total
+from huibao.distribution import selectors as distribution_selectors
+from huibao.distribution.middleware import REFERRAL_SESSION_KEY
 from huibao.payment import rules as payment_rules
 from huibao.payment import selectors as payments
 from huibao.rating.models import Quote
@@ -218,6 +220,20 @@ def _is_verified_staff(user: Any) -> bool:
 # --- 1. start, bundle, my applications ---------------------------------------------------------------
 
 
+def _start_referred(request: HttpRequest, quote_ids: list[str], user: Any) -> Any:
+    """A customer's application, attributed to the channel or agent of the referral code kept in
+    the session (`?ref=`). An unknown or inactive code, or a seller who may not sell one of the
+    products, is ignored: the customer is never refused for whoever sent them."""
+    seller = distribution_selectors.seller_by_code(str(request.session.get(REFERRAL_SESSION_KEY, "")))
+    if seller is not None:
+        try:
+            return start_application(quote_ids=quote_ids, user=user, request=request, seller=seller)
+        except ValidationFailed as exc:
+            if not any(e.field == "seller_code" for e in exc.errors):
+                raise
+    return start_application(quote_ids=quote_ids, user=user, request=request)
+
+
 def _start(request: HttpRequest, quote_ids: list[str]) -> HttpResponse:
     user = request.user
     if _is_verified_staff(user):
@@ -232,7 +248,7 @@ def _start(request: HttpRequest, quote_ids: list[str]) -> HttpResponse:
         messages.error(request, "请使用客户账号登录后投保")
         return redirect_to_login(reverse("application:start_resume"), settings.LOGIN_URL)
     try:
-        app = start_application(quote_ids=quote_ids, user=user, request=request)
+        app = _start_referred(request, quote_ids, user)
     except DomainError as exc:
         for e in errors_of(exc):
             messages.error(request, e.message)

@@ -30,6 +30,7 @@ from huibao.catalog.models import (
     VersionStatus,
 )
 from huibao.core import audit
+from huibao.core.hooks import Hook
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,13 @@ class LoadReport:
     seconds: float
 
 
+# Announced in the load's transaction with the new insurers' ids (distribution gives each an
+# active agreement, so that the demo market sells), and at the start of a wipe (distribution
+# removes the agreements that refer to the insurers about to go).
+market_loaded: Hook[tuple[int, ...], None] = Hook("catalog.demo.market_loaded")
+market_wiping: Hook[None, None] = Hook("catalog.demo.market_wiping")
+
+
 def catalog_has_data() -> bool:
     return Product.objects.exists() or Insurer.objects.exists()
 
@@ -50,6 +58,7 @@ def wipe_catalog(*, actor: Any = None) -> None:
     """Deletes every product, insurer, crowd and scenario. Refused by the database (ProtectedError)
     when quotes or policies still point at a version."""
     with transaction.atomic():
+        market_wiping.announce(None)
         Product.objects.update(current_version=None)
         ProductVersion.objects.all().delete()
         Product.objects.all().delete()
@@ -83,6 +92,7 @@ def load_market(market: Market, *, actor: Any = None) -> LoadReport:
             ]
         )
         insurer_ids = {i.code: i.pk for i in insurers}
+        market_loaded.announce(tuple(insurer_ids.values()))
         crowd_ids = {
             c.code: c.pk
             for c in Crowd.objects.bulk_create(

@@ -8,15 +8,18 @@ from typing import Any
 from huibao.catalog.demo import data as demo_data
 from huibao.catalog.demo import generate_market
 from huibao.catalog.models import Crowd, Insurer, Scenario
+from huibao.distribution.services import ensure_demo_agreements
 
 
 def reference_rows() -> None:
     """Insurers, crowds and scenarios of the demo market (no products)."""
     market = generate_market(7, 14)
-    Insurer.objects.bulk_create(
+    insurers = Insurer.objects.bulk_create(
         Insurer(code=i.code, name=i.name, short_name=i.short_name, kind=i.kind, hotline=i.hotline)
         for i in market.insurers
     )
+    # Their products sell: an active agreement of the agency each.
+    ensure_demo_agreements(i.pk for i in insurers)
     Crowd.objects.bulk_create(Crowd(code=c, name=n) for c, n in demo_data.CROWDS)
     Scenario.objects.bulk_create(Scenario(code=c, name=n) for c, n in demo_data.SCENARIOS)
 

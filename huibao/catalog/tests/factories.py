@@ -30,18 +30,27 @@ from huibao.catalog.models import (
     Scenario,
     VersionStatus,
 )
+from huibao.distribution.services import ensure_demo_agreement
 
 
 class InsurerFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Insurer
         django_get_or_create = ("code",)
+        skip_postgeneration_save = True
 
     code = factory.Sequence(lambda n: f"insurer{n}")
     name = factory.Sequence(lambda n: f"测试财产保险股份有限公司{n}")
     short_name = factory.Sequence(lambda n: f"测试{n}")
     kind = InsurerKind.PROPERTY
     hotline = "95500"
+
+    @factory.post_generation
+    def agreement(obj: Insurer, create: bool, extracted: Any, **kwargs: Any) -> None:
+        """Its products sell: an active agreement of the agency (`InsurerFactory(agreement=False)`:
+        none, for tests of what is refused without one)."""
+        if create and extracted is not False:
+            ensure_demo_agreement(obj)
 
 
 class CrowdFactory(factory.django.DjangoModelFactory):

@@ -13,6 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from huibao.account.models import User, UserKind
 from huibao.catalog.models import Insurer
+from huibao.distribution.services import ensure_demo_agreement
 from huibao.provider.models import ProviderUser, ServiceProvider, ServiceTask
 from huibao.provider.rules import TaskSubject
 from huibao.provider.services import assign_task
@@ -53,6 +54,7 @@ def insurer(code: str = "pingan") -> Insurer:
     found, _ = Insurer.objects.get_or_create(
         code=code, defaults={"name": f"{code}保险", "short_name": code, "kind": "property"}
     )
+    ensure_demo_agreement(found)  # its products sell
     return found
 
 

@@ -18,6 +18,7 @@ from huibao.catalog.models import (
     ProductVersion,
     VersionStatus,
 )
+from huibao.distribution.services import ensure_demo_agreement
 from huibao.rating.rules import RatingProduct
 from huibao.rating.tests import specs
 
@@ -31,6 +32,8 @@ def insurer(code: str | None = None) -> Insurer:
         code=code,
         defaults={"name": f"测试保险公司{code}", "short_name": f"测试{n}", "kind": InsurerKind.LIFE},
     )
+    # Its products sell: an active agreement of the agency covers every line.
+    ensure_demo_agreement(obj)
     return obj
 
 

@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand
 
 from huibao.account.demo import create_demo_users
 from huibao.catalog.models import Product
+from huibao.distribution.demo import load_demo_distribution
 from huibao.provider.demo import load_providers
 
 
@@ -40,6 +41,9 @@ class Command(BaseCommand):
         call_command("load_demo_claim_insurers", verbosity=0)
         logins = create_demo_users()
         network = load_providers()
+        # The agency, its agreements and sales hierarchy (before the policies: the demo
+        # customer's are sold by the demo agent).
+        distribution = load_demo_distribution()
         # The demo customer's policies, at each point of a policy's life (bought through the
         # sandbox gateway: the command lives in the sandbox app; see huibao/sandbox/demo.py).
         policies = StringIO()
@@ -69,6 +73,11 @@ class Command(BaseCommand):
             "Customers log in at /account/login/; staff at /account/staff/login/ or /admin/"
             " with the TOTP code of their secret (add it to an authenticator app, or run: "
             ".venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\")."
+        )
+        self.stdout.write(
+            f"Distribution: {distribution.agreements} agreements, {distribution.units} sales units"
+            f" (/distribution/); the agent log-in is agent {distribution.agent_code}, the"
+            f" channel_manager log-in manages channel {distribution.channel_code}."
         )
         self.stdout.write(
             f"The provider log-in works for {network.provider_name}: its tasks at /provider/"
