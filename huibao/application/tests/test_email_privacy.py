@@ -158,7 +158,8 @@ def test_the_migration_encrypts_existing_addresses_and_can_go_back() -> None:
         MigrationExecutor(connection).migrate([after])
         # then the stored value is a ciphertext the model opens, and an empty value stays empty
         assert raw_email(row).startswith("hb1:") and raw_email(empty) == ""
-        assert Application.objects.get(number="T-EMAIL-1").applicant_email == EMAIL
+        # (only the column this migration made: the model has later columns the table has not yet)
+        assert Application.objects.only("applicant_email").get(number="T-EMAIL-1").applicant_email == EMAIL
         # and back: the address is in clear again
         MigrationExecutor(connection).migrate([before])
         assert raw_email(row) == EMAIL and raw_email(empty) == ""
