@@ -169,3 +169,12 @@ class CommissionEntry(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+# Reconciliation (对账) area: its models live in their own module.
+from huibao.finance.reconciliation_models import (  # noqa: E402, F401
+    Reconciliation,
+    ReconciliationItem,
+    StatementLine,
+    StatementMapping,
+)
