@@ -71,6 +71,12 @@ PROVIDER_ASSIGN = ("provider.view_serviceprovider", "provider.add_servicetask", 
 # alone, and a model permission would open the admin's list of every provider's tasks to them.
 PROVIDER_WORK: tuple[str, ...] = ()
 UNDERWRITING = ("underwriting.view_underwritingcase", "underwriting.change_underwritingcase")
+# Reconciliation (对账): finance imports statements, resolves differences and closes months.
+RECONCILIATION = _perms(
+    "finance",
+    ["view", "add", "change"],
+    ("reconciliation", "reconciliationitem", "statementline", "statementmapping"),
+)
 REINSTATEMENT_DECISIONS = (
     "policy.view_policy",
     "policy.view_reinstatementreferral",
@@ -142,6 +148,7 @@ ROLES: dict[str, Role] = {
                 "payment.change_payout",
                 *POLICY_VIEW,
                 *CLAIM_FIGURES,
+                *RECONCILIATION,
             ),
         ),
         Role(

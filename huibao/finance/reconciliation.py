@@ -200,7 +200,7 @@ def read_rows(
         encoding = detect_encoding(head)
     elif encoding == StatementEncoding.UTF8:
         encoding = "utf-8-sig"
-    text = io.TextIOWrapper(stream, encoding=encoding, errors="strict", newline="")  # type: ignore[type-var]
+    text = io.TextIOWrapper(stream, encoding=encoding, errors="strict", newline="")
     try:
         for number, row in enumerate(csv.reader(text), start=1):
             yield number, tuple(row)
@@ -275,7 +275,7 @@ class _Stager:
                 f'COPY "{table}" (reconciliation_id, line_no, policy_number, premium, commission,'
                 " occurred_on, event) FROM STDIN"
             )
-            with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:  # type: ignore[union-attr]
+            with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
                 for p in self.pending:
                     copy.write_row(
                         (
@@ -775,7 +775,7 @@ def totals(rec: Reconciliation) -> list[CategoryTotal]:
     }
     result = []
     for value, label in ItemCategory.choices:
-        row = rows.get(value, {})
+        row: Mapping[str, Any] = rows.get(value) or {}
         result.append(
             CategoryTotal(
                 value,

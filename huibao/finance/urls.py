@@ -2,6 +2,9 @@
 
 from django.urls import URLPattern, URLResolver
 
+from huibao.finance.web import reconciliation
+
 app_name = "finance"
 
 urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns += reconciliation.urlpatterns  # reconciliation (对账)

@@ -61,13 +61,21 @@ def book_premium(p: Policy, amount: str, on: datetime.date = DAY) -> None:
     lines = (
         [ledger.debit(accounts.cash(), value, policy_id=p.pk), ledger.credit(payable, value, policy_id=p.pk)]
         if value > 0
-        else [ledger.debit(payable, -value, policy_id=p.pk), ledger.credit(accounts.cash(), -value, policy_id=p.pk)]
+        else [
+            ledger.debit(payable, -value, policy_id=p.pk),
+            ledger.credit(accounts.cash(), -value, policy_id=p.pk),
+        ]
     )
     ledger.post(f"test:premium:{p.pk}:{next(_seq)}", on=on, description="premium", lines=lines)
 
 
 def commission(
-    p: Policy, amount: str, *, on: datetime.date = DAY, unit: SalesUnit | None = None, event: str = CommissionEvent.ISSUED
+    p: Policy,
+    amount: str,
+    *,
+    on: datetime.date = DAY,
+    unit: SalesUnit | None = None,
+    event: str = CommissionEvent.ISSUED,
 ) -> CommissionEntry:
     return CommissionEntry.objects.create(
         key=f"test:commission:{next(_seq)}",
@@ -85,10 +93,14 @@ def channel(code: str = "ch-alpha") -> SalesUnit:
     agency = AgencyEntity.objects.get_or_create(
         code="huibao", defaults={"name": "汇保保险代理有限公司", "licence_number": "L-0001"}
     )[0]
-    return SalesUnit.objects.create(code=code, name=f"渠道{code}", kind=SalesUnitKind.CHANNEL, path=code, agency=agency)
+    return SalesUnit.objects.create(
+        code=code, name=f"渠道{code}", kind=SalesUnitKind.CHANNEL, path=code, agency=agency
+    )
 
 
-def csv_bytes(rows: Sequence[Sequence[object]], *, header: Sequence[str] = HEADER, encoding: str = "utf-8") -> bytes:
+def csv_bytes(
+    rows: Sequence[Sequence[object]], *, header: Sequence[str] = HEADER, encoding: str = "utf-8"
+) -> bytes:
     out = io.StringIO()
     import csv
 
@@ -98,7 +110,9 @@ def csv_bytes(rows: Sequence[Sequence[object]], *, header: Sequence[str] = HEADE
     return out.getvalue().encode(encoding)
 
 
-def xlsx_bytes(rows: Sequence[Sequence[object]], *, header: Sequence[str] = HEADER, title_rows: int = 0) -> bytes:
+def xlsx_bytes(
+    rows: Sequence[Sequence[object]], *, header: Sequence[str] = HEADER, title_rows: int = 0
+) -> bytes:
     from openpyxl import Workbook
 
     book = Workbook()

@@ -55,7 +55,9 @@ def books():
         policies[name] = p
     # The cancelled one was refunded and its commission clawed back in the same month.
     f.book_premium(policies["cancelled"], "-800.00", on=datetime.date(2026, 11, 20))
-    f.commission(policies["cancelled"], "-120.00", on=datetime.date(2026, 11, 20), event=CommissionEvent.CANCELLATION)
+    f.commission(
+        policies["cancelled"], "-120.00", on=datetime.date(2026, 11, 20), event=CommissionEvent.CANCELLATION
+    )
     return ins, policies
 
 
@@ -172,7 +174,9 @@ def test_bad_lines_are_each_reported_by_line_and_nothing_imported(books):
 
 def test_gbk_csv_and_parenthesised_negatives(books):
     ins, _ = books
-    rec = do_import(ins, f.csv_bytes([["PICC-SAME", "￥1,000.00", "150.00", "2026/11/12", "承保"]], encoding="gbk"))
+    rec = do_import(
+        ins, f.csv_bytes([["PICC-SAME", "￥1,000.00", "150.00", "2026/11/12", "承保"]], encoding="gbk")
+    )
     item = by_number(rec)["PICC-SAME"]
     assert item.category == ItemCategory.MATCHED
 
@@ -185,7 +189,9 @@ def test_xlsx_with_title_rows_and_a_saved_mapping_reused_next_month(books):
         columns={"policy_number": "PolicyNo", "premium": "Prem", "commission": "Comm", "date": "BizDate"},
         header_row=3,
     )
-    data = f.xlsx_bytes([["PICC-SAME", 1000, 150.0, datetime.date(2026, 11, 12)]], header=header, title_rows=2)
+    data = f.xlsx_bytes(
+        [["PICC-SAME", 1000, 150.0, datetime.date(2026, 11, 12)]], header=header, title_rows=2
+    )
     # when
     rec = do_import(ins, data, name="nov.xlsx", spec=spec)
     # then
@@ -286,7 +292,7 @@ def test_a_resolution_needs_a_reason_and_a_known_action(books):
 
 def test_channel_reconciliation_compares_outbound_commission(books):
     # given: a channel sold two of the policies; its statement claims more on one, and one we never paid
-    ins, policies = books
+    _ins, policies = books
     unit = f.channel()
     f.commission(policies["same"], "80.00", unit=unit)
     f.commission(policies["rate"], "160.00", unit=unit)
@@ -296,7 +302,9 @@ def test_channel_reconciliation_compares_outbound_commission(books):
     )
     spec = recon.MappingSpec(columns={"policy_number": "保单号", "commission": "佣金", "date": "日期"})
     # when
-    rec = recon.import_statement(recon.Party.of_channel(unit), f.PERIOD, "ch.csv", io.BytesIO(data), spec=spec)
+    rec = recon.import_statement(
+        recon.Party.of_channel(unit), f.PERIOD, "ch.csv", io.BytesIO(data), spec=spec
+    )
     # then
     items = by_number(rec)
     assert items["PICC-SAME"].category == ItemCategory.MATCHED
