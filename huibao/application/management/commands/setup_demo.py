@@ -45,6 +45,8 @@ class Command(BaseCommand):
         policies = StringIO()
         if not options["no_policies"]:
             call_command("load_demo_policies", stdout=policies)
+            # Reconciliation: last month's sandbox insurer statement, differences open (sandbox app).
+            call_command("load_demo_reconciliation", stdout=policies)
         elapsed = time.monotonic() - started
         self.stdout.write(self.style.SUCCESS(f"Ready in {elapsed:.0f} s."))
         self.stdout.write("")
