@@ -309,6 +309,7 @@ class _Stager:
 def _duplicates(reconciliation_id: int, limit: int) -> list[rules.LineError]:
     table = StatementLine._meta.db_table
     with connection.cursor() as cursor:
+        _plan_for_staged(cursor)
         cursor.execute(
             f"""SELECT line_no, first_line, policy_number, event FROM (
                   SELECT line_no, policy_number, event,
@@ -441,10 +442,27 @@ def import_statement(
 # --- matching ----------------------------------------------------------------------------------
 
 
+def _plan_for_staged(cursor: Any) -> None:
+    if connection.vendor == "postgresql":
+        # The staged lines are new: give the planner their numbers. JIT compiling costs seconds
+        # and buys nothing for one pass of hash joins.
+        cursor.execute(f'ANALYZE "{StatementLine._meta.db_table}"')
+        cursor.execute("SET LOCAL jit = off")
+
+
 def match(rec: Reconciliation) -> int:
-    """Writes one item per policy on either side, set-based; returns the number of items.
-    Amounts compare within `tolerance` (the `+ 0.0001` keeps SQLite's float sums of fen exact)."""
+    """Writes one item per policy on either side, set-based; returns the number of items."""
     ReconciliationItem.objects.filter(reconciliation=rec).delete()
+    sql, params = match_sql(rec)
+    with connection.cursor() as cursor:
+        _plan_for_staged(cursor)
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def match_sql(rec: Reconciliation) -> tuple[str, list[Any]]:
+    """The one INSERT … SELECT that classifies the month. Amounts compare within `tolerance`
+    (the `+ 0.0001` keeps SQLite's float sums of fen exact)."""
     lines = StatementLine._meta.db_table
     journal = JournalLine._meta.db_table
     commissions = CommissionEntry._meta.db_table
@@ -465,7 +483,7 @@ def match(rec: Reconciliation) -> int:
             WHERE insurer_id = %s AND direction = 'inbound' AND occurred_on BETWEEN %s AND %s
               AND policy_id IS NOT NULL GROUP BY policy_id"""  # noqa: S608
         params += [rec.insurer_id, start, end]
-        policy_join = f'LEFT JOIN "{policies}" pol ON pol.number = k.policy_number AND pol.insurer_id = %s'
+        policy_insurer = "AND pol.insurer_id = %s"
         policy_params: list[Any] = [rec.insurer_id]
         compare_premium = True
     else:
@@ -474,49 +492,48 @@ def match(rec: Reconciliation) -> int:
             WHERE sales_unit_id = %s AND direction = 'outbound' AND occurred_on BETWEEN %s AND %s
               AND policy_id IS NOT NULL GROUP BY policy_id"""  # noqa: S608
         params += [rec.sales_unit_id, start, end]
-        policy_join = f'LEFT JOIN "{policies}" pol ON pol.number = k.policy_number'
+        policy_insurer = ""
         policy_params = []
         compare_premium = False
     tol = "CAST(%s AS NUMERIC) + 0.0001"
     premium_ok = f"ABS(o.premium - t.premium) <= {tol}" if compare_premium else "1 = 1"
+    # Ours: premium and commission per policy (a full join: either may be missing), named by the
+    # policy's number; theirs: the file's lines per policy number; the two full-joined by number.
+    # A number only on theirs is looked up among our policies (of this insurer) for the link.
     sql = f"""
     WITH our_premium AS ({our_premium}),
          our_commission AS ({our_commission}),
-         our_keys AS (SELECT policy_id FROM our_premium UNION SELECT policy_id FROM our_commission),
          ours AS (
            SELECT p.number AS policy_number, p.id AS policy_id,
                   COALESCE(op.amount, 0) AS premium, COALESCE(oc.amount, 0) AS commission
-           FROM our_keys ok JOIN "{policies}" p ON p.id = ok.policy_id
-           LEFT JOIN our_premium op ON op.policy_id = ok.policy_id
-           LEFT JOIN our_commission oc ON oc.policy_id = ok.policy_id),
+           FROM our_premium op FULL OUTER JOIN our_commission oc ON oc.policy_id = op.policy_id
+           JOIN "{policies}" p ON p.id = COALESCE(op.policy_id, oc.policy_id)),
          theirs AS (
            SELECT policy_number, SUM(premium) AS premium, SUM(commission) AS commission,
                   MIN(line_no) AS first_line
            FROM "{lines}" WHERE reconciliation_id = %s GROUP BY policy_number),
-         k AS (SELECT policy_number FROM ours UNION SELECT policy_number FROM theirs)
+         paired AS (
+           SELECT COALESCE(o.policy_number, t.policy_number) AS policy_number,
+                  COALESCE(o.policy_id, pol.id) AS policy_id,
+                  CASE WHEN t.policy_number IS NULL THEN 'ours_only'
+                       WHEN o.policy_number IS NULL THEN 'theirs_only'
+                       WHEN {premium_ok} AND ABS(o.commission - t.commission) <= {tol} THEN 'matched'
+                       ELSE 'amount_differs' END AS category,
+                  {"o.premium" if compare_premium else "NULL"} AS our_premium,
+                  {"t.premium" if compare_premium else "NULL"} AS their_premium,
+                  o.commission AS our_commission, t.commission AS their_commission, t.first_line
+           FROM ours o FULL OUTER JOIN theirs t ON t.policy_number = o.policy_number
+           LEFT JOIN "{policies}" pol
+             ON o.policy_number IS NULL AND pol.number = t.policy_number {policy_insurer})
     INSERT INTO "{items}" (reconciliation_id, policy_number, policy_id, category, our_premium,
         their_premium, our_commission, their_commission, first_line, status, reason, journal_key)
-    SELECT %s, k.policy_number, COALESCE(o.policy_id, pol.id),
-      CASE WHEN t.policy_number IS NULL THEN 'ours_only'
-           WHEN o.policy_number IS NULL THEN 'theirs_only'
-           WHEN {premium_ok} AND ABS(o.commission - t.commission) <= {tol} THEN 'matched'
-           ELSE 'amount_differs' END,
-      {"o.premium" if compare_premium else "NULL"}, {"t.premium" if compare_premium else "NULL"},
-      o.commission, t.commission, t.first_line,
-      CASE WHEN t.policy_number IS NOT NULL AND o.policy_number IS NOT NULL
-                AND {premium_ok} AND ABS(o.commission - t.commission) <= {tol} THEN 'matched'
-           ELSE 'open' END,
-      '', ''
-    FROM k
-    LEFT JOIN ours o ON o.policy_number = k.policy_number
-    LEFT JOIN theirs t ON t.policy_number = k.policy_number
-    {policy_join}
+    SELECT %s, policy_number, policy_id, category, our_premium, their_premium, our_commission,
+           their_commission, first_line,
+           CASE WHEN category = 'matched' THEN 'matched' ELSE 'open' END, '', ''
+    FROM paired
     """  # noqa: S608 (table names and fixed fragments; every value is a placeholder)
     tol_params = [str(rec.tolerance)] * (2 if compare_premium else 1)
-    all_params = [*params, rec.pk, rec.pk, *tol_params, *tol_params, *policy_params]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, all_params)
-        return cursor.rowcount
+    return sql, [*params, rec.pk, *tol_params, *policy_params, rec.pk]
 
 
 # --- resolving and closing ----------------------------------------------------------------------

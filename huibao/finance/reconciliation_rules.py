@@ -112,12 +112,19 @@ def header_columns(header: Sequence[object], columns: Mapping[str, str], *, line
 
 
 _AMOUNT = re.compile(r"^[+-]?\d+(\.\d{1,2})?$")
+_PLAIN = re.compile(r"-?\d{1,12}(\.\d{1,2})?\Z")  # within MAX_AMOUNT by its digits
+_FEN = Decimal("0.01")
 
 
 def parse_amount(value: object) -> Decimal:
     """A statement's amount: `1234.5`, `1,234.50`, `¥1,234.50`, `￥-12.00`, `(12.00)` (negative),
     `12.00-`; a spreadsheet number as it comes. Blank is zero. More than two decimals is refused
     (a statement in fen precision that is not is a wrong file, not a rounding to make)."""
+    if type(value) is str:  # the common case first ("1,234.50", "-12.00"): millions of lines
+        plain = value.strip().replace(",", "")
+        if _PLAIN.match(plain):
+            amount = Decimal(plain)
+            return amount if plain[-3:-2] == "." else amount.quantize(_FEN)
     if isinstance(value, bool):
         raise ValueError("not an amount")
     if isinstance(value, int):
@@ -155,6 +162,11 @@ def parse_amount(value: object) -> Decimal:
 
 
 def parse_date(value: object, date_format: str = "") -> datetime.date:
+    if type(value) is str and not date_format and len(value) == 10 and value[4] == "-":
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            pass
     if isinstance(value, datetime.datetime):
         return value.date()
     if isinstance(value, datetime.date):
@@ -162,6 +174,11 @@ def parse_date(value: object, date_format: str = "") -> datetime.date:
     text = _clean(value)
     if " " in text:  # "2026-11-03 10:12:00"
         text = text.split(" ", 1)[0]
+    if not date_format and len(text) == 10 and text[4] == "-":
+        try:
+            return datetime.date.fromisoformat(text)  # the common case, ten times faster than strptime
+        except ValueError:
+            pass
     formats = (date_format,) if date_format else DATE_FORMATS
     for fmt in formats:
         try:
@@ -179,26 +196,44 @@ def parse_row(
     period: tuple[datetime.date, datetime.date],
     date_format: str = "",
 ) -> ParsedLine | list[LineError]:
-    """One data row: the parsed line, or every problem it has (each naming the field)."""
-    errors: list[LineError] = []
+    """One data row: the parsed line, or every problem it has (each naming the field).
+    Written for millions of rows: no work beyond the cells mapped."""
+    width = len(row)
 
     def cell(field: str) -> object:
         index = columns.get(field)
-        if index is None or index >= len(row):
-            return None
-        return row[index]
+        return row[index] if index is not None and index < width else None
 
     number = _clean(cell("policy_number"))
+    raw_premium, raw_commission, raw_date = cell("premium"), cell("commission"), cell("date")
+    try:
+        premium: Decimal | None = parse_amount(raw_premium)
+    except ValueError:
+        premium = None
+    try:
+        commission: Decimal | None = parse_amount(raw_commission)
+    except ValueError:
+        commission = None
+    try:
+        occurred_on: datetime.date | None = parse_date(raw_date, date_format)
+    except ValueError:
+        occurred_on = None
+    if (
+        number
+        and len(number) <= 40
+        and premium is not None
+        and commission is not None
+        and occurred_on is not None
+        and period[0] <= occurred_on <= period[1]
+    ):
+        return ParsedLine(line, number, premium, commission, occurred_on, _clean(cell("event"))[:24])
+    errors: list[LineError] = []
     if not number:
         errors.append(LineError(line, "policy_number", "required", f"第{line}行：保单号为空"))
     elif len(number) > 40:
         errors.append(LineError(line, "policy_number", "too_long", f"第{line}行：保单号超过40个字符"))
-    amounts: dict[str, Decimal] = {}
-    for field in ("premium", "commission"):
-        raw = cell(field)
-        try:
-            amounts[field] = parse_amount(raw)
-        except ValueError:
+    for field, raw, value in (("premium", raw_premium, premium), ("commission", raw_commission, commission)):
+        if value is None:
             errors.append(
                 LineError(
                     line,
@@ -208,15 +243,11 @@ def parse_row(
                     "（如 1,234.50、¥1,234.50、(12.00)）",
                 )
             )
-    occurred_on: datetime.date | None = None
-    raw_date = cell("date")
-    try:
-        occurred_on = parse_date(raw_date, date_format)
-    except ValueError:
+    if occurred_on is None:
         errors.append(
             LineError(line, "date", "invalid_date", f"第{line}行：日期「{_clean(raw_date)}」无法识别")
         )
-    if occurred_on is not None and not (period[0] <= occurred_on <= period[1]):
+    elif not (period[0] <= occurred_on <= period[1]):
         errors.append(
             LineError(
                 line,
@@ -226,10 +257,7 @@ def parse_row(
                 f" {period[0]:%Y-%m-%d} 至 {period[1]:%Y-%m-%d} 内",
             )
         )
-    event = _clean(cell("event"))[:24]
-    if errors or occurred_on is None:
-        return errors
-    return ParsedLine(line, number, amounts["premium"], amounts["commission"], occurred_on, event)
+    return errors
 
 
 def duplicate_error(line: int, first_line: int, policy_number: str, event: str) -> LineError:
