@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     harness.log(f"migrating a fresh {args.db} database")
     harness.manage(url, "migrate", "--noinput", "-v", "0")
     runs: list[dict[str, Any]] = []
+    harness.VAR.mkdir(parents=True, exist_ok=True)
     for n, size in enumerate(sizes):
         path = harness.VAR / f"reconcile-{size}.csv"
         harness.log(f"seeding {size:,} policies of insurer {n} and writing its statement")
