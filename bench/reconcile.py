@@ -21,7 +21,7 @@ import json
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 
 from bench import harness
 
@@ -107,6 +107,7 @@ def _seed(count: int, code: str, out: str) -> dict[str, Any]:
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from huibao.catalog.models import Insurer, Plan, ProductVersion
     from huibao.catalog.tests.factories import (
         InsurerFactory,
         PlanFactory,
@@ -122,9 +123,13 @@ def _seed(count: int, code: str, out: str) -> dict[str, Any]:
     start, _end = parse_month(MONTH)
     vendor = connection.vendor
     with transaction.atomic():
-        insurer = InsurerFactory(code=code, short_name=code)
-        version = ProductVersionFactory(product=ProductFactory(insurer=insurer))
-        plan = PlanFactory(version=version)
+        # Names given: each seeding runs in a fresh process, where the factories' sequences restart.
+        insurer = cast(Insurer, InsurerFactory(code=code, name=f"基准保险{code}", short_name=code))
+        version = cast(
+            ProductVersion,
+            ProductVersionFactory(product=ProductFactory(insurer=insurer, code=f"{code}-product")),
+        )
+        plan = cast(Plan, PlanFactory(version=version, code=f"{code}-plan"))
         at = timezone.make_aware(datetime.datetime.combine(start, datetime.time(10)))
         template = Policy.objects.create(
             number=f"{code}-T",
@@ -144,7 +149,7 @@ def _seed(count: int, code: str, out: str) -> dict[str, Any]:
         )
         prefix = code.upper()
         varying = {"id", "public_id", "number", "verification_code", "premium"}
-        fields = [f.column for f in Policy._meta.concrete_fields if f.column not in varying]
+        fields = [str(f.column) for f in Policy._meta.concrete_fields if f.column not in varying]
         table = Policy._meta.db_table
         q = connection.ops.quote_name
         if vendor == "postgresql":
