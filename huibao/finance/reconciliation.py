@@ -519,8 +519,8 @@ def match_sql(rec: Reconciliation) -> tuple[str, list[Any]]:
                        WHEN o.policy_number IS NULL THEN 'theirs_only'
                        WHEN {premium_ok} AND ABS(o.commission - t.commission) <= {tol} THEN 'matched'
                        ELSE 'amount_differs' END AS category,
-                  {"o.premium" if compare_premium else "NULL"} AS our_premium,
-                  {"t.premium" if compare_premium else "NULL"} AS their_premium,
+                  {"o.premium" if compare_premium else "CAST(NULL AS NUMERIC)"} AS our_premium,
+                  {"t.premium" if compare_premium else "CAST(NULL AS NUMERIC)"} AS their_premium,
                   o.commission AS our_commission, t.commission AS their_commission, t.first_line
            FROM ours o FULL OUTER JOIN theirs t ON t.policy_number = o.policy_number
            LEFT JOIN "{policies}" pol
@@ -683,9 +683,13 @@ def resolve(item_id: int, action: str, reason: str, *, actor: Any, request: Any 
             "原因最多200个字符", errors=[FieldError("reason", "too_long", "原因最多200个字符")]
         )
     with transaction.atomic():
-        item = ReconciliationItem.objects.select_for_update().select_related("reconciliation").get(pk=item_id)
+        item = (
+            ReconciliationItem.objects.select_for_update(of=("self",))
+            .select_related("reconciliation")
+            .get(pk=item_id)
+        )
         rec = (
-            Reconciliation.objects.select_for_update()
+            Reconciliation.objects.select_for_update(of=("self",))
             .select_related("insurer", "sales_unit")
             .get(pk=item.reconciliation_id)
         )
@@ -724,7 +728,7 @@ def open_count(rec: Reconciliation) -> int:
 
 def close(rec_id: int, *, actor: Any, request: Any = None) -> Reconciliation:
     with transaction.atomic():
-        rec = Reconciliation.objects.select_for_update().get(pk=rec_id)
+        rec = Reconciliation.objects.select_for_update(of=("self",)).get(pk=rec_id)
         check_transition(
             RECONCILIATION_TRANSITIONS, rec.status, ReconciliationStatus.CLOSED, what="reconciliation"
         )
