@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import daily, fasttrack, flight, fraud, issue, pdf, quote, renewal, sealer, search, settlement
+from bench import daily, fasttrack, flight, fraud, issue, pdf, quote, reconcile, renewal, sealer, search, settlement
 
 Bench = Callable[[argparse.Namespace], dict[str, Any]]
 
@@ -37,6 +37,10 @@ REGISTRY: dict[str, tuple[Bench, str]] = {
     "fasttrack": (
         fasttrack.run,
         "claim: a complete small claim submitted → fast-track decision, 1,000,000 claims, p50/p99",
+    ),
+    "reconcile": (
+        reconcile.run,
+        "finance: an insurer's 1,000,000-line statement imported and matched with our side (two sizes)",
     ),
     "pdf": (pdf.run, "esign: signed application forms and e-policies per second (render + PAdES sign)"),
     "settlement": (

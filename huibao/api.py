@@ -133,6 +133,7 @@ def register_routers() -> None:
     from huibao.claim.insurer_api import router as claim_insurer_router
     from huibao.finance.settlement_api import router as settlement_router
     from huibao.distribution.api import router as distribution_router
+    from huibao.finance.reconciliation_api import router as reconciliation_router
     from huibao.fraud.api import router as fraud_router
     from huibao.notification.api import router as notification_router
     from huibao.payment.api import router as payment_router
@@ -164,6 +165,7 @@ def register_routers() -> None:
     api.add_router("/v1/", settlement_router)
     api.add_router("/v1/", report_sales_router)
     api.add_router("/v1/", distribution_router)
+    api.add_router("/v1/", reconciliation_router)
 
 
 register_routers()

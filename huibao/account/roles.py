@@ -113,6 +113,12 @@ AGREEMENT_VIEW = (
     "distribution.view_insureragreement",
     "distribution.view_agreementstatuschange",
 )
+# Reconciliation (对账): finance imports statements, resolves differences and closes months.
+RECONCILIATION = _perms(
+    "finance",
+    ["view", "add", "change"],
+    ("reconciliation", "reconciliationitem", "statementline", "statementmapping"),
+)
 REINSTATEMENT_DECISIONS = (
     "policy.view_policy",
     "policy.view_reinstatementreferral",
@@ -190,6 +196,7 @@ ROLES: dict[str, Role] = {
                 *SETTLEMENT,
                 *REPORT_VIEW,
                 *AGREEMENT_VIEW,
+                *RECONCILIATION,
             ),
         ),
         Role(

@@ -15,6 +15,7 @@ credit-normal (`ledger.balance` returns the balance on the account's normal side
 | commission_expense                     | expense   | commission paid out to channels and agents     |
 | withholding_tax_payable                | liability | individual income tax withheld from agents     |
 | refunds_payable                        | liability | premium to give back to customers              |
+| reconciliation_differences             | expense   | premium differences adjusted in reconciliation |
 """
 
 from __future__ import annotations
@@ -85,3 +86,8 @@ def withholding_tax_payable() -> AccountRef:
 
 def refunds_payable() -> AccountRef:
     return AccountRef("refunds_payable", "应付退保金", AccountKind.LIABILITY)
+
+
+# Reconciliation area: where an adjusted premium difference with an insurer is booked against.
+def reconciliation_differences() -> AccountRef:
+    return AccountRef("reconciliation_differences", "对账差异调整", AccountKind.EXPENSE)

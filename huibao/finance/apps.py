@@ -7,18 +7,20 @@ class FinanceConfig(AppConfig):
     verbose_name = "Finance: ledger, commissions, settlement, reconciliation"
 
     def ready(self) -> None:
-        # --- ledger: postings from real events (huibao/finance/postings.py) and its pages ---
-        # Finance is after application, policy and renewal in INSTALLED_APPS, so its paid hooks
-        # run after theirs, in the same transaction: an endorsement's change is applied (or its
-        # money refunded) before the ledger looks at it.
         from django.utils.translation import gettext_lazy as _
 
         from huibao.billing.services import instalment_paid
         from huibao.core.backoffice import register_section
-        from huibao.finance import postings
+        from huibao.finance import postings, settlement_jobs
+        from huibao.jobs.registry import register_job
+        from huibao.notification.catalogue import register
         from huibao.payment.services import payment_paid, refund_succeeded
         from huibao.policy.services import policies_issued
 
+        # --- ledger: postings from real events (huibao/finance/postings.py) and its pages ---
+        # Finance is after application, policy and renewal in INSTALLED_APPS, so its paid hooks
+        # run after theirs, in the same transaction: an endorsement's change is applied (or its
+        # money refunded) before the ledger looks at it.
         policies_issued.register(postings.on_policies_issued)
         payment_paid.register(postings.ENDORSEMENT_KIND, postings.on_endorsement_paid)
         instalment_paid.register(postings.POLICY_SCHEDULE_KIND, postings.on_instalment_paid)
@@ -34,15 +36,8 @@ class FinanceConfig(AppConfig):
         register_section(
             "finance.ageing", _("账龄"), "finance:ageing", perm="finance.view_journalline", order=310
         )
-        # --- end ledger ---
-        # --- settlement (issue 12): the back-office section, the overdue job and its message.
-        from django.utils.translation import gettext_lazy as _
 
-        from huibao.core.backoffice import register_section
-        from huibao.finance import settlement_jobs
-        from huibao.jobs.registry import register_job
-        from huibao.notification.catalogue import register
-
+        # --- settlement: the back-office section, the overdue job and its message ---
         register_section(
             "finance.settlements",
             _("结算单"),
@@ -56,4 +51,13 @@ class FinanceConfig(AppConfig):
             settlement_jobs.overdue_job,
             order=440,
             description="settlement statements past their due date unpaid: flag and tell finance",
+        )
+
+        # --- reconciliation (对账): the finance staff's statements, differences and month close ---
+        register_section(
+            "finance.reconciliation",
+            _("对账"),
+            "finance:reconciliation",
+            perm="finance.view_reconciliation",
+            order=420,
         )

@@ -215,3 +215,11 @@ from huibao.finance.settlement_models import (  # noqa: E402, F401
     SettlementStatement,
     StatementStatusChange,
 )
+
+# Reconciliation (对账) area: its models live in their own module.
+from huibao.finance.reconciliation_models import (  # noqa: E402, F401
+    Reconciliation,
+    ReconciliationItem,
+    StatementLine,
+    StatementMapping,
+)

@@ -4,9 +4,11 @@ from django.urls import URLPattern, URLResolver
 
 from huibao.finance.web import ledger as ledger_pages
 from huibao.finance.web import settlement as settlement_pages
+from huibao.finance.web import reconciliation
 
 app_name = "finance"
 
 urlpatterns: list[URLPattern | URLResolver] = []
 urlpatterns += ledger_pages.urlpatterns  # the ledger: trial balance, statements, transactions, ageing
 urlpatterns += settlement_pages.urlpatterns  # settlement statements (/finance/statements/)
+urlpatterns += reconciliation.urlpatterns  # reconciliation (对账)
