@@ -8,7 +8,20 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench import daily, fasttrack, flight, fraud, issue, pdf, quote, reconcile, renewal, sealer, search, settlement
+from bench import (
+    daily,
+    fasttrack,
+    flight,
+    fraud,
+    issue,
+    pdf,
+    quote,
+    reconcile,
+    renewal,
+    sealer,
+    search,
+    settlement,
+)
 
 Bench = Callable[[argparse.Namespace], dict[str, Any]]
 

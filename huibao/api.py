@@ -131,9 +131,9 @@ def register_routers() -> None:
     from huibao.claim.events_api import router as events_router
     from huibao.claim.figures_api import router as claim_figures_router
     from huibao.claim.insurer_api import router as claim_insurer_router
-    from huibao.finance.settlement_api import router as settlement_router
     from huibao.distribution.api import router as distribution_router
     from huibao.finance.reconciliation_api import router as reconciliation_router
+    from huibao.finance.settlement_api import router as settlement_router
     from huibao.fraud.api import router as fraud_router
     from huibao.notification.api import router as notification_router
     from huibao.payment.api import router as payment_router

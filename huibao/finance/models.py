@@ -210,16 +210,15 @@ class CommissionEntry(models.Model):
 
 
 # Settlement statements (issue 12, settlement area): their own module, registered here.
-from huibao.finance.settlement_models import (  # noqa: E402, F401
-    SettlementLine,
-    SettlementStatement,
-    StatementStatusChange,
-)
-
 # Reconciliation (对账) area: its models live in their own module.
 from huibao.finance.reconciliation_models import (  # noqa: E402, F401
     Reconciliation,
     ReconciliationItem,
     StatementLine,
     StatementMapping,
+)
+from huibao.finance.settlement_models import (  # noqa: E402, F401
+    SettlementLine,
+    SettlementStatement,
+    StatementStatusChange,
 )

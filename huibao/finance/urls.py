@@ -3,8 +3,8 @@
 from django.urls import URLPattern, URLResolver
 
 from huibao.finance.web import ledger as ledger_pages
-from huibao.finance.web import settlement as settlement_pages
 from huibao.finance.web import reconciliation
+from huibao.finance.web import settlement as settlement_pages
 
 app_name = "finance"
 
