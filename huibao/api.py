@@ -131,6 +131,7 @@ def register_routers() -> None:
     from huibao.claim.events_api import router as events_router
     from huibao.claim.figures_api import router as claim_figures_router
     from huibao.claim.insurer_api import router as claim_insurer_router
+    from huibao.finance.commission_api import router as commission_router
     from huibao.fraud.api import router as fraud_router
     from huibao.notification.api import router as notification_router
     from huibao.payment.api import router as payment_router
@@ -158,6 +159,7 @@ def register_routers() -> None:
     api.add_router("/v1/", fraud_router)
     api.add_router("/v1/", provider_router)
     api.add_router("/v1/", events_router)
+    api.add_router("/v1/", commission_router)
 
 
 register_routers()

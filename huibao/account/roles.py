@@ -77,6 +77,15 @@ REINSTATEMENT_DECISIONS = (
     "policy.decide_reinstatement",
 )
 
+# --- commission area (finance/commissions.py): finance edits commission plans, operators read them.
+COMMISSION_MODELS = ("commissionplan", "commissionplanversion", "commissionrule")
+COMMISSION_EDIT = (
+    *_perms("finance", ["add", "change", "view"], COMMISSION_MODELS),
+    "finance.view_commissionentry",
+)
+COMMISSION_VIEW = (*_perms("finance", ["view"], COMMISSION_MODELS), "finance.view_commissionentry")
+# --- end of commission area
+
 
 @dataclass(frozen=True, slots=True)
 class Role:
@@ -100,6 +109,7 @@ ROLES: dict[str, Role] = {
                 *NOTIFICATION_RESEND,
                 *PROVIDER_MANAGE,
                 *INSURER_CLAIM_SETTINGS,
+                *COMMISSION_VIEW,
             ),
         ),
         # Sales agents start applications for customers (/apply/agent/) and see only their own;
@@ -142,6 +152,7 @@ ROLES: dict[str, Role] = {
                 "payment.change_payout",
                 *POLICY_VIEW,
                 *CLAIM_FIGURES,
+                *COMMISSION_EDIT,
             ),
         ),
         Role(

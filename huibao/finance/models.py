@@ -169,3 +169,7 @@ class CommissionEntry(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+# Commission plans (commission area): their own module, imported here so Django finds the models.
+from huibao.finance.commission_models import *  # noqa: E402,F403

@@ -2,6 +2,9 @@
 
 from django.urls import URLPattern, URLResolver
 
+from huibao.finance.web import commission
+
 app_name = "finance"
 
 urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns += commission.urlpatterns  # commission area
