@@ -554,6 +554,18 @@ def _first_collected(policy: Policy) -> Decimal:
     return Decimal(str(first)) if first not in (None, "") else policy.premium
 
 
+def seller_of(policy: Policy) -> SalesUnit | None:
+    """Who sold the policy: `Policy.seller`, else its application's (for a policy issued before
+    issuance copied the seller over)."""
+    if policy.seller_id is not None:
+        return policy.seller
+    if policy.application_id is not None:
+        application = policy.application
+        if application is not None and application.seller_id is not None:
+            return application.seller
+    return None
+
+
 def continuity_year(policy: Policy) -> int:
     """A renewal of a short-term policy is a new policy, but its business is renewal business:
     its year is 1 + the number of policies it renews in a row, so "year 2 and later" rules pay
@@ -585,7 +597,7 @@ def _book_sale(
     """Inbound from the insurer and outbound to each paid party up the seller's chain."""
     product = policy.product_version.product
     insurer = policy.insurer
-    chain = seller_chain(policy.seller)
+    chain = seller_chain(seller_of(policy))
     mode = _payment_mode(policy)
     sale = rules.Sale(
         insurer_id=insurer.pk,
@@ -940,7 +952,8 @@ def earned_total(policy: Policy, *, direction: str, unit: SalesUnit | None = Non
     query = CommissionEntry.objects.filter(policy=policy, direction=direction)
     if unit is not None:
         query = query.filter(sales_unit=unit)
-    return query.aggregate(s=Sum("amount"))["s"] or Decimal(0)
+    # to the fen: SQLite sums decimals as floats
+    return to_fen(query.aggregate(s=Sum("amount"))["s"] or Decimal(0))
 
 
 # --- the margin page -----------------------------------------------------------------------------
@@ -992,11 +1005,14 @@ def margin_table(on: datetime.date) -> list[MarginLine]:
             reference = _reference_premium(product)
             in_rate = rules.effective_rate(rules.resolve(insurer_rules, sale), reference, product.line)
             out_rate = sum((rules.effective_rate(p, reference, product.line) for p in payouts), Decimal(0))
-            premium = Policy.objects.filter(
-                product_version__product=product,
-                seller=seller,
-                issued_at__date__range=(first, last),
-            ).aggregate(s=Sum("premium"))["s"] or Decimal(0)
+            premium = to_fen(
+                Policy.objects.filter(
+                    product_version__product=product,
+                    seller=seller,
+                    issued_at__date__range=(first, last),
+                ).aggregate(s=Sum("premium"))["s"]
+                or Decimal(0)
+            )
             net = rules.net_premium(premium, rules.default_vat_rate(product.line))
             lines.append(
                 MarginLine(
