@@ -9,7 +9,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.security import django_auth
 
 from huibao.account.access import is_api_staff
@@ -166,12 +166,11 @@ def get_version(request: HttpRequest, code: str, number: int) -> dict[str, Any]:
     auth=django_auth,
     response={201: RuleOut, **errors(401, 403, 404, 409, 422)},
 )
-def add_rule(request: HttpRequest, code: str, number: int, payload: RuleIn) -> tuple[int, dict[str, Any]]:
+def add_rule(request: HttpRequest, code: str, number: int, payload: RuleIn) -> Status:
     _require(request, EDIT)
     rule = commissions.add_rule(_version(code, number), payload.dict())
-    return 201, _rule_out(
-        CommissionRule.objects.select_related("insurer", "product", "channel").get(pk=rule.pk)
-    )
+    row = CommissionRule.objects.select_related("insurer", "product", "channel").get(pk=rule.pk)
+    return Status(201, _rule_out(row))
 
 
 @router.post(
