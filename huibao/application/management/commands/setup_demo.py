@@ -45,6 +45,9 @@ class Command(BaseCommand):
         policies = StringIO()
         if not options["no_policies"]:
             call_command("load_demo_policies", stdout=policies)
+        # Commission plans per insurer and sales unit, and the policies' commission entries
+        # (the finance app's command: application does not import finance).
+        call_command("load_demo_commissions", verbosity=0, stdout=StringIO())
         elapsed = time.monotonic() - started
         self.stdout.write(self.style.SUCCESS(f"Ready in {elapsed:.0f} s."))
         self.stdout.write("")
