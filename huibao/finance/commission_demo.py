@@ -104,7 +104,7 @@ def load_demo_commission() -> dict[str, int]:
             rules = _inbound_rules(insurer, lines)
             for rule in rules:
                 key = (rule["line"], int(rule.get("year", 1)))
-                value = D(rule.get("rate") or rule.get("fixed_amount"))
+                value = D(str(rule.get("rate") or rule.get("fixed_amount") or "0"))
                 lowest[key] = min(lowest.get(key, value), value)
             code = f"in-{insurer.code}"
             if not rules or CommissionPlan.objects.filter(code=code).exists():
