@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -130,6 +130,18 @@ def outbound_rules(unit_id: int, on: datetime.date) -> list[rules.Rule]:
     return _rules_in_force(
         CommissionPlan.objects.filter(direction=PlanDirection.OUTBOUND, sales_unit_id=unit_id), on
     )
+
+
+def _cached(
+    cache: dict[int, list[rules.Rule]],
+    key: int,
+    on: datetime.date,
+    read: Callable[[int, datetime.date], list[rules.Rule]],
+) -> list[rules.Rule]:
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = read(key, on)
+    return found
 
 
 def seller_chain(unit: SalesUnit | None) -> list[SalesUnit]:
@@ -347,7 +359,9 @@ def _modes_of(product: Product) -> list[str]:
 
 
 def _products_for(rule: rules.Rule) -> list[Product]:
-    query = Product.objects.select_related("current_version", "insurer")
+    query = Product.objects.select_related("current_version").only(
+        "id", "code", "name", "line", "insurer_id", "premium_from", "current_version__payment_modes"
+    )
     if rule.product_id is not None:
         query = query.filter(pk=rule.product_id)
     elif rule.line:
@@ -366,17 +380,27 @@ def margin_problems(version: CommissionPlanVersion, *, limit: int = 20) -> list[
     assert unit is not None
     on = version.valid_from
     own = [rule_of(r) for r in version.rules.all()]
+    # The sellers whose sales differ: the unit itself, the units under it with an outbound plan
+    # of their own (a seller without one is paid as its nearest such ancestor), and the channels
+    # under it (an inbound rule may be the channel's own).
+    with_plans = CommissionPlan.objects.filter(direction=PlanDirection.OUTBOUND).values("sales_unit_id")
     sellers = [
         unit,
-        *SalesUnit.objects.filter(path__startswith=unit.path + "/", is_active=True).select_related("parent"),
+        *SalesUnit.objects.filter(path__startswith=unit.path + "/", is_active=True)
+        .filter(Q(pk__in=with_plans) | Q(kind__in=CHANNEL_KINDS))
+        .select_related("parent"),
     ]
     chains = {s.pk: seller_chain(s) for s in sellers}
     unit_rules: dict[int, list[rules.Rule]] = {unit.pk: own}
     inbound: dict[int, list[rules.Rule]] = {}
     found: list[rules.MarginProblem] = []
+    products_of: dict[tuple[int | None, str, int | None], list[Product]] = {}
     for rule in own:
-        for product in _products_for(rule):
-            insurer_rules = inbound.setdefault(product.insurer_id, inbound_rules(product.insurer_id, on))
+        target = (rule.product_id, rule.line, rule.insurer_id)
+        if target not in products_of:
+            products_of[target] = _products_for(rule)
+        for product in products_of[target]:
+            insurer_rules = _cached(inbound, product.insurer_id, on, inbound_rules)
             years = {rule.year}
             if rule.and_later:
                 years |= {r.year for r in insurer_rules if r.year > rule.year} | {rule.year + 1}
@@ -397,7 +421,7 @@ def margin_problems(version: CommissionPlanVersion, *, limit: int = 20) -> list[
                         for party in chain:
                             if party.kind in UNPAID_KINDS:
                                 continue
-                            party_rules = unit_rules.setdefault(party.pk, outbound_rules(party.pk, on))
+                            party_rules = _cached(unit_rules, party.pk, on, outbound_rules)
                             chosen = rules.resolve(party_rules, sale)
                             if chosen is not None:
                                 payouts.append(rules.Payout(party.pk, chosen))
@@ -988,7 +1012,7 @@ def margin_table(on: datetime.date) -> list[MarginLine]:
     outbound: dict[int, list[rules.Rule]] = {}
     lines: list[MarginLine] = []
     for product in products:
-        insurer_rules = inbound.setdefault(product.insurer_id, inbound_rules(product.insurer_id, on))
+        insurer_rules = _cached(inbound, product.insurer_id, on, inbound_rules)
         mode = _modes_of(product)[0]
         for seller in sellers:
             chain = seller_chain(seller)
@@ -997,7 +1021,7 @@ def margin_table(on: datetime.date) -> list[MarginLine]:
             for party in chain:
                 if party.kind in UNPAID_KINDS:
                     continue
-                chosen = rules.resolve(outbound.setdefault(party.pk, outbound_rules(party.pk, on)), sale)
+                chosen = rules.resolve(_cached(outbound, party.pk, on, outbound_rules), sale)
                 if chosen is not None:
                     payouts.append(chosen)
             if not payouts:
