@@ -15,8 +15,8 @@ from ninja.security import django_auth
 from huibao.account.access import is_api_staff
 from huibao.core.api_schemas import errors
 from huibao.core.errors import NotFound, PermissionDenied
+from huibao.finance import commission_plans, commission_selectors
 from huibao.finance import commission_presenters as present
-from huibao.finance import commissions
 from huibao.finance.commission_models import CommissionPlan, CommissionPlanVersion, CommissionRule
 from huibao.finance.models import CommissionEntry
 from huibao.policy.models import Policy
@@ -137,7 +137,7 @@ def list_plans(request: HttpRequest) -> list[dict[str, Any]]:
     today = timezone.localdate()
     out = []
     for plan in CommissionPlan.objects.select_related("insurer", "sales_unit"):
-        in_force = commissions.version_in_force(plan, today)
+        in_force = commission_selectors.version_in_force(plan, today)
         party = plan.insurer.code if plan.insurer else (plan.sales_unit.code if plan.sales_unit else "")
         out.append(
             {
@@ -168,7 +168,7 @@ def get_version(request: HttpRequest, code: str, number: int) -> dict[str, Any]:
 )
 def add_rule(request: HttpRequest, code: str, number: int, payload: RuleIn) -> Status:
     _require(request, EDIT)
-    rule = commissions.add_rule(_version(code, number), payload.dict())
+    rule = commission_plans.add_rule(_version(code, number), payload.dict())
     row = CommissionRule.objects.select_related("insurer", "product", "channel").get(pk=rule.pk)
     return Status(201, _rule_out(row))
 
@@ -180,7 +180,7 @@ def add_rule(request: HttpRequest, code: str, number: int, payload: RuleIn) -> S
 )
 def publish(request: HttpRequest, code: str, number: int) -> dict[str, Any]:
     _require(request, EDIT)
-    return _version_out(commissions.publish(_version(code, number), actor=request.user))
+    return _version_out(commission_plans.publish(_version(code, number), actor=request.user))
 
 
 @router.get(

@@ -14,7 +14,7 @@ from django.db import transaction
 from huibao.catalog.models import Insurer, Product
 from huibao.core.money import to_fen
 from huibao.distribution.models import SalesUnit, SalesUnitKind
-from huibao.finance import commissions
+from huibao.finance import commission_plans, commissions
 from huibao.finance.commission_models import CommissionPlan
 from huibao.finance.models import CommissionEntry
 from huibao.policy.models import Policy
@@ -109,7 +109,7 @@ def load_demo_commission() -> dict[str, int]:
             code = f"in-{insurer.code}"
             if not rules or CommissionPlan.objects.filter(code=code).exists():
                 continue
-            version = commissions.create_plan(
+            version = commission_plans.create_plan(
                 code=code,
                 name=f"{insurer.short_name}手续费政策",
                 direction="inbound",
@@ -122,8 +122,8 @@ def load_demo_commission() -> dict[str, int]:
             ]
             version.save(update_fields=["targets"])
             for rule in rules:
-                commissions.add_rule(version, rule)
-            commissions.publish(version)
+                commission_plans.add_rule(version, rule)
+            commission_plans.publish(version)
             made["inbound"] += 1
         # outbound, parents first (a child's margin check sums its parents' plans)
         for unit in (
@@ -133,7 +133,7 @@ def load_demo_commission() -> dict[str, int]:
             code = f"out-{unit.code}"[:48]
             if share is None or CommissionPlan.objects.filter(code=code).exists():
                 continue
-            version = commissions.create_plan(
+            version = commission_plans.create_plan(
                 code=code,
                 name=f"{unit.name}佣金政策",
                 direction="outbound",
@@ -146,8 +146,8 @@ def load_demo_commission() -> dict[str, int]:
                     data.update(basis="fixed", fixed_amount=str(to_fen(low * share)))
                 else:
                     data["rate"] = str((low * share).quantize(D("0.0001")))
-                commissions.add_rule(version, data)
-            commissions.publish(version)
+                commission_plans.add_rule(version, data)
+            commission_plans.publish(version)
             made["outbound"] += 1
     pending = Policy.objects.exclude(
         number__in=CommissionEntry.objects.filter(event="issued", direction="inbound").values_list(

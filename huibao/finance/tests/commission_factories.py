@@ -10,7 +10,7 @@ from typing import Any
 
 from huibao.catalog.models import Insurer, ProductVersion
 from huibao.distribution.models import AgencyEntity, SalesUnit, SalesUnitKind
-from huibao.finance import commissions
+from huibao.finance import commission_plans
 from huibao.finance.commission_models import CommissionPlanVersion
 from huibao.policy.models import Policy
 from huibao.policy.tests import factories as f
@@ -56,7 +56,7 @@ def plan(
     publish: bool = True,
     targets: list[dict[str, str]] | None = None,
 ) -> CommissionPlanVersion:
-    version = commissions.create_plan(
+    version = commission_plans.create_plan(
         code=code,
         name=f"政策{code}",
         direction="inbound" if insurer is not None else "outbound",
@@ -68,8 +68,8 @@ def plan(
         version.targets = targets
         version.save(update_fields=["targets"])
     for data in rules:
-        commissions.add_rule(version, data)
-    return commissions.publish(version) if publish else version
+        commission_plans.add_rule(version, data)
+    return commission_plans.publish(version) if publish else version
 
 
 def issued(

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from huibao.billing.services import InstalmentEvent, instalment_paid
 from huibao.catalog.models import LineOfBusiness
 from huibao.core.errors import Conflict, ValidationFailed
-from huibao.finance import accounts, commissions, ledger
+from huibao.finance import accounts, commission_plans, commission_selectors, commissions, ledger
 from huibao.finance.commission_models import CommissionPlanVersion
 from huibao.finance.models import CommissionEntry, JournalLine, JournalTransaction
 from huibao.finance.tests import commission_factories as cf
@@ -58,7 +58,7 @@ def test_an_issued_policy_books_inbound_and_every_party_up_the_sellers_chain(wor
     assert inbound.base == D("1000.00") and inbound.rate == D("0.30") and inbound.policy_year == 1
     assert (
         inbound.explanation["version"]
-        == commissions.version_in_force(
+        == commission_selectors.version_in_force(
             CommissionPlanVersion.objects.get(plan__code="in-acc").plan, timezone.localdate()
         ).pk
     )
@@ -228,14 +228,14 @@ def test_publishing_an_outbound_plan_above_the_inbound_rate_is_refused_naming_pr
 ) -> None:
     assert world  # the plans of the fixture
     # agent 15% + team 3% + branch 2% already = 20%; a branch override of 14% more makes 32% > 30%
-    draft = commissions.new_version(
+    draft = commission_plans.new_version(
         CommissionPlanVersion.objects.get(plan__code="out-branch").plan, valid_from=cf.SINCE
     )
     rule = draft.rules.get()
     rule.delete()
-    commissions.add_rule(draft, {"line": "accident", "rate": "0.14"})
+    commission_plans.add_rule(draft, {"line": "accident", "rate": "0.14"})
     with pytest.raises(ValidationFailed) as exc:
-        commissions.publish(draft)
+        commission_plans.publish(draft)
     assert exc.value.code == "margin"
     message = exc.value.errors[0].message
     assert "汇保意外险" in message and "32%" in message and "30%" in message
@@ -243,8 +243,8 @@ def test_publishing_an_outbound_plan_above_the_inbound_rate_is_refused_naming_pr
     assert draft.status == "draft"
     # within the margin it publishes
     draft.rules.all().delete()
-    commissions.add_rule(draft, {"line": "accident", "rate": "0.12"})
-    assert commissions.publish(draft).status == "published"
+    commission_plans.add_rule(draft, {"line": "accident", "rate": "0.12"})
+    assert commission_plans.publish(draft).status == "published"
 
 
 def test_a_subchannel_and_its_channel_are_summed_against_the_inbound_rate_of_that_channel() -> None:
@@ -259,7 +259,7 @@ def test_a_subchannel_and_its_channel_are_summed_against_the_inbound_rate_of_tha
     cf.plan("out-ch", [{"line": "medical", "rate": "0.10"}], unit=h.channel)
     # 10% + 15% = 25%: above the general 20% but within the channel's own 28%
     assert (
-        commissions.publish(
+        commission_plans.publish(
             cf.plan("out-sub", [{"line": "medical", "rate": "0.15"}], unit=h.subchannel, publish=False)
         ).status
         == "published"
@@ -280,12 +280,12 @@ def test_an_ambiguous_version_is_refused_and_a_published_one_never_changes() -> 
         publish=False,
     )
     with pytest.raises(ValidationFailed) as exc:
-        commissions.publish(draft)
+        commission_plans.publish(draft)
     assert exc.value.code == "ambiguous" and exc.value.errors[0].field == "rules"
     draft.rules.order_by("id").last().delete()
-    published = commissions.publish(draft)
+    published = commission_plans.publish(draft)
     with pytest.raises(Conflict):
-        commissions.add_rule(published, {"line": "accident", "rate": "0.1", "year": 2})
+        commission_plans.add_rule(published, {"line": "accident", "rate": "0.1", "year": 2})
     assert published.rules.count() == 1
 
 
@@ -299,7 +299,7 @@ def test_bad_rule_input_names_the_field_and_writes_nothing() -> None:
         ({"rate": "0.2", "tiers": [{"threshold": "x"}]}, "tiers[0]"),
     ]:
         with pytest.raises(ValidationFailed) as exc:
-            commissions.add_rule(draft, data)
+            commission_plans.add_rule(draft, data)
         assert exc.value.errors[0].field == field
     assert draft.rules.count() == 0
 
@@ -312,11 +312,11 @@ def test_a_new_version_supersedes_from_its_own_date() -> None:
         insurer=version.product.insurer,
         valid_from=datetime.date(2025, 1, 1),
     )
-    v2 = commissions.new_version(v1.plan, valid_from=datetime.date(2026, 1, 1))
+    v2 = commission_plans.new_version(v1.plan, valid_from=datetime.date(2026, 1, 1))
     v2.rules.update(rate=D("0.25"))
-    commissions.publish(v2)
-    assert commissions.version_in_force(v1.plan, datetime.date(2025, 12, 31)) == v1
-    assert commissions.version_in_force(v1.plan, datetime.date(2026, 1, 1)) == v2
+    commission_plans.publish(v2)
+    assert commission_selectors.version_in_force(v1.plan, datetime.date(2025, 12, 31)) == v1
+    assert commission_selectors.version_in_force(v1.plan, datetime.date(2026, 1, 1)) == v2
     v1.refresh_from_db()
     assert v1.rules.get().rate == D("0.30")  # the old version unchanged
 

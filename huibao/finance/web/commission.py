@@ -17,9 +17,9 @@ from django.views.decorators.http import require_GET, require_POST
 from huibao.account.access import staff_required
 from huibao.core.errors import DomainError
 from huibao.core.masking import mask_name
+from huibao.finance import commission_plans, commission_selectors
 from huibao.finance import commission_presenters as present
 from huibao.finance import commission_rules as rules
-from huibao.finance import commissions
 from huibao.finance.commission_models import CommissionPlan, CommissionPlanVersion, PlanVersionStatus
 from huibao.finance.models import CommissionEntry
 from huibao.policy.models import Policy
@@ -35,7 +35,7 @@ def plans(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     rows = []
     for plan in CommissionPlan.objects.select_related("insurer", "sales_unit"):
-        rows.append({"plan": plan, "in_force": commissions.version_in_force(plan, today)})
+        rows.append({"plan": plan, "in_force": commission_selectors.version_in_force(plan, today)})
     return render(request, "finance/commission/plans.html", {"rows": rows})
 
 
@@ -60,7 +60,7 @@ def _detail(
         "version": version,
         "versions": plan.versions.order_by("-number"),
         "rules": [{"rule": r, "scope": present.rule_scope(r), "pays": present.rule_pays(r)} for r in rows],
-        "in_force": commissions.version_in_force(plan, timezone.localdate()),
+        "in_force": commission_selectors.version_in_force(plan, timezone.localdate()),
         "can_edit": request.user.has_perm(EDIT),
         "errors": errors or [],
         "is_draft": version.status == PlanVersionStatus.DRAFT,
@@ -89,7 +89,7 @@ def new_version(request: HttpRequest, code: str) -> HttpResponse:
     except ValueError:
         return _detail(request, code, None, ["生效日期格式应为YYYY-MM-DD"], status=422)
     try:
-        created = commissions.new_version(plan, valid_from=valid_from)
+        created = commission_plans.new_version(plan, valid_from=valid_from)
     except DomainError as exc:
         return _detail(request, code, None, _messages(exc), status=exc.http_status)
     return redirect(reverse("finance:commission_version", args=[code, created.number]))
@@ -118,7 +118,7 @@ def add_rule(request: HttpRequest, code: str, number: int) -> HttpResponse:
     }
     data["and_later"] = request.POST.get("and_later") == "on"
     try:
-        commissions.add_rule(version, data)
+        commission_plans.add_rule(version, data)
     except DomainError as exc:
         return _detail(request, code, number, _messages(exc), status=exc.http_status)
     return redirect(reverse("finance:commission_version", args=[code, number]))
@@ -129,7 +129,7 @@ def add_rule(request: HttpRequest, code: str, number: int) -> HttpResponse:
 def publish(request: HttpRequest, code: str, number: int) -> HttpResponse:
     _plan, version = _plan_and_version(code, number)
     try:
-        commissions.publish(version, actor=request.user)
+        commission_plans.publish(version, actor=request.user)
     except DomainError as exc:
         return _detail(request, code, number, _messages(exc), status=exc.http_status)
     return redirect(reverse("finance:commission_version", args=[code, number]))
@@ -169,7 +169,7 @@ def policy_entries(request: HttpRequest, number: str) -> HttpResponse:
 @require_GET
 @staff_required(permission=VIEW)
 def margins(request: HttpRequest) -> HttpResponse:
-    lines = commissions.margin_table(timezone.localdate())
+    lines = commission_plans.margin_table(timezone.localdate())
     rows = [
         {
             "line": line,
