@@ -132,6 +132,7 @@ def register_routers() -> None:
     from huibao.claim.figures_api import router as claim_figures_router
     from huibao.claim.insurer_api import router as claim_insurer_router
     from huibao.distribution.api import router as distribution_router
+    from huibao.finance.commission_api import router as commission_router
     from huibao.finance.reconciliation_api import router as reconciliation_router
     from huibao.finance.settlement_api import router as settlement_router
     from huibao.fraud.api import router as fraud_router
@@ -166,6 +167,7 @@ def register_routers() -> None:
     api.add_router("/v1/", report_sales_router)
     api.add_router("/v1/", distribution_router)
     api.add_router("/v1/", reconciliation_router)
+    api.add_router("/v1/", commission_router)
 
 
 register_routers()

@@ -125,6 +125,15 @@ REINSTATEMENT_DECISIONS = (
     "policy.decide_reinstatement",
 )
 
+# --- commission area (finance/commissions.py): finance edits commission plans, operators read them.
+COMMISSION_MODELS = ("commissionplan", "commissionplanversion", "commissionrule")
+COMMISSION_EDIT = (
+    *_perms("finance", ["add", "change", "view"], COMMISSION_MODELS),
+    "finance.view_commissionentry",
+)
+COMMISSION_VIEW = (*_perms("finance", ["view"], COMMISSION_MODELS), "finance.view_commissionentry")
+# --- end of commission area
+
 
 @dataclass(frozen=True, slots=True)
 class Role:
@@ -150,6 +159,7 @@ ROLES: dict[str, Role] = {
                 *INSURER_CLAIM_SETTINGS,
                 *REPORT_VIEW,
                 *DISTRIBUTION_MANAGE,
+                *COMMISSION_VIEW,
             ),
         ),
         # Sales agents start applications for customers (/apply/agent/) and see only their own;
@@ -197,6 +207,7 @@ ROLES: dict[str, Role] = {
                 *REPORT_VIEW,
                 *AGREEMENT_VIEW,
                 *RECONCILIATION,
+                *COMMISSION_EDIT,
             ),
         ),
         Role(

@@ -11,10 +11,11 @@ class FinanceConfig(AppConfig):
 
         from huibao.billing.services import instalment_paid
         from huibao.core.backoffice import register_section
-        from huibao.finance import postings, settlement_jobs
+        from huibao.finance import commission_jobs, commissions, postings, settlement_jobs
         from huibao.jobs.registry import register_job
         from huibao.notification.catalogue import register
         from huibao.payment.services import payment_paid, refund_succeeded
+        from huibao.policy import cancellation, endorsements
         from huibao.policy.services import policies_issued
 
         # --- ledger: postings from real events (huibao/finance/postings.py) and its pages ---
@@ -60,4 +61,27 @@ class FinanceConfig(AppConfig):
             "finance:reconciliation",
             perm="finance.view_reconciliation",
             order=420,
+        )
+
+        # --- commissions: entries booked from the policy and billing hooks (finance/commissions.py),
+        # the month-end tiers job, the back-office sections ---
+        policies_issued.register(commissions.on_policies_issued)
+        instalment_paid.register("policy", commissions.on_instalment_paid)
+        endorsements.endorsement_applied.register(commissions.on_endorsement_applied)
+        cancellation.cancellation_confirmed.register(commissions.on_cancellation_confirmed)
+        register_job(
+            "finance.commission_month_end",
+            commission_jobs.commission_month_end,
+            order=800,
+            description="volume-tier and target commission bonuses at month and quarter end",
+        )
+        register_section(
+            "finance.commission_plans",
+            _("佣金政策"),
+            "finance:commission_plans",
+            perm="finance.view_commissionplan",
+            order=600,
+        )
+        register_section(
+            "finance.margins", _("毛利"), "finance:margins", perm="finance.view_commissionplan", order=601
         )

@@ -211,6 +211,8 @@ class CommissionEntry(models.Model):
 
 # Settlement statements (issue 12, settlement area): their own module, registered here.
 # Reconciliation (对账) area: its models live in their own module.
+# Commission plans (commission area): their own module, imported here so Django finds the models.
+from huibao.finance.commission_models import *  # noqa: E402,F403
 from huibao.finance.reconciliation_models import (  # noqa: E402, F401
     Reconciliation,
     ReconciliationItem,

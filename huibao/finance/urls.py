@@ -2,8 +2,8 @@
 
 from django.urls import URLPattern, URLResolver
 
+from huibao.finance.web import commission, reconciliation
 from huibao.finance.web import ledger as ledger_pages
-from huibao.finance.web import reconciliation
 from huibao.finance.web import settlement as settlement_pages
 
 app_name = "finance"
@@ -12,3 +12,4 @@ urlpatterns: list[URLPattern | URLResolver] = []
 urlpatterns += ledger_pages.urlpatterns  # the ledger: trial balance, statements, transactions, ageing
 urlpatterns += settlement_pages.urlpatterns  # settlement statements (/finance/statements/)
 urlpatterns += reconciliation.urlpatterns  # reconciliation (对账)
+urlpatterns += commission.urlpatterns  # commission area

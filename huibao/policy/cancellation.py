@@ -43,6 +43,7 @@ from huibao.catalog.servicing import RefundMethod, servicing_rules
 from huibao.core import audit
 from huibao.core.audit import json_safe
 from huibao.core.errors import Conflict, DomainError, FieldError, NotFound, ValidationFailed
+from huibao.core.hooks import Hook
 from huibao.core.money import to_fen
 from huibao.core.states import check_transition
 from huibao.jobs.registry import JobContext
@@ -81,6 +82,24 @@ POLICY_KIND = "policy"  # billing's reference kind of a policy's schedule
 CHECKOUT_KIND = "application"
 ENDORSEMENT_KIND = "endorsement"  # payments of an endorsement's premium delta (policy/endorsements.py)
 OPERATION = "退保"
+
+
+@dataclass(frozen=True, slots=True)
+class CancellationConfirmed:
+    """A policy cancelled (its cancellation confirmed, inside that transaction): the refund it
+    gives back, what had been paid for it and was still refundable, and whether it was inside
+    the cooling-off period."""
+
+    policy: Policy
+    cancellation: Cancellation
+    refund: Decimal
+    paid: Decimal
+    in_cooling_off: bool
+    on: datetime.date
+
+
+# Announced once per confirmed cancellation (finance claws commission back: finance/commissions.py).
+cancellation_confirmed: Hook[CancellationConfirmed, None] = Hook("policy.cancellation_confirmed")
 ERROR_MAX = 200
 REFUNDABLE = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED)
 
@@ -531,6 +550,16 @@ def _confirm_locked(
     )
     CancellationRefund.objects.bulk_create(
         CancellationRefund(cancellation=locked, payment_id=int(key), amount=amount) for key, amount in parts
+    )
+    cancellation_confirmed.announce(
+        CancellationConfirmed(
+            policy=policy,
+            cancellation=locked,
+            refund=result.amount,
+            paid=refundable,
+            in_cooling_off=result.kind == CancellationKind.COOLING_OFF,
+            on=on,
+        )
     )
     _tell_customer(policy, locked, "policy.cancellation_confirmed", "confirmed")
     if not parts:  # nothing to give back

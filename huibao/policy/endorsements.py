@@ -41,6 +41,7 @@ from huibao.catalog.servicing import Confirmation, EndorsementKind, ServicingRul
 from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from huibao.core.fields import lookup_hash
+from huibao.core.hooks import Hook
 from huibao.core.masking import mask_email, mask_id_number, mask_name, mask_phone
 from huibao.core.states import check_transition
 from huibao.esign import handwriting
@@ -77,6 +78,22 @@ APPROVE_PERMISSION = "policy.approve_endorsement"
 CONFIRM_DAYS = 7  # unconfirmed (or unpaid) after this: expired by the daily sweep
 PAYMENT_TTL = datetime.timedelta(days=2)
 E = EndorsementStatus
+
+
+@dataclass(frozen=True, slots=True)
+class EndorsementApplied:
+    """An endorsement applied to its policy (inside the applying transaction): its premium delta
+    (what was charged, or refunded when negative) and the local date it took effect on."""
+
+    policy: Policy
+    endorsement: Endorsement
+    premium_delta: Decimal
+    on: datetime.date
+
+
+# Announced once per applied endorsement, in its transaction (finance books the commission on
+# the delta: finance/commissions.py).
+endorsement_applied: Hook[EndorsementApplied, None] = Hook("policy.endorsement_applied")
 
 
 # --- reading the policy as it stands ------------------------------------------------------------
@@ -927,6 +944,14 @@ def _apply(endorsement: Endorsement, policy: Policy, *, actor: Any, now: datetim
         "applied",
         delta=str(endorsement.premium_delta),
         link=link,
+    )
+    endorsement_applied.announce(
+        EndorsementApplied(
+            policy=policy,
+            endorsement=endorsement,
+            premium_delta=endorsement.premium_delta,
+            on=timezone.localdate(now),
+        )
     )
     # The insurer is told of it as of the policy (批改信息回传), after the commit.
     queued = delivery.queue_endorsement(endorsement, now=now)

@@ -67,8 +67,8 @@ MAX_QUERIES = {
     # checks that an active agreement still covers every product (one read for all the items); 27
     # with the ledger's booking of the premium in the same transaction (finance/postings.py: the
     # payment, the keys posted, the insurer's agreements, the accounts, SAVEPOINT, two INSERTs,
-    # RELEASE)
-    "notify": 27,
+    # RELEASE); 29 with the commission entries of the issued policy (the insurer's plans, the seller)
+    "notify": 29,
     "detail": 10,
 }
 

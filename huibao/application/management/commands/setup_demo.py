@@ -52,6 +52,9 @@ class Command(BaseCommand):
         # The ledger: every demo payment's premium and refund booked (the finance app's command,
         # idempotent; the paid hooks booked most of them already).
         call_command("finance_backfill", verbosity=0, stdout=StringIO())
+        # Commission plans per insurer and sales unit, and the policies' commission entries
+        # (the finance app's command: application does not import finance).
+        call_command("load_demo_commissions", verbosity=0, stdout=StringIO())
         if not options["no_policies"]:
             # Reconciliation: last month's sandbox insurer statement, differences open (sandbox app).
             call_command("load_demo_reconciliation", stdout=policies)

@@ -1,0 +1,25 @@
+"""A private platform CA (as the policy tests), the sandbox gateway delivering its
+notifications through the test client, no injected failures unless a test asks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from huibao.finance import ledger
+from huibao.sandbox.tests.platform import isolated_platform
+
+
+@pytest.fixture(scope="session")
+def _session_var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("finance-var")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(settings, monkeypatch, _session_var_dir: Path) -> Iterator[None]:
+    # The ledger caches account ids per process; each test's accounts are rolled back.
+    ledger._accounts.clear()
+    yield from isolated_platform(settings, monkeypatch, _session_var_dir)
+    ledger._accounts.clear()
