@@ -3,6 +3,17 @@
   "use strict";
   document.documentElement.classList.add("js");
 
+  // The sticky header's height, for scroll-padding-top: what is scrolled to is never under it.
+  function trackHeader() {
+    var header = document.querySelector(".site-header");
+    if (!header) return;
+    var set = function () { document.documentElement.style.setProperty("--header-h", header.offsetHeight + "px"); };
+    set();
+    if (window.ResizeObserver) new ResizeObserver(set).observe(header);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", trackHeader);
+  else trackHeader();
+
   // Accessible tabs for plan panels: arrows move between tabs, only the chosen panel shows.
   function initTabs(root) {
     root.querySelectorAll("[data-tabs]").forEach(function (list) {
