@@ -22,7 +22,7 @@ from huibao.core.crypto import key_ring
 from huibao.core.errors import FieldError, NotFound, ValidationFailed
 
 KINDS = (LegalDocumentKind.USER_AGREEMENT, LegalDocumentKind.PRIVACY_POLICY)
-DEFAULTS = {
+DEFAULTS: dict[str, tuple[str, str]] = {
     LegalDocumentKind.USER_AGREEMENT: (legal_texts.USER_AGREEMENT_TITLE, legal_texts.USER_AGREEMENT),
     LegalDocumentKind.PRIVACY_POLICY: (legal_texts.PRIVACY_POLICY_TITLE, legal_texts.PRIVACY_POLICY),
 }
