@@ -206,6 +206,7 @@ def test_new_customer_quote_to_signed_epolicy(flow: str, phone: Page, screenshot
     page.locator("#id_code").fill(code.group(1))
     page.locator("#id_password").fill(PASSWORD)
     page.locator("#id_password2").fill(PASSWORD)
+    page.locator("#id_agree").check()
     page.locator("form.account-form button[value=signup]").click()
     # then: straight into the application, the progress bar on its first step
     expect(page.locator(".progress li[aria-current=step]")).to_have_text("填写信息")

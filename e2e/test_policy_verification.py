@@ -102,3 +102,33 @@ def test_pdf_upload_checks_the_signature_and_the_file(
     expect(visitor.get_by_test_id("pdf-coverage")).to_have_attribute("data-whole", "true")
     expect(visitor.get_by_test_id("pdf-match")).to_have_attribute("data-match", "true")
     expect(result).to_contain_text(issued.number)
+
+
+def test_the_root_certificate_downloads_with_how_to_trust_it(
+    live_server: Any, visitor: Page, issued: Any
+) -> None:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    from huibao.esign.ca import ROOT_CN
+
+    # given: the verification page
+    visitor.goto(f"{live_server.url}/policy/verify/")
+    box = visitor.get_by_test_id("root-certificate")
+    # then: how to trust it in Adobe Reader, and a note for phones
+    expect(box.get_by_test_id("root-steps-adobe").locator("li")).to_have_count(4)
+    expect(box.get_by_test_id("root-steps-adobe")).to_contain_text("将此证书用作可信的根")
+    expect(box.get_by_test_id("root-steps-phone")).to_contain_text("手机")
+    # when: the certificate is downloaded
+    with visitor.expect_download() as download:
+        box.get_by_test_id("root-download").click()
+    data = Path(download.value.path()).read_bytes()
+    # then: its bytes parse as the platform's root (a CA), the fingerprint the page shows
+    cert = x509.load_der_x509_certificate(data)
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == ROOT_CN
+    assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert download.value.suggested_filename == "huibao-root-ca.cer"
+    from cryptography.hazmat.primitives import hashes
+
+    shown = box.get_by_test_id("root-fingerprint").inner_text().strip()
+    assert shown == cert.fingerprint(hashes.SHA256()).hex(":").upper()

@@ -3,8 +3,10 @@ from django.contrib import admin
 from django.urls import include, path
 
 from huibao.api import api
+from huibao.core.site_files import favicon
 
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from huibao.account.models import ApiToken, User
+from huibao.account import consent
+from huibao.account.models import ApiToken, Consent, LegalDocument, User
 from huibao.account.tokens import revoke_token
 from huibao.core.admin import ReadOnlyModelAdmin
 
@@ -55,3 +58,31 @@ class ApiTokenAdmin(ReadOnlyModelAdmin):
         for token in queryset.select_related("user").filter(revoked_at__isnull=True):
             revoked += revoke_token(token, actor=request.user, request=request)
         self.message_user(request, f"已吊销 {revoked} 个令牌", messages.SUCCESS)
+
+
+@admin.register(LegalDocument)
+class LegalDocumentAdmin(admin.ModelAdmin):
+    """The operator publishes a new version of the user agreement or the privacy policy by adding
+    one (its version number and hash are set here); a published version is never edited, so that
+    what each customer agreed to stays word for word."""
+
+    list_display = ("title", "kind", "version", "published_at", "sha256")
+    list_filter = ("kind",)
+    fields = ("kind", "title", "body")
+    readonly_fields = ()
+
+    def has_change_permission(self, request: HttpRequest, obj: LegalDocument | None = None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: LegalDocument | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: LegalDocument, form: Any, change: bool) -> None:
+        published = consent.publish(obj.kind, title=obj.title, body=obj.body)
+        obj.pk, obj.version, obj.sha256 = published.pk, published.version, published.sha256
+
+
+@admin.register(Consent)
+class ConsentAdmin(ReadOnlyModelAdmin):
+    list_display = ("user", "kind", "version", "consented_at", "document_sha256")
+    list_filter = ("kind", "version")

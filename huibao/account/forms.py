@@ -80,21 +80,27 @@ class CodeRequestMixin(forms.Form):
         return code
 
 
-class SignupForm(CodeRequestMixin):
+# Shown under a new password before anything is typed (the validators of AUTH_PASSWORD_VALIDATORS).
+PASSWORD_RULES = _("至少8位；不能全是数字；不能是常见密码（如12345678、password）；不能与手机号相近。")
+
+
+def _new_password_field(label: Any, *, rules: bool) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=PASSWORD_MAX_LENGTH,
+        strip=False,
+        help_text=PASSWORD_RULES if rules else "",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+
+class NewPasswordMixin(CodeRequestMixin):
+    """A phone, its SMS code and a new password typed twice (sign-up, password reset)."""
+
     phone = PhoneField()
     code = _code_field(_("SMS code"))
-    password = forms.CharField(
-        label=_("Password"),
-        max_length=PASSWORD_MAX_LENGTH,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-    password2 = forms.CharField(
-        label=_("Confirm password"),
-        max_length=PASSWORD_MAX_LENGTH,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
+    password = _new_password_field(_("Password"), rules=True)
+    password2 = _new_password_field(_("Confirm password"), rules=False)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -106,6 +112,34 @@ class SignupForm(CodeRequestMixin):
         ):
             self.add_error("password2", _("Confirm password: the two passwords do not match."))
         return data
+
+
+class SignupForm(NewPasswordMixin):
+    agree = forms.BooleanField(
+        label=_("我已阅读并同意《汇保用户服务协议》和《汇保隐私政策》"),
+        required=False,
+    )
+
+    def clean_agree(self) -> bool:
+        agreed = bool(self.cleaned_data.get("agree"))
+        if not agreed and not self.sending_code:
+            raise forms.ValidationError(
+                _("用户协议和隐私政策：请阅读并勾选同意后再注册。"), code="consent_required"
+            )
+        return agreed
+
+
+class PasswordResetForm(NewPasswordMixin):
+    """找回密码: the registered number, the code sent to it, a new password."""
+
+
+class ConsentForm(forms.Form):
+    agree = forms.BooleanField(label=_("我已阅读并同意以上更新后的文本"), required=False)
+
+    def clean_agree(self) -> bool:
+        if not self.cleaned_data.get("agree"):
+            raise forms.ValidationError(_("请阅读并勾选同意后再继续。"), code="consent_required")
+        return True
 
 
 class PasswordLoginForm(forms.Form):

@@ -59,6 +59,7 @@ class CodePurpose(models.TextChoices):
     # Confirmation of a change to one's own policy (保全: endorsement, cancellation, surrender),
     # sent to the number on the policy; always a usable code.
     SERVICING = "servicing", "保全确认"
+    PASSWORD_RESET = "password_reset", "找回密码"
 
 
 class PhoneCode(models.Model):
@@ -82,7 +83,7 @@ class PhoneCode(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["phone_hash", "purpose"], name="phonecode_one_per_purpose"),
             models.CheckConstraint(
-                condition=models.Q(purpose__in=["login", "signup", "servicing"]),
+                condition=models.Q(purpose__in=["login", "signup", "servicing", "password_reset"]),
                 name="phonecode_purpose_valid",
             ),
         ]
@@ -118,3 +119,59 @@ class ApiToken(models.Model):
     def is_active(self, now: datetime | None = None) -> bool:
         now = now or timezone.now()
         return self.revoked_at is None and self.expires_at > now
+
+
+class LegalDocumentKind(models.TextChoices):
+    USER_AGREEMENT = "user_agreement", "用户协议"
+    PRIVACY_POLICY = "privacy_policy", "隐私政策"
+
+
+class LegalDocument(models.Model):
+    """One published version of the user agreement or the privacy policy (PIPL: what a customer
+    consented to is kept word for word). Never edited once published: a change is a new version,
+    and every customer is asked to consent again at their next log-in."""
+
+    kind = models.CharField("文本类型", max_length=32, choices=LegalDocumentKind.choices)
+    version = models.PositiveIntegerField("版本")
+    title = models.CharField("标题", max_length=100)
+    body = models.TextField("正文")
+    sha256 = models.CharField("正文 SHA-256", max_length=64, editable=False)
+    published_at = models.DateTimeField("发布时间", default=timezone.now)
+
+    class Meta:
+        verbose_name = "协议与政策文本"
+        verbose_name_plural = "协议与政策文本"
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "version"], name="legaldocument_one_per_version"),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["user_agreement", "privacy_policy"]),
+                name="legaldocument_kind_valid",
+            ),
+        ]
+        ordering = ["kind", "-version"]
+
+    def __str__(self) -> str:
+        return f"{self.title} v{self.version}"
+
+
+class Consent(models.Model):
+    """A customer's consent to one version of a legal document: when, to which text (its hash),
+    and from where (the client address as a keyed hash, never in the clear)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="consents")
+    kind = models.CharField("文本类型", max_length=32, choices=LegalDocumentKind.choices)
+    version = models.PositiveIntegerField("版本")
+    document_sha256 = models.CharField("正文 SHA-256", max_length=64)
+    consented_at = models.DateTimeField("同意时间")
+    ip_hash = models.CharField("IP 哈希", max_length=64, blank=True, default="")
+
+    class Meta:
+        verbose_name = "同意记录"
+        verbose_name_plural = "同意记录"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind", "version"], name="consent_once_per_version"),
+        ]
+        indexes = [models.Index(fields=["user", "kind", "-version"], name="consent_user_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} v{self.version}"

@@ -23,7 +23,7 @@ from django_otp import match_token, user_has_device
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from huibao.account import rules, throttle
+from huibao.account import consent, rules, throttle
 from huibao.account.errors import (
     CodeExpired,
     CodeInvalid,
@@ -86,7 +86,8 @@ def send_login_code(
     client_address: str | None = None,
     operation: str = "",
 ) -> CodeSent:
-    """Send a fresh 6-digit code for `purpose` ("login", "signup" or "servicing") by SMS.
+    """Send a fresh 6-digit code for `purpose` ("login", "signup", "password_reset" or "servicing")
+    by SMS (a password-reset code only to a registered number, as a log-in code).
 
     The answer does not depend on whether the number is registered, so it cannot be used to find
     out who is a customer: for a log-in code to an unknown number, or a sign-up code to a known
@@ -106,7 +107,7 @@ def send_login_code(
         True
         if purpose == CodePurpose.SERVICING
         else registered
-        if purpose == CodePurpose.LOGIN
+        if purpose in (CodePurpose.LOGIN, CodePurpose.PASSWORD_RESET)
         else not registered
     )
     phone_hash = phone_hash_of(phone)
@@ -181,6 +182,10 @@ def _notice(purpose: str) -> str:
         return _(
             "【汇保】有人用本号码申请登录汇保，但本号码尚未注册。如需投保，请先注册；如非本人操作，请忽略本短信。"
         )
+    if purpose == CodePurpose.PASSWORD_RESET:
+        return _(
+            "【汇保】有人用本号码申请找回汇保密码，但本号码尚未注册。如需投保，请先注册；如非本人操作，请忽略本短信。"
+        )
     return _("【汇保】有人用本号码申请注册汇保，但本号码已经注册，请直接登录。如非本人操作，请忽略本短信。")
 
 
@@ -244,9 +249,18 @@ def _validate_password(password: str, user: User) -> None:
         ) from exc
 
 
-def register_customer(phone: str, password: str, code: str, *, display_name: str = "") -> User:
-    """Create a customer after the sign-up code proved the number. Raises the errors above,
-    `PhoneAlreadyRegistered`, or `ValidationFailed` on `password`."""
+def register_customer(
+    phone: str,
+    password: str,
+    code: str,
+    *,
+    display_name: str = "",
+    consents: list[consent.CurrentText] | None = None,
+    client_address: str | None = None,
+) -> User:
+    """Create a customer after the sign-up code proved the number, with their consent to
+    `consents` (the texts shown on the sign-up page) recorded in the same transaction. Raises the
+    errors above, `PhoneAlreadyRegistered`, or `ValidationFailed` on `password`."""
     phone = clean_phone(phone)
     user = User(username=customer_username(phone), kind=UserKind.CUSTOMER, display_name=display_name[:64])
     user.set_phone(phone)
@@ -272,10 +286,29 @@ def register_customer(phone: str, password: str, code: str, *, display_name: str
                 actor=user,
                 after=audit.snapshot(user),
             )
+            if consents:
+                consent.record_consent(user, consents, client_address=client_address)
     except IntegrityError as exc:
         raise PhoneAlreadyRegistered(
             _("Mobile number: this number is already registered, please log in.")
         ) from exc
+    return user
+
+
+def reset_password(phone: str, code: str, password: str) -> User:
+    """A new password for the customer of `phone`, proved by a password-reset SMS code. The same
+    errors as sign-up (the code, or `ValidationFailed` on `password`); an unknown number was sent a
+    notice, never a code, so its reset fails on the code like a wrong one."""
+    phone = clean_phone(phone)
+    user = customer_by_phone(phone)
+    _validate_password(password, user or User(username=customer_username(phone), kind=UserKind.CUSTOMER))
+    require_code(phone, CodePurpose.PASSWORD_RESET, code)
+    if user is None:  # a code for an unknown number is never sent: unreachable but refused
+        raise CodeInvalid(_("Verification code: the code is not correct."))
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit.record("account.customer.reset_password", "account.user", str(user.pk), actor=user)
     return user
 
 

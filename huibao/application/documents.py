@@ -4,9 +4,12 @@ by the platform. ID numbers, phones and e-mail addresses are shown masked, as on
 from __future__ import annotations
 
 import base64
+import datetime
 import json
+import zoneinfo
 
 from django.db import transaction
+from django.utils import timezone
 
 from huibao.application.models import Application, ApplicationItem
 from huibao.application.selectors import health_questions, items_of
@@ -14,6 +17,16 @@ from huibao.application.states import BeneficiaryMode, Relation, SignatureMethod
 from huibao.core.masking import mask_email, mask_id_number, mask_phone
 from huibao.esign.models import SignedDocument, SignedDocumentKind
 from huibao.esign.pdf import Section, render_pdf, sign_pdf
+
+BEIJING = zoneinfo.ZoneInfo("Asia/Shanghai")
+
+
+def beijing_time(value: datetime.datetime | None) -> str:
+    """A moment as the customer saw it on screen: Beijing time (the site's TIME_ZONE), labelled;
+    stored times are UTC and printing them as such put times 8 hours off beside the pages'."""
+    if value is None:
+        return "—"
+    return f"{timezone.localtime(value, BEIJING):%Y-%m-%d %H:%M:%S}（北京时间）"
 
 
 def application_form_sections(app: Application) -> list[Section]:
@@ -24,7 +37,7 @@ def application_form_sections(app: Application) -> list[Section]:
             table=(
                 ("投保单号", app.number),
                 ("渠道", app.get_channel_display()),
-                ("确认时间", app.confirmed_at.strftime("%Y-%m-%d %H:%M:%S") if app.confirmed_at else ""),
+                ("确认时间", beijing_time(app.confirmed_at)),
                 ("数据摘要 SHA-256", app.confirmed_digest),
                 ("保费合计", f"¥{app.total_premium}"),
             ),
@@ -73,7 +86,7 @@ def application_form_sections(app: Application) -> list[Section]:
             table=tuple(
                 (
                     f"《{r.document.title}》",
-                    f"阅读{r.seconds_open}秒，完成于{r.completed_at:%Y-%m-%d %H:%M:%S}",
+                    f"阅读{r.seconds_open}秒，完成于{beijing_time(r.completed_at)}",
                 )
                 for r in readings
                 if r.completed_at
@@ -83,7 +96,7 @@ def application_form_sections(app: Application) -> list[Section]:
     for signature in app.signatures.order_by("id"):
         who = "投保人" if signature.role == "applicant" else "被保险人"
         paragraphs: tuple[str, ...] = (
-            f"{who}：{signature.signer_name}，签署时间 {signature.signed_at:%Y-%m-%d %H:%M:%S}",
+            f"{who}：{signature.signer_name}，签署时间 {beijing_time(signature.signed_at)}",
             "本人已阅读保险条款、投保须知及责任免除等内容，确认以上信息真实、准确、完整，同意投保。",
         )
         image = (

@@ -78,6 +78,15 @@ def fingerprint(cert: x509.Certificate) -> str:
     return cert.fingerprint(hashes.SHA256()).hex(":").upper()
 
 
+def platform_root_certificate() -> x509.Certificate:
+    """The root as published to relying parties (the verification page's download); made with the
+    CA on first use, as signing would."""
+    path = ca_directory() / ROOT_CERT
+    if not path.exists():
+        return ensure_platform_ca().root_cert
+    return x509.load_pem_x509_certificate(path.read_bytes())
+
+
 def ca_directory() -> Path:
     return Path(settings.VAR_DIR) / "ca"
 

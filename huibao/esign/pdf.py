@@ -1,8 +1,13 @@
 """PDF documents: a small builder (reportlab), PAdES signing and validation (pyHanko).
 
 `render_pdf` lays out headings, paragraphs, key/value tables, an optional PNG (a handwritten
-signature) and an optional QR code in Chinese with reportlab's built-in CID font STSong-Light: no
-font file is embedded (readers supply the Adobe-GB1 font), which keeps an e-policy at a few KB.
+signature) and an optional QR code in Chinese with a TrueType font embedded as a subset (only the
+glyphs used, ~20-40 KB): every viewer shows the same characters, none depends on the reader having
+an Adobe-GB1 font (a phone's viewer or a browser often has none and showed boxes or nothing).
+The font is WenQuanYi Micro Hei (Debian's fonts-wqy-microhei, `make system-deps`; Apache-2.0/GPL
+with font exception) or the file named by HUIBAO_PDF_FONT; reportlab embeds TrueType outlines only
+(not the CFF outlines of Noto CJK). Without one, the non-embedded CID font STSong-Light is used and
+a warning logged.
 
 `sign_pdf` adds a PAdES B-B signature (ETSI.CAdES.detached) made with the platform's
 document-signing certificate, the root embedded in the CMS so verifiers can build the chain.
@@ -17,6 +22,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import itertools
+import logging
+import os
 import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -41,20 +48,76 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import Flowable, Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import (
+    Flowable,
+    Image,
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from huibao.esign.ca import ca_directory, ensure_platform_ca, signing_key_passphrase
 
-FONT = "STSong-Light"
-pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-
-# wordWrap="CJK" breaks lines between any two Han characters (Chinese has no spaces).
-_BODY = ParagraphStyle("body", fontName=FONT, fontSize=10.5, leading=16, wordWrap="CJK")
-_TITLE = ParagraphStyle("title", parent=_BODY, fontSize=18, leading=26, alignment=1, spaceAfter=6 * mm)
-_HEADING = ParagraphStyle(
-    "heading", parent=_BODY, fontSize=13, leading=20, spaceBefore=4 * mm, spaceAfter=2 * mm
+FONT = "HuibaoCJK"  # the embedded TrueType font, or STSong-Light under that name's fallback
+CID_FALLBACK = "STSong-Light"
+FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/wqy-microhei/wqy-microhei.ttc",  # Fedora, Arch
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
 )
-_CELL = ParagraphStyle("cell", parent=_BODY, fontSize=10, leading=14)
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def font_name() -> str:
+    """Registers the document font once per process (parsing the file takes ~0.7 s, so not at
+    import) and returns the name to draw with: FONT when a TrueType file was found, else the CID
+    fallback."""
+    configured = os.environ.get("HUIBAO_PDF_FONT", "")
+    for candidate in (configured, *FONT_CANDIDATES) if configured else FONT_CANDIDATES:
+        if candidate and Path(candidate).is_file():
+            pdfmetrics.registerFont(TTFont(FONT, candidate, subfontIndex=0))
+            return FONT
+    log.warning(
+        "no TrueType Chinese font found (run `make system-deps`): PDFs use the non-embedded %s", CID_FALLBACK
+    )
+    pdfmetrics.registerFont(UnicodeCIDFont(CID_FALLBACK))
+    return CID_FALLBACK
+
+
+def missing_glyphs(text: str) -> set[str]:
+    """The characters of `text` the document font cannot draw (they would show as empty boxes)."""
+    name = font_name()
+    if name != FONT:
+        return set()
+    face = pdfmetrics.getFont(name).face
+    return {ch for ch in set(text) if not ch.isspace() and ord(ch) not in face.charToGlyph}
+
+
+@lru_cache(maxsize=1)
+def _style_set() -> dict[str, ParagraphStyle]:
+    return _styles(font_name())
+
+
+def _styles(name: str) -> dict[str, ParagraphStyle]:
+    # wordWrap="CJK" breaks lines between any two Han characters (Chinese has no spaces).
+    body = ParagraphStyle("body", fontName=name, fontSize=10.5, leading=16, wordWrap="CJK")
+    return {
+        "body": body,
+        "title": ParagraphStyle(
+            "title", parent=body, fontSize=18, leading=26, alignment=1, spaceAfter=6 * mm
+        ),
+        "heading": ParagraphStyle(
+            "heading", parent=body, fontSize=13, leading=20, spaceBefore=4 * mm, spaceAfter=2 * mm
+        ),
+        "cell": ParagraphStyle("cell", parent=body, fontSize=10, leading=14),
+    }
+
+
 _TABLE_STYLE = TableStyle(
     [
         ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
@@ -115,22 +178,30 @@ def render_pdf(title: str, sections: list[Section]) -> bytes:
         rightMargin=20 * mm,
         topMargin=20 * mm,
         bottomMargin=20 * mm,
+        # The canvas starts in this font too: otherwise it names Helvetica, a font never drawn
+        # with but listed, not embedded, in every page's resources.
+        initialFontName=font_name(),
     )
-    story: list[Flowable] = [Paragraph(escape(title), _TITLE)]
+    styles = _style_set()
+    story: list[Flowable] = [Paragraph(escape(title), styles["title"])]
     for section in sections:
-        story.extend(_section_flowables(section, doc.width))
+        story.extend(_section_flowables(section, doc.width, styles))
     doc.build(story)
     return buffer.getvalue()
 
 
-def _section_flowables(section: Section, width: float) -> list[Flowable]:
+def _section_flowables(section: Section, width: float, styles: dict[str, ParagraphStyle]) -> list[Flowable]:
+    if section.qr_url and section.paragraphs and not section.table and section.image_png is None:
+        return [_qr_beside_text(section, width, styles)]
     out: list[Flowable] = []
     if section.heading:
-        out.append(Paragraph(escape(section.heading), _HEADING))
-    out.extend(Paragraph(_text(p), _BODY) for p in section.paragraphs)
+        out.append(Paragraph(escape(section.heading), styles["heading"]))
+    out.extend(Paragraph(_text(p), styles["body"]) for p in section.paragraphs)
     if section.table:
-        rows = [[Paragraph(_text(k), _CELL), Paragraph(_text(v), _CELL)] for k, v in section.table]
+        cell = styles["cell"]
+        rows = [[Paragraph(_text(k), cell), Paragraph(_text(v), cell)] for k, v in section.table]
         table = Table(rows, colWidths=[width * 0.3, width * 0.7], style=_TABLE_STYLE)
+        table.setStyle(_cell_font(cell))
         out.extend([Spacer(1, 2 * mm), table, Spacer(1, 2 * mm)])
     if section.image_png is not None:
         image = Image(io.BytesIO(section.image_png))
@@ -140,10 +211,37 @@ def _section_flowables(section: Section, width: float) -> list[Flowable]:
         image.hAlign = "LEFT"
         out.append(image)
     if section.qr_url:
-        out.extend(
-            [QrFlowable(section.qr_url, section.qr_size_mm * mm), Paragraph(_text(section.qr_url), _CELL)]
+        out.append(
+            KeepTogether(
+                [
+                    QrFlowable(section.qr_url, section.qr_size_mm * mm),
+                    Paragraph(_text(section.qr_url), styles["cell"]),
+                ]
+            )
         )
     return out
+
+
+def _cell_font(style: ParagraphStyle) -> TableStyle:
+    # A table draws each cell with its own font, Helvetica unless told: named, never embedded.
+    return TableStyle([("FONTNAME", (0, 0), (-1, -1), style.fontName)])
+
+
+def _qr_beside_text(section: Section, width: float, styles: dict[str, ParagraphStyle]) -> Flowable:
+    """The code beside its section's text, the whole section kept on one page: a QR code never
+    ends up alone on a last page, away from the words that say what it is for."""
+    assert section.qr_url is not None
+    qr = QrFlowable(section.qr_url, section.qr_size_mm * mm)
+    texts = [Paragraph(_text(p), styles["body"]) for p in section.paragraphs]
+    side = Table(
+        [[qr, [*texts, Paragraph(_text(section.qr_url), styles["cell"])]]],
+        colWidths=[qr.width + 4 * mm, width - qr.width - 4 * mm],
+        style=TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (0, 0), 0)]),
+    )
+    side.setStyle(_cell_font(styles["cell"]))
+    side.hAlign = "LEFT"
+    heading = [Paragraph(escape(section.heading), styles["heading"])] if section.heading else []
+    return KeepTogether([*heading, side])
 
 
 def _text(value: str) -> str:

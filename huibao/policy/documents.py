@@ -8,9 +8,11 @@ on the application form; the QR code and the printed link lead to the public ver
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import Encoding
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
@@ -18,6 +20,7 @@ from django.urls import reverse
 from huibao.core import audit
 from huibao.core.masking import mask_id_number
 from huibao.core.money import format_cny
+from huibao.esign.ca import fingerprint, platform_root_certificate
 from huibao.esign.models import SignedDocument, SignedDocumentKind
 from huibao.esign.pdf import Section, render_pdf, sign_pdf
 from huibao.policy import schedule as schedule_mod
@@ -256,3 +259,24 @@ def render_epolicy(policy: Policy) -> SignedDocument:
     policy.epolicy = document
     policy.epolicy_sha256 = document.sha256
     return document
+
+
+@dataclass(frozen=True)
+class PublishedRoot:
+    """The platform's root certificate as a relying party downloads it (DER, the form Adobe Reader,
+    Windows, macOS and phones all import) with the fingerprint to compare before trusting it."""
+
+    der: bytes
+    fingerprint: str
+    subject: str
+    not_after: datetime.date
+
+
+def published_root() -> PublishedRoot:
+    cert = platform_root_certificate()
+    return PublishedRoot(
+        der=cert.public_bytes(Encoding.DER),
+        fingerprint=fingerprint(cert),
+        subject=cert.subject.rfc4514_string(),
+        not_after=cert.not_valid_after_utc.date(),
+    )

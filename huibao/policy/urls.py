@@ -6,6 +6,7 @@ app_name = "policy"
 
 urlpatterns = [
     path("verify/", views.verify_form, name="verify_form"),
+    path("verify/huibao-root-ca.cer", views.root_certificate, name="root_certificate"),
     path("verify/<str:code>/", views.verify, name="verify"),
     path("mine/", views.mine, name="mine"),
     path("mine/<uuid:public_id>/", views.detail, name="detail"),

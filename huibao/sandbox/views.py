@@ -4,9 +4,11 @@ SMS gateway's inbox (staff only)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
@@ -18,6 +20,20 @@ from huibao.core.money import format_cny
 from huibao.sandbox import identity, payment, sms
 from huibao.sandbox.models import SandboxCheckoutStatus, SandboxFaceSessionStatus
 from huibao.sandbox.notifications import SandboxError
+
+# Merchant pages where a bare POST means "pay again" (a new payment, straight to its cashier):
+# the declined payer's 重新支付 is one tap there. Elsewhere it is a link back to the page.
+_PAY_AGAIN_BY_POST = frozenset({"application:pay"})
+
+
+def _retries_by_post(return_url: str) -> bool:
+    if not return_url:
+        return False
+    try:
+        match = resolve(urlsplit(return_url).path)
+    except Resolver404:
+        return False
+    return match.view_name in _PAY_AGAIN_BY_POST
 
 
 @never_cache
@@ -62,6 +78,7 @@ def pay(request: HttpRequest, txn_id: str) -> HttpResponse:
             form["payer_name"] or form["id_number"] or "payer_name" in errors or "id_number" in errors
         ),
         "reason": payment.reason_text(checkout.reason),
+        "retry_by_post": _retries_by_post(checkout.return_url),
     }
     return render(request, "sandbox/pay.html", context, status=422 if errors else 200)
 

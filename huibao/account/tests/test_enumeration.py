@@ -130,7 +130,7 @@ def test_sign_up_with_a_wrong_code_reads_alike_for_a_known_number(customer, outb
     # given
     for phone in (KNOWN, UNKNOWN):
         services.send_login_code(phone, CodePurpose.SIGNUP)
-    form = {"code": "000000", "password": PASSWORD, "password2": PASSWORD}
+    form = {"code": "000000", "password": PASSWORD, "password2": PASSWORD, "agree": "on"}
     # when
     known = Client().post(reverse("account:signup"), {"phone": KNOWN, **form})
     unknown = Client().post(reverse("account:signup"), {"phone": UNKNOWN, **form})

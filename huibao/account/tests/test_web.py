@@ -47,6 +47,7 @@ def test_sign_up_through_the_page(client, outbox):
             "password": PASSWORD,
             "password2": PASSWORD,
             "action": "signup",
+            "agree": "on",
         },
     )
     # then: the customer exists, is logged in, and "my account" shows the masked number
@@ -80,6 +81,7 @@ def test_sign_up_with_wrong_code_shows_the_error_on_the_code_field(client, outbo
             "password": PASSWORD,
             "password2": PASSWORD,
             "action": "signup",
+            "agree": "on",
         },
     )
     assert response.status_code == 200
@@ -96,6 +98,7 @@ def test_sign_up_requires_matching_passwords(client, outbox):
             "password": PASSWORD,
             "password2": "other",
             "action": "signup",
+            "agree": "on",
         },
     )
     assert "password2" in response.context["form"].errors

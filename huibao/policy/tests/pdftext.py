@@ -1,39 +1,13 @@
-"""Reading back what the e-policy shows, for tests: the text (reportlab writes CID-font strings as
-UTF-16BE literals) and the QR code's drawing operators."""
+"""Reading back what the e-policy shows, for tests: the text and fonts (poppler's pdftotext and
+pdffonts) and the QR code's drawing operators."""
 
 from __future__ import annotations
 
 import io
-import re
+import subprocess
+import tempfile
 
 from pyhanko.pdf_utils.reader import PdfFileReader
-
-_STRING = re.compile(rb"\((?:\\.|[^\\)])*\)\s*Tj", re.S)
-_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
-
-
-def _unescape(literal: bytes) -> bytes:
-    out = bytearray()
-    i = 0
-    while i < len(literal):
-        ch = literal[i : i + 1]
-        if ch != b"\\":
-            out += ch
-            i += 1
-            continue
-        nxt = literal[i + 1 : i + 2]
-        if nxt in _ESCAPES:
-            out += _ESCAPES[nxt]
-            i += 2
-        elif nxt.isdigit():
-            digits = re.match(rb"[0-7]{1,3}", literal[i + 1 : i + 4])
-            assert digits is not None
-            out.append(int(digits.group(0), 8))
-            i += 1 + len(digits.group(0))
-        else:
-            out += nxt
-            i += 2
-    return bytes(out)
 
 
 def page_streams(pdf: bytes) -> list[bytes]:
@@ -48,16 +22,32 @@ def page_streams(pdf: bytes) -> list[bytes]:
 
 
 def text_of(pdf: bytes) -> str:
-    """All strings shown with Tj, decoded (UTF-16BE for the CID font, Latin-1 otherwise), one per line."""
-    lines = []
-    for data in page_streams(pdf):
-        for match in _STRING.finditer(data):
-            raw = _unescape(match.group(0)[1 : match.group(0).rindex(b")")])
-            try:
-                lines.append(raw.decode("utf-16-be") if len(raw) % 2 == 0 else raw.decode("latin-1"))
-            except UnicodeDecodeError:
-                lines.append(raw.decode("latin-1"))
-    return "\n".join(lines)
+    """The text a reader shows, page after page, extracted by poppler's pdftotext (the document
+    font is an embedded TrueType subset: its strings are glyph codes, decoded through the font's
+    ToUnicode map, which pdftotext reads)."""
+    return "\n".join(pages_text(pdf))
+
+
+def pages_text(pdf: bytes) -> list[str]:
+    """pdftotext's text of each page (-layout off: one line per line of text)."""
+    result = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf, capture_output=True, check=True
+    )
+    return result.stdout.decode("utf-8").split("\f")[:-1] or [""]
+
+
+def fonts_of(pdf: bytes) -> list[dict[str, str]]:
+    """pdffonts' table: one row per font with its name, type and whether it is embedded/subset."""
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as file:
+        file.write(pdf)
+        file.flush()
+        out = subprocess.run(["pdffonts", file.name], capture_output=True, check=True, text=True).stdout
+    rows = []
+    for line in out.splitlines()[2:]:
+        parts = line.split()
+        # name, type (one or two words), encoding, emb, sub, uni, object, generation
+        rows.append({"name": parts[0], "emb": parts[-5], "sub": parts[-4], "uni": parts[-3], "line": line})
+    return rows
 
 
 def fill_ops(pdf: bytes) -> list[bytes]:

@@ -31,6 +31,7 @@ from huibao.policy.web.forms import LookupForm, MandateForm, NpsForm, RevokeMand
 
 
 def _verify_page(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    context = {**context, "root": documents.published_root()}
     response = render(request, "policy/pages/verify.html", context, status=status)
     response["X-Robots-Tag"] = "noindex"
     # Nothing of the page (its URL holds the verification code) goes to another site; its own
@@ -38,6 +39,9 @@ def _verify_page(request: HttpRequest, context: dict[str, Any], status: int = 20
     # `Origin: null`, and the lookup and the upload were refused).
     response["Referrer-Policy"] = "same-origin"
     return response
+
+
+ROOT_FILENAME = "huibao-root-ca.cer"
 
 
 @never_cache
@@ -78,6 +82,16 @@ def verify_form(request: HttpRequest) -> HttpResponse:
             return _verify_page(request, context, status=404)
         return HttpResponseRedirect(reverse("policy:verify", args=[policy.verification_code]))
     return _verify_page(request, context)
+
+
+@require_GET
+def root_certificate(request: HttpRequest) -> HttpResponse:
+    """The platform's root certificate (DER), to trust the e-policies' signatures in a PDF reader."""
+    root = documents.published_root()
+    response = HttpResponse(root.der, content_type="application/x-x509-ca-cert")
+    response["Content-Disposition"] = f'attachment; filename="{ROOT_FILENAME}"'
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
 
 
 @never_cache

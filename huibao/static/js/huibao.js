@@ -3,6 +3,60 @@
   "use strict";
   document.documentElement.classList.add("js");
 
+  // The sticky header's height, for scroll-padding-top: what is scrolled to is never under it.
+  function trackHeader() {
+    var header = document.querySelector(".site-header");
+    if (!header) return;
+    var set = function () { document.documentElement.style.setProperty("--header-h", header.offsetHeight + "px"); };
+    set();
+    if (window.ResizeObserver) new ResizeObserver(set).observe(header);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", trackHeader);
+  else trackHeader();
+
+  // Password fields: a 显示/隐藏 button beside each (hidden until this script runs).
+  function initPasswordToggles(root) {
+    root.querySelectorAll("[data-password-toggle]").forEach(function (button) {
+      if (button.dataset.ready) return;
+      var input = document.getElementById(button.dataset.passwordToggle);
+      if (!input) return;
+      button.dataset.ready = "1";
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var show = input.type === "password";
+        input.type = show ? "text" : "password";
+        button.setAttribute("aria-pressed", show ? "true" : "false");
+        button.textContent = show ? button.dataset.hideLabel : button.dataset.showLabel;
+      });
+    });
+  }
+
+  // The "send code" button stays disabled for the seconds the server gave (it refuses a resend
+  // within 60 s anyway), counting down: "59秒后重新获取", then "重新获取".
+  function initCountdowns(root) {
+    root.querySelectorAll("[data-countdown]").forEach(function (button) {
+      if (button.dataset.ready) return;
+      button.dataset.ready = "1";
+      var left = parseInt(button.dataset.countdown, 10) || 0;
+      if (left <= 0) return;
+      var template = button.dataset.countdownLabel || "{n}";
+      button.disabled = true;
+      (function tick() {
+        if (left <= 0) {
+          button.disabled = false;
+          button.textContent = button.dataset.againLabel || button.textContent;
+          return;
+        }
+        button.textContent = template.replace("{n}", String(left));
+        left -= 1;
+        window.setTimeout(tick, 1000);
+      })();
+    });
+  }
+  function initAccount() { initPasswordToggles(document); initCountdowns(document); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", initAccount);
+  else initAccount();
+
   // Accessible tabs for plan panels: arrows move between tabs, only the chosen panel shows.
   function initTabs(root) {
     root.querySelectorAll("[data-tabs]").forEach(function (list) {
