@@ -112,15 +112,9 @@ def channels_of(chain: Sequence[SalesUnit]) -> tuple[int, ...]:
 
 
 def seller_of(policy: Policy) -> SalesUnit | None:
-    """Who sold the policy: `Policy.seller`, else its application's (for a policy issued before
-    issuance copied the seller over)."""
-    if policy.seller_id is not None:
-        return policy.seller
-    if policy.application_id is not None:
-        application = policy.application
-        if application is not None and application.seller_id is not None:
-            return application.seller
-    return None
+    """Who sold the policy: `Policy.seller`, copied from the application at issuance (a renewal
+    keeps its predecessor's)."""
+    return policy.seller if policy.seller_id is not None else None
 
 
 def reference_premium(product: Product) -> Decimal:

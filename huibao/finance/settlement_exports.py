@@ -18,7 +18,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from huibao.esign.pdf import FONT, sign_pdf
+from huibao.esign.pdf import font_name, sign_pdf
 from huibao.finance.settlement_models import SettlementStatement
 from huibao.finance.settlement_selectors import lines_of
 from huibao.finance.settlement_states import LineKind, PartyKind, SettlementMode, StatementStatus
@@ -87,17 +87,21 @@ def excel(statement: SettlementStatement) -> bytes:
     return out.getvalue()
 
 
-_BODY = ParagraphStyle("settlement-body", fontName=FONT, fontSize=9.5, leading=13, wordWrap="CJK")
-_TITLE = ParagraphStyle("settlement-title", parent=_BODY, fontSize=16, leading=22, alignment=1)
-_GRID = TableStyle(
-    [
-        ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
-        ("FONTNAME", (0, 0), (-1, -1), FONT),
-        ("FONTSIZE", (0, 0), (-1, -1), 9),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#F2F4F7")),
-        ("ALIGN", (-1, 1), (-1, -1), "RIGHT"),
-    ]
-)
+def _styles() -> tuple[ParagraphStyle, ParagraphStyle, TableStyle]:
+    """The body, title and grid styles in the document font (registered on first use)."""
+    font = font_name()
+    body = ParagraphStyle("settlement-body", fontName=font, fontSize=9.5, leading=13, wordWrap="CJK")
+    title = ParagraphStyle("settlement-title", parent=body, fontSize=16, leading=22, alignment=1)
+    grid = TableStyle(
+        [
+            ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
+            ("FONTNAME", (0, 0), (-1, -1), font),
+            ("FONTSIZE", (0, 0), (-1, -1), 9),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#F2F4F7")),
+            ("ALIGN", (-1, 1), (-1, -1), "RIGHT"),
+        ]
+    )
+    return body, title, grid
 
 
 def _show(value: Any) -> str:
@@ -108,6 +112,7 @@ def _show(value: Any) -> str:
 
 def pdf(statement: SettlementStatement) -> bytes:
     """The statement as a PDF signed by the platform (PAdES, as the e-policy)."""
+    _BODY, _TITLE, _GRID = _styles()
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,

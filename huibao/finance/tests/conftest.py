@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from huibao.finance import ledger
 from huibao.sandbox.tests.platform import isolated_platform
 
 
@@ -19,7 +18,4 @@ def _session_var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated(settings, monkeypatch, _session_var_dir: Path) -> Iterator[None]:
-    # The ledger caches account ids per process; each test's accounts are rolled back.
-    ledger._accounts.clear()
     yield from isolated_platform(settings, monkeypatch, _session_var_dir)
-    ledger._accounts.clear()

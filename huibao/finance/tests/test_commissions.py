@@ -4,6 +4,7 @@ plan publication with the ambiguity and margin checks; idempotency."""
 from __future__ import annotations
 
 import datetime
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -187,7 +188,7 @@ def test_a_later_instalment_books_the_rates_of_its_policy_year() -> None:
         InstalmentEvent(
             reference_kind="policy",
             reference_id=policy.number,
-            schedule="x",
+            schedule=str(uuid.uuid4()),  # no such schedule: the ledger books nothing
             number=2,
             due_on=start.replace(year=start.year + 1),
             amount=D("5000.00"),

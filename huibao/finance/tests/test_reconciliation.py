@@ -29,14 +29,6 @@ pytestmark = pytest.mark.django_db
 D = "2026-11-12"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_account_cache():
-    # The ledger caches account ids per process; each test's database starts without them.
-    ledger._accounts.clear()
-    yield
-    ledger._accounts.clear()
-
-
 @pytest.fixture
 def books():
     """Our side for one insurer in November: five policies with premium and commission."""

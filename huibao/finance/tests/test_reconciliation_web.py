@@ -16,20 +16,12 @@ from openpyxl import load_workbook
 
 from huibao.account.models import User, UserKind
 from huibao.distribution.models import InsurerMember, SalesUnitMember
-from huibao.finance import ledger
 from huibao.finance import reconciliation as recon
 from huibao.finance.models import CommissionEntry, Reconciliation, StatementLine
 from huibao.finance.tests import reconciliation_factories as f
 
 pytestmark = pytest.mark.django_db
 D = "2026-11-12"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_account_cache():
-    ledger._accounts.clear()
-    yield
-    ledger._accounts.clear()
 
 
 def staff_client(role: str, username: str) -> Client:

@@ -25,14 +25,6 @@ NOV = datetime.date(2025, 11, 10)
 DEC = datetime.date(2025, 12, 5)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_account_cache():
-    # The ledger caches account ids per process; the test database rolls accounts back.
-    ledger._accounts.clear()
-    yield
-    ledger._accounts.clear()
-
-
 def _full_approval(statement: SettlementStatement) -> SettlementStatement:
     preparer, approver = f.finance_user("prep"), f.finance_user("appr")
     settlement.submit(statement, actor=preparer)

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from huibao.account.models import User, UserKind
 from huibao.distribution.models import InsurerMember, SalesUnitKind, SalesUnitMember
 from huibao.esign.pdf import verify_pdf
-from huibao.finance import ledger, settlement
+from huibao.finance import settlement
 from huibao.finance.settlement_models import SettlementStatement
 from huibao.finance.settlement_states import StatementStatus
 from huibao.finance.tests import settlement_factories as f
@@ -24,13 +24,6 @@ pytestmark = pytest.mark.django_db
 D = Decimal
 NOV = datetime.date(2025, 11, 10)
 API = "/api/v1/finance/statements"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_account_cache():
-    ledger._accounts.clear()
-    yield
-    ledger._accounts.clear()
 
 
 def _partner(username: str) -> User:

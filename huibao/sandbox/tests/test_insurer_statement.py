@@ -10,20 +10,12 @@ from decimal import Decimal
 
 import pytest
 
-from huibao.finance import ledger
 from huibao.finance import reconciliation as recon
 from huibao.finance.models import CommissionEvent, Reconciliation
 from huibao.finance.tests import reconciliation_factories as f
 from huibao.sandbox import insurer_statement as sis
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_account_cache():
-    ledger._accounts.clear()
-    yield
-    ledger._accounts.clear()
 
 
 @pytest.fixture
