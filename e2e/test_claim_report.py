@@ -68,7 +68,8 @@ def test_report_upload_and_submit_a_claim_on_a_phone(
         # then: an incident in the waiting period is explained at once, a later one passes
         page.fill("#incident_date", (start + datetime.timedelta(days=10)).isoformat())
         page.locator("#incident_date").dispatch_event("change")
-        expect(page.get_by_test_id("not-eligible")).to_contain_text("等待期")
+        # (in the customer's language: the eligibility reasons are translated)
+        expect(page.get_by_test_id("not-eligible")).to_contain_text("waiting period" if english else "等待期")
         page.fill("#incident_date", (start + datetime.timedelta(days=120)).isoformat())
         page.locator("#incident_date").dispatch_event("change")
         expect(page.get_by_test_id("eligible")).to_be_visible()

@@ -11,7 +11,6 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from playwright.sync_api import expect
 
 from huibao.account.services import create_staff_user, enrol_totp, sync_roles
-from huibao.finance import ledger
 from huibao.finance.models import CommissionEntry, Reconciliation
 from huibao.finance.tests import reconciliation_factories as f
 
@@ -35,7 +34,6 @@ def test_finance_imports_a_statement_resolves_a_difference_and_closes_the_month(
 ) -> None:
     # given: two policies of one insurer booked in November, and its statement listing one at
     # another commission rate
-    ledger._accounts.clear()
     insurer = f.insurer(code="e2e-ins", short_name="示例保险")
     for number, premium, commission in (("E2E-001", "1000.00", "150.00"), ("E2E-002", "2000.00", "300.00")):
         p = f.policy(insurer, number=number)
@@ -86,4 +84,3 @@ def test_finance_imports_a_statement_resolves_a_difference_and_closes_the_month(
     phone.get_by_test_id("close-month").click()
     expect(phone.get_by_test_id("rec-status")).to_have_text("已结账")
     assert Reconciliation.objects.get().status == "closed"
-    ledger._accounts.clear()
