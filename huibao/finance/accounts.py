@@ -21,8 +21,13 @@ credit-normal (`ledger.balance` returns the balance on the account's normal side
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from huibao.finance.models import AccountKind
+
+if TYPE_CHECKING:
+    from huibao.catalog.models import Insurer
+    from huibao.distribution.models import SalesUnit
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,24 +43,18 @@ def cash() -> AccountRef:
     return AccountRef("cash", "银行存款-收款户", AccountKind.ASSET)
 
 
-def premium_payable(insurer: object) -> AccountRef:
+def _of_insurer(prefix: str, label: str, kind: str, insurer: Insurer) -> AccountRef:
     return AccountRef(
-        f"premium_payable:insurer:{insurer.code}",  # type: ignore[attr-defined]
-        f"应付保费-{insurer.short_name}",  # type: ignore[attr-defined]
-        AccountKind.LIABILITY,
-        "insurer",
-        insurer.pk,  # type: ignore[attr-defined]
+        f"{prefix}:insurer:{insurer.code}", f"{label}-{insurer.short_name}", kind, "insurer", insurer.pk
     )
 
 
-def commission_receivable(insurer: object) -> AccountRef:
-    return AccountRef(
-        f"commission_receivable:insurer:{insurer.code}",  # type: ignore[attr-defined]
-        f"应收手续费-{insurer.short_name}",  # type: ignore[attr-defined]
-        AccountKind.ASSET,
-        "insurer",
-        insurer.pk,  # type: ignore[attr-defined]
-    )
+def premium_payable(insurer: Insurer) -> AccountRef:
+    return _of_insurer("premium_payable", "应付保费", AccountKind.LIABILITY, insurer)
+
+
+def commission_receivable(insurer: Insurer) -> AccountRef:
+    return _of_insurer("commission_receivable", "应收手续费", AccountKind.ASSET, insurer)
 
 
 def commission_income() -> AccountRef:
@@ -66,13 +65,13 @@ def vat_payable() -> AccountRef:
     return AccountRef("vat_payable", "应交税费-增值税(销项)", AccountKind.LIABILITY)
 
 
-def commission_payable(unit: object) -> AccountRef:
+def commission_payable(unit: SalesUnit) -> AccountRef:
     return AccountRef(
-        f"commission_payable:unit:{unit.code}",  # type: ignore[attr-defined]
-        f"应付佣金-{unit.name}",  # type: ignore[attr-defined]
+        f"commission_payable:unit:{unit.code}",
+        f"应付佣金-{unit.name}",
         AccountKind.LIABILITY,
         "sales_unit",
-        unit.pk,  # type: ignore[attr-defined]
+        unit.pk,
     )
 
 
