@@ -139,6 +139,81 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "盗刷": ("账户安全",),
 }
 
+# Query words that name a line of business (or the need only some lines cover): a query holding
+# one is answered from those lines only (the union over its words), so 百万医疗 lists medical
+# products and not the accident products with an 意外医疗 cover. Each line is also indexed as a
+# term of its own (`@line:<code>`), which these words match, so a word no product name holds
+# (年金险) still finds its line. When the lines hold no match, the intent is dropped.
+_MEDICAL, _CI, _ACCIDENT = ("medical",), ("critical_illness",), ("accident",)
+_AUTO = ("auto_compulsory", "auto_commercial")
+LINE_INTENT: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(
+        ("医疗", "医疗险", "百万医疗", "住院医疗", "中端医疗", "高端医疗", "惠民保", "住院", "看病", "门急诊",
+         "特药", "外购药", "质子重离子"),
+        _MEDICAL,
+    ),
+    **dict.fromkeys(("重疾", "重疾险", "重大疾病", "大病", "轻症", "中症"), _CI),
+    **dict.fromkeys(("防癌险", "癌症", "防癌"), ("critical_illness", "medical")),
+    **dict.fromkeys(
+        ("意外", "意外险", "意外伤害", "意外医疗", "综合意外", "交通意外", "猝死", "网约车", "学平险"),
+        _ACCIDENT,
+    ),
+    "驾乘险": ("accident", "auto_commercial"),
+    **dict.fromkeys(("定期寿险", "定寿"), ("term_life",)),
+    **dict.fromkeys(("终身寿险", "增额终身寿", "年金", "年金险", "养老", "养老金"), ("whole_life",)),
+    "寿险": ("term_life", "whole_life"),
+    **dict.fromkeys(
+        ("旅行", "旅行险", "旅游", "境外旅行", "境内旅行", "出国", "出境", "申根签证", "签证"), ("travel",)
+    ),
+    **dict.fromkeys(("航班延误", "航班延误险", "延误"), ("flight_delay", "travel")),
+    **dict.fromkeys(("退货运费险", "运费险", "退货", "运费"), ("return_shipping",)),
+    **dict.fromkeys(("碎屏险", "手机碎屏", "碎屏", "手机"), ("phone_screen",)),
+    "交强险": ("auto_compulsory",),
+    **dict.fromkeys(("商业车险", "车损险", "三者险", "第三者责任"), ("auto_commercial",)),
+    **dict.fromkeys(("车险", "汽车", "开车", "车"), _AUTO),
+    **dict.fromkeys(("家财险", "家庭财产", "家财", "房子", "房屋"), ("home_property",)),
+    **dict.fromkeys(("宠物险", "宠物医疗", "宠物", "猫", "狗"), ("pet",)),
+    **dict.fromkeys(("账户安全", "账户安全险", "盗刷"), ("account_security",)),
+    "网购": ("return_shipping", "account_security"),
+}  # fmt: skip
+
+
+# The words that name a line itself (not a need within it): besides restricting, they match every
+# product of that line, so 年金险 finds the annuities although no product name holds the word.
+# Narrower words (网约车, 申根签证) only restrict: they must still match a product's own text.
+LINE_NAMES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("医疗", "医疗险", "百万医疗"), _MEDICAL),
+    **dict.fromkeys(("重疾", "重疾险", "大病"), _CI),
+    **dict.fromkeys(("意外", "意外险"), _ACCIDENT),
+    "定期寿险": ("term_life",),
+    **dict.fromkeys(("终身寿险", "年金", "年金险", "养老"), ("whole_life",)),
+    "寿险": ("term_life", "whole_life"),
+    **dict.fromkeys(("旅行", "旅行险", "旅游"), ("travel",)),
+    **dict.fromkeys(("航班延误", "航班延误险"), ("flight_delay",)),
+    **dict.fromkeys(("退货运费险", "运费险"), ("return_shipping",)),
+    "碎屏险": ("phone_screen",),
+    "交强险": ("auto_compulsory",),
+    "商业车险": ("auto_commercial",),
+    "车险": _AUTO,
+    "家财险": ("home_property",),
+    "宠物险": ("pet",),
+    "账户安全险": ("account_security",),
+}  # fmt: skip
+
+
+# Query words that name who the cover is for: restricted like the line words, to products of that
+# crowd (孩子 means children, not the 毛孩子 of a pet product's tagline).
+CROWD_INTENT: dict[str, str] = {
+    **dict.fromkeys(("孩子", "小孩", "儿童", "少儿", "宝宝", "学生"), "children"),
+    **dict.fromkeys(("老人", "老年人", "父母", "爸妈", "长辈"), "elderly"),
+}  # fmt: skip
+
+
+def line_term(line: str) -> str:
+    """The index term every product of `line` carries."""
+    return f"@line:{line}"
+
+
 _jieba_lock = threading.Lock()
 _jieba_ready = False
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
@@ -278,13 +353,16 @@ class _Index:
         terms: dict[str, float] = {}
         if word in self.postings:
             terms[word] = 1.0
-        else:
+        elif word not in LINE_NAMES:  # a line's name stands for its line, not for look-alikes
             terms.update(self._fuzzy(word))
         for synonym in SYNONYMS.get(word, ()):
             if synonym in self.postings:
                 terms.setdefault(synonym, 0.8)
             for term, weight in self._fuzzy(synonym, prefix_only=True):
                 terms.setdefault(term, weight * 0.8)
+        for line in LINE_NAMES.get(word, ()):
+            if line_term(line) in self.postings:
+                terms.setdefault(line_term(line), 0.8)
         return list(terms.items())
 
     def _fuzzy(self, word: str, *, prefix_only: bool = False) -> list[tuple[str, float]]:
@@ -309,8 +387,10 @@ class _Index:
         groups: list[list[tuple[str, float]]] = []
         words = _query_words(query)
         meaningful = [w for w in words if w not in STOPWORDS] or words
+        intended = {line for word in meaningful for line in LINE_INTENT.get(word, ())}
+        for_crowds = {CROWD_INTENT[word] for word in meaningful if word in CROWD_INTENT}
         for word in meaningful:
-            if word in self.postings or word in SYNONYMS:
+            if word in self.postings or word in SYNONYMS or word in LINE_NAMES:
                 groups.append(self.resolve(word))
                 continue
             # An unknown word: its known sub-words become groups of their own (平安保险 → 平安).
@@ -347,6 +427,17 @@ class _Index:
                     hits[pid] += 1
             for pid in scores:
                 scores[pid] *= hits[pid] / len(per_group)
+        return self._as_intended(scores, intended, for_crowds)
+
+    def _as_intended(self, scores: dict[int, float], lines: set[str], crowds: set[str]) -> dict[int, float]:
+        """The scores of the products of the lines and crowds the query named (each restriction
+        dropped when nothing would be left)."""
+        if lines:
+            within = {pid: value for pid, value in scores.items() if self.records[pid].line in lines}
+            scores = within or scores
+        if crowds:
+            within = {pid: value for pid, value in scores.items() if crowds & set(self.records[pid].crowds)}
+            scores = within or scores
         return scores
 
 
@@ -450,7 +541,7 @@ def _build(fingerprint: tuple[object, ...]) -> _Index:
                 "insurer",
                 cut(p["insurer__name"]) + cut(p["insurer__short_name"]) + [p["insurer__code"].lower()],
             ),
-            ("line", cut(labels["line"].get(p["line"], ""))),
+            ("line", [*cut(labels["line"].get(p["line"], "")), line_term(p["line"])]),
             ("code", [p["code"].lower()]),
             ("tagline", cut(p["current_version__tagline"] or "")),
             ("crowd", [t for c in crowds[pid] for t in cut(labels["crowd"].get(c, ""))]),
