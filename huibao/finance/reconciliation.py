@@ -254,13 +254,16 @@ class _Stager:
 
     def __init__(self, reconciliation_id: int):
         self.reconciliation_id = reconciliation_id
-        self.pending: list[rules.ParsedLine] = []
+        self.pending: list[rules.StagedCells] = []
         self.count = 0
-        self.premium = Decimal("0")
-        self.commission = Decimal("0")
 
     def add(self, line: rules.ParsedLine) -> None:
-        self.pending.append(line)
+        self.add_cells(
+            (line.line, line.policy_number, line.premium, line.commission, line.occurred_on, line.event)
+        )
+
+    def add_cells(self, cells: rules.StagedCells) -> None:
+        self.pending.append(cells)
         self.count += 1
         if len(self.pending) >= STAGE_BATCH:
             self.flush()
@@ -275,32 +278,26 @@ class _Stager:
                 f'COPY "{table}" (reconciliation_id, line_no, policy_number, premium, commission,'
                 " occurred_on, event) FROM STDIN"
             )
+            rec_id = self.reconciliation_id
             with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
-                for p in self.pending:
-                    copy.write_row(
-                        (
-                            self.reconciliation_id,
-                            p.line,
-                            p.policy_number,
-                            p.premium,
-                            p.commission,
-                            p.occurred_on,
-                            p.event,
-                        )
-                    )
+                write = copy.write_row
+                for cells in self.pending:
+                    write((rec_id, *cells))
         else:
             StatementLine.objects.bulk_create(
                 [
                     StatementLine(
                         reconciliation_id=self.reconciliation_id,
-                        line_no=p.line,
-                        policy_number=p.policy_number,
-                        premium=p.premium,
-                        commission=p.commission,
-                        occurred_on=p.occurred_on,
-                        event=p.event,
+                        line_no=line,
+                        policy_number=number,
+                        premium=Decimal(premium),
+                        commission=Decimal(commission),
+                        occurred_on=date
+                        if isinstance(date, datetime.date)
+                        else datetime.date.fromisoformat(date),
+                        event=event,
                     )
-                    for p in self.pending
+                    for line, number, premium, commission, date, event in self.pending
                 ]
             )
         self.pending.clear()
@@ -380,7 +377,14 @@ def import_statement(
         error_count = 0
         stager = _Stager(rec.pk)
         columns: dict[str, int] | None = None
+        fast_index: tuple[int, int, int, int, int] | None = None
+        days = rules.period_days(period)
         for number, row in read_rows(file_name, stream, spec.encoding):
+            if fast_index is not None:
+                cells = rules.plain_cells(row, fast_index, days, number)
+                if cells is not None:
+                    stager.add_cells(cells)
+                    continue
             if number < spec.header_row:
                 continue
             if number == spec.header_row:
@@ -390,6 +394,14 @@ def import_statement(
                     errors.extend(problem.errors)
                     error_count += len(problem.errors)
                     break
+                if not spec.date_format:  # the fast path reads ISO dates only
+                    fast_index = (
+                        columns["policy_number"],
+                        columns.get("premium", -1),
+                        columns["commission"],
+                        columns["date"],
+                        columns.get("event", -1),
+                    )
                 continue
             if not any(cell not in (None, "") and str(cell).strip() for cell in row):
                 continue  # blank rows (a spreadsheet's trailing ones)

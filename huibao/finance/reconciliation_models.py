@@ -150,8 +150,12 @@ class Reconciliation(models.Model):
 class StatementLine(models.Model):
     """A line of the party's statement as imported (the staging table the matching joins)."""
 
+    # No database constraint on the staging table's and the items' references: a month of a
+    # million lines would queue a million deferred key checks for the commit (seconds of it);
+    # only the import and the matching's one INSERT … SELECT (whose ids come from the joins)
+    # write these rows, and Django's own on_delete still cascades and protects.
     reconciliation = models.ForeignKey(
-        Reconciliation, on_delete=models.CASCADE, related_name="statement_lines"
+        Reconciliation, on_delete=models.CASCADE, related_name="statement_lines", db_constraint=False
     )
     line_no = models.PositiveIntegerField()
     policy_number = models.CharField(max_length=40)
@@ -202,10 +206,18 @@ class ReconciliationItem(models.Model):
     """One policy of the month: our amounts, theirs (None: that side has no line), the category,
     and — for a difference — how it was resolved, by whom and when."""
 
-    reconciliation = models.ForeignKey(Reconciliation, on_delete=models.CASCADE, related_name="items")
+    # No database constraints here either (see `StatementLine.reconciliation`).
+    reconciliation = models.ForeignKey(
+        Reconciliation, on_delete=models.CASCADE, related_name="items", db_constraint=False
+    )
     policy_number = models.CharField(max_length=40)
     policy = models.ForeignKey(
-        "policy.Policy", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "policy.Policy",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     category = models.CharField(max_length=16, choices=ItemCategory.choices)
     our_premium = _money(null=True, blank=True)

@@ -188,6 +188,49 @@ def parse_date(value: object, date_format: str = "") -> datetime.date:
     raise ValueError("not a date")
 
 
+# A staged line as COPY writes it: line number, policy number, premium, commission, date, event.
+# The amounts and the date are either parsed values or, from `plain_cells`, their exact text.
+StagedCells = tuple[int, str, "Decimal | str", "Decimal | str", "datetime.date | str", str]
+
+
+def period_days(period: tuple[datetime.date, datetime.date]) -> frozenset[str]:
+    """Every day of the period as ISO text (`plain_cells` matches a date cell against it)."""
+    days, day = [], period[0]
+    while day <= period[1]:
+        days.append(day.isoformat())
+        day += datetime.timedelta(days=1)
+    return frozenset(days)
+
+
+def plain_cells(
+    row: Sequence[object], index: tuple[int, int, int, int, int], days: frozenset[str], line: int
+) -> StagedCells | None:
+    """The fast path of `parse_row` for the rows nearly every statement is made of — text cells,
+    a plain policy number, amounts as `1234.50` / `-12.00` / `1,234.50`, an ISO date inside the
+    period — as the exact text the database casts (no Decimal or date made per line). None for
+    any other row, which `parse_row` then judges (same result either way, faster here)."""
+    i_number, i_premium, i_commission, i_date, i_event = index  # -1: the column is not mapped
+    if len(row) <= max(i_number, i_premium, i_commission, i_date):
+        return None
+    number, commission, date = row[i_number], row[i_commission], row[i_date]
+    premium = row[i_premium] if i_premium >= 0 else "0"
+    if type(number) is not str or type(premium) is not str or type(commission) is not str:
+        return None
+    if date not in days:
+        return None
+    number = number.strip()
+    if not number or len(number) > 40 or "\u3000" in number:
+        return None
+    premium = premium.strip().replace(",", "")
+    commission = commission.strip().replace(",", "")
+    if not _PLAIN.match(premium) or not _PLAIN.match(commission):
+        return None
+    event = row[i_event] if 0 <= i_event < len(row) else ""
+    if type(event) is not str:
+        return None
+    return line, number, premium, commission, date, event.replace("\u3000", " ").strip()[:24]
+
+
 def parse_row(
     row: Sequence[object],
     columns: Mapping[str, int],
