@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -176,6 +177,24 @@ class SalesUnit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
+
+
+class SalesUnitPathChange(models.Model):
+    """A unit's place in the hierarchy before and after a move (`services.move_unit` writes one
+    per unit of the moved subtree): the reports attribute a sale to where its seller stood when
+    it was made, so a moved agent's history stays with the team that sold it."""
+
+    unit = models.ForeignKey(SalesUnit, on_delete=models.CASCADE, related_name="path_changes")
+    old_path = models.CharField(max_length=255)
+    new_path = models.CharField(max_length=255)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["changed_at", "pk"]
+        indexes = [models.Index(fields=["unit", "changed_at"], name="sales_unit_path_change")]
+
+    def __str__(self) -> str:
+        return f"{self.old_path} → {self.new_path}"
 
 
 class SalesUnitMember(models.Model):

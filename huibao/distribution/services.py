@@ -27,6 +27,7 @@ from huibao.distribution.models import (
     InsurerAgreement,
     SalesUnit,
     SalesUnitKind,
+    SalesUnitPathChange,
 )
 from huibao.distribution.states import AGREEMENT_TRANSITIONS
 
@@ -439,6 +440,18 @@ def move_unit(unit: SalesUnit, new_parent: SalesUnit, *, actor: Any) -> SalesUni
             raise ValidationFailed("the parent is not allowed", errors=[problem])
         old = locked.path
         new = f"{target.path}/{locked.code}"
+        # Where each unit of the subtree stood until now (the reports' sales before the move).
+        subtree = [
+            (locked.pk, old),
+            *SalesUnit.objects.filter(path__startswith=old + "/").values_list("pk", "path"),
+        ]
+        moved_at = timezone.now()
+        SalesUnitPathChange.objects.bulk_create(
+            SalesUnitPathChange(
+                unit_id=pk, old_path=path, new_path=new + path[len(old) :], changed_at=moved_at
+            )
+            for pk, path in subtree
+        )
         # One statement for the subtree: every path starting with the old prefix gets the new one.
         SalesUnit.objects.filter(path__startswith=old + "/").update(
             path=Concat(Value(new), Substr(F("path"), len(old) + 1))

@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, DateField, F, Q, QuerySet, Sum
+from django.db.models import Count, DateField, Expression, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 
 from huibao.catalog.models import LineOfBusiness
-from huibao.distribution.models import SalesUnit, SalesUnitKind, SalesUnitMember
+from huibao.distribution.models import SalesUnit, SalesUnitKind, SalesUnitMember, SalesUnitPathChange
 from huibao.finance.models import CommissionDirection, CommissionEntry
 from huibao.policy.models import Cancellation, Policy
 from huibao.policy.states import CancellationStatus
@@ -112,31 +112,60 @@ def _outermost(paths: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(kept))
 
 
-def _under(prefix: str, roots: tuple[str, ...]) -> Q:
+def _under(column: str, roots: tuple[str, ...]) -> Q:
     q = Q(pk__in=[])
     for root in roots:
-        q |= Q(**{f"{prefix}path": root}) | Q(**{f"{prefix}path__startswith": root + "/"})
+        q |= Q(**{column: root}) | Q(**{f"{column}__startswith": root + "/"})
     return q
 
 
-def scoped_policies(scope: Scope) -> QuerySet[Policy]:
-    qs = Policy.objects.all()
-    return qs if scope.everything else qs.filter(_under("seller__", scope.roots))
+def units_ever_moved() -> bool:
+    return SalesUnitPathChange.objects.exists()
 
 
-def _scoped_commissions(scope: Scope) -> QuerySet[CommissionEntry]:
-    qs = CommissionEntry.objects.all()
-    if scope.everything:
-        return qs
-    return qs.filter(
-        _under("policy__seller__", scope.roots)
-        | (Q(policy__isnull=True) & _under("sales_unit__", scope.roots))
+def _sold_path(seller: str, sold_at: str, moved: bool) -> F | Expression:
+    """Where the seller (the `seller` id column) stood in the hierarchy when the sale was made
+    (`sold_at`): the path it left by its first move after that time, else its path now. While
+    no unit has ever moved (`moved` false, the usual case) it is the path now, no sub-query."""
+    path = F(f"{seller.removesuffix('_id')}__path")
+    if not moved:
+        return path
+    before_move = SalesUnitPathChange.objects.filter(
+        unit_id=OuterRef(seller), changed_at__gt=OuterRef(sold_at)
+    ).order_by("changed_at", "pk")
+    return Coalesce(Subquery(before_move.values("old_path")[:1]), path)
+
+
+def _own(scope: Scope, seller: str) -> Q:
+    """A scope's own subtrees by the sale's path, and an agent's own sales wherever they stood."""
+    q = _under("sold_path", scope.roots)
+    if scope.agent is not None:
+        q |= Q(**{seller: scope.agent.pk})
+    return q
+
+
+def scoped_policies(scope: Scope, *, moved: bool | None = None) -> QuerySet[Policy]:
+    moved = units_ever_moved() if moved is None else moved
+    qs = Policy.objects.annotate(sold_path=_sold_path("seller_id", "issued_at", moved))
+    return qs if scope.everything else qs.filter(_own(scope, "seller_id"))
+
+
+def _scoped_commissions(scope: Scope, moved: bool) -> QuerySet[CommissionEntry]:
+    # An entry of a sale counts where the sale was made; one without (a bonus), for its unit now.
+    qs = CommissionEntry.objects.annotate(
+        sold_path=Coalesce(
+            _sold_path("policy__seller_id", "policy__issued_at", moved), F("sales_unit__path")
+        ),
+        unit_id=Coalesce(F("policy__seller_id"), F("sales_unit_id")),
     )
+    return qs if scope.everything else qs.filter(_own(scope, "unit_id"))
 
 
-def _scoped_cancellations(scope: Scope) -> QuerySet[Cancellation]:
-    qs = Cancellation.objects.filter(status__in=CONFIRMED_CANCELLATIONS)
-    return qs if scope.everything else qs.filter(_under("policy__seller__", scope.roots))
+def _scoped_cancellations(scope: Scope, moved: bool) -> QuerySet[Cancellation]:
+    qs = Cancellation.objects.filter(status__in=CONFIRMED_CANCELLATIONS).annotate(
+        sold_path=_sold_path("policy__seller_id", "policy__issued_at", moved)
+    )
+    return qs if scope.everything else qs.filter(_own(scope, "policy__seller_id"))
 
 
 # --- the report -----------------------------------------------------------------------------------
@@ -187,7 +216,7 @@ def sales_report(
     start, end = local_midnight(since), local_midnight(until)
     cells: dict[tuple[datetime.date, str], Figures] = {}
     names: dict[str, str] = {}
-    unit_ids: set[int] = set()
+    moved = units_ever_moved()
 
     def cell(bucket: Any, key: Any) -> Figures:
         day = bucket.date() if isinstance(bucket, datetime.datetime) else bucket
@@ -199,9 +228,9 @@ def sales_report(
     if policy_keys:
         values += list(policy_keys)
     elif by_seller:
-        values.append("seller_id")
+        values.append("sold_path")
     issued = (
-        scoped_policies(scope)
+        scoped_policies(scope, moved=moved)
         .filter(issued_at__gte=start, issued_at__lt=end)
         .annotate(bucket=Trunc("issued_at", period.value, output_field=DateField(), tzinfo=LOCAL_TZ))
         .values(*values)
@@ -209,7 +238,7 @@ def sales_report(
         .order_by()
     )
     for r in issued:
-        key = _row_key(r, policy_keys, "seller_id" if by_seller else None, names, unit_ids)
+        key = _row_key(r, policy_keys, "sold_path" if by_seller else None, names)
         figures = cell(r["bucket"], key)
         figures.policies += r["n"]
         figures.premium += r["premium_sum"] or ZERO
@@ -217,15 +246,14 @@ def sales_report(
     # 2. commission entries (by the day they occurred)
     commission_keys = _keys(group, "policy__")
     values = ["bucket"]
-    commissions = _scoped_commissions(scope).filter(occurred_on__gte=since, occurred_on__lt=until)
+    commissions = _scoped_commissions(scope, moved).filter(occurred_on__gte=since, occurred_on__lt=until)
     if group == Group.INSURER:
         # An entry always names its insurer, with or without a policy.
         commission_keys = ("insurer__code", "insurer__name")
     if commission_keys:
         values += list(commission_keys)
     elif by_seller:
-        commissions = commissions.annotate(unit_id=Coalesce(F("policy__seller_id"), F("sales_unit_id")))
-        values.append("unit_id")
+        values.append("sold_path")
     entries = (
         commissions.annotate(bucket=Trunc("occurred_on", period.value, output_field=DateField()))
         .values(*values)
@@ -236,7 +264,7 @@ def sales_report(
         .order_by()
     )
     for r in entries:
-        key = _row_key(r, commission_keys, "unit_id" if by_seller else None, names, unit_ids)
+        key = _row_key(r, commission_keys, "sold_path" if by_seller else None, names)
         figures = cell(r["bucket"], key)
         figures.commission_in += r["inbound"] or ZERO
         figures.commission_out += r["outbound"] or ZERO
@@ -247,9 +275,9 @@ def sales_report(
     if cancel_keys:
         values += list(cancel_keys)
     elif by_seller:
-        values.append("policy__seller_id")
+        values.append("sold_path")
     cancelled = (
-        _scoped_cancellations(scope)
+        _scoped_cancellations(scope, moved)
         .filter(confirmed_at__gte=start, confirmed_at__lt=end)
         .annotate(bucket=Trunc("confirmed_at", period.value, output_field=DateField(), tzinfo=LOCAL_TZ))
         .values(*values)
@@ -257,13 +285,13 @@ def sales_report(
         .order_by()
     )
     for r in cancelled:
-        key = _row_key(r, cancel_keys, "policy__seller_id" if by_seller else None, names, unit_ids)
+        key = _row_key(r, cancel_keys, "sold_path" if by_seller else None, names)
         figures = cell(r["bucket"], key)
         figures.cancellations += r["n"]
         figures.refunds += r["refund_sum"] or ZERO
 
     if by_seller:
-        cells, names = _roll_up(cells, unit_ids, group)
+        cells, names = _roll_up(cells, group)
     if group == Group.LINE:
         names = {k: str(LineOfBusiness(k).label) if k in LineOfBusiness.values else k for k in names}
     return _assemble(period, group, since, until, cells, names)
@@ -272,46 +300,39 @@ def sales_report(
 def _row_key(
     r: dict[str, Any],
     keys: tuple[str, str] | None,
-    unit_column: str | None,
+    path_column: str | None,
     names: dict[str, str],
-    unit_ids: set[int],
 ) -> str:
     if keys:
         key = r[keys[0]] or ""
         names.setdefault(key, r[keys[1]] or "")
         return str(key)
-    if unit_column:
-        unit_id = r[unit_column]
-        if unit_id is None:
-            return ""
-        unit_ids.add(unit_id)
-        return str(unit_id)
+    if path_column:
+        return r[path_column] or ""
     return ""
 
 
 def _roll_up(
-    cells: dict[tuple[datetime.date, str], Figures], unit_ids: set[int], group: Group
+    cells: dict[tuple[datetime.date, str], Figures], group: Group
 ) -> tuple[dict[tuple[datetime.date, str], Figures], dict[str, str]]:
-    """Seller ids → the seller's code (group seller) or its ancestor of the group's kind."""
-    sellers = {
-        u.pk: u for u in SalesUnit.objects.filter(pk__in=unit_ids).only("code", "name", "path", "kind")
-    }
-    codes = {code for u in sellers.values() for code in u.path.split("/")}
+    """Sale paths → the seller's code (group seller: the path's last unit) or its ancestor of
+    the group's kind on that path."""
+    codes = {code for (_day, path) in cells for code in path.split("/") if code}
     units = {u.code: u for u in SalesUnit.objects.filter(code__in=codes).only("code", "name", "kind")}
     kinds = {code: u.kind for code, u in units.items()}
     rolled: dict[tuple[datetime.date, str], Figures] = {}
     names: dict[str, str] = {}
-    for (day, key), figures in cells.items():
-        seller = sellers.get(int(key)) if key else None
+    for (day, path), figures in cells.items():
         code: str | None
-        if seller is None:
+        if not path:
             code = None
         elif group == Group.SELLER:
-            code = seller.code
+            code = path.rsplit("/", 1)[-1]
         else:
-            code = rules.ancestor_code(seller.path, kinds, group.value)
+            code = rules.ancestor_code(path, kinds, group.value)
         target = code or ""
-        names[target] = units[code].name if code else NO_UNIT
+        unit = units.get(code) if code else None
+        names[target] = unit.name if unit is not None else (code or NO_UNIT)
         rolled.setdefault((day, target), Figures()).add(figures)
     return rolled, names
 

@@ -7,8 +7,10 @@ import datetime
 from decimal import Decimal
 
 import pytest
+import time_machine
 
-from huibao.distribution.models import SalesUnitMember
+from huibao.distribution.models import SalesUnitKind, SalesUnitMember
+from huibao.policy.models import Policy
 from huibao.report import rules, selectors
 from huibao.report.rules import Group, Period
 from huibao.report.selectors import Scope
@@ -267,3 +269,60 @@ def test_commission_totals_by_state(world) -> None:
     )
     # another agent's entries are not A1's
     assert selectors.commission_totals([world.a3], D(2026, 4, 16)).earned == Decimal("60.00")
+
+
+# --- a moved seller -----------------------------------------------------------------------------
+
+
+def test_a_moved_agents_sales_stay_with_the_team_that_made_them(world) -> None:
+    # given: A2 sold p2 (1 April) in team 1, then moved to team 2 on 1 May and sold again there
+    from huibao.distribution.services import move_unit
+
+    with time_machine.travel(f.at(D(2026, 5, 1), 9), tick=False):
+        move_unit(world.a2, world.team2, actor="system")
+    world.a2.refresh_from_db()
+    assert world.a2.path == "HQ/SH/SH-T2/A2"
+    f.policy(world.accident, world.a2, f.at(D(2026, 5, 10)), "70.00")
+    f.commission(Policy.objects.get(premium=Decimal("70.00")), "7.00", D(2026, 5, 10))
+
+    # when
+    report = selectors.sales_report(
+        ALL, period=Period.MONTH, since=D(2026, 3, 1), until=D(2026, 6, 1), group=Group.TEAM
+    )
+
+    # then: April's sale (and its refund, and the team's override) stays with team 1; May's is team 2's
+    got = by_key(report)
+    assert got["SH-T1"] == (2, "1200.00", "340.00", "175.00", 1)  # with A1's March sale
+    assert got["SH-T2"] == (2, "570.00", "107.00", "60.00", 0)
+    # the agent's own report holds both sales, wherever they were made
+    own = selectors.sales_report(
+        selectors.scope_for(world.agent_users[1]),
+        period=Period.MONTH,
+        since=D(2026, 3, 1),
+        until=D(2026, 6, 1),
+    )
+    assert figures(own.total)[:2] == (2, "270.00")
+    # team 2's manager sees what team 2 sold: not A2's April sale
+    manager = f.staff_user("t2boss")
+    SalesUnitMember.objects.create(unit=world.team2, user=manager, is_manager=True)
+    mine = selectors.sales_report(
+        selectors.scope_for(manager), period=Period.MONTH, since=D(2026, 3, 1), until=D(2026, 6, 1)
+    )
+    assert figures(mine.total)[:2] == (2, "570.00")
+
+
+def test_a_move_records_where_every_unit_of_the_subtree_stood(world) -> None:
+    from huibao.distribution.models import SalesUnitPathChange
+    from huibao.distribution.services import move_unit
+
+    north = f.unit("BJ", SalesUnitKind.BRANCH, world.hq, world.agency, name="北京分公司")
+    move_unit(world.team1, north, actor="system")
+
+    changes = {
+        c.unit.code: (c.old_path, c.new_path) for c in SalesUnitPathChange.objects.select_related("unit")
+    }
+    assert changes == {
+        "SH-T1": ("HQ/SH/SH-T1", "HQ/BJ/SH-T1"),
+        "A1": ("HQ/SH/SH-T1/A1", "HQ/BJ/SH-T1/A1"),
+        "A2": ("HQ/SH/SH-T1/A2", "HQ/BJ/SH-T1/A2"),
+    }
