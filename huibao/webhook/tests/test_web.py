@@ -166,3 +166,25 @@ def test_who_may_see_and_change(partner):
     assert Client().get(reverse("webhook:endpoints")).status_code == 302
     operator_nav = staff_client(Client(), "operator", username="op9").get(reverse("webhook:endpoints"))
     assert reverse("webhook:endpoints") in operator_nav.content.decode()
+
+
+def test_the_gate_is_the_accounts_gate():
+    from huibao.account import access
+    from huibao.account.models import User, UserKind
+    from huibao.webhook.web import access as webhook_access
+
+    verified = staff_client(Client(), "operator", username="op-v")
+    unverified_staff = User.objects.create_user(
+        username="op-u", password="x-unused-123", kind=UserKind.STAFF, is_staff=True
+    )
+    customer = User.objects.create_user(username="cust", password="x-unused-123", kind=UserKind.CUSTOMER)
+    plain = Client()
+    plain.force_login(unverified_staff)
+    assert plain.get(reverse("webhook:endpoints")).status_code == 302
+    cust = Client()
+    cust.force_login(customer)
+    assert cust.get(reverse("webhook:endpoints")).status_code == 302
+    for client in (verified, plain, cust):
+        request = client.get(reverse("webhook:endpoints")).wsgi_request
+        assert webhook_access.is_verified_staff(request.user) == access.is_verified_staff(request.user)
+    assert webhook_access.STAFF_KIND == UserKind.STAFF

@@ -22,11 +22,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from huibao.account.access import staff_required
 from huibao.core.errors import DomainError, NotFound
 from huibao.webhook import selectors, services
 from huibao.webhook.models import WebhookEndpoint
 from huibao.webhook.states import DeliveryStatus, EventType
+from huibao.webhook.web.access import staff_required
 
 VIEW = "webhook.view_webhookdelivery"
 MANAGE_ENDPOINTS = "webhook.change_webhookendpoint"
