@@ -83,3 +83,18 @@ def test_payload_and_secret_are_encrypted_at_rest():
         cursor.execute("SELECT payload_json FROM webhook_webhookevent")
         (stored_payload,) = cursor.fetchone()
     assert secret not in stored_secret and "李华" not in stored_payload
+
+
+def test_the_partner_view_of_a_delivery_holds_no_secret():
+    from huibao.webhook import presenters
+
+    endpoint, secret = make_endpoint("CH001")
+    services.publish("CH001", "policy.issued", {"n": 1}, ref="P1")
+    (row,) = selectors.deliveries_for("CH001")
+    view = presenters.delivery_view(row)
+    assert view["status"] == "pending" and view["ref"] == "P1" and view["event_type"] == "policy.issued"
+    assert secret not in str(view) and str(endpoint.pk) != view["id"]
+    assert selectors.delivery_for("CH001", view["id"]) == row
+    with pytest.raises(Exception) as missing:
+        selectors.delivery_for("CH002", view["id"])
+    assert missing.value.http_status == 404
