@@ -28,13 +28,10 @@ def deliver_webhook(delivery_id: int) -> str:
 
 @task
 def deliver_due_webhooks() -> dict[str, int]:
-    """Sweep: hand back stuck attempts, then one attempt for every due delivery."""
+    """Sweep: hand back stuck attempts, then one attempt for every due delivery (`sending.sweep`)."""
     from huibao.webhook import sending
-    from huibao.webhook.states import DeliveryStatus
 
-    requeued = sending.requeue_stuck()
-    succeeded = sum(1 for pk in sending.due_deliveries() if sending.send(pk) == DeliveryStatus.SUCCEEDED)
-    return {"requeued": requeued, "succeeded": succeeded}
+    return sending.sweep()
 
 
 __all__ = ["deliver_due_webhooks", "deliver_webhook"]

@@ -74,7 +74,7 @@ def test_a_failing_partner_is_retried_with_back_off_then_the_delivery_is_dead(pa
         assert datetime.timedelta(seconds=54) <= wait <= datetime.timedelta(seconds=66)
         assert delivery.last_status_code == 500 and delivery.last_error == "http 500"
         assert len(delivery.last_response) <= rules.EXCERPT_MAX and delivery.last_response.endswith("…")
-        assert tasks.deliver_due_webhooks.call() == {"requeued": 0, "succeeded": 0}
+        assert tasks.deliver_due_webhooks.call() == {"requeued": 0, "succeeded": 0, "skipped": 0}
         assert len(partner.received) == 1
         # each later attempt waits longer, by the schedule
         for attempts, nominal in enumerate(rules.RETRY_SCHEDULE[1:], start=2):
@@ -135,12 +135,12 @@ def test_a_worker_killed_mid_attempt_loses_nothing(partner):
     # given a delivery claimed by a worker that then died (no outcome written)
     _, _, _, delivery = _published(partner)
     assert sending.claim(delivery.pk) is not None
-    assert tasks.deliver_due_webhooks.call() == {"requeued": 0, "succeeded": 0}
+    assert tasks.deliver_due_webhooks.call() == {"requeued": 0, "succeeded": 0, "skipped": 0}
     # when the sweep runs after the sending timeout
     with time_machine.travel(timezone.now() + rules.SENDING_TIMEOUT + datetime.timedelta(seconds=5)):
         result = tasks.deliver_due_webhooks.call()
     # then the delivery is handed back and sent
-    assert result == {"requeued": 1, "succeeded": 1}
+    assert result == {"requeued": 1, "succeeded": 1, "skipped": 0}
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.SUCCEEDED and len(partner.received) == 1
 
@@ -182,3 +182,19 @@ def test_secrets_and_signatures_never_reach_the_logs(partner, every_record):
     for text in (secret, rotated, *signatures, "李华"):
         assert every_record.holding(text) == []
         assert not AuditEntry.objects.filter(after__icontains=text).exists()
+
+
+def test_the_sweep_leaves_a_failing_endpoints_other_deliveries_for_its_next_run(partner):
+    # given three due deliveries to a partner that is down, and one to a partner that is up
+    down, _ = make_endpoint("CH001", "http://127.0.0.1:1/down", ["policy.issued"])
+    make_endpoint("CH002", partner.url, ["policy.issued"])
+    for n in range(3):
+        services.publish("CH001", "policy.issued", {"n": n}, ref=f"P{n}")
+    services.publish("CH002", "policy.issued", {"n": 9}, ref="P9")
+    # when the sweep runs
+    result = tasks.deliver_due_webhooks.call()
+    # then one attempt went to the failing endpoint, the others wait (still due), the healthy one is delivered
+    assert result == {"requeued": 0, "succeeded": 1, "skipped": 2}
+    rows = WebhookDelivery.objects.filter(endpoint=down)
+    assert sorted(rows.values_list("attempts", flat=True)) == [0, 0, 1]
+    assert rows.filter(status=DeliveryStatus.PENDING).count() == 2
