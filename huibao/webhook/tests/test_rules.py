@@ -51,3 +51,28 @@ def test_excerpt_cuts_long_answers():
     assert rules.excerpt("short") == "short"
     cut = rules.excerpt("x" * 900)
     assert len(cut) == rules.EXCERPT_MAX and cut.endswith("…")
+
+
+def test_the_verify_snippet_of_the_docs_accepts_what_the_platform_signs():
+    import re
+    import time
+    from pathlib import Path
+
+    from django.conf import settings
+
+    text = (Path(settings.BASE_DIR) / "docs" / "webhooks.md").read_text(encoding="utf-8")
+    snippet = re.search(r"### Verifying the signature.*?```python\n(.*?)```", text, re.S).group(1)
+    namespace: dict[str, object] = {}
+    exec(snippet, namespace)  # our own documentation
+    verify = namespace["verify"]
+    body = b'{"id":"evt_9","type":"policy.issued"}'
+    now = int(time.time())
+    headers = {
+        "Huibao-Webhook-Id": "evt_9",
+        "Huibao-Timestamp": str(now),
+        "Huibao-Signature": rules.signature("whsec_doc", "evt_9", now, body),
+    }
+    assert verify("whsec_doc", headers, body) is True
+    assert verify("whsec_other", headers, body) is False
+    assert verify("whsec_doc", headers, body + b"x") is False
+    assert verify("whsec_doc", {**headers, "Huibao-Timestamp": str(now - 600)}, body) is False
