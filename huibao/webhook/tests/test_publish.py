@@ -98,3 +98,12 @@ def test_the_partner_view_of_a_delivery_holds_no_secret():
     with pytest.raises(Exception) as missing:
         selectors.delivery_for("CH002", view["id"])
     assert missing.value.http_status == 404
+
+
+def test_publish_costs_a_fixed_number_of_queries(django_assert_max_num_queries):
+    for n in range(3):
+        make_endpoint("CH001", f"http://127.0.0.1:9/{n}")
+    # endpoints, the ref check, savepoint + insert + release, one insert for all deliveries
+    with django_assert_max_num_queries(6):
+        services.publish("CH001", "policy.issued", {"n": 1}, ref="P1")
+    assert WebhookDelivery.objects.count() == 3

@@ -188,3 +188,11 @@ def test_the_gate_is_the_accounts_gate():
         request = client.get(reverse("webhook:endpoints")).wsgi_request
         assert webhook_access.is_verified_staff(request.user) == access.is_verified_staff(request.user)
     assert webhook_access.STAFF_KIND == UserKind.STAFF
+
+
+def test_the_back_office_speaks_english_too(operator):
+    make_endpoint("CH001")
+    services.publish("CH001", "policy.issued", {}, ref="P1")
+    operator.cookies["django_language"] = "en"
+    body = operator.get(reverse("webhook:deliveries"), headers={"accept-language": "en"}).content.decode()
+    assert "Delivery log" in body and "推送记录" not in body
