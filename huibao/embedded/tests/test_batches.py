@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from huibao.core.errors import NotFound
 from huibao.embedded import selectors, services
-from huibao.embedded.models import EmbeddedBatch, EmbeddedBatchChunk, EmbeddedSaleEvidence
+from huibao.embedded.models import EmbeddedBatchChunk, EmbeddedSaleEvidence
 from huibao.embedded.rules import ShownDocument
 from huibao.embedded.states import BatchStatus
 from huibao.embedded.tests import factories as f

@@ -251,7 +251,7 @@ def test_a_thousand_sales_good_and_bad_in_a_constant_number_of_queries():
     channel = f.channel()
     services.issue(channel, [f.sale(product)])
     # when
-    small, small_queries = _issue_queries(channel, product, 10)
+    _small, small_queries = _issue_queries(channel, product, 10)
     large, large_queries = _issue_queries(channel, product, 1000)
     # then: each judged alone
     assert [o.accepted for o in large] == [i % 5 != 0 for i in range(1000)]
