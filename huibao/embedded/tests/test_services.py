@@ -278,3 +278,37 @@ def test_embedded_terms_are_validated_on_import_by_line():
     assert problem.field == "application_rules.embedded_sale.max_premium"
     terms = catalog_rules.embedded_sale_terms(allowed)
     assert terms is not None and terms.max_premium == Decimal("5.00") and terms.consent_max_age_minutes == 30
+
+
+def test_event_triggered_policies_are_indexed_for_automatic_payouts():
+    from huibao.claim.event_models import TriggerIndex
+    from huibao.claim.triggers_rules import order_key
+
+    # given: a return-shipping product paying on the order's return
+    product = f.return_shipping()
+    version = product.current_version
+    version.claims = {"trigger": {"kind": "return_shipping"}}
+    version.save(update_fields=["claims"])
+    channel = f.channel()
+    sale = f.sale(product)
+    # when
+    [outcome] = services.issue(channel, [sale])
+    # then
+    [row] = TriggerIndex.objects.filter(policy__number=outcome.policy_number)
+    assert row.key == order_key(sale.scenario["order_number"])
+    assert row.insured.role == PartyRole.INSURED
+
+
+def test_embedded_terms_are_refused_on_import_for_a_non_scenario_product():
+    from huibao.catalog import io
+
+    data = {
+        "product": {"code": "x", "name": "意外险", "insurer": "i", "line": "medical"},
+        "version": {"application_rules": {"embedded_sale": {"allowed": True, "max_premium": "5"}}},
+        "plans": [],
+        "documents": [],
+    }
+    problems = io.content_errors(data)
+    assert [(p.field, p.code) for p in problems] == [
+        ("$.version.application_rules.embedded_sale.allowed", "not_scenario_product")
+    ]
