@@ -23,7 +23,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from huibao.core import audit, merkle
+from huibao.core import audit, merkle, partitioning
 from huibao.core.errors import Conflict, DomainError, FieldError, NotFound, ValidationFailed
 from huibao.core.models import AuditEntry, EvidenceLeaf, EvidenceRoot
 
@@ -251,8 +251,16 @@ def verify_roots(since: datetime.datetime | None = None) -> list[str]:
     batch whose leaves no longer hash to its root, a root column that differs from the chain's,
     a batch without its chain entry."""
     problems: list[str] = []
+    # Leaves dropped with their month's partition after their retention no longer prove anything;
+    # their roots stay (and in the chain).
+    kept = partitioning.retention_months().get(EvidenceLeaf._meta.db_table)
+    purged_before = (
+        partitioning.add_months(partitioning.month_start(timezone.now()), -kept[1]) if kept else None
+    )
     for root in _roots():
         if since is not None and root.created_at < since:
+            continue
+        if purged_before is not None and root.created_at < purged_before:
             continue
         name = f"evidence {root.kind}/{root.batch_ref} (root id {root.pk})"
         entry = _entry_of(root)

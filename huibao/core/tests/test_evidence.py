@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from huibao.account.models import User
 from huibao.core import evidence, merkle
 from huibao.core.audit import compute_entry_hash, entry_from_record, seal_pending, verify_chain
 from huibao.core.errors import Conflict, NotFound, ValidationFailed
@@ -175,3 +176,19 @@ def test_verify_evidence_proof_command(tmp_path):
     call_command("verify_evidence_proof", str(path), stdout=io.StringIO())
     with pytest.raises(CommandError):
         call_command("verify_evidence_proof", str(path), "--chain", stdout=io.StringIO())
+
+
+def test_the_proof_endpoint(client):
+    # given a sealed batch and a signed-in caller
+    evidence.seal("embedded", "B-11", batch(3))
+    url = "/api/v1/evidence/embedded/P000002/proof"
+    # then without a log-in it answers 401, for an unknown leaf 404, else a proof that checks
+    assert client.get(url).status_code == 401
+    client.force_login(User.objects.create_user(username="auditor", password="x-Secret-123"))
+    response = client.get(url)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["leaf_ref"] == "P000002" and body["size"] == 3
+    assert evidence.check_proof_in_chain(body).ok
+    missing = client.get("/api/v1/evidence/embedded/P999/proof")
+    assert missing.status_code == 404 and missing.json()["code"] == "evidence_not_found"
