@@ -36,6 +36,9 @@ DEFAULT_SWEEPS = (
     "huibao.policy.tasks.update_policy_statuses",
     # E-mails and SMS due again, and sends whose worker died.
     "huibao.notification.tasks.send_due_messages",
+    # The coming months' partitions of the month-partitioned tables, and the retention purge
+    # (a few catalog queries when there is nothing to do; a no-op on SQLite).
+    "huibao.core.partitioning.maintain_partitions",
     # Last: links whatever the sweeps above wrote (`seal_audit --loop` does it continuously).
     "huibao.core.audit.seal_pending",
 )
