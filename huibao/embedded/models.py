@@ -86,6 +86,8 @@ class ChannelPremiumBatch(models.Model):
     policy_count = models.PositiveIntegerField()
     premium_total = models.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES)
     evidence_root = models.CharField(max_length=64)
+    # The sealed Merkle root of its evidence (`core.evidence.seal`: one audit entry for it).
+    evidence_seal = models.OneToOneField("core.EvidenceRoot", on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()
 
     class Meta:

@@ -324,19 +324,5 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def leaf(policy_number: str, evidence_digest: str) -> bytes:
-    """The leaf of one policy under its batch's evidence root: its number and evidence digest."""
-    return f"{policy_number}\x00{evidence_digest}".encode()
-
-
-def list_root(leaves: Sequence[bytes]) -> str:
-    """A root over the leaves in order (SHA-256 of their SHA-256s): what a batch keeps until the
-    Merkle seal (`huibao.core.merkle`) replaces it. Empty batch: the hash of nothing."""
-    h = hashlib.sha256()
-    for item in leaves:
-        h.update(hashlib.sha256(item).digest())
-    return h.hexdigest()
-
-
 def premium_total(premiums: Iterable[Decimal]) -> Decimal:
     return sum(premiums, Decimal("0.00")).quantize(Decimal("0.01"))

@@ -36,7 +36,7 @@ from django.utils import timezone
 from huibao.catalog import rules as catalog_rules
 from huibao.catalog.documents import coverages_of_plans, documents_of_versions, is_frozen
 from huibao.catalog.models import Plan, Product, ProductStatus, ProductVersion, VersionStatus
-from huibao.core import audit
+from huibao.core import audit, evidence
 from huibao.core.errors import FieldError, ValidationFailed
 from huibao.core.hooks import Hook
 from huibao.core.states import check_transition
@@ -64,6 +64,8 @@ logger = logging.getLogger(__name__)
 
 SYSTEM = "system"
 OBJ_TYPE = "embedded_batch"
+# The kind of the evidence roots of embedded sales (`core.evidence`): leaves are policy numbers.
+EVIDENCE_KIND = "embedded_sale"
 CHANNEL_KINDS = (SalesUnitKind.CHANNEL, SalesUnitKind.SUBCHANNEL)
 # A processing batch whose heartbeat is older than this has lost its worker (`resume_stale_batches`).
 STALE_AFTER = datetime.timedelta(minutes=5)
@@ -465,8 +467,8 @@ def _issue_accepted(
 ) -> tuple[dict[int, EmbeddedOutcome], ChannelPremiumBatch]:
     issued = issue_bulk([a.request for a in accepted], now=now)
     batch_ref = new_batch_ref()
-    evidence: list[EmbeddedSaleEvidence] = []
-    leaves: list[bytes] = []
+    evidence_rows: list[EmbeddedSaleEvidence] = []
+    leaves: list[tuple[str, bytes]] = []
     for position, (item, done) in enumerate(zip(accepted, issued, strict=True)):
         policy = done.policy
         canonical = rules.canonical_json(
@@ -482,8 +484,8 @@ def _issue_accepted(
             )
         )
         digest = rules.digest(canonical)
-        leaves.append(rules.leaf(policy.number, digest))
-        evidence.append(
+        leaves.append((policy.number, bytes.fromhex(digest)))
+        evidence_rows.append(
             EmbeddedSaleEvidence(
                 policy=policy,
                 channel=channel,
@@ -495,37 +497,24 @@ def _issue_accepted(
                 created_at=now,
             )
         )
-    root = rules.list_root(leaves)
     total = rules.premium_total(a.premium for a in accepted)
+    # The call's evidence under one Merkle root, sealed by ONE audit-chain entry (never one per
+    # policy): any policy's evidence is proven against the chain by its leaf
+    # (`core.evidence.prove(EVIDENCE_KIND, policy number)`).
+    sealed = evidence.seal(EVIDENCE_KIND, batch_ref, leaves)
     premium_batch = ChannelPremiumBatch.objects.create(
         batch_ref=batch_ref,
         channel=channel,
         embedded_batch=embedded_batch,
         policy_count=len(accepted),
         premium_total=total,
-        evidence_root=root,
+        evidence_root=sealed.root,
+        evidence_seal=sealed,
         created_at=now,
     )
-    for row in evidence:
+    for row in evidence_rows:
         row.premium_batch = premium_batch
-    EmbeddedSaleEvidence.objects.bulk_create(evidence)
-    # One chain entry for the call: its evidence root (each policy's evidence is proven against
-    # it by its leaf), never one entry per policy.
-    audit.record(
-        "embedded.batch_issued",
-        OBJ_TYPE,
-        batch_ref,
-        actor=SYSTEM,
-        after={
-            "channel": channel.code,
-            "policies": len(accepted),
-            "premium_total": total,
-            "evidence_root": root,
-            "first_policy": issued[0].policy.number,
-            "last_policy": issued[-1].policy.number,
-            "embedded_batch": embedded_batch.public_id if embedded_batch is not None else None,
-        },
-    )
+    EmbeddedSaleEvidence.objects.bulk_create(evidence_rows)
     embedded_issued.announce(
         EmbeddedIssued(
             channel_id=channel.pk,
@@ -533,7 +522,7 @@ def _issue_accepted(
             premium_batch_id=premium_batch.pk,
             policy_count=len(accepted),
             premium_total=total,
-            evidence_root=root,
+            evidence_root=sealed.root,
             issued=tuple(issued),
         )
     )
