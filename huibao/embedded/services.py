@@ -79,7 +79,7 @@ class EmbeddedIssued:
     """The policies one call (or one chunk of a batch) issued, and what the channel owes for
     them: `premium_total` over `policy_count` policies, in `batch_ref`."""
 
-    channel_id: int
+    channel: SalesUnit
     batch_ref: str
     premium_batch_id: int
     policy_count: int
@@ -517,7 +517,7 @@ def _issue_accepted(
     EmbeddedSaleEvidence.objects.bulk_create(evidence_rows)
     embedded_issued.announce(
         EmbeddedIssued(
-            channel_id=channel.pk,
+            channel=channel,
             batch_ref=batch_ref,
             premium_batch_id=premium_batch.pk,
             policy_count=len(accepted),
