@@ -355,3 +355,13 @@ def test_finance_books_the_channel_s_premium_receivable_per_batch():
     # then: the channel owes 4.00, the insurer is owed 4.00
     assert ledger.balance(accounts.premium_receivable(channel)) == Decimal("4.00")
     assert ledger.balance(accounts.premium_payable(product.insurer)) == Decimal("4.00")
+
+
+def test_the_verification_page_shows_an_embedded_policy(client):
+    from django.urls import reverse
+
+    product = f.return_shipping()
+    [outcome] = services.issue(f.channel(), [f.sale(product)])
+    response = client.get(reverse("policy:verify", args=[outcome.verification_code]))
+    assert response.status_code == 200
+    assert outcome.policy_number in response.content.decode()
