@@ -36,6 +36,8 @@ DEFAULT_SWEEPS = (
     "huibao.policy.tasks.update_policy_statuses",
     # E-mails and SMS due again, and sends whose worker died.
     "huibao.notification.tasks.send_due_messages",
+    # Embedded-sale batches whose worker died part-way, resumed at their next chunk.
+    "huibao.embedded.tasks.resume_stale_batches_task",
     # The coming months' partitions of the month-partitioned tables, and the retention purge
     # (a few catalog queries when there is nothing to do; a no-op on SQLite).
     "huibao.core.partitioning.maintain_partitions",
