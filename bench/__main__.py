@@ -10,6 +10,7 @@ from typing import Any
 
 from bench import (
     daily,
+    embedded,
     fasttrack,
     flight,
     fraud,
@@ -56,6 +57,10 @@ REGISTRY: dict[str, tuple[Bench, str]] = {
         "finance: an insurer's 1,000,000-line statement imported and matched with our side (two sizes)",
     ),
     "pdf": (pdf.run, "esign: signed application forms and e-policies per second (render + PAdES sign)"),
+    "embedded": (
+        embedded.run,
+        "embedded: bulk issuance 1,000 per call (policies/s, ratio to COPY) and one-policy p50/p99 at 200/s",
+    ),
     "settlement": (
         settlement.run,
         "finance: the month's commission run and 60 insurers' settlement statements, 1,000,000 policies",

@@ -131,6 +131,7 @@ def register_routers() -> None:
     from huibao.claim.events_api import router as events_router
     from huibao.claim.figures_api import router as claim_figures_router
     from huibao.claim.insurer_api import router as claim_insurer_router
+    from huibao.core.evidence_api import router as evidence_router
     from huibao.distribution.api import router as distribution_router
     from huibao.finance.commission_api import router as commission_router
     from huibao.finance.reconciliation_api import router as reconciliation_router
@@ -168,6 +169,7 @@ def register_routers() -> None:
     api.add_router("/v1/", distribution_router)
     api.add_router("/v1/", reconciliation_router)
     api.add_router("/v1/", commission_router)
+    api.add_router("/v1/", evidence_router)
 
 
 register_routers()

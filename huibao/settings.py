@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "huibao.application",
     "huibao.underwriting",
     "huibao.policy",
+    "huibao.embedded",
     "huibao.renewal",
     "huibao.fraud",
     "huibao.provider",

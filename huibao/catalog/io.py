@@ -18,6 +18,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from huibao.catalog import rules as catalog_rules
 from huibao.catalog.errors import ImportRejected
 from huibao.catalog.models import (
     Coverage,
@@ -273,7 +274,11 @@ def content_errors(data: Mapping[str, Any]) -> list[FieldError]:
         errors.append(
             FieldError("$.documents", "unique", f"$.documents: document kind '{kind}' appears more than once")
         )
-    for problem in rules_errors(data["version"]):
+    product = data["product"]
+    embedded = catalog_rules.embedded_sale_problems(
+        product["line"], product.get("scenarios", []), data["version"].get("application_rules")
+    )
+    for problem in [*rules_errors(data["version"]), *embedded]:
         path = f"$.version.{problem.field}"
         errors.append(FieldError(path, problem.code, f"{path}: {problem.message}"))
     return errors

@@ -16,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from huibao.catalog import io, rating_port
+from huibao.catalog import rules as catalog_rules
 from huibao.catalog.errors import DraftExists, ImportRejected, VersionFrozen, VersionNotPublishable
 from huibao.catalog.io import rules_errors
 from huibao.catalog.models import (
@@ -140,6 +141,13 @@ def publication_problems(version: ProductVersion) -> list[FieldError]:
     if not version.payment_modes:
         problems.append(FieldError("payment_modes", "required", "at least one payment mode is needed"))
     problems.extend(rating_port.pricing_problems(version))
+    if (version.application_rules or {}).get("embedded_sale") is not None:
+        product = version.product
+        problems.extend(
+            catalog_rules.embedded_sale_problems(
+                product.line, product.scenarios.values_list("code", flat=True), version.application_rules
+            )
+        )
     problems.extend(
         rules_errors(
             {

@@ -28,6 +28,10 @@ class ClaimConfig(AppConfig):
         from huibao.policy.services import policies_issued
 
         policies_issued.register(triggers.on_policies_issued)
+        # Policies sold inside a partner's checkout are announced by their batch.
+        from huibao.embedded.services import embedded_issued
+
+        embedded_issued.register(triggers.on_embedded_issued)
         register_job(
             "claim.trigger_notices",
             trigger_notices_job,

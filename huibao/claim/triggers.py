@@ -65,6 +65,7 @@ from huibao.core.audit import batched, record
 from huibao.core.errors import Conflict, NotFound, ValidationFailed
 from huibao.core.money import format_cny
 from huibao.core.validators import validate_bank_card
+from huibao.embedded.services import EmbeddedIssued
 from huibao.notification.services import notify
 from huibao.payment.models import Payout
 from huibao.payment.payouts import PayoutAsk, request_payout, request_payouts
@@ -121,6 +122,11 @@ def on_policies_issued(event: PoliciesIssued) -> None:
         )
     if rows:
         TriggerIndex.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def on_embedded_issued(event: EmbeddedIssued) -> None:
+    """embedded.embedded_issued: the policies of a channel's call, indexed as any issued ones."""
+    on_policies_issued(PoliciesIssued(issued=event.issued))
 
 
 def backfill_index(*, batch: int = 500) -> int:

@@ -98,3 +98,55 @@ class AuditHead(models.Model):
 
     def __str__(self) -> str:
         return f"audit head #{self.seq}"
+
+
+class EvidenceRoot(models.Model):
+    """One sealed batch of evidence: the Merkle root (`huibao.core.merkle`) over its leaves, written
+    into the audit chain by one entry (object `core.evidenceroot`, id = this pk) instead of one
+    entry per leaf. See `huibao.core.evidence` and docs/evidence.md."""
+
+    kind = models.CharField(max_length=40)
+    batch_ref = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    root = models.CharField(max_length=64)
+    # The leaves' time too: their partition key (all leaves of a root share it).
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "证据批次"
+        verbose_name_plural = "证据批次"
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "batch_ref"], name="evidence_root_batch_unique"),
+            models.CheckConstraint(condition=models.Q(size__gte=1), name="evidence_root_size_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.batch_ref} ({self.size})"
+
+
+class EvidenceLeaf(models.Model):
+    """One leaf of an `EvidenceRoot`: what is proven (`leaf_ref`, e.g. a policy number) and the
+    SHA-256 digest of its evidence. Bulk-inserted by `seal`; partitioned by month on PostgreSQL
+    (migration 0006), so nothing may point at it and its unique keys carry `created_at`."""
+
+    root = models.ForeignKey(EvidenceRoot, on_delete=models.PROTECT, related_name="+", db_index=False)
+    index = models.PositiveIntegerField()
+    kind = models.CharField(max_length=40)
+    leaf_ref = models.CharField(max_length=100)
+    digest = models.BinaryField(max_length=32)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "证据叶"
+        verbose_name_plural = "证据叶"
+        constraints = [
+            # With the partition key: every leaf of a root has the root's time, so this is
+            # unique (root, index) in effect.
+            models.UniqueConstraint(
+                fields=["root", "index", "created_at"], name="evidence_leaf_position_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["kind", "leaf_ref"], name="evidence_leaf_ref_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.leaf_ref} #{self.index}"

@@ -12,6 +12,7 @@ credit-normal (`ledger.balance` returns the balance on the account's normal side
 | commission_income                      | income    | commission income, net of VAT                  |
 | vat_payable                            | liability | output VAT on commission income                |
 | commission_payable:unit:<code>         | liability | commission owed to a channel or an agent       |
+| premium_receivable:unit:<code>         | asset     | premium a channel collected for us (embedded)  |
 | commission_expense                     | expense   | commission paid out to channels and agents     |
 | withholding_tax_payable                | liability | individual income tax withheld from agents     |
 | refunds_payable                        | liability | premium to give back to customers              |
@@ -70,6 +71,18 @@ def commission_payable(unit: SalesUnit) -> AccountRef:
         f"commission_payable:unit:{unit.code}",
         f"应付佣金-{unit.name}",
         AccountKind.LIABILITY,
+        "sales_unit",
+        unit.pk,
+    )
+
+
+def premium_receivable(unit: SalesUnit) -> AccountRef:
+    """Premium a channel collected at its own checkout for the policies it sold embedded, which
+    it owes the platform until it settles (huibao.embedded)."""
+    return AccountRef(
+        f"premium_receivable:unit:{unit.code}",
+        f"应收渠道保费-{unit.name}",
+        AccountKind.ASSET,
         "sales_unit",
         unit.pk,
     )

@@ -23,6 +23,9 @@ class FinanceConfig(AppConfig):
         # run after theirs, in the same transaction: an endorsement's change is applied (or its
         # money refunded) before the ledger looks at it.
         policies_issued.register(postings.on_policies_issued)
+        from huibao.embedded.services import embedded_issued
+
+        embedded_issued.register(postings.on_embedded_issued)
         payment_paid.register(postings.ENDORSEMENT_KIND, postings.on_endorsement_paid)
         instalment_paid.register(postings.POLICY_SCHEDULE_KIND, postings.on_instalment_paid)
         for kind in postings.PREMIUM_KINDS:

@@ -27,6 +27,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
@@ -37,6 +38,7 @@ from huibao.billing.states import CollectionStatus
 from huibao.core.models import AuditEntry
 from huibao.core.money import to_fen
 from huibao.distribution.models import AgreementStatus, InsurerAgreement, PremiumCollector
+from huibao.embedded.services import EmbeddedIssued
 from huibao.finance import accounts, ledger
 from huibao.finance.models import JournalLine, JournalTransaction
 from huibao.payment.models import Payment, Refund
@@ -229,6 +231,33 @@ def on_policies_issued(event: PoliciesIssued) -> None:
         post_application_premium(payment, issued)
     elif len(issued) == 1:
         post_single_premium(payment, issued[0])
+
+
+def on_embedded_issued(event: EmbeddedIssued) -> None:
+    """`embedded.services.embedded_issued`: the channel collected the premium of the policies it
+    sold at its checkout. One transaction per batch (key `embedded:<batch_ref>`): Dr the
+    channel's premium receivable, Cr each insurer's premium payable by its share — the batch is
+    settled with the channel later, no payment per policy."""
+    if not event.issued or event.premium_total <= 0:
+        return
+    channel = event.channel
+    by_insurer: dict[int, tuple[Any, Decimal]] = {}
+    for issued in event.issued:
+        policy = issued.policy
+        insurer, amount = by_insurer.get(policy.insurer_id, (policy.insurer, Decimal("0.00")))
+        by_insurer[policy.insurer_id] = (insurer, amount + policy.premium)
+    lines = [ledger.debit(accounts.premium_receivable(channel), event.premium_total, memo=event.batch_ref)]
+    lines.extend(
+        ledger.credit(accounts.premium_payable(insurer), amount, memo=event.batch_ref)
+        for _, (insurer, amount) in sorted(by_insurer.items())
+    )
+    ledger.post(
+        f"embedded:{event.batch_ref}",
+        on=_local_date(event.issued[0].policy.issued_at),
+        description=f"嵌入式销售保费 {event.batch_ref}（{event.policy_count}单）",
+        lines=lines,
+        checked=True,
+    )
 
 
 def on_endorsement_paid(payment: Payment) -> None:

@@ -57,7 +57,7 @@ from huibao.policy.models import (
     PolicyParty,
     PolicyStatusChange,
 )
-from huibao.policy.states import COVERED_STATUSES, PartyRole, PolicyStatus, Relation
+from huibao.policy.states import COVERED_STATUSES, Channel, PartyRole, PolicyStatus, Relation
 from huibao.rating.models import Quote
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class NumberBlock:
         return number
 
 
-def _take_numbers(insurer: Insurer, year: int, count: int) -> NumberBlock:
+def take_numbers(insurer: Insurer, year: int, count: int) -> NumberBlock:
     """`count` numbers from the insurer's sequence row for `year`, in one statement
     (`UPDATE … RETURNING`, PostgreSQL and SQLite ≥ 3.35): the row stays locked until the end of
     the transaction, from this statement on.
@@ -207,14 +207,17 @@ def _beneficiaries(policy: Policy, request: IssuanceRequest, item: ItemToIssue) 
     ]
 
 
-def _issue_item(
+def policy_row(
     request: IssuanceRequest,
     item: ItemToIssue,
     *,
     numbers: NumberBlock,
     now: datetime.datetime,
     renewed_from: Policy | None = None,
-) -> tuple[Policy, InsurerDelivery]:
+) -> Policy:
+    """The policy of `item`, not saved yet: its number (the next of `numbers`), term, cover
+    dates, coverages, cooling-off, retention and frozen schedule. The one place a policy's
+    columns are computed, for one issuance (`_issue_item`) or many at once (`bulk`)."""
     version = item.product_version
     insurer = version.product.insurer
     insured = item.insured
@@ -242,7 +245,7 @@ def _issue_item(
         death_benefit=death_benefit,
         documents=documents,
     )
-    policy = Policy.objects.create(
+    return Policy(
         number=number,
         insurer=insurer,
         application_id=request.application_id,
@@ -272,6 +275,24 @@ def _issue_item(
         cooling_off_until=cooling_off_until,
         retention_until=rules.retention_until(effective_at, expires_at, birth),
     )
+
+
+def _issue_item(
+    request: IssuanceRequest,
+    item: ItemToIssue,
+    *,
+    numbers: NumberBlock,
+    now: datetime.datetime,
+    renewed_from: Policy | None = None,
+) -> tuple[Policy, InsurerDelivery]:
+    version = item.product_version
+    insurer = version.product.insurer
+    policy = policy_row(request, item, numbers=numbers, now=now, renewed_from=renewed_from)
+    policy.save(force_insert=True)
+    number = policy.number
+    effective_at, expires_at = policy.effective_at, policy.expires_at
+    death_benefit, cooling_off_until = policy.death_benefit, policy.cooling_off_until
+    term = rules.choose_term(version.term_options or [], item.term)
     _start_premium_schedule(
         policy,
         item,
@@ -536,7 +557,7 @@ def _issue_policies(request: IssuanceRequest, now: datetime.datetime) -> list[Po
         year = timezone.localtime(now).year
         insurers = sorted({i.product_version.product.insurer for i in todo}, key=lambda ins: ins.pk)
         counts = Counter(i.product_version.product.insurer_id for i in todo)
-        blocks = {insurer.pk: _take_numbers(insurer, year, counts[insurer.pk]) for insurer in insurers}
+        blocks = {insurer.pk: take_numbers(insurer, year, counts[insurer.pk]) for insurer in insurers}
         parties: list[PolicyParty] = []
         beneficiaries: list[PolicyBeneficiary] = []
         histories: list[PolicyStatusChange] = []
@@ -581,7 +602,7 @@ def issue_renewal(
             return existing
         item = request.items[0]
         insurer = item.product_version.product.insurer
-        numbers = _take_numbers(insurer, timezone.localtime(now).year, 1)
+        numbers = take_numbers(insurer, timezone.localtime(now).year, 1)
         policy, delivery = _issue_item(request, item, numbers=numbers, now=now, renewed_from=renewed_from)
         own = _parties(policy, request, item)
         PolicyParty.objects.bulk_create(own)
@@ -616,8 +637,14 @@ issuance_recovery: Hook[IssuanceRecovery, list[str]] = Hook("policy.issuance_rec
 
 
 def missing_epolicies(limit: int = RECOVERY_BATCH) -> list[int]:
+    """Policies whose e-policy was never rendered; not those sold inside a partner's checkout
+    (`bulk.issue_bulk`: no application, no renewal, the partner channel), which the channel
+    documents at its checkout and the platform renders on request only."""
     return list(
-        Policy.objects.filter(epolicy__isnull=True).order_by("id").values_list("pk", flat=True)[:limit]
+        Policy.objects.filter(epolicy__isnull=True)
+        .exclude(channel=Channel.PARTNER, application__isnull=True, renewed_from__isnull=True)
+        .order_by("id")
+        .values_list("pk", flat=True)[:limit]
     )
 
 

@@ -1643,6 +1643,17 @@ def minor_sum_limit(amount: int, what: str) -> list[dict[str, Any]]:
     ]
 
 
+# The demo's scenario products sold inside partners' checkouts (huibao.embedded): the highest
+# premium of one policy sold that way, per line (above every demo price of the line but the
+# riskiest orders' of return shipping).
+EMBEDDED_MAX_PREMIUM = {"return_shipping": "10.00", "flight_delay": "50.00", "phone_screen": "700.00"}
+
+
+def embedded(rules: dict[str, Any], line: str) -> dict[str, Any]:
+    """`rules` allowing embedded sale (`application_rules.embedded_sale`) at the line's maximum."""
+    return {**rules, "embedded_sale": {"allowed": True, "max_premium": EMBEDDED_MAX_PREMIUM[line]}}
+
+
 def rules_for(line: str, built: Built, n: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """(application_rules, underwriting) of a built product of `line`."""
     eligibility = built.eligibility
@@ -1758,7 +1769,7 @@ def rules_for(line: str, built: Built, n: int) -> tuple[dict[str, Any], dict[str
             "required": True,
             "hint": "拨号*#06#查看",
         }
-        return application_rules(signature="confirmation", subject=[imei]), {}
+        return embedded(application_rules(signature="confirmation", subject=[imei]), line), {}
     if line == "return_shipping":
         order = {
             "code": "order_number",
@@ -1766,7 +1777,8 @@ def rules_for(line: str, built: Built, n: int) -> tuple[dict[str, Any], dict[str
             "pattern": "^[0-9A-Za-z-]{6,32}$",
             "required": True,
         }
-        return application_rules(signature="confirmation", effective="same_day", subject=[order]), {}
+        rules = application_rules(signature="confirmation", effective="same_day", subject=[order])
+        return embedded(rules, line), {}
     if line == "flight_delay":
         flight = {
             "code": "flight_number",
@@ -1776,8 +1788,11 @@ def rules_for(line: str, built: Built, n: int) -> tuple[dict[str, Any], dict[str
             "hint": "如 MU5101",
         }
         return (
-            application_rules(
-                relations=ALL_RELATIONS, signature="confirmation", effective="same_day", subject=[flight]
+            embedded(
+                application_rules(
+                    relations=ALL_RELATIONS, signature="confirmation", effective="same_day", subject=[flight]
+                ),
+                line,
             ),
             {},
         )

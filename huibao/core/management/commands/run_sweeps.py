@@ -38,6 +38,11 @@ DEFAULT_SWEEPS = (
     "huibao.notification.tasks.send_due_messages",
     # Webhooks to partners due again (back-off over), and attempts whose worker died.
     "huibao.webhook.tasks.deliver_due_webhooks",
+    # Embedded-sale batches whose worker died part-way, resumed at their next chunk.
+    "huibao.embedded.tasks.resume_stale_batches_task",
+    # The coming months' partitions of the month-partitioned tables, and the retention purge
+    # (a few catalog queries when there is nothing to do; a no-op on SQLite).
+    "huibao.core.partitioning.maintain_partitions",
     # Last: links whatever the sweeps above wrote (`seal_audit --loop` does it continuously).
     "huibao.core.audit.seal_pending",
 )

@@ -1,4 +1,6 @@
-"""`manage.py verify_audit`: walk the audit hash chain; exit 2 on the first break, 3 when the chain
+"""`manage.py verify_audit`: walk the audit hash chain and recompute every sealed evidence batch
+from its stored leaves (`huibao.core.evidence.verify_roots`); exit 2 on the first break of the
+chain or any batch that no longer matches the root the chain holds, 3 when the chain
 holds but entries are dated out of order beyond the allowed clock skew (sealed before the sealer
 checked times, or refused by it and left unsealed)."""
 
@@ -10,11 +12,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from huibao.core.audit import verify_chain
+from huibao.core.evidence import verify_roots
 from huibao.core.models import AuditEntry
 
 
 class Command(BaseCommand):
-    help = "Verify the audit log's hash chain (altered, deleted or reordered entries)."
+    help = "Verify the audit log's hash chain (altered, deleted or reordered entries) and the evidence roots."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
@@ -40,6 +43,15 @@ class Command(BaseCommand):
                     f"audit chain broken: entry {seq_text} no longer has the anchored hash (rewritten)",
                     returncode=2,
                 )
+        evidence_problems = verify_roots()
+        if evidence_problems:
+            for problem in evidence_problems:
+                self.stdout.write(f"evidence: {problem}")
+            raise CommandError(
+                f"audit chain intact, but {len(evidence_problems)} evidence batches do not match "
+                "their sealed roots",
+                returncode=2,
+            )
         # Keep this pair outside the database (ticket, notarised log, WORM storage): a chain
         # rewritten from scratch verifies on its own, but cannot reproduce an anchored head.
         self.stdout.write(f"head: {report.head_seq}:{report.head_hash}")

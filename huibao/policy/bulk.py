@@ -1,0 +1,76 @@
+"""Many policies issued at once, each of one item and no application: what a partner channel
+sells inside its own checkout (`huibao.embedded`), up to a thousand per call.
+
+The columns of each policy are computed as for any issuance (`services.policy_row`: number,
+term, cover dates, coverages, retention, schedule); what differs is what is written around them,
+in a number of statements that does not grow with the number of policies:
+
+- numbers: one `UPDATE … RETURNING` per insurer for all its policies (`services.take_numbers`);
+- one insert per table: the policies, their parties (holder and insured), their first history
+  rows;
+- no audit entry per policy (the caller seals the batch's evidence under one root), no insurer
+  delivery, no e-policy task (the channel documents the sale at its checkout; recovery skips
+  these policies: `services.missing_epolicies`), no premium schedule (single premium only: the
+  channel collected it and settles it in batch), no `policies_issued` announcement — the caller
+  announces its own batch event, which carries the same `IssuedPolicy` values.
+
+Must run inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter
+from collections.abc import Sequence
+
+from django.db import transaction
+from django.utils import timezone
+
+from huibao.catalog.models import Insurer
+from huibao.policy import lifecycle
+from huibao.policy.issuance import IssuanceRequest
+from huibao.policy.models import Policy, PolicyParty, PolicyStatusChange
+from huibao.policy.services import IssuedPolicy, NumberBlock, _parties, policy_row, take_numbers
+
+
+def issue_bulk(requests: Sequence[IssuanceRequest], *, now: datetime.datetime) -> list[IssuedPolicy]:
+    """One policy per request (each of exactly one item, no application, a single premium), in
+    the order given. Raises ValueError for a request that is not of that shape."""
+    if not requests:
+        return []
+    for request in requests:
+        if request.application_id is not None or len(request.items) != 1:
+            raise ValueError("issue_bulk(): one item and no application per request")
+        if request.items[0].payment_mode != "single":
+            raise ValueError("issue_bulk(): a single premium only")
+    with transaction.atomic(savepoint=False):
+        year = timezone.localtime(now).year
+        insurers: dict[int, Insurer] = {}
+        counts: Counter[int] = Counter()
+        for request in requests:
+            insurer = request.items[0].product_version.product.insurer
+            insurers[insurer.pk] = insurer
+            counts[insurer.pk] += 1
+        # Row locks of the sequences in insurer order: no deadlock between concurrent batches.
+        blocks: dict[int, NumberBlock] = {
+            pk: take_numbers(insurers[pk], year, counts[pk]) for pk in sorted(insurers)
+        }
+        policies = [
+            policy_row(
+                request,
+                request.items[0],
+                numbers=blocks[request.items[0].product_version.product.insurer_id],
+                now=now,
+            )
+            for request in requests
+        ]
+        Policy.objects.bulk_create(policies)
+        parties: list[PolicyParty] = []
+        issued: list[IssuedPolicy] = []
+        for request, policy in zip(requests, policies, strict=True):
+            own = _parties(policy, request, request.items[0])
+            parties.extend(own)
+            issued.append(IssuedPolicy(policy=policy, parties=tuple(own), subject=request.items[0].subject))
+        PolicyParty.objects.bulk_create(parties)
+        PolicyStatusChange.objects.bulk_create([lifecycle.issued_change(p, at=now) for p in policies])
+    return issued
