@@ -164,6 +164,17 @@ else:
     # Server-side binding: parameters travel apart from the SQL, and psycopg prepares a statement
     # on a connection after its 5th use, so PostgreSQL parses and plans it once per connection.
     DATABASES["default"]["OPTIONS"]["server_side_binding"] = env_bool("DB_SERVER_SIDE_BINDING", False)
+# A streaming replica for the reads that may lag (the catalog's, outside transactions):
+# huibao/core/dbrouter.py. Tests mirror it onto the primary.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60)),
+        "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})),
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["huibao.core.dbrouter.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from huibao.core import audit, merkle, partitioning
@@ -33,8 +33,10 @@ LEAF_ENCODING = "rfc6962-sha256/u16len-ref-digest"
 KIND_MAX = EvidenceRoot._meta.get_field("kind").max_length or 40
 REF_MAX = EvidenceLeaf._meta.get_field("leaf_ref").max_length or 100
 BATCH_MAX = EvidenceRoot._meta.get_field("batch_ref").max_length or 100
-# Leaves written per INSERT (one statement per this many).
+# Leaves written per INSERT where there is no COPY (one statement per this many).
 INSERT_BATCH = 5000
+_LEAF_TABLE = EvidenceLeaf._meta.db_table
+_LEAF_COLUMNS = ("root_id", "index", "kind", "leaf_ref", "digest", "created_at")
 
 
 class EvidenceCorrupted(DomainError):
@@ -77,8 +79,8 @@ def seal(kind: str, batch_ref: str, leaves: Sequence[tuple[str, bytes]]) -> Evid
 
     Runs in the caller's transaction (a savepoint-free atomic block when there is none): the batch
     and its entry commit or roll back with the issuance they prove. A `batch_ref` is sealed once
-    per kind, a `leaf_ref` once per kind (Conflict otherwise). Queries: one existence check,
-    one insert for the root, one per `INSERT_BATCH` leaves, one for the entry.
+    per kind, a `leaf_ref` once per kind (Conflict otherwise). Queries: two existence checks,
+    one insert for the root, one COPY of the leaves (PostgreSQL), one insert for the entry.
     """
     _checked(kind, batch_ref, leaves)
     refs = [ref for ref, _ in leaves]
@@ -88,9 +90,7 @@ def seal(kind: str, batch_ref: str, leaves: Sequence[tuple[str, bytes]]) -> Evid
     # refusal leaves the caller's transaction usable.
     if EvidenceRoot.objects.filter(kind=kind, batch_ref=batch_ref).exists():
         raise Conflict(f"证据批次 {kind}/{batch_ref} 已封存", code="evidence_batch_sealed")
-    taken = list(
-        EvidenceLeaf.objects.filter(kind=kind, leaf_ref__in=refs).values_list("leaf_ref", flat=True)[:3]
-    )
+    taken = _already_sealed(kind, refs)
     if taken:
         raise Conflict(
             f"证据 {kind}/{'、'.join(taken)} 已在其他批次中封存",
@@ -103,17 +103,51 @@ def seal(kind: str, batch_ref: str, leaves: Sequence[tuple[str, bytes]]) -> Evid
         root = EvidenceRoot.objects.create(
             kind=kind, batch_ref=batch_ref, size=len(leaves), root=head.hex(), created_at=now
         )
-        EvidenceLeaf.objects.bulk_create(
-            (
-                EvidenceLeaf(
-                    root_id=root.pk, index=i, kind=kind, leaf_ref=ref, digest=bytes(digest), created_at=now
-                )
-                for i, (ref, digest) in enumerate(leaves)
-            ),
-            batch_size=INSERT_BATCH,
-        )
+        _insert_leaves(root, leaves)
         audit.record(SEAL_ACTION, OBJECT_TYPE, str(root.pk), actor="evidence", after=sealed_fields(root))
     return root
+
+
+def _already_sealed(kind: str, refs: list[str]) -> list[str]:
+    """Up to three of `refs` sealed before under `kind`."""
+    if connection.vendor == "postgresql":
+        # One array parameter instead of one per reference: half the time at 1,000 references.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT leaf_ref FROM {_LEAF_TABLE} WHERE kind = %s AND leaf_ref = ANY(%s) LIMIT 3",  # noqa: S608
+                [kind, refs],
+            )
+            return [row[0] for row in cursor.fetchall()]
+    rows = EvidenceLeaf.objects.filter(kind=kind, leaf_ref__in=refs).values_list("leaf_ref", flat=True)
+    return list(rows[:3])
+
+
+def _insert_leaves(root: EvidenceRoot, leaves: Sequence[tuple[str, bytes]]) -> None:
+    """The batch's leaves, in order: `COPY` on PostgreSQL (1,000 leaves in ≈ 15 ms, where
+    `bulk_create` took 200–600 ms on a loaded 2-core machine), `bulk_create` elsewhere."""
+    if connection.vendor == "postgresql":
+        columns = ", ".join(connection.ops.quote_name(c) for c in _LEAF_COLUMNS)
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {_LEAF_TABLE} ({columns}) FROM STDIN") as copy,
+        ):
+            for i, (ref, digest) in enumerate(leaves):
+                copy.write_row((root.pk, i, root.kind, ref, bytes(digest), root.created_at))
+        return
+    EvidenceLeaf.objects.bulk_create(
+        (
+            EvidenceLeaf(
+                root_id=root.pk,
+                index=i,
+                kind=root.kind,
+                leaf_ref=ref,
+                digest=bytes(digest),
+                created_at=root.created_at,
+            )
+            for i, (ref, digest) in enumerate(leaves)
+        ),
+        batch_size=INSERT_BATCH,
+    )
 
 
 def sealed_fields(root: EvidenceRoot) -> dict[str, Any]:
