@@ -8,7 +8,10 @@ class PaymentConfig(AppConfig):
 
     def ready(self) -> None:
         from huibao.jobs.registry import register_job
-        from huibao.payment import jobs
+        from huibao.payment import gateways, jobs
+
+        # Alipay / WeChat Pay, each when its settings are complete (docs/deploy.md).
+        gateways.register_configured()
 
         register_job(
             "payment.expire_unpaid", jobs.expire_unpaid, order=50, description="open payments past expiry"

@@ -45,6 +45,13 @@ class Notification:
     payer_name: str
     payer_id_number: str
     reason: str
+    # The gateway enforced the order's real-name binding (Alipay `ext_user_info` with
+    # need_check_info=T, WeChat Pay `payer.identity`): only the bound payer could pay, and the
+    # gateway does not report the payer's name or ID number back.
+    payer_bound: bool = False
+    # The gateway's own number for the trade when it differs from `provider_txn_id` (Alipay's
+    # trade_no, WeChat Pay's transaction_id, assigned only when the payer pays).
+    trade_no: str = ""
 
 
 @dataclass(frozen=True, slots=True)
