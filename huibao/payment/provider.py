@@ -219,6 +219,11 @@ def get_mandate_provider(name: str) -> MandateProvider:
         ) from None
 
 
+def provider_names() -> list[str]:
+    """The names of the registered payment adapters."""
+    return sorted(_PROVIDERS)
+
+
 def get_provider(name: str) -> PaymentProvider:
     try:
         return _PROVIDERS[name]

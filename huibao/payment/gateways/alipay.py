@@ -41,7 +41,7 @@ from django.urls import reverse
 from huibao.core.money import to_fen_int
 from huibao.payment.errors import InvalidSignature
 from huibao.payment.gateways import common
-from huibao.payment.gateways.common import BillRow, GatewayError
+from huibao.payment.gateways.common import BillRow, BillRowKind, GatewayError
 from huibao.payment.models import Payment
 from huibao.payment.provider import Checkout, Notification, NotificationStatus, RefundResult
 
@@ -108,7 +108,7 @@ class OrderForm:
     fields: tuple[tuple[str, str], ...]
 
 
-class _BeijingAliPay(AliPay):  # type: ignore[misc]  # the SDK is untyped
+class _BeijingAliPay(AliPay):
     """The SDK stamps requests with the server's local clock; Alipay reads `timestamp` as
     Beijing time, so it is written in Beijing time whatever the server's zone."""
 
@@ -296,7 +296,7 @@ def parse_bill(archive: bytes) -> list[BillRow]:
                 trade_no = record.get("支付宝交易号", "")
                 if not trade_no.isdigit():
                     continue  # the totals line
-                kind = "refund" if record.get("业务类型") == "退款" else "payment"
+                kind: BillRowKind = "refund" if record.get("业务类型") == "退款" else "payment"
                 amount = abs(common.yuan_to_fen(record.get("订单金额（元）", "0") or "0"))
                 if kind == "refund":
                     amount = abs(common.yuan_to_fen(record.get("商家实收（元）", "0") or "0"))
