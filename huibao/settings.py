@@ -319,6 +319,17 @@ ALIPAY_PUBLIC_KEY_PATH = env_str("ALIPAY_PUBLIC_KEY_PATH")
 ALIPAY_SANDBOX = env_bool("ALIPAY_SANDBOX", False)
 # "page" (电脑网站支付 alipay.trade.page.pay) or "wap" (手机网站支付 alipay.trade.wap.pay).
 ALIPAY_PAY_METHOD = env_str("ALIPAY_PAY_METHOD", "page")
+# The Alipay checkout page posts the signed order to the gateway, which sends the payer on to
+# its cashier: both must be allowed form targets (CSP form-action also covers the redirect).
+ALIPAY_FORM_ACTION = (
+    (
+        ["https://*.alipaydev.com"]
+        if ALIPAY_SANDBOX
+        else ["https://openapi.alipay.com", "https://*.alipay.com"]
+    )
+    if ALIPAY_APP_ID
+    else []
+)
 WECHATPAY_MCHID = env_str("WECHATPAY_MCHID")
 WECHATPAY_APPID = env_str("WECHATPAY_APPID")
 WECHATPAY_PRIVATE_KEY_PATH = env_str("WECHATPAY_PRIVATE_KEY_PATH")
@@ -398,7 +409,7 @@ SECURE_CSP = {
     "media-src": [CSP.SELF],
     "object-src": [CSP.NONE],
     "base-uri": [CSP.SELF],
-    "form-action": [CSP.SELF, *env_list("HUIBAO_CSP_FORM_ACTION", [])],
+    "form-action": [CSP.SELF, *ALIPAY_FORM_ACTION, *env_list("HUIBAO_CSP_FORM_ACTION", [])],
     "frame-ancestors": [CSP.NONE],
 }
 # In the API's error shape under /api/, a Chinese page elsewhere.

@@ -83,8 +83,9 @@ class WeChatPaySettings:
     @classmethod
     def from_settings(cls) -> WeChatPaySettings:
         trade_type = str(settings.WECHATPAY_TRADE_TYPE)
-        if trade_type not in ("native", "h5"):
-            raise GatewayError("bad_setting", f"WECHATPAY_TRADE_TYPE must be native or h5, not {trade_type}")
+        if trade_type != "native":
+            # H5 and JSAPI need the payer's IP / openid, which `create_checkout` does not have.
+            raise GatewayError("bad_setting", f"WECHATPAY_TRADE_TYPE: only native, not {trade_type}")
         public_key_path = str(settings.WECHATPAY_PUBLIC_KEY_PATH)
         return cls(
             mchid=str(settings.WECHATPAY_MCHID),
