@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import datetime
 import io
@@ -96,6 +97,14 @@ class AlipaySettings:
         )
 
 
+def key_material(text: str) -> str | bytes:
+    """A key as the SDK loads it: PEM as it is; the bare base64 Alipay's console and key tool
+    show (no BEGIN/END lines) as its DER bytes."""
+    if "-----BEGIN" in text:
+        return text
+    return base64.b64decode("".join(text.split()))
+
+
 def _public(path: str) -> str:
     return str(settings.HUIBAO_PUBLIC_URL).rstrip("/") + path if path.startswith("/") else path
 
@@ -131,8 +140,8 @@ class AlipayProvider:
         return _BeijingAliPay(
             appid=self.config.app_id,
             app_notify_url=self.config.notify_url,
-            app_private_key_string=self.config.app_private_key,
-            alipay_public_key_string=self.config.alipay_public_key,
+            app_private_key_string=key_material(self.config.app_private_key),
+            alipay_public_key_string=key_material(self.config.alipay_public_key),
             sign_type="RSA2",
             debug=self.config.sandbox,
         )

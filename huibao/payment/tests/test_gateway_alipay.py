@@ -375,3 +375,18 @@ def test_the_recorded_notification_is_alipays_documented_shape() -> None:
     ):
         assert params[name], name
     assert params["notify_type"] == "trade_status_sync"
+
+
+def test_keys_as_alipays_console_shows_them_load_too() -> None:
+    # the bare base64 of the console (no BEGIN/END lines) is as good as PEM
+    bare = "".join(g.keys("alipay-gateway").public_pem.splitlines()[1:-1])
+    provider = alipay_gateway.AlipayProvider(
+        alipay_gateway.AlipaySettings(
+            app_id=g.ALIPAY_APP_ID,
+            app_private_key="".join(g.keys("alipay-app").private_pem.splitlines()[1:-1]),
+            alipay_public_key=bare,
+            notify_url=g.NOTIFY_BASE + NOTIFY,
+        )
+    )
+    body = g.alipay_notification(out_trade_no="HB1", total_amount="1.00")
+    assert provider.parse_notification({}, body).amount_fen == 100
