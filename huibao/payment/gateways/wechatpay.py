@@ -1,9 +1,10 @@
 """WeChat Pay API v3 (直连商户) behind the payment port, on `wechatpayv3`'s `WeChatPay`.
 
-- Order: Native (扫码, `/v3/pay/transactions/native` → `code_url`, the checkout URL: a page shows
-  it as a QR code) from `create_checkout`; H5 (`/v3/pay/transactions/h5` → `h5_url`, needs the
-  payer's IP) and JSAPI (`/v3/pay/transactions/jsapi` → `prepay_id`, needs the payer's openid,
-  then the signed `WeixinJSBridge` parameters) are methods for a page that has them.
+- Order: Native (扫码, `/v3/pay/transactions/native` → `code_url`) from `create_checkout`: the
+  checkout URL is the platform's page (`payment:wechatpay_checkout`) showing it as a QR code;
+  H5 (`/v3/pay/transactions/h5` → `h5_url`, needs the payer's IP) and JSAPI
+  (`/v3/pay/transactions/jsapi` → `prepay_id`, needs the payer's openid, then the signed
+  `WeixinJSBridge` parameters) are methods for a page that has them.
 - Real name: every order carries `payer.identity` (type IDCARD, number, name: 指定身份支付),
   which WeChat Pay enforces at its cashier — a permission the merchant asks WeChat Pay for; an
   order without it is refused (无权限). The notification does not report the payer: `payer_bound`.
@@ -33,6 +34,7 @@ from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.conf import settings
 from django.urls import reverse
@@ -166,7 +168,17 @@ class WeChatPayProvider:
             ),
             "native order",
         )
-        return Checkout(url=str(data["code_url"]), provider_txn_id=payment.merchant_ref)
+        # The platform's page shows the code as a QR code; the code rides in the checkout URL
+        # itself (the page reads it from the stored URL, never from the request).
+        page = reverse("payment:wechatpay_checkout", args=[payment.public_id])
+        url = str(settings.HUIBAO_PUBLIC_URL).rstrip("/") + page + "?" + urlencode({"code": data["code_url"]})
+        return Checkout(url=url, provider_txn_id=payment.merchant_ref)
+
+    @staticmethod
+    def code_url(payment: Payment) -> str:
+        """The Native payment code of the payment's checkout (`weixin://wxpay/…`), or ""."""
+        code = parse_qs(urlsplit(payment.checkout_url).query).get("code", [""])[0]
+        return code if code.startswith("weixin://") else ""
 
     def h5_url(self, payment: Payment, client_ip: str) -> str:
         data = self._call(

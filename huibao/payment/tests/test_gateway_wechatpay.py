@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import transaction
@@ -93,7 +94,44 @@ def test_a_native_order_carries_the_applicants_identity_and_gives_the_code_url(g
     assert datetime.datetime.fromisoformat(body["time_expire"]) == p.expires_at.replace(microsecond=0)
     assert body["time_expire"].endswith("+08:00")
     assert p.status == PaymentStatus.PENDING
-    assert p.checkout_url == "weixin://wxpay/bizpayurl?pr=p4lpSuKzz" and p.provider_txn_id == p.merchant_ref
+    assert p.provider_txn_id == p.merchant_ref
+    # the checkout is the platform's QR page (a redirect to weixin:// would not be allowed)
+    assert p.checkout_url.startswith(
+        f"{g.NOTIFY_BASE.replace('testserver', '127.0.0.1:8000')}/payment/wechatpay/"
+    )
+    assert port.get_provider("wechatpay").code_url(p) == "weixin://wxpay/bizpayurl?pr=p4lpSuKzz"  # type: ignore[attr-defined]
+
+
+def test_the_checkout_page_shows_the_code_as_a_qr_for_the_payer_only(gateway, client: Client) -> None:
+    from huibao.application.tests.factories import customer
+    from huibao.payment import selectors
+
+    # given
+    p = _payment()
+    payer, other = customer("13900001111"), customer("13900002222")
+    selectors.register_payment_viewer("test_order", lambda ref, user: user.pk == payer.pk)
+    parts = urlsplit(p.checkout_url)
+    path = f"{parts.path}?{parts.query}"
+    try:
+        # when / then: the payer sees the QR code of the payment code
+        client.force_login(payer)
+        page = client.get(path)
+        html = page.content.decode()
+        assert page.status_code == 200
+        assert '<svg class="qr"' in html and 'href="weixin://wxpay/bizpayurl?pr=p4lpSuKzz"' in html
+        # a code put in the address by someone else is never shown: the stored one is
+        forged = client.get(path.split("?")[0] + "?code=weixin%3A%2F%2Fevil")
+        shown = forged.content.decode()
+        assert 'href="weixin://evil"' not in shown and 'href="weixin://wxpay/bizpayurl?pr=p4lpSuKzz"' in shown
+        client.force_login(other)
+        assert client.get(path).status_code == 404
+        # a payment no longer open shows no code
+        client.force_login(payer)
+        Payment.objects.filter(pk=p.pk).update(status=PaymentStatus.EXPIRED)
+        closed = client.get(path).content.decode()
+        assert "weixin://" not in closed and "不能再付款" in closed
+    finally:
+        selectors._viewers.pop("test_order", None)
 
 
 def test_an_order_answer_not_signed_by_the_platform_opens_nothing(gateway) -> None:
