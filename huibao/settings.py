@@ -322,6 +322,41 @@ HUIBAO_SANDBOX_NOTICE = deployment.enforce(
     allowed=HUIBAO_ALLOW_SANDBOX,
 )
 
+# Real payment gateways (huibao/payment/gateways, docs/deploy.md "Going live with Alipay / WeChat
+# Pay"): an adapter registers when its settings are complete; PAYMENT_PROVIDER naming one that
+# is not refuses to start, naming what is missing. Key files are PEM (paths, never the keys here).
+ALIPAY_APP_ID = env_str("ALIPAY_APP_ID")
+ALIPAY_APP_PRIVATE_KEY_PATH = env_str("ALIPAY_APP_PRIVATE_KEY_PATH")
+ALIPAY_PUBLIC_KEY_PATH = env_str("ALIPAY_PUBLIC_KEY_PATH")
+# Alipay's sandbox (openapi-sandbox.dl.alipaydev.com) instead of the live gateway.
+ALIPAY_SANDBOX = env_bool("ALIPAY_SANDBOX", False)
+# "page" (电脑网站支付 alipay.trade.page.pay) or "wap" (手机网站支付 alipay.trade.wap.pay).
+ALIPAY_PAY_METHOD = env_str("ALIPAY_PAY_METHOD", "page")
+# The Alipay checkout page posts the signed order to the gateway, which sends the payer on to
+# its cashier: both must be allowed form targets (CSP form-action also covers the redirect).
+ALIPAY_FORM_ACTION = (
+    (
+        ["https://*.alipaydev.com"]
+        if ALIPAY_SANDBOX
+        else ["https://openapi.alipay.com", "https://*.alipay.com"]
+    )
+    if ALIPAY_APP_ID
+    else []
+)
+WECHATPAY_MCHID = env_str("WECHATPAY_MCHID")
+WECHATPAY_APPID = env_str("WECHATPAY_APPID")
+WECHATPAY_PRIVATE_KEY_PATH = env_str("WECHATPAY_PRIVATE_KEY_PATH")
+WECHATPAY_CERT_SERIAL_NO = env_str("WECHATPAY_CERT_SERIAL_NO")
+WECHATPAY_APIV3_KEY = env_str("WECHATPAY_APIV3_KEY")
+WECHATPAY_PLATFORM_CERT_DIR = env_str("WECHATPAY_PLATFORM_CERT_DIR")
+WECHATPAY_PUBLIC_KEY_PATH = env_str("WECHATPAY_PUBLIC_KEY_PATH")
+WECHATPAY_PUBLIC_KEY_ID = env_str("WECHATPAY_PUBLIC_KEY_ID")
+# "native" (扫码: a code_url shown as a QR code) or "h5" (手机浏览器: the h5_url).
+WECHATPAY_TRADE_TYPE = env_str("WECHATPAY_TRADE_TYPE", "native")
+PAYMENT_GATEWAY_SETTINGS = {
+    name: str(globals()[name]) for names in deployment.GATEWAY_SETTINGS.values() for name in names
+} | {name: str(globals()[name]) for names in deployment.WECHATPAY_VERIFIERS for name in names}
+
 # --- Audit chain -------------------------------------------------------------------------------
 # Seconds an entry's time may lie before the newest sealed entry's (or after the sealer's clock)
 # before the sealer refuses it: clock difference between servers + the longest transaction.
@@ -387,7 +422,7 @@ SECURE_CSP = {
     "media-src": [CSP.SELF],
     "object-src": [CSP.NONE],
     "base-uri": [CSP.SELF],
-    "form-action": [CSP.SELF, *env_list("HUIBAO_CSP_FORM_ACTION", [])],
+    "form-action": [CSP.SELF, *ALIPAY_FORM_ACTION, *env_list("HUIBAO_CSP_FORM_ACTION", [])],
     "frame-ancestors": [CSP.NONE],
 }
 # In the API's error shape under /api/, a Chinese page elsewhere.
@@ -426,3 +461,7 @@ HUIBAO_SEARCH_CHECK_SECONDS = env_int("HUIBAO_SEARCH_CHECK_SECONDS", 0 if TESTIN
 # Number of reverse proxies in front of the app whose X-Forwarded-For entries are trusted.
 HUIBAO_TRUSTED_PROXY_COUNT = env_int("HUIBAO_TRUSTED_PROXY_COUNT", 0)
 HUIBAO_PUBLIC_URL = env_str("HUIBAO_PUBLIC_URL", "http://127.0.0.1:8000")
+# A real payment gateway must be fully configured (settings above, with the payment providers).
+deployment.require_payment_gateway(
+    PAYMENT_PROVIDER, PAYMENT_GATEWAY_SETTINGS, public_url=HUIBAO_PUBLIC_URL, strict=HUIBAO_STRICT
+)

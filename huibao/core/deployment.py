@@ -99,3 +99,72 @@ def enforce(*, strict: bool, in_use: Mapping[str, str], allowed: Iterable[str]) 
             f"{ALLOW_SETTING}={','.join(part for part in PARTS if part in in_use)}"
         )
     return tuple(part for part in PARTS if part in in_use)
+
+
+# --- real payment gateways (huibao/payment/gateways) -------------------------------------------
+# The settings each gateway needs, all non-empty; paths must name existing files (dirs: "/").
+GATEWAY_SETTINGS: dict[str, tuple[str, ...]] = {
+    "alipay": ("ALIPAY_APP_ID", "ALIPAY_APP_PRIVATE_KEY_PATH", "ALIPAY_PUBLIC_KEY_PATH"),
+    "wechatpay": (
+        "WECHATPAY_MCHID",
+        "WECHATPAY_APPID",
+        "WECHATPAY_PRIVATE_KEY_PATH",
+        "WECHATPAY_CERT_SERIAL_NO",
+        "WECHATPAY_APIV3_KEY",
+    ),
+}
+# WeChat Pay verifies its signatures with the platform certificates (a directory of .pem files)
+# or, for merchants moved to it, with the WeChat Pay public key and its id: one of the two.
+WECHATPAY_VERIFIERS = (
+    ("WECHATPAY_PLATFORM_CERT_DIR",),
+    ("WECHATPAY_PUBLIC_KEY_PATH", "WECHATPAY_PUBLIC_KEY_ID"),
+)
+
+
+def gateway_settings_missing(gateway: str, values: Mapping[str, str]) -> list[str]:
+    """What keeps `gateway` from working: each missing setting (or the file it names that does
+    not exist), as "SETTING" or "SETTING (no file at …)". Empty: fully configured."""
+    from pathlib import Path
+
+    def problem(name: str) -> str:
+        value = str(values.get(name, "") or "").strip()
+        if not value:
+            return name
+        if name.endswith("_PATH") and not Path(value).is_file():
+            return f"{name} (no file at {value})"
+        if name.endswith("_DIR") and not Path(value).is_dir():
+            return f"{name} (no directory at {value})"
+        if name == "WECHATPAY_APIV3_KEY" and len(value) != 32:
+            return f"{name} (the APIv3 key has 32 characters)"
+        return ""
+
+    problems = [p for p in (problem(name) for name in GATEWAY_SETTINGS.get(gateway, ())) if p]
+    if gateway == "wechatpay":
+        options = [[p for p in (problem(name) for name in names) if p] for names in WECHATPAY_VERIFIERS]
+        if all(options):
+            problems.append(
+                "WECHATPAY_PLATFORM_CERT_DIR, or WECHATPAY_PUBLIC_KEY_PATH and WECHATPAY_PUBLIC_KEY_ID: "
+                + "; ".join(p for found in options for p in found)
+            )
+    return problems
+
+
+def require_payment_gateway(
+    provider: str, values: Mapping[str, str], *, public_url: str, strict: bool
+) -> None:
+    """Refuses to start when `PAYMENT_PROVIDER` names a real gateway that is not fully configured
+    (each missing setting named), or — outside development — when its notify URL would not be
+    HTTPS (both gateways call only HTTPS notify URLs)."""
+    if provider not in GATEWAY_SETTINGS:
+        return
+    missing = gateway_settings_missing(provider, values)
+    if missing:
+        raise ImproperlyConfigured(
+            f"PAYMENT_PROVIDER={provider}: not configured: {', '.join(missing)} (docs/deploy.md, "
+            "Going live with Alipay / WeChat Pay)"
+        )
+    if strict and not public_url.startswith("https://"):
+        raise ImproperlyConfigured(
+            f"PAYMENT_PROVIDER={provider}: HUIBAO_PUBLIC_URL must be an https:// address (the "
+            f"gateway's notifications go to it), not {public_url}"
+        )

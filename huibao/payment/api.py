@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest
@@ -18,20 +17,16 @@ from ninja import Field, Router, Schema
 from ninja.security import django_auth
 
 from huibao.core.api_schemas import errors
-from huibao.core.errors import NotFound
 from huibao.payment import selectors
 from huibao.payment.models import Payment
 from huibao.payment.states import PaymentStatus, RefundStatus
 
 router = Router(tags=["payments"], auth=django_auth)
 
-PaymentViewer = Callable[[str, Any], bool]
-_viewers: dict[str, PaymentViewer] = {}
-
-
-def register_payment_viewer(reference_kind: str, fn: PaymentViewer) -> None:
-    """`fn(reference_id, user)` says whether `user` may see payments of that reference."""
-    _viewers[reference_kind] = fn
+# Who may see a payment is the selectors' (the pages ask it too); re-exported for the owners.
+PaymentViewer = selectors.PaymentViewer
+register_payment_viewer = selectors.register_payment_viewer
+_viewers = selectors._viewers
 
 
 class RefundOut(Schema):
@@ -59,12 +54,7 @@ class PaymentOut(Schema):
     refunds: list[RefundOut]
 
 
-def payment_for_viewer(user: Any, public_id: uuid.UUID) -> Payment:
-    payment = Payment.objects.filter(public_id=public_id).first()
-    viewer = _viewers.get(payment.reference_kind) if payment is not None else None
-    if payment is None or viewer is None or not viewer(payment.reference_id, user):
-        raise NotFound("支付记录不存在", code="payment_not_found")
-    return payment
+payment_for_viewer = selectors.payment_for_viewer
 
 
 def payment_out(payment: Payment) -> dict[str, Any]:

@@ -45,6 +45,13 @@ class Notification:
     payer_name: str
     payer_id_number: str
     reason: str
+    # The gateway enforced the order's real-name binding (Alipay `ext_user_info` with
+    # need_check_info=T, WeChat Pay `payer.identity`): only the bound payer could pay, and the
+    # gateway does not report the payer's name or ID number back.
+    payer_bound: bool = False
+    # The gateway's own number for the trade when it differs from `provider_txn_id` (Alipay's
+    # trade_no, WeChat Pay's transaction_id, assigned only when the payer pays).
+    trade_no: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +217,11 @@ def get_mandate_provider(name: str) -> MandateProvider:
         raise InvalidSignature(
             f"payment provider '{name}' does not charge mandates", code="unknown_provider"
         ) from None
+
+
+def provider_names() -> list[str]:
+    """The names of the registered payment adapters."""
+    return sorted(_PROVIDERS)
 
 
 def get_provider(name: str) -> PaymentProvider:

@@ -310,6 +310,8 @@ def _refund_locked(payment: Payment, amount: Decimal, reason: str, *, policy_id:
 def _apply(payment: Payment, note: Notification) -> str:
     """Applies a verified, fresh, first-seen notification to the locked payment; returns the outcome code."""
     detail = {"notify_id": note.notify_id, "provider_txn_id": note.provider_txn_id}
+    if note.trade_no:
+        detail["trade_no"] = note.trade_no
     if note.status == "success":
         if payment.status in (
             PaymentStatus.SUCCEEDED,
@@ -325,11 +327,16 @@ def _apply(payment: Payment, note: Notification) -> str:
         if payment.status == PaymentStatus.CREATED:
             _transition(payment, PaymentStatus.PENDING, kind="notification", detail=detail)
         payment.paid_at = timezone.now()
-        payment.paid_by_name = (note.payer_name or "")[:100]
-        payment.paid_by_id_number = note.payer_id_number or ""
+        if note.payer_bound:
+            # The gateway let only the bound payer (the applicant) pay: that is who paid.
+            payment.paid_by_name = payment.payer_name
+            payment.paid_by_id_number = payment.payer_id_number
+        else:
+            payment.paid_by_name = (note.payer_name or "")[:100]
+            payment.paid_by_id_number = note.payer_id_number or ""
         if note.amount_fen != to_fen_int(payment.amount):
             payment.failure_reason = "amount_mismatch"
-        elif not rules.payer_is_applicant(
+        elif not note.payer_bound and not rules.payer_is_applicant(
             payment.payer_name, payment.payer_id_number, note.payer_name, note.payer_id_number
         ):
             payment.failure_reason = "payer_not_applicant"
