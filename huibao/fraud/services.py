@@ -101,8 +101,9 @@ def _check_subject(subject: ClaimSubject) -> None:
         raise ValidationFailed("筛查对象有误", errors=errors)
 
 
-def _store(subject: ClaimSubject, digest: str) -> tuple[ScreenedClaim, bool]:
-    """The subject's row, locked, with its invoices; True when it was new or changed."""
+def _store(subject: ClaimSubject, digest: str) -> tuple[ScreenedClaim, bool, bool]:
+    """The subject's row, locked, with its invoices; whether it was new or changed, and whether
+    it was new (a new subject has no hold to end)."""
     fields = _claim_fields(subject, digest)
     claim = ScreenedClaim.objects.select_for_update().filter(reference=subject.reference).first()
     if claim is None:
@@ -113,15 +114,15 @@ def _store(subject: ClaimSubject, digest: str) -> tuple[ScreenedClaim, bool]:
             claim = ScreenedClaim.objects.select_for_update().get(reference=subject.reference)
         else:
             _write_invoices(claim, subject)
-            return claim, True
+            return claim, True, True
     if claim.subject_digest == digest:
-        return claim, False
+        return claim, False, False
     for name, value in fields.items():
         setattr(claim, name, value)
     claim.save(update_fields=[*fields, "updated_at"])
     ScreenedInvoice.objects.filter(claim=claim).delete()
     _write_invoices(claim, subject)
-    return claim, True
+    return claim, True, False
 
 
 def _write_invoices(claim: ScreenedClaim, subject: ClaimSubject) -> None:
@@ -151,7 +152,7 @@ def screen_claim(subject: ClaimSubject) -> Screening:
     _check_subject(subject)
     digest = _subject_digest(subject)
     with transaction.atomic():
-        claim, changed = _store(subject, digest)
+        claim, changed, created = _store(subject, digest)
         active = selectors.active_rules(subject.kind)
         thresholds = selectors.thresholds_in_force()
         versions = {r.spec.code: r.version for r in active}
@@ -178,7 +179,8 @@ def screen_claim(subject: ClaimSubject) -> Screening:
         if verdict.route == Route.HOLD:
             holds.hold(claim, screening, verdict)
         else:
-            holds.end_hold_on_rescreen(claim, verdict.route)
+            if not created:
+                holds.end_hold_on_rescreen(claim, verdict.route)
             if verdict.route in (Route.REVIEW, Route.BLOCK):
                 _open_case(claim, screening)
         audit.record(
@@ -391,6 +393,9 @@ def seed_rule_rows(model: Any, *, using: str = "default") -> int:
     """Creates version 1 of every registered rule that has no row (`model`: the live FraudRule,
     or a migration's historical one)."""
     existing = set(model.objects.using(using).values_list("code", flat=True))
+    # A migration's historical model knows only the routes of its time: a rule forcing a later
+    # route is seeded by the later migration that allows it.
+    known_routes = {value for value, _label in model._meta.get_field("route").choices}
     created = [
         model(
             code=spec.code,
@@ -405,7 +410,7 @@ def seed_rule_rows(model: Any, *, using: str = "default") -> int:
             parameters=dict(spec.defaults),
         )
         for spec in rules.RULES.values()
-        if spec.code not in existing
+        if spec.code not in existing and spec.route.value in known_routes
     ]
     model.objects.using(using).bulk_create(created)
     return len(created)

@@ -3,7 +3,16 @@
 import django.db.models.deletion
 import uuid
 from django.conf import settings
+from typing import Any
+
 from django.db import migrations, models
+
+
+def seed(apps: Any, schema_editor: Any) -> None:
+    """Version 1 of the rules that force the new hold route (`related_open_case`)."""
+    from huibao.fraud.services import seed_rule_rows
+
+    seed_rule_rows(apps.get_model("fraud", "FraudRule"), using=schema_editor.connection.alias)
 
 
 class Migration(migrations.Migration):
@@ -160,4 +169,5 @@ class Migration(migrations.Migration):
             model_name='fraudpolicy',
             constraint=models.UniqueConstraint(condition=models.Q(('status', 'proposed')), fields=('status',), name='fraud_policy_one_proposed'),
         ),
+        migrations.RunPython(seed, migrations.RunPython.noop),
     ]
