@@ -10,4 +10,5 @@ urlpatterns = [
     path("payment/sandbox/pay/<slug:txn_id>/", views.pay, name="pay"),
     path("identity/sandbox/face/<slug:token>/", views.face, name="face"),
     path("sandbox/sms/", views.sms_inbox, name="sms_inbox"),
+    path("sandbox/flight-feed/", views.flight_feed_page, name="flight_feed"),
 ]
