@@ -48,7 +48,7 @@ def _days(policy, n: int) -> datetime.date:
     return start_of(policy) + datetime.timedelta(days=n)
 
 
-def test_a_claim_held_for_a_related_case_waits_then_continues_to_the_fast_track_when_it_is_cleared():
+def test_a_claim_held_for_a_related_case_waits_then_continues_to_the_fast_track_when_it_is_cleared(client):
     # given: the first claim of a customer is in fraud review (a stricter rule), its case open
     fraud.update_rule("soon_after_waiting_period", actor=None, route="review", reason="测试：收紧")
     policy = in_force(medical_policy(customer()))
@@ -66,6 +66,13 @@ def test_a_claim_held_for_a_related_case_waits_then_continues_to_the_fast_track_
     assert line == "理赔审核中，相关核查完成后将继续处理"  # the customer is not told of fraud
     person = adjuster("adjuster-hold")
     assert second.pk not in {row.claim.pk for row in queue(person, QueueFilters())}
+    assert second.pk in {row.claim.pk for row in queue(person, QueueFilters(status="on_hold"))}
+    from django.urls import reverse
+
+    from huibao.provider.tests.factories import login
+
+    desk = login(client, person).get(reverse("claim:desk_review", args=[second.public_id]))
+    assert desk.status_code == 200 and "风控筛查暂缓" in desk.content.decode()
     with pytest.raises(Conflict) as refused:
         decisions.decide(second, decisions.Decision(kind=DecisionKind.APPROVE), actor=person)
     assert refused.value.code == "not_decidable" and payout_of(second) is None
