@@ -62,9 +62,12 @@ CLAIM_HANDLE = (
 )
 # The claim figures page and endpoint (share decided automatically, time to payment).
 CLAIM_FIGURES = ("claim.view_claim_figures",)
-FRAUD_MODELS = ("fraudrule", "screenedclaim", "screening", "fraudcase", "blacklistentry")
+FRAUD_MODELS = ("fraudrule", "screenedclaim", "screening", "fraudcase", "fraudhold", "blacklistentry")
 # Fraud analysts: the queue, the cases, the rules' parameters and the shared blacklist.
-FRAUD = _perms("fraud", ["view", "change"], FRAUD_MODELS)
+FRAUD = (*_perms("fraud", ["view", "change"], FRAUD_MODELS), "fraud.view_fraudpolicy")
+# Fraud analyst leads (风控主管): everything analysts do, and the route thresholds — a lead proposes
+# a version, another lead approves it (four eyes: huibao.fraud.thresholds).
+FRAUD_LEAD = (*FRAUD, "fraud.add_fraudpolicy", "fraud.approve_fraudpolicy")
 # The O2O provider network: operators manage providers, adjusters assign tasks, a provider's own
 # staff work their tasks (which ones: huibao.provider.selectors, by the user's provider).
 PROVIDER_MANAGE = (
@@ -196,6 +199,11 @@ ROLES: dict[str, Role] = {
         Role("provider", "服务商", PROVIDER_WORK),
         Role(
             "fraud_analyst", "风控", (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *IDENTITY_VIEW, *FRAUD)
+        ),
+        Role(
+            "fraud_lead",
+            "风控主管",
+            (*CATALOG_VIEW, *QUOTE_VIEW, *APPLICATION_VIEW, *IDENTITY_VIEW, *FRAUD_LEAD),
         ),
         Role(
             "finance",

@@ -48,6 +48,10 @@ class ClaimConfig(AppConfig):
         from huibao.fraud.services import screening_resolved
 
         screening_resolved.register("claim", triage.on_screening_resolved)
+        # A held claim continues when the fraud side releases its hold.
+        from huibao.fraud.holds import hold_released
+
+        hold_released.register("claim", triage.on_hold_released)
         register_action(
             "claim",
             label=_("理赔"),

@@ -56,6 +56,7 @@ from huibao.core.errors import Conflict, FieldError, NotFound, PermissionDenied,
 from huibao.core.money import format_cny, to_fen
 from huibao.core.states import check_transition
 from huibao.core.validators import validate_bank_card
+from huibao.fraud import selectors as fraud_selectors
 from huibao.payment import payouts
 from huibao.payment.models import Payout
 
@@ -457,6 +458,10 @@ def _next_reference(claim: Claim) -> str:
 
 
 def _pay(claim: Claim, *, actor: Any) -> Payout | None:
+    if fraud_selectors.open_case_exists(claim.number):
+        # One owner of the fact: no money moves while the analysts' case on the claim is open
+        # (a review or a block), whoever approved it and however (four eyes, retry, re-decision).
+        raise Conflict("该案件有未结的风控案件，结案前不能支付赔款", code="fraud_case_open")
     due = Decimal(claim.approved_amount or 0) - paid_so_far(claim)
     if due <= ZERO:
         # A re-decision that pays no more than was paid already: nothing moves; what was paid

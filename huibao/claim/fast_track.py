@@ -38,6 +38,7 @@ REASONS: dict[str, str] = {
     "not_eligible": gettext_noop("保单资格校验未通过"),
     "fraud_review": gettext_noop("风控筛查需人工复核"),
     "fraud_block": gettext_noop("风控筛查拦截"),
+    "fraud_hold": gettext_noop("风控筛查暂缓：等待关联案件处理完毕"),
     "not_screened": gettext_noop("尚未完成风控筛查"),
     "four_eyes": gettext_noop("赔付金额需第二位理赔员复核"),
     "not_calculable": gettext_noop("赔付金额需人工核定（天数、时长或伤残等级等）"),
@@ -58,7 +59,7 @@ class Facts:
     materials_complete: bool
     duplicate_materials: bool
     eligible: bool
-    route: str  # the screen's route: "pass" | "review" | "block" | "" (not screened)
+    route: str  # the screen's route: "pass" | "review" | "hold" | "block" | "" (not screened)
     cleared: bool = False  # an analyst cleared the review the screen routed to
     calculable: bool = True
     payable: Decimal | None = None
@@ -97,6 +98,8 @@ def qualify(facts: Facts) -> Qualification:
         found.append("not_eligible")
     if facts.route == "block":
         found.append("fraud_block")
+    elif facts.route == "hold":
+        found.append("fraud_hold")
     elif facts.route == "review" and not facts.cleared:
         found.append("fraud_review")
     elif facts.route not in ("pass", "review"):

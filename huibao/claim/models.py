@@ -433,7 +433,7 @@ class ClaimTriage(models.Model):
 
     claim = models.OneToOneField(Claim, on_delete=models.CASCADE, related_name="triage")
     screening_id = models.UUIDField(null=True, blank=True)
-    route = models.CharField(max_length=8, blank=True, default="")  # pass | review | block
+    route = models.CharField(max_length=8, blank=True, default="")  # pass | review | hold | block
     score = models.IntegerField(default=0)
     # A fraud review (or block) holds the claim until an analyst resolves it.
     held = models.BooleanField(default=False)
@@ -451,7 +451,8 @@ class ClaimTriage(models.Model):
         permissions = [("view_claim_figures", "Can view the claim figures")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(route__in=["", "pass", "review", "block"]), name="claim_triage_route_valid"
+                condition=Q(route__in=["", "pass", "review", "hold", "block"]),
+                name="claim_triage_route_valid",
             ),
             models.CheckConstraint(
                 condition=Q(fraud_outcome__in=["", "cleared", "confirmed"]),

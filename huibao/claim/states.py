@@ -2,6 +2,7 @@
 (`huibao.claim.lifecycle.transition`).
 
     reported ──checklist complete, submitted──▶ materials_complete ──▶ under_review
+    materials_complete ──fraud screen holds it──▶ on_hold ──hold released──▶ under_review
     under_review ──▶ info_requested ──materials added──▶ under_review
     under_review ──▶ investigating ──▶ under_review
     under_review ──▶ approved (full or partial) | denied
@@ -24,6 +25,9 @@ from django.utils.translation import gettext_noop
 class ClaimStatus(models.TextChoices):
     REPORTED = "reported", _("已报案")
     MATERIALS_COMPLETE = "materials_complete", _("材料齐全")
+    # The fraud screen holds it until a related check clears (huibao.fraud.holds): nobody decides
+    # it and no adjuster's queue shows it as decidable.
+    ON_HOLD = "on_hold", _("暂缓处理")
     UNDER_REVIEW = "under_review", _("审核中")
     INFO_REQUESTED = "info_requested", _("待补充材料")
     INVESTIGATING = "investigating", _("调查中")
@@ -46,7 +50,8 @@ class DecisionKind(models.TextChoices):
 S = ClaimStatus
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.REPORTED: frozenset({S.MATERIALS_COMPLETE, S.WITHDRAWN}),
-    S.MATERIALS_COMPLETE: frozenset({S.UNDER_REVIEW, S.APPROVED, S.DENIED, S.WITHDRAWN}),
+    S.MATERIALS_COMPLETE: frozenset({S.UNDER_REVIEW, S.ON_HOLD, S.APPROVED, S.DENIED, S.WITHDRAWN}),
+    S.ON_HOLD: frozenset({S.UNDER_REVIEW, S.WITHDRAWN}),
     S.UNDER_REVIEW: frozenset({S.INFO_REQUESTED, S.INVESTIGATING, S.APPROVED, S.DENIED, S.WITHDRAWN}),
     S.INFO_REQUESTED: frozenset({S.UNDER_REVIEW, S.WITHDRAWN}),
     S.INVESTIGATING: frozenset({S.UNDER_REVIEW, S.WITHDRAWN}),
@@ -73,6 +78,7 @@ REMOVABLE = frozenset({S.REPORTED})
 CUSTOMER_LINES: dict[str, str] = {
     S.REPORTED: gettext_noop("报案成功，请上传理赔材料"),
     S.MATERIALS_COMPLETE: gettext_noop("材料已齐全，等待审核"),
+    S.ON_HOLD: gettext_noop("理赔审核中，相关核查完成后将继续处理"),
     S.UNDER_REVIEW: gettext_noop("理赔审核中"),
     S.INFO_REQUESTED: gettext_noop("需要补充材料"),
     S.INVESTIGATING: gettext_noop("案件调查中"),

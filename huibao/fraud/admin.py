@@ -4,7 +4,7 @@ through the analysts' pages and API, which write the audit chain)."""
 from django.contrib import admin
 
 from huibao.core.admin import ReadOnlyModelAdmin
-from huibao.fraud.models import BlacklistEntry, FraudCase, FraudRule, Screening
+from huibao.fraud.models import BlacklistEntry, FraudCase, FraudHold, FraudPolicy, FraudRule, Screening
 
 
 @admin.register(FraudRule)
@@ -43,3 +43,25 @@ class BlacklistEntryAdmin(ReadOnlyModelAdmin):
     )
     list_filter = ("source", "removed_at")
     exclude = ("id_hash",)
+
+
+@admin.register(FraudPolicy)
+class FraudPolicyAdmin(ReadOnlyModelAdmin):
+    list_display = (
+        "version",
+        "status",
+        "review_at",
+        "block_at",
+        "hold_enabled",
+        "effective_from",
+        "decided_at",
+    )
+    list_filter = ("status",)
+
+
+@admin.register(FraudHold)
+class FraudHoldAdmin(ReadOnlyModelAdmin):
+    list_display = ("public_id", "claim", "status", "then_route", "released_to", "created_at")
+    list_filter = ("status",)
+    search_fields = ("claim__reference",)
+    raw_id_fields = ("claim", "screening")

@@ -1,6 +1,8 @@
 """Risk-control endpoints under /api/v1/fraud/: the analysts' case queue (read, take, release,
-clear, confirm with the blacklist), the rules (read, change = a new version) and the shared
-blacklist (read, add, remove). Verified staff (`is_api_staff`) with the fraud permissions only."""
+clear, confirm with the blacklist), the rules (read, change = a new version), the route
+thresholds (read; leads propose, another lead approves or rejects), the held claims (read,
+release) and the shared blacklist (read, add, remove). Verified staff (`is_api_staff`) with the
+fraud permissions only."""
 
 from __future__ import annotations
 
@@ -15,8 +17,8 @@ from ninja.security import django_auth
 from huibao.account.access import is_api_staff
 from huibao.core.api_schemas import errors
 from huibao.core.errors import PermissionDenied
-from huibao.fraud import selectors, services
-from huibao.fraud.models import BlacklistEntry, FraudCase, FraudRule
+from huibao.fraud import holds, selectors, services, thresholds
+from huibao.fraud.models import BlacklistEntry, FraudCase, FraudHold, FraudPolicy, FraudRule
 from huibao.fraud.rules import RULES
 
 router = Router(tags=["fraud"])
@@ -342,3 +344,183 @@ def remove_entry(request: HttpRequest, entry_id: uuid.UUID, payload: RemovalIn) 
     return entry_out(
         services.remove_from_blacklist(entry, reason=payload.reason, actor=actor, request=request)
     )
+
+
+# --- route thresholds ----------------------------------------------------------------------------
+
+
+class ThresholdsOut(Schema):
+    version: int = Field(description="0: the defaults in code")
+    review_at: int
+    block_at: int
+    hold_enabled: bool
+
+
+class PolicyOut(ThresholdsOut):
+    status: str
+    effective_from: datetime.datetime
+    reason: str
+    proposed_by: str
+    proposed_at: datetime.datetime
+    decided_by: str | None
+    decided_at: datetime.datetime | None
+    decision_note: str
+
+
+class ThresholdsPageOut(Schema):
+    in_force: ThresholdsOut
+    versions: list[PolicyOut]
+
+
+def policy_out(row: FraudPolicy) -> dict[str, Any]:
+    return {
+        "version": row.version,
+        "review_at": row.review_at,
+        "block_at": row.block_at,
+        "hold_enabled": row.hold_enabled,
+        "status": row.status,
+        "effective_from": row.effective_from,
+        "reason": row.reason,
+        "proposed_by": row.proposed_by.get_username(),
+        "proposed_at": row.proposed_at,
+        "decided_by": row.decided_by.get_username() if row.decided_by else None,
+        "decided_at": row.decided_at,
+        "decision_note": row.decision_note,
+    }
+
+
+@router.get(
+    "/fraud/thresholds",
+    response={200: ThresholdsPageOut, **errors(403)},
+    auth=django_auth,
+    summary="风控阈值",
+)
+def threshold_list(request: HttpRequest) -> dict[str, Any]:
+    _analyst(request, "fraud.view_fraudpolicy")
+    current = selectors.thresholds_in_force()
+    return {
+        "in_force": {
+            "version": current.version,
+            "review_at": current.review_at,
+            "block_at": current.block_at,
+            "hold_enabled": current.hold_enabled,
+        },
+        "versions": [policy_out(r) for r in selectors.policy_versions()[:100]],
+    }
+
+
+class ProposalIn(Schema):
+    review_at: int = Field(description="复核分数线")
+    block_at: int = Field(description="拦截分数线（高于复核分数线）")
+    hold_enabled: bool = True
+    reason: str = Field(max_length=200)
+    effective_from: datetime.datetime | None = Field(None, description="缺省：审批后立即生效")
+
+
+@router.post(
+    "/fraud/thresholds",
+    response={201: PolicyOut, **errors(403, 409, 422)},
+    auth=django_auth,
+    summary="提交新阈值版本（待另一位风控主管审批）",
+)
+def propose_thresholds(request: HttpRequest, payload: ProposalIn) -> Status:
+    actor = _analyst(request, thresholds.PROPOSE)
+    row = thresholds.propose(
+        actor=actor,
+        review_at=payload.review_at,
+        block_at=payload.block_at,
+        hold_enabled=payload.hold_enabled,
+        reason=payload.reason,
+        effective_from=payload.effective_from,
+        request=request,
+    )
+    return Status(201, policy_out(row))
+
+
+class DecisionIn(Schema):
+    note: str = Field("", max_length=200)
+
+
+@router.post(
+    "/fraud/thresholds/{version}/approval",
+    response={200: PolicyOut, **errors(403, 404, 409, 422)},
+    auth=django_auth,
+    summary="批准阈值版本（非提交人）",
+)
+def approve_thresholds(request: HttpRequest, version: int, payload: DecisionIn) -> dict[str, Any]:
+    actor = _analyst(request, thresholds.APPROVE)
+    found = selectors.policy_by_version(version)
+    return policy_out(thresholds.approve(found, actor=actor, note=payload.note, request=request))
+
+
+@router.post(
+    "/fraud/thresholds/{version}/rejection",
+    response={200: PolicyOut, **errors(403, 404, 409, 422)},
+    auth=django_auth,
+    summary="驳回或撤回阈值版本",
+)
+def reject_thresholds(request: HttpRequest, version: int, payload: DecisionIn) -> dict[str, Any]:
+    actor = _analyst(request, "fraud.view_fraudpolicy")
+    found = selectors.policy_by_version(version)
+    return policy_out(thresholds.reject(found, actor=actor, note=payload.note, request=request))
+
+
+# --- held claims ---------------------------------------------------------------------------------
+
+
+class HoldOut(Schema):
+    id: uuid.UUID
+    status: str
+    reference: str = Field(description="the claim's number")
+    insurer_code: str
+    amount: str
+    reason: str
+    waiting_on: list[str] = Field(description="the open cases it waits for")
+    then_route: str
+    released_to: str
+    note: str
+    created_at: datetime.datetime
+    released_at: datetime.datetime | None
+
+
+def hold_out(hold: FraudHold) -> dict[str, Any]:
+    return {
+        "id": hold.public_id,
+        "status": hold.status,
+        "reference": hold.claim.reference,
+        "insurer_code": hold.claim.insurer_code,
+        "amount": str(hold.claim.amount),
+        "reason": hold.reason,
+        "waiting_on": list(hold.waiting_on),
+        "then_route": hold.then_route,
+        "released_to": hold.released_to,
+        "note": hold.note,
+        "created_at": hold.created_at,
+        "released_at": hold.released_at,
+    }
+
+
+@router.get(
+    "/fraud/holds", response={200: list[HoldOut], **errors(403)}, auth=django_auth, summary="暂缓案件"
+)
+def hold_list(request: HttpRequest) -> list[dict[str, Any]]:
+    _analyst(request, "fraud.view_fraudhold")
+    return [hold_out(h) for h in selectors.hold_queue()[:200]]
+
+
+class ReleaseIn(Schema):
+    to: str = Field(description="review | pass")
+    note: str = Field(max_length=2000)
+
+
+@router.post(
+    "/fraud/holds/{hold_id}/release",
+    response={200: HoldOut, **errors(403, 404, 409, 422)},
+    auth=django_auth,
+    summary="放行暂缓案件（转人工复核或通过）",
+)
+def release_hold(request: HttpRequest, hold_id: uuid.UUID, payload: ReleaseIn) -> dict[str, Any]:
+    actor = _analyst(request, "fraud.change_fraudhold")
+    found = selectors.hold_by_public_id(hold_id)
+    released = holds.release_hold(found, to=payload.to, actor=actor, note=payload.note, request=request)
+    return hold_out(selectors.hold_by_public_id(released.public_id))

@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from huibao.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
-from huibao.fraud.states import CaseStatus, InvoiceKind, RouteChoice
+from huibao.fraud.states import CaseStatus, HoldStatus, InvoiceKind, PolicyStatus, RouteChoice
 
 
 def _money(**kwargs: Any) -> models.DecimalField:
@@ -127,6 +127,8 @@ class Screening(models.Model):
     # ",code,code," — the fired codes, for the queue's filter on every database.
     fired_codes = models.CharField(max_length=1000, blank=True)
     rule_versions = models.JSONField(default=dict)  # every rule evaluated: {code: version}
+    # The FraudPolicy version whose thresholds routed it (0: the defaults in code).
+    policy_version = models.PositiveIntegerField(_("阈值版本"), default=0)
     created_at = models.DateTimeField(_("筛查时间"), auto_now_add=True)
 
     class Meta:
@@ -178,6 +180,107 @@ class FraudCase(models.Model):
 
     def __str__(self) -> str:
         return f"case {self.public_id} ({self.status})"
+
+
+class FraudPolicy(models.Model):
+    """One version of the screening's route thresholds (风控阈值): the score at which a claim goes
+    to review and to block, and whether hold conditions hold it. Never edited: a change is a new
+    version, proposed by one analyst lead and approved by another (four eyes); the version in
+    force at a moment is the approved one with the latest `effective_from` up to it. With none
+    approved, the defaults in code (`rules.DEFAULT_THRESHOLDS`) apply as version 0."""
+
+    version = models.PositiveIntegerField(_("版本"), unique=True)
+    review_at = models.PositiveIntegerField(_("复核分数线"))
+    block_at = models.PositiveIntegerField(_("拦截分数线"))
+    hold_enabled = models.BooleanField(_("启用暂缓"), default=True)
+    effective_from = models.DateTimeField(_("生效时间"))
+    status = models.CharField(
+        _("状态"), max_length=10, choices=PolicyStatus.choices, default=PolicyStatus.PROPOSED
+    )
+    reason = models.CharField(_("修改原因"), max_length=200)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(_("提交时间"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("审批时间"), null=True, blank=True)
+    decision_note = models.CharField(_("审批意见"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-version"]
+        verbose_name = _("风控阈值")
+        verbose_name_plural = _("风控阈值")
+        permissions = [("approve_fraudpolicy", "Can approve a fraud policy version (four eyes)")]
+        indexes = [models.Index(fields=["status", "effective_from"], name="fraud_policy_in_force")]
+        constraints = [
+            models.CheckConstraint(condition=Q(version__gte=1), name="fraud_policy_version_positive"),
+            models.CheckConstraint(
+                condition=Q(review_at__gte=1) & Q(block_at__gt=models.F("review_at")),
+                name="fraud_policy_thresholds_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=PolicyStatus.values), name="fraud_policy_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="proposed", decided_at__isnull=True)
+                | (~Q(status="proposed") & Q(decided_at__isnull=False)),
+                name="fraud_policy_decided_at",
+            ),
+            # Four eyes: whoever approves a version did not propose it.
+            models.CheckConstraint(
+                condition=~Q(status="approved") | ~Q(decided_by=models.F("proposed_by")),
+                name="fraud_policy_four_eyes",
+            ),
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="proposed"), name="fraud_policy_one_proposed"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"fraud policy v{self.version} ({self.status})"
+
+
+class FraudHold(models.Model):
+    """A screening routed to hold (暂缓): the claim is neither decided nor queued for a person
+    until the cases it waits on (`waiting_on`: their public ids) are resolved — then it takes
+    `then_route`, or review when one of them was confirmed — or an analyst releases it to review
+    or pass. At most one held per subject."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    claim = models.ForeignKey(ScreenedClaim, on_delete=models.PROTECT, related_name="holds")
+    screening = models.ForeignKey(Screening, on_delete=models.PROTECT, related_name="holds")
+    status = models.CharField(_("状态"), max_length=10, choices=HoldStatus.choices, default=HoldStatus.HELD)
+    reason = models.CharField(_("暂缓原因"), max_length=300)
+    waiting_on = models.JSONField(_("等待的案件"), default=list, blank=True)
+    then_route = models.CharField(_("放行后路由"), max_length=8, choices=RouteChoice.choices)
+    released_to = models.CharField(_("放行至"), max_length=8, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    released_at = models.DateTimeField(_("放行时间"), null=True, blank=True)
+    note = models.TextField(_("放行说明"), blank=True)
+    created_at = models.DateTimeField(_("暂缓时间"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("暂缓案件")
+        verbose_name_plural = _("暂缓案件")
+        indexes = [models.Index(fields=["status", "created_at"], name="fraud_hold_status_at")]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=HoldStatus.values), name="fraud_hold_status_valid"),
+            models.CheckConstraint(
+                condition=Q(then_route__in=["pass", "review"]), name="fraud_hold_then_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="held", released_at__isnull=True, released_to="")
+                | (Q(status="released", released_at__isnull=False) & Q(released_to__in=["pass", "review"])),
+                name="fraud_hold_released_fields",
+            ),
+            models.UniqueConstraint(fields=["claim"], condition=Q(status="held"), name="fraud_hold_one_held"),
+        ]
+
+    def __str__(self) -> str:
+        return f"hold {self.public_id} ({self.status})"
 
 
 class BlacklistSource(models.TextChoices):

@@ -7,8 +7,12 @@ query it needs (`query`, a name that `fraud.history` answers with one indexed qu
 subject alone is enough) and its evaluator: `evaluate(subject, params, matches) -> Finding | None`.
 
 Verdict: the score is the sum of the scores of the rules that fired; the route is the strictest
-of the routes the fired rules force and of the route the score reaches (`REVIEW_SCORE`,
-`BLOCK_SCORE`). See docs/howto-add-a-fraud-rule.md.
+of the routes the fired rules force and of the route the score reaches. The score's cut-offs are
+a versioned `Thresholds` (the `FraudPolicy` in force, read once per screening; `DEFAULT_THRESHOLDS`
+when none was ever approved). A rule that forces `hold` (a condition still pending elsewhere, such
+as an open case on the same person) puts the claim on hold unless something blocks it; the hold
+remembers the route it had without the hold (`Verdict.after_hold`), the route it takes when the
+condition clears. See docs/howto-add-a-fraud-rule.md and docs/fraud.md.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from typing import Any
 
 from huibao.core.errors import FieldError
 
-# A score at or above these routes the subject at least to review / block.
+# The defaults in code: a score at or above these routes the subject at least to review / block
+# (the thresholds in force come from the latest approved `FraudPolicy`).
 REVIEW_SCORE = 40
 BLOCK_SCORE = 100
+SCORE_CEILING = 10000
 # Earlier subjects named as evidence per rule, at most (the query reads no more than this).
 EVIDENCE_LIMIT = 20
 
@@ -32,11 +38,12 @@ EVIDENCE_LIMIT = 20
 class Route(StrEnum):
     PASS = "pass"
     REVIEW = "review"
+    HOLD = "hold"  # neither decided nor queued for a person until a pending condition clears
     BLOCK = "block"
 
 
-ROUTE_ORDER = {Route.PASS: 0, Route.REVIEW: 1, Route.BLOCK: 2}
-ROUTE_LABELS = {Route.PASS: "通过", Route.REVIEW: "人工复核", Route.BLOCK: "拦截"}
+ROUTE_ORDER = {Route.PASS: 0, Route.REVIEW: 1, Route.HOLD: 2, Route.BLOCK: 3}
+ROUTE_LABELS = {Route.PASS: "通过", Route.REVIEW: "人工复核", Route.HOLD: "暂缓", Route.BLOCK: "拦截"}
 
 
 def strictest(routes: list[Route]) -> Route:
@@ -277,21 +284,76 @@ class ActiveRule:
 
 
 @dataclass(frozen=True, slots=True)
+class Thresholds:
+    """The score's route cut-offs and the hold switch, as one version of the fraud policy says.
+    `version` 0: the defaults in code (no version approved yet)."""
+
+    version: int = 0
+    review_at: int = REVIEW_SCORE
+    block_at: int = BLOCK_SCORE
+    # Off: a hold condition routes the claim to review instead (a person looks at once).
+    hold_enabled: bool = True
+
+    def route_of(self, score: int) -> Route:
+        return (
+            Route.BLOCK if score >= self.block_at else Route.REVIEW if score >= self.review_at else Route.PASS
+        )
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+def check_thresholds(review_at: Any, block_at: Any) -> tuple[tuple[int, int] | None, list[FieldError]]:
+    """The two cut-offs as integers, or the errors naming each field:
+    1 ≤ review_at < block_at ≤ SCORE_CEILING."""
+    errors: list[FieldError] = []
+    clean: list[int] = []
+    for name, label, raw in (("review_at", "复核分数线", review_at), ("block_at", "拦截分数线", block_at)):
+        try:
+            if isinstance(raw, bool | float):
+                raise ValueError
+            number = int(str(raw).strip())
+        except (TypeError, ValueError):
+            errors.append(FieldError(name, "int_type", f"{label}：须为整数"))
+            continue
+        if not 1 <= number <= SCORE_CEILING:
+            errors.append(FieldError(name, "out_of_range", f"{label}：须在1到{SCORE_CEILING}之间"))
+            continue
+        clean.append(number)
+    if errors:
+        return None, errors
+    if clean[0] >= clean[1]:
+        return None, [FieldError("block_at", "not_above_review", "拦截分数线：须高于复核分数线")]
+    return (clean[0], clean[1]), []
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     score: int
     route: Route
     fired: tuple[Fired, ...]
+    thresholds_version: int = 0
+    # The route without the hold rules: where a held subject goes when its condition clears.
+    after_hold: Route = Route.PASS
 
 
-def evaluate(subject: Any, rules: list[ActiveRule], matches: Mapping[str, tuple[Match, ...]]) -> Verdict:
+def evaluate(
+    subject: Any,
+    rules: list[ActiveRule],
+    matches: Mapping[str, tuple[Match, ...]],
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> Verdict:
     fired: list[Fired] = []
     for rule in rules:
         finding = rule.spec.evaluate(subject, rule.params, matches.get(rule.spec.code, ()))
         if finding is not None:
             fired.append(Fired(rule.spec.code, rule.version, rule.spec.name, rule.score, rule.route, finding))
     score = sum(f.score for f in fired)
-    by_score = Route.BLOCK if score >= BLOCK_SCORE else Route.REVIEW if score >= REVIEW_SCORE else Route.PASS
-    return Verdict(score, strictest([by_score, *(f.route for f in fired)]), tuple(fired))
+    base = strictest([thresholds.route_of(score), *(f.route for f in fired if f.route != Route.HOLD)])
+    route = base
+    if base != Route.BLOCK and any(f.route == Route.HOLD for f in fired):
+        route = Route.HOLD if thresholds.hold_enabled else strictest([base, Route.REVIEW])
+    return Verdict(score, route, tuple(fired), thresholds.version, base)
 
 
 # --- claim rules --------------------------------------------------------------------------------
@@ -427,6 +489,20 @@ def _multiple_insurers(
         f"被保险人同时持有{total}张同类有效保单，来自{len(insurers)}家保险公司（阈值{params['max_policies']}张）",
         {"active_policies": total, "insurers": insurers},
         tuple(Match(p.policy_reference, p.policy_reference, p.insurer_code) for p in held),
+    )
+
+
+def _related_open_case(
+    subject: ClaimSubject, params: Mapping[str, Any], matches: tuple[Match, ...]
+) -> Finding | None:
+    """Another claim of the same person is in the analysts' queue: wait for its outcome."""
+    if not matches:
+        return None
+    others = sorted({m.reference for m in matches})
+    return Finding(
+        f"申请人或被保险人另有{len(others)}件理赔的风控案件尚未处理完毕：{'、'.join(others[:5])}",
+        {"other_claims": others, "cases": sorted({m.value for m in matches})},
+        matches,
     )
 
 
@@ -600,5 +676,19 @@ register_rule(
         30,
         Route.REVIEW,
         _multiple_insurers,
+    )
+)
+register_rule(
+    RuleSpec(
+        "related_open_case",
+        "claim",
+        "关联案件待处理",
+        "申请人或被保险人的其他理赔有未结的风控案件：本案暂缓，待该案件处理完毕后自动继续（或由分析员放行）。",
+        (),
+        {},
+        0,
+        Route.HOLD,
+        _related_open_case,
+        query="related_open_cases",
     )
 )

@@ -16,9 +16,25 @@ from django.utils import timezone
 
 from huibao.core.errors import NotFound
 from huibao.fraud import rules
-from huibao.fraud.models import BlacklistEntry, FraudCase, FraudRule, ScreenedClaim, ScreenedInvoice
-from huibao.fraud.rules import EVIDENCE_LIMIT, ActiveRule, ClaimSubject, Match, Route
-from huibao.fraud.states import OPEN_STATUSES, InvoiceKind
+from huibao.fraud.models import (
+    BlacklistEntry,
+    FraudCase,
+    FraudHold,
+    FraudPolicy,
+    FraudRule,
+    ScreenedClaim,
+    ScreenedInvoice,
+)
+from huibao.fraud.rules import (
+    DEFAULT_THRESHOLDS,
+    EVIDENCE_LIMIT,
+    ActiveRule,
+    ClaimSubject,
+    Match,
+    Route,
+    Thresholds,
+)
+from huibao.fraud.states import OPEN_STATUSES, HoldStatus, InvoiceKind, PolicyStatus
 
 HistoryQuery = Callable[[Any, Mapping[str, Any]], tuple[Match, ...]]
 QUERIES: dict[str, HistoryQuery] = {}
@@ -147,6 +163,88 @@ def blacklist(subject: ClaimSubject, params: Mapping[str, Any]) -> tuple[Match, 
         Match(str(r["public_id"]), insurer_code=r["insurer_code"] or r["source"], value=r["id_hash"])
         for r in rows
     )
+
+
+@register_query("related_open_cases")
+def related_open_cases(subject: ClaimSubject, params: Mapping[str, Any]) -> tuple[Match, ...]:
+    """The open cases of other claims by the same claimant or insured (one indexed query)."""
+    hashes = sorted({h for h in (subject.claimant_id_hash, subject.insured_id_hash) if h})
+    if not hashes:
+        return ()
+    rows = (
+        FraudCase.objects.filter(status__in=OPEN_STATUSES)
+        .filter(Q(claim__insured_id_hash__in=hashes) | Q(claim__claimant_id_hash__in=hashes))
+        .exclude(claim__reference=subject.reference)
+        .values(
+            "public_id", "claim__reference", "claim__policy_reference", "claim__insurer_code", "claim__amount"
+        )
+        .order_by("created_at")[:EVIDENCE_LIMIT]
+    )
+    return tuple(
+        Match(
+            r["claim__reference"],
+            r["claim__policy_reference"],
+            r["claim__insurer_code"],
+            r["claim__amount"],
+            value=str(r["public_id"]),
+        )
+        for r in rows
+    )
+
+
+def thresholds_in_force(at: datetime.datetime | None = None) -> Thresholds:
+    """The route thresholds at `at` (now): the approved FraudPolicy version with the latest
+    `effective_from` up to it, or the defaults in code (one query)."""
+    at = at or timezone.now()
+    row = (
+        FraudPolicy.objects.filter(status=PolicyStatus.APPROVED, effective_from__lte=at)
+        .order_by("-effective_from", "-version")
+        .values("version", "review_at", "block_at", "hold_enabled")
+        .first()
+    )
+    if row is None:
+        return DEFAULT_THRESHOLDS
+    return Thresholds(row["version"], row["review_at"], row["block_at"], row["hold_enabled"])
+
+
+def policy_versions() -> QuerySet[FraudPolicy]:
+    return FraudPolicy.objects.select_related("proposed_by", "decided_by").order_by("-version")
+
+
+def pending_policy() -> FraudPolicy | None:
+    return FraudPolicy.objects.filter(status=PolicyStatus.PROPOSED).select_related("proposed_by").first()
+
+
+def policy_by_version(version: int) -> FraudPolicy:
+    found = FraudPolicy.objects.filter(version=version).first()
+    if found is None:
+        raise NotFound("风控阈值版本不存在", code="policy_not_found")
+    return found
+
+
+def open_case_exists(reference: str) -> bool:
+    """True while the analysts' case of the subject `reference` is open: its money must not move."""
+    return FraudCase.objects.filter(claim__reference=reference, status__in=OPEN_STATUSES).exists()
+
+
+def open_case_for(reference: str) -> FraudCase | None:
+    return (
+        FraudCase.objects.filter(claim__reference=reference, status__in=OPEN_STATUSES)
+        .select_related("screening")
+        .first()
+    )
+
+
+def hold_queue(*, status: str = HoldStatus.HELD) -> QuerySet[FraudHold]:
+    holds = FraudHold.objects.select_related("claim", "screening", "released_by")
+    return holds.filter(status=status).order_by("created_at", "id")
+
+
+def hold_by_public_id(public_id: Any) -> FraudHold:
+    found = FraudHold.objects.select_related("claim", "screening").filter(public_id=public_id).first()
+    if found is None:
+        raise NotFound("暂缓案件不存在", code="hold_not_found")
+    return found
 
 
 def active_rules(kind: str) -> list[ActiveRule]:

@@ -1,6 +1,7 @@
 """Risk control's use-cases: screening a subject, the analysts' case moves, rule changes and the
 shared blacklist. Each runs in the caller's transaction (a savepoint of its own), writes the
-audit chain, and announces a resolved case on `screening_resolved[kind]`.
+audit chain, and announces a resolved case on `screening_resolved[kind]`. Holds live in
+`fraud.holds`, the threshold versions in `fraud.thresholds`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from huibao.core.hooks import KeyedHook
 from huibao.core.masking import mask_id_number, mask_name
 from huibao.core.states import check_transition
 from huibao.core.validators import text_problem, validate_resident_id
-from huibao.fraud import rules, selectors
+from huibao.fraud import holds, rules, selectors
 from huibao.fraud.models import (
     BlacklistEntry,
     BlacklistSource,
@@ -34,7 +35,7 @@ from huibao.fraud.models import (
     Screening,
 )
 from huibao.fraud.rules import ClaimSubject, Match, Route
-from huibao.fraud.states import CASE_TRANSITIONS, OPEN_STATUSES, CaseStatus, InvoiceKind
+from huibao.fraud.states import CASE_TRANSITIONS, CaseStatus, InvoiceKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +101,9 @@ def _check_subject(subject: ClaimSubject) -> None:
         raise ValidationFailed("筛查对象有误", errors=errors)
 
 
-def _store(subject: ClaimSubject, digest: str) -> tuple[ScreenedClaim, bool]:
-    """The subject's row, locked, with its invoices; True when it was new or changed."""
+def _store(subject: ClaimSubject, digest: str) -> tuple[ScreenedClaim, bool, bool]:
+    """The subject's row, locked, with its invoices; whether it was new or changed, and whether
+    it was new (a new subject has no hold to end)."""
     fields = _claim_fields(subject, digest)
     claim = ScreenedClaim.objects.select_for_update().filter(reference=subject.reference).first()
     if claim is None:
@@ -112,15 +114,15 @@ def _store(subject: ClaimSubject, digest: str) -> tuple[ScreenedClaim, bool]:
             claim = ScreenedClaim.objects.select_for_update().get(reference=subject.reference)
         else:
             _write_invoices(claim, subject)
-            return claim, True
+            return claim, True, True
     if claim.subject_digest == digest:
-        return claim, False
+        return claim, False, False
     for name, value in fields.items():
         setattr(claim, name, value)
     claim.save(update_fields=[*fields, "updated_at"])
     ScreenedInvoice.objects.filter(claim=claim).delete()
     _write_invoices(claim, subject)
-    return claim, True
+    return claim, True, False
 
 
 def _write_invoices(claim: ScreenedClaim, subject: ClaimSubject) -> None:
@@ -142,20 +144,27 @@ def gather(subject: ClaimSubject, active: list[rules.ActiveRule]) -> dict[str, t
 
 def screen_claim(subject: ClaimSubject) -> Screening:
     """Screens a claim: stores (or updates) the subject, evaluates every active claim rule against
-    it and the history, and writes the Screening (a case in the analysts' queue for the review
-    route) — in the caller's transaction. The same subject screened again under the same rule
-    versions answers the same Screening; a changed subject or rule makes a new one."""
+    it and the history under the thresholds in force, and writes the Screening — in the caller's
+    transaction. A review or block route opens a case in the analysts' queue (its evidence: the
+    screening's fired rules); a hold route holds it (`fraud.holds`). The same subject screened
+    again under the same rule and threshold versions answers the same Screening; a changed
+    subject, rule or threshold version makes a new one."""
     _check_subject(subject)
     digest = _subject_digest(subject)
     with transaction.atomic():
-        claim, changed = _store(subject, digest)
+        claim, changed, created = _store(subject, digest)
         active = selectors.active_rules(subject.kind)
+        thresholds = selectors.thresholds_in_force()
         versions = {r.spec.code: r.version for r in active}
         if not changed:
             latest = claim.screenings.order_by("-created_at", "-id").first()
-            if latest is not None and latest.rule_versions == versions:
+            if (
+                latest is not None
+                and latest.rule_versions == versions
+                and latest.policy_version == thresholds.version
+            ):
                 return latest
-        verdict = rules.evaluate(subject, active, gather(subject, active))
+        verdict = rules.evaluate(subject, active, gather(subject, active), thresholds)
         screening = Screening.objects.create(
             subject_kind=subject.kind,
             claim=claim,
@@ -165,9 +174,15 @@ def screen_claim(subject: ClaimSubject) -> Screening:
             fired=[f.as_dict() for f in verdict.fired],
             fired_codes="," + ",".join(f.code for f in verdict.fired) + "," if verdict.fired else "",
             rule_versions=versions,
+            policy_version=thresholds.version,
         )
-        if verdict.route == Route.REVIEW:
-            _open_case(claim, screening)
+        if verdict.route == Route.HOLD:
+            holds.hold(claim, screening, verdict)
+        else:
+            if not created:
+                holds.end_hold_on_rescreen(claim, verdict.route)
+            if verdict.route in (Route.REVIEW, Route.BLOCK):
+                _open_case(claim, screening)
         audit.record(
             "fraud.screened",
             "fraud.screening",
@@ -177,27 +192,14 @@ def screen_claim(subject: ClaimSubject) -> Screening:
                 "reference": subject.reference,
                 "score": verdict.score,
                 "route": verdict.route.value,
+                "thresholds": thresholds.version,
                 "fired": [f"{f.code}@v{f.version}" for f in verdict.fired],
             },
         )
         return screening
 
 
-def _open_case(claim: ScreenedClaim, screening: Screening) -> FraudCase:
-    case = FraudCase.objects.select_for_update().filter(claim=claim, status__in=OPEN_STATUSES).first()
-    if case is not None:  # still in the queue: the analyst sees the latest screening
-        case.screening = screening
-        case.save(update_fields=["screening"])
-        return case
-    case = FraudCase.objects.create(claim=claim, screening=screening)
-    audit.record(
-        "fraud.case_opened",
-        "fraud.case",
-        str(case.public_id),
-        actor="system",
-        after={"reference": claim.reference},
-    )
-    return case
+_open_case = holds.open_case
 
 
 # --- the analysts' cases ----------------------------------------------------------------------
@@ -311,6 +313,8 @@ def _resolve(
                 blacklisted=listed,
             ),
         )
+        # Claims of the same people held until this case was resolved continue.
+        holds.release_waiting_on(case)
         return case
 
 
@@ -389,6 +393,9 @@ def seed_rule_rows(model: Any, *, using: str = "default") -> int:
     """Creates version 1 of every registered rule that has no row (`model`: the live FraudRule,
     or a migration's historical one)."""
     existing = set(model.objects.using(using).values_list("code", flat=True))
+    # A migration's historical model knows only the routes of its time: a rule forcing a later
+    # route is seeded by the later migration that allows it.
+    known_routes = {value for value, _label in model._meta.get_field("route").choices}
     created = [
         model(
             code=spec.code,
@@ -403,7 +410,7 @@ def seed_rule_rows(model: Any, *, using: str = "default") -> int:
             parameters=dict(spec.defaults),
         )
         for spec in rules.RULES.values()
-        if spec.code not in existing
+        if spec.code not in existing and spec.route.value in known_routes
     ]
     model.objects.using(using).bulk_create(created)
     return len(created)

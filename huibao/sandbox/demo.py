@@ -245,7 +245,15 @@ def _buy(
     people: dict[str, Person],
     holder_id: str,
     today: datetime.date,
+    *,
+    term: str = "1y",
+    subject: dict[str, str] | None = None,
+    paid_at: datetime.datetime | None = None,
+    seller_code: str | None = DEMO_AGENT_CODE,
 ) -> Policy:
+    """Buys `product` for `user` as the story tells (`term`, the policy's `subject` — a flight
+    number —, `paid_at` instead of the story's day at 10:00 for a policy bought just now, and
+    `seller_code` None for a purchase of the customer's own, sold by no agent)."""
     holder = people["self"]
     insured = people[story.insured]
     version = product.current_version
@@ -256,11 +264,12 @@ def _buy(
     quote = create_quote(
         product_code=product.code,
         plan_code=plan.code,
-        inputs={"age": _age(insured.birth, today), "term": "1y", "payment_mode": story.mode},
+        inputs={"age": _age(insured.birth, today), "term": term, "payment_mode": story.mode},
         user=user,
     )
     # Sold by the demo agent (load_demo_distribution), when the hierarchy is loaded.
-    app = start_application(quote_ids=[quote.pk], user=user, seller=seller_by_code(DEMO_AGENT_CODE))
+    seller = seller_by_code(seller_code) if seller_code else None
+    app = start_application(quote_ids=[quote.pk], user=user, seller=seller)
     insured_id = (
         holder_id
         if story.insured == "self"
@@ -288,6 +297,7 @@ def _buy(
                     health_answers=dict.fromkeys(questions, False),
                 )
             ],
+            subject=subject or {},
         ),
         actor=user,
     )
@@ -296,7 +306,8 @@ def _buy(
     if app.terms_agreed_at is None:
         agree_terms(app, user=user)
     _read_everything(app, user, timezone.now() + datetime.timedelta(hours=1))
-    app = sign(app, user=user, ink=signature_ink(holder.name))
+    # A confirmation-signed product takes the tick; the ink is ignored then (and the reverse).
+    app = sign(app, user=user, ink=signature_ink(holder.name), confirmed=True)
     payment = pay(app, user=user)
     with _issuance_held():
         sandbox_payment.submit_payment(
@@ -308,7 +319,7 @@ def _buy(
         )
         notifications.deliver(sandbox_payment.CHANNEL.name, payment.provider_txn_id, post=_in_process)
     payment = Payment.objects.get(pk=payment.pk)
-    paid_at = timezone.make_aware(datetime.datetime.combine(paid_on, datetime.time(TZ_HOUR)))
+    paid_at = paid_at or timezone.make_aware(datetime.datetime.combine(paid_on, datetime.time(TZ_HOUR)))
     issue_paid_as_of(app, payment, paid_at=paid_at, now=paid_at + datetime.timedelta(minutes=2))
     return Policy.objects.get(application=app)
 

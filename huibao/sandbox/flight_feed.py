@@ -12,8 +12,10 @@ A real feed sends corrections as new event ids: so does `emit` without `event_id
 from __future__ import annotations
 
 import datetime
+import re
 import secrets
 
+from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 
@@ -22,6 +24,7 @@ from huibao.sandbox import notifications
 from huibao.sandbox.models import SandboxFlightEvent
 
 SOURCE = "sandbox-flight"
+FLIGHT_NUMBER = re.compile(r"[A-Z0-9]{2}[0-9]{1,4}")
 HEADERS = ("Huibao-Event-Timestamp", "Huibao-Event-Nonce", "Huibao-Event-Signature")
 
 
@@ -94,3 +97,29 @@ def emit(
 
 def deliver(event_id: str) -> bool:
     return notifications.deliver(CHANNEL.name, event_id)
+
+
+def console_allowed() -> bool:
+    """The console is a development part, served where the feed is trusted (`apps.py`)."""
+    return not settings.HUIBAO_STRICT or "flight" in settings.HUIBAO_ALLOW_SANDBOX
+
+
+def recent_events(limit: int = 20) -> list[SandboxFlightEvent]:
+    return list(SandboxFlightEvent.objects.order_by("-id")[:limit])
+
+
+def insured_flights(day: datetime.date) -> list[tuple[str, int]]:
+    """The flights of `day` that policies cover, with how many travellers (the console's
+    shortcuts; the sandbox may read every app)."""
+    from django.db.models import Count
+
+    from huibao.claim.models import TriggerIndex
+
+    suffix = f":{day.isoformat()}"
+    rows = (
+        TriggerIndex.objects.filter(kind="flight_delay", key__endswith=suffix)
+        .values("key")
+        .annotate(n=Count("id"))
+        .order_by("key")[:50]
+    )
+    return [(str(r["key"]).split(":")[1], int(r["n"])) for r in rows]

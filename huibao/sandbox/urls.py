@@ -16,4 +16,5 @@ urlpatterns = [
         views.partner_webhooks_fail,
         name="partner_webhooks_fail",
     ),
+    path("sandbox/flight-feed/", views.flight_feed_page, name="flight_feed"),
 ]

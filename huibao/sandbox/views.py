@@ -1,8 +1,10 @@
-"""The sandboxes' pages: the payment gateway's pay page, the face service's check page, and the
-SMS gateway's inbox (staff only), and a partner's webhook receiver with its page."""
+"""The sandboxes' pages: the payment gateway's pay page, the face service's check page, the
+SMS gateway's inbox and the flight-status feed's console (staff only), and a partner's webhook
+receiver with its page."""
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -19,7 +21,7 @@ from huibao.account.access import staff_required
 from huibao.core.errors import ValidationFailed
 from huibao.core.masking import mask_id_number, mask_name
 from huibao.core.money import format_cny
-from huibao.sandbox import identity, partner_webhooks, payment, sms
+from huibao.sandbox import flight_feed, identity, partner_webhooks, payment, sms
 from huibao.sandbox.models import SandboxCheckoutStatus, SandboxFaceSessionStatus
 from huibao.sandbox.notifications import SandboxError
 
@@ -161,3 +163,57 @@ def partner_webhooks_fail(request: HttpRequest, code: str) -> HttpResponse:
     count = int(raw) if raw.isdigit() else 0
     partner_webhooks.set_fail_next(code, min(count, 100))
     return HttpResponseRedirect(request.path.removesuffix("fail/"))
+
+
+FLIGHT_STATUSES = (("delayed", "延误"), ("cancelled", "取消"), ("on_time", "正常"))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@staff_required(permission="claim.add_triggerevent")
+def flight_feed_page(request: HttpRequest) -> HttpResponse:
+    """The sandbox flight-status feed's console: report a flight delayed, cancelled or on time;
+    the feed sends the signed event to the platform's event API (after commit, retried until
+    acknowledged — the task worker of `make demo` delivers it). A development part, like the feed."""
+    if not flight_feed.console_allowed():
+        raise Http404("no sandbox flight feed here")
+    errors: dict[str, str] = {}
+    values = {
+        "flight_number": "",
+        "flight_date": timezone.localdate().isoformat(),
+        "status": "delayed",
+        "delay_minutes": "240",
+    }
+    if request.method == "POST":
+        values = {k: request.POST.get(k, "").strip()[:16] for k in values}
+        number = values["flight_number"].upper()
+        if not flight_feed.FLIGHT_NUMBER.fullmatch(number):
+            errors["flight_number"] = "航班号：格式如 MU5101"
+        try:
+            day = datetime.date.fromisoformat(values["flight_date"])
+        except ValueError:
+            errors["flight_date"] = "航班日期：格式应为 YYYY-MM-DD"
+        if values["status"] not in dict(FLIGHT_STATUSES):
+            errors["status"] = "航班状态：须为延误、取消或正常"
+        minutes = 0
+        if values["status"] == "delayed":
+            try:
+                minutes = int(values["delay_minutes"])
+            except ValueError:
+                minutes = -1
+            if not 1 <= minutes <= 2880:
+                errors["delay_minutes"] = "延误分钟数：须为1到2880之间的整数"
+        if not errors:
+            event = flight_feed.emit(
+                number, day, values["status"], minutes, base_url=request.build_absolute_uri("/").rstrip("/")
+            )
+            return HttpResponseRedirect(f"{request.path}?sent={event.event_id}")
+    context = {
+        "events": flight_feed.recent_events(),
+        "flights": flight_feed.insured_flights(timezone.localdate()),
+        "errors": errors,
+        "values": values,
+        "statuses": FLIGHT_STATUSES,
+        "sent": request.GET.get("sent", "")[:40],
+    }
+    return render(request, "sandbox/flight_feed.html", context, status=422 if errors else 200)

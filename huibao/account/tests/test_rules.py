@@ -92,6 +92,7 @@ def test_every_role_has_a_chinese_label():
         "claims_adjuster": "理赔",
         "provider": "服务商",
         "fraud_analyst": "风控",
+        "fraud_lead": "风控主管",
         "finance": "财务",
         "customer_service": "客服",
         "auditor": "审计",

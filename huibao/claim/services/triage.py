@@ -10,8 +10,12 @@ listeners had seen the first one.
    waiting period end, the last sum-insured increase, invoice numbers and file digests, region,
    institution, the insured's other live policies of the line); the screening's public id, route
    and score are kept on the claim's `ClaimTriage`;
-2. a review or block route holds the claim (under_review, held; the fraud case is in the
-   analysts' queue), the customer reads only 理赔审核中;
+2. a review or block route holds the claim (under_review, held; the fraud case — opened for
+   both — is in the analysts' queue, and the claim cannot be paid while it is open), the
+   customer reads only 理赔审核中; a hold route (a related case of the same person still open)
+   puts it on_hold: nobody decides it, no adjuster's queue offers it, until the fraud side
+   releases it (`on_hold_released`: to review → under_review, held for the case opened; to pass
+   → the fast track is tried);
 3. a pass route goes through `fast_track.qualify`: qualified → `decisions.decide(..., auto=True)`
    (the benefit recorded, the payout requested, no person); otherwise under_review with the
    reasons staff read in the queue.
@@ -43,6 +47,7 @@ from huibao.policy.models import Endorsement, Policy
 from huibao.policy.states import COVERED_STATUSES, EndorsementStatus
 
 if TYPE_CHECKING:
+    from huibao.fraud.holds import HoldReleased
     from huibao.fraud.services import ScreeningResolved
 
 FRAUD_CLAUSE = "《保险法》第二十七条"
@@ -228,10 +233,11 @@ def triage_claim(claim_id: int) -> ClaimTriage:
         after={"screening": str(screening.public_id), "route": screening.route, "score": screening.score},
     )
     if triage.held:
-        code = "fraud_block" if screening.route == "block" else "fraud_review"
+        code = {"block": "fraud_block", "hold": "fraud_hold"}.get(screening.route, "fraud_review")
         triage.reason_codes, triage.reason = [code], fast_track.REASONS[code]
         triage.save(update_fields=["reason_codes", "reason", "updated_at"])
-        transition(claim, ClaimStatus.UNDER_REVIEW, actor=SYSTEM)
+        target = ClaimStatus.ON_HOLD if screening.route == "hold" else ClaimStatus.UNDER_REVIEW
+        transition(claim, target, actor=SYSTEM)
         return triage
     _fast_track_or_queue(claim, terms, triage, materials)
     return triage
@@ -266,3 +272,35 @@ def on_screening_resolved(event: ScreeningResolved) -> None:
         _deny_for_fraud(claim, "经风控调查核实，本案存在欺诈情形")
         return
     _fast_track_or_queue(claim, selectors.terms_of(claim.policy), triage)
+
+
+def on_hold_released(event: HoldReleased) -> None:
+    """The fraud side released a held claim: to review (a case is open: under review, still held
+    for the analysts) or to pass (under review, then the fast track as for a clean screen)."""
+    claim = (
+        Claim.objects.select_for_update()
+        .select_related("policy__product_version__product", "policy__insurer", "insured")
+        .filter(number=event.reference)
+        .first()
+    )
+    if claim is None:
+        return
+    triage = ClaimTriage.objects.select_for_update().filter(claim=claim).first()
+    if triage is None or claim.status != ClaimStatus.ON_HOLD:
+        return  # withdrawn meanwhile: nothing to continue
+    review = event.route == "review"
+    triage.route = "review" if review else "pass"
+    triage.held = review
+    code = "fraud_review" if review else ""
+    triage.reason_codes, triage.reason = ([code], fast_track.REASONS[code]) if code else ([], "")
+    triage.save(update_fields=["route", "held", "reason_codes", "reason", "updated_at"])
+    audit.record(
+        "claim.fraud_hold_released",
+        "claim",
+        claim.number,
+        actor=SYSTEM,
+        after={"hold": event.hold_id, "route": triage.route, "case": event.case_id},
+    )
+    transition(claim, ClaimStatus.UNDER_REVIEW, actor=SYSTEM)
+    if not review:
+        _fast_track_or_queue(claim, selectors.terms_of(claim.policy), triage)

@@ -123,3 +123,54 @@ def test_the_blacklist_over_the_api(analyst) -> None:
     assert removed.status_code == 200 and removed.json()["removal_reason"] == "误报"
     assert analyst.get(f"{API}/blacklist").json() == []
     assert len(analyst.get(f"{API}/blacklist?include_removed=true").json()) == 1
+
+
+def test_thresholds_through_the_api_need_two_leads(client) -> None:
+    from django.test import Client
+
+    alice = staff_client(Client(), "fraud_lead", username="api_lead_a")
+    bob = staff_client(Client(), "fraud_lead", username="api_lead_b")
+    # bad input: the project's error shape naming the field, nothing written
+    bad = alice.post(
+        f"{API}/thresholds", {"review_at": 80, "block_at": 50, "reason": "x"}, content_type="application/json"
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "block_at"
+    sent = alice.post(
+        f"{API}/thresholds",
+        {"review_at": 30, "block_at": 90, "reason": "收紧"},
+        content_type="application/json",
+    )
+    assert sent.status_code == 201 and sent.json()["status"] == "proposed"
+    own = alice.post(f"{API}/thresholds/1/approval", {}, content_type="application/json")
+    assert own.status_code == 403 and own.json()["code"] == "same_person"
+    done = bob.post(f"{API}/thresholds/1/approval", {"note": "同意"}, content_type="application/json")
+    assert done.status_code == 200 and done.json()["decided_by"] == "api_lead_b"
+    page = staff_client(client, "fraud_analyst").get(f"{API}/thresholds").json()
+    assert page["in_force"] == {"version": 1, "review_at": 30, "block_at": 90, "hold_enabled": True}
+    # an analyst reads but cannot propose
+    refused = client.post(
+        f"{API}/thresholds", {"review_at": 20, "block_at": 90, "reason": "x"}, content_type="application/json"
+    )
+    assert refused.status_code == 403
+
+
+def test_a_hold_is_listed_and_released_through_the_api(analyst) -> None:
+    from huibao.fraud.models import FraudHold
+
+    screen_claim(subject(invoice_numbers=("DUP-A",), insured_id_hash="9" * 64, claimant_id_hash="9" * 64))
+    screen_claim(subject(invoice_numbers=("DUP-A",), insured_id_hash="k" * 64, claimant_id_hash="k" * 64))
+    held = screen_claim(subject(insured_id_hash="k" * 64, claimant_id_hash="k" * 64))
+    hold = FraudHold.objects.get(screening=held)
+    listed = analyst.get(f"{API}/holds").json()
+    assert [h["reference"] for h in listed] == [held.claim.reference] and listed[0]["then_route"] == "pass"
+    bad = analyst.post(
+        f"{API}/holds/{hold.public_id}/release", {"to": "later", "note": "x"}, content_type="application/json"
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "to"
+    done = analyst.post(
+        f"{API}/holds/{hold.public_id}/release",
+        {"to": "review", "note": "一并复核"},
+        content_type="application/json",
+    )
+    assert done.status_code == 200 and done.json()["released_to"] == "review"
+    assert FraudCase.objects.filter(screening=held, status="open").exists()

@@ -1,7 +1,9 @@
 """The fraud analysts' pages under /fraud/: the queue (filters by status, rule, insurer, route),
 a case (the subject, the fired rules and their evidence, the earlier claims matched; take,
 release, clear or confirm with a note — confirming offers the blacklist), the rules (parameters
-changed as a new version) and the shared blacklist. Verified staff with the fraud permissions."""
+changed as a new version), the route thresholds (a lead proposes a version, another approves
+it), the held claims (released to review or pass) and the shared blacklist. Verified staff with
+the fraud permissions."""
 
 from __future__ import annotations
 
@@ -14,13 +16,14 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from huibao.account.access import staff_required
 from huibao.core.errors import DomainError, NotFound
-from huibao.fraud import selectors, services
+from huibao.fraud import holds, selectors, services, thresholds
 from huibao.fraud.models import BlacklistSource
 from huibao.fraud.rules import RULES
 from huibao.fraud.states import CaseStatus, RouteChoice
@@ -30,6 +33,9 @@ DECIDE = "fraud.change_fraudcase"
 RULES_CHANGE = "fraud.change_fraudrule"
 BLACKLIST_VIEW = "fraud.view_blacklistentry"
 BLACKLIST_CHANGE = "fraud.change_blacklistentry"
+POLICY_VIEW = "fraud.view_fraudpolicy"
+HOLD_VIEW = "fraud.view_fraudhold"
+HOLD_RELEASE = "fraud.change_fraudhold"
 
 
 def _case_or_404(public_id: uuid.UUID) -> Any:
@@ -217,3 +223,129 @@ def blacklist_remove(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
     else:
         messages.success(request, _("已移出黑名单（记录保留）。"))
     return HttpResponseRedirect(reverse("fraud:blacklist"))
+
+
+# --- the route thresholds (versions, four eyes) ------------------------------------------------
+
+
+def _parse_when(raw: str) -> tuple[datetime.datetime | None, str]:
+    raw = raw.strip()
+    if not raw:
+        return None, ""
+    try:
+        when = datetime.datetime.fromisoformat(raw)
+    except ValueError:
+        return None, _("生效时间：格式应为 YYYY-MM-DDTHH:MM")
+    if timezone.is_naive(when):
+        when = timezone.make_aware(when)
+    return when, ""
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@staff_required(permission=POLICY_VIEW)
+def thresholds_page(request: HttpRequest) -> HttpResponse:
+    errors: dict[str, str] = {}
+    values: dict[str, str] = {}
+    if request.method == "POST":
+        if not request.user.has_perm(thresholds.PROPOSE):
+            raise PermissionDenied(thresholds.PROPOSE)
+        values = {
+            k: request.POST.get(k, "").strip()[:200]
+            for k in ("review_at", "block_at", "reason", "effective_from")
+        }
+        when, problem = _parse_when(values["effective_from"])
+        if problem:
+            errors["effective_from"] = problem
+        else:
+            try:
+                thresholds.propose(
+                    actor=request.user,
+                    review_at=values["review_at"],
+                    block_at=values["block_at"],
+                    hold_enabled=bool(request.POST.get("hold_enabled")),
+                    reason=values["reason"],
+                    effective_from=when,
+                    request=request,
+                )
+            except DomainError as exc:
+                errors = {e.field: e.message for e in exc.errors} or {"review_at": exc.message}
+            else:
+                messages.success(request, _("新阈值版本已提交，等待另一位风控主管审批。"))
+                return HttpResponseRedirect(reverse("fraud:thresholds"))
+    current = selectors.thresholds_in_force()
+    context = {
+        "current": current,
+        "pending": selectors.pending_policy(),
+        "versions": list(selectors.policy_versions()[:100]),
+        "errors": errors,
+        "values": values,
+        "can_propose": request.user.has_perm(thresholds.PROPOSE),
+        "can_approve": request.user.has_perm(thresholds.APPROVE),
+    }
+    return render(request, "fraud/thresholds.html", context, status=422 if errors else 200)
+
+
+@never_cache
+@require_POST
+@staff_required(permission=POLICY_VIEW)
+def threshold_decision(request: HttpRequest, version: int, action: str) -> HttpResponse:
+    try:
+        found = selectors.policy_by_version(version)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    note = request.POST.get("note", "")[:200]
+    try:
+        if action == "approve":
+            thresholds.approve(found, actor=request.user, note=note, request=request)
+        elif action == "reject":
+            thresholds.reject(found, actor=request.user, note=note, request=request)
+        else:
+            raise Http404("unknown action")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("已审批。") if action == "approve" else _("已驳回。"))
+    return HttpResponseRedirect(reverse("fraud:thresholds"))
+
+
+# --- held claims ------------------------------------------------------------------------------
+
+
+@never_cache
+@require_GET
+@staff_required(permission=HOLD_VIEW)
+def holds_page(request: HttpRequest, errors: dict[str, str] | None = None) -> HttpResponse:
+    context = {
+        "holds": list(selectors.hold_queue()[:200]),
+        "released": list(selectors.hold_queue(status="released").order_by("-released_at")[:20]),
+        "errors": errors or {},
+        "can_release": request.user.has_perm(HOLD_RELEASE),
+    }
+    return render(request, "fraud/holds.html", context, status=422 if errors else 200)
+
+
+@never_cache
+@require_POST
+@staff_required(permission=HOLD_RELEASE)
+def hold_release(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    try:
+        found = selectors.hold_by_public_id(public_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    try:
+        holds.release_hold(
+            found,
+            to=request.POST.get("to", ""),
+            actor=request.user,
+            note=request.POST.get("note", ""),
+            request=request,
+        )
+    except DomainError as exc:
+        if exc.errors:
+            request.method = "GET"
+            return holds_page(request, errors={e.field: e.message for e in exc.errors})
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("已放行。"))
+    return HttpResponseRedirect(reverse("fraud:holds"))

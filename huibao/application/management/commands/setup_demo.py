@@ -58,6 +58,9 @@ class Command(BaseCommand):
         if not options["no_policies"]:
             # Reconciliation: last month's sandbox insurer statement, differences open (sandbox app).
             call_command("load_demo_reconciliation", stdout=policies)
+            # Claims in each state on the claims desk and in the fraud queue, and the demo
+            # customer's flight-delay policy (sandbox app: it buys and pays at the sandboxes).
+            call_command("load_demo_claims", stdout=policies)
         elapsed = time.monotonic() - started
         self.stdout.write(self.style.SUCCESS(f"Ready in {elapsed:.0f} s."))
         self.stdout.write("")
