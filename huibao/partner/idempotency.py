@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import json
 from collections.abc import Callable
 from typing import Any
@@ -143,4 +144,7 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
 
         return run_once(request, client, effect)
 
+    # The endpoint's parameters with their annotations resolved in its own module, so that
+    # django-ninja reads the body schema from them, not from this module's names.
+    setattr(wrapped, "__signature__", inspect.signature(view, eval_str=True))  # noqa: B010
     return wrapped

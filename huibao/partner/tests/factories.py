@@ -30,14 +30,18 @@ ALL_SCOPES = tuple(Scope.values)
 
 def channel_partner(unit: SalesUnit, code: str | None = None) -> Partner:
     return services.create_partner(
-        services.PartnerData(code=code or f"shop{next(_seq)}", name="测试商城", kind="channel", sales_unit=unit),
+        services.PartnerData(
+            code=code or f"shop{next(_seq)}", name="测试商城", kind="channel", sales_unit=unit
+        ),
         actor=None,
     )
 
 
 def insurer_partner(insurer: Insurer, code: str | None = None) -> Partner:
     return services.create_partner(
-        services.PartnerData(code=code or f"ins{next(_seq)}", name="测试保险", kind="insurer", insurer=insurer),
+        services.PartnerData(
+            code=code or f"ins{next(_seq)}", name="测试保险", kind="insurer", insurer=insurer
+        ),
         actor=None,
     )
 
@@ -75,7 +79,9 @@ def rsa_client(partner: Partner, scopes: Sequence[str] = ALL_SCOPES) -> Credenti
         .decode()
     )
     issued = services.create_client(
-        partner, services.ClientData(algorithm=Algorithm.RSA_SHA256, scopes=scopes, public_key_pem=pem), actor=None
+        partner,
+        services.ClientData(algorithm=Algorithm.RSA_SHA256, scopes=scopes, public_key_pem=pem),
+        actor=None,
     )
     return Credentials(issued.client, private_key=private)
 

@@ -23,7 +23,9 @@ def test_the_canonical_string_is_method_path_timestamp_nonce_and_body_digest():
 
 
 def test_the_header_is_read_into_its_parts():
-    parsed = rules.parse_header('HUIBAO-HMAC-SHA256 keyid="k1",timestamp="17",nonce="abcdefgh",signature="c2ln"')
+    parsed = rules.parse_header(
+        'HUIBAO-HMAC-SHA256 keyid="k1",timestamp="17",nonce="abcdefgh",signature="c2ln"'
+    )
     assert parsed == rules.SignatureHeader("HMAC-SHA256", "k1", "17", "abcdefgh", "c2ln")
 
 
@@ -42,7 +44,9 @@ def test_an_unreadable_header_is_refused_with_its_reason(header, code):
     assert isinstance(refusal, rules.Refusal) and refusal.code == code and refusal.status == 401
 
 
-@pytest.mark.parametrize(("offset", "ok"), [(0, True), (299, True), (-299, True), (301, False), (-301, False)])
+@pytest.mark.parametrize(
+    ("offset", "ok"), [(0, True), (299, True), (-299, True), (301, False), (-301, False)]
+)
 def test_the_timestamp_must_be_within_five_minutes(offset, ok):
     sent = str(int(NOW.timestamp()) + offset)
     assert (rules.timestamp_problem(sent, NOW) is None) is ok
@@ -60,7 +64,9 @@ def test_hmac_verifies_only_the_exact_string_with_the_exact_secret():
 def test_rsa_sha256_verifies_with_the_public_key_and_refuses_another_keys_signature():
     mine = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = mine.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = mine.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     canonical = rules.canonical_string("POST", "/p", "1", "abcdefgh", b"{}")
 
     def sign(key: rsa.RSAPrivateKey) -> str:
@@ -73,7 +79,9 @@ def test_rsa_sha256_verifies_with_the_public_key_and_refuses_another_keys_signat
 
 def test_a_short_rsa_key_is_not_accepted():
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    pem = small.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = small.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     assert rules.load_public_key(pem.decode()) is None
     assert rules.load_public_key("not a key") is None
 

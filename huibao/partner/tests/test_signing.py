@@ -16,7 +16,14 @@ from huibao.distribution.tests.factories import tree
 from huibao.partner import services
 from huibao.partner.models import ApiClient, PartnerNonce
 from huibao.partner.states import ClientStatus
-from huibao.partner.tests.factories import Credentials, authorization, channel_partner, get, hmac_client, rsa_client
+from huibao.partner.tests.factories import (
+    Credentials,
+    authorization,
+    channel_partner,
+    get,
+    hmac_client,
+    rsa_client,
+)
 
 pytestmark = pytest.mark.django_db
 POLICIES = "/api/partner/v1/policies"
@@ -83,7 +90,9 @@ def test_a_stale_or_future_timestamp_is_refused(partner):
         at = timezone.now() + datetime.timedelta(minutes=minutes)
         response = get(Client(), creds, POLICIES, at=at)
         assert response.status_code == 401 and _code(response) == "stale_timestamp"
-    assert get(Client(), creds, POLICIES, at=timezone.now() - datetime.timedelta(minutes=4)).status_code == 200
+    assert (
+        get(Client(), creds, POLICIES, at=timezone.now() - datetime.timedelta(minutes=4)).status_code == 200
+    )
 
 
 def test_a_missing_scope_is_403(partner):
@@ -128,7 +137,9 @@ def test_a_rotated_key_works_until_retire_at_then_is_refused(partner):
     assert old.client.status == ClientStatus.RETIRING
     assert issued.client.replaces_id == old.client.pk and issued.client.scopes == old.client.scopes
     # and once retire_at has passed the old one is refused
-    ApiClient.objects.filter(pk=old.client.pk).update(retire_at=timezone.now() - datetime.timedelta(seconds=1))
+    ApiClient.objects.filter(pk=old.client.pk).update(
+        retire_at=timezone.now() - datetime.timedelta(seconds=1)
+    )
     refused = get(Client(), old, POLICIES)
     assert refused.status_code == 401 and _code(refused) == "key_retired"
     assert get(Client(), new, POLICIES).status_code == 200
@@ -140,7 +151,9 @@ def test_a_revoked_key_is_refused_and_each_step_is_audited(partner):
     response = get(Client(), creds, POLICIES)
     assert response.status_code == 401 and _code(response) == "key_revoked"
     actions = list(
-        AuditEntry.objects.filter(object_type="partner_api_client", object_id=creds.key_id).values_list("action", flat=True)
+        AuditEntry.objects.filter(object_type="partner_api_client", object_id=creds.key_id).values_list(
+            "action", flat=True
+        )
     )
     assert actions == ["partner.client_created", "partner.client_revoked"]
     # the secret is never in the chain

@@ -1,0 +1,228 @@
+"""The partner API's reads and events: a partner sees only its own policies (404 for others'),
+their status changes and statements; the events it sends pay the policies they concern,
+traceably, once per Idempotency-Key."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from huibao.claim.event_models import TriggeredPayout, TriggerEvent
+from huibao.claim.tests.trigger_factories import departure, flight_policy, flight_version, return_policy
+from huibao.distribution.tests.factories import tree
+from huibao.partner.tests.factories import channel_partner, get, hmac_client, insurer_partner, post
+from huibao.policy.models import Policy
+from huibao.policy.tests.factories import simple_issued
+
+pytestmark = pytest.mark.django_db
+BASE = "/api/partner/v1"
+
+
+@pytest.fixture
+def units():
+    return tree()
+
+
+def _sold_by(policy: Policy, unit) -> Policy:
+    Policy.objects.filter(pk=policy.pk).update(seller=unit)
+    policy.refresh_from_db()
+    return policy
+
+
+def test_a_channel_sees_the_policies_of_its_subtree_and_404_for_others(units):
+    # given
+    partner = channel_partner(units["CH"])
+    creds = hmac_client(partner, scopes=["policies:read"])
+    mine = _sold_by(simple_issued(), units["SUB"])  # a sub-channel under the partner's channel
+    agents = _sold_by(simple_issued(), units["A1"])  # another branch of the hierarchy
+    unsold = simple_issued()
+    # when
+    listed = get(Client(), creds, f"{BASE}/policies")
+    # then
+    assert listed.status_code == 200
+    assert [p["number"] for p in listed.json()["items"]] == [mine.number]
+    item = listed.json()["items"][0]
+    assert item["seller_code"] == "SUB" and item["premium"] == "320.00"
+    assert "*" in item["holder_name"]  # masked
+    assert get(Client(), creds, f"{BASE}/policies/{mine.number}").status_code == 200
+    for other in (agents, unsold):
+        response = get(Client(), creds, f"{BASE}/policies/{other.number}")
+        assert response.status_code == 404 and response.json()["code"] == "policy_not_found"
+        assert get(Client(), creds, f"{BASE}/policies/{other.number}/events").status_code == 404
+
+
+def test_an_insurer_sees_the_policies_it_insures():
+    first = simple_issued()
+    second = simple_issued()
+    assert first.insurer_id != second.insurer_id or True
+    creds = hmac_client(insurer_partner(first.insurer), scopes=["policies:read"])
+    listed = get(Client(), creds, f"{BASE}/policies").json()["items"]
+    numbers = {p["number"] for p in listed}
+    assert first.number in numbers
+    expected = set(Policy.objects.filter(insurer=first.insurer).values_list("number", flat=True))
+    assert numbers == expected
+
+
+def test_policies_page_by_cursor_and_filter_by_status(units):
+    creds = hmac_client(channel_partner(units["CH"]), scopes=["policies:read"])
+    made = [_sold_by(simple_issued(), units["CH"]) for _ in range(3)]
+    first = get(Client(), creds, f"{BASE}/policies?limit=2").json()
+    assert len(first["items"]) == 2 and first["next_cursor"] is not None
+    rest = get(Client(), creds, f"{BASE}/policies?limit=2&after={first['next_cursor']}").json()
+    seen = [p["number"] for p in first["items"] + rest["items"]]
+    assert sorted(seen) == sorted(p.number for p in made) and rest["next_cursor"] is None
+    status = made[0].status
+    filtered = get(Client(), creds, f"{BASE}/policies?status={status}").json()["items"]
+    assert {p["status"] for p in filtered} == {status}
+    assert get(Client(), creds, f"{BASE}/policies?status=expired").json()["items"] == []
+
+
+def test_a_policys_events_are_its_status_changes(units):
+    creds = hmac_client(channel_partner(units["CH"]), scopes=["policies:read"])
+    mine = _sold_by(simple_issued(), units["CH"])
+    body = get(Client(), creds, f"{BASE}/policies/{mine.number}/events").json()
+    assert body["status_changes"][0]["reason"] == "issued"
+    assert body["status_changes"][0]["to_status"] == mine.status
+    assert body["payouts"] == []
+
+
+def test_statements_need_their_scope_and_show_only_the_partners(units):
+    creds = hmac_client(channel_partner(units["CH"]), scopes=["policies:read"])
+    mine = _sold_by(simple_issued(), units["CH"])
+    refused = get(Client(), creds, f"{BASE}/policies/{mine.number}/statements")
+    assert refused.status_code == 403 and refused.json()["code"] == "scope_missing"
+    reader = hmac_client(creds.client.partner, scopes=["policies:read", "statements:read"])
+    assert get(Client(), reader, f"{BASE}/policies/{mine.number}/statements").json() == []
+    assert get(Client(), reader, f"{BASE}/statements").json() == []
+
+
+# --- events ----------------------------------------------------------------------------------------
+
+
+def _return_event(order: str, event_id: str = "RET-1") -> dict[str, object]:
+    return {
+        "kind": "return",
+        "event_id": event_id,
+        "order_number": order,
+        "returned_at": timezone.now().isoformat(),
+    }
+
+
+def test_a_return_from_the_shop_pays_its_policy_traceably_to_the_event(units):
+    # given
+    partner = channel_partner(units["CH"], code="demo-shop")
+    creds = hmac_client(partner, scopes=["events:write", "policies:read"])
+    policy = _sold_by(return_policy("ORD-20261203-01"), units["CH"])
+    # when
+    response = post(Client(), creds, f"{BASE}/events", _return_event("ORD-20261203-01"))
+    # then
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["policies"] == 1 and body["payouts_made"] == 1 and body["duplicate"] is False
+    assert body["payouts"][0]["policy_number"] == policy.number
+    event = TriggerEvent.objects.get(public_id=body["id"])
+    assert event.source == "partner:demo-shop"
+    payout = TriggeredPayout.objects.get(policy=policy)
+    assert payout.event_id == event.pk and payout.payout_id is not None
+    # and the payout is traceable from the policy and the event resources
+    events = get(Client(), creds, f"{BASE}/policies/{policy.number}/events").json()
+    assert events["payouts"][0]["event"] == body["id"]
+    again = get(Client(), creds, f"{BASE}/events/{body['id']}").json()
+    assert again["payouts"][0]["id"] == str(payout.public_id)
+
+
+def test_a_flight_delay_from_a_feed_partner_pays_every_traveller_of_the_flight(units):
+    # given
+    feed = channel_partner(units["CH"], code="flightfeed")
+    creds = hmac_client(feed, scopes=["events:write"])
+    version = flight_version()
+    travellers = [flight_policy(version, "MU5101") for _ in range(3)]
+    other_flight = flight_policy(version, "CA1234")
+    body = {
+        "kind": "flight",
+        "event_id": "FL-MU5101-1",
+        "flight_number": "MU5101",
+        "flight_date": departure(travellers[0]).isoformat(),
+        "status": "delayed",
+        "delay_minutes": 240,
+    }
+    # when
+    response = post(Client(), creds, f"{BASE}/events", body)
+    # then
+    assert response.status_code == 201, response.content
+    assert response.json()["payouts_made"] == 3
+    paid = set(TriggeredPayout.objects.values_list("policy_id", flat=True))
+    assert paid == {p.pk for p in travellers} and other_flight.pk not in paid
+    # the feed's own policies are none of these: their numbers are not shown to it
+    assert response.json()["payouts"] == []
+
+
+def test_a_forged_event_is_refused_and_pays_nobody(units):
+    creds = hmac_client(channel_partner(units["CH"]), scopes=["events:write"])
+    _sold_by(return_policy("ORD-FORGED-01"), units["CH"])
+    creds.secret = "guessed-secret"
+    response = post(Client(), creds, f"{BASE}/events", _return_event("ORD-FORGED-01"))
+    assert response.status_code == 401 and response.json()["code"] == "bad_signature"
+    assert not TriggerEvent.objects.exists() and not TriggeredPayout.objects.exists()
+
+
+def test_a_return_for_another_partners_order_is_not_found(units):
+    creds = hmac_client(channel_partner(units["CH"]), scopes=["events:write"])
+    _sold_by(return_policy("ORD-ELSEWHERE-1"), units["A1"])
+    response = post(Client(), creds, f"{BASE}/events", _return_event("ORD-ELSEWHERE-1"))
+    assert response.status_code == 404 and response.json()["code"] == "order_not_found"
+    assert not TriggerEvent.objects.exists()
+
+
+def test_an_event_needs_events_write_and_names_its_wrong_fields(units):
+    partner = channel_partner(units["CH"])
+    reader = hmac_client(partner, scopes=["policies:read"])
+    refused = post(Client(), reader, f"{BASE}/events", _return_event("ORD-0000001"))
+    assert refused.status_code == 403 and refused.json()["code"] == "scope_missing"
+    writer = hmac_client(partner, scopes=["events:write"])
+    bad = post(Client(), writer, f"{BASE}/events", {"kind": "return", "event_id": "X1", "order_number": "!"})
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.json()["errors"]} == {"order_number", "returned_at"}
+    unknown = post(Client(), writer, f"{BASE}/events", {"kind": "meteor", "event_id": "X2"})
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "kind"
+
+
+# --- idempotency ---------------------------------------------------------------------------------------
+
+
+def test_a_post_without_an_idempotency_key_is_400(units):
+    creds = hmac_client(channel_partner(units["CH"]), scopes=["events:write"])
+    response = post(Client(), creds, f"{BASE}/events", _return_event("ORD-0000002"), key=None)
+    assert response.status_code == 400
+    assert response.json()["code"] == "idempotency_key_required"
+    assert response.json()["errors"][0]["field"] == "Idempotency-Key"
+
+
+def test_the_same_key_and_body_answers_the_stored_response_and_another_body_is_409(units):
+    # given
+    creds = hmac_client(channel_partner(units["CH"]), scopes=["events:write"])
+    _sold_by(return_policy("ORD-IDEM-0001"), units["CH"])
+    event = _return_event("ORD-IDEM-0001", event_id="RET-IDEM")
+    body = json.dumps(event).encode()
+    # when
+    first = post(Client(), creds, f"{BASE}/events", body, key="order-IDEM-0001")
+    second = post(Client(), creds, f"{BASE}/events", body, key="order-IDEM-0001")
+    other = post(Client(), creds, f"{BASE}/events", {**event, "event_id": "RET-OTHER"}, key="order-IDEM-0001")
+    # then
+    assert first.status_code == 201 and second.status_code == 201
+    assert second.json() == first.json()
+    assert second["Idempotent-Replayed"] == "true" and not first.has_header("Idempotent-Replayed")
+    assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
+    assert TriggerEvent.objects.count() == 1 and TriggeredPayout.objects.count() == 1
+
+
+def test_a_refused_request_does_not_keep_its_key(units):
+    creds = hmac_client(channel_partner(units["CH"]), scopes=["events:write"])
+    bad = post(Client(), creds, f"{BASE}/events", {"kind": "return", "event_id": "R9"}, key="retry-me")
+    assert bad.status_code == 422
+    _sold_by(return_policy("ORD-RETRY-001"), units["CH"])
+    good = post(Client(), creds, f"{BASE}/events", _return_event("ORD-RETRY-001", "R9"), key="retry-me")
+    assert good.status_code == 201
