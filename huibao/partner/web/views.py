@@ -125,10 +125,8 @@ def _detail(
         "active": ClientStatus.ACTIVE,
         "revoked": ClientStatus.REVOKED,
     }
-    response = render(request, "partner/pages/partner.html", context, status=400 if error else 200)
-    # A page that shows a secret is never kept by a cache or the browser's history.
-    response["Cache-Control"] = "no-store"
-    return response
+    # `never_cache` on every view: a page that shows a secret is kept by no cache (no-store).
+    return render(request, "partner/pages/partner.html", context, status=400 if error else 200)
 
 
 @never_cache
