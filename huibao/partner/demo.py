@@ -32,7 +32,9 @@ def _client(partner: Partner, scopes: list[str]) -> DemoClient:
     ).first()
     if found is None:
         found = services.create_client(
-            partner, services.ClientData(algorithm=Algorithm.HMAC_SHA256, scopes=scopes, label="demo"), actor=None
+            partner,
+            services.ClientData(algorithm=Algorithm.HMAC_SHA256, scopes=scopes, label="demo"),
+            actor=None,
         ).client
     return DemoClient(partner.code, found.key_id, found.secret)
 
@@ -43,7 +45,9 @@ def load_demo_partners() -> list[DemoClient]:
         unit = SalesUnit.objects.filter(code=DEMO_CHANNEL_UNIT).first()
         if unit is not None:
             shop = Partner.objects.filter(code=DEMO_SHOP).first() or services.create_partner(
-                services.PartnerData(DEMO_SHOP, "演示商城（拼多多保险频道）", PartnerKind.CHANNEL, sales_unit=unit),
+                services.PartnerData(
+                    DEMO_SHOP, "演示商城（拼多多保险频道）", PartnerKind.CHANNEL, sales_unit=unit
+                ),
                 actor=None,
             )
             made.append(_client(shop, list(Scope.values)))
@@ -53,10 +57,15 @@ def load_demo_partners() -> list[DemoClient]:
         )
         if insurer is not None:
             partner = Partner.objects.filter(code=DEMO_INSURER).first() or services.create_partner(
-                services.PartnerData(DEMO_INSURER, f"{insurer.short_name}（接口）", PartnerKind.INSURER, insurer=insurer),
+                services.PartnerData(
+                    DEMO_INSURER, f"{insurer.short_name}（接口）", PartnerKind.INSURER, insurer=insurer
+                ),
                 actor=None,
             )
             made.append(
-                _client(partner, [Scope.POLICIES_READ, Scope.EVENTS_WRITE, Scope.STATEMENTS_READ, Scope.WEBHOOKS_READ])
+                _client(
+                    partner,
+                    [Scope.POLICIES_READ, Scope.EVENTS_WRITE, Scope.STATEMENTS_READ, Scope.WEBHOOKS_READ],
+                )
             )
     return made

@@ -49,7 +49,10 @@ def test_an_operator_creates_a_channel_partner_and_a_client_whose_secret_is_show
     assert secret is not None and secret.group(1) == client.secret
     assert client.scopes == ["policies:read", "events:write"] and client.rate_limit == 120
     # the secret signs requests
-    assert get(Client(), Credentials(client, secret=secret.group(1)), "/api/partner/v1/policies").status_code == 200
+    assert (
+        get(Client(), Credentials(client, secret=secret.group(1)), "/api/partner/v1/policies").status_code
+        == 200
+    )
     # shown once: the partner's page does not show it again
     assert client.secret not in operator.get(f"/partners/{partner.pk}/").content.decode()
     actions = set(AuditEntry.objects.values_list("action", flat=True))
@@ -62,7 +65,9 @@ def test_the_forms_name_their_wrong_fields(operator):
     html = response.content.decode()
     assert "code：" in html and "sales_unit：" in html
     partner = channel_partner(tree()["CH"])
-    response = operator.post(f"/partners/{partner.pk}/clients/", {"algorithm": "HMAC-SHA256", "rate_limit": "0"})
+    response = operator.post(
+        f"/partners/{partner.pk}/clients/", {"algorithm": "HMAC-SHA256", "rate_limit": "0"}
+    )
     assert response.status_code == 400 and "scopes：" in response.content.decode()
     assert not ApiClient.objects.exists()
 
@@ -70,7 +75,9 @@ def test_the_forms_name_their_wrong_fields(operator):
 def test_an_operator_rotates_revokes_and_edits_a_client(operator):
     partner = channel_partner(tree()["CH"])
     creds = hmac_client(partner)
-    rotated = operator.post(f"/partners/{partner.pk}/clients/{creds.client.pk}/rotate/", {"retire_after_hours": "6"})
+    rotated = operator.post(
+        f"/partners/{partner.pk}/clients/{creds.client.pk}/rotate/", {"retire_after_hours": "6"}
+    )
     assert rotated.status_code == 200 and 'data-testid="issued-secret"' in rotated.content.decode()
     creds.client.refresh_from_db()
     assert creds.client.status == ClientStatus.RETIRING and creds.client.rotated_by is not None

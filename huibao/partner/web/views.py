@@ -50,14 +50,9 @@ def _int(post: QueryDict, name: str, default: int, errors: list[FieldError], lab
 
 def _partner_data(post: QueryDict) -> services.PartnerData:
     kind = post.get("kind", "")
-    insurer = (
-        Insurer.objects.filter(pk=post["insurer"]).first() if post.get("insurer", "").isdigit() else None
-    )
-    unit = (
-        SalesUnit.objects.filter(pk=post["sales_unit"]).first()
-        if post.get("sales_unit", "").isdigit()
-        else None
-    )
+    insurer_pk, unit_pk = post.get("insurer", ""), post.get("sales_unit", "")
+    insurer = Insurer.objects.filter(pk=int(insurer_pk)).first() if insurer_pk.isdigit() else None
+    unit = SalesUnit.objects.filter(pk=int(unit_pk)).first() if unit_pk.isdigit() else None
     return services.PartnerData(
         code=post.get("code", ""), name=post.get("name", ""), kind=kind, insurer=insurer, sales_unit=unit
     )

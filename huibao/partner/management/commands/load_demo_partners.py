@@ -17,6 +17,5 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         for client in load_demo_partners():
-            self.stdout.write(
-                f"{'partner API':<18}  partner {client.partner:<15}  keyid {client.key_id}  secret {client.secret}"
-            )
+            label = f"{'partner API':<18}  partner {client.partner:<15}"
+            self.stdout.write(f"{label}  keyid {client.key_id}  secret {client.secret}")
