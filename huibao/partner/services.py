@@ -23,7 +23,7 @@ from django.utils import timezone
 from huibao.catalog.models import Insurer, Product
 from huibao.claim.event_models import TriggerEvent
 from huibao.claim.triggers import Receipt, receive_event
-from huibao.claim.triggers_rules import FLIGHT, RETURN, payload_digest, read_event
+from huibao.claim.triggers_rules import FLIGHT, RETURN, SCREEN, payload_digest, read_event
 from huibao.core.audit import record
 from huibao.core.errors import FieldError, NotFound, ValidationFailed
 from huibao.core.states import check_transition
@@ -369,7 +369,7 @@ def update_access(
 
 # --- events from partners ---------------------------------------------------------------------------
 
-EVENT_KINDS = {"flight": FLIGHT, "return": RETURN}
+EVENT_KINDS = {"flight": FLIGHT, "return": RETURN, "screen": SCREEN}
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,7 +387,8 @@ def receive_partner_event(client: ApiClient, data: dict[str, Any], body: bytes) 
     kind = str(data.get("kind", ""))
     if kind not in EVENT_KINDS:
         raise ValidationFailed(
-            "未知的事件类型", errors=[FieldError("kind", "invalid_choice", "kind：须为 flight 或 return")]
+            "未知的事件类型",
+            errors=[FieldError("kind", "invalid_choice", "kind：须为 flight、return 或 screen")],
         )
     event_id, fact, errors = read_event(data, EVENT_KINDS[kind])
     if fact is None:

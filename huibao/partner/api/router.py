@@ -215,10 +215,11 @@ def _event(client: ApiClient, event: TriggerEvent, *, duplicate: bool) -> EventO
     response={201: EventOut, 200: EventOut, **errors(400, 401, 403, 404, 409, 422, 429)},
     auth=EVENTS,
     url_name="partner_events",
-    summary="Send an event (a flight delayed or cancelled, a return completed)",
+    summary="Send an event (a flight delayed or cancelled, a return completed, a screen repaired)",
     description=(
         "签名见 docs/partner-api.md；须带 Idempotency-Key。flight：event_id、flight_number、flight_date、"
-        "status（delayed|cancelled|on_time）、delay_minutes；return：event_id、order_number、returned_at。"
+        "status（delayed|cancelled|on_time）、delay_minutes；return：event_id、order_number、returned_at；"
+        "screen：event_id、imei、repaired_at、repair_amount。"
         "同一事件编号再次发送不会重复赔付（duplicate=true）。"
     ),
 )

@@ -70,7 +70,7 @@ class StatementOut(Schema):
 
 
 class EventIn(Schema):
-    kind: str = Field(description="flight | return", examples=["flight"])
+    kind: str = Field(description="flight | return | screen", examples=["flight"])
     event_id: str = Field(description="事件来源内唯一的事件编号", examples=["EV20261203-0001"])
     flight_number: str | None = Field(default=None, examples=["MU5101"])
     flight_date: str | None = Field(default=None, description="计划起飞日期 YYYY-MM-DD")
@@ -78,6 +78,9 @@ class EventIn(Schema):
     delay_minutes: int | None = Field(default=None, ge=0)
     order_number: str | None = Field(default=None, description="退货事件的订单号")
     returned_at: str | None = Field(default=None, description="退货完成时间，带时区的 ISO 8601")
+    imei: str | None = Field(default=None, description="碎屏维修事件：手机 IMEI（15 位数字）")
+    repaired_at: str | None = Field(default=None, description="维修完成时间，带时区的 ISO 8601")
+    repair_amount: str | None = Field(default=None, description="维修费用（元）", examples=["899.00"])
 
 
 class EventOut(Schema):

@@ -5,17 +5,19 @@ traceably, once per Idempotency-Key."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
-from huibao.claim.event_models import TriggeredPayout, TriggerEvent
+from huibao.claim.event_models import PayoutAccount, TriggeredPayout, TriggerEvent
+from huibao.claim.tests.factories import GOOD_CARD
 from huibao.claim.tests.trigger_factories import departure, flight_policy, flight_version, return_policy
 from huibao.distribution.tests.factories import tree
 from huibao.partner.tests.factories import channel_partner, get, hmac_client, insurer_partner, post
 from huibao.policy.models import Policy
-from huibao.policy.tests.factories import simple_issued
+from huibao.policy.tests.factories import Person, application, customer, issue, product_version, simple_issued
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/partner/v1"
@@ -235,3 +237,74 @@ def test_the_openapi_document_builds_with_the_partner_endpoints_and_their_signat
     assert schema["components"]["securitySchemes"]["PartnerSignature"]["name"] == "Authorization"
     assert {"400", "401", "403", "409", "429"} <= set(operation["responses"])
     assert "/api/partner/v1/policies/{number}/statements" in schema["paths"]
+
+
+def _screen_policy(imei: str) -> Policy:
+    """A phone-screen (碎屏险) policy on one phone, paid automatically on a repair report."""
+    version = product_version(
+        name="碎屏无忧",
+        line="phone_screen",
+        coverages=(("screen", "屏幕意外破碎", 3000, False),),
+        cooling_off_days=0,
+        rules={
+            "signature": "confirmation",
+            "effective": {"rule": "same_day"},
+            "subject": [{"code": "imei", "label": "手机IMEI号", "pattern": "^[0-9]{15}$", "required": True}],
+        },
+        min_sum=3000,
+        max_sum=3000,
+    )
+    version.claims = {"trigger": {"kind": "screen_repair"}}
+    version.save(update_fields=["claims"])
+    owner = customer()
+    PayoutAccount.objects.create(
+        user=owner, payee_name="李春花", account_number=GOOD_CARD, account_last4=GOOD_CARD[-4:]
+    )
+    app = application(
+        [(version, Person(), 3000, "49.00", {"term": "1y"})], customer=owner, subject={"imei": imei}
+    )
+    return issue(app)[0]
+
+
+def test_a_screen_repair_pays_the_phones_policy_its_repair_cost_once(units):
+    # given: a repair partner (the brand's service centre) and a phone's screen policy
+    repairer = hmac_client(channel_partner(units["CH"], code="fixit"), scopes=["events:write"])
+    policy = _screen_policy("356938035643809")
+    other = _screen_policy("356938035643810")
+    event = {
+        "kind": "screen",
+        "event_id": "REP-0001",
+        "imei": "356938035643809",
+        "repaired_at": timezone.now().isoformat(),
+        "repair_amount": "899.00",
+    }
+    # when
+    first = post(Client(), repairer, f"{BASE}/events", event)
+    second = post(Client(), repairer, f"{BASE}/events", {**event, "event_id": "REP-0002"})
+    # then
+    assert first.status_code == 201, first.content
+    assert first.json()["payouts_made"] == 1, first.json()["note"]
+    paid = TriggeredPayout.objects.get()
+    assert paid.policy_id == policy.pk and paid.amount == Decimal("899.00")
+    assert paid.event.repair_amount == Decimal("899.00") and paid.event.kind == "screen_repair"
+    # one repair benefit per policy and phone, whichever event reports it again
+    assert second.status_code == 201 and second.json()["payouts_made"] == 0
+    assert not TriggeredPayout.objects.filter(policy=other).exists()
+
+
+def test_a_screen_repair_names_its_wrong_fields(units):
+    repairer = hmac_client(channel_partner(units["CH"]), scopes=["events:write"])
+    bad = post(
+        Client(),
+        repairer,
+        f"{BASE}/events",
+        {
+            "kind": "screen",
+            "event_id": "R1",
+            "imei": "123",
+            "repaired_at": "2026-12-03",
+            "repair_amount": "-5",
+        },
+    )
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.json()["errors"]} == {"imei", "repaired_at", "repair_amount"}
