@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "huibao.core",
     "huibao.notification",
     "huibao.jobs",
+    "huibao.webhook",
     "huibao.account",
     "django.contrib.admin",
     "django.contrib.auth",

@@ -31,6 +31,12 @@ PAYMENT_VIEW = ("payment.view_payment", "payment.view_refund", "payment.view_pro
 # Payouts to customers and the provider's result notifications; change = retry a failed one by hand.
 PAYOUT_VIEW = ("payment.view_payout", "payment.view_payoutattempt", "payment.view_payoutnotification")
 IDENTITY_VIEW = ("identity.view_identitycheck", "identity.view_facecheck")
+# Webhooks to partners: endpoints (with their secrets) and re-sends of deliveries.
+WEBHOOK_MANAGE = (
+    *_perms("webhook", ["view"], ("webhookendpoint", "webhookevent", "webhookdelivery", "webhookattempt")),
+    *_perms("webhook", ["add", "change"], ("webhookendpoint",)),
+    "webhook.change_webhookdelivery",
+)
 # Failed and given-up e-mails/SMS, and their re-send (the outbox's back office).
 NOTIFICATION_RESEND = ("notification.view_outboxmessage", "notification.change_outboxmessage")
 CLAIM_MODELS = ("claim", "claimstatuschange", "claimmaterial")
@@ -162,6 +168,7 @@ ROLES: dict[str, Role] = {
                 *POLICY_VIEW,
                 "policy.change_insurerdelivery",
                 *NOTIFICATION_RESEND,
+                *WEBHOOK_MANAGE,
                 *PROVIDER_MANAGE,
                 *INSURER_CLAIM_SETTINGS,
                 *REPORT_VIEW,

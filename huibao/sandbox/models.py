@@ -290,3 +290,38 @@ class SandboxFlightEvent(SignedNotification):
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.flight_number} {self.flight_date} {self.status}"
+
+
+# --- a partner's webhook receiver ------------------------------------------------------------------
+class SandboxPartnerReceiver(models.Model):
+    """A sandbox partner's webhook receiver (`/sandbox/partner-webhooks/<code>/`): how many of the
+    next deliveries it answers with a 500, to show the platform's retries."""
+
+    code = models.CharField(max_length=64, unique=True)
+    fail_next = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"receiver {self.code} (fail next {self.fail_next})"
+
+
+class SandboxPartnerWebhook(models.Model):
+    """One request the sandbox partner received: whether its signature held, what it answered.
+    The body can name a policyholder: encrypted, shown only on the staff page."""
+
+    code = models.CharField(max_length=64)
+    webhook_id = models.CharField(max_length=64, blank=True)
+    event_type = models.CharField(max_length=64, blank=True)
+    timestamp = models.CharField(max_length=20, blank=True)
+    verified = models.BooleanField(default=False)
+    problem = models.CharField(max_length=40, blank=True)
+    duplicate = models.BooleanField(default=False)
+    answered = models.PositiveSmallIntegerField()
+    body = EncryptedTextField(blank=True, default="", context="sandbox.partner_webhook.body")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["code", "-received_at"]), models.Index(fields=["code", "webhook_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.webhook_id} → {self.answered}"

@@ -1,23 +1,25 @@
 """The sandboxes' pages: the payment gateway's pay page, the face service's check page, and the
-SMS gateway's inbox (staff only)."""
+SMS gateway's inbox (staff only), and a partner's webhook receiver with its page."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
 
 from huibao.account.access import staff_required
 from huibao.core.errors import ValidationFailed
 from huibao.core.masking import mask_id_number, mask_name
 from huibao.core.money import format_cny
-from huibao.sandbox import identity, payment, sms
+from huibao.sandbox import identity, partner_webhooks, payment, sms
 from huibao.sandbox.models import SandboxCheckoutStatus, SandboxFaceSessionStatus
 from huibao.sandbox.notifications import SandboxError
 
@@ -114,3 +116,48 @@ def sms_inbox(request: HttpRequest) -> HttpResponse:
     if not sms.inbox_allowed():
         raise Http404("no sandbox SMS inbox here")
     return render(request, "sandbox/sms.html", {"numbers": sms.inbox()})
+
+
+def _partner_receiver_allowed() -> None:
+    """The sandbox partner is a development part: not served outside development."""
+    if settings.HUIBAO_STRICT:
+        raise Http404("no sandbox partner here")
+
+
+@staff_required(permission="webhook.view_webhookdelivery")
+def _partner_page(request: HttpRequest, code: str) -> HttpResponse:
+    context = {
+        "code": code,
+        "rows": partner_webhooks.received(code),
+        "fail_next": partner_webhooks.fail_next(code),
+        "may_change": request.user.has_perm("webhook.change_webhookendpoint"),
+    }
+    return render(request, "sandbox/partner_webhooks.html", context)
+
+
+@csrf_exempt  # a partner's server-to-server endpoint: the signature is its authentication
+@never_cache
+@require_http_methods(["GET", "POST"])
+def partner_webhooks_view(request: HttpRequest, code: str) -> HttpResponse:
+    """POST: the sandbox partner `code` receives a webhook (signature checked); GET: what it
+    received (staff)."""
+    _partner_receiver_allowed()
+    if request.method == "GET":
+        return _partner_page(request, code)
+    headers = {
+        name: request.headers.get(name, "")
+        for name in ("Huibao-Webhook-Id", "Huibao-Timestamp", "Huibao-Signature")
+    }
+    answer = partner_webhooks.receive(code, headers=headers, body=request.body)
+    return JsonResponse(answer.body, status=answer.status)
+
+
+@require_POST
+@staff_required(permission="webhook.change_webhookendpoint")
+def partner_webhooks_fail(request: HttpRequest, code: str) -> HttpResponse:
+    """Tells the sandbox partner to answer the next N deliveries with a 500."""
+    _partner_receiver_allowed()
+    raw = request.POST.get("count", "0").strip()
+    count = int(raw) if raw.isdigit() else 0
+    partner_webhooks.set_fail_next(code, min(count, 100))
+    return HttpResponseRedirect(request.path.removesuffix("fail/"))

@@ -36,6 +36,8 @@ DEFAULT_SWEEPS = (
     "huibao.policy.tasks.update_policy_statuses",
     # E-mails and SMS due again, and sends whose worker died.
     "huibao.notification.tasks.send_due_messages",
+    # Webhooks to partners due again (back-off over), and attempts whose worker died.
+    "huibao.webhook.tasks.deliver_due_webhooks",
     # Last: links whatever the sweeps above wrote (`seal_audit --loop` does it continuously).
     "huibao.core.audit.seal_pending",
 )
