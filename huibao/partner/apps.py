@@ -11,8 +11,10 @@ class PartnerConfig(AppConfig):
 
         from huibao.core.backoffice import register_section
         from huibao.jobs.registry import register_job
-        from huibao.partner import jobs
+        from huibao.partner import jobs, webhooks
 
+        # Policy issued, cancelled, claim paid, payout made → the partners concerned, by webhook.
+        webhooks.register()
         register_section(
             "partner.partners", _("合作方接口"), "partner:partners", perm="partner.view_partner", order=320
         )

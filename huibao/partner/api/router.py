@@ -17,6 +17,8 @@ from huibao.core.masking import mask_name
 from huibao.finance.settlement_models import SettlementStatement
 from huibao.partner import selectors, services
 from huibao.partner.api.schemas import (
+    DeliveryOut,
+    DeliveryPageOut,
     EventIn,
     EventOut,
     PolicyEventsOut,
@@ -31,11 +33,14 @@ from huibao.partner.models import ApiClient
 from huibao.partner.signing import PartnerSignature, require_product
 from huibao.partner.states import Scope
 from huibao.policy.models import Policy
+from huibao.webhook.presenters import delivery_view
+from huibao.webhook.selectors import deliveries_for
 
 router = Router(tags=["partner"])
 POLICIES = PartnerSignature(Scope.POLICIES_READ)
 EVENTS = PartnerSignature(Scope.EVENTS_WRITE)
 STATEMENTS = PartnerSignature(Scope.STATEMENTS_READ)
+WEBHOOKS = PartnerSignature(Scope.WEBHOOKS_READ)
 SIGNED = errors(401, 403, 429)
 
 
@@ -241,3 +246,29 @@ def send_event(request: HttpRequest, payload: EventIn) -> tuple[int, EventOut]:
 def event(request: HttpRequest, event: uuid.UUID) -> EventOut:
     client = _client(request)
     return _event(client, selectors.event_for_client(client, event), duplicate=False)
+
+
+@router.get(
+    "/webhooks/deliveries",
+    response={200: DeliveryPageOut, **SIGNED},
+    auth=WEBHOOKS,
+    url_name="partner_webhook_deliveries",
+    summary="The webhook deliveries to the partner (newest first): status, attempts, last error",
+)
+def webhook_deliveries(
+    request: HttpRequest, status: str = "", event_type: str = "", before: int = 0, limit: int = 20
+) -> DeliveryPageOut:
+    limit = max(1, min(limit, selectors.MAX_PAGE))
+    rows = deliveries_for(
+        _client(request).partner.code,
+        status=status or None,
+        event_type=event_type or None,
+        before_id=before or None,
+    )
+    page = list(rows[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return DeliveryPageOut(
+        items=[DeliveryOut(**delivery_view(d)) for d in page],
+        next_cursor=page[-1].pk if more and page else None,
+    )

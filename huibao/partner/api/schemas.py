@@ -93,3 +93,25 @@ class EventOut(Schema):
     note: str
     received_at: datetime.datetime
     payouts: list[TriggeredPayoutOut] = Field(description="其中本合作方自己的保单的赔付")
+
+
+class DeliveryOut(Schema):
+    """One webhook delivery to the partner (`webhook.presenters.delivery_view`)."""
+
+    id: str
+    webhook_id: str
+    event_type: str
+    ref: str
+    url: str
+    status: str
+    attempts: int
+    next_attempt_at: str | None
+    last_status_code: int | None
+    last_error: str
+    delivered_at: str | None
+    created_at: str
+
+
+class DeliveryPageOut(Schema):
+    items: list[DeliveryOut]
+    next_cursor: int | None = Field(description="下一页的 before 参数；null 表示最后一页")
