@@ -176,3 +176,39 @@ def test_the_secret_is_encrypted_at_rest(partner):
         stored = cursor.fetchone()[0]
     assert creds.secret not in stored and stored.startswith("hb1:")
     assert json.dumps(stored)  # a text column
+
+
+def test_with_redis_the_nonces_live_in_the_shared_cache(partner, settings):
+    # given: a configured Redis (the cache is the process's own here, as the shared one would be)
+    settings.REDIS_URL = "redis://cache.example:6379/0"
+    creds = hmac_client(partner)
+    header = authorization(creds, "GET", POLICIES, nonce="cached-nonce-1")
+    # when
+    first = Client().get(POLICIES, HTTP_AUTHORIZATION=header)
+    again = Client().get(POLICIES, HTTP_AUTHORIZATION=header)
+    # then
+    assert first.status_code == 200
+    assert again.status_code == 401 and _code(again) == "replayed_nonce"
+    assert not PartnerNonce.objects.exists()
+
+
+def test_the_daily_purge_forgets_nonces_past_the_window_and_day_old_answers(partner):
+    from huibao.partner.models import IdempotencyRecord
+
+    now = timezone.now()
+    PartnerNonce.objects.create(key_id="k", nonce="old-nonce-1", seen_at=now - datetime.timedelta(minutes=11))
+    PartnerNonce.objects.create(key_id="k", nonce="new-nonce-1", seen_at=now - datetime.timedelta(minutes=9))
+    for key, age in (("old", 25), ("new", 23)):
+        IdempotencyRecord.objects.create(
+            partner=partner,
+            key=key,
+            request_sha256="0" * 64,
+            method="POST",
+            path="/x",
+            response_status=201,
+            response_body={},
+            created_at=now - datetime.timedelta(hours=age),
+        )
+    assert services.purge_expired(now=now) == 2
+    assert list(PartnerNonce.objects.values_list("nonce", flat=True)) == ["new-nonce-1"]
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
