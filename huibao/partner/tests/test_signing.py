@@ -212,3 +212,38 @@ def test_the_daily_purge_forgets_nonces_past_the_window_and_day_old_answers(part
     assert services.purge_expired(now=now) == 2
     assert list(PartnerNonce.objects.values_list("nonce", flat=True)) == ["new-nonce-1"]
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
+
+
+def test_an_rsa_client_made_without_a_public_key_gets_a_generated_pair_whose_private_key_signs(partner):
+    from cryptography.hazmat.primitives import serialization
+
+    from huibao.partner.states import Algorithm
+
+    # when
+    issued = services.create_client(
+        partner, services.ClientData(algorithm=Algorithm.RSA_SHA256, scopes=["policies:read"]), actor=None
+    )
+    # then: the private key is handed over once and never stored
+    assert issued.private_key_pem.startswith("-----BEGIN PRIVATE KEY-----")
+    stored = ApiClient.objects.get(pk=issued.client.pk)
+    assert stored.public_key_pem.startswith("-----BEGIN PUBLIC KEY-----") and stored.secret == ""
+    assert "PRIVATE" not in stored.public_key_pem
+    key = serialization.load_pem_private_key(issued.private_key_pem.encode(), None)
+    creds = Credentials(stored, private_key=key)  # type: ignore[arg-type]
+    assert get(Client(), creds, POLICIES).status_code == 200
+
+
+def test_a_weak_or_malformed_rsa_public_key_is_refused_naming_the_field(partner):
+    from huibao.core.errors import ValidationFailed
+    from huibao.partner.states import Algorithm
+
+    with pytest.raises(ValidationFailed) as refused:
+        services.create_client(
+            partner,
+            services.ClientData(
+                algorithm=Algorithm.RSA_SHA256, scopes=["policies:read"], public_key_pem="not a key"
+            ),
+            actor=None,
+        )
+    assert [e.field for e in refused.value.errors] == ["public_key_pem"]
+    assert not ApiClient.objects.exists()
