@@ -308,3 +308,27 @@ def test_a_screen_repair_names_its_wrong_fields(units):
     )
     assert bad.status_code == 422
     assert {e["field"] for e in bad.json()["errors"]} == {"imei", "repaired_at", "repair_amount"}
+
+
+def test_the_feeds_signed_endpoint_takes_screen_repairs_too(settings):
+    # given: a repair network configured as a feed source (claim/events_intake.py)
+    from huibao.claim.tests.trigger_factories import KEY, signed
+
+    settings.EVENT_SOURCE_KEYS = {"repairnet": KEY}
+    policy = _screen_policy("356938035643811")
+    body = json.dumps(
+        {
+            "event_id": "FEED-R1",
+            "imei": "356938035643811",
+            "repaired_at": timezone.now().isoformat(),
+            "repair_amount": "450.50",
+        }
+    ).encode()
+    # when
+    response = Client().post(
+        "/api/v1/events/repairnet/screen", body, content_type="application/json", **signed(body)
+    )
+    # then
+    assert response.status_code == 200, response.content
+    assert response.json()["payouts"] == 1
+    assert TriggeredPayout.objects.get(policy=policy).amount == Decimal("450.50")
