@@ -25,7 +25,8 @@ class HuibaoAPI(NinjaAPI):
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         components = schema.setdefault("components", {})
         schemes = components.setdefault("securitySchemes", {})
-        cookie_schemes = set(schemes)
+        # The session's schemes (a partner's signature is no session: it takes no bearer token).
+        cookie_schemes = {name for name, scheme in schemes.items() if scheme.get("in") == "cookie"}
         schemes["bearerToken"] = {
             "type": "http",
             "scheme": "bearer",
@@ -138,6 +139,7 @@ def register_routers() -> None:
     from huibao.finance.settlement_api import router as settlement_router
     from huibao.fraud.api import router as fraud_router
     from huibao.notification.api import router as notification_router
+    from huibao.partner.api.router import router as partner_router
     from huibao.payment.api import router as payment_router
     from huibao.policy.api import router as policy_router
     from huibao.policy.cancel_api import router as cancellation_router
@@ -170,6 +172,8 @@ def register_routers() -> None:
     api.add_router("/v1/", reconciliation_router)
     api.add_router("/v1/", commission_router)
     api.add_router("/v1/", evidence_router)
+    # The partner API: signed requests (huibao.partner.signing), docs/partner-api.md.
+    api.add_router("/partner/v1/", partner_router)
 
 
 register_routers()

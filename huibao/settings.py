@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "huibao.claim",
     "huibao.finance",
     "huibao.report",
+    "huibao.partner",
     "huibao.esign",
     "huibao.benchmark",
     # Only so that /api/docs serves Swagger UI from our static files, not from a CDN.

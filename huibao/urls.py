@@ -23,6 +23,7 @@ urlpatterns = [
     path("distribution/", include("huibao.distribution.urls")),
     path("finance/", include("huibao.finance.urls")),
     path("reports/", include("huibao.report.urls")),
+    path("partners/", include("huibao.partner.urls")),
     path("webhooks/", include("huibao.webhook.urls")),
     path("apply/", include("huibao.application.web.urls")),
     path("", include("huibao.catalog.web.urls")),

@@ -142,6 +142,13 @@ COMMISSION_EDIT = (
 )
 COMMISSION_VIEW = (*_perms("finance", ["view"], COMMISSION_MODELS), "finance.view_commissionentry")
 # --- end of commission area
+# Partners on the partner API (huibao.partner): operators create partners and their API clients,
+# rotate and revoke keys and edit scopes; auditors read them through *.view_*.
+PARTNER_MANAGE = (
+    "partner.view_partner",
+    "partner.view_apiclient",
+    "partner.manage_partner",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +177,7 @@ ROLES: dict[str, Role] = {
                 *REPORT_VIEW,
                 *DISTRIBUTION_MANAGE,
                 *COMMISSION_VIEW,
+                *PARTNER_MANAGE,
             ),
         ),
         # Sales agents start applications for customers (/apply/agent/) and see only their own;

@@ -122,7 +122,7 @@ class CoverageTerms:
 class TriggerTerms:
     """An event-triggered (parametric) product: pays without a claim when an event reports it."""
 
-    kind: str  # "flight_delay" or "return_shipping"
+    kind: str  # "flight_delay", "return_shipping" or "screen_repair"
     delay_hours: int = 0  # flight delay: the threshold that pays
     pays_on_cancellation: bool = False
     # A plan with its own threshold (基础版 3 小时, 尊享版 1 小时): plan code → hours.

@@ -33,6 +33,7 @@ from huibao.core.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 class TriggerKind(models.TextChoices):
     FLIGHT_DELAY = "flight_delay", _("航班延误")
     RETURN_SHIPPING = "return_shipping", _("退货运费")
+    SCREEN_REPAIR = "screen_repair", _("碎屏维修")
 
 
 class FlightStatus(models.TextChoices):
@@ -40,6 +41,7 @@ class FlightStatus(models.TextChoices):
     CANCELLED = "cancelled", _("取消")
     ON_TIME = "on_time", _("准点")
     RETURNED = "returned", _("已退货")  # a return event's status
+    REPAIRED = "repaired", _("已维修")  # a screen repair's status
 
 
 class EventChannel(models.TextChoices):
@@ -91,6 +93,12 @@ class TriggerEvent(models.Model):
     delay_minutes = models.PositiveIntegerField(default=0)
     order_number = models.CharField(max_length=32, blank=True, default="")
     returned_at = models.DateTimeField(null=True, blank=True)
+    # A screen repair: the phone, when and at what cost (the loss the benefit is computed on).
+    imei = models.CharField(max_length=15, blank=True, default="")
+    repaired_at = models.DateTimeField(null=True, blank=True)
+    repair_amount = models.DecimalField(
+        max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, null=True, blank=True
+    )
     # What it did: policies indexed on its key, payouts it made (0 for a repeat or below threshold).
     policies_found = models.PositiveIntegerField(default=0)
     payouts_made = models.PositiveIntegerField(default=0)

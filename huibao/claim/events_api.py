@@ -29,13 +29,14 @@ class EventReceiptOut(Schema):
     "/events/{source}/{kind}",
     response={200: EventReceiptOut, **errors(401, 409, 422)},
     url_name="event_receive",
-    summary="Receive a signed event (kind: flight | return)",
+    summary="Receive a signed event (kind: flight | return | screen)",
     description=(
         "签名：HMAC-SHA256(来源密钥, timestamp + '\\n' + nonce + '\\n' + body)，十六进制；请求头 "
         "Huibao-Event-Timestamp（Unix 秒，5 分钟内有效）、Huibao-Event-Nonce（每次不同）、"
         "Huibao-Event-Signature。flight 事件：event_id、flight_number、flight_date（计划起飞日期）、"
         "status（delayed|cancelled|on_time）、delay_minutes；"
-        "return 事件：event_id、order_number、returned_at。"
+        "return 事件：event_id、order_number、returned_at；"
+        "screen 事件（碎屏维修）：event_id、imei、repaired_at、repair_amount。"
     ),
 )
 def receive(request: HttpRequest, source: str, kind: str) -> EventReceiptOut:

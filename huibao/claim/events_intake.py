@@ -23,13 +23,13 @@ from django.utils import timezone
 from huibao.claim.event_models import EventChannel, EventNonce
 from huibao.claim.events_port import source_key
 from huibao.claim.triggers import Receipt, receive_event
-from huibao.claim.triggers_rules import FLIGHT, RETURN, payload_digest, read_event, signature_problem
+from huibao.claim.triggers_rules import FLIGHT, RETURN, SCREEN, payload_digest, read_event, signature_problem
 from huibao.core.errors import Conflict, DomainError, FieldError, ValidationFailed
 
 HEADER_TIMESTAMP = "Huibao-Event-Timestamp"
 HEADER_NONCE = "Huibao-Event-Nonce"
 HEADER_SIGNATURE = "Huibao-Event-Signature"
-KINDS = {"flight": FLIGHT, "return": RETURN}
+KINDS = {"flight": FLIGHT, "return": RETURN, "screen": SCREEN}
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
 
@@ -55,7 +55,7 @@ def receive_delivery(
     now = now or timezone.now()
     if kind not in KINDS:
         raise ValidationFailed(
-            "未知的事件类型", errors=[FieldError("kind", "invalid", "kind：须为 flight 或 return")]
+            "未知的事件类型", errors=[FieldError("kind", "invalid", "kind：须为 flight、return 或 screen")]
         )
     key = source_key(source)
     if key is None:
@@ -141,7 +141,7 @@ def import_file(source: str, kind: str, name: str, data: bytes) -> list[RowOutco
     it triggers), a duplicate of an event already received, or refused with its reason."""
     if kind not in KINDS:
         raise ValidationFailed(
-            "未知的事件类型", errors=[FieldError("kind", "invalid", "kind：须为 flight 或 return")]
+            "未知的事件类型", errors=[FieldError("kind", "invalid", "kind：须为 flight、return 或 screen")]
         )
     if not source.strip() or len(source) > 40:
         raise ValidationFailed(
@@ -176,6 +176,11 @@ def import_file(source: str, kind: str, name: str, data: bytes) -> list[RowOutco
                 fact.delay_minutes,
                 fact.order_number,
                 fact.returned_at.isoformat() if fact.returned_at else "",
+                *(
+                    [fact.imei, fact.repaired_at.isoformat(), str(fact.repair_amount)]
+                    if fact.repaired_at
+                    else []
+                ),
             ],
             ensure_ascii=False,
         ).encode()

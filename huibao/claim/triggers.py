@@ -60,7 +60,16 @@ from huibao.claim.rules import benefit_as_json
 from huibao.claim.selectors import CLAIMABLE_POLICY_STATUSES, coverage_bases
 from huibao.claim.tasks import notify_triggered_payouts
 from huibao.claim.triggers_ledger import BenefitAsk, record_benefits, record_top_up
-from huibao.claim.triggers_rules import FLIGHT, RETURN, EventFact, decide, flight_key, order_key
+from huibao.claim.triggers_rules import (
+    FLIGHT,
+    RETURN,
+    SCREEN,
+    EventFact,
+    decide,
+    flight_key,
+    order_key,
+    screen_key,
+)
 from huibao.core.audit import batched, record
 from huibao.core.errors import Conflict, NotFound, ValidationFailed
 from huibao.core.money import format_cny
@@ -76,7 +85,7 @@ from huibao.policy.states import PartyRole
 
 log = logging.getLogger(__name__)
 PAYOUT_KIND = "trigger"
-SUBJECT_FIELDS = {FLIGHT: "flight_number", RETURN: "order_number"}
+SUBJECT_FIELDS = {FLIGHT: "flight_number", RETURN: "order_number", SCREEN: "imei"}
 
 
 # --- the index: which policies an event pays ----------------------------------------------------
@@ -96,6 +105,8 @@ def index_key(kind: str, subject: dict[str, str], effective_at: datetime.datetim
         return ""
     if kind == FLIGHT:
         return flight_key(value, timezone.localdate(effective_at))
+    if kind == SCREEN:
+        return screen_key(value)
     return order_key(value)
 
 
@@ -212,6 +223,9 @@ def receive_event(
                         delay_minutes=fact.delay_minutes,
                         order_number=fact.order_number,
                         returned_at=fact.returned_at,
+                        imei=fact.imei,
+                        repaired_at=fact.repaired_at,
+                        repair_amount=fact.repair_amount,
                     )
             except IntegrityError:
                 existing = TriggerEvent.objects.get(source=source, event_id=event_id)
@@ -288,7 +302,7 @@ def pay_event(event: TriggerEvent, fact: EventFact, *, now: datetime.datetime) -
         if decision.coverage is None or decision.loss is None:
             refusals.add(decision.refusal)
             continue
-        incident = fact.flight_date or timezone.localdate(fact.returned_at or now)
+        incident = fact.flight_date or timezone.localdate(fact.occurred_at or now)
         ask = BenefitAsk(policy, decision.coverage, decision.loss, payout_reference(event, policy), incident)
         chosen.append((row, decision.line, ask))
     made: list[TriggeredPayout] = []

@@ -21,10 +21,13 @@ from huibao.core.errors import FieldError
 
 FLIGHT = "flight_delay"
 RETURN = "return_shipping"
-DELAYED, CANCELLED, ON_TIME, RETURNED = "delayed", "cancelled", "on_time", "returned"
+SCREEN = "screen_repair"
+DELAYED, CANCELLED, ON_TIME, RETURNED, REPAIRED = "delayed", "cancelled", "on_time", "returned", "repaired"
 FLIGHT_STATUSES = (DELAYED, CANCELLED, ON_TIME)
 FLIGHT_NUMBER = re.compile(r"^[A-Z0-9]{2}[0-9]{1,4}$")
 ORDER_NUMBER = re.compile(r"^[0-9A-Za-z-]{6,32}$")
+IMEI = re.compile(r"^[0-9]{15}$")
+MAX_REPAIR_AMOUNT = Decimal("100000")
 EVENT_ID = re.compile(r"^[0-9A-Za-z._:-]{1,64}$")
 # A signed delivery is accepted within this many seconds of its timestamp (either way).
 SIGNATURE_WINDOW = datetime.timedelta(minutes=5)
@@ -40,24 +43,39 @@ def order_key(order_number: str) -> str:
     return f"RS:{order_number.strip()}"
 
 
+def screen_key(imei: str) -> str:
+    """A phone's screen (碎屏险): one repair benefit per policy and device."""
+    return f"SC:{imei.strip()}"
+
+
 @dataclass(frozen=True, slots=True)
 class EventFact:
-    """What one event reports: a flight's status on its date, or an order returned."""
+    """What one event reports: a flight's status on its date, an order returned, or a phone's
+    screen repaired (by its IMEI, at a cost)."""
 
-    kind: str  # FLIGHT | RETURN
-    status: str  # DELAYED | CANCELLED | ON_TIME | RETURNED
+    kind: str  # FLIGHT | RETURN | SCREEN
+    status: str  # DELAYED | CANCELLED | ON_TIME | RETURNED | REPAIRED
     flight_number: str = ""
     flight_date: datetime.date | None = None
     delay_minutes: int = 0
     order_number: str = ""
     returned_at: datetime.datetime | None = None
+    imei: str = ""
+    repaired_at: datetime.datetime | None = None
+    repair_amount: Decimal | None = None
 
     @property
     def key(self) -> str:
         if self.kind == FLIGHT:
             assert self.flight_date is not None
             return flight_key(self.flight_number, self.flight_date)
+        if self.kind == SCREEN:
+            return screen_key(self.imei)
         return order_key(self.order_number)
+
+    @property
+    def occurred_at(self) -> datetime.datetime | None:
+        return self.returned_at or self.repaired_at
 
     @property
     def delay_hours(self) -> Decimal:
@@ -97,6 +115,13 @@ def decide(terms: ClaimTerms, plan_code: str, fact: EventFact) -> TriggerDecisio
     trigger = terms.trigger
     if trigger is None or trigger.kind != fact.kind:
         return TriggerDecision(None, None, "", refusal="该保单的产品不按此类事件自动赔付")
+    if fact.kind == SCREEN:
+        cover = next(iter(terms.coverages_of(ClaimType.PHONE_SCREEN)), None)
+        if fact.status != REPAIRED or cover is None or fact.repair_amount is None:
+            return TriggerDecision(None, None, "", refusal="该保单没有碎屏保障")
+        return TriggerDecision(
+            cover, Loss(amount_claimed=fact.repair_amount), "手机屏幕已维修，碎屏险已自动赔付"
+        )
     if fact.kind == RETURN:
         cover = next(iter(terms.coverages_of(ClaimType.RETURN_SHIPPING)), None)
         if fact.status != RETURNED or cover is None:
@@ -225,6 +250,8 @@ def read_event(row: Mapping[str, object], kind: str) -> tuple[str, EventFact | N
             EventFact(FLIGHT, status, flight_number=number, flight_date=day, delay_minutes=minutes),
             [],
         )
+    if kind == SCREEN:
+        return _read_screen(row, event_id, errors)
     order = _text(row, "order_number")
     if not ORDER_NUMBER.match(order):
         errors.append(
@@ -240,3 +267,46 @@ def read_event(row: Mapping[str, object], kind: str) -> tuple[str, EventFact | N
     if errors:
         return event_id, None, errors
     return event_id, EventFact(RETURN, RETURNED, order_number=order, returned_at=when), []
+
+
+def _aware(row: Mapping[str, object], name: str, errors: list[FieldError]) -> datetime.datetime | None:
+    try:
+        when = datetime.datetime.fromisoformat(_text(row, name))
+        if when.tzinfo is None:
+            raise ValueError("naive")
+    except ValueError:
+        errors.append(FieldError(name, "invalid", f"{name}：须为带时区的 ISO 8601 时间"))
+        return None
+    return when
+
+
+def _read_screen(
+    row: Mapping[str, object], event_id: str, errors: list[FieldError]
+) -> tuple[str, EventFact | None, list[FieldError]]:
+    """A repair shop's report: the phone (IMEI), when its screen was repaired and what it cost."""
+    imei = _text(row, "imei")
+    if not IMEI.match(imei):
+        errors.append(FieldError("imei", "invalid", "imei：须为 15 位数字"))
+    when = _aware(row, "repaired_at", errors)
+    amount: Decimal | None = None
+    try:
+        amount = Decimal(_text(row, "repair_amount"))
+        if (
+            not amount.is_finite()
+            or not 0 < amount <= MAX_REPAIR_AMOUNT
+            or amount != amount.quantize(Decimal("0.01"))
+        ):
+            raise ArithmeticError(amount)
+    except (ArithmeticError, ValueError):
+        errors.append(
+            FieldError(
+                "repair_amount", "invalid", f"repair_amount：须为 0.01–{MAX_REPAIR_AMOUNT} 元，最多两位小数"
+            )
+        )
+    if errors:
+        return event_id, None, errors
+    return (
+        event_id,
+        EventFact(SCREEN, REPAIRED, imei=imei, repaired_at=when, repair_amount=amount),
+        [],
+    )

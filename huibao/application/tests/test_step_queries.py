@@ -67,8 +67,9 @@ MAX_QUERIES = {
     # checks that an active agreement still covers every product (one read for all the items); 27
     # with the ledger's booking of the premium in the same transaction (finance/postings.py: the
     # payment, the keys posted, the insurer's agreements, the accounts, SAVEPOINT, two INSERTs,
-    # RELEASE); 29 with the commission entries of the issued policy (the insurer's plans, the seller)
-    "notify": 29,
+    # RELEASE); 29 with the commission entries of the issued policy (the insurer's plans, the seller);
+    # 30 with the active partners read once per issuance for their webhooks (partner/webhooks.py)
+    "notify": 30,
     "detail": 10,
 }
 

@@ -11,6 +11,7 @@ from huibao.catalog.claim_terms import ClaimTerms, CoverageBasis, claim_terms
 from huibao.claim.triggers_rules import (
     FLIGHT,
     RETURN,
+    SCREEN,
     EventFact,
     decide,
     read_event,
@@ -179,3 +180,44 @@ def test_signature_verifies_and_refuses():
     assert signature_problem(key, ts, "n1", body, good, now=late).code == "stale"
     assert signature_problem(key, "", "n1", body, good, now=NOW).field == "timestamp"
     assert signature_problem(key, "soon", "n1", body, good, now=NOW).code == "invalid"
+
+
+# --- screen repairs (碎屏险) ---------------------------------------------------------------------
+
+
+def screen_terms() -> ClaimTerms:
+    return claim_terms(
+        {"trigger": {"kind": "screen_repair"}}, [CoverageBasis("screen", "屏幕意外破碎", Decimal("3000"))]
+    )
+
+
+def test_a_screen_repair_is_read_with_its_phone_and_cost_and_keyed_by_the_imei():
+    row = {
+        "event_id": "R1",
+        "imei": "356938035643809",
+        "repaired_at": NOW.isoformat(),
+        "repair_amount": "899.00",
+    }
+    event_id, fact, errors = read_event(row, SCREEN)
+    assert (event_id, errors) == ("R1", [])
+    assert fact is not None and fact.key == "SC:356938035643809" and fact.repair_amount == Decimal("899.00")
+    decision = decide(screen_terms(), "basic", fact)
+    assert decision.coverage is not None and decision.coverage.code == "screen"
+    assert decision.loss is not None and decision.loss.amount_claimed == Decimal("899.00")
+
+
+@pytest.mark.parametrize("amount", ["0", "-1", "12.345", "NaN", "100000.01", ""])
+def test_a_screen_repair_cost_must_be_a_positive_amount_in_fen(amount):
+    row = {
+        "event_id": "R1",
+        "imei": "356938035643809",
+        "repaired_at": NOW.isoformat(),
+        "repair_amount": amount,
+    }
+    _, fact, errors = read_event(row, SCREEN)
+    assert fact is None and [e.field for e in errors] == ["repair_amount"]
+
+
+def test_a_screen_repair_pays_nothing_for_a_policy_without_screen_cover():
+    fact = EventFact(SCREEN, "repaired", imei="356938035643809", repaired_at=NOW, repair_amount=Decimal("10"))
+    assert decide(flight_terms(), "basic", fact).coverage is None

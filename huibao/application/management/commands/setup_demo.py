@@ -74,6 +74,8 @@ class Command(BaseCommand):
         call_command("load_demo_settlement", stdout=self.stdout)
         # The reports (the report app's command: application does not import report).
         call_command("load_demo_report", stdout=self.stdout)
+        # The partner API's demo partners and their keys (the partner app's command).
+        call_command("load_demo_partners", stdout=self.stdout)
         self.stdout.write("-" * 100)
         if policies.getvalue():
             self.stdout.write(policies.getvalue().rstrip())
