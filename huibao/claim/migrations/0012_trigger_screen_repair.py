@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('claim', '0010_claim_recovery'),
+        ('claim', '0011_on_hold'),
         ('policy', '0013_policy_seller'),
     ]
 
