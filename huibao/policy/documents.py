@@ -162,6 +162,7 @@ def epolicy_sections(policy: Policy, data: dict[str, Any] | None = None) -> list
     premium_rows += [
         (premium_label, _money(premium.get("first_instalment") or premium["premium"])),
         ("交费方式", premium.get("payment_mode_label", mode)),
+        ("交费期间", schedule_mod.premium_term_text(s)),
     ]
     sections.append(Section(heading="保险费", table=tuple(premium_rows)))
     if premium.get("instalments"):

@@ -98,6 +98,7 @@ def build_schedule(
     request: IssuanceRequest,
     item: ItemToIssue,
     term: Term,
+    premium_years: int = 1,
     issued_at: datetime.datetime,
     effective_at: datetime.datetime,
     expires_at: datetime.datetime | None,
@@ -201,6 +202,8 @@ def build_schedule(
             "premium": str(item.premium),
             "payment_mode": payment_mode,
             "payment_mode_label": _label(PaymentMode, payment_mode),
+            # 缴费期间 in policy years (1 with a single premium or a one-year cover)
+            "premium_years": 1 if payment_mode == "single" else premium_years,
             **instalment_plan(item.premium, payment_mode, effective_at.date()),
         },
         "exclusions": [str(e) for e in item.exclusions],
@@ -212,6 +215,24 @@ def build_schedule(
         "value_added_services": list(version.value_added_services or []),
         "hotline": insurer.hotline,
     }
+
+
+def premium_years(schedule: dict[str, Any]) -> int:
+    """The premium term (缴费期间, policy years) a schedule states; 1 in schedules made before it
+    was recorded."""
+    try:
+        return max(1, int(schedule.get("premium", {}).get("premium_years") or 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def premium_term_text(schedule: dict[str, Any]) -> str:
+    """缴费期间 as the e-policy states it: 趸交 for a single premium, else N年交 (一年期 for one year)."""
+    premium = schedule.get("premium", {})
+    if premium.get("payment_mode", "single") == "single":
+        return "趸交"
+    years = premium_years(schedule)
+    return f"{years}年交" if years > 1 else "1年"
 
 
 def dumps(schedule: dict[str, Any]) -> str:

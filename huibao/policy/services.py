@@ -237,6 +237,7 @@ def policy_row(
         request=request,
         item=item,
         term=term,
+        premium_years=rules.premium_years(term, effective_at, expires_at, _pay_years(item)),
         issued_at=local_now,
         effective_at=effective_at,
         expires_at=expires_at,
@@ -292,13 +293,13 @@ def _issue_item(
     number = policy.number
     effective_at, expires_at = policy.effective_at, policy.expires_at
     death_benefit, cooling_off_until = policy.death_benefit, policy.cooling_off_until
-    term = rules.choose_term(version.term_options or [], item.term)
     _start_premium_schedule(
         policy,
         item,
         payment_ref=request.payment_ref,
         paid_at=request.paid_at or now,
-        premium_years=rules.premium_years(term, effective_at, expires_at, _pay_years(item)),
+        # the premium term the schedule froze (computed once, by `policy_row`)
+        premium_years=schedule_mod.premium_years(schedule_mod.loads(policy.schedule)),
     )
     delivery = InsurerDelivery.objects.create(
         policy=policy, connector=connector_for(insurer.code), next_attempt_at=now

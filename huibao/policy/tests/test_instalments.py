@@ -71,6 +71,7 @@ def test_issuance_starts_the_schedule_and_the_epolicy_shows_it(client) -> None:
     assert len(plan) == 12 and plan[0][1].startswith("¥83.33") and "已缴" in plan[0][1]
     assert plan[11][1].startswith("¥83.37") and "待缴" in plan[11][1]
     assert dict(sections["保险费"].table)["年度保险费"] == "¥1,000.00"
+    assert dict(sections["保险费"].table)["交费期间"] == "1年"  # a one-year cover paid monthly
     # the pages
     client.force_login(user)
     page = client.get(reverse("policy:detail", args=[policy.public_id])).content.decode()

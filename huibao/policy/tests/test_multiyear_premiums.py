@@ -56,6 +56,19 @@ def test_premium_years_of_a_term() -> None:
     assert rules.premium_years(to60, start, end) == 25
 
 
+def test_the_epolicy_states_the_premium_term() -> None:
+    # a 20-year term paid annually: 20年交; one year: 1年
+    from huibao.policy import documents
+
+    long_term, _ = annual_policy()
+    one_year, _ = annual_policy(term="1y")
+
+    premium = dict({s.heading: s for s in documents.epolicy_sections(long_term)}["保险费"].table)
+    assert premium["交费期间"] == "20年交" and premium["交费方式"] == "年交"
+    premium = dict({s.heading: s for s in documents.epolicy_sections(one_year)}["保险费"].table)
+    assert premium["交费期间"] == "1年"
+
+
 def test_a_one_year_annual_policy_still_has_no_schedule() -> None:
     _, schedule = annual_policy(term="1y")
     assert schedule is None
