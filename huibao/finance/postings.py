@@ -10,10 +10,12 @@
 What is known when (docs/finance-ledger.md): a payment of an application succeeds before its
 policies exist; the policies are issued in the same transaction by the application's paid hook
 (or later, by recovery), and `policy.services.policies_issued` announces them with the payment's
-merchant reference — so the premium of applications and renewals is booked there, with both the
-money and the policies in hand. An endorsement's extra premium and an instalment are booked when
-paid (the policy exists already). Each poster is idempotent by its key (`ledger.post`): a hook
-delivered twice, or concurrently, posts once; `backfill` posts what is missing.
+merchant reference — so the premium of applications and renewals is booked from there, with both
+the money and the policies in hand, by the issuance's booking job after the issuing commit
+(`post_issued_premium`, called by `booking.py`). An endorsement's extra premium and an instalment
+are booked when paid (the policy exists already). Each poster is idempotent by its key
+(`ledger.post`): a hook or a job delivered twice, or concurrently, posts once; `backfill` posts
+what is missing.
 
 Where the insurer's agreement says the insurer collects the premium
 (`PremiumCollector.INSURER`), the money never passes through the agency's cash: nothing is
