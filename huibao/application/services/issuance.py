@@ -149,7 +149,6 @@ def issue_policies(
     saves it afterwards. It is not read again, its `retention_until` is set but not saved, and
     the issuance runs in the caller's transaction (no savepoint: an error aborts it)."""
     now = now or timezone.now()
-    preread_items = items
     with transaction.atomic(savepoint=not locked):
         app = application if locked else Application.objects.select_for_update().get(pk=application.pk)
         if app.status not in ISSUABLE_STATUSES:
@@ -158,7 +157,7 @@ def issue_policies(
                 code="application_not_paid",
             )
         paid_at = paid_at or getattr(payment, "paid_at", None) or application.paid_at or app.paid_at or now
-        items = list(preread_items) if preread_items is not None else items_to_issue(app)
+        items = items if items is not None else items_to_issue(app)
         policies = policy_services.issue_policies(
             issuance_request(
                 app,
