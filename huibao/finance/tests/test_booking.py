@@ -5,6 +5,7 @@ left; a refund or a cancellation that comes before the job books the issuance fi
 from __future__ import annotations
 
 import datetime
+import threading
 from decimal import Decimal
 
 import pytest
@@ -179,3 +180,37 @@ def test_a_cancellation_before_the_job_ran_claws_back_what_the_issuance_earned()
     amounts = dict(CommissionEntry.objects.values_list("event", "amount"))
     assert amounts == {"issued": D("300.00"), "cancellation": D("-300.00")}
     assert ledger.balance(accounts.commission_receivable(insurer)) == 0
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite lets one writer at a time hold the database"
+)
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_running_the_same_booking_at_once_book_it_once() -> None:
+    # given a paid policy with commission whose job was delivered to two workers
+    insurer, policies = _sold_with_commission(f.customer())
+    payment = Payment.objects.get(reference_kind="application")
+    barrier = threading.Barrier(2)
+    got: list[int] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            got.append(booking.book_issuance([policies[0].pk], payment_ref=payment.merchant_ref))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    # when both run it at once
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # then one booked it (the other waited on the policy's lock and found it booked)
+    assert errors == [] and sorted(got) == [0, 1]
+    assert IssuanceBooking.objects.count() == 1 and CommissionEntry.objects.count() == 1
+    assert _payable(insurer) == D("1060.00")
+    assert ledger.balance(accounts.commission_receivable(insurer)) == D("300.00")
