@@ -18,8 +18,9 @@ def _session_var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _booking_jobs_recorded(booking_jobs: object) -> None:
+def _booking_jobs_recorded(request: pytest.FixtureRequest) -> None:
     """Every test records the booking jobs its issuances queue (`run_booking_jobs()` runs them)."""
+    request.getfixturevalue("booking_jobs")
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ from huibao.application.selectors import REFERENCE_KIND as APPLICATION_KIND
 from huibao.billing import services as billing_services
 from huibao.distribution.models import AgencyEntity, AgreementStatus, InsurerAgreement, PremiumCollector
 from huibao.finance import accounts, booking, ledger, postings
-from huibao.finance.models import IssuanceBooking, JournalLine, JournalTransaction
+from huibao.finance.models import JournalLine, JournalTransaction
 from huibao.finance.tests.booking_jobs import BookingJobs, run_booking_jobs
 from huibao.payment import services as payment_services
 from huibao.payment.models import Payment, Refund
