@@ -287,6 +287,14 @@ def agreement_for_user(user: Any, pk: int) -> InsurerAgreement | None:
     return agreements_visible_to(user).filter(pk=pk).first()
 
 
+def covered_today(product_alias: str) -> RawSQL:
+    """An annotation: whether the product of table alias `product_alias` (quoted) may be sold
+    today, by `coverage_sql`; for a read that joins the product already (issuance's items), so
+    that checking costs no query of its own."""
+    coverage, params = coverage_sql(product_alias)
+    return RawSQL(coverage, params, output_field=BooleanField())  # noqa: S611
+
+
 def unsellable_products(product_ids: Sequence[int] | QuerySet[Any]) -> list[Product]:
     """Which of the products (ids, or a query of ids) may not be sold today (by
     `HUIBAO_OPERATOR`): one query, whatever their number — what issuance checks before it

@@ -11,7 +11,7 @@ class FinanceConfig(AppConfig):
 
         from huibao.billing.services import instalment_paid
         from huibao.core.backoffice import register_section
-        from huibao.finance import commission_jobs, commissions, postings, settlement_jobs
+        from huibao.finance import booking, commission_jobs, commissions, postings, settlement_jobs, tasks
         from huibao.jobs.registry import register_job
         from huibao.notification.catalogue import register
         from huibao.payment.services import payment_paid, refund_succeeded
@@ -19,17 +19,20 @@ class FinanceConfig(AppConfig):
         from huibao.policy.services import policies_issued
 
         # --- ledger: postings from real events (huibao/finance/postings.py) and its pages ---
+        # An issuance's premium and commissions are booked by one job after the issuing commit
+        # (huibao/finance/booking.py): the listener answers the job, the policy queues it.
         # Finance is after application, policy and renewal in INSTALLED_APPS, so its paid hooks
         # run after theirs, in the same transaction: an endorsement's change is applied (or its
-        # money refunded) before the ledger looks at it.
-        policies_issued.register(postings.on_policies_issued)
+        # money refunded) before the ledger looks at it. A refund books the issuance first if
+        # its job has not run yet.
+        policies_issued.register(tasks.on_policies_issued)
         from huibao.embedded.services import embedded_issued
 
         embedded_issued.register(postings.on_embedded_issued)
         payment_paid.register(postings.ENDORSEMENT_KIND, postings.on_endorsement_paid)
         instalment_paid.register(postings.POLICY_SCHEDULE_KIND, postings.on_instalment_paid)
         for kind in postings.PREMIUM_KINDS:
-            refund_succeeded.register(kind, postings.on_refund_succeeded)
+            refund_succeeded.register(kind, booking.on_refund_succeeded)
         register_section(
             "finance.ledger",
             _("总账"),
@@ -66,12 +69,12 @@ class FinanceConfig(AppConfig):
             order=420,
         )
 
-        # --- commissions: entries booked from the policy and billing hooks (finance/commissions.py),
-        # the month-end tiers job, the back-office sections ---
-        policies_issued.register(commissions.on_policies_issued)
+        # --- commissions: entries booked from the policy and billing hooks (finance/commissions.py;
+        # an issuance's by the booking job above), the month-end tiers job, the back-office
+        # sections; a cancellation books the issuance first if its job has not run yet ---
         instalment_paid.register("policy", commissions.on_instalment_paid)
         endorsements.endorsement_applied.register(commissions.on_endorsement_applied)
-        cancellation.cancellation_confirmed.register(commissions.on_cancellation_confirmed)
+        cancellation.cancellation_confirmed.register(booking.on_cancellation_confirmed)
         register_job(
             "finance.commission_month_end",
             commission_jobs.commission_month_end,

@@ -3,7 +3,8 @@ party up the seller's chain (outbound), each posted to the ledger. The plans the
 by are kept in `commission_plans.py`.
 
 Entries (finance.models.CommissionEntry) are written by the listeners of the policy and billing
-hooks, in the announcing transaction (registered in `FinanceConfig.ready()`):
+hooks, in the announcing transaction (registered in `FinanceConfig.ready()`) — except an
+issuance's, which the issuance's booking job writes after the issuing commit (`booking.py`):
 
 | event                      | key                                                 | base            |
 |----------------------------|-----------------------------------------------------|-----------------|
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -124,22 +125,29 @@ def _write(
     existing = CommissionEntry.objects.filter(key=key).first()
     if existing is not None:
         return Booked(existing, False)
-    with transaction.atomic():
-        entry = CommissionEntry.objects.create(
-            key=key,
-            direction=direction,
-            event=event,
-            policy=policy,
-            insurer=insurer,
-            sales_unit=unit,
-            policy_year=year,
-            base=computed.base if computed is not None else Decimal(0),
-            rate=computed.rate if computed is not None else None,
-            amount=amount,
-            explanation=explanation,
-            occurred_on=on,
-        )
-        _post(entry, insurer, unit, description)
+    try:
+        with transaction.atomic():
+            entry = CommissionEntry.objects.create(
+                key=key,
+                direction=direction,
+                event=event,
+                policy=policy,
+                insurer=insurer,
+                sales_unit=unit,
+                policy_year=year,
+                base=computed.base if computed is not None else Decimal(0),
+                rate=computed.rate if computed is not None else None,
+                amount=amount,
+                explanation=explanation,
+                occurred_on=on,
+            )
+            _post(entry, insurer, unit, description)
+    except IntegrityError:
+        # Written concurrently under the same key (a job and a sweep, say): theirs is the one.
+        existing = CommissionEntry.objects.filter(key=key).first()
+        if existing is None:
+            raise
+        return Booked(existing, False)
     return Booked(entry, True)
 
 
@@ -355,12 +363,6 @@ def book_cancellation(
 
 
 # --- hook listeners ------------------------------------------------------------------------------
-
-
-def on_policies_issued(event: Any) -> None:
-    """policy.policies_issued (in the issuing transaction)."""
-    for issued in event.issued:
-        book_issued(issued.policy)
 
 
 def on_instalment_paid(event: Any) -> None:

@@ -209,6 +209,23 @@ class CommissionEntry(models.Model):
         return self.key
 
 
+class IssuanceBooking(models.Model):
+    """The premium and commission of an issued policy are booked (`finance/booking.py`): written
+    by the booking job in the transaction of its postings and entries, one per policy. Its
+    absence is what the sweep looks for (the job lost, or its worker killed), and what a
+    cancellation or a refund waits for: those book against the issuance's entries."""
+
+    policy = models.OneToOneField("policy.Policy", on_delete=models.PROTECT, related_name="+")
+    booked_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("承保入账")
+        verbose_name_plural = _("承保入账")
+
+    def __str__(self) -> str:
+        return f"booking of policy {self.policy_id}"
+
+
 # Settlement statements (issue 12, settlement area): their own module, registered here.
 # Reconciliation (对账) area: its models live in their own module.
 # Commission plans (commission area): their own module, imported here so Django finds the models.

@@ -10,10 +10,12 @@
 What is known when (docs/finance-ledger.md): a payment of an application succeeds before its
 policies exist; the policies are issued in the same transaction by the application's paid hook
 (or later, by recovery), and `policy.services.policies_issued` announces them with the payment's
-merchant reference — so the premium of applications and renewals is booked there, with both the
-money and the policies in hand. An endorsement's extra premium and an instalment are booked when
-paid (the policy exists already). Each poster is idempotent by its key (`ledger.post`): a hook
-delivered twice, or concurrently, posts once; `backfill` posts what is missing.
+merchant reference — so the premium of applications and renewals is booked from there, with both
+the money and the policies in hand, by the issuance's booking job after the issuing commit
+(`post_issued_premium`, called by `booking.py`). An endorsement's extra premium and an instalment
+are booked when paid (the policy exists already). Each poster is idempotent by its key
+(`ledger.post`): a hook or a job delivered twice, or concurrently, posts once; `backfill` posts
+what is missing.
 
 Where the insurer's agreement says the insurer collects the premium
 (`PremiumCollector.INSURER`), the money never passes through the agency's cash: nothing is
@@ -45,7 +47,6 @@ from huibao.payment.models import Payment, Refund
 from huibao.payment.services import RefundSucceeded
 from huibao.payment.states import PaymentStatus, RefundStatus
 from huibao.policy.models import CancellationRefund, Endorsement, Policy
-from huibao.policy.services import PoliciesIssued
 from huibao.policy.states import EndorsementStatus
 
 log = logging.getLogger(__name__)
@@ -215,22 +216,57 @@ def _with_money(query: Iterable[Payment]) -> Payment | None:
     return None
 
 
-def on_policies_issued(event: PoliciesIssued) -> None:
-    """`policy.services.policies_issued`: the issued policies and the payment that paid for them
-    (an application's, or a renewal's)."""
-    payment_ref = event.payment_ref
-    issued = [i.policy for i in event.issued]
+def post_issued_premium(payment_ref: str, issued: Sequence[Policy]) -> list[JournalTransaction]:
+    """The premium of policies issued together (an application's, or a renewal) from the payment
+    that paid for them (its merchant reference, as `policy.services.policies_issued` announced
+    it). Booked by the issuance's booking job (`finance/booking.py`), after the issuing commit."""
     if not payment_ref or not issued:
-        return
+        return []
     payment = _with_money(Payment.objects.filter(merchant_ref=payment_ref))
     if payment is None:
-        return
+        return []
     if payment.reference_kind == APPLICATION_KIND:
         # An application's items are issued together, in one transaction: this batch is all of
         # its policies, and the payment is split over them.
-        post_application_premium(payment, issued)
-    elif len(issued) == 1:
-        post_single_premium(payment, issued[0])
+        return post_application_premium(payment, issued)
+    if len(issued) == 1:
+        return post_single_premium(payment, issued[0])
+    return []
+
+
+def premium_payment_of(policy: Policy) -> Payment | None:
+    """The payment that paid for an issued policy, when it can be told from finance's side:
+    an application's (the first paid of those for its application), or a renewal's (its first
+    instalment's checkout, else the offer the audit log says it renewed). None when the policy
+    was paid otherwise (a channel collected it) or its payment never arrived."""
+    if policy.application_public_id is not None:
+        return _with_money(
+            Payment.objects.filter(
+                reference_kind=APPLICATION_KIND, reference_id=str(policy.application_public_id)
+            ).order_by("paid_at", "pk")
+        )
+    if policy.renewed_from_id is None:
+        return None
+    checkout = (
+        Instalment.objects.filter(
+            schedule__reference_kind=POLICY_SCHEDULE_KIND, schedule__reference_id=policy.number, number=1
+        )
+        .exclude(payment_reference="")
+        .values_list("payment_reference", flat=True)
+        .first()
+    )
+    if checkout:
+        return _with_money(Payment.objects.filter(merchant_ref=checkout))
+    offer = (
+        AuditEntry.objects.filter(action="renewal.offer_renewed", after__renewal=policy.number)
+        .values_list("object_id", flat=True)
+        .first()
+    )
+    if offer is None:
+        return None
+    return _with_money(
+        Payment.objects.filter(reference_kind=RENEWAL_KIND, reference_id=offer).order_by("paid_at", "pk")
+    )
 
 
 def on_embedded_issued(event: EmbeddedIssued) -> None:
@@ -420,13 +456,13 @@ def backfill_payment(payment: Payment) -> int:
         if policy is not None:
             post_single_premium(payment, policy)
     elif kind == RENEWAL_KIND:
-        policy = _renewal_policy(payment)
+        policy = renewal_policy(payment)
         if policy is not None:
             post_single_premium(payment, policy)
     return JournalTransaction.objects.count() - before
 
 
-def _renewal_policy(payment: Payment) -> Policy | None:
+def renewal_policy(payment: Payment) -> Policy | None:
     """The renewal a renewal payment paid for: its first instalment when billed in instalments
     (billing records the checkout's merchant reference), else the policy issued from the offer
     as the audit log recorded it (`renewal.offer_renewed`, after: {"renewal": number})."""

@@ -20,7 +20,7 @@ import hashlib
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -488,9 +488,10 @@ def on_schedule_reinstated(event: ScheduleEvent) -> None:
     reinstatement.close_referrals(policy, actor=BILLING_ACTOR)
 
 
-def _enqueue_after_commit(issued: list[tuple[int, int]]) -> None:
+def _enqueue_after_commit(issued: list[tuple[int, int]], then: Sequence[Call] = ()) -> None:
     """After the commit, each issued policy's e-policy rendering and insurer delivery (policy and
-    delivery ids): one insert for all of them on the database backend."""
+    delivery ids), then the jobs the listeners of `policies_issued` asked for (`then`): one
+    insert for all of them on the database backend."""
 
     def enqueue() -> None:
         from huibao.policy.tasks import deliver_policy, render_epolicy_task
@@ -499,6 +500,7 @@ def _enqueue_after_commit(issued: list[tuple[int, int]]) -> None:
         for policy_id, delivery_id in issued:
             calls.append((render_epolicy_task, (policy_id,), {}))
             calls.append((deliver_policy, (delivery_id,), {}))
+        calls.extend(then)
         enqueue_all(calls)
 
     transaction.on_commit(enqueue)
@@ -526,8 +528,15 @@ class PoliciesIssued:
 
 
 # Announced inside the issuing transaction, after the parties are written (the claim app indexes
-# event-triggered products here: which flight or order a policy pays on).
-policies_issued: Hook[PoliciesIssued, None] = Hook("policy.policies_issued")
+# event-triggered products here: which flight or order a policy pays on). A listener answers the
+# background jobs it wants once the issuance commits (finance: the booking of the premium and the
+# commissions), or None; they are queued with the e-policy and the delivery, in one insert.
+policies_issued: Hook[PoliciesIssued, Sequence[Call] | None] = Hook("policy.policies_issued")
+
+
+def _announce_issued(event: PoliciesIssued) -> list[Call]:
+    """Announces `event`; the jobs its listeners asked for, in their order."""
+    return [call for answer in policies_issued.announce(event) if answer for call in answer]
 
 
 def issue_policies(request: IssuanceRequest, *, now: datetime.datetime | None = None) -> list[Policy]:
@@ -575,12 +584,12 @@ def _issue_policies(request: IssuanceRequest, now: datetime.datetime) -> list[Po
             histories.append(lifecycle.issued_change(policy, at=now))
             issued.append((policy.pk, delivery.pk))
             policies.append(policy)
-        _enqueue_after_commit(issued)
         PolicyParty.objects.bulk_create(parties)
         PolicyStatusChange.objects.bulk_create(histories)
         if beneficiaries:
             PolicyBeneficiary.objects.bulk_create(beneficiaries)
-        policies_issued.announce(PoliciesIssued(issued=tuple(announced), payment_ref=request.payment_ref))
+        then = _announce_issued(PoliciesIssued(issued=tuple(announced), payment_ref=request.payment_ref))
+        _enqueue_after_commit(issued, then)
     policies.sort(key=lambda p: (positions.get(p.item_id, 0), p.pk))
     return policies
 
@@ -611,13 +620,13 @@ def issue_renewal(
         if beneficiaries:
             PolicyBeneficiary.objects.bulk_create(beneficiaries)
         lifecycle.issued_change(policy, at=now).save(force_insert=True)
-        policies_issued.announce(
+        then = _announce_issued(
             PoliciesIssued(
                 issued=(IssuedPolicy(policy=policy, parties=tuple(own), subject=tuple(item.subject)),),
                 payment_ref=request.payment_ref,
             )
         )
-        _enqueue_after_commit([(policy.pk, delivery.pk)])
+        _enqueue_after_commit([(policy.pk, delivery.pk)], then)
     return policy
 
 

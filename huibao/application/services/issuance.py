@@ -116,6 +116,17 @@ def issuance_request(
     )
 
 
+def items_to_issue(app: Application, **annotations: Any) -> list[ApplicationItem]:
+    """The items of `app` in position order, with what issuance reads of each (version,
+    product, insurer, plan, quote, insured person): one query, with `annotations` added."""
+    return list(
+        ApplicationItem.objects.filter(application=app)
+        .select_related("product_version__product__insurer", "plan", "quote", "insured")
+        .annotate(**annotations)
+        .order_by("position")
+    )
+
+
 def issue_policies(
     application: Application,
     payment: Any,
@@ -123,8 +134,10 @@ def issue_policies(
     now: datetime.datetime | None = None,
     locked: bool = False,
     paid_at: datetime.datetime | None = None,
+    items: Sequence[ApplicationItem] | None = None,
 ) -> list[Policy]:
     """Issues one policy per item of a paid application; returns all its policies (item order).
+    `items`: its items as `items_to_issue` read them, when the caller has them already.
 
     Must run inside the transaction that confirms `payment` (`paid_at`, else `payment.paid_at`,
     is the payment time; the application's `paid_at`, then `now`, if it has none). Items that already have a
@@ -144,11 +157,7 @@ def issue_policies(
                 code="application_not_paid",
             )
         paid_at = paid_at or getattr(payment, "paid_at", None) or application.paid_at or app.paid_at or now
-        items = list(
-            ApplicationItem.objects.filter(application=app)
-            .select_related("product_version__product__insurer", "plan", "quote", "insured")
-            .order_by("position")
-        )
+        items = items if items is not None else items_to_issue(app)
         policies = policy_services.issue_policies(
             issuance_request(
                 app,

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest
 from django.urls import reverse
@@ -18,9 +18,10 @@ from huibao.application.models import Application, ApplicationItem
 from huibao.application.premium import due_at_checkout
 from huibao.application.selectors import REFERENCE_KIND, Target, with_beneficiaries_known
 from huibao.application.services._common import _locked, _move, _require_acting, _require_not_expired
-from huibao.application.services.issuance import issue_policies
+from huibao.application.services.issuance import issue_policies, items_to_issue
 from huibao.application.states import ApplicationStatus
 from huibao.billing.rules import INSTALMENT_MODES
+from huibao.catalog.models import Product
 from huibao.core import audit
 from huibao.core.errors import Conflict
 from huibao.distribution import selectors as distribution_selectors
@@ -133,23 +134,25 @@ def _issue(
     now: datetime.datetime | None = None,
     paid_at: datetime.datetime | None = None,
 ) -> None:
-    refused = _not_sellable(app)
+    # One read of the items for the agreement check and for the issuance.
+    product_table = connection.ops.quote_name(Product._meta.db_table)  # joined without an alias
+    items = items_to_issue(app, product_covered=distribution_selectors.covered_today(product_table))
+    refused = _not_sellable(app, items)
     if refused:
         _refuse_issuance(app, payment, refused)
         return
     with audit.batched():  # the policies' entries and the application's: one insert
-        _issue_policies(app, payment, now=now, paid_at=paid_at)
+        _issue_policies(app, payment, items, now=now, paid_at=paid_at)
 
 
-def _not_sellable(app: Application) -> list[Any]:
+def _not_sellable(app: Application, items: list[ApplicationItem]) -> list[Any]:
     """The products of `app` that may no longer be sold (no active agreement covers them
-    today) and were not sellable either when the customer signed. A product whose agreement
-    was active at signing is issued anyway: the customer paid for what they were offered, and
-    a suspension afterwards is between the agency and the insurer (docs/distribution.md). One
-    query when everything sells."""
-    products = distribution_selectors.unsellable_products(
-        ApplicationItem.objects.filter(application=app).values("product_version__product_id")
-    )
+    today: `product_covered`, read with its items) and were not sellable either when the
+    customer signed. A product whose agreement was active at signing is issued anyway: the
+    customer paid for what they were offered, and a suspension afterwards is between the agency
+    and the insurer (docs/distribution.md). No query of its own when everything sells."""
+    refused = [i.product_version.product for i in items if not getattr(i, "product_covered", True)]
+    products = list({p.pk: p for p in refused}.values())
     if not products or app.signed_at is None:
         return products
     return [p for p in products if not distribution_selectors.was_sellable_at(p, app.signed_at)]
@@ -177,6 +180,7 @@ def _refuse_issuance(app: Application, payment: Any, products: list[Any]) -> Non
 def _issue_policies(
     app: Application,
     payment: Any,
+    items: list[ApplicationItem],
     *,
     now: datetime.datetime | None = None,
     paid_at: datetime.datetime | None = None,
@@ -184,7 +188,7 @@ def _issue_policies(
     now = now or timezone.now()
     app.paid_at = paid_at or payment.paid_at or now
     # `app` was read under its lock in this transaction; the save below writes its retention.
-    policies = issue_policies(app, payment, now=now, locked=True, paid_at=app.paid_at)
+    policies = issue_policies(app, payment, now=now, locked=True, paid_at=app.paid_at, items=items)
     _move(app, ApplicationStatus.ISSUED)
     app.issued_at = now
     # What issuance changes (`issue_policies` set the retention): one UPDATE of those columns.

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.test import Client
+from django.test import Client, TestCase
 from django.test.utils import CaptureQueriesContext
+from django_tasks_db.models import DBTaskResult
 
 from huibao.application.api import presenters
 from huibao.application.models import Application
@@ -68,10 +69,20 @@ MAX_QUERIES = {
     # with the ledger's booking of the premium in the same transaction (finance/postings.py: the
     # payment, the keys posted, the insurer's agreements, the accounts, SAVEPOINT, two INSERTs,
     # RELEASE); 29 with the commission entries of the issued policy (the insurer's plans, the seller);
-    # 30 with the active partners read once per issuance for their webhooks (partner/webhooks.py)
-    "notify": 30,
+    # 19 since those are booked by a job after the commit (finance/booking.py); 18 since the
+    # agreement check reads the coverage with the items issuance reads; 19 with the active
+    # partners read once per issuance for their webhooks (partner/webhooks.py)
+    "notify": 19,
     "detail": 10,
 }
+# What runs once the notification's transaction commits, in the same request: the e-policy, the
+# insurer delivery and the finance booking job queued together, one INSERT.
+AFTER_COMMIT = {"notify": 1}
+AFTER_ISSUANCE = (
+    "huibao.policy.tasks.render_epolicy_task",
+    "huibao.policy.tasks.deliver_policy",
+    "huibao.finance.tasks.book_issuance",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -178,9 +189,17 @@ def _walk(calls: Calls, product: Any, *, show_next: bool = False) -> None:
         },
     )
     assert page.status_code == 302  # paid: the cashier sends the payer back to our pay page
-    with CaptureQueriesContext(connection) as captured:
+    with (
+        CaptureQueriesContext(connection) as captured,
+        TestCase.captureOnCommitCallbacks(execute=False) as after_commit,
+    ):
         assert sandbox.deliver(payment["checkout_url"].rstrip("/").rsplit("/", 1)[1])
     calls.queries["notify"] = [[q["sql"] for q in captured.captured_queries]]
+    # The test's transaction never commits: what the commit would run, run as it would.
+    with CaptureQueriesContext(connection) as committed:
+        for callback in after_commit:
+            callback()
+    calls.queries["notify_after_commit"] = [[q["sql"] for q in committed.captured_queries]]
     assert calls.call("detail", "GET", url)["status"] == "issued"
 
 
@@ -199,8 +218,14 @@ def test_each_step_reads_the_application_once_and_stays_within_its_queries(show_
     counts = {step: max(len(q) for q in runs) for step, runs in calls.queries.items()}
     over = {step: (counts[step], most) for step, most in MAX_QUERIES.items() if counts.get(step, 0) > most}
     assert not over, over
+    # and after the notification's commit, one insert queues its jobs, the booking among them
+    after = {step: counts[f"{step}_after_commit"] for step in AFTER_COMMIT}
+    assert after == AFTER_COMMIT, after
+    # (the two walks' issuances: each its e-policy, its delivery and its booking job)
+    queued = Counter(DBTaskResult.objects.values_list("task_path", flat=True))
+    assert {path: queued[path] for path in AFTER_ISSUANCE} == dict.fromkeys(AFTER_ISSUANCE, 2), queued
     for step, runs in calls.queries.items():
-        if step in ("quote", "start"):
+        if step in ("quote", "start") or step.endswith("_after_commit"):
             continue
         # The identity check locks it again after the provider answered (not held meanwhile).
         once = 2 if step == "identity" else 1

@@ -12,6 +12,7 @@ from huibao.catalog.models import Insurer, ProductVersion
 from huibao.distribution.models import AgencyEntity, SalesUnit, SalesUnitKind
 from huibao.finance import commission_plans
 from huibao.finance.commission_models import CommissionPlanVersion
+from huibao.finance.tests.booking_jobs import run_booking_jobs
 from huibao.policy.models import Policy
 from huibao.policy.tests import factories as f
 
@@ -75,11 +76,14 @@ def plan(
 def issued(
     version: ProductVersion, *, seller: SalesUnit | None, premium: str = "1060.00", mode: str = "annual"
 ) -> Policy:
-    """One policy issued through the policy factories (the policies_issued hook books it)."""
+    """One policy issued through the policy factories, and its booking job run (as the worker
+    runs it after the issuing commit)."""
     app = f.application(
         [(version, f.Person(), 500_000, Decimal(premium), {"term": "1y", "payment_mode": mode})]
     )
     if seller is not None:
         app.seller = seller
         app.save(update_fields=["seller"])
-    return f.issue(app)[0]
+    policy = f.issue(app)[0]
+    run_booking_jobs()
+    return policy

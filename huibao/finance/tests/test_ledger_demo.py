@@ -1,5 +1,6 @@
-"""The demo's policies are in the ledger: their payments booked by the hooks as they were made,
-`finance_backfill` (run by setup_demo) finds nothing missing, and the books balance."""
+"""The demo's policies are in the ledger: their payments booked by the hooks and the issuances'
+booking jobs as they were made, `finance_backfill` (run by setup_demo) finds nothing missing, and
+the books balance."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.db.models import Q, Sum
 from huibao.account.demo import create_demo_users
 from huibao.finance import accounts, ledger, postings
 from huibao.finance.models import JournalTransaction
+from huibao.finance.tests.booking_jobs import run_booking_jobs
 from huibao.payment.models import Payment, Refund
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +28,7 @@ def test_the_demo_payments_are_in_the_ledger(settings, django_capture_on_commit_
     create_demo_users()
     with django_capture_on_commit_callbacks(execute=True):
         call_command("load_demo_policies", stdout=StringIO())
+    run_booking_jobs()  # what the worker does with the jobs the issuances queued
     # when
     out = StringIO()
     call_command("finance_backfill", stdout=out)

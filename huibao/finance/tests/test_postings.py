@@ -15,8 +15,9 @@ from django.test import Client
 from huibao.application.selectors import REFERENCE_KIND as APPLICATION_KIND
 from huibao.billing import services as billing_services
 from huibao.distribution.models import AgencyEntity, AgreementStatus, InsurerAgreement, PremiumCollector
-from huibao.finance import accounts, ledger, postings
+from huibao.finance import accounts, booking, ledger, postings
 from huibao.finance.models import JournalLine, JournalTransaction
+from huibao.finance.tests.booking_jobs import BookingJobs, run_booking_jobs
 from huibao.payment import services as payment_services
 from huibao.payment.models import Payment, Refund
 from huibao.payment.states import PaymentStatus
@@ -60,12 +61,17 @@ def test_the_reference_kinds_are_their_owners() -> None:
 
 
 def test_an_applications_payment_is_premium_payable_to_the_insurer_on_its_policy() -> None:
-    # given / when: a policy of 320.00 paid at checkout and issued by the paid hook
+    # given: a policy of 320.00 paid at checkout and issued by the paid hook
     with cf.at(ISSUED):
         policy = cf.one_policy(f.customer(), premium="320.00")
     payment = Payment.objects.get(reference_kind="application")
-    # then
     key = postings.premium_key(payment.pk, policy.pk)
+    # nothing is booked in the issuing transaction: its booking job is
+    assert not JournalTransaction.objects.exists()
+    # when the worker runs the job (a day later: the dates are the payment's)
+    with cf.at(ISSUED + datetime.timedelta(days=1)):
+        assert run_booking_jobs() == 1
+    # then
     code = f"premium_payable:insurer:{policy.insurer.code}"
     assert _lines(key) == [("cash", D("320.00"), D("0"), policy.pk), (code, D("0"), D("320.00"), policy.pk)]
     txn = JournalTransaction.objects.get(key=key)
@@ -85,6 +91,7 @@ def test_several_policies_of_one_payment_are_split_per_policy() -> None:
                 (v2, f.Person(name="李四"), 500_000, D("99.90"), {"term": "1y"}),
             ],
         )
+        assert run_booking_jobs() == 2  # one job for the issuance, both policies
     payment = Payment.objects.get(reference_kind="application")
     assert payment.amount == D("419.90")
     # then: one transaction per policy, summing to the payment
@@ -98,16 +105,22 @@ def test_several_policies_of_one_payment_are_split_per_policy() -> None:
     assert ledger.balance(accounts.cash()) == payment.amount
 
 
-def test_the_hook_delivered_twice_posts_once() -> None:
+def test_the_hook_delivered_twice_posts_once(booking_jobs: BookingJobs) -> None:
     with cf.at(ISSUED):
         policy = cf.one_policy(f.customer(), premium="320.00")
+        run_booking_jobs()
     payment = Payment.objects.get(reference_kind="application")
     before = JournalTransaction.objects.count()
-    # when: issuance announced again, the backfill run, the poster called directly
+    # when: issuance announced again and its job run again, the backfill run, the sweep run, the
+    # poster called directly
     issued = policy_services.IssuedPolicy(policy=policy, parties=(), subject=())
     policy_services.policies_issued.announce(
         policy_services.PoliciesIssued(issued=(issued,), payment_ref=payment.merchant_ref)
     )
+    assert len(booking_jobs.queued) == 1
+    assert run_booking_jobs() == 0
+    assert booking.book_issuance([policy.pk]) == 0
+    assert booking.book_unbooked(after=datetime.timedelta(0)) == 0
     postings.backfill()
     postings.post_application_premium(payment, [policy])
     # then
@@ -119,6 +132,7 @@ def test_an_instalment_collected_is_premium_on_its_own_payment() -> None:
     # given: a monthly policy (the first month paid at checkout), then one month collected
     with cf.at(ISSUED):
         policy = cf.one_policy(f.customer(), premium="1200.00", mode="monthly")
+        run_booking_jobs()
     checkout = Payment.objects.get(reference_kind="application")
     first = JournalLine.objects.get(
         transaction__key=postings.premium_key(checkout.pk, policy.pk), credit__gt=0
@@ -225,13 +239,9 @@ def test_nothing_is_posted_when_the_insurer_collects_the_premium() -> None:
 
 
 def test_the_backfill_posts_what_the_hooks_missed_once() -> None:
-    # given: payments made while the ledger did not listen
-    policy_services.policies_issued.unregister(postings.on_policies_issued)
-    try:
-        with cf.at(ISSUED):
-            policy = cf.one_policy(f.customer(), premium="320.00")
-    finally:
-        policy_services.policies_issued.register(postings.on_policies_issued)
+    # given: a payment whose booking job never ran
+    with cf.at(ISSUED):
+        policy = cf.one_policy(f.customer(), premium="320.00")
     assert not JournalTransaction.objects.exists()
     # when
     first = postings.backfill()

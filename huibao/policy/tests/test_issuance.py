@@ -249,7 +249,12 @@ def test_rendering_and_delivery_are_enqueued_only_after_commit(django_capture_on
     for callback in callbacks:
         callback()
     names = sorted(DBTaskResult.objects.values_list("task_path", flat=True))
-    assert names == ["huibao.policy.tasks.deliver_policy", "huibao.policy.tasks.render_epolicy_task"]
+    # with the jobs the listeners of `policies_issued` asked for (finance: the booking)
+    assert names == [
+        "huibao.finance.tasks.book_issuance",
+        "huibao.policy.tasks.deliver_policy",
+        "huibao.policy.tasks.render_epolicy_task",
+    ]
 
 
 def test_real_flow_paid_hook_issues_the_policy() -> None:

@@ -25,6 +25,7 @@ from huibao.finance.models import CommissionEntry, JournalLine
 from huibao.finance.reconciliation_models import ItemCategory, ItemStatus, ReconciliationItem
 from huibao.finance.reconciliation_rules import month_period
 from huibao.finance.tests import commission_factories as fc
+from huibao.finance.tests.booking_jobs import booking_jobs, run_booking_jobs  # noqa: F401 (the fixture)
 from huibao.finance.tests.settlement_factories import finance_user
 from huibao.payment.tests.factories import GOOD_CARD
 from huibao.policy import cancellation
@@ -78,6 +79,7 @@ def _sold_by(agent, version, premium: str) -> Policy:
     return Policy.objects.get(application=app)
 
 
+@pytest.mark.usefixtures("booking_jobs")
 def test_a_month_from_sales_to_closed_reconciliation_and_paid_settlements() -> None:
     # given: an insurer (its monthly, net-settled agreement made by the factories), 30% inbound
     # on the line, 10% to the agent who sells
@@ -95,6 +97,7 @@ def test_a_month_from_sales_to_closed_reconciliation_and_paid_settlements() -> N
             _sold_by(h.agent, version, p)
             for p in ("320.00", "500.00", "212.00", "880.00", "640.00", "410.00", "275.50")
         ]
+        assert run_booking_jobs() == 7  # the issuances' booking jobs, run by the worker
     assert all(p.seller_id == h.agent.pk for p in sold)
     with cf.at(CANCELLED):
         policy_services.update_policy_statuses()

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('finance', '0005_commission_plans'),
+        ('finance', '0006_issuance_booking'),
         ('policy', '0013_policy_seller'),
     ]
 
