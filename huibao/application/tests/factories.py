@@ -119,7 +119,7 @@ def read_everything(app: Application, user: User) -> None:
         finish_reading(app, doc.pk, scrolled_to_end=True, user=user, now=later)
     for doc, clause in key_clauses(app):
         show_clause(app, doc.pk, clause["code"], user=user)
-        confirm_clause(app, doc.pk, clause["code"], user=user)
+        confirm_clause(app, doc.pk, clause["code"], user=user, now=later)
 
 
 def to_signed(product: Product, user: User, **data_kwargs: Any) -> Application:
