@@ -120,6 +120,7 @@ def read_documents(page: Page, count: int, *, clause_text: str | None = "酒后�
 def confirm_clauses(page: Page, *, clause_text: str | None = None) -> int:
     """Confirms every key clause of the clauses page, one after the other; returns how many."""
     expect(page.locator("h1")).to_have_text("重要条款确认")
+    page.wait_for_load_state("load")  # reached by htmx's HX-Redirect: the whole page, not just its title
     if clause_text is not None:
         expect(page.get_by_test_id("clause-text").first).to_have_text(clause_text)
     total = page.get_by_test_id("clause").count()
@@ -129,6 +130,7 @@ def confirm_clauses(page: Page, *, clause_text: str | None = None) -> int:
         expect(button).to_be_enabled(timeout=READ_SECONDS * 1000 + 5000)
         button.click()
     expect(page.locator("h1")).not_to_have_text("重要条款确认")
+    page.wait_for_load_state("load")
     return total
 
 
