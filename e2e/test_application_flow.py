@@ -101,10 +101,12 @@ def verify_and_confirm(page: Page) -> None:
     page.get_by_role("button", name="确认无误，提交核保").click()
 
 
-def read_documents(page: Page, count: int) -> None:
-    """Each document: "我已阅读" stays disabled until the box is scrolled to its end and the
-    minimum time passed. Then each key clause on its own."""
-    for _ in range(count):
+def read_documents(page: Page, count: int, *, clause_text: str | None = "酒后驾驶不赔。") -> None:
+    """The documents, all on one page: "我已阅读" of each stays disabled until its box is scrolled
+    to its end and its minimum time passed, then the next opens in place. Then the key clauses,
+    all on a page of their own, each confirmed by itself (a clause several products share once)."""
+    for n in range(count):
+        expect(page.get_by_test_id("reading-count")).to_have_text(f"共{count}份文件，已读{n}份")
         expect(page.locator("h1")).to_contain_text("请阅读《")
         button = page.get_by_role("button", name=re.compile("我已阅读"))
         expect(button).to_be_disabled()
@@ -112,10 +114,24 @@ def read_documents(page: Page, count: int) -> None:
         expect(page.locator("[data-scroll-state]")).to_have_text("已阅读至文末")
         expect(button).to_be_enabled(timeout=READ_SECONDS * 1000 + 5000)
         button.click()
-    for n in range(1, count + 1):
-        expect(page.locator("h1")).to_have_text(f"重要条款提示（{n}/{count}）")
-        expect(page.locator("[data-testid=clause-text]")).to_have_text("酒后驾驶不赔。")
-        page.get_by_role("button", name="我已阅读并理解此条款").click()
+    confirm_clauses(page, clause_text=clause_text)
+
+
+def confirm_clauses(page: Page, *, clause_text: str | None = None) -> int:
+    """Confirms every key clause of the clauses page, one after the other; returns how many."""
+    expect(page.locator("h1")).to_have_text("重要条款确认")
+    page.wait_for_load_state("load")  # reached by htmx's HX-Redirect: the whole page, not just its title
+    if clause_text is not None:
+        expect(page.get_by_test_id("clause-text").first).to_have_text(clause_text)
+    total = page.get_by_test_id("clause").count()
+    for n in range(total):
+        expect(page.get_by_test_id("clause-count")).to_contain_text(f"已确认{n}项")
+        button = page.get_by_role("button", name=re.compile("我已阅读并理解此条款"))
+        expect(button).to_be_enabled(timeout=READ_SECONDS * 1000 + 5000)
+        button.click()
+    expect(page.locator("h1")).not_to_have_text("重要条款确认")
+    page.wait_for_load_state("load")
+    return total
 
 
 def draw_name(page: Page, name: str) -> None:

@@ -507,3 +507,22 @@ def _check_relation(
                 errors.append(
                     FieldError(f"{prefix}.relation", "relation_age", f"{who}未达法定婚龄，不能为配偶关系")
                 )
+
+
+# --- key clauses ---------------------------------------------------------------------------------
+
+
+def clause_min_read_seconds(clause: Mapping[str, Any]) -> int:
+    """How long a key clause must be on the customer's screen before its confirmation counts
+    (`min_read_seconds` of the clause in the product's documents; none: 0, shown is enough)."""
+    value = clause.get("min_read_seconds")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    return max(0, int(value))
+
+
+def clause_identity(clause: Mapping[str, Any]) -> str:
+    """What makes two key clauses the same clause for the customer: their kind and their text
+    (whitespace aside). Products of a bundle that hold the same clause ask it once."""
+    text = "".join(str(clause.get("text", "")).split())
+    return f"{clause.get('kind', '')}\x00{text}"

@@ -26,6 +26,11 @@ strokes alone, without recognising what is written (`segment_characters`):
 
 The character height is the median height of the segments at least `TALL` of the ink height,
 so a line of writing that drifts up or down does not make every character look narrow.
+
+The check sees the same strokes the same way whatever the pad's size (elder mode's pad is taller,
+a tablet's wider): the ink is first scaled to a pad `REFERENCE_PAD_WIDTH` wide (`normalised`), so
+the pixel thresholds mean the same on every pad, and the characters are found on the ink scaled to
+its own bounding box (`_boxed`), so nothing of the segmentation depends on pixels at all.
 """
 
 from __future__ import annotations
@@ -53,6 +58,12 @@ MIN_POINTS = 12
 MIN_INK_PX = 24  # the ink must be at least this tall or wide, in CSS pixels
 MIN_INK_SHARE = 0.12  # ... and at least this share of the canvas width or height
 MIN_THICKNESS = 0.08  # minor / major spread of all points; below it the ink is a straight line
+
+# Every ink is checked as if drawn on a pad this wide (CSS px; the standard phone pad's width).
+REFERENCE_PAD_WIDTH = 340
+REFERENCE_PAD_HEIGHT = 200
+# The ink's bounding box height the segmentation works in.
+BOX_HEIGHT = 100.0
 
 # Character segmentation, as fractions of the character height (see the module docstring).
 OVERLAP = 0.2
@@ -175,21 +186,44 @@ def _is_han(ch: str) -> bool:
     return 0x3400 <= code <= 0x9FFF or 0x20000 <= code <= 0x3134F or 0xF900 <= code <= 0xFAFF
 
 
+def _scaled(ink: SignatureInk, factor: float, dx: float = 0.0, dy: float = 0.0) -> SignatureInk:
+    strokes = tuple(
+        tuple((round((p[0] - dx) * factor, 3), round((p[1] - dy) * factor, 3), p[2]) for p in stroke)
+        for stroke in ink.strokes
+    )
+    return SignatureInk(
+        width=max(1, round(ink.width * factor)), height=max(1, round(ink.height * factor)), strokes=strokes
+    )
+
+
+def normalised(ink: SignatureInk) -> SignatureInk:
+    """The ink as drawn on a pad `REFERENCE_PAD_WIDTH` wide (same shape, scaled uniformly)."""
+    return _scaled(ink, REFERENCE_PAD_WIDTH / ink.width) if ink.width != REFERENCE_PAD_WIDTH else ink
+
+
+def _boxed(ink: SignatureInk) -> SignatureInk:
+    """The ink moved to its bounding box's corner and scaled to `BOX_HEIGHT` tall."""
+    left, top, _right, bottom = ink.bounds()
+    return _scaled(ink, BOX_HEIGHT / max(bottom - top, 1e-6), left, top)
+
+
 def check_handwritten_signature(ink: SignatureInk, name: str) -> list[FieldError]:
-    """Why the ink is not an acceptable signature of `name`; [] if it is.
+    """Why the ink is not an acceptable signature of `name`; [] if it is. The same strokes get the
+    same answer on a pad of any size (`normalised`, `_boxed`).
 
     Codes: `empty`, `scribble`, `character_count` (only for names written in Chinese characters;
     2-4 characters must match exactly, longer names within one character).
     """
     if not ink.strokes:
         return [FieldError(FIELD, "empty", "请先在签名框内签名")]
+    ink = normalised(ink)
     scribble = _scribble_reason(ink)
     if scribble:
         return [FieldError(FIELD, "scribble", scribble)]
     chars = name_characters(name)
     if not chars or not all(_is_han(ch) for ch in chars):
         return []  # a name in Latin letters: no character count to compare with
-    found = len(segment_characters(ink))
+    found = len(segment_characters(_boxed(ink)))
     expected = len(chars)
     if found == expected or (expected > 4 and abs(found - expected) <= 1):
         return []
@@ -202,8 +236,10 @@ def _scribble_reason(ink: SignatureInk) -> str:
         return "签名过于简单，请用正楷逐字签写您的姓名"
     left, top, right, bottom = ink.bounds()
     ink_w, ink_h = right - left, bottom - top
-    too_small_w = ink_w < max(MIN_INK_PX, MIN_INK_SHARE * ink.width)
-    too_small_h = ink_h < max(MIN_INK_PX, MIN_INK_SHARE * ink.height)
+    # Measured against the reference pad, not this one's height: a taller pad (elder mode) does
+    # not ask the same hand to write bigger.
+    too_small_w = ink_w < max(MIN_INK_PX, MIN_INK_SHARE * REFERENCE_PAD_WIDTH)
+    too_small_h = ink_h < max(MIN_INK_PX, MIN_INK_SHARE * REFERENCE_PAD_HEIGHT)
     if too_small_w and too_small_h:
         return "签名太小，请在签名框内写大一些"
     if _thickness(ink) < MIN_THICKNESS:

@@ -235,7 +235,7 @@ def _read_everything(app: Application, user: User, later: datetime.datetime) -> 
         finish_reading(app, doc.pk, scrolled_to_end=True, user=user, now=later)
     for doc, clause in key_clauses(app):
         show_clause(app, doc.pk, clause["code"], user=user)
-        confirm_clause(app, doc.pk, clause["code"], user=user)
+        confirm_clause(app, doc.pk, clause["code"], user=user, now=later)
 
 
 def _buy(

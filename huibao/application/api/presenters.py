@@ -18,6 +18,7 @@ from django.utils import timezone
 from huibao.application.journey import Journey
 from huibao.application.models import Application
 from huibao.application.premium import item_shown, total_shown
+from huibao.application.rules import clause_identity, clause_min_read_seconds
 from huibao.application.selectors import (
     disclosure_progress,
     doc_key,
@@ -84,9 +85,18 @@ def document_out(doc: Any, reading: Any, *, now: datetime.datetime | None = None
     }
 
 
-def clause_out(doc: Any, clause: dict[str, Any], row: Any) -> dict[str, Any]:
+def clause_out(
+    doc: Any,
+    clause: dict[str, Any],
+    row: Any,
+    *,
+    twins: list[int] | None = None,
+    now: datetime.datetime | None = None,
+) -> dict[str, Any]:
+    """A key clause and its state; `twins`: the other documents holding the same clause."""
     shown = row.shown_at if row is not None else None
     confirmed = row.confirmed_at if row is not None else None
+    minimum = clause_min_read_seconds(clause)
     return {
         "document_id": doc.pk,
         "code": str(clause.get("code", "")),
@@ -96,6 +106,22 @@ def clause_out(doc: Any, clause: dict[str, Any], row: Any) -> dict[str, Any]:
         "state": "confirmed" if confirmed else ("shown" if shown else "pending"),
         "shown_at": shown,
         "confirmed_at": confirmed,
+        "min_read_seconds": minimum,
+        "seconds_left": 0 if confirmed else _seconds_left(minimum, shown, now or timezone.now()),
+        "applies_to": twins or [],
+    }
+
+
+def clause_twins(clauses: list[tuple[Any, dict[str, Any]]]) -> dict[tuple[int, str], list[int]]:
+    """(document id, clause code) → the other documents holding the same clause."""
+    by_identity: dict[str, list[tuple[int, str]]] = {}
+    for doc, clause in clauses:
+        by_identity.setdefault(clause_identity(clause), []).append((doc.pk, str(clause.get("code"))))
+    return {
+        ref: [other[0] for other in refs if other != ref]
+        for refs in by_identity.values()
+        if len(refs) > 1
+        for ref in refs
     }
 
 
@@ -210,6 +236,7 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
     step = Journey(
         app, items=items, persons=persons, progress=progress, payment=payment, signed=signed
     ).next_step()
+    twins = clause_twins(progress["clauses"])
     return {
         "id": app.public_id,
         "number": app.number,
@@ -290,7 +317,13 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
             document_out(d, progress["readings"].get(doc_key(d)), now=now) for d in progress["documents"]
         ],
         "clauses": [
-            clause_out(d, c, progress["confirmations"].get((doc_key(d), c.get("code"))))
+            clause_out(
+                d,
+                c,
+                progress["confirmations"].get((doc_key(d), c.get("code"))),
+                twins=twins.get((d.pk, str(c.get("code"))), []),
+                now=now,
+            )
             for d, c in progress["clauses"]
         ],
         "identity": {

@@ -38,6 +38,8 @@ from huibao.application.api.schemas import (
     ClaimIn,
     ClauseConfirmedOut,
     ClauseOut,
+    ClausesConfirmedOut,
+    ClausesConfirmIn,
     ConfirmIn,
     DocumentReadOut,
     DocumentTextOut,
@@ -317,6 +319,26 @@ def finish_reading(
 def _document(reading: DisclosureReading) -> dict[str, Any]:
     doc = reading.document
     return {**presenters.document_out(doc, reading), "body": doc.body}
+
+
+@router.post(
+    "/applications/{public_id}/clauses/confirm",
+    response={200: ClausesConfirmedOut, **ERRORS},
+    summary="确认多项重要条款",
+    description="Confirms several key clauses in one call, in the order listed, each as the single "
+    "`confirm` (its own record and time). A clause not shown before is shown first, so its reading "
+    "clock starts then: a clause with `min_read_seconds` must have been shown that long before. The "
+    "first refusal is 422 naming `clauses[i].<field>` (e.g. `clauses[1].reading_time`) and nothing is "
+    "recorded. The same clause held by several products' documents (`applies_to`) is confirmed for all.",
+)
+def confirm_clauses(request: HttpRequest, public_id: uuid.UUID, payload: ClausesConfirmIn) -> dict[str, Any]:
+    rows = disclosure_service.confirm_clauses(
+        _target(request, public_id),
+        [(ref.document_id, ref.code) for ref in payload.clauses],
+        user=_user(request),
+        request=request,
+    )
+    return {"clauses": [_clause(row) for row in rows]}
 
 
 @router.post(

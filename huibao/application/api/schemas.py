@@ -190,6 +190,17 @@ class ReadIn(Schema):
     scrolled_to_end: bool = Field(..., description="客户已将文件滑动至文末", examples=[True])
 
 
+class ClauseRefIn(Schema):
+    document_id: int = Field(..., description="the document the clause is in (`clauses[].document_id`)")
+    code: str = Field(..., max_length=48, examples=["exclusion_1"])
+
+
+class ClausesConfirmIn(Schema):
+    clauses: list[ClauseRefIn] = Field(
+        ..., max_length=200, description="the key clauses to confirm, in the order they are listed"
+    )
+
+
 class SignatureIn(Schema):
     role: str = Field(SignerRole.APPLICANT, description="applicant · insured", examples=["applicant"])
     insured_position: int | None = Field(None, description="role=insured 时：被保险人序号", examples=[None])
@@ -279,12 +290,22 @@ class ClauseOut(Schema):
     state: str = Field(..., description="pending · shown · confirmed", examples=["shown"])
     shown_at: datetime.datetime | None
     confirmed_at: datetime.datetime | None
+    min_read_seconds: int = Field(0, description="how long the clause must be shown before it is confirmed")
+    seconds_left: int = Field(0, description="how long the server still counts before `confirm` is accepted")
+    applies_to: list[int] = Field(
+        default_factory=list,
+        description="the other documents holding the same clause: confirming it once confirms it for them",
+    )
 
 
 class ClauseConfirmedOut(ClauseOut):
     next_clause: ClauseOut | None = Field(
         None, description="with `show_next=true`: the next key clause, now shown (null if none can be)"
     )
+
+
+class ClausesConfirmedOut(Schema):
+    clauses: list[ClauseOut] = Field(..., description="the clauses confirmed, in the order asked")
 
 
 class DocumentReadOut(DocumentTextOut):

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from huibao.application.evidence.trace import record_step
 from huibao.application.models import Application, ClauseConfirmation, DisclosureReading
+from huibao.application.rules import clause_identity, clause_min_read_seconds
 from huibao.application.selectors import Target, doc_key, key_clauses, required_documents
 from huibao.application.services._common import _acting, _locked, _require_acting
 from huibao.catalog.models import Document
@@ -196,7 +197,9 @@ def show_clause(
     user: Any,
     request: HttpRequest | None = None,
 ) -> ClauseConfirmation:
-    """A key clause is shown on its own; the previous one must be confirmed first."""
+    """A key clause is shown (its reading clock starts); the previous one must be confirmed first.
+    A clause the customer already confirmed for another product of the application (the same
+    clause, `rules.clause_identity`) is recorded as confirmed for this one too, not asked again."""
     with transaction.atomic():
         app = _acting(application, user)
         clauses = key_clauses(app)
@@ -241,14 +244,20 @@ def _show_clause(
     if row is not None:
         _share_document(row, doc)
         return row
+    twin = _confirmed_twin(clauses, index, rows)
+    now = timezone.now()
     row = ClauseConfirmation.objects.create(
         application=app,
         content_sha256=doc_key(doc),
         clause_code=clause_code,
         document=doc,
-        shown_at=timezone.now(),
+        shown_at=now,
+        confirmed_at=now if twin is not None else None,
     )
     rows[(doc_key(doc), clause_code)] = row
+    if twin is not None:
+        _record_shared(app, doc, clause, twin, user=user, request=request)
+        return row
     record_step(
         app,
         "clause_shown",
@@ -260,9 +269,91 @@ def _show_clause(
             "clause": clause_code,
             "title": clause.get("title", ""),
             "kind": clause.get("kind", ""),
+            "min_read_seconds": clause_min_read_seconds(clause),
         },
     )
     return row
+
+
+def _confirmed_twin(
+    clauses: Sequence[tuple[Document, dict[str, Any]]], index: int, rows: ClauseRows
+) -> ClauseConfirmation | None:
+    """The confirmation of the same clause (`clause_identity`) under another document, if any."""
+    identity = clause_identity(clauses[index][1])
+    for position, (doc, clause) in enumerate(clauses):
+        if position == index or clause_identity(clause) != identity:
+            continue
+        row = rows.get((doc_key(doc), str(clause.get("code"))))
+        if row is not None and row.confirmed_at is not None:
+            return row
+    return None
+
+
+def _record_shared(
+    app: Application,
+    doc: Document,
+    clause: dict[str, Any],
+    source: ClauseConfirmation,
+    *,
+    user: Any,
+    request: HttpRequest | None,
+) -> None:
+    """The audit line of a clause confirmed once for several products: recorded against this
+    document, naming the confirmation it shares."""
+    record_step(
+        app,
+        "clause_confirmed",
+        actor=user,
+        request=request,
+        page="application/clause.html",
+        detail={
+            "document": doc.pk,
+            "clause": str(clause.get("code")),
+            "title": clause.get("title", ""),
+            "text_sha256": hashlib.sha256(str(clause.get("text", "")).encode()).hexdigest(),
+            "shared_with": {"document": source.document_id, "clause": source.clause_code},
+            "seconds_shown": 0,
+        },
+    )
+
+
+def _confirm_twins(
+    app: Application,
+    clauses: Sequence[tuple[Document, dict[str, Any]]],
+    index: int,
+    source: ClauseConfirmation,
+    *,
+    rows: ClauseRows,
+    read: set[str],
+    user: Any,
+    request: HttpRequest | None,
+) -> None:
+    """Records the confirmation of `clauses[index]` against every other document of the
+    application holding the same clause and already read (one row and one audit line each, at
+    this moment); a twin in a document still unread is recorded when it is shown."""
+    identity = clause_identity(clauses[index][1])
+    for position, (doc, clause) in enumerate(clauses):
+        if position == index or clause_identity(clause) != identity:
+            continue
+        key = (doc_key(doc), str(clause.get("code")))
+        row = rows.get(key)
+        if (row is not None and row.confirmed_at is not None) or not _document_read(app, doc, read):
+            continue
+        now = timezone.now()
+        if row is None:
+            row = ClauseConfirmation.objects.create(
+                application=app,
+                content_sha256=key[0],
+                clause_code=key[1],
+                document=doc,
+                shown_at=source.shown_at,
+                confirmed_at=now,
+            )
+            rows[key] = row
+        else:
+            row.confirmed_at = now
+            row.save(update_fields=["confirmed_at"])
+        _record_shared(app, doc, clause, source, user=user, request=request)
 
 
 def confirm_clause(
@@ -272,11 +363,16 @@ def confirm_clause(
     *,
     user: Any,
     request: HttpRequest | None = None,
+    now: datetime.datetime | None = None,
 ) -> ClauseConfirmation:
-    with transaction.atomic():
+    """Confirms a key clause shown at least its `min_read_seconds` ago (the server's clock), and
+    the same clause of the application's other products."""
+    with transaction.atomic(), audit.batched():
         app = _acting(application, user)
         clauses = key_clauses(app)
-        return _confirm_clause(app, clauses, document_id, clause_code, rows=None, user=user, request=request)
+        return _confirm_clause(
+            app, clauses, document_id, clause_code, rows=None, read=set(), user=user, request=request, now=now
+        )
 
 
 def _confirm_clause(
@@ -286,18 +382,17 @@ def _confirm_clause(
     clause_code: str,
     *,
     rows: ClauseRows | None,
+    read: set[str],
     user: Any,
     request: HttpRequest | None,
+    now: datetime.datetime | None = None,
 ) -> ClauseConfirmation:
     """`confirm_clause` on the application locked by the caller, open and the user's; `rows`
-    (`_clause_rows`, current) saves reading the clause's row."""
-    _index, doc, clause = _clause(clauses, document_id, clause_code)
+    (`_clause_rows`, current) saves reading the clause rows, `read` as in `_document_read`."""
+    index, doc, clause = _clause(clauses, document_id, clause_code)
     if rows is None:
-        row = ClauseConfirmation.objects.filter(
-            application=app, content_sha256=doc_key(doc), clause_code=clause_code
-        ).first()
-    else:
-        row = rows.get((doc_key(doc), clause_code))
+        rows = _clause_rows(app)
+    row = rows.get((doc_key(doc), clause_code))
     if row is None:
         raise ValidationFailed(
             "show it first",
@@ -305,7 +400,22 @@ def _confirm_clause(
         )
     _share_document(row, doc)
     if row.confirmed_at is None:
-        row.confirmed_at = timezone.now()
+        now = now or timezone.now()
+        elapsed = (now - row.shown_at).total_seconds()
+        minimum = clause_min_read_seconds(clause)
+        if elapsed < minimum:
+            left = int(minimum - elapsed + 0.999)
+            raise ValidationFailed(
+                "reading time too short",
+                errors=[
+                    FieldError(
+                        "reading_time",
+                        "too_short",
+                        f"“{clause.get('title', '')}”需阅读至少{minimum}秒，还需{left}秒",
+                    )
+                ],
+            )
+        row.confirmed_at = now
         row.save(update_fields=["confirmed_at"])
         record_step(
             app,
@@ -318,10 +428,62 @@ def _confirm_clause(
                 "clause": clause_code,
                 "title": clause.get("title", ""),
                 "text_sha256": hashlib.sha256(str(clause.get("text", "")).encode()).hexdigest(),
-                "seconds_shown": int((row.confirmed_at - row.shown_at).total_seconds()),
+                "seconds_shown": int(elapsed),
             },
         )
+        _confirm_twins(app, clauses, index, row, rows=rows, read=read, user=user, request=request)
     return row
+
+
+def confirm_clauses(
+    application: Application | Target,
+    refs: Sequence[tuple[int, str]],
+    *,
+    user: Any,
+    request: HttpRequest | None = None,
+    now: datetime.datetime | None = None,
+) -> list[ClauseConfirmation]:
+    """Confirms several key clauses in one call, in the order given, each as `confirm_clause`
+    (each its own row, audit line and timestamp). A clause not shown yet is shown first (in the
+    clauses' order), so its reading clock starts then: only clauses shown long enough before, or
+    without a minimum time, pass together. The first refusal names `clauses[i]` and nothing is
+    written."""
+    if not refs:
+        raise ValidationFailed(
+            "no clauses", errors=[FieldError("clauses", "required", "请选择要确认的重要条款")]
+        )
+    with transaction.atomic(), audit.batched():
+        app = _acting(application, user)
+        clauses = key_clauses(app)
+        rows = _clause_rows(app)
+        read: set[str] = set()
+        confirmed: list[ClauseConfirmation] = []
+        for position, (document_id, clause_code) in enumerate(refs):
+            try:
+                index = _clause(clauses, document_id, clause_code)[0]
+                if (doc_key(clauses[index][0]), clause_code) not in rows:
+                    _show_clause(app, clauses, index, rows=rows, read=read, user=user, request=request)
+                confirmed.append(
+                    _confirm_clause(
+                        app,
+                        clauses,
+                        document_id,
+                        clause_code,
+                        rows=rows,
+                        read=read,
+                        user=user,
+                        request=request,
+                        now=now,
+                    )
+                )
+            except (ValidationFailed, NotFound) as exc:
+                raise ValidationFailed(
+                    exc.message,
+                    errors=[
+                        FieldError(f"clauses[{position}].{e.field}", e.code, e.message) for e in exc.errors
+                    ],
+                ) from None
+        return confirmed
 
 
 def show_next_clause(
@@ -330,7 +492,7 @@ def show_next_clause(
     """Shows the first key clause not yet confirmed, exactly as `show_clause` would (recorded as
     shown); None when every clause is confirmed or the next one cannot be shown yet (its document
     is not read through). Nothing changes then."""
-    with transaction.atomic():
+    with transaction.atomic(), audit.batched():
         app = _locked(application)
         return _show_next_clause(app, key_clauses(app), rows=None, read=set(), user=user, request=request)
 
@@ -345,7 +507,7 @@ def _show_next_clause(
     request: HttpRequest | None,
 ) -> ClauseConfirmation | None:
     """`show_next_clause` on the application locked by the caller (it checks open and owner
-    before it shows)."""
+    before it shows). A clause confirmed already for another product is recorded and passed."""
     if rows is None:
         rows = _clause_rows(app)
     for index, (doc, clause) in enumerate(clauses):
@@ -354,9 +516,11 @@ def _show_next_clause(
             continue
         _require_acting(app, user)
         try:
-            return _show_clause(app, clauses, index, rows=rows, read=read, user=user, request=request)
+            row = _show_clause(app, clauses, index, rows=rows, read=read, user=user, request=request)
         except ValidationFailed:
             return None  # its document is not read yet: it is shown after the reading
+        if row.confirmed_at is None:
+            return row
     return None
 
 
@@ -375,10 +539,12 @@ def confirm_clause_and_show_next(
         app = _acting(application, user)  # a stranger gets the same 404 as from `confirm_clause`
         clauses = key_clauses(app)
         rows = _clause_rows(app)
-        row = _confirm_clause(app, clauses, document_id, clause_code, rows=rows, user=user, request=request)
         # A clause is shown only once its document was read through, and neither row is ever
         # removed: every document with a clause row is read, without asking for its reading.
         read = {key for key, _code in rows}
+        row = _confirm_clause(
+            app, clauses, document_id, clause_code, rows=rows, read=read, user=user, request=request
+        )
         return row, _show_next_clause(app, clauses, rows=rows, read=read, user=user, request=request)
 
 

@@ -85,6 +85,17 @@ def simple_product(
     return product
 
 
+def distinct_clauses(product: Product) -> None:
+    """Each document's key clauses made its own (the second document's text marked 第2份, …): the
+    same clause in several documents is otherwise asked once (`rules.clause_identity`)."""
+    docs = Document.objects.filter(version=product.current_version).order_by("sort_order", "pk")
+    for n, doc in enumerate(docs, start=1):
+        if n > 1:
+            doc.key_clauses = [{**c, "text": f"{c['text']}（第{n}份）"} for c in doc.key_clauses or []]
+            doc.save(update_fields=["key_clauses"])
+    clear_document_cache()
+
+
 def quote(product: Product, user: User | None = None, **inputs: Any) -> Quote:
     return create_quote(product_code=product.code, plan_code="basic", inputs={"age": 30, **inputs}, user=user)
 
@@ -119,7 +130,7 @@ def read_everything(app: Application, user: User) -> None:
         finish_reading(app, doc.pk, scrolled_to_end=True, user=user, now=later)
     for doc, clause in key_clauses(app):
         show_clause(app, doc.pk, clause["code"], user=user)
-        confirm_clause(app, doc.pk, clause["code"], user=user)
+        confirm_clause(app, doc.pk, clause["code"], user=user, now=later)
 
 
 def to_signed(product: Product, user: User, **data_kwargs: Any) -> Application:

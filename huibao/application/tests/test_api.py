@@ -545,8 +545,9 @@ def test_confirming_data_that_changed_since_it_was_shown_is_refused(api: Api, pr
 
 
 def test_reading_and_confirming_can_show_the_next_clause_in_the_same_call(api: Api) -> None:
-    # given three documents with a key clause each, none read yet
+    # given three documents with a key clause each (three different clauses), none read yet
     product = f.simple_product(one_document=False)
+    f.distinct_clauses(product)
     applicant_id = f.resident_id(f.years_ago(35))
     state = start(api, product)
     url = f"{BASE}/{state['id']}"

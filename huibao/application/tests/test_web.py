@@ -449,7 +449,9 @@ def test_reading_too_short_is_refused_with_the_servers_message(customer_client: 
     assert disclosure_progress(app)["unread"] == [doc]
 
 
-def test_key_clause_is_shown_alone_and_confirmed(customer_client: Client, product, user) -> None:
+def test_key_clauses_are_on_a_page_of_their_own_each_confirmed(
+    customer_client: Client, product, user
+) -> None:
     app = confirmed(customer_client, product, user)
     doc = required_documents(app)[0]
     customer_client.get(url("document", app, doc.pk))
@@ -457,7 +459,7 @@ def test_key_clause_is_shown_alone_and_confirmed(customer_client: Client, produc
     clause_url = url("clause", app, doc.pk, "exclusion-1")
     assert response["Location"] == clause_url
     html = text_of(customer_client.get(clause_url))
-    assert "酒后驾驶不赔。" in html and "重要条款提示（1/1）" in html
+    assert "酒后驾驶不赔。" in html and "请逐条阅读并确认以下1项重要条款（已确认0项）" in html
     customer_client.post(clause_url)
     assert disclosure_progress(app)["complete"]
 

@@ -33,10 +33,12 @@ from huibao.application.evidence.trace import record_page_view
 from huibao.application.journey import missing_before_signing
 from huibao.application.models import Application
 from huibao.application.premium import total_shown
+from huibao.application.rules import clause_identity, clause_min_read_seconds
 from huibao.application.selectors import (
     applications_of,
     data_complete,
     disclosure_progress,
+    doc_key,
     get_for_user,
     health_questions,
     identity_is_current,
@@ -51,7 +53,12 @@ from huibao.application.services import pay as pay_service
 from huibao.application.services import sign as sign_service
 from huibao.application.services.confirm import agree_terms, confirm
 from huibao.application.services.data import save_data
-from huibao.application.services.disclosure import confirm_clause, finish_reading, open_document, show_clause
+from huibao.application.services.disclosure import (
+    confirm_clause,
+    finish_reading,
+    open_document,
+    show_next_clause,
+)
 from huibao.application.services.identity import start_face_check, verify_identity
 from huibao.application.services.invitation import claim_invitation, invitation_preview
 from huibao.application.services.sign import required_signatures
@@ -667,46 +674,106 @@ def _reading_context(app: Application, current_id: int) -> dict[str, Any]:
     unread = {d.pk for d in progress["unread"]}
     return {
         "documents": [
-            {"doc": d, "read": d.pk not in unread, "current": d.pk == current_id, "number": n}
+            {
+                "doc": d,
+                "read": d.pk not in unread,
+                "current": d.pk == current_id,
+                "number": n,
+                "body_html": highlight_key_clauses(d.body, d.key_clauses or []) if d.pk not in unread else "",
+            }
             for n, d in enumerate(docs, start=1)
         ],
         "doc_count": len(docs),
+        "read_count": len(docs) - len(unread),
         "clause_count": len(progress["clauses"]),
         "clauses_left": len(progress["unconfirmed"]),
     }
 
 
-def _products_sharing(app: Application, doc: Document) -> list[str]:
-    """The products of the application this text belongs to: in a bundle, a text several products
-    share is read once, for all of them."""
+def _product_names(app: Application) -> dict[str, list[str]]:
+    """Document text (content hash, `doc_key`) → the names of the application's products that
+    hold it: in a bundle, a text several products share is read once, for all of them."""
     items = items_of(app)
-    versions = {doc.version_id}
-    if doc.content_sha256:
-        versions |= set(
-            Document.objects.filter(
-                version_id__in={i.product_version_id for i in items}, content_sha256=doc.content_sha256
-            ).values_list("version_id", flat=True)
-        )
-    return list(
-        dict.fromkeys(i.product_version.product.name for i in items if i.product_version_id in versions)
-    )
+    names = {i.product_version_id: i.product_version.product.name for i in items}
+    held: dict[str, list[str]] = {}
+    rows = Document.objects.filter(version_id__in=names).values_list("pk", "version_id", "content_sha256")
+    for pk, version_id, sha in rows:
+        key = sha or f"doc:{pk}"
+        if names[version_id] not in held.setdefault(key, []):
+            held[key].append(names[version_id])
+    return held
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _htmx_next(
+    request: HttpRequest, app: Application, same_page: Callable[[str], HttpResponse | None]
+) -> HttpResponse:
+    """After a step done in place (htmx): the next part of the same page (`same_page(url)` renders
+    it, or None when the next step is another page), its address pushed; else the browser goes
+    to the next page."""
+    target = flow.next_url(app)
+    response = same_page(target)
+    if response is not None:
+        response["HX-Push-Url"] = target
+        return response
+    response = HttpResponse(status=204)
+    response["HX-Redirect"] = target
+    return response
+
+
+def _document_page(
+    request: HttpRequest,
+    app: Application,
+    doc: Document,
+    *,
+    errors: list[FieldError] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """Every document of the application on one page: those read (collapsed, to look at again),
+    the one being read (its server clock started here) and those still to read."""
+    errors = list(errors or [])
+    reading = None
+    if is_customer_of(app, request.user):
+        try:
+            reading = open_document(app, doc.pk, user=request.user, request=request)
+        except DomainError as exc:
+            errors, status = errors + errors_of(exc), exc.http_status
+    now = timezone.now()
+    remaining = 0
+    if reading is not None and reading.completed_at is None:
+        remaining = max(0, int(doc.min_read_seconds - (now - reading.opened_at).total_seconds() + 0.999))
+    products = _product_names(app)
+    context = {
+        "doc": doc,
+        "body_html": highlight_key_clauses(doc.body, doc.key_clauses or []),
+        "reading": reading,
+        "completed": reading is not None and reading.completed_at is not None,
+        "remaining": remaining,
+        "product_names": products.get(doc_key(doc), []),
+        "inline_errors": [e.message for e in errors] if _is_htmx(request) else [],
+        **_reading_context(app, doc.pk),
+    }
+    if _is_htmx(request):
+        status = 200  # htmx swaps only a 2xx answer: the refusal is shown in the part swapped
+    return _page(request, app, "application/document.html", "document", context, status=status, errors=errors)
 
 
 @require_http_methods(["GET", "POST"])
 @login_required_here
 def document(request: HttpRequest, public_id: uuid.UUID, document_id: int) -> HttpResponse:
-    """One document in full in a scroll box; "我已阅读" unlocks when it was scrolled to its end and
-    its minimum reading time passed (measured by the server from when the page was opened)."""
+    """The documents to read, on one page; the one named is open in a scroll box and "我已阅读"
+    unlocks when it was scrolled to its end and its minimum reading time passed (measured by the
+    server from when it was opened). With htmx the next document opens in place."""
     app = _application(request, public_id)
     if app.status != S.ACCEPTED:
         return _to_next(app)
-    doc = next((d for d in required_documents(app) if d.pk == document_id), None)
+    documents = required_documents(app)
+    doc = next((d for d in documents if d.pk == document_id), None)
     if doc is None:
         raise Http404("not a document of this application")
-    template = "application/document.html"
-    errors: list[FieldError] = []
-    status = 200
-    reading = None
     if request.method == "POST":
         try:
             finish_reading(
@@ -717,76 +784,114 @@ def document(request: HttpRequest, public_id: uuid.UUID, document_id: int) -> Ht
                 request=request,
             )
         except DomainError as exc:
-            errors, status = errors_of(exc), exc.http_status
-        else:
+            return _document_page(request, app, doc, errors=errors_of(exc), status=exc.http_status)
+        if not _is_htmx(request):
             return _to_next(app)
+
+        def next_document(target: str) -> HttpResponse | None:
+            following = next((d for d in documents if flow.url("document", app, d.pk) == target), None)
+            return _document_page(request, app, following) if following is not None else None
+
+        return _htmx_next(request, app, next_document)
+    return _document_page(request, app, doc)
+
+
+def _clause_groups(app: Application, progress: dict[str, Any], current: Any) -> list[dict[str, Any]]:
+    """The key clauses by document, for one page: each clause once (the same clause of several
+    products under the first document holding it, with the products it applies to), its state
+    and, for the one being read, the seconds its server clock still counts."""
+    products = _product_names(app)
+    holders: dict[str, list[str]] = {}
+    for doc, clause in progress["clauses"]:
+        names = holders.setdefault(clause_identity(clause), [])
+        names += [n for n in products.get(doc_key(doc), []) if n not in names]
+    now = timezone.now()
+    seen: set[str] = set()
+    groups: dict[str, dict[str, Any]] = {}
+    for doc, clause in progress["clauses"]:
+        identity = clause_identity(clause)
+        if identity in seen:
+            continue
+        seen.add(identity)
+        row = progress["confirmations"].get((doc_key(doc), clause.get("code")))
+        is_current = (
+            current is not None and current.document_id == doc.pk and current.clause_code == clause["code"]
+        )
+        remaining = 0
+        if is_current:
+            minimum = clause_min_read_seconds(clause)
+            remaining = max(0, int(minimum - (now - current.shown_at).total_seconds() + 0.999))
+        group = groups.setdefault(
+            doc_key(doc), {"doc": doc, "products": products.get(doc_key(doc), []), "entries": []}
+        )
+        group["entries"].append(
+            {
+                "doc": doc,
+                "clause": clause,
+                "kind_label": clause_kind_label(str(clause.get("kind") or "")),
+                "row": row,
+                "confirmed": row is not None and row.confirmed_at is not None,
+                "current": is_current,
+                "remaining": remaining,
+                "applies_to": holders[identity] if len(holders[identity]) > 1 else [],
+                "url": flow.url("clause", app, doc.pk, clause["code"]),
+            }
+        )
+    return list(groups.values())
+
+
+def _clause_page(
+    request: HttpRequest, app: Application, *, errors: list[FieldError] | None = None, status: int = 200
+) -> HttpResponse:
+    """Every key clause on one page, each confirmed on its own, in order: the first not yet
+    confirmed is shown (its server clock starts) and its button unlocks after its reading time."""
+    errors = list(errors or [])
+    current = None
     if is_customer_of(app, request.user):
         try:
-            reading = open_document(app, doc.pk, user=request.user, request=request)
+            current = show_next_clause(app, user=request.user, request=request)
         except DomainError as exc:
             errors, status = errors + errors_of(exc), exc.http_status
-    now = timezone.now()
-    remaining = 0
-    if reading is not None and reading.completed_at is None:
-        remaining = max(0, int(doc.min_read_seconds - (now - reading.opened_at).total_seconds() + 0.999))
+    progress = disclosure_progress(app)
+    groups = _clause_groups(app, progress, current)
+    entries = [e for g in groups for e in g["entries"]]
     context = {
-        "doc": doc,
-        "body_html": highlight_key_clauses(doc.body, doc.key_clauses or []),
-        "reading": reading,
-        "completed": reading is not None and reading.completed_at is not None,
-        "remaining": remaining,
-        "product_names": _products_sharing(app, doc),
-        **_reading_context(app, doc.pk),
+        "groups": groups,
+        "total": len(entries),
+        "confirmed_count": sum(1 for e in entries if e["confirmed"]),
+        "inline_errors": [e.message for e in errors] if _is_htmx(request) else [],
     }
-    return _page(request, app, template, "document", context, status=status, errors=errors)
+    if _is_htmx(request):
+        status = 200
+    return _page(request, app, "application/clause.html", "clause", context, status=status, errors=errors)
 
 
 @require_http_methods(["GET", "POST"])
 @login_required_here
 def clause(request: HttpRequest, public_id: uuid.UUID, document_id: int, code: str) -> HttpResponse:
-    """A key clause (exclusion, waiting period, cooling-off…) shown on its own and confirmed."""
+    """The key clauses (exclusions, waiting period, cooling-off…) on one page of their own, each
+    confirmed separately (a POST here confirms the one named); with htmx the next opens in place."""
     app = _application(request, public_id)
     if app.status != S.ACCEPTED:
         return _to_next(app)
     progress = disclosure_progress(app)
-    clauses = progress["clauses"]
-    found = next(
-        ((i, d, c) for i, (d, c) in enumerate(clauses) if d.pk == document_id and c.get("code") == code),
-        None,
-    )
-    if found is None:
+    found = any(d.pk == document_id and c.get("code") == code for d, c in progress["clauses"])
+    if not found:
         raise Http404("not a clause of this application")
     if progress["unread"]:
         # The key clauses come after every document was read in full (not by a direct link).
         return _to_next(app)
-    index, doc, clause_ = found
-    template = "application/clause.html"
-    errors: list[FieldError] = []
-    status = 200
     if request.method == "POST":
         try:
-            confirm_clause(app, doc.pk, code, user=request.user, request=request)
+            confirm_clause(app, document_id, code, user=request.user, request=request)
         except DomainError as exc:
-            errors, status = errors_of(exc), exc.http_status
-        else:
+            return _clause_page(request, app, errors=errors_of(exc), status=exc.http_status)
+        if not _is_htmx(request):
             return _to_next(app)
-    if is_customer_of(app, request.user):
-        try:
-            show_clause(app, doc.pk, code, user=request.user, request=request)
-        except ValidationFailed as exc:
-            messages.error(request, exc.errors[0].message if exc.errors else exc.message)
-            return _to_next(app)
-        except DomainError as exc:
-            errors, status = errors + errors_of(exc), exc.http_status
-    total = len(clauses)
-    context = {
-        "doc": doc,
-        "clause": clause_,
-        "kind_label": clause_kind_label(str(clause_.get("kind") or "")),
-        "number": index + 1,
-        "total": total,
-    }
-    return _page(request, app, template, "clause", context, status=status, errors=errors)
+        return _htmx_next(
+            request, app, lambda target: _clause_page(request, app) if "/clauses/" in target else None
+        )
+    return _clause_page(request, app)
 
 
 # --- 5. face check ---------------------------------------------------------------------------------

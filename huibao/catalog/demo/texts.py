@@ -95,6 +95,13 @@ LINE_EXCLUSIONS: dict[str, tuple[str, ...]] = {
 
 LONG_TERM_LINES = {"term_life", "whole_life", "critical_illness"}
 
+# How long each key clause stays on screen before its confirmation counts (the server's clock).
+CLAUSE_READ_SECONDS = 3
+
+
+def _timed(clauses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**clause, "min_read_seconds": CLAUSE_READ_SECONDS} for clause in clauses]
+
 
 def _numbered(items: Sequence[str]) -> str:
     return "\n".join(f"（{i}）{text}；" for i, text in enumerate(items, start=1))
@@ -214,7 +221,7 @@ def documents_for(
             "kind": "terms",
             "title": f"{product_name}条款",
             "body": terms_body,
-            "key_clauses": clauses,
+            "key_clauses": _timed(clauses),
             "min_read_seconds": 30 if long_term else 15,
             "sort_order": 0,
         },
@@ -222,16 +229,18 @@ def documents_for(
             "kind": "disclosure",
             "title": "投保须知",
             "body": disclosure_body,
-            "key_clauses": [
-                {
-                    "code": "truthful_disclosure",
-                    "kind": "other",
-                    "title": "如实告知义务",
-                    "text": "投保人故意或因重大过失未履行如实告知义务，"
-                    "足以影响保险人决定是否同意承保或提高保险费率的，"
-                    "保险人有权解除合同。",
-                }
-            ],
+            "key_clauses": _timed(
+                [
+                    {
+                        "code": "truthful_disclosure",
+                        "kind": "other",
+                        "title": "如实告知义务",
+                        "text": "投保人故意或因重大过失未履行如实告知义务，"
+                        "足以影响保险人决定是否同意承保或提高保险费率的，"
+                        "保险人有权解除合同。",
+                    }
+                ]
+            ),
             "min_read_seconds": 10,
             "sort_order": 1,
         },
@@ -239,7 +248,7 @@ def documents_for(
             "kind": "exclusions",
             "title": "责任免除条款",
             "body": "因下列情形之一导致保险事故的，我们不承担给付保险金的责任：\n" + _numbered(exclusions),
-            "key_clauses": exclusion_clauses,
+            "key_clauses": _timed(exclusion_clauses),
             "min_read_seconds": 15,
             "sort_order": 2,
         },
@@ -317,7 +326,7 @@ def single_document_for(
             "kind": "terms",
             "title": f"{product_name}条款",
             "body": body,
-            "key_clauses": key_clauses,
+            "key_clauses": _timed(key_clauses),
             "min_read_seconds": SIMPLE_READ_SECONDS,
             "sort_order": 0,
         }

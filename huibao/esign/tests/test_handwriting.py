@@ -334,3 +334,53 @@ def test_pad_include_defaults_to_the_signature_input():
     html = render_to_string("esign/signature_pad.html", {"name": "李四"})
     assert 'name="signature" value=""' in html
     assert "signature-pad--invalid" not in html
+
+
+# --- the same strokes on a pad of any size ---------------------------------------------------
+
+
+def _scale(pad: dict, fx: float, fy: float | None = None) -> dict:
+    """The pad's JSON with the canvas scaled (fx wide, fy tall) and the strokes scaled by fx (as a
+    pad that is larger draws the same hand larger), rounded as the pad rounds (0.1 px)."""
+    fy = fx if fy is None else fy
+    return {
+        "width": round(pad["width"] * fx),
+        "height": round(pad["height"] * fy),
+        "strokes": [[[round(x * fx, 1), round(y * fx, 1), t] for x, y, t in s] for s in pad["strokes"]],
+    }
+
+
+SAMPLES = [
+    ("李晓明", write("李晓明")),
+    ("李晓明", write("李晓明", size=64, spacing=0.08, drift=0.04, seed=3)),
+    ("王小明", write("王小明", spacing=-0.05)),
+    ("张三丰", write("张三丰", size=80, spacing=0.15, seed=7)),
+    ("欧阳晓明", write("欧阳晓明", size=60, spacing=0.1)),
+    ("李晓明", write("李晓", size=70)),  # a character missing
+    ("王小明", write("王小明", size=14, spacing=0.1)),  # too small
+    ("李晓", write("李晓", size=26, spacing=-0.45)),  # small and cramped: near the size limits
+]
+
+
+@pytest.mark.parametrize(("name", "pad"), SAMPLES)
+@pytest.mark.parametrize("factor", [1.6, 1.25, 0.8])
+def test_the_same_strokes_get_the_same_verdict_on_a_larger_or_smaller_pad(name, pad, factor) -> None:
+    # given: the strokes as drawn on the standard pad, and the same hand on a pad `factor` larger
+    standard = check_handwritten_signature(parse_strokes(pad), name)
+    scaled = check_handwritten_signature(parse_strokes(_scale(pad, factor)), name)
+    # then: the same verdict, the same message
+    assert [(e.code, e.message) for e in scaled] == [(e.code, e.message) for e in standard]
+
+
+@pytest.mark.parametrize(("name", "pad"), SAMPLES)
+def test_the_same_strokes_on_the_taller_elder_pad_get_the_same_verdict(name, pad) -> None:
+    # given: elder mode's pad, as wide as the standard one and 1.6 times as tall
+    standard = check_handwritten_signature(parse_strokes(pad), name)
+    taller = check_handwritten_signature(parse_strokes(_scale(pad, 1.0, 1.6)), name)
+    assert [(e.code, e.message) for e in taller] == [(e.code, e.message) for e in standard]
+
+
+def test_a_clear_name_passes_at_every_size() -> None:
+    pad = write("李晓明", size=64, spacing=0.12)
+    for factor in (1.0, 1.6):
+        assert check_handwritten_signature(parse_strokes(_scale(pad, factor)), "李晓明") == []

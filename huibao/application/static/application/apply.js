@@ -77,8 +77,28 @@
     update();
   }
 
+  // A key clause's button unlocks after its reading time (the server's count, sent as
+  // data-hold seconds; the server refuses an early confirmation anyway).
+  function initHold(button) {
+    if (button.dataset.ready) return;
+    button.dataset.ready = "1";
+    var label = button.dataset.label || button.textContent;
+    var deadline = Date.now() + Number(button.dataset.hold || 0) * 1000;
+    function update() {
+      var seconds = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
+      button.disabled = seconds > 0;
+      button.textContent = seconds > 0 ? label + "（" + seconds + "秒）" : label;
+      return seconds;
+    }
+    if (update() === 0) return;
+    var timer = window.setInterval(function () { if (update() === 0) window.clearInterval(timer); }, 250);
+  }
+
   function initAll(scope) {
     scope.querySelectorAll("[data-reader]").forEach(initReader);
+    scope.querySelectorAll("[data-hold]").forEach(initHold);
+    var current = scope.querySelector && scope.querySelector(".clause-card[data-state=current]");
+    if (current && scope !== document) current.scrollIntoView({ block: "start", behavior: "instant" });
     scope.querySelectorAll("[data-shares]").forEach(initShares);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", function () { initAll(document); });
