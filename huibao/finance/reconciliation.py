@@ -339,6 +339,79 @@ def _check_tolerance(tolerance: Decimal) -> Decimal:
     return tolerance
 
 
+def _stage_statement(
+    rec: Reconciliation,
+    spec: MappingSpec,
+    file_name: str,
+    stream: IO[bytes],
+    period: tuple[datetime.date, datetime.date],
+) -> tuple[int, str]:
+    """Stages the file's lines for `rec` (its lines and the file's SHA-256), or raises
+    `ValidationFailed` listing every bad line (the caller's transaction then writes nothing)."""
+    digest = file_sha256(stream)
+    errors: list[rules.LineError] = []
+    error_count = 0
+    stager = _Stager(rec.pk)
+    columns: dict[str, int] | None = None
+    fast_index: tuple[int, int, int, int, int] | None = None
+    days = rules.period_days(period)
+    for number, row in read_rows(file_name, stream, spec.encoding):
+        if fast_index is not None:
+            cells = rules.plain_cells(row, fast_index, days, number)
+            if cells is not None:
+                stager.add_cells(cells)
+                continue
+        if number < spec.header_row:
+            continue
+        if number == spec.header_row:
+            try:
+                columns = rules.header_columns(row, spec.columns, line=number)
+            except rules.MappingProblem as problem:
+                errors.extend(problem.errors)
+                error_count += len(problem.errors)
+                break
+            if not spec.date_format:  # the fast path reads ISO dates only
+                fast_index = (
+                    columns["policy_number"],
+                    columns.get("premium", -1),
+                    columns["commission"],
+                    columns["date"],
+                    columns.get("event", -1),
+                )
+            continue
+        if not any(cell not in (None, "") and str(cell).strip() for cell in row):
+            continue  # blank rows (a spreadsheet's trailing ones)
+        assert columns is not None
+        parsed = rules.parse_row(row, columns, line=number, period=period, date_format=spec.date_format)
+        if isinstance(parsed, list):
+            error_count += len(parsed)
+            if len(errors) < MAX_REPORTED_ERRORS:
+                errors.extend(parsed[: MAX_REPORTED_ERRORS - len(errors)])
+        else:
+            stager.add(parsed)
+    stager.flush()
+    if columns is None and not errors:
+        errors.append(
+            rules.LineError(spec.header_row, "file", "no_header", f"文件没有第{spec.header_row}行（表头行）")
+        )
+        error_count += 1
+    if columns is not None:
+        duplicates = _duplicates(rec.pk, MAX_REPORTED_ERRORS)
+        error_count += len(duplicates)
+        errors.extend(duplicates[: max(0, MAX_REPORTED_ERRORS - len(errors))])
+    if not errors and stager.count == 0:
+        errors.append(rules.LineError(spec.header_row + 1, "file", "empty", "对账单没有数据行"))
+        error_count += 1
+    if errors:
+        errors.sort(key=lambda e: e.line)
+        raise ValidationFailed(
+            f"对账单有 {error_count} 处错误，未导入任何一行",
+            code="statement_invalid",
+            errors=[FieldError(f"line[{e.line}].{e.field}", e.code, e.message) for e in errors],
+        )
+    return stager.count, digest
+
+
 def import_statement(
     party: Party,
     period: tuple[datetime.date, datetime.date],
@@ -372,70 +445,8 @@ def import_statement(
             file_name=(file_name or "")[:200],
             imported_by=actor if getattr(actor, "pk", None) else None,
         )
-        digest = file_sha256(stream)
-        errors: list[rules.LineError] = []
-        error_count = 0
-        stager = _Stager(rec.pk)
-        columns: dict[str, int] | None = None
-        fast_index: tuple[int, int, int, int, int] | None = None
-        days = rules.period_days(period)
-        for number, row in read_rows(file_name, stream, spec.encoding):
-            if fast_index is not None:
-                cells = rules.plain_cells(row, fast_index, days, number)
-                if cells is not None:
-                    stager.add_cells(cells)
-                    continue
-            if number < spec.header_row:
-                continue
-            if number == spec.header_row:
-                try:
-                    columns = rules.header_columns(row, spec.columns, line=number)
-                except rules.MappingProblem as problem:
-                    errors.extend(problem.errors)
-                    error_count += len(problem.errors)
-                    break
-                if not spec.date_format:  # the fast path reads ISO dates only
-                    fast_index = (
-                        columns["policy_number"],
-                        columns.get("premium", -1),
-                        columns["commission"],
-                        columns["date"],
-                        columns.get("event", -1),
-                    )
-                continue
-            if not any(cell not in (None, "") and str(cell).strip() for cell in row):
-                continue  # blank rows (a spreadsheet's trailing ones)
-            assert columns is not None
-            parsed = rules.parse_row(row, columns, line=number, period=period, date_format=spec.date_format)
-            if isinstance(parsed, list):
-                error_count += len(parsed)
-                if len(errors) < MAX_REPORTED_ERRORS:
-                    errors.extend(parsed[: MAX_REPORTED_ERRORS - len(errors)])
-            else:
-                stager.add(parsed)
-        stager.flush()
-        if columns is None and not errors:
-            errors.append(
-                rules.LineError(
-                    spec.header_row, "file", "no_header", f"文件没有第{spec.header_row}行（表头行）"
-                )
-            )
-            error_count += 1
-        if columns is not None:
-            duplicates = _duplicates(rec.pk, MAX_REPORTED_ERRORS)
-            error_count += len(duplicates)
-            errors.extend(duplicates[: max(0, MAX_REPORTED_ERRORS - len(errors))])
-        if not errors and stager.count == 0:
-            errors.append(rules.LineError(spec.header_row + 1, "file", "empty", "对账单没有数据行"))
-            error_count += 1
-        if errors:
-            errors.sort(key=lambda e: e.line)
-            raise ValidationFailed(
-                f"对账单有 {error_count} 处错误，未导入任何一行",
-                code="statement_invalid",
-                errors=[FieldError(f"line[{e.line}].{e.field}", e.code, e.message) for e in errors],
-            )
-        rec.lines = stager.count
+        count, digest = _stage_statement(rec, spec, file_name, stream, period)
+        rec.lines = count
         rec.file_sha256 = digest
         rec.save(update_fields=["lines", "file_sha256"])
         match(rec)
@@ -462,17 +473,23 @@ def _plan_for_staged(cursor: Any) -> None:
         cursor.execute("SET LOCAL jit = off")
 
 
-def match(rec: Reconciliation) -> int:
-    """Writes one item per policy on either side, set-based; returns the number of items."""
-    ReconciliationItem.objects.filter(reconciliation=rec).delete()
-    sql, params = match_sql(rec)
+def match(rec: Reconciliation, *, keep_resolved: bool = False) -> int:
+    """Writes one item per policy on either side, set-based; returns the number of items
+    written. `keep_resolved`: the items already resolved stay as they are (their policies are
+    not matched again); only the others are matched anew."""
+    items = ReconciliationItem.objects.filter(reconciliation=rec)
+    (items.filter(status__in=UNRESOLVED) if keep_resolved else items).delete()
+    sql, params = match_sql(rec, keep_resolved=keep_resolved)
     with connection.cursor() as cursor:
         _plan_for_staged(cursor)
         cursor.execute(sql, params)
         return cursor.rowcount
 
 
-def match_sql(rec: Reconciliation) -> tuple[str, list[Any]]:
+UNRESOLVED = (ItemStatus.MATCHED, ItemStatus.OPEN)
+
+
+def match_sql(rec: Reconciliation, *, keep_resolved: bool = False) -> tuple[str, list[Any]]:
     """The one INSERT … SELECT that classifies the month. Amounts compare within `tolerance`
     (the `+ 0.0001` keeps SQLite's float sums of fen exact)."""
     lines = StatementLine._meta.db_table
@@ -508,6 +525,12 @@ def match_sql(rec: Reconciliation) -> tuple[str, list[Any]]:
         policy_params = []
         compare_premium = False
     tol = "CAST(%s AS NUMERIC) + 0.0001"
+    kept = (
+        f"""WHERE NOT EXISTS (SELECT 1 FROM "{items}" k
+             WHERE k.reconciliation_id = %s AND k.policy_number = paired.policy_number)"""  # noqa: S608
+        if keep_resolved
+        else ""
+    )
     premium_ok = f"ABS(o.premium - t.premium) <= {tol}" if compare_premium else "1 = 1"
     # Ours: premium and commission per policy (a full join: either may be missing), named by the
     # policy's number; theirs: the file's lines per policy number; the two full-joined by number.
@@ -542,10 +565,11 @@ def match_sql(rec: Reconciliation) -> tuple[str, list[Any]]:
     SELECT %s, policy_number, policy_id, category, our_premium, their_premium, our_commission,
            their_commission, first_line,
            CASE WHEN category = 'matched' THEN 'matched' ELSE 'open' END, '', ''
-    FROM paired
+    FROM paired {kept}
     """  # noqa: S608 (table names and fixed fragments; every value is a placeholder)
     tol_params = [str(rec.tolerance)] * (2 if compare_premium else 1)
-    return sql, [*params, rec.pk, *tol_params, *policy_params, rec.pk]
+    kept_params = [rec.pk] if keep_resolved else []
+    return sql, [*params, rec.pk, *tol_params, *policy_params, rec.pk, *kept_params]
 
 
 # --- resolving and closing ----------------------------------------------------------------------
@@ -732,6 +756,96 @@ def resolve(item_id: int, action: str, reason: str, *, actor: Any, request: Any 
             },
         )
     return item
+
+
+def _open_for_change(rec_id: int) -> Reconciliation:
+    rec = Reconciliation.objects.select_for_update(of=("self",)).get(pk=rec_id)
+    if rec.status != ReconciliationStatus.OPEN:
+        raise Conflict(
+            "该月对账已结账，不能再更改",
+            code="reconciliation_closed",
+            errors=[FieldError("status", "closed", "该月对账已结账，不能再导入或重新匹配")],
+        )
+    return rec
+
+
+def _item_counts(rec: Reconciliation) -> dict[str, int]:
+    return dict(
+        ReconciliationItem.objects.filter(reconciliation=rec)
+        .values_list("category")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("category", "n")
+    )
+
+
+def rematch(rec_id: int, *, actor: Any, request: Any = None) -> Reconciliation:
+    """Matches an open month again against our books as they are now — postings made since
+    the import (a late premium, an adjustment of another month) change the items — keeping every
+    item already resolved as it was."""
+    with transaction.atomic():
+        rec = _open_for_change(rec_id)
+        before = _item_counts(rec)
+        match(rec, keep_resolved=True)
+        audit.record(
+            "finance.reconciliation.rematch",
+            "finance.reconciliation",
+            str(rec.public_id),
+            actor=actor,
+            request=request,
+            before={"items": before},
+            after={"items": _item_counts(rec)},
+        )
+    return rec
+
+
+def replace_statement(
+    rec_id: int,
+    file_name: str,
+    stream: IO[bytes],
+    *,
+    spec: MappingSpec | None = None,
+    actor: Any = None,
+    request: Any = None,
+) -> Reconciliation:
+    """Replaces an open month's statement by a corrected file (the party sent a new one): its
+    lines and items are those of the new file, matched anew. Refused once a difference has been
+    resolved (its resolution answered the old file), and for a file with any bad line — then the
+    old statement stays, untouched."""
+    with transaction.atomic():
+        rec = _open_for_change(rec_id)
+        party = Party.of_insurer(rec.insurer) if rec.insurer_id else Party.of_channel(rec.sales_unit)  # type: ignore[arg-type]
+        spec = check_mapping(spec or mapping_for(party))
+        resolved = (
+            ReconciliationItem.objects.filter(reconciliation=rec).exclude(status__in=UNRESOLVED).count()
+        )
+        if resolved:
+            raise Conflict(
+                f"已处理 {resolved} 项差异，不能替换对账单",
+                code="differences_resolved",
+                errors=[
+                    FieldError(
+                        "file", "differences_resolved", f"已处理 {resolved} 项差异（按原对账单），不能替换"
+                    )
+                ],
+            )
+        before = {"file_name": rec.file_name, "sha256": rec.file_sha256, "lines": rec.lines}
+        ReconciliationItem.objects.filter(reconciliation=rec).delete()
+        StatementLine.objects.filter(reconciliation=rec).delete()
+        count, digest = _stage_statement(rec, spec, file_name, stream, (rec.period_start, rec.period_end))
+        rec.lines, rec.file_sha256, rec.file_name = count, digest, (file_name or "")[:200]
+        rec.save(update_fields=["lines", "file_sha256", "file_name"])
+        match(rec)
+        audit.record(
+            "finance.reconciliation.replace",
+            "finance.reconciliation",
+            str(rec.public_id),
+            actor=actor,
+            request=request,
+            before=before,
+            after={"file_name": rec.file_name, "sha256": rec.file_sha256, "lines": rec.lines},
+        )
+    return rec
 
 
 def open_count(rec: Reconciliation) -> int:

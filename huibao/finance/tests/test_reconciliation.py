@@ -308,3 +308,86 @@ def test_channel_reconciliation_compares_outbound_commission(books):
     assert ledger.balance(accounts.commission_payable(unit)) == Decimal("10.00")
     entry = CommissionEntry.objects.get(event=CommissionEvent.ADJUSTMENT)
     assert entry.sales_unit == unit and entry.direction == "outbound" and entry.amount == Decimal("10.00")
+
+
+# --- late postings and a corrected statement -------------------------------------------------------
+
+
+def test_a_late_posting_is_matched_again_and_resolved_items_are_kept(books, django_user_model):
+    # given: the month imported; the rate difference resolved; then the missing policy's
+    # commission is corrected in our books (a late posting) and the insurer's line for it was sent
+    ins, policies = books
+    clerk = django_user_model.objects.create_user(username="clerk2", password="x")
+    rec = do_import(ins, statement())
+    rate = by_number(rec)["PICC-RATE"]
+    recon.resolve(rate.pk, recon.Action.DISPUTE, "费率有争议", actor=clerk)
+    f.book_premium(policies["rounding"], "0.01")  # our side now says 333.34 too
+    # when
+    recon.rematch(rec.pk, actor=clerk)
+    # then: the rounding difference is gone; the disputed item is untouched; one item per policy
+    items = by_number(rec)
+    assert items["PICC-ROUNDING"].category == ItemCategory.MATCHED
+    assert items["PICC-ROUNDING"].status == ItemStatus.MATCHED
+    kept = items["PICC-RATE"]
+    assert kept.pk == rate.pk and kept.status == ItemStatus.DISPUTED and kept.reason == "费率有争议"
+    assert ReconciliationItem.objects.filter(reconciliation=rec).count() == len(items) == 6
+    audit = AuditEntry.objects.get(action="finance.reconciliation.rematch")
+    assert audit.before["items"]["amount_differs"] == 3 and audit.after["items"]["amount_differs"] == 2
+
+
+def test_a_corrected_statement_replaces_the_month(books):
+    # given
+    ins, _ = books
+    rec = do_import(ins, statement())
+    corrected = f.csv_bytes(
+        [
+            ["PICC-SAME", "1,000.00", "150.00", D, "承保"],
+            ["PICC-ROUNDING", "333.33", "50.00", D, "承保"],
+            ["PICC-RATE", "2000.00", "300.00", D, "承保"],
+            ["PICC-MISSING", "500.00", "75.00", D, "承保"],
+        ]
+    )
+    # when
+    recon.replace_statement(rec.pk, "corrected.csv", io.BytesIO(corrected), actor=None)
+    # then: the new file's lines and items only
+    rec.refresh_from_db()
+    assert rec.lines == 4 and rec.file_name == "corrected.csv"
+    assert StatementLine.objects.filter(reconciliation=rec).count() == 4
+    items = by_number(rec)
+    assert {n for n, i in items.items() if i.category == ItemCategory.MATCHED} == {
+        "PICC-SAME",
+        "PICC-ROUNDING",
+        "PICC-RATE",
+        "PICC-MISSING",
+    }
+    assert items["PICC-CANCELLED"].category == ItemCategory.OURS_ONLY and "PICC-NEVER" not in items
+    replaced = AuditEntry.objects.get(action="finance.reconciliation.replace")
+    assert replaced.before["lines"] == 5 and replaced.after["lines"] == 4
+
+
+def test_a_bad_corrected_statement_keeps_the_old_one(books):
+    ins, _ = books
+    rec = do_import(ins, statement())
+    before = (rec.file_sha256, sorted(by_number(rec)))
+    bad = f.csv_bytes([["PICC-SAME", "one thousand", "150.00", D, "承保"]])
+    with pytest.raises(ValidationFailed) as refused:
+        recon.replace_statement(rec.pk, "bad.csv", io.BytesIO(bad), actor=None)
+    assert refused.value.errors[0].field == "line[2].premium"
+    rec.refresh_from_db()
+    assert (rec.file_sha256, sorted(by_number(rec))) == before
+    assert StatementLine.objects.filter(reconciliation=rec).count() == 5
+
+
+def test_no_replacement_once_a_difference_is_resolved_nor_after_closing(books):
+    ins, _ = books
+    rec = do_import(ins, statement())
+    recon.resolve(by_number(rec)["PICC-RATE"].pk, recon.Action.ACCEPT_THEIRS, "按对方", actor=None)
+    with pytest.raises(Conflict) as resolved:
+        recon.replace_statement(rec.pk, "again.csv", io.BytesIO(statement()), actor=None)
+    assert resolved.value.code == "differences_resolved"
+    for item in rec.items.filter(status=ItemStatus.OPEN):
+        recon.resolve(item.pk, recon.Action.OURS_RIGHT, "以我方为准", actor=None)
+    recon.close(rec.pk, actor=None)
+    with pytest.raises(Conflict) as closed:
+        recon.rematch(rec.pk, actor=None)
+    assert closed.value.code == "reconciliation_closed"

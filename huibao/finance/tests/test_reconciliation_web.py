@@ -234,3 +234,29 @@ def test_channel_staff_see_their_channel_only(books, django_user_model):
     client.force_login(user)
     listed = client.get("/api/v1/reconciliations").json()
     assert [(r["id"], r["party_kind"]) for r in listed] == [(str(rec.public_id), "channel")]
+
+
+def test_finance_matches_again_and_replaces_the_statement_on_the_page(books):
+    client = staff_client("finance", "fin3")
+    rec = _imported(books)
+    page = client.get(f"/finance/reconciliation/{rec.public_id}/").content.decode()
+    assert 'data-testid="rematch"' in page and 'data-testid="replace-statement"' in page
+    # matched again: nothing changed in the books, the same items
+    assert client.post(f"/finance/reconciliation/{rec.public_id}/rematch/").status_code == 302
+    assert rec.items.filter(status="open").count() == 1
+    # a bad corrected file: each line named, the old statement kept
+    bad = f.csv_bytes([["CPIC-1", "1000.00", "abc", D, "承保"]])
+    refused = client.post(
+        f"/finance/reconciliation/{rec.public_id}/replace/", {"file": SimpleUploadedFile("bad.csv", bad)}
+    )
+    assert refused.status_code == 422 and 'data-field="line[2].commission"' in refused.content.decode()
+    assert StatementLine.objects.filter(reconciliation=rec).count() == 2
+    # the corrected file: the difference is gone
+    fixed = f.csv_bytes(
+        [["CPIC-1", "1000.00", "150.00", D, "承保"], ["CPIC-2", "2000.00", "300.00", D, "承保"]]
+    )
+    done = client.post(
+        f"/finance/reconciliation/{rec.public_id}/replace/", {"file": SimpleUploadedFile("fixed.csv", fixed)}
+    )
+    assert done.status_code == 302
+    assert rec.items.filter(status="open").count() == 0 and rec.items.count() == 2

@@ -252,6 +252,48 @@ def close(request: HttpRequest, public_id: Any) -> HttpResponse:
     return redirect("finance:reconciliation_detail", public_id=rec.public_id)
 
 
+@require_POST
+@staff_required(permission=selectors.RESOLVE)
+def rematch(request: HttpRequest, public_id: Any) -> HttpResponse:
+    try:
+        rec = selectors.reconciliation_for(request.user, public_id)
+    except NotFound:
+        return render(request, "finance/reconciliation/missing.html", status=404)
+    try:
+        recon.rematch(rec.pk, actor=request.user, request=request)
+    except DomainError as exc:
+        context = _detail_context(request, rec)
+        context["error"] = exc.message
+        return render(request, "finance/reconciliation/detail.html", context, status=409)
+    return redirect("finance:reconciliation_detail", public_id=rec.public_id)
+
+
+@require_POST
+@staff_required(permission=selectors.RESOLVE)
+def replace(request: HttpRequest, public_id: Any) -> HttpResponse:
+    try:
+        rec = selectors.reconciliation_for(request.user, public_id)
+    except NotFound:
+        return render(request, "finance/reconciliation/missing.html", status=404)
+    upload = request.FILES.get("file")
+    try:
+        if upload is None:
+            raise ValidationFailed(
+                _("请选择更正后的对账单文件"),
+                errors=[FieldError("file", "required", _("请选择更正后的对账单文件"))],
+            )
+        recon.replace_statement(
+            rec.pk, upload.name or "", cast(IO[bytes], upload.file), actor=request.user, request=request
+        )
+    except DomainError as exc:
+        context = _detail_context(request, selectors.reconciliation_for(request.user, public_id))
+        context["error"] = exc.message
+        context["field_errors"] = getattr(exc, "errors", [])
+        status = 422 if isinstance(exc, ValidationFailed) else 409
+        return render(request, "finance/reconciliation/detail.html", context, status=status)
+    return redirect("finance:reconciliation_detail", public_id=rec.public_id)
+
+
 @require_GET
 @staff_required(permission=selectors.VIEW)
 def disputes(request: HttpRequest, public_id: Any) -> HttpResponse:
@@ -275,5 +317,7 @@ urlpatterns = [
         "reconciliation/<uuid:public_id>/items/<int:item_id>/resolve/", resolve, name="reconciliation_resolve"
     ),
     path("reconciliation/<uuid:public_id>/close/", close, name="reconciliation_close"),
+    path("reconciliation/<uuid:public_id>/rematch/", rematch, name="reconciliation_rematch"),
+    path("reconciliation/<uuid:public_id>/replace/", replace, name="reconciliation_replace"),
     path("reconciliation/<uuid:public_id>/disputes.xlsx", disputes, name="reconciliation_disputes"),
 ]
