@@ -286,6 +286,35 @@ def close_reconciliation(request: HttpRequest, rec_id: uuid.UUID) -> Reconciliat
     return _out(recon.close(rec.pk, actor=user, request=request))
 
 
+@router.post(
+    "/reconciliations/{rec_id}/rematch",
+    response={200: ReconciliationOut, **errors(403, 404, 409)},
+    auth=django_auth,
+    summary="按当前账务重新匹配（已处理的差异保持不变；结账后 409）",
+)
+def rematch_reconciliation(request: HttpRequest, rec_id: uuid.UUID) -> ReconciliationOut:
+    user = _staff(request, selectors.RESOLVE)
+    rec = _visible(request, rec_id)
+    return _out(recon.rematch(rec.pk, actor=user, request=request))
+
+
+@router.post(
+    "/reconciliations/{rec_id}/statement",
+    response={200: ReconciliationOut, **errors(403, 404, 409, 422)},
+    auth=django_auth,
+    summary="替换本月对账单（multipart：file；按已保存的列映射导入；已处理差异或已结账时 409）",
+)
+def replace_reconciliation_statement(
+    request: HttpRequest, rec_id: uuid.UUID, file: File[UploadedFile]
+) -> ReconciliationOut:
+    user = _staff(request, selectors.RESOLVE)
+    rec = _visible(request, rec_id)
+    replaced = recon.replace_statement(
+        rec.pk, file.name or "", cast("IO[bytes]", file.open("rb")), actor=user, request=request
+    )
+    return _out(replaced)
+
+
 @router.get(
     "/reconciliations/{rec_id}/disputes.xlsx",
     response={200: None, **errors(404)},

@@ -260,3 +260,22 @@ def test_finance_matches_again_and_replaces_the_statement_on_the_page(books):
     )
     assert done.status_code == 302
     assert rec.items.filter(status="open").count() == 0 and rec.items.count() == 2
+
+
+def test_api_rematch_and_replace(books):
+    client = staff_client("finance", "fin4")
+    rec = _imported(books)
+    assert client.post(f"/api/v1/reconciliations/{rec.public_id}/rematch").status_code == 200
+    fixed = f.csv_bytes(
+        [["CPIC-1", "1000.00", "150.00", D, "承保"], ["CPIC-2", "2000.00", "300.00", D, "承保"]]
+    )
+    response = client.post(
+        f"/api/v1/reconciliations/{rec.public_id}/statement", {"file": SimpleUploadedFile("fixed.csv", fixed)}
+    )
+    assert response.status_code == 200, response.content
+    assert rec.items.filter(status="open").count() == 0
+    bad = client.post(
+        f"/api/v1/reconciliations/{rec.public_id}/statement",
+        {"file": SimpleUploadedFile("bad.csv", f.csv_bytes([["CPIC-1", "x", "1.00", D, "承保"]]))},
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "line[2].premium"
