@@ -294,3 +294,37 @@ def test_an_endorsements_extra_premium_is_booked_when_applied(
     assert _lines(postings.premium_key(payment.pk))[1][1:] == (D("0"), payment.amount, policy.pk)
     assert _payable(policy) == payment.amount  # the checkout was not a real payment here
     reset_sms_backends()
+
+
+def test_a_reinstatement_books_every_premium_it_collects(settings) -> None:
+    # given: a monthly policy (month 1 paid at checkout) whose schedule lapsed with months 2 and 3
+    # unpaid
+    from huibao.billing.models import PremiumSchedule
+    from huibao.billing.states import InstalmentStatus, ScheduleStatus
+    from huibao.billing.tests import factories as billing_factories
+
+    with cf.at(ISSUED):
+        policy = cf.one_policy(f.customer(), premium="1200.00", mode="monthly")
+        run_booking_jobs()
+    schedule = PremiumSchedule.objects.get(reference_kind="policy", reference_id=policy.number)
+    billing_services.attach_mandate(schedule, billing_factories.mandate(policy.customer_id))
+    due = dict(schedule.instalments.values_list("number", "due_on"))
+    schedule.instalments.filter(number__in=(2, 3)).update(status=InstalmentStatus.OVERDUE)
+    PremiumSchedule.objects.filter(pk=schedule.pk).update(status=ScheduleStatus.LAPSED, lapsed_on=due[2])
+    schedule.refresh_from_db()
+    payable_before = _payable(policy)
+    # when: reinstated on the day month 3 fell due, the card has funds
+    settings.SANDBOX_MANDATE_FAILURE_RATE = 0.0
+    with cf.at(due[3]):
+        quote = billing_services.reinstatement_quote(schedule, due[3])
+        billing_services.reinstate(schedule, due[3])
+        billing_factories.deliver_owed()
+    # then: each premium collected is booked, owed to the insurer, on its own payment
+    assert quote.numbers == (2, 3)
+    collected = Payment.objects.filter(
+        reference_kind=postings.INSTALMENT_KIND, status=PaymentStatus.SUCCEEDED
+    )
+    assert collected.count() == 2
+    for payment in collected:
+        assert _lines(postings.premium_key(payment.pk))[1][1:] == (D("0"), payment.amount, policy.pk)
+    assert _payable(policy) == payable_before + quote.amount
