@@ -38,6 +38,7 @@ from huibao.finance.models import (
     LedgerAccount,
     Reconciliation,
 )
+from huibao.policy import schedule as schedule_mod
 from huibao.policy.models import Policy
 
 CSV_HEADER = ("保单号", "险种", "保费", "手续费", "业务日期", "业务类型")
@@ -225,6 +226,12 @@ def _demo_book(insurer: Insurer, period: tuple[datetime.date, datetime.date], te
         day = period[0] + datetime.timedelta(days=rng.randrange(0, (period[1] - period[0]).days + 1))
         at = timezone.make_aware(datetime.datetime.combine(day, datetime.time(10, 0)))
         premium = to_fen(Decimal(rng.randrange(30_000, 600_000)) / 100)
+        # The template's frozen schedule, as this policy's (its e-policy renders from it).
+        data = schedule_mod.loads(template.schedule)
+        data.update(number=number, issued_at=at.isoformat(), effective_at=at.isoformat())
+        data["holder"] = {**data.get("holder", {}), "name": f"演示投保人{n}"}
+        data["insured"] = {**data.get("insured", {}), "name": f"演示被保险人{n}"}
+        data["premium"] = {**data.get("premium", {}), "premium": str(premium)}
         policy, created = Policy.objects.get_or_create(
             number=number,
             defaults={
@@ -236,7 +243,7 @@ def _demo_book(insurer: Insurer, period: tuple[datetime.date, datetime.date], te
                 "holder_id_hash": f"{n:064d}",
                 "insured_name": f"演示被保险人{n}",
                 "insured_id_hash": f"{n:064d}",
-                "schedule": "{}",
+                "schedule": schedule_mod.dumps(data),
                 "premium": premium,
                 "effective_at": at,
                 "issued_at": at,
