@@ -37,6 +37,7 @@ from huibao.catalog import rules as catalog_rules
 from huibao.catalog.documents import coverages_of_plans, documents_of_versions, is_frozen
 from huibao.catalog.models import Plan, Product, ProductStatus, ProductVersion, VersionStatus
 from huibao.core import audit, evidence
+from huibao.core.bulkcopy import copy_create
 from huibao.core.errors import FieldError, ValidationFailed
 from huibao.core.hooks import Hook
 from huibao.core.states import check_transition
@@ -514,7 +515,7 @@ def _issue_accepted(
     )
     for row in evidence_rows:
         row.premium_batch = premium_batch
-    EmbeddedSaleEvidence.objects.bulk_create(evidence_rows)
+    copy_create(EmbeddedSaleEvidence, evidence_rows)
     embedded_issued.announce(
         EmbeddedIssued(
             channel=channel,

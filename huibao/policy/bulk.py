@@ -6,8 +6,9 @@ term, cover dates, coverages, retention, schedule); what differs is what is writ
 in a number of statements that does not grow with the number of policies:
 
 - numbers: one `UPDATE … RETURNING` per insurer for all its policies (`services.take_numbers`);
-- one insert per table: the policies, their parties (holder and insured), their first history
-  rows;
+- one write per table: the policies, their parties (holder and insured), their first history
+  rows — PostgreSQL `COPY` with the ids reserved in one statement per table
+  (`core.bulkcopy.copy_create`), `bulk_create` on SQLite: the same rows either way;
 - no audit entry per policy (the caller seals the batch's evidence under one root), no insurer
   delivery, no e-policy task (the channel documents the sale at its checkout; recovery skips
   these policies: `services.missing_epolicies`), no premium schedule (single premium only: the
@@ -27,6 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from huibao.catalog.models import Insurer
+from huibao.core.bulkcopy import copy_create
 from huibao.policy import lifecycle
 from huibao.policy.issuance import IssuanceRequest
 from huibao.policy.models import Policy, PolicyParty, PolicyStatusChange
@@ -64,13 +66,13 @@ def issue_bulk(requests: Sequence[IssuanceRequest], *, now: datetime.datetime) -
             )
             for request in requests
         ]
-        Policy.objects.bulk_create(policies)
+        copy_create(Policy, policies)
         parties: list[PolicyParty] = []
         issued: list[IssuedPolicy] = []
         for request, policy in zip(requests, policies, strict=True):
             own = _parties(policy, request, request.items[0])
             parties.extend(own)
             issued.append(IssuedPolicy(policy=policy, parties=tuple(own), subject=request.items[0].subject))
-        PolicyParty.objects.bulk_create(parties)
-        PolicyStatusChange.objects.bulk_create([lifecycle.issued_change(p, at=now) for p in policies])
+        copy_create(PolicyParty, parties)
+        copy_create(PolicyStatusChange, [lifecycle.issued_change(p, at=now) for p in policies])
     return issued
