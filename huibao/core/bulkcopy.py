@@ -23,41 +23,79 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connections, router
 from django.db.models import Model
 
-
-def reserve_ids(model: type[Model], count: int, *, using: str | None = None) -> list[int]:
-    """`count` new primary keys of `model`'s table, from its sequence, in one statement."""
-    if count <= 0:
-        return []
-    alias = using or router.db_for_write(model)
-    meta = model._meta
-    assert meta.pk is not None
-    with connections[alias].cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, meta.pk.column, count],
-        )
-        return [int(r[0]) for r in cursor.fetchall()]
+# Off: `bulk_create` everywhere (tests compare the two paths' rows; an operator's escape hatch).
+USE_COPY = True
 
 
-def copy_create[M: Model](model: type[M], objs: Sequence[M], *, using: str | None = None) -> list[M]:
+class IdPool:
+    """Primary keys of several tables reserved together, in ONE statement (`reserve`), then
+    handed out by `copy_create(…, pool=…)`: a call that writes four tables asks for all their
+    ids at once. On SQLite (or with `USE_COPY` off) it reserves nothing: `bulk_create` assigns."""
+
+    def __init__(self, using: str = "default") -> None:
+        self.using = using
+        self.wanted: dict[type[Model], int] = {}
+        self.ids: dict[type[Model], list[int]] = {}
+
+    def want(self, model: type[Model], count: int) -> None:
+        self.wanted[model] = self.wanted.get(model, 0) + count
+
+    def reserve(self) -> None:
+        conn = connections[self.using]
+        wanted = [(m, n) for m, n in self.wanted.items() if n > 0]
+        self.wanted = {}
+        if conn.vendor != "postgresql" or not USE_COPY or not wanted:
+            return
+        parts = []
+        params: list[Any] = []
+        for model, count in wanted:
+            meta = model._meta
+            assert meta.pk is not None
+            parts.append("ARRAY(SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s))")
+            params += [meta.db_table, meta.pk.column, count]
+        with conn.cursor() as cursor:
+            cursor.execute(f"SELECT {', '.join(parts)}", params)
+            row = cursor.fetchone()
+        assert row is not None
+        for (model, _count), ids in zip(wanted, row, strict=True):
+            self.ids.setdefault(model, []).extend(int(i) for i in ids)
+
+    def take(self, model: type[Model], count: int) -> list[int]:
+        """`count` reserved ids of `model` (reserving them now if they were not)."""
+        have = self.ids.get(model, [])
+        if len(have) < count:
+            self.want(model, count - len(have))
+            self.reserve()
+            have = self.ids[model]
+        taken, self.ids[model] = have[:count], have[count:]
+        return taken
+
+
+def copy_create[M: Model](
+    model: type[M], objs: Sequence[M], *, using: str | None = None, pool: IdPool | None = None
+) -> list[M]:
     """Inserts `objs` (new rows of `model`) by `COPY` on PostgreSQL, by `bulk_create` elsewhere.
+    The rows without a primary key take theirs from `pool` (or one statement of their own).
     Answers `objs`, saved."""
     if not objs:
         return list(objs)
     alias = using or router.db_for_write(model)
     conn = connections[alias]
-    if conn.vendor != "postgresql":
+    if conn.vendor != "postgresql" or not USE_COPY:
         return model.objects.using(alias).bulk_create(objs)
     meta = model._meta
     pk = meta.pk
     assert pk is not None
     missing = [o for o in objs if o.pk is None]
-    for obj, new_id in zip(missing, reserve_ids(model, len(missing), using=alias), strict=True):
-        setattr(obj, pk.attname, new_id)
+    if missing:
+        ids = (pool or IdPool(alias)).take(model, len(missing))
+        for obj, new_id in zip(missing, ids, strict=True):
+            setattr(obj, pk.attname, new_id)
     fields = list(meta.concrete_fields)
     quote = conn.ops.quote_name
     sql = f"COPY {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) FROM STDIN"
