@@ -22,14 +22,42 @@ The objects come back saved (`pk` set, `_state.adding` False), as `bulk_create` 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connections, router
+from django.db import connections, models, router
 from django.db.models import Model
 
 # Off: `bulk_create` everywhere (tests compare the two paths' rows; an operator's escape hatch).
 USE_COPY = True
+
+
+# Fields whose database value is the attribute itself when it is one of `_SAFE`'s exact types
+# (`pre_save` reads the attribute, `get_db_prep_save` returns such a value unchanged): the
+# per-field calls are skipped for them. Anything else (choices enums, lazy strings, times,
+# decimals, encrypted text) goes through the field's own `pre_save` and `get_db_prep_save`.
+_PLAIN_FIELDS = (
+    models.CharField,
+    models.IntegerField,
+    models.BooleanField,
+    models.UUIDField,
+    models.AutoField,
+    models.BigAutoField,
+    models.SmallAutoField,
+)
+_SAFE = frozenset({str, int, bool, type(None), uuid.UUID})
+
+
+def _is_plain(field: models.Field[Any, Any]) -> bool:
+    if field.is_relation:
+        return True  # a foreign key's attname holds the id
+    if type(field) is models.TextField:
+        return True  # not a subclass: `EncryptedTextField` encrypts in get_db_prep_save
+    cls = type(field)
+    return cls in _PLAIN_FIELDS or (
+        isinstance(field, models.IntegerField) and cls.__module__.startswith("django.")
+    )
 
 
 class IdPool:
@@ -97,6 +125,7 @@ def copy_create[M: Model](
         for obj, new_id in zip(missing, ids, strict=True):
             setattr(obj, pk.attname, new_id)
     fields = list(meta.concrete_fields)
+    plan = [(f, f.attname, _is_plain(f)) for f in fields]
     quote = conn.ops.quote_name
     sql = f"COPY {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) FROM STDIN"
     conn.ensure_connection()
@@ -106,7 +135,16 @@ def copy_create[M: Model](
     with raw.cursor() as cursor, cursor.copy(sql) as copy:
         write = copy.write_row
         for obj in objs:
-            write([f.get_db_prep_save(f.pre_save(obj, True), conn) for f in fields])
+            values = obj.__dict__
+            row: list[Any] = []
+            for field, attname, plain in plan:
+                if plain:
+                    value = values.get(attname)
+                    if type(value) in _SAFE:
+                        row.append(value)
+                        continue
+                row.append(field.get_db_prep_save(field.pre_save(obj, True), conn))
+            write(row)
     if conn.queries_logged:
         # The COPY bypasses Django's cursor: logged by hand, so query ceilings (tests'
         # `CaptureQueriesContext`) and debug timings still see every statement.
