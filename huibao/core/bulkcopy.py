@@ -115,7 +115,7 @@ def copy_create[M: Model](
     alias = using or router.db_for_write(model)
     conn = connections[alias]
     if conn.vendor != "postgresql" or not USE_COPY:
-        return model.objects.using(alias).bulk_create(objs)
+        return model._default_manager.using(alias).bulk_create(objs)
     meta = model._meta
     pk = meta.pk
     assert pk is not None
@@ -127,7 +127,8 @@ def copy_create[M: Model](
     fields = list(meta.concrete_fields)
     plan = [(f, f.attname, _is_plain(f)) for f in fields]
     quote = conn.ops.quote_name
-    sql = f"COPY {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) FROM STDIN"
+    columns = ", ".join(quote(f.column or f.attname) for f in fields)
+    sql = f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"
     conn.ensure_connection()
     raw = conn.connection
     assert raw is not None
