@@ -1,6 +1,7 @@
 """Many rows of one model written at once: PostgreSQL `COPY` where it is available, Django's
 `bulk_create` elsewhere (SQLite) — the same rows either way.
 
+Below `COPY_MIN_ROWS` rows it is `bulk_create` everywhere (one INSERT is fewer round trips).
 `bulk_create` on PostgreSQL builds one `INSERT … SELECT * FROM UNNEST(…)` whose parameters
 psycopg adapts array by array; for a thousand wide rows that costs more than the server's
 write. `copy_create` instead:
@@ -31,6 +32,13 @@ from django.db.models import Model
 
 # Off: `bulk_create` everywhere (tests compare the two paths' rows; an operator's escape hatch).
 USE_COPY = True
+# Fewer rows than this go by `bulk_create`: a COPY costs more round trips than one INSERT (the
+# COPY statement, the data, its end), and the ids of so few rows need no reservation.
+COPY_MIN_ROWS = 16
+
+
+def uses_copy(alias: str, count: int) -> bool:
+    return USE_COPY and count >= COPY_MIN_ROWS and connections[alias].vendor == "postgresql"
 
 
 # Fields whose database value is the attribute itself when it is one of `_SAFE`'s exact types
@@ -75,9 +83,10 @@ class IdPool:
 
     def reserve(self) -> None:
         conn = connections[self.using]
-        wanted = [(m, n) for m, n in self.wanted.items() if n > 0]
+        # Only the tables that will be written by COPY (the others get their ids from the INSERT).
+        wanted = [(m, n) for m, n in self.wanted.items() if uses_copy(self.using, n)]
         self.wanted = {}
-        if conn.vendor != "postgresql" or not USE_COPY or not wanted:
+        if not wanted:
             return
         parts = []
         params: list[Any] = []
@@ -114,7 +123,7 @@ def copy_create[M: Model](
         return list(objs)
     alias = using or router.db_for_write(model)
     conn = connections[alias]
-    if conn.vendor != "postgresql" or not USE_COPY:
+    if not uses_copy(alias, len(objs)):
         return model._default_manager.using(alias).bulk_create(objs)
     meta = model._meta
     pk = meta.pk
