@@ -133,7 +133,8 @@ def copy_create[M: Model](
         ids = (pool or IdPool(alias)).take(model, len(missing))
         for obj, new_id in zip(missing, ids, strict=True):
             setattr(obj, pk.attname, new_id)
-    fields = list(meta.concrete_fields)
+    # Generated columns are the database's to fill (as `bulk_create` leaves them out).
+    fields = [f for f in meta.concrete_fields if not getattr(f, "generated", False)]
     plan = [(f, f.attname, _is_plain(f)) for f in fields]
     quote = conn.ops.quote_name
     columns = ", ".join(quote(f.column or f.attname) for f in fields)
@@ -153,7 +154,11 @@ def copy_create[M: Model](
                     if type(value) in _SAFE:
                         row.append(value)
                         continue
-                row.append(field.get_db_prep_save(field.pre_save(obj, True), conn))
+                value = field.pre_save(obj, True)
+                if hasattr(value, "resolve_expression"):
+                    # A database default or an expression: COPY takes values only.
+                    raise ValueError(f"copy_create(): {meta.label}.{field.name} is an expression")
+                row.append(field.get_db_prep_save(value, conn))
             write(row)
     if conn.queries_logged:
         # The COPY bypasses Django's cursor: logged by hand, so query ceilings (tests'
