@@ -12,9 +12,12 @@ integration):
     `cursor.copy`) of as many rows as were issued, each as wide as what one policy writes (the
     average stored width of its rows — policy, two parties, status row, evidence — measured in
     the database after (a)), into an unlogged-free scratch table; and the ratio of the two.
-(b) one-policy calls at a fixed 200 requests/s (open loop: each call has its scheduled start,
-    and its latency runs from that start, so a slow call delays the ones behind it as a real
-    client would see), spread over 4 processes of 50/s each, for 60 s (quick: 10 s): p50/p99.
+(b) one-policy calls, open loop (each call has its scheduled start, and its latency runs from
+    that start, so a slow call delays the ones behind it as a real client would see), spread over
+    4 processes, for 60 s (quick: 10 s): p50/p99 — first at a rate this machine sustains (half of
+    what its cores serve at the service time of a 3-second probe), then at the fixed 200
+    requests/s of the target. Beside each latency, the service time (from the call's actual
+    start): on an overloaded machine the open-loop latency is the queue, not the call.
 
 Targets: (a) ≥ 20,000 policies/s, (b) p99 ≤ 30 ms.
 """
@@ -90,7 +93,36 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             raise RuntimeError("a bulk worker failed")
         rates.append(json.loads(out.strip().splitlines()[-1])["wall_policies_per_s"])
     bulk["parallel"] = {"processes": BULK_PROCESSES, "policies_per_s": round(sum(rates))}
-    harness.log(f"(b) one-policy calls at {RATE}/s over {PROCESSES} processes for {duration:g}s")
+    # (b) first at a rate this machine can sustain (from the service time of a warm-up run),
+    # then at the target's 200/s. Open loop: the latency runs from each call's scheduled start,
+    # so on an overloaded machine it is the queue that grows; the service time (from the call's
+    # actual start) is reported beside it, so the two are never confused.
+    probe = _latency_run(url, duration=min(duration, 3), rate=20.0)
+    service_p50 = max(probe["service_p50_ms"], 1.0)
+    # Half of what the cores could serve at that service time: a load with headroom.
+    cores = min(PROCESSES, os.cpu_count() or 1)
+    sustainable = max(5.0, min(float(RATE), 0.5 * cores * 1000.0 / service_p50))
+    sustainable = float(int(sustainable))
+    harness.log(f"(b) one-policy calls at {sustainable:g}/s (sustainable here) over {PROCESSES} processes")
+    at_sustainable = _latency_run(url, duration=duration, rate=sustainable)
+    harness.log(f"(b') one-policy calls at {RATE}/s over {PROCESSES} processes for {duration:g}s")
+    at_target = _latency_run(url, duration=duration, rate=float(RATE))
+    p99 = at_target["p99_ms"]
+    best = max(bulk["policies_per_s"], bulk["parallel"]["policies_per_s"])
+    targets = {"bulk_policies_per_s": harness.target(best, ">=", TARGET_POLICIES_PER_S)}
+    targets["single_p99_ms"] = harness.target(p99, "<=", TARGET_P99_MS)
+    return {
+        "duration_s": duration,
+        "bulk": bulk,
+        "single": at_target,
+        "single_sustainable": at_sustainable,
+        "targets": targets,
+    }
+
+
+def _latency_run(url: str, *, duration: float, rate: float) -> dict[str, Any]:
+    """One-policy calls at `rate` per second over `PROCESSES` processes, open loop: the latency
+    (from each call's scheduled start) and the service time (from its actual start)."""
     procs = [
         subprocess.Popen(
             [
@@ -101,9 +133,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "--duration",
                 str(duration),
                 "--rate",
-                str(RATE / PROCESSES),
+                str(rate / PROCESSES),
                 "--offset",
-                str(i / RATE),
+                str(i / rate),
                 "--worker",
                 str(i),
             ],
@@ -115,34 +147,32 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for i in range(PROCESSES)
     ]
     latencies: list[float] = []
-    late_start = 0
+    service: list[float] = []
+    refused = 0
     for proc in procs:
         out, _ = proc.communicate()
         if proc.returncode != 0:
             raise RuntimeError("a latency worker failed")
         result = json.loads(out.strip().splitlines()[-1])
         latencies.extend(result["latencies_ms"])
-        late_start += result["refused"]
-    latencies.sort()
-    n = len(latencies)
-    p50 = latencies[n // 2] if n else 0.0
-    p99 = latencies[min(n - 1, int(n * 0.99))] if n else 0.0
-    best = max(bulk["policies_per_s"], bulk["parallel"]["policies_per_s"])
-    targets = {"bulk_policies_per_s": harness.target(best, ">=", TARGET_POLICIES_PER_S)}
-    targets["single_p99_ms"] = harness.target(p99, "<=", TARGET_P99_MS)
+        service.extend(result["service_ms"])
+        refused += result["refused"]
+
+    def pct(values: list[float], q: float) -> float:
+        values = sorted(values)
+        return round(values[min(len(values) - 1, int(len(values) * q))], 2) if values else 0.0
+
     return {
-        "duration_s": duration,
-        "bulk": bulk,
-        "single": {
-            "rate_per_s": RATE,
-            "processes": PROCESSES,
-            "calls": n,
-            "refused": late_start,
-            "p50_ms": round(p50, 2),
-            "p99_ms": round(p99, 2),
-            "mean_ms": round(statistics.fmean(latencies), 2) if n else 0.0,
-        },
-        "targets": targets,
+        "rate_per_s": rate,
+        "processes": PROCESSES,
+        "calls": len(latencies),
+        "refused": refused,
+        "p50_ms": pct(latencies, 0.5),
+        "p99_ms": pct(latencies, 0.99),
+        "mean_ms": round(statistics.fmean(latencies), 2) if latencies else 0.0,
+        "service_p50_ms": pct(service, 0.5),
+        "service_p99_ms": pct(service, 0.99),
+        "service_mean_ms": round(statistics.fmean(service), 2) if service else 0.0,
     }
 
 
@@ -397,6 +427,7 @@ def _latency(duration: float, rate: float, offset: float, worker: int) -> dict[s
     interval = 1.0 / rate
     start = time.perf_counter() + 0.5 + offset
     latencies: list[float] = []
+    service: list[float] = []
     refused = 0
     k = 0
     while True:
@@ -407,11 +438,18 @@ def _latency(duration: float, rate: float, offset: float, worker: int) -> dict[s
         now = time.perf_counter()
         if now < scheduled:
             time.sleep(scheduled - now)
+        began = time.perf_counter()
         [outcome] = services.issue(channel, [sale])
-        latencies.append((time.perf_counter() - scheduled) * 1000)
+        done = time.perf_counter()
+        latencies.append((done - scheduled) * 1000)
+        service.append((done - began) * 1000)
         refused += 0 if outcome.accepted else 1
         k += 1
-    return {"latencies_ms": [round(v, 3) for v in latencies], "refused": refused}
+    return {
+        "latencies_ms": [round(v, 3) for v in latencies],
+        "service_ms": [round(v, 3) for v in service],
+        "refused": refused,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

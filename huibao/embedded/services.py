@@ -37,6 +37,7 @@ from huibao.catalog import rules as catalog_rules
 from huibao.catalog.documents import coverages_of_plans, documents_of_versions, is_frozen
 from huibao.catalog.models import Plan, Product, ProductStatus, ProductVersion, VersionStatus
 from huibao.core import audit, evidence
+from huibao.core.bulkcopy import IdPool, copy_create
 from huibao.core.errors import FieldError, ValidationFailed
 from huibao.core.hooks import Hook
 from huibao.core.states import check_transition
@@ -465,7 +466,10 @@ def _issue_accepted(
     now: datetime.datetime,
     embedded_batch: EmbeddedBatch | None,
 ) -> tuple[dict[int, EmbeddedOutcome], ChannelPremiumBatch]:
-    issued = issue_bulk([a.request for a in accepted], now=now)
+    # The evidence rows' ids are reserved with the policies' (one statement for the four tables).
+    ids = IdPool()
+    ids.want(EmbeddedSaleEvidence, len(accepted))
+    issued = issue_bulk([a.request for a in accepted], now=now, ids=ids)
     batch_ref = new_batch_ref()
     evidence_rows: list[EmbeddedSaleEvidence] = []
     leaves: list[tuple[str, bytes]] = []
@@ -514,7 +518,7 @@ def _issue_accepted(
     )
     for row in evidence_rows:
         row.premium_batch = premium_batch
-    EmbeddedSaleEvidence.objects.bulk_create(evidence_rows)
+    copy_create(EmbeddedSaleEvidence, evidence_rows, pool=ids)
     embedded_issued.announce(
         EmbeddedIssued(
             channel=channel,

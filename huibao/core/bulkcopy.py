@@ -1,0 +1,172 @@
+"""Many rows of one model written at once: PostgreSQL `COPY` where it is available, Django's
+`bulk_create` elsewhere (SQLite) — the same rows either way.
+
+Below `COPY_MIN_ROWS` rows it is `bulk_create` everywhere (one INSERT is fewer round trips).
+`bulk_create` on PostgreSQL builds one `INSERT … SELECT * FROM UNNEST(…)` whose parameters
+psycopg adapts array by array; for a thousand wide rows that costs more than the server's
+write. `copy_create` instead:
+
+1. reserves the primary keys of the rows that have none in ONE statement
+   (`nextval` of the table's sequence over `generate_series`), so the caller has every id
+   before anything is written (the foreign keys of the next table point at them);
+2. computes each column by the field itself (`pre_save` for `auto_now_add`, then
+   `get_db_prep_save`: encryption of `EncryptedTextField`, decimals, times), exactly what
+   `bulk_create` sends;
+3. streams the rows with psycopg's `cursor.copy(...).write_row`, on the connection of the
+   caller's transaction (it must run inside one: rows are visible at its commit, as with
+   `bulk_create`).
+
+Partitioned tables (`core.partitioning`) take `COPY` into their parent and route each row.
+The objects come back saved (`pk` set, `_state.adding` False), as `bulk_create` leaves them.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connections, models, router
+from django.db.models import Model
+
+# Off: `bulk_create` everywhere (tests compare the two paths' rows; an operator's escape hatch).
+USE_COPY = True
+# Fewer rows than this go by `bulk_create`: a COPY costs more round trips than one INSERT (the
+# COPY statement, the data, its end), and the ids of so few rows need no reservation.
+COPY_MIN_ROWS = 16
+
+
+def uses_copy(alias: str, count: int) -> bool:
+    return USE_COPY and count >= COPY_MIN_ROWS and connections[alias].vendor == "postgresql"
+
+
+# Fields whose database value is the attribute itself when it is one of `_SAFE`'s exact types
+# (`pre_save` reads the attribute, `get_db_prep_save` returns such a value unchanged): the
+# per-field calls are skipped for them. Anything else (choices enums, lazy strings, times,
+# decimals, encrypted text) goes through the field's own `pre_save` and `get_db_prep_save`.
+_PLAIN_FIELDS = (
+    models.CharField,
+    models.IntegerField,
+    models.BooleanField,
+    models.UUIDField,
+    models.AutoField,
+    models.BigAutoField,
+    models.SmallAutoField,
+)
+_SAFE = frozenset({str, int, bool, type(None), uuid.UUID})
+
+
+def _is_plain(field: models.Field[Any, Any]) -> bool:
+    if field.is_relation:
+        return True  # a foreign key's attname holds the id
+    if type(field) is models.TextField:
+        return True  # not a subclass: `EncryptedTextField` encrypts in get_db_prep_save
+    cls = type(field)
+    return cls in _PLAIN_FIELDS or (
+        isinstance(field, models.IntegerField) and cls.__module__.startswith("django.")
+    )
+
+
+class IdPool:
+    """Primary keys of several tables reserved together, in ONE statement (`reserve`), then
+    handed out by `copy_create(…, pool=…)`: a call that writes four tables asks for all their
+    ids at once. On SQLite (or with `USE_COPY` off) it reserves nothing: `bulk_create` assigns."""
+
+    def __init__(self, using: str = "default") -> None:
+        self.using = using
+        self.wanted: dict[type[Model], int] = {}
+        self.ids: dict[type[Model], list[int]] = {}
+
+    def want(self, model: type[Model], count: int) -> None:
+        self.wanted[model] = self.wanted.get(model, 0) + count
+
+    def reserve(self) -> None:
+        conn = connections[self.using]
+        # Only the tables that will be written by COPY (the others get their ids from the INSERT).
+        wanted = [(m, n) for m, n in self.wanted.items() if uses_copy(self.using, n)]
+        self.wanted = {}
+        if not wanted:
+            return
+        parts = []
+        params: list[Any] = []
+        for model, count in wanted:
+            meta = model._meta
+            assert meta.pk is not None
+            parts.append("ARRAY(SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s))")
+            params += [meta.db_table, meta.pk.column, count]
+        with conn.cursor() as cursor:
+            cursor.execute(f"SELECT {', '.join(parts)}", params)
+            row = cursor.fetchone()
+        assert row is not None
+        for (model, _count), ids in zip(wanted, row, strict=True):
+            self.ids.setdefault(model, []).extend(int(i) for i in ids)
+
+    def take(self, model: type[Model], count: int) -> list[int]:
+        """`count` reserved ids of `model` (reserving them now if they were not)."""
+        have = self.ids.get(model, [])
+        if len(have) < count:
+            self.want(model, count - len(have))
+            self.reserve()
+            have = self.ids[model]
+        taken, self.ids[model] = have[:count], have[count:]
+        return taken
+
+
+def copy_create[M: Model](
+    model: type[M], objs: Sequence[M], *, using: str | None = None, pool: IdPool | None = None
+) -> list[M]:
+    """Inserts `objs` (new rows of `model`) by `COPY` on PostgreSQL, by `bulk_create` elsewhere.
+    The rows without a primary key take theirs from `pool` (or one statement of their own).
+    Answers `objs`, saved."""
+    if not objs:
+        return list(objs)
+    alias = using or router.db_for_write(model)
+    conn = connections[alias]
+    if not uses_copy(alias, len(objs)):
+        return model._default_manager.using(alias).bulk_create(objs)
+    meta = model._meta
+    pk = meta.pk
+    assert pk is not None
+    missing = [o for o in objs if o.pk is None]
+    if missing:
+        ids = (pool or IdPool(alias)).take(model, len(missing))
+        for obj, new_id in zip(missing, ids, strict=True):
+            setattr(obj, pk.attname, new_id)
+    # Generated columns are the database's to fill (as `bulk_create` leaves them out).
+    fields = [f for f in meta.concrete_fields if not getattr(f, "generated", False)]
+    plan = [(f, f.attname, _is_plain(f)) for f in fields]
+    quote = conn.ops.quote_name
+    columns = ", ".join(quote(f.column or f.attname) for f in fields)
+    sql = f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"
+    conn.ensure_connection()
+    raw = conn.connection
+    assert raw is not None
+    started = time.monotonic()
+    with raw.cursor() as cursor, cursor.copy(sql) as copy:
+        write = copy.write_row
+        for obj in objs:
+            values = obj.__dict__
+            row: list[Any] = []
+            for field, attname, plain in plan:
+                if plain:
+                    value = values.get(attname)
+                    if type(value) in _SAFE:
+                        row.append(value)
+                        continue
+                value = field.pre_save(obj, True)
+                if hasattr(value, "resolve_expression"):
+                    # A database default or an expression: COPY takes values only.
+                    raise ValueError(f"copy_create(): {meta.label}.{field.name} is an expression")
+                row.append(field.get_db_prep_save(value, conn))
+            write(row)
+    if conn.queries_logged:
+        # The COPY bypasses Django's cursor: logged by hand, so query ceilings (tests'
+        # `CaptureQueriesContext`) and debug timings still see every statement.
+        conn.queries_log.append(
+            {"sql": f"{sql} -- {len(objs)} rows", "time": f"{time.monotonic() - started:.3f}"}
+        )
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = alias
+    return list(objs)
