@@ -252,3 +252,25 @@ def test_the_roster_costs_no_query_once_known_and_a_new_partner_is_seen(django_a
     # when: a partner is created, the roster is read again and has it
     _shop(code="new-shop")
     assert [p.code for p in roster.roster()] == ["new-shop"]
+
+
+def test_the_partner_webhooks_are_registered_on_the_engines_hooks():
+    from huibao.claim.decisions import PAYOUT_KIND as CLAIM_PAYOUT_KIND
+    from huibao.claim.lifecycle import claim_status_changed
+    from huibao.claim.triggers import PAYOUT_KIND as TRIGGER_PAYOUT_KIND
+    from huibao.payment.payouts import payout_succeeded
+    from huibao.policy.cancellation import cancellation_confirmed
+    from huibao.policy.services import policies_issued
+
+    # the listeners registered by PartnerConfig.ready()
+    assert webhooks.on_policies_issued in policies_issued._listeners
+    assert webhooks.on_cancellation_confirmed in cancellation_confirmed._listeners
+    assert webhooks.on_claim_status_changed in claim_status_changed._listeners
+    assert webhooks.on_claim_payout_succeeded in payout_succeeded._hooks[CLAIM_PAYOUT_KIND]._listeners
+    assert webhooks.on_trigger_payout_succeeded in payout_succeeded._hooks[TRIGGER_PAYOUT_KIND]._listeners
+    assert webhooks.on_embedded_batch_done in embedded_services.embedded_batch_done._listeners
+    # and none on the embedded issuance: no webhook per embedded policy
+    assert not any(
+        getattr(listener, "__module__", "").startswith("huibao.partner")
+        for listener in embedded_services.embedded_issued._listeners
+    )
