@@ -3,7 +3,10 @@ hooks decide by (`webhooks.concerned`): read once and kept in the shared cache (
 Redis in production, so every process sees one roster) until a partner is created, activated or
 deactivated (`forget_roster`, called by those use-cases: at the change and again on commit) or
 `ROSTER_TTL` passes (a sales unit moved in the tree). Every policy issued goes through the
-hooks, so the common case — the roster known, often empty — costs no query."""
+hooks, so the common case — the roster known, often empty — costs no query.
+
+Without Redis (development: the per-process locmem cache) another process sees a partner change
+only when its copy expires, within `ROSTER_TTL`."""
 
 from __future__ import annotations
 
