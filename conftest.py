@@ -30,10 +30,12 @@ def _forget_compiled_products() -> None:
     and SQLite hands the same keys out again, so a version cached in one test must not be seen by
     the next."""
     from huibao.catalog.documents import clear_document_cache
+    from huibao.partner.roster import clear_roster
     from huibao.rating.services import clear_cache
 
     clear_cache()
     clear_document_cache()
+    clear_roster()
 
 
 class LogRecords(list[logging.LogRecord]):

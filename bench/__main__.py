@@ -89,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="issue: profile serial flows, report the 3 costliest steps"
     )
+    parser.add_argument(
+        "--http",
+        action="store_true",
+        help="embedded: also (b) over HTTP, signed one-policy calls to the partner API on granian",
+    )
     args = parser.parse_args(argv)
     if not args.name:
         for name, (_, text) in REGISTRY.items():

@@ -30,6 +30,7 @@ from huibao.core.states import check_transition
 from huibao.distribution.models import SalesUnit, SalesUnitKind
 from huibao.partner import rules, selectors
 from huibao.partner.models import ApiClient, IdempotencyRecord, Partner, PartnerNonce
+from huibao.partner.roster import forget_roster
 from huibao.partner.states import CLIENT_TRANSITIONS, Algorithm, ClientStatus, PartnerKind, Scope
 
 MAX_RETIRE_HOURS = 24 * 14
@@ -83,6 +84,7 @@ def create_partner(data: PartnerData, *, actor: Any) -> Partner:
             sales_unit=data.sales_unit if data.kind == PartnerKind.CHANNEL else None,
             created_by=actor if getattr(actor, "pk", None) else None,
         )
+        forget_roster()
         record(
             "partner.created",
             "partner",
@@ -105,6 +107,7 @@ def set_partner_active(partner: Partner, active: bool, *, actor: Any) -> Partner
         if locked.is_active != active:
             locked.is_active = active
             locked.save(update_fields=["is_active"])
+            forget_roster()
             record(
                 "partner.activated" if active else "partner.deactivated",
                 "partner",

@@ -6,9 +6,19 @@ announcing transaction (the webhook app enqueues the delivery after the commit).
 - `policy.cancellation.cancellation_confirmed` → `policy.cancelled`
 - `claim.lifecycle.claim_status_changed` (to paid) → `claim.paid`
 - `payment.payouts.payout_succeeded["claim"]` and `["trigger"]` → `payout.made`
+- `embedded.services.embedded_batch_done` → `batch.completed`, to the channel partner of the
+  batch's channel
 
 The partners concerned by a policy: its insurer's partner, and the channel partners of the
 seller's unit and of every unit above it.
+
+An embedded issuance (`embedded_issued`, up to 1,000 policies a call) publishes nothing: the
+channel has every policy in its answer (or in the batch's status and `batch.completed`), and
+one webhook per policy would swamp the partners at the volumes embedded sale runs at; an
+insurer partner reads them with `GET /policies` (docs/partner-api.md).
+
+The active partners come from `roster.roster()` (cached): a policy issued while no partner
+exists costs no query here.
 
 Each event's `ref` makes a re-announcement publish nothing twice (`policy.issued:<number>`…).
 """
@@ -19,6 +29,8 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from django.urls import reverse
+
 from huibao.claim.decisions import PAYOUT_KIND as CLAIM_PAYOUT_KIND
 from huibao.claim.event_models import TriggeredPayout
 from huibao.claim.lifecycle import ClaimStatusChanged
@@ -26,7 +38,8 @@ from huibao.claim.models import Claim
 from huibao.claim.states import ClaimStatus
 from huibao.claim.triggers import PAYOUT_KIND as TRIGGER_PAYOUT_KIND
 from huibao.distribution.models import SalesUnit
-from huibao.partner.models import Partner
+from huibao.embedded.services import EmbeddedBatchDone
+from huibao.partner.roster import RosterEntry, roster
 from huibao.partner.states import PartnerKind
 from huibao.payment.models import Payout
 from huibao.policy.cancellation import CancellationConfirmed
@@ -39,19 +52,15 @@ def _money(value: Decimal | None) -> str | None:
     return None if value is None else f"{value:.2f}"
 
 
-def _active_partners() -> list[Partner]:
-    return list(Partner.objects.filter(is_active=True).select_related("sales_unit"))
-
-
-def concerned(policy: Policy, partners: Iterable[Partner], seller: SalesUnit | None) -> list[str]:
+def concerned(policy: Policy, partners: Iterable[RosterEntry], seller: SalesUnit | None) -> list[str]:
     """The codes of the partners `policy` concerns: its insurer's, and the channels whose unit
     is the seller's or above it."""
     codes = []
     for partner in partners:
         if partner.kind == PartnerKind.INSURER and partner.insurer_id == policy.insurer_id:
             codes.append(partner.code)
-        elif partner.kind == PartnerKind.CHANNEL and partner.sales_unit is not None and seller is not None:
-            unit_path = partner.sales_unit.path
+        elif partner.kind == PartnerKind.CHANNEL and partner.unit_path and seller is not None:
+            unit_path = partner.unit_path
             if seller.path == unit_path or seller.path.startswith(unit_path + "/"):
                 codes.append(partner.code)
     return codes
@@ -74,7 +83,7 @@ def _policy_payload(policy: Policy) -> dict[str, Any]:
 
 
 def _publish(policy: Policy, event_type: str, payload: dict[str, Any], ref: str) -> None:
-    partners = _active_partners()
+    partners = roster()
     if not partners:
         return
     for code in concerned(policy, partners, _seller(policy)):
@@ -82,7 +91,7 @@ def _publish(policy: Policy, event_type: str, payload: dict[str, Any], ref: str)
 
 
 def on_policies_issued(event: PoliciesIssued) -> None:
-    partners = _active_partners()
+    partners = roster()
     if not partners:
         return
     sellers = SalesUnit.objects.in_bulk({i.policy.seller_id for i in event.issued if i.policy.seller_id})
@@ -149,8 +158,29 @@ def on_trigger_payout_succeeded(payout: Payout) -> None:
         _publish(benefit.policy, "payout.made", payload, ref=f"payout.made:{payout.public_id}")
 
 
+def on_embedded_batch_done(event: EmbeddedBatchDone) -> None:
+    """`batch.completed` to the channel partners of the batch's channel (the partner that
+    submitted it through the API is one)."""
+    codes = [p.code for p in roster() if p.kind == PartnerKind.CHANNEL and p.unit_id == event.channel_id]
+    if not codes:
+        return
+    batch_id = str(event.batch_id)
+    payload = {
+        "batch": batch_id,
+        "status": event.status,
+        "total": event.total,
+        "accepted": event.accepted,
+        "refused": event.refused,
+        "premium_total": _money(event.premium_total),
+        "status_url": reverse("api:partner_embedded_batch", kwargs={"batch_id": batch_id}),
+    }
+    for code in codes:
+        publish(code, "batch.completed", payload, ref=f"batch.completed:{batch_id}")
+
+
 def register() -> None:
     from huibao.claim.lifecycle import claim_status_changed
+    from huibao.embedded.services import embedded_batch_done
     from huibao.payment.payouts import payout_succeeded
     from huibao.policy.cancellation import cancellation_confirmed
     from huibao.policy.services import policies_issued
@@ -160,3 +190,4 @@ def register() -> None:
     claim_status_changed.register(on_claim_status_changed)
     payout_succeeded.register(CLAIM_PAYOUT_KIND, on_claim_payout_succeeded)
     payout_succeeded.register(TRIGGER_PAYOUT_KIND, on_trigger_payout_succeeded)
+    embedded_batch_done.register(on_embedded_batch_done)

@@ -16,6 +16,7 @@ from huibao.core.api_schemas import errors
 from huibao.core.masking import mask_name
 from huibao.finance.settlement_models import SettlementStatement
 from huibao.partner import selectors, services
+from huibao.partner.api.embedded import router as embedded_router
 from huibao.partner.api.schemas import (
     DeliveryOut,
     DeliveryPageOut,
@@ -272,3 +273,7 @@ def webhook_deliveries(
         items=[DeliveryOut(**delivery_view(d)) for d in page],
         next_cursor=page[-1].pk if more and page else None,
     )
+
+
+# The embedded-sale endpoints and the evidence proof (huibao/partner/api/embedded.py).
+router.add_router("", embedded_router)
