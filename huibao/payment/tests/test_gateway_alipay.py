@@ -15,6 +15,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from huibao.application.models import Application
+from huibao.application.services.pay import pay
+from huibao.application.states import ApplicationStatus
+from huibao.application.tests import factories as af
 from huibao.payment import provider as port
 from huibao.payment import services
 from huibao.payment.gateways import alipay as alipay_gateway
@@ -334,11 +338,6 @@ def test_amounts_in_yuan_become_fen_exactly() -> None:
 
 
 def test_an_application_paid_through_alipay_is_issued(gateway, client, settings) -> None:
-    from huibao.application.models import Application
-    from huibao.application.services.pay import pay
-    from huibao.application.states import ApplicationStatus
-    from huibao.application.tests import factories as af
-
     # given: Alipay is the payment provider; a signed application
     settings.PAYMENT_PROVIDER = "alipay"
     product, user = af.simple_product(min_read_seconds=5), af.customer()
