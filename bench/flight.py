@@ -27,7 +27,8 @@ from typing import Any
 from bench import harness
 
 DB_NAME = "huibao_bench_flight"
-TRAVELLERS = 300
+# BENCH_FLIGHT_TRAVELLERS: another flight size (issue 13 asks 10,000 travellers).
+TRAVELLERS = int(os.environ.get("BENCH_FLIGHT_TRAVELLERS", "300") or 300)
 CARD = "6222020200112345679"
 
 
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "runs": measured,
         "median_seconds": round(median, 3),
         "targets": {
-            "delay_event_300_paid_seconds": harness.target(median, "<=", 2),
+            f"delay_event_{TRAVELLERS}_paid_seconds": harness.target(median, "<=", 2),
             "every_traveller_paid_once": harness.target(
                 min(m["payouts"] for m in measured), ">=", TRAVELLERS
             ),
