@@ -138,6 +138,7 @@ def test_schedule_holds_parties_beneficiaries_coverages_terms_and_clauses() -> N
         "premium": "1300.00",
         "payment_mode": "annual",
         "payment_mode_label": "年交",
+        "premium_years": 1,  # a one-year term: 交费期间 1年
     }
     assert s["exclusions"] == ["甲状腺结节及其并发症"]
     assert [c["title"] for c in s["key_clauses"]] == ["责任免除", "等待期"]
