@@ -56,8 +56,9 @@
       var opt = data && option(data);
       if (!opt) { return; }
       var chart = window.echarts.init(el, null, { renderer: "canvas" });
+      // Ready once drawn, its opening animation over (ECharts' "finished"), not when only asked.
+      chart.on("finished", function () { el.setAttribute("data-chart-ready", "1"); });
       chart.setOption(opt);
-      el.setAttribute("data-chart-ready", "1");
       charts.push(chart);
     });
     window.addEventListener("resize", function () {
