@@ -236,47 +236,44 @@ def resolve(request: HttpRequest, public_id: Any, item_id: int) -> HttpResponse:
     return redirect("finance:reconciliation_detail", public_id=rec.public_id)
 
 
-@require_POST
-@staff_required(permission=selectors.RESOLVE)
-def close(request: HttpRequest, public_id: Any) -> HttpResponse:
+def _month_action(request: HttpRequest, public_id: Any, act: Any) -> HttpResponse:
+    """A POST acting on the whole month (`act(rec)`): back to its page, or the page with why not."""
     try:
         rec = selectors.reconciliation_for(request.user, public_id)
     except NotFound:
         return render(request, "finance/reconciliation/missing.html", status=404)
     try:
-        recon.close(rec.pk, actor=request.user, request=request)
+        act(rec)
     except DomainError as exc:
-        context = _detail_context(request, rec)
+        context = _detail_context(request, selectors.reconciliation_for(request.user, public_id))
         context["error"] = exc.message
-        return render(request, "finance/reconciliation/detail.html", context, status=409)
+        context["field_errors"] = exc.errors if isinstance(exc, ValidationFailed) else []
+        status = 422 if isinstance(exc, ValidationFailed) else 409
+        return render(request, "finance/reconciliation/detail.html", context, status=status)
     return redirect("finance:reconciliation_detail", public_id=rec.public_id)
+
+
+@require_POST
+@staff_required(permission=selectors.RESOLVE)
+def close(request: HttpRequest, public_id: Any) -> HttpResponse:
+    return _month_action(
+        request, public_id, lambda rec: recon.close(rec.pk, actor=request.user, request=request)
+    )
 
 
 @require_POST
 @staff_required(permission=selectors.RESOLVE)
 def rematch(request: HttpRequest, public_id: Any) -> HttpResponse:
-    try:
-        rec = selectors.reconciliation_for(request.user, public_id)
-    except NotFound:
-        return render(request, "finance/reconciliation/missing.html", status=404)
-    try:
-        recon.rematch(rec.pk, actor=request.user, request=request)
-    except DomainError as exc:
-        context = _detail_context(request, rec)
-        context["error"] = exc.message
-        return render(request, "finance/reconciliation/detail.html", context, status=409)
-    return redirect("finance:reconciliation_detail", public_id=rec.public_id)
+    return _month_action(
+        request, public_id, lambda rec: recon.rematch(rec.pk, actor=request.user, request=request)
+    )
 
 
 @require_POST
 @staff_required(permission=selectors.RESOLVE)
 def replace(request: HttpRequest, public_id: Any) -> HttpResponse:
-    try:
-        rec = selectors.reconciliation_for(request.user, public_id)
-    except NotFound:
-        return render(request, "finance/reconciliation/missing.html", status=404)
-    upload = request.FILES.get("file")
-    try:
+    def act(rec: Any) -> None:
+        upload = request.FILES.get("file")
         if upload is None:
             raise ValidationFailed(
                 _("请选择更正后的对账单文件"),
@@ -285,13 +282,8 @@ def replace(request: HttpRequest, public_id: Any) -> HttpResponse:
         recon.replace_statement(
             rec.pk, upload.name or "", cast(IO[bytes], upload.file), actor=request.user, request=request
         )
-    except DomainError as exc:
-        context = _detail_context(request, selectors.reconciliation_for(request.user, public_id))
-        context["error"] = exc.message
-        context["field_errors"] = getattr(exc, "errors", [])
-        status = 422 if isinstance(exc, ValidationFailed) else 409
-        return render(request, "finance/reconciliation/detail.html", context, status=status)
-    return redirect("finance:reconciliation_detail", public_id=rec.public_id)
+
+    return _month_action(request, public_id, act)
 
 
 @require_GET
