@@ -8,20 +8,26 @@ import base64
 import datetime
 import json
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
 
+from huibao.payment import services
 from huibao.payment.gateways.alipay import AlipayProvider, AlipaySettings
 from huibao.payment.gateways.common import BEIJING
 from huibao.payment.gateways.wechatpay import WeChatPayProvider, WeChatPaySettings
+from huibao.payment.models import Payment
+from huibao.payment.tests import factories as f
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ALIPAY_APP_ID = "2021000000000001"
@@ -344,3 +350,33 @@ class FakeWeChatPay:
 
         body = json_module.dumps(json) if json is not None else ""
         return self._handle("POST", url, body, headers or {})
+
+
+# --- what both gateways' tests share --------------------------------------------------------------
+
+
+@pytest.fixture
+def hook_calls() -> Iterator[list[int]]:
+    """The ids of the test payments whose paid hook ran."""
+    calls: list[int] = []
+
+    def hook(payment: Payment) -> None:
+        calls.append(payment.pk)
+
+    services.register_paid_hook("test_order", hook)
+    yield calls
+    services.unregister_paid_hook("test_order", hook)
+
+
+def make_payment(provider: str, amount: str = "128.50", **extra: Any) -> Payment:
+    """A test order's payment of the applicant at `provider`."""
+    return services.create_payment(
+        amount=Decimal(amount),
+        payer_name=f.APPLICANT_NAME,
+        payer_id_number=f.APPLICANT_ID,
+        reference_kind="test_order",
+        reference_id="A1",
+        expires_in=datetime.timedelta(minutes=30),
+        provider=provider,
+        **extra,
+    )

@@ -46,29 +46,11 @@ def gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[g.FakeAlipay]:
     port._PROVIDERS.update(before)
 
 
-@pytest.fixture
-def hook_calls() -> Iterator[list[int]]:
-    calls: list[int] = []
-
-    def hook(payment: Payment) -> None:
-        calls.append(payment.pk)
-
-    services.register_paid_hook("test_order", hook)
-    yield calls
-    services.unregister_paid_hook("test_order", hook)
+hook_calls = g.hook_calls
 
 
 def _payment(amount: str = "128.50") -> Payment:
-    return services.create_payment(
-        amount=Decimal(amount),
-        payer_name=f.APPLICANT_NAME,
-        payer_id_number=f.APPLICANT_ID,
-        reference_kind="test_order",
-        reference_id="A1",
-        expires_in=datetime.timedelta(minutes=30),
-        provider="alipay",
-        return_url="/applications/x/pay/",
-    )
+    return g.make_payment("alipay", amount, return_url="/applications/x/pay/")
 
 
 def _post(client: Client, body: bytes) -> tuple[int, str]:
