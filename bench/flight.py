@@ -1,6 +1,7 @@
 """`python -m bench flight`: a delay event for a flight with 300 insured travellers, paid out.
 
-A fresh database (PostgreSQL `huibao_bench_flight`, or var/bench/huibao_bench_flight.sqlite3) is
+A fresh database (PostgreSQL `huibao_bench_flight` — `BENCH_FLIGHT_DB` or `BENCH_PG_DB` name
+another —, or var/bench/huibao_bench_flight.sqlite3) is
 migrated; one flight-delay policy is issued through the real flow (issuance indexes it on its
 flight), then cloned: `--runs` target flights of 300 travellers each (every traveller a customer
 of their own with a stored payout account), among `OTHER` policies spread over other flights of
@@ -26,7 +27,12 @@ from typing import Any
 
 from bench import harness
 
-DB_NAME = "huibao_bench_flight"
+# BENCH_FLIGHT_DB names the (dropped and re-made) database; else BENCH_PG_DB when it names a
+# flight database, else BENCH_PG_DB + "_flight": never another bench's database.
+_PG_DB = os.environ.get("BENCH_PG_DB", "")
+DB_NAME = os.environ.get("BENCH_FLIGHT_DB") or (
+    (_PG_DB if "flight" in _PG_DB else f"{_PG_DB}_flight") if _PG_DB else "huibao_bench_flight"
+)
 # BENCH_FLIGHT_TRAVELLERS: another flight size (issue 13 asks 10,000 travellers).
 TRAVELLERS = int(os.environ.get("BENCH_FLIGHT_TRAVELLERS", "300") or 300)
 CARD = "6222020200112345679"

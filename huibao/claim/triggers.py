@@ -71,6 +71,7 @@ from huibao.claim.triggers_rules import (
     screen_key,
 )
 from huibao.core.audit import batched, record
+from huibao.core.bulkcopy import copy_create
 from huibao.core.errors import Conflict, NotFound, ValidationFailed
 from huibao.core.money import format_cny
 from huibao.core.validators import validate_bank_card
@@ -328,7 +329,7 @@ def pay_event(event: TriggerEvent, fact: EventFact, *, now: datetime.datetime) -
             )
         # The payouts first, so that each benefit row is written once, with its payout.
         _request_payouts(event, made)
-        TriggeredPayout.objects.bulk_create(made)
+        copy_create(TriggeredPayout, made)
         for tp in made:
             record(
                 "claim.triggered_payout",
@@ -481,7 +482,7 @@ def top_up_reference(tp: TriggeredPayout, event: TriggerEvent, attempt: int = 1)
 def _request_payouts(event: TriggerEvent, made: Sequence[TriggeredPayout]) -> None:
     """Asks the payout of each benefit whose customer has a stored account; the others wait."""
     customers = {tp.policy.customer_id for tp in made if tp.policy.customer_id}
-    accounts = {a.user_id: a for a in PayoutAccount.objects.filter(user_id__in=customers)}
+    accounts = {a.user_id: a for a in PayoutAccount.objects.filter(user_id__any_of=customers)}
     payable = [tp for tp in made if tp.policy.customer_id is not None and tp.policy.customer_id in accounts]
     if not payable:
         return

@@ -32,6 +32,7 @@ from huibao.claim.rules import (
     calculate_benefit,
 )
 from huibao.core.audit import record
+from huibao.core.bulkcopy import copy_create
 from huibao.policy.models import Policy
 
 
@@ -66,7 +67,7 @@ def record_benefits(asks: Sequence[BenefitAsk]) -> list[Benefit]:
         def locked() -> dict[tuple[int, str, date], BenefitUsage]:
             rows = (
                 BenefitUsage.objects.select_for_update()
-                .filter(policy_id__in=policy_ids, coverage_code__in=codes)
+                .filter(policy_id__any_of=policy_ids, coverage_code__in=codes)
                 .order_by("pk")
             )
             return {(r.policy_id, r.coverage_code, r.period_start): r for r in rows}
@@ -84,7 +85,7 @@ def record_benefits(asks: Sequence[BenefitAsk]) -> list[Benefit]:
             usages = locked()
         done = {
             (e.reference, e.coverage_code): e
-            for e in BenefitEntry.objects.filter(reference__in=[a.reference for a in asks], released=False)
+            for e in BenefitEntry.objects.filter(reference__any_of=[a.reference for a in asks], released=False)
         }
         results: list[Benefit] = []
         entries: list[BenefitEntry] = []
@@ -131,7 +132,7 @@ def record_benefits(asks: Sequence[BenefitAsk]) -> list[Benefit]:
             )
             results.append(benefit)
         if entries:
-            BenefitEntry.objects.bulk_create(entries)
+            copy_create(BenefitEntry, entries)
             _update_usages(list(touched.values()))
     return results
 
@@ -173,24 +174,27 @@ def record_top_up(ask: BenefitAsk, *, own: str, paid_total: Decimal) -> tuple[Be
 
 
 def _update_usages(rows: list[BenefitUsage]) -> None:
-    """The locked rows' new sums: one `UPDATE … FROM (VALUES …)` on PostgreSQL (Django's
-    `bulk_update` builds a CASE per column and row: ten times slower at 300 rows)."""
+    """The locked rows' new sums: one `UPDATE … FROM unnest(…)` on PostgreSQL, each column ONE
+    array parameter (Django's `bulk_update` builds a CASE per column and row: ten times slower at
+    300 rows; a `VALUES` list of 60,000 placeholders took seconds to compose at 10,000)."""
     fields = ["paid", "deductible_used", "item_paid", "days_paid", "updated_at"]
     if connection.vendor != "postgresql":
         BenefitUsage.objects.bulk_update(rows, fields)
         return
     table = BenefitUsage._meta.db_table
-    values = ", ".join(
-        ["(%s, %s::numeric, %s::numeric, %s::jsonb, %s::integer, %s::timestamptz)"] * len(rows)
-    )
-    params: list[Any] = []
-    for r in rows:
-        params += [r.pk, r.paid, r.deductible_used, json.dumps(r.item_paid), r.days_paid, r.updated_at]
     with connection.cursor() as cursor:
         cursor.execute(
-            f'UPDATE "{table}" AS u SET paid = v.paid, deductible_used = v.deductible_used, '  # noqa: S608 (the table name and placeholders only)
-            "item_paid = v.item_paid, days_paid = v.days_paid, updated_at = v.updated_at "
-            f"FROM (VALUES {values}) AS v(id, paid, deductible_used, item_paid, days_paid, updated_at) "
+            f'UPDATE "{table}" AS u SET paid = v.paid, deductible_used = v.deductible_used, '  # noqa: S608 (the table name only)
+            "item_paid = v.item_paid::jsonb, days_paid = v.days_paid, updated_at = v.updated_at "
+            "FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::text[], %s::integer[], "
+            "%s::timestamptz[]) AS v(id, paid, deductible_used, item_paid, days_paid, updated_at) "
             "WHERE u.id = v.id",
-            params,
+            [
+                [r.pk for r in rows],
+                [r.paid for r in rows],
+                [r.deductible_used for r in rows],
+                [json.dumps(r.item_paid) for r in rows],
+                [r.days_paid for r in rows],
+                [r.updated_at for r in rows],
+            ],
         )

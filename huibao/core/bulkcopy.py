@@ -18,6 +18,11 @@ write. `copy_create` instead:
 
 Partitioned tables (`core.partitioning`) take `COPY` into their parent and route each row.
 The objects come back saved (`pk` set, `_state.adding` False), as `bulk_create` leaves them.
+
+The look-up `field__any_of=values` (registered on every field when this module is imported) is
+`field IN (…)` for thousands of values: on PostgreSQL `field = ANY(%s)` with the values as ONE
+array parameter (psycopg composes and the server plans one parameter, not 10,000 placeholders),
+the ordinary `IN` elsewhere.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import connections, models, router
-from django.db.models import Model
+from django.db.models import Field, ForeignObject, Lookup, Model
+from django.db.models.lookups import In
 
 # Off: `bulk_create` everywhere (tests compare the two paths' rows; an operator's escape hatch).
 USE_COPY = True
@@ -170,3 +176,23 @@ def copy_create[M: Model](
         obj._state.adding = False
         obj._state.db = alias
     return list(objs)
+
+
+@ForeignObject.register_lookup
+@Field.register_lookup
+class AnyOf(Lookup):  # type: ignore[type-arg]
+    """`field__any_of=values`: `field = ANY(%s)` (one array parameter) on PostgreSQL, `IN` else."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def get_prep_lookup(self) -> Any:
+        return list(self.rhs)
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        if connection.vendor != "postgresql":
+            return In(self.lhs, self.rhs).as_sql(compiler, connection)  # type: ignore[no-any-return]
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        field = self.lhs.output_field
+        values = [field.get_db_prep_value(v, connection, prepared=False) for v in self.rhs]
+        return f"{lhs} = ANY(%s)", [*lhs_params, values]

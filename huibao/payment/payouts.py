@@ -34,6 +34,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from huibao.core import audit
+from huibao.core.bulkcopy import copy_create
 from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from huibao.core.fields import lookup_hash
 from huibao.core.hooks import KeyedHook
@@ -289,11 +290,15 @@ class PayoutAsk:
 def request_payouts(asks: Sequence[PayoutAsk], *, provider: str | None = None) -> list[Payout]:
     """Many payouts at once (an event paying every insured traveller on a flight), each exactly as
     `request_payout` would make it — idempotent on (kind, reference), another amount or account
-    refused — with one read, one insert, one audit insert and one enqueue for the whole batch.
+    refused — with one read, one insert (`COPY` on PostgreSQL), one audit insert and one enqueue
+    for the whole batch (`tasks.submit_payouts_task`, a task per `SUBMIT_BATCH` payouts).
     All or nothing: one bad ask (its index in the field names) or one conflict changes nothing.
     Returns the payouts in the order of `asks` (an ask repeated returns the same payout)."""
     gateway = get_payout_provider(provider or default_payout_provider_name())
     cleaned: dict[tuple[str, str], Payout] = {}
+    # The keyed hash of each account once (a family's travellers share one).
+    hashes: dict[str, str] = {}
+    now = timezone.now()
     for index, ask in enumerate(asks):
         try:
             value, name, account, bank, note = _clean_request(
@@ -309,37 +314,44 @@ def request_payouts(asks: Sequence[PayoutAsk], *, provider: str | None = None) -
             errors = [FieldError(f"{index}.{e.field}", e.code, e.message) for e in exc.errors]
             raise ValidationFailed(exc.message, code=exc.code, errors=errors) from exc
         key = (ask.kind.strip(), ask.reference.strip())
-        candidate = Payout(
+        if key in cleaned:
+            _same_or_conflict(cleaned[key], value, account)
+            continue
+        account_hash = hashes.get(account)
+        if account_hash is None:
+            account_hash = hashes[account] = lookup_hash(account, context=ACCOUNT_HASH_CONTEXT)
+        cleaned[key] = Payout(
             kind=key[0],
             reference=key[1],
             amount=value,
             payee_name=name,
             account_number=account,
-            account_number_hash=lookup_hash(account, context=ACCOUNT_HASH_CONTEXT),
+            account_number_hash=account_hash,
             account_last4=account[-4:],
             bank_name=bank,
             memo=note,
             provider=gateway.name,
             max_attempts=rules.PAYOUT_MAX_ATTEMPTS,
-            next_attempt_at=timezone.now(),
+            next_attempt_at=now,
         )
-        if key in cleaned:
-            _same_or_conflict(cleaned[key], value, account)
-        else:
-            cleaned[key] = candidate
     if not cleaned:
         return []
 
     def stored() -> dict[tuple[str, str], Payout]:
-        rows = Payout.objects.filter(kind__in={k for k, _ in cleaned}, reference__in={r for _, r in cleaned})
+        rows = Payout.objects.filter(
+            kind__in={k for k, _ in cleaned}, reference__any_of=[r for _, r in cleaned]
+        )
         return {(p.kind, p.reference): p for p in rows if (p.kind, p.reference) in cleaned}
 
     with transaction.atomic(), audit.batched():
         before = stored()
         fresh = [p for key, p in cleaned.items() if key not in before]
-        # A concurrent batch may insert some of the same references first: theirs stand.
-        Payout.objects.bulk_create(fresh, ignore_conflicts=True)
-        found = stored()
+        if _insert_all(fresh):
+            found = {**before, **{(p.kind, p.reference): p for p in fresh}}
+        else:
+            # A concurrent batch inserted some of the same references first: theirs stand.
+            Payout.objects.bulk_create(fresh, ignore_conflicts=True)
+            found = stored()
         ours: list[int] = []
         for key, candidate in cleaned.items():
             row = found[key]
@@ -353,10 +365,35 @@ def request_payouts(asks: Sequence[PayoutAsk], *, provider: str | None = None) -
     return [found[(a.kind.strip(), a.reference.strip())] for a in asks]
 
 
-def _enqueue_submits(payout_ids: list[int]) -> None:
-    from huibao.payment.tasks import submit_payout_task
+def _insert_all(fresh: list[Payout]) -> bool:
+    """Inserts the new payouts by `copy_create` (`COPY` on PostgreSQL) in a savepoint of its own;
+    False, with nothing written, when one of them is already taken (a concurrent batch committed
+    it first: `COPY` cannot skip a row, so the caller inserts again skipping the taken ones)."""
+    if not fresh:
+        return True
+    try:
+        with transaction.atomic():
+            copy_create(Payout, fresh)
+    except IntegrityError:
+        for payout in fresh:
+            payout.pk = None
+            payout._state.adding = True
+        return False
+    return True
 
-    enqueue_all([(submit_payout_task, (pk,), {}) for pk in payout_ids])
+
+def _enqueue_submits(payout_ids: list[int]) -> None:
+    from huibao.payment.tasks import SUBMIT_BATCH, submit_payout_task, submit_payouts_task
+
+    if len(payout_ids) == 1:
+        submit_payout_task.enqueue(payout_ids[0])
+        return
+    enqueue_all(
+        [
+            (submit_payouts_task, (payout_ids[i : i + SUBMIT_BATCH],), {})
+            for i in range(0, len(payout_ids), SUBMIT_BATCH)
+        ]
+    )
 
 
 def _fail(
