@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -85,7 +84,9 @@ def record_benefits(asks: Sequence[BenefitAsk]) -> list[Benefit]:
             usages = locked()
         done = {
             (e.reference, e.coverage_code): e
-            for e in BenefitEntry.objects.filter(reference__any_of=[a.reference for a in asks], released=False)
+            for e in BenefitEntry.objects.filter(
+                reference__any_of=[a.reference for a in asks], released=False
+            )
         }
         results: list[Benefit] = []
         entries: list[BenefitEntry] = []
