@@ -65,6 +65,7 @@ from huibao.claim.triggers_rules import (
     RETURN,
     SCREEN,
     EventFact,
+    TriggerDecision,
     decide,
     flight_key,
     order_key,
@@ -290,6 +291,7 @@ def pay_event(event: TriggerEvent, fact: EventFact, *, now: datetime.datetime) -
     paid_already = set(TriggeredPayout.objects.filter(key=event.key).values_list("policy_id", flat=True))
     cache: dict[tuple[int, int, Decimal | None], ClaimTerms] = {}
     chosen: list[tuple[TriggerIndex, str, BenefitAsk]] = []
+    decisions: dict[tuple[int, str], TriggerDecision] = {}
     refusals: set[str] = set()
     corrected = 0
     if paid_already and fact.kind == FLIGHT:
@@ -299,7 +301,12 @@ def pay_event(event: TriggerEvent, fact: EventFact, *, now: datetime.datetime) -
         policy = row.policy
         if policy.pk in paid_already or policy.status not in CLAIMABLE_POLICY_STATUSES:
             continue
-        decision = decide(_terms(policy, cache), row.plan_code, fact)
+        terms = _terms(policy, cache)
+        # The decision is the terms', the plan's and the fact's: once per (terms, plan).
+        decision_key = (id(terms), row.plan_code)
+        decision = decisions.get(decision_key)
+        if decision is None:
+            decision = decisions[decision_key] = decide(terms, row.plan_code, fact)
         if decision.coverage is None or decision.loss is None:
             refusals.add(decision.refusal)
             continue
@@ -309,6 +316,7 @@ def pay_event(event: TriggerEvent, fact: EventFact, *, now: datetime.datetime) -
     made: list[TriggeredPayout] = []
     with batched():
         benefits = record_benefits([ask for _, _, ask in chosen])
+        jsons: dict[int, dict[str, Any]] = {}  # each (shared) benefit's JSON once
         for (row, line, ask), benefit in zip(chosen, benefits, strict=True):
             if benefit.payable <= 0:
                 refusals.add(benefit.refusal)
@@ -321,7 +329,7 @@ def pay_event(event: TriggerEvent, fact: EventFact, *, now: datetime.datetime) -
                     key=event.key,
                     coverage_code=ask.terms.code,
                     amount=benefit.payable,
-                    benefit=benefit_as_json(benefit),
+                    benefit=jsons.get(id(benefit)) or jsons.setdefault(id(benefit), benefit_as_json(benefit)),
                     line=f"{line} {format_cny(benefit.payable)}",
                     status=TriggeredPayoutStatus.AWAITING_ACCOUNT,
                     created_at=now,

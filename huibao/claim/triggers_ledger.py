@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -42,6 +43,9 @@ class BenefitAsk:
     loss: Loss
     reference: str
     incident_date: date
+
+
+NOTHING_USED = UsageSoFar()
 
 
 def _usage_of(row: BenefitUsage) -> UsageSoFar:
@@ -74,14 +78,10 @@ def record_benefits(asks: Sequence[BenefitAsk]) -> list[Benefit]:
         usages = locked()
         missing = [k for k in wanted if k not in usages]
         if missing:
-            BenefitUsage.objects.bulk_create(
-                [
-                    BenefitUsage(policy_id=p, coverage_code=c, period_start=s, period_end=wanted[(p, c, s)])
-                    for p, c, s in missing
-                ],
-                ignore_conflicts=True,
-            )
-            usages = locked()
+            usages.update(_create_usages(missing, wanted))
+            if any(k not in usages for k in missing):
+                # Another writer made some of them first (or SQLite): all read again, locked.
+                usages = locked()
         done = {
             (e.reference, e.coverage_code): e
             for e in BenefitEntry.objects.filter(
@@ -90,6 +90,9 @@ def record_benefits(asks: Sequence[BenefitAsk]) -> list[Benefit]:
         }
         results: list[Benefit] = []
         entries: list[BenefitEntry] = []
+        fresh: dict[tuple[int, Loss], Benefit] = {}
+        # Each benefit's JSON once (a memoised benefit is shared; `results` keeps each alive).
+        jsons: dict[int, dict[str, Any]] = {}
         touched: dict[int, BenefitUsage] = {}
         for ask in asks:
             entry = done.get((ask.reference, ask.terms.code))
@@ -98,7 +101,15 @@ def record_benefits(asks: Sequence[BenefitAsk]) -> list[Benefit]:
                 continue
             usage = usages[(ask.policy.pk, ask.terms.code, years[id(ask)][0])]
             so_far = _usage_of(usage)
-            benefit = calculate_benefit(ask.terms, ask.loss, so_far)
+            if so_far == NOTHING_USED:
+                # A year with nothing used yet (a flight's travellers, nearly all): the same terms
+                # and loss give the same benefit, computed once (it is a pure function).
+                memo_key = (id(ask.terms), ask.loss)
+                benefit = fresh.get(memo_key) or fresh.setdefault(
+                    memo_key, calculate_benefit(ask.terms, ask.loss, so_far)
+                )
+            else:
+                benefit = calculate_benefit(ask.terms, ask.loss, so_far)
             added = benefit.usage_added
             entries.append(
                 BenefitEntry(
@@ -109,7 +120,7 @@ def record_benefits(asks: Sequence[BenefitAsk]) -> list[Benefit]:
                     deductible_used=added.deductible_used,
                     item_paid={k: str(v) for k, v in sorted(added.item_paid.items()) if v},
                     days_paid=added.days_paid,
-                    benefit=benefit_as_json(benefit),
+                    benefit=jsons.get(id(benefit)) or jsons.setdefault(id(benefit), benefit_as_json(benefit)),
                 )
             )
             after = so_far.plus(added)
@@ -136,6 +147,57 @@ def record_benefits(asks: Sequence[BenefitAsk]) -> list[Benefit]:
             copy_create(BenefitEntry, entries)
             _update_usages(list(touched.values()))
     return results
+
+
+def _create_usages(
+    keys: Sequence[tuple[int, str, date]], ends: dict[tuple[int, str, date], date]
+) -> dict[tuple[int, str, date], BenefitUsage]:
+    """The usage rows of `keys` (nothing used yet), except those another writer has made; returns
+    the rows this one inserted (ours until the commit: nobody else can lock them). PostgreSQL:
+    one `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING RETURNING id`, the rows built from
+    what was sent (no read back). Elsewhere `bulk_create(ignore_conflicts=True)`, answering {}
+    (the caller reads them)."""
+    if connection.vendor != "postgresql":
+        BenefitUsage.objects.bulk_create(
+            [
+                BenefitUsage(policy_id=p, coverage_code=c, period_start=s, period_end=ends[(p, c, s)])
+                for p, c, s in keys
+            ],
+            ignore_conflicts=True,
+        )
+        return {}
+    now = timezone.now()
+    table = BenefitUsage._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{table}" (policy_id, coverage_code, period_start, period_end, paid, '  # noqa: S608 (the table name only)
+            "deductible_used, item_paid, days_paid, updated_at) "
+            "SELECT v.p, v.c, v.s, v.e, 0, 0, '{}'::jsonb, 0, %s "
+            "FROM unnest(%s::bigint[], %s::text[], %s::date[], %s::date[]) AS v(p, c, s, e) "
+            "ON CONFLICT DO NOTHING RETURNING id, policy_id, coverage_code, period_start",
+            [now, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [ends[k] for k in keys]],
+        )
+        returned = cursor.fetchall()
+    names = [f.attname for f in BenefitUsage._meta.concrete_fields]
+    made: dict[tuple[int, str, date], BenefitUsage] = {}
+    zero = Decimal("0.00")
+    for pk, policy_id, code, start in returned:
+        values = {
+            "id": pk,
+            "policy_id": policy_id,
+            "coverage_code": code,
+            "period_start": start,
+            "period_end": ends[(policy_id, code, start)],
+            "paid": zero,
+            "deductible_used": zero,
+            "item_paid": {},
+            "days_paid": 0,
+            "updated_at": now,
+        }
+        made[(policy_id, code, start)] = BenefitUsage.from_db(
+            connection.alias, names, [values[n] for n in names]
+        )
+    return made
 
 
 def record_top_up(ask: BenefitAsk, *, own: str, paid_total: Decimal) -> tuple[Benefit, Decimal]:

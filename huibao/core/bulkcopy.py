@@ -27,6 +27,8 @@ the ordinary `IN` elsewhere.
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import time
 import uuid
 from collections.abc import Sequence
@@ -61,6 +63,23 @@ _PLAIN_FIELDS = (
     models.SmallAutoField,
 )
 _SAFE = frozenset({str, int, bool, type(None), uuid.UUID})
+
+
+# Fields whose value of one exact type is what PostgreSQL's adapters send unchanged (Django's
+# PostgreSQL operations return decimals and aware datetimes as they are, and a date is a date):
+# written without the per-field calls when the attribute is of that type. A naive datetime, a
+# datetime in a DateField, `auto_now` fields and anything else go through the field's methods.
+_TYPED_FIELDS: dict[type[Any], type[Any]] = {
+    models.DecimalField: decimal.Decimal,
+    models.DateTimeField: datetime.datetime,
+    models.DateField: datetime.date,
+}
+
+
+def _plain_type(field: models.Field[Any, Any]) -> type[Any] | None:
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        return None
+    return _TYPED_FIELDS.get(type(field))
 
 
 def _is_plain(field: models.Field[Any, Any]) -> bool:
@@ -141,7 +160,7 @@ def copy_create[M: Model](
             setattr(obj, pk.attname, new_id)
     # Generated columns are the database's to fill (as `bulk_create` leaves them out).
     fields = [f for f in meta.concrete_fields if not getattr(f, "generated", False)]
-    plan = [(f, f.attname, _is_plain(f)) for f in fields]
+    plan = [(f, f.attname, _is_plain(f), _plain_type(f)) for f in fields]
     quote = conn.ops.quote_name
     columns = ", ".join(quote(f.column or f.attname) for f in fields)
     sql = f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"
@@ -154,10 +173,17 @@ def copy_create[M: Model](
         for obj in objs:
             values = obj.__dict__
             row: list[Any] = []
-            for field, attname, plain in plan:
+            for field, attname, plain, typed in plan:
                 if plain:
                     value = values.get(attname)
                     if type(value) in _SAFE:
+                        row.append(value)
+                        continue
+                elif typed is not None:
+                    value = values.get(attname)
+                    if value is None or (
+                        type(value) is typed and (typed is not datetime.datetime or value.tzinfo is not None)
+                    ):
                         row.append(value)
                         continue
                 value = field.pre_save(obj, True)
