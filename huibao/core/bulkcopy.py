@@ -168,7 +168,8 @@ def copy_create[M: Model](
     raw = conn.connection
     assert raw is not None
     started = time.monotonic()
-    with raw.cursor() as cursor, cursor.copy(sql) as copy:
+    # Database errors as Django's (`IntegrityError` for a taken unique key), as `bulk_create` raises.
+    with conn.wrap_database_errors, raw.cursor() as cursor, cursor.copy(sql) as copy:
         write = copy.write_row
         for obj in objs:
             values = obj.__dict__

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -338,10 +338,7 @@ def request_payouts(asks: Sequence[PayoutAsk], *, provider: str | None = None) -
         return []
 
     def stored() -> dict[tuple[str, str], Payout]:
-        rows = Payout.objects.filter(
-            kind__in={k for k, _ in cleaned}, reference__any_of=[r for _, r in cleaned]
-        )
-        return {(p.kind, p.reference): p for p in rows if (p.kind, p.reference) in cleaned}
+        return _stored(cleaned.keys())
 
     with transaction.atomic(), audit.batched():
         before = stored()
@@ -363,6 +360,12 @@ def request_payouts(asks: Sequence[PayoutAsk], *, provider: str | None = None) -
         if ours:
             transaction.on_commit(lambda: _enqueue_submits(ours))
     return [found[(a.kind.strip(), a.reference.strip())] for a in asks]
+
+
+def _stored(keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], Payout]:
+    """The payouts already made for these (kind, reference) keys (a plain read, as `_existing`)."""
+    rows = Payout.objects.filter(kind__in={k for k, _ in keys}, reference__any_of=[r for _, r in keys])
+    return {(p.kind, p.reference): p for p in rows if (p.kind, p.reference) in keys}
 
 
 def _insert_all(fresh: list[Payout]) -> bool:

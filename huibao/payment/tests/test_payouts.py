@@ -461,11 +461,90 @@ def test_a_batch_makes_each_payout_once_with_one_enqueue(
     assert Payout.objects.filter(reference__startswith="FL-").count() == 40
     assert AuditEntry.objects.filter(action="payout.requested").count() == 40
     assert len(callbacks) == 1
-    assert DBTaskResult.objects.filter(task_path="huibao.payment.tasks.submit_payout_task").count() == 39
+    # and the 39 new ones are queued as ONE batch task naming each of them
+    task = DBTaskResult.objects.get(task_path="huibao.payment.tasks.submit_payouts_task")
+    assert sorted(task.args_kwargs["args"][0]) == sorted({p.pk for p in made} - {single.pk})
+    assert not DBTaskResult.objects.filter(task_path="huibao.payment.tasks.submit_payout_task").exists()
     # and the same batch again changes nothing
     again = payouts.request_payouts(asks)
     assert [p.pk for p in again] == [p.pk for p in made[:40]]
     assert AuditEntry.objects.filter(action="payout.requested").count() == 40
+
+
+def test_a_large_batch_is_queued_in_tasks_of_submit_batch_payouts(
+    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks
+) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from huibao.payment import tasks
+
+    # given: batches of 8 payouts
+    monkeypatch.setattr(tasks, "SUBMIT_BATCH", 8)
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        made = payouts.request_payouts(_asks(20))
+    # then: three tasks (8, 8, 4) naming every payout once, in order
+    queued = DBTaskResult.objects.filter(task_path="huibao.payment.tasks.submit_payouts_task").order_by(
+        "enqueued_at", "id"
+    )
+    assert sorted(len(t.args_kwargs["args"][0]) for t in queued) == [4, 8, 8]
+    assert sorted(pk for t in queued for pk in t.args_kwargs["args"][0]) == sorted(p.pk for p in made)
+
+
+def test_the_batch_task_sends_each_payout_on_its_own_and_queues_each_retry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from huibao.payment.provider import PayoutProviderUnavailable
+    from huibao.payment.tasks import submit_payouts_task
+    from huibao.sandbox.adapters import SandboxPayoutProvider
+
+    # given: four payouts; the second one's sending crashes, the third finds the provider away
+    made = payouts.request_payouts(_asks(4))
+    crash, away = made[1].account_number, made[2].account_number
+    real = SandboxPayoutProvider.submit_payout
+
+    def provider(self, request):  # type: ignore[no-untyped-def]
+        if request.account_number == crash:
+            raise RuntimeError("bug")
+        if request.account_number == away:
+            raise PayoutProviderUnavailable("read timeout")
+        return real(self, request)
+
+    monkeypatch.setattr(SandboxPayoutProvider, "submit_payout", provider)
+    # when: the task fails (the crash), after sending the others
+    with pytest.raises(RuntimeError, match="1 of 4 payouts"):
+        submit_payouts_task.call([p.pk for p in made])
+    # then: the first and last sent; the crashed one still due for the sweep; the third's retry
+    # queued as its own task at its next attempt
+    status = dict(Payout.objects.values_list("pk", "status"))
+    assert [status[p.pk] for p in made] == ["submitted", "requested", "requested", "submitted"]
+    assert made[1].pk in payouts.due_payouts(timezone.now())
+    retry = DBTaskResult.objects.get(task_path="huibao.payment.tasks.submit_payout_task")
+    made[2].refresh_from_db()
+    assert retry.args_kwargs["args"] == [made[2].pk] and retry.run_after == made[2].next_attempt_at
+    assert made[2].next_attempt_at is not None and made[2].next_attempt_at > timezone.now()
+
+
+def test_a_batch_losing_the_race_to_the_insert_keeps_the_winner(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given: another process inserted FL-3 after this batch looked (its first read saw nothing)
+    asks = _asks(20)
+    winner = f.request("FL-3", amount="300.00", account_number=asks[3].account_number)
+    real = payouts._stored
+    reads: list[int] = []
+
+    def stored(keys):  # type: ignore[no-untyped-def]
+        reads.append(1)
+        return {} if len(reads) == 1 else real(keys)
+
+    monkeypatch.setattr(payouts, "_stored", stored)
+    # when: the insert (COPY on PostgreSQL) meets the taken reference
+    made = payouts.request_payouts(asks)
+    # then: the winner stands, the 19 others are made once, audited once
+    assert made[3].pk == winner.pk and len({p.pk for p in made}) == 20
+    assert Payout.objects.filter(reference__startswith="FL-").count() == 20
+    assert AuditEntry.objects.filter(action="payout.requested").count() == 20
 
 
 def test_a_batch_with_one_conflict_or_one_bad_ask_changes_nothing() -> None:
