@@ -207,7 +207,7 @@ def copy_create[M: Model](
 
 @ForeignObject.register_lookup
 @Field.register_lookup
-class AnyOf(Lookup):  # type: ignore[type-arg]
+class AnyOf(Lookup):
     """`field__any_of=values`: `field = ANY(%s)` (one array parameter) on PostgreSQL, `IN` else."""
 
     lookup_name = "any_of"
@@ -216,10 +216,10 @@ class AnyOf(Lookup):  # type: ignore[type-arg]
     def get_prep_lookup(self) -> Any:
         return list(self.rhs)
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
         if connection.vendor != "postgresql":
-            return In(self.lhs, self.rhs).as_sql(compiler, connection)  # type: ignore[no-any-return]
+            return In(self.lhs, self.rhs).as_sql(compiler, connection)
         lhs, lhs_params = self.process_lhs(compiler, connection)
         field = self.lhs.output_field
         values = [field.get_db_prep_value(v, connection, prepared=False) for v in self.rhs]
-        return f"{lhs} = ANY(%s)", [*lhs_params, values]
+        return f"{lhs} = ANY(%s)", (*lhs_params, values)
