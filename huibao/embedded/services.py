@@ -6,10 +6,12 @@ embedded sale and sellable by the channel; the plan; the documents shown are the
 published ones; the consent time; the scenario fields; the price by the rating engine and the
 product's maximum) and issues the accepted ones together (`policy.bulk.issue_bulk`), in a
 number of statements that does not grow with the number of sales: one read per table, one
-number reservation per insurer, one insert per table, one audit entry for the call's evidence
-root. A repeated order reference answers the policy it already has (the order references of
-the call are locked first, so concurrent calls for one order issue one policy; the unique
-(channel, order reference) of the evidence is the last guard).
+number reservation per insurer (outside a caller's transaction, in a short transaction of its
+own before the issuing one: `prepare`, then `issue_prepared`; numbers unique, with gaps),
+one insert per table, one audit entry for the call's evidence root. A repeated order
+reference answers the policy it already has (the order references of the call are locked
+first, so concurrent calls for one order issue one policy; the unique (channel, order
+reference) of the evidence is the last guard).
 
 The premium is not paid per policy: the channel collected it at its checkout, and the call's
 `ChannelPremiumBatch` says what it owes; `embedded_issued` announces it (finance books the
