@@ -12,6 +12,8 @@ integration):
     `cursor.copy`) of as many rows as were issued, each as wide as what one policy writes (the
     average stored width of its rows — policy, two parties, status row, evidence — measured in
     the database after (a)), into an unlogged-free scratch table; and the ratio of the two.
+    Beside it, the stricter limit: the same policies' real rows read back and COPYed into
+    empty clones of the four tables with all their indexes (`_copy_same_rows`).
 (b) one-policy calls, open loop (each call has its scheduled start, and its latency runs from
     that start, so a slow call delays the ones behind it as a real client would see), spread over
     4 processes, for 60 s (quick: 10 s): p50/p99 — first at a rate this machine sustains (half of
