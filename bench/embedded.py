@@ -12,6 +12,8 @@ integration):
     `cursor.copy`) of as many rows as were issued, each as wide as what one policy writes (the
     average stored width of its rows — policy, two parties, status row, evidence — measured in
     the database after (a)), into an unlogged-free scratch table; and the ratio of the two.
+    Beside it, the stricter limit: the same policies' real rows read back and COPYed into
+    empty clones of the four tables with all their indexes (`_copy_same_rows`).
 (b) one-policy calls, open loop (each call has its scheduled start, and its latency runs from
     that start, so a slow call delays the ones behind it as a real client would see), spread over
     4 processes, for 60 s (quick: 10 s): p50/p99 — first at a rate this machine sustains (half of
@@ -480,6 +482,66 @@ def _copy_limit(rows: int, width: int) -> dict[str, Any]:
     }
 
 
+# The tables one embedded policy writes, and its rows in each (`_copy_same_rows`).
+WRITTEN = (
+    ("policy_policy", 1),
+    ("policy_policyparty", 2),
+    ("policy_policystatuschange", 1),
+    ("embedded_embeddedsaleevidence", 1),
+)
+
+
+def _copy_same_rows(policies: int) -> dict[str, Any]:
+    """The database's own limit for what issuance really writes: the last `policies` policies'
+    rows of the four tables, read back (COPY TO) and COPYed into empty clones of those tables
+    with every index (`LIKE … INCLUDING ALL`; no foreign keys or triggers), all in one
+    transaction as a call's are; only the COPY FROMs and the commit are timed. The scratch
+    table of `_copy_limit` has one index; `policy_policy` has 27."""
+    from django.db import connection
+
+    raw = connection.connection
+    data: dict[str, bytes] = {}
+    per_table: dict[str, dict[str, Any]] = {}
+    with raw.cursor() as cur:
+        for table, per_policy in WRITTEN:
+            buffer = bytearray()
+            query = f"COPY (SELECT * FROM {table} ORDER BY id DESC LIMIT {policies * per_policy}) TO STDOUT"
+            with cur.copy(query) as copy:
+                for chunk in copy:
+                    buffer += chunk
+            data[table] = bytes(buffer)
+            cur.execute(f"DROP TABLE IF EXISTS bench_clone_{table}")
+            cur.execute(f"CREATE TABLE bench_clone_{table} (LIKE {table} INCLUDING ALL)")
+            cur.execute(
+                "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid WHERE c.relname = %s",
+                [table],
+            )
+            indexes = cur.fetchone()
+            per_table[table] = {"indexes": int(indexes[0]) if indexes else 0, "bytes": len(buffer)}
+    raw.commit()
+    t0 = time.perf_counter()
+    with raw.cursor() as cur:
+        for table, _per_policy in WRITTEN:
+            t1 = time.perf_counter()
+            with cur.copy(f"COPY bench_clone_{table} FROM STDIN") as copy:
+                view = memoryview(data[table])
+                for start in range(0, len(view), 1 << 20):
+                    copy.write(view[start : start + (1 << 20)])
+            per_table[table]["seconds"] = round(time.perf_counter() - t1, 3)
+    raw.commit()
+    seconds = time.perf_counter() - t0
+    with raw.cursor() as cur:
+        for table, _per_policy in WRITTEN:
+            cur.execute(f"DROP TABLE bench_clone_{table}")
+    raw.commit()
+    return {
+        "policies": policies,
+        "seconds": round(seconds, 3),
+        "policies_per_s": round(policies / seconds),
+        "tables": per_table,
+    }
+
+
 def _bulk(duration: float, worker: int = 0) -> dict[str, Any]:
     from django.db import connection
 
@@ -517,6 +579,11 @@ def _bulk(duration: float, worker: int = 0) -> dict[str, Any]:
         copy = _copy_limit(issued, width)
         result["copy"] = copy
         result["ratio_to_copy"] = round(rate / copy["rows_per_s"], 3) if copy["rows_per_s"] else None
+        same = _copy_same_rows(issued)
+        result["copy_same_rows"] = same
+        result["ratio_to_copy_same_rows"] = (
+            round(rate / same["policies_per_s"], 3) if same["policies_per_s"] else None
+        )
     return result
 
 
@@ -608,15 +675,60 @@ def _http_latency(
     return {"latencies_ms": [round(v, 3) for v in latencies], "refused": refused, "http_errors": http_errors}
 
 
+def _profile(size: int, top: int) -> dict[str, Any]:
+    """`python -m bench.embedded profile --size 1000`: one warm call of `size` sales under
+    cProfile (the top functions by own time, to stderr), then the same call without it: its
+    wall and CPU time, and each statement's time from Django's query log."""
+    import cProfile
+    import pstats
+
+    from django.db import connection, reset_queries
+    from django.test.utils import CaptureQueriesContext
+
+    from huibao.embedded import services
+
+    channel = _channel()
+    sales = _Sales(f"P-{int(time.time())}")
+    services.issue(channel, [sales.next() for _ in range(size)])  # warm the caches
+    batch = [sales.next() for _ in range(size)]
+    profiler = cProfile.Profile()
+    profiler.enable()
+    services.issue(channel, batch)
+    profiler.disable()
+    stats = pstats.Stats(profiler, stream=sys.stderr)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    batch = [sales.next() for _ in range(size)]
+    reset_queries()
+    with CaptureQueriesContext(connection) as queries:
+        t0, c0 = time.perf_counter(), time.process_time()
+        services.issue(channel, batch)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    timings = [round(float(q["time"]) * 1000, 1) for q in queries.captured_queries]
+    statements = [
+        {"ms": ms, "sql": str(q["sql"])[:90]} for ms, q in zip(timings, queries.captured_queries, strict=True)
+    ]
+    return {
+        "size": size,
+        "wall_ms": round(wall * 1000, 1),
+        "cpu_ms": round(cpu * 1000, 1),
+        "statements": len(statements),
+        "statement_ms": round(sum(timings), 1),
+        "each": statements,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.embedded")
-    parser.add_argument("action", choices=["seed", "bulk", "latency", "partner"])
+    parser.add_argument("action", choices=["seed", "bulk", "latency", "partner", "profile"])
     parser.add_argument("--server", default="", help="latency: the partner API's base URL (HTTP)")
     parser.add_argument("--key-id", default="")
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--offset", type=float, default=0)
     parser.add_argument("--worker", type=int, default=0)
+    parser.add_argument("--size", type=int, default=BULK, help="profile: sales in the call")
+    parser.add_argument("--top", type=int, default=30, help="profile: functions listed")
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "huibao.settings")
     import django
@@ -628,6 +740,8 @@ def main(argv: list[str] | None = None) -> None:
         result = _bulk(args.duration, args.worker)
     elif args.action == "partner":
         result = _partner()
+    elif args.action == "profile":
+        result = _profile(args.size, args.top)
     else:
         result = _latency(args.duration, args.rate, args.offset, args.worker, args.server, args.key_id)
     print(json.dumps(result), file=sys.stdout)

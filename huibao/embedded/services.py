@@ -6,10 +6,12 @@ embedded sale and sellable by the channel; the plan; the documents shown are the
 published ones; the consent time; the scenario fields; the price by the rating engine and the
 product's maximum) and issues the accepted ones together (`policy.bulk.issue_bulk`), in a
 number of statements that does not grow with the number of sales: one read per table, one
-number reservation per insurer, one insert per table, one audit entry for the call's evidence
-root. A repeated order reference answers the policy it already has (the order references of
-the call are locked first, so concurrent calls for one order issue one policy; the unique
-(channel, order reference) of the evidence is the last guard).
+number reservation per insurer (outside a caller's transaction, in a short transaction of its
+own before the issuing one: `prepare`, then `issue_prepared`; numbers unique, with gaps),
+one insert per table, one audit entry for the call's evidence root. A repeated order
+reference answers the policy it already has (the order references of the call are locked
+first, so concurrent calls for one order issue one policy; the unique (channel, order
+reference) of the evidence is the last guard).
 
 The premium is not paid per policy: the channel collected it at its checkout, and the call's
 `ChannelPremiumBatch` says what it owes; `embedded_issued` announces it (finance books the
@@ -24,6 +26,7 @@ import hashlib
 import json
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -35,7 +38,7 @@ from django.utils import timezone
 
 from huibao.catalog import rules as catalog_rules
 from huibao.catalog.documents import coverages_of_plans, documents_of_versions, is_frozen
-from huibao.catalog.models import Plan, Product, ProductStatus, ProductVersion, VersionStatus
+from huibao.catalog.models import Insurer, Plan, Product, ProductStatus, ProductVersion, VersionStatus
 from huibao.core import audit, evidence
 from huibao.core.bulkcopy import IdPool, copy_create
 from huibao.core.errors import FieldError, ValidationFailed
@@ -55,7 +58,7 @@ from huibao.embedded.rules import EmbeddedOutcome, EmbeddedSale, ShownDocument
 from huibao.embedded.states import BATCH_TRANSITIONS, BatchStatus
 from huibao.policy.bulk import issue_bulk
 from huibao.policy.issuance import HolderData, IssuanceRequest, ItemToIssue, SubjectValue
-from huibao.policy.services import IssuedPolicy
+from huibao.policy.services import IssuedPolicy, NumberBlock, reserve_numbers
 from huibao.policy.states import BeneficiaryMode, Channel
 from huibao.rating import rules as rating_rules
 from huibao.rating import services as rating_services
@@ -379,6 +382,17 @@ def new_batch_ref() -> str:
     return f"EMB{uuid.uuid4().hex[:24].upper()}"
 
 
+def _check_call(channel: SalesUnit, sales: Sequence[EmbeddedSale]) -> None:
+    check_channel(channel)
+    if not sales:
+        raise ValidationFailed(
+            "请至少提交一笔销售", errors=[FieldError("sales", "required", "请至少提交一笔销售")]
+        )
+    if len(sales) > rules.MAX_SALES_PER_CALL:
+        message = f"每次最多{rules.MAX_SALES_PER_CALL}笔，大批量请提交批量任务"
+        raise ValidationFailed(message, errors=[FieldError("sales", "too_many", message)])
+
+
 def issue(
     channel: SalesUnit,
     sales: Sequence[EmbeddedSale],
@@ -389,27 +403,65 @@ def issue(
     """One outcome per sale, in order: accepted (a new policy, or the one its order reference
     already has) or refused with its reasons. Raises ValidationFailed only for the call as a
     whole: not a channel, no sales, more than `MAX_SALES_PER_CALL`."""
-    check_channel(channel)
-    if not sales:
-        raise ValidationFailed(
-            "请至少提交一笔销售", errors=[FieldError("sales", "required", "请至少提交一笔销售")]
-        )
-    if len(sales) > rules.MAX_SALES_PER_CALL:
-        message = f"每次最多{rules.MAX_SALES_PER_CALL}笔，大批量请提交批量任务"
-        raise ValidationFailed(message, errors=[FieldError("sales", "too_many", message)])
+    return issue_prepared(prepare(channel, sales, now=now), embedded_batch=embedded_batch)
+
+
+@dataclass(slots=True)
+class PreparedCall:
+    """A call's sales judged and, when it was made outside a transaction, numbered
+    (`prepare`); `issue_prepared` writes it."""
+
+    channel: SalesUnit
+    sales: Sequence[EmbeddedSale]
+    now: datetime.datetime
+    judged: _Judged
+
+
+def prepare(
+    channel: SalesUnit, sales: Sequence[EmbeddedSale], *, now: datetime.datetime | None = None
+) -> PreparedCall:
+    """The part of a call that runs before its transaction: the call checked (ValidationFailed
+    as `issue`), each sale judged, and — outside any transaction — the accepted sales' numbers
+    reserved in a short transaction of their own (`policy.services.reserve_numbers`), so the
+    insurer's sequence row is not held until the issuing transaction commits: concurrent calls
+    do not queue on it. Inside a transaction (a batch chunk; tests) the numbers are taken in it
+    by `issue_prepared`, as before."""
+    _check_call(channel, sales)
     now = now or timezone.now()
+    judged = _judge_all(channel, sales, now=now)
+    if not connection.in_atomic_block:
+        judged.blocks = _reserve(judged.accepted, now=now)
+    return PreparedCall(channel=channel, sales=sales, now=now, judged=judged)
+
+
+def issue_prepared(
+    prepared: PreparedCall, *, embedded_batch: EmbeddedBatch | None = None
+) -> list[EmbeddedOutcome]:
+    """Issues a prepared call in one transaction (orders locked, replays answered, the rest
+    written): the outcomes, one per sale in order."""
     with transaction.atomic():
-        return _issue(channel, sales, now=now, embedded_batch=embedded_batch)[0]
+        return _write(
+            prepared.channel,
+            prepared.sales,
+            prepared.judged,
+            now=prepared.now,
+            embedded_batch=embedded_batch,
+        )[0]
 
 
-def _issue(
-    channel: SalesUnit,
-    sales: Sequence[EmbeddedSale],
-    *,
-    now: datetime.datetime,
-    embedded_batch: EmbeddedBatch | None,
-) -> tuple[list[EmbeddedOutcome], ChannelPremiumBatch | None]:
-    """The outcomes, and the premium batch of the policies issued (None when none was)."""
+@dataclass(slots=True)
+class _Judged:
+    """A call's sales judged (before the replay check): the refusals by index, the first index
+    of each order reference, the accepted sales, and the numbers reserved for them (None: taken
+    in the issuing transaction)."""
+
+    outcomes: dict[int, EmbeddedOutcome]
+    first_of: dict[str, int]
+    accepted: list[_Accepted]
+    blocks: dict[int, NumberBlock] | None = None
+
+
+def _judge_all(channel: SalesUnit, sales: Sequence[EmbeddedSale], *, now: datetime.datetime) -> _Judged:
     outcomes: dict[int, EmbeddedOutcome] = {}
     first_of: dict[str, int] = {}  # order reference → the index of its first sale in the call
     candidates: list[tuple[int, EmbeddedSale]] = []
@@ -422,23 +474,66 @@ def _issue(
         else:
             first_of[sale.order_ref] = index
             candidates.append((index, sale))
-    _lock_orders(channel, list(first_of))
-    existing = _existing(channel, list(first_of))
-    todo = [(i, s) for i, s in candidates if s.order_ref not in existing]
-    for index, sale in candidates:
-        if sale.order_ref in existing:
-            outcomes[index] = _replayed(index, existing[sale.order_ref])
-    offers = _offers({s.product_code for _, s in todo}, channel) if todo else {}
+    offers = _offers({s.product_code for _, s in candidates}, channel) if candidates else {}
     accepted: list[_Accepted] = []
-    for index, sale in todo:
+    for index, sale in candidates:
         judged = _judge(index, sale, offers.get(sale.product_code), channel, now)
         if isinstance(judged, EmbeddedOutcome):
             outcomes[index] = judged
         else:
             accepted.append(judged)
+    return _Judged(outcomes=outcomes, first_of=first_of, accepted=accepted)
+
+
+def _reserve(accepted: Sequence[_Accepted], *, now: datetime.datetime) -> dict[int, NumberBlock]:
+    """One block per insurer of the accepted sales, each in its own short transaction (insurer
+    order). A sale that turns out to be a replay leaves its number unused (a gap)."""
+    insurers: dict[int, Insurer] = {}
+    counts: Counter[int] = Counter()
+    for item in accepted:
+        insurer = item.offer.product.insurer
+        insurers[insurer.pk] = insurer
+        counts[insurer.pk] += 1
+    year = timezone.localtime(now).year
+    return {pk: reserve_numbers(insurers[pk], year, counts[pk]) for pk in sorted(insurers)}
+
+
+def _issue(
+    channel: SalesUnit,
+    sales: Sequence[EmbeddedSale],
+    *,
+    now: datetime.datetime,
+    embedded_batch: EmbeddedBatch | None,
+) -> tuple[list[EmbeddedOutcome], ChannelPremiumBatch | None]:
+    """The outcomes, and the premium batch of the policies issued (None when none was), all in
+    the caller's transaction."""
+    return _write(channel, sales, _judge_all(channel, sales, now=now), now=now, embedded_batch=embedded_batch)
+
+
+def _write(
+    channel: SalesUnit,
+    sales: Sequence[EmbeddedSale],
+    judged: _Judged,
+    *,
+    now: datetime.datetime,
+    embedded_batch: EmbeddedBatch | None,
+) -> tuple[list[EmbeddedOutcome], ChannelPremiumBatch | None]:
+    """Inside the issuing transaction: the call's orders locked, the ones that already have a
+    policy answered with it (whatever the judging said: a replay answers what was issued), the
+    others issued."""
+    first_of = judged.first_of
+    outcomes = dict(judged.outcomes)
+    _lock_orders(channel, list(first_of))
+    existing = _existing(channel, list(first_of))
+    for ref, index in first_of.items():
+        if ref in existing:
+            outcomes[index] = _replayed(index, existing[ref])
+    accepted = [a for a in judged.accepted if a.sale.order_ref not in existing]
     premium_batch: ChannelPremiumBatch | None = None
     if accepted:
-        issued, premium_batch = _issue_accepted(channel, accepted, now=now, embedded_batch=embedded_batch)
+        issued, premium_batch = _issue_accepted(
+            channel, accepted, now=now, embedded_batch=embedded_batch, blocks=judged.blocks
+        )
         outcomes.update(issued)
     answers: list[EmbeddedOutcome] = []
     for index, sale in enumerate(sales):
@@ -465,11 +560,12 @@ def _issue_accepted(
     *,
     now: datetime.datetime,
     embedded_batch: EmbeddedBatch | None,
+    blocks: dict[int, NumberBlock] | None = None,
 ) -> tuple[dict[int, EmbeddedOutcome], ChannelPremiumBatch]:
     # The evidence rows' ids are reserved with the policies' (one statement for the four tables).
     ids = IdPool()
     ids.want(EmbeddedSaleEvidence, len(accepted))
-    issued = issue_bulk([a.request for a in accepted], now=now, ids=ids)
+    issued = issue_bulk([a.request for a in accepted], now=now, ids=ids, blocks=blocks)
     batch_ref = new_batch_ref()
     evidence_rows: list[EmbeddedSaleEvidence] = []
     leaves: list[tuple[str, bytes]] = []

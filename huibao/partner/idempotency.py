@@ -95,14 +95,25 @@ def _stored(record: IdempotencyRecord, digest: str) -> HttpResponse:
     return _answer(record.response_status, record.response_body, replayed=True)
 
 
-def run_once(request: HttpRequest, client: ApiClient, effect: Callable[[], tuple[int, Any]]) -> HttpResponse:
-    """Runs `effect` (returning status and body) once per (partner, Idempotency-Key)."""
+def run_once(
+    request: HttpRequest,
+    client: ApiClient,
+    effect: Callable[[], tuple[int, Any]],
+    *,
+    before: Callable[[], None] | None = None,
+) -> HttpResponse:
+    """Runs `effect` (returning status and body) once per (partner, Idempotency-Key).
+    `before` runs first, outside the transaction, once the key is known to be new: work that
+    must not be held in it (the embedded sale reserves its policy numbers there); what it does
+    is not undone if the effect then fails or another request with the key wins."""
     key = _key(request)
     digest = request_digest(request)
     partner_id = client.partner_id
     existing = IdempotencyRecord.objects.filter(partner_id=partner_id, key=key).first()
     if existing is not None:
         return _stored(existing, digest)
+    if before is not None:
+        before()
     with transaction.atomic():
         try:
             with transaction.atomic():

@@ -107,7 +107,7 @@ def on_cancellation_confirmed(event: CancellationConfirmed) -> None:
     payload = {
         **_policy_payload(policy),
         "refund": _money(event.refund),
-        "cancellation": str(event.cancellation.pk) if event.cancellation is not None else "",
+        "cancellation": str(event.cancellation.pk),
     }
     _publish(policy, "policy.cancelled", payload, ref=f"policy.cancelled:{policy.number}")
 

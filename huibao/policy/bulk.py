@@ -5,7 +5,9 @@ The columns of each policy are computed as for any issuance (`services.policy_ro
 term, cover dates, coverages, retention, schedule); what differs is what is written around them,
 in a number of statements that does not grow with the number of policies:
 
-- numbers: one `UPDATE … RETURNING` per insurer for all its policies (`services.take_numbers`);
+- numbers: one `UPDATE … RETURNING` per insurer for all its policies (`services.take_numbers`),
+  or the blocks the caller reserved before its transaction (`services.reserve_numbers`: the
+  sequence row is then not held until commit);
 - one write per table: the policies, their parties (holder and insured), their first history
   rows — PostgreSQL `COPY` with the ids reserved in one statement per table
   (`core.bulkcopy.copy_create`), `bulk_create` on SQLite: the same rows either way;
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import datetime
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from django.db import transaction
 from django.utils import timezone
@@ -36,12 +38,18 @@ from huibao.policy.services import IssuedPolicy, NumberBlock, _parties, policy_r
 
 
 def issue_bulk(
-    requests: Sequence[IssuanceRequest], *, now: datetime.datetime, ids: IdPool | None = None
+    requests: Sequence[IssuanceRequest],
+    *,
+    now: datetime.datetime,
+    ids: IdPool | None = None,
+    blocks: Mapping[int, NumberBlock] | None = None,
 ) -> list[IssuedPolicy]:
     """One policy per request (each of exactly one item, no application, a single premium), in
     the order given. Raises ValueError for a request that is not of that shape. The ids of the
     policies, parties and status rows are reserved in one statement, with whatever the caller
-    asked of `ids` for its own rows (the embedded evidence)."""
+    asked of `ids` for its own rows (the embedded evidence). `blocks` (by insurer id) are numbers
+    reserved beforehand (`services.reserve_numbers`); an insurer without one takes its numbers
+    here, in the caller's transaction."""
     if not requests:
         return []
     for request in requests:
@@ -58,14 +66,16 @@ def issue_bulk(
             insurers[insurer.pk] = insurer
             counts[insurer.pk] += 1
         # Row locks of the sequences in insurer order: no deadlock between concurrent batches.
-        blocks: dict[int, NumberBlock] = {
-            pk: take_numbers(insurers[pk], year, counts[pk]) for pk in sorted(insurers)
+        reserved = dict(blocks or {})
+        numbers: dict[int, NumberBlock] = {
+            pk: reserved[pk] if pk in reserved else take_numbers(insurers[pk], year, counts[pk])
+            for pk in sorted(insurers)
         }
         policies = [
             policy_row(
                 request,
                 request.items[0],
-                numbers=blocks[request.items[0].product_version.product.insurer_id],
+                numbers=numbers[request.items[0].product_version.product.insurer_id],
                 now=now,
             )
             for request in requests

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -203,7 +204,24 @@ def cooling_off_until(issued_on: datetime.date, days: int) -> datetime.date | No
 
 
 def period_text(effective_at: datetime.datetime, expires_at: datetime.datetime | None) -> str:
-    """保险期间 as printed: "2026年01月01日0时起至2026年12月31日24时止" (times in local time)."""
+    """保险期间 as printed: "2026年01月01日0时起至2026年12月31日24时止" (times in local time).
+    Memoised: a bulk call's policies mostly share their dates. Aware times of one instant in two
+    offsets are equal (and hash alike) but print differently, so the offsets are in the key."""
+    return _period_text(
+        effective_at,
+        effective_at.utcoffset(),
+        expires_at,
+        expires_at.utcoffset() if expires_at is not None else None,
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _period_text(
+    effective_at: datetime.datetime,
+    _effective_offset: datetime.timedelta | None,
+    expires_at: datetime.datetime | None,
+    _expires_offset: datetime.timedelta | None,
+) -> str:
 
     def start(value: datetime.datetime) -> str:
         if value.hour == value.minute == value.second == 0:

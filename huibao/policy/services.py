@@ -129,6 +129,24 @@ def take_numbers(insurer: Insurer, year: int, count: int) -> NumberBlock:
     raise Conflict(f"could not create the policy number sequence of {insurer.code}", code="sequence_busy")
 
 
+def reserve_numbers(insurer: Insurer, year: int, count: int) -> NumberBlock:
+    """`count` numbers from the insurer's sequence in a short transaction of their OWN, committed
+    before this returns (block reservation): the sequence row is locked for this one statement,
+    not for the rest of the issuing transaction, so concurrent issuers of one insurer do not
+    wait for each other's commits. Numbers stay unique (the row only grows), but they may have
+    gaps: a block whose issuing transaction then fails, or whose sales turn out to be replays,
+    is never handed out again. Used by the embedded path only (`embedded.services.issue`), whose
+    numbering docs/embedded.md documents as unique, not gapless; the consumer flow keeps
+    `take_numbers` inside its transaction (gapless).
+
+    Must be called outside any transaction (an `atomic` block would make the reservation part
+    of it, and hold the row until it commits)."""
+    if connection.in_atomic_block:
+        raise RuntimeError("reserve_numbers() must run outside a transaction (it commits its own)")
+    with transaction.atomic():
+        return take_numbers(insurer, year, count)
+
+
 # --- issuance ----------------------------------------------------------------------------------
 
 

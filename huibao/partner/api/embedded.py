@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from ninja import Field, Router
 
@@ -23,7 +23,7 @@ from huibao.embedded import selectors as embedded_selectors
 from huibao.embedded import services as embedded_services
 from huibao.embedded.schemas import BatchIn, BatchOut, IssueIn, IssueOut, SaleIn
 from huibao.partner import selectors
-from huibao.partner.idempotency import idempotent
+from huibao.partner.idempotency import idempotent, run_once
 from huibao.partner.models import ApiClient
 from huibao.partner.signing import PartnerSignature, require_product
 from huibao.partner.states import PartnerKind, Scope
@@ -81,12 +81,21 @@ def _status_url(batch_id: str) -> str:
         "同一渠道订单号再次提交返回已有保单（replayed=true），不会重复承保。"
     ),
 )
-@idempotent
-def issue_policies(request: HttpRequest, payload: IssueIn) -> IssueOut:
+def issue_policies(request: HttpRequest, payload: IssueIn) -> HttpResponse:
+    # Idempotent as every POST (`run_once`), with the sales judged and their numbers reserved
+    # before the idempotency record's transaction (`embedded.services.prepare`).
     client = _client(request)
-    channel = _channel(client)
-    _allowed(client, payload.sales, "sales")
-    return IssueOut.of(embedded_services.issue(channel, payload.to_sales()))
+    prepared: list[embedded_services.PreparedCall] = []
+
+    def before() -> None:
+        channel = _channel(client)
+        _allowed(client, payload.sales, "sales")
+        prepared.append(embedded_services.prepare(channel, payload.to_sales()))
+
+    def effect() -> tuple[int, IssueOut]:
+        return 200, IssueOut.of(embedded_services.issue_prepared(prepared[0]))
+
+    return run_once(request, client, effect, before=before)
 
 
 @router.post(

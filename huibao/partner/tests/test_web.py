@@ -17,6 +17,7 @@ from huibao.distribution.tests.factories import tree
 from huibao.partner.models import ApiClient, Partner
 from huibao.partner.states import ClientStatus
 from huibao.partner.tests.factories import Credentials, channel_partner, get, hmac_client
+from huibao.policy.models import Policy
 from huibao.policy.tests.factories import staff, staff_login
 
 pytestmark = pytest.mark.django_db
@@ -122,3 +123,24 @@ def test_the_demo_partners_load_once_and_their_printed_key_signs():
     key_id, secret = re.search(r"keyid (\S+)\s+secret (\S+)", line).groups()  # type: ignore[union-attr]
     client = ApiClient.objects.get(key_id=key_id)
     assert get(Client(), Credentials(client, secret=secret), "/api/partner/v1/policies").status_code == 200
+
+
+def test_the_demo_shop_has_embedded_policies_its_partner_api_lists_once():
+    # given a return-shipping product allowing embedded sale, and the demo hierarchy
+    from huibao.embedded.tests import factories as ef
+
+    product = ef.return_shipping()
+    load_demo_distribution()
+    # when the demo partners are loaded twice
+    out = StringIO()
+    call_command("load_demo_partners", stdout=out)
+    call_command("load_demo_partners", stdout=StringIO())
+    # then demo-shop's checkout sold three policies of it, once, and its API lists them
+    policies = Policy.objects.filter(seller__code="CH-PDD", product_version__product=product)
+    assert policies.count() == 3
+    line = next(row for row in out.getvalue().splitlines() if "demo-shop" in row)
+    key_id, secret = re.search(r"keyid (\S+)\s+secret (\S+)", line).groups()  # type: ignore[union-attr]
+    client = ApiClient.objects.get(key_id=key_id)
+    response = get(Client(), Credentials(client, secret=secret), "/api/partner/v1/policies")
+    assert response.status_code == 200
+    assert {p["number"] for p in response.json()["items"]} == set(policies.values_list("number", flat=True))

@@ -105,6 +105,15 @@ def test_period_text() -> None:
     assert rules.period_text(at(2026, 1, 1), None) == "2026年01月01日0时起，终身"
 
 
+def test_period_text_of_one_instant_in_two_offsets_prints_each_in_its_own() -> None:
+    # the memo's key: equal aware times (one instant) that print differently
+    local = at(2026, 1, 1)
+    utc = local.astimezone(datetime.UTC)
+    assert local == utc
+    assert rules.period_text(local, None) == "2026年01月01日0时起，终身"
+    assert rules.period_text(utc, None) == "2025年12月31日16时00分起，终身"
+
+
 # --- retention and cooling-off ------------------------------------------------------------------
 
 
