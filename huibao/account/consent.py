@@ -3,8 +3,8 @@ text a customer agreed to, when, and from where (the address as a keyed hash).
 
 The texts are `LegalDocument` versions the operator publishes (the admin); the current version of
 a kind is the highest published one. A customer who has not consented to the current version of
-a kind they agreed to before is asked again at their next log-in (`consents_to_renew`); consent is
-recorded per version, never updated in place.
+each kind — a new version, or no consent on record at all — is asked at their next log-in
+(`consents_to_renew`); consent is recorded per version, never updated in place.
 """
 
 from __future__ import annotations
@@ -83,13 +83,23 @@ def missing_consents(user: User) -> list[CurrentText]:
 
 
 def consents_to_renew(user: User) -> list[CurrentText]:
-    """What the log-in asks again: the current texts of the kinds `user` consented to in an
-    earlier version. Accounts with no consent record at all (made before consent was recorded)
-    are not stopped here: asking them is the operator's decision (see the report/README)."""
-    kinds = set(Consent.objects.filter(user=user, kind__in=KINDS).values_list("kind", flat=True))
-    if not kinds:
-        return []
-    return [t for t in missing_consents(user) if t.kind in kinds]
+    """What the log-in asks for: every current text `user` has not consented to — a newer
+    version of one they agreed to, and both texts for an account with no consent record at all
+    (made before consent was recorded, by staff or by an import): PIPL asks for consent before
+    the personal data is used, whoever made the account."""
+    return missing_consents(user)
+
+
+def record_current(user: User) -> None:
+    """`user` consents to the current texts, as at sign-up (the demo's customers, who stand for
+    customers that signed up; accounts made otherwise are asked at their next log-in)."""
+    record_consent(user, current_texts(), client_address=None)
+
+
+def has_consented_before(user: User) -> bool:
+    """Whether `user` agreed to any version of any text (the page says "updated" then, and asks
+    for a first consent otherwise)."""
+    return Consent.objects.filter(user=user, kind__in=KINDS).exists()
 
 
 def publish(kind: str, *, title: str, body: str) -> LegalDocument:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from huibao.account import consent
 from huibao.account.models import User, UserKind
 from huibao.account.roles import ROLES
 from huibao.account.selectors import customer_by_phone
@@ -43,6 +44,7 @@ def _demo_customer() -> DemoLogin:
         user.set_phone(DEMO_CUSTOMER_PHONE)
     user.set_password(DEMO_PASSWORD)
     user.save()
+    consent.record_current(user)  # as at sign-up
     return DemoLogin(role="customer", username=DEMO_CUSTOMER_PHONE, password=DEMO_PASSWORD)
 
 

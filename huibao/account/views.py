@@ -161,7 +161,12 @@ def consent_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         consent.record_consent(user, missing, client_address=client_ip(request))
         return redirect(_customer_home(request))
-    context = {"form": form, "missing": missing, "next": _next_url(request, "")}
+    context = {
+        "form": form,
+        "missing": missing,
+        "next": _next_url(request, ""),
+        "first_time": not consent.has_consented_before(user),
+    }
     return render(request, "account/consent.html", context, status=422 if form.errors else 200)
 
 

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from huibao.application.models import Application, ApplicationItem
+from huibao.application.rules import answers_in_form_order
 from huibao.application.selectors import health_questions, items_of
 from huibao.application.states import BeneficiaryMode, Relation, SignatureMethod
 from huibao.core.masking import mask_email, mask_id_number, mask_phone
@@ -54,7 +55,7 @@ def application_form_sections(app: Application) -> list[Section]:
             ),
         ),
     ]
-    questions = {str(q["code"]): q["text"] for q in health_questions(app)}
+    questions = health_questions(app)
     for person in app.insured_persons.order_by("position"):
         rows = [
             ("与投保人关系", str(Relation(person.relation).label)),
@@ -63,8 +64,10 @@ def application_form_sections(app: Application) -> list[Section]:
             ("出生日期", person.birth_date.isoformat()),
         ]
         answers = json.loads(person.health_answers or "{}")
+        # In the order the form asked them, as the review page lists them.
         rows += [
-            (f"告知：{questions.get(code, code)}", "是" if value else "否") for code, value in answers.items()
+            (f"告知：{text}", "是" if value else "否")
+            for _code, text, value in answers_in_form_order(questions, answers)
         ]
         if app.beneficiary_mode == BeneficiaryMode.NAMED:
             rows += [

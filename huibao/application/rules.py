@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from huibao.application.states import BeneficiaryMode, Relation, SignatureMethod
+from huibao.catalog.rules import asked_of
 from huibao.core.errors import FieldError, ValidationFailed
 from huibao.core.validators import (
     ResidentId,
@@ -246,6 +247,20 @@ class ApplicationData:
 class HealthQuestion:
     code: str
     text: str
+    sex: str = ""  # asked only of this sex ("F": 目前是否怀孕); "" = of everyone
+
+
+def answers_in_form_order(
+    questions: Sequence[Mapping[str, Any]], answers: Mapping[str, bool]
+) -> list[tuple[str, str, bool]]:
+    """(code, question text, answer) in the order the data form asked them (`questions`, as
+    `selectors.health_questions` gives them); answers are stored by code, so the review page and
+    the signed application form would otherwise list them alphabetically. An answer to a
+    question no longer asked comes last, under its code."""
+    texts = {str(q["code"]): str(q.get("text") or q["code"]) for q in questions}
+    order = {code: n for n, code in enumerate(texts)}
+    codes = sorted(answers, key=lambda c: (c not in order, order.get(c, 0), c))
+    return [(code, texts.get(code, code), bool(answers[code])) for code in codes]
 
 
 def age_on(birth: datetime.date, on: datetime.date) -> int:
@@ -275,9 +290,15 @@ def _occupation_class(value: object, field_name: str, errors: list[FieldError]) 
 
 
 def _health_answers(
-    answers: Mapping[str, object], questions: Sequence[HealthQuestion], prefix: str, errors: list[FieldError]
+    answers: Mapping[str, object],
+    questions: Sequence[HealthQuestion],
+    prefix: str,
+    errors: list[FieldError],
+    sex: str | None,
 ) -> dict[str, bool]:
-    """Every question answered with a real boolean (not "yes", 1 or "true"); no other code."""
+    """Every question asked of the insured person's `sex` answered with a real boolean (not
+    "yes", 1 or "true"); no other code. A question for the other sex is neither required nor
+    kept (a man is not asked 目前是否怀孕; an answer sent anyway is dropped)."""
     known = {q.code for q in questions}
     unknown = [code for code in answers if code not in known]
     for code in unknown[:_UNKNOWN_SHOWN]:
@@ -290,6 +311,8 @@ def _health_answers(
         )
     checked: dict[str, bool] = {}
     for q in questions:
+        if not asked_of(q.sex, sex):
+            continue
         value = answers.get(q.code)
         field_name = f"{prefix}.health_answers.{q.code}"
         if value is None:
@@ -442,7 +465,9 @@ def check_data(
                 errors.extend(exc.errors)
         occupation_i = _text(person.occupation, f"{prefix}.occupation", "职业", OCCUPATION_MAX, errors)
         occupation_class = _occupation_class(person.occupation_class, f"{prefix}.occupation_class", errors)
-        answers = _health_answers(person.health_answers or {}, questions, prefix, errors)
+        answers = _health_answers(
+            person.health_answers or {}, questions, prefix, errors, resident.sex if resident else None
+        )
         beneficiaries: list[dict[str, Any]] = []
         if data.beneficiary_mode == BeneficiaryMode.NAMED:
             beneficiaries = _beneficiaries(person, prefix, id_number, errors)

@@ -15,5 +15,6 @@ def compare_tray(request: HttpRequest) -> dict[str, object]:
     codes = [str(c) for c in (session.get(TRAY_SESSION_KEY) or [])] if session is not None else []
     return {
         "compare_count": len(codes),
+        "compare_codes": codes,  # a product's 加入对比 button shows 已加入 when its code is here
         "compare_tray_products": SimpleLazyObject(lambda: products_for_compare(codes)),
     }

@@ -23,6 +23,24 @@ def document_sha256(title: str, body: str, key_clauses: Sequence[Mapping[str, An
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+# --- health questions (健康告知) ----------------------------------------------------------------
+#
+# A product's questions are `eligibility.health_questions`: [{"code", "text", "knock_out_answer",
+# "sex"?}]. A question with "sex" ("F" or "M") is asked only of an insured person of that sex
+# (目前是否怀孕 only of women): not shown, not required, and an answer given anyway not kept.
+
+
+def asked_of(only_sex: str, sex: str | None) -> bool:
+    """Whether a question for `only_sex` ("" = everyone, "F", "M") is asked of an insured person
+    of `sex` ("M"/"F"; None = not known yet: asked until the ID number tells)."""
+    return not only_sex or sex is None or only_sex == sex
+
+
+def questions_for(questions: Iterable[Mapping[str, Any]], sex: str | None) -> list[Mapping[str, Any]]:
+    """The questions asked of an insured person of `sex`, in the product's order."""
+    return [q for q in questions if asked_of(str(q.get("sex") or ""), sex)]
+
+
 # --- embedded sale (嵌入式销售) -----------------------------------------------------------------
 #
 # A scenario product (场景险) may be sold inside a partner's checkout in one call

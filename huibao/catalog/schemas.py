@@ -152,6 +152,7 @@ class DocumentOut(OutModel):
 class HealthQuestionOut(OutModel):
     code: str
     text: str
+    sex: str | None = Field(default=None, description="仅问此性别的被保险人（F 女 / M 男）；空表示均须回答")
 
 
 class EligibilityOut(OutModel):
@@ -361,7 +362,9 @@ def _eligibility(data: Mapping[str, Any]) -> EligibilityOut:
         regions=[str(r) for r in data.get("regions") or []],
         # The knock-out answer stays on the server: showing it would coach the answer.
         health_questions=[
-            HealthQuestionOut(code=str(q.get("code", "")), text=str(q.get("text", "")))
+            HealthQuestionOut(
+                code=str(q.get("code", "")), text=str(q.get("text", "")), sex=q.get("sex") or None
+            )
             for q in questions
             if isinstance(q, Mapping)
         ],

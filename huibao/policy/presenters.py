@@ -19,6 +19,7 @@ from huibao.core.premium import shown
 from huibao.policy import schedule as schedule_mod
 from huibao.policy.documents import verification_url
 from huibao.policy.models import Policy, PolicyParty
+from huibao.policy.rules import period_bounds
 from huibao.policy.states import PartyRole, PolicyStatus, Relation
 
 
@@ -43,6 +44,7 @@ def public_view(policy: Policy) -> dict[str, Any]:
         "status_label": status_label(policy),
         "effective_at": _local(policy.effective_at),
         "expires_at": _local(policy.expires_at),
+        "period": _period(policy),
         "issued_at": _local(policy.issued_at),
         "holder_name": mask_name(policy.holder_name),
         "insured_name": mask_name(policy.insured_name),
@@ -67,8 +69,16 @@ def card(policy: Policy) -> dict[str, Any]:
         "premium_shown": shown(policy.premium, _payment_mode(policy)),
         "effective_at": _local(policy.effective_at),
         "expires_at": _local(policy.expires_at),
+        "period": _period(policy),
         "epolicy_ready": policy.epolicy_id is not None,
     }
+
+
+def _period(policy: Policy) -> tuple[str, str]:
+    """(start, end) of the cover as every page shows it (`rules.period_bounds`; end "" = 终身)."""
+    effective_at = _local(policy.effective_at)
+    assert effective_at is not None
+    return period_bounds(effective_at, _local(policy.expires_at))
 
 
 def _payment_mode(policy: Policy) -> str | None:

@@ -203,6 +203,14 @@ def cooling_off_until(issued_on: datetime.date, days: int) -> datetime.date | No
     return issued_on + datetime.timedelta(days=days) if days > 0 else None
 
 
+def _period_end(expires_at: datetime.datetime) -> tuple[datetime.date, str]:
+    """The last day of cover and the hour it ends on that day: a policy ending at 00:00 ends at
+    "24:00" of the day before (how policies print their period), otherwise at its own time."""
+    if expires_at.hour == expires_at.minute == expires_at.second == 0:
+        return (expires_at - datetime.timedelta(days=1)).date(), "24:00"
+    return expires_at.date(), f"{expires_at:%H:%M}"
+
+
 def period_text(effective_at: datetime.datetime, expires_at: datetime.datetime | None) -> str:
     """保险期间 as printed: "2026年01月01日0时起至2026年12月31日24时止" (times in local time).
     Memoised: a bulk call's policies mostly share their dates. Aware times of one instant in two
@@ -230,11 +238,20 @@ def _period_text(
 
     if expires_at is None:
         return f"{start(effective_at)}起，终身"
-    if expires_at.hour == expires_at.minute == expires_at.second == 0:
-        end = f"{expires_at - datetime.timedelta(days=1):%Y年%m月%d日}24时"
-    else:
-        end = f"{expires_at:%Y年%m月%d日%H时%M分}"
+    day, hour = _period_end(expires_at)
+    end = f"{day:%Y年%m月%d日}24时" if hour == "24:00" else f"{day:%Y年%m月%d日}{expires_at:%H时%M分}"
     return f"{start(effective_at)}起至{end}止"
+
+
+def period_bounds(effective_at: datetime.datetime, expires_at: datetime.datetime | None) -> tuple[str, str]:
+    """The same period for a line of a list: ("2026-01-01 00:00", "2026-12-31 24:00") in local times,
+    the end "" for life cover. The end is computed as `period_text` computes it, so "my policies"
+    and the policy page never disagree."""
+    start = f"{effective_at:%Y-%m-%d %H:%M}"
+    if expires_at is None:
+        return start, ""
+    day, hour = _period_end(expires_at)
+    return start, f"{day:%Y-%m-%d} {hour}"
 
 
 # --- sums insured -------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
+from huibao.account import consent
 from huibao.account.demo import DEMO_CUSTOMER_PHONE, DEMO_PASSWORD
 from huibao.account.models import User, UserKind
 from huibao.account.selectors import customer_by_phone
@@ -146,6 +147,7 @@ def _risk_customer() -> User:
         user.set_phone(RISK_PHONE)
         user.set_password(DEMO_PASSWORD)
         user.save()
+        consent.record_current(user)  # as at sign-up
     return user
 
 

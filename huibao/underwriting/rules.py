@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
+from huibao.catalog.rules import questions_for
 from huibao.core.benefits import is_death_coverage
 from huibao.core.errors import FieldError, ValidationFailed
 
@@ -162,7 +163,8 @@ def evaluate(
     (`ValidationFailed` naming `health_answers.<code>` otherwise)."""
     rules = rules or {}
     eligibility = eligibility or {}
-    questions = list(eligibility.get("health_questions") or [])
+    # Only the questions asked of the insured person's sex (目前是否怀孕 is not asked of a man).
+    questions = questions_for(eligibility.get("health_questions") or [], facts.sex or None)
     missing = [
         FieldError(f"health_answers.{q['code']}", "required", f"请回答健康告知：{q.get('text', q['code'])}")
         for q in questions

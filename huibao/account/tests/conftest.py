@@ -5,6 +5,7 @@ import re
 import pytest
 from django.core.cache import cache
 
+from huibao.account import consent
 from huibao.account.models import User, UserKind
 from huibao.account.services import create_staff_user, customer_username, enrol_totp
 from huibao.account.sms import ConsoleSmsBackend, get_sms_backend, reset_sms_backends
@@ -43,6 +44,7 @@ def customer(db) -> User:
     user.set_phone("13912345678")
     user.set_password(PASSWORD)
     user.save()
+    consent.record_current(user)  # as at sign-up: the log-in does not stop at the consent page
     return user
 
 

@@ -11,9 +11,9 @@ from django.test import Client
 from django.urls import reverse
 
 from huibao.account import consent
-from huibao.account.models import CodePurpose, Consent, LegalDocumentKind
+from huibao.account.models import CodePurpose, Consent, LegalDocumentKind, User, UserKind
 from huibao.account.selectors import customer_by_phone
-from huibao.account.services import send_login_code
+from huibao.account.services import customer_username, send_login_code
 from huibao.core.errors import ValidationFailed
 
 from .conftest import PASSWORD, code_from
@@ -78,6 +78,37 @@ def test_a_new_version_asks_for_consent_again_at_the_next_log_in(client, outbox)
     user = customer_by_phone("13612340003")
     assert consent.missing_consents(user) == []
     assert Consent.objects.filter(user=user, kind=LegalDocumentKind.PRIVACY_POLICY).count() == 2
+
+
+def test_an_account_without_any_consent_record_is_asked_at_its_next_log_in(client) -> None:
+    # given: a customer account made before consent was recorded (or by staff, or an import):
+    # a password, no consent row at all
+    user = User(username=customer_username("13612340009"), kind=UserKind.CUSTOMER)
+    user.set_phone("13612340009")
+    user.set_password(PASSWORD)
+    user.save()
+    assert not Consent.objects.filter(user=user).exists()
+    # when: they log in
+    login = {"phone": "13612340009", "password": PASSWORD, "mode": "password", "next": "/products/"}
+    response = client.post(reverse("account:login"), login)
+    # then: the consent page first, asking for a first consent to both texts
+    assert response.status_code == 302 and response["Location"].startswith(reverse("account:consent"))
+    html = client.get(response["Location"]).content.decode()
+    assert "用户协议与隐私政策" in html and "协议更新" not in html
+    assert "用户服务协议" in html and "隐私政策" in html
+    # and going on without ticking the box is refused, recording nothing
+    assert client.post(reverse("account:consent"), {"next": "/products/"}).status_code == 422
+    assert not Consent.objects.filter(user=user).exists()
+    # when: they agree
+    agreed = client.post(reverse("account:consent"), {"agree": "on", "next": "/products/"})
+    # then: both current versions are recorded and they go on where they were going
+    assert agreed.status_code == 302 and agreed["Location"] == "/products/"
+    recorded = {(c.kind, c.version) for c in Consent.objects.filter(user=user)}
+    assert recorded == {(t.kind, t.version) for t in consent.current_texts()}
+    # and the next log-in goes straight through
+    client.logout()
+    again = client.post(reverse("account:login"), login)
+    assert again.status_code == 302 and again["Location"] == "/products/"
 
 
 def test_the_legal_texts_are_readable_by_version(client) -> None:

@@ -48,7 +48,9 @@ def _validate_data(
     if items is None:
         items = items_of(app)
     questions = [
-        app_rules.HealthQuestion(code=str(q["code"]), text=str(q.get("text", "")))
+        app_rules.HealthQuestion(
+            code=str(q["code"]), text=str(q.get("text", "")), sex=str(q.get("sex") or "")
+        )
         for q in health_questions(app, items=items)
     ]
     return app_rules.check_data(

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from huibao.account import consent
 from huibao.account.models import User, UserKind
 from huibao.application.models import Application
 from huibao.application.rules import ApplicantInput, ApplicationData, InsuredInput
@@ -50,6 +51,7 @@ def customer(phone: str = "13900001111") -> User:
     user.set_phone(phone)
     user.set_password("pw-123456")
     user.save()
+    consent.record_current(user)  # as at sign-up: the log-in does not stop at the consent page
     return user
 
 

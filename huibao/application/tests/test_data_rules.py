@@ -259,6 +259,44 @@ def test_an_unknown_question_is_named_in_the_message() -> None:
     assert "smoker" in errors[0].message
 
 
+PREGNANT = rules.HealthQuestion(code="pregnant", text="目前是否怀孕？", sex="F")
+WOMAN_ID = rid("19920515", "024")  # an even 17th digit: a woman
+
+
+@pytest.mark.parametrize(
+    ("id_number", "answers", "expected_errors", "kept"),
+    [
+        # a man: not asked, so no answer is needed, and one sent anyway is not kept
+        (APPLICANT_ID, {"cancer": False}, set(), {"cancer": False}),
+        (APPLICANT_ID, {"cancer": False, "pregnant": True}, set(), {"cancer": False}),
+        # a woman: asked and required
+        (WOMAN_ID, {"cancer": False}, {("insured[0].health_answers.pregnant", "required")}, None),
+        (WOMAN_ID, {"cancer": False, "pregnant": False}, set(), {"cancer": False, "pregnant": False}),
+    ],
+)
+def test_a_question_for_women_is_asked_of_women_only(
+    id_number: str, answers: dict[str, Any], expected_errors: set[tuple[str, str]], kept: Any
+) -> None:
+    # given: the insured is the applicant, a man or a woman by the ID number
+    d = data(id_number=id_number, answers=answers)
+    # when
+    errors, values = rules.check_data(d, rule_sets=[NAMED], questions=[CANCER, PREGNANT], today=TODAY)
+    # then
+    assert {(e.field, e.code) for e in errors} == expected_errors
+    if kept is not None:
+        assert values["persons"][0]["answers"] == kept
+
+
+def test_answers_are_listed_in_the_order_the_form_asked_them() -> None:
+    questions = [{"code": "hospitalised", "text": "住院？"}, {"code": "cancer", "text": "肿瘤？"}]
+    stored = {"cancer": True, "old_code": False, "hospitalised": False}  # as stored: by code
+    assert rules.answers_in_form_order(questions, stored) == [
+        ("hospitalised", "住院？", False),
+        ("cancer", "肿瘤？", True),
+        ("old_code", "old_code", False),
+    ]
+
+
 # --- lengths and free text --------------------------------------------------------------------------
 
 

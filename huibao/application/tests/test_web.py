@@ -609,6 +609,24 @@ def test_bundle_page_suggests_the_same_insurers_other_motor_products(customer_cl
     assert reverse("catalog:product_detail", args=[elsewhere.code]) not in suggested
 
 
+def test_a_bundle_holding_a_compulsory_policy_is_not_offered_a_second_one(
+    customer_client: Client, user
+) -> None:
+    # given: an insurer with two 交强险 products, a 商业车险 and a 驾乘意外险; one 交强险 in the basket
+    compulsory = f.simple_product(line="auto_compulsory")
+    second = f.simple_product(line="auto_compulsory", insurer=compulsory.insurer)
+    commercial = f.simple_product(line="auto_commercial", insurer=compulsory.insurer)
+    rider = f.simple_product(insurer=compulsory.insurer)
+    Product.objects.filter(pk=rider.pk).update(name="驾乘意外险")
+    customer_client.post(reverse("application:bundle_add"), {"quote_id": str(f.quote(compulsory, user).pk)})
+    # when
+    suggested = text_of(customer_client.get(reverse("application:bundle"))).split('id="suggest-h"')[1]
+    # then: the commercial cover and the rider are offered, not another compulsory policy
+    assert reverse("catalog:product_detail", args=[commercial.code]) in suggested
+    assert reverse("catalog:product_detail", args=[rider.code]) in suggested
+    assert reverse("catalog:product_detail", args=[second.code]) not in suggested
+
+
 def test_my_applications_list_has_continue_links(customer_client: Client, product, user) -> None:
     app = start(customer_client, f.quote(product, user))
     html = text_of(customer_client.get(reverse("application:mine")))

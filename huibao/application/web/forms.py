@@ -21,9 +21,11 @@ from huibao.application.models import Application
 from huibao.application.rules import ApplicantInput, ApplicationData, BeneficiaryInput, InsuredInput
 from huibao.application.selectors import data_snapshot, health_questions, items_of, rules_of, subject_fields
 from huibao.application.states import BeneficiaryMode, Relation
+from huibao.catalog.rules import questions_for
 from huibao.core.errors import FieldError
 
 _INSURED_RE = re.compile(r"^insured\[(\d{1,2})\]\.relation$")
+_ID_NUMBER_RE = re.compile(r"\d{17}[\dX]")
 _BENEFICIARY_RE = re.compile(r"^insured\[(\d{1,2})\]\.beneficiaries\[(\d{1,2})\]\.name$")
 MAX_BENEFICIARIES = rules.MAX_BENEFICIARIES
 OCCUPATION_CLASSES = [("", "请选择（不清楚可不选）")] + [(str(i), f"第{i}类") for i in range(1, 7)]
@@ -50,6 +52,7 @@ class Field:
     maxlength: int = 0
     readonly: bool = False
     errors: list[str] = field(default_factory=list)
+    only_sex: str = ""  # a health question asked only of this sex (shown until the ID number tells)
 
     @property
     def id(self) -> str:
@@ -229,6 +232,14 @@ def values_from_app(app: Application, *, default_phone: str = "") -> dict[str, s
     if not snapshot["insured"]:
         values["insured[0].relation"] = Relation.SELF
     return values
+
+
+def _sex_of(id_number: str) -> str | None:
+    """ "M"/"F" from an 18-character ID number as typed (its 17th digit), None when not one."""
+    number = id_number.strip().upper()
+    if not _ID_NUMBER_RE.fullmatch(number):
+        return None
+    return "M" if int(number[16]) % 2 else "F"
 
 
 def _plain_number(text: str) -> str:
@@ -430,6 +441,9 @@ def build(
                 hint="1-3类为内勤、一般外勤；4类及以上为较高风险职业",
             ),
         ]
+        # The insured's sex from the ID number typed (the applicant's for "self"): a question for
+        # the other sex is left out; apply.js hides it as the number is typed.
+        sex = _sex_of(v("applicant.id_number") if relation_value == Relation.SELF else v(f"{p}.id_number"))
         health = [
             Field(
                 f"{p}.health_answers.{q['code']}",
@@ -437,8 +451,9 @@ def build(
                 v(f"{p}.health_answers.{q['code']}"),
                 kind="radio",
                 choices=YES_NO,
+                only_sex=str(q.get("sex") or ""),
             )
-            for q in questions
+            for q in questions_for(questions, sex)
         ]
         beneficiaries = []
         for bi, j in _indices(values, _BENEFICIARY_RE):

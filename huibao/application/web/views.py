@@ -33,7 +33,7 @@ from huibao.application.evidence.trace import record_page_view
 from huibao.application.journey import missing_before_signing
 from huibao.application.models import Application
 from huibao.application.premium import total_shown
-from huibao.application.rules import clause_identity, clause_min_read_seconds
+from huibao.application.rules import answers_in_form_order, clause_identity, clause_min_read_seconds
 from huibao.application.selectors import (
     applications_of,
     data_complete,
@@ -332,7 +332,14 @@ def bundle_suggestions(quotes: list[Quote]) -> list[Product]:
         .select_related("insurer")
         .order_by("line", "name")
     )
-    chosen = [p for p in same_insurer if p.line in AUTO_LINES or p.code in codes or "驾乘" in p.name]
+    # A vehicle has one 交强险 and one 商业车险: an auto line already in the basket is not offered
+    # again (another insurer's or plan's second compulsory policy would be a duplicate cover).
+    lines_held = {p.line for p in autos}
+    chosen = [
+        p
+        for p in same_insurer
+        if p.line not in lines_held and (p.line in AUTO_LINES or p.code in codes or "驾乘" in p.name)
+    ]
     return chosen[:4]
 
 
@@ -531,8 +538,7 @@ def identity(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 
 def _people_summary(app: Application) -> dict[str, Any]:
     """The application data as shown for checking: ID numbers and phones masked."""
-    questions = {str(q["code"]): str(q["text"]) for q in health_questions(app)}
-    order = {code: n for n, code in enumerate(questions)}
+    questions = health_questions(app)
     insured = []
     for person in app.insured_persons.order_by("position"):
         answers = json.loads(person.health_answers or "{}")
@@ -550,8 +556,8 @@ def _people_summary(app: Application) -> dict[str, Any]:
                 "occupation_class": person.occupation_class,
                 # In the order the form asked them (they are stored by code).
                 "answers": [
-                    (questions.get(code, code), "是" if answers[code] else "否", answers[code])
-                    for code in sorted(answers, key=lambda c: (c not in order, order.get(c, 0)))
+                    (text, "是" if value else "否", value)
+                    for _code, text, value in answers_in_form_order(questions, answers)
                 ],
                 "beneficiaries": [
                     {
@@ -924,7 +930,9 @@ def face(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 
         face_check_status(check.public_id)  # expires it now, rather than waiting for the sweeper
         check.refresh_from_db()
-    context = {"check": check, "key": flow.state_key(app), "name": mask_name(app.applicant_name)}
+    # The applicant's own name in full, as the review and signature pages show it to them (the
+    # page is theirs alone); the provider's page shows it masked, as real services do.
+    context = {"check": check, "key": flow.state_key(app), "name": app.applicant_name}
     return _page(request, app, template, "face", context)
 
 
@@ -991,6 +999,10 @@ def sign(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         "signers": rows,
         "current": current,
         "missing": missing,
+        # The face check's result is said where it leads: here, before anyone signed.
+        "face_passed": app.face_required
+        and app.face_passed_at is not None
+        and not any(r["done"] for r in rows),
         "signature_error": next((e.message for e in errors if e.field in ("signature", "confirmed")), ""),
         **_items_context(app),
     }

@@ -125,7 +125,11 @@ def health_questions(rng: random.Random, line: str) -> list[dict[str, Any]]:
     ]
     count = 4 if line == "medical" else rng.randint(4, 6)
     picked = [pool[0], pool[3], *rng.sample(pool[1:3] + pool[4:], count - 2)]
-    return [{"code": code, "text": text, "knock_out_answer": True} for code, text in picked]
+    # 目前是否怀孕 is asked of women only (the form, the checks and underwriting skip it for men).
+    return [
+        {"code": code, "text": text, "knock_out_answer": True, **({"sex": "F"} if code == "pregnant" else {})}
+        for code, text in picked
+    ]
 
 
 def services(rng: random.Random, pool: Sequence[str], count: int) -> list[str]:
@@ -900,9 +904,8 @@ def build_auto_compulsory(rng: random.Random, brand: str, level: Decimal, n: int
         tagline="国家法定强制保险，上路必备",
         highlights=["电子保单即时生效", "基础保费按国家标准"],
         plans=plans,
+        # The vehicle is insured, priced by its class and record: no age or sex asked of anyone.
         eligibility={
-            "min_age_days": ADULT_DAYS,
-            "max_age": 80,
             "occupation_classes": [],
             "regions": maybe_regions(rng, 30),
             "health_questions": [],

@@ -322,6 +322,50 @@ def test_quote_form_has_spec_inputs(client, catalog):
     assert 'name="trip_days"' in page and "出行天数" in page
 
 
+def test_the_quote_form_asks_age_and_sex_only_when_the_price_or_the_eligibility_uses_them(client, catalog):
+    # given: a 交强险 priced by the vehicle (no age limit), an accident product with age limits
+    # priced by the sum insured only, and a medical product priced by age and sex
+    compulsory = on_sale_product(line=LineOfBusiness.AUTO_COMPULSORY, eligibility={"occupation_classes": []})
+    accident = on_sale_product()
+    # when / then
+    page = html(client.get(f"/products/{compulsory.code}/quote/"))
+    assert 'name="age"' not in page and 'name="birth_date"' not in page and 'name="sex"' not in page
+    page = html(client.get(f"/products/{accident.code}/quote/"))
+    assert 'name="age"' in page and 'name="sex"' not in page
+    page = html(client.get("/products/pingan-e-sheng-bao/quote/"))
+    assert 'name="age"' in page and 'name="sex"' in page
+    # and the 交强险 is priced without them
+    preview = html(
+        client.post(
+            f"/products/{compulsory.code}/quote/preview/",
+            {"plan": "basic", "term": "1y", "payment_mode": "single"},
+        )
+    )
+    assert "data-premium=" in preview
+
+
+def test_compare_buttons_show_added_for_products_in_the_tray_and_take_them_out_again(client, catalog):
+    # given: one product in the tray
+    client.post("/compare/tray/add/", {"code": MEDICAL[0]})
+    # when: the results page is loaded again
+    page = html(client.get("/products/?line=medical"))
+    # then: its button says 已加入对比 (and would take it out), the others 加入对比
+    added = re.search(rf'<button[^>]*data-compare="{MEDICAL[0]}"[^>]*>([^<]*)<', page)
+    other = re.search(rf'<button[^>]*data-compare="{MEDICAL[1]}"[^>]*>([^<]*)<', page)
+    assert added and added.group(1) == "已加入对比" and 'value="remove"' in added.group(0)
+    assert other and other.group(1) == "加入对比" and 'value="add"' in other.group(0)
+    # when: that button is used (without htmx)
+    response = client.post("/compare/tray/add/", {"code": MEDICAL[0], "op": "remove", "next": "/products/"})
+    # then: the product left the tray
+    assert response.status_code == 302 and client.session["compare_codes"] == []
+
+
+def test_the_compare_page_has_a_buy_button_per_product(client, catalog):
+    page = html(client.get("/compare/", {"codes": ",".join(MEDICAL[:2])}))
+    for code in MEDICAL[:2]:
+        assert page.count(f'href="/products/{code}/quote/"') == 2  # under its name and under the table
+
+
 # --- Preferences and languages ------------------------------------------------------------------
 
 

@@ -133,23 +133,27 @@ class QuoteForm(forms.Form):
             choices=[(p.code, p.name) for p in plans],
             initial=recommended.code if recommended else None,
         )
-        age_attrs: dict[str, Any] = {"inputmode": "numeric", "min": min_age}
-        if max_age is not None:
-            age_attrs["max"] = max_age
-        self.fields["age"] = forms.IntegerField(
-            label=_("Age of the insured"),
-            required=False,  # or the birth date; the engine says when neither is given
-            initial=max(30, min_age) if max_age is None or int(max_age) >= 30 else min_age,
-            widget=forms.NumberInput(attrs=age_attrs),
-        )
-        self.fields["birth_date"] = forms.DateField(
-            label=_("Or date of birth"),
-            required=False,
-            widget=forms.DateInput(attrs={"type": "date"}),
-        )
-        self.fields["sex"] = forms.ChoiceField(
-            label=_("Sex"), choices=SEX_CHOICES, initial="M", widget=forms.RadioSelect
-        )
+        # Only what the price or the eligibility needs is asked: no age when neither the formulas
+        # nor an age limit use it, no sex when the formulas do not (交强险 prices the vehicle).
+        if "age" in referenced or min_age > 0 or max_age is not None:
+            age_attrs: dict[str, Any] = {"inputmode": "numeric", "min": min_age}
+            if max_age is not None:
+                age_attrs["max"] = max_age
+            self.fields["age"] = forms.IntegerField(
+                label=_("Age of the insured"),
+                required=False,  # or the birth date; the engine says when neither is given
+                initial=max(30, min_age) if max_age is None or int(max_age) >= 30 else min_age,
+                widget=forms.NumberInput(attrs=age_attrs),
+            )
+            self.fields["birth_date"] = forms.DateField(
+                label=_("Or date of birth"),
+                required=False,
+                widget=forms.DateInput(attrs={"type": "date"}),
+            )
+        if "sex" in referenced:
+            self.fields["sex"] = forms.ChoiceField(
+                label=_("Sex"), choices=SEX_CHOICES, initial="M", widget=forms.RadioSelect
+            )
         if any(p.min_sum_insured != p.max_sum_insured for p in plans):
             self.fields["sum_insured"] = forms.DecimalField(
                 label=_("Sum insured (¥)"),

@@ -338,7 +338,11 @@ def _tray_response(request: HttpRequest, *, error: str = "", notice: str = "") -
 
 @require_POST
 def tray_add(request: HttpRequest) -> HttpResponse:
+    """加入对比, and the same button's 已加入 tapped again (`op=remove`) takes the product out."""
     code = request.POST.get("code", "").strip()
+    if request.POST.get("op") == "remove":
+        cmp.tray_remove(request.session, code)
+        return _tray_response(request)
     products = queries.products_for_compare([code]) if code else []
     if not products:
         return _tray_response(request, error=_("This product is not on sale."))

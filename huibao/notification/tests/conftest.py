@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 from django.db import connection
 
+from huibao.account import consent
 from huibao.account.models import User, UserKind
 from huibao.notification.sms import ConsoleSmsBackend, get_sms_backend, reset_sms_backends
 
@@ -38,6 +39,7 @@ def make_customer(*, email: str = "li.hua@example.com", phone: str | None = None
     user.set_phone(phone)
     user.set_password("Sturdy-pass-2026")
     user.save()
+    consent.record_current(user)  # as at sign-up: the log-in does not stop at the consent page
     return user
 
 

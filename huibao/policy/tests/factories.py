@@ -19,6 +19,7 @@ from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from huibao.account import consent
 from huibao.account.models import User, UserKind
 from huibao.application.models import Application, ApplicationItem, Beneficiary, InsuredPerson
 from huibao.application.selectors import ID_HASH_CONTEXT
@@ -63,6 +64,7 @@ def customer(phone: str | None = None) -> User:
     user.set_phone(phone)
     user.set_unusable_password()
     user.save()
+    consent.record_current(user)  # as at sign-up: the log-in does not stop at the consent page
     return user
 
 

@@ -196,3 +196,27 @@ def test_nps_is_rounded_once_not_from_rounded_shares() -> None:
     assert rules.nps_summary("x", responses=3, promoters=2, detractors=1).nps == Decimal("33.3")
     assert rules.nps_summary("x", responses=3, promoters=1, detractors=2).nps == Decimal("-33.3")
     assert rules.nps_summary("x", responses=3, promoters=0, detractors=3).nps == Decimal("-100.0")
+
+
+@pytest.mark.parametrize(
+    ("effective", "expires", "bounds", "printed"),
+    [
+        # ends at 00:00: the last day is the day before, to 24:00 — in the list and in print
+        (
+            datetime.datetime(2026, 12, 4),
+            datetime.datetime(2027, 12, 4),
+            ("2026-12-04 00:00", "2027-12-03 24:00"),
+            "2026年12月04日0时起至2027年12月03日24时止",
+        ),
+        (
+            datetime.datetime(2026, 12, 5, 3, 53),
+            datetime.datetime(2026, 12, 6, 3, 53),
+            ("2026-12-05 03:53", "2026-12-06 03:53"),
+            "2026年12月05日03时53分起至2026年12月06日03时53分止",
+        ),
+        (datetime.datetime(2026, 1, 1), None, ("2026-01-01 00:00", ""), "2026年01月01日0时起，终身"),
+    ],
+)
+def test_the_list_and_the_printed_period_end_on_the_same_day(effective, expires, bounds, printed) -> None:
+    assert rules.period_bounds(effective, expires) == bounds
+    assert rules.period_text(effective, expires) == printed

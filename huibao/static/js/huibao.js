@@ -97,6 +97,38 @@
     });
   });
 
+  // 加入对比 / 已加入: after every answer of the compare tray (an add, a remove, 清空), each
+  // product's button takes the state the tray holds (the server renders it on page loads).
+  function syncCompareButtons() {
+    var tray = document.querySelector("#compare-tray .compare-tray");
+    var codes = tray && tray.dataset.codes ? tray.dataset.codes.split(",") : [];
+    document.querySelectorAll("button[data-compare]").forEach(function (button) {
+      var added = codes.indexOf(button.dataset.compare) >= 0;
+      button.value = added ? "remove" : "add";
+      button.setAttribute("aria-pressed", added ? "true" : "false");
+      button.classList.toggle("button--added", added);
+      button.textContent = added ? button.dataset.labelAdded : button.dataset.labelAdd;
+    });
+  }
+  document.addEventListener("htmx:afterSettle", function (e) {
+    if (e.target && e.target.id === "compare-tray") syncCompareButtons();
+  });
+
+  // An error summary's link brings the whole field into view — its label or question too, not
+  // only the input, which the browser would leave with its label under the sticky header — and
+  // puts the cursor in it (the first choice of a radio group).
+  document.addEventListener("click", function (e) {
+    var link = e.target.closest ? e.target.closest('.error-summary a[href^="#"]') : null;
+    if (!link) return;
+    var target = document.getElementById(decodeURIComponent(link.getAttribute("href").slice(1)));
+    if (!target) return;
+    e.preventDefault();
+    var field = target.closest(".field") || target;
+    var input = target.matches("input, select, textarea") ? target : target.querySelector("input, select, textarea");
+    field.scrollIntoView({ block: "start" });  // html's scroll-padding-top keeps it below the header
+    if (input) input.focus({ preventScroll: true });
+  });
+
   document.addEventListener("DOMContentLoaded", function () { initTabs(document); });
   document.addEventListener("htmx:load", function (e) { initTabs(e.target); });
 })();

@@ -183,6 +183,26 @@ def test_a_missing_answer_is_refused_naming_the_question() -> None:
     assert all(e.message.startswith("请回答健康告知") for e in exc.value.errors)
 
 
+def test_a_question_for_women_is_not_required_of_a_man_and_is_of_a_woman() -> None:
+    # given: the product also asks 目前是否怀孕, of women only
+    eligibility = {
+        **ELIGIBILITY,
+        "health_questions": [*QUESTIONS, {"code": "pregnant", "text": "目前是否怀孕？", "sex": "F"}],
+    }
+    rules = {
+        **RULES,
+        "questions": {**RULES["questions"], "pregnant": {"on_yes": "exclusion", "exclusion": "妊娠"}},
+    }
+    # when / then: a man without the answer is decided on the other answers
+    assert evaluate(rules, eligibility, facts(sex="M")).outcome == "accept"
+    # and a woman without it is refused naming it; with 是 the exclusion applies
+    with pytest.raises(ValidationFailed) as exc:
+        evaluate(rules, eligibility, facts(sex="F"))
+    assert [e.field for e in exc.value.errors] == ["health_answers.pregnant"]
+    decision = evaluate(rules, eligibility, facts(sex="F", answers={"pregnant": True}))
+    assert decision.exclusions == ("妊娠",)
+
+
 # --- age, occupation, sums -----------------------------------------------------------------------
 
 

@@ -94,7 +94,38 @@
     var timer = window.setInterval(function () { if (update() === 0) window.clearInterval(timer); }, 250);
   }
 
+  // A health question for one sex only (目前是否怀孕, data-only-sex="F") shows while the insured
+  // person's sex is unknown and hides once their ID number (the applicant's for 本人) says
+  // otherwise; hidden, its choices are disabled and not sent. The server checks the same.
+  function sexOf(idNumber) {
+    var n = (idNumber || "").trim().toUpperCase();
+    return /^\d{17}[\dX]$/.test(n) ? (parseInt(n.charAt(16), 10) % 2 ? "M" : "F") : null;
+  }
+  function initSexQuestions(block) {
+    if (block.dataset.sexReady || !block.querySelector("[data-only-sex]")) return;
+    block.dataset.sexReady = "1";
+    var form = block.closest("form") || document;
+    function update() {
+      var relation = block.querySelector('input[type=radio][name$=".relation"]:checked');
+      var own = block.querySelector('input[name$=".id_number"]');
+      var source = relation && relation.value === "self" ? form.querySelector('input[name="applicant.id_number"]') : own;
+      var sex = sexOf(source ? source.value : "");
+      block.querySelectorAll("[data-only-sex]").forEach(function (q) {
+        var hide = sex !== null && q.dataset.onlySex !== sex;
+        q.hidden = hide;
+        q.querySelectorAll("input").forEach(function (input) {
+          if (input.dataset.locked === undefined) input.dataset.locked = input.disabled ? "1" : "";
+          input.disabled = hide || input.dataset.locked === "1";
+        });
+      });
+    }
+    form.addEventListener("input", update);
+    form.addEventListener("change", update);
+    update();
+  }
+
   function initAll(scope) {
+    scope.querySelectorAll("fieldset.insured").forEach(initSexQuestions);
     scope.querySelectorAll("[data-reader]").forEach(initReader);
     scope.querySelectorAll("[data-hold]").forEach(initHold);
     var current = scope.querySelector && scope.querySelector(".clause-card[data-state=current]");
