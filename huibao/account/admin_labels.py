@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
-from django.utils.functional import Promise
 from django.utils.translation import pgettext_lazy
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise as Label
+else:
+    from django.utils.functional import Promise as Label
 
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
-APP_LABELS: dict[str, Promise] = {
+APP_LABELS: dict[str, Label] = {
     "application": pgettext_lazy("admin app", "投保"),
     "axes": pgettext_lazy("admin app", "登录防护"),
     "billing": pgettext_lazy("admin app", "缴费"),
@@ -39,7 +43,7 @@ APP_LABELS: dict[str, Promise] = {
     "report": pgettext_lazy("admin app", "报表"),
 }
 
-MODEL_LABELS: dict[str, Promise] = {
+MODEL_LABELS: dict[str, Label] = {
     "jobs.JobRun": pgettext_lazy("admin model", "每日任务运行记录"),
     "account.User": pgettext_lazy("admin model", "用户"),
     "otp_totp.TOTPDevice": pgettext_lazy("admin model", "身份验证器"),
@@ -70,7 +74,7 @@ MODEL_LABELS: dict[str, Promise] = {
 }
 
 # Column names by field name, whatever the model (a `status` is 状态 everywhere).
-FIELD_LABELS: dict[str, Promise] = {
+FIELD_LABELS: dict[str, Label] = {
     "accepted": pgettext_lazy("admin field", "已受理"),
     "acknowledged_at": pgettext_lazy("admin field", "回执时间"),
     "action": pgettext_lazy("admin field", "操作"),

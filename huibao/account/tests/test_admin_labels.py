@@ -36,10 +36,11 @@ def operator(language: str) -> Client:
     return client
 
 
+COLUMN = re.compile(r'<th scope="col" class="[^"]*column-[^>]*>(.*?)</th>', re.S)
+
+
 def headers(html: str) -> list[str]:
-    return [
-        re.sub(r"<[^>]+>", "", h).strip() for h in re.findall(r'<th scope="col" class="[^"]*column-[^>]*>(.*?)</th>', html, re.S)
-    ]
+    return [re.sub(r"<[^>]+>", "", h).strip() for h in COLUMN.findall(html)]
 
 
 def test_the_product_list_s_columns_and_the_index_read_chinese_then_english(settings: Any) -> None:
