@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import pgettext_lazy
 
 from huibao.account import consent
 from huibao.account.models import ApiToken, Consent, LegalDocument, User
@@ -15,7 +16,7 @@ from huibao.core.admin import ReadOnlyModelAdmin
 
 @admin.register(User)
 class HuibaoUserAdmin(UserAdmin):
-    list_display = ("username", "display_name", "kind", "masked_phone", "is_staff", "is_active", "last_login")
+    list_display = ("username", "display_name", "kind", "phone_masked", "is_staff", "is_active", "last_login")
     list_filter = ("kind", "is_staff", "is_active", "groups")
     search_fields = ("username", "display_name")
     fieldsets = (
@@ -23,6 +24,10 @@ class HuibaoUserAdmin(UserAdmin):
         ("汇保", {"fields": ("kind", "display_name")}),
     )
     readonly_fields = ("last_login", "date_joined")
+
+    @admin.display(description=pgettext_lazy("admin field", "手机号（脱敏）"))
+    def phone_masked(self, obj: User) -> str:
+        return obj.masked_phone
 
 
 REVOKE_PERMISSION = "account.change_apitoken"

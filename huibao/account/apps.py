@@ -35,4 +35,7 @@ class AccountConfig(AppConfig):
         # The back office requires a verified TOTP device: turn the default admin site into an
         # OTP admin site (its name stays "admin", so `admin:` URLs keep working).
         admin.site.__class__ = HuibaoAdminSite
+        from huibao.account.admin_labels import label_admin_models
+
+        label_admin_models(list(admin.site._registry))  # any registered before the swap
         post_migrate.connect(_setup_roles_after_migrate, dispatch_uid="huibao.account.setup_roles")

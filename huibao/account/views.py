@@ -48,6 +48,7 @@ from huibao.account.services import (
     staff_has_totp,
     verify_staff_totp,
 )
+from huibao.core.backoffice import home_for
 from huibao.core.errors import DomainError, NotFound
 from huibao.core.http import client_ip
 
@@ -279,7 +280,7 @@ def staff_login(request: HttpRequest) -> HttpResponse:
         if user is not None and device is not None:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             otp_login(request, device)
-            return redirect(_next_url(request, reverse("admin:index")))
+            return redirect(_next_url(request, home_for(user) or reverse("admin:index")))
         if user is not None:
             # The password was right but the second factor was not: still a failed log-in.
             user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)

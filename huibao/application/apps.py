@@ -38,3 +38,13 @@ class ApplicationConfig(AppConfig):
         from huibao.catalog.io import rules_checks
 
         rules_checks.register(lambda version: validate_rules(version.get("application_rules") or {}))
+
+        # The agent tool in the back office's sections; an agent lands on it after logging in.
+        from django.utils.translation import gettext_lazy as _
+
+        from huibao.application.web.agent import is_agent
+        from huibao.core.backoffice import register_section
+
+        register_section(
+            "application.agent", _("代理人投保"), "application:agent_home", test=is_agent, order=15, home=True
+        )

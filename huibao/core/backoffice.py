@@ -4,7 +4,9 @@
     register_section("finance.settlements", _("结算"), "finance:settlements", perm="finance.view_settlement")
 
 A section with no permission is shown to every staff user (`is_staff`); one with a `test`
-callable is shown when it returns true for the user (an agent's own pages, say).
+callable is shown when it returns true for the user (an agent's own pages, say). A section
+registered with `home=True` is where a user who may open it lands after logging in (an agent on
+the agent tool); `home_for` answers it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class Section:
     perm: str = ""
     test: Callable[[Any], bool] | None = None
     order: int = 500
+    home: bool = False
 
 
 _sections: dict[str, Section] = {}
@@ -37,26 +40,39 @@ def register_section(
     perm: str = "",
     test: Callable[[Any], bool] | None = None,
     order: int = 500,
+    home: bool = False,
 ) -> None:
-    _sections[key] = Section(key, label, url_name, perm, test, order)
+    _sections[key] = Section(key, label, url_name, perm, test, order, home)
 
 
-def sections_for(user: Any) -> list[dict[str, Any]]:
+def _may_open(section: Section, user: Any) -> bool:
+    if section.test is not None:
+        return section.test(user)
+    if section.perm:
+        return bool(user.has_perm(section.perm))
+    return bool(user.is_staff)
+
+
+def _visible(user: Any) -> list[tuple[Section, str]]:
     if not getattr(user, "is_authenticated", False):
         return []
     shown = []
     for section in sorted(_sections.values(), key=lambda s: (s.order, s.key)):
-        if section.test is not None:
-            if not section.test(user):
-                continue
-        elif section.perm:
-            if not user.has_perm(section.perm):
-                continue
-        elif not user.is_staff:
+        if not _may_open(section, user):
             continue
         try:
             url = reverse(section.url_name)
         except NoReverseMatch:
             continue
-        shown.append({"key": section.key, "label": section.label, "url": url})
+        shown.append((section, url))
     return shown
+
+
+def sections_for(user: Any) -> list[dict[str, Any]]:
+    return [{"key": s.key, "label": s.label, "url": url} for s, url in _visible(user)]
+
+
+def home_for(user: Any) -> str | None:
+    """The page `user` lands on after logging in: the first home section they may open, or None
+    (the caller's default)."""
+    return next((url for s, url in _visible(user) if s.home), None)

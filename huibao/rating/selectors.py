@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from typing import Any
+
+from django.db.models import Q
 
 from huibao.core.errors import NotFound
 from huibao.rating.models import Quote
@@ -39,3 +42,26 @@ def quote_for_user(user: Any, quote_id: Any) -> Quote | None:
     if quote is None or not may_use_quote(user, quote):
         return None
     return quote
+
+
+def recent_quotes_of(
+    user: Any, *, since: datetime.datetime, search: str = "", limit: int = 20
+) -> list[Quote]:
+    """The saved quotes `user` made since `since`, newest first, for an agent to pick from:
+    `search` matches the short number or the product's name."""
+    quotes = Quote.objects.filter(user_id=user.pk, number__isnull=False, created_at__gte=since)
+    if search:
+        quotes = quotes.filter(
+            Q(number__icontains=search) | Q(product_version__product__name__icontains=search)
+        )
+    quotes = quotes.select_related("product_version__product__insurer", "plan")
+    return list(quotes.order_by("-created_at")[:limit])
+
+
+def quote_id_by_number(user: Any, number: str) -> str | None:
+    """The id of the quote with the short number customers see (Q20261203K7M2QX), when `user`
+    may use it (`may_use_quote`); None otherwise, as for an unknown number."""
+    quote = Quote.objects.filter(number=number.strip().upper()).first()
+    if quote is None or not may_use_quote(user, quote):
+        return None
+    return str(quote.pk)

@@ -22,6 +22,7 @@ from huibao.core.errors import FieldError, NotFound, PermissionDenied, Validatio
 class Invitation:
     token: str
     path: str
+    replaced: bool  # an earlier link of this application stopped working
 
 
 def invite_customer(
@@ -40,10 +41,11 @@ def invite_customer(
                 code="data_incomplete",
                 errors=missing_data(app, items_of(app)),
             )
+        replaced = bool(app.invite_token_hash)
         app.invite_token_hash = hashlib.sha256(token.encode()).hexdigest()
         app.save(update_fields=["invite_token_hash", "updated_at"])
         record_step(app, "invitation_sent", actor=agent, request=request)
-    return Invitation(token=token, path=f"/apply/invite/{token}/")
+    return Invitation(token=token, path=f"/apply/invite/{token}/", replaced=replaced)
 
 
 def _check_invitation(app: Application | None, token: str, user: Any) -> Application:

@@ -15,9 +15,12 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from huibao.account.access import staff_required
+from huibao.account.models import UserKind
 from huibao.application.evidence.trace import record_page_view
 from huibao.application.models import Application
 from huibao.application.premium import total_shown
@@ -31,15 +34,34 @@ from huibao.application.selectors import (
 )
 from huibao.application.services.data import save_data
 from huibao.application.services.invitation import invite_customer
-from huibao.application.services.start import start_application
+from huibao.application.services.start import quote_ttl, start_application
 from huibao.application.states import OPEN_STATUSES, ApplicationStatus
 from huibao.application.web import forms
-from huibao.application.web.views import _people_summary, _posted_quote_ids, agent_amended, errors_of
-from huibao.core.errors import DomainError, FieldError, NotFound
+from huibao.application.web.views import _people_summary, agent_amended, errors_of
+from huibao.core.errors import DomainError, FieldError, NotFound, ValidationFailed
 from huibao.core.masking import mask_id_number, mask_phone
+from huibao.distribution.selectors import seller_for_user
+from huibao.rating.selectors import quote_id_by_number, recent_quotes_of
 
 S = ApplicationStatus
+AGENT_ROLE = "agent"  # the role group of sales agents (account.roles)
 INVITES_KEY = "agent_invites"  # {application public id: invitation token} of this agent's session
+
+
+def is_agent(user: Any) -> bool:
+    """Who the back office offers the agent tool to (and lands on it after logging in): verified
+    staff in the agent role or with an active agent unit. Any verified staff may open the tool
+    itself (`staff_required`); this only decides what is offered, so it is asked right after the
+    password and TOTP checks too, before the session is marked verified."""
+    if not (getattr(user, "is_authenticated", False) and getattr(user, "kind", None) == UserKind.STAFF):
+        return False
+    if not (user.is_staff and user.is_active):
+        return False
+    cached = getattr(user, "_is_agent", None)
+    if cached is None:
+        cached = user.groups.filter(name=AGENT_ROLE).exists() or seller_for_user(user) is not None
+        user._is_agent = cached  # one request's user: the nav and the page ask again
+    return bool(cached)
 
 
 def _agent_application(request: HttpRequest, public_id: uuid.UUID) -> Application:
@@ -49,19 +71,43 @@ def _agent_application(request: HttpRequest, public_id: uuid.UUID) -> Applicatio
         raise Http404("no such application") from None
 
 
+def _posted_quotes(request: HttpRequest) -> list[str]:
+    """The quotes the agent picked from the list and typed (short numbers as customers see them,
+    or full ids), in order; an unknown number is an error naming the field."""
+    ids: list[str] = []
+    unknown: list[str] = []
+    for raw in request.POST.getlist("quote_id"):
+        for part in raw.replace(",", " ").replace("，", " ").split():
+            try:
+                ids.append(str(uuid.UUID(part)))
+            except ValueError:
+                found = quote_id_by_number(request.user, part)
+                if found is None:
+                    unknown.append(part[:40])
+                else:
+                    ids.append(found)
+    if unknown:
+        errors = [FieldError("quote_id", "unknown_quote", f"报价编号“{n}”不存在") for n in unknown]
+        raise ValidationFailed(errors[0].message, code="unknown_quote", errors=errors)
+    return list(dict.fromkeys(ids))
+
+
 @staff_required()
 @require_http_methods(["GET", "POST"])
 def home(request: HttpRequest) -> HttpResponse:
-    """The agent's applications and a form to start one from quote numbers."""
+    """The agent's applications and a form to start one: pick from the agent's own recent quotes
+    (searchable by number or product) or type the short quote number a customer reads out."""
     errors: list[FieldError] = []
+    picked: list[str] = []
     if request.method == "POST":
-        quote_ids = _posted_quote_ids(request)
         try:
-            app = start_application(quote_ids=quote_ids, started_by=request.user, request=request)
+            picked = _posted_quotes(request)
+            app = start_application(quote_ids=picked, started_by=request.user, request=request)
         except DomainError as exc:
             errors = errors_of(exc)
         else:
             return redirect("application:agent_edit", app.public_id)
+    search = request.GET.get("q", "").strip()[:40]
     rows = [
         {
             "app": app,
@@ -71,16 +117,28 @@ def home(request: HttpRequest) -> HttpResponse:
         }
         for app in applications_started_by(request.user)[:50]
     ]
+    quotes = recent_quotes_of(request.user, since=timezone.now() - quote_ttl(), search=search)
     return render(
         request,
         "application/agent_home.html",
         {
             "rows": rows,
+            "quotes": quotes,
+            "picked": set(picked),
+            "search": search,
             "errors": [e.message for e in errors],
-            "quote_value": request.POST.get("quote_id", ""),
+            "quote_value": " ".join(v for v in request.POST.getlist("quote_id") if v and not _is_uuid(v)),
         },
         status=422 if errors else 200,
     )
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _edit_context(request: HttpRequest, app: Application) -> dict[str, Any]:
@@ -179,5 +237,8 @@ def send_invitation(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     invites = dict(request.session.get(INVITES_KEY) or {})
     invites[str(app.public_id)] = invitation.token
     request.session[INVITES_KEY] = invites
-    messages.success(request, "邀请链接已生成，之前的链接已失效")
+    if invitation.replaced:
+        messages.success(request, _("已生成新的邀请链接，之前的链接已失效"))
+    else:
+        messages.success(request, _("邀请链接已生成"))
     return redirect("application:agent_edit", app.public_id)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from huibao.application import journey
 from huibao.application.models import Application
@@ -18,14 +20,14 @@ from huibao.payment.models import Payment
 
 S = ApplicationStatus
 
-# The six steps of the progress bar: (code, label).
-STEPS: tuple[tuple[str, str], ...] = (
-    ("data", "填写信息"),
-    ("identity", "实名认证"),
-    ("review", "确认信息"),
-    ("read", "阅读条款"),
-    ("sign", "签名"),
-    ("pay", "支付"),
+# The six steps of the progress bar: (code, label); the label in the page's language.
+STEPS: tuple[tuple[str, Promise], ...] = (
+    ("data", _("填写信息")),
+    ("identity", _("实名认证")),
+    ("review", _("确认信息")),
+    ("read", _("阅读条款")),
+    ("sign", _("签名")),
+    ("pay", _("支付")),
 )
 # The progress step each page belongs to.
 PAGE_STEP = {
@@ -61,7 +63,7 @@ STEP_PAGES = {
 @dataclass(frozen=True, slots=True)
 class ProgressStep:
     code: str
-    label: str
+    label: Promise
     number: int
     state: str  # "done", "current" or "todo"
 

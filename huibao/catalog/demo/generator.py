@@ -26,7 +26,7 @@ from huibao.catalog.demo.lines import (
     special_accident,
 )
 from huibao.catalog.demo.servicing import servicing_for
-from huibao.catalog.demo.texts import documents_for, single_document_for
+from huibao.catalog.demo.texts import documents_for, period_text, single_document_for
 from huibao.catalog.io import SCHEMA_VERSION
 from huibao.catalog.models import LineOfBusiness
 
@@ -214,13 +214,15 @@ def generate_market(seed: int = DEFAULT_SEED, products: int = DEFAULT_PRODUCTS) 
             built.application_rules, built.underwriting = rules_for(line, built, n)
             code = product_code(line, insurer.code, n)
             coverages = [(c["name"], c["description"] or c["name"]) for c in built.plans[-1]["coverages"]]
+            pay_years = built.pricing.get("inputs", {}).get("pay_years", {}).get("choices")
+            period = period_text(built.term_options, built.payment_modes, pay_years)
             if built.simple:
                 documents = single_document_for(
                     line=line,
                     product_name=built.name,
                     insurer_name=insurer.name,
                     coverages=coverages,
-                    term_label=built.term_options[0]["label"],
+                    period=period,
                     hotline=insurer.hotline,
                 )
             else:
@@ -232,7 +234,7 @@ def generate_market(seed: int = DEFAULT_SEED, products: int = DEFAULT_PRODUCTS) 
                     coverages=coverages,
                     waiting_days=built.waiting_days,
                     cooling_off_days=built.cooling_off_days,
-                    term_label=built.term_options[0]["label"],
+                    period=period,
                     health_questions=built.eligibility.get("health_questions", []),
                     hotline=insurer.hotline,
                 )

@@ -7,8 +7,47 @@ cooling-off, surrender loss).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+MODE_LABELS = {"annual": "年交", "monthly": "月交", "single": "一次交清"}
+
+
+def _choice_list(labels: Sequence[str]) -> str:
+    return labels[0] if len(labels) == 1 else "、".join(labels[:-1]) + "或" + labels[-1]
+
+
+def period_text(
+    term_options: Sequence[Mapping[str, Any]],
+    payment_modes: Sequence[str],
+    pay_years: Mapping[str, str] | None = None,
+) -> str:
+    """The terms' article on the 保险期间 and the 交费期间, from the product's own term options,
+    payment modes and (a product that prices one) its premium-term choices — so a policy bought
+    to age 70 never reads "保险期间为10年" and every product states how long premiums are paid."""
+    labels = [str(o["label"]) for o in term_options]
+    if len(labels) == 1:
+        term = f"本合同保险期间为{labels[0]}，以保险单载明的起讫时间为准。"
+    else:
+        term = f"本合同保险期间为{_choice_list(labels)}，由投保人在投保时选择，以保险单载明的起讫时间为准。"
+    modes = [MODE_LABELS[m] for m in payment_modes if m in MODE_LABELS and m != "single"]
+    how = f"，可选择{_choice_list(modes)}" if len(modes) > 1 else ""
+    long_term = any(o.get("to_age") or (o.get("years") or 0) > 1 for o in term_options)
+    if pay_years:
+        premium = (
+            f"本合同交费期间为{_choice_list(list(pay_years.values()))}，由投保人在投保时选择{how}，"
+            "以保险单载明的交费期间为准。"
+        )
+    elif set(payment_modes) <= {"single"}:
+        premium = "本合同保险费在投保时一次交清（趸交）。"
+    elif long_term:
+        premium = f"本合同交费期间与保险期间相同，保险期间内按期交纳保险费{how}，以保险单载明的交费期间为准。"
+    else:
+        premium = f"本合同交费期间为{labels[0]}，保险费按年计算{how}；选择月交的，分12期按月交纳。"
+        if "monthly" not in payment_modes:
+            premium = f"本合同交费期间为{labels[0]}，保险费在投保时一次交清。"
+    return f"{term}\n{premium}"
+
 
 COMMON_EXCLUSIONS: tuple[str, ...] = (
     "投保人对被保险人的故意杀害、故意伤害",
@@ -116,7 +155,7 @@ def documents_for(
     coverages: Sequence[tuple[str, str]],
     waiting_days: int,
     cooling_off_days: int,
-    term_label: str,
+    period: str,
     health_questions: Sequence[dict[str, Any]],
     hotline: str,
 ) -> list[dict[str, Any]]:
@@ -188,7 +227,7 @@ def documents_for(
             "第一条 合同构成\n本合同由保险条款、投保单、保险单、批注、批单"
             "及与本合同有关的投保文件、声明、告知书组成。",
             "第二条 投保范围\n符合本产品投保规则的人士均可作为被保险人，由本人或其有保险利益的人作为投保人。",
-            f"第三条 保险期间\n本合同保险期间为{term_label}，以保险单载明的起讫时间为准。",
+            f"第三条 保险期间和交费期间\n{period}",
             "第四条 保险责任\n在本合同保险期间内，我们承担下列保险责任：\n"
             + "\n".join(f"{i}. {name}：{desc}" for i, (name, desc) in enumerate(coverages, start=1)),
             "第五条 责任免除\n因下列情形之一导致保险事故的，我们不承担保险责任：\n"
@@ -278,7 +317,7 @@ def single_document_for(
     product_name: str,
     insurer_name: str,
     coverages: Sequence[tuple[str, str]],
-    term_label: str,
+    period: str,
     hotline: str,
 ) -> list[dict[str, Any]]:
     """The one document of a simple short-term product (极简投保): the terms, with the notice to
@@ -291,7 +330,7 @@ def single_document_for(
             "投保须知\n本产品由"
             f"{insurer_name}承保，汇保作为保险专业代理机构提供销售与服务。投保人应如实告知；"
             "保险费须在合同生效前支付，合同自支付成功次日零时起生效。电子保单与纸质保单具有同等法律效力。",
-            f"第一条 保险期间\n本合同保险期间为{term_label}，以保险单载明的起讫时间为准。",
+            f"第一条 保险期间和交费期间\n{period}",
             "第二条 保险责任\n"
             + "\n".join(f"{i}. {name}：{desc}" for i, (name, desc) in enumerate(coverages, start=1)),
             "第三条 责任免除\n因下列情形之一导致保险事故的，我们不承担保险责任：\n" + _numbered(exclusions),

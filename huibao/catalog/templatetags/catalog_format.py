@@ -5,7 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from huibao.catalog.web.compare import money_short
 from huibao.core.money import as_decimal, format_cny
@@ -34,6 +37,31 @@ def cny_short(value: object) -> str:
     """¥200万 (¥2,000,000 in English) — a sum insured, deductible or limit."""
     amount = _decimal(value)
     return money_short(amount) if amount is not None else ""
+
+
+@register.simple_tag
+def price_from(value: object) -> SafeString:
+    """The lowest premium in the language's word order: ¥216.60起, from ¥216.60 (the amount in
+    `price__amount`, the words around it in `price__unit`, with a space where the language
+    puts one)."""
+    amount = cny(value)
+    if not amount:
+        return SafeString("")
+    before, _sep, after = _("%(amount)s起").partition("%(amount)s")
+
+    def unit(text: str) -> SafeString:
+        if not text.strip():
+            return SafeString("")
+        return format_html('<span class="price__unit">{}</span>', text.strip())
+
+    return format_html(
+        '{}{}<span class="price__amount">{}</span>{}{}',
+        unit(before),
+        " " if before.endswith(" ") else "",
+        amount,
+        " " if after.startswith(" ") else "",
+        unit(after),
+    )
 
 
 @register.filter
