@@ -20,6 +20,7 @@ from huibao.application.models import Application
 from huibao.application.premium import item_shown, total_shown
 from huibao.application.rules import clause_identity, clause_min_read_seconds
 from huibao.application.selectors import (
+    current_payment,
     disclosure_progress,
     doc_key,
     identity_is_current,
@@ -36,7 +37,6 @@ from huibao.core.masking import mask_email, mask_id_number, mask_name, mask_phon
 from huibao.identity.models import FaceCheck
 from huibao.payment import rules as payment_rules
 from huibao.payment import selectors as payments
-from huibao.payment.models import Payment
 
 NEXT_STEP_LABELS: dict[str, str] = {
     "fill_data": "请填写投保信息",
@@ -204,7 +204,7 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
         app, items=items, readings=loaded.readings, confirmations=loaded.confirmations
     )
     identity_ok = identity_is_current(app)
-    payment = Payment.objects.filter(pk=app.payment_id).first() if app.payment_id else None
+    payment = current_payment(app)
     persons = loaded.persons if loaded.persons is not None else insured_persons(app)
     signatures = _signatures(app, persons, loaded.signatures)
     requirements = required_signatures(app, items=items, persons=persons) if app.applicant_name else []
@@ -351,6 +351,16 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
                 else None
             ),
         },
+    }
+
+
+def step_done_out(app: Application) -> dict[str, Any]:
+    """What a step asked with `?state=none` answers (`StepDoneOut`)."""
+    return {
+        "id": app.public_id,
+        "status": app.status,
+        "status_label": str(ApplicationStatus(app.status).label),
+        "data_revision": app.data_revision,
     }
 
 
