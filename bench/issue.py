@@ -4,8 +4,9 @@ product at once through `/api/v1`, paying on the sandbox gateway.
 Each simulated customer (asyncio + httpx, one session cookie each) does: quote → application →
 data → identity → confirm → open the document → wait its `min_read_seconds` (the wait overlaps
 with the other customers' work) → read (answered with the first key clause, shown) → confirm each
-key clause (answered with the next one, shown) → sign (by confirmation) → pay: 14 requests (data,
-identity and signing asked with `?state=none`: the client shows no state after them). The sandbox
+key clause once shown for its own reading time (answered with the next one, shown) → sign (by
+confirmation) → pay: 14 requests (data, identity and signing asked with `?state=none`: the client
+shows no state after them). The sandbox
 gateway — in this process, as the remote gateway would be — then takes the payer's card
 (`sandbox.submit_payment`) and delivers its signed notification over HTTP to
 `/payment/notify/sandbox/`, whose paid hook issues the policy; a last GET checks it is issued.
@@ -391,6 +392,11 @@ class Flow:
             clause = read["next_clause"] or clause
         confirmed = 0
         while clause is not None:
+            # A key clause with a reading time is confirmed once it was on screen that long (its
+            # `seconds_left` when shown); the customer reads it meanwhile (the wait overlaps with
+            # the other customers' work, as the document's).
+            if clause.get("seconds_left"):
+                await asyncio.sleep(clause["seconds_left"] + 0.05)
             path = f"{url}/clauses/{clause['document_id']}/{clause['code']}"
             answer = await self.call("clause_confirm", "POST", f"{path}/confirm?show_next=true")
             clause = answer["next_clause"]

@@ -91,15 +91,36 @@ STATE_ITEM_FIELDS = (
 )
 
 
-def state_items(app: Application) -> list[ApplicationItem]:
+# What `state_items(…, with_policies=True)` reads of each item's policy: the columns the state shows.
+STATE_POLICY_FIELDS = ("id", "public_id", "number", "status", "effective_at", "expires_at")
+
+
+def state_items(app: Application, *, with_policies: bool = False) -> list[ApplicationItem]:
     """`items_of` narrowed to `STATE_ITEM_FIELDS` (enough for the application state, its
-    documents, rules and signatures); any other field loads on access."""
+    documents, rules and signatures); any other field loads on access. `with_policies`: each
+    with its policy's `STATE_POLICY_FIELDS` too (a join in the same statement; see
+    `issued_policies`)."""
+    related = ["product_version__product__insurer", "plan", "insured"]
+    fields = list(STATE_ITEM_FIELDS)
+    if with_policies:
+        related.append("policy")
+        fields += [f"policy__{name}" for name in STATE_POLICY_FIELDS]
     return list(
-        app.items.select_related("product_version__product__insurer", "plan", "insured")
-        .only(*STATE_ITEM_FIELDS)
+        app.items.select_related(*related)
+        .only(*fields)
         .annotate(payment_mode=KeyTextTransform("payment_mode", "quote__inputs"))
         .order_by("position")
     )
+
+
+def issued_policies(app: Application, items: Sequence[ApplicationItem]) -> list[Any]:
+    """The application's policies in the order they were issued, each with `STATE_POLICY_FIELDS`:
+    taken from `items` when they were read `with_policies` (an application's policy is its item's:
+    issuance gives each item one, and no other policy names an application), else read."""
+    if items and all("policy" in i._state.fields_cache for i in items):
+        found = [i._state.fields_cache["policy"] for i in items]
+        return sorted((p for p in found if p is not None), key=lambda p: p.pk)
+    return list(app.policies.order_by("id").only(*STATE_POLICY_FIELDS))
 
 
 def payment_mode_of(item: ApplicationItem) -> str | None:
@@ -282,10 +303,28 @@ def with_beneficiaries_known(rows: QuerySet[Application]) -> QuerySet[Applicatio
     )
 
 
-def insured_persons(app: Application) -> list[InsuredPerson]:
+def insured_persons(
+    app: Application, *, items: Sequence[ApplicationItem] | None = None
+) -> list[InsuredPerson]:
     """The insured persons in position order, their beneficiaries prefetched — none read when
     `app` was read knowing it has none (`with_beneficiaries_known`; a use-case that writes
-    beneficiaries sets `has_beneficiaries` on the instance)."""
+    beneficiaries sets `has_beneficiaries` on the instance).
+
+    `items` read with their whole insured person (`select_related("insured")`): when they name
+    as many persons as the application has (`persons_count`, told by its locked read) and no
+    beneficiary is named, those are the persons — nothing is read."""
+    if items is not None and getattr(app, "has_beneficiaries", True) is False:
+        count = getattr(app, "persons_count", None)
+        found = {
+            i.insured_id: i._state.fields_cache["insured"]
+            for i in items
+            if i.insured_id is not None and i._state.fields_cache.get("insured") is not None
+        }
+        if count is not None and len(found) == count:
+            persons = sorted(found.values(), key=lambda p: p.position)
+            for person in persons:
+                person._prefetched_objects_cache = {"beneficiaries": Beneficiary.objects.none()}
+            return persons
     rows = app.insured_persons.order_by("position")
     if getattr(app, "has_beneficiaries", True) is False:
         return list(rows.prefetch_related(Prefetch("beneficiaries", Beneficiary.objects.none())))

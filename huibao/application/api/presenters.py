@@ -25,6 +25,7 @@ from huibao.application.selectors import (
     doc_key,
     identity_is_current,
     insured_persons,
+    issued_policies,
     needs_terms_agreement,
     payment_mode_of,
     state_items,
@@ -199,7 +200,10 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
     # Each piece is read once here (unless the use-case that returned `app` left it current) and
     # handed to the services that need it.
     loaded = take_loaded(app)
-    items = loaded.items if loaded.items is not None else state_items(app)
+    # Policies are issued in the transaction that makes the application `issued` (a final status):
+    # none before. Read with the items when they are read here.
+    issued = app.status == ApplicationStatus.ISSUED
+    items = loaded.items if loaded.items is not None else state_items(app, with_policies=issued)
     progress = disclosure_progress(
         app, items=items, readings=loaded.readings, confirmations=loaded.confirmations
     )
@@ -221,16 +225,19 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
     ]
     signed = bool(required) and all(r["signed"] for r in required)
     modes = {i.position: payment_mode_of(i) for i in items}
-    # Only the columns shown: the policy app owns the rest of its row. Policies are issued in the
-    # transaction that makes the application `issued` (a final status): none before.
+    # Only the columns shown: the policy app owns the rest of its row.
     policies = (
         [
-            {"id": pid, "number": number, "status": status, "effective_at": starts, "expires_at": ends}
-            for pid, number, status, starts, ends in app.policies.order_by("id").values_list(
-                "public_id", "number", "status", "effective_at", "expires_at"
-            )
+            {
+                "id": p.public_id,
+                "number": p.number,
+                "status": p.status,
+                "effective_at": p.effective_at,
+                "expires_at": p.expires_at,
+            }
+            for p in issued_policies(app, items)
         ]
-        if app.status == ApplicationStatus.ISSUED
+        if issued
         else []
     )
     step = Journey(

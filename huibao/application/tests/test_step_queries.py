@@ -32,6 +32,7 @@ from huibao.application.tests import factories as f
 from huibao.catalog.models import Document
 from huibao.core.errors import NotFound
 from huibao.esign.tests.ink import write
+from huibao.identity import services as identity_services
 from huibao.payment.tests.factories import GOOD_CARD, client_transport
 from huibao.sandbox import notifications
 from huibao.sandbox import payment as sandbox
@@ -55,7 +56,8 @@ MAX_QUERIES = {
     # − 1 since the verified check is recorded by one conditional UPDATE when the application did
     # not change while the provider was asked (no second locked read)
     "identity": 15,
-    "confirm": 12,
+    # − 1 since the insured persons come with the items (the locked read counts them)
+    "confirm": 11,
     "open": 7,
     "read": 7,
     "clause_show": 8,
@@ -77,8 +79,9 @@ MAX_QUERIES = {
     # agreement check reads the coverage with the items issuance reads; the partners' webhooks
     # read no partner here (their roster is cached until a partner changes: partner/roster.py)
     "notify": 18,
-    # 10; 9 without the user; 8 since the current payment comes with the application's read
-    "detail": 8,
+    # 10; 9 without the user; 8 since the current payment comes with the application's read; 7
+    # since an issued application's policies come with its items
+    "detail": 7,
 }
 # What runs once the notification's transaction commits, in the same request: the e-policy, the
 # insurer delivery and the finance booking job queued together, one INSERT.
@@ -236,8 +239,12 @@ def test_each_step_reads_the_application_once_and_stays_within_its_queries(show_
     # (the two walks' issuances: each its e-policy, its delivery and its booking job)
     queued = Counter(DBTaskResult.objects.values_list("task_path", flat=True))
     assert {path: queued[path] for path in AFTER_ISSUANCE} == dict.fromkeys(AFTER_ISSUANCE, 2), queued
-    # and the final read of the state reads no payment: it comes with the application's row
-    assert all(_reads(sqls)["payment_payment"] == 0 for sqls in calls.queries["detail"])
+    # and the final read of the state reads neither the payment (it comes with the application's
+    # row) nor the policies (with the items) apart
+    for sqls in calls.queries["detail"]:
+        assert not [
+            q for q in sqls if q.lstrip().startswith(('SELECT "payment_payment"', 'SELECT "policy_policy"'))
+        ]
     # and the payment notification does not read the partners for their webhooks (the roster,
     # empty here, was read once by the first walk and is cached)
     assert all(_reads(sqls)["partner_partner"] == 0 for sqls in calls.queries["notify"])
@@ -273,9 +280,10 @@ def test_the_state_of_sign_and_confirm_reads_nothing_the_use_case_had() -> None:
     # and neither the identity check nor beneficiaries (there is none): the application's locked
     # read brings the check's status and whether any beneficiary is named
     assert sign["identity_identitycheck"] == 0 and sign["application_beneficiary"] == 0, sign
-    # and confirming reads the items and the insured persons once (the underwriting included)
+    # and confirming reads the items once, with their insured persons (the underwriting included):
+    # the locked read tells they are all the application's persons, so none is read apart
     confirm = _reads(calls.queries["confirm"][0])
-    assert confirm["application_applicationitem"] == 1 and confirm["application_insuredperson"] == 1, confirm
+    assert confirm["application_applicationitem"] == 1 and confirm["application_insuredperson"] == 0, confirm
     assert confirm["application_signature"] == 0  # confirmed from a draft: there is none
     # and the payment notification reads neither the documents (published: cached) nor the
     # policies (the application moves from awaiting payment to issued under its lock: it has none)
@@ -525,20 +533,18 @@ def test_an_application_changed_while_the_provider_answered_is_read_again_under_
 ) -> None:
     # given an application whose data is saved, and an identity provider during whose answer the
     # application changes (another tab starts its face check: a save of the row)
-    from huibao.application.services import identity as identity_service
-
     user = f.customer()
     app = start_application(quote_ids=[f.quote(f.simple_product(), user).pk], user=user)
     d = f.data()
     app = save_data(app, d, actor=user)
-    answer = identity_service.identity_services.verify_real_name
+    answer = identity_services.verify_real_name
 
     def answer_while_it_changes(**kwargs: Any) -> Any:
         check = answer(**kwargs)
         Application.objects.get(pk=app.pk).save(update_fields=["updated_at"])
         return check
 
-    monkeypatch.setattr(identity_service.identity_services, "verify_real_name", answer_while_it_changes)
+    monkeypatch.setattr(identity_services, "verify_real_name", answer_while_it_changes)
     # when the applicant's identity is checked
     with CaptureQueriesContext(connection) as captured:
         verified = verify_identity(app, name=d.applicant.name, id_number=d.applicant.id_number, user=user)

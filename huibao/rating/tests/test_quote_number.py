@@ -7,7 +7,8 @@ from unittest import mock
 
 import pytest
 import time_machine
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from huibao.rating import models, services
 from huibao.rating.models import Quote
@@ -56,9 +57,6 @@ def test_an_unsaved_quote_has_no_number() -> None:
 
 
 def test_inside_a_transaction_the_insert_needs_no_savepoint_and_endless_clashes_are_refused() -> None:
-    from django.db import IntegrityError, connection
-    from django.test.utils import CaptureQueriesContext
-
     code = factories.term_life_version().product.code
     taken = quote(code).number
     with transaction.atomic():
