@@ -127,4 +127,4 @@ class CachedUserAuthenticationMiddleware(AuthenticationMiddleware):
 
     def process_request(self, request: HttpRequest) -> None:
         super().process_request(request)
-        request.user = SimpleLazyObject(lambda: _request_user(request))
+        request.user = SimpleLazyObject(lambda: _request_user(request))  # type: ignore[assignment]
