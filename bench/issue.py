@@ -4,7 +4,9 @@ product at once through `/api/v1`, paying on the sandbox gateway.
 Each simulated customer (asyncio + httpx, one session cookie each) does: quote → application →
 data → identity → confirm → open the document → wait its `min_read_seconds` (the wait overlaps
 with the other customers' work) → read (answered with the first key clause, shown) → confirm each
-key clause (answered with the next one, shown) → sign (by confirmation) → pay: 14 requests. The sandbox
+key clause once shown for its own reading time (answered with the next one, shown) → sign (by
+confirmation) → pay: 14 requests (data, identity and signing asked with `?state=none`: the client
+shows no state after them). The sandbox
 gateway — in this process, as the remote gateway would be — then takes the payer's card
 (`sandbox.submit_payment`) and delivers its signed notification over HTTP to
 `/payment/notify/sandbox/`, whose paid hook issues the policy; a last GET checks it is issued.
@@ -368,8 +370,11 @@ class Flow:
             "insured": [{"relation": "self"}],
             "beneficiary_mode": "legal",
         }
-        await self.call("data", "PUT", f"{url}/data", data)
-        await self.call("identity", "POST", f"{url}/identity", {"name": name, "id_number": id_number})
+        # The steps whose answer the client does not show ask for no state (`?state=none`).
+        await self.call("data", "PUT", f"{url}/data?state=none", data)
+        await self.call(
+            "identity", "POST", f"{url}/identity?state=none", {"name": name, "id_number": id_number}
+        )
         state = await self.call("confirm", "POST", f"{url}/confirm")
         if state["status"] != "accepted":
             raise Failed("confirm", 200, f"underwriting gave {state['status']}")
@@ -387,13 +392,20 @@ class Flow:
             clause = read["next_clause"] or clause
         confirmed = 0
         while clause is not None:
+            # A key clause with a reading time is confirmed once it was on screen that long (its
+            # `seconds_left` when shown); the customer reads it meanwhile (the wait overlaps with
+            # the other customers' work, as the document's).
+            if clause.get("seconds_left"):
+                await asyncio.sleep(clause["seconds_left"] + 0.05)
             path = f"{url}/clauses/{clause['document_id']}/{clause['code']}"
             answer = await self.call("clause_confirm", "POST", f"{path}/confirm?show_next=true")
             clause = answer["next_clause"]
             confirmed += 1
         if confirmed != len(state["clauses"]):
             raise Failed("clause_confirm", 200, f"{confirmed} of {len(state['clauses'])} clauses confirmed")
-        await self.call("sign", "POST", f"{url}/signatures", {"role": "applicant", "confirmed": True})
+        await self.call(
+            "sign", "POST", f"{url}/signatures?state=none", {"role": "applicant", "confirmed": True}
+        )
         payment = await self.call("pay", "POST", f"{url}/payment")
         txn_id = payment["checkout_url"].rstrip("/").rsplit("/", 1)[1]
         started = time.perf_counter()

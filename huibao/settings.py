@@ -91,7 +91,9 @@ MIDDLEWARE = [
     "huibao.core.middleware.ChosenLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, with the session's user from the shared cache when it is there (no read of its row
+    # per request; nothing personal cached): account/usercache.py, HUIBAO_USER_CACHE_SECONDS.
+    "huibao.account.usercache.CachedUserAuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     # Right after the middlewares that read the session user: a bearer token replaces that user
     # under /api/ (after OTPMiddleware, so that one never reads the session for a token request).
@@ -190,6 +192,10 @@ else:
 SESSION_ENGINE = (
     "django.contrib.sessions.backends.cached_db" if REDIS_URL else "django.contrib.sessions.backends.db"
 )
+
+# The logged-in user of a request, from the shared cache (account/usercache.py): seconds an entry
+# lives. Off (0) without Redis: a per-process cache would not see another worker's change.
+HUIBAO_USER_CACHE_SECONDS = env_int("HUIBAO_USER_CACHE_SECONDS", 300 if REDIS_URL else 0)
 
 # --- Background tasks (Django's tasks framework, durable database backend) ---------------------
 TASKS = {

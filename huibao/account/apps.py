@@ -39,3 +39,11 @@ class AccountConfig(AppConfig):
 
         label_admin_models(list(admin.site._registry))  # any registered before the swap
         post_migrate.connect(_setup_roles_after_migrate, dispatch_uid="huibao.account.setup_roles")
+        from django.db.models.signals import post_delete, post_save
+
+        from huibao.account.models import User
+        from huibao.account.usercache import on_user_changed
+
+        # A user saved or deleted: its cached entry for the requests' `request.user` is dropped.
+        post_save.connect(on_user_changed, sender=User, dispatch_uid="huibao.account.usercache.saved")
+        post_delete.connect(on_user_changed, sender=User, dispatch_uid="huibao.account.usercache.deleted")

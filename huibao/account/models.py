@@ -8,6 +8,7 @@ staff log in with a username, a password and a TOTP code, and act through their 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -36,6 +37,15 @@ class User(AbstractUser):
                 condition=models.Q(kind__in=["customer", "staff"]), name="user_kind_valid"
             ),
         ]
+
+    def refresh_from_db(self, using: Any = None, fields: Any = None, from_queryset: Any = None) -> None:
+        """A user built from the per-request cache (`account.usercache`) has only its keys and
+        flags: the first read of any other column loads all the others, in one statement."""
+        if fields is not None and self.__dict__.get("_from_user_cache"):
+            deferred = self.get_deferred_fields()
+            if deferred and set(fields) <= deferred:
+                fields = sorted(deferred)
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
 
     def set_phone(self, phone: str) -> None:
         self.phone = phone

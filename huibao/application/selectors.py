@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import router
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform
 
@@ -32,6 +33,7 @@ from huibao.core.errors import NotFound
 from huibao.core.fields import lookup_hash
 from huibao.identity.models import IdentityCheck
 from huibao.identity.services import ID_HASH_CONTEXT as IDENTITY_HASH_CONTEXT
+from huibao.payment.models import Payment
 
 REFERENCE_KIND = "application"
 
@@ -89,15 +91,36 @@ STATE_ITEM_FIELDS = (
 )
 
 
-def state_items(app: Application) -> list[ApplicationItem]:
+# What `state_items(…, with_policies=True)` reads of each item's policy: the columns the state shows.
+STATE_POLICY_FIELDS = ("id", "public_id", "number", "status", "effective_at", "expires_at")
+
+
+def state_items(app: Application, *, with_policies: bool = False) -> list[ApplicationItem]:
     """`items_of` narrowed to `STATE_ITEM_FIELDS` (enough for the application state, its
-    documents, rules and signatures); any other field loads on access."""
+    documents, rules and signatures); any other field loads on access. `with_policies`: each
+    with its policy's `STATE_POLICY_FIELDS` too (a join in the same statement; see
+    `issued_policies`)."""
+    related = ["product_version__product__insurer", "plan", "insured"]
+    fields = list(STATE_ITEM_FIELDS)
+    if with_policies:
+        related.append("policy")
+        fields += [f"policy__{name}" for name in STATE_POLICY_FIELDS]
     return list(
-        app.items.select_related("product_version__product__insurer", "plan", "insured")
-        .only(*STATE_ITEM_FIELDS)
+        app.items.select_related(*related)
+        .only(*fields)
         .annotate(payment_mode=KeyTextTransform("payment_mode", "quote__inputs"))
         .order_by("position")
     )
+
+
+def issued_policies(app: Application, items: Sequence[ApplicationItem]) -> list[Any]:
+    """The application's policies in the order they were issued, each with `STATE_POLICY_FIELDS`:
+    taken from `items` when they were read `with_policies` (an application's policy is its item's:
+    issuance gives each item one, and no other policy names an application), else read."""
+    if items and all("policy" in i._state.fields_cache for i in items):
+        found = [i._state.fields_cache["policy"] for i in items]
+        return sorted((p for p in found if p is not None), key=lambda p: p.pk)
+    return list(app.policies.order_by("id").only(*STATE_POLICY_FIELDS))
 
 
 def payment_mode_of(item: ApplicationItem) -> str | None:
@@ -280,10 +303,28 @@ def with_beneficiaries_known(rows: QuerySet[Application]) -> QuerySet[Applicatio
     )
 
 
-def insured_persons(app: Application) -> list[InsuredPerson]:
+def insured_persons(
+    app: Application, *, items: Sequence[ApplicationItem] | None = None
+) -> list[InsuredPerson]:
     """The insured persons in position order, their beneficiaries prefetched — none read when
     `app` was read knowing it has none (`with_beneficiaries_known`; a use-case that writes
-    beneficiaries sets `has_beneficiaries` on the instance)."""
+    beneficiaries sets `has_beneficiaries` on the instance).
+
+    `items` read with their whole insured person (`select_related("insured")`): when they name
+    as many persons as the application has (`persons_count`, told by its locked read) and no
+    beneficiary is named, those are the persons — nothing is read."""
+    if items is not None and getattr(app, "has_beneficiaries", True) is False:
+        count = getattr(app, "persons_count", None)
+        found = {
+            i.insured_id: i._state.fields_cache["insured"]
+            for i in items
+            if i.insured_id is not None and i._state.fields_cache.get("insured") is not None
+        }
+        if count is not None and len(found) == count:
+            persons = sorted(found.values(), key=lambda p: p.position)
+            for person in persons:
+                person._prefetched_objects_cache = {"beneficiaries": Beneficiary.objects.none()}
+            return persons
     rows = app.insured_persons.order_by("position")
     if getattr(app, "has_beneficiaries", True) is False:
         return list(rows.prefetch_related(Prefetch("beneficiaries", Beneficiary.objects.none())))
@@ -427,11 +468,61 @@ _STATE_ROWS: QuerySet[Application] | None = None
 
 def _state_rows() -> QuerySet[Application]:
     """The applications with what the state answer asks of other tables in the same statement
-    (`with_identity_check`, `with_beneficiaries_known`); built once per process, cloned by use."""
+    (`with_identity_check`, `with_beneficiaries_known`, `with_current_payment`); built once per
+    process, cloned by use."""
     global _STATE_ROWS
     if _STATE_ROWS is None:
-        _STATE_ROWS = with_beneficiaries_known(with_identity_check(Application.objects.all()))
+        _STATE_ROWS = with_current_payment(
+            with_beneficiaries_known(with_identity_check(Application.objects.all()))
+        )
     return _STATE_ROWS.all()
+
+
+# The columns of the current payment the state answer shows and decides on (`current_payment`).
+PAYMENT_STATE_FIELDS = (
+    "public_id",
+    "status",
+    "amount",
+    "checkout_url",
+    "expires_at",
+    "paid_at",
+    "refunded_amount",
+    "failure_reason",
+)
+_PAYMENT_ROW = "_current_payment_row"
+
+
+def with_current_payment(rows: QuerySet[Application]) -> QuerySet[Application]:
+    """`rows` with their current payment's `PAYMENT_STATE_FIELDS` (look-ups by primary key in the
+    same statement): `current_payment` then reads nothing. Apply `keep_current_payment` to each
+    instance read."""
+    found = Payment.objects.filter(pk=OuterRef("payment_id"))
+    return rows.annotate(
+        **{f"current_payment_{name}": Subquery(found.values(name)[:1]) for name in PAYMENT_STATE_FIELDS}
+    )
+
+
+def keep_current_payment(app: Application) -> Application:
+    """Keeps what `with_current_payment` read on `app`, for the payment it names now."""
+    if "current_payment_status" in app.__dict__:
+        values = {name: app.__dict__.pop(f"current_payment_{name}", None) for name in PAYMENT_STATE_FIELDS}
+        app.__dict__[_PAYMENT_ROW] = (app.payment_id, values)
+    return app
+
+
+def current_payment(app: Application) -> Payment | None:
+    """The application's current payment (None without one): built from what the application's
+    read brought (`with_current_payment`; its other columns load on access), else read."""
+    if app.payment_id is None:
+        return None
+    row = app.__dict__.get(_PAYMENT_ROW)
+    if row is None or row[0] != app.payment_id:
+        return Payment.objects.filter(pk=app.payment_id).first()
+    values = {"id": app.payment_id, **row[1]}
+    if values["status"] is None:  # no such payment
+        return None
+    names = [f.attname for f in Payment._meta.concrete_fields if f.attname in values]
+    return Payment.from_db(router.db_for_read(Payment), names, [values[name] for name in names])
 
 
 def _reachable(public_id: Any, access: Q, *, keys_only: bool) -> Application:
@@ -443,7 +534,7 @@ def _reachable(public_id: Any, access: Q, *, keys_only: bool) -> Application:
     app = rows.first()
     if app is None:
         raise NotFound("投保单不存在", code="application_not_found")
-    return keep_identity_check(app)
+    return keep_current_payment(keep_identity_check(app))
 
 
 def get_for_user(public_id: Any, user: Any, *, keys_only: bool = False) -> Application:

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, router
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 
 from huibao.catalog.models import Plan, Product, ProductStatus, ProductVersion, VersionStatus
 from huibao.core.errors import FieldError, NotFound, ValidationFailed
@@ -182,20 +184,40 @@ NUMBER_ATTEMPTS = 5
 def save_new_quote(quote: Quote) -> None:
     """Inserts a new quote with a fresh short number; a clash of numbers (about 1 in 10⁹ per day
     and pair) takes another one. Outside a transaction (a quote page, the API) an insert is all it
-    costs; inside one, the insert runs in a savepoint so the caller's transaction survives a
-    clash. Any other refusal is raised after the last attempt."""
+    costs; inside one (the re-pricing of an application's step), it is one
+    `INSERT … ON CONFLICT DO NOTHING` — a clash inserts nothing and aborts nothing, so no savepoint
+    is needed around it. Any other refusal is raised after the last attempt."""
     for attempt in range(NUMBER_ATTEMPTS):
         quote.number = new_quote_number()
+        if connection.in_atomic_block:
+            if _insert_unless_taken(quote):
+                return
+            continue
         try:
-            if connection.in_atomic_block:
-                with transaction.atomic():
-                    quote.save(force_insert=True)
-            else:
-                quote.save(force_insert=True)
+            quote.save(force_insert=True)
             return
         except IntegrityError:
             if attempt == NUMBER_ATTEMPTS - 1:
                 raise
+    raise IntegrityError(f"rating_quote: no free number after {NUMBER_ATTEMPTS} attempts")
+
+
+def _insert_unless_taken(quote: Quote) -> bool:
+    """One `INSERT … ON CONFLICT DO NOTHING` of `quote` (its primary key is made here, a UUID):
+    whether the row went in. The fields' own `pre_save` (`created_at`) and conversions run as for
+    `save()`; the quote has no save signals' receivers."""
+    db = router.db_for_write(Quote)
+    query = InsertQuery(Quote, on_conflict=OnConflict.IGNORE)
+    query.insert_values(list(Quote._meta.local_concrete_fields), [quote])
+    inserted = 0
+    with connections[db].cursor() as cursor:
+        for statement, params in query.get_compiler(using=db).as_sql():
+            cursor.execute(statement, params)
+            inserted += max(cursor.rowcount, 0)
+    if inserted:
+        quote._state.adding = False
+        quote._state.db = db
+    return inserted == 1
 
 
 def _plan_code(product: RatingProduct, quote: Quote) -> str:

@@ -20,10 +20,12 @@ from huibao.application.models import Application
 from huibao.application.premium import item_shown, total_shown
 from huibao.application.rules import clause_identity, clause_min_read_seconds
 from huibao.application.selectors import (
+    current_payment,
     disclosure_progress,
     doc_key,
     identity_is_current,
     insured_persons,
+    issued_policies,
     needs_terms_agreement,
     payment_mode_of,
     state_items,
@@ -36,7 +38,6 @@ from huibao.core.masking import mask_email, mask_id_number, mask_name, mask_phon
 from huibao.identity.models import FaceCheck
 from huibao.payment import rules as payment_rules
 from huibao.payment import selectors as payments
-from huibao.payment.models import Payment
 
 NEXT_STEP_LABELS: dict[str, str] = {
     "fill_data": "请填写投保信息",
@@ -199,12 +200,15 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
     # Each piece is read once here (unless the use-case that returned `app` left it current) and
     # handed to the services that need it.
     loaded = take_loaded(app)
-    items = loaded.items if loaded.items is not None else state_items(app)
+    # Policies are issued in the transaction that makes the application `issued` (a final status):
+    # none before. Read with the items when they are read here.
+    issued = app.status == ApplicationStatus.ISSUED
+    items = loaded.items if loaded.items is not None else state_items(app, with_policies=issued)
     progress = disclosure_progress(
         app, items=items, readings=loaded.readings, confirmations=loaded.confirmations
     )
     identity_ok = identity_is_current(app)
-    payment = Payment.objects.filter(pk=app.payment_id).first() if app.payment_id else None
+    payment = current_payment(app)
     persons = loaded.persons if loaded.persons is not None else insured_persons(app)
     signatures = _signatures(app, persons, loaded.signatures)
     requirements = required_signatures(app, items=items, persons=persons) if app.applicant_name else []
@@ -221,16 +225,19 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
     ]
     signed = bool(required) and all(r["signed"] for r in required)
     modes = {i.position: payment_mode_of(i) for i in items}
-    # Only the columns shown: the policy app owns the rest of its row. Policies are issued in the
-    # transaction that makes the application `issued` (a final status): none before.
+    # Only the columns shown: the policy app owns the rest of its row.
     policies = (
         [
-            {"id": pid, "number": number, "status": status, "effective_at": starts, "expires_at": ends}
-            for pid, number, status, starts, ends in app.policies.order_by("id").values_list(
-                "public_id", "number", "status", "effective_at", "expires_at"
-            )
+            {
+                "id": p.public_id,
+                "number": p.number,
+                "status": p.status,
+                "effective_at": p.effective_at,
+                "expires_at": p.expires_at,
+            }
+            for p in issued_policies(app, items)
         ]
-        if app.status == ApplicationStatus.ISSUED
+        if issued
         else []
     )
     step = Journey(
@@ -351,6 +358,16 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
                 else None
             ),
         },
+    }
+
+
+def step_done_out(app: Application) -> dict[str, Any]:
+    """What a step asked with `?state=none` answers (`StepDoneOut`)."""
+    return {
+        "id": app.public_id,
+        "status": app.status,
+        "status_label": str(ApplicationStatus(app.status).label),
+        "data_revision": app.data_revision,
     }
 
 

@@ -19,7 +19,7 @@ agent prepares the data and makes the invitation; the customer claims it
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
@@ -51,6 +51,7 @@ from huibao.application.api.schemas import (
     ReadIn,
     SignatureIn,
     StartIn,
+    StepDoneOut,
 )
 from huibao.application.models import Application, ClauseConfirmation, DisclosureReading
 from huibao.application.selectors import (
@@ -106,6 +107,19 @@ def _target(request: HttpRequest, public_id: uuid.UUID) -> Target:
 
 def _state(app: Application, request: HttpRequest) -> dict[str, Any]:
     return presenters.application_out(app, user=_user(request))
+
+
+# `?state=` of the steps that answer the application's state: `full` (the default) answers it
+# whole (`ApplicationOut`), `none` only where the application stands (`StepDoneOut`).
+StateAnswer = Literal["full", "none"]
+STATE_ANSWER = (
+    " With `state=none` the answer is only the application's id, status and data revision "
+    "(`StepDoneOut`): for a client that does not show the state after this step."
+)
+
+
+def _answer(app: Application, request: HttpRequest, state: StateAnswer) -> dict[str, Any]:
+    return presenters.step_done_out(app) if state == "none" else _state(app, request)
 
 
 def _quote_ids(raw: list[str]) -> list[uuid.UUID]:
@@ -212,24 +226,29 @@ def get_data(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
 
 @router.put(
     "/applications/{public_id}/data",
-    response={200: ApplicationOut, **ERRORS},
+    response={200: ApplicationOut | StepDoneOut, **ERRORS},
     summary="填写或修改投保信息",
     description="Applicant, insured persons (health answers, beneficiaries), beneficiary mode, subject. "
-    "A change after the customer confirmed sends the application back to `draft`.",
+    "A change after the customer confirmed sends the application back to `draft`." + STATE_ANSWER,
 )
-def save_data(request: HttpRequest, public_id: uuid.UUID, payload: ApplicationDataIn) -> dict[str, Any]:
+def save_data(
+    request: HttpRequest, public_id: uuid.UUID, payload: ApplicationDataIn, state: StateAnswer = "full"
+) -> dict[str, Any]:
     app = data_service.save_data(
         _target(request, public_id), payload.to_domain(), actor=_user(request), request=request
     )
-    return _state(app, request)
+    return _answer(app, request, state)
 
 
 @router.post(
     "/applications/{public_id}/identity",
-    response={200: ApplicationOut, **ERRORS},
+    response={200: ApplicationOut | StepDoneOut, **ERRORS},
     summary="投保人实名认证",
+    description="The applicant's real-name check by the identity provider." + STATE_ANSWER,
 )
-def verify_identity(request: HttpRequest, public_id: uuid.UUID, payload: IdentityIn) -> dict[str, Any]:
+def verify_identity(
+    request: HttpRequest, public_id: uuid.UUID, payload: IdentityIn, state: StateAnswer = "full"
+) -> dict[str, Any]:
     app = identity_service.verify_identity(
         _target(request, public_id),
         name=payload.name,
@@ -237,7 +256,7 @@ def verify_identity(request: HttpRequest, public_id: uuid.UUID, payload: Identit
         user=_user(request),
         request=request,
     )
-    return _state(app, request)
+    return _answer(app, request, state)
 
 
 @router.post(
@@ -383,13 +402,16 @@ def _clause(row: ClauseConfirmation) -> dict[str, Any]:
 
 @router.post(
     "/applications/{public_id}/signatures",
-    response={200: ApplicationOut, **ERRORS},
+    response={200: ApplicationOut | StepDoneOut, **ERRORS},
     summary="签名",
     description="`method` (see the application's `signatures`) is `handwritten` (send `ink`, checked "
     "against the signer's name) or `confirmation` (send `confirmed: true`). When every required "
-    "signature is there the application is `signed` and its PDF form is made in the background.",
+    "signature is there the application is `signed` and its PDF form is made in the background."
+    + STATE_ANSWER,
 )
-def sign(request: HttpRequest, public_id: uuid.UUID, payload: SignatureIn) -> dict[str, Any]:
+def sign(
+    request: HttpRequest, public_id: uuid.UUID, payload: SignatureIn, state: StateAnswer = "full"
+) -> dict[str, Any]:
     app = sign_service.sign(
         _target(request, public_id),
         user=_user(request),
@@ -399,7 +421,7 @@ def sign(request: HttpRequest, public_id: uuid.UUID, payload: SignatureIn) -> di
         confirmed=payload.confirmed,
         request=request,
     )
-    return _state(app, request)
+    return _answer(app, request, state)
 
 
 @router.post(

@@ -409,6 +409,17 @@ class ApplicationOut(Schema):
     application_form: FormOut
 
 
+class StepDoneOut(Schema):
+    """The answer of a step asked with `?state=none`: the application's keys and where it stands,
+    not its whole state (`GET /applications/{id}` answers that). For a client that does not show
+    the state after each step; the server then reads and builds nothing more."""
+
+    id: uuid.UUID
+    status: str = Field(..., examples=["draft"])
+    status_label: str = Field(..., examples=["草稿"])
+    data_revision: int
+
+
 class ApplicationSummaryOut(Schema):
     id: uuid.UUID
     number: str

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from huibao.application.models import (
@@ -51,10 +52,21 @@ _LOCKED_ROWS: Any = None
 
 # What a step may ask the locked read to tell as well (`knowing`), each an index look-up in the
 # same statement, so that it does not read a table that has nothing for it: whether the
-# application has insured persons, signatures, open underwriting cases.
+# application has insured persons, signatures, open underwriting cases, and how many persons.
 KNOWABLE: dict[str, Any] = {
     "has_persons": lambda: Exists(InsuredPerson.objects.filter(application=OuterRef("pk"))),
     "has_signatures": lambda: Exists(Signature.objects.filter(application=OuterRef("pk"))),
+    # how many insured persons (`selectors.insured_persons` then takes them from the items)
+    "persons_count": lambda: Coalesce(
+        Subquery(
+            InsuredPerson.objects.filter(application=OuterRef("pk"))
+            .order_by()
+            .values("application")
+            .annotate(n=Count("pk"))
+            .values("n")[:1]
+        ),
+        0,
+    ),
     "has_open_cases": lambda: Exists(
         UnderwritingCase.objects.filter(item__application=OuterRef("pk"), status=CaseStatus.OPEN)
     ),

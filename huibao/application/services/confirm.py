@@ -64,7 +64,8 @@ def confirm(
     (another tab, the agent), nothing is confirmed."""
     with transaction.atomic(), audit.batched():
         # Knowing whether it has open underwriting cases: none is read to be withdrawn otherwise.
-        app = _acting(application, user, open=False, knowing=("has_open_cases",))
+        # And how many insured persons: those the items were read with then are all of them.
+        app = _acting(application, user, open=False, knowing=("has_open_cases", "persons_count"))
         if app.status != ApplicationStatus.DRAFT:
             raise Conflict("投保信息已确认", code="already_confirmed")
         _require_not_expired(app)
@@ -85,7 +86,7 @@ def confirm(
         # Sets the items' outcomes and premiums and `app.total_premium`, in the rows and here.
         underwrite_application(app, actor=user, request=request, items=items, locked=True)
         outcome = overall_outcome(i.underwriting_outcome for i in items)
-        persons = insured_persons(app)
+        persons = insured_persons(app, items=items)
         # The confirmed data with the premiums as underwritten (a loading changes them; the
         # customer accepts it separately in `agree_terms`).
         app.confirmed_digest = data_digest(app, items=items, persons=persons)

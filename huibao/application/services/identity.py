@@ -52,12 +52,14 @@ def verify_identity(
         actor=user,
     )
     with transaction.atomic():
-        app = _locked(app)
         verified = check.status == "verified"
+        if not (verified and _record_verified_if_unchanged(app, check)):
+            app = _locked(app)
         if verified:
-            app.identity_check_id = check.pk
-            app.identity_verified_at = timezone.now()
-            app.save(update_fields=["identity_check_id", "identity_verified_at", "updated_at"])
+            if app.identity_check_id != check.pk:
+                app.identity_check_id = check.pk
+                app.identity_verified_at = timezone.now()
+                app.save(update_fields=["identity_check_id", "identity_verified_at", "updated_at"])
             _remember_identity(app, check)  # the row just written: no need to read it back
         record_step(
             app,
@@ -74,6 +76,21 @@ def verify_identity(
             "identity not verified", errors=[FieldError("id_number", str(check.status), check.message)]
         )
     return app
+
+
+def _record_verified_if_unchanged(app: Application, check: Any) -> bool:
+    """The verified check recorded on the application by one conditional `UPDATE`, if its row is
+    as it was read before the provider was asked (same status, data revision and last change):
+    then `app` is still current and needs no second locked read. False when anything moved —
+    the caller then locks and reads it again."""
+    now = timezone.now()
+    changed = Application.objects.filter(
+        pk=app.pk, status=app.status, data_revision=app.data_revision, updated_at=app.updated_at
+    ).update(identity_check_id=check.pk, identity_verified_at=now, updated_at=now)
+    if changed != 1:
+        return False
+    app.identity_check_id, app.identity_verified_at, app.updated_at = check.pk, now, now
+    return True
 
 
 def start_face_check(

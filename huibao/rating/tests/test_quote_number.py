@@ -7,7 +7,8 @@ from unittest import mock
 
 import pytest
 import time_machine
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from huibao.rating import models, services
 from huibao.rating.models import Quote
@@ -53,3 +54,25 @@ def test_an_unsaved_quote_has_no_number() -> None:
     preview = services.create_quote(product_code=code, plan_code="standard", inputs=INPUTS, persist=False)
     assert preview.number is None and not Quote.objects.exists()
     assert models.new_quote_number().startswith("Q")
+
+
+def test_inside_a_transaction_the_insert_needs_no_savepoint_and_endless_clashes_are_refused() -> None:
+    code = factories.term_life_version().product.code
+    taken = quote(code).number
+    with transaction.atomic():
+        # one statement per attempt: a clash inserts nothing and aborts nothing
+        numbers = iter([taken, "Q20261203ABCDEG"])
+        with (
+            mock.patch.object(services, "new_quote_number", lambda: next(numbers)),
+            CaptureQueriesContext(connection) as captured,
+        ):
+            again = quote(code)
+        inserts = [q["sql"] for q in captured.captured_queries if "rating_quote" in q["sql"]]
+        assert len(inserts) == 2 and all(q.lstrip().startswith("INSERT") for q in inserts), inserts
+        assert not any("SAVEPOINT" in q["sql"] for q in captured.captured_queries)
+        # and a number that is always taken is refused after the last attempt, the caller's
+        # transaction still usable
+        with mock.patch.object(services, "new_quote_number", lambda: taken), pytest.raises(IntegrityError):
+            quote(code)
+        assert Quote.objects.filter(number=taken).count() == 1
+    assert Quote.objects.get(pk=again.pk).number == "Q20261203ABCDEG"
