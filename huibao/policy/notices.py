@@ -10,6 +10,7 @@ one twice.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from typing import Any
 
 from django.utils import timezone
@@ -20,7 +21,7 @@ from huibao.billing.services import InstalmentEvent
 from huibao.billing.states import UNPAID_STATUSES
 from huibao.core.money import format_cny
 from huibao.notification.catalogue import MessageTemplate, register
-from huibao.notification.services import notify
+from huibao.notification.services import Notice, notify_many, send
 from huibao.policy.lifecycle import PolicyStatusChanged, Reason
 from huibao.policy.models import Policy
 from huibao.policy.states import PolicyStatus
@@ -146,13 +147,16 @@ def _product_name(policy: Policy) -> str:
 def _send(policy: Policy, template: str, context: dict[str, Any], dedup_key: str) -> None:
     if policy.customer is None:
         return
-    notify(
-        user=policy.customer,
-        template=template,
-        context=context,
-        category="service",
-        dedup_key=dedup_key,
-        reference=f"policy:{policy.number}",
+    # Inside a daily job's `notification.batched()` the batch's messages are written together.
+    send(
+        Notice(
+            user=policy.customer,
+            template=template,
+            context=context,
+            dedup_key=dedup_key,
+            reference=f"policy:{policy.number}",
+            category="service",
+        )
     )
 
 
@@ -160,11 +164,10 @@ def _policy(number: str) -> Policy | None:
     return Policy.objects.select_related("customer", "product_version__product").filter(number=number).first()
 
 
-def send_due_reminder(policy: Policy, inst: Instalment) -> bool:
-    """The reminder of one instalment due soon; False when it was sent before (or no customer)."""
+def _due_notice(policy: Policy, inst: Instalment) -> Notice | None:
     if policy.customer is None:
-        return False
-    rows = notify(
+        return None
+    return Notice(
         user=policy.customer,
         template="policy.premium_due",
         context={
@@ -175,11 +178,25 @@ def send_due_reminder(policy: Policy, inst: Instalment) -> bool:
             "due_on": inst.due_on,
             "mandate": "1" if inst.schedule.mandate_id else "",
         },
-        category="service",
         dedup_key=f"policy:premium_due:{inst.public_id}",
         reference=f"policy:{policy.number}",
+        category="service",
     )
-    return bool(rows)
+
+
+def send_due_reminder(policy: Policy, inst: Instalment) -> bool:
+    """The reminder of one instalment due soon; False when it was sent before (or no customer)."""
+    return send_due_reminders([(policy, inst)]) == 1
+
+
+def send_due_reminders(pairs: Sequence[tuple[Policy, Instalment]]) -> int:
+    """The reminders of a batch of instalments due soon (`notify_many`: a few statements for the
+    batch); how many instalments were reminded now (not those reminded before, nor those of a
+    policy without a customer)."""
+    notices = [n for n in (_due_notice(policy, inst) for policy, inst in pairs) if n is not None]
+    if not notices:
+        return 0
+    return len({row.dedup_key for row in notify_many(notices)})
 
 
 def on_collection_failed(event: InstalmentEvent) -> None:
