@@ -9,8 +9,10 @@ one twice.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from django.utils import timezone
@@ -160,7 +162,27 @@ def _send(policy: Policy, template: str, context: dict[str, Any], dedup_key: str
     )
 
 
+# Policies a batch already holds (with their customer and product), by number: `known_policies`.
+_known: contextvars.ContextVar[Mapping[str, Policy] | None] = contextvars.ContextVar(
+    "policy_notices_known", default=None
+)
+
+
+@contextlib.contextmanager
+def known_policies(policies: Iterable[Policy]) -> Iterator[None]:
+    """Inside the block the listeners take these policies (read by the caller with their
+    `customer` and `product_version__product`, and current) instead of reading each again."""
+    token = _known.set({p.number: p for p in policies})
+    try:
+        yield
+    finally:
+        _known.reset(token)
+
+
 def _policy(number: str) -> Policy | None:
+    known = _known.get()
+    if known is not None and number in known:
+        return known[number]
     return Policy.objects.select_related("customer", "product_version__product").filter(number=number).first()
 
 

@@ -58,6 +58,7 @@ from huibao.policy.models import (
     PolicyParty,
     PolicyStatusChange,
 )
+from huibao.policy.notices import known_policies
 from huibao.policy.states import COVERED_STATUSES, Channel, PartyRole, PolicyStatus, Relation
 from huibao.rating.models import Quote
 
@@ -809,12 +810,20 @@ def update_policy_statuses(
             state = {**state, "phase": state["phase"] + 1, "after": 0}
             continue
         with transaction.atomic(), audit.batched(), notification_batched():
+            locked = list(
+                Policy.objects.select_for_update(of=("self",))
+                .select_related("customer", "product_version__product")
+                .filter(pk__in=ids)
+                .order_by("pk")
+            )
             moves = [
                 (policy, at)
-                for policy in Policy.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+                for policy in locked
                 if policy.status in statuses and (at := getattr(policy, field)) is not None and at <= now
             ]
-            lifecycle.transition_many(moves, target, reason=reason, actor=SYSTEM)
+            # The status notices' listener takes the batch's policies as read here.
+            with known_policies(p for p, _ in moves):
+                lifecycle.transition_many(moves, target, reason=reason, actor=SYSTEM)
             moved = len(moves)
             state = {**state, "after": ids[-1], counted[name]: state[counted[name]] + moved}
             if checkpoint is not None:
