@@ -17,8 +17,8 @@ def _resumable(ctx: JobContext, candidates: Any, step: Callable[..., int]) -> No
     ctx.progress(cursor["done"], total)
     state = dict(cursor)
 
-    def checkpoint(pk: int) -> None:
-        state.update(after=pk, done=state["done"] + 1)
+    def checkpoint(pk: int, count: int = 1) -> None:
+        state.update(after=pk, done=state["done"] + count)
         ctx.save_cursor(dict(state))
         ctx.progress(state["done"], total)
 

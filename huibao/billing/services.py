@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Min
+from django.db import transaction
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from huibao.billing import rules, selectors
@@ -53,8 +53,14 @@ from huibao.payment.provider import default_provider_name, get_mandate_provider
 
 log = logging.getLogger(__name__)
 
-Checkpoint = Callable[[int], None]
+# `checkpoint(last pk done, how many candidates that was)`: a sweep reports per item (1), a
+# batched one per batch.
+Checkpoint = Callable[..., None]
 SWEEP_CHUNK = 1000
+# Instalments charged together in one transaction by `collect_due` (their locks held meanwhile).
+COLLECT_BATCH = 200
+# Instalments marked overdue together in one transaction by `mark_overdue`.
+OVERDUE_BATCH = 200
 
 COLLECTION_KIND = "billing_instalment"
 # A customer's own payment of instalments at the provider's hosted checkout (pay now, reinstate);
@@ -118,6 +124,16 @@ def _keyset(query: Any, after: int = 0, chunk: int = SWEEP_CHUNK) -> Iterator[in
         if not ids:
             return
         yield from ids
+        after = ids[-1]
+
+
+def _keyset_chunks(query: Any, after: int = 0, size: int = SWEEP_CHUNK) -> Iterator[list[int]]:
+    """The primary keys of `query` above `after`, in order, `size` at a time."""
+    while True:
+        ids = list(query.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:size])
+        if not ids:
+            return
+        yield ids
         after = ids[-1]
 
 
@@ -355,39 +371,77 @@ def create_schedule(
 
 def _charge_locked(inst: Instalment, schedule: PremiumSchedule, today: datetime.date) -> bool:
     """Charges the locked unpaid instalment through the schedule's mandate, once a day at most."""
-    mandate = schedule.mandate
-    if mandate is None or mandate.status != MandateStatus.ACTIVE:
-        return False
-    if Collection.objects.filter(instalment=inst, status=CollectionStatus.PENDING).exists():
-        return False
-    out_trade_no = rules.out_trade_no(inst.pk, today)
-    try:
-        with transaction.atomic():
-            collection = Collection.objects.create(
-                instalment=inst, mandate=mandate, out_trade_no=out_trade_no, amount=inst.amount
+    return _charge_many([(inst, schedule)], today) == 1
+
+
+def _charge_many(locked: Sequence[tuple[Instalment, PremiumSchedule]], today: datetime.date) -> int:
+    """Charges each locked unpaid instalment through its schedule's active mandate, once a day at
+    most and never while a charge of it is pending; returns how many charges were started.
+
+    In a fixed number of statements for the batch, whatever its size: the attempts already made
+    (one read), the new attempts (one insert: the unique `out_trade_no` and the one-pending
+    constraint still guard them), the payments (`payments.charge_mandates`, one provider call per
+    batch where the provider takes batches), the attempts linked to their payments (one update),
+    and their audit entries (with the caller's `audit.batched()`)."""
+    todo = [
+        (inst, schedule)
+        for inst, schedule in locked
+        if schedule.mandate is not None and schedule.mandate.status == MandateStatus.ACTIVE
+    ]
+    if not todo:
+        return 0
+    numbers = {inst.pk: rules.out_trade_no(inst.pk, today) for inst, _ in todo}
+    busy = set(
+        Collection.objects.filter(instalment_id__in=list(numbers))
+        .filter(Q(status=CollectionStatus.PENDING) | Q(out_trade_no__in=list(numbers.values())))
+        .values_list("instalment_id", flat=True)
+    )
+    todo = [(inst, schedule) for inst, schedule in todo if inst.pk not in busy]
+    if not todo:
+        return 0
+    collections = Collection.objects.bulk_create(
+        [
+            Collection(
+                instalment=inst,
+                mandate=schedule.mandate,
+                out_trade_no=numbers[inst.pk],
+                amount=inst.amount,
             )
-    except IntegrityError:
-        return False  # already attempted today, or a charge is outstanding
-    payment = payments.charge_mandate(
-        agreement_id=mandate.agreement_id,
-        amount=inst.amount,
-        out_trade_no=out_trade_no,
-        payer_name=mandate.payer_name,
-        payer_id_number=mandate.payer_id_number,
-        reference_kind=COLLECTION_KIND,
-        reference_id=str(inst.public_id),
-        provider=mandate.provider,
+            for inst, schedule in todo
+        ]
     )
-    collection.payment_id = payment.pk
-    collection.save(update_fields=["payment_id"])
-    audit.record(
-        "billing.collection_started",
-        "collection",
-        out_trade_no,
-        actor=ACTOR,
-        after={"instalment": str(inst.public_id), "number": inst.number, "amount": inst.amount},
-    )
-    return True
+    by_provider: dict[str, list[int]] = {}
+    for index, (_, schedule) in enumerate(todo):
+        by_provider.setdefault(schedule.mandate.provider, []).append(index)  # type: ignore[union-attr]
+    for provider, indexes in by_provider.items():
+        charged = payments.charge_mandates(
+            [
+                payments.MandateCharge(
+                    agreement_id=mandate.agreement_id,
+                    amount=inst.amount,
+                    out_trade_no=numbers[inst.pk],
+                    payer_name=mandate.payer_name,
+                    payer_id_number=mandate.payer_id_number,
+                    reference_kind=COLLECTION_KIND,
+                    reference_id=str(inst.public_id),
+                )
+                for inst, mandate in ((todo[i][0], todo[i][1].mandate) for i in indexes)
+                if mandate is not None
+            ],
+            provider=provider,
+        )
+        for index, payment in zip(indexes, charged, strict=True):
+            collections[index].payment_id = payment.pk
+    Collection.objects.bulk_update(collections, ["payment_id"])
+    for (inst, _), collection in zip(todo, collections, strict=True):
+        audit.record(
+            "billing.collection_started",
+            "collection",
+            collection.out_trade_no,
+            actor=ACTOR,
+            after={"instalment": str(inst.public_id), "number": inst.number, "amount": inst.amount},
+        )
+    return len(todo)
 
 
 def collect_candidates(today: datetime.date) -> Any:
@@ -406,22 +460,28 @@ def collect_due(
     after: int = 0,
     checkpoint: Checkpoint | None = None,
     stop: Callable[[], bool] | None = None,
+    batch: int | None = None,
 ) -> int:
     """Charges every unpaid instalment of an active schedule due by `today` through its mandate;
     returns how many charges were started. Idempotent and resumable (see the module doc; a
-    schedule's instalments are charged in their order, which is their primary keys')."""
+    schedule's instalments are charged in their order, which is their primary keys'): `batch`
+    instalments (`COLLECT_BATCH`) are locked and charged together in one transaction, and
+    `checkpoint(last pk, how many)` is called in it."""
+    batch = batch or COLLECT_BATCH
     charged = 0
-    for pk in _keyset(collect_candidates(today), after):
+    for ids in _keyset_chunks(collect_candidates(today), after, batch):
         with transaction.atomic(), audit.batched():
-            inst = (
-                Instalment.objects.select_for_update(of=("self",))
+            locked = [
+                (inst, inst.schedule)
+                for inst in Instalment.objects.select_for_update(of=("self",))
                 .select_related("schedule__mandate")
-                .get(pk=pk)
-            )
-            if inst.status in UNPAID_STATUSES and inst.schedule.status == ScheduleStatus.ACTIVE:
-                charged += _charge_locked(inst, inst.schedule, today)
+                .filter(pk__in=ids)
+                .order_by("pk")
+                if inst.status in UNPAID_STATUSES and inst.schedule.status == ScheduleStatus.ACTIVE
+            ]
+            charged += _charge_many(locked, today)
             if checkpoint is not None:
-                checkpoint(pk)
+                checkpoint(ids[-1], len(ids))
         if stop is not None and stop():
             break
     return charged
@@ -500,22 +560,46 @@ def mark_overdue(
     after: int = 0,
     checkpoint: Checkpoint | None = None,
     stop: Callable[[], bool] | None = None,
+    batch: int | None = None,
 ) -> int:
     """Due instalments of active schedules whose due date has passed unpaid become overdue.
-    Resumable: `after` is the last instalment done, `checkpoint(pk)` is called in each one's
-    transaction."""
+    Resumable: `after` is the last instalment done; `batch` instalments (`OVERDUE_BATCH`) are
+    locked and moved together in one transaction — one UPDATE, their audit entries in one
+    insert — and each is announced (`instalment_overdue`) in it; `checkpoint(last pk, how
+    many)` is called in each batch's transaction."""
     moved = 0
-    for pk in _keyset(overdue_candidates(today), after):
+    for ids in _keyset_chunks(overdue_candidates(today), after, batch or OVERDUE_BATCH):
         with transaction.atomic(), audit.batched():
-            inst = Instalment.objects.select_for_update(of=("self",)).select_related("schedule").get(pk=pk)
-            if inst.status == InstalmentStatus.DUE and rules.is_overdue(inst.due_on, today):
-                _move_instalment(inst, InstalmentStatus.OVERDUE)
+            due = [
+                inst
+                for inst in Instalment.objects.select_for_update(of=("self",))
+                .select_related("schedule")
+                .filter(pk__in=ids)
+                .order_by("pk")
+                if inst.status == InstalmentStatus.DUE and rules.is_overdue(inst.due_on, today)
+            ]
+            for inst in due:
+                check_transition(
+                    INSTALMENT_TRANSITIONS, inst.status, InstalmentStatus.OVERDUE, what="instalment"
+                )
+                inst.status = InstalmentStatus.OVERDUE
+                audit.record(
+                    f"billing.instalment_{InstalmentStatus.OVERDUE}",
+                    "instalment",
+                    str(inst.public_id),
+                    actor=ACTOR,
+                    before={"status": InstalmentStatus.DUE},
+                    after={"status": InstalmentStatus.OVERDUE, "number": inst.number, "amount": inst.amount},
+                )
+            if due:
+                Instalment.objects.filter(pk__in=[i.pk for i in due]).update(status=InstalmentStatus.OVERDUE)
+            for inst in due:
                 instalment_overdue.announce(
                     inst.schedule.reference_kind, _instalment_event(inst, inst.schedule)
                 )
-                moved += 1
+            moved += len(due)
             if checkpoint is not None:
-                checkpoint(pk)
+                checkpoint(ids[-1], len(ids))
         if stop is not None and stop():
             break
     return moved

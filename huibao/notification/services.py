@@ -9,9 +9,11 @@ commits; the send task is enqueued on commit (`tasks.send_outbox_message`), and 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -25,6 +27,7 @@ from django.utils import timezone
 from huibao.core import audit
 from huibao.core.errors import ValidationFailed
 from huibao.core.states import check_transition
+from huibao.core.taskqueue import enqueue_all
 from huibao.notification import catalogue, rules, selectors
 from huibao.notification.models import NotificationPreference, OutboxMessage
 from huibao.notification.states import OUTBOX_TRANSITIONS, Channel, OutboxStatus
@@ -68,6 +71,44 @@ class Notice:
     dedup_key: str
     reference: str = ""
     category: Literal["service", "marketing"] = "service"
+
+
+# The messages given to `send` inside `batched()`, not written yet (None outside it).
+_deferred: contextvars.ContextVar[list[Notice] | None] = contextvars.ContextVar(
+    "notification_deferred", default=None
+)
+
+
+@contextlib.contextmanager
+def batched() -> Iterator[None]:
+    """Inside a transaction: the messages `send` is given in the block are written together when
+    it ends, by one `notify_many` (a few statements instead of a few per message), in the order
+    given. If the block raises they are dropped with the transaction they belong to. Nested
+    blocks join the outermost."""
+    if _deferred.get() is not None:
+        yield
+        return
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("notification.batched() belongs inside a transaction")
+    pending: list[Notice] = []
+    token = _deferred.set(pending)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    if pending:
+        notify_many(pending)
+
+
+def send(notice: Notice) -> None:
+    """Writes the message as `notify` does — at the end of `batched()` when inside one — for a
+    caller that does not need the rows."""
+    pending = _deferred.get()
+    if pending is not None:
+        catalogue.get(notice.template)  # an unknown template fails the caller now
+        pending.append(notice)
+        return
+    notify_many([notice])
 
 
 def notify(
@@ -137,9 +178,10 @@ def notify_many(notices: Sequence[Notice]) -> list[OutboxMessage]:
         # wrote it a moment ago: no savepoint, no IntegrityError in the caller's transaction.
         OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)
         created = list(OutboxMessage.objects.filter(public_id__in=[r.public_id for r in rows]).order_by("id"))
-        for row in created:
-            if row.channel != Channel.INBOX:
-                transaction.on_commit(partial(send_outbox_message.enqueue, row.pk))
+        to_send = [row.pk for row in created if row.channel != Channel.INBOX]
+        if to_send:
+            # One send task per row, queued together after commit (one INSERT on the database backend).
+            transaction.on_commit(partial(enqueue_all, [(send_outbox_message, (pk,), {}) for pk in to_send]))
     return created
 
 

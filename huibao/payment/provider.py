@@ -11,10 +11,10 @@ same methods. `settings.PAYMENT_PROVIDER` names the one new payments use.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from django.conf import settings
 
@@ -89,6 +89,15 @@ class ChargeAccepted:
     provider_txn_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class MandateChargeRequest:
+    """One charge of a batch (`BatchMandateProvider.charge_mandates`)."""
+
+    agreement_id: str
+    amount: Decimal
+    out_trade_no: str
+
+
 class MandateProvider(Protocol):
     """A provider that charges stored authorisations. `charge_mandate` is idempotent on
     `out_trade_no`: the same reference names the same charge, never a second one."""
@@ -100,6 +109,15 @@ class MandateProvider(Protocol):
     def revoke_mandate(self, agreement_id: str) -> None: ...
 
     def charge_mandate(self, agreement_id: str, amount: Decimal, out_trade_no: str) -> ChargeAccepted: ...
+
+
+@runtime_checkable
+class BatchMandateProvider(Protocol):
+    """A mandate provider that also takes a day's charges in one call: `charge_mandates` answers
+    what `charge_mandate` would for each, in order, with the same idempotency on `out_trade_no`.
+    A provider without it is called once per charge."""
+
+    def charge_mandates(self, charges: Sequence[MandateChargeRequest]) -> list[ChargeAccepted]: ...
 
 
 # --- payouts (money out to a bank account: 企业付款 / 单笔转账) ------------------------------------

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -40,7 +40,14 @@ from huibao.core.validators import validate_person_name, validate_resident_id
 from huibao.payment import rules
 from huibao.payment.errors import InvalidAmount, InvalidSignature, PaymentNotRefundable, TransactionMismatch
 from huibao.payment.models import Payment, PaymentEvent, ProviderNotification, Refund
-from huibao.payment.provider import Notification, default_provider_name, get_mandate_provider, get_provider
+from huibao.payment.provider import (
+    BatchMandateProvider,
+    MandateChargeRequest,
+    Notification,
+    default_provider_name,
+    get_mandate_provider,
+    get_provider,
+)
 from huibao.payment.states import OPEN_STATUSES, TRANSITIONS, PaymentStatus, RefundStatus
 
 log = logging.getLogger(__name__)
@@ -284,6 +291,125 @@ def charge_mandate(
             detail={"provider_txn_id": accepted.provider_txn_id},
         )
     return payment
+
+
+@dataclass(frozen=True, slots=True)
+class MandateCharge:
+    """One charge of a batch (`charge_mandates`): what `charge_mandate` takes."""
+
+    agreement_id: str
+    amount: Decimal
+    out_trade_no: str
+    payer_name: str
+    payer_id_number: str
+    reference_kind: str
+    reference_id: str
+
+
+def charge_mandates(
+    charges: Sequence[MandateCharge],
+    *,
+    provider: str,
+    expires_in: datetime.timedelta = datetime.timedelta(days=1),
+) -> list[Payment]:
+    """`charge_mandate` for a batch of one provider's charges (a day's collection): the
+    payments, in order, with the same rows, events, audit entries and hooks as one call each;
+    an `out_trade_no` that has a payment already answers it and charges nothing. The provider
+    takes the batch in one call when it can (`BatchMandateProvider`), else one call per charge.
+
+    Runs in the caller's transaction, which must hold what makes the references its own (the
+    billing run holds the instalments' row locks): the batch is written in a fixed number of
+    statements, and a reference taken meanwhile by another process fails the whole batch (the
+    unique merchant reference) rather than one charge."""
+    if not charges:
+        return []
+    values = []
+    for charge in charges:
+        value = to_fen(as_decimal(charge.amount))
+        if value <= 0:
+            raise InvalidAmount(
+                "amount must be positive", errors=[FieldError("amount", "positive", "支付金额必须大于0")]
+            )
+        values.append(value)
+    gateway = get_mandate_provider(provider)
+    payments = {
+        p.merchant_ref: p for p in Payment.objects.filter(merchant_ref__in=[c.out_trade_no for c in charges])
+    }
+    expires_at = timezone.now() + expires_in
+    new: list[tuple[MandateCharge, Payment]] = []
+    for charge, value in zip(charges, values, strict=True):
+        if charge.out_trade_no in payments:
+            continue
+        payment = Payment(
+            merchant_ref=charge.out_trade_no,
+            reference_kind=charge.reference_kind,
+            reference_id=str(charge.reference_id),
+            amount=value,
+            payer_name=charge.payer_name,
+            payer_id_number=charge.payer_id_number,
+            payer_id_number_hash=lookup_hash(charge.payer_id_number, context=ID_HASH_CONTEXT),
+            provider=gateway.name,
+            expires_at=expires_at,
+        )
+        payments[charge.out_trade_no] = payment
+        new.append((charge, payment))
+    if new:
+        with transaction.atomic(savepoint=False):
+            Payment.objects.bulk_create([p for _, p in new])
+            for _, payment in new:
+                audit.record(
+                    "payment.created",
+                    "payment",
+                    str(payment.public_id),
+                    actor="system",
+                    after={
+                        **audit.snapshot(payment),
+                        "payer_name": mask_name(payment.payer_name),
+                        "mandate": True,
+                    },
+                )
+            requests = [MandateChargeRequest(c.agreement_id, p.amount, c.out_trade_no) for c, p in new]
+            if isinstance(gateway, BatchMandateProvider):
+                accepted = gateway.charge_mandates(requests)
+            else:
+                accepted = [
+                    gateway.charge_mandate(r.agreement_id, r.amount, r.out_trade_no) for r in requests
+                ]
+            now = timezone.now()
+            events = []
+            for (_, payment), taken in zip(new, accepted, strict=True):
+                check_transition(TRANSITIONS, payment.status, PaymentStatus.PENDING, what="payment")
+                events.append(PaymentEvent(payment=payment, kind="created", to_status=payment.status))
+                detail = {"provider_txn_id": taken.provider_txn_id}
+                events.append(
+                    PaymentEvent(
+                        payment=payment,
+                        kind="mandate_charged",
+                        from_status=payment.status,
+                        to_status=PaymentStatus.PENDING,
+                        detail=detail,
+                    )
+                )
+                before = payment.status
+                payment.status = PaymentStatus.PENDING
+                payment.provider_txn_id = taken.provider_txn_id
+                payment.updated_at = now
+                audit.record(
+                    f"payment.{PaymentStatus.PENDING}",
+                    "payment",
+                    str(payment.public_id),
+                    actor=f"payment:{payment.provider}",
+                    before={"status": before},
+                    after={
+                        "status": PaymentStatus.PENDING,
+                        "amount": payment.amount,
+                        "reason": payment.failure_reason,
+                        **detail,
+                    },
+                )
+            Payment.objects.bulk_update([p for _, p in new], ["status", "provider_txn_id", "updated_at"])
+            PaymentEvent.objects.bulk_create(events)
+    return [payments[c.out_trade_no] for c in charges]
 
 
 def _refund_locked(payment: Payment, amount: Decimal, reason: str, *, policy_id: int | None = None) -> Refund:

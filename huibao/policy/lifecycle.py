@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from huibao.core import audit
@@ -145,6 +147,69 @@ def transition(
             )
         )
     return change
+
+
+def transition_many(
+    moves: Sequence[tuple[Policy, datetime.datetime]],
+    target: str,
+    *,
+    reason: str,
+    actor: Any,
+) -> list[PolicyStatusChange]:
+    """`transition` for a batch of (locked) policies moving to the same `target`, each at its own
+    time (a sweep's starts or expiries): the same checks, rows, audit entries and announcements,
+    in a fixed number of statements for the batch — the latest history time of each policy (one
+    query), their status (one UPDATE), their history rows (one insert); the listeners run per
+    policy, in order. Raises InvalidTransition before writing anything if any move is forbidden."""
+    if not reason:
+        raise ValueError("transition_many(): a reason is required")
+    if not moves:
+        return []
+    for policy, _ in moves:
+        check_transition(POLICY_TRANSITIONS, policy.status, target, what=f"policy {policy.number}")
+    latest = dict(
+        PolicyStatusChange.objects.filter(policy_id__in=[p.pk for p, _ in moves])
+        .values("policy_id")
+        .annotate(last=Max("at"))
+        .values_list("policy_id", "last")
+    )
+    label = actor_label(actor)
+    changes: list[PolicyStatusChange] = []
+    events: list[PolicyStatusChanged] = []
+    with transaction.atomic(savepoint=False):
+        for policy, when in moves:
+            last = latest.get(policy.pk)
+            at = last if last is not None and when < last else when
+            before = policy.status
+            policy.status = target
+            changes.append(
+                PolicyStatusChange(
+                    policy=policy, from_status=before, to_status=target, reason=reason, at=at, actor=label
+                )
+            )
+            audit.record(
+                "policy.status_changed",
+                OBJ_TYPE,
+                policy.number,
+                actor=actor,
+                before={"status": before},
+                after={"status": target, "reason": reason, "at": at},
+            )
+            events.append(
+                PolicyStatusChanged(
+                    policy_id=policy.pk,
+                    number=policy.number,
+                    from_status=before,
+                    to_status=target,
+                    reason=reason,
+                    at=at,
+                )
+            )
+        Policy.objects.filter(pk__in=[p.pk for p, _ in moves]).update(status=target)
+        PolicyStatusChange.objects.bulk_create(changes)
+        for event in events:
+            policy_status_changed.announce(event)
+    return changes
 
 
 def issued_change(policy: Policy, *, at: datetime.datetime, actor: Any = SYSTEM) -> PolicyStatusChange:

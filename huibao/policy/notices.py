@@ -9,7 +9,10 @@ one twice.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from django.utils import timezone
@@ -20,7 +23,7 @@ from huibao.billing.services import InstalmentEvent
 from huibao.billing.states import UNPAID_STATUSES
 from huibao.core.money import format_cny
 from huibao.notification.catalogue import MessageTemplate, register
-from huibao.notification.services import notify
+from huibao.notification.services import Notice, notify_many, send
 from huibao.policy.lifecycle import PolicyStatusChanged, Reason
 from huibao.policy.models import Policy
 from huibao.policy.states import PolicyStatus
@@ -146,25 +149,47 @@ def _product_name(policy: Policy) -> str:
 def _send(policy: Policy, template: str, context: dict[str, Any], dedup_key: str) -> None:
     if policy.customer is None:
         return
-    notify(
-        user=policy.customer,
-        template=template,
-        context=context,
-        category="service",
-        dedup_key=dedup_key,
-        reference=f"policy:{policy.number}",
+    # Inside a daily job's `notification.batched()` the batch's messages are written together.
+    send(
+        Notice(
+            user=policy.customer,
+            template=template,
+            context=context,
+            dedup_key=dedup_key,
+            reference=f"policy:{policy.number}",
+            category="service",
+        )
     )
 
 
+# Policies a batch already holds (with their customer and product), by number: `known_policies`.
+_known: contextvars.ContextVar[Mapping[str, Policy] | None] = contextvars.ContextVar(
+    "policy_notices_known", default=None
+)
+
+
+@contextlib.contextmanager
+def known_policies(policies: Iterable[Policy]) -> Iterator[None]:
+    """Inside the block the listeners take these policies (read by the caller with their
+    `customer` and `product_version__product`, and current) instead of reading each again."""
+    token = _known.set({p.number: p for p in policies})
+    try:
+        yield
+    finally:
+        _known.reset(token)
+
+
 def _policy(number: str) -> Policy | None:
+    known = _known.get()
+    if known is not None and number in known:
+        return known[number]
     return Policy.objects.select_related("customer", "product_version__product").filter(number=number).first()
 
 
-def send_due_reminder(policy: Policy, inst: Instalment) -> bool:
-    """The reminder of one instalment due soon; False when it was sent before (or no customer)."""
+def _due_notice(policy: Policy, inst: Instalment) -> Notice | None:
     if policy.customer is None:
-        return False
-    rows = notify(
+        return None
+    return Notice(
         user=policy.customer,
         template="policy.premium_due",
         context={
@@ -175,11 +200,25 @@ def send_due_reminder(policy: Policy, inst: Instalment) -> bool:
             "due_on": inst.due_on,
             "mandate": "1" if inst.schedule.mandate_id else "",
         },
-        category="service",
         dedup_key=f"policy:premium_due:{inst.public_id}",
         reference=f"policy:{policy.number}",
+        category="service",
     )
-    return bool(rows)
+
+
+def send_due_reminder(policy: Policy, inst: Instalment) -> bool:
+    """The reminder of one instalment due soon; False when it was sent before (or no customer)."""
+    return send_due_reminders([(policy, inst)]) == 1
+
+
+def send_due_reminders(pairs: Sequence[tuple[Policy, Instalment]]) -> int:
+    """The reminders of a batch of instalments due soon (`notify_many`: a few statements for the
+    batch); how many instalments were reminded now (not those reminded before, nor those of a
+    policy without a customer)."""
+    notices = [n for n in (_due_notice(policy, inst) for policy, inst in pairs) if n is not None]
+    if not notices:
+        return 0
+    return len({row.dedup_key for row in notify_many(notices)})
 
 
 def on_collection_failed(event: InstalmentEvent) -> None:

@@ -42,6 +42,7 @@ from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from huibao.core.hooks import Hook
 from huibao.core.taskqueue import Call, enqueue_all
 from huibao.core.validators import text_problem
+from huibao.notification.services import batched as notification_batched
 from huibao.policy import lifecycle, reinstatement, rules
 from huibao.policy import schedule as schedule_mod
 from huibao.policy.connector import connector_for
@@ -57,6 +58,7 @@ from huibao.policy.models import (
     PolicyParty,
     PolicyStatusChange,
 )
+from huibao.policy.notices import known_policies
 from huibao.policy.states import COVERED_STATUSES, Channel, PartyRole, PolicyStatus, Relation
 from huibao.rating.models import Quote
 
@@ -730,7 +732,7 @@ def send_due_reminders(
     resumable: instalments by id after `cursor`, `batch` per transaction, `save_cursor(last id)`
     called inside each batch's transaction; answers the counts and the last id done."""
     from huibao.billing.states import ScheduleStatus
-    from huibao.policy.notices import send_due_reminder
+    from huibao.policy.notices import send_due_reminders as remind
 
     due_on = run_date + datetime.timedelta(days=DUE_REMINDER_DAYS)
     rows = (
@@ -756,10 +758,9 @@ def send_due_reminders(
             )
         }
         with transaction.atomic():
-            for inst in chunk:
-                policy = policies.get(inst.schedule.reference_id)
-                if policy is not None and send_due_reminder(policy, inst):
-                    counts["reminded"] += 1
+            counts["reminded"] += remind(
+                [(policies[i.schedule.reference_id], i) for i in chunk if i.schedule.reference_id in policies]
+            )
             if save_cursor is not None:
                 save_cursor(chunk[-1].pk)
         counts["cursor"] = chunk[-1].pk
@@ -826,13 +827,22 @@ def update_policy_statuses(
         if not ids:
             state = {**state, "phase": state["phase"] + 1, "after": 0}
             continue
-        with transaction.atomic(), audit.batched():
-            moved = 0
-            for policy in Policy.objects.select_for_update().filter(pk__in=ids).order_by("pk"):
-                at = getattr(policy, field)
-                if policy.status in statuses and at is not None and at <= now:
-                    lifecycle.transition(policy, target, reason=reason, actor=SYSTEM, at=at)
-                    moved += 1
+        with transaction.atomic(), audit.batched(), notification_batched():
+            locked = list(
+                Policy.objects.select_for_update(of=("self",))
+                .select_related("customer", "product_version__product")
+                .filter(pk__in=ids)
+                .order_by("pk")
+            )
+            moves = [
+                (policy, at)
+                for policy in locked
+                if policy.status in statuses and (at := getattr(policy, field)) is not None and at <= now
+            ]
+            # The status notices' listener takes the batch's policies as read here.
+            with known_policies(p for p, _ in moves):
+                lifecycle.transition_many(moves, target, reason=reason, actor=SYSTEM)
+            moved = len(moves)
             state = {**state, "after": ids[-1], counted[name]: state[counted[name]] + moved}
             if checkpoint is not None:
                 checkpoint(state)

@@ -10,7 +10,7 @@ out or be refused) and verifies the insurer's signed acknowledgements.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +28,7 @@ from huibao.payment.provider import (
     ChargeAccepted,
     Checkout,
     Mandate,
+    MandateChargeRequest,
     Notification,
     PayoutAccepted,
     PayoutNotice,
@@ -189,6 +190,14 @@ class SandboxPaymentProvider:
             notify_url=_base_url() + reverse("payment:notify", args=[self.name]),
         )
         return ChargeAccepted(provider_txn_id=txn_id)
+
+    def charge_mandates(self, charges: Sequence[MandateChargeRequest]) -> list[ChargeAccepted]:
+        """`charge_mandate` for a batch, in order (`payment.charge_mandates`: one insert)."""
+        txn_ids = payment.charge_mandates(
+            [payment.MandateCharge(c.agreement_id, c.out_trade_no, to_fen_int(c.amount)) for c in charges],
+            notify_url=_base_url() + reverse("payment:notify", args=[self.name]),
+        )
+        return [ChargeAccepted(provider_txn_id=txn_id) for txn_id in txn_ids]
 
 
 class SandboxPayoutProvider:

@@ -20,7 +20,7 @@ import datetime
 import hashlib
 import json
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -236,6 +236,18 @@ def owe(name: str, key: str) -> None:
 
     channel(name)  # an unknown channel fails now, not in the worker
     transaction.on_commit(lambda: deliver_notification.enqueue(name, key))
+
+
+def owe_many(name: str, keys: Sequence[str]) -> None:
+    """`owe` for a batch of records: one delivery task each, queued together after commit (one
+    INSERT on the database backend, `core.taskqueue.enqueue_all`)."""
+    from huibao.core.taskqueue import Call, enqueue_all
+    from huibao.sandbox.tasks import deliver_notification
+
+    channel(name)
+    if keys:
+        calls: list[Call] = [(deliver_notification, (name, key), {}) for key in keys]
+        transaction.on_commit(lambda: enqueue_all(calls))
 
 
 def _json_ack(post: HttpPost, key: str, ack: str) -> HttpPost:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
@@ -87,6 +89,13 @@ def signed_headers(notify_id: str, body: bytes, now: datetime.datetime) -> dict[
 
 def _close(checkout: SandboxCheckout, status: str, *, reason: str = "") -> None:
     """Closes the checkout with `status` and queues the notification the merchant is owed."""
+    _decide(checkout, status, reason=reason)
+    checkout.save()
+    notifications.owe(CHANNEL.name, checkout.txn_id)
+
+
+def _decide(checkout: SandboxCheckout, status: str, *, reason: str = "") -> None:
+    """Sets the checkout's `status` and composes the notification it owes (not saved)."""
     notify_status = {"paid": "success", "failed": "failed", "expired": "expired"}[status]
     checkout.status = status
     checkout.reason = reason
@@ -102,8 +111,6 @@ def _close(checkout: SandboxCheckout, status: str, *, reason: str = "") -> None:
         "reason": reason,
     }
     notifications.compose(checkout, notify_id, body)
-    checkout.save()
-    notifications.owe(CHANNEL.name, checkout.txn_id)
 
 
 # What the cashier tells the payer when a payment did not go through (never the raw code).
@@ -213,27 +220,64 @@ def revoke_mandate(agreement_id: str) -> None:
 def charge_mandate(*, agreement_id: str, merchant_ref: str, amount_fen: int, notify_url: str) -> str:
     """Charges a mandate: the charge is decided at once and notified asynchronously, signed, on
     the payment channel. The same `merchant_ref` returns the same charge (never a second)."""
+    return charge_mandates([MandateCharge(agreement_id, merchant_ref, amount_fen)], notify_url=notify_url)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class MandateCharge:
+    agreement_id: str
+    merchant_ref: str
+    amount_fen: int
+
+
+def charge_mandates(charges: Sequence[MandateCharge], *, notify_url: str) -> list[str]:
+    """`charge_mandate` for a batch (a day's charges): the transaction ids, in order, of the
+    charges — an earlier charge of the same `merchant_ref` answered again, never a second — in
+    three statements for the whole batch (the earlier charges, the mandates, one insert of the
+    new checkouts with the notifications they owe, each decided as `charge_mandate` decides)."""
+    if not charges:
+        return []
     with transaction.atomic():
-        existing = SandboxCheckout.objects.select_for_update().filter(merchant_ref=merchant_ref).first()
-        if existing is not None:
-            return existing.txn_id
-        mandate = SandboxMandate.objects.filter(agreement_id=agreement_id).first()
-        if mandate is None:
-            raise SandboxError(f"no sandbox mandate '{agreement_id}'")
-        checkout = SandboxCheckout.objects.create(
-            txn_id="SBX" + secrets.token_hex(12).upper(),
-            merchant_ref=merchant_ref,
-            amount_fen=amount_fen,
-            notify_url=notify_url,
-            expires_at=timezone.now() + datetime.timedelta(days=1),
-            payer_name=mandate.payer_name,
-            payer_id_number=mandate.payer_id_number,
-            card_last4=mandate.card_last4,
+        refs = [c.merchant_ref for c in charges]
+        existing = dict(
+            SandboxCheckout.objects.select_for_update()
+            .filter(merchant_ref__in=refs)
+            .values_list("merchant_ref", "txn_id")
         )
-        if mandate.revoked:
-            _close(checkout, SandboxCheckoutStatus.FAILED, reason="mandate_revoked")
-        elif mandate.card_last4 == "0002" or MANDATE_FAULTS.take():
-            _close(checkout, SandboxCheckoutStatus.FAILED, reason="insufficient_funds")
-        else:
-            _close(checkout, SandboxCheckoutStatus.PAID)
-        return checkout.txn_id
+        mandates = {
+            m.agreement_id: m
+            for m in SandboxMandate.objects.filter(agreement_id__in={c.agreement_id for c in charges})
+        }
+        expires_at = timezone.now() + datetime.timedelta(days=1)
+        new: list[SandboxCheckout] = []
+        txn_ids: list[str] = []
+        for charge in charges:
+            known = existing.get(charge.merchant_ref)
+            if known is not None:
+                txn_ids.append(known)
+                continue
+            mandate = mandates.get(charge.agreement_id)
+            if mandate is None:
+                raise SandboxError(f"no sandbox mandate '{charge.agreement_id}'")
+            checkout = SandboxCheckout(
+                txn_id="SBX" + secrets.token_hex(12).upper(),
+                merchant_ref=charge.merchant_ref,
+                amount_fen=charge.amount_fen,
+                notify_url=notify_url,
+                expires_at=expires_at,
+                payer_name=mandate.payer_name,
+                payer_id_number=mandate.payer_id_number,
+                card_last4=mandate.card_last4,
+            )
+            if mandate.revoked:
+                _decide(checkout, SandboxCheckoutStatus.FAILED, reason="mandate_revoked")
+            elif mandate.card_last4 == "0002" or MANDATE_FAULTS.take():
+                _decide(checkout, SandboxCheckoutStatus.FAILED, reason="insufficient_funds")
+            else:
+                _decide(checkout, SandboxCheckoutStatus.PAID)
+            existing[charge.merchant_ref] = checkout.txn_id  # the same reference twice: one charge
+            new.append(checkout)
+            txn_ids.append(checkout.txn_id)
+        SandboxCheckout.objects.bulk_create(new)
+        notifications.owe_many(CHANNEL.name, [c.txn_id for c in new])
+    return txn_ids

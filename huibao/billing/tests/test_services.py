@@ -252,3 +252,38 @@ def test_the_daily_command_runs_a_past_date() -> None:
         "planned": 0,
     }
     assert statuses(schedule)[1] == InstalmentStatus.PAID
+
+
+def _charge_statements(count: int, day: datetime.date) -> tuple[int, int]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    start = day - datetime.timedelta(days=31)
+    with at(start):
+        for _ in range(count):
+            f.schedule(start=start)
+    with at(day), CaptureQueriesContext(connection) as queries:
+        charged = services.collect_due(day)
+    return charged, len(queries)
+
+
+def test_a_batch_of_charges_takes_the_same_statements_whatever_its_size() -> None:
+    # given two days, one with two charges due, the next with six (and the first two pending)
+    # when each day's charges run in one batch
+    two = _charge_statements(2, datetime.date(2026, 2, 10))
+    six = _charge_statements(6, datetime.date(2026, 2, 15))
+    # then every one is charged, and six cost the statements two cost
+    assert (two[0], six[0]) == (2, 6)
+    assert six[1] == two[1]
+    # each once, its attempt linked to its payment, and the sandbox owes each its notification
+    collections = Collection.objects.all()
+    assert collections.count() == 8 and not collections.filter(payment_id__isnull=True).exists()
+    assert Payment.objects.filter(reference_kind=services.COLLECTION_KIND, status="pending").count() == 8
+    assert (
+        AuditEntry.objects.filter(action="billing.collection_started").count()
+        == AuditEntry.objects.filter(action="payment.created").count()
+        == 8
+    )
+    with at(datetime.date(2026, 2, 15)):
+        assert f.deliver_owed() == 8
+    assert Instalment.objects.filter(status=InstalmentStatus.PAID, collections__isnull=False).count() == 8

@@ -104,20 +104,20 @@ def test_a_past_date_moves_only_what_had_come_by_its_end() -> None:
 def test_the_status_sweep_killed_half_way_resumes_and_moves_each_policy_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # given: five policies starting on the 11th; batches of two; the 4th move fails once
+    # given: five policies starting on the 11th; batches of two; the second batch fails once
     with _at(datetime.date(2026, 1, 10), hour=15):
         policies = [f.simple_issued() for _ in range(5)]
     monkeypatch.setattr(policy_services, "STATUS_BATCH", 2)
-    real = lifecycle.transition
+    real = lifecycle.transition_many
     calls = {"n": 0}
 
     def flaky(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
-        if calls["n"] == 4:
+        if calls["n"] == 2:  # the second batch: the 3rd and 4th moves
             raise RuntimeError("worker killed")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(lifecycle, "transition", flaky)
+    monkeypatch.setattr(lifecycle, "transition_many", flaky)
     day = datetime.date(2026, 1, 11)
     # when
     with _at(day):
@@ -140,11 +140,12 @@ def test_the_status_sweep_killed_half_way_resumes_and_moves_each_policy_once(
 def test_billing_charges_killed_half_way_resume_without_a_second_charge(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # given: three monthly schedules whose 2nd instalment is due on 10 February
+    # given: three monthly schedules whose 2nd instalment is due on 10 February; batches of one
     with _at(datetime.date(2026, 1, 10), hour=9):
         schedules = [billing_f.schedule(start=datetime.date(2026, 1, 10)) for _ in range(3)]
     day = datetime.date(2026, 2, 10)
-    real = billing._charge_locked
+    monkeypatch.setattr(billing, "COLLECT_BATCH", 1)
+    real = billing._charge_many
     calls = {"n": 0}
 
     def flaky(*args: Any, **kwargs: Any) -> int:
@@ -153,7 +154,7 @@ def test_billing_charges_killed_half_way_resume_without_a_second_charge(
             raise RuntimeError("worker killed")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(billing, "_charge_locked", flaky)
+    monkeypatch.setattr(billing, "_charge_many", flaky)
     # when: killed at the second charge, then run again
     with _at(day, hour=9):
         first = services.run_daily(day, only=["billing.collect_due"])

@@ -57,7 +57,8 @@ def test_notify_writes_one_row_per_channel_and_enqueues_sends_on_commit(
         ("email", "pending"),
         ("sms", "pending"),
     ]
-    assert len(callbacks) == 2
+    # one callback queues the e-mail's and the SMS's sends together (what it queues: below)
+    assert len(callbacks) == 1
     inbox = rows[0]
     assert inbox.subject == "保单已生效：百万医疗险"
     assert "P2026000001" in inbox.body and "2026年12月3日" in inbox.body
@@ -345,3 +346,31 @@ def test_notify_many_refuses_an_unknown_template_before_writing_anything(custome
     with pytest.raises(UnknownTemplate):
         services.notify_many(batch)
     assert not OutboxMessage.objects.exists()
+
+
+def test_send_inside_batched_writes_the_blocks_messages_together_at_its_end(
+    customer, django_assert_max_num_queries
+):
+    # given two customers' messages sent inside one batch
+    other = make_customer(email="other@example.com")
+    notices = [
+        services.Notice(user, "policy.issued", ISSUED, f"batched:{n}", "P1")
+        for n, user in enumerate((customer, other))
+    ]
+    # when (four statements: the check below, then the batch's three)
+    with transaction.atomic(), django_assert_max_num_queries(4), services.batched():
+        for notice in notices:
+            services.send(notice)
+        # then nothing is written before the block ends
+        assert not OutboxMessage.objects.filter(dedup_key__startswith="batched:").exists()
+    # then each customer's three rows, as `notify` writes them
+    assert OutboxMessage.objects.filter(dedup_key__startswith="batched:").count() == 6
+
+
+def test_a_batch_that_raises_writes_none_of_its_messages(customer):
+    # given / when the block fails after sending
+    with pytest.raises(RuntimeError), transaction.atomic(), services.batched():
+        services.send(services.Notice(customer, "policy.issued", ISSUED, "batched:failed", "P1"))
+        raise RuntimeError("the business change failed")
+    # then
+    assert not OutboxMessage.objects.filter(dedup_key="batched:failed").exists()
