@@ -356,12 +356,28 @@ def _prepare() -> list[tuple[Any, Any]]:
     return ready
 
 
-def _submit(owner: Any, claim_id: Any) -> tuple[float, str]:
+def _submit(owner: Any, claim_id: Any, statements: list[int] | None = None) -> tuple[float, str]:
+    """One submit timed; `statements`: the number of SQL statements it sent is appended."""
+    from django.db import connection
+
     from huibao.claim.services import submit_claim
 
+    sent = [0]
+
+    def count(execute: Any, sql: Any, params: Any, many: Any, context: Any) -> Any:
+        sent[0] += 1
+        return execute(sql, params, many, context)
+
     began = time.perf_counter()
-    claim = submit_claim(owner, claim_id)
-    return (time.perf_counter() - began) * 1000, claim.status
+    if statements is None:
+        claim = submit_claim(owner, claim_id)
+    else:
+        with connection.execute_wrapper(count):
+            claim = submit_claim(owner, claim_id)
+    ms = (time.perf_counter() - began) * 1000
+    if statements is not None:
+        statements.append(sent[0])
+    return ms, claim.status
 
 
 def _measure() -> dict[str, Any]:
@@ -377,9 +393,10 @@ def _measure() -> dict[str, Any]:
             cursor.execute("ANALYZE")
     serial, concurrent = ready[0::2], ready[1::2]
     times: list[float] = []
+    statements: list[int] = []
     outcomes: dict[str, int] = {}
     for n, (owner, claim_id) in enumerate(serial):
-        ms, status = _submit(owner, claim_id)
+        ms, status = _submit(owner, claim_id, statements)
         outcomes[status] = outcomes.get(status, 0) + 1
         if n >= WARM_UP:
             times.append(ms)
@@ -419,6 +436,9 @@ def _measure() -> dict[str, Any]:
         "p50_ms": round(statistics.median(times), 1),
         "p99_ms": round(times[max(int(len(times) * 0.99) - 1, 0)], 1),
         "max_ms": round(times[-1], 1),
+        # SQL statements per submit (SAVEPOINT/RELEASE included; BEGIN/COMMIT are not sent as such).
+        "statements_median": statistics.median(statements),
+        "statements_max": max(statements),
         "threads": 2,
         "concurrent_submits": len(concurrent),
         "concurrent_p50_ms": round(statistics.median(thread_times), 1) if thread_times else None,

@@ -101,7 +101,7 @@ def max_attempts() -> int:
 def terms_for(insurer_id: int) -> InsurerTerms:
     """How an insurer's claims are decided: its setting, or the defaults (back office, 30 days,
     Huibao pays)."""
-    row = InsurerClaimSettings.objects.filter(insurer_id=insurer_id).first()
+    row = selectors.insurer_settings(insurer_id)
     if row is None:
         return insurer_rules.DEFAULTS
     return InsurerTerms(mode=row.mode, decision_days=row.decision_days, payer=row.payer)
@@ -299,10 +299,12 @@ def _move(
     )
 
 
-def open_delivery(claim_id: int) -> int | None:
+def open_delivery(claim_id: int, *, claim: Claim | None = None) -> int | None:
     """On materials_complete (inside the claim's transaction): a connector-mode insurer's claim
-    gets its delivery, due now; returns its id (None: the back office decides)."""
-    claim = Claim.objects.select_related("insurer").get(pk=claim_id)
+    gets its delivery, due now; returns its id (None: the back office decides). `claim`: the
+    row the caller holds (read otherwise)."""
+    if claim is None:
+        claim = Claim.objects.select_related("insurer").get(pk=claim_id)
     terms = terms_for(claim.insurer_id)
     if not terms.by_connector:
         return None
@@ -624,15 +626,17 @@ def _apply_deferred(delivery: InsurerClaimDelivery, *, now: datetime.datetime) -
 # --- following the claim's own moves ----------------------------------------------------------------
 
 
-def follow_claim(claim_id: int, to_status: str) -> None:
+def follow_claim(claim_id: int, to_status: str, *, from_status: str | None = None) -> None:
     """On the claim's own moves: a withdrawal ends its delivery; a decision or a withdrawal
-    resolves its overdue flag."""
+    resolves its overdue flag — once, on the move out of the undecided states (only undecided
+    claims are flagged, so a move between decided ones, approved → paying, has none to resolve;
+    `from_status` None: not known, resolved anyway)."""
     if to_status == ClaimStatus.WITHDRAWN:
         delivery = InsurerClaimDelivery.objects.select_for_update().filter(claim_id=claim_id).first()
         if delivery is not None and delivery.status in AWAITING_DECISION:
             delivery.next_attempt_at = None
             _move(delivery, D.WITHDRAWN, actor=lifecycle.SYSTEM)
-    if to_status not in UNDECIDED:
+    if to_status not in UNDECIDED and (from_status is None or from_status in UNDECIDED):
         ClaimOverdue.objects.filter(claim_id=claim_id, resolved_at__isnull=True).update(
             resolved_at=timezone.now()
         )

@@ -45,10 +45,10 @@ def retry_due_claim_deliveries() -> int:
 def on_claim_status_changed(event: ClaimStatusChanged) -> None:
     """Complete materials of a connector-mode insurer's claim: its delivery, sent after commit."""
     if event.to_status == ClaimStatus.MATERIALS_COMPLETE:
-        delivery_id = insurer.open_delivery(event.claim_id)
+        delivery_id = insurer.open_delivery(event.claim_id, claim=event.claim)
         if delivery_id is not None:
             transaction.on_commit(lambda: deliver_claim_task.enqueue(delivery_id))
-    insurer.follow_claim(event.claim_id, event.to_status)
+    insurer.follow_claim(event.claim_id, event.to_status, from_status=event.from_status)
 
 
 def overdue_job(ctx: JobContext) -> None:

@@ -10,15 +10,19 @@ whose listeners (the fast track, the insurer connector of wave 2) run in the sam
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from huibao.claim import notices
+from huibao.account.models import User
+from huibao.claim import notices, selectors
 from huibao.claim.models import Claim, ClaimStatusChange
 from huibao.claim.states import CUSTOMER_LINES, TRANSITIONS, ClaimStatus
 from huibao.core import audit
@@ -50,6 +54,9 @@ class ClaimStatusChanged:
     to_status: str
     at: datetime.datetime
     actor: str
+    # The claim row the mover holds locked, as moved (listeners in the same transaction use it
+    # instead of reading it again; None when an announcer has no row at hand).
+    claim: Claim | None = None
 
 
 claim_status_changed: Hook[ClaimStatusChanged, None] = Hook("claim.status_changed")
@@ -76,11 +83,77 @@ def lock_claim(public_id: str | uuid.UUID) -> Claim:
     return claim
 
 
+# The moves recorded inside `batched()`, not written yet (None outside it): each timeline row with
+# the claim it belongs to (for the customer's notice).
+_steps: contextvars.ContextVar[list[tuple[ClaimStatusChange, Claim]] | None] = contextvars.ContextVar(
+    "claim_steps", default=None
+)
+
+
+@contextlib.contextmanager
+def batched() -> Iterator[None]:
+    """Inside a transaction: the timeline rows of the moves made in the block are inserted
+    together when it ends (one INSERT), then the customers' notices of those moves are written
+    (one outbox write: `notification.notify_many`), and the block's audit entries are inserted
+    together (`audit.batched`); an insurer's claim settings are read once
+    (`selectors.settings_read_once`). A use-case that makes several moves in one transaction (the
+    fast track's submit: materials_complete, approved, paying) pays one round trip for each
+    kind of row instead of one per move. Nothing inside the block may read the rows back; the
+    rows returned by `transition` get their ids at the end. If the block raises, nothing is
+    written (the transaction is rolled back with it). Nested blocks join the outermost."""
+    if _steps.get() is not None:
+        yield
+        return
+    pending: list[tuple[ClaimStatusChange, Claim]] = []
+    with audit.batched(), selectors.settings_read_once():
+        token = _steps.set(pending)
+        try:
+            yield
+        finally:
+            _steps.reset(token)
+        if pending:
+            _write_steps(pending)
+
+
+def _write_steps(pending: list[tuple[ClaimStatusChange, Claim]]) -> None:
+    ClaimStatusChange.objects.bulk_create([change for change, _claim in pending])
+    _notify([(change, claim) for change, claim in pending if change.from_status])
+
+
+def _notify(moves: list[tuple[ClaimStatusChange, Claim]]) -> None:
+    """The customer's notice of each move (one outbox write for them all); a claimant not loaded
+    on its claim is read with the others in one query."""
+    moves = [(change, claim) for change, claim in moves if claim.claimant_id is not None]
+    if not moves:
+        return
+    users: dict[int, User] = {}
+    for _change, claim in moves:
+        if Claim.claimant.is_cached(claim) and claim.claimant is not None:
+            users[claim.claimant.pk] = claim.claimant
+    missing = {c.claimant_id for _change, c in moves if c.claimant_id is not None} - users.keys()
+    if missing:
+        users.update({u.pk: u for u in User.objects.filter(pk__in=missing)})
+    notification.notify_many(
+        [
+            notification.Notice(
+                users[claim.claimant_id],
+                notices.PROGRESS,
+                {"claim_number": claim.number, "status_line": change.line, "note": change.note},
+                f"claim:{claim.number}:{change.pk}",
+                claim.number,
+            )
+            for change, claim in moves
+            if claim.claimant_id in users
+        ]
+    )
+
+
 def record_step(
     claim: Claim, *, from_status: str, actor: Any, note: str, line: str = ""
 ) -> ClaimStatusChange:
-    """The timeline row of a move (or of the report: from "") and the customer's notice."""
-    change = ClaimStatusChange.objects.create(
+    """The timeline row of a move (or of the report: from "") and the customer's notice (at the
+    end of `batched()` when inside one)."""
+    change = ClaimStatusChange(
         claim=claim,
         from_status=from_status,
         to_status=claim.status,
@@ -89,14 +162,13 @@ def record_step(
         line=(line or CUSTOMER_LINES[claim.status])[:200],
         note=note[:500],
     )
-    if from_status and claim.claimant is not None:
-        notification.notify(
-            user=claim.claimant,
-            template=notices.PROGRESS,
-            context={"claim_number": claim.number, "status_line": change.line, "note": change.note},
-            dedup_key=f"claim:{claim.number}:{change.pk}",
-            reference=claim.number,
-        )
+    pending = _steps.get()
+    if pending is not None:
+        pending.append((change, claim))
+        return change
+    change.save()
+    if from_status:
+        _notify([(change, claim)])
     return change
 
 
@@ -113,23 +185,26 @@ def _pause_clock(claim: Claim, before: str, target: str, now: datetime.datetime)
     return []
 
 
-def transition(claim: Claim, target: str, *, actor: Any, note: str = "", line: str = "") -> ClaimStatusChange:
+def transition(
+    claim: Claim, target: str, *, actor: Any, note: str = "", line: str = "", fields: Sequence[str] = ()
+) -> ClaimStatusChange:
     """Moves the (locked) `claim` to `target`; raises InvalidTransition when the table forbids it
     (nothing written). `note` is shown to the customer under the step (a reason, what to add);
-    `line` replaces the status's standard line."""
+    `line` replaces the status's standard line; `fields`: other fields the caller set on the
+    claim, saved in the move's UPDATE (a decision's)."""
     check_transition(TRANSITIONS, claim.status, target, what=f"claim {claim.number}")
     before = claim.status
     now = timezone.now()
     with transaction.atomic(savepoint=False):
         claim.status = target
         claim.status_since = now
-        fields = ["status", "status_since", "updated_at"]
+        saved = ["status", "status_since", "updated_at", *fields]
         stamp = _STAMPS.get(ClaimStatus(target))
         if stamp is not None:
             setattr(claim, stamp, now)
-            fields.append(stamp)
-        fields += _pause_clock(claim, before, target, now)
-        claim.save(update_fields=fields)
+            saved.append(stamp)
+        saved += _pause_clock(claim, before, target, now)
+        claim.save(update_fields=saved)
         change = record_step(claim, from_status=before, actor=actor, note=note, line=line)
         audit.record(
             "claim.status_changed",
@@ -147,6 +222,7 @@ def transition(claim: Claim, target: str, *, actor: Any, note: str = "", line: s
                 to_status=target,
                 at=change.at,
                 actor=change.actor,
+                claim=claim,
             )
         )
     return change

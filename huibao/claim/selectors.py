@@ -3,7 +3,10 @@ the eligibility of a report before it is saved, the checklist and the timeline."
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -44,10 +47,18 @@ def claims_of(user: Any) -> QuerySet[Claim]:
     )
 
 
-def claim_for_customer(user: Any, public_id: Any) -> Claim:
-    """The customer's claim by public id; NotFound for anyone else's (no hint that it exists)."""
+def claim_for_customer(
+    user: Any, public_id: Any, *, lock: bool = False, related: tuple[str, ...] = ()
+) -> Claim:
+    """The customer's claim by public id; NotFound for anyone else's (no hint that it exists).
+    `lock`: its row (only) locked until the end of the caller's transaction; `related`: read with it."""
+    rows = claims_of(user)
+    if lock:
+        rows = rows.select_for_update(of=("self",))
+    if related:
+        rows = rows.select_related(*related)
     try:
-        claim = claims_of(user).filter(public_id=public_id).first() if public_id else None
+        claim = rows.filter(public_id=public_id).first() if public_id else None
     except (ValidationError, ValueError):  # a malformed UUID
         claim = None
     if claim is None:
@@ -191,11 +202,17 @@ class Checklist:
         return "、".join(str(eligibility.MATERIAL_LABELS[k]) for k in self.missing)
 
 
-def checklist(claim: Claim) -> Checklist:
+def checklist(claim: Claim, materials: list[ClaimMaterial] | None = None) -> Checklist:
     """The one answer to "what is still missing": the required kinds minus the uploaded ones
-    (other kinds uploaded are listed too, not required)."""
+    (other kinds uploaded are listed too, not required). `materials`: the claim's, when the
+    caller has read them."""
     counts: dict[str, int] = {}
-    for kind in ClaimMaterial.objects.filter(claim=claim).values_list("kind", flat=True):
+    kinds = (
+        [m.kind for m in materials]
+        if materials is not None
+        else ClaimMaterial.objects.filter(claim=claim).values_list("kind", flat=True)
+    )
+    for kind in kinds:
         counts[kind] = counts.get(kind, 0) + 1
     required = [MaterialKind(k) for k in claim.required_materials]
     extra = [MaterialKind(k) for k in counts if MaterialKind(k) not in required]
@@ -274,8 +291,41 @@ def claim_for_desk(user: Any, public_id: Any) -> Claim:
     return claim
 
 
-def decision_days(insurer_id: int) -> int:
+# The insurers' settings read inside `settings_read_once()` (None outside it).
+_settings_read: contextvars.ContextVar[dict[int, InsurerClaimSettings | None] | None] = (
+    contextvars.ContextVar("insurer_claim_settings", default=None)
+)
+
+
+@contextlib.contextmanager
+def settings_read_once() -> Iterator[None]:
+    """Inside the block an insurer's claim settings are read once (`insurer_settings`): a
+    use-case that asks for them at several steps (the fast track: the connector check at complete
+    materials, the fast-track facts, the four-eyes amount) pays one round trip. For a block that
+    does not change them; nested blocks join the outermost."""
+    if _settings_read.get() is not None:
+        yield
+        return
+    token = _settings_read.set({})
+    try:
+        yield
+    finally:
+        _settings_read.reset(token)
+
+
+def insurer_settings(insurer_id: int) -> InsurerClaimSettings | None:
+    """The insurer's claim settings row, or None (its defaults apply)."""
+    read = _settings_read.get()
+    if read is not None and insurer_id in read:
+        return read[insurer_id]
     row = InsurerClaimSettings.objects.filter(insurer_id=insurer_id).first()
+    if read is not None:
+        read[insurer_id] = row
+    return row
+
+
+def decision_days(insurer_id: int) -> int:
+    row = insurer_settings(insurer_id)
     return row.decision_days if row is not None else DEFAULT_DECISION_DAYS
 
 

@@ -8,10 +8,14 @@ A history query is registered under the name a `RuleSpec.query` gives; it answer
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import CharField, DateTimeField, DecimalField, F, Q, QuerySet, Value
+from django.db.models.functions import Cast, Coalesce, NullIf
 from django.utils import timezone
 
 from huibao.core.errors import NotFound
@@ -48,46 +52,147 @@ def register_query(name: str) -> Callable[[HistoryQuery], HistoryQuery]:
     return decorator
 
 
-def _claim_matches(rows: QuerySet[ScreenedClaim], limit: int) -> tuple[Match, ...]:
-    fields = ("reference", "policy_reference", "insurer_code", "amount", "reported_at")
-    return tuple(
-        Match(r["reference"], r["policy_reference"], r["insurer_code"], r["amount"], r["reported_at"])
-        for r in rows.order_by("-reported_at").values(*fields)[:limit]
+# A history query whose answer is rows of one shape (the `Match` fields, see `_shaped`), ordered
+# and bounded: it runs alone, or with the others of a screening in one UNION ALL (`run_together`).
+RowsQuery = Callable[[Any, Mapping[str, Any]], "HistoryRows | None"]
+ROWS_QUERIES: dict[str, RowsQuery] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRows:
+    rows: QuerySet[Any]  # `_shaped`, ordered, not sliced
+    limit: int
+    # Columns holding a UUID cast to text (hex on SQLite, hyphenated on PostgreSQL): answered as
+    # `str(UUID)` either way.
+    uuids: tuple[str, ...] = ()
+
+
+def register_rows_query(name: str) -> Callable[[RowsQuery], RowsQuery]:
+    """Registers a rows query under `name`, also as a plain history query (run alone)."""
+
+    def decorator(build: RowsQuery) -> RowsQuery:
+        ROWS_QUERIES[name] = build
+        QUERIES[name] = lambda subject, params: _answer(build(subject, params))
+        return build
+
+    return decorator
+
+
+_TEXT = CharField()
+
+
+def _shaped(
+    rows: QuerySet[Any], *, reference: Any, policy: Any, insurer: Any, amount: Any, at: Any, value: Any
+) -> QuerySet[Any]:
+    """Rows as `Match` columns, all named apart from the model's fields and in one order, so that
+    any of them line up in a UNION (a field name, or an expression)."""
+
+    def column(given: Any) -> Any:
+        return F(given) if isinstance(given, str) else given
+
+    return rows.values(
+        m_reference=column(reference),
+        m_policy=column(policy),
+        m_insurer=column(insurer),
+        m_amount=column(amount),
+        m_at=column(at),
+        m_value=column(value),
     )
 
 
-def _invoice_matches(subject: ClaimSubject, kind: str, values: tuple[str, ...]) -> tuple[Match, ...]:
+def _match(r: Mapping[str, Any], uuids: tuple[str, ...]) -> Match:
+    if uuids:
+        r = {k: str(uuid.UUID(str(v))) if k in uuids and v else v for k, v in r.items()}
+    return Match(
+        r["m_reference"], r["m_policy"], r["m_insurer"], r["m_amount"], r["m_at"], r["m_value"] or ""
+    )
+
+
+def _matches(rows: list[Mapping[str, Any]], asked: HistoryRows) -> tuple[Match, ...]:
+    return tuple(_match(r, asked.uuids) for r in rows)
+
+
+def _answer(asked: HistoryRows | None) -> tuple[Match, ...]:
+    return _matches(_run_alone(asked), asked) if asked is not None else ()
+
+
+def _run_alone(asked: HistoryRows | None) -> list[Mapping[str, Any]]:
+    if asked is None or asked.limit <= 0:
+        return []
+    return list(asked.rows[: asked.limit])
+
+
+def run_together(asks: Mapping[str, HistoryRows | None]) -> dict[str, tuple[Match, ...]]:
+    """Every rows query of a screening in one round trip: a UNION ALL of the queries, each
+    ordered and limited as it is alone, tagged with its place (PostgreSQL); one query each where
+    the database cannot order and limit the parts of a UNION (SQLite). Same answers either way."""
+    found: dict[str, tuple[Match, ...]] = {key: () for key in asks}
+    live = [(key, asked) for key, asked in asks.items() if asked is not None and asked.limit > 0]
+    if len(live) < 2 or not connection.features.supports_slicing_ordering_in_compound:
+        for key, asked in live:
+            found[key] = _matches(_run_alone(asked), asked)
+        return found
+    parts = [asked.rows.annotate(m_part=Value(i))[: asked.limit] for i, (_key, asked) in enumerate(live)]
+    rows: dict[int, list[Mapping[str, Any]]] = {}
+    for r in parts[0].union(*parts[1:], all=True):
+        rows.setdefault(r["m_part"], []).append(r)
+    for i, (key, asked) in enumerate(live):
+        # A part's own order (the UNION keeps no order of its own across parts).
+        found[key] = _matches(_ordered(rows.get(i, []), asked), asked)
+    return found
+
+
+def _ordered(rows: list[Mapping[str, Any]], asked: HistoryRows) -> list[Mapping[str, Any]]:
+    order = asked.rows.query.order_by
+    if order == ("-reported_at",):
+        return sorted(rows, key=lambda r: r["m_at"], reverse=True)
+    if order == ("claim__reference",):
+        return sorted(rows, key=lambda r: r["m_reference"])
+    # Related cases (by when they opened), blacklist entries (newest first): the rows do not
+    # carry what they are ordered by; kept as read (PostgreSQL appends the parts in turn).
+    return rows
+
+
+def _claim_rows(rows: QuerySet[ScreenedClaim], limit: int) -> HistoryRows:
+    shaped = _shaped(
+        rows,
+        reference="reference",
+        policy="policy_reference",
+        insurer="insurer_code",
+        amount="amount",
+        at="reported_at",
+        value=Value("", output_field=_TEXT),
+    )
+    return HistoryRows(shaped.order_by("-reported_at"), limit)
+
+
+def _invoice_rows(subject: ClaimSubject, kind: str, values: tuple[str, ...]) -> HistoryRows | None:
     if not values:
-        return ()
-    rows = (
-        ScreenedInvoice.objects.filter(kind=kind, value__in=values)
-        .exclude(claim__reference=subject.reference)
-        .values(
-            "value", "claim__reference", "claim__policy_reference", "claim__insurer_code", "claim__amount"
-        )
-        .order_by("claim__reference")[:EVIDENCE_LIMIT]
+        return None
+    rows = ScreenedInvoice.objects.filter(kind=kind, value__in=values).exclude(
+        claim__reference=subject.reference
     )
-    return tuple(
-        Match(
-            r["claim__reference"],
-            r["claim__policy_reference"],
-            r["claim__insurer_code"],
-            r["claim__amount"],
-            value=r["value"],
-        )
-        for r in rows
+    shaped = _shaped(
+        rows,
+        reference="claim__reference",
+        policy="claim__policy_reference",
+        insurer="claim__insurer_code",
+        amount="claim__amount",
+        at=Value(None, output_field=DateTimeField()),
+        value=F("value"),
     )
+    return HistoryRows(shaped.order_by("claim__reference"), EVIDENCE_LIMIT)
 
 
-@register_query("invoice_numbers")
-def invoice_numbers(subject: ClaimSubject, params: Mapping[str, Any]) -> tuple[Match, ...]:
+@register_rows_query("invoice_numbers")
+def invoice_numbers(subject: ClaimSubject, params: Mapping[str, Any]) -> HistoryRows | None:
     values = tuple(sorted({rules.normalise_invoice(n) for n in subject.invoice_numbers if n.strip()}))
-    return _invoice_matches(subject, InvoiceKind.NUMBER, values)
+    return _invoice_rows(subject, InvoiceKind.NUMBER, values)
 
 
-@register_query("file_digests")
-def file_digests(subject: ClaimSubject, params: Mapping[str, Any]) -> tuple[Match, ...]:
-    return _invoice_matches(
+@register_rows_query("file_digests")
+def file_digests(subject: ClaimSubject, params: Mapping[str, Any]) -> HistoryRows | None:
+    return _invoice_rows(
         subject, InvoiceKind.DIGEST, tuple(sorted({d.lower() for d in subject.file_digests}))
     )
 
@@ -104,39 +209,39 @@ def _frequency_limit(params: Mapping[str, Any]) -> int:
     return min(int(params["max_claims"]), 1000)
 
 
-@register_query("same_insured")
-def same_insured(subject: ClaimSubject, params: Mapping[str, Any]) -> tuple[Match, ...]:
-    return _claim_matches(
+@register_rows_query("same_insured")
+def same_insured(subject: ClaimSubject, params: Mapping[str, Any]) -> HistoryRows | None:
+    return _claim_rows(
         _window(subject, params).filter(insured_id_hash=subject.insured_id_hash), _frequency_limit(params)
     )
 
 
-@register_query("same_region")
-def same_region(subject: ClaimSubject, params: Mapping[str, Any]) -> tuple[Match, ...]:
+@register_rows_query("same_region")
+def same_region(subject: ClaimSubject, params: Mapping[str, Any]) -> HistoryRows | None:
     if not subject.region_code:
-        return ()
-    return _claim_matches(
+        return None
+    return _claim_rows(
         _window(subject, params).filter(region_code=subject.region_code), _frequency_limit(params)
     )
 
 
-@register_query("same_institution")
-def same_institution(subject: ClaimSubject, params: Mapping[str, Any]) -> tuple[Match, ...]:
+@register_rows_query("same_institution")
+def same_institution(subject: ClaimSubject, params: Mapping[str, Any]) -> HistoryRows | None:
     key = rules.normalise_institution(subject.medical_institution)
     if not key:
-        return ()
-    return _claim_matches(_window(subject, params).filter(institution_key=key), _frequency_limit(params))
+        return None
+    return _claim_rows(_window(subject, params).filter(institution_key=key), _frequency_limit(params))
 
 
-@register_query("just_under")
-def just_under(subject: ClaimSubject, params: Mapping[str, Any]) -> tuple[Match, ...]:
+@register_rows_query("just_under")
+def just_under(subject: ClaimSubject, params: Mapping[str, Any]) -> HistoryRows | None:
     low, top = rules.just_under_band(subject, params)
     if not (low <= subject.amount_claimed <= top):
-        return ()  # this claim is not in the band: the rule cannot fire, no query
+        return None  # this claim is not in the band: the rule cannot fire, no query
     rows = _window(subject, params).filter(
         insured_id_hash=subject.insured_id_hash, amount__gte=low, amount__lte=top
     )
-    return _claim_matches(rows, int(params["count"]))
+    return _claim_rows(rows, int(params["count"]))
 
 
 def active_blacklist(on: datetime.date | None = None) -> QuerySet[BlacklistEntry]:
@@ -151,45 +256,46 @@ def is_blacklisted(id_hash: str, *, on: datetime.date | None = None) -> bool:
     return bool(id_hash) and active_blacklist(on).filter(id_hash=id_hash).exists()
 
 
-@register_query("blacklist")
-def blacklist(subject: ClaimSubject, params: Mapping[str, Any]) -> tuple[Match, ...]:
+@register_rows_query("blacklist")
+def blacklist(subject: ClaimSubject, params: Mapping[str, Any]) -> HistoryRows | None:
     hashes = {h for h in (subject.claimant_id_hash, subject.insured_id_hash) if h}
-    rows = (
-        active_blacklist()  # as the list stands now, when the claim is screened
-        .filter(id_hash__in=hashes)
-        .values("public_id", "id_hash", "source", "insurer_code")[:EVIDENCE_LIMIT]
+    if not hashes:
+        return None
+    rows = active_blacklist().filter(id_hash__in=hashes)  # as the list stands now, when screened
+    shaped = _shaped(
+        rows,
+        reference=Cast("public_id", output_field=_TEXT),
+        policy=Value("", output_field=_TEXT),
+        # Who listed the person: the insurer, or the source (a shared list) when none.
+        insurer=Coalesce(NullIf("insurer_code", Value("")), "source", output_field=_TEXT),
+        amount=Value(None, output_field=DecimalField()),
+        at=Value(None, output_field=DateTimeField()),
+        value=F("id_hash"),
     )
-    return tuple(
-        Match(str(r["public_id"]), insurer_code=r["insurer_code"] or r["source"], value=r["id_hash"])
-        for r in rows
-    )
+    return HistoryRows(shaped.order_by("-created_at", "-id"), EVIDENCE_LIMIT, uuids=("m_reference",))
 
 
-@register_query("related_open_cases")
-def related_open_cases(subject: ClaimSubject, params: Mapping[str, Any]) -> tuple[Match, ...]:
+@register_rows_query("related_open_cases")
+def related_open_cases(subject: ClaimSubject, params: Mapping[str, Any]) -> HistoryRows | None:
     """The open cases of other claims by the same claimant or insured (one indexed query)."""
     hashes = sorted({h for h in (subject.claimant_id_hash, subject.insured_id_hash) if h})
     if not hashes:
-        return ()
+        return None
     rows = (
         FraudCase.objects.filter(status__in=OPEN_STATUSES)
         .filter(Q(claim__insured_id_hash__in=hashes) | Q(claim__claimant_id_hash__in=hashes))
         .exclude(claim__reference=subject.reference)
-        .values(
-            "public_id", "claim__reference", "claim__policy_reference", "claim__insurer_code", "claim__amount"
-        )
-        .order_by("created_at")[:EVIDENCE_LIMIT]
     )
-    return tuple(
-        Match(
-            r["claim__reference"],
-            r["claim__policy_reference"],
-            r["claim__insurer_code"],
-            r["claim__amount"],
-            value=str(r["public_id"]),
-        )
-        for r in rows
+    shaped = _shaped(
+        rows,
+        reference="claim__reference",
+        policy="claim__policy_reference",
+        insurer="claim__insurer_code",
+        amount="claim__amount",
+        at=Value(None, output_field=DateTimeField()),
+        value=Cast("public_id", output_field=_TEXT),
     )
+    return HistoryRows(shaped.order_by("created_at"), EVIDENCE_LIMIT, uuids=("m_value",))
 
 
 def thresholds_in_force(at: datetime.datetime | None = None) -> Thresholds:

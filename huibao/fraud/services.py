@@ -134,11 +134,19 @@ def _write_invoices(claim: ScreenedClaim, subject: ClaimSubject) -> None:
 
 
 def gather(subject: ClaimSubject, active: list[rules.ActiveRule]) -> dict[str, tuple[Match, ...]]:
-    """One query per rule that needs history (none for the others)."""
+    """The history every rule needs (none for the others): the rows queries together in one
+    round trip (`selectors.run_together`), any other query on its own."""
     found: dict[str, tuple[Match, ...]] = {}
+    together: dict[str, selectors.HistoryRows | None] = {}
     for rule in active:
-        if rule.spec.query:
-            found[rule.spec.code] = selectors.QUERIES[rule.spec.query](subject, rule.params)
+        name = rule.spec.query
+        if not name:
+            continue
+        if name in selectors.ROWS_QUERIES:
+            together[rule.spec.code] = selectors.ROWS_QUERIES[name](subject, rule.params)
+        else:
+            found[rule.spec.code] = selectors.QUERIES[name](subject, rule.params)
+    found.update(selectors.run_together(together))
     return found
 
 
@@ -151,7 +159,9 @@ def screen_claim(subject: ClaimSubject) -> Screening:
     subject, rule or threshold version makes a new one."""
     _check_subject(subject)
     digest = _subject_digest(subject)
-    with transaction.atomic():
+    # No savepoint of its own inside the caller's transaction (nothing here is caught and gone on
+    # from; the first insert of a subject keeps its own, for a concurrent first screening).
+    with transaction.atomic(savepoint=False):
         claim, changed, created = _store(subject, digest)
         active = selectors.active_rules(subject.kind)
         thresholds = selectors.thresholds_in_force()

@@ -196,11 +196,6 @@ def _same_or_conflict(existing: Payout, value: Decimal, account: str) -> Payout:
     return existing
 
 
-def _existing(kind: str, reference: str) -> Payout | None:
-    """The payout already made for the reference (a plain read: the insert's constraint decides a race)."""
-    return Payout.objects.filter(kind=kind, reference=reference).first()
-
-
 def request_payout(
     *,
     kind: str,
@@ -220,39 +215,35 @@ def request_payout(
         amount, kind, reference, payee_name, account_number, bank_name, memo
     )
     kind, reference = kind.strip(), reference.strip()
-    existing = _existing(kind, reference)
-    if existing is not None:
-        return _same_or_conflict(existing, value, account)
     gateway = get_payout_provider(provider or default_payout_provider_name())
-    # No savepoint of its own inside a caller's transaction (the insert below has one).
+    candidate = Payout(
+        kind=kind,
+        reference=reference,
+        amount=value,
+        payee_name=name,
+        account_number=account,
+        account_number_hash=lookup_hash(account, context=ACCOUNT_HASH_CONTEXT),
+        account_last4=account[-4:],
+        bank_name=bank,
+        memo=note,
+        provider=gateway.name,
+        max_attempts=rules.PAYOUT_MAX_ATTEMPTS,
+        next_attempt_at=timezone.now(),
+    )
+    # Two statements, no savepoint: the insert skips a reference that exists (also one a
+    # concurrent request has just committed: it waits for it), then the row is read back — ours
+    # when its public id is the candidate's, else the existing payout (the same ask answers it,
+    # another amount or account raises PayoutConflict, nothing written).
     with transaction.atomic(savepoint=False):
-        try:
-            # Its own savepoint: a concurrent request for the same reference fails the unique
-            # constraint here, and the caller's transaction goes on with the other's payout.
-            with transaction.atomic():
-                payout = Payout.objects.create(
-                    kind=kind,
-                    reference=reference,
-                    amount=value,
-                    payee_name=name,
-                    account_number=account,
-                    account_number_hash=lookup_hash(account, context=ACCOUNT_HASH_CONTEXT),
-                    account_last4=account[-4:],
-                    bank_name=bank,
-                    memo=note,
-                    provider=gateway.name,
-                    max_attempts=rules.PAYOUT_MAX_ATTEMPTS,
-                    next_attempt_at=timezone.now(),
-                )
-        except IntegrityError:
-            lost = True
-        else:
-            lost = False
+        Payout.objects.bulk_create([candidate], ignore_conflicts=True)
+        payout = Payout.objects.get(kind=kind, reference=reference)
+        ours = payout.public_id == candidate.public_id
+        if ours:
             _audit_requested(payout)
             _enqueue_submit(payout.pk)
-    if lost:
+    if not ours:
         # Outside the block: a conflict raised here leaves the caller's transaction usable.
-        return _same_or_conflict(Payout.objects.get(kind=kind, reference=reference), value, account)
+        return _same_or_conflict(payout, value, account)
     return payout
 
 

@@ -10,10 +10,10 @@ from django.db import transaction
 
 from huibao.catalog.claim_terms import MaterialKind
 from huibao.claim.eligibility import MATERIAL_LABELS
-from huibao.claim.lifecycle import lock_claim, transition
+from huibao.claim.lifecycle import batched, lock_claim, transition
 from huibao.claim.models import Claim, ClaimMaterial
 from huibao.claim.selectors import checklist, claim_for_customer
-from huibao.claim.services.triage import triage_claim
+from huibao.claim.services.triage import TRIAGE_RELATED, triage_locked
 from huibao.claim.states import OPEN_STATUSES, ClaimStatus
 from huibao.core.errors import Conflict, FieldError, ValidationFailed
 
@@ -21,12 +21,15 @@ from huibao.core.errors import Conflict, FieldError, ValidationFailed
 def submit_claim(user: Any, claim_id: Any) -> Claim:
     """reported → materials_complete once every required material is there; info_requested →
     under_review (the materials asked for were added). Refused naming what is missing."""
-    found = claim_for_customer(user, claim_id)
-    with transaction.atomic():
-        claim = lock_claim(found.public_id)
+    # Every move of the submit (up to materials_complete → approved → paying on the fast track)
+    # writes its timeline rows, notices and audit entries together at the end (`batched`).
+    with transaction.atomic(), batched():
+        # Locked (the claim's row only) with what the triage reads, and its materials read once.
+        claim = claim_for_customer(user, claim_id, lock=True, related=(*TRIAGE_RELATED, "claimant"))
         if claim.status not in (ClaimStatus.REPORTED, ClaimStatus.INFO_REQUESTED):
             raise Conflict("该案件当前不需要提交", code="not_submittable")
-        listed = checklist(claim)
+        materials = list(ClaimMaterial.objects.filter(claim=claim))
+        listed = checklist(claim, materials)
         if claim.status == ClaimStatus.INFO_REQUESTED:
             still = _still_requested(claim)
             if still:
@@ -52,8 +55,7 @@ def submit_claim(user: Any, claim_id: Any) -> Claim:
         if target == ClaimStatus.MATERIALS_COMPLETE:
             # Screened and fast-tracked (or queued) in this transaction, after the move's own
             # announcement, so every claim_status_changed listener sees the moves in order.
-            triage_claim(claim.pk)
-            claim.refresh_from_db()
+            triage_locked(claim, materials)
     return claim
 
 

@@ -115,7 +115,7 @@ def on_status_changed(event: ClaimStatusChanged) -> None:
     """`claim_status_changed` listener: complete materials go to an adjuster; a withdrawn claim
     calls off the provider tasks still open."""
     if event.to_status == ClaimStatus.MATERIALS_COMPLETE:
-        claim = Claim.objects.select_for_update().filter(pk=event.claim_id).first()
+        claim = event.claim or Claim.objects.select_for_update().filter(pk=event.claim_id).first()
         if claim is not None:
             auto_assign(claim)
     elif event.to_status == ClaimStatus.WITHDRAWN:

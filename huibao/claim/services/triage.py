@@ -55,6 +55,8 @@ FRAUD_CLAUSE = "《保险法》第二十七条"
 CALCULABLE = frozenset({BenefitKind.REIMBURSEMENT, BenefitKind.FIXED})
 MEDICAL_TYPES = frozenset({"medical", "hospital_cash", "critical_illness", "pet_medical"})
 HELD_POLICIES_LIMIT = 20
+# What the triage reads of a claim with it (one query with the lock).
+TRIAGE_RELATED = ("policy__product_version__product", "policy__insurer", "policy__plan", "insured")
 
 
 # --- the subject the fraud screen reads ---------------------------------------------------------
@@ -160,13 +162,15 @@ def evaluate(
     return fast_track.qualify(facts), benefit
 
 
-def _auto_decide(claim: Claim) -> Claim:
-    """Approves the calculated benefit by the system; the payout is requested by `decide`."""
-    return decisions.decide(
+def _auto_decide(claim: Claim, terms: ClaimTerms, triage: ClaimTriage) -> Claim:
+    """Approves the calculated benefit by the system; the payout is requested by `decide`. The
+    claim is the row this transaction locked (triage holds it), decided in place."""
+    return decisions.decide_locked(
         claim,
         decisions.Decision(kind=DecisionKind.APPROVE, note="小额快赔，系统自动审核通过"),
         actor=SYSTEM,
-        auto=True,
+        terms=terms,
+        held=triage.held,
     )
 
 
@@ -180,50 +184,83 @@ def _deny_for_fraud(claim: Claim, note: str) -> None:
     )
 
 
-def _fast_track_or_queue(
-    claim: Claim, terms: ClaimTerms, triage: ClaimTriage, materials: list[ClaimMaterial] | None = None
-) -> None:
-    if materials is None:
-        materials = list(ClaimMaterial.objects.filter(claim=claim))
+def _judge(claim: Claim, terms: ClaimTerms, triage: ClaimTriage, materials: list[ClaimMaterial]) -> bool:
+    """Judges a clean (or cleared) claim for the fast track and decides it when it qualifies,
+    setting the triage's reasons and `fast_tracked` (not saved); True when the claim goes to the
+    adjusters' queue next (not qualified, and not left to an insurer deciding in its own system)."""
     verdict, benefit = evaluate(claim, terms, triage, materials)
     triage.reason_codes = list(verdict.codes)
     triage.reason = verdict.summary[:300]
     if verdict.qualified and benefit is not None:
-        decided = _auto_decide(claim)
+        decided = _auto_decide(claim, terms, triage)
         if decided.status in (ClaimStatus.APPROVED, ClaimStatus.PAYING, ClaimStatus.PAID):
             triage.fast_tracked = True
         else:  # above the four-eyes amount: a second adjuster confirms the system's approval
             triage.reason_codes, triage.reason = ["four_eyes"], fast_track.REASONS["four_eyes"]
-        triage.save(update_fields=["reason_codes", "reason", "fast_tracked", "updated_at"])
-        return
-    triage.save(update_fields=["reason_codes", "reason", "updated_at"])
-    if "insurer_decides" in verdict.codes:
-        return  # the insurer's delivery forwards it (已转保险公司审核) and its callbacks decide
-    if claim.status == ClaimStatus.MATERIALS_COMPLETE:
+        return False
+    # insurer_decides: the insurer's delivery forwards it (已转保险公司审核) and its callbacks decide
+    return "insurer_decides" not in verdict.codes
+
+
+def _fast_track_or_queue(
+    claim: Claim, terms: ClaimTerms, triage: ClaimTriage, materials: list[ClaimMaterial] | None = None
+) -> None:
+    """The fast track, or the adjusters' queue, for a claim whose triage row exists."""
+    if materials is None:
+        materials = list(ClaimMaterial.objects.filter(claim=claim))
+    queue = _judge(claim, terms, triage, materials)
+    triage.save(update_fields=["reason_codes", "reason", "fast_tracked", "updated_at"])
+    if queue and claim.status == ClaimStatus.MATERIALS_COMPLETE:
         transition(claim, ClaimStatus.UNDER_REVIEW, actor=SYSTEM)
+
+
+# Every field of a triage but the claim: what a new screening writes over an earlier one's row.
+_TRIAGE_FIELDS = [
+    "screening_id",
+    "route",
+    "score",
+    "held",
+    "fraud_outcome",
+    "fast_tracked",
+    "reason_codes",
+    "reason",
+    "screened_at",
+    "updated_at",
+]
+
+
+def _write_triage(triage: ClaimTriage) -> None:
+    """The claim's one triage row in one statement: made, or an earlier screening's replaced (the
+    claim's row lock keeps anyone else from writing it meanwhile)."""
+    ClaimTriage.objects.bulk_create(
+        [triage], update_conflicts=True, unique_fields=["claim"], update_fields=_TRIAGE_FIELDS
+    )
 
 
 def triage_claim(claim_id: int) -> ClaimTriage:
     """Screens the claim and fast-tracks or queues it (the caller's transaction; locks the claim)."""
-    claim = (
-        Claim.objects.select_for_update()
-        .select_related("policy__product_version__product", "policy__insurer", "policy__plan", "insured")
-        .get(pk=claim_id)
-    )
+    claim = Claim.objects.select_for_update().select_related(*TRIAGE_RELATED).get(pk=claim_id)
+    return triage_locked(claim)
+
+
+def triage_locked(claim: Claim, materials: list[ClaimMaterial] | None = None) -> ClaimTriage:
+    """`triage_claim` of a claim this transaction has locked, read with `TRIAGE_RELATED` (and its
+    `materials`, when the caller has read them); the claim is moved in place."""
     terms = selectors.terms_of(claim.policy)
-    materials = list(ClaimMaterial.objects.filter(claim=claim))
+    if materials is None:
+        materials = list(ClaimMaterial.objects.filter(claim=claim))
     screening = fraud.screen_claim(subject_of(claim, terms, materials))
-    triage, _created = ClaimTriage.objects.update_or_create(
+    # Written once, when the outcome is known (the decision below reads `held` from it, not
+    # from the row).
+    triage = ClaimTriage(
         claim=claim,
-        defaults={
-            "screening_id": screening.public_id,
-            "route": screening.route,
-            "score": screening.score,
-            "held": screening.route != "pass",
-            "fraud_outcome": "",
-            "fast_tracked": False,
-            "screened_at": timezone.now(),
-        },
+        screening_id=screening.public_id,
+        route=screening.route,
+        score=screening.score,
+        held=screening.route != "pass",
+        fraud_outcome="",
+        fast_tracked=False,
+        screened_at=timezone.now(),
     )
     audit.record(
         "claim.screened",
@@ -235,11 +272,14 @@ def triage_claim(claim_id: int) -> ClaimTriage:
     if triage.held:
         code = {"block": "fraud_block", "hold": "fraud_hold"}.get(screening.route, "fraud_review")
         triage.reason_codes, triage.reason = [code], fast_track.REASONS[code]
-        triage.save(update_fields=["reason_codes", "reason", "updated_at"])
+        _write_triage(triage)
         target = ClaimStatus.ON_HOLD if screening.route == "hold" else ClaimStatus.UNDER_REVIEW
         transition(claim, target, actor=SYSTEM)
         return triage
-    _fast_track_or_queue(claim, terms, triage, materials)
+    queue = _judge(claim, terms, triage, materials)
+    _write_triage(triage)
+    if queue and claim.status == ClaimStatus.MATERIALS_COMPLETE:
+        transition(claim, ClaimStatus.UNDER_REVIEW, actor=SYSTEM)
     return triage
 
 

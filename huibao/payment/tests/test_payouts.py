@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -121,17 +121,18 @@ def test_another_amount_for_the_same_reference_is_refused_and_changes_nothing() 
     assert f.request("C8", kind="other_kind", amount="100.01").pk != first.pk
 
 
-def test_a_request_losing_the_race_to_the_insert_returns_the_winner(monkeypatch: pytest.MonkeyPatch) -> None:
-    # given: another process inserted the payout after this one looked (its read saw nothing)
+def test_a_request_for_a_reference_already_inserted_returns_it_and_the_transaction_goes_on() -> None:
+    # given: another request inserted the payout first (the insert skips the existing reference)
     winner = f.request("C9")
-    monkeypatch.setattr(payouts, "_existing", lambda kind, reference: None)
-    # when: the unique constraint refuses this insert
-    same = f.request("C9")
-    with pytest.raises(payouts.PayoutConflict):
-        f.request("C9", amount="1.00")
-    # then: the winner, in a transaction that goes on (the savepoint took the failed insert)
-    assert same.pk == winner.pk and Payout.objects.count() == 1
-    assert AuditEntry.objects.filter(action="payout.requested").count() == 1
+    with transaction.atomic():
+        # when: the same ask, then another amount for it, inside one caller's transaction
+        same = f.request("C9")
+        with pytest.raises(payouts.PayoutConflict):
+            f.request("C9", amount="1.00")
+        # then: the winner, and the caller's transaction goes on (it still reads and writes)
+        assert same.pk == winner.pk and Payout.objects.count() == 1
+        assert f.request("C10").pk != winner.pk
+    assert AuditEntry.objects.filter(action="payout.requested").count() == 2
 
 
 @pytest.mark.parametrize(
