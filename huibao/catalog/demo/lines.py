@@ -668,7 +668,7 @@ STEPPED_TERM_LIFE = 1
 STEPPED_BANDS = tuple(range(18, 87, 5))  # attained ages: 18, 23, … 83 (and over)
 
 
-def _stepped_term_life_pricing(level: Decimal, plan_factor: dict[str, Decimal]) -> dict[str, Any]:
+def _stepped_term_life_pricing(level: Decimal, plan_factor: dict[str, str]) -> dict[str, Any]:
     """Natural premiums (自然费率): the one-year rate of the insured's age each policy year
     (`premium_steps: attained_age`), not a level rate over the term."""
     values = {}
