@@ -13,6 +13,13 @@ from django.db import migrations, models
 CONFIRMED = ("confirmed", "refunding", "refund_failed", "completed")
 
 
+def _checks_now(schema_editor):
+    # PostgreSQL defers the foreign-key checks of the rows just written to the commit; the table
+    # is altered next in this transaction, which it refuses while they are pending.
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
 def notices_to_deliveries(apps, schema_editor):
     Cancellation = apps.get_model("policy", "Cancellation")
     InsurerDelivery = apps.get_model("policy", "InsurerDelivery")
@@ -42,6 +49,7 @@ def notices_to_deliveries(apps, schema_editor):
             )
         )
     InsurerDelivery.objects.bulk_create(rows, batch_size=1000)
+    _checks_now(schema_editor)
 
 
 def deliveries_to_notices(apps, schema_editor):
@@ -58,6 +66,7 @@ def deliveries_to_notices(apps, schema_editor):
             insurer_notified_at=d.acknowledged_at,
         )
     deliveries.delete()
+    _checks_now(schema_editor)
 
 
 class Migration(migrations.Migration):
