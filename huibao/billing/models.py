@@ -77,6 +77,10 @@ class PremiumSchedule(models.Model):
     # the next year is planned from (None on schedules made before multi-year terms).
     start_on = models.DateField(null=True, blank=True)
     annual_premium = _money(null=True, blank=True)
+    # The premium of each policy year of the term when it steps up by year (decimal strings,
+    # year 1 first; `annual_premium` is then the current year's): [] for a level premium, every
+    # year at `annual_premium`.
+    year_premiums = models.JSONField(default=list, blank=True)
     # The day the next policy year's instalments are created; None when the term is over.
     next_year_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import datetime
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -145,6 +145,18 @@ def next_year_on(
     return year_start(start, planned_years + 1) - datetime.timedelta(days=lead_days)
 
 
+def premium_of_year(
+    year: int, annual_premium: Decimal, year_premiums: Sequence[Decimal | str] = ()
+) -> Decimal:
+    """The annual premium of policy year `year` (1-based): the year's own when the premium steps
+    up by year (`year_premiums`, year 1 first), else the level `annual_premium`."""
+    if year_premiums:
+        if not 1 <= year <= len(year_premiums):
+            raise ScheduleError(f"no premium for policy year {year} of {len(year_premiums)}")
+        return Decimal(str(year_premiums[year - 1]))
+    return annual_premium
+
+
 def year_of(number: int, mode: str) -> int:
     """The policy year an instalment number falls in (monthly 13 → year 2)."""
     return (number - 1) // instalment_count(mode) + 1
@@ -218,16 +230,22 @@ def out_trade_no(instalment_id: int, today: datetime.date) -> str:
 
 # --- re-planning a schedule when its premium changes (an endorsement) ------------------------------
 #
-# From the change's effective date the rest of the year carries the new premium. The instalment
-# whose period the date falls in (its due date to the next one's) is the current one: the part of
-# it still to run is re-rated pro rata, once rounded to the fen (ROUND_HALF_UP):
+# From the change's effective date the rest of the policy year carries the new premium, and so
+# does every later one. The policy year the date falls in is the current year (a schedule of
+# several years plans one year at a time: its rows are numbered on, year 2 monthly is 13…24). In
+# it, the instalment whose period the date falls in (its due date to the next one's; for annual
+# payment the whole policy year) is the current one: the part of it still to run is re-rated pro
+# rata, once rounded to the fen (ROUND_HALF_UP):
 #
 #     current delta = to_fen((new per-period − old per-period) × remaining days / period days)
 #
-# and every later instalment becomes the new schedule's amount (`amounts(new annual)`: the one
-# owner of per-period amounts, its last absorbing the remainder). An instalment already settled —
-# paid, or being charged or paid at the checkout right now — never changes: its delta is settled
-# apart (charged or refunded now). So over the year the customer pays exactly
+# and every later instalment of the year becomes the new schedule's amount (`amounts(new
+# annual)`: the one owner of per-period amounts, its last absorbing the remainder). A later policy
+# year already planned (the roll-forward creates it 30 days before its anniversary) takes the new
+# premium whole; years not yet planned are planned from the new premium (`services.roll_forward`).
+# Rows of earlier years (an instalment of last year still owed) are the old premium's and stay.
+# An instalment already settled — paid, or being charged or paid at the checkout right now — never
+# changes: its delta is settled apart (charged or refunded now). So over the year the customer pays
 #
 #     Σ instalments before + current instalment + current delta + Σ new amounts after
 #
@@ -257,6 +275,7 @@ class ReplannedInstalment:
     current: bool  # the instalment whose period the change falls in (re-rated pro rata)
     # Part of `new_amount` carried from a settled instalment's delta not settled apart (`carry`).
     carried: Decimal = Decimal("0.00")
+    policy_year: int = 1
 
     @property
     def changed(self) -> bool:
@@ -270,7 +289,9 @@ class Replan:
     new_annual: Decimal
     remaining_days: int  # of the current instalment's period, from the effective date
     period_days: int
+    # the instalments of the current policy year, then those of later years already planned
     lines: tuple[ReplannedInstalment, ...]
+    policy_year: int = 1  # the policy year the change takes effect in (1-based)
 
     @property
     def adjustment(self) -> Decimal:
@@ -279,12 +300,23 @@ class Replan:
 
     @property
     def year_total(self) -> Decimal:
-        """What the customer pays for the schedule's year once re-planned."""
-        return sum((line.new_amount for line in self.lines), Decimal("0.00")) + self.adjustment
+        """What the customer pays for the policy year of the change once re-planned (what is
+        settled apart included)."""
+        year = (line.new_amount for line in self.lines if line.policy_year == self.policy_year)
+        return sum(year, Decimal("0.00")) + self.adjustment
 
     @property
     def changed(self) -> tuple[ReplannedInstalment, ...]:
         return tuple(line for line in self.lines if line.changed)
+
+
+def policy_year_of(start: datetime.date, day: datetime.date) -> int:
+    """The policy year (1-based) `day` falls in, for policy years starting on `start`'s
+    anniversaries (a day before `start` counts as year 1)."""
+    year = 1
+    while year_start(start, year + 1) <= day:
+        year += 1
+    return year
 
 
 def replan(
@@ -295,42 +327,55 @@ def replan(
     old_annual: Decimal,
     new_annual: Decimal,
     effective_on: datetime.date,
+    later_annual: Mapping[int, Decimal] | None = None,
 ) -> Replan:
-    """The schedule of the year starting on `start` re-planned for `new_annual` from
-    `effective_on` (see above). Raises ScheduleError when the date is past the schedule's year,
-    or an instalment would not stay positive."""
+    """The schedule whose first policy year starts on `start` re-planned for `new_annual` from
+    `effective_on` (see above): `old_annual` and `new_annual` are the premiums of the policy year
+    the date falls in; `later_annual` the new premium of a later policy year already planned, by
+    year (`new_annual` when absent: a level premium). Raises ScheduleError when the date's policy
+    year is not planned (past the premium term), or an instalment would not stay positive."""
     ordered = sorted(instalments, key=lambda i: i.number)
     count = instalment_count(mode)
-    if count == 1 or len(ordered) != count:
-        raise ScheduleError("only a schedule of several instalments is re-planned")
     step = MONTHS_BETWEEN[mode]
-    year_end = add_months(start, count * step)
-    if effective_on >= year_end:
-        raise ScheduleError("the change takes effect after the schedule's year")
+    day = max(effective_on, start)
+    year = policy_year_of(start, day)
+    this_year = [i for i in ordered if year_of(i.number, mode) == year]
+    if len(this_year) != count:
+        raise ScheduleError("the change takes effect after the schedule's years planned")
     try:
         new = amounts(new_annual, mode)
         old = amounts(old_annual, mode)
+        later = {
+            y: amounts((later_annual or {}).get(y, new_annual), mode)
+            for y in {year_of(i.number, mode) for i in ordered if year_of(i.number, mode) > year}
+        }
     except ScheduleError as exc:
         raise ScheduleError(f"the new premium cannot be split into instalments: {exc}") from None
-    day = max(effective_on, start)
-    current = next(
-        i
-        for i in ordered
-        if add_months(start, (i.number - 1) * step) <= day < add_months(start, i.number * step)
-    )
-    period_start = add_months(start, (current.number - 1) * step)
-    period_end = add_months(start, current.number * step)
+    begins = year_start(start, year)
+    offset = count * (year - 1)
+
+    def period(number: int) -> tuple[datetime.date, datetime.date]:
+        n = number - offset
+        return add_months(begins, (n - 1) * step), add_months(begins, n * step)
+
+    current = next(i for i in this_year if period(i.number)[0] <= day < period(i.number)[1])
+    period_start, period_end = period(current.number)
     period_days = (period_end - period_start).days
     remaining = (period_end - day).days
     lines = []
     for inst in ordered:
-        index = inst.number - 1
-        if inst.number < current.number or inst.frozen:
+        inst_year = year_of(inst.number, mode)
+        if inst_year < year:
+            continue  # an earlier year's instalment (still owed, perhaps): the old premium's
+        index = (inst.number - 1) % count
+        if inst.frozen or inst.number < current.number:
             delta = Decimal("0.00")
         elif inst.number == current.number:
             delta = to_fen((new[index] - old[index]) * Decimal(remaining) / Decimal(period_days))
-        else:
+        elif inst_year == year:
             delta = new[index] - inst.amount
+        else:
+            delta = later[inst_year][index] - inst.amount
         if inst.settled or inst.frozen:
             amount, adjustment = inst.amount, delta
         else:
@@ -346,9 +391,10 @@ def replan(
                 adjustment=adjustment,
                 settled=inst.settled,
                 current=inst.number == current.number,
+                policy_year=inst_year,
             )
         )
-    return Replan(day, old_annual, new_annual, remaining, period_days, tuple(lines))
+    return Replan(day, old_annual, new_annual, remaining, period_days, tuple(lines), policy_year=year)
 
 
 def carry(plan_: Replan, settled_apart: Decimal) -> Replan:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -35,10 +35,21 @@ class ScheduleView:
     # The premium term (缴费期间) and the policy year planned last: 第 policy_year/premium_years 年.
     policy_year: int = 1
     premium_years: int = 1
+    # The premium of each policy year when it steps up by year (year 1 first); () when level.
+    year_premiums: tuple[Decimal, ...] = ()
 
     @property
     def multi_year(self) -> bool:
         return self.premium_years > 1
+
+    @property
+    def stepped(self) -> bool:
+        return bool(self.year_premiums)
+
+    @property
+    def years(self) -> tuple[tuple[int, Decimal, bool], ...]:
+        """(policy year, its premium, whether it is the year planned last) of a stepped premium."""
+        return tuple((n, p, n == self.policy_year) for n, p in enumerate(self.year_premiums, start=1))
 
     @property
     def next_due(self) -> InstalmentLine | None:
@@ -82,6 +93,7 @@ def _view(schedule: PremiumSchedule) -> ScheduleView:
         lines=lines,
         policy_year=schedule.policy_year,
         premium_years=schedule.premium_years,
+        year_premiums=tuple(Decimal(str(p)) for p in schedule.year_premiums or ()),
     )
 
 
@@ -156,6 +168,9 @@ def instalments_now(schedule: PremiumSchedule) -> list[rules.InstalmentNow]:
 
 
 def schedule_start(schedule: PremiumSchedule) -> datetime.date:
+    """The first day of the schedule's first policy year (the anniversaries' base)."""
+    if schedule.start_on is not None:
+        return schedule.start_on
     first = schedule.instalments.order_by("number").values_list("due_on", flat=True).first()
     assert first is not None
     return first
@@ -168,6 +183,7 @@ def replan_preview(
     old_annual: Decimal,
     new_annual: Decimal,
     effective_on: datetime.date,
+    later_annual: Mapping[int, Decimal] | None = None,
 ) -> rules.Replan | None:
     """What `services.replan_schedule` would do now (nothing written): None when the reference has
     no schedule. Raises rules.ScheduleError when the schedule cannot be re-planned (closed, the
@@ -186,6 +202,7 @@ def replan_preview(
         old_annual=old_annual,
         new_annual=new_annual,
         effective_on=effective_on,
+        later_annual=later_annual,
     )
 
 

@@ -304,6 +304,7 @@ def create_schedule(
     grace_overrides: Mapping[str, int] | None = None,
     grace_days: int | None = None,
     premium_years: int = 1,
+    year_premiums: Sequence[Decimal] = (),
 ) -> PremiumSchedule:
     """The premium schedule of a year starting on `start`; the first instalment is the one paid
     at checkout (`first_payment_ref`). Idempotent per reference. Runs in the caller's transaction.
@@ -312,12 +313,17 @@ def create_schedule(
     each later one by `roll_forward` shortly before its anniversary (`rules.next_year_on`).
 
     `grace_days`: the grace period the reference's own terms state (the policy passes its
-    product version's); None for the line's default (`rules.grace_days`)."""
+    product version's); None for the line's default (`rules.grace_days`).
+
+    `year_premiums`: the premium of each policy year when it steps up by year (year 1 first,
+    one per year of the term, the first `annual_premium`); empty for a level premium."""
     existing = PremiumSchedule.objects.filter(
         reference_kind=reference_kind, reference_id=str(reference_id)
     ).first()
     if existing is not None:
         return existing
+    if year_premiums and (len(year_premiums) != premium_years or year_premiums[0] != annual_premium):
+        raise rules.ScheduleError("a stepped premium names one premium per policy year, the first the annual")
     planned = rules.plan(annual_premium, mode, start)
     next_year = rules.next_year_on(start, 1, premium_years)
     schedule = PremiumSchedule.objects.create(
@@ -333,6 +339,7 @@ def create_schedule(
         premium_years=premium_years,
         start_on=start,
         annual_premium=annual_premium,
+        year_premiums=[str(p) for p in year_premiums],
         next_year_on=next_year,
     )
     rows = [
@@ -359,6 +366,7 @@ def create_schedule(
             "total": schedule.total,
             "grace_days": schedule.grace_days,
             "premium_years": premium_years,
+            "year_premiums": [str(p) for p in year_premiums],
             "instalments": [[p.number, p.due_on, p.amount] for p in planned],
             "first_payment": first_payment_ref,
         },
@@ -704,8 +712,9 @@ def _plan_next_year(schedule: PremiumSchedule, today: datetime.date) -> bool:
     ):
         return False
     start = schedule.start_on or timezone.localdate(schedule.created_at)
-    annual = schedule.annual_premium or schedule.total
     year = schedule.policy_year + 1
+    # the year's own premium when it steps up by year, else the level one
+    annual = rules.premium_of_year(year, schedule.annual_premium or schedule.total, schedule.year_premiums)
     planned = rules.plan_year(annual, schedule.mode, start, year)
     Instalment.objects.bulk_create(
         [Instalment(schedule=schedule, number=p.number, due_on=p.due_on, amount=p.amount) for p in planned]
@@ -713,7 +722,8 @@ def _plan_next_year(schedule: PremiumSchedule, today: datetime.date) -> bool:
     schedule.policy_year = year
     schedule.next_year_on = rules.next_year_on(start, year, schedule.premium_years)
     schedule.total += sum((p.amount for p in planned), Decimal(0))
-    schedule.save(update_fields=["policy_year", "next_year_on", "total", "updated_at"])
+    schedule.annual_premium = annual
+    schedule.save(update_fields=["policy_year", "next_year_on", "total", "annual_premium", "updated_at"])
     audit.record(
         "billing.year_planned",
         "premium_schedule",
@@ -723,6 +733,7 @@ def _plan_next_year(schedule: PremiumSchedule, today: datetime.date) -> bool:
             "reference": f"{schedule.reference_kind}:{schedule.reference_id}",
             "policy_year": year,
             "premium_years": schedule.premium_years,
+            "annual_premium": annual,
             "instalments": [[p.number, p.due_on, p.amount] for p in planned],
             "next_year_on": schedule.next_year_on,
         },
@@ -946,6 +957,7 @@ def replan_schedule(
     cause_kind: str,
     cause_id: str,
     settled_apart: Decimal,
+    new_year_premiums: Sequence[Decimal] = (),
 ) -> rules.Replan | None:
     """Re-plans the reference's schedule for `new_annual` from `effective_on` (`rules.replan`):
     unsettled instalments from the current one take their new amounts, settled ones keep theirs,
@@ -953,7 +965,10 @@ def replan_schedule(
     or refunded apart (the plan's adjustment when it was priced); a difference since — an
     instalment settled meanwhile — is carried to the next instalment (`rules.carry`). Runs in the
     caller's transaction under the schedule's lock; run again for the same cause it changes
-    nothing. None without a schedule; rules.ScheduleError when it cannot be re-planned."""
+    nothing. None without a schedule; rules.ScheduleError when it cannot be re-planned.
+
+    `new_year_premiums`: a stepped premium's new premium of every policy year (year 1 first;
+    `new_annual` is the change's year's): later years planned or to plan take theirs."""
     with transaction.atomic(savepoint=False):
         schedule = (
             PremiumSchedule.objects.select_for_update()
@@ -972,10 +987,11 @@ def replan_schedule(
         plan_ = rules.replan(
             selectors.instalments_now(schedule),
             mode=schedule.mode,
-            start=min(i.due_on for i in rows.values()),
+            start=schedule.start_on or min(i.due_on for i in rows.values()),
             old_annual=old_annual,
             new_annual=new_annual,
             effective_on=effective_on,
+            later_annual={n: p for n, p in enumerate(new_year_premiums, start=1)},
         )
         plan_ = rules.carry(plan_, settled_apart)
         changes = []
@@ -998,9 +1014,11 @@ def replan_schedule(
             )
         InstalmentChange.objects.bulk_create(changes)
         schedule.total = sum((i.amount for i in rows.values()), Decimal(0))
-        # The policy years still to plan (`roll_forward`) take the new annual premium.
+        # The policy years still to plan (`roll_forward`) take the new premium (of their year).
         schedule.annual_premium = new_annual
-        schedule.save(update_fields=["total", "annual_premium", "updated_at"])
+        if schedule.year_premiums and new_year_premiums:
+            schedule.year_premiums = [str(p) for p in new_year_premiums]
+        schedule.save(update_fields=["total", "annual_premium", "year_premiums", "updated_at"])
         audit.record(
             "billing.schedule_replanned",
             "premium_schedule",

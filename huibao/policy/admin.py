@@ -342,12 +342,10 @@ class CancellationAdmin(admin.ModelAdmin):
         "refund_error",
         "confirmed_at",
         "insurer_told",
-        "insurer_attempts",
     )
     list_filter = ("status", "kind", "method")
     search_fields = ("policy__number",)
     search_help_text = _("按保单号搜索")
-    list_select_related = ("policy",)
     ordering = ("-created_at",)
     fields = (
         "policy_number",
@@ -366,16 +364,12 @@ class CancellationAdmin(admin.ModelAdmin):
         "completed_at",
         "refund_attempts",
         "refund_error",
-        "insurer_connector",
-        "insurer_attempts",
-        "insurer_next_attempt_at",
-        "insurer_last_error",
-        "insurer_ref",
-        "insurer_notified_at",
+        "insurer_delivery",
     )
     readonly_fields = fields
     inlines = (CancellationRefundInline,)
     actions = ("retry_refund", "notify_insurer_now")
+    list_select_related = ("policy", "delivery")
 
     @admin.display(description=_("保单号"), ordering="policy__number")
     def policy_number(self, obj: Cancellation) -> str:
@@ -383,7 +377,15 @@ class CancellationAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("已通知保险公司"), boolean=True)
     def insurer_told(self, obj: Cancellation) -> bool:
-        return obj.insurer_notified_at is not None
+        d = getattr(obj, "delivery", None)
+        return d is not None and d.status == DeliveryStatus.ACKNOWLEDGED
+
+    @admin.display(description=_("退保信息回传"))
+    def insurer_delivery(self, obj: Cancellation) -> str:
+        d = getattr(obj, "delivery", None)
+        if d is None:
+            return "—"
+        return f"{d.get_status_display()} · {d.attempts} · {d.insurer_ref or '—'} · {d.last_error or ''}"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -412,9 +414,9 @@ class CancellationAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("立即通知保险公司"), permissions=["change"])
     def notify_insurer_now(self, request: HttpRequest, queryset: QuerySet[Cancellation]) -> None:
-        told = sum(
+        sent = sum(
             1
-            for pk in queryset.values_list("pk", flat=True)
-            if cancellation_service.notify_insurer(pk, force=True, actor=request.user)
+            for row in queryset.select_related("delivery")
+            if cancellation_service.notify_insurer_now(row, actor=request.user, request=request)
         )
-        self.message_user(request, f"保险公司已接收：{told} 笔", messages.SUCCESS)
+        self.message_user(request, f"已发送至保险公司：{sent} 笔", messages.SUCCESS)

@@ -362,6 +362,11 @@ class PremiumLineOut(Schema):
     )
 
 
+class YearPremiumOut(Schema):
+    policy_year: int
+    premium: str
+
+
 class PremiumsOut(Schema):
     policy_id: uuid.UUID
     policy_status: str
@@ -375,6 +380,9 @@ class PremiumsOut(Schema):
     reinstatement_available: bool
     policy_year: int = Field(1, description="缴费计划当前的保单年度（第 N 年）")
     premium_years: int = Field(1, description="缴费期间（年）")
+    year_premiums: list[YearPremiumOut] = Field(
+        default_factory=list, description="逐年递增的保费：每个保单年度的年保费（均衡保费时为空）"
+    )
     instalments: list[PremiumLineOut]
 
 
@@ -474,6 +482,7 @@ def get_premiums(request: HttpRequest, public_id: uuid.UUID) -> dict[str, Any]:
         "reinstatement_available": bool(view.reinstatement and view.reinstatement.available),
         "policy_year": view.policy_year,
         "premium_years": view.premium_years,
+        "year_premiums": [{"policy_year": n, "premium": str(p)} for n, p, _ in view.years],
         "instalments": [_line_out(line) for line in view.lines],
     }
 

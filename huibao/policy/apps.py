@@ -64,20 +64,10 @@ class PolicyConfig(AppConfig):
         endorsement_hub.register()  # the "保单变更" action and the approvals queue section
 
         # Cancellation (policy/cancellation.py): its customer messages, 退保 on the hub, its
-        # section of the staff servicing queue, and the catch-up of the notices to insurers.
-        from huibao.policy.cancellation import (
-            insurer_notices_job,
-            register_cancel_action,
-            register_queue_section,
-        )
+        # section of the staff servicing queue (their notices to insurers are deliveries).
+        from huibao.policy.cancellation import register_cancel_action, register_queue_section
         from huibao.policy.messages import register_messages
 
         register_messages()
         register_cancel_action()
         register_queue_section()
-        register_job(
-            "policy.cancellation_insurer_notices",
-            insurer_notices_job,
-            order=400,
-            description="insurer notices of cancellations not yet taken",
-        )

@@ -66,6 +66,7 @@ class CancellationOut(Schema):
     confirmed_at: datetime.datetime | None
     completed_at: datetime.datetime | None
     refunds: list[RefundPartOut]
+    insurer_notified: bool = Field(False, description="保险公司已确认收到退保信息（退保信息回传）")
 
 
 class CancellationIn(Schema):

@@ -11,9 +11,20 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from huibao.core.money import format_cny
-from huibao.policy.models import Cancellation, CancellationRefund
+from huibao.policy.models import Cancellation, CancellationRefund, InsurerDelivery
 from huibao.policy.refund_rules import RefundQuote
-from huibao.policy.states import CancellationKind, CancellationReason, CancellationStatus, RefundPartStatus
+from huibao.policy.states import (
+    CancellationKind,
+    CancellationReason,
+    CancellationStatus,
+    DeliveryStatus,
+    RefundPartStatus,
+)
+
+
+def insurer_told(c: Cancellation) -> bool:
+    """Whether the insurer has acknowledged the cancellation's delivery (退保信息回传)."""
+    return InsurerDelivery.objects.filter(cancellation=c, status=DeliveryStatus.ACKNOWLEDGED).exists()
 
 
 def lines(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -85,6 +96,6 @@ def cancellation_view(c: Cancellation, parts: Iterable[CancellationRefund] = ())
         "created_at": timezone.localtime(c.created_at),
         "confirmed_at": timezone.localtime(c.confirmed_at) if c.confirmed_at else None,
         "completed_at": timezone.localtime(c.completed_at) if c.completed_at else None,
-        "insurer_notified": c.insurer_notified_at is not None,
+        "insurer_notified": insurer_told(c),
         "refunds": [_part(p) for p in parts],
     }

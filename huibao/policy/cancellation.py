@@ -17,8 +17,12 @@ insurer; withdraw, retry.
   back to the account that paid each) under the cancellation's row lock: one refund per part,
   never two; the cancellation is completed when every part is refunded, or `refund_failed`
   (retryable: `retry_refund`, "重试退款" in the back office) when the provider refuses one.
-- Another task tells the insurer through its connector (`send_cancellation`), retried with the
-  delivery backoff (`rules.retry_delay`) by `retry_due_insurer_notices` until it takes it.
+- The insurer is told as it is of policies and endorsements: confirming queues an
+  `InsurerDelivery` of kind "cancellation" (`delivery.queue_cancellation`, same transaction),
+  sent after the commit by `tasks.deliver_policy` through the connector's `send_cancellation`,
+  retried with the deliveries' backoff (`retry_due_deliveries`), acknowledged by the insurer's
+  signed callback (`delivery.handle_ack`), and retried by hand from the operators' view of
+  failed deliveries.
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
@@ -41,22 +44,26 @@ from huibao.billing import selectors as billing_selectors
 from huibao.billing import services as billing
 from huibao.catalog.servicing import RefundMethod, servicing_rules
 from huibao.core import audit
-from huibao.core.audit import json_safe
 from huibao.core.errors import Conflict, DomainError, FieldError, NotFound, ValidationFailed
 from huibao.core.hooks import Hook
 from huibao.core.money import to_fen
 from huibao.core.states import check_transition
-from huibao.jobs.registry import JobContext
 from huibao.notification.services import notify
 from huibao.payment import services as payments
 from huibao.payment.models import Payment
 from huibao.payment.states import PaymentStatus, RefundStatus
-from huibao.policy import lifecycle, refund_rules, rules
+from huibao.policy import delivery, lifecycle, refund_rules
 from huibao.policy.actions import register_action
-from huibao.policy.connector import connector_for, get_connector
-from huibao.policy.errors import DeliveryFailed, InvalidAck, NotCancellable, RefundExceedsPaid
+from huibao.policy.errors import NotCancellable, RefundExceedsPaid
 from huibao.policy.lifecycle import Reason
-from huibao.policy.models import Cancellation, CancellationRefund, Endorsement, Policy, PolicyParty
+from huibao.policy.models import (
+    Cancellation,
+    CancellationRefund,
+    Endorsement,
+    InsurerDelivery,
+    Policy,
+    PolicyParty,
+)
 from huibao.policy.refund_rules import PolicyFigures, RefundQuote, RefundSource
 from huibao.policy.states import (
     CANCELLATION_CONFIRMED_STATUSES,
@@ -68,6 +75,7 @@ from huibao.policy.states import (
     CancellationKind,
     CancellationReason,
     CancellationStatus,
+    DeliveryStatus,
     EndorsementStatus,
     PartyRole,
     PolicyStatus,
@@ -444,13 +452,13 @@ def _tell_customer(policy: Policy, cancellation: Cancellation, template: str, ke
     )
 
 
-def _enqueue(cancellation_id: int, *, refund: bool) -> None:
+def _enqueue(cancellation_id: int, *, refund: bool, delivery_id: int) -> None:
     def enqueue() -> None:
-        from huibao.policy.tasks import notify_insurer_of_cancellation, refund_cancellation
+        from huibao.policy.tasks import deliver_policy, refund_cancellation
 
         if refund:
             refund_cancellation.enqueue(cancellation_id)
-        notify_insurer_of_cancellation.enqueue(cancellation_id)
+        deliver_policy.enqueue(delivery_id)
 
     transaction.on_commit(enqueue)
 
@@ -526,8 +534,6 @@ def _confirm_locked(
     parts = refund_rules.allocate_refund(result.amount, sources)
     _quote_onto(locked, result, on)
     locked.confirmed_at = now
-    locked.insurer_connector = connector_for(policy.insurer.code)
-    locked.insurer_next_attempt_at = now
     change = lifecycle.transition(
         policy,
         _target(result.kind),
@@ -565,7 +571,9 @@ def _confirm_locked(
     if not parts:  # nothing to give back
         locked.completed_at = now
         _move(locked, S.COMPLETED, actor=user)
-    _enqueue(locked.pk, refund=bool(parts))
+    # The insurer is told of it (退保信息回传) by the deliveries' queue, after the commit.
+    queued = delivery.queue_cancellation(locked, now=now)
+    _enqueue(locked.pk, refund=bool(parts), delivery_id=queued.pk)
 
 
 # --- refund --------------------------------------------------------------------------------------
@@ -653,115 +661,19 @@ def refunds_of(cancellation: Cancellation) -> list[CancellationRefund]:
 # --- the insurer ---------------------------------------------------------------------------------
 
 
-def insurer_payload(c: Cancellation) -> dict[str, Any]:
-    policy = c.policy
-    return json_safe(
-        {
-            "type": "cancellation",
-            "cancellation_id": str(c.public_id),
-            "policy_number": policy.number,
-            "insurer_code": policy.insurer.code,
-            "product_code": policy.product_version.product.code,
-            "kind": c.kind,
-            "method": c.method,
-            "cancelled_on": c.request_date,
-            "confirmed_at": c.confirmed_at,
-            "refund": c.amount,
-            "reason": c.reason,
-        }
-    )
+def insurer_delivery(c: Cancellation) -> InsurerDelivery | None:
+    """The delivery telling the insurer of a confirmed cancellation (None before confirming)."""
+    return InsurerDelivery.objects.filter(cancellation=c).first()
 
 
-def max_insurer_attempts() -> int:
-    return int(getattr(settings, "HUIBAO_INSURER_DELIVERY_MAX_ATTEMPTS", rules.DEFAULT_MAX_ATTEMPTS))
-
-
-def notify_insurer(
-    cancellation_id: int, *, now: datetime.datetime | None = None, force: bool = False, actor: Any = "system"
-) -> bool:
-    """One attempt to tell the insurer of a confirmed cancellation, if it is due (or `force`);
-    True once the insurer has it. Failures are retried after `rules.retry_delay`, up to the
-    delivery's maximum of attempts (then operators retry it by hand)."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        c = (
-            Cancellation.objects.select_for_update()
-            .select_related("policy__insurer", "policy__product_version__product")
-            .filter(pk=cancellation_id)
-            .first()
-        )
-        if c is None:
-            raise NotFound(f"no cancellation {cancellation_id}", code="cancellation_not_found")
-        if c.insurer_notified_at is not None:
-            return True
-        if c.status not in CANCELLATION_CONFIRMED_STATUSES:
-            return False
-        if not force and (c.insurer_next_attempt_at is None or c.insurer_next_attempt_at > now):
-            return False
-        c.insurer_attempts += 1
-        try:
-            connector = get_connector(c.insurer_connector or connector_for(c.policy.insurer.code))
-            ref = connector.send_cancellation(insurer_payload(c))
-        except (DeliveryFailed, InvalidAck) as exc:
-            error = f"{exc.code}: {exc.message}"
-        except Exception as exc:  # a connector bug must not lose the notice: retry it
-            log.exception("insurer connector failed for cancellation %s", c.public_id)
-            error = f"error: {type(exc).__name__}"
-        else:
-            c.insurer_ref, c.insurer_last_error = ref[:64], ""
-            c.insurer_notified_at, c.insurer_next_attempt_at = now, None
-            c.save()
-            audit.record(
-                "policy.cancellation_insurer_notified",
-                OBJ_TYPE,
-                str(c.public_id),
-                actor=actor,
-                after={
-                    "policy": c.policy.number,
-                    "insurer_ref": c.insurer_ref,
-                    "attempts": c.insurer_attempts,
-                },
-            )
-            return True
-        c.insurer_last_error = error[:ERROR_MAX]
-        c.insurer_next_attempt_at = (
-            None
-            if c.insurer_attempts >= max_insurer_attempts()
-            else now + rules.retry_delay(c.insurer_attempts)
-        )
-        c.save()
-        audit.record(
-            "policy.cancellation_insurer_failed",
-            OBJ_TYPE,
-            str(c.public_id),
-            actor=actor,
-            after={
-                "policy": c.policy.number,
-                "attempts": c.insurer_attempts,
-                "error": c.insurer_last_error,
-                "next_attempt_at": c.insurer_next_attempt_at,
-            },
-        )
+def notify_insurer_now(c: Cancellation, *, actor: Any, request: Any = None) -> bool:
+    """An operator's "立即通知保险公司": the cancellation's delivery tried now (`retry_now`);
+    True when the insurer took it (sent, or acknowledged before)."""
+    found = insurer_delivery(c)
+    if found is None:
         return False
-
-
-def due_insurer_notices(now: datetime.datetime) -> list[int]:
-    return list(
-        Cancellation.objects.filter(
-            insurer_notified_at__isnull=True,
-            insurer_next_attempt_at__isnull=False,
-            insurer_next_attempt_at__lte=now,
-            status__in=sorted(CANCELLATION_CONFIRMED_STATUSES),
-        )
-        .order_by("insurer_next_attempt_at", "id")
-        .values_list("pk", flat=True)[:500]
-    )
-
-
-def retry_due_insurer_notices(now: datetime.datetime | None = None) -> int:
-    """Sweep: one attempt for every notice due; returns how many the insurers took."""
-    now = now or timezone.now()
-    return sum(1 for pk in due_insurer_notices(now) if notify_insurer(pk, now=now))
+    status = delivery.retry_now(found, actor=actor, request=request)
+    return status in (DeliveryStatus.SENT, DeliveryStatus.ACKNOWLEDGED)
 
 
 # --- reads for pages and the API -------------------------------------------------------------------
@@ -790,21 +702,6 @@ def cancellation_for_customer(user: Any, public_id: Any) -> Cancellation:
     if found is None:
         raise NotFound("退保申请不存在", code="cancellation_not_found")
     return found
-
-
-def insurer_notices_job(ctx: JobContext) -> None:
-    """Daily job `policy.cancellation_insurer_notices`: every notice due (catch-up of what the
-    sweep has not sent). Resumable (cursor: the last cancellation tried); run again, it sends
-    nothing twice (a notice taken by the insurer is never sent again)."""
-    now = timezone.now()
-    start = int(ctx.cursor or 0)
-    ids = sorted(pk for pk in due_insurer_notices(now) if pk > start)
-    for done, pk in enumerate(ids, start=1):
-        ctx.check_stop()
-        with transaction.atomic():
-            notify_insurer(pk, now=now)
-            ctx.save_cursor(pk)
-        ctx.progress(done, len(ids))
 
 
 # --- the "what can I do" hub -------------------------------------------------------------------
@@ -836,18 +733,12 @@ QUEUE_LIMIT = 100
 def _needing_attention() -> Any:
     from django.db.models import Q
 
-    return Cancellation.objects.filter(
-        Q(status=S.REFUND_FAILED)
-        | Q(
-            status__in=sorted(CANCELLATION_CONFIRMED_STATUSES),
-            insurer_notified_at__isnull=True,
-            insurer_next_attempt_at__isnull=True,
-        )
-    )
+    # (a notice the insurer never took is a failed delivery: the deliveries' section lists it)
+    return Cancellation.objects.filter(Q(status=S.REFUND_FAILED))
 
 
 def attention_rows(user: Any) -> list[Cancellation]:
-    """Cancellations a person must look at: a refund failed, or the insurer never took the notice."""
+    """Cancellations a person must look at: a refund failed."""
     return list(_needing_attention().select_related("policy__insurer").order_by("-updated_at")[:QUEUE_LIMIT])
 
 
@@ -860,7 +751,7 @@ def register_queue_section() -> None:
 
     register(
         "cancellations",
-        label=gettext_lazy("退款失败或未通知保险公司的退保"),
+        label=gettext_lazy("退款失败的退保"),
         order=35,
         rows=attention_rows,
         count=attention_count,

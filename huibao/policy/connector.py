@@ -39,6 +39,8 @@ class Ack:
     reason: str = ""
     # The endorsement acknowledged (批单号); empty when it is the policy itself.
     endorsement_number: str = ""
+    # The cancellation acknowledged (its public id); empty unless it is one.
+    cancellation_id: str = ""
 
 
 ClaimNoticeKind = Literal["received", "decision", "paid"]
@@ -72,9 +74,10 @@ class InsurerConnector(Protocol):
         ...
 
     def send_cancellation(self, payload: Mapping[str, Any]) -> str:
-        """Tells the insurer a policy was cancelled (退保信息回传); returns the insurer's reference
-        of the cancellation (the same one for the same cancellation sent again). Raises
-        DeliveryFailed."""
+        """Tells the insurer a policy was cancelled or surrendered (退保信息回传); returns the
+        insurer's reference of the cancellation (the same one for the same cancellation sent
+        again). The insurer acknowledges it later, as it does a policy, naming the cancellation.
+        Raises DeliveryFailed."""
         ...
 
     def send_endorsement(self, payload: Mapping[str, Any]) -> str:

@@ -1,9 +1,11 @@
-"""Telling insurers about issued policies (承保信息回传) and applied endorsements (批改信息回传):
-a durable queue with retries.
+"""Telling insurers about issued policies (承保信息回传), applied endorsements (批改信息回传) and
+cancellations (退保信息回传): a durable queue with retries.
 
 Each policy has one `InsurerDelivery` of kind "policy", each applied endorsement one of kind
-"endorsement" (`queue_endorsement`, in the transaction that applies it); both kinds go through
-the same steps below, the connector's `send_policy` or `send_endorsement` carrying them.
+"endorsement" (`queue_endorsement`, in the transaction that applies it), each confirmed
+cancellation or surrender one of kind "cancellation" (`queue_cancellation`, in the transaction
+that confirms it); every kind goes through the same steps below, the connector's `send_policy`,
+`send_endorsement` or `send_cancellation` carrying them.
 `deliver` sends it through its connector while holding the delivery's row lock (two workers
 never send the same delivery at once):
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +45,7 @@ from huibao.policy import rules
 from huibao.policy import schedule as schedule_mod
 from huibao.policy.connector import Ack, InsurerConnector, connector_for, get_connector
 from huibao.policy.errors import DeliveryFailed, InvalidAck
-from huibao.policy.models import Endorsement, InsurerAckReceipt, InsurerDelivery, Policy
+from huibao.policy.models import Cancellation, Endorsement, InsurerAckReceipt, InsurerDelivery, Policy
 from huibao.policy.states import (
     DELIVERY_TRANSITIONS,
     RETRYABLE_DELIVERY_STATUSES,
@@ -54,6 +57,7 @@ logger = logging.getLogger(__name__)
 
 OBJ_TYPE = "policy"
 ENDORSEMENT_OBJ_TYPE = "endorsement"
+CANCELLATION_OBJ_TYPE = "cancellation"
 ERROR_MAX = 200
 
 
@@ -132,10 +136,59 @@ def queue_endorsement(endorsement: Endorsement, *, now: datetime.datetime) -> In
     return row
 
 
+def cancellation_payload(c: Cancellation) -> dict[str, Any]:
+    """What the insurer receives of a confirmed cancellation: which policy, cancelled in
+    cooling-off or surrendered, on which day, the refund and the customer's reason."""
+    policy = c.policy
+    return json_safe(
+        {
+            "type": "cancellation",
+            "cancellation_id": str(c.public_id),
+            "policy_number": policy.number,
+            "insurer_code": policy.insurer.code,
+            "product_code": policy.product_version.product.code,
+            "kind": c.kind,
+            "method": c.method,
+            "cancelled_on": c.request_date,
+            "confirmed_at": c.confirmed_at,
+            "refund": c.amount,
+            "reason": c.reason,
+        }
+    )
+
+
+def queue_cancellation(cancellation: Cancellation, *, now: datetime.datetime) -> InsurerDelivery:
+    """The confirmed cancellation's delivery to its insurer, in the caller's transaction (the one
+    confirming it, which enqueues `tasks.deliver_policy` for it after the commit; the sweep
+    `retry_due_deliveries` sends it otherwise); one per cancellation (a second call returns the
+    first)."""
+    existing = InsurerDelivery.objects.filter(cancellation=cancellation).first()
+    if existing is not None:
+        return existing
+    policy = cancellation.policy
+    row = InsurerDelivery.objects.create(
+        policy=policy,
+        kind=DeliveryKind.CANCELLATION,
+        cancellation=cancellation,
+        connector=connector_for(policy.insurer.code),
+        next_attempt_at=now,
+    )
+    audit.record(
+        "policy.delivery_queued",
+        CANCELLATION_OBJ_TYPE,
+        str(cancellation.public_id),
+        actor="system",
+        after={"kind": row.kind, "policy": policy.number, "connector": row.connector},
+    )
+    return row
+
+
 def subject_of(delivery: InsurerDelivery) -> tuple[str, str]:
-    """The audit object a delivery is about: its policy, or its endorsement."""
+    """The audit object a delivery is about: its policy, its endorsement or its cancellation."""
     if delivery.kind == DeliveryKind.ENDORSEMENT and delivery.endorsement is not None:
         return ENDORSEMENT_OBJ_TYPE, delivery.endorsement.number
+    if delivery.kind == DeliveryKind.CANCELLATION and delivery.cancellation is not None:
+        return CANCELLATION_OBJ_TYPE, str(delivery.cancellation.public_id)
     return OBJ_TYPE, delivery.policy.number
 
 
@@ -143,6 +196,9 @@ def _send(connector: InsurerConnector, delivery: InsurerDelivery) -> str:
     if delivery.kind == DeliveryKind.ENDORSEMENT:
         assert delivery.endorsement is not None  # the check constraint holds it
         return connector.send_endorsement(endorsement_payload(delivery.endorsement))
+    if delivery.kind == DeliveryKind.CANCELLATION:
+        assert delivery.cancellation is not None  # the check constraint holds it
+        return connector.send_cancellation(cancellation_payload(delivery.cancellation))
     return connector.send_policy(policy_payload(delivery.policy))
 
 
@@ -182,7 +238,11 @@ def deliver(
         delivery = (
             InsurerDelivery.objects.select_for_update(of=("self",))
             .select_related(
-                "policy__insurer", "policy__product_version__product", "policy__plan", "endorsement"
+                "policy__insurer",
+                "policy__product_version__product",
+                "policy__plan",
+                "endorsement",
+                "cancellation",
             )
             .filter(pk=delivery_id)
             .first()
@@ -342,9 +402,26 @@ def handle_ack(
 
 
 def _delivery_acknowledged(ack: Ack, connector_name: str) -> InsurerDelivery:
-    """The delivery an acknowledgement is about, locked: the endorsement's when it names one
-    (it must be of the policy it names too), else the policy's own. Raises NotFound."""
-    rows = InsurerDelivery.objects.select_for_update(of=("self",)).select_related("policy", "endorsement")
+    """The delivery an acknowledgement is about, locked: the endorsement's or the cancellation's
+    when it names one (it must be of the policy it names too), else the policy's own. Raises
+    NotFound."""
+    rows = InsurerDelivery.objects.select_for_update(of=("self",)).select_related(
+        "policy", "endorsement", "cancellation"
+    )
+    if ack.cancellation_id:
+        try:
+            cancellation_id = uuid.UUID(ack.cancellation_id)
+        except ValueError:
+            raise NotFound(f"no cancellation {ack.cancellation_id}", code="unknown_cancellation") from None
+        delivery = rows.filter(
+            kind=DeliveryKind.CANCELLATION,
+            cancellation__public_id=cancellation_id,
+            policy__number=ack.policy_number,
+            connector=connector_name,
+        ).first()
+        if delivery is None:
+            raise NotFound(f"no delivery of cancellation {ack.cancellation_id}", code="unknown_cancellation")
+        return delivery
     if ack.endorsement_number:
         delivery = rows.filter(
             kind=DeliveryKind.ENDORSEMENT,

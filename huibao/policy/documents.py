@@ -165,6 +165,15 @@ def epolicy_sections(policy: Policy, data: dict[str, Any] | None = None) -> list
         ("交费期间", schedule_mod.premium_term_text(s)),
     ]
     sections.append(Section(heading="保险费", table=tuple(premium_rows)))
+    steps = schedule_mod.year_premiums(s)
+    if steps:
+        # a premium that steps up by policy year: each year's annual premium, as priced at issuance
+        sections.append(
+            Section(
+                heading="逐年保险费",
+                table=tuple((f"第{n}保单年度", _money(str(p))) for n, p in enumerate(steps, start=1)),
+            )
+        )
     if premium.get("instalments"):
         sections.append(
             Section(

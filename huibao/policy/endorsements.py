@@ -351,7 +351,7 @@ def _price(
     # the recorded quote may be the policy's own (the same price): the loading is applied anew
     new = old if quote.pk == origin.pk else er.loaded_premium(quote.premium, _loading(policy))
     if new != old:
-        replan = _replan_preview(policy, kind, old=old, new=new, on=on)
+        replan = _replan_preview(policy, kind, old=old, new=new, on=on, quote=quote)
         if replan is not None:
             # paid in instalments: the current instalment's days left and the instalments settled
             # already are what is charged or refunded now; the unpaid ones take the new amounts
@@ -363,15 +363,45 @@ def _price(
 SCHEDULE_KIND = "policy"  # the billing reference kind of a policy's premium schedule
 
 
+def _year_pricing(
+    policy: Policy, quote: Quote | None, *, old: Decimal, new: Decimal, on: datetime.date
+) -> tuple[Decimal, Decimal, tuple[Decimal, ...]]:
+    """The old and new annual premium of the policy year `on` falls in, and the new premium of
+    every policy year when the premium steps up by year (the schedule's `year_premiums`; each
+    year re-rated by the product version at the insured's age in it, the loading kept) — for a
+    level premium the policy's own, and no years."""
+    view = billing_selectors.schedule_for(SCHEDULE_KIND, policy.number)
+    if view is None or not view.year_premiums or quote is None:
+        return old, new, ()
+    start = timezone.localtime(policy.effective_at).date()
+    rated = rating.year_premiums(quote, years=len(view.year_premiums), start=start)
+    loading = _loading(policy)
+    years = (new, *(er.loaded_premium(p, loading) for p in rated[1:]))
+    year = min(billing_rules.policy_year_of(start, on), len(years))
+    return view.year_premiums[year - 1], years[year - 1], years
+
+
 def _replan_preview(
-    policy: Policy, kind: EndorsementKind, *, old: Decimal, new: Decimal, on: datetime.date
+    policy: Policy,
+    kind: EndorsementKind,
+    *,
+    old: Decimal,
+    new: Decimal,
+    on: datetime.date,
+    quote: Quote | None = None,
 ) -> billing_rules.Replan | None:
     """The policy's premium schedule re-planned for the new premium from `on` (nothing written),
-    None for a policy paid whole. Refused when it cannot be: past the schedule's year, the
+    None for a policy paid whole. Refused when it cannot be: past the premium term, the
     schedule closed, or an instalment that would not stay positive."""
     try:
+        year_old, year_new, years = _year_pricing(policy, quote, old=old, new=new, on=on)
         return billing_selectors.replan_preview(
-            SCHEDULE_KIND, policy.number, old_annual=old, new_annual=new, effective_on=on
+            SCHEDULE_KIND,
+            policy.number,
+            old_annual=year_old,
+            new_annual=year_new,
+            effective_on=on,
+            later_annual=dict(enumerate(years, start=1)),
         )
     except billing_rules.ScheduleError as exc:
         if "positive" in str(exc) or "cannot be split" in str(exc):
@@ -382,7 +412,7 @@ def _replan_preview(
                 errors=[FieldError(_field_for(kind), "instalment_not_positive", message)],
             ) from exc
         raise Conflict(
-            "本保单的缴费计划当前无法调整（已终止或已过本缴费年度），请联系客服办理",
+            "本保单的缴费计划当前无法调整（已终止或已过缴费期间），请联系客服办理",
             code="instalments_not_rerateable",
             errors=[FieldError("kind", "instalments", "缴费计划当前无法调整")],
         ) from exc
@@ -395,16 +425,25 @@ def replan_of(endorsement: Endorsement) -> billing_rules.Replan | None:
     if endorsement.new_premium == endorsement.old_premium or endorsement.quote_id is None:
         return None
     try:
+        on = _priced_on(endorsement)
+        year_old, year_new, years = _year_pricing(
+            endorsement.policy,
+            endorsement.quote,
+            old=endorsement.old_premium,
+            new=endorsement.new_premium,
+            on=on,
+        )
         plan_ = billing_selectors.replan_preview(
             SCHEDULE_KIND,
             endorsement.policy.number,
-            old_annual=endorsement.old_premium,
-            new_annual=endorsement.new_premium,
-            effective_on=_priced_on(endorsement),
+            old_annual=year_old,
+            new_annual=year_new,
+            effective_on=on,
+            later_annual=dict(enumerate(years, start=1)),
         )
         # as it will be applied: what an instalment settled since pricing cannot take, carried
         return None if plan_ is None else billing_rules.carry(plan_, endorsement.premium_delta)
-    except billing_rules.ScheduleError:
+    except (billing_rules.ScheduleError, ValidationFailed):
         return None
 
 
@@ -769,9 +808,10 @@ def paid_for_policy(policy: Policy) -> Decimal:
     """What the customer has paid for this policy: its premium as issued (for a policy in
     instalments, what its premium schedule has collected), plus premium deltas paid, less what
     its endorsements refunded."""
-    schedule = billing_selectors.schedule_for("policy", policy.number)
-    if schedule is not None:
-        first = schedule.paid_total
+    collected = billing_selectors.paid_instalments(SCHEDULE_KIND, policy.number)
+    if collected or billing_selectors.schedule_for(SCHEDULE_KIND, policy.number) is not None:
+        # every instalment collected, over all the policy years (not only the year shown)
+        first = sum((i.amount for i in collected), Decimal("0.00"))
     else:
         issued = PolicyVersion.objects.filter(policy=policy, number=1).first()
         first = Decimal(json.loads(issued.snapshot)["premium"]) if issued is not None else policy.premium
@@ -783,7 +823,7 @@ def paid_for_policy(policy: Policy) -> Decimal:
 
 def _refund(endorsement: Endorsement, policy: Policy, amount: Decimal) -> None:
     """Refunds `amount` through the payments made for the policy (checkout first, then its
-    premium deltas), never more than the customer paid for it in total."""
+    premium deltas, then its collected instalments), never more than the customer paid for it in total."""
     cap = paid_for_policy(policy)
     if amount > cap:
         raise Conflict(
@@ -804,6 +844,20 @@ def _refund(endorsement: Endorsement, policy: Policy, amount: Decimal) -> None:
             status__in=(PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED),
         ).order_by("id")
     )
+    # then the instalments its premium schedule collected, the latest first (a change in a later
+    # policy year refunds what that year's instalments paid)
+    seen = {s.pk for s in sources}
+    instalment_refs = [
+        i.payment_reference for i in billing_selectors.paid_instalments(SCHEDULE_KIND, policy.number)
+    ]
+    sources += [
+        p
+        for p in Payment.objects.filter(
+            merchant_ref__in=instalment_refs,
+            status__in=(PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED),
+        ).order_by("-id")
+        if p.pk not in seen
+    ]
     left = amount
     refs: list[str] = []
     for source in sources:
@@ -961,19 +1015,25 @@ def _apply(endorsement: Endorsement, policy: Policy, *, actor: Any, now: datetim
 def _replan(endorsement: Endorsement, policy: Policy) -> None:
     """A premium change of a policy paid in instalments re-plans its schedule from the day it was
     priced on: what was charged or refunded apart is the endorsement's delta (billing carries to
-    the next instalment what an instalment settled meanwhile could not take)."""
+    the next instalment what an instalment settled meanwhile could not take). A premium that
+    steps up by year passes every year's new premium."""
     if endorsement.quote_id is None or endorsement.new_premium == endorsement.old_premium:
         return
+    on = _priced_on(endorsement)
     try:
+        year_old, year_new, years = _year_pricing(
+            policy, endorsement.quote, old=endorsement.old_premium, new=endorsement.new_premium, on=on
+        )
         billing.replan_schedule(
             SCHEDULE_KIND,
             policy.number,
-            old_annual=endorsement.old_premium,
-            new_annual=endorsement.new_premium,
-            effective_on=_priced_on(endorsement),
+            old_annual=year_old,
+            new_annual=year_new,
+            effective_on=on,
             cause_kind=REFERENCE_KIND,
             cause_id=endorsement.number,
             settled_apart=endorsement.premium_delta,
+            new_year_premiums=years,
         )
     except billing_rules.ScheduleError as exc:
         raise Conflict(

@@ -260,13 +260,17 @@ class PolicyNumberSequence(models.Model):
 
 class InsurerDelivery(models.Model):
     """The durable queue of what to tell insurers: each issued policy once (承保信息回传, kind
-    "policy") and each applied endorsement once (批改信息回传, kind "endorsement", with its
-    endorsement). Both are sent, retried and acknowledged the same way (`delivery.py`)."""
+    "policy"), each applied endorsement once (批改信息回传, kind "endorsement", with its
+    endorsement) and each confirmed cancellation once (退保信息回传, kind "cancellation", with its
+    cancellation). All are sent, retried and acknowledged the same way (`delivery.py`)."""
 
     policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="deliveries")
     kind = models.CharField(max_length=16, choices=DeliveryKind.choices, default=DeliveryKind.POLICY)
     endorsement = models.OneToOneField(
         "Endorsement", on_delete=models.PROTECT, null=True, blank=True, related_name="delivery"
+    )
+    cancellation = models.OneToOneField(
+        "Cancellation", on_delete=models.PROTECT, null=True, blank=True, related_name="delivery"
     )
     # The insurer connector that carries it (`connector.get_connector`), fixed at creation.
     connector = models.CharField(max_length=32, default="sandbox")
@@ -292,10 +296,12 @@ class InsurerDelivery(models.Model):
             models.UniqueConstraint(
                 fields=["policy"], condition=Q(kind=DeliveryKind.POLICY), name="delivery_one_per_policy"
             ),
+            # An endorsement's delivery names its endorsement, a cancellation's its cancellation.
             models.CheckConstraint(
-                condition=Q(kind=DeliveryKind.POLICY, endorsement__isnull=True)
-                | Q(kind=DeliveryKind.ENDORSEMENT, endorsement__isnull=False),
-                name="delivery_kind_matches_endorsement",
+                condition=Q(kind=DeliveryKind.POLICY, endorsement__isnull=True, cancellation__isnull=True)
+                | Q(kind=DeliveryKind.ENDORSEMENT, endorsement__isnull=False, cancellation__isnull=True)
+                | Q(kind=DeliveryKind.CANCELLATION, endorsement__isnull=True, cancellation__isnull=False),
+                name="delivery_kind_matches_subject",
             ),
         ]
 
@@ -458,7 +464,8 @@ class Cancellation(models.Model):
     policy is cancelled in the same transaction. At most one per policy that is not withdrawn (a
     partial unique constraint): a retried or concurrent request finds the one there is. The
     refund goes back to the paying account(s) in parts (`CancellationRefund`, one per payment);
-    the insurer is told through its connector, retried with backoff until it answers."""
+    the insurer is told by an `InsurerDelivery` of kind "cancellation" (`delivery`), queued when
+    it is confirmed."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="cancellations")
@@ -482,13 +489,6 @@ class Cancellation(models.Model):
     refund_attempts = models.PositiveIntegerField(default=0)
     refund_error = models.CharField(max_length=200, blank=True, default="")
     completed_at = models.DateTimeField(null=True, blank=True)
-    # The insurer's side (退保信息回传): told when `insurer_notified_at` is set.
-    insurer_connector = models.CharField(max_length=32, blank=True, default="")
-    insurer_attempts = models.PositiveIntegerField(default=0)
-    insurer_next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    insurer_last_error = models.CharField(max_length=200, blank=True, default="")
-    insurer_ref = models.CharField(max_length=64, blank=True, default="")
-    insurer_notified_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -93,6 +93,8 @@ class Premiums:
     # The premium term (缴费期间) and the policy year shown: 第 policy_year/premium_years 年.
     policy_year: int = 1
     premium_years: int = 1
+    # A premium that steps up by policy year: (year, its premium, the year shown) for each year.
+    years: tuple[tuple[int, Decimal, bool], ...] = ()
 
 
 def schedule_of(policy: Policy) -> PremiumSchedule | None:
@@ -240,6 +242,10 @@ def premiums_of(policy: Policy, *, today: datetime.date | None = None) -> Premiu
         ),
         policy_year=schedule.policy_year,
         premium_years=schedule.premium_years,
+        years=tuple(
+            (n, Decimal(str(p)), n == schedule.policy_year)
+            for n, p in enumerate(schedule.year_premiums or (), start=1)
+        ),
     )
 
 

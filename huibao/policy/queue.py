@@ -175,7 +175,7 @@ def _failed_deliveries() -> Any:
 def failed_delivery_rows(user: Any) -> list[InsurerDelivery]:
     return list(
         _failed_deliveries()
-        .select_related("policy", "policy__insurer", "endorsement")
+        .select_related("policy", "policy__insurer", "endorsement", "cancellation")
         .order_by("-updated_at")[:ROW_LIMIT]
     )
 

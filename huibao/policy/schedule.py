@@ -99,6 +99,7 @@ def build_schedule(
     item: ItemToIssue,
     term: Term,
     premium_years: int = 1,
+    year_premiums: Sequence[Decimal] = (),
     issued_at: datetime.datetime,
     effective_at: datetime.datetime,
     expires_at: datetime.datetime | None,
@@ -204,6 +205,9 @@ def build_schedule(
             "payment_mode_label": _label(PaymentMode, payment_mode),
             # 缴费期间 in policy years (1 with a single premium or a one-year cover)
             "premium_years": 1 if payment_mode == "single" else premium_years,
+            # the premium of each policy year when it steps up by year (year 1 first); absent
+            # for a level premium
+            **({"year_premiums": [str(p) for p in year_premiums]} if year_premiums else {}),
             **instalment_plan(item.premium, payment_mode, effective_at.date()),
         },
         "exclusions": [str(e) for e in item.exclusions],
@@ -224,6 +228,12 @@ def premium_years(schedule: dict[str, Any]) -> int:
         return max(1, int(schedule.get("premium", {}).get("premium_years") or 1))
     except (TypeError, ValueError):
         return 1
+
+
+def year_premiums(schedule: dict[str, Any]) -> list[Decimal]:
+    """The premium of each policy year a schedule states when it steps up by year ([]: level)."""
+    raw = schedule.get("premium", {}).get("year_premiums") or []
+    return [Decimal(str(p)) for p in raw]
 
 
 def premium_term_text(schedule: dict[str, Any]) -> str:

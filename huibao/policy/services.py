@@ -40,6 +40,7 @@ from huibao.catalog.servicing import servicing_rules
 from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from huibao.core.hooks import Hook
+from huibao.core.money import to_fen
 from huibao.core.taskqueue import Call, enqueue_all
 from huibao.core.validators import text_problem
 from huibao.notification.services import batched as notification_batched
@@ -60,6 +61,7 @@ from huibao.policy.models import (
 )
 from huibao.policy.notices import known_policies
 from huibao.policy.states import COVERED_STATUSES, Channel, PartyRole, PolicyStatus, Relation
+from huibao.rating import services as rating
 from huibao.rating.models import Quote
 
 logger = logging.getLogger(__name__)
@@ -252,12 +254,14 @@ def policy_row(
     cooling_off_until = rules.cooling_off_until(local_now.date(), version.cooling_off_days)
     documents = version_documents(version)
     number = numbers.take()
+    premium_years = rules.premium_years(term, effective_at, expires_at, _pay_years(item))
     schedule = schedule_mod.build_schedule(
         number=number,
         request=request,
         item=item,
         term=term,
-        premium_years=rules.premium_years(term, effective_at, expires_at, _pay_years(item)),
+        premium_years=premium_years,
+        year_premiums=_year_premiums(item, premium_years, effective_at.date()),
         issued_at=local_now,
         effective_at=effective_at,
         expires_at=expires_at,
@@ -313,13 +317,15 @@ def _issue_item(
     number = policy.number
     effective_at, expires_at = policy.effective_at, policy.expires_at
     death_benefit, cooling_off_until = policy.death_benefit, policy.cooling_off_until
+    frozen = schedule_mod.loads(policy.schedule)
     _start_premium_schedule(
         policy,
         item,
         payment_ref=request.payment_ref,
         paid_at=request.paid_at or now,
-        # the premium term the schedule froze (computed once, by `policy_row`)
-        premium_years=schedule_mod.premium_years(schedule_mod.loads(policy.schedule)),
+        # the premium term and the years' premiums the schedule froze (computed once, by `policy_row`)
+        premium_years=schedule_mod.premium_years(frozen),
+        year_premiums=schedule_mod.year_premiums(frozen),
     )
     delivery = InsurerDelivery.objects.create(
         policy=policy, connector=connector_for(insurer.code), next_attempt_at=now
@@ -378,6 +384,21 @@ def _pay_years(item: ItemToIssue) -> int | None:
         return None
 
 
+def _year_premiums(item: ItemToIssue, premium_years: int, start: datetime.date) -> list[Decimal]:
+    """The premium of each policy year of a premium that steps up by year (the product version's
+    `pricing.premium_steps`): the rating engine's price of the quote at the insured's age in each
+    year, with the underwriting loading the first year carries; [] for a level premium (no read
+    for one: the compiled spec is cached)."""
+    if premium_years <= 1 or item.payment_mode == "single" or item.quote_id is None:
+        return []
+    if not rating.has_stepped_premiums(item.product_version.pk):
+        return []
+    quote = Quote.objects.get(pk=item.quote_id)
+    rated = rating.year_premiums(quote, years=premium_years, start=start)
+    loading = Decimal(str(item.loading_percent or 0))
+    return [item.premium] + [to_fen(p * (1 + loading / 100)) for p in rated[1:]]
+
+
 def _start_premium_schedule(
     policy: Policy,
     item: ItemToIssue,
@@ -385,10 +406,12 @@ def _start_premium_schedule(
     payment_ref: str,
     paid_at: datetime.datetime,
     premium_years: int = 1,
+    year_premiums: Sequence[Decimal] = (),
 ) -> None:
-    """A policy paid in instalments, or annually over several years (`premium_years`, 缴费期间),
-    gets its billing schedule (the first instalment is the checkout's payment; the later years
-    are planned by billing's roll-forward); a premium paid whole at checkout needs none."""
+    """A policy paid in instalments, or annually over several years (`premium_years`, 缴费期间,
+    with `year_premiums` when the premium steps up by year), gets its billing schedule (the
+    first instalment is the checkout's payment; the later years are planned by billing's
+    roll-forward); a premium paid whole at checkout needs none."""
     mode = item.payment_mode
     if billing_rules.instalment_count(mode) == 1 and (mode == "single" or premium_years <= 1):
         return
@@ -404,6 +427,7 @@ def _start_premium_schedule(
         line=policy.product_version.product.line,
         grace_days=grace_days_of(policy.product_version),
         premium_years=premium_years if mode != "single" else 1,
+        year_premiums=year_premiums if mode != "single" else (),
     )
 
 

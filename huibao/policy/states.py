@@ -79,11 +79,12 @@ class DeliveryStatus(models.TextChoices):
 
 
 class DeliveryKind(models.TextChoices):
-    """What a delivery tells the insurer: an issued policy (承保信息回传) or an applied
-    endorsement (批改信息回传). Cancellations keep their own notice on the cancellation."""
+    """What a delivery tells the insurer: an issued policy (承保信息回传), an applied
+    endorsement (批改信息回传) or a confirmed cancellation or surrender (退保信息回传)."""
 
     POLICY = "policy", _("承保")
     ENDORSEMENT = "endorsement", _("批改")
+    CANCELLATION = "cancellation", _("退保")
 
 
 D = DeliveryStatus

@@ -37,7 +37,8 @@ def render_endorsement_task(endorsement_id: int) -> str | None:
 
 @task
 def deliver_policy(delivery_id: int) -> str:
-    """One attempt to send a policy to its insurer; schedules the next one where it can."""
+    """One attempt to send a delivery (a policy, an endorsement or a cancellation) to its
+    insurer; schedules the next one where it can."""
     from huibao.policy import delivery
     from huibao.policy.models import InsurerDelivery
 
@@ -83,41 +84,12 @@ def refund_cancellation(cancellation_id: int) -> str:
     return cancellation.refund(cancellation_id)
 
 
-@task
-def notify_insurer_of_cancellation(cancellation_id: int) -> bool:
-    """One attempt to tell the insurer of a cancellation; schedules the next one where it can."""
-    from huibao.policy import cancellation
-    from huibao.policy.models import Cancellation
-
-    done = cancellation.notify_insurer(cancellation_id)
-    if not done:
-        due = (
-            Cancellation.objects.filter(pk=cancellation_id)
-            .values_list("insurer_next_attempt_at", flat=True)
-            .first()
-        )
-        backend = task_backends[notify_insurer_of_cancellation.backend]
-        if due is not None and backend.supports_defer:
-            notify_insurer_of_cancellation.using(run_after=due).enqueue(cancellation_id)
-    return done
-
-
-@task
-def retry_due_insurer_notices() -> int:
-    """Sweep: cancellations the insurer has not taken yet and that are due again."""
-    from huibao.policy import cancellation
-
-    return cancellation.retry_due_insurer_notices()
-
-
 __all__ = [
     "deliver_policy",
-    "notify_insurer_of_cancellation",
     "recover_issuance",
     "refund_cancellation",
     "render_endorsement_task",
     "render_epolicy_task",
     "retry_due_deliveries",
-    "retry_due_insurer_notices",
     "update_policy_statuses",
 ]

@@ -35,6 +35,10 @@ UNIVERSAL_INPUTS: dict[str, Type] = {
     "payment_mode": Type.STR,
 }
 PAYMENT_MODES = ("single", "annual", "monthly")
+# `pricing.premium_steps`: level premiums (""), or each policy year priced at the insured's
+# attained age (`premiums_by_year`).
+ATTAINED_AGE = "attained_age"
+PREMIUM_STEPS = ("", ATTAINED_AGE)
 SEXES = {"M": "男", "F": "女"}
 ADULT_AGE = 18
 FEN_ZERO = Decimal("0.00")
@@ -77,6 +81,9 @@ class CompiledSpec:
     result: str
     non_decreasing_in: tuple[str, ...]
     referenced: frozenset[str]  # every input name any step reads
+    # How the premium moves over the policy years of a multi-year premium term: "" level (every
+    # year the first's), "attained_age" stepped (each year priced at the insured's age that year).
+    premium_steps: str = ""
 
 
 def _spec_number(value: object, what: str, where: str) -> Decimal:
@@ -182,8 +189,22 @@ def compile_spec(pricing: Mapping[str, Any]) -> CompiledSpec:
     for name in monotone:
         if name not in UNIVERSAL_INPUTS and name not in raw_inputs:
             raise SpecError(f"non_decreasing_in 中的 {name!r} 不是输入")
+    premium_steps = str(pricing.get("premium_steps") or "")
+    if premium_steps not in PREMIUM_STEPS:
+        raise SpecError(
+            f"premium_steps 只能是 {'、'.join(repr(k) for k in PREMIUM_STEPS if k)}（或不填：均衡保费）"
+        )
+    if premium_steps == ATTAINED_AGE and "age" not in referenced:
+        raise SpecError("premium_steps 为 attained_age 时，须有步骤按年龄（age）计算保费")
     return CompiledSpec(
-        tuple(inputs), tables, constants, tuple(steps), result, monotone, frozenset(referenced)
+        tuple(inputs),
+        tables,
+        constants,
+        tuple(steps),
+        result,
+        monotone,
+        frozenset(referenced),
+        premium_steps,
     )
 
 
@@ -431,10 +452,17 @@ def _age_from_birth_date(raw_birth: object, raw_start: object, on: date | None) 
 
 
 def price(
-    product: RatingProduct, plan_code: str, inputs: Mapping[str, object], *, on: date | None = None
+    product: RatingProduct,
+    plan_code: str,
+    inputs: Mapping[str, object],
+    *,
+    on: date | None = None,
+    attained: bool = False,
 ) -> QuoteResult:
     """Prices a quote. Validates every input first and raises `QuoteRejected` with all problems;
-    `on` is the start date used to derive the age from `birth_date` (default: today)."""
+    `on` is the start date used to derive the age from `birth_date` (default: today).
+    `attained`: the price of a later policy year of a cover already sold, at the age the insured
+    has reached — the entry age's ceiling (`Eligibility.max_age`) does not apply to it."""
     errors: list[FieldError] = []
     spec = product.spec
     referenced = spec.referenced
@@ -461,7 +489,7 @@ def price(
             )
         else:
             normalized["birth_date"], normalized["start_date"] = birth, start
-            if days < elig.min_age_days or (elig.max_age is not None and age > elig.max_age):
+            if days < elig.min_age_days or (not attained and elig.max_age is not None and age > elig.max_age):
                 errors.append(
                     FieldError(
                         _field("birth_date"),
@@ -475,7 +503,7 @@ def price(
         if age is None or age < 0:
             errors.append(FieldError(_field("age"), "invalid", "年龄必须是非负整数（周岁）"))
             age = None
-        elif age < elig.min_age_years or (elig.max_age is not None and age > elig.max_age):
+        elif age < elig.min_age_years or (not attained and elig.max_age is not None and age > elig.max_age):
             errors.append(
                 FieldError(
                     _field("age"),
@@ -668,6 +696,45 @@ def price(
 
 
 # --- Marketplace figures --------------------------------------------------------------------
+
+
+def _anniversary(start: date, years: int) -> date:
+    """`start` moved `years` years on (29 Feb → 28 Feb in a common year)."""
+    year = start.year + years
+    day = min(start.day, 28) if (start.month, start.day) == (2, 29) else start.day
+    try:
+        return start.replace(year=year)
+    except ValueError:
+        return start.replace(year=year, day=day)
+
+
+def premiums_by_year(
+    product: RatingProduct, plan_code: str, inputs: Mapping[str, object], *, years: int, start: date
+) -> list[Decimal]:
+    """The premium of each policy year 1…`years` of a cover starting on `start`, as the version
+    prices it: level (`premium_steps` ""), every year the first year's; stepped
+    (`"attained_age"`), each year priced on the same inputs at the insured's age on that year's
+    first day — from the birth date when the quote has one, else the quoted age plus the years
+    gone by (the entry age's ceiling does not apply: `price(attained=True)`). Raises
+    `QuoteRejected` / `MissingFactor` when a year cannot be priced (its age beyond the tables)."""
+    if years < 1:
+        raise ValueError("a premium term has at least one year")
+    first = price(product, plan_code, inputs).premium
+    if product.spec.premium_steps != ATTAINED_AGE:
+        return [first] * years
+    out = [first]
+    for n in range(2, years + 1):
+        year_inputs = dict(inputs)
+        if inputs.get("birth_date"):
+            year_inputs.pop("age", None)
+            year_inputs["start_date"] = _anniversary(start, n - 1).isoformat()
+        else:
+            age = _as_int(inputs.get("age"))
+            if age is None:
+                raise QuoteRejected([FieldError(_field("age"), "required", "请填写被保险人年龄")])
+            year_inputs["age"] = age + n - 1
+        out.append(price(product, plan_code, year_inputs, attained=True).premium)
+    return out
 
 
 def fill_profile(product: RatingProduct, plan: PlanTerms, profile: Mapping[str, object]) -> dict[str, object]:

@@ -23,6 +23,7 @@ from huibao.catalog.models import Plan, Product, ProductStatus, ProductVersion, 
 from huibao.core.errors import FieldError, NotFound, ValidationFailed
 from huibao.distribution import selectors as distribution_selectors
 from huibao.rating import rules
+from huibao.rating.errors import MissingFactor, QuoteRejected
 from huibao.rating.models import Quote, new_quote_number
 from huibao.rating.rules import PlanTerms, QuoteResult, RatingProduct
 
@@ -314,3 +315,24 @@ def reprice(
     )
     save_new_quote(quote)
     return quote
+
+
+def year_premiums(quote: Quote, *, years: int, start: datetime.date) -> list[Decimal]:
+    """The premium of each policy year of the quote's cover over a premium term of `years`
+    starting on `start`, as its product version prices it (`rules.premiums_by_year`: level, or
+    stepped at the insured's attained age). Raises `ValidationFailed` when a year cannot be
+    priced."""
+    product = get_rating_product(quote.product_version_id)
+    try:
+        return rules.premiums_by_year(
+            product, _plan_code(product, quote), quote.inputs, years=years, start=start
+        )
+    except MissingFactor as exc:
+        raise QuoteRejected(
+            [FieldError("inputs.age", "missing_factor", f"费率表缺少以后年度的因子：{exc}")]
+        ) from exc
+
+
+def has_stepped_premiums(version_id: int) -> bool:
+    """Whether the version's premium steps up by policy year (`pricing.premium_steps`)."""
+    return get_rating_product(version_id).spec.premium_steps == rules.ATTAINED_AGE

@@ -101,6 +101,7 @@ def _ack(data: Any, sent_at: datetime.datetime) -> Ack:
         status=data["status"],
         reason=str(data.get("reason", "")),
         endorsement_number=str(data.get("endorsement_number") or ""),
+        cancellation_id=str(data.get("cancellation_id") or ""),
     )
 
 
@@ -307,8 +308,9 @@ class SandboxInsurer:
             raise DeliveryFailed(str(exc), code=exc.code) from exc
 
     def send_cancellation(self, payload: Mapping[str, Any]) -> str:
+        callback = public_url(reverse("policy:insurer_ack", args=[self.name]))
         try:
-            return insurer.receive_cancellation(payload)
+            return insurer.receive_cancellation(payload, callback_url=callback)
         except insurer.SandboxUnavailable as exc:
             raise DeliveryFailed(str(exc), code=exc.code) from exc
 

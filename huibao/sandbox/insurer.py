@@ -1,8 +1,10 @@
 """The sandbox insurer: what an insurer's core system does with the policies the platform sends,
 run in-process for development and tests.
 
-It keeps its own tables (`SandboxInsurerPolicy`, `SandboxInsurerEndorsement`), answers
-`receive_policy` (and `receive_endorsement`, for a policy it holds) with its reference
+It keeps its own tables (`SandboxInsurerPolicy`, `SandboxInsurerEndorsement`,
+`SandboxInsurerCancellation`), answers
+`receive_policy` (and `receive_endorsement` and `receive_cancellation`, for a policy it holds,
+each acknowledged the same way) with its reference
 (a policy number sent twice gets the same reference: insurers de-duplicate by number), and tells
 the platform it has booked the policy by an HMAC-SHA256 signed POST to the platform's callback
 URL — later, by the one delivery mechanism (channel "insurer" of `notifications`), retried on
@@ -30,7 +32,12 @@ from huibao.core.audit import json_safe
 from huibao.policy import rules
 from huibao.sandbox import notifications
 from huibao.sandbox.faults import FaultInjector
-from huibao.sandbox.models import SandboxInsurerEndorsement, SandboxInsurerOutage, SandboxInsurerPolicy
+from huibao.sandbox.models import (
+    SandboxInsurerCancellation,
+    SandboxInsurerEndorsement,
+    SandboxInsurerOutage,
+    SandboxInsurerPolicy,
+)
 from huibao.sandbox.notifications import SandboxError
 
 HEADER_TIMESTAMP = "Huibao-Insurer-Timestamp"
@@ -71,6 +78,18 @@ ENDORSEMENT_CHANNEL = notifications.register(
     notifications.Channel(
         name="insurer_endorsement",
         model=SandboxInsurerEndorsement,
+        key_field="ref",
+        secret=insurer_sandbox_secret,
+        headers=(HEADER_TIMESTAMP, HEADER_NOTIFY_ID, HEADER_SIGNATURE),
+        retry_delay=rules.ack_retry_delay,
+    )
+)
+
+# Cancellations likewise (退保信息回传).
+CANCELLATION_CHANNEL = notifications.register(
+    notifications.Channel(
+        name="insurer_cancellation",
+        model=SandboxInsurerCancellation,
         key_field="ref",
         secret=insurer_sandbox_secret,
         headers=(HEADER_TIMESTAMP, HEADER_NOTIFY_ID, HEADER_SIGNATURE),
@@ -164,10 +183,11 @@ def receive_policy(payload: Mapping[str, Any], *, callback_url: str) -> str:
     return ref
 
 
-def receive_cancellation(payload: Mapping[str, Any]) -> str:
-    """The insurer's intake of a cancellation (退保): the policy must be one it booked; answers a
-    reference derived from the cancellation (the same for the same cancellation sent again).
-    Fails like `receive_policy` (down, timeouts, forced failures)."""
+def receive_cancellation(payload: Mapping[str, Any], *, callback_url: str) -> str:
+    """The insurer's intake of a cancellation (退保): the policy must be one it booked; books the
+    cancellation once (the same reference for the same cancellation sent again) and owes the
+    platform an acknowledgement naming it. Fails like `receive_policy` (down, timeouts, forced
+    failures)."""
     insurer_code = str(payload.get("insurer_code", ""))
     number = str(payload.get("policy_number", ""))
     cancellation_id = str(payload.get("cancellation_id", ""))
@@ -182,8 +202,51 @@ def receive_cancellation(payload: Mapping[str, Any]) -> str:
     if not SandboxInsurerPolicy.objects.filter(insurer_code=insurer_code, policy_number=number).exists():
         # Not booked yet (the issuance is still on its way): the platform tries again later.
         raise SandboxUnavailable(f"policy {number} is not booked at {insurer_code}", code="unknown_policy")
-    digest = hashlib.sha256(f"{insurer_code}:{number}:{cancellation_id}".encode()).hexdigest()
-    return "SBC" + digest[:20].upper()
+    with transaction.atomic():
+        record = (
+            SandboxInsurerCancellation.objects.select_for_update()
+            .filter(insurer_code=insurer_code, cancellation_id=cancellation_id)
+            .first()
+        )
+        if record is not None:
+            if record.acknowledged_at is None:
+                record.next_attempt_at = timezone.now()
+                record.save(update_fields=["next_attempt_at"])
+                notifications.owe(CANCELLATION_CHANNEL.name, record.ref)
+            return record.ref
+        digest = hashlib.sha256(f"{insurer_code}:{number}:{cancellation_id}".encode()).hexdigest()
+        ref = "SBC" + digest[:20].upper()
+        notify_id = "A" + secrets.token_hex(16)
+        body = {
+            "notify_id": notify_id,
+            "ref": ref,
+            "policy_number": number,
+            "cancellation_id": cancellation_id,
+            "insurer_code": insurer_code,
+            "status": "accepted",
+            "reason": "",
+        }
+        record = SandboxInsurerCancellation(
+            insurer_code=insurer_code,
+            ref=ref,
+            policy_number=number,
+            cancellation_id=cancellation_id,
+            payload=json.dumps(json_safe(dict(payload)), ensure_ascii=False, sort_keys=True),
+            notify_url=callback_url,
+        )
+        notifications.compose(record, notify_id, body)
+        record.save(force_insert=True)
+        notifications.owe(CANCELLATION_CHANNEL.name, record.ref)
+    return ref
+
+
+def received_cancellation(ref: str) -> dict[str, Any]:
+    """What the insurer holds of a cancellation it booked (tests and demos)."""
+    record = SandboxInsurerCancellation.objects.filter(ref=ref).first()
+    if record is None:
+        raise SandboxError(f"no sandbox insurer cancellation '{ref}'")
+    data: dict[str, Any] = json.loads(record.payload)
+    return data
 
 
 def receive_endorsement(payload: Mapping[str, Any], *, callback_url: str) -> str:
@@ -279,3 +342,8 @@ def deliver_ack(ref: str, *, now: datetime.datetime | None = None) -> bool:
 def deliver_endorsement_ack(ref: str, *, now: datetime.datetime | None = None) -> bool:
     """One delivery attempt of an endorsement's acknowledgement."""
     return notifications.deliver(ENDORSEMENT_CHANNEL.name, ref, now=now)
+
+
+def deliver_cancellation_ack(ref: str, *, now: datetime.datetime | None = None) -> bool:
+    """One delivery attempt of a cancellation's acknowledgement."""
+    return notifications.deliver(CANCELLATION_CHANNEL.name, ref, now=now)

@@ -176,6 +176,29 @@ class SandboxInsurerEndorsement(SignedNotification):
         return f"{self.insurer_code} {self.endorsement_number} → {self.ref}"
 
 
+class SandboxInsurerCancellation(SignedNotification):
+    """The sandbox insurer's side of a cancellation (退保) the platform sent: booked against a
+    policy it holds, and the signed acknowledgement it owes the platform (channel
+    "insurer_cancellation", to the same callback as the policies')."""
+
+    insurer_code = models.CharField(max_length=32)
+    ref = models.CharField(max_length=40, unique=True)
+    policy_number = models.CharField(max_length=40)
+    cancellation_id = models.CharField(max_length=40)
+    payload = EncryptedTextField(context="sandbox.insurer_cancellation_payload")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["insurer_code", "cancellation_id"], name="sandbox_insurer_cancellation_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.insurer_code} {self.cancellation_id} → {self.ref}"
+
+
 class SandboxInsurerOutage(models.Model):
     """Sandbox insurers marked down: every policy sent to them fails until marked up again."""
 

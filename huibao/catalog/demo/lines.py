@@ -667,6 +667,40 @@ def _term_life_rate(age: int, years: int) -> Decimal:
     return D("0.4") * total / years * D("1.3")
 
 
+# The term-life product (by its index in the line) whose premium steps up by policy year.
+STEPPED_TERM_LIFE = 1
+STEPPED_BANDS = tuple(range(18, 87, 5))  # attained ages: 18, 23, … 83 (and over)
+
+
+def _stepped_term_life_pricing(level: Decimal, plan_factor: dict[str, str]) -> dict[str, Any]:
+    """Natural premiums (自然费率): the one-year rate of the insured's age each policy year
+    (`premium_steps: attained_age`), not a level rate over the term."""
+    values = {}
+    for low in STEPPED_BANDS:
+        rate = D("0.4") * (D("0.085") * (D(low + 2) - 25)).exp() * D("1.3") * level
+        values[f"{low}|M"] = q(rate, "0.0001")
+        values[f"{low}|F"] = q(rate * D("0.6"), "0.0001")
+    return {
+        "tables": {
+            "rate": {
+                "label": "每千元保额年费率（按当年年龄）",
+                "keys": ["age", "sex"],
+                "bands": {"age": list(STEPPED_BANDS)},
+                "values": values,
+            },
+            "plan_factor": {"label": "方案系数", "keys": ["plan"], "values": plan_factor},
+        },
+        "constants": {"minimum": "50"},
+        "steps": [
+            {"name": "base", "label": "基础保费", "expr": "table('rate') * sum_insured / 1000"},
+            {"name": "premium", "label": "应缴保费", "expr": "max(base * table('plan_factor'), minimum)"},
+        ],
+        "result": "premium",
+        "premium_steps": "attained_age",
+        "properties": {"non_decreasing_in": ["sum_insured", "age"]},
+    }
+
+
 def build_term_life(rng: random.Random, brand: str, level: Decimal, n: int) -> Built:
     series = rng.choice(["大麦", "定海柱", "擎天柱", "臻爱", "华贵大麦", "祥瑞", "小青龙", "铁甲"])
     gen = rng.randint(2, 8)
@@ -711,12 +745,17 @@ def build_term_life(rng: random.Random, brand: str, level: Decimal, n: int) -> B
         "result": "premium",
         "properties": {"non_decreasing_in": ["sum_insured", "age"]},
     }
+    highlights = ["最高300万保额", "健康告知宽松", "可选保至60/70岁"]
+    if n == STEPPED_TERM_LIFE:
+        # the yearly renewable term (费率逐年递增): each policy year priced at the attained age
+        pricing = _stepped_term_life_pricing(level, plan_factor)
+        highlights = [*highlights, "自然费率，保费随年龄逐年递增"]
     return Built(
         name=f"{series}{gen}号定期寿险",
         crowds=["adults", "family"],
         scenarios=["health", "wealth"] if rng.random() < 0.2 else ["health"],
         tagline="家庭经济支柱的责任保障，身故/全残赔付",
-        highlights=["最高300万保额", "健康告知宽松", "可选保至60/70岁"],
+        highlights=highlights,
         plans=plans,
         eligibility={
             "min_age_days": ADULT_DAYS,

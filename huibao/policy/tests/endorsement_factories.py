@@ -56,14 +56,16 @@ def covered_policy(
     pricing: dict[str, Any] | None = None,
     quote_inputs: dict[str, Any] | None = None,
     premium: str = "320.00",
+    term_options: list[dict[str, Any]] | None = None,
 ) -> Policy:
     """A one-year policy in force (sum insured 500,000, premium 320.00), with a named child
-    beneficiary unless `named` is False; a second plan "plus" in its version."""
+    beneficiary unless `named` is False; a second plan "plus" in its version. `term_options`: the
+    version's terms (a term of several years is paid over every policy year)."""
     user = customer or f.customer()
-    version = f.product_version()
+    version = f.product_version(term_options=term_options)
     updates: dict[str, Any] = {
         "servicing": servicing if servicing is not None else SERVICING,
-        "payment_modes": ["single", "monthly"],
+        "payment_modes": ["single", "annual", "monthly"],
     }
     if pricing is not None:
         updates["pricing"] = pricing

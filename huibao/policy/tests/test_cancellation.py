@@ -1,6 +1,6 @@
 """Cancellation use-cases: cooling-off exact to the fen, pro rata, cash value, instalments, a
 bundle's checkout capped per policy, refund failure and retry, double confirmation, the insurer
-told with retries; refusals change nothing."""
+told (test_cancellation_delivery.py); refusals change nothing."""
 
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ from huibao.policy.models import Cancellation, CancellationRefund, Policy
 from huibao.policy.states import CancellationStatus, PolicyStatus, RefundPartStatus
 from huibao.policy.tests import cancel_factories as cf
 from huibao.policy.tests import factories as f
-from huibao.sandbox import insurer as sandbox_insurer
 from huibao.sandbox import notifications
 
 pytestmark = pytest.mark.django_db
@@ -227,43 +226,6 @@ def test_requesting_again_reuses_the_open_request() -> None:
     assert Cancellation.objects.count() == 1
 
 
-def test_the_insurer_is_told_with_retries() -> None:
-    # given: a confirmed cancellation; the policy is booked at the sandbox insurer
-    from huibao.policy import delivery
-
-    user, p = policy()
-    with cf.at(ISSUED):
-        assert delivery.deliver(p.deliveries.get(kind="policy").pk) == "sent"
-    c = cancel(user, p, datetime.date(2026, 3, 5))
-    sandbox_insurer.force_failures(2)
-    base = datetime.datetime(2026, 3, 5, 12, tzinfo=cf.TZ)
-    # when: the first two attempts time out
-    assert not svc.notify_insurer(c.pk, now=base)
-    c.refresh_from_db()
-    assert c.insurer_attempts == 1 and "timeout" in c.insurer_last_error
-    assert c.insurer_next_attempt_at is not None and c.insurer_next_attempt_at > base
-    assert svc.retry_due_insurer_notices(base) == 0  # not due yet
-    later = c.insurer_next_attempt_at
-    assert svc.retry_due_insurer_notices(later) == 0  # second failure
-    c.refresh_from_db()
-    # then: the third attempt is taken
-    assert svc.retry_due_insurer_notices(c.insurer_next_attempt_at) == 1
-    c.refresh_from_db()
-    assert c.insurer_notified_at is not None and c.insurer_ref.startswith("SBC")
-    assert c.insurer_attempts == 3
-    assert svc.notify_insurer(c.pk, force=True)  # already told: nothing sent again
-    c.refresh_from_db()
-    assert c.insurer_attempts == 3
-
-
-def test_the_insurer_waits_until_the_policy_is_booked() -> None:
-    user, p = policy()
-    c = cancel(user, p, datetime.date(2026, 3, 5))
-    assert not svc.notify_insurer(c.pk, force=True)
-    c.refresh_from_db()
-    assert "unknown_policy" in c.insurer_last_error
-
-
 # --- refusals: a clear message, nothing changed ----------------------------------------------------
 
 
@@ -363,35 +325,3 @@ def test_a_quote_of_another_day_is_shown_again_before_confirming() -> None:
         assert p.status == PolicyStatus.IN_FORCE
         confirmed = svc.confirm(c, user=user, code=code)
     assert confirmed.status == CancellationStatus.CONFIRMED and confirmed.amount == D("261.75")
-
-
-def test_the_daily_job_sends_the_notices_due_once() -> None:
-    from huibao.jobs.registry import JobContext, get_job
-    from huibao.policy import delivery
-
-    user, p = policy()
-    with cf.at(ISSUED):
-        delivery.deliver(p.deliveries.get(kind="policy").pk)
-    c = cancel(user, p, datetime.date(2026, 3, 5))
-    Cancellation.objects.filter(pk=c.pk).update(
-        insurer_next_attempt_at=datetime.datetime(2026, 3, 5, tzinfo=cf.TZ)
-    )
-    cursors: list[object] = []
-
-    def run() -> None:
-        ctx = JobContext(
-            job="policy.cancellation_insurer_notices",
-            run_date=datetime.date(2026, 3, 6),
-            cursor=None,
-            _save=cursors.append,
-            _progress=lambda done, total: None,
-        )
-        with cf.at(datetime.date(2026, 3, 6)):
-            get_job("policy.cancellation_insurer_notices").fn(ctx)
-
-    run()
-    c.refresh_from_db()
-    assert c.insurer_notified_at is not None and c.insurer_attempts == 1 and cursors == [c.pk]
-    run()  # again for the same date: nothing sent twice
-    c.refresh_from_db()
-    assert c.insurer_attempts == 1 and cursors == [c.pk]

@@ -139,7 +139,7 @@ def staff_retry(request: HttpRequest, public_id: Any) -> HttpResponse:
             messages.success(
                 request, gettext("已重试退款：%(status)s") % {"status": CancellationStatus(status).label}
             )
-        elif service.notify_insurer(found.pk, force=True, actor=request.user):
+        elif service.notify_insurer_now(found, actor=request.user, request=request):
             messages.success(request, gettext("保险公司已接收退保通知。"))
         else:
             messages.error(request, gettext("保险公司仍未接收，请稍后再试。"))

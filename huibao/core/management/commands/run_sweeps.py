@@ -28,7 +28,6 @@ DEFAULT_SWEEPS = (
     "huibao.application.tasks.expire_applications",
     "huibao.policy.tasks.recover_issuance",
     "huibao.policy.tasks.retry_due_deliveries",
-    "huibao.policy.tasks.retry_due_insurer_notices",
     # Issuances whose finance booking job never ran (premium postings, commission entries).
     "huibao.finance.tasks.book_unbooked_issuances",
     # Claims to send to the insurers that decide them in their own systems (connector mode).
