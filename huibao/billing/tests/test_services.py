@@ -268,22 +268,24 @@ def _charge_statements(count: int, day: datetime.date) -> tuple[int, int]:
 
 
 def test_a_batch_of_charges_takes_the_same_statements_whatever_its_size() -> None:
-    # given two days, one with two charges due, the next with six (and the first two pending)
+    # given two days, one with six charges due, the next with twelve (and the first six pending)
+    # — both past `core.bulkcopy.COPY_MIN_ROWS` audit entries, where PostgreSQL's batch writer
+    # switches from one INSERT to reserving ids and one COPY
     # when each day's charges run in one batch
-    two = _charge_statements(2, datetime.date(2026, 2, 10))
-    six = _charge_statements(6, datetime.date(2026, 2, 15))
-    # then every one is charged, and six cost the statements two cost
-    assert (two[0], six[0]) == (2, 6)
-    assert six[1] == two[1]
+    six = _charge_statements(6, datetime.date(2026, 2, 10))
+    twelve = _charge_statements(12, datetime.date(2026, 2, 15))
+    # then every one is charged, and twelve cost the statements six cost
+    assert (six[0], twelve[0]) == (6, 12)
+    assert twelve[1] == six[1]
     # each once, its attempt linked to its payment, and the sandbox owes each its notification
     collections = Collection.objects.all()
-    assert collections.count() == 8 and not collections.filter(payment_id__isnull=True).exists()
-    assert Payment.objects.filter(reference_kind=services.COLLECTION_KIND, status="pending").count() == 8
+    assert collections.count() == 18 and not collections.filter(payment_id__isnull=True).exists()
+    assert Payment.objects.filter(reference_kind=services.COLLECTION_KIND, status="pending").count() == 18
     assert (
         AuditEntry.objects.filter(action="billing.collection_started").count()
         == AuditEntry.objects.filter(action="payment.created").count()
-        == 8
+        == 18
     )
     with at(datetime.date(2026, 2, 15)):
-        assert f.deliver_owed() == 8
-    assert Instalment.objects.filter(status=InstalmentStatus.PAID, collections__isnull=False).count() == 8
+        assert f.deliver_owed() == 18
+    assert Instalment.objects.filter(status=InstalmentStatus.PAID, collections__isnull=False).count() == 18

@@ -1699,7 +1699,8 @@ def embedded(rules: dict[str, Any], line: str) -> dict[str, Any]:
 def rules_for(line: str, built: Built, n: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """(application_rules, underwriting) of a built product of `line`."""
     eligibility = built.eligibility
-    max_age = int(eligibility["max_age"])
+    # A vehicle's lines (交强险) ask no age: their rules below use none.
+    max_age = int(eligibility.get("max_age", 0))
     if line == "accident":
         simple = n == SIMPLE_ACCIDENT_N
         return (

@@ -127,7 +127,9 @@ def test_product_detail(client, market, django_assert_max_num_queries):
     assert coverage["reimbursement_ratio"] == "1"
     assert coverage["waiting_period_days"] == 0
     assert body["eligibility"]["max_age"] == 60
-    assert body["eligibility"]["health_questions"] == [{"code": "q1", "text": "过去两年是否住院？"}]
+    assert body["eligibility"]["health_questions"] == [
+        {"code": "q1", "text": "过去两年是否住院？", "sex": None}  # asked of everyone
+    ]
     assert body["term_options"][0]["code"] == "1y"
     assert body["payment_modes"] == [{"code": "single", "label": "趸交"}]
     assert body["renewal"]["renewable"] is True

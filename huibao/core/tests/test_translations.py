@@ -15,8 +15,10 @@ LOCALE = Path(settings.BASE_DIR) / "huibao" / "locale"
 SOURCE = Path(settings.BASE_DIR) / "huibao"
 HAN = re.compile(r"[\u4e00-\u9fff]")
 TEMPLATE_LITERAL = re.compile(r"""\{%\s*(?:translate|trans)\s+(["'])(.+?)\1""")
-PYTHON_LITERAL = re.compile(
-    r"""\b(?:_|gettext|gettext_lazy|pgettext_lazy)\(\s*(["'])((?:(?!\1).)+)\1\s*[,)]"""
+PYTHON_LITERAL = re.compile(r"""\b(?:_|gettext|gettext_lazy)\(\s*(["'])((?:(?!\1).)+)\1\s*[,)]""")
+# pgettext's first argument is the context; the message is the second.
+PYTHON_CONTEXT_LITERAL = re.compile(
+    r"""\bpgettext(?:_lazy)?\(\s*(["'])(?:(?!\1).)+\1\s*,\s*(["'])((?:(?!\2).)+)\2\s*[,)]"""
 )
 
 
@@ -33,7 +35,9 @@ def marked_strings() -> set[str]:
     for path in SOURCE.rglob("*.py"):
         if "tests" in path.parts or "migrations" in path.parts:
             continue
-        found |= {m.group(2) for m in PYTHON_LITERAL.finditer(path.read_text(encoding="utf-8"))}
+        source = path.read_text(encoding="utf-8")
+        found |= {m.group(2) for m in PYTHON_LITERAL.finditer(source)}
+        found |= {m.group(3) for m in PYTHON_CONTEXT_LITERAL.finditer(source)}
     return {s for s in found if "\\" not in s and "{{" not in s}
 
 
