@@ -24,8 +24,6 @@ from huibao.payment import services as payment_services
 from huibao.payment.models import Payment
 from huibao.payment.tests import factories as pf
 from huibao.policy import cancellation
-from huibao.policy.models import Cancellation
-from huibao.policy.states import CancellationKind, CancellationReason, CancellationStatus
 from huibao.policy.tests import cancel_factories as cf
 from huibao.policy.tests import factories as f
 from huibao.sandbox import notifications
@@ -168,17 +166,7 @@ def test_a_cancellation_before_the_job_ran_claws_back_what_the_issuance_earned()
     insurer, policies = _sold_with_commission(f.customer())
     policy = policies[0]
     # when it is cancelled in its cooling-off period (the event of a real, confirmed cancellation)
-    confirmed = Cancellation.objects.create(
-        policy=policy,
-        kind=CancellationKind.COOLING_OFF,
-        status=CancellationStatus.CONFIRMED,
-        method="cooling_off",
-        request_date=timezone.localdate(),
-        paid=D("1060.00"),
-        amount=D("1060.00"),
-        reason=CancellationReason.NO_LONGER_NEEDED,
-        confirmed_at=timezone.now(),
-    )
+    confirmed = cf.confirmed_cooling_off(policy, D("1060.00"))
     cancellation.cancellation_confirmed.announce(
         cancellation.CancellationConfirmed(
             policy=policy,

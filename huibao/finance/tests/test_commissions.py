@@ -20,8 +20,7 @@ from huibao.finance.commission_models import CommissionPlanVersion
 from huibao.finance.models import CommissionEntry, JournalLine, JournalTransaction
 from huibao.finance.tests import commission_factories as cf
 from huibao.policy import cancellation, endorsements
-from huibao.policy.models import Cancellation
-from huibao.policy.states import CancellationKind, CancellationReason, CancellationStatus
+from huibao.policy.tests import cancel_factories
 from huibao.policy.tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -95,17 +94,7 @@ def test_a_cancellation_inside_the_cooling_off_claws_everything_back_with_opposi
     h, version, insurer = world
     policy = cf.issued(version, seller=h.agent)
     # when: the cancellation hook (as cancellation.confirm announces it, for a real cancellation)
-    confirmed = Cancellation.objects.create(
-        policy=policy,
-        kind=CancellationKind.COOLING_OFF,
-        status=CancellationStatus.CONFIRMED,
-        method="cooling_off",
-        request_date=timezone.localdate(),
-        paid=D("1060.00"),
-        amount=D("1060.00"),
-        reason=CancellationReason.NO_LONGER_NEEDED,
-        confirmed_at=timezone.now(),
-    )
+    confirmed = cancel_factories.confirmed_cooling_off(policy, D("1060.00"))
     cancellation.cancellation_confirmed.announce(
         cancellation.CancellationConfirmed(
             policy=policy,

@@ -86,3 +86,22 @@ def sms_code(phone: str = HOLDER_PHONE) -> str:
     match = re.search(r"(?<!\d)(\d{6})(?!\d)", text)
     assert match, text
     return match.group(1)
+
+
+def confirmed_cooling_off(policy: Policy, amount: Decimal) -> Any:
+    """A confirmed cooling-off cancellation of `policy` refunding `amount`, as a hook's event names
+    it (for listeners tested without running the cancellation itself)."""
+    from huibao.policy.models import Cancellation
+    from huibao.policy.states import CancellationKind, CancellationReason, CancellationStatus
+
+    return Cancellation.objects.create(
+        policy=policy,
+        kind=CancellationKind.COOLING_OFF,
+        status=CancellationStatus.CONFIRMED,
+        method="cooling_off",
+        request_date=timezone.localdate(),
+        paid=amount,
+        amount=amount,
+        reason=CancellationReason.NO_LONGER_NEEDED,
+        confirmed_at=timezone.now(),
+    )
