@@ -24,6 +24,7 @@ only the requested page of `Product` rows is then loaded from the database.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import threading
@@ -56,7 +57,11 @@ __all__ = [
     "invalidate_index",
     "search_products",
     "segment",
+    "warm_index",
+    "warm_index_in_background",
 ]
+
+logger = logging.getLogger(__name__)
 
 SORTS = ("relevance", "sales", "rating", "price_asc", "price_desc")
 MAX_LIMIT = 1000
@@ -607,6 +612,32 @@ def _current_index() -> _Index:
         if _index is None or _index.fingerprint != fingerprint:
             _index = _build(fingerprint)
         return _index
+
+
+def warm_index() -> None:
+    """Builds this process's index now (jieba's dictionary included) instead of in the first
+    visitor's request: that took 1.5 s of CPU, and 9–16 s of a busy machine's wall time."""
+    _current_index()
+
+
+def warm_index_in_background() -> threading.Thread:
+    """A web server process's start: the index built beside the first requests (which wait for
+    it on the index lock only if they need it before it is ready). The thread closes its own
+    database connection when done."""
+
+    def run() -> None:
+        from django.db import connections
+
+        try:
+            warm_index()
+        except Exception:  # a missing table before `migrate`: the first search builds it instead
+            logger.warning("search index not warmed at start", exc_info=True)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run, name="search-index-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 # --- Filtering, facets, sorting ---------------------------------------------------------------

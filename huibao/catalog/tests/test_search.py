@@ -277,3 +277,35 @@ def test_query_count_does_not_grow_with_page_size(market, django_assert_max_num_
         [p.current_version.tagline for p in page.items]
         labels = [p.crowd_labels + p.scenario_labels for p in page.items]
     assert all(isinstance(code, str) and label for pairs in labels for code, label in pairs)
+
+
+def test_warming_builds_the_index_so_the_first_search_does_not(market, monkeypatch):
+    import huibao.catalog.search as search
+
+    search.invalidate_index()
+    search.warm_index()
+    assert search._index is not None
+
+    def no_build(fingerprint):
+        raise AssertionError("the first search built the index although it was warmed")
+
+    monkeypatch.setattr(search, "_build", no_build)
+    page = search_products("意外")
+    assert page.ids == [market["accident"].id]
+
+
+@pytest.mark.django_db(databases=[])
+def test_a_server_process_warms_the_index_at_start_unless_told_not_to(monkeypatch, settings):
+    import importlib
+
+    import huibao.catalog.search as search_module
+    import huibao.wsgi
+
+    started = []
+    monkeypatch.setattr(search_module, "warm_index_in_background", lambda: started.append(True))
+    settings.HUIBAO_WARM_SEARCH_AT_START = True
+    importlib.reload(huibao.wsgi)
+    assert started == [True]
+    settings.HUIBAO_WARM_SEARCH_AT_START = False
+    importlib.reload(huibao.wsgi)
+    assert started == [True]
