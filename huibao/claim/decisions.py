@@ -30,8 +30,8 @@ timeline (the customer is told by `lifecycle.transition`) and an audit entry.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -92,6 +92,9 @@ class ClaimBenefit:
 
     payable: Decimal
     parts: tuple[CoverageBenefit, ...]
+    # A locked preview's usage rows by coverage (`preview(lock=True)`), for `decide_locked` to
+    # record on without reading them again; empty otherwise.
+    held: Mapping[str, limits.HeldUsage] = field(default_factory=dict, compare=False)
 
     @property
     def refusal(self) -> str:
@@ -160,26 +163,44 @@ def loss_of(claim: Claim) -> Loss:
     )
 
 
-def preview(claim: Claim, loss: Loss | None = None, *, terms: ClaimTerms | None = None) -> ClaimBenefit:
+def preview(
+    claim: Claim, loss: Loss | None = None, *, terms: ClaimTerms | None = None, lock: bool = False
+) -> ClaimBenefit:
     """The benefit the claim would get now (a read: nothing recorded, no lock) — the review page's
-    preview and a denial's explanation."""
+    preview and a denial's explanation. `lock=True` (inside the transaction that may decide it:
+    the fast track's): the usage rows read are locked with the read and kept on the answer
+    (`held`), for `decide_locked` to record on without reading them again."""
     terms = terms or terms_of(claim.policy)
     loss = loss or loss_of(claim)
     left = loss.amount_claimed
     parts: list[CoverageBenefit] = []
+    held: dict[str, limits.HeldUsage] = {}
     for code in claim.coverage_codes:
         coverage = terms.coverage(code)
         if coverage is None or left <= ZERO:
             continue
-        usage = limits.usage_for(claim.policy, code, claim.incident_date)
+        if lock:
+            held[code] = limits.lock_usage(claim.policy, code, claim.incident_date)
+            usage = held[code].so_far
+        else:
+            usage = limits.usage_for(claim.policy, code, claim.incident_date)
         benefit = calculate_benefit(coverage, replace(loss, amount_claimed=left), usage)
         parts.append(CoverageBenefit(code, coverage.name, benefit))
         left -= benefit.payable
-    return ClaimBenefit(sum((p.benefit.payable for p in parts), ZERO), tuple(parts))
+    return ClaimBenefit(sum((p.benefit.payable for p in parts), ZERO), tuple(parts), held)
 
 
-def _record(claim: Claim, terms: ClaimTerms, loss: Loss, cap: Decimal | None) -> ClaimBenefit:
-    """Records the claim's benefit on the ledger, coverage by coverage (in the caller's transaction)."""
+def _record(
+    claim: Claim,
+    terms: ClaimTerms,
+    loss: Loss,
+    cap: Decimal | None,
+    held: Mapping[str, limits.HeldUsage] | None = None,
+    first: bool = False,
+) -> ClaimBenefit:
+    """Records the claim's benefit on the ledger, coverage by coverage (in the caller's
+    transaction); `held`: the usage rows this transaction locked by coverage (a locked preview);
+    `first`: the claim's first approval (no entry of it exists)."""
     left = loss.amount_claimed
     cap_left = cap
     parts: list[CoverageBenefit] = []
@@ -194,6 +215,8 @@ def _record(claim: Claim, terms: ClaimTerms, loss: Loss, cap: Decimal | None) ->
             reference=claim.number,
             incident_date=claim.incident_date,
             cap=cap_left,
+            held=(held or {}).get(code),
+            first=first,
         )
         parts.append(CoverageBenefit(code, coverage.name, benefit))
         left -= benefit.payable
@@ -270,15 +293,26 @@ def decide(
     return claim
 
 
-def decide_locked(claim: Claim, decision: Decision, *, actor: Any, terms: ClaimTerms, held: bool) -> Claim:
+def decide_locked(
+    claim: Claim,
+    decision: Decision,
+    *,
+    actor: Any,
+    terms: ClaimTerms,
+    held: bool,
+    usages: Mapping[str, limits.HeldUsage] | None = None,
+) -> Claim:
     """`decide` for a caller that already holds the claim's row lock in its transaction (the
     fast track's triage): `claim` is that locked row, decided in place (not read again), with
-    the claim terms the caller read and whether its triage holds it (`held`) — the same checks,
-    the same rows, fewer round trips. Decided by the system (`auto`)."""
+    the claim terms the caller read, whether its triage holds it (`held`) and the ledger's usage
+    rows it locked (`usages`, a locked preview's `held`) — the same checks, the same rows, fewer
+    round trips. Decided by the system (`auto`)."""
     errors = check_decision(decision)
     if errors:
         raise ValidationFailed(errors[0].message, errors=errors)
-    _decide(claim, decision, actor=actor, auto=True, request=None, pay=True, terms=terms, held=held)
+    _decide(
+        claim, decision, actor=actor, auto=True, request=None, pay=True, terms=terms, held=held, usages=usages
+    )
     return claim
 
 
@@ -292,6 +326,7 @@ def _decide(
     pay: bool,
     terms: ClaimTerms | None = None,
     held: bool | None = None,
+    usages: Mapping[str, limits.HeldUsage] | None = None,
 ) -> None:
     kind = DecisionKind(decision.kind)
     desk = desk_for_claim(actor, locked)
@@ -314,10 +349,26 @@ def _decide(
     check_transition(TRANSITIONS, locked.status, target, what=f"claim {locked.number}")
     terms = terms or terms_of(locked.policy)
     loss = decision.loss or loss_of(locked)
+    # A claim decided at materials_complete (reachable from reported only) was never approved
+    # before: it has no payout yet, and its payouts are not read.
+    first = locked.status == ClaimStatus.MATERIALS_COMPLETE
     if kind is DecisionKind.DENY:
         _deny(locked, decision, preview(locked, loss, terms=terms), actor=actor, auto=auto, request=request)
     else:
-        _approve(locked, decision, kind, terms, loss, desk, actor=actor, auto=auto, request=request, pay=pay)
+        _approve(
+            locked,
+            decision,
+            kind,
+            terms,
+            loss,
+            desk,
+            actor=actor,
+            auto=auto,
+            request=request,
+            pay=pay,
+            usages=usages,
+            first=first,
+        )
 
 
 def _deny(
@@ -367,9 +418,11 @@ def _approve(
     auto: bool,
     request: Any,
     pay: bool = True,
+    usages: Mapping[str, limits.HeldUsage] | None = None,
+    first: bool = False,
 ) -> None:
     cap = decision.amount if kind is DecisionKind.PARTIAL else None
-    recorded = _record(claim, terms, loss, cap)
+    recorded = _record(claim, terms, loss, cap, usages, first)
     if recorded.payable <= ZERO:
         why = recorded.refusal or "核算应赔付金额为零"
         raise _refuse("kind", "nothing_payable", f"核算应赔付金额为零（{why}），不能批准赔付，请选择拒赔")
@@ -415,7 +468,7 @@ def _approve(
         auto=auto,
         save=False,
     )
-    _approved_then_pay(claim, actor=actor, request=request, pay=pay, fields=decided)
+    _approved_then_pay(claim, actor=actor, request=request, pay=pay, fields=decided, first=first)
 
 
 def _store_decision(
@@ -457,9 +510,16 @@ def _store_decision(
 
 
 def _approved_then_pay(
-    claim: Claim, *, actor: Any, request: Any, pay: bool = True, fields: Sequence[str] = ()
+    claim: Claim,
+    *,
+    actor: Any,
+    request: Any,
+    pay: bool = True,
+    fields: Sequence[str] = (),
+    first: bool = False,
 ) -> None:
-    """`fields`: the decision's, not saved yet (saved with the move to approved)."""
+    """`fields`: the decision's, not saved yet (saved with the move to approved); `first`: the
+    claim's first approval (it has no payout yet)."""
     partial = claim.decision_kind == DecisionKind.PARTIAL
     note = customer_note(claim.reason_code, claim.clause, claim.decision_note) if partial else ""
     amount = Decimal(claim.approved_amount or 0)
@@ -478,7 +538,7 @@ def _approved_then_pay(
         {"kind": claim.decision_kind, "amount": str(amount), "auto": claim.auto_decided},
     )
     if pay:
-        _pay(claim, actor=actor)
+        _pay(claim, actor=actor, made=[] if first else None)
 
 
 def _payouts_of(claim: Claim) -> list[tuple[Decimal, str]]:
@@ -508,12 +568,15 @@ def _next_reference(claim: Claim, made: list[tuple[Decimal, str]] | None = None)
     return claim.number if count == 0 else f"{claim.number}-{count + 1}"
 
 
-def _pay(claim: Claim, *, actor: Any) -> Payout | None:
+def _pay(claim: Claim, *, actor: Any, made: list[tuple[Decimal, str]] | None = None) -> Payout | None:
+    """Pays what the approval leaves due; `made`: the claim's payouts when known (none on a
+    first approval), else read."""
     if fraud_selectors.open_case_exists(claim.number):
         # One owner of the fact: no money moves while the analysts' case on the claim is open
         # (a review or a block), whoever approved it and however (four eyes, retry, re-decision).
         raise Conflict("该案件有未结的风控案件，结案前不能支付赔款", code="fraud_case_open")
-    made = _payouts_of(claim)
+    if made is None:
+        made = _payouts_of(claim)
     due = Decimal(claim.approved_amount or 0) - paid_so_far(claim, made)
     if due <= ZERO:
         # A re-decision that pays no more than was paid already: nothing moves; what was paid

@@ -25,7 +25,7 @@ from huibao.account.models import User
 from huibao.claim import notices, selectors
 from huibao.claim.models import Claim, ClaimStatusChange
 from huibao.claim.states import CUSTOMER_LINES, TRANSITIONS, ClaimStatus
-from huibao.core import audit
+from huibao.core import audit, taskqueue
 from huibao.core.errors import NotFound
 from huibao.core.hooks import Hook
 from huibao.core.states import check_transition
@@ -96,16 +96,18 @@ def batched() -> Iterator[None]:
     together when it ends (one INSERT), then the customers' notices of those moves are written
     (one outbox write: `notification.notify_many`), and the block's audit entries are inserted
     together (`audit.batched`); an insurer's claim settings are read once
-    (`selectors.settings_read_once`). A use-case that makes several moves in one transaction (the
-    fast track's submit: materials_complete, approved, paying) pays one round trip for each
-    kind of row instead of one per move. Nothing inside the block may read the rows back; the
-    rows returned by `transition` get their ids at the end. If the block raises, nothing is
-    written (the transaction is rolled back with it). Nested blocks join the outermost."""
+    (`selectors.settings_read_once`), and the tasks queued after commit (the payout's
+    submission, the notices' sends) are queued by one insert (`taskqueue.batched`). A use-case
+    that makes several moves in one transaction (the fast track's submit: materials_complete,
+    approved, paying) pays one round trip for each kind of row instead of one per move. Nothing
+    inside the block may read the rows back; the rows returned by `transition` get their ids at
+    the end. If the block raises, nothing is written (the transaction is rolled back with it).
+    Nested blocks join the outermost."""
     if _steps.get() is not None:
         yield
         return
     pending: list[tuple[ClaimStatusChange, Claim]] = []
-    with audit.batched(), selectors.settings_read_once():
+    with taskqueue.batched(), audit.batched(), selectors.settings_read_once():
         token = _steps.set(pending)
         try:
             yield

@@ -2,8 +2,9 @@
 
 `record_benefit` locks the year's `BenefitUsage` row, computes the benefit with the pure
 `rules.calculate_benefit` against the locked usage, writes one `BenefitEntry` for the claim and
-adds its `usage_added` to the row — all in the caller's transaction (a savepoint of it), so
-concurrent claims on one policy queue on the row and never exceed a limit. It is idempotent per
+adds its `usage_added` to the row — all in the caller's transaction, so concurrent claims on
+one policy queue on the row and never exceed a limit; a caller that read the usage to decide
+(the fast track) locks it with that read (`lock_usage`) and records on the row it holds. It is idempotent per
 (claim reference, coverage): a retry answers the benefit already recorded. `release_benefit`
 takes a claim's entries back exactly once (a payout that finally failed, an appeal re-decided);
 a later `record_benefit` for the same reference then records afresh.
@@ -15,11 +16,12 @@ cannot deadlock each other.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from huibao.catalog.claim_terms import BenefitKind, CoverageTerms
@@ -35,10 +37,8 @@ from huibao.claim.rules import (
     policy_year_bounds,
 )
 from huibao.core.audit import record
+from huibao.core.inserts import insert_unless_taken
 from huibao.policy.models import Policy
-
-# A lost race to create the year's row is retried once: the second try finds the winner's row.
-_CREATE_ATTEMPTS = 3
 
 
 def policy_year(policy: Policy, incident_date: date) -> tuple[date, date]:
@@ -53,6 +53,29 @@ def usage_for(policy: Policy, coverage_code: str, incident_date: date) -> UsageS
     return _usage_of(row) if row is not None else UsageSoFar()
 
 
+@dataclass(frozen=True, slots=True)
+class HeldUsage:
+    """The usage row of a policy year as this transaction locked it (`lock_usage`): `row` None
+    when the year had no row yet (nothing to lock: the first claim creates it)."""
+
+    start: date
+    end: date
+    row: BenefitUsage | None
+
+    @property
+    def so_far(self) -> UsageSoFar:
+        return _usage_of(self.row) if self.row is not None else UsageSoFar()
+
+
+def lock_usage(policy: Policy, coverage_code: str, incident_date: date) -> HeldUsage:
+    """What the policy year of `incident_date` has used of the coverage, its row locked until the
+    end of the caller's transaction (one query; no row is created) — a read that
+    `record_benefit(held=…)` then records on without reading or locking it again."""
+    start, end = policy_year(policy, incident_date)
+    lookup = {"policy": policy, "coverage_code": coverage_code, "period_start": start}
+    return HeldUsage(start, end, _find_locked(lookup))
+
+
 def record_benefit(
     policy: Policy,
     terms: CoverageTerms,
@@ -61,22 +84,34 @@ def record_benefit(
     reference: str,
     incident_date: date,
     cap: Decimal | None = None,
+    held: HeldUsage | None = None,
+    first: bool = False,
 ) -> Benefit:
     """Computes the benefit of claim `reference` under coverage `terms` against the locked usage
     of its policy year and adds it to the ledger. Idempotent per (reference, coverage). `cap`:
-    an adjuster's partial approval (`rules.capped_by_adjuster`), applied under the lock."""
+    an adjuster's partial approval (`rules.capped_by_adjuster`), applied under the lock. `held`:
+    the year's usage as the caller's transaction locked it (`lock_usage`), not read again.
+    `first`: the claim's first approval, under its row lock — it has no entry to find (an entry
+    is written only by an approval), so none is looked for."""
     if not reference:
         raise ValueError("record_benefit(): a claim reference is required")
     start, end = policy_year(policy, incident_date)
     live_entry = BenefitEntry.objects.filter(reference=reference, coverage_code=terms.code, released=False)
-    # A retry answers without waiting for the lock (entries are only written under it).
-    done = live_entry.first()
-    if done is not None:
-        return benefit_from_json(done.benefit)
-    with transaction.atomic():
-        usage = _locked_usage(policy, terms.code, start, end)
-        # Again under the lock: a concurrent call for the same claim has committed by now.
+    if held is None and not first:
+        # A retry answers without waiting for the lock (entries are only written under it).
         done = live_entry.first()
+        if done is not None:
+            return benefit_from_json(done.benefit)
+    # A savepoint of its own (a caller may catch a refusal and go on: nothing stays written),
+    # but not on the rows a caller locked (`held`: the fast track's decision, which nothing
+    # catches — an error ends its whole transaction).
+    with transaction.atomic(savepoint=held is None):
+        if held is not None and held.start == start:
+            usage = held.row if held.row is not None else _created_or_locked(policy, terms.code, start, end)
+        else:
+            usage = _locked_usage(policy, terms.code, start, end)
+        # Again under the lock: a concurrent call for the same claim has committed by now.
+        done = None if first else live_entry.first()
         if done is not None:
             return benefit_from_json(done.benefit)
         so_far = _usage_of(usage)
@@ -156,20 +191,24 @@ def locked_usage(policy: Policy, coverage_code: str, incident_date: date) -> Ben
 
 
 def _locked_usage(policy: Policy, coverage_code: str, start: date, end: date) -> BenefitUsage:
-    """The year's row, locked; created on first use. Two first claims at once both miss the row
-    and both insert: the loser's insert fails on the unique constraint inside its own savepoint
-    (the caller's transaction survives), and its next read locks the winner's row."""
-    lookup = {"policy": policy, "coverage_code": coverage_code, "period_start": start}
-    for _attempt in range(_CREATE_ATTEMPTS):
-        row = _find_locked(lookup)
-        if row is not None:
-            return row
-        try:
-            with transaction.atomic():
-                return BenefitUsage.objects.create(**lookup, period_end=end)
-        except IntegrityError:
-            continue
-    raise RuntimeError(f"benefit usage of policy {policy.pk} {coverage_code} {start}: not created nor found")
+    """The year's row, locked; created on first use (`_created_or_locked`)."""
+    row = _find_locked({"policy": policy, "coverage_code": coverage_code, "period_start": start})
+    return row if row is not None else _created_or_locked(policy, coverage_code, start, end)
+
+
+def _created_or_locked(policy: Policy, coverage_code: str, start: date, end: date) -> BenefitUsage:
+    """The year's row for a year that had none when looked for: inserted, or — two first claims at
+    once — the winner's row locked. The loser's insert waits for the winner's commit and skips
+    its row (no IntegrityError, no savepoint); its next read locks that row."""
+    fresh = BenefitUsage(policy=policy, coverage_code=coverage_code, period_start=start, period_end=end)
+    if insert_unless_taken([fresh]):
+        return fresh  # ours, uncommitted: nobody else can lock it before we commit
+    row = _find_locked({"policy": policy, "coverage_code": coverage_code, "period_start": start})
+    if row is None:
+        raise RuntimeError(
+            f"benefit usage of policy {policy.pk} {coverage_code} {start}: not created nor found"
+        )
+    return row
 
 
 def _find_locked(lookup: Mapping[str, Any]) -> BenefitUsage | None:

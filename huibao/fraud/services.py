@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -21,6 +21,7 @@ from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, ValidationFailed
 from huibao.core.fields import lookup_hash
 from huibao.core.hooks import KeyedHook
+from huibao.core.inserts import insert_unless_taken
 from huibao.core.masking import mask_id_number, mask_name
 from huibao.core.states import check_transition
 from huibao.core.validators import text_problem, validate_resident_id
@@ -105,16 +106,14 @@ def _store(subject: ClaimSubject, digest: str) -> tuple[ScreenedClaim, bool, boo
     """The subject's row, locked, with its invoices; whether it was new or changed, and whether
     it was new (a new subject has no hold to end)."""
     fields = _claim_fields(subject, digest)
-    claim = ScreenedClaim.objects.select_for_update().filter(reference=subject.reference).first()
-    if claim is None:
-        try:
-            with transaction.atomic():
-                claim = ScreenedClaim.objects.create(reference=subject.reference, **fields)
-        except IntegrityError:  # a concurrent first screening of the same reference won
-            claim = ScreenedClaim.objects.select_for_update().get(reference=subject.reference)
-        else:
-            _write_invoices(claim, subject)
-            return claim, True, True
+    # A first screening (the common case) in one statement: the insert skips a reference that
+    # exists — also one a concurrent first screening has just committed (it waits for it) — with
+    # no IntegrityError, so no savepoint; a row that went in is ours and new.
+    fresh = ScreenedClaim(reference=subject.reference, **fields)
+    if insert_unless_taken([fresh]):
+        _write_invoices(fresh, subject)
+        return fresh, True, True
+    claim = ScreenedClaim.objects.select_for_update().get(reference=subject.reference)
     if claim.subject_digest == digest:
         return claim, False, False
     for name, value in fields.items():
@@ -159,8 +158,8 @@ def screen_claim(subject: ClaimSubject) -> Screening:
     subject, rule or threshold version makes a new one."""
     _check_subject(subject)
     digest = _subject_digest(subject)
-    # No savepoint of its own inside the caller's transaction (nothing here is caught and gone on
-    # from; the first insert of a subject keeps its own, for a concurrent first screening).
+    # No savepoint inside the caller's transaction (nothing here is caught and gone on from; the
+    # first insert of a subject skips a concurrent first screening's row instead of failing).
     with transaction.atomic(savepoint=False):
         claim, changed, created = _store(subject, digest)
         active = selectors.active_rules(subject.kind)

@@ -38,10 +38,11 @@ from huibao.core.bulkcopy import copy_create
 from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from huibao.core.fields import lookup_hash
 from huibao.core.hooks import KeyedHook
+from huibao.core.inserts import insert_unless_taken
 from huibao.core.masking import mask_name
 from huibao.core.money import as_decimal, to_fen, to_fen_int
 from huibao.core.states import check_transition
-from huibao.core.taskqueue import enqueue_all
+from huibao.core.taskqueue import enqueue_all, enqueue_on_commit
 from huibao.core.validators import text_problem, validate_bank_card
 from huibao.payment import rules
 from huibao.payment.errors import InvalidAmount, InvalidSignature
@@ -119,12 +120,11 @@ def _move(
 
 
 def _enqueue_submit(payout_id: int) -> None:
-    def enqueue() -> None:
-        from huibao.payment.tasks import submit_payout_task
+    """The payout's first submission, queued after commit (with the transaction's other tasks
+    inside `taskqueue.batched()`)."""
+    from huibao.payment.tasks import submit_payout_task
 
-        submit_payout_task.enqueue(payout_id)
-
-    transaction.on_commit(enqueue)
+    enqueue_on_commit([(submit_payout_task, (payout_id,), {})])
 
 
 def _clean_request(
@@ -230,21 +230,19 @@ def request_payout(
         max_attempts=rules.PAYOUT_MAX_ATTEMPTS,
         next_attempt_at=timezone.now(),
     )
-    # Two statements, no savepoint: the insert skips a reference that exists (also one a
-    # concurrent request has just committed: it waits for it), then the row is read back — ours
-    # when its public id is the candidate's, else the existing payout (the same ask answers it,
-    # another amount or account raises PayoutConflict, nothing written).
+    # One statement, no savepoint: the insert skips a reference that exists (also one a
+    # concurrent request has just committed: it waits for it) and returns the id of a row that
+    # went in — ours; else the existing payout is read (the same ask answers it, another amount
+    # or account raises PayoutConflict, nothing written).
     with transaction.atomic(savepoint=False):
-        Payout.objects.bulk_create([candidate], ignore_conflicts=True)
-        payout = Payout.objects.get(kind=kind, reference=reference)
-        ours = payout.public_id == candidate.public_id
+        ours = bool(insert_unless_taken([candidate]))
         if ours:
-            _audit_requested(payout)
-            _enqueue_submit(payout.pk)
+            _audit_requested(candidate)
+            _enqueue_submit(candidate.pk)
     if not ours:
         # Outside the block: a conflict raised here leaves the caller's transaction usable.
-        return _same_or_conflict(payout, value, account)
-    return payout
+        return _same_or_conflict(Payout.objects.get(kind=kind, reference=reference), value, account)
+    return candidate
 
 
 def _audit_requested(payout: Payout) -> None:

@@ -13,6 +13,7 @@ from huibao.claim.eligibility import MATERIAL_LABELS
 from huibao.claim.lifecycle import batched, lock_claim, transition
 from huibao.claim.models import Claim, ClaimMaterial
 from huibao.claim.selectors import checklist, claim_for_customer
+from huibao.claim.services.review import assignment_deferred
 from huibao.claim.services.triage import TRIAGE_RELATED, triage_locked
 from huibao.claim.states import OPEN_STATUSES, ClaimStatus
 from huibao.core.errors import Conflict, FieldError, ValidationFailed
@@ -23,7 +24,8 @@ def submit_claim(user: Any, claim_id: Any) -> Claim:
     under_review (the materials asked for were added). Refused naming what is missing."""
     # Every move of the submit (up to materials_complete → approved → paying on the fast track)
     # writes its timeline rows, notices and audit entries together at the end (`batched`).
-    with transaction.atomic(), batched():
+    # A claim the fast track decides in it is not assigned to an adjuster (`assignment_deferred`).
+    with transaction.atomic(), batched(), assignment_deferred():
         # Locked (the claim's row only) with what the triage reads, and its materials read once.
         claim = claim_for_customer(user, claim_id, lock=True, related=(*TRIAGE_RELATED, "claimant"))
         if claim.status not in (ClaimStatus.REPORTED, ClaimStatus.INFO_REQUESTED):

@@ -5,8 +5,10 @@ network — whose task changes come back as lines of the claim's timeline."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.db import transaction
@@ -111,10 +113,45 @@ def auto_assign(claim: Claim) -> int | None:
     return desk.user_id
 
 
+# The claims whose assignment waits for the end of `assignment_deferred()` (None outside it).
+_deferred: contextvars.ContextVar[list[Claim] | None] = contextvars.ContextVar(
+    "claim_assignment_deferred", default=None
+)
+# Decided by the time the block ends (the fast track's, in the submit's transaction): nobody is
+# to review them, so nobody is assigned.
+_DECIDED = frozenset({ClaimStatus.APPROVED, ClaimStatus.PAYING, ClaimStatus.PAID, ClaimStatus.DENIED})
+
+
+@contextlib.contextmanager
+def assignment_deferred() -> Iterator[None]:
+    """Inside a transaction (the customer's submit): a claim whose materials become complete is
+    assigned to an adjuster when the block ends, not at the move — and not at all when it was
+    decided meanwhile (the fast track approved it: no desk is read, nothing is written). If the
+    block raises, nobody is assigned (the transaction is rolled back with it). Nested blocks join
+    the outermost."""
+    if _deferred.get() is not None:
+        yield
+        return
+    pending: list[Claim] = []
+    token = _deferred.set(pending)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    for claim in pending:
+        if claim.status not in _DECIDED:
+            auto_assign(claim)
+
+
 def on_status_changed(event: ClaimStatusChanged) -> None:
-    """`claim_status_changed` listener: complete materials go to an adjuster; a withdrawn claim
-    calls off the provider tasks still open."""
+    """`claim_status_changed` listener: complete materials go to an adjuster (at the end of
+    `assignment_deferred()` when inside one); a withdrawn claim calls off the provider tasks
+    still open."""
     if event.to_status == ClaimStatus.MATERIALS_COMPLETE:
+        pending = _deferred.get()
+        if pending is not None and event.claim is not None:
+            pending.append(event.claim)
+            return
         claim = event.claim or Claim.objects.select_for_update().filter(pk=event.claim_id).first()
         if claim is not None:
             auto_assign(claim)

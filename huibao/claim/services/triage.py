@@ -143,8 +143,9 @@ def evaluate(
     )
     coverages = [terms.coverage(code) for code in claim.coverage_codes]
     calculable = bool(coverages) and all(c is not None and c.benefit_kind in CALCULABLE for c in coverages)
-    # The benefit as `decide` will record it, read now (decide computes it again under the lock).
-    benefit = decisions.preview(claim, terms=terms) if calculable else None
+    # The benefit as `decide` will record it, read now with the ledger's usage rows locked (decide
+    # records on the rows this read locked, computing it again from them).
+    benefit = decisions.preview(claim, terms=terms, lock=True) if calculable else None
     required = set(claim.required_materials)
     facts = fast_track.Facts(
         amount_claimed=claim.amount_claimed,
@@ -162,15 +163,19 @@ def evaluate(
     return fast_track.qualify(facts), benefit
 
 
-def _auto_decide(claim: Claim, terms: ClaimTerms, triage: ClaimTriage) -> Claim:
+def _auto_decide(
+    claim: Claim, terms: ClaimTerms, triage: ClaimTriage, benefit: decisions.ClaimBenefit
+) -> Claim:
     """Approves the calculated benefit by the system; the payout is requested by `decide`. The
-    claim is the row this transaction locked (triage holds it), decided in place."""
+    claim is the row this transaction locked (triage holds it), decided in place, on the usage
+    rows the benefit's preview locked."""
     return decisions.decide_locked(
         claim,
         decisions.Decision(kind=DecisionKind.APPROVE, note="小额快赔，系统自动审核通过"),
         actor=SYSTEM,
         terms=terms,
         held=triage.held,
+        usages=benefit.held,
     )
 
 
@@ -192,7 +197,7 @@ def _judge(claim: Claim, terms: ClaimTerms, triage: ClaimTriage, materials: list
     triage.reason_codes = list(verdict.codes)
     triage.reason = verdict.summary[:300]
     if verdict.qualified and benefit is not None:
-        decided = _auto_decide(claim, terms, triage)
+        decided = _auto_decide(claim, terms, triage, benefit)
         if decided.status in (ClaimStatus.APPROVED, ClaimStatus.PAYING, ClaimStatus.PAID):
             triage.fast_tracked = True
         else:  # above the four-eyes amount: a second adjuster confirms the system's approval

@@ -7,6 +7,7 @@ on the ledger, exactly one payout requested — so a lower count never buys a mi
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -16,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from huibao.claim.models import BenefitEntry, Claim, ClaimStatusChange, ClaimTriage
 from huibao.claim.services import report_claim, submit_claim, upload_material
 from huibao.claim.states import ClaimStatus
-from huibao.claim.tests.adjud_factories import at
+from huibao.claim.tests.adjud_factories import adjuster, at
 from huibao.claim.tests.factories import in_force, jpeg, medical_policy, pdf, report_input
 from huibao.core.models import AuditEntry
 from huibao.fraud.models import Screening
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.django_db
 # the submit's outermost block a savepoint pair: BEGIN/COMMIT outside tests). 102 before the
 # moves were batched. PostgreSQL reads the screen's history in one UNION ALL; SQLite cannot order
 # and limit the parts of a UNION, so it asks each rule's history on its own.
-MAX_STATEMENTS = {"postgresql": 44, "sqlite": 52}
+MAX_STATEMENTS = {"postgresql": 30, "sqlite": 38}
 SMALL = Decimal("1800.00")
 
 
@@ -94,3 +95,40 @@ def test_a_fast_tracked_submit_does_everything_within_its_statement_ceiling():
     ceiling = MAX_STATEMENTS[connection.vendor]
     listed = "\n".join(q["sql"][:120] for q in statements.captured_queries)
     assert count <= ceiling, f"{count} statements (ceiling {ceiling}):\n{listed}"
+
+
+def test_a_fast_tracked_claim_is_not_assigned_and_a_queued_one_is():
+    # given: an adjuster's desk that handles every claim, and two small claims reported with
+    # their materials, the second above the fast track's limit (queued)
+    desk_user = adjuster("desk")
+    fast, policy = _reported_with_materials()
+    owner = fast.claimant
+    # when the first is submitted (fast-tracked)
+    with at(policy, 130), CaptureQueriesContext(connection) as statements:
+        decided = submit_claim(owner, fast.public_id)
+    # then nobody is assigned to it, and no desk was read
+    assert decided.status == ClaimStatus.PAYING and decided.assigned_to_id is None
+    assert not [q for q in statements.captured_queries if "claim_claimsdesk" in q["sql"]]
+    assert not AuditEntry.objects.filter(action="claim.assigned", object_id=fast.number).exists()
+    # and a claim the fast track does not decide (over its limit) goes to the desk, after the
+    # move that queues it
+    with at(policy, 131):
+        big = report_claim(
+            owner,
+            report_input(
+                policy,
+                amount_claimed=Decimal("5000.00"),
+                incident_date=fast.incident_date + timedelta(days=1),
+            ),
+        )
+        upload_material(owner, big.public_id, kind="id_card", file=io.BytesIO(jpeg() + b"2"))
+        upload_material(
+            owner,
+            big.public_id,
+            kind="invoice",
+            file=io.BytesIO(pdf() + b"%2\n"),
+            invoice_number="FP20269999",
+        )
+        queued = submit_claim(owner, big.public_id)
+    assert queued.status == ClaimStatus.UNDER_REVIEW and queued.assigned_to_id == desk_user.pk
+    assert AuditEntry.objects.filter(action="claim.assigned", object_id=big.number).exists()

@@ -229,7 +229,7 @@ def test_the_database_refuses_a_negative_usage_and_a_second_live_entry() -> None
         )
 
 
-def test_the_lost_create_race_is_retried_inside_a_savepoint(monkeypatch) -> None:
+def test_the_lost_create_race_skips_the_rivals_row_and_locks_it(monkeypatch) -> None:
     # given the year's row created by a rival transaction after our first read missed it
     policy, terms = f.policy(), f.medical(deductible=D("0"))
     start, end = limits.policy_year(policy, MARCH)
@@ -246,8 +246,8 @@ def test_the_lost_create_race_is_retried_inside_a_savepoint(monkeypatch) -> None
         benefit = limits.record_benefit(
             policy, terms, loss(Expense("inpatient", D("100.00"))), reference="CLM1", incident_date=MARCH
         )
-        # then the insert lost on the unique constraint, the caller's transaction survived, and the
-        # second read found the rival's row
+        # then the insert skipped the rival's row (no IntegrityError: the caller's transaction
+        # is usable) and the second read locked it
         assert len(reads) == 2
         assert BenefitEntry.objects.count() == 1
     assert benefit.payable == D("100.00")
