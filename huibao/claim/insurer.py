@@ -67,6 +67,7 @@ from huibao.claim.states import ClaimStatus, DecisionKind, DecisionReason
 from huibao.core import audit
 from huibao.core.audit import json_safe
 from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from huibao.core.receipts import keep_refused, notify_id_of
 from huibao.core.retrying import ConnectorRetry
 from huibao.core.states import check_transition
 from huibao.fraud.models import Screening
@@ -425,10 +426,6 @@ INVALID_NOTICES_KEPT_PER_WINDOW = 200
 BODY_KEPT = 4_000
 
 
-def _notify_id_of(headers: Mapping[str, str]) -> str:
-    return next((str(v) for k, v in headers.items() if k.lower().endswith("notify-id")), "")
-
-
 def _amount(value: str) -> Decimal | None:
     try:
         amount = Decimal(value)
@@ -445,18 +442,17 @@ def handle_claim_notice(
         connector = get_connector(connector_name)
         notice = connector.parse_claim_notice(headers, body)
     except InvalidAck as exc:
-        recent = InsurerClaimNotice.objects.filter(
-            signature_ok=False, received_at__gte=now - INVALID_NOTICE_WINDOW
-        ).count()
-        if recent < INVALID_NOTICES_KEPT_PER_WINDOW:  # evidence, within a budget
-            InsurerClaimNotice.objects.create(
-                connector=connector_name[:32],
-                notify_id=_notify_id_of(headers)[:64],
-                raw_body=body.decode("utf-8", "replace")[:BODY_KEPT],
-                signature_ok=False,
-                outcome=NoticeOutcome.REFUSED,
-                detail=exc.code,
-            )
+        keep_refused(  # evidence, within a budget
+            InsurerClaimNotice,
+            now=now,
+            window=INVALID_NOTICE_WINDOW,
+            budget=INVALID_NOTICES_KEPT_PER_WINDOW,
+            connector=connector_name[:32],
+            notify_id=notify_id_of(headers)[:64],
+            raw_body=body.decode("utf-8", "replace")[:BODY_KEPT],
+            outcome=NoticeOutcome.REFUSED,
+            detail=exc.code,
+        )
         return NoticeResult(False, exc.code, exc.message, http_status=400)
     if insurer_rules.is_stale_notice(notice.sent_at, now):
         return NoticeResult(False, "stale", "通知时间戳已过期", http_status=400)

@@ -41,6 +41,7 @@ from django.utils import timezone
 from huibao.core import audit
 from huibao.core.audit import json_safe
 from huibao.core.errors import NotFound
+from huibao.core.receipts import keep_refused, notify_id_of
 from huibao.core.retrying import ConnectorRetry
 from huibao.core.states import check_transition
 from huibao.policy import rules
@@ -368,10 +369,6 @@ INVALID_ACKS_KEPT_PER_WINDOW = 200
 INVALID_ACK_BODY_KEPT = 2_000
 
 
-def _notify_id_of(headers: Mapping[str, str]) -> str:
-    return next((str(v) for k, v in headers.items() if k.lower().endswith("notify-id")), "")
-
-
 def handle_ack(
     connector_name: str, headers: Mapping[str, str], body: bytes, *, now: datetime.datetime | None = None
 ) -> AckOutcome:
@@ -382,18 +379,16 @@ def handle_ack(
     except InvalidAck as exc:
         # Refused messages are kept as evidence, within a budget: a flood of forged posts must not
         # fill the database (past it they are only counted in the log).
-        recent = InsurerAckReceipt.objects.filter(
-            signature_ok=False, received_at__gte=now - INVALID_ACK_WINDOW
-        ).count()
-        if recent < INVALID_ACKS_KEPT_PER_WINDOW:
-            InsurerAckReceipt.objects.create(
-                connector=connector_name[:32],
-                notify_id=_notify_id_of(headers)[:64],
-                raw_body=body.decode("utf-8", "replace")[:INVALID_ACK_BODY_KEPT],
-                signature_ok=False,
-                outcome=exc.code,
-            )
-        else:
+        if not keep_refused(
+            InsurerAckReceipt,
+            now=now,
+            window=INVALID_ACK_WINDOW,
+            budget=INVALID_ACKS_KEPT_PER_WINDOW,
+            connector=connector_name[:32],
+            notify_id=notify_id_of(headers)[:64],
+            raw_body=body.decode("utf-8", "replace")[:INVALID_ACK_BODY_KEPT],
+            outcome=exc.code,
+        ):
             logger.warning("insurer ack refused (%s) and not stored: over the budget", exc.code)
         return AckOutcome(acknowledge=False, code=exc.code, message=exc.message)
     if rules.is_stale(ack.sent_at, now):
