@@ -435,3 +435,35 @@ def _python_load(
 def target(value: float, op: str, limit: float) -> dict[str, Any]:
     met = value >= limit if op == ">=" else value <= limit
     return {"value": round(value, 2), "target": f"{op} {limit:g}", "met": bool(met)}
+
+
+# --- memory of a measuring child -------------------------------------------------------------------
+
+
+def rss_mb() -> float:
+    """The process's resident memory now, in MB (read from Linux's /proc)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_mb() -> float:
+    """The process's peak resident memory so far, in MB."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def memory_figures(base: float) -> dict[str, float]:
+    """A measurement's memory: `base` (the RSS before it), the peak and the peak over the base."""
+    peak = peak_mb()
+    return {"base_mb": round(base, 1), "peak_mb": round(peak, 1), "peak_mb_over_base": round(peak - base, 1)}
+
+
+def memory_flat(small: dict[str, Any], large: dict[str, Any]) -> dict[str, Any]:
+    """The memory target of a two-size bench: the large run's peak over its base stays within
+    1.5 times the small one's plus 32 MB (memory does not grow with the size)."""
+    limit = 1.5 * small["peak_mb_over_base"] + 32
+    return target(large["peak_mb_over_base"], "<=", round(limit, 1))

@@ -64,32 +64,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         runs.append(measured)
         path.unlink(missing_ok=True)
     small, large = runs
-    memory_limit = 1.5 * small["peak_mb_over_base"] + 32
     return {
         "sizes": list(sizes),
         "runs": runs,
         "targets": {
             f"import_and_match_seconds_at_{large['lines']}": harness.target(large["seconds"], "<=", 120),
-            "memory_flat_mb": harness.target(large["peak_mb_over_base"], "<=", round(memory_limit, 1)),
+            "memory_flat_mb": harness.memory_flat(small, large),
         },
     }
 
 
 # --- children ------------------------------------------------------------------------------------
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _peak_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _series(vendor: str, count: int) -> str:
@@ -252,7 +237,7 @@ def _measure(code: str, path: str) -> dict[str, Any]:
         encoding="gb18030",
     )
     gc.collect()
-    base = _rss_mb()
+    base = harness.rss_mb()
     began = time.monotonic()
     with open(path, "rb") as handle:
         rec = recon.import_statement(
@@ -263,9 +248,7 @@ def _measure(code: str, path: str) -> dict[str, Any]:
         "seconds": round(seconds, 2),
         "lines": rec.lines,
         "items": {t.category: t.count for t in recon.totals(rec)},
-        "base_mb": round(base, 1),
-        "peak_mb": round(_peak_mb(), 1),
-        "peak_mb_over_base": round(_peak_mb() - base, 1),
+        **harness.memory_figures(base),
     }
 
 

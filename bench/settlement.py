@@ -81,20 +81,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 # --- children ------------------------------------------------------------------------------------
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _peak_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _add_months(day: datetime.date, months: int) -> datetime.date:
     month = day.month - 1 + months
     return datetime.date(day.year + month // 12, month % 12 + 1, 1)
@@ -271,7 +257,7 @@ def _measure(month: datetime.date) -> dict[str, Any]:
     channels = list(SalesUnit.objects.filter(code__startswith="bench-ch-").order_by("pk"))
     before = SettlementLine.objects.count()
     gc.collect()
-    base = _rss_mb()
+    base = harness.rss_mb()
     t0 = time.monotonic()
     entries = settlement.bulk_commission_run(month, rates)
     t1 = time.monotonic()
@@ -295,9 +281,7 @@ def _measure(month: datetime.date) -> dict[str, Any]:
         "statements": len(insurers) + len(channels),
         "statement_lines": lines,
         "net_total": str(sum(nets, Decimal("0"))),
-        "base_mb": round(base, 1),
-        "peak_mb": round(_peak_mb(), 1),
-        "peak_mb_over_base": round(_peak_mb() - base, 1),
+        **harness.memory_figures(base),
     }
 
 

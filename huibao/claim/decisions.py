@@ -619,23 +619,28 @@ def pending_approval(claim: Claim) -> ClaimApproval | None:
     return ClaimApproval.objects.filter(claim=claim, status=ApprovalStatus.PENDING).first()
 
 
+def _under_review(claim: Claim, actor: Any) -> tuple[Claim, ClaimsDesk, ClaimApproval]:
+    """In the caller's transaction: the claim and its pending approval locked, and the reviewer's
+    desk — claims staff, and not the adjuster who proposed it."""
+    locked = lock_claim(claim.public_id)
+    desk = desk_for_claim(actor, locked)
+    if desk is None:
+        raise PermissionDenied("复核必须由理赔人员完成", code="reviewer_required")
+    approval = (
+        ClaimApproval.objects.select_for_update().filter(claim=locked, status=ApprovalStatus.PENDING).first()
+    )
+    if approval is None:
+        raise Conflict("该案件没有待复核的赔付", code="no_pending_approval")
+    if approval.proposed_by_id == actor.pk:
+        raise PermissionDenied("不能复核自己提出的赔付，请由另一位理赔人员复核", code="same_adjuster")
+    return locked, desk, approval
+
+
 def confirm_approval(claim: Claim, *, actor: Any, note: str = "", request: Any = None) -> Claim:
     """The second adjuster confirms a pending approval: approved, then paid. Never the adjuster
     who proposed it; their own approval limit must reach the amount."""
     with transaction.atomic():
-        locked = lock_claim(claim.public_id)
-        desk = desk_for_claim(actor, locked)
-        if desk is None:
-            raise PermissionDenied("复核必须由理赔人员完成", code="reviewer_required")
-        approval = (
-            ClaimApproval.objects.select_for_update()
-            .filter(claim=locked, status=ApprovalStatus.PENDING)
-            .first()
-        )
-        if approval is None:
-            raise Conflict("该案件没有待复核的赔付", code="no_pending_approval")
-        if approval.proposed_by_id == actor.pk:
-            raise PermissionDenied("不能复核自己提出的赔付，请由另一位理赔人员复核", code="same_adjuster")
+        locked, desk, approval = _under_review(claim, actor)
         if desk.approval_limit is not None and Decimal(desk.approval_limit) < approval.amount:
             raise PermissionDenied(
                 f"赔付金额 {format_cny(approval.amount)} 超出您的审批权限", code="over_approval_limit"
@@ -669,19 +674,7 @@ def reject_approval(claim: Claim, *, actor: Any, note: str, request: Any = None)
     if not note:
         raise _refuse("note", "note_required", "请填写退回原因")
     with transaction.atomic():
-        locked = lock_claim(claim.public_id)
-        desk = desk_for_claim(actor, locked)
-        if desk is None:
-            raise PermissionDenied("复核必须由理赔人员完成", code="reviewer_required")
-        approval = (
-            ClaimApproval.objects.select_for_update()
-            .filter(claim=locked, status=ApprovalStatus.PENDING)
-            .first()
-        )
-        if approval is None:
-            raise Conflict("该案件没有待复核的赔付", code="no_pending_approval")
-        if approval.proposed_by_id == actor.pk:
-            raise PermissionDenied("不能复核自己提出的赔付，请由另一位理赔人员复核", code="same_adjuster")
+        locked, _desk, approval = _under_review(claim, actor)
         approval.status = ApprovalStatus.REJECTED
         approval.reviewed_by = actor
         approval.reviewed_at = timezone.now()

@@ -26,6 +26,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -66,6 +67,8 @@ from huibao.claim.states import ClaimStatus, DecisionKind, DecisionReason
 from huibao.core import audit
 from huibao.core.audit import json_safe
 from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from huibao.core.receipts import keep_refused, notify_id_of
+from huibao.core.retrying import ConnectorRetry
 from huibao.core.states import check_transition
 from huibao.fraud.models import Screening
 from huibao.notification import services as notification
@@ -93,6 +96,21 @@ OVERDUE_TEMPLATE = "claim.overdue_staff"
 
 def max_attempts() -> int:
     return int(getattr(settings, "HUIBAO_CLAIM_DELIVERY_MAX_ATTEMPTS", insurer_rules.DEFAULT_MAX_ATTEMPTS))
+
+
+# Sent: the insurer's first notice is due within NOTICE_TIMEOUT, else it is sent again; failed:
+# again on the back-off; given up after `max_attempts()` (a chase sends it again).
+RETRY = ConnectorRetry(
+    sent=ClaimDeliveryStatus.SENT,
+    failed=ClaimDeliveryStatus.FAILED,
+    gave_up=ClaimDeliveryStatus.GAVE_UP,
+    max_attempts=max_attempts,
+    retry_delay=insurer_rules.retry_delay,
+    answer_timeout=insurer_rules.NOTICE_TIMEOUT,
+    unanswered="no_notice: 已发送{attempts}次，保险公司仍未受理",
+    expected=(DeliveryFailed, InvalidAck),
+    failure_log="insurer connector %s failed on a claim",
+)
 
 
 # --- the insurer's setting ------------------------------------------------------------------------
@@ -350,15 +368,8 @@ def deliver_claim(
             raise NotFound(f"no claim delivery {delivery_id}", code="delivery_not_found")
         if delivery.status not in RESENDABLE_NOW:
             return delivery.status
-        if not force and (
-            delivery.status == D.GAVE_UP
-            or (delivery.next_attempt_at is not None and delivery.next_attempt_at > now)
-        ):
-            return delivery.status
-        if not force and delivery.status == D.SENT and delivery.attempts >= max_attempts():
-            delivery.next_attempt_at = None
-            delivery.last_error = f"no_notice: 已发送{delivery.attempts}次，保险公司仍未受理"[:ERROR_MAX]
-            _move(delivery, D.GAVE_UP, actor=actor)
+        move = partial(_move, delivery, actor=actor)
+        if RETRY.holds(delivery, now=now, force=force, move=move):
             return delivery.status
         claim = lifecycle.lock_claim(delivery.claim.public_id)
         if claim.status not in UNDECIDED:  # decided on the platform in the meantime: nothing to send
@@ -366,34 +377,20 @@ def deliver_claim(
             delivery.last_error = f"not_sent: 赔案已{claim.status}，无需发送"[:ERROR_MAX]
             delivery.save(update_fields=["next_attempt_at", "last_error"])
             return delivery.status
-        delivery.attempts += 1
-        delivery.last_attempt_at = now
-        try:
-            connector = get_connector(delivery.connector)
-            ref = connector.send_claim(
-                claim_payload(delivery.claim, payer=delivery.payer),
-                callback_url=callback_url(delivery.connector),
+        connector = delivery.connector
+
+        def send() -> str:
+            return get_connector(connector).send_claim(
+                claim_payload(delivery.claim, payer=delivery.payer), callback_url=callback_url(connector)
             )
-        except (DeliveryFailed, InvalidAck) as exc:
-            error = f"{exc.code}: {exc.message}"
-        except Exception as exc:  # a connector bug must not lose the claim: retry it
-            logger.exception("insurer connector %s failed on a claim", delivery.connector)
-            error = f"error: {type(exc).__name__}"
-        else:
-            delivery.insurer_ref = ref[:64]
-            delivery.last_error = ""
-            delivery.sent_at = delivery.sent_at or now
-            delivery.next_attempt_at = now + insurer_rules.NOTICE_TIMEOUT
-            _move(delivery, D.SENT, actor=actor)
-            _forwarded(claim, actor=f"insurer:{delivery.connector}")
-            return delivery.status
-        delivery.last_error = error[:ERROR_MAX]
-        if delivery.attempts >= max_attempts():
-            delivery.next_attempt_at = None
-            _move(delivery, D.GAVE_UP, actor=actor)
-        else:
-            delivery.next_attempt_at = now + insurer_rules.retry_delay(delivery.attempts)
-            _move(delivery, D.FAILED, actor=actor)
+
+        def moved(target: str) -> None:
+            if target == D.SENT:
+                delivery.sent_at = delivery.sent_at or now
+            move(target)
+
+        if RETRY.attempt(delivery, send, now=now, move=moved, connector=connector):
+            _forwarded(claim, actor=f"insurer:{connector}")
         return delivery.status
 
 
@@ -429,10 +426,6 @@ INVALID_NOTICES_KEPT_PER_WINDOW = 200
 BODY_KEPT = 4_000
 
 
-def _notify_id_of(headers: Mapping[str, str]) -> str:
-    return next((str(v) for k, v in headers.items() if k.lower().endswith("notify-id")), "")
-
-
 def _amount(value: str) -> Decimal | None:
     try:
         amount = Decimal(value)
@@ -449,18 +442,17 @@ def handle_claim_notice(
         connector = get_connector(connector_name)
         notice = connector.parse_claim_notice(headers, body)
     except InvalidAck as exc:
-        recent = InsurerClaimNotice.objects.filter(
-            signature_ok=False, received_at__gte=now - INVALID_NOTICE_WINDOW
-        ).count()
-        if recent < INVALID_NOTICES_KEPT_PER_WINDOW:  # evidence, within a budget
-            InsurerClaimNotice.objects.create(
-                connector=connector_name[:32],
-                notify_id=_notify_id_of(headers)[:64],
-                raw_body=body.decode("utf-8", "replace")[:BODY_KEPT],
-                signature_ok=False,
-                outcome=NoticeOutcome.REFUSED,
-                detail=exc.code,
-            )
+        keep_refused(  # evidence, within a budget
+            InsurerClaimNotice,
+            now=now,
+            window=INVALID_NOTICE_WINDOW,
+            budget=INVALID_NOTICES_KEPT_PER_WINDOW,
+            connector=connector_name[:32],
+            notify_id=notify_id_of(headers)[:64],
+            raw_body=body.decode("utf-8", "replace")[:BODY_KEPT],
+            outcome=NoticeOutcome.REFUSED,
+            detail=exc.code,
+        )
         return NoticeResult(False, exc.code, exc.message, http_status=400)
     if insurer_rules.is_stale_notice(notice.sent_at, now):
         return NoticeResult(False, "stale", "通知时间戳已过期", http_status=400)

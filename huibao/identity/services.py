@@ -34,6 +34,7 @@ from huibao.core.errors import FieldError, NotFound, ValidationFailed
 from huibao.core.fields import lookup_hash
 from huibao.core.hooks import KeyedHook
 from huibao.core.masking import mask_id_number, mask_name
+from huibao.core.receipts import notify_id_of
 from huibao.core.states import check_transition
 from huibao.core.validators import validate_resident_id
 from huibao.identity import rules
@@ -324,10 +325,6 @@ def _apply(check: FaceCheck, note: FaceNotification) -> str:
     return str(target)
 
 
-def _notify_id_from(headers: Mapping[str, str]) -> str:
-    return next((str(v) for k, v in headers.items() if k.lower().endswith("notify-id")), "")
-
-
 def handle_face_notification(
     provider_name: str, headers: Mapping[str, str], body: bytes, *, now: datetime.datetime | None = None
 ) -> FaceNotificationOutcome:
@@ -340,7 +337,7 @@ def handle_face_notification(
     except (InvalidSignature, NotFound) as exc:
         FaceProviderNotification.objects.create(
             provider=provider_name[:20],
-            notify_id=_notify_id_from(headers)[:64],
+            notify_id=notify_id_of(headers)[:64],
             raw_body=raw_body,
             signature_ok=False,
             outcome=exc.code,

@@ -41,6 +41,7 @@ from huibao.core.hooks import KeyedHook
 from huibao.core.inserts import insert_unless_taken
 from huibao.core.masking import mask_name
 from huibao.core.money import as_decimal, to_fen, to_fen_int
+from huibao.core.receipts import notify_id_of
 from huibao.core.states import check_transition
 from huibao.core.taskqueue import enqueue_all, enqueue_on_commit
 from huibao.core.validators import text_problem, validate_bank_card
@@ -593,7 +594,7 @@ def handle_payout_notification(
         gateway = get_payout_provider(provider_name)
         notice = gateway.parse_payout_notification(headers, body)
     except InvalidSignature as exc:
-        notify_id = next((str(v) for k, v in headers.items() if k.lower().endswith("notify-id")), "")
+        notify_id = notify_id_of(headers)
         PayoutNotification.objects.create(
             provider=provider_name[:20],
             notify_id=notify_id[:64],

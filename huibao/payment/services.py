@@ -35,6 +35,7 @@ from huibao.core.fields import lookup_hash
 from huibao.core.hooks import KeyedHook
 from huibao.core.masking import mask_name
 from huibao.core.money import as_decimal, to_fen, to_fen_int
+from huibao.core.receipts import notify_id_of
 from huibao.core.states import check_transition
 from huibao.core.validators import validate_person_name, validate_resident_id
 from huibao.payment import rules
@@ -497,7 +498,7 @@ def handle_notification(
         provider = get_provider(provider_name)
         note = provider.parse_notification(headers, body)
     except InvalidSignature as exc:
-        notify_id = next((str(v) for k, v in headers.items() if k.lower().endswith("notify-id")), "")
+        notify_id = notify_id_of(headers)
         ProviderNotification.objects.create(
             provider=provider_name[:20],
             notify_id=notify_id[:64],

@@ -28,8 +28,9 @@ import datetime
 import json
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -40,6 +41,8 @@ from django.utils import timezone
 from huibao.core import audit
 from huibao.core.audit import json_safe
 from huibao.core.errors import NotFound
+from huibao.core.receipts import keep_refused, notify_id_of
+from huibao.core.retrying import ConnectorRetry
 from huibao.core.states import check_transition
 from huibao.policy import rules
 from huibao.policy import schedule as schedule_mod
@@ -64,6 +67,21 @@ ERROR_MAX = 200
 def max_attempts() -> int:
     """Attempts before a delivery gives up (settings.HUIBAO_INSURER_DELIVERY_MAX_ATTEMPTS, default 8)."""
     return int(getattr(settings, "HUIBAO_INSURER_DELIVERY_MAX_ATTEMPTS", rules.DEFAULT_MAX_ATTEMPTS))
+
+
+# Sent: acknowledged later by the insurer, or sent again after ACK_TIMEOUT (insurers de-duplicate);
+# failed: again on the exponential back-off; given up after `max_attempts()`.
+RETRY = ConnectorRetry(
+    sent=DeliveryStatus.SENT,
+    failed=DeliveryStatus.FAILED,
+    gave_up=DeliveryStatus.GAVE_UP,
+    max_attempts=max_attempts,
+    retry_delay=rules.retry_delay,
+    answer_timeout=rules.ACK_TIMEOUT,
+    unanswered="no_ack: 已发送{attempts}次，保险公司仍未确认",
+    expected=(DeliveryFailed, InvalidAck),
+    failure_log="insurer connector %s failed",
+)
 
 
 def policy_payload(policy: Policy) -> dict[str, Any]:
@@ -110,32 +128,6 @@ def endorsement_payload(endorsement: Endorsement) -> dict[str, Any]:
     )
 
 
-def queue_endorsement(endorsement: Endorsement, *, now: datetime.datetime) -> InsurerDelivery:
-    """The applied endorsement's delivery to its insurer, in the caller's transaction (the one
-    applying it, which enqueues `tasks.deliver_policy` for it after the commit; the sweep
-    `retry_due_deliveries` sends it otherwise); one per endorsement (a second call returns the
-    first)."""
-    policy = endorsement.policy
-    existing = InsurerDelivery.objects.filter(endorsement=endorsement).first()
-    if existing is not None:
-        return existing
-    row = InsurerDelivery.objects.create(
-        policy=policy,
-        kind=DeliveryKind.ENDORSEMENT,
-        endorsement=endorsement,
-        connector=connector_for(policy.insurer.code),
-        next_attempt_at=now,
-    )
-    audit.record(
-        "policy.delivery_queued",
-        ENDORSEMENT_OBJ_TYPE,
-        endorsement.number,
-        actor="system",
-        after={"kind": row.kind, "policy": policy.number, "connector": row.connector},
-    )
-    return row
-
-
 def cancellation_payload(c: Cancellation) -> dict[str, Any]:
     """What the insurer receives of a confirmed cancellation: which policy, cancelled in
     cooling-off or surrendered, on which day, the refund and the customer's reason."""
@@ -157,49 +149,120 @@ def cancellation_payload(c: Cancellation) -> dict[str, Any]:
     )
 
 
-def queue_cancellation(cancellation: Cancellation, *, now: datetime.datetime) -> InsurerDelivery:
-    """The confirmed cancellation's delivery to its insurer, in the caller's transaction (the one
-    confirming it, which enqueues `tasks.deliver_policy` for it after the commit; the sweep
-    `retry_due_deliveries` sends it otherwise); one per cancellation (a second call returns the
-    first)."""
-    existing = InsurerDelivery.objects.filter(cancellation=cancellation).first()
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What a delivery tells the insurer about — its policy, an endorsement or a cancellation: the
+    one thing that differs between the kinds, which all go through the same steps.
+
+    `field`: the delivery's link to it (None: the policy itself); `obj_type` and `ident`: its audit
+    object; `payload` and `send`: what the connector is handed and which of its calls carries it;
+    `ack_field`: the `Ack` field naming it (the insurer's acknowledgement of it) and `lookup` how a
+    delivery is found by that value (`parse` reads it; ValueError: no such one)."""
+
+    kind: str
+    field: str | None
+    obj_type: str
+    ident: Callable[[Any], str]
+    payload: Callable[[Any], dict[str, Any]]
+    send: Callable[[InsurerConnector, Mapping[str, Any]], str]
+    ack_field: str
+    lookup: str
+    parse: Callable[[str], Any] = str
+
+    def of(self, delivery: InsurerDelivery) -> Any:
+        """The delivery's own subject row, or None (only a policy's delivery has none)."""
+        return delivery.policy if self.field is None else getattr(delivery, self.field)
+
+
+POLICY = Subject(
+    kind=DeliveryKind.POLICY,
+    field=None,
+    obj_type=OBJ_TYPE,
+    ident=lambda policy: policy.number,
+    payload=policy_payload,
+    send=lambda connector, payload: connector.send_policy(payload),
+    ack_field="policy_number",
+    lookup="policy__number",
+)
+ENDORSEMENT = Subject(
+    kind=DeliveryKind.ENDORSEMENT,
+    field="endorsement",
+    obj_type=ENDORSEMENT_OBJ_TYPE,
+    ident=lambda endorsement: endorsement.number,
+    payload=endorsement_payload,
+    send=lambda connector, payload: connector.send_endorsement(payload),
+    ack_field="endorsement_number",
+    lookup="endorsement__number",
+)
+CANCELLATION = Subject(
+    kind=DeliveryKind.CANCELLATION,
+    field="cancellation",
+    obj_type=CANCELLATION_OBJ_TYPE,
+    ident=lambda cancellation: str(cancellation.public_id),
+    payload=cancellation_payload,
+    send=lambda connector, payload: connector.send_cancellation(payload),
+    ack_field="cancellation_id",
+    lookup="cancellation__public_id",
+    parse=uuid.UUID,
+)
+SUBJECTS = {subject.kind: subject for subject in (POLICY, ENDORSEMENT, CANCELLATION)}
+
+
+def _queue(subject: Subject, row: Endorsement | Cancellation, *, now: datetime.datetime) -> InsurerDelivery:
+    """The delivery of an endorsement or a cancellation, in the caller's transaction; one per
+    subject (a second call returns the first)."""
+    assert subject.field is not None  # a policy's delivery is created when it is issued
+    existing = InsurerDelivery.objects.filter(**{subject.field: row}).first()
     if existing is not None:
         return existing
-    policy = cancellation.policy
-    row = InsurerDelivery.objects.create(
+    policy = row.policy
+    delivery = InsurerDelivery.objects.create(
         policy=policy,
-        kind=DeliveryKind.CANCELLATION,
-        cancellation=cancellation,
+        kind=subject.kind,
         connector=connector_for(policy.insurer.code),
         next_attempt_at=now,
+        **{subject.field: row},
     )
     audit.record(
         "policy.delivery_queued",
-        CANCELLATION_OBJ_TYPE,
-        str(cancellation.public_id),
+        subject.obj_type,
+        subject.ident(row),
         actor="system",
-        after={"kind": row.kind, "policy": policy.number, "connector": row.connector},
+        after={"kind": delivery.kind, "policy": policy.number, "connector": delivery.connector},
     )
-    return row
+    return delivery
+
+
+def queue_endorsement(endorsement: Endorsement, *, now: datetime.datetime) -> InsurerDelivery:
+    """The applied endorsement's delivery to its insurer, in the caller's transaction (the one
+    applying it, which enqueues `tasks.deliver_policy` for it after the commit; the sweep
+    `retry_due_deliveries` sends it otherwise); one per endorsement."""
+    return _queue(ENDORSEMENT, endorsement, now=now)
+
+
+def queue_cancellation(cancellation: Cancellation, *, now: datetime.datetime) -> InsurerDelivery:
+    """The confirmed cancellation's delivery to its insurer, in the caller's transaction (the one
+    confirming it, likewise); one per cancellation."""
+    return _queue(CANCELLATION, cancellation, now=now)
+
+
+def _subject(delivery: InsurerDelivery) -> tuple[Subject, Any]:
+    subject = SUBJECTS.get(delivery.kind, POLICY)
+    row = subject.of(delivery)
+    return (subject, row) if row is not None else (POLICY, delivery.policy)
 
 
 def subject_of(delivery: InsurerDelivery) -> tuple[str, str]:
     """The audit object a delivery is about: its policy, its endorsement or its cancellation."""
-    if delivery.kind == DeliveryKind.ENDORSEMENT and delivery.endorsement is not None:
-        return ENDORSEMENT_OBJ_TYPE, delivery.endorsement.number
-    if delivery.kind == DeliveryKind.CANCELLATION and delivery.cancellation is not None:
-        return CANCELLATION_OBJ_TYPE, str(delivery.cancellation.public_id)
-    return OBJ_TYPE, delivery.policy.number
+    subject, row = _subject(delivery)
+    return subject.obj_type, subject.ident(row)
 
 
 def _send(connector: InsurerConnector, delivery: InsurerDelivery) -> str:
-    if delivery.kind == DeliveryKind.ENDORSEMENT:
-        assert delivery.endorsement is not None  # the check constraint holds it
-        return connector.send_endorsement(endorsement_payload(delivery.endorsement))
-    if delivery.kind == DeliveryKind.CANCELLATION:
-        assert delivery.cancellation is not None  # the check constraint holds it
-        return connector.send_cancellation(cancellation_payload(delivery.cancellation))
-    return connector.send_policy(policy_payload(delivery.policy))
+    subject = SUBJECTS[delivery.kind]
+    row = subject.of(delivery)
+    assert row is not None  # the check constraint holds it
+    return subject.send(connector, subject.payload(row))
 
 
 def _move(
@@ -251,41 +314,17 @@ def deliver(
             raise NotFound(f"no insurer delivery {delivery_id}", code="delivery_not_found")
         if delivery.status == DeliveryStatus.ACKNOWLEDGED:
             return delivery.status
-        if not force and (
-            delivery.status == DeliveryStatus.GAVE_UP
-            or (delivery.next_attempt_at is not None and delivery.next_attempt_at > now)
-        ):
+        move = partial(_move, delivery, actor=actor)
+        if RETRY.holds(delivery, now=now, force=force, move=move):
             return delivery.status
-        if not force and delivery.status == DeliveryStatus.SENT and delivery.attempts >= max_attempts():
-            # Sent as often as allowed and never acknowledged: a person must look (the insurer
-            # may not have the policy), instead of sending it every ACK_TIMEOUT forever.
-            delivery.next_attempt_at = None
-            delivery.last_error = f"no_ack: 已发送{delivery.attempts}次，保险公司仍未确认"[:ERROR_MAX]
-            _move(delivery, DeliveryStatus.GAVE_UP, actor=actor)
-            return delivery.status
-        delivery.attempts += 1
-        delivery.last_attempt_at = now
-        try:
-            connector = get_connector(delivery.connector)
-            ref = _send(connector, delivery)
-        except (DeliveryFailed, InvalidAck) as exc:
-            error = f"{exc.code}: {exc.message}"
-        except Exception as exc:  # a connector bug must not lose the delivery: retry it
-            logger.exception("insurer connector %s failed", delivery.connector)
-            error = f"error: {type(exc).__name__}"
-        else:
-            delivery.insurer_ref = ref[:64]
-            delivery.last_error = ""
-            delivery.next_attempt_at = now + rules.ACK_TIMEOUT
-            _move(delivery, DeliveryStatus.SENT, actor=actor)
-            return delivery.status
-        delivery.last_error = error[:ERROR_MAX]
-        if delivery.attempts >= max_attempts():
-            delivery.next_attempt_at = None
-            _move(delivery, DeliveryStatus.GAVE_UP, actor=actor)
-        else:
-            delivery.next_attempt_at = now + rules.retry_delay(delivery.attempts)
-            _move(delivery, DeliveryStatus.FAILED, actor=actor)
+        connector = delivery.connector
+        RETRY.attempt(
+            delivery,
+            lambda: _send(get_connector(connector), delivery),
+            now=now,
+            move=move,
+            connector=connector,
+        )
         return delivery.status
 
 
@@ -330,10 +369,6 @@ INVALID_ACKS_KEPT_PER_WINDOW = 200
 INVALID_ACK_BODY_KEPT = 2_000
 
 
-def _notify_id_of(headers: Mapping[str, str]) -> str:
-    return next((str(v) for k, v in headers.items() if k.lower().endswith("notify-id")), "")
-
-
 def handle_ack(
     connector_name: str, headers: Mapping[str, str], body: bytes, *, now: datetime.datetime | None = None
 ) -> AckOutcome:
@@ -344,18 +379,16 @@ def handle_ack(
     except InvalidAck as exc:
         # Refused messages are kept as evidence, within a budget: a flood of forged posts must not
         # fill the database (past it they are only counted in the log).
-        recent = InsurerAckReceipt.objects.filter(
-            signature_ok=False, received_at__gte=now - INVALID_ACK_WINDOW
-        ).count()
-        if recent < INVALID_ACKS_KEPT_PER_WINDOW:
-            InsurerAckReceipt.objects.create(
-                connector=connector_name[:32],
-                notify_id=_notify_id_of(headers)[:64],
-                raw_body=body.decode("utf-8", "replace")[:INVALID_ACK_BODY_KEPT],
-                signature_ok=False,
-                outcome=exc.code,
-            )
-        else:
+        if not keep_refused(
+            InsurerAckReceipt,
+            now=now,
+            window=INVALID_ACK_WINDOW,
+            budget=INVALID_ACKS_KEPT_PER_WINDOW,
+            connector=connector_name[:32],
+            notify_id=notify_id_of(headers)[:64],
+            raw_body=body.decode("utf-8", "replace")[:INVALID_ACK_BODY_KEPT],
+            outcome=exc.code,
+        ):
             logger.warning("insurer ack refused (%s) and not stored: over the budget", exc.code)
         return AckOutcome(acknowledge=False, code=exc.code, message=exc.message)
     if rules.is_stale(ack.sent_at, now):
@@ -402,39 +435,26 @@ def handle_ack(
 
 
 def _delivery_acknowledged(ack: Ack, connector_name: str) -> InsurerDelivery:
-    """The delivery an acknowledgement is about, locked: the endorsement's or the cancellation's
+    """The delivery an acknowledgement is about, locked: the cancellation's or the endorsement's
     when it names one (it must be of the policy it names too), else the policy's own. Raises
     NotFound."""
-    rows = InsurerDelivery.objects.select_for_update(of=("self",)).select_related(
-        "policy", "endorsement", "cancellation"
+    subject = next((s for s in (CANCELLATION, ENDORSEMENT) if getattr(ack, s.ack_field)), POLICY)
+    key = getattr(ack, subject.ack_field)
+    unknown = f"unknown_{subject.obj_type}"
+    try:
+        value = subject.parse(key)
+    except ValueError:
+        raise NotFound(f"no {subject.obj_type} {key}", code=unknown) from None
+    delivery = (
+        InsurerDelivery.objects.select_for_update(of=("self",))
+        .select_related("policy", "endorsement", "cancellation")
+        .filter(
+            **{"policy__number": ack.policy_number, subject.lookup: value},
+            kind=subject.kind,
+            connector=connector_name,
+        )
+        .first()
     )
-    if ack.cancellation_id:
-        try:
-            cancellation_id = uuid.UUID(ack.cancellation_id)
-        except ValueError:
-            raise NotFound(f"no cancellation {ack.cancellation_id}", code="unknown_cancellation") from None
-        delivery = rows.filter(
-            kind=DeliveryKind.CANCELLATION,
-            cancellation__public_id=cancellation_id,
-            policy__number=ack.policy_number,
-            connector=connector_name,
-        ).first()
-        if delivery is None:
-            raise NotFound(f"no delivery of cancellation {ack.cancellation_id}", code="unknown_cancellation")
-        return delivery
-    if ack.endorsement_number:
-        delivery = rows.filter(
-            kind=DeliveryKind.ENDORSEMENT,
-            endorsement__number=ack.endorsement_number,
-            policy__number=ack.policy_number,
-            connector=connector_name,
-        ).first()
-        if delivery is None:
-            raise NotFound(f"no delivery of endorsement {ack.endorsement_number}", code="unknown_endorsement")
-        return delivery
-    delivery = rows.filter(
-        kind=DeliveryKind.POLICY, policy__number=ack.policy_number, connector=connector_name
-    ).first()
     if delivery is None:
-        raise NotFound(f"no delivery of policy {ack.policy_number}", code="unknown_policy")
+        raise NotFound(f"no delivery of {subject.obj_type} {key}", code=unknown)
     return delivery

@@ -293,26 +293,21 @@ class SandboxInsurer:
 
     name = NAME
 
-    def send_policy(self, payload: Mapping[str, Any]) -> str:
+    def _send(self, subject: insurer.Subject, payload: Mapping[str, Any]) -> str:
         callback = public_url(reverse("policy:insurer_ack", args=[self.name]))
         try:
-            return insurer.receive_policy(payload, callback_url=callback)
+            return insurer.receive(subject, payload, callback_url=callback)
         except insurer.SandboxUnavailable as exc:
             raise DeliveryFailed(str(exc), code=exc.code) from exc
+
+    def send_policy(self, payload: Mapping[str, Any]) -> str:
+        return self._send(insurer.POLICY, payload)
 
     def send_endorsement(self, payload: Mapping[str, Any]) -> str:
-        callback = public_url(reverse("policy:insurer_ack", args=[self.name]))
-        try:
-            return insurer.receive_endorsement(payload, callback_url=callback)
-        except insurer.SandboxUnavailable as exc:
-            raise DeliveryFailed(str(exc), code=exc.code) from exc
+        return self._send(insurer.ENDORSEMENT, payload)
 
     def send_cancellation(self, payload: Mapping[str, Any]) -> str:
-        callback = public_url(reverse("policy:insurer_ack", args=[self.name]))
-        try:
-            return insurer.receive_cancellation(payload, callback_url=callback)
-        except insurer.SandboxUnavailable as exc:
-            raise DeliveryFailed(str(exc), code=exc.code) from exc
+        return self._send(insurer.CANCELLATION, payload)
 
     def parse_ack(self, headers: Mapping[str, str], body: bytes) -> Ack:
         ack = notifications.parse_signed(

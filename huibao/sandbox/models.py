@@ -128,18 +128,35 @@ class SandboxFaceSession(SignedNotification):
 
 
 # --- insurer ---------------------------------------------------------------------------------------
-class SandboxInsurerPolicy(SignedNotification):
-    """The sandbox insurer's side (what an insurer's core system keeps): one received policy and
-    the signed acknowledgement it owes the platform."""
+class SandboxInsurerBooking(SignedNotification):
+    """What the sandbox insurer books of something the platform sent it (a policy, or an
+    endorsement or a cancellation of one it holds): its reference, the policy and the signed
+    acknowledgement it owes the platform (abstract: each kind keeps its table, the payload its
+    encryption context and the kind its own key, `SUBJECT_FIELD`)."""
 
+    SUBJECT_FIELD = "policy_number"
+
+    payload: str  # each kind's own field (its own encryption context)
     insurer_code = models.CharField(max_length=32)
     ref = models.CharField(max_length=40, unique=True)
     policy_number = models.CharField(max_length=40)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.insurer_code} {getattr(self, self.SUBJECT_FIELD)} → {self.ref}"
+
+
+class SandboxInsurerPolicy(SandboxInsurerBooking):
+    """The sandbox insurer's side (what an insurer's core system keeps): one received policy and
+    the signed acknowledgement it owes the platform."""
+
     payload = EncryptedTextField(context="policy.sandbox_insurer_payload")
     # The address the acknowledgement goes to (the platform's callback URL): the column keeps
     # its first name.
     notify_url = models.CharField(max_length=300, db_column="callback_url")
-    received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         db_table = "policy_sandboxinsurerpolicy"
@@ -149,21 +166,16 @@ class SandboxInsurerPolicy(SignedNotification):
             )
         ]
 
-    def __str__(self) -> str:
-        return f"{self.insurer_code} {self.policy_number} → {self.ref}"
 
-
-class SandboxInsurerEndorsement(SignedNotification):
+class SandboxInsurerEndorsement(SandboxInsurerBooking):
     """The sandbox insurer's side of an endorsement (批改) the platform sent: booked against a
     policy it holds, and the signed acknowledgement it owes the platform (channel
     "insurer_endorsement", to the same callback as the policies')."""
 
-    insurer_code = models.CharField(max_length=32)
-    ref = models.CharField(max_length=40, unique=True)
-    policy_number = models.CharField(max_length=40)
+    SUBJECT_FIELD = "endorsement_number"
+
     endorsement_number = models.CharField(max_length=48)
     payload = EncryptedTextField(context="sandbox.insurer_endorsement_payload")
-    received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
@@ -172,21 +184,16 @@ class SandboxInsurerEndorsement(SignedNotification):
             )
         ]
 
-    def __str__(self) -> str:
-        return f"{self.insurer_code} {self.endorsement_number} → {self.ref}"
 
-
-class SandboxInsurerCancellation(SignedNotification):
+class SandboxInsurerCancellation(SandboxInsurerBooking):
     """The sandbox insurer's side of a cancellation (退保) the platform sent: booked against a
     policy it holds, and the signed acknowledgement it owes the platform (channel
     "insurer_cancellation", to the same callback as the policies')."""
 
-    insurer_code = models.CharField(max_length=32)
-    ref = models.CharField(max_length=40, unique=True)
-    policy_number = models.CharField(max_length=40)
+    SUBJECT_FIELD = "cancellation_id"
+
     cancellation_id = models.CharField(max_length=40)
     payload = EncryptedTextField(context="sandbox.insurer_cancellation_payload")
-    received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
@@ -194,9 +201,6 @@ class SandboxInsurerCancellation(SignedNotification):
                 fields=["insurer_code", "cancellation_id"], name="sandbox_insurer_cancellation_unique"
             )
         ]
-
-    def __str__(self) -> str:
-        return f"{self.insurer_code} {self.cancellation_id} → {self.ref}"
 
 
 class SandboxInsurerOutage(models.Model):

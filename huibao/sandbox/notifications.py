@@ -30,12 +30,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from huibao.core.errors import DomainError
+from huibao.core.retrying import RetryDelay, next_attempt_at
 from huibao.sandbox import signing
 from huibao.sandbox.models import SignedNotification
 
 HttpPost = Callable[[str, bytes, dict[str, str]], tuple[int, str]]
 Sign = Callable[[bytes, str, str, bytes], str]  # (secret, timestamp, notify_id, body) -> signature
-RetryDelay = Callable[[int], datetime.timedelta | None]
 
 
 class SandboxError(Exception):
@@ -201,8 +201,7 @@ def attempt_delivery(
         record.acknowledged_at = now
         record.next_attempt_at = None
     else:
-        delay = retry_delay(record.attempts)
-        record.next_attempt_at = now + delay if delay is not None else None
+        record.next_attempt_at = next_attempt_at(now, record.attempts, retry_delay)
     record.save(update_fields=["attempts", "acknowledged_at", "next_attempt_at"])
     return acknowledged
 

@@ -26,6 +26,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -34,6 +35,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from huibao.core import audit
+from huibao.core.retrying import next_attempt_at
 from huibao.core.states import check_transition
 from huibao.webhook import rules, transport
 from huibao.webhook.models import WebhookAttempt, WebhookDelivery, WebhookEvent
@@ -189,9 +191,11 @@ def _finish(
         if result.outcome == AttemptOutcome.SUCCEEDED:
             target, next_at = DeliveryStatus.SUCCEEDED, None
         else:
-            delay = None if result.permanent else rules.retry_delay(taken.attempts, jitter=random.random())
-            target = DeliveryStatus.FAILED if delay is not None else DeliveryStatus.DEAD
-            next_at = now + delay if delay is not None else None
+            next_at = None
+            if not result.permanent:
+                backoff = partial(rules.retry_delay, jitter=random.random())
+                next_at = next_attempt_at(now, taken.attempts, backoff)
+            target = DeliveryStatus.FAILED if next_at is not None else DeliveryStatus.DEAD
         check_transition(DELIVERY_TRANSITIONS, row.status, target, what="webhook delivery")
         row.status = target
         row.next_attempt_at = next_at

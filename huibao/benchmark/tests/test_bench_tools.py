@@ -107,3 +107,25 @@ def test_profiles_of_a_step_are_merged_with_their_statements(tmp_path):
     assert sum(one["own_time_by_area_pct"].values()) == pytest.approx(100, abs=0.5)
     assert list(top) == ["confirm", "statements_by_step"]
     assert top["confirm"]["cpu_ms_per_flow"] == 16.0
+
+
+def test_memory_flat_allows_half_as_much_again_plus_32_mb() -> None:
+    from bench import harness
+
+    small = {"peak_mb_over_base": 20.0}
+    assert harness.memory_flat(small, {"peak_mb_over_base": 62.0}) == {
+        "value": 62.0,
+        "target": "<= 62",
+        "met": True,
+    }
+    assert not harness.memory_flat(small, {"peak_mb_over_base": 62.1})["met"]
+
+
+def test_memory_figures_are_the_base_the_peak_and_the_peak_over_the_base() -> None:
+    from bench import harness
+
+    base = harness.rss_mb()
+    figures = harness.memory_figures(base)
+    assert base > 0 and figures["base_mb"] == round(base, 1)
+    # each rounded on its own: the peak over the base is within rounding of peak minus base
+    assert abs(figures["peak_mb_over_base"] - (figures["peak_mb"] - figures["base_mb"])) <= 0.1 + 1e-9
