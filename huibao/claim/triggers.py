@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -44,7 +45,7 @@ from django.utils import timezone
 
 from huibao.catalog.claim_terms import ClaimTerms, claim_terms
 from huibao.catalog.models import ProductVersion
-from huibao.claim import notices
+from huibao.claim import notices, triggers_evidence
 from huibao.claim.event_models import (
     EventChannel,
     PayoutAccount,
@@ -59,7 +60,7 @@ from huibao.claim.event_models import (
 from huibao.claim.rules import benefit_as_json
 from huibao.claim.selectors import CLAIMABLE_POLICY_STATUSES, coverage_bases
 from huibao.claim.tasks import notify_triggered_payouts
-from huibao.claim.triggers_ledger import BenefitAsk, record_benefits, record_top_up
+from huibao.claim.triggers_ledger import BenefitAsk, Recorded, record_benefit_entries, record_top_up
 from huibao.claim.triggers_rules import (
     FLIGHT,
     RETURN,
@@ -71,15 +72,17 @@ from huibao.claim.triggers_rules import (
     order_key,
     screen_key,
 )
+from huibao.core import evidence
 from huibao.core.audit import batched, record
-from huibao.core.bulkcopy import copy_create
+from huibao.core.bulkcopy import insert_rows
 from huibao.core.errors import Conflict, NotFound, ValidationFailed
+from huibao.core.fields import lookup_hash
 from huibao.core.money import format_cny
 from huibao.core.validators import validate_bank_card
 from huibao.embedded.services import EmbeddedIssued
 from huibao.notification.services import notify
 from huibao.payment.models import Payout
-from huibao.payment.payouts import PayoutAsk, request_payout, request_payouts
+from huibao.payment.payouts import ACCOUNT_HASH_CONTEXT, PayoutAsk, request_payout, request_payout_ids
 from huibao.policy.models import Policy, PolicyParty
 from huibao.policy.schedule import loads as load_schedule
 from huibao.policy.services import PoliciesIssued
@@ -313,48 +316,118 @@ def pay_event(event: TriggerEvent, fact: EventFact, *, now: datetime.datetime) -
         incident = fact.flight_date or timezone.localdate(fact.occurred_at or now)
         ask = BenefitAsk(policy, decision.coverage, decision.loss, payout_reference(event, policy), incident)
         chosen.append((row, decision.line, ask))
-    made: list[TriggeredPayout] = []
+    made = 0
     with batched():
-        benefits = record_benefits([ask for _, _, ask in chosen])
-        jsons: dict[int, dict[str, Any]] = {}  # each (shared) benefit's JSON once
-        for (row, line, ask), benefit in zip(chosen, benefits, strict=True):
-            if benefit.payable <= 0:
-                refusals.add(benefit.refusal)
+        # The event's evidence is ONE Merkle root in the audit chain (`triggers_evidence`), not an
+        # entry per benefit, payout and automatic benefit.
+        recorded = record_benefit_entries([ask for _, _, ask in chosen], audit_each=False)
+        payable: list[tuple[TriggerIndex, str, BenefitAsk, Recorded]] = []
+        for (row, line, ask), rec in zip(chosen, recorded, strict=True):
+            if rec.benefit.payable <= 0:
+                refusals.add(rec.benefit.refusal)
                 continue
-            made.append(
-                TriggeredPayout(
-                    policy=row.policy,
-                    insured_id=row.insured_id,
-                    event=event,
-                    key=event.key,
-                    coverage_code=ask.terms.code,
-                    amount=benefit.payable,
-                    benefit=jsons.get(id(benefit)) or jsons.setdefault(id(benefit), benefit_as_json(benefit)),
-                    line=f"{line} {format_cny(benefit.payable)}",
-                    status=TriggeredPayoutStatus.AWAITING_ACCOUNT,
-                    created_at=now,
-                )
-            )
-        # The payouts first, so that each benefit row is written once, with its payout.
-        _request_payouts(event, made)
-        copy_create(TriggeredPayout, made)
-        for tp in made:
-            record(
-                "claim.triggered_payout",
-                "triggered_payout",
-                str(tp.public_id),
-                after={"event": str(event.public_id), "policy": tp.policy.number, "amount": str(tp.amount)},
-            )
+            payable.append((row, line, ask, rec))
+        # The payouts first, so that each automatic benefit is written once, with its payout.
+        payouts = _request_payouts(event, payable)
+        made = _write_triggered(event, payable, payouts, now=now)
     if made:
         # Each insured is told by a task after the commit (300 messages would triple the time
         # to pay); `notified_at` and the daily sweep make sure none is lost.
         event_pk = event.pk
         transaction.on_commit(lambda: notify_triggered_payouts.enqueue(event_pk))
     event.policies_found = len(index)
-    event.payouts_made = len(made) + corrected
+    event.payouts_made = made + corrected
     event.note = "；".join(sorted(r for r in refusals if r))[:200]
     event.save(update_fields=["policies_found", "payouts_made", "note"])
-    return len(made) + corrected
+    return made + corrected
+
+
+_TRIGGERED_COLUMNS = (
+    "public_id",
+    "policy_id",
+    "insured_id",
+    "event_id",
+    "key",
+    "coverage_code",
+    "amount",
+    "benefit",
+    "line",
+    "status",
+    "payout_id",
+    "created_at",
+    "notified_at",
+    "updated_at",
+)
+
+
+def _write_triggered(
+    event: TriggerEvent,
+    payable: Sequence[tuple[TriggerIndex, str, BenefitAsk, Recorded]],
+    payouts: dict[int, _Asked],
+    *,
+    now: datetime.datetime,
+) -> int:
+    """The automatic benefits' rows (written from tuples: `bulkcopy.insert_rows`) and the event's
+    evidence: one leaf per traveller under one root, sealed by one audit entry. Returns how many."""
+    if not payable:
+        return 0
+    rows = []
+    leaves: list[tuple[str, bytes]] = []
+    event_public = str(event.public_id)
+    created = now.astimezone(datetime.UTC).isoformat()
+    requested, waiting = TriggeredPayoutStatus.REQUESTED.value, TriggeredPayoutStatus.AWAITING_ACCOUNT.value
+    # Shared by the travellers of one memoised benefit: its JSON's digest, its entry, its line.
+    shared: dict[int, tuple[str, dict[str, Any], str]] = {}
+    for row, line, ask, rec in payable:
+        policy = row.policy
+        public_id = uuid.uuid4()
+        benefit = rec.benefit
+        held = shared.get(id(rec.entry))
+        if held is None:
+            benefit_sha = triggers_evidence.json_digest(rec.benefit_json)
+            held = shared[id(rec.entry)] = (
+                benefit_sha,
+                {**rec.entry, "benefit_sha256": benefit_sha},
+                f"{line} {format_cny(benefit.payable)}",
+            )
+        benefit_sha, entry, text = held
+        asked = payouts.get(policy.pk)
+        rows.append(
+            (
+                public_id,
+                policy.pk,
+                row.insured_id,
+                event.pk,
+                event.key,
+                ask.terms.code,
+                benefit.payable,
+                rec.benefit_json,
+                text,
+                waiting if asked is None else requested,
+                None if asked is None else asked.payout_id,
+                now,
+                None,
+                now,
+            )
+        )
+        doc = triggers_evidence.document(
+            event=event_public,
+            key=event.key,
+            policy=policy.number,
+            reference=ask.reference,
+            triggered_payout=str(public_id),
+            coverage=ask.terms.code,
+            amount=benefit.payable,
+            line=text,
+            created_at=created,
+            benefit_sha256=benefit_sha,
+            entry=entry,
+            payout=None if asked is None else asked.part,
+        )
+        leaves.append((ask.reference, triggers_evidence.digest(doc)))
+    insert_rows(TriggeredPayout, _TRIGGERED_COLUMNS, rows)
+    evidence.seal(triggers_evidence.KIND, triggers_evidence.batch_ref(event.pk), leaves)
+    return len(rows)
 
 
 # --- a corrected flight: top up into a higher band, record an overpayment -------------------------
@@ -487,31 +560,62 @@ def top_up_reference(tp: TriggeredPayout, event: TriggerEvent, attempt: int = 1)
     return base if attempt == 1 else f"{base}:{attempt}"
 
 
-def _request_payouts(event: TriggerEvent, made: Sequence[TriggeredPayout]) -> None:
-    """Asks the payout of each benefit whose customer has a stored account; the others wait."""
-    customers = {tp.policy.customer_id for tp in made if tp.policy.customer_id}
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """A payout asked for a traveller: its id and what the evidence names of it."""
+
+    payout_id: int
+    part: dict[str, Any]
+
+
+def _request_payouts(
+    event: TriggerEvent, payable: Sequence[tuple[TriggerIndex, str, BenefitAsk, Recorded]]
+) -> dict[int, _Asked]:
+    """Asks the payout of each benefit whose customer has a stored account (the others wait);
+    answers them by policy id."""
+    customers = {row.policy.customer_id for row, _, _, _ in payable if row.policy.customer_id}
     accounts = {a.user_id: a for a in PayoutAccount.objects.filter(user_id__any_of=customers)}
-    payable = [tp for tp in made if tp.policy.customer_id is not None and tp.policy.customer_id in accounts]
-    if not payable:
-        return
+    asked = [item for item in payable if item[0].policy.customer_id in accounts]
+    if not asked:
+        return {}
     asks = []
-    for tp in payable:
-        account = accounts[tp.policy.customer_id or 0]
+    # Each account's number as the payout keeps it and its keyed hash, once.
+    hashes: dict[str, tuple[str, str]] = {}
+    parts = []
+    for row, _, ask, rec in asked:
+        policy = row.policy
+        account = accounts[policy.customer_id or 0]
         asks.append(
             PayoutAsk(
                 kind=PAYOUT_KIND,
-                reference=payout_reference(event, tp.policy),
-                amount=tp.amount,
+                reference=ask.reference,
+                amount=rec.benefit.payable,
                 payee_name=account.payee_name,
                 account_number=account.account_number,
                 bank_name=account.bank_name,
-                memo=f"保单{tp.policy.number}自动理赔"[:100],
+                memo=f"保单{policy.number}自动理赔"[:100],
             )
         )
-    payouts = request_payouts(asks)
-    for tp, payout in zip(payable, payouts, strict=True):
-        tp.payout = payout
-        tp.status = TriggeredPayoutStatus.REQUESTED
+        number = account.account_number
+        if number not in hashes:
+            clean = validate_bank_card(number, field="account_number")
+            hashes[number] = (clean, lookup_hash(clean, context=ACCOUNT_HASH_CONTEXT))
+        parts.append((account, hashes[number]))
+    ids = request_payout_ids(asks, audit_each=False)
+    return {
+        row.policy.pk: _Asked(
+            payout_id,
+            triggers_evidence.payout_part(
+                payout_id=payout_id,
+                reference=ask.reference,
+                amount=rec.benefit.payable,
+                account_hash=number[1],
+                account_last4=number[0][-4:],
+                payee_name=account.payee_name.strip(),
+            ),
+        )
+        for (row, _, ask, rec), payout_id, (account, number) in zip(asked, ids, parts, strict=True)
+    }
 
 
 # --- the customer claims a waiting benefit; payout results -------------------------------------
