@@ -44,7 +44,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from huibao.catalog.claim_terms import ClaimTerms, claim_terms
-from huibao.catalog.models import ProductVersion
 from huibao.claim import notices, triggers_evidence
 from huibao.claim.event_models import (
     EventChannel,
@@ -60,7 +59,13 @@ from huibao.claim.event_models import (
 from huibao.claim.rules import benefit_as_json
 from huibao.claim.selectors import CLAIMABLE_POLICY_STATUSES, coverage_bases
 from huibao.claim.tasks import notify_triggered_payouts
-from huibao.claim.triggers_ledger import BenefitAsk, Recorded, record_benefit_entries, record_top_up
+from huibao.claim.triggers_ledger import (
+    BenefitAsk,
+    PolicyRef,
+    Recorded,
+    record_benefit_entries,
+    record_top_up,
+)
 from huibao.claim.triggers_rules import (
     FLIGHT,
     RETURN,
@@ -272,56 +277,86 @@ def payout_reference(event: TriggerEvent, policy: Policy, attempt: int = 1) -> s
     return base if attempt == 1 else f"{base}:{attempt}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Traveller:
+    """One index row of the event's key with what paying it needs of its policy."""
+
+    ref: PolicyRef
+    insured_id: int
+    plan_code: str
+    number: str
+    status: str
+    customer_id: int | None
+    group: tuple[int, int, Decimal | None]  # (version, plan, sum insured): the terms' key
+
+
 def pay_event(event: TriggerEvent, fact: EventFact, *, now: datetime.datetime) -> int:
     """Pays each policy indexed on the event's key that it triggers and that no event has paid
     yet, and re-prices those an earlier event paid (`_correct`); returns how many it paid (top-ups
     included). Inside `receive_event`'s transaction."""
-    # The key's index rows, locked: events of one flight are paid one after another.
-    # (The policies without their schedules and the versions once each: a flight's 300
-    # travellers share one or two versions, whose JSON documents are large.)
-    index = list(
-        TriggerIndex.objects.select_for_update(of=("self",))
-        .filter(key=event.key)
-        .select_related("policy")
-        .defer("policy__schedule")
-        .order_by("pk")
-    )
-    versions = ProductVersion.objects.select_related("product").in_bulk(
-        {row.policy.product_version_id for row in index}
-    )
-    for row in index:
-        row.policy.product_version = versions[row.policy.product_version_id]
+    # The key's index rows, locked: events of one flight are paid one after another. Read as
+    # plain values (a flight's 10,000 travellers, no model instances); one policy of each
+    # (version, plan, sum insured) read whole, for the terms they share.
+    travellers = [
+        _Traveller(
+            PolicyRef(pk, effective_at), insured_id, plan_code, number, status, customer_id, (v, p, si)
+        )
+        for pk, insured_id, plan_code, number, status, customer_id, effective_at, v, p, si in (
+            TriggerIndex.objects.select_for_update(of=("self",))
+            .filter(key=event.key)
+            .order_by("pk")
+            .values_list(
+                "policy_id",
+                "insured_id",
+                "plan_code",
+                "policy__number",
+                "policy__status",
+                "policy__customer_id",
+                "policy__effective_at",
+                "policy__product_version_id",
+                "policy__plan_id",
+                "policy__sum_insured",
+            )
+        )
+    ]
     paid_already = set(TriggeredPayout.objects.filter(key=event.key).values_list("policy_id", flat=True))
     cache: dict[tuple[int, int, Decimal | None], ClaimTerms] = {}
-    chosen: list[tuple[TriggerIndex, str, BenefitAsk]] = []
+    first_of: dict[tuple[int, int, Decimal | None], int] = {}
+    for t in travellers:
+        if t.ref.pk not in paid_already:
+            first_of.setdefault(t.group, t.ref.pk)
+    for policy in Policy.objects.select_related("plan", "product_version__product").filter(
+        pk__in=list(first_of.values())
+    ):
+        _terms(policy, cache)
+    chosen: list[tuple[_Traveller, str, BenefitAsk]] = []
     decisions: dict[tuple[int, str], TriggerDecision] = {}
     refusals: set[str] = set()
     corrected = 0
     if paid_already and fact.kind == FLIGHT:
         # A later report of a flight already paid: a correction of its delay (rare: one by one).
-        corrected = _correct(event, fact, [r for r in index if r.policy.pk in paid_already], cache, now=now)
-    for row in index:
-        policy = row.policy
-        if policy.pk in paid_already or policy.status not in CLAIMABLE_POLICY_STATUSES:
+        corrected = _correct(event, fact, [t for t in travellers if t.ref.pk in paid_already], cache, now=now)
+    incident = fact.flight_date or timezone.localdate(fact.occurred_at or now)
+    for t in travellers:
+        if t.ref.pk in paid_already or t.status not in CLAIMABLE_POLICY_STATUSES:
             continue
-        terms = _terms(policy, cache)
+        terms = cache[t.group]
         # The decision is the terms', the plan's and the fact's: once per (terms, plan).
-        decision_key = (id(terms), row.plan_code)
+        decision_key = (id(terms), t.plan_code)
         decision = decisions.get(decision_key)
         if decision is None:
-            decision = decisions[decision_key] = decide(terms, row.plan_code, fact)
+            decision = decisions[decision_key] = decide(terms, t.plan_code, fact)
         if decision.coverage is None or decision.loss is None:
             refusals.add(decision.refusal)
             continue
-        incident = fact.flight_date or timezone.localdate(fact.occurred_at or now)
-        ask = BenefitAsk(policy, decision.coverage, decision.loss, payout_reference(event, policy), incident)
-        chosen.append((row, decision.line, ask))
+        ask = BenefitAsk(t.ref, decision.coverage, decision.loss, f"E{event.pk}:{t.number}", incident)
+        chosen.append((t, decision.line, ask))
     made = 0
     with batched():
         # The event's evidence is ONE Merkle root in the audit chain (`triggers_evidence`), not an
         # entry per benefit, payout and automatic benefit.
         recorded = record_benefit_entries([ask for _, _, ask in chosen], audit_each=False)
-        payable: list[tuple[TriggerIndex, str, BenefitAsk, Recorded]] = []
+        payable: list[tuple[_Traveller, str, BenefitAsk, Recorded]] = []
         for (row, line, ask), rec in zip(chosen, recorded, strict=True):
             if rec.benefit.payable <= 0:
                 refusals.add(rec.benefit.refusal)
@@ -335,7 +370,7 @@ def pay_event(event: TriggerEvent, fact: EventFact, *, now: datetime.datetime) -
         # to pay); `notified_at` and the daily sweep make sure none is lost.
         event_pk = event.pk
         transaction.on_commit(lambda: notify_triggered_payouts.enqueue(event_pk))
-    event.policies_found = len(index)
+    event.policies_found = len(travellers)
     event.payouts_made = made + corrected
     event.note = "；".join(sorted(r for r in refusals if r))[:200]
     event.save(update_fields=["policies_found", "payouts_made", "note"])
@@ -362,7 +397,7 @@ _TRIGGERED_COLUMNS = (
 
 def _write_triggered(
     event: TriggerEvent,
-    payable: Sequence[tuple[TriggerIndex, str, BenefitAsk, Recorded]],
+    payable: Sequence[tuple[_Traveller, str, BenefitAsk, Recorded]],
     payouts: dict[int, _Asked],
     *,
     now: datetime.datetime,
@@ -378,8 +413,7 @@ def _write_triggered(
     requested, waiting = TriggeredPayoutStatus.REQUESTED.value, TriggeredPayoutStatus.AWAITING_ACCOUNT.value
     # Shared by the travellers of one memoised benefit: its JSON's digest, its entry, its line.
     shared: dict[int, tuple[str, dict[str, Any], str]] = {}
-    for row, line, ask, rec in payable:
-        policy = row.policy
+    for t, line, ask, rec in payable:
         public_id = uuid.uuid4()
         benefit = rec.benefit
         held = shared.get(id(rec.entry))
@@ -391,12 +425,12 @@ def _write_triggered(
                 f"{line} {format_cny(benefit.payable)}",
             )
         benefit_sha, entry, text = held
-        asked = payouts.get(policy.pk)
+        asked = payouts.get(t.ref.pk)
         rows.append(
             (
                 public_id,
-                policy.pk,
-                row.insured_id,
+                t.ref.pk,
+                t.insured_id,
                 event.pk,
                 event.key,
                 ask.terms.code,
@@ -413,7 +447,7 @@ def _write_triggered(
         doc = triggers_evidence.document(
             event=event_public,
             key=event.key,
-            policy=policy.number,
+            policy=t.number,
             reference=ask.reference,
             triggered_payout=str(public_id),
             coverage=ask.terms.code,
@@ -436,7 +470,7 @@ def _write_triggered(
 def _correct(
     event: TriggerEvent,
     fact: EventFact,
-    rows: Sequence[TriggerIndex],
+    travellers: Sequence[_Traveller],
     cache: dict[tuple[int, int, Decimal | None], ClaimTerms],
     *,
     now: datetime.datetime,
@@ -444,22 +478,25 @@ def _correct(
     """Each benefit already made on the flight, re-priced at the corrected delay: a higher band
     tops up the difference (a ledger entry and a payout of its own), a lower one (or none) records
     the overpayment; the same delay again changes nothing. Returns the top-ups paid."""
+    policies = Policy.objects.select_related("plan", "product_version__product").in_bulk(
+        [t.ref.pk for t in travellers]
+    )
     by_policy = {
         tp.policy_id: tp
         for tp in TriggeredPayout.objects.select_for_update(of=("self",))
-        .filter(key=event.key, policy_id__in=[r.policy.pk for r in rows])
+        .filter(key=event.key, policy_id__in=list(policies))
         .select_related("event")
     }
     topped = 0
-    for row in rows:
-        tp = by_policy.get(row.policy.pk)
+    for t in travellers:
+        tp = by_policy.get(t.ref.pk)
         if tp is None:
             continue
-        tp.policy = row.policy
-        decision = decide(_terms(row.policy, cache), row.plan_code, fact)
+        policy = tp.policy = policies[t.ref.pk]
+        decision = decide(_terms(policy, cache), t.plan_code, fact)
         if decision.coverage is not None and decision.coverage.code != tp.coverage_code:
             # A delay corrected into a cancellation (or back) changes the cover: a person decides.
-            log.info("trigger event %s: policy %s changes cover, not corrected", event.pk, row.policy.number)
+            log.info("trigger event %s: policy %s changes cover, not corrected", event.pk, policy.number)
             continue
         corrections = list(tp.corrections.all())
         paid_total = Decimal(tp.amount) + sum(
@@ -470,12 +507,12 @@ def _correct(
             for c in corrections
             if c.kind == TriggerCorrectionKind.OVERPAYMENT and c.status == TriggerCorrectionStatus.OPEN
         ]
-        own = payout_reference(tp.event, row.policy)
+        own = payout_reference(tp.event, policy)
         if decision.coverage is None or decision.loss is None:
             new_total, benefit_json, top_up = Decimal("0"), {}, Decimal("0")
         else:
             incident = fact.flight_date or timezone.localdate(now)
-            ask = BenefitAsk(row.policy, decision.coverage, decision.loss, f"{own}:T{event.pk}", incident)
+            ask = BenefitAsk(policy, decision.coverage, decision.loss, f"{own}:T{event.pk}", incident)
             benefit, top_up = record_top_up(ask, own=own, paid_total=paid_total)
             new_total, benefit_json = benefit.payable, benefit_as_json(benefit)
         owed_back = max(Decimal("0"), paid_total - new_total)
@@ -569,41 +606,45 @@ class _Asked:
 
 
 def _request_payouts(
-    event: TriggerEvent, payable: Sequence[tuple[TriggerIndex, str, BenefitAsk, Recorded]]
+    event: TriggerEvent, payable: Sequence[tuple[_Traveller, str, BenefitAsk, Recorded]]
 ) -> dict[int, _Asked]:
     """Asks the payout of each benefit whose customer has a stored account (the others wait);
     answers them by policy id."""
-    customers = {row.policy.customer_id for row, _, _, _ in payable if row.policy.customer_id}
-    accounts = {a.user_id: a for a in PayoutAccount.objects.filter(user_id__any_of=customers)}
-    asked = [item for item in payable if item[0].policy.customer_id in accounts]
+    customers = {t.customer_id for t, _, _, _ in payable if t.customer_id}
+    accounts = {
+        user_id: (payee_name, number, bank_name)
+        for user_id, payee_name, number, bank_name in PayoutAccount.objects.filter(
+            user_id__any_of=customers
+        ).values_list("user_id", "payee_name", "account_number", "bank_name")
+    }
+    asked = [item for item in payable if item[0].customer_id in accounts]
     if not asked:
         return {}
     asks = []
-    # Each account's number as the payout keeps it and its keyed hash, once.
+    # Each account's number as the payout keeps it and its keyed hash, and each payee's masked
+    # name, once.
     hashes: dict[str, tuple[str, str]] = {}
-    parts = []
-    for row, _, ask, rec in asked:
-        policy = row.policy
-        account = accounts[policy.customer_id or 0]
+    parts: list[tuple[str, tuple[str, str]]] = []
+    for t, _, ask, rec in asked:
+        payee_name, number, bank_name = accounts[t.customer_id or 0]
         asks.append(
             PayoutAsk(
                 kind=PAYOUT_KIND,
                 reference=ask.reference,
                 amount=rec.benefit.payable,
-                payee_name=account.payee_name,
-                account_number=account.account_number,
-                bank_name=account.bank_name,
-                memo=f"保单{policy.number}自动理赔"[:100],
+                payee_name=payee_name,
+                account_number=number,
+                bank_name=bank_name,
+                memo=f"保单{t.number}自动理赔"[:100],
             )
         )
-        number = account.account_number
         if number not in hashes:
             clean = validate_bank_card(number, field="account_number")
             hashes[number] = (clean, lookup_hash(clean, context=ACCOUNT_HASH_CONTEXT))
-        parts.append((account, hashes[number]))
+        parts.append((payee_name.strip(), hashes[number]))
     ids = request_payout_ids(asks, audit_each=False)
     return {
-        row.policy.pk: _Asked(
+        t.ref.pk: _Asked(
             payout_id,
             triggers_evidence.payout_part(
                 payout_id=payout_id,
@@ -611,10 +652,10 @@ def _request_payouts(
                 amount=rec.benefit.payable,
                 account_hash=number[1],
                 account_last4=number[0][-4:],
-                payee_name=account.payee_name.strip(),
+                payee_name=payee,
             ),
         )
-        for (row, _, ask, rec), payout_id, (account, number) in zip(asked, ids, parts, strict=True)
+        for (t, _, ask, rec), payout_id, (payee, number) in zip(asked, ids, parts, strict=True)
     }
 
 

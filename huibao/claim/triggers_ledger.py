@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from huibao.catalog.claim_terms import CoverageTerms
-from huibao.claim.limits import locked_usage, policy_year
+from huibao.claim.limits import locked_usage
 from huibao.claim.models import BenefitEntry, BenefitUsage
 from huibao.claim.rules import (
     Benefit,
@@ -31,6 +31,7 @@ from huibao.claim.rules import (
     benefit_as_json,
     benefit_from_json,
     calculate_benefit,
+    policy_year_bounds,
 )
 from huibao.core.audit import record
 from huibao.core.bulkcopy import insert_rows
@@ -38,8 +39,17 @@ from huibao.policy.models import Policy
 
 
 @dataclass(frozen=True, slots=True)
+class PolicyRef:
+    """What the batch ledger needs of a policy: its id and when its cover starts (an event reads
+    a flight's 10,000 travellers as these, not as model instances)."""
+
+    pk: int
+    effective_at: datetime.datetime
+
+
+@dataclass(frozen=True, slots=True)
 class BenefitAsk:
-    policy: Policy
+    policy: Policy | PolicyRef
     terms: CoverageTerms
     loss: Loss
     reference: str
@@ -121,7 +131,15 @@ def record_benefit_entries(asks: Sequence[BenefitAsk], *, audit_each: bool = Tru
         return []
     postgres = connection.vendor == "postgresql"
     with transaction.atomic():
-        years = {id(a): policy_year(a.policy, a.incident_date) for a in asks}
+        # The policy year of each ask (`limits.policy_year`), once per (cover start, incident).
+        bounds: dict[tuple[datetime.datetime, date], tuple[date, date]] = {}
+        years = {}
+        for a in asks:
+            at = (a.policy.effective_at, a.incident_date)
+            year = bounds.get(at)
+            if year is None:
+                year = bounds[at] = policy_year_bounds(timezone.localdate(at[0]), at[1])
+            years[id(a)] = year
         keys = [(a.policy.pk, a.terms.code, years[id(a)][0]) for a in asks]
         wanted = {k: years[id(a)][1] for k, a in zip(keys, asks, strict=True)}
 
@@ -190,7 +208,10 @@ def record_benefit_entries(asks: Sequence[BenefitAsk], *, audit_each: bool = Tru
                     )
                 else:
                     benefit = calculate_benefit(ask.terms, ask.loss, so_far)
-                state[key] = so_far.plus(benefit.usage_added)
+                # Nothing used plus what the benefit adds is what it adds (no sum to build).
+                state[key] = (
+                    benefit.usage_added if so_far is NOTHING_USED else so_far.plus(benefit.usage_added)
+                )
                 as_json = jsons.get(id(benefit)) or jsons.setdefault(id(benefit), benefit_as_json(benefit))
                 memo = (id(benefit), key[2])
                 entry_of = values.get(memo)
@@ -324,6 +345,7 @@ def record_top_up(ask: BenefitAsk, *, own: str, paid_total: Decimal) -> tuple[Be
     top-ups `own:…`), and the top-up — what it pays beyond `paid_total` — recorded as an entry of
     reference `ask.reference` (nothing when it is not above). Under the usage row's lock, so the
     annual limit holds against concurrent claims. Returns (the corrected benefit, the top-up)."""
+    assert isinstance(ask.policy, Policy), "a top-up is asked with the policy itself"
     with transaction.atomic():
         usage = locked_usage(ask.policy, ask.terms.code, ask.incident_date)
         mine = BenefitEntry.objects.filter(usage=usage, coverage_code=ask.terms.code, released=False).filter(

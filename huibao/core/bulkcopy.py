@@ -222,7 +222,8 @@ def insert_rows(
     below `COPY_MIN_ROWS`), so both paths write the same values.
 
     The values must be what the fields hold once saved: no defaults, `auto_now`/`auto_now_add`
-    fields given (a time), choices as their plain values. Each is sent as it is when of a type
+    fields given (a time: written as given, where `bulk_create` would stamp its own), choices as
+    their plain values. Each is sent as it is when of a type
     PostgreSQL's adapters take unchanged (str, int, bool, None, UUID, Decimal, date, aware
     datetime); a JSON field's value is dumped once per distinct object (a shared dict, once);
     anything else goes through the field's `get_db_prep_save`."""
@@ -246,7 +247,7 @@ def insert_rows(
     for field in fields:
         if isinstance(field, models.JSONField):
             kinds.append(1)
-        elif field.is_relation or _is_plain(field) or _plain_type(field) is not None:  # type: ignore[arg-type]
+        elif field.is_relation or _is_plain(field) or type(field) in _TYPED_FIELDS:  # type: ignore[arg-type]
             kinds.append(0)
         else:
             kinds.append(2)

@@ -136,7 +136,19 @@ def _clean_request(
     account_number: str,
     bank_name: str,
     memo: str,
+    seen: dict[tuple[str, str], Any] | None = None,
 ) -> tuple[Decimal, str, str, str, str]:
+    """The ask's values as a payout keeps them, or ValidationFailed naming each bad field.
+    `seen`: a batch's memo of the checks of each distinct text (a flight's travellers share the
+    payee's bank, often a card; the checks are pure functions of the text)."""
+    memo_of = seen if seen is not None else {}
+
+    def once(check: str, text: str, run: Any) -> Any:
+        key = (check, text)
+        if key not in memo_of:
+            memo_of[key] = run()
+        return memo_of[key]
+
     errors: list[FieldError] = []
     try:
         value = to_fen(as_decimal(amount))
@@ -151,21 +163,28 @@ def _clean_request(
     if not reference.strip() or len(reference) > 64:
         errors.append(FieldError("reference", "required", "请填写付款业务编号（不超过64个字符）"))
     name = payee_name.strip()
-    problem = text_problem(name, max_length=100)
+    problem = once("payee", name, lambda: text_problem(name, max_length=100))
     if not name:
         errors.append(FieldError("payee_name", "required", "请填写收款人姓名"))
     elif problem:
         errors.append(FieldError("payee_name", problem[0], "收款人姓名" + problem[1]))
     account = ""
-    try:
-        account = validate_bank_card(account_number, field="account_number")
-    except ValidationFailed as exc:
-        errors.extend(exc.errors)
+
+    def card() -> tuple[str, list[FieldError]]:
+        try:
+            return validate_bank_card(account_number, field="account_number"), []
+        except ValidationFailed as exc:
+            return "", list(exc.errors)
+
+    account, card_errors = once("card", account_number, card)
+    errors.extend(card_errors)
     for field, label, text, limit in (
         ("bank_name", "开户行", bank_name, 60),
         ("memo", "付款备注", memo, 100),
     ):
-        problem = text_problem(text.strip(), max_length=limit)
+        problem = once(
+            field, text, lambda text=text, limit=limit: text_problem(text.strip(), max_length=limit)
+        )
         if problem:
             errors.append(FieldError(field, problem[0], label + problem[1]))
     if errors:
@@ -361,6 +380,7 @@ def _request_many(asks: Sequence[PayoutAsk], *, provider: str | None, audit_each
     keys: list[tuple[str, str]] = []
     # The keyed hash of each account once (a family's travellers share one).
     hashes: dict[str, str] = {}
+    seen: dict[tuple[str, str], Any] = {}
     now = timezone.now()
     requested, max_attempts = PayoutStatus.REQUESTED.value, rules.PAYOUT_MAX_ATTEMPTS
     for index, ask in enumerate(asks):
@@ -373,6 +393,7 @@ def _request_many(asks: Sequence[PayoutAsk], *, provider: str | None, audit_each
                 ask.account_number,
                 ask.bank_name,
                 ask.memo,
+                seen,
             )
         except ValidationFailed as exc:
             errors = [FieldError(f"{index}.{e.field}", e.code, e.message) for e in exc.errors]

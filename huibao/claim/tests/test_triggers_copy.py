@@ -15,11 +15,11 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from huibao.account.models import User, UserKind
+from huibao.claim import triggers_evidence
 from huibao.claim.event_models import PayoutAccount, TriggeredPayout, TriggerIndex
 from huibao.claim.models import BenefitEntry, BenefitUsage
 from huibao.claim.tests.factories import GOOD_CARD
 from huibao.claim.tests.trigger_factories import departure, flight_policy, flight_version
-from huibao.claim import triggers_evidence
 from huibao.claim.triggers import receive_event
 from huibao.claim.triggers_rules import FLIGHT, EventFact
 from huibao.core import bulkcopy

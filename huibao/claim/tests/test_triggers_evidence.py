@@ -14,7 +14,14 @@ from django.core.management.base import CommandError
 from huibao.claim import triggers_evidence
 from huibao.claim.event_models import TriggeredPayout, TriggerEvent
 from huibao.claim.models import BenefitEntry
-from huibao.claim.tests.trigger_factories import KEY, SOURCE, flight_body, flight_policy, flight_version, signed
+from huibao.claim.tests.trigger_factories import (
+    KEY,
+    SOURCE,
+    flight_body,
+    flight_policy,
+    flight_version,
+    signed,
+)
 from huibao.core import evidence
 from huibao.core.models import AuditEntry, EvidenceLeaf, EvidenceRoot
 from huibao.payment.models import Payout
@@ -83,7 +90,10 @@ def test_each_traveller_s_payout_is_provable_against_the_chain(paid, client, tmp
     ref = f"E{event.pk}:{on_board[1].number}"
     answer = client.get(f"/api/v1/evidence/{triggers_evidence.KIND}/{ref}/proof")
     assert answer.status_code == 200, answer.content
-    assert answer.json()["digest"] == triggers_evidence.digest(triggers_evidence.document_of(_tp(on_board[1]))).hex()
+    assert (
+        answer.json()["digest"]
+        == triggers_evidence.digest(triggers_evidence.document_of(_tp(on_board[1]))).hex()
+    )
     path = tmp_path / "proof.json"
     path.write_text(json.dumps(answer.json()), encoding="utf-8")
     call_command("verify_evidence_proof", str(path), "--chain")
@@ -128,7 +138,7 @@ def test_a_changed_sealed_leaf_is_reported_by_verify_audit(paid):
 
 def test_the_same_event_again_seals_nothing_more(paid, client):
     # given
-    event, on_board, _ = paid
+    _, on_board, _ = paid
     body = flight_body(on_board[0], event_id="EV-PROOF", delay_minutes=250)
     # when: delivered again, and a second report of the flight
     again = client.post(URL, body, content_type="application/json", **signed(body))
