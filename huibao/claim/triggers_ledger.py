@@ -118,6 +118,19 @@ def _items(usage: UsageSoFar) -> dict[str, str]:
     return {k: str(v) for k, v in sorted(usage.item_paid.items()) if v}
 
 
+def _dumped_items(usages: Sequence[UsageSoFar]) -> list[str]:
+    """Each usage's `item_paid` as JSON text, once per distinct usage object (the travellers of
+    one memoised benefit share theirs)."""
+    dumped: dict[int, str] = {}
+    out = []
+    for usage in usages:
+        text = dumped.get(id(usage))
+        if text is None:
+            text = dumped[id(usage)] = json.dumps(_items(usage))
+        out.append(text)
+    return out
+
+
 def record_benefit_entries(asks: Sequence[BenefitAsk], *, audit_each: bool = True) -> list[Recorded]:
     """`record_benefits`, answering what each entry holds too. `audit_each=False`: no
     `claim.benefit_recorded` entry per benefit — for a caller that seals the batch's evidence
@@ -332,7 +345,7 @@ def _insert_usages(
                 [ends[k] for k in keys],
                 [sums[k].paid for k in keys],
                 [sums[k].deductible_used for k in keys],
-                [json.dumps(_items(sums[k])) for k in keys],
+                _dumped_items([sums[k] for k in keys]),
                 [sums[k].days_paid for k in keys],
             ],
         )
@@ -411,7 +424,7 @@ def _update_usages(rows: list[tuple[int, UsageSoFar, datetime.datetime]]) -> Non
                 [pk for pk, _, _ in rows],
                 [after.paid for _, after, _ in rows],
                 [after.deductible_used for _, after, _ in rows],
-                [json.dumps(_items(after)) for _, after, _ in rows],
+                _dumped_items([after for _, after, _ in rows]),
                 [after.days_paid for _, after, _ in rows],
                 [when for _, _, when in rows],
             ],
