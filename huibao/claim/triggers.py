@@ -94,7 +94,7 @@ from huibao.policy.services import PoliciesIssued
 from huibao.policy.states import PartyRole
 
 log = logging.getLogger(__name__)
-PAYOUT_KIND = "trigger"
+PAYOUT_KIND = triggers_evidence.PAYOUT_KIND
 SUBJECT_FIELDS = {FLIGHT: "flight_number", RETURN: "order_number", SCREEN: "imei"}
 
 
@@ -273,7 +273,7 @@ def _terms(policy: Policy, cache: dict[tuple[int, int, Decimal | None], ClaimTer
 
 
 def payout_reference(event: TriggerEvent, policy: Policy, attempt: int = 1) -> str:
-    base = f"E{event.pk}:{policy.number}"
+    base = triggers_evidence.leaf_ref(event.pk, policy.number)
     return base if attempt == 1 else f"{base}:{attempt}"
 
 
@@ -349,7 +349,8 @@ def pay_event(event: TriggerEvent, fact: EventFact, *, now: datetime.datetime) -
         if decision.coverage is None or decision.loss is None:
             refusals.add(decision.refusal)
             continue
-        ask = BenefitAsk(t.ref, decision.coverage, decision.loss, f"E{event.pk}:{t.number}", incident)
+        reference = triggers_evidence.leaf_ref(event.pk, t.number)
+        ask = BenefitAsk(t.ref, decision.coverage, decision.loss, reference, incident)
         chosen.append((t, decision.line, ask))
     made = 0
     with batched():

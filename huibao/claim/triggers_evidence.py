@@ -29,11 +29,19 @@ from typing import Any
 
 from huibao.claim.event_models import TriggeredPayout
 from huibao.claim.models import BenefitEntry
+from huibao.claim.triggers_ledger import entry_values
 from huibao.core import evidence
 from huibao.core.masking import mask_name
 from huibao.payment.models import Payout
 
 KIND = "claim.trigger"
+# The kind of the payouts an event asks (`triggers.PAYOUT_KIND` is this one).
+PAYOUT_KIND = "trigger"
+
+
+def leaf_ref(event_pk: int, policy_number: str) -> str:
+    """A traveller's leaf: its payout's reference, `E<event>:<policy>` (`triggers.payout_reference`)."""
+    return f"E{event_pk}:{policy_number}"
 
 
 def batch_ref(event_pk: int) -> str:
@@ -101,10 +109,7 @@ def digest(doc: dict[str, Any]) -> bytes:
 
 def document_of(tp: TriggeredPayout) -> dict[str, Any]:
     """The document of `tp`'s leaf recomputed from the rows as they are now (three reads)."""
-    from huibao.claim.triggers import PAYOUT_KIND, payout_reference
-    from huibao.claim.triggers_ledger import entry_values
-
-    reference = payout_reference(tp.event, tp.policy)
+    reference = leaf_ref(tp.event_id, tp.policy.number)
     entry = (
         BenefitEntry.objects.filter(reference=reference, coverage_code=tp.coverage_code, released=False)
         .select_related("usage")
@@ -145,9 +150,7 @@ def document_of(tp: TriggeredPayout) -> dict[str, Any]:
 def prove(tp: TriggeredPayout) -> dict[str, Any]:
     """The inclusion proof of `tp`'s leaf (`evidence.prove`), with the document recomputed from
     the rows now (`document`): its digest is the proof's when nothing was changed."""
-    from huibao.claim.triggers import payout_reference
-
-    proof = evidence.prove(KIND, payout_reference(tp.event, tp.policy))
+    proof = evidence.prove(KIND, leaf_ref(tp.event_id, tp.policy.number))
     proof["document"] = document_of(tp)
     return proof
 

@@ -253,7 +253,7 @@ def insert_rows(
             kinds.append(2)
     dumped: dict[int, tuple[Any, str]] = {}
     quote = conn.ops.quote_name
-    names = [pk.column, *(f.column for f in fields)]  # type: ignore[union-attr]
+    names = [str(pk.column), *(str(f.column) for f in fields)]  # type: ignore[union-attr]
     sql = f"COPY {quote(meta.db_table)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
     conn.ensure_connection()
     raw = conn.connection
