@@ -18,7 +18,8 @@ benefits), through the payout port (`provider.PayoutProvider`).
 - `query_stale_payouts` asks the provider about submitted payouts with no result yet.
 - `retry_by_hand` lets finance send a failed payout now, with an audit row naming them.
 
-Every change writes an audit entry (`payout.<status>`, `payout.requested`, …).
+Every change writes an audit entry (`payout.<status>`, `payout.requested`, …); an event's bulk
+request (`request_payout_ids(audit_each=False)`) is proven by the event's evidence root instead.
 """
 
 from __future__ import annotations
