@@ -9,8 +9,10 @@ the same day (quick: 5,000 over 100 flights; full: 30,000 over 600). Each run, i
 receives one signed-feed event (`triggers.receive_event`: the event stored, the index rows
 locked, 300 benefits through the ledger, 300 `TriggeredPayout` rows, 300 payout requests through
 `payment.payouts.request_payouts`, 300 customer notifications in the outbox) for one target
-flight and times it to the commit. The result: each run's seconds and the median; the target
-≤ 2 s on PostgreSQL.
+flight and times it to the commit. The result: each run's seconds and CPU seconds (of the paying
+process), the slowest statements, and the medians; the target ≤ 2 s on PostgreSQL.
+`python -m bench.flight profile --flight HB0001 --date YYYY-MM-DD --out FILE` (with the bench's
+environment, against a generated database) runs one event under cProfile.
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "bench.flight", url, "measure", "--flight", f"HB{n + 1:04d}", "--date", gen["date"]
         )
         harness.log(
-            f"HB{n + 1:04d}: {one['payouts']} payouts in {one['seconds']:.2f}s ({one['queries']} queries)"
+            f"HB{n + 1:04d}: {one['payouts']} payouts in {one['seconds']:.2f}s, "
+            f"CPU {one['cpu_seconds']:.2f}s ({one['queries']} queries, load {one['load_1min']})"
         )
         measured.append(one)
     median = statistics.median(m["seconds"] for m in measured)
@@ -71,6 +74,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "policies": gen["policies"],
         "runs": measured,
         "median_seconds": round(median, 3),
+        "median_cpu_seconds": round(statistics.median(m["cpu_seconds"] for m in measured), 3),
         "targets": {
             f"delay_event_{TRAVELLERS}_paid_seconds": harness.target(median, "<=", 2),
             "every_traveller_paid_once": harness.target(
@@ -168,7 +172,13 @@ def _generate(runs: int, other: int, flights: int) -> dict[str, Any]:
     return {"seconds": time.monotonic() - began, "policies": Policy.objects.count(), "date": day.isoformat()}
 
 
-def _measure(flight: str, day: datetime.date) -> dict[str, Any]:
+def _measure(flight: str, day: datetime.date, profile: str = "") -> dict[str, Any]:
+    """One event for `flight`, timed to its commit: wall and CPU seconds of this process, the
+    statements (and the slowest ones with their times). `profile`: a cProfile dump written
+    there (`python -m bench.flight profile`), the times then include the profiler's cost."""
+    import cProfile
+    import resource
+
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
@@ -182,15 +192,29 @@ def _measure(flight: str, day: datetime.date) -> dict[str, Any]:
     Payout.objects.exists()  # connection open, as in a running worker
     fact = EventFact(FLIGHT, "delayed", flight_number=flight, flight_date=day, delay_minutes=250)
     reset_queries()
+    profiler = cProfile.Profile() if profile else None
     with CaptureQueriesContext(connection) as queries:
+        cpu_began = resource.getrusage(resource.RUSAGE_SELF)
         began = time.monotonic()
+        if profiler is not None:
+            profiler.enable()
         receipt = receive_event(
             source="bench-feed", event_id=f"BENCH-{flight}", fact=fact, payload_sha256="0" * 64
         )
+        if profiler is not None:
+            profiler.disable()
         seconds = time.monotonic() - began
+        cpu_ended = resource.getrusage(resource.RUSAGE_SELF)
+    if profiler is not None:
+        profiler.dump_stats(profile)
+    cpu = (cpu_ended.ru_utime - cpu_began.ru_utime) + (cpu_ended.ru_stime - cpu_began.ru_stime)
+    slowest = sorted(queries.captured_queries, key=lambda q: -float(q["time"]))[:6]
     return {
         "flight": flight,
         "seconds": round(seconds, 3),
+        "cpu_seconds": round(cpu, 3),
+        "load_1min": round(os.getloadavg()[0], 2),
+        "slowest": [f"{q['time']}s {q['sql'][:100]}" for q in slowest],
         "payouts": receipt.payouts,
         "payout_rows": Payout.objects.filter(
             kind="trigger", reference__startswith=f"E{receipt.event.pk}:"
@@ -201,12 +225,13 @@ def _measure(flight: str, day: datetime.date) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.flight")
-    parser.add_argument("action", choices=["generate", "measure"])
+    parser.add_argument("action", choices=["generate", "measure", "profile"])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--other", type=int, default=5000)
     parser.add_argument("--flights", type=int, default=100)
     parser.add_argument("--flight", default="")
     parser.add_argument("--date", default="")
+    parser.add_argument("--out", default="var/bench/flight.prof", help="profile: the cProfile dump")
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "huibao.settings")
     import django
@@ -215,7 +240,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.action == "generate":
         result = _generate(args.runs, args.other, args.flights)
     else:
-        result = _measure(args.flight, datetime.date.fromisoformat(args.date))
+        # profile: the same event under cProfile (read it with `python -m pstats FILE`).
+        profile = args.out if args.action == "profile" else ""
+        result = _measure(args.flight, datetime.date.fromisoformat(args.date), profile)
     print(json.dumps(result))
 
 

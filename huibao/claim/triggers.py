@@ -17,7 +17,7 @@ only to the original channel, and only for refunds), so without a stored account
 waits (`awaiting_account`) and the customer is told to claim it (领取) with an account of theirs.
 
 One policy is paid at most once per flight (or order): `TriggeredPayout` is unique per (policy,
-key), and an event takes the row locks of its key's index rows first, so two sources, a
+key), and an event takes its key's lock first (`_lock_key`), so two sources, a
 duplicate, a replay or a corrected event for the same flight queue and the later ones find the
 policies paid.
 
@@ -33,18 +33,19 @@ person.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import logging
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from huibao.catalog.claim_terms import ClaimTerms, claim_terms
-from huibao.catalog.models import ProductVersion
-from huibao.claim import notices
+from huibao.claim import notices, triggers_evidence
 from huibao.claim.event_models import (
     EventChannel,
     PayoutAccount,
@@ -59,7 +60,13 @@ from huibao.claim.event_models import (
 from huibao.claim.rules import benefit_as_json
 from huibao.claim.selectors import CLAIMABLE_POLICY_STATUSES, coverage_bases
 from huibao.claim.tasks import notify_triggered_payouts
-from huibao.claim.triggers_ledger import BenefitAsk, record_benefits, record_top_up
+from huibao.claim.triggers_ledger import (
+    BenefitAsk,
+    PolicyRef,
+    Recorded,
+    record_benefit_entries,
+    record_top_up,
+)
 from huibao.claim.triggers_rules import (
     FLIGHT,
     RETURN,
@@ -71,22 +78,24 @@ from huibao.claim.triggers_rules import (
     order_key,
     screen_key,
 )
+from huibao.core import evidence
 from huibao.core.audit import batched, record
-from huibao.core.bulkcopy import copy_create
+from huibao.core.bulkcopy import insert_rows
 from huibao.core.errors import Conflict, NotFound, ValidationFailed
+from huibao.core.fields import lookup_hash
 from huibao.core.money import format_cny
 from huibao.core.validators import validate_bank_card
 from huibao.embedded.services import EmbeddedIssued
 from huibao.notification.services import notify
 from huibao.payment.models import Payout
-from huibao.payment.payouts import PayoutAsk, request_payout, request_payouts
+from huibao.payment.payouts import ACCOUNT_HASH_CONTEXT, PayoutAsk, request_payout, request_payout_ids
 from huibao.policy.models import Policy, PolicyParty
 from huibao.policy.schedule import loads as load_schedule
 from huibao.policy.services import PoliciesIssued
 from huibao.policy.states import PartyRole
 
 log = logging.getLogger(__name__)
-PAYOUT_KIND = "trigger"
+PAYOUT_KIND = triggers_evidence.PAYOUT_KIND
 SUBJECT_FIELDS = {FLIGHT: "flight_number", RETURN: "order_number", SCREEN: "imei"}
 
 
@@ -265,96 +274,208 @@ def _terms(policy: Policy, cache: dict[tuple[int, int, Decimal | None], ClaimTer
 
 
 def payout_reference(event: TriggerEvent, policy: Policy, attempt: int = 1) -> str:
-    base = f"E{event.pk}:{policy.number}"
+    base = triggers_evidence.leaf_ref(event.pk, policy.number)
     return base if attempt == 1 else f"{base}:{attempt}"
+
+
+def _lock_key(key: str) -> None:
+    """Events of one trigger key are paid one after another, in the order they take this lock: a
+    transaction-scoped advisory lock on the key (PostgreSQL; SQLite serialises writers itself).
+    It replaces the row locks of the key's index rows, which wrote a lock into each of a
+    flight's 10,000 rows (and their pages into the WAL) to serialise the same events."""
+    if connection.vendor != "postgresql":
+        return
+    lock_id = int.from_bytes(hashlib.sha256(f"claim.trigger:{key}".encode()).digest()[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_id])
+
+
+@dataclass(frozen=True, slots=True)
+class _Traveller:
+    """One index row of the event's key with what paying it needs of its policy."""
+
+    ref: PolicyRef
+    insured_id: int
+    plan_code: str
+    number: str
+    status: str
+    customer_id: int | None
+    group: tuple[int, int, Decimal | None]  # (version, plan, sum insured): the terms' key
 
 
 def pay_event(event: TriggerEvent, fact: EventFact, *, now: datetime.datetime) -> int:
     """Pays each policy indexed on the event's key that it triggers and that no event has paid
     yet, and re-prices those an earlier event paid (`_correct`); returns how many it paid (top-ups
     included). Inside `receive_event`'s transaction."""
-    # The key's index rows, locked: events of one flight are paid one after another.
-    # (The policies without their schedules and the versions once each: a flight's 300
-    # travellers share one or two versions, whose JSON documents are large.)
-    index = list(
-        TriggerIndex.objects.select_for_update(of=("self",))
-        .filter(key=event.key)
-        .select_related("policy")
-        .defer("policy__schedule")
-        .order_by("pk")
-    )
-    versions = ProductVersion.objects.select_related("product").in_bulk(
-        {row.policy.product_version_id for row in index}
-    )
-    for row in index:
-        row.policy.product_version = versions[row.policy.product_version_id]
+    # The key locked: events of one flight are paid one after another. Its index rows read as
+    # plain values (a flight's 10,000 travellers, no model instances); one policy of each
+    # (version, plan, sum insured) read whole, for the terms they share.
+    _lock_key(event.key)
+    travellers = [
+        _Traveller(
+            PolicyRef(pk, effective_at), insured_id, plan_code, number, status, customer_id, (v, p, si)
+        )
+        for pk, insured_id, plan_code, number, status, customer_id, effective_at, v, p, si in (
+            TriggerIndex.objects.filter(key=event.key)
+            .order_by("pk")
+            .values_list(
+                "policy_id",
+                "insured_id",
+                "plan_code",
+                "policy__number",
+                "policy__status",
+                "policy__customer_id",
+                "policy__effective_at",
+                "policy__product_version_id",
+                "policy__plan_id",
+                "policy__sum_insured",
+            )
+        )
+    ]
     paid_already = set(TriggeredPayout.objects.filter(key=event.key).values_list("policy_id", flat=True))
     cache: dict[tuple[int, int, Decimal | None], ClaimTerms] = {}
-    chosen: list[tuple[TriggerIndex, str, BenefitAsk]] = []
+    first_of: dict[tuple[int, int, Decimal | None], int] = {}
+    for t in travellers:
+        if t.ref.pk not in paid_already:
+            first_of.setdefault(t.group, t.ref.pk)
+    for policy in Policy.objects.select_related("plan", "product_version__product").filter(
+        pk__in=list(first_of.values())
+    ):
+        _terms(policy, cache)
+    chosen: list[tuple[_Traveller, str, BenefitAsk]] = []
     decisions: dict[tuple[int, str], TriggerDecision] = {}
     refusals: set[str] = set()
     corrected = 0
     if paid_already and fact.kind == FLIGHT:
         # A later report of a flight already paid: a correction of its delay (rare: one by one).
-        corrected = _correct(event, fact, [r for r in index if r.policy.pk in paid_already], cache, now=now)
-    for row in index:
-        policy = row.policy
-        if policy.pk in paid_already or policy.status not in CLAIMABLE_POLICY_STATUSES:
+        corrected = _correct(event, fact, [t for t in travellers if t.ref.pk in paid_already], cache, now=now)
+    incident = fact.flight_date or timezone.localdate(fact.occurred_at or now)
+    for t in travellers:
+        if t.ref.pk in paid_already or t.status not in CLAIMABLE_POLICY_STATUSES:
             continue
-        terms = _terms(policy, cache)
+        terms = cache[t.group]
         # The decision is the terms', the plan's and the fact's: once per (terms, plan).
-        decision_key = (id(terms), row.plan_code)
+        decision_key = (id(terms), t.plan_code)
         decision = decisions.get(decision_key)
         if decision is None:
-            decision = decisions[decision_key] = decide(terms, row.plan_code, fact)
+            decision = decisions[decision_key] = decide(terms, t.plan_code, fact)
         if decision.coverage is None or decision.loss is None:
             refusals.add(decision.refusal)
             continue
-        incident = fact.flight_date or timezone.localdate(fact.occurred_at or now)
-        ask = BenefitAsk(policy, decision.coverage, decision.loss, payout_reference(event, policy), incident)
-        chosen.append((row, decision.line, ask))
-    made: list[TriggeredPayout] = []
+        reference = triggers_evidence.leaf_ref(event.pk, t.number)
+        ask = BenefitAsk(t.ref, decision.coverage, decision.loss, reference, incident)
+        chosen.append((t, decision.line, ask))
+    made = 0
     with batched():
-        benefits = record_benefits([ask for _, _, ask in chosen])
-        jsons: dict[int, dict[str, Any]] = {}  # each (shared) benefit's JSON once
-        for (row, line, ask), benefit in zip(chosen, benefits, strict=True):
-            if benefit.payable <= 0:
-                refusals.add(benefit.refusal)
+        # The event's evidence is ONE Merkle root in the audit chain (`triggers_evidence`), not an
+        # entry per benefit, payout and automatic benefit.
+        recorded = record_benefit_entries([ask for _, _, ask in chosen], audit_each=False)
+        payable: list[tuple[_Traveller, str, BenefitAsk, Recorded]] = []
+        for (row, line, ask), rec in zip(chosen, recorded, strict=True):
+            if rec.benefit.payable <= 0:
+                refusals.add(rec.benefit.refusal)
                 continue
-            made.append(
-                TriggeredPayout(
-                    policy=row.policy,
-                    insured_id=row.insured_id,
-                    event=event,
-                    key=event.key,
-                    coverage_code=ask.terms.code,
-                    amount=benefit.payable,
-                    benefit=jsons.get(id(benefit)) or jsons.setdefault(id(benefit), benefit_as_json(benefit)),
-                    line=f"{line} {format_cny(benefit.payable)}",
-                    status=TriggeredPayoutStatus.AWAITING_ACCOUNT,
-                    created_at=now,
-                )
-            )
-        # The payouts first, so that each benefit row is written once, with its payout.
-        _request_payouts(event, made)
-        copy_create(TriggeredPayout, made)
-        for tp in made:
-            record(
-                "claim.triggered_payout",
-                "triggered_payout",
-                str(tp.public_id),
-                after={"event": str(event.public_id), "policy": tp.policy.number, "amount": str(tp.amount)},
-            )
+            payable.append((row, line, ask, rec))
+        # The payouts first, so that each automatic benefit is written once, with its payout.
+        payouts = _request_payouts(event, payable)
+        made = _write_triggered(event, payable, payouts, now=now)
     if made:
         # Each insured is told by a task after the commit (300 messages would triple the time
         # to pay); `notified_at` and the daily sweep make sure none is lost.
         event_pk = event.pk
         transaction.on_commit(lambda: notify_triggered_payouts.enqueue(event_pk))
-    event.policies_found = len(index)
-    event.payouts_made = len(made) + corrected
+    event.policies_found = len(travellers)
+    event.payouts_made = made + corrected
     event.note = "；".join(sorted(r for r in refusals if r))[:200]
     event.save(update_fields=["policies_found", "payouts_made", "note"])
-    return len(made) + corrected
+    return made + corrected
+
+
+_TRIGGERED_COLUMNS = (
+    "public_id",
+    "policy_id",
+    "insured_id",
+    "event_id",
+    "key",
+    "coverage_code",
+    "amount",
+    "benefit",
+    "line",
+    "status",
+    "payout_id",
+    "created_at",
+    "notified_at",
+    "updated_at",
+)
+
+
+def _write_triggered(
+    event: TriggerEvent,
+    payable: Sequence[tuple[_Traveller, str, BenefitAsk, Recorded]],
+    payouts: dict[int, _Asked],
+    *,
+    now: datetime.datetime,
+) -> int:
+    """The automatic benefits' rows (written from tuples: `bulkcopy.insert_rows`) and the event's
+    evidence: one leaf per traveller under one root, sealed by one audit entry. Returns how many."""
+    if not payable:
+        return 0
+    rows = []
+    leaves: list[tuple[str, bytes]] = []
+    event_public = str(event.public_id)
+    created = now.astimezone(datetime.UTC).isoformat()
+    requested, waiting = TriggeredPayoutStatus.REQUESTED.value, TriggeredPayoutStatus.AWAITING_ACCOUNT.value
+    # Shared by the travellers of one memoised benefit: its JSON's digest, its entry, its line.
+    shared: dict[int, tuple[str, dict[str, Any], str]] = {}
+    for t, line, ask, rec in payable:
+        public_id = uuid.uuid4()
+        benefit = rec.benefit
+        held = shared.get(id(rec.entry))
+        if held is None:
+            benefit_sha = triggers_evidence.json_digest(rec.benefit_json)
+            held = shared[id(rec.entry)] = (
+                benefit_sha,
+                {**rec.entry, "benefit_sha256": benefit_sha},
+                f"{line} {format_cny(benefit.payable)}",
+            )
+        benefit_sha, entry, text = held
+        asked = payouts.get(t.ref.pk)
+        rows.append(
+            (
+                public_id,
+                t.ref.pk,
+                t.insured_id,
+                event.pk,
+                event.key,
+                ask.terms.code,
+                benefit.payable,
+                rec.benefit_json,
+                text,
+                waiting if asked is None else requested,
+                None if asked is None else asked.payout_id,
+                now,
+                None,
+                now,
+            )
+        )
+        doc = triggers_evidence.document(
+            event=event_public,
+            key=event.key,
+            policy=t.number,
+            reference=ask.reference,
+            triggered_payout=str(public_id),
+            coverage=ask.terms.code,
+            amount=benefit.payable,
+            line=text,
+            created_at=created,
+            benefit_sha256=benefit_sha,
+            entry=entry,
+            payout=None if asked is None else asked.part,
+        )
+        leaves.append((ask.reference, triggers_evidence.digest(doc)))
+    insert_rows(TriggeredPayout, _TRIGGERED_COLUMNS, rows)
+    evidence.seal(triggers_evidence.KIND, triggers_evidence.batch_ref(event.pk), leaves)
+    return len(rows)
 
 
 # --- a corrected flight: top up into a higher band, record an overpayment -------------------------
@@ -363,7 +484,7 @@ def pay_event(event: TriggerEvent, fact: EventFact, *, now: datetime.datetime) -
 def _correct(
     event: TriggerEvent,
     fact: EventFact,
-    rows: Sequence[TriggerIndex],
+    travellers: Sequence[_Traveller],
     cache: dict[tuple[int, int, Decimal | None], ClaimTerms],
     *,
     now: datetime.datetime,
@@ -371,22 +492,25 @@ def _correct(
     """Each benefit already made on the flight, re-priced at the corrected delay: a higher band
     tops up the difference (a ledger entry and a payout of its own), a lower one (or none) records
     the overpayment; the same delay again changes nothing. Returns the top-ups paid."""
+    policies = Policy.objects.select_related("plan", "product_version__product").in_bulk(
+        [t.ref.pk for t in travellers]
+    )
     by_policy = {
         tp.policy_id: tp
         for tp in TriggeredPayout.objects.select_for_update(of=("self",))
-        .filter(key=event.key, policy_id__in=[r.policy.pk for r in rows])
+        .filter(key=event.key, policy_id__in=list(policies))
         .select_related("event")
     }
     topped = 0
-    for row in rows:
-        tp = by_policy.get(row.policy.pk)
+    for t in travellers:
+        tp = by_policy.get(t.ref.pk)
         if tp is None:
             continue
-        tp.policy = row.policy
-        decision = decide(_terms(row.policy, cache), row.plan_code, fact)
+        policy = tp.policy = policies[t.ref.pk]
+        decision = decide(_terms(policy, cache), t.plan_code, fact)
         if decision.coverage is not None and decision.coverage.code != tp.coverage_code:
             # A delay corrected into a cancellation (or back) changes the cover: a person decides.
-            log.info("trigger event %s: policy %s changes cover, not corrected", event.pk, row.policy.number)
+            log.info("trigger event %s: policy %s changes cover, not corrected", event.pk, policy.number)
             continue
         corrections = list(tp.corrections.all())
         paid_total = Decimal(tp.amount) + sum(
@@ -397,12 +521,12 @@ def _correct(
             for c in corrections
             if c.kind == TriggerCorrectionKind.OVERPAYMENT and c.status == TriggerCorrectionStatus.OPEN
         ]
-        own = payout_reference(tp.event, row.policy)
+        own = payout_reference(tp.event, policy)
         if decision.coverage is None or decision.loss is None:
             new_total, benefit_json, top_up = Decimal("0"), {}, Decimal("0")
         else:
             incident = fact.flight_date or timezone.localdate(now)
-            ask = BenefitAsk(row.policy, decision.coverage, decision.loss, f"{own}:T{event.pk}", incident)
+            ask = BenefitAsk(policy, decision.coverage, decision.loss, f"{own}:T{event.pk}", incident)
             benefit, top_up = record_top_up(ask, own=own, paid_total=paid_total)
             new_total, benefit_json = benefit.payable, benefit_as_json(benefit)
         owed_back = max(Decimal("0"), paid_total - new_total)
@@ -487,31 +611,66 @@ def top_up_reference(tp: TriggeredPayout, event: TriggerEvent, attempt: int = 1)
     return base if attempt == 1 else f"{base}:{attempt}"
 
 
-def _request_payouts(event: TriggerEvent, made: Sequence[TriggeredPayout]) -> None:
-    """Asks the payout of each benefit whose customer has a stored account; the others wait."""
-    customers = {tp.policy.customer_id for tp in made if tp.policy.customer_id}
-    accounts = {a.user_id: a for a in PayoutAccount.objects.filter(user_id__any_of=customers)}
-    payable = [tp for tp in made if tp.policy.customer_id is not None and tp.policy.customer_id in accounts]
-    if not payable:
-        return
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """A payout asked for a traveller: its id and what the evidence names of it."""
+
+    payout_id: int
+    part: dict[str, Any]
+
+
+def _request_payouts(
+    event: TriggerEvent, payable: Sequence[tuple[_Traveller, str, BenefitAsk, Recorded]]
+) -> dict[int, _Asked]:
+    """Asks the payout of each benefit whose customer has a stored account (the others wait);
+    answers them by policy id."""
+    customers = {t.customer_id for t, _, _, _ in payable if t.customer_id}
+    accounts = {
+        user_id: (payee_name, number, bank_name)
+        for user_id, payee_name, number, bank_name in PayoutAccount.objects.filter(
+            user_id__any_of=customers
+        ).values_list("user_id", "payee_name", "account_number", "bank_name")
+    }
+    asked = [item for item in payable if item[0].customer_id in accounts]
+    if not asked:
+        return {}
     asks = []
-    for tp in payable:
-        account = accounts[tp.policy.customer_id or 0]
+    # Each account's number as the payout keeps it and its keyed hash, and each payee's masked
+    # name, once.
+    hashes: dict[str, tuple[str, str]] = {}
+    parts: list[tuple[str, tuple[str, str]]] = []
+    for t, _, ask, rec in asked:
+        payee_name, number, bank_name = accounts[t.customer_id or 0]
         asks.append(
             PayoutAsk(
                 kind=PAYOUT_KIND,
-                reference=payout_reference(event, tp.policy),
-                amount=tp.amount,
-                payee_name=account.payee_name,
-                account_number=account.account_number,
-                bank_name=account.bank_name,
-                memo=f"保单{tp.policy.number}自动理赔"[:100],
+                reference=ask.reference,
+                amount=rec.benefit.payable,
+                payee_name=payee_name,
+                account_number=number,
+                bank_name=bank_name,
+                memo=f"保单{t.number}自动理赔"[:100],
             )
         )
-    payouts = request_payouts(asks)
-    for tp, payout in zip(payable, payouts, strict=True):
-        tp.payout = payout
-        tp.status = TriggeredPayoutStatus.REQUESTED
+        if number not in hashes:
+            clean = validate_bank_card(number, field="account_number")
+            hashes[number] = (clean, lookup_hash(clean, context=ACCOUNT_HASH_CONTEXT))
+        parts.append((payee_name.strip(), hashes[number]))
+    ids = request_payout_ids(asks, audit_each=False)
+    return {
+        t.ref.pk: _Asked(
+            payout_id,
+            triggers_evidence.payout_part(
+                payout_id=payout_id,
+                reference=ask.reference,
+                amount=rec.benefit.payable,
+                account_hash=number[1],
+                account_last4=number[0][-4:],
+                payee_name=payee,
+            ),
+        )
+        for (t, _, ask, rec), payout_id, (payee, number) in zip(asked, ids, parts, strict=True)
+    }
 
 
 # --- the customer claims a waiting benefit; payout results -------------------------------------

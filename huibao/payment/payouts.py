@@ -18,13 +18,15 @@ benefits), through the payout port (`provider.PayoutProvider`).
 - `query_stale_payouts` asks the provider about submitted payouts with no result yet.
 - `retry_by_hand` lets finance send a failed payout now, with an audit row naming them.
 
-Every change writes an audit entry (`payout.<status>`, `payout.requested`, …).
+Every change writes an audit entry (`payout.<status>`, `payout.requested`, …); an event's bulk
+request (`request_payout_ids(audit_each=False)`) is proven by the event's evidence root instead.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
+import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -34,7 +36,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from huibao.core import audit
-from huibao.core.bulkcopy import copy_create
+from huibao.core.bulkcopy import insert_rows
 from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from huibao.core.fields import lookup_hash
 from huibao.core.hooks import KeyedHook
@@ -136,7 +138,19 @@ def _clean_request(
     account_number: str,
     bank_name: str,
     memo: str,
+    seen: dict[tuple[str, str], Any] | None = None,
 ) -> tuple[Decimal, str, str, str, str]:
+    """The ask's values as a payout keeps them, or ValidationFailed naming each bad field.
+    `seen`: a batch's memo of the checks of each distinct text (a flight's travellers share the
+    payee's bank, often a card; the checks are pure functions of the text)."""
+    memo_of = seen if seen is not None else {}
+
+    def once(check: str, text: str, run: Any) -> Any:
+        key = (check, text)
+        if key not in memo_of:
+            memo_of[key] = run()
+        return memo_of[key]
+
     errors: list[FieldError] = []
     try:
         value = to_fen(as_decimal(amount))
@@ -151,21 +165,28 @@ def _clean_request(
     if not reference.strip() or len(reference) > 64:
         errors.append(FieldError("reference", "required", "请填写付款业务编号（不超过64个字符）"))
     name = payee_name.strip()
-    problem = text_problem(name, max_length=100)
+    problem = once("payee", name, lambda: text_problem(name, max_length=100))
     if not name:
         errors.append(FieldError("payee_name", "required", "请填写收款人姓名"))
     elif problem:
         errors.append(FieldError("payee_name", problem[0], "收款人姓名" + problem[1]))
     account = ""
-    try:
-        account = validate_bank_card(account_number, field="account_number")
-    except ValidationFailed as exc:
-        errors.extend(exc.errors)
+
+    def card() -> tuple[str, list[FieldError]]:
+        try:
+            return validate_bank_card(account_number, field="account_number"), []
+        except ValidationFailed as exc:
+            return "", list(exc.errors)
+
+    account, card_errors = once("card", account_number, card)
+    errors.extend(card_errors)
     for field, label, text, limit in (
         ("bank_name", "开户行", bank_name, 60),
         ("memo", "付款备注", memo, 100),
     ):
-        problem = text_problem(text.strip(), max_length=limit)
+        problem = once(
+            field, text, lambda text=text, limit=limit: text_problem(text.strip(), max_length=limit)
+        )
         if problem:
             errors.append(FieldError(field, problem[0], label + problem[1]))
     if errors:
@@ -278,17 +299,90 @@ class PayoutAsk:
 
 
 def request_payouts(asks: Sequence[PayoutAsk], *, provider: str | None = None) -> list[Payout]:
-    """Many payouts at once (an event paying every insured traveller on a flight), each exactly as
-    `request_payout` would make it — idempotent on (kind, reference), another amount or account
-    refused — with one read, one insert (`COPY` on PostgreSQL), one audit insert and one enqueue
-    for the whole batch (`tasks.submit_payouts_task`, a task per `SUBMIT_BATCH` payouts).
-    All or nothing: one bad ask (its index in the field names) or one conflict changes nothing.
-    Returns the payouts in the order of `asks` (an ask repeated returns the same payout)."""
+    """Many payouts at once, each exactly as `request_payout` would make it — idempotent on
+    (kind, reference), another amount or account refused — with one read, one insert (`COPY` on
+    PostgreSQL), one audit insert and one enqueue for the whole batch (`tasks.submit_payouts_task`,
+    a task per `SUBMIT_BATCH` payouts). All or nothing: one bad ask (its index in the field names)
+    or one conflict changes nothing. Returns the payouts in the order of `asks` (an ask repeated
+    returns the same payout)."""
+    made = _request_many(asks, provider=provider, audit_each=True)
+    return [made.payout(key) for key in made.keys]
+
+
+def request_payout_ids(
+    asks: Sequence[PayoutAsk], *, provider: str | None = None, audit_each: bool = True
+) -> list[int]:
+    """`request_payouts`, answering the payouts' ids only (no model instance is built for the
+    new ones: an event paying 10,000 travellers). `audit_each=False`: no `payout.requested`
+    entry per payout — for a caller that seals the batch's evidence itself, one root in the
+    audit chain for all of them (`claim.triggers_evidence`)."""
+    made = _request_many(asks, provider=provider, audit_each=audit_each)
+    return [made.ids[key] for key in made.keys]
+
+
+# The columns a new payout is written with (`_request_many`), the primary key aside.
+_NEW_COLUMNS = (
+    "public_id",
+    "kind",
+    "reference",
+    "amount",
+    "payee_name",
+    "account_number",
+    "account_number_hash",
+    "account_last4",
+    "bank_name",
+    "memo",
+    "status",
+    "provider",
+    "out_biz_no",
+    "provider_trade_no",
+    "failure_code",
+    "failure_reason",
+    "retryable",
+    "attempts",
+    "max_attempts",
+    "next_attempt_at",
+    "requested_at",
+    "submitted_at",
+    "succeeded_at",
+    "given_up_at",
+    "updated_at",
+)
+_COL = {name: i for i, name in enumerate(_NEW_COLUMNS)}
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What `_request_many` made: the keys of the asks in order, each key's payout id, the new
+    rows' values (by key) and the payouts that existed before (by key)."""
+
+    keys: list[tuple[str, str]]
+    ids: dict[tuple[str, str], int]
+    new: dict[tuple[str, str], tuple[Any, ...]]
+    existing: dict[tuple[str, str], Payout]
+
+    def payout(self, key: tuple[str, str]) -> Payout:
+        if key in self.existing:
+            return self.existing[key]
+        return _payout_of(self.ids[key], self.new[key])
+
+
+def _payout_of(pk: int | None, values: tuple[Any, ...]) -> Payout:
+    payout = Payout(id=pk, **dict(zip(_NEW_COLUMNS, values, strict=True)))
+    if pk is not None:
+        payout._state.adding = False
+    return payout
+
+
+def _request_many(asks: Sequence[PayoutAsk], *, provider: str | None, audit_each: bool) -> _Batch:
     gateway = get_payout_provider(provider or default_payout_provider_name())
-    cleaned: dict[tuple[str, str], Payout] = {}
+    cleaned: dict[tuple[str, str], tuple[Any, ...]] = {}
+    keys: list[tuple[str, str]] = []
     # The keyed hash of each account once (a family's travellers share one).
     hashes: dict[str, str] = {}
+    seen: dict[tuple[str, str], Any] = {}
     now = timezone.now()
+    requested, max_attempts = PayoutStatus.REQUESTED.value, rules.PAYOUT_MAX_ATTEMPTS
     for index, ask in enumerate(asks):
         try:
             value, name, account, bank, note = _clean_request(
@@ -299,57 +393,82 @@ def request_payouts(asks: Sequence[PayoutAsk], *, provider: str | None = None) -
                 ask.account_number,
                 ask.bank_name,
                 ask.memo,
+                seen,
             )
         except ValidationFailed as exc:
             errors = [FieldError(f"{index}.{e.field}", e.code, e.message) for e in exc.errors]
             raise ValidationFailed(exc.message, code=exc.code, errors=errors) from exc
         key = (ask.kind.strip(), ask.reference.strip())
+        keys.append(key)
         if key in cleaned:
-            _same_or_conflict(cleaned[key], value, account)
+            _same_or_conflict(_payout_of(None, cleaned[key]), value, account)
             continue
         account_hash = hashes.get(account)
         if account_hash is None:
             account_hash = hashes[account] = lookup_hash(account, context=ACCOUNT_HASH_CONTEXT)
-        cleaned[key] = Payout(
-            kind=key[0],
-            reference=key[1],
-            amount=value,
-            payee_name=name,
-            account_number=account,
-            account_number_hash=account_hash,
-            account_last4=account[-4:],
-            bank_name=bank,
-            memo=note,
-            provider=gateway.name,
-            max_attempts=rules.PAYOUT_MAX_ATTEMPTS,
-            next_attempt_at=now,
+        # In `_NEW_COLUMNS`' order: the values `Payout(...)` would be saved with.
+        cleaned[key] = (
+            uuid.uuid4(),
+            key[0],
+            key[1],
+            value,
+            name,
+            account,
+            account_hash,
+            account[-4:],
+            bank,
+            note,
+            requested,
+            gateway.name,
+            "",
+            "",
+            "",
+            "",
+            False,
+            0,
+            max_attempts,
+            now,
+            now,
+            None,
+            None,
+            None,
+            now,
         )
     if not cleaned:
-        return []
+        return _Batch([], {}, {}, {})
 
     def stored() -> dict[tuple[str, str], Payout]:
         return _stored(cleaned.keys())
 
     with transaction.atomic(), audit.batched():
         before = stored()
-        fresh = [p for key, p in cleaned.items() if key not in before]
-        if _insert_all(fresh):
-            found = {**before, **{(p.kind, p.reference): p for p in fresh}}
+        fresh = [key for key in cleaned if key not in before]
+        ids = _insert_all(fresh, cleaned)
+        if ids is not None:
+            existing = before
+            made = dict(zip(fresh, ids, strict=True))
         else:
             # A concurrent batch inserted some of the same references first: theirs stand.
-            Payout.objects.bulk_create(fresh, ignore_conflicts=True)
+            Payout.objects.bulk_create([_payout_of(None, cleaned[k]) for k in fresh], ignore_conflicts=True)
             found = stored()
-        ours: list[int] = []
-        for key, candidate in cleaned.items():
-            row = found[key]
-            if row.public_id == candidate.public_id:
-                ours.append(row.pk)
-                _audit_requested(row)
-            else:
-                _same_or_conflict(row, candidate.amount, candidate.account_number)
+            public_id = _COL["public_id"]
+            made = {k: found[k].pk for k in fresh if found[k].public_id == cleaned[k][public_id]}
+            existing = {k: p for k, p in found.items() if k not in made}
+        for key, row in existing.items():
+            values = cleaned[key]
+            _same_or_conflict(row, values[_COL["amount"]], values[_COL["account_number"]])
+        if audit_each:
+            for key, pk in made.items():
+                _audit_requested(_payout_of(pk, cleaned[key]))
+        ours = list(made.values())
         if ours:
             transaction.on_commit(lambda: _enqueue_submits(ours))
-    return [found[(a.kind.strip(), a.reference.strip())] for a in asks]
+    return _Batch(
+        keys=keys,
+        ids={**{k: p.pk for k, p in existing.items()}, **made},
+        new={k: cleaned[k] for k in made},
+        existing=existing,
+    )
 
 
 def _stored(keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], Payout]:
@@ -358,21 +477,20 @@ def _stored(keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], Payout]:
     return {(p.kind, p.reference): p for p in rows if (p.kind, p.reference) in keys}
 
 
-def _insert_all(fresh: list[Payout]) -> bool:
-    """Inserts the new payouts by `copy_create` (`COPY` on PostgreSQL) in a savepoint of its own;
-    False, with nothing written, when one of them is already taken (a concurrent batch committed
-    it first: `COPY` cannot skip a row, so the caller inserts again skipping the taken ones)."""
+def _insert_all(
+    fresh: list[tuple[str, str]], values: dict[tuple[str, str], tuple[Any, ...]]
+) -> list[int] | None:
+    """Inserts the new payouts from their values (`bulkcopy.insert_rows`: `COPY` on PostgreSQL)
+    in a savepoint of its own; their ids, or None, with nothing written, when one of them is
+    already taken (a concurrent batch committed it first: `COPY` cannot skip a row, so the caller
+    inserts again skipping the taken ones)."""
     if not fresh:
-        return True
+        return []
     try:
         with transaction.atomic():
-            copy_create(Payout, fresh)
+            return insert_rows(Payout, _NEW_COLUMNS, [values[k] for k in fresh])
     except IntegrityError:
-        for payout in fresh:
-            payout.pk = None
-            payout._state.adding = True
-        return False
-    return True
+        return None
 
 
 def _enqueue_submits(payout_ids: list[int]) -> None:

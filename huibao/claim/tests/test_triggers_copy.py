@@ -1,7 +1,8 @@
 """A flight's payouts written by `COPY` (PostgreSQL) and by `bulk_create` (the ORM path, and
 SQLite's): the same event on the same 20 travellers writes the same benefit usage and entries,
-payouts, automatic benefits and audit entries either way (ids, public ids, times and the
-event's own id, which are new on every run, left out), and each traveller is paid once."""
+payouts, automatic benefits, evidence documents and audit entries either way (ids, public ids,
+times and the event's own id, which are new on every run, left out), each traveller is paid
+once, and each traveller's sealed leaf is the digest of the document its rows give."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from huibao.account.models import User, UserKind
+from huibao.claim import triggers_evidence
 from huibao.claim.event_models import PayoutAccount, TriggeredPayout, TriggerIndex
 from huibao.claim.models import BenefitEntry, BenefitUsage
 from huibao.claim.tests.factories import GOOD_CARD
@@ -21,7 +23,7 @@ from huibao.claim.tests.trigger_factories import departure, flight_policy, fligh
 from huibao.claim.triggers import receive_event
 from huibao.claim.triggers_rules import FLIGHT, EventFact
 from huibao.core import bulkcopy
-from huibao.core.models import AuditEntry
+from huibao.core.models import AuditEntry, EvidenceLeaf, EvidenceRoot
 from huibao.payment.models import Payout
 from huibao.policy.models import Policy, PolicyParty
 
@@ -38,6 +40,10 @@ VOLATILE = {
     "requested_at",
     "next_attempt_at",
     "occurred_at",
+    "triggered_payout",
+    "object_id",
+    "batch_ref",
+    "root",
 }
 
 
@@ -104,6 +110,10 @@ def _rows(event_pk: int) -> dict[str, Any]:
         return sorted(out, key=lambda r: tuple(str(r.get(k)) for k in keys))
 
     payouts = Payout.objects.filter(reference__startswith=ref)
+    made = TriggeredPayout.objects.filter(event_id=event_pk).select_related("policy", "event")
+    documents = {tp.policy.number: triggers_evidence.document_of(tp) for tp in made}
+    root = EvidenceRoot.objects.get(kind=triggers_evidence.KIND, batch_ref=f"E{event_pk}")
+    leaves = {leaf.leaf_ref: bytes(leaf.digest) for leaf in EvidenceLeaf.objects.filter(root=root)}
     return {
         "usage": clean(BenefitUsage.objects.values(), "policy_id", "coverage_code"),
         "entries": clean(BenefitEntry.objects.filter(reference__startswith=ref).values(), "reference"),
@@ -114,19 +124,30 @@ def _rows(event_pk: int) -> dict[str, Any]:
             for tp in TriggeredPayout.objects.filter(event_id=event_pk).select_related("policy", "payout")
             if tp.payout is not None
         ),
+        "documents": clean(
+            [{**d, "payout": {**d["payout"], "id": None}} for d in documents.values()], "policy"
+        ),
+        # every traveller's leaf, under its payout's reference, is the digest of its rows' document
+        "leaves_match": sorted(leaves)
+        == sorted(f"{ref}{number}" for number in documents)
+        == sorted(tp.payout.reference for tp in made.select_related("payout") if tp.payout is not None)
+        and all(leaves[f"{ref}{n}"] == triggers_evidence.digest(d) for n, d in documents.items()),
         "audit": clean(
             AuditEntry.objects.filter(action__in=_ACTIONS).values("action", "object_type", "after"),
             "action",
             "after",
         ),
-        "audit_ids": sorted(
-            AuditEntry.objects.filter(action="payout.requested").values_list("object_id", flat=True)
-        )
-        == sorted(str(p) for p in payouts.values_list("public_id", flat=True)),
     }
 
 
-_ACTIONS = ["claim.benefit_recorded", "payout.requested", "claim.triggered_payout"]
+# The event's own entry and the one entry sealing its evidence root (never one per traveller).
+_ACTIONS = [
+    "claim.trigger_event_received",
+    "evidence.seal",
+    "claim.benefit_recorded",
+    "payout.requested",
+    "claim.triggered_payout",
+]
 
 
 def _paid_and_undone(day: datetime.date, *, use_copy: bool, monkeypatch) -> dict[str, Any]:
@@ -154,11 +175,13 @@ def test_copy_and_the_orm_path_write_the_same_payouts(monkeypatch) -> None:
     by_copy = _paid_and_undone(day, use_copy=True, monkeypatch=monkeypatch)
     by_orm = _paid_and_undone(day, use_copy=False, monkeypatch=monkeypatch)
     # then: COPY wrote the four tables on PostgreSQL (and nothing anywhere else)
-    copied = ["claim_benefitentry", "claim_triggeredpayout", "core_auditentry", "payment_payout"]
+    copied = ["claim_benefitentry", "claim_triggeredpayout", "payment_payout"]
     assert by_copy.pop("copied") == (copied if connection.vendor == "postgresql" else [])
     assert by_orm.pop("copied") == []
     assert by_copy == by_orm
     assert len(by_copy["payouts"]) == len(by_copy["benefits"]) == len(by_copy["entries"]) == TRAVELLERS
-    assert len(by_copy["paid_by"]) == TRAVELLERS and by_copy["audit_ids"] is True
-    assert len(by_copy["audit"]) == 3 * TRAVELLERS
+    assert len(by_copy["paid_by"]) == TRAVELLERS and by_copy["leaves_match"] is True
+    assert len(by_copy["documents"]) == TRAVELLERS
+    assert [a["action"] for a in by_copy["audit"]] == ["claim.trigger_event_received", "evidence.seal"]
+    assert by_copy["audit"][1]["after"]["size"] == TRAVELLERS
     assert {u["paid"] for u in by_copy["usage"]} == {by_copy["payouts"][0]["amount"]}
