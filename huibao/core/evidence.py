@@ -74,13 +74,20 @@ def _checked(kind: str, batch_ref: str, leaves: Sequence[tuple[str, bytes]]) -> 
         raise ValidationFailed("证据批次有误：" + "；".join(e.message for e in errors[:3]), errors=errors)
 
 
-def seal(kind: str, batch_ref: str, leaves: Sequence[tuple[str, bytes]]) -> EvidenceRoot:
+def seal(
+    kind: str, batch_ref: str, leaves: Sequence[tuple[str, bytes]], *, fresh: bool = False
+) -> EvidenceRoot:
     """Stores `leaves` (in order) under their Merkle root and records one audit entry for it.
 
     Runs in the caller's transaction (a savepoint-free atomic block when there is none): the batch
     and its entry commit or roll back with the issuance they prove. A `batch_ref` is sealed once
     per kind, a `leaf_ref` once per kind (Conflict otherwise). Queries: two existence checks,
     one insert for the root, one COPY of the leaves (PostgreSQL), one insert for the entry.
+
+    `fresh`: the caller vouches that the batch and its leaves are new — a `batch_ref` it has just
+    drawn at random and leaf refs it has just created in this transaction under their own unique
+    constraint (the embedded sale's policy numbers) — so the two existence checks are skipped
+    (the unique (kind, batch_ref) still refuses a taken batch, as an IntegrityError).
     """
     _checked(kind, batch_ref, leaves)
     refs = [ref for ref, _ in leaves]
@@ -88,15 +95,8 @@ def seal(kind: str, batch_ref: str, leaves: Sequence[tuple[str, bytes]]) -> Evid
     # constraint; with the same leaf_ref (the caller's numbers are unique already) they
     # would both be stored, and `prove` answers the later one. Read before the atomic block: a
     # refusal leaves the caller's transaction usable.
-    if EvidenceRoot.objects.filter(kind=kind, batch_ref=batch_ref).exists():
-        raise Conflict(f"证据批次 {kind}/{batch_ref} 已封存", code="evidence_batch_sealed")
-    taken = _already_sealed(kind, refs)
-    if taken:
-        raise Conflict(
-            f"证据 {kind}/{'、'.join(taken)} 已在其他批次中封存",
-            code="evidence_leaf_sealed",
-            errors=[FieldError("leaves", "duplicate", f"leaf_ref：{ref} 已封存") for ref in taken],
-        )
+    if not fresh:
+        _refuse_sealed(kind, batch_ref, refs)
     with transaction.atomic(savepoint=False):
         head = merkle.root([encode_leaf(ref, bytes(digest)) for ref, digest in leaves])
         now = timezone.now()
@@ -106,6 +106,18 @@ def seal(kind: str, batch_ref: str, leaves: Sequence[tuple[str, bytes]]) -> Evid
         _insert_leaves(root, leaves)
         audit.record(SEAL_ACTION, OBJECT_TYPE, str(root.pk), actor="evidence", after=sealed_fields(root))
     return root
+
+
+def _refuse_sealed(kind: str, batch_ref: str, refs: list[str]) -> None:
+    if EvidenceRoot.objects.filter(kind=kind, batch_ref=batch_ref).exists():
+        raise Conflict(f"证据批次 {kind}/{batch_ref} 已封存", code="evidence_batch_sealed")
+    taken = _already_sealed(kind, refs)
+    if taken:
+        raise Conflict(
+            f"证据 {kind}/{'、'.join(taken)} 已在其他批次中封存",
+            code="evidence_leaf_sealed",
+            errors=[FieldError("leaves", "duplicate", f"leaf_ref：{ref} 已封存") for ref in taken],
+        )
 
 
 def _already_sealed(kind: str, refs: list[str]) -> list[str]:
