@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import datetime
 import functools
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -93,7 +93,9 @@ def insurer_agreements(insurer_ids: Sequence[int]) -> dict[int, tuple[AgreementV
     """The agreements of the insurers (any status, any dates), by insurer id: one query, and one
     for their products. What `sellable(…, agreements=…)` takes instead of reading them itself."""
     found: dict[int, list[AgreementView]] = {pk: [] for pk in insurer_ids}
-    rows = InsurerAgreement.objects.filter(insurer_id__in=sorted(set(insurer_ids))).prefetch_related("products")
+    rows = InsurerAgreement.objects.filter(insurer_id__in=sorted(set(insurer_ids))).prefetch_related(
+        "products"
+    )
     for agreement in rows:
         found[agreement.insurer_id].append(AgreementView(status=agreement.status, terms=terms_of(agreement)))
     return {pk: tuple(views) for pk, views in found.items()}

@@ -253,7 +253,11 @@ def _read_listings(codes: set[str]) -> dict[str, _Listing]:
 def _product_refusal(product: Product) -> FieldError | None:
     """Why no sale of the product can be accepted whoever sells it, or None."""
     version = product.current_version
-    if version is None or product.status != ProductStatus.ON_SALE or version.status != VersionStatus.PUBLISHED:
+    if (
+        version is None
+        or product.status != ProductStatus.ON_SALE
+        or version.status != VersionStatus.PUBLISHED
+    ):
         return FieldError("product_code", "not_on_sale", f"产品“{product.code}”不存在或已停售")
     terms = catalog_rules.embedded_sale_terms(version.application_rules)
     if terms is None or (not catalog_rules.is_scenario_product(product.line, ()) and not _ride(product)):
