@@ -471,26 +471,34 @@ def _lock_orders(channel: SalesUnit, order_refs: Sequence[str]) -> None:
         )
 
 
-def _existing(channel: SalesUnit, order_refs: Sequence[str]) -> dict[str, EmbeddedSaleEvidence]:
+@dataclass(frozen=True, slots=True)
+class _Existing:
+    """The policy an order reference already has (a replay answers it)."""
+
+    order_ref: str
+    number: str
+    verification_code: str
+    premium: Decimal
+
+
+def _existing(channel: SalesUnit, order_refs: Sequence[str]) -> dict[str, _Existing]:
+    """The policies the call's order references already have (one read, no model instances)."""
     if not order_refs:
         return {}
-    rows = (
-        EmbeddedSaleEvidence.objects.filter(channel=channel, order_ref__in=sorted(set(order_refs)))
-        .select_related("policy")
-        .only("order_ref", "policy__number", "policy__verification_code", "policy__premium")
-    )
-    return {row.order_ref: row for row in rows}
+    rows = EmbeddedSaleEvidence.objects.filter(
+        channel_id=channel.pk, order_ref__any_of=sorted(set(order_refs))
+    ).values_list("order_ref", "policy__number", "policy__verification_code", "policy__premium")
+    return {row[0]: _Existing(*row) for row in rows}
 
 
-def _replayed(index: int, evidence: EmbeddedSaleEvidence) -> EmbeddedOutcome:
-    policy = evidence.policy
+def _replayed(index: int, existing: _Existing) -> EmbeddedOutcome:
     return EmbeddedOutcome(
         index=index,
-        order_ref=evidence.order_ref,
+        order_ref=existing.order_ref,
         accepted=True,
-        policy_number=policy.number,
-        verification_code=policy.verification_code,
-        premium=policy.premium,
+        policy_number=existing.number,
+        verification_code=existing.verification_code,
+        premium=existing.premium,
         replayed=True,
     )
 
@@ -722,15 +730,20 @@ def _issue_accepted(
     # policies this transaction has just written (unique): the seal's existence checks would only
     # read what cannot be there.
     sealed = evidence.seal(EVIDENCE_KIND, batch_ref, leaves, fresh=True)
-    premium_batch = ChannelPremiumBatch.objects.create(
-        batch_ref=batch_ref,
-        channel=channel,
-        embedded_batch=embedded_batch,
-        policy_count=len(accepted),
-        premium_total=total,
-        evidence_root=sealed.root,
-        evidence_seal=sealed,
-        created_at=now,
+    [premium_batch] = copy_create(
+        ChannelPremiumBatch,
+        [
+            ChannelPremiumBatch(
+                batch_ref=batch_ref,
+                channel=channel,
+                embedded_batch=embedded_batch,
+                policy_count=len(accepted),
+                premium_total=total,
+                evidence_root=sealed.root,
+                evidence_seal=sealed,
+                created_at=now,
+            )
+        ],
     )
     for row in evidence_rows:
         row.premium_batch = premium_batch
