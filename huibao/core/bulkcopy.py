@@ -210,6 +210,100 @@ def copy_create[M: Model](
     return list(objs)
 
 
+def copy_rows(
+    model: type[Model],
+    attnames: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    using: str | None = None,
+    pool: IdPool | None = None,
+) -> None:
+    """Inserts new rows of `model` given as tuples of the values of `attnames` (attribute names:
+    `policy_id`, not `policy`), without a model instance per row where `COPY` is used: the rows
+    a caller never reads again (history rows, evidence) skip `Model.__init__` and its descriptors.
+    Every other column takes what a new instance would hold — its default (a callable one called
+    per row), `timezone.now()` for `auto_now_add` — and every value the same preparation as in
+    `copy_create` (plain values as they are, the rest through the field's `get_db_prep_save`), so
+    the rows are those `copy_create` of the same instances writes. The primary key, when not in
+    `attnames`, comes from `pool`. Below `COPY_MIN_ROWS`, or off PostgreSQL, the instances are
+    built and written by `copy_create`."""
+    if not rows:
+        return
+    alias = using or router.db_for_write(model)
+    conn = connections[alias]
+    if not uses_copy(alias, len(rows)):
+        copy_create(
+            model, [model(**dict(zip(attnames, row, strict=True))) for row in rows], using=alias, pool=pool
+        )
+        return
+    from django.utils import timezone
+
+    meta = model._meta
+    pk = meta.pk
+    assert pk is not None
+    position = {name: i for i, name in enumerate(attnames)}
+    fields = [f for f in meta.concrete_fields if not getattr(f, "generated", False)]
+    ids: list[int] = []
+    if pk.attname not in position:
+        ids = (pool or IdPool(alias)).take(model, len(rows))
+    now = timezone.now()
+    # Per column: where its value comes from (the row, the new id, a default) and how it is prepared.
+    columns: list[tuple[Any, ...]] = []
+    for field in fields:
+        source: Any
+        if field.attname in position:
+            source = position[field.attname]
+        elif field is pk:
+            source = "id"
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            source = ("value", now)
+        elif field.has_default() and callable(field.default):
+            source = "default"
+        else:
+            source = ("value", field.get_default())
+        columns.append((field, source, _is_plain(field), _plain_type(field)))
+    quote = conn.ops.quote_name
+    names = ", ".join(quote(f.column or f.attname) for f in fields)
+    sql = f"COPY {quote(meta.db_table)} ({names}) FROM STDIN"
+    conn.ensure_connection()
+    raw = conn.connection
+    assert raw is not None
+    started = time.monotonic()
+    with conn.wrap_database_errors, raw.cursor() as cursor, cursor.copy(sql) as copy:
+        write = copy.write_row
+        for n, given in enumerate(rows):
+            out: list[Any] = []
+            for field, source, plain, typed in columns:
+                if type(source) is int:
+                    value = given[source]
+                elif source == "id":
+                    value = ids[n]
+                elif source == "default":
+                    value = field.get_default()
+                else:
+                    value = source[1]
+                if (plain and type(value) in _SAFE) or (
+                    typed is not None
+                    and (
+                        value is None
+                        or (
+                            type(value) is typed
+                            and (typed is not datetime.datetime or value.tzinfo is not None)
+                        )
+                    )
+                ):
+                    out.append(value)
+                else:
+                    if hasattr(value, "resolve_expression"):
+                        raise ValueError(f"copy_rows(): {meta.label}.{field.name} is an expression")
+                    out.append(field.get_db_prep_save(value, conn))
+            write(out)
+    if conn.queries_logged:
+        conn.queries_log.append(
+            {"sql": f"{sql} -- {len(rows)} rows", "time": f"{time.monotonic() - started:.3f}"}
+        )
+
+
 # The INSERT of each (model, columns) written by `_insert_values`, composed once per process.
 _INSERT_SQL: dict[tuple[type[Model], int, bool], tuple[str, list[Any]]] = {}
 
@@ -232,7 +326,7 @@ def _insert_plan(model: type[Model], conn: Any, with_pk: bool) -> tuple[str, lis
     columns = ", ".join(quote(f.column or f.attname) for f in fields)
     assert meta.pk is not None
     returning = "" if with_pk else f" RETURNING {quote(meta.pk.column)}"
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {{values}}{returning}"
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {{values}}{returning}"  # noqa: S608
     _INSERT_SQL[key] = found = (sql, [(", ".join(["%s"] * len(fields)), plan)])
     return found
 

@@ -49,7 +49,7 @@ from huibao.catalog.models import (
     VersionStatus,
 )
 from huibao.core import audit, evidence
-from huibao.core.bulkcopy import IdPool, copy_create
+from huibao.core.bulkcopy import IdPool, copy_create, copy_rows
 from huibao.core.errors import FieldError, ValidationFailed
 from huibao.core.hooks import Hook
 from huibao.core.states import check_transition
@@ -82,6 +82,19 @@ EVIDENCE_KIND = "embedded_sale"
 CHANNEL_KINDS = (SalesUnitKind.CHANNEL, SalesUnitKind.SUBCHANNEL)
 # A processing batch whose heartbeat is older than this has lost its worker (`resume_stale_batches`).
 STALE_AFTER = datetime.timedelta(minutes=5)
+
+
+# The columns of an evidence row as `_issue_accepted` builds it (then its premium batch).
+EVIDENCE_FIELDS = (
+    "policy_id",
+    "channel_id",
+    "order_ref",
+    "batch_ref",
+    "leaf_index",
+    "canonical",
+    "digest",
+    "created_at",
+)
 
 
 # --- hooks ---------------------------------------------------------------------------------------
@@ -692,7 +705,7 @@ def _issue_accepted(
     ids.want(EmbeddedSaleEvidence, len(accepted))
     issued = issue_bulk([a.request for a in accepted], now=now, ids=ids, blocks=blocks)
     batch_ref = new_batch_ref()
-    evidence_rows: list[EmbeddedSaleEvidence] = []
+    evidence_rows: list[tuple[Any, ...]] = []  # values of EVIDENCE_FIELDS (`copy_rows`)
     leaves: list[tuple[str, bytes]] = []
     for position, (item, done) in enumerate(zip(accepted, issued, strict=True)):
         policy = done.policy
@@ -711,16 +724,7 @@ def _issue_accepted(
         digest = rules.digest(canonical)
         leaves.append((policy.number, bytes.fromhex(digest)))
         evidence_rows.append(
-            EmbeddedSaleEvidence(
-                policy=policy,
-                channel=channel,
-                order_ref=item.sale.order_ref,
-                batch_ref=batch_ref,
-                leaf_index=position,
-                canonical=canonical,
-                digest=digest,
-                created_at=now,
-            )
+            (policy.pk, channel.pk, item.sale.order_ref, batch_ref, position, canonical, digest, now)
         )
     total = rules.premium_total(a.premium for a in accepted)
     # The call's evidence under one Merkle root, sealed by ONE audit-chain entry (never one per
@@ -745,9 +749,12 @@ def _issue_accepted(
             )
         ],
     )
-    for row in evidence_rows:
-        row.premium_batch = premium_batch
-    copy_create(EmbeddedSaleEvidence, evidence_rows, pool=ids)
+    copy_rows(
+        EmbeddedSaleEvidence,
+        (*EVIDENCE_FIELDS, "premium_batch_id"),
+        [(*row, premium_batch.pk) for row in evidence_rows],
+        pool=ids,
+    )
     embedded_issued.announce(
         EmbeddedIssued(
             channel=channel,
