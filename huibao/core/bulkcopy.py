@@ -346,8 +346,14 @@ def _insert_values[M: Model](model: type[M], objs: Sequence[M], alias: str) -> l
         return model._default_manager.using(alias).bulk_create(objs)
     sql, [(placeholders, plan)] = _insert_plan(model, conn, with_pk)
     params: list[Any] = []
-    for obj in objs:
-        params.extend(_row(obj, plan, conn, meta))
+    try:
+        for obj in objs:
+            # As `bulk_create`: a related object saved after it was assigned gives its id now.
+            obj._prepare_related_fields_for_save(operation_name="bulk_create")
+            params.extend(_row(obj, plan, conn, meta))
+    except ValueError:
+        # An expression or a database default among the values: Django's INSERT resolves those.
+        return model._default_manager.using(alias).bulk_create(objs)
     statement = sql.replace("{values}", ", ".join([f"({placeholders})"] * len(objs)))
     with conn.cursor() as cursor:
         cursor.execute(statement, params)
