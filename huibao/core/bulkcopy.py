@@ -349,7 +349,7 @@ def _insert_values[M: Model](model: type[M], objs: Sequence[M], alias: str) -> l
     try:
         for obj in objs:
             # As `bulk_create`: a related object saved after it was assigned gives its id now.
-            obj._prepare_related_fields_for_save(operation_name="bulk_create")
+            obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
             params.extend(_row(obj, plan, conn, meta))
     except ValueError:
         # An expression or a database default among the values: Django's INSERT resolves those.
