@@ -30,12 +30,14 @@ def _forget_compiled_products() -> None:
     and SQLite hands the same keys out again, so a version cached in one test must not be seen by
     the next."""
     from huibao.catalog.documents import clear_document_cache
+    from huibao.embedded.services import clear_offer_cache
     from huibao.partner.roster import clear_roster
     from huibao.rating.services import clear_cache
 
     clear_cache()
     clear_document_cache()
     clear_roster()
+    clear_offer_cache()
 
 
 class LogRecords(list[logging.LogRecord]):

@@ -1,7 +1,10 @@
 """Many rows of one model written at once: PostgreSQL `COPY` where it is available, Django's
 `bulk_create` elsewhere (SQLite) — the same rows either way.
 
-Below `COPY_MIN_ROWS` rows it is `bulk_create` everywhere (one INSERT is fewer round trips).
+Below `COPY_MIN_ROWS` rows it is one INSERT (fewer round trips than a COPY): on PostgreSQL an
+`INSERT … VALUES` composed once per model with each column computed as for COPY
+(`_insert_values`: a one-sale call spends no time in Django's statement building), `bulk_create`
+elsewhere.
 `bulk_create` on PostgreSQL builds one `INSERT … SELECT * FROM UNNEST(…)` whose parameters
 psycopg adapts array by array; for a thousand wide rows that costs more than the server's
 write. `copy_create` instead:
@@ -150,6 +153,8 @@ def copy_create[M: Model](
     alias = using or router.db_for_write(model)
     conn = connections[alias]
     if not uses_copy(alias, len(objs)):
+        if USE_COPY and conn.vendor == "postgresql":
+            return _insert_values(model, objs, alias)
         return model._default_manager.using(alias).bulk_create(objs)
     meta = model._meta
     pk = meta.pk
@@ -282,6 +287,186 @@ def insert_rows(
             {"sql": f"{sql} -- {len(rows)} rows", "time": f"{time.monotonic() - started:.3f}"}
         )
     return ids
+
+
+def copy_rows(
+    model: type[Model],
+    attnames: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    using: str | None = None,
+    pool: IdPool | None = None,
+) -> None:
+    """Inserts new rows of `model` given as tuples of the values of `attnames` (attribute names:
+    `policy_id`, not `policy`), without a model instance per row where `COPY` is used: the rows
+    a caller never reads again (history rows, evidence) skip `Model.__init__` and its descriptors.
+    Every other column takes what a new instance would hold — its default (a callable one called
+    per row), `timezone.now()` for `auto_now_add` — and every value the same preparation as in
+    `copy_create` (plain values as they are, the rest through the field's `get_db_prep_save`), so
+    the rows are those `copy_create` of the same instances writes. The primary key, when not in
+    `attnames`, comes from `pool`. Below `COPY_MIN_ROWS`, or off PostgreSQL, the instances are
+    built and written by `copy_create`."""
+    if not rows:
+        return
+    alias = using or router.db_for_write(model)
+    conn = connections[alias]
+    if not uses_copy(alias, len(rows)):
+        copy_create(
+            model, [model(**dict(zip(attnames, row, strict=True))) for row in rows], using=alias, pool=pool
+        )
+        return
+    from django.utils import timezone
+
+    meta = model._meta
+    pk = meta.pk
+    assert pk is not None
+    position = {name: i for i, name in enumerate(attnames)}
+    fields = [f for f in meta.concrete_fields if not getattr(f, "generated", False)]
+    ids: list[int] = []
+    if pk.attname not in position:
+        ids = (pool or IdPool(alias)).take(model, len(rows))
+    now = timezone.now()
+    # Per column: where its value comes from (the row, the new id, a default) and how it is prepared.
+    columns: list[tuple[Any, ...]] = []
+    for field in fields:
+        source: Any
+        if field.attname in position:
+            source = position[field.attname]
+        elif field is pk:
+            source = "id"
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            source = ("value", now)
+        elif field.has_default() and callable(field.default):
+            source = "default"
+        else:
+            source = ("value", field.get_default())
+        columns.append((field, source, _is_plain(field), _plain_type(field)))
+    quote = conn.ops.quote_name
+    names = ", ".join(quote(f.column or f.attname) for f in fields)
+    sql = f"COPY {quote(meta.db_table)} ({names}) FROM STDIN"
+    conn.ensure_connection()
+    raw = conn.connection
+    assert raw is not None
+    started = time.monotonic()
+    with conn.wrap_database_errors, raw.cursor() as cursor, cursor.copy(sql) as copy:
+        write = copy.write_row
+        for n, given in enumerate(rows):
+            out: list[Any] = []
+            for field, source, plain, typed in columns:
+                if type(source) is int:
+                    value = given[source]
+                elif source == "id":
+                    value = ids[n]
+                elif source == "default":
+                    value = field.get_default()
+                else:
+                    value = source[1]
+                if (plain and type(value) in _SAFE) or (
+                    typed is not None
+                    and (
+                        value is None
+                        or (
+                            type(value) is typed
+                            and (typed is not datetime.datetime or value.tzinfo is not None)
+                        )
+                    )
+                ):
+                    out.append(value)
+                else:
+                    if hasattr(value, "resolve_expression"):
+                        raise ValueError(f"copy_rows(): {meta.label}.{field.name} is an expression")
+                    out.append(field.get_db_prep_save(value, conn))
+            write(out)
+    if conn.queries_logged:
+        conn.queries_log.append(
+            {"sql": f"{sql} -- {len(rows)} rows", "time": f"{time.monotonic() - started:.3f}"}
+        )
+
+
+# The INSERT of each (model, columns) written by `_insert_values`, composed once per process.
+_INSERT_SQL: dict[tuple[type[Model], int, bool], tuple[str, list[Any]]] = {}
+
+
+def _insert_plan(model: type[Model], conn: Any, with_pk: bool) -> tuple[str, list[Any]]:
+    """The `INSERT … VALUES` of one row of `model` (the primary key left to its sequence and
+    returned when `with_pk` is False), and the columns' plan as `copy_create` uses it."""
+    key = (model, id(conn.ops), with_pk)
+    found = _INSERT_SQL.get(key)
+    if found is not None:
+        return found
+    meta = model._meta
+    fields = [
+        f
+        for f in meta.concrete_fields
+        if not getattr(f, "generated", False) and (with_pk or f is not meta.pk)
+    ]
+    plan = [(f, f.attname, _is_plain(f), _plain_type(f)) for f in fields]
+    quote = conn.ops.quote_name
+    columns = ", ".join(quote(f.column or f.attname) for f in fields)
+    assert meta.pk is not None
+    returning = "" if with_pk else f" RETURNING {quote(meta.pk.column)}"
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {{values}}{returning}"  # noqa: S608
+    _INSERT_SQL[key] = found = (sql, [(", ".join(["%s"] * len(fields)), plan)])
+    return found
+
+
+def _insert_values[M: Model](model: type[M], objs: Sequence[M], alias: str) -> list[M]:
+    """A few rows (fewer than `COPY_MIN_ROWS`) in ONE `INSERT … VALUES` on PostgreSQL, each column
+    computed exactly as the COPY path computes it (the same plain-value shortcut, else the field's
+    `pre_save` and `get_db_prep_save`), the SQL composed once per model: what `bulk_create` writes,
+    without its per-call statement building (a one-sale embedded call writes six tables this way).
+    Rows without a primary key take theirs from the sequence (`RETURNING`, in row order)."""
+    conn = connections[alias]
+    meta = model._meta
+    pk = meta.pk
+    assert pk is not None
+    with_pk = all(o.pk is not None for o in objs)
+    if not with_pk and any(o.pk is not None for o in objs):
+        return model._default_manager.using(alias).bulk_create(objs)
+    sql, [(placeholders, plan)] = _insert_plan(model, conn, with_pk)
+    params: list[Any] = []
+    try:
+        for obj in objs:
+            # As `bulk_create`: a related object saved after it was assigned gives its id now.
+            obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
+            params.extend(_row(obj, plan, conn, meta))
+    except ValueError:
+        # An expression or a database default among the values: Django's INSERT resolves those.
+        return model._default_manager.using(alias).bulk_create(objs)
+    statement = sql.replace("{values}", ", ".join([f"({placeholders})"] * len(objs)))
+    with conn.cursor() as cursor:
+        cursor.execute(statement, params)
+        if not with_pk:
+            for obj, (new_id,) in zip(objs, cursor.fetchall(), strict=True):
+                setattr(obj, pk.attname, new_id)
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = alias
+    return list(objs)
+
+
+def _row(obj: Model, plan: list[Any], conn: Any, meta: Any) -> list[Any]:
+    """One row's database values, as the COPY loop of `copy_create` computes them."""
+    values = obj.__dict__
+    row: list[Any] = []
+    for field, attname, plain, typed in plan:
+        if plain:
+            value = values.get(attname)
+            if type(value) in _SAFE:
+                row.append(value)
+                continue
+        elif typed is not None:
+            value = values.get(attname)
+            if value is None or (
+                type(value) is typed and (typed is not datetime.datetime or value.tzinfo is not None)
+            ):
+                row.append(value)
+                continue
+        value = field.pre_save(obj, True)
+        if hasattr(value, "resolve_expression"):
+            raise ValueError(f"copy_create(): {meta.label}.{field.name} is an expression")
+        row.append(field.get_db_prep_save(value, conn))
+    return row
 
 
 @ForeignObject.register_lookup

@@ -101,6 +101,21 @@ class InsurerAgreement(models.Model):
         return self.number
 
 
+class AgreementRevision(models.Model):
+    """A single row whose counter moves with every change to an agreement or to the products it
+    lists, in the same transaction as the change: caches of agreement reads (the embedded sale's
+    per-process offers) compare it on every call, so a revoked agreement is seen by the very
+    next call. Moved by database triggers (migration 0003) on `distribution_insureragreement`
+    and its products table, whatever writes them: services, the admin, `QuerySet.update`,
+    factories, raw SQL."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    counter = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"agreement revision {self.counter}"
+
+
 class AgreementStatusChange(models.Model):
     agreement = models.ForeignKey(InsurerAgreement, on_delete=models.CASCADE, related_name="status_changes")
     from_status = models.CharField(max_length=16, blank=True, default="")

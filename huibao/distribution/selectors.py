@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +27,7 @@ from huibao.catalog.models import Insurer, LineOfBusiness, Product
 from huibao.core.errors import FieldError
 from huibao.distribution import rules
 from huibao.distribution.models import (
+    AgreementRevision,
     AgreementStatus,
     AgreementStatusChange,
     InsurerAgreement,
@@ -72,12 +74,39 @@ def _product_of(product_or_version: Any) -> Product:
     return product
 
 
-def _covering(product: Product) -> list[InsurerAgreement]:
-    """The insurer's agreements that cover `product` by their terms (any status, any dates)."""
-    agreements = list(
-        InsurerAgreement.objects.filter(insurer_id=product.insurer_id).prefetch_related("products")
+@dataclass(frozen=True, slots=True)
+class AgreementView:
+    """An agreement as `sellable` reads it: its status and its terms. Immutable, so a cache may
+    keep it (keyed by `agreement_revision()`)."""
+
+    status: str
+    terms: rules.AgreementTerms
+
+
+def agreement_revision() -> int:
+    """The agreement revision counter (moved by triggers with every agreement change): a cache of
+    agreement reads compares it to know when to read again."""
+    return AgreementRevision.objects.filter(pk=1).values_list("counter", flat=True).first() or 0
+
+
+def insurer_agreements(insurer_ids: Sequence[int]) -> dict[int, tuple[AgreementView, ...]]:
+    """The agreements of the insurers (any status, any dates), by insurer id: one query, and one
+    for their products. What `sellable(…, agreements=…)` takes instead of reading them itself."""
+    found: dict[int, list[AgreementView]] = {pk: [] for pk in insurer_ids}
+    rows = InsurerAgreement.objects.filter(insurer_id__in=sorted(set(insurer_ids))).prefetch_related(
+        "products"
     )
-    return [a for a in agreements if rules.covers(terms_of(a), product_id=product.pk, line=product.line)]
+    for agreement in rows:
+        found[agreement.insurer_id].append(AgreementView(status=agreement.status, terms=terms_of(agreement)))
+    return {pk: tuple(views) for pk, views in found.items()}
+
+
+def _covering(product: Product, agreements: Sequence[AgreementView] | None = None) -> list[AgreementView]:
+    """The insurer's agreements that cover `product` by their terms (any status, any dates):
+    from `agreements` when the caller read them (`insurer_agreements`), else one read."""
+    if agreements is None:
+        agreements = insurer_agreements([product.insurer_id])[product.insurer_id]
+    return [a for a in agreements if rules.covers(a.terms, product_id=product.pk, line=product.line)]
 
 
 def sellable(
@@ -86,10 +115,12 @@ def sellable(
     on: datetime.date | None = None,
     seller: SalesUnit | None = None,
     field: str = "product_code",
+    agreements: Sequence[AgreementView] | None = None,
 ) -> FieldError | None:
     """Why the product may not be sold on `on` (by `seller`, if given), as a field error naming
     `field`; None when it may. Reads the agreements of the product's insurer (one query, and one
-    for their products)."""
+    for their products) unless the caller passes them (`agreements`: `insurer_agreements` of
+    the product's insurer, e.g. from a cache checked against `agreement_revision()`)."""
     product = _product_of(product_or_version)
     on = on or timezone.localdate()
     mode, own_insurer = operator()
@@ -100,10 +131,8 @@ def sellable(
                 field, "not_sold_here", str(AGREEMENT_MESSAGES["not_sold_here"]) % {"name": name}
             )
     else:
-        covering = _covering(product)
-        if not any(
-            a.status == AgreementStatus.ACTIVE and rules.in_force_on(terms_of(a), on) for a in covering
-        ):
+        covering = _covering(product, agreements)
+        if not any(a.status == AgreementStatus.ACTIVE and rules.in_force_on(a.terms, on) for a in covering):
             return _agreement_refusal(product, covering, on, field)
     if seller is not None:
         code = rules.licence_refusal(
@@ -140,7 +169,7 @@ AGREEMENT_MESSAGES = {
 
 
 def _agreement_refusal(
-    product: Product, covering: list[InsurerAgreement], on: datetime.date, field: str
+    product: Product, covering: list[AgreementView], on: datetime.date, field: str
 ) -> FieldError:
     statuses = {a.status for a in covering}
     if AgreementStatus.SUSPENDED in statuses:
@@ -163,10 +192,10 @@ def was_sellable_at(product_or_version: Any, at: datetime.datetime) -> bool:
         return bool(product.insurer.code == own_insurer)
     day = timezone.localtime(at).date()
     for agreement in _covering(product):
-        if not rules.in_force_on(terms_of(agreement), day):
+        if not rules.in_force_on(agreement.terms, day):
             continue
         last = (
-            AgreementStatusChange.objects.filter(agreement=agreement, created_at__lte=at)
+            AgreementStatusChange.objects.filter(agreement_id=agreement.terms.pk, created_at__lte=at)
             .order_by("-created_at", "-id")
             .values_list("to_status", flat=True)
             .first()

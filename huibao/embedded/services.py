@@ -25,6 +25,7 @@ import datetime
 import hashlib
 import json
 import logging
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -38,15 +39,23 @@ from django.utils import timezone
 
 from huibao.catalog import rules as catalog_rules
 from huibao.catalog.documents import coverages_of_plans, documents_of_versions, is_frozen
-from huibao.catalog.models import Insurer, Plan, Product, ProductStatus, ProductVersion, VersionStatus
+from huibao.catalog.models import (
+    CatalogRevision,
+    Insurer,
+    Plan,
+    Product,
+    ProductStatus,
+    ProductVersion,
+    VersionStatus,
+)
 from huibao.core import audit, evidence
-from huibao.core.bulkcopy import IdPool, copy_create
+from huibao.core.bulkcopy import IdPool, copy_create, copy_rows
 from huibao.core.errors import FieldError, ValidationFailed
 from huibao.core.hooks import Hook
 from huibao.core.states import check_transition
 from huibao.core.taskqueue import enqueue_all
 from huibao.distribution import selectors as distribution_selectors
-from huibao.distribution.models import SalesUnit, SalesUnitKind
+from huibao.distribution.models import AgreementRevision, SalesUnit, SalesUnitKind
 from huibao.embedded import rules
 from huibao.embedded.models import (
     ChannelPremiumBatch,
@@ -58,6 +67,7 @@ from huibao.embedded.rules import EmbeddedOutcome, EmbeddedSale, ShownDocument
 from huibao.embedded.states import BATCH_TRANSITIONS, BatchStatus
 from huibao.policy.bulk import issue_bulk
 from huibao.policy.issuance import HolderData, IssuanceRequest, ItemToIssue, SubjectValue
+from huibao.policy.models import Policy
 from huibao.policy.services import IssuedPolicy, NumberBlock, reserve_numbers
 from huibao.policy.states import BeneficiaryMode, Channel
 from huibao.rating import rules as rating_rules
@@ -73,6 +83,19 @@ EVIDENCE_KIND = "embedded_sale"
 CHANNEL_KINDS = (SalesUnitKind.CHANNEL, SalesUnitKind.SUBCHANNEL)
 # A processing batch whose heartbeat is older than this has lost its worker (`resume_stale_batches`).
 STALE_AFTER = datetime.timedelta(minutes=5)
+
+
+# The columns of an evidence row as `_issue_accepted` builds it (then its premium batch).
+EVIDENCE_FIELDS = (
+    "policy_id",
+    "channel_id",
+    "order_ref",
+    "batch_ref",
+    "leaf_index",
+    "canonical",
+    "digest",
+    "created_at",
+)
 
 
 # --- hooks ---------------------------------------------------------------------------------------
@@ -143,8 +166,57 @@ class _Offer:
     refusal: FieldError | None
 
 
-def _offers(codes: set[str], channel: SalesUnit) -> dict[str, _Offer]:
-    """The products of the call by code (one read for products and versions, one for plans;
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    """What a call reads of one product, kept per process while the catalog and agreement
+    revisions stay where they were (`_listings`): the product with its insurer and current
+    version (frozen), the plans, the documents, the embedded-sale terms, whether the product
+    itself refuses embedded sale (`refusal`: not on sale, not a scenario product, no single
+    premium), and its insurer's agreements. The channel's licence and the day's agreement check
+    are judged per call (`_offer`). Shared between calls and threads: read it, never change it."""
+
+    product: Product
+    version: ProductVersion | None
+    plans: dict[str, Plan]
+    documents: dict[int, str]
+    terms: catalog_rules.EmbeddedSaleTerms | None
+    subject: tuple[rules.SubjectField, ...]
+    refusal: FieldError | None
+    agreements: tuple[distribution_selectors.AgreementView, ...]
+    cacheable: bool
+
+
+# The listings of the products sold so far by this process, under the key they were read at:
+# (catalog revision, agreement revision, operator). Each call reads the two revisions first (one
+# statement); when either moved, everything is read again. Replaced whole, never changed in place
+# by two threads at once.
+_listings: tuple[tuple[Any, ...] | None, dict[str, _Listing]] = (None, {})
+_listings_lock = threading.Lock()
+
+
+def clear_offer_cache() -> None:
+    """For tests: forget the listings (tests roll their rows and revisions back)."""
+    global _listings
+    with _listings_lock:
+        _listings = (None, {})
+
+
+def _revisions() -> tuple[int, int]:
+    """The catalog and agreement revision counters, in one statement."""
+    catalog = connection.ops.quote_name(CatalogRevision._meta.db_table)
+    agreements = connection.ops.quote_name(AgreementRevision._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT counter FROM {catalog} WHERE id = 1), "  # noqa: S608
+            f"(SELECT counter FROM {agreements} WHERE id = 1)"
+        )
+        row = cursor.fetchone()
+    return (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
+
+
+def _read_listings(codes: set[str]) -> dict[str, _Listing]:
+    """The listings of the products by code, read from the database (one read for products and
+    versions, one for plans, one for the agreements of their insurers and their products;
     documents and coverages of frozen versions from the per-process caches)."""
     products = list(
         Product.objects.filter(code__in=sorted(codes)).select_related("insurer", "current_version")
@@ -161,35 +233,94 @@ def _offers(codes: set[str], channel: SalesUnit) -> dict[str, _Offer]:
         documents[doc.version_id][doc.pk] = doc.content_sha256
     # Warm the coverages of every plan (policy rows read them per plan, from the cache).
     coverages_of_plans({plan.pk: frozen[vid] for vid, ps in plans_by_version.items() for plan in ps.values()})
-    offers: dict[str, _Offer] = {}
+    agency = distribution_selectors.operator()[0] == distribution_selectors.AGENCY_MODE
+    refusals = {p.code: _product_refusal(p) for p in products}
+    candidates = [p for p in products if refusals[p.code] is None]
+    agreements = (
+        distribution_selectors.insurer_agreements([p.insurer_id for p in candidates])
+        if agency and candidates
+        else {}
+    )
+    listings: dict[str, _Listing] = {}
     for product in products:
         version = product.current_version
-        refusal: FieldError | None = None
         terms = None
-        rating = None
         if version is not None:
             version.product = product  # policy rows read the product and its insurer from here
             for plan in plans_by_version.get(version.pk, {}).values():
                 plan.version = version
             terms = catalog_rules.embedded_sale_terms(version.application_rules)
-        if (
-            version is None
-            or product.status != ProductStatus.ON_SALE
-            or version.status != VersionStatus.PUBLISHED
-        ):
-            refusal = FieldError("product_code", "not_on_sale", f"产品“{product.code}”不存在或已停售")
-        elif terms is None or (
-            not catalog_rules.is_scenario_product(product.line, ()) and not _ride(product)
-        ):
-            refusal = FieldError(
-                "product_code", "embedded_not_allowed", f"产品“{product.code}”不支持嵌入式销售"
+        listings[product.code] = _Listing(
+            product=product,
+            version=version,
+            plans=plans_by_version.get(version.pk, {}) if version is not None else {},
+            documents=documents.get(version.pk, {}) if version is not None else {},
+            terms=terms,
+            subject=rules.subject_fields(version.application_rules if version is not None else None),
+            refusal=refusals[product.code],
+            agreements=agreements.get(product.insurer_id, ()),
+            cacheable=version is not None and frozen.get(version.pk, False),
+        )
+    return listings
+
+
+def _product_refusal(product: Product) -> FieldError | None:
+    """Why no sale of the product can be accepted whoever sells it, or None."""
+    version = product.current_version
+    if (
+        version is None
+        or product.status != ProductStatus.ON_SALE
+        or version.status != VersionStatus.PUBLISHED
+    ):
+        return FieldError("product_code", "not_on_sale", f"产品“{product.code}”不存在或已停售")
+    terms = catalog_rules.embedded_sale_terms(version.application_rules)
+    if terms is None or (not catalog_rules.is_scenario_product(product.line, ()) and not _ride(product)):
+        return FieldError("product_code", "embedded_not_allowed", f"产品“{product.code}”不支持嵌入式销售")
+    if "single" not in (version.payment_modes or []):
+        return FieldError(
+            "product_code", "embedded_not_allowed", f"产品“{product.code}”不支持趸交，不能嵌入式销售"
+        )
+    return None
+
+
+def _listings_of(codes: set[str]) -> dict[str, _Listing]:
+    """The listings of the call's products: from the per-process cache when the catalog and
+    agreement revisions (read first, one statement) are the ones it was read at, else read
+    (and kept when the product's version is frozen). A product not found is read again on every
+    call (never remembered as absent)."""
+    global _listings
+    key = (*_revisions(), distribution_selectors.operator())
+    cached_key, cached = _listings
+    if cached_key != key:
+        cached = {}
+    found = {code: cached[code] for code in codes if code in cached}
+    missing = codes - set(found)
+    if missing:
+        read = _read_listings(missing)
+        found.update(read)
+        keep = {code: listing for code, listing in read.items() if listing.cacheable}
+        if keep or cached_key != key:
+            with _listings_lock:
+                current_key, current = _listings
+                merged = dict(current) if current_key == key else {}
+                merged.update(keep)
+                _listings = (key, merged)
+    return found
+
+
+def _offers(codes: set[str], channel: SalesUnit) -> dict[str, _Offer]:
+    """The products of the call by code, judged for this channel today (`_listings_of`: one
+    statement when they are cached)."""
+    today = timezone.localdate()
+    offers: dict[str, _Offer] = {}
+    for code, listing in _listings_of(codes).items():
+        product, version = listing.product, listing.version
+        refusal = listing.refusal
+        rating = None
+        if refusal is None:
+            refusal = distribution_selectors.sellable(
+                product, on=today, seller=channel, agreements=listing.agreements
             )
-        elif "single" not in (version.payment_modes or []):
-            refusal = FieldError(
-                "product_code", "embedded_not_allowed", f"产品“{product.code}”不支持趸交，不能嵌入式销售"
-            )
-        else:
-            refusal = distribution_selectors.sellable(product, seller=channel)
             if refusal is not None and refusal.field != "product_code":
                 refusal = FieldError("product_code", refusal.code, refusal.message)
         if refusal is None and version is not None:
@@ -198,14 +329,14 @@ def _offers(codes: set[str], channel: SalesUnit) -> dict[str, _Offer]:
             except Exception:
                 logger.exception("the pricing spec of %s does not compile", product.code)
                 refusal = FieldError("product_code", "not_priceable", f"产品“{product.code}”暂无法报价")
-        offers[product.code] = _Offer(
+        offers[code] = _Offer(
             product=product,
             version=version,
-            plans=plans_by_version.get(version.pk, {}) if version is not None else {},
-            documents=documents.get(version.pk, {}) if version is not None else {},
+            plans=listing.plans,
+            documents=listing.documents,
             rating=rating,
-            terms=terms,
-            subject=rules.subject_fields(version.application_rules if version is not None else None),
+            terms=listing.terms,
+            subject=listing.subject,
             refusal=refusal,
         )
     return offers
@@ -354,26 +485,48 @@ def _lock_orders(channel: SalesUnit, order_refs: Sequence[str]) -> None:
         )
 
 
-def _existing(channel: SalesUnit, order_refs: Sequence[str]) -> dict[str, EmbeddedSaleEvidence]:
+@dataclass(frozen=True, slots=True)
+class _Existing:
+    """The policy an order reference already has (a replay answers it)."""
+
+    order_ref: str
+    number: str
+    verification_code: str
+    premium: Decimal
+
+
+def _existing(channel: SalesUnit, order_refs: Sequence[str]) -> dict[str, _Existing]:
+    """The policies the call's order references already have (one read, no model instances)."""
     if not order_refs:
         return {}
-    rows = (
-        EmbeddedSaleEvidence.objects.filter(channel=channel, order_ref__in=sorted(set(order_refs)))
-        .select_related("policy")
-        .only("order_ref", "policy__number", "policy__verification_code", "policy__premium")
-    )
-    return {row.order_ref: row for row in rows}
+    refs = sorted(set(order_refs))
+    if connection.vendor != "postgresql":
+        rows = EmbeddedSaleEvidence.objects.filter(channel_id=channel.pk, order_ref__in=refs).values_list(
+            "order_ref", "policy__number", "policy__verification_code", "policy__premium"
+        )
+        return {row[0]: _Existing(*row) for row in rows}
+    # PostgreSQL: the same read as one plain statement (the references as one array parameter),
+    # composed once instead of by the ORM on every call.
+    with connection.cursor() as cursor:
+        cursor.execute(_EXISTING_SQL, [channel.pk, refs])
+        return {row[0]: _Existing(*row) for row in cursor.fetchall()}
 
 
-def _replayed(index: int, evidence: EmbeddedSaleEvidence) -> EmbeddedOutcome:
-    policy = evidence.policy
+_EXISTING_SQL = (
+    f"SELECT e.order_ref, p.number, p.verification_code, p.premium "  # noqa: S608
+    f"FROM {EmbeddedSaleEvidence._meta.db_table} e JOIN {Policy._meta.db_table} p ON p.id = e.policy_id "
+    "WHERE e.channel_id = %s AND e.order_ref = ANY(%s)"
+)
+
+
+def _replayed(index: int, existing: _Existing) -> EmbeddedOutcome:
     return EmbeddedOutcome(
         index=index,
-        order_ref=evidence.order_ref,
+        order_ref=existing.order_ref,
         accepted=True,
-        policy_number=policy.number,
-        verification_code=policy.verification_code,
-        premium=policy.premium,
+        policy_number=existing.number,
+        verification_code=existing.verification_code,
+        premium=existing.premium,
         replayed=True,
     )
 
@@ -531,9 +684,12 @@ def _write(
     accepted = [a for a in judged.accepted if a.sale.order_ref not in existing]
     premium_batch: ChannelPremiumBatch | None = None
     if accepted:
-        issued, premium_batch = _issue_accepted(
-            channel, accepted, now=now, embedded_batch=embedded_batch, blocks=judged.blocks
-        )
+        # The seal's audit entry goes in with the call's other rows (`audit.batched`: one
+        # INSERT composed once, not the ORM's save).
+        with audit.batched():
+            issued, premium_batch = _issue_accepted(
+                channel, accepted, now=now, embedded_batch=embedded_batch, blocks=judged.blocks
+            )
         outcomes.update(issued)
     answers: list[EmbeddedOutcome] = []
     for index, sale in enumerate(sales):
@@ -567,7 +723,7 @@ def _issue_accepted(
     ids.want(EmbeddedSaleEvidence, len(accepted))
     issued = issue_bulk([a.request for a in accepted], now=now, ids=ids, blocks=blocks)
     batch_ref = new_batch_ref()
-    evidence_rows: list[EmbeddedSaleEvidence] = []
+    evidence_rows: list[tuple[Any, ...]] = []  # values of EVIDENCE_FIELDS (`copy_rows`)
     leaves: list[tuple[str, bytes]] = []
     for position, (item, done) in enumerate(zip(accepted, issued, strict=True)):
         policy = done.policy
@@ -586,35 +742,37 @@ def _issue_accepted(
         digest = rules.digest(canonical)
         leaves.append((policy.number, bytes.fromhex(digest)))
         evidence_rows.append(
-            EmbeddedSaleEvidence(
-                policy=policy,
-                channel=channel,
-                order_ref=item.sale.order_ref,
-                batch_ref=batch_ref,
-                leaf_index=position,
-                canonical=canonical,
-                digest=digest,
-                created_at=now,
-            )
+            (policy.pk, channel.pk, item.sale.order_ref, batch_ref, position, canonical, digest, now)
         )
     total = rules.premium_total(a.premium for a in accepted)
     # The call's evidence under one Merkle root, sealed by ONE audit-chain entry (never one per
     # policy): any policy's evidence is proven against the chain by its leaf
     # (`core.evidence.prove(EVIDENCE_KIND, policy number)`).
-    sealed = evidence.seal(EVIDENCE_KIND, batch_ref, leaves)
-    premium_batch = ChannelPremiumBatch.objects.create(
-        batch_ref=batch_ref,
-        channel=channel,
-        embedded_batch=embedded_batch,
-        policy_count=len(accepted),
-        premium_total=total,
-        evidence_root=sealed.root,
-        evidence_seal=sealed,
-        created_at=now,
+    # `fresh`: the batch reference was drawn just now and the leaves are the numbers of the
+    # policies this transaction has just written (unique): the seal's existence checks would only
+    # read what cannot be there.
+    sealed = evidence.seal(EVIDENCE_KIND, batch_ref, leaves, fresh=True)
+    [premium_batch] = copy_create(
+        ChannelPremiumBatch,
+        [
+            ChannelPremiumBatch(
+                batch_ref=batch_ref,
+                channel=channel,
+                embedded_batch=embedded_batch,
+                policy_count=len(accepted),
+                premium_total=total,
+                evidence_root=sealed.root,
+                evidence_seal=sealed,
+                created_at=now,
+            )
+        ],
     )
-    for row in evidence_rows:
-        row.premium_batch = premium_batch
-    copy_create(EmbeddedSaleEvidence, evidence_rows, pool=ids)
+    copy_rows(
+        EmbeddedSaleEvidence,
+        (*EVIDENCE_FIELDS, "premium_batch_id"),
+        [(*row, premium_batch.pk) for row in evidence_rows],
+        pool=ids,
+    )
     embedded_issued.announce(
         EmbeddedIssued(
             channel=channel,

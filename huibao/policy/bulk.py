@@ -30,7 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from huibao.catalog.models import Insurer
-from huibao.core.bulkcopy import IdPool, copy_create
+from huibao.core.bulkcopy import IdPool, copy_create, copy_rows
 from huibao.policy import lifecycle
 from huibao.policy.issuance import IssuanceRequest
 from huibao.policy.models import Policy, PolicyParty, PolicyStatusChange
@@ -94,5 +94,11 @@ def issue_bulk(
             parties.extend(own)
             issued.append(IssuedPolicy(policy=policy, parties=tuple(own), subject=request.items[0].subject))
         copy_create(PolicyParty, parties, pool=pool)
-        copy_create(PolicyStatusChange, [lifecycle.issued_change(p, at=now) for p in policies], pool=pool)
+        # History rows are never read back here: values, not instances (`copy_rows`).
+        copy_rows(
+            PolicyStatusChange,
+            lifecycle.ISSUED_CHANGE_FIELDS,
+            [lifecycle.issued_change_values(p, at=now) for p in policies],
+            pool=pool,
+        )
     return issued

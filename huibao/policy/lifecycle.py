@@ -225,6 +225,16 @@ def issued_change(policy: Policy, *, at: datetime.datetime, actor: Any = SYSTEM)
     )
 
 
+# The columns `issued_change_values` gives, in its order (the rest take their defaults).
+ISSUED_CHANGE_FIELDS = ("policy_id", "from_status", "to_status", "reason", "at", "actor")
+
+
+def issued_change_values(policy: Policy, *, at: datetime.datetime, actor: Any = SYSTEM) -> tuple[Any, ...]:
+    """`issued_change` as the values of `ISSUED_CHANGE_FIELDS` (for `core.bulkcopy.copy_rows`:
+    no model instance per row when many policies are issued at once)."""
+    return (policy.pk, "", policy.status, Reason.ISSUED, at, actor_label(actor))
+
+
 def policy_state_at(policy: Policy, when: datetime.datetime) -> str:
     """The status the policy had at `when`, from its history: the last change that had taken
     effect by then; "" before its first row (the policy did not exist yet). A policy with no

@@ -101,17 +101,10 @@ def take_numbers(insurer: Insurer, year: int, count: int) -> NumberBlock:
     constraint inside its own savepoint, and the loop simply takes numbers from the row the first
     one made. The same happens when the prefix this insurer wants was just taken by another
     insurer: the next candidate prefix is tried."""
-    sql = (
-        'UPDATE "policy_policynumbersequence" SET "last" = "last" + %s '
-        'WHERE "insurer_id" = %s AND "year" = %s RETURNING "prefix", "last"'
-    )
     for _ in range(SEQUENCE_ATTEMPTS):
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [count, insurer.pk, year])
-            row = cursor.fetchone()
-        if row is not None:
-            prefix, last = row[0], int(row[1])
-            return NumberBlock(prefix=prefix, year=year, next=last - count + 1, last=last)
+        block = _take_existing(insurer, year, count)
+        if block is not None:
+            return block
         previous = (
             PolicyNumberSequence.objects.filter(insurer=insurer)
             .order_by("-year")
@@ -133,6 +126,24 @@ def take_numbers(insurer: Insurer, year: int, count: int) -> NumberBlock:
     raise Conflict(f"could not create the policy number sequence of {insurer.code}", code="sequence_busy")
 
 
+def _take_existing(insurer: Insurer, year: int, count: int) -> NumberBlock | None:
+    """`count` numbers from the insurer's existing row for `year` (one `UPDATE … RETURNING`), or
+    None when the year has no row yet."""
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE_SQL, [count, insurer.pk, year])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    prefix, last = row[0], int(row[1])
+    return NumberBlock(prefix=prefix, year=year, next=last - count + 1, last=last)
+
+
+_TAKE_SQL = (
+    'UPDATE "policy_policynumbersequence" SET "last" = "last" + %s '
+    'WHERE "insurer_id" = %s AND "year" = %s RETURNING "prefix", "last"'
+)
+
+
 def reserve_numbers(insurer: Insurer, year: int, count: int) -> NumberBlock:
     """`count` numbers from the insurer's sequence in a short transaction of their OWN, committed
     before this returns (block reservation): the sequence row is locked for this one statement,
@@ -147,6 +158,12 @@ def reserve_numbers(insurer: Insurer, year: int, count: int) -> NumberBlock:
     of it, and hold the row until it commits)."""
     if connection.in_atomic_block:
         raise RuntimeError("reserve_numbers() must run outside a transaction (it commits its own)")
+    # Outside a transaction the one `UPDATE … RETURNING` is a transaction of its own (autocommit):
+    # one round trip, without a BEGIN and a COMMIT around it. Only the first reservation of a
+    # year (no row yet) needs the atomic block, for the savepoint of its insert.
+    block = _take_existing(insurer, year, count)
+    if block is not None:
+        return block
     with transaction.atomic():
         return take_numbers(insurer, year, count)
 

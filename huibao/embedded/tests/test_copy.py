@@ -104,3 +104,21 @@ def test_the_copy_path_and_bulk_create_write_the_same_rows(monkeypatch):
         assert copied[table] == created[table], table
     # and nothing is left behind by either
     assert not Policy.objects.filter(seller=channel).exists()
+
+
+def test_the_few_rows_insert_and_bulk_create_write_the_same_rows(monkeypatch):
+    # given: 3 sales (below COPY_MIN_ROWS: on PostgreSQL one `INSERT … VALUES` per table,
+    # composed once per model, the columns computed as for COPY)
+    product = f.return_shipping()
+    channel = f.channel()
+    docs: dict[int, Any] = {}
+    sales = [f.sale(product, docs_cache=docs, order_amount=str(20 + 400 * i)) for i in range(3)]
+    assert len(sales) < bulkcopy.COPY_MIN_ROWS
+    now = timezone.now()
+    # when
+    inserted = _issued_and_undone(channel, sales, now, use_copy=True, monkeypatch=monkeypatch)
+    created = _issued_and_undone(channel, sales, now, use_copy=False, monkeypatch=monkeypatch)
+    # then
+    assert len(inserted["policies"]) == 3 and len(inserted["parties"]) == 6
+    for table in ("policies", "parties", "status", "evidence"):
+        assert inserted[table] == created[table], table
