@@ -66,7 +66,8 @@ MAX_QUERIES = {
     # rows serve both halves
     "read_next": 9,
     "clause_confirm_next": 7,
-    "sign": 11,
+    # 10 since the insured persons come with the items (the locked read counts them)
+    "sign": 10,
     # 9 since the payment is written once, already pending with its checkout (no UPDATE after
     # the INSERT)
     "pay": 9,
