@@ -274,11 +274,13 @@ def test_the_state_of_sign_and_confirm_reads_nothing_the_use_case_had() -> None:
     sign = _reads(calls.queries["sign"][0])
     for table in (
         "application_applicationitem",
-        "application_insuredperson",
         "application_disclosurereading",
         "application_clauseconfirmation",
     ):
         assert sign[table] == 1, (table, sign)
+    # and its insured persons come with the items: the locked read counts them, so none is read
+    # apart (as confirm below)
+    assert sign["application_insuredperson"] == 0, sign
     # and not the signatures: the application's locked read tells there is none yet
     assert sign["application_signature"] == 0, sign
     # and neither the identity check nor beneficiaries (there is none): the application's locked
