@@ -87,6 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         "--serial-flows", type=int, default=0, help="issue: flows run alone first (default 5 quick, 10 full)"
     )
     parser.add_argument(
+        "--insurers",
+        type=int,
+        default=4,
+        help="issue: the bench's own copies of the simplest product without reading minimums, one per "
+        "insurer, the customers spread over them (default 4; 0: the demo's product, reading times and all)",
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="issue: profile serial flows, report the 3 costliest steps"
     )
     parser.add_argument(

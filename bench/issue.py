@@ -21,7 +21,13 @@ The floor, measured in the same run against the same server processes (bench mod
 makes, with the same session and CSRF token, each doing the least any recorded step must do —
 one locked read of the customer's row, one audit entry, one small update, a small JSON answer
 (`huibao.benchmark`). The floor does not wait for a reading minimum: it measures what the server
-can carry, and with 48 customers the real flow keeps the server busy through its waits.
+can carry. Nor, by default, does the real flow: it buys the bench's own copies of the simplest
+product (`--insurers N`, default 4: one per insurer, the customers spread over them), whose document
+and key clauses have no reading minimum — so both sides keep the server saturated and the ratio of
+their flows/s is a ratio of server capacity (with the demo's reading times a flow waits ≥ 12 s and
+48 customers cannot keep two cores busy). One product per insurer: each insurer has its own
+policy-number row, so issuance is not serialised on one row. `--insurers 0` buys the demo's product
+as it is, reading times included.
 
 One run, one server, one sealer: serial flows first (one customer, nothing else running: server
 milliseconds and SQL statements per flow and per step, from each answer's `Server-Timing`), then
@@ -81,9 +87,57 @@ SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 # --- seed (child process with Django) --------------------------------------------------------------
 
 
-def _seed(count: int) -> None:
-    """Prints one JSON line with the product and quote body, then one per customer session (with
-    the customer's floor row)."""
+BENCH_PRODUCT_PREFIX = "bench-flow-"
+
+
+def _bench_products(source_code: str, insurers: int) -> list[str]:
+    """Copies of the demo's simplest product for this bench only, one per insurer (the source's
+    insurer first, then other insurers selling accident products), with no reading minimum on the
+    document or its key clauses: the customers then wait for nothing but the server, and flows/s
+    measures the server's capacity. Each insurer has its own policy-number row, so issuance is not
+    serialised on one insurer's numbers (the consumer flow's numbers stay gapless: no block
+    reservation). Made once per bench database; the same content otherwise, so the same steps and
+    statements as the demo's product."""
+    from django.db import transaction
+
+    from huibao.catalog import io
+    from huibao.catalog import services as catalog
+    from huibao.catalog.models import Insurer, Product, ProductStatus
+
+    source = Product.objects.select_related("insurer").get(code=source_code)
+    others = list(
+        Insurer.objects.filter(products__line=source.line, products__status=ProductStatus.ON_SALE)
+        .exclude(pk=source.insurer_id)
+        .distinct()
+        .order_by("code")
+        .values_list("code", flat=True)
+    )
+    chosen = [source.insurer.code, *others][: max(insurers, 1)]
+    document = io.export_product(source)
+    codes = []
+    for insurer in chosen:
+        code = f"{BENCH_PRODUCT_PREFIX}{insurer}"[:48]
+        codes.append(code)
+        if Product.objects.filter(code=code, status=ProductStatus.ON_SALE).exists():
+            continue
+        data = json.loads(json.dumps(document))
+        data["product"]["code"] = code
+        data["product"]["insurer"] = insurer
+        for doc in data["documents"]:
+            doc["min_read_seconds"] = 0
+            for clause in doc["key_clauses"]:
+                clause["min_read_seconds"] = 0
+        with transaction.atomic():
+            version = catalog.import_product(data)
+            catalog.publish_version(version)
+    return codes
+
+
+def _seed(count: int, insurers: int = 0) -> None:
+    """Prints one JSON line per product (code, plan, quote inputs), then one per customer session
+    (with the customer's floor row and product index). With `insurers`, the products are the
+    bench's own copies of the simplest product without reading minimums (`_bench_products`), the
+    customers spread over them; without, the demo's product as it is."""
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
 
@@ -97,17 +151,20 @@ def _seed(count: int) -> None:
     # is then always checked under the name derived from it (see Flow.run).
     SandboxCitizen.objects.all().delete()
     code = _simple_product_code()
-    product = Product.objects.get(code=code, status=ProductStatus.ON_SALE)
-    assert product.current_version_id is not None
-    rating = services.get_rating_product(product.current_version_id)
-    plan = next((p for p in rating.plans if p.code == "basic"), rating.plans[0])
-    inputs = rules.fill_profile(rating, plan, {"age": 35, "sex": "M"})
-    result = rules.price(rating, plan.code, inputs)
-    print(
-        json.dumps(
-            {"product_code": code, "plan_code": plan.code, "inputs": result.inputs}, ensure_ascii=False
+    codes = _bench_products(code, insurers) if insurers else [code]
+    for code in codes:
+        product = Product.objects.get(code=code, status=ProductStatus.ON_SALE)
+        assert product.current_version_id is not None
+        rating = services.get_rating_product(product.current_version_id)
+        plan = next((p for p in rating.plans if p.code == "basic"), rating.plans[0])
+        inputs = rules.fill_profile(rating, plan, {"age": 35, "sex": "M"})
+        result = rules.price(rating, plan.code, inputs)
+        print(
+            json.dumps(
+                {"product": {"product_code": code, "plan_code": plan.code, "inputs": result.inputs}},
+                ensure_ascii=False,
+            )
         )
-    )
     existing = {u.username: u for u in User.objects.filter(username__startswith="bench-issue-")}
     rows = {r.owner_id: r for r in FloorRow.objects.filter(owner__username__startswith="bench-issue-")}
     for i in range(count):
@@ -130,11 +187,12 @@ def _seed(count: int) -> None:
                     "session": session.session_key,
                     "name": NAMES[i % len(NAMES)],
                     "floor_row": str(row.public_id),
+                    "product_index": i % len(codes),
                 },
                 ensure_ascii=False,
             )
         )
-    print(f"[bench] {count} customers logged in; product {code}", file=sys.stderr)
+    print(f"[bench] {count} customers logged in; products {', '.join(codes)}", file=sys.stderr)
 
 
 def _simple_product_code() -> str:
@@ -147,9 +205,10 @@ def _simple_product_code() -> str:
     return str(code)
 
 
-def seed(db_url: str, count: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def seed(db_url: str, count: int, insurers: int = 0) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The quote bodies (one per product) and the customers (each with its product's index)."""
     out = subprocess.run(
-        [harness.PYTHON, "-m", "bench.issue", "--seed", str(count)],
+        [harness.PYTHON, "-m", "bench.issue", "--seed", str(count), "--insurers", str(insurers)],
         env=harness.child_env(db_url),
         cwd=harness.ROOT,
         check=True,
@@ -157,7 +216,7 @@ def seed(db_url: str, count: int) -> tuple[dict[str, Any], list[dict[str, Any]]]
         stdout=subprocess.PIPE,
     ).stdout
     rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    return rows[0], rows[1:]
+    return [r["product"] for r in rows if "product" in r], [r for r in rows if "session" in r]
 
 
 # --- the gateway (this process, with Django) --------------------------------------------------------
@@ -381,7 +440,9 @@ class Flow:
         documents = state["documents"]
         for doc in documents:
             await self.call("open", "POST", f"{url}/documents/{doc['id']}/open")
-        await asyncio.sleep(max((d["min_read_seconds"] for d in documents), default=0) + 0.05)
+        wait = max((d["min_read_seconds"] for d in documents), default=0)
+        if wait:
+            await asyncio.sleep(wait + 0.05)
         # Reading the document and confirming each key clause answer with the next clause, shown
         # (`show_next=true`): the client never asks for a clause on its own.
         clause = None
@@ -461,7 +522,7 @@ def _steady_rate(done: list[float], began: float, deadline: float, per: float = 
 
 async def _drive(
     server_url: str,
-    quote_body: dict[str, Any],
+    quote_bodies: list[dict[str, Any]],
     customers: list[dict[str, Any]],
     *,
     seconds: float,
@@ -507,7 +568,16 @@ async def _drive(
             while time.monotonic() < deadline and not (max_flows and started_flows[0] >= max_flows):
                 started_flows[0] += 1
                 started = time.perf_counter()
-                flow = flow_class(client, quote_body, customer, timings, gateway, rng, costs, profile=profile)
+                flow = flow_class(
+                    client,
+                    quote_bodies[customer.get("product_index", 0)],
+                    customer,
+                    timings,
+                    gateway,
+                    rng,
+                    costs,
+                    profile=profile,
+                )
                 try:
                     await flow.run()
                 except Failed as exc:
@@ -709,8 +779,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     serial = getattr(args, "serial_flows", 0) or (5 if quick else 10)
     profiled = (3 if quick else 6) if getattr(args, "profile", False) else 0
     url = harness.prepare(args.db, products=args.products)
-    quote_body, customers = seed(url, concurrency)
-    harness.log(f"{len(customers)} customers, {seconds:g} s of flows, product {quote_body['product_code']}")
+    insurers = getattr(args, "insurers", 0)
+    quote_bodies, customers = seed(url, concurrency, insurers)
+    harness.log(
+        f"{len(customers)} customers, {seconds:g} s of flows, products "
+        + ", ".join(b["product_code"] for b in quote_bodies)
+    )
     redis = harness.redis_env() if args.db == "postgres" else {}
     profile_dir = Path(tempfile.mkdtemp(prefix="huibao-profile-")) if profiled else None
     extra_env = {**redis, **BENCH_MODE}
@@ -740,7 +814,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             return lambda: asyncio.run(
                 _drive(
                     srv.url,
-                    quote_body,
+                    quote_bodies,
                     customers,
                     seconds=limit,
                     concurrency=n,
@@ -780,6 +854,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             meter.close()
     result["requests_per_flow"] = FloorFlow.requests
+    result["products"] = [b["product_code"] for b in quote_bodies]
     result["customers"] = concurrency
     result["real"] = {"load": load_real, "serial": serial_real}
     result["floor"] = {"load": load_floor, "serial": serial_floor}
@@ -824,12 +899,13 @@ def _ratio(real: dict[str, Any], floor: dict[str, Any], key: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, required=True, help="customers to create and log in")
+    parser.add_argument("--insurers", type=int, default=0, help="the bench's own products, one per insurer")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "huibao.settings")
     import django
 
     django.setup()
-    _seed(args.seed)
+    _seed(args.seed, args.insurers)
 
 
 if __name__ == "__main__":

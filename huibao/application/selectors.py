@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import router
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce
 
 from huibao.application import rules as app_rules
 from huibao.application.models import (
@@ -87,7 +88,12 @@ STATE_ITEM_FIELDS = (
     "product_version__product__insurer__short_name",
     "plan__code",
     "plan__name",
-    "insured__position",
+    # What the state shows of each insured person and what its signatures need:
+    # read with the items, so that `insured_persons` takes the persons from them.
+    *(
+        f"insured__{name}"
+        for name in ("application_id", "position", "relation", "name", "id_number", "birth_date", "sex")
+    ),
 )
 
 
@@ -474,8 +480,23 @@ def _state_rows() -> QuerySet[Application]:
     if _STATE_ROWS is None:
         _STATE_ROWS = with_current_payment(
             with_beneficiaries_known(with_identity_check(Application.objects.all()))
-        )
+        ).annotate(persons_count=persons_count())
     return _STATE_ROWS.all()
+
+
+def persons_count() -> Any:
+    """How many insured persons the application has (a scalar sub-select by its key): with it,
+    `insured_persons` takes the persons from the items that name them all."""
+    return Coalesce(
+        Subquery(
+            InsuredPerson.objects.filter(application=OuterRef("pk"))
+            .order_by()
+            .values("application")
+            .annotate(n=Count("pk"))
+            .values("n")[:1]
+        ),
+        0,
+    )
 
 
 # The columns of the current payment the state answer shows and decides on (`current_payment`).

@@ -108,11 +108,8 @@ def _transition(
     *,
     kind: str,
     detail: dict[str, Any] | None = None,
-    earlier: tuple[PaymentEvent, ...] = (),
 ) -> None:
-    """Moves a locked payment to `target` through the guard, with its event and audit rows.
-    `earlier`: events of this payment not yet written, inserted before this one in the same
-    statement."""
+    """Moves a locked payment to `target` through the guard, with its event and audit rows."""
     check_transition(TRANSITIONS, payment.status, target, what="payment")
     before = payment.status
     payment.status = target
@@ -132,10 +129,7 @@ def _transition(
     event = PaymentEvent(
         payment=payment, kind=kind, from_status=before, to_status=target, detail=detail or {}
     )
-    if earlier:
-        PaymentEvent.objects.bulk_create([*earlier, event])
-    else:
-        event.save()
+    event.save()
     audit.record(
         f"payment.{target}",
         "payment",
@@ -192,7 +186,7 @@ def create_payment(
     gateway = get_provider(provider or default_provider_name())
     # No savepoint of its own inside a caller's transaction: a failure aborts that one anyway.
     with transaction.atomic(savepoint=False):
-        payment = Payment.objects.create(
+        payment = Payment(
             merchant_ref=_new_merchant_ref(),
             reference_kind=reference_kind,
             reference_id=str(reference_id),
@@ -204,25 +198,50 @@ def create_payment(
             expires_at=timezone.now() + expires_in,
             return_url=return_url[:300],
         )
-        # Written with the checkout's event below: one insert for the two.
-        created = PaymentEvent(payment=payment, kind="created", to_status=payment.status)
-        audit.record(
-            "payment.created",
-            "payment",
-            str(payment.public_id),
-            actor="system",
-            # the payer's name is personal data: the chain keeps it masked, like ID numbers
-            after={**audit.snapshot(payment), "payer_name": mask_name(payment.payer_name)},
-        )
+        # The checkout is opened from the unsaved payment (its public id, merchant reference,
+        # amount, payer and expiry are set), then the payment is written once, already pending
+        # with the checkout's transaction and address: one INSERT instead of an INSERT and an
+        # UPDATE. Its created and checkout-opened events and audit entries are as they were.
+        check_transition(TRANSITIONS, payment.status, PaymentStatus.PENDING, what="payment")
         checkout = gateway.create_checkout(payment)
         payment.provider_txn_id = checkout.provider_txn_id
         payment.checkout_url = checkout.url
-        _transition(
-            payment,
-            PaymentStatus.PENDING,
-            kind="checkout_opened",
-            detail={"provider_txn_id": checkout.provider_txn_id},
-            earlier=(created,),
+        payment.status = PaymentStatus.PENDING
+        payment.save(force_insert=True)
+        as_created = {
+            **audit.snapshot(payment),
+            "status": PaymentStatus.CREATED,
+            "provider_txn_id": "",
+            "checkout_url": "",
+            # the payer's name is personal data: the chain keeps it masked, like ID numbers
+            "payer_name": mask_name(payment.payer_name),
+        }
+        detail = {"provider_txn_id": checkout.provider_txn_id}
+        PaymentEvent.objects.bulk_create(
+            [
+                PaymentEvent(payment=payment, kind="created", to_status=PaymentStatus.CREATED),
+                PaymentEvent(
+                    payment=payment,
+                    kind="checkout_opened",
+                    from_status=PaymentStatus.CREATED,
+                    to_status=PaymentStatus.PENDING,
+                    detail=detail,
+                ),
+            ]
+        )
+        audit.record("payment.created", "payment", str(payment.public_id), actor="system", after=as_created)
+        audit.record(
+            f"payment.{PaymentStatus.PENDING}",
+            "payment",
+            str(payment.public_id),
+            actor=f"payment:{payment.provider}",
+            before={"status": PaymentStatus.CREATED},
+            after={
+                "status": PaymentStatus.PENDING,
+                "amount": payment.amount,
+                "reason": payment.failure_reason,
+                **detail,
+            },
         )
     return payment
 

@@ -209,7 +209,7 @@ def application_out(app: Application, *, user: Any) -> dict[str, Any]:
     )
     identity_ok = identity_is_current(app)
     payment = current_payment(app)
-    persons = loaded.persons if loaded.persons is not None else insured_persons(app)
+    persons = loaded.persons if loaded.persons is not None else insured_persons(app, items=items)
     signatures = _signatures(app, persons, loaded.signatures)
     requirements = required_signatures(app, items=items, persons=persons) if app.applicant_name else []
     required = [

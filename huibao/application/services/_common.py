@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from huibao.application.models import (
@@ -21,6 +20,7 @@ from huibao.application.retention import retention_until_for
 from huibao.application.selectors import (
     Target,
     keep_identity_check,
+    persons_count,
     with_beneficiaries_known,
     with_identity_check,
 )
@@ -57,16 +57,7 @@ KNOWABLE: dict[str, Any] = {
     "has_persons": lambda: Exists(InsuredPerson.objects.filter(application=OuterRef("pk"))),
     "has_signatures": lambda: Exists(Signature.objects.filter(application=OuterRef("pk"))),
     # how many insured persons (`selectors.insured_persons` then takes them from the items)
-    "persons_count": lambda: Coalesce(
-        Subquery(
-            InsuredPerson.objects.filter(application=OuterRef("pk"))
-            .order_by()
-            .values("application")
-            .annotate(n=Count("pk"))
-            .values("n")[:1]
-        ),
-        0,
-    ),
+    "persons_count": persons_count,
     "has_open_cases": lambda: Exists(
         UnderwritingCase.objects.filter(item__application=OuterRef("pk"), status=CaseStatus.OPEN)
     ),

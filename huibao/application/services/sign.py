@@ -92,9 +92,13 @@ def sign(
     """Records one signature; when every required signature is there the application is signed
     and its application form PDF is made (a background task renders and PAdES-signs it)."""
     with transaction.atomic(), audit.batched():
-        app = _acting(application, user, open=False, not_expired=True, knowing=("has_signatures",))
+        # How many insured persons, with the lock: when the items name them all and no
+        # beneficiary is named, the persons are the items' (read with them), not read again.
+        app = _acting(
+            application, user, open=False, not_expired=True, knowing=("has_signatures", "persons_count")
+        )
         items = items_of(app)
-        persons = insured_persons(app)
+        persons = insured_persons(app, items=items)
         progress = disclosure_progress(app, items=items)
         problems = missing_before_signing(app, items=items, persons=persons, progress=progress)
         if problems:

@@ -11,8 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from huibao.application.api import presenters
-from huibao.application.rules import InsuredInput
-from huibao.application.selectors import data_digest, identity_is_current, required_documents
+from huibao.application.rules import BeneficiaryInput, InsuredInput
+from huibao.application.selectors import data_digest, get_for_user, identity_is_current, required_documents
 from huibao.application.services.data import save_data
 from huibao.application.services.identity import verify_identity
 from huibao.application.services.start import start_application
@@ -156,3 +156,53 @@ def test_documents_of_a_draft_version_are_read_on_every_call() -> None:
     assert required_documents(app)[0].title == "修改后的条款"
     state = _state(type(app).objects.get(pk=app.pk), user)
     assert state["documents"][0]["title"] == "修改后的条款"
+
+
+def _detail(app: Any, user: Any) -> dict[str, Any]:
+    """The state as `GET /applications/{id}` answers it: the application read by `get_for_user`."""
+    return _state(get_for_user(app.public_id, user), user)
+
+
+def test_the_detail_takes_the_insured_persons_from_the_items() -> None:
+    # given a signed application of one insured person, no beneficiary named
+    user = f.customer()
+    app = f.to_signed(f.simple_product(), user)
+    # when its state is read as the detail reads it
+    with CaptureQueriesContext(connection) as queries:
+        state = _detail(app, user)
+    # then the insured persons are not read on their own (they came with the items), and the
+    # answer is the one of a state whose persons are read from their table
+    assert not [
+        q for q in queries.captured_queries if q["sql"].startswith('SELECT "application_insuredperson"')
+    ]
+    assert len(queries.captured_queries) <= 5
+    fresh = _state(type(app).objects.get(pk=app.pk), user)
+    assert state["insured"] == fresh["insured"]
+    assert state["signatures"] == fresh["signatures"]
+    assert [p["relation"] for p in state["insured"]] == ["self"]
+    assert state["insured"][0]["name"] == f.APPLICANT_NAME
+
+
+def test_the_detail_reads_named_beneficiaries() -> None:
+    # given an application whose insured person names two beneficiaries
+    user = f.customer()
+    product = f.simple_product(rules={"signature": "confirmation", "beneficiary": "named_allowed"})
+    app = start_application(quote_ids=[f.quote(product, user).pk], user=user)
+    wife = f.resident_id(f.years_ago(33), male=False)
+    son = f.resident_id(f.years_ago(5))
+    insured = [
+        InsuredInput(
+            relation="self",
+            beneficiaries=[
+                BeneficiaryInput("李红", wife, "spouse", "60"),
+                BeneficiaryInput("王小小", son, "child", "40"),
+            ],
+        )
+    ]
+    save_data(app, f.data(insured=insured, beneficiary_mode="named"), actor=user)
+    # when the detail is read
+    state = _detail(app, user)
+    # then it shows them, as a state read afresh does
+    shown = state["insured"][0]["beneficiaries"]
+    assert [(b["name"], b["share_percent"]) for b in shown] == [("李红", "60.00"), ("王小小", "40.00")]
+    assert state["insured"] == _state(type(app).objects.get(pk=app.pk), user)["insured"]
