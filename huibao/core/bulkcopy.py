@@ -178,27 +178,7 @@ def copy_create[M: Model](
     with conn.wrap_database_errors, raw.cursor() as cursor, cursor.copy(sql) as copy:
         write = copy.write_row
         for obj in objs:
-            values = obj.__dict__
-            row: list[Any] = []
-            for field, attname, plain, typed in plan:
-                if plain:
-                    value = values.get(attname)
-                    if type(value) in _SAFE:
-                        row.append(value)
-                        continue
-                elif typed is not None:
-                    value = values.get(attname)
-                    if value is None or (
-                        type(value) is typed and (typed is not datetime.datetime or value.tzinfo is not None)
-                    ):
-                        row.append(value)
-                        continue
-                value = field.pre_save(obj, True)
-                if hasattr(value, "resolve_expression"):
-                    # A database default or an expression: COPY takes values only.
-                    raise ValueError(f"copy_create(): {meta.label}.{field.name} is an expression")
-                row.append(field.get_db_prep_save(value, conn))
-            write(row)
+            write(_row(obj, plan, conn, meta))
     if conn.queries_logged:
         # The COPY bypasses Django's cursor: logged by hand, so query ceilings (tests'
         # `CaptureQueriesContext`) and debug timings still see every statement.
@@ -464,6 +444,7 @@ def _row(obj: Model, plan: list[Any], conn: Any, meta: Any) -> list[Any]:
                 continue
         value = field.pre_save(obj, True)
         if hasattr(value, "resolve_expression"):
+            # A database default or an expression: COPY takes values only.
             raise ValueError(f"copy_create(): {meta.label}.{field.name} is an expression")
         row.append(field.get_db_prep_save(value, conn))
     return row
