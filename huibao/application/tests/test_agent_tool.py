@@ -5,10 +5,12 @@ and the invitation's messages."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pyotp
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
@@ -19,6 +21,7 @@ from huibao.application.models import Application
 from huibao.application.tests import factories as f
 from huibao.application.tests.test_web import data_post, text_of
 from huibao.application.web.flow import progress
+from huibao.distribution.demo import DEMO_AGENT_USERNAME
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "Sturdy-pass-2026"
@@ -59,6 +62,23 @@ def test_an_agent_lands_on_the_agent_tool_and_the_back_office_links_to_it() -> N
 def test_staff_without_the_agent_role_still_land_on_the_admin() -> None:
     _client, _user, response = staff_login("uw_zhou", ["underwriter"])
     assert response.status_code == 302 and response["Location"] == reverse("admin:index")
+
+
+def test_the_readme_tour_says_where_agents_and_other_staff_land_after_log_in() -> None:
+    # given: the README tour's row of the staff log-in (where the demo log-ins are listed)
+    readme = (Path(settings.BASE_DIR) / "README.md").read_text(encoding="utf-8")
+    [row] = [line for line in readme.splitlines() if line.startswith("| `/account/staff/login/`")]
+    said = re.search(
+        r"agents \(demo log-in `(\w+)`\) land on the agent tool `([^`]+)`, other staff on `([^`]+)`", row
+    )
+    assert said is not None, row
+    demo_login, agent_landing, staff_landing = said.groups()
+    # then: it names the demo agent's log-in and the pages they really land on
+    assert demo_login == DEMO_AGENT_USERNAME
+    _c, _u, agent = staff_login("agent_tour", ["agent"])
+    _c, _u, other = staff_login("uw_tour", ["underwriter"])
+    assert agent["Location"] == agent_landing == reverse("application:agent_home")
+    assert other["Location"] == staff_landing == reverse("admin:index")
 
 
 def test_the_agent_picks_a_quote_from_their_list_by_its_short_number() -> None:
