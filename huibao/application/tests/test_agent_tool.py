@@ -137,6 +137,32 @@ def test_the_first_link_does_not_say_an_earlier_one_stopped_working() -> None:
     assert "之前的链接已失效" in second
 
 
+def test_the_agent_tool_has_the_back_office_frame_not_the_customers() -> None:
+    # given: an agent with an application started
+    agent, user, _ = staff_login("agent_wu", ["agent"])
+    quote = f.quote(f.simple_product(), user=user)
+    agent.post(reverse("application:agent_home"), {"quote_id": str(quote.pk)})
+    app = Application.objects.get()
+    for url in (reverse("application:agent_home"), reverse("application:agent_edit", args=[app.public_id])):
+        # when: a page of the tool
+        html = text_of(agent.get(url))
+        # then: the staff frame (汇保工作台, the sections the agent may open, 代理人投保 among them)
+        assert 'data-testid="staff-nav"' in html and "汇保工作台" in html, url
+        nav = html[
+            html.index('data-testid="staff-nav"') : html.index(
+                "</nav>", html.index('data-testid="staff-nav"')
+            )
+        ]
+        assert (
+            f'href="{reverse("application:agent_home")}"' in nav and f'href="{reverse("report:home")}"' in nav
+        )
+        # and none of the customer's: no tab bar, compare tray or marketplace footer
+        assert 'class="tabbar"' not in html and 'id="compare-tray"' not in html, url
+        assert 'data-testid="tab-me"' not in html and "site-footer" not in html, url
+        # and still the application's styles
+        assert "application/apply.css" in html and 'class="apply"' in html, url
+
+
 def test_the_progress_bar_speaks_the_page_s_language() -> None:
     app = Application(status="draft")
     with translation.override("en"):
