@@ -95,6 +95,10 @@ class ScheduleEvent:
 # failed, overdue, lapsed), the notification app listens here.
 instalment_paid: KeyedHook[InstalmentEvent, None] = KeyedHook("billing.instalment_paid")
 instalment_overdue: KeyedHook[InstalmentEvent, None] = KeyedHook("billing.instalment_overdue")
+# The same marks once per batch of the overdue run (`mark_overdue`): the batch's events of one
+# reference kind, in the instalments' order, after each was announced on `instalment_overdue`.
+# A listener that locks what the events are about reads them all at once here.
+instalments_overdue: KeyedHook[Sequence[InstalmentEvent], None] = KeyedHook("billing.instalments_overdue")
 collection_failed: KeyedHook[InstalmentEvent, None] = KeyedHook("billing.collection_failed")
 schedule_lapsed: KeyedHook[ScheduleEvent, None] = KeyedHook("billing.schedule_lapsed")
 schedule_reinstated: KeyedHook[ScheduleEvent, None] = KeyedHook("billing.schedule_reinstated")
@@ -609,8 +613,9 @@ def mark_overdue(
     """Due instalments of active schedules whose due date has passed unpaid become overdue.
     Resumable: `after` is the last instalment done; `batch` instalments (`OVERDUE_BATCH`) are
     locked and moved together in one transaction — one UPDATE, their audit entries in one
-    insert — and each is announced (`instalment_overdue`) in it; `checkpoint(last pk, how
-    many)` is called in each batch's transaction."""
+    insert — and each is announced (`instalment_overdue`) in it, then the batch once per
+    reference kind (`instalments_overdue`); `checkpoint(last pk, how many)` is called in each
+    batch's transaction."""
     moved = 0
     for ids in _keyset_chunks(overdue_candidates(today), after, batch or OVERDUE_BATCH):
         with transaction.atomic(), audit.batched():
@@ -637,10 +642,13 @@ def mark_overdue(
                 )
             if due:
                 Instalment.objects.filter(pk__in=[i.pk for i in due]).update(status=InstalmentStatus.OVERDUE)
+            by_kind: dict[str, list[InstalmentEvent]] = {}
             for inst in due:
-                instalment_overdue.announce(
-                    inst.schedule.reference_kind, _instalment_event(inst, inst.schedule)
-                )
+                event = _instalment_event(inst, inst.schedule)
+                instalment_overdue.announce(inst.schedule.reference_kind, event)
+                by_kind.setdefault(inst.schedule.reference_kind, []).append(event)
+            for kind, events in by_kind.items():
+                instalments_overdue.announce(kind, events)
             moved += len(due)
             if checkpoint is not None:
                 checkpoint(ids[-1], len(ids))
