@@ -609,6 +609,15 @@ def _current_index() -> _Index:
         return _index
 
 
+def warm() -> None:
+    """Loads the word segmenter (jieba's dictionary: about a second of CPU, ten seconds and more on
+    a loaded machine) and builds the index of the catalogue as it is now, so that the first page
+    of a process that searches does not pay for them (the browser tests' session does this once
+    before its first page). A later change of the catalogue rebuilds only the index."""
+    _jieba()
+    _current_index()
+
+
 # --- Filtering, facets, sorting ---------------------------------------------------------------
 
 
