@@ -41,6 +41,26 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _first_page_ready(django_db_setup: Any, django_db_blocker: Any) -> None:
+    """Once per session, before the first page: the search's word segmenter loaded and its index
+    built (`search.warm_index`), and one search page served in this process (the URL conf with every
+    app's views and the API, the page's templates). The live server runs in this process; a first
+    page paying for all of that (about 3 s of CPU) took longer than a test waits (15 s) on a
+    loaded machine. Each test's own products then rebuild only the index (milliseconds); what the
+    warm-up wrote is rolled back."""
+    from django.db import transaction
+    from django.test import Client
+
+    from huibao.catalog import search
+
+    with django_db_blocker.unblock(), transaction.atomic():
+        search.warm_index()
+        response = Client().get("/products/", {"q": "意外险"})
+        transaction.set_rollback(True)
+    assert response.status_code == 200, response.status_code
+
+
 # Every page of a watched context reports what the Content-Security-Policy blocked: the
 # `securitypolicyviolation` event (re-emitted on the console) and Chromium's own console message.
 _CSP_LISTENER = """

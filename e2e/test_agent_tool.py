@@ -13,6 +13,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 
+from e2e.conftest import PHONE
 from huibao.account.demo import totp_secret_base32
 from huibao.account.services import create_staff_user, enrol_totp, sync_roles
 from huibao.application.tests import factories as f
@@ -20,6 +21,7 @@ from huibao.catalog.models import Product
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PASSWORD = "Sturdy-pass-2026"
+PHONE_WIDTH = PHONE["width"]
 
 
 def log_in(page: Page, base: str, device: Any) -> None:
@@ -28,6 +30,25 @@ def log_in(page: Page, base: str, device: Any) -> None:
     page.locator("#id_password").fill(PASSWORD)
     page.locator("#id_otp_token").fill(pyotp.TOTP(totp_secret_base32(device)).now())
     page.locator("main form button[type=submit]").click()
+
+
+def assert_back_office_frame(page: Page) -> None:
+    """The page has the agent/staff frame of the back office, fitted to the phone: 汇保工作台 and
+    the sections the agent may open (代理人投保 among them) in the header, none of the customer's
+    chrome (tab bar, compare tray, footer), and nothing wider than the screen."""
+    header = page.locator("header.site-header")
+    expect(header.locator(".brand__name")).to_have_text("汇保工作台")
+    nav = page.get_by_test_id("staff-nav")
+    expect(nav).to_be_visible()
+    expect(nav.get_by_role("link", name="代理人投保")).to_have_count(1)
+    expect(nav.get_by_role("link", name="工作台首页")).to_have_count(1)
+    expect(page.locator("nav.tabbar")).to_have_count(0)
+    expect(page.locator("#compare-tray")).to_have_count(0)
+    expect(page.locator("footer.site-footer")).to_have_count(0)
+    # mobile-first: the header's nav scrolls inside itself, the page does not scroll sideways
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
+    box = header.bounding_box()
+    assert box is not None and box["width"] <= PHONE_WIDTH
 
 
 def test_an_agent_lands_on_the_tool_picks_a_quote_and_copies_the_link(
@@ -46,6 +67,7 @@ def test_an_agent_lands_on_the_tool_picks_a_quote_and_copies_the_link(
     # then: the agent tool, with a way back to the back office
     expect(phone.locator("h1")).to_have_text("代理人投保")
     expect(phone.get_by_role("link", name="‹ 工作台")).to_be_visible()
+    assert_back_office_frame(phone)
     # when: the agent quotes for the customer and comes back to the tool
     phone.goto(f"{base}/products/{product.code}/")
     phone.get_by_role("button", name="获取报价").click()
@@ -59,6 +81,7 @@ def test_an_agent_lands_on_the_tool_picks_a_quote_and_copies_the_link(
     option.locator("input[type=checkbox]").check()
     phone.get_by_role("button", name="发起投保").click()
     expect(phone.locator("h1")).to_contain_text("投保单")
+    assert_back_office_frame(phone)
     phone.get_by_label("姓名", exact=True).fill("李小明")
     phone.get_by_label("身份证号", exact=True).fill(f.resident_id(f.years_ago(40)))
     phone.get_by_label("手机号", exact=True).fill("13900006666")

@@ -49,7 +49,7 @@ from huibao.core.states import check_transition
 from huibao.payment import services as payments
 from huibao.payment import states as payment_states
 from huibao.payment.models import Payment
-from huibao.payment.provider import default_provider_name, get_mandate_provider
+from huibao.payment.provider import default_provider_name, get_mandate_provider, takes_mandate_batches
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,10 @@ class ScheduleEvent:
 # failed, overdue, lapsed), the notification app listens here.
 instalment_paid: KeyedHook[InstalmentEvent, None] = KeyedHook("billing.instalment_paid")
 instalment_overdue: KeyedHook[InstalmentEvent, None] = KeyedHook("billing.instalment_overdue")
+# The same marks once per batch of the overdue run (`mark_overdue`): the batch's events of one
+# reference kind, in the instalments' order, after each was announced on `instalment_overdue`.
+# A listener that locks what the events are about reads them all at once here.
+instalments_overdue: KeyedHook[Sequence[InstalmentEvent], None] = KeyedHook("billing.instalments_overdue")
 collection_failed: KeyedHook[InstalmentEvent, None] = KeyedHook("billing.collection_failed")
 schedule_lapsed: KeyedHook[ScheduleEvent, None] = KeyedHook("billing.schedule_lapsed")
 schedule_reinstated: KeyedHook[ScheduleEvent, None] = KeyedHook("billing.schedule_reinstated")
@@ -135,6 +139,18 @@ def _keyset_chunks(query: Any, after: int = 0, size: int = SWEEP_CHUNK) -> Itera
             return
         yield ids
         after = ids[-1]
+
+
+def _keyset_chunks_of(
+    query: Any, field: str, after: int = 0, size: int = SWEEP_CHUNK
+) -> Iterator[list[tuple[int, Any]]]:
+    """`_keyset_chunks` with one more column of each row: (pk, `field`) pairs, in order."""
+    while True:
+        rows = list(query.filter(pk__gt=after).order_by("pk").values_list("pk", field)[:size])
+        if not rows:
+            return
+        yield rows
+        after = rows[-1][0]
 
 
 # --- state moves ---------------------------------------------------------------------------------
@@ -474,25 +490,49 @@ def collect_due(
     returns how many charges were started. Idempotent and resumable (see the module doc; a
     schedule's instalments are charged in their order, which is their primary keys'): `batch`
     instalments (`COLLECT_BATCH`) are locked and charged together in one transaction, and
-    `checkpoint(last pk, how many)` is called in it."""
+    `checkpoint(last pk, how many)` is called in it.
+
+    Only where the mandate's provider takes a batch in one call (`BatchMandateProvider`): the
+    instalments of a provider called once per charge are charged in batches of one, each in its
+    own transaction before the batch's (so no batch's row locks are held across one network call
+    per charge; a run stopped between them charges none twice, `_charge_many` skipping a charge
+    already started)."""
     batch = batch or COLLECT_BATCH
     charged = 0
-    for ids in _keyset_chunks(collect_candidates(today), after, batch):
+    batches: dict[str, bool] = {}
+    candidates = collect_candidates(today)
+    for rows in _keyset_chunks_of(candidates, "schedule__mandate__provider", after, batch):
+        ids = [pk for pk, _ in rows]
+        singles = [
+            pk for pk, provider in rows if not batches.setdefault(provider, takes_mandate_batches(provider))
+        ]
+        for pk in singles:
+            with transaction.atomic(), audit.batched():
+                charged += _charge_many(_locked_for_charge([pk]), today)
+        alone = set(singles)
+        together = [pk for pk in ids if pk not in alone]
         with transaction.atomic(), audit.batched():
-            locked = [
-                (inst, inst.schedule)
-                for inst in Instalment.objects.select_for_update(of=("self",))
-                .select_related("schedule__mandate")
-                .filter(pk__in=ids)
-                .order_by("pk")
-                if inst.status in UNPAID_STATUSES and inst.schedule.status == ScheduleStatus.ACTIVE
-            ]
-            charged += _charge_many(locked, today)
+            charged += _charge_many(_locked_for_charge(together), today)
             if checkpoint is not None:
                 checkpoint(ids[-1], len(ids))
         if stop is not None and stop():
             break
     return charged
+
+
+def _locked_for_charge(ids: Sequence[int]) -> list[tuple[Instalment, PremiumSchedule]]:
+    """The instalments `ids` locked, in order, with their schedules and mandates, those still
+    unpaid of an active schedule (`collect_due`)."""
+    if not ids:
+        return []
+    return [
+        (inst, inst.schedule)
+        for inst in Instalment.objects.select_for_update(of=("self",))
+        .select_related("schedule__mandate")
+        .filter(pk__in=ids)
+        .order_by("pk")
+        if inst.status in UNPAID_STATUSES and inst.schedule.status == ScheduleStatus.ACTIVE
+    ]
 
 
 def _collection_of(payment: Payment) -> Collection | None:
@@ -573,8 +613,9 @@ def mark_overdue(
     """Due instalments of active schedules whose due date has passed unpaid become overdue.
     Resumable: `after` is the last instalment done; `batch` instalments (`OVERDUE_BATCH`) are
     locked and moved together in one transaction — one UPDATE, their audit entries in one
-    insert — and each is announced (`instalment_overdue`) in it; `checkpoint(last pk, how
-    many)` is called in each batch's transaction."""
+    insert — and each is announced (`instalment_overdue`) in it, then the batch once per
+    reference kind (`instalments_overdue`); `checkpoint(last pk, how many)` is called in each
+    batch's transaction."""
     moved = 0
     for ids in _keyset_chunks(overdue_candidates(today), after, batch or OVERDUE_BATCH):
         with transaction.atomic(), audit.batched():
@@ -601,10 +642,13 @@ def mark_overdue(
                 )
             if due:
                 Instalment.objects.filter(pk__in=[i.pk for i in due]).update(status=InstalmentStatus.OVERDUE)
+            by_kind: dict[str, list[InstalmentEvent]] = {}
             for inst in due:
-                instalment_overdue.announce(
-                    inst.schedule.reference_kind, _instalment_event(inst, inst.schedule)
-                )
+                event = _instalment_event(inst, inst.schedule)
+                instalment_overdue.announce(inst.schedule.reference_kind, event)
+                by_kind.setdefault(inst.schedule.reference_kind, []).append(event)
+            for kind, events in by_kind.items():
+                instalments_overdue.announce(kind, events)
             moved += len(due)
             if checkpoint is not None:
                 checkpoint(ids[-1], len(ids))

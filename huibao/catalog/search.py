@@ -615,8 +615,12 @@ def _current_index() -> _Index:
 
 
 def warm_index() -> None:
-    """Builds this process's index now (jieba's dictionary included) instead of in the first
-    visitor's request: that took 1.5 s of CPU, and 9–16 s of a busy machine's wall time."""
+    """Loads the word segmenter (jieba's dictionary: about a second of CPU, ten seconds and more on
+    a loaded machine) and builds the index of the catalogue as it is now, so that the first page
+    of a process that searches does not pay for them (a web server process does this at start,
+    the browser tests' session once before its first page). A later change of the catalogue
+    rebuilds only the index."""
+    _jieba()
     _current_index()
 
 

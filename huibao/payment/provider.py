@@ -237,6 +237,13 @@ def get_mandate_provider(name: str) -> MandateProvider:
         ) from None
 
 
+def takes_mandate_batches(name: str) -> bool:
+    """Whether the mandate provider `name` takes a batch of charges in one call
+    (`BatchMandateProvider`). A caller charging many without it should charge one per transaction,
+    not hold a batch's locks across one network call per charge (the billing run does)."""
+    return isinstance(_MANDATE_PROVIDERS.get(name), BatchMandateProvider)
+
+
 def provider_names() -> list[str]:
     """The names of the registered payment adapters."""
     return sorted(_PROVIDERS)

@@ -109,7 +109,7 @@ class InsurerDeliveryAdmin(admin.ModelAdmin):
     list_display = (
         "policy_number",
         "kind",
-        "endorsement_number",
+        "reference",
         "insurer",
         "status",
         "attempts",
@@ -122,12 +122,12 @@ class InsurerDeliveryAdmin(admin.ModelAdmin):
     list_filter = ("status", "kind", ("policy__insurer", admin.RelatedOnlyFieldListFilter), "connector")
     search_fields = ("policy__number", "endorsement__number", "insurer_ref")
     search_help_text = _("按保单号、批单号或保险公司回执号搜索")
-    list_select_related = ("policy__insurer", "endorsement")
+    list_select_related = ("policy__insurer", "endorsement", "cancellation")
     ordering = ("-updated_at",)
     fields = (
         "policy_number",
         "kind",
-        "endorsement_number",
+        "reference",
         "insurer",
         "connector",
         "status",
@@ -147,9 +147,10 @@ class InsurerDeliveryAdmin(admin.ModelAdmin):
     def policy_number(self, obj: InsurerDelivery) -> str:
         return obj.policy.number
 
-    @admin.display(description=_("批单号"), ordering="endorsement__number")
-    def endorsement_number(self, obj: InsurerDelivery) -> str:
-        return obj.endorsement.number if obj.endorsement is not None else "—"
+    @admin.display(description=_("回传单据"))
+    def reference(self, obj: InsurerDelivery) -> str:
+        # the endorsement's number, the cancellation's kind and reference, or the policy's number
+        return delivery_service.reference_of(obj)
 
     @admin.display(description=_("保险公司"), ordering="policy__insurer__name")
     def insurer(self, obj: InsurerDelivery) -> str:

@@ -12,7 +12,7 @@ class PolicyConfig(AppConfig):
         from huibao.billing import services as billing
         from huibao.policy import hub, lifecycle, notices, premiums, queue, services
 
-        billing.instalment_overdue.register(services.OBJ_TYPE, services.on_instalment_overdue)
+        billing.instalments_overdue.register(services.OBJ_TYPE, services.on_instalments_overdue)
         billing.instalment_paid.register(services.OBJ_TYPE, services.on_instalment_paid)
         billing.schedule_lapsed.register(services.OBJ_TYPE, services.on_schedule_lapsed)
         billing.schedule_reinstated.register(services.OBJ_TYPE, services.on_schedule_reinstated)

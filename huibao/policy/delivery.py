@@ -52,6 +52,7 @@ from huibao.policy.models import Cancellation, Endorsement, InsurerAckReceipt, I
 from huibao.policy.states import (
     DELIVERY_TRANSITIONS,
     RETRYABLE_DELIVERY_STATUSES,
+    CancellationKind,
     DeliveryKind,
     DeliveryStatus,
 )
@@ -256,6 +257,19 @@ def subject_of(delivery: InsurerDelivery) -> tuple[str, str]:
     """The audit object a delivery is about: its policy, its endorsement or its cancellation."""
     subject, row = _subject(delivery)
     return subject.obj_type, subject.ident(row)
+
+
+def reference_of(delivery: InsurerDelivery) -> str:
+    """What a delivery is about, as operators read it (the servicing queue, the admin): the
+    endorsement's number (批单号); a cancellation's kind and its reference, the id the insurer
+    receives and acknowledges (`cancellation_payload`), e.g. "犹豫期退保 3f0c…"; the policy's
+    number for the policy itself. Reads only the relations the caller selected."""
+    if delivery.kind == DeliveryKind.ENDORSEMENT and delivery.endorsement is not None:
+        return delivery.endorsement.number
+    if delivery.kind == DeliveryKind.CANCELLATION and delivery.cancellation is not None:
+        c = delivery.cancellation
+        return f"{CancellationKind(c.kind).label} {c.public_id}"
+    return delivery.policy.number
 
 
 def _send(connector: InsurerConnector, delivery: InsurerDelivery) -> str:

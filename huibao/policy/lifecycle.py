@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,16 +155,21 @@ def transition_many(
     *,
     reason: str,
     actor: Any,
+    details: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[PolicyStatusChange]:
     """`transition` for a batch of (locked) policies moving to the same `target`, each at its own
-    time (a sweep's starts or expiries): the same checks, rows, audit entries and announcements,
-    in a fixed number of statements for the batch — the latest history time of each policy (one
-    query), their status (one UPDATE), their history rows (one insert); the listeners run per
-    policy, in order. Raises InvalidTransition before writing anything if any move is forbidden."""
+    time (a sweep's starts or expiries, billing's overdue marks): the same checks, rows, audit
+    entries and announcements, in a fixed number of statements for the batch — the latest
+    history time of each policy (one query), their status (one UPDATE), their history rows (one
+    insert); the listeners run per policy, in order. `details`, one per move, is what each audit
+    entry keeps besides (as `transition`'s `detail`). Raises InvalidTransition before writing
+    anything if any move is forbidden."""
     if not reason:
         raise ValueError("transition_many(): a reason is required")
     if not moves:
         return []
+    if details is not None and len(details) != len(moves):
+        raise ValueError("transition_many(): one detail per move")
     for policy, _ in moves:
         check_transition(POLICY_TRANSITIONS, policy.status, target, what=f"policy {policy.number}")
     latest = dict(
@@ -177,14 +182,21 @@ def transition_many(
     changes: list[PolicyStatusChange] = []
     events: list[PolicyStatusChanged] = []
     with transaction.atomic(savepoint=False):
-        for policy, when in moves:
+        for index, (policy, when) in enumerate(moves):
             last = latest.get(policy.pk)
             at = last if last is not None and when < last else when
             before = policy.status
             policy.status = target
+            extra = dict(details[index]) if details is not None else {}
             changes.append(
                 PolicyStatusChange(
-                    policy=policy, from_status=before, to_status=target, reason=reason, at=at, actor=label
+                    policy=policy,
+                    from_status=before,
+                    to_status=target,
+                    reason=reason,
+                    note=str(extra.get("note", ""))[:200],
+                    at=at,
+                    actor=label,
                 )
             )
             audit.record(
@@ -193,7 +205,7 @@ def transition_many(
                 policy.number,
                 actor=actor,
                 before={"status": before},
-                after={"status": target, "reason": reason, "at": at},
+                after={"status": target, "reason": reason, "at": at, **extra},
             )
             events.append(
                 PolicyStatusChanged(

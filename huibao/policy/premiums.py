@@ -29,6 +29,7 @@ from huibao.billing import services as billing
 from huibao.billing.errors import NotReinstatable
 from huibao.billing.models import Instalment, PremiumSchedule
 from huibao.billing.states import UNPAID_STATUSES, InstalmentStatus, ScheduleStatus
+from huibao.catalog.rules import questions_for
 from huibao.catalog.servicing import servicing_rules
 from huibao.core import audit
 from huibao.core.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -147,15 +148,26 @@ def _reinstatement_years(policy: Policy) -> int:
 
 def health_questions_of(policy: Policy) -> tuple[HealthQuestion, ...]:
     """The product version's health questions (健康告知), asked again to reinstate where its
-    servicing rules say so."""
+    servicing rules say so — only those asked of the insured person's sex, as on the application
+    (`catalog.rules.questions_for`: 目前是否怀孕 is not asked of a man, and an answer sent anyway
+    is neither checked nor kept)."""
     if not servicing_rules(policy.product_version.servicing).reinstatement.health_questions:
         return ()
-    questions = (policy.product_version.eligibility or {}).get("health_questions") or []
-    return tuple(
-        HealthQuestion(code=str(q.get("code", "")), text=str(q.get("text", "")))
-        for q in questions
+    questions = [
+        q
+        for q in (policy.product_version.eligibility or {}).get("health_questions") or []
         if isinstance(q, Mapping) and q.get("code")
-    )
+    ]
+    if any(q.get("sex") for q in questions):  # the insured's sex is read only when it matters
+        questions = questions_for(questions, _insured_sex(policy))
+    return tuple(HealthQuestion(code=str(q["code"]), text=str(q.get("text", ""))) for q in questions)
+
+
+def _insured_sex(policy: Policy) -> str | None:
+    """The insured person's sex as issued or last corrected ("M"/"F"; None when not recorded:
+    every question is asked then)."""
+    sex = policy.parties.filter(role=PartyRole.INSURED).values_list("sex", flat=True).first()
+    return sex or None
 
 
 def reinstatement_offer(

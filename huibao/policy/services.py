@@ -476,16 +476,34 @@ def _day_start(day: datetime.date) -> datetime.datetime:
 def on_instalment_overdue(event: InstalmentEvent) -> None:
     """An instalment is unpaid after its due date: the policy is in its grace period from the
     day after the due date."""
-    policy = _locked_by_number(event.reference_id)
-    if policy is None or policy.status not in (PolicyStatus.IN_FORCE, PolicyStatus.REINSTATED):
+    on_instalments_overdue([event])
+
+
+def on_instalments_overdue(events: Sequence[InstalmentEvent]) -> None:
+    """`on_instalment_overdue` for a batch of billing's overdue run, with the outcome of one call
+    per event in their order: the batch's policies are locked in one read (in primary-key
+    order), and those in force or reinstated move to grace together (`lifecycle.transition_many`),
+    each from the day after the due date of its first overdue instalment in the batch; a later
+    event of the same policy, or one of a policy not in force, changes nothing."""
+    first: dict[str, InstalmentEvent] = {}
+    for event in events:
+        first.setdefault(event.reference_id, event)
+    if not first:
         return
-    lifecycle.transition(
-        policy,
+    locked = {
+        p.number: p for p in Policy.objects.select_for_update().filter(number__in=list(first)).order_by("pk")
+    }
+    moving = [
+        (locked[number], event)
+        for number, event in first.items()
+        if number in locked and locked[number].status in (PolicyStatus.IN_FORCE, PolicyStatus.REINSTATED)
+    ]
+    lifecycle.transition_many(
+        [(policy, _day_start(event.due_on + datetime.timedelta(days=1))) for policy, event in moving],
         PolicyStatus.IN_GRACE,
         reason=Reason.INSTALMENT_OVERDUE,
         actor=BILLING_ACTOR,
-        at=_day_start(event.due_on + datetime.timedelta(days=1)),
-        detail={"instalment": event.number, "due_on": event.due_on, "amount": event.amount},
+        details=[{"instalment": e.number, "due_on": e.due_on, "amount": e.amount} for _, e in moving],
     )
 
 

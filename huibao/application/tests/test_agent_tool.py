@@ -5,10 +5,12 @@ and the invitation's messages."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pyotp
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
@@ -19,6 +21,7 @@ from huibao.application.models import Application
 from huibao.application.tests import factories as f
 from huibao.application.tests.test_web import data_post, text_of
 from huibao.application.web.flow import progress
+from huibao.distribution.demo import DEMO_AGENT_USERNAME
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "Sturdy-pass-2026"
@@ -59,6 +62,23 @@ def test_an_agent_lands_on_the_agent_tool_and_the_back_office_links_to_it() -> N
 def test_staff_without_the_agent_role_still_land_on_the_admin() -> None:
     _client, _user, response = staff_login("uw_zhou", ["underwriter"])
     assert response.status_code == 302 and response["Location"] == reverse("admin:index")
+
+
+def test_the_readme_tour_says_where_agents_and_other_staff_land_after_log_in() -> None:
+    # given: the README tour's row of the staff log-in (where the demo log-ins are listed)
+    readme = (Path(settings.BASE_DIR) / "README.md").read_text(encoding="utf-8")
+    [row] = [line for line in readme.splitlines() if line.startswith("| `/account/staff/login/`")]
+    said = re.search(
+        r"agents \(demo log-in `(\w+)`\) land on the agent tool `([^`]+)`, other staff on `([^`]+)`", row
+    )
+    assert said is not None, row
+    demo_login, agent_landing, staff_landing = said.groups()
+    # then: it names the demo agent's log-in and the pages they really land on
+    assert demo_login == DEMO_AGENT_USERNAME
+    _c, _u, agent = staff_login("agent_tour", ["agent"])
+    _c, _u, other = staff_login("uw_tour", ["underwriter"])
+    assert agent["Location"] == agent_landing == reverse("application:agent_home")
+    assert other["Location"] == staff_landing == reverse("admin:index")
 
 
 def test_the_agent_picks_a_quote_from_their_list_by_its_short_number() -> None:
@@ -115,6 +135,32 @@ def test_the_first_link_does_not_say_an_earlier_one_stopped_working() -> None:
     # when: a second one
     second = text_of(agent.post(invite, follow=True))
     assert "之前的链接已失效" in second
+
+
+def test_the_agent_tool_has_the_back_office_frame_not_the_customers() -> None:
+    # given: an agent with an application started
+    agent, user, _ = staff_login("agent_wu", ["agent"])
+    quote = f.quote(f.simple_product(), user=user)
+    agent.post(reverse("application:agent_home"), {"quote_id": str(quote.pk)})
+    app = Application.objects.get()
+    for url in (reverse("application:agent_home"), reverse("application:agent_edit", args=[app.public_id])):
+        # when: a page of the tool
+        html = text_of(agent.get(url))
+        # then: the staff frame (汇保工作台, the sections the agent may open, 代理人投保 among them)
+        assert 'data-testid="staff-nav"' in html and "汇保工作台" in html, url
+        nav = html[
+            html.index('data-testid="staff-nav"') : html.index(
+                "</nav>", html.index('data-testid="staff-nav"')
+            )
+        ]
+        assert (
+            f'href="{reverse("application:agent_home")}"' in nav and f'href="{reverse("report:home")}"' in nav
+        )
+        # and none of the customer's: no tab bar, compare tray or marketplace footer
+        assert 'class="tabbar"' not in html and 'id="compare-tray"' not in html, url
+        assert 'data-testid="tab-me"' not in html and "site-footer" not in html, url
+        # and still the application's styles
+        assert "application/apply.css" in html and 'class="apply"' in html, url
 
 
 def test_the_progress_bar_speaks_the_page_s_language() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import time_machine
@@ -289,3 +290,79 @@ def test_a_batch_of_charges_takes_the_same_statements_whatever_its_size() -> Non
     with at(datetime.date(2026, 2, 15)):
         assert f.deliver_owed() == 18
     assert Instalment.objects.filter(status=InstalmentStatus.PAID, collections__isnull=False).count() == 18
+
+
+class OneByOneGateway:
+    """A real mandate gateway's shape without the batch call (`BatchMandateProvider`): one
+    network call per charge. It notes, at each call, what the calling transaction holds."""
+
+    name = "one_by_one"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    def create_mandate(self, *, payer_name: str, payer_id_number: str, account_number: str) -> Any:
+        from huibao.payment.provider import Mandate
+
+        return Mandate(agreement_id=f"OBO{account_number[-4:]}{len(self.calls)}", masked_account="****0000")
+
+    def revoke_mandate(self, agreement_id: str) -> None:
+        return None
+
+    def charge_mandate(self, agreement_id: str, amount: Decimal, out_trade_no: str) -> Any:
+        from huibao.payment.provider import ChargeAccepted
+
+        # the attempts written so far in this run: in a 200-instalment transaction, every one of
+        # the batch's is written (and its instalment locked) before the first call
+        started = Collection.objects.filter(mandate__provider=self.name).count()
+        self.calls.append((out_trade_no, started))
+        return ChargeAccepted(provider_txn_id=f"OBOTX{out_trade_no}")
+
+
+def test_a_gateway_without_a_batch_call_is_charged_one_instalment_per_transaction(monkeypatch) -> None:
+    from huibao.payment import provider as payment_provider
+
+    # given: three schedules whose mandates are at a gateway without a batch call, two at the
+    # sandbox (which takes batches), all due on the same day
+    gateway = OneByOneGateway()
+    monkeypatch.setitem(payment_provider._MANDATE_PROVIDERS, gateway.name, gateway)
+    assert not payment_provider.takes_mandate_batches(gateway.name)
+    assert payment_provider.takes_mandate_batches("sandbox")
+    start = datetime.date(2026, 1, 10)
+    with at(start):
+        for n in range(3):
+            schedule = f.schedule(start=start, with_mandate=False)
+            mandate = services.sign_mandate(
+                customer_id=schedule.customer_id,
+                payer_name=f.APPLICANT_NAME,
+                payer_id_number=f.APPLICANT_ID,
+                account_number=f"622202000000000{n}",
+                provider=gateway.name,
+            )
+            services.attach_mandate(schedule, mandate)
+        sandboxed = [f.schedule(start=start) for _ in range(2)]
+    day = datetime.date(2026, 2, 10)
+    sandbox_calls: list[int] = []
+    real_batch = sandbox_payment.charge_mandates
+
+    def counted(charges: Any, **kwargs: Any) -> Any:
+        sandbox_calls.append(len(charges))
+        return real_batch(charges, **kwargs)
+
+    monkeypatch.setattr(sandbox_payment, "charge_mandates", counted)
+    # when: the day's collection runs in one batch
+    with at(day):
+        charged = services.collect_due(day)
+    # then: all five charged; the gateway's three each in a transaction of its own (at each call
+    # only its own attempt was written), the sandbox's two in one call
+    assert charged == 5
+    assert [started for _, started in gateway.calls] == [1, 2, 3]
+    assert sandbox_calls == [2]
+    collections = Collection.objects.filter(mandate__provider=gateway.name)
+    assert collections.count() == 3 and not collections.filter(payment_id__isnull=True).exists()
+    assert Payment.objects.filter(provider=gateway.name, status="pending").count() == 3
+    # and the next run of the day charges none of them again
+    with at(day):
+        assert services.collect_due(day) == 0
+    assert len(gateway.calls) == 3
+    assert Collection.objects.filter(instalment__schedule__in=sandboxed).count() == 2

@@ -212,6 +212,12 @@ def test_operators_see_a_notice_the_insurer_never_took_and_retry_it(client, sett
     # then it is among the failed deliveries, as a cancellation of the policy
     assert 'data-testid="delivery-row" data-kind="cancellation"' in html
     assert p.number in html and "退保" in html and "insurer_down" in html
+    # what the notice is about: the cancellation's kind and the reference the insurer receives
+    reference = f"{c.get_kind_display()} {c.public_id}"
+    assert f'data-testid="delivery-reference">{reference}</td>' in html
+    # and the same on the delivery's own page in the back office
+    detail = operator.get(f"/admin/policy/insurerdelivery/{d.pk}/change/")
+    assert detail.status_code == 200 and reference in detail.content.decode()
     # and no longer in a separate cancellations' list of notices
     assert c not in svc.attention_rows(None)
     # when they retry it now

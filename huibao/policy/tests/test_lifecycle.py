@@ -326,3 +326,85 @@ def test_billing_events_that_do_not_apply_change_nothing() -> None:
     assert Policy.objects.get(pk=lapsed.pk).status == P.LAPSED
     assert Policy.objects.get(pk=expired.pk).status == P.EXPIRED
     assert not AuditEntry.objects.filter(action="policy.status_changed").exists()
+
+
+def _monthly_in_force(on: datetime.date) -> Policy:
+    """A monthly policy of 1,200.00 a year (no mandate: its instalments stay unpaid), in force."""
+    with _at(on):
+        app = f.application(
+            [
+                (
+                    f.product_version(),
+                    f.Person(),
+                    500_000,
+                    "1200.00",
+                    {"term": "1y", "payment_mode": "monthly"},
+                )
+            ],
+            customer=f.customer(),
+            status=ApplicationStatus.AWAITING_PAYMENT,
+        )
+        policy = f.issue(app)[0]
+    with _at(timezone.localtime(policy.effective_at).date()):
+        services.update_policy_statuses()
+    assert Policy.objects.get(pk=policy.pk).status == P.IN_FORCE
+    return Policy.objects.get(pk=policy.pk)
+
+
+def test_overdue_marks_lock_their_batchs_policies_in_one_read_with_the_same_outcome(heard) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # given: three policies in force and one already in grace, each owing instalments 2 and 3
+    # (two marks of each policy in the batch)
+    issued_on = datetime.date(2026, 1, 10)
+    owes_two = _monthly_in_force(issued_on)
+    others = [_monthly_in_force(issued_on) for _ in range(2)]
+    in_grace = _monthly_in_force(issued_on)
+    with transaction.atomic():
+        lifecycle.transition(
+            lifecycle.lock_policy(in_grace.pk), P.IN_GRACE, reason="instalment_overdue", actor="test"
+        )
+    due = dict(
+        PremiumSchedule.objects.get(reference_id=owes_two.number).instalments.values_list("number", "due_on")
+    )
+    day = due[3] + datetime.timedelta(days=1)
+    heard.events.clear()
+    # when: billing's overdue run marks the eight instalments in one batch
+    with _at(day), CaptureQueriesContext(connection) as queries:
+        assert billing.mark_overdue(day) == 8
+    # then: the outcome one call per mark had: the three in force in grace from the day after
+    # instalment 2 fell due, once each; the one in grace already unchanged
+    statuses = dict(
+        Policy.objects.filter(pk__in=[owes_two.pk, in_grace.pk, *[p.pk for p in others]]).values_list(
+            "pk", "status"
+        )
+    )
+    assert set(statuses.values()) == {P.IN_GRACE}
+    moved = [owes_two, *others]
+    assert [e.number for e in heard.events] == [p.number for p in moved]
+    since = datetime.datetime.combine(due[2] + datetime.timedelta(days=1), datetime.time.min, tzinfo=TZ)
+    for policy in moved:
+        [change] = PolicyStatusChange.objects.filter(policy=policy, to_status=P.IN_GRACE)
+        assert change.reason == "instalment_overdue" and change.at == since and change.actor == "billing"
+        [entry] = [
+            e
+            for e in AuditEntry.objects.filter(action="policy.status_changed", object_id=policy.number)
+            if e.after.get("status") == P.IN_GRACE
+        ]
+        assert entry.after["instalment"] == 2 and entry.after["due_on"] == due[2].isoformat()
+        assert entry.after["amount"] == "100.00"
+    assert PolicyStatusChange.objects.filter(policy=in_grace).count() == 3  # issued, start, grace (by hand)
+    # and the batch's policies were read (locked) once, moved by one UPDATE, their history by
+    # one read of the latest times and one insert — not one of each per mark
+    sql = [q["sql"] for q in queries.captured_queries]
+    policy_reads = [
+        s
+        for s in sql
+        if s.startswith("SELECT") and 'FROM "policy_policy"' in s and '"policy_policy"."number" IN' in s
+    ]
+    assert len(policy_reads) == 1, policy_reads
+    if connection.vendor == "postgresql":
+        assert sum(1 for s in sql if 'FROM "policy_policy"' in s and "FOR UPDATE" in s) == 1
+    assert sum(1 for s in sql if s.startswith('UPDATE "policy_policy" ')) == 1
+    assert sum(1 for s in sql if s.startswith('INSERT INTO "policy_policystatuschange"')) == 1

@@ -56,16 +56,22 @@ def at(d: datetime.date, hour: int = 9) -> time_machine.travel:
     return time_machine.travel(datetime.datetime(d.year, d.month, d.day, hour, tzinfo=TZ), tick=False)
 
 
-def monthly_policy(*, servicing: dict[str, Any] | None = None, with_mandate: bool = False) -> Policy:
+def monthly_policy(
+    *,
+    servicing: dict[str, Any] | None = None,
+    with_mandate: bool = False,
+    questions: list[dict[str, Any]] | None = None,
+    insured: f.Person | None = None,
+) -> Policy:
     """A monthly policy of 1,200.00 a year issued on 10 Jan 2026, in force from the 11th."""
     with at(ISSUED_ON):
         user = f.customer()
         version = f.product_version()
         version.servicing = servicing or {"grace_days": 30}
-        version.eligibility = {"health_questions": QUESTIONS}
+        version.eligibility = {"health_questions": QUESTIONS if questions is None else questions}
         version.save(update_fields=["servicing", "eligibility"])
         app = f.application(
-            [(version, f.Person(), 500_000, "1200.00", {"term": "1y", "payment_mode": "monthly"})],
+            [(version, insured or f.Person(), 500_000, "1200.00", {"term": "1y", "payment_mode": "monthly"})],
             customer=user,
             status=ApplicationStatus.AWAITING_PAYMENT,
         )
@@ -271,6 +277,57 @@ def test_reinstatement_by_the_api_health_questions_then_payment(client) -> None:
     with at(on):
         again = api(client, "post", path, {"health_answers": {"hospital": False, "cancer": False}})
     assert again.status_code == 409 and again.json()["code"] == "not_lapsed"
+    assert Payment.objects.filter(reference_kind=billing.CHECKOUT_KIND).count() == 1
+
+
+PREGNANT = {"code": "pregnant", "text": "目前是否怀孕？", "knock_out_answer": True, "sex": "F"}
+
+
+@pytest.mark.parametrize(
+    ("sex", "asked"), [("M", ["hospital", "cancer"]), ("F", ["hospital", "cancer", "pregnant"])]
+)
+def test_reinstatement_asks_only_the_health_questions_of_the_insureds_sex(client, sex, asked) -> None:
+    # given: a product whose questions include one asked only of women (as the application form)
+    policy = monthly_policy(questions=[*QUESTIONS, PREGNANT], insured=f.Person(sex=sex))
+    on = lapse(policy)
+    client.force_login(policy.customer)
+    path = f"/policies/{policy.public_id}/reinstatement"
+    url = reverse("policy:reinstate", args=[policy.public_id])
+    with at(on):
+        offer = api(client, "get", path).json()
+        page = client.get(url).content.decode()
+        # when: the two common questions answered, the one for women not
+        partial = api(client, "post", path, {"health_answers": {"hospital": False, "cancer": True}})
+    # then: asked as the application asks: 怀孕 of a woman only (API and page alike)
+    assert [q["code"] for q in offer["health_questions"]] == asked
+    assert page.count('data-testid="question"') == len(asked)
+    assert ("目前是否怀孕" in page) is (sex == "F")
+    if sex == "F":
+        # a woman must answer it: nothing is referred until she does
+        assert partial.status_code == 422
+        assert [e["field"] for e in partial.json()["errors"]] == ["health_answers.pregnant"]
+        assert not ReinstatementReferral.objects.filter(policy=policy).exists()
+        return
+    # a man is not asked it: the other answers suffice (the "yes" is referred to an underwriter)
+    assert partial.status_code == 409 and partial.json()["code"] == "needs_underwriting"
+    referral = ReinstatementReferral.objects.get(policy=policy)
+    assert reinstatement.answers_of(referral) == {"hospital": False, "cancer": True}
+
+
+def test_a_mans_answer_to_a_question_for_women_is_not_kept_nor_referred(client) -> None:
+    # given: a lapsed policy of a man; the product asks women 目前是否怀孕 (knock-out answer yes)
+    policy = monthly_policy(questions=[*QUESTIONS, PREGNANT], insured=f.Person(sex="M"))
+    on = lapse(policy)
+    client.force_login(policy.customer)
+    path = f"/policies/{policy.public_id}/reinstatement"
+    with at(on):
+        # when: he sends an answer to it anyway (a "yes" that would need underwriting)
+        response = api(
+            client, "post", path, {"health_answers": {"hospital": False, "cancer": False, "pregnant": True}}
+        )
+    # then: the answer is dropped: no referral, the checkout opens
+    assert response.status_code == 201, response.content
+    assert not ReinstatementReferral.objects.filter(policy=policy).exists()
     assert Payment.objects.filter(reference_kind=billing.CHECKOUT_KIND).count() == 1
 
 
