@@ -34,7 +34,7 @@ from huibao.claim.rules import (
     policy_year_bounds,
 )
 from huibao.core.audit import record
-from huibao.core.bulkcopy import insert_rows
+from huibao.core.bulkcopy import array_literal, insert_rows
 from huibao.policy.models import Policy
 
 
@@ -339,14 +339,19 @@ def _insert_usages(
             "ON CONFLICT DO NOTHING RETURNING id, policy_id, coverage_code, period_start",
             [
                 now,
-                [k[0] for k in keys],
-                [k[1] for k in keys],
-                [k[2] for k in keys],
-                [ends[k] for k in keys],
-                [sums[k].paid for k in keys],
-                [sums[k].deductible_used for k in keys],
-                _dumped_items([sums[k] for k in keys]),
-                [sums[k].days_paid for k in keys],
+                *(
+                    array_literal(column)
+                    for column in (
+                        [k[0] for k in keys],
+                        [k[1] for k in keys],
+                        [k[2] for k in keys],
+                        [ends[k] for k in keys],
+                        [sums[k].paid for k in keys],
+                        [sums[k].deductible_used for k in keys],
+                        _dumped_items([sums[k] for k in keys]),
+                        [sums[k].days_paid for k in keys],
+                    )
+                ),
             ],
         )
         return {(p, c, s): pk for pk, p, c, s in cursor.fetchall()}
@@ -421,11 +426,11 @@ def _update_usages(rows: list[tuple[int, UsageSoFar, datetime.datetime]]) -> Non
             "%s::timestamptz[]) AS v(id, paid, deductible_used, item_paid, days_paid, updated_at) "
             "WHERE u.id = v.id",
             [
-                [pk for pk, _, _ in rows],
-                [after.paid for _, after, _ in rows],
-                [after.deductible_used for _, after, _ in rows],
-                _dumped_items([after for _, after, _ in rows]),
-                [after.days_paid for _, after, _ in rows],
+                array_literal([pk for pk, _, _ in rows]),
+                array_literal([after.paid for _, after, _ in rows]),
+                array_literal([after.deductible_used for _, after, _ in rows]),
+                array_literal(_dumped_items([after for _, after, _ in rows])),
+                array_literal([after.days_paid for _, after, _ in rows]),
                 [when for _, _, when in rows],
             ],
         )
