@@ -35,7 +35,8 @@ import decimal
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connections, models, router
@@ -142,6 +143,25 @@ class IdPool:
         return taken
 
 
+@contextmanager
+def _copying(conn: Any, sql: str, count: int) -> Iterator[Callable[[Sequence[Any]], None]]:
+    """`COPY … FROM STDIN` (`sql`) on the connection's own psycopg cursor, each row written by the
+    function yielded. Database errors come out as Django's (`IntegrityError` for a taken unique
+    key), as `bulk_create` raises them. The COPY bypasses Django's cursor, so it is logged by hand
+    afterwards: query ceilings (tests' `CaptureQueriesContext`) and debug timings see every
+    statement."""
+    conn.ensure_connection()
+    raw = conn.connection
+    assert raw is not None
+    started = time.monotonic()
+    with conn.wrap_database_errors, raw.cursor() as cursor, cursor.copy(sql) as copy:
+        yield copy.write_row
+    if conn.queries_logged:
+        conn.queries_log.append(
+            {"sql": f"{sql} -- {count} rows", "time": f"{time.monotonic() - started:.3f}"}
+        )
+
+
 def copy_create[M: Model](
     model: type[M], objs: Sequence[M], *, using: str | None = None, pool: IdPool | None = None
 ) -> list[M]:
@@ -170,21 +190,9 @@ def copy_create[M: Model](
     quote = conn.ops.quote_name
     columns = ", ".join(quote(f.column or f.attname) for f in fields)
     sql = f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"
-    conn.ensure_connection()
-    raw = conn.connection
-    assert raw is not None
-    started = time.monotonic()
-    # Database errors as Django's (`IntegrityError` for a taken unique key), as `bulk_create` raises.
-    with conn.wrap_database_errors, raw.cursor() as cursor, cursor.copy(sql) as copy:
-        write = copy.write_row
+    with _copying(conn, sql, len(objs)) as write:
         for obj in objs:
             write(_row(obj, plan, conn, meta))
-    if conn.queries_logged:
-        # The COPY bypasses Django's cursor: logged by hand, so query ceilings (tests'
-        # `CaptureQueriesContext`) and debug timings still see every statement.
-        conn.queries_log.append(
-            {"sql": f"{sql} -- {len(objs)} rows", "time": f"{time.monotonic() - started:.3f}"}
-        )
     for obj in objs:
         obj._state.adding = False
         obj._state.db = alias
@@ -240,12 +248,7 @@ def insert_rows(
     quote = conn.ops.quote_name
     names = [str(pk.column), *(str(f.column) for f in fields)]  # type: ignore[union-attr]
     sql = f"COPY {quote(meta.db_table)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
-    conn.ensure_connection()
-    raw = conn.connection
-    assert raw is not None
-    started = time.monotonic()
-    with conn.wrap_database_errors, raw.cursor() as cursor, cursor.copy(sql) as copy:
-        write = copy.write_row
+    with _copying(conn, sql, len(rows)) as write:
         for new_id, row in zip(ids, rows, strict=True):
             out: list[Any] = [new_id]
             for field, kind, value in zip(fields, kinds, row, strict=True):
@@ -262,10 +265,6 @@ def insert_rows(
                 else:
                     out.append(field.get_db_prep_save(value, conn))  # type: ignore[union-attr]
             write(out)
-    if conn.queries_logged:
-        conn.queries_log.append(
-            {"sql": f"{sql} -- {len(rows)} rows", "time": f"{time.monotonic() - started:.3f}"}
-        )
     return ids
 
 
@@ -324,12 +323,7 @@ def copy_rows(
     quote = conn.ops.quote_name
     names = ", ".join(quote(f.column or f.attname) for f in fields)
     sql = f"COPY {quote(meta.db_table)} ({names}) FROM STDIN"
-    conn.ensure_connection()
-    raw = conn.connection
-    assert raw is not None
-    started = time.monotonic()
-    with conn.wrap_database_errors, raw.cursor() as cursor, cursor.copy(sql) as copy:
-        write = copy.write_row
+    with _copying(conn, sql, len(rows)) as write:
         for n, given in enumerate(rows):
             out: list[Any] = []
             for field, source, plain, typed in columns:
@@ -357,10 +351,6 @@ def copy_rows(
                         raise ValueError(f"copy_rows(): {meta.label}.{field.name} is an expression")
                     out.append(field.get_db_prep_save(value, conn))
             write(out)
-    if conn.queries_logged:
-        conn.queries_log.append(
-            {"sql": f"{sql} -- {len(rows)} rows", "time": f"{time.monotonic() - started:.3f}"}
-        )
 
 
 # The INSERT of each (model, columns) written by `_insert_values`, composed once per process.
