@@ -465,8 +465,9 @@ LOGGING = {
 HUIBAO_SITE_NAME = "汇保"
 # How often (seconds) a process checks whether the catalog changed before reusing its search index.
 HUIBAO_SEARCH_CHECK_SECONDS = env_int("HUIBAO_SEARCH_CHECK_SECONDS", 0 if TESTING else 1)
-# A web server process (huibao.wsgi / huibao.asgi) builds the search index at start, not in its first request.
-HUIBAO_WARM_SEARCH_AT_START = env_bool("HUIBAO_WARM_SEARCH_AT_START", True)
+# A web server process (huibao.wsgi / huibao.asgi) builds the search index at start, not in its first request
+# (not under tests: the browser tests' session warms it once, `e2e/conftest.py`).
+HUIBAO_WARM_SEARCH_AT_START = env_bool("HUIBAO_WARM_SEARCH_AT_START", not TESTING)
 # Number of reverse proxies in front of the app whose X-Forwarded-For entries are trusted.
 HUIBAO_TRUSTED_PROXY_COUNT = env_int("HUIBAO_TRUSTED_PROXY_COUNT", 0)
 HUIBAO_PUBLIC_URL = env_str("HUIBAO_PUBLIC_URL", "http://127.0.0.1:8000")
